@@ -1,0 +1,387 @@
+// Package cachextest is the conformance suite every cachex.Cache must pass.
+// Run it from a test of the store:
+//
+//	func TestMyStore(t *testing.T) {
+//		cachextest.Exercise(t, func(t *testing.T) cachex.Cache {
+//			c := newMyStore(t)
+//			t.Cleanup(func() { c.Close() })
+//			return c
+//		})
+//	}
+//
+// newCache is called once per subtest and must return an empty cache that
+// no other subtest sees (for Redis: a unique namespace). Subtests run in
+// parallel.
+package cachextest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/cachex"
+)
+
+// ShortTTL is the TTL used where the suite waits for an expiry.
+const ShortTTL = 150 * time.Millisecond
+
+// deadline bounds every wait of the suite.
+const deadline = 10 * time.Second
+
+// Exercise runs the conformance suite against the caches newCache returns.
+func Exercise(t *testing.T, newCache func(t *testing.T) cachex.Cache) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, c cachex.Cache)
+	}{
+		{"GetSetDelete", testGetSetDelete},
+		{"TTLExpiry", testTTLExpiry},
+		{"FetchLoadsOnce", testFetchLoadsOnce},
+		{"FetchErrorNotCached", testFetchErrorNotCached},
+		{"IncrAtomic", testIncrAtomic},
+		{"IncrTTL", testIncrTTL},
+		{"LockExcludes", testLockExcludes},
+		{"LockExpires", testLockExpires},
+		{"StaleReleaseKeepsNewOwner", testStaleRelease},
+		{"FencesIncrease", testFencesIncrease},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newCache(t))
+		})
+	}
+}
+
+// Eventually polls cond every few milliseconds until it holds, and fails
+// the test if it does not within the suite's deadline.
+func Eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not true after %v", what, deadline)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func testGetSetDelete(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	if _, ok, err := c.Get(ctx, "k"); err != nil || ok {
+		t.Fatalf("Get on empty cache = ok %v, err %v; want a miss", ok, err)
+	}
+	if err := c.Set(ctx, "k", []byte("v1"), time.Minute); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	v, ok, err := c.Get(ctx, "k")
+	if err != nil || !ok || string(v) != "v1" {
+		t.Fatalf("Get = %q, %v, %v; want v1", v, ok, err)
+	}
+	v[0] = 'X' // the returned slice must be the caller's own
+	if s, ok, err := c.GetString(ctx, "k"); err != nil || !ok || s != "v1" {
+		t.Fatalf("GetString after mutating a Get result = %q, %v, %v; want v1", s, ok, err)
+	}
+	if err := c.SetString(ctx, "k", "v2", 0); err != nil {
+		t.Fatalf("SetString: %v", err)
+	}
+	if s, ok, err := c.GetString(ctx, "k"); err != nil || !ok || s != "v2" {
+		t.Fatalf("GetString = %q, %v, %v; want v2", s, ok, err)
+	}
+	if err := c.Delete(ctx, "k"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, ok, err := c.GetString(ctx, "k"); err != nil || ok {
+		t.Fatalf("GetString after Delete = ok %v, err %v; want a miss", ok, err)
+	}
+	if err := c.Delete(ctx, "never-set"); err != nil {
+		t.Fatalf("Delete of a missing key: %v", err)
+	}
+}
+
+func testTTLExpiry(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	if err := c.SetString(ctx, "keep", "forever", 0); err != nil {
+		t.Fatalf("SetString: %v", err)
+	}
+	start := time.Now()
+	if err := c.SetString(ctx, "short", "v", ShortTTL); err != nil {
+		t.Fatalf("SetString: %v", err)
+	}
+	if s, ok, err := c.GetString(ctx, "short"); err != nil || !ok || s != "v" {
+		if time.Since(start) < ShortTTL {
+			t.Fatalf("GetString right after SetString = %q, %v, %v; want v", s, ok, err)
+		}
+	}
+	Eventually(t, "short-lived key expires", func() bool {
+		_, ok, err := c.GetString(ctx, "short")
+		if err != nil {
+			t.Fatalf("GetString: %v", err)
+		}
+		return !ok
+	})
+	if elapsed := time.Since(start); elapsed < ShortTTL {
+		t.Fatalf("key expired after %v, before its ttl %v", elapsed, ShortTTL)
+	}
+	if s, ok, err := c.GetString(ctx, "keep"); err != nil || !ok || s != "forever" {
+		t.Fatalf("key without ttl = %q, %v, %v; want it kept", s, ok, err)
+	}
+}
+
+func testFetchLoadsOnce(t *testing.T, c cachex.Cache) {
+	const n = 32
+	ctx := context.Background()
+	var loads atomic.Int32
+	var started sync.WaitGroup
+	started.Add(n)
+	allStarted := make(chan struct{})
+	go func() { started.Wait(); close(allStarted) }()
+
+	load := func(context.Context) ([]byte, error) {
+		loads.Add(1)
+		// Barrier: hold the load until every caller has started, so the
+		// callers really overlap with it.
+		select {
+		case <-allStarted:
+		case <-time.After(deadline):
+			return nil, errors.New("barrier: not every caller started")
+		}
+		return []byte("loaded"), nil
+	}
+	results := make([][]byte, n)
+	errs := make([]error, n)
+	var done sync.WaitGroup
+	for i := range n {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			started.Done()
+			results[i], errs[i] = c.Fetch(ctx, "sf", time.Minute, load)
+		}()
+	}
+	done.Wait()
+	for i := range n {
+		if errs[i] != nil || string(results[i]) != "loaded" {
+			t.Fatalf("Fetch #%d = %q, %v; want loaded", i, results[i], errs[i])
+		}
+	}
+	if got := loads.Load(); got != 1 {
+		t.Fatalf("%d concurrent Fetch misses loaded %d times; want 1", n, got)
+	}
+	// Now a hit: load must not run.
+	v, err := c.Fetch(ctx, "sf", time.Minute, func(context.Context) ([]byte, error) {
+		return nil, errors.New("load called on a hit")
+	})
+	if err != nil || string(v) != "loaded" {
+		t.Fatalf("Fetch on a hit = %q, %v", v, err)
+	}
+}
+
+func testFetchErrorNotCached(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	if _, err := c.Fetch(ctx, "e", time.Minute, func(context.Context) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("Fetch with failing load = %v; want boom", err)
+	}
+	v, err := c.Fetch(ctx, "e", time.Minute, func(context.Context) ([]byte, error) { return []byte("ok"), nil })
+	if err != nil || string(v) != "ok" {
+		t.Fatalf("Fetch after a failed load = %q, %v; want ok", v, err)
+	}
+}
+
+func testIncrAtomic(t *testing.T, c cachex.Cache) {
+	const goroutines, each = 50, 20
+	ctx := context.Background()
+	seen := make([]atomic.Bool, goroutines*each+1)
+	var wg sync.WaitGroup
+	errc := make(chan error, goroutines)
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				v, err := c.Incr(ctx, "n", 1, time.Minute)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if v < 1 || v > goroutines*each || seen[v].Swap(true) {
+					errc <- fmt.Errorf("Incr returned %d twice or out of range", v)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	if v, err := c.Incr(ctx, "n", 0, time.Minute); err != nil || v != goroutines*each {
+		t.Fatalf("counter = %d, %v; want %d", v, err, goroutines*each)
+	}
+	if v, err := c.Incr(ctx, "n", -5, time.Minute); err != nil || v != goroutines*each-5 {
+		t.Fatalf("Incr by -5 = %d, %v; want %d", v, err, goroutines*each-5)
+	}
+}
+
+func testIncrTTL(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	if v, err := c.Incr(ctx, "w", 3, ShortTTL); err != nil || v != 3 {
+		t.Fatalf("Incr = %d, %v; want 3", v, err)
+	}
+	if v, err := c.Incr(ctx, "w", 1, time.Hour); err != nil || v < 1 {
+		t.Fatalf("Incr = %d, %v", v, err)
+	}
+	// The second Incr must not have extended the window.
+	Eventually(t, "counter window expires", func() bool {
+		v, err := c.Incr(ctx, "w", 0, 0)
+		if err != nil {
+			t.Fatalf("Incr: %v", err)
+		}
+		return v == 0
+	})
+}
+
+func testLockExcludes(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	a, err := c.Lock(ctx, "l", "owner-a", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock by a: %v", err)
+	}
+	if a.Owner() != "owner-a" || a.Key() != "l" {
+		t.Fatalf("lock = key %q owner %q", a.Key(), a.Owner())
+	}
+	if _, err := c.Lock(ctx, "l", "owner-b", time.Minute); !errors.Is(err, cachex.ErrLockHeld) {
+		t.Fatalf("Lock by b while a holds it = %v; want ErrLockHeld", err)
+	}
+	if _, err := c.Lock(ctx, "l", "owner-a", time.Minute); !errors.Is(err, cachex.ErrLockHeld) {
+		t.Fatalf("second Lock by a = %v; want ErrLockHeld (locks are not re-entrant)", err)
+	}
+	if _, err := c.Lock(ctx, "other", "owner-b", time.Minute); err != nil {
+		t.Fatalf("Lock of another key: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("Release by a: %v", err)
+	}
+	if err := a.Release(ctx); !errors.Is(err, cachex.ErrNotHeld) {
+		t.Fatalf("second Release by a = %v; want ErrNotHeld", err)
+	}
+	b, err := c.Lock(ctx, "l", "owner-b", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock by b after release: %v", err)
+	}
+	if err := b.Release(ctx); err != nil {
+		t.Fatalf("Release by b: %v", err)
+	}
+	if _, err := c.Lock(ctx, "l", "x", 0); !errors.Is(err, cachex.ErrInvalidTTL) {
+		t.Fatalf("Lock with ttl 0 = %v; want ErrInvalidTTL", err)
+	}
+}
+
+// waitLock polls until owner gets the lock, which happens once the current
+// holder's ttl has run out.
+func waitLock(t *testing.T, c cachex.Cache, key, owner string, ttl time.Duration) *cachex.Lock {
+	t.Helper()
+	var l *cachex.Lock
+	Eventually(t, owner+" takes the expired lock", func() bool {
+		var err error
+		l, err = c.Lock(context.Background(), key, owner, ttl)
+		if err != nil && !errors.Is(err, cachex.ErrLockHeld) {
+			t.Fatalf("Lock: %v", err)
+		}
+		return err == nil
+	})
+	return l
+}
+
+func testLockExpires(t *testing.T, c cachex.Cache) {
+	start := time.Now()
+	if _, err := c.Lock(context.Background(), "l", "owner-a", ShortTTL); err != nil {
+		t.Fatalf("Lock by a: %v", err)
+	}
+	waitLock(t, c, "l", "owner-b", time.Minute)
+	if elapsed := time.Since(start); elapsed < ShortTTL {
+		t.Fatalf("lock taken over after %v, before its ttl %v", elapsed, ShortTTL)
+	}
+}
+
+func testStaleRelease(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	stale, err := c.Lock(ctx, "l", "owner-a", ShortTTL)
+	if err != nil {
+		t.Fatalf("Lock by a: %v", err)
+	}
+	current := waitLock(t, c, "l", "owner-b", time.Minute)
+	if err := stale.Release(ctx); !errors.Is(err, cachex.ErrNotHeld) {
+		t.Fatalf("stale Release = %v; want ErrNotHeld", err)
+	}
+	if _, err := c.Lock(ctx, "l", "owner-c", time.Minute); !errors.Is(err, cachex.ErrLockHeld) {
+		t.Fatalf("Lock by c after the stale release = %v; want ErrLockHeld (b still holds it)", err)
+	}
+	if current.Fence() <= stale.Fence() {
+		t.Fatalf("new owner's fence %d not above the stale owner's %d", current.Fence(), stale.Fence())
+	}
+	if err := current.Release(ctx); err != nil {
+		t.Fatalf("Release by b: %v", err)
+	}
+}
+
+func testFencesIncrease(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	var last int64
+	for i := range 20 {
+		key := []string{"f1", "f2"}[i%2]
+		l, err := c.Lock(ctx, key, "owner", time.Minute)
+		if err != nil {
+			t.Fatalf("Lock #%d: %v", i, err)
+		}
+		if l.Fence() <= last {
+			t.Fatalf("fence #%d = %d, not above %d", i, l.Fence(), last)
+		}
+		last = l.Fence()
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release #%d: %v", i, err)
+		}
+	}
+}
+
+func testClosed(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	l, err := c.Lock(ctx, "l", "owner", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, cachex.ErrClosed) {
+			t.Errorf("%s after Close = %v; want ErrClosed", op, err)
+		}
+	}
+	_, _, err = c.Get(ctx, "k")
+	check("Get", err)
+	_, _, err = c.GetString(ctx, "k")
+	check("GetString", err)
+	check("Set", c.Set(ctx, "k", []byte("v"), 0))
+	check("SetString", c.SetString(ctx, "k", "v", 0))
+	check("Delete", c.Delete(ctx, "k"))
+	_, err = c.Fetch(ctx, "k", 0, func(context.Context) ([]byte, error) { return []byte("v"), nil })
+	check("Fetch", err)
+	_, err = c.Incr(ctx, "n", 1, 0)
+	check("Incr", err)
+	_, err = c.Lock(ctx, "l2", "owner", time.Minute)
+	check("Lock", err)
+	check("Release", l.Release(ctx))
+}

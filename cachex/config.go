@@ -1,0 +1,115 @@
+package cachex
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config selects and tunes the cache. The zero value is valid: a local,
+// in-process cache of DefaultMaxBytes.
+type Config struct {
+	// Distributed declares a distributed backend, e.g.
+	// "redis://127.0.0.1:6379/0" (or rediss:// for TLS). Empty means a
+	// single-node deployment: everything stays in process and Redis is never
+	// contacted.
+	Distributed string `yaml:"distributed"`
+	// Instance overrides InstanceID() for this cache.
+	Instance string `yaml:"instance"`
+	// Capabilities, when set, is what DetectMode reports, whatever the
+	// store. Use it to pin a mode.
+	Capabilities *Capabilities `yaml:"capabilities"`
+	// Local tunes the in-process store (also the fallback of a distributed
+	// cache).
+	Local LocalConfig `yaml:"local"`
+	// Redis tunes the Redis client; its URL comes from Distributed.
+	Redis RedisConfig `yaml:"redis"`
+	// Fallback tunes failing open from Redis to the local store.
+	Fallback FallbackConfig `yaml:"fallback"`
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Distributed != "" {
+		if err := validateRedisURL(c.Distributed); err != nil {
+			errs = append(errs, fmt.Errorf("distributed: %w", err))
+		}
+	}
+	if err := c.Local.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("local: %w", err))
+	}
+	r := c.Redis
+	r.URL = c.Distributed
+	if c.Distributed != "" {
+		if err := r.validateTuning(); err != nil {
+			errs = append(errs, fmt.Errorf("redis: %w", err))
+		}
+	}
+	if err := c.Fallback.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("fallback: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// New builds the cache the configuration asks for: a *Local when
+// Distributed is empty, otherwise a *Resilient over a *Redis store with a
+// *Local fallback. A nil logger logs nothing. New does not fail when Redis is
+// unreachable: the cache starts failing open.
+func New(cfg Config, logger *zap.Logger) (Cache, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cachex config: %w", err)
+	}
+	if cfg.Local.Instance == "" {
+		cfg.Local.Instance = cfg.Instance
+	}
+	local, err := NewLocal(cfg.Local)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Distributed == "" {
+		return local, nil
+	}
+	rc := cfg.Redis
+	rc.URL = cfg.Distributed
+	if rc.Instance == "" {
+		rc.Instance = cfg.Instance
+	}
+	remote, err := NewRedis(rc)
+	if err != nil {
+		_ = local.Close()
+		return nil, err
+	}
+	res, err := NewResilient(remote, local, cfg.Fallback, logger)
+	if err != nil {
+		_ = remote.Close()
+		_ = local.Close()
+		return nil, err
+	}
+	return res, nil
+}
+
+func validateRedisURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return fmt.Errorf("%q: scheme must be redis:// or rediss://", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q: no host", raw)
+	}
+	return nil
+}
+
+// notNegative appends an error when d is negative (zero means "default").
+func notNegative(errs []error, name string, d time.Duration) []error {
+	if d < 0 {
+		errs = append(errs, fmt.Errorf("%s must not be negative, got %v", name, d))
+	}
+	return errs
+}

@@ -1,0 +1,91 @@
+package cachex
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// flight is one in-progress load shared by concurrent Fetch calls.
+type flight struct {
+	done chan struct{}
+	val  []byte
+	err  error
+}
+
+// flightGroup collapses concurrent loads of one key into a single call
+// (what golang.org/x/sync/singleflight does, in the few lines we need).
+type flightGroup struct {
+	mu      sync.Mutex
+	flights map[string]*flight
+}
+
+// do runs fn once for all concurrent callers with the same key. A caller
+// whose ctx ends stops waiting; the load itself goes on for the others.
+func (g *flightGroup) do(ctx context.Context, key string, fn func() ([]byte, error)) ([]byte, error) {
+	g.mu.Lock()
+	if g.flights == nil {
+		g.flights = make(map[string]*flight)
+	}
+	if f, ok := g.flights[key]; ok {
+		g.mu.Unlock()
+		select {
+		case <-f.done:
+			return bytes.Clone(f.val), f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	g.flights[key] = f
+	g.mu.Unlock()
+
+	defer func() {
+		if r := recover(); r != nil {
+			f.err = fmt.Errorf("cachex: load panicked: %v", r)
+			g.finish(key, f)
+			panic(r)
+		}
+		g.finish(key, f)
+	}()
+	f.val, f.err = fn()
+	return f.val, f.err
+}
+
+func (g *flightGroup) finish(key string, f *flight) {
+	g.mu.Lock()
+	delete(g.flights, key)
+	g.mu.Unlock()
+	close(f.done)
+}
+
+// getSetter is the part of a Cache that fetch builds on.
+type getSetter interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+}
+
+// fetch implements Cache.Fetch on top of Get and Set. The leader stores the
+// loaded value before the flight ends, so a caller arriving after the flight
+// finds it with Get and never loads twice.
+func fetch(ctx context.Context, c getSetter, g *flightGroup, key string, ttl time.Duration,
+	load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	if v, ok, err := c.Get(ctx, key); err != nil || ok {
+		return v, err
+	}
+	return g.do(ctx, key, func() ([]byte, error) {
+		if v, ok, err := c.Get(ctx, key); err != nil || ok {
+			return v, err
+		}
+		v, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Set(ctx, key, v, ttl); err != nil {
+			return nil, fmt.Errorf("fetch store: %w", err)
+		}
+		return v, nil
+	})
+}

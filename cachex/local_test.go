@@ -1,0 +1,136 @@
+package cachex_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/cachex"
+	"github.com/tasker-go/tasker/cachex/cachextest"
+)
+
+func TestLocalConformance(t *testing.T) {
+	t.Parallel()
+	cachextest.Exercise(t, func(t *testing.T) cachex.Cache {
+		return newLocal(t, cachex.LocalConfig{MaxBytes: 1 << 20})
+	})
+}
+
+func TestLocalCapabilitiesAreHonest(t *testing.T) {
+	t.Parallel()
+	got := newLocal(t, cachex.LocalConfig{}).Capabilities()
+	want := cachex.Capabilities{Distributed: false, AtomicIncrement: true, Locking: true}
+	if got != want {
+		t.Fatalf("Capabilities = %+v; want %+v", got, want)
+	}
+}
+
+func TestLocalStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLocal(t, cachex.LocalConfig{MaxBytes: 16 << 10, Instance: "node-1"})
+	if err := l.SetString(ctx, "a", "1", 0); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _ = l.GetString(ctx, "a")
+	_, _, _ = l.GetString(ctx, "a")
+	_, _, _ = l.GetString(ctx, "missing")
+	s := l.Stats()
+	if s.Hits != 2 || s.Misses != 1 || s.Instance != "node-1" || s.MaxBytes != 16<<10 {
+		t.Fatalf("Stats = %+v; want 2 hits, 1 miss, instance node-1", s)
+	}
+	// 64 KiB of values through a 16 KiB store: the cost bound evicts.
+	value := strings.Repeat("x", 1000)
+	for i := range 64 {
+		if err := l.SetString(ctx, fmt.Sprintf("k%d", i), value, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := l.Stats(); s.Evictions == 0 {
+		t.Fatalf("Stats after overfilling = %+v; want evictions", s)
+	}
+}
+
+func TestLocalConfigValidate(t *testing.T) {
+	t.Parallel()
+	err := cachex.LocalConfig{MaxBytes: -1, NumCounters: -1}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "max_bytes") || !strings.Contains(err.Error(), "num_counters") {
+		t.Fatalf("Validate = %v; want both problems", err)
+	}
+	if _, err := cachex.NewLocal(cachex.LocalConfig{MaxBytes: -1}); err == nil {
+		t.Fatal("NewLocal accepted a negative MaxBytes")
+	}
+}
+
+func TestLocalLockDefaultsOwnerToInstance(t *testing.T) {
+	t.Parallel()
+	l := newLocal(t, cachex.LocalConfig{Instance: "node-7"})
+	lk, err := l.Lock(context.Background(), "k", "", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lk.Owner() != "node-7" {
+		t.Fatalf("Owner = %q; want the instance id", lk.Owner())
+	}
+}
+
+func TestFetchLoadPanicDoesNotWedgeKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLocal(t, cachex.LocalConfig{})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("panic in load was swallowed")
+			}
+		}()
+		_, _ = l.Fetch(ctx, "p", time.Minute, func(context.Context) ([]byte, error) { panic("load") })
+	}()
+	v, err := l.Fetch(ctx, "p", time.Minute, func(context.Context) ([]byte, error) { return []byte("ok"), nil })
+	if err != nil || string(v) != "ok" {
+		t.Fatalf("Fetch after a panicking load = %q, %v", v, err)
+	}
+}
+
+func TestInstanceID(t *testing.T) {
+	t.Parallel()
+	id := cachex.InstanceID()
+	if id == "" || !strings.Contains(id, "-") || id != cachex.InstanceID() {
+		t.Fatalf("InstanceID = %q; want stable hostname-pid", id)
+	}
+}
+
+func TestNewWithoutDistributedIsLocal(t *testing.T) {
+	t.Parallel()
+	c, err := cachex.New(cachex.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*cachex.Local); !ok {
+		t.Fatalf("New(Config{}) = %T; want *cachex.Local", c)
+	}
+}
+
+func TestConfigValidateReportsAll(t *testing.T) {
+	t.Parallel()
+	err := cachex.Config{
+		Distributed: "http://x",
+		Local:       cachex.LocalConfig{MaxBytes: -1},
+		Redis:       cachex.RedisConfig{DialTimeout: -1},
+		Fallback:    cachex.FallbackConfig{RetryInterval: -1},
+	}.Validate()
+	for _, want := range []string{"scheme", "max_bytes", "dial_timeout", "retry_interval"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v; want it to mention %s", err, want)
+		}
+	}
+	if _, err := cachex.New(cachex.Config{Distributed: "http://x"}, nil); err == nil {
+		t.Error("New accepted an invalid config")
+	}
+	if err := (cachex.RedisConfig{}).Validate(); err == nil || !strings.Contains(err.Error(), "url") {
+		t.Errorf("RedisConfig{}.Validate = %v; want url required", err)
+	}
+}
