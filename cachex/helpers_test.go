@@ -146,3 +146,16 @@ func (p *privateRedis) shutdown() {
 	}
 	p.cmd = nil
 }
+
+// rawClient is a plain go-redis client for looking at keys directly.
+func rawClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.DisableIdentity = true
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -1,0 +1,138 @@
+package cachex
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Mode is how the instances of a deployment coordinate.
+type Mode int
+
+const (
+	// ModeLocalOnly: the store is this process's; nothing is shared.
+	ModeLocalOnly Mode = iota
+	// ModeDistributedBasic: values are shared, but increments or locks are
+	// not atomic across processes.
+	ModeDistributedBasic
+	// ModeDistributedAtomic: values, atomic increments and locks are shared
+	// by every process.
+	ModeDistributedAtomic
+)
+
+// String returns local_only, distributed_basic or distributed_atomic.
+func (m Mode) String() string {
+	switch m {
+	case ModeLocalOnly:
+		return "local_only"
+	case ModeDistributedBasic:
+		return "distributed_basic"
+	case ModeDistributedAtomic:
+		return "distributed_atomic"
+	}
+	return "unknown"
+}
+
+// ModeOf maps capabilities to the coordination mode they allow.
+func ModeOf(c Capabilities) Mode {
+	switch {
+	case !c.Distributed:
+		return ModeLocalOnly
+	case c.AtomicIncrement && c.Locking:
+		return ModeDistributedAtomic
+	default:
+		return ModeDistributedBasic
+	}
+}
+
+// Detector tells the capabilities of stores it knows; ok is false for a
+// store it does not recognise.
+type Detector func(ctx context.Context, c Cache) (caps Capabilities, ok bool)
+
+var detectors struct {
+	sync.RWMutex
+	list []Detector
+}
+
+// RegisterDetector adds a detector consulted by DetectMode, after declared
+// capabilities and before the built-in knowledge, in registration order.
+// It is meant for packages that provide their own Cache implementation.
+func RegisterDetector(d Detector) {
+	if d == nil {
+		return
+	}
+	detectors.Lock()
+	defer detectors.Unlock()
+	detectors.list = append(detectors.list, d)
+}
+
+// Where the capabilities of a Detection came from.
+const (
+	SourceDeclared = "declared"
+	SourceDetector = "detector"
+	SourceBuiltin  = "builtin"
+	SourceProbe    = "probe"
+)
+
+// Detection is the outcome of DetectMode.
+type Detection struct {
+	Mode         Mode
+	Capabilities Capabilities
+	Source       string // SourceDeclared, SourceDetector, SourceBuiltin or SourceProbe
+}
+
+// DetectMode finds the capabilities of c and the mode they allow, asking in
+// this order and stopping at the first answer:
+//
+//  1. cfg.Capabilities, when the operator declared them;
+//  2. the detectors added with RegisterDetector;
+//  3. built-in knowledge of *Local, *Redis and *Resilient (for the latter,
+//     the mode in force right now);
+//  4. a runtime probe: two Incr on a probe key must return consecutive
+//     values, and a second Lock on a probe key must be refused. Whether the
+//     store is shared across processes cannot be seen from one process, so
+//     the probe takes Distributed from c.Capabilities().
+func DetectMode(ctx context.Context, c Cache, cfg Config) Detection {
+	if cfg.Capabilities != nil {
+		return detection(*cfg.Capabilities, SourceDeclared)
+	}
+	detectors.RLock()
+	list := detectors.list
+	detectors.RUnlock()
+	for _, d := range list {
+		if caps, ok := d(ctx, c); ok {
+			return detection(caps, SourceDetector)
+		}
+	}
+	switch c.(type) {
+	case *Local, *Redis, *Resilient:
+		return detection(c.Capabilities(), SourceBuiltin)
+	}
+	return detection(probe(ctx, c), SourceProbe)
+}
+
+func detection(caps Capabilities, source string) Detection {
+	return Detection{Mode: ModeOf(caps), Capabilities: caps, Source: source}
+}
+
+func probe(ctx context.Context, c Cache) Capabilities {
+	caps := Capabilities{Distributed: c.Capabilities().Distributed}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	key := "probe:" + InstanceID() + ":" + hex.EncodeToString(b[:])
+
+	v1, err1 := c.Incr(ctx, key, 1, time.Minute)
+	v2, err2 := c.Incr(ctx, key, 1, time.Minute)
+	caps.AtomicIncrement = err1 == nil && err2 == nil && v2 == v1+1
+
+	first, err := c.Lock(ctx, key, "probe-1", 10*time.Second)
+	if err == nil {
+		_, err = c.Lock(ctx, key, "probe-2", 10*time.Second)
+		caps.Locking = errors.Is(err, ErrLockHeld)
+		_ = first.Release(ctx)
+	}
+	return caps
+}

@@ -1,0 +1,167 @@
+package cachex_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/tasker-go/tasker/cachex"
+	"github.com/tasker-go/tasker/cachex/cachextest"
+)
+
+// Redis is killed mid-run: operations keep working locally and are counted,
+// and once Redis is back coordination is distributed again. The test runs a
+// redis-server of its own; the shared instance is never touched.
+func TestResilientSurvivesRedisShutdown(t *testing.T) {
+	t.Parallel()
+	srv := startPrivateRedis(t)
+	core, logs := observer.New(zap.InfoLevel)
+	c, err := cachex.New(cachex.Config{
+		Distributed: srv.url(),
+		Redis:       cachex.RedisConfig{DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond},
+		Fallback:    cachex.FallbackConfig{RetryInterval: 20 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond, LogInterval: time.Hour},
+	}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := c.(*cachex.Resilient)
+	ctx := context.Background()
+
+	// 1. Healthy: distributed, nothing counted.
+	if mode := cachex.DetectMode(ctx, c, cachex.Config{}).Mode; mode != cachex.ModeDistributedAtomic {
+		t.Fatalf("mode with Redis up = %v; want distributed_atomic", mode)
+	}
+	held, err := c.Lock(ctx, "job", "a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetString(ctx, "k", "remote", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r.Fallbacks() != 0 {
+		t.Fatalf("Fallbacks with Redis up = %d", r.Fallbacks())
+	}
+
+	// 2. Redis goes away mid-run.
+	srv.shutdown()
+	if _, ok, err := c.GetString(ctx, "k"); err != nil || ok {
+		t.Fatalf("GetString during the outage = ok %v, err %v; want a local miss", ok, err)
+	}
+	if err := c.SetString(ctx, "k", "local", time.Minute); err != nil {
+		t.Fatalf("SetString during the outage: %v", err)
+	}
+	if v, ok, err := c.GetString(ctx, "k"); err != nil || !ok || v != "local" {
+		t.Fatalf("GetString during the outage = %q, %v, %v; want local", v, ok, err)
+	}
+	if n, err := c.Incr(ctx, "n", 2, time.Minute); err != nil || n != 2 {
+		t.Fatalf("Incr during the outage = %d, %v", n, err)
+	}
+	v, err := c.Fetch(ctx, "f", time.Minute, func(context.Context) ([]byte, error) { return []byte("loaded"), nil })
+	if err != nil || string(v) != "loaded" {
+		t.Fatalf("Fetch during the outage = %q, %v", v, err)
+	}
+	local, err := c.Lock(ctx, "job", "b", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock during the outage: %v", err)
+	}
+	if local.Fence() <= held.Fence() {
+		t.Fatalf("fence went %d -> %d across the switch to local", held.Fence(), local.Fence())
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatalf("releasing a Redis lock during the outage = %v; want nil (it expires in Redis)", err)
+	}
+	if err := local.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.Healthy() || r.Fallbacks() < 6 {
+		t.Fatalf("Healthy %v, Fallbacks %d; want failing open with every operation counted", r.Healthy(), r.Fallbacks())
+	}
+	if c.Capabilities().Distributed {
+		t.Fatal("Capabilities claim Distributed while failing open")
+	}
+	if mode := cachex.DetectMode(ctx, c, cachex.Config{}).Mode; mode != cachex.ModeLocalOnly {
+		t.Fatalf("mode with Redis down = %v; want local_only", mode)
+	}
+	if n := logs.FilterMessageSnippet("failing open").Len(); n != 1 {
+		t.Fatalf("%d 'failing open' log lines; want exactly 1 per LogInterval", n)
+	}
+
+	// 3. Redis comes back (empty: no persistence): coordination resumes.
+	srv.start()
+	cachextest.Eventually(t, "resilient cache switches back to Redis", r.Healthy)
+	if mode := cachex.DetectMode(ctx, c, cachex.Config{}).Mode; mode != cachex.ModeDistributedAtomic {
+		t.Fatalf("mode after recovery = %v; want distributed_atomic", mode)
+	}
+	before := r.Fallbacks()
+	if err := c.SetString(ctx, "k", "remote-again", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	other := newRedis(t, srv.url(), "")
+	if v, ok, err := other.GetString(ctx, "k"); err != nil || !ok || v != "remote-again" {
+		t.Fatalf("another instance reads %q, %v, %v; want the write to have reached Redis", v, ok, err)
+	}
+	again, err := c.Lock(ctx, "job", "c", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Fence() <= local.Fence() {
+		t.Fatalf("fence went %d -> %d across the switch back", local.Fence(), again.Fence())
+	}
+	if _, err := other.Lock(ctx, "job", "d", time.Minute); !errors.Is(err, cachex.ErrLockHeld) {
+		t.Fatalf("another instance locks = %v; want ErrLockHeld (the lock is in Redis)", err)
+	}
+	if r.Fallbacks() != before {
+		t.Fatalf("Fallbacks rose from %d to %d after recovery", before, r.Fallbacks())
+	}
+	if logs.FilterMessageSnippet("answers again").Len() != 1 {
+		t.Fatalf("no recovery log line: %v", logs.All())
+	}
+}
+
+func TestResilientStartsFailingOpenWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
+	srv := startPrivateRedis(t)
+	url := srv.url()
+	srv.shutdown()
+	c, err := cachex.New(cachex.Config{Distributed: url,
+		Fallback: cachex.FallbackConfig{RetryInterval: time.Hour}}, nil)
+	if err != nil {
+		t.Fatalf("New with Redis down: %v (must fail open, not fail)", err)
+	}
+	defer c.Close()
+	r := c.(*cachex.Resilient)
+	if r.Healthy() {
+		t.Fatal("Healthy with Redis down")
+	}
+	ctx := context.Background()
+	if n, err := c.Incr(ctx, "n", 1, 0); err != nil || n != 1 {
+		t.Fatalf("Incr = %d, %v", n, err)
+	}
+	if r.Fallbacks() != 1 {
+		t.Fatalf("Fallbacks = %d; want 1", r.Fallbacks())
+	}
+}
+
+func TestResilientDoesNotFailOpenOnCallerCancel(t *testing.T) {
+	t.Parallel()
+	url := redisURL(t)
+	c, err := cachex.New(cachex.Config{Distributed: url,
+		Redis: cachex.RedisConfig{Namespace: namespace(t, url)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.GetString(ctx, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("GetString with a cancelled ctx = %v; want context.Canceled", err)
+	}
+	if r := c.(*cachex.Resilient); !r.Healthy() || r.Fallbacks() != 0 {
+		t.Fatalf("a cancelled caller made the cache fail open (healthy %v, fallbacks %d)", r.Healthy(), r.Fallbacks())
+	}
+}
