@@ -1,0 +1,197 @@
+package cachex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Cache keys of the system gate (under PrefixCache; locks under PrefixLock).
+const (
+	gatePauseKey = "gate:pause:"
+	gateOpenKey  = "gate:open:"
+)
+
+// gateLockTTL bounds how long a crashed writer can block the
+// read-modify-write of a gate key.
+const gateLockTTL = 5 * time.Second
+
+// SystemGate is the shared back-off for the systems the engine depends on
+// (an API, a database, a queue). It combines:
+//
+//   - pauses: Pause(system, until) stops calls until a time, e.g. after a
+//     429 with Retry-After; a later pause wins over an earlier one;
+//   - a circuit breaker per system, closed, open or half-open, opened by
+//     consecutive failures or by the error rate over a window.
+//
+// Pauses and breaker openings are stored through the Cache. On a local
+// store they are shared by this process only; on Redis every process that
+// uses the same Redis and namespace sees them, so one instance's 429 or
+// tripped breaker holds back all of them. Failures are counted per process;
+// only the decision to open is published. Stored times are absolute, so the
+// instances' clocks should agree to well within the pause lengths used.
+//
+// A cache error never blocks a call: a pause or opening that cannot be read
+// counts as absent (fail open).
+type SystemGate struct {
+	cache Cache
+	cfg   BreakerConfig
+	clock Clock
+
+	mu       sync.Mutex
+	breakers map[string]*breaker
+}
+
+// NewSystemGate creates a gate over c. A nil clock is the system clock.
+func NewSystemGate(c Cache, cfg BreakerConfig, clock Clock) (*SystemGate, error) {
+	if c == nil {
+		return nil, errors.New("system gate: cache is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("system gate config: %w", err)
+	}
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &SystemGate{cache: c, cfg: cfg.withDefaults(), clock: clock, breakers: make(map[string]*breaker)}, nil
+}
+
+// Pause holds calls to system back until the given time, unless an existing
+// pause already lasts longer.
+func (g *SystemGate) Pause(ctx context.Context, system string, until time.Time) error {
+	if err := g.extend(ctx, gatePauseKey+system, until); err != nil {
+		return fmt.Errorf("pause %s: %w", system, err)
+	}
+	return nil
+}
+
+// PausedUntil returns the end of the pause of system, if one is in force.
+func (g *SystemGate) PausedUntil(ctx context.Context, system string) (time.Time, bool) {
+	until, ok, err := g.read(ctx, gatePauseKey+system)
+	if err != nil || !ok || !until.After(g.clock.Now()) {
+		return time.Time{}, false
+	}
+	return until, true
+}
+
+// Allow reports whether a call to system may go ahead now: no pause in
+// force and the breaker not open (a half-open breaker lets
+// HalfOpenProbes calls through). Every call let through should be followed
+// by Record.
+func (g *SystemGate) Allow(ctx context.Context, system string) bool {
+	if _, paused := g.PausedUntil(ctx, system); paused {
+		return false
+	}
+	openUntil, shared, err := g.read(ctx, gateOpenKey+system)
+	now := g.clock.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := g.breaker(system)
+	if err == nil && shared {
+		b.observeOpen(openUntil, now)
+	}
+	return b.allow(now)
+}
+
+// Record reports the outcome of a call to system. When it opens the
+// breaker, the opening is published through the cache so every instance
+// sharing it backs off; that write's error is returned.
+func (g *SystemGate) Record(ctx context.Context, system string, success bool) error {
+	now := g.clock.Now()
+	g.mu.Lock()
+	opened, until := g.breaker(system).record(success, now)
+	g.mu.Unlock()
+	if !opened {
+		return nil
+	}
+	if err := g.extend(ctx, gateOpenKey+system, until); err != nil {
+		return fmt.Errorf("publish open breaker %s: %w", system, err)
+	}
+	return nil
+}
+
+// State is the breaker state of system as this process last saw it (Allow
+// reads the published openings of other instances).
+func (g *SystemGate) State(system string) BreakerState {
+	now := g.clock.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.breakers[system]; ok {
+		return b.current(now)
+	}
+	return BreakerClosed
+}
+
+// breaker returns system's breaker; g.mu must be held.
+func (g *SystemGate) breaker(system string) *breaker {
+	b, ok := g.breakers[system]
+	if !ok {
+		b = &breaker{cfg: g.cfg}
+		g.breakers[system] = b
+	}
+	return b
+}
+
+func (g *SystemGate) read(ctx context.Context, key string) (time.Time, bool, error) {
+	s, ok, err := g.cache.GetString(ctx, key)
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("gate key %q holds %q: %w", key, s, err)
+	}
+	return time.Unix(0, n), true, nil
+}
+
+// extend sets key to until unless it already holds a later time. The
+// read-modify-write runs under a cache lock, so concurrent writers, in this
+// process or (on Redis) in others, cannot lose the later time.
+func (g *SystemGate) extend(ctx context.Context, key string, until time.Time) error {
+	if !until.After(g.clock.Now()) {
+		return nil // already over
+	}
+	lock, err := g.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release(ctx) }()
+	cur, ok, err := g.read(ctx, key)
+	if err != nil {
+		return err
+	}
+	if ok && !until.After(cur) {
+		return nil
+	}
+	now := g.clock.Now()
+	// The stored time decides; the TTL (with a second of slack) only
+	// collects the key afterwards.
+	ttl := max(until.Sub(now), 0) + time.Second
+	return g.cache.SetString(ctx, key, strconv.FormatInt(until.UnixNano(), 10), ttl)
+}
+
+// lock takes the gate lock of key, retrying briefly while another writer
+// holds it (writers hold it for two cache round trips).
+func (g *SystemGate) lock(ctx context.Context, key string) (*Lock, error) {
+	backoff := time.Millisecond
+	for attempt := 0; ; attempt++ {
+		l, err := g.cache.Lock(ctx, key, "", gateLockTTL)
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, ErrLockHeld) || attempt == 100 {
+			return nil, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}

@@ -1,0 +1,258 @@
+package cachex_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/cachex"
+)
+
+func newGate(t *testing.T, c cachex.Cache, cfg cachex.BreakerConfig, clock cachex.Clock) *cachex.SystemGate {
+	t.Helper()
+	g, err := cachex.NewSystemGate(c, cfg, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// gatePair returns two gates that are two instances: on two Redis clients
+// sharing a namespace when shared, else on two separate local caches.
+func gatePair(t *testing.T, shared bool, cfg cachex.BreakerConfig, clock cachex.Clock) (a, b *cachex.SystemGate) {
+	t.Helper()
+	if shared {
+		url := redisURL(t)
+		ns := namespace(t, url)
+		return newGate(t, newRedis(t, url, ns), cfg, clock), newGate(t, newRedis(t, url, ns), cfg, clock)
+	}
+	return newGate(t, newLocal(t, cachex.LocalConfig{}), cfg, clock), newGate(t, newLocal(t, cachex.LocalConfig{}), cfg, clock)
+}
+
+func TestSystemGatePauseSharedThroughRedis(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	a, b := gatePair(t, true, cachex.BreakerConfig{}, clock)
+	until := clock.Now().Add(time.Minute)
+	if err := a.Pause(ctx, "payments-api", until); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := b.PausedUntil(ctx, "payments-api"); !ok || !got.Equal(until) {
+		t.Fatalf("other instance PausedUntil = %v, %v; want %v", got, ok, until)
+	}
+	if b.Allow(ctx, "payments-api") {
+		t.Fatal("other instance allowed a call to a paused system")
+	}
+	if !b.Allow(ctx, "search-api") {
+		t.Fatal("a pause of one system held back another")
+	}
+	// An earlier pause does not shorten it; a later one extends it.
+	if err := b.Pause(ctx, "payments-api", until.Add(-30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.PausedUntil(ctx, "payments-api"); !got.Equal(until) {
+		t.Fatalf("PausedUntil after an earlier pause = %v; want %v kept", got, until)
+	}
+	later := until.Add(time.Minute)
+	if err := b.Pause(ctx, "payments-api", later); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.PausedUntil(ctx, "payments-api"); !got.Equal(later) {
+		t.Fatalf("PausedUntil after a later pause = %v; want %v", got, later)
+	}
+	clock.Advance(2*time.Minute + time.Second)
+	if _, ok := a.PausedUntil(ctx, "payments-api"); ok {
+		t.Fatal("pause still in force after it ended")
+	}
+	if !a.Allow(ctx, "payments-api") {
+		t.Fatal("call refused after the pause ended")
+	}
+}
+
+func TestSystemGatePauseNotSharedBetweenLocalCaches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	a, b := gatePair(t, false, cachex.BreakerConfig{}, clock)
+	if err := a.Pause(ctx, "api", clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.PausedUntil(ctx, "api"); !ok {
+		t.Fatal("the pausing instance does not see its own pause")
+	}
+	if _, ok := b.PausedUntil(ctx, "api"); ok {
+		t.Fatal("a pause crossed between two local caches")
+	}
+	if !b.Allow(ctx, "api") || a.Allow(ctx, "api") {
+		t.Fatal("Allow: want only the pausing instance held back")
+	}
+}
+
+// Concurrent pauses keep the latest end, whatever the order of the writes.
+func TestSystemGateConcurrentPausesKeepLatest(t *testing.T) {
+	t.Parallel()
+	for _, shared := range []bool{false, true} {
+		name := map[bool]string{false: "local", true: "redis"}[shared]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			clock := newFakeClock()
+			a, b := gatePair(t, shared, cachex.BreakerConfig{}, clock)
+			base := clock.Now()
+			var wg sync.WaitGroup
+			for i := range 40 {
+				g := a
+				if shared && i%2 == 1 {
+					g = b
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := g.Pause(ctx, "api", base.Add(time.Duration(i+1)*time.Second)); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if got, ok := a.PausedUntil(ctx, "api"); !ok || !got.Equal(base.Add(40*time.Second)) {
+				t.Fatalf("PausedUntil = %v, %v; want the latest, %v", got, ok, base.Add(40*time.Second))
+			}
+		})
+	}
+}
+
+func TestSystemGateBreakerOpensForAllInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	cfg := cachex.BreakerConfig{ConsecutiveFailures: 3, OpenFor: 10 * time.Second, HalfOpenProbes: 2}
+	a, b := gatePair(t, true, cfg, clock)
+
+	for i := range 3 {
+		if !a.Allow(ctx, "db") {
+			t.Fatalf("call %d refused before the breaker opened", i)
+		}
+		if err := a.Record(ctx, "db", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := a.State("db"); s != cachex.BreakerOpen {
+		t.Fatalf("State after 3 failures = %v; want open", s)
+	}
+	if b.State("db") != cachex.BreakerClosed {
+		t.Fatal("b knows of the opening before asking")
+	}
+	if b.Allow(ctx, "db") {
+		t.Fatal("the other instance allowed a call through a breaker opened elsewhere")
+	}
+	if s := b.State("db"); s != cachex.BreakerOpen {
+		t.Fatalf("other instance State = %v; want open", s)
+	}
+
+	clock.Advance(10 * time.Second)
+	if s := a.State("db"); s != cachex.BreakerHalfOpen {
+		t.Fatalf("State after OpenFor = %v; want half_open", s)
+	}
+	// Half-open: two probes through, the third waits.
+	if !a.Allow(ctx, "db") || !a.Allow(ctx, "db") || a.Allow(ctx, "db") {
+		t.Fatal("half-open breaker: want exactly 2 probes through")
+	}
+	_ = a.Record(ctx, "db", true)
+	if a.State("db") != cachex.BreakerHalfOpen {
+		t.Fatal("closed after 1 of 2 probe successes")
+	}
+	_ = a.Record(ctx, "db", true)
+	if s := a.State("db"); s != cachex.BreakerClosed {
+		t.Fatalf("State after 2 probe successes = %v; want closed", s)
+	}
+	if !a.Allow(ctx, "db") {
+		t.Fatal("closed breaker refused a call")
+	}
+}
+
+func TestSystemGateHalfOpenFailureReopens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Second}, clock)
+	g.Allow(ctx, "q")
+	_ = g.Record(ctx, "q", false)
+	clock.Advance(time.Second)
+	if !g.Allow(ctx, "q") {
+		t.Fatal("no probe after the open period")
+	}
+	_ = g.Record(ctx, "q", false)
+	if g.State("q") != cachex.BreakerOpen || g.Allow(ctx, "q") {
+		t.Fatal("a failed probe did not reopen the breaker")
+	}
+	// A probe whose outcome is never recorded does not wedge the breaker.
+	clock.Advance(time.Second)
+	if !g.Allow(ctx, "q") {
+		t.Fatal("no probe after the second open period")
+	}
+	clock.Advance(time.Second)
+	if !g.Allow(ctx, "q") {
+		t.Fatal("an unrecorded probe kept the breaker half-open for good")
+	}
+}
+
+func TestSystemGateBreakerErrorRate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{
+		ConsecutiveFailures: 100, ErrorRate: 0.5, MinRequests: 10, Window: 10 * time.Second,
+	}, clock)
+	// Failures spread over time and interleaved with successes: no streak,
+	// but half the calls fail.
+	for i := range 9 {
+		clock.Advance(100 * time.Millisecond)
+		g.Allow(ctx, "api")
+		_ = g.Record(ctx, "api", i%2 == 0)
+	}
+	if g.State("api") != cachex.BreakerClosed {
+		t.Fatal("opened before MinRequests")
+	}
+	clock.Advance(100 * time.Millisecond)
+	_ = g.Record(ctx, "api", false) // 10 calls, 5 failures
+	if s := g.State("api"); s != cachex.BreakerOpen {
+		t.Fatalf("State at a 50%% error rate = %v; want open", s)
+	}
+
+	// Failures older than the window do not count.
+	h := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{
+		ConsecutiveFailures: 100, ErrorRate: 0.5, MinRequests: 10, Window: 10 * time.Second,
+	}, clock)
+	for range 4 {
+		_ = h.Record(ctx, "api", false)
+		_ = h.Record(ctx, "api", true)
+	}
+	clock.Advance(time.Minute)
+	for range 8 {
+		_ = h.Record(ctx, "api", true)
+	}
+	_ = h.Record(ctx, "api", false)
+	_ = h.Record(ctx, "api", false)
+	if s := h.State("api"); s != cachex.BreakerClosed {
+		t.Fatalf("State = %v; failures from outside the window were counted", s)
+	}
+}
+
+func TestBreakerConfigValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	err := cachex.BreakerConfig{ConsecutiveFailures: -1, ErrorRate: 2, Window: -1, MinRequests: -1, OpenFor: -1, HalfOpenProbes: -1}.Validate()
+	for _, want := range []string{"consecutive_failures", "error_rate", "window", "min_requests", "open_for", "half_open_probes"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v; missing %s", err, want)
+		}
+	}
+	if _, err := cachex.NewSystemGate(nil, cachex.BreakerConfig{}, nil); err == nil {
+		t.Error("NewSystemGate accepted a nil cache")
+	}
+	if cachex.BreakerHalfOpen.String() != "half_open" || cachex.BreakerOpen.String() != "open" || cachex.BreakerClosed.String() != "closed" {
+		t.Error("BreakerState.String")
+	}
+}
