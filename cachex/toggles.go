@@ -1,0 +1,94 @@
+package cachex
+
+import (
+	"context"
+	"fmt"
+)
+
+// Known feature toggles. Both are off unless switched on: off is the
+// behaviour the engine had before the feature existed.
+const (
+	// ToggleDynamicConcurrency lets the engine adjust step concurrency to
+	// the observed latency and errors of dependent systems.
+	ToggleDynamicConcurrency = "dynamic_concurrency"
+	// ToggleAdaptiveTTL lets the engine take cache TTLs from AdaptiveTTL
+	// instead of fixed ones.
+	ToggleAdaptiveTTL = "adaptive_ttl"
+)
+
+// toggleKey is the cache key of a toggle, under PrefixCache.
+const toggleKey = "toggle:"
+
+var defaultToggles = map[string]bool{
+	ToggleDynamicConcurrency: false,
+	ToggleAdaptiveTTL:        false,
+}
+
+// Toggles are feature switches stored through the cache: on Redis one Set
+// switches every instance; on a local store, this process only. Whatever the
+// cache cannot answer (a miss, an error, an entry evicted from a full local
+// store) reads as the toggle's default, so a toggle is never more on than
+// its default unless someone set it.
+type Toggles struct {
+	cache    Cache
+	defaults map[string]bool
+}
+
+// NewToggles creates toggles over c. extra adds names (or changes defaults)
+// beyond the known ones.
+func NewToggles(c Cache, extra map[string]bool) (*Toggles, error) {
+	if c == nil {
+		return nil, fmt.Errorf("toggles: cache is required")
+	}
+	defaults := make(map[string]bool, len(defaultToggles)+len(extra))
+	for name, on := range defaultToggles {
+		defaults[name] = on
+	}
+	for name, on := range extra {
+		defaults[name] = on
+	}
+	return &Toggles{cache: c, defaults: defaults}, nil
+}
+
+// Enabled reports whether the toggle is on: the stored value, else its
+// default. Unknown names are off.
+func (t *Toggles) Enabled(ctx context.Context, name string) bool {
+	def, known := t.defaults[name]
+	if !known {
+		return false
+	}
+	v, ok, err := t.cache.GetString(ctx, toggleKey+name)
+	if err != nil || !ok {
+		return def
+	}
+	switch v {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return def
+}
+
+// Set stores the toggle's value, without expiry.
+func (t *Toggles) Set(ctx context.Context, name string, on bool) error {
+	if _, known := t.defaults[name]; !known {
+		return fmt.Errorf("set toggle %q: unknown toggle", name)
+	}
+	v := "0"
+	if on {
+		v = "1"
+	}
+	if err := t.cache.SetString(ctx, toggleKey+name, v, 0); err != nil {
+		return fmt.Errorf("set toggle %q: %w", name, err)
+	}
+	return nil
+}
+
+// Unset removes the stored value: the toggle reads as its default again.
+func (t *Toggles) Unset(ctx context.Context, name string) error {
+	if err := t.cache.Delete(ctx, toggleKey+name); err != nil {
+		return fmt.Errorf("unset toggle %q: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package cachex_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/tasker-go/tasker/cachex"
+)
+
+func newToggles(t *testing.T, c cachex.Cache, extra map[string]bool) *cachex.Toggles {
+	t.Helper()
+	tg, err := cachex.NewToggles(c, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+func TestTogglesDefaultsAndSet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tg := newToggles(t, newLocal(t, cachex.LocalConfig{}), map[string]bool{"beta_ui": true})
+	if tg.Enabled(ctx, cachex.ToggleDynamicConcurrency) || tg.Enabled(ctx, cachex.ToggleAdaptiveTTL) {
+		t.Fatal("known toggles must default to off")
+	}
+	if !tg.Enabled(ctx, "beta_ui") {
+		t.Fatal("extra default not applied")
+	}
+	if tg.Enabled(ctx, "no_such_toggle") {
+		t.Fatal("unknown toggle reads as on")
+	}
+	if err := tg.Set(ctx, "no_such_toggle", true); err == nil {
+		t.Fatal("Set accepted an unknown toggle")
+	}
+	if err := tg.Set(ctx, cachex.ToggleAdaptiveTTL, true); err != nil {
+		t.Fatal(err)
+	}
+	if !tg.Enabled(ctx, cachex.ToggleAdaptiveTTL) {
+		t.Fatal("Set(true) not seen")
+	}
+	if err := tg.Set(ctx, "beta_ui", false); err != nil {
+		t.Fatal(err)
+	}
+	if tg.Enabled(ctx, "beta_ui") {
+		t.Fatal("Set(false) not seen")
+	}
+	if err := tg.Unset(ctx, "beta_ui"); err != nil {
+		t.Fatal(err)
+	}
+	if !tg.Enabled(ctx, "beta_ui") {
+		t.Fatal("Unset did not restore the default")
+	}
+}
+
+func TestTogglesFallBackToDefaultOnCacheError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLocal(t, cachex.LocalConfig{})
+	tg := newToggles(t, l, nil)
+	if err := tg.Set(ctx, cachex.ToggleDynamicConcurrency, true); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if tg.Enabled(ctx, cachex.ToggleDynamicConcurrency) {
+		t.Fatal("a failing cache must read as the default (off)")
+	}
+	if err := tg.Set(ctx, cachex.ToggleDynamicConcurrency, true); !errors.Is(err, cachex.ErrClosed) {
+		t.Fatalf("Set on a closed cache = %v; want ErrClosed", err)
+	}
+}
+
+func TestTogglesSharedThroughRedis(t *testing.T) {
+	t.Parallel()
+	url := redisURL(t)
+	ns := namespace(t, url)
+	ctx := context.Background()
+	a := newToggles(t, newRedis(t, url, ns), nil)
+	b := newToggles(t, newRedis(t, url, ns), nil)
+	if err := a.Set(ctx, cachex.ToggleDynamicConcurrency, true); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Enabled(ctx, cachex.ToggleDynamicConcurrency) {
+		t.Fatal("toggle set on one instance not seen by the other")
+	}
+}
