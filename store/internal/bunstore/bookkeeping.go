@@ -1,0 +1,177 @@
+package bunstore
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// stepMove is a step state change already applied to its row (compare and
+// set succeeded); what remains is its audit row and its consequences.
+type stepMove struct {
+	id, taskID int64
+	from, to   store.StepState
+	seq        int // the row's new transition_seq: the transition's sort key
+	meta       store.JSON
+}
+
+type taskMove struct {
+	id       int64
+	from, to store.TaskState
+	seq      int
+	meta     store.JSON
+}
+
+// writeStepTransitions appends one transition per move and moves the
+// most_recent flag, in two statements for the whole batch.
+func writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(moves))
+	rows := make([]store.StepTransition, len(moves))
+	for i, m := range moves {
+		ids[i] = m.id
+		from := string(m.from)
+		rows[i] = store.StepTransition{
+			StepID: m.id, TaskID: m.taskID, FromState: &from, ToState: string(m.to),
+			SortKey: m.seq, MostRecent: true, Metadata: m.meta, CreatedAt: at,
+		}
+	}
+	if _, err := tx.NewRaw(
+		"UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id IN (?) AND most_recent",
+		bun.List(ids)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
+	return err
+}
+
+func writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at time.Time) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(moves))
+	rows := make([]store.TaskTransition, len(moves))
+	for i, m := range moves {
+		ids[i] = m.id
+		var from *string
+		if m.from != "" {
+			f := string(m.from)
+			from = &f
+		}
+		rows[i] = store.TaskTransition{
+			TaskID: m.id, FromState: from, ToState: string(m.to),
+			SortKey: m.seq, MostRecent: true, Metadata: m.meta, CreatedAt: at,
+		}
+	}
+	if _, err := tx.NewRaw(
+		"UPDATE tasker_task_transitions SET most_recent = FALSE WHERE task_id IN (?) AND most_recent",
+		bun.List(ids)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
+	return err
+}
+
+// consequences applies what step moves imply for other rows, in the same
+// transaction: dependants of newly satisfied steps count down; tasks whose
+// last unfinished step was satisfied complete; tasks with a step newly in
+// error fail. It returns the task moves and the number of dependants that
+// became ready.
+func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) ([]taskMove, int, error) {
+	var satisfied []int64
+	doneByTask := map[int64]int{}
+	failed := map[int64]store.JSON{}
+	for _, m := range moves {
+		switch {
+		case m.to.Satisfied() && !m.from.Satisfied():
+			satisfied = append(satisfied, m.id)
+			doneByTask[m.taskID]++
+		case m.to == store.StepError:
+			if _, ok := failed[m.taskID]; !ok {
+				failed[m.taskID] = m.meta
+			}
+		}
+	}
+	unblocked := 0
+	if len(satisfied) > 0 {
+		var left []int
+		err := tx.NewRaw(`UPDATE tasker_steps SET pending_deps = pending_deps - (
+				SELECT count(*) FROM tasker_step_edges e
+				WHERE e.to_step_id = tasker_steps.id AND e.from_step_id IN (?0))
+			WHERE id IN (SELECT to_step_id FROM tasker_step_edges WHERE from_step_id IN (?0))
+			RETURNING pending_deps`, bun.List(satisfied)).Scan(ctx, &left)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, n := range left {
+			if n == 0 {
+				unblocked++
+			}
+		}
+	}
+	var tmoves []taskMove
+	for _, id := range sortedKeys(doneByTask) {
+		var r struct {
+			State         store.TaskState `bun:"state"`
+			Unfinished    int             `bun:"unfinished"`
+			TransitionSeq int             `bun:"transition_seq"`
+		}
+		err := tx.NewRaw(`UPDATE tasker_tasks SET
+				unfinished = unfinished - ?0,
+				state = CASE WHEN unfinished = ?0 AND state = 'in_progress' THEN 'complete' ELSE state END,
+				completed_at = CASE WHEN unfinished = ?0 AND state = 'in_progress' THEN ?1 ELSE completed_at END,
+				transition_seq = transition_seq + CASE WHEN unfinished = ?0 AND state = 'in_progress' THEN 1 ELSE 0 END,
+				updated_at = ?1
+			WHERE id = ?2
+			RETURNING state, unfinished, transition_seq`, doneByTask[id], at, id).Scan(ctx, &r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if r.Unfinished == 0 && r.State == store.TaskComplete {
+			tmoves = append(tmoves, taskMove{id: id, from: store.TaskInProgress, to: store.TaskComplete, seq: r.TransitionSeq})
+		}
+	}
+	for _, id := range sortedKeys(failed) {
+		m, err := failTask(ctx, tx, id, failed[id], at)
+		if err != nil {
+			return nil, 0, err
+		}
+		if m != nil {
+			tmoves = append(tmoves, *m)
+		}
+	}
+	return tmoves, unblocked, writeTaskTransitions(ctx, tx, tmoves, at)
+}
+
+// failTask moves a running or pending task to error. It returns nil when the
+// task had already left those states (cancelled, failed by another step).
+func failTask(ctx context.Context, tx bun.IDB, id int64, cause store.JSON, at time.Time) (*taskMove, error) {
+	for _, from := range []store.TaskState{store.TaskInProgress, store.TaskPending} {
+		var seqs []int
+		err := tx.NewRaw(`UPDATE tasker_tasks SET state = 'error', last_error = ?, updated_at = ?,
+				transition_seq = transition_seq + 1
+			WHERE id = ? AND state = ? RETURNING transition_seq`, cause, at, id, from).Scan(ctx, &seqs)
+		if err != nil {
+			return nil, err
+		}
+		if len(seqs) == 1 {
+			return &taskMove{id: id, from: from, to: store.TaskError, seq: seqs[0], meta: cause}, nil
+		}
+	}
+	return nil, nil
+}
+
+func sortedKeys[V any](m map[int64]V) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

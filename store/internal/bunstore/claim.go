@@ -1,0 +1,319 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// ClaimSteps leases a batch of ready steps in one transaction and then
+// loads their tasks and dependencies' results.
+func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*store.ClaimedStep, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("claiming steps: %w", err)
+	}
+	var steps []*store.Step
+	err := s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
+		at := now(p.Now)
+		handlerFilter := ""
+		args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0)}
+		if len(p.Handlers) > 0 {
+			handlerFilter = "AND s.handler IN (?5)"
+		}
+		args = append(args, bun.List(p.Handlers), p.Limit)
+		query := `UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
+				lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
+				started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
+			WHERE state = 'pending' AND id IN (
+				SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
+				WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
+					AND t.state IN ('pending', 'in_progress') ` + handlerFilter + `
+				ORDER BY s.next_attempt_at, s.id LIMIT ?6 ` + s.d.SkipLocked() + `)
+			RETURNING *`
+		if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
+			return err
+		}
+		if len(steps) == 0 {
+			return nil
+		}
+		slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+		moves := make([]stepMove, len(steps))
+		taskIDs := make([]int64, 0, len(steps))
+		for i, st := range steps {
+			moves[i] = stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq}
+			taskIDs = append(taskIDs, st.TaskID)
+		}
+		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
+			return err
+		}
+		var started []struct {
+			ID            int64 `bun:"id"`
+			TransitionSeq int   `bun:"transition_seq"`
+		}
+		if err := tx.NewRaw(`UPDATE tasker_tasks SET state = 'in_progress', updated_at = ?, transition_seq = transition_seq + 1
+			WHERE id IN (?) AND state = 'pending' RETURNING id, transition_seq`, at, bun.List(taskIDs)).Scan(ctx, &started); err != nil {
+			return err
+		}
+		tmoves := make([]taskMove, len(started))
+		for i, t := range started {
+			tmoves[i] = taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq}
+		}
+		return writeTaskTransitions(ctx, tx, tmoves, at)
+	})
+	if err != nil || len(steps) == 0 {
+		return nil, err
+	}
+	// The claim has committed; what the handlers need is read outside the
+	// write transaction so the single SQLite writer is held only for writes.
+	out, err := s.loadInputs(ctx, s.rwIfTx(), steps)
+	if err != nil {
+		return nil, s.wrap("loading claimed steps' inputs", err)
+	}
+	return out, nil
+}
+
+// rwIfTx reads through the transaction in a WithTx view (where rw == ro)
+// and through the read pool otherwise.
+func (s *Store) rwIfTx() bun.IDB { return s.ro }
+
+func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step) ([]*store.ClaimedStep, error) {
+	taskIDs := make([]int64, 0, len(steps))
+	stepIDs := make([]int64, len(steps))
+	seen := map[int64]bool{}
+	for i, st := range steps {
+		stepIDs[i] = st.ID
+		if !seen[st.TaskID] {
+			seen[st.TaskID] = true
+			taskIDs = append(taskIDs, st.TaskID)
+		}
+	}
+	var tasks []*store.Task
+	if err := db.NewSelect().Model(&tasks).Where("id IN (?)", bun.List(taskIDs)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]*store.Task, len(tasks))
+	for _, t := range tasks {
+		byID[t.ID] = t
+	}
+	var deps []struct {
+		ToStepID int64      `bun:"to_step_id"`
+		Name     string     `bun:"name"`
+		Results  store.JSON `bun:"results"`
+	}
+	if err := db.NewRaw(`SELECT e.to_step_id, s.name, s.results FROM tasker_step_edges e
+		JOIN tasker_steps s ON s.id = e.from_step_id WHERE e.to_step_id IN (?)`, bun.List(stepIDs)).Scan(ctx, &deps); err != nil {
+		return nil, err
+	}
+	out := make([]*store.ClaimedStep, len(steps))
+	index := make(map[int64]*store.ClaimedStep, len(steps))
+	for i, st := range steps {
+		out[i] = &store.ClaimedStep{Step: st, Task: byID[st.TaskID], Deps: map[string]store.JSON{}}
+		index[st.ID] = out[i]
+	}
+	for _, d := range deps {
+		index[d.ToStepID].Deps[d.Name] = d.Results
+	}
+	return out, nil
+}
+
+// FinishSteps commits a group of outcomes in one transaction.
+func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*store.FinishStepsResult, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("finishing steps: %w", err)
+	}
+	// Rows are locked in id order so concurrent groups cannot deadlock.
+	order := make([]int, len(p.Outcomes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return int(p.Outcomes[a].Lease.StepID - p.Outcomes[b].Lease.StepID) })
+	var res *store.FinishStepsResult
+	err := s.inTx(ctx, "finishing steps", func(ctx context.Context, tx bun.IDB) error {
+		at := now(p.Now)
+		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
+		moves := make([]stepMove, 0, len(p.Outcomes))
+		for _, i := range order {
+			o := p.Outcomes[i]
+			var q *bun.RawQuery
+			const release = `lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+				transition_seq = transition_seq + 1, updated_at = ?`
+			const guard = ` WHERE id = ? AND state = 'in_progress' AND lease_token = ? RETURNING id, task_id, state, transition_seq`
+			switch o.Kind {
+			case store.OutcomeComplete:
+				q = tx.NewRaw(`UPDATE tasker_steps SET state = 'complete', results = ?, completed_at = ?, `+release+guard,
+					orEmptyObject(o.Results), at, at, o.Lease.StepID, o.Lease.Token)
+			case store.OutcomeRetry:
+				q = tx.NewRaw(`UPDATE tasker_steps SET
+						state = CASE WHEN retryable AND attempts < retry_limit THEN 'pending' ELSE 'error' END,
+						next_attempt_at = ?, last_error = ?, `+release+guard,
+					s.d.Time(p.Now, o.RetryAfter), o.Error, at, o.Lease.StepID, o.Lease.Token)
+			case store.OutcomeFail:
+				q = tx.NewRaw(`UPDATE tasker_steps SET state = 'error', last_error = ?, `+release+guard,
+					o.Error, at, o.Lease.StepID, o.Lease.Token)
+			}
+			var got []struct {
+				ID            int64           `bun:"id"`
+				TaskID        int64           `bun:"task_id"`
+				State         store.StepState `bun:"state"`
+				TransitionSeq int             `bun:"transition_seq"`
+			}
+			if err := q.Scan(ctx, &got); err != nil {
+				return err
+			}
+			if len(got) == 0 {
+				res.Steps[i] = store.FinishedStep{StepID: o.Lease.StepID, Err: fmt.Errorf("step %d: %w", o.Lease.StepID, store.ErrLeaseLost)}
+				continue
+			}
+			r := got[0]
+			res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
+			meta := o.Metadata
+			if meta == nil && r.State != store.StepComplete {
+				meta = o.Error
+			}
+			moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
+		}
+		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
+			return err
+		}
+		tmoves, unblocked, err := consequences(ctx, tx, moves, at)
+		if err != nil {
+			return err
+		}
+		res.Unblocked = unblocked
+		for _, m := range tmoves {
+			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ExtendLeases pushes the expiry of live leases forward.
+func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) ([]store.Lease, error) {
+	var lost []store.Lease
+	err := s.inTx(ctx, "extending leases", func(ctx context.Context, tx bun.IDB) error {
+		lost = lost[:0]
+		for _, l := range p.Leases {
+			res, err := tx.NewRaw(`UPDATE tasker_steps SET lease_expires_at = ?
+				WHERE id = ? AND state = 'in_progress' AND lease_token = ?`,
+				s.d.Time(p.Now, p.LeaseTTL), l.StepID, l.Token).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				lost = append(lost, l)
+			}
+		}
+		return nil
+	})
+	return lost, err
+}
+
+// ReleaseLeases returns leased steps to pending, giving back the attempt.
+func (s *Store) ReleaseLeases(ctx context.Context, p *store.ReleaseLeasesParams) (int, error) {
+	n := 0
+	err := s.inTx(ctx, "releasing leases", func(ctx context.Context, tx bun.IDB) error {
+		at := now(p.Now)
+		var moves []stepMove
+		for _, l := range p.Leases {
+			var got []struct {
+				TaskID        int64 `bun:"task_id"`
+				TransitionSeq int   `bun:"transition_seq"`
+			}
+			if err := tx.NewRaw(`UPDATE tasker_steps SET state = 'pending', attempts = attempts - 1,
+					next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+					transition_seq = transition_seq + 1, updated_at = ?
+				WHERE id = ? AND state = 'in_progress' AND lease_token = ? RETURNING task_id, transition_seq`,
+				s.d.Time(p.Now, 0), at, l.StepID, l.Token).Scan(ctx, &got); err != nil {
+				return err
+			}
+			if len(got) == 1 {
+				moves = append(moves, stepMove{id: l.StepID, taskID: got[0].TaskID, from: store.StepInProgress, to: store.StepPending,
+					seq: got[0].TransitionSeq, meta: store.JSON(`{"reason":"lease released at shutdown"}`)})
+			}
+		}
+		n = len(moves)
+		return writeStepTransitions(ctx, tx, moves, at)
+	})
+	return n, err
+}
+
+// RescueExpired returns steps with expired leases to pending, or to error
+// when they have no attempts left (failing their task).
+func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams) (*store.RescueResult, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	res := &store.RescueResult{}
+	err := s.inTx(ctx, "rescuing expired leases", func(ctx context.Context, tx bun.IDB) error {
+		*res = store.RescueResult{}
+		at := now(p.Now)
+		cause := store.JSON(`{"error":"lease expired: the worker running this attempt stopped heartbeating","reason":"lease_expired"}`)
+		var got []struct {
+			ID            int64           `bun:"id"`
+			TaskID        int64           `bun:"task_id"`
+			State         store.StepState `bun:"state"`
+			TransitionSeq int             `bun:"transition_seq"`
+		}
+		if err := tx.NewRaw(`UPDATE tasker_steps SET
+				state = CASE WHEN attempts < retry_limit THEN 'pending' ELSE 'error' END,
+				last_error = ?0, next_attempt_at = ?1, lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+				transition_seq = transition_seq + 1, updated_at = ?2
+			WHERE state = 'in_progress' AND lease_expires_at < ?1 AND id IN (
+				SELECT s.id FROM tasker_steps s WHERE s.state = 'in_progress' AND s.lease_expires_at < ?1
+				ORDER BY s.lease_expires_at LIMIT ?3 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
+			RETURNING id, task_id, state, transition_seq`, cause, s.d.Time(p.Now, 0), at, limit).Scan(ctx, &got); err != nil {
+			return err
+		}
+		moves := make([]stepMove, len(got))
+		for i, g := range got {
+			moves[i] = stepMove{id: g.ID, taskID: g.TaskID, from: store.StepInProgress, to: g.State, seq: g.TransitionSeq, meta: cause}
+			if g.State == store.StepPending {
+				res.Rescued++
+			} else {
+				res.Failed++
+			}
+		}
+		slices.SortFunc(moves, func(a, b stepMove) int { return int(a.id - b.id) })
+		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
+			return err
+		}
+		tmoves, _, err := consequences(ctx, tx, moves, at)
+		for _, m := range tmoves {
+			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
+		}
+		return err
+	})
+	return res, err
+}
+
+// NextWakeup returns the earliest time a pending step becomes ready or a
+// lease expires.
+func (s *Store) NextWakeup(ctx context.Context) (time.Time, bool, error) {
+	var ready, expiry []time.Time
+	if err := s.ro.NewRaw(`SELECT next_attempt_at FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0
+		ORDER BY next_attempt_at LIMIT 1`).Scan(ctx, &ready); err != nil {
+		return time.Time{}, false, s.wrap("finding next ready step", err)
+	}
+	if err := s.ro.NewRaw(`SELECT lease_expires_at FROM tasker_steps WHERE state = 'in_progress'
+		ORDER BY lease_expires_at LIMIT 1`).Scan(ctx, &expiry); err != nil {
+		return time.Time{}, false, s.wrap("finding next lease expiry", err)
+	}
+	var next time.Time
+	for _, t := range append(ready, expiry...) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	return next, !next.IsZero(), nil
+}

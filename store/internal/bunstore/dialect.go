@@ -1,0 +1,26 @@
+// Package bunstore is the one bun repository behind every Tasker store. It is
+// written once against bun.IDB; a backend supplies only a Dialect (clock,
+// claim locking, error mapping), opens the database and carries migrations.
+package bunstore
+
+import (
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Dialect is what differs between databases.
+type Dialect interface {
+	Capabilities() store.Capabilities
+	// Time returns a query argument meaning t+offset. A zero t means "now"
+	// by the database's clock (Postgres: an SQL expression, so a process
+	// with a skewed clock cannot steal a lease or run a step early) or the
+	// process clock (SQLite, which shares the machine with its writer).
+	Time(t time.Time, offset time.Duration) any
+	// SkipLocked is appended to the claim's inner SELECT: "FOR UPDATE OF s
+	// SKIP LOCKED" on Postgres, "" where a single writer serialises claims.
+	SkipLocked() string
+	// MapError turns driver errors into store sentinels (ErrConflict for
+	// unique violations, ErrRetryable for transient failures); others pass.
+	MapError(err error) error
+}

@@ -1,0 +1,119 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Migration is one numbered schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// LoadMigrations reads files named NNN_name.sql from dir in fsys, in order.
+func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading migrations: %w", err)
+	}
+	var out []Migration
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration file %q: want NNN_name.sql", e.Name())
+		}
+		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: name, SQL: string(body)})
+	}
+	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
+	return out, nil
+}
+
+// Migrate applies the migrations not yet recorded in
+// tasker_schema_migrations, all in one transaction. lock, when set, runs
+// first inside that transaction (Postgres takes an advisory lock there so
+// two processes migrating at once apply each change once).
+func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, lock func(ctx context.Context, tx bun.Tx) error) (applied int, err error) {
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if lock != nil {
+			if err := lock(ctx, tx); err != nil {
+				return fmt.Errorf("locking for migration: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS tasker_schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
+			return fmt.Errorf("creating schema version table: %w", err)
+		}
+		var done []int
+		if err := tx.NewRaw("SELECT version FROM tasker_schema_migrations").Scan(ctx, &done); err != nil {
+			return fmt.Errorf("reading schema version: %w", err)
+		}
+		for _, m := range migrations {
+			if slices.Contains(done, m.Version) {
+				continue
+			}
+			for _, stmt := range splitStatements(m.SQL) {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("migration %03d_%s: %w\n%s", m.Version, m.Name, err, stmt)
+				}
+			}
+			if _, err := tx.NewRaw("INSERT INTO tasker_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.Version, m.Name, time.Now().UTC()).Exec(ctx); err != nil {
+				return err
+			}
+			applied++
+		}
+		return nil
+	})
+	return applied, err
+}
+
+// SchemaVersion returns the highest applied migration.
+func SchemaVersion(ctx context.Context, db bun.IDB) (int, error) {
+	var v []int
+	err := db.NewRaw("SELECT coalesce(max(version), 0) FROM tasker_schema_migrations").Scan(ctx, &v)
+	if err != nil || len(v) == 0 {
+		return 0, err
+	}
+	return v[0], nil
+}
+
+// splitStatements splits a migration on semicolons that end a line; our
+// migrations keep one statement per such line ending and no procedural code.
+func splitStatements(sqlText string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sqlText, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,149 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// GetStep returns one step.
+func (s *Store) GetStep(ctx context.Context, id int64) (*store.Step, error) {
+	st := new(store.Step)
+	if err := s.ro.NewSelect().Model(st).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, s.wrap(fmt.Sprintf("getting step %d", id), err)
+	}
+	return st, nil
+}
+
+// TransitionStep moves one step through the state machine with compare and
+// set on From. Moving to in_progress requires every dependency satisfied
+// (and leases nothing: workers use ClaimSteps); moving to complete or
+// resolved_manually counts down dependants and may complete the task; moving
+// to error fails the task.
+func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParams) (*store.Step, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("transitioning step %d: %w", p.StepID, err)
+	}
+	if err := store.CheckStepTransition(p.StepID, p.From, p.To); err != nil {
+		return nil, err
+	}
+	var out *store.Step
+	err := s.inTx(ctx, fmt.Sprintf("transitioning step %d", p.StepID), func(ctx context.Context, tx bun.IDB) error {
+		var err error
+		out, err = moveStep(ctx, tx, p.StepID, p.From, p.To, nil, p.Metadata, now(p.Now))
+		return err
+	})
+	return out, err
+}
+
+// ResolveStep resolves a pending or failed step by hand with results. When
+// that leaves its failed task with no failed step, the task goes back to
+// pending so workers carry on; when it was the last unfinished step, the
+// task completes.
+func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.Step, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("resolving step %d: %w", p.StepID, err)
+	}
+	var out *store.Step
+	err := s.inTx(ctx, fmt.Sprintf("resolving step %d", p.StepID), func(ctx context.Context, tx bun.IDB) error {
+		cur := new(store.Step)
+		if err := tx.NewSelect().Model(cur).Column("state").Where("id = ?", p.StepID).Scan(ctx); err != nil {
+			return err
+		}
+		if err := store.CheckStepTransition(p.StepID, cur.State, store.StepResolvedManually); err != nil {
+			return err
+		}
+		at := now(p.Now)
+		var err error
+		out, err = moveStep(ctx, tx, p.StepID, cur.State, store.StepResolvedManually, orEmptyObject(p.Results), p.Metadata, at)
+		if err != nil {
+			return err
+		}
+		return settleTask(ctx, tx, out.TaskID, at)
+	})
+	return out, err
+}
+
+// moveStep is the compare-and-set of one step move, its audit row and its
+// consequences. results, when set, replace the step's results.
+func moveStep(ctx context.Context, tx bun.IDB, id int64, from, to store.StepState, results, meta store.JSON, at time.Time) (*store.Step, error) {
+	st := new(store.Step)
+	q := tx.NewUpdate().Model(st).
+		Set("state = ?", to).
+		Set("updated_at = ?", at).
+		Set("transition_seq = transition_seq + 1").
+		Where("id = ?", id).
+		Where("state = ?", from).
+		Returning("*")
+	if to == store.StepInProgress {
+		q = q.Where("pending_deps = 0").Set("started_at = ?", at).Set("attempts = attempts + 1")
+	}
+	if from == store.StepInProgress {
+		q = q.Set("lease_owner = NULL").Set("lease_expires_at = NULL").Set("lease_token = NULL")
+	}
+	if to.Satisfied() {
+		q = q.Set("completed_at = ?", at)
+	}
+	if results != nil {
+		q = q.Set("results = ?", results)
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		cur := new(store.Step)
+		if err := tx.NewSelect().Model(cur).Column("state", "pending_deps").Where("id = ?", id).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("step %d: %w", id, err)
+		}
+		if cur.State != from {
+			return nil, fmt.Errorf("step %d: expected state %s, found %s: %w", id, from, cur.State, store.ErrConflict)
+		}
+		return nil, &store.TransitionError{Object: "step", ID: id, From: string(from), To: string(to),
+			Reason: fmt.Sprintf("%d dependencies are not complete or resolved", cur.PendingDeps)}
+	}
+	m := []stepMove{{id: st.ID, taskID: st.TaskID, from: from, to: to, seq: st.TransitionSeq, meta: meta}}
+	if err := writeStepTransitions(ctx, tx, m, at); err != nil {
+		return nil, err
+	}
+	_, _, err = consequences(ctx, tx, m, at)
+	return st, err
+}
+
+// settleTask brings a task in line with its steps after an operator acted:
+// a failed task with no failed step left returns to pending; a task with no
+// unfinished step completes (through in_progress, as the machine requires).
+func settleTask(ctx context.Context, tx bun.IDB, id int64, at time.Time) error {
+	t := new(store.Task)
+	if err := tx.NewSelect().Model(t).Where("id = ?", id).Scan(ctx); err != nil {
+		return err
+	}
+	failed, err := tx.NewSelect().Model((*store.Step)(nil)).Where("task_id = ? AND state = 'error'", id).Count(ctx)
+	if err != nil {
+		return err
+	}
+	path := []store.TaskState{}
+	state := t.State
+	if state == store.TaskError && failed == 0 {
+		path = append(path, store.TaskPending)
+		state = store.TaskPending
+	}
+	if t.Unfinished == 0 && (state == store.TaskPending || state == store.TaskInProgress) {
+		if state == store.TaskPending {
+			path = append(path, store.TaskInProgress)
+		}
+		path = append(path, store.TaskComplete)
+	}
+	from := t.State
+	for _, to := range path {
+		if _, err := moveTask(ctx, tx, &store.TransitionTaskParams{TaskID: id, From: from, To: to, Metadata: store.JSON(`{"reason":"step resolved manually"}`)}, at); err != nil {
+			return err
+		}
+		from = to
+	}
+	return nil
+}

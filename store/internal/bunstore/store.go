@@ -1,0 +1,89 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Store implements store.Store on bun.
+type Store struct {
+	db      *bun.DB  // the database; WithTx keeps it for DB()
+	rw      bun.IDB  // where writes go (the pool, or the caller's tx)
+	ro      bun.IDB  // where reads go (a read pool, or rw)
+	d       Dialect  // what differs between databases
+	closeFn func() error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store writing through rw and reading through ro (ro may be
+// nil: reads then use rw). closeFn closes the underlying pools.
+func New(rw, ro *bun.DB, d Dialect, closeFn func() error) *Store {
+	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn}
+	if ro != nil {
+		s.ro = ro
+	}
+	return s
+}
+
+// DB returns the database writes go through.
+func (s *Store) DB() *bun.DB { return s.db }
+
+// WithTx returns a store whose methods run inside tx.
+func (s *Store) WithTx(tx bun.IDB) store.Store {
+	return &Store{db: s.db, rw: tx, ro: tx, d: s.d}
+}
+
+// Capabilities describes the backend.
+func (s *Store) Capabilities() store.Capabilities { return s.d.Capabilities() }
+
+// Close closes the pools (a no-op on a WithTx view).
+func (s *Store) Close() error {
+	if s.closeFn == nil {
+		return nil
+	}
+	return s.closeFn()
+}
+
+// inTx runs fn in a transaction (a savepoint when the store is a WithTx
+// view) and maps driver errors.
+func (s *Store) inTx(ctx context.Context, action string, fn func(ctx context.Context, tx bun.IDB) error) error {
+	err := s.rw.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+	return s.wrap(action, err)
+}
+
+func (s *Store) wrap(action string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	return fmt.Errorf("%s: %w", action, s.d.MapError(err))
+}
+
+// now is the wall time recorded in created/updated columns and audit rows.
+// Lease and backoff arithmetic goes through Dialect.Time instead.
+func now(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now().UTC()
+	}
+	return t.UTC()
+}
+
+func newLeaseToken() int64 { return rand.Int64N(1<<62) + 1 }
+
+func orEmptyObject(j store.JSON) store.JSON {
+	if len(j) == 0 {
+		return store.JSON("{}")
+	}
+	return j
+}

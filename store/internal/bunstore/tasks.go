@@ -1,0 +1,361 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// CreateTask inserts a task, its steps, its edges and its first transition
+// in one transaction; idempotent on the identity key.
+func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*store.CreateTaskResult, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("creating task: %w", err)
+	}
+	at := now(p.Now)
+	version := p.Version
+	if version == "" {
+		version = "0.0.0"
+	}
+	res := &store.CreateTaskResult{}
+	err := s.inTx(ctx, "creating task", func(ctx context.Context, tx bun.IDB) error {
+		task := &store.Task{
+			Namespace: p.Namespace, Name: p.Name, Version: version, Kind: p.Kind,
+			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
+			State: store.TaskPending, Priority: p.Priority, ParentID: p.ParentID,
+			Unfinished: len(p.Steps), TransitionSeq: 1, CreatedAt: at, UpdatedAt: at,
+		}
+		var ids []int64
+		if err := tx.NewInsert().Model(task).On("CONFLICT (identity_key) DO NOTHING").
+			Returning("id").Scan(ctx, &ids); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			existing := new(store.Task)
+			if err := tx.NewSelect().Model(existing).Where("identity_key = ?", p.IdentityKey).Scan(ctx); err != nil {
+				return err
+			}
+			if existing.InputHash != p.InputHash {
+				return fmt.Errorf("%w: identity key %q is taken by task %d with a different input", store.ErrConflict, p.IdentityKey, existing.ID)
+			}
+			res.Task, res.Existing = existing, true
+			return nil
+		}
+		task.ID = ids[0]
+		res.Task = task
+		if err := writeTaskTransitions(ctx, tx, []taskMove{{id: task.ID, to: store.TaskPending, seq: 1}}, at); err != nil {
+			return err
+		}
+		return insertSteps(ctx, tx, s.d, task.ID, p.Steps, p.Now, at)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, steps []store.NewStep, clock, at time.Time) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	rows := make([]*store.Step, len(steps))
+	var delayed []int
+	for i, ns := range steps {
+		limit := ns.RetryLimit
+		if limit == 0 {
+			limit = store.DefaultRetryLimit
+		}
+		rows[i] = &store.Step{
+			TaskID: taskID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
+			Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
+			Skippable: ns.Skippable, State: store.StepPending, PendingDeps: len(ns.DependsOn),
+			CreatedAt: at, UpdatedAt: at,
+		}
+		if !ns.NotBefore.IsZero() {
+			rows[i].NextAttemptAt = ns.NotBefore.UTC()
+			delayed = append(delayed, i)
+		}
+	}
+	q := tx.NewInsert().Model(&rows).Returning("id")
+	if len(delayed) == 0 {
+		// Ready now by the database's clock, so FIFO order holds across
+		// processes whose clocks disagree.
+		q = q.Value("next_attempt_at", "?", d.Time(clock, 0))
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return err
+	}
+	byName := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		byName[r.Name] = r.ID
+	}
+	var edges []store.Edge
+	for i, ns := range steps {
+		for _, dep := range ns.DependsOn {
+			edges = append(edges, store.Edge{TaskID: taskID, FromStepID: byName[dep], ToStepID: rows[i].ID})
+		}
+	}
+	if len(edges) == 0 {
+		return nil
+	}
+	_, err := tx.NewInsert().Model(&edges).Exec(ctx)
+	return err
+}
+
+// GetTask returns a task with its steps (in creation order) and edges.
+func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
+	d := &store.TaskDetail{Task: new(store.Task)}
+	if err := s.ro.NewSelect().Model(d.Task).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
+	}
+	if err := s.ro.NewSelect().Model(&d.Steps).Where("task_id = ?", id).Order("id").Scan(ctx); err != nil {
+		return nil, s.wrap(fmt.Sprintf("getting steps of task %d", id), err)
+	}
+	if err := s.ro.NewSelect().Model(&d.Edges).Where("task_id = ?", id).Order("from_step_id", "to_step_id").Scan(ctx); err != nil {
+		return nil, s.wrap(fmt.Sprintf("getting edges of task %d", id), err)
+	}
+	return d, nil
+}
+
+// GetTaskByIdentity finds a task by its identity key.
+func (s *Store) GetTaskByIdentity(ctx context.Context, key string) (*store.Task, error) {
+	t := new(store.Task)
+	if err := s.ro.NewSelect().Model(t).Where("identity_key = ?", key).Scan(ctx); err != nil {
+		return nil, s.wrap("getting task by identity", err)
+	}
+	return t, nil
+}
+
+// ListTasks lists tasks newest first with keyset pagination.
+func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store.TaskPage, error) {
+	limit := p.Limit
+	switch {
+	case limit <= 0:
+		limit = 50
+	case limit > 1000:
+		limit = 1000
+	}
+	for i, st := range p.States {
+		if !st.Valid() {
+			return nil, fmt.Errorf("listing tasks: %w", &store.ValidationError{Field: fmt.Sprintf("states[%d]", i), Problem: fmt.Sprintf("unknown task state %q", st)})
+		}
+	}
+	var tasks []*store.Task
+	q := s.ro.NewSelect().Model(&tasks).Order("id DESC").Limit(int64(limit + 1))
+	if p.Namespace != "" {
+		q = q.Where("namespace = ?", p.Namespace)
+	}
+	if p.Name != "" {
+		q = q.Where("name = ?", p.Name)
+	}
+	if len(p.States) > 0 {
+		q = q.Where("state IN (?)", bun.List(p.States))
+	}
+	if p.ParentID != nil {
+		q = q.Where("parent_id = ?", *p.ParentID)
+	}
+	if p.Before > 0 {
+		q = q.Where("id < ?", p.Before)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, s.wrap("listing tasks", err)
+	}
+	page := &store.TaskPage{Tasks: tasks}
+	if len(tasks) > limit {
+		page.Tasks = tasks[:limit]
+		page.NextCursor = tasks[limit-1].ID
+	}
+	return page, nil
+}
+
+// CountByState counts tasks and steps by state.
+func (s *Store) CountByState(ctx context.Context) (*store.StateCounts, error) {
+	c := &store.StateCounts{Tasks: map[store.TaskState]int{}, Steps: map[store.StepState]int{}}
+	var rows []struct {
+		State string `bun:"state"`
+		N     int    `bun:"n"`
+	}
+	if err := s.ro.NewRaw("SELECT state, count(*) AS n FROM tasker_tasks GROUP BY state").Scan(ctx, &rows); err != nil {
+		return nil, s.wrap("counting tasks", err)
+	}
+	for _, r := range rows {
+		c.Tasks[store.TaskState(r.State)] = r.N
+	}
+	rows = rows[:0]
+	if err := s.ro.NewRaw("SELECT state, count(*) AS n FROM tasker_steps GROUP BY state").Scan(ctx, &rows); err != nil {
+		return nil, s.wrap("counting steps", err)
+	}
+	for _, r := range rows {
+		c.Steps[store.StepState(r.State)] = r.N
+	}
+	return c, nil
+}
+
+// History returns a task's transitions and its steps', in write order.
+func (s *Store) History(ctx context.Context, taskID int64) (*store.History, error) {
+	h := &store.History{}
+	if err := s.ro.NewSelect().Model(&h.Task).Where("task_id = ?", taskID).Order("id").Scan(ctx); err != nil {
+		return nil, s.wrap("reading task history", err)
+	}
+	if len(h.Task) == 0 {
+		return nil, fmt.Errorf("reading task history: task %d: %w", taskID, store.ErrNotFound)
+	}
+	if err := s.ro.NewSelect().Model(&h.Steps).Where("task_id = ?", taskID).Order("id").Scan(ctx); err != nil {
+		return nil, s.wrap("reading step history", err)
+	}
+	return h, nil
+}
+
+// TransitionTask moves a task, with the consequences the move implies:
+// → cancelled cancels unfinished steps, error → pending retries failed
+// steps, → complete requires every step satisfied.
+func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParams) (*store.Task, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("transitioning task %d: %w", p.TaskID, err)
+	}
+	if err := store.CheckTaskTransition(p.TaskID, p.From, p.To, p.Force); err != nil {
+		return nil, err
+	}
+	var out *store.Task
+	err := s.inTx(ctx, fmt.Sprintf("transitioning task %d", p.TaskID), func(ctx context.Context, tx bun.IDB) error {
+		var err error
+		out, err = moveTask(ctx, tx, p, now(p.Now))
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.To == store.TaskCancelled:
+			return cancelSteps(ctx, tx, p.TaskID, p.Metadata, now(p.Now))
+		case p.From == store.TaskError && p.To == store.TaskPending:
+			return retrySteps(ctx, tx, s.d, p.TaskID, p.Now, now(p.Now))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// moveTask is the compare-and-set of one task move plus its audit row.
+func moveTask(ctx context.Context, tx bun.IDB, p *store.TransitionTaskParams, at time.Time) (*store.Task, error) {
+	t := new(store.Task)
+	q := tx.NewUpdate().Model(t).
+		Set("state = ?", p.To).
+		Set("updated_at = ?", at).
+		Set("transition_seq = transition_seq + 1").
+		Where("id = ?", p.TaskID).
+		Where("state = ?", p.From).
+		Returning("*")
+	if p.To == store.TaskComplete {
+		q = q.Where("unfinished = 0")
+	}
+	if p.To.Terminal() {
+		q = q.Set("completed_at = ?", at)
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, explainTaskMiss(ctx, tx, p)
+	}
+	return t, writeTaskTransitions(ctx, tx, []taskMove{{id: t.ID, from: p.From, to: p.To, seq: t.TransitionSeq, meta: p.Metadata}}, at)
+}
+
+func explainTaskMiss(ctx context.Context, tx bun.IDB, p *store.TransitionTaskParams) error {
+	cur := new(store.Task)
+	if err := tx.NewSelect().Model(cur).Column("state", "unfinished").Where("id = ?", p.TaskID).Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("task %d: %w", p.TaskID, store.ErrNotFound)
+		}
+		return err
+	}
+	if cur.State != p.From {
+		return fmt.Errorf("task %d: expected state %s, found %s: %w", p.TaskID, p.From, cur.State, store.ErrConflict)
+	}
+	return &store.TransitionError{Object: "task", ID: p.TaskID, From: string(p.From), To: string(p.To),
+		Reason: fmt.Sprintf("%d steps are not complete or resolved", cur.Unfinished)}
+}
+
+// CancelTask cancels a task from whatever state it is in (pending,
+// in_progress; complete and resolved_manually only with Force).
+func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) (*store.Task, error) {
+	t, err := s.currentTask(ctx, p.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	return s.TransitionTask(ctx, &store.TransitionTaskParams{TaskID: p.TaskID, From: t.State, To: store.TaskCancelled, Force: p.Force, Metadata: p.Metadata, Now: p.Now})
+}
+
+// RetryTask moves a task in error back to pending with fresh attempts for
+// its failed steps.
+func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*store.Task, error) {
+	t, err := s.currentTask(ctx, p.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	if t.State != store.TaskError {
+		return nil, &store.TransitionError{Object: "task", ID: p.TaskID, From: string(t.State), To: string(store.TaskPending), Reason: "only a task in error can be retried"}
+	}
+	return s.TransitionTask(ctx, &store.TransitionTaskParams{TaskID: p.TaskID, From: store.TaskError, To: store.TaskPending, Metadata: p.Metadata, Now: p.Now})
+}
+
+func (s *Store) currentTask(ctx context.Context, id int64) (*store.Task, error) {
+	t := new(store.Task)
+	if err := s.rw.NewSelect().Model(t).Where("id = ?", id).Scan(ctx); err != nil {
+		return nil, s.wrap(fmt.Sprintf("task %d", id), err)
+	}
+	return t, nil
+}
+
+// cancelSteps moves every unfinished step of a task to cancelled.
+func cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta store.JSON, at time.Time) error {
+	var cur []struct {
+		ID    int64           `bun:"id"`
+		State store.StepState `bun:"state"`
+	}
+	if err := tx.NewRaw("SELECT id, state FROM tasker_steps WHERE task_id = ? AND state IN (?) ORDER BY id",
+		taskID, bun.List([]store.StepState{store.StepPending, store.StepInProgress, store.StepError})).Scan(ctx, &cur); err != nil {
+		return err
+	}
+	var moves []stepMove
+	for _, c := range cur {
+		var seqs []int
+		if err := tx.NewRaw(`UPDATE tasker_steps SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL,
+				lease_token = NULL, transition_seq = transition_seq + 1, updated_at = ?
+			WHERE id = ? AND state = ? RETURNING transition_seq`, at, c.ID, c.State).Scan(ctx, &seqs); err != nil {
+			return err
+		}
+		if len(seqs) == 0 {
+			return fmt.Errorf("step %d changed while its task was cancelled: %w", c.ID, store.ErrConflict)
+		}
+		moves = append(moves, stepMove{id: c.ID, taskID: taskID, from: c.State, to: store.StepCancelled, seq: seqs[0], meta: meta})
+	}
+	return writeStepTransitions(ctx, tx, moves, at)
+}
+
+// retrySteps gives a task's failed steps fresh attempts, ready now.
+func retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, clock, at time.Time) error {
+	var rows []struct {
+		ID            int64 `bun:"id"`
+		TransitionSeq int   `bun:"transition_seq"`
+	}
+	if err := tx.NewRaw(`UPDATE tasker_steps SET state = 'pending', attempts = 0, next_attempt_at = ?,
+			transition_seq = transition_seq + 1, updated_at = ?
+		WHERE task_id = ? AND state = 'error' RETURNING id, transition_seq`, d.Time(clock, 0), at, taskID).Scan(ctx, &rows); err != nil {
+		return err
+	}
+	moves := make([]stepMove, len(rows))
+	for i, r := range rows {
+		moves[i] = stepMove{id: r.ID, taskID: taskID, from: store.StepError, to: store.StepPending, seq: r.TransitionSeq,
+			meta: store.JSON(`{"reason":"task retried"}`)}
+	}
+	return writeStepTransitions(ctx, tx, moves, at)
+}

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"bytes"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+)
+
+// JSON is a JSON document stored in a text (SQLite) or jsonb (Postgres)
+// column. The zero value is SQL NULL.
+type JSON []byte
+
+// Value implements driver.Valuer: JSON goes to the database as text.
+func (j JSON) Value() (driver.Value, error) {
+	if j == nil {
+		return nil, nil
+	}
+	return string(j), nil
+}
+
+// Scan implements sql.Scanner.
+func (j *JSON) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*j = nil
+	case []byte:
+		*j = append(JSON(nil), v...)
+	case string:
+		*j = JSON(v)
+	default:
+		return fmt.Errorf("store.JSON: cannot scan %T", src)
+	}
+	return nil
+}
+
+// MarshalJSON returns the document itself ("null" when empty).
+func (j JSON) MarshalJSON() ([]byte, error) {
+	if len(j) == 0 {
+		return []byte("null"), nil
+	}
+	return j, nil
+}
+
+// UnmarshalJSON stores a copy of data.
+func (j *JSON) UnmarshalJSON(data []byte) error {
+	*j = append((*j)[:0], data...)
+	return nil
+}
+
+// Decode unmarshals the document into v.
+func (j JSON) Decode(v any) error {
+	if len(j) == 0 {
+		return fmt.Errorf("store.JSON: empty document")
+	}
+	return json.Unmarshal(j, v)
+}
+
+// MustJSON encodes v, for tests and literals; it panics on values that
+// cannot be encoded.
+func MustJSON(v any) JSON {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// MaxJSONBytes is the largest document (task context, step results, event
+// payload, transition metadata) the store accepts.
+const MaxJSONBytes = 8 << 20
+
+// MaxNameLen is the longest namespace, name, version, handler, event name or
+// identity key the store accepts, in bytes.
+const MaxNameLen = 255
+
+// checkJSON validates a document at the border: well formed, within the size
+// limit, an object when object is set, and free of NUL characters (which
+// Postgres jsonb refuses, so neither backend stores them).
+func checkJSON(field string, doc JSON, object bool) error {
+	if len(doc) == 0 {
+		return nil
+	}
+	if len(doc) > MaxJSONBytes {
+		return invalid(field, "document of %d bytes exceeds the limit of %d", len(doc), MaxJSONBytes)
+	}
+	if !json.Valid(doc) {
+		return invalid(field, "not valid JSON")
+	}
+	if bytes.Contains(doc, []byte(`\u0000`)) {
+		return invalid(field, "contains a NUL character")
+	}
+	if object {
+		if t := bytes.TrimLeft(doc, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+			return invalid(field, "must be a JSON object")
+		}
+	}
+	return nil
+}
+
+// checkName validates a short identifier-like string.
+func checkName(field, s string, required bool) error {
+	switch {
+	case s == "" && required:
+		return invalid(field, "is required")
+	case len(s) > MaxNameLen:
+		return invalid(field, "is %d bytes long; the limit is %d", len(s), MaxNameLen)
+	case bytes.IndexByte([]byte(s), 0) >= 0:
+		return invalid(field, "contains a NUL byte")
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Kind tells how a task's steps are defined.
+type Kind string
+
+// Task kinds.
+const (
+	KindDAG  Kind = "dag"  // steps and edges snapshotted from a template
+	KindCode Kind = "code" // a Go function whose durable steps are recorded as it runs
+)
+
+// DefaultRetryLimit is the number of attempts a step gets when its template
+// does not say.
+const DefaultRetryLimit = 3
+
+// Task is one workflow instance.
+type Task struct {
+	bun.BaseModel `bun:"table:tasker_tasks,alias:t"`
+
+	ID          int64     `bun:"id,pk,autoincrement" json:"id"`
+	Namespace   string    `bun:"namespace,notnull" json:"namespace"`
+	Name        string    `bun:"name,notnull" json:"name"`
+	Version     string    `bun:"version,notnull" json:"version"`
+	Kind        Kind      `bun:"kind,notnull" json:"kind"`
+	IdentityKey string    `bun:"identity_key,notnull" json:"identity_key"`
+	InputHash   string    `bun:"input_hash,notnull" json:"input_hash"`
+	Context     JSON      `bun:"context,type:text" json:"context"`
+	Results     JSON      `bun:"results,type:text" json:"results,omitempty"`
+	LastError   JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
+	State       TaskState `bun:"state,notnull" json:"state"`
+	Priority    int       `bun:"priority,notnull" json:"priority"`
+	ParentID    *int64    `bun:"parent_id" json:"parent_id,omitempty"`
+	// Unfinished counts steps not yet complete or resolved; the task
+	// completes in the transaction that brings it to zero.
+	Unfinished    int        `bun:"unfinished,notnull" json:"unfinished"`
+	TransitionSeq int        `bun:"transition_seq,notnull" json:"-"`
+	CreatedAt     time.Time  `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt     time.Time  `bun:"updated_at,notnull" json:"updated_at"`
+	CompletedAt   *time.Time `bun:"completed_at" json:"completed_at,omitempty"`
+}
+
+// Step is one unit of work of a task.
+type Step struct {
+	bun.BaseModel `bun:"table:tasker_steps,alias:s"`
+
+	ID        int64  `bun:"id,pk,autoincrement" json:"id"`
+	TaskID    int64  `bun:"task_id,notnull" json:"task_id"`
+	Name      string `bun:"name,notnull" json:"name"`
+	Handler   string `bun:"handler,notnull" json:"handler"`
+	Sequence  *int   `bun:"sequence" json:"sequence,omitempty"` // code-first steps only
+	Config    JSON   `bun:"config,type:text" json:"config,omitempty"`
+	Policy    JSON   `bun:"policy,type:text" json:"policy,omitempty"` // retry/timeout policy snapshot
+	Retryable bool   `bun:"retryable,notnull" json:"retryable"`
+	// RetryLimit is the total number of attempts allowed (≥ 1). The first
+	// attempt always runs, retryable or not.
+	RetryLimit int       `bun:"retry_limit,notnull" json:"retry_limit"`
+	Attempts   int       `bun:"attempts,notnull" json:"attempts"`
+	Skippable  bool      `bun:"skippable,notnull" json:"skippable"`
+	State      StepState `bun:"state,notnull" json:"state"`
+	Results    JSON      `bun:"results,type:text" json:"results,omitempty"`
+	LastError  JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
+	// NextAttemptAt is when a pending step becomes claimable (backoff).
+	NextAttemptAt time.Time `bun:"next_attempt_at,notnull" json:"next_attempt_at"`
+	// PendingDeps counts dependencies not yet complete or resolved; a step
+	// is ready only at zero.
+	PendingDeps    int        `bun:"pending_deps,notnull" json:"pending_deps"`
+	LeaseOwner     *string    `bun:"lease_owner" json:"lease_owner,omitempty"`
+	LeaseExpiresAt *time.Time `bun:"lease_expires_at" json:"lease_expires_at,omitempty"`
+	LeaseToken     *int64     `bun:"lease_token" json:"-"`
+	TransitionSeq  int        `bun:"transition_seq,notnull" json:"-"`
+	StartedAt      *time.Time `bun:"started_at" json:"started_at,omitempty"`
+	CompletedAt    *time.Time `bun:"completed_at" json:"completed_at,omitempty"`
+	CreatedAt      time.Time  `bun:"created_at,notnull" json:"created_at"`
+	UpdatedAt      time.Time  `bun:"updated_at,notnull" json:"updated_at"`
+}
+
+// Lease identifies one claim of a step: a completion is accepted only while
+// the lease it carries is the step's current one.
+type Lease struct {
+	StepID int64
+	Token  int64
+}
+
+// Lease returns the step's current lease (zero when it has none).
+func (s *Step) Lease() Lease {
+	if s.LeaseToken == nil {
+		return Lease{StepID: s.ID}
+	}
+	return Lease{StepID: s.ID, Token: *s.LeaseToken}
+}
+
+// Edge says that step To depends on step From, within one task.
+type Edge struct {
+	bun.BaseModel `bun:"table:tasker_step_edges,alias:e"`
+
+	TaskID     int64 `bun:"task_id,notnull" json:"task_id"`
+	FromStepID int64 `bun:"from_step_id,pk" json:"from_step_id"`
+	ToStepID   int64 `bun:"to_step_id,pk" json:"to_step_id"`
+}
+
+// TaskTransition is one row of a task's audit trail.
+type TaskTransition struct {
+	bun.BaseModel `bun:"table:tasker_task_transitions,alias:tt"`
+
+	ID         int64     `bun:"id,pk,autoincrement" json:"id"`
+	TaskID     int64     `bun:"task_id,notnull" json:"task_id"`
+	FromState  *string   `bun:"from_state" json:"from_state"`
+	ToState    string    `bun:"to_state,notnull" json:"to_state"`
+	SortKey    int       `bun:"sort_key,notnull" json:"sort_key"`
+	MostRecent bool      `bun:"most_recent,notnull" json:"most_recent"`
+	Metadata   JSON      `bun:"metadata,type:text" json:"metadata,omitempty"`
+	CreatedAt  time.Time `bun:"created_at,notnull" json:"created_at"`
+}
+
+// StepTransition is one row of a step's audit trail.
+type StepTransition struct {
+	bun.BaseModel `bun:"table:tasker_step_transitions,alias:st"`
+
+	ID         int64     `bun:"id,pk,autoincrement" json:"id"`
+	StepID     int64     `bun:"step_id,notnull" json:"step_id"`
+	TaskID     int64     `bun:"task_id,notnull" json:"task_id"`
+	FromState  *string   `bun:"from_state" json:"from_state"`
+	ToState    string    `bun:"to_state,notnull" json:"to_state"`
+	SortKey    int       `bun:"sort_key,notnull" json:"sort_key"`
+	MostRecent bool      `bun:"most_recent,notnull" json:"most_recent"`
+	Metadata   JSON      `bun:"metadata,type:text" json:"metadata,omitempty"`
+	CreatedAt  time.Time `bun:"created_at,notnull" json:"created_at"`
+}
+
+// Event is a signal sent to a code-first workflow. Key makes sending
+// idempotent: a second event with the same (task, name, key) is ignored.
+type Event struct {
+	bun.BaseModel `bun:"table:tasker_events,alias:ev"`
+
+	ID         int64      `bun:"id,pk,autoincrement" json:"id"`
+	TaskID     int64      `bun:"task_id,notnull" json:"task_id"`
+	Name       string     `bun:"name,notnull" json:"name"`
+	Key        string     `bun:"key,notnull" json:"key"`
+	Payload    JSON       `bun:"payload,type:text" json:"payload,omitempty"`
+	ConsumedAt *time.Time `bun:"consumed_at" json:"consumed_at,omitempty"`
+	CreatedAt  time.Time  `bun:"created_at,notnull" json:"created_at"`
+}

@@ -1,0 +1,49 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHotPathsUseIndexes pins the query plans of the hot paths, so an index
+// change that turns one into a table scan fails here.
+func TestHotPathsUseIndexes(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "plan.db"))
+	ctx := context.Background()
+	cases := []struct{ name, query, want string }{
+		{"ready-step claim", `SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
+			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= '2030-01-01'
+			AND t.state IN ('pending', 'in_progress') ORDER BY s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_ready"},
+		{"steps by task", `SELECT * FROM tasker_steps WHERE task_id = 1 ORDER BY id`, "sqlite_autoindex_tasker_steps_1"},
+		{"lease rescue", `SELECT id FROM tasker_steps s WHERE s.state = 'in_progress' AND s.lease_expires_at < '2030-01-01' ORDER BY s.lease_expires_at LIMIT 10`, "tasker_steps_leases"},
+		{"current step transition", `UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id IN (1,2) AND most_recent`, "tasker_step_transitions_current"},
+		{"current task transition", `UPDATE tasker_task_transitions SET most_recent = FALSE WHERE task_id IN (1,2) AND most_recent`, "tasker_task_transitions_current"},
+		{"transitions by task", `SELECT * FROM tasker_step_transitions WHERE task_id = 1 ORDER BY id`, "tasker_step_transitions_task"},
+		{"dependants of a step", `SELECT to_step_id FROM tasker_step_edges WHERE from_step_id IN (1, 2)`, "sqlite_autoindex_tasker_step_edges_1"},
+		{"dependencies of a step", `SELECT from_step_id FROM tasker_step_edges WHERE to_step_id = 3`, "tasker_step_edges_to"},
+		{"task by identity", `SELECT id FROM tasker_tasks WHERE identity_key = 'k'`, "sqlite_autoindex_tasker_tasks_1"},
+	}
+	for _, c := range cases {
+		rows, err := s.DB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.query)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, " | ")
+		if !strings.Contains(joined, c.want) {
+			t.Errorf("%s: plan %q does not use %s", c.name, joined, c.want)
+		}
+		t.Logf("%s: %s", c.name, joined)
+	}
+}

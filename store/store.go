@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Store is the persistence boundary of Tasker. Every method takes a context
+// and a params struct; every state change writes the new state on the row and
+// appends its transition row in one transaction, guarded on the expected
+// current state.
+//
+// Times in params: a zero Now means "the database's clock" (Postgres) or the
+// process clock (SQLite, where database and process share a machine). Tests
+// pass an explicit Now to move time without waiting.
+type Store interface {
+	// DB is the bun database the store writes through. Callers that enqueue
+	// inside their own transaction begin it here and pass it to WithTx.
+	DB() *bun.DB
+	// WithTx returns a Store whose methods run inside tx: nothing they write
+	// exists unless tx commits.
+	WithTx(tx bun.IDB) Store
+	Capabilities() Capabilities
+	Close() error
+
+	// CreateTask inserts a task with its steps and edges in one transaction.
+	// It is idempotent on IdentityKey: a second create with the same key and
+	// input hash returns the existing task with Existing set; the same key
+	// with a different input hash fails with ErrConflict.
+	CreateTask(ctx context.Context, p *CreateTaskParams) (*CreateTaskResult, error)
+	GetTask(ctx context.Context, id int64) (*TaskDetail, error)
+	GetTaskByIdentity(ctx context.Context, identityKey string) (*Task, error)
+	ListTasks(ctx context.Context, p *ListTasksParams) (*TaskPage, error)
+	CountByState(ctx context.Context) (*StateCounts, error)
+	// TransitionTask moves a task through the state machine (compare and
+	// set on From). Moving to complete requires every step satisfied.
+	TransitionTask(ctx context.Context, p *TransitionTaskParams) (*Task, error)
+	// CancelTask cancels a task and every unfinished step of it.
+	CancelTask(ctx context.Context, p *CancelTaskParams) (*Task, error)
+	// RetryTask moves a task in error back to pending and gives its failed
+	// steps fresh attempts.
+	RetryTask(ctx context.Context, p *RetryTaskParams) (*Task, error)
+	History(ctx context.Context, taskID int64) (*History, error)
+
+	GetStep(ctx context.Context, id int64) (*Step, error)
+	// TransitionStep moves one step through the state machine (compare and
+	// set on From), with the same bookkeeping the engine's paths do.
+	TransitionStep(ctx context.Context, p *TransitionStepParams) (*Step, error)
+	// ResolveStep marks a pending or failed step resolved_manually with the
+	// supplied results; its dependants may then run.
+	ResolveStep(ctx context.Context, p *ResolveStepParams) (*Step, error)
+
+	// ClaimSteps leases up to Limit ready steps (pending, dependencies
+	// satisfied, backoff elapsed, task not finished), moving them to
+	// in_progress and counting an attempt. No step is handed to two
+	// claimers for the same attempt.
+	ClaimSteps(ctx context.Context, p *ClaimStepsParams) ([]*ClaimedStep, error)
+	// FinishSteps records outcomes of claimed steps in one transaction:
+	// results and transitions, dependants' counters, and the tasks that
+	// complete or fail as a consequence. An outcome whose lease is no
+	// longer current is refused with ErrLeaseLost and changes nothing;
+	// the others still commit.
+	FinishSteps(ctx context.Context, p *FinishStepsParams) (*FinishStepsResult, error)
+	// ExtendLeases pushes lease expiry forward and returns the leases that
+	// were lost (expired and rescued, cancelled, or completed elsewhere).
+	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) ([]Lease, error)
+	// ReleaseLeases returns in-progress steps to pending without counting
+	// the interrupted attempt (used at shutdown).
+	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) (int, error)
+	// RescueExpired returns steps whose lease expired to pending (the
+	// attempt counts) or, with no attempts left, to error.
+	RescueExpired(ctx context.Context, p *RescueExpiredParams) (*RescueResult, error)
+	// NextWakeup is the earliest time a step becomes ready or a lease
+	// expires, for the scheduler's timer.
+	NextWakeup(ctx context.Context) (time.Time, bool, error)
+
+	// SendEvent records an event for a task, idempotent on (task, name, key).
+	SendEvent(ctx context.Context, p *SendEventParams) (*Event, bool, error)
+	// ConsumeEvent marks the oldest unconsumed event of that name consumed
+	// and returns it, or ErrNotFound.
+	ConsumeEvent(ctx context.Context, p *ConsumeEventParams) (*Event, error)
+}
+
+// Capabilities describe what a backend can do.
+type Capabilities struct {
+	Dialect      string // "sqlite" or "postgres"
+	SkipLocked   bool   // claims from many processes without blocking each other
+	ListenNotify bool   // cross-process wake-ups
+	SingleWriter bool   // one writer connection serialises every write
+}
+
+// NewStep describes one step of a task to create.
+type NewStep struct {
+	Name      string
+	Handler   string
+	DependsOn []string // names of steps of the same task
+	Config    JSON
+	Policy    JSON
+	Retryable bool
+	// RetryLimit is the total number of attempts; 0 means DefaultRetryLimit.
+	RetryLimit int
+	Skippable  bool
+	Sequence   *int
+	// NotBefore delays the step's first attempt (zero: ready at once).
+	NotBefore time.Time
+}
+
+// CreateTaskParams describe a task to create.
+type CreateTaskParams struct {
+	Namespace   string
+	Name        string
+	Version     string
+	Kind        Kind
+	IdentityKey string
+	InputHash   string
+	Context     JSON // a JSON object; empty means {}
+	Priority    int
+	ParentID    *int64
+	Steps       []NewStep
+	Now         time.Time
+}
+
+// CreateTaskResult is the task created or, for a repeated identity key, the
+// one that existed.
+type CreateTaskResult struct {
+	Task     *Task
+	Existing bool
+}
+
+// TaskDetail is a task with its steps and edges.
+type TaskDetail struct {
+	Task  *Task
+	Steps []*Step
+	Edges []*Edge
+}
+
+// Step returns the task's step with that name, or nil.
+func (d *TaskDetail) Step(name string) *Step {
+	for _, s := range d.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// ListTasksParams filter and page a task listing, newest first.
+type ListTasksParams struct {
+	Namespace string
+	Name      string
+	States    []TaskState
+	ParentID  *int64
+	// Before is the keyset cursor: only tasks with a smaller id. Pass the
+	// previous page's NextCursor.
+	Before int64
+	Limit  int // default 50, at most 1000
+}
+
+// TaskPage is one page of tasks. NextCursor is 0 on the last page.
+type TaskPage struct {
+	Tasks      []*Task
+	NextCursor int64
+}
+
+// StateCounts count tasks and steps by current state.
+type StateCounts struct {
+	Tasks map[TaskState]int
+	Steps map[StepState]int
+}
+
+// TransitionTaskParams ask for one task move.
+type TransitionTaskParams struct {
+	TaskID   int64
+	From, To TaskState
+	Force    bool // operator override for complete/resolved_manually → cancelled
+	Metadata JSON
+	Now      time.Time
+}
+
+// CancelTaskParams ask to cancel a task.
+type CancelTaskParams struct {
+	TaskID   int64
+	Force    bool // also cancel a complete or resolved task
+	Metadata JSON
+	Now      time.Time
+}
+
+// RetryTaskParams ask to retry a task in error.
+type RetryTaskParams struct {
+	TaskID   int64
+	Metadata JSON
+	Now      time.Time
+}
+
+// History is a task's audit trail in the order it was written.
+type History struct {
+	Task  []*TaskTransition
+	Steps []*StepTransition
+}
+
+// TransitionStepParams ask for one step move.
+type TransitionStepParams struct {
+	StepID   int64
+	From, To StepState
+	Metadata JSON
+	Now      time.Time
+}
+
+// ResolveStepParams resolve a step by hand.
+type ResolveStepParams struct {
+	StepID   int64
+	Results  JSON
+	Metadata JSON
+	Now      time.Time
+}
+
+// ClaimStepsParams ask for a batch of ready steps.
+type ClaimStepsParams struct {
+	Owner    string
+	Limit    int
+	LeaseTTL time.Duration
+	// Handlers, when set, restricts claims to steps of these handlers.
+	Handlers []string
+	Now      time.Time
+}
+
+// ClaimedStep is a leased step with what its handler needs.
+type ClaimedStep struct {
+	Step *Step
+	Task *Task
+	// Deps are the results of the step's dependencies, by step name.
+	Deps map[string]JSON
+}
+
+// OutcomeKind says how an attempt ended.
+type OutcomeKind int
+
+// Outcome kinds.
+const (
+	// OutcomeComplete records results; the step is done.
+	OutcomeComplete OutcomeKind = iota + 1
+	// OutcomeRetry records a failure; the step returns to pending after
+	// RetryAfter when it is retryable and has attempts left, and goes to
+	// error otherwise.
+	OutcomeRetry
+	// OutcomeFail records a permanent failure: the step goes to error and
+	// its task fails.
+	OutcomeFail
+)
+
+// StepOutcome is the end of one attempt of a claimed step.
+type StepOutcome struct {
+	Lease      Lease
+	Kind       OutcomeKind
+	Results    JSON
+	Error      JSON
+	RetryAfter time.Duration
+	Metadata   JSON
+}
+
+// FinishStepsParams carry a group of outcomes to commit together.
+type FinishStepsParams struct {
+	Outcomes []StepOutcome
+	Now      time.Time
+}
+
+// FinishedStep reports what happened to one outcome.
+type FinishedStep struct {
+	StepID int64
+	TaskID int64
+	State  StepState // the step's new state
+	Err    error     // ErrLeaseLost when the outcome was discarded
+}
+
+// TaskChange is a task that changed state as a consequence of a write.
+type TaskChange struct {
+	TaskID int64
+	From   TaskState
+	To     TaskState
+}
+
+// FinishStepsResult reports each outcome, in order, and the tasks that
+// completed or failed in the same commit.
+type FinishStepsResult struct {
+	Steps []FinishedStep
+	Tasks []TaskChange
+	// Unblocked counts steps whose last dependency completed here.
+	Unblocked int
+}
+
+// ExtendLeasesParams push leases forward.
+type ExtendLeasesParams struct {
+	Leases   []Lease
+	LeaseTTL time.Duration
+	Now      time.Time
+}
+
+// ReleaseLeasesParams give leases back.
+type ReleaseLeasesParams struct {
+	Leases []Lease
+	Now    time.Time
+}
+
+// RescueExpiredParams bound one rescue pass.
+type RescueExpiredParams struct {
+	Limit int // default 1000
+	Now   time.Time
+}
+
+// RescueResult reports a rescue pass.
+type RescueResult struct {
+	Rescued int // back to pending
+	Failed  int // out of attempts: to error
+	Tasks   []TaskChange
+}
+
+// SendEventParams describe an event for a task.
+type SendEventParams struct {
+	TaskID  int64
+	Name    string
+	Key     string
+	Payload JSON
+	Now     time.Time
+}
+
+// ConsumeEventParams ask for the oldest unconsumed event of a name.
+type ConsumeEventParams struct {
+	TaskID int64
+	Name   string
+	Now    time.Time
+}

@@ -1,0 +1,267 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+func testClaimNeverTwice(t *testing.T, b *bundle) {
+	const tasks = 200
+	for range tasks {
+		b.create(t, chain("only"))
+	}
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for {
+				got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w" + string(rune('a'+w)), Limit: 7, LeaseTTL: time.Minute, Now: b.now})
+				if err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range got {
+					seen[c.Step.ID]++
+					if c.Task == nil || c.Task.ID != c.Step.TaskID || c.Step.Attempts != 1 || c.Step.State != store.StepInProgress {
+						t.Errorf("claimed step %+v with task %+v", c.Step, c.Task)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != tasks {
+		t.Fatalf("claimed %d distinct steps, want %d", len(seen), tasks)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("step %d claimed %d times", id, n)
+		}
+	}
+}
+
+func testClaimSkipsFinishedTasks(t *testing.T, b *bundle) {
+	failed := b.create(t, chain("x"))
+	if _, err := b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: failed.Task.ID, From: store.TaskPending, To: store.TaskError}); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := b.create(t, chain("y"))
+	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: cancelled.Task.ID}); err != nil {
+		t.Fatal(err)
+	}
+	live := b.create(t, chain("z"))
+	c := b.claimOne(t, "z")
+	if c.Task.ID != live.Task.ID || c.Task.State != store.TaskInProgress {
+		t.Fatalf("claimed task %+v", c.Task)
+	}
+}
+
+func testClaimByHandler(t *testing.T, b *bundle) {
+	b.create(t, []store.NewStep{{Name: "a", Handler: "mail"}, {Name: "b", Handler: "pay"}})
+	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Handlers: []string{"pay"}, Now: b.now})
+	if err != nil || len(got) != 1 || got[0].Step.Handler != "pay" {
+		t.Fatalf("claim by handler = %v, %v", names(got), err)
+	}
+}
+
+func testDependencyCounters(t *testing.T, b *bundle) {
+	d := b.create(t, diamond())
+	a := b.claimOne(t, "a")
+	if len(a.Deps) != 0 || string(a.Task.Context) == "" {
+		t.Fatalf("root step inputs: deps %v, context %s", a.Deps, a.Task.Context)
+	}
+	res := b.finish(t, complete(a, `{"from":"a"}`))
+	if res.Unblocked != 2 || res.Steps[0].State != store.StepComplete {
+		t.Fatalf("finishing a: %+v", res)
+	}
+	bc := b.claim(t, 10)
+	if len(bc) != 2 {
+		t.Fatalf("claimed %v, want b and c", names(bc))
+	}
+	for _, c := range bc {
+		var v map[string]string
+		if err := c.Deps["a"].Decode(&v); err != nil || v["from"] != "a" {
+			t.Fatalf("step %s sees deps %v (%v)", c.Step.Name, c.Deps, err)
+		}
+	}
+	if res := b.finish(t, complete(bc[0], `{}`)); res.Unblocked != 0 {
+		t.Fatalf("d unblocked with one of two dependencies done")
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("claimed %v before d's dependencies finished", names(got))
+	}
+	if res := b.finish(t, complete(bc[1], `{}`)); res.Unblocked != 1 {
+		t.Fatalf("unblocked = %d, want 1", res.Unblocked)
+	}
+	last := b.claimOne(t, "d")
+	if len(last.Deps) != 2 {
+		t.Fatalf("d sees deps %v", last.Deps)
+	}
+	res = b.finish(t, complete(last, `{"done":true}`))
+	if len(res.Tasks) != 1 || res.Tasks[0].To != store.TaskComplete || res.Tasks[0].TaskID != d.Task.ID {
+		t.Fatalf("task changes = %+v, want the task complete", res.Tasks)
+	}
+	got := b.get(t, d.Task.ID).Task
+	if got.State != store.TaskComplete || got.Unfinished != 0 || got.CompletedAt == nil {
+		t.Fatalf("task after last step = %+v", got)
+	}
+}
+
+func testLeaseExpiry(t *testing.T, b *bundle) {
+	b.create(t, chain("slow"))
+	c := b.claimOne(t, "slow")
+	rescue := func(at time.Time) *store.RescueResult {
+		r, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := rescue(b.now.Add(30 * time.Second)); r.Rescued != 0 {
+		t.Fatalf("rescued a live lease: %+v", r)
+	}
+	if r := rescue(b.now.Add(2 * time.Minute)); r.Rescued != 1 {
+		t.Fatalf("rescue after expiry = %+v, want 1", r)
+	}
+	st, _ := b.s.GetStep(b.ctx, c.Step.ID)
+	if st.State != store.StepPending || st.Attempts != 1 || st.LeaseToken != nil {
+		t.Fatalf("rescued step = state %s attempts %d token %v", st.State, st.Attempts, st.LeaseToken)
+	}
+	b.now = b.now.Add(2 * time.Minute)
+	again := b.claimOne(t, "slow")
+	if again.Step.Attempts != 2 {
+		t.Fatalf("attempts after re-claim = %d, want 2 (the lost attempt counts)", again.Step.Attempts)
+	}
+	// Out of attempts: the third expiry fails the step and its task.
+	rescue(b.now.Add(2 * time.Minute))
+	b.now = b.now.Add(2 * time.Minute)
+	b.claimOne(t, "slow")
+	r := rescue(b.now.Add(2 * time.Minute))
+	if r.Failed != 1 || len(r.Tasks) != 1 || r.Tasks[0].To != store.TaskError {
+		t.Fatalf("rescue with no attempts left = %+v", r)
+	}
+}
+
+func testStaleLease(t *testing.T, b *bundle) {
+	b.create(t, chain("s"))
+	zombie := b.claimOne(t, "s")
+	if _, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: b.now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	b.now = b.now.Add(time.Hour)
+	live := b.claimOne(t, "s")
+	res := b.finish(t, complete(zombie, `{"by":"zombie"}`))
+	if !errors.Is(res.Steps[0].Err, store.ErrLeaseLost) {
+		t.Fatalf("zombie completion: %+v, want ErrLeaseLost", res.Steps[0])
+	}
+	res = b.finish(t, complete(live, `{"by":"live"}`))
+	if res.Steps[0].Err != nil || res.Steps[0].State != store.StepComplete {
+		t.Fatalf("live completion: %+v", res.Steps[0])
+	}
+	st, _ := b.s.GetStep(b.ctx, live.Step.ID)
+	if string(st.Results) == "" || st.State != store.StepComplete {
+		t.Fatalf("step = %+v", st)
+	}
+	var v map[string]string
+	if err := st.Results.Decode(&v); err != nil || v["by"] != "live" {
+		t.Fatalf("results = %s, want the live worker's", st.Results)
+	}
+	// The zombie cannot complete after the live one either.
+	if res := b.finish(t, complete(zombie, `{}`)); !errors.Is(res.Steps[0].Err, store.ErrLeaseLost) {
+		t.Fatalf("late zombie: %+v", res.Steps[0])
+	}
+}
+
+func testRetryExhaustion(t *testing.T, b *bundle) {
+	d := b.create(t, []store.NewStep{{Name: "flaky", Handler: "h", Retryable: true, RetryLimit: 2}})
+	c := b.claimOne(t, "flaky")
+	res := b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{"error":"boom"}`), RetryAfter: 10 * time.Second})
+	if res.Steps[0].State != store.StepPending {
+		t.Fatalf("after first failure: %+v", res.Steps[0])
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("claimed %v before its backoff elapsed", names(got))
+	}
+	b.now = b.now.Add(10 * time.Second)
+	c = b.claimOne(t, "flaky")
+	res = b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{"error":"boom again"}`)})
+	if res.Steps[0].State != store.StepError || len(res.Tasks) != 1 || res.Tasks[0].To != store.TaskError {
+		t.Fatalf("after the last attempt: %+v", res)
+	}
+	got := b.get(t, d.Task.ID)
+	if got.Steps[0].Attempts != 2 || string(got.Task.LastError) == "" {
+		t.Fatalf("exhausted step attempts %d, task error %s", got.Steps[0].Attempts, got.Task.LastError)
+	}
+}
+
+func testNotRetryable(t *testing.T, b *bundle) {
+	b.create(t, []store.NewStep{{Name: "once", Handler: "h", Retryable: false, RetryLimit: 5}})
+	c := b.claimOne(t, "once") // the first attempt runs although not retryable
+	res := b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{}`)})
+	if res.Steps[0].State != store.StepError {
+		t.Fatalf("non-retryable step after a failure: %s", res.Steps[0].State)
+	}
+}
+
+func testPermanentFailure(t *testing.T, b *bundle) {
+	d := b.create(t, chain("a", "b"))
+	other := b.create(t, chain("z"))
+	got := b.claim(t, 10)
+	var a *store.ClaimedStep
+	for _, c := range got {
+		if c.Step.TaskID == d.Task.ID {
+			a = c
+		}
+	}
+	res := b.finish(t, store.StepOutcome{Lease: a.Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"card declined"}`)})
+	if res.Steps[0].State != store.StepError || len(res.Tasks) != 1 || res.Tasks[0].TaskID != d.Task.ID {
+		t.Fatalf("permanent failure: %+v", res)
+	}
+	if st := b.get(t, other.Task.ID).Task.State; st != store.TaskInProgress {
+		t.Fatalf("the other task is %s", st)
+	}
+	if st := b.get(t, d.Task.ID).Step("b").State; st != store.StepPending {
+		t.Fatalf("dependant of a failed step is %s, want pending (never started)", st)
+	}
+}
+
+func testExtendAndRelease(t *testing.T, b *bundle) {
+	b.create(t, chain("x"))
+	b.create(t, chain("y"))
+	got := b.claim(t, 10)
+	lost, err := b.s.ExtendLeases(b.ctx, &store.ExtendLeasesParams{Leases: []store.Lease{got[0].Step.Lease(), {StepID: got[1].Step.ID, Token: 42}}, LeaseTTL: time.Hour, Now: b.now})
+	if err != nil || len(lost) != 1 || lost[0].StepID != got[1].Step.ID {
+		t.Fatalf("extend = %v, %v; want the forged lease reported lost", lost, err)
+	}
+	st, _ := b.s.GetStep(b.ctx, got[0].Step.ID)
+	if st.LeaseExpiresAt == nil || st.LeaseExpiresAt.Sub(b.now) < 59*time.Minute {
+		t.Fatalf("lease expiry %v not pushed an hour past %v", st.LeaseExpiresAt, b.now)
+	}
+	if _, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: b.now.Add(30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if s := stepState(t, b, got[0].Step.ID); s != store.StepInProgress {
+		t.Fatalf("extended lease was rescued: %s", s)
+	}
+	if s := stepState(t, b, got[1].Step.ID); s != store.StepPending {
+		t.Fatalf("unextended lease was not rescued: %s", s)
+	}
+	n, err := b.s.ReleaseLeases(b.ctx, &store.ReleaseLeasesParams{Leases: []store.Lease{got[0].Step.Lease(), got[1].Step.Lease()}, Now: b.now})
+	if err != nil || n != 1 {
+		t.Fatalf("release = %d, %v; want only the live lease released", n, err)
+	}
+	st, _ = b.s.GetStep(b.ctx, got[0].Step.ID)
+	if st.State != store.StepPending || st.Attempts != 0 {
+		t.Fatalf("released step: %s, attempts %d; want pending with the attempt given back", st.State, st.Attempts)
+	}
+}

@@ -1,0 +1,351 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+func testCancelTask(t *testing.T, b *bundle) {
+	d := b.create(t, chain("a", "b"))
+	running := b.claimOne(t, "a")
+	task, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: d.Task.ID, Metadata: store.JSON(`{"by":"operator"}`)})
+	if err != nil || task.State != store.TaskCancelled {
+		t.Fatalf("cancel = %+v, %v", task, err)
+	}
+	for _, s := range b.get(t, d.Task.ID).Steps {
+		if s.State != store.StepCancelled {
+			t.Errorf("step %s is %s after cancel", s.Name, s.State)
+		}
+	}
+	if res := b.finish(t, complete(running, `{}`)); !errors.Is(res.Steps[0].Err, store.ErrLeaseLost) {
+		t.Fatalf("completion after cancel: %+v", res.Steps[0])
+	}
+	_, err = b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: d.Task.ID})
+	wantErr(t, err, store.ErrIllegalTransition, "cancelled")
+	// A complete task is cancelled only by force.
+	done := taskIn(t, b, store.TaskComplete)
+	_, err = b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: done.ID})
+	wantErr(t, err, store.ErrIllegalTransition, "operator")
+	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: done.ID, Force: true}); err != nil {
+		t.Fatalf("forced cancel: %v", err)
+	}
+}
+
+func testRetryTask(t *testing.T, b *bundle) {
+	d := b.create(t, []store.NewStep{{Name: "a", Handler: "h", Retryable: true, RetryLimit: 1}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}})
+	c := b.claimOne(t, "a")
+	b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{"error":"x"}`)})
+	if st := b.get(t, d.Task.ID).Task.State; st != store.TaskError {
+		t.Fatalf("task = %s, want error", st)
+	}
+	if _, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.get(t, d.Task.ID)
+	if got.Task.State != store.TaskPending || got.Step("a").State != store.StepPending || got.Step("a").Attempts != 0 {
+		t.Fatalf("after retry: task %s, step %s attempts %d", got.Task.State, got.Step("a").State, got.Step("a").Attempts)
+	}
+	c = b.claimOne(t, "a")
+	b.finish(t, complete(c, `{}`))
+	b.finish(t, complete(b.claimOne(t, "b"), `{}`))
+	if st := b.get(t, d.Task.ID).Task.State; st != store.TaskComplete {
+		t.Fatalf("retried task ended %s", st)
+	}
+	_, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID})
+	wantErr(t, err, store.ErrIllegalTransition)
+}
+
+func testResolveStep(t *testing.T, b *bundle) {
+	d := b.create(t, []store.NewStep{{Name: "a", Handler: "h", RetryLimit: 1, Skippable: true}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}})
+	c := b.claimOne(t, "a")
+	_, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: c.Step.ID})
+	wantErr(t, err, store.ErrIllegalTransition, "in_progress → resolved_manually")
+	b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"x"}`)})
+	st, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: c.Step.ID, Results: store.JSON(`{"manual":true}`)})
+	if err != nil || st.State != store.StepResolvedManually {
+		t.Fatalf("resolve = %+v, %v", st, err)
+	}
+	if ts := b.get(t, d.Task.ID).Task.State; ts != store.TaskPending {
+		t.Fatalf("task after resolving its failed step = %s, want pending", ts)
+	}
+	next := b.claimOne(t, "b")
+	var v map[string]bool
+	if err := next.Deps["a"].Decode(&v); err != nil || !v["manual"] {
+		t.Fatalf("b sees a's results %s", next.Deps["a"])
+	}
+	b.finish(t, complete(next, `{}`))
+	if ts := b.get(t, d.Task.ID).Task.State; ts != store.TaskComplete {
+		t.Fatalf("task = %s, want complete", ts)
+	}
+}
+
+func testPagination(t *testing.T, b *bundle) {
+	for i := range 25 {
+		p := b.params(chain("x"))
+		if i%5 == 0 {
+			p.Namespace = "other"
+		}
+		if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[int64]bool{}
+	var cursor int64
+	pages := 0
+	for {
+		page, err := b.s.ListTasks(b.ctx, &store.ListTasksParams{Limit: 10, Before: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for i, task := range page.Tasks {
+			if seen[task.ID] {
+				t.Fatalf("task %d on two pages", task.ID)
+			}
+			seen[task.ID] = true
+			if i > 0 && task.ID >= page.Tasks[i-1].ID {
+				t.Fatalf("page not newest first")
+			}
+		}
+		if page.NextCursor == 0 {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if len(seen) != 25 || pages != 3 {
+		t.Fatalf("saw %d tasks on %d pages, want 25 on 3", len(seen), pages)
+	}
+	other, err := b.s.ListTasks(b.ctx, &store.ListTasksParams{Namespace: "other", States: []store.TaskState{store.TaskPending}})
+	if err != nil || len(other.Tasks) != 5 || other.NextCursor != 0 {
+		t.Fatalf("filtered list = %d tasks, cursor %d, %v", len(other.Tasks), other.NextCursor, err)
+	}
+	none, _ := b.s.ListTasks(b.ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskComplete}})
+	if len(none.Tasks) != 0 {
+		t.Fatalf("no task is complete, listed %d", len(none.Tasks))
+	}
+}
+
+func testHostileNames(t *testing.T, b *bundle) {
+	hostile := []string{`'; DROP TABLE tasker_tasks; --`, `Robert"); DELETE FROM tasker_steps;--`, "名前 🚀 ünïcödé", `\x00-free but back\slash and ?placeholder? $1`}
+	for _, name := range hostile {
+		p := b.params([]store.NewStep{{Name: name, Handler: name}})
+		p.Namespace, p.Name, p.IdentityKey = name, name, name
+		res, err := b.s.CreateTask(b.ctx, p)
+		if err != nil {
+			t.Fatalf("create %q: %v", name, err)
+		}
+		d := b.get(t, res.Task.ID)
+		if d.Task.Namespace != name || d.Task.Name != name || d.Task.IdentityKey != name || d.Steps[0].Name != name || d.Steps[0].Handler != name {
+			t.Fatalf("stored %q as %q/%q/%q", name, d.Task.Namespace, d.Task.Name, d.Steps[0].Name)
+		}
+		page, err := b.s.ListTasks(b.ctx, &store.ListTasksParams{Namespace: name})
+		if err != nil || len(page.Tasks) != 1 {
+			t.Fatalf("filter by %q: %d tasks, %v", name, len(page.Tasks), err)
+		}
+	}
+	if tasks, _ := b.totals(t); tasks != len(hostile) {
+		t.Fatalf("%d tasks survive, want %d", tasks, len(hostile))
+	}
+}
+
+func jsonEqual(t *testing.T, got, want store.JSON) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("stored JSON %q does not parse: %v", got, err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Fatalf("JSON round trip: got %s, want %s", got, want)
+	}
+}
+
+func testJSONRoundTrip(t *testing.T, b *bundle) {
+	ctxDoc := store.JSON(`{"order":{"id":42,"items":[{"sku":"A-1","qty":2.5}],"note":"naïve — \"quoted\" 🚀"},"flags":[true,false,null],"big":9007199254740991}`)
+	p := b.params(chain("a"))
+	p.Context = ctxDoc
+	res, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.claimOne(t, "a")
+	jsonEqual(t, c.Task.Context, ctxDoc)
+	out := store.JSON(`{"charged":{"amount":"12.34","currency":"EUR"},"list":[1,2,3],"empty":{}}`)
+	b.finish(t, complete(c, string(out)))
+	d := b.get(t, res.Task.ID)
+	jsonEqual(t, d.Steps[0].Results, out)
+	jsonEqual(t, d.Task.Context, ctxDoc)
+}
+
+func testPayloadLimits(t *testing.T, b *bundle) {
+	big := store.JSON(`{"blob":"` + strings.Repeat("x", 1<<20) + `"}`)
+	p := b.params(chain("a"))
+	p.Context = big
+	res, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatalf("1 MiB context refused: %v", err)
+	}
+	jsonEqual(t, b.get(t, res.Task.ID).Task.Context, big)
+	p = b.params(chain("a"))
+	p.Context = store.JSON(`{"blob":"` + strings.Repeat("x", store.MaxJSONBytes) + `"}`)
+	_, err = b.s.CreateTask(b.ctx, p)
+	wantErr(t, err, store.ErrInvalid, "context", "exceeds")
+	c := b.claimOne(t, "a")
+	res2, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{{Lease: c.Step.Lease(), Kind: store.OutcomeComplete, Results: p.Context}}})
+	if !errors.Is(err, store.ErrInvalid) || res2 != nil {
+		t.Fatalf("oversized results: %v", err)
+	}
+	if s := stepState(t, b, c.Step.ID); s != store.StepInProgress {
+		t.Fatalf("refused completion moved the step to %s", s)
+	}
+}
+
+func testEvents(t *testing.T, b *bundle) {
+	d := b.create(t, chain("a"))
+	send := func(name, key, payload string) (*store.Event, bool) {
+		ev, created, err := b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: d.Task.ID, Name: name, Key: key, Payload: store.JSON(payload)})
+		if err != nil {
+			t.Fatalf("SendEvent: %v", err)
+		}
+		return ev, created
+	}
+	first, created := send("approval", "k1", `{"ok":true}`)
+	if !created {
+		t.Fatal("first event not created")
+	}
+	dup, created := send("approval", "k1", `{"ok":false}`)
+	if created || dup.ID != first.ID {
+		t.Fatalf("duplicate key created a second event")
+	}
+	send("approval", "k2", `{"ok":"second"}`)
+	send("approval", "", `{"n":1}`)
+	send("approval", "", `{"n":2}`) // keyless events are all distinct
+	consume := func() (*store.Event, error) {
+		return b.s.ConsumeEvent(b.ctx, &store.ConsumeEventParams{TaskID: d.Task.ID, Name: "approval"})
+	}
+	var got []string
+	for {
+		ev, err := consume()
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(ev.Payload))
+	}
+	if len(got) != 4 || got[0] != `{"ok":true}` && !strings.Contains(got[0], "true") {
+		t.Fatalf("consumed %v, want 4 events oldest first", got)
+	}
+	_, _, err := b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: 1 << 40, Name: "x"})
+	wantErr(t, err, store.ErrNotFound)
+	_, _, err = b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: d.Task.ID, Name: ""})
+	wantErr(t, err, store.ErrInvalid, "name")
+}
+
+func testCountsAndWakeup(t *testing.T, b *bundle) {
+	if _, ok, err := b.s.NextWakeup(b.ctx); ok || err != nil {
+		t.Fatalf("empty store has a wakeup (%v)", err)
+	}
+	b.create(t, chain("a", "b"))
+	b.create(t, chain("c"))
+	c := b.claim(t, 1)[0]
+	b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{}`), RetryAfter: time.Hour})
+	counts, err := b.s.CountByState(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Tasks[store.TaskInProgress] != 1 || counts.Tasks[store.TaskPending] != 1 || counts.Steps[store.StepPending] != 3 {
+		t.Fatalf("counts = %+v", counts)
+	}
+	next, ok, err := b.s.NextWakeup(b.ctx)
+	if err != nil || !ok || next.After(b.now.Add(time.Second)) {
+		t.Fatalf("next wakeup = %v %v %v; want the other ready step, now", next, ok, err)
+	}
+}
+
+func testTransactionalCreate(t *testing.T, b *bundle) {
+	db := b.s.DB()
+	tx, err := db.BeginTx(b.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.s.WithTx(tx).CreateTask(b.ctx, b.params(chain("a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.GetTask(b.ctx, res.Task.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("task of a rolled-back transaction: %v", err)
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("claimed %v from a rolled-back transaction", names(got))
+	}
+	tx, err = db.BeginTx(b.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = b.s.WithTx(tx).CreateTask(b.ctx, b.params(chain("a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.get(t, res.Task.ID)
+}
+
+func testHistoryMatches(t *testing.T, b *bundle) {
+	d := b.create(t, chain("a", "b"))
+	c := b.claimOne(t, "a")
+	b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{"error":"once"}`)})
+	b.finish(t, complete(b.claimOne(t, "a"), `{}`))
+	b.finish(t, complete(b.claimOne(t, "b"), `{}`))
+	h, err := b.s.History(b.ctx, d.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var taskPath []string
+	for _, tr := range h.Task {
+		taskPath = append(taskPath, tr.ToState)
+	}
+	if strings.Join(taskPath, ",") != "pending,in_progress,complete" {
+		t.Fatalf("task path = %v", taskPath)
+	}
+	stepPath := map[int64][]string{}
+	current := map[int64]int{}
+	for _, tr := range h.Steps {
+		stepPath[tr.StepID] = append(stepPath[tr.StepID], *tr.FromState+"→"+tr.ToState)
+		if tr.MostRecent {
+			current[tr.StepID]++
+		}
+	}
+	a := d.Step("a").ID
+	if got := strings.Join(stepPath[a], " "); got != "pending→in_progress in_progress→pending pending→in_progress in_progress→complete" {
+		t.Fatalf("step a path = %s", got)
+	}
+	for _, s := range b.get(t, d.Task.ID).Steps {
+		if current[s.ID] != 1 {
+			t.Fatalf("step %s has %d most-recent transitions", s.Name, current[s.ID])
+		}
+		last := h.Steps[0]
+		for _, tr := range h.Steps {
+			if tr.StepID == s.ID && tr.MostRecent {
+				last = tr
+			}
+		}
+		if last.ToState != string(s.State) {
+			t.Fatalf("step %s is %s but its most recent transition says %s", s.Name, s.State, last.ToState)
+		}
+	}
+}

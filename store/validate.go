@@ -1,0 +1,173 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Validate reports every problem with p at once (joined); nil means the
+// store may write it.
+func (p *CreateTaskParams) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(checkName("namespace", p.Namespace, true))
+	add(checkName("name", p.Name, true))
+	add(checkName("version", p.Version, false))
+	add(checkName("identity_key", p.IdentityKey, true))
+	add(checkName("input_hash", p.InputHash, false))
+	add(checkJSON("context", p.Context, true))
+	switch p.Kind {
+	case KindDAG, KindCode:
+	default:
+		add(invalid("kind", "must be %q or %q, got %q", KindDAG, KindCode, p.Kind))
+	}
+	if p.Kind == KindDAG && len(p.Steps) == 0 {
+		add(invalid("steps", "a dag task needs at least one step"))
+	}
+	byName := make(map[string]int, len(p.Steps))
+	for i, s := range p.Steps {
+		field := fmt.Sprintf("steps[%d]", i)
+		if s.Name != "" {
+			field = fmt.Sprintf("steps[%q]", s.Name)
+		}
+		add(checkName(field+".name", s.Name, true))
+		add(checkName(field+".handler", s.Handler, true))
+		add(checkJSON(field+".config", s.Config, false))
+		add(checkJSON(field+".policy", s.Policy, false))
+		if s.RetryLimit < 0 {
+			add(invalid(field+".retry_limit", "must be at least 1 (0 means the default %d), got %d", DefaultRetryLimit, s.RetryLimit))
+		}
+		if _, dup := byName[s.Name]; dup && s.Name != "" {
+			add(invalid(field+".name", "duplicate step name"))
+		}
+		byName[s.Name] = i
+	}
+	for i, s := range p.Steps {
+		field := fmt.Sprintf("steps[%q].depends_on", s.Name)
+		seen := map[string]bool{}
+		for _, d := range s.DependsOn {
+			switch _, ok := byName[d]; {
+			case d == s.Name:
+				add(invalid(field, "step depends on itself"))
+			case !ok:
+				add(invalid(field, "unknown step %q (dependencies must be steps of the same task)", d))
+			case seen[d]:
+				add(invalid(field, "dependency %q listed twice", d))
+			}
+			seen[d] = true
+		}
+		_ = i
+	}
+	if len(errs) == 0 {
+		if cycle := FindCycle(p.Steps); cycle != nil {
+			add(invalid("steps", "dependency cycle: %s", strings.Join(cycle, " → ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FindCycle returns the names of the steps forming a dependency cycle
+// (first name repeated at the end), or nil when the graph is acyclic.
+func FindCycle(steps []NewStep) []string {
+	deps := make(map[string][]string, len(steps))
+	for _, s := range steps {
+		deps[s.Name] = s.DependsOn
+	}
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	mark := make(map[string]int, len(steps))
+	var path []string
+	var visit func(string) []string
+	visit = func(n string) []string {
+		mark[n] = onPath
+		path = append(path, n)
+		for _, d := range deps[n] {
+			switch mark[d] {
+			case onPath:
+				for i, p := range path {
+					if p == d {
+						return append(append([]string(nil), path[i:]...), d)
+					}
+				}
+			case unseen:
+				if c := visit(d); c != nil {
+					return c
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		mark[n] = done
+		return nil
+	}
+	for _, s := range steps {
+		if mark[s.Name] == unseen {
+			if c := visit(s.Name); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func checkMeta(field string, doc JSON) error { return checkJSON(field, doc, false) }
+
+// Validate checks a step move's inputs.
+func (p *TransitionStepParams) Validate() error {
+	return errors.Join(checkMeta("metadata", p.Metadata))
+}
+
+// Validate checks a task move's inputs.
+func (p *TransitionTaskParams) Validate() error {
+	return errors.Join(checkMeta("metadata", p.Metadata))
+}
+
+// Validate checks a manual resolution.
+func (p *ResolveStepParams) Validate() error {
+	return errors.Join(checkJSON("results", p.Results, false), checkMeta("metadata", p.Metadata))
+}
+
+// Validate checks an event.
+func (p *SendEventParams) Validate() error {
+	return errors.Join(
+		checkName("name", p.Name, true),
+		checkName("key", p.Key, false),
+		checkJSON("payload", p.Payload, false),
+	)
+}
+
+// Validate checks a batch of outcomes.
+func (p *FinishStepsParams) Validate() error {
+	var errs []error
+	for i, o := range p.Outcomes {
+		f := fmt.Sprintf("outcomes[%d]", i)
+		if o.Kind < OutcomeComplete || o.Kind > OutcomeFail {
+			errs = append(errs, invalid(f+".kind", "unknown outcome kind %d", o.Kind))
+		}
+		if o.RetryAfter < 0 {
+			errs = append(errs, invalid(f+".retry_after", "must not be negative"))
+		}
+		errs = append(errs, checkJSON(f+".results", o.Results, false), checkJSON(f+".error", o.Error, false), checkMeta(f+".metadata", o.Metadata))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks a claim request.
+func (p *ClaimStepsParams) Validate() error {
+	var errs []error
+	if p.Limit < 1 {
+		errs = append(errs, invalid("limit", "must be at least 1, got %d", p.Limit))
+	}
+	if p.LeaseTTL <= 0 {
+		errs = append(errs, invalid("lease_ttl", "must be positive, got %s", p.LeaseTTL))
+	}
+	errs = append(errs, checkName("owner", p.Owner, true))
+	return errors.Join(errs...)
+}
