@@ -20,7 +20,7 @@ import (
 
 // redisURL returns the shared test Redis, or skips (fails under CI) when
 // none is configured.
-func redisURL(t *testing.T) string {
+func redisURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TASKER_TEST_REDIS_URL")
 	if u == "" {
@@ -34,7 +34,7 @@ func redisURL(t *testing.T) string {
 
 // namespace returns a key namespace unique to this test, and removes its
 // keys when the test ends.
-func namespace(t *testing.T, url string) string {
+func namespace(t testing.TB, url string) string {
 	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -43,7 +43,7 @@ func namespace(t *testing.T, url string) string {
 	return ns
 }
 
-func dropNamespace(t *testing.T, url, ns string) {
+func dropNamespace(t testing.TB, url, ns string) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		t.Errorf("parse %s: %v", url, err)
@@ -60,7 +60,7 @@ func dropNamespace(t *testing.T, url, ns string) {
 	}
 }
 
-func newLocal(t *testing.T, cfg cachex.LocalConfig) *cachex.Local {
+func newLocal(t testing.TB, cfg cachex.LocalConfig) *cachex.Local {
 	t.Helper()
 	l, err := cachex.NewLocal(cfg)
 	if err != nil {
@@ -70,7 +70,7 @@ func newLocal(t *testing.T, cfg cachex.LocalConfig) *cachex.Local {
 	return l
 }
 
-func newRedis(t *testing.T, url, ns string) *cachex.Redis {
+func newRedis(t testing.TB, url, ns string) *cachex.Redis {
 	t.Helper()
 	r, err := cachex.NewRedis(cachex.RedisConfig{URL: url, Namespace: ns})
 	if err != nil {

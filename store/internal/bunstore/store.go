@@ -15,10 +15,10 @@ import (
 
 // Store implements store.Store on bun.
 type Store struct {
-	db      *bun.DB  // the database; WithTx keeps it for DB()
-	rw      bun.IDB  // where writes go (the pool, or the caller's tx)
-	ro      bun.IDB  // where reads go (a read pool, or rw)
-	d       Dialect  // what differs between databases
+	db      *bun.DB // the database; WithTx keeps it for DB()
+	rw      bun.IDB // where writes go (the pool, or the caller's tx)
+	ro      bun.IDB // where reads go (a read pool, or rw)
+	d       Dialect // what differs between databases
 	closeFn func() error
 }
 
