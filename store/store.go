@@ -81,6 +81,29 @@ type Store interface {
 	// ConsumeEvent marks the oldest unconsumed event of that name consumed
 	// and returns it, or ErrNotFound.
 	ConsumeEvent(ctx context.Context, p *ConsumeEventParams) (*Event, error)
+
+	// DeleteFinished deletes up to Limit tasks that finished (complete,
+	// cancelled, resolved_manually) before Before, oldest first, in one
+	// short transaction; their steps, edges, transitions and events go
+	// with them. It returns how many tasks it deleted: callers loop until
+	// that is less than the limit, so no batch holds locks for long.
+	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)
+	// Elect takes or renews the lease on the leadership called Name for
+	// Owner until TTL from now, and reports whether Owner leads. Another
+	// owner's lease is taken over only once it has expired.
+	Elect(ctx context.Context, p *ElectParams) (bool, error)
+	// Resign gives up owner's leadership of name at once (a no-op when
+	// owner does not lead).
+	Resign(ctx context.Context, name, owner string) error
+}
+
+// Waker is implemented by stores shared by many processes: Wake announces
+// that steps may have become ready; Wakeups delivers other processes'
+// announcements (and this process's own). Wake is debounced and never
+// blocks a commit.
+type Waker interface {
+	Wake()
+	Wakeups() <-chan struct{}
 }
 
 // Capabilities describe what a backend can do.
@@ -330,4 +353,20 @@ type ConsumeEventParams struct {
 	TaskID int64
 	Name   string
 	Now    time.Time
+}
+
+// DeleteFinishedParams bound one retention batch.
+type DeleteFinishedParams struct {
+	// Before: only tasks that finished strictly earlier are deleted.
+	// Required.
+	Before time.Time
+	Limit  int // default 500
+}
+
+// ElectParams ask for (or renew) a leadership lease.
+type ElectParams struct {
+	Name  string // what is led, e.g. "maintenance"
+	Owner string // who asks, unique per process
+	TTL   time.Duration
+	Now   time.Time
 }

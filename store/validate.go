@@ -171,3 +171,25 @@ func (p *ClaimStepsParams) Validate() error {
 	errs = append(errs, checkName("owner", p.Owner, true))
 	return errors.Join(errs...)
 }
+
+// Validate checks a retention batch.
+func (p *DeleteFinishedParams) Validate() error {
+	var errs []error
+	if p.Before.IsZero() {
+		errs = append(errs, invalid("before", "is required"))
+	}
+	if p.Limit < 0 {
+		errs = append(errs, invalid("limit", "must not be negative, got %d", p.Limit))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks a leadership request.
+func (p *ElectParams) Validate() error {
+	var errs []error
+	if p.TTL <= 0 {
+		errs = append(errs, invalid("ttl", "must be positive, got %s", p.TTL))
+	}
+	errs = append(errs, checkName("name", p.Name, true), checkName("owner", p.Owner, true))
+	return errors.Join(errs...)
+}

@@ -46,6 +46,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"CountByStateAndNextWakeup":  testCountsAndWakeup,
 		"TransactionalCreate":        testTransactionalCreate,
 		"HistoryMatchesCurrentState": testHistoryMatches,
+		"DeleteFinished":             testDeleteFinished,
+		"LeaderElection":             testLeaderElection,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

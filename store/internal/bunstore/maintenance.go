@@ -1,0 +1,76 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// DefaultDeleteLimit is how many tasks one DeleteFinished call removes when
+// the caller does not say.
+const DefaultDeleteLimit = 500
+
+// DeleteFinished deletes one bounded batch of finished tasks, oldest first.
+// Steps, edges, transitions and events follow by ON DELETE CASCADE; children
+// of a deleted task keep running with their parent_id set to NULL.
+func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, fmt.Errorf("deleting finished tasks: %w", err)
+	}
+	limit := p.Limit
+	if limit == 0 {
+		limit = DefaultDeleteLimit
+	}
+	n := 0
+	err := s.inTx(ctx, "deleting finished tasks", func(ctx context.Context, tx bun.IDB) error {
+		// Two cleaners running at once split the work instead of queueing
+		// behind each other's row locks (where the backend can skip them).
+		res, err := tx.NewRaw(`DELETE FROM tasker_tasks WHERE id IN (
+				SELECT id FROM tasker_tasks
+				WHERE state IN (?0) AND completed_at < ?1
+				ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)`,
+			bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}),
+			p.Before.UTC(), limit).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		rows, err := res.RowsAffected()
+		n = int(rows)
+		return err
+	})
+	return n, err
+}
+
+// Elect takes the named leadership for the owner when it is free, expired
+// or already the owner's, pushing its expiry to TTL from now. It reports
+// whether the owner leads after the call.
+func (s *Store) Elect(ctx context.Context, p *store.ElectParams) (bool, error) {
+	if err := p.Validate(); err != nil {
+		return false, fmt.Errorf("electing leader: %w", err)
+	}
+	var owners []string
+	err := s.inTx(ctx, fmt.Sprintf("electing leader of %q", p.Name), func(ctx context.Context, tx bun.IDB) error {
+		// The upsert either inserts, renews the owner's own lease, takes
+		// over an expired one, or (another owner's live lease) changes
+		// nothing and returns no row.
+		return tx.NewRaw(`INSERT INTO tasker_leaders (name, owner, expires_at) VALUES (?0, ?1, ?2)
+			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+			WHERE tasker_leaders.owner = excluded.owner OR tasker_leaders.expires_at < ?3
+			RETURNING owner`, p.Name, p.Owner, s.d.Time(p.Now, p.TTL), s.d.Time(p.Now, 0)).Scan(ctx, &owners)
+	})
+	if err != nil {
+		return false, err
+	}
+	return len(owners) == 1 && owners[0] == p.Owner, nil
+}
+
+// Resign deletes the owner's leadership row so another owner may lead at
+// once; another owner's lease is left alone.
+func (s *Store) Resign(ctx context.Context, name, owner string) error {
+	_, err := s.rw.NewRaw("DELETE FROM tasker_leaders WHERE name = ? AND owner = ?", name, owner).Exec(ctx)
+	return s.wrap(fmt.Sprintf("resigning leadership of %q", name), err)
+}

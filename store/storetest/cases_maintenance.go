@@ -1,0 +1,221 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// finishedAt brings a new task to a finished state at the given time (so
+// its completed_at is exactly that time) and returns its detail. The store
+// must hold no other ready step.
+func finishedAt(t *testing.T, b *bundle, state store.TaskState, at time.Time, steps []store.NewStep) *store.TaskDetail {
+	t.Helper()
+	saved := b.now
+	defer func() { b.now = saved }()
+	b.now = at
+	d := b.create(t, steps)
+	move := func(from, to store.TaskState) {
+		t.Helper()
+		if _, err := b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: d.Task.ID, From: from, To: to, Now: at}); err != nil {
+			t.Fatalf("bringing task to %s: %v", to, err)
+		}
+	}
+	switch state {
+	case store.TaskComplete:
+		for range steps {
+			b.finish(t, complete(b.claim(t, 1)[0], `{"ok":true}`))
+		}
+	case store.TaskCancelled:
+		if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: d.Task.ID, Now: at}); err != nil {
+			t.Fatal(err)
+		}
+	case store.TaskResolvedManually:
+		move(store.TaskPending, store.TaskError)
+		move(store.TaskError, store.TaskResolvedManually)
+	case store.TaskError:
+		move(store.TaskPending, store.TaskError)
+	default:
+		t.Fatalf("finishedAt: unsupported state %s", state)
+	}
+	got := b.get(t, d.Task.ID)
+	if got.Task.State != state {
+		t.Fatalf("task in %s, want %s", got.Task.State, state)
+	}
+	return got
+}
+
+func testDeleteFinished(t *testing.T, b *bundle) {
+	base := b.now.Add(-time.Hour)
+	minute := func(n int) time.Time { return base.Add(time.Duration(n) * time.Minute) }
+
+	// Five finished tasks, oldest first; the first has a chain of steps,
+	// transitions and events so the cascade has something to remove.
+	old := []*store.TaskDetail{finishedAt(t, b, store.TaskComplete, minute(1), chain("a", "b", "c"))}
+	if _, _, err := b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: old[0].Task.ID, Name: "ev", Payload: store.JSON(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	old = append(old,
+		finishedAt(t, b, store.TaskCancelled, minute(2), chain("x")),
+		finishedAt(t, b, store.TaskResolvedManually, minute(3), chain("x")),
+		finishedAt(t, b, store.TaskComplete, minute(4), chain("x")),
+		finishedAt(t, b, store.TaskComplete, minute(5), chain("x")),
+	)
+	// Kept: finished after the cutoff, failed (an operator's to decide),
+	// still running, and a child of a deleted parent.
+	recent := finishedAt(t, b, store.TaskComplete, minute(45), chain("x"))
+	failed := finishedAt(t, b, store.TaskError, minute(1), chain("x"))
+	live := b.create(t, chain("x"))
+	cp := b.params(chain("x"))
+	cp.ParentID = &old[4].Task.ID
+	child, err := b.s.CreateTask(b.ctx, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Limit: 2})
+	wantErr(t, err, store.ErrInvalid, "before")
+
+	cutoff := minute(30)
+	del := func(limit int) int {
+		t.Helper()
+		n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: cutoff, Limit: limit})
+		if err != nil {
+			t.Fatalf("DeleteFinished: %v", err)
+		}
+		return n
+	}
+	exists := func(d *store.TaskDetail) bool {
+		t.Helper()
+		_, err := b.s.GetTask(b.ctx, d.Task.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	if n := del(2); n != 2 {
+		t.Fatalf("first batch deleted %d, want 2", n)
+	}
+	if exists(old[0]) || exists(old[1]) || !exists(old[2]) {
+		t.Fatal("first batch did not take the two oldest")
+	}
+	if n := del(2); n != 2 {
+		t.Fatalf("second batch deleted %d, want 2", n)
+	}
+	if n := del(2); n != 1 {
+		t.Fatalf("last batch deleted %d, want 1 (fewer than the limit: done)", n)
+	}
+	if n := del(0); n != 0 {
+		t.Fatalf("nothing left to delete, deleted %d", n)
+	}
+	for _, d := range old {
+		if exists(d) {
+			t.Fatalf("task %d (%s) survived", d.Task.ID, d.Task.State)
+		}
+	}
+	for _, d := range []*store.TaskDetail{recent, failed, live} {
+		if !exists(d) {
+			t.Fatalf("task %d (%s) was deleted", d.Task.ID, d.Task.State)
+		}
+	}
+	orphan := b.get(t, child.Task.ID).Task
+	if orphan.ParentID != nil {
+		t.Fatalf("child of a deleted task keeps parent %d", *orphan.ParentID)
+	}
+
+	// Nothing of the deleted tasks remains in any table.
+	first := old[0]
+	if _, err := b.s.GetStep(b.ctx, first.Steps[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("step of a deleted task: %v", err)
+	}
+	if _, err := b.s.History(b.ctx, first.Task.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("history of a deleted task: %v", err)
+	}
+	for _, table := range []string{"tasker_steps", "tasker_step_edges", "tasker_task_transitions", "tasker_step_transitions", "tasker_events"} {
+		var n []int
+		if err := b.s.DB().NewRaw(fmt.Sprintf("SELECT count(*) FROM %s WHERE task_id = ?", table), first.Task.ID).Scan(b.ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n[0] != 0 {
+			t.Fatalf("%d rows of the deleted task remain in %s", n[0], table)
+		}
+	}
+	if tasks, steps := b.totals(t); tasks != 4 || steps != 4 {
+		t.Fatalf("%d tasks and %d steps remain, want 4 and 4", tasks, steps)
+	}
+}
+
+func testLeaderElection(t *testing.T, b *bundle) {
+	const ttl = 10 * time.Second
+	at := func(s int) time.Time { return b.now.Add(time.Duration(s) * time.Second) }
+	elect := func(name, owner string, now time.Time) bool {
+		t.Helper()
+		ok, err := b.s.Elect(b.ctx, &store.ElectParams{Name: name, Owner: owner, TTL: ttl, Now: now})
+		if err != nil {
+			t.Fatalf("Elect(%s, %s): %v", name, owner, err)
+		}
+		return ok
+	}
+	resign := func(name, owner string) {
+		t.Helper()
+		if err := b.s.Resign(b.ctx, name, owner); err != nil {
+			t.Fatalf("Resign(%s, %s): %v", name, owner, err)
+		}
+	}
+	steps := []struct {
+		owner string
+		at    int
+		want  bool
+		why   string
+	}{
+		{"a", 0, true, "a free leadership is taken"},
+		{"b", 1, false, "a live lease is not taken over"},
+		{"a", 5, true, "the leader renews (lease until 15 s)"},
+		{"b", 12, false, "the renewed lease is still live"},
+		{"b", 16, true, "an expired lease is taken over"},
+		{"a", 17, false, "the old leader has lost it"},
+	}
+	for _, s := range steps {
+		if got := elect("maint", s.owner, at(s.at)); got != s.want {
+			t.Fatalf("%s at %ds: leads = %v; %s", s.owner, s.at, got, s.why)
+		}
+	}
+	if !elect("other", "a", at(17)) {
+		t.Fatal("leaderships of different names are independent")
+	}
+	resign("maint", "a") // not the leader: nothing changes
+	if elect("maint", "c", at(18)) {
+		t.Fatal("a resignation by a non-leader freed the leadership")
+	}
+	resign("maint", "b")
+	if !elect("maint", "c", at(18)) {
+		t.Fatal("the leadership is not free right after its leader resigned")
+	}
+
+	// Many candidates at once: exactly one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			ok, err := b.s.Elect(b.ctx, &store.ElectParams{Name: "race", Owner: fmt.Sprintf("w%d", i), TTL: ttl, Now: b.now})
+			if err != nil {
+				t.Errorf("Elect: %v", err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%d concurrent candidates won, want 1", n)
+	}
+
+	_, err := b.s.Elect(b.ctx, &store.ElectParams{Name: "maint", Owner: "", TTL: 0})
+	wantErr(t, err, store.ErrInvalid, "owner", "ttl")
+}
