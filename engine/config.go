@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Config configures an Engine. Only Store is required; the defaults suit a
+// laptop.
+type Config struct {
+	Store  store.Store
+	Logger *zap.Logger // default zap.NewNop()
+	// WorkerID names this process in leases and logs (default host-pid).
+	WorkerID string
+	// Environment selects YAML template overrides.
+	Environment string
+	Execution   ExecutionConfig
+	// Retry is the default backoff for steps that do not set their own.
+	Retry retry.Policy
+	// Clock replaces the wall clock (testkit uses a fake one).
+	Clock clock.Clock
+}
+
+// ExecutionConfig tunes workers.
+type ExecutionConfig struct {
+	// MinConcurrency and MaxConcurrency bound the handlers running at once
+	// (defaults 1 and 32). The engine runs at MaxConcurrency today; the
+	// dynamic version moves between the two with pool pressure.
+	MinConcurrency int
+	MaxConcurrency int
+	// BatchSize is the most steps claimed in one transaction (default 100).
+	BatchSize int
+	// LeaseTTL is how long a claim lasts without a heartbeat (default 30 s);
+	// heartbeats run every LeaseTTL/3.
+	LeaseTTL time.Duration
+	// PollInterval is how often idle workers look for work created by other
+	// processes (default 1 s). Work created in this process wakes them at once.
+	PollInterval time.Duration
+	// RescueInterval is how often expired leases are rescued (default 5 s).
+	RescueInterval time.Duration
+	// DefaultTimeout bounds a step attempt when its template sets none
+	// (default 0: none).
+	DefaultTimeout time.Duration
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	if out.Logger == nil {
+		out.Logger = zap.NewNop()
+	}
+	if out.WorkerID == "" {
+		host, _ := os.Hostname()
+		out.WorkerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if out.Clock == nil {
+		out.Clock = clock.Real{}
+	}
+	e := &out.Execution
+	if e.MinConcurrency == 0 {
+		e.MinConcurrency = 1
+	}
+	if e.MaxConcurrency == 0 {
+		e.MaxConcurrency = 32
+	}
+	if e.BatchSize == 0 {
+		e.BatchSize = 100
+	}
+	if e.LeaseTTL == 0 {
+		e.LeaseTTL = 30 * time.Second
+	}
+	if e.PollInterval == 0 {
+		e.PollInterval = time.Second
+	}
+	if e.RescueInterval == 0 {
+		e.RescueInterval = 5 * time.Second
+	}
+	out.Retry = out.Retry.WithDefaults()
+	return out
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Store == nil {
+		bad("config: Store is required")
+	}
+	e := c.Execution
+	if e.MinConcurrency < 0 || e.MaxConcurrency < 0 || e.BatchSize < 0 {
+		bad("config: execution concurrency and batch size must not be negative")
+	}
+	if e.MaxConcurrency > 0 && e.MinConcurrency > e.MaxConcurrency {
+		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, e.MaxConcurrency)
+	}
+	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout} {
+		if d < 0 {
+			bad("config: execution %s must not be negative, got %s", name, d)
+		}
+	}
+	if err := c.Retry.Validate(); err != nil {
+		bad("config: %w", err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,365 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Engine registers workflows, starts them, and runs their steps.
+type Engine struct {
+	cfg  Config
+	st   store.Store
+	log  *zap.Logger
+	clk  clock.Clock
+	fake bool // the clock is not the wall clock: pass its time to the store
+	reg  Registry
+	bus  bus
+
+	tmu       sync.RWMutex
+	templates map[string]*Template // by "ns/name" (latest registered) and "ns/name@version"
+
+	wake chan struct{} // new work may be ready
+
+	wmu     sync.Mutex
+	waiters map[int64][]chan struct{}
+
+	imu      sync.Mutex
+	inflight map[int64]*inflight // by step id
+
+	life lifecycle
+	stat counters
+}
+
+// New returns an engine on cfg.Store. It starts no goroutine: call Run.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.withDefaults()
+	_, real := c.Clock.(clock.Real)
+	return &Engine{
+		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock, fake: !real,
+		templates: map[string]*Template{}, wake: make(chan struct{}, 1),
+		waiters: map[int64][]chan struct{}{}, inflight: map[int64]*inflight{},
+	}, nil
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() store.Store { return e.st }
+
+// Handle registers a handler under name (replacing any before it).
+func (e *Engine) Handle(name string, h Handler) error { return e.reg.Register(name, h) }
+
+// HandleFunc registers a function as a handler.
+func (e *Engine) HandleFunc(name string, f func(sc *StepContext) (any, error)) error {
+	return e.reg.Register(name, HandlerFunc(f))
+}
+
+// Handlers lists the registered handler names.
+func (e *Engine) Handlers() []string { return e.reg.Names() }
+
+// Register validates a template (every problem at once, including handlers
+// not registered yet) and makes it startable as "namespace/name" (the latest
+// registered version) and "namespace/name@version".
+func (e *Engine) Register(t *Template) error {
+	if t.Version == "" {
+		t.Version = "0.0.0"
+	}
+	known := func(h string) bool { _, ok := e.reg.Lookup(h); return ok }
+	if err := t.Validate(known); err != nil {
+		return err
+	}
+	if len(t.InputSchema) > 0 {
+		s, err := compileSchema(t.InputSchema)
+		if err != nil {
+			return err
+		}
+		t.schema = s
+	}
+	e.tmu.Lock()
+	defer e.tmu.Unlock()
+	e.templates[t.FullName()] = t
+	e.templates[t.FullName()+"@"+t.Version] = t
+	return nil
+}
+
+// Templates lists registered templates by "namespace/name@version".
+func (e *Engine) Templates() []string {
+	e.tmu.RLock()
+	defer e.tmu.RUnlock()
+	var out []string
+	for k := range e.templates {
+		if strings.Contains(k, "@") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (e *Engine) template(name string) (*Template, error) {
+	e.tmu.RLock()
+	defer e.tmu.RUnlock()
+	t, ok := e.templates[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTemplate, name)
+	}
+	return t, nil
+}
+
+// StartOption adjusts Start.
+type StartOption func(*startOptions)
+
+type startOptions struct {
+	key      string
+	unique   bool
+	tx       bun.IDB
+	priority int
+}
+
+// WithIdempotencyKey makes the key the task's identity: starting again with
+// the same key returns the existing task; with the same key and a different
+// input it fails with store.ErrConflict.
+func WithIdempotencyKey(key string) StartOption { return func(o *startOptions) { o.key = key } }
+
+// Unique gives the task a fresh identity: every Start creates a task.
+func Unique() StartOption { return func(o *startOptions) { o.unique = true } }
+
+// InTx creates the task inside the caller's transaction (a bun.Tx on the
+// store's DB): it exists, and runs, only if that transaction commits.
+func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx = tx } }
+
+// WithPriority sets the task's priority (informational for now).
+func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority = p } }
+
+// Handle refers to a started task.
+type Handle struct {
+	TaskID int64
+	// Existing is true when Start found a task with the same identity
+	// instead of creating one.
+	Existing bool
+	e        *Engine
+}
+
+// Start validates input against the workflow's schema, snapshots the
+// template into a new task's steps and edges, and returns a handle. By
+// default the task's identity is a hash of the template and the normalised
+// input, so starting the same input twice returns the first task.
+func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...StartOption) (*Handle, error) {
+	var o startOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	t, err := e.template(workflow)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := normalizeInput(input)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w: %w", workflow, ErrInvalidInput, err)
+	}
+	if t.schema != nil {
+		v, _ := decodeAny(doc)
+		if err := t.schema.Validate(v); err != nil {
+			return nil, fmt.Errorf("starting %s: %w: %w", workflow, ErrInvalidInput, err)
+		}
+	}
+	sum := sha256.Sum256(doc)
+	inputHash := hex.EncodeToString(sum[:])
+	var identity string
+	switch {
+	case o.unique:
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		identity = "unique:" + hex.EncodeToString(b)
+	case o.key != "":
+		identity = "key:" + t.FullName() + ":" + o.key
+	default:
+		identity = "input:" + t.FullName() + "@" + t.Version + ":" + inputHash
+	}
+	st := e.st
+	if o.tx != nil {
+		st = st.WithTx(o.tx)
+	}
+	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
+		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
+		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority,
+		Steps: t.newSteps(), Now: e.now(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
+	}
+	if !res.Existing {
+		e.stat.started.Add(1)
+		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
+		e.Notify()
+	}
+	return &Handle{TaskID: res.Task.ID, Existing: res.Existing, e: e}, nil
+}
+
+// Notify wakes idle workers of this process (and, on stores that support
+// it, of others): call it after committing a transaction that started tasks
+// with InTx.
+func (e *Engine) Notify() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	if w, ok := e.st.(interface{ Wake() }); ok {
+		w.Wake()
+	}
+}
+
+func normalizeInput(input any) (store.JSON, error) {
+	var raw []byte
+	switch v := input.(type) {
+	case nil:
+		raw = []byte("{}")
+	case json.RawMessage:
+		raw = v
+	case []byte:
+		raw = v
+	case store.JSON:
+		raw = v
+	default:
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("encoding input: %w", err)
+		}
+	}
+	v, err := decodeAny(raw)
+	if err != nil {
+		return nil, fmt.Errorf("input is not valid JSON: %w", err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, errors.New("input must be a JSON object")
+	}
+	return json.Marshal(v) // sorted keys, no insignificant space
+}
+
+func decodeAny(doc []byte) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(string(doc)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return v, nil
+}
+
+// now is the time handed to the store: zero (the database's clock) unless
+// a fake clock is in use.
+func (e *Engine) now() time.Time {
+	if e.fake {
+		return e.clk.Now()
+	}
+	return time.Time{}
+}
+
+// Outcome is a finished task as Wait reports it.
+type Outcome struct {
+	TaskID  int64
+	State   store.TaskState
+	Results map[string]json.RawMessage // by step name
+	Error   json.RawMessage            // the failure that ended the task, if any
+}
+
+// Decode decodes one step's result.
+func (o *Outcome) Decode(step string, v any) error {
+	raw, ok := o.Results[step]
+	if !ok {
+		return fmt.Errorf("task %d has no result for step %q", o.TaskID, step)
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// Wait blocks until the task is complete, in error, cancelled or resolved,
+// and returns its outcome.
+func (h *Handle) Wait(ctx context.Context) (*Outcome, error) { return h.e.Wait(ctx, h.TaskID) }
+
+// Wait blocks until a task finishes (see Handle.Wait). Tasks finished by
+// this process wake it at once; others are seen within the poll interval.
+func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
+	for {
+		ch := make(chan struct{})
+		e.wmu.Lock()
+		e.waiters[taskID] = append(e.waiters[taskID], ch)
+		e.wmu.Unlock()
+		d, err := e.st.GetTask(ctx, taskID)
+		if err != nil {
+			e.dropWaiter(taskID, ch)
+			return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+		}
+		if d.Task.State.Done() {
+			e.dropWaiter(taskID, ch)
+			out := &Outcome{TaskID: taskID, State: d.Task.State, Results: map[string]json.RawMessage{}, Error: json.RawMessage(d.Task.LastError)}
+			for _, s := range d.Steps {
+				if len(s.Results) > 0 {
+					out.Results[s.Name] = json.RawMessage(s.Results)
+				}
+			}
+			return out, nil
+		}
+		poll := time.NewTimer(e.cfg.Execution.PollInterval)
+		select {
+		case <-ch:
+		case <-poll.C:
+		case <-ctx.Done():
+			poll.Stop()
+			e.dropWaiter(taskID, ch)
+			return nil, ctx.Err()
+		}
+		poll.Stop()
+		e.dropWaiter(taskID, ch)
+	}
+}
+
+func (e *Engine) dropWaiter(taskID int64, ch chan struct{}) {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	list := e.waiters[taskID]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(e.waiters, taskID)
+	} else {
+		e.waiters[taskID] = list
+	}
+}
+
+func (e *Engine) taskChanged(taskID int64) {
+	e.wmu.Lock()
+	list := e.waiters[taskID]
+	delete(e.waiters, taskID)
+	e.wmu.Unlock()
+	for _, ch := range list {
+		close(ch)
+	}
+}
+
+func (e *Engine) emit(ev Event) {
+	if ev.At.IsZero() {
+		ev.At = e.clk.Now()
+	}
+	e.bus.publish(ev)
+}

@@ -1,0 +1,100 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+func newEngine(t *testing.T, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	if cfg.Store == nil {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "e.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		cfg.Store = s
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func run(t *testing.T, e *engine.Engine) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(context.Background()) }()
+	t.Cleanup(func() {
+		if err := e.Stop(context.Background()); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func TestDiamondRunsToCompletion(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	var flaky atomic.Int32
+	must(t, e.HandleFunc("sum", func(sc *engine.StepContext) (any, error) {
+		var in struct{ N int }
+		if err := sc.Input(&in); err != nil {
+			return nil, err
+		}
+		total := in.N
+		for _, dep := range []string{"left", "right"} {
+			if v, err := engine.Result[int](sc, dep); err == nil {
+				total += v
+			}
+		}
+		return total, nil
+	}))
+	must(t, e.HandleFunc("flaky", func(sc *engine.StepContext) (any, error) {
+		if flaky.Add(1) == 1 {
+			return nil, engine.Retryable(errors.New("try again"), time.Millisecond)
+		}
+		return 10, nil
+	}))
+	must(t, e.Register(&engine.Template{Namespace: "math", Name: "diamond", Steps: []engine.StepTemplate{
+		{Name: "root", Handler: "sum"},
+		{Name: "left", Handler: "sum", DependsOn: []string{"root"}},
+		{Name: "right", Handler: "flaky", DependsOn: []string{"root"}, Backoff: retryFast},
+		{Name: "join", Handler: "sum", DependsOn: []string{"left", "right"}},
+	}}))
+	run(t, e)
+	h, err := e.Start(context.Background(), "math/diamond", map[string]int{"N": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := h.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var join int
+	if out.State != store.TaskComplete || out.Decode("join", &join) != nil || join != 1+1+10 {
+		t.Fatalf("outcome %+v, join %d", out, join)
+	}
+	if flaky.Load() != 2 {
+		t.Fatalf("flaky ran %d times, want 2", flaky.Load())
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

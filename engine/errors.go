@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors of the engine.
+var (
+	// ErrUnknownTemplate: Start named a template that was never registered.
+	ErrUnknownTemplate = errors.New("tasker: unknown workflow template")
+	// ErrInvalidTemplate: a template failed validation; the error lists
+	// every problem (see TemplateError).
+	ErrInvalidTemplate = errors.New("tasker: invalid workflow template")
+	// ErrInvalidInput: the input does not match the template's schema.
+	ErrInvalidInput = errors.New("tasker: invalid workflow input")
+	// ErrStopped: the engine is stopping or stopped.
+	ErrStopped = errors.New("tasker: engine stopped")
+)
+
+// RetryableError asks for another attempt. RetryAfter, when set, is the
+// least delay before it (an HTTP Retry-After, say); MaxRetries, when set,
+// caps the retries this error allows below the step's own limit.
+type RetryableError struct {
+	Err        error
+	RetryAfter time.Duration
+	MaxRetries int
+	Context    map[string]any
+}
+
+func (e *RetryableError) Error() string {
+	if e.Err == nil {
+		return "retryable error"
+	}
+	return e.Err.Error()
+}
+
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Retryable wraps err as a RetryableError with a least delay.
+func Retryable(err error, after time.Duration) error {
+	return &RetryableError{Err: err, RetryAfter: after}
+}
+
+// PermanentError stops a step at once: no further attempts, the step goes to
+// error and its task fails.
+type PermanentError struct {
+	Err     error
+	Code    string
+	Context map[string]any
+}
+
+func (e *PermanentError) Error() string {
+	msg := "permanent error"
+	if e.Err != nil {
+		msg = e.Err.Error()
+	}
+	if e.Code != "" {
+		msg = e.Code + ": " + msg
+	}
+	return msg
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a PermanentError.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// PanicError is what a handler's panic becomes: the step fails (retryably)
+// and the worker lives on.
+type PanicError struct {
+	Value any
+	Stack string
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
+
+// TemplateError lists every problem found in one template.
+type TemplateError struct {
+	Template string
+	Problems []string
+}
+
+func (e *TemplateError) Error() string {
+	msg := fmt.Sprintf("template %s is invalid: ", e.Template)
+	for i, p := range e.Problems {
+		if i > 0 {
+			msg += "; "
+		}
+		msg += p
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrInvalidTemplate) true.
+func (e *TemplateError) Is(target error) bool { return target == ErrInvalidTemplate }

@@ -1,0 +1,95 @@
+// Package retry computes when a failed step runs again. It is pure: no I/O,
+// no clocks, randomness passed in.
+//
+// One formula and one cap: exponential backoff with full jitter. For the
+// n-th failed attempt (n ≥ 1) the ceiling is min(Max, Base·2^(n-1)) and the
+// delay is drawn uniformly from [0, ceiling]. Full jitter spreads retries of
+// many steps that failed together (a dependency coming back up) instead of
+// sending them back in lockstep.
+//
+// A server's own request (HTTP Retry-After) wins over the formula when it is
+// longer; it is still bounded by Max so one bad header cannot park a step
+// for a day.
+package retry
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Defaults for Policy.
+const (
+	DefaultBase = time.Second
+	DefaultMax  = 5 * time.Minute
+)
+
+// Policy is an exponential backoff with full jitter.
+type Policy struct {
+	Base time.Duration `json:"base,omitempty"`
+	Max  time.Duration `json:"max,omitempty"`
+	// NoJitter makes Delay return the ceiling itself (for tests and for
+	// callers that add their own spreading).
+	NoJitter bool `json:"no_jitter,omitempty"`
+}
+
+// Validate reports every problem at once.
+func (p Policy) Validate() error {
+	var errs []error
+	if p.Base < 0 {
+		errs = append(errs, fmt.Errorf("retry base must not be negative, got %s", p.Base))
+	}
+	if p.Max < 0 {
+		errs = append(errs, fmt.Errorf("retry max must not be negative, got %s", p.Max))
+	}
+	if p.Base > 0 && p.Max > 0 && p.Max < p.Base {
+		errs = append(errs, fmt.Errorf("retry max %s is below base %s", p.Max, p.Base))
+	}
+	return errors.Join(errs...)
+}
+
+// WithDefaults fills zero fields with DefaultBase and DefaultMax.
+func (p Policy) WithDefaults() Policy {
+	if p.Base == 0 {
+		p.Base = DefaultBase
+	}
+	if p.Max == 0 {
+		p.Max = DefaultMax
+	}
+	return p
+}
+
+// Ceiling is the largest delay after the n-th failed attempt.
+func (p Policy) Ceiling(attempt int) time.Duration {
+	p = p.WithDefaults()
+	if attempt < 1 {
+		attempt = 1
+	}
+	exp := math.Ldexp(float64(p.Base), attempt-1)
+	if exp >= float64(p.Max) {
+		return p.Max
+	}
+	return time.Duration(exp)
+}
+
+// Delay is the wait after the n-th failed attempt; u is a uniform number in
+// [0, 1) (pass rand.Float64() or a fixed value in tests).
+func (p Policy) Delay(attempt int, u float64) time.Duration {
+	c := p.Ceiling(attempt)
+	if p.NoJitter {
+		return c
+	}
+	return time.Duration(u * float64(c))
+}
+
+// Next is Delay with its own randomness, honouring a server-requested
+// minimum (zero when there is none).
+func (p Policy) Next(attempt int, requested time.Duration) time.Duration {
+	d := p.Delay(attempt, rand.Float64())
+	if requested > d {
+		d = min(requested, p.WithDefaults().Max)
+	}
+	return d
+}

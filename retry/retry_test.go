@@ -1,0 +1,61 @@
+package retry_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/retry"
+)
+
+func TestCeilingDoublesUpToMax(t *testing.T) {
+	p := retry.Policy{Base: time.Second, Max: 10 * time.Second}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	for i, w := range want {
+		if got := p.Ceiling(i + 1); got != w {
+			t.Errorf("ceiling(%d) = %s, want %s", i+1, got, w)
+		}
+	}
+	if got := p.Ceiling(500); got != 10*time.Second {
+		t.Errorf("ceiling(500) = %s: overflow", got)
+	}
+}
+
+func TestDelayStaysWithinBounds(t *testing.T) {
+	p := retry.Policy{Base: 100 * time.Millisecond, Max: time.Second}
+	for attempt := 1; attempt <= 20; attempt++ {
+		for _, u := range []float64{0, 0.25, 0.5, 0.999999} {
+			d := p.Delay(attempt, u)
+			if d < 0 || d > p.Ceiling(attempt) {
+				t.Fatalf("delay(%d, %v) = %s outside [0, %s]", attempt, u, d, p.Ceiling(attempt))
+			}
+		}
+	}
+	if d := p.Delay(3, 0.5); d != 200*time.Millisecond {
+		t.Fatalf("delay(3, .5) = %s, want half of 400ms", d)
+	}
+}
+
+func TestNextHonoursRequestedDelayUpToMax(t *testing.T) {
+	p := retry.Policy{Base: time.Millisecond, Max: time.Minute}
+	if d := p.Next(1, 30*time.Second); d != 30*time.Second {
+		t.Fatalf("Retry-After 30s gave %s", d)
+	}
+	if d := p.Next(1, time.Hour); d != time.Minute {
+		t.Fatalf("Retry-After 1h gave %s, want the 1m cap", d)
+	}
+}
+
+func TestDefaultsAndValidation(t *testing.T) {
+	if c := (retry.Policy{}).Ceiling(1); c != retry.DefaultBase {
+		t.Fatalf("default base = %s", c)
+	}
+	if c := (retry.Policy{}).Ceiling(100); c != retry.DefaultMax {
+		t.Fatalf("default max = %s", c)
+	}
+	if err := (retry.Policy{Base: -1, Max: -1}).Validate(); err == nil {
+		t.Fatal("negative policy accepted")
+	}
+	if err := (retry.Policy{Base: time.Minute, Max: time.Second}).Validate(); err == nil {
+		t.Fatal("max below base accepted")
+	}
+}
