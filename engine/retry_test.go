@@ -1,0 +1,156 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// retryEnv registers a one-step workflow whose handler is h.
+func retryEnv(t *testing.T, step engine.StepTemplate, h engine.HandlerFunc) (*testkit.Env, int64, *[]time.Time) {
+	t.Helper()
+	env := testkit.NewEngine(t, nil)
+	var at []time.Time
+	must(t, env.HandleFunc("h", func(sc *engine.StepContext) (any, error) {
+		at = append(at, env.Clock.Now())
+		return h(sc)
+	}))
+	step.Name, step.Handler = "only", "h"
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "retry", Steps: []engine.StepTemplate{step}}))
+	hd, err := env.Start(context.Background(), "t/retry", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, hd.TaskID, &at
+}
+
+func TestRetryExactAttemptsThenError(t *testing.T) {
+	policy := retry.Policy{Base: time.Second, Max: 4 * time.Second}
+	env, id, at := retryEnv(t, engine.StepTemplate{RetryLimit: 4, Backoff: policy}, func(*engine.StepContext) (any, error) {
+		return nil, errors.New("flaky dependency")
+	})
+	env.RunUntilDone(id)
+	d := env.Task(id)
+	if d.Task.State != store.TaskError || d.Steps[0].Attempts != 4 || len(*at) != 4 {
+		t.Fatalf("task %s, attempts %d, handler ran %d times; want error after exactly 4", d.Task.State, d.Steps[0].Attempts, len(*at))
+	}
+	for n := 1; n < len(*at); n++ {
+		gap := (*at)[n].Sub((*at)[n-1])
+		if gap < 0 || gap > policy.Ceiling(n) {
+			t.Errorf("gap before attempt %d = %s, outside [0, %s]", n+1, gap, policy.Ceiling(n))
+		}
+	}
+	env.AssertStepHistory(id, "only",
+		"pending → in_progress", "in_progress → pending",
+		"pending → in_progress", "in_progress → pending",
+		"pending → in_progress", "in_progress → pending",
+		"pending → in_progress", "in_progress → error")
+	if !strings.Contains(string(d.Task.LastError), "flaky dependency") {
+		t.Fatalf("task error %s does not carry the cause", d.Task.LastError)
+	}
+}
+
+func TestPermanentErrorStopsAtOnce(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{RetryLimit: 5}, func(*engine.StepContext) (any, error) {
+		return nil, &engine.PermanentError{Err: errors.New("card declined"), Code: "HTTP_402"}
+	})
+	env.RunUntilDone(id)
+	if d := env.Task(id); d.Task.State != store.TaskError || len(*at) != 1 || !strings.Contains(string(d.Steps[0].LastError), "HTTP_402") {
+		t.Fatalf("task %s after %d attempts, error %s", d.Task.State, len(*at), d.Steps[0].LastError)
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{Backoff: retry.Policy{Base: time.Millisecond, Max: time.Hour}}, func(sc *engine.StepContext) (any, error) {
+		if sc.Attempt == 1 {
+			return nil, engine.Retryable(errors.New("429 too many requests"), 30*time.Second)
+		}
+		return "ok", nil
+	})
+	env.RunUntilDone(id)
+	if len(*at) != 2 || (*at)[1].Sub((*at)[0]) < 30*time.Second {
+		t.Fatalf("attempts at %v; want the second at least 30s after the first", *at)
+	}
+	if env.Task(id).Task.State != store.TaskComplete {
+		t.Fatal("task did not complete")
+	}
+}
+
+func TestRetryableMaxRetries(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{RetryLimit: 10, Backoff: retryFast}, func(*engine.StepContext) (any, error) {
+		return nil, &engine.RetryableError{Err: errors.New("busy"), MaxRetries: 2}
+	})
+	env.RunUntilDone(id)
+	if len(*at) != 3 || env.Task(id).Task.State != store.TaskError {
+		t.Fatalf("ran %d times, want 3 (1 + 2 retries)", len(*at))
+	}
+}
+
+func TestNotRetryableRunsOnce(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{NotRetryable: true}, func(*engine.StepContext) (any, error) {
+		return nil, errors.New("nope")
+	})
+	env.RunUntilDone(id)
+	if len(*at) != 1 || env.Task(id).Task.State != store.TaskError {
+		t.Fatalf("ran %d times", len(*at))
+	}
+}
+
+func TestPanicBecomesRetryableErrorWithStack(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{Backoff: retryFast}, func(sc *engine.StepContext) (any, error) {
+		if sc.Attempt == 1 {
+			panic("boom")
+		}
+		return 1, nil
+	})
+	env.RunUntilDone(id)
+	if len(*at) != 2 || env.Task(id).Task.State != store.TaskComplete {
+		t.Fatalf("ran %d times", len(*at))
+	}
+	h, _ := env.Store.History(context.Background(), id)
+	found := false
+	for _, tr := range h.Steps {
+		if strings.Contains(string(tr.Metadata), "boom") && strings.Contains(string(tr.Metadata), "goroutine") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the panic and its stack are not in the step's history")
+	}
+}
+
+func TestTimeoutIsRetryable(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{Timeout: time.Millisecond, Backoff: retryFast}, func(sc *engine.StepContext) (any, error) {
+		if sc.Attempt == 1 {
+			<-sc.Done() // the step's deadline cancels the context
+			return nil, sc.Err()
+		}
+		return "second time lucky", nil
+	})
+	env.RunUntilDone(id)
+	if len(*at) != 2 || env.Task(id).Task.State != store.TaskComplete {
+		t.Fatalf("ran %d times, task %s", len(*at), env.Task(id).Task.State)
+	}
+	if !strings.Contains(string(env.StepHistory(id, "only")[1]), "pending") {
+		t.Fatalf("history %v", env.StepHistory(id, "only"))
+	}
+}
+
+func TestFailOnAttemptsInjection(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	base := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return "ok", nil })
+	must(t, env.Handle("h", testkit.FailOnAttempts(base, errors.New("injected"), 1, 2)))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "inject", Steps: []engine.StepTemplate{{Name: "s", Handler: "h", Backoff: retryFast}}}))
+	h, _ := env.Start(context.Background(), "t/inject", nil)
+	env.RunUntilDone(h.TaskID)
+	if d := env.Task(h.TaskID); d.Task.State != store.TaskComplete || d.Steps[0].Attempts != 3 {
+		t.Fatalf("task %s after %d attempts", d.Task.State, d.Steps[0].Attempts)
+	}
+}
