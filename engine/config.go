@@ -46,6 +46,9 @@ type ExecutionConfig struct {
 	PollInterval time.Duration
 	// RescueInterval is how often expired leases are rescued (default 5 s).
 	RescueInterval time.Duration
+	// Retention deletes tasks finished longer ago than this (0: keep
+	// them forever).
+	Retention time.Duration
 	// DefaultTimeout bounds a step attempt when its template sets none
 	// (default 0: none).
 	DefaultTimeout time.Duration
@@ -100,7 +103,7 @@ func (c *Config) Validate() error {
 	if e.MaxConcurrency > 0 && e.MinConcurrency > e.MaxConcurrency {
 		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, e.MaxConcurrency)
 	}
-	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout} {
+	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "retention": e.Retention} {
 		if d < 0 {
 			bad("config: execution %s must not be negative, got %s", name, d)
 		}

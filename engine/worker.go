@@ -506,14 +506,54 @@ func (e *Engine) heartbeat(ctx context.Context) {
 	}
 }
 
-// maintain rescues expired leases on an interval.
+// maintain runs the periodic upkeep — rescuing expired leases and, when
+// Retention is set, deleting old finished tasks — in the one process that
+// holds the "maintenance" leadership (always this one on SQLite).
 func (e *Engine) maintain(ctx context.Context) {
+	x := e.cfg.Execution
+	leading := false
+	defer func() {
+		if leading {
+			_ = e.st.Resign(context.WithoutCancel(ctx), "maintenance", e.cfg.WorkerID)
+		}
+	}()
 	for {
-		e.Rescue(ctx)
+		lead := true
+		if !e.st.Capabilities().SingleWriter {
+			var err error
+			lead, err = e.st.Elect(ctx, &store.ElectParams{Name: "maintenance", Owner: e.cfg.WorkerID, TTL: 3 * x.RescueInterval, Now: e.now()})
+			if err != nil && ctx.Err() == nil {
+				e.log.Warn("maintenance election failed", zap.Error(err))
+			}
+			if lead != leading {
+				e.log.Info("maintenance leadership changed", zap.Bool("leader", lead))
+			}
+		}
+		leading = lead
+		if lead {
+			e.Rescue(ctx)
+			if x.Retention > 0 {
+				e.purge(ctx, e.clk.Now().Add(-x.Retention))
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.clk.After(e.cfg.Execution.RescueInterval):
+		case <-e.clk.After(x.RescueInterval):
+		}
+	}
+}
+
+// purge deletes finished tasks older than before in bounded batches.
+func (e *Engine) purge(ctx context.Context, before time.Time) {
+	for ctx.Err() == nil {
+		n, err := e.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Limit: 500})
+		if err != nil {
+			e.log.Warn("retention: deleting finished tasks failed", zap.Error(err))
+			return
+		}
+		if n < 500 {
+			return
 		}
 	}
 }
