@@ -28,6 +28,9 @@ func testClaimNeverTwice(t *testing.T, b *bundle) {
 				if len(got) == 0 {
 					return
 				}
+				if len(got) > 7 {
+					t.Errorf("claim with limit 7 returned %d steps", len(got))
+				}
 				mu.Lock()
 				for _, c := range got {
 					seen[c.Step.ID]++
@@ -263,5 +266,39 @@ func testExtendAndRelease(t *testing.T, b *bundle) {
 	st, _ = b.s.GetStep(b.ctx, got[0].Step.ID)
 	if st.State != store.StepPending || st.Attempts != 0 {
 		t.Fatalf("released step: %s, attempts %d; want pending with the attempt given back", st.State, st.Attempts)
+	}
+}
+
+// testClaimRespectsLimit pins a Postgres planning trap: a LIMITed, locking
+// subquery under "id IN (...)" may run once per outer row, each run picking
+// rows the previous ones did not, so a claim or rescue returned more than
+// its limit.
+func testClaimRespectsLimit(t *testing.T, b *bundle) {
+	for range 6 {
+		b.create(t, chain("a", "b")) // six ready steps, six waiting
+	}
+	for limit := 1; limit <= 3; limit++ {
+		if got := b.claim(t, limit); len(got) != limit {
+			t.Fatalf("claim with limit %d returned %d steps", limit, len(got))
+		}
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("claimed %v, whose dependencies are running", names(got))
+	}
+	for limit := 1; limit <= 2; limit++ {
+		r, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Limit: limit, Now: b.now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rescued+r.Failed != limit {
+			t.Fatalf("rescue with limit %d handled %d steps", limit, r.Rescued+r.Failed)
+		}
+	}
+	counts, err := b.s.CountByState(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Steps[store.StepInProgress] != 3 || counts.Steps[store.StepPending] != 9 {
+		t.Fatalf("step counts %v, want 3 in progress and 9 pending", counts.Steps)
 	}
 }

@@ -3,8 +3,10 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,6 +348,45 @@ func testHistoryMatches(t *testing.T, b *bundle) {
 		}
 		if last.ToState != string(s.State) {
 			t.Fatalf("step %s is %s but its most recent transition says %s", s.Name, s.State, last.ToState)
+		}
+	}
+}
+
+func testEventsConsumedOnce(t *testing.T, b *bundle) {
+	d := b.create(t, chain("a"))
+	const events = 40
+	for i := range events {
+		if _, _, err := b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: d.Task.ID, Name: "tick", Key: fmt.Sprint(i), Payload: store.JSON(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				ev, err := b.s.ConsumeEvent(b.ctx, &store.ConsumeEventParams{TaskID: d.Task.ID, Name: "tick"})
+				if errors.Is(err, store.ErrNotFound) {
+					return
+				}
+				if err != nil {
+					t.Errorf("ConsumeEvent: %v", err)
+					return
+				}
+				mu.Lock()
+				seen[ev.ID]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != events {
+		t.Fatalf("consumed %d distinct events, want %d", len(seen), events)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("event %d consumed %d times", id, n)
 		}
 	}
 }

@@ -27,14 +27,20 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 			handlerFilter = "AND s.handler IN (?5)"
 		}
 		args = append(args, bun.List(p.Handlers), p.Limit)
-		query := `UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
-				lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
-				started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
-			WHERE state = 'pending' AND id IN (
+		// The pick is a MATERIALIZED CTE so it runs exactly once: as a
+		// plain "id IN (subquery)", Postgres may plan a semi-join that
+		// re-runs the LIMITed, locking subquery for every outer row, and
+		// each re-run skips the rows this statement already updated and
+		// picks new ones, claiming more than Limit.
+		query := `WITH picked AS MATERIALIZED (
 				SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 				WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
 					AND t.state IN ('pending', 'in_progress') ` + handlerFilter + `
 				ORDER BY s.next_attempt_at, s.id LIMIT ?6 ` + s.d.SkipLocked() + `)
+			UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
+				lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
+				started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
+			WHERE state = 'pending' AND id IN (SELECT id FROM picked)
 			RETURNING *`
 		if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
 			return err
@@ -265,13 +271,15 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 			State         store.StepState `bun:"state"`
 			TransitionSeq int             `bun:"transition_seq"`
 		}
-		if err := tx.NewRaw(`UPDATE tasker_steps SET
+		// MATERIALIZED: the pick runs once (see ClaimSteps).
+		if err := tx.NewRaw(`WITH picked AS MATERIALIZED (
+				SELECT s.id FROM tasker_steps s WHERE s.state = 'in_progress' AND s.lease_expires_at < ?1
+				ORDER BY s.lease_expires_at LIMIT ?3 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
+			UPDATE tasker_steps SET
 				state = CASE WHEN attempts < retry_limit THEN 'pending' ELSE 'error' END,
 				last_error = ?0, next_attempt_at = ?1, lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 				transition_seq = transition_seq + 1, updated_at = ?2
-			WHERE state = 'in_progress' AND lease_expires_at < ?1 AND id IN (
-				SELECT s.id FROM tasker_steps s WHERE s.state = 'in_progress' AND s.lease_expires_at < ?1
-				ORDER BY s.lease_expires_at LIMIT ?3 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
+			WHERE state = 'in_progress' AND lease_expires_at < ?1 AND id IN (SELECT id FROM picked)
 			RETURNING id, task_id, state, transition_seq`, cause, s.d.Time(p.Now, 0), at, limit).Scan(ctx, &got); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -49,8 +50,12 @@ func (s *Store) SendEvent(ctx context.Context, p *store.SendEventParams) (*store
 func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (*store.Event, error) {
 	var evs []*store.Event
 	err := s.inTx(ctx, "consuming event", func(ctx context.Context, tx bun.IDB) error {
-		return tx.NewRaw(`UPDATE tasker_events SET consumed_at = ? WHERE id = (
-				SELECT id FROM tasker_events WHERE task_id = ? AND name = ? AND consumed_at IS NULL ORDER BY id LIMIT 1)
+		// Concurrent consumers each take a different event: the pick skips
+		// rows another consumer has locked, and the outer test on
+		// consumed_at refuses a row consumed since it was picked.
+		return tx.NewRaw(`UPDATE tasker_events SET consumed_at = ? WHERE consumed_at IS NULL AND id = (
+				SELECT id FROM tasker_events WHERE task_id = ? AND name = ? AND consumed_at IS NULL ORDER BY id LIMIT 1 `+
+			strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
 			RETURNING *`, now(p.Now), p.TaskID, p.Name).Scan(ctx, &evs)
 	})
 	if err != nil {

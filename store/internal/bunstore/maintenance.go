@@ -29,10 +29,13 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 	err := s.inTx(ctx, "deleting finished tasks", func(ctx context.Context, tx bun.IDB) error {
 		// Two cleaners running at once split the work instead of queueing
 		// behind each other's row locks (where the backend can skip them).
-		res, err := tx.NewRaw(`DELETE FROM tasker_tasks WHERE id IN (
+		// MATERIALIZED: the pick runs once, so a batch never exceeds the
+		// limit (see ClaimSteps).
+		res, err := tx.NewRaw(`WITH picked AS MATERIALIZED (
 				SELECT id FROM tasker_tasks
 				WHERE state IN (?0) AND completed_at < ?1
-				ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)`,
+				ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
+			DELETE FROM tasker_tasks WHERE id IN (SELECT id FROM picked)`,
 			bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}),
 			p.Before.UTC(), limit).Exec(ctx)
 		if err != nil {
