@@ -1,0 +1,290 @@
+// Package postgres is Tasker's shared store: PostgreSQL through a
+// jackc/pgx/v5 connection pool, under bun's pgdialect.
+//
+// # Connections
+//
+// One pgxpool.Pool of Options.MaxConns connections serves everything; bun
+// reaches it through database/sql (stdlib.OpenDBFromPool), whose own limit
+// is set to the same number, so the budget is never exceeded whatever the
+// worker concurrency: when every connection is busy, callers wait for one
+// (bounded by their context) rather than fail. Stats reports the pool's
+// occupancy and waits, from which the engine can derive its concurrency.
+//
+// The wake-up listener (see Wakeups) holds one more connection of its own,
+// outside the budget, and only once Wakeups has been called: a process that
+// uses a Store with MaxConns = 10 and listens opens at most 11 connections.
+//
+// # Schemas
+//
+// Options.Schema puts every table in that schema (created when missing) by
+// setting search_path on each connection, so tenants and tests share one
+// database without seeing each other. Migrations are embedded and applied by
+// Open under a transaction-scoped advisory lock, so processes starting at
+// once apply each change exactly once.
+//
+// # Time
+//
+// A zero Now in store params means the database's clock: leases, backoffs
+// and readiness are computed with statement_timestamp(), so processes whose
+// clocks disagree still agree on when a lease expires.
+//
+// # Claims
+//
+// Workers claim with FOR UPDATE SKIP LOCKED: many processes claim at once
+// without blocking each other or handing a step out twice.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/internal/bunstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// DefaultMaxConns is the pool size when Options.MaxConns is zero.
+const DefaultMaxConns = 10
+
+// Options configure Open. The zero value is a good default.
+type Options struct {
+	// Schema holds Tasker's tables; it is created when missing and every
+	// connection's search_path is set to it. Empty: the connection's
+	// default search_path (usually "public"), nothing is created.
+	Schema string
+	// MaxConns is the connection budget of the pool (default 10). The
+	// wake-up listener's one connection comes on top of it.
+	MaxConns int
+	// WakeupPoll is how often Wakeups ticks while the listener is
+	// disconnected, so the engine polls until it is back (default 1 s).
+	WakeupPoll time.Duration
+}
+
+func (o *Options) withDefaults() (Options, error) {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if out.MaxConns < 0 || out.WakeupPoll < 0 {
+		return out, fmt.Errorf("postgres options: max conns and wakeup poll must not be negative")
+	}
+	if out.MaxConns == 0 {
+		out.MaxConns = DefaultMaxConns
+	}
+	if out.MaxConns > 1<<20 {
+		return out, fmt.Errorf("postgres options: max conns %d is absurd", out.MaxConns)
+	}
+	if out.WakeupPoll == 0 {
+		out.WakeupPoll = time.Second
+	}
+	if strings.IndexByte(out.Schema, 0) >= 0 || len(out.Schema) > 63 {
+		return out, fmt.Errorf("postgres options: schema %q must be at most 63 bytes without NUL", out.Schema)
+	}
+	return out, nil
+}
+
+// Store is a Tasker store on PostgreSQL. Besides store.Store it implements
+// store.Waker (cross-process wake-ups over LISTEN/NOTIFY).
+type Store struct {
+	*bunstore.Store
+	pool   *pgxpool.Pool
+	sqldb  *sql.DB
+	schema string
+	waker  *waker
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Waker = (*Store)(nil)
+)
+
+// Open connects to the database at dsn (a postgres:// URL or key=value
+// string as pgx accepts), creates the schema when needed and applies the
+// embedded migrations.
+func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parsing postgres dsn: %w", err)
+	}
+	cfg.MaxConns = int32(o.MaxConns)
+	cfg.MinConns = 0
+	if o.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
+	}
+	if !strings.Contains(dsn, "default_query_exec_mode") {
+		// bun sends every value inlined in the SQL text, so no two
+		// statements are alike: pgx's default of preparing and caching
+		// each statement costs a second round trip and fills the cache
+		// with statements never seen again. One round trip, no cache.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres pool: %w", err)
+	}
+	sqldb := stdlib.OpenDBFromPool(pool)
+	// database/sql queues callers at the same limit as the pool (its idle
+	// connections stay in the pool: OpenDBFromPool keeps none itself).
+	sqldb.SetMaxOpenConns(o.MaxConns)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	closeAll := func() error {
+		err := sqldb.Close()
+		pool.Close()
+		return err
+	}
+
+	schema := o.Schema
+	if schema == "" {
+		if err := db.NewRaw("SELECT current_schema()").Scan(ctx, &schema); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("finding the current schema: %w", mapError(err))
+		}
+	}
+	s := &Store{pool: pool, sqldb: sqldb, schema: schema}
+	if _, err := s.migrate(ctx, db, o.Schema != ""); err != nil {
+		closeAll()
+		return nil, err
+	}
+	s.waker = newWaker(pool, cfg.ConnConfig, schema, o.WakeupPoll)
+	s.Store = bunstore.New(db, nil, dialect{}, func() error {
+		s.waker.close()
+		return closeAll()
+	})
+	return s, nil
+}
+
+// Migrate applies the embedded migrations not yet applied (Open already
+// did; this is for tools that manage schemas by hand) and returns how many
+// it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	return s.migrate(ctx, s.DB(), true)
+}
+
+func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, error) {
+	migrations, err := bunstore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	n, err := bunstore.Migrate(ctx, db, migrations, func(ctx context.Context, tx bun.Tx) error {
+		// Everyone migrating this schema queues here, so the schema and
+		// each migration are created once; other schemas are not held up.
+		if _, err := tx.NewRaw("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "tasker.migrate:"+s.schema).Exec(ctx); err != nil {
+			return err
+		}
+		if !create {
+			return nil
+		}
+		// CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when
+		// the schema exists; look first so a least-privileged role whose
+		// schema was made for it can still open.
+		exists, err := tx.NewSelect().TableExpr("pg_namespace").Where("nspname = ?", s.schema).Exists(ctx)
+		if err != nil || exists {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{s.schema}.Sanitize())
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("migrating postgres schema %q: %w", s.schema, mapError(err))
+	}
+	return n, nil
+}
+
+// Schema is the schema holding Tasker's tables.
+func (s *Store) Schema() string { return s.schema }
+
+// SchemaVersion is the highest migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	return bunstore.SchemaVersion(ctx, s.DB())
+}
+
+// Stats describe the connection pool at one moment.
+type Stats struct {
+	MaxConns      int32 // the budget (Options.MaxConns)
+	TotalConns    int32 // open, in use or idle
+	AcquiredConns int32 // in use by a query or transaction
+	IdleConns     int32 // open and free
+	// AcquireCount counts connections the pool handed out since Open
+	// (database/sql passes a released connection straight to a caller
+	// waiting for one without going through the pool).
+	AcquireCount int64
+	// WaitCount counts the times a caller found no free connection and
+	// waited (for one to be released or dialled); WaitDuration is the time
+	// they spent waiting, summed. A rising WaitCount means the budget is
+	// the bottleneck.
+	WaitCount    int64
+	WaitDuration time.Duration
+	// Listening reports whether the wake-up listener is connected (its
+	// connection is outside the budget and not counted above).
+	Listening bool
+}
+
+// Stats returns the pool's current statistics.
+func (s *Store) Stats() Stats {
+	ps := s.pool.Stat()
+	ds := s.sqldb.Stats()
+	return Stats{
+		MaxConns:      ps.MaxConns(),
+		TotalConns:    ps.TotalConns(),
+		AcquiredConns: ps.AcquiredConns(),
+		IdleConns:     ps.IdleConns(),
+		AcquireCount:  ps.AcquireCount(),
+		// database/sql queues callers at the budget; the pool queues only
+		// when something else (the waker's NOTIFY) holds a connection,
+		// or while one is being dialled.
+		WaitCount:    ds.WaitCount + ps.EmptyAcquireCount(),
+		WaitDuration: ds.WaitDuration + ps.EmptyAcquireWaitTime(),
+		Listening:    s.waker.listening.Load(),
+	}
+}
+
+// Wake announces to every process sharing this schema (this one included)
+// that steps may have become ready. It never blocks: calls are coalesced
+// and the NOTIFY is sent from a background goroutine on a pool connection,
+// outside any transaction, so call it after the commit that made the work.
+func (s *Store) Wake() { s.waker.wake() }
+
+// Wakeups delivers announcements made by Wake in any process sharing the
+// schema, coalesced (the channel holds at most one). The first call starts
+// the listener on a connection of its own; while that connection is down
+// (it reconnects with backoff) the channel ticks every Options.WakeupPoll
+// so the caller falls back to polling.
+func (s *Store) Wakeups() <-chan struct{} { return s.waker.wakeups() }
+
+type dialect struct{}
+
+func (dialect) Capabilities() store.Capabilities {
+	return store.Capabilities{Dialect: "postgres", SkipLocked: true, ListenNotify: true}
+}
+
+// Time returns t+offset, or an expression on the database's clock when t
+// is zero. statement_timestamp() rather than now() (frozen at the start of
+// the transaction, stale inside a caller's long one) or clock_timestamp()
+// (volatile: it differs row by row and keeps the claim's readiness test
+// off the index).
+func (dialect) Time(t time.Time, offset time.Duration) any {
+	if t.IsZero() {
+		return bun.Safe(fmt.Sprintf("(statement_timestamp() + interval '%d microseconds')", offset.Microseconds()))
+	}
+	return t.Add(offset).UTC()
+}
+
+func (dialect) SkipLocked() string { return "FOR UPDATE OF s SKIP LOCKED" }
+
+func (dialect) MapError(err error) error { return mapError(err) }

@@ -1,0 +1,139 @@
+package postgres_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/store/postgres"
+)
+
+// wait is generous: it bounds a failure, it never paces a passing test.
+const wait = 10 * time.Second
+
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(wait):
+		t.Fatalf("no %s within %s", what, wait)
+		panic("unreachable")
+	}
+}
+
+func drain(ch <-chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
+}
+
+// listener is a store whose listener reports each backend pid it listens
+// on. Its fallback ticks are off (an hour apart), so once the wake-up a
+// fresh connection delivers is drained, whatever arrives next was
+// announced by someone.
+type listener struct {
+	s      *postgres.Store
+	wakeup <-chan struct{}
+	pids   chan uint32
+}
+
+func listen(t *testing.T, schema string) *listener {
+	t.Helper()
+	l := &listener{s: open(t, schema, &postgres.Options{MaxConns: 2, WakeupPoll: time.Hour}), pids: make(chan uint32, 16)}
+	postgres.SetListenHook(l.s, func(pid uint32) { l.pids <- pid })
+	l.wakeup = l.s.Wakeups()
+	return l
+}
+
+// connected waits for the listener's next LISTEN and returns its pid.
+func (l *listener) connected(t *testing.T) uint32 {
+	t.Helper()
+	pid := receive(t, l.pids, "LISTEN")
+	drain(l.wakeup)
+	if !l.s.Stats().Listening {
+		t.Fatal("Stats does not report the listener connected")
+	}
+	return pid
+}
+
+func TestWakeAcrossStores(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	a := open(t, schema, &postgres.Options{MaxConns: 2})
+	b := listen(t, schema)
+	pid := b.connected(t)
+
+	// Wake reaches its own store at once, without a round trip.
+	a.Wake()
+	select {
+	case <-a.Wakeups():
+	default:
+		t.Fatal("Wake did not signal its own store's Wakeups")
+	}
+	// The other store hears through NOTIFY; bursts coalesce, and a
+	// wake-up still follows each.
+	for range 3 {
+		for range 50 {
+			a.Wake()
+		}
+		receive(t, b.wakeup, "wake-up from the other store")
+	}
+
+	// The server drops the listener's connection: it reconnects and
+	// delivery resumes.
+	pgtest.Exec(t, "SELECT pg_terminate_backend($1)", int64(pid))
+	if again := b.connected(t); again == pid {
+		t.Fatalf("listener still on backend %d after it was terminated", pid)
+	}
+	a.Wake()
+	receive(t, b.wakeup, "wake-up after the listener reconnected")
+}
+
+// TestWakeStaysInSchema: a store in another schema (another tenant) is not
+// woken. The check for absence waits briefly after the same announcement
+// has reached a listener of the right schema.
+func TestWakeStaysInSchema(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	a := open(t, schema, &postgres.Options{MaxConns: 2})
+	same, other := listen(t, schema), listen(t, "")
+	same.connected(t)
+	other.connected(t)
+	a.Wake()
+	receive(t, same.wakeup, "wake-up in the same schema")
+	select {
+	case <-other.wakeup:
+		t.Fatal("a store in another schema was woken")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestWakeupsFallBackToPolling: while the listener cannot connect,
+// Wakeups ticks every WakeupPoll so the engine keeps polling.
+func TestWakeupsFallBackToPolling(t *testing.T) {
+	t.Parallel()
+	s := open(t, "", &postgres.Options{MaxConns: 2, WakeupPoll: 10 * time.Millisecond})
+	postgres.BreakListener(s)
+	ch := s.Wakeups()
+	for range 3 {
+		receive(t, ch, "fallback tick")
+	}
+	if s.Stats().Listening {
+		t.Fatal("Stats reports a listener that cannot connect as listening")
+	}
+}
+
+// TestWakeAfterClose: a closed store's Wake and Wakeups do nothing and
+// start nothing (goleak in TestMain checks the latter).
+func TestWakeAfterClose(t *testing.T) {
+	t.Parallel()
+	s := open(t, "", nil)
+	s.Wakeups()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Wake()
+	s.Wakeups()
+}
