@@ -148,6 +148,40 @@ func testDeleteFinished(t *testing.T, b *bundle) {
 	if tasks, steps := b.totals(t); tasks != 4 || steps != 4 {
 		t.Fatalf("%d tasks and %d steps remain, want 4 and 4", tasks, steps)
 	}
+
+	// Cleaners running at once share the work: each task is deleted once
+	// and none is left behind.
+	const more = 24
+	for range more {
+		d := b.create(t, chain("x"))
+		if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: d.Task.ID, Now: minute(10)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var deleted atomic.Int64
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			for {
+				n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: cutoff, Limit: 4})
+				if err != nil {
+					t.Errorf("concurrent DeleteFinished: %v", err)
+					return
+				}
+				deleted.Add(int64(n))
+				if n < 4 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := deleted.Load(); n != more {
+		t.Fatalf("concurrent cleaners deleted %d tasks, want %d", n, more)
+	}
+	if tasks, _ := b.totals(t); tasks != 4 {
+		t.Fatalf("%d tasks remain after concurrent cleaning, want 4", tasks)
+	}
 }
 
 func testLeaderElection(t *testing.T, b *bundle) {
