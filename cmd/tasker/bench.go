@@ -1,0 +1,505 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// benchBackoff is the tiny backoff every bench step retries with.
+var benchBackoff = retry.Policy{Base: time.Millisecond, Max: 2 * time.Millisecond}
+
+type benchOptions struct {
+	db        string
+	workloads string
+	scale     float64
+}
+
+func newBenchCmd() *cobra.Command {
+	o := benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "measure the engine on fresh SQLite files",
+		Long: `bench runs each workload on a fresh SQLite file of its own (deleted first) with
+MaxConcurrency 256, BatchSize 256 and a 1-2 ms retry backoff, and prints rates
+and per-step costs:
+
+  W1  10,000 one-step workflows started before Run    workflows/s (and start rate)
+  W2  1,000 workflows x 10-step chain                   steps/s
+  W3  100 workflows fanning out 1 -> 50 -> 1            steps/s
+  W4  10,000 one-step workflows, 30% fail once          workflows/s (all must complete)
+  W5  1,000 3-step chains, one at a time (Start, Wait)  p50/p99 latency
+
+Per step: claim and finish transactions, SQL statements through the store's
+writer (a bun query hook on store.DB(); reads on the read pool are not seen),
+and heap allocations. The ceiling is the rate of one-row INSERT commits on the
+same kind of file. --scale multiplies every workload's size.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.db, "db", "", "SQLite file path; each workload uses PATH with -w1, -w2… before the extension (default: a temporary directory, removed afterwards)")
+	cmd.Flags().StringVar(&o.workloads, "workloads", "W1,W2,W3,W4,W5", "workloads to run (comma-separated)")
+	cmd.Flags().Float64Var(&o.scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
+	return cmd
+}
+
+// benchResult is one workload's measurements.
+type benchResult struct {
+	items    int
+	unit     string // "workflows" or "steps"
+	wall     time.Duration
+	tasks    int
+	complete int
+	attempts int64 // step attempts (claims), the per-step denominator
+	claimTx  int64
+	finishTx int64
+	sql      int64
+	mallocs  uint64
+	note     string
+}
+
+type workload struct {
+	name, what string
+	run        func(ctx context.Context, path string, scale float64) (*benchResult, error)
+}
+
+var workloads = []workload{
+	{"W1", "one-step workflows started up front", benchW1},
+	{"W2", "10-step chains", benchW2},
+	{"W3", "fan-out 1->50->1", benchW3},
+	{"W4", "one step, 30% fail once", benchW4},
+	{"W5", "3-step chains one at a time", benchW5},
+}
+
+func scaled(n int, scale float64) int { return max(1, int(math.Round(float64(n)*scale))) }
+
+func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
+	if o.scale <= 0 {
+		return fmt.Errorf("--scale must be positive, got %g", o.scale)
+	}
+	if isPostgres(o.db) {
+		return errors.New("bench runs on fresh SQLite files: --db must be a file path")
+	}
+	var chosen []workload
+	for name := range strings.SplitSeq(o.workloads, ",") {
+		name = strings.ToUpper(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		i := slices.IndexFunc(workloads, func(w workload) bool { return w.name == name })
+		if i < 0 {
+			return fmt.Errorf("unknown workload %q (W1 to W5)", name)
+		}
+		chosen = append(chosen, workloads[i])
+	}
+	if len(chosen) == 0 {
+		return errors.New("--workloads names no workload")
+	}
+	base := o.db
+	if base == "" {
+		dir, err := os.MkdirTemp("", "tasker-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		base = filepath.Join(dir, "bench.db")
+	}
+	fileFor := func(suffix string) string {
+		ext := filepath.Ext(base)
+		return strings.TrimSuffix(base, ext) + "-" + suffix + ext
+	}
+	fmt.Fprintf(out, "tasker bench: scale %g, %s %s/%s, GOMAXPROCS %d, files %s\n",
+		o.scale, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), fileFor("*"))
+	fmt.Fprintln(out, "engine: MaxConcurrency 256, BatchSize 256, retry backoff 1-2 ms; SQLite WAL, synchronous NORMAL")
+
+	ceiling, commits, err := rawCommitRate(ctx, fileFor("raw"), scaled(5000, o.scale))
+	if err != nil {
+		return fmt.Errorf("raw commit rate: %w", err)
+	}
+
+	w := newTable(out)
+	fmt.Fprintln(w, "\nWORKLOAD\tWHAT\tITEMS\tWALL\tRATE\tCOMPLETE\tCLAIM TX/STEP\tFINISH TX/STEP\tSQL/STEP\tALLOCS/STEP\tNOTES")
+	var failed []string
+	for _, wl := range chosen {
+		r, err := wl.run(ctx, fileFor(strings.ToLower(wl.name)), o.scale)
+		if err != nil {
+			fmt.Fprintf(w, "%s\t%s\tFAILED: %v\n", wl.name, wl.what, err)
+			failed = append(failed, fmt.Sprintf("%s: %v", wl.name, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		per := func(n float64) string {
+			if r.attempts == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.3f", n/float64(r.attempts))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d %s\t%s\t%.0f %s/s\t%d/%d\t%s\t%s\t%s\t%.0f\t%s\n",
+			wl.name, wl.what, r.items, r.unit, r.wall.Round(time.Millisecond), float64(r.items)/r.wall.Seconds(), r.unit,
+			r.complete, r.tasks, per(float64(r.claimTx)), per(float64(r.finishTx)), per(float64(r.sql)),
+			float64(r.mallocs)/float64(max(r.attempts, 1)), r.note)
+		if r.complete != r.tasks {
+			failed = append(failed, fmt.Sprintf("%s: only %d of %d workflows complete", wl.name, r.complete, r.tasks))
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nceiling: %.0f commits/s (%d one-row INSERT transactions, BEGIN IMMEDIATE/COMMIT through store.DB(), same kind of file)\n", ceiling, commits)
+	fmt.Fprintln(out, "per step = per step attempt (claims); SQL counts the writer connection's statements only")
+	if len(failed) > 0 {
+		return fmt.Errorf("bench failed: %s", strings.Join(failed, "; "))
+	}
+	fmt.Fprintln(out, "every workload complete")
+	return nil
+}
+
+// freshStore deletes path (and its WAL files) and opens a new store there.
+func freshStore(ctx context.Context, path string) (*sqlite.Store, error) {
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return sqlite.Open(ctx, path, nil)
+}
+
+func rawCommitRate(ctx context.Context, path string, n int) (float64, int, error) {
+	st, err := freshStore(ctx, path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer st.Close()
+	db := st.DB()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE bench_scratch (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"); err != nil {
+		return 0, 0, err
+	}
+	began := time.Now()
+	for i := range n {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO bench_scratch (v) VALUES (?)", fmt.Sprint("row ", i)); err != nil {
+			_ = tx.Rollback()
+			return 0, 0, err
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return float64(n) / time.Since(began).Seconds(), n, nil
+}
+
+// queryCounter counts the statements bun runs on one database.
+type queryCounter struct{ n atomic.Int64 }
+
+func (c *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+func (c *queryCounter) AfterQuery(context.Context, *bun.QueryEvent) { c.n.Add(1) }
+
+// rig is one workload's engine on a fresh file.
+type rig struct {
+	st      *sqlite.Store
+	e       *engine.Engine
+	queries *queryCounter
+	tr      *tracker
+	events  <-chan engine.Event
+	unsub   func()
+	runDone chan error
+	running bool
+}
+
+func newRig(ctx context.Context, path string, templates []*engine.Template, handlers map[string]engine.HandlerFunc) (*rig, error) {
+	st, err := freshStore(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	r := &rig{st: st, queries: &queryCounter{}, tr: newTracker()}
+	st.DB().AddQueryHook(r.queries)
+	r.e, err = engine.New(engine.Config{
+		Store: st, Retry: benchBackoff,
+		Execution: engine.ExecutionConfig{MaxConcurrency: 256, BatchSize: 256},
+	})
+	if err == nil {
+		for name, h := range handlers {
+			err = errors.Join(err, r.e.Handle(name, h))
+		}
+	}
+	for _, t := range templates {
+		if err == nil {
+			err = r.e.Register(t)
+		}
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// run starts the engine and follows task events from now on.
+func (r *rig) run(ctx context.Context) {
+	var events <-chan engine.Event
+	events, r.unsub = r.e.Subscribe(1 << 16)
+	consumed := make(chan struct{})
+	go func() { defer close(consumed); r.tr.consume(events) }()
+	unsub := r.unsub
+	r.unsub = func() { unsub(); <-consumed }
+	r.runDone = make(chan error, 1)
+	r.running = true
+	go func() { r.runDone <- r.e.Run(context.WithoutCancel(ctx)) }()
+}
+
+// waitAll waits until every tracked task has finished.
+func (r *rig) waitAll(ctx context.Context) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, f, n := r.tr.counts()
+		if c+f == n {
+			return nil
+		}
+		select {
+		case <-r.tr.changed:
+		case <-tick.C:
+			if r.e.Stats().EventsDropped > 0 {
+				if err := r.tr.resync(ctx, r.st); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// close stops the engine, verifies the final states and closes the store.
+func (r *rig) close(ctx context.Context, res *benchResult) error {
+	var err error
+	if r.running {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err = r.e.Stop(sctx)
+		cancel()
+		err = errors.Join(err, <-r.runDone)
+		r.unsub()
+	}
+	if res != nil && err == nil {
+		counts, cerr := r.st.CountByState(context.WithoutCancel(ctx))
+		if cerr != nil {
+			err = cerr
+		} else {
+			res.complete = counts.Tasks[store.TaskComplete]
+		}
+	}
+	return errors.Join(err, r.st.Close())
+}
+
+// measure snapshots the counters a workload reports.
+type measure struct {
+	stats   engine.Stats
+	sql     int64
+	mallocs uint64
+	at      time.Time
+}
+
+func (r *rig) snapshot() measure {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return measure{stats: r.e.Stats(), sql: r.queries.n.Load(), mallocs: ms.Mallocs, at: time.Now()}
+}
+
+func (r *rig) result(from measure, items int, unit string) *benchResult {
+	to := r.snapshot()
+	_, _, n := r.tr.counts()
+	return &benchResult{
+		items: items, unit: unit, wall: to.at.Sub(from.at), tasks: n,
+		attempts: to.stats.StepsClaimed - from.stats.StepsClaimed,
+		claimTx:  to.stats.ClaimTransactions - from.stats.ClaimTransactions,
+		finishTx: to.stats.FinishTransactions - from.stats.FinishTransactions,
+		sql:      to.sql - from.sql, mallocs: to.mallocs - from.mallocs,
+	}
+}
+
+type benchInput struct {
+	I int `json:"i"`
+}
+
+func noop(sc *engine.StepContext) (any, error) {
+	return map[string]any{"ok": true, "step": sc.Step}, nil
+}
+
+// flakyFirst fails the first attempt of 30% of the workflows (i % 10 < 3).
+func flakyFirst(sc *engine.StepContext) (any, error) {
+	var in benchInput
+	if err := sc.Input(&in); err != nil {
+		return nil, err
+	}
+	if sc.Attempt == 1 && in.I%10 < 3 {
+		return nil, &engine.RetryableError{Err: fmt.Errorf("workflow %d: transient failure", in.I)}
+	}
+	return map[string]any{"ok": true}, nil
+}
+
+func chain(name string, n int) *engine.Template {
+	t := &engine.Template{Namespace: "bench", Name: name, Version: "1"}
+	for i := 1; i <= n; i++ {
+		s := engine.StepTemplate{Name: fmt.Sprintf("s%02d", i), Handler: "bench.noop", Backoff: benchBackoff}
+		if i > 1 {
+			s.DependsOn = []string{fmt.Sprintf("s%02d", i-1)}
+		}
+		t.Steps = append(t.Steps, s)
+	}
+	return t
+}
+
+func fanout(width int) *engine.Template {
+	t := &engine.Template{Namespace: "bench", Name: "fanout", Version: "1"}
+	t.Steps = append(t.Steps, engine.StepTemplate{Name: "root", Handler: "bench.noop", Backoff: benchBackoff})
+	var mids []string
+	for i := 1; i <= width; i++ {
+		name := fmt.Sprintf("p%02d", i)
+		mids = append(mids, name)
+		t.Steps = append(t.Steps, engine.StepTemplate{Name: name, Handler: "bench.noop", DependsOn: []string{"root"}, Backoff: benchBackoff})
+	}
+	t.Steps = append(t.Steps, engine.StepTemplate{Name: "join", Handler: "bench.noop", DependsOn: mids, Backoff: benchBackoff})
+	return t
+}
+
+// upFront starts n workflows before Run, then measures from Run until
+// every one has finished.
+func upFront(ctx context.Context, path string, t *engine.Template, handlers map[string]engine.HandlerFunc, n, stepsPer int, unit string) (*benchResult, error) {
+	r, err := newRig(ctx, path, []*engine.Template{t}, handlers)
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	for i := range n {
+		h, err := r.e.Start(ctx, t.FullName(), benchInput{I: i})
+		if err != nil {
+			_ = r.close(ctx, nil)
+			return nil, fmt.Errorf("starting workflow %d: %w", i, err)
+		}
+		r.tr.add(h.TaskID)
+	}
+	startRate := float64(n) / time.Since(began).Seconds()
+	runtime.GC()
+	from := r.snapshot()
+	r.run(ctx)
+	if err := r.waitAll(ctx); err != nil {
+		_ = r.close(ctx, nil)
+		return nil, err
+	}
+	items := n
+	if unit == "steps" {
+		items = n * stepsPer
+	}
+	res := r.result(from, items, unit)
+	res.note = fmt.Sprintf("started %d before Run at %.0f/s", n, startRate)
+	return res, r.close(ctx, res)
+}
+
+func benchW1(ctx context.Context, path string, scale float64) (*benchResult, error) {
+	t := chain("single", 1)
+	return upFront(ctx, path, t, map[string]engine.HandlerFunc{"bench.noop": noop}, scaled(10000, scale), 1, "workflows")
+}
+
+func benchW2(ctx context.Context, path string, scale float64) (*benchResult, error) {
+	return upFront(ctx, path, chain("chain10", 10), map[string]engine.HandlerFunc{"bench.noop": noop}, scaled(1000, scale), 10, "steps")
+}
+
+func benchW3(ctx context.Context, path string, scale float64) (*benchResult, error) {
+	return upFront(ctx, path, fanout(50), map[string]engine.HandlerFunc{"bench.noop": noop}, scaled(100, scale), 52, "steps")
+}
+
+func benchW4(ctx context.Context, path string, scale float64) (*benchResult, error) {
+	t := &engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
+		{Name: "only", Handler: "bench.flaky", Backoff: benchBackoff},
+	}}
+	n := scaled(10000, scale)
+	res, err := upFront(ctx, path, t, map[string]engine.HandlerFunc{"bench.flaky": flakyFirst}, n, 1, "workflows")
+	if err != nil {
+		return nil, err
+	}
+	wantRetries := 0
+	for i := range n {
+		if i%10 < 3 {
+			wantRetries++
+		}
+	}
+	res.note += fmt.Sprintf("; %d retries (want %d)", res.attempts-int64(n), wantRetries)
+	if res.complete != n {
+		return res, fmt.Errorf("only %d of %d workflows complete", res.complete, n)
+	}
+	if res.attempts != int64(n+wantRetries) {
+		return res, fmt.Errorf("%d step attempts, want %d", res.attempts, n+wantRetries)
+	}
+	return res, nil
+}
+
+func benchW5(ctx context.Context, path string, scale float64) (*benchResult, error) {
+	t := chain("chain3", 3)
+	r, err := newRig(ctx, path, []*engine.Template{t}, map[string]engine.HandlerFunc{"bench.noop": noop})
+	if err != nil {
+		return nil, err
+	}
+	r.run(ctx)
+	n := scaled(1000, scale)
+	lat := make([]time.Duration, 0, n)
+	runtime.GC()
+	from := r.snapshot()
+	var runErr error
+	for i := range n {
+		began := time.Now()
+		h, err := r.e.Start(ctx, t.FullName(), benchInput{I: i})
+		if err != nil {
+			runErr = fmt.Errorf("starting workflow %d: %w", i, err)
+			break
+		}
+		r.tr.add(h.TaskID)
+		out, err := h.Wait(ctx)
+		if err != nil {
+			runErr = err
+			break
+		}
+		lat = append(lat, time.Since(began))
+		if out.State != store.TaskComplete {
+			runErr = fmt.Errorf("workflow %d ended %s: %s", i, out.State, out.Error)
+			break
+		}
+	}
+	if runErr != nil {
+		_ = r.close(ctx, nil)
+		return nil, runErr
+	}
+	res := r.result(from, n, "workflows")
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		i := min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)
+		return float64(lat[max(i, 0)].Microseconds()) / 1000
+	}
+	res.note = fmt.Sprintf("latency p50 %.2f ms, p99 %.2f ms, max %.2f ms", pct(0.50), pct(0.99), float64(lat[len(lat)-1].Microseconds())/1000)
+	return res, r.close(ctx, res)
+}

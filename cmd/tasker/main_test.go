@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/examples/orderflow"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// execute runs the CLI in-process and returns what it printed.
+func execute(t *testing.T, ctx context.Context, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func mustExecute(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := execute(t, ctx, args...)
+	if err != nil {
+		t.Fatalf("tasker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func mustFail(t *testing.T, want string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := execute(t, ctx, args...)
+	if err == nil {
+		t.Fatalf("tasker %s succeeded, want an error containing %q:\n%s", strings.Join(args, " "), want, out)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("tasker %s: error %q, want it to contain %q", strings.Join(args, " "), err, want)
+	}
+}
+
+func wantMatch(t *testing.T, out, pattern string) []string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("output does not match %q:\n%s", pattern, out)
+	}
+	return m
+}
+
+// rows returns the table rows (after the header) that start with a number.
+func rows(out string) []string {
+	var r []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			if _, err := strconv.Atoi(f[0]); err == nil {
+				r = append(r, line)
+			}
+		}
+	}
+	return r
+}
+
+func TestDemoThenInspect(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	out := mustExecute(t, "demo", "--orders", "5", "--db", db)
+	wantMatch(t, out, `(?m)^orders\s+5$`)
+	wantMatch(t, out, `(?m)^  complete\s+5$`)
+	wantMatch(t, out, `(?m)^  error\s+0$`)
+	wantMatch(t, out, `(?m)^retries\s+1$`) // order 3's payment
+	wantMatch(t, out, `(?m)^steps run\s+26\s+\(25 completed, 0 failed\)$`)
+	wantMatch(t, out, `(?m)^workflows/s\s+\d`)
+	wantMatch(t, out, `5/5 orders done \(5 complete, 0 error\)`)
+
+	out = mustExecute(t, "tasks", "ls", "--db", db)
+	wantMatch(t, out, `ID\s+WORKFLOW\s+VERSION\s+STATE`)
+	r := rows(out)
+	if len(r) != 5 {
+		t.Fatalf("tasks ls lists %d tasks, want 5:\n%s", len(r), out)
+	}
+	for i, line := range r {
+		wantMatch(t, line, fmt.Sprintf(`^%d\s+ecommerce/process_order\s+1\.0\.0\s+complete\s+0\s`, 5-i))
+	}
+	if r := rows(mustExecute(t, "tasks", "ls", "--db", db, "--limit", "2")); len(r) != 2 {
+		t.Fatalf("--limit 2 lists %d", len(r))
+	}
+	if out := mustExecute(t, "tasks", "ls", "--db", db, "--state", "error"); !strings.Contains(out, "no tasks") {
+		t.Fatalf("--state error:\n%s", out)
+	}
+	mustFail(t, `unknown state "done"`, "tasks", "ls", "--db", db, "--state", "done")
+
+	// Task 3 is order 3, whose first payment attempt failed.
+	out = mustExecute(t, "tasks", "show", "3", "--db", db)
+	wantMatch(t, out, `(?m)^state\s+complete$`)
+	wantMatch(t, out, `(?m)^charge_payment\s+complete\s+2/3\s+validate_cart\s+retryable: charging order 3 .*\s\{"payment_id":"pay_3:charge_payment"`)
+	wantMatch(t, out, `(?m)^create_order\s+complete\s+1/3\s+charge_payment,reserve_inventory\s`)
+	wantMatch(t, out, `(?m)^TIME\s+OBJECT\s+TRANSITION\s+DETAIL$`)
+	wantMatch(t, out, `step charge_payment\s+in_progress → pending\s+retryable: charging order 3 at https://pay.example/charge`)
+	wantMatch(t, out, `task\s+in_progress → complete`)
+	// 3 task moves; 2 per step, and 2 more for the retried payment.
+	if n := strings.Count(out[strings.Index(out, "HISTORY"):], "→"); n != 3+2*5+2 {
+		t.Errorf("history has %d transitions, want %d", n, 3+2*5+2)
+	}
+	history := out[strings.Index(out, "HISTORY"):]
+	if !strings.Contains(history, "task                    (new) → pending") ||
+		strings.Index(history, "(new) → pending") > strings.Index(history, "step validate_cart") ||
+		strings.LastIndex(history, "task  ") < strings.LastIndex(history, "step send_confirmation") {
+		t.Errorf("history out of order:\n%s", history)
+	}
+
+	mustFail(t, "cannot cancel task 1: it is complete", "tasks", "cancel", "1", "--db", db)
+	mustFail(t, "cannot retry task 1: it is complete, and only a task in error can be retried", "tasks", "retry", "1", "--db", db)
+	mustFail(t, "cannot resolve step validate_cart of task 1: it is complete", "tasks", "resolve", "1", "validate_cart", "--db", db)
+	mustFail(t, `task 1 has no step "nope"`, "tasks", "resolve", "1", "nope", "--db", db)
+	mustFail(t, "task 99 not found", "tasks", "show", "99", "--db", db)
+	mustFail(t, "task 99 not found", "tasks", "cancel", "99", "--db", db)
+	mustFail(t, "task id must be a positive integer", "tasks", "show", "x", "--db", db)
+
+	out = mustExecute(t, "tasks", "cancel", "1", "--force", "--db", db)
+	wantMatch(t, out, `task 1 cancelled \(was complete\)`)
+	mustFail(t, "already cancelled", "tasks", "cancel", "1", "--db", db)
+
+	// A second run adds five new orders.
+	wantMatch(t, mustExecute(t, "demo", "--orders", "5", "--db", db), `(?m)^  complete\s+5$`)
+	if r := rows(mustExecute(t, "tasks", "ls", "--db", db, "--state", "complete")); len(r) != 9 {
+		t.Fatalf("after two runs %d complete tasks, want 9", len(r))
+	}
+
+	out = mustExecute(t, "migrate", "--db", db)
+	wantMatch(t, out, `^schema version [1-9]\d* \(SQLite .*demo\.db\)\n$`)
+}
+
+func TestMigrateCreatesTheSchema(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "sub", "new.db")
+	mustFail(t, "no database at", "tasks", "ls", "--db", db)
+	out := mustExecute(t, "migrate", "--db", db)
+	m := wantMatch(t, out, `schema version (\d+)`)
+	st, err := sqlite.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v, err := st.SchemaVersion(context.Background())
+	if err != nil || strconv.Itoa(v) != m[1] {
+		t.Fatalf("store says version %d (%v), migrate printed %s", v, err, m[1])
+	}
+	if out := mustExecute(t, "tasks", "ls", "--db", db); !strings.Contains(out, "no tasks") {
+		t.Fatalf("fresh database lists:\n%s", out)
+	}
+}
+
+func TestPostgresURLNeedsAServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Nothing listens on port 1: the error names the backend.
+	_, err := execute(t, ctx, "migrate", "--db", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err == nil || !strings.Contains(err.Error(), "postgres") {
+		t.Fatalf("err = %v, want a postgres error", err)
+	}
+	mustFail(t, "bench runs on fresh SQLite files", "bench", "--db", "postgres://x@127.0.0.1:1/none")
+}
+
+// An order that failed is resolved and retried by an operator, and a
+// worker started from the CLI finishes it; SIGINT (here: the context)
+// stops the worker gracefully.
+func TestResolveRetryAndWorker(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ops.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// Two tasks, made by a program of our own: a pending one to cancel and
+	// one with an empty cart, which fails validation permanently.
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{Store: st, Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := orderflow.Register(e, orderflow.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := e.Start(ctx, orderflow.Workflow, orderflow.SampleOrder(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustExecute(t, "tasks", "cancel", strconv.FormatInt(pending.TaskID, 10), "--db", db, "--reason", "customer changed their mind")
+	wantMatch(t, out, `cancelled \(was pending\)`)
+	out = mustExecute(t, "tasks", "show", strconv.FormatInt(pending.TaskID, 10), "--db", db)
+	wantMatch(t, out, `(?m)^state\s+cancelled$`)
+	wantMatch(t, out, `task\s+pending → cancelled\s+\{"reason":"customer changed their mind"\}`)
+
+	// Two orders with empty carts: validation fails them permanently.
+	bad, err := e.Start(ctx, orderflow.Workflow, orderflow.Input{OrderID: 9, Items: []orderflow.Item{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad2, err := e.Start(ctx, orderflow.Workflow, orderflow.Input{OrderID: 10, Items: []orderflow.Item{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, id2 := strconv.FormatInt(bad.TaskID, 10), strconv.FormatInt(bad2.TaskID, 10)
+	runDone := make(chan error, 1)
+	go func() { runDone <- e.Run(context.Background()) }()
+	for _, h := range []*engine.Handle{bad, bad2} {
+		o, err := h.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.State != store.TaskError {
+			t.Fatalf("empty cart ended %s", o.State)
+		}
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	out = mustExecute(t, "tasks", "show", id, "--db", db)
+	wantMatch(t, out, `(?m)^validate_cart\s+error\s+1/3\s+-\s+permanent: order 9 has no items`)
+	wantMatch(t, out, `(?m)^error\s+permanent: order 9 has no items`)
+	r := rows(mustExecute(t, "tasks", "ls", "--db", db, "--state", "error,cancelled"))
+	if len(r) != 3 || !regexp.MustCompile(`^`+id2+`\s+ecommerce/process_order\s+1\.0\.0\s+error`).MatchString(r[0]) {
+		t.Fatalf("tasks ls --state error,cancelled:\n%s", strings.Join(r, "\n"))
+	}
+
+	// The first is resolved by hand: the task goes back to pending.
+	mustFail(t, "--results is not valid JSON", "tasks", "resolve", id, "validate_cart", "--db", db, "--results", "{nope")
+	out = mustExecute(t, "tasks", "resolve", id, "validate_cart", "--db", db,
+		"--results", `{"order_id":9,"items":1,"units":2,"total_cents":500}`)
+	wantMatch(t, out, `step validate_cart of task `+id+` resolved_manually\ntask `+id+`: error → pending\n`)
+	// The second is retried: validation runs again (and fails again).
+	out = mustExecute(t, "tasks", "retry", id2, "--db", db)
+	wantMatch(t, out, `task `+id2+` is pending again`)
+
+	// The worker, in-process: its context ending plays SIGINT.
+	wctx, stopWorker := context.WithCancel(ctx)
+	defer stopWorker()
+	var wout bytes.Buffer
+	workerDone := make(chan error, 1)
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetOut(&wout)
+		cmd.SetErr(&wout)
+		cmd.SetArgs([]string{"worker", "--db", db, "--poll", "20ms"})
+		workerDone <- cmd.ExecuteContext(wctx)
+	}()
+	// Our engine (not running) waits by polling the shared file.
+	o, err := e.Wait(ctx, bad.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2, err := e.Wait(ctx, bad2.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopWorker()
+	if err := <-workerDone; err != nil {
+		t.Fatalf("worker: %v\n%s", err, wout.String())
+	}
+	if o.State != store.TaskComplete {
+		t.Fatalf("after resolve the task ended %s: %s", o.State, o.Error)
+	}
+	if o2.State != store.TaskError {
+		t.Fatalf("the retried empty cart ended %s", o2.State)
+	}
+	out = mustExecute(t, "tasks", "show", id2, "--db", db)
+	wantMatch(t, out, `(?m)^validate_cart\s+error\s+1/3\s`)
+	wantMatch(t, out, `task\s+error → pending\s+\{"reason":"operator retry"\}`)
+	var order orderflow.Order
+	if err := o.Decode("create_order", &order); err != nil || order.OrderNumber != "ORD-000009" || order.TotalCents != 500 {
+		t.Fatalf("order %+v (%v)", order, err)
+	}
+	wantMatch(t, wout.String(), `worker running ecommerce/process_order on SQLite`)
+	wantMatch(t, wout.String(), `worker stopped: 4 steps completed, 1 retried, 1 failed`)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBenchTinyScale(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "bench.db")
+	out := mustExecute(t, "bench", "--scale", "0.01", "--db", db)
+	for _, w := range []string{"W1", "W2", "W3", "W4", "W5"} {
+		m := wantMatch(t, out, `(?m)^`+w+`\s.*\s(\d+)/(\d+)\s+\d`)
+		if m[1] != m[2] || m[1] == "0" {
+			t.Errorf("%s: %s of %s workflows complete", w, m[1], m[2])
+		}
+	}
+	wantMatch(t, out, `(?m)^W4\s.*30 retries \(want 30\)`)
+	wantMatch(t, out, `(?m)^W5\s.*latency p50 [\d.]+ ms, p99 [\d.]+ ms`)
+	wantMatch(t, out, `ceiling: \d+ commits/s`)
+	wantMatch(t, out, `every workload complete`)
+
+	out = mustExecute(t, "bench", "--scale", "0.01", "--db", db, "--workloads", "w2")
+	if strings.Contains(out, "W1 ") || !strings.Contains(out, "W2 ") {
+		t.Fatalf("--workloads w2 ran:\n%s", out)
+	}
+	mustFail(t, `unknown workload "W9"`, "bench", "--workloads", "W9")
+}

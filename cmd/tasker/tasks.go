@@ -1,0 +1,435 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+func newTasksCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "list, inspect and operate on tasks",
+	}
+	cmd.AddCommand(newTasksLsCmd(), newTasksShowCmd(), newTasksCancelCmd(), newTasksRetryCmd(), newTasksResolveCmd())
+	return cmd
+}
+
+const timeLayout = "2006-01-02 15:04:05.000"
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(timeLayout)
+}
+
+func fmtTimePtr(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return fmtTime(*t)
+}
+
+// clip shortens s to n runes on one line.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "-"
+	}
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// errorText extracts the message of a stored error document.
+func errorText(doc store.JSON) string {
+	if len(doc) == 0 || string(doc) == "null" {
+		return ""
+	}
+	var v struct {
+		Error string `json:"error"`
+		Kind  string `json:"kind"`
+	}
+	if json.Unmarshal(doc, &v) == nil && v.Error != "" {
+		if v.Kind != "" {
+			return v.Kind + ": " + v.Error
+		}
+		return v.Error
+	}
+	return string(doc)
+}
+
+func parseTaskID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, fmt.Errorf("task id must be a positive integer, got %q", s)
+	}
+	return id, nil
+}
+
+func newTasksLsCmd() *cobra.Command {
+	var db, state, workflow string
+	var limit int
+	var before int64
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "list tasks, newest first",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := openExisting(ctx, db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			p := &store.ListTasksParams{Limit: limit, Before: before}
+			if workflow != "" {
+				p.Namespace, p.Name, _ = strings.Cut(workflow, "/")
+				if p.Name == "" {
+					return fmt.Errorf("--workflow must be namespace/name, got %q", workflow)
+				}
+			}
+			for s := range strings.SplitSeq(state, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					if !store.TaskState(s).Valid() {
+						return fmt.Errorf("unknown state %q (one of %s)", s, joinStates())
+					}
+					p.States = append(p.States, store.TaskState(s))
+				}
+			}
+			page, err := st.ListTasks(ctx, p)
+			if err != nil {
+				return err
+			}
+			return printTaskList(cmd.OutOrStdout(), page)
+		},
+	}
+	cmd.Flags().StringVar(&state, "state", "", "only tasks in these states (comma-separated: "+joinStates()+")")
+	cmd.Flags().StringVar(&workflow, "workflow", "", "only tasks of this workflow (namespace/name)")
+	cmd.Flags().IntVar(&limit, "limit", 50, "most tasks to list (at most 1000)")
+	cmd.Flags().Int64Var(&before, "before", 0, "only tasks with a smaller id (the cursor the previous page printed)")
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func joinStates() string {
+	var s []string
+	for _, st := range store.TaskStates {
+		s = append(s, string(st))
+	}
+	return strings.Join(s, ", ")
+}
+
+func printTaskList(out io.Writer, page *store.TaskPage) error {
+	if len(page.Tasks) == 0 {
+		_, err := fmt.Fprintln(out, "no tasks")
+		return err
+	}
+	w := newTable(out)
+	fmt.Fprintln(w, "ID\tWORKFLOW\tVERSION\tSTATE\tOPEN STEPS\tCREATED\tUPDATED")
+	for _, t := range page.Tasks {
+		fmt.Fprintf(w, "%d\t%s/%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, t.Namespace, t.Name, t.Version, t.State, t.Unfinished,
+			fmtTime(t.CreatedAt), fmtTime(t.UpdatedAt))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if page.NextCursor != 0 {
+		fmt.Fprintf(out, "more: --before %d\n", page.NextCursor)
+	}
+	return nil
+}
+
+func newTasksShowCmd() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "show a task, its steps and its transition history",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseTaskID(args[0])
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := openExisting(ctx, db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			d, err := st.GetTask(ctx, id)
+			if err != nil {
+				return taskError(id, err)
+			}
+			h, err := st.History(ctx, id)
+			if err != nil {
+				return taskError(id, err)
+			}
+			return printTask(cmd.OutOrStdout(), d, h)
+		},
+	}
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func printTask(out io.Writer, d *store.TaskDetail, h *store.History) error {
+	t := d.Task
+	w := newTable(out)
+	fmt.Fprintf(w, "task\t%d\n", t.ID)
+	fmt.Fprintf(w, "workflow\t%s/%s@%s (%s)\n", t.Namespace, t.Name, t.Version, t.Kind)
+	fmt.Fprintf(w, "state\t%s\n", t.State)
+	fmt.Fprintf(w, "identity\t%s\n", t.IdentityKey)
+	fmt.Fprintf(w, "created\t%s\n", fmtTime(t.CreatedAt))
+	fmt.Fprintf(w, "updated\t%s\n", fmtTime(t.UpdatedAt))
+	fmt.Fprintf(w, "completed\t%s\n", fmtTimePtr(t.CompletedAt))
+	fmt.Fprintf(w, "input\t%s\n", clip(string(t.Context), 100))
+	if e := errorText(t.LastError); e != "" {
+		fmt.Fprintf(w, "error\t%s\n", clip(e, 100))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+
+	names := map[int64]string{}
+	deps := map[int64][]string{}
+	for _, s := range d.Steps {
+		names[s.ID] = s.Name
+	}
+	for _, e := range d.Edges {
+		deps[e.ToStepID] = append(deps[e.ToStepID], names[e.FromStepID])
+	}
+	fmt.Fprintln(out, "\nSTEPS")
+	w = newTable(out)
+	fmt.Fprintln(w, "NAME\tSTATE\tATTEMPTS\tAFTER\tLAST ERROR\tRESULT")
+	for _, s := range d.Steps {
+		after := "-"
+		if len(deps[s.ID]) > 0 {
+			slices.Sort(deps[s.ID])
+			after = strings.Join(deps[s.ID], ",")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, after,
+			clip(errorText(s.LastError), 60), clip(string(s.Results), 60))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+
+	type row struct {
+		at       time.Time
+		object   string
+		from, to string
+		meta     store.JSON
+		order    int
+	}
+	var rows []row
+	for i, tt := range h.Task {
+		rows = append(rows, row{at: tt.CreatedAt, object: "task", from: deref(tt.FromState), to: tt.ToState, meta: tt.Metadata, order: i})
+	}
+	for i, s := range h.Steps {
+		rows = append(rows, row{at: s.CreatedAt, object: "step " + names[s.StepID], from: deref(s.FromState), to: s.ToState, meta: s.Metadata, order: len(h.Task) + i})
+	}
+	slices.SortStableFunc(rows, func(a, b row) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		// Within one commit the store writes step moves before the task
+		// move they cause.
+		if (a.object == "task") != (b.object == "task") {
+			if a.object == "task" {
+				return 1
+			}
+			return -1
+		}
+		return a.order - b.order
+	})
+	fmt.Fprintln(out, "\nHISTORY")
+	w = newTable(out)
+	fmt.Fprintln(w, "TIME\tOBJECT\tTRANSITION\tDETAIL")
+	for _, r := range rows {
+		detail := errorText(r.meta)
+		if detail == "" && len(r.meta) > 0 && string(r.meta) != "null" {
+			detail = string(r.meta)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s → %s\t%s\n", fmtTime(r.at), r.object, r.from, r.to, clip(detail, 80))
+	}
+	return w.Flush()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "(new)"
+	}
+	return *s
+}
+
+// taskError turns store errors about a task into a message for operators.
+func taskError(id int64, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("task %d not found", id)
+	}
+	return err
+}
+
+// operate opens the store and an engine (not running: only its operator
+// methods are used) and calls fn with the task's current state.
+func operate(ctx context.Context, db string, id int64, fn func(e *engine.Engine, st store.Store, d *store.TaskDetail) error) error {
+	st, err := openExisting(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	e, err := engine.New(engine.Config{Store: st})
+	if err != nil {
+		return err
+	}
+	d, err := st.GetTask(ctx, id)
+	if err != nil {
+		return taskError(id, err)
+	}
+	return fn(e, st, d)
+}
+
+func newTasksCancelCmd() *cobra.Command {
+	var db, reason string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "cancel a task: its unfinished steps are cancelled and no new attempt starts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseTaskID(args[0])
+			if err != nil {
+				return err
+			}
+			return operate(cmd.Context(), db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
+				state := d.Task.State
+				if state == store.TaskCancelled {
+					return fmt.Errorf("cannot cancel task %d: it is already cancelled", id)
+				}
+				if state.Terminal() && !force {
+					return fmt.Errorf("cannot cancel task %d: it is %s, and a finished task's record does not change by accident (--force withdraws it anyway)", id, state)
+				}
+				if force {
+					// engine.Cancel has no force option: the store does it.
+					meta, _ := json.Marshal(map[string]string{"reason": reason, "forced": "true"})
+					_, err = st.CancelTask(cmd.Context(), &store.CancelTaskParams{TaskID: id, Force: true, Metadata: meta})
+				} else {
+					err = e.Cancel(cmd.Context(), id, reason)
+				}
+				if err != nil {
+					return operatorError("cancel", id, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "task %d cancelled (was %s)\n", id, state)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "cancelled by operator", "why (kept in the transition's metadata)")
+	cmd.Flags().BoolVar(&force, "force", false, "also cancel a complete or resolved task")
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func newTasksRetryCmd() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "retry ID",
+		Short: "move a task in error back to pending; its failed steps get fresh attempts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseTaskID(args[0])
+			if err != nil {
+				return err
+			}
+			return operate(cmd.Context(), db, id, func(e *engine.Engine, _ store.Store, d *store.TaskDetail) error {
+				if d.Task.State != store.TaskError {
+					return fmt.Errorf("cannot retry task %d: it is %s, and only a task in error can be retried", id, d.Task.State)
+				}
+				if err := e.Retry(cmd.Context(), id); err != nil {
+					return operatorError("retry", id, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "task %d is pending again; a running worker picks it up\n", id)
+				return nil
+			})
+		},
+	}
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func newTasksResolveCmd() *cobra.Command {
+	var db, results string
+	cmd := &cobra.Command{
+		Use:   "resolve ID STEP",
+		Short: "mark a pending or failed step resolved_manually with the given results",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseTaskID(args[0])
+			if err != nil {
+				return err
+			}
+			step := args[1]
+			if !json.Valid([]byte(results)) {
+				return fmt.Errorf("--results is not valid JSON: %s", results)
+			}
+			return operate(cmd.Context(), db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
+				s := d.Step(step)
+				if s == nil {
+					var names []string
+					for _, s := range d.Steps {
+						names = append(names, s.Name)
+					}
+					return fmt.Errorf("task %d has no step %q (steps: %s)", id, step, strings.Join(names, ", "))
+				}
+				if s.State != store.StepPending && s.State != store.StepError {
+					return fmt.Errorf("cannot resolve step %s of task %d: it is %s, and only a pending or failed step can be resolved", step, id, s.State)
+				}
+				if err := e.Resolve(cmd.Context(), id, step, json.RawMessage(results)); err != nil {
+					return operatorError("resolve", id, err)
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "step %s of task %d resolved_manually\n", step, id)
+				after, err := st.GetTask(cmd.Context(), id)
+				if err != nil {
+					return err
+				}
+				switch after.Task.State {
+				case store.TaskError:
+					fmt.Fprintf(out, "the task is still in error (another step failed): `tasker tasks retry %d` gives failed steps fresh attempts\n", id)
+				case d.Task.State:
+				default:
+					fmt.Fprintf(out, "task %d: %s → %s\n", id, d.Task.State, after.Task.State)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&results, "results", "{}", "the step's results (JSON), handed to its dependants")
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func operatorError(op string, id int64, err error) error {
+	var te *store.TransitionError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Errorf("cannot %s task %d: the %s is %s and cannot move to %s (%s)", op, id, te.Object, te.From, te.To, te.Reason)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("cannot %s task %d: it changed while we looked (try again): %w", op, id, err)
+	}
+	return err
+}
