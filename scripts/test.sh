@@ -16,3 +16,9 @@ echo "go vet ./..."
 go vet ./...
 echo "go test -race ./..."
 go test -race -count=1 -timeout 20m "$@" ./...
+
+# Tests that restart the shared PostgreSQL server run alone, after the rest.
+if [ $# -eq 0 ]; then
+	echo "go test -race ./internal/multiproc -run Restart (alone: it restarts PostgreSQL)"
+	TASKER_TEST_PG_RESTART=1 go test -race -count=1 -run 'Restart' ./internal/multiproc/
+fi
