@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -95,6 +96,17 @@ type Store interface {
 	// Resign gives up owner's leadership of name at once (a no-op when
 	// owner does not lead).
 	Resign(ctx context.Context, name, owner string) error
+
+	// RecordStep writes the outcome of one durable step of a code-first
+	// task (the row at (task, sequence), inserted on first record) with its
+	// transitions, in one transaction fenced on the driver step's lease:
+	// when Driver is no longer the current lease it fails with ErrLeaseLost
+	// and writes nothing. Durable rows are never claimed by workers.
+	RecordStep(ctx context.Context, p *RecordStepParams) (*Step, error)
+	// WakeTask makes the task's pending, dependency-free steps that wait
+	// for a later time (backoff, suspension) ready now, and reports whether
+	// any was.
+	WakeTask(ctx context.Context, p *WakeTaskParams) (bool, error)
 }
 
 // Waker is implemented by stores shared by many processes: Wake announces
@@ -271,6 +283,13 @@ const (
 	// OutcomeFail records a permanent failure: the step goes to error and
 	// its task fails.
 	OutcomeFail
+	// OutcomeSuspend returns the step to pending until RetryAfter from now
+	// without counting the attempt (a code-first workflow's driver waiting
+	// for a timer, an event or a retry of one of its durable steps). With
+	// WakeOnEvent set, the step is ready at once when an unconsumed event of
+	// that name already exists for the task, so no event is missed between
+	// the driver's last look and the suspension.
+	OutcomeSuspend
 )
 
 // StepOutcome is the end of one attempt of a claimed step.
@@ -281,6 +300,8 @@ type StepOutcome struct {
 	Error      JSON
 	RetryAfter time.Duration
 	Metadata   JSON
+	// WakeOnEvent, for OutcomeSuspend: an event name (see OutcomeSuspend).
+	WakeOnEvent string
 }
 
 // FinishStepsParams carry a group of outcomes to commit together.
@@ -369,4 +390,65 @@ type ElectParams struct {
 	Owner string // who asks, unique per process
 	TTL   time.Duration
 	Now   time.Time
+}
+
+// RecordStepParams record one durable step of a code-first task.
+//
+// Kind says what happens to the row at (TaskID, Sequence):
+//   - OutcomeComplete: complete with Results (attempts+1).
+//   - OutcomeRetry: a failed attempt (attempts+1) with Error; the row
+//     waits until RetryAfter from now when Retryable and attempts remain,
+//     and goes to error (failing the task) otherwise.
+//   - OutcomeFail: error with Error (attempts+1); the task fails.
+//   - OutcomeSuspend: the row waits (pending) until RetryAfter from now; a
+//     row that already exists is left as it is (its first wake time holds).
+//
+// With ConsumeEvent set, when an unconsumed event of that name exists for
+// the task, it is consumed in the same transaction and the row completes
+// with {"event_id","key","payload"} instead of what Kind says.
+type RecordStepParams struct {
+	Driver     Lease // the code-first task's driver step, leased by the caller
+	TaskID     int64
+	Sequence   int
+	Name       string
+	Handler    string
+	Config     JSON
+	Policy     JSON
+	Retryable  bool
+	RetryLimit int // total attempts; 0 means DefaultRetryLimit
+	Kind       OutcomeKind
+	Results    JSON
+	Error      JSON
+	RetryAfter time.Duration
+	// ConsumeEvent: see RecordStepParams.
+	ConsumeEvent string
+	Now          time.Time
+}
+
+// Validate checks a durable step record.
+func (p *RecordStepParams) Validate() error {
+	var errs []error
+	if p.Kind < OutcomeComplete || p.Kind > OutcomeSuspend {
+		errs = append(errs, invalid("kind", "unknown outcome kind %d", p.Kind))
+	}
+	if p.Sequence < 1 {
+		errs = append(errs, invalid("sequence", "must be at least 1, got %d", p.Sequence))
+	}
+	if p.RetryAfter < 0 {
+		errs = append(errs, invalid("retry_after", "must not be negative"))
+	}
+	if p.RetryLimit < 0 {
+		errs = append(errs, invalid("retry_limit", "must be at least 1 (0 means the default %d), got %d", DefaultRetryLimit, p.RetryLimit))
+	}
+	errs = append(errs, checkName("name", p.Name, true), checkName("handler", p.Handler, true),
+		checkName("consume_event", p.ConsumeEvent, false),
+		checkJSON("config", p.Config, false), checkJSON("policy", p.Policy, false),
+		checkJSON("results", p.Results, false), checkJSON("error", p.Error, false))
+	return errors.Join(errs...)
+}
+
+// WakeTaskParams name the task to wake.
+type WakeTaskParams struct {
+	TaskID int64
+	Now    time.Time
 }

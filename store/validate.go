@@ -148,7 +148,7 @@ func (p *FinishStepsParams) Validate() error {
 	var errs []error
 	for i, o := range p.Outcomes {
 		f := fmt.Sprintf("outcomes[%d]", i)
-		if o.Kind < OutcomeComplete || o.Kind > OutcomeFail {
+		if o.Kind < OutcomeComplete || o.Kind > OutcomeSuspend {
 			errs = append(errs, invalid(f+".kind", "unknown outcome kind %d", o.Kind))
 		}
 		if o.RetryAfter < 0 {

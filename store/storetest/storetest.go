@@ -50,6 +50,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"HistoryMatchesCurrentState": testHistoryMatches,
 		"DeleteFinished":             testDeleteFinished,
 		"LeaderElection":             testLeaderElection,
+		"RecordStep":                 testRecordStep,
+		"SuspendAndWake":             testSuspendAndWake,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

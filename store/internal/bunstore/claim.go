@@ -162,6 +162,9 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 			case store.OutcomeFail:
 				q = tx.NewRaw(`UPDATE tasker_steps SET state = 'error', last_error = ?, `+release+guard,
 					o.Error, at, o.Lease.StepID, o.Lease.Token)
+			case store.OutcomeSuspend:
+				q = tx.NewRaw(`UPDATE tasker_steps SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?, `+release+guard,
+					s.d.Time(p.Now, o.RetryAfter), at, o.Lease.StepID, o.Lease.Token)
 			}
 			var got []struct {
 				ID            int64           `bun:"id"`
@@ -177,6 +180,11 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 				continue
 			}
 			r := got[0]
+			if o.Kind == store.OutcomeSuspend && o.WakeOnEvent != "" {
+				if err := wakeOnEvent(ctx, tx, s.d, p.Now, r.ID, o.WakeOnEvent); err != nil {
+					return err
+				}
+			}
 			res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
 			meta := o.Metadata
 			if meta == nil && r.State != store.StepComplete {

@@ -1,0 +1,226 @@
+package bunstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Code-first tasks: a driver step (no sequence) that workers claim like any
+// step, and durable step rows (with a sequence) that only the driver writes,
+// through RecordStep. Durable rows carry pending_deps = 1 and no edge, so
+// no claim and no wake-up scan ever picks them; their next_attempt_at is the
+// time the driver may move past them (a retry's backoff, a sleep's wake-up,
+// an event wait's deadline).
+
+// wakeOnEvent makes a just-suspended step ready now when an unconsumed
+// event of that name waits for its task. It runs in the suspending
+// transaction, after the row is locked: an event committed earlier is seen
+// here; one committed later finds the step pending and wakes it (WakeTask).
+func wakeOnEvent(ctx context.Context, tx bun.IDB, d Dialect, clock time.Time, stepID int64, name string) error {
+	_, err := tx.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ? WHERE id = ? AND EXISTS (
+			SELECT 1 FROM tasker_events ev WHERE ev.task_id = tasker_steps.task_id AND ev.name = ? AND ev.consumed_at IS NULL)`,
+		d.Time(clock, 0), stepID, name).Exec(ctx)
+	return err
+}
+
+// RecordStep writes one durable step's outcome, fenced on the driver's lease.
+func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*store.Step, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("recording durable step: %w", err)
+	}
+	var out *store.Step
+	err := s.inTx(ctx, fmt.Sprintf("recording step %d of task %d", p.Sequence, p.TaskID), func(ctx context.Context, tx bun.IDB) error {
+		at := now(p.Now)
+		// The fence: touching the driver row also locks it (Postgres), so a
+		// cancel or a rescue serialises with this write.
+		var fenced []int64
+		if err := tx.NewRaw(`UPDATE tasker_steps SET updated_at = ?
+			WHERE id = ? AND task_id = ? AND state = 'in_progress' AND lease_token = ? RETURNING id`,
+			at, p.Driver.StepID, p.TaskID, p.Driver.Token).Scan(ctx, &fenced); err != nil {
+			return err
+		}
+		if len(fenced) == 0 {
+			return fmt.Errorf("driver step %d of task %d: %w", p.Driver.StepID, p.TaskID, store.ErrLeaseLost)
+		}
+		var rows []*store.Step
+		if err := tx.NewSelect().Model(&rows).Where("task_id = ? AND sequence = ?", p.TaskID, p.Sequence).Scan(ctx); err != nil {
+			return err
+		}
+		var cur *store.Step
+		if len(rows) == 1 {
+			cur = rows[0]
+			if cur.Name != p.Name {
+				return fmt.Errorf("task %d sequence %d is step %q, not %q: %w", p.TaskID, p.Sequence, cur.Name, p.Name, store.ErrConflict)
+			}
+			if cur.State != store.StepPending {
+				return fmt.Errorf("task %d sequence %d (%s) is already %s: %w", p.TaskID, p.Sequence, p.Name, cur.State, store.ErrConflict)
+			}
+		}
+		kind, results := p.Kind, p.Results
+		if p.ConsumeEvent != "" {
+			var evs []*store.Event
+			if err := tx.NewRaw(`UPDATE tasker_events SET consumed_at = ? WHERE consumed_at IS NULL AND id = (
+					SELECT id FROM tasker_events WHERE task_id = ? AND name = ? AND consumed_at IS NULL ORDER BY id LIMIT 1)
+				RETURNING *`, at, p.TaskID, p.ConsumeEvent).Scan(ctx, &evs); err != nil {
+				return err
+			}
+			if len(evs) == 1 {
+				ev := evs[0]
+				payload := json.RawMessage(ev.Payload)
+				if len(payload) == 0 {
+					payload = json.RawMessage("null")
+				}
+				doc, err := json.Marshal(struct {
+					EventID int64           `json:"event_id"`
+					Key     string          `json:"key"`
+					Payload json.RawMessage `json:"payload"`
+				}{ev.ID, ev.Key, payload})
+				if err != nil {
+					return err
+				}
+				kind, results = store.OutcomeComplete, doc
+			}
+		}
+		if kind == store.OutcomeSuspend && cur != nil {
+			out = cur // already waiting: its first wake time holds
+			return nil
+		}
+		limit := p.RetryLimit
+		if limit == 0 {
+			limit = store.DefaultRetryLimit
+		}
+		attempts, seq := 0, 0
+		if cur != nil {
+			attempts, seq = cur.Attempts, cur.TransitionSeq
+		}
+		var target store.StepState
+		switch kind {
+		case store.OutcomeComplete:
+			target = store.StepComplete
+		case store.OutcomeRetry:
+			target = store.StepError
+			if p.Retryable && attempts+1 < limit {
+				target = store.StepPending
+			}
+		case store.OutcomeFail:
+			target = store.StepError
+		case store.OutcomeSuspend:
+			target = store.StepPending
+		}
+		var path []store.StepState // the states the row passes through
+		if kind != store.OutcomeSuspend {
+			attempts++
+			path = []store.StepState{store.StepPending, store.StepInProgress, target}
+		}
+		nextAt := s.d.Time(p.Now, 0)
+		if target == store.StepPending {
+			nextAt = s.d.Time(p.Now, p.RetryAfter)
+		}
+		var completedAt, startedAt *time.Time
+		if target == store.StepComplete {
+			completedAt = &at
+		}
+		if attempts > 0 {
+			startedAt = &at
+		}
+		meta := p.Error
+		if target == store.StepPending && kind == store.OutcomeSuspend {
+			meta = store.JSON(`{"reason":"waiting"}`)
+		}
+		unfinished := 0
+		row := new(store.Step)
+		if cur == nil {
+			row = &store.Step{
+				TaskID: p.TaskID, Name: p.Name, Handler: p.Handler, Sequence: &p.Sequence, Config: p.Config, Policy: p.Policy,
+				Retryable: p.Retryable, RetryLimit: limit, Attempts: attempts, State: target, Results: results, LastError: p.Error,
+				PendingDeps: 1, TransitionSeq: max(0, len(path)-1), StartedAt: startedAt, CompletedAt: completedAt, CreatedAt: at, UpdatedAt: at,
+			}
+			if _, err := tx.NewInsert().Model(row).Value("next_attempt_at", "?", nextAt).Returning("*").Exec(ctx); err != nil {
+				return err
+			}
+			if target != store.StepComplete {
+				unfinished = 1
+			}
+		} else {
+			var got []*store.Step
+			if err := tx.NewRaw(`UPDATE tasker_steps SET state = ?, attempts = ?, results = COALESCE(?, results),
+					last_error = COALESCE(?, last_error), next_attempt_at = ?, transition_seq = transition_seq + ?,
+					started_at = COALESCE(?, started_at), completed_at = ?, updated_at = ?
+				WHERE id = ? AND state = 'pending' RETURNING *`,
+				target, attempts, results, p.Error, nextAt, len(path)-1, startedAt, completedAt, at, cur.ID).Scan(ctx, &got); err != nil {
+				return err
+			}
+			if len(got) == 0 {
+				return fmt.Errorf("step %d changed while it was recorded: %w", cur.ID, store.ErrConflict)
+			}
+			row = got[0]
+			if target == store.StepComplete {
+				unfinished = -1
+			}
+		}
+		if unfinished != 0 {
+			if _, err := tx.NewRaw(`UPDATE tasker_tasks SET unfinished = unfinished + ?, updated_at = ? WHERE id = ?`,
+				unfinished, at, p.TaskID).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		if err := writePath(ctx, tx, row.ID, p.TaskID, path, seq, meta, at); err != nil {
+			return err
+		}
+		out = row
+		if target != store.StepError {
+			return nil
+		}
+		m, err := failTask(ctx, tx, p.TaskID, p.Error, at)
+		if err != nil || m == nil {
+			return err
+		}
+		return writeTaskTransitions(ctx, tx, []taskMove{*m}, at)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// writePath appends the transitions of a row that moved through path
+// (pending → in_progress → target) in one write, after sort key base.
+func writePath(ctx context.Context, tx bun.IDB, stepID, taskID int64, path []store.StepState, base int, meta store.JSON, at time.Time) error {
+	if len(path) < 2 {
+		return nil
+	}
+	if base > 0 {
+		if _, err := tx.NewRaw("UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id = ? AND most_recent", stepID).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	rows := make([]store.StepTransition, len(path)-1)
+	for i := range rows {
+		from := string(path[i])
+		rows[i] = store.StepTransition{StepID: stepID, TaskID: taskID, FromState: &from, ToState: string(path[i+1]),
+			SortKey: base + i + 1, MostRecent: i == len(rows)-1, CreatedAt: at}
+		if i == len(rows)-1 && path[i+1] != store.StepComplete {
+			rows[i].Metadata = meta
+		}
+	}
+	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
+	return err
+}
+
+// WakeTask makes the task's delayed ready steps claimable now.
+func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, error) {
+	res, err := s.rw.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ?0
+		WHERE task_id = ?1 AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ?0`,
+		s.d.Time(p.Now, 0), p.TaskID).Exec(ctx)
+	if err != nil {
+		return false, s.wrap(fmt.Sprintf("waking task %d", p.TaskID), err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}

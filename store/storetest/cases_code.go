@@ -1,0 +1,197 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// codeTask creates a code-first task (one driver step) and claims its driver.
+func codeTask(t *testing.T, b *bundle) (*store.TaskDetail, *store.ClaimedStep) {
+	t.Helper()
+	p := b.params([]store.NewStep{{Name: "workflow", Handler: "workflow:test/flow", Retryable: true, RetryLimit: 5}})
+	p.Kind = store.KindCode
+	res, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	return b.get(t, res.Task.ID), b.claimOne(t, "workflow")
+}
+
+func (b *bundle) record(t *testing.T, p store.RecordStepParams) *store.Step {
+	t.Helper()
+	if p.Handler == "" {
+		p.Handler = "workflow.step"
+	}
+	if p.Now.IsZero() {
+		p.Now = b.now
+	}
+	st, err := b.s.RecordStep(b.ctx, &p)
+	if err != nil {
+		t.Fatalf("RecordStep(%d %s): %v", p.Sequence, p.Name, err)
+	}
+	return st
+}
+
+// testRecordStep: durable steps are written under the driver's lease, are
+// never claimed, keep the task's unfinished count right and fail the task
+// when exhausted.
+func testRecordStep(t *testing.T, b *bundle) {
+	d, driver := codeTask(t, b)
+	id := d.Task.ID
+	lease := driver.Step.Lease()
+	one := b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 1, Name: "charge#1", Kind: store.OutcomeComplete, Results: store.JSON(`{"ok":true}`)})
+	if one.State != store.StepComplete || one.Attempts != 1 || one.Sequence == nil || *one.Sequence != 1 || !sameJSON(one.Results, `{"ok":true}`) {
+		t.Fatalf("recorded step = %+v", one)
+	}
+	// A stale lease writes nothing.
+	_, err := b.s.RecordStep(b.ctx, &store.RecordStepParams{Driver: store.Lease{StepID: lease.StepID, Token: lease.Token + 1}, TaskID: id,
+		Sequence: 2, Name: "x#2", Handler: "workflow.step", Kind: store.OutcomeComplete, Now: b.now})
+	wantErr(t, err, store.ErrLeaseLost)
+	// A different name at a recorded sequence is refused.
+	_, err = b.s.RecordStep(b.ctx, &store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 1, Name: "refund#1", Handler: "workflow.step", Kind: store.OutcomeComplete, Now: b.now})
+	wantErr(t, err, store.ErrConflict, "charge#1")
+	// A retryable failure waits for its backoff and is never claimed.
+	two := b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "ship#2", Kind: store.OutcomeRetry,
+		Retryable: true, RetryLimit: 2, RetryAfter: time.Minute, Error: store.JSON(`{"error":"flaky"}`)})
+	if two.State != store.StepPending || two.Attempts != 1 || !two.NextAttemptAt.Equal(b.now.Add(time.Minute)) {
+		t.Fatalf("after a retryable failure: %+v", two)
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("claimed durable rows %v", names(got))
+	}
+	if got := b.get(t, id).Task; got.Unfinished != 2 || got.State != store.TaskInProgress {
+		t.Fatalf("task = %s unfinished %d, want in_progress 2", got.State, got.Unfinished)
+	}
+	// The second failure exhausts it: the row goes to error, the task fails.
+	two = b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "ship#2", Kind: store.OutcomeRetry,
+		Retryable: true, RetryLimit: 2, Error: store.JSON(`{"error":"flaky again"}`)})
+	if two.State != store.StepError || two.Attempts != 2 {
+		t.Fatalf("after exhaustion: %+v", two)
+	}
+	if got := b.get(t, id).Task; got.State != store.TaskError {
+		t.Fatalf("task = %s, want error", got.State)
+	}
+	h, err := b.s.History(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moves []string
+	for _, tr := range h.Steps {
+		if tr.StepID == two.ID {
+			moves = append(moves, *tr.FromState+">"+tr.ToState)
+		}
+	}
+	want := "pending>in_progress pending>in_progress in_progress>pending in_progress>error"
+	if len(moves) != 4 {
+		t.Fatalf("history of the durable step: %v, want %s", moves, want)
+	}
+	checkHistoryMatches(t, b, id)
+}
+
+// testSuspendAndWake: a suspended driver returns to pending without
+// counting the attempt, waits until its time, and WakeTask (or a waiting
+// event named by WakeOnEvent) makes it ready at once.
+func testSuspendAndWake(t *testing.T, b *bundle) {
+	d, driver := codeTask(t, b)
+	id := d.Task.ID
+	res := b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, Metadata: store.JSON(`{"reason":"sleep"}`)})
+	if res.Steps[0].State != store.StepPending || len(res.Tasks) != 0 {
+		t.Fatalf("suspend = %+v", res)
+	}
+	st, err := b.s.GetStep(b.ctx, driver.Step.ID)
+	if err != nil || st.Attempts != 0 || !st.NextAttemptAt.Equal(b.now.Add(time.Hour)) {
+		t.Fatalf("suspended driver = %+v, %v", st, err)
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("claimed a suspended driver early: %v", names(got))
+	}
+	if next, ok, err := b.s.NextWakeup(b.ctx); err != nil || !ok || next.After(b.now.Add(time.Hour)) {
+		t.Fatalf("NextWakeup = %v %v %v", next, ok, err)
+	}
+	woke, err := b.s.WakeTask(b.ctx, &store.WakeTaskParams{TaskID: id, Now: b.now})
+	if err != nil || !woke {
+		t.Fatalf("WakeTask = %v, %v", woke, err)
+	}
+	driver = b.claimOne(t, "workflow")
+	if driver.Step.Attempts != 1 {
+		t.Fatalf("attempts after a suspension = %d, want 1", driver.Step.Attempts)
+	}
+	// An event already waiting makes a suspension that names it end at once.
+	if _, _, err := b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: id, Name: "approval", Key: "k", Payload: store.JSON(`{"ok":1}`), Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnEvent: "other"})
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("an event of another name woke the driver")
+	}
+	if _, err := b.s.WakeTask(b.ctx, &store.WakeTaskParams{TaskID: id, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	driver = b.claimOne(t, "workflow")
+	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnEvent: "approval"})
+	driver = b.claimOne(t, "workflow")
+	// The wait consumes the event and records it as the step's result.
+	lease := driver.Step.Lease()
+	w := b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 1, Name: "approval#1", Handler: "workflow.event",
+		Kind: store.OutcomeSuspend, RetryAfter: time.Hour, ConsumeEvent: "approval"})
+	var got struct {
+		Key     string          `json:"key"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if w.State != store.StepComplete || json.Unmarshal(w.Results, &got) != nil || got.Key != "k" || !sameJSON(store.JSON(got.Payload), `{"ok":1}`) {
+		t.Fatalf("event wait = %+v (%s)", w, w.Results)
+	}
+	// With no event left, a wait is a pending row whose first deadline holds.
+	w2 := b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "approval#2", Handler: "workflow.event",
+		Kind: store.OutcomeSuspend, RetryAfter: time.Hour, ConsumeEvent: "approval"})
+	again := b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "approval#2", Handler: "workflow.event",
+		Kind: store.OutcomeSuspend, RetryAfter: 5 * time.Hour, ConsumeEvent: "approval", Now: b.now.Add(time.Minute)})
+	if w2.State != store.StepPending || !again.NextAttemptAt.Equal(b.now.Add(time.Hour)) {
+		t.Fatalf("waits = %+v / %+v", w2, again)
+	}
+	b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "approval#2", Handler: "workflow.event",
+		Kind: store.OutcomeComplete, Results: store.JSON(`{"timeout":true}`)})
+	// The driver completing completes the task: every durable row is done.
+	res = b.finish(t, complete(driver, `{"receipt":1}`))
+	if len(res.Tasks) != 1 || res.Tasks[0].To != store.TaskComplete {
+		t.Fatalf("finishing the driver: %+v", res)
+	}
+	if _, err := b.s.RecordStep(b.ctx, &store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 3, Name: "late#3", Handler: "workflow.step", Kind: store.OutcomeComplete}); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("recording after the driver finished: %v", err)
+	}
+	checkHistoryMatches(t, b, id)
+}
+
+// checkHistoryMatches: every step's state equals its most recent transition.
+func checkHistoryMatches(t *testing.T, b *bundle, id int64) {
+	t.Helper()
+	h, err := b.s.History(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[int64]string{}
+	for _, tr := range h.Steps {
+		if tr.MostRecent {
+			last[tr.StepID] = tr.ToState
+		}
+	}
+	for _, s := range b.get(t, id).Steps {
+		if l, ok := last[s.ID]; ok && l != string(s.State) {
+			t.Errorf("step %s is %s but its most recent transition is to %s", s.Name, s.State, l)
+		}
+	}
+}
+
+func sameJSON(a store.JSON, b string) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	xb, _ := json.Marshal(x)
+	yb, _ := json.Marshal(y)
+	return string(xb) == string(yb)
+}
