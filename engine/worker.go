@@ -167,6 +167,11 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base conte
 	if w, ok := e.st.(interface{ Wakeups() <-chan struct{} }); ok {
 		storeWake = w.Wakeups()
 	}
+	// backlog: the last look found more ready work than there was room
+	// for, so a freed slot is worth a claim. Otherwise a freed slot alone
+	// does not claim (the step's dependants become ready only when its
+	// completion commits, and that commit wakes us).
+	backlog, look := false, true
 	for {
 		select {
 		case <-stop:
@@ -174,32 +179,37 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base conte
 		default:
 		}
 		free := int64(x.MaxConcurrency) - running.Load()
-		idle := true
-		// Claim when a useful batch fits, or when nothing runs at all.
-		if free > 0 && (free >= int64(max(1, min(x.BatchSize, x.MaxConcurrency)/4)) || running.Load() == 0) {
-			n := int(min(free, int64(x.BatchSize)))
-			claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: n, LeaseTTL: x.LeaseTTL, Now: e.now()})
-			e.stat.claimTx.Add(1)
-			if err != nil && ctx.Err() == nil {
-				e.log.Warn("claiming steps failed; retrying after the poll interval", zap.Error(err))
-			}
-			for _, c := range claimed {
-				running.Add(1)
-				handlers.Go(func() {
-					defer func() {
-						running.Add(-1)
-						select {
-						case slotFreed <- struct{}{}:
-						default:
-						}
-					}()
-					e.execute(base, c, out)
-				})
-			}
-			e.stat.claimed.Add(int64(len(claimed)))
-			idle = len(claimed) == 0
-			if len(claimed) == n {
-				continue // there may be more ready right now
+		idle := false
+		if look {
+			// Claim when a useful batch fits, or when nothing runs at all.
+			if free > 0 && (free >= int64(max(1, min(x.BatchSize, x.MaxConcurrency)/4)) || running.Load() == 0) {
+				n := int(min(free, int64(x.BatchSize)))
+				claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: n, LeaseTTL: x.LeaseTTL, Now: e.now()})
+				e.stat.claimTx.Add(1)
+				if err != nil && ctx.Err() == nil {
+					e.log.Warn("claiming steps failed; retrying after the poll interval", zap.Error(err))
+				}
+				for _, c := range claimed {
+					running.Add(1)
+					handlers.Go(func() {
+						defer func() {
+							running.Add(-1)
+							select {
+							case slotFreed <- struct{}{}:
+							default:
+							}
+						}()
+						e.execute(base, c, out)
+					})
+				}
+				e.stat.claimed.Add(int64(len(claimed)))
+				idle = len(claimed) == 0
+				backlog = len(claimed) == n
+				if backlog {
+					continue // there may be more ready right now
+				}
+			} else {
+				backlog = true // ready work may be waiting for room
 			}
 		}
 		var timer <-chan time.Time
@@ -219,10 +229,12 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base conte
 			t = time.NewTimer(wait)
 			timer = t.C
 		}
+		look = true
 		select {
 		case <-stop:
 		case <-e.wake:
 		case <-slotFreed:
+			look = backlog
 		case <-storeWake:
 		case <-timer:
 		}

@@ -55,10 +55,12 @@ func writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at 
 	if len(moves) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(moves))
+	ids := make([]int64, 0, len(moves))
 	rows := make([]store.TaskTransition, len(moves))
 	for i, m := range moves {
-		ids[i] = m.id
+		if m.from != "" { // a task's first transition has nothing to demote
+			ids = append(ids, m.id)
+		}
 		var from *string
 		if m.from != "" {
 			f := string(m.from)
@@ -69,10 +71,12 @@ func writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at 
 			SortKey: m.seq, MostRecent: true, Metadata: m.meta, CreatedAt: at,
 		}
 	}
-	if _, err := tx.NewRaw(
-		"UPDATE tasker_task_transitions SET most_recent = FALSE WHERE task_id IN (?) AND most_recent",
-		bun.List(ids)).Exec(ctx); err != nil {
-		return err
+	if len(ids) > 0 {
+		if _, err := tx.NewRaw(
+			"UPDATE tasker_task_transitions SET most_recent = FALSE WHERE task_id IN (?) AND most_recent",
+			bun.List(ids)).Exec(ctx); err != nil {
+			return err
+		}
 	}
 	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
 	return err
