@@ -5,87 +5,30 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
+	"github.com/tasker-go/tasker/store/storetest"
 )
+
+func openBench(b *testing.B) *sqlite.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
 
 // BenchmarkRawInsertCommit is the ceiling: one single-row INSERT per
 // transaction on the same kind of file (WAL, synchronous=NORMAL).
 func BenchmarkRawInsertCommit(b *testing.B) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "raw.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	db := s.DB()
-	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, "CREATE TABLE raw (id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO raw (v) VALUES ('x')"); err != nil {
-			b.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	storetest.RawInsertCommit(b, openBench(b).DB(), "CREATE TABLE raw (id INTEGER PRIMARY KEY, v TEXT)")
 }
 
-// BenchmarkClaimComplete measures claim + complete cycles of single-step
-// tasks, claimed and finished in batches of the given size (each batch is
-// one claim transaction and one completion transaction).
+// BenchmarkClaimComplete measures claim + complete cycles in batches of 1
+// and 100.
 func BenchmarkClaimComplete(b *testing.B) {
 	for _, batch := range []int{1, 100} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			ctx := context.Background()
-			s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			// Tasks are created outside the timer, as many as cycles run.
-			var timed time.Duration
-			cycles := 0
-			b.ResetTimer()
-			for cycles < b.N {
-				b.StopTimer()
-				for i := range batch {
-					_, err := s.CreateTask(ctx, &store.CreateTaskParams{
-						Namespace: "bench", Name: "one", Kind: store.KindDAG,
-						IdentityKey: fmt.Sprintf("%d-%d", cycles, i), Context: store.JSON(`{}`),
-						Steps: []store.NewStep{{Name: "s", Handler: "h", Retryable: true}},
-					})
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StartTimer()
-				began := time.Now()
-				claimed, err := s.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "bench", Limit: batch, LeaseTTL: time.Minute})
-				if err != nil || len(claimed) != batch {
-					b.Fatalf("claimed %d: %v", len(claimed), err)
-				}
-				outcomes := make([]store.StepOutcome, len(claimed))
-				for i, c := range claimed {
-					outcomes[i] = store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeComplete, Results: store.JSON(`{"ok":true}`)}
-				}
-				res, err := s.FinishSteps(ctx, &store.FinishStepsParams{Outcomes: outcomes})
-				if err != nil || len(res.Tasks) != batch {
-					b.Fatalf("finished %+v: %v", res, err)
-				}
-				timed += time.Since(began)
-				cycles += batch
-			}
-			b.ReportMetric(float64(cycles)/timed.Seconds(), "steps/s")
-		})
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { storetest.ClaimComplete(b, openBench(b), batch) })
 	}
 }
