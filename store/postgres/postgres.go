@@ -285,6 +285,8 @@ func (dialect) Time(t time.Time, offset time.Duration) any {
 	return t.Add(offset).UTC()
 }
 
+func (dialect) JSON(doc store.JSON) any { return bun.SafeQuery("CAST(? AS jsonb)", doc) }
+
 func (dialect) SkipLocked() string { return "FOR UPDATE OF s SKIP LOCKED" }
 
 func (dialect) MapError(err error) error { return mapError(err) }

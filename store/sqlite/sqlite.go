@@ -193,6 +193,8 @@ func (dialect) Time(t time.Time, offset time.Duration) any {
 	return t.Add(offset).UTC()
 }
 
+func (dialect) JSON(doc store.JSON) any { return doc }
+
 func (dialect) SkipLocked() string { return "" }
 
 func (dialect) MapError(err error) error { return mapError(err) }

@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -120,25 +121,37 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 		}
 	}
 	var tmoves []taskMove
-	for _, id := range sortedKeys(doneByTask) {
-		var r struct {
-			State         store.TaskState `bun:"state"`
-			Unfinished    int             `bun:"unfinished"`
-			TransitionSeq int             `bun:"transition_seq"`
+	if len(doneByTask) > 0 {
+		// One statement counts down every task (ids in order, so
+		// concurrent commits meet task rows in the same order) and
+		// completes those with nothing left.
+		ids := sortedKeys(doneByTask)
+		values := make([]string, len(ids))
+		args := make([]any, 0, 2*len(ids)+2)
+		for k, id := range ids {
+			values[k] = "(?, ?)"
+			args = append(args, id, doneByTask[id])
 		}
-		err := tx.NewRaw(`UPDATE tasker_tasks SET
-				unfinished = unfinished - ?0,
-				state = CASE WHEN unfinished = ?0 AND state = 'in_progress' THEN 'complete' ELSE state END,
-				completed_at = CASE WHEN unfinished = ?0 AND state = 'in_progress' THEN ?1 ELSE completed_at END,
-				transition_seq = transition_seq + CASE WHEN unfinished = ?0 AND state = 'in_progress' THEN 1 ELSE 0 END,
-				updated_at = ?1
-			WHERE id = ?2
-			RETURNING state, unfinished, transition_seq`, doneByTask[id], at, id).Scan(ctx, &r)
+		args = append(args, at, at)
+		var rows []countedTask
+		const last = "tasker_tasks.unfinished = v.n AND tasker_tasks.state = 'in_progress'"
+		err := tx.NewRaw(`WITH v (id, n) AS (VALUES `+strings.Join(values, ", ")+`)
+			UPDATE tasker_tasks SET
+				unfinished = tasker_tasks.unfinished - v.n,
+				state = CASE WHEN `+last+` THEN 'complete' ELSE tasker_tasks.state END,
+				completed_at = CASE WHEN `+last+` THEN ? ELSE tasker_tasks.completed_at END,
+				transition_seq = tasker_tasks.transition_seq + CASE WHEN `+last+` THEN 1 ELSE 0 END,
+				updated_at = ?
+			FROM v WHERE tasker_tasks.id = v.id
+			RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq`, args...).Scan(ctx, &rows)
 		if err != nil {
 			return nil, 0, err
 		}
-		if r.Unfinished == 0 && r.State == store.TaskComplete {
-			tmoves = append(tmoves, taskMove{id: id, from: store.TaskInProgress, to: store.TaskComplete, seq: r.TransitionSeq})
+		slices.SortFunc(rows, func(a, b countedTask) int { return int(a.ID - b.ID) })
+		for _, r := range rows {
+			if r.Unfinished == 0 && r.State == store.TaskComplete {
+				tmoves = append(tmoves, taskMove{id: r.ID, from: store.TaskInProgress, to: store.TaskComplete, seq: r.TransitionSeq})
+			}
 		}
 	}
 	for _, id := range sortedKeys(failed) {
@@ -151,6 +164,14 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 		}
 	}
 	return tmoves, unblocked, writeTaskTransitions(ctx, tx, tmoves, at)
+}
+
+// countedTask is a task row after its countdown.
+type countedTask struct {
+	ID            int64           `bun:"id"`
+	State         store.TaskState `bun:"state"`
+	Unfinished    int             `bun:"unfinished"`
+	TransitionSeq int             `bun:"transition_seq"`
 }
 
 // failTask moves a running or pending task to error. It returns nil when the

@@ -144,16 +144,30 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		at := now(p.Now)
 		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
 		moves := make([]stepMove, 0, len(p.Outcomes))
+		// Completions, the common case, go in one statement per chunk.
+		var completes []int
+		for _, i := range order {
+			if p.Outcomes[i].Kind == store.OutcomeComplete {
+				completes = append(completes, i)
+			}
+		}
+		for start := 0; start < len(completes); start += finishChunk {
+			chunk := completes[start:min(start+finishChunk, len(completes))]
+			var err error
+			if moves, err = s.completeSteps(ctx, tx, p.Outcomes, chunk, at, res, moves); err != nil {
+				return err
+			}
+		}
 		for _, i := range order {
 			o := p.Outcomes[i]
+			if o.Kind == store.OutcomeComplete {
+				continue
+			}
 			var q *bun.RawQuery
 			const release = `lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 				transition_seq = transition_seq + 1, updated_at = ?`
 			const guard = ` WHERE id = ? AND state = 'in_progress' AND lease_token = ? RETURNING id, task_id, state, transition_seq`
 			switch o.Kind {
-			case store.OutcomeComplete:
-				q = tx.NewRaw(`UPDATE tasker_steps SET state = 'complete', results = ?, completed_at = ?, `+release+guard,
-					orEmptyObject(o.Results), at, at, o.Lease.StepID, o.Lease.Token)
 			case store.OutcomeRetry:
 				q = tx.NewRaw(`UPDATE tasker_steps SET
 						state = CASE WHEN retryable AND attempts < retry_limit THEN 'pending' ELSE 'error' END,
@@ -209,6 +223,55 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		return nil, err
 	}
 	return res, nil
+}
+
+// finishChunk bounds the outcomes one completion statement carries.
+const finishChunk = 500
+
+// completeSteps records the completions at the given indexes of outcomes in
+// one UPDATE … FROM (VALUES …), guarded per row on the lease token; the
+// rows it does not return lost their lease.
+func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.StepOutcome, idx []int, at time.Time, res *store.FinishStepsResult, moves []stepMove) ([]stepMove, error) {
+	values := make([]string, len(idx))
+	args := make([]any, 0, 3*len(idx)+2)
+	for k, i := range idx {
+		o := outcomes[i]
+		values[k] = "(?, ?, ?)"
+		args = append(args, o.Lease.StepID, o.Lease.Token, s.d.JSON(orEmptyObject(o.Results)))
+	}
+	args = append(args, at, at)
+	var got []struct {
+		ID            int64           `bun:"id"`
+		TaskID        int64           `bun:"task_id"`
+		State         store.StepState `bun:"state"`
+		TransitionSeq int             `bun:"transition_seq"`
+	}
+	err := tx.NewRaw(`WITH v (id, token, results) AS (VALUES `+strings.Join(values, ", ")+`)
+		UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = ?, updated_at = ?,
+			lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+			transition_seq = tasker_steps.transition_seq + 1
+		FROM v
+		WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
+		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`, args...).Scan(ctx, &got)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]int, len(got))
+	for k, r := range got {
+		byID[r.ID] = k
+	}
+	for _, i := range idx {
+		o := outcomes[i]
+		k, ok := byID[o.Lease.StepID]
+		if !ok {
+			res.Steps[i] = store.FinishedStep{StepID: o.Lease.StepID, Err: fmt.Errorf("step %d: %w", o.Lease.StepID, store.ErrLeaseLost)}
+			continue
+		}
+		r := got[k]
+		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
+		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: o.Metadata})
+	}
+	return moves, nil
 }
 
 // ExtendLeases pushes the expiry of live leases forward.

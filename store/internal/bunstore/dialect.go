@@ -20,6 +20,9 @@ type Dialect interface {
 	// SkipLocked is appended to the claim's inner SELECT: "FOR UPDATE OF s
 	// SKIP LOCKED" on Postgres, "" where a single writer serialises claims.
 	SkipLocked() string
+	// JSON returns a query argument for a JSON document inside VALUES,
+	// where the column type is not known (Postgres casts it to jsonb).
+	JSON(doc store.JSON) any
 	// MapError turns driver errors into store sentinels (ErrConflict for
 	// unique violations, ErrRetryable for transient failures); others pass.
 	MapError(err error) error
