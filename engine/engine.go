@@ -128,6 +128,7 @@ type startOptions struct {
 	unique   bool
 	tx       bun.IDB
 	priority int
+	timeout  time.Duration // code-first workflows: WithWorkflowTimeout
 }
 
 // WithIdempotencyKey makes the key the task's identity: starting again with

@@ -303,6 +303,11 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep, out chan<- 
 		e.emit(Event{Name: EventStepDiscarded, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts, Error: cause.Error()})
 		return
 	}
+	if s, ok := asSuspend(err); ok { // a code-first workflow waits
+		o.Kind, o.RetryAfter, o.WakeOnEvent, o.Metadata = store.OutcomeSuspend, s.after, s.event, s.metadata()
+		out <- o
+		return
+	}
 	if err == nil {
 		doc, merr := json.Marshal(result)
 		if merr != nil {
@@ -447,6 +452,9 @@ func (e *Engine) commit(ctx context.Context, group []outcome) {
 			e.stat.discarded.Add(1)
 			o.log.Warn("result discarded: the lease was lost before it was recorded")
 			ev.Name = EventStepDiscarded
+		case o.Kind == store.OutcomeSuspend:
+			ev.Name = EventStepSuspended
+			o.log.Debug("workflow suspended", zap.Duration("for", o.RetryAfter))
 		case r.State == store.StepComplete:
 			e.stat.completed.Add(1)
 			o.log.Debug("step completed")

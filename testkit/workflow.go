@@ -1,0 +1,103 @@
+package testkit
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+// DurableStep is one recorded durable operation of a code-first workflow.
+type DurableStep struct {
+	Sequence int
+	Name     string // the name the code gave it ("sleep" for Sleep)
+	Kind     string // "step", "sleep" or "event"
+	State    store.StepState
+	Attempts int
+}
+
+// DurableSteps returns a code-first task's recorded durable operations in
+// sequence order: which steps ran, and how many attempts each took.
+func (env *Env) DurableSteps(taskID int64) []DurableStep {
+	env.t.Helper()
+	var out []DurableStep
+	for _, s := range env.Task(taskID).Steps {
+		if s.Sequence == nil {
+			continue
+		}
+		name := s.Name
+		if i := lastHash(name); i >= 0 {
+			name = name[:i]
+		}
+		kind := s.Handler
+		if len(kind) > len("workflow.") {
+			kind = kind[len("workflow."):]
+		}
+		out = append(out, DurableStep{Sequence: *s.Sequence, Name: name, Kind: kind, State: s.State, Attempts: s.Attempts})
+	}
+	slices.SortFunc(out, func(a, b DurableStep) int { return a.Sequence - b.Sequence })
+	return out
+}
+
+func lastHash(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '#' {
+			return i
+		}
+	}
+	return -1
+}
+
+// SendEvent sends an event to a workflow task (see engine.SendEvent) and
+// fails the test on error. It reports whether the event was new.
+func (env *Env) SendEvent(taskID int64, name, key string, payload any) bool {
+	env.t.Helper()
+	created, err := env.Engine.SendEvent(context.Background(), taskID, name, key, payload)
+	if err != nil {
+		env.t.Fatalf("testkit: %v", err)
+	}
+	return created
+}
+
+// RunFor runs ready work and moves the clock through wake-ups until d has
+// passed on the fake clock (or every task is idle for good), then returns:
+// use it to let a workflow reach a wait before sending an event.
+func (env *Env) RunFor(d time.Duration) {
+	env.t.Helper()
+	ctx := context.Background()
+	end := env.Clock.Now().Add(d)
+	for range 10_000 {
+		if _, err := env.RunOnce(ctx); err != nil {
+			env.t.Fatalf("testkit: running steps: %v", err)
+		}
+		env.Rescue(ctx)
+		next, ok, err := env.Store.NextWakeup(ctx)
+		if err != nil {
+			env.t.Fatalf("testkit: %v", err)
+		}
+		if !ok || next.After(end) {
+			env.Clock.Set(end)
+			if _, err := env.RunOnce(ctx); err != nil {
+				env.t.Fatalf("testkit: running steps: %v", err)
+			}
+			return
+		}
+		if next.After(env.Clock.Now()) {
+			env.Clock.Set(next)
+		}
+	}
+}
+
+// Replay re-runs a stored workflow history against the workflow code
+// registered on e now, executing nothing new, and fails the test when the
+// code is not deterministic with respect to it (see engine.Replay). Run it
+// on histories saved from production before deploying changed code.
+func Replay(t testing.TB, e *engine.Engine, taskID int64) {
+	t.Helper()
+	if err := e.Replay(context.Background(), taskID); err != nil {
+		t.Fatalf("testkit: replaying task %d: %v", taskID, err)
+	}
+}
