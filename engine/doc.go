@@ -1,0 +1,51 @@
+// Package engine is the Tasker SDK: declare workflows as DAGs of named
+// steps, start them, and run them to completion across crashes, retries
+// and restarts.
+//
+// # Workflows
+//
+// A Template names its steps, their handlers and dependencies, retry
+// limits (total attempts), backoff, timeouts and handler config. Define it
+// in Go or load it from YAML (LoadTemplateFile, with environment overrides
+// deep-merged over the base). Register validates it — every problem at
+// once: cycles named step by step, unknown dependencies and handlers,
+// duplicates, bad limits — and Start snapshots it into a task's steps and
+// edges, so code deployed later never changes a running task.
+//
+// # Handlers
+//
+// A Handler receives a *StepContext: a context.Context carrying the step's
+// deadline (cancelled when the task is cancelled or the lease is lost), the
+// task input (Input), its own config (Config), its dependencies' results
+// (Result[T]), the attempt number, an idempotency key stable across
+// attempts, and a logger with the task, step, attempt and key on every line.
+// It returns a JSON-encodable result or an error: a *RetryableError
+// (optionally with RetryAfter and MaxRetries), a *PermanentError (no further
+// attempts; the task fails), or any other error, retried under the step's
+// policy. A panic becomes a *PanicError with its stack and is retried.
+//
+// # Running
+//
+// Run claims ready steps in batches with leases, runs their handlers
+// concurrently (up to ExecutionConfig.MaxConcurrency), heartbeats long
+// steps, and records outcomes in grouped transactions. Work started in this
+// process wakes idle workers at once; Postgres wakes other processes through
+// LISTEN/NOTIFY; a poll interval covers the rest. Stop stops claiming, lets
+// running handlers finish until its context ends, then cancels them and gives
+// their leases back. RunOnce runs what is ready synchronously (testkit uses
+// it).
+//
+// # Identity
+//
+// Start is idempotent: by default a task's identity is a hash of the
+// template and the normalised input; WithIdempotencyKey uses the caller's
+// key (another input under the same key is refused with store.ErrConflict);
+// Unique always creates. InTx creates the task inside the caller's bun.Tx.
+//
+// # Operators and events
+//
+// Cancel, Retry and Resolve act through the state machine and are refused
+// with a clear error when illegal. Subscribe delivers lifecycle events
+// (task.started, step.completed, step.retry_scheduled, task.failed, …)
+// without ever blocking execution.
+package engine
