@@ -308,6 +308,10 @@ type StepOutcome struct {
 type FinishStepsParams struct {
 	Outcomes []StepOutcome
 	Now      time.Time
+	// Claim, when set, also claims ready steps in the same transaction
+	// (the dependants these outcomes just released, say), saving the
+	// claim's own commit. They are returned in FinishStepsResult.Claimed.
+	Claim *ClaimStepsParams
 }
 
 // FinishedStep reports what happened to one outcome.
@@ -332,6 +336,8 @@ type FinishStepsResult struct {
 	Tasks []TaskChange
 	// Unblocked counts steps whose last dependency completed here.
 	Unblocked int
+	// Claimed are the steps claimed for FinishStepsParams.Claim.
+	Claimed []*ClaimedStep
 }
 
 // ExtendLeasesParams push leases forward.

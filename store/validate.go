@@ -156,6 +156,11 @@ func (p *FinishStepsParams) Validate() error {
 		}
 		errs = append(errs, checkJSON(f+".results", o.Results, false), checkJSON(f+".error", o.Error, false), checkMeta(f+".metadata", o.Metadata))
 	}
+	if p.Claim != nil {
+		if err := p.Claim.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("claim: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

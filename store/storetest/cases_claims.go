@@ -302,3 +302,33 @@ func testClaimRespectsLimit(t *testing.T, b *bundle) {
 		t.Fatalf("step counts %v, want 3 in progress and 9 pending", counts.Steps)
 	}
 }
+
+// Completing a step can claim the dependants it releases in the same
+// transaction; they come back leased, with their inputs.
+func testFinishAndClaim(t *testing.T, b *bundle) {
+	d := b.create(t, chain("first", "second", "third"))
+	first := b.claimOne(t, "first")
+	res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{
+		Outcomes: []store.StepOutcome{complete(first, `{"n":1}`)}, Now: b.now,
+		Claim: &store.ClaimStepsParams{Owner: "worker-1", Limit: 5, LeaseTTL: time.Minute, Now: b.now},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Claimed) != 1 || res.Claimed[0].Step.Name != "second" || res.Claimed[0].Step.State != store.StepInProgress || res.Claimed[0].Step.Attempts != 1 {
+		t.Fatalf("claimed with the completion: %v", names(res.Claimed))
+	}
+	if string(res.Claimed[0].Deps["first"]) == "" || res.Claimed[0].Task.ID != d.Task.ID {
+		t.Fatalf("claimed step's inputs: deps %v task %v", res.Claimed[0].Deps, res.Claimed[0].Task)
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("claimed %v again", names(got))
+	}
+	// A refused claim (bad params) refuses the whole call: nothing recorded.
+	second := res.Claimed[0]
+	_, err = b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(second, `{}`)}, Claim: &store.ClaimStepsParams{}})
+	wantErr(t, err, store.ErrInvalid, "claim")
+	if s := stepState(t, b, second.Step.ID); s != store.StepInProgress {
+		t.Fatalf("refused call changed the step to %s", s)
+	}
+}

@@ -30,6 +30,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimSkipsFinishedTasks":    testClaimSkipsFinishedTasks,
 		"ClaimByHandler":             testClaimByHandler,
 		"DependencyCounters":         testDependencyCounters,
+		"FinishAndClaimTogether":     testFinishAndClaim,
 		"LeaseExpiry":                testLeaseExpiry,
 		"StaleLeaseRejected":         testStaleLease,
 		"RetryBackoffAndExhaustion":  testRetryExhaustion,

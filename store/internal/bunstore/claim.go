@@ -20,57 +20,9 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 	}
 	var steps []*store.Step
 	err := s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
-		at := now(p.Now)
-		handlerFilter := ""
-		args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0)}
-		if len(p.Handlers) > 0 {
-			handlerFilter = "AND s.handler IN (?5)"
-		}
-		args = append(args, bun.List(p.Handlers), p.Limit)
-		// The pick is a MATERIALIZED CTE so it runs exactly once: as a
-		// plain "id IN (subquery)", Postgres may plan a semi-join that
-		// re-runs the LIMITed, locking subquery for every outer row, and
-		// each re-run skips the rows this statement already updated and
-		// picks new ones, claiming more than Limit.
-		query := `WITH picked AS MATERIALIZED (
-				SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
-				WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
-					AND t.state IN ('pending', 'in_progress') ` + handlerFilter + `
-				ORDER BY s.next_attempt_at, s.id LIMIT ?6 ` + s.d.SkipLocked() + `)
-			UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
-				lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
-				started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
-			WHERE state = 'pending' AND id IN (SELECT id FROM picked)
-			RETURNING *`
-		if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
-			return err
-		}
-		if len(steps) == 0 {
-			return nil
-		}
-		slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
-		moves := make([]stepMove, len(steps))
-		taskIDs := make([]int64, 0, len(steps))
-		for i, st := range steps {
-			moves[i] = stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq}
-			taskIDs = append(taskIDs, st.TaskID)
-		}
-		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
-			return err
-		}
-		var started []struct {
-			ID            int64 `bun:"id"`
-			TransitionSeq int   `bun:"transition_seq"`
-		}
-		if err := tx.NewRaw(`UPDATE tasker_tasks SET state = 'in_progress', updated_at = ?, transition_seq = transition_seq + 1
-			WHERE id IN (?) AND state = 'pending' RETURNING id, transition_seq`, at, bun.List(taskIDs)).Scan(ctx, &started); err != nil {
-			return err
-		}
-		tmoves := make([]taskMove, len(started))
-		for i, t := range started {
-			tmoves[i] = taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq}
-		}
-		return writeTaskTransitions(ctx, tx, tmoves, at)
+		var err error
+		steps, err = s.claim(ctx, tx, p)
+		return err
 	})
 	if err != nil || len(steps) == 0 {
 		return nil, err
@@ -82,6 +34,63 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 		return nil, s.wrap("loading claimed steps' inputs", err)
 	}
 	return out, nil
+}
+
+// claim leases up to p.Limit ready steps inside tx: the steps move to
+// in_progress (an attempt counted) and their tasks, if pending, start.
+func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams) ([]*store.Step, error) {
+	at := now(p.Now)
+	handlerFilter := ""
+	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0)}
+	if len(p.Handlers) > 0 {
+		handlerFilter = "AND s.handler IN (?5)"
+	}
+	args = append(args, bun.List(p.Handlers), p.Limit)
+	// The pick is a MATERIALIZED CTE so it runs exactly once: as a
+	// plain "id IN (subquery)", Postgres may plan a semi-join that
+	// re-runs the LIMITed, locking subquery for every outer row, and
+	// each re-run skips the rows this statement already updated and
+	// picks new ones, claiming more than Limit.
+	query := `WITH picked AS MATERIALIZED (
+			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
+			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
+				AND t.state IN ('pending', 'in_progress') ` + handlerFilter + `
+			ORDER BY s.next_attempt_at, s.id LIMIT ?6 ` + s.d.SkipLocked() + `)
+		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
+			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
+			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
+		WHERE state = 'pending' AND id IN (SELECT id FROM picked)
+		RETURNING *`
+	var steps []*store.Step
+	if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+	moves := make([]stepMove, len(steps))
+	taskIDs := make([]int64, 0, len(steps))
+	for i, st := range steps {
+		moves[i] = stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq}
+		taskIDs = append(taskIDs, st.TaskID)
+	}
+	if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
+		return nil, err
+	}
+	var started []struct {
+		ID            int64 `bun:"id"`
+		TransitionSeq int   `bun:"transition_seq"`
+	}
+	if err := tx.NewRaw(`UPDATE tasker_tasks SET state = 'in_progress', updated_at = ?, transition_seq = transition_seq + 1
+		WHERE id IN (?) AND state = 'pending' RETURNING id, transition_seq`, at, bun.List(taskIDs)).Scan(ctx, &started); err != nil {
+		return nil, err
+	}
+	tmoves := make([]taskMove, len(started))
+	for i, t := range started {
+		tmoves[i] = taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq}
+	}
+	return steps, writeTaskTransitions(ctx, tx, tmoves, at)
 }
 
 // rwIfTx reads through the transaction in a WithTx view (where rw == ro)
@@ -140,6 +149,7 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 	}
 	slices.SortFunc(order, func(a, b int) int { return int(p.Outcomes[a].Lease.StepID - p.Outcomes[b].Lease.StepID) })
 	var res *store.FinishStepsResult
+	var claimed []*store.Step
 	err := s.inTx(ctx, "finishing steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
 		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
@@ -217,10 +227,18 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		for _, m := range tmoves {
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
 		}
-		return nil
+		if p.Claim != nil {
+			claimed, err = s.claim(ctx, tx, p.Claim)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(claimed) > 0 {
+		if res.Claimed, err = s.loadInputs(ctx, s.ro, claimed); err != nil {
+			return nil, s.wrap("loading claimed steps' inputs", err)
+		}
 	}
 	return res, nil
 }
