@@ -42,7 +42,7 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 		for o := range out {
 			group = append(group, o)
 		}
-		e.commit(ctx, group)
+		e.commit(ctx, group, nil)
 		total += len(claimed)
 	}
 }

@@ -37,9 +37,9 @@ type counters struct {
 // Stats are running totals since the engine was created.
 type Stats struct {
 	TasksStarted, StepsClaimed, StepsCompleted, StepsRetried, StepsFailed, ResultsDiscarded, LeasesReleased int64
-	ClaimTransactions, FinishTransactions                                                                 int64
-	EventsDropped                                                                                         int64
-	Running                                                                                               int
+	ClaimTransactions, FinishTransactions                                                                   int64
+	EventsDropped                                                                                           int64
+	Running                                                                                                 int
 }
 
 // Stats returns the engine's running totals.
@@ -96,10 +96,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 
 	outcomes := make(chan outcome, 4*e.cfg.Execution.MaxConcurrency)
-	var handlers, helpers sync.WaitGroup
+	d := newDispatcher(e, handlerBase, outcomes)
+	var helpers sync.WaitGroup
 	helperCtx, stopHelpers := context.WithCancel(context.WithoutCancel(ctx))
 	completerDone := make(chan struct{})
-	go func() { defer close(completerDone); e.complete(outcomes) }()
+	go func() { defer close(completerDone); e.complete(outcomes, d) }()
 	helpers.Go(func() { e.heartbeat(helperCtx) })
 	helpers.Go(func() { e.maintain(helperCtx) })
 
@@ -112,9 +113,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}()
 
-	e.claimLoop(ctx, stopClaiming, handlerBase, outcomes, &handlers)
+	e.claimLoop(ctx, stopClaiming, d)
 
-	handlers.Wait()
+	d.close() // no new claims; every handler has sent its outcome
 	close(outcomes)
 	<-completerDone
 	stopHelpers()
@@ -159,10 +160,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 // claimLoop claims batches while there is room and waits for a reason to
 // look again: in-process work, a freed slot, the poll interval, or the next
 // retry or lease expiry.
-func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base context.Context, out chan<- outcome, handlers *sync.WaitGroup) {
+func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, d *dispatcher) {
 	x := e.cfg.Execution
-	slotFreed := make(chan struct{}, 1)
-	var running atomic.Int64
 	var storeWake <-chan struct{}
 	if w, ok := e.st.(interface{ Wakeups() <-chan struct{} }); ok {
 		storeWake = w.Wakeups()
@@ -170,7 +169,7 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base conte
 	// backlog: the last look found more ready work than there was room
 	// for, so a freed slot is worth a claim. Otherwise a freed slot alone
 	// does not claim (the step's dependants become ready only when its
-	// completion commits, and that commit wakes us).
+	// completion commits, and that commit claims them or wakes us).
 	backlog, look := false, true
 	for {
 		select {
@@ -178,33 +177,26 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base conte
 			return
 		default:
 		}
-		free := int64(x.MaxConcurrency) - running.Load()
+		running := d.running.Load()
+		free := d.max - running
 		idle := false
 		if look {
 			// Claim when a useful batch fits, or when nothing runs at all.
-			if free > 0 && (free >= int64(max(1, min(x.BatchSize, x.MaxConcurrency)/4)) || running.Load() == 0) {
-				n := int(min(free, int64(x.BatchSize)))
-				claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: n, LeaseTTL: x.LeaseTTL, Now: e.now()})
-				e.stat.claimTx.Add(1)
-				if err != nil && ctx.Err() == nil {
-					e.log.Warn("claiming steps failed; retrying after the poll interval", zap.Error(err))
+			if free > 0 && (free >= int64(max(1, min(x.BatchSize, x.MaxConcurrency)/4)) || running == 0) {
+				n := d.reserve(min(int(free), x.BatchSize))
+				var claimed []*store.ClaimedStep
+				if n > 0 {
+					var err error
+					claimed, err = e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: n, LeaseTTL: x.LeaseTTL, Now: e.now()})
+					e.stat.claimTx.Add(1)
+					if err != nil && ctx.Err() == nil {
+						e.log.Warn("claiming steps failed; retrying after the poll interval", zap.Error(err))
+					}
+					e.stat.claimed.Add(int64(len(claimed)))
+					d.settle(n, claimed)
 				}
-				for _, c := range claimed {
-					running.Add(1)
-					handlers.Go(func() {
-						defer func() {
-							running.Add(-1)
-							select {
-							case slotFreed <- struct{}{}:
-							default:
-							}
-						}()
-						e.execute(base, c, out)
-					})
-				}
-				e.stat.claimed.Add(int64(len(claimed)))
 				idle = len(claimed) == 0
-				backlog = len(claimed) == n
+				backlog = n > 0 && len(claimed) == n
 				if backlog {
 					continue // there may be more ready right now
 				}
@@ -214,7 +206,7 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base conte
 		}
 		var timer <-chan time.Time
 		wait := x.PollInterval
-		if idle && running.Load() == 0 {
+		if idle && d.running.Load() == 0 {
 			if next, ok, err := e.st.NextWakeup(ctx); err == nil && ok {
 				now := e.clk.Now()
 				if d := next.Sub(now); d < wait {
@@ -233,7 +225,7 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, base conte
 		select {
 		case <-stop:
 		case <-e.wake:
-		case <-slotFreed:
+		case <-d.freed:
 			look = backlog
 		case <-storeWake:
 		case <-timer:
@@ -384,7 +376,7 @@ func callHandler(h Handler, sc *StepContext) (result any, err error) {
 
 // complete groups outcomes into as few commits as the flow allows: it
 // takes whatever has queued up while the previous commit ran.
-func (e *Engine) complete(in <-chan outcome) {
+func (e *Engine) complete(in <-chan outcome, d *dispatcher) {
 	ctx := context.Background()
 	for first := range in {
 		group := []outcome{first}
@@ -400,11 +392,14 @@ func (e *Engine) complete(in <-chan outcome) {
 				break drain
 			}
 		}
-		e.commit(ctx, group)
+		e.commit(ctx, group, d)
 	}
 }
 
-func (e *Engine) commit(ctx context.Context, group []outcome) {
+// commit records a group of outcomes in one transaction. With a
+// dispatcher, the same transaction claims ready steps (the dependants this
+// commit releases among them) for the room there is, and starts them.
+func (e *Engine) commit(ctx context.Context, group []outcome, d *dispatcher) {
 	var finish []outcome
 	var release []store.Lease
 	for _, o := range group {
@@ -428,6 +423,12 @@ func (e *Engine) commit(ctx context.Context, group []outcome) {
 	for i, o := range finish {
 		params.Outcomes[i] = o.StepOutcome
 	}
+	reserved := 0
+	if d != nil {
+		if reserved = d.reserve(e.cfg.Execution.BatchSize); reserved > 0 {
+			params.Claim = &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: reserved, LeaseTTL: e.cfg.Execution.LeaseTTL, Now: params.Now}
+		}
+	}
 	var res *store.FinishStepsResult
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -438,6 +439,14 @@ func (e *Engine) commit(ctx context.Context, group []outcome) {
 		}
 		e.log.Warn("recording step outcomes failed; retrying", zap.Int("outcomes", len(finish)), zap.Error(err))
 		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+	}
+	if reserved > 0 {
+		var claimed []*store.ClaimedStep
+		if err == nil {
+			claimed = res.Claimed
+			e.stat.claimed.Add(int64(len(claimed)))
+		}
+		d.settle(reserved, claimed)
 	}
 	if err != nil {
 		e.log.Error("recording step outcomes failed; their leases will expire and the steps run again", zap.Error(err))
@@ -478,7 +487,9 @@ func (e *Engine) commit(ctx context.Context, group []outcome) {
 		e.emit(Event{Name: name, TaskID: t.TaskID})
 		e.taskChanged(t.TaskID)
 	}
-	if res.Unblocked > 0 || anyRetry(res) {
+	// Steps this commit released and did not claim itself, or retries
+	// due later: let the claim loop look.
+	if res.Unblocked > len(res.Claimed) || anyRetry(res) {
 		e.Notify()
 	}
 }
