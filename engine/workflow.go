@@ -414,9 +414,11 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		defer cancel()
 	}
 	result, err := callStep(runCtx, fn)
-	if cause := context.Cause(wctx.Context); cause != nil {
-		// Cancelled, lease lost or shutting down: record nothing; the
-		// step runs again when (if) the workflow resumes.
+	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
+		// Cancelled, lease lost or shutting down: a failure is not the
+		// step's fault, so nothing is recorded and the step runs again if
+		// the workflow resumes. (A success is still recorded while the
+		// lease holds.)
 		return zero, wctx.abortWith(cause)
 	}
 	policyDoc, _ := json.Marshal(policy)

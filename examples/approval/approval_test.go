@@ -1,0 +1,68 @@
+package approval_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/examples/approval"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+func TestApprovalPaths(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	ledger := &approval.Ledger{}
+	if err := approval.Register(env.Engine, approval.Options{Ledger: ledger}); err != nil {
+		t.Fatal(err)
+	}
+	start := func(id string) int64 {
+		h, err := approval.Start(ctx, env.Engine, approval.Expense{ID: id, Employee: "ann", Cents: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.TaskID
+	}
+	result := func(id int64) approval.Outcome {
+		out, err := testkitHandle(env, id).Result(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	rejected := start("rejected")
+	env.RunFor(time.Hour) // charged, now waiting
+	env.SendEvent(rejected, approval.EventName, "m", approval.Decision{Approved: false, By: "bob"})
+	env.RunUntilDone(rejected)
+	if out := result(rejected); out.Status != "refunded" || out.Reason != "rejected by bob" {
+		t.Fatalf("rejected: %+v", out)
+	}
+
+	silent := start("silent")
+	t0 := env.Clock.Now()
+	env.RunUntilDone(silent) // the clock skips the three days
+	if out := result(silent); out.Status != "refunded" || !strings.Contains(out.Reason, "no decision") {
+		t.Fatalf("timed out: %+v", out)
+	}
+	if waited := env.Clock.Now().Sub(t0); waited < approval.DefaultWait {
+		t.Fatalf("refunded after %s", waited)
+	}
+	steps := env.DurableSteps(silent)
+	if len(steps) != 3 || steps[0].Name != "charge" || steps[1].Kind != "event" || steps[2].Name != "refund" {
+		t.Fatalf("durable steps %+v", steps)
+	}
+	want := "charge rejected 100|refund ch_rejected|charge silent 100|refund ch_silent"
+	if got := strings.Join(ledger.Entries(), "|"); got != want {
+		t.Fatalf("ledger %q, want %q", got, want)
+	}
+	testkit.Replay(t, env.Engine, silent)
+}
+
+func testkitHandle(env *testkit.Env, id int64) interface {
+	Result(context.Context) (approval.Outcome, error)
+} {
+	return engine.GetWorkflow[approval.Outcome](env.Engine, id)
+}
