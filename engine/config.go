@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store"
@@ -27,6 +28,16 @@ type Config struct {
 	Retry retry.Policy
 	// Clock replaces the wall clock (testkit uses a fake one).
 	Clock clock.Clock
+	// Cache configures caching and coordination. The default is local
+	// only (ristretto, in process); Cache.Distributed = "redis://…" shares
+	// dependent systems' back-off and toggles among every process using
+	// that Redis — and only then is Redis contacted.
+	Cache cachex.Config
+	// CacheStore, when set, is used instead of building one from Cache
+	// (the caller closes it).
+	CacheStore cachex.Cache
+	// Breaker tunes the circuit breaker per dependent system.
+	Breaker cachex.BreakerConfig
 }
 
 // ExecutionConfig tunes workers.
@@ -110,6 +121,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Retry.Validate(); err != nil {
 		bad("config: %w", err)
+	}
+	if err := c.Cache.Validate(); err != nil {
+		bad("config: cache: %w", err)
+	}
+	if err := c.Breaker.Validate(); err != nil {
+		bad("config: breaker: %w", err)
 	}
 	return errors.Join(errs...)
 }

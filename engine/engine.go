@@ -42,6 +42,9 @@ type Engine struct {
 
 	life lifecycle
 	stat counters
+
+	cmu sync.Mutex
+	co  *coordination // see coordinate
 }
 
 // New returns an engine on cfg.Store. It starts no goroutine: call Run.

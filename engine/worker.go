@@ -113,6 +113,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}()
 
+	e.coordinate(ctx) // logs the coordination mode
+	defer e.Close()
 	e.claimLoop(ctx, stopClaiming, d)
 
 	d.close() // no new claims; every handler has sent its outcome
@@ -255,6 +257,17 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep, out chan<- 
 		delete(e.inflight, st.ID)
 		e.imu.Unlock()
 	}()
+	if wait, held := e.systemHold(ctx, policy.DependentSystem); held {
+		// The system this step calls is paused (a 429 seen by any worker
+		// sharing the cache) or its breaker is open: the step goes back
+		// to pending until then, its attempt not counted.
+		log.Debug("dependent system held back; step waits", zap.String("system", policy.DependentSystem), zap.Duration("wait", wait))
+		o := outcome{claimed: c, log: log}
+		o.Lease, o.Kind, o.RetryAfter = st.Lease(), store.OutcomeSuspend, max(wait, 0)
+		o.Metadata = store.MustJSON(map[string]string{"reason": "dependent system held back", "system": policy.DependentSystem})
+		out <- o
+		return
+	}
 	e.emit(Event{Name: EventStepStarted, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts})
 
 	timeout := policy.Timeout
@@ -300,6 +313,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep, out chan<- 
 		out <- o
 		return
 	}
+	pause := e.systemResult(ctx, policy.DependentSystem, err)
 	if err == nil {
 		doc, merr := json.Marshal(result)
 		if merr != nil {
@@ -314,6 +328,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep, out chan<- 
 		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w", st.Name, timeout, err)}
 	}
 	o.Kind, o.RetryAfter, o.Error = e.classify(st, policy, err)
+	o.RetryAfter = max(o.RetryAfter, pause) // never before the system's pause ends
 	out <- o
 }
 

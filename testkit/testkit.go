@@ -76,6 +76,7 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
+	t.Cleanup(func() { e.Close() })
 	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t}
 }
 

@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/cachex"
+)
+
+// coordination is the engine's cache and what it coordinates: the shared
+// back-off per dependent system and the feature toggles. It is local to
+// the process unless Config.Cache declares a distributed backend.
+type coordination struct {
+	cache   cachex.Cache
+	owned   bool // created here, closed by Close
+	gate    *cachex.SystemGate
+	toggles *cachex.Toggles
+	mode    cachex.Detection
+}
+
+// coordinate returns the engine's coordination, creating it on first use
+// (creating a cache starts goroutines, so engines that never need one
+// never start them). It returns nil when the cache cannot be set up: the
+// engine then runs without shared back-off (failing open) and says so.
+func (e *Engine) coordinate(ctx context.Context) *coordination {
+	e.cmu.Lock()
+	defer e.cmu.Unlock()
+	if e.co != nil {
+		return e.co
+	}
+	c, owned := e.cfg.CacheStore, false
+	if c == nil {
+		var err error
+		if c, err = cachex.New(e.cfg.Cache, e.log); err != nil {
+			e.log.Error("cache unavailable: dependent systems get no shared back-off", zap.Error(err))
+			return nil
+		}
+		owned = true
+	}
+	co := &coordination{cache: c, owned: owned, mode: cachex.DetectMode(ctx, c, e.cfg.Cache)}
+	var err error
+	if co.gate, err = cachex.NewSystemGate(c, e.cfg.Breaker, e.clk); err == nil {
+		co.toggles, err = cachex.NewToggles(c, nil)
+	}
+	if err != nil {
+		if owned {
+			_ = c.Close()
+		}
+		e.log.Error("coordination unavailable", zap.Error(err))
+		return nil
+	}
+	e.log.Info("coordination mode", zap.String("mode", co.mode.Mode.String()), zap.String("source", co.mode.Source))
+	e.co = co
+	return co
+}
+
+// Close releases what the engine created beyond its store (the cache it
+// made for itself). Run calls it when it returns; call it after RunOnce.
+func (e *Engine) Close() error {
+	e.cmu.Lock()
+	defer e.cmu.Unlock()
+	co := e.co
+	e.co = nil
+	if co != nil && co.owned {
+		return co.cache.Close()
+	}
+	return nil
+}
+
+// Status is what the engine reports about itself.
+type Status struct {
+	// Mode is the coordination mode: local_only, distributed_basic or
+	// distributed_atomic (empty before the cache is first used).
+	Mode    string
+	Running bool
+	Stats   Stats
+}
+
+// Status reports the coordination mode, whether Run is active, and totals.
+func (e *Engine) Status() Status {
+	e.life.mu.Lock()
+	running := e.life.running
+	e.life.mu.Unlock()
+	st := Status{Running: running, Stats: e.Stats()}
+	e.cmu.Lock()
+	if e.co != nil {
+		st.Mode = e.co.mode.Mode.String()
+	}
+	e.cmu.Unlock()
+	return st
+}
+
+// Toggle reads a feature toggle (cachex.ToggleDynamicConcurrency, …),
+// stored through the engine's cache with safe defaults.
+func (e *Engine) Toggle(ctx context.Context, name string) bool {
+	co := e.coordinate(ctx)
+	return co != nil && co.toggles.Enabled(ctx, name)
+}
+
+// SetToggle sets a feature toggle; on a distributed cache every instance
+// sees it.
+func (e *Engine) SetToggle(ctx context.Context, name string, on bool) error {
+	co := e.coordinate(ctx)
+	if co == nil {
+		return errors.New("tasker: no cache for toggles")
+	}
+	return co.toggles.Set(ctx, name, on)
+}
+
+// systemHold reports how long a step calling system must wait before it
+// may run: until a pause ends, or a breaker recheck while it is open.
+func (e *Engine) systemHold(ctx context.Context, system string) (time.Duration, bool) {
+	if system == "" {
+		return 0, false
+	}
+	co := e.coordinate(ctx)
+	if co == nil {
+		return 0, false
+	}
+	if until, paused := co.gate.PausedUntil(ctx, system); paused {
+		return until.Sub(e.clk.Now()), true
+	}
+	if !co.gate.Allow(ctx, system) {
+		return breakerRecheck, true
+	}
+	return 0, false
+}
+
+// breakerRecheck is how soon a step held by an open breaker looks again.
+const breakerRecheck = time.Second
+
+// systemResult feeds an attempt's outcome to the system's breaker and, for
+// a retryable error with a requested delay (a 429's Retry-After), pauses
+// the system for every worker sharing the cache. It returns the pause
+// that is in force, so the step's own retry waits at least as long.
+func (e *Engine) systemResult(ctx context.Context, system string, err error) time.Duration {
+	if system == "" {
+		return 0
+	}
+	co := e.coordinate(ctx)
+	if co == nil {
+		return 0
+	}
+	var perm *PermanentError
+	// A permanent error (bad request) says nothing about the system's load.
+	if !errors.As(err, &perm) {
+		if rerr := co.gate.Record(ctx, system, err == nil); rerr != nil {
+			e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
+		}
+	}
+	var re *RetryableError
+	if errors.As(err, &re) && re.RetryAfter > 0 {
+		if perr := co.gate.Pause(ctx, system, e.clk.Now().Add(re.RetryAfter)); perr != nil {
+			e.log.Warn("pausing a dependent system failed", zap.String("system", system), zap.Error(perr))
+		}
+	}
+	if until, paused := co.gate.PausedUntil(ctx, system); paused {
+		return until.Sub(e.clk.Now())
+	}
+	return 0
+}
