@@ -20,6 +20,7 @@ import (
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
@@ -30,16 +31,18 @@ type benchOptions struct {
 	db        string
 	workloads string
 	scale     float64
+	procs     string
 }
 
 func newBenchCmd() *cobra.Command {
 	o := benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "measure the engine on fresh SQLite files",
-		Long: `bench runs each workload on a fresh SQLite file of its own (deleted first) with
-MaxConcurrency 256, BatchSize 256 and a 1-2 ms retry backoff, and prints rates
-and per-step costs:
+		Short: "measure the engine on fresh SQLite files or PostgreSQL schemas",
+		Long: `bench runs each workload on a fresh SQLite file of its own (deleted first), or
+with --db postgres://… in a fresh schema of its own (random name, dropped
+afterwards), with MaxConcurrency 256, BatchSize 256 and a 1-2 ms retry
+backoff, and prints rates and per-step costs:
 
   W1  10,000 one-step workflows started before Run    workflows/s (and start rate)
   W2  1,000 workflows x 10-step chain                   steps/s
@@ -50,15 +53,25 @@ and per-step costs:
 Per step: claim and finish transactions, SQL statements through the store's
 writer (a bun query hook on store.DB(); reads on the read pool are not seen),
 and heap allocations. The ceiling is the rate of one-row INSERT commits on the
-same kind of file. --scale multiplies every workload's size.`,
+same kind of file. --scale multiplies every workload's size.
+
+On PostgreSQL every workload runs once per --procs entry (default 1,3). With 1
+the bench process runs the engine; with N it starts the workflows, then spawns
+N worker processes (this executable, hidden subcommand bench-worker) that run
+the engine until SIGTERM and report their counters: WALL runs from the spawn to
+the last finished workflow, and W5 starts and waits for one workflow at a time
+while the workers run them. Statements are every statement bun runs on the
+pool, and PEAK CONNS the most pool connections open at once in one process.
+The ceiling is one-row INSERT commits per second from 1 connection and from 8.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.db, "db", "", "SQLite file path; each workload uses PATH with -w1, -w2… before the extension (default: a temporary directory, removed afterwards)")
+	cmd.Flags().StringVar(&o.db, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema)")
 	cmd.Flags().StringVar(&o.workloads, "workloads", "W1,W2,W3,W4,W5", "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
+	cmd.Flags().StringVar(&o.procs, "procs", "1,3", "PostgreSQL only: run each workload with each of these numbers of engine processes (ignored on SQLite)")
 	return cmd
 }
 
@@ -66,6 +79,7 @@ same kind of file. --scale multiplies every workload's size.`,
 type benchResult struct {
 	items    int
 	unit     string // "workflows" or "steps"
+	procs    int    // worker processes (0: the bench process itself)
 	wall     time.Duration
 	tasks    int
 	complete int
@@ -74,12 +88,13 @@ type benchResult struct {
 	finishTx int64
 	sql      int64
 	mallocs  uint64
+	peakConn int32 // peak open pool connections in one process (Postgres)
 	note     string
 }
 
 type workload struct {
 	name, what string
-	run        func(ctx context.Context, path string, scale float64) (*benchResult, error)
+	run        func(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error)
 }
 
 var workloads = []workload{
@@ -96,24 +111,37 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	if o.scale <= 0 {
 		return fmt.Errorf("--scale must be positive, got %g", o.scale)
 	}
-	if isPostgres(o.db) {
-		return errors.New("bench runs on fresh SQLite files: --db must be a file path")
+	chosen, err := chooseWorkloads(o.workloads)
+	if err != nil {
+		return err
 	}
+	if isPostgres(o.db) {
+		return runPostgresBench(ctx, out, o, chosen)
+	}
+	return runSQLiteBench(ctx, out, o, chosen)
+}
+
+// chooseWorkloads parses --workloads.
+func chooseWorkloads(list string) ([]workload, error) {
 	var chosen []workload
-	for name := range strings.SplitSeq(o.workloads, ",") {
+	for name := range strings.SplitSeq(list, ",") {
 		name = strings.ToUpper(strings.TrimSpace(name))
 		if name == "" {
 			continue
 		}
 		i := slices.IndexFunc(workloads, func(w workload) bool { return w.name == name })
 		if i < 0 {
-			return fmt.Errorf("unknown workload %q (W1 to W5)", name)
+			return nil, fmt.Errorf("unknown workload %q (W1 to W5)", name)
 		}
 		chosen = append(chosen, workloads[i])
 	}
 	if len(chosen) == 0 {
-		return errors.New("--workloads names no workload")
+		return nil, errors.New("--workloads names no workload")
 	}
+	return chosen, nil
+}
+
+func runSQLiteBench(ctx context.Context, out io.Writer, o benchOptions, chosen []workload) error {
 	base := o.db
 	if base == "" {
 		dir, err := os.MkdirTemp("", "tasker-bench-")
@@ -140,7 +168,7 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 	fmt.Fprintln(w, "\nWORKLOAD\tWHAT\tITEMS\tWALL\tRATE\tCOMPLETE\tCLAIM TX/STEP\tFINISH TX/STEP\tSQL/STEP\tALLOCS/STEP\tNOTES")
 	var failed []string
 	for _, wl := range chosen {
-		r, err := wl.run(ctx, fileFor(strings.ToLower(wl.name)), o.scale)
+		r, err := wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(wl.name))}, o.scale)
 		if err != nil {
 			fmt.Fprintf(w, "%s\t%s\tFAILED: %v\n", wl.name, wl.what, err)
 			failed = append(failed, fmt.Sprintf("%s: %v", wl.name, err))
@@ -220,44 +248,88 @@ func (c *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) conte
 }
 func (c *queryCounter) AfterQuery(context.Context, *bun.QueryEvent) { c.n.Add(1) }
 
-// rig is one workload's engine on a fresh file.
+// benchStore is a store the bench can count statements on.
+type benchStore interface {
+	store.Store
+	DB() *bun.DB
+}
+
+// benchTarget is where one run of a workload happens: a fresh SQLite file,
+// or a fresh schema on PostgreSQL run by procs worker processes (0 or 1:
+// the bench process itself).
+type benchTarget struct {
+	sqlitePath string
+	pgURL      string // without ?schema=
+	schema     string
+	procs      int
+}
+
+func (tg *benchTarget) open(ctx context.Context) (benchStore, error) {
+	if tg.pgURL != "" {
+		return postgres.Open(ctx, tg.pgURL, &postgres.Options{Schema: tg.schema})
+	}
+	return freshStore(ctx, tg.sqlitePath)
+}
+
+// multiProc reports whether worker processes run the engine.
+func (tg *benchTarget) multiProc() bool { return tg.pgURL != "" && tg.procs > 1 }
+
+// benchEngineConfig is the engine configuration of every bench engine, in
+// the bench process and in bench-worker processes alike.
+func benchEngineConfig(st store.Store) engine.Config {
+	return engine.Config{
+		Store: st, Retry: benchBackoff,
+		Execution: engine.ExecutionConfig{MaxConcurrency: 256, BatchSize: 256},
+	}
+}
+
+// rig is one workload's engine on a fresh file or schema.
 type rig struct {
-	st      *sqlite.Store
+	st      benchStore
 	e       *engine.Engine
 	queries *queryCounter
 	tr      *tracker
+	pool    *poolSampler // nil on SQLite
 	events  <-chan engine.Event
 	unsub   func()
 	runDone chan error
 	running bool
 }
 
-func newRig(ctx context.Context, path string, templates []*engine.Template, handlers map[string]engine.HandlerFunc) (*rig, error) {
-	st, err := freshStore(ctx, path)
+func newRig(ctx context.Context, tg *benchTarget, t *engine.Template, handlers map[string]engine.HandlerFunc, tune func(*engine.Config)) (*rig, error) {
+	st, err := tg.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r := &rig{st: st, queries: &queryCounter{}, tr: newTracker()}
 	st.DB().AddQueryHook(r.queries)
-	r.e, err = engine.New(engine.Config{
-		Store: st, Retry: benchBackoff,
-		Execution: engine.ExecutionConfig{MaxConcurrency: 256, BatchSize: 256},
-	})
-	if err == nil {
-		for name, h := range handlers {
-			err = errors.Join(err, r.e.Handle(name, h))
-		}
+	cfg := benchEngineConfig(st)
+	if tune != nil {
+		tune(&cfg)
 	}
-	for _, t := range templates {
-		if err == nil {
-			err = r.e.Register(t)
-		}
+	r.e, err = engine.New(cfg)
+	if err == nil {
+		err = registerBench(r.e, t, handlers)
 	}
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	if ps, ok := st.(*postgres.Store); ok {
+		r.pool = newPoolSampler(ps)
+	}
 	return r, nil
+}
+
+func registerBench(e *engine.Engine, t *engine.Template, handlers map[string]engine.HandlerFunc) error {
+	var err error
+	for name, h := range handlers {
+		err = errors.Join(err, e.Handle(name, h))
+	}
+	if err == nil {
+		err = e.Register(t)
+	}
+	return err
 }
 
 // run starts the engine and follows task events from now on.
@@ -305,6 +377,12 @@ func (r *rig) close(ctx context.Context, res *benchResult) error {
 		cancel()
 		err = errors.Join(err, <-r.runDone)
 		r.unsub()
+	}
+	if r.pool != nil {
+		peak := r.pool.stop()
+		if res != nil && res.procs == 0 {
+			res.peakConn = peak.Open
+		}
 	}
 	if res != nil && err == nil {
 		counts, cerr := r.st.CountByState(context.WithoutCancel(ctx))
@@ -388,10 +466,35 @@ func fanout(width int) *engine.Template {
 	return t
 }
 
-// upFront starts n workflows before Run, then measures from Run until
-// every one has finished.
-func upFront(ctx context.Context, path string, t *engine.Template, handlers map[string]engine.HandlerFunc, n, stepsPer int, unit string) (*benchResult, error) {
-	r, err := newRig(ctx, path, []*engine.Template{t}, handlers)
+// benchSpec is the template and handlers of a workload: the bench process
+// and its bench-worker processes register the same ones.
+func benchSpec(name string) (*engine.Template, map[string]engine.HandlerFunc, error) {
+	noops := map[string]engine.HandlerFunc{"bench.noop": noop}
+	switch name {
+	case "W1":
+		return chain("single", 1), noops, nil
+	case "W2":
+		return chain("chain10", 10), noops, nil
+	case "W3":
+		return fanout(50), noops, nil
+	case "W4":
+		return &engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
+			{Name: "only", Handler: "bench.flaky", Backoff: benchBackoff},
+		}}, map[string]engine.HandlerFunc{"bench.flaky": flakyFirst}, nil
+	case "W5":
+		return chain("chain3", 3), noops, nil
+	}
+	return nil, nil, fmt.Errorf("unknown workload %q (W1 to W5)", name)
+}
+
+// upFront starts n workflows before Run, then measures from Run (or from
+// spawning the worker processes) until every one has finished.
+func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int, unit string) (*benchResult, error) {
+	t, handlers, err := benchSpec(name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRig(ctx, tg, t, handlers, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -405,41 +508,46 @@ func upFront(ctx context.Context, path string, t *engine.Template, handlers map[
 		r.tr.add(h.TaskID)
 	}
 	startRate := float64(n) / time.Since(began).Seconds()
-	runtime.GC()
-	from := r.snapshot()
-	r.run(ctx)
-	if err := r.waitAll(ctx); err != nil {
-		_ = r.close(ctx, nil)
-		return nil, err
-	}
 	items := n
 	if unit == "steps" {
 		items = n * stepsPer
 	}
-	res := r.result(from, items, unit)
-	res.note = fmt.Sprintf("started %d before Run at %.0f/s", n, startRate)
+	var res *benchResult
+	if tg.multiProc() {
+		res, err = upFrontProcs(ctx, tg, r, name, items, unit)
+		if err != nil {
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+	} else {
+		runtime.GC()
+		from := r.snapshot()
+		r.run(ctx)
+		if err := r.waitAll(ctx); err != nil {
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+		res = r.result(from, items, unit)
+	}
+	res.note = fmt.Sprintf("started %d before Run at %.0f/s", n, startRate) + res.note
 	return res, r.close(ctx, res)
 }
 
-func benchW1(ctx context.Context, path string, scale float64) (*benchResult, error) {
-	t := chain("single", 1)
-	return upFront(ctx, path, t, map[string]engine.HandlerFunc{"bench.noop": noop}, scaled(10000, scale), 1, "workflows")
+func benchW1(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W1", scaled(10000, scale), 1, "workflows")
 }
 
-func benchW2(ctx context.Context, path string, scale float64) (*benchResult, error) {
-	return upFront(ctx, path, chain("chain10", 10), map[string]engine.HandlerFunc{"bench.noop": noop}, scaled(1000, scale), 10, "steps")
+func benchW2(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W2", scaled(1000, scale), 10, "steps")
 }
 
-func benchW3(ctx context.Context, path string, scale float64) (*benchResult, error) {
-	return upFront(ctx, path, fanout(50), map[string]engine.HandlerFunc{"bench.noop": noop}, scaled(100, scale), 52, "steps")
+func benchW3(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W3", scaled(100, scale), 52, "steps")
 }
 
-func benchW4(ctx context.Context, path string, scale float64) (*benchResult, error) {
-	t := &engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
-		{Name: "only", Handler: "bench.flaky", Backoff: benchBackoff},
-	}}
+func benchW4(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
 	n := scaled(10000, scale)
-	res, err := upFront(ctx, path, t, map[string]engine.HandlerFunc{"bench.flaky": flakyFirst}, n, 1, "workflows")
+	res, err := upFront(ctx, tg, "W4", n, 1, "workflows")
 	if err != nil {
 		return nil, err
 	}
@@ -459,21 +567,49 @@ func benchW4(ctx context.Context, path string, scale float64) (*benchResult, err
 	return res, nil
 }
 
-func benchW5(ctx context.Context, path string, scale float64) (*benchResult, error) {
-	t := chain("chain3", 3)
-	r, err := newRig(ctx, path, []*engine.Template{t}, map[string]engine.HandlerFunc{"bench.noop": noop})
+// waitPoll is how often the bench process polls a task's state in W5 when
+// worker processes run it: completion in another process wakes no one here.
+const waitPoll = time.Millisecond
+
+func benchW5(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	t, handlers, err := benchSpec("W5")
 	if err != nil {
 		return nil, err
 	}
-	r.run(ctx)
+	var tune func(*engine.Config)
+	if tg.multiProc() {
+		tune = func(c *engine.Config) { c.Execution.PollInterval = waitPoll }
+	}
+	r, err := newRig(ctx, tg, t, handlers, tune)
+	if err != nil {
+		return nil, err
+	}
+	var ws *benchWorkers
+	if tg.multiProc() {
+		if ws, err = spawnWorkers(ctx, tg, "W5"); err == nil {
+			err = ws.ready(ctx)
+		}
+		if err != nil {
+			if ws != nil {
+				_, _ = ws.stop()
+			}
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+	} else {
+		r.run(ctx)
+	}
 	n := scaled(1000, scale)
 	lat := make([]time.Duration, 0, n)
 	runtime.GC()
 	from := r.snapshot()
 	var runErr error
+	var startSQL int64 // the bench process's statements in Start (multi-process)
 	for i := range n {
 		began := time.Now()
+		q0 := r.queries.n.Load()
 		h, err := r.e.Start(ctx, t.FullName(), benchInput{I: i})
+		startSQL += r.queries.n.Load() - q0
 		if err != nil {
 			runErr = fmt.Errorf("starting workflow %d: %w", i, err)
 			break
@@ -490,16 +626,29 @@ func benchW5(ctx context.Context, path string, scale float64) (*benchResult, err
 			break
 		}
 	}
+	res := r.result(from, n, "workflows")
+	if ws != nil {
+		stats, err := ws.stop()
+		if runErr == nil {
+			runErr = err
+		}
+		if runErr == nil {
+			parentSQL := res.sql
+			res.addWorkers(stats)
+			res.sql += startSQL
+			res.note = fmt.Sprintf("; bench process: %d statements in Start (counted), %d polling Wait every %s (not counted)",
+				startSQL, parentSQL-startSQL, waitPoll)
+		}
+	}
 	if runErr != nil {
 		_ = r.close(ctx, nil)
 		return nil, runErr
 	}
-	res := r.result(from, n, "workflows")
 	slices.Sort(lat)
 	pct := func(p float64) float64 {
 		i := min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)
 		return float64(lat[max(i, 0)].Microseconds()) / 1000
 	}
-	res.note = fmt.Sprintf("latency p50 %.2f ms, p99 %.2f ms, max %.2f ms", pct(0.50), pct(0.99), float64(lat[len(lat)-1].Microseconds())/1000)
+	res.note = fmt.Sprintf("latency p50 %.2f ms, p99 %.2f ms, max %.2f ms", pct(0.50), pct(0.99), float64(lat[len(lat)-1].Microseconds())/1000) + res.note
 	return res, r.close(ctx, res)
 }

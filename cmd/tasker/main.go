@@ -5,7 +5,7 @@
 //	tasker tasks ls|show|cancel|retry|resolve …
 //	tasker worker [--db PATH]
 //	tasker migrate [--db PATH]
-//	tasker bench [--db PATH] [--workloads W1,…] [--scale F]
+//	tasker bench [--db PATH|URL] [--workloads W1,…] [--scale F] [--procs 1,3]
 //
 // --db is an SQLite file path or a postgres:// URL (append ?schema=NAME to
 // use a schema other than the connection's current one).
@@ -19,12 +19,17 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run executes the command line args and returns the exit status.
+func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
-	stop()
-	if err != nil {
+	defer stop()
+	root := newRootCmd()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tasker:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

@@ -171,7 +171,7 @@ func TestPostgresURLNeedsAServer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "postgres") {
 		t.Fatalf("err = %v, want a postgres error", err)
 	}
-	mustFail(t, "bench runs on fresh SQLite files", "bench", "--db", "postgres://x@127.0.0.1:1/none")
+	mustFail(t, "connecting to 127.0.0.1:1/none", "bench", "--db", "postgres://x@127.0.0.1:1/none?connect_timeout=2")
 }
 
 // An order that failed is resolved and retried by an operator, and a

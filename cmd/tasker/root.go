@@ -31,7 +31,7 @@ add ?schema=NAME to a URL to use that schema.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newTasksCmd(), newWorkerCmd(), newMigrateCmd(), newBenchCmd())
+	root.AddCommand(newDemoCmd(), newTasksCmd(), newWorkerCmd(), newMigrateCmd(), newBenchCmd(), newBenchWorkerCmd())
 	return root
 }
 
