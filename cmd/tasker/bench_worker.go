@@ -226,6 +226,17 @@ func (ws *benchWorkers) readyAfter() time.Duration {
 // stop sends SIGTERM to every worker, waits for them to exit and returns
 // what they printed.
 func (ws *benchWorkers) stop() ([]workerStats, error) {
+	// A worker still starting up may not handle SIGTERM yet (it would die
+	// without reporting): the others can finish every workflow before it
+	// is ready. Wait for it to be ready (or gone) first.
+	giveUp := time.After(time.Minute)
+	for _, p := range ws.procs {
+		select {
+		case <-p.readyCh:
+		case <-p.done:
+		case <-giveUp:
+		}
+	}
 	for _, p := range ws.procs {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
