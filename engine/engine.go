@@ -131,8 +131,31 @@ type startOptions struct {
 	unique   bool
 	tx       bun.IDB
 	priority int
+	parent   *int64
 	timeout  time.Duration // code-first workflows: WithWorkflowTimeout
 }
+
+// identity returns a new task's identity key and input hash: a fresh
+// random key (Unique), the caller's key (WithIdempotencyKey, scoped by
+// name), or by default the hash of the normalised input (scoped by what,
+// the template and its version).
+func (o *startOptions) identity(name, what string, doc store.JSON) (identity, inputHash string) {
+	sum := sha256.Sum256(doc)
+	inputHash = hex.EncodeToString(sum[:])
+	switch {
+	case o.unique:
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		return "unique:" + hex.EncodeToString(b), inputHash
+	case o.key != "":
+		return "key:" + name + ":" + o.key, inputHash
+	default:
+		return "input:" + what + ":" + inputHash, inputHash
+	}
+}
+
+// withParent makes the task a child of parent (see Child).
+func withParent(parent int64) StartOption { return func(o *startOptions) { o.parent = &parent } }
 
 // WithIdempotencyKey makes the key the task's identity: starting again with
 // the same key returns the existing task; with the same key and a different
@@ -181,26 +204,14 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 			return nil, fmt.Errorf("starting %s: %w: %w", workflow, ErrInvalidInput, err)
 		}
 	}
-	sum := sha256.Sum256(doc)
-	inputHash := hex.EncodeToString(sum[:])
-	var identity string
-	switch {
-	case o.unique:
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		identity = "unique:" + hex.EncodeToString(b)
-	case o.key != "":
-		identity = "key:" + t.FullName() + ":" + o.key
-	default:
-		identity = "input:" + t.FullName() + "@" + t.Version + ":" + inputHash
-	}
+	identity, inputHash := o.identity(t.FullName(), t.FullName()+"@"+t.Version, doc)
 	st := e.st
 	if o.tx != nil {
 		st = st.WithTx(o.tx)
 	}
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
-		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority,
+		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority, ParentID: o.parent,
 		Steps: t.newSteps(), Now: e.now(),
 	})
 	if err != nil {

@@ -25,7 +25,7 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string) error 
 	e.imu.Unlock()
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
 	e.taskChanged(taskID)
-	return nil
+	return e.cancelChildren(ctx, taskID, reason)
 }
 
 // Retry moves a task in error back to pending; its failed steps get fresh

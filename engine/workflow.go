@@ -2,9 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,6 +236,8 @@ func describe(name, kind string) string {
 		return "Sleep"
 	case kindEvent:
 		return fmt.Sprintf("WaitEvent %q", name)
+	case kindChild:
+		return fmt.Sprintf("Child %q", name)
 	default:
 		return fmt.Sprintf("step %q", name)
 	}
@@ -737,34 +736,31 @@ func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 // starting the same input twice returns the first task; WithIdempotencyKey,
 // Unique, InTx, WithPriority and WithWorkflowTimeout adjust it.
 func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, opts ...StartOption) (*WorkflowHandle[O], error) {
+	id, existing, err := e.startWorkflow(ctx, name, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &WorkflowHandle[O]{TaskID: id, Existing: existing, e: e}, nil
+}
+
+// startWorkflow is StartWorkflow without the types.
+func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ...StartOption) (int64, bool, error) {
 	var o startOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if _, ok := e.workflowDef(name); !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownWorkflow, name)
+		return 0, false, fmt.Errorf("%w: %q", ErrUnknownWorkflow, name)
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {
-		return nil, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+		return 0, false, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
 	}
 	doc, err := normalizeInput(map[string]json.RawMessage{"input": raw})
 	if err != nil {
-		return nil, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+		return 0, false, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
 	}
-	sum := sha256.Sum256(doc)
-	inputHash := hex.EncodeToString(sum[:])
-	var identity string
-	switch {
-	case o.unique:
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		identity = "unique:" + hex.EncodeToString(b)
-	case o.key != "":
-		identity = "key:" + name + ":" + o.key
-	default:
-		identity = "input:" + name + "@code:" + inputHash
-	}
+	identity, inputHash := o.identity(name, name+"@code", doc)
 	var cfg store.JSON
 	if o.timeout > 0 {
 		cfg, _ = json.Marshal(driverConfig{Deadline: e.clk.Now().Add(o.timeout).UTC()})
@@ -776,19 +772,19 @@ func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, 
 	}
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
-		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority,
+		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority, ParentID: o.parent,
 		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
+		return 0, false, fmt.Errorf("starting %s: %w", name, err)
 	}
 	if !res.Existing {
 		e.stat.started.Add(1)
 		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
 		e.Notify()
 	}
-	return &WorkflowHandle[O]{TaskID: res.Task.ID, Existing: res.Existing, e: e}, nil
+	return res.Task.ID, res.Existing, nil
 }
 
 // drive is one run of a workflow's driver step.

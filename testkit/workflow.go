@@ -14,7 +14,7 @@ import (
 type DurableStep struct {
 	Sequence int
 	Name     string // the name the code gave it ("sleep" for Sleep)
-	Kind     string // "step", "sleep" or "event"
+	Kind     string // "step", "sleep", "event" or "child"
 	State    store.StepState
 	Attempts int
 }

@@ -332,3 +332,29 @@ func testFinishAndClaim(t *testing.T, b *bundle) {
 		t.Fatalf("refused call changed the step to %s", s)
 	}
 }
+
+// A child task that finishes (or is cancelled) makes its parent's waiting
+// step ready at once, in the same transaction.
+func testChildWakesParent(t *testing.T, b *bundle) {
+	for _, end := range []string{"complete", "cancel"} {
+		pp := b.params([]store.NewStep{{Name: "wait", Handler: "driver", NotBefore: b.now.Add(time.Hour)}})
+		parent, err := b.s.CreateTask(b.ctx, pp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := b.params(chain("child"))
+		cp.ParentID = &parent.Task.ID
+		child, err := b.s.CreateTask(b.ctx, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end == "complete" {
+			b.finish(t, complete(b.claimOne(t, "child"), `{}`))
+		} else if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: child.Task.ID, Now: b.now}); err != nil {
+			t.Fatal(err)
+		}
+		if c := b.claimOne(t, "wait"); c.Task.ID != parent.Task.ID {
+			t.Fatalf("%s: claimed a step of task %d", end, c.Task.ID)
+		}
+	}
+}

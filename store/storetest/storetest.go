@@ -31,6 +31,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimByHandler":             testClaimByHandler,
 		"DependencyCounters":         testDependencyCounters,
 		"FinishAndClaimTogether":     testFinishAndClaim,
+		"FinishedChildWakesParent":   testChildWakesParent,
 		"LeaseExpiry":                testLeaseExpiry,
 		"StaleLeaseRejected":         testStaleLease,
 		"RetryBackoffAndExhaustion":  testRetryExhaustion,

@@ -163,7 +163,27 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 			tmoves = append(tmoves, *m)
 		}
 	}
-	return tmoves, unblocked, writeTaskTransitions(ctx, tx, tmoves, at)
+	if err := writeTaskTransitions(ctx, tx, tmoves, at); err != nil {
+		return nil, 0, err
+	}
+	finished := make([]int64, len(tmoves))
+	for i, m := range tmoves {
+		finished[i] = m.id
+	}
+	return tmoves, unblocked, wakeParents(ctx, tx, finished, at)
+}
+
+// wakeParents makes the waiting steps of the parents of tasks that just
+// finished ready now: a code-first parent waiting for a child resumes at
+// once, in whichever process, instead of at its next re-check.
+func wakeParents(ctx context.Context, tx bun.IDB, finished []int64, at time.Time) error {
+	if len(finished) == 0 {
+		return nil
+	}
+	_, err := tx.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ?0
+		WHERE task_id IN (SELECT parent_id FROM tasker_tasks WHERE id IN (?1) AND parent_id IS NOT NULL)
+			AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ?0`, at, bun.List(finished)).Exec(ctx)
+	return err
 }
 
 // countedTask is a task row after its countdown.

@@ -231,7 +231,10 @@ func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParam
 		}
 		switch {
 		case p.To == store.TaskCancelled:
-			return cancelSteps(ctx, tx, p.TaskID, p.Metadata, now(p.Now))
+			if err := cancelSteps(ctx, tx, p.TaskID, p.Metadata, now(p.Now)); err != nil {
+				return err
+			}
+			return wakeParents(ctx, tx, []int64{p.TaskID}, now(p.Now))
 		case p.From == store.TaskError && p.To == store.TaskPending:
 			return retrySteps(ctx, tx, s.d, p.TaskID, p.Now, now(p.Now))
 		}

@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// kindChild marks a durable row that waits for a child workflow.
+const kindChild = "workflow.child"
+
+// childRecheck is how often a parent waiting for a child looks again. It is
+// only a safety net: the transaction that finishes a child also wakes its
+// parent, in any process.
+const childRecheck = 5 * time.Minute
+
+// childResult is what a parent records when its child finishes.
+type childResult struct {
+	TaskID int64           `json:"task_id"`
+	State  store.TaskState `json:"state"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  json.RawMessage `json:"error,omitempty"`
+}
+
+// Child starts workflow — a registered code-first workflow or a DAG
+// template — as a child of this one, and waits for it durably: the wait
+// survives restarts and releases the worker meanwhile. The child's identity
+// derives from the parent and the call's place in it, so a replay never
+// starts a second child. Cancelling the parent cancels its children.
+//
+// The result decodes the child's return value (code-first) or its step
+// results by step name (DAG). A child that fails or is cancelled returns a
+// *WorkflowError, which the parent may handle or return.
+func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
+	var zero O
+	seq, rec, err := wctx.begin(workflow, kindChild)
+	if err != nil {
+		return zero, err
+	}
+	if rec == nil || !rec.State.Satisfied() {
+		if rec, err = wctx.awaitChild(seq, rec, workflow, input); err != nil || rec == nil {
+			return zero, err
+		}
+	}
+	var r childResult
+	if err := json.Unmarshal(rec.Results, &r); err != nil {
+		return zero, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded child %s (sequence %d): %w", workflow, seq, err)))
+	}
+	if r.State != store.TaskComplete {
+		return zero, &WorkflowError{TaskID: r.TaskID, State: r.State, Cause: r.Error}
+	}
+	return decodeAs[O](wctx, seq, workflow, r.Result)
+}
+
+// awaitChild starts the child (idempotently) and records its outcome once
+// it has finished; until then it suspends the parent and returns nil.
+func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, input any) (*store.Step, error) {
+	e := w.e
+	ctx := context.WithoutCancel(w.Context)
+	opts := []StartOption{WithIdempotencyKey(fmt.Sprintf("child-of-%d-at-%d", w.TaskID, seq)), withParent(w.TaskID)}
+	var childID int64
+	var err error
+	if _, code := e.workflowDef(workflow); code {
+		childID, _, err = e.startWorkflow(ctx, workflow, input, opts...)
+	} else {
+		var h *Handle
+		if h, err = e.Start(ctx, workflow, input, opts...); err == nil {
+			childID = h.TaskID
+		}
+	}
+	switch {
+	case errors.Is(err, ErrUnknownTemplate), errors.Is(err, ErrInvalidInput), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
+		return nil, w.failWith(Permanent(fmt.Errorf("starting child %s: %w", workflow, err)))
+	case err != nil:
+		return nil, w.abortWith(fmt.Errorf("starting child %s: %w", workflow, err))
+	}
+	p := store.RecordStepParams{Sequence: seq, Name: workflow, Handler: kindChild, Kind: store.OutcomeSuspend, RetryAfter: childRecheck}
+	if rec == nil {
+		if rec, err = w.record(p); err != nil {
+			return nil, err
+		}
+	}
+	d, err := e.st.GetTask(ctx, childID)
+	if err != nil {
+		return nil, w.abortWith(fmt.Errorf("reading child task %d: %w", childID, err))
+	}
+	if !d.Task.State.Done() {
+		return nil, w.suspend(e.clk.Now().Add(childRecheck), "", "child "+workflow)
+	}
+	r := childResult{TaskID: childID, State: d.Task.State, Error: json.RawMessage(d.Task.LastError)}
+	if d.Task.Kind == store.KindCode {
+		if s := d.Step(DriverStep); s != nil {
+			r.Result = json.RawMessage(s.Results)
+		}
+	} else {
+		results := map[string]json.RawMessage{}
+		for _, s := range d.Steps {
+			if len(s.Results) > 0 {
+				results[s.Name] = json.RawMessage(s.Results)
+			}
+		}
+		r.Result, _ = json.Marshal(results)
+	}
+	p.Kind, p.Results = store.OutcomeComplete, store.MustJSON(r)
+	return w.record(p)
+}
+
+// cancelChildren cancels the unfinished children of a task, and theirs.
+func (e *Engine) cancelChildren(ctx context.Context, parent int64, reason string) error {
+	var before int64
+	for {
+		page, err := e.st.ListTasks(ctx, &store.ListTasksParams{ParentID: &parent, Before: before, Limit: 500,
+			States: []store.TaskState{store.TaskPending, store.TaskInProgress, store.TaskError}})
+		if err != nil {
+			return fmt.Errorf("listing children of task %d: %w", parent, err)
+		}
+		for _, c := range page.Tasks {
+			if c.State == store.TaskError {
+				continue // a failed child stays as it is, for the record
+			}
+			if err := e.Cancel(ctx, c.ID, reason); err != nil && !errors.Is(err, store.ErrIllegalTransition) && !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+		}
+		if page.NextCursor == 0 {
+			return nil
+		}
+		before = page.NextCursor
+	}
+}
