@@ -229,12 +229,16 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 // it, of others): call it after committing a transaction that started tasks
 // with InTx.
 func (e *Engine) Notify() {
+	// A store that wakes other processes signals this one too (through
+	// its Wakeups channel); signalling both would wake the claim loop
+	// twice for one change.
+	if w, ok := e.st.(store.Waker); ok {
+		w.Wake()
+		return
+	}
 	select {
 	case e.wake <- struct{}{}:
 	default:
-	}
-	if w, ok := e.st.(interface{ Wake() }); ok {
-		w.Wake()
 	}
 }
 
