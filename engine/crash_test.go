@@ -104,26 +104,7 @@ func TestCrashRecoveryKill9(t *testing.T) {
 	}
 	dir := t.TempDir()
 	dbPath, ledgerPath := filepath.Join(dir, "crash.db"), filepath.Join(dir, "ledger.txt")
-	killAfter := 50 + rand.IntN(crashTasks*5-200)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dbPath+"|"+ledgerPath)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	must(t, err)
-	must(t, cmd.Start())
-	lines := bufio.NewScanner(stdout)
-	seen := 0
-	for seen < killAfter && lines.Scan() {
-		if strings.HasPrefix(lines.Text(), "done ") {
-			seen++
-		}
-	}
-	must(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-	t.Logf("child killed after %d side effects", seen)
-	if seen < killAfter {
-		t.Fatalf("child exited early after %d side effects", seen)
-	}
+	killChildAfter(t, crashChildEnv+"="+dbPath+"|"+ledgerPath, 50+rand.IntN(crashTasks*5-200))
 
 	// A second process (this one) opens the same file and finishes.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -191,4 +172,30 @@ func TestCrashRecoveryKill9(t *testing.T) {
 	if len(check) != 1 || check[0] != "ok" {
 		t.Fatalf("integrity_check: %v", check)
 	}
+}
+
+// killChildAfter runs this test binary as a child with env set, reads its
+// output until it has reported n side effects ("done …" lines), and kills
+// it with SIGKILL.
+func killChildAfter(t *testing.T, env string, n int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	lines := bufio.NewScanner(stdout)
+	seen := 0
+	for seen < n && lines.Scan() {
+		if strings.HasPrefix(lines.Text(), "done ") {
+			seen++
+		}
+	}
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	if seen < n {
+		t.Fatalf("child exited early after %d side effects", seen)
+	}
+	t.Logf("child killed after %d side effects", seen)
 }
