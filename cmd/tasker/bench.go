@@ -49,6 +49,12 @@ backoff, and prints rates and per-step costs:
   W3  100 workflows fanning out 1 -> 50 -> 1            steps/s
   W4  10,000 one-step workflows, 30% fail once          workflows/s (all must complete)
   W5  1,000 3-step chains, one at a time (Start, Wait)  p50/p99 latency
+  W2c W2 as code-first workflows: 10 engine.Step calls in sequence
+  W5c W5 as code-first workflows of 3 engine.Step calls
+
+Code-first rows count per durable step (engine.Step), not per claim (a
+workflow's driver is claimed once per run); the footer compares their cost
+per step with the DAG rows' (W2c/W2 and W5c/W5; the target is at most 1.5x).
 
 Per step: claim and finish transactions, SQL statements through the store's
 writer (a bun query hook on store.DB(); reads on the read pool are not seen),
@@ -69,7 +75,7 @@ The ceiling is one-row INSERT commits per second from 1 connection and from 8.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.db, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema)")
-	cmd.Flags().StringVar(&o.workloads, "workloads", "W1,W2,W3,W4,W5", "workloads to run (comma-separated)")
+	cmd.Flags().StringVar(&o.workloads, "workloads", defaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
 	cmd.Flags().StringVar(&o.procs, "procs", "1,3", "PostgreSQL only: run each workload with each of these numbers of engine processes (ignored on SQLite)")
 	return cmd
@@ -83,13 +89,34 @@ type benchResult struct {
 	wall     time.Duration
 	tasks    int
 	complete int
-	attempts int64 // step attempts (claims), the per-step denominator
+	attempts int64 // step attempts (claims), the per-step denominator of DAG workloads
+	// durable is the number of durable steps code-first workflows ran, the
+	// per-step denominator of code-first workloads (attempts counts their
+	// drivers' claims there).
+	durable  int64
+	p50, p99 float64 // W5/W5c latency, ms
 	claimTx  int64
 	finishTx int64
 	sql      int64
 	mallocs  uint64
 	peakConn int32 // peak open pool connections in one process (Postgres)
 	note     string
+}
+
+// perStep is the denominator of the per-step columns.
+func (r *benchResult) perStep() int64 {
+	if r.durable > 0 {
+		return r.durable
+	}
+	return r.attempts
+}
+
+// per formats n per step.
+func (r *benchResult) per(n float64) string {
+	if r.perStep() == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", n/float64(r.perStep()))
 }
 
 type workload struct {
@@ -100,10 +127,21 @@ type workload struct {
 var workloads = []workload{
 	{"W1", "one-step workflows started up front", benchW1},
 	{"W2", "10-step chains", benchW2},
+	{"W2c", "code-first, 10 durable steps", benchW2c},
 	{"W3", "fan-out 1->50->1", benchW3},
 	{"W4", "one step, 30% fail once", benchW4},
 	{"W5", "3-step chains one at a time", benchW5},
+	{"W5c", "code-first 3 steps one at a time", benchW5c},
 }
+
+// defaultWorkloads is --workloads' default: every workload.
+var defaultWorkloads = func() string {
+	var names []string
+	for _, w := range workloads {
+		names = append(names, w.name)
+	}
+	return strings.Join(names, ",")
+}()
 
 func scaled(n int, scale float64) int { return max(1, int(math.Round(float64(n)*scale))) }
 
@@ -125,13 +163,13 @@ func runBench(ctx context.Context, out io.Writer, o benchOptions) error {
 func chooseWorkloads(list string) ([]workload, error) {
 	var chosen []workload
 	for name := range strings.SplitSeq(list, ",") {
-		name = strings.ToUpper(strings.TrimSpace(name))
+		name = strings.TrimSpace(name)
 		if name == "" {
 			continue
 		}
-		i := slices.IndexFunc(workloads, func(w workload) bool { return w.name == name })
+		i := slices.IndexFunc(workloads, func(w workload) bool { return strings.EqualFold(w.name, name) })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown workload %q (W1 to W5)", name)
+			return nil, fmt.Errorf("unknown workload %q (one of %s)", strings.ToUpper(name), defaultWorkloads)
 		}
 		chosen = append(chosen, workloads[i])
 	}
@@ -167,6 +205,7 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o benchOptions, chosen [
 	w := newTable(out)
 	fmt.Fprintln(w, "\nWORKLOAD\tWHAT\tITEMS\tWALL\tRATE\tCOMPLETE\tCLAIM TX/STEP\tFINISH TX/STEP\tSQL/STEP\tALLOCS/STEP\tNOTES")
 	var failed []string
+	done := map[string]*benchResult{}
 	for _, wl := range chosen {
 		r, err := wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(wl.name))}, o.scale)
 		if err != nil {
@@ -177,16 +216,11 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o benchOptions, chosen [
 			}
 			continue
 		}
-		per := func(n float64) string {
-			if r.attempts == 0 {
-				return "-"
-			}
-			return fmt.Sprintf("%.3f", n/float64(r.attempts))
-		}
+		done[wl.name] = r
 		fmt.Fprintf(w, "%s\t%s\t%d %s\t%s\t%.0f %s/s\t%d/%d\t%s\t%s\t%s\t%.0f\t%s\n",
 			wl.name, wl.what, r.items, r.unit, r.wall.Round(time.Millisecond), float64(r.items)/r.wall.Seconds(), r.unit,
-			r.complete, r.tasks, per(float64(r.claimTx)), per(float64(r.finishTx)), per(float64(r.sql)),
-			float64(r.mallocs)/float64(max(r.attempts, 1)), r.note)
+			r.complete, r.tasks, r.per(float64(r.claimTx)), r.per(float64(r.finishTx)), r.per(float64(r.sql)),
+			float64(r.mallocs)/float64(max(r.perStep(), 1)), r.note)
 		if r.complete != r.tasks {
 			failed = append(failed, fmt.Sprintf("%s: only %d of %d workflows complete", wl.name, r.complete, r.tasks))
 		}
@@ -195,7 +229,8 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o benchOptions, chosen [
 		return err
 	}
 	fmt.Fprintf(out, "\nceiling: %.0f commits/s (%d one-row INSERT transactions, BEGIN IMMEDIATE/COMMIT through store.DB(), same kind of file)\n", ceiling, commits)
-	fmt.Fprintln(out, "per step = per step attempt (claims); SQL counts the writer connection's statements only")
+	fmt.Fprintln(out, "per step = per step attempt (claims), per durable step for code-first rows; SQL counts the writer connection's statements only")
+	printCodeFirstRatios(out, "", done)
 	if len(failed) > 0 {
 		return fmt.Errorf("bench failed: %s", strings.Join(failed, "; "))
 	}
@@ -296,7 +331,7 @@ type rig struct {
 	running bool
 }
 
-func newRig(ctx context.Context, tg *benchTarget, t *engine.Template, handlers map[string]engine.HandlerFunc, tune func(*engine.Config)) (*rig, error) {
+func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engine.Config)) (*rig, error) {
 	st, err := tg.open(ctx)
 	if err != nil {
 		return nil, err
@@ -309,7 +344,7 @@ func newRig(ctx context.Context, tg *benchTarget, t *engine.Template, handlers m
 	}
 	r.e, err = engine.New(cfg)
 	if err == nil {
-		err = registerBench(r.e, t, handlers)
+		err = def.register(r.e)
 	}
 	if err != nil {
 		st.Close()
@@ -319,17 +354,6 @@ func newRig(ctx context.Context, tg *benchTarget, t *engine.Template, handlers m
 		r.pool = newPoolSampler(ps)
 	}
 	return r, nil
-}
-
-func registerBench(e *engine.Engine, t *engine.Template, handlers map[string]engine.HandlerFunc) error {
-	var err error
-	for name, h := range handlers {
-		err = errors.Join(err, e.Handle(name, h))
-	}
-	if err == nil {
-		err = e.Register(t)
-	}
-	return err
 }
 
 // run starts the engine and follows task events from now on.
@@ -466,46 +490,111 @@ func fanout(width int) *engine.Template {
 	return t
 }
 
-// benchSpec is the template and handlers of a workload: the bench process
-// and its bench-worker processes register the same ones.
-func benchSpec(name string) (*engine.Template, map[string]engine.HandlerFunc, error) {
+// benchDef is what a workload runs: a DAG template and its handlers, or a
+// code-first workflow. The bench process and its bench-worker processes
+// register the same ones.
+type benchDef struct {
+	workflow  string // "namespace/name"
+	codeFirst bool
+	steps     int // steps per workflow (durable steps when code-first)
+	register  func(e *engine.Engine) error
+}
+
+// start starts workflow i and returns its task id.
+func (d *benchDef) start(ctx context.Context, e *engine.Engine, i int) (int64, error) {
+	if d.codeFirst {
+		h, err := engine.StartWorkflow[benchInput, int](ctx, e, d.workflow, benchInput{I: i})
+		if err != nil {
+			return 0, err
+		}
+		return h.TaskID, nil
+	}
+	h, err := e.Start(ctx, d.workflow, benchInput{I: i})
+	if err != nil {
+		return 0, err
+	}
+	return h.TaskID, nil
+}
+
+func dagDef(t *engine.Template, handlers map[string]engine.HandlerFunc) *benchDef {
+	return &benchDef{workflow: t.FullName(), steps: len(t.Steps), register: func(e *engine.Engine) error {
+		var err error
+		for name, h := range handlers {
+			err = errors.Join(err, e.Handle(name, h))
+		}
+		if err == nil {
+			err = e.Register(t)
+		}
+		return err
+	}}
+}
+
+// codeDef is a code-first workflow of n durable steps in sequence, each a
+// no-op with the same result and backoff as the DAG chains' steps.
+func codeDef(name string, n int) *benchDef {
+	full := "bench/" + name
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%02d", i+1)
+	}
+	return &benchDef{workflow: full, codeFirst: true, steps: n, register: func(e *engine.Engine) error {
+		return engine.RegisterWorkflow(e, full, func(wctx *engine.WorkflowContext, in benchInput) (int, error) {
+			for _, step := range names {
+				_, err := engine.Step(wctx, step, func(context.Context) (map[string]any, error) {
+					return map[string]any{"ok": true, "step": step}, nil
+				}, engine.WithStepBackoff(benchBackoff))
+				if err != nil {
+					return 0, err
+				}
+			}
+			return n, nil
+		})
+	}}
+}
+
+// benchSpec is the definition of a workload.
+func benchSpec(name string) (*benchDef, error) {
 	noops := map[string]engine.HandlerFunc{"bench.noop": noop}
 	switch name {
 	case "W1":
-		return chain("single", 1), noops, nil
+		return dagDef(chain("single", 1), noops), nil
 	case "W2":
-		return chain("chain10", 10), noops, nil
+		return dagDef(chain("chain10", 10), noops), nil
+	case "W2C":
+		return codeDef("code10", 10), nil
 	case "W3":
-		return fanout(50), noops, nil
+		return dagDef(fanout(50), noops), nil
 	case "W4":
-		return &engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
+		return dagDef(&engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
 			{Name: "only", Handler: "bench.flaky", Backoff: benchBackoff},
-		}}, map[string]engine.HandlerFunc{"bench.flaky": flakyFirst}, nil
+		}}, map[string]engine.HandlerFunc{"bench.flaky": flakyFirst}), nil
 	case "W5":
-		return chain("chain3", 3), noops, nil
+		return dagDef(chain("chain3", 3), noops), nil
+	case "W5C":
+		return codeDef("code3", 3), nil
 	}
-	return nil, nil, fmt.Errorf("unknown workload %q (W1 to W5)", name)
+	return nil, fmt.Errorf("unknown workload %q (W1 to W5c)", name)
 }
 
 // upFront starts n workflows before Run, then measures from Run (or from
 // spawning the worker processes) until every one has finished.
 func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int, unit string) (*benchResult, error) {
-	t, handlers, err := benchSpec(name)
+	def, err := benchSpec(strings.ToUpper(name))
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRig(ctx, tg, t, handlers, nil)
+	r, err := newRig(ctx, tg, def, nil)
 	if err != nil {
 		return nil, err
 	}
 	began := time.Now()
 	for i := range n {
-		h, err := r.e.Start(ctx, t.FullName(), benchInput{I: i})
+		id, err := def.start(ctx, r.e, i)
 		if err != nil {
 			_ = r.close(ctx, nil)
 			return nil, fmt.Errorf("starting workflow %d: %w", i, err)
 		}
-		r.tr.add(h.TaskID)
+		r.tr.add(id)
 	}
 	startRate := float64(n) / time.Since(began).Seconds()
 	items := n
@@ -530,6 +619,10 @@ func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int,
 		res = r.result(from, items, unit)
 	}
 	res.note = fmt.Sprintf("started %d before Run at %.0f/s", n, startRate) + res.note
+	if def.codeFirst {
+		res.durable = int64(n * def.steps)
+		res.note += fmt.Sprintf("; %d driver runs", res.attempts)
+	}
 	return res, r.close(ctx, res)
 }
 
@@ -539,6 +632,10 @@ func benchW1(ctx context.Context, tg *benchTarget, scale float64) (*benchResult,
 
 func benchW2(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
 	return upFront(ctx, tg, "W2", scaled(1000, scale), 10, "steps")
+}
+
+func benchW2c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W2c", scaled(1000, scale), 10, "steps")
 }
 
 func benchW3(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
@@ -572,7 +669,17 @@ func benchW4(ctx context.Context, tg *benchTarget, scale float64) (*benchResult,
 const waitPoll = time.Millisecond
 
 func benchW5(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
-	t, handlers, err := benchSpec("W5")
+	return oneAtATime(ctx, tg, "W5", scale)
+}
+
+func benchW5c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return oneAtATime(ctx, tg, "W5c", scale)
+}
+
+// oneAtATime starts and waits for one workflow at a time and reports the
+// start → done latency.
+func oneAtATime(ctx context.Context, tg *benchTarget, name string, scale float64) (*benchResult, error) {
+	def, err := benchSpec(strings.ToUpper(name))
 	if err != nil {
 		return nil, err
 	}
@@ -580,13 +687,13 @@ func benchW5(ctx context.Context, tg *benchTarget, scale float64) (*benchResult,
 	if tg.multiProc() {
 		tune = func(c *engine.Config) { c.Execution.PollInterval = waitPoll }
 	}
-	r, err := newRig(ctx, tg, t, handlers, tune)
+	r, err := newRig(ctx, tg, def, tune)
 	if err != nil {
 		return nil, err
 	}
 	var ws *benchWorkers
 	if tg.multiProc() {
-		if ws, err = spawnWorkers(ctx, tg, "W5"); err == nil {
+		if ws, err = spawnWorkers(ctx, tg, name); err == nil {
 			err = ws.ready(ctx)
 		}
 		if err != nil {
@@ -608,14 +715,14 @@ func benchW5(ctx context.Context, tg *benchTarget, scale float64) (*benchResult,
 	for i := range n {
 		began := time.Now()
 		q0 := r.queries.n.Load()
-		h, err := r.e.Start(ctx, t.FullName(), benchInput{I: i})
+		id, err := def.start(ctx, r.e, i)
 		startSQL += r.queries.n.Load() - q0
 		if err != nil {
 			runErr = fmt.Errorf("starting workflow %d: %w", i, err)
 			break
 		}
-		r.tr.add(h.TaskID)
-		out, err := h.Wait(ctx)
+		r.tr.add(id)
+		out, err := r.e.Wait(ctx, id)
 		if err != nil {
 			runErr = err
 			break
@@ -649,6 +756,56 @@ func benchW5(ctx context.Context, tg *benchTarget, scale float64) (*benchResult,
 		i := min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)
 		return float64(lat[max(i, 0)].Microseconds()) / 1000
 	}
-	res.note = fmt.Sprintf("latency p50 %.2f ms, p99 %.2f ms, max %.2f ms", pct(0.50), pct(0.99), float64(lat[len(lat)-1].Microseconds())/1000) + res.note
+	res.p50, res.p99 = pct(0.50), pct(0.99)
+	res.note = fmt.Sprintf("latency p50 %.2f ms, p99 %.2f ms, max %.2f ms", res.p50, res.p99, float64(lat[len(lat)-1].Microseconds())/1000) + res.note
+	if def.codeFirst {
+		res.durable = int64(n * def.steps)
+		res.note += fmt.Sprintf("; %d driver runs", res.attempts)
+	}
 	return res, r.close(ctx, res)
+}
+
+// codeFirstTarget is the issue's bound on a code-first step's cost relative
+// to a DAG step's.
+const codeFirstTarget = 1.5
+
+// printCodeFirstRatios prints, when both rows of a pair ran, the cost of a
+// code-first step relative to a DAG step: W2c/W2 wall time per step (the
+// inverse ratio of their rates) and SQL statements per step, W5c/W5 p50 and
+// p99 latency (both run 3 steps). suffix tells the runs apart on Postgres.
+func printCodeFirstRatios(out io.Writer, suffix string, done map[string]*benchResult) {
+	var parts []string
+	over := false
+	ratio := func(label string, code, dag float64) string {
+		if dag <= 0 {
+			return label + " -"
+		}
+		q := code / dag
+		if q > codeFirstTarget {
+			over = true
+		}
+		return fmt.Sprintf("%s %.2fx", label, q)
+	}
+	if c, d := done["W2c"+suffix], done["W2"+suffix]; c != nil && d != nil && c.items > 0 && d.items > 0 {
+		perC := c.wall.Seconds() / float64(c.items)
+		perD := d.wall.Seconds() / float64(d.items)
+		parts = append(parts, "W2c/W2: "+ratio("wall per step", perC, perD)+
+			fmt.Sprintf(" (%.0f vs %.0f steps/s), SQL per step %.2fx", 1/perC, 1/perD,
+				(float64(c.sql)/float64(max(c.perStep(), 1)))/(float64(d.sql)/float64(max(d.perStep(), 1)))))
+	}
+	if c, d := done["W5c"+suffix], done["W5"+suffix]; c != nil && d != nil {
+		parts = append(parts, "W5c/W5: "+ratio("p50", c.p50, d.p50)+", "+ratio("p99", c.p99, d.p99))
+	}
+	if len(parts) == 0 {
+		return
+	}
+	verdict := fmt.Sprintf("within the %.1fx target", codeFirstTarget)
+	if over {
+		verdict = fmt.Sprintf("OVER the %.1fx target", codeFirstTarget)
+	}
+	label := "code-first/DAG step cost"
+	if suffix != "" {
+		label += " (" + strings.TrimPrefix(suffix, "@") + " process(es))"
+	}
+	fmt.Fprintf(out, "%s: %s; %s\n", label, strings.Join(parts, "; "), verdict)
 }

@@ -116,6 +116,7 @@ func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen
 	w := newTable(out)
 	fmt.Fprintln(w, "\nWORKLOAD\tPROCS\tWHAT\tITEMS\tWALL\tRATE\tCOMPLETE\tCLAIM TX/STEP\tFINISH TX/STEP\tSQL/STEP\tALLOCS/STEP\tPEAK CONNS\tNOTES")
 	var failed []string
+	done := map[string]*benchResult{}
 	for _, wl := range chosen {
 		for _, p := range procs {
 			tg := &benchTarget{pgURL: dsn, schema: benchSchemaName(), procs: p}
@@ -129,16 +130,12 @@ func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen
 				}
 				continue
 			}
-			per := func(n float64) string {
-				if r.attempts == 0 {
-					return "-"
-				}
-				return fmt.Sprintf("%.3f", n/float64(r.attempts))
-			}
+			done[fmt.Sprintf("%s@%d", wl.name, p)] = r
+			per := r.per
 			fmt.Fprintf(w, "%s\t%d\t%s\t%d %s\t%s\t%.0f %s/s\t%d/%d\t%s\t%s\t%s\t%.0f\t%d\t%s\n",
 				wl.name, p, wl.what, r.items, r.unit, r.wall.Round(time.Millisecond), float64(r.items)/r.wall.Seconds(), r.unit,
 				r.complete, r.tasks, per(float64(r.claimTx)), per(float64(r.finishTx)), per(float64(r.sql)),
-				float64(r.mallocs)/float64(max(r.attempts, 1)), r.peakConn, strings.TrimPrefix(r.note, "; "))
+				float64(r.mallocs)/float64(max(r.perStep(), 1)), r.peakConn, strings.TrimPrefix(r.note, "; "))
 			if r.complete != r.tasks {
 				failed = append(failed, fmt.Sprintf("%s with %d process(es): only %d of %d workflows complete", wl.name, p, r.complete, r.tasks))
 			}
@@ -152,8 +149,11 @@ func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen
 	}
 	fmt.Fprintf(out, "\nceiling: %.0f commits/s from 1 connection (%d one-row INSERT transactions, BEGIN/INSERT/COMMIT through store.DB()); %.0f commits/s from %d goroutines (%d transactions)\n",
 		ceil.one, ceil.oneN, ceil.many, ceil.goroutines, ceil.manyN)
-	fmt.Fprintln(out, "per step = per step attempt (claims), summed over the worker processes; SQL counts every statement bun runs on the engine's pool")
+	fmt.Fprintln(out, "per step = per step attempt (claims; per durable step for code-first rows), summed over the worker processes; SQL counts every statement bun runs on the engine's pool")
 	fmt.Fprintln(out, "(the wake-up LISTEN/NOTIFY connection is not counted); PEAK CONNS = most pool connections open at once in one process, sampled every 50 ms")
+	for _, p := range procs {
+		printCodeFirstRatios(out, fmt.Sprintf("@%d", p), done)
+	}
 	fmt.Fprintln(out, "PROCS > 1: the bench process starts the workflows, then spawns `tasker bench-worker` processes; WALL runs from the spawn until the last workflow finishes")
 	if len(failed) > 0 {
 		return fmt.Errorf("bench failed: %s", strings.Join(failed, "; "))

@@ -53,7 +53,7 @@ func newBenchWorkerCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&db, "db", "", "postgres:// URL")
 	cmd.Flags().StringVar(&schema, "schema", "", "the run's schema")
-	cmd.Flags().StringVar(&wl, "workload", "", "W1 to W5")
+	cmd.Flags().StringVar(&wl, "workload", "", "W1 to W5c")
 	cmd.Flags().StringVar(&id, "id", "1", "worker number")
 	return cmd
 }
@@ -65,7 +65,7 @@ func runBenchWorker(ctx context.Context, out io.Writer, db, schema, wl, id strin
 	if !isPostgres(db) || schema == "" {
 		return errors.New("bench-worker needs --db postgres://… and --schema")
 	}
-	t, handlers, err := benchSpec(strings.ToUpper(wl))
+	def, err := benchSpec(strings.ToUpper(wl))
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func runBenchWorker(ctx context.Context, out io.Writer, db, schema, wl, id strin
 	cfg.WorkerID = fmt.Sprintf("bench-%s-%d", id, os.Getpid())
 	e, err := engine.New(cfg)
 	if err == nil {
-		err = registerBench(e, t, handlers)
+		err = def.register(e)
 	}
 	if err != nil {
 		return err

@@ -3,9 +3,11 @@
 //
 //	tasker demo [--orders N] [--db PATH] [--concurrency N]
 //	tasker tasks ls|show|cancel|retry|resolve …
+//	tasker events send TASK_ID NAME [--key K] [--payload JSON]
+//	tasker approval start --amount N [--id EXP]
 //	tasker worker [--db PATH]
 //	tasker migrate [--db PATH]
-//	tasker bench [--db PATH|URL] [--workloads W1,…] [--scale F] [--procs 1,3]
+//	tasker bench [--db PATH|URL] [--workloads W1,…,W5c] [--scale F] [--procs 1,3]
 //
 // --db is an SQLite file path or a postgres:// URL (append ?schema=NAME to
 // use a schema other than the connection's current one).

@@ -287,7 +287,7 @@ func TestResolveRetryAndWorker(t *testing.T) {
 	if err := o.Decode("create_order", &order); err != nil || order.OrderNumber != "ORD-000009" || order.TotalCents != 500 {
 		t.Fatalf("order %+v (%v)", order, err)
 	}
-	wantMatch(t, wout.String(), `worker running ecommerce/process_order on SQLite`)
+	wantMatch(t, wout.String(), `worker running ecommerce/process_order and expenses/approval on SQLite`)
 	wantMatch(t, wout.String(), `worker stopped: 4 steps completed, 1 retried, 1 failed`)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -299,7 +299,7 @@ func TestBenchTinyScale(t *testing.T) {
 	// Scale 0.005: 50 one-step workflows for W1 and W4, 5 chains of 10,
 	// one fan-out, 5 sequential chains; a few seconds even under -race.
 	out := mustExecute(t, "bench", "--scale", "0.005", "--db", db)
-	for _, w := range []string{"W1", "W2", "W3", "W4", "W5"} {
+	for _, w := range []string{"W1", "W2", "W2c", "W3", "W4", "W5", "W5c"} {
 		m := wantMatch(t, out, `(?m)^`+w+`\s.*\s(\d+)/(\d+)\s+\d`)
 		if m[1] != m[2] || m[1] == "0" {
 			t.Errorf("%s: %s of %s workflows complete", w, m[1], m[2])
@@ -307,12 +307,21 @@ func TestBenchTinyScale(t *testing.T) {
 	}
 	wantMatch(t, out, `(?m)^W4\s.*15 retries \(want 15\)`)
 	wantMatch(t, out, `(?m)^W5\s.*latency p50 [\d.]+ ms, p99 [\d.]+ ms`)
+	// Code-first rows count per durable step: 5 workflows x 10 steps, one
+	// driver run each (nothing suspends).
+	wantMatch(t, out, `(?m)^W2c\s+code-first.*\s50 steps\s.*; 5 driver runs$`)
+	wantMatch(t, out, `(?m)^W5c\s.*latency p50 [\d.]+ ms, p99 [\d.]+ ms.*; 5 driver runs$`)
+	wantMatch(t, out, `code-first/DAG step cost: W2c/W2: wall per step [\d.]+x \(\d+ vs \d+ steps/s\), SQL per step [\d.]+x; W5c/W5: p50 [\d.]+x, p99 [\d.]+x; (within|OVER) the 1.5x target`)
 	wantMatch(t, out, `ceiling: \d+ commits/s`)
 	wantMatch(t, out, `every workload complete`)
 
 	out = mustExecute(t, "bench", "--scale", "0.001", "--db", db, "--workloads", "w2")
 	if strings.Contains(out, "W1 ") || !strings.Contains(out, "W2 ") {
 		t.Fatalf("--workloads w2 ran:\n%s", out)
+	}
+	out = mustExecute(t, "bench", "--scale", "0.001", "--db", db, "--workloads", "w5c")
+	if strings.Contains(out, "W5 ") || !strings.Contains(out, "W5c ") || strings.Contains(out, "code-first/DAG") {
+		t.Fatalf("--workloads w5c ran:\n%s", out)
 	}
 	mustFail(t, `unknown workload "W9"`, "bench", "--workloads", "W9")
 }

@@ -24,14 +24,14 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tasker",
 		Short: "Tasker: durable workflows on SQLite or PostgreSQL",
-		Long: `Tasker runs workflows (DAGs of steps) durably on an SQLite file or PostgreSQL.
+		Long: `Tasker runs workflows (DAGs of steps, or Go code with durable steps) durably on an SQLite file or PostgreSQL.
 
 --db takes an SQLite file path (default ` + defaultDB + `) or a postgres:// URL;
 add ?schema=NAME to a URL to use that schema.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newTasksCmd(), newWorkerCmd(), newMigrateCmd(), newBenchCmd(), newBenchWorkerCmd())
+	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(), newBenchCmd(), newBenchWorkerCmd())
 	return root
 }
 

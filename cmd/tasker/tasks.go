@@ -213,7 +213,19 @@ func printTask(out io.Writer, d *store.TaskDetail, h *store.History) error {
 		deps[e.ToStepID] = append(deps[e.ToStepID], names[e.FromStepID])
 	}
 	fmt.Fprintln(out, "\nSTEPS")
-	w = newTable(out)
+	if t.Kind == store.KindCode {
+		if err := printDurableSteps(out, d); err != nil {
+			return err
+		}
+	} else if err := printDAGSteps(out, d, names, deps); err != nil {
+		return err
+	}
+	return printHistory(out, h, names)
+}
+
+// printDAGSteps lists a DAG task's steps with their dependencies.
+func printDAGSteps(out io.Writer, d *store.TaskDetail, names map[int64]string, deps map[int64][]string) error {
+	w := newTable(out)
 	fmt.Fprintln(w, "NAME\tSTATE\tATTEMPTS\tAFTER\tLAST ERROR\tRESULT")
 	for _, s := range d.Steps {
 		after := "-"
@@ -224,10 +236,54 @@ func printTask(out io.Writer, d *store.TaskDetail, h *store.History) error {
 		fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, after,
 			clip(errorText(s.LastError), 60), clip(string(s.Results), 60))
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
+	return w.Flush()
+}
 
+// printDurableSteps lists a code-first task's driver, then its recorded
+// durable operations in the order the code reached them.
+func printDurableSteps(out io.Writer, d *store.TaskDetail) error {
+	steps := slices.Clone(d.Steps)
+	seq := func(s *store.Step) int {
+		if s.Sequence == nil {
+			return 0
+		}
+		return *s.Sequence
+	}
+	slices.SortStableFunc(steps, func(a, b *store.Step) int { return seq(a) - seq(b) })
+	w := newTable(out)
+	fmt.Fprintln(w, "SEQ\tNAME\tKIND\tSTATE\tATTEMPTS\tLAST ERROR\tRESULT")
+	for _, s := range steps {
+		n, kind, attempts := s.Name, "driver", fmt.Sprintf("%d/%d", s.Attempts, s.RetryLimit)
+		sq := "-"
+		if s.Sequence != nil {
+			sq = strconv.Itoa(*s.Sequence)
+			if i := strings.LastIndexByte(n, '#'); i >= 0 {
+				n = n[:i]
+			}
+			kind = strings.TrimPrefix(s.Handler, "workflow.")
+			if kind != "step" {
+				attempts = "-" // waits are not attempts
+			}
+		}
+		state := string(s.State)
+		if s.State == store.StepPending && (s.Sequence == nil || kind != "step") && !s.NextAttemptAt.IsZero() {
+			switch {
+			case kind == "event":
+				state = "waiting (times out " + fmtTime(s.NextAttemptAt) + ")"
+			case kind == "sleep":
+				state = "sleeping until " + fmtTime(s.NextAttemptAt)
+			case s.Sequence == nil && s.StartedAt != nil: // it ran before: a wait suspended it
+				state = "suspended (next run " + fmtTime(s.NextAttemptAt) + ")"
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sq, n, kind, state, attempts,
+			clip(errorText(s.LastError), 60), clip(string(s.Results), 60))
+	}
+	return w.Flush()
+}
+
+// printHistory merges the task's and its steps' transitions in time order.
+func printHistory(out io.Writer, h *store.History, names map[int64]string) error {
 	type row struct {
 		at       time.Time
 		object   string
@@ -257,7 +313,7 @@ func printTask(out io.Writer, d *store.TaskDetail, h *store.History) error {
 		return a.order - b.order
 	})
 	fmt.Fprintln(out, "\nHISTORY")
-	w = newTable(out)
+	w := newTable(out)
 	fmt.Fprintln(w, "TIME\tOBJECT\tTRANSITION\tDETAIL")
 	for _, r := range rows {
 		detail := errorText(r.meta)

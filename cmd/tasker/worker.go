@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/examples/approval"
 	"github.com/tasker-go/tasker/examples/orderflow"
 )
 
@@ -17,10 +18,11 @@ func newWorkerCmd() *cobra.Command {
 	var poll, shutdown time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "run the order workflow's steps until SIGINT or SIGTERM",
-		Long: `worker registers the example order workflow and executes its steps from the
-store (started by this or any other process) until it receives SIGINT or
-SIGTERM. It then stops claiming, lets running steps finish for up to
+		Short: "run the example workflows' steps until SIGINT or SIGTERM",
+		Long: `worker registers the example workflows (the order DAG of ` + "`tasker demo`" + ` and the
+code-first expense approval of ` + "`tasker approval start`" + `) and executes their
+steps from the store (started by this or any other process) until it
+receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish for up to
 --shutdown-timeout, and gives back the leases of those that did not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -38,11 +40,16 @@ SIGTERM. It then stops claiming, lets running steps finish for up to
 			if err := orderflow.Register(e, orderflow.Options{}); err != nil {
 				return err
 			}
+			// The approval example's ledger is in memory, per process: its
+			// idempotency keys hold within this worker only.
+			if err := approval.Register(e, approval.Options{}); err != nil {
+				return err
+			}
 			runDone := make(chan error, 1)
 			// Run gets a context that does not end with the signal: a
 			// signal asks for a graceful Stop, not Run's hard stop.
 			go func() { runDone <- e.Run(context.WithoutCancel(ctx)) }()
-			fmt.Fprintf(out, "worker running %s on %s; SIGINT or SIGTERM stops it\n", orderflow.Workflow, describe(st, db))
+			fmt.Fprintf(out, "worker running %s and %s on %s; SIGINT or SIGTERM stops it\n", orderflow.Workflow, approval.Workflow, describe(st, db))
 
 			var runErr error
 			select {

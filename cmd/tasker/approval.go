@@ -1,0 +1,132 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/examples/approval"
+)
+
+func newApprovalCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "approval",
+		Short: "the code-first expense approval example (examples/approval)",
+		Long: `The expense workflow of examples/approval, written as plain Go: it charges the
+expense, waits up to three days for an "` + approval.EventName + `" event, then settles the
+charge (approved) or refunds it (rejected or no decision). ` + "`tasker worker`" + ` runs it.`,
+	}
+	cmd.AddCommand(newApprovalStartCmd())
+	return cmd
+}
+
+// parseCents parses an amount in currency units with at most two decimals
+// ("42", "42.5", "42.50") into cents, without floating point.
+func parseCents(s string) (int64, error) {
+	bad := fmt.Errorf("--amount must be a positive amount with at most two decimals (42 or 42.50), got %q", s)
+	whole, frac, hasFrac := strings.Cut(strings.TrimSpace(s), ".")
+	if whole == "" || len(frac) > 2 || (hasFrac && frac == "") {
+		return 0, bad
+	}
+	for _, part := range []string{whole, frac} {
+		for _, r := range part {
+			if r < '0' || r > '9' {
+				return 0, bad
+			}
+		}
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w > 1<<50 {
+		return 0, bad
+	}
+	f := int64(0)
+	if frac != "" {
+		f, _ = strconv.ParseInt((frac + "0")[:2], 10, 64)
+	}
+	cents := w*100 + f
+	if cents <= 0 {
+		return 0, bad
+	}
+	return cents, nil
+}
+
+func formatCents(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }
+
+func newApprovalStartCmd() *cobra.Command {
+	var db, amount, id, employee string
+	cmd := &cobra.Command{
+		Use:   "start --amount N",
+		Short: "start an expense workflow and print how to approve or reject it",
+		Long: `start starts the expense workflow for one expense (idempotent per --id: starting
+the same expense again returns its first task). A running ` + "`tasker worker`" + ` on
+the same --db charges it, then waits for the decision, sent with
+` + "`tasker events send`" + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cents, err := parseCents(amount)
+			if err != nil {
+				return err
+			}
+			if id == "" {
+				b := make([]byte, 4)
+				_, _ = rand.Read(b)
+				id = "exp-" + hex.EncodeToString(b)
+			}
+			ctx := cmd.Context()
+			st, err := openStore(ctx, db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := engine.New(engine.Config{Store: st})
+			if err != nil {
+				return err
+			}
+			// Starting needs the workflow registered in this process too
+			// (StartWorkflow refuses unknown names); nothing runs here.
+			if err := approval.Register(e, approval.Options{}); err != nil {
+				return err
+			}
+			x := approval.Expense{ID: id, Employee: employee, Cents: cents}
+			h, err := approval.Start(ctx, e, x)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			task := strconv.FormatInt(h.TaskID, 10)
+			if h.Existing {
+				fmt.Fprintf(out, "expense %s was already started: task %s (%s)\n", id, task, approval.Workflow)
+			} else {
+				fmt.Fprintf(out, "started task %s: %s for expense %s, %s by %s\n", task, approval.Workflow, id, formatCents(cents), employee)
+			}
+			dbFlag := ""
+			if db != defaultDB {
+				dbFlag = " --db " + shellQuote(db)
+			}
+			fmt.Fprintf(out, "a running `tasker worker%s` charges it, then waits up to %s for the decision:\n", dbFlag, approval.DefaultWait)
+			fmt.Fprintf(out, "  approve: tasker events send %s %s --key decision --payload '{\"approved\":true,\"by\":\"you\"}'%s\n", task, approval.EventName, dbFlag)
+			fmt.Fprintf(out, "  reject:  tasker events send %s %s --key decision --payload '{\"approved\":false,\"by\":\"you\"}'%s\n", task, approval.EventName, dbFlag)
+			fmt.Fprintf(out, "  follow:  tasker tasks show %s%s\n", task, dbFlag)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&amount, "amount", "", "the expense, in currency units (42 or 42.50)")
+	cmd.Flags().StringVar(&id, "id", "", "the expense id, the workflow's idempotency key (default: a random exp-…)")
+	cmd.Flags().StringVar(&employee, "employee", "ann", "who spent it")
+	_ = cmd.MarkFlagRequired("amount")
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
