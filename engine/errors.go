@@ -15,6 +15,9 @@ var (
 	ErrInvalidTemplate = errors.New("tasker: invalid workflow template")
 	// ErrInvalidInput: the input does not match the template's schema.
 	ErrInvalidInput = errors.New("tasker: invalid workflow input")
+	// ErrEventRefused: SendEvent named a task that will never read the
+	// event (a DAG task, or a workflow that has finished).
+	ErrEventRefused = errors.New("tasker: event refused")
 	// ErrStopped: the engine is stopping or stopped.
 	ErrStopped = errors.New("tasker: engine stopped")
 )

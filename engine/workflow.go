@@ -613,6 +613,16 @@ func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, 
 	created := false
 	err = e.st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		s := e.st.WithTx(tx)
+		d, err := s.GetTask(ctx, taskID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.Task.Kind != store.KindCode:
+			return fmt.Errorf("%w: task %d is a DAG task; only code-first workflows read events", ErrEventRefused, taskID)
+		case d.Task.State.Terminal():
+			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
+		}
 		_, c, err := s.SendEvent(ctx, &store.SendEventParams{TaskID: taskID, Name: name, Key: key, Payload: doc, Now: e.now()})
 		if err != nil {
 			return err

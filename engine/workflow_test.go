@@ -293,6 +293,21 @@ func TestWorkflowEvents(t *testing.T) {
 			t.Fatalf("result %q, settle ran %d times", got, after.Load()-before)
 		}
 	})
+	t.Run("refused for finished workflows and DAG tasks", func(t *testing.T) {
+		h := start(5)
+		env.SendEvent(h.TaskID, "approval", "k", approval{By: "eve"})
+		env.RunUntilDone(h.TaskID)
+		if _, err := env.Engine.SendEvent(ctx, h.TaskID, "approval", "late", approval{By: "fay"}); !errors.Is(err, engine.ErrEventRefused) {
+			t.Fatalf("event to a complete workflow: %v", err)
+		}
+		must(t, env.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+		must(t, env.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "noop"}}}))
+		d, err := env.Start(ctx, "t/dag", nil)
+		must(t, err)
+		if _, err := env.Engine.SendEvent(ctx, d.TaskID, "approval", "", nil); !errors.Is(err, engine.ErrEventRefused) {
+			t.Fatalf("event to a DAG task: %v", err)
+		}
+	})
 	t.Run("never: the timeout", func(t *testing.T) {
 		h := start(4)
 		t0 := env.Clock.Now()
@@ -303,9 +318,11 @@ func TestWorkflowEvents(t *testing.T) {
 		if waited := env.Clock.Now().Sub(t0); waited < 72*time.Hour {
 			t.Fatalf("timed out after %s, want 72h", waited)
 		}
-		// The timeout is recorded: a replay sees it, and a late event
-		// changes nothing.
-		env.SendEvent(h.TaskID, "approval", "late", approval{By: "late"})
+		// The timeout is recorded: a replay sees it, and a late event is
+		// refused and changes nothing.
+		if _, err := env.Engine.SendEvent(ctx, h.TaskID, "approval", "late", approval{By: "late"}); !errors.Is(err, engine.ErrEventRefused) {
+			t.Fatalf("late event: %v", err)
+		}
 		testkit.Replay(t, env.Engine, h.TaskID)
 		if got := describeDurable(env.DurableSteps(h.TaskID)); len(got) != 2 || got[0] != "1 event approval complete 1" || got[1] != "2 step refund complete 1" {
 			t.Fatalf("durable steps %q", got)
