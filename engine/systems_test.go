@@ -107,12 +107,12 @@ func TestPauseIsSharedOnlyThroughRedis(t *testing.T) {
 			})
 			var bRan atomic.Int32
 			b := newEng("b", func(*engine.StepContext) (any, error) { bRan.Add(1); return "paid", nil })
-			ha, _ := a.Start(ctx, "shop/pay", map[string]int{"N": 1})
+			_, err = a.Start(ctx, "shop/pay", map[string]int{"N": 1})
+			must(t, err)
 			if n, err := a.RunOnce(ctx); err != nil || n != 1 {
 				t.Fatalf("engine a: %d, %v", n, err)
 			}
 			hb, _ := b.Start(ctx, "shop/pay", map[string]int{"N": 2})
-			_ = ha
 			if _, err := b.RunOnce(ctx); err != nil {
 				t.Fatal(err)
 			}

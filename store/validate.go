@@ -47,7 +47,7 @@ func (p *CreateTaskParams) Validate() error {
 		}
 		byName[s.Name] = i
 	}
-	for i, s := range p.Steps {
+	for _, s := range p.Steps {
 		field := fmt.Sprintf("steps[%q].depends_on", s.Name)
 		seen := map[string]bool{}
 		for _, d := range s.DependsOn {
@@ -61,7 +61,6 @@ func (p *CreateTaskParams) Validate() error {
 			}
 			seen[d] = true
 		}
-		_ = i
 	}
 	if len(errs) == 0 {
 		if cycle := FindCycle(p.Steps); cycle != nil {

@@ -29,7 +29,7 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 	}
 	// The claim has committed; what the handlers need is read outside the
 	// write transaction so the single SQLite writer is held only for writes.
-	out, err := s.loadInputs(ctx, s.rwIfTx(), steps)
+	out, err := s.loadInputs(ctx, s.ro, steps)
 	if err != nil {
 		return nil, s.wrap("loading claimed steps' inputs", err)
 	}
@@ -92,10 +92,6 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	}
 	return steps, writeTaskTransitions(ctx, tx, tmoves, at)
 }
-
-// rwIfTx reads through the transaction in a WithTx view (where rw == ro)
-// and through the read pool otherwise.
-func (s *Store) rwIfTx() bun.IDB { return s.ro }
 
 func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step) ([]*store.ClaimedStep, error) {
 	taskIDs := make([]int64, 0, len(steps))
