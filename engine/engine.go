@@ -45,6 +45,8 @@ type Engine struct {
 
 	cmu sync.Mutex
 	co  *coordination // see coordinate
+
+	rec recorder // groups durable step records of code-first workflows
 }
 
 // New returns an engine on cfg.Store. It starts no goroutine: call Run.

@@ -300,9 +300,26 @@ func (w *WorkflowContext) suspend(at time.Time, event, why string) error {
 
 // record writes one durable row under the driver's lease.
 func (w *WorkflowContext) record(p store.RecordStepParams) (*store.Step, error) {
+	return w.write(p, false)
+}
+
+// recordFirst records a step that completed on its first attempt and has
+// no row yet; it is grouped with other drivers' (see Engine.recordCompleted).
+func (w *WorkflowContext) recordFirst(p store.RecordStepParams) (*store.Step, error) {
+	return w.write(p, true)
+}
+
+func (w *WorkflowContext) write(p store.RecordStepParams, grouped bool) (*store.Step, error) {
 	p.Driver, p.TaskID, p.Now = w.lease, w.TaskID, w.e.now()
 	p.Name = p.Name + "#" + strconv.Itoa(p.Sequence)
-	st, err := w.e.st.RecordStep(context.WithoutCancel(w.Context), &p)
+	ctx := context.WithoutCancel(w.Context)
+	var st *store.Step
+	var err error
+	if grouped {
+		st, err = w.e.recordCompleted(ctx, &p)
+	} else {
+		st, err = w.e.st.RecordStep(ctx, &p)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			return nil, w.abortWith(errLeaseLost)
@@ -431,7 +448,11 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	}
 	if err == nil {
 		p.Kind, p.Results = store.OutcomeComplete, doc
-		if _, rerr := wctx.record(p); rerr != nil {
+		write := wctx.record
+		if rec == nil {
+			write = wctx.recordFirst
+		}
+		if _, rerr := write(p); rerr != nil {
 			return zero, rerr
 		}
 		return decodeAs[T](wctx, seq, name, doc)

@@ -103,6 +103,14 @@ type Store interface {
 	// when Driver is no longer the current lease it fails with ErrLeaseLost
 	// and writes nothing. Durable rows are never claimed by workers.
 	RecordStep(ctx context.Context, p *RecordStepParams) (*Step, error)
+	// RecordCompletedSteps records, in one transaction, durable steps of
+	// (possibly many) code-first tasks that completed on their first
+	// attempt and have no row yet — the common case, grouped so it costs a
+	// few statements per group rather than a transaction per step. Each
+	// item is fenced on its driver's lease (Err ErrLeaseLost otherwise).
+	// Any other failure (say, a row that exists after all) fails the whole
+	// call and writes nothing: record those steps one by one instead.
+	RecordCompletedSteps(ctx context.Context, steps []*RecordStepParams) ([]RecordedStep, error)
 	// WakeTask makes the task's pending, dependency-free steps that wait
 	// for a later time (backoff, suspension) ready now, and reports whether
 	// any was.
@@ -429,6 +437,12 @@ type RecordStepParams struct {
 	// ConsumeEvent: see RecordStepParams.
 	ConsumeEvent string
 	Now          time.Time
+}
+
+// RecordedStep is one result of RecordCompletedSteps.
+type RecordedStep struct {
+	Step *Step
+	Err  error // ErrLeaseLost when the driver's lease was not current
 }
 
 // Validate checks a durable step record.

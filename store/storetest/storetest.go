@@ -32,6 +32,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"DependencyCounters":         testDependencyCounters,
 		"FinishAndClaimTogether":     testFinishAndClaim,
 		"FinishedChildWakesParent":   testChildWakesParent,
+		"RecordCompletedSteps":       testRecordCompletedSteps,
 		"LeaseExpiry":                testLeaseExpiry,
 		"StaleLeaseRejected":         testStaleLease,
 		"RetryBackoffAndExhaustion":  testRetryExhaustion,

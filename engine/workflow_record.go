@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// recorder groups first-attempt completions of durable steps from
+// concurrent workflow drivers into one transaction. It is leader/follower
+// group commit with no goroutine of its own: the first caller with nothing
+// in flight commits everything queued so far, and keeps committing what
+// queues up meanwhile; the others wait for their result.
+type recorder struct {
+	mu       sync.Mutex
+	queue    []*recordReq
+	flushing bool
+}
+
+type recordReq struct {
+	p    *store.RecordStepParams
+	done chan struct{}
+	st   *store.Step
+	err  error
+}
+
+// recordCompleted records a durable step that completed on its first
+// attempt, grouped with others' (see store.RecordCompletedSteps).
+func (e *Engine) recordCompleted(ctx context.Context, p *store.RecordStepParams) (*store.Step, error) {
+	r := &e.rec
+	req := &recordReq{p: p, done: make(chan struct{})}
+	r.mu.Lock()
+	r.queue = append(r.queue, req)
+	if r.flushing {
+		r.mu.Unlock()
+		<-req.done
+		return req.st, req.err
+	}
+	r.flushing = true
+	for len(r.queue) > 0 {
+		batch := r.queue
+		r.queue = nil
+		r.mu.Unlock()
+		e.flushRecords(ctx, batch)
+		r.mu.Lock()
+	}
+	r.flushing = false
+	r.mu.Unlock()
+	return req.st, req.err
+}
+
+func (e *Engine) flushRecords(ctx context.Context, batch []*recordReq) {
+	params := make([]*store.RecordStepParams, len(batch))
+	for i, req := range batch {
+		params[i] = req.p
+	}
+	res, err := e.st.RecordCompletedSteps(ctx, params)
+	for i, req := range batch {
+		if err != nil {
+			// The group failed as a whole (nothing written): record each
+			// alone, so one odd item cannot hold back the others.
+			req.st, req.err = e.st.RecordStep(ctx, req.p)
+		} else {
+			req.st, req.err = res[i].Step, res[i].Err
+		}
+		close(req.done)
+	}
+}
