@@ -98,3 +98,16 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Stop before the Run goroutine has started must still stop that Run.
+func TestStopBeforeRunStarts(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	must(t, e.Stop(context.Background()))
+	done := make(chan error, 1)
+	go func() { done <- e.Run(context.Background()) }()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after an early Stop: %v", err)
+	}
+	// The next Run is a normal one.
+	run(t, e)
+}

@@ -60,6 +60,7 @@ func (e *Engine) Stats() Stats {
 type lifecycle struct {
 	mu             sync.Mutex
 	running        bool
+	stopEarly      bool          // Stop ran before Run started
 	stopClaiming   chan struct{} // closed by Stop
 	cancelHandlers context.CancelCauseFunc
 	done           chan struct{} // closed when Run returns
@@ -83,6 +84,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	if l.running {
 		l.mu.Unlock()
 		return errors.New("tasker: engine is already running")
+	}
+	if l.stopEarly { // Stop came first (go e.Run(ctx); …; e.Stop(ctx))
+		l.stopEarly = false
+		l.mu.Unlock()
+		return nil
 	}
 	handlerBase, cancelHandlers := context.WithCancelCause(context.WithoutCancel(ctx))
 	l.running, l.stopClaiming, l.cancelHandlers, l.done = true, make(chan struct{}), cancelHandlers, make(chan struct{})
@@ -138,11 +144,16 @@ func (e *Engine) stopClaimingOnce(ch chan struct{}) {
 
 // Stop stops claiming, lets running handlers finish until ctx ends, then
 // cancels the rest and gives their leases back. It returns when Run has
-// returned: no goroutine of the engine outlives it.
+// returned: no goroutine of the engine outlives it. A Stop that comes
+// before Run has started (Run called in a goroutine that has not run yet)
+// makes that Run return at once.
 func (e *Engine) Stop(ctx context.Context) error {
 	l := &e.life
 	l.mu.Lock()
 	if !l.running {
+		// Run may not have started yet in its goroutine: make it return
+		// at once when it does.
+		l.stopEarly = true
 		l.mu.Unlock()
 		return nil
 	}
