@@ -121,6 +121,7 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 		}
 	}
 	var tmoves []taskMove
+	var childOf []int64 // finished tasks that may have a parent to wake
 	if len(doneByTask) > 0 {
 		// One statement counts down every task (ids in order, so
 		// concurrent commits meet task rows in the same order) and
@@ -143,7 +144,7 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 				transition_seq = tasker_tasks.transition_seq + CASE WHEN `+last+` THEN 1 ELSE 0 END,
 				updated_at = ?
 			FROM v WHERE tasker_tasks.id = v.id
-			RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq`, args...).Scan(ctx, &rows)
+			RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`, args...).Scan(ctx, &rows)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -151,6 +152,9 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 		for _, r := range rows {
 			if r.Unfinished == 0 && r.State == store.TaskComplete {
 				tmoves = append(tmoves, taskMove{id: r.ID, from: store.TaskInProgress, to: store.TaskComplete, seq: r.TransitionSeq})
+				if r.ParentID != nil {
+					childOf = append(childOf, r.ID)
+				}
 			}
 		}
 	}
@@ -161,16 +165,13 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 		}
 		if m != nil {
 			tmoves = append(tmoves, *m)
+			childOf = append(childOf, m.id) // failures are rare: let wakeParents look
 		}
 	}
 	if err := writeTaskTransitions(ctx, tx, tmoves, at); err != nil {
 		return nil, 0, err
 	}
-	finished := make([]int64, len(tmoves))
-	for i, m := range tmoves {
-		finished[i] = m.id
-	}
-	return tmoves, unblocked, wakeParents(ctx, tx, finished, at)
+	return tmoves, unblocked, wakeParents(ctx, tx, childOf, at)
 }
 
 // wakeParents makes the waiting steps of the parents of tasks that just
@@ -192,6 +193,7 @@ type countedTask struct {
 	State         store.TaskState `bun:"state"`
 	Unfinished    int             `bun:"unfinished"`
 	TransitionSeq int             `bun:"transition_seq"`
+	ParentID      *int64          `bun:"parent_id"`
 }
 
 // failTask moves a running or pending task to error. It returns nil when the
