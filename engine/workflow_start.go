@@ -1,0 +1,296 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// workflowDef is a registered workflow function.
+type workflowDef struct {
+	name string
+	run  func(wctx *WorkflowContext, input store.JSON) (any, error)
+}
+
+// workflowInput is a code-first task's context: the input under "input".
+type workflowInput struct {
+	Input json.RawMessage `json:"input"`
+}
+
+// driverConfig is the driver step's configuration.
+type driverConfig struct {
+	Deadline time.Time `json:"deadline,omitzero"`
+}
+
+// RegisterWorkflow registers fn as the code-first workflow "namespace/name".
+// Start it with StartWorkflow; workers of any process that registered it run
+// it.
+func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowContext, in I) (O, error)) error {
+	ns, n, ok := strings.Cut(name, "/")
+	if !ok || ns == "" || n == "" || strings.ContainsAny(n, "/@") || strings.Contains(ns, "@") {
+		return fmt.Errorf("registering workflow %q: the name must be \"namespace/name\"", name)
+	}
+	def := &workflowDef{name: name, run: func(wctx *WorkflowContext, input store.JSON) (any, error) {
+		var wi workflowInput
+		var in I
+		if err := json.Unmarshal(input, &wi); err != nil {
+			return nil, Permanent(fmt.Errorf("decoding input of workflow %s: %w", name, err))
+		}
+		if len(wi.Input) > 0 {
+			if err := json.Unmarshal(wi.Input, &in); err != nil {
+				return nil, Permanent(fmt.Errorf("decoding input of workflow %s: %w", name, err))
+			}
+		}
+		return fn(wctx, in)
+	}}
+	return e.Handle(WorkflowHandlerPrefix+name, &workflowHandler{e: e, def: def})
+}
+
+// workflowHandler is a workflow's driver handler.
+type workflowHandler struct {
+	e   *Engine
+	def *workflowDef
+}
+
+// Handle runs the driver once.
+func (h *workflowHandler) Handle(sc *StepContext) (any, error) { return h.e.drive(sc, h.def) }
+
+func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
+	h, ok := e.reg.Lookup(WorkflowHandlerPrefix + name)
+	if !ok {
+		return nil, false
+	}
+	wh, ok := h.(*workflowHandler)
+	if !ok {
+		return nil, false
+	}
+	return wh.def, true
+}
+
+// WithWorkflowTimeout fails the workflow with ErrWorkflowTimeout if it has
+// not finished d after it started.
+func WithWorkflowTimeout(d time.Duration) StartOption {
+	return func(o *startOptions) { o.timeout = d }
+}
+
+// WorkflowHandle refers to a started code-first workflow with result type O.
+type WorkflowHandle[O any] struct {
+	TaskID   int64
+	Existing bool // StartWorkflow found the task by its identity
+	e        *Engine
+}
+
+// GetWorkflow returns a handle to an existing workflow task.
+func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
+	return &WorkflowHandle[O]{TaskID: taskID, e: e}
+}
+
+// Result waits until the workflow finishes and returns its decoded result,
+// or a *WorkflowError when it failed or was cancelled.
+func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
+	var zero O
+	out, err := h.e.Wait(ctx, h.TaskID)
+	if err != nil {
+		return zero, err
+	}
+	if out.State != store.TaskComplete {
+		return zero, &WorkflowError{TaskID: h.TaskID, State: out.State, Cause: out.Error}
+	}
+	var v O
+	if raw, ok := out.Results[DriverStep]; ok {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return zero, fmt.Errorf("decoding the result of workflow task %d: %w", h.TaskID, err)
+		}
+	}
+	return v, nil
+}
+
+// StartWorkflow starts the registered workflow name with input in. By
+// default the task's identity is a hash of the name and the input, so
+// starting the same input twice returns the first task; WithIdempotencyKey,
+// Unique, InTx, WithPriority and WithWorkflowTimeout adjust it.
+func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, opts ...StartOption) (*WorkflowHandle[O], error) {
+	id, existing, err := e.startWorkflow(ctx, name, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &WorkflowHandle[O]{TaskID: id, Existing: existing, e: e}, nil
+}
+
+// startWorkflow is StartWorkflow without the types.
+func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ...StartOption) (int64, bool, error) {
+	var o startOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if _, ok := e.workflowDef(name); !ok {
+		return 0, false, fmt.Errorf("%w: %q", ErrUnknownWorkflow, name)
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return 0, false, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+	}
+	doc, err := normalizeInput(map[string]json.RawMessage{"input": raw})
+	if err != nil {
+		return 0, false, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+	}
+	identity, inputHash := o.identity(name, name+"@code", doc)
+	var cfg store.JSON
+	if o.timeout > 0 {
+		cfg, _ = json.Marshal(driverConfig{Deadline: e.clk.Now().Add(o.timeout).UTC()})
+	}
+	ns, n, _ := strings.Cut(name, "/")
+	st := e.st
+	if o.tx != nil {
+		st = st.WithTx(o.tx)
+	}
+	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
+		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
+		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority, ParentID: o.parent,
+		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
+		Now:   e.now(),
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("starting %s: %w", name, err)
+	}
+	if !res.Existing {
+		e.stat.started.Add(1)
+		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
+		e.Notify()
+	}
+	return res.Task.ID, res.Existing, nil
+}
+
+// drive is one run of a workflow's driver step.
+func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
+	e.imu.Lock()
+	f := e.inflight[sc.StepID]
+	e.imu.Unlock()
+	if f == nil {
+		return nil, errors.New("workflow driver is not running under a lease")
+	}
+	wctx, err := e.newWorkflowContext(sc, sc.TaskID, f.lease, false)
+	if err != nil {
+		return nil, err
+	}
+	var cfg driverConfig
+	_ = sc.Config(&cfg)
+	wctx.deadline = cfg.Deadline
+	if !cfg.Deadline.IsZero() && !e.clk.Now().Before(cfg.Deadline) {
+		return nil, Permanent(fmt.Errorf("workflow task %d: %w (deadline %s)", sc.TaskID, ErrWorkflowTimeout, cfg.Deadline.Format(time.RFC3339)))
+	}
+	if !cfg.Deadline.IsZero() && !e.fake {
+		ctx, cancel := context.WithDeadline(wctx.Context, cfg.Deadline)
+		defer cancel()
+		wctx.Context = ctx
+	}
+	out, ferr := runWorkflowFn(wctx, def, sc.input)
+	wctx.wg.Wait()
+	return wctx.conclude(out, ferr)
+}
+
+func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease store.Lease, replay bool) (*WorkflowContext, error) {
+	d, err := e.st.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("loading the history of workflow task %d: %w", taskID, err)
+	}
+	w := &WorkflowContext{Context: ctx, TaskID: taskID, Workflow: d.Task.Namespace + "/" + d.Task.Name, e: e, lease: lease, replay: replay,
+		history: map[int]*store.Step{}}
+	w.Logger = e.log.With(zap.Int64("task_id", taskID), zap.String("workflow", w.Workflow))
+	for _, s := range d.Steps {
+		if s.Sequence != nil {
+			w.history[*s.Sequence] = s
+			w.last = max(w.last, *s.Sequence)
+		}
+	}
+	return w, nil
+}
+
+func runWorkflowFn(wctx *WorkflowContext, def *workflowDef, input store.JSON) (out any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: string(debug.Stack())}
+		}
+	}()
+	return def.run(wctx, input)
+}
+
+// conclude turns the end of a run into the driver's outcome.
+func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.abort != nil:
+		return nil, w.abort
+	case w.fail != nil:
+		return nil, Permanent(w.fail)
+	case w.suspended:
+		until := w.until
+		if !w.deadline.IsZero() && until.After(w.deadline) {
+			until = w.deadline
+		}
+		return nil, &suspendSignal{after: max(until.Sub(w.e.clk.Now()), 0), event: w.wakeOn, why: w.why}
+	case ferr != nil:
+		var re *RetryableError
+		var pe *PanicError
+		if errors.As(ferr, &re) || errors.As(ferr, &pe) {
+			return nil, ferr
+		}
+		return nil, Permanent(ferr)
+	case w.last > w.seq:
+		rec := w.history[w.seq+1]
+		name, kind := "", ""
+		if rec != nil {
+			name, kind = recordedName(rec)
+		}
+		return nil, Permanent(&NonDeterminismError{TaskID: w.TaskID, Sequence: w.seq + 1, Recorded: describe(name, kind)})
+	}
+	return out, nil
+}
+
+// Replay runs a workflow task's function against its recorded history with
+// the code registered now, executing nothing new: it returns a
+// *NonDeterminismError (errors.Is ErrNonDeterministic) when the code
+// diverges from the history, and nil when the history is a valid prefix of
+// what the code does. Use it before deploying changed workflow code.
+func (e *Engine) Replay(ctx context.Context, taskID int64) error {
+	wctx, err := e.newWorkflowContext(ctx, taskID, store.Lease{}, true)
+	if err != nil {
+		return err
+	}
+	d, err := e.st.GetTask(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	driver := d.Step(DriverStep)
+	if d.Task.Kind != store.KindCode || driver == nil {
+		return fmt.Errorf("replaying task %d: not a code-first workflow", taskID)
+	}
+	def, ok := e.workflowDef(strings.TrimPrefix(driver.Handler, WorkflowHandlerPrefix))
+	if !ok {
+		return fmt.Errorf("replaying task %d: %w: %q", taskID, ErrUnknownWorkflow, strings.TrimPrefix(driver.Handler, WorkflowHandlerPrefix))
+	}
+	_, ferr := runWorkflowFn(wctx, def, d.Task.Context)
+	wctx.wg.Wait()
+	wctx.mu.Lock()
+	defer wctx.mu.Unlock()
+	var nd *NonDeterminismError
+	switch {
+	case errors.As(wctx.fail, &nd):
+		return nd
+	case wctx.stop != nil:
+		return nil // the history ends here; the code went on consistently
+	case ferr == nil && wctx.last > wctx.seq:
+		name, kind := recordedName(wctx.history[wctx.seq+1])
+		return &NonDeterminismError{TaskID: taskID, Sequence: wctx.seq + 1, Recorded: describe(name, kind)}
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/store"
+)
+
+// StepOption adjusts one durable step.
+type StepOption func(*stepOptions)
+
+type stepOptions struct {
+	limit     int
+	noRetry   bool
+	backoff   retry.Policy
+	timeout   time.Duration
+	dependent string
+}
+
+// WithStepRetryLimit sets the step's total attempts (default 3).
+func WithStepRetryLimit(n int) StepOption { return func(o *stepOptions) { o.limit = n } }
+
+// WithStepNoRetry makes the step run once: a failure fails the workflow.
+func WithStepNoRetry() StepOption { return func(o *stepOptions) { o.noRetry = true } }
+
+// WithStepBackoff sets the step's backoff between attempts (default: the
+// engine's Retry policy).
+func WithStepBackoff(p retry.Policy) StepOption { return func(o *stepOptions) { o.backoff = p } }
+
+// WithStepTimeout bounds one attempt; an attempt that times out is retried.
+func WithStepTimeout(d time.Duration) StepOption { return func(o *stepOptions) { o.timeout = d } }
+
+// StepInfo describes the durable step attempt a function runs in.
+type StepInfo struct {
+	TaskID   int64
+	Sequence int
+	Name     string
+	Attempt  int // 1 on the first run
+	// IdempotencyKey is stable across attempts, runs and processes
+	// ("task:sequence:name"): pass it to the systems the step calls.
+	IdempotencyKey string
+}
+
+type stepInfoKey struct{}
+
+// StepInfoFrom returns the durable step a context belongs to.
+func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
+	i, ok := ctx.Value(stepInfoKey{}).(StepInfo)
+	return i, ok
+}
+
+// Step runs fn as durable step name, or returns its recorded result. The
+// result is returned as decoded from its stored JSON, the same on the first
+// run and on every replay. fn's context is cancelled when the task is
+// cancelled; StepInfoFrom(ctx) gives its idempotency key. A failure is
+// retried under the step's policy (the workflow suspends for the backoff);
+// a PermanentError or exhausted attempts fail the workflow.
+func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
+	var zero T
+	seq, rec, err := wctx.begin(name, kindStep)
+	if err != nil {
+		return zero, err
+	}
+	return runStep(wctx, seq, rec, name, fn, opts)
+}
+
+func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string, fn func(ctx context.Context) (T, error), opts []StepOption) (T, error) {
+	var zero T
+	if rec != nil && rec.State.Satisfied() {
+		return decodeAs[T](wctx, seq, name, rec.Results)
+	}
+	var o stepOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	limit := o.limit
+	if limit <= 0 {
+		limit = store.DefaultRetryLimit
+	}
+	if o.noRetry {
+		limit = 1
+	}
+	policy := stepPolicy{Backoff: o.backoff, Timeout: o.timeout, DependentSystem: o.dependent}
+	attempt := 1
+	if rec != nil {
+		if rec.State == store.StepError {
+			return zero, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: rec.Attempts, Err: errors.New(string(rec.LastError))})
+		}
+		if now := wctx.e.clk.Now(); now.Before(rec.NextAttemptAt) {
+			return zero, wctx.suspend(rec.NextAttemptAt, "", "retry of "+name)
+		}
+		attempt = rec.Attempts + 1
+	}
+	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attempt, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
+	ctx := context.WithValue(wctx.Context, stepInfoKey{}, info)
+	timeout := o.timeout
+	if timeout == 0 {
+		timeout = wctx.e.cfg.Execution.DefaultTimeout
+	}
+	runCtx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	result, err := callStep(runCtx, fn)
+	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
+		// Cancelled, lease lost or shutting down: a failure is not the
+		// step's fault, so nothing is recorded and the step runs again if
+		// the workflow resumes. (A success is still recorded while the
+		// lease holds.)
+		return zero, wctx.abortWith(cause)
+	}
+	policyDoc, _ := json.Marshal(policy)
+	p := store.RecordStepParams{Sequence: seq, Name: name, Handler: kindStep, Policy: policyDoc, Retryable: !o.noRetry, RetryLimit: limit}
+	var doc []byte
+	if err == nil {
+		var merr error
+		if doc, merr = json.Marshal(result); merr != nil {
+			err = Permanent(fmt.Errorf("encoding result of step %s: %w", name, merr))
+		}
+	}
+	if err == nil {
+		p.Kind, p.Results = store.OutcomeComplete, doc
+		write := wctx.record
+		if rec == nil {
+			write = wctx.recordFirst
+		}
+		if _, rerr := write(p); rerr != nil {
+			return zero, rerr
+		}
+		return decodeAs[T](wctx, seq, name, doc)
+	}
+	if runCtx.Err() == context.DeadlineExceeded {
+		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w", name, timeout, err)}
+	}
+	kind, delay, errDoc := wctx.e.classify(&store.Step{Name: name, Attempts: attempt}, policy, err)
+	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
+	st, rerr := wctx.record(p)
+	if rerr != nil {
+		return zero, rerr
+	}
+	wctx.Logger.Info("durable step failed", zap.String("step", name), zap.Int("sequence", seq), zap.Int("attempt", attempt), zap.Error(err))
+	if st.State == store.StepPending {
+		return zero, wctx.suspend(st.NextAttemptAt, "", "retry of "+name)
+	}
+	return zero, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: st.Attempts, Err: err})
+}
+
+func callStep[T any](ctx context.Context, fn func(context.Context) (T, error)) (result T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: string(debug.Stack())}
+		}
+	}()
+	return fn(ctx)
+}
+
+func decodeAs[T any](wctx *WorkflowContext, seq int, name string, doc []byte) (T, error) {
+	var v T
+	if len(doc) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return v, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded result of step %s (sequence %d): %w", name, seq, err)))
+	}
+	return v, nil
+}
+
+// Future is the result of a durable step started with Go.
+type Future[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+// Get waits for the step and returns its result.
+func (f *Future[T]) Get() (T, error) {
+	<-f.done
+	return f.val, f.err
+}
+
+// Go starts durable step name concurrently with the workflow and returns
+// its future. Its sequence number is taken now, so futures are numbered in
+// call order whatever order they finish in; a recorded one resolves at once.
+func Go[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) *Future[T] {
+	f := &Future[T]{done: make(chan struct{})}
+	seq, rec, err := wctx.begin(name, kindStep)
+	if err != nil || (rec != nil && rec.State.Satisfied()) {
+		if err == nil {
+			f.val, f.err = decodeAs[T](wctx, seq, name, rec.Results)
+		} else {
+			f.err = err
+		}
+		close(f.done)
+		return f
+	}
+	wctx.wg.Add(1)
+	go func() {
+		defer wctx.wg.Done()
+		defer close(f.done)
+		f.val, f.err = runStep(wctx, seq, rec, name, fn, opts)
+	}()
+	return f
+}
+
+// All waits for every future and returns their results in order, or the
+// first error (after all have finished).
+func All[T any](futures ...*Future[T]) ([]T, error) {
+	out := make([]T, len(futures))
+	var first error
+	for i, f := range futures {
+		v, err := f.Get()
+		out[i] = v
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return out, first
+}

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Sleep suspends the workflow for d, durably: the wake-up time is recorded
+// on first reach, the worker is released, and the workflow resumes on any
+// worker once the time has passed, also after a restart.
+func Sleep(wctx *WorkflowContext, d time.Duration) error {
+	seq, rec, err := wctx.begin("sleep", kindSleep)
+	if err != nil {
+		return err
+	}
+	if rec != nil && rec.State.Satisfied() {
+		return nil
+	}
+	p := store.RecordStepParams{Sequence: seq, Name: "sleep", Handler: kindSleep, Kind: store.OutcomeSuspend, RetryAfter: max(d, 0)}
+	if rec == nil {
+		if d <= 0 {
+			p.Kind, p.Results = store.OutcomeComplete, store.JSON(`{}`)
+			_, err := wctx.record(p)
+			return err
+		}
+		if rec, err = wctx.record(p); err != nil {
+			return err
+		}
+	}
+	if wctx.e.clk.Now().Before(rec.NextAttemptAt) {
+		return wctx.suspend(rec.NextAttemptAt, "", "sleep")
+	}
+	p.Kind, p.Results = store.OutcomeComplete, store.JSON(`{}`)
+	_, err = wctx.record(p)
+	return err
+}
+
+// eventResult is the recorded result of an event wait.
+type eventResult struct {
+	Timeout bool            `json:"timeout,omitempty"`
+	Key     string          `json:"key,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// WaitEvent waits, durably, up to timeout for an event of that name sent to
+// this workflow (Engine.SendEvent) and returns its payload decoded as T. An
+// event sent before the wait is not lost: it is consumed when the wait is
+// reached. Each wait consumes one event (the oldest). The outcome, the
+// event or the timeout (an *EventTimeoutError), is recorded, so a replay
+// returns the same one.
+func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
+	var zero T
+	seq, rec, err := wctx.begin(name, kindEvent)
+	if err != nil {
+		return zero, err
+	}
+	if rec == nil || !rec.State.Satisfied() {
+		rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: name, Handler: kindEvent, Kind: store.OutcomeSuspend,
+			RetryAfter: max(timeout, 0), ConsumeEvent: name})
+		if err != nil {
+			return zero, err
+		}
+		if !rec.State.Satisfied() {
+			if wctx.e.clk.Now().Before(rec.NextAttemptAt) {
+				return zero, wctx.suspend(rec.NextAttemptAt, name, "event "+name)
+			}
+			if rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: name, Handler: kindEvent, Kind: store.OutcomeComplete,
+				Results: store.JSON(`{"timeout":true}`), ConsumeEvent: name}); err != nil {
+				return zero, err
+			}
+		}
+	}
+	var r eventResult
+	if err := json.Unmarshal(rec.Results, &r); err != nil {
+		return zero, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded event %s (sequence %d): %w", name, seq, err)))
+	}
+	if r.Timeout {
+		return zero, &EventTimeoutError{Event: name, Timeout: timeout}
+	}
+	return decodeAs[T](wctx, seq, name, r.Payload)
+}
+
+// SendEvent sends an event to a workflow task: it is recorded once per
+// (task, name, key) — sending again with the same key changes nothing — and
+// the workflow's driver is woken in the same transaction, so a workflow
+// waiting for it resumes at once and one not waiting yet finds it later.
+// An empty key makes every send a new event. It reports whether the event
+// was new.
+func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
+	doc, err := json.Marshal(payload)
+	if err != nil {
+		return false, fmt.Errorf("sending event %s to task %d: encoding payload: %w", name, taskID, err)
+	}
+	created := false
+	err = e.st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		s := e.st.WithTx(tx)
+		d, err := s.GetTask(ctx, taskID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.Task.Kind != store.KindCode:
+			return fmt.Errorf("%w: task %d is a DAG task; only code-first workflows read events", ErrEventRefused, taskID)
+		case d.Task.State.Terminal():
+			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
+		}
+		_, c, err := s.SendEvent(ctx, &store.SendEventParams{TaskID: taskID, Name: name, Key: key, Payload: doc, Now: e.now()})
+		if err != nil {
+			return err
+		}
+		created = c
+		if c {
+			_, err = s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()})
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sending event %s to task %d: %w", name, taskID, err)
+	}
+	if created {
+		e.Notify()
+	}
+	return created, nil
+}
