@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // TaskState is the current state of a task (one workflow instance).
 type TaskState string
@@ -107,52 +110,38 @@ func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTra
 // resolved_manually → cancelled. Guards that need the task's steps (→ complete
 // only when every step is satisfied) are enforced by the Store.
 func CheckTaskTransition(id int64, from, to TaskState, force bool) error {
-	refuse := func(reason string) error {
-		return &TransitionError{Object: "task", ID: id, From: string(from), To: string(to), Reason: reason}
-	}
-	switch {
-	case !from.Valid():
-		return refuse("unknown from state")
-	case !to.Valid():
-		return refuse("unknown to state")
-	case from == to:
-		return refuse("already in that state")
-	}
-	for _, s := range taskMoves[from] {
-		if s == to {
-			return nil
-		}
-	}
-	for _, s := range forcedTaskMoves[from] {
-		if s == to {
-			if force {
-				return nil
-			}
-			return refuse("only an operator may force it")
-		}
-	}
-	return refuse("not a legal move")
+	return checkMove("task", id, from, to, taskMoves, forcedTaskMoves, force)
 }
 
 // CheckStepTransition reports whether a step may move from one state to
 // another. Guards that need other rows (→ in_progress only when every
 // dependency is satisfied) are enforced by the Store.
 func CheckStepTransition(id int64, from, to StepState) error {
+	return checkMove("step", id, from, to, stepMoves, nil, false)
+}
+
+// checkMove is the one rule both machines follow: known states, no move to
+// the current state, and only the moves listed (forced ones with force).
+func checkMove[S ~string](object string, id int64, from, to S, moves, forced map[S][]S, force bool) error {
 	refuse := func(reason string) error {
-		return &TransitionError{Object: "step", ID: id, From: string(from), To: string(to), Reason: reason}
+		return &TransitionError{Object: object, ID: id, From: string(from), To: string(to), Reason: reason}
 	}
+	_, fromOK := moves[from]
+	_, toOK := moves[to]
 	switch {
-	case !from.Valid():
+	case !fromOK:
 		return refuse("unknown from state")
-	case !to.Valid():
+	case !toOK:
 		return refuse("unknown to state")
 	case from == to:
 		return refuse("already in that state")
-	}
-	for _, s := range stepMoves[from] {
-		if s == to {
+	case slices.Contains(moves[from], to):
+		return nil
+	case slices.Contains(forced[from], to):
+		if force {
 			return nil
 		}
+		return refuse("only an operator may force it")
 	}
 	return refuse("not a legal move")
 }
