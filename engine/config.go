@@ -43,10 +43,16 @@ type Config struct {
 // ExecutionConfig tunes workers.
 type ExecutionConfig struct {
 	// MinConcurrency and MaxConcurrency bound the handlers running at once
-	// (defaults 1 and 32). The engine runs at MaxConcurrency today; the
-	// dynamic version moves between the two with pool pressure.
+	// (defaults 1 and 32). The limit is MaxConcurrency unless the
+	// dynamic_concurrency toggle is on: then, on stores shared by many
+	// processes, it moves between the two with the connection pool's
+	// pressure (see Engine.Toggle).
 	MinConcurrency int
 	MaxConcurrency int
+	// TuneInterval is how often the concurrency limit is re-evaluated
+	// from the pool's pressure when the dynamic_concurrency toggle is on
+	// (default 1 s).
+	TuneInterval time.Duration
 	// BatchSize is the most steps claimed in one transaction (default 100).
 	BatchSize int
 	// LeaseTTL is how long a claim lasts without a heartbeat (default 30 s);
@@ -96,6 +102,9 @@ func (c *Config) withDefaults() Config {
 	if e.RescueInterval == 0 {
 		e.RescueInterval = 5 * time.Second
 	}
+	if e.TuneInterval == 0 {
+		e.TuneInterval = time.Second
+	}
 	out.Retry = out.Retry.WithDefaults()
 	return out
 }
@@ -114,7 +123,7 @@ func (c *Config) Validate() error {
 	if e.MaxConcurrency > 0 && e.MinConcurrency > e.MaxConcurrency {
 		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, e.MaxConcurrency)
 	}
-	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "retention": e.Retention} {
+	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "retention": e.Retention, "tune interval": e.TuneInterval} {
 		if d < 0 {
 			bad("config: execution %s must not be negative, got %s", name, d)
 		}

@@ -16,7 +16,7 @@ type dispatcher struct {
 	e       *Engine
 	base    context.Context // handlers' parent context
 	out     chan<- outcome
-	max     int64
+	max     atomic.Int64 // the concurrency limit now (see tune)
 	running atomic.Int64
 	freed   chan struct{} // a handler finished (buffered 1)
 
@@ -28,7 +28,9 @@ type dispatcher struct {
 }
 
 func newDispatcher(e *Engine, base context.Context, out chan<- outcome) *dispatcher {
-	return &dispatcher{e: e, base: base, out: out, max: int64(e.cfg.Execution.MaxConcurrency), freed: make(chan struct{}, 1)}
+	d := &dispatcher{e: e, base: base, out: out, freed: make(chan struct{}, 1)}
+	d.max.Store(int64(e.cfg.Execution.MaxConcurrency))
+	return d
 }
 
 // reserve takes up to n free slots and a claim token; it returns 0 (and no
@@ -41,7 +43,7 @@ func (d *dispatcher) reserve(n int) int {
 	}
 	for {
 		cur := d.running.Load()
-		got := min(int64(n), d.max-cur)
+		got := min(int64(n), d.max.Load()-cur)
 		if got <= 0 {
 			return 0
 		}

@@ -106,6 +106,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() { defer close(completerDone); e.complete(outcomes, d) }()
 	helpers.Go(func() { e.heartbeat(helperCtx) })
 	helpers.Go(func() { e.maintain(helperCtx) })
+	helpers.Go(func() { e.tune(helperCtx, d) })
 
 	go func() { // ctx ending is a hard stop
 		select {
@@ -188,7 +189,7 @@ func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, d *dispatc
 		default:
 		}
 		running := d.running.Load()
-		free := d.max - running
+		free := d.max.Load() - running
 		idle := false
 		if look {
 			// Claim when a useful batch fits, or when nothing runs at all.
