@@ -33,20 +33,24 @@ func writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at 
 	if len(moves) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(moves))
+	ids := make([]int64, 0, len(moves))
 	rows := make([]store.StepTransition, len(moves))
 	for i, m := range moves {
-		ids[i] = m.id
+		if m.seq > 1 { // a step's first transition has nothing to demote
+			ids = append(ids, m.id)
+		}
 		from := string(m.from)
 		rows[i] = store.StepTransition{
 			StepID: m.id, TaskID: m.taskID, FromState: &from, ToState: string(m.to),
 			SortKey: m.seq, MostRecent: true, Metadata: m.meta, CreatedAt: at,
 		}
 	}
-	if _, err := tx.NewRaw(
-		"UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id IN (?) AND most_recent",
-		bun.List(ids)).Exec(ctx); err != nil {
-		return err
+	if len(ids) > 0 {
+		if _, err := tx.NewRaw(
+			"UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id IN (?) AND most_recent",
+			bun.List(ids)).Exec(ctx); err != nil {
+			return err
+		}
 	}
 	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
 	return err
