@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"strconv"
@@ -59,31 +58,18 @@ func TestApprovalStartEventsSendWorker(t *testing.T) {
 	wantMatch(t, out, `^event approval to task `+id+` is a duplicate: key decision was already sent; nothing changed`)
 
 	// The worker, in-process; its context ending plays SIGINT.
-	wctx, stopWorker := context.WithCancel(ctx)
-	defer stopWorker()
-	var wout bytes.Buffer
-	workerDone := make(chan error, 1)
-	go func() {
-		cmd := newRootCmd()
-		cmd.SetOut(&wout)
-		cmd.SetErr(&wout)
-		cmd.SetArgs([]string{"worker", "--db", db, "--poll", "20ms"})
-		workerDone <- cmd.ExecuteContext(wctx)
-	}()
+	stopWorker := startWorker(ctx, t, db)
 	taskID, _ := strconv.ParseInt(id, 10, 64)
 	// Our engine (not running) waits by polling the shared file.
 	outcome, err := engine.GetWorkflow[approval.Outcome](e, taskID).Result(ctx)
-	stopWorker()
-	if werr := <-workerDone; werr != nil {
-		t.Fatalf("worker: %v\n%s", werr, wout.String())
-	}
+	wout := stopWorker()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if outcome.Status != "settled" || outcome.By != "bob" || outcome.ChargeID != "ch_exp-7" {
 		t.Fatalf("outcome %+v", outcome)
 	}
-	wantMatch(t, wout.String(), `worker stopped: 1 steps completed`)
+	wantMatch(t, wout, `worker stopped: 1 steps completed`)
 
 	out = mustExecute(t, "tasks", "show", id, "--db", db)
 	wantMatch(t, out, `(?m)^state\s+complete$`)

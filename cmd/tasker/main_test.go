@@ -250,17 +250,7 @@ func TestResolveRetryAndWorker(t *testing.T) {
 	wantMatch(t, out, `task `+id2+` is pending again`)
 
 	// The worker, in-process: its context ending plays SIGINT.
-	wctx, stopWorker := context.WithCancel(ctx)
-	defer stopWorker()
-	var wout bytes.Buffer
-	workerDone := make(chan error, 1)
-	go func() {
-		cmd := newRootCmd()
-		cmd.SetOut(&wout)
-		cmd.SetErr(&wout)
-		cmd.SetArgs([]string{"worker", "--db", db, "--poll", "20ms"})
-		workerDone <- cmd.ExecuteContext(wctx)
-	}()
+	stopWorker := startWorker(ctx, t, db)
 	// Our engine (not running) waits by polling the shared file.
 	o, err := e.Wait(ctx, bad.TaskID)
 	if err != nil {
@@ -270,10 +260,7 @@ func TestResolveRetryAndWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopWorker()
-	if err := <-workerDone; err != nil {
-		t.Fatalf("worker: %v\n%s", err, wout.String())
-	}
+	wout := stopWorker()
 	if o.State != store.TaskComplete {
 		t.Fatalf("after resolve the task ended %s: %s", o.State, o.Error)
 	}
@@ -287,8 +274,8 @@ func TestResolveRetryAndWorker(t *testing.T) {
 	if err := o.Decode("create_order", &order); err != nil || order.OrderNumber != "ORD-000009" || order.TotalCents != 500 {
 		t.Fatalf("order %+v (%v)", order, err)
 	}
-	wantMatch(t, wout.String(), `worker running ecommerce/process_order and expenses/approval on SQLite`)
-	wantMatch(t, wout.String(), `worker stopped: 4 steps completed, 1 retried, 1 failed`)
+	wantMatch(t, wout, `worker running ecommerce/process_order and expenses/approval on SQLite`)
+	wantMatch(t, wout, `worker stopped: 4 steps completed, 1 retried, 1 failed`)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -324,4 +311,36 @@ func TestBenchTinyScale(t *testing.T) {
 		t.Fatalf("--workloads w5c ran:\n%s", out)
 	}
 	mustFail(t, `unknown workload "W9"`, "bench", "--workloads", "W9")
+}
+
+// startWorker runs `tasker worker` in-process on db; the returned stop
+// plays SIGINT (cancels its context), waits for it, and returns its output.
+func startWorker(ctx context.Context, t *testing.T, db string) (stop func() string) {
+	t.Helper()
+	wctx, cancel := context.WithCancel(ctx)
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs([]string{"worker", "--db", db, "--poll", "20ms"})
+		done <- cmd.ExecuteContext(wctx)
+	}()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	})
+	return func() string {
+		t.Helper()
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("worker: %v\n%s", err, out.String())
+		}
+		return out.String()
+	}
 }
