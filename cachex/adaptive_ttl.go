@@ -98,7 +98,7 @@ func NewAdaptiveTTL(cfg AdaptiveTTLConfig, clock Clock) (*AdaptiveTTL, error) {
 		return nil, fmt.Errorf("adaptive ttl config: %w", err)
 	}
 	if clock == nil {
-		clock = SystemClock{}
+		clock = wallClock{}
 	}
 	return &AdaptiveTTL{cfg: cfg.withDefaults(), clock: clock, families: make(map[string]*familyStats)}, nil
 }

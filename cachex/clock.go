@@ -2,14 +2,14 @@ package cachex
 
 import "time"
 
-// Clock tells the time. The adaptive TTL manager and the system gate take one
-// so tests can move time by hand.
+// Clock tells the time. The adaptive TTL manager and the system gate take
+// one so tests can move time by hand; the engine passes its own clock
+// (engine.Config.Clock), so one clock drives the engine and its cache. Nil
+// means the wall clock.
 type Clock interface {
 	Now() time.Time
 }
 
-// SystemClock is the wall clock.
-type SystemClock struct{}
+type wallClock struct{}
 
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
+func (wallClock) Now() time.Time { return time.Now() }

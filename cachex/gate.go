@@ -54,7 +54,7 @@ func NewSystemGate(c Cache, cfg BreakerConfig, clock Clock) (*SystemGate, error)
 		return nil, fmt.Errorf("system gate config: %w", err)
 	}
 	if clock == nil {
-		clock = SystemClock{}
+		clock = wallClock{}
 	}
 	return &SystemGate{cache: c, cfg: cfg.withDefaults(), clock: clock, breakers: make(map[string]*breaker)}, nil
 }

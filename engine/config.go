@@ -26,8 +26,15 @@ type Config struct {
 	Execution   ExecutionConfig
 	// Retry is the default backoff for steps that do not set their own.
 	Retry retry.Policy
-	// Clock replaces the wall clock (testkit uses a fake one).
-	Clock clock.Clock
+	// Clock replaces the wall clock (testkit uses a fake one). It also says
+	// which clock the store uses (see Clock.StoreNow).
+	Clock Clock
+	// MaxPayloadBytes bounds a step's result, a task's input and an event's
+	// payload (default and most 8 MiB, store.MaxJSONBytes). An oversized
+	// result fails its own step with a permanent error (kind
+	// payload_too_large) and nothing else; an oversized input or payload
+	// is refused by Start or SendEvent.
+	MaxPayloadBytes int
 	// Cache configures caching and coordination. The default is local
 	// only (ristretto, in process); Cache.Distributed = "redis://…" shares
 	// dependent systems' back-off and toggles among every process using
@@ -38,6 +45,22 @@ type Config struct {
 	CacheStore cachex.Cache
 	// Breaker tunes the circuit breaker per dependent system.
 	Breaker cachex.BreakerConfig
+}
+
+// Clock is the engine's time source. The wall clock is the default; testkit
+// supplies a fake one. StoreNow carries the choice between the database's
+// time and the process's: the wall clock returns the zero time, so every
+// write uses the database's clock (on Postgres, one clock for every
+// process); a clock that returns its own time makes the store use it. A
+// custom clock therefore states its choice — it cannot switch a Postgres
+// deployment to process time by accident.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+	// StoreNow is the time handed to the store with a write, or the zero
+	// time for "the database's own clock".
+	StoreNow() time.Time
 }
 
 // ExecutionConfig tunes workers.
@@ -83,6 +106,9 @@ func (c *Config) withDefaults() Config {
 	if out.Clock == nil {
 		out.Clock = clock.Real{}
 	}
+	if out.MaxPayloadBytes == 0 {
+		out.MaxPayloadBytes = store.MaxJSONBytes
+	}
 	e := &out.Execution
 	if e.MinConcurrency == 0 {
 		e.MinConcurrency = 1
@@ -127,6 +153,9 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			bad("config: execution %s must not be negative, got %s", name, d)
 		}
+	}
+	if c.MaxPayloadBytes < 0 || c.MaxPayloadBytes > store.MaxJSONBytes {
+		bad("config: max payload bytes must be between 1 and %d (store.MaxJSONBytes), got %d", store.MaxJSONBytes, c.MaxPayloadBytes)
 	}
 	if err := c.Retry.Validate(); err != nil {
 		bad("config: %w", err)

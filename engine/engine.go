@@ -15,30 +15,35 @@ import (
 	"github.com/uptrace/bun"
 	"go.uber.org/zap"
 
-	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/engine/internal/bus"
+	"github.com/tasker-go/tasker/engine/internal/claimer"
+	"github.com/tasker-go/tasker/engine/internal/inflight"
+	"github.com/tasker-go/tasker/engine/internal/maintainer"
+	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
 )
 
-// Engine registers workflows, starts them, and runs their steps.
+// Engine registers workflows, starts them, and runs their steps. It holds
+// the public API and wires the machinery in engine/internal: the claim loop,
+// the dispatcher, the completer, the maintainer and the tuner (built for
+// each Run), and the in-flight set, the waiters and the event bus (shared
+// by every run and by the operator calls).
 type Engine struct {
-	cfg  Config
-	st   store.Store
-	log  *zap.Logger
-	clk  clock.Clock
-	fake bool // the clock is not the wall clock: pass its time to the store
-	reg  Registry
-	bus  bus
+	cfg Config
+	st  store.Store
+	log *zap.Logger
+	clk Clock
+	reg Registry
 
 	tmu       sync.RWMutex
 	templates map[string]*Template // by "ns/name" (latest registered) and "ns/name@version"
 
-	wake chan struct{} // new work may be ready
-
-	wmu     sync.Mutex
-	waiters map[int64][]chan struct{}
-
-	imu      sync.Mutex
-	inflight map[int64]*inflight // by step id
+	wake     chan struct{} // new work may be ready
+	due      claimer.Due   // when work this process committed becomes ready
+	inflight inflight.Set  // steps running here
+	waiters  waiters.Set   // callers of Wait
+	bus      bus.Bus[Event]
+	maint    *maintainer.Maintainer
 
 	life lifecycle
 	stat counters
@@ -55,12 +60,14 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	c := cfg.withDefaults()
-	_, real := c.Clock.(clock.Real)
-	return &Engine{
-		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock, fake: !real,
+	e := &Engine{
+		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock,
 		templates: map[string]*Template{}, wake: make(chan struct{}, 1),
-		waiters: map[int64][]chan struct{}{}, inflight: map[int64]*inflight{},
-	}, nil
+	}
+	x := c.Execution
+	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: x.Retention},
+		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued})
+	return e, nil
 }
 
 // Store returns the engine's store.
@@ -285,13 +292,8 @@ func decodeAny(doc []byte) (any, error) {
 }
 
 // now is the time handed to the store: zero (the database's clock) unless
-// a fake clock is in use.
-func (e *Engine) now() time.Time {
-	if e.fake {
-		return e.clk.Now()
-	}
-	return time.Time{}
-}
+// the clock says otherwise (see Clock).
+func (e *Engine) now() time.Time { return e.clk.StoreNow() }
 
 // Outcome is a finished task as Wait reports it.
 type Outcome struct {
@@ -316,22 +318,21 @@ func (h *Handle) Wait(ctx context.Context) (*Outcome, error) { return h.e.Wait(c
 
 // Wait blocks until a task finishes (see Handle.Wait). Tasks finished by
 // this process wake it at once; others are seen within the poll interval.
+// A task that failed or was cancelled is an Outcome too: Outcome.Err
+// returns why, as a *TaskError.
 func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
 	for {
-		ch := make(chan struct{})
-		e.wmu.Lock()
-		e.waiters[taskID] = append(e.waiters[taskID], ch)
-		e.wmu.Unlock()
+		ch := e.waiters.Add(taskID)
 		d, err := e.st.GetTask(ctx, taskID)
 		if err != nil {
-			e.dropWaiter(taskID, ch)
+			e.waiters.Drop(taskID, ch)
 			return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
 		}
 		if d.Task.State.Done() {
-			e.dropWaiter(taskID, ch)
+			e.waiters.Drop(taskID, ch)
 			out := &Outcome{TaskID: taskID, State: d.Task.State, Results: map[string]json.RawMessage{}, Error: json.RawMessage(d.Task.LastError)}
 			for _, s := range d.Steps {
-				if len(s.Results) > 0 {
+				if len(s.Results) > 0 && string(s.Results) != "null" {
 					out.Results[s.Name] = json.RawMessage(s.Results)
 				}
 			}
@@ -343,44 +344,32 @@ func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
 		case <-poll.C:
 		case <-ctx.Done():
 			poll.Stop()
-			e.dropWaiter(taskID, ch)
+			e.waiters.Drop(taskID, ch)
 			return nil, ctx.Err()
 		}
 		poll.Stop()
-		e.dropWaiter(taskID, ch)
+		e.waiters.Drop(taskID, ch)
 	}
 }
 
-func (e *Engine) dropWaiter(taskID int64, ch chan struct{}) {
-	e.wmu.Lock()
-	defer e.wmu.Unlock()
-	list := e.waiters[taskID]
-	for i, c := range list {
-		if c == ch {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
+// Err is nil when the task completed (or an operator resolved it), and
+// otherwise a *TaskError saying why it did not: errors.Is(err,
+// ErrStepFailed), errors.Is(err, ErrWorkflowTimeout), errors.Is(err,
+// ErrCancelled) and errors.As(err, &stepErr) work in any process, since
+// the failure is read from the database.
+func (o *Outcome) Err() error {
+	switch o.State {
+	case store.TaskComplete, store.TaskResolvedManually:
+		return nil
 	}
-	if len(list) == 0 {
-		delete(e.waiters, taskID)
-	} else {
-		e.waiters[taskID] = list
-	}
+	return &TaskError{TaskID: o.TaskID, State: o.State, Failure: decodeFailure(o.Error)}
 }
 
-func (e *Engine) taskChanged(taskID int64) {
-	e.wmu.Lock()
-	list := e.waiters[taskID]
-	delete(e.waiters, taskID)
-	e.wmu.Unlock()
-	for _, ch := range list {
-		close(ch)
-	}
-}
+func (e *Engine) taskChanged(taskID int64) { e.waiters.Notify(taskID) }
 
 func (e *Engine) emit(ev Event) {
 	if ev.At.IsZero() {
 		ev.At = e.clk.Now()
 	}
-	e.bus.publish(ev)
+	e.bus.Publish(ev)
 }

@@ -32,8 +32,8 @@ func newEngine(t *testing.T, cfg engine.Config) *engine.Engine {
 
 func run(t *testing.T, e *engine.Engine) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- e.Run(context.Background()) }()
+	done, err := e.RunBackground(context.Background())
+	must(t, err)
 	t.Cleanup(func() {
 		if err := e.Stop(context.Background()); err != nil {
 			t.Errorf("Stop: %v", err)
@@ -99,15 +99,27 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// Stop before the Run goroutine has started must still stop that Run.
-func TestStopBeforeRunStarts(t *testing.T) {
+// A Stop with no Run active leaves nothing behind: a later Run runs until
+// its own Stop.
+func TestStopBeforeRunLeavesNoResidue(t *testing.T) {
 	e := newEngine(t, engine.Config{})
 	must(t, e.Stop(context.Background()))
-	done := make(chan error, 1)
-	go func() { done <- e.Run(context.Background()) }()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after an early Stop: %v", err)
+	done, err := e.RunBackground(context.Background())
+	must(t, err)
+	select {
+	case <-done:
+		t.Fatal("a Run after an earlier Stop returned at once")
+	default:
 	}
-	// The next Run is a normal one.
-	run(t, e)
+	if !e.Status().Running {
+		t.Fatal("RunBackground returned before the engine was running")
+	}
+	if _, err := e.RunBackground(context.Background()); !errors.Is(err, engine.ErrRunning) {
+		t.Fatalf("a second Run: %v, want ErrRunning", err)
+	}
+	must(t, e.Stop(context.Background()))
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	run(t, e) // and the next Run is a normal one
 }

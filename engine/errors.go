@@ -18,13 +18,17 @@ var (
 	// ErrEventRefused: SendEvent named a task that will never read the
 	// event (a DAG task, or a workflow that has finished).
 	ErrEventRefused = errors.New("tasker: event refused")
-	// ErrStopped: the engine is stopping or stopped.
-	ErrStopped = errors.New("tasker: engine stopped")
+	// ErrCancelled: the task was cancelled (see TaskError).
+	ErrCancelled = errors.New("tasker: task cancelled")
+	// ErrRunning: Run (or RunOnce) was called while a Run is active.
+	ErrRunning = errors.New("tasker: engine is already running")
 )
 
 // RetryableError asks for another attempt. RetryAfter, when set, is the
-// least delay before it (an HTTP Retry-After, say); MaxRetries, when set,
-// caps the retries this error allows below the step's own limit.
+// delay before it (an HTTP Retry-After, say): it replaces the step's
+// backoff — shorter or longer than the policy would wait, Max included —
+// bounded only by retry.MaxRequested (24 h). MaxRetries, when set, caps the
+// retries this error allows below the step's own limit.
 type RetryableError struct {
 	Err        error
 	RetryAfter time.Duration
@@ -41,7 +45,8 @@ func (e *RetryableError) Error() string {
 
 func (e *RetryableError) Unwrap() error { return e.Err }
 
-// Retryable wraps err as a RetryableError with a least delay.
+// Retryable wraps err as a RetryableError retried after exactly after (0:
+// the step's backoff decides).
 func Retryable(err error, after time.Duration) error {
 	return &RetryableError{Err: err, RetryAfter: after}
 }

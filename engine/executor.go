@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/engine/internal/attempt"
+	"github.com/tasker-go/tasker/engine/internal/completer"
 	"github.com/tasker-go/tasker/store"
 )
 
-// execute runs one attempt and hands its outcome to the completer.
-func (e *Engine) execute(base context.Context, c *store.ClaimedStep, out chan<- outcome) {
+// execute runs one attempt of a claimed step and returns its outcome for
+// the completer; ok is false when the attempt was abandoned (its task
+// cancelled or its lease lost: nothing may be recorded).
+func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.Outcome, bool) {
 	st := c.Step
 	key := fmt.Sprintf("%d:%s", st.TaskID, st.Name)
 	log := e.log.With(zap.Int64("task_id", st.TaskID), zap.String("step", st.Name), zap.Int("attempt", st.Attempts), zap.String("idempotency_key", key))
@@ -24,69 +27,61 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep, out chan<- 
 	}
 	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
-	e.imu.Lock()
-	e.inflight[st.ID] = &inflight{lease: st.Lease(), taskID: st.TaskID, cancel: cancel}
-	e.imu.Unlock()
-	defer func() {
-		e.imu.Lock()
-		delete(e.inflight, st.ID)
-		e.imu.Unlock()
-	}()
+	e.inflight.Add(st.Lease(), st.TaskID, cancel)
+	defer e.inflight.Remove(st.ID)
+	o := completer.Outcome{Claimed: c, Log: log}
+	o.Lease = st.Lease()
 	if wait, held := e.systemHold(ctx, policy.DependentSystem); held {
 		// The system this step calls is paused (a 429 seen by any worker
 		// sharing the cache) or its breaker is open: the step goes back
 		// to pending until then, its attempt not counted.
 		log.Debug("dependent system held back; step waits", zap.String("system", policy.DependentSystem), zap.Duration("wait", wait))
-		o := outcome{claimed: c, log: log}
-		o.Lease, o.Kind, o.RetryAfter = st.Lease(), store.OutcomeSuspend, max(wait, 0)
+		o.Kind, o.RetryAfter = store.OutcomeSuspend, max(wait, 0)
 		o.Metadata = store.MustJSON(map[string]string{"reason": "dependent system held back", "system": policy.DependentSystem})
-		out <- o
-		return
+		return o, true
 	}
 	e.emit(Event{Name: EventStepStarted, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts})
 
-	timeout := policy.Timeout
-	if timeout == 0 {
-		timeout = e.cfg.Execution.DefaultTimeout
-	}
-	runCtx := ctx
-	if timeout > 0 {
-		var stopTimeout context.CancelFunc
-		runCtx, stopTimeout = context.WithTimeout(ctx, timeout)
-		defer stopTimeout()
-	}
+	timeout := cmpOr(policy.Timeout, e.cfg.Execution.DefaultTimeout)
 	workflow := ""
 	var input store.JSON
 	if c.Task != nil {
 		workflow, input = c.Task.Namespace+"/"+c.Task.Name, c.Task.Context
 	}
-	sc := &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
-		Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: c.Deps}
-
-	var result any
-	var err error
-	if h, ok := e.reg.Lookup(st.Handler); ok {
-		result, err = callHandler(h, sc)
-	} else {
-		err = fmt.Errorf("no handler %q is registered in this process", st.Handler)
-	}
-	o := outcome{claimed: c, log: log}
-	o.Lease = st.Lease()
+	h, found := e.reg.Lookup(st.Handler)
+	res := attempt.Run(ctx, timeout, func(runCtx context.Context) (any, error) {
+		if !found {
+			return nil, fmt.Errorf("no handler %q is registered in this process", st.Handler)
+		}
+		sc := &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
+			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: c.Deps, skippable: st.Skippable}
+		return h.Handle(sc)
+	})
+	result, err := res.Value, attemptErr(res)
 	switch cause := context.Cause(ctx); {
-	case errors.Is(cause, errShutdown):
-		o.release = true
-		out <- o
-		return
 	case errors.Is(cause, errTaskCancelled), errors.Is(cause, errLeaseLost):
 		e.stat.discarded.Add(1)
 		log.Info("attempt abandoned", zap.Error(cause))
 		e.emit(Event{Name: EventStepDiscarded, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts, Error: cause.Error()})
-		return
+		return o, false
+	case errors.Is(cause, errShutdown) && err != nil:
+		// Interrupted by shutdown: not the step's fault. A success is
+		// still recorded (the lease fences it).
+		o.Release = true
+		return o, true
 	}
 	if s, ok := asSuspend(err); ok { // a code-first workflow waits
 		o.Kind, o.RetryAfter, o.WakeOnEvent, o.Metadata = store.OutcomeSuspend, s.after, s.event, s.metadata()
-		out <- o
-		return
+		return o, true
+	}
+	if sk, ok := asSkip(err); ok {
+		if !st.Skippable {
+			err = Permanent(fmt.Errorf("step %s returned engine.Skip (%s) but is not skippable: set Skippable on its template step", st.Name, sk.Reason))
+		} else {
+			o.Kind, o.Results = store.OutcomeComplete, nil
+			o.Metadata = store.MustJSON(map[string]any{"skipped": true, "reason": sk.Reason})
+			return o, true
+		}
 	}
 	pause := e.systemResult(ctx, policy.DependentSystem, err)
 	if err == nil {
@@ -95,71 +90,59 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep, out chan<- 
 			err = Permanent(fmt.Errorf("encoding result of step %s: %w", st.Name, merr))
 		} else {
 			o.Kind, o.Results = store.OutcomeComplete, doc
-			out <- o
-			return
+			return o, true
 		}
 	}
-	if runCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w", st.Name, timeout, err)}
+	if res.TimedOut {
+		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", st.Name, timeout, errAttemptTimeout, err)}
 	}
-	o.Kind, o.RetryAfter, o.Error = e.classify(st, policy, err)
+	o.Kind, o.RetryAfter, o.Error = e.classify(attemptInfo{step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}, policy, err)
 	o.RetryAfter = max(o.RetryAfter, pause) // never before the system's pause ends
-	out <- o
+	return o, true
+}
+
+// attemptErr is an attempt's error, a panic turned into a PanicError.
+func attemptErr[T any](r attempt.Result[T]) error {
+	if r.Panic != nil {
+		return &PanicError{Value: r.Panic.Value, Stack: r.Panic.Stack}
+	}
+	return r.Err
+}
+
+func cmpOr(a, b time.Duration) time.Duration {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// attemptInfo is what classify needs to know about the attempt.
+type attemptInfo struct {
+	step      string
+	sequence  int // durable steps
+	attempt   int
+	limit     int // total attempts allowed
+	retryable bool
 }
 
 // classify turns a handler error into the store's outcome: permanent
-// errors fail at once; retryable ones wait the policy's backoff (at least
-// the requested delay) and honour their own retry cap.
-func (e *Engine) classify(st *store.Step, policy stepPolicy, err error) (store.OutcomeKind, time.Duration, store.JSON) {
-	doc := map[string]any{"error": err.Error(), "attempt": st.Attempts}
+// errors fail at once; retryable ones wait the policy's backoff, or
+// exactly the delay they asked for, and honour their own retry cap. The
+// last allowed attempt's failure is recorded as retries_exhausted.
+func (e *Engine) classify(a attemptInfo, policy stepPolicy, err error) (store.OutcomeKind, time.Duration, store.JSON) {
+	f := failureOf(a.step, a.attempt, err)
+	if a.sequence > 0 && f.Sequence == 0 {
+		f.Sequence = a.sequence
+	}
 	kind := store.OutcomeRetry
-	var requested time.Duration
-	var perm *PermanentError
-	var re *RetryableError
-	var pe *PanicError
-	switch {
-	case errors.As(err, &perm):
+	if f.permanent() {
 		kind = store.OutcomeFail
-		doc["kind"] = "permanent"
-		if perm.Code != "" {
-			doc["code"] = perm.Code
-		}
-		if perm.Context != nil {
-			doc["context"] = perm.Context
-		}
-	case errors.As(err, &pe):
-		doc["kind"] = "panic"
-		doc["stack"] = pe.Stack
-	case errors.As(err, &re):
-		doc["kind"] = "retryable"
-		requested = re.RetryAfter
-		if re.MaxRetries > 0 && st.Attempts > re.MaxRetries {
-			kind = store.OutcomeFail
-			doc["kind"] = "retries_exhausted"
-		}
-		if re.Context != nil {
-			doc["context"] = re.Context
-		}
-	default:
-		doc["kind"] = "error"
+	} else if a.limit > 0 && a.attempt >= a.limit || !a.retryable && a.attempt >= 1 {
+		f.Kind = KindExhausted
 	}
 	bp := policy.Backoff
 	if bp.Base == 0 && bp.Max == 0 {
 		bp = e.cfg.Retry
 	}
-	delay := bp.Next(st.Attempts, requested)
-	if requested > 0 {
-		doc["retry_after_ms"] = requested.Milliseconds()
-	}
-	raw, _ := json.Marshal(doc)
-	return kind, delay, raw
-}
-
-func callHandler(h Handler, sc *StepContext) (result any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: string(debug.Stack())}
-		}
-	}()
-	return h.Handle(sc)
+	return kind, bp.Next(a.attempt, f.requested), f.doc()
 }

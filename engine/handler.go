@@ -44,10 +44,14 @@ type StepContext struct {
 	IdempotencyKey string
 	Logger         *zap.Logger
 
-	input  store.JSON
-	config store.JSON
-	deps   map[string]store.JSON
+	input     store.JSON
+	config    store.JSON
+	deps      map[string]store.JSON
+	skippable bool
 }
+
+// Skippable reports whether the step may end with Skip.
+func (sc *StepContext) Skippable() bool { return sc.skippable }
 
 // Input decodes the task's input into v.
 func (sc *StepContext) Input(v any) error {
@@ -68,10 +72,14 @@ func (sc *StepContext) Config(v any) error {
 	return nil
 }
 
-// RawResult returns a dependency's raw JSON result.
+// RawResult returns a dependency's raw JSON result; ok is false for a step
+// that is not a dependency or that was skipped (it has no result).
 func (sc *StepContext) RawResult(step string) (json.RawMessage, bool) {
 	r, ok := sc.deps[step]
-	return json.RawMessage(r), ok
+	if !ok || len(r) == 0 || string(r) == "null" {
+		return nil, false
+	}
+	return json.RawMessage(r), true
 }
 
 // Result decodes the result of one of the step's dependencies.
@@ -80,6 +88,9 @@ func Result[T any](sc *StepContext, step string) (T, error) {
 	raw, ok := sc.deps[step]
 	if !ok {
 		return v, Permanent(fmt.Errorf("step %s has no dependency named %q", sc.Step, step))
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return v, Permanent(fmt.Errorf("step %s: dependency %q was skipped and has no result (check sc.RawResult first)", sc.Step, step))
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, Permanent(fmt.Errorf("decoding result of %s for step %s: %w", step, sc.Step, err))

@@ -2,117 +2,84 @@ package engine
 
 import (
 	"context"
-	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/engine/internal/completer"
 	"github.com/tasker-go/tasker/store"
 )
 
-// heartbeat extends the leases of running steps every third of the lease
-// TTL and cancels the handlers whose lease was lost.
-func (e *Engine) heartbeat(ctx context.Context) {
-	every := e.cfg.Execution.LeaseTTL / 3
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.clk.After(every):
-		}
-		e.imu.Lock()
-		leases := make([]store.Lease, 0, len(e.inflight))
-		for _, f := range e.inflight {
-			leases = append(leases, f.lease)
-		}
-		e.imu.Unlock()
-		if len(leases) == 0 {
-			continue
-		}
-		lost, err := e.st.ExtendLeases(ctx, &store.ExtendLeasesParams{Leases: leases, LeaseTTL: e.cfg.Execution.LeaseTTL, Now: e.now()})
-		if err != nil {
-			e.log.Warn("extending leases failed", zap.Error(err))
-			continue
-		}
-		e.imu.Lock()
-		for _, l := range lost {
-			if f, ok := e.inflight[l.StepID]; ok && f.lease == l {
-				f.cancel(errLeaseLost)
-			}
-		}
-		e.imu.Unlock()
-	}
-}
-
-// maintain runs the periodic upkeep — rescuing expired leases and, when
-// Retention is set, deleting old finished tasks — in the one process that
-// holds the "maintenance" leadership (always this one on SQLite).
-func (e *Engine) maintain(ctx context.Context) {
-	x := e.cfg.Execution
-	leading := false
-	defer func() {
-		if leading {
-			_ = e.st.Resign(context.WithoutCancel(ctx), "maintenance", e.cfg.WorkerID)
-		}
-	}()
-	for {
-		lead := true
-		if !e.st.Capabilities().SingleWriter {
-			var err error
-			lead, err = e.st.Elect(ctx, &store.ElectParams{Name: "maintenance", Owner: e.cfg.WorkerID, TTL: 3 * x.RescueInterval, Now: e.now()})
-			if err != nil && ctx.Err() == nil {
-				e.log.Warn("maintenance election failed", zap.Error(err))
-			}
-			if lead != leading {
-				e.log.Info("maintenance leadership changed", zap.Bool("leader", lead))
-			}
-		}
-		leading = lead
-		if lead {
-			e.Rescue(ctx)
-			if x.Retention > 0 {
-				e.purge(ctx, e.clk.Now().Add(-x.Retention))
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.clk.After(x.RescueInterval):
-		}
-	}
-}
-
-// purge deletes finished tasks older than before in bounded batches.
-func (e *Engine) purge(ctx context.Context, before time.Time) {
-	for ctx.Err() == nil {
-		n, err := e.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Limit: 500})
-		if err != nil {
-			e.log.Warn("retention: deleting finished tasks failed", zap.Error(err))
-			return
-		}
-		if n < 500 {
-			return
-		}
-	}
-}
-
 // Rescue returns steps whose leases expired to pending now (the engine also
-// does it on an interval) and reports how many it moved.
-func (e *Engine) Rescue(ctx context.Context) int {
-	res, err := e.st.RescueExpired(ctx, &store.RescueExpiredParams{Now: e.now()})
-	if err != nil {
-		if ctx.Err() == nil {
-			e.log.Warn("rescuing expired leases failed", zap.Error(err))
-		}
-		return 0
-	}
+// does it on an interval) and reports how many it moved; a step out of
+// attempts fails its task instead.
+func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescue(ctx) }
+
+// rescued is the maintainer's hook: tasks a rescue failed are announced,
+// and rescued steps are claimable now.
+func (e *Engine) rescued(res *store.RescueResult) {
 	for _, t := range res.Tasks {
 		e.emit(Event{Name: EventTaskFailed, TaskID: t.TaskID})
 		e.taskChanged(t.TaskID)
 	}
-	if n := res.Rescued + res.Failed; n > 0 {
-		e.log.Info("rescued steps with expired leases", zap.Int("rescued", res.Rescued), zap.Int("failed", res.Failed))
+	if res.Rescued+res.Failed > 0 {
 		e.Notify()
-		return n
 	}
-	return 0
+}
+
+// committed is the completer's hook: it counts, logs and announces what a
+// commit recorded, wakes the task's waiters, and tells the claim loop when
+// the retries it scheduled are due.
+func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsResult) {
+	now := e.clk.Now()
+	retry := false
+	for i, r := range res.Steps {
+		o := finish[i]
+		st := o.Claimed.Step
+		ev := Event{TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts}
+		switch {
+		case r.Err != nil:
+			e.stat.discarded.Add(1)
+			o.Log.Warn("result discarded: the lease was lost before it was recorded")
+			ev.Name = EventStepDiscarded
+		case o.Kind == store.OutcomeSuspend:
+			ev.Name = EventStepSuspended
+			o.Log.Debug("workflow suspended", zap.Duration("for", o.RetryAfter))
+			if o.WakeOnEvent == "" || o.RetryAfter > 0 {
+				e.due.Add(now.Add(o.RetryAfter))
+			}
+		case r.State == store.StepComplete && isSkip(o.Metadata):
+			e.stat.completed.Add(1)
+			ev.Name = EventStepSkipped
+			o.Log.Info("step skipped")
+		case r.State == store.StepComplete:
+			e.stat.completed.Add(1)
+			o.Log.Debug("step completed")
+			ev.Name = EventStepCompleted
+		case r.State == store.StepPending:
+			e.stat.retried.Add(1)
+			retry = true
+			e.due.Add(now.Add(o.RetryAfter))
+			ev.Name, ev.Error = EventStepRetryScheduled, string(o.Error)
+			o.Log.Info("step failed; retry scheduled", zap.Duration("retry_in", o.RetryAfter), zap.ByteString("error", o.Error))
+		default:
+			e.stat.failed.Add(1)
+			ev.Name, ev.Error = EventStepFailed, string(o.Error)
+			o.Log.Warn("step failed", zap.ByteString("error", o.Error))
+		}
+		e.emit(ev)
+	}
+	for _, t := range res.Tasks {
+		name := EventTaskCompleted
+		if t.To == store.TaskError {
+			name = EventTaskFailed
+		}
+		e.emit(Event{Name: name, TaskID: t.TaskID})
+		e.taskChanged(t.TaskID)
+	}
+	// Steps this commit released and did not claim itself: let the claim
+	// loop look; a retry also tells other processes (their loops find it
+	// due through the store; ours has its due time above).
+	if res.Unblocked > len(res.Claimed) || retry {
+		e.Notify()
+	}
 }

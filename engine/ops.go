@@ -16,13 +16,7 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string) error 
 	if _, err := e.st.CancelTask(ctx, &store.CancelTaskParams{TaskID: taskID, Metadata: meta, Now: e.now()}); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
-	e.imu.Lock()
-	for _, f := range e.inflight {
-		if f.taskID == taskID {
-			f.cancel(errTaskCancelled)
-		}
-	}
-	e.imu.Unlock()
+	e.inflight.CancelTask(taskID, errTaskCancelled)
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
 	e.taskChanged(taskID)
 	return e.cancelChildren(ctx, taskID, reason)

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"sync"
 
+	"github.com/tasker-go/tasker/engine/internal/completer"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -12,14 +12,15 @@ import (
 // control: it claims a batch, runs its handlers concurrently, commits their
 // outcomes, and repeats until nothing is ready. It returns how many
 // attempts ran. It starts no background goroutine, so tests (see testkit)
-// drive the engine step by step; it must not be used while Run is active.
+// drive the engine step by step; it returns ErrRunning while Run is active.
 func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	e.life.mu.Lock()
-	running := e.life.running
+	running := e.life.cur != nil
 	e.life.mu.Unlock()
 	if running {
-		return 0, errors.New("tasker: RunOnce while Run is active")
+		return 0, ErrRunning
 	}
+	comp := e.newCompleter(nil)
 	total := 0
 	for {
 		claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: e.cfg.Execution.BatchSize, LeaseTTL: e.cfg.Execution.LeaseTTL, Now: e.now()})
@@ -31,18 +32,20 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 			return total, nil
 		}
 		e.stat.claimed.Add(int64(len(claimed)))
-		out := make(chan outcome, len(claimed))
+		group := make([]completer.Outcome, len(claimed))
+		keep := make([]bool, len(claimed))
 		var wg sync.WaitGroup
-		for _, c := range claimed {
-			wg.Go(func() { e.execute(ctx, c, out) })
+		for i, c := range claimed {
+			wg.Go(func() { group[i], keep[i] = e.execute(ctx, c) })
 		}
 		wg.Wait()
-		close(out)
-		var group []outcome
-		for o := range out {
-			group = append(group, o)
+		var kept []completer.Outcome
+		for i, o := range group {
+			if keep[i] {
+				kept = append(kept, o)
+			}
 		}
-		e.commit(ctx, group, nil)
+		comp.Commit(ctx, kept)
 		total += len(claimed)
 	}
 }

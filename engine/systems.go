@@ -57,9 +57,9 @@ func (e *Engine) coordinate(ctx context.Context) *coordination {
 	return co
 }
 
-// Close releases what the engine created beyond its store (the cache it
-// made for itself). Run calls it when it returns; call it after RunOnce.
-func (e *Engine) Close() error {
+// releaseCoordination closes the cache the engine made for itself (a Run's
+// end and Stop call it; a later use makes a new one).
+func (e *Engine) releaseCoordination() error {
 	e.cmu.Lock()
 	defer e.cmu.Unlock()
 	co := e.co
@@ -82,7 +82,7 @@ type Status struct {
 // Status reports the coordination mode, whether Run is active, and totals.
 func (e *Engine) Status() Status {
 	e.life.mu.Lock()
-	running := e.life.running
+	running := e.life.cur != nil
 	e.life.mu.Unlock()
 	st := Status{Running: running, Stats: e.Stats()}
 	e.cmu.Lock()
@@ -98,6 +98,11 @@ func (e *Engine) Status() Status {
 func (e *Engine) Toggle(ctx context.Context, name string) bool {
 	co := e.coordinate(ctx)
 	return co != nil && co.toggles.Enabled(ctx, name)
+}
+
+// dynamicConcurrency reports whether the tuner moves the concurrency limit.
+func (e *Engine) dynamicConcurrency(ctx context.Context) bool {
+	return e.Toggle(ctx, cachex.ToggleDynamicConcurrency)
 }
 
 // SetToggle sets a feature toggle; on a distributed cache every instance

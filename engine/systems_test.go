@@ -98,7 +98,7 @@ func TestPauseIsSharedOnlyThroughRedis(t *testing.T) {
 				}
 				e, err := engine.New(cfg)
 				must(t, err)
-				t.Cleanup(func() { e.Close() })
+				t.Cleanup(func() { _ = e.Stop(context.Background()) })
 				paymentsFlow(t, e, h)
 				return e
 			}

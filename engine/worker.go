@@ -3,27 +3,27 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/engine/internal/claimer"
+	"github.com/tasker-go/tasker/engine/internal/completer"
+	"github.com/tasker-go/tasker/engine/internal/dispatch"
+	"github.com/tasker-go/tasker/engine/internal/maintainer"
+	"github.com/tasker-go/tasker/engine/internal/tuner"
 	"github.com/tasker-go/tasker/store"
 )
 
+// Causes a running handler's context is cancelled with.
 var (
 	errTaskCancelled = errors.New("task cancelled")
-	errLeaseLost     = errors.New("lease lost")
+	errLeaseLost     = maintainer.ErrLeaseLost
 	errShutdown      = errors.New("engine shutting down")
 )
-
-// inflight is a step whose handler is running here.
-type inflight struct {
-	lease  store.Lease
-	taskID int64
-	cancel context.CancelCauseFunc
-}
 
 // counters are the engine's running totals (see Stats).
 type counters struct {
@@ -31,7 +31,8 @@ type counters struct {
 	claimTx, finishTx                                                 atomic.Int64
 }
 
-// Stats are running totals since the engine was created.
+// Stats are running totals since the engine was created. Step counts
+// include the durable steps of code-first workflows.
 type Stats struct {
 	TasksStarted, StepsClaimed, StepsCompleted, StepsRetried, StepsFailed, ResultsDiscarded, LeasesReleased int64
 	ClaimTransactions, FinishTransactions                                                                   int64
@@ -41,208 +42,192 @@ type Stats struct {
 
 // Stats returns the engine's running totals.
 func (e *Engine) Stats() Stats {
-	e.imu.Lock()
-	running := len(e.inflight)
-	e.imu.Unlock()
 	s := &e.stat
 	return Stats{
 		TasksStarted: s.started.Load(), StepsClaimed: s.claimed.Load(), StepsCompleted: s.completed.Load(),
 		StepsRetried: s.retried.Load(), StepsFailed: s.failed.Load(), ResultsDiscarded: s.discarded.Load(),
 		LeasesReleased: s.released.Load(), ClaimTransactions: s.claimTx.Load(), FinishTransactions: s.finishTx.Load(),
-		EventsDropped: e.bus.dropped.Load(), Running: running,
+		EventsDropped: e.bus.Dropped(), Running: e.inflight.Len(),
 	}
 }
 
-// lifecycle tracks Run and Stop.
+// lifecycle tracks the active Run, if any.
 type lifecycle struct {
-	mu             sync.Mutex
-	running        bool
-	stopEarly      bool          // Stop ran before Run started
-	stopClaiming   chan struct{} // closed by Stop
-	cancelHandlers context.CancelCauseFunc
-	done           chan struct{} // closed when Run returns
+	mu  sync.Mutex
+	cur *run
 }
 
-// outcome is a finished attempt on its way to the completer. release
-// means the attempt was interrupted by shutdown: give the lease back.
-type outcome struct {
-	store.StepOutcome
-	release bool
-	claimed *store.ClaimedStep
-	log     *zap.Logger
+// run is one Run: its parts and the signals that end it.
+type run struct {
+	stopClaiming   chan struct{} // closed by Stop
+	stopOnce       sync.Once
+	handlerBase    context.Context // handlers' parent context
+	cancelHandlers context.CancelCauseFunc
+	helperCtx      context.Context // heartbeat, maintenance, tuning
+	stopHelpers    context.CancelFunc
+	done           chan struct{} // closed when the run has ended
 }
+
+func (r *run) stop() { r.stopOnce.Do(func() { close(r.stopClaiming) }) }
 
 // Run claims and executes steps until Stop is called or ctx ends (which
 // stops at once: running handlers are cancelled and their leases
 // released). It first rescues leases that expired while no engine ran.
+// Run in a goroutine of your own and Stop from another only after it has
+// started (Status().Running); RunBackground does both safely.
 func (e *Engine) Run(ctx context.Context) error {
+	r, err := e.begin(ctx)
+	if err != nil {
+		return err
+	}
+	e.loop(ctx, r)
+	return nil
+}
+
+// RunBackground starts Run in a goroutine and returns once it is running,
+// so a Stop that follows always stops it. The channel receives Run's
+// result when the run has ended.
+func (e *Engine) RunBackground(ctx context.Context) (<-chan error, error) {
+	r, err := e.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		e.loop(ctx, r)
+		done <- nil
+	}()
+	return done, nil
+}
+
+// begin makes the engine running (synchronously, so a Stop that follows
+// sees it) and builds the run's parts.
+func (e *Engine) begin(ctx context.Context) (*run, error) {
 	l := &e.life
 	l.mu.Lock()
-	if l.running {
-		l.mu.Unlock()
-		return errors.New("tasker: engine is already running")
+	defer l.mu.Unlock()
+	if l.cur != nil {
+		return nil, ErrRunning
 	}
-	if l.stopEarly { // Stop came first (go e.Run(ctx); …; e.Stop(ctx))
-		l.stopEarly = false
-		l.mu.Unlock()
-		return nil
-	}
-	handlerBase, cancelHandlers := context.WithCancelCause(context.WithoutCancel(ctx))
-	l.running, l.stopClaiming, l.cancelHandlers, l.done = true, make(chan struct{}), cancelHandlers, make(chan struct{})
-	stopClaiming, done := l.stopClaiming, l.done
-	l.mu.Unlock()
+	r := &run{stopClaiming: make(chan struct{}), done: make(chan struct{})}
+	r.handlerBase, r.cancelHandlers = context.WithCancelCause(context.WithoutCancel(ctx))
+	r.helperCtx, r.stopHelpers = context.WithCancel(context.WithoutCancel(ctx))
+	l.cur = r
+	return r, nil
+}
+
+// loop is the body of a run: it wires the parts, claims until stopped,
+// then drains — no new claims, every handler's outcome committed (results
+// that arrive while their lease holds are recorded, interrupted attempts
+// give their leases back) — and ends the helpers.
+func (e *Engine) loop(ctx context.Context, r *run) {
+	x := e.cfg.Execution
 	defer func() {
-		l.mu.Lock()
-		l.running = false
-		l.mu.Unlock()
-		close(done)
+		e.life.mu.Lock()
+		e.life.cur = nil
+		e.life.mu.Unlock()
+		close(r.done)
 	}()
-
-	outcomes := make(chan outcome, 4*e.cfg.Execution.MaxConcurrency)
-	d := newDispatcher(e, handlerBase, outcomes)
-	var helpers sync.WaitGroup
-	helperCtx, stopHelpers := context.WithCancel(context.WithoutCancel(ctx))
+	outcomes := make(chan completer.Outcome, 4*x.MaxConcurrency)
+	d := dispatch.New(x.MaxConcurrency, func(c *store.ClaimedStep) {
+		if o, ok := e.execute(r.handlerBase, c); ok {
+			outcomes <- o
+		}
+	})
+	comp := e.newCompleter(d)
 	completerDone := make(chan struct{})
-	go func() { defer close(completerDone); e.complete(outcomes, d) }()
-	helpers.Go(func() { e.heartbeat(helperCtx) })
-	helpers.Go(func() { e.maintain(helperCtx) })
-	helpers.Go(func() { e.tune(helperCtx, d) })
+	go func() { defer close(completerDone); comp.Run(outcomes) }()
 
+	helperCtx := r.helperCtx
+	var helpers sync.WaitGroup
+	helpers.Go(func() { e.maint.Heartbeat(helperCtx) })
+	helpers.Go(func() { e.maint.Maintain(helperCtx) })
+	if !e.st.Capabilities().SingleWriter {
+		// On SQLite every write goes through one connection by design,
+		// so waiting for it says nothing about how many handlers may run.
+		t := tuner.New(tuner.Config{Min: x.MinConcurrency, Max: x.MaxConcurrency, Interval: x.TuneInterval}, e.st.DB().Stats, e.clk, e.log, d, e.dynamicConcurrency)
+		helpers.Go(func() { t.Run(helperCtx) })
+	}
 	go func() { // ctx ending is a hard stop
 		select {
 		case <-ctx.Done():
-			cancelHandlers(errShutdown)
-			e.stopClaimingOnce(stopClaiming)
-		case <-done:
+			r.cancelHandlers(errShutdown)
+			r.stop()
+		case <-r.done:
 		}
 	}()
 
 	e.coordinate(ctx) // logs the coordination mode
-	defer e.Close()
-	e.claimLoop(ctx, stopClaiming, d)
+	e.newClaimLoop(d).Run(ctx, r.stopClaiming)
 
-	d.close() // no new claims; every handler has sent its outcome
+	d.Close() // no new claims
+	d.Wait()  // every handler has sent its outcome
 	close(outcomes)
 	<-completerDone
-	stopHelpers()
+	r.stopHelpers()
 	helpers.Wait()
-	cancelHandlers(errShutdown)
-	return nil
+	r.cancelHandlers(errShutdown)
+	e.releaseCoordination()
 }
 
-func (e *Engine) stopClaimingOnce(ch chan struct{}) {
-	e.life.mu.Lock()
-	defer e.life.mu.Unlock()
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
+func (e *Engine) newClaimLoop(d *dispatch.Dispatcher) *claimer.Loop {
+	x := e.cfg.Execution
+	return claimer.New(claimer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, MaxConcurrency: x.MaxConcurrency, LeaseTTL: x.LeaseTTL, PollInterval: x.PollInterval},
+		e.st, e.clk, e.log, d, &e.due, e.wake, claimer.Hooks{
+			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
+			Transaction: func() { e.stat.claimTx.Add(1) },
+			Rescue:      func(ctx context.Context) int { n, _ := e.maint.Rescue(ctx); return n },
+		})
+}
+
+func (e *Engine) newCompleter(d *dispatch.Dispatcher) *completer.Completer {
+	x := e.cfg.Execution
+	return completer.New(completer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, LeaseTTL: x.LeaseTTL, MaxPayloadBytes: e.cfg.MaxPayloadBytes},
+		e.st, e.clk, e.log, d, completer.Hooks{
+			Committed:   e.committed,
+			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
+			Released:    func(n int) { e.stat.released.Add(int64(n)) },
+			Transaction: func() { e.stat.finishTx.Add(1) },
+		})
 }
 
 // Stop stops claiming, lets running handlers finish until ctx ends, then
-// cancels the rest and gives their leases back. It returns when Run has
-// returned: no goroutine of the engine outlives it. A Stop that comes
-// before Run has started (Run called in a goroutine that has not run yet)
-// makes that Run return at once.
+// cancels the rest and returns — even if a handler ignores cancellation:
+// such a handler's result is still recorded if it returns while its lease
+// holds, and otherwise its lease expires and the step runs again (both
+// logged). With no Run active, Stop releases what the engine holds (the
+// cache it created) and returns nil; it leaves nothing behind that a later
+// Run would see.
 func (e *Engine) Stop(ctx context.Context) error {
-	l := &e.life
-	l.mu.Lock()
-	if !l.running {
-		// Run may not have started yet in its goroutine: make it return
-		// at once when it does.
-		l.stopEarly = true
-		l.mu.Unlock()
+	e.life.mu.Lock()
+	r := e.life.cur
+	e.life.mu.Unlock()
+	if r == nil {
+		e.releaseCoordination()
 		return nil
 	}
-	stopClaiming, done, cancel := l.stopClaiming, l.done, l.cancelHandlers
-	l.mu.Unlock()
-	e.stopClaimingOnce(stopClaiming)
+	r.stop()
 	select {
-	case <-done:
+	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		cancel(errShutdown)
-		<-done
-		return ctx.Err()
 	}
+	r.cancelHandlers(errShutdown)
+	select {
+	case <-r.done:
+		return nil
+	case <-time.After(stopGrace):
+	}
+	// Leave the leases of handlers that ignore cancellation to expire: no
+	// more heartbeats.
+	r.stopHelpers()
+	if n := e.inflight.Len(); n > 0 {
+		e.log.Warn("stop: handlers ignore cancellation; their results are recorded if they return while their leases hold, otherwise the leases expire and the steps run again",
+			zap.Int("handlers", n), zap.Duration("lease_ttl", e.cfg.Execution.LeaseTTL))
+	}
+	return fmt.Errorf("stopping the engine: %w", ctx.Err())
 }
 
-// claimLoop claims batches while there is room and waits for a reason to
-// look again: in-process work, a freed slot, the poll interval, or the next
-// retry or lease expiry.
-func (e *Engine) claimLoop(ctx context.Context, stop <-chan struct{}, d *dispatcher) {
-	x := e.cfg.Execution
-	var storeWake <-chan struct{}
-	if w, ok := e.st.(interface{ Wakeups() <-chan struct{} }); ok {
-		storeWake = w.Wakeups()
-	}
-	// backlog: the last look found more ready work than there was room
-	// for, so a freed slot is worth a claim. Otherwise a freed slot alone
-	// does not claim (the step's dependants become ready only when its
-	// completion commits, and that commit claims them or wakes us).
-	backlog, look := false, true
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		running := d.running.Load()
-		free := d.max.Load() - running
-		idle := false
-		if look {
-			// Claim when a useful batch fits, or when nothing runs at all.
-			if free > 0 && (free >= int64(max(1, min(x.BatchSize, x.MaxConcurrency)/4)) || running == 0) {
-				n := d.reserve(min(int(free), x.BatchSize))
-				var claimed []*store.ClaimedStep
-				if n > 0 {
-					var err error
-					claimed, err = e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: n, LeaseTTL: x.LeaseTTL, Now: e.now()})
-					e.stat.claimTx.Add(1)
-					if err != nil && ctx.Err() == nil {
-						e.log.Warn("claiming steps failed; retrying after the poll interval", zap.Error(err))
-					}
-					e.stat.claimed.Add(int64(len(claimed)))
-					d.settle(n, claimed)
-				}
-				idle = len(claimed) == 0
-				backlog = n > 0 && len(claimed) == n
-				if backlog {
-					continue // there may be more ready right now
-				}
-			} else {
-				backlog = true // ready work may be waiting for room
-			}
-		}
-		var timer <-chan time.Time
-		wait := x.PollInterval
-		if idle && d.running.Load() == 0 {
-			if next, ok, err := e.st.NextWakeup(ctx); err == nil && ok {
-				now := e.clk.Now()
-				if d := next.Sub(now); d < wait {
-					wait = max(d, time.Millisecond)
-				}
-			}
-		}
-		var t *time.Timer
-		if e.fake {
-			timer = e.clk.After(wait)
-		} else {
-			t = time.NewTimer(wait)
-			timer = t.C
-		}
-		look = true
-		select {
-		case <-stop:
-		case <-e.wake:
-		case <-d.freed:
-			look = backlog
-		case <-storeWake:
-		case <-timer:
-		}
-		if t != nil {
-			t.Stop()
-		}
-	}
-}
+// stopGrace is how long Stop waits, after cancelling the handlers, for those
+// that honour cancellation to return.
+const stopGrace = 20 * time.Millisecond

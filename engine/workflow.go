@@ -123,20 +123,6 @@ func (e *StepFailedError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrStepFailed) true.
 func (e *StepFailedError) Is(target error) bool { return target == ErrStepFailed }
 
-// WorkflowError is a workflow that ended without a result.
-type WorkflowError struct {
-	TaskID int64
-	State  store.TaskState
-	Cause  json.RawMessage // the failure recorded on the task, if any
-}
-
-func (e *WorkflowError) Error() string {
-	if len(e.Cause) > 0 {
-		return fmt.Sprintf("workflow task %d ended %s: %s", e.TaskID, e.State, e.Cause)
-	}
-	return fmt.Sprintf("workflow task %d ended %s", e.TaskID, e.State)
-}
-
 // suspendSignal is what the driver returns to the worker when the workflow
 // waits: the worker records OutcomeSuspend.
 type suspendSignal struct {

@@ -34,7 +34,7 @@ type childResult struct {
 //
 // The result decodes the child's return value (code-first) or its step
 // results by step name (DAG). A child that fails or is cancelled returns a
-// *WorkflowError, which the parent may handle or return.
+// *TaskError, which the parent may handle or return.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
 	var zero O
 	seq, rec, err := wctx.begin(workflow, kindChild)
@@ -50,8 +50,8 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 	if err := json.Unmarshal(rec.Results, &r); err != nil {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded child %s (sequence %d): %w", workflow, seq, err)))
 	}
-	if r.State != store.TaskComplete {
-		return zero, &WorkflowError{TaskID: r.TaskID, State: r.State, Cause: r.Error}
+	if err := (&Outcome{TaskID: r.TaskID, State: r.State, Error: r.Error}).Err(); err != nil {
+		return zero, err
 	}
 	return decodeAs[O](wctx, seq, workflow, r.Result)
 }

@@ -80,8 +80,8 @@ func TestChildFailureReachesParent(t *testing.T) {
 	}))
 	must(t, engine.RegisterWorkflow(env.Engine, "kids/careful", func(wctx *engine.WorkflowContext, _ int) (string, error) {
 		_, err := engine.Child[int](wctx, "kids/broken", 1)
-		var we *engine.WorkflowError
-		if errors.As(err, &we) && we.State == store.TaskError {
+		var te *engine.TaskError
+		if errors.As(err, &te) && te.State == store.TaskError && errors.Is(err, engine.ErrStepFailed) && te.Failure.Step == "fail" {
 			return "compensated", nil
 		}
 		return "", err

@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/internal/clock"
+
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -94,15 +96,16 @@ func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
 }
 
 // Result waits until the workflow finishes and returns its decoded result,
-// or a *WorkflowError when it failed or was cancelled.
+// or a *TaskError when it failed or was cancelled (errors.Is(err,
+// ErrStepFailed), ErrWorkflowTimeout, ErrNonDeterministic, ErrCancelled).
 func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 	var zero O
 	out, err := h.e.Wait(ctx, h.TaskID)
 	if err != nil {
 		return zero, err
 	}
-	if out.State != store.TaskComplete {
-		return zero, &WorkflowError{TaskID: h.TaskID, State: out.State, Cause: out.Error}
+	if err := out.Err(); err != nil {
+		return zero, err
 	}
 	var v O
 	if raw, ok := out.Results[DriverStep]; ok {
@@ -171,13 +174,11 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 
 // drive is one run of a workflow's driver step.
 func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
-	e.imu.Lock()
-	f := e.inflight[sc.StepID]
-	e.imu.Unlock()
-	if f == nil {
+	lease, ok := e.inflight.Lease(sc.StepID)
+	if !ok {
 		return nil, errors.New("workflow driver is not running under a lease")
 	}
-	wctx, err := e.newWorkflowContext(sc, sc.TaskID, f.lease, false)
+	wctx, err := e.newWorkflowContext(sc, sc.TaskID, lease, false)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	if !cfg.Deadline.IsZero() && !e.clk.Now().Before(cfg.Deadline) {
 		return nil, Permanent(fmt.Errorf("workflow task %d: %w (deadline %s)", sc.TaskID, ErrWorkflowTimeout, cfg.Deadline.Format(time.RFC3339)))
 	}
-	if !cfg.Deadline.IsZero() && !e.fake {
+	if _, wall := e.clk.(clock.Real); wall && !cfg.Deadline.IsZero() { // a context deadline runs on the wall clock
 		ctx, cancel := context.WithDeadline(wctx.Context, cfg.Deadline)
 		defer cancel()
 		wctx.Context = ctx

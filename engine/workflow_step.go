@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/engine/internal/attempt"
 	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store"
 )
@@ -89,7 +89,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		limit = 1
 	}
 	policy := stepPolicy{Backoff: o.backoff, Timeout: o.timeout, DependentSystem: o.dependent}
-	attempt := 1
+	attemptN := 1
 	if rec != nil {
 		if rec.State == store.StepError {
 			return zero, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: rec.Attempts, Err: errors.New(string(rec.LastError))})
@@ -97,21 +97,13 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		if now := wctx.e.clk.Now(); now.Before(rec.NextAttemptAt) {
 			return zero, wctx.suspend(rec.NextAttemptAt, "", "retry of "+name)
 		}
-		attempt = rec.Attempts + 1
+		attemptN = rec.Attempts + 1
 	}
-	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attempt, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
+	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx := context.WithValue(wctx.Context, stepInfoKey{}, info)
-	timeout := o.timeout
-	if timeout == 0 {
-		timeout = wctx.e.cfg.Execution.DefaultTimeout
-	}
-	runCtx := ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	result, err := callStep(runCtx, fn)
+	timeout := cmpOr(o.timeout, wctx.e.cfg.Execution.DefaultTimeout)
+	res := attempt.Run(ctx, timeout, fn)
+	result, err := res.Value, attemptErr(res)
 	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
 		// Cancelled, lease lost or shutting down: a failure is not the
 		// step's fault, so nothing is recorded and the step runs again if
@@ -137,31 +129,25 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		if _, rerr := write(p); rerr != nil {
 			return zero, rerr
 		}
+		wctx.e.stat.completed.Add(1)
 		return decodeAs[T](wctx, seq, name, doc)
 	}
-	if runCtx.Err() == context.DeadlineExceeded {
-		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w", name, timeout, err)}
+	if res.TimedOut {
+		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", name, timeout, errAttemptTimeout, err)}
 	}
-	kind, delay, errDoc := wctx.e.classify(&store.Step{Name: name, Attempts: attempt}, policy, err)
+	kind, delay, errDoc := wctx.e.classify(attemptInfo{step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
 	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
 	st, rerr := wctx.record(p)
 	if rerr != nil {
 		return zero, rerr
 	}
-	wctx.Logger.Info("durable step failed", zap.String("step", name), zap.Int("sequence", seq), zap.Int("attempt", attempt), zap.Error(err))
+	wctx.Logger.Info("durable step failed", zap.String("step", name), zap.Int("sequence", seq), zap.Int("attempt", attemptN), zap.Error(err))
 	if st.State == store.StepPending {
+		wctx.e.stat.retried.Add(1)
 		return zero, wctx.suspend(st.NextAttemptAt, "", "retry of "+name)
 	}
+	wctx.e.stat.failed.Add(1)
 	return zero, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: st.Attempts, Err: err})
-}
-
-func callStep[T any](ctx context.Context, fn func(context.Context) (T, error)) (result T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: string(debug.Stack())}
-		}
-	}()
-	return fn(ctx)
 }
 
 func decodeAs[T any](wctx *WorkflowContext, seq int, name string, doc []byte) (T, error) {

@@ -152,9 +152,11 @@ func TestWorkflowStepRetriesAndFailure(t *testing.T) {
 	must(t, err)
 	env.RunUntilDone(bad.TaskID)
 	_, err = bad.Result(ctx)
-	var we *engine.WorkflowError
-	if !errors.As(err, &we) || we.State != store.TaskError || !strings.Contains(string(we.Cause), "flaky") {
-		t.Fatalf("exhausted step: %v", err)
+	var te *engine.TaskError
+	var se *engine.StepError
+	if !errors.As(err, &te) || te.State != store.TaskError || !errors.Is(err, engine.ErrStepFailed) || !errors.As(err, &se) ||
+		se.Step != "flaky" || se.Sequence != 1 || se.Kind != engine.KindExhausted || se.Attempt != 3 {
+		t.Fatalf("exhausted step: %v (%+v)", err, se)
 	}
 	if c.get("after") != 1 {
 		t.Fatalf("a step after the failed one ran: %v", c.n)
@@ -205,13 +207,13 @@ func TestWorkflowNonDeterminism(t *testing.T) {
 	}
 	env.RunUntilDone(h.TaskID)
 	_, err = h.Result(ctx)
-	var we *engine.WorkflowError
-	if !errors.As(err, &we) || we.State != store.TaskError {
+	var te *engine.TaskError
+	if !errors.As(err, &te) || te.State != store.TaskError || !errors.Is(err, engine.ErrNonDeterministic) || te.Failure.Sequence != 2 {
 		t.Fatalf("result after a renamed step: %v", err)
 	}
-	for _, want := range []string{"sequence 2", `\"reserve\"`, `\"ship\"`, "not deterministic"} {
-		if !strings.Contains(string(we.Cause), want) {
-			t.Fatalf("error %s does not mention %s", we.Cause, want)
+	for _, want := range []string{"sequence 2", `"reserve"`, `"ship"`, "not deterministic"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %s does not mention %s", err, want)
 		}
 	}
 	// Never retried: a non-determinism error is permanent.
@@ -381,8 +383,7 @@ func TestWorkflowTimeoutAndCancel(t *testing.T) {
 	must(t, err)
 	env.RunUntilDone(h.TaskID)
 	_, err = h.Result(ctx)
-	var we *engine.WorkflowError
-	if !errors.As(err, &we) || !strings.Contains(string(we.Cause), "timed out") {
+	if !errors.Is(err, engine.ErrWorkflowTimeout) || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("result = %v", err)
 	}
 	if d := env.Clock.Now().Sub(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)); d > 2*time.Hour {

@@ -37,7 +37,7 @@ func TestZombieCompletionIsRefused(t *testing.T) {
 	})
 	<-entered
 	env.Clock.Advance(2 * time.Minute)
-	if n := env.Rescue(context.Background()); n != 1 {
+	if n, err := env.Rescue(context.Background()); err != nil || n != 1 {
 		t.Fatalf("rescued %d steps, want the stalled one", n)
 	}
 	// A second worker on the same store runs attempt 2 to completion.

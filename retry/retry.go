@@ -7,9 +7,13 @@
 // many steps that failed together (a dependency coming back up) instead of
 // sending them back in lockstep.
 //
-// A server's own request (HTTP Retry-After) wins over the formula when it is
-// longer; it is still bounded by Max so one bad header cannot park a step
-// for a day.
+// A delay the failing code asks for (an HTTP Retry-After, passed as
+// engine.Retryable(err, d)) replaces the formula: the step runs again after
+// exactly that delay, even when it is shorter than the formula's draw or
+// longer than Max (a server that says "come back in 10 minutes" means it;
+// Temporal's next-retry-delay works the same way). Only MaxRequested, an
+// absolute ceiling, bounds it, so one bad header cannot park a step for
+// months.
 package retry
 
 import (
@@ -84,12 +88,15 @@ func (p Policy) Delay(attempt int, u float64) time.Duration {
 	return time.Duration(u * float64(c))
 }
 
-// Next is Delay with its own randomness, honouring a server-requested
-// minimum (zero when there is none).
+// MaxRequested bounds a requested delay (see Next).
+const MaxRequested = 24 * time.Hour
+
+// Next is the wait after the n-th failed attempt: the requested delay when
+// there is one (bounded by MaxRequested, not by Max), otherwise Delay with
+// its own randomness.
 func (p Policy) Next(attempt int, requested time.Duration) time.Duration {
-	d := p.Delay(attempt, rand.Float64())
-	if requested > d {
-		d = min(requested, p.WithDefaults().Max)
+	if requested > 0 {
+		return min(requested, MaxRequested)
 	}
-	return d
+	return p.Delay(attempt, rand.Float64())
 }

@@ -35,13 +35,22 @@ func TestDelayStaysWithinBounds(t *testing.T) {
 	}
 }
 
-func TestNextHonoursRequestedDelayUpToMax(t *testing.T) {
-	p := retry.Policy{Base: time.Millisecond, Max: time.Minute}
-	if d := p.Next(1, 30*time.Second); d != 30*time.Second {
-		t.Fatalf("Retry-After 30s gave %s", d)
+func TestNextUsesTheRequestedDelayExactly(t *testing.T) {
+	p := retry.Policy{Base: time.Second, Max: 100 * time.Millisecond}
+	for _, tc := range []struct{ requested, want time.Duration }{
+		{time.Millisecond, time.Millisecond},             // shorter than the formula's draw: not a floor
+		{300 * time.Millisecond, 300 * time.Millisecond}, // longer than Max: not capped by it
+		{30 * time.Second, 30 * time.Second},
+		{90 * 24 * time.Hour, retry.MaxRequested}, // the absolute ceiling
+	} {
+		for range 50 { // jitter must play no part
+			if d := p.Next(3, tc.requested); d != tc.want {
+				t.Fatalf("Next(3, %s) = %s, want %s", tc.requested, d, tc.want)
+			}
+		}
 	}
-	if d := p.Next(1, time.Hour); d != time.Minute {
-		t.Fatalf("Retry-After 1h gave %s, want the 1m cap", d)
+	if d := p.Next(3, 0); d > p.Max {
+		t.Fatalf("no request: %s is over Max %s", d, p.Max)
 	}
 }
 

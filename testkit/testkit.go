@@ -76,7 +76,7 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
-	t.Cleanup(func() { e.Close() })
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
 	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t}
 }
 
@@ -91,7 +91,9 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		if _, err := env.RunOnce(ctx); err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
 		}
-		env.Rescue(ctx)
+		if _, err := env.Rescue(ctx); err != nil {
+			env.t.Fatalf("testkit: %v", err)
+		}
 		if env.allDone(taskIDs) {
 			return
 		}

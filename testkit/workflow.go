@@ -73,7 +73,9 @@ func (env *Env) RunFor(d time.Duration) {
 		if _, err := env.RunOnce(ctx); err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
 		}
-		env.Rescue(ctx)
+		if _, err := env.Rescue(ctx); err != nil {
+			env.t.Fatalf("testkit: %v", err)
+		}
 		next, ok, err := env.Store.NextWakeup(ctx)
 		if err != nil {
 			env.t.Fatalf("testkit: %v", err)

@@ -1,5 +1,11 @@
 // Package clock lets the engine's notion of time be replaced in tests: the
 // fake clock moves only when told, and fires timers as it passes them.
+//
+// A clock also carries the choice between the database's time and the
+// process's time (River's NowOrNil is the model): StoreNow returns the zero
+// time when writes should use the database's clock — the wall clock's
+// choice, so that every process sharing a Postgres database agrees on one
+// clock — and the clock's own reading otherwise (a fake clock in tests).
 package clock
 
 import (
@@ -8,14 +14,17 @@ import (
 	"time"
 )
 
-// Clock tells time and makes timers.
+// Clock tells time, makes timers, and says which clock the store uses.
 type Clock interface {
 	Now() time.Time
 	// After returns a channel that receives once d has passed.
 	After(d time.Duration) <-chan time.Time
+	// StoreNow is the time handed to the store with a write: the zero time
+	// means "the database's own clock".
+	StoreNow() time.Time
 }
 
-// Real is the wall clock.
+// Real is the wall clock; the store uses the database's clock.
 type Real struct{}
 
 // Now returns time.Now().
@@ -24,7 +33,11 @@ func (Real) Now() time.Time { return time.Now() }
 // After is time.After.
 func (Real) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// Fake is a clock that moves only through Advance and Set.
+// StoreNow returns the zero time: the database's clock decides.
+func (Real) StoreNow() time.Time { return time.Time{} }
+
+// Fake is a clock that moves only through Advance and Set. The store is
+// told its time with every write.
 type Fake struct {
 	mu      sync.Mutex
 	now     time.Time
@@ -45,6 +58,9 @@ func (f *Fake) Now() time.Time {
 	defer f.mu.Unlock()
 	return f.now
 }
+
+// StoreNow returns the fake time: the store must not read its own clock.
+func (f *Fake) StoreNow() time.Time { return f.Now() }
 
 // After fires when the fake time reaches now+d.
 func (f *Fake) After(d time.Duration) <-chan time.Time {
@@ -79,4 +95,11 @@ func (f *Fake) Set(t time.Time) {
 		}
 	}
 	f.waiters = kept
+}
+
+// Pending reports how many timers wait for the fake time to move.
+func (f *Fake) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters)
 }

@@ -1,4 +1,4 @@
-package engine
+package tuner
 
 import (
 	"database/sql"
@@ -25,8 +25,8 @@ func TestNextConcurrency(t *testing.T) {
 		{"small limits still grow by one", 2, 2, pool(0, 0, 10), pool(0, 1, 10), 3, 1, 8},
 	}
 	for _, c := range cases {
-		if got := nextConcurrency(c.cur, c.lo, c.hi, c.prev, c.now, c.running); got != c.want {
-			t.Errorf("%s: nextConcurrency = %d, want %d", c.name, got, c.want)
+		if got := Next(c.cur, c.lo, c.hi, c.prev, c.now, c.running); got != c.want {
+			t.Errorf("%s: Next = %d, want %d", c.name, got, c.want)
 		}
 	}
 }

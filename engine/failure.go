@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Kinds of failure, as StepError.Kind reports them.
+const (
+	KindError           = "error"             // any other error: retried under the policy
+	KindRetryable       = "retryable"         // a RetryableError
+	KindPermanent       = "permanent"         // a PermanentError (or a refusal of the engine's)
+	KindExhausted       = "retries_exhausted" // a RetryableError past its MaxRetries
+	KindPanic           = "panic"             // the handler panicked (Stack is set)
+	KindTimeout         = "timeout"           // the attempt's own timeout passed
+	KindWorkflowTimeout = "workflow_timeout"  // the task's WithWorkflowTimeout passed
+	KindNonDeterminism  = "non_deterministic" // a code-first replay left its history
+	KindPayloadTooLarge = "payload_too_large" // a result over Config.MaxPayloadBytes
+)
+
+// StepError is a step's failure as the database records it, so it reads
+// the same in every process: the step (for code-first workflows, the
+// durable step and its sequence), the attempt, the kind, the code and
+// message the handler gave. errors.Is(err, ErrStepFailed) holds for every
+// StepError; ErrWorkflowTimeout and ErrNonDeterministic hold for those
+// kinds.
+type StepError struct {
+	Step     string
+	Sequence int // code-first durable steps: the step's sequence number
+	Attempt  int
+	Kind     string
+	Code     string
+	Message  string
+	Stack    string         // a panic's stack
+	Context  map[string]any // PermanentError/RetryableError context
+}
+
+func (e *StepError) Error() string {
+	msg := fmt.Sprintf("step %s failed (attempt %d, %s)", e.Step, e.Attempt, e.Kind)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	return msg + ": " + e.Message
+}
+
+// Is matches ErrStepFailed, and ErrWorkflowTimeout or ErrNonDeterministic
+// by kind.
+func (e *StepError) Is(target error) bool {
+	switch target {
+	case ErrStepFailed:
+		return true
+	case ErrWorkflowTimeout:
+		return e.Kind == KindWorkflowTimeout
+	case ErrNonDeterministic:
+		return e.Kind == KindNonDeterminism
+	}
+	return false
+}
+
+// TaskError is a task that ended without completing: failed (Failure says
+// why) or cancelled (errors.Is(err, ErrCancelled)). Outcome.Err and
+// WorkflowHandle.Result return it.
+type TaskError struct {
+	TaskID  int64
+	State   store.TaskState
+	Failure *StepError // nil when cancelled without a failure
+}
+
+func (e *TaskError) Error() string {
+	if e.Failure != nil {
+		return fmt.Sprintf("task %d ended %s: %v", e.TaskID, e.State, e.Failure)
+	}
+	return fmt.Sprintf("task %d ended %s", e.TaskID, e.State)
+}
+
+// Unwrap returns the failure.
+func (e *TaskError) Unwrap() error {
+	if e.Failure == nil {
+		return nil
+	}
+	return e.Failure
+}
+
+// Is matches ErrCancelled for a cancelled task.
+func (e *TaskError) Is(target error) bool {
+	return target == ErrCancelled && e.State == store.TaskCancelled
+}
+
+// failure is what the engine records about a failed attempt.
+type failure struct {
+	StepError
+	requested time.Duration // a RetryableError's delay
+}
+
+// failureOf classifies a handler's (or a workflow's) error.
+func failureOf(step string, attempt int, err error) failure {
+	f := failure{StepError: StepError{Step: step, Attempt: attempt, Kind: KindError, Message: err.Error()}}
+	var perm *PermanentError
+	var re *RetryableError
+	var pe *PanicError
+	var nd *NonDeterminismError
+	var sf *StepFailedError
+	var se *StepError
+	switch {
+	case errors.As(err, &se): // recorded before (a child's failure, say)
+		f.StepError = *se
+		f.Step, f.Attempt, f.Message = step, attempt, err.Error()
+	case errors.As(err, &nd):
+		f.Kind, f.Sequence = KindNonDeterminism, nd.Sequence
+	case errors.Is(err, ErrWorkflowTimeout):
+		f.Kind = KindWorkflowTimeout
+	case errors.As(err, &sf):
+		// A durable step failed for good: name it, and keep its kind.
+		inner := failureOf(sf.Step, sf.Attempts, sf.Err)
+		f.StepError = inner.StepError
+		f.Sequence, f.Message = sf.Sequence, err.Error()
+		if !inner.permanent() && f.Kind != KindPanic {
+			f.Kind = KindExhausted
+		}
+	case errors.As(err, &perm):
+		f.Kind, f.Code, f.Context = KindPermanent, perm.Code, perm.Context
+	case errors.As(err, &pe):
+		f.Kind, f.Stack = KindPanic, pe.Stack
+	case errors.As(err, &re):
+		f.Kind, f.requested, f.Context = KindRetryable, re.RetryAfter, re.Context
+		if errors.Is(err, errAttemptTimeout) {
+			f.Kind = KindTimeout
+		}
+		if re.MaxRetries > 0 && attempt > re.MaxRetries {
+			f.Kind = KindExhausted
+		}
+	}
+	return f
+}
+
+// permanent reports whether the failure ends the step at once.
+func (f failure) permanent() bool {
+	switch f.Kind {
+	case KindPermanent, KindExhausted, KindNonDeterminism, KindWorkflowTimeout, KindPayloadTooLarge:
+		return true
+	}
+	return false
+}
+
+// failureDoc is the JSON the store keeps (the step's and the task's
+// last_error). "error" is the message, as before StepError existed.
+type failureDoc struct {
+	Message      string         `json:"error"`
+	Step         string         `json:"step,omitempty"`
+	Sequence     int            `json:"sequence,omitempty"`
+	Attempt      int            `json:"attempt"`
+	Kind         string         `json:"kind"`
+	Code         string         `json:"code,omitempty"`
+	Stack        string         `json:"stack,omitempty"`
+	Context      map[string]any `json:"context,omitempty"`
+	RetryAfterMS int64          `json:"retry_after_ms,omitempty"`
+}
+
+func (f failure) doc() store.JSON {
+	raw, err := json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind,
+		Code: f.Code, Stack: f.Stack, Context: f.Context, RetryAfterMS: f.requested.Milliseconds()})
+	if err != nil { // a context value that does not encode
+		raw, _ = json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind, Code: f.Code})
+	}
+	return raw
+}
+
+// decodeFailure reads a recorded failure; a document that is not one
+// (written by an older version, or by hand) becomes its text as Message.
+func decodeFailure(doc []byte) *StepError {
+	if len(doc) == 0 || string(doc) == "null" {
+		return nil
+	}
+	var d failureDoc
+	if err := json.Unmarshal(doc, &d); err != nil || d.Kind == "" {
+		return &StepError{Kind: KindError, Message: string(doc)}
+	}
+	return &StepError{Step: d.Step, Sequence: d.Sequence, Attempt: d.Attempt, Kind: d.Kind, Code: d.Code, Message: d.Message, Stack: d.Stack, Context: d.Context}
+}
+
+// errAttemptTimeout marks an attempt that ran out of its own time.
+var errAttemptTimeout = errors.New("attempt timed out")

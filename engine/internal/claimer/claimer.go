@@ -1,0 +1,156 @@
+// Package claimer is the claim loop: it claims batches of ready steps while
+// the dispatcher has room, and otherwise waits for a reason to look again —
+// work created in this process, a store wake-up (Postgres LISTEN/NOTIFY), a
+// freed slot while ready work is waiting, the poll interval, or the
+// earliest known due time (a retry, a sleep's end, a lease expiry), which
+// it arms its timer for whether handlers are running or not.
+package claimer
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/engine/internal/dispatch"
+	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Config tunes the loop.
+type Config struct {
+	Owner          string
+	BatchSize      int
+	MaxConcurrency int
+	LeaseTTL       time.Duration
+	PollInterval   time.Duration
+	// Handlers, when set, restricts claims to these handlers.
+	Handlers []string
+}
+
+// Hooks are told what happened. Each may be nil.
+type Hooks struct {
+	Claimed     func(n int) // steps claimed in one transaction
+	Transaction func()      // a claim transaction ran
+	// Rescue returns expired leases to pending; the loop calls it when a
+	// lease expiry is the earliest due time and nothing was claimable.
+	Rescue func(ctx context.Context) int
+}
+
+// Loop claims steps for a dispatcher.
+type Loop struct {
+	cfg       Config
+	st        store.Store
+	clk       clock.Clock
+	log       *zap.Logger
+	disp      *dispatch.Dispatcher
+	due       *Due
+	wake      <-chan struct{} // work created in this process
+	storeWake <-chan struct{} // the store's wake-ups (nil when it has none)
+	hooks     Hooks
+}
+
+// New returns a claim loop. wake signals in-process work; due holds the
+// due times this process knows of.
+func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, disp *dispatch.Dispatcher, due *Due, wake <-chan struct{}, hooks Hooks) *Loop {
+	l := &Loop{cfg: cfg, st: st, clk: clk, log: log, disp: disp, due: due, wake: wake, hooks: hooks}
+	if w, ok := st.(interface{ Wakeups() <-chan struct{} }); ok {
+		l.storeWake = w.Wakeups()
+	}
+	return l
+}
+
+// minWait keeps a due time that the store does not yet see as ready (its
+// clock a little behind, a rescue that found nothing) from spinning.
+const minWait = time.Millisecond
+
+// Run claims until stop is closed or ctx ends.
+func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
+	x := l.cfg
+	// backlog: the last look found more ready work than there was room
+	// for, so a freed slot is worth a claim. Otherwise a freed slot alone
+	// does not claim (the step's dependants become ready only when its
+	// completion commits, and that commit claims them or wakes us).
+	backlog, look := false, true
+	rescueAt := time.Time{} // a lease expiry the store reported as due
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		idle := false
+		if look {
+			running, free := l.disp.Running(), l.disp.Free()
+			// Claim when a useful batch fits, or when nothing runs at all.
+			if free > 0 && (free >= max(1, min(x.BatchSize, x.MaxConcurrency)/4) || running == 0) {
+				claimed, n := l.claim(ctx)
+				idle = claimed == 0
+				backlog = n > 0 && claimed == n
+				if backlog {
+					continue // there may be more ready right now
+				}
+			} else {
+				backlog = true // ready work may be waiting for room
+			}
+		}
+		now := l.clk.Now()
+		wait := x.PollInterval
+		if next, ok := l.due.Next(now); ok {
+			wait = min(wait, next.Sub(now))
+		}
+		if idle {
+			if !rescueAt.IsZero() && !rescueAt.After(now) && l.hooks.Rescue != nil {
+				// The earliest due time was a lease expiry and nothing
+				// was claimable: rescue now rather than at the next
+				// maintenance pass.
+				rescueAt = time.Time{}
+				if l.hooks.Rescue(ctx) > 0 {
+					continue
+				}
+			}
+			if next, ok, err := l.st.NextWakeup(ctx); err == nil && ok {
+				if d := next.Sub(now); d < wait {
+					wait = d
+					rescueAt = next
+				}
+			}
+		}
+		wait = max(wait, minWait)
+		timer := l.clk.After(wait)
+		look = true
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		case <-l.wake:
+		case <-l.due.Changed():
+		case <-l.disp.Freed():
+			look = backlog
+		case <-l.storeWake:
+		case <-timer:
+		}
+	}
+}
+
+// claim claims one batch for the room there is; it returns how many steps
+// it claimed and how many it asked for.
+func (l *Loop) claim(ctx context.Context) (claimed, asked int) {
+	n := l.disp.Reserve(min(l.disp.Free(), l.cfg.BatchSize))
+	if n == 0 {
+		return 0, 0
+	}
+	steps, err := l.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: l.cfg.Owner, Limit: n, LeaseTTL: l.cfg.LeaseTTL, Handlers: l.cfg.Handlers, Now: l.clk.StoreNow()})
+	if l.hooks.Transaction != nil {
+		l.hooks.Transaction()
+	}
+	if err != nil && ctx.Err() == nil {
+		l.log.Warn("claiming steps failed; retrying after the poll interval", zap.Error(err))
+	}
+	if l.hooks.Claimed != nil {
+		l.hooks.Claimed(len(steps))
+	}
+	l.disp.Settle(n, steps)
+	return len(steps), n
+}

@@ -1,0 +1,211 @@
+// Package completer records the outcomes of attempts, grouping whatever has
+// queued up while the previous commit ran into one transaction (group
+// commit). The same transaction may claim the steps it released, for the
+// room the dispatcher has, and the completer starts them.
+package completer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/engine/internal/dispatch"
+	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Outcome is a finished attempt on its way to the store. Release means the
+// attempt was interrupted by shutdown: its lease is given back.
+type Outcome struct {
+	store.StepOutcome
+	Release bool
+	Claimed *store.ClaimedStep
+	Log     *zap.Logger
+}
+
+// Config is what the completer needs to know.
+type Config struct {
+	Owner     string        // lease owner for claims made in a commit
+	BatchSize int           // the most steps claimed in a commit
+	LeaseTTL  time.Duration // for claims made in a commit
+	// MaxPayloadBytes: a result larger than this fails its own step with a
+	// permanent error before the commit; the rest of the group is recorded.
+	MaxPayloadBytes int
+	// Attempts is how often a failed commit is tried (default 5), with a
+	// backoff from RetryBase doubling up to RetryMax (defaults 50 ms, 1 s)
+	// on the completer's clock.
+	Attempts            int
+	RetryBase, RetryMax time.Duration
+}
+
+// Hooks are told what happened. Each may be nil.
+type Hooks struct {
+	// Committed: the group's finish results (res.Steps[i] is finish[i]).
+	Committed func(finish []Outcome, res *store.FinishStepsResult)
+	// Claimed: steps claimed in a commit.
+	Claimed func(n int)
+	// Released: leases given back at shutdown.
+	Released func(n int)
+	// Transaction: a finish transaction was attempted.
+	Transaction func()
+}
+
+// Completer commits outcomes.
+type Completer struct {
+	cfg   Config
+	st    store.Store
+	clk   clock.Clock
+	log   *zap.Logger
+	disp  *dispatch.Dispatcher // nil: commits claim nothing
+	hooks Hooks
+}
+
+// New returns a completer. disp may be nil (RunOnce: no claims in commits).
+func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, disp *dispatch.Dispatcher, hooks Hooks) *Completer {
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 5
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 50 * time.Millisecond
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = time.Second
+	}
+	return &Completer{cfg: cfg, st: st, clk: clk, log: log, disp: disp, hooks: hooks}
+}
+
+// maxGroup bounds one commit.
+const maxGroup = 1000
+
+// Run commits what arrives on in until it is closed.
+func (c *Completer) Run(in <-chan Outcome) {
+	ctx := context.Background() // a completion is never abandoned half-way
+	for first := range in {
+		group := []Outcome{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case o, ok := <-in:
+				if !ok {
+					break drain
+				}
+				group = append(group, o)
+			default:
+				break drain
+			}
+		}
+		c.Commit(ctx, group)
+	}
+}
+
+// Commit records a group of outcomes in one transaction (leases to give
+// back in another).
+func (c *Completer) Commit(ctx context.Context, group []Outcome) {
+	var finish []Outcome
+	var release []store.Lease
+	for _, o := range group {
+		if o.Release {
+			release = append(release, o.Lease)
+		} else {
+			finish = append(finish, c.bounded(o))
+		}
+	}
+	if len(release) > 0 {
+		n, err := c.st.ReleaseLeases(ctx, &store.ReleaseLeasesParams{Leases: release, Now: c.clk.StoreNow()})
+		if err != nil {
+			c.log.Warn("releasing leases at shutdown failed; they will expire", zap.Error(err))
+		}
+		if c.hooks.Released != nil {
+			c.hooks.Released(n)
+		}
+	}
+	if len(finish) > 0 {
+		c.finish(ctx, finish)
+	}
+}
+
+// bounded turns an outcome whose result is over the payload limit into a
+// permanent failure of its own step.
+func (c *Completer) bounded(o Outcome) Outcome {
+	if c.cfg.MaxPayloadBytes <= 0 || len(o.Results) <= c.cfg.MaxPayloadBytes {
+		return o
+	}
+	name := ""
+	attempt := 0
+	if o.Claimed != nil {
+		name, attempt = o.Claimed.Step.Name, o.Claimed.Step.Attempts
+	}
+	msg := fmt.Sprintf("result of step %s is %d bytes, over the limit of %d bytes (Config.MaxPayloadBytes)", name, len(o.Results), c.cfg.MaxPayloadBytes)
+	doc, _ := json.Marshal(map[string]any{"error": msg, "kind": "permanent", "code": "payload_too_large", "attempt": attempt})
+	if o.Log != nil {
+		o.Log.Warn("step result over the payload limit; the step fails", zap.Int("bytes", len(o.Results)), zap.Int("limit", c.cfg.MaxPayloadBytes))
+	}
+	o.Kind, o.Results, o.Error, o.RetryAfter = store.OutcomeFail, nil, doc, 0
+	return o
+}
+
+func (c *Completer) finish(ctx context.Context, finish []Outcome) {
+	params := &store.FinishStepsParams{Outcomes: make([]store.StepOutcome, len(finish)), Now: c.clk.StoreNow()}
+	for i, o := range finish {
+		params.Outcomes[i] = o.StepOutcome
+	}
+	reserved := 0
+	if c.disp != nil {
+		if reserved = c.disp.Reserve(c.cfg.BatchSize); reserved > 0 {
+			params.Claim = &store.ClaimStepsParams{Owner: c.cfg.Owner, Limit: reserved, LeaseTTL: c.cfg.LeaseTTL, Now: params.Now}
+		}
+	}
+	res, err := c.tryFinish(ctx, params, len(finish))
+	if reserved > 0 {
+		var claimed []*store.ClaimedStep
+		if err == nil {
+			claimed = res.Claimed
+			if c.hooks.Claimed != nil {
+				c.hooks.Claimed(len(claimed))
+			}
+		}
+		c.disp.Settle(reserved, claimed)
+	}
+	if errors.Is(err, store.ErrInvalid) && len(finish) > 1 {
+		// One outcome the store refuses must not sink the others:
+		// record each alone.
+		c.log.Warn("the store refused a group of outcomes; recording them one by one", zap.Int("outcomes", len(finish)), zap.Error(err))
+		for _, o := range finish {
+			c.finish(ctx, []Outcome{o})
+		}
+		return
+	}
+	if err != nil {
+		c.log.Error("recording step outcomes failed; their leases will expire and the steps run again", zap.Int("outcomes", len(finish)), zap.Error(err))
+		return
+	}
+	if c.hooks.Committed != nil {
+		c.hooks.Committed(finish, res)
+	}
+}
+
+// tryFinish commits, retrying a failed commit with a bounded backoff on the
+// completer's clock. A refusal (store.ErrInvalid) is not retried.
+func (c *Completer) tryFinish(ctx context.Context, params *store.FinishStepsParams, n int) (*store.FinishStepsResult, error) {
+	wait := c.cfg.RetryBase
+	for attempt := 1; ; attempt++ {
+		res, err := c.st.FinishSteps(ctx, params)
+		if c.hooks.Transaction != nil {
+			c.hooks.Transaction()
+		}
+		if err == nil || errors.Is(err, store.ErrInvalid) || attempt >= c.cfg.Attempts {
+			return res, err
+		}
+		c.log.Warn("recording step outcomes failed; retrying", zap.Int("outcomes", n), zap.Int("attempt", attempt), zap.Duration("retry_in", wait), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.clk.After(wait):
+		}
+		wait = min(2*wait, c.cfg.RetryMax)
+	}
+}

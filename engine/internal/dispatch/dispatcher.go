@@ -1,0 +1,126 @@
+// Package dispatch holds the concurrency budget: it starts a goroutine per
+// claimed step and never lets more than the limit run at once.
+//
+// Two places claim — the claim loop, and the completer, which claims the
+// steps its commit released in that same transaction. Both Reserve room
+// first and Settle what they claimed, so together they never exceed the
+// limit.
+package dispatch
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Dispatcher runs Start for each claimed step within the limit.
+type Dispatcher struct {
+	start   func(*store.ClaimedStep)
+	max     atomic.Int64 // the concurrency limit now (see SetMax)
+	running atomic.Int64
+	freed   chan struct{} // a slot was freed (buffered 1)
+
+	// The gate orders shutdown: once closed, no new claim starts, and
+	// Close waits for every handler and every claim already under way.
+	mu     sync.Mutex
+	closed bool
+	work   sync.WaitGroup
+}
+
+// New returns a dispatcher that runs start (in a goroutine of its own) for
+// every claimed step, at most limit at once.
+func New(limit int, start func(*store.ClaimedStep)) *Dispatcher {
+	d := &Dispatcher{start: start, freed: make(chan struct{}, 1)}
+	d.max.Store(int64(limit))
+	return d
+}
+
+// Max is the concurrency limit now.
+func (d *Dispatcher) Max() int { return int(d.max.Load()) }
+
+// SetMax changes the limit; a raise frees room at once.
+func (d *Dispatcher) SetMax(n int) {
+	d.max.Store(int64(n))
+	d.signal()
+}
+
+// Running is the number of slots taken (handlers running plus claims
+// reserved).
+func (d *Dispatcher) Running() int { return int(d.running.Load()) }
+
+// Free is the room left.
+func (d *Dispatcher) Free() int { return int(d.max.Load() - d.running.Load()) }
+
+// Freed receives when a slot is freed.
+func (d *Dispatcher) Freed() <-chan struct{} { return d.freed }
+
+// Reserve takes up to n free slots and a claim token; it returns 0 (and no
+// token) when there is no room or the dispatcher is closed. Pair with
+// Settle.
+func (d *Dispatcher) Reserve(n int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0
+	}
+	for {
+		cur := d.running.Load()
+		got := min(int64(n), d.max.Load()-cur)
+		if got <= 0 {
+			return 0
+		}
+		if d.running.CompareAndSwap(cur, cur+got) {
+			d.work.Add(1) // the claim's token
+			return int(got)
+		}
+	}
+}
+
+// Settle starts handlers for what a reservation of n slots claimed, gives
+// back the unused slots, and returns the token.
+func (d *Dispatcher) Settle(n int, claimed []*store.ClaimedStep) {
+	for _, c := range claimed {
+		d.work.Add(1)
+		go func() {
+			defer d.work.Done()
+			defer d.release()
+			d.start(c)
+		}()
+	}
+	if unused := n - len(claimed); unused > 0 {
+		d.running.Add(-int64(unused))
+		d.signal()
+	}
+	d.work.Done()
+}
+
+func (d *Dispatcher) release() {
+	d.running.Add(-1)
+	d.signal()
+}
+
+func (d *Dispatcher) signal() {
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops new claims; Wait then waits for running handlers and claims.
+func (d *Dispatcher) Close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+}
+
+// Wait returns once every handler and claim under way has finished: call
+// it after Close.
+func (d *Dispatcher) Wait() { d.work.Wait() }
+
+// Done returns a channel closed once Wait would return: call after Close.
+func (d *Dispatcher) Done() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { d.work.Wait(); close(ch) }()
+	return ch
+}

@@ -1,0 +1,89 @@
+// Package inflight is the set of steps whose handlers run in this process:
+// their leases (for the heartbeat and for a workflow driver that records
+// under its own lease) and the cancel functions that stop them.
+package inflight
+
+import (
+	"context"
+	"sync"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+type entry struct {
+	lease  store.Lease
+	taskID int64
+	cancel context.CancelCauseFunc
+}
+
+// Set is safe for concurrent use. The zero value is ready.
+type Set struct {
+	mu    sync.Mutex
+	steps map[int64]entry // by step id
+}
+
+// Add records a running step. Pair with Remove.
+func (s *Set) Add(lease store.Lease, taskID int64, cancel context.CancelCauseFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.steps == nil {
+		s.steps = map[int64]entry{}
+	}
+	s.steps[lease.StepID] = entry{lease: lease, taskID: taskID, cancel: cancel}
+}
+
+// Remove forgets a step.
+func (s *Set) Remove(stepID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.steps, stepID)
+}
+
+// Lease returns the lease a running step holds.
+func (s *Set) Lease(stepID int64) (store.Lease, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.steps[stepID]
+	return e.lease, ok
+}
+
+// Leases returns every lease held now.
+func (s *Set) Leases() []store.Lease {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.Lease, 0, len(s.steps))
+	for _, e := range s.steps {
+		out = append(out, e.lease)
+	}
+	return out
+}
+
+// Len is the number of running steps.
+func (s *Set) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.steps)
+}
+
+// CancelTask cancels every running step of a task with cause.
+func (s *Set) CancelTask(taskID int64, cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.steps {
+		if e.taskID == taskID {
+			e.cancel(cause)
+		}
+	}
+}
+
+// CancelLost cancels the steps whose leases were lost (only if they still
+// hold exactly that lease) with cause.
+func (s *Set) CancelLost(lost []store.Lease, cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range lost {
+		if e, ok := s.steps[l.StepID]; ok && e.lease == l {
+			e.cancel(cause)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+// Package maintainer keeps leases alive and the store tidy: the heartbeat
+// extends the leases of the steps running here (and cancels those whose
+// lease was lost); the maintenance pass rescues expired leases and deletes
+// old finished tasks, in the one process elected for it (always this one
+// on SQLite).
+package maintainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/engine/internal/inflight"
+	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/store"
+)
+
+// ErrLeaseLost is the cause a handler's context is cancelled with when its
+// lease could not be extended.
+var ErrLeaseLost = errors.New("lease lost")
+
+// Config tunes the maintainer.
+type Config struct {
+	Owner          string
+	LeaseTTL       time.Duration // heartbeats run every third of it
+	RescueInterval time.Duration
+	Retention      time.Duration // 0: keep finished tasks
+}
+
+// Hooks are told what happened. Each may be nil.
+type Hooks struct {
+	// Rescued: the rescue pass's result (tasks it failed among them).
+	Rescued func(res *store.RescueResult)
+}
+
+// Maintainer runs the heartbeat and the maintenance pass.
+type Maintainer struct {
+	cfg      Config
+	st       store.Store
+	clk      clock.Clock
+	log      *zap.Logger
+	inflight *inflight.Set
+	hooks    Hooks
+}
+
+// New returns a maintainer.
+func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, in *inflight.Set, hooks Hooks) *Maintainer {
+	return &Maintainer{cfg: cfg, st: st, clk: clk, log: log, inflight: in, hooks: hooks}
+}
+
+// Heartbeat extends leases until ctx ends.
+func (m *Maintainer) Heartbeat(ctx context.Context) {
+	every := m.cfg.LeaseTTL / 3
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.clk.After(every):
+		}
+		leases := m.inflight.Leases()
+		if len(leases) == 0 {
+			continue
+		}
+		lost, err := m.st.ExtendLeases(ctx, &store.ExtendLeasesParams{Leases: leases, LeaseTTL: m.cfg.LeaseTTL, Now: m.clk.StoreNow()})
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("extending leases failed", zap.Error(err))
+			}
+			continue
+		}
+		m.inflight.CancelLost(lost, ErrLeaseLost)
+	}
+}
+
+// Maintain runs the maintenance pass every RescueInterval while this
+// process leads, until ctx ends.
+func (m *Maintainer) Maintain(ctx context.Context) {
+	leading := false
+	defer func() {
+		if leading {
+			_ = m.st.Resign(context.WithoutCancel(ctx), "maintenance", m.cfg.Owner)
+		}
+	}()
+	for {
+		lead := true
+		if !m.st.Capabilities().SingleWriter {
+			var err error
+			lead, err = m.st.Elect(ctx, &store.ElectParams{Name: "maintenance", Owner: m.cfg.Owner, TTL: 3 * m.cfg.RescueInterval, Now: m.clk.StoreNow()})
+			if err != nil && ctx.Err() == nil {
+				m.log.Warn("maintenance election failed", zap.Error(err))
+			}
+			if lead != leading {
+				m.log.Info("maintenance leadership changed", zap.Bool("leader", lead))
+			}
+		}
+		leading = lead
+		if lead {
+			if _, err := m.Rescue(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("rescuing expired leases failed", zap.Error(err))
+			}
+			if m.cfg.Retention > 0 {
+				m.purge(ctx, m.clk.Now().Add(-m.cfg.Retention))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.clk.After(m.cfg.RescueInterval):
+		}
+	}
+}
+
+// Rescue returns steps whose leases expired to pending (or fails their
+// tasks when they are out of attempts) and reports how many it moved.
+func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
+	res, err := m.st.RescueExpired(ctx, &store.RescueExpiredParams{Now: m.clk.StoreNow()})
+	if err != nil {
+		return 0, fmt.Errorf("rescuing expired leases: %w", err)
+	}
+	n := res.Rescued + res.Failed
+	if n > 0 {
+		m.log.Info("rescued steps with expired leases", zap.Int("rescued", res.Rescued), zap.Int("failed", res.Failed))
+	}
+	if m.hooks.Rescued != nil {
+		m.hooks.Rescued(res)
+	}
+	return n, nil
+}
+
+// purgeBatch bounds one delete.
+const purgeBatch = 500
+
+// purge deletes finished tasks older than before in bounded batches.
+func (m *Maintainer) purge(ctx context.Context, before time.Time) {
+	for ctx.Err() == nil {
+		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Limit: purgeBatch})
+		if err != nil {
+			m.log.Warn("retention: deleting finished tasks failed", zap.Error(err))
+			return
+		}
+		if n < purgeBatch {
+			return
+		}
+	}
+}
