@@ -122,7 +122,7 @@ func (r *Registry) add(name string, h Handler) error {
 		r.handlers = map[string]Handler{}
 	}
 	if _, dup := r.handlers[name]; dup {
-		return fmt.Errorf("registering handler %s: %w: a handler of that name is registered", quoteName(name), ErrDuplicate)
+		return fmt.Errorf("registering handler %s: %w", quoteName(name), ErrDuplicate)
 	}
 	r.handlers[name] = h
 	return nil

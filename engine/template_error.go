@@ -45,8 +45,13 @@ func (e *TemplateError) Error() string {
 		fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Column)
 	case e.File != "":
 		b.WriteString(e.File + ": ")
-	case e.Template != "" && e.Template != "/":
-		b.WriteString("template " + e.Template + ": ")
+	default:
+		if e.Template != "" && e.Template != "/" {
+			b.WriteString("template " + cutName(e.Template) + ": ")
+		}
+		if e.Line > 0 {
+			fmt.Fprintf(&b, "line %d, column %d: ", e.Line, e.Column)
+		}
 	}
 	if e.Path != "" {
 		b.WriteString(e.Path + ": ")
@@ -95,18 +100,23 @@ func joinProblems(problems []*TemplateError) error {
 // quoteName quotes a name the user passed for an error message, cut to its
 // first 40 characters: an error must not repeat a 10 KB value.
 func quoteName(s string) string {
-	const keep = 40
-	if utf8.RuneCountInString(s) <= keep {
-		return strconv.Quote(s)
+	if c := cutName(s); len(c) < len(s) {
+		return strconv.Quote(strings.TrimSuffix(c, "…")) + "…"
 	}
+	return strconv.Quote(s)
+}
+
+// cutName cuts s to its first 40 characters, marking the cut with "…".
+func cutName(s string) string {
+	const keep = 40
 	n := 0
 	for i := range s {
 		if n == keep {
-			return strconv.Quote(s[:i]) + "…"
+			return s[:i] + "…"
 		}
 		n++
 	}
-	return strconv.Quote(s)
+	return s
 }
 
 // checkName applies the store's limits on names (store.MaxNameLen bytes,
