@@ -151,6 +151,9 @@ func (t *Template) Validate(known func(string) bool) error {
 			add("input_schema", "input schema: %v", err)
 		}
 	}
+	if t.src != nil {
+		sortProblems(problems)
+	}
 	return joinProblems(problems)
 }
 

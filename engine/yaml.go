@@ -154,7 +154,18 @@ func (d *decoder) unique() []*TemplateError {
 		seen[k] = true
 		out = append(out, p)
 	}
+	sortProblems(out)
 	return out
+}
+
+// sortProblems puts a file's problems in the order of their positions.
+func sortProblems(ps []*TemplateError) {
+	slices.SortStableFunc(ps, func(a, b *TemplateError) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
 }
 
 // yamlError turns a YAML syntax error into a problem at its token.
