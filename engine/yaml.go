@@ -467,8 +467,10 @@ func describeValue(v any) string {
 		return "a list"
 	case map[string]any:
 		return "a mapping"
+	case map[any]any:
+		return "a mapping with keys that are not strings"
 	}
-	return fmt.Sprintf("a value of kind %T", v)
+	return "a value of another kind"
 }
 
 func join(at, key string) string {
