@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 	"go.uber.org/zap"
@@ -73,11 +74,17 @@ func New(cfg Config) (*Engine, error) {
 // Store returns the engine's store.
 func (e *Engine) Store() store.Store { return e.st }
 
-// Handle registers a handler under name (replacing any before it).
+// Handle registers a handler under name. A nil handler, a name the store
+// would not accept or one starting with WorkflowHandlerPrefix is refused
+// (errors.Is ErrInvalidTemplate), and so is a name registered before
+// (errors.Is ErrDuplicate): see Registry.Register.
 func (e *Engine) Handle(name string, h Handler) error { return e.reg.Register(name, h) }
 
 // HandleFunc registers a function as a handler.
 func (e *Engine) HandleFunc(name string, f func(sc *StepContext) (any, error)) error {
+	if f == nil {
+		return e.reg.Register(name, nil)
+	}
 	return e.reg.Register(name, HandlerFunc(f))
 }
 
@@ -87,6 +94,12 @@ func (e *Engine) Handlers() []string { return e.reg.Names() }
 // Register validates a template (every problem at once, including handlers
 // not registered yet) and makes it startable as "namespace/name" (the latest
 // registered version) and "namespace/name@version".
+//
+// Registering a version again with the same definition (the steps and
+// their settings, and the input schema; the description may differ) is
+// allowed and changes nothing. A version registered again with a different
+// definition, or a template under the name of a code-first workflow, is
+// refused with ErrDuplicate: a name means one thing in an engine.
 func (e *Engine) Register(t *Template) error {
 	if t.Version == "" {
 		t.Version = "0.0.0"
@@ -96,7 +109,7 @@ func (e *Engine) Register(t *Template) error {
 		return err
 	}
 	if len(t.InputSchema) > 0 {
-		s, err := compileSchema(t.InputSchema)
+		s, err := compileSchema(t.schemaURL(), t.InputSchema)
 		if err != nil {
 			return err
 		}
@@ -104,6 +117,15 @@ func (e *Engine) Register(t *Template) error {
 	}
 	e.tmu.Lock()
 	defer e.tmu.Unlock()
+	if _, code := e.workflowDef(t.FullName()); code {
+		return fmt.Errorf("registering template %s: %w: a code-first workflow of that name is registered", t.FullName(), ErrDuplicate)
+	}
+	if old, ok := e.templates[t.FullName()+"@"+t.Version]; ok {
+		if definition(old) != definition(t) {
+			return fmt.Errorf("registering template %s@%s: %w: that version is registered with a different definition (register the change under a new version)", t.FullName(), t.Version, ErrDuplicate)
+		}
+		return nil
+	}
 	e.templates[t.FullName()] = t
 	e.templates[t.FullName()+"@"+t.Version] = t
 	return nil
@@ -127,7 +149,7 @@ func (e *Engine) template(name string) (*Template, error) {
 	defer e.tmu.RUnlock()
 	t, ok := e.templates[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownTemplate, name)
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTemplate, quoteName(name))
 	}
 	return t, nil
 }
@@ -147,7 +169,7 @@ type startOptions struct {
 // identity returns a new task's identity key and input hash: a fresh
 // random key (Unique), the caller's key (WithIdempotencyKey, scoped by
 // name), or by default the hash of the normalised input (scoped by what,
-// the template and its version).
+// the template and its version). See boundIdentity for long ones.
 func (o *startOptions) identity(name, what string, doc store.JSON) (identity, inputHash string) {
 	sum := sha256.Sum256(doc)
 	inputHash = hex.EncodeToString(sum[:])
@@ -157,10 +179,39 @@ func (o *startOptions) identity(name, what string, doc store.JSON) (identity, in
 		_, _ = rand.Read(b)
 		return "unique:" + hex.EncodeToString(b), inputHash
 	case o.key != "":
-		return "key:" + name + ":" + o.key, inputHash
+		return boundIdentity("key:" + name + ":" + o.key), inputHash
 	default:
-		return "input:" + what + ":" + inputHash, inputHash
+		return boundIdentity("input:" + what + ":" + inputHash), inputHash
 	}
+}
+
+// boundIdentity keeps an identity within the store's limits whatever the
+// lengths of the names and key in it: one that is too long (or holds a
+// byte the store refuses) becomes "<kind>:sha256:<hash of all of it>". Such
+// a key never equals an identity kept as it is, whose second part (a
+// workflow name) always contains a '/'. Identities that fit are unchanged,
+// so tasks started before keep theirs.
+func boundIdentity(id string) string {
+	if len(id) <= store.MaxNameLen && utf8.ValidString(id) && strings.IndexByte(id, 0) < 0 {
+		return id
+	}
+	kind, _, _ := strings.Cut(id, ":")
+	sum := sha256.Sum256([]byte(id))
+	return kind + ":sha256:" + hex.EncodeToString(sum[:])
+}
+
+// definition is what makes two registrations of a template version the
+// same: its steps as the store would snapshot them and its input schema.
+func definition(t *Template) string {
+	schema := []byte(t.InputSchema)
+	if v, err := decodeAny(schema); err == nil {
+		schema, _ = json.Marshal(v)
+	}
+	doc, _ := json.Marshal(struct {
+		Steps  []store.NewStep
+		Schema string
+	}{t.newSteps(), string(schema)})
+	return string(doc)
 }
 
 // withParent makes the task a child of parent (see Child).
@@ -210,7 +261,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	if t.schema != nil {
 		v, _ := decodeAny(doc)
 		if err := t.schema.Validate(v); err != nil {
-			return nil, fmt.Errorf("starting %s: %w: %w", workflow, ErrInvalidInput, err)
+			return nil, fmt.Errorf("starting %s: %w: %w", workflow, ErrInvalidInput, schemaError(t.FullName()+"@"+t.Version, err))
 		}
 	}
 	identity, inputHash := o.identity(t.FullName(), t.FullName()+"@"+t.Version, doc)

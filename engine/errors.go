@@ -10,8 +10,10 @@ import (
 var (
 	// ErrUnknownTemplate: Start named a template that was never registered.
 	ErrUnknownTemplate = errors.New("tasker: unknown workflow template")
-	// ErrInvalidTemplate: a template failed validation; the error lists
-	// every problem (see TemplateError).
+	// ErrInvalidTemplate: a template failed validation, or a workflow or
+	// handler registration was refused (a nil handler, a name the store
+	// would not accept); the error joins every problem (see TemplateError
+	// and TemplateProblems).
 	ErrInvalidTemplate = errors.New("tasker: invalid workflow template")
 	// ErrInvalidInput: the input does not match the template's schema.
 	ErrInvalidInput = errors.New("tasker: invalid workflow input")
@@ -22,6 +24,17 @@ var (
 	ErrCancelled = errors.New("tasker: task cancelled")
 	// ErrRunning: Run (or RunOnce) was called while a Run is active.
 	ErrRunning = errors.New("tasker: engine is already running")
+	// ErrDuplicate: a registration took a name already taken in this
+	// engine: a handler registered twice, a template version registered
+	// again with a different definition, a code-first workflow under a DAG
+	// template's name or the reverse. Registering the same template
+	// version again with the same definition is allowed and changes
+	// nothing. The error names what was registered twice.
+	ErrDuplicate = errors.New("tasker: already registered")
+	// ErrTypeMismatch: StartWorkflow was called with input or result types
+	// other than those the workflow was registered with; it refuses before
+	// writing anything.
+	ErrTypeMismatch = errors.New("tasker: workflow type mismatch")
 )
 
 // RetryableError asks for another attempt. RetryAfter, when set, is the
@@ -83,23 +96,3 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
-
-// TemplateError lists every problem found in one template.
-type TemplateError struct {
-	Template string
-	Problems []string
-}
-
-func (e *TemplateError) Error() string {
-	msg := fmt.Sprintf("template %s is invalid: ", e.Template)
-	for i, p := range e.Problems {
-		if i > 0 {
-			msg += "; "
-		}
-		msg += p
-	}
-	return msg
-}
-
-// Is makes errors.Is(err, ErrInvalidTemplate) true.
-func (e *TemplateError) Is(target error) bool { return target == ErrInvalidTemplate }

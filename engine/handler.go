@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -104,18 +106,50 @@ type Registry struct {
 	handlers map[string]Handler
 }
 
-// Register adds or replaces a handler.
+// Register adds a handler under name. It refuses (errors.Is
+// ErrInvalidTemplate) a nil handler, a name the store would not accept
+// (empty, over store.MaxNameLen bytes, a NUL byte, not UTF-8) and names
+// starting with WorkflowHandlerPrefix, which code-first workflows use; and
+// (errors.Is ErrDuplicate) a name registered before: a handler is never
+// silently replaced.
 func (r *Registry) Register(name string, h Handler) error {
-	if name == "" || h == nil {
-		return fmt.Errorf("registering handler: name and handler are required")
+	if strings.HasPrefix(name, WorkflowHandlerPrefix) {
+		return &TemplateError{Msg: fmt.Sprintf("registering handler %s: names starting with %q are reserved for code-first workflows", quoteName(name), WorkflowHandlerPrefix)}
+	}
+	return r.add(name, h)
+}
+
+// add is Register without the reserved prefix.
+func (r *Registry) add(name string, h Handler) error {
+	if msg := checkName("handler name", name); msg != "" {
+		return &TemplateError{Msg: "registering a handler: " + msg}
+	}
+	if isNil(h) {
+		return &TemplateError{Msg: fmt.Sprintf("registering handler %s: the handler is nil", quoteName(name))}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.handlers == nil {
 		r.handlers = map[string]Handler{}
 	}
+	if _, dup := r.handlers[name]; dup {
+		return fmt.Errorf("registering handler %s: %w", quoteName(name), ErrDuplicate)
+	}
 	r.handlers[name] = h
 	return nil
+}
+
+// isNil reports a nil handler, including a nil function or pointer in a
+// non-nil interface (HandleFunc(name, nil)).
+func isNil(h Handler) bool {
+	if h == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(h); v.Kind() {
+	case reflect.Func, reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 // Lookup returns the handler registered under name.

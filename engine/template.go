@@ -2,8 +2,11 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +27,7 @@ type Template struct {
 	Steps       []StepTemplate
 
 	schema *jsonschema.Schema
+	src    *templateSource // where a YAML template came from
 }
 
 // StepTemplate declares one step.
@@ -56,76 +60,112 @@ type stepPolicy struct {
 	DependentSystem string        `json:"dependent_system,omitempty"`
 }
 
-// Validate reports every problem with the template at once. known, when
-// not nil, says whether a handler name is registered.
+// Validate reports every problem with the template at once: the error
+// joins one *TemplateError per problem (errors.Is ErrInvalidTemplate; see
+// TemplateProblems), each naming the field (and, for a template loaded from
+// YAML, its file, line and column). Names are held to the store's limits
+// (store.MaxNameLen bytes, no NUL byte, valid UTF-8) so that a template that
+// validates can also start. known, when not nil, says whether a handler name
+// is registered.
 func (t *Template) Validate(known func(string) bool) error {
-	var problems []string
-	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if t.Namespace == "" {
-		add("namespace is required")
+	var problems []*TemplateError
+	add := func(path, format string, args ...any) {
+		problems = append(problems, t.problem(path, fmt.Sprintf(format, args...)))
 	}
-	if t.Name == "" {
-		add("name is required")
+	for _, f := range []struct{ path, what, v string }{{"namespace", "namespace", t.Namespace}, {"name", "name", t.Name}} {
+		if msg := checkName(f.what, f.v); msg != "" {
+			add(f.path, "%s", msg)
+		} else if strings.ContainsAny(f.v, "/@") {
+			add(f.path, "%s %s must not contain '/' or '@'", f.what, quoteName(f.v))
+		}
 	}
-	if strings.ContainsAny(t.Namespace+t.Name, "/@") {
-		add("namespace and name must not contain '/' or '@'")
+	if t.Version != "" {
+		if msg := checkName("version", t.Version); msg != "" {
+			add("version", "%s", msg)
+		}
 	}
 	if len(t.Steps) == 0 {
-		add("template has no steps")
+		add("steps", "template has no steps")
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, s := range t.Steps {
-		where := fmt.Sprintf("step %q", s.Name)
+		path := fmt.Sprintf("steps[%d]", i)
+		where := fmt.Sprintf("step %s", quoteName(s.Name))
 		if s.Name == "" {
 			where = fmt.Sprintf("step #%d", i+1)
-			add("%s: name is required", where)
+			add(path+".name", "%s: name is required", where)
+		} else if msg := checkName("step name", s.Name); msg != "" {
+			add(path+".name", "%s", msg)
 		}
-		if seen[s.Name] && s.Name != "" {
-			add("%s: duplicate step name", where)
+		if _, dup := seen[s.Name]; dup && s.Name != "" {
+			add(path+".name", "%s: duplicate step name (also steps[%d])", where, seen[s.Name])
+		} else {
+			seen[s.Name] = i
 		}
-		seen[s.Name] = true
-		if s.Handler == "" {
-			add("%s: handler is required", where)
-		} else if known != nil && !known(s.Handler) {
-			add("%s: unknown handler %q", where, s.Handler)
+		switch {
+		case s.Handler == "":
+			add(path+".handler", "%s: handler is required", where)
+		case checkName("handler", s.Handler) != "":
+			add(path+".handler", "%s: %s", where, checkName("handler", s.Handler))
+		case strings.HasPrefix(s.Handler, WorkflowHandlerPrefix):
+			add(path+".handler", "%s: handler names starting with %q are reserved for code-first workflows", where, WorkflowHandlerPrefix)
+		case known != nil && !known(s.Handler):
+			add(path+".handler", "%s: unknown handler %s", where, quoteName(s.Handler))
 		}
 		if s.RetryLimit < 0 {
-			add("%s: retry limit must be at least 1, got %d", where, s.RetryLimit)
+			add(path+".retry.limit", "%s: retry limit must be at least 1, got %d", where, s.RetryLimit)
 		}
 		if s.Timeout < 0 {
-			add("%s: timeout must not be negative, got %s", where, s.Timeout)
+			add(path+".timeout", "%s: timeout must not be negative, got %s", where, s.Timeout)
 		}
 		if err := s.Backoff.Validate(); err != nil {
-			add("%s: %v", where, err)
+			add(path+".retry", "%s: %v", where, err)
 		}
 		if s.Config != nil {
 			if _, err := json.Marshal(s.Config); err != nil {
-				add("%s: config is not JSON-encodable: %v", where, err)
+				add(path+".config", "%s: config is not JSON-encodable: %v", where, err)
 			}
 		}
 	}
-	for _, s := range t.Steps {
+	for i, s := range t.Steps {
+		listed := map[string]bool{}
 		for _, d := range s.DependsOn {
+			path := fmt.Sprintf("steps[%d].depends_on", i)
+			_, ok := seen[d]
 			switch {
 			case d == s.Name:
-				add("step %q depends on itself", s.Name)
-			case !seen[d]:
-				add("step %q depends on unknown step %q", s.Name, d)
+				add(path, "step %s depends on itself", quoteName(s.Name))
+			case !ok:
+				add(path, "step %s depends on unknown step %s", quoteName(s.Name), quoteName(d))
+			case listed[d]:
+				add(path, "step %s lists dependency %s twice", quoteName(s.Name), quoteName(d))
 			}
+			listed[d] = true
 		}
 	}
-	if cycle := store.FindCycle(t.newSteps()); cycle != nil {
-		add("dependency cycle: %s", strings.Join(cycle, " → "))
+	if cycle := store.FindCycle(t.newSteps()); len(cycle) > 2 { // a step on itself is reported above
+		add(fmt.Sprintf("steps[%d].depends_on", seen[cycle[0]]), "dependency cycle: %s", strings.Join(cycle, " → "))
 	}
 	if len(t.InputSchema) > 0 {
-		if _, err := compileSchema(t.InputSchema); err != nil {
-			add("input schema: %v", err)
+		if _, err := compileSchema(t.schemaURL(), t.InputSchema); err != nil {
+			add("input_schema", "input schema: %v", err)
 		}
 	}
-	if len(problems) == 0 {
-		return nil
+	if t.src != nil {
+		sortProblems(problems)
 	}
-	return &TemplateError{Template: t.FullName(), Problems: problems}
+	return joinProblems(problems)
+}
+
+// problem is one problem at path, located in the YAML file the template
+// came from, if any.
+func (t *Template) problem(path, msg string) *TemplateError {
+	p := &TemplateError{Template: t.FullName(), Path: path, Msg: msg}
+	if t.src != nil {
+		p.File = t.src.file
+		p.Line, p.Column = t.src.locate(path)
+	}
+	return p
 }
 
 // newSteps is the template as store rows: the same graph validation
@@ -150,14 +190,44 @@ func (t *Template) newSteps() []store.NewStep {
 	return out
 }
 
-func compileSchema(doc json.RawMessage) (*jsonschema.Schema, error) {
+// schemaURL names the template's input schema in errors: the workflow, not
+// a file that does not exist.
+func (t *Template) schemaURL() string {
+	return "tasker:///" + url.PathEscape(t.Namespace) + "/" + url.PathEscape(t.Name) + "@" + url.PathEscape(t.Version) + "/input.schema.json"
+}
+
+func compileSchema(name string, doc json.RawMessage) (*jsonschema.Schema, error) {
 	v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(doc)))
 	if err != nil {
 		return nil, err
 	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("input.json", v); err != nil {
+	if err := c.AddResource(name, v); err != nil {
 		return nil, err
 	}
-	return c.Compile("input.json")
+	return c.Compile(name)
+}
+
+// schemaError says where an input failed the schema of workflow: each
+// failing JSON pointer and why, without the schema's internal URL.
+func schemaError(workflow string, err error) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var parts []string
+	for _, u := range ve.BasicOutput().Errors {
+		if u.Error == nil {
+			continue
+		}
+		at := strconv.Quote(u.InstanceLocation)
+		if u.InstanceLocation == "" {
+			at = "the top level"
+		}
+		parts = append(parts, fmt.Sprintf("at %s: %s", at, u.Error))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, ve.Error())
+	}
+	return fmt.Errorf("the input does not match the input schema of %s: %s", workflow, strings.Join(parts, "; "))
 }

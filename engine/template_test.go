@@ -47,8 +47,8 @@ func TestBadTemplatesReportEveryProblem(t *testing.T) {
 				t.Errorf("%s: %q does not mention %q", c.name, err, w)
 			}
 		}
-		if c.name == "unknown dependency and handler" && len(te.Problems) != 2 {
-			t.Errorf("%s: %d problems reported, want both at once: %v", c.name, len(te.Problems), te.Problems)
+		if ps := engine.TemplateProblems(err); c.name == "unknown dependency and handler" && len(ps) != 2 {
+			t.Errorf("%s: %d problems reported, want both at once: %v", c.name, len(ps), ps)
 		}
 	}
 	if got := env.Templates(); len(got) != 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -18,8 +19,9 @@ import (
 
 // workflowDef is a registered workflow function.
 type workflowDef struct {
-	name string
-	run  func(wctx *WorkflowContext, input store.JSON) (any, error)
+	name    string
+	in, out reflect.Type // the types it was registered with
+	run     func(wctx *WorkflowContext, input store.JSON) (any, error)
 }
 
 // workflowInput is a code-first task's context: the input under "input".
@@ -35,12 +37,18 @@ type driverConfig struct {
 // RegisterWorkflow registers fn as the code-first workflow "namespace/name".
 // Start it with StartWorkflow; workers of any process that registered it run
 // it.
+//
+// A malformed name (not "namespace/name", or one the store would not
+// accept) or a nil fn is refused with ErrInvalidTemplate; a name already
+// registered, as a workflow or as a DAG template, with ErrDuplicate.
 func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowContext, in I) (O, error)) error {
-	ns, n, ok := strings.Cut(name, "/")
-	if !ok || ns == "" || n == "" || strings.ContainsAny(n, "/@") || strings.Contains(ns, "@") {
-		return fmt.Errorf("registering workflow %q: the name must be \"namespace/name\"", name)
+	if err := checkWorkflowName(name); err != nil {
+		return err
 	}
-	def := &workflowDef{name: name, run: func(wctx *WorkflowContext, input store.JSON) (any, error) {
+	if fn == nil {
+		return &TemplateError{Template: name, Msg: fmt.Sprintf("registering workflow %s: the function is nil", quoteName(name))}
+	}
+	def := &workflowDef{name: name, in: reflect.TypeFor[I](), out: reflect.TypeFor[O](), run: func(wctx *WorkflowContext, input store.JSON) (any, error) {
 		var wi workflowInput
 		var in I
 		if err := json.Unmarshal(input, &wi); err != nil {
@@ -53,7 +61,37 @@ func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowCo
 		}
 		return fn(wctx, in)
 	}}
-	return e.Handle(WorkflowHandlerPrefix+name, &workflowHandler{e: e, def: def})
+	e.tmu.Lock() // against a template registered under the same name meanwhile
+	defer e.tmu.Unlock()
+	if _, ok := e.templates[name]; ok {
+		return fmt.Errorf("registering workflow %s: %w: a DAG template of that name is registered", name, ErrDuplicate)
+	}
+	if _, ok := e.workflowDef(name); ok {
+		return fmt.Errorf("registering workflow %s: %w: a workflow of that name is registered", name, ErrDuplicate)
+	}
+	return e.reg.add(WorkflowHandlerPrefix+name, &workflowHandler{e: e, def: def})
+}
+
+// checkWorkflowName holds a workflow's name to "namespace/name" and to the
+// store's limits on names, including its driver's handler name
+// (WorkflowHandlerPrefix + name).
+func checkWorkflowName(name string) error {
+	bad := func(msg string) error {
+		return &TemplateError{Msg: fmt.Sprintf("registering workflow %s: %s", quoteName(name), msg)}
+	}
+	ns, n, ok := strings.Cut(name, "/")
+	if !ok || ns == "" || n == "" || strings.ContainsAny(n, "/@") || strings.Contains(ns, "@") {
+		return bad(`the name must be "namespace/name"`)
+	}
+	for _, f := range []struct{ what, v string }{{"namespace", ns}, {"name", n}} {
+		if msg := checkName(f.what, f.v); msg != "" {
+			return bad(msg)
+		}
+	}
+	if limit := store.MaxNameLen - len(WorkflowHandlerPrefix); len(name) > limit {
+		return bad(fmt.Sprintf("the name is %d bytes long; the limit is %d", len(name), limit))
+	}
+	return nil
 }
 
 // workflowHandler is a workflow's driver handler.
@@ -120,7 +158,20 @@ func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 // default the task's identity is a hash of the name and the input, so
 // starting the same input twice returns the first task; WithIdempotencyKey,
 // Unique, InTx, WithPriority and WithWorkflowTimeout adjust it.
+//
+// I and O must be the types the workflow was registered with: other types
+// are refused with ErrTypeMismatch before anything is written.
 func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, opts ...StartOption) (*WorkflowHandle[O], error) {
+	if def, ok := e.workflowDef(name); ok {
+		for _, c := range []struct {
+			what      string
+			got, want reflect.Type
+		}{{"input", reflect.TypeFor[I](), def.in}, {"result", reflect.TypeFor[O](), def.out}} {
+			if c.got != c.want {
+				return nil, fmt.Errorf("starting %s: %w: its %s type is %s, not %s", name, ErrTypeMismatch, c.what, c.want, c.got)
+			}
+		}
+	}
 	id, existing, err := e.startWorkflow(ctx, name, in, opts...)
 	if err != nil {
 		return nil, err
@@ -135,7 +186,7 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 		opt(&o)
 	}
 	if _, ok := e.workflowDef(name); !ok {
-		return 0, false, fmt.Errorf("%w: %q", ErrUnknownWorkflow, name)
+		return 0, false, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {

@@ -2,16 +2,22 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tasker-go/tasker/retry"
 )
 
-// yamlTemplate is the file format (one template per file):
+// The YAML file format (one template per file):
 //
 //	namespace: ecommerce
 //	name: process_order
@@ -27,156 +33,540 @@ import (
 //	environments:
 //	  development:
 //	    steps: [{name: charge_payment, config: {url: http://localhost:3000/charge}}]
-type yamlTemplate struct {
-	Namespace   string          `json:"namespace"`
-	Name        string          `json:"name"`
-	Version     string          `json:"version"`
-	Description string          `json:"description"`
-	InputSchema json.RawMessage `json:"input_schema"`
-	Steps       []yamlStep      `json:"steps"`
-}
-
-type yamlStep struct {
-	Name            string     `json:"name"`
-	Handler         string     `json:"handler"`
-	DependsOn       []string   `json:"depends_on"`
-	Retryable       *bool      `json:"retryable"`
-	Retry           *yamlRetry `json:"retry"`
-	Timeout         string     `json:"timeout"`
-	Skippable       bool       `json:"skippable"`
-	Config          any        `json:"config"`
-	DependentSystem string     `json:"dependent_system"`
-}
-
-type yamlRetry struct {
-	Limit   *int   `json:"limit"`
-	Backoff string `json:"backoff"`
-	Base    string `json:"base"`
-	Max     string `json:"max"`
-}
+//
+// Decoding is strict: a key the format does not have, a value of the wrong
+// kind (a string where a number belongs, "soon" for a duration) and a
+// duplicate key are errors that name the key's path and line. Step indexes
+// in paths count from 0. A null value ("timeout:") counts as absent.
+var (
+	templateKeys = []string{"namespace", "name", "version", "description", "input_schema", "steps", "environments"}
+	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
+	retryKeys    = []string{"limit", "backoff", "base", "max"}
+)
 
 // LoadTemplateFile reads a YAML template; env, when not empty, selects the
-// environments.<env> overrides, deep-merged over the base.
+// environments.<env> overrides, deep-merged over the base (maps merge key by
+// key, steps merge by name, anything else is replaced). An env the file
+// does not declare is an error that lists those it does.
+//
+// The template is validated as Template.Validate(nil) does (handlers are
+// checked at Engine.Register). Every problem is reported at once: the error
+// joins one *TemplateError per problem, each with the file, line and column
+// (see TemplateProblems), and matches errors.Is(err, ErrInvalidTemplate).
+// Later validation of the returned template (Engine.Register) locates its
+// problems in the file too.
 func LoadTemplateFile(path, env string) (*Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading template: %w", err)
 	}
-	t, err := ParseTemplate(data, env)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
+	return parseTemplate(path, data, env)
 }
 
-// ParseTemplate parses a YAML template; see LoadTemplateFile.
+// ParseTemplate parses a YAML template; see LoadTemplateFile. Its errors
+// carry lines and columns but no file name.
 func ParseTemplate(data []byte, env string) (*Template, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("parsing template YAML: %w", err)
-	}
-	if doc == nil {
-		return nil, &TemplateError{Template: "(empty)", Problems: []string{"the file is empty"}}
-	}
-	envs, _ := doc["environments"].(map[string]any)
-	delete(doc, "environments")
-	if env != "" {
-		if over, ok := envs[env].(map[string]any); ok {
-			doc = mergeTemplate(doc, over)
-		}
-	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("template: %w", err)
-	}
-	var y yamlTemplate
-	if err := json.Unmarshal(raw, &y); err != nil {
-		return nil, fmt.Errorf("template fields: %w", err)
-	}
-	t := &Template{Namespace: y.Namespace, Name: y.Name, Version: y.Version, Description: y.Description}
-	if len(y.InputSchema) > 0 && string(y.InputSchema) != "null" {
-		t.InputSchema = y.InputSchema
-	}
-	var problems []string
-	for _, ys := range y.Steps {
-		st := StepTemplate{Name: ys.Name, Handler: ys.Handler, DependsOn: ys.DependsOn, Skippable: ys.Skippable,
-			Config: ys.Config, DependentSystem: ys.DependentSystem}
-		if ys.Retryable != nil {
-			st.NotRetryable = !*ys.Retryable
-		}
-		dur := func(field, s string) time.Duration {
-			if s == "" {
-				return 0
-			}
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("step %q: %s: %v", ys.Name, field, err))
-			}
-			return d
-		}
-		st.Timeout = dur("timeout", ys.Timeout)
-		if r := ys.Retry; r != nil {
-			if r.Limit != nil {
-				if *r.Limit < 1 {
-					problems = append(problems, fmt.Sprintf("step %q: retry limit must be at least 1, got %d", ys.Name, *r.Limit))
-				}
-				st.RetryLimit = *r.Limit
-			}
-			switch r.Backoff {
-			case "", "exponential":
-			default:
-				problems = append(problems, fmt.Sprintf("step %q: backoff %q is not supported (exponential)", ys.Name, r.Backoff))
-			}
-			st.Backoff = retry.Policy{Base: dur("retry.base", r.Base), Max: dur("retry.max", r.Max)}
-		}
-		t.Steps = append(t.Steps, st)
-	}
-	if len(problems) > 0 {
-		return nil, &TemplateError{Template: t.FullName(), Problems: problems}
-	}
-	return t, nil
+	return parseTemplate("", data, env)
 }
 
-// mergeTemplate deep-merges an environment's overrides over the base:
-// maps merge key by key, steps merge by name, everything else is replaced.
-func mergeTemplate(base, over map[string]any) map[string]any {
-	for k, v := range over {
-		if k == "steps" {
-			base[k] = mergeSteps(base[k], v)
+// templateSource is where a YAML template came from: the file, the
+// position of every node, and where the values an environment overrode
+// came from.
+type templateSource struct {
+	file   string
+	nodes  []nodePos
+	origin map[string]string // merged path → document path
+}
+
+type nodePos struct {
+	path      string // "steps[1].retry.limit"; "" for the document
+	line, col int
+}
+
+// locate returns the position of path (a path of the merged template): the
+// first token under the document path it came from (for a key, the key
+// itself), or under its nearest parent that has one.
+func (s *templateSource) locate(path string) (line, col int) {
+	p := s.docPath(path)
+	for {
+		for _, n := range s.nodes {
+			if n.path == p || p == "" || strings.HasPrefix(n.path, p+".") || strings.HasPrefix(n.path, p+"[") {
+				if line == 0 || n.line < line || n.line == line && n.col < col {
+					line, col = n.line, n.col
+				}
+			}
+		}
+		if line > 0 || p == "" {
+			return line, col
+		}
+		p = parentPath(p)
+	}
+}
+
+// docPath maps a path of the merged template to the document path its value
+// came from (the environment's override, or the base).
+func (s *templateSource) docPath(path string) string {
+	for q := path; ; q = parentPath(q) {
+		if o, ok := s.origin[q]; ok {
+			return o + path[len(q):]
+		}
+		if q == "" {
+			return path
+		}
+	}
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// decoder collects the problems of one file.
+type decoder struct {
+	src      *templateSource
+	template string
+	problems []*TemplateError
+}
+
+func (d *decoder) add(path, format string, args ...any) {
+	p := &TemplateError{Template: d.template, File: d.src.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	p.Line, p.Column = d.src.locate(path)
+	d.problems = append(d.problems, p)
+}
+
+// unique drops the problems reported twice: an environment's override is
+// checked on its own and again once merged.
+func (d *decoder) unique() []*TemplateError {
+	type key struct {
+		line, col int
+		msg       string
+	}
+	seen := map[key]bool{}
+	var out []*TemplateError
+	for _, p := range d.problems {
+		k := key{p.Line, p.Column, p.Msg}
+		if p.Line > 0 && seen[k] {
 			continue
 		}
-		base[k] = deepMerge(base[k], v)
+		seen[k] = true
+		out = append(out, p)
 	}
-	return base
+	sortProblems(out)
+	return out
 }
 
-func mergeSteps(base, over any) any {
-	bl, _ := base.([]any)
-	ol, _ := over.([]any)
-	for _, o := range ol {
+// sortProblems puts a file's problems in the order of their positions.
+func sortProblems(ps []*TemplateError) {
+	slices.SortStableFunc(ps, func(a, b *TemplateError) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+}
+
+// yamlError turns a YAML syntax error into a problem at its token.
+func (d *decoder) yamlError(err error) {
+	p := &TemplateError{File: d.src.file, Msg: err.Error()}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		p.Msg = ye.GetMessage()
+		if tk := ye.GetToken(); tk != nil {
+			p.Line, p.Column = tk.Position.Line, tk.Position.Column
+		}
+	}
+	d.problems = append(d.problems, p)
+}
+
+func parseTemplate(file string, data []byte, env string) (*Template, error) {
+	d := &decoder{src: &templateSource{file: file, origin: map[string]string{}}}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		d.yamlError(err)
+		return nil, joinProblems(d.problems)
+	}
+	docs := 0
+	for _, doc := range f.Docs {
+		if doc.Body != nil {
+			docs++
+		}
+	}
+	if docs > 1 {
+		d.add("", "a template file holds one YAML document, this one has %d", docs)
+		return nil, joinProblems(d.problems)
+	}
+	for _, doc := range f.Docs {
+		if doc.Body != nil {
+			ast.Walk(positions{d.src}, doc.Body)
+		}
+	}
+	var raw any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		d.yamlError(err)
+		return nil, joinProblems(d.problems)
+	}
+	if raw == nil {
+		d.add("", "the file is empty")
+		return nil, joinProblems(d.problems)
+	}
+	doc, ok := raw.(map[string]any)
+	if !ok {
+		d.add("", "a template is a mapping (namespace, name, steps, …), got %s", describeValue(raw))
+		return nil, joinProblems(d.problems)
+	}
+	if s, ok := doc["namespace"].(string); ok {
+		if n, ok := doc["name"].(string); ok {
+			d.template = s + "/" + n
+		}
+	}
+
+	envs := map[string]map[string]any{}
+	if v, ok := doc["environments"]; ok && v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			d.add("environments", "must be a mapping of environment names to overrides, got %s", describeValue(v))
+		}
+		for _, name := range sortedKeys(m) {
+			path := "environments." + name
+			switch over := m[name].(type) {
+			case nil:
+				envs[name] = nil
+			case map[string]any:
+				envs[name] = over
+				d.decode(over, path, true) // every environment is checked, not only the one selected
+			default:
+				d.add(path, "an environment is a mapping of overrides, got %s", describeValue(over))
+			}
+		}
+	}
+	delete(doc, "environments")
+	if env != "" {
+		over, ok := envs[env]
+		switch {
+		case !ok && len(envs) == 0:
+			d.add("", "environment %s is not in the file, which declares no environments", quoteName(env))
+		case !ok:
+			d.add("environments", "environment %s is not in the file; it declares %s", quoteName(env), strings.Join(sortedKeys(envs), ", "))
+		default:
+			mergeTemplate(doc, over, "environments."+env, d.src)
+		}
+	}
+	t := d.decode(doc, "", false)
+	if len(d.problems) > 0 {
+		return nil, joinProblems(d.unique())
+	}
+	t.src = d.src
+	if err := t.Validate(nil); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// positions records the position of every node by path.
+type positions struct{ src *templateSource }
+
+func (v positions) Visit(n ast.Node) ast.Visitor {
+	tk := n.GetToken()
+	if tk == nil || tk.Position == nil {
+		return v
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(n.GetPath(), "$"), ".")
+	v.src.nodes = append(v.src.nodes, nodePos{path: path, line: tk.Position.Line, col: tk.Position.Column})
+	return v
+}
+
+// decode reads a template (or, partial, an environment's overrides) from
+// doc strictly, reporting each problem at its path.
+func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template {
+	t := &Template{}
+	keys := templateKeys
+	if partial {
+		keys = templateKeys[:len(templateKeys)-1] // environments do not nest
+	}
+	d.known(doc, at, "a template", keys)
+	t.Namespace = d.str(doc, at, "namespace")
+	t.Name = d.str(doc, at, "name")
+	t.Version = d.str(doc, at, "version")
+	t.Description = d.str(doc, at, "description")
+	if v := doc["input_schema"]; v != nil {
+		switch v.(type) {
+		case map[string]any, bool:
+			t.InputSchema, _ = json.Marshal(v)
+		default:
+			d.add(join(at, "input_schema"), "must be a JSON Schema (a mapping), got %s", describeValue(v))
+		}
+	}
+	steps, ok := doc["steps"].([]any)
+	if v := doc["steps"]; v != nil && !ok {
+		d.add(join(at, "steps"), "must be a list of steps, got %s", describeValue(v))
+	}
+	for i, v := range steps {
+		path := fmt.Sprintf("%s[%d]", join(at, "steps"), i)
+		m, ok := v.(map[string]any)
+		if !ok {
+			d.add(path, "a step is a mapping (name, handler, …), got %s", describeValue(v))
+			continue
+		}
+		t.Steps = append(t.Steps, d.step(m, path))
+	}
+	return t
+}
+
+func (d *decoder) step(m map[string]any, at string) StepTemplate {
+	d.known(m, at, "a step", stepKeys)
+	st := StepTemplate{
+		Name:            d.str(m, at, "name"),
+		Handler:         d.str(m, at, "handler"),
+		DependsOn:       d.strs(m, at, "depends_on"),
+		Timeout:         d.duration(m, at, "timeout"),
+		Config:          m["config"],
+		DependentSystem: d.str(m, at, "dependent_system"),
+	}
+	if b := d.bool(m, at, "skippable"); b != nil {
+		st.Skippable = *b
+	}
+	if r := d.bool(m, at, "retryable"); r != nil {
+		st.NotRetryable = !*r
+	}
+	switch r := m["retry"].(type) {
+	case nil:
+	case map[string]any:
+		path := join(at, "retry")
+		d.known(r, path, "retry", retryKeys)
+		if v, ok := r["limit"]; ok && v != nil {
+			n, ok := asInt(v)
+			switch {
+			case !ok:
+				d.add(join(path, "limit"), "must be an integer, got %s", describeValue(v))
+			case n < 1:
+				d.add(join(path, "limit"), "retry limit must be at least 1, got %d", n)
+			default:
+				st.RetryLimit = n
+			}
+		}
+		switch b := d.str(r, path, "backoff"); b {
+		case "", "exponential":
+		default:
+			d.add(join(path, "backoff"), "backoff %s is not supported (exponential)", quoteName(b))
+		}
+		st.Backoff = retry.Policy{Base: d.duration(r, path, "base"), Max: d.duration(r, path, "max")}
+	default:
+		d.add(join(at, "retry"), "must be a mapping (limit, backoff, base, max), got %s", describeValue(r))
+	}
+	return st
+}
+
+// known reports the keys of m that what does not have.
+func (d *decoder) known(m map[string]any, at, what string, keys []string) {
+	for _, k := range sortedKeys(m) {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		msg := fmt.Sprintf("unknown key %s in %s", quoteName(k), what)
+		if s := closest(k, keys); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else {
+			msg += " (it takes " + strings.Join(keys, ", ") + ")"
+		}
+		d.add(join(at, k), "%s", msg)
+	}
+}
+
+func (d *decoder) str(m map[string]any, at, key string) string {
+	v := m[key]
+	if v == nil {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		d.add(join(at, key), "must be a string, got %s (quote it)", describeValue(v))
+	}
+	return s
+}
+
+func (d *decoder) strs(m map[string]any, at, key string) []string {
+	v := m[key]
+	if v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		d.add(join(at, key), "must be a list of strings, got %s", describeValue(v))
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			d.add(fmt.Sprintf("%s[%d]", join(at, key), i), "must be a string, got %s", describeValue(e))
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (d *decoder) bool(m map[string]any, at, key string) *bool {
+	v := m[key]
+	if v == nil {
+		return nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		d.add(join(at, key), "must be true or false, got %s", describeValue(v))
+		return nil
+	}
+	return &b
+}
+
+func (d *decoder) duration(m map[string]any, at, key string) time.Duration {
+	v := m[key]
+	if v == nil {
+		return 0
+	}
+	s, ok := v.(string)
+	if !ok {
+		d.add(join(at, key), "must be a duration such as 30s or 1m, got %s", describeValue(v))
+		return 0
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.add(join(at, key), "must be a duration such as 30s or 1m, got %s", quoteName(s))
+	}
+	return dur
+}
+
+func asInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), n == int64(int(n))
+	case uint64:
+		return int(n), n <= uint64(int(^uint(0)>>1))
+	}
+	return 0, false
+}
+
+// describeValue names a decoded YAML value's kind for an error, without Go
+// type names.
+func describeValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "the string " + quoteName(x)
+	case bool:
+		return fmt.Sprintf("the boolean %t", x)
+	case int, int64, uint64, float64:
+		return fmt.Sprintf("the number %v", x)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	case map[any]any:
+		return "a mapping with keys that are not strings"
+	}
+	return "a value of another kind"
+}
+
+func join(at, key string) string {
+	if at == "" {
+		return key
+	}
+	return at + "." + key
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// closest returns the key within two edits of k, if one is.
+func closest(k string, keys []string) string {
+	best, bestD := "", 3
+	for _, c := range keys {
+		if d := editDistance(k, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// mergeTemplate deep-merges an environment's overrides (at document path
+// from) over the base: maps merge key by key, steps merge by name,
+// everything else is replaced. It records where each replaced or added
+// value came from, so that problems point into the environment.
+func mergeTemplate(base, over map[string]any, from string, src *templateSource) {
+	for _, k := range sortedKeys(over) {
+		if k == "steps" {
+			base[k] = mergeSteps(base[k], over[k], from+".steps", src)
+			continue
+		}
+		base[k] = deepMerge(base[k], over[k], k, from+"."+k, src)
+	}
+}
+
+func mergeSteps(base, over any, from string, src *templateSource) any {
+	bl, ok1 := base.([]any)
+	ol, ok2 := over.([]any)
+	if !ok1 || !ok2 {
+		src.origin["steps"] = from
+		return over
+	}
+	for j, o := range ol {
 		om, _ := o.(map[string]any)
 		found := false
 		for i, b := range bl {
-			if bm, ok := b.(map[string]any); ok && bm["name"] == om["name"] {
-				bl[i] = deepMerge(bm, om)
+			if bm, ok := b.(map[string]any); ok && om != nil && bm["name"] == om["name"] {
+				bl[i] = deepMerge(bm, om, fmt.Sprintf("steps[%d]", i), fmt.Sprintf("%s[%d]", from, j), src)
 				found = true
 			}
 		}
 		if !found {
+			src.origin[fmt.Sprintf("steps[%d]", len(bl))] = fmt.Sprintf("%s[%d]", from, j)
 			bl = append(bl, o)
 		}
 	}
 	return bl
 }
 
-func deepMerge(base, over any) any {
+func deepMerge(base, over any, at, from string, src *templateSource) any {
 	bm, ok1 := base.(map[string]any)
 	om, ok2 := over.(map[string]any)
 	if !ok1 || !ok2 {
+		src.origin[at] = from
 		return over
 	}
-	for k, v := range om {
-		bm[k] = deepMerge(bm[k], v)
+	for _, k := range sortedKeys(om) {
+		bm[k] = deepMerge(bm[k], om[k], at+"."+k, from+"."+k, src)
 	}
 	return bm
 }

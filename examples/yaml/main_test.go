@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -94,13 +95,10 @@ func TestEnvironmentOverrideMerges(t *testing.T) {
 	if len(dev.Steps) != len(base.Steps) {
 		t.Errorf("development has %d steps, base %d", len(dev.Steps), len(base.Steps))
 	}
-	// An environment the file does not declare changes nothing.
-	other, err := engine.LoadTemplateFile("process_order.yaml", "production")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if config(t, stepNamed(t, other, "charge_payment"))["gateway"] != "https://pay.example/charge" {
-		t.Error("an undeclared environment changed the config")
+	// An environment the file does not declare is an error naming those it does.
+	_, err = engine.LoadTemplateFile("process_order.yaml", "production")
+	if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), `"production"`) || !strings.Contains(err.Error(), "development") {
+		t.Errorf("undeclared environment: %v, want ErrInvalidTemplate naming it and development", err)
 	}
 }
 

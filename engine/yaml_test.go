@@ -1,0 +1,282 @@
+package engine_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// writeTemplate writes src to a file in a fresh directory.
+func writeTemplate(t *testing.T, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "order.yaml")
+	must(t, os.WriteFile(path, []byte(strings.TrimPrefix(src, "\n")), 0o600))
+	return path
+}
+
+// problems loads path and returns its problems as "line:col path: msg",
+// failing unless each is a *TemplateError naming the file.
+func problems(t *testing.T, path, env string) []*engine.TemplateError {
+	t.Helper()
+	tmpl, err := engine.LoadTemplateFile(path, env)
+	if err == nil {
+		t.Fatalf("loaded %+v, want an error", tmpl)
+	}
+	if !errors.Is(err, engine.ErrInvalidTemplate) {
+		t.Fatalf("error %v does not match ErrInvalidTemplate", err)
+	}
+	ps := engine.TemplateProblems(err)
+	if len(ps) == 0 {
+		t.Fatalf("error %v holds no TemplateError", err)
+	}
+	for _, p := range ps {
+		if p.File != path || !strings.HasPrefix(p.Error(), path+":") {
+			t.Errorf("problem %q does not name the file %s", p, path)
+		}
+	}
+	return ps
+}
+
+// find returns the problem at path.
+func find(t *testing.T, ps []*engine.TemplateError, path string) *engine.TemplateError {
+	t.Helper()
+	for _, p := range ps {
+		if p.Path == path {
+			return p
+		}
+	}
+	t.Fatalf("no problem at %s among %v", path, ps)
+	return nil
+}
+
+func TestYAMLUnknownKeysAndBadValuesNameTheirPlace(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: validate
+    handler: shop.validate
+  - name: charge
+    handler: shop.charge
+    depends_ob: [validate]
+    retry: {limit: "five", base: soon}
+    retryable: yes
+  - name: ship
+    handler: shop.ship
+    timeout: 30
+colour: blue
+`)
+	ps := problems(t, path, "")
+	want := []struct {
+		path      string
+		line, col int
+		msg       []string
+	}{
+		{"steps[1].depends_ob", 8, 5, []string{`unknown key "depends_ob"`, `did you mean "depends_on"`}},
+		{"steps[1].retry.limit", 9, 13, []string{"must be an integer", `"five"`}},
+		{"steps[1].retry.base", 9, 28, []string{"duration", `"soon"`}},
+		{"steps[1].retryable", 10, 5, []string{"true or false"}},
+		{"steps[2].timeout", 13, 5, []string{"duration", "30"}},
+		{"colour", 14, 1, []string{`unknown key "colour"`}},
+	}
+	for _, w := range want {
+		p := find(t, ps, w.path)
+		if p.Line != w.line || p.Column != w.col {
+			t.Errorf("%s at %d:%d, want %d:%d", w.path, p.Line, p.Column, w.line, w.col)
+		}
+		for _, m := range w.msg {
+			if !strings.Contains(p.Msg, m) {
+				t.Errorf("%s: %q does not mention %s", w.path, p.Msg, m)
+			}
+		}
+		// The message speaks YAML, not Go.
+		for _, goName := range []string{"Go struct", "yamlStep", "yamlRetry", "int64", "uint64", "*bool"} {
+			if strings.Contains(p.Error(), goName) {
+				t.Errorf("%s: %q names a Go type", w.path, p)
+			}
+		}
+	}
+	if len(ps) != len(want) {
+		t.Errorf("%d problems, want %d: %v", len(ps), len(want), ps)
+	}
+	if got := find(t, ps, "steps[1].retry.limit").Error(); !strings.HasPrefix(got, path+":9:13: steps[1].retry.limit: ") {
+		t.Errorf("error reads %q, want file:line:col: path: message", got)
+	}
+}
+
+func TestYAMLEnvironments(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: charge
+    handler: shop.charge
+    retry: {limit: 3, base: 1s}
+    config: {url: https://pay.example, currency: EUR}
+environments:
+  development:
+    steps:
+      - {name: charge, config: {url: http://localhost}, retry: {limit: 5}}
+  staging:
+    steps:
+      - name: charge
+        timeout: later
+  qa:
+    step: []
+`)
+	// Every environment is checked, whichever is selected.
+	ps := problems(t, path, "development")
+	if p := find(t, ps, "environments.staging.steps[0].timeout"); p.Line != 15 || !strings.Contains(p.Msg, "duration") {
+		t.Errorf("staging timeout: %v", p)
+	}
+	if p := find(t, ps, "environments.qa.step"); p.Line != 17 || !strings.Contains(p.Msg, `did you mean "steps"`) {
+		t.Errorf("qa: %v", p)
+	}
+	// A problem in the selected environment is reported once, at its line
+	// in the environment.
+	ps = problems(t, path, "staging")
+	n := 0
+	for _, p := range ps {
+		if p.Line == 15 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the staging timeout is reported %d times: %v", n, ps)
+	}
+
+	good := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: charge
+    handler: shop.charge
+    retry: {limit: 3, base: 1s}
+    config: {url: https://pay.example, currency: EUR}
+environments:
+  development:
+    steps:
+      - {name: charge, config: {url: http://localhost}, retry: {limit: 5}}
+      - {name: audit, handler: shop.audit, depends_on: [charge, ghost]}
+  production: {}
+`)
+	// A name not in the file is an error listing those that are.
+	ps = problems(t, good, "prod")
+	if len(ps) != 1 || !strings.Contains(ps[0].Msg, `"prod"`) || !strings.Contains(ps[0].Msg, "development, production") {
+		t.Errorf("unknown environment: %v", ps)
+	}
+	// An environment's step that is wrong is located in the environment.
+	ps = problems(t, good, "development")
+	if p := find(t, ps, "steps[1].depends_on"); p.Line != 12 || !strings.Contains(p.Msg, `unknown step "ghost"`) {
+		t.Errorf("the added step's dependency: %v", p)
+	}
+	prod, err := engine.LoadTemplateFile(good, "production")
+	must(t, err)
+	if len(prod.Steps) != 1 || prod.Steps[0].RetryLimit != 3 {
+		t.Errorf("production = %+v", prod.Steps)
+	}
+}
+
+func TestYAMLSemanticProblemsCarryLines(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: a
+    handler: h
+    depends_on: [c]
+  - name: b
+    handler: h
+    depends_on: [a]
+  - name: c
+    handler: h
+    depends_on: [b]
+  - name: d
+    handler: h
+    depends_on: [ghost]
+  - name: d
+    handler: h
+`)
+	ps := problems(t, path, "")
+	for _, w := range []struct {
+		path string
+		line int
+		msg  string
+	}{
+		{"steps[0].depends_on", 6, "dependency cycle"},
+		{"steps[3].depends_on", 15, `unknown step "ghost"`},
+		{"steps[4].name", 16, "duplicate step name"},
+	} {
+		found := false
+		for _, p := range ps {
+			if p.Path == w.path && strings.Contains(p.Msg, w.msg) {
+				found = true
+				if p.Line != w.line {
+					t.Errorf("%s (%s) at line %d, want %d", w.path, w.msg, p.Line, w.line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no %q problem at %s: %v", w.msg, w.path, ps)
+		}
+	}
+
+	// Problems found at registration (handlers) point into the file too.
+	ok := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: a
+    handler: shop.a
+  - name: b
+    handler: shop.missing
+`)
+	tmpl, err := engine.LoadTemplateFile(ok, "")
+	must(t, err)
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("shop.a", noop))
+	err = env.Register(tmpl)
+	rp := engine.TemplateProblems(err)
+	if len(rp) != 1 || rp[0].File != ok || rp[0].Line != 7 || !strings.Contains(rp[0].Msg, `unknown handler "shop.missing"`) {
+		t.Errorf("register: %v", err)
+	}
+}
+
+func TestYAMLSyntaxAndShape(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		line      int
+		msg       string
+	}{
+		{"syntax", "namespace: shop\nsteps: [\n  {name: a\n", 0, ""},
+		{"duplicate key", "namespace: shop\nname: a\nname: b\nsteps: []\n", 3, "already defined"},
+		{"empty", "# nothing\n", 0, "empty"},
+		{"list", "- a\n- b\n", 1, "mapping"},
+		{"steps not a list", "namespace: s\nname: n\nsteps: {a: 1}\n", 3, "list of steps"},
+		{"version a number", "namespace: s\nname: n\nversion: 1.0\nsteps: [{name: a, handler: h}]\n", 3, "must be a string"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ps := problems(t, writeTemplate(t, c.src), "")
+			p := ps[0]
+			if c.line > 0 && p.Line != c.line {
+				t.Errorf("line %d, want %d: %v", p.Line, c.line, p)
+			}
+			if c.name == "syntax" && p.Line == 0 {
+				t.Errorf("a syntax error without a line: %v", p)
+			}
+			if !strings.Contains(p.Msg, c.msg) {
+				t.Errorf("%q does not mention %q", p.Msg, c.msg)
+			}
+		})
+	}
+	// ParseTemplate (bytes, no file) reports lines as well.
+	_, err := engine.ParseTemplate([]byte("namespace: s\nname: n\nsteps: [{name: a, handler: h, depends: [x]}]\n"), "")
+	if ps := engine.TemplateProblems(err); len(ps) != 1 || ps[0].Line != 3 || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("ParseTemplate: %v", err)
+	}
+}
