@@ -29,9 +29,9 @@ type receipt struct {
 	Key    string `json:"key"`
 }
 
-// charge reads the task input, a dependency's result and its config, and
+// chargeWithQuote reads the task input, a dependency's result and its config, and
 // uses the idempotency key: what a real step does.
-var charge = engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
+var chargeWithQuote = engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
 	var in order
 	if err := sc.Input(&in); err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ var charge = engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
 })
 
 func TestRunStepGivesTheHandlerItsInputs(t *testing.T) {
-	got, err := testkit.RunStepAs[receipt](t, charge, order{ID: 7, Items: 3}, map[string]any{"quote": quote{Amount: 5}},
+	got, err := testkit.RunStepAs[receipt](t, chargeWithQuote, order{ID: 7, Items: 3}, map[string]any{"quote": quote{Amount: 5}},
 		&testkit.StepOptions{Config: map[string]string{"prefix": "ch_"}, TaskID: 42, Step: "charge"})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestRunStepWithoutDeadline(t *testing.T) {
 }
 
 func TestRunStepPanicIsAnError(t *testing.T) {
-	res, err := testkit.RunStep(t, charge, order{ID: 1}, map[string]any{"quote": quote{Amount: 5}}, nil)
+	res, err := testkit.RunStep(t, chargeWithQuote, order{ID: 1}, map[string]any{"quote": quote{Amount: 5}}, nil)
 	var pe *engine.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v, want an *engine.PanicError", err)
@@ -129,14 +129,14 @@ func TestRunStepPanicIsAnError(t *testing.T) {
 
 func TestRunStepErrors(t *testing.T) {
 	// A missing dependency is the permanent error engine.Result returns.
-	_, err := testkit.RunStepAs[receipt](t, charge, order{ID: 1, Items: 1}, nil, nil)
+	_, err := testkit.RunStepAs[receipt](t, chargeWithQuote, order{ID: 1, Items: 1}, nil, nil)
 	var perm *engine.PermanentError
 	if !errors.As(err, &perm) || !strings.Contains(err.Error(), `no dependency named "quote"`) {
 		t.Fatalf("err = %v, want a permanent error about the missing dependency", err)
 	}
 	// A returned error comes back as it is.
 	flaky := errors.New("flaky")
-	_, err = testkit.RunStep(t, testkit.FailOnAttempts(charge, flaky, 1), order{}, nil, nil)
+	_, err = testkit.RunStep(t, testkit.FailOnAttempts(chargeWithQuote, flaky, 1), order{}, nil, nil)
 	if !errors.Is(err, flaky) {
 		t.Fatalf("err = %v, want %v", err, flaky)
 	}
