@@ -60,7 +60,7 @@ var tmpl = &engine.Template{Namespace: "shop", Name: "order", Steps: []engine.St
 func testRetriedCharge(t testing.TB) {
 	ctx := context.Background()
 	input := orderIn{OrderID: 42}
-	env := testkit.NewEngine(t, nil) // in-memory SQLite and a fake clock
+	env := testkit.NewEngine(t, nil)                                       // in-memory SQLite and a fake clock
 	env.Handle("shop.charge", testkit.FailOnAttempts(charge, errFlaky, 1)) // attempt 1 fails
 	env.Register(tmpl)
 	h, _ := env.Start(ctx, "shop/order", input)
