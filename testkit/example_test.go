@@ -60,8 +60,9 @@ var tmpl = &engine.Template{Namespace: "shop", Name: "order", Steps: []engine.St
 func testRetriedCharge(t testing.TB) {
 	ctx := context.Background()
 	input := orderIn{OrderID: 42}
-	env := testkit.NewEngine(t, nil)                                       // in-memory SQLite and a fake clock
-	env.Handle("shop.charge", testkit.FailOnAttempts(charge, errFlaky, 1)) // attempt 1 fails
+	env := testkit.NewEngine(t, nil) // in-memory SQLite and a fake clock
+	// The charge's first attempt fails; its retry succeeds.
+	env.Handle("shop.charge", testkit.FailOnAttempts(charge, errFlaky, 1))
 	env.Register(tmpl)
 	h, _ := env.Start(ctx, "shop/order", input)
 	env.RunUntilDone(h.TaskID) // backoffs elapse by moving the clock
