@@ -352,6 +352,7 @@ type Outcome struct {
 	State   store.TaskState
 	Results map[string]json.RawMessage // by step name
 	Error   json.RawMessage            // the failure that ended the task, if any
+	final   []string                   // the steps whose results Final returns (outcome_final.go)
 }
 
 // Decode decodes one step's result.
@@ -387,6 +388,7 @@ func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
 					out.Results[s.Name] = json.RawMessage(s.Results)
 				}
 			}
+			out.final = finalSteps(d)
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)

@@ -84,6 +84,18 @@ func (sc *StepContext) RawResult(step string) (json.RawMessage, bool) {
 	return json.RawMessage(r), true
 }
 
+// Dependencies lists the names of the steps this step depends on, sorted:
+// the names RawResult and Result accept. A step without dependencies gets
+// an empty list.
+func (sc *StepContext) Dependencies() []string {
+	out := make([]string, 0, len(sc.deps))
+	for name := range sc.deps {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Result decodes the result of one of the step's dependencies.
 func Result[T any](sc *StepContext, step string) (T, error) {
 	var v T

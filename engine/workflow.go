@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -228,11 +226,7 @@ func describe(name, kind string) string {
 
 // recordedName splits a durable row's name ("charge#3") and kind.
 func recordedName(s *store.Step) (string, string) {
-	name := s.Name
-	if i := strings.LastIndexByte(name, '#'); i >= 0 {
-		name = name[:i]
-	}
-	return name, s.Handler
+	return s.UserName(), s.Handler
 }
 
 func (w *WorkflowContext) stopWith(err error) error {
@@ -294,7 +288,7 @@ func (w *WorkflowContext) recordFirst(p store.RecordStepParams) (*store.Step, er
 
 func (w *WorkflowContext) write(p store.RecordStepParams, grouped bool) (*store.Step, error) {
 	p.Driver, p.TaskID, p.Now = w.lease, w.TaskID, w.e.now()
-	p.Name = p.Name + "#" + strconv.Itoa(p.Sequence)
+	p.Name = store.DurableStepName(p.Name, p.Sequence)
 	ctx := context.WithoutCancel(w.Context)
 	var st *store.Step
 	var err error

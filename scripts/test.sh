@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: brings up PostgreSQL and Redis on loopback (installing
-# them from Debian's packages when missing), then vets and runs every test
-# with the race detector. Extra arguments go to `go test` (e.g. -run Foo).
+# them from Debian's packages when missing), then checks formatting (gofmt),
+# vets, runs staticcheck (the version pinned by go.mod's tool directive) and
+# runs every test with the race detector. Extra arguments go to `go test` (e.g. -run Foo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,17 @@ if [ -f scripts/redis.sh ]; then
 	source scripts/redis.sh || exit 1
 fi
 
+echo "gofmt -l ."
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt: these files need formatting (run gofmt -w):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
 echo "go vet ./..."
 go vet ./...
+echo "staticcheck ./... (pinned in go.mod: go tool staticcheck)"
+go tool staticcheck ./...
 echo "go test -race ./..."
 go test -race -count=1 -timeout 20m "$@" ./...
 

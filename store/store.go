@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -179,14 +181,43 @@ type TaskDetail struct {
 	Edges []*Edge
 }
 
-// Step returns the task's step with that name, or nil.
+// Step returns the task's step with that name, or nil. A code-first
+// workflow's durable steps are found by the name the code gave them
+// ("charge" finds the row charge#2): when no step has exactly that name, the
+// durable step of that name with the lowest sequence number — the first the
+// workflow reached — is returned. Use StepsNamed for every call of a step
+// made in a loop.
 func (d *TaskDetail) Step(name string) *Step {
 	for _, s := range d.Steps {
 		if s.Name == name {
 			return s
 		}
 	}
+	if all := d.StepsNamed(name); len(all) > 0 {
+		return all[0]
+	}
 	return nil
+}
+
+// StepsNamed returns the task's steps with that name as the code wrote it:
+// a DAG step with exactly that name, or every durable step recorded under
+// it, in sequence order.
+func (d *TaskDetail) StepsNamed(name string) []*Step {
+	var out []*Step
+	for _, s := range d.Steps {
+		if s.UserName() == name {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *Step) int { return cmp.Compare(seqOf(a), seqOf(b)) })
+	return out
+}
+
+func seqOf(s *Step) int {
+	if s.Sequence == nil {
+		return -1
+	}
+	return *s.Sequence
 }
 
 // ListTasksParams filter and page a task listing, newest first.

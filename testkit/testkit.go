@@ -4,17 +4,33 @@
 // assertions, and failure injection.
 //
 //	env := testkit.NewEngine(t, nil)
-//	env.HandleFunc("charge", charge)
-//	env.Register(tmpl)
+//	env.HandleFunc("billing.charge", charge)
+//	env.Register(&engine.Template{Namespace: "billing", Name: "renew",
+//		Steps: []engine.StepTemplate{{Name: "charge", Handler: "billing.charge"}}})
 //	h, _ := env.Start(ctx, "billing/renew", input)
-//	env.RunUntilDone(h.TaskID)           // backoffs fire as the clock skips ahead
-//	env.AssertHistory(h.TaskID, "task pending", "step charge: pending → in_progress", ...)
+//	env.RunUntilDone(h.TaskID) // backoffs fire as the clock skips ahead
+//	env.AssertHistory(h.TaskID,
+//		"task pending",
+//		"step charge: pending → in_progress",
+//		"task pending → in_progress",
+//		"step charge: in_progress → complete",
+//		"task in_progress → complete")
+//
+// RunStep unit-tests one handler without a workflow: it builds the
+// *engine.StepContext the engine would (input, dependency results,
+// attempt, idempotency key, deadline, logger) and returns what the handler
+// returned.
+//
+//	got, err := testkit.RunStepAs[Receipt](t, engine.HandlerFunc(charge),
+//		Renewal{Account: "acme"}, map[string]any{"quote": Quote{Amount: 42}}, nil)
 package testkit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +152,14 @@ func (env *Env) Task(id int64) *store.TaskDetail {
 
 // History renders a task's transitions in order, one line each:
 // "task pending → in_progress" or "step charge: in_progress → complete".
+//
+// Task and step transitions live in two tables, each in write order (by
+// id); History merges them by time. Rows written at the same instant (one
+// transaction, or a fake clock that has not moved) are ordered by cause: a
+// task moves to in_progress right after the step start that caused it, to
+// error right after the step failure, to complete after its last step
+// completes; its creation, cancellation and retry come before the step
+// moves they cause.
 func (env *Env) History(id int64) []string {
 	env.t.Helper()
 	h, err := env.Store.History(context.Background(), id)
@@ -147,34 +171,70 @@ func (env *Env) History(id int64) []string {
 	for _, s := range d.Steps {
 		names[s.ID] = s.Name
 	}
-	type line struct {
-		at   time.Time
-		id   int64
-		text string
-	}
-	var lines []line
-	for _, tr := range h.Task {
-		text := "task " + tr.ToState
+	tasks := slices.Clone(h.Task)
+	steps := slices.Clone(h.Steps)
+	slices.SortStableFunc(tasks, func(a, b *store.TaskTransition) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortStableFunc(steps, func(a, b *store.StepTransition) int { return cmp.Compare(a.ID, b.ID) })
+
+	var out []string
+	emitStep := func(tr *store.StepTransition) {
+		from := ""
 		if tr.FromState != nil {
-			text = fmt.Sprintf("task %s → %s", *tr.FromState, tr.ToState)
+			from = *tr.FromState + " → "
 		}
-		lines = append(lines, line{tr.CreatedAt, tr.ID * 2, text})
+		out = append(out, fmt.Sprintf("step %s: %s%s", names[tr.StepID], from, tr.ToState))
 	}
-	for _, tr := range h.Steps {
-		lines = append(lines, line{tr.CreatedAt, tr.ID*2 + 1, fmt.Sprintf("step %s: %s → %s", names[tr.StepID], *tr.FromState, tr.ToState)})
-	}
-	// Task and step rows live in two tables; order them by time, then by
-	// their write order within each table.
-	for i := 1; i < len(lines); i++ {
-		for j := i; j > 0 && lines[j].at.Before(lines[j-1].at); j-- {
-			lines[j], lines[j-1] = lines[j-1], lines[j]
+	for _, tr := range tasks {
+		// Step moves before this task move come first: those written
+		// earlier, and at the same instant those up to its cause.
+		n := 0
+		for n < len(steps) && steps[n].CreatedAt.Before(tr.CreatedAt) {
+			n++
+		}
+		if cause := causeOf(tr, steps[n:]); cause >= 0 {
+			n += cause + 1
+		}
+		for _, st := range steps[:n] {
+			emitStep(st)
+		}
+		steps = steps[n:]
+		if tr.FromState == nil {
+			out = append(out, "task "+tr.ToState)
+		} else {
+			out = append(out, fmt.Sprintf("task %s → %s", *tr.FromState, tr.ToState))
 		}
 	}
-	out := make([]string, len(lines))
-	for i, l := range lines {
-		out[i] = l.text
+	for _, st := range steps {
+		emitStep(st)
 	}
 	return out
+}
+
+// causeOf finds, among the step transitions written at the same instant as
+// a task transition (steps is in write order, from that instant on), the
+// one that caused it: its index, or -1 when the task move comes first.
+func causeOf(tr *store.TaskTransition, steps []*store.StepTransition) int {
+	if tr.FromState == nil {
+		return -1 // the task's creation precedes its steps' moves
+	}
+	same := 0
+	for same < len(steps) && steps[same].CreatedAt.Equal(tr.CreatedAt) {
+		same++
+	}
+	steps = steps[:same]
+	switch store.TaskState(tr.ToState) {
+	case store.TaskInProgress: // a step started
+		return slices.IndexFunc(steps, func(s *store.StepTransition) bool { return s.ToState == string(store.StepInProgress) })
+	case store.TaskError: // a step failed for good
+		return slices.IndexFunc(steps, func(s *store.StepTransition) bool { return s.ToState == string(store.StepError) })
+	case store.TaskComplete: // its last step finished
+		i := len(steps) - 1
+		for i >= 0 && steps[i].ToState != string(store.StepComplete) && steps[i].ToState != string(store.StepResolvedManually) {
+			i--
+		}
+		return i
+	}
+	return -1 // cancelled, retried, resolved: the task moves first
 }
 
 // StepHistory is History restricted to one step's lines.
@@ -188,6 +248,17 @@ func (env *Env) StepHistory(id int64, step string) []string {
 		}
 	}
 	return out
+}
+
+// AssertHistory fails the test unless the task's whole history (see
+// History) is want, in order, e.g. "task pending", "step charge: pending →
+// in_progress", "task pending → in_progress", ….
+func (env *Env) AssertHistory(id int64, want ...string) {
+	env.t.Helper()
+	got := env.History(id)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		env.t.Fatalf("task %d history:\n  got  %q\n  want %q", id, got, want)
+	}
 }
 
 // AssertStepHistory fails the test unless the step's transitions are want,

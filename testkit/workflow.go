@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,27 +29,11 @@ func (env *Env) DurableSteps(taskID int64) []DurableStep {
 		if s.Sequence == nil {
 			continue
 		}
-		name := s.Name
-		if i := lastHash(name); i >= 0 {
-			name = name[:i]
-		}
-		kind := s.Handler
-		if len(kind) > len("workflow.") {
-			kind = kind[len("workflow."):]
-		}
-		out = append(out, DurableStep{Sequence: *s.Sequence, Name: name, Kind: kind, State: s.State, Attempts: s.Attempts})
+		kind := strings.TrimPrefix(s.Handler, "workflow.")
+		out = append(out, DurableStep{Sequence: *s.Sequence, Name: s.UserName(), Kind: kind, State: s.State, Attempts: s.Attempts})
 	}
 	slices.SortFunc(out, func(a, b DurableStep) int { return a.Sequence - b.Sequence })
 	return out
-}
-
-func lastHash(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '#' {
-			return i
-		}
-	}
-	return -1
 }
 
 // SendEvent sends an event to a workflow task (see engine.SendEvent) and

@@ -213,7 +213,7 @@ func testIncrAtomic(t *testing.T, c cachex.Cache) {
 					return
 				}
 				if v < 1 || v > goroutines*each || seen[v].Swap(true) {
-					errc <- fmt.Errorf("Incr returned %d twice or out of range", v)
+					errc <- fmt.Errorf("value %d from Incr seen twice or out of range", v)
 					return
 				}
 			}

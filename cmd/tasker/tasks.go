@@ -257,9 +257,7 @@ func printDurableSteps(out io.Writer, d *store.TaskDetail) error {
 		sq := "-"
 		if s.Sequence != nil {
 			sq = strconv.Itoa(*s.Sequence)
-			if i := strings.LastIndexByte(n, '#'); i >= 0 {
-				n = n[:i]
-			}
+			n = s.UserName()
 			kind = strings.TrimPrefix(s.Handler, "workflow.")
 			if kind != "step" {
 				attempts = "-" // waits are not attempts

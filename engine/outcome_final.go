@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// The final result of a task, reachable without knowing the name of its
+// last step. The rule:
+//
+//   - a DAG task's final steps are its sinks: the steps no other step
+//     depends on. With one sink, Final is that step's result; with several,
+//     it is a JSON object with one member per sink that recorded a result,
+//     keyed by step name (a sink resolved by hand without results is left
+//     out).
+//   - a code-first workflow's final result is what its function returned
+//     (the same value WorkflowHandle.Result decodes).
+//
+// A task that did not complete (error, cancelled) has no final result.
+
+// FinalSteps names the steps whose results make up Final, sorted: the DAG's
+// sink steps, or the driver step of a code-first workflow.
+func (o *Outcome) FinalSteps() []string { return slices.Clone(o.final) }
+
+// Final returns the task's final result as JSON (see FinalSteps for which
+// steps it comes from). It fails when the task did not complete or its
+// final step recorded no result.
+func (o *Outcome) Final() (json.RawMessage, error) {
+	if o.State != store.TaskComplete && o.State != store.TaskResolvedManually {
+		return nil, fmt.Errorf("task %d ended %s: it has no final result", o.TaskID, o.State)
+	}
+	switch len(o.final) {
+	case 0:
+		return nil, fmt.Errorf("task %d has no final step", o.TaskID)
+	case 1:
+		raw, ok := o.Results[o.final[0]]
+		if !ok {
+			return nil, fmt.Errorf("task %d: final step %q recorded no result", o.TaskID, o.final[0])
+		}
+		return raw, nil
+	}
+	all := make(map[string]json.RawMessage, len(o.final))
+	for _, name := range o.final {
+		if raw, ok := o.Results[name]; ok {
+			all[name] = raw
+		}
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("task %d: none of its final steps %q recorded a result", o.TaskID, o.final)
+	}
+	return json.Marshal(all)
+}
+
+// DecodeFinal decodes the task's final result (see Final) into v: with
+// several sink steps, v is typically a map[string]T or a struct with one
+// field per sink.
+func (o *Outcome) DecodeFinal(v any) error {
+	raw, err := o.Final()
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decoding the final result of task %d: %w", o.TaskID, err)
+	}
+	return nil
+}
+
+// finalSteps finds the steps whose results are the task's final result.
+func finalSteps(d *store.TaskDetail) []string {
+	if d.Task.Kind == store.KindCode {
+		return []string{DriverStep}
+	}
+	upstream := make(map[int64]bool, len(d.Edges))
+	for _, e := range d.Edges {
+		upstream[e.FromStepID] = true
+	}
+	var out []string
+	for _, s := range d.Steps {
+		if !upstream[s.ID] {
+			out = append(out, s.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// StepContextParams describe the step a StepContext is built for (see
+// NewStepContext). Zero fields get the defaults named on each.
+type StepContextParams struct {
+	TaskID   int64
+	StepID   int64
+	Workflow string // "namespace/name"
+	Step     string
+	Handler  string
+	// Attempt is the attempt number (default 1).
+	Attempt int
+	// IdempotencyKey defaults to the key the engine derives: "<task id>:<step>".
+	IdempotencyKey string
+	// Logger defaults to a no-op logger.
+	Logger *zap.Logger
+	// Input is the task's input as JSON (what StepContext.Input decodes).
+	Input json.RawMessage
+	// Config is the step's handler config as JSON (StepContext.Config).
+	Config json.RawMessage
+	// Deps are the dependencies' results as JSON, by step name: their names
+	// are what Dependencies lists; a nil result is a dependency that
+	// returned nothing (resolved without results, say).
+	Deps map[string]json.RawMessage
+}
+
+// NewStepContext builds the StepContext a handler receives, outside of a
+// running engine: it is for tests and tools (testkit.RunStep uses it) that
+// call a Handler directly. ctx supplies the deadline and cancellation the
+// handler sees. The engine builds its own StepContexts from claimed steps.
+func NewStepContext(ctx context.Context, p StepContextParams) *StepContext {
+	if p.Attempt == 0 {
+		p.Attempt = 1
+	}
+	if p.IdempotencyKey == "" {
+		p.IdempotencyKey = fmt.Sprintf("%d:%s", p.TaskID, p.Step)
+	}
+	if p.Logger == nil {
+		p.Logger = zap.NewNop()
+	}
+	deps := make(map[string]store.JSON, len(p.Deps))
+	for name, raw := range p.Deps {
+		deps[name] = store.JSON(raw)
+	}
+	return &StepContext{Context: ctx, TaskID: p.TaskID, StepID: p.StepID, Workflow: p.Workflow, Step: p.Step, Handler: p.Handler,
+		Attempt: p.Attempt, IdempotencyKey: p.IdempotencyKey, Logger: p.Logger,
+		input: store.JSON(p.Input), config: store.JSON(p.Config), deps: deps}
+}

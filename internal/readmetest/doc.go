@@ -1,0 +1,13 @@
+// Package readmetest keeps the README's Go snippets honest. Each ```go
+// block in README.md is preceded by a marker naming a Go function:
+//
+//	<!-- snippet: engine/example_quickstart_test.go quickStart -->
+//
+// and must equal that function's body (dedented by one tab). The function
+// is an Example, or is called by one in its package, so `go test` compiles
+// the snippet and, when the Example has an "// Output:" comment, runs it
+// and checks what it prints. A marker ending in "compile-only" (for
+// snippets that need a server) is required exactly when the Example has no
+// output to check. The test lives in readme_test.go; this package has no
+// other code.
+package readmetest

@@ -1,0 +1,189 @@
+package testkit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/tasker-go/tasker/engine"
+)
+
+// StepOptions describe the step RunStep runs a handler as. Every field is
+// optional.
+type StepOptions struct {
+	Workflow string // "namespace/name" (default "test/workflow")
+	Step     string // the step's name (default "step")
+	Handler  string // the handler's registered name (default: Step)
+	TaskID   int64  // default 1
+	StepID   int64  // default 1
+	// Attempt is the attempt number the handler sees (default 1).
+	Attempt int
+	// IdempotencyKey defaults to the key the engine would give the step:
+	// "<task id>:<step>".
+	IdempotencyKey string
+	// Config is the step's handler config (what StepContext.Config
+	// decodes), encoded to JSON.
+	Config any
+	// Timeout sets the step's deadline, as a template's Timeout does
+	// (default: none).
+	Timeout time.Duration
+	// Context is the parent of the handler's context (default: t.Context(),
+	// which ends with the test).
+	Context context.Context
+	// Logger is the handler's logger (default: one that writes to the
+	// test's log), given the task, step, attempt and key fields the engine
+	// adds.
+	Logger *zap.Logger
+}
+
+// StepResult is what a handler returned, as RunStep saw it.
+type StepResult struct {
+	// Value is the handler's result as returned.
+	Value any
+	// JSON is Value encoded as the engine would record it (nil when the
+	// handler failed).
+	JSON json.RawMessage
+	// Context is the StepContext the handler ran with.
+	Context *engine.StepContext
+}
+
+// Decode decodes the recorded result into v, as a dependant's
+// engine.Result would.
+func (r *StepResult) Decode(v any) error {
+	if r.JSON == nil {
+		return fmt.Errorf("step %s recorded no result", r.Context.Step)
+	}
+	return json.Unmarshal(r.JSON, v)
+}
+
+// RunStep runs one attempt of a handler, outside of any workflow, with a
+// real *engine.StepContext: input is the task's input, deps the results of
+// the step's dependencies by step name (what engine.Result and
+// StepContext.Dependencies see); each is encoded to JSON as the engine
+// would store it (a json.RawMessage or []byte is taken as it is; a nil dep
+// is a dependency without a result). It runs the handler in the calling
+// goroutine and returns its error as the engine would see it: a panic
+// becomes an *engine.PanicError with its stack, a result that cannot be
+// encoded a permanent error. The result is returned even with an error.
+//
+// Encoding input, deps or config failing fails the test. RunStep is the
+// unit test of a step; NewEngine runs whole workflows.
+//
+//	res, err := testkit.RunStep(t, charge, map[string]int{"order_id": 42},
+//		map[string]any{"validate": Cart{Total: 10}}, nil)
+func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opts *StepOptions) (*StepResult, error) {
+	t.Helper()
+	var o StepOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Workflow == "" {
+		o.Workflow = "test/workflow"
+	}
+	if o.Step == "" {
+		o.Step = "step"
+	}
+	if o.Handler == "" {
+		o.Handler = o.Step
+	}
+	if o.TaskID == 0 {
+		o.TaskID = 1
+	}
+	if o.StepID == 0 {
+		o.StepID = 1
+	}
+	if o.Attempt == 0 {
+		o.Attempt = 1
+	}
+	if o.IdempotencyKey == "" {
+		o.IdempotencyKey = fmt.Sprintf("%d:%s", o.TaskID, o.Step)
+	}
+	ctx := o.Context
+	if ctx == nil {
+		ctx = t.Context()
+	}
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	log := o.Logger
+	if log == nil {
+		log = zaptest.NewLogger(t)
+	}
+	log = log.With(zap.Int64("task_id", o.TaskID), zap.String("step", o.Step), zap.Int("attempt", o.Attempt), zap.String("idempotency_key", o.IdempotencyKey))
+
+	p := engine.StepContextParams{TaskID: o.TaskID, StepID: o.StepID, Workflow: o.Workflow, Step: o.Step, Handler: o.Handler,
+		Attempt: o.Attempt, IdempotencyKey: o.IdempotencyKey, Logger: log,
+		Input: encode(t, "input", input, []byte("{}")), Deps: make(map[string]json.RawMessage, len(deps))}
+	if o.Config != nil {
+		p.Config = encode(t, "config", o.Config, nil)
+	}
+	for name, v := range deps {
+		p.Deps[name] = encode(t, "result of dependency "+name, v, nil)
+	}
+	sc := engine.NewStepContext(ctx, p)
+
+	res := &StepResult{Context: sc}
+	var err error
+	res.Value, err = callHandler(h, sc)
+	if err != nil {
+		return res, err
+	}
+	doc, merr := json.Marshal(res.Value)
+	if merr != nil {
+		return res, engine.Permanent(fmt.Errorf("encoding result of step %s: %w", o.Step, merr))
+	}
+	res.JSON = doc
+	return res, nil
+}
+
+// RunStepAs is RunStep with the result decoded into a T, as a dependant's
+// engine.Result[T] would decode it.
+//
+//	got, err := testkit.RunStepAs[Receipt](t, charge, input, nil, nil)
+func RunStepAs[T any](t testing.TB, h engine.Handler, input any, deps map[string]any, opts *StepOptions) (T, error) {
+	t.Helper()
+	var v T
+	res, err := RunStep(t, h, input, deps, opts)
+	if err != nil {
+		return v, err
+	}
+	if err := res.Decode(&v); err != nil {
+		return v, fmt.Errorf("decoding result of step %s as %T: %w", res.Context.Step, v, err)
+	}
+	return v, nil
+}
+
+func encode(t testing.TB, what string, v any, ifNil []byte) json.RawMessage {
+	t.Helper()
+	switch v := v.(type) {
+	case nil:
+		return ifNil
+	case json.RawMessage:
+		return v
+	case []byte:
+		return v
+	}
+	doc, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("testkit: encoding %s: %v", what, err)
+	}
+	return doc
+}
+
+// callHandler runs h as the engine does: a panic is an *engine.PanicError.
+func callHandler(h engine.Handler, sc *engine.StepContext) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &engine.PanicError{Value: r, Stack: string(debug.Stack())}
+		}
+	}()
+	return h.Handle(sc)
+}

@@ -1,0 +1,153 @@
+package testkit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+type order struct {
+	ID    int `json:"id"`
+	Items int `json:"items"`
+}
+
+type quote struct {
+	Amount int `json:"amount"`
+}
+
+type receipt struct {
+	Charge string `json:"charge"`
+	Amount int    `json:"amount"`
+	Key    string `json:"key"`
+}
+
+// chargeWithQuote reads the task input, a dependency's result and its config, and
+// uses the idempotency key: what a real step does.
+var chargeWithQuote = engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
+	var in order
+	if err := sc.Input(&in); err != nil {
+		return nil, err
+	}
+	q, err := engine.Result[quote](sc, "quote")
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		Prefix string `json:"prefix"`
+	}
+	if err := sc.Config(&cfg); err != nil {
+		return nil, err
+	}
+	if in.Items == 0 {
+		panic("an order without items")
+	}
+	sc.Logger.Info("charging")
+	return receipt{Charge: fmt.Sprintf("%s%d", cfg.Prefix, in.ID), Amount: q.Amount * in.Items, Key: sc.IdempotencyKey}, nil
+})
+
+func TestRunStepGivesTheHandlerItsInputs(t *testing.T) {
+	got, err := testkit.RunStepAs[receipt](t, chargeWithQuote, order{ID: 7, Items: 3}, map[string]any{"quote": quote{Amount: 5}},
+		&testkit.StepOptions{Config: map[string]string{"prefix": "ch_"}, TaskID: 42, Step: "charge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (receipt{Charge: "ch_7", Amount: 15, Key: "42:charge"}); got != want {
+		t.Fatalf("result %+v, want %+v", got, want)
+	}
+}
+
+func TestRunStepContext(t *testing.T) {
+	var sc *engine.StepContext
+	h := engine.HandlerFunc(func(c *engine.StepContext) (any, error) {
+		sc = c
+		return map[string]int{"n": 1}, nil
+	})
+	res, err := testkit.RunStep(t, h, json.RawMessage(`{"a":1}`), map[string]any{"b": 2, "a": json.RawMessage(`"x"`), "none": nil},
+		&testkit.StepOptions{Workflow: "shop/order", Step: "ship", Attempt: 3, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc != res.Context || sc.Workflow != "shop/order" || sc.Step != "ship" || sc.Handler != "ship" || sc.Attempt != 3 || sc.IdempotencyKey != "1:ship" || sc.Logger == nil {
+		t.Fatalf("step context %+v", sc)
+	}
+	if deps := sc.Dependencies(); !slices.Equal(deps, []string{"a", "b", "none"}) {
+		t.Fatalf("Dependencies() = %q", deps)
+	}
+	if raw, ok := sc.RawResult("a"); !ok || string(raw) != `"x"` {
+		t.Fatalf(`RawResult("a") = %s, %v`, raw, ok)
+	}
+	if raw, ok := sc.RawResult("none"); !ok || raw != nil {
+		t.Fatalf(`RawResult("none") = %s, %v: want a dependency without a result`, raw, ok)
+	}
+	if dl, ok := sc.Deadline(); !ok || time.Until(dl) > time.Minute {
+		t.Fatalf("deadline %v, %v: want one within a minute", dl, ok)
+	}
+	if string(res.JSON) != `{"n":1}` {
+		t.Fatalf("JSON %s", res.JSON)
+	}
+	var m map[string]int
+	if err := res.Decode(&m); err != nil || m["n"] != 1 {
+		t.Fatalf("Decode: %v, %v", m, err)
+	}
+	// As in the engine, the attempt's context ends with the attempt.
+	if !errors.Is(sc.Err(), context.Canceled) {
+		t.Fatalf("after RunStep the step's context err = %v, want it cancelled", sc.Err())
+	}
+}
+
+func TestRunStepWithoutDeadline(t *testing.T) {
+	res, err := testkit.RunStep(t, engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
+		_, ok := sc.Deadline()
+		return ok, nil
+	}), nil, nil, &testkit.StepOptions{Context: context.Background()})
+	if err != nil || string(res.JSON) != "false" {
+		t.Fatalf("had a deadline: %s, %v", res.JSON, err)
+	}
+}
+
+func TestRunStepPanicIsAnError(t *testing.T) {
+	res, err := testkit.RunStep(t, chargeWithQuote, order{ID: 1}, map[string]any{"quote": quote{Amount: 5}}, nil)
+	var pe *engine.PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want an *engine.PanicError", err)
+	}
+	if pe.Value != "an order without items" || !strings.Contains(pe.Stack, "step_test.go") {
+		t.Fatalf("panic %v with stack %q", pe.Value, pe.Stack)
+	}
+	if res == nil || res.JSON != nil {
+		t.Fatalf("result %+v, want none recorded", res)
+	}
+}
+
+func TestRunStepErrors(t *testing.T) {
+	// A missing dependency is the permanent error engine.Result returns.
+	_, err := testkit.RunStepAs[receipt](t, chargeWithQuote, order{ID: 1, Items: 1}, nil, nil)
+	var perm *engine.PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), `no dependency named "quote"`) {
+		t.Fatalf("err = %v, want a permanent error about the missing dependency", err)
+	}
+	// A returned error comes back as it is.
+	flaky := errors.New("flaky")
+	_, err = testkit.RunStep(t, testkit.FailOnAttempts(chargeWithQuote, flaky, 1), order{}, nil, nil)
+	if !errors.Is(err, flaky) {
+		t.Fatalf("err = %v, want %v", err, flaky)
+	}
+	// A result the engine could not record fails permanently.
+	res, err := testkit.RunStep(t, engine.HandlerFunc(func(*engine.StepContext) (any, error) { return func() {}, nil }), nil, nil, nil)
+	if !errors.As(err, &perm) || res.Value == nil {
+		t.Fatalf("err = %v, value %v: want a permanent encoding error and the value", err, res.Value)
+	}
+	// A result that does not decode as T.
+	_, err = testkit.RunStepAs[int](t, engine.HandlerFunc(func(*engine.StepContext) (any, error) { return "x", nil }), nil, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "as int") {
+		t.Fatalf("err = %v, want a decoding error", err)
+	}
+}

@@ -1,0 +1,123 @@
+package testkit_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With a fake clock that does not move, every row of a run shares one
+// timestamp: History must still put each task move next to the step move
+// that caused it, not all task rows first.
+func TestHistoryOrdersRowsThatShareATimestamp(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("ok", func(sc *engine.StepContext) (any, error) { return 1, nil }))
+	must(t, env.HandleFunc("no", func(sc *engine.StepContext) (any, error) { return nil, engine.Permanent(errors.New("declined")) }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "fail", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "ok"},
+		{Name: "b", Handler: "no", DependsOn: []string{"a"}},
+	}}))
+	ctx := context.Background()
+	start := env.Clock.Now()
+	h, err := env.Start(ctx, "t/fail", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	must(t, env.Retry(ctx, h.TaskID))
+	env.RunUntilDone(h.TaskID)
+	if !env.Clock.Now().Equal(start) {
+		t.Fatalf("the clock moved to %s: this test needs every row at one instant", env.Clock.Now())
+	}
+	env.AssertHistory(h.TaskID,
+		"task pending",
+		"step a: pending → in_progress",
+		"task pending → in_progress",
+		"step a: in_progress → complete",
+		"step b: pending → in_progress",
+		"step b: in_progress → error",
+		"task in_progress → error",
+		"task error → pending",
+		"step b: error → pending",
+		"step b: pending → in_progress",
+		"task pending → in_progress",
+		"step b: in_progress → error",
+		"task in_progress → error",
+	)
+}
+
+// A retried step: its backoff moves the clock, and the task completes
+// after its last step.
+func TestHistoryOfARetryAndAssertStepHistory(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ok := engine.HandlerFunc(func(sc *engine.StepContext) (any, error) { return sc.Attempt, nil })
+	must(t, env.Handle("ok", ok))
+	must(t, env.Handle("flaky", testkit.FailOnAttempts(ok, errors.New("flaky"), 1)))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "two", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "ok"},
+		{Name: "b", Handler: "flaky", DependsOn: []string{"a"}},
+	}}))
+	ctx := context.Background()
+	start := env.Clock.Now()
+	h, err := env.Start(ctx, "t/two", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if !env.Clock.Now().After(start) {
+		t.Fatal("the retry's backoff did not move the clock")
+	}
+	env.AssertHistory(h.TaskID,
+		"task pending",
+		"step a: pending → in_progress",
+		"task pending → in_progress",
+		"step a: in_progress → complete",
+		"step b: pending → in_progress",
+		"step b: in_progress → pending",
+		"step b: pending → in_progress",
+		"step b: in_progress → complete",
+		"task in_progress → complete",
+	)
+	env.AssertStepHistory(h.TaskID, "b", "pending → in_progress", "in_progress → pending", "pending → in_progress", "in_progress → complete")
+}
+
+// DurableSteps reports the names the workflow code used; TaskDetail.Step
+// finds the rows by them.
+func TestDurableStepsUseTheCodeNames(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/wf", func(w *engine.WorkflowContext, n int) (int, error) {
+		for range 2 {
+			if _, err := engine.Step(w, "poll", func(context.Context) (int, error) { return n, nil }); err != nil {
+				return 0, err
+			}
+		}
+		if err := engine.Sleep(w, time.Hour); err != nil {
+			return 0, err
+		}
+		return n, nil
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/wf", 7)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	got := env.DurableSteps(h.TaskID)
+	want := []testkit.DurableStep{{1, "poll", "step", "complete", 1}, {2, "poll", "step", "complete", 1}, {3, "sleep", "sleep", "complete", 1}}
+	if len(got) != len(want) {
+		t.Fatalf("DurableSteps = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("DurableSteps[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if s := env.Task(h.TaskID).Step("poll"); s == nil || *s.Sequence != 1 {
+		t.Fatalf(`Step("poll") = %+v, want the first call (sequence 1)`, s)
+	}
+}
