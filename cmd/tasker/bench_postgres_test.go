@@ -4,13 +4,14 @@ import (
 	"os"
 	"testing"
 
+	"github.com/tasker-go/tasker/internal/bench"
 	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
 // TestMain lets the test binary act as `tasker bench-worker`: the bench
-// re-executes os.Executable() (this binary, in tests) with benchWorkerEnv set.
+// re-executes os.Executable() (this binary, in tests) with bench.WorkerEnv set.
 func TestMain(m *testing.M) {
-	if os.Getenv(benchWorkerEnv) != "" {
+	if os.Getenv(bench.WorkerEnv) != "" {
 		os.Exit(run(os.Args[1:]))
 	}
 	os.Exit(m.Run())

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/examples/orderflow"
-	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/internal/bench"
 )
 
 type demoOptions struct {
@@ -39,92 +38,6 @@ completion and prints a summary. Each run adds new orders to the database.`,
 	return cmd
 }
 
-// tracker follows the lifecycle events of a set of tasks.
-type tracker struct {
-	mu       sync.Mutex
-	mine     map[int64]bool
-	finished map[int64]string // by task id: the last task event seen
-	complete int              // of mine
-	failed   int              // of mine
-	changed  chan struct{}
-}
-
-func newTracker() *tracker {
-	return &tracker{mine: map[int64]bool{}, finished: map[int64]string{}, changed: make(chan struct{}, 1)}
-}
-
-func (t *tracker) add(id int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.mine[id] = true
-	t.count(id, t.finished[id], +1)
-}
-
-func (t *tracker) count(id int64, ev string, sign int) {
-	switch ev {
-	case engine.EventTaskCompleted:
-		t.complete += sign
-	case engine.EventTaskFailed:
-		t.failed += sign
-	}
-}
-
-// consume reads events until the channel closes.
-func (t *tracker) consume(events <-chan engine.Event) {
-	for ev := range events {
-		if ev.Name != engine.EventTaskCompleted && ev.Name != engine.EventTaskFailed {
-			continue
-		}
-		t.set(ev.TaskID, ev.Name)
-	}
-}
-
-func (t *tracker) set(id int64, ev string) {
-	t.mu.Lock()
-	if t.mine[id] {
-		t.count(id, t.finished[id], -1)
-		t.count(id, ev, +1)
-	}
-	t.finished[id] = ev
-	t.mu.Unlock()
-	select {
-	case t.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (t *tracker) counts() (complete, failed, total int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.complete, t.failed, len(t.mine)
-}
-
-// resync reads the state of every unfinished task of mine from the store:
-// the fallback for events the subscription dropped.
-func (t *tracker) resync(ctx context.Context, st store.Store) error {
-	t.mu.Lock()
-	var open []int64
-	for id := range t.mine {
-		if t.finished[id] == "" {
-			open = append(open, id)
-		}
-	}
-	t.mu.Unlock()
-	for _, id := range open {
-		d, err := st.GetTask(ctx, id)
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Task.State == store.TaskComplete:
-			t.set(id, engine.EventTaskCompleted)
-		case d.Task.State.Done():
-			t.set(id, engine.EventTaskFailed)
-		}
-	}
-	return nil
-}
-
 func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	if o.orders < 1 {
 		return fmt.Errorf("--orders must be at least 1, got %d", o.orders)
@@ -146,10 +59,10 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	fmt.Fprintf(out, "tasker demo: %d orders of %s@%s on %s\n", o.orders, orderflow.Workflow, orderflow.Version, describe(st, o.db))
 
-	tr := newTracker()
+	tr := bench.NewTracker()
 	events, unsubscribe := e.Subscribe(max(4096, 16*o.orders))
 	consumed := make(chan struct{})
-	go func() { defer close(consumed); tr.consume(events) }()
+	go func() { defer close(consumed); tr.Consume(events) }()
 
 	runDone := make(chan error, 1)
 	began := time.Now()
@@ -167,7 +80,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 
 	progress := func(final bool) {
-		c, f, _ := tr.counts()
+		c, f, _ := tr.Counts()
 		s := e.Stats()
 		line := fmt.Sprintf("\r  %d/%d orders done (%d complete, %d error), %d retries, %s",
 			c+f, o.orders, c, f, s.StepsRetried, time.Since(began).Round(100*time.Millisecond))
@@ -186,27 +99,27 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 			startErr = err
 			break
 		}
-		tr.add(h.TaskID)
+		tr.Add(h.TaskID)
 		select {
 		case <-ticker.C:
 			progress(false)
 		default:
 		}
 	}
-	_, _, started := tr.counts()
+	_, _, started := tr.Counts()
 	var waitErr error
 	if startErr == nil {
 	wait:
 		for {
-			if c, f, _ := tr.counts(); c+f == started {
+			if c, f, _ := tr.Counts(); c+f == started {
 				break
 			}
 			select {
-			case <-tr.changed:
+			case <-tr.Changed():
 			case <-ticker.C:
 				progress(false)
 				if e.Stats().EventsDropped > 0 {
-					if err := tr.resync(ctx, st); err != nil {
+					if err := tr.Resync(ctx, st); err != nil {
 						waitErr = err
 						break wait
 					}
@@ -229,7 +142,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return fmt.Errorf("stopping the engine: %w", stopErr)
 	}
 
-	complete, failed, _ := tr.counts()
+	complete, failed, _ := tr.Counts()
 	s := e.Stats()
 	w := newTable(out)
 	fmt.Fprintln(w)
