@@ -70,7 +70,7 @@ func TestCeilingCommitsEveryRow(t *testing.T) {
 		t.Fatalf("one %+v, many %+v", one, many)
 	}
 	var rows int
-	if err := st.DB().NewRaw("SELECT count(*) FROM " + ceiling.Table).Scan(ctx, &rows); err != nil {
+	if err := st.DB().NewRaw("SELECT count(*) FROM "+ceiling.Table).Scan(ctx, &rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 40 {
