@@ -35,12 +35,15 @@ var (
 // Tasker schema there (Found 0), or one at another version than Want.
 type SchemaError struct {
 	Database string // the file or schema looked at
+	Absent   bool   // the database (a Postgres schema) does not exist at all
 	Found    int    // the schema version found; 0: no Tasker schema
 	Want     int    // the version this code reads
 }
 
 func (e *SchemaError) Error() string {
 	switch {
+	case e.Absent:
+		return fmt.Sprintf("%s does not exist", e.Database)
 	case e.Found == 0:
 		return fmt.Sprintf("%s is not a Tasker database (no Tasker schema)", e.Database)
 	case e.Found > e.Want:
