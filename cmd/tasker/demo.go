@@ -45,7 +45,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	if o.concurrency < 0 {
 		return fmt.Errorf("--concurrency must not be negative, got %d", o.concurrency)
 	}
-	st, err := openStore(ctx, o.db)
+	st, err := openStore(ctx, o.db, openCreate)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish fo
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			st, err := openStore(ctx, db)
+			st, err := openStore(ctx, db, openCreate)
 			if err != nil {
 				return err
 			}

@@ -38,6 +38,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -146,7 +147,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		// A mistyped directory should fail, not grow a tree of folders
 		// holding a fresh, empty database.
 		dir := filepath.Dir(path)
-		if fi, err := os.Stat(dir); err != nil {
+		if fi, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("opening sqlite %s: directory %s does not exist (%w)", path, dir, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("opening sqlite %s: directory %s: %w", path, dir, err)
 		} else if !fi.IsDir() {
 			return nil, fmt.Errorf("opening sqlite %s: %s is not a directory", path, dir)
