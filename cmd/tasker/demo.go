@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/engine"
@@ -36,6 +38,12 @@ completion and prints a summary. Each run adds new orders to the database.`,
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 0, "most handlers running at once (0: the engine's default, 32)")
 	addDBFlag(cmd, &o.db)
 	return cmd
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
@@ -79,11 +87,20 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return err
 	}
 
+	// The progress line redraws itself (\r) on a terminal; into a file or
+	// a pipe only the final count is written, once.
+	tty := isTerminal(out)
 	progress := func(final bool) {
+		if !final && !tty {
+			return
+		}
 		c, f, _ := tr.Counts()
 		s := e.Stats()
-		line := fmt.Sprintf("\r  %d/%d orders done (%d complete, %d error), %d retries, %s",
+		line := fmt.Sprintf("  %d/%d orders done (%d complete, %d error), %d retries, %s",
 			c+f, o.orders, c, f, s.StepsRetried, time.Since(began).Round(100*time.Millisecond))
+		if tty {
+			line = "\r" + line
+		}
 		if final {
 			line += "\n"
 		}
