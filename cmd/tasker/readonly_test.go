@@ -184,8 +184,10 @@ func TestReadCommandsJSON(t *testing.T) {
 		} `json:"steps"`
 		Edges   []json.RawMessage `json:"edges"`
 		History struct {
-			Task  []struct{ ToState string `json:"to_state"` } `json:"task"`
-			Steps []json.RawMessage                           `json:"steps"`
+			Task []struct {
+				ToState string `json:"to_state"`
+			} `json:"task"`
+			Steps []json.RawMessage `json:"steps"`
 		} `json:"history"`
 	}
 	out = mustExecute(t, "tasks", "show", "1", "--json", "--db", db)

@@ -123,4 +123,3 @@ engine has not stopped ` + stopGrace.String() + ` after --drain, the worker exit
 	addDBFlag(cmd, &db)
 	return cmd
 }
-
