@@ -351,7 +351,18 @@ func (l *locator) find(msg string) (line, col int) {
 	var step ast.Node
 	if m := stepByName.FindStringSubmatch(msg); m != nil {
 		if name, err := strconv.Unquote(m[1]); err == nil {
-			step = l.step(func(i int, n ast.Node) bool { return scalar(field(n, "name")) == name })
+			// A duplicate is the second step of that name; else the first.
+			skip := 0
+			if strings.Contains(msg, "duplicate step name") {
+				skip = 1
+			}
+			step = l.step(func(i int, n ast.Node) bool {
+				if scalar(field(n, "name")) != name {
+					return false
+				}
+				skip--
+				return skip < 0
+			})
 		}
 	} else if m := stepByNumber.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
