@@ -442,6 +442,7 @@ func newTasksCancelCmd() *cobra.Command {
 				}
 				if force {
 					// engine.Cancel has no force option: the store does it.
+					// TODO: engine.Cancel with a force option once the engine has one.
 					meta, _ := json.Marshal(map[string]string{"reason": reason, "forced": "true"})
 					_, err = st.CancelTask(cmd.Context(), &store.CancelTaskParams{TaskID: id, Force: true, Metadata: meta})
 				} else {
