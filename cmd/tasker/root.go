@@ -26,8 +26,11 @@ func newRootCmd() *cobra.Command {
 		Short: "Tasker: durable workflows on SQLite or PostgreSQL",
 		Long: `Tasker runs workflows (DAGs of steps, or Go code with durable steps) durably on an SQLite file or PostgreSQL.
 
---db takes an SQLite file path (default ` + defaultDB + `) or a postgres:// URL;
-add ?schema=NAME to a URL to use that schema.`,
+--db takes an SQLite file path (default ` + defaultDB + `; or sqlite://PATH) or a
+postgres:// URL; add ?schema=NAME to a URL to use that schema. Only demo,
+worker, approval start and migrate create or migrate a database; tasks ls and
+show open it read-only, and the other commands need it to exist at the
+current schema version (` + "`tasker migrate`" + ` upgrades it).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
