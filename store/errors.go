@@ -25,7 +25,35 @@ var (
 	// ErrRetryable: a transient database failure (serialization, deadlock,
 	// lost connection); the whole operation may be retried.
 	ErrRetryable = errors.New("tasker/store: transient database error")
+	// ErrNotMigrated: a store opened read-only found no Tasker schema where
+	// it looked, or one at another version than this code's; opening it
+	// read-write (or `tasker migrate`) creates or upgrades it.
+	ErrNotMigrated = errors.New("tasker/store: no Tasker schema at this version")
 )
+
+// SchemaError is why a store opened read-only refused its database: no
+// Tasker schema there (Found 0), or one at another version than Want.
+type SchemaError struct {
+	Database string // the file or schema looked at
+	Absent   bool   // the database (a Postgres schema) does not exist at all
+	Found    int    // the schema version found; 0: no Tasker schema
+	Want     int    // the version this code reads
+}
+
+func (e *SchemaError) Error() string {
+	switch {
+	case e.Absent:
+		return fmt.Sprintf("%s does not exist", e.Database)
+	case e.Found == 0:
+		return fmt.Sprintf("%s is not a Tasker database (no Tasker schema)", e.Database)
+	case e.Found > e.Want:
+		return fmt.Sprintf("%s has schema version %d, newer than this program's %d (upgrade the program)", e.Database, e.Found, e.Want)
+	}
+	return fmt.Sprintf("%s has schema version %d, this program needs %d", e.Database, e.Found, e.Want)
+}
+
+// Is makes errors.Is(err, ErrNotMigrated) true.
+func (e *SchemaError) Is(target error) bool { return target == ErrNotMigrated }
 
 // ValidationError names the field that was wrong and how.
 type ValidationError struct {

@@ -78,7 +78,7 @@ the same --db charges it, then waits for the decision, sent with
 				id = "exp-" + hex.EncodeToString(b)
 			}
 			ctx := cmd.Context()
-			st, err := openStore(ctx, db)
+			st, err := openStore(ctx, db, openCreate)
 			if err != nil {
 				return err
 			}

@@ -1,20 +1,10 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/tasker-go/tasker/internal/pgtest"
 )
-
-// TestMain lets the test binary act as `tasker bench-worker`: the bench
-// re-executes os.Executable() (this binary, in tests) with benchWorkerEnv set.
-func TestMain(m *testing.M) {
-	if os.Getenv(benchWorkerEnv) != "" {
-		os.Exit(run(os.Args[1:]))
-	}
-	os.Exit(m.Run())
-}
 
 // The bench on PostgreSQL at a tiny scale, in this process and with three
 // worker processes. Skips without TASKER_TEST_POSTGRES_URL (fails in CI).

@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
+	"os"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/examples/orderflow"
-	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/internal/bench"
 )
 
 type demoOptions struct {
@@ -39,90 +40,10 @@ completion and prints a summary. Each run adds new orders to the database.`,
 	return cmd
 }
 
-// tracker follows the lifecycle events of a set of tasks.
-type tracker struct {
-	mu       sync.Mutex
-	mine     map[int64]bool
-	finished map[int64]string // by task id: the last task event seen
-	complete int              // of mine
-	failed   int              // of mine
-	changed  chan struct{}
-}
-
-func newTracker() *tracker {
-	return &tracker{mine: map[int64]bool{}, finished: map[int64]string{}, changed: make(chan struct{}, 1)}
-}
-
-func (t *tracker) add(id int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.mine[id] = true
-	t.count(id, t.finished[id], +1)
-}
-
-func (t *tracker) count(id int64, ev string, sign int) {
-	switch ev {
-	case engine.EventTaskCompleted:
-		t.complete += sign
-	case engine.EventTaskFailed:
-		t.failed += sign
-	}
-}
-
-// consume reads events until the channel closes.
-func (t *tracker) consume(events <-chan engine.Event) {
-	for ev := range events {
-		if ev.Name != engine.EventTaskCompleted && ev.Name != engine.EventTaskFailed {
-			continue
-		}
-		t.set(ev.TaskID, ev.Name)
-	}
-}
-
-func (t *tracker) set(id int64, ev string) {
-	t.mu.Lock()
-	if t.mine[id] {
-		t.count(id, t.finished[id], -1)
-		t.count(id, ev, +1)
-	}
-	t.finished[id] = ev
-	t.mu.Unlock()
-	select {
-	case t.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (t *tracker) counts() (complete, failed, total int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.complete, t.failed, len(t.mine)
-}
-
-// resync reads the state of every unfinished task of mine from the store:
-// the fallback for events the subscription dropped.
-func (t *tracker) resync(ctx context.Context, st store.Store) error {
-	t.mu.Lock()
-	var open []int64
-	for id := range t.mine {
-		if t.finished[id] == "" {
-			open = append(open, id)
-		}
-	}
-	t.mu.Unlock()
-	for _, id := range open {
-		d, err := st.GetTask(ctx, id)
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Task.State == store.TaskComplete:
-			t.set(id, engine.EventTaskCompleted)
-		case d.Task.State.Done():
-			t.set(id, engine.EventTaskFailed)
-		}
-	}
-	return nil
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
@@ -132,7 +53,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	if o.concurrency < 0 {
 		return fmt.Errorf("--concurrency must not be negative, got %d", o.concurrency)
 	}
-	st, err := openStore(ctx, o.db)
+	st, err := openStore(ctx, o.db, openCreate)
 	if err != nil {
 		return err
 	}
@@ -146,10 +67,10 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	fmt.Fprintf(out, "tasker demo: %d orders of %s@%s on %s\n", o.orders, orderflow.Workflow, orderflow.Version, describe(st, o.db))
 
-	tr := newTracker()
+	tr := bench.NewTracker()
 	events, unsubscribe := e.Subscribe(max(4096, 16*o.orders))
 	consumed := make(chan struct{})
-	go func() { defer close(consumed); tr.consume(events) }()
+	go func() { defer close(consumed); tr.Consume(events) }()
 
 	runDone := make(chan error, 1)
 	began := time.Now()
@@ -166,11 +87,20 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return err
 	}
 
+	// The progress line redraws itself (\r) on a terminal; into a file or
+	// a pipe only the final count is written, once.
+	tty := isTerminal(out)
 	progress := func(final bool) {
-		c, f, _ := tr.counts()
+		if !final && !tty {
+			return
+		}
+		c, f, _ := tr.Counts()
 		s := e.Stats()
-		line := fmt.Sprintf("\r  %d/%d orders done (%d complete, %d error), %d retries, %s",
+		line := fmt.Sprintf("  %d/%d orders done (%d complete, %d error), %d retries, %s",
 			c+f, o.orders, c, f, s.StepsRetried, time.Since(began).Round(100*time.Millisecond))
+		if tty {
+			line = "\r" + line
+		}
 		if final {
 			line += "\n"
 		}
@@ -186,27 +116,27 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 			startErr = err
 			break
 		}
-		tr.add(h.TaskID)
+		tr.Add(h.TaskID)
 		select {
 		case <-ticker.C:
 			progress(false)
 		default:
 		}
 	}
-	_, _, started := tr.counts()
+	_, _, started := tr.Counts()
 	var waitErr error
 	if startErr == nil {
 	wait:
 		for {
-			if c, f, _ := tr.counts(); c+f == started {
+			if c, f, _ := tr.Counts(); c+f == started {
 				break
 			}
 			select {
-			case <-tr.changed:
+			case <-tr.Changed():
 			case <-ticker.C:
 				progress(false)
 				if e.Stats().EventsDropped > 0 {
-					if err := tr.resync(ctx, st); err != nil {
+					if err := tr.Resync(ctx, st); err != nil {
 						waitErr = err
 						break wait
 					}
@@ -229,7 +159,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return fmt.Errorf("stopping the engine: %w", stopErr)
 	}
 
-	complete, failed, _ := tr.counts()
+	complete, failed, _ := tr.Counts()
 	s := e.Stats()
 	w := newTable(out)
 	fmt.Fprintln(w)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -11,11 +12,32 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/examples/orderflow"
+	"github.com/tasker-go/tasker/internal/bench"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
+
+// roleEnv makes the test binary, re-executed, act as `tasker` itself:
+// "worker" adds the stuck workflow (stuckWorkflow) to the worker.
+const roleEnv = "TASKER_TEST_CLI_ROLE"
+
+// TestMain lets the test binary act as tasker: the bench re-executes
+// os.Executable() (this binary, in tests) with bench.WorkerEnv set, and
+// the worker tests run it with roleEnv set.
+func TestMain(m *testing.M) {
+	switch {
+	case os.Getenv(bench.WorkerEnv) != "":
+		os.Exit(run(os.Args[1:]))
+	case os.Getenv(roleEnv) == "worker":
+		registerExtra = registerStuck
+		os.Exit(run(os.Args[1:]))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // execute runs the CLI in-process and returns what it printed.
 func execute(t *testing.T, ctx context.Context, args ...string) (string, error) {
@@ -85,6 +107,9 @@ func TestDemoThenInspect(t *testing.T) {
 	wantMatch(t, out, `(?m)^steps run\s+26\s+\(25 completed, 0 failed\)$`)
 	wantMatch(t, out, `(?m)^workflows/s\s+\d`)
 	wantMatch(t, out, `5/5 orders done \(5 complete, 0 error\)`)
+	if strings.Contains(out, "\r") {
+		t.Errorf("demo wrote a carriage return into a buffer (not a terminal):\n%q", out)
+	}
 
 	out = mustExecute(t, "tasks", "ls", "--db", db)
 	wantMatch(t, out, `ID\s+WORKFLOW\s+VERSION\s+STATE`)
@@ -145,8 +170,14 @@ func TestDemoThenInspect(t *testing.T) {
 }
 
 func TestMigrateCreatesTheSchema(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "sub", "new.db")
-	mustFail(t, "no database at", "tasks", "ls", "--db", db)
+	dir := filepath.Join(t.TempDir(), "sub")
+	db := filepath.Join(dir, "new.db")
+	mustFail(t, "no database at "+db, "tasks", "ls", "--db", db)
+	// A missing directory is a mistake to report, not to create.
+	mustFail(t, "directory "+dir+" does not exist", "migrate", "--db", db)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	out := mustExecute(t, "migrate", "--db", db)
 	m := wantMatch(t, out, `schema version (\d+)`)
 	st, err := sqlite.Open(context.Background(), db, nil)

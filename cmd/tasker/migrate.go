@@ -15,7 +15,7 @@ func newMigrateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := openStore(ctx, db) // opening applies the migrations
+			st, err := openStore(ctx, db, openCreate) // opening applies the migrations
 			if err != nil {
 				return err
 			}

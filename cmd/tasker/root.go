@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -26,13 +26,51 @@ func newRootCmd() *cobra.Command {
 		Short: "Tasker: durable workflows on SQLite or PostgreSQL",
 		Long: `Tasker runs workflows (DAGs of steps, or Go code with durable steps) durably on an SQLite file or PostgreSQL.
 
---db takes an SQLite file path (default ` + defaultDB + `) or a postgres:// URL;
-add ?schema=NAME to a URL to use that schema.`,
+--db takes an SQLite file path (default ` + defaultDB + `; or sqlite://PATH) or a
+postgres:// URL; add ?schema=NAME to a URL to use that schema. Only demo,
+worker, approval start and migrate create or migrate a database; tasks ls and
+show open it read-only, and the other commands need it to exist at the
+current schema version (` + "`tasker migrate`" + ` upgrades it).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(), newBenchCmd(), newBenchWorkerCmd())
+	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(),
+		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd())
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group (tasks, events, …)
+// fail on a word that is not one of its subcommands: cobra would print the
+// group's help and exit 0, so `tasker tasks cancle 1` looked like success.
+// A group given no word at all prints its help, as before.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		var names []string
+		for _, c := range cmd.Commands() {
+			if c.IsAvailableCommand() {
+				names = append(names, c.Name())
+			}
+		}
+		msg := fmt.Sprintf("unknown command %q for %q (one of: %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return errors.New(msg)
+	}
 }
 
 // addDBFlag gives a command the --db flag.
@@ -44,48 +82,125 @@ func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-// openStore opens (creating and migrating as needed) the store dsn names:
-// a postgres:// URL or an SQLite file path (optionally sqlite://path).
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	switch {
-	case dsn == "":
-		return nil, errors.New("--db is empty: give an SQLite file path or a postgres:// URL")
-	case isPostgres(dsn):
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("postgres URL: %w", err)
-		}
-		q := u.Query()
-		schema := q.Get("schema")
-		q.Del("schema")
-		u.RawQuery = q.Encode()
-		st, err := postgres.Open(ctx, u.String(), &postgres.Options{Schema: schema})
-		if err != nil {
-			return nil, fmt.Errorf("opening postgres: %w", err)
-		}
-		return st, nil
-	default:
-		path := strings.TrimPrefix(dsn, "sqlite://")
-		st, err := sqlite.Open(ctx, path, nil)
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", path, err)
-		}
-		return st, nil
-	}
+// dbTarget is what --db names: an SQLite file or a PostgreSQL schema.
+type dbTarget struct {
+	dsn    string // as given
+	path   string // SQLite
+	pgURL  string // PostgreSQL, without ?schema=
+	schema string // PostgreSQL
 }
 
-// openExisting opens a store that must already exist: commands that only
-// inspect or operate on tasks refuse to create an empty SQLite file.
-func openExisting(ctx context.Context, dsn string) (store.Store, error) {
-	if !isPostgres(dsn) {
-		path := strings.TrimPrefix(dsn, "sqlite://")
-		if path != sqlite.Memory {
-			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("no database at %s (run `tasker demo` or `tasker migrate --db %s` first)", path, dsn)
-			}
+// parseDB checks --db: an SQLite file path (optionally sqlite://PATH) or a
+// postgres:// URL with an optional ?schema=NAME; any other URL scheme is
+// refused rather than taken for a file name.
+func parseDB(dsn string) (*dbTarget, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, errors.New("--db is empty: give an SQLite file path or a postgres:// URL")
+	}
+	t := &dbTarget{dsn: dsn}
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	switch {
+	case !isURL:
+		t.path = dsn
+	case strings.EqualFold(scheme, "sqlite"):
+		if rest == "" {
+			return nil, fmt.Errorf("--db %s names no file (sqlite://PATH)", dsn)
+		}
+		t.path = rest
+	case strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"):
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("--db: postgres URL: %w", err)
+		}
+		q := u.Query()
+		t.schema = q.Get("schema")
+		q.Del("schema")
+		u.RawQuery = q.Encode()
+		t.pgURL = u.String()
+	default:
+		return nil, fmt.Errorf("--db: unsupported URL scheme %q (give an SQLite file path, sqlite://PATH or a postgres:// URL)", scheme)
+	}
+	return t, nil
+}
+
+// shown is the --db value to print: a postgres URL without its password.
+func (t *dbTarget) shown() string {
+	if t.pgURL == "" {
+		return t.dsn
+	}
+	if u, err := url.Parse(t.dsn); err == nil {
+		return u.Redacted()
+	}
+	return "postgres://…"
+}
+
+// openMode says what a command may do to the database it opens.
+type openMode int
+
+const (
+	// openCreate creates the SQLite file or Postgres schema when missing
+	// and migrates it: migrate, demo, worker, approval start.
+	openCreate openMode = iota
+	// openReadOnly changes nothing: the database must exist with Tasker's
+	// schema at this version (tasks ls, tasks show).
+	openReadOnly
+	// openExisting writes to a database that must already exist with
+	// Tasker's schema at this version (tasks cancel/retry/resolve, events
+	// send): a mistyped --db is refused, not created or migrated.
+	openExisting
+)
+
+// openStore opens the store --db names, as mode allows.
+func openStore(ctx context.Context, dsn string, mode openMode) (store.Store, error) {
+	t, err := parseDB(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if mode != openCreate {
+		st, err := t.open(ctx, true)
+		if err != nil || mode == openReadOnly {
+			return st, err
+		}
+		// It is there and current: open it for writing (which then
+		// neither creates nor migrates anything).
+		if err := st.Close(); err != nil {
+			return nil, err
 		}
 	}
-	return openStore(ctx, dsn)
+	return t.open(ctx, false)
+}
+
+func (t *dbTarget) open(ctx context.Context, readOnly bool) (store.Store, error) {
+	if t.pgURL != "" {
+		st, err := postgres.Open(ctx, t.pgURL, &postgres.Options{Schema: t.schema, ReadOnly: readOnly})
+		if err != nil {
+			return nil, t.openError("opening postgres", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, t.path, &sqlite.Options{ReadOnly: readOnly})
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && readOnly {
+			return nil, fmt.Errorf("no database at %s (run `tasker migrate --db %s` or `tasker demo --db %s` first)", t.path, shellQuote(t.dsn), shellQuote(t.dsn))
+		}
+		return nil, t.openError("", err) // sqlite's errors name the file
+	}
+	return st, nil
+}
+
+// openError adds to a refused schema the command that fixes it.
+func (t *dbTarget) openError(action string, err error) error {
+	var se *store.SchemaError
+	if errors.As(err, &se) {
+		if se.Found > se.Want {
+			return se
+		}
+		return fmt.Errorf("%w: run `tasker migrate --db %s`", se, shellQuote(t.shown()))
+	}
+	if action == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", action, err)
 }
 
 // describe names the backend for humans.

@@ -84,22 +84,27 @@ func newTasksLsCmd() *cobra.Command {
 	var db, state, workflow string
 	var limit int
 	var before int64
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "list tasks, newest first",
-		Args:    cobra.NoArgs,
+		Long: `ls lists tasks, newest first, a page at a time (--limit); the line under the
+table gives the --before of the next page. It opens the database read-only:
+it creates, migrates and changes nothing.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := openExisting(ctx, db)
-			if err != nil {
-				return err
+			// Every flag is checked before anything is opened.
+			if limit < 1 || limit > maxListLimit {
+				return fmt.Errorf("--limit must be from 1 to %d, got %d", maxListLimit, limit)
 			}
-			defer st.Close()
+			if before < 0 {
+				return fmt.Errorf("--before must be a task id (a positive integer, or 0 for the first page), got %d", before)
+			}
 			p := &store.ListTasksParams{Limit: limit, Before: before}
 			if workflow != "" {
 				p.Namespace, p.Name, _ = strings.Cut(workflow, "/")
-				if p.Name == "" {
+				if p.Namespace == "" || p.Name == "" {
 					return fmt.Errorf("--workflow must be namespace/name, got %q", workflow)
 				}
 			}
@@ -111,19 +116,67 @@ func newTasksLsCmd() *cobra.Command {
 					p.States = append(p.States, store.TaskState(s))
 				}
 			}
+			ctx := cmd.Context()
+			st, err := openStore(ctx, db, openReadOnly)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
 			page, err := st.ListTasks(ctx, p)
 			if err != nil {
 				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), taskListJSON{Tasks: orEmpty(page.Tasks), NextBefore: page.NextCursor})
 			}
 			return printTaskList(cmd.OutOrStdout(), page)
 		},
 	}
 	cmd.Flags().StringVar(&state, "state", "", "only tasks in these states (comma-separated: "+joinStates()+")")
 	cmd.Flags().StringVar(&workflow, "workflow", "", "only tasks of this workflow (namespace/name)")
-	cmd.Flags().IntVar(&limit, "limit", 50, "most tasks to list (at most 1000)")
+	cmd.Flags().IntVar(&limit, "limit", 50, fmt.Sprintf("most tasks to list (1 to %d)", maxListLimit))
 	cmd.Flags().Int64Var(&before, "before", 0, "only tasks with a smaller id (the cursor the previous page printed)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"tasks": [...], "next_before": ID} (next_before absent on the last page)`)
 	addDBFlag(cmd, &db)
 	return cmd
+}
+
+// maxListLimit is the store's largest page.
+const maxListLimit = 1000
+
+// taskListJSON is `tasks ls --json`.
+type taskListJSON struct {
+	Tasks      []*store.Task `json:"tasks"`
+	NextBefore int64         `json:"next_before,omitempty"`
+}
+
+// taskJSON is `tasks show --json`: the task, its steps and edges, and its
+// transitions (task's and steps', each oldest first).
+type taskJSON struct {
+	Task    *store.Task     `json:"task"`
+	Steps   []*store.Step   `json:"steps"`
+	Edges   []*store.Edge   `json:"edges"`
+	History taskHistoryJSON `json:"history"`
+}
+
+type taskHistoryJSON struct {
+	Task  []*store.TaskTransition `json:"task"`
+	Steps []*store.StepTransition `json:"steps"`
+}
+
+// orEmpty makes a nil slice encode as [] rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// writeJSON prints v as indented JSON and a newline.
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func joinStates() string {
@@ -156,17 +209,20 @@ func printTaskList(out io.Writer, page *store.TaskPage) error {
 
 func newTasksShowCmd() *cobra.Command {
 	var db string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "show a task, its steps and its transition history",
-		Args:  cobra.ExactArgs(1),
+		Long: `show prints a task, its steps and its transition history. It opens the
+database read-only: it creates, migrates and changes nothing.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTaskID(args[0])
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			st, err := openExisting(ctx, db)
+			st, err := openStore(ctx, db, openReadOnly)
 			if err != nil {
 				return err
 			}
@@ -179,9 +235,14 @@ func newTasksShowCmd() *cobra.Command {
 			if err != nil {
 				return taskError(id, err)
 			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), taskJSON{Task: d.Task, Steps: orEmpty(d.Steps), Edges: orEmpty(d.Edges),
+					History: taskHistoryJSON{Task: orEmpty(h.Task), Steps: orEmpty(h.Steps)}})
+			}
 			return printTask(cmd.OutOrStdout(), d, h)
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"task", "steps", "edges", "history": {"task", "steps"}} as the store records them`)
 	addDBFlag(cmd, &db)
 	return cmd
 }
@@ -341,7 +402,7 @@ func taskError(id int64, err error) error {
 // operate opens the store and an engine (not running: only its operator
 // methods are used) and calls fn with the task's current state.
 func operate(ctx context.Context, db string, id int64, fn func(e *engine.Engine, st store.Store, d *store.TaskDetail) error) error {
-	st, err := openExisting(ctx, db)
+	st, err := openStore(ctx, db, openExisting)
 	if err != nil {
 		return err
 	}
@@ -379,6 +440,7 @@ func newTasksCancelCmd() *cobra.Command {
 				}
 				if force {
 					// engine.Cancel has no force option: the store does it.
+					// TODO: engine.Cancel with a force option once the engine has one.
 					meta, _ := json.Marshal(map[string]string{"reason": reason, "forced": "true"})
 					_, err = st.CancelTask(cmd.Context(), &store.CancelTaskParams{TaskID: id, Force: true, Metadata: meta})
 				} else {

@@ -12,27 +12,47 @@ import (
 	"github.com/tasker-go/tasker/examples/orderflow"
 )
 
+// stopGrace is how long past --drain the worker waits for the engine's
+// Stop to return (releasing leases, flushing completions) before it exits
+// regardless.
+const stopGrace = 5 * time.Second
+
+// registerExtra, when set (by tests), registers more workflows on the
+// worker's engine.
+var registerExtra func(e *engine.Engine) error
+
 func newWorkerCmd() *cobra.Command {
 	var db string
 	var concurrency int
-	var poll, shutdown time.Duration
+	var poll, drain time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "run the example workflows' steps until SIGINT or SIGTERM",
 		Long: `worker registers the example workflows (the order DAG of ` + "`tasker demo`" + ` and the
 code-first expense approval of ` + "`tasker approval start`" + `) and executes their
 steps from the store (started by this or any other process) until it
-receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish for up to
---shutdown-timeout, and gives back the leases of those that did not.`,
+receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish
+for up to --drain, and gives back the leases of those that did not; a step
+whose handler ignores cancellation keeps its lease until it expires. If the
+engine has not stopped ` + stopGrace.String() + ` after --drain, the worker exits anyway
+(status 1). A second SIGINT or SIGTERM exits at once (status 128+signal).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if drain < 0 {
+				return fmt.Errorf("--drain must not be negative, got %s", drain)
+			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			st, err := openStore(ctx, db)
+			st, err := openStore(ctx, db, openCreate)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			closeStore := true
+			defer func() {
+				if closeStore {
+					st.Close()
+				}
+			}()
 			e, err := engine.New(engine.Config{Store: st, Execution: engine.ExecutionConfig{MaxConcurrency: concurrency, PollInterval: poll}})
 			if err != nil {
 				return err
@@ -44,6 +64,11 @@ receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish fo
 			// idempotency keys hold within this worker only.
 			if err := approval.Register(e, approval.Options{}); err != nil {
 				return err
+			}
+			if registerExtra != nil {
+				if err := registerExtra(e); err != nil {
+					return err
+				}
 			}
 			runDone := make(chan error, 1)
 			// Run gets a context that does not end with the signal: a
@@ -57,12 +82,26 @@ receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish fo
 			case runErr = <-runDone:
 				runDone <- runErr
 			}
-			fmt.Fprintf(out, "stopping: waiting up to %s for running steps\n", shutdown)
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdown)
+			fmt.Fprintf(out, "stopping: waiting up to %s for running steps (SIGINT or SIGTERM again exits at once)\n", drain)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 			defer cancel()
-			stopErr := e.Stop(sctx)
-			if err := <-runDone; runErr == nil {
-				runErr = err
+			stopped := make(chan error, 1)
+			go func() {
+				err := e.Stop(sctx)
+				if rerr := <-runDone; runErr == nil {
+					runErr = rerr
+				}
+				stopped <- err
+			}()
+			var stopErr error
+			select {
+			case stopErr = <-stopped:
+			case <-time.After(drain + stopGrace):
+				// The engine is stuck (a handler that ignores its context
+				// and a Stop that waits for it): leave its leases to
+				// expire, and the store open under it.
+				closeStore = false
+				return fmt.Errorf("the engine did not stop within --drain %s and %s more: exiting with steps still running (their leases expire and other workers retry them)", drain, stopGrace)
 			}
 			s := e.Stats()
 			fmt.Fprintf(out, "worker stopped: %d steps completed, %d retried, %d failed, %d leases given back\n",
@@ -78,7 +117,9 @@ receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish fo
 	}
 	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "most handlers running at once (0: the engine's default, 32)")
 	cmd.Flags().DurationVar(&poll, "poll", 0, "how often to look for work started by other processes (0: the engine's default, 1s)")
-	cmd.Flags().DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long running steps may take to finish after a signal")
+	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "after a signal, how long running steps may take to finish before their leases are given back")
+	cmd.Flags().DurationVar(&drain, "shutdown-timeout", 30*time.Second, "the former name of --drain")
+	_ = cmd.Flags().MarkDeprecated("shutdown-timeout", "use --drain")
 	addDBFlag(cmd, &db)
 	return cmd
 }

@@ -31,8 +31,7 @@ var execModes = []string{"exec", "cache_statement"}
 func BenchmarkRawInsertCommit(b *testing.B) {
 	for _, mode := range execModes {
 		b.Run("mode="+mode, func(b *testing.B) {
-			storetest.RawInsertCommit(b, openBench(b, "&default_query_exec_mode="+mode).DB(),
-				"CREATE TABLE raw (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v TEXT)")
+			storetest.RawInsertCommit(b, openBench(b, "&default_query_exec_mode="+mode).DB())
 		})
 	}
 }

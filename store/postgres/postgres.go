@@ -16,11 +16,23 @@
 //
 // # Schemas
 //
-// Options.Schema puts every table in that schema (created when missing) by
-// setting search_path on each connection, so tenants and tests share one
-// database without seeing each other. Migrations are embedded and applied by
-// Open under a transaction-scoped advisory lock, so processes starting at
-// once apply each change exactly once.
+// Options.Schema puts every table in that schema by setting search_path on
+// each connection, so tenants and tests share one database without seeing
+// each other. Open creates, and nothing else:
+//
+//   - the schema Options.Schema names, when it does not exist (CREATE SCHEMA
+//     needs the CREATE privilege on the database; with an empty Schema no
+//     schema is ever created: the tables go in the connection's current
+//     schema, the first existing one on its search_path, usually public);
+//   - in that schema, the tables tasker_schema_migrations (the versions
+//     applied), tasker_tasks, tasker_steps, tasker_step_edges,
+//     tasker_task_transitions, tasker_step_transitions, tasker_events and
+//     tasker_leaders, and their indexes, by applying the embedded migrations
+//     not applied yet.
+//
+// The migrations run under a transaction-scoped advisory lock, so processes
+// starting at once apply each change exactly once. Options.ReadOnly creates
+// and migrates nothing: see there.
 //
 // # Time
 //
@@ -38,6 +50,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -60,10 +73,17 @@ const DefaultMaxConns = 10
 
 // Options configure Open. The zero value is a good default.
 type Options struct {
-	// Schema holds Tasker's tables; it is created when missing and every
-	// connection's search_path is set to it. Empty: the connection's
-	// default search_path (usually "public"), nothing is created.
+	// Schema holds Tasker's tables; Open creates it when missing, and sets
+	// every connection's search_path to it. Empty: the connection's
+	// current schema (usually "public"), which Open never creates but does
+	// migrate (Tasker's tables are created there).
 	Schema string
+	// ReadOnly opens an existing Tasker schema for reading only: Open
+	// creates and migrates nothing, every transaction is read-only
+	// (default_transaction_read_only), and a schema that does not exist or
+	// lacks Tasker's tables at this package's version is refused with a
+	// *store.SchemaError (matching store.ErrNotMigrated).
+	ReadOnly bool
 	// MaxConns is the connection budget of the pool (default 10). The
 	// wake-up listener's one connection comes on top of it.
 	MaxConns int
@@ -112,7 +132,8 @@ var (
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string as pgx accepts), creates the schema when needed and applies the
-// embedded migrations.
+// embedded migrations (see the package doc for exactly what it creates);
+// with Options.ReadOnly it only checks that the schema is there.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -126,6 +147,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	cfg.MinConns = 0
 	if o.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
+	}
+	if o.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	if !strings.Contains(dsn, "default_query_exec_mode") {
 		// bun sends every value inlined in the SQL text, so no two
@@ -151,13 +175,24 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 
 	schema := o.Schema
 	if schema == "" {
-		if err := db.NewRaw("SELECT current_schema()").Scan(ctx, &schema); err != nil {
+		var cur sql.NullString
+		if err := db.NewRaw("SELECT current_schema()").Scan(ctx, &cur); err != nil {
 			closeAll()
 			return nil, fmt.Errorf("finding the current schema: %w", mapError(err))
 		}
+		if !cur.Valid {
+			closeAll()
+			return nil, errors.New("finding the current schema: the connection's search_path names no existing schema (set Options.Schema)")
+		}
+		schema = cur.String
 	}
 	s := &Store{pool: pool, sqldb: sqldb, schema: schema}
-	if _, err := s.migrate(ctx, db, o.Schema != ""); err != nil {
+	if o.ReadOnly {
+		err = s.checkSchema(ctx, db)
+	} else {
+		_, err = s.migrate(ctx, db, o.Schema != "")
+	}
+	if err != nil {
 		closeAll()
 		return nil, err
 	}
@@ -204,6 +239,28 @@ func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, erro
 		return n, fmt.Errorf("migrating postgres schema %q: %w", s.schema, mapError(err))
 	}
 	return n, nil
+}
+
+// checkSchema refuses a schema that does not exist or lacks Tasker's tables
+// at the version of the embedded migrations.
+func (s *Store) checkSchema(ctx context.Context, db *bun.DB) error {
+	migrations, err := bunstore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	where := fmt.Sprintf("postgres schema %q", s.schema)
+	var exists, tables bool
+	err = db.NewRaw("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?), to_regclass(quote_ident(?) || '.tasker_schema_migrations') IS NOT NULL",
+		s.schema, s.schema).Scan(ctx, &exists, &tables)
+	switch {
+	case err != nil:
+		return fmt.Errorf("looking for %s: %w", where, mapError(err))
+	case !exists:
+		return &store.SchemaError{Database: where, Absent: true, Want: bunstore.LastVersion(migrations)}
+	case !tables:
+		return &store.SchemaError{Database: where, Want: bunstore.LastVersion(migrations)}
+	}
+	return bunstore.CheckVersion(ctx, db, migrations, where)
 }
 
 // Schema is the schema holding Tasker's tables.

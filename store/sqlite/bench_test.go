@@ -22,7 +22,7 @@ func openBench(b *testing.B) *sqlite.Store {
 // BenchmarkRawInsertCommit is the ceiling: one single-row INSERT per
 // transaction on the same kind of file (WAL, synchronous=NORMAL).
 func BenchmarkRawInsertCommit(b *testing.B) {
-	storetest.RawInsertCommit(b, openBench(b).DB(), "CREATE TABLE raw (id INTEGER PRIMARY KEY, v TEXT)")
+	storetest.RawInsertCommit(b, openBench(b).DB())
 }
 
 // BenchmarkClaimComplete measures claim + complete cycles in batches of 1

@@ -12,10 +12,22 @@
 //
 // # Durability
 //
-// Journal mode is WAL. Synchronous defaults to NORMAL, which in WAL mode
+// Journal mode is WAL (Open switches a new or existing file to it). Synchronous defaults to NORMAL, which in WAL mode
 // never corrupts the database and may lose the last transactions on power
 // loss (not on a process crash); set Options.Synchronous to "FULL" to make
 // every commit durable on power loss too.
+//
+// # Reading only
+//
+// Options.ReadOnly opens an existing database the way a tool that only
+// looks should: SQLite's mode=ro with query_only, no migration, no journal
+// mode switch and no database file created; a file without Tasker's schema
+// at this package's version is refused with a *store.SchemaError. The file
+// stays byte for byte as it was. One thing is SQLite's own: to read a WAL
+// database (a Tasker database is one) safely beside writers, a reader needs
+// its -wal and -shm files, and SQLite creates them when no process has the
+// database open; they are left for the next writer. A file in another
+// journal mode (someone else's) gets none.
 package sqlite
 
 import (
@@ -26,6 +38,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -56,6 +69,13 @@ type Options struct {
 	BusyTimeout time.Duration
 	// ReadConns is the size of the read pool (default 4).
 	ReadConns int
+	// ReadOnly opens an existing file for reading only (mode=ro,
+	// query_only): Open creates, migrates and changes nothing, and refuses
+	// a missing file (an error matching fs.ErrNotExist) and a file without
+	// Tasker's schema at this package's version (a *store.SchemaError,
+	// matching store.ErrNotMigrated). Writes through the store fail.
+	// Synchronous does not apply.
+	ReadOnly bool
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -89,12 +109,21 @@ type Store struct {
 	path string
 }
 
-// Open opens (creating if needed) the database at path and applies the
-// embedded migrations. Path Memory opens a private in-memory database.
+// Open opens the database at path, creating the file when missing (but not
+// its directory: a missing directory is an error naming it), switches it to
+// WAL and applies the embedded migrations. Path Memory opens a private
+// in-memory database. With Options.ReadOnly it does none of that: see
+// there.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if path == "" {
+		return nil, errors.New("opening sqlite: the path is empty")
+	}
+	if o.ReadOnly {
+		return openReadOnly(ctx, path, o)
 	}
 	pragmas := url.Values{}
 	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
@@ -115,10 +144,15 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		rw.SetConnMaxLifetime(0)
 		rw.SetConnMaxIdleTime(0)
 	} else {
-		if dir := filepath.Dir(path); dir != "" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, fmt.Errorf("creating directory for %s: %w", path, err)
-			}
+		// A mistyped directory should fail, not grow a tree of folders
+		// holding a fresh, empty database.
+		dir := filepath.Dir(path)
+		if fi, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("opening sqlite %s: directory %s does not exist (%w)", path, dir, err)
+		} else if err != nil {
+			return nil, fmt.Errorf("opening sqlite %s: directory %s: %w", path, dir, err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("opening sqlite %s: %s is not a directory", path, dir)
 		}
 		pragmas.Add("_pragma", "journal_mode(WAL)")
 		wq := url.Values{}
@@ -170,6 +204,59 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		roDB = bun.NewDB(ro, sqlitedialect.New())
 	}
 	return &Store{Store: bunstore.New(rwDB, roDB, dialect{}, closeAll), path: path}, nil
+}
+
+// openReadOnly is Open with Options.ReadOnly.
+func openReadOnly(ctx context.Context, path string, o Options) (*Store, error) {
+	if path == Memory {
+		return nil, errors.New("opening sqlite read-only: a private in-memory database would be empty")
+	}
+	// mode=ro does not create the file, but its error would not say why.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("opening sqlite %s: it is a directory", path)
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "query_only(1)")
+	ro, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite %s read-only: %w", path, err)
+	}
+	ro.SetMaxOpenConns(o.ReadConns)
+	ro.SetMaxIdleConns(o.ReadConns)
+	db := bun.NewDB(ro, sqlitedialect.New())
+	if err := checkSchema(ctx, db, path); err != nil {
+		ro.Close()
+		return nil, err
+	}
+	return &Store{Store: bunstore.New(db, nil, dialect{}, ro.Close), path: path}, nil
+}
+
+// checkSchema refuses a database without Tasker's schema at the version
+// of the embedded migrations.
+func checkSchema(ctx context.Context, db *bun.DB, path string) error {
+	migrations, err := bunstore.LoadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	var n int
+	err = db.NewRaw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'tasker_schema_migrations'").Scan(ctx, &n)
+	var se *sqlite3.Error
+	if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_NOTADB {
+		return fmt.Errorf("opening sqlite %s: it is not an SQLite database: %w", path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("opening sqlite %s: %w", path, mapError(err))
+	}
+	if n == 0 {
+		return &store.SchemaError{Database: path, Want: bunstore.LastVersion(migrations)}
+	}
+	return bunstore.CheckVersion(ctx, db, migrations, path)
 }
 
 // Path is the database file (Memory for an in-memory store).

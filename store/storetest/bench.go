@@ -8,27 +8,21 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tasker-go/tasker/internal/bench/ceiling"
 	"github.com/tasker-go/tasker/store"
 )
 
 // RawInsertCommit measures the ceiling every backend is compared with: one
-// single-row INSERT per transaction on db, into a table created by ddl
-// (named raw, with a text column v).
-func RawInsertCommit(b *testing.B, db *bun.DB, ddl string) {
+// single-row INSERT per transaction on db (the probe `tasker bench` prints
+// as its ceiling, internal/bench/ceiling).
+func RawInsertCommit(b *testing.B, db *bun.DB) {
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, ddl); err != nil {
+	if err := ceiling.CreateTable(ctx, db); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO raw (v) VALUES ('x')"); err != nil {
-			b.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
+		if err := ceiling.InsertCommit(ctx, db, "x"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
 )
 
 // Migration is one numbered schema change.
@@ -93,6 +95,30 @@ func SchemaVersion(ctx context.Context, db bun.IDB) (int, error) {
 		return 0, err
 	}
 	return v[0], nil
+}
+
+// CheckVersion returns nil when db's schema is at the version of the last
+// of migrations, or a *store.SchemaError saying which version it found and
+// which it needs. db must hold the version table (the caller checks that it
+// exists, in its own dialect, and reports a *store.SchemaError with Found 0
+// when not). where names the database.
+func CheckVersion(ctx context.Context, db bun.IDB, migrations []Migration, where string) error {
+	v, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return fmt.Errorf("reading the schema version of %s: %w", where, err)
+	}
+	if want := LastVersion(migrations); v != want {
+		return &store.SchemaError{Database: where, Found: v, Want: want}
+	}
+	return nil
+}
+
+// LastVersion is the version migrations bring a schema to.
+func LastVersion(migrations []Migration) int {
+	if len(migrations) == 0 {
+		return 0
+	}
+	return migrations[len(migrations)-1].Version
 }
 
 // splitStatements splits a migration on semicolons that end a line; our

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -11,11 +11,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/internal/bench/ceiling"
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
@@ -80,8 +81,8 @@ func serverSettings(ctx context.Context, dsn string) (string, error) {
 	return strings.Join(parts, ", "), nil
 }
 
-func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen []workload) error {
-	procs, err := parseProcs(o.procs)
+func runPostgresBench(ctx context.Context, out io.Writer, o Options, chosen []workload) error {
+	procs, err := parseProcs(o.Procs)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen
 	for _, p := range procs {
 		procNames = append(procNames, strconv.Itoa(p))
 	}
-	u, err := url.Parse(o.db)
+	u, err := url.Parse(o.DB)
 	if err != nil {
 		return fmt.Errorf("postgres URL: %w", err)
 	}
@@ -102,25 +103,25 @@ func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen
 		return fmt.Errorf("connecting to %s%s: %w", u.Host, u.Path, err)
 	}
 	fmt.Fprintf(out, "tasker bench: scale %g, %s %s/%s, GOMAXPROCS %d, PostgreSQL %s%s, a fresh schema per run (dropped afterwards)\n",
-		o.scale, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), u.Host, u.Path)
+		o.Scale, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), u.Host, u.Path)
 	fmt.Fprintf(out, "server: %s\n", settings)
 	fmt.Fprintf(out, "engine: MaxConcurrency 256, BatchSize 256, retry backoff 1-2 ms; pool MaxConns %d per process; processes %s\n",
 		postgres.DefaultMaxConns, strings.Join(procNames, ","))
 
-	n := scaled(5000, o.scale)
+	n := scaled(5000, o.Scale)
 	ceil, err := rawCommitRatePG(ctx, dsn, n)
 	if err != nil {
 		return fmt.Errorf("raw commit rate: %w", err)
 	}
 
-	w := newTable(out)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "\nWORKLOAD\tPROCS\tWHAT\tITEMS\tWALL\tRATE\tCOMPLETE\tCLAIM TX/STEP\tFINISH TX/STEP\tSQL/STEP\tALLOCS/STEP\tPEAK CONNS\tNOTES")
 	var failed []string
 	done := map[string]*benchResult{}
 	for _, wl := range chosen {
 		for _, p := range procs {
 			tg := &benchTarget{pgURL: dsn, schema: benchSchemaName(), procs: p}
-			r, err := wl.run(ctx, tg, o.scale)
+			r, err := wl.run(ctx, tg, o.Scale)
 			err = errors.Join(err, dropSchema(ctx, dsn, tg.schema))
 			if err != nil {
 				fmt.Fprintf(w, "%s\t%d\t%s\tFAILED: %v\n", wl.name, p, wl.what, err)
@@ -148,7 +149,7 @@ func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen
 		return err
 	}
 	fmt.Fprintf(out, "\nceiling: %.0f commits/s from 1 connection (%d one-row INSERT transactions, BEGIN/INSERT/COMMIT through store.DB()); %.0f commits/s from %d goroutines (%d transactions)\n",
-		ceil.one, ceil.oneN, ceil.many, ceil.goroutines, ceil.manyN)
+		ceil.one.PerSecond, ceil.one.Commits, ceil.many.PerSecond, ceil.many.Goroutines, ceil.many.Commits)
 	fmt.Fprintln(out, "per step = per step attempt (claims; per durable step for code-first rows), summed over the worker processes; SQL counts every statement bun runs on the engine's pool")
 	fmt.Fprintln(out, "(the wake-up LISTEN/NOTIFY connection is not counted); PEAK CONNS = most pool connections open at once in one process, sampled every 50 ms")
 	for _, p := range procs {
@@ -162,10 +163,7 @@ func runPostgresBench(ctx context.Context, out io.Writer, o benchOptions, chosen
 	return nil
 }
 
-type pgCeiling struct {
-	one, many               float64
-	oneN, manyN, goroutines int
-}
+type pgCeiling struct{ one, many ceiling.Rate }
 
 // rawCommitRatePG measures one-row INSERT commits per second on a scratch
 // table in a schema of its own: n from one connection, then n from 8
@@ -178,51 +176,14 @@ func rawCommitRatePG(ctx context.Context, dsn string, n int) (c pgCeiling, err e
 		return c, err
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
-	db := st.DB()
-	if _, err := db.ExecContext(ctx, "CREATE TABLE bench_scratch (id bigserial PRIMARY KEY, v text NOT NULL)"); err != nil {
+	if err := ceiling.CreateTable(ctx, st.DB()); err != nil {
 		return c, err
 	}
-	insert := func(i int) error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO bench_scratch (v) VALUES (?)", fmt.Sprint("row ", i)); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		return tx.Commit()
-	}
-	began := time.Now()
-	for i := range n {
-		if err := insert(i); err != nil {
-			return c, err
-		}
-	}
-	c.one, c.oneN = float64(n)/time.Since(began).Seconds(), n
-
-	c.goroutines = min(8, postgres.DefaultMaxConns)
-	per := max(1, n/c.goroutines)
-	errs := make([]error, c.goroutines)
-	var wg sync.WaitGroup
-	began = time.Now()
-	for g := range c.goroutines {
-		wg.Go(func() {
-			for i := range per {
-				if err := insert(g*per + i); err != nil {
-					errs[g] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if c.one, err = ceiling.Measure(ctx, st.DB(), n, 1); err != nil {
 		return c, err
 	}
-	c.manyN = per * c.goroutines
-	c.many = float64(c.manyN) / time.Since(began).Seconds()
-	return c, nil
+	c.many, err = ceiling.Measure(ctx, st.DB(), n, min(8, postgres.DefaultMaxConns))
+	return c, err
 }
 
 // poolPeak is the most connections a pool held at once.
@@ -290,7 +251,7 @@ func (r *benchResult) addWorkers(ws []workerStats) {
 // upFrontProcs runs workflows already started (and tracked by r) on
 // tg.procs worker processes, from their spawn until the last one finishes.
 func upFrontProcs(ctx context.Context, tg *benchTarget, r *rig, name string, items int, unit string) (*benchResult, error) {
-	_, _, n := r.tr.counts()
+	_, _, n := r.tr.Counts()
 	began := time.Now()
 	ws, err := spawnWorkers(ctx, tg, name)
 	if err != nil {

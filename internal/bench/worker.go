@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -17,15 +17,17 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
-// benchWorkerEnv is set in the environment of every bench-worker process:
-// a test binary re-executed as a worker looks for it (see TestMain).
-const benchWorkerEnv = "TASKER_BENCH_WORKER"
+// WorkerEnv is set in the environment of every bench-worker process: a
+// test binary re-executed as a worker looks for it (cmd/tasker's TestMain).
+const WorkerEnv = "TASKER_BENCH_WORKER"
+
+// WorkerSubcommand is the subcommand of this executable that runs
+// RunWorker: spawned workers run os.Executable() WorkerSubcommand --db …
+const WorkerSubcommand = "bench-worker"
 
 // workerStats is what a bench-worker prints, as one JSON line, when it stops.
 type workerStats struct {
@@ -40,29 +42,22 @@ type workerStats struct {
 	PoolWaits    int64  `json:"pool_waits"`
 }
 
-func newBenchWorkerCmd() *cobra.Command {
-	var db, schema, wl, id string
-	cmd := &cobra.Command{
-		Use:    "bench-worker",
-		Short:  "one worker process of `tasker bench` on PostgreSQL (internal)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchWorker(cmd.Context(), cmd.OutOrStdout(), db, schema, wl, id)
-		},
-	}
-	cmd.Flags().StringVar(&db, "db", "", "postgres:// URL")
-	cmd.Flags().StringVar(&schema, "schema", "", "the run's schema")
-	cmd.Flags().StringVar(&wl, "workload", "", "W1 to W5c")
-	cmd.Flags().StringVar(&id, "id", "1", "worker number")
-	return cmd
+// WorkerOptions are the flags of `tasker bench-worker`, which the bench
+// passes to the worker processes it spawns.
+type WorkerOptions struct {
+	DB       string // postgres:// URL
+	Schema   string // the run's schema
+	Workload string // W1 to W5c
+	ID       string // worker number
 }
 
-// runBenchWorker runs the workload's engine until ctx ends (SIGTERM), then
-// stops it gracefully and prints its workerStats. It prints "ready" once
-// the engine runs.
-func runBenchWorker(ctx context.Context, out io.Writer, db, schema, wl, id string) (err error) {
-	if !isPostgres(db) || schema == "" {
+// RunWorker is one worker process of a run on PostgreSQL: it runs the
+// workload's engine until ctx ends (SIGTERM), then stops it gracefully and
+// prints its workerStats as one JSON line. It prints "ready" once the
+// engine runs.
+func RunWorker(ctx context.Context, out io.Writer, o WorkerOptions) (err error) {
+	db, schema, wl, id := o.DB, o.Schema, o.Workload, o.ID
+	if !(strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")) || schema == "" {
 		return errors.New("bench-worker needs --db postgres://… and --schema")
 	}
 	def, err := benchSpec(strings.ToUpper(wl))
@@ -136,7 +131,7 @@ type benchProc struct {
 }
 
 // workerCommand returns the command line of worker number id: this very
-// executable (the test binary in tests, which dispatches on benchWorkerEnv).
+// executable (the test binary in tests, which dispatches on WorkerEnv).
 var workerCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -149,12 +144,12 @@ var workerCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error)
 func spawnWorkers(ctx context.Context, tg *benchTarget, name string) (*benchWorkers, error) {
 	ws := &benchWorkers{began: time.Now(), exited: make(chan struct{})}
 	for i := 1; i <= tg.procs; i++ {
-		cmd, err := workerCommand(ctx, "bench-worker", "--db", tg.pgURL, "--schema", tg.schema, "--workload", name, "--id", strconv.Itoa(i))
+		cmd, err := workerCommand(ctx, WorkerSubcommand, "--db", tg.pgURL, "--schema", tg.schema, "--workload", name, "--id", strconv.Itoa(i))
 		if err != nil {
 			_, _ = ws.stop()
 			return nil, err
 		}
-		cmd.Env = append(os.Environ(), benchWorkerEnv+"=1")
+		cmd.Env = append(os.Environ(), WorkerEnv+"=1")
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		cmd.WaitDelay = time.Minute
 		p := &benchProc{cmd: cmd, readyCh: make(chan struct{}), done: make(chan struct{})}

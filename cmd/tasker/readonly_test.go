@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+func fileSum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// Every command that reads or operates on tasks, pointed at someone else's
+// SQLite file, refuses it with the command that would make it a Tasker
+// database, and leaves it byte for byte as it was, with no -wal, -shm or
+// -journal file beside it.
+func TestCommandsLeaveAForeignSQLiteFileAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inventory.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE parts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO parts (name) VALUES ('bolt'), ('nut')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, path)
+	hint := path + " is not a Tasker database (no Tasker schema): run `tasker migrate --db " + path + "`"
+	for _, args := range [][]string{
+		{"tasks", "ls"}, {"tasks", "ls", "--json"}, {"tasks", "show", "1"}, {"tasks", "show", "1", "--json"},
+		{"tasks", "cancel", "1"}, {"tasks", "retry", "1"}, {"tasks", "resolve", "1", "a"},
+		{"events", "send", "1", "approval"},
+	} {
+		mustFail(t, hint, append(args, "--db", path)...)
+	}
+	if fileSum(t, path) != before {
+		t.Fatal("a command changed the foreign database")
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if _, err := os.Stat(path + suffix); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s%s exists (%v)", path, suffix, err)
+		}
+	}
+}
+
+// A path where nothing is, in a directory that exists or not: commands
+// that do not create databases create nothing.
+func TestCommandsCreateNothingAtAMissingPath(t *testing.T) {
+	dir := t.TempDir()
+	for _, db := range []string{filepath.Join(dir, "typo.db"), filepath.Join(dir, "nodir", "typo.db")} {
+		for _, args := range [][]string{{"tasks", "ls"}, {"tasks", "show", "1"}, {"tasks", "cancel", "1"}, {"events", "send", "1", "x"}} {
+			mustFail(t, "no database at "+db+" (run `tasker migrate --db "+db+"`", append(args, "--db", db)...)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("commands left %d entries in %s", len(entries), dir)
+	}
+}
+
+// A Tasker database one migration behind (as its version table says) is
+// refused, not upgraded, by the commands that do not migrate.
+func TestReadCommandsRefuseAnOlderSchema(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "old.db")
+	mustExecute(t, "migrate", "--db", db)
+	st, err := sqlite.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := st.SchemaVersion(context.Background())
+	if err == nil {
+		_, err = st.DB().Exec("DELETE FROM tasker_schema_migrations WHERE version = ?", v)
+	}
+	if err := errors.Join(err, st.Close()); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, db)
+	mustFail(t, db+" has schema version "+strconv.Itoa(v-1)+", this program needs "+strconv.Itoa(v)+": run `tasker migrate --db "+db+"`", "tasks", "ls", "--db", db)
+	mustFail(t, "this program needs", "tasks", "cancel", "1", "--db", db)
+	if fileSum(t, db) != before {
+		t.Fatal("a refused command changed the database")
+	}
+}
+
+func TestDBFlagMistakes(t *testing.T) {
+	mustFail(t, "--db is empty: give an SQLite file path or a postgres:// URL", "tasks", "ls", "--db", "")
+	mustFail(t, "--db is empty", "migrate", "--db", " ")
+	mustFail(t, "--db is empty", "tasks", "cancel", "1", "--db", "")
+	mustFail(t, `--db: unsupported URL scheme "mysql"`, "tasks", "ls", "--db", "mysql://root@localhost/tasker")
+	mustFail(t, `--db: unsupported URL scheme "http"`, "migrate", "--db", "http://example.com/db")
+	mustFail(t, "--db sqlite:// names no file", "tasks", "ls", "--db", "sqlite://")
+	// Nothing was created where the test runs (the package directory).
+	for _, name := range []string{"mysql:", "http:", "sqlite:"} {
+		if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s exists in the working directory (%v)", name, err)
+		}
+	}
+}
+
+func TestUnknownSubcommandFails(t *testing.T) {
+	mustFail(t, `unknown command "cancle" for "tasker tasks" (one of: cancel, ls, resolve, retry, show); did you mean cancel?`, "tasks", "cancle", "1")
+	mustFail(t, `unknown command "recieve" for "tasker events"`, "events", "recieve")
+	mustFail(t, `unknown command "nope" for "tasker"`, "nope")
+	// A group alone prints its help and succeeds.
+	if out := mustExecute(t, "tasks"); !strings.Contains(out, "Available Commands:") {
+		t.Fatalf("tasker tasks:\n%s", out)
+	}
+	// Through run(), as a shell sees it: status 1.
+	if code := run([]string{"tasks", "cancle", "1"}); code != 1 {
+		t.Fatalf("tasker tasks cancle 1 exited %d, want 1", code)
+	}
+}
+
+// --limit and --before are checked before the database is opened.
+func TestListFlagsAreChecked(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	for _, bad := range []string{"0", "-1", "1001"} {
+		mustFail(t, "--limit must be from 1 to 1000, got "+bad, "tasks", "ls", "--db", db, "--limit", bad)
+	}
+	mustFail(t, "--before must be a task id", "tasks", "ls", "--db", db, "--before", "-5")
+	mustFail(t, `invalid argument "ten" for "--limit"`, "tasks", "ls", "--db", db, "--limit", "ten")
+	mustFail(t, `--workflow must be namespace/name, got "/x"`, "tasks", "ls", "--db", db, "--workflow", "/x")
+}
+
+func TestReadCommandsJSON(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "json.db")
+	mustExecute(t, "demo", "--orders", "3", "--db", db)
+
+	var page struct {
+		Tasks []struct {
+			ID    int64  `json:"id"`
+			Name  string `json:"name"`
+			State string `json:"state"`
+		} `json:"tasks"`
+		NextBefore int64 `json:"next_before"`
+	}
+	out := mustExecute(t, "tasks", "ls", "--json", "--limit", "2", "--db", db)
+	if err := json.Unmarshal([]byte(out), &page); err != nil {
+		t.Fatalf("tasks ls --json: %v\n%s", err, out)
+	}
+	if len(page.Tasks) != 2 || page.Tasks[0].ID != 3 || page.Tasks[1].ID != 2 || page.NextBefore != 2 ||
+		page.Tasks[0].Name != "process_order" || page.Tasks[0].State != "complete" {
+		t.Fatalf("tasks ls --json --limit 2: %+v", page)
+	}
+	out = mustExecute(t, "tasks", "ls", "--json", "--before", "2", "--db", db)
+	page.NextBefore = -1
+	if err := json.Unmarshal([]byte(out), &page); err != nil || len(page.Tasks) != 1 || page.Tasks[0].ID != 1 || page.NextBefore != -1 {
+		t.Fatalf("last page: %+v (%v)\n%s", page, err, out)
+	}
+	if strings.Contains(out, `"next_before"`) {
+		t.Fatalf("the last page has a next_before:\n%s", out)
+	}
+	out = mustExecute(t, "tasks", "ls", "--json", "--state", "error", "--db", db)
+	if strings.TrimSpace(out) != "{\n  \"tasks\": []\n}" {
+		t.Fatalf("an empty page is not {\"tasks\": []}:\n%s", out)
+	}
+
+	var show struct {
+		Task struct {
+			ID    int64  `json:"id"`
+			State string `json:"state"`
+		} `json:"task"`
+		Steps []struct {
+			Name    string          `json:"name"`
+			State   string          `json:"state"`
+			Results json.RawMessage `json:"results"`
+		} `json:"steps"`
+		Edges   []json.RawMessage `json:"edges"`
+		History struct {
+			Task []struct {
+				ToState string `json:"to_state"`
+			} `json:"task"`
+			Steps []json.RawMessage `json:"steps"`
+		} `json:"history"`
+	}
+	out = mustExecute(t, "tasks", "show", "1", "--json", "--db", db)
+	if err := json.Unmarshal([]byte(out), &show); err != nil {
+		t.Fatalf("tasks show --json: %v\n%s", err, out)
+	}
+	if show.Task.ID != 1 || show.Task.State != "complete" || len(show.Steps) != 5 || len(show.Edges) != 5 ||
+		len(show.History.Task) != 3 || show.History.Task[2].ToState != "complete" || len(show.History.Steps) != 10 {
+		t.Fatalf("tasks show 1 --json: %+v", show)
+	}
+	for _, s := range show.Steps {
+		if s.State != "complete" || len(s.Results) == 0 || s.Results[0] != '{' {
+			t.Errorf("step %s: state %s, results %s", s.Name, s.State, s.Results)
+		}
+	}
+	mustFail(t, "task 9 not found", "tasks", "show", "9", "--json", "--db", db)
+}
+
+func TestVersion(t *testing.T) {
+	out := mustExecute(t, "version")
+	wantMatch(t, out, `^tasker \S+ \(github\.com/tasker-go/tasker\).*\nbuilt with `+regexpQuote(runtime.Version())+` for `+runtime.GOOS+`/`+runtime.GOARCH+`\n$`)
+	var v versionInfo
+	if err := json.Unmarshal([]byte(mustExecute(t, "version", "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Go != runtime.Version() || v.Module != "github.com/tasker-go/tasker" || v.Version == "" {
+		t.Fatalf("version --json: %+v", v)
+	}
+	mustFail(t, `unknown command "x" for "tasker version"`, "version", "x")
+}
+
+func regexpQuote(s string) string { return strings.ReplaceAll(s, ".", `\.`) }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// stuckWorkflow's one step never returns and ignores its context: the
+// handler every drain must give up on.
+const stuckWorkflow = "test/stuck"
+
+// stuckStarted is what the stuck handler prints when it starts.
+const stuckStarted = "stuck handler started"
+
+func registerStuck(e *engine.Engine) error {
+	if err := e.HandleFunc("test.stuck", func(sc *engine.StepContext) (any, error) {
+		fmt.Println(stuckStarted)
+		time.Sleep(time.Hour) // not <-ctx.Done(): it ignores cancellation
+		return nil, nil
+	}); err != nil {
+		return err
+	}
+	return e.Register(&engine.Template{Namespace: "test", Name: "stuck", Version: "1",
+		Steps: []engine.StepTemplate{{Name: "hang", Handler: "test.stuck"}}})
+}
+
+// workerProc is `tasker worker` in a process of its own (this test binary).
+type workerProc struct {
+	cmd    *exec.Cmd
+	lines  chan string // stdout, line by line; closed at EOF
+	stderr bytes.Buffer
+	exited chan struct{}
+	err    error // cmd.Wait's, once exited is closed
+}
+
+// startStuckWorker starts a task of stuckWorkflow in a fresh database and a
+// worker process on it, and waits until the stuck handler runs.
+func startStuckWorker(t *testing.T, drain string) *workerProc {
+	t.Helper()
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "worker.db")
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{Store: st})
+	if err == nil {
+		err = registerStuck(e)
+	}
+	if err == nil {
+		_, err = e.Start(ctx, stuckWorkflow, map[string]int{"n": 1})
+	}
+	if err := errors.Join(err, st.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &workerProc{lines: make(chan string, 100), exited: make(chan struct{})}
+	w.cmd = exec.Command(exe, "worker", "--db", db, "--poll", "20ms", "--drain", drain)
+	w.cmd.Env = append(os.Environ(), roleEnv+"=worker")
+	w.cmd.Stderr = &w.stderr
+	stdout, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			w.lines <- sc.Text()
+		}
+		close(w.lines)
+		w.err = w.cmd.Wait()
+		close(w.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-w.exited:
+		default:
+			_ = w.cmd.Process.Kill()
+			<-w.exited
+		}
+	})
+	w.await(t, stuckStarted)
+	return w
+}
+
+// await reads stdout until a line starting with prefix.
+func (w *workerProc) await(t *testing.T, prefix string) {
+	t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case line, ok := <-w.lines:
+			if !ok {
+				<-w.exited
+				t.Fatalf("the worker exited (%v) before printing %q: %s", w.err, prefix, w.stderr.String())
+			}
+			if strings.HasPrefix(line, prefix) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("the worker printed no %q within a minute: %s", prefix, w.stderr.String())
+		}
+	}
+}
+
+// wait waits for the worker to exit, at most within, and returns its exit
+// status and how long it took.
+func (w *workerProc) wait(t *testing.T, within time.Duration) (int, time.Duration) {
+	t.Helper()
+	began := time.Now()
+	go func() {
+		for range w.lines { // drain, so the process never blocks writing
+		}
+	}()
+	select {
+	case <-w.exited:
+	case <-time.After(within):
+		t.Fatalf("the worker did not exit within %s: %s", within, w.stderr.String())
+	}
+	var ee *exec.ExitError
+	if errors.As(w.err, &ee) {
+		return ee.ExitCode(), time.Since(began)
+	}
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	return 0, time.Since(began)
+}
+
+// The second SIGTERM ends a worker whose drain would otherwise wait a
+// minute for a handler that never returns.
+func TestWorkerSecondSignalExitsAtOnce(t *testing.T) {
+	w := startStuckWorker(t, "1m")
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	w.await(t, "stopping: waiting up to 1m0s for running steps (SIGINT or SIGTERM again exits at once)")
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, took := w.wait(t, 10*time.Second)
+	if code != 128+int(syscall.SIGTERM) {
+		t.Fatalf("exit status %d, want %d: %s", code, 128+int(syscall.SIGTERM), w.stderr.String())
+	}
+	if !strings.Contains(w.stderr.String(), "tasker: second terminated: exiting at once") {
+		t.Fatalf("stderr: %s", w.stderr.String())
+	}
+	t.Logf("exited %s after the second SIGTERM", took)
+}
+
+// One SIGTERM and a short --drain: the worker exits by itself within the
+// drain and the grace after it, stuck handler or not.
+func TestWorkerDrainIsBounded(t *testing.T) {
+	w := startStuckWorker(t, "300ms")
+	if err := w.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	w.await(t, "stopping: waiting up to 300ms for running steps")
+	code, took := w.wait(t, 300*time.Millisecond+stopGrace+5*time.Second)
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1 (steps were still running): %s", code, w.stderr.String())
+	}
+	t.Logf("exited %s after SIGINT: %s", took, w.stderr.String())
+}

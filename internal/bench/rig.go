@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
+)
+
+// queryCounter counts the statements bun runs on one database.
+type queryCounter struct{ n atomic.Int64 }
+
+func (c *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+func (c *queryCounter) AfterQuery(context.Context, *bun.QueryEvent) { c.n.Add(1) }
+
+// benchStore is a store the bench can count statements on.
+type benchStore interface {
+	store.Store
+	DB() *bun.DB
+}
+
+// benchTarget is where one run of a workload happens: a fresh SQLite file,
+// or a fresh schema on PostgreSQL run by procs worker processes (0 or 1:
+// the bench process itself).
+type benchTarget struct {
+	sqlitePath string
+	pgURL      string // without ?schema=
+	schema     string
+	procs      int
+}
+
+func (tg *benchTarget) open(ctx context.Context) (benchStore, error) {
+	if tg.pgURL != "" {
+		return postgres.Open(ctx, tg.pgURL, &postgres.Options{Schema: tg.schema})
+	}
+	return freshStore(ctx, tg.sqlitePath)
+}
+
+// multiProc reports whether worker processes run the engine.
+func (tg *benchTarget) multiProc() bool { return tg.pgURL != "" && tg.procs > 1 }
+
+// benchEngineConfig is the engine configuration of every bench engine, in
+// the bench process and in bench-worker processes alike.
+func benchEngineConfig(st store.Store) engine.Config {
+	return engine.Config{
+		Store: st, Retry: benchBackoff,
+		Execution: engine.ExecutionConfig{MaxConcurrency: 256, BatchSize: 256},
+	}
+}
+
+// rig is one workload's engine on a fresh file or schema.
+type rig struct {
+	st      benchStore
+	e       *engine.Engine
+	queries *queryCounter
+	tr      *Tracker
+	pool    *poolSampler // nil on SQLite
+	events  <-chan engine.Event
+	unsub   func()
+	runDone chan error
+	running bool
+}
+
+func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engine.Config)) (*rig, error) {
+	st, err := tg.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &rig{st: st, queries: &queryCounter{}, tr: NewTracker()}
+	st.DB().AddQueryHook(r.queries)
+	cfg := benchEngineConfig(st)
+	if tune != nil {
+		tune(&cfg)
+	}
+	r.e, err = engine.New(cfg)
+	if err == nil {
+		err = def.register(r.e)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if ps, ok := st.(*postgres.Store); ok {
+		r.pool = newPoolSampler(ps)
+	}
+	return r, nil
+}
+
+// run starts the engine and follows task events from now on.
+func (r *rig) run(ctx context.Context) {
+	var events <-chan engine.Event
+	events, r.unsub = r.e.Subscribe(1 << 16)
+	consumed := make(chan struct{})
+	go func() { defer close(consumed); r.tr.Consume(events) }()
+	unsub := r.unsub
+	r.unsub = func() { unsub(); <-consumed }
+	r.runDone = make(chan error, 1)
+	r.running = true
+	go func() { r.runDone <- r.e.Run(context.WithoutCancel(ctx)) }()
+}
+
+// waitAll waits until every tracked task has finished.
+func (r *rig) waitAll(ctx context.Context) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, f, n := r.tr.Counts()
+		if c+f == n {
+			return nil
+		}
+		select {
+		case <-r.tr.Changed():
+		case <-tick.C:
+			if r.e.Stats().EventsDropped > 0 {
+				if err := r.tr.Resync(ctx, r.st); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// close stops the engine, verifies the final states and closes the store.
+func (r *rig) close(ctx context.Context, res *benchResult) error {
+	var err error
+	if r.running {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err = r.e.Stop(sctx)
+		cancel()
+		err = errors.Join(err, <-r.runDone)
+		r.unsub()
+	}
+	if r.pool != nil {
+		peak := r.pool.stop()
+		if res != nil && res.procs == 0 {
+			res.peakConn = peak.Open
+		}
+	}
+	if res != nil && err == nil {
+		counts, cerr := r.st.CountByState(context.WithoutCancel(ctx))
+		if cerr != nil {
+			err = cerr
+		} else {
+			res.complete = counts.Tasks[store.TaskComplete]
+		}
+	}
+	return errors.Join(err, r.st.Close())
+}
+
+// measure snapshots the counters a workload reports.
+type measure struct {
+	stats   engine.Stats
+	sql     int64
+	mallocs uint64
+	at      time.Time
+}
+
+func (r *rig) snapshot() measure {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return measure{stats: r.e.Stats(), sql: r.queries.n.Load(), mallocs: ms.Mallocs, at: time.Now()}
+}
+
+func (r *rig) result(from measure, items int, unit string) *benchResult {
+	to := r.snapshot()
+	_, _, n := r.tr.Counts()
+	return &benchResult{
+		items: items, unit: unit, wall: to.at.Sub(from.at), tasks: n,
+		attempts: to.stats.StepsClaimed - from.stats.StepsClaimed,
+		claimTx:  to.stats.ClaimTransactions - from.stats.ClaimTransactions,
+		finishTx: to.stats.FinishTransactions - from.stats.FinishTransactions,
+		sql:      to.sql - from.sql, mallocs: to.mallocs - from.mallocs,
+	}
+}

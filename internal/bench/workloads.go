@@ -1,0 +1,381 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+type benchInput struct {
+	I int `json:"i"`
+}
+
+func noop(sc *engine.StepContext) (any, error) {
+	return map[string]any{"ok": true, "step": sc.Step}, nil
+}
+
+// flakyFirst fails the first attempt of 30% of the workflows (i % 10 < 3).
+func flakyFirst(sc *engine.StepContext) (any, error) {
+	var in benchInput
+	if err := sc.Input(&in); err != nil {
+		return nil, err
+	}
+	if sc.Attempt == 1 && in.I%10 < 3 {
+		return nil, &engine.RetryableError{Err: fmt.Errorf("workflow %d: transient failure", in.I)}
+	}
+	return map[string]any{"ok": true}, nil
+}
+
+func chain(name string, n int) *engine.Template {
+	t := &engine.Template{Namespace: "bench", Name: name, Version: "1"}
+	for i := 1; i <= n; i++ {
+		s := engine.StepTemplate{Name: fmt.Sprintf("s%02d", i), Handler: "bench.noop", Backoff: benchBackoff}
+		if i > 1 {
+			s.DependsOn = []string{fmt.Sprintf("s%02d", i-1)}
+		}
+		t.Steps = append(t.Steps, s)
+	}
+	return t
+}
+
+func fanout(width int) *engine.Template {
+	t := &engine.Template{Namespace: "bench", Name: "fanout", Version: "1"}
+	t.Steps = append(t.Steps, engine.StepTemplate{Name: "root", Handler: "bench.noop", Backoff: benchBackoff})
+	var mids []string
+	for i := 1; i <= width; i++ {
+		name := fmt.Sprintf("p%02d", i)
+		mids = append(mids, name)
+		t.Steps = append(t.Steps, engine.StepTemplate{Name: name, Handler: "bench.noop", DependsOn: []string{"root"}, Backoff: benchBackoff})
+	}
+	t.Steps = append(t.Steps, engine.StepTemplate{Name: "join", Handler: "bench.noop", DependsOn: mids, Backoff: benchBackoff})
+	return t
+}
+
+// benchDef is what a workload runs: a DAG template and its handlers, or a
+// code-first workflow. The bench process and its bench-worker processes
+// register the same ones.
+type benchDef struct {
+	workflow  string // "namespace/name"
+	codeFirst bool
+	steps     int // steps per workflow (durable steps when code-first)
+	register  func(e *engine.Engine) error
+}
+
+// start starts workflow i and returns its task id.
+func (d *benchDef) start(ctx context.Context, e *engine.Engine, i int) (int64, error) {
+	if d.codeFirst {
+		h, err := engine.StartWorkflow[benchInput, int](ctx, e, d.workflow, benchInput{I: i})
+		if err != nil {
+			return 0, err
+		}
+		return h.TaskID, nil
+	}
+	h, err := e.Start(ctx, d.workflow, benchInput{I: i})
+	if err != nil {
+		return 0, err
+	}
+	return h.TaskID, nil
+}
+
+func dagDef(t *engine.Template, handlers map[string]engine.HandlerFunc) *benchDef {
+	return &benchDef{workflow: t.FullName(), steps: len(t.Steps), register: func(e *engine.Engine) error {
+		var err error
+		for name, h := range handlers {
+			err = errors.Join(err, e.Handle(name, h))
+		}
+		if err == nil {
+			err = e.Register(t)
+		}
+		return err
+	}}
+}
+
+// codeDef is a code-first workflow of n durable steps in sequence, each a
+// no-op with the same result and backoff as the DAG chains' steps.
+func codeDef(name string, n int) *benchDef {
+	full := "bench/" + name
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%02d", i+1)
+	}
+	return &benchDef{workflow: full, codeFirst: true, steps: n, register: func(e *engine.Engine) error {
+		return engine.RegisterWorkflow(e, full, func(wctx *engine.WorkflowContext, in benchInput) (int, error) {
+			for _, step := range names {
+				_, err := engine.Step(wctx, step, func(context.Context) (map[string]any, error) {
+					return map[string]any{"ok": true, "step": step}, nil
+				}, engine.WithStepBackoff(benchBackoff))
+				if err != nil {
+					return 0, err
+				}
+			}
+			return n, nil
+		})
+	}}
+}
+
+// benchSpec is the definition of a workload.
+func benchSpec(name string) (*benchDef, error) {
+	noops := map[string]engine.HandlerFunc{"bench.noop": noop}
+	switch name {
+	case "W1":
+		return dagDef(chain("single", 1), noops), nil
+	case "W2":
+		return dagDef(chain("chain10", 10), noops), nil
+	case "W2C":
+		return codeDef("code10", 10), nil
+	case "W3":
+		return dagDef(fanout(50), noops), nil
+	case "W4":
+		return dagDef(&engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
+			{Name: "only", Handler: "bench.flaky", Backoff: benchBackoff},
+		}}, map[string]engine.HandlerFunc{"bench.flaky": flakyFirst}), nil
+	case "W5":
+		return dagDef(chain("chain3", 3), noops), nil
+	case "W5C":
+		return codeDef("code3", 3), nil
+	}
+	return nil, fmt.Errorf("unknown workload %q (W1 to W5c)", name)
+}
+
+// upFront starts n workflows before Run, then measures from Run (or from
+// spawning the worker processes) until every one has finished.
+func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int, unit string) (*benchResult, error) {
+	def, err := benchSpec(strings.ToUpper(name))
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRig(ctx, tg, def, nil)
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	for i := range n {
+		id, err := def.start(ctx, r.e, i)
+		if err != nil {
+			_ = r.close(ctx, nil)
+			return nil, fmt.Errorf("starting workflow %d: %w", i, err)
+		}
+		r.tr.Add(id)
+	}
+	startRate := float64(n) / time.Since(began).Seconds()
+	items := n
+	if unit == "steps" {
+		items = n * stepsPer
+	}
+	var res *benchResult
+	if tg.multiProc() {
+		res, err = upFrontProcs(ctx, tg, r, name, items, unit)
+		if err != nil {
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+	} else {
+		runtime.GC()
+		from := r.snapshot()
+		r.run(ctx)
+		if err := r.waitAll(ctx); err != nil {
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+		res = r.result(from, items, unit)
+	}
+	res.note = fmt.Sprintf("started %d before Run at %.0f/s", n, startRate) + res.note
+	if def.codeFirst {
+		res.durable = int64(n * def.steps)
+		res.note += fmt.Sprintf("; %d driver runs", res.attempts)
+	}
+	return res, r.close(ctx, res)
+}
+
+func benchW1(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W1", scaled(10000, scale), 1, "workflows")
+}
+
+func benchW2(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W2", scaled(1000, scale), 10, "steps")
+}
+
+func benchW2c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W2c", scaled(1000, scale), 10, "steps")
+}
+
+func benchW3(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W3", scaled(100, scale), 52, "steps")
+}
+
+func benchW4(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	n := scaled(10000, scale)
+	res, err := upFront(ctx, tg, "W4", n, 1, "workflows")
+	if err != nil {
+		return nil, err
+	}
+	wantRetries := 0
+	for i := range n {
+		if i%10 < 3 {
+			wantRetries++
+		}
+	}
+	res.note += fmt.Sprintf("; %d retries (want %d)", res.attempts-int64(n), wantRetries)
+	if res.complete != n {
+		return res, fmt.Errorf("only %d of %d workflows complete", res.complete, n)
+	}
+	if res.attempts != int64(n+wantRetries) {
+		return res, fmt.Errorf("%d step attempts, want %d", res.attempts, n+wantRetries)
+	}
+	return res, nil
+}
+
+// waitPoll is how often the bench process polls a task's state in W5 when
+// worker processes run it: completion in another process wakes no one here.
+const waitPoll = time.Millisecond
+
+func benchW5(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return oneAtATime(ctx, tg, "W5", scale)
+}
+
+func benchW5c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return oneAtATime(ctx, tg, "W5c", scale)
+}
+
+// oneAtATime starts and waits for one workflow at a time and reports the
+// start → done latency.
+func oneAtATime(ctx context.Context, tg *benchTarget, name string, scale float64) (*benchResult, error) {
+	def, err := benchSpec(strings.ToUpper(name))
+	if err != nil {
+		return nil, err
+	}
+	var tune func(*engine.Config)
+	if tg.multiProc() {
+		tune = func(c *engine.Config) { c.Execution.PollInterval = waitPoll }
+	}
+	r, err := newRig(ctx, tg, def, tune)
+	if err != nil {
+		return nil, err
+	}
+	var ws *benchWorkers
+	if tg.multiProc() {
+		if ws, err = spawnWorkers(ctx, tg, name); err == nil {
+			err = ws.ready(ctx)
+		}
+		if err != nil {
+			if ws != nil {
+				_, _ = ws.stop()
+			}
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+	} else {
+		r.run(ctx)
+	}
+	n := scaled(1000, scale)
+	lat := make([]time.Duration, 0, n)
+	runtime.GC()
+	from := r.snapshot()
+	var runErr error
+	var startSQL int64 // the bench process's statements in Start (multi-process)
+	for i := range n {
+		began := time.Now()
+		q0 := r.queries.n.Load()
+		id, err := def.start(ctx, r.e, i)
+		startSQL += r.queries.n.Load() - q0
+		if err != nil {
+			runErr = fmt.Errorf("starting workflow %d: %w", i, err)
+			break
+		}
+		r.tr.Add(id)
+		out, err := r.e.Wait(ctx, id)
+		if err != nil {
+			runErr = err
+			break
+		}
+		lat = append(lat, time.Since(began))
+		if out.State != store.TaskComplete {
+			runErr = fmt.Errorf("workflow %d ended %s: %s", i, out.State, out.Error)
+			break
+		}
+	}
+	res := r.result(from, n, "workflows")
+	if ws != nil {
+		stats, err := ws.stop()
+		if runErr == nil {
+			runErr = err
+		}
+		if runErr == nil {
+			parentSQL := res.sql
+			res.addWorkers(stats)
+			res.sql += startSQL
+			res.note = fmt.Sprintf("; bench process: %d statements in Start (counted), %d polling Wait every %s (not counted)",
+				startSQL, parentSQL-startSQL, waitPoll)
+		}
+	}
+	if runErr != nil {
+		_ = r.close(ctx, nil)
+		return nil, runErr
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		i := min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)
+		return float64(lat[max(i, 0)].Microseconds()) / 1000
+	}
+	res.p50, res.p99 = pct(0.50), pct(0.99)
+	res.note = fmt.Sprintf("latency p50 %.2f ms, p99 %.2f ms, max %.2f ms", res.p50, res.p99, float64(lat[len(lat)-1].Microseconds())/1000) + res.note
+	if def.codeFirst {
+		res.durable = int64(n * def.steps)
+		res.note += fmt.Sprintf("; %d driver runs", res.attempts)
+	}
+	return res, r.close(ctx, res)
+}
+
+// codeFirstTarget is the issue's bound on a code-first step's cost relative
+// to a DAG step's.
+const codeFirstTarget = 1.5
+
+// printCodeFirstRatios prints, when both rows of a pair ran, the cost of a
+// code-first step relative to a DAG step: W2c/W2 wall time per step (the
+// inverse ratio of their rates) and SQL statements per step, W5c/W5 p50 and
+// p99 latency (both run 3 steps). suffix tells the runs apart on Postgres.
+func printCodeFirstRatios(out io.Writer, suffix string, done map[string]*benchResult) {
+	var parts []string
+	over := false
+	ratio := func(label string, code, dag float64) string {
+		if dag <= 0 {
+			return label + " -"
+		}
+		q := code / dag
+		if q > codeFirstTarget {
+			over = true
+		}
+		return fmt.Sprintf("%s %.2fx", label, q)
+	}
+	if c, d := done["W2c"+suffix], done["W2"+suffix]; c != nil && d != nil && c.items > 0 && d.items > 0 {
+		perC := c.wall.Seconds() / float64(c.items)
+		perD := d.wall.Seconds() / float64(d.items)
+		parts = append(parts, "W2c/W2: "+ratio("wall per step", perC, perD)+
+			fmt.Sprintf(" (%.0f vs %.0f steps/s), SQL per step %.2fx", 1/perC, 1/perD,
+				(float64(c.sql)/float64(max(c.perStep(), 1)))/(float64(d.sql)/float64(max(d.perStep(), 1)))))
+	}
+	if c, d := done["W5c"+suffix], done["W5"+suffix]; c != nil && d != nil {
+		parts = append(parts, "W5c/W5: "+ratio("p50", c.p50, d.p50)+", "+ratio("p99", c.p99, d.p99))
+	}
+	if len(parts) == 0 {
+		return
+	}
+	verdict := fmt.Sprintf("within the %.1fx target", codeFirstTarget)
+	if over {
+		verdict = fmt.Sprintf("OVER the %.1fx target", codeFirstTarget)
+	}
+	label := "code-first/DAG step cost"
+	if suffix != "" {
+		label += " (" + strings.TrimPrefix(suffix, "@") + " process(es))"
+	}
+	fmt.Fprintf(out, "%s: %s; %s\n", label, strings.Join(parts, "; "), verdict)
+}
