@@ -169,11 +169,17 @@ func pathErrorText(err error) string {
 // problems, each with its place in the file when the error carries one (0
 // when not).
 func loadProblems(err error, file string) []lintProblem {
-	var te *engine.TemplateError
-	if errors.As(err, &te) && len(te.Problems) > 0 {
+	if ps := engine.TemplateProblems(err); len(ps) > 0 {
 		var out []lintProblem
-		for _, p := range te.Problems {
-			line, col, msg := positionInText(p)
+		for _, p := range ps {
+			msg := p.Msg
+			if p.Path != "" {
+				msg = p.Path + ": " + msg
+			}
+			line, col := p.Line, p.Column
+			if line == 0 {
+				line, col, msg = positionInText(msg)
+			}
 			out = append(out, lintProblem{line: line, col: col, msg: msg})
 		}
 		return out
