@@ -69,6 +69,33 @@ func ParseTemplate(data []byte, env string) (*Template, error) {
 	return parseTemplate("", data, env)
 }
 
+// DecodeTemplateFile reads a YAML template as LoadTemplateFile does but
+// leaves validation to the caller: the file's own problems (syntax, unknown
+// keys, values of the wrong kind, an undeclared env) are reported as
+// LoadTemplateFile reports them, and a template that decodes is returned
+// without Template.Validate having run, so that a tool can validate it with
+// the handlers it knows and look further into an invalid one. Its Validate
+// errors, like Position, locate problems in the file.
+func DecodeTemplateFile(path, env string) (*Template, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading template: %w", err)
+	}
+	return decodeTemplate(path, data, env)
+}
+
+// Position returns the line and column, in the YAML file t was loaded
+// from, of path (as TemplateError.Path names it: "steps[1].depends_on"):
+// those of its key, or of its nearest parent in the file. With --env, a
+// value an environment overrode is placed in the environment. It returns 0,
+// 0 for a template not loaded from YAML.
+func (t *Template) Position(path string) (line, col int) {
+	if t.src == nil {
+		return 0, 0
+	}
+	return t.src.locate(path)
+}
+
 // templateSource is where a YAML template came from: the file, the
 // position of every node, and where the values an environment overrode
 // came from.
@@ -182,6 +209,18 @@ func (d *decoder) yamlError(err error) {
 }
 
 func parseTemplate(file string, data []byte, env string) (*Template, error) {
+	t, err := decodeTemplate(file, data, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Validate(nil); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// decodeTemplate is parseTemplate without the validation.
+func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 	d := &decoder{src: &templateSource{file: file, origin: map[string]string{}}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -259,9 +298,6 @@ func parseTemplate(file string, data []byte, env string) (*Template, error) {
 		return nil, joinProblems(d.unique())
 	}
 	t.src = d.src
-	if err := t.Validate(nil); err != nil {
-		return nil, err
-	}
 	return t, nil
 }
 

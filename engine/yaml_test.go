@@ -280,3 +280,40 @@ func TestYAMLSyntaxAndShape(t *testing.T) {
 		t.Errorf("ParseTemplate: %v", err)
 	}
 }
+
+// DecodeTemplateFile returns a template that decodes but does not validate,
+// for the caller to validate with the handlers it knows; Position places
+// paths in the file. A file that does not decode is refused as by
+// LoadTemplateFile.
+func TestDecodeTemplateFileLeavesValidationToTheCaller(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: a
+    handler: shop.a
+    depends_on: [missing]
+`)
+	if _, err := engine.LoadTemplateFile(path, ""); !errors.Is(err, engine.ErrInvalidTemplate) {
+		t.Fatalf("LoadTemplateFile: %v, want the unknown dependency", err)
+	}
+	tmpl, err := engine.DecodeTemplateFile(path, "")
+	if err != nil {
+		t.Fatalf("DecodeTemplateFile: %v", err)
+	}
+	ps := engine.TemplateProblems(tmpl.Validate(func(h string) bool { return h == "shop.b" }))
+	if len(ps) != 2 || ps[0].Path != "steps[0].handler" || ps[0].Line != 5 || ps[1].Path != "steps[0].depends_on" || ps[1].Line != 6 {
+		t.Fatalf("Validate: %v", ps)
+	}
+	if line, col := tmpl.Position("steps[0].depends_on"); line != 6 || col != 5 {
+		t.Fatalf("Position: %d:%d, want 6:5", line, col)
+	}
+	if line, col := (&engine.Template{}).Position("steps"); line != 0 || col != 0 {
+		t.Fatalf("Position of a Go template: %d:%d", line, col)
+	}
+
+	bad := writeTemplate(t, "namespace: shop\nname: order\nsteps: 3\n")
+	if tmpl, err := engine.DecodeTemplateFile(bad, ""); tmpl != nil || len(engine.TemplateProblems(err)) != 1 {
+		t.Fatalf("DecodeTemplateFile of a bad file: %v, %v", tmpl, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,9 +67,10 @@ steps:
     handler: shop.start
 `
 
-// Every problem of a template is one file:line:col line, in file order:
-// an unknown dependency, a cycle, steps that wait for those forever, a
-// duplicate name and handlers the binary does not register.
+// Every problem of a template is one file:line:col line, in file order, at
+// the key the loader places it on: an unknown dependency, a cycle, steps
+// that wait for those forever, a duplicate name and handlers the binary
+// does not register.
 func TestLintReportsEveryProblemWithItsPlace(t *testing.T) {
 	dir := t.TempDir()
 	f := writeFile(t, dir, "broken.yaml", brokenTemplate)
@@ -78,41 +80,90 @@ func TestLintReportsEveryProblemWithItsPlace(t *testing.T) {
 		t.Fatalf("lint passed a broken template:\n%s", out)
 	}
 	want := []string{
-		f + `:9:17: step "charge" depends on unknown step "strat"`,
-		f + `:10:11: step "ship" can never run: it waits for step "charge", which can never run`,
-		f + `:11:14: step "ship": unknown handler "shop.ship"`,
-		f + `:13:11: dependency cycle: `, // loop_a → loop_b → loop_a, in whatever order the check finds it
-		f + `:19:11: step "after_loop" can never run: it waits for step "loop_b", which can never run`,
-		f + `:22:11: step "start": duplicate step name`, // the second one
+		f + `:9:5: steps[1].depends_on: step "charge" depends on unknown step "strat"`,
+		f + `:11:5: steps[2].handler: step "ship": unknown handler "shop.ship"`,
+		f + `:12:5: steps[2].depends_on: step "ship" can never run: it waits for step "charge", which can never run`,
+		f + `:15:5: steps[3].depends_on: dependency cycle: `, // loop_a → loop_b → loop_a, in whatever order the check finds it
+		f + `:21:5: steps[5].depends_on: step "after_loop" can never run: it waits for step "loop_b", which can never run`,
+		f + `:22:5: steps[6].name: step "start": duplicate step name (also steps[0])`, // the second one
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	for _, w := range want {
-		found := false
-		for _, l := range lines {
-			if strings.HasPrefix(l, w) {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("no line starting %q in:\n%s", w, out)
-		}
-	}
-	for _, l := range lines {
-		if !strings.HasPrefix(l, f+":") {
-			t.Errorf("line %q does not start with the file name", l)
-		}
-	}
+	checkLines(t, out, want)
 
 	// Without a handler list, handlers are not checked; the rest stays.
 	out, _ = lint(t, f)
-	if strings.Contains(out, "unknown handler") || !strings.Contains(out, `depends on unknown step "strat"`) {
-		t.Fatalf("without --handlers:\n%s", out)
-	}
+	checkLines(t, out, slices.Delete(slices.Clone(want), 1, 2))
 	// --handlers names them on the command line.
 	out, _ = lint(t, "--handlers", "shop.start, shop.charge,shop.noop,shop.ship", f)
-	if strings.Contains(out, "unknown handler") {
-		t.Fatalf("--handlers with every handler:\n%s", out)
+	checkLines(t, out, slices.Delete(slices.Clone(want), 1, 2))
+	out, _ = lint(t, "--handlers", "shop.start, shop.charge,shop.noop", f)
+	checkLines(t, out, want)
+}
+
+// checkLines fails unless out is, line by line, lines starting with want.
+func checkLines(t *testing.T, out string, want []string) {
+	t.Helper()
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(got), len(want), out)
 	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], w) {
+			t.Errorf("line %d is\n\t%s\nwant it to start with\n\t%s", i+1, got[i], w)
+		}
+	}
+}
+
+// A template that does not decode is reported as the loader finds it, every
+// problem at its key; with --env, a step the environment adds is checked
+// (its handler, what it waits for) at its place in environments.
+func TestLintStructuralProblemsAndEnvironments(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "shape.yaml", `namespace: shop
+name: shape
+steps:
+  - name: a
+    handler: shop.a
+    timeout: soon
+    retyr: {limit: 2}
+`)
+	out, failed := lint(t, f)
+	if !failed {
+		t.Fatalf("lint passed:\n%s", out)
+	}
+	checkLines(t, out, []string{
+		f + `:6:5: steps[0].timeout: must be a duration such as 30s or 1m, got "soon"`,
+		f + `:7:5: steps[0].retyr: unknown key "retyr" in a step (did you mean "retry"?)`,
+	})
+
+	f = writeFile(t, dir, "env.yaml", `namespace: shop
+name: env
+steps:
+  - name: a
+    handler: shop.a
+  - name: b
+    handler: shop.b
+    depends_on: [a]
+environments:
+  staging:
+    steps:
+      - name: c
+        handler: shop.c
+        depends_on: [d]
+      - name: e
+        handler: shop.e
+        depends_on: [c]
+`)
+	if out, failed := lint(t, "--handlers", "shop.a,shop.b", f); failed || out != "" {
+		t.Fatalf("without --env: failed %v:\n%s", failed, out)
+	}
+	out, _ = lint(t, "--env", "staging", "--handlers", "shop.a,shop.b,shop.e", f)
+	checkLines(t, out, []string{
+		f + `:13:9: steps[2].handler: step "c": unknown handler "shop.c"`,
+		f + `:14:9: steps[2].depends_on: step "c" depends on unknown step "d"`,
+		f + `:17:9: steps[3].depends_on: step "e" can never run: it waits for step "c", which can never run`,
+	})
+	out, _ = lint(t, "--env", "prod", f)
+	checkLines(t, out, []string{f + `:9:1: environments: environment "prod" is not in the file; it declares staging`})
 }
 
 // A YAML syntax error carries its line and column from the parser; a file
