@@ -78,10 +78,6 @@ func addDBFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "db", defaultDB, "SQLite file path or postgres:// URL")
 }
 
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
 // dbTarget is what --db names: an SQLite file or a PostgreSQL schema.
 type dbTarget struct {
 	dsn    string // as given

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/tasker-go/tasker/internal/bench/ceiling"
 	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store/sqlite"
@@ -197,13 +199,13 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o Options, chosen []work
 }
 
 // freshStore deletes path (and its WAL files) and opens a new store there.
-func freshStore(ctx context.Context, path string) (*sqlite.Store, error) {
+func freshStore(ctx context.Context, path string, hooks ...bun.QueryHook) (*sqlite.Store, error) {
 	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 	}
-	return sqlite.Open(ctx, path, nil)
+	return sqlite.Open(ctx, path, &sqlite.Options{QueryHooks: hooks})
 }
 
 // rawCommitRate is the ceiling on SQLite: n one-row INSERT commits, one

@@ -14,19 +14,13 @@ import (
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
-// queryCounter counts the statements bun runs on one database.
+// queryCounter counts the statements a store runs (a bun query hook).
 type queryCounter struct{ n atomic.Int64 }
 
 func (c *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
 	return ctx
 }
 func (c *queryCounter) AfterQuery(context.Context, *bun.QueryEvent) { c.n.Add(1) }
-
-// benchStore is a store the bench can count statements on.
-type benchStore interface {
-	store.Store
-	DB() *bun.DB
-}
 
 // benchTarget is where one run of a workload happens: a fresh SQLite file,
 // or a fresh schema on PostgreSQL run by procs worker processes (0 or 1:
@@ -38,11 +32,12 @@ type benchTarget struct {
 	procs      int
 }
 
-func (tg *benchTarget) open(ctx context.Context) (benchStore, error) {
+// open opens the target's store with hooks run around every statement.
+func (tg *benchTarget) open(ctx context.Context, hooks ...bun.QueryHook) (store.Store, error) {
 	if tg.pgURL != "" {
-		return postgres.Open(ctx, tg.pgURL, &postgres.Options{Schema: tg.schema})
+		return postgres.Open(ctx, tg.pgURL, &postgres.Options{Schema: tg.schema, QueryHooks: hooks})
 	}
-	return freshStore(ctx, tg.sqlitePath)
+	return freshStore(ctx, tg.sqlitePath, hooks...)
 }
 
 // multiProc reports whether worker processes run the engine.
@@ -59,24 +54,23 @@ func benchEngineConfig(st store.Store) engine.Config {
 
 // rig is one workload's engine on a fresh file or schema.
 type rig struct {
-	st      benchStore
+	st      store.Store
 	e       *engine.Engine
 	queries *queryCounter
 	tr      *Tracker
 	pool    *poolSampler // nil on SQLite
-	events  <-chan engine.Event
 	unsub   func()
 	runDone chan error
 	running bool
 }
 
 func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engine.Config)) (*rig, error) {
-	st, err := tg.open(ctx)
+	queries := &queryCounter{}
+	st, err := tg.open(ctx, queries)
 	if err != nil {
 		return nil, err
 	}
-	r := &rig{st: st, queries: &queryCounter{}, tr: NewTracker()}
-	st.DB().AddQueryHook(r.queries)
+	r := &rig{st: st, queries: queries, tr: NewTracker()}
 	cfg := benchEngineConfig(st)
 	if tune != nil {
 		tune(&cfg)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store/postgres"
 )
@@ -64,13 +66,12 @@ func RunWorker(ctx context.Context, out io.Writer, o WorkerOptions) (err error) 
 	if err != nil {
 		return err
 	}
-	st, err := postgres.Open(ctx, db, &postgres.Options{Schema: schema})
+	q := &queryCounter{}
+	st, err := postgres.Open(ctx, db, &postgres.Options{Schema: schema, QueryHooks: []bun.QueryHook{q}})
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
-	q := &queryCounter{}
-	st.DB().AddQueryHook(q)
 	cfg := benchEngineConfig(st)
 	cfg.WorkerID = fmt.Sprintf("bench-%s-%d", id, os.Getpid())
 	e, err := engine.New(cfg)

@@ -90,6 +90,9 @@ type Options struct {
 	// WakeupPoll is how often Wakeups ticks while the listener is
 	// disconnected, so the engine polls until it is back (default 1 s).
 	WakeupPoll time.Duration
+	// QueryHooks run around every statement the store sends through bun
+	// (for tracing, or counting statements as the bench does).
+	QueryHooks []bun.QueryHook
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -167,6 +170,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	// connections stay in the pool: OpenDBFromPool keeps none itself).
 	sqldb.SetMaxOpenConns(o.MaxConns)
 	db := bun.NewDB(sqldb, pgdialect.New())
+	for _, h := range o.QueryHooks {
+		db = db.WithQueryHook(h)
+	}
 	closeAll := func() error {
 		err := sqldb.Close()
 		pool.Close()

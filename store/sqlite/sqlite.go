@@ -76,6 +76,19 @@ type Options struct {
 	// matching store.ErrNotMigrated). Writes through the store fail.
 	// Synchronous does not apply.
 	ReadOnly bool
+	// QueryHooks run around every statement the store sends through bun,
+	// on the writer and the read pool (for tracing, or counting statements
+	// as the bench does).
+	QueryHooks []bun.QueryHook
+}
+
+// newDB is bun's DB on db with o.QueryHooks.
+func (o *Options) newDB(db *sql.DB) *bun.DB {
+	b := bun.NewDB(db, sqlitedialect.New())
+	for _, h := range o.QueryHooks {
+		b = b.WithQueryHook(h)
+	}
+	return b
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -187,7 +200,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		}
 		return err
 	}
-	rwDB := bun.NewDB(rw, sqlitedialect.New())
+	rwDB := o.newDB(rw)
 	// The writer must exist before readers touch the file, so the schema
 	// (and WAL mode) are in place first.
 	migrations, err := bunstore.LoadMigrations(migrationFiles, "migrations")
@@ -201,7 +214,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	var roDB *bun.DB
 	if ro != nil {
-		roDB = bun.NewDB(ro, sqlitedialect.New())
+		roDB = o.newDB(ro)
 	}
 	return &Store{Store: bunstore.New(rwDB, roDB, dialect{}, closeAll), path: path}, nil
 }
@@ -229,7 +242,7 @@ func openReadOnly(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	ro.SetMaxOpenConns(o.ReadConns)
 	ro.SetMaxIdleConns(o.ReadConns)
-	db := bun.NewDB(ro, sqlitedialect.New())
+	db := o.newDB(ro)
 	if err := checkSchema(ctx, db, path); err != nil {
 		ro.Close()
 		return nil, err
