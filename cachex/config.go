@@ -78,6 +78,7 @@ func New(cfg Config, logger *zap.Logger) (Cache, error) {
 	if rc.Instance == "" {
 		rc.Instance = cfg.Instance
 	}
+	routeRedisLog(logger)
 	remote, err := NewRedis(rc)
 	if err != nil {
 		_ = local.Close()

@@ -56,8 +56,8 @@ func crashConfig(s store.Store) engine.Config {
 	return engine.Config{Store: s, Execution: engine.ExecutionConfig{LeaseTTL: 2 * time.Second, RescueInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, MaxConcurrency: 16, BatchSize: 16}}
 }
 
-func startAll(ctx context.Context, e *engine.Engine) ([]*engine.Handle, error) {
-	hs := make([]*engine.Handle, crashTasks)
+func startAll(ctx context.Context, e *engine.Engine) ([]*engine.TaskHandle, error) {
+	hs := make([]*engine.TaskHandle, crashTasks)
 	for i := range crashTasks {
 		h, err := e.Start(ctx, "crash/order", map[string]int{"order": i}, engine.WithIdempotencyKey(fmt.Sprint(i)))
 		if err != nil {

@@ -34,7 +34,7 @@ type Engine struct {
 	st  store.Store
 	log *zap.Logger
 	clk Clock
-	reg Registry
+	reg registry
 
 	tmu       sync.RWMutex
 	templates map[string]*Template // by "ns/name" (latest registered) and "ns/name@version"
@@ -77,7 +77,7 @@ func (e *Engine) Store() store.Store { return e.st }
 // Handle registers a handler under name. A nil handler, a name the store
 // would not accept or one starting with WorkflowHandlerPrefix is refused
 // (errors.Is ErrInvalidTemplate), and so is a name registered before
-// (errors.Is ErrDuplicate): see Registry.Register.
+// (errors.Is ErrDuplicate): see Handle.
 func (e *Engine) Handle(name string, h Handler) error { return e.reg.Register(name, h) }
 
 // HandleFunc registers a function as a handler.
@@ -163,7 +163,15 @@ type startOptions struct {
 	tx       bun.IDB
 	priority int
 	parent   *int64
-	timeout  time.Duration // code-first workflows: WithWorkflowTimeout
+	timeout  time.Duration // WithWorkflowTimeout
+}
+
+// deadline is when WithWorkflowTimeout ends the task (zero: never).
+func (o *startOptions) deadline(clk Clock) time.Time {
+	if o.timeout <= 0 {
+		return time.Time{}
+	}
+	return clk.Now().Add(o.timeout).UTC()
 }
 
 // identity returns a new task's identity key and input hash: a fresh
@@ -210,7 +218,7 @@ func definition(t *Template) string {
 	doc, _ := json.Marshal(struct {
 		Steps  []store.NewStep
 		Schema string
-	}{t.newSteps(), string(schema)})
+	}{t.newSteps(time.Time{}), string(schema)})
 	return string(doc)
 }
 
@@ -232,12 +240,16 @@ func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx = tx } }
 // WithPriority sets the task's priority (informational for now).
 func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority = p } }
 
-// Handle refers to a started task.
-type Handle struct {
+// TaskHandle refers to a started task. It remembers the task's identity,
+// so it never silently denotes another task: on SQLite a rolled-back InTx
+// start frees its id for the next task, and Wait through a handle from
+// that start reports store.ErrNotFound instead of the other task.
+type TaskHandle struct {
 	TaskID int64
 	// Existing is true when Start found a task with the same identity
 	// instead of creating one.
 	Existing bool
+	identity string
 	e        *Engine
 }
 
@@ -245,7 +257,7 @@ type Handle struct {
 // template into a new task's steps and edges, and returns a handle. By
 // default the task's identity is a hash of the template and the normalised
 // input, so starting the same input twice returns the first task.
-func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...StartOption) (*Handle, error) {
+func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...StartOption) (*TaskHandle, error) {
 	var o startOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -257,6 +269,9 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	doc, err := normalizeInput(input)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w: %w", workflow, ErrInvalidInput, err)
+	}
+	if err := e.checkPayload("input", len(doc)); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
 	if t.schema != nil {
 		v, _ := decodeAny(doc)
@@ -272,7 +287,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
 		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority, ParentID: o.parent,
-		Steps: t.newSteps(), Now: e.now(),
+		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
@@ -282,7 +297,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
 		e.Notify()
 	}
-	return &Handle{TaskID: res.Task.ID, Existing: res.Existing, e: e}, nil
+	return &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: identity, e: e}, nil
 }
 
 // Notify wakes idle workers of this process (and, on stores that support
@@ -365,20 +380,39 @@ func (o *Outcome) Decode(step string, v any) error {
 }
 
 // Wait blocks until the task is complete, in error, cancelled or resolved,
-// and returns its outcome.
-func (h *Handle) Wait(ctx context.Context) (*Outcome, error) { return h.e.Wait(ctx, h.TaskID) }
+// and returns its outcome (Outcome.Err says why a task did not complete).
+func (h *TaskHandle) Wait(ctx context.Context) (*Outcome, error) {
+	return h.e.wait(ctx, h.TaskID, h.identity)
+}
+
+// checkPayload refuses a document over Config.MaxPayloadBytes.
+func (e *Engine) checkPayload(what string, n int) error {
+	if n > e.cfg.MaxPayloadBytes {
+		return fmt.Errorf("%w: the %s is %d bytes, over the limit of %d bytes (Config.MaxPayloadBytes)", ErrPayloadTooLarge, what, n, e.cfg.MaxPayloadBytes)
+	}
+	return nil
+}
 
 // Wait blocks until a task finishes (see Handle.Wait). Tasks finished by
 // this process wake it at once; others are seen within the poll interval.
 // A task that failed or was cancelled is an Outcome too: Outcome.Err
 // returns why, as a *TaskError.
 func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
+	return e.wait(ctx, taskID, "")
+}
+
+// wait is Wait; with identity set, the task must have that identity.
+func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outcome, error) {
 	for {
 		ch := e.waiters.Add(taskID)
 		d, err := e.st.GetTask(ctx, taskID)
 		if err != nil {
 			e.waiters.Drop(taskID, ch)
 			return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+		}
+		if identity != "" && d.Task.IdentityKey != identity {
+			e.waiters.Drop(taskID, ch)
+			return nil, fmt.Errorf("waiting for task %d: %w: the task this handle started no longer exists (its start was rolled back) and the id now names another task", taskID, store.ErrNotFound)
 		}
 		if d.Task.State.Done() {
 			e.waiters.Drop(taskID, ch)

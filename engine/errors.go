@@ -20,6 +20,12 @@ var (
 	// ErrEventRefused: SendEvent named a task that will never read the
 	// event (a DAG task, or a workflow that has finished).
 	ErrEventRefused = errors.New("tasker: event refused")
+	// ErrPayloadTooLarge: an input, event payload or result is over
+	// Config.MaxPayloadBytes.
+	ErrPayloadTooLarge = errors.New("tasker: payload too large")
+	// ErrRefused: an operator action that would leave a task unable to
+	// finish (resolving a code-first workflow's driver step).
+	ErrRefused = errors.New("tasker: refused")
 	// ErrCancelled: the task was cancelled (see TaskError).
 	ErrCancelled = errors.New("tasker: task cancelled")
 	// ErrRunning: Run (or RunOnce) was called while a Run is active.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine/internal/attempt"
 	"github.com/tasker-go/tasker/engine/internal/completer"
+	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -39,6 +40,17 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		o.Kind, o.RetryAfter = store.OutcomeSuspend, max(wait, 0)
 		o.Metadata = store.MustJSON(map[string]string{"reason": "dependent system held back", "system": policy.DependentSystem})
 		return o, true
+	}
+	if dl := policy.Deadline; !dl.IsZero() {
+		if !e.clk.Now().Before(dl) {
+			o.Kind, o.RetryAfter, o.Error = e.classify(attemptInfo{step: st.Name, attempt: st.Attempts}, policy, workflowTimeout(st.TaskID, dl))
+			return o, true
+		}
+		if _, wall := e.clk.(clock.Real); wall {
+			var stop context.CancelFunc
+			ctx, stop = context.WithDeadline(ctx, dl)
+			defer stop()
+		}
 	}
 	e.emit(Event{Name: EventStepStarted, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts})
 
@@ -96,9 +108,22 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	if res.TimedOut {
 		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", st.Name, timeout, errAttemptTimeout, err)}
 	}
-	o.Kind, o.RetryAfter, o.Error = e.classify(attemptInfo{step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}, policy, err)
+	a := attemptInfo{step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}
+	if dl := policy.Deadline; !dl.IsZero() && !e.clk.Now().Before(dl) {
+		err = workflowTimeout(st.TaskID, dl)
+	}
+	o.Kind, o.RetryAfter, o.Error = e.classify(a, policy, err)
 	o.RetryAfter = max(o.RetryAfter, pause) // never before the system's pause ends
+	if dl := policy.Deadline; o.Kind == store.OutcomeRetry && !dl.IsZero() && !e.clk.Now().Add(o.RetryAfter).Before(dl) {
+		// The retry would come after the task's deadline: fail now.
+		o.Kind, o.RetryAfter, o.Error = e.classify(a, policy, workflowTimeout(st.TaskID, dl))
+	}
 	return o, true
+}
+
+// workflowTimeout is the failure of a task past its WithWorkflowTimeout.
+func workflowTimeout(taskID int64, deadline time.Time) error {
+	return Permanent(fmt.Errorf("task %d: %w (deadline %s)", taskID, ErrWorkflowTimeout, deadline.Format(time.RFC3339Nano)))
 }
 
 // attemptErr is an attempt's error, a panic turned into a PanicError.

@@ -112,8 +112,9 @@ func Result[T any](sc *StepContext, step string) (T, error) {
 	return v, nil
 }
 
-// Registry maps handler names to handlers; safe for concurrent use.
-type Registry struct {
+// registry maps handler names to handlers; safe for concurrent use. It is
+// the engine's own (Handle and HandleFunc add to it).
+type registry struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 }
@@ -124,7 +125,7 @@ type Registry struct {
 // starting with WorkflowHandlerPrefix, which code-first workflows use; and
 // (errors.Is ErrDuplicate) a name registered before: a handler is never
 // silently replaced.
-func (r *Registry) Register(name string, h Handler) error {
+func (r *registry) Register(name string, h Handler) error {
 	if strings.HasPrefix(name, WorkflowHandlerPrefix) {
 		return &TemplateError{Msg: fmt.Sprintf("registering handler %s: names starting with %q are reserved for code-first workflows", quoteName(name), WorkflowHandlerPrefix)}
 	}
@@ -132,7 +133,7 @@ func (r *Registry) Register(name string, h Handler) error {
 }
 
 // add is Register without the reserved prefix.
-func (r *Registry) add(name string, h Handler) error {
+func (r *registry) add(name string, h Handler) error {
 	if msg := checkName("handler name", name); msg != "" {
 		return &TemplateError{Msg: "registering a handler: " + msg}
 	}
@@ -165,7 +166,7 @@ func isNil(h Handler) bool {
 }
 
 // Lookup returns the handler registered under name.
-func (r *Registry) Lookup(name string) (Handler, bool) {
+func (r *registry) Lookup(name string) (Handler, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	h, ok := r.handlers[name]
@@ -173,7 +174,7 @@ func (r *Registry) Lookup(name string) (Handler, bool) {
 }
 
 // Names lists the registered handler names, sorted.
-func (r *Registry) Names() []string {
+func (r *registry) Names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make([]string, 0, len(r.handlers))

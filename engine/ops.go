@@ -8,12 +8,28 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
+// CancelOption adjusts Cancel.
+type CancelOption func(*store.CancelTaskParams)
+
+// Force lets Cancel withdraw a task that already finished (complete or
+// resolved manually): an operator's correction, recorded as such.
+func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = true } }
+
 // Cancel cancels a task: its unfinished steps are cancelled, running
 // handlers here see their context cancelled, and no new attempt starts.
-// Handlers in other processes stop at their next heartbeat.
-func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string) error {
+// Handlers in other processes stop at their next heartbeat. A finished
+// task is refused unless Force is given.
+func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	meta, _ := json.Marshal(map[string]string{"reason": reason})
-	if _, err := e.st.CancelTask(ctx, &store.CancelTaskParams{TaskID: taskID, Metadata: meta, Now: e.now()}); err != nil {
+	p := &store.CancelTaskParams{TaskID: taskID, Metadata: meta, Now: e.now()}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.Force {
+		meta, _ = json.Marshal(map[string]any{"reason": reason, "forced": true})
+		p.Metadata = meta
+	}
+	if _, err := e.st.CancelTask(ctx, p); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
 	e.inflight.CancelTask(taskID, errTaskCancelled)
@@ -42,7 +58,13 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	}
 	s := d.Step(step)
 	if s == nil {
-		return fmt.Errorf("resolving %s of task %d: %w: no such step", step, taskID, store.ErrNotFound)
+		return fmt.Errorf("resolving %s of task %d: %w: the task has no step %q", step, taskID, store.ErrNotFound, step)
+	}
+	if d.Task.Kind == store.KindCode && s.Name == DriverStep {
+		// The driver's result is the workflow's return value, produced by
+		// running the workflow's code; resolving it would leave the task
+		// with no one to finish it.
+		return fmt.Errorf("resolving %s of task %d: %w: a code-first workflow's driver cannot be resolved; resolve one of its durable steps (then Retry the task) or Cancel it", step, taskID, ErrRefused)
 	}
 	doc, err := json.Marshal(results)
 	if err != nil {

@@ -50,10 +50,9 @@ func TestHandlerRegistrationMistakes(t *testing.T) {
 			}
 		}
 	}
-	var r engine.Registry
-	must(t, r.Register("a", engine.HandlerFunc(noop)))
-	if err := r.Register("a", engine.HandlerFunc(noop)); !errors.Is(err, engine.ErrDuplicate) {
-		t.Errorf("Registry.Register twice: %v, want ErrDuplicate", err)
+	must(t, env.Handle("a", engine.HandlerFunc(noop)))
+	if err := env.Handle("a", engine.HandlerFunc(noop)); !errors.Is(err, engine.ErrDuplicate) {
+		t.Errorf("Handle twice: %v, want ErrDuplicate", err)
 	}
 }
 

@@ -72,8 +72,10 @@ func (e *Engine) releaseCoordination() error {
 
 // Status is what the engine reports about itself.
 type Status struct {
-	// Mode is the coordination mode: local_only, distributed_basic or
-	// distributed_atomic (empty before the cache is first used).
+	// Mode is the coordination mode now: local_only, distributed_basic or
+	// distributed_atomic (empty before the cache is first used). With a
+	// Redis cache it follows Redis: local_only while Redis is down and the
+	// engine fails open, distributed again once Redis answers.
 	Mode    string
 	Running bool
 	Stats   Stats
@@ -86,8 +88,13 @@ func (e *Engine) Status() Status {
 	e.life.mu.Unlock()
 	st := Status{Running: running, Stats: e.Stats()}
 	e.cmu.Lock()
-	if e.co != nil {
-		st.Mode = e.co.mode.Mode.String()
+	if co := e.co; co != nil {
+		st.Mode = co.mode.Mode.String()
+		if co.mode.Source == cachex.SourceBuiltin {
+			// The built-in caches report their capabilities now (a
+			// Redis cache failing open is local until Redis answers).
+			st.Mode = cachex.ModeOf(co.cache.Capabilities()).String()
+		}
 	}
 	e.cmu.Unlock()
 	return st

@@ -164,7 +164,7 @@ func TestRedisKilledMidRun(t *testing.T) {
 	run(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var hs []*engine.Handle
+	var hs []*engine.TaskHandle
 	for i := range 300 {
 		h, err := e.Start(ctx, "shop/pay", map[string]int{"N": i})
 		must(t, err)

@@ -58,6 +58,8 @@ type stepPolicy struct {
 	Backoff         retry.Policy  `json:"backoff"`
 	Timeout         time.Duration `json:"timeout,omitempty"`
 	DependentSystem string        `json:"dependent_system,omitempty"`
+	// Deadline is the task's WithWorkflowTimeout, copied to each step.
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // Validate reports every problem with the template at once: the error
@@ -143,7 +145,7 @@ func (t *Template) Validate(known func(string) bool) error {
 			listed[d] = true
 		}
 	}
-	if cycle := store.FindCycle(t.newSteps()); len(cycle) > 2 { // a step on itself is reported above
+	if cycle := store.FindCycle(t.newSteps(time.Time{})); len(cycle) > 2 { // a step on itself is reported above
 		add(fmt.Sprintf("steps[%d].depends_on", seen[cycle[0]]), "dependency cycle: %s", strings.Join(cycle, " → "))
 	}
 	if len(t.InputSchema) > 0 {
@@ -170,7 +172,7 @@ func (t *Template) problem(path, msg string) *TemplateError {
 
 // newSteps is the template as store rows: the same graph validation
 // checked is the graph the store executes.
-func (t *Template) newSteps() []store.NewStep {
+func (t *Template) newSteps(deadline time.Time) []store.NewStep {
 	out := make([]store.NewStep, len(t.Steps))
 	for i, s := range t.Steps {
 		limit := s.RetryLimit
@@ -181,7 +183,7 @@ func (t *Template) newSteps() []store.NewStep {
 		if s.Config != nil {
 			cfg, _ = json.Marshal(s.Config)
 		}
-		policy, _ := json.Marshal(stepPolicy{Backoff: s.Backoff, Timeout: s.Timeout, DependentSystem: s.DependentSystem})
+		policy, _ := json.Marshal(stepPolicy{Backoff: s.Backoff, Timeout: s.Timeout, DependentSystem: s.DependentSystem, Deadline: deadline})
 		out[i] = store.NewStep{
 			Name: s.Name, Handler: s.Handler, DependsOn: slices.Clone(s.DependsOn),
 			Config: cfg, Policy: policy, Retryable: !s.NotRetryable, RetryLimit: limit, Skippable: s.Skippable,

@@ -65,9 +65,11 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 	var childID int64
 	var err error
 	if _, code := e.workflowDef(workflow); code {
-		childID, _, err = e.startWorkflow(ctx, workflow, input, opts...)
+		var s started
+		s, err = e.startWorkflow(ctx, workflow, input, opts...)
+		childID = s.id
 	} else {
-		var h *Handle
+		var h *TaskHandle
 		if h, err = e.Start(ctx, workflow, input, opts...); err == nil {
 			childID = h.TaskID
 		}

@@ -115,8 +115,10 @@ func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
 	return wh.def, true
 }
 
-// WithWorkflowTimeout fails the workflow with ErrWorkflowTimeout if it has
-// not finished d after it started.
+// WithWorkflowTimeout fails the task with ErrWorkflowTimeout (a StepError
+// of kind workflow_timeout) if it has not finished d after it started. It
+// works for DAG tasks and code-first workflows: running steps see their
+// context end at the deadline, and no step starts or retries after it.
 func WithWorkflowTimeout(d time.Duration) StartOption {
 	return func(o *startOptions) { o.timeout = d }
 }
@@ -125,6 +127,7 @@ func WithWorkflowTimeout(d time.Duration) StartOption {
 type WorkflowHandle[O any] struct {
 	TaskID   int64
 	Existing bool // StartWorkflow found the task by its identity
+	identity string
 	e        *Engine
 }
 
@@ -138,7 +141,7 @@ func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
 // ErrStepFailed), ErrWorkflowTimeout, ErrNonDeterministic, ErrCancelled).
 func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 	var zero O
-	out, err := h.e.Wait(ctx, h.TaskID)
+	out, err := h.e.wait(ctx, h.TaskID, h.identity)
 	if err != nil {
 		return zero, err
 	}
@@ -172,29 +175,32 @@ func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, 
 			}
 		}
 	}
-	id, existing, err := e.startWorkflow(ctx, name, in, opts...)
+	s, err := e.startWorkflow(ctx, name, in, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &WorkflowHandle[O]{TaskID: id, Existing: existing, e: e}, nil
+	return &WorkflowHandle[O]{TaskID: s.id, Existing: s.existing, identity: s.identity, e: e}, nil
 }
 
 // startWorkflow is StartWorkflow without the types.
-func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ...StartOption) (int64, bool, error) {
+func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ...StartOption) (started, error) {
 	var o startOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if _, ok := e.workflowDef(name); !ok {
-		return 0, false, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
+		return started{}, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {
-		return 0, false, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+		return started{}, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
 	}
 	doc, err := normalizeInput(map[string]json.RawMessage{"input": raw})
 	if err != nil {
-		return 0, false, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+		return started{}, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+	}
+	if err := e.checkPayload("input", len(doc)); err != nil {
+		return started{}, fmt.Errorf("starting %s: %w", name, err)
 	}
 	identity, inputHash := o.identity(name, name+"@code", doc)
 	var cfg store.JSON
@@ -213,14 +219,21 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 		Now:   e.now(),
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("starting %s: %w", name, err)
+		return started{}, fmt.Errorf("starting %s: %w", name, err)
 	}
 	if !res.Existing {
 		e.stat.started.Add(1)
 		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
 		e.Notify()
 	}
-	return res.Task.ID, res.Existing, nil
+	return started{id: res.Task.ID, existing: res.Existing, identity: identity}, nil
+}
+
+// started is a task Start created or found.
+type started struct {
+	id       int64
+	existing bool
+	identity string
 }
 
 // drive is one run of a workflow's driver step.

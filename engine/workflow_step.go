@@ -118,6 +118,8 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		var merr error
 		if doc, merr = json.Marshal(result); merr != nil {
 			err = Permanent(fmt.Errorf("encoding result of step %s: %w", name, merr))
+		} else if perr := wctx.e.checkPayload("result of durable step "+name, len(doc)); perr != nil {
+			err = Permanent(perr)
 		}
 	}
 	if err == nil {

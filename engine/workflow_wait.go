@@ -97,6 +97,9 @@ func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, 
 	if err != nil {
 		return false, fmt.Errorf("sending event %s to task %d: encoding payload: %w", name, taskID, err)
 	}
+	if err := e.checkPayload("event payload", len(doc)); err != nil {
+		return false, fmt.Errorf("sending event %s to task %d: %w", name, taskID, err)
+	}
 	created := false
 	err = e.st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		s := e.st.WithTx(tx)

@@ -248,7 +248,7 @@ func TestResolveRetryAndWorker(t *testing.T) {
 	id, id2 := strconv.FormatInt(bad.TaskID, 10), strconv.FormatInt(bad2.TaskID, 10)
 	runDone := make(chan error, 1)
 	go func() { runDone <- e.Run(context.Background()) }()
-	for _, h := range []*engine.Handle{bad, bad2} {
+	for _, h := range []*engine.TaskHandle{bad, bad2} {
 		o, err := h.Wait(ctx)
 		if err != nil {
 			t.Fatal(err)

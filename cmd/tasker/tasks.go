@@ -438,15 +438,11 @@ func newTasksCancelCmd() *cobra.Command {
 				if state.Terminal() && !force {
 					return fmt.Errorf("cannot cancel task %d: it is %s, and a finished task's record does not change by accident (--force withdraws it anyway)", id, state)
 				}
+				var opts []engine.CancelOption
 				if force {
-					// engine.Cancel has no force option: the store does it.
-					// TODO: engine.Cancel with a force option once the engine has one.
-					meta, _ := json.Marshal(map[string]string{"reason": reason, "forced": "true"})
-					_, err = st.CancelTask(cmd.Context(), &store.CancelTaskParams{TaskID: id, Force: true, Metadata: meta})
-				} else {
-					err = e.Cancel(cmd.Context(), id, reason)
+					opts = append(opts, engine.Force())
 				}
-				if err != nil {
+				if err := e.Cancel(cmd.Context(), id, reason, opts...); err != nil {
 					return operatorError("cancel", id, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "task %d cancelled (was %s)\n", id, state)

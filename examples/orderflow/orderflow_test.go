@@ -70,7 +70,7 @@ func TestOrdersCompleteRetriesAndLedger(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const n = 6
-	var handles []*engine.Handle
+	var handles []*engine.TaskHandle
 	for i := 1; i <= n; i++ {
 		h, err := e.Start(ctx, orderflow.Workflow, orderflow.SampleOrder(i))
 		if err != nil {

@@ -49,7 +49,7 @@ func run(ctx context.Context) error {
 	}()
 
 	began := time.Now()
-	var handles []*engine.Handle
+	var handles []*engine.TaskHandle
 	for id := 1; id <= 10; id++ {
 		// Unique: every run adds ten new orders instead of finding the
 		// previous run's tasks by their input.
