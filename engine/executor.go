@@ -90,7 +90,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		if !st.Skippable {
 			err = Permanent(fmt.Errorf("step %s returned engine.Skip (%s) but is not skippable: set Skippable on its template step", st.Name, sk.Reason))
 		} else {
-			o.Kind, o.Results = store.OutcomeComplete, nil
+			o.Kind, o.Results = store.OutcomeComplete, store.JSON("null") // no result, told apart from {}
 			o.Metadata = store.MustJSON(map[string]any{"skipped": true, "reason": sk.Reason})
 			return o, true
 		}

@@ -188,7 +188,18 @@ func (e *Engine) newCompleter(d *dispatch.Dispatcher) *completer.Completer {
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
 			Released:    func(n int) { e.stat.released.Add(int64(n)) },
 			Transaction: func() { e.stat.finishTx.Add(1) },
+			Oversized:   e.oversized,
 		})
+}
+
+// oversized records a result over the payload limit as its step's
+// permanent failure.
+func (e *Engine) oversized(o completer.Outcome, limit int) completer.Outcome {
+	st := o.Claimed.Step
+	f := failure{StepError: StepError{Step: st.Name, Attempt: st.Attempts, Kind: KindPayloadTooLarge, Code: KindPayloadTooLarge,
+		Message: fmt.Sprintf("result of step %s is %d bytes, over the limit of %d bytes (Config.MaxPayloadBytes)", st.Name, len(o.Results), limit)}}
+	o.Kind, o.Results, o.Error, o.RetryAfter = store.OutcomeFail, nil, f.doc(), 0
+	return o
 }
 
 // Stop stops claiming, lets running handlers finish until ctx ends, then

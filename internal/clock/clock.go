@@ -103,3 +103,16 @@ func (f *Fake) Pending() int {
 	defer f.mu.Unlock()
 	return len(f.waiters)
 }
+
+// Next returns the earliest time a timer waits for.
+func (f *Fake) Next() (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var next time.Time
+	for _, w := range f.waiters {
+		if next.IsZero() || w.at.Before(next) {
+			next = w.at
+		}
+	}
+	return next, !next.IsZero()
+}

@@ -6,9 +6,7 @@ package completer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,6 +50,9 @@ type Hooks struct {
 	Released func(n int)
 	// Transaction: a finish transaction was attempted.
 	Transaction func()
+	// Oversized turns an outcome whose result is over MaxPayloadBytes into
+	// the failure to record (required when MaxPayloadBytes is set).
+	Oversized func(o Outcome, limit int) Outcome
 }
 
 // Completer commits outcomes.
@@ -129,23 +130,16 @@ func (c *Completer) Commit(ctx context.Context, group []Outcome) {
 }
 
 // bounded turns an outcome whose result is over the payload limit into a
-// permanent failure of its own step.
+// permanent failure of its own step, before the commit: one oversized
+// result must not sink the group.
 func (c *Completer) bounded(o Outcome) Outcome {
-	if c.cfg.MaxPayloadBytes <= 0 || len(o.Results) <= c.cfg.MaxPayloadBytes {
+	if c.cfg.MaxPayloadBytes <= 0 || len(o.Results) <= c.cfg.MaxPayloadBytes || c.hooks.Oversized == nil {
 		return o
 	}
-	name := ""
-	attempt := 0
-	if o.Claimed != nil {
-		name, attempt = o.Claimed.Step.Name, o.Claimed.Step.Attempts
-	}
-	msg := fmt.Sprintf("result of step %s is %d bytes, over the limit of %d bytes (Config.MaxPayloadBytes)", name, len(o.Results), c.cfg.MaxPayloadBytes)
-	doc, _ := json.Marshal(map[string]any{"error": msg, "kind": "permanent", "code": "payload_too_large", "attempt": attempt})
 	if o.Log != nil {
 		o.Log.Warn("step result over the payload limit; the step fails", zap.Int("bytes", len(o.Results)), zap.Int("limit", c.cfg.MaxPayloadBytes))
 	}
-	o.Kind, o.Results, o.Error, o.RetryAfter = store.OutcomeFail, nil, doc, 0
-	return o
+	return c.hooks.Oversized(o, c.cfg.MaxPayloadBytes)
 }
 
 func (c *Completer) finish(ctx context.Context, finish []Outcome) {
