@@ -246,8 +246,10 @@ func TestResolveRetryAndWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, id2 := strconv.FormatInt(bad.TaskID, 10), strconv.FormatInt(bad2.TaskID, 10)
-	runDone := make(chan error, 1)
-	go func() { runDone <- e.Run(context.Background()) }()
+	runDone, err := e.RunBackground(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, h := range []*engine.TaskHandle{bad, bad2} {
 		o, err := h.Wait(ctx)
 		if err != nil {

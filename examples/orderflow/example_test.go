@@ -28,8 +28,10 @@ func Example() {
 	if err := orderflow.Register(e, orderflow.Options{}); err != nil {
 		log.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	done, err := e.RunBackground(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer func() {
 		_ = e.Stop(ctx)
 		<-done

@@ -51,8 +51,10 @@ func newEngine(t *testing.T, opts orderflow.Options) *engine.Engine {
 	if err := orderflow.Register(e, opts); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- e.Run(context.Background()) }()
+	done, err := e.RunBackground(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if err := e.Stop(context.Background()); err != nil {
 			t.Errorf("Stop: %v", err)

@@ -63,8 +63,10 @@ func run(ctx context.Context, w io.Writer, path, env string, orders int) error {
 	if err := e.Register(t); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- e.Run(context.Background()) }()
+	done, err := e.RunBackground(context.Background())
+	if err != nil {
+		return err
+	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -275,8 +275,10 @@ func TestPostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	startMany(t, e, workflows)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(context.Background()) }()
+	done, err := e.RunBackground(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() {
 		_ = e.Stop(context.Background())
 		<-done

@@ -39,8 +39,10 @@ func run(ctx context.Context) error {
 	if err := orderflow.Register(e, orderflow.Options{}); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- e.Run(context.Background()) }()
+	done, err := e.RunBackground(context.Background())
+	if err != nil {
+		return err
+	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
