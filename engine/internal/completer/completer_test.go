@@ -1,0 +1,125 @@
+package completer_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/engine/internal/completer"
+	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// One commit group with an oversized result: that step fails, the others
+// are recorded, in one transaction.
+func TestOversizedResultFailsAloneInItsGroup(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Memory, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	for i := range 5 {
+		if _, err := st.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "n", Version: "1", Kind: store.KindDAG,
+			IdentityKey: fmt.Sprint("k", i), Steps: []store.NewStep{{Name: "s", Handler: "h", RetryLimit: 1}}, Now: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Now: clk.Now()})
+	if err != nil || len(claimed) != 5 {
+		t.Fatalf("claimed %d: %v", len(claimed), err)
+	}
+	var group []completer.Outcome
+	for i, c := range claimed {
+		o := completer.Outcome{Claimed: c, Log: zap.NewNop()}
+		o.Lease, o.Kind, o.Results = c.Step.Lease(), store.OutcomeComplete, store.JSON(`"small"`)
+		if i == 2 {
+			o.Results = store.JSON(`"` + strings.Repeat("x", 100) + `"`)
+		}
+		group = append(group, o)
+	}
+	var committed, txs int
+	c := completer.New(completer.Config{Owner: "w", BatchSize: 10, LeaseTTL: time.Minute, MaxPayloadBytes: 50}, st, clk, zap.NewNop(), nil, completer.Hooks{
+		Committed:   func(finish []completer.Outcome, _ *store.FinishStepsResult) { committed += len(finish) },
+		Transaction: func() { txs++ },
+		Oversized: func(o completer.Outcome, limit int) completer.Outcome {
+			o.Kind, o.Results, o.Error = store.OutcomeFail, nil, store.MustJSON(map[string]any{"error": fmt.Sprintf("%d over %d", len(o.Results), limit)})
+			return o
+		},
+	})
+	c.Commit(ctx, group)
+	if committed != 5 || txs != 1 {
+		t.Fatalf("committed %d outcomes in %d transactions, want 5 in 1", committed, txs)
+	}
+	for i, cl := range claimed {
+		d, err := st.GetTask(ctx, cl.Step.TaskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.TaskComplete
+		if i == 2 {
+			want = store.TaskError
+			if !strings.Contains(string(d.Task.LastError), "102 over 50") {
+				t.Fatalf("oversized step's error %s", d.Task.LastError)
+			}
+		}
+		if d.Task.State != want {
+			t.Fatalf("task %d is %s, want %s", i, d.Task.State, want)
+		}
+	}
+}
+
+// A failed commit is retried on the completer's clock with a backoff that
+// doubles up to RetryMax, a bounded number of times.
+func TestFailedCommitRetriesOnTheClockWithABoundedBackoff(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Memory, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // every commit fails
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	txs := make(chan struct{}, 10)
+	c := completer.New(completer.Config{Attempts: 4, RetryBase: 10 * time.Millisecond, RetryMax: 25 * time.Millisecond}, st, clk, zap.NewNop(), nil,
+		completer.Hooks{Transaction: func() { txs <- struct{}{} }})
+	o := completer.Outcome{Claimed: &store.ClaimedStep{Step: &store.Step{ID: 1, Name: "s"}}, Log: zap.NewNop()}
+	o.Lease, o.Kind = store.Lease{StepID: 1, Token: 7}, store.OutcomeComplete
+	done := make(chan struct{})
+	go func() { defer close(done); c.Commit(ctx, []completer.Outcome{o}) }()
+	var waits []time.Duration
+	for range 3 {
+		<-txs
+		// The completer now waits on the fake clock: find its timer.
+		var next time.Time
+		for ok := false; !ok; next, ok = clk.Next() {
+			select {
+			case <-done:
+				t.Fatalf("Commit gave up after %d waits", len(waits))
+			case <-time.After(time.Millisecond):
+			}
+		}
+		waits = append(waits, next.Sub(clk.Now()))
+		clk.Set(next)
+	}
+	<-txs
+	<-done
+	want := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 25 * time.Millisecond}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	select {
+	case <-txs:
+		t.Fatal("more than 4 attempts")
+	default:
+	}
+}

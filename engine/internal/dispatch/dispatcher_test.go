@@ -1,0 +1,83 @@
+package dispatch_test
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/engine/internal/dispatch"
+	"github.com/tasker-go/tasker/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func steps(n int) []*store.ClaimedStep {
+	out := make([]*store.ClaimedStep, n)
+	for i := range out {
+		out[i] = &store.ClaimedStep{Step: &store.Step{ID: int64(i + 1)}}
+	}
+	return out
+}
+
+// Claimers racing for room never run more than the limit at once, and
+// Close+Wait returns only after every started handler has finished.
+func TestNeverMoreThanTheLimit(t *testing.T) {
+	const limit = 4
+	var running, peak, ran atomic.Int64
+	gate := make(chan struct{})
+	d := dispatch.New(limit, func(*store.ClaimedStep) {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-gate
+		running.Add(-1)
+		ran.Add(1)
+	})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if n := d.Reserve(3); n > 0 {
+				d.Settle(n, steps(n))
+			}
+		})
+	}
+	wg.Wait()
+	if got := d.Running(); got > limit {
+		t.Fatalf("%d slots taken, limit %d", got, limit)
+	}
+	if d.Reserve(1) != 0 {
+		t.Fatal("a reservation beyond the limit succeeded")
+	}
+	close(gate)
+	d.Close()
+	d.Wait()
+	if peak.Load() > limit || ran.Load() != int64(limit) || d.Running() != 0 {
+		t.Fatalf("peak %d, ran %d, still running %d", peak.Load(), ran.Load(), d.Running())
+	}
+	if d.Reserve(1) != 0 {
+		t.Fatal("a closed dispatcher gave room")
+	}
+}
+
+// Settle gives back what a reservation did not use, and signals it.
+func TestUnusedSlotsAreReturned(t *testing.T) {
+	d := dispatch.New(10, func(*store.ClaimedStep) {})
+	n := d.Reserve(10)
+	d.Settle(n, steps(2))
+	d.Close()
+	d.Wait()
+	if d.Running() != 0 {
+		t.Fatalf("%d slots still taken", d.Running())
+	}
+	select {
+	case <-d.Freed():
+	default:
+		t.Fatal("no freed signal")
+	}
+}
