@@ -75,14 +75,14 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 		}
 	}
 	switch {
-	case errors.Is(err, ErrUnknownTemplate), errors.Is(err, ErrInvalidInput), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, ErrUnknownTemplate), errors.Is(err, ErrInvalidInput), errors.Is(err, ErrPayloadTooLarge), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
 		return nil, w.failWith(Permanent(fmt.Errorf("starting child %s: %w", workflow, err)))
 	case err != nil:
 		return nil, w.abortWith(fmt.Errorf("starting child %s: %w", workflow, err))
 	}
 	p := store.RecordStepParams{Sequence: seq, Name: workflow, Handler: kindChild, Kind: store.OutcomeSuspend, RetryAfter: childRecheck}
 	if rec == nil {
-		if rec, err = w.record(p); err != nil {
+		if _, err = w.record(p); err != nil {
 			return nil, err
 		}
 	}
