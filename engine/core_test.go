@@ -376,7 +376,7 @@ func TestFailedTaskErrorIsTypedInAnotherEngine(t *testing.T) {
 	if !errors.Is(cancelled.Err(), engine.ErrCancelled) || errors.Is(cancelled.Err(), engine.ErrStepFailed) {
 		t.Fatalf("cancelled task: %v", cancelled.Err())
 	}
-	if _, err := second.Wait(ctx, 999); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "999") {
+	if _, err := second.Wait(ctx, 999); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "task 999") || strings.Contains(err.Error(), "no rows") {
 		t.Fatalf("Wait on a missing task: %v", err)
 	}
 }

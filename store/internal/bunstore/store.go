@@ -65,7 +65,9 @@ func (s *Store) wrap(action string, err error) error {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		err = fmt.Errorf("%w: %w", store.ErrNotFound, err)
+		// The action names what was looked for ("getting task 7"); the
+		// driver's "no rows in result set" adds nothing to it.
+		return fmt.Errorf("%s: %w", action, store.ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", action, s.d.MapError(err))
 }
