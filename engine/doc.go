@@ -20,9 +20,20 @@
 // (Result[T]), the attempt number, an idempotency key stable across
 // attempts, and a logger with the task, step, attempt and key on every line.
 // It returns a JSON-encodable result or an error: a *RetryableError
-// (optionally with RetryAfter and MaxRetries), a *PermanentError (no further
-// attempts; the task fails), or any other error, retried under the step's
-// policy. A panic becomes a *PanicError with its stack and is retried.
+// (optionally with RetryAfter, which replaces the backoff exactly, and
+// MaxRetries), a *PermanentError (no further attempts; the task fails),
+// Skip (a Skippable step ends without a result), or any other error,
+// retried under the step's policy. A panic becomes a *PanicError with its
+// stack and is retried.
+//
+// # Outcomes and errors
+//
+// Wait returns a task's Outcome. Outcome.Err is nil for a completed task
+// and otherwise a *TaskError read from the database, so errors.Is(err,
+// ErrStepFailed), ErrWorkflowTimeout, ErrNonDeterministic and ErrCancelled
+// hold in any process, and errors.As gives the *StepError (step, attempt,
+// kind, code, message). A TaskHandle remembers its task's identity and never
+// denotes another task.
 //
 // # Running
 //
@@ -30,10 +41,19 @@
 // concurrently (up to ExecutionConfig.MaxConcurrency), heartbeats long
 // steps, and records outcomes in grouped transactions. Work started in this
 // process wakes idle workers at once; Postgres wakes other processes through
-// LISTEN/NOTIFY; a poll interval covers the rest. Stop stops claiming, lets
-// running handlers finish until its context ends, then cancels them and gives
-// their leases back. RunOnce runs what is ready synchronously (testkit uses
-// it).
+// LISTEN/NOTIFY; a poll interval covers the rest; and the claim loop arms
+// its timer for the earliest due time it knows (a retry, a sleep's end),
+// busy or idle. Stop stops claiming, lets running handlers finish until its
+// context ends, then cancels them and returns by the deadline even when a
+// handler ignores cancellation. RunBackground returns once the engine runs.
+// RunOnce runs what is ready synchronously (testkit uses it).
+//
+// The machinery lives in engine/internal, one part per package, each
+// testable alone: claimer (the claim loop and its due times), dispatch (the
+// concurrency budget), attempt (one attempt of user code: deadline, panic),
+// completer (group commit), maintainer (heartbeat, rescue, retention),
+// tuner (dynamic concurrency), inflight, waiters and bus. Engine holds the
+// public API and wires them.
 //
 // # Identity
 //

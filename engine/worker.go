@@ -206,7 +206,8 @@ func (e *Engine) oversized(o completer.Outcome, limit int) completer.Outcome {
 // cancels the rest and returns — even if a handler ignores cancellation:
 // such a handler's result is still recorded if it returns while its lease
 // holds, and otherwise its lease expires and the step runs again (both
-// logged). With no Run active, Stop releases what the engine holds (the
+// logged); until it returns, the run counts as active (Run returns
+// ErrRunning). With no Run active, Stop releases what the engine holds (the
 // cache it created) and returns nil; it leaves nothing behind that a later
 // Run would see.
 func (e *Engine) Stop(ctx context.Context) error {

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/engine/internal/attempt"
 	"github.com/tasker-go/tasker/internal/clock"
 
 	"github.com/tasker-go/tasker/store"
@@ -279,13 +279,9 @@ func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease sto
 	return w, nil
 }
 
-func runWorkflowFn(wctx *WorkflowContext, def *workflowDef, input store.JSON) (out any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: string(debug.Stack())}
-		}
-	}()
-	return def.run(wctx, input)
+func runWorkflowFn(wctx *WorkflowContext, def *workflowDef, input store.JSON) (any, error) {
+	r := attempt.Run(wctx.Context, 0, func(context.Context) (any, error) { return def.run(wctx, input) })
+	return r.Value, attemptErr(r)
 }
 
 // conclude turns the end of a run into the driver's outcome.

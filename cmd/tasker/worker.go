@@ -12,11 +12,6 @@ import (
 	"github.com/tasker-go/tasker/examples/orderflow"
 )
 
-// stopGrace is how long past --drain the worker waits for the engine's
-// Stop to return (releasing leases, flushing completions) before it exits
-// regardless.
-const stopGrace = 5 * time.Second
-
 // registerExtra, when set (by tests), registers more workflows on the
 // worker's engine.
 var registerExtra func(e *engine.Engine) error
@@ -33,9 +28,9 @@ code-first expense approval of ` + "`tasker approval start`" + `) and executes t
 steps from the store (started by this or any other process) until it
 receives SIGINT or SIGTERM. It then stops claiming, lets running steps finish
 for up to --drain, and gives back the leases of those that did not; a step
-whose handler ignores cancellation keeps its lease until it expires. If the
-engine has not stopped ` + stopGrace.String() + ` after --drain, the worker exits anyway
-(status 1). A second SIGINT or SIGTERM exits at once (status 128+signal).`,
+whose handler ignores cancellation keeps its lease until it expires, and the
+worker exits at the end of --drain anyway (status 1). A second SIGINT or
+SIGTERM exits at once (status 128+signal).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if drain < 0 {
@@ -85,32 +80,22 @@ engine has not stopped ` + stopGrace.String() + ` after --drain, the worker exit
 			fmt.Fprintf(out, "stopping: waiting up to %s for running steps (SIGINT or SIGTERM again exits at once)\n", drain)
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 			defer cancel()
-			stopped := make(chan error, 1)
-			go func() {
-				err := e.Stop(sctx)
-				if rerr := <-runDone; runErr == nil {
-					runErr = rerr
-				}
-				stopped <- err
-			}()
-			var stopErr error
-			select {
-			case stopErr = <-stopped:
-			case <-time.After(drain + stopGrace):
-				// The engine is stuck (a handler that ignores its context
-				// and a Stop that waits for it): leave its leases to
-				// expire, and the store open under it.
+			// Stop returns by the drain deadline even when a handler
+			// ignores cancellation.
+			if err := e.Stop(sctx); err != nil {
+				// Handlers still run: leave their leases to expire, and the
+				// store open under them.
 				closeStore = false
-				return fmt.Errorf("the engine did not stop within --drain %s and %s more: exiting with steps still running (their leases expire and other workers retry them)", drain, stopGrace)
+				return fmt.Errorf("the engine did not stop within --drain %s: exiting with steps still running (their leases expire and other workers retry them): %w", drain, err)
+			}
+			if rerr := <-runDone; runErr == nil {
+				runErr = rerr
 			}
 			s := e.Stats()
 			fmt.Fprintf(out, "worker stopped: %d steps completed, %d retried, %d failed, %d leases given back\n",
 				s.StepsCompleted, s.StepsRetried, s.StepsFailed, s.LeasesReleased)
 			if runErr != nil {
 				return runErr
-			}
-			if stopErr != nil {
-				return fmt.Errorf("stopping: %w (unfinished steps' leases were released)", stopErr)
 			}
 			return nil
 		},
