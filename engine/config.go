@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -92,6 +95,10 @@ type ExecutionConfig struct {
 	// DefaultTimeout bounds a step attempt when its template sets none
 	// (default 0: none).
 	DefaultTimeout time.Duration
+	// Queues are the queues this engine's workers claim from (default
+	// ["default"]). Within them a worker claims only steps whose handler
+	// (or code-first workflow) it has registered.
+	Queues []string
 }
 
 func (c *Config) withDefaults() Config {
@@ -131,6 +138,11 @@ func (c *Config) withDefaults() Config {
 	if e.TuneInterval == 0 {
 		e.TuneInterval = time.Second
 	}
+	if len(e.Queues) == 0 {
+		e.Queues = []string{store.DefaultQueue}
+	} else {
+		e.Queues = slices.Clone(e.Queues)
+	}
 	out.Retry = out.Retry.WithDefaults()
 	return out
 }
@@ -153,6 +165,18 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			bad("config: execution %s must not be negative, got %s", name, d)
 		}
+	}
+	seenQueue := map[string]bool{}
+	for i, q := range e.Queues {
+		switch {
+		case q == "":
+			bad("config: execution queues[%d] is empty", i)
+		case len(q) > store.MaxNameLen || strings.ContainsRune(q, 0) || !utf8.ValidString(q):
+			bad("config: execution queues[%d] %.40q is not a valid queue name (at most %d bytes of UTF-8, no NUL)", i, q, store.MaxNameLen)
+		case seenQueue[q]:
+			bad("config: execution queues[%d] %q is listed twice", i, q)
+		}
+		seenQueue[q] = true
 	}
 	if c.MaxPayloadBytes < 0 || c.MaxPayloadBytes > store.MaxJSONBytes {
 		bad("config: max payload bytes must be between 1 and %d (store.MaxJSONBytes), got %d", store.MaxJSONBytes, c.MaxPayloadBytes)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,8 +89,9 @@ func (e *Engine) HandleFunc(name string, f func(sc *StepContext) (any, error)) e
 	return e.reg.Register(name, HandlerFunc(f))
 }
 
-// Handlers lists the registered handler names.
-func (e *Engine) Handlers() []string { return e.reg.Names() }
+// Handlers lists the registered handler names, sorted (code-first
+// workflows appear as "workflow:namespace/name").
+func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 
 // Register validates a template (every problem at once, including handlers
 // not registered yet) and makes it startable as "namespace/name" (the latest
@@ -104,8 +106,12 @@ func (e *Engine) Register(t *Template) error {
 	if t.Version == "" {
 		t.Version = "0.0.0"
 	}
-	known := func(h string) bool { _, ok := e.reg.Lookup(h); return ok }
-	if err := t.Validate(known); err != nil {
+	// Handlers need not be registered here: a process that only starts
+	// workflows, and workers that each serve part of a template, are
+	// normal deployments (steps wait, costing no attempt, until a worker
+	// that has their handler claims them; tasker lint and Explain find a
+	// handler no one serves).
+	if err := t.Validate(nil); err != nil {
 		return err
 	}
 	if len(t.InputSchema) > 0 {
@@ -161,7 +167,8 @@ type startOptions struct {
 	key      string
 	unique   bool
 	tx       bun.IDB
-	priority int
+	priority *int
+	queue    string
 	parent   *int64
 	timeout  time.Duration // WithWorkflowTimeout
 }
@@ -237,8 +244,36 @@ func Unique() StartOption { return func(o *startOptions) { o.unique = true } }
 // store's DB): it exists, and runs, only if that transaction commits.
 func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx = tx } }
 
-// WithPriority sets the task's priority (informational for now).
-func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority = p } }
+// WithPriority sets the task's priority, 0..1000 (default: the template's,
+// else 0): workers claim ready steps of higher priority first, FIFO within
+// a priority. Every tenth claim takes the longest-waiting ready steps
+// regardless of priority, so a flood of high-priority work slows the rest
+// but never starves it.
+func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority = &p } }
+
+// WithQueue puts the task on queue q (default: the template's, else
+// "default"; a child workflow inherits its parent's). Only workers whose
+// ExecutionConfig.Queues include q claim its steps.
+func WithQueue(q string) StartOption { return func(o *startOptions) { o.queue = q } }
+
+// routing returns the task's queue and priority: the options', else the
+// defaults given.
+func (o *startOptions) routing(queue string, priority int) (string, int) {
+	if o.queue != "" {
+		queue = o.queue
+	}
+	if o.priority != nil {
+		priority = *o.priority
+	}
+	return cmpOrString(queue, store.DefaultQueue), priority
+}
+
+func cmpOrString(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
 
 // TaskHandle refers to a started task. It remembers the task's identity,
 // so it never silently denotes another task: on SQLite a rolled-back InTx
@@ -284,9 +319,10 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	if o.tx != nil {
 		st = st.WithTx(o.tx)
 	}
+	queue, priority := o.routing(t.Queue, t.Priority)
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
-		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority, ParentID: o.parent,
+		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
 		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
 	})
 	if err != nil {

@@ -117,6 +117,7 @@ func Result[T any](sc *StepContext, step string) (T, error) {
 type registry struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	names    []string // sorted; replaced, never changed in place (claims read it)
 }
 
 // Register adds a handler under name. It refuses (errors.Is
@@ -149,6 +150,9 @@ func (r *registry) add(name string, h Handler) error {
 		return fmt.Errorf("registering handler %s: %w", quoteName(name), ErrDuplicate)
 	}
 	r.handlers[name] = h
+	names := append(slices.Clone(r.names), name)
+	slices.Sort(names)
+	r.names = names
 	return nil
 }
 
@@ -173,14 +177,10 @@ func (r *registry) Lookup(name string) (Handler, bool) {
 	return h, ok
 }
 
-// Names lists the registered handler names, sorted.
+// Names lists the registered handler names, sorted. The slice is shared:
+// callers must not change it.
 func (r *registry) Names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.handlers))
-	for n := range r.handlers {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
+	return r.names
 }

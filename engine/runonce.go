@@ -22,8 +22,12 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	}
 	comp := e.newCompleter(nil)
 	total := 0
+	if len(e.reg.Names()) == 0 {
+		return 0, nil // serving no handler: nothing here can run
+	}
 	for {
-		claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: e.cfg.Execution.BatchSize, LeaseTTL: e.cfg.Execution.LeaseTTL, Now: e.now()})
+		claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: e.cfg.Execution.BatchSize, LeaseTTL: e.cfg.Execution.LeaseTTL,
+			Handlers: e.reg.Names(), Queues: e.cfg.Execution.Queues, ByReadyTime: e.ageTurn(), Now: e.now()})
 		e.stat.claimTx.Add(1)
 		if err != nil {
 			return total, err

@@ -24,7 +24,14 @@ type Template struct {
 	Description string
 	// InputSchema is an optional JSON Schema every input must satisfy.
 	InputSchema json.RawMessage
-	Steps       []StepTemplate
+	// Queue is the queue its tasks' steps are claimed from (default
+	// "default"); Start's WithQueue overrides it. Workers serve the queues
+	// in ExecutionConfig.Queues.
+	Queue string
+	// Priority is its tasks' default priority (0..1000, higher runs
+	// first); Start's WithPriority overrides it.
+	Priority int
+	Steps    []StepTemplate
 
 	schema *jsonschema.Schema
 	src    *templateSource // where a YAML template came from
@@ -85,6 +92,14 @@ func (t *Template) Validate(known func(string) bool) error {
 		if msg := checkName("version", t.Version); msg != "" {
 			add("version", "%s", msg)
 		}
+	}
+	if t.Queue != "" {
+		if msg := checkName("queue", t.Queue); msg != "" {
+			add("queue", "%s", msg)
+		}
+	}
+	if t.Priority < store.MinPriority || t.Priority > store.MaxPriority {
+		add("priority", "priority must be between %d and %d, got %d", store.MinPriority, store.MaxPriority, t.Priority)
 	}
 	if len(t.Steps) == 0 {
 		add("steps", "template has no steps")

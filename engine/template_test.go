@@ -24,7 +24,9 @@ func TestBadTemplatesReportEveryProblem(t *testing.T) {
 			[]string{"dependency cycle: a → c → b → a"}},
 		{"unknown dependency and handler", engine.Template{Namespace: "t", Name: "u", Steps: []engine.StepTemplate{
 			{Name: "a", Handler: "missing", DependsOn: []string{"ghost"}}}},
-			[]string{`depends on unknown step "ghost"`, `unknown handler "missing"`}},
+			[]string{`depends on unknown step "ghost"`}},
+		{"bad routing", engine.Template{Namespace: "t", Name: "q", Queue: "bad\x00queue", Priority: -1, Steps: []engine.StepTemplate{{Name: "a", Handler: "ok"}}},
+			[]string{"queue", "priority must be between 0 and 1000, got -1"}},
 		{"duplicates", engine.Template{Namespace: "t", Name: "d", Steps: []engine.StepTemplate{{Name: "a", Handler: "ok"}, {Name: "a", Handler: "ok"}}},
 			[]string{"duplicate step name"}},
 		{"empty", engine.Template{Namespace: "t", Name: "e"}, []string{"no steps"}},
@@ -47,8 +49,8 @@ func TestBadTemplatesReportEveryProblem(t *testing.T) {
 				t.Errorf("%s: %q does not mention %q", c.name, err, w)
 			}
 		}
-		if ps := engine.TemplateProblems(err); c.name == "unknown dependency and handler" && len(ps) != 2 {
-			t.Errorf("%s: %d problems reported, want both at once: %v", c.name, len(ps), ps)
+		if ps := engine.TemplateProblems(err); c.name == "unknown dependency and handler" && len(ps) != 1 {
+			t.Errorf("%s: %d problems reported, want the dependency only (handlers may live in other processes): %v", c.name, len(ps), ps)
 		}
 	}
 	if got := env.Templates(); len(got) != 0 {

@@ -27,6 +27,7 @@ var (
 
 // counters are the engine's running totals (see Stats).
 type counters struct {
+	claimTurns                                                        atomic.Int64 // claims made, for the ageing turns
 	started, claimed, completed, retried, failed, discarded, released atomic.Int64
 	claimTx, finishTx                                                 atomic.Int64
 }
@@ -172,7 +173,8 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 
 func (e *Engine) newClaimLoop(d *dispatch.Dispatcher) *claimer.Loop {
 	x := e.cfg.Execution
-	return claimer.New(claimer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, MaxConcurrency: x.MaxConcurrency, LeaseTTL: x.LeaseTTL, PollInterval: x.PollInterval},
+	return claimer.New(claimer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, MaxConcurrency: x.MaxConcurrency, LeaseTTL: x.LeaseTTL, PollInterval: x.PollInterval,
+		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn},
 		e.st, e.clk, e.log, d, &e.due, e.wake, claimer.Hooks{
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
 			Transaction: func() { e.stat.claimTx.Add(1) },
@@ -182,7 +184,8 @@ func (e *Engine) newClaimLoop(d *dispatch.Dispatcher) *claimer.Loop {
 
 func (e *Engine) newCompleter(d *dispatch.Dispatcher) *completer.Completer {
 	x := e.cfg.Execution
-	return completer.New(completer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, LeaseTTL: x.LeaseTTL, MaxPayloadBytes: e.cfg.MaxPayloadBytes},
+	return completer.New(completer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, LeaseTTL: x.LeaseTTL, MaxPayloadBytes: e.cfg.MaxPayloadBytes,
+		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn},
 		e.st, e.clk, e.log, d, completer.Hooks{
 			Committed:   e.committed,
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
@@ -239,6 +242,13 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	return fmt.Errorf("stopping the engine: %w", ctx.Err())
 }
+
+// ageEvery: every tenth claim (by the claim loop or in a commit) takes the
+// longest-waiting ready steps whatever their priority (see WithPriority).
+const ageEvery = 10
+
+// ageTurn reports whether this claim is an ageing turn.
+func (e *Engine) ageTurn() bool { return e.stat.claimTurns.Add(1)%ageEvery == 0 }
 
 // stopGrace is how long Stop waits, after cancelling the handlers, for those
 // that honour cancellation to return.

@@ -158,6 +158,7 @@ type WorkflowContext struct {
 	Logger   *zap.Logger
 
 	e        *Engine
+	queue    string // children inherit it
 	lease    store.Lease
 	replay   bool
 	deadline time.Time

@@ -32,7 +32,7 @@ type childResult struct {
 // derives from the parent and the call's place in it, so a replay never
 // starts a second child. Cancelling the parent cancels its children.
 //
-// The result decodes the child's return value (code-first) or its step
+// The child runs on the parent's queue. The result decodes the child's return value (code-first) or its step
 // results by step name (DAG). A child that fails or is cancelled returns a
 // *TaskError, which the parent may handle or return.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
@@ -61,7 +61,7 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, input any) (*store.Step, error) {
 	e := w.e
 	ctx := context.WithoutCancel(w.Context)
-	opts := []StartOption{WithIdempotencyKey(fmt.Sprintf("child-of-%d-at-%d", w.TaskID, seq)), withParent(w.TaskID)}
+	opts := []StartOption{WithIdempotencyKey(fmt.Sprintf("child-of-%d-at-%d", w.TaskID, seq)), withParent(w.TaskID), WithQueue(w.queue)}
 	var childID int64
 	var err error
 	if _, code := e.workflowDef(workflow); code {

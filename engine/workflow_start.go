@@ -212,9 +212,10 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 	if o.tx != nil {
 		st = st.WithTx(o.tx)
 	}
+	queue, priority := o.routing("", 0)
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
-		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: o.priority, ParentID: o.parent,
+		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
 		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
 	})
@@ -267,7 +268,7 @@ func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease sto
 	if err != nil {
 		return nil, fmt.Errorf("loading the history of workflow task %d: %w", taskID, err)
 	}
-	w := &WorkflowContext{Context: ctx, TaskID: taskID, Workflow: d.Task.Namespace + "/" + d.Task.Name, e: e, lease: lease, replay: replay,
+	w := &WorkflowContext{Context: ctx, TaskID: taskID, Workflow: d.Task.Namespace + "/" + d.Task.Name, queue: d.Task.Queue, e: e, lease: lease, replay: replay,
 		history: map[int]*store.Step{}}
 	w.Logger = e.log.With(zap.Int64("task_id", taskID), zap.String("workflow", w.Workflow))
 	for _, s := range d.Steps {

@@ -22,6 +22,8 @@ import (
 //	namespace: ecommerce
 //	name: process_order
 //	version: 1.0.0
+//	queue: orders        # default "default"; workers serve ExecutionConfig.Queues
+//	priority: 5          # 0..1000, higher claimed first; Start's WithPriority overrides
 //	input_schema: {type: object, required: [order_id]}
 //	steps:
 //	  - name: charge_payment
@@ -39,7 +41,7 @@ import (
 // duplicate key are errors that name the key's path and line. Step indexes
 // in paths count from 0. A null value ("timeout:") counts as absent.
 var (
-	templateKeys = []string{"namespace", "name", "version", "description", "input_schema", "steps", "environments"}
+	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "input_schema", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
 	retryKeys    = []string{"limit", "backoff", "base", "max"}
 )
@@ -327,6 +329,14 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 	t.Name = d.str(doc, at, "name")
 	t.Version = d.str(doc, at, "version")
 	t.Description = d.str(doc, at, "description")
+	t.Queue = d.str(doc, at, "queue")
+	if v, ok := doc["priority"]; ok && v != nil {
+		if n, ok := asInt(v); ok {
+			t.Priority = n
+		} else {
+			d.add(join(at, "priority"), "must be an integer, got %s", describeValue(v))
+		}
+	}
 	if v := doc["input_schema"]; v != nil {
 		switch v.(type) {
 		case map[string]any, bool:

@@ -35,6 +35,7 @@ type Task struct {
 	LastError   JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
 	State       TaskState `bun:"state,notnull" json:"state"`
 	Priority    int       `bun:"priority,notnull" json:"priority"`
+	Queue       string    `bun:"queue,notnull" json:"queue"`
 	ParentID    *int64    `bun:"parent_id" json:"parent_id,omitempty"`
 	// Unfinished counts steps not yet complete or resolved; the task
 	// completes in the transaction that brings it to zero.
@@ -59,12 +60,15 @@ type Step struct {
 	Retryable bool   `bun:"retryable,notnull" json:"retryable"`
 	// RetryLimit is the total number of attempts allowed (≥ 1). The first
 	// attempt always runs, retryable or not.
-	RetryLimit int       `bun:"retry_limit,notnull" json:"retry_limit"`
-	Attempts   int       `bun:"attempts,notnull" json:"attempts"`
-	Skippable  bool      `bun:"skippable,notnull" json:"skippable"`
-	State      StepState `bun:"state,notnull" json:"state"`
-	Results    JSON      `bun:"results,type:text" json:"results,omitempty"`
-	LastError  JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
+	RetryLimit int  `bun:"retry_limit,notnull" json:"retry_limit"`
+	Attempts   int  `bun:"attempts,notnull" json:"attempts"`
+	Skippable  bool `bun:"skippable,notnull" json:"skippable"`
+	// Queue and Priority are the task's, copied so the claim reads one table.
+	Queue     string    `bun:"queue,notnull,default:'default'" json:"queue"`
+	Priority  int       `bun:"priority,notnull" json:"priority"`
+	State     StepState `bun:"state,notnull" json:"state"`
+	Results   JSON      `bun:"results,type:text" json:"results,omitempty"`
+	LastError JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
 	// NextAttemptAt is when a pending step becomes claimable (backoff).
 	NextAttemptAt time.Time `bun:"next_attempt_at,notnull" json:"next_attempt_at"`
 	// PendingDeps counts dependencies not yet complete or resolved; a step
@@ -146,3 +150,13 @@ type Event struct {
 	ConsumedAt *time.Time `bun:"consumed_at" json:"consumed_at,omitempty"`
 	CreatedAt  time.Time  `bun:"created_at,notnull" json:"created_at"`
 }
+
+// Queues and priorities.
+const (
+	// DefaultQueue is the queue of a task that names none.
+	DefaultQueue = "default"
+	// MinPriority and MaxPriority bound a task's priority; higher runs
+	// first. The default is 0.
+	MinPriority = 0
+	MaxPriority = 1000
+)

@@ -161,10 +161,14 @@ type CreateTaskParams struct {
 	IdentityKey string
 	InputHash   string
 	Context     JSON // a JSON object; empty means {}
-	Priority    int
-	ParentID    *int64
-	Steps       []NewStep
-	Now         time.Time
+	// Priority orders claims: higher first (MinPriority..MaxPriority).
+	Priority int
+	// Queue is the queue the task's steps are claimed from (default
+	// DefaultQueue).
+	Queue    string
+	ParentID *int64
+	Steps    []NewStep
+	Now      time.Time
 }
 
 // CreateTaskResult is the task created or, for a repeated identity key, the
@@ -297,7 +301,13 @@ type ClaimStepsParams struct {
 	LeaseTTL time.Duration
 	// Handlers, when set, restricts claims to steps of these handlers.
 	Handlers []string
-	Now      time.Time
+	// Queues, when set, restricts claims to steps of these queues.
+	Queues []string
+	// ByReadyTime orders the claim by ready time alone, ignoring priority:
+	// the engine takes such a turn now and then so that a flood of high
+	// priority work cannot starve the rest.
+	ByReadyTime bool
+	Now         time.Time
 }
 
 // ClaimedStep is a leased step with what its handler needs.

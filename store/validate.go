@@ -21,6 +21,12 @@ func (p *CreateTaskParams) Validate() error {
 	add(checkName("identity_key", p.IdentityKey, true))
 	add(checkName("input_hash", p.InputHash, false))
 	add(checkJSON("context", p.Context, true))
+	if p.Queue != "" {
+		add(checkName("queue", p.Queue, true))
+	}
+	if p.Priority < MinPriority || p.Priority > MaxPriority {
+		add(invalid("priority", "must be between %d and %d, got %d", MinPriority, MaxPriority, p.Priority))
+	}
 	switch p.Kind {
 	case KindDAG, KindCode:
 	default:
@@ -173,6 +179,9 @@ func (p *ClaimStepsParams) Validate() error {
 		errs = append(errs, invalid("lease_ttl", "must be positive, got %s", p.LeaseTTL))
 	}
 	errs = append(errs, checkName("owner", p.Owner, true))
+	for i, q := range p.Queues {
+		errs = append(errs, checkName(fmt.Sprintf("queues[%d]", i), q, true))
+	}
 	return errors.Join(errs...)
 }
 

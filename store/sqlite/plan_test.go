@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +13,15 @@ import (
 func TestHotPathsUseIndexes(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "plan.db"))
 	ctx := context.Background()
+	var handlers []string
+	for i := range 200 {
+		handlers = append(handlers, fmt.Sprintf("'handler.%d'", i))
+	}
 	cases := []struct{ name, query, want string }{
+		{"claim by priority, one queue, 200 handlers", `SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
+			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= '2030-01-01'
+			AND t.state IN ('pending', 'in_progress') AND s.handler IN (` + strings.Join(handlers, ",") + `) AND s.queue IN ('default')
+			ORDER BY s.priority DESC, s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_claim"},
 		{"ready-step claim", `SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= '2030-01-01'
 			AND t.state IN ('pending', 'in_progress') ORDER BY s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_ready"},

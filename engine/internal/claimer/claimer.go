@@ -24,8 +24,14 @@ type Config struct {
 	MaxConcurrency int
 	LeaseTTL       time.Duration
 	PollInterval   time.Duration
-	// Handlers, when set, restricts claims to these handlers.
-	Handlers []string
+	// Handlers returns the handlers this process serves (claims take only
+	// their steps); nil means any.
+	Handlers func() []string
+	// Queues restricts claims to these queues (empty: any).
+	Queues []string
+	// ByReadyTime, when set, says whether this claim orders by ready time
+	// alone (priority ignored), so low-priority work is not starved.
+	ByReadyTime func() bool
 }
 
 // Hooks are told what happened. Each may be nil.
@@ -141,7 +147,15 @@ func (l *Loop) claim(ctx context.Context) (claimed, asked int) {
 	if n == 0 {
 		return 0, 0
 	}
-	steps, err := l.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: l.cfg.Owner, Limit: n, LeaseTTL: l.cfg.LeaseTTL, Handlers: l.cfg.Handlers, Now: l.clk.StoreNow()})
+	p := &store.ClaimStepsParams{Owner: l.cfg.Owner, Limit: n, LeaseTTL: l.cfg.LeaseTTL, Queues: l.cfg.Queues, Now: l.clk.StoreNow()}
+	if l.cfg.Handlers != nil {
+		if p.Handlers = l.cfg.Handlers(); len(p.Handlers) == 0 {
+			l.disp.Settle(n, nil) // serving nothing: claim nothing
+			return 0, n
+		}
+	}
+	p.ByReadyTime = l.cfg.ByReadyTime != nil && l.cfg.ByReadyTime()
+	steps, err := l.st.ClaimSteps(ctx, p)
 	if l.hooks.Transaction != nil {
 		l.hooks.Transaction()
 	}

@@ -30,6 +30,11 @@ type Config struct {
 	Owner     string        // lease owner for claims made in a commit
 	BatchSize int           // the most steps claimed in a commit
 	LeaseTTL  time.Duration // for claims made in a commit
+	// Handlers and Queues restrict claims made in a commit (see
+	// claimer.Config).
+	Handlers    func() []string
+	Queues      []string
+	ByReadyTime func() bool
 	// MaxPayloadBytes: a result larger than this fails its own step with a
 	// permanent error before the commit; the rest of the group is recorded.
 	MaxPayloadBytes int
@@ -148,9 +153,13 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 		params.Outcomes[i] = o.StepOutcome
 	}
 	reserved := 0
-	if c.disp != nil {
+	if c.disp != nil && (c.cfg.Handlers == nil || len(c.cfg.Handlers()) > 0) {
 		if reserved = c.disp.Reserve(c.cfg.BatchSize); reserved > 0 {
-			params.Claim = &store.ClaimStepsParams{Owner: c.cfg.Owner, Limit: reserved, LeaseTTL: c.cfg.LeaseTTL, Now: params.Now}
+			params.Claim = &store.ClaimStepsParams{Owner: c.cfg.Owner, Limit: reserved, LeaseTTL: c.cfg.LeaseTTL, Queues: c.cfg.Queues, Now: params.Now}
+			if c.cfg.Handlers != nil {
+				params.Claim.Handlers = c.cfg.Handlers()
+			}
+			params.Claim.ByReadyTime = c.cfg.ByReadyTime != nil && c.cfg.ByReadyTime()
 		}
 	}
 	res, err := c.tryFinish(ctx, params, len(finish))

@@ -40,12 +40,22 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 // in_progress (an attempt counted) and their tasks, if pending, start.
 func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams) ([]*store.Step, error) {
 	at := now(p.Now)
-	handlerFilter := ""
-	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0)}
+	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), p.Limit, bun.List(p.Queues)}
+	filter := ""
 	if len(p.Handlers) > 0 {
-		handlerFilter = "AND s.handler IN (?5)"
+		filter += " AND s.handler IN (?5)"
 	}
-	args = append(args, bun.List(p.Handlers), p.Limit)
+	if len(p.Queues) > 0 {
+		filter += " AND s.queue IN (?7)"
+	}
+	// Highest priority first, then FIFO by ready time, on the claim index
+	// (queue, priority DESC, next_attempt_at, id). A ByReadyTime turn
+	// ignores priority (the ready index) so low-priority work waiting the
+	// longest gets through a flood of high-priority work.
+	order := "s.priority DESC, s.next_attempt_at, s.id"
+	if p.ByReadyTime {
+		order = "s.next_attempt_at, s.id"
+	}
 	// The pick is a MATERIALIZED CTE so it runs exactly once: as a
 	// plain "id IN (subquery)", Postgres may plan a semi-join that
 	// re-runs the LIMITed, locking subquery for every outer row, and
@@ -54,8 +64,8 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	query := `WITH picked AS MATERIALIZED (
 			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
-				AND t.state IN ('pending', 'in_progress') ` + handlerFilter + `
-			ORDER BY s.next_attempt_at, s.id LIMIT ?6 ` + s.d.SkipLocked() + `)
+				AND t.state IN ('pending', 'in_progress')` + filter + `
+			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked() + `)
 		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
 			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
 			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1

@@ -23,12 +23,16 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 	if version == "" {
 		version = "0.0.0"
 	}
+	queue := p.Queue
+	if queue == "" {
+		queue = store.DefaultQueue
+	}
 	res := &store.CreateTaskResult{}
 	err := s.inTx(ctx, "creating task", func(ctx context.Context, tx bun.IDB) error {
 		task := &store.Task{
 			Namespace: p.Namespace, Name: p.Name, Version: version, Kind: p.Kind,
 			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
-			State: store.TaskPending, Priority: p.Priority, ParentID: p.ParentID,
+			State: store.TaskPending, Priority: p.Priority, Queue: queue, ParentID: p.ParentID,
 			Unfinished: len(p.Steps), TransitionSeq: 1, CreatedAt: at, UpdatedAt: at,
 		}
 		var ids []int64
@@ -52,7 +56,7 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 		if err := writeTaskTransitions(ctx, tx, []taskMove{{id: task.ID, to: store.TaskPending, seq: 1}}, at); err != nil {
 			return err
 		}
-		return insertSteps(ctx, tx, s.d, task.ID, p.Steps, p.Now, at)
+		return insertSteps(ctx, tx, s.d, task, p.Steps, p.Now, at)
 	})
 	if err != nil {
 		return nil, err
@@ -60,7 +64,8 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 	return res, nil
 }
 
-func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, steps []store.NewStep, clock, at time.Time) error {
+func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, task *store.Task, steps []store.NewStep, clock, at time.Time) error {
+	taskID := task.ID
 	if len(steps) == 0 {
 		return nil
 	}
@@ -74,7 +79,7 @@ func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, steps
 		rows[i] = &store.Step{
 			TaskID: taskID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
 			Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
-			Skippable: ns.Skippable, State: store.StepPending, PendingDeps: len(ns.DependsOn),
+			Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, State: store.StepPending, PendingDeps: len(ns.DependsOn),
 			CreatedAt: at, UpdatedAt: at,
 		}
 		if !ns.NotBefore.IsZero() {
