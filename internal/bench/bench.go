@@ -84,6 +84,7 @@ type workload struct {
 
 var workloads = []workload{
 	{"W1", "one-step workflows started up front", benchW1},
+	{"W1r", "W1 with 200 handlers, 4 queues", benchW1r},
 	{"W2", "10-step chains", benchW2},
 	{"W2c", "code-first, 10 durable steps", benchW2c},
 	{"W3", "fan-out 1->50->1", benchW3},

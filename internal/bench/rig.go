@@ -72,6 +72,7 @@ func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engi
 	}
 	r := &rig{st: st, queries: queries, tr: NewTracker()}
 	cfg := benchEngineConfig(st)
+	def.configure(&cfg)
 	if tune != nil {
 		tune(&cfg)
 	}

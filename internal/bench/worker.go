@@ -73,6 +73,7 @@ func RunWorker(ctx context.Context, out io.Writer, o WorkerOptions) (err error) 
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
 	cfg := benchEngineConfig(st)
+	def.configure(&cfg)
 	cfg.WorkerID = fmt.Sprintf("bench-%s-%d", id, os.Getpid())
 	e, err := engine.New(cfg)
 	if err == nil {

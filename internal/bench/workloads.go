@@ -68,6 +68,16 @@ type benchDef struct {
 	codeFirst bool
 	steps     int // steps per workflow (durable steps when code-first)
 	register  func(e *engine.Engine) error
+	// queues, when set, are the queues the engine serves; workflow i
+	// starts on queues[i % len(queues)].
+	queues []string
+}
+
+// configure applies the workload's routing to an engine configuration.
+func (d *benchDef) configure(c *engine.Config) {
+	if len(d.queues) > 0 {
+		c.Execution.Queues = d.queues
+	}
 }
 
 // start starts workflow i and returns its task id.
@@ -79,7 +89,11 @@ func (d *benchDef) start(ctx context.Context, e *engine.Engine, i int) (int64, e
 		}
 		return h.TaskID, nil
 	}
-	h, err := e.Start(ctx, d.workflow, benchInput{I: i})
+	var opts []engine.StartOption
+	if len(d.queues) > 0 {
+		opts = append(opts, engine.WithQueue(d.queues[i%len(d.queues)]))
+	}
+	h, err := e.Start(ctx, d.workflow, benchInput{I: i}, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -128,6 +142,18 @@ func benchSpec(name string) (*benchDef, error) {
 	switch name {
 	case "W1":
 		return dagDef(chain("single", 1), noops), nil
+	case "W1R":
+		// W1 routed: 200 registered handler names (the claim filters on
+		// them) and 4 queues served, workflows spread over the queues.
+		many := map[string]engine.HandlerFunc{}
+		for i := range 200 {
+			many[fmt.Sprintf("bench.h%03d", i)] = noop
+		}
+		t := chain("single", 1)
+		t.Steps[0].Handler = "bench.h137"
+		def := dagDef(t, many)
+		def.queues = []string{"q0", "q1", "q2", "q3"}
+		return def, nil
 	case "W2":
 		return dagDef(chain("chain10", 10), noops), nil
 	case "W2C":
@@ -198,6 +224,10 @@ func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int,
 
 func benchW1(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
 	return upFront(ctx, tg, "W1", scaled(10000, scale), 1, "workflows")
+}
+
+func benchW1r(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W1r", scaled(10000, scale), 1, "workflows")
 }
 
 func benchW2(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {

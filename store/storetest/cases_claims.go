@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +76,50 @@ func testClaimByHandler(t *testing.T, b *bundle) {
 	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Handlers: []string{"pay"}, Now: b.now})
 	if err != nil || len(got) != 1 || got[0].Step.Handler != "pay" {
 		t.Fatalf("claim by handler = %v, %v", names(got), err)
+	}
+}
+
+// Claims take the queues asked for, highest priority first, FIFO within a
+// priority; a ByReadyTime claim takes the longest-waiting step whatever its
+// priority.
+func testClaimByQueueAndPriority(t *testing.T, b *bundle) {
+	mk := func(queue string, priority int, name string) {
+		p := b.params([]store.NewStep{{Name: name, Handler: "h"}})
+		p.Queue, p.Priority = queue, priority
+		if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+			t.Fatalf("CreateTask %s: %v", name, err)
+		}
+	}
+	mk("a", 0, "a-low-1")
+	mk("b", 5, "b-mid")
+	mk("a", 9, "a-high")
+	mk("c", 9, "c-high") // a queue not asked for
+	mk("a", 0, "a-low-2")
+	mk("", 9, "default-high")
+	claim := func(limit int, byReady bool, queues ...string) []string {
+		t.Helper()
+		got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: limit, LeaseTTL: time.Minute, Queues: queues, ByReadyTime: byReady, Now: b.now})
+		if err != nil {
+			t.Fatalf("claim %v: %v", queues, err)
+		}
+		n := names(got)
+		slices.Sort(n) // a claim returns its steps by id
+		return n
+	}
+	if got := claim(1, true, "a", "b"); fmt.Sprint(got) != "[a-low-1]" {
+		t.Fatalf("by ready time: %v, want the longest-waiting step", got)
+	}
+	if got := claim(2, false, "a", "b"); fmt.Sprint(got) != "[a-high b-mid]" {
+		t.Fatalf("two queues by priority: %v", got)
+	}
+	if got := claim(5, false, "a", "b"); fmt.Sprint(got) != "[a-low-2]" {
+		t.Fatalf("what is left of a and b: %v", got)
+	}
+	if got := claim(5, false, store.DefaultQueue); fmt.Sprint(got) != "[default-high]" {
+		t.Fatalf("the default queue: %v", got)
+	}
+	if _, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Queues: []string{""}, Now: b.now}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("an empty queue name: %v", err)
 	}
 }
 

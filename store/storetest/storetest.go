@@ -29,6 +29,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimRespectsLimit":         testClaimRespectsLimit,
 		"ClaimSkipsFinishedTasks":    testClaimSkipsFinishedTasks,
 		"ClaimByHandler":             testClaimByHandler,
+		"ClaimByQueueAndPriority":    testClaimByQueueAndPriority,
 		"DependencyCounters":         testDependencyCounters,
 		"FinishAndClaimTogether":     testFinishAndClaim,
 		"FinishedChildWakesParent":   testChildWakesParent,

@@ -40,13 +40,10 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 // in_progress (an attempt counted) and their tasks, if pending, start.
 func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams) ([]*store.Step, error) {
 	at := now(p.Now)
-	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), p.Limit, bun.List(p.Queues)}
-	filter := ""
+	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), p.Limit}
+	handlers := ""
 	if len(p.Handlers) > 0 {
-		filter += " AND s.handler IN (?5)"
-	}
-	if len(p.Queues) > 0 {
-		filter += " AND s.queue IN (?7)"
+		handlers = " AND s.handler IN (?5)"
 	}
 	// Highest priority first, then FIFO by ready time, on the claim index
 	// (queue, priority DESC, next_attempt_at, id). A ByReadyTime turn
@@ -56,16 +53,35 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	if p.ByReadyTime {
 		order = "s.next_attempt_at, s.id"
 	}
+	pickFrom := func(queue string) string {
+		return `SELECT s.id, s.priority, s.next_attempt_at FROM tasker_steps s CROSS JOIN tasker_tasks t
+			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
+				AND t.state IN ('pending', 'in_progress')` + queue + handlers + `
+			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked()
+	}
+	var pick string
+	switch {
+	case len(p.Queues) > 1 && !p.ByReadyTime:
+		// One index range per queue, each in claim order, merged: an IN
+		// list over the index's first column would sort every ready step.
+		parts := make([]string, len(p.Queues))
+		for i, q := range p.Queues {
+			args = append(args, q)
+			parts[i] = fmt.Sprintf("SELECT * FROM (%s) q%d", pickFrom(fmt.Sprintf(" AND s.queue = ?%d", len(args)-1)), i)
+		}
+		pick = `SELECT id FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY priority DESC, next_attempt_at, id LIMIT ?6`
+	case len(p.Queues) > 0:
+		args = append(args, bun.List(p.Queues))
+		pick = `SELECT id FROM (` + pickFrom(fmt.Sprintf(" AND s.queue IN (?%d)", len(args)-1)) + `) u`
+	default:
+		pick = `SELECT id FROM (` + pickFrom("") + `) u`
+	}
 	// The pick is a MATERIALIZED CTE so it runs exactly once: as a
 	// plain "id IN (subquery)", Postgres may plan a semi-join that
 	// re-runs the LIMITed, locking subquery for every outer row, and
 	// each re-run skips the rows this statement already updated and
 	// picks new ones, claiming more than Limit.
-	query := `WITH picked AS MATERIALIZED (
-			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
-			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
-				AND t.state IN ('pending', 'in_progress')` + filter + `
-			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked() + `)
+	query := `WITH picked AS MATERIALIZED (` + pick + `)
 		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
 			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
 			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
