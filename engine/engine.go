@@ -169,6 +169,8 @@ type startOptions struct {
 	tx       bun.IDB
 	priority *int
 	queue    string
+	group    string // WithConcurrency
+	groupMax int
 	parent   *int64
 	timeout  time.Duration // WithWorkflowTimeout
 }
@@ -251,6 +253,42 @@ func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx = tx } }
 // but never starves it.
 func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority = &p } }
 
+// WithConcurrency puts the task in concurrency group g: at most max steps
+// of the tasks in g run at once across every process (the others wait in
+// claim order, costing no attempt). It overrides the template's
+// Concurrency; code-first workflows are limited this way.
+func WithConcurrency(g string, max int) StartOption {
+	return func(o *startOptions) { o.group, o.groupMax = g, max }
+}
+
+// concurrency returns the task's group and limit: the option's, else the
+// template's (the workflow's name, with the input's Key field's value).
+func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.JSON) (string, int, error) {
+	if o.group != "" || o.groupMax != 0 {
+		return o.group, o.groupMax, nil
+	}
+	if c == nil {
+		return "", 0, nil
+	}
+	if c.Key == "" {
+		return "workflow:" + workflow, c.Max, nil
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(input, &doc); err != nil {
+		return "", 0, err
+	}
+	v, ok := doc[c.Key]
+	if !ok {
+		return "", 0, fmt.Errorf("%w: the input has no field %q, the workflow's concurrency key", ErrInvalidInput, c.Key)
+	}
+	group := "key:" + workflow + ":" + c.Key + "=" + string(v)
+	if len(group) > store.MaxNameLen {
+		sum := sha256.Sum256([]byte(group))
+		group = "key:" + workflow + ":" + c.Key + "#" + hex.EncodeToString(sum[:16])
+	}
+	return group, c.Max, nil
+}
+
 // WithQueue puts the task on queue q (default: the template's, else
 // "default"; a child workflow inherits its parent's). Only workers whose
 // ExecutionConfig.Queues include q claim its steps.
@@ -320,9 +358,14 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 		st = st.WithTx(o.tx)
 	}
 	queue, priority := o.routing(t.Queue, t.Priority)
+	group, groupMax, err := o.concurrency(t.FullName(), t.Concurrency, doc)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
+	}
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
 		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
+		ConcGroup: group, ConcMax: groupMax,
 		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
 	})
 	if err != nil {

@@ -31,10 +31,11 @@ func (e *Engine) rescued(res *store.RescueResult) {
 // the retries it scheduled are due.
 func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsResult) {
 	now := e.clk.Now()
-	retry := false
+	retry, freed := false, false
 	for i, r := range res.Steps {
 		o := finish[i]
 		st := o.Claimed.Step
+		freed = freed || st.ConcGroup != nil
 		ev := Event{TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts}
 		switch {
 		case r.Err != nil:
@@ -79,7 +80,9 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 	// Steps this commit released and did not claim itself: let the claim
 	// loop look; a retry also tells other processes (their loops find it
 	// due through the store; ours has its due time above).
-	if res.Unblocked > len(res.Claimed) || retry {
+	// A finished step in a concurrency group frees a slot that steps
+	// waiting in other processes may take.
+	if res.Unblocked > len(res.Claimed) || retry || freed {
 		e.Notify()
 	}
 }

@@ -27,7 +27,7 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	}
 	for {
 		claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: e.cfg.Execution.BatchSize, LeaseTTL: e.cfg.Execution.LeaseTTL,
-			Handlers: e.reg.Names(), Queues: e.cfg.Execution.Queues, ByReadyTime: e.ageTurn(), Now: e.now()})
+			Handlers: e.reg.Names(), Queues: e.cfg.Execution.Queues, Grouped: true, ByReadyTime: e.ageTurn(), Now: e.now()})
 		e.stat.claimTx.Add(1)
 		if err != nil {
 			return total, err

@@ -31,10 +31,24 @@ type Template struct {
 	// Priority is its tasks' default priority (0..1000, higher runs
 	// first); Start's WithPriority overrides it.
 	Priority int
-	Steps    []StepTemplate
+	// Concurrency, when set, limits how many steps of this workflow run
+	// at once across every process: in all, or per value of an input
+	// field (Concurrency.Key). Start's WithConcurrency overrides it.
+	Concurrency *Concurrency
+	Steps       []StepTemplate
 
 	schema *jsonschema.Schema
 	src    *templateSource // where a YAML template came from
+}
+
+// Concurrency is a fleet-wide limit on running steps: at most Max steps of
+// the workflow run at once across every process, or, with Key, at most Max
+// per value of the input's top-level field Key (e.g. one per customer_id).
+// Steps over the limit wait in claim order and cost no attempt; a crashed
+// holder's slot frees when its lease expires.
+type Concurrency struct {
+	Max int
+	Key string
 }
 
 // StepTemplate declares one step.
@@ -100,6 +114,9 @@ func (t *Template) Validate(known func(string) bool) error {
 	}
 	if t.Priority < store.MinPriority || t.Priority > store.MaxPriority {
 		add("priority", "priority must be between %d and %d, got %d", store.MinPriority, store.MaxPriority, t.Priority)
+	}
+	if c := t.Concurrency; c != nil && c.Max < 1 {
+		add("concurrency.max", "concurrency max must be at least 1, got %d", c.Max)
 	}
 	if len(t.Steps) == 0 {
 		add("steps", "template has no steps")

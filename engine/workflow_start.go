@@ -216,6 +216,7 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
 		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
+		ConcGroup: o.group, ConcMax: o.groupMax,
 		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
 	})

@@ -64,8 +64,13 @@ type Step struct {
 	Attempts   int  `bun:"attempts,notnull" json:"attempts"`
 	Skippable  bool `bun:"skippable,notnull" json:"skippable"`
 	// Queue and Priority are the task's, copied so the claim reads one table.
-	Queue     string    `bun:"queue,notnull,default:'default'" json:"queue"`
-	Priority  int       `bun:"priority,notnull" json:"priority"`
+	Queue    string `bun:"queue,notnull,default:'default'" json:"queue"`
+	Priority int    `bun:"priority,notnull" json:"priority"`
+	// ConcGroup and ConcMax: the step runs only while fewer than ConcMax
+	// steps of its group run, across every process (see
+	// CreateTaskParams.ConcGroup).
+	ConcGroup *string   `bun:"conc_group" json:"conc_group,omitempty"`
+	ConcMax   int       `bun:"conc_max,notnull" json:"conc_max,omitempty"`
 	State     StepState `bun:"state,notnull" json:"state"`
 	Results   JSON      `bun:"results,type:text" json:"results,omitempty"`
 	LastError JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`

@@ -165,9 +165,14 @@ type CreateTaskParams struct {
 	Priority int
 	// Queue is the queue the task's steps are claimed from (default
 	// DefaultQueue).
-	Queue    string
-	ParentID *int64
-	Steps    []NewStep
+	Queue string
+	// ConcGroup, when set, puts every step of the task in a concurrency
+	// group: at most ConcMax (≥ 1) steps of the group run at once across
+	// every process; the others wait, in claim order, costing no attempt.
+	ConcGroup string
+	ConcMax   int
+	ParentID  *int64
+	Steps     []NewStep
 	Now      time.Time
 }
 
@@ -303,6 +308,9 @@ type ClaimStepsParams struct {
 	Handlers []string
 	// Queues, when set, restricts claims to steps of these queues.
 	Queues []string
+	// Grouped also claims steps in concurrency groups, within their
+	// limits (a count under a lock per group, so it costs more).
+	Grouped bool
 	// ByReadyTime orders the claim by ready time alone, ignoring priority:
 	// the engine takes such a turn now and then so that a flood of high
 	// priority work cannot starve the rest.

@@ -24,6 +24,14 @@ func (p *CreateTaskParams) Validate() error {
 	if p.Queue != "" {
 		add(checkName("queue", p.Queue, true))
 	}
+	if p.ConcGroup != "" {
+		add(checkName("conc_group", p.ConcGroup, true))
+		if p.ConcMax < 1 {
+			add(invalid("conc_max", "must be at least 1 with a concurrency group, got %d", p.ConcMax))
+		}
+	} else if p.ConcMax != 0 {
+		add(invalid("conc_max", "needs a concurrency group (conc_group)"))
+	}
 	if p.Priority < MinPriority || p.Priority > MaxPriority {
 		add(invalid("priority", "must be between %d and %d, got %d", MinPriority, MaxPriority, p.Priority))
 	}

@@ -30,6 +30,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimSkipsFinishedTasks":    testClaimSkipsFinishedTasks,
 		"ClaimByHandler":             testClaimByHandler,
 		"ClaimByQueueAndPriority":    testClaimByQueueAndPriority,
+		"ConcurrencyGroups":          testConcurrencyGroups,
 		"DependencyCounters":         testDependencyCounters,
 		"FinishAndClaimTogether":     testFinishAndClaim,
 		"FinishedChildWakesParent":   testChildWakesParent,

@@ -147,7 +147,7 @@ func (l *Loop) claim(ctx context.Context) (claimed, asked int) {
 	if n == 0 {
 		return 0, 0
 	}
-	p := &store.ClaimStepsParams{Owner: l.cfg.Owner, Limit: n, LeaseTTL: l.cfg.LeaseTTL, Queues: l.cfg.Queues, Now: l.clk.StoreNow()}
+	p := &store.ClaimStepsParams{Owner: l.cfg.Owner, Limit: n, LeaseTTL: l.cfg.LeaseTTL, Queues: l.cfg.Queues, Grouped: true, Now: l.clk.StoreNow()}
 	if l.cfg.Handlers != nil {
 		if p.Handlers = l.cfg.Handlers(); len(p.Handlers) == 0 {
 			l.disp.Settle(n, nil) // serving nothing: claim nothing

@@ -155,7 +155,7 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 	reserved := 0
 	if c.disp != nil && (c.cfg.Handlers == nil || len(c.cfg.Handlers()) > 0) {
 		if reserved = c.disp.Reserve(c.cfg.BatchSize); reserved > 0 {
-			params.Claim = &store.ClaimStepsParams{Owner: c.cfg.Owner, Limit: reserved, LeaseTTL: c.cfg.LeaseTTL, Queues: c.cfg.Queues, Now: params.Now}
+			params.Claim = &store.ClaimStepsParams{Owner: c.cfg.Owner, Limit: reserved, LeaseTTL: c.cfg.LeaseTTL, Queues: c.cfg.Queues, Grouped: true, Now: params.Now}
 			if c.cfg.Handlers != nil {
 				params.Claim.Handlers = c.cfg.Handlers()
 			}

@@ -56,7 +56,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	pickFrom := func(queue string) string {
 		return `SELECT s.id, s.priority, s.next_attempt_at FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
-				AND t.state IN ('pending', 'in_progress')` + queue + handlers + `
+				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL` + queue + handlers + `
 			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked()
 	}
 	var pick string
@@ -90,6 +90,13 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	var steps []*store.Step
 	if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
 		return nil, err
+	}
+	if p.Grouped && len(steps) < p.Limit {
+		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), args[:3])
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, more...)
 	}
 	if len(steps) == 0 {
 		return nil, nil
@@ -416,11 +423,99 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 	return res, err
 }
 
+// claimGrouped claims up to room ready steps in concurrency groups, each
+// group within its limit across every process: it picks candidates in
+// claim order, locks their groups' rows (skipping groups another claimer
+// holds: that claimer is counting them), counts each group's running
+// steps, and takes what fits. lease is the claim's owner, lease expiry and
+// token arguments.
+func (s *Store) claimGrouped(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, room int, lease []any) ([]*store.Step, error) {
+	filter, args := "", []any{s.d.Time(p.Now, 0), room * 4}
+	if len(p.Handlers) > 0 {
+		args = append(args, bun.List(p.Handlers))
+		filter += fmt.Sprintf(" AND s.handler IN (?%d)", len(args)-1)
+	}
+	if len(p.Queues) > 0 {
+		args = append(args, bun.List(p.Queues))
+		filter += fmt.Sprintf(" AND s.queue IN (?%d)", len(args)-1)
+	}
+	order := "s.priority DESC, s.next_attempt_at, s.id"
+	if p.ByReadyTime {
+		order = "s.next_attempt_at, s.id"
+	}
+	var cands []struct {
+		ID    int64  `bun:"id"`
+		Group string `bun:"conc_group"`
+		Max   int    `bun:"conc_max"`
+	}
+	if err := tx.NewRaw(`SELECT s.id, s.conc_group, s.conc_max FROM tasker_steps s CROSS JOIN tasker_tasks t
+		WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.conc_group IS NOT NULL
+			AND s.next_attempt_at <= ?0 AND t.state IN ('pending', 'in_progress')`+filter+`
+		ORDER BY `+order+` LIMIT ?1 `+s.d.SkipLocked(), args...).Scan(ctx, &cands); err != nil {
+		return nil, fmt.Errorf("picking steps in concurrency groups: %w", err)
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	var groups []string
+	for _, c := range cands {
+		if !slices.Contains(groups, c.Group) {
+			groups = append(groups, c.Group)
+		}
+	}
+	slices.Sort(groups)
+	var locked []string
+	if err := tx.NewRaw(`SELECT s.name FROM tasker_conc_groups s WHERE s.name IN (?) ORDER BY s.name `+s.d.SkipLocked(),
+		bun.List(groups)).Scan(ctx, &locked); err != nil {
+		return nil, fmt.Errorf("locking concurrency groups: %w", err)
+	}
+	var counts []struct {
+		Group string `bun:"conc_group"`
+		N     int    `bun:"n"`
+	}
+	if len(locked) > 0 {
+		if err := tx.NewRaw(`SELECT conc_group, count(*) AS n FROM tasker_steps
+			WHERE state = 'in_progress' AND conc_group IN (?) GROUP BY conc_group`, bun.List(locked)).Scan(ctx, &counts); err != nil {
+			return nil, fmt.Errorf("counting running steps of concurrency groups: %w", err)
+		}
+	}
+	running := map[string]int{}
+	for _, g := range locked {
+		running[g] = 0
+	}
+	for _, c := range counts {
+		running[c.Group] = c.N
+	}
+	var ids []int64
+	for _, c := range cands {
+		n, ok := running[c.Group]
+		if !ok || n >= c.Max || len(ids) == room {
+			continue
+		}
+		running[c.Group] = n + 1
+		ids = append(ids, c.ID)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var steps []*store.Step
+	if err := tx.NewRaw(`UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
+			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
+			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
+		WHERE state = 'pending' AND id IN (?4) RETURNING *`, lease[0], lease[1], lease[2], now(p.Now), bun.List(ids)).Scan(ctx, &steps); err != nil {
+		return nil, fmt.Errorf("claiming steps in concurrency groups: %w", err)
+	}
+	return steps, nil
+}
+
 // NextWakeup returns the earliest time a pending step becomes ready or a
 // lease expires.
 func (s *Store) NextWakeup(ctx context.Context) (time.Time, bool, error) {
 	var ready, expiry []time.Time
-	if err := s.ro.NewRaw(`SELECT next_attempt_at FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0
+	// Steps in concurrency groups are left out: one held back by its limit
+	// is "ready" and would make every idle claimer spin on it; a group's
+	// slot frees with a completion, which wakes the claimers.
+	if err := s.ro.NewRaw(`SELECT next_attempt_at FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0 AND conc_group IS NULL
 		ORDER BY next_attempt_at LIMIT 1`).Scan(ctx, &ready); err != nil {
 		return time.Time{}, false, s.wrap("finding next ready step", err)
 	}

@@ -56,7 +56,12 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 		if err := writeTaskTransitions(ctx, tx, []taskMove{{id: task.ID, to: store.TaskPending, seq: 1}}, at); err != nil {
 			return err
 		}
-		return insertSteps(ctx, tx, s.d, task, p.Steps, p.Now, at)
+		if p.ConcGroup != "" {
+			if _, err := tx.NewRaw(`INSERT INTO tasker_conc_groups (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, p.ConcGroup).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return insertSteps(ctx, tx, s.d, task, p, at)
 	})
 	if err != nil {
 		return nil, err
@@ -64,8 +69,12 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 	return res, nil
 }
 
-func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, task *store.Task, steps []store.NewStep, clock, at time.Time) error {
-	taskID := task.ID
+func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, task *store.Task, p *store.CreateTaskParams, at time.Time) error {
+	taskID, steps, clock := task.ID, p.Steps, p.Now
+	var group *string
+	if p.ConcGroup != "" {
+		group = &p.ConcGroup
+	}
 	if len(steps) == 0 {
 		return nil
 	}
@@ -79,7 +88,7 @@ func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, task *store.Task, s
 		rows[i] = &store.Step{
 			TaskID: taskID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
 			Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
-			Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, State: store.StepPending, PendingDeps: len(ns.DependsOn),
+			Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, ConcGroup: group, ConcMax: p.ConcMax, State: store.StepPending, PendingDeps: len(ns.DependsOn),
 			CreatedAt: at, UpdatedAt: at,
 		}
 		if !ns.NotBefore.IsZero() {

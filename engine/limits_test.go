@@ -1,0 +1,146 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// peak tracks how many handlers run at once, overall and per key.
+type peak struct {
+	mu      sync.Mutex
+	running map[string]int
+	peak    map[string]int
+}
+
+func (p *peak) enter(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running[key]++
+	p.peak[key] = max(p.peak[key], p.running[key])
+}
+
+func (p *peak) leave(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running[key]--
+}
+
+// Three engines on one Postgres schema, a workflow limited to 5 running
+// steps: the handlers never see more than 5 at once (and see at least 4:
+// the limit is used).
+func TestFleetWideWorkflowLimit(t *testing.T) {
+	ctx := context.Background()
+	url, schema := pgtest.URL(t), pgtest.NewSchema(t)
+	p := &peak{running: map[string]int{}, peak: map[string]int{}}
+	tmpl := func() *engine.Template {
+		return &engine.Template{Namespace: "pay", Name: "charge", Concurrency: &engine.Concurrency{Max: 5},
+			Steps: []engine.StepTemplate{{Name: "charge", Handler: "pay.charge"}}}
+	}
+	var engines []*engine.Engine
+	for i := range 3 {
+		s, err := postgres.Open(ctx, url, &postgres.Options{Schema: schema})
+		must(t, err)
+		t.Cleanup(func() { s.Close() })
+		e := newEngine(t, engine.Config{Store: s, WorkerID: fmt.Sprint("w", i), Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+		must(t, e.HandleFunc("pay.charge", func(sc *engine.StepContext) (any, error) {
+			p.enter("all")
+			defer p.leave("all")
+			time.Sleep(50 * time.Millisecond) // the charge's work
+			return nil, nil
+		}))
+		must(t, e.Register(tmpl()))
+		engines = append(engines, e)
+	}
+	var hs []*engine.TaskHandle
+	for i := range 40 {
+		h, err := engines[0].Start(ctx, "pay/charge", map[string]int{"n": i})
+		must(t, err)
+		hs = append(hs, h)
+	}
+	for _, e := range engines {
+		run(t, e)
+	}
+	for _, h := range hs {
+		out, err := h.Wait(ctx)
+		must(t, err)
+		if out.State != store.TaskComplete {
+			t.Fatalf("task %d: %s", h.TaskID, out.State)
+		}
+	}
+	t.Logf("peak of running charges across 3 engines: %d (limit 5)", p.peak["all"])
+	if got := p.peak["all"]; got > 5 || got < 4 {
+		t.Fatalf("peak %d running at once, want at most the limit 5 (and at least 4)", got)
+	}
+}
+
+// A per-key limit of 1: 20 customers × 10 orders, never two of one
+// customer's orders running at once; every order completes.
+func TestPerKeyLimit(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	p := &peak{running: map[string]int{}, peak: map[string]int{}}
+	var done atomic.Int32
+	var engines []*engine.Engine
+	for i := range 2 {
+		s, err := sqlite.Open(ctx, path, nil)
+		must(t, err)
+		t.Cleanup(func() { s.Close() })
+		e := newEngine(t, engine.Config{Store: s, WorkerID: fmt.Sprint("w", i), Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+		must(t, e.HandleFunc("ship", func(sc *engine.StepContext) (any, error) {
+			var in struct{ Customer int }
+			must(t, sc.Input(&in))
+			key := fmt.Sprint(in.Customer)
+			p.enter(key)
+			defer p.leave(key)
+			time.Sleep(time.Millisecond) // the shipment's work
+			done.Add(1)
+			return nil, nil
+		}))
+		must(t, e.Register(&engine.Template{Namespace: "shop", Name: "ship", Concurrency: &engine.Concurrency{Max: 1, Key: "customer"},
+			Steps: []engine.StepTemplate{{Name: "pick", Handler: "ship"}, {Name: "send", Handler: "ship", DependsOn: []string{"pick"}}}}))
+		engines = append(engines, e)
+	}
+	var hs []*engine.TaskHandle
+	for order := range 10 {
+		for customer := range 20 {
+			h, err := engines[0].Start(ctx, "shop/ship", map[string]int{"customer": customer, "order": order})
+			must(t, err)
+			hs = append(hs, h)
+		}
+	}
+	for _, e := range engines {
+		run(t, e)
+	}
+	for _, h := range hs {
+		out, err := h.Wait(ctx)
+		must(t, err)
+		if out.State != store.TaskComplete {
+			t.Fatalf("task %d: %s", h.TaskID, out.State)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, n := range p.peak {
+		if n > 1 {
+			t.Fatalf("customer %s had %d steps running at once", key, n)
+		}
+	}
+	if done.Load() != 400 || len(p.peak) != 20 {
+		t.Fatalf("%d steps of %d customers ran", done.Load(), len(p.peak))
+	}
+	// A start whose input lacks the key is refused, nothing written.
+	if _, err := engines[0].Start(ctx, "shop/ship", map[string]int{"order": 1}); err == nil {
+		t.Fatal("a start without the concurrency key was accepted")
+	}
+}

@@ -1,0 +1,96 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Steps in a concurrency group are claimed only while fewer than its
+// limit run, by any number of concurrent claimers; a finished step frees a
+// slot, and so does an expired lease once rescued.
+func testConcurrencyGroups(t *testing.T, b *bundle) {
+	for range 6 {
+		p := b.params([]store.NewStep{{Name: "charge", Handler: "pay", Retryable: true}})
+		p.ConcGroup, p.ConcMax = "customer-7", 2
+		if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.create(t, []store.NewStep{{Name: "free", Handler: "pay"}})
+	claim := func(now time.Time) []*store.ClaimedStep {
+		t.Helper()
+		got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Grouped: true, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// Eight claimers at once: the group's two slots are taken once.
+	var mu sync.Mutex
+	var held []*store.ClaimedStep
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			got := claim(b.now)
+			mu.Lock()
+			held = append(held, got...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	grouped := 0
+	for _, c := range held {
+		if c.Step.ConcGroup != nil {
+			grouped++
+		}
+	}
+	if grouped != 2 || len(held) != 3 {
+		t.Fatalf("claimed %d steps, %d of the group; want the free one and 2 of the group", len(held), grouped)
+	}
+	// Without Grouped a claimer takes none of them.
+	if got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Now: b.now}); err != nil || len(got) != 0 {
+		t.Fatalf("an ungrouped claim took %v (%v)", names(got), err)
+	}
+	if got := claim(b.now); len(got) != 0 {
+		t.Fatalf("the group is full, yet %d more were claimed", len(got))
+	}
+	var first *store.ClaimedStep
+	for _, c := range held {
+		if c.Step.ConcGroup != nil {
+			first = c
+			break
+		}
+	}
+	b.finish(t, complete(first, `{}`))
+	if got := claim(b.now); len(got) != 1 {
+		t.Fatalf("a finished step freed a slot, yet %d were claimed", len(got))
+	}
+	// A holder that died: its slot frees when its lease expires.
+	later := b.now.Add(2 * time.Minute)
+	if _, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: later}); err != nil {
+		t.Fatal(err)
+	}
+	grouped = 0
+	for _, c := range claim(later) { // the free step's lease expired too
+		if c.Step.ConcGroup != nil {
+			grouped++
+		}
+	}
+	if grouped != 2 {
+		t.Fatalf("after the leases expired %d of the group were claimed, want its 2 slots", grouped)
+	}
+	// A limit without a group, or a group without a limit, is refused.
+	p := b.params([]store.NewStep{{Name: "x", Handler: "pay"}})
+	p.ConcGroup = "g"
+	if _, err := b.s.CreateTask(b.ctx, p); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a group without a limit: %v", err)
+	}
+	p.ConcGroup, p.ConcMax = "", 3
+	if _, err := b.s.CreateTask(b.ctx, p); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a limit without a group: %v", err)
+	}
+}
