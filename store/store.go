@@ -173,7 +173,7 @@ type CreateTaskParams struct {
 	ConcMax   int
 	ParentID  *int64
 	Steps     []NewStep
-	Now      time.Time
+	Now       time.Time
 }
 
 // CreateTaskResult is the task created or, for a repeated identity key, the
