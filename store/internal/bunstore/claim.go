@@ -91,7 +91,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
 		return nil, err
 	}
-	if p.Grouped && len(steps) < p.Limit {
+	if p.Grouped && len(steps) < p.Limit && s.mayHaveGroups(ctx, tx) {
 		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), args[:3])
 		if err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -20,6 +21,36 @@ type Store struct {
 	ro      bun.IDB // where reads go (a read pool, or rw)
 	d       Dialect // what differs between databases
 	closeFn func() error
+	groups  *groupsSeen // shared with WithTx views
+}
+
+// groupsSeen remembers whether any concurrency group exists, so claims skip
+// the grouped pass (a statement) in deployments that use none. Groups are
+// never deleted: once seen, always looked for; until then, looked for at
+// most once per groupsRecheck (a group made by another process is noticed
+// that late at worst).
+type groupsSeen struct {
+	exist     atomic.Bool
+	checkedAt atomic.Int64 // unix nanoseconds
+}
+
+const groupsRecheck = time.Second
+
+// mayHaveGroups reports whether the grouped pass is worth running.
+func (s *Store) mayHaveGroups(ctx context.Context, tx bun.IDB) bool {
+	g := s.groups
+	if g.exist.Load() {
+		return true
+	}
+	now := time.Now().UnixNano()
+	if last := g.checkedAt.Load(); now-last < int64(groupsRecheck) || !g.checkedAt.CompareAndSwap(last, now) {
+		return false
+	}
+	var n []int
+	if err := tx.NewRaw(`SELECT 1 FROM tasker_conc_groups LIMIT 1`).Scan(ctx, &n); err == nil && len(n) > 0 {
+		g.exist.Store(true)
+	}
+	return g.exist.Load()
 }
 
 var _ store.Store = (*Store)(nil)
@@ -27,7 +58,7 @@ var _ store.Store = (*Store)(nil)
 // New returns a store writing through rw and reading through ro (ro may be
 // nil: reads then use rw). closeFn closes the underlying pools.
 func New(rw, ro *bun.DB, d Dialect, closeFn func() error) *Store {
-	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn}
+	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, groups: &groupsSeen{}}
 	if ro != nil {
 		s.ro = ro
 	}
@@ -39,7 +70,7 @@ func (s *Store) DB() *bun.DB { return s.db }
 
 // WithTx returns a store whose methods run inside tx.
 func (s *Store) WithTx(tx bun.IDB) store.Store {
-	return &Store{db: s.db, rw: tx, ro: tx, d: s.d}
+	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, groups: s.groups}
 }
 
 // Capabilities describes the backend.

@@ -60,6 +60,7 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 			if _, err := tx.NewRaw(`INSERT INTO tasker_conc_groups (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, p.ConcGroup).Exec(ctx); err != nil {
 				return err
 			}
+			s.groups.exist.Store(true) // (a rolled-back start only costs a statement per claim)
 		}
 		return insertSteps(ctx, tx, s.d, task, p, at)
 	})
