@@ -12,23 +12,18 @@ import (
 	"github.com/tasker-go/tasker/testkit"
 )
 
-// waitTimers waits until n timers wait on the fake clock: every part of a
-// run (claim loop, heartbeat, maintenance) has finished what the last move
-// of the clock set off and waits for the next one.
-func waitTimers(t *testing.T, env *testkit.Env, n int) {
+// waitFor waits until cond holds: a condition on state another goroutine
+// changes (no sleep: it yields between looks), failing after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for env.Clock.Pending() < n {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d timers wait on the fake clock, want %d", env.Clock.Pending(), n)
+			t.Fatalf("timed out waiting for %s", what)
 		}
 		runtime.Gosched()
 	}
 }
-
-// timersPerRun: a run on SQLite waits on three timers when idle (claim
-// loop, heartbeat, maintenance).
-const timersPerRun = 3
 
 // A running engine is in the registry with what it serves from the moment
 // RunBackground returns, its heartbeat refreshes the record (with handlers
@@ -36,7 +31,7 @@ const timersPerRun = 3
 func TestWorkerRegistryFollowsTheRun(t *testing.T) {
 	const ttl = 30 * time.Second
 	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{WorkerID: "host-7", Version: "v2.1.0",
-		Execution: engine.ExecutionConfig{LeaseTTL: ttl, MaxConcurrency: 4}}})
+		Execution: engine.ExecutionConfig{LeaseTTL: ttl, MaxConcurrency: 4, PollInterval: time.Hour, RescueInterval: time.Hour}}})
 	ctx := context.Background()
 	noop := func(sc *engine.StepContext) (any, error) { return nil, nil }
 	must(t, env.HandleFunc("h.a", noop))
@@ -70,11 +65,13 @@ func TestWorkerRegistryFollowsTheRun(t *testing.T) {
 	// A heartbeat (every third of the lease TTL) refreshes the record,
 	// with no step running, and picks up a handler registered since.
 	must(t, env.HandleFunc("h.late", noop))
-	waitTimers(t, env, timersPerRun)
-	env.Clock.Advance(ttl / 3)
-	waitTimers(t, env, timersPerRun)
-	w = workers()[0]
+	// The claim loop and the maintenance wait an hour: the earliest timer
+	// is the heartbeat's, once it is armed.
 	beat := start.Add(ttl / 3)
+	waitFor(t, "the heartbeat's timer", func() bool { next, ok := env.Clock.Next(); return ok && next.Equal(beat) })
+	env.Clock.Advance(ttl / 3)
+	waitFor(t, "a heartbeat", func() bool { return workers()[0].HeartbeatAt.Equal(beat) })
+	w = workers()[0]
 	if !w.HeartbeatAt.Equal(beat) || !w.ExpiresAt.Equal(beat.Add(3*ttl)) || !w.StartedAt.Equal(start) {
 		t.Fatalf("after a heartbeat: started %s, heartbeat %s, expires %s; want %s, %s, %s", w.StartedAt, w.HeartbeatAt, w.ExpiresAt, start, beat, beat.Add(3*ttl))
 	}
