@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,8 +26,8 @@ const (
 	// ExplainLeased: Worker runs it; its lease lasts until Until.
 	ExplainLeased ExplainKind = "leased"
 	// ExplainNoLiveWorker: it is ready, but no live worker in the registry
-	// serves its handler (LiveWorkers lists the live ones; none at all when
-	// empty).
+	// serves its handler on its queue (Explanation.LiveWorkers lists the
+	// live ones; there are none at all when it is empty).
 	ExplainNoLiveWorker ExplainKind = "no_live_worker"
 	// ExplainSystemPaused: the dependent system it calls (System) is paused
 	// or its breaker open until Until.
@@ -92,7 +93,8 @@ type StepExplanation struct {
 	Event      string `json:"event,omitempty"`        // the event waited for
 	Durable    string `json:"durable_step,omitempty"` // code-first: the durable step waited on
 	Child      string `json:"child,omitempty"`        // code-first: the child workflow waited for
-	// LiveWorkers serving the handler (ExplainReady).
+	Queue      string `json:"queue,omitempty"`
+	// LiveWorkers serving the handler on the queue (ExplainReady).
 	LiveWorkers []string `json:"live_workers,omitempty"`
 }
 
@@ -150,7 +152,7 @@ type explainer struct {
 }
 
 func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
-	out := StepExplanation{StepID: s.ID, Step: s.Name, Handler: s.Handler, State: s.State, MaxAttempts: s.RetryLimit}
+	out := StepExplanation{StepID: s.ID, Step: s.Name, Handler: s.Handler, Queue: s.Queue, State: s.State, MaxAttempts: s.RetryLimit}
 	t := x.d.Task
 	lastErr := ""
 	if f := decodeFailure(s.LastError); f != nil {
@@ -265,14 +267,24 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 		out.Reason = fmt.Sprintf("ready, but there is no live worker: no engine has recorded a heartbeat in the registry within %d lease TTLs, so nothing claims handler %s", WorkerTTLFactor, s.Handler)
 		return out
 	}
-	var ids, serving []string
+	var ids, serving, otherQueues []string
 	for _, w := range x.workers {
 		ids = append(ids, w.ID)
-		if w.Serves(s.Handler) {
+		switch {
+		case !w.Serves(s.Handler):
+		case slices.Contains(w.Queues, s.Queue):
 			serving = append(serving, w.ID)
+		default:
+			otherQueues = append(otherQueues, fmt.Sprintf("%s on %s", w.ID, strings.Join(w.Queues, ",")))
 		}
 	}
-	if len(serving) == 0 {
+	switch {
+	case len(serving) > 0:
+	case len(otherQueues) > 0:
+		out.Kind = ExplainNoLiveWorker
+		out.Reason = fmt.Sprintf("ready, but no live worker serves handler %s on queue %s (it is served on other queues: %s)", s.Handler, s.Queue, strings.Join(otherQueues, "; "))
+		return out
+	default:
 		out.Kind = ExplainNoLiveWorker
 		out.Reason = fmt.Sprintf("ready, but no live worker serves handler %s (live workers: %s)", s.Handler, strings.Join(ids, ", "))
 		return out

@@ -83,6 +83,16 @@ func TestExplainDependenciesAndWorkers(t *testing.T) {
 	a := explainStep(t, env.Engine, h.TaskID, "a")
 	wantKind(t, a, engine.ExplainNoLiveWorker, "no live worker serves handler h.a (live workers: old-1, old-2)")
 
+	// Serving the handler on another queue does not count.
+	_, err = env.Store.RegisterWorker(ctx, &store.RegisterWorkerParams{ID: "eu-1", Queues: []string{"eu", "bulk"}, Handlers: []string{"h.a"},
+		TTL: time.Minute, Now: env.Clock.Now()})
+	must(t, err)
+	a = explainStep(t, env.Engine, h.TaskID, "a")
+	wantKind(t, a, engine.ExplainNoLiveWorker, "no live worker serves handler h.a on queue default (it is served on other queues: eu-1 on eu,bulk)")
+	if a.Queue != "default" {
+		t.Fatalf("a is on queue %q", a.Queue)
+	}
+
 	registerWorker(t, env, "new-1", "h.a", "h.b")
 	a = explainStep(t, env.Engine, h.TaskID, "a")
 	wantKind(t, a, engine.ExplainReady, "ready now", "new-1")
@@ -290,9 +300,8 @@ func TestExplainNoLiveWorkerServesHandler(t *testing.T) {
 			must(t, <-done)
 		})
 	}
-	// Both have looked for work (and found none) before the task exists;
-	// on the fake clock, with no wake-up from this process (SQLite has no
-	// cross-process wake-ups), they do not look again.
+	// Both have looked for work at least once: had they claimed the
+	// step, it would show an attempt below.
 	waitFor(t, "both engines' first claim", func() bool {
 		return engines[0].Stats().ClaimTransactions > 0 && engines[1].Stats().ClaimTransactions > 0
 	})
@@ -301,6 +310,16 @@ func TestExplainNoLiveWorkerServesHandler(t *testing.T) {
 	must(t, env.Register(&engine.Template{Namespace: "t", Name: "c", Steps: []engine.StepTemplate{{Name: "c", Handler: "h.c"}}}))
 	h, err := env.Start(ctx, "t/c", nil)
 	must(t, err)
+	// Another claim by each (a poll) leaves it alone: handler-aware claims.
+	before := []int64{engines[0].Stats().ClaimTransactions, engines[1].Stats().ClaimTransactions}
+	waitFor(t, "both engines' poll", func() bool {
+		// Move the clock only to the polls' timers (a second away), as
+		// they are armed.
+		if next, ok := env.Clock.Next(); ok && next.Sub(env.Clock.Now()) <= time.Second {
+			env.Clock.Set(next)
+		}
+		return engines[0].Stats().ClaimTransactions > before[0] && engines[1].Stats().ClaimTransactions > before[1]
+	})
 	x, err := env.Explain(ctx, h.TaskID)
 	must(t, err)
 	if !slices.Equal(x.LiveWorkers, []string{"worker-a", "worker-b"}) {

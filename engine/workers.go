@@ -34,10 +34,6 @@ type WorkerInfo struct {
 // Execution.LeaseTTL after its last heartbeat.
 const WorkerTTLFactor = 3
 
-// defaultQueue is the queue every worker serves until queues are
-// configurable.
-const defaultQueue = "default"
-
 // workerReg is this engine's registry record between refreshes.
 type workerReg struct {
 	mu      sync.Mutex
@@ -61,7 +57,7 @@ func (e *Engine) Workers(ctx context.Context) ([]WorkerInfo, error) {
 
 // workerParams is this engine's registry record as of now.
 func (e *Engine) workerParams(started time.Time) *store.RegisterWorkerParams {
-	return &store.RegisterWorkerParams{ID: e.cfg.WorkerID, Queues: []string{defaultQueue}, Handlers: e.Handlers(),
+	return &store.RegisterWorkerParams{ID: e.cfg.WorkerID, Queues: e.cfg.Execution.Queues, Handlers: e.Handlers(),
 		Version: e.cfg.Version, Concurrency: e.cfg.Execution.MaxConcurrency, StartedAt: started,
 		TTL: WorkerTTLFactor * e.cfg.Execution.LeaseTTL, Now: e.now()}
 }

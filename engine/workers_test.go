@@ -31,7 +31,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestWorkerRegistryFollowsTheRun(t *testing.T) {
 	const ttl = 30 * time.Second
 	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{WorkerID: "host-7", Version: "v2.1.0",
-		Execution: engine.ExecutionConfig{LeaseTTL: ttl, MaxConcurrency: 4, PollInterval: time.Hour, RescueInterval: time.Hour}}})
+		Execution: engine.ExecutionConfig{LeaseTTL: ttl, MaxConcurrency: 4, Queues: []string{"eu", "default"}, PollInterval: time.Hour, RescueInterval: time.Hour}}})
 	ctx := context.Background()
 	noop := func(sc *engine.StepContext) (any, error) { return nil, nil }
 	must(t, env.HandleFunc("h.a", noop))
@@ -54,7 +54,7 @@ func TestWorkerRegistryFollowsTheRun(t *testing.T) {
 		t.Fatalf("while running the registry lists %d workers, want this one", len(ws))
 	}
 	w := ws[0]
-	if w.ID != "host-7" || w.Version != "v2.1.0" || w.Concurrency != 4 || !slices.Equal(w.Queues, []string{"default"}) ||
+	if w.ID != "host-7" || w.Version != "v2.1.0" || w.Concurrency != 4 || !slices.Equal(w.Queues, []string{"eu", "default"}) ||
 		!slices.Equal(w.Handlers, []string{"h.a", "workflow:shop/order"}) {
 		t.Fatalf("registered %+v", w)
 	}
