@@ -24,6 +24,11 @@ type Config struct {
 	Logger *zap.Logger // default zap.NewNop()
 	// WorkerID names this process in leases and logs (default host-pid).
 	WorkerID string
+	// Version is the application's build or version (say, a git
+	// describe), shown for this process in the worker registry
+	// (Engine.Workers, `tasker workers`) so a rolling deploy's old and new
+	// workers can be told apart. Optional.
+	Version string
 	// Environment selects YAML template overrides.
 	Environment string
 	Execution   ExecutionConfig

@@ -68,4 +68,18 @@
 // with a clear error when illegal. Subscribe delivers lifecycle events
 // (task.started, step.completed, step.retry_scheduled, task.failed, …)
 // without ever blocking execution.
+//
+// # Workers and Explain
+//
+// A running engine records itself in the store's worker registry (its
+// Config.WorkerID, the handlers and workflows it serves, Config.Version,
+// its concurrency) when Run starts, refreshes the record with every lease
+// heartbeat and deletes it when Run ends; a crashed process's record
+// expires WorkerTTLFactor lease TTLs after its last heartbeat. Workers
+// lists the live ones. Explain says, for each unfinished step of a task,
+// why it is not running now — in words (StepExplanation.Reason) and as data
+// (an ExplainKind with the times, workers, dependencies and errors it
+// names): waiting on dependencies, a retry due at a time, leased by a
+// worker, ready but no live worker serves its handler, its dependent system
+// paused, a workflow asleep or waiting for an event, its task finished.
 package engine

@@ -54,6 +54,8 @@ type Engine struct {
 	co  *coordination // see coordinate
 
 	rec recorder // groups durable step records of code-first workflows
+
+	wreg workerReg // this engine's row in the worker registry (workers.go)
 }
 
 // New returns an engine on cfg.Store. It starts no goroutine: call Run.
@@ -68,7 +70,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	x := c.Execution
 	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: x.Retention},
-		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued})
+		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Beat: e.beatWorker})
 	return e, nil
 }
 

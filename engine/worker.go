@@ -81,6 +81,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.registerWorker(ctx)
 	e.loop(ctx, r)
 	return nil
 }
@@ -93,6 +94,7 @@ func (e *Engine) RunBackground(ctx context.Context) (<-chan error, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.registerWorker(ctx)
 	done := make(chan error, 1)
 	go func() {
 		e.loop(ctx, r)
@@ -166,7 +168,8 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	close(outcomes)
 	<-completerDone
 	r.stopHelpers()
-	helpers.Wait()
+	helpers.Wait() // no heartbeat can re-register the worker after this
+	e.deregisterWorker(context.WithoutCancel(ctx))
 	r.cancelHandlers(errShutdown)
 	e.releaseCoordination()
 }

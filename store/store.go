@@ -117,6 +117,17 @@ type Store interface {
 	// for a later time (backoff, suspension) ready now, and reports whether
 	// any was.
 	WakeTask(ctx context.Context, p *WakeTaskParams) (bool, error)
+
+	// RegisterWorker inserts or refreshes a worker's registry row (see
+	// Worker); in the same transaction it deletes rows that expired more
+	// than WorkerRetention ago.
+	RegisterWorker(ctx context.Context, p *RegisterWorkerParams) (*Worker, error)
+	// DeregisterWorker deletes a worker's registry row (a no-op when there
+	// is none).
+	DeregisterWorker(ctx context.Context, p *DeregisterWorkerParams) error
+	// ListWorkers lists the registry by id: the live workers, and with
+	// IncludeExpired also those whose rows have expired.
+	ListWorkers(ctx context.Context, p *ListWorkersParams) ([]*Worker, error)
 }
 
 // Waker is implemented by stores shared by many processes: Wake announces

@@ -28,14 +28,14 @@ func newRootCmd() *cobra.Command {
 
 --db takes an SQLite file path (default ` + defaultDB + `; or sqlite://PATH) or a
 postgres:// URL; add ?schema=NAME to a URL to use that schema. Only demo,
-worker, approval start and migrate create or migrate a database; tasks ls and
-show open it read-only, and the other commands need it to exist at the
+worker, approval start and migrate create or migrate a database; tasks ls,
+tasks show, workers and explain open it read-only, and the other commands need it to exist at the
 current schema version (` + "`tasker migrate`" + ` upgrades it).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(),
-		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd())
+		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd())
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -86,11 +86,15 @@ func TestReadOnlyRefusesAnUnmigratedSchema(t *testing.T) {
 	if _, err := rw.DB().Exec("DELETE FROM tasker_schema_migrations WHERE version = ?", want); err != nil {
 		t.Fatal(err)
 	}
-	_, err = openReadOnly(t, pgtest.URL(t), schema)
-	if !errors.As(err, &se) || se.Found != want-1 || se.Want != want {
-		t.Fatalf("err = %v, want a *store.SchemaError found %d want %d", err, want-1, want)
+	older, err := rw.SchemaVersion(context.Background()) // versions need not be contiguous
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v, err := rw.SchemaVersion(context.Background()); err != nil || v != want-1 {
+	_, err = openReadOnly(t, pgtest.URL(t), schema)
+	if !errors.As(err, &se) || se.Found != older || se.Want != want {
+		t.Fatalf("err = %v, want a *store.SchemaError found %d want %d", err, older, want)
+	}
+	if v, err := rw.SchemaVersion(context.Background()); err != nil || v != older {
 		t.Fatalf("the read-only open changed the version to %d (%v)", v, err)
 	}
 }

@@ -118,14 +118,18 @@ func TestReadOnlyRefusesAnOlderSchema(t *testing.T) {
 	if _, err := s.DB().Exec("DELETE FROM tasker_schema_migrations WHERE version = ?", want); err != nil {
 		t.Fatal(err)
 	}
+	older, err := s.SchemaVersion(context.Background()) // versions need not be contiguous
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	before := sum(t, path)
 	_, err = readOnly(path)
 	var se *store.SchemaError
-	if !errors.As(err, &se) || se.Found != want-1 || se.Want != want {
-		t.Fatalf("err = %v, want a *store.SchemaError found %d want %d", err, want-1, want)
+	if !errors.As(err, &se) || se.Found != older || se.Want != want {
+		t.Fatalf("err = %v, want a *store.SchemaError found %d want %d", err, older, want)
 	}
 	if sum(t, path) != before {
 		t.Fatal("the old database changed")

@@ -57,6 +57,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"LeaderElection":             testLeaderElection,
 		"RecordStep":                 testRecordStep,
 		"SuspendAndWake":             testSuspendAndWake,
+		"WorkerRegistry":             testWorkerRegistry,
+		"WorkerRegistryBadInput":     testWorkerRegistryBadInput,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

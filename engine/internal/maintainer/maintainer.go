@@ -34,6 +34,9 @@ type Config struct {
 type Hooks struct {
 	// Rescued: the rescue pass's result (tasks it failed among them).
 	Rescued func(res *store.RescueResult)
+	// Beat: called on every heartbeat, leases or not (the engine refreshes
+	// its worker registry row with it).
+	Beat func(ctx context.Context)
 }
 
 // Maintainer runs the heartbeat and the maintenance pass.
@@ -51,7 +54,8 @@ func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, in *infli
 	return &Maintainer{cfg: cfg, st: st, clk: clk, log: log, inflight: in, hooks: hooks}
 }
 
-// Heartbeat extends leases until ctx ends.
+// Heartbeat extends leases (and calls Hooks.Beat) every third of the
+// lease TTL until ctx ends.
 func (m *Maintainer) Heartbeat(ctx context.Context) {
 	every := m.cfg.LeaseTTL / 3
 	for {
@@ -59,6 +63,9 @@ func (m *Maintainer) Heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-m.clk.After(every):
+		}
+		if m.hooks.Beat != nil {
+			m.hooks.Beat(ctx)
 		}
 		leases := m.inflight.Leases()
 		if len(leases) == 0 {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// workers lists the registry and explain says why a step waits, both
+// read-only, as text and as JSON.
+func TestWorkersAndExplain(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "reg.db")
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noop := func(sc *engine.StepContext) (any, error) { return nil, nil }
+	for _, h := range []string{"ship.pack", "ship.send"} {
+		if err := e.HandleFunc(h, noop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Register(&engine.Template{Namespace: "shop", Name: "ship", Steps: []engine.StepTemplate{
+		{Name: "pack", Handler: "ship.pack"}, {Name: "send", Handler: "ship.send", DependsOn: []string{"pack"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.Start(ctx, "shop/ship", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strconv.FormatInt(h.TaskID, 10)
+
+	if out := mustExecute(t, "workers", "--db", db); !strings.Contains(out, "no live workers") {
+		t.Fatalf("an empty registry lists:\n%s", out)
+	}
+	out := mustExecute(t, "explain", id, "--db", db)
+	for _, want := range []string{"live workers: none", "pack", "there is no live worker", "send", "waiting on 1 dependency: pack (pending)"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("explain does not say %q:\n%s", want, out)
+		}
+	}
+
+	// Another program serves only send (an old build): pack has no one.
+	if _, err := st.RegisterWorker(ctx, &store.RegisterWorkerParams{ID: "billing-42", Queues: []string{"default"}, Handlers: []string{"ship.send"},
+		Version: "v1.4.0", Concurrency: 16, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, db)
+	out = mustExecute(t, "workers", "--db", db)
+	for _, want := range []string{"billing-42", "v1.4.0", "16", "default", "1: ship.send"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("workers does not show %q:\n%s", want, out)
+		}
+	}
+	var ws workersJSON
+	if err := json.Unmarshal([]byte(mustExecute(t, "workers", "--json", "--db", db)), &ws); err != nil || len(ws.Workers) != 1 || ws.Workers[0].Version != "v1.4.0" {
+		t.Fatalf("workers --json: %+v (%v)", ws, err)
+	}
+	out = mustExecute(t, "explain", id, "--db", db)
+	if !strings.Contains(out, "no live worker serves handler ship.pack (live workers: billing-42)") {
+		t.Fatalf("explain with a live worker not serving pack:\n%s", out)
+	}
+	var x engine.Explanation
+	if err := json.Unmarshal([]byte(mustExecute(t, "explain", id, "--json", "--db", db)), &x); err != nil {
+		t.Fatal(err)
+	}
+	if x.TaskID != h.TaskID || len(x.Steps) != 2 || x.Steps[0].Kind != engine.ExplainNoLiveWorker || x.Steps[1].Kind != engine.ExplainDependencies {
+		t.Fatalf("explain --json: %+v", x)
+	}
+	if fileSum(t, db) != before {
+		t.Fatal("workers or explain changed the database")
+	}
+	mustFail(t, "task 999", "explain", "999", "--db", db)
+}

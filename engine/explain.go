@@ -1,0 +1,387 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// ExplainKind says, as data, why a step is not running now.
+type ExplainKind string
+
+// Why a step is not running (Explain).
+const (
+	// ExplainDependencies: dependencies have not finished (WaitingOn
+	// names them).
+	ExplainDependencies ExplainKind = "waiting_on_dependencies"
+	// ExplainRetry: a failed attempt is retried at Until (Attempt of
+	// MaxAttempts, LastError). For a code-first driver, Durable names the
+	// durable step that retries.
+	ExplainRetry ExplainKind = "retry_scheduled"
+	// ExplainLeased: Worker runs it; its lease lasts until Until.
+	ExplainLeased ExplainKind = "leased"
+	// ExplainNoLiveWorker: it is ready, but no live worker in the registry
+	// serves its handler on its queue (Explanation.LiveWorkers lists the
+	// live ones; there are none at all when it is empty).
+	ExplainNoLiveWorker ExplainKind = "no_live_worker"
+	// ExplainSystemPaused: the dependent system it calls (System) is paused
+	// or its breaker open until Until.
+	ExplainSystemPaused ExplainKind = "system_paused"
+	// ExplainReady: it is claimable now by one of LiveWorkers.
+	ExplainReady ExplainKind = "ready"
+	// ExplainSleeping: a code-first workflow sleeps until Until.
+	ExplainSleeping ExplainKind = "sleeping"
+	// ExplainWaitingForEvent: a code-first workflow waits for Event until
+	// Until (its timeout).
+	ExplainWaitingForEvent ExplainKind = "waiting_for_event"
+	// ExplainWaitingForChild: a code-first workflow waits for a child
+	// workflow; it looks again at Until.
+	ExplainWaitingForChild ExplainKind = "waiting_for_child"
+	// ExplainScheduled: it may not start before Until (for another reason
+	// than the above, e.g. a suspension).
+	ExplainScheduled ExplainKind = "scheduled"
+	// ExplainFailed: it failed for good (LastError); it runs again only
+	// after an operator's retry.
+	ExplainFailed ExplainKind = "failed"
+	// ExplainTaskFinished: its task is finished (cancelled, failed,
+	// resolved): it will not run.
+	ExplainTaskFinished ExplainKind = "task_finished"
+)
+
+// Explanation says why a task's unfinished steps are not running now.
+type Explanation struct {
+	TaskID   int64           `json:"task_id"`
+	Workflow string          `json:"workflow"` // "namespace/name"
+	Kind     store.Kind      `json:"kind"`
+	State    store.TaskState `json:"state"`
+	// Reason sums the task up in words.
+	Reason string `json:"reason"`
+	// Steps: one per unfinished step (for a code-first task, its driver:
+	// the durable steps it records are never claimed on their own).
+	Steps []StepExplanation `json:"steps"`
+	// LiveWorkers are the ids of the live workers of the registry.
+	LiveWorkers []string  `json:"live_workers"`
+	At          time.Time `json:"at"` // when the explanation was made
+}
+
+// StepExplanation is why one step is not running, in words (Reason) and
+// as data (Kind and the fields it names).
+type StepExplanation struct {
+	StepID  int64           `json:"step_id"`
+	Step    string          `json:"step"`
+	Handler string          `json:"handler"`
+	State   store.StepState `json:"state"`
+	Kind    ExplainKind     `json:"kind"`
+	Reason  string          `json:"reason"`
+
+	WaitingOn []string  `json:"waiting_on,omitempty"` // unfinished dependencies
+	Until     time.Time `json:"until,omitzero"`       // when the wait ends (or is rechecked)
+	// Attempt is the attempt running (leased) or the next one (retry), of
+	// MaxAttempts.
+	Attempt     int    `json:"attempt,omitempty"`
+	MaxAttempts int    `json:"max_attempts,omitempty"`
+	LastError   string `json:"last_error,omitempty"`
+	Worker      string `json:"worker,omitempty"` // the lease owner
+	// WorkerLive: the lease owner is a live worker of the registry.
+	WorkerLive bool   `json:"worker_live,omitempty"`
+	System     string `json:"system,omitempty"`       // the dependent system
+	Event      string `json:"event,omitempty"`        // the event waited for
+	Durable    string `json:"durable_step,omitempty"` // code-first: the durable step waited on
+	Child      string `json:"child,omitempty"`        // code-first: the child workflow waited for
+	Queue      string `json:"queue,omitempty"`
+	// LiveWorkers serving the handler on the queue (ExplainReady).
+	LiveWorkers []string `json:"live_workers,omitempty"`
+}
+
+// Explain says, for each unfinished step of a task, why it is not running
+// now: waiting on named dependencies, a retry due at a time, leased by a
+// worker until a time, ready but served by no live worker, its dependent
+// system paused, a code-first workflow sleeping or waiting for an event or
+// a child, or its task finished. It reads the task, its history and the
+// worker registry; it changes nothing.
+func (e *Engine) Explain(ctx context.Context, taskID int64) (*Explanation, error) {
+	d, err := e.st.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("explaining task %d: %w", taskID, err)
+	}
+	h, err := e.st.History(ctx, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("explaining task %d: %w", taskID, err)
+	}
+	workers, err := e.st.ListWorkers(ctx, &store.ListWorkersParams{Now: e.now()})
+	if err != nil {
+		return nil, fmt.Errorf("explaining task %d: %w", taskID, err)
+	}
+	x := &explainer{e: e, d: d, workers: workers, now: e.clk.Now(), last: map[int64]*store.StepTransition{}, byID: map[int64]*store.Step{}}
+	for _, tr := range h.Steps {
+		if tr.MostRecent {
+			x.last[tr.StepID] = tr
+		}
+	}
+	for _, s := range d.Steps {
+		x.byID[s.ID] = s
+	}
+	t := d.Task
+	out := &Explanation{TaskID: t.ID, Workflow: t.Namespace + "/" + t.Name, Kind: t.Kind, State: t.State, LiveWorkers: []string{}, Steps: []StepExplanation{}, At: x.now}
+	for _, w := range workers {
+		out.LiveWorkers = append(out.LiveWorkers, w.ID)
+	}
+	for _, s := range d.Steps {
+		if s.Sequence != nil || s.State.Satisfied() || s.State == store.StepCancelled {
+			continue
+		}
+		out.Steps = append(out.Steps, x.step(ctx, s))
+	}
+	out.Reason = summary(out)
+	return out, nil
+}
+
+// explainer holds what Explain read.
+type explainer struct {
+	e       *Engine
+	d       *store.TaskDetail
+	workers []*store.Worker
+	now     time.Time
+	last    map[int64]*store.StepTransition // each step's latest transition
+	byID    map[int64]*store.Step
+}
+
+func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
+	out := StepExplanation{StepID: s.ID, Step: s.Name, Handler: s.Handler, Queue: s.Queue, State: s.State, MaxAttempts: s.RetryLimit}
+	t := x.d.Task
+	lastErr := ""
+	if f := decodeFailure(s.LastError); f != nil {
+		lastErr = f.Message
+	}
+	switch {
+	case s.State == store.StepError:
+		out.Kind, out.Attempt, out.LastError = ExplainFailed, s.Attempts, lastErr
+		out.Reason = fmt.Sprintf("failed for good after attempt %d of %d: %s", s.Attempts, s.RetryLimit, orNone(lastErr))
+		if t.State == store.TaskError {
+			out.Reason += fmt.Sprintf("; task %d is in error until an operator retries it", t.ID)
+		}
+		return out
+	case t.State.Done():
+		out.Kind = ExplainTaskFinished
+		out.Reason = fmt.Sprintf("task %d is %s: this step will not run", t.ID, t.State)
+		if t.State == store.TaskError {
+			out.Reason += " unless an operator retries the task"
+		}
+		return out
+	case s.State == store.StepInProgress:
+		return x.leased(s, out)
+	}
+	// Pending.
+	if s.PendingDeps > 0 {
+		out.Kind, out.WaitingOn = ExplainDependencies, x.unfinishedDeps(s)
+		out.Reason = fmt.Sprintf("waiting on %s: %s", plural(len(out.WaitingOn), "dependency", "dependencies"), strings.Join(out.WaitingOn, ", "))
+		return out
+	}
+	if x.now.Before(s.NextAttemptAt) {
+		return x.waiting(s, out, lastErr)
+	}
+	return x.ready(ctx, s, out)
+}
+
+// leased explains a step in progress.
+func (x *explainer) leased(s *store.Step, out StepExplanation) StepExplanation {
+	out.Kind, out.Attempt = ExplainLeased, s.Attempts
+	if s.LeaseOwner != nil {
+		out.Worker = *s.LeaseOwner
+	}
+	if s.LeaseExpiresAt != nil {
+		out.Until = s.LeaseExpiresAt.UTC()
+	}
+	for _, w := range x.workers {
+		if w.ID == out.Worker {
+			out.WorkerLive = true
+		}
+	}
+	out.Reason = fmt.Sprintf("running attempt %d of %d on worker %s, leased until %s", s.Attempts, s.RetryLimit, out.Worker, fmtWhen(out.Until))
+	if !out.WorkerLive {
+		out.Reason += fmt.Sprintf(" (worker %s is not a live worker of the registry)", out.Worker)
+	}
+	if !out.Until.IsZero() && !x.now.Before(out.Until) {
+		out.Reason += "; the lease has expired: the next rescue returns the step to pending (the attempt counts)"
+	}
+	return out
+}
+
+// waiting explains a pending step whose next attempt is later.
+func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) StepExplanation {
+	out.Until = s.NextAttemptAt.UTC()
+	var meta struct {
+		Reason     string `json:"reason"`
+		System     string `json:"system"`
+		WaitingFor string `json:"waiting_for"`
+	}
+	if tr := x.last[s.ID]; tr != nil && len(tr.Metadata) > 0 {
+		_ = json.Unmarshal(tr.Metadata, &meta)
+	}
+	when := fmtWhen(out.Until)
+	switch wf := meta.WaitingFor; {
+	case meta.System != "":
+		out.Kind, out.System = ExplainSystemPaused, meta.System
+		out.Reason = fmt.Sprintf("dependent system %s is paused (or its breaker open): the step waits until %s, no attempt used", meta.System, when)
+	case wf == "sleep":
+		out.Kind = ExplainSleeping
+		out.Reason = "the workflow sleeps until " + when
+	case strings.HasPrefix(wf, "event "):
+		out.Kind, out.Event = ExplainWaitingForEvent, strings.TrimPrefix(wf, "event ")
+		out.Reason = fmt.Sprintf("the workflow waits for event %q (timeout at %s)", out.Event, when)
+	case strings.HasPrefix(wf, "child "):
+		out.Kind, out.Child = ExplainWaitingForChild, strings.TrimPrefix(wf, "child ")
+		out.Reason = fmt.Sprintf("the workflow waits for child workflow %s (looks again at %s)", out.Child, when)
+	case strings.HasPrefix(wf, "retry of "):
+		out.Kind, out.Durable = ExplainRetry, strings.TrimPrefix(wf, "retry of ")
+		out.Reason = fmt.Sprintf("durable step %s retries at %s", out.Durable, when)
+		if ds := x.durable(out.Durable); ds != nil {
+			out.Attempt, out.MaxAttempts = ds.Attempts+1, ds.RetryLimit
+			if f := decodeFailure(ds.LastError); f != nil {
+				out.LastError = f.Message
+			}
+			out.Reason += fmt.Sprintf(" (attempt %d of %d; last error: %s)", out.Attempt, out.MaxAttempts, orNone(out.LastError))
+		}
+	case s.Attempts > 0 && len(s.LastError) > 0 && lastErr != "":
+		out.Kind, out.Attempt, out.LastError = ExplainRetry, s.Attempts+1, lastErr
+		out.Reason = fmt.Sprintf("retry due at %s (attempt %d of %d; last error: %s)", when, out.Attempt, s.RetryLimit, lastErr)
+	default:
+		out.Kind = ExplainScheduled
+		out.Reason = "not before " + when
+		if wf != "" {
+			out.Reason += " (waiting for " + wf + ")"
+		}
+	}
+	return out
+}
+
+// ready explains a step that is claimable now.
+func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanation) StepExplanation {
+	if len(x.workers) == 0 {
+		out.Kind = ExplainNoLiveWorker
+		out.Reason = fmt.Sprintf("ready, but there is no live worker: no engine has recorded a heartbeat in the registry within %d lease TTLs, so nothing claims handler %s", WorkerTTLFactor, s.Handler)
+		return out
+	}
+	var ids, serving, otherQueues []string
+	for _, w := range x.workers {
+		ids = append(ids, w.ID)
+		switch {
+		case !w.Serves(s.Handler):
+		case slices.Contains(w.Queues, s.Queue):
+			serving = append(serving, w.ID)
+		default:
+			otherQueues = append(otherQueues, fmt.Sprintf("%s on %s", w.ID, strings.Join(w.Queues, ",")))
+		}
+	}
+	switch {
+	case len(serving) > 0:
+	case len(otherQueues) > 0:
+		out.Kind = ExplainNoLiveWorker
+		out.Reason = fmt.Sprintf("ready, but no live worker serves handler %s on queue %s (it is served on other queues: %s)", s.Handler, s.Queue, strings.Join(otherQueues, "; "))
+		return out
+	default:
+		out.Kind = ExplainNoLiveWorker
+		out.Reason = fmt.Sprintf("ready, but no live worker serves handler %s (live workers: %s)", s.Handler, strings.Join(ids, ", "))
+		return out
+	}
+	var policy stepPolicy
+	if len(s.Policy) > 0 {
+		_ = json.Unmarshal(s.Policy, &policy)
+	}
+	if sys := policy.DependentSystem; sys != "" {
+		if wait, held := x.e.explainHold(ctx, sys); held {
+			out.Kind, out.System, out.Until = ExplainSystemPaused, sys, x.now.Add(max(wait, 0)).UTC()
+			out.Reason = fmt.Sprintf("ready, but dependent system %s is paused (or its breaker open) until %s", sys, fmtWhen(out.Until))
+			return out
+		}
+	}
+	out.Kind, out.LiveWorkers = ExplainReady, serving
+	out.Reason = fmt.Sprintf("ready now: claimable by %s serving handler %s (%s)", plural(len(serving), "live worker", "live workers"), s.Handler, strings.Join(serving, ", "))
+	return out
+}
+
+// explainHold asks the system gate about a system, when the engine has
+// one to ask: its coordination exists already (a run, a step executed
+// here) or a distributed cache is declared. A process-local cache made
+// just for Explain would know of no pause.
+func (e *Engine) explainHold(ctx context.Context, system string) (time.Duration, bool) {
+	e.cmu.Lock()
+	have := e.co != nil
+	e.cmu.Unlock()
+	if !have && e.cfg.Cache.Distributed == "" && e.cfg.CacheStore == nil {
+		return 0, false
+	}
+	return e.systemHold(ctx, system)
+}
+
+// unfinishedDeps names the step's dependencies that have not finished.
+func (x *explainer) unfinishedDeps(s *store.Step) []string {
+	var out []string
+	for _, ed := range x.d.Edges {
+		if ed.ToStepID != s.ID {
+			continue
+		}
+		if dep := x.byID[ed.FromStepID]; dep != nil && !dep.State.Satisfied() {
+			out = append(out, fmt.Sprintf("%s (%s)", dep.Name, dep.State))
+		}
+	}
+	return out
+}
+
+// durable returns the latest durable row recorded under name.
+func (x *explainer) durable(name string) *store.Step {
+	all := x.d.StepsNamed(name)
+	if len(all) == 0 {
+		return nil
+	}
+	return all[len(all)-1]
+}
+
+// summary sums an explanation up.
+func summary(x *Explanation) string {
+	if x.State.Done() {
+		return fmt.Sprintf("task %d is %s", x.TaskID, x.State)
+	}
+	if len(x.Steps) == 0 {
+		return fmt.Sprintf("task %d is %s with no unfinished step", x.TaskID, x.State)
+	}
+	counts := map[ExplainKind]int{}
+	var order []ExplainKind
+	for _, s := range x.Steps {
+		if counts[s.Kind] == 0 {
+			order = append(order, s.Kind)
+		}
+		counts[s.Kind]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], strings.ReplaceAll(string(k), "_", " "))
+	}
+	return fmt.Sprintf("task %d is %s: %s", x.TaskID, x.State, strings.Join(parts, ", "))
+}
+
+func fmtWhen(t time.Time) string {
+	if t.IsZero() {
+		return "(unknown)"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none recorded)"
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,106 @@
+package engine_test
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// waitFor waits until cond holds: a condition on state another goroutine
+// changes (no sleep: it yields between looks), failing after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+// A running engine is in the registry with what it serves from the moment
+// RunBackground returns, its heartbeat refreshes the record (with handlers
+// registered since), and Stop removes it.
+func TestWorkerRegistryFollowsTheRun(t *testing.T) {
+	const ttl = 30 * time.Second
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{WorkerID: "host-7", Version: "v2.1.0",
+		Execution: engine.ExecutionConfig{LeaseTTL: ttl, MaxConcurrency: 4, Queues: []string{"eu", "default"}, PollInterval: time.Hour, RescueInterval: time.Hour}}})
+	ctx := context.Background()
+	noop := func(sc *engine.StepContext) (any, error) { return nil, nil }
+	must(t, env.HandleFunc("h.a", noop))
+	must(t, engine.RegisterWorkflow(env.Engine, "shop/order", func(wctx *engine.WorkflowContext, in struct{}) (string, error) { return "ok", nil }))
+	workers := func() []engine.WorkerInfo {
+		t.Helper()
+		ws, err := env.Workers(ctx)
+		must(t, err)
+		return ws
+	}
+	if ws := workers(); len(ws) != 0 {
+		t.Fatalf("before Run the registry lists %+v", ws)
+	}
+
+	start := env.Clock.Now()
+	done, err := env.RunBackground(ctx)
+	must(t, err)
+	ws := workers()
+	if len(ws) != 1 {
+		t.Fatalf("while running the registry lists %d workers, want this one", len(ws))
+	}
+	w := ws[0]
+	if w.ID != "host-7" || w.Version != "v2.1.0" || w.Concurrency != 4 || !slices.Equal(w.Queues, []string{"eu", "default"}) ||
+		!slices.Equal(w.Handlers, []string{"h.a", "workflow:shop/order"}) {
+		t.Fatalf("registered %+v", w)
+	}
+	if !w.StartedAt.Equal(start) || !w.HeartbeatAt.Equal(start) || !w.ExpiresAt.Equal(start.Add(engine.WorkerTTLFactor*ttl)) {
+		t.Fatalf("started %s, heartbeat %s, expires %s; want %s, %s, %s", w.StartedAt, w.HeartbeatAt, w.ExpiresAt, start, start, start.Add(3*ttl))
+	}
+
+	// A heartbeat (every third of the lease TTL) refreshes the record,
+	// with no step running, and picks up a handler registered since.
+	must(t, env.HandleFunc("h.late", noop))
+	// The claim loop and the maintenance wait an hour: the earliest timer
+	// is the heartbeat's, once it is armed.
+	beat := start.Add(ttl / 3)
+	waitFor(t, "the heartbeat's timer", func() bool { next, ok := env.Clock.Next(); return ok && next.Equal(beat) })
+	env.Clock.Advance(ttl / 3)
+	waitFor(t, "a heartbeat", func() bool { return workers()[0].HeartbeatAt.Equal(beat) })
+	w = workers()[0]
+	if !w.HeartbeatAt.Equal(beat) || !w.ExpiresAt.Equal(beat.Add(3*ttl)) || !w.StartedAt.Equal(start) {
+		t.Fatalf("after a heartbeat: started %s, heartbeat %s, expires %s; want %s, %s, %s", w.StartedAt, w.HeartbeatAt, w.ExpiresAt, start, beat, beat.Add(3*ttl))
+	}
+	if !slices.Contains(w.Handlers, "h.late") {
+		t.Fatalf("the refreshed record serves %v, without the handler registered after Run started", w.Handlers)
+	}
+
+	// A record not refreshed for three lease TTLs has expired: a crashed
+	// process drops out of the listing.
+	_, err = env.Store.RegisterWorker(ctx, &store.RegisterWorkerParams{ID: "crashed-1", Handlers: []string{"h.a"}, TTL: engine.WorkerTTLFactor * ttl, Now: env.Clock.Now()})
+	must(t, err)
+	if ids := workerIDs(workers()); !slices.Equal(ids, []string{"crashed-1", "host-7"}) {
+		t.Fatalf("live workers %v", ids)
+	}
+	must(t, env.Stop(ctx))
+	must(t, <-done)
+	if ids := workerIDs(workers()); !slices.Equal(ids, []string{"crashed-1"}) {
+		t.Fatalf("after Stop the registry lists %v; want only the other worker", ids)
+	}
+	env.Clock.Advance(engine.WorkerTTLFactor * ttl)
+	if ws := workers(); len(ws) != 0 {
+		t.Fatalf("three lease TTLs without a heartbeat, the registry still lists %+v", ws)
+	}
+}
+
+func workerIDs(ws []engine.WorkerInfo) []string {
+	var ids []string
+	for _, w := range ws {
+		ids = append(ids, w.ID)
+	}
+	return ids
+}

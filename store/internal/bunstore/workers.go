@@ -1,0 +1,113 @@
+package bunstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// workerRow is a tasker_workers row; queues and handlers are JSON arrays.
+type workerRow struct {
+	ID          string     `bun:"id"`
+	Queues      store.JSON `bun:"queues"`
+	Handlers    store.JSON `bun:"handlers"`
+	Version     string     `bun:"version"`
+	Concurrency int        `bun:"concurrency"`
+	StartedAt   time.Time  `bun:"started_at"`
+	HeartbeatAt time.Time  `bun:"heartbeat_at"`
+	ExpiresAt   time.Time  `bun:"expires_at"`
+}
+
+const workerColumns = "id, queues, handlers, version, concurrency, started_at, heartbeat_at, expires_at"
+
+func (r *workerRow) worker() (*store.Worker, error) {
+	w := &store.Worker{ID: r.ID, Version: r.Version, Concurrency: r.Concurrency,
+		StartedAt: r.StartedAt.UTC(), HeartbeatAt: r.HeartbeatAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+	if err := json.Unmarshal(r.Queues, &w.Queues); err != nil {
+		return nil, fmt.Errorf("worker %q: decoding queues: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(r.Handlers, &w.Handlers); err != nil {
+		return nil, fmt.Errorf("worker %q: decoding handlers: %w", r.ID, err)
+	}
+	return w, nil
+}
+
+// nameList encodes names as a JSON array ([] for none).
+func nameList(names []string) store.JSON {
+	if names == nil {
+		names = []string{}
+	}
+	doc, _ := json.Marshal(names) // strings always encode
+	return doc
+}
+
+// RegisterWorker upserts the worker's row and deletes rows expired for
+// longer than store.WorkerRetention (each process's id is new, so without
+// this the rows of crashed processes would pile up).
+func (s *Store) RegisterWorker(ctx context.Context, p *store.RegisterWorkerParams) (*store.Worker, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("registering worker %q: %w", p.ID, err)
+	}
+	started := s.d.Time(p.Now, 0)
+	if !p.StartedAt.IsZero() {
+		started = p.StartedAt.UTC()
+	}
+	var rows []workerRow
+	err := s.inTx(ctx, fmt.Sprintf("registering worker %q", p.ID), func(ctx context.Context, tx bun.IDB) error {
+		if _, err := tx.NewRaw("DELETE FROM tasker_workers WHERE expires_at < ?", s.d.Time(p.Now, -store.WorkerRetention)).Exec(ctx); err != nil {
+			return err
+		}
+		return tx.NewRaw(`INSERT INTO tasker_workers (`+workerColumns+`)
+			VALUES (?0, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+			ON CONFLICT (id) DO UPDATE SET queues = excluded.queues, handlers = excluded.handlers,
+				version = excluded.version, concurrency = excluded.concurrency, started_at = excluded.started_at,
+				heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
+			RETURNING `+workerColumns,
+			p.ID, s.d.JSON(nameList(p.Queues)), s.d.JSON(nameList(p.Handlers)), p.Version, p.Concurrency,
+			started, s.d.Time(p.Now, 0), s.d.Time(p.Now, p.TTL)).Scan(ctx, &rows)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != 1 {
+		return nil, fmt.Errorf("registering worker %q: the upsert returned %d rows", p.ID, len(rows))
+	}
+	return rows[0].worker()
+}
+
+// DeregisterWorker deletes the worker's row.
+func (s *Store) DeregisterWorker(ctx context.Context, p *store.DeregisterWorkerParams) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("deregistering worker: %w", err)
+	}
+	_, err := s.rw.NewRaw("DELETE FROM tasker_workers WHERE id = ?", p.ID).Exec(ctx)
+	return s.wrap(fmt.Sprintf("deregistering worker %q", p.ID), err)
+}
+
+// ListWorkers lists the registry by id.
+func (s *Store) ListWorkers(ctx context.Context, p *store.ListWorkersParams) ([]*store.Worker, error) {
+	q := "SELECT " + workerColumns + " FROM tasker_workers"
+	var args []any
+	if !p.IncludeExpired {
+		q += " WHERE expires_at > ?"
+		args = append(args, s.d.Time(p.Now, 0))
+	}
+	var rows []workerRow
+	if err := s.ro.NewRaw(q+" ORDER BY id", args...).Scan(ctx, &rows); err != nil {
+		return nil, s.wrap("listing workers", err)
+	}
+	out := make([]*store.Worker, 0, len(rows))
+	for i := range rows {
+		w, err := rows[i].worker()
+		if err != nil {
+			return nil, fmt.Errorf("listing workers: %w", err)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
