@@ -32,6 +32,9 @@ const (
 	// ExplainSystemPaused: the dependent system it calls (System) is paused
 	// or its breaker open until Until.
 	ExplainSystemPaused ExplainKind = "system_paused"
+	// ExplainLimitReached: it is ready, but its concurrency group (Group)
+	// already runs its limit of steps (Holders name them).
+	ExplainLimitReached ExplainKind = "limit_reached"
 	// ExplainReady: it is claimable now by one of LiveWorkers.
 	ExplainReady ExplainKind = "ready"
 	// ExplainSleeping: a code-first workflow sleeps until Until.
@@ -96,6 +99,10 @@ type StepExplanation struct {
 	Queue      string `json:"queue,omitempty"`
 	// LiveWorkers serving the handler on the queue (ExplainReady).
 	LiveWorkers []string `json:"live_workers,omitempty"`
+	// Group is the step's concurrency group; Holders the running steps
+	// that fill it ("task 7 step charge on worker w1").
+	Group   string   `json:"group,omitempty"`
+	Holders []string `json:"holders,omitempty"`
 }
 
 // Explain says, for each unfinished step of a task, why it is not running
@@ -297,6 +304,21 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 		if wait, held := x.e.explainHold(ctx, sys); held {
 			out.Kind, out.System, out.Until = ExplainSystemPaused, sys, x.now.Add(max(wait, 0)).UTC()
 			out.Reason = fmt.Sprintf("ready, but dependent system %s is paused (or its breaker open) until %s", sys, fmtWhen(out.Until))
+			return out
+		}
+	}
+	if g := s.ConcGroup; g != nil {
+		running, err := x.e.st.RunningInGroup(ctx, *g)
+		if err == nil && len(running) >= s.ConcMax {
+			out.Kind, out.Group = ExplainLimitReached, *g
+			for _, r := range running {
+				owner := "?"
+				if r.LeaseOwner != nil {
+					owner = *r.LeaseOwner
+				}
+				out.Holders = append(out.Holders, fmt.Sprintf("task %d step %s on worker %s", r.TaskID, r.Name, owner))
+			}
+			out.Reason = fmt.Sprintf("ready, but concurrency group %s runs its limit of %d: %s", *g, s.ConcMax, strings.Join(out.Holders, "; "))
 			return out
 		}
 	}

@@ -340,3 +340,28 @@ func TestExplainNoLiveWorkerServesHandler(t *testing.T) {
 		t.Fatalf("task %s once a worker served h.c", out.State)
 	}
 }
+
+// A ready step whose concurrency group is full: Explain names the group,
+// its limit and the steps that hold it.
+func TestExplainLimitReached(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("pay", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "pay", Concurrency: &engine.Concurrency{Max: 1, Key: "customer"},
+		Steps: []engine.StepTemplate{{Name: "charge", Handler: "pay"}}}))
+	registerWorker(t, env, "w1", "pay")
+	first, err := env.Start(ctx, "t/pay", map[string]int{"customer": 7, "order": 1})
+	must(t, err)
+	second, err := env.Start(ctx, "t/pay", map[string]int{"customer": 7, "order": 2})
+	must(t, err)
+	held, err := env.Store.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w1", Limit: 10, LeaseTTL: time.Minute, Grouped: true, Now: env.Clock.Now()})
+	must(t, err)
+	if len(held) != 1 || held[0].Step.TaskID != first.TaskID {
+		t.Fatalf("claimed %d steps", len(held))
+	}
+	s := explainStep(t, env.Engine, second.TaskID, "charge")
+	wantKind(t, s, engine.ExplainLimitReached, "limit of 1", fmt.Sprintf("task %d step charge on worker w1", first.TaskID))
+	if !strings.Contains(s.Group, "customer=7") || len(s.Holders) != 1 {
+		t.Fatalf("group %q, holders %v", s.Group, s.Holders)
+	}
+}

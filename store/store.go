@@ -125,6 +125,9 @@ type Store interface {
 	// DeregisterWorker deletes a worker's registry row (a no-op when there
 	// is none).
 	DeregisterWorker(ctx context.Context, p *DeregisterWorkerParams) error
+	// RunningInGroup lists the running (in_progress) steps of a
+	// concurrency group, by id.
+	RunningInGroup(ctx context.Context, group string) ([]*Step, error)
 	// ListWorkers lists the registry by id: the live workers, and with
 	// IncludeExpired also those whose rows have expired.
 	ListWorkers(ctx context.Context, p *ListWorkersParams) ([]*Worker, error)

@@ -58,6 +58,9 @@ func testConcurrencyGroups(t *testing.T, b *bundle) {
 	if got := claim(b.now); len(got) != 0 {
 		t.Fatalf("the group is full, yet %d more were claimed", len(got))
 	}
+	if running, err := b.s.RunningInGroup(b.ctx, "customer-7"); err != nil || len(running) != 2 || running[0].LeaseOwner == nil {
+		t.Fatalf("RunningInGroup: %d steps (%v)", len(running), err)
+	}
 	var first *store.ClaimedStep
 	for _, c := range held {
 		if c.Step.ConcGroup != nil {

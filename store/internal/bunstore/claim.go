@@ -508,6 +508,15 @@ func (s *Store) claimGrouped(ctx context.Context, tx bun.IDB, p *store.ClaimStep
 	return steps, nil
 }
 
+// RunningInGroup lists the running steps of a concurrency group.
+func (s *Store) RunningInGroup(ctx context.Context, group string) ([]*store.Step, error) {
+	var steps []*store.Step
+	if err := s.ro.NewSelect().Model(&steps).Where("state = 'in_progress' AND conc_group = ?", group).Order("id").Scan(ctx); err != nil {
+		return nil, s.wrap(fmt.Sprintf("listing running steps of concurrency group %q", group), err)
+	}
+	return steps, nil
+}
+
 // NextWakeup returns the earliest time a pending step becomes ready or a
 // lease expires.
 func (s *Store) NextWakeup(ctx context.Context) (time.Time, bool, error) {
