@@ -367,7 +367,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
 		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
-		ConcGroup: group, ConcMax: groupMax,
+		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(),
 		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
 	})
 	if err != nil {

@@ -35,6 +35,9 @@ const (
 	// ExplainLimitReached: it is ready, but its concurrency group (Group)
 	// already runs its limit of steps (Holders name them).
 	ExplainLimitReached ExplainKind = "limit_reached"
+	// ExplainRateLimited: it is ready, but the rate limit of the system it
+	// calls (System) has no token until Until.
+	ExplainRateLimited ExplainKind = "rate_limited"
 	// ExplainReady: it is claimable now by one of LiveWorkers.
 	ExplainReady ExplainKind = "ready"
 	// ExplainSleeping: a code-first workflow sleeps until Until.
@@ -320,6 +323,16 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 			}
 			out.Reason = fmt.Sprintf("ready, but concurrency group %s runs its limit of %d: %s", *g, s.ConcMax, strings.Join(out.Holders, "; "))
 			return out
+		}
+	}
+	if sys := s.RateSystem; sys != nil {
+		if b, err := x.e.st.RateLimitState(ctx, *sys); err == nil {
+			if tokens := b.TokensAt(x.now); tokens < 1 {
+				out.Kind, out.System = ExplainRateLimited, *sys
+				out.Until = x.now.Add(time.Duration((1 - tokens) / b.PerSecond * float64(time.Second))).UTC()
+				out.Reason = fmt.Sprintf("ready, but the rate limit of system %s (%g/s, burst %d) has no token until %s", *sys, b.PerSecond, b.Burst, fmtWhen(out.Until))
+				return out
+			}
 		}
 	}
 	out.Kind, out.LiveWorkers = ExplainReady, serving

@@ -365,3 +365,30 @@ func TestExplainLimitReached(t *testing.T) {
 		t.Fatalf("group %q, holders %v", s.Group, s.Holders)
 	}
 }
+
+// A ready step whose system's rate limit has no token: Explain names the
+// system, the rate and when the next token is due.
+func TestExplainRateLimited(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("psp", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "call", RateLimits: map[string]engine.RateLimit{"psp": {PerSecond: 2, Burst: 1}},
+		Steps: []engine.StepTemplate{{Name: "call", Handler: "psp", DependentSystem: "psp"}}}))
+	registerWorker(t, env, "w1", "psp")
+	_, err := env.Start(ctx, "t/call", map[string]int{"n": 1})
+	must(t, err)
+	second, err := env.Start(ctx, "t/call", map[string]int{"n": 2})
+	must(t, err)
+	if n, err := env.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("ran %d (%v): want the one token's step", n, err)
+	}
+	s := explainStep(t, env.Engine, second.TaskID, "call")
+	wantKind(t, s, engine.ExplainRateLimited, "psp", "2/s, burst 1")
+	if want := env.Clock.Now().Add(500 * time.Millisecond); !s.Until.Equal(want.UTC()) {
+		t.Fatalf("next token at %s, want %s", s.Until, want)
+	}
+	env.Clock.Advance(500 * time.Millisecond)
+	if n, err := env.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("after the token is due, ran %d (%v)", n, err)
+	}
+}

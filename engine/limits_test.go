@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,5 +143,69 @@ func TestPerKeyLimit(t *testing.T) {
 	// A start whose input lacks the key is refused, nothing written.
 	if _, err := engines[0].Start(ctx, "shop/ship", map[string]int{"order": 1}); err == nil {
 		t.Fatal("a start without the concurrency key was accepted")
+	}
+}
+
+// Three engines on one Postgres schema calling a system limited to 50/s
+// with a burst of 10: over any 1 s window, at most 50 + 10 steps start.
+func TestFleetWideRateLimit(t *testing.T) {
+	ctx := context.Background()
+	url, schema := pgtest.URL(t), pgtest.NewSchema(t)
+	const steps, rate, burst = 250, 50, 10
+	var mu sync.Mutex
+	var starts []time.Time
+	var engines []*engine.Engine
+	for i := range 3 {
+		s, err := postgres.Open(ctx, url, &postgres.Options{Schema: schema})
+		must(t, err)
+		t.Cleanup(func() { s.Close() })
+		e := newEngine(t, engine.Config{Store: s, WorkerID: fmt.Sprint("w", i)})
+		must(t, e.HandleFunc("psp.call", func(*engine.StepContext) (any, error) {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+			return nil, nil
+		}))
+		must(t, e.Register(&engine.Template{Namespace: "pay", Name: "call", RateLimits: map[string]engine.RateLimit{"psp": {PerSecond: rate, Burst: burst}},
+			Steps: []engine.StepTemplate{{Name: "call", Handler: "psp.call", DependentSystem: "psp"}}}))
+		engines = append(engines, e)
+	}
+	var hs []*engine.TaskHandle
+	for i := range steps {
+		h, err := engines[i%3].Start(ctx, "pay/call", map[string]int{"n": i})
+		must(t, err)
+		hs = append(hs, h)
+	}
+	for _, e := range engines {
+		run(t, e)
+	}
+	for _, h := range hs {
+		out, err := h.Wait(ctx)
+		must(t, err)
+		if out.State != store.TaskComplete || out.Err() != nil {
+			t.Fatalf("task %d: %s", h.TaskID, out.State)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	worst := 0
+	for i, from := range starts { // every window starting at a start
+		n := 0
+		for _, at := range starts[i:] {
+			if at.Sub(from) >= time.Second {
+				break
+			}
+			n++
+		}
+		worst = max(worst, n)
+	}
+	took := starts[len(starts)-1].Sub(starts[0])
+	t.Logf("%d starts over %s; the busiest 1 s window had %d (limit %d/s + burst %d)", len(starts), took, worst, rate, burst)
+	if worst > rate+burst {
+		t.Fatalf("%d steps started within one second, over %d/s + a burst of %d", worst, rate, burst)
+	}
+	if len(starts) != steps {
+		t.Fatalf("%d starts for %d steps: attempts were wasted", len(starts), steps)
 	}
 }

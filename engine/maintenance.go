@@ -35,7 +35,7 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 	for i, r := range res.Steps {
 		o := finish[i]
 		st := o.Claimed.Step
-		freed = freed || st.ConcGroup != nil
+		freed = freed || st.ConcGroup != nil || st.RateSystem != nil
 		ev := Event{TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts}
 		switch {
 		case r.Err != nil:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -35,7 +36,14 @@ type Template struct {
 	// at once across every process: in all, or per value of an input
 	// field (Concurrency.Key). Start's WithConcurrency overrides it.
 	Concurrency *Concurrency
-	Steps       []StepTemplate
+	// RateLimits caps, across every process, how fast steps calling a
+	// dependent system start: a step whose DependentSystem is a key here
+	// takes a token from that system's bucket when it is claimed (steps
+	// waiting for a token cost no attempt). The bucket lives in the
+	// database and is shared by every template naming the system; the
+	// latest started task's declaration sets its rate.
+	RateLimits map[string]RateLimit
+	Steps      []StepTemplate
 
 	schema *jsonschema.Schema
 	src    *templateSource // where a YAML template came from
@@ -49,6 +57,13 @@ type Template struct {
 type Concurrency struct {
 	Max int
 	Key string
+}
+
+// RateLimit is a token bucket: PerSecond tokens a second, at most Burst
+// saved up (a burst of that many may start at once).
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
 }
 
 // StepTemplate declares one step.
@@ -117,6 +132,19 @@ func (t *Template) Validate(known func(string) bool) error {
 	}
 	if c := t.Concurrency; c != nil && c.Max < 1 {
 		add("concurrency.max", "concurrency max must be at least 1, got %d", c.Max)
+	}
+	for _, sys := range slices.Sorted(maps.Keys(t.RateLimits)) {
+		r := t.RateLimits[sys]
+		path := "rate_limits." + sys
+		if msg := checkName("system", sys); msg != "" {
+			add(path, "%s", msg)
+		}
+		if !(r.PerSecond > 0) || r.PerSecond > 1e6 {
+			add(path+".per_second", "rate must be above 0 and at most 1000000 per second, got %g", r.PerSecond)
+		}
+		if r.Burst < 1 {
+			add(path+".burst", "burst must be at least 1, got %d", r.Burst)
+		}
 	}
 	if len(t.Steps) == 0 {
 		add("steps", "template has no steps")
@@ -204,6 +232,25 @@ func (t *Template) problem(path, msg string) *TemplateError {
 
 // newSteps is the template as store rows: the same graph validation
 // checked is the graph the store executes.
+// rateSystem is the rate-limited system a step calls, if any.
+func (t *Template) rateSystem(s StepTemplate) string {
+	if _, ok := t.RateLimits[s.DependentSystem]; ok {
+		return s.DependentSystem
+	}
+	return ""
+}
+
+// rateLimits lists the buckets the template's steps use.
+func (t *Template) rateLimits() []store.RateLimit {
+	var out []store.RateLimit
+	for _, s := range t.Steps {
+		if r, ok := t.RateLimits[s.DependentSystem]; ok && s.DependentSystem != "" && !slices.ContainsFunc(out, func(x store.RateLimit) bool { return x.System == s.DependentSystem }) {
+			out = append(out, store.RateLimit{System: s.DependentSystem, PerSecond: r.PerSecond, Burst: r.Burst})
+		}
+	}
+	return out
+}
+
 func (t *Template) newSteps(deadline time.Time) []store.NewStep {
 	out := make([]store.NewStep, len(t.Steps))
 	for i, s := range t.Steps {
@@ -219,6 +266,7 @@ func (t *Template) newSteps(deadline time.Time) []store.NewStep {
 		out[i] = store.NewStep{
 			Name: s.Name, Handler: s.Handler, DependsOn: slices.Clone(s.DependsOn),
 			Config: cfg, Policy: policy, Retryable: !s.NotRetryable, RetryLimit: limit, Skippable: s.Skippable,
+			RateSystem: t.rateSystem(s),
 		}
 	}
 	return out

@@ -69,11 +69,13 @@ type Step struct {
 	// ConcGroup and ConcMax: the step runs only while fewer than ConcMax
 	// steps of its group run, across every process (see
 	// CreateTaskParams.ConcGroup).
-	ConcGroup *string   `bun:"conc_group" json:"conc_group,omitempty"`
-	ConcMax   int       `bun:"conc_max,notnull" json:"conc_max,omitempty"`
-	State     StepState `bun:"state,notnull" json:"state"`
-	Results   JSON      `bun:"results,type:text" json:"results,omitempty"`
-	LastError JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
+	ConcGroup *string `bun:"conc_group" json:"conc_group,omitempty"`
+	ConcMax   int     `bun:"conc_max,notnull" json:"conc_max,omitempty"`
+	// RateSystem: each attempt takes a token of this system's rate limit.
+	RateSystem *string   `bun:"rate_system" json:"rate_system,omitempty"`
+	State      StepState `bun:"state,notnull" json:"state"`
+	Results    JSON      `bun:"results,type:text" json:"results,omitempty"`
+	LastError  JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
 	// NextAttemptAt is when a pending step becomes claimable (backoff).
 	NextAttemptAt time.Time `bun:"next_attempt_at,notnull" json:"next_attempt_at"`
 	// PendingDeps counts dependencies not yet complete or resolved; a step

@@ -125,6 +125,9 @@ type Store interface {
 	// DeregisterWorker deletes a worker's registry row (a no-op when there
 	// is none).
 	DeregisterWorker(ctx context.Context, p *DeregisterWorkerParams) error
+	// RateLimitState reads a rate limit's bucket (store.ErrNotFound when
+	// no task declared one for the system).
+	RateLimitState(ctx context.Context, system string) (*RateLimitState, error)
 	// RunningInGroup lists the running (in_progress) steps of a
 	// concurrency group, by id.
 	RunningInGroup(ctx context.Context, group string) ([]*Step, error)
@@ -164,6 +167,34 @@ type NewStep struct {
 	Sequence   *int
 	// NotBefore delays the step's first attempt (zero: ready at once).
 	NotBefore time.Time
+	// RateSystem names the rate-limited system the step calls: each
+	// attempt takes a token from that system's bucket (see
+	// CreateTaskParams.RateLimits) when it is claimed.
+	RateSystem string
+}
+
+// RateLimitState is a bucket as last written: Tokens at UpdatedAt (it
+// refills at PerSecond, up to Burst).
+type RateLimitState struct {
+	RateLimit
+	Tokens    float64
+	UpdatedAt time.Time
+}
+
+// TokensAt is the bucket's tokens at t.
+func (r *RateLimitState) TokensAt(t time.Time) float64 {
+	if d := t.Sub(r.UpdatedAt).Seconds(); d > 0 {
+		return min(float64(r.Burst), r.Tokens+d*r.PerSecond)
+	}
+	return r.Tokens
+}
+
+// RateLimit is a token bucket shared by every process: PerSecond tokens
+// a second, at most Burst saved up.
+type RateLimit struct {
+	System    string
+	PerSecond float64
+	Burst     int
 }
 
 // CreateTaskParams describe a task to create.
@@ -185,9 +216,13 @@ type CreateTaskParams struct {
 	// every process; the others wait, in claim order, costing no attempt.
 	ConcGroup string
 	ConcMax   int
-	ParentID  *int64
-	Steps     []NewStep
-	Now       time.Time
+	// RateLimits declares (or changes) the buckets of the systems its
+	// steps' RateSystem name; a RateSystem must have one here or already
+	// in the store.
+	RateLimits []RateLimit
+	ParentID   *int64
+	Steps      []NewStep
+	Now        time.Time
 }
 
 // CreateTaskResult is the task created or, for a repeated identity key, the

@@ -32,6 +32,16 @@ func (p *CreateTaskParams) Validate() error {
 	} else if p.ConcMax != 0 {
 		add(invalid("conc_max", "needs a concurrency group (conc_group)"))
 	}
+	for i, r := range p.RateLimits {
+		f := fmt.Sprintf("rate_limits[%d]", i)
+		add(checkName(f+".system", r.System, true))
+		if !(r.PerSecond > 0) || r.PerSecond > 1e6 {
+			add(invalid(f+".per_second", "must be above 0 and at most 1000000, got %g", r.PerSecond))
+		}
+		if r.Burst < 1 {
+			add(invalid(f+".burst", "must be at least 1, got %d", r.Burst))
+		}
+	}
 	if p.Priority < MinPriority || p.Priority > MaxPriority {
 		add(invalid("priority", "must be between %d and %d, got %d", MinPriority, MaxPriority, p.Priority))
 	}

@@ -97,3 +97,51 @@ func testConcurrencyGroups(t *testing.T, b *bundle) {
 		t.Fatalf("a limit without a group: %v", err)
 	}
 }
+
+// A rate limit is a token bucket in the database: a burst at once, then
+// PerSecond a second; a step waiting for a token costs no attempt, and
+// NextWakeup reports when the next token is due.
+func testRateLimits(t *testing.T, b *bundle) {
+	for range 6 {
+		p := b.params([]store.NewStep{{Name: "call", Handler: "pay", RateSystem: "psp"}})
+		p.RateLimits = []store.RateLimit{{System: "psp", PerSecond: 1, Burst: 2}}
+		if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func(at time.Time) int {
+		t.Helper()
+		got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Hour, Grouped: true, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	t0 := b.now
+	if n := claim(t0); n != 2 {
+		t.Fatalf("first claim took %d, want the burst of 2", n)
+	}
+	if n := claim(t0); n != 0 {
+		t.Fatalf("an empty bucket gave %d", n)
+	}
+	if next, ok, err := b.s.NextWakeup(b.ctx); err != nil || !ok || next.After(t0.Add(time.Second)) {
+		t.Fatalf("NextWakeup = %s, %v, %v; want the next token at %s", next, ok, err, t0.Add(time.Second))
+	}
+	if st, err := b.s.RateLimitState(b.ctx, "psp"); err != nil || st.PerSecond != 1 || st.Burst != 2 || st.TokensAt(t0) >= 1 {
+		t.Fatalf("RateLimitState = %+v, %v", st, err)
+	}
+	if _, err := b.s.RateLimitState(b.ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an unknown system: %v", err)
+	}
+	if n := claim(t0.Add(1500 * time.Millisecond)); n != 1 {
+		t.Fatalf("after 1.5 s: %d claimed, want 1", n)
+	}
+	if n := claim(t0.Add(time.Hour)); n != 2 {
+		t.Fatalf("after an hour: %d claimed, want the burst of 2 (tokens do not pile up past it)", n)
+	}
+	p := b.params([]store.NewStep{{Name: "call", Handler: "pay", RateSystem: "psp"}})
+	p.RateLimits = []store.RateLimit{{System: "psp", PerSecond: 0, Burst: 0}}
+	if _, err := b.s.CreateTask(b.ctx, p); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a zero rate: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimByHandler":             testClaimByHandler,
 		"ClaimByQueueAndPriority":    testClaimByQueueAndPriority,
 		"ConcurrencyGroups":          testConcurrencyGroups,
+		"RateLimits":                 testRateLimits,
 		"DependencyCounters":         testDependencyCounters,
 		"FinishAndClaimTogether":     testFinishAndClaim,
 		"FinishedChildWakesParent":   testChildWakesParent,

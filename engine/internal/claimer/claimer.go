@@ -66,6 +66,10 @@ func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, disp *dis
 	return l
 }
 
+// heldUntil is implemented by stores whose claims hold steps back for a
+// rate limit's token: it says when the next token is due, without I/O.
+type heldUntil interface{ HeldUntil() (time.Time, bool) }
+
 // minWait keeps a due time that the store does not yet see as ready (its
 // clock a little behind, a rescue that found nothing) from spinning.
 const minWait = time.Millisecond
@@ -106,6 +110,11 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 		wait := x.PollInterval
 		if next, ok := l.due.Next(now); ok {
 			wait = min(wait, next.Sub(now))
+		}
+		if h, ok := l.st.(heldUntil); ok {
+			if at, ok := h.HeldUntil(); ok { // a rate limit's next token
+				wait = min(wait, at.Sub(now))
+			}
 		}
 		if idle {
 			if !rescueAt.IsZero() && !rescueAt.After(now) && l.hooks.Rescue != nil {

@@ -56,7 +56,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	pickFrom := func(queue string) string {
 		return `SELECT s.id, s.priority, s.next_attempt_at FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
-				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL` + queue + handlers + `
+				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL` + queue + handlers + `
 			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked()
 	}
 	var pick string
@@ -423,12 +423,13 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 	return res, err
 }
 
-// claimGrouped claims up to room ready steps in concurrency groups, each
-// group within its limit across every process: it picks candidates in
-// claim order, locks their groups' rows (skipping groups another claimer
-// holds: that claimer is counting them), counts each group's running
-// steps, and takes what fits. lease is the claim's owner, lease expiry and
-// token arguments.
+// claimGrouped claims up to room ready gated steps — in a concurrency
+// group, or calling a rate-limited system — each within its limits across
+// every process: it picks candidates in claim order, locks their groups'
+// and buckets' rows (skipping rows another claimer holds: that claimer is
+// counting them), counts each group's running steps, refills each bucket,
+// and takes what fits. lease is the claim's owner, lease expiry and token
+// arguments.
 func (s *Store) claimGrouped(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, room int, lease []any) ([]*store.Step, error) {
 	filter, args := "", []any{s.d.Time(p.Now, 0), room * 4}
 	if len(p.Handlers) > 0 {
@@ -444,56 +445,61 @@ func (s *Store) claimGrouped(ctx context.Context, tx bun.IDB, p *store.ClaimStep
 		order = "s.next_attempt_at, s.id"
 	}
 	var cands []struct {
-		ID    int64  `bun:"id"`
-		Group string `bun:"conc_group"`
-		Max   int    `bun:"conc_max"`
+		ID     int64   `bun:"id"`
+		Group  *string `bun:"conc_group"`
+		Max    int     `bun:"conc_max"`
+		System *string `bun:"rate_system"`
 	}
-	if err := tx.NewRaw(`SELECT s.id, s.conc_group, s.conc_max FROM tasker_steps s CROSS JOIN tasker_tasks t
-		WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.conc_group IS NOT NULL
+	if err := tx.NewRaw(`SELECT s.id, s.conc_group, s.conc_max, s.rate_system FROM tasker_steps s CROSS JOIN tasker_tasks t
+		WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND (s.conc_group IS NOT NULL OR s.rate_system IS NOT NULL)
 			AND s.next_attempt_at <= ?0 AND t.state IN ('pending', 'in_progress')`+filter+`
 		ORDER BY `+order+` LIMIT ?1 `+s.d.SkipLocked(), args...).Scan(ctx, &cands); err != nil {
-		return nil, fmt.Errorf("picking steps in concurrency groups: %w", err)
+		return nil, fmt.Errorf("picking gated steps: %w", err)
 	}
 	if len(cands) == 0 {
 		return nil, nil
 	}
-	var groups []string
+	var groups, systems []string
 	for _, c := range cands {
-		if !slices.Contains(groups, c.Group) {
-			groups = append(groups, c.Group)
+		if c.Group != nil && !slices.Contains(groups, *c.Group) {
+			groups = append(groups, *c.Group)
+		}
+		if c.System != nil && !slices.Contains(systems, *c.System) {
+			systems = append(systems, *c.System)
 		}
 	}
-	slices.Sort(groups)
-	var locked []string
-	if err := tx.NewRaw(`SELECT s.name FROM tasker_conc_groups s WHERE s.name IN (?) ORDER BY s.name `+s.d.SkipLocked(),
-		bun.List(groups)).Scan(ctx, &locked); err != nil {
-		return nil, fmt.Errorf("locking concurrency groups: %w", err)
+	running, err := s.lockGroups(ctx, tx, groups)
+	if err != nil {
+		return nil, err
 	}
-	var counts []struct {
-		Group string `bun:"conc_group"`
-		N     int    `bun:"n"`
-	}
-	if len(locked) > 0 {
-		if err := tx.NewRaw(`SELECT conc_group, count(*) AS n FROM tasker_steps
-			WHERE state = 'in_progress' AND conc_group IN (?) GROUP BY conc_group`, bun.List(locked)).Scan(ctx, &counts); err != nil {
-			return nil, fmt.Errorf("counting running steps of concurrency groups: %w", err)
-		}
-	}
-	running := map[string]int{}
-	for _, g := range locked {
-		running[g] = 0
-	}
-	for _, c := range counts {
-		running[c.Group] = c.N
+	at := now(p.Now)
+	buckets, err := s.lockBuckets(ctx, tx, systems, at)
+	if err != nil {
+		return nil, err
 	}
 	var ids []int64
 	for _, c := range cands {
-		n, ok := running[c.Group]
-		if !ok || n >= c.Max || len(ids) == room {
-			continue
+		if len(ids) == room {
+			break
 		}
-		running[c.Group] = n + 1
+		if c.Group != nil {
+			if n, ok := running[*c.Group]; !ok || n >= c.Max {
+				continue
+			}
+		}
+		if c.System != nil {
+			if b := buckets[*c.System]; b == nil || b.Tokens < 1 {
+				continue
+			}
+			buckets[*c.System].Tokens--
+		}
+		if c.Group != nil {
+			running[*c.Group]++
+		}
 		ids = append(ids, c.ID)
+	}
+	if err := s.saveBuckets(ctx, tx, buckets, at); err != nil {
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, nil
@@ -502,10 +508,123 @@ func (s *Store) claimGrouped(ctx context.Context, tx bun.IDB, p *store.ClaimStep
 	if err := tx.NewRaw(`UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
 			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
 			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
-		WHERE state = 'pending' AND id IN (?4) RETURNING *`, lease[0], lease[1], lease[2], now(p.Now), bun.List(ids)).Scan(ctx, &steps); err != nil {
-		return nil, fmt.Errorf("claiming steps in concurrency groups: %w", err)
+		WHERE state = 'pending' AND id IN (?4) RETURNING *`, lease[0], lease[1], lease[2], at, bun.List(ids)).Scan(ctx, &steps); err != nil {
+		return nil, fmt.Errorf("claiming gated steps: %w", err)
 	}
 	return steps, nil
+}
+
+// lockGroups locks the rows of the groups another claimer does not hold
+// and returns the running steps of each.
+func (s *Store) lockGroups(ctx context.Context, tx bun.IDB, groups []string) (map[string]int, error) {
+	running := map[string]int{}
+	if len(groups) == 0 {
+		return running, nil
+	}
+	slices.Sort(groups)
+	var locked []string
+	if err := tx.NewRaw(`SELECT s.name FROM tasker_conc_groups s WHERE s.name IN (?) ORDER BY s.name `+s.d.SkipLocked(),
+		bun.List(groups)).Scan(ctx, &locked); err != nil {
+		return nil, fmt.Errorf("locking concurrency groups: %w", err)
+	}
+	if len(locked) == 0 {
+		return running, nil
+	}
+	var counts []struct {
+		Group string `bun:"conc_group"`
+		N     int    `bun:"n"`
+	}
+	if err := tx.NewRaw(`SELECT conc_group, count(*) AS n FROM tasker_steps
+		WHERE state = 'in_progress' AND conc_group IN (?) GROUP BY conc_group`, bun.List(locked)).Scan(ctx, &counts); err != nil {
+		return nil, fmt.Errorf("counting running steps of concurrency groups: %w", err)
+	}
+	for _, g := range locked {
+		running[g] = 0
+	}
+	for _, c := range counts {
+		running[c.Group] = c.N
+	}
+	return running, nil
+}
+
+// bucket is a rate limit's row.
+type bucket struct {
+	Name      string    `bun:"name"`
+	PerSecond float64   `bun:"per_second"`
+	Burst     int       `bun:"burst"`
+	Tokens    float64   `bun:"tokens"`
+	UpdatedAt time.Time `bun:"updated_at"`
+}
+
+// lockBuckets locks the buckets another claimer does not hold and refills
+// them to at.
+func (s *Store) lockBuckets(ctx context.Context, tx bun.IDB, systems []string, at time.Time) (map[string]*bucket, error) {
+	out := map[string]*bucket{}
+	if len(systems) == 0 {
+		return out, nil
+	}
+	slices.Sort(systems)
+	var rows []*bucket
+	if err := tx.NewRaw(`SELECT s.name, s.per_second, s.burst, s.tokens, s.updated_at FROM tasker_rate_limits s
+		WHERE s.name IN (?) ORDER BY s.name `+s.d.SkipLocked(), bun.List(systems)).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("locking rate limits: %w", err)
+	}
+	for _, b := range rows {
+		if elapsed := at.Sub(b.UpdatedAt).Seconds(); elapsed > 0 {
+			b.Tokens = min(float64(b.Burst), b.Tokens+elapsed*b.PerSecond)
+		}
+		out[b.Name] = b
+	}
+	return out, nil
+}
+
+// saveBuckets writes the buckets back and notes when a token is next due
+// for a bucket that ran dry (NextWakeup reports it).
+func (s *Store) saveBuckets(ctx context.Context, tx bun.IDB, buckets map[string]*bucket, at time.Time) error {
+	if len(buckets) > 0 {
+		s.groups.nextToken.Store(0) // recomputed below for the buckets still dry
+	}
+	for _, b := range buckets {
+		if _, err := tx.NewRaw(`UPDATE tasker_rate_limits SET tokens = ?, updated_at = ? WHERE name = ?`, b.Tokens, at, b.Name).Exec(ctx); err != nil {
+			return fmt.Errorf("taking rate limit tokens of %s: %w", b.Name, err)
+		}
+		if b.Tokens < 1 {
+			due := at.Add(time.Duration((1 - b.Tokens) / b.PerSecond * float64(time.Second))).UnixNano()
+			for {
+				cur := s.groups.nextToken.Load()
+				if cur != 0 && cur <= due || s.groups.nextToken.CompareAndSwap(cur, due) {
+					break
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// RateLimitState reads a rate limit's bucket.
+func (s *Store) RateLimitState(ctx context.Context, system string) (*store.RateLimitState, error) {
+	var b bucket
+	if err := s.ro.NewRaw(`SELECT name, per_second, burst, tokens, updated_at FROM tasker_rate_limits WHERE name = ?`, system).Scan(ctx, &b); err != nil {
+		return nil, s.wrap(fmt.Sprintf("reading the rate limit of system %q", system), err)
+	}
+	return &store.RateLimitState{RateLimit: store.RateLimit{System: b.Name, PerSecond: b.PerSecond, Burst: b.Burst}, Tokens: b.Tokens, UpdatedAt: b.UpdatedAt}, nil
+}
+
+// HeldUntil reports when a step this store's claims held back for want of
+// a rate-limit token may be claimed (no database access: the claim loop
+// asks it on every turn, busy or idle). Once that time has passed it
+// reports nothing until a claim finds a bucket dry again.
+func (s *Store) HeldUntil() (time.Time, bool) {
+	n := s.groups.nextToken.Load()
+	if n == 0 {
+		return time.Time{}, false
+	}
+	at := time.Unix(0, n)
+	if time.Until(at) < -time.Second { // long past: the claims since have taken it
+		s.groups.nextToken.CompareAndSwap(n, 0)
+		return time.Time{}, false
+	}
+	return at, true
 }
 
 // RunningInGroup lists the running steps of a concurrency group.
@@ -521,10 +640,12 @@ func (s *Store) RunningInGroup(ctx context.Context, group string) ([]*store.Step
 // lease expires.
 func (s *Store) NextWakeup(ctx context.Context) (time.Time, bool, error) {
 	var ready, expiry []time.Time
-	// Steps in concurrency groups are left out: one held back by its limit
-	// is "ready" and would make every idle claimer spin on it; a group's
-	// slot frees with a completion, which wakes the claimers.
-	if err := s.ro.NewRaw(`SELECT next_attempt_at FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0 AND conc_group IS NULL
+	// Gated steps are left out: one held back by its limit is "ready" and
+	// would make every idle claimer spin on it; a group's slot frees with a
+	// completion, which wakes the claimers, and the claim that found a
+	// bucket dry noted when its next token is due (nextToken).
+	if err := s.ro.NewRaw(`SELECT next_attempt_at FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0
+		AND conc_group IS NULL AND rate_system IS NULL
 		ORDER BY next_attempt_at LIMIT 1`).Scan(ctx, &ready); err != nil {
 		return time.Time{}, false, s.wrap("finding next ready step", err)
 	}
@@ -533,6 +654,10 @@ func (s *Store) NextWakeup(ctx context.Context) (time.Time, bool, error) {
 		return time.Time{}, false, s.wrap("finding next lease expiry", err)
 	}
 	var next time.Time
+	if at, ok := s.HeldUntil(); ok {
+		// A step held back by a rate limit: claimable when its token is.
+		ready = append(ready, at)
+	}
 	for _, t := range append(ready, expiry...) {
 		if next.IsZero() || t.Before(next) {
 			next = t

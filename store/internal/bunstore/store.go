@@ -24,7 +24,7 @@ type Store struct {
 	groups  *groupsSeen // shared with WithTx views
 }
 
-// groupsSeen remembers whether any concurrency group exists, so claims skip
+// groupsSeen remembers whether any concurrency group or rate limit exists, so claims skip
 // the grouped pass (a statement) in deployments that use none. Groups are
 // never deleted: once seen, always looked for; until then, looked for at
 // most once per groupsRecheck (a group made by another process is noticed
@@ -32,6 +32,9 @@ type Store struct {
 type groupsSeen struct {
 	exist     atomic.Bool
 	checkedAt atomic.Int64 // unix nanoseconds
+	// nextToken is when a step held back by a rate limit may next be
+	// claimed (unix nanoseconds, 0: none held): NextWakeup reports it.
+	nextToken atomic.Int64
 }
 
 const groupsRecheck = time.Second
@@ -47,7 +50,7 @@ func (s *Store) mayHaveGroups(ctx context.Context, tx bun.IDB) bool {
 		return false
 	}
 	var n []int
-	if err := tx.NewRaw(`SELECT 1 FROM tasker_conc_groups LIMIT 1`).Scan(ctx, &n); err == nil && len(n) > 0 {
+	if err := tx.NewRaw(`SELECT 1 FROM tasker_conc_groups UNION ALL SELECT 1 FROM tasker_rate_limits LIMIT 1`).Scan(ctx, &n); err == nil && len(n) > 0 {
 		g.exist.Store(true)
 	}
 	return g.exist.Load()

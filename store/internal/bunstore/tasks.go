@@ -62,12 +62,31 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 			}
 			s.groups.exist.Store(true) // (a rolled-back start only costs a statement per claim)
 		}
+		for _, r := range p.RateLimits {
+			// A changed rate or burst applies from now; the tokens saved
+			// up stay (at most the new burst).
+			if _, err := tx.NewRaw(`INSERT INTO tasker_rate_limits (name, per_second, burst, tokens, updated_at) VALUES (?0, ?1, ?2, ?2, ?3)
+				ON CONFLICT (name) DO UPDATE SET per_second = EXCLUDED.per_second, burst = EXCLUDED.burst,
+					tokens = CASE WHEN tasker_rate_limits.tokens > EXCLUDED.burst THEN EXCLUDED.burst ELSE tasker_rate_limits.tokens END
+				WHERE tasker_rate_limits.per_second <> EXCLUDED.per_second OR tasker_rate_limits.burst <> EXCLUDED.burst`,
+				r.System, r.PerSecond, r.Burst, at).Exec(ctx); err != nil {
+				return err
+			}
+			s.groups.exist.Store(true)
+		}
 		return insertSteps(ctx, tx, s.d, task, p, at)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+func rateSystem(ns store.NewStep) *string {
+	if ns.RateSystem == "" {
+		return nil
+	}
+	return &ns.RateSystem
 }
 
 func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, task *store.Task, p *store.CreateTaskParams, at time.Time) error {
@@ -89,7 +108,7 @@ func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, task *store.Task, p
 		rows[i] = &store.Step{
 			TaskID: taskID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
 			Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
-			Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, ConcGroup: group, ConcMax: p.ConcMax, State: store.StepPending, PendingDeps: len(ns.DependsOn),
+			Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, ConcGroup: group, ConcMax: p.ConcMax, RateSystem: rateSystem(ns), State: store.StepPending, PendingDeps: len(ns.DependsOn),
 			CreatedAt: at, UpdatedAt: at,
 		}
 		if !ns.NotBefore.IsZero() {

@@ -9,12 +9,23 @@ ALTER TABLE tasker_steps ADD COLUMN conc_group TEXT;
 ALTER TABLE tasker_steps ADD COLUMN conc_max INTEGER NOT NULL DEFAULT 0;
 -- One row per group: claimers lock it to count the group's running steps.
 CREATE TABLE tasker_conc_groups (name TEXT PRIMARY KEY);
+-- Rate limits: a step calling a rate-limited system takes a token from
+-- the system's bucket in the claim transaction.
+ALTER TABLE tasker_steps ADD COLUMN rate_system TEXT;
+CREATE TABLE tasker_rate_limits (
+    name       TEXT PRIMARY KEY,
+    per_second REAL NOT NULL,
+    burst      INTEGER NOT NULL,
+    tokens     REAL NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
 -- The claim: ready steps of one queue, highest priority first, then FIFO;
--- steps in a concurrency group have their own index (claimed after a
--- count), so the common claim never walks past steps held back by a limit.
+-- gated steps (in a concurrency group or calling a rate-limited system)
+-- have their own index (claimed after a count or a token), so the common
+-- claim never walks past steps held back by a limit.
 CREATE INDEX tasker_steps_claim ON tasker_steps (queue, priority DESC, next_attempt_at, id)
-    WHERE state = 'pending' AND pending_deps = 0 AND conc_group IS NULL;
-CREATE INDEX tasker_steps_claim_grouped ON tasker_steps (queue, priority DESC, next_attempt_at, id)
-    WHERE state = 'pending' AND pending_deps = 0 AND conc_group IS NOT NULL;
+    WHERE state = 'pending' AND pending_deps = 0 AND conc_group IS NULL AND rate_system IS NULL;
+CREATE INDEX tasker_steps_claim_gated ON tasker_steps (queue, priority DESC, next_attempt_at, id)
+    WHERE state = 'pending' AND pending_deps = 0 AND (conc_group IS NOT NULL OR rate_system IS NOT NULL);
 CREATE INDEX tasker_steps_running_group ON tasker_steps (conc_group)
     WHERE state = 'in_progress' AND conc_group IS NOT NULL;
