@@ -55,6 +55,17 @@
 // tuner (dynamic concurrency), inflight, waiters and bus. Engine holds the
 // public API and wires them.
 //
+// # Routing
+//
+// A worker claims only steps whose handler (or code-first workflow) it
+// registered, on the queues it serves (ExecutionConfig.Queues), highest
+// priority first (WithPriority, Template.Priority; every tenth claim takes
+// the longest-waiting step so none starves), within fleet-wide limits
+// enforced in the claim transaction: concurrency per workflow or per input
+// key (Template.Concurrency, WithConcurrency) and token-bucket rate limits
+// per dependent system (Template.RateLimits). Steps held back cost no
+// attempt; Explain says which limit holds them.
+//
 // # Identity
 //
 // Start is idempotent: by default a task's identity is a hash of the

@@ -24,6 +24,8 @@ import (
 //	version: 1.0.0
 //	queue: orders        # default "default"; workers serve ExecutionConfig.Queues
 //	priority: 5          # 0..1000, higher claimed first; Start's WithPriority overrides
+//	concurrency: {max: 1, key: customer_id}   # fleet-wide: 1 running step per customer
+//	rate_limits: {payments: {per_second: 50, burst: 10}}  # steps with dependent_system: payments
 //	input_schema: {type: object, required: [order_id]}
 //	steps:
 //	  - name: charge_payment
@@ -41,7 +43,7 @@ import (
 // duplicate key are errors that name the key's path and line. Step indexes
 // in paths count from 0. A null value ("timeout:") counts as absent.
 var (
-	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "input_schema", "steps", "environments"}
+	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
 	retryKeys    = []string{"limit", "backoff", "base", "max"}
 )
@@ -330,6 +332,53 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 	t.Version = d.str(doc, at, "version")
 	t.Description = d.str(doc, at, "description")
 	t.Queue = d.str(doc, at, "queue")
+	switch c := doc["concurrency"].(type) {
+	case nil:
+	case map[string]any:
+		path := join(at, "concurrency")
+		d.known(c, path, "concurrency", []string{"max", "key"})
+		t.Concurrency = &Concurrency{Key: d.str(c, path, "key")}
+		if n, ok := asInt(c["max"]); ok {
+			t.Concurrency.Max = n
+		} else {
+			d.add(join(path, "max"), "must be an integer, got %s", describeValue(c["max"]))
+		}
+	default:
+		d.add(join(at, "concurrency"), "must be a mapping (max, key), got %s", describeValue(c))
+	}
+	switch r := doc["rate_limits"].(type) {
+	case nil:
+	case map[string]any:
+		t.RateLimits = map[string]RateLimit{}
+		for _, sys := range sortedKeys(r) {
+			path := join(join(at, "rate_limits"), sys)
+			m, ok := r[sys].(map[string]any)
+			if !ok {
+				d.add(path, "must be a mapping (per_second, burst), got %s", describeValue(r[sys]))
+				continue
+			}
+			d.known(m, path, "a rate limit", []string{"per_second", "burst"})
+			var rl RateLimit
+			switch v := m["per_second"].(type) {
+			case float64:
+				rl.PerSecond = v
+			default:
+				if n, ok := asInt(v); ok {
+					rl.PerSecond = float64(n)
+				} else {
+					d.add(join(path, "per_second"), "must be a number, got %s", describeValue(v))
+				}
+			}
+			if n, ok := asInt(m["burst"]); ok {
+				rl.Burst = n
+			} else {
+				d.add(join(path, "burst"), "must be an integer, got %s", describeValue(m["burst"]))
+			}
+			t.RateLimits[sys] = rl
+		}
+	default:
+		d.add(join(at, "rate_limits"), "must be a mapping of system to rate limit, got %s", describeValue(r))
+	}
 	if v, ok := doc["priority"]; ok && v != nil {
 		if n, ok := asInt(v); ok {
 			t.Priority = n

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -319,5 +320,50 @@ steps:
 	bad := writeTemplate(t, "namespace: shop\nname: order\nsteps: 3\n")
 	if tmpl, err := engine.DecodeTemplateFile(bad, ""); tmpl != nil || len(engine.TemplateProblems(err)) != 1 {
 		t.Fatalf("DecodeTemplateFile of a bad file: %v, %v", tmpl, err)
+	}
+}
+
+// Routing keys: queue, priority, concurrency and rate limits decode from
+// YAML, and their mistakes name their path and line.
+func TestYAMLRouting(t *testing.T) {
+	ok := writeTemplate(t, `
+namespace: shop
+name: order
+queue: orders
+priority: 5
+concurrency: {max: 1, key: customer_id}
+rate_limits:
+  payments: {per_second: 12.5, burst: 3}
+steps:
+  - name: charge
+    handler: shop.charge
+    dependent_system: payments
+`)
+	tmpl, err := engine.LoadTemplateFile(ok, "")
+	must(t, err)
+	if tmpl.Queue != "orders" || tmpl.Priority != 5 || *tmpl.Concurrency != (engine.Concurrency{Max: 1, Key: "customer_id"}) ||
+		tmpl.RateLimits["payments"] != (engine.RateLimit{PerSecond: 12.5, Burst: 3}) {
+		t.Fatalf("decoded %+v", tmpl)
+	}
+	bad := writeTemplate(t, `
+namespace: shop
+name: order
+priority: 5000
+concurrency: {max: 0, kee: x}
+rate_limits:
+  payments: {per_second: fast, burst: 3}
+steps:
+  - name: charge
+    handler: shop.charge
+`)
+	_, err = engine.LoadTemplateFile(bad, "")
+	for _, want := range []string{`:4:23: concurrency.kee: unknown key "kee"`, ":6:14: rate_limits.payments.per_second: must be a number"} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	_, err = engine.LoadTemplateFile(writeTemplate(t, "namespace: shop\nname: order\npriority: 5000\nsteps: [{name: a, handler: h}]\n"), "")
+	if !strings.Contains(fmt.Sprint(err), ":3:") || !strings.Contains(fmt.Sprint(err), "priority must be between 0 and 1000") {
+		t.Errorf("priority 5000: %v", err)
 	}
 }
