@@ -147,7 +147,9 @@ func TestPerKeyLimit(t *testing.T) {
 }
 
 // Three engines on one Postgres schema calling a system limited to 50/s
-// with a burst of 10: over any 1 s window, at most 50 + 10 steps start.
+// with a burst of 10: over any 1 s window, at most 50 + 10 steps are
+// claimed (the steps' recorded start: a handler's own first line may run a
+// few ms later under load, which the limit cannot govern).
 func TestFleetWideRateLimit(t *testing.T) {
 	ctx := context.Background()
 	url, schema := pgtest.URL(t), pgtest.NewSchema(t)
@@ -179,15 +181,25 @@ func TestFleetWideRateLimit(t *testing.T) {
 	for _, e := range engines {
 		run(t, e)
 	}
+	var claimed []time.Time
 	for _, h := range hs {
 		out, err := h.Wait(ctx)
 		must(t, err)
 		if out.State != store.TaskComplete || out.Err() != nil {
 			t.Fatalf("task %d: %s", h.TaskID, out.State)
 		}
+		d, err := engines[0].Store().GetTask(ctx, h.TaskID)
+		must(t, err)
+		if st := d.Step("call"); st.StartedAt != nil {
+			claimed = append(claimed, *st.StartedAt)
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if len(starts) != steps || len(claimed) != steps {
+		t.Fatalf("%d handler starts and %d claims for %d steps", len(starts), len(claimed), steps)
+	}
+	starts = claimed
 	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
 	worst := 0
 	for i, from := range starts { // every window starting at a start
@@ -204,8 +216,5 @@ func TestFleetWideRateLimit(t *testing.T) {
 	t.Logf("%d starts over %s; the busiest 1 s window had %d (limit %d/s + burst %d)", len(starts), took, worst, rate, burst)
 	if worst > rate+burst {
 		t.Fatalf("%d steps started within one second, over %d/s + a burst of %d", worst, rate, burst)
-	}
-	if len(starts) != steps {
-		t.Fatalf("%d starts for %d steps: attempts were wasted", len(starts), steps)
 	}
 }

@@ -473,7 +473,7 @@ func (s *Store) claimGrouped(ctx context.Context, tx bun.IDB, p *store.ClaimStep
 		return nil, err
 	}
 	at := now(p.Now)
-	buckets, err := s.lockBuckets(ctx, tx, systems, at)
+	buckets, at, err := s.lockBuckets(ctx, tx, systems, at)
 	if err != nil {
 		return nil, err
 	}
@@ -557,17 +557,26 @@ type bucket struct {
 }
 
 // lockBuckets locks the buckets another claimer does not hold and refills
-// them to at.
-func (s *Store) lockBuckets(ctx context.Context, tx bun.IDB, systems []string, at time.Time) (map[string]*bucket, error) {
+// them to at — or to the latest time a bucket was written, when another
+// claimer (whose clock ran ahead, or who committed while this one waited)
+// wrote it later: tokens are then taken in time order, so the steps'
+// recorded starts never exceed the rate over any window. It returns the
+// time the claim is made at.
+func (s *Store) lockBuckets(ctx context.Context, tx bun.IDB, systems []string, at time.Time) (map[string]*bucket, time.Time, error) {
 	out := map[string]*bucket{}
 	if len(systems) == 0 {
-		return out, nil
+		return out, at, nil
 	}
 	slices.Sort(systems)
 	var rows []*bucket
 	if err := tx.NewRaw(`SELECT s.name, s.per_second, s.burst, s.tokens, s.updated_at FROM tasker_rate_limits s
 		WHERE s.name IN (?) ORDER BY s.name `+s.d.SkipLocked(), bun.List(systems)).Scan(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("locking rate limits: %w", err)
+		return nil, at, fmt.Errorf("locking rate limits: %w", err)
+	}
+	for _, b := range rows {
+		if b.UpdatedAt.After(at) {
+			at = b.UpdatedAt
+		}
 	}
 	for _, b := range rows {
 		if elapsed := at.Sub(b.UpdatedAt).Seconds(); elapsed > 0 {
@@ -575,7 +584,7 @@ func (s *Store) lockBuckets(ctx context.Context, tx bun.IDB, systems []string, a
 		}
 		out[b.Name] = b
 	}
-	return out, nil
+	return out, at, nil
 }
 
 // saveBuckets writes the buckets back and notes when a token is next due
