@@ -109,11 +109,11 @@ func testClaimByQueueAndPriority(t *testing.T, b *bundle) {
 	if got := claim(1, true, "a", "b"); fmt.Sprint(got) != "[a-low-1]" {
 		t.Fatalf("by ready time: %v, want the longest-waiting step", got)
 	}
-	if got := claim(2, false, "a", "b"); fmt.Sprint(got) != "[a-high b-mid]" {
-		t.Fatalf("two queues by priority: %v", got)
+	if got := claim(1, false, "a"); fmt.Sprint(got) != "[a-high]" {
+		t.Fatalf("by priority within a queue: %v", got)
 	}
-	if got := claim(5, false, "a", "b"); fmt.Sprint(got) != "[a-low-2]" {
-		t.Fatalf("what is left of a and b: %v", got)
+	if got := claim(5, false, "a", "b"); fmt.Sprint(got) != "[a-low-2 b-mid]" {
+		t.Fatalf("two queues taking turns: %v", got)
 	}
 	if got := claim(5, false, store.DefaultQueue); fmt.Sprint(got) != "[default-high]" {
 		t.Fatalf("the default queue: %v", got)

@@ -40,59 +40,36 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 // in_progress (an attempt counted) and their tasks, if pending, start.
 func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams) ([]*store.Step, error) {
 	at := now(p.Now)
-	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), p.Limit}
-	handlers := ""
-	if len(p.Handlers) > 0 {
-		handlers = " AND s.handler IN (?5)"
-	}
-	// Highest priority first, then FIFO by ready time, on the claim index
-	// (queue, priority DESC, next_attempt_at, id). A ByReadyTime turn
-	// ignores priority (the ready index) so low-priority work waiting the
-	// longest gets through a flood of high-priority work.
-	order := "s.priority DESC, s.next_attempt_at, s.id"
-	if p.ByReadyTime {
-		order = "s.next_attempt_at, s.id"
-	}
-	pickFrom := func(queue string) string {
-		return `SELECT s.id, s.priority, s.next_attempt_at FROM tasker_steps s CROSS JOIN tasker_tasks t
-			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
-				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL` + queue + handlers + `
-			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked()
-	}
-	var pick string
+	var steps []*store.Step
+	var err error
 	switch {
 	case len(p.Queues) > 1 && !p.ByReadyTime:
-		// One index range per queue, each in claim order, merged: an IN
-		// list over the index's first column would sort every ready step.
-		parts := make([]string, len(p.Queues))
-		for i, q := range p.Queues {
-			args = append(args, q)
-			parts[i] = fmt.Sprintf("SELECT * FROM (%s) q%d", pickFrom(fmt.Sprintf(" AND s.queue = ?%d", len(args)-1)), i)
+		// Queues take turns: each claim starts with the next queue and
+		// moves on while it has room, one index range per statement (an
+		// IN list over the claim index's first column would sort every
+		// ready step of every queue). Priority orders within a queue; no
+		// queue starves another.
+		start := int(s.groups.queueTurn.Add(1))
+		for i := range p.Queues {
+			q := p.Queues[(start+i)%len(p.Queues)]
+			got, err := s.claimReady(ctx, tx, p, at, " AND s.queue = ?7", q, p.Limit-len(steps))
+			if err != nil {
+				return nil, err
+			}
+			if steps = append(steps, got...); len(steps) == p.Limit {
+				break
+			}
 		}
-		pick = `SELECT id FROM (` + strings.Join(parts, " UNION ALL ") + `) u ORDER BY priority DESC, next_attempt_at, id LIMIT ?6`
 	case len(p.Queues) > 0:
-		args = append(args, bun.List(p.Queues))
-		pick = `SELECT id FROM (` + pickFrom(fmt.Sprintf(" AND s.queue IN (?%d)", len(args)-1)) + `) u`
+		steps, err = s.claimReady(ctx, tx, p, at, " AND s.queue IN (?7)", bun.List(p.Queues), p.Limit)
 	default:
-		pick = `SELECT id FROM (` + pickFrom("") + `) u`
+		steps, err = s.claimReady(ctx, tx, p, at, "", nil, p.Limit)
 	}
-	// The pick is a MATERIALIZED CTE so it runs exactly once: as a
-	// plain "id IN (subquery)", Postgres may plan a semi-join that
-	// re-runs the LIMITed, locking subquery for every outer row, and
-	// each re-run skips the rows this statement already updated and
-	// picks new ones, claiming more than Limit.
-	query := `WITH picked AS MATERIALIZED (` + pick + `)
-		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
-			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
-			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
-		WHERE state = 'pending' AND id IN (SELECT id FROM picked)
-		RETURNING *`
-	var steps []*store.Step
-	if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if p.Grouped && len(steps) < p.Limit && s.mayHaveGroups(ctx, tx) {
-		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), args[:3])
+		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken()})
 		if err != nil {
 			return nil, err
 		}
@@ -421,6 +398,44 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 		return err
 	})
 	return res, err
+}
+
+// claimReady claims up to limit ready steps outside concurrency groups and
+// rate limits, in claim order; queue is a filter on the argument ?7.
+func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, queue string, queueArg any, limit int) ([]*store.Step, error) {
+	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), limit, queueArg}
+	handlers := ""
+	if len(p.Handlers) > 0 {
+		handlers = " AND s.handler IN (?5)"
+	}
+	// Highest priority first, then FIFO by ready time, on the claim index
+	// (queue, priority DESC, next_attempt_at, id). A ByReadyTime turn
+	// ignores priority (the ready index) so low-priority work waiting the
+	// longest gets through a flood of high-priority work.
+	order := "s.priority DESC, s.next_attempt_at, s.id"
+	if p.ByReadyTime {
+		order = "s.next_attempt_at, s.id"
+	}
+	// The pick is a MATERIALIZED CTE so it runs exactly once: as a
+	// plain "id IN (subquery)", Postgres may plan a semi-join that
+	// re-runs the LIMITed, locking subquery for every outer row, and
+	// each re-run skips the rows this statement already updated and
+	// picks new ones, claiming more than Limit.
+	query := `WITH picked AS MATERIALIZED (
+			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
+			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
+				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL` + queue + handlers + `
+			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked() + `)
+		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
+			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
+			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
+		WHERE state = 'pending' AND id IN (SELECT id FROM picked)
+		RETURNING *`
+	var steps []*store.Step
+	if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
+		return nil, err
+	}
+	return steps, nil
 }
 
 // claimGrouped claims up to room ready gated steps — in a concurrency

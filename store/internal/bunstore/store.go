@@ -35,6 +35,8 @@ type groupsSeen struct {
 	// nextToken is when a step held back by a rate limit may next be
 	// claimed (unix nanoseconds, 0: none held): NextWakeup reports it.
 	nextToken atomic.Int64
+	// queueTurn rotates the queue a multi-queue claim starts with.
+	queueTurn atomic.Uint64
 }
 
 const groupsRecheck = time.Second
