@@ -355,9 +355,7 @@ type ClaimStepsParams struct {
 	LeaseTTL time.Duration
 	// Handlers, when set, restricts claims to steps of these handlers.
 	Handlers []string
-	// Queues, when set, restricts claims to steps of these queues. With
-	// several, claims take turns: each starts with the next queue and
-	// moves on while it has room (priority orders within a queue).
+	// Queues, when set, restricts claims to steps of these queues.
 	Queues []string
 	// Grouped also claims steps in concurrency groups, within their
 	// limits (a count under a lock per group, so it costs more).

@@ -21,7 +21,11 @@ func TestHotPathsUseIndexes(t *testing.T) {
 		{"claim by priority, one queue, 200 handlers", `SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= '2030-01-01'
 			AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL AND s.handler IN (` + strings.Join(handlers, ",") + `) AND s.queue IN ('default')
-			ORDER BY s.priority DESC, s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_claim (queue=?)"},
+			AND s.priority > 0 ORDER BY s.priority DESC, s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_claim_priority (queue=? AND priority>?)"},
+		{"claim FIFO, four queues, 200 handlers", `SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
+			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= '2030-01-01'
+			AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL AND s.handler IN (` + strings.Join(handlers, ",") + `)
+			AND s.queue IN ('q0', 'q1', 'q2', 'q3') ORDER BY s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_ready"},
 		{"claim gated steps", `SELECT s.id, s.conc_group, s.conc_max, s.rate_system FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND (s.conc_group IS NOT NULL OR s.rate_system IS NOT NULL)
 			AND s.next_attempt_at <= '2030-01-01' AND t.state IN ('pending', 'in_progress') AND s.queue IN ('default')

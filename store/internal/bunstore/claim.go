@@ -41,32 +41,26 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams) ([]*store.Step, error) {
 	at := now(p.Now)
 	var steps []*store.Step
-	var err error
-	switch {
-	case len(p.Queues) > 1 && !p.ByReadyTime:
-		// Queues take turns: each claim starts with the next queue and
-		// moves on while it has room, one index range per statement (an
-		// IN list over the claim index's first column would sort every
-		// ready step of every queue). Priority orders within a queue; no
-		// queue starves another.
-		start := int(s.groups.queueTurn.Add(1))
-		for i := range p.Queues {
-			q := p.Queues[(start+i)%len(p.Queues)]
-			got, err := s.claimReady(ctx, tx, p, at, " AND s.queue = ?7", q, p.Limit-len(steps))
-			if err != nil {
-				return nil, err
-			}
-			if steps = append(steps, got...); len(steps) == p.Limit {
-				break
-			}
+	// Steps with a priority first, highest first (their own index, read
+	// while such steps may exist); then what is left, FIFO. An ageing turn
+	// (ByReadyTime) skips the priority pass, so the longest-waiting steps
+	// get through a flood of high-priority work.
+	if !p.ByReadyTime && s.mayHavePriorities(ctx, tx) {
+		got, err := s.claimReady(ctx, tx, p, at, passPriority, p.Limit)
+		if err != nil {
+			return nil, err
 		}
-	case len(p.Queues) > 0:
-		steps, err = s.claimReady(ctx, tx, p, at, " AND s.queue IN (?7)", bun.List(p.Queues), p.Limit)
-	default:
-		steps, err = s.claimReady(ctx, tx, p, at, "", nil, p.Limit)
+		if len(got) == 0 {
+			s.prio.forget()
+		}
+		steps = got
 	}
-	if err != nil {
-		return nil, err
+	if len(steps) < p.Limit {
+		got, err := s.claimReady(ctx, tx, p, at, passFIFO, p.Limit-len(steps))
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, got...)
 	}
 	if p.Grouped && len(steps) < p.Limit && s.mayHaveGroups(ctx, tx) {
 		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken()})
@@ -400,21 +394,28 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 	return res, err
 }
 
+// Passes of the claim over ungated ready steps.
+const (
+	passPriority = iota // priority > 0, highest first (tasker_steps_claim_priority)
+	passFIFO            // any priority, FIFO (tasker_steps_ready): what the priority pass left, and the ageing turn
+)
+
 // claimReady claims up to limit ready steps outside concurrency groups and
-// rate limits, in claim order; queue is a filter on the argument ?7.
-func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, queue string, queueArg any, limit int) ([]*store.Step, error) {
-	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), limit, queueArg}
-	handlers := ""
+// rate limits in one statement.
+func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, pass, limit int) ([]*store.Step, error) {
+	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), limit, bun.List(p.Queues)}
+	filter := ""
 	if len(p.Handlers) > 0 {
-		handlers = " AND s.handler IN (?5)"
+		filter += " AND s.handler IN (?5)"
 	}
-	// Highest priority first, then FIFO by ready time, on the claim index
-	// (queue, priority DESC, next_attempt_at, id). A ByReadyTime turn
-	// ignores priority (the ready index) so low-priority work waiting the
-	// longest gets through a flood of high-priority work.
-	order := "s.priority DESC, s.next_attempt_at, s.id"
-	if p.ByReadyTime {
-		order = "s.next_attempt_at, s.id"
+	if len(p.Queues) > 0 {
+		filter += " AND s.queue IN (?7)"
+	}
+	order := "s.next_attempt_at, s.id"
+	switch pass {
+	case passPriority:
+		filter += " AND s.priority > 0"
+		order = "s.priority DESC, s.next_attempt_at, s.id"
 	}
 	// The pick is a MATERIALIZED CTE so it runs exactly once: as a
 	// plain "id IN (subquery)", Postgres may plan a semi-join that
@@ -424,7 +425,7 @@ func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsP
 	query := `WITH picked AS MATERIALIZED (
 			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
-				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL` + queue + handlers + `
+				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL` + filter + `
 			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked() + `)
 		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
 			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,

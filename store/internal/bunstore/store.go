@@ -22,6 +22,7 @@ type Store struct {
 	d       Dialect // what differs between databases
 	closeFn func() error
 	groups  *groupsSeen // shared with WithTx views
+	prio    *seen       // shared with WithTx views
 }
 
 // groupsSeen remembers whether any concurrency group or rate limit exists, so claims skip
@@ -35,8 +36,35 @@ type groupsSeen struct {
 	// nextToken is when a step held back by a rate limit may next be
 	// claimed (unix nanoseconds, 0: none held): NextWakeup reports it.
 	nextToken atomic.Int64
-	// queueTurn rotates the queue a multi-queue claim starts with.
-	queueTurn atomic.Uint64
+}
+
+// seen remembers whether rows of some kind may exist (ready steps with a
+// priority): a claim looks for them while they may, and otherwise at most
+// once per groupsRecheck.
+type seen struct {
+	exist     atomic.Bool
+	checkedAt atomic.Int64 // unix nanoseconds
+}
+
+// forget: the last look found none.
+func (x *seen) forget() { x.exist.Store(false) }
+
+// mayHavePriorities reports whether the priority pass is worth a statement.
+func (s *Store) mayHavePriorities(ctx context.Context, tx bun.IDB) bool {
+	x := s.prio
+	if x.exist.Load() {
+		return true
+	}
+	now := time.Now().UnixNano()
+	if last := x.checkedAt.Load(); now-last < int64(groupsRecheck) || !x.checkedAt.CompareAndSwap(last, now) {
+		return false
+	}
+	var n []int
+	if err := tx.NewRaw(`SELECT 1 FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0 AND priority > 0
+		AND conc_group IS NULL AND rate_system IS NULL LIMIT 1`).Scan(ctx, &n); err == nil && len(n) > 0 {
+		x.exist.Store(true)
+	}
+	return x.exist.Load()
 }
 
 const groupsRecheck = time.Second
@@ -63,7 +91,7 @@ var _ store.Store = (*Store)(nil)
 // New returns a store writing through rw and reading through ro (ro may be
 // nil: reads then use rw). closeFn closes the underlying pools.
 func New(rw, ro *bun.DB, d Dialect, closeFn func() error) *Store {
-	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, groups: &groupsSeen{}}
+	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, groups: &groupsSeen{}, prio: &seen{}}
 	if ro != nil {
 		s.ro = ro
 	}
@@ -75,7 +103,7 @@ func (s *Store) DB() *bun.DB { return s.db }
 
 // WithTx returns a store whose methods run inside tx.
 func (s *Store) WithTx(tx bun.IDB) store.Store {
-	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, groups: s.groups}
+	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, groups: s.groups, prio: s.prio}
 }
 
 // Capabilities describes the backend.

@@ -62,6 +62,9 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 			}
 			s.groups.exist.Store(true) // (a rolled-back start only costs a statement per claim)
 		}
+		if p.Priority > 0 {
+			s.prio.exist.Store(true)
+		}
 		for _, r := range p.RateLimits {
 			// A changed rate or burst applies from now; the tokens saved
 			// up stay (at most the new burst).

@@ -19,12 +19,16 @@ CREATE TABLE tasker_rate_limits (
     tokens     REAL NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
--- The claim: ready steps of one queue, highest priority first, then FIFO;
--- gated steps (in a concurrency group or calling a rate-limited system)
--- have their own index (claimed after a count or a token), so the common
--- claim never walks past steps held back by a limit.
-CREATE INDEX tasker_steps_claim ON tasker_steps (queue, priority DESC, next_attempt_at, id)
-    WHERE state = 'pending' AND pending_deps = 0 AND conc_group IS NULL AND rate_system IS NULL;
+-- The claim reads ready steps on tasker_steps_ready (next_attempt_at, id),
+-- FIFO, as before queues existed: a queue and a handler are filters there.
+-- Steps with a priority above 0 have their own index, in claim order, read
+-- first; gated steps (in a concurrency group or calling a rate-limited
+-- system) theirs, claimed after a count or a token. Both hold only their
+-- own rows, so a step that uses neither costs no index beyond the one it
+-- always had, and the common claim never walks past steps held back by a
+-- limit.
+CREATE INDEX tasker_steps_claim_priority ON tasker_steps (queue, priority DESC, next_attempt_at, id)
+    WHERE state = 'pending' AND pending_deps = 0 AND priority > 0 AND conc_group IS NULL AND rate_system IS NULL;
 CREATE INDEX tasker_steps_claim_gated ON tasker_steps (queue, priority DESC, next_attempt_at, id)
     WHERE state = 'pending' AND pending_deps = 0 AND (conc_group IS NOT NULL OR rate_system IS NOT NULL);
 CREATE INDEX tasker_steps_running_group ON tasker_steps (conc_group)
