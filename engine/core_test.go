@@ -3,7 +3,11 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -526,5 +530,64 @@ func TestStatsCountDurableSteps(t *testing.T) {
 	}
 	if got := after.StepsRetried - before.StepsRetried; got < 1 {
 		t.Fatalf("StepsRetried grew by %d, want the durable retry counted", got)
+	}
+}
+
+// typedErrorChildEnv makes the test binary a second process that waits
+// for a task on a database and prints what errors.Is/As say of it.
+const typedErrorChildEnv = "TASKER_TYPED_ERROR_CHILD"
+
+func typedErrorChild() {
+	path, id, _ := strings.Cut(os.Getenv(typedErrorChildEnv), "|")
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	defer s.Close()
+	e, err := engine.New(engine.Config{Store: s})
+	if err != nil {
+		fmt.Println("engine:", err)
+		os.Exit(2)
+	}
+	taskID, _ := strconv.ParseInt(id, 10, 64)
+	out, err := e.Wait(ctx, taskID)
+	if err != nil {
+		fmt.Println("wait:", err)
+		os.Exit(2)
+	}
+	err = out.Err()
+	var se *engine.StepError
+	errors.As(err, &se)
+	fmt.Printf("failed=%v cancelled=%v step=%s attempt=%d kind=%s code=%s message=%q\n",
+		errors.Is(err, engine.ErrStepFailed), errors.Is(err, engine.ErrCancelled), se.Step, se.Attempt, se.Kind, se.Code, se.Message)
+}
+
+// The same in a second OS process: the error is read from the database.
+func TestFailedTaskErrorIsTypedInAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	s, err := sqlite.Open(ctx, path, nil)
+	must(t, err)
+	defer s.Close()
+	e := newEngine(t, engine.Config{Store: s})
+	oneStep(t, e, "charge", func(*engine.StepContext) (any, error) {
+		return nil, &engine.PermanentError{Err: errors.New("card declined"), Code: "declined"}
+	}, engine.StepTemplate{})
+	h, err := e.Start(ctx, "t/charge", nil)
+	must(t, err)
+	if _, err := e.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%d", typedErrorChildEnv, path, h.TaskID))
+	outb, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, outb)
+	}
+	want := `failed=true cancelled=false step=only attempt=1 kind=permanent code=declined message="declined: card declined"`
+	if got := strings.TrimSpace(string(outb)); got != want {
+		t.Fatalf("the other process saw\n%s\nwant\n%s", got, want)
 	}
 }
