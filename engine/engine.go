@@ -21,6 +21,7 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/claimer"
 	"github.com/tasker-go/tasker/engine/internal/inflight"
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
+	"github.com/tasker-go/tasker/engine/internal/notifier"
 	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
 )
@@ -44,6 +45,9 @@ type Engine struct {
 	due      claimer.Due   // when work this process committed becomes ready
 	inflight inflight.Set  // steps running here
 	waiters  waiters.Set   // callers of Wait
+	// done, on stores shared by many processes, wakes Wait when another
+	// process finishes a task (nil on stores that cannot tell).
+	done *notifier.Notifier
 	bus      bus.Bus[Event]
 	maint    *maintainer.Maintainer
 
@@ -67,6 +71,9 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock,
 		templates: map[string]*Template{}, wake: make(chan struct{}, 1),
+	}
+	if d, ok := e.st.(taskDoneStore); ok {
+		e.done = notifier.New(d.TaskDone)
 	}
 	x := c.Execution
 	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: x.Retention},
@@ -482,8 +489,21 @@ func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
 	return e.wait(ctx, taskID, "")
 }
 
+// taskDoneStore is a store that carries task completions between
+// processes (Postgres: NOTIFY).
+type taskDoneStore interface {
+	AnnounceDone()
+	TaskDone() <-chan struct{}
+}
+
 // wait is Wait; with identity set, the task must have that identity.
 func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outcome, error) {
+	var elsewhere <-chan struct{} // a task finished in another process
+	if e.done != nil {
+		ch, stop := e.done.Subscribe()
+		defer stop()
+		elsewhere = ch
+	}
 	for {
 		ch := e.waiters.Add(taskID)
 		d, err := e.st.GetTask(ctx, taskID)
@@ -509,6 +529,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
 		select {
 		case <-ch:
+		case <-elsewhere:
 		case <-poll.C:
 		case <-ctx.Done():
 			poll.Stop()
@@ -533,7 +554,14 @@ func (o *Outcome) Err() error {
 	return &TaskError{TaskID: o.TaskID, State: o.State, Failure: decodeFailure(o.Error)}
 }
 
-func (e *Engine) taskChanged(taskID int64) { e.waiters.Notify(taskID) }
+// taskChanged wakes this process's waiters of the task and tells other
+// processes' waiters to look.
+func (e *Engine) taskChanged(taskID int64) {
+	e.waiters.Notify(taskID)
+	if d, ok := e.st.(taskDoneStore); ok {
+		d.AnnounceDone()
+	}
+}
 
 func (e *Engine) emit(ev Event) {
 	if ev.At.IsZero() {

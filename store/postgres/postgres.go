@@ -330,6 +330,15 @@ func (s *Store) Wake() { s.waker.wake() }
 // so the caller falls back to polling.
 func (s *Store) Wakeups() <-chan struct{} { return s.waker.wakeups() }
 
+// AnnounceDone tells other processes sharing the schema that a task
+// finished, so their Wait calls look at once (NOTIFY, coalesced with Wake's
+// within a few milliseconds).
+func (s *Store) AnnounceDone() { s.waker.announceDone() }
+
+// TaskDone delivers other processes' AnnounceDone, coalesced. The first
+// call starts the listener, as Wakeups does.
+func (s *Store) TaskDone() <-chan struct{} { return s.waker.taskDone() }
+
 type dialect struct{}
 
 func (dialect) Capabilities() store.Capabilities {

@@ -43,8 +43,10 @@ type waker struct {
 	self    string // NOTIFY payload naming this store
 	poll    time.Duration
 
-	out  chan struct{} // Wakeups; buffered 1, sends never block
-	kick chan struct{} // to the notifier; buffered 1
+	out      chan struct{} // Wakeups; buffered 1, sends never block
+	kick     chan struct{} // to the notifier; buffered 1
+	doneOut  chan struct{} // TaskDone; buffered 1
+	doneKick chan struct{} // to the notifier: a task finished; buffered 1
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -67,7 +69,8 @@ func newWaker(pool *pgxpool.Pool, connCfg *pgx.ConnConfig, schema string, poll t
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &waker{
 		pool: pool, connCfg: connCfg.Copy(), channel: channelName(schema), self: hex.EncodeToString(id), poll: poll,
-		out: make(chan struct{}, 1), kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
+		out: make(chan struct{}, 1), kick: make(chan struct{}, 1), doneOut: make(chan struct{}, 1), doneKick: make(chan struct{}, 1),
+		ctx: ctx, cancel: cancel,
 	}
 	w.wg.Add(1)
 	go w.notifyLoop()
@@ -100,6 +103,32 @@ func (w *waker) wake() {
 	}
 }
 
+// doneSuffix tags a notification that says a task finished (waiters care,
+// claim loops do not).
+const doneSuffix = ":done"
+
+func (w *waker) signalDone() {
+	select {
+	case w.doneOut <- struct{}{}:
+	default:
+	}
+}
+
+// announceDone tells other processes that a task finished.
+func (w *waker) announceDone() {
+	select {
+	case w.doneKick <- struct{}{}:
+	default:
+	}
+}
+
+// taskDone starts the listener (as wakeups does) and returns its channel
+// of other processes' task completions.
+func (w *waker) taskDone() <-chan struct{} {
+	w.wakeups()
+	return w.doneOut
+}
+
 func (w *waker) wakeups() <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -127,23 +156,35 @@ func (w *waker) notifyLoop() {
 	rest := time.NewTimer(notifyEvery)
 	defer rest.Stop()
 	for {
+		payload := w.self
 		select {
 		case <-w.ctx.Done():
 			return
 		case <-w.kick:
+			select { // a completion waiting too goes in the same burst
+			case <-w.doneKick:
+				w.notify(w.self + doneSuffix)
+			default:
+			}
+		case <-w.doneKick:
+			payload = w.self + doneSuffix
 		}
-		ctx, cancel := context.WithTimeout(w.ctx, notifyTimeout)
-		_, err := w.pool.Exec(ctx, "SELECT pg_notify($1, $2)", w.channel, w.self)
-		cancel()
-		if err != nil && w.ctx.Err() == nil {
-			w.notifyErrors.Add(1)
-		}
+		w.notify(payload)
 		rest.Reset(notifyEvery)
 		select {
 		case <-w.ctx.Done():
 			return
 		case <-rest.C:
 		}
+	}
+}
+
+func (w *waker) notify(payload string) {
+	ctx, cancel := context.WithTimeout(w.ctx, notifyTimeout)
+	_, err := w.pool.Exec(ctx, "SELECT pg_notify($1, $2)", w.channel, payload)
+	cancel()
+	if err != nil && w.ctx.Err() == nil {
+		w.notifyErrors.Add(1)
 	}
 }
 
@@ -159,6 +200,7 @@ func (w *waker) listenLoop() {
 			w.listening.Store(true)
 			// Notifications sent while we were away are lost: poll once.
 			w.signal()
+			w.signalDone()
 			if w.onListen != nil {
 				w.onListen(conn.PgConn().PID())
 			}
@@ -172,6 +214,7 @@ func (w *waker) listenLoop() {
 			return
 		}
 		w.signal() // fall back to polling at once
+		w.signalDone()
 		t := time.NewTimer(backoff)
 		select {
 		case <-w.ctx.Done():
@@ -205,8 +248,14 @@ func (w *waker) receive(conn *pgx.Conn) {
 		if err != nil {
 			return
 		}
-		if n.Payload != w.self {
-			w.signal()
+		switch n.Payload {
+		case w.self, w.self + doneSuffix: // ours, delivered already
+		default:
+			if len(n.Payload) > len(doneSuffix) && n.Payload[len(n.Payload)-len(doneSuffix):] == doneSuffix {
+				w.signalDone()
+			} else {
+				w.signal()
+			}
 		}
 	}
 }
@@ -224,6 +273,7 @@ func (w *waker) fallbackLoop() {
 		case <-t.C:
 			if !w.listening.Load() {
 				w.signal()
+				w.signalDone()
 			}
 		}
 	}

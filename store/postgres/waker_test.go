@@ -137,3 +137,29 @@ func TestWakeAfterClose(t *testing.T) {
 	s.Wake()
 	s.Wakeups()
 }
+
+// A task completion announced by one store reaches the others' TaskDone,
+// not their Wakeups (claim loops need not look), and not its own TaskDone.
+func TestTaskDoneAcrossStores(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	a := open(t, schema, &postgres.Options{MaxConns: 2, WakeupPoll: time.Hour})
+	b := listen(t, schema)
+	b.connected(t)
+	done := b.s.TaskDone()
+	drain(done) // the fresh connection's first look
+	aDone := a.TaskDone()
+	drain(aDone)
+	a.AnnounceDone()
+	receive(t, done, "task-done from the other store")
+	select {
+	case <-b.wakeup:
+		t.Fatal("a task completion woke the other store's claim loop")
+	default:
+	}
+	// A wake-up and a completion in one burst both arrive.
+	a.Wake()
+	a.AnnounceDone()
+	receive(t, b.wakeup, "wake-up in a burst with a completion")
+	receive(t, done, "completion in a burst with a wake-up")
+}
