@@ -47,9 +47,9 @@ type Engine struct {
 	waiters  waiters.Set   // callers of Wait
 	// done, on stores shared by many processes, wakes Wait when another
 	// process finishes a task (nil on stores that cannot tell).
-	done *notifier.Notifier
-	bus      bus.Bus[Event]
-	maint    *maintainer.Maintainer
+	done  *notifier.Notifier
+	bus   bus.Bus[Event]
+	maint *maintainer.Maintainer
 
 	life lifecycle
 	stat counters
