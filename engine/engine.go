@@ -46,7 +46,8 @@ type Engine struct {
 	inflight inflight.Set  // steps running here
 	waiters  waiters.Set   // callers of Wait
 	// done, on stores shared by many processes, wakes Wait when another
-	// process finishes a task (nil on stores that cannot tell).
+	// process finishes a task (Postgres: NOTIFY; SQLite: the file's
+	// data_version); nil on stores that cannot tell.
 	done  *notifier.Notifier
 	bus   bus.Bus[Event]
 	maint *maintainer.Maintainer
@@ -493,7 +494,7 @@ func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
 // processes (Postgres: NOTIFY).
 type taskDoneStore interface {
 	AnnounceDone()
-	TaskDone() <-chan struct{}
+	TaskDone() (<-chan struct{}, func())
 }
 
 // wait is Wait; with identity set, the task must have that identity.

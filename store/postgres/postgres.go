@@ -336,8 +336,9 @@ func (s *Store) Wakeups() <-chan struct{} { return s.waker.wakeups() }
 func (s *Store) AnnounceDone() { s.waker.announceDone() }
 
 // TaskDone delivers other processes' AnnounceDone, coalesced. The first
-// call starts the listener, as Wakeups does.
-func (s *Store) TaskDone() <-chan struct{} { return s.waker.taskDone() }
+// call starts the listener, as Wakeups does; it lives until Close, so stop
+// does nothing.
+func (s *Store) TaskDone() (<-chan struct{}, func()) { return s.waker.taskDone(), func() {} }
 
 type dialect struct{}
 

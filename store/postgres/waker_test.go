@@ -146,9 +146,9 @@ func TestTaskDoneAcrossStores(t *testing.T) {
 	a := open(t, schema, &postgres.Options{MaxConns: 2, WakeupPoll: time.Hour})
 	b := listen(t, schema)
 	b.connected(t)
-	done := b.s.TaskDone()
+	done, _ := b.s.TaskDone()
 	drain(done) // the fresh connection's first look
-	aDone := a.TaskDone()
+	aDone, _ := a.TaskDone()
 	drain(aDone)
 	a.AnnounceDone()
 	receive(t, done, "task-done from the other store")

@@ -120,6 +120,7 @@ func (o *Options) withDefaults() (Options, error) {
 type Store struct {
 	*bunstore.Store
 	path string
+	ro   *sql.DB // the read pool (nil in memory); TaskDone polls on it
 }
 
 // Open opens the database at path, creating the file when missing (but not
@@ -216,7 +217,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if ro != nil {
 		roDB = o.newDB(ro)
 	}
-	return &Store{Store: bunstore.New(rwDB, roDB, dialect{}, closeAll), path: path}, nil
+	return &Store{Store: bunstore.New(rwDB, roDB, dialect{}, closeAll), path: path, ro: ro}, nil
 }
 
 // openReadOnly is Open with Options.ReadOnly.

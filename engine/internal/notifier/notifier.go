@@ -1,14 +1,14 @@
 // Package notifier fans one source of signals out to any number of
 // subscribers. Its goroutine runs only while someone is subscribed, and the
-// source is first asked for on the first subscription (so a process that
-// never waits opens nothing).
+// source is asked for when it starts and released when it stops (so a
+// process that never waits opens and polls nothing).
 package notifier
 
 import "sync"
 
 // Notifier is safe for concurrent use.
 type Notifier struct {
-	source func() <-chan struct{}
+	source func() (<-chan struct{}, func())
 
 	mu   sync.Mutex
 	subs map[chan struct{}]struct{}
@@ -16,8 +16,9 @@ type Notifier struct {
 	done chan struct{} // closed when it has returned
 }
 
-// New returns a notifier over the channel source returns.
-func New(source func() <-chan struct{}) *Notifier {
+// New returns a notifier over the channel source returns; the function it
+// returns with it is called when the notifier stops listening.
+func New(source func() (<-chan struct{}, func())) *Notifier {
 	return &Notifier{source: source, subs: map[chan struct{}]struct{}{}}
 }
 
@@ -30,7 +31,8 @@ func (n *Notifier) Subscribe() (<-chan struct{}, func()) {
 	n.subs[ch] = struct{}{}
 	if n.stop == nil {
 		n.stop, n.done = make(chan struct{}), make(chan struct{})
-		go n.run(n.source(), n.stop, n.done)
+		src, stopSource := n.source()
+		go n.run(src, stopSource, n.stop, n.done)
 	}
 	n.mu.Unlock()
 	var once sync.Once
@@ -52,8 +54,9 @@ func (n *Notifier) Subscribe() (<-chan struct{}, func()) {
 	}
 }
 
-func (n *Notifier) run(src <-chan struct{}, stop, done chan struct{}) {
+func (n *Notifier) run(src <-chan struct{}, stopSource func(), stop, done chan struct{}) {
 	defer close(done)
+	defer stopSource()
 	for {
 		select {
 		case <-stop:

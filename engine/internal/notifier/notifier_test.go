@@ -14,8 +14,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // subscription (goleak checks) and starts again with the next.
 func TestFanOutAndLifecycle(t *testing.T) {
 	src := make(chan struct{})
-	asked := 0
-	n := notifier.New(func() <-chan struct{} { asked++; return src })
+	asked, released := 0, 0
+	n := notifier.New(func() (<-chan struct{}, func()) { asked++; return src, func() { released++ } })
 	a, cancelA := n.Subscribe()
 	b, cancelB := n.Subscribe()
 	src <- struct{}{} // taken by the goroutine, which then signals both
@@ -28,7 +28,7 @@ func TestFanOutAndLifecycle(t *testing.T) {
 	src <- struct{}{}
 	<-c
 	cancelC()
-	if asked != 2 {
-		t.Fatalf("the source was asked for %d times, want once per start", asked)
+	if asked != 2 || released != 2 {
+		t.Fatalf("the source was asked for %d times and released %d, want once each per start", asked, released)
 	}
 }
