@@ -345,6 +345,29 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	for _, opt := range opts {
 		opt(&o)
 	}
+	p, err := e.prepareStart(workflow, input, &o)
+	if err != nil {
+		return nil, err
+	}
+	st := e.st
+	if o.tx != nil {
+		st = st.WithTx(o.tx)
+	}
+	res, err := st.CreateTask(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
+	}
+	if !res.Existing {
+		e.stat.started.Add(1)
+		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
+		e.Notify()
+	}
+	return &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: p.IdentityKey, e: e}, nil
+}
+
+// prepareStart validates a start of a DAG template and returns what to
+// create.
+func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*store.CreateTaskParams, error) {
 	t, err := e.template(workflow)
 	if err != nil {
 		return nil, err
@@ -363,30 +386,18 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 		}
 	}
 	identity, inputHash := o.identity(t.FullName(), t.FullName()+"@"+t.Version, doc)
-	st := e.st
-	if o.tx != nil {
-		st = st.WithTx(o.tx)
-	}
 	queue, priority := o.routing(t.Queue, t.Priority)
 	group, groupMax, err := o.concurrency(t.FullName(), t.Concurrency, doc)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
-	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
+	p := &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
 		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
 		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(),
 		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
-	if !res.Existing {
-		e.stat.started.Add(1)
-		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
-		e.Notify()
-	}
-	return &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: identity, e: e}, nil
+	return p, nil
 }
 
 // Notify wakes idle workers of this process (and, on stores that support
