@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/uptrace/bun"
 
@@ -12,7 +13,11 @@ import (
 
 // StartRequest is one workflow to start with StartMany.
 type StartRequest struct {
-	Workflow string // a registered DAG template, "namespace/name[@version]"
+	// Workflow is a registered DAG template ("namespace/name[@version]")
+	// or code-first workflow ("namespace/name"). For a code-first workflow
+	// Input must be of the type it was registered with (else
+	// ErrTypeMismatch): the typed handle is GetWorkflow[O](e, id).
+	Workflow string
 	Input    any
 	Options  []StartOption // per item (InTx is not allowed here: see StartMany)
 }
@@ -29,7 +34,7 @@ type StartResult struct {
 // large bulk start instead of waiting for all of it.
 const startManyChunk = 500
 
-// StartMany starts many DAG workflows in few transactions (one per 500
+// StartMany starts many workflows in few transactions (one per 500
 // items) and wakes the workers once. Each item is checked and created on
 // its own: an invalid input, an unknown template or an identity conflict
 // fails only that item, reported in its StartResult by the same index,
@@ -56,7 +61,17 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 			out[i].Err = fmt.Errorf("starting item %d: InTx applies to the whole StartMany, not to one item", i)
 			continue
 		}
-		p, err := e.prepareStart(r.Workflow, r.Input, &o)
+		var p *store.CreateTaskParams
+		var err error
+		if def, code := e.workflowDef(r.Workflow); code {
+			if got := reflect.TypeOf(r.Input); got != def.in {
+				err = fmt.Errorf("%w: its input type is %s, not %v", ErrTypeMismatch, def.in, got)
+			} else {
+				p, err = e.prepareWorkflowStart(r.Workflow, r.Input, &o)
+			}
+		} else {
+			p, err = e.prepareStart(r.Workflow, r.Input, &o)
+		}
 		if err == nil {
 			err = p.Validate()
 		}

@@ -111,3 +111,31 @@ func startMany(t *testing.T, e *engine.Engine, st store.Store, n int) {
 		t.Fatal("an item with its own InTx was accepted")
 	}
 }
+
+// Code-first workflows start in bulk too, their input type checked at
+// Start; the typed handle comes from GetWorkflow.
+func TestStartManyCodeFirst(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	type order struct{ N int }
+	must(t, engine.RegisterWorkflow(env.Engine, "t/double", func(wctx *engine.WorkflowContext, in order) (int, error) {
+		return engine.Step(wctx, "double", func(context.Context) (int, error) { return 2 * in.N, nil })
+	}))
+	res, err := env.StartMany(ctx, []engine.StartRequest{
+		{Workflow: "t/double", Input: order{N: 1}},
+		{Workflow: "t/double", Input: map[string]int{"N": 2}}, // not the registered type
+		{Workflow: "t/double", Input: order{N: 3}},
+		{Workflow: "t/nope", Input: order{N: 4}},
+	})
+	must(t, err)
+	if !errors.Is(res[1].Err, engine.ErrTypeMismatch) || !errors.Is(res[3].Err, engine.ErrUnknownTemplate) && !errors.Is(res[3].Err, engine.ErrUnknownWorkflow) {
+		t.Fatalf("refusals: %v; %v", res[1].Err, res[3].Err)
+	}
+	for i, want := range map[int]int{0: 2, 2: 6} {
+		h := engine.GetWorkflow[int](env.Engine, res[i].Handle.TaskID)
+		env.RunUntilDone(h.TaskID)
+		if got, err := h.Result(ctx); err != nil || got != want {
+			t.Fatalf("item %d: %d, %v; want %d", i, got, err, want)
+		}
+	}
+}

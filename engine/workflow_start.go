@@ -188,38 +188,15 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if _, ok := e.workflowDef(name); !ok {
-		return started{}, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
-	}
-	raw, err := json.Marshal(in)
+	p, err := e.prepareWorkflowStart(name, in, &o)
 	if err != nil {
-		return started{}, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+		return started{}, err
 	}
-	doc, err := normalizeInput(map[string]json.RawMessage{"input": raw})
-	if err != nil {
-		return started{}, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
-	}
-	if err := e.checkPayload("input", len(doc)); err != nil {
-		return started{}, fmt.Errorf("starting %s: %w", name, err)
-	}
-	identity, inputHash := o.identity(name, name+"@code", doc)
-	var cfg store.JSON
-	if o.timeout > 0 {
-		cfg, _ = json.Marshal(driverConfig{Deadline: e.clk.Now().Add(o.timeout).UTC()})
-	}
-	ns, n, _ := strings.Cut(name, "/")
 	st := e.st
 	if o.tx != nil {
 		st = st.WithTx(o.tx)
 	}
-	queue, priority := o.routing("", 0)
-	res, err := st.CreateTask(ctx, &store.CreateTaskParams{
-		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
-		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
-		ConcGroup: o.group, ConcMax: o.groupMax,
-		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
-		Now:   e.now(),
-	})
+	res, err := st.CreateTask(ctx, p)
 	if err != nil {
 		return started{}, fmt.Errorf("starting %s: %w", name, err)
 	}
@@ -228,7 +205,40 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
 		e.Notify()
 	}
-	return started{id: res.Task.ID, existing: res.Existing, identity: identity}, nil
+	return started{id: res.Task.ID, existing: res.Existing, identity: p.IdentityKey}, nil
+}
+
+// prepareWorkflowStart validates a start of a code-first workflow and
+// returns what to create.
+func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*store.CreateTaskParams, error) {
+	if _, ok := e.workflowDef(name); !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+	}
+	doc, err := normalizeInput(map[string]json.RawMessage{"input": raw})
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
+	}
+	if err := e.checkPayload("input", len(doc)); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	identity, inputHash := o.identity(name, name+"@code", doc)
+	var cfg store.JSON
+	if o.timeout > 0 {
+		cfg, _ = json.Marshal(driverConfig{Deadline: e.clk.Now().Add(o.timeout).UTC()})
+	}
+	ns, n, _ := strings.Cut(name, "/")
+	queue, priority := o.routing("", 0)
+	return &store.CreateTaskParams{
+		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
+		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
+		ConcGroup: o.group, ConcMax: o.groupMax,
+		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
+		Now:   e.now(),
+	}, nil
 }
 
 // started is a task Start created or found.
