@@ -40,6 +40,29 @@ func within(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 	}
 }
 
+// runBusy runs e in the background with one handler ("t/long") running and
+// ignoring everything until the returned function releases it and stops e.
+func runBusy(t *testing.T, e *engine.Engine) func() {
+	t.Helper()
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	oneStep(t, e, "long", func(*engine.StepContext) (any, error) {
+		close(entered)
+		<-release
+		return nil, nil
+	}, engine.StepTemplate{})
+	done, err := e.RunBackground(ctx)
+	must(t, err)
+	_, err = e.Start(ctx, "t/long", nil)
+	must(t, err)
+	within(t, entered, 10*time.Second, "the long handler's start")
+	return func() {
+		close(release)
+		must(t, e.Stop(ctx))
+		<-done
+	}
+}
+
 // Stop returns by its deadline although a handler ignores cancellation;
 // the handler's result, arriving later while its lease holds, is recorded.
 func TestStopReturnsByItsDeadlineAndRecordsALateResult(t *testing.T) {
@@ -88,12 +111,6 @@ func TestStopReturnsByItsDeadlineAndRecordsALateResult(t *testing.T) {
 func TestShortRetryBesideALongHandlerRunsPromptly(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, engine.Config{})
-	longEntered, releaseLong := make(chan struct{}), make(chan struct{})
-	oneStep(t, e, "long", func(*engine.StepContext) (any, error) {
-		close(longEntered)
-		<-releaseLong
-		return nil, nil
-	}, engine.StepTemplate{})
 	var failedAt, retriedAt time.Time
 	retried := make(chan struct{})
 	oneStep(t, e, "flaky", func(sc *engine.StepContext) (any, error) {
@@ -105,17 +122,8 @@ func TestShortRetryBesideALongHandlerRunsPromptly(t *testing.T) {
 		close(retried)
 		return nil, nil
 	}, engine.StepTemplate{Backoff: retry.Policy{Base: time.Second, Max: time.Minute}})
-	done, err := e.RunBackground(ctx)
-	must(t, err)
-	defer func() {
-		close(releaseLong)
-		must(t, e.Stop(ctx))
-		<-done
-	}()
-	_, err = e.Start(ctx, "t/long", nil)
-	must(t, err)
-	within(t, longEntered, 10*time.Second, "the long handler's start")
-	_, err = e.Start(ctx, "t/flaky", nil)
+	defer runBusy(t, e)()
+	_, err := e.Start(ctx, "t/flaky", nil)
 	must(t, err)
 	within(t, retried, 10*time.Second, "the retry")
 	gap := retriedAt.Sub(failedAt)
@@ -129,28 +137,13 @@ func TestShortRetryBesideALongHandlerRunsPromptly(t *testing.T) {
 func TestShortSleepBesideALongHandlerWakesPromptly(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, engine.Config{})
-	longEntered, releaseLong := make(chan struct{}), make(chan struct{})
-	oneStep(t, e, "long", func(*engine.StepContext) (any, error) {
-		close(longEntered)
-		<-releaseLong
-		return nil, nil
-	}, engine.StepTemplate{})
 	must(t, engine.RegisterWorkflow(e, "t/nap", func(wctx *engine.WorkflowContext, _ int) (int, error) {
 		if err := engine.Sleep(wctx, 5*time.Millisecond); err != nil {
 			return 0, err
 		}
 		return 1, nil
 	}))
-	done, err := e.RunBackground(ctx)
-	must(t, err)
-	defer func() {
-		close(releaseLong)
-		must(t, e.Stop(ctx))
-		<-done
-	}()
-	_, err = e.Start(ctx, "t/long", nil)
-	must(t, err)
-	within(t, longEntered, 10*time.Second, "the long handler's start")
+	defer runBusy(t, e)()
 	began := time.Now()
 	h, err := engine.StartWorkflow[int, int](ctx, e, "t/nap", 1)
 	must(t, err)
@@ -170,12 +163,6 @@ func TestShortSleepBesideALongHandlerWakesPromptly(t *testing.T) {
 func TestClaimLoopArmsItsTimerForTheRetryFakeClock(t *testing.T) {
 	ctx := context.Background()
 	env := testkit.NewEngine(t, nil)
-	longEntered, releaseLong := make(chan struct{}), make(chan struct{})
-	oneStep(t, env.Engine, "long", func(*engine.StepContext) (any, error) {
-		close(longEntered)
-		<-releaseLong
-		return nil, nil
-	}, engine.StepTemplate{})
 	retried := make(chan struct{})
 	oneStep(t, env.Engine, "flaky", func(sc *engine.StepContext) (any, error) {
 		if sc.Attempt == 1 {
@@ -186,17 +173,8 @@ func TestClaimLoopArmsItsTimerForTheRetryFakeClock(t *testing.T) {
 	}, engine.StepTemplate{})
 	events, unsubscribe := env.Subscribe(64)
 	defer unsubscribe()
-	done, err := env.RunBackground(ctx)
-	must(t, err)
-	defer func() {
-		close(releaseLong)
-		must(t, env.Stop(ctx))
-		<-done
-	}()
-	_, err = env.Start(ctx, "t/long", nil)
-	must(t, err)
-	within(t, longEntered, 10*time.Second, "the long handler's start")
-	_, err = env.Start(ctx, "t/flaky", nil)
+	defer runBusy(t, env.Engine)()
+	_, err := env.Start(ctx, "t/flaky", nil)
 	must(t, err)
 	for ev := range events {
 		if ev.Name == engine.EventStepRetryScheduled {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -313,14 +314,7 @@ func (o *startOptions) routing(queue string, priority int) (string, int) {
 	if o.priority != nil {
 		priority = *o.priority
 	}
-	return cmpOrString(queue, store.DefaultQueue), priority
-}
-
-func cmpOrString(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return cmp.Or(queue, store.DefaultQueue), priority
 }
 
 // TaskHandle refers to a started task. It remembers the task's identity,

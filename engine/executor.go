@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,7 +22,7 @@ import (
 // cancelled or its lease lost: nothing may be recorded).
 func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.Outcome, bool) {
 	st := c.Step
-	key := fmt.Sprintf("%d:%s", st.TaskID, st.Name)
+	key := stepKey(st.TaskID, st.Name)
 	log := e.log.With(zap.Int64("task_id", st.TaskID), zap.String("step", st.Name), zap.Int("attempt", st.Attempts), zap.String("idempotency_key", key))
 	var policy stepPolicy
 	if len(st.Policy) > 0 {
@@ -54,7 +56,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	}
 	e.emit(Event{Name: EventStepStarted, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts})
 
-	timeout := cmpOr(policy.Timeout, e.cfg.Execution.DefaultTimeout)
+	timeout := cmp.Or(policy.Timeout, e.cfg.Execution.DefaultTimeout)
 	workflow := ""
 	var input store.JSON
 	if c.Task != nil {
@@ -121,6 +123,9 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	return o, true
 }
 
+// stepKey is a DAG step's idempotency key: stable across its attempts.
+func stepKey(taskID int64, step string) string { return strconv.FormatInt(taskID, 10) + ":" + step }
+
 // workflowTimeout is the failure of a task past its WithWorkflowTimeout.
 func workflowTimeout(taskID int64, deadline time.Time) error {
 	return Permanent(fmt.Errorf("task %d: %w (deadline %s)", taskID, ErrWorkflowTimeout, deadline.Format(time.RFC3339Nano)))
@@ -132,13 +137,6 @@ func attemptErr[T any](r attempt.Result[T]) error {
 		return &PanicError{Value: r.Panic.Value, Stack: r.Panic.Stack}
 	}
 	return r.Err
-}
-
-func cmpOr(a, b time.Duration) time.Duration {
-	if a > 0 {
-		return a
-	}
-	return b
 }
 
 // attemptInfo is what classify needs to know about the attempt.

@@ -72,10 +72,7 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 		} else {
 			p, err = e.prepareStart(r.Workflow, r.Input, &o)
 		}
-		if err == nil {
-			err = p.Validate()
-		}
-		if err != nil {
+		if err != nil { // (the store's own checks run in CreateTask, before any SQL)
 			out[i].Err = fmt.Errorf("starting item %d (%s): %w", i, r.Workflow, err)
 			continue
 		}

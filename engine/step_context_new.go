@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"go.uber.org/zap"
 
@@ -43,7 +42,7 @@ func NewStepContext(ctx context.Context, p StepContextParams) *StepContext {
 		p.Attempt = 1
 	}
 	if p.IdempotencyKey == "" {
-		p.IdempotencyKey = fmt.Sprintf("%d:%s", p.TaskID, p.Step)
+		p.IdempotencyKey = stepKey(p.TaskID, p.Step)
 	}
 	if p.Logger == nil {
 		p.Logger = zap.NewNop()

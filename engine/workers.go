@@ -66,35 +66,32 @@ func (e *Engine) workerParams(started time.Time) *store.RegisterWorkerParams {
 // registry is advisory (Explain and operators read it; claims do not), so
 // a failure is logged and the run goes on; the next heartbeat tries again.
 func (e *Engine) registerWorker(ctx context.Context) {
-	w := &e.wreg
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.active, w.started = true, time.Time{}
-	rec, err := e.st.RegisterWorker(ctx, e.workerParams(time.Time{}))
-	if err != nil {
-		e.log.Warn("recording this worker in the registry failed", zap.String("worker", e.cfg.WorkerID), zap.Error(err))
-		return
-	}
-	w.started = rec.StartedAt
+	e.wreg.mu.Lock()
+	defer e.wreg.mu.Unlock()
+	e.wreg.active, e.wreg.started = true, time.Time{}
+	e.recordWorker(ctx)
 }
 
 // beatWorker refreshes the record on a heartbeat (the maintainer's Beat
 // hook), with the handlers registered by now.
 func (e *Engine) beatWorker(ctx context.Context) {
-	w := &e.wreg
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.active {
-		return
+	e.wreg.mu.Lock()
+	defer e.wreg.mu.Unlock()
+	if e.wreg.active {
+		e.recordWorker(ctx)
 	}
-	rec, err := e.st.RegisterWorker(ctx, e.workerParams(w.started))
+}
+
+// recordWorker writes the record; the caller holds wreg.mu.
+func (e *Engine) recordWorker(ctx context.Context) {
+	rec, err := e.st.RegisterWorker(ctx, e.workerParams(e.wreg.started))
 	if err != nil {
 		if ctx.Err() == nil {
-			e.log.Warn("refreshing this worker in the registry failed", zap.String("worker", e.cfg.WorkerID), zap.Error(err))
+			e.log.Warn("recording this worker in the registry failed", zap.String("worker", e.cfg.WorkerID), zap.Error(err))
 		}
 		return
 	}
-	w.started = rec.StartedAt
+	e.wreg.started = rec.StartedAt
 }
 
 // deregisterWorker deletes the record as Run ends.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,7 +102,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	}
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx := context.WithValue(wctx.Context, stepInfoKey{}, info)
-	timeout := cmpOr(o.timeout, wctx.e.cfg.Execution.DefaultTimeout)
+	timeout := cmp.Or(o.timeout, wctx.e.cfg.Execution.DefaultTimeout)
 	res := attempt.Run(ctx, timeout, fn)
 	result, err := res.Value, attemptErr(res)
 	if cause := context.Cause(wctx.Context); cause != nil && err != nil {

@@ -101,9 +101,6 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	if o.Attempt == 0 {
 		o.Attempt = 1
 	}
-	if o.IdempotencyKey == "" {
-		o.IdempotencyKey = fmt.Sprintf("%d:%s", o.TaskID, o.Step)
-	}
 	ctx := o.Context
 	if ctx == nil {
 		ctx = t.Context()
@@ -117,10 +114,8 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	if log == nil {
 		log = zaptest.NewLogger(t)
 	}
-	log = log.With(zap.Int64("task_id", o.TaskID), zap.String("step", o.Step), zap.Int("attempt", o.Attempt), zap.String("idempotency_key", o.IdempotencyKey))
-
 	p := engine.StepContextParams{TaskID: o.TaskID, StepID: o.StepID, Workflow: o.Workflow, Step: o.Step, Handler: o.Handler,
-		Attempt: o.Attempt, IdempotencyKey: o.IdempotencyKey, Logger: log,
+		Attempt: o.Attempt, IdempotencyKey: o.IdempotencyKey, // NewStepContext derives the engine's key when empty
 		Input: encode(t, "input", input, []byte("{}")), Deps: make(map[string]json.RawMessage, len(deps))}
 	if o.Config != nil {
 		p.Config = encode(t, "config", o.Config, nil)
@@ -129,6 +124,7 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 		p.Deps[name] = encode(t, "result of dependency "+name, v, nil)
 	}
 	sc := engine.NewStepContext(ctx, p)
+	sc.Logger = log.With(zap.Int64("task_id", o.TaskID), zap.String("step", o.Step), zap.Int("attempt", o.Attempt), zap.String("idempotency_key", sc.IdempotencyKey))
 
 	res := &StepResult{Context: sc}
 	var err error

@@ -97,13 +97,6 @@ func (f *Fake) Set(t time.Time) {
 	f.waiters = kept
 }
 
-// Pending reports how many timers wait for the fake time to move.
-func (f *Fake) Pending() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.waiters)
-}
-
 // Next returns the earliest time a timer waits for.
 func (f *Fake) Next() (time.Time, bool) {
 	f.mu.Lock()

@@ -117,10 +117,3 @@ func (d *Dispatcher) Close() {
 // Wait returns once every handler and claim under way has finished: call
 // it after Close.
 func (d *Dispatcher) Wait() { d.work.Wait() }
-
-// Done returns a channel closed once Wait would return: call after Close.
-func (d *Dispatcher) Done() <-chan struct{} {
-	ch := make(chan struct{})
-	go func() { d.work.Wait(); close(ch) }()
-	return ch
-}

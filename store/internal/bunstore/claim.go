@@ -45,13 +45,14 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	// while such steps may exist); then what is left, FIFO. An ageing turn
 	// (ByReadyTime) skips the priority pass, so the longest-waiting steps
 	// get through a flood of high-priority work.
-	if !p.ByReadyTime && s.mayHavePriorities(ctx, tx) {
+	if !p.ByReadyTime && s.hints.prio.may(ctx, tx, `SELECT 1 FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0
+		AND priority > 0 AND conc_group IS NULL AND rate_system IS NULL LIMIT 1`) {
 		got, err := s.claimReady(ctx, tx, p, at, passPriority, p.Limit)
 		if err != nil {
 			return nil, err
 		}
 		if len(got) == 0 {
-			s.prio.forget()
+			s.hints.prio.forget()
 		}
 		steps = got
 	}
@@ -62,7 +63,8 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 		}
 		steps = append(steps, got...)
 	}
-	if p.Grouped && len(steps) < p.Limit && s.mayHaveGroups(ctx, tx) {
+	if p.Grouped && len(steps) < p.Limit &&
+		s.hints.gated.may(ctx, tx, `SELECT 1 FROM tasker_conc_groups UNION ALL SELECT 1 FROM tasker_rate_limits LIMIT 1`) {
 		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken()})
 		if err != nil {
 			return nil, err
@@ -400,17 +402,24 @@ const (
 	passFIFO            // any priority, FIFO (tasker_steps_ready): what the priority pass left, and the ageing turn
 )
 
+// routeFilter restricts a claim to the handlers and queues it serves,
+// given the positions of their list arguments.
+func routeFilter(p *store.ClaimStepsParams, handlersArg, queuesArg int) string {
+	filter := ""
+	if len(p.Handlers) > 0 {
+		filter += fmt.Sprintf(" AND s.handler IN (?%d)", handlersArg)
+	}
+	if len(p.Queues) > 0 {
+		filter += fmt.Sprintf(" AND s.queue IN (?%d)", queuesArg)
+	}
+	return filter
+}
+
 // claimReady claims up to limit ready steps outside concurrency groups and
 // rate limits in one statement.
 func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, pass, limit int) ([]*store.Step, error) {
 	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), limit, bun.List(p.Queues)}
-	filter := ""
-	if len(p.Handlers) > 0 {
-		filter += " AND s.handler IN (?5)"
-	}
-	if len(p.Queues) > 0 {
-		filter += " AND s.queue IN (?7)"
-	}
+	filter := routeFilter(p, 5, 7)
 	order := "s.next_attempt_at, s.id"
 	switch pass {
 	case passPriority:
@@ -447,15 +456,8 @@ func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsP
 // and takes what fits. lease is the claim's owner, lease expiry and token
 // arguments.
 func (s *Store) claimGrouped(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, room int, lease []any) ([]*store.Step, error) {
-	filter, args := "", []any{s.d.Time(p.Now, 0), room * 4}
-	if len(p.Handlers) > 0 {
-		args = append(args, bun.List(p.Handlers))
-		filter += fmt.Sprintf(" AND s.handler IN (?%d)", len(args)-1)
-	}
-	if len(p.Queues) > 0 {
-		args = append(args, bun.List(p.Queues))
-		filter += fmt.Sprintf(" AND s.queue IN (?%d)", len(args)-1)
-	}
+	args := []any{s.d.Time(p.Now, 0), room * 4, bun.List(p.Handlers), bun.List(p.Queues)}
+	filter := routeFilter(p, 2, 3)
 	order := "s.priority DESC, s.next_attempt_at, s.id"
 	if p.ByReadyTime {
 		order = "s.next_attempt_at, s.id"
@@ -607,7 +609,7 @@ func (s *Store) lockBuckets(ctx context.Context, tx bun.IDB, systems []string, a
 // for a bucket that ran dry (NextWakeup reports it).
 func (s *Store) saveBuckets(ctx context.Context, tx bun.IDB, buckets map[string]*bucket, at time.Time) error {
 	if len(buckets) > 0 {
-		s.groups.nextToken.Store(0) // recomputed below for the buckets still dry
+		s.hints.nextToken.Store(0) // recomputed below for the buckets still dry
 	}
 	for _, b := range buckets {
 		if _, err := tx.NewRaw(`UPDATE tasker_rate_limits SET tokens = ?, updated_at = ? WHERE name = ?`, b.Tokens, at, b.Name).Exec(ctx); err != nil {
@@ -616,8 +618,8 @@ func (s *Store) saveBuckets(ctx context.Context, tx bun.IDB, buckets map[string]
 		if b.Tokens < 1 {
 			due := at.Add(time.Duration((1 - b.Tokens) / b.PerSecond * float64(time.Second))).UnixNano()
 			for {
-				cur := s.groups.nextToken.Load()
-				if cur != 0 && cur <= due || s.groups.nextToken.CompareAndSwap(cur, due) {
+				cur := s.hints.nextToken.Load()
+				if cur != 0 && cur <= due || s.hints.nextToken.CompareAndSwap(cur, due) {
 					break
 				}
 			}
@@ -640,13 +642,13 @@ func (s *Store) RateLimitState(ctx context.Context, system string) (*store.RateL
 // asks it on every turn, busy or idle). Once that time has passed it
 // reports nothing until a claim finds a bucket dry again.
 func (s *Store) HeldUntil() (time.Time, bool) {
-	n := s.groups.nextToken.Load()
+	n := s.hints.nextToken.Load()
 	if n == 0 {
 		return time.Time{}, false
 	}
 	at := time.Unix(0, n)
 	if time.Until(at) < -time.Second { // long past: the claims since have taken it
-		s.groups.nextToken.CompareAndSwap(n, 0)
+		s.hints.nextToken.CompareAndSwap(n, 0)
 		return time.Time{}, false
 	}
 	return at, true

@@ -21,69 +21,49 @@ type Store struct {
 	ro      bun.IDB // where reads go (a read pool, or rw)
 	d       Dialect // what differs between databases
 	closeFn func() error
-	groups  *groupsSeen // shared with WithTx views
-	prio    *seen       // shared with WithTx views
+	hints   *claimHints // shared with WithTx views
 }
 
-// groupsSeen remembers whether any concurrency group or rate limit exists, so claims skip
-// the grouped pass (a statement) in deployments that use none. Groups are
-// never deleted: once seen, always looked for; until then, looked for at
-// most once per groupsRecheck (a group made by another process is noticed
-// that late at worst).
-type groupsSeen struct {
-	exist     atomic.Bool
-	checkedAt atomic.Int64 // unix nanoseconds
+// claimHints are what this store's claims remember between calls, so that
+// deployments that use no priority, concurrency group or rate limit pay no
+// statement for them.
+type claimHints struct {
+	gated seen // a concurrency group or rate limit exists (never deleted)
+	prio  seen // ready steps with a priority may exist
 	// nextToken is when a step held back by a rate limit may next be
-	// claimed (unix nanoseconds, 0: none held): NextWakeup reports it.
+	// claimed (unix nanoseconds, 0: none held): NextWakeup and HeldUntil
+	// report it.
 	nextToken atomic.Int64
 }
 
-// seen remembers whether rows of some kind may exist (ready steps with a
-// priority): a claim looks for them while they may, and otherwise at most
-// once per groupsRecheck.
+// seen remembers whether rows of some kind may exist: once marked, claims
+// look for them (until forget); otherwise they check at most once per
+// recheck, so rows made by another process are noticed that late at worst.
 type seen struct {
 	exist     atomic.Bool
 	checkedAt atomic.Int64 // unix nanoseconds
 }
 
-// forget: the last look found none.
+const recheck = time.Second
+
+func (x *seen) mark()   { x.exist.Store(true) }
 func (x *seen) forget() { x.exist.Store(false) }
 
-// mayHavePriorities reports whether the priority pass is worth a statement.
-func (s *Store) mayHavePriorities(ctx context.Context, tx bun.IDB) bool {
-	x := s.prio
+// may reports whether the rows may exist, running query (which returns a
+// row when they do) at most once per recheck while they are not known to.
+func (x *seen) may(ctx context.Context, tx bun.IDB, query string) bool {
 	if x.exist.Load() {
 		return true
 	}
 	now := time.Now().UnixNano()
-	if last := x.checkedAt.Load(); now-last < int64(groupsRecheck) || !x.checkedAt.CompareAndSwap(last, now) {
+	if last := x.checkedAt.Load(); now-last < int64(recheck) || !x.checkedAt.CompareAndSwap(last, now) {
 		return false
 	}
 	var n []int
-	if err := tx.NewRaw(`SELECT 1 FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0 AND priority > 0
-		AND conc_group IS NULL AND rate_system IS NULL LIMIT 1`).Scan(ctx, &n); err == nil && len(n) > 0 {
-		x.exist.Store(true)
+	if err := tx.NewRaw(query).Scan(ctx, &n); err == nil && len(n) > 0 {
+		x.mark()
 	}
 	return x.exist.Load()
-}
-
-const groupsRecheck = time.Second
-
-// mayHaveGroups reports whether the grouped pass is worth running.
-func (s *Store) mayHaveGroups(ctx context.Context, tx bun.IDB) bool {
-	g := s.groups
-	if g.exist.Load() {
-		return true
-	}
-	now := time.Now().UnixNano()
-	if last := g.checkedAt.Load(); now-last < int64(groupsRecheck) || !g.checkedAt.CompareAndSwap(last, now) {
-		return false
-	}
-	var n []int
-	if err := tx.NewRaw(`SELECT 1 FROM tasker_conc_groups UNION ALL SELECT 1 FROM tasker_rate_limits LIMIT 1`).Scan(ctx, &n); err == nil && len(n) > 0 {
-		g.exist.Store(true)
-	}
-	return g.exist.Load()
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,7 +71,7 @@ var _ store.Store = (*Store)(nil)
 // New returns a store writing through rw and reading through ro (ro may be
 // nil: reads then use rw). closeFn closes the underlying pools.
 func New(rw, ro *bun.DB, d Dialect, closeFn func() error) *Store {
-	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, groups: &groupsSeen{}, prio: &seen{}}
+	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, hints: &claimHints{}}
 	if ro != nil {
 		s.ro = ro
 	}
@@ -103,7 +83,7 @@ func (s *Store) DB() *bun.DB { return s.db }
 
 // WithTx returns a store whose methods run inside tx.
 func (s *Store) WithTx(tx bun.IDB) store.Store {
-	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, groups: s.groups, prio: s.prio}
+	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, hints: s.hints}
 }
 
 // Capabilities describes the backend.

@@ -60,10 +60,10 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 			if _, err := tx.NewRaw(`INSERT INTO tasker_conc_groups (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, p.ConcGroup).Exec(ctx); err != nil {
 				return err
 			}
-			s.groups.exist.Store(true) // (a rolled-back start only costs a statement per claim)
+			s.hints.gated.mark() // (a rolled-back start only costs a statement per claim)
 		}
 		if p.Priority > 0 {
-			s.prio.exist.Store(true)
+			s.hints.prio.mark()
 		}
 		for _, r := range p.RateLimits {
 			// A changed rate or burst applies from now; the tokens saved
@@ -75,7 +75,7 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 				r.System, r.PerSecond, r.Burst, at).Exec(ctx); err != nil {
 				return err
 			}
-			s.groups.exist.Store(true)
+			s.hints.gated.mark()
 		}
 		return insertSteps(ctx, tx, s.d, task, p, at)
 	})
