@@ -123,3 +123,23 @@ func TestStopBeforeRunLeavesNoResidue(t *testing.T) {
 	}
 	run(t, e) // and the next Run is a normal one
 }
+
+// Close releases the cache an engine used without Run made for itself, and
+// leaves a Run alone (Stop ends runs).
+func TestCloseReleasesTheCacheNotTheRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.SetToggle(ctx, "dynamic_concurrency", true))
+	if e.Status().Mode == "" {
+		t.Fatal("no cache after SetToggle")
+	}
+	must(t, e.Close())
+	if m := e.Status().Mode; m != "" {
+		t.Fatalf("Close left the cache in mode %q", m)
+	}
+	run(t, e) // Stop (in run's cleanup) ends it
+	must(t, e.Close())
+	if !e.Status().Running {
+		t.Fatal("Close stopped a Run")
+	}
+}

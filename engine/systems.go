@@ -57,8 +57,15 @@ func (e *Engine) coordinate(ctx context.Context) *coordination {
 	return co
 }
 
+// Close releases what the engine holds outside a Run: the cache it made for
+// itself (toggles and shared back-off, created on first use). It does not
+// stop a Run — Stop does that, and releases the cache too, as a Run's end
+// does — so Close is for engines used without Run (RunOnce, Toggle,
+// Explain). A later use makes a new cache.
+func (e *Engine) Close() error { return e.releaseCoordination() }
+
 // releaseCoordination closes the cache the engine made for itself (a Run's
-// end and Stop call it; a later use makes a new one).
+// end, Stop and Close call it; a later use makes a new one).
 func (e *Engine) releaseCoordination() error {
 	e.cmu.Lock()
 	defer e.cmu.Unlock()

@@ -104,7 +104,7 @@ func (e *Engine) RunBackground(ctx context.Context) (<-chan error, error) {
 }
 
 // begin makes the engine running (synchronously, so a Stop that follows
-// sees it) and builds the run's parts.
+// sees it) and makes the run's stop signals; loop builds its parts.
 func (e *Engine) begin(ctx context.Context) (*run, error) {
 	l := &e.life
 	l.mu.Lock()
