@@ -18,6 +18,7 @@ import (
 	"github.com/uptrace/bun"
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/engine/internal/batch"
 	"github.com/tasker-go/tasker/engine/internal/bus"
 	"github.com/tasker-go/tasker/engine/internal/claimer"
 	"github.com/tasker-go/tasker/engine/internal/inflight"
@@ -61,6 +62,8 @@ type Engine struct {
 
 	rec recorder // groups durable step records of code-first workflows
 
+	starts *batch.Batcher[*store.CreateTaskParams, *store.CreateTaskResult] // group commit of Start (create.go)
+
 	wreg workerReg // this engine's row in the worker registry (workers.go)
 }
 
@@ -74,6 +77,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock,
 		templates: map[string]*Template{}, wake: make(chan struct{}, 1),
 	}
+	e.starts = batch.New(startBatch, e.createBatch)
 	if d, ok := e.st.(taskDoneStore); ok {
 		e.done = notifier.New(d.TaskDone)
 	}
@@ -343,18 +347,9 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	if err != nil {
 		return nil, err
 	}
-	st := e.st
-	if o.tx != nil {
-		st = st.WithTx(o.tx)
-	}
-	res, err := st.CreateTask(ctx, p)
+	res, err := e.create(ctx, p, o.tx)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
-	}
-	if !res.Existing {
-		e.stat.started.Add(1)
-		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
-		e.Notify()
 	}
 	return &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: p.IdentityKey, e: e}, nil
 }

@@ -2,11 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
-
-	"github.com/uptrace/bun"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -29,19 +26,19 @@ type StartResult struct {
 	Err    error
 }
 
-// startManyChunk bounds one transaction of StartMany: on SQLite the single
-// writer is released between chunks, so completions interleave with a
-// large bulk start instead of waiting for all of it.
-const startManyChunk = 500
-
-// StartMany starts many workflows in few transactions (one per 500
-// items) and wakes the workers once. Each item is checked and created on
-// its own: an invalid input, an unknown template or an identity conflict
-// fails only that item, reported in its StartResult by the same index,
-// and the others are created (an item whose identity exists already
-// returns that task, Existing set, as Start does). The error is for the
-// call as a whole (the database failed); items of chunks already committed
-// then exist.
+// StartMany starts many workflows in few transactions: one per 500 items,
+// each with one multi-row INSERT per table, each followed by a wake-up of
+// the workers (on SQLite the single writer is released between them, so
+// running workflows keep completing during a large bulk start).
+//
+// Each item is checked and created on its own: an invalid input, an
+// unknown template or an identity conflict fails only that item, reported
+// in its StartResult by the same index, and the others are created. An
+// item whose identity exists already returns that task, Existing set, as
+// Start does; so does an item repeating an earlier item's identity (with
+// the same input; with another input it is a conflict). The error is for
+// the call as a whole (the database failed); items of chunks already
+// committed then exist.
 //
 // With opts containing InTx(tx), every item is created inside the caller's
 // transaction (one chunk): nothing exists unless it commits.
@@ -78,54 +75,47 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 		}
 		params[i] = p
 	}
-	created := 0
-	create := func(ctx context.Context, tx bun.IDB, from, to int) error {
-		st := e.st.WithTx(tx)
+	// Chunks of startBatch items, each in its own transaction (or all in
+	// the caller's): one multi-row INSERT per table for each.
+	for from := 0; from < len(reqs); from += startBatch {
+		to := len(reqs)
+		if common.tx == nil {
+			to = min(from+startBatch, len(reqs))
+		}
+		var chunk []*store.CreateTaskParams
+		var index []int
 		for i := from; i < to; i++ {
-			if params[i] == nil {
+			if params[i] != nil {
+				chunk = append(chunk, params[i])
+				index = append(index, i)
+			}
+		}
+		if len(chunk) == 0 {
+			continue
+		}
+		st := e.st
+		if common.tx != nil {
+			st = st.WithTx(common.tx)
+		}
+		items, err := st.CreateTasks(ctx, chunk)
+		if err != nil {
+			return out, fmt.Errorf("starting items %d to %d: %w", from, to-1, err)
+		}
+		created := make([]*store.CreateTaskResult, 0, len(items))
+		for k, it := range items {
+			i := index[k]
+			if it.Err != nil {
+				out[i].Err = fmt.Errorf("starting item %d (%s): %w", i, reqs[i].Workflow, it.Err)
 				continue
 			}
-			res, err := st.CreateTask(ctx, params[i]) // its own savepoint
-			switch {
-			case err == nil:
-				out[i].Handle = &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: params[i].IdentityKey, e: e}
-			case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
-				out[i].Err = fmt.Errorf("starting item %d (%s): %w", i, reqs[i].Workflow, err)
-			default:
-				return fmt.Errorf("starting item %d (%s): %w", i, reqs[i].Workflow, err)
-			}
+			res := it.CreateTaskResult
+			out[i].Handle = &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: params[i].IdentityKey, e: e}
+			created = append(created, &res)
 		}
-		return nil
-	}
-	announce := func(from, to int) {
-		for i := from; i < to; i++ {
-			if h := out[i].Handle; h != nil && !h.Existing {
-				created++
-				e.stat.started.Add(1)
-				e.emit(Event{Name: EventTaskStarted, TaskID: h.TaskID})
-			}
+		e.announce(created)
+		if common.tx != nil {
+			break
 		}
-	}
-	if common.tx != nil {
-		if err := create(ctx, common.tx, 0, len(reqs)); err != nil {
-			return out, err
-		}
-		announce(0, len(reqs))
-	} else {
-		for from := 0; from < len(reqs); from += startManyChunk {
-			to := min(from+startManyChunk, len(reqs))
-			err := e.st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return create(ctx, tx, from, to) })
-			if err != nil {
-				for i := from; i < to; i++ {
-					out[i].Handle = nil // rolled back
-				}
-				return out, err
-			}
-			announce(from, to)
-		}
-	}
-	if created > 0 {
-		e.Notify()
 	}
 	return out, nil
 }

@@ -192,18 +192,9 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 	if err != nil {
 		return started{}, err
 	}
-	st := e.st
-	if o.tx != nil {
-		st = st.WithTx(o.tx)
-	}
-	res, err := st.CreateTask(ctx, p)
+	res, err := e.create(ctx, p, o.tx)
 	if err != nil {
 		return started{}, fmt.Errorf("starting %s: %w", name, err)
-	}
-	if !res.Existing {
-		e.stat.started.Add(1)
-		e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
-		e.Notify()
 	}
 	return started{id: res.Task.ID, existing: res.Existing, identity: p.IdentityKey}, nil
 }

@@ -33,6 +33,14 @@ type Store interface {
 	// input hash returns the existing task with Existing set; the same key
 	// with a different input hash fails with ErrConflict.
 	CreateTask(ctx context.Context, p *CreateTaskParams) (*CreateTaskResult, error)
+	// CreateTasks creates many tasks in one transaction, with one
+	// multi-row INSERT per table. Each item succeeds or fails on its own:
+	// an invalid item (ErrInvalid) or an identity conflict (ErrConflict)
+	// is reported in its CreateTasksItem and the others are created; an
+	// identity repeated within ps denotes the first item's task. The
+	// error is for the call as a whole: the transaction failed and
+	// nothing was written.
+	CreateTasks(ctx context.Context, ps []*CreateTaskParams) ([]CreateTasksItem, error)
 	GetTask(ctx context.Context, id int64) (*TaskDetail, error)
 	GetTaskByIdentity(ctx context.Context, identityKey string) (*Task, error)
 	ListTasks(ctx context.Context, p *ListTasksParams) (*TaskPage, error)
@@ -230,6 +238,13 @@ type CreateTaskParams struct {
 type CreateTaskResult struct {
 	Task     *Task
 	Existing bool
+}
+
+// CreateTasksItem is what became of one item of CreateTasks: the task (as
+// CreateTask returns it), or the error that refused the item.
+type CreateTasksItem struct {
+	CreateTaskResult
+	Err error
 }
 
 // TaskDetail is a task with its steps and edges.

@@ -19,6 +19,8 @@ import (
 func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases := map[string]func(t *testing.T, b *bundle){
 		"CreateAndGet":               testCreateAndGet,
+		"CreateTasks":                testCreateTasks,
+		"CreateTasksInTx":            testCreateTasksInTx,
 		"IdempotentCreate":           testIdempotentCreate,
 		"BadInputWritesNothing":      testBadInput,
 		"TaskStateMachine":           testTaskStateMachine,

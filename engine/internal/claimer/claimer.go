@@ -92,6 +92,7 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 		default:
 		}
 		idle := false
+		before := l.clk.Now() // due times up to here are covered by this claim
 		if look {
 			running, free := l.disp.Running(), l.disp.Free()
 			// Claim when a useful batch fits, or when nothing runs at all.
@@ -108,7 +109,10 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 		}
 		now := l.clk.Now()
 		wait := x.PollInterval
-		if next, ok := l.due.Next(now); ok {
+		if next, ok := l.due.Next(before); ok {
+			if look && !next.After(now) {
+				continue // it fell due during the claim: claim again
+			}
 			wait = min(wait, next.Sub(now))
 		}
 		if h, ok := l.st.(heldUntil); ok {
@@ -136,6 +140,12 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 		wait = max(wait, minWait)
 		timer := l.clk.After(wait)
 		look = true
+		if l.clk.Now().Sub(now) >= wait {
+			// The clock passed the wait while it was computed (a fake
+			// clock's Advance between Now and After would otherwise leave
+			// the timer one wait too late).
+			continue
+		}
 		select {
 		case <-stop:
 		case <-ctx.Done():

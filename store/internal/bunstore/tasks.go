@@ -12,79 +12,6 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
-// CreateTask inserts a task, its steps, its edges and its first transition
-// in one transaction; idempotent on the identity key.
-func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*store.CreateTaskResult, error) {
-	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("creating task: %w", err)
-	}
-	at := now(p.Now)
-	version := p.Version
-	if version == "" {
-		version = "0.0.0"
-	}
-	queue := p.Queue
-	if queue == "" {
-		queue = store.DefaultQueue
-	}
-	res := &store.CreateTaskResult{}
-	err := s.inTx(ctx, "creating task", func(ctx context.Context, tx bun.IDB) error {
-		task := &store.Task{
-			Namespace: p.Namespace, Name: p.Name, Version: version, Kind: p.Kind,
-			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
-			State: store.TaskPending, Priority: p.Priority, Queue: queue, ParentID: p.ParentID,
-			Unfinished: len(p.Steps), TransitionSeq: 1, CreatedAt: at, UpdatedAt: at,
-		}
-		var ids []int64
-		if err := tx.NewInsert().Model(task).On("CONFLICT (identity_key) DO NOTHING").
-			Returning("id").Scan(ctx, &ids); err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			existing := new(store.Task)
-			if err := tx.NewSelect().Model(existing).Where("identity_key = ?", p.IdentityKey).Scan(ctx); err != nil {
-				return err
-			}
-			if existing.InputHash != p.InputHash {
-				return fmt.Errorf("%w: identity key %q is taken by task %d with a different input", store.ErrConflict, p.IdentityKey, existing.ID)
-			}
-			res.Task, res.Existing = existing, true
-			return nil
-		}
-		task.ID = ids[0]
-		res.Task = task
-		if err := writeTaskTransitions(ctx, tx, []taskMove{{id: task.ID, to: store.TaskPending, seq: 1}}, at); err != nil {
-			return err
-		}
-		if p.ConcGroup != "" {
-			if _, err := tx.NewRaw(`INSERT INTO tasker_conc_groups (name) VALUES (?) ON CONFLICT (name) DO NOTHING`, p.ConcGroup).Exec(ctx); err != nil {
-				return err
-			}
-			s.hints.gated.mark() // (a rolled-back start only costs a statement per claim)
-		}
-		if p.Priority > 0 {
-			s.hints.prio.mark()
-		}
-		for _, r := range p.RateLimits {
-			// A changed rate or burst applies from now; the tokens saved
-			// up stay (at most the new burst).
-			if _, err := tx.NewRaw(`INSERT INTO tasker_rate_limits (name, per_second, burst, tokens, updated_at) VALUES (?0, ?1, ?2, ?2, ?3)
-				ON CONFLICT (name) DO UPDATE SET per_second = EXCLUDED.per_second, burst = EXCLUDED.burst,
-					tokens = CASE WHEN tasker_rate_limits.tokens > EXCLUDED.burst THEN EXCLUDED.burst ELSE tasker_rate_limits.tokens END
-				WHERE tasker_rate_limits.per_second <> EXCLUDED.per_second OR tasker_rate_limits.burst <> EXCLUDED.burst`,
-				r.System, r.PerSecond, r.Burst, at).Exec(ctx); err != nil {
-				return err
-			}
-			s.hints.gated.mark()
-		}
-		return insertSteps(ctx, tx, s.d, task, p, at)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
 func rateSystem(ns store.NewStep) *string {
 	if ns.RateSystem == "" {
 		return nil
@@ -92,50 +19,123 @@ func rateSystem(ns store.NewStep) *string {
 	return &ns.RateSystem
 }
 
-func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, task *store.Task, p *store.CreateTaskParams, at time.Time) error {
-	taskID, steps, clock := task.ID, p.Steps, p.Now
-	var group *string
-	if p.ConcGroup != "" {
-		group = &p.ConcGroup
-	}
-	if len(steps) == 0 {
-		return nil
-	}
-	rows := make([]*store.Step, len(steps))
-	var delayed []int
-	for i, ns := range steps {
-		limit := ns.RetryLimit
-		if limit == 0 {
-			limit = store.DefaultRetryLimit
+// concGroupRow is a row of tasker_conc_groups as a start creates it.
+type concGroupRow struct {
+	bun.BaseModel `bun:"table:tasker_conc_groups"`
+	Name          string `bun:"name"`
+}
+
+// declareLimits creates the concurrency groups and declares (or changes)
+// the rate-limit buckets the new tasks name.
+func (s *Store) declareLimits(ctx context.Context, tx bun.IDB, ps []*store.CreateTaskParams) error {
+	var groups []string
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if p.ConcGroup != "" && !seen[p.ConcGroup] {
+			seen[p.ConcGroup] = true
+			groups = append(groups, p.ConcGroup)
 		}
-		rows[i] = &store.Step{
-			TaskID: taskID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
-			Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
-			Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, ConcGroup: group, ConcMax: p.ConcMax, RateSystem: rateSystem(ns), State: store.StepPending, PendingDeps: len(ns.DependsOn),
-			CreatedAt: at, UpdatedAt: at,
-		}
-		if !ns.NotBefore.IsZero() {
-			rows[i].NextAttemptAt = ns.NotBefore.UTC()
-			delayed = append(delayed, i)
+		if p.Priority > 0 {
+			s.hints.prio.mark()
 		}
 	}
-	q := tx.NewInsert().Model(&rows).Returning("id")
-	if len(delayed) == 0 {
-		// Ready now by the database's clock, so FIFO order holds across
-		// processes whose clocks disagree.
-		q = q.Value("next_attempt_at", "?", d.Time(clock, 0))
+	if len(groups) > 0 {
+		rows := make([]concGroupRow, len(groups))
+		for i, g := range groups {
+			rows[i].Name = g
+		}
+		if _, err := tx.NewInsert().Model(&rows).On("CONFLICT (name) DO NOTHING").Exec(ctx); err != nil {
+			return err
+		}
+		s.hints.gated.mark() // (a rolled-back start only costs a statement per claim)
 	}
-	if _, err := q.Exec(ctx); err != nil {
-		return err
+	declared := map[store.RateLimit]bool{}
+	for _, p := range ps {
+		for _, r := range p.RateLimits {
+			if declared[r] {
+				continue
+			}
+			declared[r] = true
+			// A changed rate or burst applies from now; the tokens saved
+			// up stay (at most the new burst).
+			if _, err := tx.NewRaw(`INSERT INTO tasker_rate_limits (name, per_second, burst, tokens, updated_at) VALUES (?0, ?1, ?2, ?2, ?3)
+				ON CONFLICT (name) DO UPDATE SET per_second = EXCLUDED.per_second, burst = EXCLUDED.burst,
+					tokens = CASE WHEN tasker_rate_limits.tokens > EXCLUDED.burst THEN EXCLUDED.burst ELSE tasker_rate_limits.tokens END
+				WHERE tasker_rate_limits.per_second <> EXCLUDED.per_second OR tasker_rate_limits.burst <> EXCLUDED.burst`,
+				r.System, r.PerSecond, r.Burst, now(p.Now)).Exec(ctx); err != nil {
+				return err
+			}
+			s.hints.gated.mark()
+		}
 	}
-	byName := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		byName[r.Name] = r.ID
+	return nil
+}
+
+// insertSteps inserts the steps of new tasks (tasks[k] made from ps[k])
+// and their edges: one INSERT for the steps ready now (stamped with the
+// database's clock, so FIFO order holds across processes whose clocks
+// disagree), one for those with a not-before time, one for the edges.
+func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, tasks []*store.Task, ps []*store.CreateTaskParams) error {
+	var now, later []*store.Step
+	for k, task := range tasks {
+		p := ps[k]
+		var group *string
+		if p.ConcGroup != "" {
+			group = &p.ConcGroup
+		}
+		for _, ns := range p.Steps {
+			limit := ns.RetryLimit
+			if limit == 0 {
+				limit = store.DefaultRetryLimit
+			}
+			row := &store.Step{
+				TaskID: task.ID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
+				Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
+				Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, ConcGroup: group, ConcMax: p.ConcMax, RateSystem: rateSystem(ns), State: store.StepPending, PendingDeps: len(ns.DependsOn),
+				CreatedAt: task.CreatedAt, UpdatedAt: task.CreatedAt,
+			}
+			if ns.NotBefore.IsZero() {
+				now = append(now, row)
+			} else {
+				row.NextAttemptAt = ns.NotBefore.UTC()
+				later = append(later, row)
+			}
+		}
+	}
+	type key struct {
+		task int64
+		name string
+	}
+	ids := make(map[key]int64, len(now)+len(later))
+	for _, batch := range []struct {
+		rows  []*store.Step
+		ready bool
+	}{{now, true}, {later, false}} {
+		if len(batch.rows) == 0 {
+			continue
+		}
+		q := tx.NewInsert().Model(&batch.rows)
+		if batch.ready { // (the clock of the first item: one engine's)
+			q = q.Value("next_attempt_at", "?", d.Time(ps[0].Now, 0))
+		}
+		var back []struct {
+			ID     int64  `bun:"id"`
+			TaskID int64  `bun:"task_id"`
+			Name   string `bun:"name"`
+		}
+		if err := q.Returning("id, task_id, name").Scan(ctx, &back); err != nil {
+			return err
+		}
+		for _, b := range back {
+			ids[key{b.TaskID, b.Name}] = b.ID
+		}
 	}
 	var edges []store.Edge
-	for i, ns := range steps {
-		for _, dep := range ns.DependsOn {
-			edges = append(edges, store.Edge{TaskID: taskID, FromStepID: byName[dep], ToStepID: rows[i].ID})
+	for k, task := range tasks {
+		for _, ns := range ps[k].Steps {
+			for _, dep := range ns.DependsOn {
+				edges = append(edges, store.Edge{TaskID: task.ID, FromStepID: ids[key{task.ID, dep}], ToStepID: ids[key{task.ID, ns.Name}]})
+			}
 		}
 	}
 	if len(edges) == 0 {

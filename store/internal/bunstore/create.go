@@ -1,0 +1,152 @@
+package bunstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// CreateTask inserts a task, its steps, its edges and its first transition
+// in one transaction.
+func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*store.CreateTaskResult, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("creating task: %w", err)
+	}
+	items, err := s.CreateTasks(ctx, []*store.CreateTaskParams{p})
+	if err != nil {
+		return nil, err
+	}
+	if items[0].Err != nil {
+		return nil, fmt.Errorf("creating task: %w", items[0].Err)
+	}
+	return &items[0].CreateTaskResult, nil
+}
+
+// CreateTasks creates many tasks in one transaction with one multi-row
+// INSERT per table: the tasks, their first transitions, their steps and
+// their edges.
+func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) ([]store.CreateTasksItem, error) {
+	items := make([]store.CreateTasksItem, len(ps))
+	valid := make([]int, 0, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			items[i].Err = &store.ValidationError{Field: fmt.Sprintf("tasks[%d]", i), Problem: "is nil"}
+			continue
+		}
+		if err := p.Validate(); err != nil {
+			items[i].Err = err
+			continue
+		}
+		valid = append(valid, i)
+	}
+	if len(valid) == 0 {
+		return items, nil
+	}
+	err := s.inTx(ctx, "creating tasks", func(ctx context.Context, tx bun.IDB) error {
+		return s.createTasks(ctx, tx, ps, valid, items)
+	})
+	if err != nil {
+		for i := range items {
+			items[i].Task, items[i].Existing = nil, false
+		}
+		return items, err
+	}
+	return items, nil
+}
+
+// createTasks writes the valid items of ps. An identity key taken before
+// (or earlier in ps) gives that task, Existing set, when the input hash
+// matches and ErrConflict in the item otherwise.
+func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateTaskParams, valid []int, items []store.CreateTasksItem) error {
+	// One row per identity key: a key repeated within ps refers to the
+	// first item's task.
+	first := make(map[string]int, len(valid))
+	rowOf := make(map[int]*store.Task, len(valid)) // by item index
+	var rows []*store.Task
+	for _, i := range valid {
+		p := ps[i]
+		if _, dup := first[p.IdentityKey]; dup {
+			continue
+		}
+		first[p.IdentityKey] = i
+		at := now(p.Now)
+		rows = append(rows, &store.Task{
+			Namespace: p.Namespace, Name: p.Name, Version: cmp.Or(p.Version, "0.0.0"), Kind: p.Kind,
+			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
+			State: store.TaskPending, Priority: p.Priority, Queue: cmp.Or(p.Queue, store.DefaultQueue), ParentID: p.ParentID,
+			Unfinished: len(p.Steps), TransitionSeq: 1, CreatedAt: at, UpdatedAt: at,
+		})
+		rowOf[i] = rows[len(rows)-1]
+	}
+	var inserted []struct {
+		ID          int64  `bun:"id"`
+		IdentityKey string `bun:"identity_key"`
+	}
+	if err := tx.NewInsert().Model(&rows).On("CONFLICT (identity_key) DO NOTHING").
+		Returning("id, identity_key").Scan(ctx, &inserted); err != nil {
+		return err
+	}
+	created := make(map[string]int64, len(inserted))
+	for _, r := range inserted {
+		created[r.IdentityKey] = r.ID
+	}
+	var taken []string
+	for _, t := range rows {
+		if id, ok := created[t.IdentityKey]; ok {
+			t.ID = id
+		} else {
+			taken = append(taken, t.IdentityKey)
+		}
+	}
+	existing := make(map[string]*store.Task, len(taken))
+	if len(taken) > 0 {
+		var ts []*store.Task
+		if err := tx.NewSelect().Model(&ts).Where("identity_key IN (?)", bun.List(taken)).Scan(ctx); err != nil {
+			return err
+		}
+		for _, t := range ts {
+			existing[t.IdentityKey] = t
+		}
+	}
+	// Results by item; the new tasks' other rows.
+	var fresh []*store.Task
+	var freshParams []*store.CreateTaskParams
+	for _, i := range valid {
+		p := ps[i]
+		key := p.IdentityKey
+		t, isNew := existing[key], false
+		if _, ok := created[key]; ok {
+			t, isNew = rowOf[first[key]], first[key] == i
+		}
+		if isNew {
+			fresh = append(fresh, t)
+			freshParams = append(freshParams, p)
+		}
+		switch {
+		case t == nil: // taken by a row this transaction cannot see (deleted meanwhile)
+			items[i].Err = fmt.Errorf("%w: identity key %q is taken by a task that could not be read", store.ErrConflict, key)
+		case t.InputHash != p.InputHash:
+			items[i].Err = fmt.Errorf("%w: identity key %q is taken by task %d with a different input", store.ErrConflict, key, t.ID)
+		default:
+			items[i].Task, items[i].Existing = t, !isNew
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	moves := make([]taskMove, len(fresh))
+	for k, t := range fresh {
+		moves[k] = taskMove{id: t.ID, to: store.TaskPending, seq: 1}
+	}
+	if err := writeTaskTransitions(ctx, tx, moves, fresh[0].CreatedAt); err != nil {
+		return err
+	}
+	if err := s.declareLimits(ctx, tx, freshParams); err != nil {
+		return err
+	}
+	return insertSteps(ctx, tx, s.d, fresh, freshParams)
+}
