@@ -95,6 +95,23 @@ func BenchmarkWorkflow(b *testing.B) {
 			return h.TaskID, nil
 		})
 	})
+	b.Run("dag3-latency", func(b *testing.B) {
+		e, done := setup(b)
+		defer done()
+		benchMust(b, e.Register(&engine.Template{Namespace: "bench", Name: "chain3", Steps: []engine.StepTemplate{
+			{Name: "a", Handler: "noop"}, {Name: "b", Handler: "noop", DependsOn: []string{"a"}}, {Name: "c", Handler: "noop", DependsOn: []string{"b"}},
+		}}))
+		ctx := context.Background()
+		go e.Run(ctx)
+		b.ResetTimer()
+		for range b.N {
+			h, err := e.Start(ctx, "bench/chain3", nil, engine.Unique())
+			benchMust(b, err)
+			if out, err := h.Wait(ctx); err != nil || out.State != store.TaskComplete {
+				b.Fatalf("outcome %v, %v", out, err)
+			}
+		}
+	})
 	b.Run("code3-latency", func(b *testing.B) {
 		e, done := setup(b)
 		defer done()
