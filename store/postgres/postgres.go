@@ -362,4 +362,6 @@ func (dialect) JSON(doc store.JSON) any { return bun.SafeQuery("CAST(? AS jsonb)
 
 func (dialect) SkipLocked() string { return "FOR UPDATE OF s SKIP LOCKED" }
 
+func (dialect) WritableCTE() bool { return true }
+
 func (dialect) MapError(err error) error { return mapError(err) }

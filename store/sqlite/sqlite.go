@@ -298,6 +298,8 @@ func (dialect) JSON(doc store.JSON) any { return doc }
 
 func (dialect) SkipLocked() string { return "" }
 
+func (dialect) WritableCTE() bool { return false }
+
 func (dialect) MapError(err error) error { return mapError(err) }
 
 func mapError(err error) error {

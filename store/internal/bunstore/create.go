@@ -46,9 +46,16 @@ func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) (
 	if len(valid) == 0 {
 		return items, nil
 	}
-	err := s.inTx(ctx, "creating tasks", func(ctx context.Context, tx bun.IDB) error {
-		return s.createTasks(ctx, tx, ps, valid, items)
-	})
+	var err error
+	if db, ok := s.rw.(*bun.DB); ok && s.d.WritableCTE() && !declaresLimits(ps, valid) {
+		// One statement is atomic on its own: no BEGIN and COMMIT round
+		// trips (a taken identity is read after it, committed).
+		err = s.wrap("creating tasks", s.createTasks(ctx, db, ps, valid, items))
+	} else {
+		err = s.inTx(ctx, "creating tasks", func(ctx context.Context, tx bun.IDB) error {
+			return s.createTasks(ctx, tx, ps, valid, items)
+		})
+	}
 	if err != nil {
 		for i := range items {
 			items[i].Task, items[i].Existing = nil, false
@@ -82,17 +89,33 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		})
 		rowOf[i] = rows[len(rows)-1]
 	}
-	var inserted []struct {
-		ID          int64  `bun:"id"`
-		IdentityKey string `bun:"identity_key"`
+	rowParams := make([]*store.CreateTaskParams, len(rows))
+	for k, t := range rows {
+		rowParams[k] = ps[first[t.IdentityKey]]
 	}
-	if err := tx.NewInsert().Model(&rows).On("CONFLICT (identity_key) DO NOTHING").
-		Returning("id, identity_key").Scan(ctx, &inserted); err != nil {
-		return err
-	}
-	created := make(map[string]int64, len(inserted))
-	for _, r := range inserted {
-		created[r.IdentityKey] = r.ID
+	var created map[string]int64
+	if s.d.WritableCTE() {
+		if err := s.declareLimits(ctx, tx, rowParams); err != nil {
+			return err
+		}
+		ids, err := insertTasksCTE(ctx, tx, s.d, rows, rowParams)
+		if err != nil {
+			return err
+		}
+		created = ids
+	} else {
+		var inserted []struct {
+			ID          int64  `bun:"id"`
+			IdentityKey string `bun:"identity_key"`
+		}
+		if err := tx.NewInsert().Model(&rows).On("CONFLICT (identity_key) DO NOTHING").
+			Returning("id, identity_key").Scan(ctx, &inserted); err != nil {
+			return err
+		}
+		created = make(map[string]int64, len(inserted))
+		for _, r := range inserted {
+			created[r.IdentityKey] = r.ID
+		}
 	}
 	var taken []string
 	for _, t := range rows {
@@ -135,7 +158,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			items[i].Task, items[i].Existing = t, !isNew
 		}
 	}
-	if len(fresh) == 0 {
+	if len(fresh) == 0 || s.d.WritableCTE() { // (the CTE wrote the rest)
 		return nil
 	}
 	moves := make([]taskMove, len(fresh))
@@ -149,4 +172,15 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		return err
 	}
 	return insertSteps(ctx, tx, s.d, fresh, freshParams)
+}
+
+// declaresLimits tells whether any valid item creates a concurrency group
+// or declares a rate limit (statements of their own before the tasks).
+func declaresLimits(ps []*store.CreateTaskParams, valid []int) bool {
+	for _, i := range valid {
+		if ps[i].ConcGroup != "" || len(ps[i].RateLimits) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -23,6 +23,9 @@ type Dialect interface {
 	// JSON returns a query argument for a JSON document inside VALUES,
 	// where the column type is not known (Postgres casts it to jsonb).
 	JSON(doc store.JSON) any
+	// WritableCTE tells whether data-modifying statements may sit in a
+	// WITH clause (Postgres), so one statement can write several tables.
+	WritableCTE() bool
 	// MapError turns driver errors into store sentinels (ErrConflict for
 	// unique violations, ErrRetryable for transient failures); others pass.
 	MapError(err error) error

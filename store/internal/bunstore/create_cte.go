@@ -1,0 +1,123 @@
+package bunstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// insertTasksCTE writes new tasks, their first transitions, their steps
+// and their edges in one statement (data-modifying CTEs, Postgres): one
+// round trip for a whole group of starts, where the portable path takes
+// four. It returns the ids of the tasks inserted by identity key; a key
+// taken before is absent (ON CONFLICT DO NOTHING), and so are its steps.
+func insertTasksCTE(ctx context.Context, db bun.IDB, d Dialect, rows []*store.Task, ps []*store.CreateTaskParams) (map[string]int64, error) {
+	var b strings.Builder
+	var args []any
+	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, priority, queue, parent_id, unfinished, created_at) AS (VALUES ")
+	for k, t := range rows {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, k, t.Namespace, t.Name, t.Version, string(t.Kind), t.IdentityKey, t.InputHash, string(t.Context), t.Priority, t.Queue, t.ParentID, t.Unfinished, t.CreatedAt)
+	}
+	b.WriteString(`),
+ins AS (
+	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at)
+	SELECT namespace, name, version, kind, identity_key, input_hash, context::jsonb, 'pending', priority::int, queue, parent_id::bigint, unfinished::int, 1, created_at::timestamptz, created_at::timestamptz
+	FROM v ORDER BY ord
+	ON CONFLICT (identity_key) DO NOTHING
+	RETURNING id, identity_key, created_at
+),
+tr AS (
+	INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, most_recent, metadata, created_at)
+	SELECT id, NULL, 'pending', 1, TRUE, NULL, created_at FROM ins
+)`)
+	var steps, edges int
+	var sb, eb strings.Builder
+	var sargs, eargs []any
+	for k, t := range rows {
+		p := ps[k]
+		var group *string
+		if p.ConcGroup != "" {
+			group = &p.ConcGroup
+		}
+		for _, ns := range p.Steps {
+			if steps > 0 {
+				sb.WriteString(", ")
+			}
+			steps++
+			limit := ns.RetryLimit
+			if limit == 0 {
+				limit = store.DefaultRetryLimit
+			}
+			var notBefore any
+			if !ns.NotBefore.IsZero() {
+				notBefore = ns.NotBefore.UTC()
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			sargs = append(sargs, steps, t.IdentityKey, ns.Name, ns.Handler, ns.Sequence, nullJSON(ns.Config), nullJSON(ns.Policy), ns.Retryable, limit, ns.Skippable,
+				group, p.ConcMax, rateSystem(ns), len(ns.DependsOn), notBefore, t.Priority)
+			for _, dep := range ns.DependsOn {
+				if edges > 0 {
+					eb.WriteString(", ")
+				}
+				edges++
+				eb.WriteString("(?, ?, ?)")
+				eargs = append(eargs, t.IdentityKey, dep, ns.Name)
+			}
+		}
+	}
+	if steps > 0 {
+		b.WriteString(",\nsv (ord, identity_key, name, handler, sequence, config, policy, retryable, retry_limit, skippable, conc_group, conc_max, rate_system, pending_deps, not_before, priority) AS (VALUES ")
+		b.WriteString(sb.String())
+		args = append(args, sargs...)
+		b.WriteString(`),
+st AS (
+	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, queue, priority, conc_group, conc_max, rate_system, state, pending_deps, next_attempt_at, transition_seq, created_at, updated_at)
+	SELECT ins.id, sv.name, sv.handler, sv.sequence::int, sv.config::jsonb, sv.policy::jsonb, sv.retryable::boolean, sv.retry_limit::int, 0, sv.skippable::boolean, v.queue, sv.priority::int,
+		sv.conc_group::text, sv.conc_max::int, sv.rate_system::text, 'pending', sv.pending_deps::int, coalesce(sv.not_before::timestamptz, ?), 0, ins.created_at, ins.created_at
+	FROM sv JOIN ins ON ins.identity_key = sv.identity_key JOIN v ON v.identity_key = sv.identity_key
+	ORDER BY sv.ord
+	RETURNING id, task_id, name
+)`)
+		args = append(args, d.Time(ps[0].Now, 0))
+	}
+	if edges > 0 {
+		b.WriteString(",\nev (identity_key, from_name, to_name) AS (VALUES ")
+		b.WriteString(eb.String())
+		args = append(args, eargs...)
+		b.WriteString(`),
+ed AS (
+	INSERT INTO tasker_step_edges (task_id, from_step_id, to_step_id)
+	SELECT ins.id, f.id, t.id FROM ev JOIN ins ON ins.identity_key = ev.identity_key
+		JOIN st f ON f.task_id = ins.id AND f.name = ev.from_name
+		JOIN st t ON t.task_id = ins.id AND t.name = ev.to_name
+)`)
+	}
+	b.WriteString("\nSELECT id, identity_key FROM ins")
+	var inserted []struct {
+		ID          int64  `bun:"id"`
+		IdentityKey string `bun:"identity_key"`
+	}
+	if err := db.NewRaw(b.String(), args...).Scan(ctx, &inserted); err != nil {
+		return nil, err
+	}
+	ids := make(map[string]int64, len(inserted))
+	for _, r := range inserted {
+		ids[r.IdentityKey] = r.ID
+	}
+	return ids, nil
+}
+
+// nullJSON is a JSON document as a query argument, NULL when empty.
+func nullJSON(doc store.JSON) any {
+	if len(doc) == 0 {
+		return nil
+	}
+	return string(doc)
+}
