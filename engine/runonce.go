@@ -20,6 +20,7 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	if running {
 		return 0, ErrRunning
 	}
+	ctx = context.WithValue(ctx, stepwiseKey{}, true)
 	comp := e.newCompleter(nil)
 	total := 0
 	if len(e.reg.Names()) == 0 {
@@ -53,3 +54,8 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 		total += len(claimed)
 	}
 }
+
+// stepwiseKey marks the context of attempts run by RunOnce: they must not
+// wait for the clock (a test's fake clock moves between RunOnce calls), so
+// a durable step's retry suspends its workflow however short its backoff.
+type stepwiseKey struct{}

@@ -100,6 +100,39 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		}
 		attemptN = rec.Attempts + 1
 	}
+	for {
+		v, retryAt, err := attemptStep(wctx, seq, rec, name, fn, &o, limit, policy, attemptN)
+		if retryAt == nil {
+			return v, err
+		}
+		// A short backoff is waited out here, under the driver's lease,
+		// instead of suspending the workflow: no finish, claim and replay
+		// of the driver for a retry due in a few milliseconds. The failure
+		// is recorded, so a crash meanwhile still retries it elsewhere.
+		wait := retryAt.NextAttemptAt.Sub(wctx.e.clk.Now())
+		if wait > inlineRetryMax || wctx.Context.Value(stepwiseKey{}) != nil {
+			return zero, wctx.suspend(retryAt.NextAttemptAt, "", "retry of "+name)
+		}
+		if wait > 0 {
+			select {
+			case <-wctx.e.clk.After(wait):
+			case <-wctx.Context.Done():
+				return zero, wctx.abortWith(context.Cause(wctx.Context))
+			}
+		}
+		rec, attemptN = retryAt, retryAt.Attempts+1
+	}
+}
+
+// inlineRetryMax is the longest backoff a durable step waits out inside
+// its running workflow; a longer one suspends the workflow until it ends.
+const inlineRetryMax = 100 * time.Millisecond
+
+// attemptStep runs one attempt of a durable step and records it. A failure
+// to retry returns the step's row (retry set) and no error: the caller
+// waits or suspends.
+func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int) (_ T, again *store.Step, _ error) {
+	var zero T
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx := context.WithValue(wctx.Context, stepInfoKey{}, info)
 	timeout := cmp.Or(o.timeout, wctx.e.cfg.Execution.DefaultTimeout)
@@ -110,7 +143,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		// step's fault, so nothing is recorded and the step runs again if
 		// the workflow resumes. (A success is still recorded while the
 		// lease holds.)
-		return zero, wctx.abortWith(cause)
+		return zero, nil, wctx.abortWith(cause)
 	}
 	policyDoc, _ := json.Marshal(policy)
 	p := store.RecordStepParams{Sequence: seq, Name: name, Handler: kindStep, Policy: policyDoc, Retryable: !o.noRetry, RetryLimit: limit}
@@ -130,10 +163,11 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 			write = wctx.recordFirst
 		}
 		if _, rerr := write(p); rerr != nil {
-			return zero, rerr
+			return zero, nil, rerr
 		}
 		wctx.e.stat.completed.Add(1)
-		return decodeAs[T](wctx, seq, name, doc)
+		v, err := decodeAs[T](wctx, seq, name, doc)
+		return v, nil, err
 	}
 	if res.TimedOut {
 		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", name, timeout, errAttemptTimeout, err)}
@@ -142,15 +176,15 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
 	st, rerr := wctx.record(p)
 	if rerr != nil {
-		return zero, rerr
+		return zero, nil, rerr
 	}
 	wctx.Logger.Info("durable step failed", zap.String("step", name), zap.Int("sequence", seq), zap.Int("attempt", attemptN), zap.Error(err))
 	if st.State == store.StepPending {
 		wctx.e.stat.retried.Add(1)
-		return zero, wctx.suspend(st.NextAttemptAt, "", "retry of "+name)
+		return zero, st, nil
 	}
 	wctx.e.stat.failed.Add(1)
-	return zero, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: st.Attempts, Err: err})
+	return zero, nil, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: st.Attempts, Err: err})
 }
 
 func decodeAs[T any](wctx *WorkflowContext, seq int, name string, doc []byte) (T, error) {
