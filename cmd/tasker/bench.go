@@ -16,7 +16,7 @@ with --db postgres://… in a fresh schema of its own (random name, dropped
 afterwards), with MaxConcurrency 256, BatchSize 256 and a 1-2 ms retry
 backoff, and prints rates and per-step costs:
 
-  W1  10,000 one-step workflows started before Run    workflows/s (and start rate)
+  W1  10,000 one-step workflows                         workflows/s
   W2  1,000 workflows x 10-step chain                   steps/s
   W3  100 workflows fanning out 1 -> 50 -> 1            steps/s
   W4  10,000 one-step workflows, 30% fail once          workflows/s (all must complete)
@@ -31,7 +31,12 @@ per step with the DAG rows' (W2c/W2 and W5c/W5; the target is at most 1.5x).
 Per step: claim and finish transactions, SQL statements through the store's
 writer (a bun query hook on store.DB(); reads on the read pool are not seen),
 and heap allocations. The ceiling is the rate of one-row INSERT commits on the
-same kind of file. --scale multiplies every workload's size.
+same kind of file. --scale multiplies every workload's size; --peers-sizes
+runs the sizes of the side-by-side harness (../shared/peers) instead.
+
+W1 to W4 time what a user waits for, as the harness does: the engine runs
+while 8 goroutines start the workflows, and WALL (and the rate) runs from
+the first Start to the last completion; the notes give the starting part.
 
 On PostgreSQL every workload runs once per --procs entry (default 1,3). With 1
 the bench process runs the engine; with N it starts the workflows, then spawns
@@ -49,6 +54,7 @@ The ceiling is one-row INSERT commits per second from 1 connection and from 8.`,
 	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
+	cmd.Flags().BoolVar(&o.PeersSizes, "peers-sizes", false, "the sizes of the side-by-side harness (../shared/peers): W1 2,000, W2 200 chains, W3 50 fan-outs of 20, W4 500, W5 200")
 	cmd.Flags().StringVar(&o.Procs, "procs", "1,3", "PostgreSQL only: run each workload with each of these numbers of engine processes (ignored on SQLite)")
 	return cmd
 }

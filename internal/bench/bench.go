@@ -37,6 +37,10 @@ type Options struct {
 	// Procs lists, comma-separated, the numbers of engine processes each
 	// workload runs with on PostgreSQL (ignored on SQLite).
 	Procs string
+	// PeersSizes runs the sizes of the side-by-side harness
+	// (../shared/peers): W1 2,000 workflows, W2 200 chains, W3 50 fan-outs
+	// of 20, W4 500 workflows, W5 200 runs.
+	PeersSizes bool
 }
 
 // benchResult is one workload's measurements.
@@ -83,11 +87,11 @@ type workload struct {
 }
 
 var workloads = []workload{
-	{"W1", "one-step workflows started up front", benchW1},
+	{"W1", "one-step workflows, 8 goroutines starting", benchW1},
 	{"W1r", "W1 with 200 handlers, 4 queues", benchW1r},
 	{"W2", "10-step chains", benchW2},
 	{"W2c", "code-first, 10 durable steps", benchW2c},
-	{"W3", "fan-out 1->50->1", benchW3},
+	{"W3", "fan-out 1->50->1 (1->20->1 at peers sizes)", benchW3},
 	{"W4", "one step, 30% fail once", benchW4},
 	{"W5", "3-step chains one at a time", benchW5},
 	{"W5c", "code-first 3 steps one at a time", benchW5c},
@@ -168,7 +172,7 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o Options, chosen []work
 	var failed []string
 	done := map[string]*benchResult{}
 	for _, wl := range chosen {
-		r, err := wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(wl.name))}, o.Scale)
+		r, err := wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(wl.name)), peers: o.PeersSizes}, o.Scale)
 		if err != nil {
 			fmt.Fprintf(w, "%s\t%s\tFAILED: %v\n", wl.name, wl.what, err)
 			failed = append(failed, fmt.Sprintf("%s: %v", wl.name, err))

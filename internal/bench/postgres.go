@@ -120,7 +120,7 @@ func runPostgresBench(ctx context.Context, out io.Writer, o Options, chosen []wo
 	done := map[string]*benchResult{}
 	for _, wl := range chosen {
 		for _, p := range procs {
-			tg := &benchTarget{pgURL: dsn, schema: benchSchemaName(), procs: p}
+			tg := &benchTarget{pgURL: dsn, schema: benchSchemaName(), procs: p, peers: o.PeersSizes}
 			r, err := wl.run(ctx, tg, o.Scale)
 			err = errors.Join(err, dropSchema(ctx, dsn, tg.schema))
 			if err != nil {

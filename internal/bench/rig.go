@@ -30,6 +30,16 @@ type benchTarget struct {
 	pgURL      string // without ?schema=
 	schema     string
 	procs      int
+	peers      bool // --peers-sizes: the side-by-side harness's sizes
+}
+
+// size is n, or the peers harness's size for the workload when the target
+// runs with --peers-sizes, times scale.
+func (tg *benchTarget) size(n, peers int, scale float64) int {
+	if tg.peers {
+		n = peers
+	}
+	return scaled(n, scale)
 }
 
 // open opens the target's store with hooks run around every statement.

@@ -9,7 +9,10 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
@@ -47,8 +50,8 @@ func chain(name string, n int) *engine.Template {
 	return t
 }
 
-func fanout(width int) *engine.Template {
-	t := &engine.Template{Namespace: "bench", Name: "fanout", Version: "1"}
+func fanout(name string, width int) *engine.Template {
+	t := &engine.Template{Namespace: "bench", Name: name, Version: "1"}
 	t.Steps = append(t.Steps, engine.StepTemplate{Name: "root", Handler: "bench.noop", Backoff: benchBackoff})
 	var mids []string
 	for i := 1; i <= width; i++ {
@@ -159,7 +162,9 @@ func benchSpec(name string) (*benchDef, error) {
 	case "W2C":
 		return codeDef("code10", 10), nil
 	case "W3":
-		return dagDef(fanout(50), noops), nil
+		return dagDef(fanout("fanout", 50), noops), nil
+	case "W3P": // W3 at the peers harness's width
+		return dagDef(fanout("fanout20", 20), noops), nil
 	case "W4":
 		return dagDef(&engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
 			{Name: "only", Handler: "bench.flaky", Backoff: benchBackoff},
@@ -172,8 +177,10 @@ func benchSpec(name string) (*benchDef, error) {
 	return nil, fmt.Errorf("unknown workload %q (W1 to W5c)", name)
 }
 
-// upFront starts n workflows before Run, then measures from Run (or from
-// spawning the worker processes) until every one has finished.
+// upFront starts n workflows from 8 goroutines while the engine runs and
+// measures from the first Start to the last completion; with worker
+// processes (Postgres --procs), it starts them first and measures from
+// spawning the workers.
 func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int, unit string) (*benchResult, error) {
 	def, err := benchSpec(strings.ToUpper(name))
 	if err != nil {
@@ -183,38 +190,45 @@ func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int,
 	if err != nil {
 		return nil, err
 	}
-	began := time.Now()
-	for i := range n {
-		id, err := def.start(ctx, r.e, i)
-		if err != nil {
-			_ = r.close(ctx, nil)
-			return nil, fmt.Errorf("starting workflow %d: %w", i, err)
-		}
-		r.tr.Add(id)
-	}
-	startRate := float64(n) / time.Since(began).Seconds()
 	items := n
 	if unit == "steps" {
 		items = n * stepsPer
 	}
 	var res *benchResult
 	if tg.multiProc() {
+		// The workflows are started first, then the worker processes
+		// spawned: WALL is the run alone.
+		began := time.Now()
+		if err := startAll(ctx, r, def, n); err != nil {
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+		startRate := float64(n) / time.Since(began).Seconds()
 		res, err = upFrontProcs(ctx, tg, r, name, items, unit)
 		if err != nil {
 			_ = r.close(ctx, nil)
 			return nil, err
 		}
+		res.note = fmt.Sprintf("started %d before the workers at %.0f/s (not in WALL)", n, startRate) + res.note
 	} else {
+		// As the peers harness does: the engine runs while 8 goroutines
+		// start the workflows, and WALL runs from the first Start to the
+		// last completion.
 		runtime.GC()
-		from := r.snapshot()
 		r.run(ctx)
+		from := r.snapshot()
+		if err := startAll(ctx, r, def, n); err != nil {
+			_ = r.close(ctx, nil)
+			return nil, err
+		}
+		started := time.Since(from.at)
 		if err := r.waitAll(ctx); err != nil {
 			_ = r.close(ctx, nil)
 			return nil, err
 		}
 		res = r.result(from, items, unit)
+		res.note = fmt.Sprintf("started %d from %d goroutines in %s (%.0f/s), in WALL", n, startGoroutines, started.Round(time.Millisecond), float64(n)/started.Seconds()) + res.note
 	}
-	res.note = fmt.Sprintf("started %d before Run at %.0f/s", n, startRate) + res.note
 	if def.codeFirst {
 		res.durable = int64(n * def.steps)
 		res.note += fmt.Sprintf("; %d driver runs", res.attempts)
@@ -222,28 +236,58 @@ func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int,
 	return res, r.close(ctx, res)
 }
 
+// startGoroutines start the workflows of the up-front workloads, as the
+// peers harness does.
+const startGoroutines = 8
+
+// startAll starts workflows 0..n-1 from startGoroutines goroutines and
+// tracks them.
+func startAll(ctx context.Context, r *rig, def *benchDef, n int) error {
+	var next atomic.Int64
+	var g errgroup.Group
+	for range startGoroutines {
+		g.Go(func() error {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return nil
+				}
+				id, err := def.start(ctx, r.e, i)
+				if err != nil {
+					return fmt.Errorf("starting workflow %d: %w", i, err)
+				}
+				r.tr.Add(id)
+			}
+		})
+	}
+	return g.Wait()
+}
+
 func benchW1(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
-	return upFront(ctx, tg, "W1", scaled(10000, scale), 1, "workflows")
+	return upFront(ctx, tg, "W1", tg.size(10000, 2000, scale), 1, "workflows")
 }
 
 func benchW1r(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
-	return upFront(ctx, tg, "W1r", scaled(10000, scale), 1, "workflows")
+	return upFront(ctx, tg, "W1r", tg.size(10000, 2000, scale), 1, "workflows")
 }
 
 func benchW2(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
-	return upFront(ctx, tg, "W2", scaled(1000, scale), 10, "steps")
+	return upFront(ctx, tg, "W2", tg.size(1000, 200, scale), 10, "steps")
 }
 
 func benchW2c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
-	return upFront(ctx, tg, "W2c", scaled(1000, scale), 10, "steps")
+	return upFront(ctx, tg, "W2c", tg.size(1000, 200, scale), 10, "steps")
 }
 
 func benchW3(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	if tg.peers {
+		return upFront(ctx, tg, "W3P", tg.size(100, 50, scale), 22, "steps")
+	}
 	return upFront(ctx, tg, "W3", scaled(100, scale), 52, "steps")
 }
 
 func benchW4(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
-	n := scaled(10000, scale)
+	n := tg.size(10000, 500, scale)
 	res, err := upFront(ctx, tg, "W4", n, 1, "workflows")
 	if err != nil {
 		return nil, err
@@ -306,7 +350,7 @@ func oneAtATime(ctx context.Context, tg *benchTarget, name string, scale float64
 	} else {
 		r.run(ctx)
 	}
-	n := scaled(1000, scale)
+	n := tg.size(1000, 200, scale)
 	lat := make([]time.Duration, 0, n)
 	runtime.GC()
 	from := r.snapshot()
