@@ -20,11 +20,12 @@
 // # Transitions
 //
 // Every state change writes the row's new state and appends a transition
-// row (from, to, sort key, most_recent, metadata, time) in one transaction,
-// guarded on the expected current state: of two concurrent writers exactly
-// one wins and the other gets ErrConflict. A unique partial index keeps one
-// most_recent row per object. A step that has never moved has no transition
-// rows and is pending.
+// row (from, to, sort key, metadata, time) in one transaction, guarded on
+// the expected current state: of two concurrent writers exactly one wins
+// and the other gets ErrConflict. Transition rows are append-only: the
+// current one of an object is its highest sort key (unique per object),
+// which History reports as MostRecent, so no write demotes the row before
+// it. A step that has never moved has no transition rows and is pending.
 //
 // # Retries and errors
 //

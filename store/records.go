@@ -119,12 +119,14 @@ type Edge struct {
 type TaskTransition struct {
 	bun.BaseModel `bun:"table:tasker_task_transitions,alias:tt"`
 
-	ID         int64     `bun:"id,pk,autoincrement" json:"id"`
-	TaskID     int64     `bun:"task_id,notnull" json:"task_id"`
-	FromState  *string   `bun:"from_state" json:"from_state"`
-	ToState    string    `bun:"to_state,notnull" json:"to_state"`
-	SortKey    int       `bun:"sort_key,notnull" json:"sort_key"`
-	MostRecent bool      `bun:"most_recent,notnull" json:"most_recent"`
+	ID        int64   `bun:"id,pk,autoincrement" json:"id"`
+	TaskID    int64   `bun:"task_id,notnull" json:"task_id"`
+	FromState *string `bun:"from_state" json:"from_state"`
+	ToState   string  `bun:"to_state,notnull" json:"to_state"`
+	SortKey   int     `bun:"sort_key,notnull" json:"sort_key"`
+	// MostRecent marks the latest row (highest SortKey) of its task or
+	// step; it is computed when History reads the rows, not stored.
+	MostRecent bool      `bun:"-" json:"most_recent"`
 	Metadata   JSON      `bun:"metadata,type:text" json:"metadata,omitempty"`
 	CreatedAt  time.Time `bun:"created_at,notnull" json:"created_at"`
 }
@@ -133,13 +135,15 @@ type TaskTransition struct {
 type StepTransition struct {
 	bun.BaseModel `bun:"table:tasker_step_transitions,alias:st"`
 
-	ID         int64     `bun:"id,pk,autoincrement" json:"id"`
-	StepID     int64     `bun:"step_id,notnull" json:"step_id"`
-	TaskID     int64     `bun:"task_id,notnull" json:"task_id"`
-	FromState  *string   `bun:"from_state" json:"from_state"`
-	ToState    string    `bun:"to_state,notnull" json:"to_state"`
-	SortKey    int       `bun:"sort_key,notnull" json:"sort_key"`
-	MostRecent bool      `bun:"most_recent,notnull" json:"most_recent"`
+	ID        int64   `bun:"id,pk,autoincrement" json:"id"`
+	StepID    int64   `bun:"step_id,notnull" json:"step_id"`
+	TaskID    int64   `bun:"task_id,notnull" json:"task_id"`
+	FromState *string `bun:"from_state" json:"from_state"`
+	ToState   string  `bun:"to_state,notnull" json:"to_state"`
+	SortKey   int     `bun:"sort_key,notnull" json:"sort_key"`
+	// MostRecent marks the latest row (highest SortKey) of its task or
+	// step; it is computed when History reads the rows, not stored.
+	MostRecent bool      `bun:"-" json:"most_recent"`
 	Metadata   JSON      `bun:"metadata,type:text" json:"metadata,omitempty"`
 	CreatedAt  time.Time `bun:"created_at,notnull" json:"created_at"`
 }

@@ -36,8 +36,6 @@ func TestHotPathsUseIndexes(t *testing.T) {
 			AND t.state IN ('pending', 'in_progress') ORDER BY s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_ready"},
 		{"steps by task", `SELECT * FROM tasker_steps WHERE task_id = 1 ORDER BY id`, "sqlite_autoindex_tasker_steps_1"},
 		{"lease rescue", `SELECT id FROM tasker_steps s WHERE s.state = 'in_progress' AND s.lease_expires_at < '2030-01-01' ORDER BY s.lease_expires_at LIMIT 10`, "tasker_steps_leases"},
-		{"current step transition", `UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id IN (1,2) AND most_recent`, "tasker_step_transitions_current"},
-		{"current task transition", `UPDATE tasker_task_transitions SET most_recent = FALSE WHERE task_id IN (1,2) AND most_recent`, "tasker_task_transitions_current"},
 		{"transitions by task", `SELECT * FROM tasker_step_transitions WHERE task_id = 1 ORDER BY id`, "tasker_step_transitions_task"},
 		{"dependants of a step", `SELECT to_step_id FROM tasker_step_edges WHERE from_step_id IN (1, 2)`, "sqlite_autoindex_tasker_step_edges_1"},
 		{"dependencies of a step", `SELECT from_step_id FROM tasker_step_edges WHERE to_step_id = 3`, "tasker_step_edges_to"},

@@ -27,29 +27,19 @@ type taskMove struct {
 	meta     store.JSON
 }
 
-// writeStepTransitions appends one transition per move and moves the
-// most_recent flag, in two statements for the whole batch.
+// writeStepTransitions appends one transition per move, in one statement
+// for the whole batch (transitions are append-only: the latest by sort key
+// is the current one).
 func writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) error {
 	if len(moves) == 0 {
 		return nil
 	}
-	ids := make([]int64, 0, len(moves))
 	rows := make([]store.StepTransition, len(moves))
 	for i, m := range moves {
-		if m.seq > 1 { // a step's first transition has nothing to demote
-			ids = append(ids, m.id)
-		}
 		from := string(m.from)
 		rows[i] = store.StepTransition{
 			StepID: m.id, TaskID: m.taskID, FromState: &from, ToState: string(m.to),
-			SortKey: m.seq, MostRecent: true, Metadata: m.meta, CreatedAt: at,
-		}
-	}
-	if len(ids) > 0 {
-		if _, err := tx.NewRaw(
-			"UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id IN (?) AND most_recent",
-			bun.List(ids)).Exec(ctx); err != nil {
-			return err
+			SortKey: m.seq, Metadata: m.meta, CreatedAt: at,
 		}
 	}
 	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
@@ -60,12 +50,8 @@ func writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at 
 	if len(moves) == 0 {
 		return nil
 	}
-	ids := make([]int64, 0, len(moves))
 	rows := make([]store.TaskTransition, len(moves))
 	for i, m := range moves {
-		if m.from != "" { // a task's first transition has nothing to demote
-			ids = append(ids, m.id)
-		}
 		var from *string
 		if m.from != "" {
 			f := string(m.from)
@@ -73,14 +59,7 @@ func writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at 
 		}
 		rows[i] = store.TaskTransition{
 			TaskID: m.id, FromState: from, ToState: string(m.to),
-			SortKey: m.seq, MostRecent: true, Metadata: m.meta, CreatedAt: at,
-		}
-	}
-	if len(ids) > 0 {
-		if _, err := tx.NewRaw(
-			"UPDATE tasker_task_transitions SET most_recent = FALSE WHERE task_id IN (?) AND most_recent",
-			bun.List(ids)).Exec(ctx); err != nil {
-			return err
+			SortKey: m.seq, Metadata: m.meta, CreatedAt: at,
 		}
 	}
 	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)

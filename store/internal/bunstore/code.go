@@ -195,16 +195,11 @@ func writePath(ctx context.Context, tx bun.IDB, stepID, taskID int64, path []sto
 	if len(path) < 2 {
 		return nil
 	}
-	if base > 0 {
-		if _, err := tx.NewRaw("UPDATE tasker_step_transitions SET most_recent = FALSE WHERE step_id = ? AND most_recent", stepID).Exec(ctx); err != nil {
-			return err
-		}
-	}
 	rows := make([]store.StepTransition, len(path)-1)
 	for i := range rows {
 		from := string(path[i])
 		rows[i] = store.StepTransition{StepID: stepID, TaskID: taskID, FromState: &from, ToState: string(path[i+1]),
-			SortKey: base + i + 1, MostRecent: i == len(rows)-1, CreatedAt: at}
+			SortKey: base + i + 1, CreatedAt: at}
 		if i == len(rows)-1 && path[i+1] != store.StepComplete {
 			rows[i].Metadata = meta
 		}

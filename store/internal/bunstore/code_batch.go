@@ -84,7 +84,7 @@ func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordS
 		for _, r := range rows {
 			trs = append(trs,
 				store.StepTransition{StepID: r.ID, TaskID: r.TaskID, FromState: &pending, ToState: running, SortKey: 1, CreatedAt: at},
-				store.StepTransition{StepID: r.ID, TaskID: r.TaskID, FromState: &running, ToState: string(store.StepComplete), SortKey: 2, MostRecent: true, CreatedAt: at})
+				store.StepTransition{StepID: r.ID, TaskID: r.TaskID, FromState: &running, ToState: string(store.StepComplete), SortKey: 2, CreatedAt: at})
 		}
 		if _, err := tx.NewInsert().Model(&trs).Returning("NULL").Exec(ctx); err != nil {
 			return err

@@ -34,8 +34,8 @@ ins AS (
 	RETURNING id, identity_key, created_at
 ),
 tr AS (
-	INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, most_recent, metadata, created_at)
-	SELECT id, NULL, 'pending', 1, TRUE, NULL, created_at FROM ins
+	INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
+	SELECT id, NULL, 'pending', 1, NULL, created_at FROM ins
 )`)
 	var steps, edges int
 	var sb, eb strings.Builder

@@ -246,6 +246,24 @@ func (s *Store) History(ctx context.Context, taskID int64) (*store.History, erro
 	if err := s.ro.NewSelect().Model(&h.Steps).Where("task_id = ?", taskID).Order("id").Scan(ctx); err != nil {
 		return nil, s.wrap("reading step history", err)
 	}
+	// The latest row (by sort key) of the task and of each step is its
+	// current one.
+	cur := h.Task[0]
+	for _, tr := range h.Task {
+		if tr.SortKey > cur.SortKey {
+			cur = tr
+		}
+	}
+	cur.MostRecent = true
+	latest := map[int64]int{}
+	for i, tr := range h.Steps {
+		if j, ok := latest[tr.StepID]; !ok || tr.SortKey > h.Steps[j].SortKey {
+			latest[tr.StepID] = i
+		}
+	}
+	for _, i := range latest {
+		h.Steps[i].MostRecent = true
+	}
 	return h, nil
 }
 
