@@ -90,3 +90,13 @@ func operatorMeta(ctx context.Context, m map[string]any) store.JSON {
 	doc, _ := json.Marshal(m) // strings and bools always encode
 	return doc
 }
+
+// TaskByKey returns the task that workflow ("namespace/name") was started
+// with under WithIdempotencyKey(key), or an error matching store.ErrNotFound.
+func (e *Engine) TaskByKey(ctx context.Context, workflow, key string) (*store.Task, error) {
+	t, err := e.st.GetTaskByIdentity(ctx, boundIdentity("key:"+workflow+":"+key))
+	if err != nil {
+		return nil, fmt.Errorf("finding the task of %s with idempotency key %q: %w", workflow, key, err)
+	}
+	return t, nil
+}

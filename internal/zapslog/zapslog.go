@@ -19,7 +19,6 @@ func NewCore(h slog.Handler) zapcore.Core { return &core{h: h} }
 type core struct {
 	h     slog.Handler
 	attrs []slog.Attr // from With
-	name  string      // the logger's name (Named)
 }
 
 // Level maps a zap level onto slog's scale.
