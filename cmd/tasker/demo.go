@@ -17,7 +17,7 @@ import (
 )
 
 type demoOptions struct {
-	log *slog.Logger // the root's --log-level and --log-format
+	log         *slog.Logger // the root's --log-level and --log-format
 	orders      int
 	db          string
 	concurrency int
