@@ -433,3 +433,70 @@ func mustRequest(t *testing.T, path string) *http.Request {
 	t.Helper()
 	return httptest.NewRequest("GET", path, nil)
 }
+
+// TestDashboardSession: without a session the pages answer the sign-in
+// form (401); a bad token is refused; a good one sets an HttpOnly,
+// SameSite=Strict cookie; a form POST without the page's CSRF token is
+// refused (403) and changes nothing; the API never reads the cookie.
+func TestDashboardSession(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	client := v.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	get := func(path string, cookies ...*http.Cookie) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", v.srv.URL+path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	post := func(path, form string, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", v.srv.URL+path, strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res, _ := get("/"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "ui/" {
+		t.Fatalf("GET / = %d to %q, want 303 to ui/", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, body := get("/ui/"); res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="token"`) {
+		t.Fatalf("GET /ui/ without a session = %d, want 401 with the sign-in form", res.StatusCode)
+	}
+	if res := post("/ui/login", "token=tasker_wrong"); res.StatusCode != http.StatusUnauthorized || len(res.Cookies()) != 0 {
+		t.Fatalf("a wrong token signs in: %d %v", res.StatusCode, res.Cookies())
+	}
+	res := post("/ui/login", "token="+op)
+	cookies := res.Cookies()
+	if res.StatusCode != http.StatusSeeOther || len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login = %d with cookies %+v, want 303 and one HttpOnly SameSite=Strict cookie", res.StatusCode, cookies)
+	}
+	res, body := get(fmt.Sprintf("/ui/tasks/%d", id), cookies...)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="cancel"`) {
+		t.Fatalf("an operator's task page = %d, want 200 with the cancel button", res.StatusCode)
+	}
+	if res := post(fmt.Sprintf("/ui/tasks/%d/cancel", id), "reason=x", cookies...); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a POST without the CSRF token = %d, want 403", res.StatusCode)
+	}
+	if code, _ := v.do("GET", "/api/tasks", "", "", "Cookie", cookies[0].Name+"="+cookies[0].Value); code != http.StatusUnauthorized {
+		t.Fatalf("the API accepted the dashboard's cookie: %d", code)
+	}
+	if got := v.state(id); got != store.TaskPending {
+		t.Fatalf("the task is %s after refused requests", got)
+	}
+}

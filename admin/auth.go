@@ -64,8 +64,15 @@ var errUnauthorized = errors.New("a bearer token is required (Authorization: Bea
 // authenticate resolves the request's bearer token. Without one, the
 // request is anonymous: an admin while AllowAnonymous is set and the
 // database holds no token, refused otherwise.
-func (s *server) authenticate(r *http.Request) (*principal, error) {
+// The dashboard's pages (cookie true) also take the token from the
+// session cookie its login form sets.
+func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) {
 	h := r.Header.Get("Authorization")
+	if h == "" && cookie {
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			return s.bySecret(r.Context(), c.Value)
+		}
+	}
 	if h == "" {
 		if s.cfg.AllowAnonymous {
 			n, err := s.st.CountAdminTokens(r.Context())
@@ -79,11 +86,19 @@ func (s *server) authenticate(r *http.Request) (*principal, error) {
 		return nil, errUnauthorized
 	}
 	scheme, secret, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(secret, tokenPrefix) {
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, errUnauthorized
+	}
+	return s.bySecret(r.Context(), secret)
+}
+
+// bySecret finds the live token with that secret.
+func (s *server) bySecret(ctx context.Context, secret string) (*principal, error) {
+	if !strings.HasPrefix(secret, tokenPrefix) {
 		return nil, errUnauthorized
 	}
 	hash := hashToken(secret)
-	t, err := s.st.FindAdminToken(r.Context(), hash)
+	t, err := s.st.FindAdminToken(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthorized
 	}
@@ -101,7 +116,7 @@ func (s *server) authenticate(r *http.Request) (*principal, error) {
 // need wraps h so that only principals of at least role reach it.
 func (s *server) need(role string, h func(w http.ResponseWriter, r *http.Request, p *principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
+		p, err := s.authenticate(r, false)
 		switch {
 		case errors.Is(err, errUnauthorized):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tasker"`)

@@ -32,6 +32,21 @@
 // Config.MaxBodyBytes; nothing is done) or 503 (the database cannot be
 // reached).
 //
+// # Dashboard
+//
+// The same handler serves a dashboard at / (redirecting to ui/): an
+// overview (tasks and steps by state, ready steps per queue and how long
+// the oldest waited, live workers, recent failures), the task list with
+// filters, a task's page (its DAG drawn as SVG in layers with states
+// coloured — a code-first workflow's durable steps as their sequence —,
+// why it is where it is, its steps with their last errors, the timeline
+// of its transitions, and Cancel/Retry buttons for operators), and the
+// workers. html/template, a stylesheet and a few lines of JS, embedded: no
+// build step, no CDN, and every link is relative, so it works mounted
+// under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
+// SameSite=Strict cookie read by the dashboard's pages only (never by
+// /api), and its forms carry a CSRF token bound to the session.
+//
 // # Security
 //
 // Requests carry a bearer token: `tasker tokens create --name NAME --role

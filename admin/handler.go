@@ -42,6 +42,8 @@ type server struct {
 	cfg Config
 	e   *engine.Engine
 	st  store.Store
+	// csrfKey signs the dashboard's form tokens (random per handler).
+	csrfKey []byte
 }
 
 // Handler returns the admin API as an http.Handler to mount in the
@@ -57,7 +59,7 @@ func Handler(cfg Config) (http.Handler, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	s := &server{cfg: cfg, e: cfg.Engine, st: cfg.Engine.Store()}
+	s := &server{cfg: cfg, e: cfg.Engine, st: cfg.Engine.Store(), csrfKey: newKey()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -70,6 +72,7 @@ func Handler(cfg Config) (http.Handler, error) {
 	for _, rt := range s.routes() {
 		mux.Handle(rt.pattern, s.need(rt.role, rt.h))
 	}
+	s.dashboardRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

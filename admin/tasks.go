@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,52 +41,12 @@ func summary(t *store.Task) taskSummary {
 // newest first; next_cursor (0 on the last page) is the next page's cursor.
 func (s *server) listTasks(w http.ResponseWriter, r *http.Request, _ *principal) {
 	q := r.URL.Query()
-	p := &store.ListTasksParams{Queue: q.Get("queue")}
-	var err error
-	if v := q.Get("state"); v != "" {
-		for st := range strings.SplitSeq(v, ",") {
-			p.States = append(p.States, store.TaskState(st))
-		}
+	p, err := listParams(q)
+	if err != nil {
+		fail(w, err)
+		return
 	}
 	workflow := q.Get("workflow")
-	if workflow != "" {
-		var ok bool
-		if p.Namespace, p.Name, ok = strings.Cut(workflow, "/"); !ok {
-			fail(w, badRequest("workflow %q: want namespace/name", workflow))
-			return
-		}
-	}
-	for _, f := range []struct {
-		key string
-		to  *time.Time
-	}{{"since", &p.CreatedAfter}, {"until", &p.CreatedBefore}} {
-		if v := q.Get(f.key); v != "" {
-			if *f.to, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				fail(w, badRequest("%s %q: want an RFC 3339 time", f.key, v))
-				return
-			}
-		}
-	}
-	for _, f := range []struct {
-		key string
-		to  *int64
-		max int64
-	}{{"cursor", &p.Before, 1<<63 - 1}, {"limit", nil, 1000}} {
-		v := q.Get(f.key)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 || n > f.max {
-			fail(w, badRequest("%s %q: want a number from 1 to %d", f.key, v, f.max))
-			return
-		}
-		if f.to != nil {
-			*f.to = n
-		} else {
-			p.Limit = int(n)
-		}
-	}
 	if key := q.Get("key"); key != "" {
 		if workflow == "" {
 			fail(w, badRequest("key needs workflow: an idempotency key is scoped by its workflow"))
@@ -354,4 +315,56 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principa
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revoked": id})
+}
+
+// listParams reads a task listing's filters from a query (see listTasks).
+func listParams(q url.Values) (*store.ListTasksParams, error) {
+	p := &store.ListTasksParams{Queue: q.Get("queue")}
+	var err error
+	if v := q.Get("state"); v != "" {
+		for st := range strings.SplitSeq(v, ",") {
+			p.States = append(p.States, store.TaskState(st))
+		}
+	}
+	if workflow := q.Get("workflow"); workflow != "" {
+		var ok bool
+		if p.Namespace, p.Name, ok = strings.Cut(workflow, "/"); !ok {
+			return nil, badRequest("workflow %q: want namespace/name", workflow)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		to  *time.Time
+	}{{"since", &p.CreatedAfter}, {"until", &p.CreatedBefore}} {
+		if v := q.Get(f.key); v != "" {
+			if *f.to, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return nil, badRequest("%s %q: want an RFC 3339 time", f.key, v)
+			}
+		}
+	}
+	for _, f := range []struct {
+		key string
+		to  *int64
+		max int64
+	}{{"cursor", &p.Before, 1<<63 - 1}, {"limit", nil, 1000}} {
+		v := q.Get(f.key)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > f.max {
+			return nil, badRequest("%s %q: want a number from 1 to %d", f.key, v, f.max)
+		}
+		if f.to != nil {
+			*f.to = n
+		} else {
+			p.Limit = int(n)
+		}
+	}
+	for _, st := range p.States {
+		if !st.Valid() {
+			return nil, badRequest("state %q: want one of pending, in_progress, complete, error, cancelled, resolved_manually", st)
+		}
+	}
+	return p, nil
 }
