@@ -37,6 +37,9 @@ type Options struct {
 	// Procs lists, comma-separated, the numbers of engine processes each
 	// workload runs with on PostgreSQL (ignored on SQLite).
 	Procs string
+	// Metrics runs each SQLite workload twice, without and with the
+	// engine's Prometheus metrics (Config.Metrics), rows side by side.
+	Metrics bool
 }
 
 // benchResult is one workload's measurements.
@@ -167,8 +170,23 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o Options, chosen []work
 	fmt.Fprintln(w, "\nWORKLOAD\tWHAT\tITEMS\tWALL\tRATE\tCOMPLETE\tCLAIM TX/STEP\tFINISH TX/STEP\tSQL/STEP\tALLOCS/STEP\tNOTES")
 	var failed []string
 	done := map[string]*benchResult{}
+	type variant struct {
+		wl      workload
+		metrics bool
+	}
+	var runs []variant
 	for _, wl := range chosen {
-		r, err := wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(wl.name))}, o.Scale)
+		runs = append(runs, variant{wl, false})
+		if o.Metrics {
+			runs = append(runs, variant{wl, true})
+		}
+	}
+	for _, v := range runs {
+		wl := v.wl
+		if v.metrics {
+			wl.name += "+metrics"
+		}
+		r, err := v.wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(strings.ReplaceAll(wl.name, "+", "-"))), metrics: v.metrics}, o.Scale)
 		if err != nil {
 			fmt.Fprintf(w, "%s\t%s\tFAILED: %v\n", wl.name, wl.what, err)
 			failed = append(failed, fmt.Sprintf("%s: %v", wl.name, err))

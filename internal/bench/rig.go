@@ -30,6 +30,7 @@ type benchTarget struct {
 	pgURL      string // without ?schema=
 	schema     string
 	procs      int
+	metrics    bool // the bench process's engine records Prometheus metrics
 }
 
 // open opens the target's store with hooks run around every statement.
@@ -75,6 +76,9 @@ func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engi
 	def.configure(&cfg)
 	if tune != nil {
 		tune(&cfg)
+	}
+	if tg.metrics {
+		cfg.Metrics = engine.NewMetrics()
 	}
 	r.e, err = engine.New(cfg)
 	if err == nil {
