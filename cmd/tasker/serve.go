@@ -28,7 +28,10 @@ On a loopback address, requests without a token act as admin while the
 database holds no token. Any other address needs at least one token
 (` + "`tasker tokens create`" + `), and serve refuses to start without one; there every
 request needs a token. serve runs no workers: operator actions change the
-database, and the workers of the deployment carry them out.`,
+database, and the workers of the deployment carry them out. Its /metrics
+has the Go and process metrics and the counts of what serve did; the
+engine metrics (attempts, queue lag, pool) come from the processes that
+run workers (register engine.NewMetrics there).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
