@@ -99,4 +99,14 @@ func TestLogFlagsAreChecked(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "x.db")
 	mustFail(t, "--log-level", "migrate", "--db", db, "--log-level", "loud")
 	mustFail(t, "--log-format", "migrate", "--db", db, "--log-format", "xml")
+	mustFail(t, "--log-level", "migrate", "--db", db, "--log-level", "info+2")
+	// The flags reach the engine: debug lines, as JSON, on the command's
+	// standard error.
+	out := mustExecute(t, "demo", "--db", db, "--orders", "2", "--log-level", "debug", "--log-format", "json")
+	if !regexp.MustCompile(`(?m)^\{"time":"[^"]+","level":"DEBUG","msg":"step completed"`).MatchString(out) {
+		t.Fatalf("demo --log-level debug --log-format json printed no JSON debug line:\n%s", out)
+	}
+	if out := mustExecute(t, "demo", "--db", db, "--orders", "2"); strings.Contains(out, "step completed") {
+		t.Fatalf("the default level (warn) printed debug lines:\n%s", out)
+	}
 }
