@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -20,8 +21,23 @@ import (
 // Config configures an Engine. Only Store is required; the defaults suit a
 // laptop.
 type Config struct {
-	Store  store.Store
-	Logger *zap.Logger // default zap.NewNop()
+	Store store.Store
+	// Logger receives the engine's logs, with task, step and attempt on
+	// every line about one. Set Logger or Slog, not both. With neither,
+	// the engine writes warnings and errors to standard error: only what
+	// it cannot report any other way (a commit that failed and will run
+	// its steps again, a lease it could not extend, a failed rescue or
+	// election, results discarded after a lost lease). Failures of steps
+	// and tasks are not among them — Wait, Explain and the events report
+	// those — and are logged at info. Pass zap.NewNop() for silence.
+	Logger *zap.Logger
+	// Slog, for applications on log/slog: the engine's lines go to its
+	// handler (levels mapped one to one; zap's DPanic and above are
+	// slog.LevelError).
+	Slog *slog.Logger
+	// Metrics, when set, receives the engine's metrics (see NewMetrics);
+	// several engines may share one.
+	Metrics *Metrics
 	// WorkerID names this process in leases and logs (default host-pid).
 	WorkerID string
 	// Version is the application's build or version (say, a git
@@ -109,7 +125,7 @@ type ExecutionConfig struct {
 func (c *Config) withDefaults() Config {
 	out := *c
 	if out.Logger == nil {
-		out.Logger = zap.NewNop()
+		out.Logger = defaultLogger(out.Slog)
 	}
 	if out.WorkerID == "" {
 		host, _ := os.Hostname()
@@ -158,6 +174,9 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Store == nil {
 		bad("config: Store is required")
+	}
+	if c.Logger != nil && c.Slog != nil {
+		bad("config: Logger and Slog are both set; set one")
 	}
 	e := c.Execution
 	if e.MinConcurrency < 0 || e.MaxConcurrency < 0 || e.BatchSize < 0 {

@@ -71,6 +71,7 @@ func (e *Engine) announce(res []*store.CreateTaskResult) {
 		if r != nil && !r.Existing {
 			n++
 			e.stat.started.Add(1)
+			e.met.startedTask(r.Task)
 			e.emit(Event{Name: EventTaskStarted, TaskID: r.Task.ID})
 		}
 	}

@@ -76,7 +76,8 @@
 // # Operators and events
 //
 // Cancel, Retry and Resolve act through the state machine and are refused
-// with a clear error when illegal. Subscribe delivers lifecycle events
+// with a clear error when illegal; WithActor names who acts, recorded as
+// "actor" in the metadata of the transitions they write. Subscribe delivers lifecycle events
 // (task.started, step.completed, step.retry_scheduled, task.failed, …)
 // without ever blocking execution.
 //
@@ -93,4 +94,14 @@
 // names): waiting on dependencies, a retry due at a time, leased by a
 // worker, ready but no live worker serves its handler, its dependent system
 // paused, a workflow asleep or waiting for an event, its task finished.
+//
+// # Logs and metrics
+//
+// The engine logs through zap (Config.Logger) or log/slog (Config.Slog);
+// with neither, warnings and errors go to standard error — only what it
+// cannot report another way (see Config.Logger). NewMetrics returns a
+// Prometheus collector for the application's registry: tasks by workflow
+// and outcome, step attempt durations, retries, rescues, transactions, the
+// pool, and the per-queue lag measured by the maintenance leader (see
+// Metrics). The admin package serves them with an HTTP API and dashboard.
 package engine

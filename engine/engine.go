@@ -65,6 +65,7 @@ type Engine struct {
 	starts *batch.Batcher[*store.CreateTaskParams, *store.CreateTaskResult] // group commit of Start (create.go)
 
 	wreg workerReg // this engine's row in the worker registry (workers.go)
+	met  *Metrics  // Config.Metrics; nil: none
 }
 
 // New returns an engine on cfg.Store. It starts no goroutine: call Run.
@@ -75,7 +76,7 @@ func New(cfg Config) (*Engine, error) {
 	c := cfg.withDefaults()
 	e := &Engine{
 		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock,
-		templates: map[string]*Template{}, wake: make(chan struct{}, 1),
+		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics,
 	}
 	e.starts = batch.New(startBatch, e.createBatch)
 	if d, ok := e.st.(taskDoneStore); ok {
@@ -83,7 +84,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	x := c.Execution
 	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: x.Retention},
-		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Beat: e.beatWorker})
+		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Beat: e.beatWorker, Pass: e.maintained})
 	return e, nil
 }
 

@@ -75,6 +75,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errTaskCancelled), errors.Is(cause, errLeaseLost):
 		e.stat.discarded.Add(1)
+		e.met.resultDiscarded()
 		log.Info("attempt abandoned", zap.Error(cause))
 		e.emit(Event{Name: EventStepDiscarded, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts, Error: cause.Error()})
 		return o, false
@@ -168,4 +169,15 @@ func (e *Engine) classify(a attemptInfo, policy stepPolicy, err error) (store.Ou
 		bp = e.cfg.Retry
 	}
 	return kind, bp.Next(a.attempt, f.requested), f.doc()
+}
+
+// measured is execute, timed for the metrics when they are on.
+func (e *Engine) measured(base context.Context, c *store.ClaimedStep) (completer.Outcome, bool) {
+	if e.met == nil {
+		return e.execute(base, c)
+	}
+	start := time.Now()
+	o, ok := e.execute(base, c)
+	e.met.stepAttempt(c, &o, ok, time.Since(start))
+	return o, ok
 }

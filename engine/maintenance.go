@@ -17,7 +17,14 @@ func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescu
 // rescued is the maintainer's hook: tasks a rescue failed are announced,
 // and rescued steps are claimable now.
 func (e *Engine) rescued(res *store.RescueResult) {
+	e.met.leasesRescued(res.Rescued + res.Failed)
 	for _, t := range res.Tasks {
+		if e.met != nil && t.To == store.TaskError {
+			// Rare: the rescue result does not carry the workflow.
+			if d, err := e.st.GetTask(context.Background(), t.TaskID); err == nil {
+				e.met.taskEnded(d.Task.Namespace, d.Task.Name, true)
+			}
+		}
 		e.emit(Event{Name: EventTaskFailed, TaskID: t.TaskID})
 		e.taskChanged(t.TaskID)
 	}
@@ -40,6 +47,7 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 		switch {
 		case r.Err != nil:
 			e.stat.discarded.Add(1)
+			e.met.resultDiscarded()
 			o.Log.Warn("result discarded: the lease was lost before it was recorded")
 			ev.Name = EventStepDiscarded
 		case o.Kind == store.OutcomeSuspend:
@@ -58,6 +66,9 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 			ev.Name = EventStepCompleted
 		case r.State == store.StepPending:
 			e.stat.retried.Add(1)
+			if t := o.Claimed.Task; t != nil {
+				e.met.retried(t.Namespace, t.Name)
+			}
 			retry = true
 			e.due.Add(now.Add(o.RetryAfter))
 			ev.Name, ev.Error = EventStepRetryScheduled, string(o.Error)
@@ -65,9 +76,14 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 		default:
 			e.stat.failed.Add(1)
 			ev.Name, ev.Error = EventStepFailed, string(o.Error)
-			o.Log.Warn("step failed", zap.ByteString("error", o.Error))
+			// Info, not Warn: Wait, Explain and the events report it (see
+			// Config.Logger).
+			o.Log.Info("step failed", zap.ByteString("error", o.Error))
 		}
 		e.emit(ev)
+	}
+	if e.met != nil && len(res.Tasks) > 0 {
+		e.countEnded(finish, res.Tasks)
 	}
 	for _, t := range res.Tasks {
 		name := EventTaskCompleted
@@ -85,4 +101,46 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 	if res.Unblocked > len(res.Claimed) || retry || freed {
 		e.Notify()
 	}
+}
+
+// countEnded counts the tasks a commit finished by workflow, read from
+// the steps of the same commit.
+func (e *Engine) countEnded(finish []completer.Outcome, tasks []store.TaskChange) {
+	byID := make(map[int64]*store.Task, len(tasks))
+	for _, o := range finish {
+		if t := o.Claimed.Task; t != nil {
+			byID[t.ID] = t
+		}
+	}
+	for _, c := range tasks {
+		if t, ok := byID[c.TaskID]; ok && c.To.Done() {
+			e.met.taskEnded(t.Namespace, t.Name, c.To != store.TaskComplete)
+		}
+	}
+}
+
+// maintained is the maintainer's hook after each pass: the leader
+// measures the queues' lag for the metrics; a process that does not lead
+// exports none (the leader's figures are the fleet's).
+func (e *Engine) maintained(ctx context.Context, leading bool) {
+	if e.met == nil {
+		return
+	}
+	if !leading {
+		e.met.queueLags(nil)
+		return
+	}
+	lags, err := e.st.QueueLags(ctx, e.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("measuring queue lag failed", zap.Error(err))
+		}
+		return
+	}
+	now := e.clk.Now()
+	out := make(map[string]queueLag, len(lags))
+	for _, l := range lags {
+		out[l.Queue] = queueLag{ready: l.Ready, age: max(now.Sub(l.OldestDueAt), 0)}
+	}
+	e.met.queueLags(out)
 }

@@ -20,18 +20,20 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // Handlers in other processes stop at their next heartbeat. A finished
 // task is refused unless Force is given.
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
-	meta, _ := json.Marshal(map[string]string{"reason": reason})
-	p := &store.CancelTaskParams{TaskID: taskID, Metadata: meta, Now: e.now()}
+	p := &store.CancelTaskParams{TaskID: taskID, Now: e.now()}
 	for _, o := range opts {
 		o(p)
 	}
+	m := map[string]any{"reason": reason}
 	if p.Force {
-		meta, _ = json.Marshal(map[string]any{"reason": reason, "forced": true})
-		p.Metadata = meta
+		m["forced"] = true
 	}
-	if _, err := e.st.CancelTask(ctx, p); err != nil {
+	p.Metadata = operatorMeta(ctx, m)
+	t, err := e.st.CancelTask(ctx, p)
+	if err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
+	e.met.taskCancelled(t)
 	e.inflight.CancelTask(taskID, errTaskCancelled)
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
 	e.taskChanged(taskID)
@@ -41,7 +43,7 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 // Retry moves a task in error back to pending; its failed steps get fresh
 // attempts.
 func (e *Engine) Retry(ctx context.Context, taskID int64) error {
-	if _, err := e.st.RetryTask(ctx, &store.RetryTaskParams{TaskID: taskID, Metadata: store.JSON(`{"reason":"operator retry"}`), Now: e.now()}); err != nil {
+	if _, err := e.st.RetryTask(ctx, &store.RetryTaskParams{TaskID: taskID, Metadata: operatorMeta(ctx, map[string]any{"reason": "operator retry"}), Now: e.now()}); err != nil {
 		return fmt.Errorf("retrying task %d: %w", taskID, err)
 	}
 	e.emit(Event{Name: EventTaskRetried, TaskID: taskID})
@@ -70,11 +72,31 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	if err != nil {
 		return fmt.Errorf("resolving %s of task %d: encoding results: %w", step, taskID, err)
 	}
-	if _, err := e.st.ResolveStep(ctx, &store.ResolveStepParams{StepID: s.ID, Results: doc, Metadata: store.JSON(`{"reason":"operator resolved"}`), Now: e.now()}); err != nil {
+	if _, err := e.st.ResolveStep(ctx, &store.ResolveStepParams{StepID: s.ID, Results: doc, Metadata: operatorMeta(ctx, map[string]any{"reason": "operator resolved"}), Now: e.now()}); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
 	}
 	e.emit(Event{Name: EventStepResolved, TaskID: taskID, Step: step})
 	e.taskChanged(taskID)
 	e.Notify()
 	return nil
+}
+
+// operatorMeta is an operator action's transition metadata: m, with the
+// actor of ctx (WithActor) when there is one.
+func operatorMeta(ctx context.Context, m map[string]any) store.JSON {
+	if a := actorOf(ctx); a != "" {
+		m["actor"] = a
+	}
+	doc, _ := json.Marshal(m) // strings and bools always encode
+	return doc
+}
+
+// TaskByKey returns the task that workflow ("namespace/name") was started
+// with under WithIdempotencyKey(key), or an error matching store.ErrNotFound.
+func (e *Engine) TaskByKey(ctx context.Context, workflow, key string) (*store.Task, error) {
+	t, err := e.st.GetTaskByIdentity(ctx, boundIdentity("key:"+workflow+":"+key))
+	if err != nil {
+		return nil, fmt.Errorf("finding the task of %s with idempotency key %q: %w", workflow, key, err)
+	}
+	return t, nil
 }

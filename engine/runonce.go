@@ -30,6 +30,7 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 		claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: e.cfg.Execution.BatchSize, LeaseTTL: e.cfg.Execution.LeaseTTL,
 			Handlers: e.reg.Names(), Queues: e.cfg.Execution.Queues, Grouped: true, ByReadyTime: e.ageTurn(), Now: e.now()})
 		e.stat.claimTx.Add(1)
+		e.met.claimTransaction()
 		if err != nil {
 			return total, err
 		}
@@ -41,7 +42,7 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 		keep := make([]bool, len(claimed))
 		var wg sync.WaitGroup
 		for i, c := range claimed {
-			wg.Go(func() { group[i], keep[i] = e.execute(ctx, c) })
+			wg.Go(func() { group[i], keep[i] = e.measured(ctx, c) })
 		}
 		wg.Wait()
 		var kept []completer.Outcome

@@ -132,8 +132,11 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 		close(r.done)
 	}()
 	outcomes := make(chan completer.Outcome, 4*x.MaxConcurrency)
+	e.met.attach(e)
+	defer e.met.detach(e)
 	d := dispatch.New(x.MaxConcurrency, func(c *store.ClaimedStep) {
-		if o, ok := e.execute(r.handlerBase, c); ok {
+		o, ok := e.measured(r.handlerBase, c)
+		if ok {
 			outcomes <- o
 		}
 	})
@@ -180,7 +183,7 @@ func (e *Engine) newClaimLoop(d *dispatch.Dispatcher) *claimer.Loop {
 		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn},
 		e.st, e.clk, e.log, d, &e.due, e.wake, claimer.Hooks{
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
-			Transaction: func() { e.stat.claimTx.Add(1) },
+			Transaction: func() { e.stat.claimTx.Add(1); e.met.claimTransaction() },
 			Rescue:      func(ctx context.Context) int { n, _ := e.maint.Rescue(ctx); return n },
 		})
 }
@@ -193,7 +196,7 @@ func (e *Engine) newCompleter(d *dispatch.Dispatcher) *completer.Completer {
 			Committed:   e.committed,
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
 			Released:    func(n int) { e.stat.released.Add(int64(n)) },
-			Transaction: func() { e.stat.finishTx.Add(1) },
+			Transaction: func() { e.stat.finishTx.Add(1); e.met.finishTransaction() },
 			Oversized:   e.oversized,
 		})
 }

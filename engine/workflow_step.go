@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -136,9 +137,12 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx := context.WithValue(wctx.Context, stepInfoKey{}, info)
 	timeout := cmp.Or(o.timeout, wctx.e.cfg.Execution.DefaultTimeout)
+	began := time.Now()
 	res := attempt.Run(ctx, timeout, fn)
+	took := time.Since(began)
 	result, err := res.Value, attemptErr(res)
 	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
+		wctx.measure(name, "abandoned", took)
 		// Cancelled, lease lost or shutting down: a failure is not the
 		// step's fault, so nothing is recorded and the step runs again if
 		// the workflow resumes. (A success is still recorded while the
@@ -166,6 +170,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 			return zero, nil, rerr
 		}
 		wctx.e.stat.completed.Add(1)
+		wctx.measure(name, "complete", took)
 		v, err := decodeAs[T](wctx, seq, name, doc)
 		return v, nil, err
 	}
@@ -179,8 +184,14 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 		return zero, nil, rerr
 	}
 	wctx.Logger.Info("durable step failed", zap.String("step", name), zap.Int("sequence", seq), zap.Int("attempt", attemptN), zap.Error(err))
+	outcome := "error"
+	if kind == store.OutcomeFail {
+		outcome = "permanent"
+	}
+	wctx.measure(name, outcome, took)
 	if st.State == store.StepPending {
 		wctx.e.stat.retried.Add(1)
+		wctx.e.met.retried(wctx.workflowLabel())
 		return zero, st, nil
 	}
 	wctx.e.stat.failed.Add(1)
@@ -248,4 +259,18 @@ func All[T any](futures ...*Future[T]) ([]T, error) {
 		}
 	}
 	return out, first
+}
+
+// workflowLabel is the workflow's namespace and name.
+func (wctx *WorkflowContext) workflowLabel() (ns, name string) {
+	ns, name, _ = strings.Cut(wctx.Workflow, "/")
+	return ns, name
+}
+
+// measure observes a durable step's attempt in the metrics, if on.
+func (wctx *WorkflowContext) measure(step, outcome string, d time.Duration) {
+	if m := wctx.e.met; m != nil {
+		ns, name := wctx.workflowLabel()
+		m.durableAttempt(ns, name, step, outcome, d)
+	}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: brings up PostgreSQL and Redis on loopback (installing
-# them from Debian's packages when missing), then checks formatting (gofmt),
+# The whole test suite: brings up PostgreSQL and Redis on loopback and finds
+# chromium for the dashboard's browser tests (installing them from Debian's
+# packages when missing), then checks formatting (gofmt),
 # vets, runs staticcheck (the version pinned by go.mod's tool directive) and
 # runs every test with the race detector. Extra arguments go to `go test` (e.g. -run Foo).
 set -euo pipefail
@@ -12,6 +13,8 @@ if [ -f scripts/redis.sh ]; then
 	# shellcheck source=scripts/redis.sh
 	source scripts/redis.sh || exit 1
 fi
+# shellcheck source=scripts/chromium.sh
+source scripts/chromium.sh || exit 1
 
 echo "gofmt -l ."
 unformatted=$(gofmt -l .)

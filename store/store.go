@@ -142,6 +142,24 @@ type Store interface {
 	// ListWorkers lists the registry by id: the live workers, and with
 	// IncludeExpired also those whose rows have expired.
 	ListWorkers(ctx context.Context, p *ListWorkersParams) ([]*Worker, error)
+
+	// QueueLags counts, per queue, the steps ready to run and not claimed
+	// (at Now, zero: the database's clock), with the earliest due time;
+	// queues with nothing ready are absent. One statement; the maintenance
+	// leader calls it on an interval for the lag metrics.
+	QueueLags(ctx context.Context, now time.Time) ([]QueueLag, error)
+
+	// CreateAdminToken records an admin API token (its hash; the caller
+	// shows the secret once). FindAdminToken returns the token with that
+	// hash, revoked or not (ErrNotFound when none). ListAdminTokens lists
+	// every token by id. RevokeAdminToken marks one revoked (ErrNotFound
+	// when no such token; revoking twice is a no-op). CountAdminTokens
+	// counts the tokens not revoked.
+	CreateAdminToken(ctx context.Context, p *CreateAdminTokenParams) (*AdminToken, error)
+	FindAdminToken(ctx context.Context, hash string) (*AdminToken, error)
+	ListAdminTokens(ctx context.Context) ([]*AdminToken, error)
+	RevokeAdminToken(ctx context.Context, id int64, now time.Time) error
+	CountAdminTokens(ctx context.Context) (int, error)
 }
 
 // Waker is implemented by stores shared by many processes: Wake announces
@@ -299,6 +317,11 @@ type ListTasksParams struct {
 	Name      string
 	States    []TaskState
 	ParentID  *int64
+	// Queue, when set, keeps tasks of that queue.
+	Queue string
+	// CreatedAfter and CreatedBefore, when set, keep tasks created at or
+	// after, and before, those times.
+	CreatedAfter, CreatedBefore time.Time
 	// Before is the keyset cursor: only tasks with a smaller id. Pass the
 	// previous page's NextCursor.
 	Before int64

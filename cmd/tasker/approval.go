@@ -83,7 +83,7 @@ the same --db charges it, then waits for the decision, sent with
 				return err
 			}
 			defer st.Close()
-			e, err := engine.New(engine.Config{Store: st})
+			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd)})
 			if err != nil {
 				return err
 			}

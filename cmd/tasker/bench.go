@@ -55,6 +55,7 @@ The ceiling is one-row INSERT commits per second from 1 connection and from 8.`,
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
 	cmd.Flags().BoolVar(&o.PeersSizes, "peers-sizes", false, "the sizes of the side-by-side harness (../shared/peers): W1 2,000, W2 200 chains, W3 50 fan-outs of 20, W4 500, W5 200")
+	cmd.Flags().BoolVar(&o.Metrics, "metrics", false, "SQLite: run each workload twice, without and with the engine's Prometheus metrics")
 	cmd.Flags().StringVar(&o.Procs, "procs", "1,3", "PostgreSQL only: run each workload with each of these numbers of engine processes (ignored on SQLite)")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 )
 
 type demoOptions struct {
+	log         *slog.Logger // the root's --log-level and --log-format
 	orders      int
 	db          string
 	concurrency int
@@ -31,6 +33,7 @@ new orders (every third one's payment fails once and is retried), runs them to
 completion and prints a summary. Each run adds new orders to the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.log = cliLogger(cmd)
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
@@ -58,7 +61,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return err
 	}
 	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st, Execution: engine.ExecutionConfig{MaxConcurrency: o.concurrency}})
+	e, err := engine.New(engine.Config{Store: st, Slog: o.log, Execution: engine.ExecutionConfig{MaxConcurrency: o.concurrency}})
 	if err != nil {
 		return err
 	}

@@ -34,8 +34,12 @@ current schema version (` + "`tasker migrate`" + ` upgrades it).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	var logs logFlags
+	logs.add(root)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return logs.check() }
 	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(),
-		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd())
+		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd(),
+		newServeCmd(), newTokensCmd())
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -48,7 +48,7 @@ SIGTERM exits at once (status 128+signal).`,
 					st.Close()
 				}
 			}()
-			e, err := engine.New(engine.Config{Store: st, Version: buildVersion().Version, Execution: engine.ExecutionConfig{MaxConcurrency: concurrency, PollInterval: poll}})
+			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd), Version: buildVersion().Version, Execution: engine.ExecutionConfig{MaxConcurrency: concurrency, PollInterval: poll}})
 			if err != nil {
 				return err
 			}

@@ -97,7 +97,7 @@ for an event, or its task finished. It opens the database read-only.`,
 				return err
 			}
 			defer st.Close()
-			e, err := engine.New(engine.Config{Store: st})
+			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd)})
 			if err != nil {
 				return err
 			}

@@ -41,6 +41,9 @@ type Options struct {
 	// (../shared/peers): W1 2,000 workflows, W2 200 chains, W3 50 fan-outs
 	// of 20, W4 500 workflows, W5 200 runs.
 	PeersSizes bool
+	// Metrics runs each SQLite workload twice, without and with the
+	// engine's Prometheus metrics (Config.Metrics), rows side by side.
+	Metrics bool
 }
 
 // benchResult is one workload's measurements.
@@ -171,8 +174,23 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o Options, chosen []work
 	fmt.Fprintln(w, "\nWORKLOAD\tWHAT\tITEMS\tWALL\tRATE\tCOMPLETE\tCLAIM TX/STEP\tFINISH TX/STEP\tSQL/STEP\tALLOCS/STEP\tNOTES")
 	var failed []string
 	done := map[string]*benchResult{}
+	type variant struct {
+		wl      workload
+		metrics bool
+	}
+	var runs []variant
 	for _, wl := range chosen {
-		r, err := wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(wl.name)), peers: o.PeersSizes}, o.Scale)
+		runs = append(runs, variant{wl, false})
+		if o.Metrics {
+			runs = append(runs, variant{wl, true})
+		}
+	}
+	for _, v := range runs {
+		wl := v.wl
+		if v.metrics {
+			wl.name += "+metrics"
+		}
+		r, err := v.wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(strings.ReplaceAll(wl.name, "+", "-"))), metrics: v.metrics, peers: o.PeersSizes}, o.Scale)
 		if err != nil {
 			fmt.Fprintf(w, "%s\t%s\tFAILED: %v\n", wl.name, wl.what, err)
 			failed = append(failed, fmt.Sprintf("%s: %v", wl.name, err))

@@ -31,6 +31,7 @@ type benchTarget struct {
 	schema     string
 	procs      int
 	peers      bool // --peers-sizes: the side-by-side harness's sizes
+	metrics    bool // the bench process's engine records Prometheus metrics
 }
 
 // size is n, or the peers harness's size for the workload when the target
@@ -85,6 +86,9 @@ func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engi
 	def.configure(&cfg)
 	if tune != nil {
 		tune(&cfg)
+	}
+	if tg.metrics {
+		cfg.Metrics = engine.NewMetrics()
 	}
 	r.e, err = engine.New(cfg)
 	if err == nil {

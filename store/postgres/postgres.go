@@ -365,3 +365,9 @@ func (dialect) SkipLocked() string { return "FOR UPDATE OF s SKIP LOCKED" }
 func (dialect) WritableCTE() bool { return true }
 
 func (dialect) MapError(err error) error { return mapError(err) }
+
+// CheckSchema reports whether the schema holds Tasker's tables at the
+// version of this code's migrations (a *store.SchemaError when not, a
+// connection error when the database cannot be reached): the admin API's
+// readiness check.
+func (s *Store) CheckSchema(ctx context.Context) error { return s.checkSchema(ctx, s.DB()) }

@@ -315,3 +315,8 @@ func mapError(err error) error {
 	}
 	return err
 }
+
+// CheckSchema reports whether the database holds Tasker's schema at the
+// version of this code's migrations (a *store.SchemaError when not): the
+// admin API's readiness check.
+func (s *Store) CheckSchema(ctx context.Context) error { return checkSchema(ctx, s.DB(), s.path) }

@@ -62,6 +62,9 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"SuspendAndWake":             testSuspendAndWake,
 		"WorkerRegistry":             testWorkerRegistry,
 		"WorkerRegistryBadInput":     testWorkerRegistryBadInput,
+		"AdminTokens":                testAdminTokens,
+		"QueueLags":                  testQueueLags,
+		"ListFilters":                testListFilters,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

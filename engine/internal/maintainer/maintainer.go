@@ -37,6 +37,11 @@ type Hooks struct {
 	// Beat: called on every heartbeat, leases or not (the engine refreshes
 	// its worker registry row with it).
 	Beat func(ctx context.Context)
+	// Pass: called after every maintenance pass, with whether this
+	// process leads (and once with false when Maintain returns while
+	// leading): work that one process does for all (the queue lag
+	// metrics) hangs here.
+	Pass func(ctx context.Context, leading bool)
 }
 
 // Maintainer runs the heartbeat and the maintenance pass.
@@ -89,6 +94,9 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 	defer func() {
 		if leading {
 			_ = m.st.Resign(context.WithoutCancel(ctx), "maintenance", m.cfg.Owner)
+			if m.hooks.Pass != nil {
+				m.hooks.Pass(context.WithoutCancel(ctx), false)
+			}
 		}
 	}()
 	for {
@@ -111,6 +119,9 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 			if m.cfg.Retention > 0 {
 				m.purge(ctx, m.clk.Now().Add(-m.cfg.Retention))
 			}
+		}
+		if m.hooks.Pass != nil && ctx.Err() == nil {
+			m.hooks.Pass(ctx, lead)
 		}
 		select {
 		case <-ctx.Done():

@@ -197,6 +197,15 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 	if p.ParentID != nil {
 		q = q.Where("parent_id = ?", *p.ParentID)
 	}
+	if p.Queue != "" {
+		q = q.Where("queue = ?", p.Queue)
+	}
+	if !p.CreatedAfter.IsZero() {
+		q = q.Where("created_at >= ?", p.CreatedAfter.UTC())
+	}
+	if !p.CreatedBefore.IsZero() {
+		q = q.Where("created_at < ?", p.CreatedBefore.UTC())
+	}
 	if p.Before > 0 {
 		q = q.Where("id < ?", p.Before)
 	}

@@ -1,0 +1,502 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/admin"
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// env is an engine on an SQLite file with a fan-out workflow registered
+// (no worker runs, so started tasks stay pending) and the admin API on a
+// test server.
+type env struct {
+	t      *testing.T
+	st     store.Store
+	e      *engine.Engine
+	srv    *httptest.Server
+	tokens map[string]string // role → secret
+}
+
+func newEnv(t *testing.T, cfg admin.Config) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "admin.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	m := engine.NewMetrics()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	e, err := engine.New(engine.Config{Store: st, Metrics: m, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Register(&engine.Template{Namespace: "shop", Name: "fanout", Steps: []engine.StepTemplate{
+		{Name: "split", Handler: "h"},
+		{Name: "a", Handler: "h", DependsOn: []string{"split"}},
+		{Name: "b", Handler: "h", DependsOn: []string{"split"}},
+		{Name: "join", Handler: "h", DependsOn: []string{"a", "b"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Engine, cfg.Metrics = e, reg
+	h, err := admin.Handler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, st: st, e: e, srv: srv, tokens: map[string]string{}}
+}
+
+func (v *env) token(role string) string {
+	v.t.Helper()
+	secret, _, err := admin.CreateToken(context.Background(), v.st, "tok-"+role, role)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	v.tokens[role] = secret
+	return secret
+}
+
+func (v *env) start(n int) int64 {
+	v.t.Helper()
+	h, err := v.e.Start(context.Background(), "shop/fanout", map[string]int{"n": n}, engine.WithIdempotencyKey(fmt.Sprintf("order-%d", n)))
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return h.TaskID
+}
+
+// do sends a request and returns the status and the decoded JSON body.
+func (v *env) do(method, path, token, body string, headers ...string) (int, map[string]any) {
+	v.t.Helper()
+	req, err := http.NewRequest(method, v.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := v.srv.Client().Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			v.t.Fatalf("%s %s: body %q is not JSON: %v", method, path, raw, err)
+		}
+	}
+	return res.StatusCode, out
+}
+
+func (v *env) state(id int64) store.TaskState {
+	v.t.Helper()
+	d, err := v.st.GetTask(context.Background(), id)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return d.Task.State
+}
+
+// TestAuthMatrix: every endpoint × no token, a wrong token, a revoked
+// token, viewer, operator and admin answers 401, 403 or success as the
+// roles say, and a refused request changes nothing.
+func TestAuthMatrix(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	for _, r := range []string{store.RoleViewer, store.RoleOperator, store.RoleAdmin} {
+		v.token(r)
+	}
+	revoked, tok, err := admin.CreateToken(context.Background(), v.st, "gone", store.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.st.RevokeAdminToken(context.Background(), tok.ID, tok.CreatedAt); err != nil {
+		t.Fatal(err)
+	}
+	id := v.start(1)
+	endpoints := []struct {
+		method, path, body, role string
+	}{
+		{"GET", "/metrics", "", store.RoleViewer},
+		{"GET", "/api/tasks", "", store.RoleViewer},
+		{"GET", fmt.Sprintf("/api/tasks/%d", id), "", store.RoleViewer},
+		{"GET", fmt.Sprintf("/api/tasks/%d/history", id), "", store.RoleViewer},
+		{"GET", fmt.Sprintf("/api/tasks/%d/explain", id), "", store.RoleViewer},
+		{"GET", "/api/counts", "", store.RoleViewer},
+		{"GET", "/api/workers", "", store.RoleViewer},
+		{"GET", "/api/workflows", "", store.RoleViewer},
+		{"POST", fmt.Sprintf("/api/tasks/%d/events", id), `{"name":"go"}`, store.RoleOperator},
+		{"POST", fmt.Sprintf("/api/tasks/%d/steps/split/resolve", id), `{"results":{"ok":true}}`, store.RoleOperator},
+		{"POST", fmt.Sprintf("/api/tasks/%d/retry", id), "", store.RoleOperator},
+		{"POST", fmt.Sprintf("/api/tasks/%d/cancel", id), `{"reason":"matrix"}`, store.RoleOperator},
+		{"GET", "/api/tokens", "", store.RoleAdmin},
+		{"POST", fmt.Sprintf("/api/tokens/%d/revoke", tok.ID), "", store.RoleAdmin},
+	}
+	callers := []struct {
+		name, token, role string
+	}{
+		{"none", "", ""}, {"wrong", "tasker_notatoken", ""}, {"malformed", "Basic abc", ""}, {"revoked", revoked, ""},
+		{"viewer", v.tokens[store.RoleViewer], store.RoleViewer},
+		{"operator", v.tokens[store.RoleOperator], store.RoleOperator},
+		{"admin", v.tokens[store.RoleAdmin], store.RoleAdmin},
+	}
+	rank := map[string]int{"": 0, store.RoleViewer: 1, store.RoleOperator: 2, store.RoleAdmin: 3}
+	for _, ep := range endpoints {
+		for _, c := range callers {
+			before, err := v.st.History(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, body := v.do(ep.method, ep.path, c.token, ep.body)
+			switch {
+			case c.role == "":
+				if code != http.StatusUnauthorized {
+					t.Errorf("%s %s as %s: %d, want 401 (%v)", ep.method, ep.path, c.name, code, body)
+				}
+			case rank[c.role] < rank[ep.role]:
+				if code != http.StatusForbidden {
+					t.Errorf("%s %s as %s: %d, want 403 (%v)", ep.method, ep.path, c.name, code, body)
+				}
+			case ep.method == "GET" && code != http.StatusOK:
+				t.Errorf("%s %s as %s: %d, want 200 (%v)", ep.method, ep.path, c.name, code, body)
+			case ep.method == "POST" && (code == http.StatusUnauthorized || code == http.StatusForbidden || code >= 500):
+				t.Errorf("%s %s as %s: %d, want the action tried (%v)", ep.method, ep.path, c.name, code, body)
+			}
+			if rank[c.role] < rank[ep.role] || ep.method == "GET" {
+				after, _ := v.st.History(context.Background(), id)
+				if len(after.Task) != len(before.Task) || len(after.Steps) != len(before.Steps) {
+					t.Errorf("%s %s as %s (refused or a read) wrote transitions", ep.method, ep.path, c.name)
+				}
+			}
+		}
+	}
+	if got := v.state(id); got != store.TaskCancelled {
+		t.Fatalf("after the operator's cancel the task is %s", got)
+	}
+}
+
+// TestOperatorActionRecordsActor: a cancel through the API records the
+// token's name as the actor in the transition's metadata.
+func TestOperatorActionRecordsActor(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	code, body := v.do("POST", fmt.Sprintf("/api/tasks/%d/cancel", id), op, `{"reason":"customer asked"}`, "Content-Type", "application/json")
+	if code != http.StatusOK || body["actor"] != "token:tok-operator" {
+		t.Fatalf("cancel: %d %v", code, body)
+	}
+	h, err := v.st.History(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := h.Task[len(h.Task)-1]
+	var meta map[string]any
+	_ = json.Unmarshal(last.Metadata, &meta)
+	if last.ToState != string(store.TaskCancelled) || meta["actor"] != "token:tok-operator" || meta["reason"] != "customer asked" {
+		t.Fatalf("last transition to %s with %s; want cancelled by token:tok-operator", last.ToState, last.Metadata)
+	}
+	code, _ = v.do("POST", fmt.Sprintf("/api/tasks/%d/cancel", id), op, "")
+	if code != http.StatusConflict {
+		t.Fatalf("cancelling a cancelled task: %d, want 409", code)
+	}
+	code, _ = v.do("POST", "/api/tasks/999999/retry", op, "")
+	if code != http.StatusNotFound {
+		t.Fatalf("retrying a missing task: %d, want 404", code)
+	}
+}
+
+// TestLimitsAndCrossOrigin: an oversized body is refused with 413 and a
+// cross-site POST with 403, and neither changes the task.
+func TestLimitsAndCrossOrigin(t *testing.T) {
+	v := newEnv(t, admin.Config{MaxBodyBytes: 1024})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	big := `{"reason":"` + strings.Repeat("x", 4096) + `"}`
+	if code, body := v.do("POST", fmt.Sprintf("/api/tasks/%d/cancel", id), op, big); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized body: %d %v, want 413", code, body)
+	}
+	if code, _ := v.do("POST", fmt.Sprintf("/api/tasks/%d/cancel", id), op, `{"reason":"x"}`, "Sec-Fetch-Site", "cross-site"); code != http.StatusForbidden {
+		t.Fatalf("cross-site POST: %d, want 403", code)
+	}
+	if code, _ := v.do("POST", fmt.Sprintf("/api/tasks/%d/cancel", id), op, `{"reason":"x"}`, "Origin", "https://evil.example"); code != http.StatusForbidden {
+		t.Fatalf("POST from another origin: %d, want 403", code)
+	}
+	if code, _ := v.do("POST", fmt.Sprintf("/api/tasks/%d/cancel", id), op, `{"reasn":"typo"}`); code != http.StatusBadRequest {
+		t.Fatalf("unknown field: %d, want 400", code)
+	}
+	if got := v.state(id); got != store.TaskPending {
+		t.Fatalf("after refused requests the task is %s, want pending", got)
+	}
+	h, _ := v.st.History(context.Background(), id)
+	if len(h.Task) != 1 {
+		t.Fatalf("refused requests wrote %d task transitions", len(h.Task)-1)
+	}
+}
+
+// TestAnonymousOnlyWithoutTokens: AllowAnonymous serves a request without
+// a token as admin until the first token exists.
+func TestAnonymousOnlyWithoutTokens(t *testing.T) {
+	v := newEnv(t, admin.Config{AllowAnonymous: true})
+	id := v.start(1)
+	if code, body := v.do("POST", fmt.Sprintf("/api/tasks/%d/cancel", id), "", ""); code != http.StatusOK || body["actor"] != "anonymous" {
+		t.Fatalf("anonymous cancel without tokens: %d %v", code, body)
+	}
+	v.token(store.RoleViewer)
+	if code, _ := v.do("GET", "/api/tasks", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("anonymous read once a token exists: %d, want 401", code)
+	}
+}
+
+// TestListTasks: filters, keyset pagination over every task once, the
+// idempotency-key lookup, bad parameters named.
+func TestListTasks(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	var ids []int64
+	for i := range 5 {
+		ids = append(ids, v.start(i))
+	}
+	if err := v.e.Cancel(context.Background(), ids[0], "x"); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[float64]bool{}
+	cursor := 0.0
+	for pages := 0; ; pages++ {
+		path := "/api/tasks?limit=2&workflow=shop/fanout"
+		if cursor > 0 {
+			path += fmt.Sprintf("&cursor=%d", int64(cursor))
+		}
+		code, body := v.do("GET", path, vw, "")
+		if code != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", path, code, body)
+		}
+		for _, x := range body["tasks"].([]any) {
+			id := x.(map[string]any)["id"].(float64)
+			if seen[id] {
+				t.Fatalf("task %v listed twice", id)
+			}
+			seen[id] = true
+		}
+		cursor = body["next_cursor"].(float64)
+		if cursor == 0 {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("paged through %d tasks, want 5", len(seen))
+	}
+	_, body := v.do("GET", "/api/tasks?state=cancelled", vw, "")
+	if ts := body["tasks"].([]any); len(ts) != 1 || ts[0].(map[string]any)["id"].(float64) != float64(ids[0]) {
+		t.Fatalf("state=cancelled lists %v", ts)
+	}
+	_, body = v.do("GET", "/api/tasks?workflow=shop/fanout&key=order-3", vw, "")
+	if ts := body["tasks"].([]any); len(ts) != 1 || ts[0].(map[string]any)["id"].(float64) != float64(ids[3]) {
+		t.Fatalf("key=order-3 lists %v, want task %d", ts, ids[3])
+	}
+	for path, want := range map[string]string{
+		"/api/tasks?state=bogus":  "bogus",
+		"/api/tasks?limit=0":      "limit",
+		"/api/tasks?since=monday": "since",
+		"/api/tasks?key=k":        "key needs workflow",
+		"/api/tasks?workflow=x":   "namespace/name",
+	} {
+		code, body := v.do("GET", path, vw, "")
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
+			t.Errorf("GET %s: %d %v, want 400 naming %q", path, code, body, want)
+		}
+	}
+}
+
+// TestShowTask: a task's steps and edges by name, counts by state.
+func TestShowTask(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	id := v.start(1)
+	code, body := v.do("GET", fmt.Sprintf("/api/tasks/%d", id), vw, "")
+	if code != http.StatusOK {
+		t.Fatalf("%d %v", code, body)
+	}
+	if n := len(body["steps"].([]any)); n != 4 {
+		t.Fatalf("%d steps, want 4", n)
+	}
+	edges := map[string]bool{}
+	for _, e := range body["edges"].([]any) {
+		m := e.(map[string]any)
+		edges[m["from"].(string)+"→"+m["to"].(string)] = true
+	}
+	for _, want := range []string{"split→a", "split→b", "a→join", "b→join"} {
+		if !edges[want] {
+			t.Errorf("edge %s missing from %v", want, edges)
+		}
+	}
+	if code, _ := v.do("GET", "/api/tasks/424242", vw, ""); code != http.StatusNotFound {
+		t.Fatalf("missing task: %d, want 404", code)
+	}
+	if code, _ := v.do("GET", "/api/tasks/abc", vw, ""); code != http.StatusBadRequest {
+		t.Fatalf("bad id: %d, want 400", code)
+	}
+	_, body = v.do("GET", "/api/counts", vw, "")
+	if body["tasks"].(map[string]any)["pending"].(float64) != 1 {
+		t.Fatalf("counts %v, want 1 pending task", body)
+	}
+	if q := body["ready_by_queue"].(map[string]any)["default"].(map[string]any); q["ready"].(float64) != 1 {
+		t.Fatalf("ready_by_queue %v, want 1 ready step in default", q)
+	}
+}
+
+func TestHandlerRefusesBadConfig(t *testing.T) {
+	if _, err := admin.Handler(admin.Config{}); err == nil || !strings.Contains(err.Error(), "Engine") {
+		t.Fatalf("no engine: %v", err)
+	}
+}
+
+// TestCheckListen: loopback may be anonymous; any other address needs a
+// token in the database.
+func TestCheckListen(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	cfg := admin.Config{Engine: v.e}
+	ctx := context.Background()
+	for _, addr := range []string{"127.0.0.1:7007", "[::1]:7007", "localhost:7007"} {
+		if anon, err := admin.CheckListen(ctx, cfg, addr); err != nil || !anon {
+			t.Errorf("CheckListen(%s) = %v, %v; want anonymous allowed", addr, anon, err)
+		}
+	}
+	for _, addr := range []string{"0.0.0.0:7007", ":7007", "10.1.2.3:7007"} {
+		if _, err := admin.CheckListen(ctx, cfg, addr); !errors.Is(err, admin.ErrInsecureListen) || !strings.Contains(err.Error(), "tasker tokens create") {
+			t.Errorf("CheckListen(%s) without tokens: %v, want ErrInsecureListen saying how to make a token", addr, err)
+		}
+	}
+	v.token(store.RoleViewer)
+	if anon, err := admin.CheckListen(ctx, cfg, "0.0.0.0:7007"); err != nil || anon {
+		t.Fatalf("CheckListen(0.0.0.0) with a token = %v, %v; want allowed, not anonymous", anon, err)
+	}
+	if _, err := admin.CheckListen(ctx, cfg, "7007"); err == nil {
+		t.Fatal("an address without a port was accepted")
+	}
+}
+
+// TestHealthAndMetrics: /healthz and /readyz need no token; /metrics
+// serves the engine's metrics.
+func TestHealthAndMetrics(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	v.start(1)
+	if code, body := v.do("GET", "/healthz", "", ""); code != http.StatusOK || body["status"] != "ok" {
+		t.Fatalf("healthz: %d %v", code, body)
+	}
+	if code, body := v.do("GET", "/readyz", "", ""); code != http.StatusOK || body["status"] != "ready" {
+		t.Fatalf("readyz: %d %v", code, body)
+	}
+	req, _ := http.NewRequest("GET", v.srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+vw)
+	res, err := v.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(raw), `tasker_tasks_started_total{workflow="shop/fanout"} 1`) {
+		t.Fatalf("/metrics lacks the started task:\n%s", raw)
+	}
+}
+
+func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func mustRequest(t *testing.T, path string) *http.Request {
+	t.Helper()
+	return httptest.NewRequest("GET", path, nil)
+}
+
+// TestDashboardSession: without a session the pages answer the sign-in
+// form (401); a bad token is refused; a good one sets an HttpOnly,
+// SameSite=Strict cookie; a form POST without the page's CSRF token is
+// refused (403) and changes nothing; the API never reads the cookie.
+func TestDashboardSession(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	client := v.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	get := func(path string, cookies ...*http.Cookie) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", v.srv.URL+path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	post := func(path, form string, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", v.srv.URL+path, strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res, _ := get("/"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "ui/" {
+		t.Fatalf("GET / = %d to %q, want 303 to ui/", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, body := get("/ui/"); res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="token"`) {
+		t.Fatalf("GET /ui/ without a session = %d, want 401 with the sign-in form", res.StatusCode)
+	}
+	if res := post("/ui/login", "token=tasker_wrong"); res.StatusCode != http.StatusUnauthorized || len(res.Cookies()) != 0 {
+		t.Fatalf("a wrong token signs in: %d %v", res.StatusCode, res.Cookies())
+	}
+	res := post("/ui/login", "token="+op)
+	cookies := res.Cookies()
+	if res.StatusCode != http.StatusSeeOther || len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login = %d with cookies %+v, want 303 and one HttpOnly SameSite=Strict cookie", res.StatusCode, cookies)
+	}
+	res, body := get(fmt.Sprintf("/ui/tasks/%d", id), cookies...)
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="cancel"`) {
+		t.Fatalf("an operator's task page = %d, want 200 with the cancel button", res.StatusCode)
+	}
+	if res := post(fmt.Sprintf("/ui/tasks/%d/cancel", id), "reason=x", cookies...); res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a POST without the CSRF token = %d, want 403", res.StatusCode)
+	}
+	if code, _ := v.do("GET", "/api/tasks", "", "", "Cookie", cookies[0].Name+"="+cookies[0].Value); code != http.StatusUnauthorized {
+		t.Fatalf("the API accepted the dashboard's cookie: %d", code)
+	}
+	if got := v.state(id); got != store.TaskPending {
+		t.Fatalf("the task is %s after refused requests", got)
+	}
+}

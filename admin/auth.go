@@ -1,0 +1,134 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// tokenPrefix marks a Tasker admin token, so a leaked one is recognisable
+// (and secret scanners can match it).
+const tokenPrefix = "tasker_"
+
+// CreateToken makes a token with the given name and role (store.RoleViewer,
+// RoleOperator or RoleAdmin), records its SHA-256 and returns the secret:
+// show it once, it cannot be read back. `tasker tokens create` calls it.
+func CreateToken(ctx context.Context, st store.Store, name, role string) (string, *store.AdminToken, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, fmt.Errorf("creating admin token %q: %w", name, err)
+	}
+	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	t, err := st.CreateAdminToken(ctx, &store.CreateAdminTokenParams{Name: name, Role: role, Hash: hashToken(secret)})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, t, nil
+}
+
+func hashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// rank orders the roles: each can do what the ones below it can.
+func rank(role string) int {
+	switch role {
+	case store.RoleViewer:
+		return 1
+	case store.RoleOperator:
+		return 2
+	case store.RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// principal is who a request acts as.
+type principal struct {
+	role  string
+	actor string // recorded in transition metadata: "token:<name>" or "anonymous"
+}
+
+var errUnauthorized = errors.New("a bearer token is required (Authorization: Bearer tasker_…; create one with `tasker tokens create`)")
+
+// authenticate resolves the request's bearer token. Without one, the
+// request is anonymous: an admin while AllowAnonymous is set and the
+// database holds no token, refused otherwise.
+// The dashboard's pages (cookie true) also take the token from the
+// session cookie its login form sets.
+func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" && cookie {
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			return s.bySecret(r.Context(), c.Value)
+		}
+	}
+	if h == "" {
+		if s.cfg.AllowAnonymous {
+			n, err := s.st.CountAdminTokens(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			if n == 0 {
+				return &principal{role: store.RoleAdmin, actor: "anonymous"}, nil
+			}
+		}
+		return nil, errUnauthorized
+	}
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, errUnauthorized
+	}
+	return s.bySecret(r.Context(), secret)
+}
+
+// bySecret finds the live token with that secret.
+func (s *server) bySecret(ctx context.Context, secret string) (*principal, error) {
+	if !strings.HasPrefix(secret, tokenPrefix) {
+		return nil, errUnauthorized
+	}
+	hash := hashToken(secret)
+	t, err := s.st.FindAdminToken(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The lookup is by hash (a secret's prefix cannot be guessed from its
+	// timing); compare in constant time all the same.
+	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) != 1 || t.RevokedAt != nil {
+		return nil, errUnauthorized
+	}
+	return &principal{role: t.Role, actor: "token:" + t.Name}, nil
+}
+
+// need wraps h so that only principals of at least role reach it.
+func (s *server) need(role string, h func(w http.ResponseWriter, r *http.Request, p *principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r, false)
+		switch {
+		case errors.Is(err, errUnauthorized):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tasker"`)
+			writeError(w, http.StatusUnauthorized, err)
+			return
+		case err != nil:
+			writeError(w, http.StatusServiceUnavailable, fmt.Errorf("checking the token: %w", err))
+			return
+		case rank(p.role) < rank(role):
+			writeError(w, http.StatusForbidden, fmt.Errorf("this needs the %s role; the token is a %s", role, p.role))
+			return
+		}
+		h(w, r, p)
+	}
+}

@@ -1,0 +1,394 @@
+package admin
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+// The dashboard: server-rendered pages under /ui/ (html/template, a
+// stylesheet and a few lines of JS, all embedded: it works offline).
+// Browsers cannot send a bearer header on navigation, so its login form
+// takes a token and keeps it in an HttpOnly, SameSite=Strict cookie that
+// only /ui/ pages read (the JSON API never does: it takes the header
+// alone, so no cookie can act through it). Its forms carry a CSRF token
+// bound to the session, and cross-origin POSTs are refused before that.
+
+//go:embed ui
+var uiFiles embed.FS
+
+// sessionCookie holds the dashboard's token.
+const sessionCookie = "tasker_session"
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"ago": ago,
+	"short": func(s string, n int) string {
+		r := []rune(s)
+		if len(r) > n {
+			return string(r[:n-1]) + "…"
+		}
+		return s
+	},
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+	"stepStates": func() []string {
+		return []string{"pending", "in_progress", "complete", "error", "cancelled", "resolved_manually"}
+	},
+}).ParseFS(uiFiles, "ui/*.html"))
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t).Round(time.Second)
+	if d < 0 {
+		return "in " + (-d).String()
+	}
+	return d.String() + " ago"
+}
+
+// page is what every template receives.
+type page struct {
+	Base       string // relative path to /ui/ from this page
+	Title      string
+	Actor      string
+	Role       string
+	CSRF       string
+	CanOperate bool
+	Anonymous  bool
+	Data       any
+}
+
+func (s *server) dashboardRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { seeOther(w, "ui/") })
+	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, _ *http.Request) { seeOther(w, "ui/") })
+	static, _ := fs.Sub(uiFiles, "ui/static")
+	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /ui/{$}", s.ui(store.RoleViewer, s.overviewPage))
+	mux.HandleFunc("GET /ui/tasks", s.ui(store.RoleViewer, s.tasksPage))
+	mux.HandleFunc("GET /ui/tasks/{id}", s.ui(store.RoleViewer, s.taskPage))
+	mux.HandleFunc("GET /ui/workers", s.ui(store.RoleViewer, s.workersPage))
+	mux.HandleFunc("POST /ui/tasks/{id}/cancel", s.ui(store.RoleOperator, s.cancelForm))
+	mux.HandleFunc("POST /ui/tasks/{id}/retry", s.ui(store.RoleOperator, s.retryForm))
+	mux.HandleFunc("POST /ui/login", s.login)
+	mux.HandleFunc("POST /ui/logout", s.logout)
+}
+
+// base is the way from the request's page back to /ui/.
+func base(r *http.Request) string {
+	rest := strings.TrimPrefix(r.URL.Path, "/ui/")
+	if n := strings.Count(rest, "/"); n > 0 {
+		return strings.Repeat("../", n)
+	}
+	return "./"
+}
+
+// csrf is the form token of a principal: an HMAC of who it is under this
+// handler's random key.
+func (s *server) csrf(p *principal) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte(p.actor))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func newKey() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// ui wraps a dashboard handler: the session is resolved (a login page
+// when there is none), the role checked, and on POST the CSRF token.
+func (s *server) ui(role string, h func(w http.ResponseWriter, r *http.Request, pg *page)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pg := &page{Base: base(r)}
+		p, err := s.authenticate(r, true)
+		switch {
+		case errors.Is(err, errUnauthorized):
+			pg.Title = "Sign in"
+			s.render(w, http.StatusUnauthorized, "login", pg)
+			return
+		case err != nil:
+			s.uiError(w, pg, http.StatusServiceUnavailable, fmt.Errorf("checking the token: %w", err))
+			return
+		}
+		pg.Actor, pg.Role, pg.CSRF = p.actor, p.role, s.csrf(p)
+		pg.CanOperate, pg.Anonymous = rank(p.role) >= rank(store.RoleOperator), p.actor == "anonymous"
+		if rank(p.role) < rank(role) {
+			s.uiError(w, pg, http.StatusForbidden, fmt.Errorf("this needs the %s role; you are signed in as %s (%s)", role, p.actor, p.role))
+			return
+		}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				s.uiError(w, pg, http.StatusRequestEntityTooLarge, err)
+				return
+			}
+			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(pg.CSRF)) {
+				s.uiError(w, pg, http.StatusForbidden, errors.New("the form's CSRF token is missing or wrong: reload the page and try again"))
+				return
+			}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+		h(w, r, pg)
+	}
+}
+
+type principalKey struct{}
+
+func (s *server) render(w http.ResponseWriter, code int, name string, pg *page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = pages.ExecuteTemplate(w, name, pg)
+}
+
+func (s *server) uiError(w http.ResponseWriter, pg *page, code int, err error) {
+	pg.Title, pg.Data = http.StatusText(code), err.Error()
+	s.render(w, code, "error", pg)
+}
+
+// login checks a pasted token and keeps it in the session cookie.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	pg := &page{Base: base(r), Title: "Sign in"}
+	if err := r.ParseForm(); err != nil {
+		s.uiError(w, pg, http.StatusRequestEntityTooLarge, err)
+		return
+	}
+	secret := strings.TrimSpace(r.PostForm.Get("token"))
+	if _, err := s.bySecret(r.Context(), secret); err != nil {
+		pg.Data = "That token is not valid (revoked, mistyped, or from another database)."
+		s.render(w, http.StatusUnauthorized, "login", pg)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
+	seeOther(w, "./")
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	seeOther(w, "./")
+}
+
+// stateOrder lists states in the order the overview shows them.
+var taskStates = []store.TaskState{store.TaskPending, store.TaskInProgress, store.TaskComplete, store.TaskError, store.TaskCancelled, store.TaskResolvedManually}
+
+type stateCount struct {
+	State string
+	N     int
+}
+
+func (s *server) overviewPage(w http.ResponseWriter, r *http.Request, pg *page) {
+	ctx := r.Context()
+	c, err := s.st.CountByState(ctx)
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	lags, err := s.st.QueueLags(ctx, time.Time{})
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	workers, err := s.e.Workers(ctx)
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	failed, err := s.st.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskError}, Limit: 10})
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	var tasks []stateCount
+	total := 0
+	for _, st := range taskStates {
+		tasks = append(tasks, stateCount{string(st), c.Tasks[st]})
+		total += c.Tasks[st]
+	}
+	var steps []stateCount
+	for _, st := range []store.StepState{store.StepPending, store.StepInProgress, store.StepComplete, store.StepError, store.StepCancelled, store.StepResolvedManually} {
+		steps = append(steps, stateCount{string(st), c.Steps[st]})
+	}
+	type lag struct {
+		Queue string
+		Ready int
+		Age   string
+	}
+	var queues []lag
+	for _, l := range lags {
+		queues = append(queues, lag{l.Queue, l.Ready, ago(l.OldestDueAt)})
+	}
+	pg.Title = "Overview"
+	pg.Data = map[string]any{"Tasks": tasks, "Total": total, "Steps": steps, "Queues": queues, "Workers": len(workers), "Failed": summaries(failed.Tasks)}
+	s.render(w, http.StatusOK, "overview", pg)
+}
+
+func summaries(ts []*store.Task) []taskSummary {
+	out := make([]taskSummary, len(ts))
+	for i, t := range ts {
+		out[i] = summary(t)
+	}
+	return out
+}
+
+func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
+	q := r.URL.Query()
+	p, err := listParams(q)
+	if err != nil {
+		s.uiError(w, pg, http.StatusBadRequest, err)
+		return
+	}
+	if p.Limit == 0 {
+		p.Limit = 50
+	}
+	page, err := s.st.ListTasks(r.Context(), p)
+	if err != nil {
+		s.uiError(w, pg, http.StatusBadRequest, err)
+		return
+	}
+	next := ""
+	if page.NextCursor > 0 {
+		nq := r.URL.Query()
+		nq.Set("cursor", strconv.FormatInt(page.NextCursor, 10))
+		next = "tasks?" + nq.Encode()
+	}
+	var states []string
+	for _, st := range taskStates {
+		states = append(states, string(st))
+	}
+	pg.Title = "Tasks"
+	pg.Data = map[string]any{"Tasks": summaries(page.Tasks), "Next": next, "States": states,
+		"State": q.Get("state"), "Workflow": q.Get("workflow"), "Queue": q.Get("queue")}
+	s.render(w, http.StatusOK, "tasks", pg)
+}
+
+// stepRow is a step on the task page.
+type stepRow struct {
+	store.Step
+	Error string
+}
+
+func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
+	id, err := taskID(r)
+	if err != nil {
+		s.uiError(w, pg, http.StatusBadRequest, err)
+		return
+	}
+	d, err := s.st.GetTask(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.uiError(w, pg, http.StatusNotFound, err)
+		return
+	}
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	x, err := s.e.Explain(r.Context(), id)
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	h, err := s.st.History(r.Context(), id)
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	names := map[int64]string{}
+	rows := make([]stepRow, len(d.Steps))
+	for i, st := range d.Steps {
+		names[st.ID] = st.Name
+		rows[i] = stepRow{Step: *st, Error: string(clip(st.LastError))}
+	}
+	slices.SortStableFunc(rows, func(a, b stepRow) int { return seq(a.Sequence) - seq(b.Sequence) })
+	type event struct {
+		At                time.Time
+		What, From, To, M string
+	}
+	var timeline []event
+	for _, t := range h.Task {
+		timeline = append(timeline, event{t.CreatedAt, "task", str(t.FromState), t.ToState, string(t.Metadata)})
+	}
+	for _, t := range h.Steps {
+		timeline = append(timeline, event{t.CreatedAt, names[t.StepID], str(t.FromState), t.ToState, string(clip(t.Metadata))})
+	}
+	slices.SortStableFunc(timeline, func(a, b event) int { return a.At.Compare(b.At) })
+	pg.Title = fmt.Sprintf("Task %d", id)
+	t := d.Task
+	pg.Data = map[string]any{"Task": summary(t), "Error": string(clip(t.LastError)), "Steps": rows, "Graph": layout(d), "Explain": x,
+		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError}
+	s.render(w, http.StatusOK, "task", pg)
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *server) workersPage(w http.ResponseWriter, r *http.Request, pg *page) {
+	ws, err := s.e.Workers(r.Context())
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
+	pg.Title = "Workers"
+	pg.Data = ws
+	s.render(w, http.StatusOK, "workers", pg)
+}
+
+// formAction runs an operator action from a dashboard form, with the
+// session's actor, and goes back to the task's page.
+func (s *server) formAction(w http.ResponseWriter, r *http.Request, pg *page, do func(ctx context.Context, id int64) error) {
+	id, err := taskID(r)
+	if err != nil {
+		s.uiError(w, pg, http.StatusBadRequest, err)
+		return
+	}
+	p := r.Context().Value(principalKey{}).(*principal)
+	if err := do(engine.WithActor(r.Context(), p.actor), id); err != nil {
+		code := http.StatusConflict
+		if errors.Is(err, store.ErrNotFound) {
+			code = http.StatusNotFound
+		}
+		s.uiError(w, pg, code, err)
+		return
+	}
+	seeOther(w, "../"+strconv.FormatInt(id, 10))
+}
+
+func (s *server) cancelForm(w http.ResponseWriter, r *http.Request, pg *page) {
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	if reason == "" {
+		reason = "cancelled from the dashboard"
+	}
+	s.formAction(w, r, pg, func(ctx context.Context, id int64) error { return s.e.Cancel(ctx, id, reason) })
+}
+
+func (s *server) retryForm(w http.ResponseWriter, r *http.Request, pg *page) {
+	s.formAction(w, r, pg, func(ctx context.Context, id int64) error { return s.e.Retry(ctx, id) })
+}
+
+// seeOther redirects to a location relative to the request's URL as the
+// browser sees it (http.Redirect would resolve it against the path after
+// any prefix the application stripped when mounting the handler).
+func seeOther(w http.ResponseWriter, location string) {
+	w.Header().Set("Location", location)
+	w.WriteHeader(http.StatusSeeOther)
+}

@@ -1,0 +1,78 @@
+// Package admin is Tasker's HTTP admin API: an http.Handler an application
+// mounts in its own mux (or `tasker serve` runs on a listener of its own)
+// to look at tasks and workers, act on tasks, check health and scrape
+// metrics.
+//
+// # Routes
+//
+// Every /api route answers JSON; GET routes change nothing.
+//
+//	GET  /healthz                       liveness (no token)
+//	GET  /readyz                        200 while the database answers and holds the current schema, else 503 (no token)
+//	GET  /metrics                       Prometheus exposition of Config.Metrics (viewer)
+//	GET  /api/tasks                     newest first; ?state=a,b &workflow=ns/name &queue= &since= &until= (RFC 3339)
+//	                                    &key= (an idempotency key, with workflow) &limit= (≤1000) &cursor= (next_cursor)
+//	GET  /api/tasks/{id}                the task, its steps (durable steps in sequence order), edges by step name;
+//	                                    inputs, results and errors over 4 KiB replaced by {"truncated":true,"bytes":N,"preview":…}
+//	GET  /api/tasks/{id}/history        task and step transitions, in write order
+//	GET  /api/tasks/{id}/explain        engine.Explain: why the task is where it is
+//	GET  /api/counts                    tasks and steps by state; ready steps per queue with the oldest due time
+//	GET  /api/workers                   the worker registry
+//	GET  /api/workflows                 templates and handlers registered in this process
+//	POST /api/tasks/{id}/cancel         {"reason":"…","force":false}            (operator)
+//	POST /api/tasks/{id}/retry                                                  (operator)
+//	POST /api/tasks/{id}/steps/{step}/resolve  {"results":…}                    (operator)
+//	POST /api/tasks/{id}/events         {"name":"…","key":"…","payload":…}       (operator)
+//	GET  /api/tokens                    the tokens, never their secrets          (admin)
+//	POST /api/tokens/{id}/revoke                                                (admin)
+//
+// Errors are {"error":"…"} with 400 (bad parameter or body, named), 401
+// (no valid token), 403 (role too low, or a cross-origin POST), 404, 409
+// (the state machine refuses the move), 413 (body over
+// Config.MaxBodyBytes; nothing is done) or 503 (the database cannot be
+// reached).
+//
+// # Dashboard
+//
+// The same handler serves a dashboard at / (redirecting to ui/): an
+// overview (tasks and steps by state, ready steps per queue and how long
+// the oldest waited, live workers, recent failures), the task list with
+// filters, a task's page (its DAG drawn as SVG in layers with states
+// coloured — a code-first workflow's durable steps as their sequence —,
+// why it is where it is, its steps with their last errors, the timeline
+// of its transitions, and Cancel/Retry buttons for operators), and the
+// workers. html/template, a stylesheet and a few lines of JS, embedded: no
+// build step, no CDN, and every link is relative, so it works mounted
+// under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
+// SameSite=Strict cookie read by the dashboard's pages only (never by
+// /api), and its forms carry a CSRF token bound to the session.
+//
+// # Security
+//
+// Requests carry a bearer token: `tasker tokens create --name NAME --role
+// viewer|operator|admin` (or CreateToken) prints it once; the database
+// keeps only its SHA-256, and `tasker tokens revoke ID` ends it. A viewer
+// reads, an operator also acts on tasks, an admin also manages tokens.
+// Operator actions go through the engine's own operations with the
+// token's name as the actor (engine.WithActor), so the transition's
+// metadata records who did it ("actor":"token:NAME").
+//
+// Without tokens in the database a handler answers 401 to everything but
+// the health checks, unless Config.AllowAnonymous is set: then requests
+// without a token act as admin (actor "anonymous") until the first token
+// is created. `tasker serve` sets it only on a loopback address, and
+// refuses to listen on any other without a token (CheckListen).
+//
+// POSTs from another site are refused (http.CrossOriginProtection: the
+// browser's Sec-Fetch-Site, else Origin against Host), so a page the
+// operator visits cannot act through their browser. Bodies are bounded
+// (64 KiB by default); NewServer adds header-size and read, write and idle
+// limits for a listener of its own.
+//
+// # Metrics
+//
+// Pass Config.Metrics the registry the engine's Metrics (engine.NewMetrics)
+// are registered on; /metrics serves it. An application that already
+// serves /metrics registers the engine's Metrics on its own registry and
+// leaves Config.Metrics unset.
+package admin

@@ -1,0 +1,189 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Config configures the admin handler.
+type Config struct {
+	// Engine is required: the API reads its store and acts through its
+	// operations (Cancel, Retry, Resolve, SendEvent, Explain), so an
+	// operator action does exactly what the same call in code does.
+	Engine *engine.Engine
+	// Metrics, when set, is served at /metrics (viewer role): pass the
+	// registry the engine's Metrics are registered on. Unset, /metrics
+	// answers 404.
+	Metrics prometheus.Gatherer
+	// AllowAnonymous serves requests without a token as admin (recorded
+	// as actor "anonymous") while the database holds no token; once a
+	// token exists every request needs one. Set it only when the handler
+	// is reachable from this machine alone: Listen refuses it on any
+	// address but loopback.
+	AllowAnonymous bool
+	// MaxBodyBytes bounds a request body (default 64 KiB); a larger one is
+	// answered 413 and nothing is done.
+	MaxBodyBytes int64
+}
+
+// server holds what the handlers share.
+type server struct {
+	cfg Config
+	e   *engine.Engine
+	st  store.Store
+	// csrfKey signs the dashboard's form tokens (random per handler).
+	csrfKey []byte
+}
+
+// Handler returns the admin API as an http.Handler to mount in the
+// application's mux (see the package doc for its routes). A Config
+// without an Engine is refused.
+func Handler(cfg Config) (http.Handler, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("admin: Config.Engine is required")
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("admin: Config.MaxBodyBytes must not be negative, got %d", cfg.MaxBodyBytes)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	s := &server{cfg: cfg, e: cfg.Engine, st: cfg.Engine.Store(), csrfKey: newKey()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if cfg.Metrics != nil {
+		metrics := promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{})
+		mux.Handle("GET /metrics", s.need(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ *principal) { metrics.ServeHTTP(w, r) }))
+	}
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.need(rt.role, rt.h))
+	}
+	s.dashboardRoutes(mux)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	// POSTs from another site (a page the operator's browser visits) are
+	// refused: Sec-Fetch-Site, else Origin against Host.
+	return s.limits(http.NewCrossOriginProtection().Handler(mux)), nil
+}
+
+type route struct {
+	pattern string
+	role    string
+	h       func(w http.ResponseWriter, r *http.Request, p *principal)
+}
+
+// routes lists every API endpoint with the role it needs; GETs change
+// nothing.
+func (s *server) routes() []route {
+	return []route{
+		{"GET /api/tasks", store.RoleViewer, s.listTasks},
+		{"GET /api/tasks/{id}", store.RoleViewer, s.showTask},
+		{"GET /api/tasks/{id}/history", store.RoleViewer, s.history},
+		{"GET /api/tasks/{id}/explain", store.RoleViewer, s.explain},
+		{"GET /api/counts", store.RoleViewer, s.counts},
+		{"GET /api/workers", store.RoleViewer, s.workers},
+		{"GET /api/workflows", store.RoleViewer, s.workflows},
+		{"POST /api/tasks/{id}/cancel", store.RoleOperator, s.cancel},
+		{"POST /api/tasks/{id}/retry", store.RoleOperator, s.retry},
+		{"POST /api/tasks/{id}/steps/{step}/resolve", store.RoleOperator, s.resolve},
+		{"POST /api/tasks/{id}/events", store.RoleOperator, s.sendEvent},
+		{"GET /api/tokens", store.RoleAdmin, s.listTokens},
+		{"POST /api/tokens/{id}/revoke", store.RoleAdmin, s.revokeToken},
+	}
+}
+
+// limits bounds request bodies.
+func (s *server) limits(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the body is %d bytes; the limit is %d", r.ContentLength, s.cfg.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// schemaChecker is a store that can say whether its schema is current.
+type schemaChecker interface {
+	CheckSchema(ctx context.Context) error
+}
+
+// ready answers 200 while the database answers and holds the schema this
+// code needs, 503 otherwise (with the reason).
+func (s *server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := s.st.DB().PingContext(ctx)
+	if sc, ok := s.st.(schemaChecker); ok && err == nil {
+		err = sc.CheckSchema(ctx)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+// fail answers with the status the error calls for.
+func fail(w http.ResponseWriter, err error) {
+	var tooBig *http.MaxBytesError
+	code := http.StatusInternalServerError
+	switch {
+	case errors.As(err, &tooBig):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, errBadRequest), errors.Is(err, store.ErrInvalid), errors.Is(err, engine.ErrInvalidInput), errors.Is(err, engine.ErrPayloadTooLarge):
+		code = http.StatusBadRequest
+	case errors.Is(err, store.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, store.ErrIllegalTransition), errors.Is(err, store.ErrConflict), errors.Is(err, engine.ErrRefused), errors.Is(err, engine.ErrEventRefused):
+		code = http.StatusConflict
+	}
+	writeError(w, code, err)
+}
+
+var errBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}
+
+// decode reads a JSON body into v; an empty body leaves v as it is.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return badRequest("the body is not the JSON expected: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// NewServer returns an http.Server for h on addr with the limits the admin
+// API needs when it has a listener of its own: header size, read, write
+// and idle timeouts. Check the address with CheckListen first.
+func NewServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+// ErrInsecureListen: an address other than loopback with no token to
+// guard it.
+var ErrInsecureListen = errors.New("admin: refusing to listen beyond loopback without tokens")
+
+// CheckListen decides whether the admin API may listen on addr, and
+// whether anonymous requests may be served there: on a loopback address
+// (127.0.0.0/8, ::1, localhost) they may while the database holds no
+// token; on any other address at least one token must exist (else
+// ErrInsecureListen, saying how to create one) and every request needs
+// one.
+func CheckListen(ctx context.Context, cfg Config, addr string) (allowAnonymous bool, err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("admin: listen address %q: %w", addr, err)
+	}
+	if Loopback(host) {
+		return true, nil
+	}
+	if cfg.Engine == nil {
+		return false, errors.New("admin: Config.Engine is required")
+	}
+	n, err := cfg.Engine.Store().CountAdminTokens(ctx)
+	if err != nil {
+		return false, fmt.Errorf("admin: counting tokens: %w", err)
+	}
+	if n == 0 {
+		return false, fmt.Errorf("%w: %s is reachable from other machines and the database holds no admin token; create one with `tasker tokens create --name NAME --role viewer|operator|admin`, or listen on 127.0.0.1", ErrInsecureListen, addr)
+	}
+	return false, nil
+}
+
+// Loopback reports whether host (a name or an address, without port)
+// stays on this machine. An empty host (":7007", every interface) does
+// not.
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

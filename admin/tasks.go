@@ -1,0 +1,370 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+// taskSummary is a task in a listing: no input, results or error (see
+// GET /api/tasks/{id} for those).
+type taskSummary struct {
+	ID          int64           `json:"id"`
+	Workflow    string          `json:"workflow"`
+	Version     string          `json:"version"`
+	Kind        store.Kind      `json:"kind"`
+	State       store.TaskState `json:"state"`
+	Queue       string          `json:"queue"`
+	Priority    int             `json:"priority"`
+	ParentID    *int64          `json:"parent_id,omitempty"`
+	Unfinished  int             `json:"unfinished"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	CompletedAt *time.Time      `json:"completed_at,omitempty"`
+}
+
+func summary(t *store.Task) taskSummary {
+	return taskSummary{ID: t.ID, Workflow: t.Namespace + "/" + t.Name, Version: t.Version, Kind: t.Kind, State: t.State, Queue: t.Queue,
+		Priority: t.Priority, ParentID: t.ParentID, Unfinished: t.Unfinished, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt}
+}
+
+// listTasks: GET /api/tasks?state=a,b&workflow=ns/name&queue=q&since=T&until=T&key=K&cursor=N&limit=N,
+// newest first; next_cursor (0 on the last page) is the next page's cursor.
+func (s *server) listTasks(w http.ResponseWriter, r *http.Request, _ *principal) {
+	q := r.URL.Query()
+	p, err := listParams(q)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	workflow := q.Get("workflow")
+	if key := q.Get("key"); key != "" {
+		if workflow == "" {
+			fail(w, badRequest("key needs workflow: an idempotency key is scoped by its workflow"))
+			return
+		}
+		t, err := s.e.TaskByKey(r.Context(), workflow, key)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tasks": []taskSummary{summary(t)}, "next_cursor": 0})
+		return
+	}
+	page, err := s.st.ListTasks(r.Context(), p)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := make([]taskSummary, len(page.Tasks))
+	for i, t := range page.Tasks {
+		out[i] = summary(t)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": out, "next_cursor": page.NextCursor})
+}
+
+// taskID reads the {id} of the path.
+func taskID(r *http.Request) (int64, error) {
+	v := r.PathValue("id")
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 1 {
+		return 0, badRequest("task id %q: want a positive number", v)
+	}
+	return id, nil
+}
+
+// maxShown is the most bytes of a JSON document (an input, a result, an
+// error) a response carries; a larger one is replaced by a note with its
+// size and the start of its text.
+const maxShown = 4 << 10
+
+func clip(doc store.JSON) store.JSON {
+	if len(doc) <= maxShown {
+		return doc
+	}
+	note, _ := json.Marshal(map[string]any{"truncated": true, "bytes": len(doc), "preview": strings.ToValidUTF8(string(doc[:512]), "")})
+	return note
+}
+
+// showTask: GET /api/tasks/{id}: the task, its steps (a code-first
+// workflow's durable steps in sequence order after the others), edges by
+// step name; documents over 4 KiB truncated with a note of their size.
+func (s *server) showTask(w http.ResponseWriter, r *http.Request, _ *principal) {
+	id, err := taskID(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	d, err := s.st.GetTask(r.Context(), id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	t := *d.Task
+	t.Context, t.Results, t.LastError = clip(t.Context), clip(t.Results), clip(t.LastError)
+	steps := make([]store.Step, len(d.Steps))
+	names := make(map[int64]string, len(d.Steps))
+	for i, st := range d.Steps {
+		steps[i] = *st
+		steps[i].Results, steps[i].LastError, steps[i].Config = clip(st.Results), clip(st.LastError), clip(st.Config)
+		names[st.ID] = st.Name
+	}
+	slices.SortStableFunc(steps, func(a, b store.Step) int {
+		return cmp.Compare(seq(a.Sequence), seq(b.Sequence))
+	})
+	type edge struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	edges := make([]edge, len(d.Edges))
+	for i, e := range d.Edges {
+		edges[i] = edge{names[e.FromStepID], names[e.ToStepID]}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": t, "workflow": t.Namespace + "/" + t.Name, "steps": steps, "edges": edges})
+}
+
+func seq(p *int) int {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
+// history: GET /api/tasks/{id}/history: the task's and its steps'
+// transitions in the order they were written.
+func (s *server) history(w http.ResponseWriter, r *http.Request, _ *principal) {
+	id, err := taskID(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if _, err := s.st.GetTask(r.Context(), id); err != nil {
+		fail(w, err)
+		return
+	}
+	h, err := s.st.History(r.Context(), id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": h.Task, "steps": h.Steps})
+}
+
+// explain: GET /api/tasks/{id}/explain: engine.Explain.
+func (s *server) explain(w http.ResponseWriter, r *http.Request, _ *principal) {
+	id, err := taskID(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	x, err := s.e.Explain(r.Context(), id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
+}
+
+// counts: GET /api/counts: tasks and steps by state.
+func (s *server) counts(w http.ResponseWriter, r *http.Request, _ *principal) {
+	c, err := s.st.CountByState(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	lags, err := s.st.QueueLags(r.Context(), time.Time{})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	type queue struct {
+		Ready       int       `json:"ready"`
+		OldestDueAt time.Time `json:"oldest_due_at"`
+	}
+	queues := map[string]queue{}
+	for _, l := range lags {
+		queues[l.Queue] = queue{l.Ready, l.OldestDueAt}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": c.Tasks, "steps": c.Steps, "ready_by_queue": queues})
+}
+
+// workers: GET /api/workers: the worker registry (engine.Workers).
+func (s *server) workers(w http.ResponseWriter, r *http.Request, _ *principal) {
+	ws, err := s.e.Workers(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workers": ws})
+}
+
+// workflows: GET /api/workflows: what this process has registered.
+func (s *server) workflows(w http.ResponseWriter, r *http.Request, _ *principal) {
+	t := s.e.Templates()
+	slices.Sort(t)
+	writeJSON(w, http.StatusOK, map[string]any{"templates": t, "handlers": s.e.Handlers()})
+}
+
+// act runs an operator action with the principal as its actor and
+// answers with the task as it is afterwards.
+func (s *server) act(w http.ResponseWriter, r *http.Request, p *principal, body any, do func(ctx context.Context, id int64) error) {
+	id, err := taskID(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if err := decode(r, body); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := do(engine.WithActor(r.Context(), p.actor), id); err != nil {
+		fail(w, err)
+		return
+	}
+	d, err := s.st.GetTask(r.Context(), id)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": summary(d.Task), "actor": p.actor})
+}
+
+// cancel: POST /api/tasks/{id}/cancel {"reason": "…", "force": false}.
+func (s *server) cancel(w http.ResponseWriter, r *http.Request, p *principal) {
+	var body struct {
+		Reason string `json:"reason"`
+		Force  bool   `json:"force"`
+	}
+	s.act(w, r, p, &body, func(ctx context.Context, id int64) error {
+		var opts []engine.CancelOption
+		if body.Force {
+			opts = append(opts, engine.Force())
+		}
+		return s.e.Cancel(ctx, id, cmp.Or(body.Reason, "cancelled through the admin API"), opts...)
+	})
+}
+
+// retry: POST /api/tasks/{id}/retry.
+func (s *server) retry(w http.ResponseWriter, r *http.Request, p *principal) {
+	var body struct{}
+	s.act(w, r, p, &body, func(ctx context.Context, id int64) error { return s.e.Retry(ctx, id) })
+}
+
+// resolve: POST /api/tasks/{id}/steps/{step}/resolve {"results": …}.
+func (s *server) resolve(w http.ResponseWriter, r *http.Request, p *principal) {
+	var body struct {
+		Results json.RawMessage `json:"results"`
+	}
+	s.act(w, r, p, &body, func(ctx context.Context, id int64) error {
+		results := body.Results
+		if len(results) == 0 {
+			results = json.RawMessage("null")
+		}
+		return s.e.Resolve(ctx, id, r.PathValue("step"), results)
+	})
+}
+
+// sendEvent: POST /api/tasks/{id}/events {"name": "…", "key": "…", "payload": …}.
+func (s *server) sendEvent(w http.ResponseWriter, r *http.Request, p *principal) {
+	var body struct {
+		Name    string          `json:"name"`
+		Key     string          `json:"key"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	s.act(w, r, p, &body, func(ctx context.Context, id int64) error {
+		if body.Name == "" {
+			return badRequest("the event needs a name")
+		}
+		var payload any
+		if len(body.Payload) > 0 {
+			payload = body.Payload
+		}
+		_, err := s.e.SendEvent(ctx, id, body.Name, body.Key, payload)
+		return err
+	})
+}
+
+// listTokens: GET /api/tokens (admin): the tokens, never their secrets.
+func (s *server) listTokens(w http.ResponseWriter, r *http.Request, _ *principal) {
+	ts, err := s.st.ListAdminTokens(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+}
+
+// revokeToken: POST /api/tokens/{id}/revoke (admin).
+func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principal) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		fail(w, badRequest("token id %q: want a number", r.PathValue("id")))
+		return
+	}
+	if err := s.st.RevokeAdminToken(r.Context(), id, time.Time{}); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": id})
+}
+
+// listParams reads a task listing's filters from a query (see listTasks).
+func listParams(q url.Values) (*store.ListTasksParams, error) {
+	p := &store.ListTasksParams{Queue: q.Get("queue")}
+	var err error
+	if v := q.Get("state"); v != "" {
+		for st := range strings.SplitSeq(v, ",") {
+			p.States = append(p.States, store.TaskState(st))
+		}
+	}
+	if workflow := q.Get("workflow"); workflow != "" {
+		var ok bool
+		if p.Namespace, p.Name, ok = strings.Cut(workflow, "/"); !ok {
+			return nil, badRequest("workflow %q: want namespace/name", workflow)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		to  *time.Time
+	}{{"since", &p.CreatedAfter}, {"until", &p.CreatedBefore}} {
+		if v := q.Get(f.key); v != "" {
+			if *f.to, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return nil, badRequest("%s %q: want an RFC 3339 time", f.key, v)
+			}
+		}
+	}
+	for _, f := range []struct {
+		key string
+		to  *int64
+		max int64
+	}{{"cursor", &p.Before, 1<<63 - 1}, {"limit", nil, 1000}} {
+		v := q.Get(f.key)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > f.max {
+			return nil, badRequest("%s %q: want a number from 1 to %d", f.key, v, f.max)
+		}
+		if f.to != nil {
+			*f.to = n
+		} else {
+			p.Limit = int(n)
+		}
+	}
+	for _, st := range p.States {
+		if !st.Valid() {
+			return nil, badRequest("state %q: want one of pending, in_progress, complete, error, cancelled, resolved_manually", st)
+		}
+	}
+	return p, nil
+}

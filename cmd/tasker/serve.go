@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/admin"
+	"github.com/tasker-go/tasker/engine"
+)
+
+func newServeCmd() *cobra.Command {
+	var db, listen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "serve the admin API (/api/…, /metrics, /healthz, /readyz) until SIGINT or SIGTERM",
+		Long: `serve runs the admin HTTP API on --listen (default 127.0.0.1:7007) over the
+database --db names, which must exist at the current schema version.
+
+On a loopback address, requests without a token act as admin while the
+database holds no token. Any other address needs at least one token
+(` + "`tasker tokens create`" + `), and serve refuses to start without one; there every
+request needs a token. serve runs no workers: operator actions change the
+database, and the workers of the deployment carry them out. Its /metrics
+has the Go and process metrics and the counts of what serve did; the
+engine metrics (attempts, queue lag, pool) come from the processes that
+run workers (register engine.NewMetrics there).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := openStore(ctx, db, openExisting)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			m := engine.NewMetrics()
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd), Metrics: m})
+			if err != nil {
+				return err
+			}
+			cfg := admin.Config{Engine: e, Metrics: reg}
+			if cfg.AllowAnonymous, err = admin.CheckListen(ctx, cfg, listen); err != nil {
+				return err
+			}
+			h, err := admin.Handler(cfg)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", listen, err)
+			}
+			srv := admin.NewServer(listen, h)
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			mode := "every request needs a token"
+			if n, err := st.CountAdminTokens(ctx); err == nil && n == 0 && cfg.AllowAnonymous {
+				mode = "no token exists: requests without one act as admin until one is created"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "admin API on http://%s (%s) for %s; SIGINT or SIGTERM stops it\n", ln.Addr(), mode, describe(st, db))
+			select {
+			case err := <-served:
+				return fmt.Errorf("serving the admin API: %w", err)
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			err = srv.Shutdown(sctx)
+			if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+				err = serr
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7007", "address to listen on (beyond loopback only with tokens)")
+	addDBFlag(cmd, &db)
+	return cmd
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/admin"
+	"github.com/tasker-go/tasker/store"
+)
+
+func newTokensCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "tokens", Short: "manage the admin API's bearer tokens (create, ls, revoke)"}
+	cmd.AddCommand(newTokensCreateCmd(), newTokensLsCmd(), newTokensRevokeCmd())
+	return cmd
+}
+
+func newTokensCreateCmd() *cobra.Command {
+	var db, name, role string
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --role viewer|operator|admin",
+		Short: "create a token and print it once (the database keeps only its hash)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return fmt.Errorf("--name is required: it names the token in the audit trail of the actions done with it")
+			}
+			if !store.ValidRole(role) {
+				return fmt.Errorf("--role %q: want viewer, operator or admin", role)
+			}
+			st, err := openStore(cmd.Context(), db, openExisting)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			secret, t, err := admin.CreateToken(cmd.Context(), st, name, role)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "token %d %q (%s) created; it is shown this once:\n%s\n", t.ID, t.Name, t.Role, secret)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "who or what uses the token (recorded as the actor of its actions)")
+	cmd.Flags().StringVar(&role, "role", "", "viewer (reads), operator (also cancels, retries, resolves, sends events) or admin (also manages tokens)")
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func newTokensLsCmd() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "list the tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(cmd.Context(), db, openReadOnly)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ts, err := st.ListAdminTokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED\tREVOKED")
+			for _, t := range ts {
+				revoked := "-"
+				if t.RevokedAt != nil {
+					revoked = t.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), revoked)
+			}
+			return w.Flush()
+		},
+	}
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func newTokensRevokeCmd() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "revoke a token: requests with it are refused from now on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("token id %q: want a number (see `tasker tokens ls`)", args[0])
+			}
+			st, err := openStore(cmd.Context(), db, openExisting)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.RevokeAdminToken(cmd.Context(), id, time.Time{}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "token %d revoked\n", id)
+			return nil
+		},
+	}
+	addDBFlag(cmd, &db)
+	return cmd
+}

@@ -1,0 +1,305 @@
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tasker-go/tasker/engine/internal/completer"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Metrics are an engine's Prometheus metrics. Make one with NewMetrics,
+// register it on a registry (it is a prometheus.Collector) and pass it as
+// Config.Metrics; several engines may share one, their counts adding up.
+//
+//	m := engine.NewMetrics()
+//	prometheus.MustRegister(m) // or your own *prometheus.Registry
+//	e, err := engine.New(engine.Config{Store: st, Metrics: m})
+//
+// The metrics (all prefixed tasker_):
+//
+//	tasks_started_total{workflow}            tasks created by Start, StartMany, Child
+//	tasks_completed_total{workflow}          tasks that completed
+//	tasks_failed_total{workflow}             tasks that ended in error
+//	tasks_cancelled_total{workflow}          tasks cancelled through the engine
+//	step_attempt_duration_seconds{workflow,step,outcome}
+//	                                         one observation per attempt: outcome
+//	                                         complete, error (retried if attempts
+//	                                         remain), permanent (a permanent error),
+//	                                         suspend (a code-first wait, or a step
+//	                                         held back by its dependent system),
+//	                                         abandoned (its task cancelled or its
+//	                                         lease lost) or interrupted (shutdown)
+//	step_retries_total{workflow}             failed attempts that scheduled a retry
+//	leases_rescued_total                     expired leases the maintenance pass took back
+//	results_discarded_total                  results dropped because their lease was lost
+//	claim_transactions_total, finish_transactions_total
+//	queue_ready_steps{queue}                 steps ready and not claimed
+//	queue_oldest_ready_seconds{queue}        how long the oldest of them has been due
+//	pool_connections{worker,state}           the engine's database pool: in_use, idle
+//	pool_waits_total{worker}, pool_wait_seconds_total{worker}
+//	events_dropped_total                     lifecycle events a slow subscriber missed
+//
+// The two queue gauges are measured by the one process that leads
+// maintenance, every ExecutionConfig.RescueInterval (one query, whatever
+// the number of processes); other processes do not export them. The pool
+// metrics describe engines while they run.
+type Metrics struct {
+	started, completed, failed, cancelled *labelled[wfLabel, prometheus.Counter]
+	retries                               *labelled[wfLabel, prometheus.Counter]
+	attempts                              *labelled[attemptLabels, prometheus.Observer]
+	attemptVec                            *prometheus.HistogramVec
+	startedVec, completedVec, failedVec   *prometheus.CounterVec
+	cancelledVec, retriesVec              *prometheus.CounterVec
+	rescued, discarded, claimTx, finishTx prometheus.Counter
+	ready, oldest                         *prometheus.GaugeVec
+
+	poolConns, poolWaits, poolWaitSecs, dropped *prometheus.Desc
+
+	mu      sync.Mutex
+	sources map[*Engine]int64 // running engines, with their bus's dropped count when attached
+	retired int64             // events dropped by engines no longer attached
+}
+
+// NewMetrics returns the engine metrics, registered nowhere yet.
+func NewMetrics() *Metrics {
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tasker", Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		startedVec:   counter("tasks_started_total", "Tasks created.", "workflow"),
+		completedVec: counter("tasks_completed_total", "Tasks that completed.", "workflow"),
+		failedVec:    counter("tasks_failed_total", "Tasks that ended in error.", "workflow"),
+		cancelledVec: counter("tasks_cancelled_total", "Tasks cancelled through the engine.", "workflow"),
+		retriesVec:   counter("step_retries_total", "Failed step attempts that scheduled a retry.", "workflow"),
+		attemptVec: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "tasker", Name: "step_attempt_duration_seconds",
+			Help:    "Duration of step attempts by outcome (complete, error, permanent, suspend, abandoned, interrupted).",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"workflow", "step", "outcome"}),
+		rescued:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "leases_rescued_total", Help: "Expired leases taken back by the maintenance pass."}),
+		discarded: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "results_discarded_total", Help: "Step results dropped because their lease was lost."}),
+		claimTx:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "claim_transactions_total", Help: "Claim transactions attempted."}),
+		finishTx:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "finish_transactions_total", Help: "Finish (group commit) transactions attempted."}),
+		ready:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tasker", Name: "queue_ready_steps", Help: "Steps ready to run and not claimed (measured by the maintenance leader)."}, []string{"queue"}),
+		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tasker", Name: "queue_oldest_ready_seconds",
+			Help: "Seconds since the oldest ready, unclaimed step of the queue was due (measured by the maintenance leader)."}, []string{"queue"}),
+		poolConns:    prometheus.NewDesc("tasker_pool_connections", "Connections of a running engine's database pool.", []string{"worker", "state"}, nil),
+		poolWaits:    prometheus.NewDesc("tasker_pool_waits_total", "Times a running engine waited for a database connection.", []string{"worker"}, nil),
+		poolWaitSecs: prometheus.NewDesc("tasker_pool_wait_seconds_total", "Time a running engine spent waiting for database connections.", []string{"worker"}, nil),
+		dropped:      prometheus.NewDesc("tasker_events_dropped_total", "Lifecycle events a slow subscriber missed.", nil, nil),
+		sources:      map[*Engine]int64{},
+	}
+	m.started = newLabelled(func(w wfLabel) prometheus.Counter { return m.startedVec.WithLabelValues(w.ns + "/" + w.name) })
+	m.completed = newLabelled(func(w wfLabel) prometheus.Counter { return m.completedVec.WithLabelValues(w.ns + "/" + w.name) })
+	m.failed = newLabelled(func(w wfLabel) prometheus.Counter { return m.failedVec.WithLabelValues(w.ns + "/" + w.name) })
+	m.cancelled = newLabelled(func(w wfLabel) prometheus.Counter { return m.cancelledVec.WithLabelValues(w.ns + "/" + w.name) })
+	m.retries = newLabelled(func(w wfLabel) prometheus.Counter { return m.retriesVec.WithLabelValues(w.ns + "/" + w.name) })
+	m.attempts = newLabelled(func(k attemptLabels) prometheus.Observer {
+		return m.attemptVec.WithLabelValues(k.ns+"/"+k.name, k.step, k.outcome)
+	})
+	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.startedVec, m.completedVec, m.failedVec, m.cancelledVec, m.retriesVec, m.attemptVec,
+		m.rescued, m.discarded, m.claimTx, m.finishTx, m.ready, m.oldest}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+	ch <- m.poolConns
+	ch <- m.poolWaits
+	ch <- m.poolWaitSecs
+	ch <- m.dropped
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dropped := m.retired
+	for e, base := range m.sources {
+		dropped += e.bus.Dropped() - base
+		s := e.st.DB().Stats()
+		w := e.cfg.WorkerID
+		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(s.InUse), w, "in_use")
+		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(s.Idle), w, "idle")
+		ch <- prometheus.MustNewConstMetric(m.poolWaits, prometheus.CounterValue, float64(s.WaitCount), w)
+		ch <- prometheus.MustNewConstMetric(m.poolWaitSecs, prometheus.CounterValue, s.WaitDuration.Seconds(), w)
+	}
+	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
+}
+
+// attach counts a running engine's pool and dropped events; detach stops.
+func (m *Metrics) attach(e *Engine) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.sources[e] = e.bus.Dropped()
+	m.mu.Unlock()
+}
+
+func (m *Metrics) detach(e *Engine) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	if base, ok := m.sources[e]; ok {
+		m.retired += e.bus.Dropped() - base
+		delete(m.sources, e)
+	}
+	m.mu.Unlock()
+}
+
+// The engine's hooks. Every method is a no-op on a nil *Metrics.
+
+func (m *Metrics) startedTask(t *store.Task) {
+	if m != nil {
+		m.started.get(wfLabel{t.Namespace, t.Name}).Inc()
+	}
+}
+
+func (m *Metrics) taskCancelled(t *store.Task) {
+	if m != nil {
+		m.cancelled.get(wfLabel{t.Namespace, t.Name}).Inc()
+	}
+}
+
+func (m *Metrics) taskEnded(ns, name string, failed bool) {
+	switch {
+	case m == nil:
+	case failed:
+		m.failed.get(wfLabel{ns, name}).Inc()
+	default:
+		m.completed.get(wfLabel{ns, name}).Inc()
+	}
+}
+
+func (m *Metrics) retried(ns, name string) {
+	if m != nil {
+		m.retries.get(wfLabel{ns, name}).Inc()
+	}
+}
+
+// durableAttempt observes an attempt of a code-first durable step.
+func (m *Metrics) durableAttempt(ns, name, step, outcome string, d time.Duration) {
+	if m != nil {
+		m.attempts.get(attemptLabels{ns, name, step, outcome}).Observe(d.Seconds())
+	}
+}
+
+// outcomeLabel names how an attempt ended (see Metrics).
+func outcomeLabel(o *completer.Outcome, kept bool) string {
+	switch {
+	case !kept:
+		return "abandoned"
+	case o.Release:
+		return "interrupted"
+	}
+	switch o.Kind {
+	case store.OutcomeComplete:
+		return "complete"
+	case store.OutcomeFail:
+		return "permanent"
+	case store.OutcomeSuspend:
+		return "suspend"
+	}
+	return "error"
+}
+
+// stepAttempt observes a worker's attempt of a claimed step.
+func (m *Metrics) stepAttempt(c *store.ClaimedStep, o *completer.Outcome, kept bool, d time.Duration) {
+	if m == nil {
+		return
+	}
+	k := attemptLabels{step: c.Step.Name, outcome: outcomeLabel(o, kept)}
+	if c.Task != nil {
+		k.ns, k.name = c.Task.Namespace, c.Task.Name
+	}
+	m.attempts.get(k).Observe(d.Seconds())
+}
+
+func (m *Metrics) leasesRescued(n int) {
+	if m != nil && n > 0 {
+		m.rescued.Add(float64(n))
+	}
+}
+
+func (m *Metrics) resultDiscarded() {
+	if m != nil {
+		m.discarded.Inc()
+	}
+}
+
+func (m *Metrics) claimTransaction() {
+	if m != nil {
+		m.claimTx.Inc()
+	}
+}
+
+func (m *Metrics) finishTransaction() {
+	if m != nil {
+		m.finishTx.Inc()
+	}
+}
+
+func (m *Metrics) queueLags(lags map[string]queueLag) {
+	if m == nil {
+		return
+	}
+	m.ready.Reset()
+	m.oldest.Reset()
+	for q, l := range lags {
+		m.ready.WithLabelValues(q).Set(float64(l.ready))
+		m.oldest.WithLabelValues(q).Set(l.age.Seconds())
+	}
+}
+
+type attemptLabels struct{ ns, name, step, outcome string }
+
+// wfLabel is a workflow label ("namespace/name") kept in two parts, so
+// looking it up builds no string.
+type wfLabel struct{ ns, name string }
+
+type queueLag struct {
+	ready int
+	age   time.Duration
+}
+
+// labelled caches the child instrument of each label value, so the hot
+// path does a map read under a read lock: no label slice or map is built
+// per observation once a value has been seen.
+type labelled[K comparable, T any] struct {
+	mu   sync.RWMutex
+	m    map[K]T
+	make func(K) T
+}
+
+func newLabelled[K comparable, T any](mk func(K) T) *labelled[K, T] {
+	return &labelled[K, T]{m: map[K]T{}, make: mk}
+}
+
+func (l *labelled[K, T]) get(k K) T {
+	l.mu.RLock()
+	v, ok := l.m[k]
+	l.mu.RUnlock()
+	if ok {
+		return v
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if v, ok := l.m[k]; ok {
+		return v
+	}
+	v = l.make(k)
+	l.m[k] = v
+	return v
+}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// Roles an admin token can hold, weakest first: a viewer reads, an
+// operator also acts on tasks (cancel, retry, resolve, send events), an
+// admin also manages tokens.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+)
+
+// ValidRole reports whether r is one of the roles.
+func ValidRole(r string) bool { return r == RoleViewer || r == RoleOperator || r == RoleAdmin }
+
+// AdminToken is a bearer token of the admin API as the store keeps it: a
+// SHA-256 of the secret, never the secret.
+type AdminToken struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Hash      string     `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// CreateAdminTokenParams describe a token to record. Hash is the hex
+// SHA-256 of the secret (64 characters).
+type CreateAdminTokenParams struct {
+	Name string
+	Role string
+	Hash string
+	Now  time.Time
+}
+
+// Validate reports every problem with p at once.
+func (p *CreateAdminTokenParams) Validate() error {
+	errs := []error{checkName("name", p.Name, true)}
+	if !ValidRole(p.Role) {
+		errs = append(errs, invalid("role", "%q is not a role (viewer, operator or admin)", p.Role))
+	}
+	if len(p.Hash) != 64 || strings.Trim(p.Hash, "0123456789abcdef") != "" {
+		errs = append(errs, invalid("hash", "want the 64 lower-case hex digits of a SHA-256"))
+	}
+	return errors.Join(errs...)
+}
+
+// QueueLag is what waits in one queue: steps ready to run (pending, every
+// dependency done, due) that no worker has claimed, and the earliest time
+// one of them was due. A step whose dependencies finished after its
+// scheduled time counts from its scheduled time (the store does not record
+// when its last dependency finished), so the age is an upper bound.
+type QueueLag struct {
+	Queue       string
+	Ready       int
+	OldestDueAt time.Time
+}

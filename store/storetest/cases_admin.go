@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+func hashOf(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// testAdminTokens: a token is stored by its hash, found by it, listed,
+// counted while not revoked, revoked once; bad input is refused naming
+// the field and writes nothing.
+func testAdminTokens(t *testing.T, b *bundle) {
+	if n, err := b.s.CountAdminTokens(b.ctx); err != nil || n != 0 {
+		t.Fatalf("a fresh store counts %d tokens (err %v)", n, err)
+	}
+	_, err := b.s.CreateAdminToken(b.ctx, &store.CreateAdminTokenParams{Name: "x", Role: "root", Hash: "abc", Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "role", "hash")
+	if ts, _ := b.s.ListAdminTokens(b.ctx); len(ts) != 0 {
+		t.Fatalf("a refused create wrote %d tokens", len(ts))
+	}
+	ci, err := b.s.CreateAdminToken(b.ctx, &store.CreateAdminTokenParams{Name: "ci", Role: store.RoleViewer, Hash: hashOf("s1"), Now: b.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.Name != "ci" || ci.Role != store.RoleViewer || ci.RevokedAt != nil || !ci.CreatedAt.Equal(b.now) {
+		t.Fatalf("created %+v", ci)
+	}
+	ops, err := b.s.CreateAdminToken(b.ctx, &store.CreateAdminTokenParams{Name: "ops", Role: store.RoleOperator, Hash: hashOf("s2"), Now: b.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.s.CreateAdminToken(b.ctx, &store.CreateAdminTokenParams{Name: "dup", Role: store.RoleAdmin, Hash: hashOf("s2"), Now: b.now})
+	wantErr(t, err, store.ErrConflict)
+	got, err := b.s.FindAdminToken(b.ctx, hashOf("s2"))
+	if err != nil || got.ID != ops.ID || got.Role != store.RoleOperator {
+		t.Fatalf("FindAdminToken = %+v, %v; want token %d", got, err, ops.ID)
+	}
+	_, err = b.s.FindAdminToken(b.ctx, hashOf("nope"))
+	wantErr(t, err, store.ErrNotFound)
+	if n, _ := b.s.CountAdminTokens(b.ctx); n != 2 {
+		t.Fatalf("counted %d tokens, want 2", n)
+	}
+	later := b.now.Add(time.Minute)
+	if err := b.s.RevokeAdminToken(b.ctx, ci.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.s.RevokeAdminToken(b.ctx, ci.ID, later.Add(time.Hour)); err != nil {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	wantErr(t, b.s.RevokeAdminToken(b.ctx, 999999, later), store.ErrNotFound, "999999")
+	got, _ = b.s.FindAdminToken(b.ctx, hashOf("s1"))
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(later) {
+		t.Fatalf("revoked token reads %+v, want revoked at %s (the first revocation)", got, later)
+	}
+	if n, _ := b.s.CountAdminTokens(b.ctx); n != 1 {
+		t.Fatalf("counted %d tokens after a revocation, want 1", n)
+	}
+	ts, _ := b.s.ListAdminTokens(b.ctx)
+	if len(ts) != 2 || ts[0].ID != ci.ID || ts[1].ID != ops.ID {
+		t.Fatalf("listed %d tokens, want ci and ops in id order", len(ts))
+	}
+}
+
+// testQueueLags: ready steps are counted per queue with the earliest due
+// time; steps waiting on a dependency, due later, or claimed are not.
+func testQueueLags(t *testing.T, b *bundle) {
+	mk := func(queue string, at time.Time, steps []store.NewStep) {
+		t.Helper()
+		p := b.params(steps)
+		p.Queue, p.Now = queue, at
+		if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("default", b.now.Add(-time.Minute), chain("a", "b")) // a ready, b waits
+	mk("default", b.now.Add(-time.Second), chain("x"))
+	mk("mail", b.now.Add(-2*time.Minute), chain("m"))
+	mk("later", b.now.Add(time.Hour), chain("l")) // not due yet
+	lags, err := b.s.QueueLags(b.ctx, b.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.QueueLag{{Queue: "default", Ready: 2, OldestDueAt: b.now.Add(-time.Minute)}, {Queue: "mail", Ready: 1, OldestDueAt: b.now.Add(-2 * time.Minute)}}
+	if len(lags) != len(want) {
+		t.Fatalf("QueueLags = %+v, want %+v", lags, want)
+	}
+	for i := range want {
+		if lags[i].Queue != want[i].Queue || lags[i].Ready != want[i].Ready || !lags[i].OldestDueAt.Equal(want[i].OldestDueAt) {
+			t.Fatalf("QueueLags[%d] = %+v, want %+v", i, lags[i], want[i])
+		}
+	}
+	if _, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Queues: []string{"mail"}, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	lags, _ = b.s.QueueLags(b.ctx, b.now)
+	if len(lags) != 1 || lags[0].Queue != "default" {
+		t.Fatalf("after claiming mail's step QueueLags = %+v, want default only", lags)
+	}
+}
+
+// testListFilters: ListTasks filters by queue and creation time.
+func testListFilters(t *testing.T, b *bundle) {
+	mk := func(queue string, at time.Time) int64 {
+		t.Helper()
+		p := b.params(chain("a"))
+		p.Queue, p.Now = queue, at
+		res, err := b.s.CreateTask(b.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Task.ID
+	}
+	old := mk("mail", b.now.Add(-time.Hour))
+	mid := mk("default", b.now.Add(-time.Minute))
+	recent := mk("mail", b.now)
+	ids := func(p *store.ListTasksParams) []int64 {
+		t.Helper()
+		page, err := b.s.ListTasks(b.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, x := range page.Tasks {
+			out = append(out, x.ID)
+		}
+		return out
+	}
+	if got := ids(&store.ListTasksParams{Queue: "mail"}); len(got) != 2 || got[0] != recent || got[1] != old {
+		t.Fatalf("queue mail lists %v, want [%d %d]", got, recent, old)
+	}
+	if got := ids(&store.ListTasksParams{CreatedAfter: b.now.Add(-2 * time.Minute), CreatedBefore: b.now}); len(got) != 1 || got[0] != mid {
+		t.Fatalf("time range lists %v, want [%d]", got, mid)
+	}
+}
