@@ -52,6 +52,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -363,6 +364,14 @@ func (dialect) JSON(doc store.JSON) any { return bun.SafeQuery("CAST(? AS jsonb)
 func (dialect) SkipLocked() string { return "FOR UPDATE OF s SKIP LOCKED" }
 
 func (dialect) WritableCTE() bool { return true }
+
+func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (dialect) BindTime(t time.Time) any { return t }
+
+func (dialect) BindList(col, ph string, list []string) (string, any) {
+	return col + " = ANY(" + ph + ")", list
+}
 
 func (dialect) MapError(err error) error { return mapError(err) }
 

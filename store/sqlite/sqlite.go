@@ -36,12 +36,14 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -299,6 +301,21 @@ func (dialect) JSON(doc store.JSON) any { return doc }
 func (dialect) SkipLocked() string { return "" }
 
 func (dialect) WritableCTE() bool { return false }
+
+func (dialect) Placeholder(n int) string { return "?" + strconv.Itoa(n) }
+
+// BindTime formats t as bun writes times, so text comparisons agree.
+func (dialect) BindTime(t time.Time) any {
+	return strings.Trim(string(bunDialect.AppendTime(nil, t)), "'")
+}
+
+func (dialect) BindList(col, ph string, list []string) (string, any) {
+	doc, _ := json.Marshal(list)
+	return col + " IN (SELECT value FROM json_each(" + ph + "))", string(doc)
+}
+
+// bunDialect formats values as the store's bun.DB does.
+var bunDialect = sqlitedialect.New()
 
 func (dialect) MapError(err error) error { return mapError(err) }
 

@@ -19,6 +19,7 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 		return nil, fmt.Errorf("claiming steps: %w", err)
 	}
 	var steps []*store.Step
+	s.prepareClaim(ctx, p)
 	err := s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
 		var err error
 		steps, err = s.claim(ctx, tx, p)
@@ -152,6 +153,9 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 	slices.SortFunc(order, func(a, b int) int { return int(p.Outcomes[a].Lease.StepID - p.Outcomes[b].Lease.StepID) })
 	var res *store.FinishStepsResult
 	var claimed []*store.Step
+	if p.Claim != nil {
+		s.prepareClaim(ctx, p.Claim)
+	}
 	err := s.inTx(ctx, "finishing steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
 		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
@@ -416,13 +420,46 @@ func routeFilter(p *store.ClaimStepsParams, handlersArg, queuesArg int) string {
 }
 
 // claimReady claims up to limit ready steps outside concurrency groups and
-// rate limits in one statement.
+// rate limits in one statement (see claimReadySQL), prepared once
+// prepareClaim has prepared it.
 func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, pass, limit int) ([]*store.Step, error) {
-	args := []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken(), at, s.d.Time(p.Now, 0), bun.List(p.Handlers), limit, bun.List(p.Queues)}
-	filter := routeFilter(p, 5, 7)
+	query, args := s.claimReadySQL(p, at, pass, limit)
+	rows, err := s.query(ctx, tx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var steps []*store.Step
+	if err := s.db.ScanRows(ctx, rows, &steps); err != nil {
+		return nil, err
+	}
+	return steps, rows.Err()
+}
+
+// prepareClaim prepares the claim statements p may run; called before the
+// claim's transaction.
+func (s *Store) prepareClaim(ctx context.Context, p *store.ClaimStepsParams) {
+	for _, pass := range []int{passFIFO, passPriority} {
+		query, _ := s.claimReadySQL(p, now(p.Now), pass, 1)
+		_ = s.prepare(ctx, query) // (a failure leaves the claim unprepared)
+	}
+}
+
+// claimReadySQL is the claim statement, with bind parameters: its text
+// depends only on the kind of claim (pass, routing filters, clock rule),
+// never on the values.
+func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, limit int) (string, []any) {
+	b := params{s: s}
+	owner, expires, token, started := b.arg(p.Owner), b.time(p.Now, p.LeaseTTL), b.arg(newLeaseToken()), b.arg(s.d.BindTime(at))
+	filter := " AND s.next_attempt_at <= " + b.time(p.Now, 0)
+	if len(p.Handlers) > 0 {
+		filter += " AND " + b.in("s.handler", p.Handlers)
+	}
+	if len(p.Queues) > 0 {
+		filter += " AND " + b.in("s.queue", p.Queues)
+	}
 	order := "s.next_attempt_at, s.id"
-	switch pass {
-	case passPriority:
+	if pass == passPriority {
 		filter += " AND s.priority > 0"
 		order = "s.priority DESC, s.next_attempt_at, s.id"
 	}
@@ -433,19 +470,15 @@ func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsP
 	// picks new ones, claiming more than Limit.
 	query := `WITH picked AS MATERIALIZED (
 			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
-			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?4
+			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0
 				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL` + filter + `
-			ORDER BY ` + order + ` LIMIT ?6 ` + s.d.SkipLocked() + `)
+			ORDER BY ` + order + ` LIMIT ` + b.arg(limit) + ` ` + s.d.SkipLocked() + `)
 		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
-			lease_owner = ?0, lease_expires_at = ?1, lease_token = ?2,
-			started_at = ?3, updated_at = ?3, transition_seq = transition_seq + 1
+			lease_owner = ` + owner + `, lease_expires_at = ` + expires + `, lease_token = ` + token + `,
+			started_at = ` + started + `, updated_at = ` + started + `, transition_seq = transition_seq + 1
 		WHERE state = 'pending' AND id IN (SELECT id FROM picked)
 		RETURNING *`
-	var steps []*store.Step
-	if err := tx.NewRaw(query, args...).Scan(ctx, &steps); err != nil {
-		return nil, err
-	}
-	return steps, nil
+	return query, b.args
 }
 
 // claimGrouped claims up to room ready gated steps — in a concurrency

@@ -23,6 +23,15 @@ type Dialect interface {
 	// JSON returns a query argument for a JSON document inside VALUES,
 	// where the column type is not known (Postgres casts it to jsonb).
 	JSON(doc store.JSON) any
+	// Placeholder is the n-th (from 1) bind parameter of a statement run
+	// through database/sql ("?1", "$1").
+	Placeholder(n int) string
+	// BindTime is a time as a bind parameter that compares with the
+	// stored times as bun writes them.
+	BindTime(t time.Time) any
+	// BindList returns "col IN (the list at placeholder ph)" and the
+	// list as one bind parameter.
+	BindList(col, ph string, list []string) (string, any)
 	// WritableCTE tells whether data-modifying statements may sit in a
 	// WITH clause (Postgres), so one statement can write several tables.
 	WritableCTE() bool
