@@ -208,6 +208,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		s.waker.close()
 		return closeAll()
 	})
+	s.Store.SetQueryHooks(o.QueryHooks)
 	return s, nil
 }
 
@@ -369,7 +370,14 @@ func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
 func (dialect) BindTime(t time.Time) any { return t }
 
-func (dialect) BindList(col, ph string, list []string) (string, any) {
+// BindArgs asks pgx to prepare and cache the statement on its connection
+// (the pool's default mode, exec, suits bun's formatted statements, which
+// never repeat).
+func (dialect) BindArgs(args []any) []any {
+	return append([]any{pgx.QueryExecModeCacheStatement}, args...)
+}
+
+func (dialect) BindList(col, ph string, list any) (string, any) {
 	return col + " = ANY(" + ph + ")", list
 }
 

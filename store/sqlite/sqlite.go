@@ -152,10 +152,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		// long as its connection, and there is no second reader to serve.
 		name := make([]byte, 8)
 		_, _ = rand.Read(name)
-		rw, err = sql.Open("sqlite", "file:tasker-"+hex.EncodeToString(name)+"?mode=memory&"+pragmas.Encode())
-		if err != nil {
-			return nil, fmt.Errorf("opening in-memory sqlite: %w", err)
-		}
+		rw = openDB("file:tasker-" + hex.EncodeToString(name) + "?mode=memory&" + pragmas.Encode())
 		rw.SetMaxOpenConns(1)
 		rw.SetConnMaxLifetime(0)
 		rw.SetConnMaxIdleTime(0)
@@ -176,10 +173,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			wq[k] = v
 		}
 		wq.Set("_txlock", "immediate")
-		rw, err = sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
-		if err != nil {
-			return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
-		}
+		rw = openDB("file:" + path + "?" + wq.Encode())
 		rw.SetMaxOpenConns(1)
 		rw.SetConnMaxIdleTime(0)
 		rw.SetConnMaxLifetime(0)
@@ -188,11 +182,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			rq[k] = v
 		}
 		rq.Add("_pragma", "query_only(1)")
-		ro, err = sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
-		if err != nil {
-			rw.Close()
-			return nil, fmt.Errorf("opening sqlite %s for reading: %w", path, err)
-		}
+		ro = openDB("file:" + path + "?" + rq.Encode())
 		ro.SetMaxOpenConns(o.ReadConns)
 		ro.SetMaxIdleConns(o.ReadConns)
 	}
@@ -219,7 +209,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if ro != nil {
 		roDB = o.newDB(ro)
 	}
-	return &Store{Store: bunstore.New(rwDB, roDB, dialect{}, closeAll), path: path, ro: ro}, nil
+	bs := bunstore.New(rwDB, roDB, dialect{}, closeAll)
+	bs.SetQueryHooks(o.QueryHooks)
+	return &Store{Store: bs, path: path, ro: ro}, nil
 }
 
 // openReadOnly is Open with Options.ReadOnly.
@@ -304,12 +296,16 @@ func (dialect) WritableCTE() bool { return false }
 
 func (dialect) Placeholder(n int) string { return "?" + strconv.Itoa(n) }
 
+// BindArgs passes the arguments as they are: the store's connections keep
+// bound statements prepared (stmtcache.go).
+func (dialect) BindArgs(args []any) []any { return args }
+
 // BindTime formats t as bun writes times, so text comparisons agree.
 func (dialect) BindTime(t time.Time) any {
 	return strings.Trim(string(bunDialect.AppendTime(nil, t)), "'")
 }
 
-func (dialect) BindList(col, ph string, list []string) (string, any) {
+func (dialect) BindList(col, ph string, list any) (string, any) {
 	doc, _ := json.Marshal(list)
 	return col + " IN (SELECT value FROM json_each(" + ph + "))", string(doc)
 }

@@ -71,7 +71,7 @@ func writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at 
 // last unfinished step was satisfied complete; tasks with a step newly in
 // error fail. It returns the task moves and the number of dependants that
 // became ready.
-func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) ([]taskMove, int, error) {
+func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) ([]taskMove, int, error) {
 	var satisfied []int64
 	doneByTask := map[int64]int{}
 	failed := map[int64]store.JSON{}
@@ -88,17 +88,21 @@ func consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Tim
 	}
 	unblocked := 0
 	if len(satisfied) > 0 {
-		var left []int
-		err := tx.NewRaw(`UPDATE tasker_steps SET pending_deps = pending_deps - (
+		var left []struct {
+			N int `bun:"pending_deps"`
+		}
+		b := params{s: s}
+		from := b.in("e.from_step_id", satisfied)
+		err := s.scan(ctx, tx, `UPDATE tasker_steps SET pending_deps = pending_deps - (
 				SELECT count(*) FROM tasker_step_edges e
-				WHERE e.to_step_id = tasker_steps.id AND e.from_step_id IN (?0))
-			WHERE id IN (SELECT to_step_id FROM tasker_step_edges WHERE from_step_id IN (?0))
-			RETURNING pending_deps`, bun.List(satisfied)).Scan(ctx, &left)
+				WHERE e.to_step_id = tasker_steps.id AND `+from+`)
+			WHERE id IN (SELECT e.to_step_id FROM tasker_step_edges e WHERE `+from+`)
+			RETURNING pending_deps`, b.args, &left)
 		if err != nil {
 			return nil, 0, err
 		}
 		for _, n := range left {
-			if n == 0 {
+			if n.N == 0 {
 				unblocked++
 			}
 		}

@@ -19,7 +19,6 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 		return nil, fmt.Errorf("claiming steps: %w", err)
 	}
 	var steps []*store.Step
-	s.prepareClaim(ctx, p)
 	err := s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
 		var err error
 		steps, err = s.claim(ctx, tx, p)
@@ -89,8 +88,9 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 		ID            int64 `bun:"id"`
 		TransitionSeq int   `bun:"transition_seq"`
 	}
-	if err := tx.NewRaw(`UPDATE tasker_tasks SET state = 'in_progress', updated_at = ?, transition_seq = transition_seq + 1
-		WHERE id IN (?) AND state = 'pending' RETURNING id, transition_seq`, at, bun.List(taskIDs)).Scan(ctx, &started); err != nil {
+	b := params{s: s}
+	if err := s.scan(ctx, tx, `UPDATE tasker_tasks SET state = 'in_progress', updated_at = `+b.arg(s.d.BindTime(at))+`, transition_seq = transition_seq + 1
+		WHERE `+b.in("id", taskIDs)+` AND state = 'pending' RETURNING id, transition_seq`, b.args, &started); err != nil {
 		return nil, err
 	}
 	tmoves := make([]taskMove, len(started))
@@ -112,7 +112,8 @@ func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step)
 		}
 	}
 	var tasks []*store.Task
-	if err := db.NewSelect().Model(&tasks).Where("id IN (?)", bun.List(taskIDs)).Scan(ctx); err != nil {
+	b := params{s: s}
+	if err := s.scan(ctx, db, "SELECT * FROM tasker_tasks WHERE "+b.in("id", taskIDs), b.args, &tasks); err != nil {
 		return nil, err
 	}
 	byID := make(map[int64]*store.Task, len(tasks))
@@ -124,8 +125,9 @@ func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step)
 		Name     string     `bun:"name"`
 		Results  store.JSON `bun:"results"`
 	}
-	if err := db.NewRaw(`SELECT e.to_step_id, s.name, s.results FROM tasker_step_edges e
-		JOIN tasker_steps s ON s.id = e.from_step_id WHERE e.to_step_id IN (?)`, bun.List(stepIDs)).Scan(ctx, &deps); err != nil {
+	b = params{s: s}
+	if err := s.scan(ctx, db, `SELECT e.to_step_id, s.name, s.results FROM tasker_step_edges e
+		JOIN tasker_steps s ON s.id = e.from_step_id WHERE `+b.in("e.to_step_id", stepIDs), b.args, &deps); err != nil {
 		return nil, err
 	}
 	out := make([]*store.ClaimedStep, len(steps))
@@ -153,9 +155,6 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 	slices.SortFunc(order, func(a, b int) int { return int(p.Outcomes[a].Lease.StepID - p.Outcomes[b].Lease.StepID) })
 	var res *store.FinishStepsResult
 	var claimed []*store.Step
-	if p.Claim != nil {
-		s.prepareClaim(ctx, p.Claim)
-	}
 	err := s.inTx(ctx, "finishing steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
 		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
@@ -225,7 +224,7 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
 			return err
 		}
-		tmoves, unblocked, err := consequences(ctx, tx, moves, at)
+		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at)
 		if err != nil {
 			return err
 		}
@@ -391,7 +390,7 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
 			return err
 		}
-		tmoves, _, err := consequences(ctx, tx, moves, at)
+		tmoves, _, err := s.consequences(ctx, tx, moves, at)
 		for _, m := range tmoves {
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
 		}
@@ -420,34 +419,19 @@ func routeFilter(p *store.ClaimStepsParams, handlersArg, queuesArg int) string {
 }
 
 // claimReady claims up to limit ready steps outside concurrency groups and
-// rate limits in one statement (see claimReadySQL), prepared once
-// prepareClaim has prepared it.
+// rate limits in one statement with bind parameters (see claimReadySQL).
 func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, pass, limit int) ([]*store.Step, error) {
 	query, args := s.claimReadySQL(p, at, pass, limit)
-	rows, err := s.query(ctx, tx, query, args)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var steps []*store.Step
-	if err := s.db.ScanRows(ctx, rows, &steps); err != nil {
+	if err := s.scan(ctx, tx, query, args, &steps); err != nil {
 		return nil, err
 	}
-	return steps, rows.Err()
-}
-
-// prepareClaim prepares the claim statements p may run; called before the
-// claim's transaction.
-func (s *Store) prepareClaim(ctx context.Context, p *store.ClaimStepsParams) {
-	for _, pass := range []int{passFIFO, passPriority} {
-		query, _ := s.claimReadySQL(p, now(p.Now), pass, 1)
-		_ = s.prepare(ctx, query) // (a failure leaves the claim unprepared)
-	}
+	return steps, nil
 }
 
 // claimReadySQL is the claim statement, with bind parameters: its text
 // depends only on the kind of claim (pass, routing filters, clock rule),
-// never on the values.
+// never on the values, so the database keeps it prepared.
 func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, limit int) (string, []any) {
 	b := params{s: s}
 	owner, expires, token, started := b.arg(p.Owner), b.time(p.Now, p.LeaseTTL), b.arg(newLeaseToken()), b.arg(s.d.BindTime(at))

@@ -30,8 +30,11 @@ type Dialect interface {
 	// stored times as bun writes them.
 	BindTime(t time.Time) any
 	// BindList returns "col IN (the list at placeholder ph)" and the
-	// list as one bind parameter.
-	BindList(col, ph string, list []string) (string, any)
+	// list ([]string or []int64) as one bind parameter.
+	BindList(col, ph string, list any) (string, any)
+	// BindArgs returns the arguments of a bound statement as the driver
+	// takes them (pgx: with the mode that caches the statement).
+	BindArgs(args []any) []any
 	// WritableCTE tells whether data-modifying statements may sit in a
 	// WITH clause (Postgres), so one statement can write several tables.
 	WritableCTE() bool

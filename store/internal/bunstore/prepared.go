@@ -4,93 +4,52 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
 )
 
-// The hottest statement, the claim, runs as a prepared statement with bind
-// parameters: bun formats every value into the SQL text, so each statement
-// it sends is new to the database, which parses (SQLite) or parses and
-// plans (Postgres) it again — a third of the claim path's CPU on SQLite.
-// A prepared statement is parsed once per connection.
+// The hottest statements run with bind parameters instead of through bun,
+// which formats every value into the SQL text: each statement bun sends is
+// new to the database, which parses (SQLite) or parses and plans
+// (Postgres) it again — a third of the claim path's CPU on SQLite. A bound
+// statement's text depends only on its kind, so the database caches it:
+// the SQLite store's connections keep their prepared statements by text,
+// and pgx its own statement cache (Dialect.BindArgs).
 
-// stmtCache holds prepared statements by SQL text, shared by a store and
-// its WithTx views.
-type stmtCache struct {
-	mu     sync.Mutex
-	m      map[string]*sql.Stmt
-	closed bool
-}
-
-// prepare prepares query on the database unless it is prepared already.
-// It must be called outside a transaction of this store (on SQLite the
-// writer's one connection would be held by it), and it holds no lock
-// while it prepares: a transaction under way may look up statements
-// meanwhile.
-func (s *Store) prepare(ctx context.Context, query string) error {
-	if _, view := s.rw.(*bun.DB); !view || s.cached(query) != nil {
-		return nil // (a WithTx view: its caller's transaction holds a connection)
-	}
-	st, err := s.db.DB.PrepareContext(ctx, query)
-	if err != nil {
-		return err
-	}
-	c := s.stmts
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, dup := c.m[query]; dup || c.closed {
-		return st.Close()
-	}
-	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
-	}
-	c.m[query] = st
-	return nil
-}
-
-// cached returns the prepared statement for query, if prepare made it.
-func (s *Store) cached(query string) *sql.Stmt {
-	s.stmts.mu.Lock()
-	defer s.stmts.mu.Unlock()
-	return s.stmts.m[query]
-}
-
-// closeStmts closes the prepared statements (at Close).
-func (c *stmtCache) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.m {
-		_ = st.Close()
-	}
-	c.m, c.closed = nil, true
-}
+// SetQueryHooks makes the statements the store runs outside bun visible to
+// hooks (the stores' Options.QueryHooks), as bun's own are.
+func (s *Store) SetQueryHooks(hooks []bun.QueryHook) { s.hooks = hooks }
 
 // query runs query, whose placeholders are the dialect's own, with args
-// bound by the driver (not formatted by bun): through the prepared
-// statement when there is one and db is a transaction, else directly.
+// bound by the driver. Its rows must be read to the end and closed before
+// the next statement on the same connection (the driver reuses the
+// statement).
 func (s *Store) query(ctx context.Context, db bun.IDB, query string, args []any) (*sql.Rows, error) {
-	var tx *sql.Tx
+	ev := &bun.QueryEvent{DB: s.db, Query: query, QueryTemplate: query, QueryArgs: args, StartTime: time.Now()}
+	for _, h := range s.hooks {
+		ctx = h.BeforeQuery(ctx, ev)
+	}
+	args = s.d.BindArgs(args)
+	var rows *sql.Rows
+	var err error
 	switch v := db.(type) {
 	case bun.Tx:
-		tx = v.Tx
+		rows, err = v.Tx.QueryContext(ctx, query, args...)
 	case *bun.Tx:
-		tx = v.Tx
+		rows, err = v.Tx.QueryContext(ctx, query, args...)
 	case *bun.DB:
-		if stmt := s.cached(query); stmt != nil {
-			return stmt.QueryContext(ctx, args...)
-		}
-		return v.DB.QueryContext(ctx, query, args...)
+		rows, err = v.DB.QueryContext(ctx, query, args...)
 	case bun.Conn:
-		return v.Conn.QueryContext(ctx, query, args...)
+		rows, err = v.Conn.QueryContext(ctx, query, args...)
 	default:
-		return nil, fmt.Errorf("bunstore: cannot run a bound statement on %T", db)
+		err = fmt.Errorf("bunstore: cannot run a bound statement on %T", db)
 	}
-	if stmt := s.cached(query); stmt != nil {
-		return tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	ev.Err = err
+	for i := len(s.hooks) - 1; i >= 0; i-- {
+		s.hooks[i].AfterQuery(ctx, ev)
 	}
-	return tx.QueryContext(ctx, query, args...)
+	return rows, err
 }
 
 // params builds a statement's text and its bind arguments in the
@@ -119,9 +78,23 @@ func (p *params) time(t time.Time, offset time.Duration) string {
 	}
 }
 
-// in is "col IN (list)" with the list one bound parameter.
-func (p *params) in(col string, list []string) string {
+// in is "col IN (list)" with the list ([]string or []int64) one bound
+// parameter, so the text is the same whatever its length.
+func (p *params) in(col string, list any) string {
 	sql, v := p.s.d.BindList(col, p.s.d.Placeholder(len(p.args)+1), list)
 	p.args = append(p.args, v)
 	return sql
+}
+
+// scan runs a bound query and scans its rows into dest (a bun model).
+func (s *Store) scan(ctx context.Context, db bun.IDB, query string, args []any, dest any) error {
+	rows, err := s.query(ctx, db, query, args)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := s.db.ScanRows(ctx, rows, dest); err != nil {
+		return err
+	}
+	return rows.Err()
 }

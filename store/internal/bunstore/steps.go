@@ -34,7 +34,7 @@ func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParam
 	var out *store.Step
 	err := s.inTx(ctx, fmt.Sprintf("transitioning step %d", p.StepID), func(ctx context.Context, tx bun.IDB) error {
 		var err error
-		out, err = moveStep(ctx, tx, p.StepID, p.From, p.To, nil, p.Metadata, now(p.Now))
+		out, err = s.moveStep(ctx, tx, p.StepID, p.From, p.To, nil, p.Metadata, now(p.Now))
 		return err
 	})
 	return out, err
@@ -59,7 +59,7 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 		}
 		at := now(p.Now)
 		var err error
-		out, err = moveStep(ctx, tx, p.StepID, cur.State, store.StepResolvedManually, orEmptyObject(p.Results), p.Metadata, at)
+		out, err = s.moveStep(ctx, tx, p.StepID, cur.State, store.StepResolvedManually, orEmptyObject(p.Results), p.Metadata, at)
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 
 // moveStep is the compare-and-set of one step move, its audit row and its
 // consequences. results, when set, replace the step's results.
-func moveStep(ctx context.Context, tx bun.IDB, id int64, from, to store.StepState, results, meta store.JSON, at time.Time) (*store.Step, error) {
+func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to store.StepState, results, meta store.JSON, at time.Time) (*store.Step, error) {
 	st := new(store.Step)
 	q := tx.NewUpdate().Model(st).
 		Set("state = ?", to).
@@ -110,7 +110,7 @@ func moveStep(ctx context.Context, tx bun.IDB, id int64, from, to store.StepStat
 	if err := writeStepTransitions(ctx, tx, m, at); err != nil {
 		return nil, err
 	}
-	_, _, err = consequences(ctx, tx, m, at)
+	_, _, err = s.consequences(ctx, tx, m, at)
 	return st, err
 }
 

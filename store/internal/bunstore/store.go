@@ -22,7 +22,7 @@ type Store struct {
 	d       Dialect // what differs between databases
 	closeFn func() error
 	hints   *claimHints // shared with WithTx views
-	stmts   *stmtCache  // prepared statements, shared with WithTx views
+	hooks   []bun.QueryHook // run around statements sent outside bun
 }
 
 // claimHints are what this store's claims remember between calls, so that
@@ -72,7 +72,7 @@ var _ store.Store = (*Store)(nil)
 // New returns a store writing through rw and reading through ro (ro may be
 // nil: reads then use rw). closeFn closes the underlying pools.
 func New(rw, ro *bun.DB, d Dialect, closeFn func() error) *Store {
-	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, hints: &claimHints{}, stmts: &stmtCache{}}
+	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, hints: &claimHints{}}
 	if ro != nil {
 		s.ro = ro
 	}
@@ -84,7 +84,7 @@ func (s *Store) DB() *bun.DB { return s.db }
 
 // WithTx returns a store whose methods run inside tx.
 func (s *Store) WithTx(tx bun.IDB) store.Store {
-	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, hints: s.hints, stmts: s.stmts}
+	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, hints: s.hints, hooks: s.hooks}
 }
 
 // Capabilities describes the backend.
@@ -95,7 +95,6 @@ func (s *Store) Close() error {
 	if s.closeFn == nil {
 		return nil
 	}
-	s.stmts.close()
 	return s.closeFn()
 }
 

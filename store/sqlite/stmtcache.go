@@ -1,0 +1,173 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+
+	sqlite3 "modernc.org/sqlite"
+)
+
+// The store's connections keep the statements it runs with bind parameters
+// prepared, by their text: SQLite parses a statement's text every time it
+// is run unless the prepared statement is kept, and the driver keeps none.
+// Statements without parameters — all that bun sends, its values formatted
+// into the text, so they rarely repeat — pass through uncached.
+
+// stmtCacheSize bounds the statements one connection keeps: the bound
+// statements are a handful of kinds (claims by routing filter and pass).
+const stmtCacheSize = 64
+
+// openDB opens dsn through modernc's driver with statement caching.
+func openDB(dsn string) *sql.DB {
+	return sql.OpenDB(cachingConnector{dsn: dsn, drv: &sqlite3.Driver{}})
+}
+
+type cachingConnector struct {
+	dsn string
+	drv *sqlite3.Driver
+}
+
+func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &cachingConn{inner: conn, stmts: map[string]driver.Stmt{}}, nil
+}
+
+func (c cachingConnector) Driver() driver.Driver { return c.drv }
+
+// innerConn is what modernc's connection implements and the store uses.
+type innerConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// cachingConn is a modernc connection that keeps bound statements
+// prepared. database/sql uses a connection from one goroutine at a time,
+// so the cache needs no lock; a statement's rows are read to the end
+// before the next statement runs on the connection (the store's rule).
+type cachingConn struct {
+	inner driver.Conn
+	stmts map[string]driver.Stmt
+	order []string // oldest first
+}
+
+func (c *cachingConn) conn() (innerConn, error) {
+	ic, ok := c.inner.(innerConn)
+	if !ok {
+		return nil, errors.New("sqlite: the driver's connection lacks a context method")
+	}
+	return ic, nil
+}
+
+func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	ic, err := c.conn()
+	if err != nil {
+		return nil, err
+	}
+	st, err := ic.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.order) == stmtCacheSize {
+		old := c.order[0]
+		c.order = c.order[1:]
+		_ = c.stmts[old].Close()
+		delete(c.stmts, old)
+	}
+	c.stmts[query] = st
+	c.order = append(c.order, query)
+	return st, nil
+}
+
+func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	ic, err := c.conn()
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == 0 {
+		return ic.QueryContext(ctx, query, args)
+	}
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ic, err := c.conn()
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == 0 {
+		return ic.ExecContext(ctx, query, args)
+	}
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (c *cachingConn) Prepare(query string) (driver.Stmt, error) { return c.inner.Prepare(query) }
+
+func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	ic, err := c.conn()
+	if err != nil {
+		return nil, err
+	}
+	return ic.PrepareContext(ctx, query)
+}
+
+func (c *cachingConn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
+
+func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	ic, err := c.conn()
+	if err != nil {
+		return nil, err
+	}
+	return ic.BeginTx(ctx, opts)
+}
+
+func (c *cachingConn) Ping(ctx context.Context) error {
+	ic, err := c.conn()
+	if err != nil {
+		return err
+	}
+	return ic.Ping(ctx)
+}
+
+func (c *cachingConn) ResetSession(ctx context.Context) error {
+	ic, err := c.conn()
+	if err != nil {
+		return err
+	}
+	return ic.ResetSession(ctx)
+}
+
+func (c *cachingConn) IsValid() bool {
+	ic, err := c.conn()
+	return err == nil && ic.IsValid()
+}
+
+func (c *cachingConn) Close() error {
+	var errs []error
+	for _, st := range c.stmts {
+		errs = append(errs, st.Close())
+	}
+	c.stmts, c.order = nil, nil
+	return errors.Join(append(errs, c.inner.Close())...)
+}
