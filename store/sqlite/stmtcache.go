@@ -132,7 +132,9 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 	return ic.PrepareContext(ctx, query)
 }
 
-func (c *cachingConn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
+func (c *cachingConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
 
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	ic, err := c.conn()

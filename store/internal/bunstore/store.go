@@ -21,7 +21,7 @@ type Store struct {
 	ro      bun.IDB // where reads go (a read pool, or rw)
 	d       Dialect // what differs between databases
 	closeFn func() error
-	hints   *claimHints // shared with WithTx views
+	hints   *claimHints     // shared with WithTx views
 	hooks   []bun.QueryHook // run around statements sent outside bun
 }
 
