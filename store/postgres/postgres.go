@@ -370,6 +370,8 @@ func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
 func (dialect) BindTime(t time.Time) any { return t }
 
+func (dialect) BindJSON(ph string) string { return "CAST(" + ph + " AS jsonb)" }
+
 // BindArgs asks pgx to prepare and cache the statement on its connection
 // (the pool's default mode, exec, suits bun's formatted statements, which
 // never repeat).

@@ -300,6 +300,8 @@ func (dialect) Placeholder(n int) string { return "?" + strconv.Itoa(n) }
 // bound statements prepared (stmtcache.go).
 func (dialect) BindArgs(args []any) []any { return args }
 
+func (dialect) BindJSON(ph string) string { return ph }
+
 // BindTime formats t as bun writes times, so text comparisons agree.
 func (dialect) BindTime(t time.Time) any {
 	return strings.Trim(string(bunDialect.AppendTime(nil, t)), "'")

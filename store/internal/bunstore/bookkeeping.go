@@ -114,24 +114,23 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 		// concurrent commits meet task rows in the same order) and
 		// completes those with nothing left.
 		ids := sortedKeys(doneByTask)
+		b := params{s: s}
 		values := make([]string, len(ids))
-		args := make([]any, 0, 2*len(ids)+2)
 		for k, id := range ids {
-			values[k] = "(?, ?)"
-			args = append(args, id, doneByTask[id])
+			values[k] = "(" + b.bigint(id) + ", " + b.bigint(int64(doneByTask[id])) + ")"
 		}
-		args = append(args, at, at)
+		stamp := b.arg(s.d.BindTime(at))
 		var rows []countedTask
 		const last = "tasker_tasks.unfinished = v.n AND tasker_tasks.state = 'in_progress'"
-		err := tx.NewRaw(`WITH v (id, n) AS (VALUES `+strings.Join(values, ", ")+`)
+		err := s.scan(ctx, tx, `WITH v (id, n) AS (VALUES `+strings.Join(values, ", ")+`)
 			UPDATE tasker_tasks SET
 				unfinished = tasker_tasks.unfinished - v.n,
 				state = CASE WHEN `+last+` THEN 'complete' ELSE tasker_tasks.state END,
-				completed_at = CASE WHEN `+last+` THEN ? ELSE tasker_tasks.completed_at END,
+				completed_at = CASE WHEN `+last+` THEN `+stamp+` ELSE tasker_tasks.completed_at END,
 				transition_seq = tasker_tasks.transition_seq + CASE WHEN `+last+` THEN 1 ELSE 0 END,
-				updated_at = ?
+				updated_at = `+stamp+`
 			FROM v WHERE tasker_tasks.id = v.id
-			RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`, args...).Scan(ctx, &rows)
+			RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`, b.args, &rows)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -255,27 +255,27 @@ const finishChunk = 500
 // one UPDATE … FROM (VALUES …), guarded per row on the lease token; the
 // rows it does not return lost their lease.
 func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.StepOutcome, idx []int, at time.Time, res *store.FinishStepsResult, moves []stepMove) ([]stepMove, error) {
+	// Bound (one text per group size, kept prepared by the database).
+	b := params{s: s}
 	values := make([]string, len(idx))
-	args := make([]any, 0, 3*len(idx)+2)
 	for k, i := range idx {
 		o := outcomes[i]
-		values[k] = "(?, ?, ?)"
-		args = append(args, o.Lease.StepID, o.Lease.Token, s.d.JSON(orEmptyObject(o.Results)))
+		values[k] = "(" + b.bigint(o.Lease.StepID) + ", " + b.bigint(o.Lease.Token) + ", " + b.json(orEmptyObject(o.Results)) + ")"
 	}
-	args = append(args, at, at)
+	stamp := b.arg(s.d.BindTime(at))
 	var got []struct {
 		ID            int64           `bun:"id"`
 		TaskID        int64           `bun:"task_id"`
 		State         store.StepState `bun:"state"`
 		TransitionSeq int             `bun:"transition_seq"`
 	}
-	err := tx.NewRaw(`WITH v (id, token, results) AS (VALUES `+strings.Join(values, ", ")+`)
-		UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = ?, updated_at = ?,
+	err := s.scan(ctx, tx, `WITH v (id, token, results) AS (VALUES `+strings.Join(values, ", ")+`)
+		UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = `+stamp+`, updated_at = `+stamp+`,
 			lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 			transition_seq = tasker_steps.transition_seq + 1
 		FROM v
 		WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
-		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`, args...).Scan(ctx, &got)
+		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`, b.args, &got)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,9 @@ type Dialect interface {
 	// BindList returns "col IN (the list at placeholder ph)" and the
 	// list ([]string or []int64) as one bind parameter.
 	BindList(col, ph string, list any) (string, any)
+	// BindJSON is a JSON document at placeholder ph, typed as the
+	// database stores documents.
+	BindJSON(ph string) string
 	// BindArgs returns the arguments of a bound statement as the driver
 	// takes them (pgx: with the mode that caches the statement).
 	BindArgs(args []any) []any

@@ -98,3 +98,10 @@ func (s *Store) scan(ctx context.Context, db bun.IDB, query string, args []any, 
 	}
 	return rows.Err()
 }
+
+// bigint is an integer parameter typed for a VALUES list (where Postgres
+// would take an untyped parameter for text).
+func (p *params) bigint(v int64) string { return "CAST(" + p.arg(v) + " AS BIGINT)" }
+
+// json is a JSON document parameter (jsonb on Postgres).
+func (p *params) json(doc []byte) string { return p.s.d.BindJSON(p.arg(string(doc))) }
