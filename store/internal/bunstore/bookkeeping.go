@@ -27,43 +27,42 @@ type taskMove struct {
 	meta     store.JSON
 }
 
-// writeStepTransitions appends one transition per move, in one statement
-// for the whole batch (transitions are append-only: the latest by sort key
-// is the current one).
-func writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) error {
+// writeStepTransitions appends one transition per move, in one bound
+// statement for the whole batch (transitions are append-only: the latest
+// by sort key is the current one).
+func (s *Store) writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) error {
 	if len(moves) == 0 {
 		return nil
 	}
-	rows := make([]store.StepTransition, len(moves))
+	b := params{s: s}
+	stamp := b.arg(s.d.BindTime(at))
+	rows := make([]string, len(moves))
 	for i, m := range moves {
-		from := string(m.from)
-		rows[i] = store.StepTransition{
-			StepID: m.id, TaskID: m.taskID, FromState: &from, ToState: string(m.to),
-			SortKey: m.seq, Metadata: m.meta, CreatedAt: at,
-		}
+		rows[i] = "(" + b.arg(m.id) + ", " + b.arg(m.taskID) + ", " + b.arg(string(m.from)) + ", " + b.arg(string(m.to)) + ", " +
+			b.arg(m.seq) + ", " + b.arg(nullJSON(m.meta)) + ", " + stamp + ")"
 	}
-	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
-	return err
+	return s.exec(ctx, tx, `INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
+		strings.Join(rows, ", "), b.args)
 }
 
-func writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at time.Time) error {
+// writeTaskTransitions appends one transition per task move, in one bound
+// statement.
+func (s *Store) writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at time.Time) error {
 	if len(moves) == 0 {
 		return nil
 	}
-	rows := make([]store.TaskTransition, len(moves))
+	b := params{s: s}
+	stamp := b.arg(s.d.BindTime(at))
+	rows := make([]string, len(moves))
 	for i, m := range moves {
-		var from *string
+		var from any // a task's first transition comes from nowhere
 		if m.from != "" {
-			f := string(m.from)
-			from = &f
+			from = string(m.from)
 		}
-		rows[i] = store.TaskTransition{
-			TaskID: m.id, FromState: from, ToState: string(m.to),
-			SortKey: m.seq, Metadata: m.meta, CreatedAt: at,
-		}
+		rows[i] = "(" + b.arg(m.id) + ", " + b.arg(from) + ", " + b.arg(string(m.to)) + ", " + b.arg(m.seq) + ", " + b.arg(nullJSON(m.meta)) + ", " + stamp + ")"
 	}
-	_, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx)
-	return err
+	return s.exec(ctx, tx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
+		strings.Join(rows, ", "), b.args)
 }
 
 // consequences applies what step moves imply for other rows, in the same
@@ -154,7 +153,7 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 			childOf = append(childOf, m.id) // failures are rare: let wakeParents look
 		}
 	}
-	if err := writeTaskTransitions(ctx, tx, tmoves, at); err != nil {
+	if err := s.writeTaskTransitions(ctx, tx, tmoves, at); err != nil {
 		return nil, 0, err
 	}
 	return tmoves, unblocked, wakeParents(ctx, tx, childOf, at)

@@ -81,7 +81,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 		moves[i] = stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq}
 		taskIDs = append(taskIDs, st.TaskID)
 	}
-	if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
+	if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
 		return nil, err
 	}
 	var started []struct {
@@ -97,7 +97,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	for i, t := range started {
 		tmoves[i] = taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq}
 	}
-	return steps, writeTaskTransitions(ctx, tx, tmoves, at)
+	return steps, s.writeTaskTransitions(ctx, tx, tmoves, at)
 }
 
 func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step) ([]*store.ClaimedStep, error) {
@@ -221,7 +221,7 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 			}
 			moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
 		}
-		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
+		if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
 			return err
 		}
 		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at)
@@ -342,7 +342,7 @@ func (s *Store) ReleaseLeases(ctx context.Context, p *store.ReleaseLeasesParams)
 			}
 		}
 		n = len(moves)
-		return writeStepTransitions(ctx, tx, moves, at)
+		return s.writeStepTransitions(ctx, tx, moves, at)
 	})
 	return n, err
 }
@@ -387,7 +387,7 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 			}
 		}
 		slices.SortFunc(moves, func(a, b stepMove) int { return int(a.id - b.id) })
-		if err := writeStepTransitions(ctx, tx, moves, at); err != nil {
+		if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
 			return err
 		}
 		tmoves, _, err := s.consequences(ctx, tx, moves, at)

@@ -181,7 +181,7 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 		if err != nil || m == nil {
 			return err
 		}
-		return writeTaskTransitions(ctx, tx, []taskMove{*m}, at)
+		return s.writeTaskTransitions(ctx, tx, []taskMove{*m}, at)
 	})
 	if err != nil {
 		return nil, err

@@ -165,7 +165,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	for k, t := range fresh {
 		moves[k] = taskMove{id: t.ID, to: store.TaskPending, seq: 1}
 	}
-	if err := writeTaskTransitions(ctx, tx, moves, fresh[0].CreatedAt); err != nil {
+	if err := s.writeTaskTransitions(ctx, tx, moves, fresh[0].CreatedAt); err != nil {
 		return err
 	}
 	if err := s.declareLimits(ctx, tx, freshParams); err != nil {

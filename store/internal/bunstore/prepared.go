@@ -26,30 +26,55 @@ func (s *Store) SetQueryHooks(hooks []bun.QueryHook) { s.hooks = hooks }
 // the next statement on the same connection (the driver reuses the
 // statement).
 func (s *Store) query(ctx context.Context, db bun.IDB, query string, args []any) (*sql.Rows, error) {
+	var rows *sql.Rows
+	err := s.bound(ctx, query, args, func(ctx context.Context, c sqlConn, args []any) (err error) {
+		rows, err = c.QueryContext(ctx, query, args...)
+		return err
+	}, db)
+	return rows, err
+}
+
+// exec runs a bound statement that returns no rows.
+func (s *Store) exec(ctx context.Context, db bun.IDB, query string, args []any) error {
+	return s.bound(ctx, query, args, func(ctx context.Context, c sqlConn, args []any) error {
+		_, err := c.ExecContext(ctx, query, args...)
+		return err
+	}, db)
+}
+
+// sqlConn is what database/sql's DB, Conn and Tx have in common.
+type sqlConn interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// bound runs a bound statement on the database/sql object under db, with
+// the store's query hooks around it.
+func (s *Store) bound(ctx context.Context, query string, args []any, run func(context.Context, sqlConn, []any) error, db bun.IDB) error {
 	ev := &bun.QueryEvent{DB: s.db, Query: query, QueryTemplate: query, QueryArgs: args, StartTime: time.Now()}
 	for _, h := range s.hooks {
 		ctx = h.BeforeQuery(ctx, ev)
 	}
-	args = s.d.BindArgs(args)
-	var rows *sql.Rows
-	var err error
+	var c sqlConn
 	switch v := db.(type) {
 	case bun.Tx:
-		rows, err = v.Tx.QueryContext(ctx, query, args...)
+		c = v.Tx
 	case *bun.Tx:
-		rows, err = v.Tx.QueryContext(ctx, query, args...)
+		c = v.Tx
 	case *bun.DB:
-		rows, err = v.DB.QueryContext(ctx, query, args...)
+		c = v.DB
 	case bun.Conn:
-		rows, err = v.Conn.QueryContext(ctx, query, args...)
-	default:
-		err = fmt.Errorf("bunstore: cannot run a bound statement on %T", db)
+		c = v.Conn
 	}
-	ev.Err = err
+	if c != nil {
+		ev.Err = run(ctx, c, s.d.BindArgs(args))
+	} else {
+		ev.Err = fmt.Errorf("bunstore: cannot run a bound statement on %T", db)
+	}
 	for i := len(s.hooks) - 1; i >= 0; i-- {
 		s.hooks[i].AfterQuery(ctx, ev)
 	}
-	return rows, err
+	return ev.Err
 }
 
 // params builds a statement's text and its bind arguments in the

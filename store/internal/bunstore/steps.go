@@ -63,7 +63,7 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 		if err != nil {
 			return err
 		}
-		return settleTask(ctx, tx, out.TaskID, at)
+		return s.settleTask(ctx, tx, out.TaskID, at)
 	})
 	return out, err
 }
@@ -107,7 +107,7 @@ func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to sto
 			Reason: fmt.Sprintf("%d dependencies are not complete or resolved", cur.PendingDeps)}
 	}
 	m := []stepMove{{id: st.ID, taskID: st.TaskID, from: from, to: to, seq: st.TransitionSeq, meta: meta}}
-	if err := writeStepTransitions(ctx, tx, m, at); err != nil {
+	if err := s.writeStepTransitions(ctx, tx, m, at); err != nil {
 		return nil, err
 	}
 	_, _, err = s.consequences(ctx, tx, m, at)
@@ -117,7 +117,7 @@ func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to sto
 // settleTask brings a task in line with its steps after an operator acted:
 // a failed task with no failed step left returns to pending; a task with no
 // unfinished step completes (through in_progress, as the machine requires).
-func settleTask(ctx context.Context, tx bun.IDB, id int64, at time.Time) error {
+func (s *Store) settleTask(ctx context.Context, tx bun.IDB, id int64, at time.Time) error {
 	t := new(store.Task)
 	if err := tx.NewSelect().Model(t).Where("id = ?", id).Scan(ctx); err != nil {
 		return err
@@ -140,7 +140,7 @@ func settleTask(ctx context.Context, tx bun.IDB, id int64, at time.Time) error {
 	}
 	from := t.State
 	for _, to := range path {
-		if _, err := moveTask(ctx, tx, &store.TransitionTaskParams{TaskID: id, From: from, To: to, Metadata: store.JSON(`{"reason":"step resolved manually"}`)}, at); err != nil {
+		if _, err := s.moveTask(ctx, tx, &store.TransitionTaskParams{TaskID: id, From: from, To: to, Metadata: store.JSON(`{"reason":"step resolved manually"}`)}, at); err != nil {
 			return err
 		}
 		from = to

@@ -289,18 +289,18 @@ func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParam
 	var out *store.Task
 	err := s.inTx(ctx, fmt.Sprintf("transitioning task %d", p.TaskID), func(ctx context.Context, tx bun.IDB) error {
 		var err error
-		out, err = moveTask(ctx, tx, p, now(p.Now))
+		out, err = s.moveTask(ctx, tx, p, now(p.Now))
 		if err != nil {
 			return err
 		}
 		switch {
 		case p.To == store.TaskCancelled:
-			if err := cancelSteps(ctx, tx, p.TaskID, p.Metadata, now(p.Now)); err != nil {
+			if err := s.cancelSteps(ctx, tx, p.TaskID, p.Metadata, now(p.Now)); err != nil {
 				return err
 			}
 			return wakeParents(ctx, tx, []int64{p.TaskID}, now(p.Now))
 		case p.From == store.TaskError && p.To == store.TaskPending:
-			return retrySteps(ctx, tx, s.d, p.TaskID, p.Now, now(p.Now))
+			return s.retrySteps(ctx, tx, s.d, p.TaskID, p.Now, now(p.Now))
 		}
 		return nil
 	})
@@ -311,7 +311,7 @@ func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParam
 }
 
 // moveTask is the compare-and-set of one task move plus its audit row.
-func moveTask(ctx context.Context, tx bun.IDB, p *store.TransitionTaskParams, at time.Time) (*store.Task, error) {
+func (s *Store) moveTask(ctx context.Context, tx bun.IDB, p *store.TransitionTaskParams, at time.Time) (*store.Task, error) {
 	t := new(store.Task)
 	q := tx.NewUpdate().Model(t).
 		Set("state = ?", p.To).
@@ -333,7 +333,7 @@ func moveTask(ctx context.Context, tx bun.IDB, p *store.TransitionTaskParams, at
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, explainTaskMiss(ctx, tx, p)
 	}
-	return t, writeTaskTransitions(ctx, tx, []taskMove{{id: t.ID, from: p.From, to: p.To, seq: t.TransitionSeq, meta: p.Metadata}}, at)
+	return t, s.writeTaskTransitions(ctx, tx, []taskMove{{id: t.ID, from: p.From, to: p.To, seq: t.TransitionSeq, meta: p.Metadata}}, at)
 }
 
 func explainTaskMiss(ctx context.Context, tx bun.IDB, p *store.TransitionTaskParams) error {
@@ -383,7 +383,7 @@ func (s *Store) currentTask(ctx context.Context, id int64) (*store.Task, error) 
 }
 
 // cancelSteps moves every unfinished step of a task to cancelled.
-func cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta store.JSON, at time.Time) error {
+func (s *Store) cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta store.JSON, at time.Time) error {
 	var cur []struct {
 		ID    int64           `bun:"id"`
 		State store.StepState `bun:"state"`
@@ -405,11 +405,11 @@ func cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta store.JSON,
 		}
 		moves = append(moves, stepMove{id: c.ID, taskID: taskID, from: c.State, to: store.StepCancelled, seq: seqs[0], meta: meta})
 	}
-	return writeStepTransitions(ctx, tx, moves, at)
+	return s.writeStepTransitions(ctx, tx, moves, at)
 }
 
 // retrySteps gives a task's failed steps fresh attempts, ready now.
-func retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, clock, at time.Time) error {
+func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, clock, at time.Time) error {
 	var rows []struct {
 		ID            int64 `bun:"id"`
 		TransitionSeq int   `bun:"transition_seq"`
@@ -424,5 +424,5 @@ func retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, clock,
 		moves[i] = stepMove{id: r.ID, taskID: taskID, from: store.StepError, to: store.StepPending, seq: r.TransitionSeq,
 			meta: store.JSON(`{"reason":"task retried"}`)}
 	}
-	return writeStepTransitions(ctx, tx, moves, at)
+	return s.writeStepTransitions(ctx, tx, moves, at)
 }
