@@ -147,14 +147,21 @@ func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, tasks []*store.Task
 
 // GetTask returns a task with its steps (in creation order) and edges.
 func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
-	d := &store.TaskDetail{Task: new(store.Task)}
-	if err := s.ro.NewSelect().Model(d.Task).Where("id = ?", id).Scan(ctx); err != nil {
+	// Bound statements (kept prepared): Wait reads every task it waits for.
+	d := &store.TaskDetail{}
+	var tasks []*store.Task
+	ph := s.d.Placeholder(1)
+	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_tasks WHERE id = "+ph, []any{id}, &tasks); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
 	}
-	if err := s.ro.NewSelect().Model(&d.Steps).Where("task_id = ?", id).Order("id").Scan(ctx); err != nil {
+	if len(tasks) == 0 {
+		return nil, fmt.Errorf("getting task %d: %w", id, store.ErrNotFound)
+	}
+	d.Task = tasks[0]
+	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_steps WHERE task_id = "+ph+" ORDER BY id", []any{id}, &d.Steps); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting steps of task %d", id), err)
 	}
-	if err := s.ro.NewSelect().Model(&d.Edges).Where("task_id = ?", id).Order("from_step_id", "to_step_id").Scan(ctx); err != nil {
+	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_step_edges WHERE task_id = "+ph+" ORDER BY from_step_id, to_step_id", []any{id}, &d.Edges); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting edges of task %d", id), err)
 	}
 	return d, nil
