@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,5 +98,31 @@ func testCreateTasksInTx(t *testing.T, b *bundle) {
 	}
 	if tasks, steps := b.totals(t); tasks != 0 || steps != 0 {
 		t.Fatalf("after rollback: %d tasks, %d steps; want none", tasks, steps)
+	}
+}
+
+// testCancelWideTask: cancelling a task of 6,000 steps writes 6,000
+// transitions, more parameters than one statement may bind.
+func testCancelWideTask(t *testing.T, b *bundle) {
+	steps := make([]store.NewStep, 6000)
+	for i := range steps {
+		steps[i] = store.NewStep{Name: fmt.Sprintf("s%04d", i), Handler: "h", Retryable: true}
+	}
+	d := b.create(t, steps)
+	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: d.Task.ID}); err != nil {
+		t.Fatalf("CancelTask: %v", err)
+	}
+	h, err := b.s.History(b.ctx, d.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled := 0
+	for _, tr := range h.Steps {
+		if tr.ToState == string(store.StepCancelled) && tr.MostRecent {
+			cancelled++
+		}
+	}
+	if cancelled != len(steps) {
+		t.Fatalf("%d steps have a current cancelled transition, want %d", cancelled, len(steps))
 	}
 }

@@ -28,41 +28,56 @@ type taskMove struct {
 }
 
 // writeStepTransitions appends one transition per move, in one bound
-// statement for the whole batch (transitions are append-only: the latest
-// by sort key is the current one).
+// statement per chunk of the batch (transitions are append-only: the
+// latest by sort key is the current one).
 func (s *Store) writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) error {
-	if len(moves) == 0 {
-		return nil
-	}
-	b := params{s: s}
-	stamp := b.arg(s.d.BindTime(at))
-	rows := make([]string, len(moves))
-	for i, m := range moves {
-		rows[i] = "(" + b.arg(m.id) + ", " + b.arg(m.taskID) + ", " + b.arg(string(m.from)) + ", " + b.arg(string(m.to)) + ", " +
-			b.arg(m.seq) + ", " + b.arg(nullJSON(m.meta)) + ", " + stamp + ")"
-	}
-	return s.exec(ctx, tx, `INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
-		strings.Join(rows, ", "), b.args)
+	return chunked(moves, 7, func(moves []stepMove) error {
+		b := params{s: s}
+		rows := make([]string, len(moves))
+		for i, m := range moves {
+			rows[i] = "(" + b.arg(m.id) + ", " + b.arg(m.taskID) + ", " + b.arg(string(m.from)) + ", " + b.arg(string(m.to)) + ", " +
+				b.arg(m.seq) + ", " + b.arg(nullJSON(m.meta)) + ", " + b.arg(s.d.BindTime(at)) + ")"
+		}
+		return s.exec(ctx, tx, `INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
+			strings.Join(rows, ", "), b.args)
+	})
 }
 
 // writeTaskTransitions appends one transition per task move, in one bound
-// statement.
+// statement per chunk.
 func (s *Store) writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at time.Time) error {
-	if len(moves) == 0 {
-		return nil
-	}
-	b := params{s: s}
-	stamp := b.arg(s.d.BindTime(at))
-	rows := make([]string, len(moves))
-	for i, m := range moves {
-		var from any // a task's first transition comes from nowhere
-		if m.from != "" {
-			from = string(m.from)
+	return chunked(moves, 6, func(moves []taskMove) error {
+		b := params{s: s}
+		rows := make([]string, len(moves))
+		for i, m := range moves {
+			var from any // a task's first transition comes from nowhere
+			if m.from != "" {
+				from = string(m.from)
+			}
+			rows[i] = "(" + b.arg(m.id) + ", " + b.arg(from) + ", " + b.arg(string(m.to)) + ", " + b.arg(m.seq) + ", " +
+				b.arg(nullJSON(m.meta)) + ", " + b.arg(s.d.BindTime(at)) + ")"
 		}
-		rows[i] = "(" + b.arg(m.id) + ", " + b.arg(from) + ", " + b.arg(string(m.to)) + ", " + b.arg(m.seq) + ", " + b.arg(nullJSON(m.meta)) + ", " + stamp + ")"
+		return s.exec(ctx, tx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
+			strings.Join(rows, ", "), b.args)
+	})
+}
+
+// maxParams bounds the parameters of one bound statement, below SQLite's
+// limit (32,766) and Postgres' (65,535).
+const maxParams = 30000
+
+// chunked calls write for consecutive chunks of rows, each small enough
+// that its perRow parameters per row stay within maxParams.
+func chunked[T any](rows []T, perRow int, write func([]T) error) error {
+	per := maxParams / perRow
+	for len(rows) > 0 {
+		n := min(len(rows), per)
+		if err := write(rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
 	}
-	return s.exec(ctx, tx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
-		strings.Join(rows, ", "), b.args)
+	return nil
 }
 
 // consequences applies what step moves imply for other rows, in the same
@@ -112,24 +127,28 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 		// One statement counts down every task (ids in order, so
 		// concurrent commits meet task rows in the same order) and
 		// completes those with nothing left.
-		ids := sortedKeys(doneByTask)
-		b := params{s: s}
-		values := make([]string, len(ids))
-		for k, id := range ids {
-			values[k] = "(" + b.bigint(id) + ", " + b.bigint(int64(doneByTask[id])) + ")"
-		}
-		stamp := b.arg(s.d.BindTime(at))
 		var rows []countedTask
 		const last = "tasker_tasks.unfinished = v.n AND tasker_tasks.state = 'in_progress'"
-		err := s.scan(ctx, tx, `WITH v (id, n) AS (VALUES `+strings.Join(values, ", ")+`)
-			UPDATE tasker_tasks SET
-				unfinished = tasker_tasks.unfinished - v.n,
-				state = CASE WHEN `+last+` THEN 'complete' ELSE tasker_tasks.state END,
-				completed_at = CASE WHEN `+last+` THEN `+stamp+` ELSE tasker_tasks.completed_at END,
-				transition_seq = tasker_tasks.transition_seq + CASE WHEN `+last+` THEN 1 ELSE 0 END,
-				updated_at = `+stamp+`
-			FROM v WHERE tasker_tasks.id = v.id
-			RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`, b.args, &rows)
+		err := chunked(sortedKeys(doneByTask), 2, func(ids []int64) error {
+			b := params{s: s}
+			values := make([]string, len(ids))
+			for k, id := range ids {
+				values[k] = "(" + b.bigint(id) + ", " + b.bigint(int64(doneByTask[id])) + ")"
+			}
+			stamp := b.arg(s.d.BindTime(at))
+			var got []countedTask
+			err := s.scan(ctx, tx, `WITH v (id, n) AS (VALUES `+strings.Join(values, ", ")+`)
+				UPDATE tasker_tasks SET
+					unfinished = tasker_tasks.unfinished - v.n,
+					state = CASE WHEN `+last+` THEN 'complete' ELSE tasker_tasks.state END,
+					completed_at = CASE WHEN `+last+` THEN `+stamp+` ELSE tasker_tasks.completed_at END,
+					transition_seq = tasker_tasks.transition_seq + CASE WHEN `+last+` THEN 1 ELSE 0 END,
+					updated_at = `+stamp+`
+				FROM v WHERE tasker_tasks.id = v.id
+				RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`, b.args, &got)
+			rows = append(rows, got...)
+			return err
+		})
 		if err != nil {
 			return nil, 0, err
 		}
