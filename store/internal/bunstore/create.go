@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -104,17 +105,32 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		}
 		created = ids
 	} else {
-		var inserted []struct {
-			ID          int64  `bun:"id"`
-			IdentityKey string `bun:"identity_key"`
-		}
-		if err := tx.NewInsert().Model(&rows).On("CONFLICT (identity_key) DO NOTHING").
-			Returning("id, identity_key").Scan(ctx, &inserted); err != nil {
+		created = make(map[string]int64, len(rows))
+		err := chunked(rows, 15, func(rows []*store.Task) error {
+			b := params{s: s}
+			values := make([]string, len(rows))
+			for i, t := range rows {
+				at := b.arg(s.d.BindTime(t.CreatedAt))
+				values[i] = "(" + strings.Join([]string{b.arg(t.Namespace), b.arg(t.Name), b.arg(t.Version), b.arg(string(t.Kind)),
+					b.arg(t.IdentityKey), b.arg(t.InputHash), b.json(t.Context), "'pending'", b.arg(t.Priority), b.arg(t.Queue),
+					b.arg(t.ParentID), b.arg(t.Unfinished), "1", at, at}, ", ") + ")"
+			}
+			var inserted []struct {
+				ID          int64  `bun:"id"`
+				IdentityKey string `bun:"identity_key"`
+			}
+			if err := s.scan(ctx, tx, `INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state,
+					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at)
+				VALUES `+strings.Join(values, ", ")+` ON CONFLICT (identity_key) DO NOTHING RETURNING id, identity_key`, b.args, &inserted); err != nil {
+				return err
+			}
+			for _, r := range inserted {
+				created[r.IdentityKey] = r.ID
+			}
+			return nil
+		})
+		if err != nil {
 			return err
-		}
-		created = make(map[string]int64, len(inserted))
-		for _, r := range inserted {
-			created[r.IdentityKey] = r.ID
 		}
 	}
 	var taken []string
@@ -171,7 +187,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	if err := s.declareLimits(ctx, tx, freshParams); err != nil {
 		return err
 	}
-	return insertSteps(ctx, tx, s.d, fresh, freshParams)
+	return s.insertSteps(ctx, tx, fresh, freshParams)
 }
 
 // declaresLimits tells whether any valid item creates a concurrency group

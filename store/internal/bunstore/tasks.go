@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -75,7 +76,7 @@ func (s *Store) declareLimits(ctx context.Context, tx bun.IDB, ps []*store.Creat
 // and their edges: one INSERT for the steps ready now (stamped with the
 // database's clock, so FIFO order holds across processes whose clocks
 // disagree), one for those with a not-before time, one for the edges.
-func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, tasks []*store.Task, ps []*store.CreateTaskParams) error {
+func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task, ps []*store.CreateTaskParams) error {
 	var now, later []*store.Step
 	for k, task := range tasks {
 		p := ps[k]
@@ -114,20 +115,37 @@ func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, tasks []*store.Task
 		if len(batch.rows) == 0 {
 			continue
 		}
-		q := tx.NewInsert().Model(&batch.rows)
-		if batch.ready { // (the clock of the first item: one engine's)
-			q = q.Value("next_attempt_at", "?", d.Time(ps[0].Now, 0))
-		}
-		var back []struct {
-			ID     int64  `bun:"id"`
-			TaskID int64  `bun:"task_id"`
-			Name   string `bun:"name"`
-		}
-		if err := q.Returning("id, task_id, name").Scan(ctx, &back); err != nil {
+		err := chunked(batch.rows, 20, func(rows []*store.Step) error {
+			b := params{s: s}
+			values := make([]string, len(rows))
+			for i, r := range rows {
+				next := b.arg(s.d.BindTime(r.NextAttemptAt))
+				if batch.ready { // ready now by the database's clock (the first item's: one engine's)
+					next = b.time(ps[0].Now, 0)
+				}
+				created := b.arg(s.d.BindTime(r.CreatedAt))
+				values[i] = "(" + strings.Join([]string{b.arg(r.TaskID), b.arg(r.Name), b.arg(r.Handler), b.arg(r.Sequence),
+					b.arg(nullJSON(r.Config)), b.arg(nullJSON(r.Policy)), b.arg(r.Retryable), b.arg(r.RetryLimit), b.arg(r.Skippable),
+					b.arg(r.Queue), b.arg(r.Priority), b.arg(r.ConcGroup), b.arg(r.ConcMax), b.arg(r.RateSystem),
+					b.arg(r.PendingDeps), next, created, created, "'pending'", "0", "0"}, ", ") + ")"
+			}
+			var back []struct {
+				ID     int64  `bun:"id"`
+				TaskID int64  `bun:"task_id"`
+				Name   string `bun:"name"`
+			}
+			if err := s.scan(ctx, tx, `INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable,
+					queue, priority, conc_group, conc_max, rate_system, pending_deps, next_attempt_at, created_at, updated_at, state, attempts, transition_seq)
+				VALUES `+strings.Join(values, ", ")+` RETURNING id, task_id, name`, b.args, &back); err != nil {
+				return err
+			}
+			for _, b := range back {
+				ids[key{b.TaskID, b.Name}] = b.ID
+			}
+			return nil
+		})
+		if err != nil {
 			return err
-		}
-		for _, b := range back {
-			ids[key{b.TaskID, b.Name}] = b.ID
 		}
 	}
 	var edges []store.Edge
@@ -138,11 +156,14 @@ func insertSteps(ctx context.Context, tx bun.IDB, d Dialect, tasks []*store.Task
 			}
 		}
 	}
-	if len(edges) == 0 {
-		return nil
-	}
-	_, err := tx.NewInsert().Model(&edges).Exec(ctx)
-	return err
+	return chunked(edges, 3, func(edges []store.Edge) error {
+		b := params{s: s}
+		values := make([]string, len(edges))
+		for i, e := range edges {
+			values[i] = "(" + b.arg(e.TaskID) + ", " + b.arg(e.FromStepID) + ", " + b.arg(e.ToStepID) + ")"
+		}
+		return s.exec(ctx, tx, "INSERT INTO tasker_step_edges (task_id, from_step_id, to_step_id) VALUES "+strings.Join(values, ", "), b.args)
+	})
 }
 
 // GetTask returns a task with its steps (in creation order) and edges.
