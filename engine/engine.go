@@ -339,6 +339,13 @@ type TaskHandle struct {
 // template into a new task's steps and edges, and returns a handle. By
 // default the task's identity is a hash of the template and the normalised
 // input, so starting the same input twice returns the first task.
+//
+// Starts made at the same time (from many goroutines) share one
+// transaction: while one start transaction runs, the Starts that arrive
+// wait and go together in the next. ctx bounds that wait: a Start whose
+// ctx ends before its group began writes nothing; once its group began, it
+// waits for the group's commit. InTx starts are written in the caller's
+// transaction, alone.
 func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...StartOption) (*TaskHandle, error) {
 	var o startOptions
 	for _, opt := range opts {
