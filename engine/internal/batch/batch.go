@@ -45,6 +45,10 @@ func New[Q, R any](limit int, run func(ctx context.Context, reqs []Q) []Result[R
 // before req was taken into a batch, Do returns ctx's error and req was
 // not run; once it was taken, Do waits for the batch.
 func (b *Batcher[Q, R]) Do(ctx context.Context, req Q) (R, error) {
+	if err := ctx.Err(); err != nil {
+		var zero R
+		return zero, err
+	}
 	c := &call[Q, R]{req: req, done: make(chan struct{}), lead: make(chan struct{})}
 	b.mu.Lock()
 	if !b.busy {

@@ -117,3 +117,17 @@ func waitQueued[Q, R any](t *testing.T, b *batch.Batcher[Q, R], n int) {
 		runtime.Gosched()
 	}
 }
+
+// A call whose context has ended already is not run, even alone.
+func TestEndedContextIsNotRun(t *testing.T) {
+	ran := false
+	b := batch.New(10, func(_ context.Context, reqs []int) []batch.Result[int] {
+		ran = true
+		return make([]batch.Result[int], len(reqs))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.Do(ctx, 1); !errors.Is(err, context.Canceled) || ran {
+		t.Fatalf("Do = %v, ran %v; want context.Canceled and not run", err, ran)
+	}
+}
