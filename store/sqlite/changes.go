@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"sync"
 	"time"
 )
 
@@ -56,4 +58,84 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 		}
 	}()
 	return out, func() { cancel(); <-done }
+}
+
+// Wakeups reports commits made by other processes to the file, so their
+// new work is claimed here within a few milliseconds instead of at the
+// poll interval. It polls PRAGMA data_version every 5 ms on the writer's
+// connection, where the value changes only for other connections' commits
+// (this process writes through that connection alone), so this process's
+// own commits wake nothing. The first call starts the poller; Close stops
+// it. An in-memory or read-only store returns nil (no other writer).
+func (s *Store) Wakeups() <-chan struct{} {
+	if s.ro == nil || s.readOnly {
+		return nil
+	}
+	return s.wake.start(s.DB().DB)
+}
+
+// Close stops the poller of Wakeups and closes the store.
+func (s *Store) Close() error {
+	s.wake.stop()
+	return s.Store.Close()
+}
+
+// wakeups is the data_version poller behind Wakeups.
+type wakeups struct {
+	mu     sync.Mutex
+	ch     chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (w *wakeups) start(db interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch != nil {
+		return w.ch
+	}
+	w.ch = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(changePoll)
+		defer t.Stop()
+		var last int64 = -1
+		for {
+			var v int64
+			if err := db.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				v = last // (a closed database: Close is coming)
+			}
+			if last >= 0 && v != last {
+				select {
+				case w.ch <- struct{}{}:
+				default:
+				}
+			}
+			last = v
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w.ch
+}
+
+func (w *wakeups) stop() {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.cancel = nil
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 }

@@ -123,6 +123,9 @@ type Store struct {
 	*bunstore.Store
 	path string
 	ro   *sql.DB // the read pool (nil in memory); TaskDone polls on it
+	wake wakeups // other processes' commits, for the claim loop
+	// readOnly: opened with Options.ReadOnly (no claim loop runs on it).
+	readOnly bool
 }
 
 // Open opens the database at path, creating the file when missing (but not
@@ -242,7 +245,7 @@ func openReadOnly(ctx context.Context, path string, o Options) (*Store, error) {
 		ro.Close()
 		return nil, err
 	}
-	return &Store{Store: bunstore.New(db, nil, dialect{}, ro.Close), path: path}, nil
+	return &Store{Store: bunstore.New(db, nil, dialect{}, ro.Close), path: path, readOnly: true}, nil
 }
 
 // checkSchema refuses a database without Tasker's schema at the version
