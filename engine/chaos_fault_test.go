@@ -1,0 +1,105 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/faultstore"
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// openChaosStore opens a fresh store on db ("sqlite": a file; "postgres":
+// a schema of its own).
+func openChaosStore(t *testing.T, db string) store.Store {
+	t.Helper()
+	ctx := context.Background()
+	var s store.Store
+	var err error
+	switch db {
+	case "sqlite":
+		s, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "chaos.db"), nil)
+	default:
+		url, schema := pgtest.URL(t), pgtest.NewSchema(t)
+		s, err = postgres.Open(ctx, url, &postgres.Options{Schema: schema})
+	}
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// chaosConfig: short leases, so a lost claim is rescued within a second.
+func chaosConfig(s store.Store, worker string) engine.Config {
+	return engine.Config{Store: s, WorkerID: worker, Execution: engine.ExecutionConfig{
+		LeaseTTL: time.Second, RescueInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, MaxConcurrency: 8, BatchSize: 8}}
+}
+
+// Committed-but-error: a store call commits and the engine sees an error
+// (a lost reply), on each method the engine writes through. Every
+// workflow still completes, each step once, each side effect at least
+// once; no step is failed for a fault it did not cause.
+func TestCommittedButError(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		for _, method := range []string{"FinishSteps", "ClaimSteps", "CreateTask", "SendEvent", "RecordStep", "RecordCompletedSteps"} {
+			t.Run(db+"/"+method, func(t *testing.T) {
+				t.Parallel()
+				inner := openChaosStore(t, db)
+				fs, err := faultstore.New(inner, 13, faultstore.Rule{Method: method, Probability: 0.3, Times: 6, Action: faultstore.FailAfter})
+				must(t, err)
+				e := newEngine(t, chaosConfig(fs.Wrap(), "chaos-"+method))
+				l := newLedger()
+				chaosWork(t, e, l)
+				done, err := e.RunBackground(context.Background())
+				must(t, err)
+				ids := startChaos(t, e, 12, 8, method == "SendEvent")
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				for _, id := range ids {
+					if _, err := e.Wait(ctx, id); err != nil {
+						t.Errorf("waiting for task %d: %v", id, err)
+					}
+				}
+				must(t, e.Stop(context.Background()))
+				<-done
+				if len(fs.Injected()) == 0 && method != "SendEvent" {
+					t.Fatalf("no fault was injected into %s: the scenario tested nothing", method)
+				}
+				checkChaos(t, inner, l, ids)
+			})
+		}
+	}
+}
+
+// A sender whose reply was lost sends the event again after the workflow
+// has consumed it and finished: the repeat is accepted (not new); a new
+// event to the finished task is still refused and not recorded.
+func TestSendEventRepeatAfterFinish(t *testing.T) {
+	ctx := context.Background()
+	s := openChaosStore(t, "sqlite")
+	e := newEngine(t, chaosConfig(s, "w"))
+	l := newLedger()
+	chaosWork(t, e, l)
+	ids := startChaos(t, e, 0, 1, false)
+	for range 10 {
+		if _, err := e.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkChaos(t, s, l, ids)
+	created, err := e.SendEvent(ctx, ids[0], "paid", "pay-0", 0)
+	if err != nil || created {
+		t.Fatalf("repeat of a received event: created %v, err %v; want not new, no error", created, err)
+	}
+	if _, err := e.SendEvent(ctx, ids[0], "paid", "pay-other", 0); !errors.Is(err, engine.ErrEventRefused) {
+		t.Fatalf("new event to a finished task: %v, want ErrEventRefused", err)
+	}
+	if _, err := s.ConsumeEvent(ctx, &store.ConsumeEventParams{TaskID: ids[0], Name: "paid"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused event was recorded: consume gave %v", err)
+	}
+}
