@@ -103,3 +103,41 @@ func TestSendEventRepeatAfterFinish(t *testing.T) {
 		t.Fatalf("the refused event was recorded: consume gave %v", err)
 	}
 }
+
+// A completion whose commit went through but whose reply was lost is
+// retried; the retry finds the lease gone because the first try recorded
+// it. The engine reports the completion (counted once, task completed
+// event), not a discarded result.
+func TestLostFinishReplyCountsAsCompleted(t *testing.T) {
+	ctx := context.Background()
+	inner := openChaosStore(t, "sqlite")
+	fs, err := faultstore.New(inner, 1, faultstore.Rule{Method: "FinishSteps", Nth: 1, Action: faultstore.FailAfter})
+	must(t, err)
+	e := newEngine(t, chaosConfig(fs.Wrap(), "w"))
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return "ok", nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "s", Handler: "h"}}}))
+	events, unsubscribe := e.Subscribe(16)
+	defer unsubscribe()
+	h, err := e.Start(ctx, "t/one", nil)
+	must(t, err)
+	if n, err := e.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("ran %d: %v", n, err)
+	}
+	if got := fs.Injected(); len(got) != 1 {
+		t.Fatalf("injected %v, want the first finish", got)
+	}
+	st := e.Stats()
+	if st.StepsCompleted != 1 || st.ResultsDiscarded != 0 {
+		t.Fatalf("stats: %d completed, %d discarded; want 1 and 0", st.StepsCompleted, st.ResultsDiscarded)
+	}
+	seen := map[string]int{}
+	for len(events) > 0 {
+		seen[(<-events).Name]++
+	}
+	if seen[engine.EventTaskCompleted] != 1 || seen[engine.EventStepCompleted] != 1 || seen[engine.EventStepDiscarded] != 0 {
+		t.Fatalf("events %v; want one step completed and one task completed, nothing discarded", seen)
+	}
+	if d, err := inner.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskComplete {
+		t.Fatalf("task: %v %v", d, err)
+	}
+}
