@@ -132,6 +132,7 @@ type state struct {
 	log    []Injection
 	dead   bool
 	onCall func(method string, call int)
+	onKill func()
 }
 
 // Store is a store.Store that injects faults. Methods other than the
@@ -211,6 +212,18 @@ func (s *Store) Clear() {
 func (s *Store) Kill() {
 	s.st.mu.Lock()
 	s.st.dead = true
+	f := s.st.onKill
+	s.st.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// OnKill sets a function called once the store dies (Kill, or a rule with
+// Kill set), e.g. to cancel the context of the "process" that held it.
+func (s *Store) OnKill(f func()) {
+	s.st.mu.Lock()
+	s.st.onKill = f
 	s.st.mu.Unlock()
 }
 
@@ -256,6 +269,8 @@ func (st *state) pick(method string) (n int, r *Rule, dead bool) {
 	if st.dead {
 		return n, nil, true
 	}
+	// Every matching rule counts the call; the first that picks it fires.
+	var fire *Rule
 	for _, rule := range st.rules {
 		if rule.Method != method && (rule.Method != "*" || !slices.Contains(Writes, method)) {
 			continue
@@ -273,20 +288,28 @@ func (st *state) pick(method string) (n int, r *Rule, dead bool) {
 		default:
 			hit = true
 		}
-		if hit {
+		if hit && fire == nil {
 			rule.fired++
-			return n, rule, false
+			fire = rule
 		}
+	}
+	if fire != nil {
+		return n, fire, false
 	}
 	return n, nil, false
 }
 
 func (st *state) done(method string, n int, r *Rule, err error) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	st.log = append(st.log, Injection{Method: method, Call: n, Action: r.Action, Err: err})
-	if r.Kill {
+	var kill func()
+	if r.Kill && !st.dead {
 		st.dead = true
+		kill = st.onKill
+	}
+	st.mu.Unlock()
+	if kill != nil {
+		kill()
 	}
 }
 
