@@ -148,4 +148,6 @@ func TestBadRules(t *testing.T) {
 	}
 }
 
-func containsRule(s string) bool { return len(s) > 0 && s[:len("faultstore rule")] == "faultstore rule" }
+func containsRule(s string) bool {
+	return len(s) > 0 && s[:len("faultstore rule")] == "faultstore rule"
+}
