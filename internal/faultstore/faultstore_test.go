@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,12 +143,8 @@ func TestBadRules(t *testing.T) {
 		{Method: "GetTask"},
 		{Method: "GetTask", Action: faultstore.FailBefore, Probability: 2},
 	} {
-		if _, err := faultstore.New(open(t), 1, r); err == nil || !containsRule(err.Error()) {
+		if _, err := faultstore.New(open(t), 1, r); err == nil || !strings.HasPrefix(err.Error(), "faultstore rule") {
 			t.Errorf("rule %+v accepted (%v)", r, err)
 		}
 	}
-}
-
-func containsRule(s string) bool {
-	return len(s) > 0 && s[:len("faultstore rule")] == "faultstore rule"
 }
