@@ -40,41 +40,9 @@ func chaosConfig(s store.Store, worker string) engine.Config {
 		LeaseTTL: time.Second, RescueInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, MaxConcurrency: 8, BatchSize: 8}}
 }
 
-// Committed-but-error: a store call commits and the engine sees an error
-// (a lost reply), on each method the engine writes through. Every
-// workflow still completes, each step once, each side effect at least
-// once; no step is failed for a fault it did not cause.
-func TestCommittedButError(t *testing.T) {
-	for _, db := range []string{"sqlite", "postgres"} {
-		for _, method := range []string{"FinishSteps", "ClaimSteps", "CreateTask", "SendEvent", "RecordStep", "RecordCompletedSteps"} {
-			t.Run(db+"/"+method, func(t *testing.T) {
-				t.Parallel()
-				inner := openChaosStore(t, db)
-				fs, err := faultstore.New(inner, 13, faultstore.Rule{Method: method, Probability: 0.3, Times: 6, Action: faultstore.FailAfter})
-				must(t, err)
-				e := newEngine(t, chaosConfig(fs.Wrap(), "chaos-"+method))
-				l := newLedger()
-				chaosWork(t, e, l)
-				done, err := e.RunBackground(context.Background())
-				must(t, err)
-				ids := startChaos(t, e, 12, 8, method == "SendEvent")
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				defer cancel()
-				for _, id := range ids {
-					if _, err := e.Wait(ctx, id); err != nil {
-						t.Errorf("waiting for task %d: %v", id, err)
-					}
-				}
-				must(t, e.Stop(context.Background()))
-				<-done
-				if len(fs.Injected()) == 0 && method != "SendEvent" {
-					t.Fatalf("no fault was injected into %s: the scenario tested nothing", method)
-				}
-				checkChaos(t, inner, l, ids)
-			})
-		}
-	}
-}
+// The scenarios of lost replies (a store call commits, the engine sees an
+// error) on each method run in internal/chaos (TestQuick), on both
+// databases.
 
 // A sender whose reply was lost sends the event again after the workflow
 // has consumed it and finished: the repeat is accepted (not new); a new

@@ -22,7 +22,7 @@ func TestOperatorChaos(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
-			const tasks = 150
+			const tasks = 80
 			s := openChaosStore(t, db)
 			e := newEngine(t, chaosConfig(s, "ops"))
 			must(t, e.HandleFunc("flaky", func(sc *engine.StepContext) (any, error) {

@@ -105,7 +105,8 @@ type Injection struct {
 	Method string
 	Call   int
 	Action Action
-	Err    error // the error the call returned (FailAfter: the store's own, if any, else the injected one)
+	Err    error     // the error the call returned (FailAfter: the store's own, if any, else the injected one)
+	At     time.Time // when the call returned
 }
 
 // Writes are the store methods that write. The rule method "*" matches
@@ -301,7 +302,7 @@ func (st *state) pick(method string) (n int, r *Rule, dead bool) {
 
 func (st *state) done(method string, n int, r *Rule, err error) {
 	st.mu.Lock()
-	st.log = append(st.log, Injection{Method: method, Call: n, Action: r.Action, Err: err})
+	st.log = append(st.log, Injection{Method: method, Call: n, Action: r.Action, Err: err, At: time.Now()})
 	var kill func()
 	if r.Kill && !st.dead {
 		st.dead = true
