@@ -19,7 +19,7 @@ func TestLongHandlerKeepsItsLease(t *testing.T) {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
 			s := openChaosStore(t, db)
-			const lease = time.Second
+			const lease = 2 * time.Second // heartbeats every 667 ms: a stall of 2 s on a loaded machine would lose it
 			var runs atomic.Int32
 			handler := func(sc *engine.StepContext) (any, error) {
 				runs.Add(1)
