@@ -44,7 +44,7 @@ func TestCrashEachDAG(t *testing.T) {
 		t.Fatalf("report: %d writes, %d boundaries; want every write crashed at twice", len(r.Writes), len(r.Boundaries))
 	}
 	methods := strings.Join(r.Writes, " ")
-	for _, m := range []string{"CreateTask", "ClaimSteps", "FinishSteps"} {
+	for _, m := range []string{"CreateTasks", "ClaimSteps", "FinishSteps"} {
 		if !strings.Contains(methods, m) {
 			t.Errorf("no %s among the writes exercised: %s", m, methods)
 		}

@@ -37,9 +37,9 @@ func ExampleCrashEach() {
 		fmt.Println(b)
 	}
 	// Output:
-	// writes: [CreateTask ClaimSteps FinishSteps ClaimSteps RescueExpired]
-	// write 1 CreateTask, crash before commit: recovered, 1 attempts, 0 side effects repeated
-	// write 1 CreateTask, crash after commit: recovered, 1 attempts, 0 side effects repeated
+	// writes: [CreateTasks ClaimSteps FinishSteps ClaimSteps RescueExpired]
+	// write 1 CreateTasks, crash before commit: recovered, 1 attempts, 0 side effects repeated
+	// write 1 CreateTasks, crash after commit: recovered, 1 attempts, 0 side effects repeated
 	// write 2 ClaimSteps, crash before commit: recovered, 1 attempts, 0 side effects repeated
 	// write 2 ClaimSteps, crash after commit: recovered, 2 attempts, 0 side effects repeated
 	// write 3 FinishSteps, crash before commit: recovered, 2 attempts, 1 side effects repeated

@@ -38,8 +38,9 @@ func (l *Ledger) Count(key string) int {
 
 // Register registers the workload on e: a DAG order (validate → charge,
 // reserve → confirm) and a code-first flow (reserve, wait for "paid", ship),
-// every side effect logged in l. Steps get 5 attempts: a fault may cost
-// one (a claim whose reply is lost expires and is rescued).
+// every side effect logged in l. Steps get 10 attempts: a fault may cost
+// one (a claim whose reply is lost expires and is rescued), and so may a
+// heartbeat late on a loaded machine.
 func Register(e *engine.Engine, l *Ledger) error {
 	if err := e.HandleFunc("effect", func(sc *engine.StepContext) (any, error) {
 		l.Add(sc.IdempotencyKey)
@@ -48,10 +49,10 @@ func Register(e *engine.Engine, l *Ledger) error {
 		return err
 	}
 	if err := e.Register(&engine.Template{Namespace: "chaos", Name: "order", Steps: []engine.StepTemplate{
-		{Name: "validate", Handler: "effect", RetryLimit: 5},
-		{Name: "charge", Handler: "effect", DependsOn: []string{"validate"}, RetryLimit: 5},
-		{Name: "reserve", Handler: "effect", DependsOn: []string{"validate"}, RetryLimit: 5},
-		{Name: "confirm", Handler: "effect", DependsOn: []string{"charge", "reserve"}, RetryLimit: 5},
+		{Name: "validate", Handler: "effect", RetryLimit: 10},
+		{Name: "charge", Handler: "effect", DependsOn: []string{"validate"}, RetryLimit: 10},
+		{Name: "reserve", Handler: "effect", DependsOn: []string{"validate"}, RetryLimit: 10},
+		{Name: "confirm", Handler: "effect", DependsOn: []string{"charge", "reserve"}, RetryLimit: 10},
 	}}); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func Register(e *engine.Engine, l *Ledger) error {
 		return info.Name, nil
 	}
 	return engine.RegisterWorkflow(e, "chaos/flow", func(w *engine.WorkflowContext, n int) (string, error) {
-		if _, err := engine.Step(w, "reserve", effect, engine.WithStepRetryLimit(5)); err != nil {
+		if _, err := engine.Step(w, "reserve", effect, engine.WithStepRetryLimit(10)); err != nil {
 			return "", err
 		}
 		paid, err := engine.WaitEvent[int](w, "paid", time.Hour)
@@ -71,7 +72,7 @@ func Register(e *engine.Engine, l *Ledger) error {
 		if paid != n {
 			return "", engine.Permanent(fmt.Errorf("paid %d, want %d", paid, n))
 		}
-		return engine.Step(w, "ship", effect, engine.WithStepRetryLimit(5))
+		return engine.Step(w, "ship", effect, engine.WithStepRetryLimit(10))
 	})
 }
 

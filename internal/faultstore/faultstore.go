@@ -112,7 +112,7 @@ type Injection struct {
 // Writes are the store methods that write. The rule method "*" matches
 // these.
 var Writes = []string{
-	"CreateTask", "TransitionTask", "CancelTask", "RetryTask", "TransitionStep", "ResolveStep",
+	"CreateTask", "CreateTasks", "TransitionTask", "CancelTask", "RetryTask", "TransitionStep", "ResolveStep",
 	"ClaimSteps", "FinishSteps", "ExtendLeases", "ReleaseLeases", "RescueExpired",
 	"SendEvent", "ConsumeEvent", "DeleteFinished", "Elect", "Resign",
 	"RecordStep", "RecordCompletedSteps", "WakeTask", "RegisterWorker", "DeregisterWorker",

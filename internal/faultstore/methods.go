@@ -54,6 +54,10 @@ func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*sto
 	return do(ctx, s, "CreateTask", func() (*store.CreateTaskResult, error) { return s.inner.CreateTask(ctx, p) })
 }
 
+func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) ([]store.CreateTasksItem, error) {
+	return do(ctx, s, "CreateTasks", func() ([]store.CreateTasksItem, error) { return s.inner.CreateTasks(ctx, ps) })
+}
+
 func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
 	return do(ctx, s, "GetTask", func() (*store.TaskDetail, error) { return s.inner.GetTask(ctx, id) })
 }
