@@ -116,12 +116,14 @@ var Writes = []string{
 	"ClaimSteps", "FinishSteps", "ExtendLeases", "ReleaseLeases", "RescueExpired",
 	"SendEvent", "ConsumeEvent", "DeleteFinished", "Elect", "Resign",
 	"RecordStep", "RecordCompletedSteps", "WakeTask", "RegisterWorker", "DeregisterWorker",
+	"CreateAdminToken", "RevokeAdminToken",
 }
 
 // reads are the other methods a rule may name.
 var reads = []string{
 	"GetTask", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
 	"NextWakeup", "RateLimitState", "RunningInGroup", "ListWorkers",
+	"CountAdminTokens", "FindAdminToken", "ListAdminTokens", "QueueLags",
 }
 
 // state is shared by a Store and the stores its WithTx returns.

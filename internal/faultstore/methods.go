@@ -193,3 +193,27 @@ func (s *Store) RunningInGroup(ctx context.Context, group string) ([]*store.Step
 func (s *Store) ListWorkers(ctx context.Context, p *store.ListWorkersParams) ([]*store.Worker, error) {
 	return do(ctx, s, "ListWorkers", func() ([]*store.Worker, error) { return s.inner.ListWorkers(ctx, p) })
 }
+
+func (s *Store) CountAdminTokens(ctx context.Context) (int, error) {
+	return do(ctx, s, "CountAdminTokens", func() (int, error) { return s.inner.CountAdminTokens(ctx) })
+}
+
+func (s *Store) CreateAdminToken(ctx context.Context, p *store.CreateAdminTokenParams) (*store.AdminToken, error) {
+	return do(ctx, s, "CreateAdminToken", func() (*store.AdminToken, error) { return s.inner.CreateAdminToken(ctx, p) })
+}
+
+func (s *Store) FindAdminToken(ctx context.Context, secret string) (*store.AdminToken, error) {
+	return do(ctx, s, "FindAdminToken", func() (*store.AdminToken, error) { return s.inner.FindAdminToken(ctx, secret) })
+}
+
+func (s *Store) ListAdminTokens(ctx context.Context) ([]*store.AdminToken, error) {
+	return do(ctx, s, "ListAdminTokens", func() ([]*store.AdminToken, error) { return s.inner.ListAdminTokens(ctx) })
+}
+
+func (s *Store) QueueLags(ctx context.Context, now time.Time) ([]store.QueueLag, error) {
+	return do(ctx, s, "QueueLags", func() ([]store.QueueLag, error) { return s.inner.QueueLags(ctx, now) })
+}
+
+func (s *Store) RevokeAdminToken(ctx context.Context, id int64, at time.Time) error {
+	return do0(ctx, s, "RevokeAdminToken", func() error { return s.inner.RevokeAdminToken(ctx, id, at) })
+}
