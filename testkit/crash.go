@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -137,13 +138,26 @@ func CrashEach(t testing.TB, c CrashTest) *CrashReport {
 		t.Fatalf("testkit.CrashEach: Setup and Start are required")
 		return nil
 	}
-	base := crashRun(c, filepath.Join(t.TempDir(), "dry.db"), 0, 0)
+	dir := t.TempDir()
+	// Every run starts from a copy of one freshly migrated file.
+	empty := filepath.Join(dir, "empty.db")
+	if err := migrated(empty); err != nil {
+		t.Fatalf("testkit.CrashEach: %v", err)
+		return nil
+	}
+	fresh := func(name string) string {
+		path := filepath.Join(dir, name)
+		if err := copyFile(empty, path); err != nil {
+			return filepath.Join(dir, "missing", name) // the run reports it cannot open it
+		}
+		return path
+	}
+	base := crashRun(c, fresh("dry.db"), 0, 0)
 	if base.err != "" {
 		t.Fatalf("testkit.CrashEach: the run without a crash: %s", base.err)
 		return nil
 	}
 	report := &CrashReport{Writes: base.writes, Attempts: base.attempts}
-	// The runs are independent (a database file each): run a few at once.
 	type point struct {
 		write  int
 		action faultstore.Action
@@ -152,39 +166,41 @@ func CrashEach(t testing.TB, c CrashTest) *CrashReport {
 	for i := range base.writes {
 		points = append(points, point{i + 1, faultstore.FailBefore}, point{i + 1, faultstore.FailAfter})
 	}
-	results := make([]crashOutcome, len(points))
-	dir := t.TempDir()
-	sem := make(chan struct{}, max(1, min(4, runtime.GOMAXPROCS(0))))
-	var wg sync.WaitGroup
-	for k, p := range points {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			results[k] = crashRun(c, filepath.Join(dir, fmt.Sprintf("crash-%d-%d.db", p.write, p.action)), p.write, p.action)
-		})
-	}
-	wg.Wait()
-	for k, p := range points {
-		r := results[k]
-		b := Boundary{Write: p.write, Method: base.writes[p.write-1], Committed: p.action == faultstore.FailAfter, Attempts: r.attempts}
-		where := fmt.Sprintf("crash at write %d (%s, %s)", p.write, b.Method, p.action)
-		if r.err != "" {
-			t.Fatalf("testkit.CrashEach: %s: %s", where, r.err)
-			return report
+	// The runs are independent (a database file each): a few run at once,
+	// in waves, checked in order; the first failure ends it.
+	par := max(1, min(4, runtime.GOMAXPROCS(0)))
+	for start := 0; start < len(points); start += par {
+		wave := points[start:min(start+par, len(points))]
+		results := make([]crashOutcome, len(wave))
+		var wg sync.WaitGroup
+		for k, p := range wave {
+			wg.Go(func() {
+				results[k] = crashRun(c, fresh(fmt.Sprintf("crash-%d-%d.db", p.write, p.action)), p.write, p.action)
+			})
 		}
-		if problems := compare(base, r); len(problems) > 0 {
-			t.Fatalf("testkit.CrashEach: %s:\n  %s", where, strings.Join(problems, "\n  "))
-			return report
-		}
-		if r.crashedAt != "" {
-			b.Method = r.crashedAt
-		}
-		for _, n := range r.effects {
-			if n > 1 {
-				b.Repeated++
+		wg.Wait()
+		for k, p := range wave {
+			r := results[k]
+			b := Boundary{Write: p.write, Method: base.writes[p.write-1], Committed: p.action == faultstore.FailAfter, Attempts: r.attempts}
+			where := fmt.Sprintf("crash at write %d (%s, %s)", p.write, b.Method, p.action)
+			if r.err != "" {
+				t.Fatalf("testkit.CrashEach: %s: %s", where, r.err)
+				return report
 			}
+			if problems := compare(base, r); len(problems) > 0 {
+				t.Fatalf("testkit.CrashEach: %s:\n  %s", where, strings.Join(problems, "\n  "))
+				return report
+			}
+			if r.crashedAt != "" {
+				b.Method = r.crashedAt
+			}
+			for _, n := range r.effects {
+				if n > 1 {
+					b.Repeated++
+				}
+			}
+			report.Boundaries = append(report.Boundaries, b)
 		}
-		report.Boundaries = append(report.Boundaries, b)
 	}
 	t.Logf("testkit.CrashEach: %s", report)
 	return report
@@ -412,4 +428,21 @@ func skipTo(clk *clock.Fake, next time.Time) {
 		return
 	}
 	clk.Advance(time.Millisecond)
+}
+
+// migrated creates an empty, migrated SQLite database at path.
+func migrated(path string) error {
+	s, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		return fmt.Errorf("creating the database: %w", err)
+	}
+	return s.Close()
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o600)
 }
