@@ -20,6 +20,7 @@ import (
 // do not exist or with results that cannot be encoded are refused — each
 // with an error naming what was wrong, and none writes anything.
 func TestHostileInput(t *testing.T) {
+	t.Parallel()
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()

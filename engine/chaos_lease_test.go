@@ -15,6 +15,7 @@ import (
 // second worker polling the same database never takes the step over, and
 // it runs once.
 func TestLongHandlerKeepsItsLease(t *testing.T) {
+	t.Parallel()
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
@@ -67,6 +68,7 @@ func TestLongHandlerKeepsItsLease(t *testing.T) {
 // step is claimed again — the step's next attempt completes it (on either
 // worker), and the first attempt's late result is discarded.
 func TestFailingHeartbeatsLoseTheLease(t *testing.T) {
+	t.Parallel()
 	s := openChaosStore(t, "sqlite")
 	broken, err := faultstore.New(s, 1, faultstore.Rule{Method: "ExtendLeases", Action: faultstore.FailBefore})
 	must(t, err)

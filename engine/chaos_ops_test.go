@@ -19,6 +19,7 @@ import (
 // row's state is its latest transition; no step of a finished task is left
 // running.
 func TestOperatorChaos(t *testing.T) {
+	t.Parallel()
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
