@@ -30,8 +30,10 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	}
 	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
-	e.inflight.Add(st.Lease(), st.TaskID, cancel)
-	defer e.inflight.Remove(st.ID)
+	if older := e.inflight.Add(st.Lease(), st.TaskID, cancel); older != nil {
+		older(errLeaseLost) // this process runs the step again: its lost attempt stops
+	}
+	defer e.inflight.Remove(st.Lease())
 	o := completer.Outcome{Claimed: c, Log: log}
 	o.Lease = st.Lease()
 	if wait, held := e.systemHold(ctx, policy.DependentSystem); held {

@@ -91,7 +91,9 @@ func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration)
 // the workflow's driver is woken in the same transaction, so a workflow
 // waiting for it resumes at once and one not waiting yet finds it later.
 // An empty key makes every send a new event. It reports whether the event
-// was new.
+// was new. A new event for a finished task is refused (ErrEventRefused); a
+// repeat of one it received is not — a sender whose reply was lost can
+// send again safely whatever happened since.
 func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
 	doc, err := json.Marshal(payload)
 	if err != nil {
@@ -107,20 +109,23 @@ func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, 
 		if err != nil {
 			return err
 		}
-		switch {
-		case d.Task.Kind != store.KindCode:
+		if d.Task.Kind != store.KindCode {
 			return fmt.Errorf("%w: task %d is a DAG task; only code-first workflows read events", ErrEventRefused, taskID)
-		case d.Task.State.Terminal():
-			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
 		}
 		_, c, err := s.SendEvent(ctx, &store.SendEventParams{TaskID: taskID, Name: name, Key: key, Payload: doc, Now: e.now()})
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
+		case !c:
+			// Sent before (a sender whose reply was lost sends again):
+			// it stands, even if the workflow has finished since.
+			return nil
+		case d.Task.State.Terminal():
+			// Refused: the rollback takes the event back out.
+			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
 		}
-		created = c
-		if c {
-			_, err = s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()})
-		}
+		created = true
+		_, err = s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()})
 		return err
 	})
 	if err != nil {

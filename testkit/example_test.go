@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 
@@ -26,6 +27,14 @@ func (t *exampleT) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
 func (t *exampleT) Context() context.Context { return context.Background() }
+func (t *exampleT) TempDir() string {
+	dir, err := os.MkdirTemp("", "testkit-example")
+	if err != nil {
+		panic(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
 
 func (t *exampleT) cleanup() {
 	for _, f := range slices.Backward(t.cleanups) {

@@ -23,6 +23,22 @@
 //
 //	got, err := testkit.RunStepAs[Receipt](t, engine.HandlerFunc(charge),
 //		Renewal{Account: "acme"}, map[string]any{"quote": Quote{Amount: 42}}, nil)
+//
+// # Crash injection
+//
+// CrashEach runs a workflow once per persistence boundary — every store
+// write its run makes: the task's creation, each claim, each completion,
+// each durable step record — and crashes there, before the write commits
+// and after it (its reply lost). A new engine opens the same SQLite file,
+// starts the workflow again as a restarted program would, and runs it to
+// the end; the run must end as the run without a crash did, each step's
+// completion recorded once, each side effect (logged in Effects under its
+// idempotency key) run at least once. The report lists the boundaries and
+// the side effects each crash repeated: those the systems you call must
+// deduplicate by key.
+//
+//	report := testkit.CrashEach(t, testkit.CrashTest{Setup: setup, Start: start})
+//	t.Log(report)
 package testkit
 
 import (
@@ -120,9 +136,7 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		if !ok {
 			env.t.Fatalf("testkit: tasks %v cannot finish: no step is ready, retrying or leased", taskIDs)
 		}
-		if next.After(env.Clock.Now()) {
-			env.Clock.Set(next)
-		}
+		skipTo(env.Clock.Fake, next)
 	}
 	env.t.Fatalf("testkit: tasks %v did not finish in 10000 rounds", taskIDs)
 }

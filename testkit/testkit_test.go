@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/testkit"
 )
 
@@ -119,5 +120,31 @@ func TestDurableStepsUseTheCodeNames(t *testing.T) {
 	}
 	if s := env.Task(h.TaskID).Step("poll"); s == nil || *s.Sequence != 1 {
 		t.Fatalf(`Step("poll") = %+v, want the first call (sequence 1)`, s)
+	}
+}
+
+// A step leased by a worker that died: RunUntilDone moves the clock past
+// the lease's expiry (the rescue takes only leases already expired) and
+// the step runs again.
+func TestRunUntilDoneRescuesADeadWorkersLease(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ran := 0
+	if err := env.HandleFunc("h", func(*engine.StepContext) (any, error) { ran++; return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Register(&engine.Template{Namespace: "t", Name: "dead", Steps: []engine.StepTemplate{{Name: "s", Handler: "h"}}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := env.Start(context.Background(), "t/dead", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := env.Store.ClaimSteps(context.Background(), &store.ClaimStepsParams{Owner: "dead", Limit: 1, LeaseTTL: time.Minute, Now: env.Clock.Now()})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %d: %v", len(claimed), err)
+	}
+	env.RunUntilDone(h.TaskID)
+	if d := env.Task(h.TaskID); d.Task.State != store.TaskComplete || ran != 1 {
+		t.Fatalf("task %s after %d runs; want complete after one", d.Task.State, ran)
 	}
 }

@@ -66,6 +66,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"AdminTokens":                testAdminTokens,
 		"QueueLags":                  testQueueLags,
 		"ListFilters":                testListFilters,
+		"RescueRacesCompletion":      testRescueRacesCompletion,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -162,7 +162,10 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 			params.Claim.ByReadyTime = c.cfg.ByReadyTime != nil && c.cfg.ByReadyTime()
 		}
 	}
-	res, err := c.tryFinish(ctx, params, len(finish))
+	res, ambiguous, err := c.tryFinish(ctx, params, len(finish))
+	if err == nil && ambiguous {
+		c.reconcile(ctx, params.Outcomes, res)
+	}
 	if reserved > 0 {
 		var claimed []*store.ClaimedStep
 		if err == nil {
@@ -192,8 +195,10 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 }
 
 // tryFinish commits, retrying a failed commit with a bounded backoff on the
-// completer's clock. A refusal (store.ErrInvalid) is not retried.
-func (c *Completer) tryFinish(ctx context.Context, params *store.FinishStepsParams, n int) (*store.FinishStepsResult, error) {
+// completer's clock. A refusal (store.ErrInvalid) is not retried. ambiguous
+// reports that an earlier try failed: it may have committed all the same
+// (its reply was lost), see reconcile.
+func (c *Completer) tryFinish(ctx context.Context, params *store.FinishStepsParams, n int) (res *store.FinishStepsResult, ambiguous bool, err error) {
 	wait := c.cfg.RetryBase
 	for attempt := 1; ; attempt++ {
 		res, err := c.st.FinishSteps(ctx, params)
@@ -201,14 +206,56 @@ func (c *Completer) tryFinish(ctx context.Context, params *store.FinishStepsPara
 			c.hooks.Transaction()
 		}
 		if err == nil || errors.Is(err, store.ErrInvalid) || attempt >= c.cfg.Attempts {
-			return res, err
+			return res, attempt > 1, err
 		}
 		c.log.Warn("recording step outcomes failed; retrying", zap.Int("outcomes", n), zap.Int("attempt", attempt), zap.Duration("retry_in", wait), zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, attempt > 1, ctx.Err()
 		case <-c.clk.After(wait):
 		}
 		wait = min(2*wait, c.cfg.RetryMax)
+	}
+}
+
+// reconcile looks again at the outcomes a retried commit reports as lease
+// lost: an earlier try may have committed them and lost its reply, and
+// then the step is in the state the outcome asked for. A completion or a
+// permanent failure found recorded is reported as recorded (not as a
+// discarded result), with its task's move when the task finished, so the
+// engine counts it, tells its waiters and emits its events once. (The
+// step could also have been rescued and finished by another worker in the
+// backoff between the tries — far shorter than a lease — and then both
+// report it.)
+func (c *Completer) reconcile(ctx context.Context, outcomes []store.StepOutcome, res *store.FinishStepsResult) {
+	seen := map[int64]bool{}
+	for _, t := range res.Tasks {
+		seen[t.TaskID] = true
+	}
+	for i, r := range res.Steps {
+		o := outcomes[i]
+		if !errors.Is(r.Err, store.ErrLeaseLost) || (o.Kind != store.OutcomeComplete && o.Kind != store.OutcomeFail) {
+			continue
+		}
+		st, err := c.st.GetStep(ctx, o.Lease.StepID)
+		if err != nil {
+			continue
+		}
+		want := store.StepComplete
+		if o.Kind == store.OutcomeFail {
+			want = store.StepError
+		}
+		if st.State != want || st.LeaseToken != nil {
+			continue
+		}
+		res.Steps[i] = store.FinishedStep{StepID: st.ID, TaskID: st.TaskID, State: st.State}
+		if seen[st.TaskID] {
+			continue
+		}
+		d, err := c.st.GetTask(ctx, st.TaskID)
+		if err == nil && (d.Task.State == store.TaskComplete || d.Task.State == store.TaskError) {
+			seen[st.TaskID] = true
+			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: st.TaskID, From: store.TaskInProgress, To: d.Task.State})
+		}
 	}
 }

@@ -22,21 +22,33 @@ type Set struct {
 	steps map[int64]entry // by step id
 }
 
-// Add records a running step. Pair with Remove.
-func (s *Set) Add(lease store.Lease, taskID int64, cancel context.CancelCauseFunc) {
+// Add records a running step. Pair with Remove. When this process was
+// already running the step under an older lease — it lost that lease
+// (expired and rescued) and claimed the step again — the older attempt's
+// cancel function is returned: the caller cancels it, since its result can
+// no longer be recorded, and two attempts of one step must not run side
+// by side.
+func (s *Set) Add(lease store.Lease, taskID int64, cancel context.CancelCauseFunc) (superseded context.CancelCauseFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.steps == nil {
 		s.steps = map[int64]entry{}
 	}
+	if old, ok := s.steps[lease.StepID]; ok && old.lease != lease {
+		superseded = old.cancel
+	}
 	s.steps[lease.StepID] = entry{lease: lease, taskID: taskID, cancel: cancel}
+	return superseded
 }
 
-// Remove forgets a step.
-func (s *Set) Remove(stepID int64) {
+// Remove forgets a step's attempt under that lease (not a later attempt of
+// the same step).
+func (s *Set) Remove(lease store.Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.steps, stepID)
+	if e, ok := s.steps[lease.StepID]; ok && e.lease == lease {
+		delete(s.steps, lease.StepID)
+	}
 }
 
 // Lease returns the lease a running step holds.

@@ -6,6 +6,7 @@
 package maintainer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,9 +61,13 @@ func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, in *infli
 }
 
 // Heartbeat extends leases (and calls Hooks.Beat) every third of the
-// lease TTL until ctx ends.
+// lease TTL until ctx ends. When the extensions fail for so long that a
+// lease must have expired — the database is unreachable, say — the
+// handler holding it is cancelled (ErrLeaseLost): another worker may run
+// that step now, and its result here would be refused.
 func (m *Maintainer) Heartbeat(ctx context.Context) {
 	every := m.cfg.LeaseTTL / 3
+	good := map[store.Lease]time.Time{} // when each lease was last known to hold
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,15 +78,35 @@ func (m *Maintainer) Heartbeat(ctx context.Context) {
 			m.hooks.Beat(ctx)
 		}
 		leases := m.inflight.Leases()
+		now := m.clk.Now()
+		held := make(map[store.Lease]time.Time, len(leases))
+		for _, l := range leases {
+			// First seen now: claimed no later, so it expires no
+			// later than now+TTL.
+			held[l] = cmp.Or(good[l], now)
+		}
+		good = held
 		if len(leases) == 0 {
 			continue
 		}
 		lost, err := m.st.ExtendLeases(ctx, &store.ExtendLeasesParams{Leases: leases, LeaseTTL: m.cfg.LeaseTTL, Now: m.clk.StoreNow()})
 		if err != nil {
-			if ctx.Err() == nil {
-				m.log.Warn("extending leases failed", zap.Error(err))
+			if ctx.Err() != nil {
+				continue
 			}
+			var expired []store.Lease
+			for l, at := range good {
+				if !now.Before(at.Add(m.cfg.LeaseTTL)) {
+					expired = append(expired, l)
+				}
+			}
+			m.log.Warn("extending leases failed", zap.Error(err), zap.Int("expired", len(expired)))
+			m.inflight.CancelLost(expired, ErrLeaseLost)
 			continue
+		}
+		after := m.clk.Now()
+		for l := range good {
+			good[l] = after
 		}
 		m.inflight.CancelLost(lost, ErrLeaseLost)
 	}

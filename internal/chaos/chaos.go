@@ -1,0 +1,184 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// Options choose what Run runs.
+type Options struct {
+	// DB is "" or "sqlite" (SQLite files in a temporary directory) or a
+	// postgres:// URL (a fresh schema per scenario, dropped afterwards).
+	DB string
+	// Quick runs small workloads (seconds, for CI); the full form runs
+	// hundreds of workflows per scenario.
+	Quick bool
+	// Only, when set, runs the scenarios whose names contain it.
+	Only string
+}
+
+// Row is one scenario's result.
+type Row struct {
+	Scenario          string
+	Database          string
+	Workflows         int
+	Lost              int
+	DoubleCompletions int
+	StaleRefused      int
+	Recovery          time.Duration
+	Problems          []string
+}
+
+// OK reports whether the scenario kept every invariant.
+func (r Row) OK() bool { return r.Lost == 0 && r.DoubleCompletions == 0 && len(r.Problems) == 0 }
+
+// Run runs the scenarios, printing the table to out as rows arrive, and
+// returns the rows. It fails when a scenario could not run or broke an
+// invariant.
+func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
+	tg, err := newTarget(o.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer tg.close()
+	var chosen []scenario
+	for _, sc := range scenarios() {
+		if o.Only == "" || strings.Contains(sc.name, o.Only) {
+			chosen = append(chosen, sc)
+		}
+	}
+	// Each scenario has a database of its own: a few run at once (two on
+	// SQLite, whose single writer they would only queue on).
+	rows := make([]Row, len(chosen))
+	sem := make(chan struct{}, 4)
+	if tg.kind == "sqlite" {
+		sem = make(chan struct{}, 2)
+	}
+	var wg sync.WaitGroup
+	for i, sc := range chosen {
+		ctx, st := ctx, tg.fresh()
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r, err := sc.run(ctx, st, o.Quick)
+			r.Scenario, r.Database = sc.name, tg.kind
+			if err != nil {
+				r.Problems = append(r.Problems, err.Error())
+			}
+			rows[i] = r
+		})
+	}
+	wg.Wait()
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tDATABASE\tWORKFLOWS\tLOST\tDOUBLE COMPLETIONS\tSTALE WRITES REFUSED\tRECOVERY")
+	var failed []string
+	for _, r := range rows {
+		recovery := "-"
+		if r.Recovery > 0 {
+			recovery = r.Recovery.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Scenario, r.Database, r.Workflows, r.Lost, r.DoubleCompletions, r.StaleRefused, recovery)
+		if !r.OK() {
+			failed = append(failed, fmt.Sprintf("%s: %s", r.Scenario, strings.Join(r.Problems, "; ")))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return rows, err
+	}
+	if len(failed) > 0 {
+		return rows, fmt.Errorf("chaos: %d scenarios broke an invariant:\n  %s", len(failed), strings.Join(failed, "\n  "))
+	}
+	return rows, nil
+}
+
+// target opens a fresh store per scenario.
+type target struct {
+	kind string // "sqlite" or "postgres"
+	dir  string // SQLite: the temporary directory
+	dsn  string // PostgreSQL: the URL without ?schema=
+
+	mu    sync.Mutex
+	drops []string
+	n     int
+}
+
+func newTarget(db string) (*target, error) {
+	switch {
+	case db == "" || db == "sqlite":
+		dir, err := os.MkdirTemp("", "tasker-chaos-")
+		if err != nil {
+			return nil, err
+		}
+		return &target{kind: "sqlite", dir: dir}, nil
+	case strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://"):
+		u, err := url.Parse(db)
+		if err != nil {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
+		q := u.Query()
+		q.Del("schema") // every scenario gets a schema of its own
+		u.RawQuery = q.Encode()
+		return &target{kind: "postgres", dsn: u.String()}, nil
+	}
+	return nil, fmt.Errorf(`--db: %q is neither "sqlite" nor a postgres:// URL`, db)
+}
+
+// opener opens the fresh stores of one scenario.
+type opener struct{ tg *target }
+
+func (tg *target) fresh() opener { return opener{tg} }
+
+// open returns a fresh, empty store.
+func (o opener) open(ctx context.Context) (store.Store, error) {
+	tg := o.tg
+	tg.mu.Lock()
+	tg.n++
+	n := tg.n
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "tasker_chaos_" + hex.EncodeToString(b)
+	if tg.kind == "postgres" {
+		tg.drops = append(tg.drops, schema)
+	}
+	tg.mu.Unlock()
+	if tg.kind == "sqlite" {
+		return sqlite.Open(ctx, filepath.Join(tg.dir, fmt.Sprintf("chaos-%d.db", n)), nil)
+	}
+	return postgres.Open(ctx, tg.dsn, &postgres.Options{Schema: schema})
+}
+
+// close removes what the scenarios left: the directory, the schemas.
+func (tg *target) close() {
+	if tg.dir != "" {
+		_ = os.RemoveAll(tg.dir)
+	}
+	if len(tg.drops) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, tg.dsn)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	for _, s := range tg.drops {
+		_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{s}.Sanitize()+" CASCADE")
+	}
+}

@@ -1,0 +1,51 @@
+package chaos_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/internal/chaos"
+	"github.com/tasker-go/tasker/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The quick form of every scenario on both databases: each keeps every
+// invariant (nothing lost, nothing completed twice) and the table has a
+// row for each.
+func TestQuick(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			target := db
+			if db == "postgres" {
+				target = pgtest.URL(t)
+			}
+			var out bytes.Buffer
+			rows, err := chaos.Run(context.Background(), &out, chaos.Options{DB: target, Quick: true})
+			t.Logf("\n%s", out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) < 8 {
+				t.Fatalf("%d rows, want every scenario", len(rows))
+			}
+			for _, r := range rows {
+				if r.Database != db || r.Workflows == 0 || !strings.Contains(out.String(), r.Scenario) {
+					t.Errorf("row %+v", r)
+				}
+			}
+		})
+	}
+}
+
+// A database that is neither is refused before anything runs.
+func TestBadDB(t *testing.T) {
+	if _, err := chaos.Run(context.Background(), &bytes.Buffer{}, chaos.Options{DB: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "mysql://x") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,126 @@
+package testkit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+func crashDAG() testkit.CrashTest {
+	return testkit.CrashTest{
+		Setup: func(e *engine.Engine, fx *testkit.Effects) error {
+			if err := e.HandleFunc("effect", func(sc *engine.StepContext) (any, error) {
+				fx.Record(sc.IdempotencyKey)
+				return sc.Step, nil
+			}); err != nil {
+				return err
+			}
+			return e.Register(&engine.Template{Namespace: "shop", Name: "order", Steps: []engine.StepTemplate{
+				{Name: "charge", Handler: "effect"},
+				{Name: "reserve", Handler: "effect"},
+				{Name: "ship", Handler: "effect", DependsOn: []string{"charge", "reserve"}},
+			}})
+		},
+		Start: func(ctx context.Context, e *engine.Engine) (int64, error) {
+			h, err := e.Start(ctx, "shop/order", map[string]int{"order": 7}, engine.WithIdempotencyKey("order-7"))
+			if err != nil {
+				return 0, err
+			}
+			return h.TaskID, nil
+		},
+	}
+}
+
+// Every boundary of a DAG workflow is crashed at, on both sides of its
+// commit, and the workflow recovers each time.
+func TestCrashEachDAG(t *testing.T) {
+	r := testkit.CrashEach(t, crashDAG())
+	if len(r.Writes) < 3 || len(r.Boundaries) != 2*len(r.Writes) {
+		t.Fatalf("report: %d writes, %d boundaries; want every write crashed at twice", len(r.Writes), len(r.Boundaries))
+	}
+	methods := strings.Join(r.Writes, " ")
+	for _, m := range []string{"CreateTasks", "ClaimSteps", "FinishSteps"} {
+		if !strings.Contains(methods, m) {
+			t.Errorf("no %s among the writes exercised: %s", m, methods)
+		}
+	}
+	repeated := 0
+	for _, b := range r.Boundaries {
+		repeated += b.Repeated
+	}
+	if repeated == 0 {
+		t.Errorf("no crash repeated a side effect; a crash after a handler ran and before its completion committed must")
+	}
+}
+
+// A code-first workflow: two durable steps recorded by its driver.
+func TestCrashEachWorkflow(t *testing.T) {
+	r := testkit.CrashEach(t, testkit.CrashTest{
+		Setup: func(e *engine.Engine, fx *testkit.Effects) error {
+			effect := func(ctx context.Context) (string, error) {
+				info, _ := engine.StepInfoFrom(ctx)
+				fx.Record(info.IdempotencyKey)
+				return info.Name, nil
+			}
+			return engine.RegisterWorkflow(e, "shop/renew", func(w *engine.WorkflowContext, account string) (string, error) {
+				if _, err := engine.Step(w, "charge", effect); err != nil {
+					return "", err
+				}
+				return engine.Step(w, "notify", effect)
+			})
+		},
+		Start: func(ctx context.Context, e *engine.Engine) (int64, error) {
+			h, err := engine.StartWorkflow[string, string](ctx, e, "shop/renew", "acme", engine.WithIdempotencyKey("renew-acme"))
+			if err != nil {
+				return 0, err
+			}
+			return h.TaskID, nil
+		},
+	})
+	if !strings.Contains(strings.Join(r.Writes, " "), "Record") {
+		t.Fatalf("no durable step record among the writes: %v", r.Writes)
+	}
+}
+
+// A start without a fixed identity makes a second task when the first
+// start's reply is lost: CrashEach reports it.
+func TestCrashEachReportsUnkeyedStart(t *testing.T) {
+	c := crashDAG()
+	setup := c.Setup
+	c.Setup = func(e *engine.Engine, fx *testkit.Effects) error {
+		if err := setup(e, fx); err != nil {
+			return err
+		}
+		return e.Register(&engine.Template{Namespace: "shop", Name: "note", Steps: []engine.StepTemplate{{Name: "note", Handler: "effect"}}})
+	}
+	c.Start = func(ctx context.Context, e *engine.Engine) (int64, error) {
+		h, err := e.Start(ctx, "shop/note", nil, engine.Unique())
+		if err != nil {
+			return 0, err
+		}
+		return h.TaskID, nil
+	}
+	ft := &fatalT{TB: t}
+	func() {
+		defer func() { _ = recover() }()
+		testkit.CrashEach(ft, c)
+	}()
+	if !strings.Contains(ft.msg, "tasks exist") {
+		t.Fatalf("CrashEach said %q; want the second task reported", ft.msg)
+	}
+}
+
+// fatalT records the first Fatalf and stops the function under test.
+type fatalT struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalT) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic(f.msg)
+}
