@@ -372,6 +372,9 @@ func (dialect) BindTime(t time.Time) any { return t }
 
 func (dialect) BindJSON(ph string) string { return "CAST(" + ph + " AS jsonb)" }
 
+// MaxParams is below Postgres' limit of 65,535 parameters per statement.
+func (dialect) MaxParams() int { return 30000 }
+
 // BindArgs asks pgx to prepare and cache the statement on its connection
 // (the pool's default mode, exec, suits bun's formatted statements, which
 // never repeat).

@@ -305,6 +305,12 @@ func (dialect) BindArgs(args []any) []any { return args }
 
 func (dialect) BindJSON(ph string) string { return ph }
 
+// MaxParams is small: modernc binds each parameter after a linear search
+// of the statement's parameter names, so a statement's cost grows with the
+// square of its parameters; a few hundred balance that against the cost
+// of one more statement.
+func (dialect) MaxParams() int { return 400 }
+
 // BindTime formats t as bun writes times, so text comparisons agree.
 func (dialect) BindTime(t time.Time) any {
 	return strings.Trim(string(bunDialect.AppendTime(nil, t)), "'")

@@ -31,7 +31,7 @@ type taskMove struct {
 // statement per chunk of the batch (transitions are append-only: the
 // latest by sort key is the current one).
 func (s *Store) writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) error {
-	return chunked(moves, 7, func(moves []stepMove) error {
+	return chunked(s.d, moves, 7, func(moves []stepMove) error {
 		b := params{s: s}
 		rows := make([]string, len(moves))
 		for i, m := range moves {
@@ -46,7 +46,7 @@ func (s *Store) writeStepTransitions(ctx context.Context, tx bun.IDB, moves []st
 // writeTaskTransitions appends one transition per task move, in one bound
 // statement per chunk.
 func (s *Store) writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at time.Time) error {
-	return chunked(moves, 6, func(moves []taskMove) error {
+	return chunked(s.d, moves, 6, func(moves []taskMove) error {
 		b := params{s: s}
 		rows := make([]string, len(moves))
 		for i, m := range moves {
@@ -62,14 +62,11 @@ func (s *Store) writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []ta
 	})
 }
 
-// maxParams bounds the parameters of one bound statement, below SQLite's
-// limit (32,766) and Postgres' (65,535).
-const maxParams = 30000
-
 // chunked calls write for consecutive chunks of rows, each small enough
-// that its perRow parameters per row stay within maxParams.
-func chunked[T any](rows []T, perRow int, write func([]T) error) error {
-	per := maxParams / perRow
+// that its perRow parameters per row stay within the dialect's
+// Dialect.MaxParams.
+func chunked[T any](d Dialect, rows []T, perRow int, write func([]T) error) error {
+	per := max(1, d.MaxParams()/perRow)
 	for len(rows) > 0 {
 		n := min(len(rows), per)
 		if err := write(rows[:n]); err != nil {
@@ -129,7 +126,7 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 		// completes those with nothing left.
 		var rows []countedTask
 		const last = "tasker_tasks.unfinished = v.n AND tasker_tasks.state = 'in_progress'"
-		err := chunked(sortedKeys(doneByTask), 2, func(ids []int64) error {
+		err := chunked(s.d, sortedKeys(doneByTask), 2, func(ids []int64) error {
 			b := params{s: s}
 			values := make([]string, len(ids))
 			for k, id := range ids {

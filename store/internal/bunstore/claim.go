@@ -166,12 +166,12 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 				completes = append(completes, i)
 			}
 		}
-		for start := 0; start < len(completes); start += finishChunk {
-			chunk := completes[start:min(start+finishChunk, len(completes))]
+		if err := chunked(s.d, completes, 3, func(chunk []int) error {
 			var err error
-			if moves, err = s.completeSteps(ctx, tx, p.Outcomes, chunk, at, res, moves); err != nil {
-				return err
-			}
+			moves, err = s.completeSteps(ctx, tx, p.Outcomes, chunk, at, res, moves)
+			return err
+		}); err != nil {
+			return err
 		}
 		for _, i := range order {
 			o := p.Outcomes[i]
@@ -247,9 +247,6 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 	}
 	return res, nil
 }
-
-// finishChunk bounds the outcomes one completion statement carries.
-const finishChunk = 500
 
 // completeSteps records the completions at the given indexes of outcomes in
 // one UPDATE … FROM (VALUES …), guarded per row on the lease token; the

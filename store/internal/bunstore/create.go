@@ -106,7 +106,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		created = ids
 	} else {
 		created = make(map[string]int64, len(rows))
-		err := chunked(rows, 15, func(rows []*store.Task) error {
+		err := chunked(s.d, rows, 15, func(rows []*store.Task) error {
 			b := params{s: s}
 			values := make([]string, len(rows))
 			for i, t := range rows {

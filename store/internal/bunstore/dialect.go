@@ -35,6 +35,11 @@ type Dialect interface {
 	// BindJSON is a JSON document at placeholder ph, typed as the
 	// database stores documents.
 	BindJSON(ph string) string
+	// MaxParams bounds the parameters of one bound statement (multi-row
+	// writes are chunked to it): below the database's limit, and on SQLite
+	// far below, as its driver looks each parameter up by a linear scan
+	// (a statement of n parameters costs n² to bind).
+	MaxParams() int
 	// BindArgs returns the arguments of a bound statement as the driver
 	// takes them (pgx: with the mode that caches the statement).
 	BindArgs(args []any) []any

@@ -115,7 +115,7 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 		if len(batch.rows) == 0 {
 			continue
 		}
-		err := chunked(batch.rows, 20, func(rows []*store.Step) error {
+		err := chunked(s.d, batch.rows, 20, func(rows []*store.Step) error {
 			b := params{s: s}
 			values := make([]string, len(rows))
 			for i, r := range rows {
@@ -156,7 +156,7 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 			}
 		}
 	}
-	return chunked(edges, 3, func(edges []store.Edge) error {
+	return chunked(s.d, edges, 3, func(edges []store.Edge) error {
 		b := params{s: s}
 		values := make([]string, len(edges))
 		for i, e := range edges {
