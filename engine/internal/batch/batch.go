@@ -5,8 +5,8 @@
 package batch
 
 import (
-	"runtime"
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 )
