@@ -328,7 +328,7 @@ func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParam
 			}
 			return wakeParents(ctx, tx, []int64{p.TaskID}, now(p.Now))
 		case p.From == store.TaskError && p.To == store.TaskPending:
-			return s.retrySteps(ctx, tx, s.d, p.TaskID, p.Now, now(p.Now))
+			return s.retrySteps(ctx, tx, s.d, p.TaskID, p.Sequence, p.Now, now(p.Now))
 		}
 		return nil
 	})
@@ -399,7 +399,7 @@ func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*store
 	if t.State != store.TaskError {
 		return nil, &store.TransitionError{Object: "task", ID: p.TaskID, From: string(t.State), To: string(store.TaskPending), Reason: "only a task in error can be retried"}
 	}
-	return s.TransitionTask(ctx, &store.TransitionTaskParams{TaskID: p.TaskID, From: store.TaskError, To: store.TaskPending, Metadata: p.Metadata, Now: p.Now})
+	return s.TransitionTask(ctx, &store.TransitionTaskParams{TaskID: p.TaskID, From: store.TaskError, To: store.TaskPending, Sequence: p.Sequence, Metadata: p.Metadata, Now: p.Now})
 }
 
 func (s *Store) currentTask(ctx context.Context, id int64) (*store.Task, error) {
@@ -436,21 +436,34 @@ func (s *Store) cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta 
 	return s.writeStepTransitions(ctx, tx, moves, at)
 }
 
-// retrySteps gives a task's failed steps fresh attempts, ready now.
-func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, clock, at time.Time) error {
+// retrySteps gives a task's failed steps fresh attempts, ready now: every
+// failed step but durable rows, of which only the one at sequence (when
+// non-zero; see RetryTaskParams) — it counts as unfinished again.
+func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, sequence int, clock, at time.Time) error {
 	var rows []struct {
 		ID            int64 `bun:"id"`
 		TransitionSeq int   `bun:"transition_seq"`
+		Sequence      *int  `bun:"sequence"`
 	}
 	if err := tx.NewRaw(`UPDATE tasker_steps SET state = 'pending', attempts = 0, next_attempt_at = ?,
 			transition_seq = transition_seq + 1, updated_at = ?
-		WHERE task_id = ? AND state = 'error' RETURNING id, transition_seq`, d.Time(clock, 0), at, taskID).Scan(ctx, &rows); err != nil {
+		WHERE task_id = ? AND state = 'error' AND (sequence IS NULL OR sequence = ?)
+		RETURNING id, transition_seq, sequence`, d.Time(clock, 0), at, taskID, sequence).Scan(ctx, &rows); err != nil {
 		return err
 	}
 	moves := make([]stepMove, len(rows))
+	durable := 0
 	for i, r := range rows {
 		moves[i] = stepMove{id: r.ID, taskID: taskID, from: store.StepError, to: store.StepPending, seq: r.TransitionSeq,
 			meta: store.JSON(`{"reason":"task retried"}`)}
+		if r.Sequence != nil {
+			durable++
+		}
+	}
+	if durable > 0 {
+		if _, err := tx.NewRaw(`UPDATE tasker_tasks SET unfinished = unfinished + ? WHERE id = ?`, durable, taskID).Exec(ctx); err != nil {
+			return err
+		}
 	}
 	return s.writeStepTransitions(ctx, tx, moves, at)
 }
