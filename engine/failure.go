@@ -106,6 +106,13 @@ func failureOf(step string, attempt int, err error) failure {
 	var sf *StepFailedError
 	var se *StepError
 	switch {
+	case errors.As(err, &sf):
+		// A durable step failed for good and the workflow returned it: the
+		// task's failure is the step's, as recorded (its kind and code).
+		if sf.Failure != nil {
+			f.StepError = *sf.Failure
+		}
+		f.Step, f.Sequence, f.Attempt, f.Message = sf.Step, sf.Sequence, sf.Attempts, err.Error()
 	case errors.As(err, &se): // recorded before (a child's failure, say)
 		f.StepError = *se
 		f.Step, f.Attempt, f.Message = step, attempt, err.Error()
@@ -113,14 +120,6 @@ func failureOf(step string, attempt int, err error) failure {
 		f.Kind, f.Sequence = KindNonDeterminism, nd.Sequence
 	case errors.Is(err, ErrWorkflowTimeout):
 		f.Kind = KindWorkflowTimeout
-	case errors.As(err, &sf):
-		// A durable step failed for good: name it, and keep its kind.
-		inner := failureOf(sf.Step, sf.Attempts, sf.Err)
-		f.StepError = inner.StepError
-		f.Sequence, f.Message = sf.Sequence, err.Error()
-		if !inner.permanent() && f.Kind != KindPanic {
-			f.Kind = KindExhausted
-		}
 	case errors.As(err, &perm):
 		f.Kind, f.Code, f.Context = KindPermanent, perm.Code, perm.Context
 	case errors.As(err, &pe):

@@ -41,9 +41,19 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 }
 
 // Retry moves a task in error back to pending; its failed steps get fresh
-// attempts.
+// attempts. For a code-first workflow that is the driver and the durable
+// step whose failure the workflow returned; durable steps whose failure the
+// workflow handled stay as recorded, so the replay takes the same path.
 func (e *Engine) Retry(ctx context.Context, taskID int64) error {
-	if _, err := e.st.RetryTask(ctx, &store.RetryTaskParams{TaskID: taskID, Metadata: operatorMeta(ctx, map[string]any{"reason": "operator retry"}), Now: e.now()}); err != nil {
+	p := &store.RetryTaskParams{TaskID: taskID, Metadata: operatorMeta(ctx, map[string]any{"reason": "operator retry"}), Now: e.now()}
+	if d, err := e.st.GetTask(ctx, taskID); err == nil && d.Task.Kind == store.KindCode {
+		// The durable step whose failure the workflow returned gets fresh
+		// attempts; failures the workflow handled stay recorded as they are.
+		if f := decodeFailure(d.Task.LastError); f != nil {
+			p.Sequence = f.Sequence
+		}
+	}
+	if _, err := e.st.RetryTask(ctx, p); err != nil {
 		return fmt.Errorf("retrying task %d: %w", taskID, err)
 	}
 	e.emit(Event{Name: EventTaskRetried, TaskID: taskID})

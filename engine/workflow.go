@@ -64,7 +64,8 @@ var (
 	// ErrUnknownWorkflow: StartWorkflow named a workflow never registered.
 	ErrUnknownWorkflow = errors.New("tasker: unknown workflow")
 	// ErrStepFailed: a durable step failed for good (permanent error or
-	// attempts exhausted); the workflow fails with it.
+	// attempts exhausted); see StepFailedError. The workflow may handle it;
+	// returned, it fails the workflow.
 	ErrStepFailed = errors.New("tasker: durable step failed")
 	// errReplayEnd stops a replay at the end of the recorded history.
 	errReplayEnd = errors.New("tasker: end of recorded history")
@@ -103,20 +104,33 @@ func (e *EventTimeoutError) Error() string {
 // Is makes errors.Is(err, ErrEventTimeout) true.
 func (e *EventTimeoutError) Is(target error) bool { return target == ErrEventTimeout }
 
-// StepFailedError is a durable step that failed for good.
+// StepFailedError is a durable step that failed for good: its error was
+// permanent, or its attempts ran out. Step (and Go's Future.Get) return it
+// to the workflow, which may handle it — compensate, take another path —
+// and carry on; only when the workflow function returns it (or any error)
+// does the workflow fail. It is built from what was recorded, so a replay
+// returns the same error the first run saw: branch on Failure.Kind and
+// Failure.Code, not on the step function's own error values.
 type StepFailedError struct {
 	Sequence int
 	Step     string
 	Attempts int
-	Err      error
+	// Failure is the step's last failure as recorded (Kind says whether
+	// it was permanent, exhausted, a panic, a timeout).
+	Failure *StepError
 }
 
 func (e *StepFailedError) Error() string {
-	return fmt.Sprintf("durable step %s (sequence %d) failed after %d attempts: %v", e.Step, e.Sequence, e.Attempts, e.Err)
+	msg := ""
+	if e.Failure != nil {
+		msg = fmt.Sprintf(" (%s)", e.Failure.Kind)
+		if e.Failure.Code != "" {
+			msg += " " + e.Failure.Code
+		}
+		msg += ": " + e.Failure.Message
+	}
+	return fmt.Sprintf("durable step %s (sequence %d) failed after %d attempts%s", e.Step, e.Sequence, e.Attempts, msg)
 }
-
-// Unwrap returns the step's error.
-func (e *StepFailedError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrStepFailed) true.
 func (e *StepFailedError) Is(target error) bool { return target == ErrStepFailed }

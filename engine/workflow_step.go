@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -30,7 +29,8 @@ type stepOptions struct {
 // WithStepRetryLimit sets the step's total attempts (default 3).
 func WithStepRetryLimit(n int) StepOption { return func(o *stepOptions) { o.limit = n } }
 
-// WithStepNoRetry makes the step run once: a failure fails the workflow.
+// WithStepNoRetry makes the step run once: a failure returns a
+// *StepFailedError at once.
 func WithStepNoRetry() StepOption { return func(o *stepOptions) { o.noRetry = true } }
 
 // WithStepBackoff sets the step's backoff between attempts (default: the
@@ -64,7 +64,9 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // run and on every replay. fn's context is cancelled when the task is
 // cancelled; StepInfoFrom(ctx) gives its idempotency key. A failure is
 // retried under the step's policy (the workflow suspends for the backoff);
-// a PermanentError or exhausted attempts fail the workflow.
+// a PermanentError or exhausted attempts return a *StepFailedError
+// (errors.Is ErrStepFailed), which the workflow may handle — compensate,
+// say — or return, failing the workflow.
 func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
 	var zero T
 	seq, rec, err := wctx.begin(name, kindStep)
@@ -94,7 +96,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	attemptN := 1
 	if rec != nil {
 		if rec.State == store.StepError {
-			return zero, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: rec.Attempts, Err: errors.New(string(rec.LastError))})
+			return zero, stepFailed(seq, name, rec)
 		}
 		if now := wctx.e.clk.Now(); now.Before(rec.NextAttemptAt) {
 			return zero, wctx.suspend(rec.NextAttemptAt, "", "retry of "+name)
@@ -195,7 +197,17 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 		return zero, st, nil
 	}
 	wctx.e.stat.failed.Add(1)
-	return zero, nil, wctx.failWith(&StepFailedError{Sequence: seq, Step: name, Attempts: st.Attempts, Err: err})
+	return zero, nil, stepFailed(seq, name, st)
+}
+
+// stepFailed is the error a durable step that failed for good returns, built
+// from its recorded row so that a replay returns the same.
+func stepFailed(seq int, name string, rec *store.Step) *StepFailedError {
+	f := decodeFailure(rec.LastError)
+	if f == nil {
+		f = &StepError{Step: name, Sequence: seq, Attempt: rec.Attempts, Kind: KindError}
+	}
+	return &StepFailedError{Sequence: seq, Step: name, Attempts: rec.Attempts, Failure: f}
 }
 
 func decodeAs[T any](wctx *WorkflowContext, seq int, name string, doc []byte) (T, error) {

@@ -345,6 +345,10 @@ type TransitionTaskParams struct {
 	TaskID   int64
 	From, To TaskState
 	Force    bool // operator override for complete/resolved_manually → cancelled
+	// Sequence, on error → pending of a code-first task: the failed
+	// durable step to give fresh attempts (0: none). Other failed durable
+	// steps were handled by the workflow and stay as they are.
+	Sequence int
 	Metadata JSON
 	Now      time.Time
 }
@@ -359,7 +363,10 @@ type CancelTaskParams struct {
 
 // RetryTaskParams ask to retry a task in error.
 type RetryTaskParams struct {
-	TaskID   int64
+	TaskID int64
+	// Sequence: for a code-first task, the failed durable step to give
+	// fresh attempts (0: none; see TransitionTaskParams.Sequence).
+	Sequence int
 	Metadata JSON
 	Now      time.Time
 }

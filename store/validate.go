@@ -149,7 +149,11 @@ func (p *TransitionStepParams) Validate() error {
 
 // Validate checks a task move's inputs.
 func (p *TransitionTaskParams) Validate() error {
-	return errors.Join(checkMeta("metadata", p.Metadata))
+	var bad error
+	if p.Sequence < 0 {
+		bad = fmt.Errorf("%w: sequence %d is negative", ErrInvalid, p.Sequence)
+	}
+	return errors.Join(bad, checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks a manual resolution.

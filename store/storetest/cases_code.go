@@ -38,8 +38,9 @@ func (b *bundle) record(t *testing.T, p store.RecordStepParams) *store.Step {
 }
 
 // testRecordStep: durable steps are written under the driver's lease, are
-// never claimed, keep the task's unfinished count right and fail the task
-// when exhausted.
+// never claimed, and keep the task's unfinished count right; an exhausted
+// one goes to error without failing the task (the workflow decides), and
+// RetryTask gives only the durable row it names fresh attempts.
 func testRecordStep(t *testing.T, b *bundle) {
 	d, driver := codeTask(t, b)
 	id := d.Task.ID
@@ -67,14 +68,21 @@ func testRecordStep(t *testing.T, b *bundle) {
 	if got := b.get(t, id).Task; got.Unfinished != 2 || got.State != store.TaskInProgress {
 		t.Fatalf("task = %s unfinished %d, want in_progress 2", got.State, got.Unfinished)
 	}
-	// The second failure exhausts it: the row goes to error, the task fails.
+	// The second failure exhausts it: the row goes to error, the task
+	// carries on with only the driver unfinished.
 	two = b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "ship#2", Kind: store.OutcomeRetry,
 		Retryable: true, RetryLimit: 2, Error: store.JSON(`{"error":"flaky again"}`)})
 	if two.State != store.StepError || two.Attempts != 2 {
 		t.Fatalf("after exhaustion: %+v", two)
 	}
-	if got := b.get(t, id).Task; got.State != store.TaskError {
-		t.Fatalf("task = %s, want error", got.State)
+	if got := b.get(t, id).Task; got.State != store.TaskInProgress || got.Unfinished != 1 {
+		t.Fatalf("task = %s unfinished %d, want in_progress 1", got.State, got.Unfinished)
+	}
+	// A failure at once (a new row) neither counts nor fails the task.
+	three := b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 3, Name: "pay#3", Kind: store.OutcomeFail,
+		Error: store.JSON(`{"error":"declined"}`)})
+	if got := b.get(t, id).Task; three.State != store.StepError || got.State != store.TaskInProgress || got.Unfinished != 1 {
+		t.Fatalf("after a permanent failure: step %s, task %s unfinished %d", three.State, got.State, got.Unfinished)
 	}
 	h, err := b.s.History(b.ctx, id)
 	if err != nil {
@@ -89,6 +97,25 @@ func testRecordStep(t *testing.T, b *bundle) {
 	want := "pending>in_progress pending>in_progress in_progress>pending in_progress>error"
 	if len(moves) != 4 {
 		t.Fatalf("history of the durable step: %v, want %s", moves, want)
+	}
+	// The workflow returned the failure of sequence 3: the driver fails,
+	// and with it the task. A retry naming sequence 3 resets the driver and
+	// that row; sequence 2 (handled) stays failed.
+	b.finish(t, store.StepOutcome{Lease: lease, Kind: store.OutcomeFail, Error: store.JSON(`{"error":"declined"}`)})
+	if got := b.get(t, id).Task; got.State != store.TaskError {
+		t.Fatalf("task = %s after its driver failed, want error", got.State)
+	}
+	if _, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: id, Sequence: 3, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.get(t, id)
+	states := map[string]store.StepState{}
+	for _, st := range got.Steps {
+		states[st.Name] = st.State
+	}
+	if got.Task.State != store.TaskPending || got.Task.Unfinished != 2 || states["workflow"] != store.StepPending ||
+		states["pay#3"] != store.StepPending || states["ship#2"] != store.StepError {
+		t.Fatalf("after the retry: task %s unfinished %d, steps %v", got.Task.State, got.Task.Unfinished, states)
 	}
 	checkHistoryMatches(t, b, id)
 }

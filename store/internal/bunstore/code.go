@@ -17,6 +17,12 @@ import (
 // no claim and no wake-up scan ever picks them; their next_attempt_at is the
 // time the driver may move past them (a retry's backoff, a sleep's wake-up,
 // an event wait's deadline).
+//
+// A durable row that failed for good (error) does not fail its task, and no
+// longer counts as unfinished: the workflow decides what the failure means
+// (it may compensate and complete). If it does not handle it, the driver
+// fails, and the task with it; RetryTask then gives that one row fresh
+// attempts (RetryTaskParams.Sequence), and ResolveStep counts it back.
 
 // wakeOnEvent makes a just-suspended step ready now when an unconsumed
 // event of that name waits for its task. It runs in the suspending
@@ -144,7 +150,7 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 			if _, err := tx.NewInsert().Model(row).Value("next_attempt_at", "?", nextAt).Returning("*").Exec(ctx); err != nil {
 				return err
 			}
-			if target != store.StepComplete {
+			if target == store.StepPending {
 				unfinished = 1
 			}
 		} else {
@@ -160,7 +166,7 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 				return fmt.Errorf("step %d changed while it was recorded: %w", cur.ID, store.ErrConflict)
 			}
 			row = got[0]
-			if target == store.StepComplete {
+			if target != store.StepPending {
 				unfinished = -1
 			}
 		}
@@ -174,14 +180,7 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 			return err
 		}
 		out = row
-		if target != store.StepError {
-			return nil
-		}
-		m, err := failTask(ctx, tx, p.TaskID, p.Error, at)
-		if err != nil || m == nil {
-			return err
-		}
-		return s.writeTaskTransitions(ctx, tx, []taskMove{*m}, at)
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -51,13 +51,20 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 	var out *store.Step
 	err := s.inTx(ctx, fmt.Sprintf("resolving step %d", p.StepID), func(ctx context.Context, tx bun.IDB) error {
 		cur := new(store.Step)
-		if err := tx.NewSelect().Model(cur).Column("state").Where("id = ?", p.StepID).Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(cur).Column("state", "task_id", "sequence").Where("id = ?", p.StepID).Scan(ctx); err != nil {
 			return err
 		}
 		if err := store.CheckStepTransition(p.StepID, cur.State, store.StepResolvedManually); err != nil {
 			return err
 		}
 		at := now(p.Now)
+		if cur.Sequence != nil && cur.State == store.StepError {
+			// A failed durable row no longer counts as unfinished (see
+			// RecordStep); count it back before the move counts it down.
+			if _, err := tx.NewRaw(`UPDATE tasker_tasks SET unfinished = unfinished + 1 WHERE id = ?`, cur.TaskID).Exec(ctx); err != nil {
+				return err
+			}
+		}
 		var err error
 		out, err = s.moveStep(ctx, tx, p.StepID, cur.State, store.StepResolvedManually, orEmptyObject(p.Results), p.Metadata, at)
 		if err != nil {
