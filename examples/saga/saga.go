@@ -1,0 +1,176 @@
+// Package saga is a code-first trip booking with compensation: it books a
+// flight, a hotel and a car, each a durable step against its own provider;
+// when one fails for good, the workflow catches the failure
+// (*engine.StepFailedError) and cancels what it had booked, in reverse
+// order, each cancellation a durable step of its own. The workflow then
+// completes with the outcome "compensated": a failure it handled does not
+// fail it.
+//
+//	agency := &saga.Agency{}
+//	saga.Register(e, saga.Options{Agency: agency})
+//	h, _ := saga.Start(ctx, e, saga.Trip{ID: "trip-1", Traveller: "ann"})
+//	out, _ := h.Result(ctx) // Outcome{Status: "booked", ...}
+package saga
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
+)
+
+// Workflow is the registered name.
+const Workflow = "travel/trip"
+
+// Services are what a trip books, in booking order.
+var Services = []string{"flight", "hotel", "car"}
+
+// Trip is the workflow's input.
+type Trip struct {
+	ID        string `json:"id"`
+	Traveller string `json:"traveller"`
+}
+
+// Outcome is the workflow's result.
+type Outcome struct {
+	Status      string   `json:"status"` // "booked" or "compensated"
+	Bookings    []string `json:"bookings,omitempty"`
+	FailedAt    string   `json:"failed_at,omitempty"`   // the service that failed
+	Reason      string   `json:"reason,omitempty"`      // its recorded failure
+	Compensated []string `json:"compensated,omitempty"` // cancelled bookings, in order
+}
+
+// Agency is an in-memory stand-in for the providers: bookings and
+// cancellations keyed by the step's idempotency key, so a step that runs
+// again after a crash books once. Down marks a service as failing.
+type Agency struct {
+	mu       sync.Mutex
+	down     map[string]bool
+	seen     map[string]bool
+	log      []string
+	bookings map[string]string
+}
+
+// Down makes every booking of service fail until Up.
+func (a *Agency) Down(service string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.down == nil {
+		a.down = map[string]bool{}
+	}
+	a.down[service] = true
+}
+
+// Up ends Down.
+func (a *Agency) Up(service string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.down, service)
+}
+
+// Book books service for trip once per key and returns the booking id.
+func (a *Agency) Book(key, service string, t Trip) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.down[service] {
+		return "", fmt.Errorf("%s provider unavailable", service)
+	}
+	if a.bookings == nil {
+		a.bookings, a.seen = map[string]string{}, map[string]bool{}
+	}
+	if id, ok := a.bookings[key]; ok {
+		return id, nil
+	}
+	id := service + "-" + t.ID
+	a.bookings[key] = id
+	a.log = append(a.log, "book "+id)
+	return id, nil
+}
+
+// Cancel cancels a booking once per key.
+func (a *Agency) Cancel(key, booking string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen == nil {
+		a.bookings, a.seen = map[string]string{}, map[string]bool{}
+	}
+	if a.seen[key] {
+		return
+	}
+	a.seen[key] = true
+	a.log = append(a.log, "cancel "+booking)
+}
+
+// Log lists bookings and cancellations in the order they happened.
+func (a *Agency) Log() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.log)
+}
+
+// Options configure Register.
+type Options struct {
+	Agency   *Agency      // default: a fresh in-memory agency
+	Attempts int          // attempts per booking (default 3)
+	Backoff  retry.Policy // between attempts (default one second)
+}
+
+// Register registers the workflow on e.
+func Register(e *engine.Engine, o Options) error {
+	if o.Agency == nil {
+		o.Agency = &Agency{}
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 3
+	}
+	if o.Backoff == (retry.Policy{}) {
+		o.Backoff = retry.Policy{Base: time.Second, Max: time.Second}
+	}
+	a := o.Agency
+	return engine.RegisterWorkflow(e, Workflow, func(wctx *engine.WorkflowContext, t Trip) (Outcome, error) {
+		var booked []string
+		for _, service := range Services {
+			id, err := engine.Step(wctx, "book-"+service, func(ctx context.Context) (string, error) {
+				info, _ := engine.StepInfoFrom(ctx)
+				return a.Book(info.IdempotencyKey, service, t)
+			}, engine.WithStepRetryLimit(o.Attempts), engine.WithStepBackoff(o.Backoff))
+			var failed *engine.StepFailedError
+			if errors.As(err, &failed) {
+				return compensate(wctx, a, booked, service, failed)
+			}
+			if err != nil {
+				return Outcome{}, err // suspended, cancelled: not a failure to handle
+			}
+			booked = append(booked, id)
+		}
+		return Outcome{Status: "booked", Bookings: booked}, nil
+	})
+}
+
+// compensate cancels booked in reverse order, each as a durable step: a
+// crash part way resumes with the cancellations not yet recorded.
+func compensate(wctx *engine.WorkflowContext, a *Agency, booked []string, service string, failed *engine.StepFailedError) (Outcome, error) {
+	out := Outcome{Status: "compensated", FailedAt: service, Reason: failed.Failure.Message}
+	for _, id := range slices.Backward(booked) {
+		if _, err := engine.Step(wctx, "cancel-"+id, func(ctx context.Context) (bool, error) {
+			info, _ := engine.StepInfoFrom(ctx)
+			a.Cancel(info.IdempotencyKey, id)
+			return true, nil
+		}); err != nil {
+			return Outcome{}, err // a cancellation that fails for good fails the workflow, for an operator
+		}
+		out.Compensated = append(out.Compensated, id)
+	}
+	return out, nil
+}
+
+// Start starts the workflow for a trip; starting the same trip ID again
+// returns the first workflow.
+func Start(ctx context.Context, e *engine.Engine, t Trip) (*engine.WorkflowHandle[Outcome], error) {
+	return engine.StartWorkflow[Trip, Outcome](ctx, e, Workflow, t, engine.WithIdempotencyKey(t.ID))
+}

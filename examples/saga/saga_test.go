@@ -1,0 +1,124 @@
+package saga_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/examples/saga"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// The failure injected at each service in turn: what was booked before it
+// is cancelled in reverse order, the workflow completes "compensated", and
+// its recorded history replays.
+func TestSagaCompensatesInReverse(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		down        string
+		status      string
+		log         string
+		compensated []string
+	}{
+		{"", "booked", "book flight-T|book hotel-T|book car-T", nil},
+		{"flight", "compensated", "", nil},
+		{"hotel", "compensated", "book flight-T|cancel flight-T", []string{"flight-T"}},
+		{"car", "compensated", "book flight-T|book hotel-T|cancel hotel-T|cancel flight-T", []string{"hotel-T", "flight-T"}},
+	}
+	for _, tc := range cases {
+		t.Run("down="+cmpOr(tc.down, "none"), func(t *testing.T) {
+			env := testkit.NewEngine(t, &testkit.Options{File: true})
+			agency := &saga.Agency{}
+			if tc.down != "" {
+				agency.Down(tc.down)
+			}
+			if err := saga.Register(env.Engine, saga.Options{Agency: agency}); err != nil {
+				t.Fatal(err)
+			}
+			h, err := saga.Start(ctx, env.Engine, saga.Trip{ID: "T", Traveller: "ann"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env.RunUntilDone(h.TaskID)
+			out, err := h.Result(ctx)
+			if err != nil {
+				t.Fatalf("the workflow failed: %v", err)
+			}
+			if out.Status != tc.status || out.FailedAt != tc.down || !slices.Equal(out.Compensated, tc.compensated) {
+				t.Fatalf("outcome %+v", out)
+			}
+			if tc.down != "" && !strings.Contains(out.Reason, tc.down+" provider unavailable") {
+				t.Fatalf("reason %q", out.Reason)
+			}
+			if got := strings.Join(agency.Log(), "|"); got != tc.log {
+				t.Fatalf("agency log %q, want %q", got, tc.log)
+			}
+			// The failed booking took its three attempts and stays recorded
+			// as failed; the task itself completed.
+			for _, s := range env.DurableSteps(h.TaskID) {
+				if s.Name == "book-"+tc.down && (s.State != store.StepError || s.Attempts != 3) {
+					t.Fatalf("failed booking recorded as %s after %d attempts", s.State, s.Attempts)
+				}
+			}
+			if st := env.Task(h.TaskID).Task.State; st != store.TaskComplete {
+				t.Fatalf("task %s", st)
+			}
+			testkit.Replay(t, env.Engine, h.TaskID)
+		})
+	}
+}
+
+// A provider that recovers within the attempts books normally.
+func TestSagaRetriesBeforeCompensating(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	agency := &saga.Agency{}
+	agency.Down("hotel")
+	if err := saga.Register(env.Engine, saga.Options{Agency: agency}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := saga.Start(ctx, env.Engine, saga.Trip{ID: "R"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.RunOnce(ctx); err != nil { // flight booked, hotel's first attempt failed
+		t.Fatal(err)
+	}
+	steps := env.DurableSteps(h.TaskID)
+	if len(steps) != 2 || steps[1].Name != "book-hotel" || steps[1].State != store.StepPending || steps[1].Attempts != 1 {
+		t.Fatalf("durable steps after one run %+v", steps)
+	}
+	agency.Up("hotel")
+	env.RunUntilDone(h.TaskID)
+	out, err := h.Result(ctx)
+	if err != nil || out.Status != "booked" || fmt.Sprint(out.Bookings) != "[flight-R hotel-R car-R]" {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+}
+
+// A second start of the same trip finds the first workflow.
+func TestSagaStartIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	if err := saga.Register(env.Engine, saga.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := saga.Start(ctx, env.Engine, saga.Trip{ID: "same"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := saga.Start(ctx, env.Engine, saga.Trip{ID: "same"})
+	if err != nil || !b.Existing || b.TaskID != a.TaskID {
+		t.Fatalf("second start: %+v, %v", b, err)
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
