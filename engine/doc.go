@@ -12,6 +12,25 @@
 // duplicates, bad limits — and Start snapshots it into a task's steps and
 // edges, so code deployed later never changes a running task.
 //
+// # Code-first workflows
+//
+// RegisterWorkflow registers a Go function; StartWorkflow starts it. Each
+// durable call (Step, Go, Sleep, WaitEvent, Child, Version) is recorded
+// under the task in call order, and every run of the function replays the
+// recorded ones from the database before executing new ones. A durable step
+// that fails for good returns a *StepFailedError the function may handle
+// (compensate, take another path); only an error the function returns
+// fails the workflow.
+//
+// Code changes while workflows are asleep: wrap each change in Version
+// (changeID, minSupported, maxSupported), which records the version a run
+// chose, so histories recorded by older code keep the old path and new runs
+// take the new one. Before a deploy, replay recorded histories against the
+// new code: Replay (a task in the database) or ReplayHistory (a
+// WorkflowHistory saved as JSON, as testkit.SaveHistory and
+// testkit.ReplayFile do in CI) report a *NonDeterminismError or a
+// *VersionError without executing anything.
+//
 // # Handlers
 //
 // A Handler receives a *StepContext: a context.Context carrying the step's
@@ -30,10 +49,10 @@
 //
 // Wait returns a task's Outcome. Outcome.Err is nil for a completed task
 // and otherwise a *TaskError read from the database, so errors.Is(err,
-// ErrStepFailed), ErrWorkflowTimeout, ErrNonDeterministic and ErrCancelled
-// hold in any process, and errors.As gives the *StepError (step, attempt,
-// kind, code, message). A TaskHandle remembers its task's identity and never
-// denotes another task.
+// ErrStepFailed), ErrWorkflowTimeout, ErrNonDeterministic,
+// ErrVersionUnsupported and ErrCancelled hold in any process, and
+// errors.As gives the *StepError (step, attempt, kind, code, message). A
+// TaskHandle remembers its task's identity and never denotes another task.
 //
 // # Running
 //

@@ -11,23 +11,24 @@ import (
 
 // Kinds of failure, as StepError.Kind reports them.
 const (
-	KindError           = "error"             // any other error: retried under the policy
-	KindRetryable       = "retryable"         // a RetryableError
-	KindPermanent       = "permanent"         // a PermanentError (or a refusal of the engine's)
-	KindExhausted       = "retries_exhausted" // a RetryableError past its MaxRetries
-	KindPanic           = "panic"             // the handler panicked (Stack is set)
-	KindTimeout         = "timeout"           // the attempt's own timeout passed
-	KindWorkflowTimeout = "workflow_timeout"  // the task's WithWorkflowTimeout passed
-	KindNonDeterminism  = "non_deterministic" // a code-first replay left its history
-	KindPayloadTooLarge = "payload_too_large" // a result over Config.MaxPayloadBytes
+	KindError           = "error"               // any other error: retried under the policy
+	KindRetryable       = "retryable"           // a RetryableError
+	KindPermanent       = "permanent"           // a PermanentError (or a refusal of the engine's)
+	KindExhausted       = "retries_exhausted"   // a RetryableError past its MaxRetries
+	KindPanic           = "panic"               // the handler panicked (Stack is set)
+	KindTimeout         = "timeout"             // the attempt's own timeout passed
+	KindWorkflowTimeout = "workflow_timeout"    // the task's WithWorkflowTimeout passed
+	KindNonDeterminism  = "non_deterministic"   // a code-first replay left its history
+	KindPayloadTooLarge = "payload_too_large"   // a result over Config.MaxPayloadBytes
+	KindVersion         = "version_unsupported" // a code-first history's Version outside what the code supports
 )
 
 // StepError is a step's failure as the database records it, so it reads
 // the same in every process: the step (for code-first workflows, the
 // durable step and its sequence), the attempt, the kind, the code and
 // message the handler gave. errors.Is(err, ErrStepFailed) holds for every
-// StepError; ErrWorkflowTimeout and ErrNonDeterministic hold for those
-// kinds.
+// StepError; ErrWorkflowTimeout, ErrNonDeterministic and
+// ErrVersionUnsupported hold for those kinds.
 type StepError struct {
 	Step     string
 	Sequence int // code-first durable steps: the step's sequence number
@@ -57,6 +58,8 @@ func (e *StepError) Is(target error) bool {
 		return e.Kind == KindWorkflowTimeout
 	case ErrNonDeterministic:
 		return e.Kind == KindNonDeterminism
+	case ErrVersionUnsupported:
+		return e.Kind == KindVersion
 	}
 	return false
 }
@@ -103,6 +106,7 @@ func failureOf(step string, attempt int, err error) failure {
 	var re *RetryableError
 	var pe *PanicError
 	var nd *NonDeterminismError
+	var ve *VersionError
 	var sf *StepFailedError
 	var se *StepError
 	switch {
@@ -118,6 +122,8 @@ func failureOf(step string, attempt int, err error) failure {
 		f.Step, f.Attempt, f.Message = step, attempt, err.Error()
 	case errors.As(err, &nd):
 		f.Kind, f.Sequence = KindNonDeterminism, nd.Sequence
+	case errors.As(err, &ve):
+		f.Kind, f.Sequence = KindVersion, ve.Sequence
 	case errors.Is(err, ErrWorkflowTimeout):
 		f.Kind = KindWorkflowTimeout
 	case errors.As(err, &perm):
@@ -139,7 +145,7 @@ func failureOf(step string, attempt int, err error) failure {
 // permanent reports whether the failure ends the step at once.
 func (f failure) permanent() bool {
 	switch f.Kind {
-	case KindPermanent, KindExhausted, KindNonDeterminism, KindWorkflowTimeout, KindPayloadTooLarge:
+	case KindPermanent, KindExhausted, KindNonDeterminism, KindWorkflowTimeout, KindPayloadTooLarge, KindVersion:
 		return true
 	}
 	return false

@@ -234,6 +234,8 @@ func describe(name, kind string) string {
 		return fmt.Sprintf("WaitEvent %q", name)
 	case kindChild:
 		return fmt.Sprintf("Child %q", name)
+	case kindVersion:
+		return fmt.Sprintf("Version %q", name)
 	default:
 		return fmt.Sprintf("step %q", name)
 	}

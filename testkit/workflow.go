@@ -2,6 +2,10 @@ package testkit
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +19,7 @@ import (
 type DurableStep struct {
 	Sequence int
 	Name     string // the name the code gave it ("sleep" for Sleep)
-	Kind     string // "step", "sleep", "event" or "child"
+	Kind     string // "step", "sleep", "event", "child" or "version"
 	State    store.StepState
 	Attempts int
 }
@@ -74,6 +78,54 @@ func (env *Env) RunFor(d time.Duration) {
 		}
 		skipTo(env.Clock.Fake, next)
 	}
+}
+
+// SaveHistory writes a workflow task's recorded history (see
+// engine.WorkflowHistory) as indented JSON to path, creating its directory.
+// Save histories of the workflows you deploy (say, under testdata/), check
+// them in, and replay them against changed code with ReplayFile in CI.
+func (env *Env) SaveHistory(taskID int64, path string) {
+	env.t.Helper()
+	h, err := env.Engine.WorkflowHistory(context.Background(), taskID)
+	if err != nil {
+		env.t.Fatalf("testkit: %v", err)
+	}
+	doc, err := json.MarshalIndent(h, "", "  ")
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(path), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(path, append(doc, '\n'), 0o644)
+	}
+	if err != nil {
+		env.t.Fatalf("testkit: saving the history of task %d: %v", taskID, err)
+	}
+}
+
+// ReplayFile replays the history SaveHistory wrote to path against the
+// workflow code registered on e (see engine.ReplayHistory) and fails the
+// test when the code is not deterministic with respect to it or no longer
+// supports its version of a change. e needs no row of the task.
+func ReplayFile(t testing.TB, e *engine.Engine, path string) {
+	t.Helper()
+	if err := replayFile(e, path); err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+}
+
+func replayFile(e *engine.Engine, path string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading a workflow history: %w", err)
+	}
+	var h engine.WorkflowHistory
+	if err := json.Unmarshal(doc, &h); err != nil {
+		return fmt.Errorf("decoding the workflow history %s: %w", path, err)
+	}
+	if err := e.ReplayHistory(context.Background(), &h); err != nil {
+		return fmt.Errorf("replaying %s: %w", path, err)
+	}
+	return nil
 }
 
 // Replay re-runs a stored workflow history against the workflow code

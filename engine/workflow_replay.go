@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Replay runs a workflow task's function against its recorded history with
+// the code registered now, executing nothing new: it returns a
+// *NonDeterminismError (errors.Is ErrNonDeterministic) when the code
+// diverges from the history, a *VersionError (errors.Is
+// ErrVersionUnsupported) when the history's version of a change is one the
+// code no longer supports (see Version), and nil when the history is a
+// valid prefix of what the code does. Use it before deploying changed
+// workflow code; ReplayHistory does the same for a history saved as JSON.
+func (e *Engine) Replay(ctx context.Context, taskID int64) error {
+	h, err := e.WorkflowHistory(ctx, taskID)
+	if err != nil {
+		return fmt.Errorf("replaying task %d: %w", taskID, err)
+	}
+	return e.ReplayHistory(ctx, h)
+}
+
+// WorkflowHistory is a code-first task's recorded history, self-contained:
+// save it as JSON (from production, or from a test of the current code) and
+// replay it against new code with ReplayHistory, in CI before a deploy.
+type WorkflowHistory struct {
+	TaskID   int64           `json:"task_id"`
+	Workflow string          `json:"workflow"` // "namespace/name"
+	Input    json.RawMessage `json:"input"`    // the task's input document
+	Steps    []HistoryStep   `json:"steps"`    // in sequence order
+}
+
+// HistoryStep is one recorded durable operation.
+type HistoryStep struct {
+	Sequence int             `json:"sequence"`
+	Name     string          `json:"name"` // as the code gave it
+	Kind     string          `json:"kind"` // step, sleep, event, child, version
+	State    store.StepState `json:"state"`
+	Attempts int             `json:"attempts,omitempty"`
+	Results  json.RawMessage `json:"results,omitempty"`
+	Error    json.RawMessage `json:"error,omitempty"`
+}
+
+// WorkflowHistory reads a code-first task's history.
+func (e *Engine) WorkflowHistory(ctx context.Context, taskID int64) (*WorkflowHistory, error) {
+	d, err := e.st.GetTask(ctx, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the history of task %d: %w", taskID, err)
+	}
+	driver := d.Step(DriverStep)
+	if d.Task.Kind != store.KindCode || driver == nil {
+		return nil, fmt.Errorf("reading the history of task %d: %w: not a code-first workflow", taskID, store.ErrInvalid)
+	}
+	h := &WorkflowHistory{TaskID: taskID, Workflow: strings.TrimPrefix(driver.Handler, WorkflowHandlerPrefix), Input: json.RawMessage(d.Task.Context)}
+	for _, s := range d.Steps {
+		if s.Sequence == nil {
+			continue
+		}
+		h.Steps = append(h.Steps, HistoryStep{Sequence: *s.Sequence, Name: s.UserName(), Kind: strings.TrimPrefix(s.Handler, "workflow."),
+			State: s.State, Attempts: s.Attempts, Results: json.RawMessage(s.Results), Error: json.RawMessage(s.LastError)})
+	}
+	slices.SortFunc(h.Steps, func(a, b HistoryStep) int { return a.Sequence - b.Sequence })
+	return h, nil
+}
+
+// ReplayHistory is Replay for a saved history: it needs no database row of
+// the task, only the workflow registered on e.
+func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
+	def, ok := e.workflowDef(h.Workflow)
+	if !ok {
+		return fmt.Errorf("replaying task %d: %w: %q", h.TaskID, ErrUnknownWorkflow, h.Workflow)
+	}
+	wctx := &WorkflowContext{Context: ctx, TaskID: h.TaskID, Workflow: h.Workflow, e: e, replay: true, history: map[int]*store.Step{}}
+	wctx.Logger = e.log.With(zap.Int64("task_id", h.TaskID), zap.String("workflow", h.Workflow), zap.Bool("replay", true))
+	for _, s := range h.Steps {
+		if s.Sequence < 1 || wctx.history[s.Sequence] != nil {
+			return fmt.Errorf("replaying task %d: %w: sequence %d is missing or repeated", h.TaskID, store.ErrInvalid, s.Sequence)
+		}
+		seq := s.Sequence
+		wctx.history[seq] = &store.Step{TaskID: h.TaskID, Name: store.DurableStepName(s.Name, seq), Handler: "workflow." + s.Kind, Sequence: &seq,
+			State: s.State, Attempts: s.Attempts, Results: store.JSON(s.Results), LastError: store.JSON(s.Error)}
+		wctx.last = max(wctx.last, seq)
+	}
+	_, ferr := runWorkflowFn(wctx, def, store.JSON(h.Input))
+	wctx.wg.Wait()
+	wctx.mu.Lock()
+	defer wctx.mu.Unlock()
+	var nd *NonDeterminismError
+	var ve *VersionError
+	switch {
+	case errors.As(wctx.fail, &nd):
+		return nd
+	case errors.As(wctx.fail, &ve):
+		return ve
+	case wctx.stop != nil:
+		return nil // the history ends here; the code went on consistently
+	case ferr == nil && wctx.last > wctx.seq:
+		name, kind := recordedName(wctx.history[wctx.seq+1])
+		return &NonDeterminismError{TaskID: h.TaskID, Sequence: wctx.seq + 1, Recorded: describe(name, kind)}
+	}
+	return nil
+}
