@@ -88,7 +88,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		return o, true
 	}
 	if s, ok := asSuspend(err); ok { // a code-first workflow waits
-		o.Kind, o.RetryAfter, o.WakeOnEvent, o.Metadata = store.OutcomeSuspend, s.after, s.event, s.metadata()
+		o.Kind, o.RetryAfter, o.WakeOnEvents, o.Metadata = store.OutcomeSuspend, s.after, s.events, s.metadata()
 		return o, true
 	}
 	if sk, ok := asSkip(err); ok {

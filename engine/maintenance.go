@@ -53,7 +53,7 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 		case o.Kind == store.OutcomeSuspend:
 			ev.Name = EventStepSuspended
 			o.Log.Debug("workflow suspended", zap.Duration("for", o.RetryAfter))
-			if o.WakeOnEvent == "" || o.RetryAfter > 0 {
+			if len(o.WakeOnEvents) == 0 || o.RetryAfter > 0 {
 				e.due.Add(now.Add(o.RetryAfter))
 			}
 		case r.State == store.StepComplete && isSkip(o.Metadata):

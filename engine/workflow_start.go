@@ -301,7 +301,7 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 		if !w.deadline.IsZero() && until.After(w.deadline) {
 			until = w.deadline
 		}
-		return nil, &suspendSignal{after: max(until.Sub(w.e.clk.Now()), 0), event: w.wakeOn, why: w.why}
+		return nil, &suspendSignal{after: max(until.Sub(w.e.clk.Now()), 0), events: w.wakeOn, why: w.why}
 	case ferr != nil:
 		var re *RetryableError
 		var pe *PanicError

@@ -437,9 +437,9 @@ const (
 	// OutcomeSuspend returns the step to pending until RetryAfter from now
 	// without counting the attempt (a code-first workflow's driver waiting
 	// for a timer, an event or a retry of one of its durable steps). With
-	// WakeOnEvent set, the step is ready at once when an unconsumed event of
-	// that name already exists for the task, so no event is missed between
-	// the driver's last look and the suspension.
+	// WakeOnEvents set, the step is ready at once when an unconsumed event
+	// of one of those names already exists for the task, so no event is
+	// missed between the driver's last look and the suspension.
 	OutcomeSuspend
 )
 
@@ -451,8 +451,8 @@ type StepOutcome struct {
 	Error      JSON
 	RetryAfter time.Duration
 	Metadata   JSON
-	// WakeOnEvent, for OutcomeSuspend: an event name (see OutcomeSuspend).
-	WakeOnEvent string
+	// WakeOnEvents, for OutcomeSuspend: event names (see OutcomeSuspend).
+	WakeOnEvents []string
 }
 
 // FinishStepsParams carry a group of outcomes to commit together.
@@ -555,14 +555,17 @@ type ElectParams struct {
 //   - OutcomeComplete: complete with Results (attempts+1).
 //   - OutcomeRetry: a failed attempt (attempts+1) with Error; the row
 //     waits until RetryAfter from now when Retryable and attempts remain,
-//     and goes to error (failing the task) otherwise.
-//   - OutcomeFail: error with Error (attempts+1); the task fails.
+//     and goes to error otherwise.
+//   - OutcomeFail: error with Error (attempts+1).
 //   - OutcomeSuspend: the row waits (pending) until RetryAfter from now; a
 //     row that already exists is left as it is (its first wake time holds).
 //
+// A row in error does not fail the task and no longer counts as unfinished:
+// the workflow handles the failure, or its driver fails.
+//
 // With ConsumeEvent set, when an unconsumed event of that name exists for
 // the task, it is consumed in the same transaction and the row completes
-// with {"event_id","key","payload"} instead of what Kind says.
+// with {"event_id","name","key","payload"} instead of what Kind says.
 type RecordStepParams struct {
 	Driver     Lease // the code-first task's driver step, leased by the caller
 	TaskID     int64

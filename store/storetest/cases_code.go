@@ -122,7 +122,7 @@ func testRecordStep(t *testing.T, b *bundle) {
 
 // testSuspendAndWake: a suspended driver returns to pending without
 // counting the attempt, waits until its time, and WakeTask (or a waiting
-// event named by WakeOnEvent) makes it ready at once.
+// event named by WakeOnEvents) makes it ready at once.
 func testSuspendAndWake(t *testing.T, b *bundle) {
 	d, driver := codeTask(t, b)
 	id := d.Task.ID
@@ -152,7 +152,7 @@ func testSuspendAndWake(t *testing.T, b *bundle) {
 	if _, _, err := b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: id, Name: "approval", Key: "k", Payload: store.JSON(`{"ok":1}`), Now: b.now}); err != nil {
 		t.Fatal(err)
 	}
-	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnEvent: "other"})
+	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnEvents: []string{"other"}})
 	if got := b.claim(t, 10); len(got) != 0 {
 		t.Fatalf("an event of another name woke the driver")
 	}
@@ -160,7 +160,7 @@ func testSuspendAndWake(t *testing.T, b *bundle) {
 		t.Fatal(err)
 	}
 	driver = b.claimOne(t, "workflow")
-	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnEvent: "approval"})
+	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnEvents: []string{"nope", "approval"}})
 	driver = b.claimOne(t, "workflow")
 	// The wait consumes the event and records it as the step's result.
 	lease := driver.Step.Lease()

@@ -209,8 +209,8 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 				continue
 			}
 			r := got[0]
-			if o.Kind == store.OutcomeSuspend && o.WakeOnEvent != "" {
-				if err := wakeOnEvent(ctx, tx, s.d, p.Now, r.ID, o.WakeOnEvent); err != nil {
+			if o.Kind == store.OutcomeSuspend && len(o.WakeOnEvents) > 0 {
+				if err := wakeOnEvent(ctx, tx, s.d, p.Now, r.ID, o.WakeOnEvents); err != nil {
 					return err
 				}
 			}
