@@ -138,9 +138,9 @@ func (e *StepFailedError) Is(target error) bool { return target == ErrStepFailed
 // suspendSignal is what the driver returns to the worker when the workflow
 // waits: the worker records OutcomeSuspend.
 type suspendSignal struct {
-	after time.Duration
-	event string
-	why   string
+	after  time.Duration
+	events []string // wake at once if one of these events waits
+	why    string
 }
 
 func (s *suspendSignal) Error() string { return "workflow suspended for " + s.after.String() }
@@ -186,7 +186,7 @@ type WorkflowContext struct {
 	abort     error
 	suspended bool
 	until     time.Time
-	wakeOn    string
+	wakeOn    []string
 	why       string
 	wg        sync.WaitGroup
 }
@@ -236,6 +236,10 @@ func describe(name, kind string) string {
 		return fmt.Sprintf("Child %q", name)
 	case kindVersion:
 		return fmt.Sprintf("Version %q", name)
+	case kindTimer:
+		return "NewTimer"
+	case kindSelect:
+		return "Select"
 	default:
 		return fmt.Sprintf("step %q", name)
 	}
@@ -275,15 +279,14 @@ func (w *WorkflowContext) abortWith(err error) error {
 	return err
 }
 
-// suspend stops this run until at (the earliest of several waits wins).
-func (w *WorkflowContext) suspend(at time.Time, event, why string) error {
+// suspend stops this run until at (the earliest of several waits wins),
+// or until one of events arrives.
+func (w *WorkflowContext) suspend(at time.Time, why string, events ...string) error {
 	w.mu.Lock()
 	if !w.suspended || at.Before(w.until) {
 		w.until, w.why = at, why
 	}
-	if event != "" {
-		w.wakeOn = event
-	}
+	w.wakeOn = append(w.wakeOn, events...)
 	w.suspended = true
 	if w.stop == nil {
 		w.stop = ErrSuspended

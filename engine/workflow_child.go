@@ -91,7 +91,7 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 		return nil, w.abortWith(fmt.Errorf("reading child task %d: %w", childID, err))
 	}
 	if !d.Task.State.Done() {
-		return nil, w.suspend(e.clk.Now().Add(childRecheck), "", "child "+workflow)
+		return nil, w.suspend(e.clk.Now().Add(childRecheck), "child "+workflow)
 	}
 	r := childResult{TaskID: childID, State: d.Task.State, Error: json.RawMessage(d.Task.LastError)}
 	if d.Task.Kind == store.KindCode {

@@ -99,7 +99,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 			return zero, stepFailed(seq, name, rec)
 		}
 		if now := wctx.e.clk.Now(); now.Before(rec.NextAttemptAt) {
-			return zero, wctx.suspend(rec.NextAttemptAt, "", "retry of "+name)
+			return zero, wctx.suspend(rec.NextAttemptAt, "retry of "+name)
 		}
 		attemptN = rec.Attempts + 1
 	}
@@ -114,7 +114,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		// is recorded, so a crash meanwhile still retries it elsewhere.
 		wait := retryAt.NextAttemptAt.Sub(wctx.e.clk.Now())
 		if wait > inlineRetryMax || wctx.Context.Value(stepwiseKey{}) != nil {
-			return zero, wctx.suspend(retryAt.NextAttemptAt, "", "retry of "+name)
+			return zero, wctx.suspend(retryAt.NextAttemptAt, "retry of "+name)
 		}
 		if wait > 0 {
 			select {

@@ -34,7 +34,7 @@ func Sleep(wctx *WorkflowContext, d time.Duration) error {
 		}
 	}
 	if wctx.e.clk.Now().Before(rec.NextAttemptAt) {
-		return wctx.suspend(rec.NextAttemptAt, "", "sleep")
+		return wctx.suspend(rec.NextAttemptAt, "sleep")
 	}
 	p.Kind, p.Results = store.OutcomeComplete, store.JSON(`{}`)
 	_, err = wctx.record(p)
@@ -68,7 +68,7 @@ func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration)
 		}
 		if !rec.State.Satisfied() {
 			if wctx.e.clk.Now().Before(rec.NextAttemptAt) {
-				return zero, wctx.suspend(rec.NextAttemptAt, name, "event "+name)
+				return zero, wctx.suspend(rec.NextAttemptAt, "event "+name, name)
 			}
 			if rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: name, Handler: kindEvent, Kind: store.OutcomeComplete,
 				Results: store.JSON(`{"timeout":true}`), ConsumeEvent: name}); err != nil {

@@ -19,7 +19,7 @@ import (
 type DurableStep struct {
 	Sequence int
 	Name     string // the name the code gave it ("sleep" for Sleep)
-	Kind     string // "step", "sleep", "event", "child" or "version"
+	Kind     string // "step", "sleep", "event", "child", "version", "timer" or "select"
 	State    store.StepState
 	Attempts int
 }

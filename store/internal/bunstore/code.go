@@ -25,13 +25,13 @@ import (
 // attempts (RetryTaskParams.Sequence), and ResolveStep counts it back.
 
 // wakeOnEvent makes a just-suspended step ready now when an unconsumed
-// event of that name waits for its task. It runs in the suspending
+// event of one of those names waits for its task. It runs in the suspending
 // transaction, after the row is locked: an event committed earlier is seen
 // here; one committed later finds the step pending and wakes it (WakeTask).
-func wakeOnEvent(ctx context.Context, tx bun.IDB, d Dialect, clock time.Time, stepID int64, name string) error {
+func wakeOnEvent(ctx context.Context, tx bun.IDB, d Dialect, clock time.Time, stepID int64, names []string) error {
 	_, err := tx.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ? WHERE id = ? AND EXISTS (
-			SELECT 1 FROM tasker_events ev WHERE ev.task_id = tasker_steps.task_id AND ev.name = ? AND ev.consumed_at IS NULL)`,
-		d.Time(clock, 0), stepID, name).Exec(ctx)
+			SELECT 1 FROM tasker_events ev WHERE ev.task_id = tasker_steps.task_id AND ev.name IN (?) AND ev.consumed_at IS NULL)`,
+		d.Time(clock, 0), stepID, bun.List(names)).Exec(ctx)
 	return err
 }
 
@@ -84,9 +84,10 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 				}
 				doc, err := json.Marshal(struct {
 					EventID int64           `json:"event_id"`
+					Name    string          `json:"name"`
 					Key     string          `json:"key"`
 					Payload json.RawMessage `json:"payload"`
-				}{ev.ID, ev.Key, payload})
+				}{ev.ID, ev.Name, ev.Key, payload})
 				if err != nil {
 					return err
 				}

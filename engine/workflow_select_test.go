@@ -1,0 +1,164 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// approveOrEscalate waits for "approve" or "reject" for three days, then
+// escalates; after the decision it waits (WaitEvent) for the other event
+// too, so both orders of arrival are part of the recorded history.
+func approveOrEscalate(t *testing.T, env *testkit.Env, escalated *calls) {
+	t.Helper()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/select", func(wctx *engine.WorkflowContext, in struct{ Both bool }) (string, error) {
+		deadline := engine.NewTimer(wctx, 72*time.Hour)
+		var by, why string
+		i, err := engine.Select(wctx, engine.OnEvent("approve", &by), engine.OnEvent("reject", &why), engine.OnTimer(deadline))
+		if err != nil {
+			return "", err
+		}
+		out := ""
+		switch i {
+		case 0:
+			out = "approved by " + by
+		case 1:
+			out = "rejected: " + why
+		case 2:
+			if _, err := engine.Step(wctx, "escalate", func(ctx context.Context) (int, error) { escalated.inc("escalate"); return 1, nil }); err != nil {
+				return "", err
+			}
+			return "escalated", nil
+		}
+		if in.Both { // the other event, whichever it is
+			other := map[int]string{0: "reject", 1: "approve"}[i]
+			v, err := engine.WaitEvent[string](wctx, other, time.Hour)
+			if err != nil {
+				return "", err
+			}
+			out += " then " + v
+		}
+		return out, nil
+	}))
+}
+
+func TestWorkflowSelectEventsInBothOrders(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	var escalated calls
+	approveOrEscalate(t, env, &escalated)
+	ctx := context.Background()
+	type ev struct{ name, payload string }
+	run := func(n int, both bool, events ...ev) (int64, string) {
+		h, err := engine.StartWorkflow[struct{ Both bool }, string](ctx, env.Engine, "t/select", struct{ Both bool }{both}, engine.WithIdempotencyKey(fmt.Sprint("sel-", n)))
+		must(t, err)
+		env.RunFor(time.Hour) // reaches the Select and suspends
+		for _, e := range events {
+			env.SendEvent(h.TaskID, e.name, e.name, e.payload)
+			env.RunFor(time.Minute) // the workflow sees it before the next arrives
+		}
+		env.RunUntilDone(h.TaskID)
+		got, err := h.Result(ctx)
+		must(t, err)
+		testkit.Replay(t, env.Engine, h.TaskID)
+		return h.TaskID, got
+	}
+	// approve first, then reject; and the other way round.
+	_, got := run(1, true, ev{"approve", "ann"}, ev{"reject", "too dear"})
+	if got != "approved by ann then too dear" {
+		t.Fatalf("approve then reject: %q", got)
+	}
+	id, got := run(2, true, ev{"reject", "too dear"}, ev{"approve", "ann"})
+	if got != "rejected: too dear then ann" {
+		t.Fatalf("reject then approve: %q", got)
+	}
+	want := "1 timer timer complete 1|2 select select complete 1|3 event approve complete 1"
+	if got := strings.Join(describeDurable(env.DurableSteps(id)), "|"); got != want {
+		t.Fatalf("durable steps %s, want %s", got, want)
+	}
+	// Both already there when the Select first runs: the earlier case wins.
+	h, err := engine.StartWorkflow[struct{ Both bool }, string](ctx, env.Engine, "t/select", struct{ Both bool }{true}, engine.WithIdempotencyKey("sel-3"))
+	must(t, err)
+	env.SendEvent(h.TaskID, "reject", "r", "late")
+	env.SendEvent(h.TaskID, "approve", "a", "bob")
+	env.RunUntilDone(h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != "approved by bob then late" {
+		t.Fatalf("both waiting: %q, %v", got, err)
+	}
+	// Nobody answers: the timer wins after three days.
+	t0 := env.Clock.Now()
+	_, got = run(4, false)
+	if got != "escalated" || escalated.get("escalate") != 1 {
+		t.Fatalf("timeout: %q, escalated %d times", got, escalated.get("escalate"))
+	}
+	if waited := env.Clock.Now().Sub(t0); waited < 72*time.Hour {
+		t.Fatalf("escalated after %s", waited)
+	}
+}
+
+// An event that arrives after the Select was decided does not change the
+// recorded choice: the replay (and the resumed run) return the same case.
+func TestWorkflowSelectDecisionIsRecorded(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	var escalated calls
+	approveOrEscalate(t, env, &escalated)
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{ Both bool }, string](ctx, env.Engine, "t/select", struct{ Both bool }{true})
+	must(t, err)
+	env.RunFor(time.Hour)
+	env.SendEvent(h.TaskID, "reject", "r", "no")
+	env.RunFor(time.Minute) // the Select is decided (reject), now waiting for approve
+	env.SendEvent(h.TaskID, "approve", "a", "ann")
+	must(t, env.Replay(ctx, h.TaskID))
+	env.RunUntilDone(h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != "rejected: no then ann" {
+		t.Fatalf("result %q, %v", got, err)
+	}
+}
+
+// Futures in a Select: the first to finish in list order wins; a failed
+// one wins too (its Get returns the failure); misuse fails the workflow.
+func TestWorkflowSelectFuturesAndMisuse(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	release := make(chan struct{})
+	must(t, engine.RegisterWorkflow(env.Engine, "t/race", func(wctx *engine.WorkflowContext, in struct{}) (string, error) {
+		slow := engine.Go(wctx, "slow", func(ctx context.Context) (string, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return "slow", nil
+		})
+		fast := engine.Go(wctx, "fast", func(ctx context.Context) (string, error) { return "", engine.Permanent(errors.New("fast failed")) })
+		i, err := engine.Select(wctx, engine.OnFuture(slow), engine.OnFuture(fast), engine.OnTimer(engine.NewTimer(wctx, time.Hour)))
+		if err != nil {
+			return "", err
+		}
+		close(release)
+		_, ferr := fast.Get()
+		v, _ := slow.Get()
+		return fmt.Sprintf("%d %v %s", i, errors.Is(ferr, engine.ErrStepFailed), v), nil
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/badselect", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.Select(wctx, engine.OnEvent[int]("x", nil), engine.OnEvent[int]("x", nil))
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, string](ctx, env.Engine, "t/race", struct{}{})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != "1 true slow" {
+		t.Fatalf("race: %q, %v", got, err)
+	}
+	testkit.Replay(t, env.Engine, h.TaskID)
+	b, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/badselect", struct{}{})
+	must(t, err)
+	env.RunUntilDone(b.TaskID)
+	if _, err := b.Result(ctx); err == nil || !strings.Contains(err.Error(), `event "x" is selected twice`) {
+		t.Fatalf("duplicate event: %v", err)
+	}
+}
