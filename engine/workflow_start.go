@@ -139,9 +139,19 @@ func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
 // Result waits until the workflow finishes and returns its decoded result,
 // or a *TaskError when it failed or was cancelled (errors.Is(err,
 // ErrStepFailed), ErrWorkflowTimeout, ErrNonDeterministic, ErrCancelled).
+//
+// A workflow that continued as new (ContinueAsNew) returns the result of
+// the last run of its chain.
 func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 	var zero O
 	out, err := h.e.wait(ctx, h.TaskID, h.identity)
+	for err == nil && out.Err() == nil {
+		next, ok := continuedAs(out.Results[DriverStep])
+		if !ok {
+			break
+		}
+		out, err = h.e.wait(ctx, next, "")
+	}
 	if err != nil {
 		return zero, err
 	}
@@ -303,6 +313,9 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 		}
 		return nil, &suspendSignal{after: max(until.Sub(w.e.clk.Now()), 0), events: w.wakeOn, why: w.why}
 	case ferr != nil:
+		if next, ok := continuation(ferr); ok { // ContinueAsNew: this run completes
+			return next, nil
+		}
 		var re *RetryableError
 		var pe *PanicError
 		if errors.As(ferr, &re) || errors.As(ferr, &pe) {
