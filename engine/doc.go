@@ -20,7 +20,9 @@
 // recorded ones from the database before executing new ones. A durable step
 // that fails for good returns a *StepFailedError the function may handle
 // (compensate, take another path); only an error the function returns
-// fails the workflow.
+// fails the workflow. Select waits for the first of several futures, events
+// and timers (NewTimer); ContinueAsNew ends a run and starts the next one
+// with an empty history, so a loop never makes replays grow.
 //
 // Code changes while workflows are asleep: wrap each change in Version
 // (changeID, minSupported, maxSupported), which records the version a run

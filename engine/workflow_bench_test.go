@@ -10,6 +10,7 @@ import (
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
+	"github.com/tasker-go/tasker/testkit"
 )
 
 // BenchmarkWorkflow compares a code-first workflow of ten durable steps with
@@ -132,5 +133,81 @@ func benchMust(b *testing.B, err error) {
 	b.Helper()
 	if err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkWorkflowResume measures one resume of a code-first workflow
+// whose history holds 1,000 recorded steps: an event wakes it, the driver is
+// claimed, loads the history, replays the 1,000 steps, consumes the event
+// and suspends again (RunOnce on a SQLite file). "replay" measures
+// Engine.Replay alone (load and replay, no claim or write).
+//
+//	go test -run '^$' -bench WorkflowResume -benchtime 50x ./engine/
+func BenchmarkWorkflowResume(b *testing.B) {
+	env := testkit.NewEngine(b, &testkit.Options{File: true})
+	benchMust(b, engine.RegisterWorkflow(env.Engine, "bench/long", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		for i := range 1000 {
+			if _, err := engine.Step(wctx, "s", func(ctx context.Context) (int, error) { return i, nil }); err != nil {
+				return 0, err
+			}
+		}
+		for {
+			if _, err := engine.WaitEvent[int](wctx, "tick", 24*time.Hour); err != nil {
+				return 0, err
+			}
+		}
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "bench/long", struct{}{})
+	benchMust(b, err)
+	env.RunFor(time.Minute) // records the 1,000 steps and waits for a tick
+	if n := len(env.DurableSteps(h.TaskID)); n != 1001 {
+		b.Fatalf("%d durable rows, want 1001", n)
+	}
+	b.Run("resume", func(b *testing.B) {
+		for i := range b.N {
+			b.StopTimer()
+			env.SendEvent(h.TaskID, "tick", fmt.Sprint("t", i, "-", b.N), i)
+			b.StartTimer()
+			if n, err := env.RunOnce(ctx); err != nil || n != 1 {
+				b.Fatalf("RunOnce ran %d steps, %v", n, err)
+			}
+		}
+	})
+	b.Run("replay", func(b *testing.B) {
+		for range b.N {
+			benchMust(b, env.Replay(ctx, h.TaskID))
+		}
+	})
+}
+
+// BenchmarkContinueAsNewResume replays generation g of a workflow that
+// continued as new every 100 steps, for g up to 100: the time stays flat
+// because each run's history holds only its own 100 steps.
+//
+//	go test -run '^$' -bench ContinueAsNewResume -benchtime 50x ./engine/
+func BenchmarkContinueAsNewResume(b *testing.B) {
+	env := testkit.NewEngine(b, &testkit.Options{File: true})
+	registerCounter(b, env.Engine)
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[counterIn, int](ctx, env.Engine, "t/counter", counterIn{Total: 100 * 100, Per: 100})
+	benchMust(b, err)
+	var gens []int64
+	for id := h.TaskID; id != 0; {
+		env.RunUntilDone(id)
+		gens = append(gens, id)
+		r, err := env.Runs(ctx, id)
+		benchMust(b, err)
+		id = r.ContinuedAs
+	}
+	if len(gens) != 100 {
+		b.Fatalf("%d generations, want 100", len(gens))
+	}
+	for _, g := range []int{1, 10, 50, 100} {
+		b.Run(fmt.Sprintf("gen=%d", g), func(b *testing.B) {
+			for range b.N {
+				benchMust(b, env.Replay(ctx, gens[g-1]))
+			}
+		})
 	}
 }

@@ -63,7 +63,7 @@ func SleepUntil(wctx *WorkflowContext, t time.Time) error {
 
 // SelectCase is one alternative of Select: OnFuture, OnEvent or OnTimer.
 type SelectCase struct {
-	kind   string // "future", "event", "timer"
+	kind   string                         // "future", "event", "timer"
 	ready  func() (bool, <-chan struct{}) // futures: resolved, or still running here
 	event  string
 	decode func(json.RawMessage) error // events: into the caller's variable

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// continuedKey marks a driver result that is not the workflow's return
+// value but the task that continues it (ContinueAsNew).
+const continuedKey = "tasker_continued_as_new"
+
+// continuedFromKey is the key of a continuation's input document that
+// names the run it continues.
+const continuedFromKey = "continued_from"
+
+// ContinuedError is what ContinueAsNew returns: return it from the
+// workflow function to end this run. Next is the task of the next run.
+type ContinuedError struct {
+	TaskID int64 // this run
+	Next   int64 // the run that continues it
+}
+
+func (e *ContinuedError) Error() string {
+	return fmt.Sprintf("workflow task %d continued as new as task %d", e.TaskID, e.Next)
+}
+
+// ContinueAsNew starts the next run of this workflow with input and returns
+// a *ContinuedError; return it from the workflow function, which ends this
+// run: its task completes, and the workflow carries on in a new task whose
+// history starts empty. A workflow that loops for months calls it every so
+// many iterations, so no run's history, and no replay, grows without
+// bound. The runs form a chain linked both ways (Engine.Runs): the next run
+// is created once whatever happens to this one (its identity derives from
+// this task), inherits its queue, priority and parent (a parent's Child
+// waits for the last run), and gets no WithWorkflowTimeout of its own.
+// WorkflowHandle.Result and Child follow the chain to the last run's
+// result; Engine.Wait reports each run's own outcome.
+//
+// input must have the workflow's input type (else ErrTypeMismatch, which
+// fails the workflow). Futures started with Go should be awaited first.
+func ContinueAsNew(wctx *WorkflowContext, input any) error {
+	w := wctx
+	w.mu.Lock()
+	stop := w.stop
+	w.mu.Unlock()
+	switch {
+	case stop != nil:
+		return stop
+	case w.replay:
+		return w.stopWith(errReplayEnd) // Replay starts nothing
+	}
+	def, ok := w.e.workflowDef(w.Workflow)
+	if !ok {
+		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w: %s", w.TaskID, ErrUnknownWorkflow, quoteName(w.Workflow)))
+	}
+	if got := reflect.TypeOf(input); got == nil && !nilable(def.in) || got != nil && !got.AssignableTo(def.in) {
+		return w.failWith(Permanent(fmt.Errorf("continuing %s as new: %w: its input type is %s, not %v", w.Workflow, ErrTypeMismatch, def.in, got)))
+	}
+	ctx := context.WithoutCancel(w.Context)
+	d, err := w.e.st.GetTask(ctx, w.TaskID)
+	if err != nil {
+		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w", w.TaskID, err))
+	}
+	prio := d.Task.Priority
+	o := startOptions{key: fmt.Sprintf("continue-of-%d", w.TaskID), queue: d.Task.Queue, priority: &prio, parent: d.Task.ParentID}
+	p, err := w.e.prepareWorkflowStart(w.Workflow, input, &o)
+	if err == nil {
+		p.Context, err = withContinuedFrom(p.Context, w.TaskID)
+	}
+	if err != nil {
+		return w.failWith(Permanent(fmt.Errorf("continuing %s as new: %w", w.Workflow, err)))
+	}
+	res, err := w.e.st.CreateTask(ctx, p)
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
+		return w.failWith(Permanent(fmt.Errorf("continuing %s as new: %w", w.Workflow, err)))
+	case err != nil:
+		return w.abortWith(fmt.Errorf("continuing %s as new: %w", w.Workflow, err))
+	}
+	if !res.Existing {
+		w.e.stat.started.Add(1)
+		w.e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
+		w.e.Notify()
+	}
+	return &ContinuedError{TaskID: w.TaskID, Next: res.Task.ID}
+}
+
+func withContinuedFrom(doc store.JSON, from int64) (store.JSON, error) {
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	m[continuedFromKey] = json.RawMessage(fmt.Sprint(from))
+	return json.Marshal(m)
+}
+
+// continuation turns a workflow function's ContinuedError into the
+// driver's result (see conclude).
+func continuation(ferr error) (any, bool) {
+	var c *ContinuedError
+	if !errors.As(ferr, &c) {
+		return nil, false
+	}
+	return map[string]int64{continuedKey: c.Next}, true
+}
+
+// continuedAs reads a driver result: the next run's task, if it is a
+// continuation.
+func continuedAs(raw []byte) (int64, bool) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return 0, false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || len(m) != 1 {
+		return 0, false
+	}
+	var next int64
+	if v, ok := m[continuedKey]; !ok || json.Unmarshal(v, &next) != nil || next <= 0 {
+		return 0, false
+	}
+	return next, true
+}
+
+// Runs says how a workflow task is chained to others by ContinueAsNew.
+type Runs struct {
+	ContinuedFrom int64 // the run this one continues (0: the first)
+	ContinuedAs   int64 // the run that continues this one (0: none yet)
+}
+
+// Runs returns a code-first task's links in its ContinueAsNew chain.
+func (e *Engine) Runs(ctx context.Context, taskID int64) (Runs, error) {
+	d, err := e.st.GetTask(ctx, taskID)
+	if err != nil {
+		return Runs{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
+	}
+	if d.Task.Kind != store.KindCode {
+		return Runs{}, fmt.Errorf("reading the runs of task %d: %w: not a code-first workflow", taskID, store.ErrInvalid)
+	}
+	var r Runs
+	var in map[string]json.RawMessage
+	if json.Unmarshal(d.Task.Context, &in) == nil {
+		_ = json.Unmarshal(in[continuedFromKey], &r.ContinuedFrom)
+	}
+	if s := d.Step(DriverStep); s != nil && s.State == store.StepComplete {
+		r.ContinuedAs, _ = continuedAs(s.Results)
+	}
+	return r, nil
+}
+
+func nilable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		return true
+	}
+	return false
+}

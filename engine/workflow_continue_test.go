@@ -1,0 +1,147 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+type counterIn struct {
+	N, Total, Per int
+}
+
+// registerCounter registers "t/counter": a loop of Total durable steps that
+// continues as new every Per of them.
+func registerCounter(t testing.TB, e *engine.Engine) {
+	err := engine.RegisterWorkflow(e, "t/counter", func(wctx *engine.WorkflowContext, in counterIn) (int, error) {
+		n := in.N
+		for i := 0; i < in.Per && n < in.Total; i++ {
+			v, err := engine.Step(wctx, "inc", func(ctx context.Context) (int, error) { return n + 1, nil })
+			if err != nil {
+				return 0, err
+			}
+			n = v
+		}
+		if n < in.Total {
+			return 0, engine.ContinueAsNew(wctx, counterIn{N: n, Total: in.Total, Per: in.Per})
+		}
+		return n, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A loop of 1,000 iterations (durable steps), continued as new every 50:
+// the result is the last run's, each of the 20 runs' history holds at most
+// 50 rows, and the runs are linked both ways from the first to the last.
+// (10,000 iterations in runs of 100 pass too but take 80 s under -race on
+// the shared machine; BenchmarkContinueAsNewResume runs 100 generations.)
+func TestWorkflowContinueAsNewLoop(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	registerCounter(t, env.Engine)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/parent", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.Child[int](wctx, "t/counter", counterIn{Total: 25, Per: 10})
+	}))
+	ctx := context.Background()
+	const total, per = 1_000, 50
+	h, err := engine.StartWorkflow[counterIn, int](ctx, env.Engine, "t/counter", counterIn{Total: total, Per: per})
+	must(t, err)
+	runChain(t, env, h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != total {
+		t.Fatalf("result %d, %v", got, err)
+	}
+	runs, prev, id := 0, int64(0), h.TaskID
+	for id != 0 {
+		runs++
+		r, err := env.Runs(ctx, id)
+		must(t, err)
+		if r.ContinuedFrom != prev {
+			t.Fatalf("run %d (task %d) continues %d, want %d", runs, id, r.ContinuedFrom, prev)
+		}
+		d := env.Task(id)
+		if d.Task.State != store.TaskComplete || len(env.DurableSteps(id)) > per {
+			t.Fatalf("run %d: %s with %d durable steps (bound %d)", runs, d.Task.State, len(env.DurableSteps(id)), per)
+		}
+		if runs%5 == 1 {
+			testkit.Replay(t, env.Engine, id)
+		}
+		prev, id = id, r.ContinuedAs
+	}
+	if runs != total/per {
+		t.Fatalf("%d runs, want %d", runs, total/per)
+	}
+	// A later run's handle gives the same result; a parent's Child waits
+	// for the last run of its child's chain.
+	if got, err := engine.GetWorkflow[int](env.Engine, prev).Result(ctx); err != nil || got != total {
+		t.Fatalf("last run: %d, %v", got, err)
+	}
+	p, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/parent", struct{}{})
+	must(t, err)
+	env.RunUntilDone(p.TaskID)
+	if got, err := p.Result(ctx); err != nil || got != 25 {
+		t.Fatalf("parent of a continued child: %d, %v", got, err)
+	}
+}
+
+// The next run is created once even when the run that continues is run
+// again (a crash before its completion was recorded), and a wrong input
+// type is refused.
+func TestWorkflowContinueAsNewOnceAndTyped(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	must(t, engine.RegisterWorkflow(env.Engine, "t/cont", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if in >= 2 {
+			return in, nil
+		}
+		first := engine.ContinueAsNew(wctx, in+1)
+		again := engine.ContinueAsNew(wctx, in+1) // as if the run were repeated
+		var a, b *engine.ContinuedError
+		if !errors.As(first, &a) || !errors.As(again, &b) || a.Next != b.Next || a.TaskID != wctx.TaskID {
+			return 0, engine.Permanent(errors.New("a second ContinueAsNew created another run"))
+		}
+		return 0, first
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/badcont", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return 0, engine.ContinueAsNew(wctx, "not an int")
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/cont", 0)
+	must(t, err)
+	runChain(t, env, h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != 2 {
+		t.Fatalf("result %d, %v", got, err)
+	}
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{Limit: 10})
+	must(t, err)
+	if len(page.Tasks) != 3 {
+		t.Fatalf("%d tasks, want 3 runs", len(page.Tasks))
+	}
+	b, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/badcont", 0)
+	must(t, err)
+	env.RunUntilDone(b.TaskID)
+	if _, err := b.Result(ctx); !errors.Is(err, engine.ErrStepFailed) || !strings.Contains(err.Error(), "input type is int, not string") {
+		t.Fatalf("bad input type: %v", err)
+	}
+}
+
+// runChain runs a workflow and the runs that continue it until the last
+// one has finished, and returns the last one.
+func runChain(t testing.TB, env *testkit.Env, id int64) int64 {
+	t.Helper()
+	for {
+		env.RunUntilDone(id)
+		r, err := env.Runs(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ContinuedAs == 0 {
+			return id
+		}
+		id = r.ContinuedAs
+	}
+}
