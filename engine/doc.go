@@ -23,6 +23,9 @@
 // fails the workflow. Select waits for the first of several futures, events
 // and timers (NewTimer); ContinueAsNew ends a run and starts the next one
 // with an empty history, so a loop never makes replays grow.
+// SetQueryState publishes state that Query reads from any process; Update
+// sends a request, idempotent per update id, that the workflow receives
+// (ReceiveUpdate, OnUpdate) and answers (UpdateRequest.Reply) once.
 //
 // Code changes while workflows are asleep: wrap each change in Version
 // (changeID, minSupported, maxSupported), which records the version a run

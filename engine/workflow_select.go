@@ -67,7 +67,9 @@ type SelectCase struct {
 	ready  func() (bool, <-chan struct{}) // futures: resolved, or still running here
 	event  string
 	decode func(json.RawMessage) error // events: into the caller's variable
-	timer  *Timer
+	// decodeEvent, when set, replaces decode and also gets the event's key.
+	decodeEvent func(key string, payload json.RawMessage) error
+	timer       *Timer
 }
 
 // OnFuture is ready when the durable step behind f has finished (Get then
@@ -107,6 +109,7 @@ type selectResult struct {
 	Case    *int            `json:"case,omitempty"`
 	Kind    string          `json:"kind,omitempty"`
 	Name    string          `json:"name,omitempty"`
+	Key     string          `json:"key,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
@@ -238,7 +241,11 @@ func (w *WorkflowContext) selected(seq int, rec *store.Step, cases []SelectCase)
 	if r.Case == nil { // an event won
 		for i, c := range cases {
 			if c.kind == "event" && c.event == r.Name {
-				if err := c.decode(r.Payload); err != nil {
+				decode := c.decode
+				if c.decodeEvent != nil {
+					decode = func(p json.RawMessage) error { return c.decodeEvent(r.Key, p) }
+				}
+				if err := decode(r.Payload); err != nil {
 					return -1, w.failWith(Permanent(fmt.Errorf("decoding event %s selected at sequence %d: %w", r.Name, seq, err)))
 				}
 				return i, nil

@@ -56,34 +56,43 @@ type eventResult struct {
 // returns the same one.
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
-	seq, rec, err := wctx.begin(name, kindEvent)
+	seq, r, err := waitEvent(wctx, name, timeout)
 	if err != nil {
 		return zero, err
+	}
+	return decodeAs[T](wctx, seq, name, r.Payload)
+}
+
+// waitEvent is WaitEvent with the recorded event undecoded.
+func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, *eventResult, error) {
+	seq, rec, err := wctx.begin(name, kindEvent)
+	if err != nil {
+		return seq, nil, err
 	}
 	if rec == nil || !rec.State.Satisfied() {
 		rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: name, Handler: kindEvent, Kind: store.OutcomeSuspend,
 			RetryAfter: max(timeout, 0), ConsumeEvent: name})
 		if err != nil {
-			return zero, err
+			return seq, nil, err
 		}
 		if !rec.State.Satisfied() {
 			if wctx.e.clk.Now().Before(rec.NextAttemptAt) {
-				return zero, wctx.suspend(rec.NextAttemptAt, "event "+name, name)
+				return seq, nil, wctx.suspend(rec.NextAttemptAt, "event "+name, name)
 			}
 			if rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: name, Handler: kindEvent, Kind: store.OutcomeComplete,
 				Results: store.JSON(`{"timeout":true}`), ConsumeEvent: name}); err != nil {
-				return zero, err
+				return seq, nil, err
 			}
 		}
 	}
 	var r eventResult
 	if err := json.Unmarshal(rec.Results, &r); err != nil {
-		return zero, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded event %s (sequence %d): %w", name, seq, err)))
+		return seq, nil, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded event %s (sequence %d): %w", name, seq, err)))
 	}
 	if r.Timeout {
-		return zero, &EventTimeoutError{Event: name, Timeout: timeout}
+		return seq, nil, &EventTimeoutError{Event: name, Timeout: timeout}
 	}
-	return decodeAs[T](wctx, seq, name, r.Payload)
+	return seq, &r, nil
 }
 
 // SendEvent sends an event to a workflow task: it is recorded once per

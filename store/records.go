@@ -162,6 +162,19 @@ type Event struct {
 	CreatedAt  time.Time  `bun:"created_at,notnull" json:"created_at"`
 }
 
+// WorkflowValue is a value a code-first workflow published for readers
+// outside it: query state, or the answer to an update.
+type WorkflowValue struct {
+	bun.BaseModel `bun:"table:tasker_workflow_values,alias:wv"`
+
+	TaskID    int64     `bun:"task_id,pk" json:"task_id"`
+	Kind      string    `bun:"kind,pk" json:"kind"`
+	Name      string    `bun:"name,pk" json:"name"`
+	Seq       int       `bun:"seq,notnull" json:"seq"`
+	Value     JSON      `bun:"value,type:text,notnull" json:"value"`
+	UpdatedAt time.Time `bun:"updated_at,notnull" json:"updated_at"`
+}
+
 // Queues and priorities.
 const (
 	// DefaultQueue is the queue of a task that names none.

@@ -89,6 +89,11 @@ type Store interface {
 
 	// SendEvent records an event for a task, idempotent on (task, name, key).
 	SendEvent(ctx context.Context, p *SendEventParams) (*Event, bool, error)
+	// SetWorkflowValue writes a value a code-first workflow publishes (see
+	// WorkflowValue), fenced on its driver's lease (ErrLeaseLost).
+	SetWorkflowValue(ctx context.Context, p *SetWorkflowValueParams) error
+	// GetWorkflowValue reads one published value, or ErrNotFound.
+	GetWorkflowValue(ctx context.Context, taskID int64, kind, name string) (*WorkflowValue, error)
 	// ConsumeEvent marks the oldest unconsumed event of that name consumed
 	// and returns it, or ErrNotFound.
 	ConsumeEvent(ctx context.Context, p *ConsumeEventParams) (*Event, error)
@@ -524,6 +529,38 @@ type SendEventParams struct {
 	Key     string
 	Payload JSON
 	Now     time.Time
+}
+
+// Kinds of WorkflowValue.
+const (
+	ValueQuery = "query" // query state: the value with the highest Seq wins
+	ValueReply = "reply" // an update's answer: the first value written wins
+)
+
+// SetWorkflowValueParams publish a value of a code-first workflow.
+type SetWorkflowValueParams struct {
+	Driver Lease // the task's driver step, leased by the caller
+	TaskID int64
+	Kind   string // ValueQuery or ValueReply
+	Name   string
+	Seq    int // the workflow's durable sequence when the value was set
+	Value  JSON
+	Now    time.Time
+}
+
+// Validate checks the kind, name and value.
+func (p *SetWorkflowValueParams) Validate() error {
+	var errs []error
+	if p.Kind != ValueQuery && p.Kind != ValueReply {
+		errs = append(errs, invalid("kind", "must be %q or %q, got %q", ValueQuery, ValueReply, p.Kind))
+	}
+	if p.Seq < 0 {
+		errs = append(errs, invalid("seq", "must not be negative, got %d", p.Seq))
+	}
+	if len(p.Value) == 0 {
+		errs = append(errs, invalid("value", "is required"))
+	}
+	return errors.Join(append(errs, checkName("name", p.Name, true), checkJSON("value", p.Value, false))...)
 }
 
 // ConsumeEventParams ask for the oldest unconsumed event of a name.

@@ -61,6 +61,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"LeaderElection":             testLeaderElection,
 		"RecordStep":                 testRecordStep,
 		"SuspendAndWake":             testSuspendAndWake,
+		"WorkflowValues":             testWorkflowValues,
 		"WorkerRegistry":             testWorkerRegistry,
 		"WorkerRegistryBadInput":     testWorkerRegistryBadInput,
 		"AdminTokens":                testAdminTokens,

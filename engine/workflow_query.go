@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Queries and updates.
+//
+// A query reads state the workflow published (SetQueryState), not a handler
+// run on demand: answering a Temporal-style query handler means loading the
+// history and replaying the workflow's code in the asking process, which
+// needs the workflow registered there, costs a replay per question, and
+// cannot answer while no worker runs. Published state is one row, read in
+// one statement from any process (a CLI, an admin page), as of the
+// workflow's last published point, and it survives the workflow's end.
+//
+// An update is an event (so it is durable and idempotent per update id the
+// moment it is sent) that the workflow receives at a point of its choosing
+// (ReceiveUpdate, or OnUpdate in a Select) and answers (Reply); the answer
+// is stored once, so a sender that asks again, or waits again after a
+// crash, gets the same answer.
+
+// updatePrefix prefixes the event that carries an update.
+const updatePrefix = "update:"
+
+// Errors of queries and updates.
+var (
+	// ErrNoQueryState: the workflow has published nothing under that name.
+	ErrNoQueryState = errors.New("tasker: no query state")
+	// ErrUpdateUnanswered: the workflow finished without answering the
+	// update.
+	ErrUpdateUnanswered = errors.New("tasker: update not answered")
+)
+
+// SetQueryState publishes v under name: Query returns it to anyone, in any
+// process, until the workflow publishes another value under that name. A
+// replay re-publishing older values changes nothing (each value is stamped
+// with the workflow's place in its history). v must encode as JSON within
+// Config.MaxPayloadBytes; an error fails the workflow.
+func SetQueryState(wctx *WorkflowContext, name string, v any) error {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return wctx.failWith(Permanent(fmt.Errorf("query state %q: encoding: %w", name, err)))
+	}
+	if err := wctx.e.checkPayload("query state "+name, len(doc)); err != nil {
+		return wctx.failWith(Permanent(err))
+	}
+	return wctx.publish(store.ValueQuery, name, doc)
+}
+
+// publish writes a value under the driver's lease, unless this is a replay
+// still inside the recorded history (the value was written then, and a
+// later one may have replaced it).
+func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
+	w.mu.Lock()
+	stop, seq, inside := w.stop, w.seq, w.seq < w.last
+	w.mu.Unlock()
+	switch {
+	case stop != nil:
+		return stop
+	case w.replay || inside:
+		return nil
+	}
+	err := w.e.st.SetWorkflowValue(context.WithoutCancel(w.Context), &store.SetWorkflowValueParams{Driver: w.lease, TaskID: w.TaskID,
+		Kind: kind, Name: name, Seq: seq, Value: doc, Now: w.e.now()})
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		return w.abortWith(errLeaseLost)
+	case errors.Is(err, store.ErrInvalid):
+		return w.failWith(Permanent(fmt.Errorf("publishing %s %q: %w", kind, name, err)))
+	case err != nil:
+		return w.abortWith(fmt.Errorf("publishing %s %q: %w", kind, name, err))
+	}
+	if kind == store.ValueReply {
+		w.e.waiters.Notify(w.TaskID) // an Update waiting in this process
+	}
+	return nil
+}
+
+// Query returns the state a workflow task published under name
+// (SetQueryState), decoded as T, or ErrNoQueryState. It reads the database
+// only: the workflow need not be running, or registered in this process.
+func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T, error) {
+	var v T
+	wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueQuery, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, ErrNoQueryState)
+	}
+	if err != nil {
+		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
+	}
+	if err := json.Unmarshal(wv.Value, &v); err != nil {
+		return v, fmt.Errorf("querying %q of task %d: decoding %s: %w", name, taskID, wv.Value, err)
+	}
+	return v, nil
+}
+
+// UpdateRequest is an update a workflow received (ReceiveUpdate, OnUpdate).
+type UpdateRequest[A any] struct {
+	Name string // the update's name
+	ID   string // the sender's update id
+	Arg  A
+}
+
+// reply is an update's stored answer.
+type reply struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// UpdateError is an update the workflow answered with an error.
+type UpdateError struct {
+	TaskID  int64
+	Update  string
+	ID      string
+	Message string
+}
+
+func (e *UpdateError) Error() string {
+	return fmt.Sprintf("update %s (id %s) of workflow task %d: %s", e.Update, e.ID, e.TaskID, e.Message)
+}
+
+// ReceiveUpdate waits, durably, up to timeout for an update of that name
+// (see Update) and returns it; the timeout is an *EventTimeoutError. Updates
+// are received one at a time, oldest first; the receipt is recorded, so a
+// replay receives the same one. Answer it with Reply.
+func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {
+	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout)
+	if err != nil {
+		return nil, err
+	}
+	arg, err := decodeAs[A](wctx, seq, updatePrefix+name, r.Payload)
+	if err != nil {
+		return nil, err
+	}
+	return &UpdateRequest[A]{Name: name, ID: r.Key, Arg: arg}, nil
+}
+
+// OnUpdate is a Select case that is ready when an update of that name was
+// sent; Select receives it into *req.
+func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
+	c := OnEvent[json.RawMessage](updatePrefix+name, nil)
+	c.decodeEvent = func(key string, raw json.RawMessage) error {
+		r := &UpdateRequest[A]{Name: name, ID: key}
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &r.Arg); err != nil {
+				return err
+			}
+		}
+		*req = r
+		return nil
+	}
+	return c
+}
+
+// Reply answers the update with result, or with failure when it is not nil
+// (the sender's Update then returns an *UpdateError with its message). The
+// first answer is stored and kept; answering again changes nothing.
+func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure error) error {
+	var rep reply
+	if failure != nil {
+		rep.Error = failure.Error()
+	} else {
+		doc, err := json.Marshal(result)
+		if err != nil {
+			return wctx.failWith(Permanent(fmt.Errorf("answering update %s (id %s): encoding: %w", r.Name, r.ID, err)))
+		}
+		rep.Result = doc
+	}
+	doc, _ := json.Marshal(rep)
+	if err := wctx.e.checkPayload("answer to update "+r.Name, len(doc)); err != nil {
+		return wctx.failWith(Permanent(err))
+	}
+	return wctx.publish(store.ValueReply, replyName(r.Name, r.ID), doc)
+}
+
+func replyName(update, id string) string { return update + "\n" + id }
+
+// Update sends an update to a workflow task and waits for its answer. id
+// makes it idempotent: sending the same (name, id) again, after a crash of
+// the sender or of the workflow's worker, never delivers it twice and
+// returns the same answer. It returns the answer decoded as R, an
+// *UpdateError when the workflow answered with an error,
+// ErrUpdateUnanswered when the workflow finished without answering, or
+// ctx's error.
+func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string, arg any) (R, error) {
+	var zero R
+	switch {
+	case name == "" || strings.Contains(name, "\n"):
+		return zero, fmt.Errorf("updating task %d: %w: the update name %q is empty or holds a newline", taskID, store.ErrInvalid, name)
+	case id == "" || strings.Contains(id, "\n"):
+		return zero, fmt.Errorf("updating task %d: %w: the update id %q is empty or holds a newline", taskID, store.ErrInvalid, id)
+	}
+	answered := func() (R, bool, error) {
+		wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueReply, replyName(name, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return zero, false, nil
+		}
+		if err != nil {
+			return zero, false, fmt.Errorf("reading the answer to update %s of task %d: %w", name, taskID, err)
+		}
+		var rep reply
+		var v R
+		if err := json.Unmarshal(wv.Value, &rep); err != nil {
+			return zero, true, fmt.Errorf("decoding the answer to update %s of task %d: %w", name, taskID, err)
+		}
+		if rep.Error != "" {
+			return zero, true, &UpdateError{TaskID: taskID, Update: name, ID: id, Message: rep.Error}
+		}
+		if len(rep.Result) > 0 {
+			if err := json.Unmarshal(rep.Result, &v); err != nil {
+				return zero, true, fmt.Errorf("decoding the answer to update %s of task %d: %w", name, taskID, err)
+			}
+		}
+		return v, true, nil
+	}
+	if v, ok, err := answered(); ok || err != nil {
+		return v, err
+	}
+	if _, err := e.SendEvent(ctx, taskID, updatePrefix+name, id, arg); err != nil {
+		if v, ok, aerr := answered(); ok || aerr != nil { // answered meanwhile, then finished
+			return v, aerr
+		}
+		return zero, fmt.Errorf("updating task %d: %w", taskID, err)
+	}
+	for {
+		ch := e.waiters.Add(taskID)
+		v, ok, err := answered()
+		if ok || err != nil {
+			e.waiters.Drop(taskID, ch)
+			return v, err
+		}
+		d, err := e.st.GetTask(ctx, taskID)
+		if err != nil {
+			e.waiters.Drop(taskID, ch)
+			return zero, fmt.Errorf("updating task %d: %w", taskID, err)
+		}
+		if d.Task.State.Done() {
+			e.waiters.Drop(taskID, ch)
+			if v, ok, err := answered(); ok || err != nil {
+				return v, err
+			}
+			return zero, fmt.Errorf("update %s (id %s) of task %d: %w: the workflow ended %s", name, id, taskID, ErrUpdateUnanswered, d.Task.State)
+		}
+		poll := time.NewTimer(e.cfg.Execution.PollInterval)
+		select {
+		case <-ch:
+		case <-poll.C:
+		case <-ctx.Done():
+			poll.Stop()
+			e.waiters.Drop(taskID, ch)
+			return zero, ctx.Err()
+		}
+		poll.Stop()
+		e.waiters.Drop(taskID, ch)
+	}
+}

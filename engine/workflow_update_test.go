@@ -1,0 +1,245 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+const wfUpdateChildEnv = "TASKER_WF_UPDATE_CHILD"
+
+// The child process of TestWorkflowUpdateAnsweredOnceAcrossKill9 runs from
+// init and never returns: it is killed inside the update's step.
+func init() {
+	if v := os.Getenv(wfUpdateChildEnv); v != "" {
+		dbPath, ledgerPath, _ := strings.Cut(v, "|")
+		ctx := context.Background()
+		s, err := sqlite.Open(ctx, dbPath, nil)
+		if err == nil {
+			var e *engine.Engine
+			if e, err = engine.New(wfCrashConfig(s)); err == nil {
+				err = accountFlow(e, ledgerPath, true)
+			}
+			if err == nil {
+				go e.Run(ctx)
+				select {} // until killed
+			}
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+}
+
+// accountFlow registers "t/account": a balance published as query state,
+// "deposit" updates applied by a durable step (which appends its
+// idempotency key to the ledger file and prints "done <key>"; with hang
+// set it then hangs, to be killed) and answered with the new balance, and a
+// "close" update that ends the workflow. A negative deposit is answered
+// with an error.
+func accountFlow(e *engine.Engine, ledgerPath string, hang bool) error {
+	var mu sync.Mutex
+	return engine.RegisterWorkflow(e, "t/account", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		balance := 0
+		if err := engine.SetQueryState(wctx, "balance", balance); err != nil {
+			return 0, err
+		}
+		for {
+			var dep, cls *engine.UpdateRequest[int]
+			i, err := engine.Select(wctx, engine.OnUpdate("deposit", &dep), engine.OnUpdate("close", &cls))
+			if err != nil {
+				return 0, err
+			}
+			if i == 1 {
+				return balance, cls.Reply(wctx, balance, nil)
+			}
+			if dep.Arg < 0 {
+				if err := dep.Reply(wctx, nil, errors.New("a deposit must be positive")); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			v, err := engine.Step(wctx, "apply", func(ctx context.Context) (int, error) {
+				info, _ := engine.StepInfoFrom(ctx)
+				mu.Lock()
+				f, err := os.OpenFile(ledgerPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+				if err == nil {
+					_, err = f.WriteString(info.IdempotencyKey + "\n")
+					f.Close()
+				}
+				mu.Unlock()
+				if err != nil {
+					return 0, err
+				}
+				fmt.Println("done", info.IdempotencyKey)
+				if hang {
+					<-make(chan struct{})
+				}
+				return balance + dep.Arg, nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			balance = v
+			if err := engine.SetQueryState(wctx, "balance", balance); err != nil {
+				return 0, err
+			}
+			if err := dep.Reply(wctx, balance, nil); err != nil {
+				return 0, err
+			}
+		}
+	})
+}
+
+// Updates are answered, once per update id, and published state is read
+// without running the workflow.
+func TestWorkflowQueryAndUpdate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "account.db"), nil)
+	must(t, err)
+	defer s.Close()
+	e, err := engine.New(engine.Config{Store: s, Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	must(t, err)
+	ledger := filepath.Join(dir, "ledger.txt")
+	must(t, accountFlow(e, ledger, false))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/account", struct{}{})
+	must(t, err)
+	if _, err := engine.Query[int](ctx, e, h.TaskID, "balance"); !errors.Is(err, engine.ErrNoQueryState) {
+		t.Fatalf("query before the workflow ran: %v", err)
+	}
+	run(t, e)
+	deposit := func(id string, n int) (int, error) { return engine.Update[int](ctx, e, h.TaskID, "deposit", id, n) }
+	if v, err := deposit("u1", 10); err != nil || v != 10 {
+		t.Fatalf("deposit u1: %d, %v", v, err)
+	}
+	if v, err := deposit("u1", 10); err != nil || v != 10 { // the same id: the same answer, applied once
+		t.Fatalf("deposit u1 again: %d, %v", v, err)
+	}
+	var ue *engine.UpdateError
+	if _, err := deposit("bad", -1); !errors.As(err, &ue) || !strings.Contains(ue.Message, "must be positive") {
+		t.Fatalf("negative deposit: %v", err)
+	}
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := deposit(fmt.Sprint("c", i), 1); err != nil {
+				t.Errorf("concurrent deposit %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, err := engine.Query[int](ctx, e, h.TaskID, "balance"); err != nil || v != 15 {
+		t.Fatalf("balance %d, %v", v, err)
+	}
+	for _, bad := range []string{"", "a\nb"} {
+		if _, err := deposit(bad, 1); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("update id %q: %v", bad, err)
+		}
+	}
+	if v, err := engine.Update[int](ctx, e, h.TaskID, "close", "end", nil); err != nil || v != 15 {
+		t.Fatalf("close: %d, %v", v, err)
+	}
+	if v, err := h.Result(ctx); err != nil || v != 15 {
+		t.Fatalf("result %d, %v", v, err)
+	}
+	// After the end: answered updates still answer, new ones are refused,
+	// the state is still there, and the history replays.
+	if v, err := deposit("u1", 10); err != nil || v != 10 {
+		t.Fatalf("deposit u1 after the end: %d, %v", v, err)
+	}
+	if _, err := deposit("late", 1); !errors.Is(err, engine.ErrEventRefused) {
+		t.Fatalf("deposit after the end: %v", err)
+	}
+	if v, err := engine.Query[int](ctx, e, h.TaskID, "balance"); err != nil || v != 15 {
+		t.Fatalf("balance after the end %d, %v", v, err)
+	}
+	must(t, e.Replay(ctx, h.TaskID))
+	data, err := os.ReadFile(ledger)
+	must(t, err)
+	if n := strings.Count(string(data), "\n"); n != 6 {
+		t.Fatalf("%d deposits applied, want 6:\n%s", n, data)
+	}
+}
+
+// TestWorkflowUpdateAnsweredOnceAcrossKill9 kills the worker between an
+// update's receipt and its answer (inside the step that applies it), then
+// resumes on the same database: the sender waiting meanwhile gets the
+// answer, asking again gets the same one, the update was delivered once,
+// and its step's side effect has one idempotency key.
+func TestWorkflowUpdateAnsweredOnceAcrossKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test runs a child process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	dbPath, ledgerPath := filepath.Join(dir, "account.db"), filepath.Join(dir, "ledger.txt")
+	s, err := sqlite.Open(ctx, dbPath, nil)
+	must(t, err)
+	defer s.Close()
+	e, err := engine.New(wfCrashConfig(s))
+	must(t, err)
+	must(t, accountFlow(e, ledgerPath, false))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/account", struct{}{})
+	must(t, err)
+	type answer struct {
+		v   int
+		err error
+	}
+	answered := make(chan answer, 1)
+	go func() { // the sender waits across the kill
+		v, err := engine.Update[int](ctx, e, h.TaskID, "deposit", "u1", 7)
+		answered <- answer{v, err}
+	}()
+	killChildAfter(t, wfUpdateChildEnv+"="+dbPath+"|"+ledgerPath, 1)
+	if _, err := s.GetWorkflowValue(ctx, h.TaskID, store.ValueReply, "deposit\nu1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the update was answered before the kill: %v", err)
+	}
+	run(t, e)
+	a := <-answered
+	if a.err != nil || a.v != 7 {
+		t.Fatalf("answer after the kill: %d, %v", a.v, a.err)
+	}
+	if v, err := engine.Update[int](ctx, e, h.TaskID, "deposit", "u1", 7); err != nil || v != 7 {
+		t.Fatalf("asking again: %d, %v", v, err)
+	}
+	if v, err := engine.Update[int](ctx, e, h.TaskID, "close", "end", nil); err != nil || v != 7 {
+		t.Fatalf("close: %d, %v", v, err)
+	}
+	if v, err := h.Result(ctx); err != nil || v != 7 {
+		t.Fatalf("result %d, %v", v, err)
+	}
+	var events []string
+	must(t, s.DB().NewRaw(`SELECT name || '/' || key FROM tasker_events WHERE task_id = ? ORDER BY id`, h.TaskID).Scan(ctx, &events))
+	if strings.Join(events, " ") != "update:deposit/u1 update:close/end" {
+		t.Fatalf("events %v: the update was not delivered once", events)
+	}
+	var applies []string
+	must(t, s.DB().NewRaw(`SELECT name FROM tasker_steps WHERE task_id = ? AND handler = 'workflow.step'`, h.TaskID).Scan(ctx, &applies))
+	if len(applies) != 1 {
+		t.Fatalf("the update was applied by %d steps: %v", len(applies), applies)
+	}
+	data, err := os.ReadFile(ledgerPath)
+	must(t, err)
+	keys := map[string]bool{}
+	for _, l := range strings.Fields(string(data)) {
+		keys[l] = true
+	}
+	if len(keys) != 1 {
+		t.Fatalf("the step's side effect ran under %d idempotency keys: %s", len(keys), data)
+	}
+	t.Logf("the step ran %d times (the attempt killed, then the resumed one), under one key", len(strings.Fields(string(data))))
+}

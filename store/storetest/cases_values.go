@@ -1,0 +1,64 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// testWorkflowValues: query state keeps the value of the highest sequence
+// (an older one written by a replay changes nothing), a reply is written
+// once, writes are fenced on the driver's lease, and bad input is refused
+// with nothing written.
+func testWorkflowValues(t *testing.T, b *bundle) {
+	d, driver := codeTask(t, b)
+	id, lease := d.Task.ID, driver.Step.Lease()
+	set := func(kind, name string, seq int, value string) error {
+		return b.s.SetWorkflowValue(b.ctx, &store.SetWorkflowValueParams{Driver: lease, TaskID: id, Kind: kind, Name: name, Seq: seq, Value: store.JSON(value), Now: b.now})
+	}
+	get := func(kind, name string) string {
+		t.Helper()
+		v, err := b.s.GetWorkflowValue(b.ctx, id, kind, name)
+		if err != nil {
+			t.Fatalf("GetWorkflowValue(%s %s): %v", kind, name, err)
+		}
+		return string(v.Value)
+	}
+	_, err := b.s.GetWorkflowValue(b.ctx, id, store.ValueQuery, "progress")
+	wantErr(t, err, store.ErrNotFound)
+	for _, step := range []struct {
+		seq  int
+		v    string
+		want string
+	}{{3, `{"done":3}`, `{"done":3}`}, {5, `{"done":5}`, `{"done":5}`}, {4, `{"done":4}`, `{"done":5}`}, {5, `{"done":6}`, `{"done":6}`}} {
+		if err := set(store.ValueQuery, "progress", step.seq, step.v); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(store.ValueQuery, "progress"); !sameJSON([]byte(got), step.want) {
+			t.Fatalf("after seq %d: %s, want %s", step.seq, got, step.want)
+		}
+	}
+	if err := set(store.ValueReply, "approve:u1", 7, `"first"`); err != nil {
+		t.Fatal(err)
+	}
+	if err := set(store.ValueReply, "approve:u1", 9, `"second"`); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(store.ValueReply, "approve:u1"); !sameJSON([]byte(got), `"first"`) {
+		t.Fatalf("reply %s, want the first", got)
+	}
+	// Kinds are separate name spaces.
+	if _, err := b.s.GetWorkflowValue(b.ctx, id, store.ValueReply, "progress"); err == nil {
+		t.Fatal("a query value read as a reply")
+	}
+	// A stale lease writes nothing; bad input is refused.
+	err = b.s.SetWorkflowValue(b.ctx, &store.SetWorkflowValueParams{Driver: store.Lease{StepID: lease.StepID, Token: lease.Token + 1}, TaskID: id,
+		Kind: store.ValueQuery, Name: "progress", Seq: 99, Value: store.JSON(`1`), Now: b.now})
+	wantErr(t, err, store.ErrLeaseLost)
+	wantErr(t, set("other", "x", 1, `1`), store.ErrInvalid, "kind")
+	wantErr(t, set(store.ValueQuery, "", 1, `1`), store.ErrInvalid, "name")
+	wantErr(t, set(store.ValueQuery, "x", 1, `{bad`), store.ErrInvalid, "value")
+	if got := get(store.ValueQuery, "progress"); !sameJSON([]byte(got), `{"done":6}`) {
+		t.Fatalf("a refused write changed the value: %s", got)
+	}
+}
