@@ -189,6 +189,10 @@ type startOptions struct {
 	groupMax int
 	parent   *int64
 	timeout  time.Duration // WithWorkflowTimeout
+	// StartAt, StartAfter (see notBefore)
+	startAt    time.Time
+	startAfter time.Duration
+	delayed    bool
 }
 
 // deadline is when WithWorkflowTimeout ends the task (zero: never).
@@ -196,7 +200,11 @@ func (o *startOptions) deadline(clk Clock) time.Time {
 	if o.timeout <= 0 {
 		return time.Time{}
 	}
-	return clk.Now().Add(o.timeout).UTC()
+	start := clk.Now()
+	if at, _ := o.notBefore(clk); at.After(start) { // a delayed start: from then
+		start = at
+	}
+	return start.Add(o.timeout).UTC()
 }
 
 // identity returns a new task's identity key and input hash: a fresh
@@ -393,6 +401,9 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
 		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(),
 		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
+	}
+	if err := o.delay(e.clk, p.Steps); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
 	return p, nil
 }

@@ -229,17 +229,21 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 	identity, inputHash := o.identity(name, name+"@code", doc)
 	var cfg store.JSON
 	if o.timeout > 0 {
-		cfg, _ = json.Marshal(driverConfig{Deadline: e.clk.Now().Add(o.timeout).UTC()})
+		cfg, _ = json.Marshal(driverConfig{Deadline: o.deadline(e.clk)})
 	}
 	ns, n, _ := strings.Cut(name, "/")
 	queue, priority := o.routing("", 0)
-	return &store.CreateTaskParams{
+	p := &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
 		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
 		ConcGroup: o.group, ConcMax: o.groupMax,
 		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
-	}, nil
+	}
+	if err := o.delay(e.clk, p.Steps); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	return p, nil
 }
 
 // started is a task Start created or found.
