@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// StartAt delays the task's start until t: it is created now (so its
+// identity is taken and a second start finds it), and its first steps —
+// a code-first workflow's driver, a DAG's steps without dependencies —
+// are not claimed before t. A time in the past starts it at once;
+// WithWorkflowTimeout counts from t. The zero time is refused.
+func StartAt(t time.Time) StartOption {
+	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = t, 0, true }
+}
+
+// StartAfter is StartAt(now + d) on the engine's clock. A negative d is
+// refused.
+func StartAfter(d time.Duration) StartOption {
+	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = time.Time{}, d, true }
+}
+
+// notBefore is when a delayed start may run (zero: at once), or an error
+// for a refused option.
+func (o *startOptions) notBefore(clk Clock) (time.Time, error) {
+	switch {
+	case !o.delayed:
+		return time.Time{}, nil
+	case o.startAfter < 0:
+		return time.Time{}, fmt.Errorf("%w: StartAfter(%s): the delay is negative", store.ErrInvalid, o.startAfter)
+	case o.startAfter > 0:
+		return clk.Now().Add(o.startAfter).UTC(), nil
+	case o.startAt.IsZero():
+		return time.Time{}, fmt.Errorf("%w: StartAt: the time is zero", store.ErrInvalid)
+	}
+	return o.startAt.UTC(), nil
+}
+
+// delay holds back the steps without dependencies until the start time.
+func (o *startOptions) delay(clk Clock, steps []store.NewStep) error {
+	at, err := o.notBefore(clk)
+	if err != nil || at.IsZero() {
+		return err
+	}
+	for i := range steps {
+		if len(steps[i].DependsOn) == 0 {
+			steps[i].NotBefore = at
+		}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// A delayed start creates the task at once and runs nothing before its
+// time, for code-first workflows and DAGs alike; WithWorkflowTimeout counts
+// from the start time; bad values are refused with nothing created.
+func TestStartAtAndStartAfter(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	var c calls
+	must(t, engine.RegisterWorkflow(env.Engine, "t/later", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "s", func(ctx context.Context) (int, error) { c.inc("code"); return in, nil })
+	}))
+	must(t, env.HandleFunc("h", func(*engine.StepContext) (any, error) { c.inc("dag"); return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}}}))
+	ctx := context.Background()
+	t0 := env.Clock.Now()
+	code, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/later", 7, engine.StartAfter(time.Hour), engine.WithWorkflowTimeout(30*time.Minute))
+	must(t, err)
+	dag, err := env.Start(ctx, "t/dag", nil, engine.StartAt(t0.Add(2*time.Hour)))
+	must(t, err)
+	again, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/later", 7, engine.StartAfter(time.Hour))
+	must(t, err)
+	if !again.Existing || again.TaskID != code.TaskID {
+		t.Fatalf("a second delayed start of the same input created task %d", again.TaskID)
+	}
+	env.RunFor(59 * time.Minute)
+	if c.get("code") != 0 || c.get("dag") != 0 {
+		t.Fatalf("ran before its time: %v", c.n)
+	}
+	env.RunUntilDone(code.TaskID)
+	if v, err := code.Result(ctx); err != nil || v != 7 { // the 30-minute timeout counts from the start
+		t.Fatalf("delayed workflow: %d, %v", v, err)
+	}
+	if ran := env.Clock.Now().Sub(t0); ran < time.Hour || c.get("dag") != 0 {
+		t.Fatalf("the workflow ran after %s; the DAG ran %d times", ran, c.get("dag"))
+	}
+	env.RunUntilDone(dag.TaskID)
+	if ran := env.Clock.Now().Sub(t0); ran < 2*time.Hour || c.get("dag") != 2 {
+		t.Fatalf("the DAG finished after %s with %d steps run", ran, c.get("dag"))
+	}
+	// A time already passed starts at once.
+	now, err := env.Start(ctx, "t/dag", map[string]int{"n": 2}, engine.StartAt(t0))
+	must(t, err)
+	before := env.Clock.Now()
+	env.RunUntilDone(now.TaskID)
+	if env.Clock.Now() != before {
+		t.Fatal("a start time in the past waited")
+	}
+	// Refused: a negative delay, a zero time; nothing is created.
+	counts, err := env.Store.CountByState(ctx)
+	must(t, err)
+	for _, opt := range []engine.StartOption{engine.StartAfter(-time.Second), engine.StartAt(time.Time{})} {
+		if _, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/later", 8, opt); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("bad start time: %v", err)
+		}
+		if _, err := env.Start(ctx, "t/dag", map[string]int{"n": 3}, opt); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("bad start time (DAG): %v", err)
+		}
+	}
+	after, err := env.Store.CountByState(ctx)
+	must(t, err)
+	if after.Tasks[store.TaskPending] != counts.Tasks[store.TaskPending] || len(after.Tasks) != len(counts.Tasks) {
+		t.Fatalf("a refused start created a task: %v → %v", counts.Tasks, after.Tasks)
+	}
+}
