@@ -193,6 +193,8 @@ type startOptions struct {
 	startAt    time.Time
 	startAfter time.Duration
 	delayed    bool
+	reuse      IdentityReuse // WithIdentityReuse
+	reuseSet   bool
 }
 
 // deadline is when WithWorkflowTimeout ends the task (zero: never).
@@ -363,7 +365,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.create(ctx, p, o.tx)
+	res, err := e.createReusing(ctx, p, &o)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
@@ -531,7 +533,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 			e.waiters.Drop(taskID, ch)
 			return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
 		}
-		if identity != "" && d.Task.IdentityKey != identity {
+		if identity != "" && d.Task.IdentityKey != identity && d.Task.IdentityKey != retiredIdentity(taskID, identity) {
 			e.waiters.Drop(taskID, ch)
 			return nil, fmt.Errorf("waiting for task %d: %w: the task this handle started no longer exists (its start was rolled back) and the id now names another task", taskID, store.ErrNotFound)
 		}

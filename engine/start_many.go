@@ -58,6 +58,10 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 			out[i].Err = fmt.Errorf("starting item %d: InTx applies to the whole StartMany, not to one item", i)
 			continue
 		}
+		if o.reuseSet {
+			out[i].Err = fmt.Errorf("starting item %d: %w: StartMany does not support WithIdentityReuse", i, store.ErrInvalid)
+			continue
+		}
 		var p *store.CreateTaskParams
 		var err error
 		if def, code := e.workflowDef(r.Workflow); code {

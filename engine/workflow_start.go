@@ -202,7 +202,7 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 	if err != nil {
 		return started{}, err
 	}
-	res, err := e.create(ctx, p, o.tx)
+	res, err := e.createReusing(ctx, p, &o)
 	if err != nil {
 		return started{}, fmt.Errorf("starting %s: %w", name, err)
 	}
