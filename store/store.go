@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -43,6 +44,10 @@ type Store interface {
 	CreateTasks(ctx context.Context, ps []*CreateTaskParams) ([]CreateTasksItem, error)
 	GetTask(ctx context.Context, id int64) (*TaskDetail, error)
 	GetTaskByIdentity(ctx context.Context, identityKey string) (*Task, error)
+	// RetireIdentity renames a task's identity key to p.Retired when the
+	// task still has p.IdentityKey and is in one of p.States, freeing the
+	// key for a new run; it reports whether it did.
+	RetireIdentity(ctx context.Context, p *RetireIdentityParams) (bool, error)
 	ListTasks(ctx context.Context, p *ListTasksParams) (*TaskPage, error)
 	CountByState(ctx context.Context) (*StateCounts, error)
 	// TransitionTask moves a task through the state machine (compare and
@@ -529,6 +534,35 @@ type SendEventParams struct {
 	Key     string
 	Payload JSON
 	Now     time.Time
+}
+
+// RetireIdentityParams free a finished task's identity key.
+type RetireIdentityParams struct {
+	TaskID      int64
+	IdentityKey string      // the key the task must still have
+	Retired     string      // its new, never-started identity
+	States      []TaskState // the task must be in one of these
+	Now         time.Time
+}
+
+// Validate checks the keys and states.
+func (p *RetireIdentityParams) Validate() error {
+	var errs []error
+	if len(p.States) == 0 {
+		errs = append(errs, invalid("states", "at least one state is required"))
+	}
+	for _, s := range p.States {
+		if !s.Valid() {
+			errs = append(errs, invalid("states", "unknown task state %q", s))
+		}
+	}
+	switch {
+	case p.Retired == "" || p.Retired == p.IdentityKey:
+		errs = append(errs, invalid("retired", "must be set and differ from the identity key"))
+	case strings.IndexByte(p.Retired, 0) >= 0:
+		errs = append(errs, invalid("retired", "contains a NUL byte"))
+	}
+	return errors.Join(append(errs, checkName("identity_key", p.IdentityKey, true))...)
 }
 
 // Kinds of WorkflowValue.

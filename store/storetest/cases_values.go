@@ -62,3 +62,41 @@ func testWorkflowValues(t *testing.T, b *bundle) {
 		t.Fatalf("a refused write changed the value: %s", got)
 	}
 }
+
+// testRetireIdentity: a task in one of the given states gives up its
+// identity key (a new task may then take it); one in another state, or
+// whose key changed meanwhile, keeps it; bad input is refused.
+func testRetireIdentity(t *testing.T, b *bundle) {
+	p := b.params([]store.NewStep{{Name: "a", Handler: "h"}})
+	res, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, key := res.Task.ID, p.IdentityKey
+	retire := func(states ...store.TaskState) bool {
+		t.Helper()
+		ok, err := b.s.RetireIdentity(b.ctx, &store.RetireIdentityParams{TaskID: id, IdentityKey: key, Retired: "retired:" + key, States: states, Now: b.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if retire(store.TaskComplete, store.TaskError) {
+		t.Fatal("a pending task gave up its identity to a policy for finished ones")
+	}
+	if !retire(store.TaskPending) {
+		t.Fatal("the identity was not retired")
+	}
+	if retire(store.TaskPending) {
+		t.Fatal("an identity was retired twice")
+	}
+	if got, err := b.s.GetTaskByIdentity(b.ctx, "retired:"+key); err != nil || got.ID != id {
+		t.Fatalf("the retired task under its new identity: %v, %v", got, err)
+	}
+	again, err := b.s.CreateTask(b.ctx, p)
+	if err != nil || again.Existing || again.Task.ID == id {
+		t.Fatalf("a new task with the freed key: %+v, %v", again, err)
+	}
+	_, err = b.s.RetireIdentity(b.ctx, &store.RetireIdentityParams{TaskID: id, IdentityKey: key, Retired: key, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "states", "retired")
+}

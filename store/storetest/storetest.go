@@ -62,6 +62,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RecordStep":                 testRecordStep,
 		"SuspendAndWake":             testSuspendAndWake,
 		"WorkflowValues":             testWorkflowValues,
+		"RetireIdentity":             testRetireIdentity,
 		"WorkerRegistry":             testWorkerRegistry,
 		"WorkerRegistryBadInput":     testWorkerRegistryBadInput,
 		"AdminTokens":                testAdminTokens,
