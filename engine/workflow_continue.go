@@ -126,22 +126,22 @@ func continuedAs(raw []byte) (int64, bool) {
 	return next, true
 }
 
-// Runs says how a workflow task is chained to others by ContinueAsNew.
-type Runs struct {
+// RunLinks say how a workflow task is chained to others by ContinueAsNew.
+type RunLinks struct {
 	ContinuedFrom int64 // the run this one continues (0: the first)
 	ContinuedAs   int64 // the run that continues this one (0: none yet)
 }
 
 // Runs returns a code-first task's links in its ContinueAsNew chain.
-func (e *Engine) Runs(ctx context.Context, taskID int64) (Runs, error) {
+func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 	d, err := e.st.GetTask(ctx, taskID)
 	if err != nil {
-		return Runs{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
+		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 	}
 	if d.Task.Kind != store.KindCode {
-		return Runs{}, fmt.Errorf("reading the runs of task %d: %w: not a code-first workflow", taskID, store.ErrInvalid)
+		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w: not a code-first workflow", taskID, store.ErrInvalid)
 	}
-	var r Runs
+	var r RunLinks
 	var in map[string]json.RawMessage
 	if json.Unmarshal(d.Task.Context, &in) == nil {
 		_ = json.Unmarshal(in[continuedFromKey], &r.ContinuedFrom)
