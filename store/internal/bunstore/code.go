@@ -209,7 +209,19 @@ func writePath(ctx context.Context, tx bun.IDB, stepID, taskID int64, path []sto
 }
 
 // WakeTask makes the task's delayed ready steps claimable now.
+//
+// Called in the transaction that sent an event, it first touches the
+// task's running steps (a driver about to suspend): on Postgres that waits
+// for a suspension being committed, so the update below sees the driver
+// pending, or makes the suspension wait for this transaction, so its
+// wakeOnEvent sees the event. Without it, a suspension and a send
+// committing at the same moment could each miss the other, and the
+// workflow would sleep through its event. (SQLite has one writer.)
 func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, error) {
+	if _, err := s.rw.NewRaw(`UPDATE tasker_steps SET updated_at = updated_at
+		WHERE task_id = ? AND state = 'in_progress' AND pending_deps = 0`, p.TaskID).Exec(ctx); err != nil {
+		return false, s.wrap(fmt.Sprintf("waking task %d", p.TaskID), err)
+	}
 	res, err := s.rw.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ?0
 		WHERE task_id = ?1 AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ?0`,
 		s.d.Time(p.Now, 0), p.TaskID).Exec(ctx)
