@@ -42,8 +42,8 @@ func init() {
 
 // accountFlow registers "t/account": a balance published as query state,
 // "deposit" updates applied by a durable step (which appends its
-// idempotency key to the ledger file and prints "done <key>"; with hang
-// set it then hangs, to be killed) and answered with the new balance, and a
+// idempotency key to the ledger file; with hang set it then prints
+// "done <key>" and hangs, to be killed) and answered with the new balance, and a
 // "close" update that ends the workflow. A negative deposit is answered
 // with an error.
 func accountFlow(e *engine.Engine, ledgerPath string, hang bool) error {
@@ -80,8 +80,8 @@ func accountFlow(e *engine.Engine, ledgerPath string, hang bool) error {
 				if err != nil {
 					return 0, err
 				}
-				fmt.Println("done", info.IdempotencyKey)
-				if hang {
+				if hang { // the child process: tell the parent, and wait to be killed
+					fmt.Println("done", info.IdempotencyKey)
 					<-make(chan struct{})
 				}
 				return balance + dep.Arg, nil
