@@ -280,7 +280,7 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 }
 
 func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease store.Lease, replay bool) (*WorkflowContext, error) {
-	d, err := e.st.GetTask(ctx, taskID)
+	d, err := e.st.GetWorkflowHistory(ctx, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("loading the history of workflow task %d: %w", taskID, err)
 	}
