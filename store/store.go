@@ -43,6 +43,10 @@ type Store interface {
 	// nothing was written.
 	CreateTasks(ctx context.Context, ps []*CreateTaskParams) ([]CreateTasksItem, error)
 	GetTask(ctx context.Context, id int64) (*TaskDetail, error)
+	// GetWorkflowHistory is GetTask for a code-first replay: the task, and
+	// its steps with only their id, task, name, handler, sequence, state,
+	// attempts, results, last error and next attempt time (no edges).
+	GetWorkflowHistory(ctx context.Context, id int64) (*TaskDetail, error)
 	GetTaskByIdentity(ctx context.Context, identityKey string) (*Task, error)
 	// RetireIdentity renames a task's identity key to p.Retired when the
 	// task still has p.IdentityKey and is in one of p.States, freeing the

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -99,4 +100,33 @@ func testRetireIdentity(t *testing.T, b *bundle) {
 	}
 	_, err = b.s.RetireIdentity(b.ctx, &store.RetireIdentityParams{TaskID: id, IdentityKey: key, Retired: key, Now: b.now})
 	wantErr(t, err, store.ErrInvalid, "states", "retired")
+}
+
+// testWorkflowHistory: GetWorkflowHistory returns the task and, of each
+// step, the columns a replay reads, equal to GetTask's.
+func testWorkflowHistory(t *testing.T, b *bundle) {
+	d, driver := codeTask(t, b)
+	id, lease := d.Task.ID, driver.Step.Lease()
+	b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 1, Name: "a#1", Kind: store.OutcomeComplete, Results: store.JSON(`{"v":1}`)})
+	b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "b#2", Kind: store.OutcomeRetry, Retryable: true, RetryLimit: 3,
+		RetryAfter: time.Minute, Error: store.JSON(`{"error":"x"}`)})
+	full := b.get(t, id)
+	h, err := b.s.GetWorkflowHistory(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Task.ID != id || h.Task.IdentityKey != full.Task.IdentityKey || len(h.Steps) != len(full.Steps) {
+		t.Fatalf("history task %+v with %d steps, want %d", h.Task, len(h.Steps), len(full.Steps))
+	}
+	for i, s := range h.Steps {
+		f := full.Steps[i]
+		same := s.ID == f.ID && s.Name == f.Name && s.Handler == f.Handler && s.State == f.State && s.Attempts == f.Attempts &&
+			(s.Sequence == nil) == (f.Sequence == nil) && string(s.Results) == string(f.Results) && string(s.LastError) == string(f.LastError) &&
+			s.NextAttemptAt.Equal(f.NextAttemptAt)
+		if !same {
+			t.Fatalf("step %d: history %+v, GetTask %+v", i, s, f)
+		}
+	}
+	_, err = b.s.GetWorkflowHistory(b.ctx, id+1000)
+	wantErr(t, err, store.ErrNotFound)
 }

@@ -63,6 +63,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"SuspendAndWake":             testSuspendAndWake,
 		"WorkflowValues":             testWorkflowValues,
 		"RetireIdentity":             testRetireIdentity,
+		"WorkflowHistory":            testWorkflowHistory,
 		"WorkerRegistry":             testWorkerRegistry,
 		"WorkerRegistryBadInput":     testWorkerRegistryBadInput,
 		"AdminTokens":                testAdminTokens,
