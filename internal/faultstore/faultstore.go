@@ -116,7 +116,7 @@ var Writes = []string{
 	"ClaimSteps", "FinishSteps", "ExtendLeases", "ReleaseLeases", "RescueExpired",
 	"SendEvent", "ConsumeEvent", "DeleteFinished", "Elect", "Resign",
 	"RecordStep", "RecordCompletedSteps", "WakeTask", "RegisterWorker", "DeregisterWorker",
-	"CreateAdminToken", "RevokeAdminToken",
+	"CreateAdminToken", "RevokeAdminToken", "SetWorkflowValue", "RetireIdentity",
 }
 
 // reads are the other methods a rule may name.
@@ -124,6 +124,7 @@ var reads = []string{
 	"GetTask", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
 	"NextWakeup", "RateLimitState", "RunningInGroup", "ListWorkers",
 	"CountAdminTokens", "FindAdminToken", "ListAdminTokens", "QueueLags",
+	"GetWorkflowHistory", "GetWorkflowValue",
 }
 
 // state is shared by a Store and the stores its WithTx returns.

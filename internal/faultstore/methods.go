@@ -217,3 +217,19 @@ func (s *Store) QueueLags(ctx context.Context, now time.Time) ([]store.QueueLag,
 func (s *Store) RevokeAdminToken(ctx context.Context, id int64, at time.Time) error {
 	return do0(ctx, s, "RevokeAdminToken", func() error { return s.inner.RevokeAdminToken(ctx, id, at) })
 }
+
+func (s *Store) GetWorkflowHistory(ctx context.Context, id int64) (*store.TaskDetail, error) {
+	return do(ctx, s, "GetWorkflowHistory", func() (*store.TaskDetail, error) { return s.inner.GetWorkflowHistory(ctx, id) })
+}
+
+func (s *Store) SetWorkflowValue(ctx context.Context, p *store.SetWorkflowValueParams) error {
+	return do0(ctx, s, "SetWorkflowValue", func() error { return s.inner.SetWorkflowValue(ctx, p) })
+}
+
+func (s *Store) GetWorkflowValue(ctx context.Context, taskID int64, kind, name string) (*store.WorkflowValue, error) {
+	return do(ctx, s, "GetWorkflowValue", func() (*store.WorkflowValue, error) { return s.inner.GetWorkflowValue(ctx, taskID, kind, name) })
+}
+
+func (s *Store) RetireIdentity(ctx context.Context, p *store.RetireIdentityParams) (bool, error) {
+	return do(ctx, s, "RetireIdentity", func() (bool, error) { return s.inner.RetireIdentity(ctx, p) })
+}
