@@ -35,27 +35,7 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 			return // closed store: waiters fall back to their poll
 		}
 		defer conn.Close()
-		var last int64 = -1
-		t := time.NewTicker(changePoll)
-		defer t.Stop()
-		for {
-			var v int64
-			if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-				return
-			}
-			if last >= 0 && v != last {
-				select {
-				case out <- struct{}{}:
-				default:
-				}
-			}
-			last = v
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		pollDataVersion(ctx, conn, out, true)
 	}()
 	return out, func() { cancel(); <-done }
 }
@@ -101,30 +81,7 @@ func (w *wakeups) start(db interface {
 	w.cancel, w.done = cancel, make(chan struct{})
 	go func() {
 		defer close(w.done)
-		t := time.NewTicker(changePoll)
-		defer t.Stop()
-		var last int64 = -1
-		for {
-			var v int64
-			if err := db.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				v = last // (a closed database: Close is coming)
-			}
-			if last >= 0 && v != last {
-				select {
-				case w.ch <- struct{}{}:
-				default:
-				}
-			}
-			last = v
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		pollDataVersion(ctx, db, w.ch, false)
 	}()
 	return w.ch
 }
@@ -137,5 +94,34 @@ func (w *wakeups) stop() {
 	if cancel != nil {
 		cancel()
 		<-done
+	}
+}
+
+// pollDataVersion reads PRAGMA data_version on conn every changePoll until
+// ctx ends and signals out (coalesced) when it changes. A failed read ends
+// the poll when stopOnError, else it is skipped (a writer busy at Close).
+func pollDataVersion(ctx context.Context, conn interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, out chan<- struct{}, stopOnError bool) {
+	t := time.NewTicker(changePoll)
+	defer t.Stop()
+	var last int64 = -1
+	for {
+		v := last
+		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil && (stopOnError || ctx.Err() != nil) {
+			return
+		}
+		if last >= 0 && v != last {
+			select {
+			case out <- struct{}{}:
+			default:
+			}
+		}
+		last = v
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
