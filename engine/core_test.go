@@ -107,10 +107,11 @@ func TestStopReturnsByItsDeadlineAndRecordsALateResult(t *testing.T) {
 
 // A 1 ms retry runs about 1 ms later even while another handler runs: the
 // claim loop arms its timer for the earliest due time, busy or idle (it
-// used to wait for the 1 s poll interval).
+// used to wait for the poll interval). The poll interval is an hour here,
+// so the 30 s bound can only be met by that timer.
 func TestShortRetryBesideALongHandlerRunsPromptly(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t, engine.Config{})
+	e := newEngine(t, engine.Config{Execution: engine.ExecutionConfig{PollInterval: time.Hour}})
 	var failedAt, retriedAt time.Time
 	retried := make(chan struct{})
 	oneStep(t, e, "flaky", func(sc *engine.StepContext) (any, error) {
@@ -125,18 +126,17 @@ func TestShortRetryBesideALongHandlerRunsPromptly(t *testing.T) {
 	defer runBusy(t, e)()
 	_, err := e.Start(ctx, "t/flaky", nil)
 	must(t, err)
-	within(t, retried, 10*time.Second, "the retry")
-	gap := retriedAt.Sub(failedAt)
-	t.Logf("a 1ms retry beside a running handler ran %s after the failure", gap)
-	if gap > 200*time.Millisecond {
-		t.Fatalf("the 1ms retry ran %s later: the claim loop waited for the poll interval", gap)
-	}
+	within(t, retried, 30*time.Second, "the 1ms retry (the claim loop waited for its poll interval)")
+	t.Logf("a 1ms retry beside a running handler ran %s after the failure", retriedAt.Sub(failedAt))
 }
 
-// A code-first Sleep of 5 ms beside a long handler takes about 5 ms.
+// A code-first Sleep of 5 ms beside a long handler ends without waiting
+// for the poll interval.
 func TestShortSleepBesideALongHandlerWakesPromptly(t *testing.T) {
-	ctx := context.Background()
-	e := newEngine(t, engine.Config{})
+	// The poll interval is an hour: only the claim loop's timer for the
+	// sleep's end can wake the workflow before the 30 s bound (a bound on
+	// a failure, far above any machine's load, not a speed target).
+	e := newEngine(t, engine.Config{Execution: engine.ExecutionConfig{PollInterval: time.Hour}})
 	must(t, engine.RegisterWorkflow(e, "t/nap", func(wctx *engine.WorkflowContext, _ int) (int, error) {
 		if err := engine.Sleep(wctx, 5*time.Millisecond); err != nil {
 			return 0, err
@@ -144,17 +144,19 @@ func TestShortSleepBesideALongHandlerWakesPromptly(t *testing.T) {
 		return 1, nil
 	}))
 	defer runBusy(t, e)()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	began := time.Now()
 	h, err := engine.StartWorkflow[int, int](ctx, e, "t/nap", 1)
 	must(t, err)
-	if v, err := h.Result(ctx); err != nil || v != 1 {
+	v, err := h.Result(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Sleep(5ms) beside a running handler did not end within 30 s: the claim loop waited for its poll interval")
+	}
+	if err != nil || v != 1 {
 		t.Fatalf("result %d, %v", v, err)
 	}
-	took := time.Since(began)
-	t.Logf("a workflow sleeping 5ms beside a running handler finished in %s", took)
-	if took > 400*time.Millisecond {
-		t.Fatalf("Sleep(5ms) took %s: the claim loop waited for the poll interval", took)
-	}
+	t.Logf("a workflow sleeping 5ms beside a running handler finished in %s", time.Since(began))
 }
 
 // With the fake clock: after a retry is scheduled while another handler
