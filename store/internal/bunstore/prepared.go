@@ -51,10 +51,6 @@ type sqlConn interface {
 // bound runs a bound statement on the database/sql object under db, with
 // the store's query hooks around it.
 func (s *Store) bound(ctx context.Context, query string, args []any, run func(context.Context, sqlConn, []any) error, db bun.IDB) error {
-	ev := &bun.QueryEvent{DB: s.db, Query: query, QueryTemplate: query, QueryArgs: args, StartTime: time.Now()}
-	for _, h := range s.hooks {
-		ctx = h.BeforeQuery(ctx, ev)
-	}
 	var c sqlConn
 	switch v := db.(type) {
 	case bun.Tx:
@@ -65,12 +61,17 @@ func (s *Store) bound(ctx context.Context, query string, args []any, run func(co
 		c = v.DB
 	case bun.Conn:
 		c = v.Conn
+	default:
+		return fmt.Errorf("bunstore: cannot run a bound statement on %T", db)
 	}
-	if c != nil {
-		ev.Err = run(ctx, c, s.d.BindArgs(args))
-	} else {
-		ev.Err = fmt.Errorf("bunstore: cannot run a bound statement on %T", db)
+	if len(s.hooks) == 0 { // the common case: no event to build
+		return run(ctx, c, s.d.BindArgs(args))
 	}
+	ev := &bun.QueryEvent{DB: s.db, Query: query, QueryTemplate: query, QueryArgs: args, StartTime: time.Now()}
+	for _, h := range s.hooks {
+		ctx = h.BeforeQuery(ctx, ev)
+	}
+	ev.Err = run(ctx, c, s.d.BindArgs(args))
 	for i := len(s.hooks) - 1; i >= 0; i-- {
 		s.hooks[i].AfterQuery(ctx, ev)
 	}
