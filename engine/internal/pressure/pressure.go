@@ -49,7 +49,7 @@ type Reading struct {
 	Level Level
 	// Utilisation is InUse / MaxOpen; with an unbounded pool (MaxOpen 0)
 	// it is InUse / Open, and 0 when nothing is open.
-	Utilisation float64
+	Utilisation          float64
 	InUse, Open, MaxOpen int
 	// Waits and WaitTime are the acquisitions that had to wait for a
 	// connection, and how long they waited in total, since the previous
