@@ -24,6 +24,7 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/inflight"
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
 	"github.com/tasker-go/tasker/engine/internal/notifier"
+	"github.com/tasker-go/tasker/engine/internal/pressure"
 	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
 )
@@ -66,6 +67,10 @@ type Engine struct {
 
 	wreg workerReg // this engine's row in the worker registry (workers.go)
 	met  *Metrics  // Config.Metrics; nil: none
+
+	// press assesses the store's connection pool: read it with
+	// e.press.Fresh(TuneInterval) (samples when the last reading is older).
+	press *pressure.Monitor
 }
 
 // New returns an engine on cfg.Store. It starts no goroutine: call Run.
@@ -79,6 +84,7 @@ func New(cfg Config) (*Engine, error) {
 		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics,
 	}
 	e.starts = batch.New(startBatch, e.createBatch)
+	e.press = pressure.NewMonitor(e.st.DB().Stats, e.clk.Now)
 	if d, ok := e.st.(taskDoneStore); ok {
 		e.done = notifier.New(d.TaskDone)
 	}

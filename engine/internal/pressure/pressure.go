@@ -79,8 +79,9 @@ func Assess(prev, now sql.DBStats, at time.Time) Reading {
 	return r
 }
 
-// Monitor keeps the latest reading of one pool. Sample is called by one
-// loop at an interval; Last by anyone.
+// Monitor keeps the latest reading of one pool. A loop may Sample at an
+// interval; readers call Fresh, which samples only when the last reading is
+// older than they accept (so no timer is needed where nothing loops).
 type Monitor struct {
 	pool func() sql.DBStats
 	now  func() time.Time
@@ -115,4 +116,16 @@ func (m *Monitor) Last() Reading {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.last
+}
+
+// Fresh returns the latest reading, sampling first when it is older than
+// maxAge (or when there is none). A nil Monitor reads Low.
+func (m *Monitor) Fresh(maxAge time.Duration) Reading {
+	if m == nil {
+		return Reading{}
+	}
+	if r := m.Last(); !r.At.IsZero() && m.now().Sub(r.At) < maxAge {
+		return r
+	}
+	return m.Sample()
 }

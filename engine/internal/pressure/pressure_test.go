@@ -59,7 +59,20 @@ func TestMonitor(t *testing.T) {
 	if m.Last().InUse != 1 {
 		t.Fatal("Last should keep the latest sample")
 	}
+	now := time.Unix(1, 0)
+	m.now = func() time.Time { return now }
+	stats.InUse = 3
+	if r := m.Fresh(time.Second); r.InUse != 1 {
+		t.Fatalf("a reading younger than maxAge is reused, got %+v", r)
+	}
+	now = now.Add(time.Second)
+	if r := m.Fresh(time.Second); r.InUse != 3 {
+		t.Fatalf("a stale reading is replaced, got %+v", r)
+	}
 	var nilM *Monitor
+	if nilM.Fresh(time.Second).Level != Low {
+		t.Fatal("nil monitor reads low")
+	}
 	if nilM.Last().Level != Low {
 		t.Fatal("nil monitor reads low")
 	}
