@@ -259,4 +259,3 @@ func (e *Engine) ageTurn() bool { return e.stat.claimTurns.Add(1)%ageEvery == 0 
 // stopGrace is how long Stop waits, after cancelling the handlers, for those
 // that honour cancellation to return.
 const stopGrace = 20 * time.Millisecond
-
