@@ -263,6 +263,41 @@ type CreateTaskParams struct {
 	ParentID   *int64
 	Steps      []NewStep
 	Now        time.Time
+	// Lease, when set, claims the new task's first ready steps for the
+	// worker starting it, in the transaction that creates it (eager
+	// dispatch): they are written in_progress with their first attempt
+	// counted, and returned in CreateTaskResult.Claimed. A task found by
+	// its identity key claims nothing.
+	Lease *StartLease
+}
+
+// StartLease is the claim a start makes (see CreateTaskParams.Lease). It
+// takes, in step order, at most Limit steps that are ready at once: no
+// dependencies, no NotBefore, outside concurrency groups and rate limits,
+// calling one of Handlers.
+type StartLease struct {
+	Owner    string
+	TTL      time.Duration
+	Limit    int
+	Handlers []string
+}
+
+// Leased returns the indexes of the steps of p its Lease claims.
+func (p *CreateTaskParams) Leased() []int {
+	l := p.Lease
+	if l == nil || l.Limit <= 0 || p.ConcGroup != "" {
+		return nil
+	}
+	var out []int
+	for i, ns := range p.Steps {
+		if len(out) == l.Limit {
+			break
+		}
+		if len(ns.DependsOn) == 0 && ns.NotBefore.IsZero() && ns.RateSystem == "" && slices.Contains(l.Handlers, ns.Handler) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // CreateTaskResult is the task created or, for a repeated identity key, the
@@ -270,6 +305,8 @@ type CreateTaskParams struct {
 type CreateTaskResult struct {
 	Task     *Task
 	Existing bool
+	// Claimed are the steps the start's Lease claimed (their Deps empty).
+	Claimed []*ClaimedStep
 }
 
 // CreateTasksItem is what became of one item of CreateTasks: the task (as

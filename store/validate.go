@@ -86,6 +86,15 @@ func (p *CreateTaskParams) Validate() error {
 			seen[d] = true
 		}
 	}
+	if l := p.Lease; l != nil {
+		add(checkName("lease.owner", l.Owner, true))
+		if l.TTL <= 0 {
+			add(invalid("lease.ttl", "must be positive, got %v", l.TTL))
+		}
+		if l.Limit < 0 {
+			add(invalid("lease.limit", "must not be negative, got %d", l.Limit))
+		}
+	}
 	if len(errs) == 0 {
 		if cycle := FindCycle(p.Steps); cycle != nil {
 			add(invalid("steps", "dependency cycle: %s", strings.Join(cycle, " → ")))

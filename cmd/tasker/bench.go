@@ -1,6 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"runtime/trace"
+
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/internal/bench"
@@ -8,6 +14,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	o := bench.Options{}
+	var cpuProfile, traceFile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "measure the engine on fresh SQLite files or PostgreSQL schemas",
@@ -45,9 +52,17 @@ the engine until SIGTERM and report their counters: WALL runs from the spawn to
 the last finished workflow, and W5 starts and waits for one workflow at a time
 while the workers run them. Statements are every statement bun runs on the
 pool, and PEAK CONNS the most pool connections open at once in one process.
-The ceiling is one-row INSERT commits per second from 1 connection and from 8.`,
+The ceiling is one-row INSERT commits per second from 1 connection and from 8.
+
+--cpuprofile and --trace record the bench process (on PostgreSQL with --procs
+1 that is the engine too) for go tool pprof and go tool trace.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			stop, err := profile(cpuProfile, traceFile)
+			if err != nil {
+				return err
+			}
+			defer func() { err = errors.Join(err, stop()) }()
 			return bench.Run(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
@@ -57,7 +72,45 @@ The ceiling is one-row INSERT commits per second from 1 connection and from 8.`,
 	cmd.Flags().BoolVar(&o.PeersSizes, "peers-sizes", false, "the sizes of the side-by-side harness (../shared/peers): W1 2,000, W2 200 chains, W3 50 fan-outs of 20, W4 500, W5 200")
 	cmd.Flags().BoolVar(&o.Metrics, "metrics", false, "SQLite: run each workload twice, without and with the engine's Prometheus metrics")
 	cmd.Flags().StringVar(&o.Procs, "procs", "1,3", "PostgreSQL only: run each workload with each of these numbers of engine processes (ignored on SQLite)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().StringVar(&traceFile, "trace", "", "write an execution trace of the run to this file")
 	return cmd
+}
+
+// profile starts a CPU profile and an execution trace when their files are
+// named; stop ends them and closes the files.
+func profile(cpuFile, traceFile string) (stop func() error, err error) {
+	var stops []func() error
+	stop = func() error {
+		var errs []error
+		for _, s := range stops {
+			errs = append(errs, s())
+		}
+		return errors.Join(errs...)
+	}
+	start := func(name string, begin func(*os.File) error, end func()) error {
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		if err := begin(f); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		stops = append(stops, func() error { end(); return f.Close() })
+		return nil
+	}
+	if cpuFile != "" {
+		if err := start(cpuFile, func(f *os.File) error { return pprof.StartCPUProfile(f) }, pprof.StopCPUProfile); err != nil {
+			return nil, err
+		}
+	}
+	if traceFile != "" {
+		if err := start(traceFile, func(f *os.File) error { return trace.Start(f) }, trace.Stop); err != nil {
+			return nil, errors.Join(err, stop())
+		}
+	}
+	return stop, nil
 }
 
 func newBenchWorkerCmd() *cobra.Command {

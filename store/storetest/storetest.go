@@ -70,6 +70,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"QueueLags":                  testQueueLags,
 		"ListFilters":                testListFilters,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
+		"StartLease":                 testStartLease,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -82,11 +82,15 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		}
 		first[p.IdentityKey] = i
 		at := now(p.Now)
+		state, seq := store.TaskPending, 1
+		if len(p.Leased()) > 0 { // its first steps are claimed with it: it starts at once
+			state, seq = store.TaskInProgress, 2
+		}
 		rows = append(rows, &store.Task{
 			Namespace: p.Namespace, Name: p.Name, Version: cmp.Or(p.Version, "0.0.0"), Kind: p.Kind,
 			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
-			State: store.TaskPending, Priority: p.Priority, Queue: cmp.Or(p.Queue, store.DefaultQueue), ParentID: p.ParentID,
-			Unfinished: len(p.Steps), TransitionSeq: 1, CreatedAt: at, UpdatedAt: at,
+			State: state, Priority: p.Priority, Queue: cmp.Or(p.Queue, store.DefaultQueue), ParentID: p.ParentID,
+			Unfinished: len(p.Steps), TransitionSeq: seq, CreatedAt: at, UpdatedAt: at,
 		})
 		rowOf[i] = rows[len(rows)-1]
 	}
@@ -95,15 +99,17 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		rowParams[k] = ps[first[t.IdentityKey]]
 	}
 	var created map[string]int64
+	var cteLeased map[stepKey]int64 // step ids of the steps leases took, written by the CTE
+	token := newLeaseToken()        // the lease token of every step this start claims
 	if s.d.WritableCTE() {
 		if err := s.declareLimits(ctx, tx, rowParams); err != nil {
 			return err
 		}
-		ids, err := insertTasksCTE(ctx, tx, s.d, rows, rowParams)
+		ids, leased, err := insertTasksCTE(ctx, tx, s.d, rows, rowParams, token)
 		if err != nil {
 			return err
 		}
-		created = ids
+		created, cteLeased = ids, leased
 	} else {
 		created = make(map[string]int64, len(rows))
 		err := chunked(s.d, rows, 15, func(rows []*store.Task) error {
@@ -112,8 +118,8 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			for i, t := range rows {
 				at := b.arg(s.d.BindTime(t.CreatedAt))
 				values[i] = "(" + strings.Join([]string{b.arg(t.Namespace), b.arg(t.Name), b.arg(t.Version), b.arg(string(t.Kind)),
-					b.arg(t.IdentityKey), b.arg(t.InputHash), b.json(t.Context), "'pending'", b.arg(t.Priority), b.arg(t.Queue),
-					b.arg(t.ParentID), b.arg(t.Unfinished), "1", at, at}, ", ") + ")"
+					b.arg(t.IdentityKey), b.arg(t.InputHash), b.json(t.Context), b.arg(string(t.State)), b.arg(t.Priority), b.arg(t.Queue),
+					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at}, ", ") + ")"
 			}
 			var inserted []struct {
 				ID          int64  `bun:"id"`
@@ -174,20 +180,77 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			items[i].Task, items[i].Existing = t, !isNew
 		}
 	}
-	if len(fresh) == 0 || s.d.WritableCTE() { // (the CTE wrote the rest)
+	if len(fresh) == 0 {
 		return nil
 	}
-	moves := make([]taskMove, len(fresh))
-	for k, t := range fresh {
-		moves[k] = taskMove{id: t.ID, to: store.TaskPending, seq: 1}
+	at := fresh[0].CreatedAt
+	if s.d.WritableCTE() { // the CTE wrote the rest
+		var leased []*store.Step
+		for k, t := range fresh {
+			p := freshParams[k]
+			for _, i := range p.Leased() {
+				row := stepRow(t, p, p.Steps[i])
+				leaseStep(row, p, token)
+				row.ID = cteLeased[stepKey{t.ID, row.Name}]
+				leased = append(leased, row)
+			}
+		}
+		attachClaimed(leased, fresh, valid, items)
+		return nil
 	}
-	if err := s.writeTaskTransitions(ctx, tx, moves, fresh[0].CreatedAt); err != nil {
+	moves := make([]taskMove, 0, len(fresh))
+	for _, t := range fresh {
+		moves = append(moves, taskMove{id: t.ID, to: store.TaskPending, seq: 1})
+		if t.State == store.TaskInProgress {
+			moves = append(moves, taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: 2})
+		}
+	}
+	if err := s.writeTaskTransitions(ctx, tx, moves, at); err != nil {
 		return err
 	}
 	if err := s.declareLimits(ctx, tx, freshParams); err != nil {
 		return err
 	}
-	return s.insertSteps(ctx, tx, fresh, freshParams)
+	leased, err := s.insertSteps(ctx, tx, fresh, freshParams, token)
+	if err != nil || len(leased) == 0 {
+		return err
+	}
+	smoves := make([]stepMove, len(leased))
+	for k, st := range leased {
+		smoves[k] = stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1}
+	}
+	if err := s.writeStepTransitions(ctx, tx, smoves, at); err != nil {
+		return err
+	}
+	attachClaimed(leased, fresh, valid, items)
+	return nil
+}
+
+// stepKey names a step by its task and name.
+type stepKey struct {
+	task int64
+	name string
+}
+
+// attachClaimed hands the steps starts claimed to the items that created
+// their tasks.
+func attachClaimed(steps []*store.Step, tasks []*store.Task, valid []int, items []store.CreateTasksItem) {
+	if len(steps) == 0 {
+		return
+	}
+	byTask := make(map[int64]*store.Task, len(tasks))
+	for _, t := range tasks {
+		byTask[t.ID] = t
+	}
+	claimed := make(map[int64][]*store.ClaimedStep, len(tasks))
+	for _, st := range steps {
+		claimed[st.TaskID] = append(claimed[st.TaskID], &store.ClaimedStep{Step: st, Task: byTask[st.TaskID], Deps: map[string]store.JSON{}})
+	}
+	for _, i := range valid {
+		if it := &items[i]; it.Task != nil && !it.Existing {
+			it.Claimed = claimed[it.Task.ID]
+		}
+	}
 }
 
 // declaresLimits tells whether any valid item creates a concurrency group

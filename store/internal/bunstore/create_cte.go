@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -14,28 +15,33 @@ import (
 // round trip for a whole group of starts, where the portable path takes
 // four. It returns the ids of the tasks inserted by identity key; a key
 // taken before is absent (ON CONFLICT DO NOTHING), and so are its steps.
-func insertTasksCTE(ctx context.Context, db bun.IDB, d Dialect, rows []*store.Task, ps []*store.CreateTaskParams) (map[string]int64, error) {
+// The steps a start's Lease takes are written claimed under token, with
+// their transitions (and their tasks in_progress); their ids are returned
+// by task and name.
+func insertTasksCTE(ctx context.Context, db bun.IDB, d Dialect, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]int64, map[stepKey]int64, error) {
 	var b strings.Builder
 	var args []any
-	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, priority, queue, parent_id, unfinished, created_at) AS (VALUES ")
+	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at) AS (VALUES ")
 	for k, t := range rows {
 		if k > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, k, t.Namespace, t.Name, t.Version, string(t.Kind), t.IdentityKey, t.InputHash, string(t.Context), t.Priority, t.Queue, t.ParentID, t.Unfinished, t.CreatedAt)
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, k, t.Namespace, t.Name, t.Version, string(t.Kind), t.IdentityKey, t.InputHash, string(t.Context), string(t.State), t.TransitionSeq,
+			t.Priority, t.Queue, t.ParentID, t.Unfinished, t.CreatedAt)
 	}
 	b.WriteString(`),
 ins AS (
 	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at)
-	SELECT namespace, name, version, kind, identity_key, input_hash, context::jsonb, 'pending', priority::int, queue, parent_id::bigint, unfinished::int, 1, created_at::timestamptz, created_at::timestamptz
+	SELECT namespace, name, version, kind, identity_key, input_hash, context::jsonb, state, priority::int, queue, parent_id::bigint, unfinished::int, transition_seq::int, created_at::timestamptz, created_at::timestamptz
 	FROM v ORDER BY ord
 	ON CONFLICT (identity_key) DO NOTHING
-	RETURNING id, identity_key, created_at
+	RETURNING id, identity_key, state, created_at
 ),
 tr AS (
 	INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
-	SELECT id, NULL, 'pending', 1, NULL, created_at FROM ins
+	SELECT id, NULL::text, 'pending', 1, NULL::jsonb, created_at FROM ins
+	UNION ALL SELECT id, 'pending', 'in_progress', 2, NULL, created_at FROM ins WHERE state = 'in_progress'
 )`)
 	var steps, edges int
 	var sb, eb strings.Builder
@@ -46,11 +52,16 @@ tr AS (
 		if p.ConcGroup != "" {
 			group = &p.ConcGroup
 		}
-		for _, ns := range p.Steps {
+		take := p.Leased()
+		for i, ns := range p.Steps {
 			if steps > 0 {
 				sb.WriteString(", ")
 			}
 			steps++
+			var owner, ttl, tok any // the lease of a step this start claims
+			if slices.Contains(take, i) {
+				owner, ttl, tok = p.Lease.Owner, p.Lease.TTL.Microseconds(), token
+			}
 			limit := ns.RetryLimit
 			if limit == 0 {
 				limit = store.DefaultRetryLimit
@@ -59,9 +70,9 @@ tr AS (
 			if !ns.NotBefore.IsZero() {
 				notBefore = ns.NotBefore.UTC()
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			sargs = append(sargs, steps, t.IdentityKey, ns.Name, ns.Handler, ns.Sequence, nullJSON(ns.Config), nullJSON(ns.Policy), ns.Retryable, limit, ns.Skippable,
-				group, p.ConcMax, rateSystem(ns), len(ns.DependsOn), notBefore, t.Priority)
+				group, p.ConcMax, rateSystem(ns), len(ns.DependsOn), notBefore, t.Priority, owner, ttl, tok)
 			for _, dep := range ns.DependsOn {
 				if edges > 0 {
 					eb.WriteString(", ")
@@ -73,17 +84,28 @@ tr AS (
 		}
 	}
 	if steps > 0 {
-		b.WriteString(",\nsv (ord, identity_key, name, handler, sequence, config, policy, retryable, retry_limit, skippable, conc_group, conc_max, rate_system, pending_deps, not_before, priority) AS (VALUES ")
+		b.WriteString(",\nsv (ord, identity_key, name, handler, sequence, config, policy, retryable, retry_limit, skippable, conc_group, conc_max, rate_system, pending_deps, not_before, priority, lease_owner, lease_ttl, lease_token) AS (VALUES ")
 		b.WriteString(sb.String())
 		args = append(args, sargs...)
 		b.WriteString(`),
+clock (now) AS (SELECT CAST(? AS timestamptz)),
 st AS (
-	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, queue, priority, conc_group, conc_max, rate_system, state, pending_deps, next_attempt_at, transition_seq, created_at, updated_at)
-	SELECT ins.id, sv.name, sv.handler, sv.sequence::int, sv.config::jsonb, sv.policy::jsonb, sv.retryable::boolean, sv.retry_limit::int, 0, sv.skippable::boolean, v.queue, sv.priority::int,
-		sv.conc_group::text, sv.conc_max::int, sv.rate_system::text, 'pending', sv.pending_deps::int, coalesce(sv.not_before::timestamptz, ?), 0, ins.created_at, ins.created_at
-	FROM sv JOIN ins ON ins.identity_key = sv.identity_key JOIN v ON v.identity_key = sv.identity_key
+	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, queue, priority, conc_group, conc_max, rate_system, state, pending_deps, next_attempt_at,
+		lease_owner, lease_expires_at, lease_token, started_at, transition_seq, created_at, updated_at)
+	SELECT ins.id, sv.name, sv.handler, sv.sequence::int, sv.config::jsonb, sv.policy::jsonb, sv.retryable::boolean, sv.retry_limit::int,
+		CASE WHEN sv.lease_owner IS NULL THEN 0 ELSE 1 END, sv.skippable::boolean, v.queue, sv.priority::int,
+		sv.conc_group::text, sv.conc_max::int, sv.rate_system::text, CASE WHEN sv.lease_owner IS NULL THEN 'pending' ELSE 'in_progress' END,
+		sv.pending_deps::int, coalesce(sv.not_before::timestamptz, clock.now),
+		sv.lease_owner::text, clock.now + sv.lease_ttl::bigint * interval '1 microsecond', sv.lease_token::bigint,
+		CASE WHEN sv.lease_owner IS NULL THEN NULL ELSE clock.now END,
+		CASE WHEN sv.lease_owner IS NULL THEN 0 ELSE 1 END, ins.created_at, ins.created_at
+	FROM sv JOIN ins ON ins.identity_key = sv.identity_key JOIN v ON v.identity_key = sv.identity_key CROSS JOIN clock
 	ORDER BY sv.ord
-	RETURNING id, task_id, name
+	RETURNING id, task_id, name, state, created_at
+),
+stt AS (
+	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
+	SELECT id, task_id, 'pending', 'in_progress', 1, NULL, created_at FROM st WHERE state = 'in_progress'
 )`)
 		args = append(args, d.Time(ps[0].Now, 0))
 	}
@@ -99,19 +121,32 @@ ed AS (
 		JOIN st t ON t.task_id = ins.id AND t.name = ev.to_name
 )`)
 	}
-	b.WriteString("\nSELECT id, identity_key FROM ins")
+	b.WriteString("\nSELECT id, identity_key, NULL::bigint AS step_id, NULL::text AS step_name FROM ins")
+	if steps > 0 {
+		b.WriteString("\nUNION ALL SELECT task_id, NULL, id, name FROM st WHERE state = 'in_progress'")
+	}
 	var inserted []struct {
-		ID          int64  `bun:"id"`
-		IdentityKey string `bun:"identity_key"`
+		ID          int64   `bun:"id"`
+		IdentityKey *string `bun:"identity_key"`
+		StepID      *int64  `bun:"step_id"`
+		StepName    *string `bun:"step_name"`
 	}
 	if err := db.NewRaw(b.String(), args...).Scan(ctx, &inserted); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ids := make(map[string]int64, len(inserted))
+	var leased map[stepKey]int64
 	for _, r := range inserted {
-		ids[r.IdentityKey] = r.ID
+		if r.StepID == nil {
+			ids[*r.IdentityKey] = r.ID
+			continue
+		}
+		if leased == nil {
+			leased = map[stepKey]int64{}
+		}
+		leased[stepKey{r.ID, *r.StepName}] = *r.StepID
 	}
-	return ids, nil
+	return ids, leased, nil
 }
 
 // nullJSON is a JSON document as a query argument, NULL when empty.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,25 +76,19 @@ func (s *Store) declareLimits(ctx context.Context, tx bun.IDB, ps []*store.Creat
 // insertSteps inserts the steps of new tasks (tasks[k] made from ps[k])
 // and their edges: one INSERT for the steps ready now (stamped with the
 // database's clock, so FIFO order holds across processes whose clocks
-// disagree), one for those with a not-before time, one for the edges.
-func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task, ps []*store.CreateTaskParams) error {
-	var now, later []*store.Step
+// disagree), one for those with a not-before time, one for the edges. The
+// steps a start's Lease takes are written claimed (see leaseStep) and
+// returned.
+func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task, ps []*store.CreateTaskParams, token int64) ([]*store.Step, error) {
+	var now, later, leased []*store.Step
 	for k, task := range tasks {
 		p := ps[k]
-		var group *string
-		if p.ConcGroup != "" {
-			group = &p.ConcGroup
-		}
-		for _, ns := range p.Steps {
-			limit := ns.RetryLimit
-			if limit == 0 {
-				limit = store.DefaultRetryLimit
-			}
-			row := &store.Step{
-				TaskID: task.ID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
-				Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
-				Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, ConcGroup: group, ConcMax: p.ConcMax, RateSystem: rateSystem(ns), State: store.StepPending, PendingDeps: len(ns.DependsOn),
-				CreatedAt: task.CreatedAt, UpdatedAt: task.CreatedAt,
+		take := p.Leased()
+		for i, ns := range p.Steps {
+			row := stepRow(task, p, ns)
+			if slices.Contains(take, i) {
+				leaseStep(row, p, token)
+				leased = append(leased, row)
 			}
 			if ns.NotBefore.IsZero() {
 				now = append(now, row)
@@ -115,7 +110,7 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 		if len(batch.rows) == 0 {
 			continue
 		}
-		err := chunked(s.d, batch.rows, 20, func(rows []*store.Step) error {
+		err := chunked(s.d, batch.rows, 24, func(rows []*store.Step) error {
 			b := params{s: s}
 			values := make([]string, len(rows))
 			for i, r := range rows {
@@ -124,10 +119,15 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 					next = b.time(ps[0].Now, 0)
 				}
 				created := b.arg(s.d.BindTime(r.CreatedAt))
+				lease := "'pending', 0, 0, NULL, NULL, NULL, NULL"
+				if r.State == store.StepInProgress {
+					lease = "'in_progress', 1, 1, " + b.arg(*r.LeaseOwner) + ", " + b.time(ps[0].Now, r.LeaseExpiresAt.Sub(*r.StartedAt)) + ", " +
+						b.arg(*r.LeaseToken) + ", " + b.arg(s.d.BindTime(*r.StartedAt))
+				}
 				values[i] = "(" + strings.Join([]string{b.arg(r.TaskID), b.arg(r.Name), b.arg(r.Handler), b.arg(r.Sequence),
 					b.arg(nullJSON(r.Config)), b.arg(nullJSON(r.Policy)), b.arg(r.Retryable), b.arg(r.RetryLimit), b.arg(r.Skippable),
 					b.arg(r.Queue), b.arg(r.Priority), b.arg(r.ConcGroup), b.arg(r.ConcMax), b.arg(r.RateSystem),
-					b.arg(r.PendingDeps), next, created, created, "'pending'", "0", "0"}, ", ") + ")"
+					b.arg(r.PendingDeps), next, created, created, lease}, ", ") + ")"
 			}
 			var back []struct {
 				ID     int64  `bun:"id"`
@@ -135,7 +135,8 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 				Name   string `bun:"name"`
 			}
 			if err := s.scan(ctx, tx, `INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable,
-					queue, priority, conc_group, conc_max, rate_system, pending_deps, next_attempt_at, created_at, updated_at, state, attempts, transition_seq)
+					queue, priority, conc_group, conc_max, rate_system, pending_deps, next_attempt_at, created_at, updated_at,
+					state, attempts, transition_seq, lease_owner, lease_expires_at, lease_token, started_at)
 				VALUES `+strings.Join(values, ", ")+` RETURNING id, task_id, name`, b.args, &back); err != nil {
 				return err
 			}
@@ -145,8 +146,11 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 			return nil
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
+	}
+	for _, r := range leased {
+		r.ID = ids[key{r.TaskID, r.Name}]
 	}
 	var edges []store.Edge
 	for k, task := range tasks {
@@ -156,7 +160,7 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 			}
 		}
 	}
-	return chunked(s.d, edges, 3, func(edges []store.Edge) error {
+	return leased, chunked(s.d, edges, 3, func(edges []store.Edge) error {
 		b := params{s: s}
 		values := make([]string, len(edges))
 		for i, e := range edges {
@@ -164,6 +168,34 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 		}
 		return s.exec(ctx, tx, "INSERT INTO tasker_step_edges (task_id, from_step_id, to_step_id) VALUES "+strings.Join(values, ", "), b.args)
 	})
+}
+
+// stepRow is the row of a new step ns of task (made from p), pending.
+func stepRow(task *store.Task, p *store.CreateTaskParams, ns store.NewStep) *store.Step {
+	limit := ns.RetryLimit
+	if limit == 0 {
+		limit = store.DefaultRetryLimit
+	}
+	var group *string
+	if p.ConcGroup != "" {
+		group = &p.ConcGroup
+	}
+	return &store.Step{
+		TaskID: task.ID, Name: ns.Name, Handler: ns.Handler, Sequence: ns.Sequence,
+		Config: ns.Config, Policy: ns.Policy, Retryable: ns.Retryable, RetryLimit: limit,
+		Skippable: ns.Skippable, Queue: task.Queue, Priority: task.Priority, ConcGroup: group, ConcMax: p.ConcMax, RateSystem: rateSystem(ns), State: store.StepPending, PendingDeps: len(ns.DependsOn),
+		CreatedAt: task.CreatedAt, UpdatedAt: task.CreatedAt,
+	}
+}
+
+// leaseStep makes a new step row the claim of p's Lease: in_progress, its
+// first attempt counted, leased under token until the TTL from the start.
+func leaseStep(row *store.Step, p *store.CreateTaskParams, token int64) {
+	at := now(p.Now)
+	expires := at.Add(p.Lease.TTL)
+	row.State, row.Attempts, row.TransitionSeq = store.StepInProgress, 1, 1
+	row.LeaseOwner, row.LeaseExpiresAt, row.LeaseToken, row.StartedAt = &p.Lease.Owner, &expires, &token, &at
+	row.UpdatedAt = at
 }
 
 // GetTask returns a task with its steps (in creation order) and edges.
