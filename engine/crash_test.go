@@ -175,9 +175,9 @@ func TestCrashRecoveryKill9(t *testing.T) {
 }
 
 // killChildAfter runs this test binary as a child with env set, reads its
-// output until it has reported n side effects ("done …" lines), and kills
-// it with SIGKILL.
-func killChildAfter(t *testing.T, env string, n int) {
+// output until it has reported n side effects ("done …" lines), kills it
+// with SIGKILL, and returns those lines.
+func killChildAfter(t *testing.T, env string, n int) []string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env)
@@ -186,16 +186,18 @@ func killChildAfter(t *testing.T, env string, n int) {
 	must(t, err)
 	must(t, cmd.Start())
 	lines := bufio.NewScanner(stdout)
-	seen := 0
-	for seen < n && lines.Scan() {
+	var done []string
+	for len(done) < n && lines.Scan() {
 		if strings.HasPrefix(lines.Text(), "done ") {
-			seen++
+			done = append(done, lines.Text())
 		}
 	}
+	seen := len(done)
 	must(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 	if seen < n {
 		t.Fatalf("child exited early after %d side effects", seen)
 	}
 	t.Logf("child killed after %d side effects", seen)
+	return done
 }

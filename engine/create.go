@@ -21,6 +21,7 @@ const startBatch = 500
 // with one multi-row INSERT per table (a lone Start runs at once).
 func (e *Engine) create(ctx context.Context, p *store.CreateTaskParams, tx bun.IDB) (*store.CreateTaskResult, error) {
 	if tx != nil {
+		p.Lease = nil // nothing may run before the caller commits
 		res, err := e.st.WithTx(tx).CreateTask(ctx, p)
 		if err == nil {
 			e.announce([]*store.CreateTaskResult{res})
@@ -33,6 +34,8 @@ func (e *Engine) create(ctx context.Context, p *store.CreateTaskParams, tx bun.I
 // createBatch is one group commit of starts.
 func (e *Engine) createBatch(ctx context.Context, ps []*store.CreateTaskParams) []batch.Result[*store.CreateTaskResult] {
 	out := make([]batch.Result[*store.CreateTaskResult], len(ps))
+	run, reserved := e.leaseStarts(ps)
+	defer e.settleStarts(run, reserved, out)
 	items, err := e.st.CreateTasks(ctx, ps)
 	if err != nil && len(ps) > 1 {
 		// One start may have failed the others' transaction (a
@@ -54,18 +57,24 @@ func (e *Engine) createBatch(ctx context.Context, ps []*store.CreateTaskParams) 
 		}
 	}
 	created := make([]*store.CreateTaskResult, 0, len(ps))
-	for _, r := range out {
+	wake := false // a created task has ready steps its start did not claim
+	for i, r := range out {
 		if r.Err == nil {
 			created = append(created, r.Value)
+			wake = wake || (!r.Value.Existing && len(r.Value.Claimed) < readyAtStart(ps[i]))
 		}
 	}
-	e.announce(created)
+	e.record(created, wake)
 	return out
 }
 
 // announce counts, reports and wakes the workers for the tasks among res
 // that were created (not found by their identity).
-func (e *Engine) announce(res []*store.CreateTaskResult) {
+func (e *Engine) announce(res []*store.CreateTaskResult) { e.record(res, true) }
+
+// record counts and reports the tasks among res that were created, and
+// wakes the workers when wake is set and one was.
+func (e *Engine) record(res []*store.CreateTaskResult, wake bool) {
 	n := 0
 	for _, r := range res {
 		if r != nil && !r.Existing {
@@ -75,7 +84,7 @@ func (e *Engine) announce(res []*store.CreateTaskResult) {
 			e.emit(Event{Name: EventTaskStarted, TaskID: r.Task.ID})
 		}
 	}
-	if n > 0 {
+	if n > 0 && wake {
 		e.Notify()
 	}
 }

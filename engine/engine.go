@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -64,6 +65,7 @@ type Engine struct {
 	rec recorder // groups durable step records of code-first workflows
 
 	starts *batch.Batcher[*store.CreateTaskParams, *store.CreateTaskResult] // group commit of Start (create.go)
+	eager  atomic.Pointer[eagerRun]                                         // the running loop's dispatcher, for starts' claims (eager.go)
 
 	wreg workerReg // this engine's row in the worker registry (workers.go)
 	met  *Metrics  // Config.Metrics; nil: none

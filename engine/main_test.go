@@ -12,6 +12,10 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
+	if os.Getenv(eagerChildEnv) != "" {
+		eagerChild()
+		return
+	}
 	if os.Getenv(poisonChildEnv) != "" {
 		poisonChild()
 		return

@@ -30,6 +30,7 @@ type counters struct {
 	claimTurns                                                        atomic.Int64 // claims made, for the ageing turns
 	started, claimed, completed, retried, failed, discarded, released atomic.Int64
 	claimTx, finishTx                                                 atomic.Int64
+	claimedAtStart                                                    atomic.Int64
 }
 
 // Stats are running totals since the engine was created. Step counts
@@ -38,7 +39,11 @@ type Stats struct {
 	TasksStarted, StepsClaimed, StepsCompleted, StepsRetried, StepsFailed, ResultsDiscarded, LeasesReleased int64
 	ClaimTransactions, FinishTransactions                                                                   int64
 	EventsDropped                                                                                           int64
-	Running                                                                                                 int
+	// StepsClaimedAtStart counts the steps claimed by this process's
+	// starts in the transactions that created their tasks (eager
+	// dispatch; included in StepsClaimed).
+	StepsClaimedAtStart int64
+	Running             int
 }
 
 // Stats returns the engine's running totals.
@@ -48,7 +53,7 @@ func (e *Engine) Stats() Stats {
 		TasksStarted: s.started.Load(), StepsClaimed: s.claimed.Load(), StepsCompleted: s.completed.Load(),
 		StepsRetried: s.retried.Load(), StepsFailed: s.failed.Load(), ResultsDiscarded: s.discarded.Load(),
 		LeasesReleased: s.released.Load(), ClaimTransactions: s.claimTx.Load(), FinishTransactions: s.finishTx.Load(),
-		EventsDropped: e.bus.Dropped(), Running: e.inflight.Len(),
+		EventsDropped: e.bus.Dropped(), StepsClaimedAtStart: s.claimedAtStart.Load(), Running: e.inflight.Len(),
 	}
 }
 
@@ -164,8 +169,11 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	}()
 
 	e.coordinate(ctx) // logs the coordination mode
-	e.newClaimLoop(d).Run(ctx, r.stopClaiming)
+	cl := e.newClaimLoop(d)
+	e.eager.Store(&eagerRun{d: d, loop: cl})
+	cl.Run(ctx, r.stopClaiming)
 
+	e.eager.Store(nil)
 	d.Close() // no new claims
 	d.Wait()  // every handler has sent its outcome
 	close(outcomes)

@@ -8,6 +8,7 @@ package claimer
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,12 +55,20 @@ type Loop struct {
 	wake      <-chan struct{} // work created in this process
 	storeWake <-chan struct{} // the store's wake-ups (nil when it has none)
 	hooks     Hooks
+	backlog   atomic.Bool // see Backlog
 }
+
+// Backlog reports whether ready work may be waiting that this loop has not
+// claimed: its last claim took all it asked for, or it had no room to ask.
+// It is true until the first claim has looked. Eager dispatch at start
+// holds back while it is, so new tasks do not jump ahead of older ones.
+func (l *Loop) Backlog() bool { return l.backlog.Load() }
 
 // New returns a claim loop. wake signals in-process work; due holds the
 // due times this process knows of.
 func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, disp *dispatch.Dispatcher, due *Due, wake <-chan struct{}, hooks Hooks) *Loop {
 	l := &Loop{cfg: cfg, st: st, clk: clk, log: log, disp: disp, due: due, wake: wake, hooks: hooks}
+	l.backlog.Store(true)
 	if w, ok := st.(interface{ Wakeups() <-chan struct{} }); ok {
 		l.storeWake = w.Wakeups()
 	}
@@ -100,11 +109,13 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 				claimed, n := l.claim(ctx)
 				idle = claimed == 0
 				backlog = n > 0 && claimed == n
+				l.backlog.Store(backlog)
 				if backlog {
 					continue // there may be more ready right now
 				}
 			} else {
 				backlog = true // ready work may be waiting for room
+				l.backlog.Store(true)
 			}
 		}
 		now := l.clk.Now()
