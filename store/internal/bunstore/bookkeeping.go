@@ -18,6 +18,7 @@ type stepMove struct {
 	from, to   store.StepState
 	seq        int // the row's new transition_seq: the transition's sort key
 	meta       store.JSON
+	written    bool // its transition is written already (by the statement that moved it)
 }
 
 type taskMove struct {

@@ -63,6 +63,12 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 		}
 		steps = append(steps, got...)
 	}
+	// The ready passes wrote their own transitions where the claim is one
+	// statement (see claimReadySQL); the gated steps' are written here.
+	var books []*store.Step
+	if !s.d.WritableCTE() {
+		books = steps
+	}
 	if p.Grouped && len(steps) < p.Limit &&
 		s.hints.gated.may(ctx, tx, `SELECT 1 FROM tasker_conc_groups UNION ALL SELECT 1 FROM tasker_rate_limits LIMIT 1`) {
 		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken()})
@@ -70,9 +76,20 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 			return nil, err
 		}
 		steps = append(steps, more...)
+		books = append(books, more...)
 	}
 	if len(steps) == 0 {
 		return nil, nil
+	}
+	slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+	return steps, s.claimBooks(ctx, tx, books, at)
+}
+
+// claimBooks writes what a claim of steps changes besides the step rows:
+// their transitions, and their tasks' move to in_progress when pending.
+func (s *Store) claimBooks(ctx context.Context, tx bun.IDB, steps []*store.Step, at time.Time) error {
+	if len(steps) == 0 {
+		return nil
 	}
 	slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
 	moves := make([]stepMove, len(steps))
@@ -82,7 +99,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 		taskIDs = append(taskIDs, st.TaskID)
 	}
 	if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
-		return nil, err
+		return err
 	}
 	var started []struct {
 		ID            int64 `bun:"id"`
@@ -91,13 +108,13 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	b := params{s: s}
 	if err := s.scan(ctx, tx, `UPDATE tasker_tasks SET state = 'in_progress', updated_at = `+b.arg(s.d.BindTime(at))+`, transition_seq = transition_seq + 1
 		WHERE `+b.in("id", taskIDs)+` AND state = 'pending' RETURNING id, transition_seq`, b.args, &started); err != nil {
-		return nil, err
+		return err
 	}
 	tmoves := make([]taskMove, len(started))
 	for i, t := range started {
 		tmoves[i] = taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq}
 	}
-	return steps, s.writeTaskTransitions(ctx, tx, tmoves, at)
+	return s.writeTaskTransitions(ctx, tx, tmoves, at)
 }
 
 func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step) ([]*store.ClaimedStep, error) {
@@ -166,7 +183,7 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 				completes = append(completes, i)
 			}
 		}
-		if err := chunked(s.d, completes, 3, func(chunk []int) error {
+		if err := chunked(s.d, completes, 4, func(chunk []int) error {
 			var err error
 			moves, err = s.completeSteps(ctx, tx, p.Outcomes, chunk, at, res, moves)
 			return err
@@ -221,7 +238,13 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 			}
 			moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
 		}
-		if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
+		var unwritten []stepMove
+		for _, m := range moves {
+			if !m.written {
+				unwritten = append(unwritten, m)
+			}
+		}
+		if err := s.writeStepTransitions(ctx, tx, unwritten, at); err != nil {
 			return err
 		}
 		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at)
@@ -266,13 +289,27 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		State         store.StepState `bun:"state"`
 		TransitionSeq int             `bun:"transition_seq"`
 	}
-	err := s.scan(ctx, tx, `WITH v (id, token, results) AS (VALUES `+strings.Join(values, ", ")+`)
-		UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = `+stamp+`, updated_at = `+stamp+`,
+	update := `UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = ` + stamp + `, updated_at = ` + stamp + `,
 			lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 			transition_seq = tasker_steps.transition_seq + 1
 		FROM v
 		WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
-		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`, b.args, &got)
+		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`
+	query := `WITH v (id, token, results) AS (VALUES ` + strings.Join(values, ", ") + `)
+		` + update
+	cte := s.d.WritableCTE()
+	if cte {
+		// Postgres: the completions' transitions in the same statement.
+		for k, i := range idx {
+			values[k] = values[k][:len(values[k])-1] + ", " + "CAST(" + b.arg(nullJSON(outcomes[i].Metadata)) + " AS jsonb)" + ")"
+		}
+		query = `WITH v (id, token, results, meta) AS (VALUES ` + strings.Join(values, ", ") + `),
+		done AS (` + update + `),
+		tr AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
+			SELECT done.id, done.task_id, 'in_progress', 'complete', done.transition_seq, v.meta, ` + stamp + ` FROM done JOIN v ON v.id = done.id)
+		SELECT * FROM done`
+	}
+	err := s.scan(ctx, tx, query, b.args, &got)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +326,7 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		}
 		r := got[k]
 		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
-		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: o.Metadata})
+		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: o.Metadata, written: cte})
 	}
 	return moves, nil
 }
@@ -449,17 +486,30 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 	// re-runs the LIMITed, locking subquery for every outer row, and
 	// each re-run skips the rows this statement already updated and
 	// picks new ones, claiming more than Limit.
-	query := `WITH picked AS MATERIALIZED (
+	pick := `WITH picked AS MATERIALIZED (
 			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0
 				AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL` + filter + `
-			ORDER BY ` + order + ` LIMIT ` + b.arg(limit) + ` ` + s.d.SkipLocked() + `)
-		UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
+			ORDER BY ` + order + ` LIMIT ` + b.arg(limit) + ` ` + s.d.SkipLocked() + `)`
+	update := `UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
 			lease_owner = ` + owner + `, lease_expires_at = ` + expires + `, lease_token = ` + token + `,
 			started_at = ` + started + `, updated_at = ` + started + `, transition_seq = transition_seq + 1
 		WHERE state = 'pending' AND id IN (SELECT id FROM picked)
 		RETURNING *`
-	return query, b.args
+	if !s.d.WritableCTE() {
+		return pick + "\n" + update, b.args
+	}
+	// Postgres: the claim's transitions and its tasks' start in the same
+	// statement (what claimBooks does in three more round trips).
+	return pick + `,
+		claimed AS (` + update + `),
+		str AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
+			SELECT id, task_id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM claimed),
+		tu AS (UPDATE tasker_tasks SET state = 'in_progress', updated_at = ` + started + `, transition_seq = transition_seq + 1
+			WHERE id IN (SELECT task_id FROM claimed) AND state = 'pending' RETURNING id, transition_seq),
+		ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
+			SELECT id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM tu)
+		SELECT * FROM claimed`, b.args
 }
 
 // claimGrouped claims up to room ready gated steps — in a concurrency
