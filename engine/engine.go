@@ -534,9 +534,23 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 		defer stop()
 		elsewhere = ch
 	}
-	for {
+	for first := true; ; first = false {
 		ch := e.waiters.Add(taskID)
-		d, err := e.st.GetTask(ctx, taskID)
+		var d *store.TaskDetail
+		var err error
+		if first {
+			// Mostly a task just started: its row alone says it has
+			// not finished (the rest is read once it has).
+			var t *store.Task
+			if t, err = e.st.GetTaskRow(ctx, taskID); err == nil {
+				d = &store.TaskDetail{Task: t}
+				if t.State.Done() {
+					d, err = e.st.GetTask(ctx, taskID)
+				}
+			}
+		} else {
+			d, err = e.st.GetTask(ctx, taskID)
+		}
 		if err != nil {
 			e.waiters.Drop(taskID, ch)
 			return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)

@@ -121,7 +121,7 @@ var Writes = []string{
 
 // reads are the other methods a rule may name.
 var reads = []string{
-	"GetTask", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
+	"GetTask", "GetTaskRow", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
 	"NextWakeup", "RateLimitState", "RunningInGroup", "ListWorkers",
 	"CountAdminTokens", "FindAdminToken", "ListAdminTokens", "QueueLags",
 	"GetWorkflowHistory", "GetWorkflowValue",

@@ -17,6 +17,12 @@ func testCreateAndGet(t *testing.T, b *bundle) {
 	if len(d.Steps) != 4 || len(d.Edges) != 4 {
 		t.Fatalf("got %d steps and %d edges, want 4 and 4", len(d.Steps), len(d.Edges))
 	}
+	if row, err := b.s.GetTaskRow(b.ctx, d.Task.ID); err != nil || row.ID != d.Task.ID || row.IdentityKey != d.Task.IdentityKey || row.State != d.Task.State {
+		t.Fatalf("GetTaskRow = %+v, %v; want the row GetTask read", row, err)
+	}
+	if _, err := b.s.GetTaskRow(b.ctx, d.Task.ID+1000); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetTaskRow of a missing task: %v, want ErrNotFound", err)
+	}
 	wantDeps := map[string]int{"a": 0, "b": 1, "c": 1, "d": 2}
 	for _, s := range d.Steps {
 		if s.PendingDeps != wantDeps[s.Name] || s.State != store.StepPending || s.RetryLimit != store.DefaultRetryLimit || s.Attempts != 0 {

@@ -201,16 +201,12 @@ func leaseStep(row *store.Step, p *store.CreateTaskParams, token int64) {
 // GetTask returns a task with its steps (in creation order) and edges.
 func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
 	// Bound statements (kept prepared): Wait reads every task it waits for.
-	d := &store.TaskDetail{}
-	var tasks []*store.Task
+	t, err := s.GetTaskRow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &store.TaskDetail{Task: t}
 	ph := s.d.Placeholder(1)
-	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_tasks WHERE id = "+ph, []any{id}, &tasks); err != nil {
-		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
-	}
-	if len(tasks) == 0 {
-		return nil, fmt.Errorf("getting task %d: %w", id, store.ErrNotFound)
-	}
-	d.Task = tasks[0]
 	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_steps WHERE task_id = "+ph+" ORDER BY id", []any{id}, &d.Steps); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting steps of task %d", id), err)
 	}
@@ -218,6 +214,18 @@ func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error
 		return nil, s.wrap(fmt.Sprintf("getting edges of task %d", id), err)
 	}
 	return d, nil
+}
+
+// GetTaskRow reads one task's row.
+func (s *Store) GetTaskRow(ctx context.Context, id int64) (*store.Task, error) {
+	var tasks []*store.Task
+	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_tasks WHERE id = "+s.d.Placeholder(1), []any{id}, &tasks); err != nil {
+		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
+	}
+	if len(tasks) == 0 {
+		return nil, fmt.Errorf("getting task %d: %w", id, store.ErrNotFound)
+	}
+	return tasks[0], nil
 }
 
 // GetTaskByIdentity finds a task by its identity key.
