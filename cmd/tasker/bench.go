@@ -30,6 +30,9 @@ backoff, and prints rates and per-step costs:
   W5  1,000 3-step chains, one at a time (Start, Wait)  p50/p99 latency
   W2c W2 as code-first workflows: 10 engine.Step calls in sequence
   W5c W5 as code-first workflows of 3 engine.Step calls
+  W5x W5 with the starter and the worker in two processes (this process
+      starts and waits; a worker process on the same file or schema runs
+      the engine, as an API process and a worker would)
 
 Code-first rows count per durable step (engine.Step), not per claim (a
 workflow's driver is claimed once per run); the footer compares their cost

@@ -98,6 +98,7 @@ var workloads = []workload{
 	{"W4", "one step, 30% fail once", benchW4},
 	{"W5", "3-step chains one at a time", benchW5},
 	{"W5c", "code-first 3 steps one at a time", benchW5c},
+	{"W5x", "W5, starter and worker in two processes", benchW5x},
 }
 
 // DefaultWorkloads is --workloads' default: every workload.

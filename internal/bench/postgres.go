@@ -119,8 +119,14 @@ func runPostgresBench(ctx context.Context, out io.Writer, o Options, chosen []wo
 	var failed []string
 	done := map[string]*benchResult{}
 	for _, wl := range chosen {
-		for _, p := range procs {
+		for k, p := range procs {
 			tg := &benchTarget{pgURL: dsn, schema: benchSchemaName(), procs: p, peers: o.PeersSizes}
+			if wl.name == "W5x" { // one starter and one worker process, whatever --procs says
+				if k > 0 {
+					break
+				}
+				tg.procs, p = 1, 1
+			}
 			r, err := wl.run(ctx, tg, o.Scale)
 			err = errors.Join(err, dropSchema(ctx, dsn, tg.schema))
 			if err != nil {
@@ -222,8 +228,12 @@ func newPoolSampler(st *postgres.Store) *poolSampler {
 	return p
 }
 
-// stop ends the sampling and returns the peak.
+// stop ends the sampling and returns the peak (zero for a nil sampler:
+// SQLite).
 func (p *poolSampler) stop() poolPeak {
+	if p == nil {
+		return poolPeak{}
+	}
 	close(p.done)
 	return <-p.result
 }

@@ -30,8 +30,11 @@ type benchTarget struct {
 	pgURL      string // without ?schema=
 	schema     string
 	procs      int
-	peers      bool // --peers-sizes: the side-by-side harness's sizes
-	metrics    bool // the bench process's engine records Prometheus metrics
+	// split runs the engine in one worker process while the bench process
+	// only starts and waits (W5x), on either database.
+	split   bool
+	peers   bool // --peers-sizes: the side-by-side harness's sizes
+	metrics bool // the bench process's engine records Prometheus metrics
 }
 
 // size is n, or the peers harness's size for the workload when the target
@@ -52,7 +55,15 @@ func (tg *benchTarget) open(ctx context.Context, hooks ...bun.QueryHook) (store.
 }
 
 // multiProc reports whether worker processes run the engine.
-func (tg *benchTarget) multiProc() bool { return tg.pgURL != "" && tg.procs > 1 }
+func (tg *benchTarget) multiProc() bool { return tg.split || (tg.pgURL != "" && tg.procs > 1) }
+
+// workers is the number of worker processes of a multi-process run.
+func (tg *benchTarget) workers() int {
+	if tg.split {
+		return 1
+	}
+	return tg.procs
+}
 
 // benchEngineConfig is the engine configuration of every bench engine, in
 // the bench process and in bench-worker processes alike.

@@ -20,7 +20,9 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
+	"github.com/tasker-go/tasker/store/sqlite"
 )
 
 // WorkerEnv is set in the environment of every bench-worker process: a
@@ -47,8 +49,8 @@ type workerStats struct {
 // WorkerOptions are the flags of `tasker bench-worker`, which the bench
 // passes to the worker processes it spawns.
 type WorkerOptions struct {
-	DB       string // postgres:// URL
-	Schema   string // the run's schema
+	DB       string // postgres:// URL, or the SQLite file the bench process made
+	Schema   string // the run's schema (Postgres)
 	Workload string // W1 to W5c
 	ID       string // worker number
 }
@@ -59,15 +61,23 @@ type WorkerOptions struct {
 // engine runs.
 func RunWorker(ctx context.Context, out io.Writer, o WorkerOptions) (err error) {
 	db, schema, wl, id := o.DB, o.Schema, o.Workload, o.ID
-	if !(strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")) || schema == "" {
-		return errors.New("bench-worker needs --db postgres://… and --schema")
+	pg := strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+	if db == "" || (pg && schema == "") {
+		return errors.New("bench-worker needs --db postgres://… and --schema, or --db with a SQLite file")
 	}
 	def, err := benchSpec(strings.ToUpper(wl))
 	if err != nil {
 		return err
 	}
 	q := &queryCounter{}
-	st, err := postgres.Open(ctx, db, &postgres.Options{Schema: schema, QueryHooks: []bun.QueryHook{q}})
+	var st store.Store
+	var pgst *postgres.Store
+	if pg {
+		pgst, err = postgres.Open(ctx, db, &postgres.Options{Schema: schema, QueryHooks: []bun.QueryHook{q}})
+		st = pgst
+	} else {
+		st, err = sqlite.Open(ctx, db, &sqlite.Options{QueryHooks: []bun.QueryHook{q}})
+	}
 	if err != nil {
 		return err
 	}
@@ -82,7 +92,10 @@ func RunWorker(ctx context.Context, out io.Writer, o WorkerOptions) (err error) 
 	if err != nil {
 		return err
 	}
-	sampler := newPoolSampler(st)
+	var sampler *poolSampler
+	if pgst != nil {
+		sampler = newPoolSampler(pgst)
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m0, q0 := ms.Mallocs, q.n.Load()
@@ -105,7 +118,7 @@ func RunWorker(ctx context.Context, out io.Writer, o WorkerOptions) (err error) 
 	line, jerr := json.Marshal(workerStats{
 		Claimed: s.StepsClaimed, Completed: s.StepsCompleted, ClaimTx: s.ClaimTransactions, FinishTx: s.FinishTransactions,
 		SQL: q.n.Load() - q0, Mallocs: ms.Mallocs - m0, PeakConns: peak.Open, PeakAcquired: peak.Acquired,
-		PoolWaits: st.Stats().WaitCount,
+		PoolWaits: st.DB().Stats().WaitCount,
 	})
 	if jerr != nil {
 		return errors.Join(err, jerr)
@@ -145,8 +158,12 @@ var workerCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error)
 // spawnWorkers starts tg.procs bench-worker processes for workload name.
 func spawnWorkers(ctx context.Context, tg *benchTarget, name string) (*benchWorkers, error) {
 	ws := &benchWorkers{began: time.Now(), exited: make(chan struct{})}
-	for i := 1; i <= tg.procs; i++ {
-		cmd, err := workerCommand(ctx, WorkerSubcommand, "--db", tg.pgURL, "--schema", tg.schema, "--workload", name, "--id", strconv.Itoa(i))
+	for i := 1; i <= tg.workers(); i++ {
+		args := []string{WorkerSubcommand, "--db", tg.pgURL, "--schema", tg.schema, "--workload", name, "--id", strconv.Itoa(i)}
+		if tg.pgURL == "" {
+			args = []string{WorkerSubcommand, "--db", tg.sqlitePath, "--workload", name, "--id", strconv.Itoa(i)}
+		}
+		cmd, err := workerCommand(ctx, args...)
 		if err != nil {
 			_, _ = ws.stop()
 			return nil, err

@@ -169,7 +169,7 @@ func benchSpec(name string) (*benchDef, error) {
 		return dagDef(&engine.Template{Namespace: "bench", Name: "flaky", Version: "1", Steps: []engine.StepTemplate{
 			{Name: "only", Handler: "bench.flaky", Backoff: benchBackoff},
 		}}, map[string]engine.HandlerFunc{"bench.flaky": flakyFirst}), nil
-	case "W5":
+	case "W5", "W5X":
 		return dagDef(chain("chain3", 3), noops), nil
 	case "W5C":
 		return codeDef("code3", 3), nil
@@ -314,6 +314,16 @@ func benchW5(ctx context.Context, tg *benchTarget, scale float64) (*benchResult,
 
 func benchW5c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
 	return oneAtATime(ctx, tg, "W5c", scale)
+}
+
+// benchW5x is W5 as an API process and a worker deploy it: this process
+// starts and waits, one worker process (the same database file or
+// schema) runs the engine; what wakes the Wait is the worker's commit
+// (Postgres NOTIFY, SQLite's data_version).
+func benchW5x(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	x := *tg
+	x.split = true
+	return oneAtATime(ctx, &x, "W5x", scale)
 }
 
 // oneAtATime starts and waits for one workflow at a time and reports the

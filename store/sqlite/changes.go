@@ -27,15 +27,23 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 		return out, func() {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// The first reading is taken before TaskDone returns: a commit made
+	// after the call (while the caller reads the task) must signal, and a
+	// poller that took its first reading later would miss it.
+	conn, err := s.ro.Conn(ctx)
+	if err != nil {
+		cancel()
+		return out, func() {} // closed store: waiters fall back to their poll
+	}
+	first := int64(-1)
+	if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&first); err != nil {
+		first = -1
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		conn, err := s.ro.Conn(ctx)
-		if err != nil {
-			return // closed store: waiters fall back to their poll
-		}
 		defer conn.Close()
-		pollDataVersion(ctx, conn, out, true)
+		pollDataVersion(ctx, conn, out, true, first)
 	}()
 	return out, func() { cancel(); <-done }
 }
@@ -81,7 +89,7 @@ func (w *wakeups) start(db interface {
 	w.cancel, w.done = cancel, make(chan struct{})
 	go func() {
 		defer close(w.done)
-		pollDataVersion(ctx, db, w.ch, false)
+		pollDataVersion(ctx, db, w.ch, false, -1)
 	}()
 	return w.ch
 }
@@ -98,14 +106,14 @@ func (w *wakeups) stop() {
 }
 
 // pollDataVersion reads PRAGMA data_version on conn every changePoll until
-// ctx ends and signals out (coalesced) when it changes. A failed read ends
-// the poll when stopOnError, else it is skipped (a writer busy at Close).
+// ctx ends and signals out (coalesced) when it differs from the last value
+// read (last: one read already, or -1). A failed read ends the poll when
+// stopOnError, else it is skipped (a writer busy at Close).
 func pollDataVersion(ctx context.Context, conn interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}, out chan<- struct{}, stopOnError bool) {
+}, out chan<- struct{}, stopOnError bool, last int64) {
 	t := time.NewTicker(changePoll)
 	defer t.Stop()
-	var last int64 = -1
 	for {
 		v := last
 		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil && (stopOnError || ctx.Err() != nil) {
