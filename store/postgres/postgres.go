@@ -386,6 +386,12 @@ func (dialect) BindList(col, ph string, list any) (string, any) {
 	return col + " = ANY(" + ph + ")", list
 }
 
+func (dialect) JSONAgg(elems ...string) string {
+	return "json_agg(json_build_array(" + strings.Join(elems, ", ") + "))"
+}
+
+func (dialect) JSONCol(col string) string { return col }
+
 func (dialect) MapError(err error) error { return mapError(err) }
 
 // CheckSchema reports whether the schema holds Tasker's tables at the

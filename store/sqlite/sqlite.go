@@ -324,6 +324,12 @@ func (dialect) BindList(col, ph string, list any) (string, any) {
 // bunDialect formats values as the store's bun.DB does.
 var bunDialect = sqlitedialect.New()
 
+func (dialect) JSONAgg(elems ...string) string {
+	return "json_group_array(json_array(" + strings.Join(elems, ", ") + "))"
+}
+
+func (dialect) JSONCol(col string) string { return "json(" + col + ")" }
+
 func (dialect) MapError(err error) error { return mapError(err) }
 
 func mapError(err error) error {

@@ -125,3 +125,41 @@ func testStartLease(t *testing.T, b *bundle) {
 		}
 	}
 }
+
+// testClaimedDeps: a claimed step sees each dependency's results as
+// stored — a JSON null result is "null", a resolution without results an
+// empty object, a document the document — whatever the dialect.
+func testClaimedDeps(t *testing.T, b *bundle) {
+	d := b.create(t, []store.NewStep{
+		{Name: "a", Handler: "h.a"}, {Name: "n", Handler: "h.n"},
+		{Name: "r", Handler: "h.r", RetryLimit: 1},
+		{Name: "z", Handler: "h.z", DependsOn: []string{"a", "n", "r"}},
+	})
+	byName := map[string]*store.ClaimedStep{}
+	for _, c := range b.claim(t, 10) {
+		byName[c.Step.Name] = c
+	}
+	b.finish(t, complete(byName["a"], `{"x": [1, 2.5, "é"]}`), complete(byName["n"], `null`),
+		store.StepOutcome{Lease: byName["r"].Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"x"}`)})
+	if _, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: byName["r"].Step.ID}); err != nil {
+		t.Fatal(err)
+	}
+	z := b.claimOne(t, "z")
+	if z.Task == nil || z.Task.ID != d.Task.ID || string(z.Task.Context) == "" {
+		t.Fatalf("claimed step's task: %+v", z.Task)
+	}
+	var a struct{ X []any }
+	if err := z.Deps["a"].Decode(&a); err != nil || len(a.X) != 3 || a.X[2] != "é" {
+		t.Fatalf("a's results %s (%v)", z.Deps["a"], err)
+	}
+	if got := string(z.Deps["n"]); got != "null" {
+		t.Fatalf("n's results = %q, want null", got)
+	}
+	var r map[string]any
+	if err := z.Deps["r"].Decode(&r); err != nil || r == nil || len(r) != 0 {
+		t.Fatalf("r's results = %q (%v), want an empty object", z.Deps["r"], err)
+	}
+	if len(z.Deps) != 3 {
+		t.Fatalf("deps %v", z.Deps)
+	}
+}

@@ -71,6 +71,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ListFilters":                testListFilters,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
+		"ClaimedDeps":                testClaimedDeps,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package bunstore
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -117,6 +119,10 @@ func (s *Store) claimBooks(ctx context.Context, tx bun.IDB, steps []*store.Step,
 	return s.writeTaskTransitions(ctx, tx, tmoves, at)
 }
 
+// loadInputs reads the tasks of claimed steps and their dependencies'
+// results in one statement: each task row carries, as a JSON array, the
+// [to step, name, results missing, results] of the edges into its claimed
+// steps.
 func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step) ([]*store.ClaimedStep, error) {
 	taskIDs := make([]int64, 0, len(steps))
 	stepIDs := make([]int64, len(steps))
@@ -128,35 +134,54 @@ func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step)
 			taskIDs = append(taskIDs, st.TaskID)
 		}
 	}
-	var tasks []*store.Task
+	var tasks []*taskInputs
 	b := params{s: s}
-	if err := s.scan(ctx, db, "SELECT * FROM tasker_tasks WHERE "+b.in("id", taskIDs), b.args, &tasks); err != nil {
-		return nil, err
-	}
-	byID := make(map[int64]*store.Task, len(tasks))
-	for _, t := range tasks {
-		byID[t.ID] = t
-	}
-	var deps []struct {
-		ToStepID int64      `bun:"to_step_id"`
-		Name     string     `bun:"name"`
-		Results  store.JSON `bun:"results"`
-	}
-	b = params{s: s}
-	if err := s.scan(ctx, db, `SELECT e.to_step_id, s.name, s.results FROM tasker_step_edges e
-		JOIN tasker_steps s ON s.id = e.from_step_id WHERE `+b.in("e.to_step_id", stepIDs), b.args, &deps); err != nil {
+	edges := b.in("e.to_step_id", stepIDs)
+	agg := s.d.JSONAgg("e.to_step_id", "s.name", "s.results IS NULL", s.d.JSONCol("s.results"))
+	if err := s.scan(ctx, db, `SELECT t.*, (SELECT `+agg+` FROM tasker_step_edges e JOIN tasker_steps s ON s.id = e.from_step_id
+			WHERE e.task_id = t.id AND `+edges+`) AS claim_deps
+		FROM tasker_tasks t WHERE `+b.in("t.id", taskIDs), b.args, &tasks); err != nil {
 		return nil, err
 	}
 	out := make([]*store.ClaimedStep, len(steps))
 	index := make(map[int64]*store.ClaimedStep, len(steps))
 	for i, st := range steps {
-		out[i] = &store.ClaimedStep{Step: st, Task: byID[st.TaskID], Deps: map[string]store.JSON{}}
+		out[i] = &store.ClaimedStep{Step: st, Deps: map[string]store.JSON{}}
 		index[st.ID] = out[i]
 	}
-	for _, d := range deps {
-		index[d.ToStepID].Deps[d.Name] = d.Results
+	byID := make(map[int64]*store.Task, len(tasks))
+	for _, t := range tasks {
+		byID[t.ID] = &t.Task
+		if len(t.ClaimDeps) == 0 {
+			continue
+		}
+		var deps [][4]json.RawMessage
+		if err := json.Unmarshal(t.ClaimDeps, &deps); err != nil {
+			return nil, fmt.Errorf("decoding the dependencies of task %d's claimed steps: %w", t.ID, err)
+		}
+		for _, d := range deps {
+			var to int64
+			var name string
+			if err := errors.Join(json.Unmarshal(d[0], &to), json.Unmarshal(d[1], &name)); err != nil {
+				return nil, fmt.Errorf("decoding the dependencies of task %d's claimed steps: %w", t.ID, err)
+			}
+			var results store.JSON
+			if missing := string(d[2]); missing != "true" && missing != "1" {
+				results = store.JSON(d[3])
+			}
+			index[to].Deps[name] = results
+		}
+	}
+	for _, c := range out {
+		c.Task = byID[c.Step.TaskID]
 	}
 	return out, nil
+}
+
+// taskInputs is a task row with the dependencies of its claimed steps.
+type taskInputs struct {
+	store.Task `bun:",extend"`
+	ClaimDeps  store.JSON `bun:"claim_deps"`
 }
 
 // FinishSteps commits a group of outcomes in one transaction.

@@ -46,6 +46,12 @@ type Dialect interface {
 	// WritableCTE tells whether data-modifying statements may sit in a
 	// WITH clause (Postgres), so one statement can write several tables.
 	WritableCTE() bool
+	// JSONAgg aggregates, over the rows of a query, one JSON array of the
+	// elements per row into a JSON array (NULL or [] over no rows).
+	JSONAgg(elems ...string) string
+	// JSONCol is a stored JSON document column as a JSON value (not a
+	// string) inside JSONAgg.
+	JSONCol(col string) string
 	// MapError turns driver errors into store sentinels (ErrConflict for
 	// unique violations, ErrRetryable for transient failures); others pass.
 	MapError(err error) error
