@@ -26,6 +26,7 @@ type taskMove struct {
 	from, to store.TaskState
 	seq      int
 	meta     store.JSON
+	written  bool // its transition is written already
 }
 
 // writeStepTransitions appends one transition per move, in one bound
@@ -99,18 +100,20 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 		}
 	}
 	unblocked := 0
-	if len(satisfied) > 0 {
+	var tmoves []taskMove
+	var childOf []int64 // finished tasks that may have a parent to wake
+	var rows []countedTask
+	// On Postgres one statement counts down the dependants and the tasks
+	// and writes the completed tasks' transitions (a group of the common
+	// size: the task countdown fits one statement).
+	merged := s.d.WritableCTE() && len(satisfied) > 0 && len(doneByTask) <= s.d.MaxParams()/2
+	if len(satisfied) > 0 && !merged {
 		var left []struct {
 			N int `bun:"pending_deps"`
 		}
 		b := params{s: s}
 		from := b.in("e.from_step_id", satisfied)
-		err := s.scan(ctx, tx, `UPDATE tasker_steps SET pending_deps = pending_deps - (
-				SELECT count(*) FROM tasker_step_edges e
-				WHERE e.to_step_id = tasker_steps.id AND `+from+`)
-			WHERE id IN (SELECT e.to_step_id FROM tasker_step_edges e WHERE `+from+`)
-			RETURNING pending_deps`, b.args, &left)
-		if err != nil {
+		if err := s.scan(ctx, tx, dependantsSQL(from), b.args, &left); err != nil {
 			return nil, 0, err
 		}
 		for _, n := range left {
@@ -119,13 +122,10 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 			}
 		}
 	}
-	var tmoves []taskMove
-	var childOf []int64 // finished tasks that may have a parent to wake
 	if len(doneByTask) > 0 {
 		// One statement counts down every task (ids in order, so
 		// concurrent commits meet task rows in the same order) and
 		// completes those with nothing left.
-		var rows []countedTask
 		const last = "tasker_tasks.unfinished = v.n AND tasker_tasks.state = 'in_progress'"
 		err := chunked(s.d, sortedKeys(doneByTask), 2, func(ids []int64) error {
 			b := params{s: s}
@@ -134,16 +134,26 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 				values[k] = "(" + b.bigint(id) + ", " + b.bigint(int64(doneByTask[id])) + ")"
 			}
 			stamp := b.arg(s.d.BindTime(at))
-			var got []countedTask
-			err := s.scan(ctx, tx, `WITH v (id, n) AS (VALUES `+strings.Join(values, ", ")+`)
-				UPDATE tasker_tasks SET
+			countdown := `UPDATE tasker_tasks SET
 					unfinished = tasker_tasks.unfinished - v.n,
-					state = CASE WHEN `+last+` THEN 'complete' ELSE tasker_tasks.state END,
-					completed_at = CASE WHEN `+last+` THEN `+stamp+` ELSE tasker_tasks.completed_at END,
-					transition_seq = tasker_tasks.transition_seq + CASE WHEN `+last+` THEN 1 ELSE 0 END,
-					updated_at = `+stamp+`
+					state = CASE WHEN ` + last + ` THEN 'complete' ELSE tasker_tasks.state END,
+					completed_at = CASE WHEN ` + last + ` THEN ` + stamp + ` ELSE tasker_tasks.completed_at END,
+					transition_seq = tasker_tasks.transition_seq + CASE WHEN ` + last + ` THEN 1 ELSE 0 END,
+					updated_at = ` + stamp + `
 				FROM v WHERE tasker_tasks.id = v.id
-				RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`, b.args, &got)
+				RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`
+			query := `WITH v (id, n) AS (VALUES ` + strings.Join(values, ", ") + `)
+				` + countdown
+			if merged {
+				query = `WITH v (id, n) AS (VALUES ` + strings.Join(values, ", ") + `),
+				dep AS (` + dependantsSQL(b.in("e.from_step_id", satisfied)) + `),
+				cnt AS (` + countdown + `),
+				tr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
+					SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete')
+				SELECT cnt.*, (SELECT count(*) FROM dep WHERE pending_deps = 0) AS unblocked FROM cnt`
+			}
+			var got []countedTask
+			err := s.scan(ctx, tx, query, b.args, &got)
 			rows = append(rows, got...)
 			return err
 		})
@@ -152,8 +162,11 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 		}
 		slices.SortFunc(rows, func(a, b countedTask) int { return int(a.ID - b.ID) })
 		for _, r := range rows {
+			if merged {
+				unblocked = r.Unblocked
+			}
 			if r.Unfinished == 0 && r.State == store.TaskComplete {
-				tmoves = append(tmoves, taskMove{id: r.ID, from: store.TaskInProgress, to: store.TaskComplete, seq: r.TransitionSeq})
+				tmoves = append(tmoves, taskMove{id: r.ID, from: store.TaskInProgress, to: store.TaskComplete, seq: r.TransitionSeq, written: merged})
 				if r.ParentID != nil {
 					childOf = append(childOf, r.ID)
 				}
@@ -170,10 +183,26 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 			childOf = append(childOf, m.id) // failures are rare: let wakeParents look
 		}
 	}
-	if err := s.writeTaskTransitions(ctx, tx, tmoves, at); err != nil {
+	var unwritten []taskMove
+	for _, m := range tmoves {
+		if !m.written {
+			unwritten = append(unwritten, m)
+		}
+	}
+	if err := s.writeTaskTransitions(ctx, tx, unwritten, at); err != nil {
 		return nil, 0, err
 	}
 	return tmoves, unblocked, wakeParents(ctx, tx, childOf, at)
+}
+
+// dependantsSQL counts down the pending dependencies of the steps that
+// depend on the satisfied ones (from: their "e.from_step_id IN" test).
+func dependantsSQL(from string) string {
+	return `UPDATE tasker_steps SET pending_deps = pending_deps - (
+				SELECT count(*) FROM tasker_step_edges e
+				WHERE e.to_step_id = tasker_steps.id AND ` + from + `)
+			WHERE id IN (SELECT e.to_step_id FROM tasker_step_edges e WHERE ` + from + `)
+			RETURNING pending_deps`
 }
 
 // wakeParents makes the waiting steps of the parents of tasks that just
@@ -196,6 +225,7 @@ type countedTask struct {
 	Unfinished    int             `bun:"unfinished"`
 	TransitionSeq int             `bun:"transition_seq"`
 	ParentID      *int64          `bun:"parent_id"`
+	Unblocked     int             `bun:"unblocked"` // (the merged statement: dependants now ready)
 }
 
 // failTask moves a running or pending task to error. It returns nil when the
