@@ -48,7 +48,7 @@ func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) (
 		return items, nil
 	}
 	var err error
-	if db, ok := s.rw.(*bun.DB); ok && s.d.WritableCTE() && !declaresLimits(ps, valid) {
+	if db, ok := s.rw.(*bun.DB); ok && s.cteFits(ps, valid) && !declaresLimits(ps, valid) {
 		// One statement is atomic on its own: no BEGIN and COMMIT round
 		// trips (a taken identity is read after it, committed).
 		err = s.wrap("creating tasks", s.createTasks(ctx, db, ps, valid, items))
@@ -101,11 +101,12 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	var created map[string]int64
 	var cteLeased map[stepKey]int64 // step ids of the steps leases took, written by the CTE
 	token := newLeaseToken()        // the lease token of every step this start claims
-	if s.d.WritableCTE() {
+	cte := s.cteFits(rowParams, nil)
+	if cte {
 		if err := s.declareLimits(ctx, tx, rowParams); err != nil {
 			return err
 		}
-		ids, leased, err := insertTasksCTE(ctx, tx, s.d, rows, rowParams, token)
+		ids, leased, err := s.insertTasksCTE(ctx, tx, rows, rowParams, token)
 		if err != nil {
 			return err
 		}
@@ -184,7 +185,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		return nil
 	}
 	at := fresh[0].CreatedAt
-	if s.d.WritableCTE() { // the CTE wrote the rest
+	if cte { // the CTE wrote the rest
 		var leased []*store.Step
 		for k, t := range fresh {
 			p := freshParams[k]
@@ -251,6 +252,33 @@ func attachClaimed(steps []*store.Step, tasks []*store.Task, valid []int, items 
 			it.Claimed = claimed[it.Task.ID]
 		}
 	}
+}
+
+// cteFits tells whether the items of ps at valid (nil: all) are written by
+// one statement (insertTasksCTE): the database has writable CTEs and the
+// statement's parameters stay within its limit (a task of thousands of
+// steps takes the portable path, chunked).
+func (s *Store) cteFits(ps []*store.CreateTaskParams, valid []int) bool {
+	if !s.d.WritableCTE() {
+		return false
+	}
+	n := 1
+	count := func(p *store.CreateTaskParams) {
+		n += 15
+		for _, ns := range p.Steps {
+			n += 19 + 3*len(ns.DependsOn)
+		}
+	}
+	if valid == nil {
+		for _, p := range ps {
+			count(p)
+		}
+	} else {
+		for _, i := range valid {
+			count(ps[i])
+		}
+	}
+	return n <= s.d.MaxParams()
 }
 
 // declaresLimits tells whether any valid item creates a concurrency group

@@ -18,22 +18,26 @@ import (
 // The steps a start's Lease takes are written claimed under token, with
 // their transitions (and their tasks in_progress); their ids are returned
 // by task and name.
-func insertTasksCTE(ctx context.Context, db bun.IDB, d Dialect, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]int64, map[stepKey]int64, error) {
+//
+// The statement is bound (its text depends only on the shape of the group:
+// rows, steps, edges), so Postgres keeps it prepared.
+func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]int64, map[stepKey]int64, error) {
 	var b strings.Builder
-	var args []any
+	q := params{s: s}
+	cast := func(v any, typ string) string { return "CAST(" + q.arg(v) + " AS " + typ + ")" }
 	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at) AS (VALUES ")
 	for k, t := range rows {
 		if k > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, k, t.Namespace, t.Name, t.Version, string(t.Kind), t.IdentityKey, t.InputHash, string(t.Context), string(t.State), t.TransitionSeq,
-			t.Priority, t.Queue, t.ParentID, t.Unfinished, t.CreatedAt)
+		b.WriteString("(" + strings.Join([]string{cast(k, "int"), cast(t.Namespace, "text"), cast(t.Name, "text"), cast(t.Version, "text"), cast(string(t.Kind), "text"),
+			cast(t.IdentityKey, "text"), cast(t.InputHash, "text"), cast(string(t.Context), "jsonb"), cast(string(t.State), "text"), cast(t.TransitionSeq, "int"),
+			cast(t.Priority, "int"), cast(t.Queue, "text"), cast(t.ParentID, "bigint"), cast(t.Unfinished, "int"), cast(t.CreatedAt, "timestamptz")}, ", ") + ")")
 	}
 	b.WriteString(`),
 ins AS (
 	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at)
-	SELECT namespace, name, version, kind, identity_key, input_hash, context::jsonb, state, priority::int, queue, parent_id::bigint, unfinished::int, transition_seq::int, created_at::timestamptz, created_at::timestamptz
+	SELECT namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, created_at
 	FROM v ORDER BY ord
 	ON CONFLICT (identity_key) DO NOTHING
 	RETURNING id, identity_key, state, created_at
@@ -45,7 +49,6 @@ tr AS (
 )`)
 	var steps, edges int
 	var sb, eb strings.Builder
-	var sargs, eargs []any
 	for k, t := range rows {
 		p := ps[k]
 		var group *string
@@ -70,33 +73,32 @@ tr AS (
 			if !ns.NotBefore.IsZero() {
 				notBefore = ns.NotBefore.UTC()
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			sargs = append(sargs, steps, t.IdentityKey, ns.Name, ns.Handler, ns.Sequence, nullJSON(ns.Config), nullJSON(ns.Policy), ns.Retryable, limit, ns.Skippable,
-				group, p.ConcMax, rateSystem(ns), len(ns.DependsOn), notBefore, t.Priority, owner, ttl, tok)
+			sb.WriteString("(" + strings.Join([]string{cast(steps, "int"), cast(t.IdentityKey, "text"), cast(ns.Name, "text"), cast(ns.Handler, "text"), cast(ns.Sequence, "int"),
+				cast(nullJSON(ns.Config), "jsonb"), cast(nullJSON(ns.Policy), "jsonb"), cast(ns.Retryable, "boolean"), cast(limit, "int"), cast(ns.Skippable, "boolean"),
+				cast(group, "text"), cast(p.ConcMax, "int"), cast(rateSystem(ns), "text"), cast(len(ns.DependsOn), "int"), cast(notBefore, "timestamptz"), cast(t.Priority, "int"),
+				cast(owner, "text"), cast(ttl, "bigint"), cast(tok, "bigint")}, ", ") + ")")
 			for _, dep := range ns.DependsOn {
 				if edges > 0 {
 					eb.WriteString(", ")
 				}
 				edges++
-				eb.WriteString("(?, ?, ?)")
-				eargs = append(eargs, t.IdentityKey, dep, ns.Name)
+				eb.WriteString("(" + cast(t.IdentityKey, "text") + ", " + cast(dep, "text") + ", " + cast(ns.Name, "text") + ")")
 			}
 		}
 	}
 	if steps > 0 {
 		b.WriteString(",\nsv (ord, identity_key, name, handler, sequence, config, policy, retryable, retry_limit, skippable, conc_group, conc_max, rate_system, pending_deps, not_before, priority, lease_owner, lease_ttl, lease_token) AS (VALUES ")
 		b.WriteString(sb.String())
-		args = append(args, sargs...)
 		b.WriteString(`),
-clock (now) AS (SELECT CAST(? AS timestamptz)),
+clock (now) AS (SELECT CAST(` + q.time(ps[0].Now, 0) + ` AS timestamptz)),
 st AS (
 	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, queue, priority, conc_group, conc_max, rate_system, state, pending_deps, next_attempt_at,
 		lease_owner, lease_expires_at, lease_token, started_at, transition_seq, created_at, updated_at)
-	SELECT ins.id, sv.name, sv.handler, sv.sequence::int, sv.config::jsonb, sv.policy::jsonb, sv.retryable::boolean, sv.retry_limit::int,
-		CASE WHEN sv.lease_owner IS NULL THEN 0 ELSE 1 END, sv.skippable::boolean, v.queue, sv.priority::int,
-		sv.conc_group::text, sv.conc_max::int, sv.rate_system::text, CASE WHEN sv.lease_owner IS NULL THEN 'pending' ELSE 'in_progress' END,
-		sv.pending_deps::int, coalesce(sv.not_before::timestamptz, clock.now),
-		sv.lease_owner::text, clock.now + sv.lease_ttl::bigint * interval '1 microsecond', sv.lease_token::bigint,
+	SELECT ins.id, sv.name, sv.handler, sv.sequence, sv.config, sv.policy, sv.retryable, sv.retry_limit,
+		CASE WHEN sv.lease_owner IS NULL THEN 0 ELSE 1 END, sv.skippable, v.queue, sv.priority,
+		sv.conc_group, sv.conc_max, sv.rate_system, CASE WHEN sv.lease_owner IS NULL THEN 'pending' ELSE 'in_progress' END,
+		sv.pending_deps, coalesce(sv.not_before, clock.now),
+		sv.lease_owner, clock.now + sv.lease_ttl * interval '1 microsecond', sv.lease_token,
 		CASE WHEN sv.lease_owner IS NULL THEN NULL ELSE clock.now END,
 		CASE WHEN sv.lease_owner IS NULL THEN 0 ELSE 1 END, ins.created_at, ins.created_at
 	FROM sv JOIN ins ON ins.identity_key = sv.identity_key JOIN v ON v.identity_key = sv.identity_key CROSS JOIN clock
@@ -107,12 +109,10 @@ stt AS (
 	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
 	SELECT id, task_id, 'pending', 'in_progress', 1, NULL, created_at FROM st WHERE state = 'in_progress'
 )`)
-		args = append(args, d.Time(ps[0].Now, 0))
 	}
 	if edges > 0 {
 		b.WriteString(",\nev (identity_key, from_name, to_name) AS (VALUES ")
 		b.WriteString(eb.String())
-		args = append(args, eargs...)
 		b.WriteString(`),
 ed AS (
 	INSERT INTO tasker_step_edges (task_id, from_step_id, to_step_id)
@@ -131,7 +131,7 @@ ed AS (
 		StepID      *int64  `bun:"step_id"`
 		StepName    *string `bun:"step_name"`
 	}
-	if err := db.NewRaw(b.String(), args...).Scan(ctx, &inserted); err != nil {
+	if err := s.scan(ctx, db, b.String(), q.args, &inserted); err != nil {
 		return nil, nil, err
 	}
 	ids := make(map[string]int64, len(inserted))

@@ -114,9 +114,11 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 			b := params{s: s}
 			values := make([]string, len(rows))
 			for i, r := range rows {
-				next := b.arg(s.d.BindTime(r.NextAttemptAt))
+				var next string
 				if batch.ready { // ready now by the database's clock (the first item's: one engine's)
 					next = b.time(ps[0].Now, 0)
+				} else {
+					next = b.arg(s.d.BindTime(r.NextAttemptAt))
 				}
 				created := b.arg(s.d.BindTime(r.CreatedAt))
 				lease := "'pending', 0, 0, NULL, NULL, NULL, NULL"
