@@ -63,8 +63,12 @@
 //
 // Run claims ready steps in batches with leases, runs their handlers
 // concurrently (up to ExecutionConfig.MaxConcurrency), heartbeats long
-// steps, and records outcomes in grouped transactions. Work started in this
-// process wakes idle workers at once; Postgres wakes other processes through
+// steps, and records outcomes in grouped transactions, which claim the
+// steps they make ready. A Start in a process running with free slots
+// claims its task's first ready steps in the creating transaction and runs
+// them here (eager dispatch; not while the claim loop has a backlog, nor
+// for InTx starts or StartMany). Other work started in this process wakes
+// idle workers at once; Postgres wakes other processes through
 // LISTEN/NOTIFY; a poll interval covers the rest; and the claim loop arms
 // its timer for the earliest due time it knows (a retry, a sleep's end),
 // busy or idle. Stop stops claiming, lets running handlers finish until its
