@@ -31,7 +31,7 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 	}
 	// The claim has committed; what the handlers need is read outside the
 	// write transaction so the single SQLite writer is held only for writes.
-	out, err := s.loadInputs(ctx, s.ro, steps)
+	out, err := s.claimedInputs(ctx, steps)
 	if err != nil {
 		return nil, s.wrap("loading claimed steps' inputs", err)
 	}
@@ -117,6 +117,24 @@ func (s *Store) claimBooks(ctx context.Context, tx bun.IDB, steps []*store.Step,
 		tmoves[i] = taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq}
 	}
 	return s.writeTaskTransitions(ctx, tx, tmoves, at)
+}
+
+// claimedInputs loads the inputs of steps whose claim has committed. The
+// read is tried again on a transient error (a dropped connection): failing
+// here would leave the steps leased to a worker that cannot run them until
+// their leases expire.
+func (s *Store) claimedInputs(ctx context.Context, steps []*store.Step) ([]*store.ClaimedStep, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var out []*store.ClaimedStep
+		if out, err = s.loadInputs(ctx, s.ro, steps); err == nil {
+			return out, nil
+		}
+		if !errors.Is(s.d.MapError(err), store.ErrRetryable) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
 }
 
 // loadInputs reads the tasks of claimed steps and their dependencies'
@@ -289,7 +307,7 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		return nil, err
 	}
 	if len(claimed) > 0 {
-		if res.Claimed, err = s.loadInputs(ctx, s.ro, claimed); err != nil {
+		if res.Claimed, err = s.claimedInputs(ctx, claimed); err != nil {
 			return nil, s.wrap("loading claimed steps' inputs", err)
 		}
 	}
