@@ -71,6 +71,12 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		}
 		sc := &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
 			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: c.Deps, skippable: st.Skippable}
+		if st.Attempts == 1 && st.TransitionSeq == 1 {
+			// The step's first claim ever (a suspension or a rescue
+			// moves its transition_seq on): a code-first driver here has
+			// recorded nothing yet, so its history need not be read.
+			sc.firstRun = c.Task
+		}
 		return h.Handle(sc)
 	})
 	result, err := res.Value, attemptErr(res)

@@ -50,6 +50,9 @@ type StepContext struct {
 	config    store.JSON
 	deps      map[string]store.JSON
 	skippable bool
+	// firstRun is the step's task when this is the step's first claim
+	// (see execute): a code-first driver then has no history to read.
+	firstRun *store.Task
 }
 
 // Skippable reports whether the step may end with Skip.

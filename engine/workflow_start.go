@@ -259,7 +259,7 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	if !ok {
 		return nil, errors.New("workflow driver is not running under a lease")
 	}
-	wctx, err := e.newWorkflowContext(sc, sc.TaskID, lease, false)
+	wctx, err := e.newWorkflowContext(sc, sc.TaskID, lease, false, sc.firstRun)
 	if err != nil {
 		return nil, err
 	}
@@ -279,10 +279,15 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	return wctx.conclude(out, ferr)
 }
 
-func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease store.Lease, replay bool) (*WorkflowContext, error) {
-	d, err := e.st.GetWorkflowHistory(ctx, taskID)
-	if err != nil {
-		return nil, fmt.Errorf("loading the history of workflow task %d: %w", taskID, err)
+// newWorkflowContext loads the history of a workflow task; fresh, when set,
+// is the task of a driver's first run, which has none to load.
+func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease store.Lease, replay bool, fresh *store.Task) (*WorkflowContext, error) {
+	d := &store.TaskDetail{Task: fresh}
+	if fresh == nil {
+		var err error
+		if d, err = e.st.GetWorkflowHistory(ctx, taskID); err != nil {
+			return nil, fmt.Errorf("loading the history of workflow task %d: %w", taskID, err)
+		}
 	}
 	w := &WorkflowContext{Context: ctx, TaskID: taskID, Workflow: d.Task.Namespace + "/" + d.Task.Name, queue: d.Task.Queue, e: e, lease: lease, replay: replay,
 		history: map[int]*store.Step{}}
