@@ -124,6 +124,22 @@ type Store interface {
 	// owner does not lead).
 	Resign(ctx context.Context, name, owner string) error
 
+	// CreateSchedule inserts a schedule with Revision 1, or fails with
+	// ErrConflict when one of that ID exists (and writes nothing).
+	CreateSchedule(ctx context.Context, s *Schedule) error
+	// UpdateSchedule writes every field of s but its ID and CreatedAt when
+	// the stored revision is still s.Revision, bumping it (and s.Revision);
+	// it reports false, writing nothing, when another write came first.
+	// ErrNotFound when there is no such schedule.
+	UpdateSchedule(ctx context.Context, s *Schedule) (bool, error)
+	// GetSchedule reads one schedule, or ErrNotFound.
+	GetSchedule(ctx context.Context, id string) (*Schedule, error)
+	// ListSchedules returns every schedule ordered by ID.
+	ListSchedules(ctx context.Context) ([]*Schedule, error)
+	// DeleteSchedule deletes a schedule, or fails with ErrNotFound. The
+	// tasks it started are left alone.
+	DeleteSchedule(ctx context.Context, id string) error
+
 	// RecordStep writes the outcome of one durable step of a code-first
 	// task (the row at (task, sequence), inserted on first record) with its
 	// transitions, in one transaction fenced on the driver step's lease:

@@ -237,3 +237,23 @@ func (s *Store) GetWorkflowValue(ctx context.Context, taskID int64, kind, name s
 func (s *Store) RetireIdentity(ctx context.Context, p *store.RetireIdentityParams) (bool, error) {
 	return do(ctx, s, "RetireIdentity", func() (bool, error) { return s.inner.RetireIdentity(ctx, p) })
 }
+
+func (s *Store) CreateSchedule(ctx context.Context, sc *store.Schedule) error {
+	return do0(ctx, s, "CreateSchedule", func() error { return s.inner.CreateSchedule(ctx, sc) })
+}
+
+func (s *Store) UpdateSchedule(ctx context.Context, sc *store.Schedule) (bool, error) {
+	return do(ctx, s, "UpdateSchedule", func() (bool, error) { return s.inner.UpdateSchedule(ctx, sc) })
+}
+
+func (s *Store) GetSchedule(ctx context.Context, id string) (*store.Schedule, error) {
+	return do(ctx, s, "GetSchedule", func() (*store.Schedule, error) { return s.inner.GetSchedule(ctx, id) })
+}
+
+func (s *Store) ListSchedules(ctx context.Context) ([]*store.Schedule, error) {
+	return do(ctx, s, "ListSchedules", func() ([]*store.Schedule, error) { return s.inner.ListSchedules(ctx) })
+}
+
+func (s *Store) DeleteSchedule(ctx context.Context, id string) error {
+	return do0(ctx, s, "DeleteSchedule", func() error { return s.inner.DeleteSchedule(ctx, id) })
+}

@@ -72,6 +72,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
 		"ClaimedDeps":                testClaimedDeps,
+		"Schedules":                  testSchedules,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,23 @@
+-- Schedules: a workflow started on a cron spec or a fixed interval. The
+-- leader fires them; next_fire_at is the earliest tick not yet handled,
+-- buffered_at a tick held back by the buffer-one overlap policy. Every
+-- write is a compare and set on revision. Durations are nanoseconds.
+CREATE TABLE tasker_schedules (
+    id              TEXT PRIMARY KEY,
+    workflow        TEXT NOT NULL,
+    spec            TEXT NOT NULL,
+    timezone        TEXT NOT NULL,
+    input           TEXT NOT NULL,
+    overlap         TEXT NOT NULL,
+    catch_up_window INTEGER NOT NULL,
+    jitter          INTEGER NOT NULL,
+    paused          BOOLEAN NOT NULL,
+    next_fire_at    TIMESTAMP NOT NULL,
+    buffered_at     TIMESTAMP,
+    last_fire_at    TIMESTAMP,
+    last_task_id    INTEGER,
+    last_error      TEXT NOT NULL,
+    revision        INTEGER NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    updated_at      TIMESTAMP NOT NULL
+);
