@@ -1,0 +1,207 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Leadership is the name of the schedules' leadership in the store.
+const Leadership = "schedules"
+
+// Config tunes the Runner.
+type Config struct {
+	Owner string
+	// Interval is how often the Runner looks at the schedules when no
+	// tick is due sooner, and how often a process that does not lead
+	// asks to (the leadership lasts three intervals).
+	Interval time.Duration
+}
+
+// Hooks are how the Runner acts on the engine.
+type Hooks struct {
+	// Fire starts the run of a tick, at tick plus jitter, with identity
+	// Key(sc.ID, tick), and returns its task: starting the same tick
+	// again returns the same task.
+	Fire func(ctx context.Context, sc *store.Schedule, tick time.Time) (int64, error)
+	// Running reports whether a task has not finished.
+	Running func(ctx context.Context, taskID int64) (bool, error)
+	// Cancel cancels a task.
+	Cancel func(ctx context.Context, taskID int64) error
+}
+
+// Runner fires due schedules while its process leads.
+type Runner struct {
+	cfg   Config
+	st    store.Store
+	clk   clock.Clock
+	log   *zap.Logger
+	hooks Hooks
+	wake  chan struct{}
+}
+
+// NewRunner returns a Runner.
+func NewRunner(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, hooks Hooks) *Runner {
+	return &Runner{cfg: cfg, st: st, clk: clk, log: log, hooks: hooks, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes Run look at the schedules now (one was created or changed
+// here).
+func (r *Runner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run fires schedules until ctx ends: while this process leads (always
+// on a single-writer store), a pass at every due tick and at least every
+// Interval.
+func (r *Runner) Run(ctx context.Context) {
+	leading := false
+	defer func() {
+		if leading && !r.st.Capabilities().SingleWriter {
+			_ = r.st.Resign(context.WithoutCancel(ctx), Leadership, r.cfg.Owner)
+		}
+	}()
+	for {
+		lead := true
+		if !r.st.Capabilities().SingleWriter {
+			var err error
+			lead, err = r.st.Elect(ctx, &store.ElectParams{Name: Leadership, Owner: r.cfg.Owner, TTL: 3 * r.cfg.Interval, Now: r.clk.StoreNow()})
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("schedules: election failed", zap.Error(err))
+			}
+			if lead != leading {
+				r.log.Info("schedules leadership changed", zap.Bool("leader", lead))
+			}
+		}
+		leading = lead
+		wait := r.cfg.Interval
+		if lead {
+			next, err := r.Pass(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("schedules: pass failed", zap.Error(err))
+			}
+			if !next.IsZero() {
+				wait = min(wait, max(next.Sub(r.clk.Now()), 0))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.clk.After(wait):
+		case <-r.wake:
+		}
+	}
+}
+
+// Pass fires every due schedule once and returns the earliest tick still
+// to come (zero: none).
+func (r *Runner) Pass(ctx context.Context) (time.Time, error) {
+	list, err := r.st.ListSchedules(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := r.clk.Now()
+	var earliest time.Time
+	for _, sc := range list {
+		if sc.Paused {
+			continue
+		}
+		next, err := r.one(ctx, sc, now)
+		if err != nil {
+			if ctx.Err() != nil {
+				return time.Time{}, ctx.Err()
+			}
+			r.log.Warn("schedule: firing failed", zap.String("schedule", sc.ID), zap.Error(err))
+		}
+		if !next.IsZero() && (earliest.IsZero() || next.Before(earliest)) {
+			earliest = next
+		}
+	}
+	return earliest, nil
+}
+
+// one handles one schedule and returns its next tick.
+func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (time.Time, error) {
+	spec, err := Parse(sc.Spec, sc.Timezone)
+	if err != nil {
+		return time.Time{}, err
+	}
+	st := State{Next: sc.NextFireAt}
+	if sc.BufferedAt != nil {
+		st.Buffered = *sc.BufferedAt
+	}
+	if st.Next.After(now) && st.Buffered.IsZero() {
+		return st.Next, nil
+	}
+	if sc.LastTaskID != nil && sc.Overlap != AllowAll {
+		if st.Running, err = r.hooks.Running(ctx, *sc.LastTaskID); err != nil {
+			return st.Next, fmt.Errorf("reading the previous run (task %d): %w", *sc.LastTaskID, err)
+		}
+	}
+	plan := Decide(spec, st, sc.Overlap, now.Add(-sc.CatchUpWindow), now)
+	if !plan.Changed(st) {
+		return st.Next, nil
+	}
+	if plan.Cancel {
+		if err := r.hooks.Cancel(ctx, *sc.LastTaskID); err != nil {
+			return st.Next, r.failed(ctx, sc, fmt.Errorf("cancelling the previous run (task %d): %w", *sc.LastTaskID, err))
+		}
+	}
+	for _, tick := range plan.Start {
+		id, err := r.hooks.Fire(ctx, sc, tick)
+		if err != nil {
+			// Nothing moves: the next pass starts the same ticks again,
+			// and those started already are found by their identity.
+			return st.Next, r.failed(ctx, sc, fmt.Errorf("starting the run of %s: %w", tick.UTC().Format(time.RFC3339), err))
+		}
+		t := tick
+		sc.LastTaskID, sc.LastFireAt = &id, &t
+	}
+	if plan.Dropped > 0 {
+		r.log.Info("schedule: ticks dropped (catch-up window or overlap policy)", zap.String("schedule", sc.ID), zap.Int("dropped", plan.Dropped))
+	}
+	sc.BufferedAt, sc.LastError = nil, ""
+	if !plan.Buffered.IsZero() {
+		sc.BufferedAt = &plan.Buffered
+	}
+	if plan.Next.IsZero() {
+		// The spec fires no more (a date that never comes): park it.
+		sc.Paused, sc.LastError = true, "the spec fires no more"
+	} else {
+		sc.NextFireAt = plan.Next
+	}
+	sc.UpdatedAt = now
+	if _, err := r.st.UpdateSchedule(ctx, sc); err != nil {
+		// Lost to a change made meanwhile (paused, deleted, redefined):
+		// the runs started stand, the next pass reads the new state.
+		if !errors.Is(err, store.ErrNotFound) {
+			return plan.Next, fmt.Errorf("recording schedule %q: %w", sc.ID, err)
+		}
+	}
+	return plan.Next, nil
+}
+
+// failed records why a firing failed on the schedule (for List).
+func (r *Runner) failed(ctx context.Context, sc *store.Schedule, err error) error {
+	msg := err.Error()
+	if len(msg) > store.MaxNameLen {
+		msg = strings.ToValidUTF8(msg[:store.MaxNameLen], "")
+	}
+	if sc.LastError != msg {
+		sc.LastError = msg
+		if _, uerr := r.st.UpdateSchedule(ctx, sc); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+			return errors.Join(err, uerr)
+		}
+	}
+	return err
+}

@@ -1,0 +1,76 @@
+package schedule
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Spec is a parsed schedule spec.
+type Spec struct {
+	cron  cron.Schedule // nil for an interval
+	every time.Duration // an interval, anchored at the Unix epoch
+	loc   *time.Location
+}
+
+// parser reads five fields (minute first) or six (seconds first), and the
+// descriptors (@daily, @hourly …); CRON_TZ= / TZ= prefixes name a zone.
+var parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Parse reads spec in the time zone tz ("" for UTC). "@every <duration>"
+// is a fixed interval of at least a second, anchored at the Unix epoch so
+// that every process computes the same ticks (@every 1h fires on the
+// hour); anything else is a cron expression. A CRON_TZ= prefix and a
+// non-empty tz may not both be given.
+func Parse(spec, tz string) (Spec, error) {
+	spec = strings.TrimSpace(spec)
+	loc := time.UTC
+	if tz != "" {
+		l, err := time.LoadLocation(tz)
+		if err != nil {
+			return Spec{}, fmt.Errorf("time zone %q: %w", tz, err)
+		}
+		loc = l
+	}
+	if d, ok := strings.CutPrefix(spec, "@every "); ok {
+		every, err := time.ParseDuration(strings.TrimSpace(d))
+		if err != nil {
+			return Spec{}, fmt.Errorf("spec %q: %w", spec, err)
+		}
+		if every < time.Second || every%time.Second != 0 {
+			return Spec{}, fmt.Errorf("spec %q: the interval must be a whole number of seconds, at least 1s", spec)
+		}
+		return Spec{every: every, loc: loc}, nil
+	}
+	zoned := strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")
+	if zoned && tz != "" {
+		return Spec{}, fmt.Errorf("spec %q: it names a time zone and the Location option names %q: give one", spec, tz)
+	}
+	if !zoned {
+		// Without a prefix robfig/cron uses time.Local, which differs
+		// from machine to machine: name the zone.
+		spec = "CRON_TZ=" + loc.String() + " " + spec
+	}
+	s, err := parser.Parse(spec)
+	if err != nil {
+		return Spec{}, fmt.Errorf("spec %q: %w", spec, err)
+	}
+	if ss, ok := s.(*cron.SpecSchedule); ok {
+		loc = ss.Location
+	}
+	return Spec{cron: s, loc: loc}, nil
+}
+
+// Next returns the first tick strictly after t (the zero time when the
+// spec never fires again, as "0 0 30 2 *" does).
+func (s Spec) Next(t time.Time) time.Time {
+	if s.cron == nil {
+		return time.Unix(0, 0).Add((t.Sub(time.Unix(0, 0))/s.every + 1) * s.every).In(s.loc)
+	}
+	return s.cron.Next(t)
+}
+
+// NextAtOrAfter returns the first tick at t or later.
+func (s Spec) NextAtOrAfter(t time.Time) time.Time { return s.Next(t.Add(-time.Nanosecond)) }

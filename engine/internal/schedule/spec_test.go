@@ -1,0 +1,86 @@
+package schedule
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestSpecNext(t *testing.T) {
+	for _, c := range []struct {
+		spec, tz, after, want string
+	}{
+		{"@every 1s", "", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"},
+		{"@every 1s", "", "2026-01-01T00:00:00.5Z", "2026-01-01T00:00:01Z"},
+		{"@every 1h", "", "2026-01-01T10:20:00Z", "2026-01-01T11:00:00Z"}, // anchored at the epoch: on the hour
+		{"@every 90s", "", "1970-01-01T00:00:00Z", "1970-01-01T00:01:30Z"},
+		{"*/15 * * * *", "", "2026-01-01T10:07:00Z", "2026-01-01T10:15:00Z"},      // five fields: minutes
+		{"30 */15 * * * *", "", "2026-01-01T10:07:00Z", "2026-01-01T10:15:30Z"},   // six: seconds first
+		{"0 3 * * *", "Europe/Paris", "2026-07-01T00:00:00Z", "2026-07-01T01:00:00Z"}, // 03:00 CEST
+		{"CRON_TZ=America/New_York 0 9 * * *", "", "2026-01-05T00:00:00Z", "2026-01-05T14:00:00Z"},
+		{"@daily", "", "2026-01-05T12:00:00Z", "2026-01-06T00:00:00Z"}, // UTC, not the machine's zone
+		// The spring-forward day in Paris: 02:30 does not exist that night.
+		{"30 2 * * *", "Europe/Paris", "2026-03-28T12:00:00Z", "2026-03-30T00:30:00Z"},
+	} {
+		s, err := Parse(c.spec, c.tz)
+		if err != nil {
+			t.Fatalf("Parse(%q, %q): %v", c.spec, c.tz, err)
+		}
+		got := s.Next(mustTime(t, c.after))
+		if want := mustTime(t, c.want); !got.Equal(want) {
+			t.Errorf("%q in %q after %s: %s, want %s", c.spec, c.tz, c.after, got.UTC(), want)
+		}
+		at := mustTime(t, c.want)
+		if got := s.NextAtOrAfter(at); !got.Equal(at) {
+			t.Errorf("%q: NextAtOrAfter(%s) = %s, want the tick itself", c.spec, at, got)
+		}
+	}
+}
+
+func TestSpecRefused(t *testing.T) {
+	for _, c := range []struct{ spec, tz, msg string }{
+		{"", "", "spec"},
+		{"* * *", "", "expected"},
+		{"61 * * * *", "", "61"},
+		{"@every 1.5s", "", "whole number of seconds"},
+		{"@every 500ms", "", "at least 1s"},
+		{"@every soon", "", "soon"},
+		{"0 3 * * *", "Mars/Olympus", "Mars/Olympus"},
+		{"CRON_TZ=UTC 0 3 * * *", "Europe/Paris", "give one"},
+	} {
+		_, err := Parse(c.spec, c.tz)
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("Parse(%q, %q) = %v, want an error mentioning %q", c.spec, c.tz, err, c.msg)
+		}
+	}
+}
+
+func TestJitterAndKeys(t *testing.T) {
+	tick := mustTime(t, "2026-01-01T00:00:05Z")
+	a, b := Jitter("s", tick, time.Minute), Jitter("s", tick, time.Minute)
+	if a != b || a < 0 || a >= time.Minute {
+		t.Fatalf("jitter %s then %s: want the same value in [0, 1m)", a, b)
+	}
+	spread := map[time.Duration]bool{}
+	for i := range 20 {
+		spread[Jitter("s", tick.Add(time.Duration(i)*time.Second), time.Minute)] = true
+	}
+	if len(spread) < 10 {
+		t.Fatalf("20 ticks got %d distinct jitters: not spread", len(spread))
+	}
+	if Jitter("s", tick, 0) != 0 {
+		t.Fatal("jitter without a maximum")
+	}
+	if Key("s", tick) == Key("s", tick.Add(time.Second)) || Key("s", tick) != Key("s", tick.In(time.FixedZone("x", 3600))) {
+		t.Fatal("a tick's key must depend on its instant only")
+	}
+}
