@@ -110,6 +110,11 @@ type ExecutionConfig struct {
 	PollInterval time.Duration
 	// RescueInterval is how often expired leases are rescued (default 5 s).
 	RescueInterval time.Duration
+	// ScheduleInterval is how often the process that fires schedules
+	// looks at them when no tick is due sooner, and how often the others
+	// ask to take over from it (default 1 s; the leadership lasts three
+	// intervals, so a dead leader's ticks fire late by at most that).
+	ScheduleInterval time.Duration
 	// Retention deletes tasks finished longer ago than this (0: keep
 	// them forever).
 	Retention time.Duration
@@ -159,6 +164,9 @@ func (c *Config) withDefaults() Config {
 	if e.TuneInterval == 0 {
 		e.TuneInterval = time.Second
 	}
+	if e.ScheduleInterval == 0 {
+		e.ScheduleInterval = time.Second
+	}
 	if len(e.Queues) == 0 {
 		e.Queues = []string{store.DefaultQueue}
 	} else {
@@ -185,7 +193,7 @@ func (c *Config) Validate() error {
 	if e.MaxConcurrency > 0 && e.MinConcurrency > e.MaxConcurrency {
 		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, e.MaxConcurrency)
 	}
-	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "retention": e.Retention, "tune interval": e.TuneInterval} {
+	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "retention": e.Retention, "tune interval": e.TuneInterval, "schedule interval": e.ScheduleInterval} {
 		if d < 0 {
 			bad("config: execution %s must not be negative, got %s", name, d)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
 	"github.com/tasker-go/tasker/engine/internal/notifier"
 	"github.com/tasker-go/tasker/engine/internal/pressure"
+	"github.com/tasker-go/tasker/engine/internal/schedule"
 	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
 )
@@ -55,6 +56,7 @@ type Engine struct {
 	done  *notifier.Notifier
 	bus   bus.Bus[Event]
 	maint *maintainer.Maintainer
+	sched *schedule.Runner // fires schedules while this process leads them
 
 	life lifecycle
 	stat counters
@@ -93,6 +95,8 @@ func New(cfg Config) (*Engine, error) {
 	x := c.Execution
 	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: x.Retention},
 		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Beat: e.beatWorker, Pass: e.maintained})
+	e.sched = schedule.NewRunner(schedule.Config{Owner: c.WorkerID, Interval: x.ScheduleInterval}, e.st, e.clk, e.log,
+		schedule.Hooks{Fire: e.fireSchedule, Running: e.scheduledRunning, Cancel: e.cancelScheduled})
 	return e, nil
 }
 

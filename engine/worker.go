@@ -153,6 +153,7 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	var helpers sync.WaitGroup
 	helpers.Go(func() { e.maint.Heartbeat(helperCtx) })
 	helpers.Go(func() { e.maint.Maintain(helperCtx) })
+	helpers.Go(func() { e.sched.Run(helperCtx) })
 	if !e.st.Capabilities().SingleWriter {
 		// On SQLite every write goes through one connection by design,
 		// so waiting for it says nothing about how many handlers may run.

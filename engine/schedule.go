@@ -1,0 +1,249 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/tasker-go/tasker/engine/internal/schedule"
+	"github.com/tasker-go/tasker/store"
+)
+
+// ErrInvalidSchedule: Schedule was given a bad id, spec or option.
+var ErrInvalidSchedule = errors.New("tasker: invalid schedule")
+
+// OverlapPolicy says what a tick does while the run its schedule started
+// last has not finished.
+type OverlapPolicy string
+
+// Overlap policies.
+const (
+	// OverlapSkip drops the tick (the default).
+	OverlapSkip OverlapPolicy = schedule.Skip
+	// OverlapBufferOne holds the tick until the run ends, then starts it;
+	// one tick waits at most, later ones are dropped.
+	OverlapBufferOne OverlapPolicy = schedule.BufferOne
+	// OverlapAllowAll starts a run on every tick.
+	OverlapAllowAll OverlapPolicy = schedule.AllowAll
+	// OverlapCancelPrevious cancels the running one and starts a new run.
+	OverlapCancelPrevious OverlapPolicy = schedule.CancelPrevious
+)
+
+// DefaultCatchUpWindow is ScheduleOptions.CatchUpWindow when it is zero.
+const DefaultCatchUpWindow = time.Hour
+
+// ScheduleOptions adjust a schedule. The zero value is a schedule in UTC
+// that skips ticks while its previous run is going and catches up on
+// ticks missed within the last hour.
+type ScheduleOptions struct {
+	// Overlap applies when a tick comes while the previous run has not
+	// finished (default OverlapSkip). Ticks caught up after a downtime
+	// are taken in order as if each had come on time, so under
+	// OverlapSkip a backlog starts one run.
+	Overlap OverlapPolicy
+	// CatchUpWindow: ticks missed while no process ran (or the schedule's
+	// leader was changing) fire late if they are at most this old, and
+	// are dropped otherwise. Default DefaultCatchUpWindow; at least 1 s
+	// (a leader's pass comes a little after the tick).
+	CatchUpWindow time.Duration
+	// Jitter delays each run by up to this much, by an amount fixed for
+	// each tick (so thousands of schedules on the same minute spread out).
+	Jitter time.Duration
+	// Location is the time zone of a cron spec (default UTC; a spec may
+	// name its own with a CRON_TZ= prefix instead). time.Local is
+	// refused: processes on different machines would disagree on it.
+	Location *time.Location
+	// Paused creates the schedule paused. It applies only when the
+	// schedule is created: pausing and resuming an existing one is the
+	// operator's (PauseSchedule, ResumeSchedule), so a deploy that
+	// declares its schedules again does not undo them.
+	Paused bool
+}
+
+// ScheduleInfo is a schedule as Schedules reports it.
+type ScheduleInfo struct {
+	ID       string
+	Workflow string
+	Spec     string
+	// Location is the time zone of the spec ("" for UTC or a spec that
+	// names its own).
+	Location      string
+	Input         json.RawMessage
+	Overlap       OverlapPolicy
+	CatchUpWindow time.Duration
+	Jitter        time.Duration
+	Paused        bool
+	// NextFireAt is the next tick not yet handled: when it is in the
+	// past, the schedule is catching up (or no process runs).
+	NextFireAt time.Time
+	// BufferedAt is a tick waiting for the previous run (OverlapBufferOne).
+	BufferedAt time.Time
+	// LastFireAt and LastTaskID are the tick and task of the latest run
+	// started (zero: none yet).
+	LastFireAt time.Time
+	LastTaskID int64
+	// LastError says why the latest firing failed ("" once one succeeds).
+	LastError string
+}
+
+// Schedule starts workflow — a DAG template ("namespace/name", optionally
+// "@version") or a code-first workflow registered here — with input on
+// every tick of spec, in whichever process leads the schedules (on
+// PostgreSQL, one of those running Run; on SQLite, the one), and returns
+// the schedule. Every process that may lead must register the workflow.
+//
+// spec is a cron expression of five fields (minute hour day-of-month month
+// day-of-week) or six (seconds first), a descriptor (@hourly, @daily,
+// @weekly, @monthly, @yearly), or "@every <duration>": a fixed interval of
+// whole seconds counted from the Unix epoch (so "@every 1h" fires on the
+// hour in every process alike).
+//
+// Each tick starts exactly one task: its identity is the schedule's id and
+// the tick's time, so a tick fired twice — by a leader that died before it
+// recorded its progress and the one that took over — is one task.
+//
+// The schedule is stored under id. Calling Schedule again with the same
+// definition changes nothing (declare schedules at every start-up); with a
+// different one, it replaces the definition and its next tick is counted
+// from now; a paused schedule stays paused. Bad specs, options, unknown
+// workflows and inputs the workflow would refuse are refused with nothing
+// stored.
+func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input any, opts ScheduleOptions) (*ScheduleInfo, error) {
+	def, err := e.scheduleDef(id, spec, workflow, input, opts)
+	if err != nil {
+		return nil, fmt.Errorf("scheduling %q: %w", id, err)
+	}
+	for {
+		cur, err := e.st.GetSchedule(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			def.Paused = opts.Paused
+			def.NextFireAt, def.CreatedAt = e.firstTick(def), e.clk.Now()
+			err = e.st.CreateSchedule(ctx, def)
+			if errors.Is(err, store.ErrConflict) {
+				continue // created meanwhile: compare with it
+			}
+			if err != nil {
+				return nil, fmt.Errorf("scheduling %q: %w", id, err)
+			}
+			e.sched.Wake()
+			return scheduleInfo(def), nil
+		case err != nil:
+			return nil, fmt.Errorf("scheduling %q: %w", id, err)
+		case sameDefinition(cur, def):
+			return scheduleInfo(cur), nil
+		}
+		next := *cur
+		next.Workflow, next.Spec, next.Timezone, next.Input = def.Workflow, def.Spec, def.Timezone, def.Input
+		next.Overlap, next.CatchUpWindow, next.Jitter = def.Overlap, def.CatchUpWindow, def.Jitter
+		next.NextFireAt, next.BufferedAt, next.LastError, next.UpdatedAt = e.firstTick(def), nil, "", e.clk.Now()
+		ok, err := e.st.UpdateSchedule(ctx, &next)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("scheduling %q: %w", id, err)
+		}
+		if ok {
+			e.sched.Wake()
+			return scheduleInfo(&next), nil
+		}
+	}
+}
+
+// scheduleDef validates a schedule's definition and returns its row
+// (without its times).
+func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts ScheduleOptions) (*store.Schedule, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if msg := checkName("id", id); msg != "" {
+		bad("%s", msg)
+	}
+	tz := ""
+	switch {
+	case opts.Location == time.Local:
+		bad("Location is time.Local, which differs from machine to machine: name the zone (time.LoadLocation)")
+	case opts.Location != nil && opts.Location != time.UTC:
+		tz = opts.Location.String()
+	}
+	if _, err := schedule.Parse(spec, tz); err != nil {
+		bad("%w", err)
+	}
+	overlap := cmp.Or(opts.Overlap, OverlapSkip)
+	if !slices.Contains(schedule.Policies, string(overlap)) {
+		bad("unknown overlap policy %q (want one of %v)", opts.Overlap, schedule.Policies)
+	}
+	window := opts.CatchUpWindow
+	switch {
+	case window == 0:
+		window = DefaultCatchUpWindow
+	case window < time.Second:
+		bad("CatchUpWindow %s: at least 1s (0 for the default, %s)", window, DefaultCatchUpWindow)
+	}
+	if opts.Jitter < 0 {
+		bad("Jitter %s is negative", opts.Jitter)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSchedule, err)
+	}
+	doc, err := e.scheduleInput(workflow, input)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Schedule{ID: id, Workflow: workflow, Spec: spec, Timezone: tz, Input: doc,
+		Overlap: string(overlap), CatchUpWindow: window, Jitter: opts.Jitter}, nil
+}
+
+// scheduleInput checks that workflow is known here and would accept
+// input, and returns the input as stored.
+func (e *Engine) scheduleInput(workflow string, input any) (store.JSON, error) {
+	if def, ok := e.workflowDef(workflow); ok {
+		if input != nil && !reflect.TypeOf(input).AssignableTo(def.in) {
+			return nil, fmt.Errorf("%w: workflow %s takes %s, not %T", ErrTypeMismatch, workflow, def.in, input)
+		}
+		doc, err := json.Marshal(input)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
+		var o startOptions
+		if _, err := e.prepareWorkflowStart(workflow, json.RawMessage(doc), &o); err != nil {
+			return nil, err
+		}
+		return doc, nil
+	}
+	var o startOptions
+	p, err := e.prepareStart(workflow, input, &o) // the template's schema and the payload limit
+	if err != nil {
+		return nil, err
+	}
+	return p.Context, nil
+}
+
+// firstTick is a new definition's first tick: the first after now.
+func (e *Engine) firstTick(sc *store.Schedule) time.Time {
+	spec, _ := schedule.Parse(sc.Spec, sc.Timezone) // validated
+	return spec.Next(e.clk.Now())
+}
+
+func sameDefinition(a, b *store.Schedule) bool {
+	return a.Workflow == b.Workflow && a.Spec == b.Spec && a.Timezone == b.Timezone && string(a.Input) == string(b.Input) &&
+		a.Overlap == b.Overlap && a.CatchUpWindow == b.CatchUpWindow && a.Jitter == b.Jitter
+}
+
+func scheduleInfo(sc *store.Schedule) *ScheduleInfo {
+	in := &ScheduleInfo{ID: sc.ID, Workflow: sc.Workflow, Spec: sc.Spec, Location: sc.Timezone, Input: json.RawMessage(sc.Input),
+		Overlap: OverlapPolicy(sc.Overlap), CatchUpWindow: sc.CatchUpWindow, Jitter: sc.Jitter, Paused: sc.Paused,
+		NextFireAt: sc.NextFireAt, LastError: sc.LastError}
+	if sc.BufferedAt != nil {
+		in.BufferedAt = *sc.BufferedAt
+	}
+	if sc.LastFireAt != nil {
+		in.LastFireAt = *sc.LastFireAt
+	}
+	if sc.LastTaskID != nil {
+		in.LastTaskID = *sc.LastTaskID
+	}
+	return in
+}

@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tasker-go/tasker/engine/internal/schedule"
+	"github.com/tasker-go/tasker/store"
+)
+
+// Schedules lists every schedule by id, with its next fire time.
+func (e *Engine) Schedules(ctx context.Context) ([]ScheduleInfo, error) {
+	list, err := e.st.ListSchedules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ScheduleInfo, len(list))
+	for i, sc := range list {
+		out[i] = *scheduleInfo(sc)
+	}
+	return out, nil
+}
+
+// GetSchedule returns one schedule, or an error wrapping store.ErrNotFound.
+func (e *Engine) GetSchedule(ctx context.Context, id string) (*ScheduleInfo, error) {
+	sc, err := e.st.GetSchedule(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return scheduleInfo(sc), nil
+}
+
+// PauseSchedule stops a schedule's ticks until ResumeSchedule; a run it
+// started goes on. Pausing a paused schedule changes nothing.
+func (e *Engine) PauseSchedule(ctx context.Context, id string) error {
+	return e.changeSchedule(ctx, id, "pausing", func(sc *store.Schedule) bool {
+		if sc.Paused {
+			return false
+		}
+		sc.Paused = true
+		return true
+	})
+}
+
+// ResumeSchedule resumes a paused schedule from its next tick after now:
+// ticks that came while it was paused do not fire. Resuming a schedule
+// that is not paused changes nothing.
+func (e *Engine) ResumeSchedule(ctx context.Context, id string) error {
+	return e.changeSchedule(ctx, id, "resuming", func(sc *store.Schedule) bool {
+		if !sc.Paused {
+			return false
+		}
+		spec, err := schedule.Parse(sc.Spec, sc.Timezone)
+		next := spec.Next(e.clk.Now())
+		if err != nil || next.IsZero() {
+			return false // a spec that fires no more stays parked
+		}
+		sc.Paused, sc.NextFireAt, sc.BufferedAt, sc.LastError = false, next, nil, ""
+		return true
+	})
+}
+
+// TriggerSchedule starts a run of the schedule now, paused or not, and
+// returns its task. The overlap policy does not apply (it is the
+// operator's decision), and the schedule's ticks go on as before. Each
+// call starts a run.
+func (e *Engine) TriggerSchedule(ctx context.Context, id string) (int64, error) {
+	sc, err := e.st.GetSchedule(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("triggering schedule %q: %w", id, err)
+	}
+	now := e.clk.Now()
+	taskID, err := e.startScheduled(ctx, sc, schedule.TriggerKey(id, now), time.Time{})
+	if err != nil {
+		return 0, fmt.Errorf("triggering schedule %q: %w", id, err)
+	}
+	err = e.changeSchedule(ctx, id, "triggering", func(sc *store.Schedule) bool {
+		sc.LastTaskID, sc.LastFireAt = &taskID, &now
+		return true
+	})
+	return taskID, err
+}
+
+// DeleteSchedule deletes a schedule; the runs it started go on. An
+// unknown id is an error wrapping store.ErrNotFound.
+func (e *Engine) DeleteSchedule(ctx context.Context, id string) error {
+	if err := e.st.DeleteSchedule(ctx, id); err != nil {
+		return err
+	}
+	return nil
+}
+
+// changeSchedule applies change to the stored schedule (compare and set,
+// retried when the leader wrote meanwhile); change reports whether it
+// changed anything.
+func (e *Engine) changeSchedule(ctx context.Context, id, action string, change func(*store.Schedule) bool) error {
+	for {
+		sc, err := e.st.GetSchedule(ctx, id)
+		if err != nil {
+			return fmt.Errorf("%s schedule %q: %w", action, id, err)
+		}
+		if !change(sc) {
+			return nil
+		}
+		sc.UpdatedAt = e.clk.Now()
+		ok, err := e.st.UpdateSchedule(ctx, sc)
+		if err != nil {
+			return fmt.Errorf("%s schedule %q: %w", action, id, err)
+		}
+		if ok {
+			e.sched.Wake()
+			return nil
+		}
+	}
+}
+
+// fireSchedule is the Runner's Fire: the run of one tick, delayed by the
+// tick's jitter.
+func (e *Engine) fireSchedule(ctx context.Context, sc *store.Schedule, tick time.Time) (int64, error) {
+	at := tick.Add(schedule.Jitter(sc.ID, tick, sc.Jitter))
+	return e.startScheduled(ctx, sc, schedule.Key(sc.ID, tick), at)
+}
+
+// startScheduled starts the schedule's workflow with the stored input
+// under key, not before at (zero: at once).
+func (e *Engine) startScheduled(ctx context.Context, sc *store.Schedule, key string, at time.Time) (int64, error) {
+	opts := []StartOption{WithIdempotencyKey(key)}
+	if at.After(e.clk.Now()) {
+		opts = append(opts, StartAt(at))
+	}
+	in := json.RawMessage(sc.Input)
+	if _, ok := e.workflowDef(sc.Workflow); ok {
+		s, err := e.startWorkflow(ctx, sc.Workflow, in, opts...)
+		return s.id, err
+	}
+	h, err := e.Start(ctx, sc.Workflow, in, opts...)
+	if err != nil {
+		return 0, err
+	}
+	return h.TaskID, nil
+}
+
+// scheduledRunning is the Runner's Running: whether a run has not
+// finished (a deleted one has).
+func (e *Engine) scheduledRunning(ctx context.Context, taskID int64) (bool, error) {
+	d, err := e.st.GetTask(ctx, taskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !d.Task.State.Done(), nil
+}
+
+// cancelScheduled is the Runner's Cancel (OverlapCancelPrevious): a run
+// that finished meanwhile needs none.
+func (e *Engine) cancelScheduled(ctx context.Context, taskID int64) error {
+	err := e.Cancel(ctx, taskID, "schedule: cancelled by the next run (OverlapCancelPrevious)")
+	if err == nil {
+		return nil
+	}
+	if running, rerr := e.scheduledRunning(ctx, taskID); rerr == nil && !running {
+		return nil
+	}
+	return err
+}
+
+// FireSchedules runs one firing pass now: every due schedule starts the
+// runs of its ticks up to the clock's time. A running engine does this on
+// its own (in the process that leads the schedules); tests that move a
+// fake clock, and tools, call it directly. It is safe alongside the
+// leader: a tick started twice is one task.
+func (e *Engine) FireSchedules(ctx context.Context) error {
+	_, err := e.sched.Pass(ctx)
+	return err
+}

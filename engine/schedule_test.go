@@ -1,0 +1,344 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// scheduleEnv is an engine on an SQLite file with a code-first workflow
+// "t/tick" and a DAG "t/dag" (one step), neither run until asked.
+func scheduleEnv(t *testing.T) *testkit.Env {
+	t.Helper()
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	must(t, engine.RegisterWorkflow(env.Engine, "t/tick", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }))
+	must(t, env.HandleFunc("h", func(*engine.StepContext) (any, error) { return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	return env
+}
+
+// ticksStarted maps each tick of schedule id to the tasks started for it.
+func ticksStarted(t *testing.T, env *testkit.Env, id string) map[string][]*store.Task {
+	t.Helper()
+	page, err := env.Store.ListTasks(context.Background(), &store.ListTasksParams{Limit: 1000})
+	must(t, err)
+	out := map[string][]*store.Task{}
+	for _, task := range page.Tasks {
+		if _, tick, ok := strings.Cut(task.IdentityKey, ":schedule:"+id+"@"); ok {
+			out[tick] = append(out[tick], task)
+		}
+	}
+	return out
+}
+
+func fire(t *testing.T, env *testkit.Env) {
+	t.Helper()
+	must(t, env.FireSchedules(context.Background()))
+}
+
+func tickKey(tm time.Time) string { return tm.UTC().Format(time.RFC3339Nano) }
+
+// Every tick starts one run, however many passes look at it and however
+// many engines fire; the run gets the schedule's input.
+func TestScheduleEveryTickOnce(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	t0 := env.Clock.Now()
+	info, err := env.Schedule(ctx, "ping", "@every 1m", "t/tick", "hello", engine.ScheduleOptions{Overlap: engine.OverlapAllowAll})
+	must(t, err)
+	if want := t0.Add(time.Minute); !info.NextFireAt.Equal(want) {
+		t.Fatalf("next fire %s, want %s", info.NextFireAt, want)
+	}
+	// A second engine on the same file fires too (a leader that overlaps).
+	other, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "other"})
+	must(t, err)
+	must(t, engine.RegisterWorkflow(other, "t/tick", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }))
+	fire(t, env)
+	if n := len(ticksStarted(t, env, "ping")); n != 0 {
+		t.Fatalf("%d runs before the first tick", n)
+	}
+	for i := range 5 {
+		env.Clock.Advance(30 * time.Second)
+		fire(t, env)
+		must(t, other.FireSchedules(ctx))
+		fire(t, env)
+		if got := len(ticksStarted(t, env, "ping")); got != (i+1)/2 {
+			t.Fatalf("after %s: %d ticks started, want %d", env.Clock.Now().Sub(t0), got, (i+1)/2)
+		}
+	}
+	started := ticksStarted(t, env, "ping")
+	for m := 1; m <= 2; m++ {
+		tasks := started[tickKey(t0.Add(time.Duration(m)*time.Minute))]
+		if len(tasks) != 1 {
+			t.Fatalf("tick %d: %d runs", m, len(tasks))
+		}
+		h := engine.GetWorkflow[string](env.Engine, tasks[0].ID)
+		env.RunUntilDone(tasks[0].ID)
+		if out, err := h.Result(ctx); err != nil || out != "hello" {
+			t.Fatalf("run of tick %d: %q, %v", m, out, err)
+		}
+	}
+	info, err = env.GetSchedule(ctx, "ping")
+	must(t, err)
+	if !info.LastFireAt.Equal(t0.Add(2*time.Minute)) || info.LastTaskID != started[tickKey(t0.Add(2*time.Minute))][0].ID || info.LastError != "" {
+		t.Fatalf("schedule after two ticks: %+v", info)
+	}
+}
+
+// The overlap policies, with the previous run held pending (nothing runs
+// until RunUntilDone).
+func TestScheduleOverlap(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		policy engine.OverlapPolicy
+		// ticks started after the ticks at 1, 2 and 3 minutes (run 1
+		// still going), then after run 1 finished and a pass
+		during, after []int
+		cancelled     bool
+	}{
+		{engine.OverlapSkip, []int{1}, []int{1}, false},
+		{engine.OverlapBufferOne, []int{1}, []int{1, 2}, false},
+		{engine.OverlapAllowAll, []int{1, 2, 3}, []int{1, 2, 3}, false},
+		{engine.OverlapCancelPrevious, []int{1, 2, 3}, []int{1, 2, 3}, true},
+	} {
+		t.Run(string(c.policy), func(t *testing.T) {
+			env := scheduleEnv(t)
+			t0 := env.Clock.Now()
+			_, err := env.Schedule(ctx, "s", "@every 1m", "t/dag", map[string]int{"n": 1}, engine.ScheduleOptions{Overlap: c.policy})
+			must(t, err)
+			env.Clock.Advance(time.Minute)
+			fire(t, env)
+			first := ticksStarted(t, env, "s")[tickKey(t0.Add(time.Minute))]
+			if len(first) != 1 {
+				t.Fatalf("tick 1: %d runs", len(first))
+			}
+			for range 2 {
+				env.Clock.Advance(time.Minute)
+				fire(t, env)
+			}
+			check := func(when string, want []int) {
+				t.Helper()
+				got := ticksStarted(t, env, "s")
+				if len(got) != len(want) {
+					t.Fatalf("%s: ticks started %v, want minutes %v", when, got, want)
+				}
+				for _, m := range want {
+					if len(got[tickKey(t0.Add(time.Duration(m)*time.Minute))]) != 1 {
+						t.Fatalf("%s: tick %d not started once: %v", when, m, got)
+					}
+				}
+			}
+			check("while run 1 goes on", c.during)
+			if c.cancelled {
+				if st := env.Task(first[0].ID).Task.State; st != store.TaskCancelled {
+					t.Fatalf("the previous run is %s, want cancelled", st)
+				}
+			} else if c.policy != engine.OverlapAllowAll {
+				env.RunUntilDone(first[0].ID)
+			}
+			fire(t, env)
+			check("after run 1", c.after)
+		})
+	}
+}
+
+// Ticks missed while nothing ran fire within the catch-up window, per the
+// overlap policy; older ones are dropped.
+func TestScheduleCatchUp(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		policy engine.OverlapPolicy
+		window time.Duration
+		want   []int // minutes of the ticks started
+	}{
+		{engine.OverlapAllowAll, time.Hour, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+		{engine.OverlapAllowAll, 150 * time.Second, []int{8, 9, 10}},
+		{engine.OverlapSkip, time.Hour, []int{1}},
+		{engine.OverlapCancelPrevious, time.Hour, []int{10}},
+	} {
+		t.Run(string(c.policy)+"/"+c.window.String(), func(t *testing.T) {
+			env := scheduleEnv(t)
+			t0 := env.Clock.Now()
+			_, err := env.Schedule(ctx, "s", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Overlap: c.policy, CatchUpWindow: c.window})
+			must(t, err)
+			env.Clock.Advance(10*time.Minute + 10*time.Second) // down for ten minutes
+			fire(t, env)
+			got := ticksStarted(t, env, "s")
+			if len(got) != len(c.want) {
+				t.Fatalf("ticks started %v, want minutes %v", got, c.want)
+			}
+			for _, m := range c.want {
+				if len(got[tickKey(t0.Add(time.Duration(m)*time.Minute))]) != 1 {
+					t.Fatalf("tick %d not started once: %v", m, got)
+				}
+			}
+			info, err := env.GetSchedule(ctx, "s")
+			must(t, err)
+			if want := t0.Add(11 * time.Minute); !info.NextFireAt.Equal(want) {
+				t.Fatalf("next fire %s, want %s", info.NextFireAt, want)
+			}
+		})
+	}
+}
+
+// A tick's run waits for its jitter, the same for every firing of the
+// tick.
+func TestScheduleJitter(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	t0 := env.Clock.Now()
+	_, err := env.Schedule(ctx, "j", "@every 1h", "t/tick", "x", engine.ScheduleOptions{Jitter: 10 * time.Minute})
+	must(t, err)
+	env.Clock.Advance(time.Hour)
+	fire(t, env)
+	runs := ticksStarted(t, env, "j")[tickKey(t0.Add(time.Hour))]
+	if len(runs) != 1 {
+		t.Fatalf("%d runs", len(runs))
+	}
+	id := runs[0].ID
+	env.RunUntilDone(id)
+	ran := env.Clock.Now().Sub(t0.Add(time.Hour))
+	if ran <= 0 || ran >= 10*time.Minute {
+		t.Fatalf("the run started %s after its tick, want within the 10m jitter", ran)
+	}
+}
+
+// Pause, resume, trigger, delete and list; a redefinition moves the next
+// tick, the same definition changes nothing; bad input is refused with
+// nothing stored.
+func TestScheduleOperations(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	t0 := env.Clock.Now()
+	_, err := env.Schedule(ctx, "a", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Europe/Paris")})
+	must(t, err)
+	_, err = env.Schedule(ctx, "b", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Paused: true})
+	must(t, err)
+	list, err := env.Schedules(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].ID != "a" || list[1].ID != "b" || !list[1].Paused || list[0].Location != "Europe/Paris" ||
+		!list[0].NextFireAt.Equal(time.Date(2030, 1, 1, 2, 0, 0, 0, time.UTC)) { // 03:00 CET
+		t.Fatalf("list %+v", list)
+	}
+	// Paused: no tick fires; declared again (a redeploy), it stays paused.
+	env.Clock.Advance(3 * time.Minute)
+	fire(t, env)
+	if n := len(ticksStarted(t, env, "b")); n != 0 {
+		t.Fatalf("a paused schedule started %d runs", n)
+	}
+	info, err := env.Schedule(ctx, "b", "@every 1m", "t/tick", "x", engine.ScheduleOptions{})
+	must(t, err)
+	if !info.Paused {
+		t.Fatal("declaring a paused schedule again resumed it")
+	}
+	// Resumed: from the next tick on, nothing for the paused time.
+	must(t, env.ResumeSchedule(ctx, "b"))
+	fire(t, env)
+	if n := len(ticksStarted(t, env, "b")); n != 0 {
+		t.Fatalf("resuming fired %d ticks of the paused time", n)
+	}
+	env.Clock.Advance(time.Minute)
+	fire(t, env)
+	if got := ticksStarted(t, env, "b"); len(got[tickKey(t0.Add(4*time.Minute))]) != 1 || len(got) != 1 {
+		t.Fatalf("after resuming: %v", got)
+	}
+	// Trigger: a run now, paused or not.
+	must(t, env.PauseSchedule(ctx, "b"))
+	id, err := env.TriggerSchedule(ctx, "b")
+	must(t, err)
+	env.RunUntilDone(id)
+	if out, err := engine.GetWorkflow[string](env.Engine, id).Result(ctx); err != nil || out != "x" {
+		t.Fatalf("triggered run: %q %v", out, err)
+	}
+	info, err = env.GetSchedule(ctx, "b")
+	must(t, err)
+	if info.LastTaskID != id || !info.Paused {
+		t.Fatalf("after trigger: %+v", info)
+	}
+	// A new definition counts its next tick from now.
+	info, err = env.Schedule(ctx, "a", "@every 1h", "t/dag", nil, engine.ScheduleOptions{})
+	must(t, err)
+	if want := t0.Add(time.Hour); info.Spec != "@every 1h" || !info.NextFireAt.Equal(want) {
+		t.Fatalf("redefined: %+v, want next %s", info, want)
+	}
+	// Refused, with nothing stored.
+	for _, c := range []struct {
+		id, spec, workflow string
+		input              any
+		opts               engine.ScheduleOptions
+		target             error
+		msg                string
+	}{
+		{"", "@every 1m", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "id"},
+		{"c", "61 * * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "61"},
+		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Overlap: "sometimes"}, engine.ErrInvalidSchedule, "sometimes"},
+		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{CatchUpWindow: time.Millisecond}, engine.ErrInvalidSchedule, "CatchUpWindow"},
+		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: -time.Second}, engine.ErrInvalidSchedule, "Jitter"},
+		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: time.Local}, engine.ErrInvalidSchedule, "time.Local"},
+		{"c", "@every 1m", "t/nope", "x", engine.ScheduleOptions{}, engine.ErrUnknownTemplate, "t/nope"},
+		{"c", "@every 1m", "t/tick", 42, engine.ScheduleOptions{}, engine.ErrTypeMismatch, "string"},
+		{"c", "@every 1m", "t/dag", "not an object", engine.ScheduleOptions{}, engine.ErrInvalidInput, "object"},
+	} {
+		_, err := env.Schedule(ctx, c.id, c.spec, c.workflow, c.input, c.opts)
+		if !errors.Is(err, c.target) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("Schedule(%q, %q, %q, %v, %+v) = %v, want %v mentioning %q", c.id, c.spec, c.workflow, c.input, c.opts, err, c.target, c.msg)
+		}
+	}
+	if _, err := env.GetSchedule(ctx, "c"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused schedule was stored: %v", err)
+	}
+	// Delete; the runs it started stay.
+	must(t, env.DeleteSchedule(ctx, "b"))
+	if err := env.DeleteSchedule(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	for _, op := range []func(context.Context, string) error{env.PauseSchedule, env.ResumeSchedule} {
+		if err := op(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("pause/resume of a deleted schedule: %v", err)
+		}
+	}
+	if _, err := env.TriggerSchedule(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("trigger of a deleted schedule: %v", err)
+	}
+	if env.Task(id).Task.State != store.TaskComplete {
+		t.Fatal("deleting the schedule touched its runs")
+	}
+}
+
+// A leader that cannot start the workflow (not registered in its
+// process) records why and starts the tick once it can.
+func TestScheduleFiringFailureIsRecorded(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	t0 := env.Clock.Now()
+	_, err := env.Schedule(ctx, "s", "@every 1m", "t/tick", "x", engine.ScheduleOptions{})
+	must(t, err)
+	bare, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "bare"})
+	must(t, err)
+	env.Clock.Advance(time.Minute)
+	must(t, bare.FireSchedules(ctx))
+	info, err := env.GetSchedule(ctx, "s")
+	must(t, err)
+	if !strings.Contains(info.LastError, "t/tick") || !info.NextFireAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after a failed firing: %+v", info)
+	}
+	fire(t, env)
+	info, err = env.GetSchedule(ctx, "s")
+	must(t, err)
+	if got := ticksStarted(t, env, "s"); len(got[tickKey(t0.Add(time.Minute))]) != 1 || info.LastError != "" {
+		t.Fatalf("after a good firing: %v %+v", got, info)
+	}
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation(name)
+	must(t, err)
+	return l
+}
