@@ -1,0 +1,150 @@
+package schedproc_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store/postgres"
+)
+
+const (
+	roleEnv   = "TASKER_SCHEDPROC_ROLE"   // worker
+	schemaEnv = "TASKER_SCHEDPROC_SCHEMA" // the test's schema
+	idEnv     = "TASKER_SCHEDPROC_ID"     // worker id
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(roleEnv) == "worker" {
+		os.Exit(worker())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func config(s *postgres.Store, id string) engine.Config {
+	return engine.Config{Store: s, WorkerID: id, Execution: engine.ExecutionConfig{
+		LeaseTTL: 2 * time.Second, RescueInterval: 250 * time.Millisecond, PollInterval: 200 * time.Millisecond,
+		ScheduleInterval: 500 * time.Millisecond,
+	}}
+}
+
+// register installs the scheduled workflow: it returns its input.
+func register(e *engine.Engine) error {
+	return engine.RegisterWorkflow(e, "sp/tick", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil })
+}
+
+// worker runs the engine until SIGTERM (graceful) or SIGKILL, printing
+// "ready" once running.
+func worker() int {
+	s, err := postgres.Open(context.Background(), os.Getenv("TASKER_TEST_POSTGRES_URL"), &postgres.Options{Schema: os.Getenv(schemaEnv), MaxConns: 4})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer s.Close()
+	e, err := engine.New(config(s, os.Getenv(idEnv)))
+	if err == nil {
+		err = register(e)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	done, err := e.RunBackground(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	fmt.Println("ready")
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = e.Stop(stopCtx)
+	<-done
+	return 0
+}
+
+// child is a running worker process.
+type child struct {
+	id    string
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func spawn(t *testing.T, schema, id string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), roleEnv+"=worker", schemaEnv+"="+schema, idEnv+"="+id)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{id: id, cmd: cmd, lines: make(chan string, 64)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return c
+}
+
+// expect waits for a line with the prefix.
+func (c *child) expect(t *testing.T, prefix string) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("worker %s exited before printing %q", c.id, prefix)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("worker %s did not print %q within 60s", c.id, prefix)
+		}
+	}
+}
+
+// kill sends SIGKILL and reaps the process.
+func (c *child) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.cmd.Wait()
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (c *child) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("worker %s: %v", c.id, err)
+	}
+}
