@@ -96,7 +96,7 @@ func New(cfg Config) (*Engine, error) {
 	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: x.Retention},
 		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Beat: e.beatWorker, Pass: e.maintained})
 	e.sched = schedule.NewRunner(schedule.Config{Owner: c.WorkerID, Interval: x.ScheduleInterval}, e.st, e.clk, e.log,
-		schedule.Hooks{Fire: e.fireSchedule, Running: e.scheduledRunning, Cancel: e.cancelScheduled})
+		schedule.Hooks{Start: e.startScheduled, Running: e.scheduledRunning, Cancel: e.cancelScheduled})
 	return e, nil
 }
 

@@ -63,25 +63,46 @@ func (e *Engine) ResumeSchedule(ctx context.Context, id string) error {
 	})
 }
 
-// TriggerSchedule starts a run of the schedule now, paused or not, and
-// returns its task. The overlap policy does not apply (it is the
-// operator's decision), and the schedule's ticks go on as before. Each
-// call starts a run.
+// TriggerSchedule asks for a run of the schedule now, paused or not; the
+// overlap policy does not apply (it is the operator's decision) and the
+// ticks go on as before. When this engine has the workflow registered it
+// starts the run itself and returns its task; otherwise (a CLI, an admin
+// process) the request is stored and the schedules' leader starts it on
+// its next pass, and the task is 0 — GetSchedule's LastTaskID tells it
+// then. A request the leader has not started yet is not doubled.
 func (e *Engine) TriggerSchedule(ctx context.Context, id string) (int64, error) {
-	sc, err := e.st.GetSchedule(ctx, id)
-	if err != nil {
-		return 0, fmt.Errorf("triggering schedule %q: %w", id, err)
-	}
-	now := e.clk.Now()
-	taskID, err := e.startScheduled(ctx, sc, schedule.TriggerKey(id, now), time.Time{})
-	if err != nil {
-		return 0, fmt.Errorf("triggering schedule %q: %w", id, err)
-	}
-	err = e.changeSchedule(ctx, id, "triggering", func(sc *store.Schedule) bool {
-		sc.LastTaskID, sc.LastFireAt = &taskID, &now
+	var at time.Time
+	var sc *store.Schedule
+	err := e.changeSchedule(ctx, id, "triggering", func(s *store.Schedule) bool {
+		sc = s
+		if s.TriggerAt != nil {
+			at = *s.TriggerAt
+			return false
+		}
+		at = e.clk.Now()
+		s.TriggerAt = &at
 		return true
 	})
-	return taskID, err
+	if err != nil {
+		return 0, err
+	}
+	if !e.canStart(sc.Workflow) {
+		return 0, nil
+	}
+	taskID, err := e.startScheduled(ctx, sc, schedule.TriggerKey(id, at), time.Time{})
+	if err != nil {
+		return 0, fmt.Errorf("triggering schedule %q: %w", id, err)
+	}
+	return taskID, nil
+}
+
+// canStart reports whether workflow is registered here.
+func (e *Engine) canStart(workflow string) bool {
+	if _, ok := e.workflowDef(workflow); ok {
+		return true
+	}
+	_, err := e.template(workflow)
+	return err == nil
 }
 
 // DeleteSchedule deletes a schedule; the runs it started go on. An
@@ -117,15 +138,8 @@ func (e *Engine) changeSchedule(ctx context.Context, id, action string, change f
 	}
 }
 
-// fireSchedule is the Runner's Fire: the run of one tick, delayed by the
-// tick's jitter.
-func (e *Engine) fireSchedule(ctx context.Context, sc *store.Schedule, tick time.Time) (int64, error) {
-	at := tick.Add(schedule.Jitter(sc.ID, tick, sc.Jitter))
-	return e.startScheduled(ctx, sc, schedule.Key(sc.ID, tick), at)
-}
-
-// startScheduled starts the schedule's workflow with the stored input
-// under key, not before at (zero: at once).
+// startScheduled is the Runner's Start: the schedule's workflow with the
+// stored input under key, not before at (zero or past: at once).
 func (e *Engine) startScheduled(ctx context.Context, sc *store.Schedule, key string, at time.Time) (int64, error) {
 	opts := []StartOption{WithIdempotencyKey(key)}
 	if at.After(e.clk.Now()) {

@@ -248,10 +248,15 @@ func TestScheduleOperations(t *testing.T) {
 	if got := ticksStarted(t, env, "b"); len(got[tickKey(t0.Add(4*time.Minute))]) != 1 || len(got) != 1 {
 		t.Fatalf("after resuming: %v", got)
 	}
-	// Trigger: a run now, paused or not.
+	// Trigger: a run now, paused or not; the leader's pass finds it
+	// started and starts no other.
 	must(t, env.PauseSchedule(ctx, "b"))
 	id, err := env.TriggerSchedule(ctx, "b")
 	must(t, err)
+	fire(t, env)
+	if got := ticksStarted(t, env, "b"); len(got) != 2 || len(got["trigger:"+tickKey(env.Clock.Now())]) != 1 || got["trigger:"+tickKey(env.Clock.Now())][0].ID != id {
+		t.Fatalf("after a trigger: %v", got)
+	}
 	env.RunUntilDone(id)
 	if out, err := engine.GetWorkflow[string](env.Engine, id).Result(ctx); err != nil || out != "x" {
 		t.Fatalf("triggered run: %q %v", out, err)
@@ -260,6 +265,22 @@ func TestScheduleOperations(t *testing.T) {
 	must(t, err)
 	if info.LastTaskID != id || !info.Paused {
 		t.Fatalf("after trigger: %+v", info)
+	}
+	// An engine without the workflow (a CLI) leaves the run to the
+	// leader.
+	bare, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "cli"})
+	must(t, err)
+	env.Clock.Advance(time.Second)
+	queued, err := bare.TriggerSchedule(ctx, "b")
+	must(t, err)
+	if queued != 0 {
+		t.Fatalf("an engine without the workflow started task %d", queued)
+	}
+	fire(t, env)
+	info, err = env.GetSchedule(ctx, "b")
+	must(t, err)
+	if got := ticksStarted(t, env, "b")["trigger:"+tickKey(env.Clock.Now())]; len(got) != 1 || info.LastTaskID != got[0].ID {
+		t.Fatalf("the leader did not start the queued trigger: %v, %+v", got, info)
 	}
 	// A new definition counts its next tick from now.
 	info, err = env.Schedule(ctx, "a", "@every 1h", "t/dag", nil, engine.ScheduleOptions{})

@@ -27,6 +27,9 @@ type Schedule struct {
 	NextFireAt time.Time `bun:"next_fire_at,notnull" json:"next_fire_at"`
 	// BufferedAt is a tick held back until the previous run ends.
 	BufferedAt *time.Time `bun:"buffered_at" json:"buffered_at,omitempty"`
+	// TriggerAt is when a run was asked for by hand that the leader has
+	// not started yet.
+	TriggerAt  *time.Time `bun:"trigger_at" json:"trigger_at,omitempty"`
 	LastFireAt *time.Time `bun:"last_fire_at" json:"last_fire_at,omitempty"`
 	LastTaskID *int64     `bun:"last_task_id" json:"last_task_id,omitempty"`
 	// LastError is why the last firing failed ("" after a success).

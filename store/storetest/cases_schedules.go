@@ -32,7 +32,7 @@ func testSchedules(t *testing.T, b *bundle) {
 	}
 	if got.Workflow != "ops/report" || got.Spec != "0 3 * * *" || got.Timezone != "Europe/Paris" || !sameJSON(got.Input, `{"a":1}`) ||
 		got.Overlap != "skip" || got.CatchUpWindow != time.Hour || got.Jitter != 90*time.Second || got.Paused ||
-		!got.NextFireAt.Equal(next) || got.BufferedAt != nil || got.LastFireAt != nil || got.LastTaskID != nil || got.Revision != 1 {
+		!got.NextFireAt.Equal(next) || got.BufferedAt != nil || got.TriggerAt != nil || got.LastFireAt != nil || got.LastTaskID != nil || got.Revision != 1 {
 		t.Fatalf("read back %+v", got)
 	}
 
@@ -40,7 +40,7 @@ func testSchedules(t *testing.T, b *bundle) {
 	// revision writes nothing.
 	stale := *got
 	fired, task := next, int64(42)
-	got.Paused, got.BufferedAt, got.LastFireAt, got.LastTaskID, got.LastError = true, &fired, &fired, &task, "boom"
+	got.Paused, got.BufferedAt, got.TriggerAt, got.LastFireAt, got.LastTaskID, got.LastError = true, &fired, &fired, &fired, &task, "boom"
 	got.NextFireAt = next.Add(time.Minute)
 	if ok, err := b.s.UpdateSchedule(b.ctx, got); err != nil || !ok {
 		t.Fatalf("update: %v %v", ok, err)
@@ -56,7 +56,7 @@ func testSchedules(t *testing.T, b *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Spec != "0 3 * * *" || !again.Paused || again.BufferedAt == nil || !again.BufferedAt.Equal(fired) ||
+	if again.Spec != "0 3 * * *" || !again.Paused || again.BufferedAt == nil || !again.BufferedAt.Equal(fired) || again.TriggerAt == nil || !again.TriggerAt.Equal(fired) ||
 		again.LastTaskID == nil || *again.LastTaskID != 42 || again.LastError != "boom" || !again.NextFireAt.Equal(next.Add(time.Minute)) {
 		t.Fatalf("after update %+v", again)
 	}

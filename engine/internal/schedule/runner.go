@@ -27,10 +27,10 @@ type Config struct {
 
 // Hooks are how the Runner acts on the engine.
 type Hooks struct {
-	// Fire starts the run of a tick, at tick plus jitter, with identity
-	// Key(sc.ID, tick), and returns its task: starting the same tick
-	// again returns the same task.
-	Fire func(ctx context.Context, sc *store.Schedule, tick time.Time) (int64, error)
+	// Start starts a run of the schedule's workflow with the identity
+	// key, not before at (zero: at once), and returns its task: starting
+	// with the same key again returns the same task.
+	Start func(ctx context.Context, sc *store.Schedule, key string, at time.Time) (int64, error)
 	// Running reports whether a task has not finished.
 	Running func(ctx context.Context, taskID int64) (bool, error)
 	// Cancel cancels a task.
@@ -113,7 +113,7 @@ func (r *Runner) Pass(ctx context.Context) (time.Time, error) {
 	now := r.clk.Now()
 	var earliest time.Time
 	for _, sc := range list {
-		if sc.Paused {
+		if sc.Paused && sc.TriggerAt == nil {
 			continue
 		}
 		next, err := r.one(ctx, sc, now)
@@ -136,11 +136,18 @@ func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (ti
 	if err != nil {
 		return time.Time{}, err
 	}
+	triggered, err := r.trigger(ctx, sc)
+	if err != nil || sc.Paused {
+		if triggered {
+			return time.Time{}, r.record(ctx, sc, now)
+		}
+		return time.Time{}, err
+	}
 	st := State{Next: sc.NextFireAt}
 	if sc.BufferedAt != nil {
 		st.Buffered = *sc.BufferedAt
 	}
-	if st.Next.After(now) && st.Buffered.IsZero() {
+	if !triggered && st.Next.After(now) && st.Buffered.IsZero() {
 		return st.Next, nil
 	}
 	if sc.LastTaskID != nil && sc.Overlap != AllowAll {
@@ -150,6 +157,9 @@ func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (ti
 	}
 	plan := Decide(spec, st, sc.Overlap, now.Add(-sc.CatchUpWindow), now)
 	if !plan.Changed(st) {
+		if triggered {
+			return st.Next, r.record(ctx, sc, now)
+		}
 		return st.Next, nil
 	}
 	if plan.Cancel {
@@ -158,7 +168,7 @@ func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (ti
 		}
 	}
 	for _, tick := range plan.Start {
-		id, err := r.hooks.Fire(ctx, sc, tick)
+		id, err := r.hooks.Start(ctx, sc, Key(sc.ID, tick), tick.Add(Jitter(sc.ID, tick, sc.Jitter)))
 		if err != nil {
 			// Nothing moves: the next pass starts the same ticks again,
 			// and those started already are found by their identity.
@@ -180,28 +190,57 @@ func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (ti
 	} else {
 		sc.NextFireAt = plan.Next
 	}
+	return plan.Next, r.record(ctx, sc, now)
+}
+
+// trigger starts the run asked for by hand, if any (overlap policy aside),
+// and reports whether the schedule changed. A run that cannot start is
+// not retried: the request is dropped and the error recorded.
+func (r *Runner) trigger(ctx context.Context, sc *store.Schedule) (bool, error) {
+	if sc.TriggerAt == nil {
+		return false, nil
+	}
+	at := *sc.TriggerAt
+	sc.TriggerAt = nil
+	id, err := r.hooks.Start(ctx, sc, TriggerKey(sc.ID, at), time.Time{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, err
+		}
+		sc.LastError = lastError(fmt.Errorf("starting the run triggered at %s: %w", at.UTC().Format(time.RFC3339), err))
+		return true, err
+	}
+	sc.LastTaskID, sc.LastFireAt, sc.LastError = &id, &at, ""
+	return true, nil
+}
+
+// record writes the schedule's new state (compare and set).
+func (r *Runner) record(ctx context.Context, sc *store.Schedule, now time.Time) error {
 	sc.UpdatedAt = now
-	if _, err := r.st.UpdateSchedule(ctx, sc); err != nil {
+	if _, err := r.st.UpdateSchedule(ctx, sc); err != nil && !errors.Is(err, store.ErrNotFound) {
 		// Lost to a change made meanwhile (paused, deleted, redefined):
 		// the runs started stand, the next pass reads the new state.
-		if !errors.Is(err, store.ErrNotFound) {
-			return plan.Next, fmt.Errorf("recording schedule %q: %w", sc.ID, err)
-		}
+		return fmt.Errorf("recording schedule %q: %w", sc.ID, err)
 	}
-	return plan.Next, nil
+	return nil
 }
 
 // failed records why a firing failed on the schedule (for List).
 func (r *Runner) failed(ctx context.Context, sc *store.Schedule, err error) error {
-	msg := err.Error()
-	if len(msg) > store.MaxNameLen {
-		msg = strings.ToValidUTF8(msg[:store.MaxNameLen], "")
-	}
-	if sc.LastError != msg {
+	if msg := lastError(err); sc.LastError != msg {
 		sc.LastError = msg
 		if _, uerr := r.st.UpdateSchedule(ctx, sc); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			return errors.Join(err, uerr)
 		}
 	}
 	return err
+}
+
+// lastError is err as the schedule's LastError: within the store's limit.
+func lastError(err error) string {
+	msg := err.Error()
+	if len(msg) > store.MaxNameLen {
+		msg = strings.ToValidUTF8(msg[:store.MaxNameLen], "")
+	}
+	return msg
 }

@@ -113,7 +113,7 @@ func (s *Store) DeleteSchedule(ctx context.Context, id string) error {
 // same instants.
 func normalize(sc *store.Schedule) {
 	sc.NextFireAt = sc.NextFireAt.UTC()
-	for _, t := range []**time.Time{&sc.BufferedAt, &sc.LastFireAt} {
+	for _, t := range []**time.Time{&sc.BufferedAt, &sc.TriggerAt, &sc.LastFireAt} {
 		if *t != nil {
 			u := (*t).UTC()
 			*t = &u

@@ -1,6 +1,7 @@
 -- Schedules: a workflow started on a cron spec or a fixed interval. The
 -- leader fires them; next_fire_at is the earliest tick not yet handled,
--- buffered_at a tick held back by the buffer-one overlap policy. Every
+-- buffered_at a tick held back by the buffer-one overlap policy,
+-- trigger_at a run asked for by hand that the leader has not started. Every
 -- write is a compare and set on revision. Durations are nanoseconds.
 CREATE TABLE tasker_schedules (
     id              TEXT PRIMARY KEY,
@@ -14,6 +15,7 @@ CREATE TABLE tasker_schedules (
     paused          BOOLEAN NOT NULL,
     next_fire_at    TIMESTAMP NOT NULL,
     buffered_at     TIMESTAMP,
+    trigger_at      TIMESTAMP,
     last_fire_at    TIMESTAMP,
     last_task_id    INTEGER,
     last_error      TEXT NOT NULL,
