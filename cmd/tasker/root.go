@@ -29,7 +29,7 @@ func newRootCmd() *cobra.Command {
 --db takes an SQLite file path (default ` + defaultDB + `; or sqlite://PATH) or a
 postgres:// URL; add ?schema=NAME to a URL to use that schema. Only demo,
 worker, approval start and migrate create or migrate a database; tasks ls,
-tasks show, workers and explain open it read-only, and the other commands need it to exist at the
+tasks show, workers, explain and schedules list open it read-only, and the other commands need it to exist at the
 current schema version (` + "`tasker migrate`" + ` upgrades it).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -39,7 +39,7 @@ current schema version (` + "`tasker migrate`" + ` upgrades it).`,
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return logs.check() }
 	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(),
 		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd(),
-		newServeCmd(), newTokensCmd(), newChaosCmd())
+		newServeCmd(), newTokensCmd(), newChaosCmd(), newSchedulesCmd())
 	refuseUnknownSubcommands(root)
 	return root
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// schedules list shows what an application declared; pause, resume,
+// trigger and delete change the stored schedule (the trigger is left to
+// the leader, which the CLI is not); unknown ids are refused by name.
+func TestSchedulesCommands(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "sched.db")
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := engine.New(engine.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.RegisterWorkflow(e, "ops/report", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustExecute(t, "schedules", "list", "--db", db); !strings.Contains(out, "no schedules") {
+		t.Fatalf("empty list:\n%s", out)
+	}
+	if _, err := e.Schedule(ctx, "nightly", "0 3 * * *", "ops/report", "full", engine.ScheduleOptions{Location: mustLocation(t, "Europe/Paris")}); err != nil {
+		t.Fatal(err)
+	}
+	out := mustExecute(t, "schedules", "list", "--db", db)
+	for _, want := range []string{"nightly", "ops/report", "0 3 * * * (Europe/Paris)", "skip", "active"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("list does not show %q:\n%s", want, out)
+		}
+	}
+	if out := mustExecute(t, "schedules", "pause", "nightly", "--db", db); !strings.Contains(out, "paused") {
+		t.Fatalf("pause:\n%s", out)
+	}
+	if info, _ := e.GetSchedule(ctx, "nightly"); info == nil || !info.Paused {
+		t.Fatalf("pause did not pause: %+v", info)
+	}
+	if out := mustExecute(t, "schedules", "trigger", "nightly", "--db", db); !strings.Contains(out, "leader starts the run") {
+		t.Fatalf("trigger:\n%s", out)
+	}
+	if out := mustExecute(t, "schedules", "list", "--db", db); !strings.Contains(out, "paused, triggered") {
+		t.Fatalf("list after pause and trigger:\n%s", out)
+	}
+	// The leader (the application) starts the triggered run.
+	if err := e.FireSchedules(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Schedules []struct {
+			ID         string `json:"id"`
+			Paused     bool   `json:"paused"`
+			LastTaskID int64  `json:"last_task_id"`
+		} `json:"schedules"`
+	}
+	if err := json.Unmarshal([]byte(mustExecute(t, "schedules", "list", "--json", "--db", db)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Schedules) != 1 || doc.Schedules[0].LastTaskID == 0 || !doc.Schedules[0].Paused {
+		t.Fatalf("JSON after the triggered run: %+v", doc)
+	}
+	if out := mustExecute(t, "schedules", "resume", "nightly", "--db", db); !strings.Contains(out, "resumed; next tick") {
+		t.Fatalf("resume:\n%s", out)
+	}
+	mustFail(t, `no schedule "weekly"`, "schedules", "pause", "weekly", "--db", db)
+	mustFail(t, "accepts 1 arg", "schedules", "delete", "--db", db)
+	mustExecute(t, "schedules", "delete", "nightly", "--db", db)
+	mustFail(t, `no schedule "nightly"`, "schedules", "delete", "nightly", "--db", db)
+}
+
+func mustLocation(t *testing.T, name string) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
