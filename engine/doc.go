@@ -101,6 +101,22 @@
 // key (another input under the same key is refused with store.ErrConflict);
 // Unique always creates. InTx creates the task inside the caller's bun.Tx.
 //
+// # Schedules
+//
+// Schedule stores a schedule that starts a workflow (DAG or code-first) on
+// every tick of a cron spec (robfig/cron syntax, seconds optional, UTC
+// unless ScheduleOptions.Location or a CRON_TZ= prefix names a zone) or of
+// "@every <duration>" (anchored at the Unix epoch). The process leading the
+// schedules fires them while it runs; each tick's run takes an identity
+// made of the schedule and the tick's time, so a tick fires exactly once
+// however many leaders come and go, and a new leader catches up on the
+// ticks missed within ScheduleOptions.CatchUpWindow. ScheduleOptions.Overlap
+// says what a tick does while the previous run goes on (skip, buffer one,
+// allow all, cancel previous); Jitter spreads the runs. Schedules lists
+// them with their next fire times; PauseSchedule, ResumeSchedule,
+// TriggerSchedule and DeleteSchedule operate them, as does `tasker
+// schedules`.
+//
 // # Operators and events
 //
 // Cancel, Retry and Resolve act through the state machine and are refused
