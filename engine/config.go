@@ -59,6 +59,10 @@ type Config struct {
 	// payload_too_large) and nothing else; an oversized input or payload
 	// is refused by Start or SendEvent.
 	MaxPayloadBytes int
+	// Codec, when set, encodes (compresses, encrypts) every payload the
+	// engine stores and decodes it when read; see Codec. Every process
+	// sharing the database needs the same one.
+	Codec Codec
 	// Cache configures caching and coordination. The default is local
 	// only (ristretto, in process); Cache.Distributed = "redis://…" shares
 	// dependent systems' back-off and toggles among every process using

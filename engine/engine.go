@@ -72,6 +72,8 @@ type Engine struct {
 	wreg workerReg // this engine's row in the worker registry (workers.go)
 	met  *Metrics  // Config.Metrics; nil: none
 
+	codec Codec // Config.Codec; nil: payloads stored as JSON (codec.go)
+
 	// press assesses the store's connection pool: read it with
 	// e.press.Fresh(TuneInterval) (samples when the last reading is older).
 	press *pressure.Monitor
@@ -85,7 +87,7 @@ func New(cfg Config) (*Engine, error) {
 	c := cfg.withDefaults()
 	e := &Engine{
 		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock,
-		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics,
+		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics, codec: c.Codec,
 	}
 	e.starts = batch.New(startBatch, e.createBatch)
 	e.press = pressure.NewMonitor(e.st.DB().Stats, e.clk.Now)
@@ -395,7 +397,8 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w: %w", workflow, ErrInvalidInput, err)
 	}
-	if err := e.checkPayload("input", len(doc)); err != nil {
+	stored, err := e.encodeChecked("input", doc) // the bound applies to what is stored
+	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
 	if t.schema != nil {
@@ -412,7 +415,7 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 	}
 	p := &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
-		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
+		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
 		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(),
 		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
 	}
@@ -565,6 +568,9 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 		}
 		if d.Task.State.Done() {
 			e.waiters.Drop(taskID, ch)
+			if err := e.decodeAll(d.Steps); err != nil {
+				return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+			}
 			out := &Outcome{TaskID: taskID, State: d.Task.State, Results: map[string]json.RawMessage{}, Error: json.RawMessage(d.Task.LastError)}
 			for _, s := range d.Steps {
 				if len(s.Results) > 0 && string(s.Results) != "null" {

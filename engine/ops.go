@@ -79,6 +79,9 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 		return fmt.Errorf("resolving %s of task %d: %w: a code-first workflow's driver cannot be resolved; resolve one of its durable steps (then Retry the task) or Cancel it", step, taskID, ErrRefused)
 	}
 	doc, err := json.Marshal(results)
+	if err == nil {
+		doc, err = e.encodeChecked("results", doc)
+	}
 	if err != nil {
 		return fmt.Errorf("resolving %s of task %d: encoding results: %w", step, taskID, err)
 	}

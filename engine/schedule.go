@@ -214,11 +214,10 @@ func (e *Engine) scheduleInput(workflow string, input any) (store.JSON, error) {
 		return doc, nil
 	}
 	var o startOptions
-	p, err := e.prepareStart(workflow, input, &o) // the template's schema and the payload limit
-	if err != nil {
+	if _, err := e.prepareStart(workflow, input, &o); err != nil { // the template's schema and the payload limit
 		return nil, err
 	}
-	return p.Context, nil
+	return normalizeInput(input) // as JSON: the runs' starts encode it
 }
 
 // firstTick is a new definition's first tick: the first after now.

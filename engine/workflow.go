@@ -309,6 +309,14 @@ func (w *WorkflowContext) recordFirst(p store.RecordStepParams) (*store.Step, er
 func (w *WorkflowContext) write(p store.RecordStepParams, grouped bool) (*store.Step, error) {
 	p.Driver, p.TaskID, p.Now = w.lease, w.TaskID, w.e.now()
 	p.Name = store.DurableStepName(p.Name, p.Sequence)
+	plain := p.Results
+	if w.e.codec != nil && len(plain) > 0 {
+		enc, err := w.e.encodeChecked("result of durable step "+p.Name, plain)
+		if err != nil {
+			return nil, w.failWith(Permanent(err))
+		}
+		p.Results = enc
+	}
 	ctx := context.WithoutCancel(w.Context)
 	var st *store.Step
 	var err error
@@ -322,6 +330,15 @@ func (w *WorkflowContext) write(p store.RecordStepParams, grouped bool) (*store.
 			return nil, w.abortWith(errLeaseLost)
 		}
 		return nil, w.abortWith(fmt.Errorf("recording durable step %s: %w", p.Name, err))
+	}
+	if w.e.codec != nil { // the history holds results as JSON
+		cp := *st
+		if len(plain) > 0 {
+			cp.Results = plain
+		} else if cp.Results, err = w.e.decode(st.Results); err != nil {
+			return nil, w.failWith(Permanent(fmt.Errorf("durable step %s: %w", p.Name, err)))
+		}
+		st = &cp
 	}
 	w.mu.Lock()
 	w.history[p.Sequence] = st

@@ -86,14 +86,14 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 			return nil, err
 		}
 	}
-	d, err := e.st.GetTask(ctx, childID)
+	d, err := e.getDecoded(ctx, childID)
 	for err == nil && d.Task.Kind == store.KindCode && d.Task.State == store.TaskComplete {
 		next, ok := continuedAs(d.Step(DriverStep).Results) // the child continued as new: wait for its last run
 		if !ok {
 			break
 		}
 		childID = next
-		d, err = e.st.GetTask(ctx, childID)
+		d, err = e.getDecoded(ctx, childID)
 	}
 	if err != nil {
 		return nil, w.abortWith(fmt.Errorf("reading child task %d: %w", childID, err))

@@ -143,11 +143,17 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 	}
 	var r RunLinks
 	var in map[string]json.RawMessage
-	if json.Unmarshal(d.Task.Context, &in) == nil {
+	if doc, err := e.decode(d.Task.Context); err != nil {
+		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
+	} else if json.Unmarshal(doc, &in) == nil {
 		_ = json.Unmarshal(in[continuedFromKey], &r.ContinuedFrom)
 	}
 	if s := d.Step(DriverStep); s != nil && s.State == store.StepComplete {
-		r.ContinuedAs, _ = continuedAs(s.Results)
+		doc, err := e.decode(s.Results)
+		if err != nil {
+			return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
+		}
+		r.ContinuedAs, _ = continuedAs(doc)
 	}
 	return r, nil
 }

@@ -49,7 +49,7 @@ func SetQueryState(wctx *WorkflowContext, name string, v any) error {
 	if err != nil {
 		return wctx.failWith(Permanent(fmt.Errorf("query state %q: encoding: %w", name, err)))
 	}
-	if err := wctx.e.checkPayload("query state "+name, len(doc)); err != nil {
+	if doc, err = wctx.e.encodeChecked("query state "+name, doc); err != nil {
 		return wctx.failWith(Permanent(err))
 	}
 	return wctx.publish(store.ValueQuery, name, doc)
@@ -96,8 +96,12 @@ func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T,
 	if err != nil {
 		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
 	}
-	if err := json.Unmarshal(wv.Value, &v); err != nil {
-		return v, fmt.Errorf("querying %q of task %d: decoding %s: %w", name, taskID, wv.Value, err)
+	doc, err := e.decode(wv.Value)
+	if err != nil {
+		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
+	}
+	if err := json.Unmarshal(doc, &v); err != nil {
+		return v, fmt.Errorf("querying %q of task %d: decoding %s: %w", name, taskID, doc, err)
 	}
 	return v, nil
 }
@@ -175,7 +179,8 @@ func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure erro
 		rep.Result = doc
 	}
 	doc, _ := json.Marshal(rep)
-	if err := wctx.e.checkPayload("answer to update "+r.Name, len(doc)); err != nil {
+	doc, err := wctx.e.encodeChecked("answer to update "+r.Name, doc)
+	if err != nil {
 		return wctx.failWith(Permanent(err))
 	}
 	return wctx.publish(store.ValueReply, replyName(r.Name, r.ID), doc)
@@ -208,7 +213,11 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 		}
 		var rep reply
 		var v R
-		if err := json.Unmarshal(wv.Value, &rep); err != nil {
+		doc, err := e.decode(wv.Value)
+		if err != nil {
+			return zero, true, fmt.Errorf("reading the answer to update %s of task %d: %w", name, taskID, err)
+		}
+		if err := json.Unmarshal(doc, &rep); err != nil {
 			return zero, true, fmt.Errorf("decoding the answer to update %s of task %d: %w", name, taskID, err)
 		}
 		if rep.Error != "" {

@@ -60,7 +60,14 @@ func (e *Engine) WorkflowHistory(ctx context.Context, taskID int64) (*WorkflowHi
 	if d.Task.Kind != store.KindCode || driver == nil {
 		return nil, fmt.Errorf("reading the history of task %d: %w: not a code-first workflow", taskID, store.ErrInvalid)
 	}
-	h := &WorkflowHistory{TaskID: taskID, Workflow: strings.TrimPrefix(driver.Handler, WorkflowHandlerPrefix), Input: json.RawMessage(d.Task.Context)}
+	input, err := e.decode(d.Task.Context) // a history is kept as JSON (testdata files)
+	if err == nil {
+		err = e.decodeAll(d.Steps)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the history of task %d: %w", taskID, err)
+	}
+	h := &WorkflowHistory{TaskID: taskID, Workflow: strings.TrimPrefix(driver.Handler, WorkflowHandlerPrefix), Input: json.RawMessage(input)}
 	for _, s := range d.Steps {
 		if s.Sequence == nil {
 			continue

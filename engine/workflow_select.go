@@ -245,7 +245,14 @@ func (w *WorkflowContext) selected(seq int, rec *store.Step, cases []SelectCase)
 				if c.decodeEvent != nil {
 					decode = func(p json.RawMessage) error { return c.decodeEvent(r.Key, p) }
 				}
-				if err := decode(r.Payload); err != nil {
+				payload, err := r.Payload, error(nil)
+				if w.e.codec != nil { // recorded as sent
+					payload, err = w.e.decode(payload)
+				}
+				if err == nil {
+					err = decode(payload)
+				}
+				if err != nil {
 					return -1, w.failWith(Permanent(fmt.Errorf("decoding event %s selected at sequence %d: %w", r.Name, seq, err)))
 				}
 				return i, nil

@@ -223,7 +223,8 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w: %w", name, ErrInvalidInput, err)
 	}
-	if err := e.checkPayload("input", len(doc)); err != nil {
+	stored, err := e.encodeChecked("input", doc) // the bound applies to what is stored
+	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	identity, inputHash := o.identity(name, name+"@code", doc)
@@ -235,7 +236,7 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 	queue, priority := o.routing("", 0)
 	p := &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
-		IdentityKey: identity, InputHash: inputHash, Context: doc, Priority: priority, Queue: queue, ParentID: o.parent,
+		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
 		ConcGroup: o.group, ConcMax: o.groupMax,
 		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
@@ -292,6 +293,11 @@ func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease sto
 	w := &WorkflowContext{Context: ctx, TaskID: taskID, Workflow: d.Task.Namespace + "/" + d.Task.Name, queue: d.Task.Queue, e: e, lease: lease, replay: replay,
 		history: map[int]*store.Step{}}
 	w.Logger = e.log.With(zap.Int64("task_id", taskID), zap.String("workflow", w.Workflow))
+	if e.codec != nil { // the replay path: nothing to do without a codec
+		if err := e.decodeAll(d.Steps); err != nil {
+			return nil, Permanent(fmt.Errorf("loading the history of workflow task %d: %w", taskID, err))
+		}
+	}
 	for _, s := range d.Steps {
 		if s.Sequence != nil {
 			w.history[*s.Sequence] = s

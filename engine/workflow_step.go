@@ -215,6 +215,12 @@ func decodeAs[T any](wctx *WorkflowContext, seq int, name string, doc []byte) (T
 	if len(doc) == 0 {
 		return v, nil
 	}
+	if wctx.e.codec != nil { // an event's payload is recorded as sent
+		var err error
+		if doc, err = wctx.e.decode(doc); err != nil {
+			return v, wctx.failWith(Permanent(fmt.Errorf("step %s (sequence %d): %w", name, seq, err)))
+		}
+	}
 	if err := json.Unmarshal(doc, &v); err != nil {
 		return v, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded result of step %s (sequence %d): %w", name, seq, err)))
 	}

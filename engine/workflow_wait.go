@@ -108,7 +108,7 @@ func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, 
 	if err != nil {
 		return false, fmt.Errorf("sending event %s to task %d: encoding payload: %w", name, taskID, err)
 	}
-	if err := e.checkPayload("event payload", len(doc)); err != nil {
+	if doc, err = e.encodeChecked("event payload", doc); err != nil {
 		return false, fmt.Errorf("sending event %s to task %d: %w", name, taskID, err)
 	}
 	created := false

@@ -1,0 +1,266 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// xorCodec is a reversible test codec: it XORs every byte, so nothing of
+// the JSON stays readable, and pads each payload by pad bytes.
+type xorCodec struct {
+	name     string
+	pad      int
+	enc, dec atomic.Int64
+}
+
+func (c *xorCodec) Name() string { return c.name }
+
+func (c *xorCodec) Encode(doc []byte) ([]byte, error) {
+	c.enc.Add(1)
+	out := make([]byte, len(doc), len(doc)+c.pad)
+	for i, b := range doc {
+		out[i] = b ^ 0x5a
+	}
+	return append(out, make([]byte, c.pad)...), nil
+}
+
+func (c *xorCodec) Decode(data []byte) ([]byte, error) {
+	c.dec.Add(1)
+	if len(data) < c.pad {
+		return nil, errors.New("short payload")
+	}
+	data = data[:len(data)-c.pad]
+	out := make([]byte, len(data))
+	for i, b := range data {
+		out[i] = b ^ 0x5a
+	}
+	return out, nil
+}
+
+const secret = "s3cret-payload"
+
+// codecFlows registers a DAG whose steps pass the secret along and a
+// code-first workflow that touches every kind of payload: input, durable
+// step, event, query state, update answer, child workflow.
+func codecFlows(t *testing.T, env *testkit.Env) {
+	t.Helper()
+	must(t, env.HandleFunc("first", func(sc *engine.StepContext) (any, error) {
+		var in map[string]string
+		if err := sc.Input(&in); err != nil {
+			return nil, err
+		}
+		return in["secret"] + "/first", nil
+	}))
+	must(t, env.HandleFunc("second", func(sc *engine.StepContext) (any, error) {
+		prev, err := engine.Result[string](sc, "first")
+		return prev + "/second", err
+	}))
+	must(t, env.Register(&engine.Template{Namespace: "c", Name: "dag", Steps: []engine.StepTemplate{
+		{Name: "first", Handler: "first"}, {Name: "second", Handler: "second", DependsOn: []string{"first"}}}}))
+	must(t, engine.RegisterWorkflow(env.Engine, "c/child", func(w *engine.WorkflowContext, in string) (string, error) { return in + "/child", nil }))
+	must(t, engine.RegisterWorkflow(env.Engine, "c/code", func(w *engine.WorkflowContext, in string) (string, error) {
+		s, err := engine.Step(w, "step", func(ctx context.Context) (string, error) { return in + "/step", nil })
+		if err != nil {
+			return "", err
+		}
+		if err := engine.SetQueryState(w, "state", s); err != nil {
+			return "", err
+		}
+		ev, err := engine.WaitEvent[string](w, "go", time.Hour)
+		if err != nil {
+			return "", err
+		}
+		req, err := engine.ReceiveUpdate[string](w, "ask", time.Hour)
+		if err != nil {
+			return "", err
+		}
+		if err := req.Reply(w, req.Arg+"/answer", nil); err != nil {
+			return "", err
+		}
+		c, err := engine.Child[string](w, "c/child", ev)
+		return c + "+" + s, err
+	}))
+}
+
+// With a codec every payload is stored encoded — no trace of the secret in
+// any payload column — and every reader gets it back: handlers, Wait,
+// workflow replays, events, queries, updates, children. The same input
+// twice is still one task (the identity is the JSON's hash).
+func TestCodecEncodesEveryPayload(t *testing.T) {
+	codec := &xorCodec{name: "xor/v1"}
+	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: codec}})
+	codecFlows(t, env)
+	ctx := context.Background()
+
+	h, err := env.Start(ctx, "c/dag", map[string]string{"secret": secret})
+	must(t, err)
+	again, err := env.Start(ctx, "c/dag", map[string]string{"secret": secret})
+	must(t, err)
+	if !again.Existing || again.TaskID != h.TaskID {
+		t.Fatal("the same input started twice made two tasks")
+	}
+	env.RunUntilDone(h.TaskID)
+	out, err := h.Wait(ctx)
+	must(t, err)
+	var final string
+	must(t, out.DecodeFinal(&final))
+	if final != secret+"/first/second" {
+		t.Fatalf("DAG result %q", final)
+	}
+
+	wf, err := engine.StartWorkflow[string, string](ctx, env.Engine, "c/code", secret)
+	must(t, err)
+	env.RunUntilDone()
+	_, err = env.RunOnce(ctx)
+	must(t, err)
+	if v, err := engine.Query[string](ctx, env.Engine, wf.TaskID, "state"); err != nil || v != secret+"/step" {
+		t.Fatalf("query: %q %v", v, err)
+	}
+	env.SendEvent(wf.TaskID, "go", "", secret+"/event")
+	answer := make(chan string, 1)
+	go func() {
+		v, err := engine.Update[string](ctx, env.Engine, wf.TaskID, "ask", "u1", secret+"/update")
+		if err != nil {
+			v = err.Error()
+		}
+		answer <- v
+	}()
+	for {
+		select {
+		case v := <-answer:
+			if v != secret+"/update/answer" {
+				t.Fatalf("update answer %q", v)
+			}
+			env.RunUntilDone(wf.TaskID)
+			res, err := wf.Result(ctx)
+			must(t, err)
+			if want := secret + "/event/child+" + secret + "/step"; res != want {
+				t.Fatalf("workflow result %q, want %q", res, want)
+			}
+			must(t, env.Replay(ctx, wf.TaskID))
+			hist, err := env.WorkflowHistory(ctx, wf.TaskID)
+			must(t, err)
+			if !strings.Contains(string(hist.Input), secret) {
+				t.Fatalf("the history's input is not decoded: %s", hist.Input)
+			}
+			assertNoPlaintext(t, env)
+			if codec.enc.Load() == 0 || codec.dec.Load() == 0 {
+				t.Fatal("the codec was not used")
+			}
+			return
+		default:
+			_, err := env.RunOnce(ctx)
+			must(t, err)
+			env.Clock.Advance(time.Second)
+		}
+	}
+}
+
+// assertNoPlaintext reads every payload column and fails on the secret;
+// each holds envelopes only.
+func assertNoPlaintext(t *testing.T, env *testkit.Env) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT context FROM tasker_tasks",
+		"SELECT results FROM tasker_steps WHERE results IS NOT NULL AND results <> 'null'",
+		"SELECT payload FROM tasker_events",
+		"SELECT value FROM tasker_workflow_values",
+	} {
+		var docs []string
+		must(t, env.Store.DB().NewRaw(q).Scan(ctx, &docs))
+		if len(docs) == 0 {
+			t.Fatalf("%s: no rows", q)
+		}
+		for _, d := range docs {
+			if strings.Contains(d, "s3cret") {
+				t.Fatalf("%s: plaintext stored: %s", q, d)
+			}
+			if !strings.Contains(d, `"tasker:codec"`) {
+				t.Fatalf("%s: not an envelope: %s", q, d)
+			}
+		}
+	}
+}
+
+// The payload limit applies to what is stored: an input, an event and a
+// result that fit as JSON but not once encoded are refused (the result
+// fails its step), with nothing stored.
+func TestCodecPayloadLimitOnEncodedBytes(t *testing.T) {
+	codec := &xorCodec{name: "xor/v1", pad: 600}
+	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: codec, MaxPayloadBytes: 512}})
+	codecFlows(t, env)
+	ctx := context.Background()
+	_, err := env.Start(ctx, "c/dag", map[string]string{"secret": secret})
+	if !errors.Is(err, engine.ErrPayloadTooLarge) {
+		t.Fatalf("an input over the limit once encoded: %v", err)
+	}
+	counts, err := env.Store.CountByState(ctx)
+	must(t, err)
+	if len(counts.Tasks) != 0 {
+		t.Fatalf("a refused start stored a task: %v", counts.Tasks)
+	}
+	// A result that fits as JSON (162 bytes) but not once encoded (its
+	// envelope is over 250) fails its step.
+	env2 := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: &xorCodec{name: "xor/v1"}, MaxPayloadBytes: 200}})
+	must(t, env2.HandleFunc("big", func(sc *engine.StepContext) (any, error) { return strings.Repeat("y", 160), nil }))
+	must(t, env2.Register(&engine.Template{Namespace: "c", Name: "big", Steps: []engine.StepTemplate{{Name: "big", Handler: "big"}}}))
+	h, err := env2.Start(ctx, "c/big", nil)
+	must(t, err)
+	env2.RunUntilDone(h.TaskID)
+	out, err := h.Wait(ctx)
+	must(t, err)
+	if out.State != store.TaskError || !strings.Contains(string(out.Error), "payload_too_large") {
+		t.Fatalf("a result over the limit once encoded: %s %s", out.State, out.Error)
+	}
+	// An event payload likewise.
+	must(t, engine.RegisterWorkflow(env2.Engine, "c/wait", func(w *engine.WorkflowContext, in string) (string, error) {
+		return engine.WaitEvent[string](w, "go", time.Hour)
+	}))
+	wf, err := engine.StartWorkflow[string, string](ctx, env2.Engine, "c/wait", "x")
+	must(t, err)
+	if _, err := env2.Engine.SendEvent(ctx, wf.TaskID, "go", "", strings.Repeat("z", 160)); !errors.Is(err, engine.ErrPayloadTooLarge) {
+		t.Fatalf("an event payload over the limit once encoded: %v", err)
+	}
+}
+
+// An engine without the codec, or with another one, refuses encoded
+// payloads with ErrCodec instead of handing envelopes to the code.
+func TestCodecMismatchRefused(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: &xorCodec{name: "xor/v1"}}})
+	codecFlows(t, env)
+	ctx := context.Background()
+	h, err := env.Start(ctx, "c/dag", map[string]string{"secret": secret})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	for _, c := range []engine.Codec{nil, &xorCodec{name: "xor/v2"}} {
+		other, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "other", Codec: c})
+		must(t, err)
+		if _, err := other.Wait(ctx, h.TaskID); !errors.Is(err, engine.ErrCodec) || !strings.Contains(err.Error(), "xor/v1") {
+			t.Fatalf("codec %v: Wait = %v, want ErrCodec naming xor/v1", c, err)
+		}
+	}
+	// A payload of the application's that happens to mention the marker
+	// is not an envelope.
+	plain := testkit.NewEngine(t, &testkit.Options{File: true})
+	codecFlows(t, plain)
+	odd := fmt.Sprintf(`{"secret": "%s", "note": "tasker:codec"}`, secret)
+	h2, err := plain.Start(ctx, "c/dag", []byte(odd))
+	must(t, err)
+	plain.RunUntilDone(h2.TaskID)
+	out, err := plain.Wait(ctx, h2.TaskID)
+	must(t, err)
+	if out.State != store.TaskComplete || !bytes.Contains(out.Results["second"], []byte(secret)) {
+		t.Fatalf("a payload mentioning the marker: %s %s", out.State, out.Results)
+	}
+}
