@@ -65,12 +65,16 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		workflow, input = c.Task.Namespace+"/"+c.Task.Name, c.Task.Context
 	}
 	h, found := e.reg.Lookup(st.Handler)
+	input, deps, cerr := e.decodeClaimed(input, c.Deps) // Config.Codec
 	res := attempt.Run(ctx, timeout, func(runCtx context.Context) (any, error) {
 		if !found {
 			return nil, fmt.Errorf("no handler %q is registered in this process", st.Handler)
 		}
+		if cerr != nil {
+			return nil, Permanent(cerr)
+		}
 		sc := &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
-			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: c.Deps, skippable: st.Skippable}
+			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: deps, skippable: st.Skippable}
 		if st.Attempts == 1 && st.TransitionSeq == 1 {
 			// The step's first claim ever (a suspension or a rescue
 			// moves its transition_seq on): a code-first driver here has
@@ -109,6 +113,9 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	pause := e.systemResult(ctx, policy.DependentSystem, err)
 	if err == nil {
 		doc, merr := json.Marshal(result)
+		if merr == nil && e.codec != nil {
+			doc, merr = e.encode(doc) // the completer bounds what is stored
+		}
 		if merr != nil {
 			err = Permanent(fmt.Errorf("encoding result of step %s: %w", st.Name, merr))
 		} else {
