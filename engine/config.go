@@ -54,7 +54,8 @@ type Config struct {
 	// which clock the store uses (see Clock.StoreNow).
 	Clock Clock
 	// MaxPayloadBytes bounds a step's result, a task's input and an event's
-	// payload (default and most 8 MiB, store.MaxJSONBytes). An oversized
+	// payload as stored — encoded, when Codec is set (default and most
+	// 8 MiB, store.MaxJSONBytes). An oversized
 	// result fails its own step with a permanent error (kind
 	// payload_too_large) and nothing else; an oversized input or payload
 	// is refused by Start or SendEvent.

@@ -257,7 +257,7 @@ func printTask(out io.Writer, d *store.TaskDetail, h *store.History) error {
 	fmt.Fprintf(w, "created\t%s\n", fmtTime(t.CreatedAt))
 	fmt.Fprintf(w, "updated\t%s\n", fmtTime(t.UpdatedAt))
 	fmt.Fprintf(w, "completed\t%s\n", fmtTimePtr(t.CompletedAt))
-	fmt.Fprintf(w, "input\t%s\n", clip(string(t.Context), 100))
+	fmt.Fprintf(w, "input\t%s\n", clip(payloadText(t.Context), 100))
 	if e := errorText(t.LastError); e != "" {
 		fmt.Fprintf(w, "error\t%s\n", clip(e, 100))
 	}
@@ -295,7 +295,7 @@ func printDAGSteps(out io.Writer, d *store.TaskDetail, names map[int64]string, d
 			after = strings.Join(deps[s.ID], ",")
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", s.Name, s.State, s.Attempts, s.RetryLimit, after,
-			clip(errorText(s.LastError), 60), clip(string(s.Results), 60))
+			clip(errorText(s.LastError), 60), clip(payloadText(s.Results), 60))
 	}
 	return w.Flush()
 }
@@ -336,7 +336,7 @@ func printDurableSteps(out io.Writer, d *store.TaskDetail) error {
 			}
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sq, n, kind, state, attempts,
-			clip(errorText(s.LastError), 60), clip(string(s.Results), 60))
+			clip(errorText(s.LastError), 60), clip(payloadText(s.Results), 60))
 	}
 	return w.Flush()
 }
