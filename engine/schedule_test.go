@@ -363,3 +363,33 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	must(t, err)
 	return l
 }
+
+// A running engine fires its schedules on its own: the runner wakes at
+// the next tick of the (fake) clock, without FireSchedules.
+func TestScheduleFiresWhileRunning(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	t0 := env.Clock.Now()
+	_, err := env.Schedule(ctx, "run", "@every 1m", "t/tick", "auto", engine.ScheduleOptions{})
+	must(t, err)
+	done, err := env.RunBackground(ctx)
+	must(t, err)
+	defer func() { must(t, env.Stop(ctx)); <-done }()
+	for m := 1; m <= 3; m++ {
+		env.Clock.Advance(time.Minute)
+		key := tickKey(t0.Add(time.Duration(m) * time.Minute))
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if runs := ticksStarted(t, env, "run")[key]; len(runs) == 1 && env.Task(runs[0].ID).Task.State == store.TaskComplete {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tick %d: no completed run within 30s: %v", m, ticksStarted(t, env, "run"))
+			}
+			time.Sleep(10 * time.Millisecond) // polling the database for the condition
+		}
+	}
+	if n := len(ticksStarted(t, env, "run")); n != 3 {
+		t.Fatalf("%d runs for three ticks", n)
+	}
+}
