@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/testkit"
 )
 
@@ -52,23 +54,23 @@ const secret = "s3cret-payload"
 // codecFlows registers a DAG whose steps pass the secret along and a
 // code-first workflow that touches every kind of payload: input, durable
 // step, event, query state, update answer, child workflow.
-func codecFlows(t *testing.T, env *testkit.Env) {
+func codecFlows(t *testing.T, e *engine.Engine) {
 	t.Helper()
-	must(t, env.HandleFunc("first", func(sc *engine.StepContext) (any, error) {
+	must(t, e.HandleFunc("first", func(sc *engine.StepContext) (any, error) {
 		var in map[string]string
 		if err := sc.Input(&in); err != nil {
 			return nil, err
 		}
 		return in["secret"] + "/first", nil
 	}))
-	must(t, env.HandleFunc("second", func(sc *engine.StepContext) (any, error) {
+	must(t, e.HandleFunc("second", func(sc *engine.StepContext) (any, error) {
 		prev, err := engine.Result[string](sc, "first")
 		return prev + "/second", err
 	}))
-	must(t, env.Register(&engine.Template{Namespace: "c", Name: "dag", Steps: []engine.StepTemplate{
+	must(t, e.Register(&engine.Template{Namespace: "c", Name: "dag", Steps: []engine.StepTemplate{
 		{Name: "first", Handler: "first"}, {Name: "second", Handler: "second", DependsOn: []string{"first"}}}}))
-	must(t, engine.RegisterWorkflow(env.Engine, "c/child", func(w *engine.WorkflowContext, in string) (string, error) { return in + "/child", nil }))
-	must(t, engine.RegisterWorkflow(env.Engine, "c/code", func(w *engine.WorkflowContext, in string) (string, error) {
+	must(t, engine.RegisterWorkflow(e, "c/child", func(w *engine.WorkflowContext, in string) (string, error) { return in + "/child", nil }))
+	must(t, engine.RegisterWorkflow(e, "c/code", func(w *engine.WorkflowContext, in string) (string, error) {
 		s, err := engine.Step(w, "step", func(ctx context.Context) (string, error) { return in + "/step", nil })
 		if err != nil {
 			return "", err
@@ -99,7 +101,7 @@ func codecFlows(t *testing.T, env *testkit.Env) {
 func TestCodecEncodesEveryPayload(t *testing.T) {
 	codec := &xorCodec{name: "xor/v1"}
 	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: codec}})
-	codecFlows(t, env)
+	codecFlows(t, env.Engine)
 	ctx := context.Background()
 
 	h, err := env.Start(ctx, "c/dag", map[string]string{"secret": secret})
@@ -199,7 +201,7 @@ func assertNoPlaintext(t *testing.T, env *testkit.Env) {
 func TestCodecPayloadLimitOnEncodedBytes(t *testing.T) {
 	codec := &xorCodec{name: "xor/v1", pad: 600}
 	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: codec, MaxPayloadBytes: 512}})
-	codecFlows(t, env)
+	codecFlows(t, env.Engine)
 	ctx := context.Background()
 	_, err := env.Start(ctx, "c/dag", map[string]string{"secret": secret})
 	if !errors.Is(err, engine.ErrPayloadTooLarge) {
@@ -238,7 +240,7 @@ func TestCodecPayloadLimitOnEncodedBytes(t *testing.T) {
 // payloads with ErrCodec instead of handing envelopes to the code.
 func TestCodecMismatchRefused(t *testing.T) {
 	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: &xorCodec{name: "xor/v1"}}})
-	codecFlows(t, env)
+	codecFlows(t, env.Engine)
 	ctx := context.Background()
 	h, err := env.Start(ctx, "c/dag", map[string]string{"secret": secret})
 	must(t, err)
@@ -253,7 +255,7 @@ func TestCodecMismatchRefused(t *testing.T) {
 	// A payload of the application's that happens to mention the marker
 	// is not an envelope.
 	plain := testkit.NewEngine(t, &testkit.Options{File: true})
-	codecFlows(t, plain)
+	codecFlows(t, plain.Engine)
 	odd := fmt.Sprintf(`{"secret": "%s", "note": "tasker:codec"}`, secret)
 	h2, err := plain.Start(ctx, "c/dag", []byte(odd))
 	must(t, err)
@@ -262,5 +264,49 @@ func TestCodecMismatchRefused(t *testing.T) {
 	must(t, err)
 	if out.State != store.TaskComplete || !bytes.Contains(out.Results["second"], []byte(secret)) {
 		t.Fatalf("a payload mentioning the marker: %s %s", out.State, out.Results)
+	}
+}
+
+// On PostgreSQL, whose JSONB reorders the envelope's keys, a DAG and a
+// code-first workflow with an event run through a running engine with a
+// codec, and the rows hold envelopes only.
+func TestCodecOnPostgres(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := postgres.Open(ctx, pgtest.URL(t), &postgres.Options{Schema: pgtest.NewSchema(t)})
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	e, err := engine.New(engine.Config{Store: s, Codec: &xorCodec{name: "xor/v1"}, Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	must(t, err)
+	codecFlows(t, e)
+	must(t, engine.RegisterWorkflow(e, "c/wait", func(w *engine.WorkflowContext, in string) (string, error) {
+		ev, err := engine.WaitEvent[string](w, "go", time.Minute)
+		return in + "+" + ev, err
+	}))
+	run(t, e)
+	h, err := e.Start(ctx, "c/dag", map[string]string{"secret": secret})
+	must(t, err)
+	out, err := h.Wait(ctx)
+	must(t, err)
+	var final string
+	must(t, out.DecodeFinal(&final))
+	if final != secret+"/first/second" {
+		t.Fatalf("DAG result %q (%s)", final, out.State)
+	}
+	wf, err := engine.StartWorkflow[string, string](ctx, e, "c/wait", secret)
+	must(t, err)
+	_, err = e.SendEvent(ctx, wf.TaskID, "go", "", "event")
+	must(t, err)
+	if v, err := wf.Result(ctx); err != nil || v != secret+"+event" {
+		t.Fatalf("workflow result %q, %v", v, err)
+	}
+	for _, q := range []string{"SELECT context::text FROM tasker_tasks", "SELECT results::text FROM tasker_steps WHERE results IS NOT NULL", "SELECT payload::text FROM tasker_events"} {
+		var docs []string
+		must(t, s.DB().NewRaw(q).Scan(ctx, &docs))
+		for _, d := range docs {
+			if strings.Contains(d, "s3cret") || !strings.Contains(d, `"tasker:codec"`) {
+				t.Fatalf("%s: %s", q, d)
+			}
+		}
 	}
 }
