@@ -108,10 +108,7 @@ func (e *Engine) canStart(workflow string) bool {
 // DeleteSchedule deletes a schedule; the runs it started go on. An
 // unknown id is an error wrapping store.ErrNotFound.
 func (e *Engine) DeleteSchedule(ctx context.Context, id string) error {
-	if err := e.st.DeleteSchedule(ctx, id); err != nil {
-		return err
-	}
-	return nil
+	return e.st.DeleteSchedule(ctx, id)
 }
 
 // changeSchedule applies change to the stored schedule (compare and set,
