@@ -7,6 +7,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine/internal/batchsize"
 	"github.com/tasker-go/tasker/engine/internal/dispatch"
+	"github.com/tasker-go/tasker/engine/internal/pressure"
 	"github.com/tasker-go/tasker/engine/internal/tuner"
 )
 
@@ -76,8 +77,13 @@ func (e *Engine) tune(ctx context.Context, tn *tuning) {
 	}
 }
 
-// batchSize is the claim loop's next batch size.
+// batchSize is the claim loop's next batch size. On a single-writer store
+// (SQLite) the writer's one connection is busy whenever anything writes,
+// so its "pressure" says nothing: the sizer sees Low there.
 func (e *Engine) batchSize(tn *tuning) func() int {
+	if e.st.Capabilities().SingleWriter {
+		return func() int { return tn.sizer.Size(pressure.Low) }
+	}
 	return func() int { return tn.sizer.Size(e.press.Fresh(e.cfg.Execution.TuneInterval).Level) }
 }
 

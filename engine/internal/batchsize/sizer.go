@@ -119,7 +119,7 @@ func Choose(hist []Outcome, maxSize int, l pressure.Level, turn int) (int, strin
 	why := fmt.Sprintf("best of %d sizes (%.0f steps per claim-second at pressure %s)", len(by), bestScore, l)
 	if turn%exploreEvery == 0 {
 		n := min(maxSize, best*2)
-		if (turn/exploreEvery)%2 == 1 || n == best {
+		if (turn/exploreEvery)%2 == 0 || n == best {
 			n = max(1, best/2)
 		}
 		if n != best {
@@ -143,7 +143,9 @@ type Sizer struct {
 }
 
 // New returns a sizer of batches up to maxSize.
-func New(maxSize int) *Sizer { return &Sizer{max: maxSize, last: maxSize, why: "adaptive batching off"} }
+func New(maxSize int) *Sizer {
+	return &Sizer{max: maxSize, last: maxSize, why: "adaptive batching off"}
+}
 
 // SetEnabled switches adaptive sizing on or off; switching it off forgets
 // the outcomes, so switching it on again starts conservative.
