@@ -64,16 +64,22 @@ func (e *Engine) newTuning(d *dispatch.Dispatcher) *tuning {
 	}
 }
 
-// tune re-reads the toggles and the pool every TuneInterval until ctx ends.
+// tuneStep re-reads the toggles and the pool. The run takes one step before
+// its first claim, so a limit tuned from the start is never exceeded.
+func (e *Engine) tuneStep(ctx context.Context, tn *tuning) {
+	tn.sizer.SetEnabled(e.Toggle(ctx, ToggleAdaptiveBatching))
+	tn.t.Step(ctx)
+}
+
+// tune steps every TuneInterval until ctx ends.
 func (e *Engine) tune(ctx context.Context, tn *tuning) {
 	for {
-		tn.sizer.SetEnabled(e.Toggle(ctx, ToggleAdaptiveBatching))
-		tn.t.Step(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.clk.After(e.cfg.Execution.TuneInterval):
 		}
+		e.tuneStep(ctx, tn)
 	}
 }
 

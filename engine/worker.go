@@ -153,6 +153,7 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	helpers.Go(func() { e.maint.Heartbeat(helperCtx) })
 	helpers.Go(func() { e.maint.Maintain(helperCtx) })
 	tn := e.newTuning(d)
+	e.tuneStep(helperCtx, tn)
 	e.tun.p.Store(tn)
 	defer e.tun.p.Store(nil)
 	helpers.Go(func() { e.tune(helperCtx, tn) })

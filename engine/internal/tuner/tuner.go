@@ -146,7 +146,8 @@ type Status struct {
 	At     time.Time
 }
 
-// Tuner re-evaluates the limit on each Step.
+// Tuner re-evaluates the limit on each Step (the engine steps it every
+// Interval).
 type Tuner struct {
 	cfg   Config
 	press *pressure.Monitor
@@ -174,18 +175,6 @@ func New(cfg Config, press *pressure.Monitor, clk clock.Clock, log *zap.Logger, 
 		t.status.Reason = "the configured maximum (single-writer store: not tuned)"
 	}
 	return t
-}
-
-// Run steps every Interval until ctx ends.
-func (t *Tuner) Run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.clk.After(t.cfg.Interval):
-		}
-		t.Step(ctx)
-	}
 }
 
 // Step takes one reading and applies the rule (or, with the toggle off,
