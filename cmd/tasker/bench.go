@@ -94,6 +94,7 @@ slope of each after the warm-up (the first fifth).`,
 		},
 	}
 	cmd.Flags().BoolVar(&experiments, "experiments", false, "run the original plan's claims instead of the workloads and print the scoreboard (docs/experiments.md)")
+	cmd.Flags().StringVar(&o.Only, "only", "", "with --experiments: run only these (comma-separated, e.g. E1,E3)")
 	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
 	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")

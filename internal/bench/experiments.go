@@ -61,15 +61,25 @@ func RunExperiments(ctx context.Context, out io.Writer, o Options) error {
 	defer os.RemoveAll(dir)
 	pg := ""
 	if strings.HasPrefix(o.DB, "postgres://") || strings.HasPrefix(o.DB, "postgresql://") {
-		if pg, err = pgDSN(o.DB); err != nil {
-			return err
-		}
+		pg = pgDSN(o.DB)
 	}
 	fmt.Fprintf(out, "tasker bench --experiments: scale %g, %s %s/%s, GOMAXPROCS %d, load at start %s\n",
 		o.Scale, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), loadAvg())
+	want := func(id string) bool {
+		if o.Only == "" {
+			return true
+		}
+		for f := range strings.SplitSeq(o.Only, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), id) {
+				return true
+			}
+		}
+		return false
+	}
 	var rows []expRow
 	var failed []string
 	add := func(r []expRow, err error, what string) {
+		fmt.Fprintf(out, "%s done at %s, load %s\n", what, time.Now().UTC().Format("15:04:05"), loadAvg())
 		rows = append(rows, r...)
 		if err != nil {
 			failed = append(failed, what+": "+err.Error())
@@ -91,17 +101,28 @@ func RunExperiments(ctx context.Context, out io.Writer, o Options) error {
 	}
 
 	// E1: dynamic concurrency, I/O-bound steps, a pool of 10.
-	if pg != "" {
+	switch {
+	case !want("E1"):
+	case pg != "":
 		r, err := experimentE1(ctx, o.Scale, postgresTarget, dropped)
 		add(r, err, "E1")
-	} else {
+	default:
 		rows = append(rows, notPG("E1", "dynamic concurrency vs fixed 3 (I/O-bound)"))
 	}
-	rows = append(rows, expRow{"E2", "postgres", "three processes sharing a small pool: dynamic never exhausts it", "0 acquire timeouts",
-		"not measured: needs a server-side shared pool (PgBouncer or a role connection limit) the bench does not set up; see docs/experiments.md", "-"})
+	switch {
+	case !want("E2"):
+	case pg != "":
+		r, err := experimentE2(ctx, o.Scale, pg)
+		add(r, err, "E2")
+	default:
+		rows = append(rows, notPG("E2", "three workers sharing a small pool"))
+	}
 
 	// E3: adaptive batching on W1 and W2.
 	for _, db := range []string{"sqlite", "postgres"} {
+		if !want("E3") {
+			break
+		}
 		if db == "postgres" && pg == "" {
 			rows = append(rows, notPG("E3", "adaptive vs fixed batch size"))
 			continue
@@ -114,23 +135,29 @@ func RunExperiments(ctx context.Context, out io.Writer, o Options) error {
 		}, dropped)
 		add(r, err, "E3 "+db)
 	}
-	rows = append(rows,
-		expRow{"E4", "-", "predictive retry vs plain exponential", "+30-50% retry success", "not measured here (another change builds predictive retry)", "-"},
-		expRow{"E5", "-", "adaptive TTL vs fixed TTL", "higher hit rate", "not measured here (another change puts the engine's values in the cache)", "-"})
+	if want("E4") || want("E5") {
+		rows = append(rows,
+			expRow{"E4", "-", "predictive retry vs plain exponential", "+30-50% retry success", "not measured here (another change builds predictive retry)", "-"},
+			expRow{"E5", "-", "adaptive TTL vs fixed TTL", "higher hit rate", "not measured here (another change puts the engine's values in the cache)", "-"})
+	}
 
 	// E6: a short soak on SQLite.
-	soakFor := time.Duration(float64(time.Minute) * o.Scale)
-	r, err := experimentE6(ctx, sqlite("e6"), soakFor, io.Discard)
-	add(r, err, "E6")
+	if want("E6") {
+		soakFor := time.Duration(float64(time.Minute) * o.Scale)
+		r, err := experimentE6(ctx, sqlite("e6"), soakFor, io.Discard)
+		add(r, err, "E6")
+	}
 
 	// E7: claim+complete throughput with a long history vs empty.
-	r, err = experimentE7(ctx, "sqlite", scaled(1_000_000, o.Scale), scaled(5000, o.Scale), func() *benchTarget { return sqlite(fmt.Sprintf("e7-%d", time.Now().UnixNano())) }, dropped, out)
-	add(r, err, "E7 sqlite")
-	if pg != "" {
-		r, err = experimentE7(ctx, "postgres", scaled(300_000, o.Scale), scaled(5000, o.Scale), postgresTarget, dropped, out)
-		add(r, err, "E7 postgres")
-	} else {
-		rows = append(rows, notPG("E7", "claim+complete throughput with history vs empty"))
+	if want("E7") {
+		r, err := experimentE7(ctx, "sqlite", scaled(1_000_000, o.Scale), scaled(5000, o.Scale), func() *benchTarget { return sqlite(fmt.Sprintf("e7-%d", time.Now().UnixNano())) }, dropped, out)
+		add(r, err, "E7 sqlite")
+		if pg != "" {
+			r, err = experimentE7(ctx, "postgres", scaled(300_000, o.Scale), scaled(5000, o.Scale), postgresTarget, dropped, out)
+			add(r, err, "E7 postgres")
+		} else {
+			rows = append(rows, notPG("E7", "claim+complete throughput with history vs empty"))
+		}
 	}
 
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -149,10 +176,10 @@ func RunExperiments(ctx context.Context, out io.Writer, o Options) error {
 }
 
 // pgDSN is the URL without ?schema= (every run gets a schema of its own).
-func pgDSN(raw string) (string, error) {
+func pgDSN(raw string) string {
 	i := strings.IndexByte(raw, '?')
 	if i < 0 {
-		return raw, nil
+		return raw
 	}
 	var keep []string
 	for kv := range strings.SplitSeq(raw[i+1:], "&") {
@@ -161,9 +188,9 @@ func pgDSN(raw string) (string, error) {
 		}
 	}
 	if len(keep) == 0 {
-		return raw[:i], nil
+		return raw[:i]
 	}
-	return raw[:i] + "?" + strings.Join(keep, "&"), nil
+	return raw[:i] + "?" + strings.Join(keep, "&")
 }
 
 // sleepStep is an I/O-bound step: it waits 20 ms (as on a remote call).

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
 )
 
 // soakSample is one reading of the process during a soak.
@@ -180,10 +179,7 @@ func experimentE6(ctx context.Context, tg *benchTarget, d time.Duration, series 
 func RunSoak(ctx context.Context, out io.Writer, o Options, d time.Duration) error {
 	tg := &benchTarget{}
 	if strings.HasPrefix(o.DB, "postgres://") || strings.HasPrefix(o.DB, "postgresql://") {
-		dsn, err := pgDSN(o.DB)
-		if err != nil {
-			return err
-		}
+		dsn := pgDSN(o.DB)
 		tg.pgURL, tg.schema, tg.procs = dsn, benchSchemaName(), 1
 		defer func() { _ = dropSchema(ctx, dsn, tg.schema) }()
 	} else {
@@ -203,4 +199,3 @@ func RunSoak(ctx context.Context, out io.Writer, o Options, d time.Duration) err
 	fmt.Fprintf(out, "slope after warm-up (the first fifth): %s; flat: %s; load at end %s\n", sum, holds(ok), loadAvg())
 	return nil
 }
-

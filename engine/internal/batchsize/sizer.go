@@ -4,8 +4,11 @@
 // how long its transaction took and whether it failed; the size that
 // claimed the most steps per second of claim time, weighed by the plan's
 // pressure compatibility rule, is the next size, with a neighbouring size
-// tried now and then so the choice can move. Until it has MinSamples
-// outcomes it uses a conservative default for the pool's pressure.
+// tried now and then so the choice can move. Only claims the size limited
+// (they got as many steps as they were allowed) or that failed are kept:
+// a claim that found less ready work than its size says nothing about it.
+// Until it has MinSamples outcomes it uses a conservative default for the
+// pool's pressure.
 package batchsize
 
 import (
@@ -79,7 +82,7 @@ func Conservative(maxSize int, l pressure.Level) int {
 // outcomes; otherwise the size with the best score (steps claimed per
 // second of claim time, times the share of claims that did not fail,
 // times the compatibility with the pressure now; recent outcomes weigh
-// more), ties to the smaller; on every exploreEvery-th turn a neighbour
+// more), near-ties to the larger; on every exploreEvery-th turn a neighbour
 // of it (twice, then half). The result is in [1, maxSize].
 func Choose(hist []Outcome, maxSize int, l pressure.Level, turn int) (int, string) {
 	if len(hist) < MinSamples {
@@ -109,7 +112,10 @@ func Choose(hist []Outcome, maxSize int, l pressure.Level, turn int) (int, strin
 			continue
 		}
 		s := a.steps / a.secs * (a.ok / a.n) * Compatibility(size, maxSize, l)
-		if s > bestScore || (s == bestScore && size < best) {
+		// Near-ties (within 5%) go to the larger size: a size that did
+		// not bind costs nothing, and fewer transactions are the safer
+		// side when the measure cannot tell sizes apart.
+		if s > bestScore*1.05 || (s >= bestScore/1.05 && size > best) {
 			best, bestScore = size, s
 		}
 	}
@@ -173,9 +179,11 @@ func (s *Sizer) Size(l pressure.Level) int {
 	return s.last
 }
 
-// Record keeps a claim's outcome (the newest Window are kept).
+// Record keeps a claim's outcome (the newest Window are kept). A claim
+// that succeeded with fewer steps than its size says nothing about the
+// size (there was no more ready work): it is not kept.
 func (s *Sizer) Record(o Outcome) {
-	if !s.on.Load() {
+	if !s.on.Load() || (!o.Failed && o.Claimed < o.Size) {
 		return
 	}
 	s.mu.Lock()

@@ -70,7 +70,8 @@ func TestChoose(t *testing.T) {
 		{"more steps per claim-second wins", join(outcomes(5, 64, 64, 2*ms, false), outcomes(5, 128, 128, 3*ms, false)), pressure.Low, 1, 128, "best of 2"},
 		{"failures count against a size", join(outcomes(5, 64, 64, 2*ms, false), outcomes(5, 128, 128, 3*ms, true)), pressure.Low, 1, 64, "best"},
 		{"critical pressure penalises the big size", join(outcomes(5, 16, 16, 2*ms, false), outcomes(5, 128, 128, 7*ms, false)), pressure.Critical, 1, 16, "critical"},
-		{"ties go to the smaller", join(outcomes(5, 64, 32, 2*ms, false), outcomes(5, 128, 32, 2*ms, false)), pressure.Low, 1, 64, "best"},
+		{"near-ties go to the larger", join(outcomes(5, 64, 64, 2*ms, false), outcomes(5, 128, 128, 4100*time.Microsecond, false)), pressure.Low, 1, 128, "best"},
+		{"a clear win goes to the smaller", join(outcomes(5, 64, 64, 2*ms, false), outcomes(5, 128, 128, 5*ms, false)), pressure.Low, 1, 64, "best"},
 		{"explore: twice the best", outcomes(10, 64, 64, ms, false), pressure.Low, 8, 128, "trying"},
 		{"explore: then half", outcomes(10, 64, 64, ms, false), pressure.Low, 16, 32, "trying"},
 		{"explore: twice the maximum is the maximum, so half", outcomes(10, 256, 256, ms, false), pressure.Low, 8, 128, "trying"},
@@ -96,6 +97,14 @@ func TestSizerOffIsTheMaximumAndForgets(t *testing.T) {
 	}
 	if n := len(s.hist); n != Window {
 		t.Fatalf("kept %d outcomes, want %d", n, Window)
+	}
+	s.Record(Outcome{Size: 128, Claimed: 3, Took: time.Millisecond})
+	if s.hist[Window-1].Claimed != 128 {
+		t.Fatal("kept a claim that found less ready work than its size")
+	}
+	s.Record(Outcome{Size: 128, Claimed: 0, Took: time.Millisecond, Failed: true})
+	if !s.hist[Window-1].Failed {
+		t.Fatal("did not keep a failed claim")
 	}
 	if got := s.Size(pressure.Low); got != 128 {
 		t.Fatalf("on: Size = %d, want 128", got)
