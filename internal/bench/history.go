@@ -152,32 +152,49 @@ func drain(ctx context.Context, tg *benchTarget, def *benchDef, n int, before, r
 	return res, err
 }
 
-// explainClaim prints EXPLAIN (ANALYZE, BUFFERS) of the claim's pick (the
-// claim statement's MATERIALIZED CTE, with its values written in) in a
-// transaction it rolls back.
+// explainClaim prints EXPLAIN (ANALYZE, BUFFERS) of the claim's pick.
 func explainClaim(ctx context.Context, db *bun.DB, out io.Writer, history int) error {
-	tx, err := db.BeginTx(ctx, nil)
+	plan, err := claimPlan(ctx, db, claimTaskFilter)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(out, "E7 postgres: the claim's pick with %d finished tasks, before the engine runs (EXPLAIN (ANALYZE, BUFFERS)):\n", history)
+	for _, line := range plan {
+		fmt.Fprintln(out, "    "+line)
+	}
+	return nil
+}
+
+// claimTaskFilter is the claim's test of its task's state (a copy of
+// store/internal/bunstore's, as the SQLite plan test copies the claim).
+const claimTaskFilter = "t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')"
+
+// claimPlan is EXPLAIN (ANALYZE, BUFFERS) of the claim's pick (the claim
+// statement's MATERIALIZED CTE with its values written in, the task's
+// state tested by taskFilter), in a transaction it rolls back.
+func claimPlan(ctx context.Context, db *bun.DB, taskFilter string) ([]string, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
 	defer func() { _ = tx.Rollback() }()
 	rows, err := tx.QueryContext(ctx, `EXPLAIN (ANALYZE, BUFFERS)
 		SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 		WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0
-			AND t.state IN ('pending', 'in_progress') AND s.conc_group IS NULL AND s.rate_system IS NULL
+			AND `+taskFilter+` AND s.conc_group IS NULL AND s.rate_system IS NULL
 			AND s.next_attempt_at <= now() AND s.handler IN ('bench.noop') AND s.queue IN ('default')
 		ORDER BY s.next_attempt_at, s.id LIMIT 256 FOR UPDATE OF s SKIP LOCKED`)
 	if err != nil {
-		return fmt.Errorf("explaining the claim: %w", err)
+		return nil, fmt.Errorf("explaining the claim: %w", err)
 	}
 	defer rows.Close()
-	fmt.Fprintf(out, "E7 postgres: the claim's pick with %d finished tasks, before the engine runs (EXPLAIN (ANALYZE, BUFFERS)):\n", history)
+	var plan []string
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {
-			return err
+			return nil, err
 		}
-		fmt.Fprintln(out, "    "+line)
+		plan = append(plan, line)
 	}
-	return rows.Err()
+	return plan, rows.Err()
 }
