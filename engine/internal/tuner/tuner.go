@@ -68,7 +68,7 @@ const (
 //     the ceiling is the pool's safety share (at least GOMAXPROCS), else
 //     Hi; a limit above its ceiling comes down to it;
 //  5. the process's CPU is saturated (≥ 90 % of GOMAXPROCS): hold;
-//  6. the limit is nearly used (≥ 90 % of slots taken): grow, by half for
+//  6. the limit is nearly used (≥ 90 % of slots taken): grow, doubling for
 //     I/O-bound handlers, by a quarter otherwise, up to the ceiling;
 //  7. else hold.
 //
@@ -110,7 +110,7 @@ func Decide(s Sample) Decision {
 	case float64(s.Running) >= demandShare*float64(s.Cur):
 		step := max(1, s.Cur/4)
 		if !cpuBound && s.CPUKnown {
-			step = max(1, s.Cur/2)
+			step = s.Cur // waiting handlers: double (the pool's readings bring it back)
 		}
 		return Decision{min(ceiling, clamp(s.Cur+step)), what + "; limit nearly used: grow"}
 	}
