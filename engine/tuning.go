@@ -87,10 +87,16 @@ func (e *Engine) tune(ctx context.Context, tn *tuning) {
 // (SQLite) the writer's one connection is busy whenever anything writes,
 // so its "pressure" says nothing: the sizer sees Low there.
 func (e *Engine) batchSize(tn *tuning) func() int {
-	if e.st.Capabilities().SingleWriter {
-		return func() int { return tn.sizer.Size(pressure.Low) }
+	single, maxSize, every := e.st.Capabilities().SingleWriter, e.cfg.Execution.BatchSize, e.cfg.Execution.TuneInterval
+	return func() int {
+		switch {
+		case !tn.sizer.Enabled(): // off: no reading of the pool on the claim path
+			return maxSize
+		case single:
+			return tn.sizer.Size(pressure.Low)
+		}
+		return tn.sizer.Size(e.press.Fresh(every).Level)
 	}
-	return func() int { return tn.sizer.Size(e.press.Fresh(e.cfg.Execution.TuneInterval).Level) }
 }
 
 // batchOutcome records a claim's outcome with the sizer.

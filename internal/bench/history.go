@@ -65,6 +65,15 @@ func seedHistory(ctx context.Context, db *bun.DB, postgres bool, n int) error {
 			return err
 		}
 	}
+	if !postgres {
+		// A file that grew to this size over weeks has had its WAL
+		// checkpointed all along; seeding writes it in a few big
+		// transactions, so checkpoint now rather than measure a WAL of
+		// gigabytes.
+		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return fmt.Errorf("checkpointing the seeded file: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -78,7 +87,8 @@ type drainResult struct {
 // experimentE7 measures claim+complete throughput of n one-step workflows
 // (started before the engine runs, so the rate is claiming and
 // completing alone) on an empty store and on one holding history finished
-// tasks; on PostgreSQL it prints the claim's plan with the history.
+// tasks; on PostgreSQL it prints the claim's plan with the history (once
+// per seeded store).
 func experimentE7(ctx context.Context, db string, history, n int, target func() *benchTarget, dropped func(*benchTarget) error, out io.Writer) ([]expRow, error) {
 	def, err := benchSpec("W1")
 	if err != nil {
@@ -104,18 +114,25 @@ func experimentE7(ctx context.Context, db string, history, n int, target func() 
 		})
 		return res, seeded, errors.Join(err, dropped(tg))
 	}
-	empty, _, err := measure(0)
-	if err != nil {
-		return nil, err
-	}
-	full, seeded, err := measure(history)
-	if err != nil {
-		return nil, err
+	// Alternately, twice each, keeping the better rate of each: the load
+	// of a shared machine moves more between two runs than history does.
+	var empty, full drainResult
+	var seeded time.Duration
+	for range 2 {
+		e, _, err := measure(0)
+		if err != nil {
+			return nil, err
+		}
+		f, s, err := measure(history)
+		if err != nil {
+			return nil, err
+		}
+		empty.rate, full.rate, seeded = max(empty.rate, e.rate), max(full.rate, f.rate), s
 	}
 	q := full.rate / empty.rate
 	return []expRow{{"E7", db, fmt.Sprintf("claim+complete of %d one-step workflows with %d finished tasks (5 history rows each) vs empty", n, history),
 		"40-60% less query time; ratio >= 0.9 (issue)",
-		fmt.Sprintf("%.2f (%.0f vs %.0f workflows/s; seeding took %s)", q, full.rate, empty.rate, seeded.Round(time.Second)), holds(q >= 0.9)}}, nil
+		fmt.Sprintf("%.2f (%.0f vs %.0f workflows/s, the better of 2 runs each; seeding took %s)", q, full.rate, empty.rate, seeded.Round(time.Second)), holds(q >= 0.9)}}, nil
 }
 
 // drain starts n workflows of def, then runs the engine until they have
