@@ -54,6 +54,15 @@ func RunExperiments(ctx context.Context, out io.Writer, o Options) error {
 	if o.Scale <= 0 {
 		return fmt.Errorf("--scale must be positive, got %g", o.Scale)
 	}
+	for f := range strings.SplitSeq(o.Only, ",") {
+		switch strings.ToUpper(strings.TrimSpace(f)) {
+		case "E1", "E2", "E3", "E4", "E5", "E6", "E7":
+		default:
+			if o.Only != "" {
+				return fmt.Errorf("--only: %q is not an experiment (E1 to E7)", strings.TrimSpace(f))
+			}
+		}
+	}
 	dir, err := os.MkdirTemp("", "tasker-experiments-")
 	if err != nil {
 		return err

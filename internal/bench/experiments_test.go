@@ -69,3 +69,10 @@ func TestPgDSN(t *testing.T) {
 		}
 	}
 }
+
+func TestExperimentsOnlyRefusesUnknownIDs(t *testing.T) {
+	err := RunExperiments(context.Background(), &bytes.Buffer{}, Options{Scale: 1, Only: "E1,E9"})
+	if err == nil || !strings.Contains(err.Error(), `"E9" is not an experiment`) {
+		t.Fatalf("--only E1,E9: %v", err)
+	}
+}
