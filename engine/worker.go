@@ -185,7 +185,7 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 
 func (e *Engine) newClaimLoop(d *dispatch.Dispatcher, tn *tuning) *claimer.Loop {
 	x := e.cfg.Execution
-	return claimer.New(claimer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, MaxConcurrency: x.MaxConcurrency, LeaseTTL: x.LeaseTTL, PollInterval: x.PollInterval,
+	return claimer.New(claimer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, LeaseTTL: x.LeaseTTL, PollInterval: x.PollInterval,
 		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn, Batch: e.batchSize(tn)},
 		e.st, e.clk, e.log, d, &e.due, e.wake, claimer.Hooks{
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },

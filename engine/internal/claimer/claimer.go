@@ -20,11 +20,10 @@ import (
 
 // Config tunes the loop.
 type Config struct {
-	Owner          string
-	BatchSize      int
-	MaxConcurrency int
-	LeaseTTL       time.Duration
-	PollInterval   time.Duration
+	Owner        string
+	BatchSize    int
+	LeaseTTL     time.Duration
+	PollInterval time.Duration
 	// Handlers returns the handlers this process serves (claims take only
 	// their steps); nil means any.
 	Handlers func() []string
@@ -115,7 +114,10 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 				size = min(size, x.Batch())
 			}
 			// Claim when a useful batch fits, or when nothing runs at all.
-			if free > 0 && (free >= max(1, min(size, x.MaxConcurrency)/4) || running == 0) {
+			// "Useful" is a quarter of the limit now, not of the configured
+			// maximum: a tuned limit below a quarter of MaxConcurrency would
+			// otherwise claim only once everything had finished.
+			if free > 0 && (free >= max(1, min(size, l.disp.Max())/4) || running == 0) {
 				claimed, n := l.claim(ctx, size)
 				idle = claimed == 0
 				backlog = n > 0 && claimed == n
