@@ -96,16 +96,22 @@ type Clock interface {
 type ExecutionConfig struct {
 	// MinConcurrency and MaxConcurrency bound the handlers running at once
 	// (defaults 1 and 32). The limit is MaxConcurrency unless the
-	// dynamic_concurrency toggle is on: then, on stores shared by many
-	// processes, it moves between the two with the connection pool's
-	// pressure (see Engine.Toggle).
+	// dynamic_concurrency toggle is on (cachex.ToggleDynamicConcurrency,
+	// see Engine.SetToggle): then, on PostgreSQL, it starts at 60 % of the
+	// pool's connections and moves between the two every TuneInterval with
+	// the pool's pressure and with how handlers spend their time (waiting
+	// handlers may outnumber the connections, computing ones may not);
+	// Status().Concurrency says where it is and why. On SQLite, whose
+	// writes all go through one connection, it stays at MaxConcurrency.
 	MinConcurrency int
 	MaxConcurrency int
-	// TuneInterval is how often the concurrency limit is re-evaluated
-	// from the pool's pressure when the dynamic_concurrency toggle is on
-	// (default 1 s).
+	// TuneInterval is how often the concurrency limit, the pool's pressure
+	// and the toggles of the two are re-read (default 1 s).
 	TuneInterval time.Duration
 	// BatchSize is the most steps claimed in one transaction (default 100).
+	// With the adaptive_batching toggle on (ToggleAdaptiveBatching) the
+	// claim loop picks its size up to this from its earlier claims'
+	// outcomes; Status().Batch says which and why.
 	BatchSize int
 	// LeaseTTL is how long a claim lasts without a heartbeat (default 30 s);
 	// heartbeats run every LeaseTTL/3.

@@ -77,6 +77,7 @@ type Engine struct {
 	// press assesses the store's connection pool: read it with
 	// e.press.Fresh(TuneInterval) (samples when the last reading is older).
 	press *pressure.Monitor
+	tun   runTuning // the active run's tuner and batch sizer (tuning.go)
 }
 
 // New returns an engine on cfg.Store. It starts no goroutine: call Run.

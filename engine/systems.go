@@ -43,7 +43,7 @@ func (e *Engine) coordinate(ctx context.Context) *coordination {
 	co := &coordination{cache: c, owned: owned, mode: cachex.DetectMode(ctx, c, e.cfg.Cache)}
 	var err error
 	if co.gate, err = cachex.NewSystemGate(c, e.cfg.Breaker, e.clk); err == nil {
-		co.toggles, err = cachex.NewToggles(c, nil)
+		co.toggles, err = cachex.NewToggles(c, engineToggles)
 	}
 	if err != nil {
 		if owned {
@@ -86,6 +86,12 @@ type Status struct {
 	Mode    string
 	Running bool
 	Stats   Stats
+	// Concurrency is the concurrency limit now, the pool's pressure level
+	// and why the limit last changed (the dynamic_concurrency toggle).
+	Concurrency ConcurrencyStatus
+	// Batch is the claim batch size now and why (the adaptive_batching
+	// toggle).
+	Batch BatchStatus
 }
 
 // Status reports the coordination mode, whether Run is active, and totals.
@@ -94,6 +100,7 @@ func (e *Engine) Status() Status {
 	running := e.life.cur != nil
 	e.life.mu.Unlock()
 	st := Status{Running: running, Stats: e.Stats()}
+	st.Concurrency, st.Batch = e.tuningStatus()
 	e.cmu.Lock()
 	if co := e.co; co != nil {
 		st.Mode = co.mode.Mode.String()

@@ -14,7 +14,6 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/completer"
 	"github.com/tasker-go/tasker/engine/internal/dispatch"
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
-	"github.com/tasker-go/tasker/engine/internal/tuner"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -154,12 +153,11 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	helpers.Go(func() { e.maint.Heartbeat(helperCtx) })
 	helpers.Go(func() { e.maint.Maintain(helperCtx) })
 	helpers.Go(func() { e.sched.Run(helperCtx) })
-	if !e.st.Capabilities().SingleWriter {
-		// On SQLite every write goes through one connection by design,
-		// so waiting for it says nothing about how many handlers may run.
-		t := tuner.New(tuner.Config{Min: x.MinConcurrency, Max: x.MaxConcurrency, Interval: x.TuneInterval}, e.st.DB().Stats, e.clk, e.log, d, e.dynamicConcurrency)
-		helpers.Go(func() { t.Run(helperCtx) })
-	}
+	tn := e.newTuning(d)
+	e.tuneStep(helperCtx, tn)
+	e.tun.p.Store(tn)
+	defer e.tun.p.Store(nil)
+	helpers.Go(func() { e.tune(helperCtx, tn) })
 	go func() { // ctx ending is a hard stop
 		select {
 		case <-ctx.Done():
@@ -170,7 +168,7 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	}()
 
 	e.coordinate(ctx) // logs the coordination mode
-	cl := e.newClaimLoop(d)
+	cl := e.newClaimLoop(d, tn)
 	e.eager.Store(&eagerRun{d: d, loop: cl})
 	cl.Run(ctx, r.stopClaiming)
 
@@ -186,14 +184,15 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	e.releaseCoordination()
 }
 
-func (e *Engine) newClaimLoop(d *dispatch.Dispatcher) *claimer.Loop {
+func (e *Engine) newClaimLoop(d *dispatch.Dispatcher, tn *tuning) *claimer.Loop {
 	x := e.cfg.Execution
-	return claimer.New(claimer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, MaxConcurrency: x.MaxConcurrency, LeaseTTL: x.LeaseTTL, PollInterval: x.PollInterval,
-		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn},
+	return claimer.New(claimer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, LeaseTTL: x.LeaseTTL, PollInterval: x.PollInterval,
+		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn, Batch: e.batchSize(tn)},
 		e.st, e.clk, e.log, d, &e.due, e.wake, claimer.Hooks{
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
 			Transaction: func() { e.stat.claimTx.Add(1); e.met.claimTransaction() },
 			Rescue:      func(ctx context.Context) int { n, _ := e.maint.Rescue(ctx); return n },
+			Batch:       batchOutcome(tn),
 		})
 }
 

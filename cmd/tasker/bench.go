@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,8 @@ import (
 func newBenchCmd() *cobra.Command {
 	o := bench.Options{}
 	var cpuProfile, traceFile string
+	var experiments bool
+	var soak time.Duration
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "measure the engine on fresh SQLite files or PostgreSQL schemas",
@@ -58,17 +61,41 @@ pool, and PEAK CONNS the most pool connections open at once in one process.
 The ceiling is one-row INSERT commits per second from 1 connection and from 8.
 
 --cpuprofile and --trace record the bench process (on PostgreSQL with --procs
-1 that is the engine too) for go tool pprof and go tool trace.`,
+1 that is the engine too) for go tool pprof and go tool trace.
+
+--experiments runs instead the original plan's claims (docs/experiments.md)
+and prints one table, "claim | plan's number | measured | holds?": SQLite
+rows in a temporary directory, PostgreSQL rows when --db is a postgres://
+URL. --scale shrinks them (0.01 is a smoke run of seconds).
+
+--soak 10m runs instead a steady load (200 one-step workflows started a
+second) for that long, prints RSS, heap and goroutines every 10 s, and the
+slope of each after the warm-up (the first fifth).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			switch {
+			case experiments && soak != 0:
+				return errors.New("--experiments and --soak are separate runs: give one")
+			case soak < 0:
+				return fmt.Errorf("--soak must be positive, got %s", soak)
+			}
 			stop, err := profile(cpuProfile, traceFile)
 			if err != nil {
 				return err
 			}
 			defer func() { err = errors.Join(err, stop()) }()
+			switch {
+			case experiments:
+				return bench.RunExperiments(cmd.Context(), cmd.OutOrStdout(), o)
+			case soak > 0:
+				return bench.RunSoak(cmd.Context(), cmd.OutOrStdout(), o, soak)
+			}
 			return bench.Run(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
+	cmd.Flags().BoolVar(&experiments, "experiments", false, "run the original plan's claims instead of the workloads and print the scoreboard (docs/experiments.md)")
+	cmd.Flags().StringVar(&o.Only, "only", "", "with --experiments: run only these (comma-separated, e.g. E1,E3)")
+	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
 	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")

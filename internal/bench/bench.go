@@ -44,6 +44,9 @@ type Options struct {
 	// Metrics runs each SQLite workload twice, without and with the
 	// engine's Prometheus metrics (Config.Metrics), rows side by side.
 	Metrics bool
+	// Only lists the experiments --experiments runs (comma-separated ids,
+	// E1 to E7; empty: all).
+	Only string
 }
 
 // benchResult is one workload's measurements.

@@ -32,9 +32,12 @@ type benchTarget struct {
 	procs      int
 	// split runs the engine in one worker process while the bench process
 	// only starts and waits (W5x), on either database.
-	split   bool
-	peers   bool // --peers-sizes: the side-by-side harness's sizes
-	metrics bool // the bench process's engine records Prometheus metrics
+	split    bool
+	peers    bool // --peers-sizes: the side-by-side harness's sizes
+	metrics  bool // the bench process's engine records Prometheus metrics
+	maxConns int  // Postgres pool size (0: the store's default)
+	// toggles are set on the bench process's engine before it runs.
+	toggles map[string]bool
 }
 
 // size is n, or the peers harness's size for the workload when the target
@@ -49,7 +52,7 @@ func (tg *benchTarget) size(n, peers int, scale float64) int {
 // open opens the target's store with hooks run around every statement.
 func (tg *benchTarget) open(ctx context.Context, hooks ...bun.QueryHook) (store.Store, error) {
 	if tg.pgURL != "" {
-		return postgres.Open(ctx, tg.pgURL, &postgres.Options{Schema: tg.schema, QueryHooks: hooks})
+		return postgres.Open(ctx, tg.pgURL, &postgres.Options{Schema: tg.schema, QueryHooks: hooks, MaxConns: tg.maxConns})
 	}
 	return freshStore(ctx, tg.sqlitePath, hooks...)
 }
@@ -104,6 +107,11 @@ func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engi
 	r.e, err = engine.New(cfg)
 	if err == nil {
 		err = def.register(r.e)
+	}
+	for name, on := range tg.toggles {
+		if err == nil {
+			err = r.e.SetToggle(ctx, name, on)
+		}
 	}
 	if err != nil {
 		st.Close()

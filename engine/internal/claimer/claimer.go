@@ -20,11 +20,10 @@ import (
 
 // Config tunes the loop.
 type Config struct {
-	Owner          string
-	BatchSize      int
-	MaxConcurrency int
-	LeaseTTL       time.Duration
-	PollInterval   time.Duration
+	Owner        string
+	BatchSize    int
+	LeaseTTL     time.Duration
+	PollInterval time.Duration
 	// Handlers returns the handlers this process serves (claims take only
 	// their steps); nil means any.
 	Handlers func() []string
@@ -33,6 +32,9 @@ type Config struct {
 	// ByReadyTime, when set, says whether this claim orders by ready time
 	// alone (priority ignored), so low-priority work is not starved.
 	ByReadyTime func() bool
+	// Batch, when set, is the batch size of the next claim (at most
+	// BatchSize); nil: BatchSize.
+	Batch func() int
 }
 
 // Hooks are told what happened. Each may be nil.
@@ -42,6 +44,9 @@ type Hooks struct {
 	// Rescue returns expired leases to pending; the loop calls it when a
 	// lease expiry is the earliest due time and nothing was claimable.
 	Rescue func(ctx context.Context) int
+	// Batch is told each claim's outcome: the batch size it was allowed,
+	// the steps it claimed, how long it took and whether it failed.
+	Batch func(size, claimed int, took time.Duration, failed bool)
 }
 
 // Loop claims steps for a dispatcher.
@@ -104,9 +109,16 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 		before := l.clk.Now() // due times up to here are covered by this claim
 		if look {
 			running, free := l.disp.Running(), l.disp.Free()
+			size := x.BatchSize
+			if x.Batch != nil {
+				size = min(size, x.Batch())
+			}
 			// Claim when a useful batch fits, or when nothing runs at all.
-			if free > 0 && (free >= max(1, min(x.BatchSize, x.MaxConcurrency)/4) || running == 0) {
-				claimed, n := l.claim(ctx)
+			// "Useful" is a quarter of the limit now, not of the configured
+			// maximum: a tuned limit below a quarter of MaxConcurrency would
+			// otherwise claim only once everything had finished.
+			if free > 0 && (free >= max(1, min(size, l.disp.Max())/4) || running == 0) {
+				claimed, n := l.claim(ctx, size)
 				idle = claimed == 0
 				backlog = n > 0 && claimed == n
 				l.backlog.Store(backlog)
@@ -172,8 +184,8 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 
 // claim claims one batch for the room there is; it returns how many steps
 // it claimed and how many it asked for.
-func (l *Loop) claim(ctx context.Context) (claimed, asked int) {
-	n := l.disp.Reserve(min(l.disp.Free(), l.cfg.BatchSize))
+func (l *Loop) claim(ctx context.Context, size int) (claimed, asked int) {
+	n := l.disp.Reserve(min(l.disp.Free(), size))
 	if n == 0 {
 		return 0, 0
 	}
@@ -185,7 +197,11 @@ func (l *Loop) claim(ctx context.Context) (claimed, asked int) {
 		}
 	}
 	p.ByReadyTime = l.cfg.ByReadyTime != nil && l.cfg.ByReadyTime()
+	t0 := time.Now()
 	steps, err := l.st.ClaimSteps(ctx, p)
+	if l.hooks.Batch != nil {
+		l.hooks.Batch(size, len(steps), time.Since(t0), err != nil)
+	}
 	if l.hooks.Transaction != nil {
 		l.hooks.Transaction()
 	}

@@ -10,6 +10,7 @@ package dispatch
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -21,6 +22,14 @@ type Dispatcher struct {
 	running atomic.Int64
 	freed   chan struct{} // a slot was freed (buffered 1)
 
+	// Handler time, for the tuner: the nanoseconds (since epoch) that
+	// finished handlers ran, and the count and sum of start times of the
+	// handlers running now, so HandlerTime integrates without a lock.
+	epoch     time.Time
+	doneNs    atomic.Int64
+	handlers  atomic.Int64
+	startedNs atomic.Int64
+
 	// The gate orders shutdown: once closed, no new claim starts, and
 	// Close waits for every handler and every claim already under way.
 	mu     sync.Mutex
@@ -31,7 +40,7 @@ type Dispatcher struct {
 // New returns a dispatcher that runs start (in a goroutine of its own) for
 // every claimed step, at most limit at once.
 func New(limit int, start func(*store.ClaimedStep)) *Dispatcher {
-	d := &Dispatcher{start: start, freed: make(chan struct{}, 1)}
+	d := &Dispatcher{start: start, freed: make(chan struct{}, 1), epoch: time.Now()}
 	d.max.Store(int64(limit))
 	return d
 }
@@ -51,6 +60,16 @@ func (d *Dispatcher) Running() int { return int(d.running.Load()) }
 
 // Free is the room left.
 func (d *Dispatcher) Free() int { return int(d.max.Load() - d.running.Load()) }
+
+// HandlerTime is the wall time handlers have spent running since the
+// dispatcher was made, counting the handlers running now up to now. The
+// difference of two readings is the handler-seconds of the interval
+// between them (the tuner compares it with the process's CPU time).
+func (d *Dispatcher) HandlerTime() time.Duration {
+	now := int64(time.Since(d.epoch))
+	n, started := d.handlers.Load(), d.startedNs.Load()
+	return time.Duration(d.doneNs.Load() + max(0, n*now-started))
+}
 
 // Freed receives when a slot is freed.
 func (d *Dispatcher) Freed() <-chan struct{} { return d.freed }
@@ -85,6 +104,15 @@ func (d *Dispatcher) Settle(n int, claimed []*store.ClaimedStep) {
 		go func() {
 			defer d.work.Done()
 			defer d.release()
+			t0 := int64(time.Since(d.epoch))
+			d.startedNs.Add(t0)
+			d.handlers.Add(1)
+			defer func() {
+				t1 := int64(time.Since(d.epoch))
+				d.doneNs.Add(t1 - t0)
+				d.handlers.Add(-1)
+				d.startedNs.Add(-t0)
+			}()
 			d.start(c)
 		}()
 	}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -79,5 +80,39 @@ func TestUnusedSlotsAreReturned(t *testing.T) {
 	case <-d.Freed():
 	default:
 		t.Fatal("no freed signal")
+	}
+}
+
+// HandlerTime counts a running handler's time up to now and a finished
+// one's whole run, and stands still while nothing runs.
+func TestHandlerTime(t *testing.T) {
+	gate, started := make(chan struct{}), make(chan struct{})
+	var ran atomic.Int64 // the handler's own measure of its run, ns
+	d := dispatch.New(1, func(*store.ClaimedStep) {
+		t0 := time.Now()
+		close(started)
+		<-gate
+		ran.Store(int64(time.Since(t0)))
+	})
+	if got := d.HandlerTime(); got != 0 {
+		t.Fatalf("before any handler: %s", got)
+	}
+	n := d.Reserve(1)
+	d.Settle(n, steps(1))
+	<-started
+	a := d.HandlerTime()
+	b := d.HandlerTime()
+	if a <= 0 || b < a {
+		t.Fatalf("while running: %s then %s, want positive and growing", a, b)
+	}
+	close(gate)
+	d.Close()
+	d.Wait()
+	done := d.HandlerTime()
+	if done < time.Duration(ran.Load()) {
+		t.Fatalf("finished: %s, less than the handler's own %s", done, time.Duration(ran.Load()))
+	}
+	if again := d.HandlerTime(); again != done {
+		t.Fatalf("nothing running, yet %s became %s", done, again)
 	}
 }
