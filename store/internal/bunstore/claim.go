@@ -154,11 +154,14 @@ func (s *Store) loadInputs(ctx context.Context, db bun.IDB, steps []*store.Step)
 	}
 	var tasks []*taskInputs
 	b := params{s: s}
-	edges := b.in("e.to_step_id", stepIDs)
+	// The edges into the claimed steps are found once (by to_step_id) and
+	// grouped by task, then joined to the tasks.
 	agg := s.d.JSONAgg("e.to_step_id", "s.name", "s.results IS NULL", s.d.JSONCol("s.results"))
-	if err := s.scan(ctx, db, `SELECT t.*, (SELECT `+agg+` FROM tasker_step_edges e JOIN tasker_steps s ON s.id = e.from_step_id
-			WHERE e.task_id = t.id AND `+edges+`) AS claim_deps
-		FROM tasker_tasks t WHERE `+b.in("t.id", taskIDs), b.args, &tasks); err != nil {
+	if err := s.scan(ctx, db, `WITH d AS (
+			SELECT e.task_id, `+agg+` AS deps FROM tasker_step_edges e JOIN tasker_steps s ON s.id = e.from_step_id
+			WHERE `+b.in("e.to_step_id", stepIDs)+` GROUP BY e.task_id)
+		SELECT t.*, d.deps AS claim_deps FROM tasker_tasks t LEFT JOIN d ON d.task_id = t.id
+		WHERE `+b.in("t.id", taskIDs), b.args, &tasks); err != nil {
 		return nil, err
 	}
 	out := make([]*store.ClaimedStep, len(steps))
