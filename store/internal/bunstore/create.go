@@ -90,7 +90,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			Namespace: p.Namespace, Name: p.Name, Version: cmp.Or(p.Version, "0.0.0"), Kind: p.Kind,
 			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
 			State: state, Priority: p.Priority, Queue: cmp.Or(p.Queue, store.DefaultQueue), ParentID: p.ParentID,
-			Unfinished: len(p.Steps), TransitionSeq: seq, CreatedAt: at, UpdatedAt: at,
+			Unfinished: len(p.Steps), TransitionSeq: seq, CreatedAt: at, UpdatedAt: at, TraceContext: p.TraceContext,
 		})
 		rowOf[i] = rows[len(rows)-1]
 	}
@@ -113,21 +113,25 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		created, cteLeased = ids, leased
 	} else {
 		created = make(map[string]int64, len(rows))
-		err := chunked(s.d, rows, 15, func(rows []*store.Task) error {
+		err := chunked(s.d, rows, 16, func(rows []*store.Task) error {
 			b := params{s: s}
 			values := make([]string, len(rows))
 			for i, t := range rows {
 				at := b.arg(s.d.BindTime(t.CreatedAt))
+				trace := "NULL" // not tracing: no argument to bind
+				if t.TraceContext != "" {
+					trace = b.arg(t.TraceContext)
+				}
 				values[i] = "(" + strings.Join([]string{b.arg(t.Namespace), b.arg(t.Name), b.arg(t.Version), b.arg(string(t.Kind)),
 					b.arg(t.IdentityKey), b.arg(t.InputHash), b.json(t.Context), b.arg(string(t.State)), b.arg(t.Priority), b.arg(t.Queue),
-					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at}, ", ") + ")"
+					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at, trace}, ", ") + ")"
 			}
 			var inserted []struct {
 				ID          int64  `bun:"id"`
 				IdentityKey string `bun:"identity_key"`
 			}
 			if err := s.scan(ctx, tx, `INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state,
-					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at)
+					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context)
 				VALUES `+strings.Join(values, ", ")+` ON CONFLICT (identity_key) DO NOTHING RETURNING id, identity_key`, b.args, &inserted); err != nil {
 				return err
 			}
