@@ -37,6 +37,10 @@ type Task struct {
 	Priority    int       `bun:"priority,notnull" json:"priority"`
 	Queue       string    `bun:"queue,notnull" json:"queue"`
 	ParentID    *int64    `bun:"parent_id" json:"parent_id,omitempty"`
+	// TraceContext is the W3C traceparent of the span that started the
+	// task (empty when its starter was not tracing); the processes that
+	// run its steps continue that trace.
+	TraceContext string `bun:"trace_context,nullzero" json:"trace_context,omitempty"`
 	// Unfinished counts steps not yet complete or resolved; the task
 	// completes in the transaction that brings it to zero.
 	Unfinished    int        `bun:"unfinished,notnull" json:"unfinished"`

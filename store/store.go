@@ -280,8 +280,11 @@ type CreateTaskParams struct {
 	// in the store.
 	RateLimits []RateLimit
 	ParentID   *int64
-	Steps      []NewStep
-	Now        time.Time
+	// TraceContext is the W3C traceparent header value of the starter's
+	// span, stored with the task (empty: none, NULL in the database).
+	TraceContext string
+	Steps        []NewStep
+	Now          time.Time
 	// Lease, when set, claims the new task's first ready steps for the
 	// worker starting it, in the transaction that creates it (eager
 	// dispatch): they are written in_progress with their first attempt

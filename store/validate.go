@@ -24,6 +24,9 @@ func (p *CreateTaskParams) Validate() error {
 	if p.Queue != "" {
 		add(checkName("queue", p.Queue, true))
 	}
+	if p.TraceContext != "" && !validTraceparent(p.TraceContext) {
+		add(invalid("trace_context", "is not a W3C traceparent (version-traceid-spanid-flags in lower-case hex), got %.60q", p.TraceContext))
+	}
 	if p.ConcGroup != "" {
 		add(checkName("conc_group", p.ConcGroup, true))
 		if p.ConcMax < 1 {
@@ -236,4 +239,25 @@ func (p *ElectParams) Validate() error {
 	}
 	errs = append(errs, checkName("name", p.Name, true), checkName("owner", p.Owner, true))
 	return errors.Join(errs...)
+}
+
+// validTraceparent checks the shape of a W3C traceparent header value:
+// 2-32-16-2 lower-case hex digits joined by dashes (version 00; a later
+// version may append fields after another dash).
+func validTraceparent(v string) bool {
+	if len(v) < 55 || len(v) > 256 || (len(v) > 55 && v[55] != '-') {
+		return false
+	}
+	for i := range 55 {
+		switch c := v[i]; {
+		case i == 2 || i == 35 || i == 52:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		default:
+			return false
+		}
+	}
+	return true
 }

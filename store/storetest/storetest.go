@@ -21,6 +21,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"CreateAndGet":               testCreateAndGet,
 		"CreateTasks":                testCreateTasks,
 		"CreateTasksInTx":            testCreateTasksInTx,
+		"TraceContext":               testTraceContext,
 		"CancelWideTask":             testCancelWideTask,
 		"IdempotentCreate":           testIdempotentCreate,
 		"BadInputWritesNothing":      testBadInput,
