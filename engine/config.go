@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/cachex"
@@ -38,6 +39,14 @@ type Config struct {
 	// Metrics, when set, receives the engine's metrics (see NewMetrics);
 	// several engines may share one.
 	Metrics *Metrics
+	// TracerProvider receives the engine's OpenTelemetry spans: a span
+	// per Start, per step attempt (code-first drivers included), per
+	// durable step, sleep, event wait and child of a code-first workflow,
+	// and per task run. Nil uses the global provider (otel.GetTracerProvider),
+	// a no-op until the application installs one. A Start made under a
+	// span stores its trace context with the task, and whichever process
+	// runs the task's steps continues that trace.
+	TracerProvider trace.TracerProvider
 	// WorkerID names this process in leases and logs (default host-pid).
 	WorkerID string
 	// Version is the application's build or version (say, a git

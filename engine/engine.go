@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/engine/internal/batch"
@@ -71,6 +72,9 @@ type Engine struct {
 
 	wreg workerReg // this engine's row in the worker registry (workers.go)
 	met  *Metrics  // Config.Metrics; nil: none
+	// tracer makes the engine's spans (tracing.go): Config.TracerProvider
+	// or the global one.
+	tracer trace.Tracer
 
 	codec Codec // Config.Codec; nil: payloads stored as JSON (codec.go)
 
@@ -88,7 +92,7 @@ func New(cfg Config) (*Engine, error) {
 	c := cfg.withDefaults()
 	e := &Engine{
 		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock,
-		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics, codec: c.Codec,
+		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics, codec: c.Codec, tracer: tracerOf(c.TracerProvider),
 	}
 	e.starts = batch.New(startBatch, e.createBatch)
 	e.press = pressure.NewMonitor(e.st.DB().Stats, e.clk.Now)

@@ -186,13 +186,17 @@ func (e *Engine) classify(a attemptInfo, policy stepPolicy, err error) (store.Ou
 	return kind, bp.Next(a.attempt, f.requested), f.doc()
 }
 
-// measured is execute, timed for the metrics when they are on.
+// measured is execute, traced, and timed for the metrics when they are on.
 func (e *Engine) measured(base context.Context, c *store.ClaimedStep) (completer.Outcome, bool) {
+	ctx, span := e.traceAttempt(base, c)
 	if e.met == nil {
-		return e.execute(base, c)
+		o, ok := e.execute(ctx, c)
+		endAttempt(span, &o, ok)
+		return o, ok
 	}
 	start := time.Now()
-	o, ok := e.execute(base, c)
+	o, ok := e.execute(ctx, c)
 	e.met.stepAttempt(c, &o, ok, time.Since(start))
+	endAttempt(span, &o, ok)
 	return o, ok
 }

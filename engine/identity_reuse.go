@@ -75,6 +75,13 @@ func (e *Engine) createReusing(ctx context.Context, p *store.CreateTaskParams, o
 	if err := o.checkReuse(); err != nil {
 		return nil, err
 	}
+	ctx, span := e.traceStart(ctx, p)
+	res, err := e.createReused(ctx, p, o)
+	endStart(span, res, err)
+	return res, err
+}
+
+func (e *Engine) createReused(ctx context.Context, p *store.CreateTaskParams, o *startOptions) (*store.CreateTaskResult, error) {
 	res, err := e.create(ctx, p, o.tx)
 	if o.reuse == ReuseNever || (err != nil && !errors.Is(err, store.ErrConflict)) || (err == nil && !res.Existing) {
 		return res, err

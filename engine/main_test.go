@@ -24,5 +24,9 @@ func TestMain(m *testing.M) {
 		typedErrorChild()
 		return
 	}
+	if os.Getenv(traceChildEnv) != "" {
+		traceChild()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -85,6 +85,9 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 	if e.met != nil && len(res.Tasks) > 0 {
 		e.countEnded(finish, res.Tasks)
 	}
+	if len(res.Tasks) > 0 {
+		e.traceEnded(finish, res.Tasks)
+	}
 	for _, t := range res.Tasks {
 		name := EventTaskCompleted
 		if t.To == store.TaskError {
@@ -115,6 +118,42 @@ func (e *Engine) countEnded(finish []completer.Outcome, tasks []store.TaskChange
 	for _, c := range tasks {
 		if t, ok := byID[c.TaskID]; ok && c.To.Done() {
 			e.met.taskEnded(t.Namespace, t.Name, c.To != store.TaskComplete)
+		}
+	}
+}
+
+// traceEnded records the run spans of the traced tasks a commit finished.
+func (e *Engine) traceEnded(finish []completer.Outcome, tasks []store.TaskChange) {
+	traced := false
+	for _, o := range finish {
+		if t := o.Claimed.Task; t != nil && t.TraceContext != "" {
+			traced = true
+			break
+		}
+	}
+	if !traced { // the common case when tracing is off: nothing to look up
+		return
+	}
+	type ended struct {
+		task *store.Task
+		err  store.JSON
+	}
+	byID := make(map[int64]*ended, len(tasks))
+	for _, o := range finish {
+		if t := o.Claimed.Task; t != nil && t.TraceContext != "" {
+			x := byID[t.ID]
+			if x == nil {
+				x = &ended{task: t}
+				byID[t.ID] = x
+			}
+			if len(o.Error) > 0 {
+				x.err = o.Error
+			}
+		}
+	}
+	for _, c := range tasks {
+		if x, ok := byID[c.TaskID]; ok && c.To.Done() {
+			e.traceTaskEnd(context.Background(), x.task, c.To, x.err)
 		}
 	}
 }

@@ -34,6 +34,9 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
 	e.met.taskCancelled(t)
+	if t.TraceContext != "" {
+		e.traceTaskEnd(ctx, t, store.TaskCancelled, nil)
+	}
 	e.inflight.CancelTask(taskID, errTaskCancelled)
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
 	e.taskChanged(taskID)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -78,6 +80,16 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 			continue
 		}
 		params[i] = p
+	}
+	// One span for the call; every task it creates continues its trace.
+	ctx, span := e.tracer.Start(ctx, "tasker.start_many", trace.WithSpanKind(trace.SpanKindProducer))
+	defer span.End()
+	if tc := traceparent(span.SpanContext()); tc != "" {
+		for _, p := range params {
+			if p != nil {
+				p.TraceContext = tc
+			}
+		}
 	}
 	// Chunks of startBatch items, each in its own transaction (or all in
 	// the caller's): one multi-row INSERT per table for each.

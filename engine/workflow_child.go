@@ -82,7 +82,7 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 	}
 	p := store.RecordStepParams{Sequence: seq, Name: workflow, Handler: kindChild, Kind: store.OutcomeSuspend, RetryAfter: childRecheck}
 	if rec == nil {
-		if _, err = w.record(p); err != nil {
+		if rec, err = w.record(p); err != nil {
 			return nil, err
 		}
 	}
@@ -116,7 +116,11 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 		r.Result, _ = json.Marshal(results)
 	}
 	p.Kind, p.Results = store.OutcomeComplete, store.MustJSON(r)
-	return w.record(p)
+	since := rec.CreatedAt
+	if rec, err = w.record(p); err == nil {
+		w.traceWait("tasker.child "+workflow, seq, since, (&Outcome{TaskID: r.TaskID, State: r.State, Error: r.Error}).Err())
+	}
+	return rec, err
 }
 
 // cancelChildren cancels the unfinished children of a task, and theirs.

@@ -75,7 +75,9 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	if err != nil {
 		return w.failWith(Permanent(fmt.Errorf("continuing %s as new: %w", w.Workflow, err)))
 	}
+	ctx, span := w.e.traceStart(ctx, p) // under this run's span
 	res, err := w.e.st.CreateTask(ctx, p)
+	endStart(span, res, err)
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
 		return w.failWith(Permanent(fmt.Errorf("continuing %s as new: %w", w.Workflow, err)))

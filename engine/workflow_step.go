@@ -137,7 +137,10 @@ const inlineRetryMax = 100 * time.Millisecond
 func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int) (_ T, again *store.Step, _ error) {
 	var zero T
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
-	ctx := context.WithValue(wctx.Context, stepInfoKey{}, info)
+	ctx, span := wctx.traceStep(name, seq, attemptN)
+	traced := durableOutcome{outcome: "abandoned"}
+	defer func() { endDurable(span, &traced) }()
+	ctx = context.WithValue(ctx, stepInfoKey{}, info)
 	timeout := cmp.Or(o.timeout, wctx.e.cfg.Execution.DefaultTimeout)
 	began := time.Now()
 	res := attempt.Run(ctx, timeout, fn)
@@ -173,6 +176,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 		}
 		wctx.e.stat.completed.Add(1)
 		wctx.measure(name, "complete", took)
+		traced.outcome = "complete"
 		v, err := decodeAs[T](wctx, seq, name, doc)
 		return v, nil, err
 	}
@@ -191,6 +195,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 		outcome = "permanent"
 	}
 	wctx.measure(name, outcome, took)
+	traced = durableOutcome{outcome: outcome, err: errDoc}
 	if st.State == store.StepPending {
 		wctx.e.stat.retried.Add(1)
 		wctx.e.met.retried(wctx.workflowLabel())

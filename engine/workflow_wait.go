@@ -37,7 +37,9 @@ func Sleep(wctx *WorkflowContext, d time.Duration) error {
 		return wctx.suspend(rec.NextAttemptAt, "sleep")
 	}
 	p.Kind, p.Results = store.OutcomeComplete, store.JSON(`{}`)
-	_, err = wctx.record(p)
+	if _, err = wctx.record(p); err == nil {
+		wctx.traceWait("tasker.sleep", seq, rec.CreatedAt, nil)
+	}
 	return err
 }
 
@@ -69,7 +71,8 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 	if err != nil {
 		return seq, nil, err
 	}
-	if rec == nil || !rec.State.Satisfied() {
+	ended := rec == nil || !rec.State.Satisfied() // in this run: traced
+	if ended {
 		rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: name, Handler: kindEvent, Kind: store.OutcomeSuspend,
 			RetryAfter: max(timeout, 0), ConsumeEvent: name})
 		if err != nil {
@@ -90,7 +93,13 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 		return seq, nil, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded event %s (sequence %d): %w", name, seq, err)))
 	}
 	if r.Timeout {
-		return seq, nil, &EventTimeoutError{Event: name, Timeout: timeout}
+		err = &EventTimeoutError{Event: name, Timeout: timeout}
+	}
+	if ended {
+		wctx.traceWait("tasker.wait_event "+name, seq, rec.CreatedAt, err)
+	}
+	if err != nil {
+		return seq, nil, err
 	}
 	return seq, &r, nil
 }
