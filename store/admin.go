@@ -60,3 +60,37 @@ type QueueLag struct {
 	Ready       int
 	OldestDueAt time.Time
 }
+
+// TaskActivityParams choose the window of TaskActivity: Buckets intervals
+// of Width each, the first starting at Since.
+type TaskActivityParams struct {
+	Since   time.Time
+	Width   time.Duration
+	Buckets int
+}
+
+// MaxActivityBuckets bounds TaskActivityParams.Buckets.
+const MaxActivityBuckets = 1000
+
+// Validate reports every problem with p at once.
+func (p *TaskActivityParams) Validate() error {
+	var errs []error
+	if p.Since.IsZero() {
+		errs = append(errs, invalid("since", "is required"))
+	}
+	if p.Width <= 0 {
+		errs = append(errs, invalid("width", "must be positive, got %s", p.Width))
+	}
+	if p.Buckets < 1 || p.Buckets > MaxActivityBuckets {
+		errs = append(errs, invalid("buckets", "must be between 1 and %d, got %d", MaxActivityBuckets, p.Buckets))
+	}
+	return errors.Join(errs...)
+}
+
+// ActivityBucket counts what happened to tasks in one interval, read from
+// their transitions: tasks created (Started), completed and failed (moved
+// to error; a retried task that fails again counts again).
+type ActivityBucket struct {
+	Start                      time.Time
+	Started, Completed, Failed int
+}

@@ -181,6 +181,10 @@ type Store interface {
 	// queues with nothing ready are absent. One statement; the maintenance
 	// leader calls it on an interval for the lag metrics.
 	QueueLags(ctx context.Context, now time.Time) ([]QueueLag, error)
+	// TaskActivity counts task creations, completions and failures per
+	// interval of a window (every bucket, empty ones too, oldest first),
+	// from the task transitions. It reads only the window's rows.
+	TaskActivity(ctx context.Context, p *TaskActivityParams) ([]ActivityBucket, error)
 
 	// CreateAdminToken records an admin API token (its hash; the caller
 	// shows the secret once). FindAdminToken returns the token with that

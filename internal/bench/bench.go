@@ -47,6 +47,11 @@ type Options struct {
 	// Only lists the experiments --experiments runs (comma-separated ids,
 	// E1 to E7; empty: all).
 	Only string
+	// Tracing runs each SQLite workload also with OpenTelemetry tracing on
+	// (the SDK, every span sampled and handed to a batching processor
+	// whose exporter drops it), and with metrics and tracing when Metrics
+	// is set too.
+	Tracing bool
 }
 
 // benchResult is one workload's measurements.
@@ -179,14 +184,20 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o Options, chosen []work
 	var failed []string
 	done := map[string]*benchResult{}
 	type variant struct {
-		wl      workload
-		metrics bool
+		wl               workload
+		metrics, tracing bool
 	}
 	var runs []variant
 	for _, wl := range chosen {
-		runs = append(runs, variant{wl, false})
+		runs = append(runs, variant{wl, false, false})
 		if o.Metrics {
-			runs = append(runs, variant{wl, true})
+			runs = append(runs, variant{wl, true, false})
+		}
+		if o.Tracing {
+			runs = append(runs, variant{wl, false, true})
+		}
+		if o.Metrics && o.Tracing {
+			runs = append(runs, variant{wl, true, true})
 		}
 	}
 	for _, v := range runs {
@@ -194,7 +205,10 @@ func runSQLiteBench(ctx context.Context, out io.Writer, o Options, chosen []work
 		if v.metrics {
 			wl.name += "+metrics"
 		}
-		r, err := v.wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(strings.ReplaceAll(wl.name, "+", "-"))), metrics: v.metrics, peers: o.PeersSizes}, o.Scale)
+		if v.tracing {
+			wl.name += "+tracing"
+		}
+		r, err := v.wl.run(ctx, &benchTarget{sqlitePath: fileFor(strings.ToLower(strings.ReplaceAll(wl.name, "+", "-"))), metrics: v.metrics, tracing: v.tracing, peers: o.PeersSizes}, o.Scale)
 		if err != nil {
 			fmt.Fprintf(w, "%s\t%s\tFAILED: %v\n", wl.name, wl.what, err)
 			failed = append(failed, fmt.Sprintf("%s: %v", wl.name, err))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
@@ -36,6 +37,7 @@ type benchTarget struct {
 	peers    bool // --peers-sizes: the side-by-side harness's sizes
 	metrics  bool // the bench process's engine records Prometheus metrics
 	maxConns int  // Postgres pool size (0: the store's default)
+	tracing  bool // the bench process's engine traces (SDK, spans dropped)
 	// toggles are set on the bench process's engine before it runs.
 	toggles map[string]bool
 }
@@ -87,7 +89,15 @@ type rig struct {
 	unsub   func()
 	runDone chan error
 	running bool
+	tp      *sdktrace.TracerProvider // --tracing
 }
+
+// dropSpans is the no-op exporter of --tracing: the spans are made,
+// sampled and batched, then dropped.
+type dropSpans struct{}
+
+func (dropSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (dropSpans) Shutdown(context.Context) error                             { return nil }
 
 func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engine.Config)) (*rig, error) {
 	queries := &queryCounter{}
@@ -104,6 +114,10 @@ func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engi
 	if tg.metrics {
 		cfg.Metrics = engine.NewMetrics()
 	}
+	if tg.tracing {
+		r.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(dropSpans{}))
+		cfg.TracerProvider = r.tp
+	}
 	r.e, err = engine.New(cfg)
 	if err == nil {
 		err = def.register(r.e)
@@ -114,6 +128,9 @@ func newRig(ctx context.Context, tg *benchTarget, def *benchDef, tune func(*engi
 		}
 	}
 	if err != nil {
+		if r.tp != nil {
+			_ = r.tp.Shutdown(ctx)
+		}
 		st.Close()
 		return nil, err
 	}
@@ -182,6 +199,9 @@ func (r *rig) close(ctx context.Context, res *benchResult) error {
 		} else {
 			res.complete = counts.Tasks[store.TaskComplete]
 		}
+	}
+	if r.tp != nil {
+		err = errors.Join(err, r.tp.Shutdown(context.WithoutCancel(ctx)))
 	}
 	return errors.Join(err, r.st.Close())
 }

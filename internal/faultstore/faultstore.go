@@ -123,7 +123,7 @@ var Writes = []string{
 var reads = []string{
 	"GetTask", "GetTaskRow", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
 	"NextWakeup", "RateLimitState", "RunningInGroup", "ListWorkers",
-	"CountAdminTokens", "FindAdminToken", "ListAdminTokens", "QueueLags",
+	"CountAdminTokens", "FindAdminToken", "ListAdminTokens", "QueueLags", "TaskActivity",
 	"GetWorkflowHistory", "GetWorkflowValue",
 }
 

@@ -214,6 +214,10 @@ func (s *Store) QueueLags(ctx context.Context, now time.Time) ([]store.QueueLag,
 	return do(ctx, s, "QueueLags", func() ([]store.QueueLag, error) { return s.inner.QueueLags(ctx, now) })
 }
 
+func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) ([]store.ActivityBucket, error) {
+	return do(ctx, s, "TaskActivity", func() ([]store.ActivityBucket, error) { return s.inner.TaskActivity(ctx, p) })
+}
+
 func (s *Store) RevokeAdminToken(ctx context.Context, id int64, at time.Time) error {
 	return do0(ctx, s, "RevokeAdminToken", func() error { return s.inner.RevokeAdminToken(ctx, id, at) })
 }

@@ -140,3 +140,50 @@ func testListFilters(t *testing.T, b *bundle) {
 		t.Fatalf("time range lists %v, want [%d]", got, mid)
 	}
 }
+
+// testTaskActivity: creations, completions and failures are counted in the
+// interval of their transitions; intervals with none are present and
+// empty; transitions before the window are not counted.
+func testTaskActivity(t *testing.T, b *bundle) {
+	old := b.params(chain("old"))
+	old.Now = b.now.Add(-time.Hour)
+	if _, err := b.s.CreateTask(b.ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	done := b.create(t, chain("x"))
+	failing := b.create(t, chain("y"))
+	b.create(t, chain("z"))
+	if _, err := b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: failing.Task.ID, From: store.TaskPending, To: store.TaskError, Now: b.now.Add(90 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 100, LeaseTTL: time.Minute, Now: b.now.Add(150 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range got {
+		if c.Task.ID == done.Task.ID {
+			if _, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(c, `1`)}, Now: b.now.Add(150 * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	buckets, err := b.s.TaskActivity(b.ctx, &store.TaskActivityParams{Since: b.now, Width: time.Minute, Buckets: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.ActivityBucket{{Start: b.now, Started: 3}, {Start: b.now.Add(time.Minute), Failed: 1}, {Start: b.now.Add(2 * time.Minute), Completed: 1}, {Start: b.now.Add(3 * time.Minute)}}
+	if len(buckets) != len(want) {
+		t.Fatalf("TaskActivity = %+v, want %+v", buckets, want)
+	}
+	for i := range want {
+		if !buckets[i].Start.Equal(want[i].Start) || buckets[i].Started != want[i].Started || buckets[i].Completed != want[i].Completed || buckets[i].Failed != want[i].Failed {
+			t.Fatalf("bucket %d = %+v, want %+v (all %+v)", i, buckets[i], want[i], buckets)
+		}
+	}
+	later, err := b.s.TaskActivity(b.ctx, &store.TaskActivityParams{Since: b.now.Add(time.Hour), Width: time.Minute, Buckets: 2})
+	if err != nil || len(later) != 2 || later[0].Started+later[1].Started+later[0].Completed+later[1].Completed != 0 {
+		t.Fatalf("a window after every transition = %+v, %v; want two empty buckets", later, err)
+	}
+	_, err = b.s.TaskActivity(b.ctx, &store.TaskActivityParams{Width: -time.Minute, Buckets: 0})
+	wantErr(t, err, store.ErrInvalid, "since", "width", "buckets")
+}

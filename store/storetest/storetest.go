@@ -69,6 +69,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"WorkerRegistryBadInput":     testWorkerRegistryBadInput,
 		"AdminTokens":                testAdminTokens,
 		"QueueLags":                  testQueueLags,
+		"TaskActivity":               testTaskActivity,
 		"ListFilters":                testListFilters,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,

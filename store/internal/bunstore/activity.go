@@ -1,0 +1,107 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// TaskActivity counts task transitions per interval. Transitions have no
+// index on their time (one would cost every write), but they are
+// append-only, so their ids grow with their times: a binary search over the
+// primary key finds the window's first row, and one grouped statement
+// counts the rows from there.
+func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) ([]store.ActivityBucket, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("reading task activity: %w", err)
+	}
+	since := p.Since.UTC()
+	out := make([]store.ActivityBucket, p.Buckets)
+	for i := range out {
+		out[i].Start = since.Add(time.Duration(i) * p.Width)
+	}
+	first, err := s.firstTransitionAt(ctx, since)
+	if err != nil {
+		return nil, s.wrap("reading task activity", err)
+	}
+	if first < 0 {
+		return out, nil
+	}
+	var bucket strings.Builder
+	var args []any
+	bucket.WriteString("CASE")
+	for i := 1; i < p.Buckets; i++ {
+		bucket.WriteString(" WHEN created_at < ? THEN " + fmt.Sprint(i-1))
+		args = append(args, s.d.BindTime(since.Add(time.Duration(i)*p.Width)))
+	}
+	bucket.WriteString(fmt.Sprintf(" ELSE %d END", p.Buckets-1))
+	args = append(args, first, s.d.BindTime(since), s.d.BindTime(since.Add(time.Duration(p.Buckets)*p.Width)))
+	var rows []struct {
+		Bucket int    `bun:"bucket"`
+		Kind   string `bun:"kind"`
+		N      int    `bun:"n"`
+	}
+	err = s.ro.NewRaw(`SELECT `+bucket.String()+` AS bucket, CASE WHEN from_state IS NULL THEN 'started' ELSE to_state END AS kind, count(*) AS n
+		FROM tasker_task_transitions
+		WHERE id >= ? AND created_at >= ? AND created_at < ? AND (from_state IS NULL OR to_state IN ('complete', 'error'))
+		GROUP BY 1, 2`, args...).Scan(ctx, &rows)
+	if err != nil {
+		return nil, s.wrap("reading task activity", err)
+	}
+	for _, r := range rows {
+		if r.Bucket < 0 || r.Bucket >= len(out) {
+			continue
+		}
+		b := &out[r.Bucket]
+		switch r.Kind {
+		case "started":
+			b.Started += r.N
+		case "complete":
+			b.Completed += r.N
+		case "error":
+			b.Failed += r.N
+		}
+	}
+	return out, nil
+}
+
+// firstTransitionAt is the lowest task transition id whose row is not
+// older than at (-1: none is), by binary search over the primary key.
+func (s *Store) firstTransitionAt(ctx context.Context, at time.Time) (int64, error) {
+	var span []struct {
+		Lo *int64 `bun:"lo"`
+		Hi *int64 `bun:"hi"`
+	}
+	if err := s.ro.NewRaw("SELECT min(id) AS lo, max(id) AS hi FROM tasker_task_transitions").Scan(ctx, &span); err != nil {
+		return 0, err
+	}
+	if len(span) == 0 || span[0].Lo == nil {
+		return -1, nil
+	}
+	lo, hi := *span[0].Lo, *span[0].Hi+1 // the answer is in [lo, hi]; hi: none
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		var row []struct {
+			ID        int64     `bun:"id"`
+			CreatedAt time.Time `bun:"created_at"`
+		}
+		if err := s.ro.NewRaw("SELECT id, created_at FROM tasker_task_transitions WHERE id >= ? ORDER BY id LIMIT 1", mid).Scan(ctx, &row); err != nil {
+			return 0, err
+		}
+		switch {
+		case len(row) == 0:
+			hi = mid
+		case !row[0].CreatedAt.Before(at):
+			hi = mid // no row between mid and row[0]
+		default:
+			lo = row[0].ID + 1
+		}
+	}
+	if lo > *span[0].Hi {
+		return -1, nil
+	}
+	return lo, nil
+}
