@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -84,6 +85,7 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/workers", s.ui(store.RoleViewer, s.workersPage))
 	mux.HandleFunc("POST /ui/tasks/{id}/cancel", s.ui(store.RoleOperator, s.cancelForm))
 	mux.HandleFunc("POST /ui/tasks/{id}/retry", s.ui(store.RoleOperator, s.retryForm))
+	mux.HandleFunc("POST /ui/tasks/{id}/resolve", s.ui(store.RoleOperator, s.resolveForm))
 	mux.HandleFunc("POST /ui/login", s.login)
 	mux.HandleFunc("POST /ui/logout", s.logout)
 }
@@ -215,6 +217,16 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request, pg *page) 
 		s.uiError(w, pg, http.StatusServiceUnavailable, err)
 		return
 	}
+	rng, ok := rangeOf(r.URL.Query().Get("range"))
+	if !ok {
+		s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("range %q is not one of 1h, 24h and 7d", r.URL.Query().Get("range")))
+		return
+	}
+	charts, err := s.activity(ctx, rng, time.Now())
+	if err != nil {
+		s.uiError(w, pg, http.StatusServiceUnavailable, err)
+		return
+	}
 	var tasks []stateCount
 	total := 0
 	for _, st := range taskStates {
@@ -235,7 +247,8 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request, pg *page) 
 		queues = append(queues, lag{l.Queue, l.Ready, ago(l.OldestDueAt)})
 	}
 	pg.Title = "Overview"
-	pg.Data = map[string]any{"Tasks": tasks, "Total": total, "Steps": steps, "Queues": queues, "Workers": len(workers), "Failed": summaries(failed.Tasks)}
+	pg.Data = map[string]any{"Tasks": tasks, "Total": total, "Steps": steps, "Queues": queues, "Workers": len(workers), "Failed": summaries(failed.Tasks),
+		"Charts": charts, "Range": rng, "Ranges": activityRanges}
 	s.render(w, http.StatusOK, "overview", pg)
 }
 
@@ -282,6 +295,9 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 type stepRow struct {
 	store.Step
 	Error string
+	// Resolvable: an operator may resolve it (a failed step; not a
+	// code-first workflow's driver, whose result only its code makes).
+	Resolvable bool
 }
 
 func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
@@ -313,7 +329,8 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	rows := make([]stepRow, len(d.Steps))
 	for i, st := range d.Steps {
 		names[st.ID] = st.Name
-		rows[i] = stepRow{Step: *st, Error: string(clip(st.LastError))}
+		rows[i] = stepRow{Step: *st, Error: string(clip(st.LastError)),
+			Resolvable: st.State == store.StepError && !(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
 	}
 	slices.SortStableFunc(rows, func(a, b stepRow) int { return seq(a.Sequence) - seq(b.Sequence) })
 	type event struct {
@@ -331,7 +348,7 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	pg.Title = fmt.Sprintf("Task %d", id)
 	t := d.Task
 	pg.Data = map[string]any{"Task": summary(t), "Error": string(clip(t.LastError)), "Steps": rows, "Graph": layout(d), "Explain": x,
-		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError}
+		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h)}
 	s.render(w, http.StatusOK, "task", pg)
 }
 
@@ -383,6 +400,21 @@ func (s *server) cancelForm(w http.ResponseWriter, r *http.Request, pg *page) {
 
 func (s *server) retryForm(w http.ResponseWriter, r *http.Request, pg *page) {
 	s.formAction(w, r, pg, func(ctx context.Context, id int64) error { return s.e.Retry(ctx, id) })
+}
+
+// resolveForm resolves a failed step (form fields step and results, a
+// JSON document; empty: null).
+func (s *server) resolveForm(w http.ResponseWriter, r *http.Request, pg *page) {
+	step := r.PostForm.Get("step")
+	results := strings.TrimSpace(r.PostForm.Get("results"))
+	if results == "" {
+		results = "null"
+	}
+	if step == "" || !json.Valid([]byte(results)) {
+		s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("resolving needs the step's name and results that are JSON (or nothing, for null); got step %q and results %.80q", step, results))
+		return
+	}
+	s.formAction(w, r, pg, func(ctx context.Context, id int64) error { return s.e.Resolve(ctx, id, step, json.RawMessage(results)) })
 }
 
 // seeOther redirects to a location relative to the request's URL as the

@@ -45,6 +45,7 @@ type seeded struct {
 	e       *engine.Engine
 	done    int64 // a complete fan-out task
 	pending int64 // a pending fan-out task
+	failed  int64 // the task in error (its step charge failed)
 }
 
 var fanSteps = []string{"split", "a", "b", "c", "d", "e", "join"}
@@ -94,7 +95,7 @@ func seed(t *testing.T) *seeded {
 	for i := range 3 {
 		s.done = start("shop/fanout", i)
 	}
-	start("shop/charge", 0)
+	s.failed = start("shop/charge", 0)
 	_, err = e.RunOnce(ctx)
 	must(err)
 	s.pending = start("shop/fanout", 10)
@@ -220,6 +221,22 @@ func TestDashboardInBrowser(t *testing.T) {
 		if got := eval[string](t, v, `document.querySelector("#workers-alive").textContent`); got != "1" {
 			t.Errorf("workers alive = %q, want 1", got)
 		}
+		// The charts count the last hour's transitions: 3 tasks completed
+		// and 1 failed, one bar a minute, the bars adding up to the totals.
+		for id, want := range map[string]int{"throughput": 3, "failures": 1} {
+			got := eval[[]int](t, v, fmt.Sprintf(`[Number(document.querySelector('[data-total=%q]').textContent),
+				document.querySelectorAll("#chart-%s rect").length,
+				[...document.querySelectorAll("#chart-%s rect")].reduce((n, r) => n + Number(r.dataset.n), 0),
+				[...document.querySelectorAll("#chart-%s rect")].filter(r => r.getBBox().height > 0).length]`, id, id, id, id))
+			if got[0] != want || got[1] != 60 || got[2] != want || got[3] < 1 {
+				t.Errorf("chart %s: total %d, %d bars adding up to %d, %d drawn; want total %d, 60 bars adding up to it, at least one drawn", id, got[0], got[1], got[2], got[3], want)
+			}
+		}
+		do(t, v, chromedp.Navigate(srv.URL+"/ui/?range=24h"), chromedp.WaitVisible(chromedp.CSS("#chart-throughput")))
+		if n := eval[int](t, v, `document.querySelectorAll("#chart-throughput rect").length`); n != 48 {
+			t.Errorf("the 24h chart has %d bars, want 48", n)
+		}
+		do(t, v, chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#chart-throughput")))
 		screenshot(t, v, "overview")
 	})
 
@@ -269,6 +286,23 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Fatalf("a viewer's forged POST got %d, want 403", status)
 		}
 		screenshot(t, v, "task-viewer")
+		do(t, v, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", srv.URL, s.failed)), chromedp.WaitVisible(chromedp.CSS("#last-errors")))
+		if eval[bool](t, v, `document.querySelector("[data-resolve]") !== null`) {
+			t.Fatal("a viewer sees a resolve button")
+		}
+		status = eval[int](t, v, fmt.Sprintf(`fetch("tasks/%d/resolve", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "csrf=forged&step=charge"}).then(r => r.status)`, s.failed))
+		if status != 403 {
+			t.Fatalf("a viewer's forged resolve got %d, want 403", status)
+		}
+	})
+
+	t.Run("last errors", func(t *testing.T) {
+		do(t, v, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", srv.URL, s.failed)), chromedp.WaitVisible(chromedp.CSS("#last-errors")))
+		got := eval[[]string](t, v, `(() => { const e = document.querySelector('[data-error-step="charge"]');
+			return e ? [e.querySelector("pre.error").textContent, e.querySelector(".kind").textContent, e.querySelector(".diagnostics").textContent.trim()] : []; })()`)
+		if len(got) != 3 || !strings.Contains(got[0], "card declined by the issuer") || got[1] != "permanent" || got[2] != "No diagnostics recorded for this error." {
+			t.Fatalf("last errors of the failed task show %q; want the message, kind permanent and the diagnostics' place", got)
+		}
 	})
 
 	t.Run("operator cancels", func(t *testing.T) {
@@ -311,6 +345,56 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		path := screenshot(t, o, "task-cancelled")
 		_ = path
+	})
+
+	t.Run("operator resolves", func(t *testing.T) {
+		o := tab()
+		signIn(t, o, srv.URL, operator)
+		do(t, o, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", srv.URL, s.failed)), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
+		screenshot(t, o, "task-failed-operator")
+		// Results that are not JSON are refused, naming what is wrong, and
+		// change nothing.
+		bad := eval[[]string](t, o, fmt.Sprintf(`fetch("tasks/%d/resolve", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"},
+			body: "csrf=" + encodeURIComponent(document.querySelector('input[name="csrf"]').value) + "&step=charge&results=" + encodeURIComponent("{nope")}).then(async r => [String(r.status), await r.text()])`, s.failed))
+		if bad[0] != "400" || !strings.Contains(bad[1], "results that are JSON") {
+			t.Fatalf("resolve with results that are not JSON got %s, want 400 naming the results", bad[0])
+		}
+		if d, err := s.st.GetTask(context.Background(), s.failed); err != nil || d.Step("charge").State != store.StepError {
+			t.Fatalf("after a refused resolve the step is %v (%v), want error", d.Step("charge").State, err)
+		}
+		eval[bool](t, o, `(window.confirm = () => true, true)`)
+		do(t, o, chromedp.SendKeys(chromedp.CSS(`input[name="results"]`), `{"charged": false}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
+		var err error
+		for range 50 { // (as above: a poll during the navigation is retried)
+			if _, err = chromedp.Run(o, chromedp.Poll[bool](`document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("the page never showed the step resolved: %v", err)
+		}
+		d, err := s.st.GetTask(context.Background(), s.failed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := d.Step("charge")
+		if step.State != store.StepResolvedManually || string(step.Results) != `{"charged":false}` {
+			t.Fatalf("the database has step charge %s with results %s, want resolved_manually with {\"charged\":false}", step.State, step.Results)
+		}
+		hist, err := s.st.History(context.Background(), s.failed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta map[string]any
+		for _, tr := range hist.Steps {
+			if tr.StepID == step.ID && tr.ToState == string(store.StepResolvedManually) {
+				_ = json.Unmarshal(tr.Metadata, &meta)
+			}
+		}
+		if meta["actor"] != "token:ops-oncall" {
+			t.Fatalf("resolve transition metadata %v, want actor token:ops-oncall", meta)
+		}
+		screenshot(t, o, "task-resolved")
 	})
 
 	t.Run("workers page", func(t *testing.T) {

@@ -1,0 +1,110 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// lastError is one recorded failure as the task page shows it: the step's
+// last error document (see engine.StepError) and, when the failure
+// carries them, its diagnostics.
+type lastError struct {
+	Step     string
+	Attempt  int
+	Kind     string
+	Code     string
+	Message  string
+	Stack    string
+	Context  string // JSON, indented
+	At       time.Time
+	Resolved bool // the step was resolved since
+	// Diagnostics are what the engine's error diagnostics attach to a
+	// failure, under "diagnostics" in the error document or in the
+	// metadata of the step's latest transition that has them: shown as
+	// recorded (indented JSON); empty when none was recorded.
+	Diagnostics string
+}
+
+// errorDoc is the error document the engine records (engine's failureDoc),
+// read loosely: a document that is not one shows as its text.
+type errorDoc struct {
+	Message     string          `json:"error"`
+	Step        string          `json:"step"`
+	Attempt     int             `json:"attempt"`
+	Kind        string          `json:"kind"`
+	Code        string          `json:"code"`
+	Stack       string          `json:"stack"`
+	Context     json.RawMessage `json:"context"`
+	Diagnostics json.RawMessage `json:"diagnostics"`
+}
+
+// maxLastErrors bounds the errors the task page lists.
+const maxLastErrors = 10
+
+// lastErrors lists the steps' recorded failures, the latest first.
+func lastErrors(d *store.TaskDetail, h *store.History) []lastError {
+	// The metadata of each step's latest transition with diagnostics.
+	// and the time of its latest failure (a move to error, or back to
+	// pending from a failed attempt).
+	moved := map[int64]store.JSON{}
+	failedAt := map[int64]time.Time{}
+	if h != nil {
+		for _, t := range h.Steps { // oldest first: the latest wins
+			if bytes.Contains(t.Metadata, []byte(`"diagnostics"`)) {
+				moved[t.StepID] = t.Metadata
+			}
+			if t.ToState == string(store.StepError) || t.ToState == string(store.StepPending) && t.FromState != nil && *t.FromState == string(store.StepInProgress) {
+				failedAt[t.StepID] = t.CreatedAt
+			}
+		}
+	}
+	var out []lastError
+	for _, s := range d.Steps {
+		if len(s.LastError) == 0 || string(s.LastError) == "null" {
+			continue
+		}
+		e := lastError{Step: s.Name, At: s.UpdatedAt, Resolved: s.State == store.StepResolvedManually}
+		if at, ok := failedAt[s.ID]; ok {
+			e.At = at
+		}
+		var doc errorDoc
+		if err := json.Unmarshal(s.LastError, &doc); err != nil || (doc.Message == "" && doc.Kind == "") {
+			e.Message = string(clip(s.LastError))
+		} else {
+			e.Attempt, e.Kind, e.Code, e.Message, e.Stack = doc.Attempt, doc.Kind, doc.Code, doc.Message, doc.Stack
+			e.Context = indent(doc.Context)
+			e.Diagnostics = indent(doc.Diagnostics)
+		}
+		if e.Diagnostics == "" {
+			var meta struct {
+				Diagnostics json.RawMessage `json:"diagnostics"`
+			}
+			if json.Unmarshal(moved[s.ID], &meta) == nil {
+				e.Diagnostics = indent(meta.Diagnostics)
+			}
+		}
+		out = append(out, e)
+	}
+	slices.SortStableFunc(out, func(a, b lastError) int { return b.At.Compare(a.At) })
+	if len(out) > maxLastErrors {
+		out = out[:maxLastErrors]
+	}
+	return out
+}
+
+// indent is a JSON document indented for reading ("" for none or null),
+// clipped like the rest of the page's documents.
+func indent(doc json.RawMessage) string {
+	if len(doc) == 0 || string(doc) == "null" {
+		return ""
+	}
+	var b bytes.Buffer
+	if json.Indent(&b, doc, "", "  ") != nil {
+		return string(clip(store.JSON(doc)))
+	}
+	return string(clip(store.JSON(b.Bytes())))
+}
