@@ -35,13 +35,16 @@
 // # Dashboard
 //
 // The same handler serves a dashboard at / (redirecting to ui/): an
-// overview (tasks and steps by state, ready steps per queue and how long
-// the oldest waited, live workers, recent failures), the task list with
-// filters, a task's page (its DAG drawn as SVG in layers with states
-// coloured — a code-first workflow's durable steps as their sequence —,
-// why it is where it is, its steps with their last errors, the timeline
-// of its transitions, and Cancel/Retry buttons for operators), and the
-// workers. html/template, a stylesheet and a few lines of JS, embedded: no
+// overview (tasks and steps by state, bar charts of tasks completed and
+// failed per interval of the last hour, day or week — SVG drawn on the
+// server from the task transitions, store.TaskActivity —, ready steps per
+// queue and how long the oldest waited, live workers, recent failures),
+// the task list with filters, a task's page (its DAG drawn as SVG in layers
+// with states coloured — a code-first workflow's durable steps as their
+// sequence —, why it is where it is, its steps, their last errors with
+// kind, code, context, stack and diagnostics when recorded, the timeline
+// of its transitions, and Cancel/Retry buttons and a Resolve form per
+// failed step for operators), and the workers. html/template, a stylesheet and a few lines of JS, embedded: no
 // build step, no CDN, and every link is relative, so it works mounted
 // under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
 // SameSite=Strict cookie read by the dashboard's pages only (never by

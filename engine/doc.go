@@ -148,7 +148,7 @@
 // worker, ready but no live worker serves its handler, its dependent system
 // paused, a workflow asleep or waiting for an event, its task finished.
 //
-// # Logs and metrics
+// # Logs, metrics and traces
 //
 // The engine logs through zap (Config.Logger) or log/slog (Config.Slog);
 // with neither, warnings and errors go to standard error — only what it
@@ -157,4 +157,17 @@
 // and outcome, step attempt durations, retries, rescues, transactions, the
 // pool, and the per-queue lag measured by the maintenance leader (see
 // Metrics). The admin package serves them with an HTTP API and dashboard.
+//
+// With an OpenTelemetry tracer provider (Config.TracerProvider, else the
+// global one; a no-op until the application installs one) Start makes a
+// span under the caller's and stores its W3C trace context with the task
+// (nothing when no span is recording upstream: the column stays NULL);
+// each step attempt is a span continued from that context in whichever
+// process claims the step; a code-first workflow's runs carry its durable
+// steps, sleeps, event waits and children as child spans; and the process
+// that ends a task emits a span covering its whole run. Their attributes
+// are tasker.workflow, tasker.workflow.version, tasker.task.id,
+// tasker.step, tasker.step.sequence, tasker.attempt, tasker.queue,
+// tasker.outcome and tasker.error.kind; the instrumentation scope is
+// TracerName.
 package engine

@@ -123,7 +123,7 @@ func endAttempt(span trace.Span, o *completer.Outcome, kept bool) {
 func failed(span trace.Span, doc store.JSON) {
 	var f struct {
 		Kind    string `json:"kind"`
-		Message string `json:"message"`
+		Message string `json:"error"`
 	}
 	_ = json.Unmarshal(doc, &f)
 	if f.Kind != "" {
