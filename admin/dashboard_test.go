@@ -155,7 +155,19 @@ func eval[T any](t *testing.T, ctx context.Context, js string) T {
 // with go test -artifacts) and returns its path.
 func screenshot(t *testing.T, ctx context.Context, name string) string {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	var png []byte
+	var err error
+	for range 20 {
+		// Right after a form's redirect the new page may not be laid out
+		// yet ("Cannot take screenshot with 0 width"): wait for its body
+		// and capture again.
+		if _, err = chromedp.Run(ctx, chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
+			continue
+		}
+		if png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,6 +406,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		if meta["actor"] != "token:ops-oncall" {
 			t.Fatalf("resolve transition metadata %v, want actor token:ops-oncall", meta)
 		}
+		do(t, o, chromedp.WaitVisible(chromedp.CSS("#last-errors"))) // laid out, for the screenshot
 		screenshot(t, o, "task-resolved")
 	})
 
