@@ -24,13 +24,7 @@ import (
 //
 //	go test -run '^$' -bench APIListTasks ./admin/
 func BenchmarkAPIListTasks(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("TASKER_BENCH_TASKS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1000 {
-			b.Fatalf("TASKER_BENCH_TASKS=%q: want a number of at least 1000", v)
-		}
-	}
+	n := benchTasks(b)
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), nil)
 	if err != nil {
@@ -77,4 +71,16 @@ func BenchmarkAPIListTasks(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchTasks is TASKER_BENCH_TASKS, default 1,000,000.
+func benchTasks(b *testing.B) int {
+	n := 1_000_000
+	if v := os.Getenv("TASKER_BENCH_TASKS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1000 {
+			b.Fatalf("TASKER_BENCH_TASKS=%q: want a number of at least 1000", v)
+		}
+	}
+	return n
 }

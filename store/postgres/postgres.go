@@ -370,6 +370,10 @@ func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
 func (dialect) BindTime(t time.Time) any { return t }
 
+func (dialect) TimeBucket(col string) string {
+	return "floor((extract(epoch FROM " + col + ")::float8 - ?::float8) / ?::float8)::bigint"
+}
+
 func (dialect) BindJSON(ph string) string { return "CAST(" + ph + " AS jsonb)" }
 
 // MaxParams is below Postgres' limit of 65,535 parameters per statement.

@@ -312,6 +312,13 @@ func (dialect) BindJSON(ph string) string { return ph }
 func (dialect) MaxParams() int { return 400 }
 
 // BindTime formats t as bun writes times, so text comparisons agree.
+// TimeBucket reads the stored text time with julianday (microseconds are
+// kept); a time a hair before the origin truncates to interval 0, which
+// the caller's range check allows for.
+func (dialect) TimeBucket(col string) string {
+	return "CAST(((julianday(" + col + ") - 2440587.5) * 86400.0 - ?) / ? AS INTEGER)"
+}
+
 func (dialect) BindTime(t time.Time) any {
 	return strings.Trim(string(bunDialect.AppendTime(nil, t)), "'")
 }

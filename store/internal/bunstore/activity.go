@@ -3,7 +3,6 @@ package bunstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -13,7 +12,7 @@ import (
 // index on their time (one would cost every write), but they are
 // append-only, so their ids grow with their times: a binary search over the
 // primary key finds the window's first row, and one grouped statement
-// counts the rows from there.
+// counts the rows from there, by interval (Dialect.TimeBucket).
 func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) ([]store.ActivityBucket, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("reading task activity: %w", err)
@@ -30,21 +29,14 @@ func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) (
 	if first < 0 {
 		return out, nil
 	}
-	var bucket strings.Builder
-	var args []any
-	bucket.WriteString("CASE")
-	for i := 1; i < p.Buckets; i++ {
-		bucket.WriteString(" WHEN created_at < ? THEN " + fmt.Sprint(i-1))
-		args = append(args, s.d.BindTime(since.Add(time.Duration(i)*p.Width)))
-	}
-	bucket.WriteString(fmt.Sprintf(" ELSE %d END", p.Buckets-1))
-	args = append(args, first, s.d.BindTime(since), s.d.BindTime(since.Add(time.Duration(p.Buckets)*p.Width)))
+	origin := float64(since.UnixNano()) / 1e9
+	args := []any{origin, p.Width.Seconds(), first, s.d.BindTime(since), s.d.BindTime(since.Add(time.Duration(p.Buckets) * p.Width))}
 	var rows []struct {
 		Bucket int    `bun:"bucket"`
 		Kind   string `bun:"kind"`
 		N      int    `bun:"n"`
 	}
-	err = s.ro.NewRaw(`SELECT `+bucket.String()+` AS bucket, CASE WHEN from_state IS NULL THEN 'started' ELSE to_state END AS kind, count(*) AS n
+	err = s.ro.NewRaw(`SELECT `+s.d.TimeBucket("created_at")+` AS bucket, CASE WHEN from_state IS NULL THEN 'started' ELSE to_state END AS kind, count(*) AS n
 		FROM tasker_task_transitions
 		WHERE id >= ? AND created_at >= ? AND created_at < ? AND (from_state IS NULL OR to_state IN ('complete', 'error'))
 		GROUP BY 1, 2`, args...).Scan(ctx, &rows)
@@ -52,9 +44,8 @@ func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) (
 		return nil, s.wrap("reading task activity", err)
 	}
 	for _, r := range rows {
-		if r.Bucket < 0 || r.Bucket >= len(out) {
-			continue
-		}
+		// The WHERE keeps the window; rounding at its edges is clamped.
+		r.Bucket = min(max(r.Bucket, 0), len(out)-1)
 		b := &out[r.Bucket]
 		switch r.Kind {
 		case "started":

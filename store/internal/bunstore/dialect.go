@@ -52,6 +52,11 @@ type Dialect interface {
 	// JSONCol is a stored JSON document column as a JSON value (not a
 	// string) inside JSONAgg.
 	JSONCol(col string) string
+	// TimeBucket is an SQL expression for the interval of time column col
+	// among intervals of a width starting at an origin: the integer
+	// floor((col - origin) / width), with the origin and the width as two
+	// bind parameters (? ?) in Unix seconds.
+	TimeBucket(col string) string
 	// MapError turns driver errors into store sentinels (ErrConflict for
 	// unique violations, ErrRetryable for transient failures); others pass.
 	MapError(err error) error
