@@ -403,3 +403,40 @@ func TestTracingOffStoresNothing(t *testing.T) {
 		t.Fatalf("trace context %q stored with tracing off", d.Task.TraceContext)
 	}
 }
+
+// TestTraceStartMany: the tasks of one StartMany share its span, under the
+// caller's, and their attempts continue it.
+func TestTraceStartMany(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tp, exp := newRecorder(t)
+	e := newEngine(t, engine.Config{TracerProvider: tp})
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "many", Steps: []engine.StepTemplate{{Name: "x", Handler: "h"}}}))
+	run(t, e)
+	cctx, caller := tp.Tracer("test").Start(ctx, "caller")
+	res, err := e.StartMany(cctx, []engine.StartRequest{{Workflow: "t/many", Input: 1}, {Workflow: "t/many", Input: 2}, {Workflow: "t/many", Input: 3}})
+	must(t, err)
+	caller.End()
+	for _, r := range res {
+		must(t, r.Err)
+		if _, err := r.Handle.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, e.Stop(ctx))
+	spans := spansOf(exp)
+	start := only(t, spans, "tasker.start_many")
+	if start.Parent != only(t, spans, "caller").ID {
+		t.Errorf("start_many's parent %s, want the caller", start.Parent)
+	}
+	attempts := named(spans, "tasker.step x")
+	if len(attempts) != 3 {
+		t.Fatalf("%d attempts traced, want 3", len(attempts))
+	}
+	for _, a := range attempts {
+		if a.Parent != start.ID || a.Trace != start.Trace {
+			t.Errorf("attempt of task %s has parent %s, want the start_many span %s", a.Attrs["tasker.task.id"], a.Parent, start.ID)
+		}
+	}
+}
