@@ -415,7 +415,7 @@ func TestTraceStartMany(t *testing.T) {
 	must(t, e.Register(&engine.Template{Namespace: "t", Name: "many", Steps: []engine.StepTemplate{{Name: "x", Handler: "h"}}}))
 	run(t, e)
 	cctx, caller := tp.Tracer("test").Start(ctx, "caller")
-	res, err := e.StartMany(cctx, []engine.StartRequest{{Workflow: "t/many", Input: 1}, {Workflow: "t/many", Input: 2}, {Workflow: "t/many", Input: 3}})
+	res, err := e.StartMany(cctx, []engine.StartRequest{{Workflow: "t/many", Input: map[string]int{"n": 1}}, {Workflow: "t/many", Input: map[string]int{"n": 2}}, {Workflow: "t/many", Input: map[string]int{"n": 3}}})
 	must(t, err)
 	caller.End()
 	for _, r := range res {
