@@ -42,7 +42,7 @@ func spansOf(exp *tracetest.InMemoryExporter) []span {
 			x.Parent = s.Parent.SpanID().String()
 		}
 		for _, a := range s.Attributes {
-			x.Attrs[string(a.Key)] = a.Value.Emit()
+			x.Attrs[string(a.Key)] = a.Value.String()
 		}
 		out = append(out, x)
 	}
