@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -211,13 +212,24 @@ type measure struct {
 	stats   engine.Stats
 	sql     int64
 	mallocs uint64
+	cpu     time.Duration // the process's user and system time
 	at      time.Time
+}
+
+// processCPU is the user and system time this process has used (0 where
+// getrusage fails).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r *rig) snapshot() measure {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return measure{stats: r.e.Stats(), sql: r.queries.n.Load(), mallocs: ms.Mallocs, at: time.Now()}
+	return measure{stats: r.e.Stats(), sql: r.queries.n.Load(), mallocs: ms.Mallocs, cpu: processCPU(), at: time.Now()}
 }
 
 func (r *rig) result(from measure, items int, unit string) *benchResult {
@@ -228,6 +240,6 @@ func (r *rig) result(from measure, items int, unit string) *benchResult {
 		attempts: to.stats.StepsClaimed - from.stats.StepsClaimed,
 		claimTx:  to.stats.ClaimTransactions - from.stats.ClaimTransactions,
 		finishTx: to.stats.FinishTransactions - from.stats.FinishTransactions,
-		sql:      to.sql - from.sql, mallocs: to.mallocs - from.mallocs,
+		sql:      to.sql - from.sql, mallocs: to.mallocs - from.mallocs, cpu: to.cpu - from.cpu,
 	}
 }
