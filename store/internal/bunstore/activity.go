@@ -12,7 +12,9 @@ import (
 // index on their time (one would cost every write), but they are
 // append-only, so their ids grow with their times: a binary search over the
 // primary key finds the window's first row, and one grouped statement
-// counts the rows from there, by interval (Dialect.TimeBucket).
+// counts the rows from there, by interval (Dialect.TimeBucket). (Postgres
+// transactions that commit out of id order can leave a row written at the
+// window's very start out of it.)
 func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) ([]store.ActivityBucket, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("reading task activity: %w", err)
@@ -66,7 +68,10 @@ func (s *Store) firstTransitionAt(ctx context.Context, at time.Time) (int64, err
 		Lo *int64 `bun:"lo"`
 		Hi *int64 `bun:"hi"`
 	}
-	if err := s.ro.NewRaw("SELECT min(id) AS lo, max(id) AS hi FROM tasker_task_transitions").Scan(ctx, &span); err != nil {
+	// Two subqueries: SQLite reads a lone min() or max() off the primary
+	// key, but scans the table for both in one SELECT.
+	if err := s.ro.NewRaw(`SELECT (SELECT min(id) FROM tasker_task_transitions) AS lo,
+		(SELECT max(id) FROM tasker_task_transitions) AS hi`).Scan(ctx, &span); err != nil {
 		return 0, err
 	}
 	if len(span) == 0 || span[0].Lo == nil {
