@@ -269,6 +269,9 @@ func (s *Store) cteFits(ps []*store.CreateTaskParams, valid []int) bool {
 	n := 1
 	count := func(p *store.CreateTaskParams) {
 		n += 15
+		if p.TraceContext != "" {
+			n++
+		}
 		for _, ns := range p.Steps {
 			n += 19 + 3*len(ns.DependsOn)
 		}
