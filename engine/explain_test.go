@@ -289,7 +289,10 @@ func TestExplainNoLiveWorkerServesHandler(t *testing.T) {
 		st, err := sqlite.Open(ctx, env.Store.Path(), nil)
 		must(t, err)
 		t.Cleanup(func() { st.Close() })
-		e, err := engine.New(engine.Config{Store: st, Clock: env.Clock.Fake, WorkerID: w.id, Version: "v1"})
+		// Tuning and schedules wait an hour: the only timers a second
+		// away are the claim loops' polls, which the test steps to.
+		e, err := engine.New(engine.Config{Store: st, Clock: env.Clock.Fake, WorkerID: w.id, Version: "v1",
+			Execution: engine.ExecutionConfig{TuneInterval: time.Hour, ScheduleInterval: time.Hour}})
 		must(t, err)
 		must(t, e.HandleFunc(w.handler, noop))
 		engines = append(engines, e)

@@ -31,7 +31,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestWorkerRegistryFollowsTheRun(t *testing.T) {
 	const ttl = 30 * time.Second
 	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{WorkerID: "host-7", Version: "v2.1.0",
-		Execution: engine.ExecutionConfig{LeaseTTL: ttl, MaxConcurrency: 4, Queues: []string{"eu", "default"}, PollInterval: time.Hour, RescueInterval: time.Hour}}})
+		Execution: engine.ExecutionConfig{LeaseTTL: ttl, MaxConcurrency: 4, Queues: []string{"eu", "default"}, PollInterval: time.Hour, RescueInterval: time.Hour,
+			TuneInterval: time.Hour, ScheduleInterval: time.Hour}}})
 	ctx := context.Background()
 	noop := func(sc *engine.StepContext) (any, error) { return nil, nil }
 	must(t, env.HandleFunc("h.a", noop))
@@ -65,8 +66,8 @@ func TestWorkerRegistryFollowsTheRun(t *testing.T) {
 	// A heartbeat (every third of the lease TTL) refreshes the record,
 	// with no step running, and picks up a handler registered since.
 	must(t, env.HandleFunc("h.late", noop))
-	// The claim loop and the maintenance wait an hour: the earliest timer
-	// is the heartbeat's, once it is armed.
+	// The claim loop, the maintenance, the tuning and the schedules wait an
+	// hour: the earliest timer is the heartbeat's, once it is armed.
 	beat := start.Add(ttl / 3)
 	waitFor(t, "the heartbeat's timer", func() bool { next, ok := env.Clock.Next(); return ok && next.Equal(beat) })
 	env.Clock.Advance(ttl / 3)
