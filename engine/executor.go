@@ -98,7 +98,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		return o, true
 	}
 	if s, ok := asSuspend(err); ok { // a code-first workflow waits
-		o.Kind, o.RetryAfter, o.WakeOnEvents, o.Metadata = store.OutcomeSuspend, s.after, s.events, s.metadata()
+		o.Kind, o.RetryAfter, o.WakeOnEvents, o.WakeOnTasks, o.Metadata = store.OutcomeSuspend, s.after, s.events, s.tasks, s.metadata()
 		return o, true
 	}
 	if sk, ok := asSkip(err); ok {

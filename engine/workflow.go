@@ -140,6 +140,7 @@ func (e *StepFailedError) Is(target error) bool { return target == ErrStepFailed
 type suspendSignal struct {
 	after  time.Duration
 	events []string // wake at once if one of these events waits
+	tasks  []int64  // or if one of these (children) has finished
 	why    string
 }
 
@@ -179,16 +180,17 @@ type WorkflowContext struct {
 	history  map[int]*store.Step
 	last     int // the highest recorded sequence
 
-	mu        sync.Mutex
-	seq       int
-	stop      error // sticky: once set, durable operations return it
-	fail      error
-	abort     error
-	suspended bool
-	until     time.Time
-	wakeOn    []string
-	why       string
-	wg        sync.WaitGroup
+	mu         sync.Mutex
+	seq        int
+	stop       error // sticky: once set, durable operations return it
+	fail       error
+	abort      error
+	suspended  bool
+	until      time.Time
+	wakeOn     []string
+	wakeOnTask []int64 // children waited for (see suspendSignal)
+	why        string
+	wg         sync.WaitGroup
 }
 
 // Now is the engine's clock (the fake clock in tests). Read it inside a

@@ -99,6 +99,9 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 		return nil, w.abortWith(fmt.Errorf("reading child task %d: %w", childID, err))
 	}
 	if !d.Task.State.Done() {
+		w.mu.Lock()
+		w.wakeOnTask = append(w.wakeOnTask, childID)
+		w.mu.Unlock()
 		return nil, w.suspend(e.clk.Now().Add(childRecheck), "child "+workflow)
 	}
 	r := childResult{TaskID: childID, State: d.Task.State, Error: json.RawMessage(d.Task.LastError)}

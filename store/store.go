@@ -516,7 +516,9 @@ const (
 	// for a timer, an event or a retry of one of its durable steps). With
 	// WakeOnEvents set, the step is ready at once when an unconsumed event
 	// of one of those names already exists for the task, so no event is
-	// missed between the driver's last look and the suspension.
+	// missed between the driver's last look and the suspension; with
+	// WakeOnTasks set, when one of those tasks (a child) has finished, so
+	// a child finishing while the suspension commits is not missed.
 	OutcomeSuspend
 )
 
@@ -530,6 +532,8 @@ type StepOutcome struct {
 	Metadata   JSON
 	// WakeOnEvents, for OutcomeSuspend: event names (see OutcomeSuspend).
 	WakeOnEvents []string
+	// WakeOnTasks, for OutcomeSuspend: task ids (see OutcomeSuspend).
+	WakeOnTasks []int64
 }
 
 // FinishStepsParams carry a group of outcomes to commit together.

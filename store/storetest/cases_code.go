@@ -264,3 +264,26 @@ func testRecordCompletedSteps(t *testing.T, b *bundle) {
 	_, err = b.s.RecordCompletedSteps(b.ctx, []*store.RecordStepParams{{Driver: c1.Step.Lease(), TaskID: d1.Task.ID, Sequence: 5, Name: "x#5", Handler: "workflow.step", Kind: store.OutcomeRetry}})
 	wantErr(t, err, store.ErrInvalid, "kind")
 }
+
+// testSuspendWakesOnFinishedTask: a suspension naming tasks (its children)
+// ends at once when one of them has already finished — the child that
+// finished while the parent was committing its suspension — and not while
+// none has.
+func testSuspendWakesOnFinishedTask(t *testing.T, b *bundle) {
+	d, driver := codeTask(t, b)
+	child := b.create(t, chain("only"))
+	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnTasks: []int64{child.Task.ID}})
+	if got := b.claim(t, 10); len(got) != 1 || got[0].Step.Name != "only" {
+		t.Fatalf("with the child unfinished the suspended driver was claimable: %v", names(got))
+	} else {
+		b.finish(t, complete(got[0], `{}`)) // the child finishes; the driver is not running
+	}
+	if _, err := b.s.WakeTask(b.ctx, &store.WakeTaskParams{TaskID: d.Task.ID, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	driver = b.claimOne(t, "workflow")
+	b.finish(t, store.StepOutcome{Lease: driver.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour, WakeOnTasks: []int64{child.Task.ID + 1000, child.Task.ID}})
+	if d := b.claimOne(t, "workflow"); d.Step.Attempts != 1 {
+		t.Fatalf("driver attempts after waking = %d", d.Step.Attempts)
+	}
+}

@@ -74,6 +74,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
 		"ClaimedDeps":                testClaimedDeps,
+		"SuspendWakesOnFinishedTask": testSuspendWakesOnFinishedTask,
 		"Schedules":                  testSchedules,
 	}
 	for name, fn := range cases {

@@ -277,6 +277,11 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 					return err
 				}
 			}
+			if o.Kind == store.OutcomeSuspend && len(o.WakeOnTasks) > 0 {
+				if err := wakeOnTask(ctx, tx, s.d, p.Now, r.ID, o.WakeOnTasks); err != nil {
+					return err
+				}
+			}
 			res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
 			meta := o.Metadata
 			if meta == nil && r.State != store.StepComplete {

@@ -35,6 +35,17 @@ func wakeOnEvent(ctx context.Context, tx bun.IDB, d Dialect, clock time.Time, st
 	return err
 }
 
+// wakeOnTask makes a suspending step ready now when one of the tasks it
+// waits for (its children) has already finished: a child that finished
+// while the suspension was being committed found the step still running
+// and could not wake it (wakeParents).
+func wakeOnTask(ctx context.Context, tx bun.IDB, d Dialect, clock time.Time, stepID int64, tasks []int64) error {
+	_, err := tx.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ? WHERE id = ? AND EXISTS (
+			SELECT 1 FROM tasker_tasks t WHERE t.id IN (?) AND t.state IN ('complete', 'error', 'cancelled', 'resolved_manually'))`,
+		d.Time(clock, 0), stepID, bun.List(tasks)).Exec(ctx)
+	return err
+}
+
 // RecordStep writes one durable step's outcome, fenced on the driver's lease.
 func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*store.Step, error) {
 	if err := p.Validate(); err != nil {
