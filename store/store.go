@@ -116,6 +116,10 @@ type Store interface {
 	// with them. It returns how many tasks it deleted: callers loop until
 	// that is less than the limit, so no batch holds locks for long.
 	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)
+	// StepSuccessRate counts how often attempt p.Attempt of the most recent
+	// steps named p.Name succeeded (see StepSuccessRate): the history the
+	// predictive retry weighs a backoff with.
+	StepSuccessRate(ctx context.Context, p *StepSuccessRateParams) (*StepSuccessRate, error)
 	// Elect takes or renews the lease on the leadership called Name for
 	// Owner until TTL from now, and reports whether Owner leads. Another
 	// owner's lease is taken over only once it has expired.

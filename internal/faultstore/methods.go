@@ -154,6 +154,10 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 	return do(ctx, s, "DeleteFinished", func() (int, error) { return s.inner.DeleteFinished(ctx, p) })
 }
 
+func (s *Store) StepSuccessRate(ctx context.Context, p *store.StepSuccessRateParams) (*store.StepSuccessRate, error) {
+	return do(ctx, s, "StepSuccessRate", func() (*store.StepSuccessRate, error) { return s.inner.StepSuccessRate(ctx, p) })
+}
+
 func (s *Store) Elect(ctx context.Context, p *store.ElectParams) (bool, error) {
 	return do(ctx, s, "Elect", func() (bool, error) { return s.inner.Elect(ctx, p) })
 }

@@ -59,6 +59,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"TransactionalCreate":        testTransactionalCreate,
 		"HistoryMatchesCurrentState": testHistoryMatches,
 		"DeleteFinished":             testDeleteFinished,
+		"StepSuccessRate":            testStepSuccessRate,
 		"LeaderElection":             testLeaderElection,
 		"RecordStep":                 testRecordStep,
 		"SuspendAndWake":             testSuspendAndWake,

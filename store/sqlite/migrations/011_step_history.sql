@@ -1,0 +1,5 @@
+-- The predictive retry's history query (StepSuccessRate) reads the most
+-- recent steps of one name: (name, created_at) finds them without a scan.
+-- Neither column changes after insert, so the index costs one entry per
+-- step and no update ever touches it.
+CREATE INDEX tasker_steps_history ON tasker_steps (name, created_at);
