@@ -1,0 +1,81 @@
+package diagnose
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tasker-go/tasker/engine/internal/errclass"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// facts builds the facts of err as the engine does.
+func facts(err error) Facts {
+	return Facts{Err: err, Class: errclass.Of(err), Status: errclass.HTTPStatus(err), Kind: "error", Attempt: 1, Limit: 3}
+}
+
+func TestBuiltinRules(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		f       Facts
+		rules   []string
+		insight string // a fragment of the first insight
+		suggest string // a fragment of some suggestion
+	}{
+		{"timeout with a timeout set", func() Facts { f := facts(errors.New("x")); f.Kind, f.Timeout = "timeout", 5*time.Second; return f }(),
+			[]string{"timeout"}, "its timeout is 5s", "raise the step's Timeout from 5s"},
+		{"deadline without timeout", facts(errors.New("context deadline exceeded")), []string{"timeout"}, "a deadline passed", "DependentSystem"},
+		{"refused", facts(errors.New("dial tcp: connection refused")), []string{"connection_refused"}, "nothing accepted", "address"},
+		{"reset", facts(errors.New("read: connection reset by peer")), []string{"connection_reset"}, "dropped the connection", "IdempotencyKey"},
+		{"dns", facts(errors.New("lookup x.invalid: no such host")), []string{"dns"}, "did not resolve", "Permanent"},
+		{"tls", facts(errors.New("x509: certificate signed by unknown authority")), []string{"tls"}, "certificate", "clock"},
+		{"4xx", facts(errors.New("status 400 Bad Request")), []string{"http_4xx"}, "HTTP 400", "validate the input"},
+		{"429", facts(errors.New("status 429 Too Many Requests")), []string{"http_429"}, "rate limiting", "Retry-After"},
+		{"5xx", facts(errors.New("status 503 Service Unavailable")), []string{"http_5xx"}, "HTTP 503", "DependentSystem"},
+		{"json", facts(errors.New("invalid character 'x' looking for beginning of value")), []string{"json_decode"}, "did not decode", "Permanent"},
+		{"cancelled", facts(errors.New("context canceled")), []string{"cancelled"}, "cancelled", ""},
+		{"nil deref", facts(errors.New("handler panicked: runtime error: invalid memory address or nil pointer dereference")), []string{"nil_dereference"}, "nil pointer", "check optional input"},
+		{"runtime", facts(errors.New("handler panicked: runtime error: slice bounds out of range")), []string{"programming"}, "runtime error", "fix the handler"},
+		{"out of attempts", func() Facts { f := facts(errors.New("boom")); f.Kind, f.Attempt = "retries_exhausted", 3; return f }(),
+			[]string{"out_of_attempts"}, "attempt 3 was the last of 3", "from 3 to 5"},
+		{"pool pressure", func() Facts { f := facts(errors.New("boom")); f.PoolUtilisation = 0.9; return f }(),
+			[]string{"pool_pressure"}, "90% in use", "MaxConcurrency"},
+		{"nothing known", facts(errors.New("boom")), nil, "", ""},
+		{"system named: no system suggestion", func() Facts { f := facts(errors.New("status 502 Bad Gateway")); f.DependentSystem = "api"; return f }(),
+			[]string{"http_5xx"}, "HTTP 502", ""},
+	} {
+		r := Apply(Builtin(), c.f)
+		if !slices.Equal(r.Rules, c.rules) {
+			t.Errorf("%s: rules %v, want %v", c.name, r.Rules, c.rules)
+			continue
+		}
+		if c.insight != "" && (len(r.Insights) == 0 || !strings.Contains(r.Insights[0], c.insight)) {
+			t.Errorf("%s: insights %q lack %q", c.name, r.Insights, c.insight)
+		}
+		if c.suggest != "" && !slices.ContainsFunc(r.Suggestions, func(s string) bool { return strings.Contains(s, c.suggest) }) {
+			t.Errorf("%s: suggestions %q lack %q", c.name, r.Suggestions, c.suggest)
+		}
+		if c.name == "system named: no system suggestion" && len(r.Suggestions) != 0 {
+			t.Errorf("%s: suggested %q", c.name, r.Suggestions)
+		}
+	}
+}
+
+func TestApply(t *testing.T) {
+	rules := []Rule{
+		{Name: "a", Match: func(Facts) bool { return true }, Suggest: func(Facts) []string { return []string{"same", "a"} }},
+		{Name: "panics", Match: func(Facts) bool { panic("bad rule") }},
+		{Name: "b", Match: func(Facts) bool { return true }, Insight: func(Facts) string { return "b says" }, Suggest: func(Facts) []string { return []string{"same"} }},
+		{Name: "no", Match: func(Facts) bool { return false }, Insight: func(Facts) string { return "never" }},
+		{Name: "nil match"},
+	}
+	r := Apply(rules, Facts{})
+	if !slices.Equal(r.Rules, []string{"a", "b"}) || !slices.Equal(r.Insights, []string{"b says"}) || !slices.Equal(r.Suggestions, []string{"same", "a"}) {
+		t.Fatalf("Apply = %+v", r)
+	}
+}
