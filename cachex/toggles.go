@@ -14,6 +14,10 @@ const (
 	// ToggleAdaptiveTTL lets the engine take cache TTLs from AdaptiveTTL
 	// instead of fixed ones.
 	ToggleAdaptiveTTL = "adaptive_ttl"
+	// TogglePredictiveRetry scales every step's retry delay by the
+	// predictive retry's factors (engine: Template.PredictiveRetry turns
+	// it on for one workflow).
+	TogglePredictiveRetry = "predictive_retry"
 )
 
 // toggleKey is the cache key of a toggle, under PrefixCache.
@@ -22,6 +26,7 @@ const toggleKey = "toggle:"
 var defaultToggles = map[string]bool{
 	ToggleDynamicConcurrency: false,
 	ToggleAdaptiveTTL:        false,
+	TogglePredictiveRetry:    false,
 }
 
 // Toggles are feature switches stored through the cache: on Redis one Set

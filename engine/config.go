@@ -83,6 +83,25 @@ type Config struct {
 	CacheStore cachex.Cache
 	// Breaker tunes the circuit breaker per dependent system.
 	Breaker cachex.BreakerConfig
+	// PredictiveRetry bounds the delays of the predictive retry (on per
+	// template with Template.PredictiveRetry, or for every workflow with
+	// the predictive_retry toggle).
+	PredictiveRetry PredictiveRetryConfig
+	// DiagnosisRules are added after the engine's own rules when a failed
+	// attempt is diagnosed (see Diagnosis).
+	DiagnosisRules []DiagnosisRule
+	// AdaptiveTTL tunes the TTLs of the values the engine caches (the
+	// predictive retry's history, the performance report) while the
+	// adaptive_ttl toggle is on; with it off they keep fixed TTLs.
+	AdaptiveTTL cachex.AdaptiveTTLConfig
+}
+
+// PredictiveRetryConfig bounds the predictive retry's delays.
+type PredictiveRetryConfig struct {
+	// Min and Max bound a predicted delay (defaults 1 s and 5 min, the
+	// plan's). A delay the failing code asked for (engine.Retryable with
+	// a delay) is not predicted and not bounded by these.
+	Min, Max time.Duration
 }
 
 // Clock is the engine's time source. The wall clock is the default; testkit
@@ -242,5 +261,12 @@ func (c *Config) Validate() error {
 	if err := c.Breaker.Validate(); err != nil {
 		bad("config: breaker: %w", err)
 	}
+	if err := c.PredictiveRetry.validate(); err != nil {
+		bad("config: predictive retry: %w", err)
+	}
+	if err := c.AdaptiveTTL.Validate(); err != nil {
+		bad("config: adaptive TTL: %w", err)
+	}
+	errs = append(errs, validateRules(c.DiagnosisRules)...)
 	return errors.Join(errs...)
 }

@@ -20,14 +20,17 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine/internal/batch"
 	"github.com/tasker-go/tasker/engine/internal/bus"
 	"github.com/tasker-go/tasker/engine/internal/claimer"
+	"github.com/tasker-go/tasker/engine/internal/diagnose"
 	"github.com/tasker-go/tasker/engine/internal/inflight"
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
 	"github.com/tasker-go/tasker/engine/internal/notifier"
 	"github.com/tasker-go/tasker/engine/internal/pressure"
 	"github.com/tasker-go/tasker/engine/internal/schedule"
+	"github.com/tasker-go/tasker/engine/internal/valcache"
 	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
 )
@@ -82,6 +85,9 @@ type Engine struct {
 	// e.press.Fresh(TuneInterval) (samples when the last reading is older).
 	press *pressure.Monitor
 	tun   runTuning // the active run's tuner and batch sizer (tuning.go)
+
+	vals  *valcache.Cache // derived values through the cache (predictive.go)
+	rules []diagnose.Rule // the diagnosis table (diagnosis.go)
 }
 
 // New returns an engine on cfg.Store. It starts no goroutine: call Run.
@@ -96,6 +102,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.starts = batch.New(startBatch, e.createBatch)
 	e.press = pressure.NewMonitor(e.st.DB().Stats, e.clk.Now)
+	ttl, err := cachex.NewAdaptiveTTL(c.AdaptiveTTL, e.clk)
+	if err != nil { // Validate checked it
+		return nil, err
+	}
+	e.vals = valcache.New(ttl, familyHistory, familyReport)
+	e.rules = diagnosisRules(c.DiagnosisRules)
 	if d, ok := e.st.(taskDoneStore); ok {
 		e.done = notifier.New(d.TaskDone)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine/internal/attempt"
 	"github.com/tasker-go/tasker/engine/internal/completer"
+	"github.com/tasker-go/tasker/engine/internal/errclass"
 	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
 )
@@ -47,7 +48,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	}
 	if dl := policy.Deadline; !dl.IsZero() {
 		if !e.clk.Now().Before(dl) {
-			o.Kind, o.RetryAfter, o.Error = e.classify(attemptInfo{step: st.Name, attempt: st.Attempts}, policy, workflowTimeout(st.TaskID, dl))
+			o.Kind, o.RetryAfter, o.Error = e.classify(ctx, attemptInfo{step: st.Name, attempt: st.Attempts}, policy, workflowTimeout(st.TaskID, dl))
 			return o, true
 		}
 		if _, wall := e.clk.(clock.Real); wall {
@@ -130,11 +131,11 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	if dl := policy.Deadline; !dl.IsZero() && !e.clk.Now().Before(dl) {
 		err = workflowTimeout(st.TaskID, dl)
 	}
-	o.Kind, o.RetryAfter, o.Error = e.classify(a, policy, err)
+	o.Kind, o.RetryAfter, o.Error = e.classify(ctx, a, policy, err)
 	o.RetryAfter = max(o.RetryAfter, pause) // never before the system's pause ends
 	if dl := policy.Deadline; o.Kind == store.OutcomeRetry && !dl.IsZero() && !e.clk.Now().Add(o.RetryAfter).Before(dl) {
 		// The retry would come after the task's deadline: fail now.
-		o.Kind, o.RetryAfter, o.Error = e.classify(a, policy, workflowTimeout(st.TaskID, dl))
+		o.Kind, o.RetryAfter, o.Error = e.classify(ctx, a, policy, workflowTimeout(st.TaskID, dl))
 	}
 	return o, true
 }
@@ -168,7 +169,11 @@ type attemptInfo struct {
 // errors fail at once; retryable ones wait the policy's backoff, or
 // exactly the delay they asked for, and honour their own retry cap. The
 // last allowed attempt's failure is recorded as retries_exhausted.
-func (e *Engine) classify(a attemptInfo, policy stepPolicy, err error) (store.OutcomeKind, time.Duration, store.JSON) {
+//
+// Every failure is diagnosed (Diagnosis); a retry of a step under the
+// predictive retry has its delay weighed (BackoffDecision) unless the
+// error asked for its own.
+func (e *Engine) classify(ctx context.Context, a attemptInfo, policy stepPolicy, err error) (store.OutcomeKind, time.Duration, store.JSON) {
 	f := failureOf(a.step, a.attempt, err)
 	if a.sequence > 0 && f.Sequence == 0 {
 		f.Sequence = a.sequence
@@ -183,7 +188,17 @@ func (e *Engine) classify(a attemptInfo, policy stepPolicy, err error) (store.Ou
 	if bp.Base == 0 && bp.Max == 0 {
 		bp = e.cfg.Retry
 	}
-	return kind, bp.Next(a.attempt, f.requested), f.doc()
+	delay := bp.Next(a.attempt, f.requested)
+	class := errclass.Of(err)
+	if f.Kind == KindTimeout {
+		class = errclass.Timeout
+	}
+	f.Diagnosis = e.diagnoseFailure(&f, a, policy, err, class)
+	if kind == store.OutcomeRetry && f.Kind != KindExhausted && f.requested == 0 && e.predictive(ctx, policy) {
+		f.decision = e.predictDelay(ctx, a, delay, class)
+		delay = f.decision.Final()
+	}
+	return kind, delay, f.doc()
 }
 
 // measured is execute, traced, and timed for the metrics when they are on.

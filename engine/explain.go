@@ -106,6 +106,10 @@ type StepExplanation struct {
 	// that fill it ("task 7 step charge on worker w1").
 	Group   string   `json:"group,omitempty"`
 	Holders []string `json:"holders,omitempty"`
+	// Diagnosis of the last failure, and how its retry's delay was
+	// chosen when the predictive retry chose it.
+	Diagnosis *Diagnosis       `json:"diagnosis,omitempty"`
+	Backoff   *BackoffDecision `json:"backoff,omitempty"`
 }
 
 // Explain says, for each unfinished step of a task, why it is not running
@@ -166,7 +170,7 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 	t := x.d.Task
 	lastErr := ""
 	if f := decodeFailure(s.LastError); f != nil {
-		lastErr = f.Message
+		lastErr, out.Diagnosis, out.Backoff = f.Message, f.Diagnosis, f.Backoff
 	}
 	switch {
 	case s.State == store.StepError:
@@ -253,13 +257,16 @@ func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) 
 		if ds := x.durable(out.Durable); ds != nil {
 			out.Attempt, out.MaxAttempts = ds.Attempts+1, ds.RetryLimit
 			if f := decodeFailure(ds.LastError); f != nil {
-				out.LastError = f.Message
+				out.LastError, out.Diagnosis, out.Backoff = f.Message, f.Diagnosis, f.Backoff
 			}
 			out.Reason += fmt.Sprintf(" (attempt %d of %d; last error: %s)", out.Attempt, out.MaxAttempts, orNone(out.LastError))
 		}
 	case s.Attempts > 0 && len(s.LastError) > 0 && lastErr != "":
 		out.Kind, out.Attempt, out.LastError = ExplainRetry, s.Attempts+1, lastErr
 		out.Reason = fmt.Sprintf("retry due at %s (attempt %d of %d; last error: %s)", when, out.Attempt, s.RetryLimit, lastErr)
+		if out.Backoff != nil {
+			out.Reason += "; predicted delay " + out.Backoff.String()
+		}
 	default:
 		out.Kind = ExplainScheduled
 		out.Reason = "not before " + when

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tasker-go/tasker/engine/internal/predict"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -38,6 +39,12 @@ type StepError struct {
 	Message  string
 	Stack    string         // a panic's stack
 	Context  map[string]any // PermanentError/RetryableError context
+	// Diagnosis is what the engine made of the failure (nil on failures
+	// recorded before diagnostics existed).
+	Diagnosis *Diagnosis
+	// Backoff is how the predictive retry chose the delay before the next
+	// attempt (nil when the retry was not predicted).
+	Backoff *BackoffDecision
 }
 
 func (e *StepError) Error() string {
@@ -96,7 +103,8 @@ func (e *TaskError) Is(target error) bool {
 // failure is what the engine records about a failed attempt.
 type failure struct {
 	StepError
-	requested time.Duration // a RetryableError's delay
+	requested time.Duration     // a RetryableError's delay
+	decision  *predict.Decision // the predictive retry's, when it decided
 }
 
 // failureOf classifies a handler's (or a workflow's) error.
@@ -154,22 +162,25 @@ func (f failure) permanent() bool {
 // failureDoc is the JSON the store keeps (the step's and the task's
 // last_error). "error" is the message, as before StepError existed.
 type failureDoc struct {
-	Message      string         `json:"error"`
-	Step         string         `json:"step,omitempty"`
-	Sequence     int            `json:"sequence,omitempty"`
-	Attempt      int            `json:"attempt"`
-	Kind         string         `json:"kind"`
-	Code         string         `json:"code,omitempty"`
-	Stack        string         `json:"stack,omitempty"`
-	Context      map[string]any `json:"context,omitempty"`
-	RetryAfterMS int64          `json:"retry_after_ms,omitempty"`
+	Message      string            `json:"error"`
+	Step         string            `json:"step,omitempty"`
+	Sequence     int               `json:"sequence,omitempty"`
+	Attempt      int               `json:"attempt"`
+	Kind         string            `json:"kind"`
+	Code         string            `json:"code,omitempty"`
+	Stack        string            `json:"stack,omitempty"`
+	Context      map[string]any    `json:"context,omitempty"`
+	RetryAfterMS int64             `json:"retry_after_ms,omitempty"`
+	Diagnosis    *Diagnosis        `json:"diagnosis,omitempty"`
+	Backoff      *predict.Decision `json:"backoff,omitempty"`
 }
 
 func (f failure) doc() store.JSON {
 	raw, err := json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind,
-		Code: f.Code, Stack: f.Stack, Context: f.Context, RetryAfterMS: f.requested.Milliseconds()})
+		Code: f.Code, Stack: f.Stack, Context: f.Context, RetryAfterMS: f.requested.Milliseconds(), Diagnosis: f.Diagnosis, Backoff: f.decision})
 	if err != nil { // a context value that does not encode
-		raw, _ = json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind, Code: f.Code})
+		raw, _ = json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind, Code: f.Code,
+			Diagnosis: f.Diagnosis, Backoff: f.decision})
 	}
 	return raw
 }
@@ -184,7 +195,8 @@ func decodeFailure(doc []byte) *StepError {
 	if err := json.Unmarshal(doc, &d); err != nil || d.Kind == "" {
 		return &StepError{Kind: KindError, Message: string(doc)}
 	}
-	return &StepError{Step: d.Step, Sequence: d.Sequence, Attempt: d.Attempt, Kind: d.Kind, Code: d.Code, Message: d.Message, Stack: d.Stack, Context: d.Context}
+	return &StepError{Step: d.Step, Sequence: d.Sequence, Attempt: d.Attempt, Kind: d.Kind, Code: d.Code, Message: d.Message, Stack: d.Stack, Context: d.Context,
+		Diagnosis: d.Diagnosis, Backoff: backoffFrom(d.Backoff)}
 }
 
 // errAttemptTimeout marks an attempt that ran out of its own time.

@@ -92,6 +92,20 @@ type Status struct {
 	// Batch is the claim batch size now and why (the adaptive_batching
 	// toggle).
 	Batch BatchStatus
+	// Cache is, per family of values the engine caches (step_history: the
+	// predictive retry's history; report: Report), the reads since the
+	// engine was made, their hit rate and the TTL a value gets now (fixed,
+	// or adaptive while the adaptive_ttl toggle is on).
+	Cache []CacheFamily
+}
+
+// CacheFamily is one family's cache reads.
+type CacheFamily struct {
+	Family       string
+	Hits, Misses int64
+	HitRate      float64
+	TTL          time.Duration
+	Adaptive     bool
 }
 
 // Status reports the coordination mode, whether Run is active, and totals.
@@ -101,6 +115,14 @@ func (e *Engine) Status() Status {
 	e.life.mu.Unlock()
 	st := Status{Running: running, Stats: e.Stats()}
 	st.Concurrency, st.Batch = e.tuningStatus()
+	e.cmu.Lock()
+	co := e.co
+	e.cmu.Unlock()
+	adaptive := co != nil && co.toggles.Enabled(context.Background(), cachex.ToggleAdaptiveTTL)
+	for _, f := range e.vals.Stats() {
+		st.Cache = append(st.Cache, CacheFamily{Family: f.Family, Hits: f.Hits, Misses: f.Misses, HitRate: f.HitRate,
+			TTL: e.vals.TTL(f.Family, adaptive), Adaptive: adaptive})
+	}
 	e.cmu.Lock()
 	if co := e.co; co != nil {
 		st.Mode = co.mode.Mode.String()

@@ -43,7 +43,12 @@ type Template struct {
 	// database and is shared by every template naming the system; the
 	// latest started task's declaration sets its rate.
 	RateLimits map[string]RateLimit
-	Steps      []StepTemplate
+	// PredictiveRetry scales its steps' retry delays by the error's class,
+	// the connection pool's pressure and the step's recent success rate
+	// at the coming attempt (see Config.PredictiveRetry); the
+	// predictive_retry toggle turns it on for every workflow.
+	PredictiveRetry bool
+	Steps           []StepTemplate
 
 	schema *jsonschema.Schema
 	src    *templateSource // where a YAML template came from
@@ -96,6 +101,8 @@ type stepPolicy struct {
 	DependentSystem string        `json:"dependent_system,omitempty"`
 	// Deadline is the task's WithWorkflowTimeout, copied to each step.
 	Deadline time.Time `json:"deadline,omitzero"`
+	// Predictive: the template's PredictiveRetry.
+	Predictive bool `json:"predictive,omitempty"`
 }
 
 // Validate reports every problem with the template at once: the error
@@ -262,7 +269,7 @@ func (t *Template) newSteps(deadline time.Time) []store.NewStep {
 		if s.Config != nil {
 			cfg, _ = json.Marshal(s.Config)
 		}
-		policy, _ := json.Marshal(stepPolicy{Backoff: s.Backoff, Timeout: s.Timeout, DependentSystem: s.DependentSystem, Deadline: deadline})
+		policy, _ := json.Marshal(stepPolicy{Backoff: s.Backoff, Timeout: s.Timeout, DependentSystem: s.DependentSystem, Deadline: deadline, Predictive: t.PredictiveRetry})
 		out[i] = store.NewStep{
 			Name: s.Name, Handler: s.Handler, DependsOn: slices.Clone(s.DependsOn),
 			Config: cfg, Policy: policy, Retryable: !s.NotRetryable, RetryLimit: limit, Skippable: s.Skippable,

@@ -183,7 +183,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 	if res.TimedOut {
 		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", name, timeout, errAttemptTimeout, err)}
 	}
-	kind, delay, errDoc := wctx.e.classify(attemptInfo{step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
+	kind, delay, errDoc := wctx.e.classify(wctx, attemptInfo{step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
 	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
 	st, rerr := wctx.record(p)
 	if rerr != nil {

@@ -281,6 +281,7 @@ func printTask(out io.Writer, d *store.TaskDetail, h *store.History) error {
 	} else if err := printDAGSteps(out, d, names, deps); err != nil {
 		return err
 	}
+	printDiagnoses(out, d.Steps)
 	return printHistory(out, h, names)
 }
 

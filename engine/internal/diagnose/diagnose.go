@@ -117,7 +117,9 @@ func Builtin() []Rule {
 			Suggest: func(f Facts) []string { return withSystem(f, "check the service's address and that it is up") }},
 		{Name: "connection_reset", Match: class(errclass.ConnReset),
 			Insight: text("the peer dropped the connection mid-request: a restart, a proxy's idle timeout or an overload"),
-			Suggest: func(f Facts) []string { return withSystem(f, "make the call idempotent (StepContext.IdempotencyKey) so a retry after a reset is safe") }},
+			Suggest: func(f Facts) []string {
+				return withSystem(f, "make the call idempotent (StepContext.IdempotencyKey) so a retry after a reset is safe")
+			}},
 		{Name: "dns", Match: class(errclass.DNS),
 			Insight: text("the host name did not resolve"),
 			Suggest: func(f Facts) []string {

@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/tasker-go/tasker/engine/internal/diagnose"
+	"github.com/tasker-go/tasker/engine/internal/errclass"
+)
+
+// Diagnosis is what the engine concluded about a failed attempt: the rules
+// that matched, what the failure means (Insights), what to do about it
+// (Suggestions), and the system's state when it happened. Every recorded
+// failure carries one (StepError.Diagnosis); tasks show, Explain and the
+// admin API's task detail print it.
+//
+// The engine's rules recognise timeouts, refused and reset connections,
+// DNS and TLS failures, HTTP 4xx, 429 and 5xx statuses (an error with a
+// StatusCode() int method, or a status line such as "503 Service
+// Unavailable" in its message), JSON decoding errors, cancellation, nil
+// dereferences and other runtime errors in handlers, a step out of
+// attempts, and a busy connection pool. Config.DiagnosisRules adds yours.
+type Diagnosis struct {
+	Class       string         `json:"class,omitempty"` // the error's class, as BackoffDecision.ErrorClass
+	Rules       []string       `json:"rules,omitempty"`
+	Insights    []string       `json:"insights,omitempty"`
+	Suggestions []string       `json:"suggestions,omitempty"`
+	System      SystemSnapshot `json:"system"`
+}
+
+// SystemSnapshot is the process's state when an attempt failed.
+type SystemSnapshot struct {
+	// PoolInUse of PoolMax connections (PoolMax 0: unbounded) and the
+	// pressure level they make (low, moderate, high, critical).
+	PoolInUse       int     `json:"pool_in_use"`
+	PoolMax         int     `json:"pool_max"`
+	PoolUtilisation float64 `json:"pool_utilisation"`
+	Pressure        string  `json:"pressure"`
+	// Running handlers in this process, of at most MaxConcurrency.
+	Running        int `json:"running"`
+	MaxConcurrency int `json:"max_concurrency"`
+}
+
+// DiagnosisRule is a rule of yours: when Match(err) holds for a failed
+// attempt's error, Name joins Diagnosis.Rules, Insight (if any) its
+// Insights and Suggestions its Suggestions. Match must be quick and must
+// not block; a Match that panics is skipped.
+type DiagnosisRule struct {
+	Name        string
+	Match       func(err error) bool
+	Insight     string
+	Suggestions []string
+}
+
+// validateRules refuses nameless, matchless and duplicate rules, and names
+// taken by the engine's own.
+func validateRules(rules []DiagnosisRule) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, r := range diagnose.Builtin() {
+		seen[r.Name] = true
+	}
+	for i, r := range rules {
+		switch {
+		case r.Name == "":
+			errs = append(errs, fmt.Errorf("config: diagnosis rules[%d] has no Name", i))
+		case seen[r.Name]:
+			errs = append(errs, fmt.Errorf("config: diagnosis rules[%d] %q: the name is taken (an engine rule or an earlier one)", i, r.Name))
+		}
+		if r.Match == nil {
+			errs = append(errs, fmt.Errorf("config: diagnosis rules[%d] %q has no Match", i, r.Name))
+		}
+		seen[r.Name] = true
+	}
+	return errs
+}
+
+// diagnosisRules is the engine's table followed by the configured rules.
+func diagnosisRules(user []DiagnosisRule) []diagnose.Rule {
+	rules := diagnose.Builtin()
+	for _, u := range user {
+		rules = append(rules, diagnose.Rule{Name: u.Name,
+			Match:   func(f diagnose.Facts) bool { return f.Err != nil && u.Match(f.Err) },
+			Insight: func(diagnose.Facts) string { return u.Insight },
+			Suggest: func(diagnose.Facts) []string { return slices.Clone(u.Suggestions) }})
+	}
+	return rules
+}
+
+// diagnoseFailure diagnoses a failed attempt (f is what classify made of
+// err).
+func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, err error, class errclass.Class) *Diagnosis {
+	r := e.press.Fresh(e.cfg.Execution.TuneInterval)
+	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
+		Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, PoolUtilisation: r.Utilisation}
+	if facts.Timeout == 0 {
+		facts.Timeout = e.cfg.Execution.DefaultTimeout
+	}
+	res := diagnose.Apply(e.rules, facts)
+	d := &Diagnosis{Class: string(class), Rules: res.Rules, Insights: res.Insights, Suggestions: res.Suggestions,
+		System: SystemSnapshot{PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation, Pressure: r.Level.String(),
+			Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency}}
+	return d
+}
