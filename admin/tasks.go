@@ -97,7 +97,8 @@ func clip(doc store.JSON) store.JSON {
 
 // showTask: GET /api/tasks/{id}: the task, its steps (a code-first
 // workflow's durable steps in sequence order after the others), edges by
-// step name; documents over 4 KiB truncated with a note of their size.
+// step name; documents over 4 KiB truncated with a note of their size;
+// diagnoses: each failed step's diagnosis and predicted backoff, by name.
 func (s *server) showTask(w http.ResponseWriter, r *http.Request, _ *principal) {
 	id, err := taskID(r)
 	if err != nil {
@@ -113,10 +114,21 @@ func (s *server) showTask(w http.ResponseWriter, r *http.Request, _ *principal) 
 	t.Context, t.Results, t.LastError = clip(t.Context), clip(t.Results), clip(t.LastError)
 	steps := make([]store.Step, len(d.Steps))
 	names := make(map[int64]string, len(d.Steps))
+	// A step's last failure's diagnosis (and predicted backoff), read
+	// before the clip: a panic's stack can push the document past it.
+	type diagnosis struct {
+		Diagnosis json.RawMessage `json:"diagnosis,omitempty"`
+		Backoff   json.RawMessage `json:"backoff,omitempty"`
+	}
+	diagnoses := map[string]diagnosis{}
 	for i, st := range d.Steps {
 		steps[i] = *st
 		steps[i].Results, steps[i].LastError, steps[i].Config = clip(st.Results), clip(st.LastError), clip(st.Config)
 		names[st.ID] = st.Name
+		var dg diagnosis
+		if len(st.LastError) > 0 && json.Unmarshal(st.LastError, &dg) == nil && (len(dg.Diagnosis) > 0 || len(dg.Backoff) > 0) {
+			diagnoses[st.Name] = dg
+		}
 	}
 	slices.SortStableFunc(steps, func(a, b store.Step) int {
 		return cmp.Compare(seq(a.Sequence), seq(b.Sequence))
@@ -129,7 +141,7 @@ func (s *server) showTask(w http.ResponseWriter, r *http.Request, _ *principal) 
 	for i, e := range d.Edges {
 		edges[i] = edge{names[e.FromStepID], names[e.ToStepID]}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"task": t, "workflow": t.Namespace + "/" + t.Name, "steps": steps, "edges": edges})
+	writeJSON(w, http.StatusOK, map[string]any{"task": t, "workflow": t.Namespace + "/" + t.Name, "steps": steps, "edges": edges, "diagnoses": diagnoses})
 }
 
 func seq(p *int) int {

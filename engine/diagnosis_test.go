@@ -1,0 +1,75 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+var errQuota = errors.New("quota exceeded for project")
+
+func TestDiagnosisOfFailures(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{DiagnosisRules: []engine.DiagnosisRule{{
+		Name: "quota", Match: func(err error) bool { return errors.Is(err, errQuota) },
+		Insight: "the project ran out of quota", Suggestions: []string{"ask for more quota"},
+	}}}})
+	must(t, env.HandleFunc("nil", func(sc *engine.StepContext) (any, error) {
+		var m *struct{ N int }
+		return m.N, nil // a nil dereference: the handler panics
+	}))
+	must(t, env.HandleFunc("quota", func(*engine.StepContext) (any, error) { return nil, errQuota }))
+	for _, c := range []struct {
+		handler string
+		rules   []string
+		insight string
+		suggest string
+	}{
+		{"nil", []string{"nil_dereference", "out_of_attempts"}, "nil pointer", "raise the step's RetryLimit from 2 to 4"},
+		{"quota", []string{"out_of_attempts", "quota"}, "the project ran out of quota", "ask for more quota"},
+	} {
+		must(t, env.Register(&engine.Template{Namespace: "d", Name: c.handler, Steps: []engine.StepTemplate{{Name: "s", Handler: c.handler, RetryLimit: 2}}}))
+		hd, err := env.Start(context.Background(), "d/"+c.handler, nil)
+		must(t, err)
+		env.RunUntilDone(hd.TaskID)
+		f := lastFailure(t, env, hd.TaskID)
+		d := f.Diagnosis
+		if d == nil || !slices.Equal(d.Rules, c.rules) {
+			t.Fatalf("%s: diagnosis %+v, want rules %v", c.handler, d, c.rules)
+		}
+		if !slices.ContainsFunc(d.Insights, func(s string) bool { return strings.Contains(s, c.insight) }) ||
+			!slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, c.suggest) }) {
+			t.Fatalf("%s: diagnosis %+v lacks %q / %q", c.handler, d, c.insight, c.suggest)
+		}
+		if d.System.MaxConcurrency != 32 || d.System.Pressure == "" || d.System.PoolMax < 1 {
+			t.Fatalf("%s: system snapshot %+v", c.handler, d.System)
+		}
+		// Explain shows it for the failed step.
+		ex, err := env.Explain(context.Background(), hd.TaskID)
+		must(t, err)
+		if len(ex.Steps) != 1 || ex.Steps[0].Diagnosis == nil || !slices.Equal(ex.Steps[0].Diagnosis.Rules, c.rules) {
+			t.Fatalf("%s: Explain %+v", c.handler, ex.Steps)
+		}
+	}
+}
+
+func TestDiagnosisRulesRefused(t *testing.T) {
+	s := testkit.NewEngine(t, nil).Store
+	match := func(error) bool { return false }
+	cfg := engine.Config{Store: s, DiagnosisRules: []engine.DiagnosisRule{
+		{Name: "", Match: match}, {Name: "timeout", Match: match}, {Name: "mine"}, {Name: "dup", Match: match}, {Name: "dup", Match: match},
+	}}
+	err := cfg.Validate()
+	for _, want := range []string{"rules[0] has no Name", `rules[1] "timeout": the name is taken`, `rules[2] "mine" has no Match`, `rules[4] "dup": the name is taken`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v, want %q", err, want)
+		}
+	}
+	if _, err := engine.New(cfg); err == nil {
+		t.Fatal("New accepted bad rules")
+	}
+}

@@ -1,0 +1,196 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/cachex"
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// pressureFactors are the plan's weights by level name.
+var pressureFactors = map[string]float64{"low": 0.8, "moderate": 1, "high": 1.5, "critical": 2.5}
+
+// failOnce fails the first attempt of every task with err.
+func failOnce(err error) engine.HandlerFunc {
+	return func(sc *engine.StepContext) (any, error) {
+		if sc.Attempt == 1 {
+			return nil, err
+		}
+		return "ok", nil
+	}
+}
+
+// lastFailure is the recorded failure of a step (its last_error).
+func lastFailure(t *testing.T, env *testkit.Env, id int64) *engine.StepError {
+	t.Helper()
+	o, err := env.Wait(context.Background(), id)
+	if err == nil {
+		err = o.Err()
+	}
+	var te *engine.TaskError
+	if errors.As(err, &te) && te.Failure != nil {
+		return te.Failure
+	}
+	ex, xerr := env.Explain(context.Background(), id)
+	if xerr != nil {
+		t.Fatal(xerr)
+	}
+	t.Fatalf("task %d has no failure (explain: %+v)", id, ex)
+	return nil
+}
+
+func TestPredictiveRetryWeighsAndRecordsTheDelay(t *testing.T) {
+	policy := retry.Policy{Base: 10 * time.Second, Max: time.Hour, NoJitter: true}
+	var at []time.Time
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("h", func(sc *engine.StepContext) (any, error) {
+		at = append(at, env.Clock.Now())
+		return failOnce(errors.New("upstream: 503 Service Unavailable"))(sc)
+	}))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "p", PredictiveRetry: true,
+		Steps: []engine.StepTemplate{{Name: "call", Handler: "h", Backoff: policy}}}))
+	hd, err := env.Start(context.Background(), "t/p", nil)
+	must(t, err)
+	// Stop after the failure, to read the decision the retry waits on.
+	if _, err := env.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := env.Explain(context.Background(), hd.TaskID)
+	must(t, err)
+	b := ex.Steps[0].Backoff
+	if b == nil {
+		t.Fatalf("no backoff decision in Explain: %+v", ex.Steps[0])
+	}
+	pf, ok := pressureFactors[b.Pressure]
+	if !ok || b.PressureFactor != pf {
+		t.Fatalf("pressure %q factor %v", b.Pressure, b.PressureFactor)
+	}
+	want := time.Duration(math.Round(float64(10*time.Second) * 1.3 * pf * 1))
+	if b.Base != 10*time.Second || b.ErrorClass != "http_5xx" || b.ErrorFactor != 1.3 || b.HistoryAttempts != 0 || b.HistoryFactor != 1 || b.Final != want {
+		t.Fatalf("decision %+v, want final %s", b, want)
+	}
+	if !strings.Contains(ex.Steps[0].Reason, "predicted delay") {
+		t.Errorf("Explain's reason does not mention the prediction: %s", ex.Steps[0].Reason)
+	}
+	// The decision is in the retry's transition metadata.
+	h, err := env.Store.History(context.Background(), hd.TaskID)
+	must(t, err)
+	var retryMeta string
+	for _, tr := range h.Steps {
+		if tr.FromState != nil && *tr.FromState == "in_progress" && tr.ToState == "pending" {
+			retryMeta = string(tr.Metadata)
+		}
+	}
+	if !strings.Contains(retryMeta, `"backoff":{"base_ms":10000`) || !strings.Contains(retryMeta, `"error_class":"http_5xx"`) {
+		t.Fatalf("retry transition metadata %s lacks the decision", retryMeta)
+	}
+	env.RunUntilDone(hd.TaskID)
+	if len(at) != 2 || at[1].Sub(at[0]) < want {
+		t.Fatalf("attempts at %v: want the second %s after the first", at, want)
+	}
+}
+
+func TestPredictiveRetryToggle(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	must(t, env.HandleFunc("h", failOnce(errors.New("dial tcp 10.0.0.1:443: connect: connection refused"))))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "p",
+		Steps: []engine.StepTemplate{{Name: "call", Handler: "h", Backoff: retry.Policy{Base: 4 * time.Second, NoJitter: true}}}}))
+	n := 0
+	run := func() *engine.BackoffDecision {
+		t.Helper()
+		n++
+		hd, err := env.Start(context.Background(), "t/p", map[string]int{"n": n})
+		must(t, err)
+		if _, err := env.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := env.Explain(context.Background(), hd.TaskID)
+		must(t, err)
+		if ex.Steps[0].Diagnosis == nil || !slices.Contains(ex.Steps[0].Diagnosis.Rules, "connection_refused") {
+			t.Fatalf("every failure is diagnosed: %+v", ex.Steps[0].Diagnosis)
+		}
+		b := ex.Steps[0].Backoff
+		env.RunUntilDone(hd.TaskID)
+		return b
+	}
+	if b := run(); b != nil {
+		t.Fatalf("predicted with the toggle off and no template flag: %+v", b)
+	}
+	must(t, env.SetToggle(context.Background(), cachex.TogglePredictiveRetry, true))
+	b := run()
+	if b == nil || b.ErrorClass != "connection_refused" || b.ErrorFactor != 2 {
+		t.Fatalf("with the toggle on: %+v", b)
+	}
+}
+
+// TestPredictiveRetryUsesHistory: ten tasks whose step succeeded at its
+// second attempt make the eleventh's retry come sooner (factor 0.8), and
+// the history is read through the cache.
+func TestPredictiveRetryUsesHistory(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	must(t, env.HandleFunc("h", failOnce(errors.New("boom"))))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "p",
+		Steps: []engine.StepTemplate{{Name: "call", Handler: "h", Backoff: retry.Policy{Base: 20 * time.Second, NoJitter: true}}}}))
+	var ids []int64
+	for i := range 10 {
+		hd, err := env.Start(context.Background(), "t/p", map[string]int{"n": i})
+		must(t, err)
+		ids = append(ids, hd.TaskID)
+	}
+	env.RunUntilDone(ids...)
+	must(t, env.SetToggle(context.Background(), cachex.TogglePredictiveRetry, true))
+	var last *engine.BackoffDecision
+	for i := range 2 {
+		hd, err := env.Start(context.Background(), "t/p", map[string]int{"n": 100 + i})
+		must(t, err)
+		if _, err := env.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := env.Explain(context.Background(), hd.TaskID)
+		must(t, err)
+		last = ex.Steps[0].Backoff
+		if last == nil || last.HistoryAttempts != 10 || last.HistorySucceeded != 10 || last.HistoryFactor != 0.8 {
+			t.Fatalf("decision %+v, want 10/10 at attempt 2 and factor 0.8", last)
+		}
+	}
+	var fam *engine.CacheFamily
+	for _, f := range env.Status().Cache {
+		if f.Family == "step_history" {
+			fam = &f
+		}
+	}
+	if fam == nil || fam.Misses != 1 || fam.Hits != 1 || fam.HitRate != 0.5 || fam.TTL != 30*time.Second || fam.Adaptive {
+		t.Fatalf("history cache %+v, want one miss then one hit, fixed TTL 30s", fam)
+	}
+	must(t, env.SetToggle(context.Background(), cachex.ToggleAdaptiveTTL, true))
+	for _, f := range env.Status().Cache {
+		if f.Family == "step_history" && (!f.Adaptive || f.TTL == 30*time.Second) {
+			t.Fatalf("with adaptive_ttl on the TTL should adapt: %+v", f)
+		}
+	}
+}
+
+func TestPredictiveRetryConfig(t *testing.T) {
+	for _, c := range []struct {
+		p    engine.PredictiveRetryConfig
+		want string
+	}{
+		{engine.PredictiveRetryConfig{Min: -time.Second}, "must not be negative"},
+		{engine.PredictiveRetryConfig{Min: 10 * time.Minute}, "min 10m0s exceeds max 5m0s"},
+	} {
+		cfg := engine.Config{Store: testkit.NewEngine(t, nil).Store, PredictiveRetry: c.p}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.p, err, c.want)
+		}
+	}
+}
