@@ -120,6 +120,9 @@ type Store interface {
 	// steps named p.Name succeeded (see StepSuccessRate): the history the
 	// predictive retry weighs a backoff with.
 	StepSuccessRate(ctx context.Context, p *StepSuccessRateParams) (*StepSuccessRate, error)
+	// ReportData reads what a performance report is computed from (see
+	// ReportParams): exact counts and a sample of recent tasks.
+	ReportData(ctx context.Context, p *ReportParams) (*ReportData, error)
 	// Elect takes or renews the lease on the leadership called Name for
 	// Owner until TTL from now, and reports whether Owner leads. Another
 	// owner's lease is taken over only once it has expired.

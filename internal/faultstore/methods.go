@@ -158,6 +158,10 @@ func (s *Store) StepSuccessRate(ctx context.Context, p *store.StepSuccessRatePar
 	return do(ctx, s, "StepSuccessRate", func() (*store.StepSuccessRate, error) { return s.inner.StepSuccessRate(ctx, p) })
 }
 
+func (s *Store) ReportData(ctx context.Context, p *store.ReportParams) (*store.ReportData, error) {
+	return do(ctx, s, "ReportData", func() (*store.ReportData, error) { return s.inner.ReportData(ctx, p) })
+}
+
 func (s *Store) Elect(ctx context.Context, p *store.ElectParams) (bool, error) {
 	return do(ctx, s, "Elect", func() (bool, error) { return s.inner.Elect(ctx, p) })
 }

@@ -60,6 +60,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"HistoryMatchesCurrentState": testHistoryMatches,
 		"DeleteFinished":             testDeleteFinished,
 		"StepSuccessRate":            testStepSuccessRate,
+		"ReportData":                 testReportData,
 		"LeaderElection":             testLeaderElection,
 		"RecordStep":                 testRecordStep,
 		"SuspendAndWake":             testSuspendAndWake,

@@ -3,3 +3,6 @@
 -- Neither column changes after insert, so the index costs one entry per
 -- step and no update ever touches it.
 CREATE INDEX tasker_steps_history ON tasker_steps (name, created_at);
+
+-- The performance report (ReportData) selects tasks by creation time.
+CREATE INDEX tasker_tasks_created ON tasker_tasks (created_at);
