@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/tasker-go/tasker/engine/internal/pressure"
+	"github.com/tasker-go/tasker/store"
+)
+
+// The recommendation rules' thresholds.
+const (
+	retryHeavyRate   = 0.2  // a step retried in 20 % of its runs…
+	minRunsForRate   = 10   // …over at least 10 runs
+	errorRateAlarm   = 0.05 // 5 % of finished tasks in error
+	bottleneckShare  = 0.5  // a step that is half its workflow's time
+	lowConcurrency   = 5    // the plan's "recommended concurrency < 5"
+	maxBottlenecks   = 5
+	reportPercentile = 0.95
+)
+
+// buildReport computes a report from the window's data and the previous
+// window's; it is pure (health is read by the caller).
+func buildReport(cur, prev *store.ReportData, from, to time.Time, h SystemHealth) *Report {
+	r := &Report{From: from.UTC(), To: to.UTC(), Sampled: len(cur.Tasks), Health: h}
+	r.Summary = summarise(cur, to.Sub(from))
+	r.Steps = stepReports(cur)
+	r.Bottlenecks = bottlenecks(cur)
+	r.Recommendations = recommend(r)
+	r.Trends = trends(summarise(prev, to.Sub(from)), r.Summary)
+	return r
+}
+
+func workflowOf(ns, name string) string { return ns + "/" + name }
+
+func summarise(d *store.ReportData, window time.Duration) ReportSummary {
+	var s ReportSummary
+	byWf := map[string]*WorkflowSummary{}
+	wf := func(name string) *WorkflowSummary {
+		w := byWf[name]
+		if w == nil {
+			w = &WorkflowSummary{Workflow: name}
+			byWf[name] = w
+		}
+		return w
+	}
+	for _, c := range d.Counts {
+		w := wf(workflowOf(c.Namespace, c.Name))
+		s.Tasks += c.Count
+		w.Tasks += c.Count
+		switch c.State {
+		case store.TaskComplete:
+			s.Complete += c.Count
+			w.Complete += c.Count
+		case store.TaskError:
+			s.Failed += c.Count
+			w.Failed += c.Count
+		case store.TaskCancelled, store.TaskResolvedManually:
+			s.Cancelled += c.Count
+		default:
+			s.Running += c.Count
+		}
+	}
+	if finished := s.Complete + s.Failed + s.Cancelled; finished > 0 {
+		s.CompletionRate = float64(s.Complete) / float64(finished)
+		s.ErrorRate = float64(s.Failed) / float64(finished)
+	}
+	if window > 0 {
+		s.ThroughputPerHour = float64(s.Complete) / window.Hours()
+	}
+	durations := map[string][]time.Duration{}
+	for _, t := range d.Tasks {
+		if t.State == store.TaskComplete && t.CompletedAt != nil {
+			name := workflowOf(t.Namespace, t.Name)
+			durations[name] = append(durations[name], t.CompletedAt.Sub(t.CreatedAt))
+		}
+	}
+	for name, w := range byWf {
+		w.P50, w.P95 = percentile(durations[name], 0.5), percentile(durations[name], reportPercentile)
+		s.Workflows = append(s.Workflows, *w)
+	}
+	slices.SortFunc(s.Workflows, func(a, b WorkflowSummary) int { return cmp.Compare(a.Workflow, b.Workflow) })
+	return s
+}
+
+// percentile is the nearest-rank percentile (0 for no values).
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func stepReports(d *store.ReportData) []StepReport {
+	wfOf := map[int64]string{}
+	for _, t := range d.Tasks {
+		wfOf[t.ID] = workflowOf(t.Namespace, t.Name)
+	}
+	type key struct{ wf, step string }
+	acc := map[key]*StepReport{}
+	durs := map[key][]time.Duration{}
+	for _, s := range d.Steps {
+		if s.Attempts == 0 {
+			continue // never ran
+		}
+		k := key{wfOf[s.TaskID], s.Name}
+		r := acc[k]
+		if r == nil {
+			r = &StepReport{Workflow: k.wf, Step: k.step}
+			acc[k] = r
+		}
+		r.Runs++
+		r.Attempts += s.Attempts
+		if s.Attempts > 1 {
+			r.Retried++
+		}
+		if s.State == store.StepError {
+			r.Failed++
+		}
+		if s.State == store.StepComplete && s.StartedAt != nil && s.CompletedAt != nil {
+			durs[k] = append(durs[k], s.CompletedAt.Sub(*s.StartedAt))
+		}
+	}
+	out := make([]StepReport, 0, len(acc))
+	for k, r := range acc {
+		r.RetryRate = float64(r.Retried) / float64(r.Runs)
+		if ds := durs[k]; len(ds) > 0 {
+			var sum time.Duration
+			for _, d := range ds {
+				sum += d
+			}
+			r.Mean, r.P50, r.P95 = sum/time.Duration(len(ds)), percentile(ds, 0.5), percentile(ds, reportPercentile)
+		}
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b StepReport) int { return cmp.Or(cmp.Compare(a.Workflow, b.Workflow), cmp.Compare(a.Step, b.Step)) })
+	return out
+}
+
+// bottlenecks walks each complete sampled task's critical path back from
+// its last step to finish: each step on it is charged the time from its
+// predecessor's completion (or the task's creation) to its own.
+func bottlenecks(d *store.ReportData) []Bottleneck {
+	stepsOf := map[int64][]*store.ReportStep{}
+	byID := map[int64]*store.ReportStep{}
+	for i := range d.Steps {
+		s := &d.Steps[i]
+		stepsOf[s.TaskID] = append(stepsOf[s.TaskID], s)
+		byID[s.ID] = s
+	}
+	deps := map[int64][]int64{}
+	for _, e := range d.Edges {
+		deps[e.ToStepID] = append(deps[e.ToStepID], e.FromStepID)
+	}
+	type key struct{ wf, step string }
+	charged := map[key]time.Duration{}
+	tasks := map[key]int{}
+	total := map[string]time.Duration{}
+	for _, t := range d.Tasks {
+		if t.State != store.TaskComplete || t.CompletedAt == nil {
+			continue
+		}
+		wf := workflowOf(t.Namespace, t.Name)
+		total[wf] += t.CompletedAt.Sub(t.CreatedAt)
+		cur := lastDone(stepsOf[t.ID])
+		for cur != nil {
+			var pred *store.ReportStep
+			for _, id := range deps[cur.ID] {
+				if p := byID[id]; p != nil && p.CompletedAt != nil && (pred == nil || p.CompletedAt.After(*pred.CompletedAt)) {
+					pred = p
+				}
+			}
+			since := t.CreatedAt
+			if pred != nil {
+				since = *pred.CompletedAt
+			}
+			k := key{wf, cur.Name}
+			charged[k] += max(cur.CompletedAt.Sub(since), 0)
+			tasks[k]++
+			cur = pred
+		}
+	}
+	var out []Bottleneck
+	for k, c := range charged {
+		b := Bottleneck{Workflow: k.wf, Step: k.step, Tasks: tasks[k], Mean: c / time.Duration(tasks[k])}
+		if tt := total[k.wf]; tt > 0 {
+			b.Share = float64(c) / float64(tt)
+		}
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b Bottleneck) int {
+		return cmp.Or(cmp.Compare(b.Share, a.Share), cmp.Compare(a.Workflow, b.Workflow), cmp.Compare(a.Step, b.Step))
+	})
+	return out[:min(len(out), maxBottlenecks)]
+}
+
+// lastDone is the step that finished last (nil when none did).
+func lastDone(steps []*store.ReportStep) *store.ReportStep {
+	var last *store.ReportStep
+	for _, s := range steps {
+		if s.CompletedAt != nil && (last == nil || s.CompletedAt.After(*last.CompletedAt)) {
+			last = s
+		}
+	}
+	return last
+}
+
+// recommend applies the plan's rules, and ours, to a computed report.
+func recommend(r *Report) []Recommendation {
+	var out []Recommendation
+	h := r.Health
+	if h.Pressure == pressure.High.String() || h.Pressure == pressure.Critical.String() {
+		out = append(out, Recommendation{Priority: "high", Category: "database",
+			Finding: fmt.Sprintf("the connection pool is under %s pressure (%d of %d connections in use)", h.Pressure, h.PoolInUse, h.PoolMax),
+			Action:  "grow the database pool by 25–50 %, or lower Execution.MaxConcurrency"})
+	}
+	if h.MaxConcurrency < lowConcurrency && h.ReadySteps > 0 {
+		out = append(out, Recommendation{Priority: "medium", Category: "concurrency",
+			Finding: fmt.Sprintf("concurrency is pinned at %d while %d steps wait (the oldest for %s)", h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond)),
+			Action:  "look at the queries the steps make and at the pool: the limit is low because the database is the bottleneck"})
+	}
+	if s := r.Summary; s.Complete+s.Failed+s.Cancelled >= minRunsForRate && s.ErrorRate >= errorRateAlarm {
+		out = append(out, Recommendation{Priority: "high", Category: "errors",
+			Finding: fmt.Sprintf("%.0f %% of the finished tasks failed (%d)", 100*s.ErrorRate, s.Failed),
+			Action:  "read a failed task's diagnosis (tasker tasks show <id>) and retry the tasks once the cause is fixed"})
+	}
+	for _, s := range r.Steps {
+		if s.Runs >= minRunsForRate && s.RetryRate >= retryHeavyRate {
+			out = append(out, Recommendation{Priority: "medium", Category: "retries",
+				Finding: fmt.Sprintf("step %s of %s needed a retry in %.0f %% of %d runs", s.Step, s.Workflow, 100*s.RetryRate, s.Runs),
+				Action:  "read its failures' diagnoses (tasker tasks show); consider the predictive retry (Template.PredictiveRetry) or a DependentSystem"})
+		}
+	}
+	for _, b := range r.Bottlenecks {
+		if b.Share >= bottleneckShare {
+			out = append(out, Recommendation{Priority: "low", Category: "workflow",
+				Finding: fmt.Sprintf("step %s takes %.0f %% of %s's time on its critical path", b.Step, 100*b.Share, b.Workflow),
+				Action:  "speed that step up, or split it so part of its work runs alongside the others"})
+		}
+	}
+	return out
+}
+
+func trends(prev, cur ReportSummary) []Trend {
+	t := func(metric string, p, c float64) Trend {
+		tr := Trend{Metric: metric, Previous: p, Current: c}
+		if p != 0 {
+			tr.Change = (c - p) / p
+		}
+		return tr
+	}
+	out := []Trend{
+		t("tasks", float64(prev.Tasks), float64(cur.Tasks)),
+		t("completion_rate", prev.CompletionRate, cur.CompletionRate),
+		t("error_rate", prev.ErrorRate, cur.ErrorRate),
+		t("throughput_per_hour", prev.ThroughputPerHour, cur.ThroughputPerHour),
+	}
+	prevP95 := map[string]time.Duration{}
+	for _, w := range prev.Workflows {
+		prevP95[w.Workflow] = w.P95
+	}
+	for _, w := range cur.Workflows {
+		if p, ok := prevP95[w.Workflow]; ok {
+			out = append(out, t("p95_seconds "+w.Workflow, p.Seconds(), w.P95.Seconds()))
+		}
+	}
+	return out
+}

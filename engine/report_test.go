@@ -1,0 +1,115 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// TestReportOfASeededWorkload runs a workload whose answers are known:
+// four chains a (1 s) → b (3 s) → c (1 s), one of whose b needs a second
+// attempt, and one task that fails at once.
+func TestReportOfASeededWorkload(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	t0 := env.Clock.Now()
+	took := map[string]time.Duration{"a": time.Second, "b": 3 * time.Second, "c": time.Second}
+	for name, d := range took {
+		must(t, env.HandleFunc(name, func(sc *engine.StepContext) (any, error) {
+			env.Clock.Advance(d)
+			var in struct{ N int }
+			_ = sc.Input(&in)
+			if name == "b" && sc.Attempt == 1 && in.N == 3 {
+				return nil, engine.Retryable(errors.New("flaky"), time.Second)
+			}
+			return "ok", nil
+		}))
+	}
+	must(t, env.HandleFunc("bad", func(*engine.StepContext) (any, error) { return nil, engine.Permanent(errors.New("no")) }))
+	must(t, env.Register(&engine.Template{Namespace: "r", Name: "chain", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "a"}, {Name: "b", Handler: "b", DependsOn: []string{"a"}}, {Name: "c", Handler: "c", DependsOn: []string{"b"}}}}))
+	must(t, env.Register(&engine.Template{Namespace: "r", Name: "bad", Steps: []engine.StepTemplate{{Name: "x", Handler: "bad"}}}))
+	for n := range 4 {
+		hd, err := env.Start(context.Background(), "r/chain", map[string]int{"n": n})
+		must(t, err)
+		env.RunUntilDone(hd.TaskID)
+	}
+	hd, err := env.Start(context.Background(), "r/bad", nil)
+	must(t, err)
+	env.RunUntilDone(hd.TaskID)
+
+	from, to := t0, t0.Add(time.Hour)
+	r, err := env.Report(context.Background(), from, to, engine.ReportFilter{})
+	must(t, err)
+	s := r.Summary
+	if s.Tasks != 5 || s.Complete != 4 || s.Failed != 1 || s.CompletionRate != 0.8 || s.ErrorRate != 0.2 || s.ThroughputPerHour != 4 || r.Sampled != 5 {
+		t.Fatalf("summary %+v (sampled %d)", s, r.Sampled)
+	}
+	// Durations: three chains of 5 s; the retried one 5 s + 3 s (the
+	// failed attempt) + 1 s (its Retry-After) = 9 s.
+	chain := s.Workflows[1]
+	if chain.Workflow != "r/chain" || chain.P50 != 5*time.Second || chain.P95 != 9*time.Second {
+		t.Fatalf("workflow summary %+v", s.Workflows)
+	}
+	var b engine.StepReport
+	for _, st := range r.Steps {
+		if st.Workflow == "r/chain" && st.Step == "b" {
+			b = st
+		}
+	}
+	if b.Runs != 4 || b.Attempts != 5 || b.Retried != 1 || b.RetryRate != 0.25 || b.P50 != 3*time.Second || b.Mean != 3*time.Second {
+		t.Fatalf("step b %+v", b)
+	}
+	// The critical path: b holds 3 s of each 5 s chain, and 7 of the 9 s
+	// one (its failed attempt, the wait, the second attempt): 16 of 24 s.
+	top := r.Bottlenecks[0]
+	if top.Workflow != "r/chain" || top.Step != "b" || math.Abs(top.Share-16.0/24) > 1e-9 || top.Tasks != 4 || top.Mean != 4*time.Second {
+		t.Fatalf("bottlenecks %+v", r.Bottlenecks)
+	}
+	if !slices.ContainsFunc(r.Recommendations, func(rc engine.Recommendation) bool { return rc.Category == "workflow" }) {
+		t.Fatalf("recommendations %+v lack the dominant step", r.Recommendations)
+	}
+	if slices.ContainsFunc(r.Recommendations, func(rc engine.Recommendation) bool { return rc.Category == "errors" }) {
+		t.Fatalf("the error rule needs 10 finished tasks: %+v", r.Recommendations)
+	}
+	if r.Trends[0].Metric != "tasks" || r.Trends[0].Previous != 0 || r.Trends[0].Current != 5 {
+		t.Fatalf("trends %+v", r.Trends)
+	}
+	if r.Health.MaxConcurrency != 32 || r.Health.Pressure == "" {
+		t.Fatalf("health %+v", r.Health)
+	}
+	if r.Cached || r.GeneratedAt.IsZero() {
+		t.Fatalf("first report cached=%v generated %v", r.Cached, r.GeneratedAt)
+	}
+	// Asked again: from the cache, as generated the first time.
+	again, err := env.Report(context.Background(), from, to, engine.ReportFilter{})
+	must(t, err)
+	if !again.Cached || !again.GeneratedAt.Equal(r.GeneratedAt) || again.Summary.Tasks != 5 {
+		t.Fatalf("second report cached=%v generated %v", again.Cached, again.GeneratedAt)
+	}
+	// A filter narrows; the next window compares with this one.
+	one, err := env.Report(context.Background(), from, to, engine.ReportFilter{Workflow: "r/bad"})
+	must(t, err)
+	if one.Summary.Tasks != 1 || one.Cached || len(one.Summary.Workflows) != 1 {
+		t.Fatalf("filtered report %+v", one.Summary)
+	}
+	next, err := env.Report(context.Background(), to, to.Add(time.Hour), engine.ReportFilter{})
+	must(t, err)
+	if next.Summary.Tasks != 0 || next.Trends[0].Previous != 5 || next.Trends[0].Change != -1 {
+		t.Fatalf("next window %+v trends %+v", next.Summary, next.Trends)
+	}
+	for _, bad := range []struct {
+		from, to time.Time
+		f        engine.ReportFilter
+	}{{to, from, engine.ReportFilter{}}, {from, to, engine.ReportFilter{Workflow: "nope"}}, {from, to, engine.ReportFilter{Namespace: "x", Workflow: "r/bad"}}} {
+		if _, err := env.Report(context.Background(), bad.from, bad.to, bad.f); err == nil {
+			t.Errorf("Report(%v, %v, %+v) accepted", bad.from, bad.to, bad.f)
+		}
+	}
+}
