@@ -139,7 +139,9 @@ func stepReports(d *store.ReportData) []StepReport {
 		}
 		out = append(out, *r)
 	}
-	slices.SortFunc(out, func(a, b StepReport) int { return cmp.Or(cmp.Compare(a.Workflow, b.Workflow), cmp.Compare(a.Step, b.Step)) })
+	slices.SortFunc(out, func(a, b StepReport) int {
+		return cmp.Or(cmp.Compare(a.Workflow, b.Workflow), cmp.Compare(a.Step, b.Step))
+	})
 	return out
 }
 
