@@ -47,6 +47,7 @@ func newEnv(t *testing.T, cfg admin.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = e.Close() }) // the cache Report and Explain make
 	err = e.Register(&engine.Template{Namespace: "shop", Name: "fanout", Steps: []engine.StepTemplate{
 		{Name: "split", Handler: "h"},
 		{Name: "a", Handler: "h", DependsOn: []string{"split"}},
@@ -148,6 +149,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", fmt.Sprintf("/api/tasks/%d/explain", id), "", store.RoleViewer},
 		{"GET", "/api/counts", "", store.RoleViewer},
 		{"GET", "/api/workers", "", store.RoleViewer},
+		{"GET", "/api/report?since=1h", "", store.RoleViewer},
 		{"GET", "/api/workflows", "", store.RoleViewer},
 		{"POST", fmt.Sprintf("/api/tasks/%d/events", id), `{"name":"go"}`, store.RoleOperator},
 		{"POST", fmt.Sprintf("/api/tasks/%d/steps/split/resolve", id), `{"results":{"ok":true}}`, store.RoleOperator},
@@ -498,5 +500,32 @@ func TestDashboardSession(t *testing.T) {
 	}
 	if got := v.state(id); got != store.TaskPending {
 		t.Fatalf("the task is %s after refused requests", got)
+	}
+}
+
+// TestReport: GET /api/report serves engine.Report, computed once a
+// minute and cached in between.
+func TestReport(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	tok := v.token(store.RoleViewer)
+	v.start(1)
+	v.start(2)
+	code, body := v.do("GET", "/api/report?since=2h&namespace=shop", tok, "")
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %v", code, body)
+	}
+	sum, _ := body["summary"].(map[string]any)
+	if sum["tasks"] != float64(2) || sum["running"] != float64(2) || body["generated_at"] == nil || body["cached"] != false {
+		t.Fatalf("report %v", body)
+	}
+	code, again := v.do("GET", "/api/report?since=2h&namespace=shop", tok, "")
+	// The second request hits the cache unless a minute ended in between.
+	if code != http.StatusOK || again["cached"] != true && again["to"] == body["to"] {
+		t.Fatalf("second report: %d cached=%v to %v (first to %v)", code, again["cached"], again["to"], body["to"])
+	}
+	for _, q := range []string{"since=0s", "since=forever", "since=1000h", "workflow=nope"} {
+		if code, body := v.do("GET", "/api/report?"+q, tok, ""); code != http.StatusBadRequest {
+			t.Errorf("%s: status %d %v, want 400", q, code, body)
+		}
 	}
 }

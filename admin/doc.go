@@ -19,6 +19,7 @@
 //	GET  /api/counts                    tasks and steps by state; ready steps per queue with the oldest due time
 //	GET  /api/workers                   the worker registry
 //	GET  /api/workflows                 templates and handlers registered in this process
+//	GET  /api/report?since=1h           engine.Report of the last hour (namespace=, workflow= narrow it)
 //	POST /api/tasks/{id}/cancel         {"reason":"…","force":false}            (operator)
 //	POST /api/tasks/{id}/retry                                                  (operator)
 //	POST /api/tasks/{id}/steps/{step}/resolve  {"results":…}                    (operator)

@@ -98,6 +98,7 @@ func (s *server) routes() []route {
 		{"GET /api/counts", store.RoleViewer, s.counts},
 		{"GET /api/workers", store.RoleViewer, s.workers},
 		{"GET /api/workflows", store.RoleViewer, s.workflows},
+		{"GET /api/report", store.RoleViewer, s.report},
 		{"POST /api/tasks/{id}/cancel", store.RoleOperator, s.cancel},
 		{"POST /api/tasks/{id}/retry", store.RoleOperator, s.retry},
 		{"POST /api/tasks/{id}/steps/{step}/resolve", store.RoleOperator, s.resolve},

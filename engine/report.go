@@ -129,7 +129,9 @@ type Trend struct {
 // [from, to). Reports go through the engine's cache (family "report"):
 // the same window and filter asked again within the TTL is served from it
 // (Cached, with its GeneratedAt), so callers that want sharing align
-// their windows (the CLI and the admin API end theirs at a whole minute).
+// their windows (the admin API ends its at the end of the current minute).
+// A window that ends in the future counts its throughput over the part
+// that has passed.
 func (e *Engine) Report(ctx context.Context, from, to time.Time, filter ReportFilter) (*Report, error) {
 	p := &store.ReportParams{From: from, To: to, Namespace: filter.Namespace}
 	if filter.Workflow != "" {
@@ -192,7 +194,7 @@ func (e *Engine) computeReport(ctx context.Context, p *store.ReportParams) (*Rep
 			}
 		}
 	}
-	out := buildReport(cur, prev, p.From, p.To, h)
+	out := buildReport(cur, prev, p.From, p.To, now, h)
 	out.GeneratedAt = now.UTC()
 	return out, nil
 }

@@ -24,9 +24,13 @@ const (
 
 // buildReport computes a report from the window's data and the previous
 // window's; it is pure (health is read by the caller).
-func buildReport(cur, prev *store.ReportData, from, to time.Time, h SystemHealth) *Report {
+func buildReport(cur, prev *store.ReportData, from, to, now time.Time, h SystemHealth) *Report {
 	r := &Report{From: from.UTC(), To: to.UTC(), Sampled: len(cur.Tasks), Health: h}
-	r.Summary = summarise(cur, to.Sub(from))
+	end := to
+	if now.Before(to) {
+		end = now
+	}
+	r.Summary = summarise(cur, end.Sub(from))
 	r.Steps = stepReports(cur)
 	r.Bottlenecks = bottlenecks(cur)
 	r.Recommendations = recommend(r)

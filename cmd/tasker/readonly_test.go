@@ -47,7 +47,7 @@ func TestCommandsLeaveAForeignSQLiteFileAlone(t *testing.T) {
 	for _, args := range [][]string{
 		{"tasks", "ls"}, {"tasks", "ls", "--json"}, {"tasks", "show", "1"}, {"tasks", "show", "1", "--json"},
 		{"tasks", "cancel", "1"}, {"tasks", "retry", "1"}, {"tasks", "resolve", "1", "a"},
-		{"events", "send", "1", "approval"}, {"workers"}, {"workers", "--json"}, {"explain", "1"},
+		{"events", "send", "1", "approval"}, {"workers"}, {"workers", "--json"}, {"explain", "1"}, {"report"},
 	} {
 		mustFail(t, hint, append(args, "--db", path)...)
 	}

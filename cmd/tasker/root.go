@@ -39,7 +39,7 @@ current schema version (` + "`tasker migrate`" + ` upgrades it).`,
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return logs.check() }
 	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(),
 		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd(),
-		newServeCmd(), newTokensCmd(), newChaosCmd(), newSchedulesCmd())
+		newServeCmd(), newTokensCmd(), newChaosCmd(), newSchedulesCmd(), newReportCmd())
 	refuseUnknownSubcommands(root)
 	return root
 }

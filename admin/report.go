@@ -1,0 +1,38 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+)
+
+// maxReportWindow bounds ?since: a report reads the window and the one
+// before it.
+const maxReportWindow = 31 * 24 * time.Hour
+
+// report: GET /api/report?since=1h&namespace=&workflow=: engine.Report of
+// the tasks created in the last since (default 1h). The window ends at
+// the end of the current minute, so the requests of one minute share one
+// computation through the engine's cache (tasks created after it within
+// that minute wait for the next one): generated_at says when it was
+// computed, cached whether this answer came from the cache.
+func (s *server) report(w http.ResponseWriter, r *http.Request, _ *principal) {
+	q := r.URL.Query()
+	since := time.Hour
+	if v := q.Get("since"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxReportWindow {
+			fail(w, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, maxReportWindow))
+			return
+		}
+		since = d
+	}
+	to := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+	rep, err := s.e.Report(r.Context(), to.Add(-since), to, engine.ReportFilter{Namespace: q.Get("namespace"), Workflow: q.Get("workflow")})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}

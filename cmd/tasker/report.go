@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/engine"
+)
+
+func newReportCmd() *cobra.Command {
+	var db, namespace, workflow string
+	var since time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "print the performance report of the tasks created recently",
+		Long: `report prints the performance report (engine.Report) of the tasks created in
+the last --since: the executive summary (tasks, completion and error rates,
+throughput per hour, p50/p95 duration per workflow), per-step durations and
+retry rates, the steps that dominate the critical path, the system's health,
+recommendations, and trends against the window before. Durations, steps and
+bottlenecks come from the most recent 1000 tasks of the window (counts are
+exact). It opens the database read-only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if since <= 0 {
+				return fmt.Errorf("--since must be positive, got %s", since)
+			}
+			ctx := cmd.Context()
+			st, err := openStore(ctx, db, openReadOnly)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd)})
+			if err != nil {
+				return err
+			}
+			defer e.Stop(ctx)
+			to := time.Now()
+			r, err := e.Report(ctx, to.Add(-since), to, engine.ReportFilter{Namespace: namespace, Workflow: workflow})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), r)
+			}
+			return printReport(cmd.OutOrStdout(), r)
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", time.Hour, "the window: tasks created this long ago until now")
+	cmd.Flags().StringVar(&namespace, "namespace", "", "only this namespace's workflows")
+	cmd.Flags().StringVar(&workflow, "workflow", "", `only this workflow ("namespace/name")`)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (engine.Report)")
+	addDBFlag(cmd, &db)
+	return cmd
+}
+
+func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+
+func printReport(out io.Writer, r *engine.Report) error {
+	s := r.Summary
+	fmt.Fprintf(out, "report %s – %s (generated %s, %d tasks sampled)\n\n", fmtTime(r.From), fmtTime(r.To), fmtTime(r.GeneratedAt), r.Sampled)
+	fmt.Fprintf(out, "SUMMARY\ntasks %d: %d complete, %d failed, %d cancelled, %d running; completion %s, errors %s, %.1f complete/h\n",
+		s.Tasks, s.Complete, s.Failed, s.Cancelled, s.Running, pct(s.CompletionRate), pct(s.ErrorRate), s.ThroughputPerHour)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if len(s.Workflows) > 0 {
+		fmt.Fprintln(tw, "\nWORKFLOW\tTASKS\tCOMPLETE\tFAILED\tP50\tP95")
+		for _, w := range s.Workflows {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", w.Workflow, w.Tasks, w.Complete, w.Failed, w.P50, w.P95)
+		}
+	}
+	if len(r.Steps) > 0 {
+		fmt.Fprintln(tw, "\nWORKFLOW\tSTEP\tRUNS\tRETRY RATE\tFAILED\tMEAN\tP50\tP95")
+		for _, st := range r.Steps {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", st.Workflow, st.Step, st.Runs, pct(st.RetryRate), st.Failed, st.Mean, st.P50, st.P95)
+		}
+	}
+	if len(r.Bottlenecks) > 0 {
+		fmt.Fprintln(tw, "\nBOTTLENECK\tSTEP\tSHARE OF TASK TIME\tMEAN ON PATH")
+		for _, b := range r.Bottlenecks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.Workflow, b.Step, pct(b.Share), b.Mean)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	h := r.Health
+	fmt.Fprintf(out, "\nHEALTH\npool %d/%d in use (%s pressure); %d handlers running of %d; %d steps ready, oldest %s\n",
+		h.PoolInUse, h.PoolMax, h.Pressure, h.Running, h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond))
+	if len(r.Recommendations) > 0 {
+		fmt.Fprintln(out, "\nRECOMMENDATIONS")
+		for _, rc := range r.Recommendations {
+			fmt.Fprintf(out, "[%s %s] %s: %s\n", rc.Priority, rc.Category, rc.Finding, rc.Action)
+		}
+	}
+	fmt.Fprintln(out, "\nTRENDS (vs the previous window)")
+	for _, t := range r.Trends {
+		fmt.Fprintf(out, "%s: %.3g → %.3g", t.Metric, t.Previous, t.Current)
+		if t.Previous != 0 {
+			fmt.Fprintf(out, " (%+.1f%%)", 100*t.Change)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+)
+
+// The demo's five orders (one payment retried) in the report, as text
+// and as JSON.
+func TestReportAfterDemo(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	mustExecute(t, "demo", "--orders", "5", "--db", db)
+	out := mustExecute(t, "report", "--db", db)
+	wantMatch(t, out, `tasks 5: 5 complete, 0 failed, 0 cancelled, 0 running; completion 100\.0%, errors 0\.0%`)
+	wantMatch(t, out, `(?m)^ecommerce/process_order\s+5\s+5\s+0\s`)
+	wantMatch(t, out, `(?m)^ecommerce/process_order\s+charge_payment\s+5\s+20\.0%`)
+	wantMatch(t, out, `BOTTLENECK`)
+	wantMatch(t, out, `(?m)^tasks: 0 → 5$`)
+
+	var r struct {
+		Summary struct{ Tasks, Complete int } `json:"summary"`
+		Cached  bool                           `json:"cached"`
+		Steps   []struct {
+			Step    string `json:"step"`
+			Retried int    `json:"retried"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(mustExecute(t, "report", "--json", "--workflow", "ecommerce/process_order", "--db", db)), &r); err != nil {
+		t.Fatal(err)
+	}
+	retried := 0
+	for _, s := range r.Steps {
+		retried += s.Retried
+	}
+	if r.Summary.Tasks != 5 || r.Summary.Complete != 5 || retried != 1 {
+		t.Fatalf("report --json: %+v", r)
+	}
+	mustFail(t, "--since must be positive", "report", "--since", "0s", "--db", db)
+	mustFail(t, `workflow filter "nope"`, "report", "--workflow", "nope", "--db", db)
+}
