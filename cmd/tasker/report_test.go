@@ -20,7 +20,7 @@ func TestReportAfterDemo(t *testing.T) {
 
 	var r struct {
 		Summary struct{ Tasks, Complete int } `json:"summary"`
-		Cached  bool                           `json:"cached"`
+		Cached  bool                          `json:"cached"`
 		Steps   []struct {
 			Step    string `json:"step"`
 			Retried int    `json:"retried"`
