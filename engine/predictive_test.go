@@ -194,3 +194,19 @@ func TestPredictiveRetryConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionChoices(t *testing.T) {
+	s := testkit.NewEngine(t, nil).Store
+	for _, c := range []struct {
+		r  time.Duration
+		ok bool
+	}{{0, true}, {engine.KeepForever, true}, {time.Hour, true}, {-2 * time.Second, false}} {
+		cfg := engine.Config{Store: s, Execution: engine.ExecutionConfig{Retention: c.r}}
+		if err := cfg.Validate(); (err == nil) != c.ok {
+			t.Errorf("retention %s: %v", c.r, err)
+		}
+	}
+	if engine.DefaultRetention != 7*24*time.Hour {
+		t.Fatalf("default retention %s", engine.DefaultRetention)
+	}
+}

@@ -173,19 +173,40 @@ func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// purgeBatch bounds one delete.
-const purgeBatch = 500
+// PurgeBatch bounds one delete (one short transaction), and
+// PurgeBatchesPerPass the deletes of one maintenance pass: a backlog (say,
+// retention switched on over months of history) is worked off a bounded
+// amount per pass instead of holding the writer for minutes. With the
+// default 5 s pass that is up to 1,000 tasks/s, three times the steady
+// start rate measured on SQLite.
+const (
+	PurgeBatch          = 200
+	PurgeBatchesPerPass = 25
+)
 
-// purge deletes finished tasks older than before in bounded batches.
-func (m *Maintainer) purge(ctx context.Context, before time.Time) {
-	for ctx.Err() == nil {
-		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Limit: purgeBatch})
+// purge deletes finished tasks older than before, in at most
+// PurgeBatchesPerPass batches of PurgeBatch; it returns how many it
+// deleted.
+func (m *Maintainer) purge(ctx context.Context, before time.Time) int {
+	total := 0
+	for range PurgeBatchesPerPass {
+		if ctx.Err() != nil {
+			return total
+		}
+		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Limit: PurgeBatch})
 		if err != nil {
 			m.log.Warn("retention: deleting finished tasks failed", zap.Error(err))
-			return
+			return total
 		}
-		if n < purgeBatch {
-			return
+		total += n
+		if n < PurgeBatch {
+			return total
 		}
 	}
+	return total
 }
+
+// Purge runs one retention pass now (deleting what finished before
+// before), as the leader's maintenance does; it returns how many tasks it
+// deleted.
+func (m *Maintainer) Purge(ctx context.Context, before time.Time) int { return m.purge(ctx, before) }
