@@ -239,10 +239,16 @@ func (c *Config) withDefaults() Config {
 // Validate reports every problem at once.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Store == nil {
-		bad("config: Store is required")
+		errs = append(errs, errors.New("config: Store is required"))
 	}
+	return errors.Join(append(errs, c.validateSettings())...)
+}
+
+// validateSettings is Validate but for Store.
+func (c *Config) validateSettings() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Logger != nil && c.Slog != nil {
 		bad("config: Logger and Slog are both set; set one")
 	}

@@ -210,3 +210,28 @@ func TestRetentionChoices(t *testing.T) {
 		t.Fatalf("default retention %s", engine.DefaultRetention)
 	}
 }
+
+func TestPresets(t *testing.T) {
+	s := testkit.NewEngine(t, nil).Store
+	for _, name := range []string{engine.PresetDevelopment, engine.PresetTest, engine.PresetProduction} {
+		c, err := engine.Preset(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c.Execution.Retention <= 0 {
+			t.Errorf("%s keeps finished tasks forever", name)
+		}
+		c.Store = s
+		e, err := engine.New(c)
+		if err != nil {
+			t.Fatalf("%s: New: %v", name, err)
+		}
+		_ = e.Close()
+	}
+	if c, _ := engine.Preset(engine.PresetTest); c.Execution.LeaseTTL != 5*time.Second || c.Retry.Max != 100*time.Millisecond {
+		t.Errorf("test preset %+v", c.Execution)
+	}
+	if _, err := engine.Preset("staging"); err == nil || !strings.Contains(err.Error(), `unknown preset "staging" (one of development, test, production)`) {
+		t.Fatalf("unknown preset: %v", err)
+	}
+}

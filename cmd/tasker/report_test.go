@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -38,4 +41,20 @@ func TestReportAfterDemo(t *testing.T) {
 	}
 	mustFail(t, "--since must be positive", "report", "--since", "0s", "--db", db)
 	mustFail(t, `workflow filter "nope"`, "report", "--workflow", "nope", "--db", db)
+}
+
+// A bad --config is refused before anything is opened, every problem
+// named with its line.
+func TestWorkerRefusesBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "tasker.yaml")
+	db := filepath.Join(dir, "never.db")
+	if err := os.WriteFile(conf, []byte("db: "+db+"\nexecution:\n  lease_ttl: soon\n  max_concurency: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, conf+`:3: execution.lease_ttl: "soon" is not a duration`, "worker", "--config", conf)
+	mustFail(t, conf+`:4: execution.max_concurency: unknown key`, "serve", "--config", conf)
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database (%v)", err)
+	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var db, listen string
+	var db, listen, configPath string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "serve the admin API (/api/…, /metrics, /healthz, /readyz) until SIGINT or SIGTERM",
@@ -35,6 +35,10 @@ run workers (register engine.NewMetrics there).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			ecfg, err := loadConfig(cmd, configPath, &db)
+			if err != nil {
+				return err
+			}
 			st, err := openStore(ctx, db, openExisting)
 			if err != nil {
 				return err
@@ -43,7 +47,8 @@ run workers (register engine.NewMetrics there).`,
 			m := engine.NewMetrics()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd), Metrics: m})
+			ecfg.Store, ecfg.Slog, ecfg.Metrics = st, cliLogger(cmd), m
+			e, err := engine.New(ecfg)
 			if err != nil {
 				return err
 			}
@@ -83,5 +88,6 @@ run workers (register engine.NewMetrics there).`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7007", "address to listen on (beyond loopback only with tokens)")
 	addDBFlag(cmd, &db)
+	addConfigFlag(cmd, &configPath)
 	return cmd
 }

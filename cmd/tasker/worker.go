@@ -17,7 +17,7 @@ import (
 var registerExtra func(e *engine.Engine) error
 
 func newWorkerCmd() *cobra.Command {
-	var db string
+	var db, configPath string
 	var concurrency int
 	var poll, drain time.Duration
 	cmd := &cobra.Command{
@@ -38,6 +38,10 @@ SIGTERM exits at once (status 128+signal).`,
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
+			cfg, err := loadConfig(cmd, configPath, &db)
+			if err != nil {
+				return err
+			}
 			st, err := openStore(ctx, db, openCreate)
 			if err != nil {
 				return err
@@ -48,7 +52,14 @@ SIGTERM exits at once (status 128+signal).`,
 					st.Close()
 				}
 			}()
-			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd), Version: buildVersion().Version, Execution: engine.ExecutionConfig{MaxConcurrency: concurrency, PollInterval: poll}})
+			cfg.Store, cfg.Slog, cfg.Version = st, cliLogger(cmd), buildVersion().Version
+			if cmd.Flags().Changed("concurrency") {
+				cfg.Execution.MaxConcurrency = concurrency
+			}
+			if cmd.Flags().Changed("poll") {
+				cfg.Execution.PollInterval = poll
+			}
+			e, err := engine.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -106,5 +117,6 @@ SIGTERM exits at once (status 128+signal).`,
 	cmd.Flags().DurationVar(&drain, "shutdown-timeout", 30*time.Second, "the former name of --drain")
 	_ = cmd.Flags().MarkDeprecated("shutdown-timeout", "use --drain")
 	addDBFlag(cmd, &db)
+	addConfigFlag(cmd, &configPath)
 	return cmd
 }

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/cliconfig"
+)
+
+// addConfigFlag gives a command that runs an engine the --config flag.
+func addConfigFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "config", "", "YAML configuration file (preset, db, execution, retry, …; TASKER_* variables override it, flags override both)")
+}
+
+// loadConfig reads --config and the TASKER_* variables (see package
+// cliconfig) into an engine configuration; a --db the user did not give
+// takes the configuration's db. Every problem is reported at once.
+func loadConfig(cmd *cobra.Command, path string, db *string) (engine.Config, error) {
+	s, err := cliconfig.Load(path, os.Environ())
+	if err != nil {
+		return engine.Config{}, err
+	}
+	if s.DB != "" && !cmd.Flags().Changed("db") {
+		*db = s.DB
+	}
+	return s.Config, nil
+}

@@ -1,0 +1,398 @@
+// Package cliconfig reads the tasker CLI's configuration: a YAML file
+// (--config) and TASKER_* environment variables over an engine preset.
+//
+//	preset: production          # development, test or production (engine.Preset)
+//	db: postgres://localhost/tasker
+//	worker_id: api-1
+//	environment: staging
+//	execution:
+//	  min_concurrency: 1
+//	  max_concurrency: 32
+//	  tune_interval: 1s
+//	  batch_size: 100
+//	  lease_ttl: 30s
+//	  poll_interval: 1s
+//	  rescue_interval: 5s
+//	  retention: 168h           # or "forever"
+//	  default_timeout: 15m
+//	  queues: [default, mail]
+//	retry: {base: 1s, max: 5m}
+//	predictive_retry: {min: 1s, max: 5m}
+//	cache: {distributed: "redis://127.0.0.1:6379/0"}
+//
+// Every key has a variable: TASKER_ and its path in capitals with "_" for
+// "." (TASKER_EXECUTION_MAX_CONCURRENCY=64, TASKER_EXECUTION_QUEUES=a,b);
+// a variable wins over the file. Decoding is strict: an unknown key (in
+// the file, or a TASKER_ variable under a known section such as
+// TASKER_EXECUTION_), a value of the wrong kind and a preset that does not
+// exist are errors, all reported at once, each naming the key and the
+// file's line (or the variable).
+package cliconfig
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/tasker-go/tasker/engine"
+)
+
+// Settings are the configuration read.
+type Settings struct {
+	// DB is the database (the --db flag's value when the flag is not
+	// given); empty when neither the file nor the environment set it.
+	DB string
+	// Config is the preset (none: the engine's defaults) with the file's
+	// and the environment's values over it; Store is unset.
+	Config engine.Config
+}
+
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kDuration
+	kRetention // a duration or "forever"
+	kList
+)
+
+// value is one key's value, with where it came from.
+type value struct {
+	s     string
+	list  []string
+	where string // "file.yaml:7" or "TASKER_X"
+}
+
+type key struct {
+	path string
+	kind kind
+	set  func(s *Settings, v value) error
+}
+
+func intField(p func(*engine.Config) *int) func(*Settings, value) error {
+	return func(s *Settings, v value) error {
+		n, err := strconv.Atoi(v.s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a whole number ≥ 0", v.s)
+		}
+		*p(&s.Config) = n
+		return nil
+	}
+}
+
+func durField(p func(*engine.Config) *time.Duration) func(*Settings, value) error {
+	return func(s *Settings, v value) error {
+		d, err := time.ParseDuration(v.s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("%q is not a duration ≥ 0 (say 30s, 5m, 168h)", v.s)
+		}
+		*p(&s.Config) = d
+		return nil
+	}
+}
+
+func strField(p func(*Settings) *string) func(*Settings, value) error {
+	return func(s *Settings, v value) error { *p(s) = v.s; return nil }
+}
+
+// keys lists every key; preset first, since it is the base the others
+// change.
+var keys = []key{
+	{"preset", kString, func(s *Settings, v value) error {
+		c, err := engine.Preset(v.s)
+		if err != nil {
+			return fmt.Errorf("%q is not a preset (one of %s, %s, %s)", v.s, engine.PresetDevelopment, engine.PresetTest, engine.PresetProduction)
+		}
+		s.Config = c
+		return nil
+	}},
+	{"db", kString, strField(func(s *Settings) *string { return &s.DB })},
+	{"worker_id", kString, strField(func(s *Settings) *string { return &s.Config.WorkerID })},
+	{"environment", kString, strField(func(s *Settings) *string { return &s.Config.Environment })},
+	{"execution.min_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MinConcurrency })},
+	{"execution.max_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MaxConcurrency })},
+	{"execution.batch_size", kInt, intField(func(c *engine.Config) *int { return &c.Execution.BatchSize })},
+	{"execution.tune_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.TuneInterval })},
+	{"execution.lease_ttl", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.LeaseTTL })},
+	{"execution.poll_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.PollInterval })},
+	{"execution.rescue_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.RescueInterval })},
+	{"execution.default_timeout", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.DefaultTimeout })},
+	{"execution.retention", kRetention, func(s *Settings, v value) error {
+		if v.s == "forever" {
+			s.Config.Execution.Retention = engine.KeepForever
+			return nil
+		}
+		d, err := time.ParseDuration(v.s)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q is neither a positive duration (say 168h) nor \"forever\"", v.s)
+		}
+		s.Config.Execution.Retention = d
+		return nil
+	}},
+	{"execution.queues", kList, func(s *Settings, v value) error { s.Config.Execution.Queues = v.list; return nil }},
+	{"retry.base", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Base })},
+	{"retry.max", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Max })},
+	{"predictive_retry.min", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Min })},
+	{"predictive_retry.max", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Max })},
+	{"cache.distributed", kString, func(s *Settings, v value) error { s.Config.Cache.Distributed = v.s; return nil }},
+}
+
+// sections are the keys that hold mappings.
+var sections = []string{"execution", "retry", "predictive_retry", "cache"}
+
+// EnvName is the variable of a key's path.
+func EnvName(path string) string {
+	return "TASKER_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// Load reads the file at path (none when empty) and env ("KEY=VALUE", as
+// os.Environ returns it).
+func Load(path string, env []string) (*Settings, error) {
+	var data []byte
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("reading the configuration: %w", err)
+		}
+	}
+	return Parse(path, data, env)
+}
+
+// Parse is Load of data, named file in errors.
+func Parse(file string, data []byte, env []string) (*Settings, error) {
+	var problems []error
+	vals := map[string]value{}
+	if len(data) > 0 {
+		problems = append(problems, parseFile(file, data, vals)...)
+	}
+	problems = append(problems, parseEnv(env, vals)...)
+	s := &Settings{}
+	for _, k := range keys {
+		v, ok := vals[k.path]
+		if !ok {
+			continue
+		}
+		if err := k.set(s, v); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %s: %w", v.where, k.path, err))
+		}
+	}
+	if len(problems) == 0 {
+		if err := s.Config.Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				if e.Error() != "config: Store is required" {
+					problems = append(problems, fmt.Errorf("%s: %w", orStdin(file), e))
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return s, nil
+}
+
+func orStdin(file string) string {
+	if file == "" {
+		return "configuration"
+	}
+	return file
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func known(path string) (key, bool) {
+	for _, k := range keys {
+		if k.path == path {
+			return k, true
+		}
+	}
+	return key{}, false
+}
+
+// parseFile decodes the YAML strictly into vals.
+func parseFile(file string, data []byte, vals map[string]value) []error {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return []error{fmt.Errorf("%s: %s", orStdin(file), yaml.FormatError(err, false, false))}
+	}
+	lines := map[string]int{}
+	for _, doc := range f.Docs {
+		if doc.Body != nil {
+			ast.Walk(lineVisitor(lines), doc.Body)
+		}
+	}
+	at := func(path string) string { return fmt.Sprintf("%s:%d", orStdin(file), lines[path]) }
+	var raw any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return []error{fmt.Errorf("%s: %s", orStdin(file), yaml.FormatError(err, false, false))}
+	}
+	if raw == nil {
+		return nil
+	}
+	doc, ok := raw.(map[string]any)
+	if !ok {
+		return []error{fmt.Errorf("%s: the configuration is a mapping of keys (preset, db, execution, …)", orStdin(file))}
+	}
+	var problems []error
+	var walk func(m map[string]any, prefix string)
+	walk = func(m map[string]any, prefix string) {
+		for _, name := range sortedKeys(m) {
+			path := prefix + name
+			v := m[name]
+			if prefix == "" && slices.Contains(sections, name) {
+				sub, ok := v.(map[string]any)
+				if !ok && v != nil {
+					problems = append(problems, fmt.Errorf("%s: %s: is a mapping of keys", at(path), path))
+					continue
+				}
+				walk(sub, path+".")
+				continue
+			}
+			k, ok := known(path)
+			if !ok {
+				problems = append(problems, fmt.Errorf("%s: %s: unknown key (known here: %s)", at(path), path, strings.Join(knownUnder(prefix), ", ")))
+				continue
+			}
+			if v == nil {
+				continue
+			}
+			val := value{where: at(path)}
+			switch x := v.(type) {
+			case []any:
+				if k.kind != kList {
+					problems = append(problems, fmt.Errorf("%s: %s: is a single value, got a list", at(path), path))
+					continue
+				}
+				for _, e := range x {
+					s, ok := e.(string)
+					if !ok || s == "" {
+						problems = append(problems, fmt.Errorf("%s: %s: lists names, got %v", at(path), path, e))
+						continue
+					}
+					val.list = append(val.list, s)
+				}
+			case map[string]any:
+				problems = append(problems, fmt.Errorf("%s: %s: is a single value, got a mapping", at(path), path))
+				continue
+			default:
+				if k.kind == kList {
+					problems = append(problems, fmt.Errorf("%s: %s: is a list ([a, b]), got %v", at(path), path, x))
+					continue
+				}
+				val.s = fmt.Sprint(x)
+			}
+			vals[path] = val
+		}
+	}
+	walk(doc, "")
+	return problems
+}
+
+// parseEnv reads the TASKER_ variables of the keys; a variable under a
+// known section that names no key is refused (a misspelt one would
+// otherwise be ignored without a word). Others (TASKER_TEST_…) are not
+// the configuration's.
+func parseEnv(env []string, vals map[string]value) []error {
+	var problems []error
+	byName := map[string]key{}
+	for _, k := range keys {
+		byName[EnvName(k.path)] = k
+	}
+	for _, kv := range env {
+		name, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "TASKER_") {
+			continue
+		}
+		k, ok := byName[name]
+		if !ok {
+			for _, sec := range sections {
+				if strings.HasPrefix(name, EnvName(sec)+"_") {
+					problems = append(problems, fmt.Errorf("%s: unknown variable (known under %s: %s)", name, sec, strings.Join(envUnder(sec), ", ")))
+				}
+			}
+			continue
+		}
+		val := value{s: v, where: name}
+		if k.kind == kList {
+			for _, e := range strings.Split(v, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					val.list = append(val.list, e)
+				}
+			}
+		}
+		vals[k.path] = val
+	}
+	return problems
+}
+
+func knownUnder(prefix string) []string {
+	var out []string
+	for _, k := range keys {
+		rest, ok := strings.CutPrefix(k.path, prefix)
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			rest = rest[:i]
+		}
+		if !slices.Contains(out, rest) {
+			out = append(out, rest)
+		}
+	}
+	if prefix == "" {
+		for _, s := range sections {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func envUnder(section string) []string {
+	var out []string
+	for _, k := range keys {
+		if strings.HasPrefix(k.path, section+".") {
+			out = append(out, EnvName(k.path))
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// lineVisitor records the line of every node by its path.
+type lineVisitor map[string]int
+
+func (v lineVisitor) Visit(n ast.Node) ast.Visitor {
+	tk := n.GetToken()
+	if tk == nil || tk.Position == nil {
+		return v
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(n.GetPath(), "$"), ".")
+	if _, seen := v[path]; !seen {
+		v[path] = tk.Position.Line
+	}
+	return v
+}
