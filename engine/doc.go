@@ -170,4 +170,18 @@
 // tasker.step, tasker.step.sequence, tasker.attempt, tasker.queue,
 // tasker.outcome and tasker.error.kind; the instrumentation scope is
 // TracerName.
+//
+// # Diagnostics, predictive retry, the report
+//
+// Every recorded failure carries a Diagnosis (rules matched, insights,
+// suggestions, a snapshot of the pool and the concurrency; add rules with
+// Config.DiagnosisRules). With Template.PredictiveRetry, or the
+// predictive_retry toggle, a retry's backoff is weighed by the error's
+// class, the pool's pressure and the step's recent success rate at the
+// coming attempt (BackoffDecision, bounded by Config.PredictiveRetry).
+// Report computes the performance report of a window, cached like the
+// predictive retry's history (Status.Cache reports their hit rates).
+// Preset returns the development, test and production configurations.
+// Finished tasks are deleted after ExecutionConfig.Retention (default
+// DefaultRetention, 7 days; KeepForever keeps them).
 package engine
