@@ -43,10 +43,10 @@ func (s *Store) ReportData(ctx context.Context, p *store.ReportParams) (*store.R
 		ids[i] = t.ID
 	}
 	if err := s.ro.NewRaw(`SELECT id, task_id, name, state, attempts, created_at, started_at, completed_at FROM tasker_steps
-		WHERE task_id IN (?) ORDER BY task_id, id`, bun.In(ids)).Scan(ctx, &out.Steps); err != nil {
+		WHERE task_id IN (?) ORDER BY task_id, id`, bun.List(ids)).Scan(ctx, &out.Steps); err != nil {
 		return nil, s.wrap("reading report steps", err)
 	}
-	if err := s.ro.NewRaw(`SELECT task_id, from_step_id, to_step_id FROM tasker_step_edges WHERE task_id IN (?)`, bun.In(ids)).Scan(ctx, &out.Edges); err != nil {
+	if err := s.ro.NewRaw(`SELECT task_id, from_step_id, to_step_id FROM tasker_step_edges WHERE task_id IN (?)`, bun.List(ids)).Scan(ctx, &out.Edges); err != nil {
 		return nil, s.wrap("reading report edges", err)
 	}
 	return out, nil
