@@ -27,6 +27,7 @@ import (
 //	concurrency: {max: 1, key: customer_id}   # fleet-wide: 1 running step per customer
 //	rate_limits: {payments: {per_second: 50, burst: 10}}  # steps with dependent_system: payments
 //	input_schema: {type: object, required: [order_id]}
+//	predictive_retry: true  # weigh retry delays (Template.PredictiveRetry)
 //	steps:
 //	  - name: charge_payment
 //	    handler: ecommerce.charge_payment
@@ -43,7 +44,7 @@ import (
 // duplicate key are errors that name the key's path and line. Step indexes
 // in paths count from 0. A null value ("timeout:") counts as absent.
 var (
-	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "steps", "environments"}
+	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
 	retryKeys    = []string{"limit", "backoff", "base", "max"}
 )
@@ -385,6 +386,9 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 		} else {
 			d.add(join(at, "priority"), "must be an integer, got %s", describeValue(v))
 		}
+	}
+	if p := d.bool(doc, at, "predictive_retry"); p != nil {
+		t.PredictiveRetry = *p
 	}
 	if v := doc["input_schema"]; v != nil {
 		switch v.(type) {

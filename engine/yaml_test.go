@@ -334,6 +334,7 @@ priority: 5
 concurrency: {max: 1, key: customer_id}
 rate_limits:
   payments: {per_second: 12.5, burst: 3}
+predictive_retry: true
 steps:
   - name: charge
     handler: shop.charge
@@ -341,7 +342,7 @@ steps:
 `)
 	tmpl, err := engine.LoadTemplateFile(ok, "")
 	must(t, err)
-	if tmpl.Queue != "orders" || tmpl.Priority != 5 || *tmpl.Concurrency != (engine.Concurrency{Max: 1, Key: "customer_id"}) ||
+	if tmpl.Queue != "orders" || !tmpl.PredictiveRetry || tmpl.Priority != 5 || *tmpl.Concurrency != (engine.Concurrency{Max: 1, Key: "customer_id"}) ||
 		tmpl.RateLimits["payments"] != (engine.RateLimit{PerSecond: 12.5, Burst: 3}) {
 		t.Fatalf("decoded %+v", tmpl)
 	}
@@ -361,6 +362,10 @@ steps:
 		if !strings.Contains(fmt.Sprint(err), want) {
 			t.Errorf("error %v does not mention %q", err, want)
 		}
+	}
+	_, err = engine.LoadTemplateFile(writeTemplate(t, "namespace: shop\nname: order\npredictive_retry: often\nsteps: [{name: a, handler: h}]\n"), "")
+	if !strings.Contains(fmt.Sprint(err), ":3:") || !strings.Contains(fmt.Sprint(err), "predictive_retry: must be true or false") {
+		t.Errorf("predictive_retry: often: %v", err)
 	}
 	_, err = engine.LoadTemplateFile(writeTemplate(t, "namespace: shop\nname: order\npriority: 5000\nsteps: [{name: a, handler: h}]\n"), "")
 	if !strings.Contains(fmt.Sprint(err), ":3:") || !strings.Contains(fmt.Sprint(err), "priority must be between 0 and 1000") {
