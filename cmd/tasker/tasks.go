@@ -380,7 +380,11 @@ func printHistory(out io.Writer, h *store.History, names map[int64]string) error
 		if detail == "" && len(r.meta) > 0 && string(r.meta) != "null" {
 			detail = string(r.meta)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s → %s\t%s\n", fmtTime(r.at), r.object, r.from, r.to, clip(detail, 80))
+		detail = clip(detail, 80)
+		if b := backoffText(r.meta); b != "" {
+			detail += "; " + b // the predictive retry's decision, whole
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s → %s\t%s\n", fmtTime(r.at), r.object, r.from, r.to, detail)
 	}
 	return w.Flush()
 }

@@ -59,13 +59,24 @@ func printDiagnoses(out io.Writer, steps []*store.Step) {
 			fmt.Fprintf(out, "  system:   pool %d/%d in use (%s pressure), %d handlers running of %d\n",
 				sys.PoolInUse, sys.PoolMax, sys.Pressure, sys.Running, sys.MaxConcurrency)
 		}
-		if b := f.Backoff; b != nil {
-			bounded := ""
-			if b.Bounded != "" {
-				bounded = " (bounded to " + b.Bounded + ")"
-			}
-			fmt.Fprintf(out, "  backoff:  %dms = base %dms × error %s %.2g × pressure %s %.2g × history %d/%d %.2g%s\n",
-				b.FinalMS, b.BaseMS, b.ErrorClass, b.ErrorFactor, b.Pressure, b.PressureFactor, b.HistorySuccess, b.HistoryAttempts, b.HistoryFactor, bounded)
+		if b := backoffText(s.LastError); b != "" {
+			fmt.Fprintf(out, "  backoff:  %s\n", b)
 		}
 	}
+}
+
+// backoffText is a recorded failure's predictive retry decision in one
+// line ("" when there is none).
+func backoffText(doc store.JSON) string {
+	var f recordedFailure
+	if len(doc) == 0 || json.Unmarshal(doc, &f) != nil || f.Backoff == nil {
+		return ""
+	}
+	b := f.Backoff
+	bounded := ""
+	if b.Bounded != "" {
+		bounded = " (bounded to " + b.Bounded + ")"
+	}
+	return fmt.Sprintf("retry in %dms = base %dms × error %s %.2g × pressure %s %.2g × history %d/%d %.2g%s",
+		b.FinalMS, b.BaseMS, b.ErrorClass, b.ErrorFactor, b.Pressure, b.PressureFactor, b.HistorySuccess, b.HistoryAttempts, b.HistoryFactor, bounded)
 }

@@ -18,12 +18,22 @@ func TestPrintDiagnoses(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{"DIAGNOSIS", "call (attempt 1, error)", "rules:    http_5xx", "insight:  the server failed (HTTP 503)",
 		"suggest:  name the step's DependentSystem", "pool 3/10 in use (low pressure), 2 handlers running of 32",
-		"backoff:  2080ms = base 2000ms × error http_5xx 1.3 × pressure low 0.8 × history 30/40 1"} {
+		"backoff:  retry in 2080ms = base 2000ms × error http_5xx 1.3 × pressure low 0.8 × history 30/40 1"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
 	if strings.Contains(got, "old (") || strings.Contains(got, "ok (") {
 		t.Errorf("steps without a diagnosis printed:\n%s", got)
+	}
+	// The history prints every retry's decision, however long the error.
+	var hist bytes.Buffer
+	from := "in_progress"
+	long := strings.Replace(doc, "status 503", strings.Repeat("x", 200)+" status 503", 1)
+	if err := printHistory(&hist, &store.History{Steps: []*store.StepTransition{{StepID: 1, FromState: &from, ToState: "pending", Metadata: store.JSON(long)}}}, map[int64]string{1: "call"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hist.String(), "; retry in 2080ms = base 2000ms") {
+		t.Errorf("history lacks the decision:\n%s", hist.String())
 	}
 }
