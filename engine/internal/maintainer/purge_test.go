@@ -14,7 +14,9 @@ import (
 
 	"github.com/tasker-go/tasker/engine/internal/inflight"
 	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
@@ -42,6 +44,16 @@ func seedFinished(tb testing.TB, s store.Store, n int) {
 			tb.Fatal(err)
 		}
 	}
+}
+
+func openPostgres(tb testing.TB) store.Store {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), pgtest.URL(tb), &postgres.Options{Schema: pgtest.NewSchema(tb), MaxConns: 4})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 func openSQLite(tb testing.TB) *sqlite.Store {
@@ -79,52 +91,64 @@ func TestPurgeIsBoundedPerPass(t *testing.T) {
 // BenchmarkClaimDuringPurge measures the latency of one claim and commit
 // of a ready step while retention deletes a backlog of finished tasks
 // back to back, against the same with no deletion.
+//
+// On PostgreSQL (TASKER_TEST_POSTGRES_URL; source scripts/postgres.sh)
+// too, each run in a fresh schema.
 func BenchmarkClaimDuringPurge(b *testing.B) {
-	for _, purging := range []bool{false, true} {
-		b.Run(fmt.Sprintf("purging=%v", purging), func(b *testing.B) {
-			s := openSQLite(b)
-			seedFinished(b, s, 50_000)
-			m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{}, Hooks{})
-			ctx, stop := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			var deleted atomic.Int64
-			if purging {
-				wg.Go(func() {
-					for ctx.Err() == nil {
-						n := m.Purge(ctx, epoch.Add(time.Hour))
-						deleted.Add(int64(n))
-						if n == 0 {
-							return
-						}
-					}
-				})
+	for _, db := range []string{"sqlite", "postgres"} {
+		for _, purging := range []bool{false, true} {
+			b.Run(fmt.Sprintf("db=%s/purging=%v", db, purging), func(b *testing.B) { benchClaimDuringPurge(b, db, purging) })
+		}
+	}
+}
+
+func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
+	var s store.Store
+	if db == "postgres" {
+		s = openPostgres(b)
+	} else {
+		s = openSQLite(b)
+	}
+	seedFinished(b, s, 50_000)
+	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{}, Hooks{})
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var deleted atomic.Int64
+	if purging {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				n := m.Purge(ctx, epoch.Add(time.Hour))
+				deleted.Add(int64(n))
+				if n == 0 {
+					return
+				}
 			}
-			now := epoch.Add(2 * time.Hour)
-			lat := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for i := range b.N {
-				if _, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "new", Kind: store.KindDAG, IdentityKey: fmt.Sprintf("new-%d", i),
-					Context: store.JSON(`{}`), Steps: []store.NewStep{{Name: "s", Handler: "h", Retryable: true}}, Now: now}); err != nil {
-					b.Fatal(err)
-				}
-				start := time.Now()
-				got, err := s.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Now: now})
-				if err != nil || len(got) != 1 {
-					b.Fatalf("claim: %v (%d)", err, len(got))
-				}
-				if _, err := s.FinishSteps(ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{{Lease: got[0].Step.Lease(), Kind: store.OutcomeComplete, Results: store.JSON(`{}`)}}, Now: now}); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(start))
-			}
-			b.StopTimer()
-			stop()
-			wg.Wait()
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
-			b.ReportMetric(float64(deleted.Load()), "deleted")
 		})
 	}
+	now := epoch.Add(2 * time.Hour)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "new", Kind: store.KindDAG, IdentityKey: fmt.Sprintf("new-%d", i),
+			Context: store.JSON(`{}`), Steps: []store.NewStep{{Name: "s", Handler: "h", Retryable: true}}, Now: now}); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		got, err := s.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Now: now})
+		if err != nil || len(got) != 1 {
+			b.Fatalf("claim: %v (%d)", err, len(got))
+		}
+		if _, err := s.FinishSteps(ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{{Lease: got[0].Step.Lease(), Kind: store.OutcomeComplete, Results: store.JSON(`{}`)}}, Now: now}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	stop()
+	wg.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+	b.ReportMetric(float64(deleted.Load()), "deleted")
 }
