@@ -31,7 +31,9 @@ type Diagnosis struct {
 // SystemSnapshot is the process's state when an attempt failed.
 type SystemSnapshot struct {
 	// PoolInUse of PoolMax connections (PoolMax 0: unbounded) and the
-	// pressure level they make (low, moderate, high, critical).
+	// pressure level they make (low, moderate, high, critical;
+	// not_assessed on SQLite, whose one writer connection is busy
+	// whenever anything writes).
 	PoolInUse       int     `json:"pool_in_use"`
 	PoolMax         int     `json:"pool_max"`
 	PoolUtilisation float64 `json:"pool_utilisation"`
@@ -90,15 +92,19 @@ func diagnosisRules(user []DiagnosisRule) []diagnose.Rule {
 // diagnoseFailure diagnoses a failed attempt (f is what classify made of
 // err).
 func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, err error, class errclass.Class) *Diagnosis {
-	r := e.press.Fresh(e.cfg.Execution.TuneInterval)
+	r, assessed := e.pool()
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
-		Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, PoolUtilisation: r.Utilisation}
+		Timeout: policy.Timeout, DependentSystem: policy.DependentSystem}
+	pressureName := "not_assessed"
+	if assessed {
+		facts.PoolUtilisation, pressureName = r.Utilisation, r.Level.String()
+	}
 	if facts.Timeout == 0 {
 		facts.Timeout = e.cfg.Execution.DefaultTimeout
 	}
 	res := diagnose.Apply(e.rules, facts)
 	d := &Diagnosis{Class: string(class), Rules: res.Rules, Insights: res.Insights, Suggestions: res.Suggestions,
-		System: SystemSnapshot{PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation, Pressure: r.Level.String(),
+		System: SystemSnapshot{PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation, Pressure: pressureName,
 			Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency}}
 	return d
 }

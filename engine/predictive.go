@@ -12,6 +12,7 @@ import (
 	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine/internal/errclass"
 	"github.com/tasker-go/tasker/engine/internal/predict"
+	"github.com/tasker-go/tasker/engine/internal/pressure"
 	"github.com/tasker-go/tasker/engine/internal/valcache"
 	"github.com/tasker-go/tasker/store"
 )
@@ -52,7 +53,9 @@ type BackoffDecision struct {
 	ErrorClass  string  `json:"error_class"`
 	ErrorFactor float64 `json:"error_factor"`
 	// Pressure is the connection pool's level (low, moderate, high,
-	// critical) and PressureFactor its weight (0.8, 1, 1.5, 2.5).
+	// critical) and PressureFactor its weight (0.8, 1, 1.5, 2.5); on
+	// SQLite, whose one writer connection is busy whenever anything
+	// writes, "not_assessed" and 1.
 	Pressure       string  `json:"pressure"`
 	PressureFactor float64 `json:"pressure_factor"`
 	// HistoryAttempts and HistorySucceeded are the step's attempts at the
@@ -95,9 +98,17 @@ func (e *Engine) predictive(ctx context.Context, policy stepPolicy) bool {
 func (e *Engine) predictDelay(ctx context.Context, a attemptInfo, base time.Duration, class errclass.Class) *predict.Decision {
 	hist := e.stepHistory(ctx, a.step, a.attempt+1)
 	lo, hi := e.cfg.PredictiveRetry.bounds()
-	d := predict.Decide(predict.Inputs{Base: base, Class: class, Pressure: e.press.Fresh(e.cfg.Execution.TuneInterval).Level,
+	r, assessed := e.pool()
+	d := predict.Decide(predict.Inputs{Base: base, Class: class, Pressure: r.Level, NoPressure: !assessed,
 		Succeeded: hist.Succeeded, Attempts: hist.Attempts, Min: lo, Max: hi})
 	return &d
+}
+
+// pool is the latest pool reading, and whether it measures load: on a
+// single-writer store (SQLite) the pool is the one writer connection,
+// busy whenever anything writes, so its use is no pressure reading.
+func (e *Engine) pool() (pressure.Reading, bool) {
+	return e.press.Fresh(e.cfg.Execution.TuneInterval), !e.st.Capabilities().SingleWriter
 }
 
 // stepHistory is the step's recent success at attempt n, through the

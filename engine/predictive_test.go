@@ -16,7 +16,7 @@ import (
 )
 
 // pressureFactors are the plan's weights by level name.
-var pressureFactors = map[string]float64{"low": 0.8, "moderate": 1, "high": 1.5, "critical": 2.5}
+var pressureFactors = map[string]float64{"low": 0.8, "moderate": 1, "high": 1.5, "critical": 2.5, "not_assessed": 1}
 
 // failOnce fails the first attempt of every task with err.
 func failOnce(err error) engine.HandlerFunc {

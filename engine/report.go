@@ -182,9 +182,12 @@ func (e *Engine) computeReport(ctx context.Context, p *store.ReportParams) (*Rep
 	if err != nil {
 		return nil, fmt.Errorf("report: previous window: %w", err)
 	}
-	r := e.press.Fresh(e.cfg.Execution.TuneInterval)
+	r, assessed := e.pool()
 	h := SystemHealth{Pressure: r.Level.String(), PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation,
 		Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency}
+	if !assessed {
+		h.Pressure = "not_assessed"
+	}
 	now := e.clk.Now()
 	if lags, err := e.st.QueueLags(ctx, e.clk.StoreNow()); err == nil {
 		for _, l := range lags {

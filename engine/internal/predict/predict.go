@@ -80,6 +80,9 @@ type Inputs struct {
 	Base     time.Duration // the policy's backoff for this attempt
 	Class    errclass.Class
 	Pressure pressure.Level
+	// NoPressure: the pool's use says nothing about load (SQLite's single
+	// writer connection is busy whenever anything writes): factor 1.
+	NoPressure bool
 	// Succeeded of Attempts: the history at the coming attempt number.
 	Succeeded, Attempts int
 	// Min and Max bound the result (0: DefaultMin, DefaultMax).
@@ -121,6 +124,9 @@ func Decide(in Inputs) Decision {
 	d := Decision{BaseMS: in.Base.Milliseconds(), ErrorClass: class, ErrorFactor: ErrorFactor(in.Class),
 		Pressure: in.Pressure.String(), PressureFactor: PressureFactor(in.Pressure),
 		HistoryAttempts: in.Attempts, HistorySuccess: in.Succeeded, HistoryFactor: HistoryFactor(in.Succeeded, in.Attempts)}
+	if in.NoPressure {
+		d.Pressure, d.PressureFactor = "not_assessed", 1
+	}
 	v := float64(in.Base) * d.ErrorFactor * d.PressureFactor * d.HistoryFactor
 	final := time.Duration(math.Round(v))
 	switch {

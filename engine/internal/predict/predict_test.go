@@ -61,6 +61,7 @@ func TestDecide(t *testing.T) {
 		{"cut to max", Inputs{Base: 4 * time.Minute, Class: errclass.ConnRefused, Pressure: pressure.High}, 5 * time.Minute, "max"},
 		{"custom bounds", Inputs{Base: time.Second, Pressure: pressure.Moderate, Min: 3 * time.Second, Max: time.Minute}, 3 * time.Second, "min"},
 		{"history helps", Inputs{Base: 10 * time.Second, Pressure: pressure.Moderate, Succeeded: 9, Attempts: 10}, 8 * time.Second, ""},
+		{"pressure not assessed", Inputs{Base: 10 * time.Second, Pressure: pressure.Critical, NoPressure: true}, 10 * time.Second, ""},
 	} {
 		d := Decide(c.in)
 		if d.Final() != c.want || d.Bounded != c.bounded {
@@ -71,6 +72,9 @@ func TestDecide(t *testing.T) {
 	if d.BaseMS != 1500 || d.ErrorClass != "http_5xx" || d.ErrorFactor != 1.3 || d.Pressure != "high" || d.PressureFactor != 1.5 ||
 		d.HistoryAttempts != 12 || d.HistorySuccess != 3 || d.HistoryFactor != 1.3 {
 		t.Fatalf("decision does not carry its reasons: %+v", d)
+	}
+	if d := Decide(Inputs{Base: 5 * time.Second, NoPressure: true}); d.Pressure != "not_assessed" || d.PressureFactor != 1 {
+		t.Fatalf("unassessed pressure: %+v", d)
 	}
 	if Decide(Inputs{Base: 5 * time.Second}).ErrorClass != "unknown" {
 		t.Fatal("an unknown class is named")
