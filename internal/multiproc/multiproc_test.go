@@ -19,28 +19,12 @@ import (
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
-func openStore(t *testing.T, schema string) *postgres.Store {
-	t.Helper()
-	s, err := postgres.Open(context.Background(), pgtest.URL(t), &postgres.Options{Schema: schema, MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openStore(t *testing.T, schema string) *postgres.Store { return pgtest.Open(t, schema, 8) }
 
 // waitFor polls a database condition until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	pgtest.WaitFor(t, what, timeout, 20*time.Millisecond, cond)
 }
 
 func counts(t *testing.T, s store.Store) *store.StateCounts {

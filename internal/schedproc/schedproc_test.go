@@ -13,28 +13,12 @@ import (
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
-func openStore(t *testing.T, schema string) *postgres.Store {
-	t.Helper()
-	s, err := postgres.Open(context.Background(), pgtest.URL(t), &postgres.Options{Schema: schema, MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openStore(t *testing.T, schema string) *postgres.Store { return pgtest.Open(t, schema, 4) }
 
 // waitFor polls a database condition until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	pgtest.WaitFor(t, what, timeout, 50*time.Millisecond, cond)
 }
 
 // run is a task a schedule started.
