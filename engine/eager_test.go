@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ func TestEagerDispatch(t *testing.T) {
 	// An hour's poll: only a wake-up or eager dispatch can start a step.
 	e := newEngine(t, engine.Config{Execution: engine.ExecutionConfig{PollInterval: time.Hour, MaxConcurrency: 1}})
 	release := make(chan struct{})
+	var once sync.Once
+	releaseOnce := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseOnce) // a failed check must not leave the held handler blocking Stop
 	must(t, e.HandleFunc("work", func(sc *engine.StepContext) (any, error) {
 		var in struct{ Hold bool }
 		if err := sc.Input(&in); err != nil {
@@ -57,6 +61,29 @@ func TestEagerDispatch(t *testing.T) {
 			st.StepsClaimedAtStart-before.StepsClaimedAtStart, before.ClaimTransactions, st.ClaimTransactions)
 	}
 
+	// No room: the held task takes the only slot; the next start leaves
+	// its step to the claim loop, which runs it once the slot frees. (This
+	// comes before any claim by the loop: with one slot, a claim that
+	// fills it reports a backlog, and eager dispatch holds back until the
+	// loop's next look finds less than it asked for.)
+	held, err := e.Start(ctx, "eager/one", map[string]any{"hold": true})
+	must(t, err)
+	waitFor(t, "the held step to run", func() bool { return e.Stats().Running == 1 })
+	next, err := e.Start(ctx, "eager/one", map[string]any{"n": 2})
+	must(t, err)
+	if got := e.Stats().StepsClaimedAtStart - st.StepsClaimedAtStart; got != 1 {
+		t.Fatalf("claimed at start %d, want 1 (the held task's; no room for the next)", got)
+	}
+	releaseOnce()
+	for _, x := range []*engine.TaskHandle{held, next} {
+		out, err := x.Wait(ctx)
+		must(t, err)
+		if out.State != store.TaskComplete {
+			t.Fatalf("task %d ended %s", x.TaskID, out.State)
+		}
+	}
+
+	st = e.Stats()
 	// The caller's transaction: nothing may run before it commits, so the
 	// claim loop (woken by the start) claims it.
 	tx, err := e.Store().DB().BeginTx(ctx, nil)
@@ -68,26 +95,6 @@ func TestEagerDispatch(t *testing.T) {
 	must(t, err)
 	if got := e.Stats().StepsClaimedAtStart; got != st.StepsClaimedAtStart {
 		t.Fatalf("a start in the caller's transaction claimed %d steps at start", got-st.StepsClaimedAtStart)
-	}
-
-	// No room: the held task takes the only slot; the next start leaves
-	// its step to the claim loop, which runs it once the slot frees.
-	st = e.Stats()
-	held, err := e.Start(ctx, "eager/one", map[string]any{"hold": true})
-	must(t, err)
-	waitFor(t, "the held step to run", func() bool { return e.Stats().Running == 1 })
-	next, err := e.Start(ctx, "eager/one", map[string]any{"n": 2})
-	must(t, err)
-	if got := e.Stats().StepsClaimedAtStart - st.StepsClaimedAtStart; got != 1 {
-		t.Fatalf("claimed at start %d, want 1 (the held task's; no room for the next)", got)
-	}
-	close(release)
-	for _, x := range []*engine.TaskHandle{held, next} {
-		out, err := x.Wait(ctx)
-		must(t, err)
-		if out.State != store.TaskComplete {
-			t.Fatalf("task %d ended %s", x.TaskID, out.State)
-		}
 	}
 }
 
