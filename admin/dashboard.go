@@ -46,6 +46,13 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return s
 	},
 	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
+	"dur": func(d time.Duration) string {
+		if d >= time.Second {
+			return d.Round(10 * time.Millisecond).String()
+		}
+		return d.Round(10 * time.Microsecond).String()
+	},
 	"stepStates": func() []string {
 		return []string{"pending", "in_progress", "complete", "error", "cancelled", "resolved_manually"}
 	},
@@ -83,6 +90,7 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/tasks", s.ui(store.RoleViewer, s.tasksPage))
 	mux.HandleFunc("GET /ui/tasks/{id}", s.ui(store.RoleViewer, s.taskPage))
 	mux.HandleFunc("GET /ui/workers", s.ui(store.RoleViewer, s.workersPage))
+	mux.HandleFunc("GET /ui/performance", s.ui(store.RoleViewer, s.performancePage))
 	mux.HandleFunc("POST /ui/tasks/{id}/cancel", s.ui(store.RoleOperator, s.cancelForm))
 	mux.HandleFunc("POST /ui/tasks/{id}/retry", s.ui(store.RoleOperator, s.retryForm))
 	mux.HandleFunc("POST /ui/tasks/{id}/resolve", s.ui(store.RoleOperator, s.resolveForm))
@@ -368,6 +376,23 @@ func (s *server) workersPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	pg.Title = "Workers"
 	pg.Data = ws
 	s.render(w, http.StatusOK, "workers", pg)
+}
+
+// performancePage shows engine.Report of the last hour (?since=30m, 24h…):
+// the same report, through the same cache, as GET /api/report.
+func (s *server) performancePage(w http.ResponseWriter, r *http.Request, pg *page) {
+	rep, err := s.makeReport(r)
+	if err != nil {
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, errBadRequest) || errors.Is(err, store.ErrInvalid) {
+			code = http.StatusBadRequest
+		}
+		s.uiError(w, pg, code, err)
+		return
+	}
+	pg.Title = "Performance"
+	pg.Data = rep
+	s.render(w, http.StatusOK, "performance", pg)
 }
 
 // formAction runs an operator action from a dashboard form, with the

@@ -62,6 +62,7 @@ func seed(t *testing.T) *seeded {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Close() }) // the report's cache (an engine used without Run)
 	for _, h := range []string{"ok", "boom"} {
 		if err := e.HandleFunc(h, func(sc *engine.StepContext) (any, error) {
 			if sc.Handler == "boom" {
@@ -250,6 +251,27 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		do(t, v, chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#chart-throughput")))
 		screenshot(t, v, "overview")
+	})
+
+	t.Run("performance", func(t *testing.T) {
+		do(t, v, chromedp.Navigate(srv.URL+"/ui/performance"), chromedp.WaitVisible(chromedp.CSS("#report-summary")))
+		got := eval[map[string]string](t, v, `Object.fromEntries([...document.querySelectorAll("#report-summary [data-k]")].map(e => [e.dataset.k, e.textContent.trim()]))`)
+		// The seed's seven tasks were created in the last hour: 3 complete,
+		// 1 in error, 1 cancelled, 2 not finished.
+		want := map[string]string{"tasks": "7", "complete": "3", "failed": "1", "cancelled": "1", "running": "2"}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("report %s = %q, want %s (all: %v)", k, got[k], w, got)
+			}
+		}
+		if n := eval[int](t, v, `document.querySelectorAll("#report-workflows tr[data-workflow]").length`); n == 0 {
+			t.Error("the report lists no workflow")
+		}
+		screenshot(t, v, "performance")
+		do(t, v, chromedp.Navigate(srv.URL+"/ui/performance?since=forever"), chromedp.WaitVisible(chromedp.CSS("main")))
+		if msg := eval[string](t, v, `document.querySelector("main").textContent`); !strings.Contains(msg, `since "forever" is not a duration`) {
+			t.Errorf("a bad window shows %q", msg)
+		}
 	})
 
 	t.Run("task list", func(t *testing.T) {

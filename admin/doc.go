@@ -45,7 +45,10 @@
 // sequence —, why it is where it is, its steps, their last errors with
 // kind, code, context, stack and diagnostics when recorded, the timeline
 // of its transitions, and Cancel/Retry buttons and a Resolve form per
-// failed step for operators), and the workers. html/template, a stylesheet and a few lines of JS, embedded: no
+// failed step for operators), the workers, and the performance page
+// (engine.Report of the last hour, day or week, through the same cache as
+// GET /api/report). An engine the handler serves without running it
+// should be Closed when the app stops (the report's cache). html/template, a stylesheet and a few lines of JS, embedded: no
 // build step, no CDN, and every link is relative, so it works mounted
 // under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
 // SameSite=Strict cookie read by the dashboard's pages only (never by

@@ -18,21 +18,26 @@ const maxReportWindow = 31 * 24 * time.Hour
 // that minute wait for the next one): generated_at says when it was
 // computed, cached whether this answer came from the cache.
 func (s *server) report(w http.ResponseWriter, r *http.Request, _ *principal) {
-	q := r.URL.Query()
-	since := time.Hour
-	if v := q.Get("since"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > maxReportWindow {
-			fail(w, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, maxReportWindow))
-			return
-		}
-		since = d
-	}
-	to := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
-	rep, err := s.e.Report(r.Context(), to.Add(-since), to, engine.ReportFilter{Namespace: q.Get("namespace"), Workflow: q.Get("workflow")})
+	rep, err := s.makeReport(r)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// makeReport is the report a request asks for (see report), for the API
+// and the dashboard's performance page alike.
+func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
+	q := r.URL.Query()
+	since := time.Hour
+	if v := q.Get("since"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxReportWindow {
+			return nil, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, maxReportWindow)
+		}
+		since = d
+	}
+	to := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+	return s.e.Report(r.Context(), to.Add(-since), to, engine.ReportFilter{Namespace: q.Get("namespace"), Workflow: q.Get("workflow")})
 }
