@@ -199,7 +199,7 @@ func (e *Engine) newClaimLoop(d *dispatch.Dispatcher, tn *tuning) *claimer.Loop 
 func (e *Engine) newCompleter(d *dispatch.Dispatcher) *completer.Completer {
 	x := e.cfg.Execution
 	return completer.New(completer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, LeaseTTL: x.LeaseTTL, MaxPayloadBytes: e.cfg.MaxPayloadBytes,
-		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn},
+		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn, Backlog: e.backlog},
 		e.st, e.clk, e.log, d, completer.Hooks{
 			Committed:   e.committed,
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
@@ -207,6 +207,13 @@ func (e *Engine) newCompleter(d *dispatch.Dispatcher) *completer.Completer {
 			Transaction: func() { e.stat.finishTx.Add(1); e.met.finishTransaction() },
 			Oversized:   e.oversized,
 		})
+}
+
+// backlog reports whether the claim loop may have left ready work behind
+// (true while it does not run).
+func (e *Engine) backlog() bool {
+	r := e.eager.Load()
+	return r == nil || r.loop.Backlog()
 }
 
 // oversized records a result over the payload limit as its step's

@@ -551,6 +551,13 @@ type FinishStepsParams struct {
 	// (the dependants these outcomes just released, say), saving the
 	// claim's own commit. They are returned in FinishStepsResult.Claimed.
 	Claim *ClaimStepsParams
+	// ClaimUnblockedOnly limits Claim to the steps these outcomes make
+	// ready (the next steps of their tasks), outside concurrency groups
+	// and rate limits; other ready work is left to the claim loop. A
+	// worker with no backlog so continues its chains without searching
+	// the queue, and on Postgres a group of completions then commits in
+	// one statement.
+	ClaimUnblockedOnly bool
 }
 
 // FinishedStep reports what happened to one outcome.

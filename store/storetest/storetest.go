@@ -78,6 +78,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimedDeps":                testClaimedDeps,
 		"SuspendWakesOnFinishedTask": testSuspendWakesOnFinishedTask,
 		"Schedules":                  testSchedules,
+		"ClaimUnblockedOnly":         testClaimUnblockedOnly,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -35,6 +35,11 @@ type Config struct {
 	Handlers    func() []string
 	Queues      []string
 	ByReadyTime func() bool
+	// Backlog reports whether ready work may be waiting that the claim
+	// loop has not taken; while it does not, a commit claims only the
+	// steps it unblocks (store.FinishStepsParams.ClaimUnblockedOnly).
+	// Nil: always claim any ready work.
+	Backlog func() bool
 	// MaxPayloadBytes: a result larger than this fails its own step with a
 	// permanent error before the commit; the rest of the group is recorded.
 	MaxPayloadBytes int
@@ -160,6 +165,7 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 				params.Claim.Handlers = c.cfg.Handlers()
 			}
 			params.Claim.ByReadyTime = c.cfg.ByReadyTime != nil && c.cfg.ByReadyTime()
+			params.ClaimUnblockedOnly = c.cfg.Backlog != nil && !c.cfg.Backlog()
 		}
 	}
 	res, ambiguous, err := c.tryFinish(ctx, params, len(finish))

@@ -3,6 +3,7 @@ package completer_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/engine/internal/completer"
+	"github.com/tasker-go/tasker/engine/internal/dispatch"
 	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
@@ -121,5 +123,56 @@ func TestFailedCommitRetriesOnTheClockWithABoundedBackoff(t *testing.T) {
 	case <-txs:
 		t.Fatal("more than 4 attempts")
 	default:
+	}
+}
+
+// While the claim loop reports no backlog, a commit claims only the steps
+// it unblocks; with a backlog (or no Backlog hook) it claims any ready
+// step, oldest first.
+func TestCommitClaimsWhatItUnblocksUnlessBacklog(t *testing.T) {
+	for _, backlog := range []bool{false, true} {
+		t.Run(fmt.Sprint("backlog=", backlog), func(t *testing.T) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, sqlite.Memory, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			create := func(key string, steps ...store.NewStep) {
+				if _, err := st.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "n", Version: "1", Kind: store.KindDAG,
+					IdentityKey: key, Steps: steps, Now: clk.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			create("chain", store.NewStep{Name: "a", Handler: "h"}, store.NewStep{Name: "b", Handler: "h", DependsOn: []string{"a"}})
+			first, err := st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Now: clk.Now()})
+			if err != nil || len(first) != 1 {
+				t.Fatalf("claimed %d: %v", len(first), err)
+			}
+			create("older", store.NewStep{Name: "x", Handler: "h"}) // ready before b
+			started := make(chan string, 4)
+			d := dispatch.New(4, func(c *store.ClaimedStep) { started <- c.Step.Name })
+			c := completer.New(completer.Config{Owner: "w", BatchSize: 4, LeaseTTL: time.Minute, Backlog: func() bool { return backlog }},
+				st, clk, zap.NewNop(), d, completer.Hooks{})
+			o := completer.Outcome{Claimed: first[0], Log: zap.NewNop()}
+			o.Lease, o.Kind, o.Results = first[0].Step.Lease(), store.OutcomeComplete, store.JSON(`1`)
+			c.Commit(ctx, []completer.Outcome{o})
+			d.Close()
+			d.Wait()
+			close(started)
+			var got []string
+			for n := range started {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			want := "b"
+			if backlog {
+				want = "b,x"
+			}
+			if strings.Join(got, ",") != want {
+				t.Fatalf("the commit started %v, want %s", got, want)
+			}
+		})
 	}
 }

@@ -21,11 +21,19 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 		return nil, fmt.Errorf("claiming steps: %w", err)
 	}
 	var steps []*store.Step
-	err := s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
-		var err error
-		steps, err = s.claim(ctx, tx, p)
-		return err
-	})
+	var err error
+	if s.claimInOne(ctx, p) {
+		// One statement: no BEGIN and COMMIT around it.
+		steps, err = s.claimReady(ctx, s.rw, p, now(p.Now), passFIFO, p.Limit)
+		slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+		err = s.wrap("claiming steps", err)
+	} else {
+		err = s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
+			var err error
+			steps, err = s.claim(ctx, tx, p)
+			return err
+		})
+	}
 	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
@@ -38,6 +46,23 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 	return out, nil
 }
 
+// claimInOne tells whether claim would run a single statement that
+// writes its own books (Postgres, with no ready step with a priority and
+// no gated step known to exist), so it needs no transaction around it.
+func (s *Store) claimInOne(ctx context.Context, p *store.ClaimStepsParams) bool {
+	return s.d.WritableCTE() &&
+		(p.ByReadyTime || !s.hints.prio.may(ctx, s.rw, prioProbe)) &&
+		(!p.Grouped || !s.hints.gated.may(ctx, s.rw, gatedProbe))
+}
+
+// The probes of claimHints: a ready step with a priority, a concurrency
+// group or rate limit.
+const (
+	prioProbe = `SELECT 1 FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0
+		AND priority > 0 AND conc_group IS NULL AND rate_system IS NULL LIMIT 1`
+	gatedProbe = `SELECT 1 FROM tasker_conc_groups UNION ALL SELECT 1 FROM tasker_rate_limits LIMIT 1`
+)
+
 // claim leases up to p.Limit ready steps inside tx: the steps move to
 // in_progress (an attempt counted) and their tasks, if pending, start.
 func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams) ([]*store.Step, error) {
@@ -47,8 +72,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 	// while such steps may exist); then what is left, FIFO. An ageing turn
 	// (ByReadyTime) skips the priority pass, so the longest-waiting steps
 	// get through a flood of high-priority work.
-	if !p.ByReadyTime && s.hints.prio.may(ctx, tx, `SELECT 1 FROM tasker_steps WHERE state = 'pending' AND pending_deps = 0
-		AND priority > 0 AND conc_group IS NULL AND rate_system IS NULL LIMIT 1`) {
+	if !p.ByReadyTime && s.hints.prio.may(ctx, tx, prioProbe) {
 		got, err := s.claimReady(ctx, tx, p, at, passPriority, p.Limit)
 		if err != nil {
 			return nil, err
@@ -72,7 +96,7 @@ func (s *Store) claim(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams
 		books = steps
 	}
 	if p.Grouped && len(steps) < p.Limit &&
-		s.hints.gated.may(ctx, tx, `SELECT 1 FROM tasker_conc_groups UNION ALL SELECT 1 FROM tasker_rate_limits LIMIT 1`) {
+		s.hints.gated.may(ctx, tx, gatedProbe) {
 		more, err := s.claimGrouped(ctx, tx, p, p.Limit-len(steps), []any{p.Owner, s.d.Time(p.Now, p.LeaseTTL), newLeaseToken()})
 		if err != nil {
 			return nil, err
@@ -218,7 +242,27 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 	slices.SortFunc(order, func(a, b int) int { return int(p.Outcomes[a].Lease.StepID - p.Outcomes[b].Lease.StepID) })
 	var res *store.FinishStepsResult
 	var claimed []*store.Step
-	err := s.inTx(ctx, "finishing steps", func(ctx context.Context, tx bun.IDB) error {
+	var err error
+	if s.finishInOne(p) {
+		res, claimed, err = s.finishCTE(ctx, p, order)
+	} else {
+		res, claimed, err = s.finishInTx(ctx, p, order)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(claimed) > 0 {
+		if res.Claimed, err = s.claimedInputs(ctx, claimed); err != nil {
+			return nil, s.wrap("loading claimed steps' inputs", err)
+		}
+	}
+	return res, nil
+}
+
+// finishInTx is FinishSteps' general path: a transaction of a few
+// statements.
+func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, order []int) (res *store.FinishStepsResult, claimed []*store.Step, err error) {
+	err = s.inTx(ctx, "finishing steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
 		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
 		moves := make([]stepMove, 0, len(p.Outcomes))
@@ -306,20 +350,38 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		for _, m := range tmoves {
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
 		}
-		if p.Claim != nil {
+		switch {
+		case p.Claim != nil && p.ClaimUnblockedOnly:
+			claimed, err = s.claimUnblocked(ctx, tx, p.Claim, at, moves)
+		case p.Claim != nil:
 			claimed, err = s.claim(ctx, tx, p.Claim)
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if len(claimed) > 0 {
-		if res.Claimed, err = s.claimedInputs(ctx, claimed); err != nil {
-			return nil, s.wrap("loading claimed steps' inputs", err)
+	return res, claimed, err
+}
+
+// claimUnblocked claims, for p, the ready steps among the dependants of
+// the steps moves satisfied (gated steps are left to the claim loop).
+func (s *Store) claimUnblocked(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, moves []stepMove) ([]*store.Step, error) {
+	var from []int64
+	for _, m := range moves {
+		if m.to.Satisfied() && !m.from.Satisfied() {
+			from = append(from, m.id)
 		}
 	}
-	return res, nil
+	if len(from) == 0 {
+		return nil, nil
+	}
+	steps, err := s.claimReadyAmong(ctx, tx, p, at, passUnblocked, p.Limit, from)
+	if err != nil || len(steps) == 0 {
+		return nil, err
+	}
+	slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+	if s.d.WritableCTE() { // the statement wrote its books
+		return steps, nil
+	}
+	return steps, s.claimBooks(ctx, tx, steps, at)
 }
 
 // completeSteps records the completions at the given indexes of outcomes in
@@ -486,8 +548,9 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 
 // Passes of the claim over ungated ready steps.
 const (
-	passPriority = iota // priority > 0, highest first (tasker_steps_claim_priority)
-	passFIFO            // any priority, FIFO (tasker_steps_ready): what the priority pass left, and the ageing turn
+	passPriority  = iota // priority > 0, highest first (tasker_steps_claim_priority)
+	passFIFO             // any priority, FIFO (tasker_steps_ready): what the priority pass left, and the ageing turn
+	passUnblocked        // the dependants of given steps, highest priority first (FinishStepsParams.ClaimUnblockedOnly)
 )
 
 // routeFilter restricts a claim to the handlers and queues it serves,
@@ -506,7 +569,13 @@ func routeFilter(p *store.ClaimStepsParams, handlersArg, queuesArg int) string {
 // claimReady claims up to limit ready steps outside concurrency groups and
 // rate limits in one statement with bind parameters (see claimReadySQL).
 func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, pass, limit int) ([]*store.Step, error) {
-	query, args := s.claimReadySQL(p, at, pass, limit)
+	return s.claimReadyAmong(ctx, tx, p, at, pass, limit, nil)
+}
+
+// claimReadyAmong is claimReady of pass passUnblocked: among the steps
+// that depend on the steps of ids from.
+func (s *Store) claimReadyAmong(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, pass, limit int, from []int64) ([]*store.Step, error) {
+	query, args := s.claimReadySQL(p, at, pass, limit, from)
 	var steps []*store.Step
 	if err := s.scan(ctx, tx, query, args, &steps); err != nil {
 		return nil, err
@@ -517,7 +586,7 @@ func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsP
 // claimReadySQL is the claim statement, with bind parameters: its text
 // depends only on the kind of claim (pass, routing filters, clock rule),
 // never on the values, so the database keeps it prepared.
-func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, limit int) (string, []any) {
+func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, limit int, from []int64) (string, []any) {
 	b := params{s: s}
 	owner, expires, token, started := b.arg(p.Owner), b.time(p.Now, p.LeaseTTL), b.arg(newLeaseToken()), b.arg(s.d.BindTime(at))
 	filter := " AND s.next_attempt_at <= " + b.time(p.Now, 0)
@@ -528,8 +597,12 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 		filter += " AND " + b.in("s.queue", p.Queues)
 	}
 	order := "s.next_attempt_at, s.id"
-	if pass == passPriority {
+	switch pass {
+	case passPriority:
 		filter += " AND s.priority > 0"
+		order = "s.priority DESC, s.next_attempt_at, s.id"
+	case passUnblocked:
+		filter += " AND s.id IN (SELECT e.to_step_id FROM tasker_step_edges e WHERE " + b.in("e.from_step_id", from) + ")"
 		order = "s.priority DESC, s.next_attempt_at, s.id"
 	}
 	// The task's state is tested with NOT IN the finished states rather

@@ -1,0 +1,200 @@
+package bunstore
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// finishInOne tells whether a group of outcomes can be committed by
+// finishCTE: on Postgres, completions only, with no claim or a claim of
+// the steps they unblock.
+func (s *Store) finishInOne(p *store.FinishStepsParams) bool {
+	if !s.d.WritableCTE() || (p.Claim != nil && !p.ClaimUnblockedOnly) {
+		return false
+	}
+	if len(p.Outcomes)*6+16 > s.d.MaxParams() {
+		return false
+	}
+	for _, o := range p.Outcomes {
+		if o.Kind != store.OutcomeComplete {
+			return false
+		}
+	}
+	return true
+}
+
+// finishRow is one row of finishCTE's answer: a completed step (kind
+// 'd'), a counted-down task ('t'), a step claimed ('c', the whole row), or
+// the number of steps unblocked ('u', in ID).
+type finishRow struct {
+	Kind       string `bun:"kind"`
+	store.Step `bun:",extend"`
+	Unfinished *int   `bun:"unfinished"`
+	ParentID   *int64 `bun:"parent_id"`
+}
+
+// finishCTE commits a group of completions in one statement, so in one
+// round trip without BEGIN and COMMIT (Postgres, data-modifying CTEs): the
+// steps complete (guarded per row on the lease token) with their
+// transitions; their dependants count down, and those that become ready
+// are claimed at once for p.Claim (the next step of a chain runs on the
+// worker that finished the previous one, without a claim statement); the
+// tasks count down and complete, with their transitions; the waiting steps
+// of a completed task's parent become ready. order is the outcomes' order
+// by step id.
+//
+// Every sub-statement touches rows no other one does (the completed steps
+// are in_progress, their dependants pending with dependencies left, the
+// parents' waiting steps pending with none), as Postgres requires of
+// data-modifying CTEs, which all see the statement's snapshot.
+func (s *Store) finishCTE(ctx context.Context, p *store.FinishStepsParams, order []int) (*store.FinishStepsResult, []*store.Step, error) {
+	at := now(p.Now)
+	b := params{s: s}
+	values := make([]string, len(order))
+	for k, i := range order {
+		o := p.Outcomes[i]
+		values[k] = "(" + b.bigint(o.Lease.StepID) + ", " + b.bigint(o.Lease.Token) + ", " + b.json(orEmptyObject(o.Results)) +
+			", CAST(" + b.arg(nullJSON(o.Metadata)) + " AS jsonb))"
+	}
+	stamp := b.arg(s.d.BindTime(at))
+	var q strings.Builder
+	q.WriteString(`WITH v (id, token, results, meta) AS (VALUES ` + strings.Join(values, ", ") + `),
+done AS (
+	UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = ` + stamp + `, updated_at = ` + stamp + `,
+		lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, transition_seq = tasker_steps.transition_seq + 1
+	FROM v WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
+	RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.transition_seq),
+tr AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
+	SELECT done.id, done.task_id, 'in_progress', 'complete', done.transition_seq, v.meta, ` + stamp + ` FROM done JOIN v ON v.id = done.id),
+dc AS (SELECT e.to_step_id AS id, count(*) AS n FROM tasker_step_edges e JOIN done ON e.from_step_id = done.id GROUP BY e.to_step_id),`)
+	// The dependants to claim: those whose last dependencies complete
+	// here, outside concurrency groups and rate limits (the claim loop
+	// takes those), within the claim's routing and room.
+	limit := 0
+	if p.Claim != nil {
+		limit = p.Claim.Limit
+	}
+	filter := ""
+	if p.Claim != nil && len(p.Claim.Handlers) > 0 {
+		filter += " AND " + b.in("s.handler", p.Claim.Handlers)
+	}
+	if p.Claim != nil && len(p.Claim.Queues) > 0 {
+		filter += " AND " + b.in("s.queue", p.Claim.Queues)
+	}
+	q.WriteString(`
+cand AS (
+	SELECT s.id FROM tasker_steps s JOIN dc ON dc.id = s.id JOIN tasker_tasks t ON t.id = s.task_id
+	WHERE s.state = 'pending' AND s.pending_deps = dc.n AND s.conc_group IS NULL AND s.rate_system IS NULL
+		AND s.next_attempt_at <= ` + b.time(p.Now, 0) + `
+		AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')` + filter + `
+	ORDER BY s.priority DESC, s.id LIMIT ` + b.arg(limit) + `),`)
+	var owner, expires, token string
+	if p.Claim != nil {
+		owner, expires, token = b.arg(p.Claim.Owner), b.time(p.Now, p.Claim.LeaseTTL), b.arg(newLeaseToken())
+	} else { // nothing is claimed (LIMIT 0): placeholders of the right types
+		owner, expires, token = "CAST(NULL AS text)", "CAST(NULL AS timestamptz)", "CAST(NULL AS bigint)"
+	}
+	// claim re-checks the row as the update finds it (after a concurrent
+	// commit it may have moved on).
+	const claim = "c.id IS NOT NULL AND tasker_steps.state = 'pending' AND tasker_steps.pending_deps = dc.n"
+	when := func(then, otherwise string) string {
+		return "CASE WHEN " + claim + " THEN " + then + " ELSE " + otherwise + " END"
+	}
+	q.WriteString(`
+dep AS (
+	UPDATE tasker_steps SET pending_deps = tasker_steps.pending_deps - dc.n,
+		state = ` + when("'in_progress'", "tasker_steps.state") + `,
+		attempts = tasker_steps.attempts + ` + when("1", "0") + `,
+		lease_owner = ` + when(owner, "tasker_steps.lease_owner") + `,
+		lease_expires_at = ` + when(expires, "tasker_steps.lease_expires_at") + `,
+		lease_token = ` + when(token, "tasker_steps.lease_token") + `,
+		started_at = ` + when(stamp, "tasker_steps.started_at") + `,
+		updated_at = ` + when(stamp, "tasker_steps.updated_at") + `,
+		transition_seq = tasker_steps.transition_seq + ` + when("1", "0") + `
+	FROM dc LEFT JOIN cand c ON c.id = dc.id
+	WHERE tasker_steps.id = dc.id
+	RETURNING tasker_steps.*, (tasker_steps.state = 'in_progress' AND tasker_steps.lease_token IS NOT DISTINCT FROM ` + token + `) AS claimed),
+str AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
+	SELECT id, task_id, 'pending', 'in_progress', transition_seq, NULL, ` + stamp + ` FROM dep WHERE claimed),
+n AS (SELECT task_id AS id, count(*) AS n FROM done GROUP BY task_id),`)
+	const last = "tasker_tasks.unfinished = n.n AND tasker_tasks.state = 'in_progress'"
+	q.WriteString(`
+cnt AS (
+	UPDATE tasker_tasks SET unfinished = tasker_tasks.unfinished - n.n,
+		state = CASE WHEN ` + last + ` THEN 'complete' ELSE tasker_tasks.state END,
+		completed_at = CASE WHEN ` + last + ` THEN ` + stamp + ` ELSE tasker_tasks.completed_at END,
+		transition_seq = tasker_tasks.transition_seq + CASE WHEN ` + last + ` THEN 1 ELSE 0 END,
+		updated_at = ` + stamp + `
+	FROM n WHERE tasker_tasks.id = n.id
+	RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id),
+ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
+	SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete'),
+wp AS (UPDATE tasker_steps SET next_attempt_at = ` + stamp + `
+	WHERE task_id IN (SELECT parent_id FROM cnt WHERE unfinished = 0 AND state = 'complete' AND parent_id IS NOT NULL)
+		AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ` + stamp + `)
+SELECT 'c' AS kind, ` + s.stepColumns("dep.", nil) + `, CAST(NULL AS int) AS unfinished, CAST(NULL AS bigint) AS parent_id FROM dep WHERE claimed
+UNION ALL SELECT 'd', ` + s.stepColumns("", map[string]string{"id": "id", "task_id": "task_id", "transition_seq": "transition_seq"}) + `, NULL, NULL FROM done
+UNION ALL SELECT 't', ` + s.stepColumns("", map[string]string{"id": "id", "state": "state", "transition_seq": "transition_seq"}) + `, unfinished, parent_id FROM cnt
+UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL FROM dep WHERE pending_deps = 0`)
+	var rows []finishRow
+	if err := s.scan(ctx, s.rw, q.String(), b.args, &rows); err != nil {
+		return nil, nil, s.wrap("finishing steps", err)
+	}
+	res := &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
+	done := map[int64]finishRow{}
+	var claimed []*store.Step
+	var tasks []finishRow
+	for _, r := range rows {
+		switch r.Kind {
+		case "d":
+			done[r.ID] = r
+		case "c":
+			st := r.Step
+			claimed = append(claimed, &st)
+		case "t":
+			tasks = append(tasks, r)
+		case "u":
+			res.Unblocked = int(r.ID)
+		}
+	}
+	for i, o := range p.Outcomes {
+		r, ok := done[o.Lease.StepID]
+		if !ok {
+			res.Steps[i] = store.FinishedStep{StepID: o.Lease.StepID, Err: fmt.Errorf("step %d: %w", o.Lease.StepID, store.ErrLeaseLost)}
+			continue
+		}
+		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: store.StepComplete}
+	}
+	slices.SortFunc(tasks, func(a, b finishRow) int { return int(a.ID - b.ID) })
+	for _, t := range tasks {
+		if t.Unfinished != nil && *t.Unfinished == 0 && store.TaskState(t.State) == store.TaskComplete {
+			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: t.ID, From: store.TaskInProgress, To: store.TaskComplete})
+		}
+	}
+	slices.SortFunc(claimed, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+	return res, claimed, nil
+}
+
+// stepColumns lists tasker_steps' columns in the order of store.Step's
+// fields, each prefix+name, or the expression set gives it, or NULL.
+func (s *Store) stepColumns(prefix string, set map[string]string) string {
+	fields := s.db.Table(reflect.TypeFor[store.Step]()).Fields
+	cols := make([]string, len(fields))
+	for i, field := range fields {
+		f := field.Name
+		switch e, ok := set[f]; {
+		case set == nil:
+			cols[i] = prefix + f
+		case ok:
+			cols[i] = e + " AS " + f
+		default:
+			cols[i] = "NULL"
+		}
+	}
+	return strings.Join(cols, ", ")
+}

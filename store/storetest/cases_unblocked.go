@@ -1,0 +1,111 @@
+package storetest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// A commit with ClaimUnblockedOnly claims the steps its completions make
+// ready — a join only once its last dependency completes, within the
+// claim's handlers and room, never a gated step — and leaves other ready
+// work alone; the claimed steps carry their inputs and read in history
+// like any claim, and a lost lease in the group is reported alone.
+func testClaimUnblockedOnly(t *testing.T, b *bundle) {
+	claim := func(limit int, handlers ...string) *store.ClaimStepsParams {
+		return &store.ClaimStepsParams{Owner: "worker-2", Limit: limit, LeaseTTL: time.Minute, Handlers: handlers, Now: b.now}
+	}
+	finish := func(c *store.ClaimStepsParams, outcomes ...store.StepOutcome) *store.FinishStepsResult {
+		t.Helper()
+		res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: outcomes, Now: b.now, Claim: c, ClaimUnblockedOnly: true})
+		if err != nil {
+			t.Fatalf("FinishSteps: %v", err)
+		}
+		return res
+	}
+	d := b.create(t, diamond())
+	a := b.claimOne(t, "a")
+	other := b.create(t, chain("other")) // ready, older than b and c: not taken
+	// Room for one: a unblocks b and c, the claim takes one of them.
+	res := finish(claim(1), complete(a, `{"a":1}`))
+	if res.Unblocked != 2 || len(res.Claimed) != 1 || res.Steps[0].Err != nil {
+		t.Fatalf("a done: unblocked %d, claimed %v, err %v; want 2, one of b and c", res.Unblocked, names(res.Claimed), res.Steps[0].Err)
+	}
+	first := res.Claimed[0]
+	if n := first.Step.Name; n != "b" && n != "c" || first.Step.State != store.StepInProgress || first.Step.Attempts != 1 ||
+		first.Step.LeaseOwner == nil || *first.Step.LeaseOwner != "worker-2" || first.Step.PendingDeps != 0 {
+		t.Fatalf("claimed step: %+v", first.Step)
+	}
+	if strings.ReplaceAll(string(first.Deps["a"]), " ", "") != `{"a":1}` || first.Task == nil || first.Task.ID != d.Task.ID || strings.ReplaceAll(string(first.Task.Context), " ", "") != `{"n":1}` {
+		t.Fatalf("claimed step's inputs: deps %v, task %+v", first.Deps, first.Task)
+	}
+	// The other unblocked step and the older task are still claimable.
+	rest, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 10, LeaseTTL: time.Minute, Handlers: []string{"h.b", "h.c"}, Now: b.now})
+	if err != nil || len(rest) != 1 || rest[0].Step.Name == first.Step.Name {
+		t.Fatalf("claim after: %v, %v", names(rest), err)
+	}
+	if got := stepState(t, b, other.Steps[0].ID); got != store.StepPending {
+		t.Fatalf("the other task's ready step is %s, want pending (not claimed by the commit)", got)
+	}
+	// The join: completing one of b and c unblocks nothing; the other
+	// releases d, which a claim without its handler leaves ready.
+	if res := finish(claim(5), complete(first, `{}`)); res.Unblocked != 0 || len(res.Claimed) != 0 {
+		t.Fatalf("first of the join: unblocked %d, claimed %v", res.Unblocked, names(res.Claimed))
+	}
+	if res := finish(claim(5, "h.x"), complete(rest[0], `{}`)); res.Unblocked != 1 || len(res.Claimed) != 0 {
+		t.Fatalf("second of the join, other handler: unblocked %d, claimed %v", res.Unblocked, names(res.Claimed))
+	}
+	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 10, LeaseTTL: time.Minute, Now: b.now})
+	if err != nil || strings.Join(names(got), ",") != "d,other" {
+		t.Fatalf("claim of what is left ready: %v, %v; want d and other", names(got), err)
+	}
+	if res := finish(nil, complete(got[1], `{}`)); len(res.Tasks) != 1 || res.Tasks[0].To != store.TaskComplete {
+		t.Fatalf("the other task: %+v", res.Tasks)
+	}
+	dd := got[0]
+	if res := finish(claim(5), complete(dd, `{}`)); len(res.Tasks) != 1 || res.Tasks[0].TaskID != d.Task.ID || res.Tasks[0].To != store.TaskComplete {
+		t.Fatalf("d done: tasks %+v", res.Tasks)
+	}
+	h, err := b.s.History(b.ctx, d.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var path []string
+	for _, tr := range h.Steps {
+		if tr.StepID == first.Step.ID {
+			path = append(path, *tr.FromState+"→"+tr.ToState)
+		}
+	}
+	if strings.Join(path, " ") != "pending→in_progress in_progress→complete" {
+		t.Fatalf("claimed step's history = %v", path)
+	}
+
+	// A gated dependant is left to the claim loop; a lost lease in the
+	// group fails alone.
+	p := b.params(chain("g1", "g2"))
+	p.ConcGroup, p.ConcMax = "unblocked-group", 1
+	gated, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 1, LeaseTTL: time.Minute, Grouped: true, Now: b.now})
+	if err != nil || len(got) != 1 || got[0].Step.Name != "g1" {
+		t.Fatalf("claiming g1: %v, %v", names(got), err)
+	}
+	x := b.create(t, chain("x"))
+	xc := b.claimOne(t, "x")
+	stale := complete(xc, `{}`)
+	stale.Lease.Token++
+	res = finish(claim(5), complete(got[0], `{}`), stale)
+	if res.Unblocked != 1 || len(res.Claimed) != 0 || res.Steps[0].Err != nil || !errors.Is(res.Steps[1].Err, store.ErrLeaseLost) {
+		t.Fatalf("gated: unblocked %d, claimed %v, errs %v, %v", res.Unblocked, names(res.Claimed), res.Steps[0].Err, res.Steps[1].Err)
+	}
+	if s := stepState(t, b, xc.Step.ID); s != store.StepInProgress {
+		t.Fatalf("the stale outcome moved x to %s", s)
+	}
+	_ = gated
+	_ = x
+}
