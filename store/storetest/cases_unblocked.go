@@ -29,13 +29,13 @@ func testClaimUnblockedOnly(t *testing.T, b *bundle) {
 	d := b.create(t, diamond())
 	a := b.claimOne(t, "a")
 	other := b.create(t, chain("other")) // ready, older than b and c: not taken
-	// Room for one: a unblocks b and c, the claim takes one of them.
-	res := finish(claim(1), complete(a, `{"a":1}`))
+	// a unblocks b and c; the claim serves b's handler only.
+	res := finish(claim(5, "h.b", "h.d"), complete(a, `{"a":1}`))
 	if res.Unblocked != 2 || len(res.Claimed) != 1 || res.Steps[0].Err != nil {
-		t.Fatalf("a done: unblocked %d, claimed %v, err %v; want 2, one of b and c", res.Unblocked, names(res.Claimed), res.Steps[0].Err)
+		t.Fatalf("a done: unblocked %d, claimed %v, err %v; want 2, b", res.Unblocked, names(res.Claimed), res.Steps[0].Err)
 	}
 	first := res.Claimed[0]
-	if n := first.Step.Name; n != "b" && n != "c" || first.Step.State != store.StepInProgress || first.Step.Attempts != 1 ||
+	if first.Step.Name != "b" || first.Step.State != store.StepInProgress || first.Step.Attempts != 1 ||
 		first.Step.LeaseOwner == nil || *first.Step.LeaseOwner != "worker-2" || first.Step.PendingDeps != 0 {
 		t.Fatalf("claimed step: %+v", first.Step)
 	}
@@ -50,22 +50,23 @@ func testClaimUnblockedOnly(t *testing.T, b *bundle) {
 	if got := stepState(t, b, other.Steps[0].ID); got != store.StepPending {
 		t.Fatalf("the other task's ready step is %s, want pending (not claimed by the commit)", got)
 	}
-	// The join: completing one of b and c unblocks nothing; the other
-	// releases d, which a claim without its handler leaves ready.
-	if res := finish(claim(5), complete(first, `{}`)); res.Unblocked != 0 || len(res.Claimed) != 0 {
+	// The join: completing b unblocks nothing; c releases d, claimed with
+	// both results (b's read, c's from this commit).
+	if res := finish(claim(5), complete(first, `{"b":2}`)); res.Unblocked != 0 || len(res.Claimed) != 0 {
 		t.Fatalf("first of the join: unblocked %d, claimed %v", res.Unblocked, names(res.Claimed))
 	}
-	if res := finish(claim(5, "h.x"), complete(rest[0], `{}`)); res.Unblocked != 1 || len(res.Claimed) != 0 {
-		t.Fatalf("second of the join, other handler: unblocked %d, claimed %v", res.Unblocked, names(res.Claimed))
+	res = finish(claim(5), complete(rest[0], `{"c":3}`))
+	if res.Unblocked != 1 || len(res.Claimed) != 1 || res.Claimed[0].Step.Name != "d" {
+		t.Fatalf("second of the join: unblocked %d, claimed %v", res.Unblocked, names(res.Claimed))
 	}
-	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 10, LeaseTTL: time.Minute, Now: b.now})
-	if err != nil || strings.Join(names(got), ",") != "d,other" {
-		t.Fatalf("claim of what is left ready: %v, %v; want d and other", names(got), err)
+	dd := res.Claimed[0]
+	if len(dd.Deps) != 2 || strings.ReplaceAll(string(dd.Deps["b"]), " ", "") != `{"b":2}` || strings.ReplaceAll(string(dd.Deps["c"]), " ", "") != `{"c":3}` {
+		t.Fatalf("the join's inputs: %v", dd.Deps)
 	}
-	if res := finish(nil, complete(got[1], `{}`)); len(res.Tasks) != 1 || res.Tasks[0].To != store.TaskComplete {
+	got := b.claimOne(t, "other")
+	if res := finish(nil, complete(got, `{}`)); len(res.Tasks) != 1 || res.Tasks[0].To != store.TaskComplete {
 		t.Fatalf("the other task: %+v", res.Tasks)
 	}
-	dd := got[0]
 	if res := finish(claim(5), complete(dd, `{}`)); len(res.Tasks) != 1 || res.Tasks[0].TaskID != d.Task.ID || res.Tasks[0].To != store.TaskComplete {
 		t.Fatalf("d done: tasks %+v", res.Tasks)
 	}
@@ -91,15 +92,15 @@ func testClaimUnblockedOnly(t *testing.T, b *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err = b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 1, LeaseTTL: time.Minute, Grouped: true, Now: b.now})
-	if err != nil || len(got) != 1 || got[0].Step.Name != "g1" {
-		t.Fatalf("claiming g1: %v, %v", names(got), err)
+	g1, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 1, LeaseTTL: time.Minute, Grouped: true, Now: b.now})
+	if err != nil || len(g1) != 1 || g1[0].Step.Name != "g1" {
+		t.Fatalf("claiming g1: %v, %v", names(g1), err)
 	}
 	x := b.create(t, chain("x"))
 	xc := b.claimOne(t, "x")
 	stale := complete(xc, `{}`)
 	stale.Lease.Token++
-	res = finish(claim(5), complete(got[0], `{}`), stale)
+	res = finish(claim(5), complete(g1[0], `{}`), stale)
 	if res.Unblocked != 1 || len(res.Claimed) != 0 || res.Steps[0].Err != nil || !errors.Is(res.Steps[1].Err, store.ErrLeaseLost) {
 		t.Fatalf("gated: unblocked %d, claimed %v, errs %v, %v", res.Unblocked, names(res.Claimed), res.Steps[0].Err, res.Steps[1].Err)
 	}

@@ -243,8 +243,8 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 	var res *store.FinishStepsResult
 	var claimed []*store.Step
 	var err error
-	if s.finishInOne(p) {
-		res, claimed, err = s.finishCTE(ctx, p, order)
+	if s.finishInOne(p) { // the claimed steps come with their inputs
+		res, err = s.finishCTE(ctx, p, order)
 	} else {
 		res, claimed, err = s.finishInTx(ctx, p, order)
 	}

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -36,6 +37,10 @@ type finishRow struct {
 	store.Step `bun:",extend"`
 	Unfinished *int   `bun:"unfinished"`
 	ParentID   *int64 `bun:"parent_id"`
+	// A claimed step's task and its dependencies' results (see
+	// loadInputs: [name, results missing, results] each).
+	Task      store.Task `bun:",embed:t_"`
+	ClaimDeps store.JSON `bun:"claim_deps"`
 }
 
 // finishCTE commits a group of completions in one statement, so in one
@@ -52,7 +57,7 @@ type finishRow struct {
 // are in_progress, their dependants pending with dependencies left, the
 // parents' waiting steps pending with none), as Postgres requires of
 // data-modifying CTEs, which all see the statement's snapshot.
-func (s *Store) finishCTE(ctx context.Context, p *store.FinishStepsParams, order []int) (*store.FinishStepsResult, []*store.Step, error) {
+func (s *Store) finishCTE(ctx context.Context, p *store.FinishStepsParams, order []int) (*store.FinishStepsResult, error) {
 	at := now(p.Now)
 	b := params{s: s}
 	values := make([]string, len(order))
@@ -131,31 +136,42 @@ cnt AS (
 		transition_seq = tasker_tasks.transition_seq + CASE WHEN ` + last + ` THEN 1 ELSE 0 END,
 		updated_at = ` + stamp + `
 	FROM n WHERE tasker_tasks.id = n.id
-	RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id),
+	RETURNING tasker_tasks.*),
 ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
 	SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete'),
 wp AS (UPDATE tasker_steps SET next_attempt_at = ` + stamp + `
 	WHERE task_id IN (SELECT parent_id FROM cnt WHERE unfinished = 0 AND state = 'complete' AND parent_id IS NOT NULL)
 		AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ` + stamp + `)
-SELECT 'c' AS kind, ` + s.stepColumns("dep.", nil) + `, CAST(NULL AS int) AS unfinished, CAST(NULL AS bigint) AS parent_id FROM dep WHERE claimed
-UNION ALL SELECT 'd', ` + s.stepColumns("", map[string]string{"id": "id", "task_id": "task_id", "transition_seq": "transition_seq"}) + `, NULL, NULL FROM done
-UNION ALL SELECT 't', ` + s.stepColumns("", map[string]string{"id": "id", "state": "state", "transition_seq": "transition_seq"}) + `, unfinished, parent_id FROM cnt
-UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL FROM dep WHERE pending_deps = 0`)
+,
+cd AS (
+	SELECT e.to_step_id AS id, ` + s.d.JSONAgg("f.name", "r.results IS NULL", "r.results") + ` AS deps
+	FROM tasker_step_edges e JOIN dep ON dep.id = e.to_step_id AND dep.claimed JOIN tasker_steps f ON f.id = e.from_step_id
+		LEFT JOIN done ON done.id = f.id LEFT JOIN v ON v.id = done.id
+		CROSS JOIN LATERAL (SELECT CASE WHEN done.id IS NULL THEN f.results ELSE v.results END AS results) r
+	GROUP BY e.to_step_id)
+SELECT 'c' AS kind, ` + s.stepColumns("dep.", nil) + `, CAST(NULL AS int) AS unfinished, CAST(NULL AS bigint) AS parent_id, ` +
+		s.taskColumns("cnt.") + `, cd.deps AS claim_deps
+	FROM dep JOIN cnt ON cnt.id = dep.task_id LEFT JOIN cd ON cd.id = dep.id WHERE dep.claimed
+UNION ALL SELECT 'd', ` + s.stepColumns("", map[string]string{"id": "id", "task_id": "task_id", "transition_seq": "transition_seq"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL FROM done
+UNION ALL SELECT 't', ` + s.stepColumns("", map[string]string{"id": "id", "state": "state", "transition_seq": "transition_seq"}) + `, unfinished, parent_id, ` + s.taskColumns("") + `, NULL FROM cnt
+UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL FROM dep WHERE pending_deps = 0`)
 	var rows []finishRow
 	if err := s.scan(ctx, s.rw, q.String(), b.args, &rows); err != nil {
-		return nil, nil, s.wrap("finishing steps", err)
+		return nil, s.wrap("finishing steps", err)
 	}
 	res := &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
 	done := map[int64]finishRow{}
-	var claimed []*store.Step
 	var tasks []finishRow
 	for _, r := range rows {
 		switch r.Kind {
 		case "d":
 			done[r.ID] = r
 		case "c":
-			st := r.Step
-			claimed = append(claimed, &st)
+			c, err := claimedWithInputs(r)
+			if err != nil {
+				return nil, err
+			}
+			res.Claimed = append(res.Claimed, c)
 		case "t":
 			tasks = append(tasks, r)
 		case "u":
@@ -176,8 +192,49 @@ UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"})
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: t.ID, From: store.TaskInProgress, To: store.TaskComplete})
 		}
 	}
-	slices.SortFunc(claimed, func(a, b *store.Step) int { return int(a.ID - b.ID) })
-	return res, claimed, nil
+	slices.SortFunc(res.Claimed, func(a, b *store.ClaimedStep) int { return int(a.Step.ID - b.Step.ID) })
+	return res, nil
+}
+
+// claimedWithInputs is a claimed step of finishCTE's answer, with its task
+// and its dependencies' results.
+func claimedWithInputs(r finishRow) (*store.ClaimedStep, error) {
+	st, t := r.Step, r.Task
+	c := &store.ClaimedStep{Step: &st, Task: &t, Deps: map[string]store.JSON{}}
+	if len(r.ClaimDeps) == 0 {
+		return c, nil
+	}
+	var deps [][3]json.RawMessage
+	if err := json.Unmarshal(r.ClaimDeps, &deps); err != nil {
+		return nil, fmt.Errorf("decoding the dependencies of claimed step %d: %w", st.ID, err)
+	}
+	for _, d := range deps {
+		var name string
+		if err := json.Unmarshal(d[0], &name); err != nil {
+			return nil, fmt.Errorf("decoding the dependencies of claimed step %d: %w", st.ID, err)
+		}
+		var results store.JSON
+		if missing := string(d[1]); missing != "true" && missing != "1" {
+			results = store.JSON(d[2])
+		}
+		c.Deps[name] = results
+	}
+	return c, nil
+}
+
+// taskColumns lists tasker_tasks' columns prefixed t_ (finishRow.Task),
+// each prefix+name, or NULL when prefix is empty.
+func (s *Store) taskColumns(prefix string) string {
+	fields := s.db.Table(reflect.TypeFor[store.Task]()).Fields
+	cols := make([]string, len(fields))
+	for i, f := range fields {
+		if prefix == "" {
+			cols[i] = "NULL"
+		} else {
+			cols[i] = prefix + f.Name + " AS t_" + f.Name
+		}
+	}
+	return strings.Join(cols, ", ")
 }
 
 // stepColumns lists tasker_steps' columns in the order of store.Step's

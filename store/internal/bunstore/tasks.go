@@ -1,8 +1,10 @@
 package bunstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -200,22 +202,50 @@ func leaseStep(row *store.Step, p *store.CreateTaskParams, token int64) {
 	row.UpdatedAt = at
 }
 
-// GetTask returns a task with its steps (in creation order) and edges.
+// GetTask returns a task with its steps (in creation order) and edges, in
+// one bound statement (kept prepared: Wait reads every task it waits
+// for): a row per step with the task's columns and the step's edges out.
 func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
-	// Bound statements (kept prepared): Wait reads every task it waits for.
-	t, err := s.GetTaskRow(ctx, id)
-	if err != nil {
-		return nil, err
+	var rows []taskStepRow
+	query := `SELECT ` + s.taskColumns("t.") + `, s.*, (SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = s.id) AS step_out
+		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id WHERE t.id = ` + s.d.Placeholder(1) + ` ORDER BY s.id`
+	if err := s.scan(ctx, s.ro, query, []any{id}, &rows); err != nil {
+		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
 	}
-	d := &store.TaskDetail{Task: t}
-	ph := s.d.Placeholder(1)
-	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_steps WHERE task_id = "+ph+" ORDER BY id", []any{id}, &d.Steps); err != nil {
-		return nil, s.wrap(fmt.Sprintf("getting steps of task %d", id), err)
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("getting task %d: %w", id, store.ErrNotFound)
 	}
-	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_step_edges WHERE task_id = "+ph+" ORDER BY from_step_id, to_step_id", []any{id}, &d.Edges); err != nil {
-		return nil, s.wrap(fmt.Sprintf("getting edges of task %d", id), err)
+	t := rows[0].Task
+	d := &store.TaskDetail{Task: &t}
+	for _, r := range rows {
+		if r.Step.ID == 0 { // a task without steps: the left join's one row
+			continue
+		}
+		st := r.Step
+		d.Steps = append(d.Steps, &st)
+		if len(r.Out) == 0 {
+			continue
+		}
+		var out [][1]int64
+		if err := json.Unmarshal(r.Out, &out); err != nil {
+			return nil, fmt.Errorf("getting task %d: decoding the edges of step %d: %w", id, st.ID, err)
+		}
+		for _, to := range out {
+			d.Edges = append(d.Edges, &store.Edge{TaskID: id, FromStepID: st.ID, ToStepID: to[0]})
+		}
 	}
+	slices.SortFunc(d.Edges, func(a, b *store.Edge) int {
+		return cmp.Or(cmp.Compare(a.FromStepID, b.FromStepID), cmp.Compare(a.ToStepID, b.ToStepID))
+	})
 	return d, nil
+}
+
+// taskStepRow is a row of GetTask: the task, one of its steps, and the
+// step's edges out (a JSON array of [to step id]).
+type taskStepRow struct {
+	Task       store.Task `bun:",embed:t_"`
+	store.Step `bun:",extend"`
+	Out        store.JSON `bun:"step_out"`
 }
 
 // GetTaskRow reads one task's row.
