@@ -333,14 +333,13 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 			}
 			moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
 		}
-		var unwritten []stepMove
+		// The moves' transitions not written yet, and an unblocked
+		// claim's, go in one statement at the end.
+		var books []stepMove
 		for _, m := range moves {
 			if !m.written {
-				unwritten = append(unwritten, m)
+				books = append(books, m)
 			}
-		}
-		if err := s.writeStepTransitions(ctx, tx, unwritten, at); err != nil {
-			return err
 		}
 		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at)
 		if err != nil {
@@ -351,18 +350,28 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
 		}
 		switch {
-		case p.Claim != nil && p.ClaimUnblockedOnly:
+		case p.Claim != nil && p.ClaimUnblockedOnly && unblocked > 0:
 			claimed, err = s.claimUnblocked(ctx, tx, p.Claim, at, moves)
-		case p.Claim != nil:
+			if !s.d.WritableCTE() { // else the claim statement wrote them
+				for _, st := range claimed {
+					books = append(books, stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq})
+				}
+			}
+		case p.Claim != nil && !p.ClaimUnblockedOnly:
 			claimed, err = s.claim(ctx, tx, p.Claim)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.writeStepTransitions(ctx, tx, books, at)
 	})
 	return res, claimed, err
 }
 
 // claimUnblocked claims, for p, the ready steps among the dependants of
-// the steps moves satisfied (gated steps are left to the claim loop).
+// the steps moves satisfied (gated steps are left to the claim loop). Their
+// tasks are running already (a step of each just finished); the claimed
+// steps' transitions are left to the caller on SQLite.
 func (s *Store) claimUnblocked(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, moves []stepMove) ([]*store.Step, error) {
 	var from []int64
 	for _, m := range moves {
@@ -378,10 +387,7 @@ func (s *Store) claimUnblocked(ctx context.Context, tx bun.IDB, p *store.ClaimSt
 		return nil, err
 	}
 	slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
-	if s.d.WritableCTE() { // the statement wrote its books
-		return steps, nil
-	}
-	return steps, s.claimBooks(ctx, tx, steps, at)
+	return steps, nil
 }
 
 // completeSteps records the completions at the given indexes of outcomes in
