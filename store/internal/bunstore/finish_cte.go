@@ -139,9 +139,10 @@ cnt AS (
 	RETURNING tasker_tasks.*),
 ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
 	SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete'),
-wp AS (UPDATE tasker_steps SET next_attempt_at = ` + stamp + `
-	WHERE task_id IN (SELECT parent_id FROM cnt WHERE unfinished = 0 AND state = 'complete' AND parent_id IS NOT NULL)
-		AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ` + stamp + `)
+parents AS MATERIALIZED (SELECT DISTINCT parent_id AS id FROM cnt WHERE unfinished = 0 AND state = 'complete' AND parent_id IS NOT NULL),
+wp AS (UPDATE tasker_steps SET next_attempt_at = ` + stamp + ` FROM parents
+	WHERE tasker_steps.task_id = parents.id AND tasker_steps.state = 'pending' AND tasker_steps.pending_deps = 0
+		AND tasker_steps.next_attempt_at > ` + stamp + `)
 ,
 cd AS (
 	SELECT e.to_step_id AS id, ` + s.d.JSONAgg("f.name", "r.results IS NULL", "r.results") + ` AS deps
