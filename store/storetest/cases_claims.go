@@ -354,6 +354,10 @@ func testClaimRespectsLimit(t *testing.T, b *bundle) {
 func testFinishAndClaim(t *testing.T, b *bundle) {
 	d := b.create(t, chain("first", "second", "third"))
 	first := b.claimOne(t, "first")
+	// The claim started the task: the inputs show the row as it left it.
+	if first.Task == nil || first.Task.ID != d.Task.ID || first.Task.State != store.TaskInProgress || first.Task.TransitionSeq != d.Task.TransitionSeq+1 {
+		t.Fatalf("claimed step's task: %+v", first.Task)
+	}
 	res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{
 		Outcomes: []store.StepOutcome{complete(first, `{"n":1}`)}, Now: b.now,
 		Claim: &store.ClaimStepsParams{Owner: "worker-1", Limit: 5, LeaseTTL: time.Minute, Now: b.now},

@@ -20,20 +20,15 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("claiming steps: %w", err)
 	}
-	var steps []*store.Step
-	var err error
 	if s.claimInOne(ctx, p) {
-		// One statement: no BEGIN and COMMIT around it.
-		steps, err = s.claimReady(ctx, s.rw, p, now(p.Now), passFIFO, p.Limit)
-		slices.SortFunc(steps, func(a, b *store.Step) int { return int(a.ID - b.ID) })
-		err = s.wrap("claiming steps", err)
-	} else {
-		err = s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
-			var err error
-			steps, err = s.claim(ctx, tx, p)
-			return err
-		})
+		return s.claimWithInputs(ctx, p)
 	}
+	var steps []*store.Step
+	err := s.inTx(ctx, "claiming steps", func(ctx context.Context, tx bun.IDB) error {
+		var err error
+		steps, err = s.claim(ctx, tx, p)
+		return err
+	})
 	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
@@ -43,6 +38,26 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 	if err != nil {
 		return nil, s.wrap("loading claimed steps' inputs", err)
 	}
+	return out, nil
+}
+
+// claimWithInputs is a claim in one statement that returns the claimed
+// steps' inputs (Postgres, see claimInOne): no BEGIN and COMMIT around
+// it, and no read after it.
+func (s *Store) claimWithInputs(ctx context.Context, p *store.ClaimStepsParams) ([]*store.ClaimedStep, error) {
+	query, args := s.claimReadySQL(p, now(p.Now), passFIFO, p.Limit, nil, true)
+	var rows []claimedRow
+	if err := s.scan(ctx, s.rw, query, args, &rows); err != nil {
+		return nil, s.wrap("claiming steps", err)
+	}
+	out := make([]*store.ClaimedStep, len(rows))
+	for i, r := range rows {
+		var err error
+		if out[i], err = claimedWithInputs(r.Step, r.Task, r.ClaimDeps); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b *store.ClaimedStep) int { return int(a.Step.ID - b.Step.ID) })
 	return out, nil
 }
 
@@ -581,7 +596,7 @@ func (s *Store) claimReady(ctx context.Context, tx bun.IDB, p *store.ClaimStepsP
 // claimReadyAmong is claimReady of pass passUnblocked: among the steps
 // that depend on the steps of ids from.
 func (s *Store) claimReadyAmong(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, pass, limit int, from []int64) ([]*store.Step, error) {
-	query, args := s.claimReadySQL(p, at, pass, limit, from)
+	query, args := s.claimReadySQL(p, at, pass, limit, from, false)
 	var steps []*store.Step
 	if err := s.scan(ctx, tx, query, args, &steps); err != nil {
 		return nil, err
@@ -592,7 +607,7 @@ func (s *Store) claimReadyAmong(ctx context.Context, tx bun.IDB, p *store.ClaimS
 // claimReadySQL is the claim statement, with bind parameters: its text
 // depends only on the kind of claim (pass, routing filters, clock rule),
 // never on the values, so the database keeps it prepared.
-func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, limit int, from []int64) (string, []any) {
+func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, limit int, from []int64, withInputs bool) (string, []any) {
 	b := params{s: s}
 	owner, expires, token, started := b.arg(p.Owner), b.time(p.Now, p.LeaseTTL), b.arg(newLeaseToken()), b.arg(s.d.BindTime(at))
 	filter := " AND s.next_attempt_at <= " + b.time(p.Now, 0)
@@ -645,10 +660,26 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 		str AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
 			SELECT id, task_id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM claimed),
 		tu AS (UPDATE tasker_tasks SET state = 'in_progress', updated_at = ` + started + `, transition_seq = transition_seq + 1
-			WHERE id IN (SELECT task_id FROM claimed) AND state = 'pending' RETURNING id, transition_seq),
+			WHERE id IN (SELECT task_id FROM claimed) AND state = 'pending' RETURNING *),
 		ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
 			SELECT id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM tu)
-		SELECT * FROM claimed`, b.args
+		` + s.claimAnswer(withInputs), b.args
+}
+
+// claimAnswer is the end of the Postgres claim statement: the claimed
+// rows, and with withInputs each with its task (as the statement leaves it:
+// the started tasks' rows are tu's) and its dependencies' results, so no
+// read follows the claim (claimedRow).
+func (s *Store) claimAnswer(withInputs bool) string {
+	if !withInputs {
+		return "SELECT * FROM claimed"
+	}
+	return `, cd AS (
+			SELECT e.to_step_id AS id, ` + s.d.JSONAgg("f.name", "f.results IS NULL", "f.results") + ` AS deps
+			FROM tasker_step_edges e JOIN claimed c ON c.id = e.to_step_id JOIN tasker_steps f ON f.id = e.from_step_id
+			GROUP BY e.to_step_id)
+		SELECT claimed.*, ` + s.taskColumnsOf(func(col string) string { return "CASE WHEN tu.id IS NULL THEN t." + col + " ELSE tu." + col + " END" }) + `, cd.deps AS claim_deps
+		FROM claimed JOIN tasker_tasks t ON t.id = claimed.task_id LEFT JOIN tu ON tu.id = claimed.task_id LEFT JOIN cd ON cd.id = claimed.id`
 }
 
 // claimGrouped claims up to room ready gated steps — in a concurrency

@@ -168,7 +168,7 @@ UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"})
 		case "d":
 			done[r.ID] = r
 		case "c":
-			c, err := claimedWithInputs(r)
+			c, err := claimedWithInputs(r.Step, r.Task, r.ClaimDeps)
 			if err != nil {
 				return nil, err
 			}
@@ -197,16 +197,16 @@ UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"})
 	return res, nil
 }
 
-// claimedWithInputs is a claimed step of finishCTE's answer, with its task
-// and its dependencies' results.
-func claimedWithInputs(r finishRow) (*store.ClaimedStep, error) {
-	st, t := r.Step, r.Task
+// claimedWithInputs is a claimed step read with its task and its
+// dependencies' results (claimDeps: a JSON array of [name, results
+// missing, results]).
+func claimedWithInputs(st store.Step, t store.Task, claimDeps store.JSON) (*store.ClaimedStep, error) {
 	c := &store.ClaimedStep{Step: &st, Task: &t, Deps: map[string]store.JSON{}}
-	if len(r.ClaimDeps) == 0 {
+	if len(claimDeps) == 0 {
 		return c, nil
 	}
 	var deps [][3]json.RawMessage
-	if err := json.Unmarshal(r.ClaimDeps, &deps); err != nil {
+	if err := json.Unmarshal(claimDeps, &deps); err != nil {
 		return nil, fmt.Errorf("decoding the dependencies of claimed step %d: %w", st.ID, err)
 	}
 	for _, d := range deps {
@@ -226,16 +226,31 @@ func claimedWithInputs(r finishRow) (*store.ClaimedStep, error) {
 // taskColumns lists tasker_tasks' columns prefixed t_ (finishRow.Task),
 // each prefix+name, or NULL when prefix is empty.
 func (s *Store) taskColumns(prefix string) string {
+	return s.taskColumnsOf(func(col string) string {
+		if prefix == "" {
+			return "NULL"
+		}
+		return prefix + col
+	})
+}
+
+// taskColumnsOf lists tasker_tasks' columns prefixed t_, each the
+// expression expr gives for it.
+func (s *Store) taskColumnsOf(expr func(col string) string) string {
 	fields := s.db.Table(reflect.TypeFor[store.Task]()).Fields
 	cols := make([]string, len(fields))
 	for i, f := range fields {
-		if prefix == "" {
-			cols[i] = "NULL"
-		} else {
-			cols[i] = prefix + f.Name + " AS t_" + f.Name
-		}
+		cols[i] = expr(f.Name) + " AS t_" + f.Name
 	}
 	return strings.Join(cols, ", ")
+}
+
+// claimedRow is a row of a claim that returns its inputs
+// (claimReadySQL's withInputs).
+type claimedRow struct {
+	store.Step `bun:",extend"`
+	Task       store.Task `bun:",embed:t_"`
+	ClaimDeps  store.JSON `bun:"claim_deps"`
 }
 
 // stepColumns lists tasker_steps' columns in the order of store.Step's
