@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -29,25 +30,24 @@ func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordS
 	err := s.inTx(ctx, "recording durable steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(steps[0].Now)
 		// The fence: each driver must still hold the lease it ran under.
+		// (Bound statements: the database keeps them prepared.)
+		b := params{s: s}
 		values := make([]string, 0, len(steps))
-		args := make([]any, 0, 2*len(steps)+1)
 		seen := map[store.Lease]bool{}
 		for _, p := range steps {
 			if !seen[p.Driver] {
 				seen[p.Driver] = true
-				values = append(values, "(?, ?)")
-				args = append(args, p.Driver.StepID, p.Driver.Token)
+				values = append(values, "("+b.bigint(p.Driver.StepID)+", "+b.bigint(p.Driver.Token)+")")
 			}
 		}
-		args = append(args, at)
 		var fenced []struct {
 			ID    int64 `bun:"id"`
 			Token int64 `bun:"lease_token"`
 		}
-		if err := tx.NewRaw(`WITH v (id, token) AS (VALUES `+strings.Join(values, ", ")+`)
-			UPDATE tasker_steps SET updated_at = ?
+		if err := s.scan(ctx, tx, `WITH v (id, token) AS (VALUES `+strings.Join(values, ", ")+`)
+			UPDATE tasker_steps SET updated_at = `+b.arg(s.d.BindTime(at))+`
 			FROM v WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
-			RETURNING tasker_steps.id, tasker_steps.lease_token`, args...).Scan(ctx, &fenced); err != nil {
+			RETURNING tasker_steps.id, tasker_steps.lease_token`, b.args, &fenced); err != nil {
 			return err
 		}
 		live := make(map[store.Lease]bool, len(fenced))
@@ -76,17 +76,16 @@ func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordS
 		if len(rows) == 0 {
 			return nil
 		}
-		if _, err := tx.NewInsert().Model(&rows).Value("next_attempt_at", "?", s.d.Time(steps[0].Now, 0)).Returning("*").Exec(ctx); err != nil {
+		if err := s.insertRecorded(ctx, tx, rows, steps[0].Now); err != nil {
 			return err
 		}
-		trs := make([]store.StepTransition, 0, 2*len(rows))
-		pending, running := string(store.StepPending), string(store.StepInProgress)
+		moves := make([]stepMove, 0, 2*len(rows))
 		for _, r := range rows {
-			trs = append(trs,
-				store.StepTransition{StepID: r.ID, TaskID: r.TaskID, FromState: &pending, ToState: running, SortKey: 1, CreatedAt: at},
-				store.StepTransition{StepID: r.ID, TaskID: r.TaskID, FromState: &running, ToState: string(store.StepComplete), SortKey: 2, CreatedAt: at})
+			moves = append(moves,
+				stepMove{id: r.ID, taskID: r.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
+				stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: store.StepComplete, seq: 2})
 		}
-		if _, err := tx.NewInsert().Model(&trs).Returning("NULL").Exec(ctx); err != nil {
+		if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
 			return err
 		}
 		for k, r := range rows {
@@ -98,4 +97,46 @@ func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordS
 		return nil, err
 	}
 	return out, nil
+}
+
+// insertRecorded inserts the rows of recorded durable steps (ready by the
+// database's clock as of now) in bound multi-row statements, and sets their
+// ids and next attempt times.
+func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []*store.Step, now time.Time) error {
+	return chunked(s.d, rows, 19, func(rows []*store.Step) error {
+		b := params{s: s}
+		values := make([]string, len(rows))
+		for i, r := range rows {
+			values[i] = "(" + strings.Join([]string{b.arg(r.TaskID), b.arg(r.Name), b.arg(r.Handler), b.arg(r.Sequence),
+				b.arg(nullJSON(r.Config)), b.arg(nullJSON(r.Policy)), b.arg(r.Retryable), b.arg(r.RetryLimit), b.arg(r.Attempts),
+				b.arg(r.Skippable), b.arg(string(r.State)), b.arg(nullJSON(r.Results)), b.arg(r.PendingDeps), b.time(now, 0),
+				b.arg(r.TransitionSeq), b.arg(s.d.BindTime(*r.StartedAt)), b.arg(s.d.BindTime(*r.CompletedAt)),
+				b.arg(s.d.BindTime(r.CreatedAt)), b.arg(s.d.BindTime(r.UpdatedAt))}, ", ") + ")"
+		}
+		var back []struct {
+			ID            int64     `bun:"id"`
+			TaskID        int64     `bun:"task_id"`
+			Sequence      int       `bun:"sequence"`
+			NextAttemptAt time.Time `bun:"next_attempt_at"`
+		}
+		if err := s.scan(ctx, tx, `INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts,
+				skippable, state, results, pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
+			VALUES `+strings.Join(values, ", ")+` RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back); err != nil {
+			return err
+		}
+		type key struct {
+			task int64
+			seq  int
+		}
+		byKey := make(map[key]*store.Step, len(rows))
+		for _, r := range rows {
+			byKey[key{r.TaskID, *r.Sequence}] = r
+		}
+		for _, r := range back { // (RETURNING's order is not promised)
+			if row := byKey[key{r.TaskID, r.Sequence}]; row != nil {
+				row.ID, row.NextAttemptAt = r.ID, r.NextAttemptAt
+			}
+		}
+		return nil
+	})
 }
