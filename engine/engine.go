@@ -559,13 +559,17 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 		defer stop()
 		elsewhere = ch
 	}
-	for first := true; ; first = false {
+	// rowFirst: read the task's row alone first (one small statement),
+	// the rest only once it has finished. So it is at the first look (mostly
+	// a task just started) and after a wake-up that may concern other
+	// tasks (another process's commit, or on SQLite any commit to the
+	// file, this process's own included); a wake-up from this process's
+	// commit that finished the task reads it whole at once.
+	for rowFirst := true; ; {
 		ch := e.waiters.Add(taskID)
 		var d *store.TaskDetail
 		var err error
-		if first {
-			// Mostly a task just started: its row alone says it has
-			// not finished (the rest is read once it has).
+		if rowFirst {
 			var t *store.Task
 			if t, err = e.st.GetTaskRow(ctx, taskID); err == nil {
 				d = &store.TaskDetail{Task: t}
@@ -599,8 +603,10 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
+		rowFirst = true
 		select {
 		case <-ch:
+			rowFirst = false
 		case <-elsewhere:
 		case <-poll.C:
 		case <-ctx.Done():
