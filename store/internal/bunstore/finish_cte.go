@@ -53,6 +53,10 @@ type finishRow struct {
 // of a completed task's parent become ready. order is the outcomes' order
 // by step id.
 //
+// Locks are taken steps first, then tasks, in every such statement (the
+// tasks' update waits for the dependants' through its reference to dep),
+// so two commits that meet on a join step and its task cannot deadlock.
+//
 // Every sub-statement touches rows no other one does (the completed steps
 // are in_progress, their dependants pending with dependencies left, the
 // parents' waiting steps pending with none), as Postgres requires of
@@ -135,7 +139,7 @@ cnt AS (
 		completed_at = CASE WHEN ` + last + ` THEN ` + stamp + ` ELSE tasker_tasks.completed_at END,
 		transition_seq = tasker_tasks.transition_seq + CASE WHEN ` + last + ` THEN 1 ELSE 0 END,
 		updated_at = ` + stamp + `
-	FROM n WHERE tasker_tasks.id = n.id
+	FROM n WHERE tasker_tasks.id = n.id AND (SELECT count(*) FROM dep) >= 0
 	RETURNING tasker_tasks.*),
 ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
 	SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete'),
