@@ -105,7 +105,8 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 	var rows []countedTask
 	// On Postgres one statement counts down the dependants and the tasks
 	// and writes the completed tasks' transitions (a group of the common
-	// size: the task countdown fits one statement).
+	// size: the task countdown fits one statement), locking the dependants
+	// before the tasks (see finishCTE).
 	merged := s.d.WritableCTE() && len(satisfied) > 0 && len(doneByTask) <= s.d.MaxParams()/2
 	if len(satisfied) > 0 && !merged {
 		var left []struct {
@@ -147,7 +148,7 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 			if merged {
 				query = `WITH v (id, n) AS (VALUES ` + strings.Join(values, ", ") + `),
 				dep AS (` + dependantsSQL(b.in("e.from_step_id", satisfied)) + `),
-				cnt AS (` + countdown + `),
+				cnt AS (` + strings.Replace(countdown, "FROM v WHERE tasker_tasks.id = v.id", "FROM v WHERE tasker_tasks.id = v.id AND (SELECT count(*) FROM dep) >= 0", 1) + `),
 				tr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
 					SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete')
 				SELECT cnt.*, (SELECT count(*) FROM dep WHERE pending_deps = 0) AS unblocked FROM cnt`
