@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -405,6 +406,61 @@ func testChildWakesParent(t *testing.T, b *bundle) {
 		}
 		if c := b.claimOne(t, "wait"); c.Task.ID != parent.Task.ID {
 			t.Fatalf("%s: claimed a step of task %d", end, c.Task.ID)
+		}
+	}
+}
+
+// One group can carry two outcomes of one step — the attempt that lost its
+// lease and the one that took the step over — in either order: the
+// current one is recorded (its transition written once, its results
+// kept), the stale one reported lost.
+func testStaleAndLiveInOneGroup(t *testing.T, b *bundle) {
+	for _, staleFirst := range []bool{true, false} {
+		d := b.create(t, chain("s", "next"))
+		zombie := b.claimOne(t, "s")
+		if _, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: b.now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		b.now = b.now.Add(time.Hour)
+		live := b.claimOne(t, "s")
+		stale := complete(zombie, `{"by":"zombie"}`)
+		outcomes := []store.StepOutcome{stale, complete(live, `{"by":"live"}`)}
+		if !staleFirst {
+			outcomes[0], outcomes[1] = outcomes[1], outcomes[0]
+		}
+		si, li := 0, 1
+		if !staleFirst {
+			si, li = 1, 0
+		}
+		res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: outcomes, Now: b.now,
+			Claim: &store.ClaimStepsParams{Owner: "worker-1", Limit: 5, LeaseTTL: time.Minute, Now: b.now}, ClaimUnblockedOnly: true})
+		if err != nil {
+			t.Fatalf("stale first %v: FinishSteps: %v", staleFirst, err)
+		}
+		if !errors.Is(res.Steps[si].Err, store.ErrLeaseLost) || res.Steps[li].Err != nil || res.Steps[li].State != store.StepComplete {
+			t.Fatalf("stale first %v: stale %+v, live %+v", staleFirst, res.Steps[si], res.Steps[li])
+		}
+		if st, err := b.s.GetStep(b.ctx, live.Step.ID); err != nil || !strings.Contains(string(st.Results), "live") {
+			t.Fatalf("stale first %v: step results %s, %v; want the live attempt's", staleFirst, st.Results, err)
+		}
+		if len(res.Claimed) != 1 || res.Claimed[0].Step.Name != "next" {
+			t.Fatalf("stale first %v: claimed %v, want next", staleFirst, names(res.Claimed))
+		}
+		h, err := b.s.History(b.ctx, d.Task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, tr := range h.Steps {
+			if tr.StepID == live.Step.ID && tr.ToState == string(store.StepComplete) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("stale first %v: %d moves to complete, want 1", staleFirst, n)
+		}
+		if r := b.finish(t, complete(res.Claimed[0], `{}`)); len(r.Tasks) != 1 || r.Tasks[0].To != store.TaskComplete {
+			t.Fatalf("stale first %v: the task did not complete: %+v", staleFirst, r.Tasks)
 		}
 	}
 }

@@ -79,6 +79,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"SuspendWakesOnFinishedTask": testSuspendWakesOnFinishedTask,
 		"Schedules":                  testSchedules,
 		"ClaimUnblockedOnly":         testClaimUnblockedOnly,
+		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -249,6 +249,9 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("finishing steps: %w", err)
 	}
+	if first, rest := splitRepeats(p.Outcomes); len(rest) > 0 {
+		return s.finishApart(ctx, p, first, rest)
+	}
 	// Rows are locked in id order so concurrent groups cannot deadlock.
 	order := make([]int, len(p.Outcomes))
 	for i := range order {
@@ -272,6 +275,53 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		}
 	}
 	return res, nil
+}
+
+// splitRepeats returns the indexes of the outcomes whose step no earlier
+// outcome names (first), and of the others (rest). A group can hold two
+// outcomes of one step: an attempt that lost its lease and the attempt
+// that took the step over in the same process.
+func splitRepeats(outcomes []store.StepOutcome) (first, rest []int) {
+	seen := make(map[int64]bool, len(outcomes))
+	for i, o := range outcomes {
+		if seen[o.Lease.StepID] {
+			rest = append(rest, i)
+			continue
+		}
+		seen[o.Lease.StepID] = true
+		first = append(first, i)
+	}
+	return first, rest
+}
+
+// finishApart records the outcomes at first, then those at rest, each
+// part as its own FinishSteps (a statement matches a step to one lease),
+// and reports them as one result; each part claims for the room the
+// parts before it left.
+func (s *Store) finishApart(ctx context.Context, p *store.FinishStepsParams, first, rest []int) (*store.FinishStepsResult, error) {
+	out := &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
+	for _, idx := range [][]int{first, rest} {
+		part := &store.FinishStepsParams{Now: p.Now, ClaimUnblockedOnly: p.ClaimUnblockedOnly}
+		if p.Claim != nil && p.Claim.Limit > len(out.Claimed) {
+			c := *p.Claim
+			c.Limit -= len(out.Claimed)
+			part.Claim = &c
+		}
+		for _, i := range idx {
+			part.Outcomes = append(part.Outcomes, p.Outcomes[i])
+		}
+		res, err := s.FinishSteps(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			out.Steps[i] = res.Steps[j]
+		}
+		out.Tasks = append(out.Tasks, res.Tasks...)
+		out.Unblocked += res.Unblocked
+		out.Claimed = append(out.Claimed, res.Claimed...)
+	}
+	return out, nil
 }
 
 // finishInTx is FinishSteps' general path: a transaction of a few
