@@ -31,7 +31,7 @@ func TestWaitIsWokenByAnotherProcess(t *testing.T) {
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		// Both sides keep the 1 s default poll: the worker's store sees the
-		// API's commits (PRAGMA data_version on its writer) and the
+		// API's commits (PRAGMA data_version on a reader) and the
 		// waiter's sees the worker's.
 		path := filepath.Join(t.TempDir(), "shared.db")
 		waitAcrossEngines(t, 0, func() store.Store {
