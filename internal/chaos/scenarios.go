@@ -33,6 +33,7 @@ func scenarios() []scenario {
 	return append(out,
 		scenario{name: "heartbeats fail past the lease", run: heartbeatLoss},
 		scenario{name: "retention while tasks finish", run: retention},
+		scenario{name: "clock skew ±5 min", run: clockSkew},
 	)
 }
 
