@@ -36,6 +36,7 @@ func scenarios() []scenario {
 		scenario{name: "clock skew ±5 min", run: clockSkew},
 		scenario{name: "no double claim under a race", run: claimRace},
 		scenario{name: "template changed between start and execution", run: templateChange},
+		scenario{name: "Redis flushed, then killed, mid-run", run: redisLoss},
 	)
 }
 
