@@ -30,8 +30,8 @@ retention cleaner deleting while tasks finish; clock skew (two workers, one
 5 min ahead of the database's clock and one 5 min behind: retries and
 durable sleeps fire neither early nor 5 min late, a live lease is never
 taken over); no double claim under a race (8 workers on PostgreSQL, 4 on
-SQLite, racing for 100,000 seeded one-step tasks, 5,000 with --quick: each
-claimed and completed once); a template changed between start and
+SQLite, racing for 100,000 seeded one-step tasks; --quick: 5,000, on
+SQLite 500: each claimed and completed once); a template changed between start and
 execution (tasks of version 1 keep their snapshot while version 2 is
 registered); Redis flushed, then killed mid-run, with the distributed cache
 declared (a redis-server of the scenario's own on a free port: the workers
