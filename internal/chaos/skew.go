@@ -42,9 +42,9 @@ const (
 // minutes behind, share a database. Retries of DAG steps and of durable
 // steps, and durable sleeps, must fire after their delay measured on the
 // real clock (the database's), neither early (the worker ahead) nor 5
-// minutes late (the worker behind); handlers that run past their lease
-// TTL on the worker behind (heartbeats keep the lease) must never be taken
-// over by the worker ahead, whose clock says the lease expired long ago.
+// minutes late (the worker behind); handlers holding live leases on the
+// worker behind must never be taken over by the worker ahead, which leads
+// maintenance and whose clock says those leases expired minutes ago.
 func clockSkew(ctx context.Context, tg opener, quick bool) (Row, error) {
 	s, err := tg.open(ctx)
 	if err != nil {
@@ -84,6 +84,9 @@ func clockSkew(ctx context.Context, tg opener, quick bool) (Row, error) {
 	}
 	cfg := func(name string, off time.Duration) engine.Config {
 		c := config(s, name)
+		// A lease outlives the slow handlers with room to spare on a
+		// loaded machine: a takeover can only come from a skewed clock.
+		c.Execution.LeaseTTL = 10 * time.Second
 		c.Clock = Skewed{Offset: off}
 		return c
 	}
@@ -95,8 +98,9 @@ func clockSkew(ctx context.Context, tg opener, quick bool) (Row, error) {
 	if err != nil {
 		return Row{}, err
 	}
-	// The slow handler runs 2.5 lease TTLs, on the worker behind only.
-	slowFor := 5 * time.Second
+	// The slow handler holds its lease 3 s (of 10), on the worker behind
+	// only, while the worker ahead runs a rescue pass every 100 ms.
+	slowFor := 3 * time.Second
 	if err := behind.HandleFunc("slow", func(sc *engine.StepContext) (any, error) {
 		l.Add(sc.IdempotencyKey)
 		select {
