@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -85,6 +86,9 @@ func TestHostileInput(t *testing.T) {
 				}, store.ErrNotFound, "no step"},
 				{"results that cannot be encoded", func() error {
 					return e.Resolve(ctx, at.TaskID, "validate", make(chan int))
+				}, nil, "encoding results"},
+				{"resolve with invalid JSON", func() error {
+					return e.Resolve(ctx, at.TaskID, "validate", json.RawMessage(`{"unterminated": `))
 				}, nil, "encoding results"},
 				{"cancel of a negative id", func() error { return e.Cancel(ctx, -1, "x") }, store.ErrNotFound, "-1"},
 				{"retry of an id out of range", func() error { return e.Retry(ctx, math.MaxInt64) }, store.ErrNotFound, ""},

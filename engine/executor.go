@@ -23,6 +23,7 @@ import (
 // cancelled or its lease lost: nothing may be recorded).
 func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.Outcome, bool) {
 	st := c.Step
+	skew := e.storeSkew(st)
 	key := stepKey(st.TaskID, st.Name)
 	log := e.log.With(zap.Int64("task_id", st.TaskID), zap.String("step", st.Name), zap.Int("attempt", st.Attempts), zap.String("idempotency_key", key))
 	var policy stepPolicy
@@ -75,7 +76,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 			return nil, Permanent(cerr)
 		}
 		sc := &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
-			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: deps, skippable: st.Skippable}
+			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: deps, skippable: st.Skippable, storeSkew: skew}
 		if st.Attempts == 1 && st.TransitionSeq == 1 {
 			// The step's first claim ever (a suspension or a rescue
 			// moves its transition_seq on): a code-first driver here has
@@ -214,4 +215,14 @@ func (e *Engine) measured(base context.Context, c *store.ClaimedStep) (completer
 	e.met.stepAttempt(c, &o, ok, time.Since(start))
 	endAttempt(span, &o, ok)
 	return o, ok
+}
+
+// storeSkew measures the store's clock against the engine's on a claimed
+// step (see StepContext.storeSkew): zero when the engine tells the store
+// its time (a fake clock), or when the step carries no lease expiry.
+func (e *Engine) storeSkew(st *store.Step) time.Duration {
+	if st.LeaseExpiresAt == nil || !e.clk.StoreNow().IsZero() {
+		return 0
+	}
+	return st.LeaseExpiresAt.Sub(e.clk.Now()) - e.cfg.Execution.LeaseTTL
 }

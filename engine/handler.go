@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -53,6 +54,13 @@ type StepContext struct {
 	// firstRun is the step's task when this is the step's first claim
 	// (see execute): a code-first driver then has no history to read.
 	firstRun *store.Task
+	// storeSkew is the store's clock minus the engine's when the step was
+	// claimed (zero when the engine hands the store its own time): the
+	// lease expiry the database wrote, less the lease TTL, less the
+	// engine's reading taken after. The step's wait in the dispatcher
+	// makes it an underestimate, so a due time read through it is never
+	// early.
+	storeSkew time.Duration
 }
 
 // Skippable reports whether the step may end with Skip.

@@ -105,6 +105,14 @@ type stepPolicy struct {
 	Predictive bool `json:"predictive,omitempty"`
 }
 
+// MaxTemplateSteps bounds the steps of one template. A task of 10,000
+// steps is created in one transaction (under a second on SQLite, about
+// two on PostgreSQL) and runs to the end; past that, a workflow is better
+// split into child workflows or a StartMany of smaller tasks. Chains are
+// bounded only by it: a 10,000-deep chain validates and runs, one step
+// after another.
+const MaxTemplateSteps = 10_000
+
 // Validate reports every problem with the template at once: the error
 // joins one *TemplateError per problem (errors.Is ErrInvalidTemplate; see
 // TemplateProblems), each naming the field (and, for a template loaded from
@@ -155,6 +163,8 @@ func (t *Template) Validate(known func(string) bool) error {
 	}
 	if len(t.Steps) == 0 {
 		add("steps", "template has no steps")
+	} else if len(t.Steps) > MaxTemplateSteps {
+		add("steps", "template has %d steps, more than the %d allowed (MaxTemplateSteps)", len(t.Steps), MaxTemplateSteps)
 	}
 	seen := map[string]int{}
 	for i, s := range t.Steps {

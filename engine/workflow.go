@@ -177,8 +177,13 @@ type WorkflowContext struct {
 	lease    store.Lease
 	replay   bool
 	deadline time.Time
-	history  map[int]*store.Step
-	last     int // the highest recorded sequence
+	// skew is the store's clock minus the engine's, as measured at the
+	// claim (see StepContext.storeSkew): the times recorded with the
+	// history (a retry's or a sleep's next attempt) are the store's, and
+	// a process whose clock runs ahead must not fire them early.
+	skew    time.Duration
+	history map[int]*store.Step
+	last    int // the highest recorded sequence
 
 	mu         sync.Mutex
 	seq        int
@@ -196,6 +201,10 @@ type WorkflowContext struct {
 // Now is the engine's clock (the fake clock in tests). Read it inside a
 // durable step if the workflow branches on it.
 func (w *WorkflowContext) Now() time.Time { return w.e.clk.Now() }
+
+// now is the store's time by this process's clock: what recorded due
+// times are compared with.
+func (w *WorkflowContext) now() time.Time { return w.e.clk.Now().Add(w.skew) }
 
 // Replaying reports whether this is Replay (nothing new executes).
 func (w *WorkflowContext) Replaying() bool { return w.replay }

@@ -102,7 +102,7 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 		w.mu.Lock()
 		w.wakeOnTask = append(w.wakeOnTask, childID)
 		w.mu.Unlock()
-		return nil, w.suspend(e.clk.Now().Add(childRecheck), "child "+workflow)
+		return nil, w.suspend(w.now().Add(childRecheck), "child "+workflow)
 	}
 	r := childResult{TaskID: childID, State: d.Task.State, Error: json.RawMessage(d.Task.LastError)}
 	if d.Task.Kind == store.KindCode {

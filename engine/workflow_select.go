@@ -40,12 +40,12 @@ type timerResult struct {
 func NewTimer(wctx *WorkflowContext, d time.Duration) *Timer {
 	seq, rec, err := wctx.begin("timer", kindTimer)
 	if err != nil {
-		return &Timer{at: wctx.e.clk.Now().Add(max(d, 0))} // the run is stopping; nothing will select it
+		return &Timer{at: wctx.now().Add(max(d, 0))} // the run is stopping; nothing will select it
 	}
 	if rec == nil {
-		doc := store.MustJSON(timerResult{At: wctx.e.clk.Now().Add(max(d, 0)).UTC()})
+		doc := store.MustJSON(timerResult{At: wctx.now().Add(max(d, 0)).UTC()})
 		if rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: "timer", Handler: kindTimer, Kind: store.OutcomeComplete, Results: doc}); err != nil {
-			return &Timer{at: wctx.e.clk.Now().Add(max(d, 0))}
+			return &Timer{at: wctx.now().Add(max(d, 0))}
 		}
 	}
 	var r timerResult
@@ -158,7 +158,7 @@ func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 					running = append(running, wait)
 				}
 			case "timer":
-				if !wctx.e.clk.Now().Before(c.timer.at) {
+				if !wctx.now().Before(c.timer.at) {
 					return wctx.choose(seq, i, c)
 				}
 				if deadline.IsZero() || c.timer.at.Before(deadline) {
@@ -177,7 +177,7 @@ func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 		}
 		if len(running) == 0 {
 			if deadline.IsZero() {
-				deadline = wctx.e.clk.Now().Add(selectRecheck)
+				deadline = wctx.now().Add(selectRecheck)
 			}
 			return -1, wctx.suspend(deadline, "select", events...)
 		}

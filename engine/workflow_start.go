@@ -264,6 +264,7 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	wctx.skew = sc.storeSkew
 	var cfg driverConfig
 	_ = sc.Config(&cfg)
 	wctx.deadline = cfg.Deadline
@@ -326,7 +327,7 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 		if !w.deadline.IsZero() && until.After(w.deadline) {
 			until = w.deadline
 		}
-		return nil, &suspendSignal{after: max(until.Sub(w.e.clk.Now()), 0), events: w.wakeOn, tasks: w.wakeOnTask, why: w.why}
+		return nil, &suspendSignal{after: max(until.Sub(w.now()), 0), events: w.wakeOn, tasks: w.wakeOnTask, why: w.why}
 	case ferr != nil:
 		if next, ok := continuation(ferr); ok { // ContinueAsNew: this run completes
 			return next, nil

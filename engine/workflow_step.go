@@ -98,7 +98,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		if rec.State == store.StepError {
 			return zero, stepFailed(seq, name, rec)
 		}
-		if now := wctx.e.clk.Now(); now.Before(rec.NextAttemptAt) {
+		if now := wctx.now(); now.Before(rec.NextAttemptAt) {
 			return zero, wctx.suspend(rec.NextAttemptAt, "retry of "+name)
 		}
 		attemptN = rec.Attempts + 1
@@ -112,7 +112,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		// instead of suspending the workflow: no finish, claim and replay
 		// of the driver for a retry due in a few milliseconds. The failure
 		// is recorded, so a crash meanwhile still retries it elsewhere.
-		wait := retryAt.NextAttemptAt.Sub(wctx.e.clk.Now())
+		wait := retryAt.NextAttemptAt.Sub(wctx.now())
 		if wait > inlineRetryMax || wctx.Context.Value(stepwiseKey{}) != nil {
 			return zero, wctx.suspend(retryAt.NextAttemptAt, "retry of "+name)
 		}

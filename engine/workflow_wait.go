@@ -33,7 +33,7 @@ func Sleep(wctx *WorkflowContext, d time.Duration) error {
 			return err
 		}
 	}
-	if wctx.e.clk.Now().Before(rec.NextAttemptAt) {
+	if wctx.now().Before(rec.NextAttemptAt) {
 		return wctx.suspend(rec.NextAttemptAt, "sleep")
 	}
 	p.Kind, p.Results = store.OutcomeComplete, store.JSON(`{}`)
@@ -79,7 +79,7 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 			return seq, nil, err
 		}
 		if !rec.State.Satisfied() {
-			if wctx.e.clk.Now().Before(rec.NextAttemptAt) {
+			if wctx.now().Before(rec.NextAttemptAt) {
 				return seq, nil, wctx.suspend(rec.NextAttemptAt, "event "+name, name)
 			}
 			if rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: name, Handler: kindEvent, Kind: store.OutcomeComplete,

@@ -26,9 +26,18 @@ Scenarios: a store call commits and its reply is lost (FinishSteps,
 ClaimSteps, CreateTasks, SendEvent, RecordStep, RecordCompletedSteps) while
 orders (a DAG) and flows (code-first, waiting for an event) run; heartbeats
 that fail until the lease is gone, with a second worker taking over; the
-retention cleaner deleting while tasks finish. --quick runs a dozen workflows
-per scenario (what CI runs); the full form hundreds. The exit status is 1 when
-a scenario broke an invariant.`,
+retention cleaner deleting while tasks finish; clock skew (two workers, one
+5 min ahead of the database's clock and one 5 min behind: retries and
+durable sleeps fire neither early nor 5 min late, a live lease is never
+taken over); no double claim under a race (8 workers on PostgreSQL, 4 on
+SQLite, racing for 100,000 seeded one-step tasks; --quick: 5,000, on
+SQLite 500: each claimed and completed once); a template changed between start and
+execution (tasks of version 1 keep their snapshot while version 2 is
+registered); Redis flushed, then killed mid-run, with the distributed cache
+declared (a redis-server of the scenario's own on a free port: the workers
+fail open to local caching and return to Redis when it comes back).
+--quick runs a dozen workflows per scenario (what CI runs); the full form
+hundreds. The exit status is 1 when a scenario broke an invariant.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := chaos.Run(cmd.Context(), cmd.OutOrStdout(), o)

@@ -33,6 +33,10 @@ func scenarios() []scenario {
 	return append(out,
 		scenario{name: "heartbeats fail past the lease", run: heartbeatLoss},
 		scenario{name: "retention while tasks finish", run: retention},
+		scenario{name: "clock skew ±5 min", run: clockSkew},
+		scenario{name: "no double claim under a race", run: claimRace},
+		scenario{name: "template changed between start and execution", run: templateChange},
+		scenario{name: "Redis flushed, then killed, mid-run", run: redisLoss},
 	)
 }
 

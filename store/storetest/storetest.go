@@ -30,6 +30,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"StepCompareAndSetRace":      testStepRace,
 		"TaskCompareAndSetRace":      testTaskRace,
 		"ClaimNeverTwice":            testClaimNeverTwice,
+		"StartLeaseClock":            testStartLeaseClock,
 		"ClaimRespectsLimit":         testClaimRespectsLimit,
 		"ClaimSkipsFinishedTasks":    testClaimSkipsFinishedTasks,
 		"ClaimByHandler":             testClaimByHandler,

@@ -99,8 +99,8 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		rowParams[k] = ps[first[t.IdentityKey]]
 	}
 	var created map[string]int64
-	var cteLeased map[stepKey]int64 // step ids of the steps leases took, written by the CTE
-	token := newLeaseToken()        // the lease token of every step this start claims
+	var cteLeased map[stepKey]leasedStep // the steps leases took, written by the CTE
+	token := newLeaseToken()             // the lease token of every step this start claims
 	cte := s.cteFits(rowParams, nil)
 	if cte {
 		if err := s.declareLimits(ctx, tx, rowParams); err != nil {
@@ -196,7 +196,11 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			for _, i := range p.Leased() {
 				row := stepRow(t, p, p.Steps[i])
 				leaseStep(row, p, token)
-				row.ID = cteLeased[stepKey{t.ID, row.Name}]
+				got := cteLeased[stepKey{t.ID, row.Name}]
+				row.ID = got.id
+				if got.expires != nil { // the database's clock, not ours
+					row.LeaseExpiresAt = got.expires
+				}
 				leased = append(leased, row)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -16,12 +17,12 @@ import (
 // four. It returns the ids of the tasks inserted by identity key; a key
 // taken before is absent (ON CONFLICT DO NOTHING), and so are its steps.
 // The steps a start's Lease takes are written claimed under token, with
-// their transitions (and their tasks in_progress); their ids are returned
-// by task and name.
+// their transitions (and their tasks in_progress); their ids and lease
+// expiries (by the database's clock) are returned by task and name.
 //
 // The statement is bound (its text depends only on the shape of the group:
 // rows, steps, edges), so Postgres keeps it prepared.
-func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]int64, map[stepKey]int64, error) {
+func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]int64, map[stepKey]leasedStep, error) {
 	var b strings.Builder
 	q := params{s: s}
 	cast := func(v any, typ string) string { return "CAST(" + q.arg(v) + " AS " + typ + ")" }
@@ -107,7 +108,7 @@ st AS (
 		CASE WHEN sv.lease_owner IS NULL THEN 0 ELSE 1 END, ins.created_at, ins.created_at
 	FROM sv JOIN ins ON ins.identity_key = sv.identity_key JOIN v ON v.identity_key = sv.identity_key CROSS JOIN clock
 	ORDER BY sv.ord
-	RETURNING id, task_id, name, state, created_at
+	RETURNING id, task_id, name, state, created_at, lease_expires_at
 ),
 stt AS (
 	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
@@ -125,32 +126,39 @@ ed AS (
 		JOIN st t ON t.task_id = ins.id AND t.name = ev.to_name
 )`)
 	}
-	b.WriteString("\nSELECT id, identity_key, NULL::bigint AS step_id, NULL::text AS step_name FROM ins")
+	b.WriteString("\nSELECT id, identity_key, NULL::bigint AS step_id, NULL::text AS step_name, NULL::timestamptz AS lease_expires_at FROM ins")
 	if steps > 0 {
-		b.WriteString("\nUNION ALL SELECT task_id, NULL, id, name FROM st WHERE state = 'in_progress'")
+		b.WriteString("\nUNION ALL SELECT task_id, NULL, id, name, lease_expires_at FROM st WHERE state = 'in_progress'")
 	}
 	var inserted []struct {
-		ID          int64   `bun:"id"`
-		IdentityKey *string `bun:"identity_key"`
-		StepID      *int64  `bun:"step_id"`
-		StepName    *string `bun:"step_name"`
+		ID          int64      `bun:"id"`
+		IdentityKey *string    `bun:"identity_key"`
+		StepID      *int64     `bun:"step_id"`
+		StepName    *string    `bun:"step_name"`
+		Expires     *time.Time `bun:"lease_expires_at"`
 	}
 	if err := s.scan(ctx, db, b.String(), q.args, &inserted); err != nil {
 		return nil, nil, err
 	}
 	ids := make(map[string]int64, len(inserted))
-	var leased map[stepKey]int64
+	var leased map[stepKey]leasedStep
 	for _, r := range inserted {
 		if r.StepID == nil {
 			ids[*r.IdentityKey] = r.ID
 			continue
 		}
 		if leased == nil {
-			leased = map[stepKey]int64{}
+			leased = map[stepKey]leasedStep{}
 		}
-		leased[stepKey{r.ID, *r.StepName}] = *r.StepID
+		leased[stepKey{r.ID, *r.StepName}] = leasedStep{id: *r.StepID, expires: r.Expires}
 	}
 	return ids, leased, nil
+}
+
+// leasedStep is a step a start's lease took, as the CTE wrote it.
+type leasedStep struct {
+	id      int64
+	expires *time.Time
 }
 
 // nullJSON is a JSON document as a query argument, NULL when empty.

@@ -105,6 +105,9 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 		name string
 	}
 	ids := make(map[key]int64, len(now)+len(later))
+	// The leases' expiry as the database wrote it (its clock on Postgres):
+	// the engine measures the store's clock against its own by it.
+	expires := make(map[key]time.Time, len(leased))
 	for _, batch := range []struct {
 		rows  []*store.Step
 		ready bool
@@ -134,18 +137,22 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 					b.arg(r.PendingDeps), next, created, created, lease}, ", ") + ")"
 			}
 			var back []struct {
-				ID     int64  `bun:"id"`
-				TaskID int64  `bun:"task_id"`
-				Name   string `bun:"name"`
+				ID      int64      `bun:"id"`
+				TaskID  int64      `bun:"task_id"`
+				Name    string     `bun:"name"`
+				Expires *time.Time `bun:"lease_expires_at"`
 			}
 			if err := s.scan(ctx, tx, `INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable,
 					queue, priority, conc_group, conc_max, rate_system, pending_deps, next_attempt_at, created_at, updated_at,
 					state, attempts, transition_seq, lease_owner, lease_expires_at, lease_token, started_at)
-				VALUES `+strings.Join(values, ", ")+` RETURNING id, task_id, name`, b.args, &back); err != nil {
+				VALUES `+strings.Join(values, ", ")+` RETURNING id, task_id, name, lease_expires_at`, b.args, &back); err != nil {
 				return err
 			}
 			for _, b := range back {
 				ids[key{b.TaskID, b.Name}] = b.ID
+				if b.Expires != nil {
+					expires[key{b.TaskID, b.Name}] = *b.Expires
+				}
 			}
 			return nil
 		})
@@ -155,6 +162,9 @@ func (s *Store) insertSteps(ctx context.Context, tx bun.IDB, tasks []*store.Task
 	}
 	for _, r := range leased {
 		r.ID = ids[key{r.TaskID, r.Name}]
+		if at, ok := expires[key{r.TaskID, r.Name}]; ok {
+			r.LeaseExpiresAt = &at
+		}
 	}
 	var edges []store.Edge
 	for k, task := range tasks {
