@@ -28,7 +28,11 @@ type Config struct {
 	Owner          string
 	LeaseTTL       time.Duration // heartbeats run every third of it
 	RescueInterval time.Duration
-	Retention      time.Duration // 0: keep finished tasks
+	// Retention is the default retention: finished tasks without one of
+	// their own are deleted this long after they finished (0: kept).
+	// Tasks created with a retention of their own are deleted by it
+	// whatever this says.
+	Retention time.Duration
 }
 
 // Hooks are told what happened. Each may be nil.
@@ -141,9 +145,11 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 			if _, err := m.Rescue(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("rescuing expired leases failed", zap.Error(err))
 			}
+			var before time.Time // zero: the default keeps
 			if m.cfg.Retention > 0 {
-				m.purge(ctx, m.clk.Now().Add(-m.cfg.Retention))
+				before = m.clk.Now().Add(-m.cfg.Retention)
 			}
+			m.purge(ctx, before)
 		}
 		if m.hooks.Pass != nil && ctx.Err() == nil {
 			m.hooks.Pass(ctx, lead)
@@ -184,7 +190,8 @@ const (
 	PurgeBatchesPerPass = 25
 )
 
-// purge deletes finished tasks older than before, in at most
+// purge deletes finished tasks older than before (those with a retention
+// of their own: older than it), in at most
 // PurgeBatchesPerPass batches of PurgeBatch; it returns how many it
 // deleted.
 func (m *Maintainer) purge(ctx context.Context, before time.Time) int {
@@ -193,7 +200,7 @@ func (m *Maintainer) purge(ctx context.Context, before time.Time) int {
 		if ctx.Err() != nil {
 			return total
 		}
-		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Limit: PurgeBatch})
+		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Now: m.clk.Now(), Limit: PurgeBatch})
 		if err != nil {
 			m.log.Warn("retention: deleting finished tasks failed", zap.Error(err))
 			return total
