@@ -2,6 +2,7 @@ package maintainer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -151,4 +152,55 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 	b.ReportMetric(float64(deleted.Load()), "deleted")
+}
+
+// With no default retention (Config.Retention 0: keep) the maintenance
+// pass still deletes the tasks whose own retention has passed, and only
+// those.
+func TestMaintainDeletesByOwnRetention(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			var s store.Store
+			if db == "postgres" {
+				s = openPostgres(t)
+			} else {
+				s = openSQLite(t)
+			}
+			ctx := context.Background()
+			ids := map[time.Duration]int64{}
+			for _, keep := range []time.Duration{0, time.Hour, 3 * time.Hour, store.KeepForever} {
+				res, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "own", Kind: store.KindDAG, IdentityKey: fmt.Sprintf("own-%d", keep),
+					Context: store.JSON(`{}`), Steps: []store.NewStep{{Name: "s", Handler: "h", Retryable: true}}, Now: epoch, Retention: keep})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids[keep] = res.Task.ID
+			}
+			for _, q := range []string{`UPDATE tasker_steps SET state = 'complete', completed_at = ?`, `UPDATE tasker_tasks SET state = 'complete', completed_at = ?`} {
+				if _, err := s.DB().NewRaw(q, epoch).Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			passed := make(chan struct{}, 1)
+			m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Hour}, s, clock.NewFake(epoch.Add(2*time.Hour)), zap.NewNop(), &inflight.Set{},
+				Hooks{Pass: func(context.Context, bool) {
+					select {
+					case passed <- struct{}{}:
+					default:
+					}
+				}})
+			mctx, stop := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { m.Maintain(mctx) })
+			<-passed
+			stop()
+			wg.Wait()
+			for keep, gone := range map[time.Duration]bool{0: false, time.Hour: true, 3 * time.Hour: false, store.KeepForever: false} {
+				_, err := s.GetTask(ctx, ids[keep])
+				if got := errors.Is(err, store.ErrNotFound); got != gone {
+					t.Errorf("retention %s: deleted %v, want %v (%v)", keep, got, gone, err)
+				}
+			}
+		})
+	}
 }
