@@ -67,12 +67,16 @@ func openSQLite(tb testing.TB) *sqlite.Store {
 	return s
 }
 
-// A pass deletes at most PurgeBatchesPerPass batches; the next pass goes on.
+// A pass deletes at most PurgePerPass tasks; the next pass goes on.
 func TestPurgeIsBoundedPerPass(t *testing.T) {
 	s := openSQLite(t)
-	perPass := PurgeBatch * PurgeBatchesPerPass
+	perPass := PurgePerPass
 	seedFinished(t, s, perPass+PurgeBatch/2)
-	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour}, s, clock.NewFake(epoch.Add(2*time.Hour)), zap.NewNop(), &inflight.Set{}, Hooks{})
+	// Batches of PurgeBatch at once (under -race the 5 ms target would
+	// make them small and the test long).
+	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour, PurgeBatchTime: time.Hour},
+		s, clock.NewFake(epoch.Add(2*time.Hour)), zap.NewNop(), &inflight.Set{}, Hooks{})
+	m.batch.Store(PurgeBatch)
 	before := epoch.Add(time.Hour)
 	if n := m.Purge(context.Background(), before); n != perPass {
 		t.Fatalf("first pass deleted %d, want %d", n, perPass)
@@ -128,6 +132,7 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	}
 	now := epoch.Add(2 * time.Hour)
 	lat := make([]time.Duration, 0, b.N)
+	began := time.Now()
 	b.ResetTimer()
 	for i := range b.N {
 		if _, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "new", Kind: store.KindDAG, IdentityKey: fmt.Sprintf("new-%d", i),
@@ -145,6 +150,8 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
+	elapsed := time.Since(began)
+	gone := deleted.Load() // deleted while the claims ran (a pass in flight may add a batch)
 	stop()
 	wg.Wait()
 	slices.Sort(lat)
@@ -152,6 +159,7 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 	b.ReportMetric(float64(deleted.Load()), "deleted")
+	b.ReportMetric(float64(gone)/elapsed.Seconds(), "deleted/s")
 }
 
 // With no default retention (Config.Retention 0: keep) the maintenance
@@ -202,5 +210,33 @@ func TestMaintainDeletesByOwnRetention(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// On a single-writer store the batch follows PurgeBatchTime: halved after
+// a slow batch, grown by a quarter after a quick one, bounded.
+func TestPurgeBatchSizing(t *testing.T) {
+	m := &Maintainer{}
+	if got := m.purgeSize(); got != PurgeBatch/4 {
+		t.Fatalf("first batch %d, want %d", got, PurgeBatch/4)
+	}
+	for _, c := range []struct {
+		size int
+		took time.Duration
+		want int
+	}{
+		{50, 2 * PurgeBatchTime, 25},                    // slow: halve
+		{50, PurgeBatchTime, 50},                        // on target: keep
+		{50, PurgeBatchTime * 3 / 4, 50},                // within the band: keep
+		{50, PurgeBatchTime / 4, 62},                    // quick: +25 %
+		{PurgeMinBatch, time.Second, PurgeMinBatch},     // never below the floor
+		{PurgeBatch, time.Microsecond, PurgeBatch},      // nor above the ceiling
+		{PurgeMinBatch + 1, time.Second, PurgeMinBatch}, // halving stops at the floor
+		{3, 0, PurgeMinBatch},                           // +1 at least, then the floor
+	} {
+		m.adjustPurge(c.size, c.took, PurgeBatchTime)
+		if got := m.purgeSize(); got != c.want {
+			t.Errorf("size %d took %s: next %d, want %d", c.size, c.took, got, c.want)
+		}
 	}
 }
