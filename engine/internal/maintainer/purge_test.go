@@ -114,7 +114,8 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	} else {
 		s = openSQLite(b)
 	}
-	seedFinished(b, s, 50_000)
+	const seeded = 50_000
+	seedFinished(b, s, seeded)
 	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{}, Hooks{})
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -151,7 +152,11 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	}
 	b.StopTimer()
 	elapsed := time.Since(began)
-	gone := deleted.Load() // deleted while the claims ran (a pass in flight may add a batch)
+	var left []int
+	if err := s.DB().NewRaw(`SELECT count(*) FROM tasker_tasks WHERE name = 'old'`).Scan(context.Background(), &left); err != nil {
+		b.Fatal(err)
+	}
+	gone := seeded - left[0] // deleted while the claims ran
 	stop()
 	wg.Wait()
 	slices.Sort(lat)
