@@ -131,7 +131,7 @@ func Decide(s Sample) Decision {
 			// Work is waiting, the pool is quiet and handlers wait: ramp
 			// (the pool's readings, taken as often, bring it back).
 			next := min(ceiling, clamp(s.Cur*RampFactor))
-			return Decision{Next: next, Reason: fmt.Sprintf("%s; limit nearly used, work waiting: ramp x%d", what, RampFactor), Ramp: next > s.Cur}
+			return Decision{Next: next, Reason: fmt.Sprintf("%s; limit nearly used, work waiting: grow x%d (ramp)", what, RampFactor), Ramp: next > s.Cur}
 		}
 		step := max(1, s.Cur/4)
 		if ioBound {

@@ -52,7 +52,7 @@ func TestDecide(t *testing.T) {
 		{"no handler ran: hold", Sample{Cur: 8, Lo: 1, Hi: 64, Pool: pool(0, 10, 0), Interval: sec}, 8, "no handler", false},
 		{"the minimum wins over a ceiling below it", cpu(Sample{Cur: 12, Lo: 10, Hi: 64, Running: 12, Pool: pool(1, 10, 0)}), 10, "ceiling", false},
 		// The ramp: I/O-bound, limit used, a backlog, a low pool.
-		{"backlog on a low pool, I/O-bound: ramp x4", io(Sample{Cur: 6, Lo: 3, Hi: 256, Running: 6, Pool: pool(2, 10, 0), Backlog: true}), 24, "ramp x4", true},
+		{"backlog on a low pool, I/O-bound: ramp x4", io(Sample{Cur: 6, Lo: 3, Hi: 256, Running: 6, Pool: pool(2, 10, 0), Backlog: true}), 24, "grow x4 (ramp)", true},
 		{"the ramp stops at Hi", io(Sample{Cur: 96, Lo: 3, Hi: 256, Running: 96, Pool: pool(1, 10, 0), Backlog: true}), 256, "ramp", true},
 		{"at Hi a ramp is no ramp", io(Sample{Cur: 256, Lo: 3, Hi: 256, Running: 256, Pool: pool(1, 10, 0), Backlog: true}), 256, "ramp", false},
 		{"backlog on a moderate pool: double only", io(Sample{Cur: 6, Lo: 3, Hi: 256, Running: 6, Pool: pool(5, 10, 0), Backlog: true}), 12, "grow", false},
