@@ -131,7 +131,7 @@ const (
 	// shorter one at such rates.
 	DefaultRetention = 7 * 24 * time.Hour
 	// KeepForever deletes no finished task.
-	KeepForever time.Duration = -1
+	KeepForever = store.KeepForever
 )
 
 // ExecutionConfig tunes workers.

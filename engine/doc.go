@@ -183,5 +183,6 @@
 // predictive retry's history (Status.Cache reports their hit rates).
 // Preset returns the development, test and production configurations.
 // Finished tasks are deleted after ExecutionConfig.Retention (default
-// DefaultRetention, 7 days; KeepForever keeps them).
+// DefaultRetention, 7 days; KeepForever keeps them), or after their
+// workflow's own (Template.Retention, WithRetention for code-first ones).
 package engine

@@ -434,7 +434,7 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 	p := &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
 		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
-		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(),
+		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(), Retention: t.Retention,
 		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
 	}
 	if err := o.delay(e.clk, p.Steps); err != nil {

@@ -48,7 +48,13 @@ type Template struct {
 	// at the coming attempt (see Config.PredictiveRetry); the
 	// predictive_retry toggle turns it on for every workflow.
 	PredictiveRetry bool
-	Steps           []StepTemplate
+	// Retention is how long its tasks are kept once finished (complete,
+	// cancelled or resolved by hand), overriding
+	// ExecutionConfig.Retention: 0 the engine's, KeepForever never
+	// deleted, otherwise at least a millisecond. Each task keeps the
+	// retention it started with.
+	Retention time.Duration
+	Steps     []StepTemplate
 
 	schema *jsonschema.Schema
 	src    *templateSource // where a YAML template came from
@@ -144,6 +150,9 @@ func (t *Template) Validate(known func(string) bool) error {
 	}
 	if t.Priority < store.MinPriority || t.Priority > store.MaxPriority {
 		add("priority", "priority must be between %d and %d, got %d", store.MinPriority, store.MaxPriority, t.Priority)
+	}
+	if msg := retentionProblem(t.Retention); msg != "" {
+		add("retention", "%s", msg)
 	}
 	if c := t.Concurrency; c != nil && c.Max < 1 {
 		add("concurrency.max", "concurrency max must be at least 1, got %d", c.Max)

@@ -59,7 +59,7 @@ func (e *Engine) newTuning(d *dispatch.Dispatcher) *tuning {
 	x := e.cfg.Execution
 	return &tuning{
 		t: tuner.New(tuner.Config{Min: x.MinConcurrency, Max: x.MaxConcurrency, Interval: x.TuneInterval,
-			Fixed: e.st.Capabilities().SingleWriter}, e.press, e.clk, e.log, d, e.dynamicConcurrency),
+			Fixed: e.st.Capabilities().SingleWriter}, e.press, e.clk, e.log, d, e.dynamicConcurrency, e.claimBacklog),
 		sizer: batchsize.New(x.BatchSize),
 	}
 }
@@ -71,13 +71,21 @@ func (e *Engine) tuneStep(ctx context.Context, tn *tuning) {
 	tn.t.Step(ctx)
 }
 
-// tune steps every TuneInterval until ctx ends.
+// claimBacklog reports whether the running claim loop has ready work
+// waiting for room.
+func (e *Engine) claimBacklog() bool {
+	r := e.eager.Load()
+	return r != nil && r.loop.Backlog()
+}
+
+// tune steps every TuneInterval (sooner while the tuner ramps) until ctx
+// ends.
 func (e *Engine) tune(ctx context.Context, tn *tuning) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.clk.After(e.cfg.Execution.TuneInterval):
+		case <-e.clk.After(tn.t.Wait()):
 		}
 		e.tuneStep(ctx, tn)
 	}

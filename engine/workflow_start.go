@@ -19,9 +19,22 @@ import (
 
 // workflowDef is a registered workflow function.
 type workflowDef struct {
-	name    string
-	in, out reflect.Type // the types it was registered with
-	run     func(wctx *WorkflowContext, input store.JSON) (any, error)
+	name      string
+	in, out   reflect.Type // the types it was registered with
+	run       func(wctx *WorkflowContext, input store.JSON) (any, error)
+	retention time.Duration // WithRetention
+}
+
+// WorkflowOption configures a code-first workflow when it is registered
+// (RegisterWorkflow).
+type WorkflowOption func(*workflowDef)
+
+// WithRetention keeps the workflow's tasks this long once finished,
+// overriding ExecutionConfig.Retention, as Template.Retention does for a
+// DAG template: KeepForever never deletes them; otherwise at least a
+// millisecond. Each task keeps the retention it started with.
+func WithRetention(d time.Duration) WorkflowOption {
+	return func(w *workflowDef) { w.retention = d }
 }
 
 // workflowInput is a code-first task's context: the input under "input".
@@ -39,9 +52,10 @@ type driverConfig struct {
 // it.
 //
 // A malformed name (not "namespace/name", or one the store would not
-// accept) or a nil fn is refused with ErrInvalidTemplate; a name already
-// registered, as a workflow or as a DAG template, with ErrDuplicate.
-func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowContext, in I) (O, error)) error {
+// accept), a nil fn or a bad option (a negative retention) is refused
+// with ErrInvalidTemplate; a name already registered, as a workflow or as
+// a DAG template, with ErrDuplicate.
+func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowContext, in I) (O, error), opts ...WorkflowOption) error {
 	if err := checkWorkflowName(name); err != nil {
 		return err
 	}
@@ -61,6 +75,15 @@ func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowCo
 		}
 		return fn(wctx, in)
 	}}
+	for _, opt := range opts {
+		if opt == nil {
+			return &TemplateError{Template: name, Msg: fmt.Sprintf("registering workflow %s: an option is nil", quoteName(name))}
+		}
+		opt(def)
+	}
+	if msg := retentionProblem(def.retention); msg != "" {
+		return &TemplateError{Template: name, Path: "retention", Msg: fmt.Sprintf("registering workflow %s: %s", quoteName(name), msg)}
+	}
 	e.tmu.Lock() // against a template registered under the same name meanwhile
 	defer e.tmu.Unlock()
 	if _, ok := e.templates[name]; ok {
@@ -212,7 +235,8 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 // prepareWorkflowStart validates a start of a code-first workflow and
 // returns what to create.
 func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*store.CreateTaskParams, error) {
-	if _, ok := e.workflowDef(name); !ok {
+	def, ok := e.workflowDef(name)
+	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
 	}
 	raw, err := json.Marshal(in)
@@ -237,7 +261,7 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 	p := &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
 		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
-		ConcGroup: o.group, ConcMax: o.groupMax,
+		ConcGroup: o.group, ConcMax: o.groupMax, Retention: def.retention,
 		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
 	}

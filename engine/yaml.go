@@ -28,6 +28,7 @@ import (
 //	rate_limits: {payments: {per_second: 50, burst: 10}}  # steps with dependent_system: payments
 //	input_schema: {type: object, required: [order_id]}
 //	predictive_retry: true  # weigh retry delays (Template.PredictiveRetry)
+//	retention: 30d       # keep finished tasks 30 days (a duration, Nd, or forever); default the engine's
 //	steps:
 //	  - name: charge_payment
 //	    handler: ecommerce.charge_payment
@@ -44,7 +45,7 @@ import (
 // duplicate key are errors that name the key's path and line. Step indexes
 // in paths count from 0. A null value ("timeout:") counts as absent.
 var (
-	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "steps", "environments"}
+	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "retention", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
 	retryKeys    = []string{"limit", "backoff", "base", "max"}
 )
@@ -389,6 +390,16 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 	}
 	if p := d.bool(doc, at, "predictive_retry"); p != nil {
 		t.PredictiveRetry = *p
+	}
+	if v := doc["retention"]; v != nil {
+		r, ok := v.(string)
+		var err error
+		if ok {
+			t.Retention, err = ParseRetention(r)
+		}
+		if !ok || err != nil {
+			d.add(join(at, "retention"), "must be a duration such as 720h or 30d, or forever, got %s", describeValue(v))
+		}
 	}
 	if v := doc["input_schema"]; v != nil {
 		switch v.(type) {

@@ -41,6 +41,9 @@ type Task struct {
 	// task (empty when its starter was not tracing); the processes that
 	// run its steps continue that trace.
 	TraceContext string `bun:"trace_context,nullzero" json:"trace_context,omitempty"`
+	// RetentionMS is the task's own retention in milliseconds (see
+	// CreateTaskParams.Retention): 0 the default, -1 kept forever.
+	RetentionMS int64 `bun:"retention_ms,nullzero" json:"retention_ms,omitempty"`
 	// Unfinished counts steps not yet complete or resolved; the task
 	// completes in the transaction that brings it to zero.
 	Unfinished    int        `bun:"unfinished,notnull" json:"unfinished"`

@@ -111,10 +111,12 @@ type Store interface {
 	ConsumeEvent(ctx context.Context, p *ConsumeEventParams) (*Event, error)
 
 	// DeleteFinished deletes up to Limit tasks that finished (complete,
-	// cancelled, resolved_manually) before Before, oldest first, in one
-	// short transaction; their steps, edges, transitions and events go
-	// with them. It returns how many tasks it deleted: callers loop until
-	// that is less than the limit, so no batch holds locks for long.
+	// cancelled, resolved_manually) longer ago than their retention (their
+	// own, or the default that p.Before stands for), oldest first within
+	// each retention, in one short transaction; their steps, edges,
+	// transitions and events go with them. It returns how many tasks it
+	// deleted: callers loop until that is less than the limit, so no
+	// batch holds locks for long.
 	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)
 	// StepSuccessRate counts how often attempt p.Attempt of the most recent
 	// steps named p.Name succeeded (see StepSuccessRate): the history the
@@ -294,8 +296,12 @@ type CreateTaskParams struct {
 	// TraceContext is the W3C traceparent header value of the starter's
 	// span, stored with the task (empty: none, NULL in the database).
 	TraceContext string
-	Steps        []NewStep
-	Now          time.Time
+	// Retention is how long the task is kept once finished (see
+	// DeleteFinished): 0 the deleter's default, KeepForever never
+	// deleted, otherwise at least a millisecond.
+	Retention time.Duration
+	Steps     []NewStep
+	Now       time.Time
 	// Lease, when set, claims the new task's first ready steps for the
 	// worker starting it, in the transaction that creates it (eager
 	// dispatch): they are written in_progress with their first attempt
@@ -689,12 +695,20 @@ type ConsumeEventParams struct {
 	Now    time.Time
 }
 
+// KeepForever is a task's retention (CreateTaskParams.Retention) that
+// DeleteFinished never deletes it by.
+const KeepForever time.Duration = -1
+
 // DeleteFinishedParams bound one retention batch.
 type DeleteFinishedParams struct {
-	// Before: only tasks that finished strictly earlier are deleted.
-	// Required.
+	// Before: tasks created without a retention of their own are deleted
+	// when they finished strictly earlier. Zero: none of them is (the
+	// default is to keep them).
 	Before time.Time
-	Limit  int // default 500
+	// Now: a task with a retention of its own is deleted when it finished
+	// strictly before Now minus that retention. Required.
+	Now   time.Time
+	Limit int // default 500
 }
 
 // ElectParams ask for (or renew) a leadership lease.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Validate reports every problem with p at once (joined); nil means the
@@ -23,6 +24,9 @@ func (p *CreateTaskParams) Validate() error {
 	add(checkJSON("context", p.Context, true))
 	if p.Queue != "" {
 		add(checkName("queue", p.Queue, true))
+	}
+	if p.Retention < 0 && p.Retention != KeepForever || p.Retention > 0 && p.Retention < time.Millisecond {
+		add(invalid("retention", "must be at least 1ms, 0 (the default) or KeepForever, got %s", p.Retention))
 	}
 	if p.TraceContext != "" && !validTraceparent(p.TraceContext) {
 		add(invalid("trace_context", "is not a W3C traceparent (version-traceid-spanid-flags in lower-case hex), got %.60q", p.TraceContext))
@@ -222,8 +226,8 @@ func (p *ClaimStepsParams) Validate() error {
 // Validate checks a retention batch.
 func (p *DeleteFinishedParams) Validate() error {
 	var errs []error
-	if p.Before.IsZero() {
-		errs = append(errs, invalid("before", "is required"))
+	if p.Now.IsZero() {
+		errs = append(errs, invalid("now", "is required"))
 	}
 	if p.Limit < 0 {
 		errs = append(errs, invalid("limit", "must not be negative, got %d", p.Limit))

@@ -144,10 +144,28 @@ func RunExperiments(ctx context.Context, out io.Writer, o Options) error {
 		}, dropped)
 		add(r, err, "E3 "+db)
 	}
-	if want("E4") || want("E5") {
-		rows = append(rows,
-			expRow{"E4", "-", "predictive retry vs plain exponential", "+30-50% retry success", "not measured here (another change builds predictive retry)", "-"},
-			expRow{"E5", "-", "adaptive TTL vs fixed TTL", "higher hit rate", "not measured here (another change puts the engine's values in the cache)", "-"})
+	// E4: predictive retry against a flaky dependency.
+	for _, db := range []string{"sqlite", "postgres"} {
+		if !want("E4") {
+			break
+		}
+		if db == "postgres" && pg == "" {
+			rows = append(rows, notPG("E4", "predictive vs plain exponential retry"))
+			continue
+		}
+		r, err := experimentE4(ctx, o.Scale, db, func(name string) *benchTarget {
+			if db == "sqlite" {
+				return sqlite(name)
+			}
+			return postgresTarget()
+		}, dropped)
+		add(r, err, "E4 "+db)
+	}
+	// E5: adaptive vs fixed TTL of the engine's cached values (the cache
+	// is in the process whatever the database: SQLite only).
+	if want("E5") {
+		r, err := experimentE5(ctx, o.Scale, sqlite)
+		add(r, err, "E5")
 	}
 
 	// E6: a short soak on SQLite.

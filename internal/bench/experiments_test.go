@@ -29,7 +29,7 @@ func TestExperimentsSmoke(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	for _, row := range []string{`E3\s+sqlite`, `E3\s+postgres`, `E7\s+sqlite`, `E7\s+postgres`} {
+	for _, row := range []string{`E3\s+sqlite`, `E3\s+postgres`, `E4\s+sqlite`, `E4\s+postgres`, `E7\s+sqlite`, `E7\s+postgres`} {
 		if !regexp.MustCompile(`(?m)^` + row + `\s`).MatchString(out.String()) {
 			t.Errorf("output lacks the row %q:\n%s", row, out.String())
 		}
@@ -74,5 +74,24 @@ func TestExperimentsOnlyRefusesUnknownIDs(t *testing.T) {
 	err := RunExperiments(context.Background(), &bytes.Buffer{}, Options{Scale: 1, Only: "E1,E9"})
 	if err == nil || !strings.Contains(err.Error(), `"E9" is not an experiment`) {
 		t.Fatalf("--only E1,E9: %v", err)
+	}
+}
+
+// The flaky dependency refuses calls in the last window of every period
+// from its start, and nothing before it starts.
+func TestFlakyDepDown(t *testing.T) {
+	f := &flakyDep{period: 10 * time.Second, window: 2 * time.Second}
+	began := time.Unix(1000, 0)
+	if f.down(began.Add(9 * time.Second)) {
+		t.Fatal("down before it began")
+	}
+	f.began.Store(began.UnixNano())
+	for _, c := range []struct {
+		at   time.Duration
+		down bool
+	}{{0, false}, {7999 * time.Millisecond, false}, {8 * time.Second, true}, {9999 * time.Millisecond, true}, {10 * time.Second, false}, {18500 * time.Millisecond, true}, {25 * time.Second, false}} {
+		if got := f.down(began.Add(c.at)); got != c.down {
+			t.Errorf("at %s: down %v, want %v", c.at, got, c.down)
+		}
 	}
 }

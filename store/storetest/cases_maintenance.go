@@ -78,13 +78,13 @@ func testDeleteFinished(t *testing.T, b *bundle) {
 		t.Fatal(err)
 	}
 
-	_, err = b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Limit: 2})
-	wantErr(t, err, store.ErrInvalid, "before")
+	_, err = b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: minute(30), Limit: 2})
+	wantErr(t, err, store.ErrInvalid, "now")
 
 	cutoff := minute(30)
 	del := func(limit int) int {
 		t.Helper()
-		n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: cutoff, Limit: limit})
+		n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: cutoff, Now: b.now, Limit: limit})
 		if err != nil {
 			t.Fatalf("DeleteFinished: %v", err)
 		}
@@ -163,7 +163,7 @@ func testDeleteFinished(t *testing.T, b *bundle) {
 	for range 3 {
 		wg.Go(func() {
 			for {
-				n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: cutoff, Limit: 4})
+				n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: cutoff, Now: b.now, Limit: 4})
 				if err != nil {
 					t.Errorf("concurrent DeleteFinished: %v", err)
 					return
@@ -181,6 +181,90 @@ func testDeleteFinished(t *testing.T, b *bundle) {
 	}
 	if tasks, _ := b.totals(t); tasks != 4 {
 		t.Fatalf("%d tasks remain after concurrent cleaning, want 4", tasks)
+	}
+}
+
+// testDeleteFinishedOwnRetention: a task created with a retention of its
+// own is deleted by it, not by the default (Before); KeepForever never;
+// a bad retention is refused, and one batch's limit spans retentions.
+func testDeleteFinishedOwnRetention(t *testing.T, b *bundle) {
+	p := b.params(chain("x"))
+	p.Retention = -2 * time.Second
+	_, err := b.s.CreateTask(b.ctx, p)
+	wantErr(t, err, store.ErrInvalid, "retention")
+	p.Retention = time.Microsecond
+	_, err = b.s.CreateTask(b.ctx, p)
+	wantErr(t, err, store.ErrInvalid, "retention")
+
+	// All finished an hour ago.
+	at := b.now.Add(-time.Hour)
+	made := map[string][]*store.TaskDetail{}
+	for _, c := range []struct {
+		name string
+		keep time.Duration
+	}{{"default", 0}, {"10m", 10 * time.Minute}, {"2h", 2 * time.Hour}, {"forever", store.KeepForever}} {
+		b.retention = c.keep
+		for range 2 {
+			made[c.name] = append(made[c.name], finishedAt(t, b, store.TaskComplete, at, chain("x")))
+		}
+	}
+	b.retention = 0
+	if got := made["10m"][0].Task.RetentionMS; got != 600_000 {
+		t.Fatalf("retention read back as %d ms, want 600000", got)
+	}
+	if got := made["forever"][0].Task.RetentionMS; got != -1 {
+		t.Fatalf("keep forever read back as %d, want -1", got)
+	}
+	if got := made["default"][0].Task.RetentionMS; got != 0 {
+		t.Fatalf("the default retention read back as %d, want 0", got)
+	}
+	left := func() map[string]int {
+		t.Helper()
+		out := map[string]int{}
+		for name, ds := range made {
+			for _, d := range ds {
+				_, err := b.s.GetTask(b.ctx, d.Task.ID)
+				if err == nil {
+					out[name]++
+				} else if !errors.Is(err, store.ErrNotFound) {
+					t.Fatal(err)
+				}
+			}
+		}
+		return out
+	}
+	del := func(p store.DeleteFinishedParams) int {
+		t.Helper()
+		n, err := b.s.DeleteFinished(b.ctx, &p)
+		if err != nil {
+			t.Fatalf("DeleteFinished: %v", err)
+		}
+		return n
+	}
+	// No default (Before zero: the default keeps): only the 10-minute
+	// tasks are due.
+	if n := del(store.DeleteFinishedParams{Now: b.now}); n != 2 {
+		t.Fatalf("deleted %d, want the two 10m tasks", n)
+	}
+	if l := left(); l["10m"] != 0 || l["default"] != 2 || l["2h"] != 2 || l["forever"] != 2 {
+		t.Fatalf("left %v", l)
+	}
+	// Three hours on, with a default of 30 minutes: the default's two and
+	// the 2h two are due, four in all; a limit of 3 takes three of them,
+	// the next batch the last.
+	later := store.DeleteFinishedParams{Now: b.now.Add(3 * time.Hour), Before: b.now.Add(-30 * time.Minute), Limit: 3}
+	if n := del(later); n != 3 {
+		t.Fatalf("first batch deleted %d, want 3 (the limit)", n)
+	}
+	if n := del(later); n != 1 {
+		t.Fatalf("second batch deleted %d, want 1", n)
+	}
+	if l := left(); l["default"] != 0 || l["2h"] != 0 || l["forever"] != 2 {
+		t.Fatalf("left %v", l)
+	}
+	// A year on, with any default: kept forever is kept.
+	if n := del(store.DeleteFinishedParams{Now: b.now.Add(365 * 24 * time.Hour), Before: b.now}); n != 0 {
+		t.Fatalf("deleted %d tasks kept forever", n)
 	}
 }
 

@@ -60,6 +60,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"TransactionalCreate":        testTransactionalCreate,
 		"HistoryMatchesCurrentState": testHistoryMatches,
 		"DeleteFinished":             testDeleteFinished,
+		"DeleteFinishedOwnRetention": testDeleteFinishedOwnRetention,
 		"StepSuccessRate":            testStepSuccessRate,
 		"ReportData":                 testReportData,
 		"LeaderElection":             testLeaderElection,
@@ -96,6 +97,8 @@ type bundle struct {
 	ctx context.Context
 	now time.Time
 	seq int
+	// retention is the Retention of the tasks params makes.
+	retention time.Duration
 }
 
 // chain returns steps a→b→c… with the given names.
@@ -125,7 +128,7 @@ func (b *bundle) params(steps []store.NewStep) *store.CreateTaskParams {
 	return &store.CreateTaskParams{
 		Namespace: "test", Name: "flow", Version: "1.0.0", Kind: store.KindDAG,
 		IdentityKey: fmt.Sprintf("key-%d-%d", b.seq, time.Now().UnixNano()), InputHash: "h",
-		Context: store.JSON(`{"n":1}`), Steps: steps, Now: b.now,
+		Context: store.JSON(`{"n":1}`), Steps: steps, Now: b.now, Retention: b.retention,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,7 +29,14 @@ type Config struct {
 	Owner          string
 	LeaseTTL       time.Duration // heartbeats run every third of it
 	RescueInterval time.Duration
-	Retention      time.Duration // 0: keep finished tasks
+	// Retention is the default retention: finished tasks without one of
+	// their own are deleted this long after they finished (0: kept).
+	// Tasks created with a retention of their own are deleted by it
+	// whatever this says.
+	Retention time.Duration
+	// PurgeBatchTime is what one retention batch should take on a
+	// single-writer store (0: PurgeBatchTime).
+	PurgeBatchTime time.Duration
 }
 
 // Hooks are told what happened. Each may be nil.
@@ -53,6 +61,7 @@ type Maintainer struct {
 	log      *zap.Logger
 	inflight *inflight.Set
 	hooks    Hooks
+	batch    atomic.Int64 // the next purge batch's size on a single-writer store (0: not yet sized)
 }
 
 // New returns a maintainer.
@@ -141,9 +150,11 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 			if _, err := m.Rescue(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("rescuing expired leases failed", zap.Error(err))
 			}
+			var before time.Time // zero: the default keeps
 			if m.cfg.Retention > 0 {
-				m.purge(ctx, m.clk.Now().Add(-m.cfg.Retention))
+				before = m.clk.Now().Add(-m.cfg.Retention)
 			}
+			m.purge(ctx, before)
 		}
 		if m.hooks.Pass != nil && ctx.Err() == nil {
 			m.hooks.Pass(ctx, lead)
@@ -173,37 +184,89 @@ func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// PurgeBatch bounds one delete (one short transaction), and
-// PurgeBatchesPerPass the deletes of one maintenance pass: a backlog (say,
-// retention switched on over months of history) is worked off a bounded
-// amount per pass instead of holding the writer for minutes. With the
-// default 5 s pass that is up to 1,000 tasks/s, three times the steady
-// start rate measured on SQLite.
+// PurgeBatch bounds one delete (one short transaction), and PurgePerPass
+// the tasks one maintenance pass deletes: a backlog (say, retention
+// switched on over months of history) is worked off a bounded amount per
+// pass instead of holding the writer for minutes. With the default 5 s
+// pass that is up to 1,000 tasks/s, three times the steady start rate
+// measured on SQLite.
+//
+// On a single-writer store (SQLite) every write — a claim, a completion —
+// waits for the batch holding the writer, so there a batch is sized to
+// take about PurgeBatchTime (halved after a slower one, grown by a quarter
+// after a quicker one, between PurgeMinBatch and PurgeBatch), and after
+// each batch the purge leaves the writer free for as long as the batch
+// held it. A claim then waits at most about PurgeBatchTime for the purge,
+// and the purge takes at most half the writer.
 const (
-	PurgeBatch          = 200
-	PurgeBatchesPerPass = 25
+	PurgeBatch     = 200
+	PurgeMinBatch  = 10
+	PurgePerPass   = 5000
+	PurgeBatchTime = 5 * time.Millisecond
 )
 
-// purge deletes finished tasks older than before, in at most
-// PurgeBatchesPerPass batches of PurgeBatch; it returns how many it
-// deleted.
+// purge deletes finished tasks older than before (those with a retention
+// of their own: older than it), at most PurgePerPass; it returns how many
+// it deleted.
 func (m *Maintainer) purge(ctx context.Context, before time.Time) int {
+	single := m.st.Capabilities().SingleWriter
 	total := 0
-	for range PurgeBatchesPerPass {
+	for total < PurgePerPass {
 		if ctx.Err() != nil {
 			return total
 		}
-		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Limit: PurgeBatch})
+		size := PurgeBatch
+		if single {
+			size = m.purgeSize()
+		}
+		size = min(size, PurgePerPass-total)
+		began := time.Now()
+		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Now: m.clk.Now(), Limit: size})
 		if err != nil {
-			m.log.Warn("retention: deleting finished tasks failed", zap.Error(err))
+			if ctx.Err() == nil {
+				m.log.Warn("retention: deleting finished tasks failed", zap.Error(err))
+			}
 			return total
 		}
+		took := time.Since(began)
 		total += n
-		if n < PurgeBatch {
+		if n < size {
 			return total
+		}
+		if single {
+			m.adjustPurge(size, took, cmp.Or(m.cfg.PurgeBatchTime, PurgeBatchTime))
+			// Real time, not the engine's clock: this paces the
+			// database, whatever time the engine's tasks run on.
+			t := time.NewTimer(took)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
 		}
 	}
 	return total
+}
+
+// purgeSize is the next batch's size on a single-writer store.
+func (m *Maintainer) purgeSize() int {
+	if n := int(m.batch.Load()); n > 0 {
+		return n
+	}
+	return PurgeBatch / 4
+}
+
+// adjustPurge sizes the next batch from how long one of size took, for
+// batches meant to take target.
+func (m *Maintainer) adjustPurge(size int, took, target time.Duration) {
+	next := size
+	switch {
+	case took > target:
+		next = size / 2
+	case took < target/2:
+		next = size + max(1, size/4)
+	}
+	m.batch.Store(int64(min(max(next, PurgeMinBatch), PurgeBatch)))
 }
 
 // Purge runs one retention pass now (deleting what finished before

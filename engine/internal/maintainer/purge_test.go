@@ -2,6 +2,7 @@ package maintainer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -66,12 +67,16 @@ func openSQLite(tb testing.TB) *sqlite.Store {
 	return s
 }
 
-// A pass deletes at most PurgeBatchesPerPass batches; the next pass goes on.
+// A pass deletes at most PurgePerPass tasks; the next pass goes on.
 func TestPurgeIsBoundedPerPass(t *testing.T) {
 	s := openSQLite(t)
-	perPass := PurgeBatch * PurgeBatchesPerPass
+	perPass := PurgePerPass
 	seedFinished(t, s, perPass+PurgeBatch/2)
-	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour}, s, clock.NewFake(epoch.Add(2*time.Hour)), zap.NewNop(), &inflight.Set{}, Hooks{})
+	// Batches of PurgeBatch at once (under -race the 5 ms target would
+	// make them small and the test long).
+	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour, PurgeBatchTime: time.Hour},
+		s, clock.NewFake(epoch.Add(2*time.Hour)), zap.NewNop(), &inflight.Set{}, Hooks{})
+	m.batch.Store(PurgeBatch)
 	before := epoch.Add(time.Hour)
 	if n := m.Purge(context.Background(), before); n != perPass {
 		t.Fatalf("first pass deleted %d, want %d", n, perPass)
@@ -109,7 +114,8 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	} else {
 		s = openSQLite(b)
 	}
-	seedFinished(b, s, 50_000)
+	const seeded = 50_000
+	seedFinished(b, s, seeded)
 	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{}, Hooks{})
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -127,6 +133,7 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	}
 	now := epoch.Add(2 * time.Hour)
 	lat := make([]time.Duration, 0, b.N)
+	began := time.Now()
 	b.ResetTimer()
 	for i := range b.N {
 		if _, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "new", Kind: store.KindDAG, IdentityKey: fmt.Sprintf("new-%d", i),
@@ -144,6 +151,12 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
+	elapsed := time.Since(began)
+	var left []int
+	if err := s.DB().NewRaw(`SELECT count(*) FROM tasker_tasks WHERE name = 'old'`).Scan(context.Background(), &left); err != nil {
+		b.Fatal(err)
+	}
+	gone := seeded - left[0] // deleted while the claims ran
 	stop()
 	wg.Wait()
 	slices.Sort(lat)
@@ -151,4 +164,84 @@ func benchClaimDuringPurge(b *testing.B, db string, purging bool) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 	b.ReportMetric(float64(deleted.Load()), "deleted")
+	b.ReportMetric(float64(gone)/elapsed.Seconds(), "deleted/s")
+}
+
+// With no default retention (Config.Retention 0: keep) the maintenance
+// pass still deletes the tasks whose own retention has passed, and only
+// those.
+func TestMaintainDeletesByOwnRetention(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			var s store.Store
+			if db == "postgres" {
+				s = openPostgres(t)
+			} else {
+				s = openSQLite(t)
+			}
+			ctx := context.Background()
+			ids := map[time.Duration]int64{}
+			for _, keep := range []time.Duration{0, time.Hour, 3 * time.Hour, store.KeepForever} {
+				res, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "own", Kind: store.KindDAG, IdentityKey: fmt.Sprintf("own-%d", keep),
+					Context: store.JSON(`{}`), Steps: []store.NewStep{{Name: "s", Handler: "h", Retryable: true}}, Now: epoch, Retention: keep})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids[keep] = res.Task.ID
+			}
+			for _, q := range []string{`UPDATE tasker_steps SET state = 'complete', completed_at = ?`, `UPDATE tasker_tasks SET state = 'complete', completed_at = ?`} {
+				if _, err := s.DB().NewRaw(q, epoch).Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			passed := make(chan struct{}, 1)
+			m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Hour}, s, clock.NewFake(epoch.Add(2*time.Hour)), zap.NewNop(), &inflight.Set{},
+				Hooks{Pass: func(context.Context, bool) {
+					select {
+					case passed <- struct{}{}:
+					default:
+					}
+				}})
+			mctx, stop := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { m.Maintain(mctx) })
+			<-passed
+			stop()
+			wg.Wait()
+			for keep, gone := range map[time.Duration]bool{0: false, time.Hour: true, 3 * time.Hour: false, store.KeepForever: false} {
+				_, err := s.GetTask(ctx, ids[keep])
+				if got := errors.Is(err, store.ErrNotFound); got != gone {
+					t.Errorf("retention %s: deleted %v, want %v (%v)", keep, got, gone, err)
+				}
+			}
+		})
+	}
+}
+
+// On a single-writer store the batch follows PurgeBatchTime: halved after
+// a slow batch, grown by a quarter after a quick one, bounded.
+func TestPurgeBatchSizing(t *testing.T) {
+	m := &Maintainer{}
+	if got := m.purgeSize(); got != PurgeBatch/4 {
+		t.Fatalf("first batch %d, want %d", got, PurgeBatch/4)
+	}
+	for _, c := range []struct {
+		size int
+		took time.Duration
+		want int
+	}{
+		{50, 2 * PurgeBatchTime, 25},                    // slow: halve
+		{50, PurgeBatchTime, 50},                        // on target: keep
+		{50, PurgeBatchTime * 3 / 4, 50},                // within the band: keep
+		{50, PurgeBatchTime / 4, 62},                    // quick: +25 %
+		{PurgeMinBatch, time.Second, PurgeMinBatch},     // never below the floor
+		{PurgeBatch, time.Microsecond, PurgeBatch},      // nor above the ceiling
+		{PurgeMinBatch + 1, time.Second, PurgeMinBatch}, // halving stops at the floor
+		{3, 0, PurgeMinBatch},                           // +1 at least, then the floor
+	} {
+		m.adjustPurge(c.size, c.took, PurgeBatchTime)
+		if got := m.purgeSize(); got != c.want {
+			t.Errorf("size %d took %s: next %d, want %d", c.size, c.took, got, c.want)
+		}
+	}
 }

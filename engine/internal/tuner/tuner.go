@@ -41,13 +41,28 @@ type Sample struct {
 	CPUKnown     bool
 	Interval     time.Duration
 	Procs        int // GOMAXPROCS
+	// Backlog: the claim loop last found more ready work than it had
+	// room for.
+	Backlog bool
 }
 
 // Decision is the next limit and why.
 type Decision struct {
 	Next   int
 	Reason string
+	// Ramp: the limit grew because work is waiting on a quiet pool; the
+	// next decision comes sooner (RampInterval), so a burst does not
+	// wait seconds for the limit to catch up with it.
+	Ramp bool
 }
+
+// RampFactor is the growth per decision while I/O-bound handlers have a
+// backlog and the pool's pressure is low; RampDivisor divides the
+// interval to the next decision after such a step (and after the start).
+const (
+	RampFactor  = 4
+	RampDivisor = 4
+)
 
 // computeShare is the CPU time per handler-second above which handlers
 // count as CPU-bound; busyShare the share of the machine's CPU above which
@@ -68,8 +83,11 @@ const (
 //     the ceiling is the pool's safety share (at least GOMAXPROCS), else
 //     Hi; a limit above its ceiling comes down to it;
 //  5. the process's CPU is saturated (≥ 90 % of GOMAXPROCS): hold;
-//  6. the limit is nearly used (≥ 90 % of slots taken): grow, doubling for
-//     I/O-bound handlers, by a quarter otherwise, up to the ceiling;
+//  6. the limit is nearly used (≥ 90 % of slots taken): grow up to the
+//     ceiling — I/O-bound handlers with ready work waiting (a backlog)
+//     on a pool of low pressure: × RampFactor, and the next decision
+//     comes after a RampDivisor-th of the interval (a ramp); I/O-bound
+//     otherwise: double; CPU-bound or unknown: by a quarter;
 //  7. else hold.
 //
 // The result is always within [Lo, Hi].
@@ -79,14 +97,14 @@ func Decide(s Sample) Decision {
 	pool := fmt.Sprintf("pool %s (%.0f%% in use, %d waits)", p.Level, 100*p.Utilisation, p.Waits)
 	switch {
 	case p.Level == pressure.Critical:
-		return Decision{clamp(s.Cur / 2), pool + ": halved"}
+		return Decision{Next: clamp(s.Cur / 2), Reason: pool + ": halved"}
 	case p.Level == pressure.High:
-		return Decision{clamp(s.Cur * 7 / 10), pool + ": x0.7"}
+		return Decision{Next: clamp(s.Cur * 7 / 10), Reason: pool + ": x0.7"}
 	case p.Utilisation > SafeShare:
-		return Decision{clamp(s.Cur * 9 / 10), pool + ": above the 60% safety share, a tenth fewer"}
+		return Decision{Next: clamp(s.Cur * 9 / 10), Reason: pool + ": above the 60% safety share, a tenth fewer"}
 	}
 	if s.Handler <= 0 {
-		return Decision{clamp(s.Cur), pool + "; no handler ran: hold"}
+		return Decision{Next: clamp(s.Cur), Reason: pool + "; no handler ran: hold"}
 	}
 	cpuBound := s.CPUKnown && float64(s.CPU) >= computeShare*float64(s.Handler)
 	ceiling, kind := s.Hi, "I/O-bound"
@@ -104,17 +122,24 @@ func Decide(s Sample) Decision {
 	what := fmt.Sprintf("%s; handlers %s (CPU %.0f%% of their wall time)", pool, kind, 100*float64(s.CPU)/float64(s.Handler))
 	switch {
 	case s.Cur > ceiling:
-		return Decision{ceiling, what + ": down to the ceiling"}
+		return Decision{Next: ceiling, Reason: what + ": down to the ceiling"}
 	case s.CPUKnown && s.Interval > 0 && float64(s.CPU) >= busyShare*float64(s.Procs)*float64(s.Interval):
-		return Decision{clamp(s.Cur), what + "; CPU saturated: hold"}
+		return Decision{Next: clamp(s.Cur), Reason: what + "; CPU saturated: hold"}
 	case float64(s.Running) >= demandShare*float64(s.Cur):
+		ioBound := !cpuBound && s.CPUKnown
+		if ioBound && s.Backlog && p.Level == pressure.Low {
+			// Work is waiting, the pool is quiet and handlers wait: ramp
+			// (the pool's readings, taken as often, bring it back).
+			next := min(ceiling, clamp(s.Cur*RampFactor))
+			return Decision{Next: next, Reason: fmt.Sprintf("%s; limit nearly used, work waiting: grow x%d (ramp)", what, RampFactor), Ramp: next > s.Cur}
+		}
 		step := max(1, s.Cur/4)
-		if !cpuBound && s.CPUKnown {
+		if ioBound {
 			step = s.Cur // waiting handlers: double (the pool's readings bring it back)
 		}
-		return Decision{min(ceiling, clamp(s.Cur+step)), what + "; limit nearly used: grow"}
+		return Decision{Next: min(ceiling, clamp(s.Cur+step)), Reason: what + "; limit nearly used: grow"}
 	}
-	return Decision{clamp(s.Cur), what + "; room to spare: hold"}
+	return Decision{Next: clamp(s.Cur), Reason: what + "; room to spare: hold"}
 }
 
 // Start is the limit the tuner starts from: the pool's safety share within
@@ -157,6 +182,9 @@ type Tuner struct {
 	// enabled says whether tuning is on now (a feature toggle); off, the
 	// limit is Max.
 	enabled func(context.Context) bool
+	// backlog says whether the claim loop has ready work waiting for
+	// room (nil: never).
+	backlog func() bool
 
 	mu      sync.Mutex
 	on      bool
@@ -164,12 +192,14 @@ type Tuner struct {
 	handler time.Duration
 	cpu     time.Duration
 	cpuOK   bool
+	ramp    bool // the last decision ramped: the next comes sooner
 	status  Status
 }
 
-// New returns a tuner reading the pool's pressure from press.
-func New(cfg Config, press *pressure.Monitor, clk clock.Clock, log *zap.Logger, disp *dispatch.Dispatcher, enabled func(context.Context) bool) *Tuner {
-	t := &Tuner{cfg: cfg, press: press, clk: clk, log: log, disp: disp, enabled: enabled}
+// New returns a tuner reading the pool's pressure from press; backlog
+// (may be nil) says whether ready work waits for room.
+func New(cfg Config, press *pressure.Monitor, clk clock.Clock, log *zap.Logger, disp *dispatch.Dispatcher, enabled func(context.Context) bool, backlog func() bool) *Tuner {
+	t := &Tuner{cfg: cfg, press: press, clk: clk, log: log, disp: disp, enabled: enabled, backlog: backlog}
 	t.status = Status{Limit: disp.Max(), Reason: "the configured maximum"}
 	if cfg.Fixed {
 		t.status.Reason = "the configured maximum (single-writer store: not tuned)"
@@ -185,7 +215,7 @@ func (t *Tuner) Step(ctx context.Context) {
 	}
 	on := t.enabled(ctx)
 	now := t.clk.Now()
-	reading := t.press.Fresh(t.cfg.Interval / 2)
+	reading := t.press.Fresh(t.Wait() / 2)
 	handler := t.disp.HandlerTime()
 	cpu, cpuOK := processCPU()
 
@@ -195,14 +225,15 @@ func (t *Tuner) Step(ctx context.Context) {
 	var d Decision
 	switch {
 	case !on:
-		d = Decision{t.cfg.Max, "dynamic_concurrency is off: the configured maximum"}
+		d = Decision{Next: t.cfg.Max, Reason: "dynamic_concurrency is off: the configured maximum"}
 	case !t.on:
-		d = Decision{Start(t.cfg.Min, t.cfg.Max, reading.MaxOpen), "dynamic_concurrency switched on: start at the pool's 60% safety share"}
+		d = Decision{Next: Start(t.cfg.Min, t.cfg.Max, reading.MaxOpen), Reason: "dynamic_concurrency switched on: start at the pool's 60% safety share", Ramp: true}
 	default:
 		d = Decide(Sample{Cur: cur, Lo: t.cfg.Min, Hi: t.cfg.Max, Running: t.disp.Running(), Pool: reading,
 			Handler: handler - t.handler, CPU: cpu - t.cpu, CPUKnown: cpuOK && t.cpuOK,
-			Interval: now.Sub(t.lastAt), Procs: runtime.GOMAXPROCS(0)})
+			Interval: now.Sub(t.lastAt), Procs: runtime.GOMAXPROCS(0), Backlog: t.backlog != nil && t.backlog()})
 	}
+	t.ramp = d.Ramp
 	t.on, t.lastAt, t.handler, t.cpu, t.cpuOK = on, now, handler, cpu, cpuOK
 	t.status.Enabled, t.status.Level = on, reading.Level
 	if d.Next != cur {
@@ -210,6 +241,17 @@ func (t *Tuner) Step(ctx context.Context) {
 		t.status.Limit, t.status.Reason, t.status.At = d.Next, fmt.Sprintf("%d -> %d: %s", cur, d.Next, d.Reason), now
 		t.log.Debug("concurrency limit changed", zap.Int("from", cur), zap.Int("to", d.Next), zap.String("why", d.Reason))
 	}
+}
+
+// Wait is how long until the next Step: Interval, or a RampDivisor-th of
+// it after a ramp (or the start), while the limit catches up with a burst.
+func (t *Tuner) Wait() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ramp {
+		return t.cfg.Interval / RampDivisor
+	}
+	return t.cfg.Interval
 }
 
 // Status reports the limit now, the pool's level at the last step and why

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -91,6 +92,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
 			State: state, Priority: p.Priority, Queue: cmp.Or(p.Queue, store.DefaultQueue), ParentID: p.ParentID,
 			Unfinished: len(p.Steps), TransitionSeq: seq, CreatedAt: at, UpdatedAt: at, TraceContext: p.TraceContext,
+			RetentionMS: retentionMS(p.Retention),
 		})
 		rowOf[i] = rows[len(rows)-1]
 	}
@@ -118,20 +120,23 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			values := make([]string, len(rows))
 			for i, t := range rows {
 				at := b.arg(s.d.BindTime(t.CreatedAt))
-				trace := "NULL" // not tracing: no argument to bind
+				trace, keep := "NULL", "NULL" // not tracing, the default retention: no argument to bind
 				if t.TraceContext != "" {
 					trace = b.arg(t.TraceContext)
 				}
+				if t.RetentionMS != 0 {
+					keep = b.arg(t.RetentionMS)
+				}
 				values[i] = "(" + strings.Join([]string{b.arg(t.Namespace), b.arg(t.Name), b.arg(t.Version), b.arg(string(t.Kind)),
 					b.arg(t.IdentityKey), b.arg(t.InputHash), b.json(t.Context), b.arg(string(t.State)), b.arg(t.Priority), b.arg(t.Queue),
-					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at, trace}, ", ") + ")"
+					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at, trace, keep}, ", ") + ")"
 			}
 			var inserted []struct {
 				ID          int64  `bun:"id"`
 				IdentityKey string `bun:"identity_key"`
 			}
 			if err := s.scan(ctx, tx, `INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state,
-					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context)
+					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms)
 				VALUES `+strings.Join(values, ", ")+` ON CONFLICT (identity_key) DO NOTHING RETURNING id, identity_key`, b.args, &inserted); err != nil {
 				return err
 			}
@@ -276,6 +281,9 @@ func (s *Store) cteFits(ps []*store.CreateTaskParams, valid []int) bool {
 		if p.TraceContext != "" {
 			n++
 		}
+		if p.Retention != 0 {
+			n++
+		}
 		for _, ns := range p.Steps {
 			n += 19 + 3*len(ns.DependsOn)
 		}
@@ -301,4 +309,13 @@ func declaresLimits(ps []*store.CreateTaskParams, valid []int) bool {
 		}
 	}
 	return false
+}
+
+// retentionMS is a task's retention as stored: 0 (NULL) the default, -1
+// kept forever, otherwise milliseconds.
+func retentionMS(d time.Duration) int64 {
+	if d == store.KeepForever {
+		return -1
+	}
+	return d.Milliseconds()
 }

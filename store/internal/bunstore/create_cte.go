@@ -26,23 +26,26 @@ func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Ta
 	var b strings.Builder
 	q := params{s: s}
 	cast := func(v any, typ string) string { return "CAST(" + q.arg(v) + " AS " + typ + ")" }
-	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at, trace_context) AS (VALUES ")
+	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at, trace_context, retention_ms) AS (VALUES ")
 	for k, t := range rows {
 		if k > 0 {
 			b.WriteString(", ")
 		}
-		trace := "CAST(NULL AS text)" // not tracing: no argument to bind
+		trace, keep := "CAST(NULL AS text)", "CAST(NULL AS bigint)" // not tracing, the default retention: no argument to bind
 		if t.TraceContext != "" {
 			trace = cast(t.TraceContext, "text")
 		}
+		if t.RetentionMS != 0 {
+			keep = cast(t.RetentionMS, "bigint")
+		}
 		b.WriteString("(" + strings.Join([]string{cast(k, "int"), cast(t.Namespace, "text"), cast(t.Name, "text"), cast(t.Version, "text"), cast(string(t.Kind), "text"),
 			cast(t.IdentityKey, "text"), cast(t.InputHash, "text"), cast(string(t.Context), "jsonb"), cast(string(t.State), "text"), cast(t.TransitionSeq, "int"),
-			cast(t.Priority, "int"), cast(t.Queue, "text"), cast(t.ParentID, "bigint"), cast(t.Unfinished, "int"), cast(t.CreatedAt, "timestamptz"), trace}, ", ") + ")")
+			cast(t.Priority, "int"), cast(t.Queue, "text"), cast(t.ParentID, "bigint"), cast(t.Unfinished, "int"), cast(t.CreatedAt, "timestamptz"), trace, keep}, ", ") + ")")
 	}
 	b.WriteString(`),
 ins AS (
-	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context)
-	SELECT namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, created_at, trace_context
+	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms)
+	SELECT namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, created_at, trace_context, retention_ms
 	FROM v ORDER BY ord
 	ON CONFLICT (identity_key) DO NOTHING
 	RETURNING id, identity_key, state, created_at

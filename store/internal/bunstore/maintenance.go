@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -14,9 +15,12 @@ import (
 // the caller does not say.
 const DefaultDeleteLimit = 500
 
-// DeleteFinished deletes one bounded batch of finished tasks, oldest first.
-// Steps, edges, transitions and events follow by ON DELETE CASCADE; children
-// of a deleted task keep running with their parent_id set to NULL.
+// DeleteFinished deletes one bounded batch of finished tasks, oldest first
+// within each retention: those with the default retention (retention_ms
+// NULL) that finished before p.Before, then those of each retention of
+// their own that finished longer ago than it. Steps, edges, transitions
+// and events follow by ON DELETE CASCADE; children of a deleted task keep
+// running with their parent_id set to NULL.
 func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParams) (int, error) {
 	if err := p.Validate(); err != nil {
 		return 0, fmt.Errorf("deleting finished tasks: %w", err)
@@ -27,23 +31,53 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 	}
 	n := 0
 	err := s.inTx(ctx, "deleting finished tasks", func(ctx context.Context, tx bun.IDB) error {
-		// Two cleaners running at once split the work instead of queueing
-		// behind each other's row locks (where the backend can skip them).
-		// MATERIALIZED: the pick runs once, so a batch never exceeds the
-		// limit (see ClaimSteps).
-		res, err := tx.NewRaw(`WITH picked AS MATERIALIZED (
-				SELECT id FROM tasker_tasks
-				WHERE state IN (?0) AND completed_at < ?1
-				ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
-			DELETE FROM tasker_tasks WHERE id IN (SELECT id FROM picked)`,
-			bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}),
-			p.Before.UTC(), limit).Exec(ctx)
-		if err != nil {
-			return err
+		// The retentions of their own that finished tasks carry, by a
+		// loose index scan of tasker_tasks_expiring (one probe per
+		// distinct value: a handful, however many tasks).
+		var own []int64
+		if err := tx.NewRaw(`WITH RECURSIVE r (v) AS (
+				SELECT MIN(retention_ms) FROM tasker_tasks WHERE retention_ms > 0 AND completed_at IS NOT NULL
+				UNION ALL
+				SELECT (SELECT MIN(retention_ms) FROM tasker_tasks WHERE retention_ms > r.v AND completed_at IS NOT NULL) FROM r WHERE r.v IS NOT NULL)
+			SELECT v FROM r WHERE v IS NOT NULL`).Scan(ctx, &own); err != nil {
+			return fmt.Errorf("listing retentions: %w", err)
 		}
-		rows, err := res.RowsAffected()
-		n = int(rows)
-		return err
+		type class struct {
+			cond   string // an integer formatted in: no user text
+			before time.Time
+		}
+		var classes []class
+		if !p.Before.IsZero() {
+			classes = append(classes, class{"retention_ms IS NULL", p.Before})
+		}
+		for _, ms := range own {
+			classes = append(classes, class{fmt.Sprintf("retention_ms = %d", ms), p.Now.Add(-time.Duration(ms) * time.Millisecond)})
+		}
+		for _, c := range classes {
+			if n >= limit {
+				break
+			}
+			// Two cleaners running at once split the work instead of
+			// queueing behind each other's row locks (where the backend
+			// can skip them). MATERIALIZED: the pick runs once, so a
+			// batch never exceeds the limit (see ClaimSteps).
+			res, err := tx.NewRaw(`WITH picked AS MATERIALIZED (
+					SELECT id FROM tasker_tasks
+					WHERE `+c.cond+` AND completed_at IS NOT NULL AND completed_at < ?1 AND state IN (?0)
+					ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
+				DELETE FROM tasker_tasks WHERE id IN (SELECT id FROM picked)`,
+				bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}),
+				c.before.UTC(), limit-n).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			rows, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += int(rows)
+		}
+		return nil
 	})
 	return n, err
 }

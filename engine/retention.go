@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseRetention reads a retention as the YAML key retention and the
+// CLI's configuration write it: a Go duration ("72h"), whole days ("30d")
+// or "forever" (KeepForever).
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "forever" {
+		return KeepForever, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 100*365 {
+			return 0, fmt.Errorf("retention %q: days must be a whole number from 1 to 36500", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("retention %q: not a duration (72h), days (30d) or forever", s)
+	}
+	if msg := retentionProblem(d); msg != "" || d == 0 {
+		return 0, fmt.Errorf("retention %q: must be at least 1ms", s)
+	}
+	return d, nil
+}
+
+// retentionProblem says what is wrong with a workflow's own retention, or
+// "" when nothing is (0, the engine's default, included).
+func retentionProblem(d time.Duration) string {
+	if d < 0 && d != KeepForever || d > 0 && d < time.Millisecond {
+		return fmt.Sprintf("retention must be at least 1ms, 0 (the engine's) or KeepForever, got %s", d)
+	}
+	return ""
+}

@@ -1,0 +1,130 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/pgtest"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// A template's and a code-first workflow's retention reach their tasks'
+// rows (and so the deleter), on both databases; a template without one
+// leaves the engine's default (NULL).
+func TestRetentionPerWorkflow(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			ctx := context.Background()
+			var s store.Store
+			var err error
+			if db == "sqlite" {
+				s, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), nil)
+			} else {
+				s, err = postgres.Open(ctx, pgtest.URL(t), &postgres.Options{Schema: pgtest.NewSchema(t), MaxConns: 4})
+			}
+			must(t, err)
+			t.Cleanup(func() { s.Close() })
+			e, err := engine.New(engine.Config{Store: s, Execution: engine.ExecutionConfig{Retention: 24 * time.Hour}})
+			must(t, err)
+			must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return "ok", nil }))
+			steps := []engine.StepTemplate{{Name: "a", Handler: "h"}}
+			must(t, e.Register(&engine.Template{Namespace: "r", Name: "short", Retention: time.Hour, Steps: steps}))
+			must(t, e.Register(&engine.Template{Namespace: "r", Name: "kept", Retention: engine.KeepForever, Steps: steps}))
+			must(t, e.Register(&engine.Template{Namespace: "r", Name: "plain", Steps: steps}))
+			must(t, engine.RegisterWorkflow(e, "r/code", func(*engine.WorkflowContext, int) (int, error) { return 1, nil },
+				engine.WithRetention(2*time.Hour)))
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- e.Run(runCtx) }()
+			t.Cleanup(func() { stop(); <-done })
+
+			ids := map[string]int64{}
+			for _, name := range []string{"short", "kept", "plain"} {
+				h, err := e.Start(ctx, "r/"+name, nil)
+				must(t, err)
+				o, err := h.Wait(ctx)
+				must(t, err)
+				if o.State != store.TaskComplete {
+					t.Fatalf("%s ended %s", name, o.State)
+				}
+				ids[name] = h.TaskID
+			}
+			wh, err := engine.StartWorkflow[int, int](ctx, e, "r/code", 1)
+			must(t, err)
+			_, err = wh.Result(ctx)
+			must(t, err)
+			ids["code"] = wh.TaskID
+			for name, want := range map[string]int64{"short": 3_600_000, "kept": -1, "plain": 0, "code": 7_200_000} {
+				d, err := s.GetTask(ctx, ids[name])
+				must(t, err)
+				if d.Task.RetentionMS != want {
+					t.Errorf("%s: retention_ms %d, want %d", name, d.Task.RetentionMS, want)
+				}
+			}
+			// Three hours on, with the default a day: the hour's and the
+			// two hours' tasks are due, the others not.
+			now := time.Now()
+			n, err := s.DeleteFinished(ctx, &store.DeleteFinishedParams{Now: now.Add(3 * time.Hour), Before: now.Add(3*time.Hour - 24*time.Hour)})
+			must(t, err)
+			if n != 2 {
+				t.Fatalf("deleted %d, want 2", n)
+			}
+			for name, gone := range map[string]bool{"short": true, "code": true, "kept": false, "plain": false} {
+				_, err := s.GetTask(ctx, ids[name])
+				if got := errors.Is(err, store.ErrNotFound); got != gone {
+					t.Errorf("%s: deleted %v, want %v (%v)", name, got, gone, err)
+				}
+			}
+		})
+	}
+}
+
+// A bad retention is refused where it is declared, naming the workflow.
+func TestRetentionRefused(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	e, err := engine.New(engine.Config{Store: s})
+	must(t, err)
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	for _, d := range []time.Duration{-2 * time.Second, time.Microsecond} {
+		err := e.Register(&engine.Template{Namespace: "r", Name: "bad", Retention: d, Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}})
+		if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "r/bad") || !strings.Contains(err.Error(), "retention") {
+			t.Errorf("template retention %s: %v", d, err)
+		}
+		err = engine.RegisterWorkflow(e, "r/badcode", func(*engine.WorkflowContext, int) (int, error) { return 0, nil }, engine.WithRetention(d))
+		if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "r/badcode") || !strings.Contains(err.Error(), "retention") {
+			t.Errorf("workflow retention %s: %v", d, err)
+		}
+	}
+	if _, err := e.Start(ctx, "r/bad", nil); !errors.Is(err, engine.ErrUnknownTemplate) {
+		t.Errorf("a refused template was registered: %v", err)
+	}
+	if _, err := engine.StartWorkflow[int, int](ctx, e, "r/badcode", 1); !errors.Is(err, engine.ErrUnknownWorkflow) {
+		t.Errorf("a refused workflow was registered: %v", err)
+	}
+}
+
+func TestRetentionInYAML(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "forever": engine.KeepForever, "90m": 90 * time.Minute} {
+		tpl, err := engine.ParseTemplate([]byte("namespace: r\nname: y\nretention: "+in+"\nsteps: [{name: a, handler: h}]\n"), "")
+		must(t, err)
+		if tpl.Retention != want {
+			t.Errorf("retention: %s read as %s, want %s", in, tpl.Retention, want)
+		}
+	}
+	for _, in := range []string{"soon", "0d", "-1h", "1.5d", "7"} {
+		_, err := engine.ParseTemplate([]byte("namespace: r\nname: y\nsteps: [{name: a, handler: h}]\nretention: "+in+"\n"), "")
+		if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "retention") {
+			t.Errorf("retention: %s: %v", in, err)
+		}
+	}
+}
