@@ -464,3 +464,30 @@ func testStaleAndLiveInOneGroup(t *testing.T, b *bundle) {
 		}
 	}
 }
+
+// A commit that retries a step (due at once) and claims whatever is ready
+// may take that same step again: its history reads in order.
+func testRetryClaimedInSameCommit(t *testing.T, b *bundle) {
+	d := b.create(t, chain("s"))
+	first := b.claimOne(t, "s")
+	retry := store.StepOutcome{Lease: first.Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{"error":"again"}`)}
+	res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{retry}, Now: b.now,
+		Claim: &store.ClaimStepsParams{Owner: "worker-1", Limit: 5, LeaseTTL: time.Minute, Now: b.now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Claimed) != 1 || res.Claimed[0].Step.ID != first.Step.ID || res.Claimed[0].Step.Attempts != 2 {
+		t.Fatalf("claimed %v with the retry, want step s again (attempt 2)", names(res.Claimed))
+	}
+	h, err := b.s.History(b.ctx, d.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var path []string
+	for _, tr := range h.Steps {
+		path = append(path, *tr.FromState+"→"+tr.ToState)
+	}
+	if got := strings.Join(path, " "); got != "pending→in_progress in_progress→pending pending→in_progress" {
+		t.Fatalf("history in id order: %s", got)
+	}
+}

@@ -82,6 +82,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"Schedules":                  testSchedules,
 		"ClaimUnblockedOnly":         testClaimUnblockedOnly,
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
+		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

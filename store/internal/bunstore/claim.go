@@ -399,7 +399,8 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 			moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
 		}
 		// The moves' transitions not written yet, and an unblocked
-		// claim's, go in one statement at the end.
+		// claim's (its steps are none of the moves': those ran, so they
+		// had no dependency left), go in one statement at the end.
 		var books []stepMove
 		for _, m := range moves {
 			if !m.written {
@@ -423,6 +424,12 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 				}
 			}
 		case p.Claim != nil && !p.ClaimUnblockedOnly:
+			// This claim may take a step this group just retried: the
+			// retry's transition must come first in its history.
+			if err := s.writeStepTransitions(ctx, tx, books, at); err != nil {
+				return err
+			}
+			books = nil
 			claimed, err = s.claim(ctx, tx, p.Claim)
 		}
 		if err != nil {
