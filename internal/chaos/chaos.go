@@ -59,7 +59,7 @@ func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
 	defer tg.close()
 	var chosen []scenario
 	for _, sc := range scenarios() {
-		if o.Only == "" || strings.Contains(sc.name, o.Only) {
+		if (o.Only == "" || strings.Contains(sc.name, o.Only)) && (sc.only == "" || sc.only == tg.kind) {
 			chosen = append(chosen, sc)
 		}
 	}

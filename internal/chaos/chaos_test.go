@@ -14,7 +14,10 @@ import (
 	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	chaos.RunChildIfAsked() // the process scenarios' workers are this binary
+	goleak.VerifyTestMain(m)
+}
 
 // The quick form of every scenario on both databases: each keeps every
 // invariant (nothing lost, nothing completed twice) and the table has a
