@@ -140,6 +140,31 @@ func (r *procRun) waitCompleted(ctx context.Context, n int, timeout time.Duratio
 	})
 }
 
+// lockedRows returns the steps among ids whose rows an open transaction
+// has locked (PostgreSQL).
+func (r *procRun) lockedRows(ctx context.Context, ids []int64) ([]int64, error) {
+	tx, err := r.s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var free []int64
+	if err := tx.NewRaw("SELECT id FROM tasker_steps WHERE id IN (?) FOR UPDATE SKIP LOCKED", bun.In(ids)).Scan(ctx, &free); err != nil {
+		return nil, err
+	}
+	isFree := map[int64]bool{}
+	for _, id := range free {
+		isFree[id] = true
+	}
+	var locked []int64
+	for _, id := range ids {
+		if !isFree[id] {
+			locked = append(locked, id)
+		}
+	}
+	return locked, nil
+}
+
 // stepStates returns the state and attempts of each step.
 func (r *procRun) stepStates(ctx context.Context, ids []int64) (map[int64]string, error) {
 	var rows []struct {

@@ -168,21 +168,40 @@ func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
 		return row, err
 	}
 	// Resume it once the steps it held are complete (the other worker's
-	// doing, past the lease) or after 30 s, whichever comes first.
+	// doing, past the lease), or after 30 s. On PostgreSQL a step whose
+	// row the stopped process's open transaction has locked (it froze
+	// between a statement and its commit) cannot be taken over: the
+	// rescue skips locked rows, and the step is the stopped process's
+	// until it resumes and commits (its lease still current: one run).
+	var locked []int64
 	err = poll(ctx, 30*time.Second, "the stopped worker's steps to be taken over", func() (bool, error) {
 		st, err := r.stepStates(ctx, held)
-		for _, s := range st {
+		if err != nil {
+			return false, err
+		}
+		var open []int64
+		for id, s := range st {
 			if !strings.HasPrefix(s, "complete ") {
-				return false, err
+				open = append(open, id)
 			}
 		}
-		return err == nil, err
+		if len(open) == 0 || r.db.Postgres == "" {
+			return len(open) == 0, nil
+		}
+		if locked, err = r.lockedRows(ctx, open); err != nil {
+			return false, err
+		}
+		return len(locked) == len(open), nil
 	})
 	if err2 := w0.Signal(syscall.SIGCONT); err2 != nil {
 		return row, err2
 	}
 	if err != nil {
-		row.Problems = append(row.Problems, err.Error())
+		st, _ := r.stepStates(ctx, held)
+		row.Problems = append(row.Problems, fmt.Sprintf("%v: the steps it held: %v", err, st))
+	}
+	if len(locked) > 0 {
+		row.Notes = append(row.Notes, fmt.Sprintf("%d steps stayed locked by the stopped process's open transaction until SIGCONT", len(locked)))
 	}
 	if err := r.waitCompleted(ctx, n, 3*time.Minute); err != nil {
 		return row, err

