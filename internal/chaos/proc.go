@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -123,6 +124,7 @@ func spawn(spec childSpec) (*proctest.Child, error) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
+	dieWithParent(cmd)
 	return proctest.Start(spec.ID, cmd)
 }
 
@@ -136,13 +138,9 @@ func procConfig(s store.Store, id string, log *zap.Logger) engine.Config {
 // countingLogger discards the logs and counts the warnings and errors.
 func countingLogger() (*zap.Logger, *atomic.Int64) {
 	var n atomic.Int64
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(discard{}), zap.WarnLevel)
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.WarnLevel)
 	return zap.New(core, zap.Hooks(func(zapcore.Entry) error { n.Add(1); return nil })), &n
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // registerProc installs the process scenarios' workflow, prepare →
 // (left ∥ right) → join, each step appending "<key> <worker>" to ledger

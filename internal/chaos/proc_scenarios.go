@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tasker-go/tasker/internal/proctest"
@@ -159,7 +158,7 @@ func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
 	if err := r.holding(ctx, "w0"); err != nil {
 		return row, err
 	}
-	if err := w0.Signal(syscall.SIGSTOP); err != nil {
+	if err := w0.Signal(sigStop); err != nil {
 		return row, err
 	}
 	stopped := time.Now()
@@ -193,7 +192,7 @@ func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
 		}
 		return len(locked) == len(open), nil
 	})
-	if err2 := w0.Signal(syscall.SIGCONT); err2 != nil {
+	if err2 := w0.Signal(sigCont); err2 != nil {
 		return row, err2
 	}
 	if err != nil {

@@ -106,6 +106,7 @@ func checkpointKill(sync string) func(ctx context.Context, tg opener, quick bool
 		db.Sync = sync
 		var row Row
 		bad := func(format string, args ...any) { row.Problems = append(row.Problems, fmt.Sprintf(format, args...)) }
+		var acks, starts int
 		for round := range rounds {
 			w, err := spawn(childSpec{Role: "writer", ID: fmt.Sprintf("writer%d", round), DB: db})
 			if err != nil {
@@ -129,6 +130,7 @@ func checkpointKill(sync string) func(ctx context.Context, tg opener, quick bool
 					done[n] = true
 				}
 			}
+			acks, starts = acks+len(done), starts+len(started)
 			s, err := db.open(ctx, 1)
 			if err != nil {
 				return row, fmt.Errorf("round %d: reopening after the kill: %w", round, err)
@@ -153,6 +155,7 @@ func checkpointKill(sync string) func(ctx context.Context, tg opener, quick bool
 				return row, err
 			}
 		}
+		row.Notes = append(row.Notes, fmt.Sprintf("%d kills; %d acknowledged completions and %d acknowledged starts found in the file", rounds, acks, starts))
 		// What the kills left running is rescued and finished.
 		s, err := db.open(ctx, 4)
 		if err != nil {
@@ -236,10 +239,8 @@ func doubleCompletions(ctx context.Context, s store.Store) (int, error) {
 // first failures, and "full N" after 20 failed starts; on SIGTERM it stops
 // and prints "stopped DISCARDED WARNINGS" and exits 0 (a panic would not).
 func (c childSpec) filler() error {
-	signal.Ignore(syscall.SIGXFSZ)
-	lim := syscall.Rlimit{Cur: c.FileLimit, Max: c.FileLimit}
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
-		return fmt.Errorf("setrlimit: %w", err)
+	if err := limitFileSize(c.FileLimit); err != nil {
+		return fmt.Errorf("limiting file sizes: %w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
