@@ -149,7 +149,7 @@ func (r *procRun) lockedRows(ctx context.Context, ids []int64) ([]int64, error) 
 	}
 	defer func() { _ = tx.Rollback() }()
 	var free []int64
-	if err := tx.NewRaw("SELECT id FROM tasker_steps WHERE id IN (?) FOR UPDATE SKIP LOCKED", bun.In(ids)).Scan(ctx, &free); err != nil {
+	if err := tx.NewRaw("SELECT id FROM tasker_steps WHERE id IN (?) FOR UPDATE SKIP LOCKED", bun.List(ids)).Scan(ctx, &free); err != nil {
 		return nil, err
 	}
 	isFree := map[int64]bool{}
@@ -172,7 +172,7 @@ func (r *procRun) stepStates(ctx context.Context, ids []int64) (map[int64]string
 		State    string
 		Attempts int
 	}
-	if err := r.s.DB().NewRaw("SELECT id, state, attempts FROM tasker_steps WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+	if err := r.s.DB().NewRaw("SELECT id, state, attempts FROM tasker_steps WHERE id IN (?)", bun.List(ids)).Scan(ctx, &rows); err != nil {
 		return nil, err
 	}
 	out := map[int64]string{}
