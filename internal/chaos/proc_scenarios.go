@@ -209,8 +209,8 @@ func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
 	if err := r.finish(ctx, &row, w0, w1); err != nil {
 		return row, err
 	}
-	if len(held) > 0 && row.StaleRefused == 0 {
-		row.Problems = append(row.Problems, fmt.Sprintf("the stopped worker held %d steps and no late result was refused", len(held)))
+	if len(held) > len(locked) && row.StaleRefused == 0 {
+		row.Problems = append(row.Problems, fmt.Sprintf("the stopped worker held %d steps (%d locked) and no late result was refused", len(held), len(locked)))
 	}
 	return row, nil
 }

@@ -321,8 +321,15 @@ func diskFull(ctx context.Context, tg opener, quick bool) (Row, error) {
 	}
 	r.workers = append(r.workers, f)
 	var errs []string
+	timeout := time.After(2 * time.Minute)
 	for full := false; !full; {
-		l, ok := <-f.Lines()
+		var l string
+		var ok bool
+		select {
+		case l, ok = <-f.Lines():
+		case <-timeout:
+			return row, fmt.Errorf("the full process's starts did not fail within 2 minutes")
+		}
 		if !ok {
 			return row, fmt.Errorf("the full process exited before its starts failed (see its stderr)")
 		}
