@@ -78,6 +78,19 @@ func (o opener) place(app string) place {
 	return place{Postgres: u.String(), Schema: schema}
 }
 
+// named is p with the PostgreSQL connections' application_name set to app.
+func (p place) named(app string) place {
+	if p.Postgres == "" {
+		return p
+	}
+	u, _ := url.Parse(p.Postgres) // built by opener.place
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	p.Postgres = u.String()
+	return p
+}
+
 func (p place) open(ctx context.Context, conns int) (store.Store, error) {
 	if p.SQLite != "" {
 		return sqlite.Open(ctx, p.SQLite, &sqlite.Options{Synchronous: p.Sync})

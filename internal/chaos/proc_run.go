@@ -78,7 +78,7 @@ func (r *procRun) close() {
 
 // worker starts a worker process and waits until it runs.
 func (r *procRun) worker(id string, delay time.Duration) (*proctest.Child, error) {
-	c, err := spawn(childSpec{Role: "worker", ID: id, DB: r.db, Ledger: r.ledger, StepDelay: delay})
+	c, err := spawn(childSpec{Role: "worker", ID: id, DB: r.db.named(r.app + "_" + id), Ledger: r.ledger, StepDelay: delay})
 	if err != nil {
 		return nil, err
 	}
@@ -138,31 +138,6 @@ func (r *procRun) waitCompleted(ctx context.Context, n int, timeout time.Duratio
 	return poll(ctx, timeout, fmt.Sprintf("%d workflows to complete", n), func() (bool, error) {
 		return r.completed(ctx) >= n, nil
 	})
-}
-
-// lockedRows returns the steps among ids whose rows an open transaction
-// has locked (PostgreSQL).
-func (r *procRun) lockedRows(ctx context.Context, ids []int64) ([]int64, error) {
-	tx, err := r.s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	var free []int64
-	if err := tx.NewRaw("SELECT id FROM tasker_steps WHERE id IN (?) FOR UPDATE SKIP LOCKED", bun.List(ids)).Scan(ctx, &free); err != nil {
-		return nil, err
-	}
-	isFree := map[int64]bool{}
-	for _, id := range free {
-		isFree[id] = true
-	}
-	var locked []int64
-	for _, id := range ids {
-		if !isFree[id] {
-			locked = append(locked, id)
-		}
-	}
-	return locked, nil
 }
 
 // stepStates returns the state and attempts of each step.
