@@ -36,8 +36,24 @@ execution (tasks of version 1 keep their snapshot while version 2 is
 registered); Redis flushed, then killed mid-run, with the distributed cache
 declared (a redis-server of the scenario's own on a free port: the workers
 fail open to local caching and return to Redis when it comes back).
+
+Process scenarios re-execute this binary as worker processes sharing the
+database: kill -9 of one of 3 workers mid-step; SIGTERM (the worker drains:
+its running steps finish, none runs twice); SIGSTOP past the lease, then
+SIGCONT (its late results are refused: STALE WRITES REFUSED); on PostgreSQL,
+every connection of the workers terminated (pg_terminate_backend) three
+times. On SQLite: kill -9 of a process writing hard while the WAL is
+checkpointed, 20 rounds (--quick: 3) with synchronous=FULL and NORMAL
+(integrity_check ok, every acknowledged start and completion in the file);
+the disk full (a process whose files may grow 128 KiB: its writes fail with
+errors, the file stays intact, and a process without the limit completes
+everything).
+
 --quick runs a dozen workflows per scenario (what CI runs); the full form
-hundreds. The exit status is 1 when a scenario broke an invariant.`,
+hundreds. --soak 15m runs only the soak: mixed load for that long with a
+worker process killed every 30 s, the steady worker's RSS and goroutines
+sampled (their slopes printed after the table). The exit status is 1 when a
+scenario broke an invariant. See docs/chaos.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := chaos.Run(cmd.Context(), cmd.OutOrStdout(), o)
@@ -47,5 +63,6 @@ hundreds. The exit status is 1 when a scenario broke an invariant.`,
 	cmd.Flags().StringVar(&o.DB, "db", "sqlite", `"sqlite" or a postgres:// URL`)
 	cmd.Flags().BoolVar(&o.Quick, "quick", false, "small workloads (seconds)")
 	cmd.Flags().StringVar(&o.Only, "only", "", "run only the scenarios whose names contain this")
+	cmd.Flags().DurationVar(&o.Soak, "soak", 0, "run only the soak, for this long (e.g. 15m)")
 	return cmd
 }

@@ -27,9 +27,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tasker-go/tasker/internal/chaos"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	chaos.RunChildIfAsked() // tasker chaos re-executes this binary as its worker processes
+	os.Exit(run(os.Args[1:]))
+}
 
 // run executes the command line args and returns the exit status.
 func run(args []string) int {

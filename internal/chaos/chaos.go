@@ -31,6 +31,8 @@ type Options struct {
 	Quick bool
 	// Only, when set, runs the scenarios whose names contain it.
 	Only string
+	// Soak, when set, runs the soak alone for that long (see docs/chaos.md).
+	Soak time.Duration
 }
 
 // Row is one scenario's result.
@@ -43,6 +45,8 @@ type Row struct {
 	StaleRefused      int
 	Recovery          time.Duration
 	Problems          []string
+	// Notes are figures that do not fit the table (printed after it).
+	Notes []string
 }
 
 // OK reports whether the scenario kept every invariant.
@@ -52,6 +56,9 @@ func (r Row) OK() bool { return r.Lost == 0 && r.DoubleCompletions == 0 && len(r
 // returns the rows. It fails when a scenario could not run or broke an
 // invariant.
 func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
+	if o.Soak < 0 {
+		return nil, fmt.Errorf("--soak: %s is negative", o.Soak)
+	}
 	tg, err := newTarget(o.DB)
 	if err != nil {
 		return nil, err
@@ -59,9 +66,12 @@ func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
 	defer tg.close()
 	var chosen []scenario
 	for _, sc := range scenarios() {
-		if o.Only == "" || strings.Contains(sc.name, o.Only) {
+		if (o.Only == "" || strings.Contains(sc.name, o.Only)) && (sc.only == "" || sc.only == tg.kind) {
 			chosen = append(chosen, sc)
 		}
+	}
+	if o.Soak > 0 {
+		chosen = []scenario{soakScenario(o.Soak)}
 	}
 	// Each scenario has a database of its own: a few run at once (two on
 	// SQLite, whose single writer they would only queue on).
@@ -100,6 +110,11 @@ func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
 	}
 	if err := tw.Flush(); err != nil {
 		return rows, err
+	}
+	for _, r := range rows {
+		for _, n := range r.Notes {
+			fmt.Fprintf(out, "%s (%s): %s\n", r.Scenario, r.Database, n)
+		}
 	}
 	if len(failed) > 0 {
 		return rows, fmt.Errorf("chaos: %d scenarios broke an invariant:\n  %s", len(failed), strings.Join(failed, "\n  "))

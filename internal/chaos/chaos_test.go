@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -14,7 +15,10 @@ import (
 	"github.com/tasker-go/tasker/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	chaos.RunChildIfAsked() // the process scenarios' workers are this binary
+	goleak.VerifyTestMain(m)
+}
 
 // The quick form of every scenario on both databases: each keeps every
 // invariant (nothing lost, nothing completed twice) and the table has a
@@ -51,6 +55,29 @@ func TestQuick(t *testing.T) {
 // A database that is neither is refused before anything runs.
 func TestBadDB(t *testing.T) {
 	if _, err := chaos.Run(context.Background(), &bytes.Buffer{}, chaos.Options{DB: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "mysql://x") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// A short soak on SQLite: workers killed and replaced while workflows
+// start, every workflow completes, and the steady worker's samples are
+// reported.
+func TestSoakShort(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	rows, err := chaos.Run(context.Background(), &out, chaos.Options{Soak: 4 * time.Second})
+	t.Logf("\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Workflows == 0 || !strings.Contains(out.String(), "steady worker") || !strings.Contains(out.String(), "workers killed and replaced") {
+		t.Fatalf("rows %+v", rows)
+	}
+}
+
+// A negative soak is refused before anything runs.
+func TestNegativeSoak(t *testing.T) {
+	if _, err := chaos.Run(context.Background(), &bytes.Buffer{}, chaos.Options{Soak: -time.Second}); err == nil || !strings.Contains(err.Error(), "--soak") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -8,7 +8,14 @@
 // then reports an error (the reply lost: the case that breaks exactly-once
 // in naive engines), heartbeats that fail until the lease is gone. The
 // workload (Register, Start, Check) is shared with the engine's chaos
-// tests. Scenarios about processes (kill -9, SIGSTOP past a lease, a
-// database restart) are tests of their own: engine/crash_test.go,
-// engine/chaos_poison_test.go and internal/multiproc.
+// tests.
+//
+// The process scenarios (proc*.go) re-execute the running binary as worker
+// processes (internal/proctest runs them): kill -9 mid-step, SIGTERM
+// drain, SIGSTOP past the lease, PostgreSQL connections terminated, an
+// SQLite writer killed during checkpoints, a disk full (RLIMIT_FSIZE), and
+// the soak (soak.go). A binary that runs them must call RunChildIfAsked
+// first thing in main (or TestMain). A poison step and a database restart
+// stay tests of their own: engine/chaos_poison_test.go and
+// internal/multiproc.
 package chaos

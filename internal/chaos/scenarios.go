@@ -15,6 +15,7 @@ import (
 type scenario struct {
 	name string
 	run  func(ctx context.Context, tg opener, quick bool) (Row, error)
+	only string // "sqlite" or "postgres": the scenario applies to that database alone
 }
 
 // lostReplies are the store calls a reply of which is lost in the
@@ -30,7 +31,7 @@ func scenarios() []scenario {
 			return lostReply(ctx, tg, quick, m)
 		}})
 	}
-	return append(out,
+	out = append(out,
 		scenario{name: "heartbeats fail past the lease", run: heartbeatLoss},
 		scenario{name: "retention while tasks finish", run: retention},
 		scenario{name: "clock skew ±5 min", run: clockSkew},
@@ -38,6 +39,7 @@ func scenarios() []scenario {
 		scenario{name: "template changed between start and execution", run: templateChange},
 		scenario{name: "Redis flushed, then killed, mid-run", run: redisLoss},
 	)
+	return append(out, procScenarios()...)
 }
 
 // config: short leases, so a lost claim is rescued within seconds (not so

@@ -1,13 +1,11 @@
 package multiproc_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/proctest"
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
@@ -138,52 +137,28 @@ func starter() int {
 
 // child is a running worker or starter process.
 type child struct {
-	cmd   *exec.Cmd
-	lines chan string
+	*proctest.Child
+	cmd *exec.Cmd
 }
 
 func spawn(t *testing.T, role, schema, ledger, id string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), roleEnv+"="+role, schemaEnv+"="+schema, ledgerEnv+"="+ledger, idEnv+"="+id)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	c, err := proctest.Start(role+" "+id, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, lines: make(chan string, 1024)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		close(c.lines)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return c
+	t.Cleanup(c.Kill)
+	return &child{Child: c, cmd: cmd}
 }
 
 // expect waits for a line with the prefix and returns it.
 func (c *child) expect(t *testing.T, prefix string) string {
 	t.Helper()
-	timeout := time.After(60 * time.Second)
-	for {
-		select {
-		case l, ok := <-c.lines:
-			if !ok {
-				t.Fatalf("child exited before printing %q", prefix)
-			}
-			if strings.HasPrefix(l, prefix) {
-				return l
-			}
-		case <-timeout:
-			t.Fatalf("child did not print %q within 60s", prefix)
-		}
+	l, err := c.Expect(prefix, 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return l
 }

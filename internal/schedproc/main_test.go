@@ -1,13 +1,11 @@
 package schedproc_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/proctest"
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
@@ -78,73 +77,40 @@ func worker() int {
 
 // child is a running worker process.
 type child struct {
-	id    string
-	cmd   *exec.Cmd
-	lines chan string
+	*proctest.Child
+	id string
 }
 
 func spawn(t *testing.T, schema, id string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), roleEnv+"=worker", schemaEnv+"="+schema, idEnv+"="+id)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	c, err := proctest.Start("worker "+id, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{id: id, cmd: cmd, lines: make(chan string, 64)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		close(c.lines)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return c
+	t.Cleanup(c.Kill)
+	return &child{Child: c, id: id}
 }
 
 // expect waits for a line with the prefix.
 func (c *child) expect(t *testing.T, prefix string) {
 	t.Helper()
-	timeout := time.After(60 * time.Second)
-	for {
-		select {
-		case l, ok := <-c.lines:
-			if !ok {
-				t.Fatalf("worker %s exited before printing %q", c.id, prefix)
-			}
-			if strings.HasPrefix(l, prefix) {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("worker %s did not print %q within 60s", c.id, prefix)
-		}
+	if _, err := c.Expect(prefix, 60*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // kill sends SIGKILL and reaps the process.
 func (c *child) kill(t *testing.T) {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.cmd.Wait()
+	c.Kill()
 }
 
 // stop sends SIGTERM and waits for a graceful exit.
 func (c *child) stop(t *testing.T) {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatal(err)
-	}
-	if err := c.cmd.Wait(); err != nil {
-		t.Fatalf("worker %s: %v", c.id, err)
 	}
 }
