@@ -27,37 +27,17 @@ func procScenarios() []scenario {
 // while it holds running steps. Its steps are rescued after their lease;
 // recovery is the kill to the last workflow complete.
 func procKill(ctx context.Context, tg opener, quick bool) (Row, error) {
-	n := 300
-	if quick {
-		n = 40
+	r, workers, n, err := busyRun(ctx, tg, quick, 300, 40, 3, 50*time.Millisecond)
+	if r != nil {
+		defer r.close()
 	}
-	r, err := newProcRun(ctx, tg)
-	if err != nil {
-		return Row{}, err
-	}
-	defer r.close()
 	var row Row
-	var ws [3]string
-	var survivors []*proctest.Child
-	for i := range ws {
-		ws[i] = fmt.Sprintf("w%d", i)
-		c, err := r.worker(ws[i], 50*time.Millisecond)
-		if err != nil {
-			return row, err
-		}
-		if i > 0 {
-			survivors = append(survivors, c)
-		}
-	}
-	if err := r.start(ctx, n); err != nil {
+	if err != nil {
 		return row, err
 	}
-	if err := r.holding(ctx, ws[0]); err != nil {
-		return row, err
-	}
-	r.workers[0].Kill()
+	workers[0].Kill()
 	killed := time.Now()
-	held, err := r.held(ctx, ws[0]) // frozen now: what it held when it died
+	held, err := r.held(ctx, "w0") // frozen now: what it held when it died
 	if err != nil {
 		return row, err
 	}
@@ -68,37 +48,22 @@ func procKill(ctx context.Context, tg opener, quick bool) (Row, error) {
 		return row, err
 	}
 	row.Recovery = time.Since(killed)
-	return row, r.finish(ctx, &row, survivors...)
+	return row, r.finish(ctx, &row, workers[1:]...)
 }
 
 // procDrain: two workers; one gets SIGTERM while it runs steps (each
 // 200 ms). It finishes them before it exits (they are complete after one
 // attempt, not rescued), and exits cleanly; nothing is lost.
 func procDrain(ctx context.Context, tg opener, quick bool) (Row, error) {
-	n := 150
-	if quick {
-		n = 20
+	r, ws, n, err := busyRun(ctx, tg, quick, 150, 20, 2, 200*time.Millisecond)
+	if r != nil {
+		defer r.close()
 	}
-	r, err := newProcRun(ctx, tg)
-	if err != nil {
-		return Row{}, err
-	}
-	defer r.close()
 	var row Row
-	w0, err := r.worker("w0", 200*time.Millisecond)
 	if err != nil {
 		return row, err
 	}
-	w1, err := r.worker("w1", 200*time.Millisecond)
-	if err != nil {
-		return row, err
-	}
-	if err := r.start(ctx, n); err != nil {
-		return row, err
-	}
-	if err := r.holding(ctx, "w0"); err != nil {
-		return row, err
-	}
+	w0, w1 := ws[0], ws[1]
 	termed := time.Now()
 	// Signal first, then look: what it holds now it held at SIGTERM (it
 	// claims nothing after).
@@ -134,30 +99,15 @@ func procDrain(ctx context.Context, tg opener, quick bool) (Row, error) {
 // stays stopped until the other has taken them over after their lease and
 // completed them, then resumes (SIGCONT): its late results are refused.
 func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
-	n := 150
-	if quick {
-		n = 20
+	r, ws, n, err := busyRun(ctx, tg, quick, 150, 20, 2, 300*time.Millisecond)
+	if r != nil {
+		defer r.close()
 	}
-	r, err := newProcRun(ctx, tg)
-	if err != nil {
-		return Row{}, err
-	}
-	defer r.close()
 	var row Row
-	w0, err := r.worker("w0", 300*time.Millisecond)
 	if err != nil {
 		return row, err
 	}
-	w1, err := r.worker("w1", 300*time.Millisecond)
-	if err != nil {
-		return row, err
-	}
-	if err := r.start(ctx, n); err != nil {
-		return row, err
-	}
-	if err := r.holding(ctx, "w0"); err != nil {
-		return row, err
-	}
+	w0, w1 := ws[0], ws[1]
 	if err := w0.Signal(sigStop); err != nil {
 		return row, err
 	}
@@ -246,4 +196,28 @@ func procTerminate(ctx context.Context, tg opener, quick bool) (Row, error) {
 	}
 	row.Recovery = time.Since(last)
 	return row, r.finish(ctx, &row, r.workers...)
+}
+
+// busyRun opens a run with workers w0…w(k-1), each step taking delay,
+// starts n workflows (quickN in the quick form) and returns once w0 holds
+// a running step: the moment each scenario strikes. The caller closes r.
+func busyRun(ctx context.Context, tg opener, quick bool, n, quickN, k int, delay time.Duration) (r *procRun, ws []*proctest.Child, total int, err error) {
+	total = n
+	if quick {
+		total = quickN
+	}
+	if r, err = newProcRun(ctx, tg); err != nil {
+		return nil, nil, 0, err
+	}
+	for i := range k {
+		c, err := r.worker(fmt.Sprintf("w%d", i), delay)
+		if err != nil {
+			return r, nil, 0, err
+		}
+		ws = append(ws, c)
+	}
+	if err := r.start(ctx, total); err != nil {
+		return r, nil, 0, err
+	}
+	return r, ws, total, r.holding(ctx, "w0")
 }
