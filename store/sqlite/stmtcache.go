@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"container/list"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -15,9 +16,14 @@ import (
 // Statements without parameters — all that bun sends, its values formatted
 // into the text, so they rarely repeat — pass through uncached.
 
-// stmtCacheSize bounds the statements one connection keeps: the bound
-// statements are a handful of kinds (claims by routing filter and pass).
-const stmtCacheSize = 64
+// stmtCacheSize bounds the statements one connection keeps, the least
+// recently used going first. Multi-row statements have one text per group
+// size, so a busy engine runs a few hundred kinds; with 64 kept and the
+// oldest evicted, fan-outs of code-first workflows (record groups of every
+// size) pushed the claim and finish statements out, and tasker-code's
+// SQLite fan-out in ../shared/peers fell from about 14,000 to 10,000
+// steps/s.
+const stmtCacheSize = 512
 
 // openDB opens dsn through modernc's driver with statement caching.
 func openDB(dsn string) *sql.DB {
@@ -34,7 +40,7 @@ func (c cachingConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cachingConn{inner: conn, stmts: map[string]driver.Stmt{}}, nil
+	return &cachingConn{inner: conn, stmts: map[string]*list.Element{}}, nil
 }
 
 func (c cachingConnector) Driver() driver.Driver { return c.drv }
@@ -57,8 +63,13 @@ type innerConn interface {
 // before the next statement runs on the connection (the store's rule).
 type cachingConn struct {
 	inner driver.Conn
-	stmts map[string]driver.Stmt
-	order []string // oldest first
+	stmts map[string]*list.Element // of lru, holding a *cached
+	lru   list.List                // most recently used first
+}
+
+type cached struct {
+	query string
+	stmt  driver.Stmt
 }
 
 func (c *cachingConn) conn() (innerConn, error) {
@@ -70,8 +81,9 @@ func (c *cachingConn) conn() (innerConn, error) {
 }
 
 func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
-	if st, ok := c.stmts[query]; ok {
-		return st, nil
+	if el, ok := c.stmts[query]; ok {
+		c.lru.MoveToFront(el)
+		return el.Value.(*cached).stmt, nil
 	}
 	ic, err := c.conn()
 	if err != nil {
@@ -81,14 +93,12 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, erro
 	if err != nil {
 		return nil, err
 	}
-	if len(c.order) == stmtCacheSize {
-		old := c.order[0]
-		c.order = c.order[1:]
-		_ = c.stmts[old].Close()
-		delete(c.stmts, old)
+	if c.lru.Len() == stmtCacheSize {
+		old := c.lru.Remove(c.lru.Back()).(*cached)
+		_ = old.stmt.Close()
+		delete(c.stmts, old.query)
 	}
-	c.stmts[query] = st
-	c.order = append(c.order, query)
+	c.stmts[query] = c.lru.PushFront(&cached{query: query, stmt: st})
 	return st, nil
 }
 
@@ -167,9 +177,10 @@ func (c *cachingConn) IsValid() bool {
 
 func (c *cachingConn) Close() error {
 	var errs []error
-	for _, st := range c.stmts {
-		errs = append(errs, st.Close())
+	for _, el := range c.stmts {
+		errs = append(errs, el.Value.(*cached).stmt.Close())
 	}
-	c.stmts, c.order = nil, nil
+	c.stmts = nil
+	c.lru.Init()
 	return errors.Join(append(errs, c.inner.Close())...)
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // Bound statements are prepared once per connection and reused with new
-// arguments; the cache stays within its bound, evicting the oldest;
+// arguments; the cache stays within its bound, evicting the least recently
+// used (a statement in use survives any number of one-off ones);
 // statements without arguments are not kept.
 func TestStatementCache(t *testing.T) {
 	ctx := context.Background()
@@ -34,6 +35,11 @@ func TestStatementCache(t *testing.T) {
 		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) + %d FROM kv WHERE k >= ?1", i), 0).Scan(&n); err != nil || n != 3+i {
 			t.Fatalf("statement %d: %d, %v", i, n, err)
 		}
+		if i%16 == 0 { // the hot one, used all along
+			if _, err := db.ExecContext(ctx, "UPDATE kv SET v = ?1 WHERE k = 0", fmt.Sprint("u", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -42,14 +48,17 @@ func TestStatementCache(t *testing.T) {
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
 		c := dc.(*cachingConn)
-		if len(c.stmts) != stmtCacheSize || len(c.order) != stmtCacheSize {
-			return fmt.Errorf("cache holds %d statements (%d in order), want %d", len(c.stmts), len(c.order), stmtCacheSize)
+		if len(c.stmts) != stmtCacheSize || c.lru.Len() != stmtCacheSize {
+			return fmt.Errorf("cache holds %d statements (%d in order), want %d", len(c.stmts), c.lru.Len(), stmtCacheSize)
+		}
+		if _, kept := c.stmts["UPDATE kv SET v = ?1 WHERE k = 0"]; !kept {
+			return fmt.Errorf("the statement in use all along was evicted")
 		}
 		if _, kept := c.stmts["CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)"]; kept {
 			return fmt.Errorf("a statement without arguments was kept")
 		}
 		if _, kept := c.stmts["SELECT v FROM kv WHERE k = ?1"]; kept {
-			return fmt.Errorf("the oldest statement was not evicted")
+			return fmt.Errorf("the least recently used statement was not evicted")
 		}
 		return nil
 	})
