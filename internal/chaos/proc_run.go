@@ -116,14 +116,6 @@ func (r *procRun) held(ctx context.Context, worker string) ([]int64, error) {
 	return ids, err
 }
 
-// holding waits until the worker holds a running step.
-func (r *procRun) holding(ctx context.Context, worker string) error {
-	return poll(ctx, time.Minute, "worker "+worker+" to run a step", func() (bool, error) {
-		ids, err := r.held(ctx, worker)
-		return len(ids) > 0, err
-	})
-}
-
 // completed counts the complete workflows (0 on a dropped connection).
 func (r *procRun) completed(ctx context.Context) int {
 	c, err := r.s.CountByState(ctx)

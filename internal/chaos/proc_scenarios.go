@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,7 @@ func procScenarios() []scenario {
 // while it holds running steps. Its steps are rescued after their lease;
 // recovery is the kill to the last workflow complete.
 func procKill(ctx context.Context, tg opener, quick bool) (Row, error) {
-	r, workers, n, err := busyRun(ctx, tg, quick, 300, 40, 3, 50*time.Millisecond)
+	r, workers, busy, n, err := busyRun(ctx, tg, quick, 300, 40, 3, 50*time.Millisecond)
 	if r != nil {
 		defer r.close()
 	}
@@ -35,9 +36,9 @@ func procKill(ctx context.Context, tg opener, quick bool) (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	workers[0].Kill()
+	workers[busy].Kill()
 	killed := time.Now()
-	held, err := r.held(ctx, "w0") // frozen now: what it held when it died
+	held, err := r.held(ctx, workerID(busy)) // frozen now: what it held when it died
 	if err != nil {
 		return row, err
 	}
@@ -48,14 +49,14 @@ func procKill(ctx context.Context, tg opener, quick bool) (Row, error) {
 		return row, err
 	}
 	row.Recovery = time.Since(killed)
-	return row, r.finish(ctx, &row, workers[1:]...)
+	return row, r.finish(ctx, &row, others(workers, busy)...)
 }
 
 // procDrain: two workers; one gets SIGTERM while it runs steps (each
 // 200 ms). It finishes them before it exits (they are complete after one
 // attempt, not rescued), and exits cleanly; nothing is lost.
 func procDrain(ctx context.Context, tg opener, quick bool) (Row, error) {
-	r, ws, n, err := busyRun(ctx, tg, quick, 150, 20, 2, 200*time.Millisecond)
+	r, ws, busy, n, err := busyRun(ctx, tg, quick, 150, 20, 2, 200*time.Millisecond)
 	if r != nil {
 		defer r.close()
 	}
@@ -63,7 +64,7 @@ func procDrain(ctx context.Context, tg opener, quick bool) (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	w0, w1 := ws[0], ws[1]
+	w0, w1 := ws[busy], ws[1-busy] // w0: the one that gets SIGTERM
 	termed := time.Now()
 	// Signal first, then look: what it holds now it held at SIGTERM (it
 	// claims nothing after).
@@ -72,7 +73,7 @@ func procDrain(ctx context.Context, tg opener, quick bool) (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	held, err := r.held(ctx, "w0")
+	held, err := r.held(ctx, workerID(busy))
 	if err != nil {
 		return row, err
 	}
@@ -99,7 +100,7 @@ func procDrain(ctx context.Context, tg opener, quick bool) (Row, error) {
 // stays stopped until the other has taken them over after their lease and
 // completed them, then resumes (SIGCONT): its late results are refused.
 func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
-	r, ws, n, err := busyRun(ctx, tg, quick, 150, 20, 2, 300*time.Millisecond)
+	r, ws, busy, n, err := busyRun(ctx, tg, quick, 150, 20, 2, 300*time.Millisecond)
 	if r != nil {
 		defer r.close()
 	}
@@ -107,12 +108,12 @@ func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
 	if err != nil {
 		return row, err
 	}
-	w0, w1 := ws[0], ws[1]
+	w0, w1 := ws[busy], ws[1-busy] // w0: the one that gets SIGSTOP
 	if err := w0.Signal(sigStop); err != nil {
 		return row, err
 	}
 	stopped := time.Now()
-	held, err := r.held(ctx, "w0")
+	held, err := r.held(ctx, workerID(busy))
 	if err != nil {
 		return row, err
 	}
@@ -199,25 +200,46 @@ func procTerminate(ctx context.Context, tg opener, quick bool) (Row, error) {
 }
 
 // busyRun opens a run with workers w0…w(k-1), each step taking delay,
-// starts n workflows (quickN in the quick form) and returns once w0 holds
-// a running step: the moment each scenario strikes. The caller closes r.
-func busyRun(ctx context.Context, tg opener, quick bool, n, quickN, k int, delay time.Duration) (r *procRun, ws []*proctest.Child, total int, err error) {
+// starts n workflows (quickN in the quick form) and returns once one of
+// the workers holds a running step (busy, its index): the moment each
+// scenario strikes that worker. The caller closes r.
+func busyRun(ctx context.Context, tg opener, quick bool, n, quickN, k int, delay time.Duration) (r *procRun, ws []*proctest.Child, busy, total int, err error) {
 	total = n
 	if quick {
 		total = quickN
 	}
 	if r, err = newProcRun(ctx, tg); err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, 0, err
 	}
 	for i := range k {
-		c, err := r.worker(fmt.Sprintf("w%d", i), delay)
+		c, err := r.worker(workerID(i), delay)
 		if err != nil {
-			return r, nil, 0, err
+			return r, nil, 0, 0, err
 		}
 		ws = append(ws, c)
 	}
 	if err := r.start(ctx, total); err != nil {
-		return r, nil, 0, err
+		return r, nil, 0, 0, err
 	}
-	return r, ws, total, r.holding(ctx, "w0")
+	// Whichever worker claims first: with the workflows few and quick,
+	// one worker may never get a step.
+	err = poll(ctx, time.Minute, "a worker to run a step", func() (bool, error) {
+		for i := range k {
+			ids, err := r.held(ctx, workerID(i))
+			if err != nil || len(ids) > 0 {
+				busy = i
+				return err == nil, err
+			}
+		}
+		return false, nil
+	})
+	return r, ws, busy, total, err
+}
+
+// workerID names the i-th worker of a run.
+func workerID(i int) string { return fmt.Sprintf("w%d", i) }
+
+// others is ws without its i-th.
+func others(ws []*proctest.Child, i int) []*proctest.Child {
+	return append(slices.Clone(ws[:i]), ws[i+1:]...)
 }
