@@ -182,29 +182,42 @@ func registerProc(e *engine.Engine, ledger *os.File, id string, delay time.Durat
 	}})
 }
 
+// engine opens the child's store and ledger and returns its engine with
+// the workflow registered (steps taking delay), the count of warnings it
+// logs, and what closes them all.
+func (c childSpec) engine(delay time.Duration) (*engine.Engine, *atomic.Int64, func(), error) {
+	s, err := c.DB.open(context.Background(), 4)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ledger, err := os.OpenFile(c.Ledger, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	closeAll := func() { ledger.Close(); s.Close() }
+	log, warnings := countingLogger()
+	e, err := engine.New(procConfig(s, c.ID, log))
+	if err == nil {
+		err = registerProc(e, ledger, c.ID, delay)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return e, warnings, closeAll, nil
+}
+
 // worker runs the workflow until SIGTERM (a drain: Stop) or SIGKILL,
 // printing "ready" once running and "stopped DISCARDED WARNINGS" at the end.
 func (c childSpec) worker() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	s, err := c.DB.open(context.Background(), 4)
+	e, warnings, closeAll, err := c.engine(c.StepDelay)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	ledger, err := os.OpenFile(c.Ledger, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer ledger.Close()
-	log, warnings := countingLogger()
-	e, err := engine.New(procConfig(s, c.ID, log))
-	if err != nil {
-		return err
-	}
-	if err := registerProc(e, ledger, c.ID, c.StepDelay); err != nil {
-		return err
-	}
+	defer closeAll()
 	done, err := e.RunBackground(context.Background())
 	if err != nil {
 		return err

@@ -244,24 +244,11 @@ func (c childSpec) filler() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	s, err := c.DB.open(context.Background(), 4)
+	e, warnings, closeAll, err := c.engine(0)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	ledger, err := os.OpenFile(c.Ledger, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer ledger.Close()
-	log, warnings := countingLogger()
-	e, err := engine.New(procConfig(s, c.ID, log))
-	if err == nil {
-		err = registerProc(e, ledger, c.ID, 0)
-	}
-	if err != nil {
-		return err
-	}
+	defer closeAll()
 	done, err := e.RunBackground(context.Background())
 	if err != nil {
 		return err

@@ -735,7 +735,9 @@ func (s *Store) claimAnswer(withInputs bool) string {
 			SELECT e.to_step_id AS id, ` + s.d.JSONAgg("f.name", "f.results IS NULL", "f.results") + ` AS deps
 			FROM tasker_step_edges e JOIN claimed c ON c.id = e.to_step_id JOIN tasker_steps f ON f.id = e.from_step_id
 			GROUP BY e.to_step_id)
-		SELECT claimed.*, ` + s.taskColumnsOf(func(col string) string { return "CASE WHEN tu.id IS NULL THEN t." + col + " ELSE tu." + col + " END" }) + `, cd.deps AS claim_deps
+		SELECT claimed.*, ` + s.columns("claimed tasks", func() string {
+		return s.taskColumnsOf(func(col string) string { return "CASE WHEN tu.id IS NULL THEN t." + col + " ELSE tu." + col + " END" })
+	}) + `, cd.deps AS claim_deps
 		FROM claimed JOIN tasker_tasks t ON t.id = claimed.task_id LEFT JOIN tu ON tu.id = claimed.task_id LEFT JOIN cd ON cd.id = claimed.id`
 }
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -154,12 +155,14 @@ cd AS (
 		LEFT JOIN done ON done.id = f.id LEFT JOIN v ON v.id = done.id
 		CROSS JOIN LATERAL (SELECT CASE WHEN done.id IS NULL THEN f.results ELSE v.results END AS results) r
 	GROUP BY e.to_step_id)
-SELECT 'c' AS kind, ` + s.stepColumns("dep.", nil) + `, CAST(NULL AS int) AS unfinished, CAST(NULL AS bigint) AS parent_id, ` +
-		s.taskColumns("cnt.") + `, cd.deps AS claim_deps
+` + s.columns("finish answer", func() string {
+		return `SELECT 'c' AS kind, ` + s.stepColumns("dep.", nil) + `, CAST(NULL AS int) AS unfinished, CAST(NULL AS bigint) AS parent_id, ` +
+			s.taskColumns("cnt.") + `, cd.deps AS claim_deps
 	FROM dep JOIN cnt ON cnt.id = dep.task_id LEFT JOIN cd ON cd.id = dep.id WHERE dep.claimed
 UNION ALL SELECT 'd', ` + s.stepColumns("", map[string]string{"id": "id", "task_id": "task_id", "transition_seq": "transition_seq"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL FROM done
 UNION ALL SELECT 't', ` + s.stepColumns("", map[string]string{"id": "id", "state": "state", "transition_seq": "transition_seq"}) + `, unfinished, parent_id, ` + s.taskColumns("") + `, NULL FROM cnt
-UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL FROM dep WHERE pending_deps = 0`)
+UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL FROM dep WHERE pending_deps = 0`
+	}))
 	var rows []finishRow
 	if err := s.scan(ctx, s.rw, q.String(), b.args, &rows); err != nil {
 		return nil, s.wrap("finishing steps", err)
@@ -225,6 +228,19 @@ func claimedWithInputs(st store.Step, t store.Task, claimDeps store.JSON) (*stor
 		c.Deps[name] = results
 	}
 	return c, nil
+}
+
+// columnLists holds the column lists built from the records' fields, by
+// the name of their use: they are the same for every store and call.
+var columnLists sync.Map
+
+// columns returns the column list named key, built once.
+func (s *Store) columns(key string, build func() string) string {
+	if v, ok := columnLists.Load(key); ok {
+		return v.(string)
+	}
+	v, _ := columnLists.LoadOrStore(key, build())
+	return v.(string)
 }
 
 // taskColumns lists tasker_tasks' columns prefixed t_ (finishRow.Task),

@@ -217,7 +217,7 @@ func leaseStep(row *store.Step, p *store.CreateTaskParams, token int64) {
 // for): a row per step with the task's columns and the step's edges out.
 func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
 	var rows []taskStepRow
-	query := `SELECT ` + s.taskColumns("t.") + `, s.*, (SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = s.id) AS step_out
+	query := `SELECT ` + s.columns("task of steps", func() string { return s.taskColumns("t.") }) + `, s.*, (SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = s.id) AS step_out
 		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id WHERE t.id = ` + s.d.Placeholder(1) + ` ORDER BY s.id`
 	if err := s.scan(ctx, s.ro, query, []any{id}, &rows); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
