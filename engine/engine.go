@@ -559,27 +559,13 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 		defer stop()
 		elsewhere = ch
 	}
-	// rowFirst: read the task's row alone first (one small statement),
-	// the rest only once it has finished. So it is at the first look (mostly
-	// a task just started) and after a wake-up that may concern other
-	// tasks (another process's commit, or on SQLite any commit to the
-	// file, this process's own included); a wake-up from this process's
-	// commit that finished the task reads it whole at once.
-	for rowFirst := true; ; {
+	// Each look is one statement: the task's row, with its steps only once
+	// it has finished (GetTaskIfDone) — a look at a task still running
+	// (the first, or after a wake-up that may concern other tasks: another
+	// process's commit, or on SQLite any commit to the file) reads no step.
+	for {
 		ch := e.waiters.Add(taskID)
-		var d *store.TaskDetail
-		var err error
-		if rowFirst {
-			var t *store.Task
-			if t, err = e.st.GetTaskRow(ctx, taskID); err == nil {
-				d = &store.TaskDetail{Task: t}
-				if t.State.Done() {
-					d, err = e.st.GetTask(ctx, taskID)
-				}
-			}
-		} else {
-			d, err = e.st.GetTask(ctx, taskID)
-		}
+		d, err := e.st.GetTaskIfDone(ctx, taskID)
 		if err != nil {
 			e.waiters.Drop(taskID, ch)
 			return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
@@ -603,10 +589,8 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
-		rowFirst = true
 		select {
 		case <-ch:
-			rowFirst = false
 		case <-elsewhere:
 		case <-poll.C:
 		case <-ctx.Done():

@@ -43,9 +43,10 @@ type Store interface {
 	// nothing was written.
 	CreateTasks(ctx context.Context, ps []*CreateTaskParams) ([]CreateTasksItem, error)
 	GetTask(ctx context.Context, id int64) (*TaskDetail, error)
-	// GetTaskRow reads the task's row alone (one statement): what Wait
-	// needs to know whether a task has finished.
-	GetTaskRow(ctx context.Context, id int64) (*Task, error)
+	// GetTaskIfDone reads the task in one statement: with its steps and
+	// edges, as GetTask, once it has finished (State.Done), and its row
+	// alone before that — what Wait needs at each look.
+	GetTaskIfDone(ctx context.Context, id int64) (*TaskDetail, error)
 	// GetWorkflowHistory is GetTask for a code-first replay: the task, and
 	// its steps with only their id, task, name, handler, sequence, state,
 	// attempts, results, last error and next attempt time (no edges).

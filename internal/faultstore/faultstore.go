@@ -121,7 +121,7 @@ var Writes = []string{
 
 // reads are the other methods a rule may name.
 var reads = []string{
-	"GetTask", "GetTaskRow", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
+	"GetTask", "GetTaskIfDone", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
 	"NextWakeup", "RateLimitState", "RunningInGroup", "ListWorkers",
 	"CountAdminTokens", "FindAdminToken", "ListAdminTokens", "QueueLags", "TaskActivity",
 	"GetWorkflowHistory", "GetWorkflowValue",

@@ -230,8 +230,8 @@ func (s *Store) RevokeAdminToken(ctx context.Context, id int64, at time.Time) er
 	return do0(ctx, s, "RevokeAdminToken", func() error { return s.inner.RevokeAdminToken(ctx, id, at) })
 }
 
-func (s *Store) GetTaskRow(ctx context.Context, id int64) (*store.Task, error) {
-	return do(ctx, s, "GetTaskRow", func() (*store.Task, error) { return s.inner.GetTaskRow(ctx, id) })
+func (s *Store) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDetail, error) {
+	return do(ctx, s, "GetTaskIfDone", func() (*store.TaskDetail, error) { return s.inner.GetTaskIfDone(ctx, id) })
 }
 
 func (s *Store) GetWorkflowHistory(ctx context.Context, id int64) (*store.TaskDetail, error) {

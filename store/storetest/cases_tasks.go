@@ -17,11 +17,20 @@ func testCreateAndGet(t *testing.T, b *bundle) {
 	if len(d.Steps) != 4 || len(d.Edges) != 4 {
 		t.Fatalf("got %d steps and %d edges, want 4 and 4", len(d.Steps), len(d.Edges))
 	}
-	if row, err := b.s.GetTaskRow(b.ctx, d.Task.ID); err != nil || row.ID != d.Task.ID || row.IdentityKey != d.Task.IdentityKey || row.State != d.Task.State {
-		t.Fatalf("GetTaskRow = %+v, %v; want the row GetTask read", row, err)
+	// GetTaskIfDone: the row alone while the task runs, everything once
+	// it has finished.
+	if r, err := b.s.GetTaskIfDone(b.ctx, d.Task.ID); err != nil || r.Task.ID != d.Task.ID || r.Task.IdentityKey != d.Task.IdentityKey || r.Task.State != d.Task.State || len(r.Steps)+len(r.Edges) != 0 {
+		t.Fatalf("GetTaskIfDone of a pending task = %+v, %v; want the row GetTask read and no steps", r, err)
 	}
-	if _, err := b.s.GetTaskRow(b.ctx, d.Task.ID+1000); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("GetTaskRow of a missing task: %v, want ErrNotFound", err)
+	if _, err := b.s.GetTaskIfDone(b.ctx, d.Task.ID+1000); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetTaskIfDone of a missing task: %v, want ErrNotFound", err)
+	}
+	other := b.create(t, diamond())
+	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: other.Task.ID}); err != nil {
+		t.Fatalf("CancelTask: %v", err)
+	}
+	if r, err := b.s.GetTaskIfDone(b.ctx, other.Task.ID); err != nil || r.Task.State != store.TaskCancelled || len(r.Steps) != 4 || len(r.Edges) != 4 || r.Steps[0].State != store.StepCancelled {
+		t.Fatalf("GetTaskIfDone of a cancelled task = %+v, %v; want it with its 4 cancelled steps and 4 edges", r, err)
 	}
 	wantDeps := map[string]int{"a": 0, "b": 1, "c": 1, "d": 2}
 	for _, s := range d.Steps {

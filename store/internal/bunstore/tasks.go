@@ -216,9 +216,21 @@ func leaseStep(row *store.Step, p *store.CreateTaskParams, token int64) {
 // one bound statement (kept prepared: Wait reads every task it waits
 // for): a row per step with the task's columns and the step's edges out.
 func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
+	return s.getTask(ctx, id, "")
+}
+
+// GetTaskIfDone is GetTask once the task has finished, and its row alone
+// before: the steps are joined only to a finished task's row.
+func (s *Store) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDetail, error) {
+	return s.getTask(ctx, id, " AND t.state IN ('complete', 'error', 'cancelled', 'resolved_manually')")
+}
+
+// getTask is GetTask with cond added to the condition that joins the
+// steps to the task.
+func (s *Store) getTask(ctx context.Context, id int64, cond string) (*store.TaskDetail, error) {
 	var rows []taskStepRow
 	query := `SELECT ` + s.columns("task of steps", func() string { return s.taskColumns("t.") }) + `, s.*, (SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = s.id) AS step_out
-		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id WHERE t.id = ` + s.d.Placeholder(1) + ` ORDER BY s.id`
+		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id` + cond + ` WHERE t.id = ` + s.d.Placeholder(1) + ` ORDER BY s.id`
 	if err := s.scan(ctx, s.ro, query, []any{id}, &rows); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
 	}
@@ -256,18 +268,6 @@ type taskStepRow struct {
 	Task       store.Task `bun:",embed:t_"`
 	store.Step `bun:",extend"`
 	Out        store.JSON `bun:"step_out"`
-}
-
-// GetTaskRow reads one task's row.
-func (s *Store) GetTaskRow(ctx context.Context, id int64) (*store.Task, error) {
-	var tasks []*store.Task
-	if err := s.scan(ctx, s.ro, "SELECT * FROM tasker_tasks WHERE id = "+s.d.Placeholder(1), []any{id}, &tasks); err != nil {
-		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
-	}
-	if len(tasks) == 0 {
-		return nil, fmt.Errorf("getting task %d: %w", id, store.ErrNotFound)
-	}
-	return tasks[0], nil
 }
 
 // GetTaskByIdentity finds a task by its identity key.
