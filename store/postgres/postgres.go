@@ -162,6 +162,15 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		// with statements never seen again. One round trip, no cache.
 		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
+	if !strings.Contains(dsn, "plan_cache_mode") {
+		// The store's bound statements (the claim, finish and start paths)
+		// have one text each whatever their size, their partial-index
+		// predicates written as literals: one generic plan fits every call.
+		// Postgres would plan each custom five times on every connection
+		// first — a millisecond a time for the finish statement. bun's
+		// statements carry no parameters and are planned once anyway.
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres pool: %w", err)
@@ -365,6 +374,8 @@ func (dialect) JSON(doc store.JSON) any { return bun.SafeQuery("CAST(? AS jsonb)
 func (dialect) SkipLocked() string { return "FOR UPDATE OF s SKIP LOCKED" }
 
 func (dialect) WritableCTE() bool { return true }
+
+func (dialect) BindArrays() bool { return true }
 
 func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 

@@ -297,6 +297,8 @@ func (dialect) SkipLocked() string { return "" }
 
 func (dialect) WritableCTE() bool { return false }
 
+func (dialect) BindArrays() bool { return false }
+
 func (dialect) Placeholder(n int) string { return "?" + strconv.Itoa(n) }
 
 // BindArgs passes the arguments as they are: the store's connections keep

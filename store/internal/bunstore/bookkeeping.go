@@ -35,13 +35,12 @@ type taskMove struct {
 func (s *Store) writeStepTransitions(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) error {
 	return chunked(s.d, moves, 7, func(moves []stepMove) error {
 		b := params{s: s}
-		rows := make([]string, len(moves))
+		rows := make([][]any, len(moves))
 		for i, m := range moves {
-			rows[i] = "(" + b.arg(m.id) + ", " + b.arg(m.taskID) + ", " + b.arg(string(m.from)) + ", " + b.arg(string(m.to)) + ", " +
-				b.arg(m.seq) + ", " + b.arg(nullJSON(m.meta)) + ", " + b.arg(s.d.BindTime(at)) + ")"
+			rows[i] = []any{m.id, m.taskID, string(m.from), string(m.to), m.seq, nullJSON(m.meta), s.d.BindTime(at)}
 		}
-		return s.exec(ctx, tx, `INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
-			strings.Join(rows, ", "), b.args)
+		return s.exec(ctx, tx, `INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at) `+
+			b.rows([]string{"bigint", "bigint", "text", "text", "int", "jsonb", "timestamptz"}, rows), b.args)
 	})
 }
 
@@ -50,17 +49,16 @@ func (s *Store) writeStepTransitions(ctx context.Context, tx bun.IDB, moves []st
 func (s *Store) writeTaskTransitions(ctx context.Context, tx bun.IDB, moves []taskMove, at time.Time) error {
 	return chunked(s.d, moves, 6, func(moves []taskMove) error {
 		b := params{s: s}
-		rows := make([]string, len(moves))
+		rows := make([][]any, len(moves))
 		for i, m := range moves {
 			var from any // a task's first transition comes from nowhere
 			if m.from != "" {
 				from = string(m.from)
 			}
-			rows[i] = "(" + b.arg(m.id) + ", " + b.arg(from) + ", " + b.arg(string(m.to)) + ", " + b.arg(m.seq) + ", " +
-				b.arg(nullJSON(m.meta)) + ", " + b.arg(s.d.BindTime(at)) + ")"
+			rows[i] = []any{m.id, from, string(m.to), m.seq, nullJSON(m.meta), s.d.BindTime(at)}
 		}
-		return s.exec(ctx, tx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at) VALUES `+
-			strings.Join(rows, ", "), b.args)
+		return s.exec(ctx, tx, `INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at) `+
+			b.rows([]string{"bigint", "text", "text", "int", "jsonb", "timestamptz"}, rows), b.args)
 	})
 }
 
@@ -130,10 +128,11 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 		const last = "tasker_tasks.unfinished = v.n AND tasker_tasks.state = 'in_progress'"
 		err := chunked(s.d, sortedKeys(doneByTask), 2, func(ids []int64) error {
 			b := params{s: s}
-			values := make([]string, len(ids))
+			counts := make([][]any, len(ids))
 			for k, id := range ids {
-				values[k] = "(" + b.bigint(id) + ", " + b.bigint(int64(doneByTask[id])) + ")"
+				counts[k] = []any{id, int64(doneByTask[id])}
 			}
+			v := b.rows([]string{"bigint", "bigint"}, counts)
 			stamp := b.arg(s.d.BindTime(at))
 			countdown := `UPDATE tasker_tasks SET
 					unfinished = tasker_tasks.unfinished - v.n,
@@ -143,10 +142,10 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 					updated_at = ` + stamp + `
 				FROM v WHERE tasker_tasks.id = v.id
 				RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`
-			query := `WITH v (id, n) AS (VALUES ` + strings.Join(values, ", ") + `)
+			query := `WITH v (id, n) AS (` + v + `)
 				` + countdown
 			if merged {
-				query = `WITH v (id, n) AS (VALUES ` + strings.Join(values, ", ") + `),
+				query = `WITH v (id, n) AS (` + v + `),
 				dep AS (` + dependantsSQL(b.in("e.from_step_id", satisfied)) + `),
 				cnt AS (` + strings.Replace(countdown, "FROM v WHERE tasker_tasks.id = v.id", "FROM v WHERE tasker_tasks.id = v.id AND (SELECT count(*) FROM dep) >= 0", 1) + `),
 				tr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)

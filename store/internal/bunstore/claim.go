@@ -466,12 +466,23 @@ func (s *Store) claimUnblocked(ctx context.Context, tx bun.IDB, p *store.ClaimSt
 // one UPDATE … FROM (VALUES …), guarded per row on the lease token; the
 // rows it does not return lost their lease.
 func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.StepOutcome, idx []int, at time.Time, res *store.FinishStepsResult, moves []stepMove) ([]stepMove, error) {
-	// Bound (one text per group size, kept prepared by the database).
+	// Bound (kept prepared by the database; on SQLite one text per group
+	// size).
 	b := params{s: s}
-	values := make([]string, len(idx))
+	cte := s.d.WritableCTE()
+	rows := make([][]any, len(idx))
 	for k, i := range idx {
 		o := outcomes[i]
-		values[k] = "(" + b.bigint(o.Lease.StepID) + ", " + b.bigint(o.Lease.Token) + ", " + b.json(orEmptyObject(o.Results)) + ")"
+		rows[k] = []any{o.Lease.StepID, o.Lease.Token, string(orEmptyObject(o.Results))}
+		if cte { // Postgres: the metadata, for the transitions
+			rows[k] = append(rows[k], nullJSON(o.Metadata))
+		}
+	}
+	var v string
+	if cte {
+		v = b.rows([]string{"bigint", "bigint", "jsonb", "jsonb"}, rows)
+	} else {
+		v = b.rows([]string{"bigint", "bigint", "text"}, rows)
 	}
 	stamp := b.arg(s.d.BindTime(at))
 	var got []struct {
@@ -486,15 +497,11 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		FROM v
 		WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
 		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`
-	query := `WITH v (id, token, results) AS (VALUES ` + strings.Join(values, ", ") + `)
+	query := `WITH v (id, token, results) AS (` + v + `)
 		` + update
-	cte := s.d.WritableCTE()
 	if cte {
 		// Postgres: the completions' transitions in the same statement.
-		for k, i := range idx {
-			values[k] = values[k][:len(values[k])-1] + ", " + "CAST(" + b.arg(nullJSON(outcomes[i].Metadata)) + " AS jsonb)" + ")"
-		}
-		query = `WITH v (id, token, results, meta) AS (VALUES ` + strings.Join(values, ", ") + `),
+		query = `WITH v (id, token, results, meta) AS (` + v + `),
 		done AS (` + update + `),
 		tr AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
 			SELECT done.id, done.task_id, 'in_progress', 'complete', done.transition_seq, v.meta, ` + stamp + ` FROM done JOIN v ON v.id = done.id)

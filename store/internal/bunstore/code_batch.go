@@ -32,19 +32,19 @@ func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordS
 		// The fence: each driver must still hold the lease it ran under.
 		// (Bound statements: the database keeps them prepared.)
 		b := params{s: s}
-		values := make([]string, 0, len(steps))
+		var drivers [][]any
 		seen := map[store.Lease]bool{}
 		for _, p := range steps {
 			if !seen[p.Driver] {
 				seen[p.Driver] = true
-				values = append(values, "("+b.bigint(p.Driver.StepID)+", "+b.bigint(p.Driver.Token)+")")
+				drivers = append(drivers, []any{p.Driver.StepID, p.Driver.Token})
 			}
 		}
 		var fenced []struct {
 			ID    int64 `bun:"id"`
 			Token int64 `bun:"lease_token"`
 		}
-		if err := s.scan(ctx, tx, `WITH v (id, token) AS (VALUES `+strings.Join(values, ", ")+`)
+		if err := s.scan(ctx, tx, `WITH v (id, token) AS (`+b.rows([]string{"bigint", "bigint"}, drivers)+`)
 			UPDATE tasker_steps SET updated_at = `+b.arg(s.d.BindTime(at))+`
 			FROM v WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
 			RETURNING tasker_steps.id, tasker_steps.lease_token`, b.args, &fenced); err != nil {

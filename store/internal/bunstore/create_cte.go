@@ -20,28 +20,26 @@ import (
 // their transitions (and their tasks in_progress); their ids and lease
 // expiries (by the database's clock) are returned by task and name.
 //
-// The statement is bound (its text depends only on the shape of the group:
-// rows, steps, edges), so Postgres keeps it prepared.
+// The statement is bound, its rows as arrays (params.unnest): its text is
+// one of three (with steps and edges, steps only, neither), so Postgres
+// keeps it prepared and plans it once.
 func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]int64, map[stepKey]leasedStep, error) {
 	var b strings.Builder
 	q := params{s: s}
-	cast := func(v any, typ string) string { return "CAST(" + q.arg(v) + " AS " + typ + ")" }
-	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at, trace_context, retention_ms) AS (VALUES ")
+	tasks := make([][]any, len(rows))
 	for k, t := range rows {
-		if k > 0 {
-			b.WriteString(", ")
-		}
-		trace, keep := "CAST(NULL AS text)", "CAST(NULL AS bigint)" // not tracing, the default retention: no argument to bind
+		var trace, keep any // not tracing, the default retention: NULL
 		if t.TraceContext != "" {
-			trace = cast(t.TraceContext, "text")
+			trace = t.TraceContext
 		}
 		if t.RetentionMS != 0 {
-			keep = cast(t.RetentionMS, "bigint")
+			keep = t.RetentionMS
 		}
-		b.WriteString("(" + strings.Join([]string{cast(k, "int"), cast(t.Namespace, "text"), cast(t.Name, "text"), cast(t.Version, "text"), cast(string(t.Kind), "text"),
-			cast(t.IdentityKey, "text"), cast(t.InputHash, "text"), cast(string(t.Context), "jsonb"), cast(string(t.State), "text"), cast(t.TransitionSeq, "int"),
-			cast(t.Priority, "int"), cast(t.Queue, "text"), cast(t.ParentID, "bigint"), cast(t.Unfinished, "int"), cast(t.CreatedAt, "timestamptz"), trace, keep}, ", ") + ")")
+		tasks[k] = []any{k, t.Namespace, t.Name, t.Version, string(t.Kind), t.IdentityKey, t.InputHash, string(t.Context), string(t.State), t.TransitionSeq,
+			t.Priority, t.Queue, t.ParentID, t.Unfinished, t.CreatedAt, trace, keep}
 	}
+	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at, trace_context, retention_ms) AS (" +
+		q.rows([]string{"int", "text", "text", "text", "text", "text", "text", "jsonb", "text", "int", "int", "text", "bigint", "int", "timestamptz", "text", "bigint"}, tasks))
 	b.WriteString(`),
 ins AS (
 	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms)
@@ -55,8 +53,7 @@ tr AS (
 	SELECT id, NULL::text, 'pending', 1, NULL::jsonb, created_at FROM ins
 	UNION ALL SELECT id, 'pending', 'in_progress', 2, NULL, created_at FROM ins WHERE state = 'in_progress'
 )`)
-	var steps, edges int
-	var sb, eb strings.Builder
+	var steps, edges [][]any
 	for k, t := range rows {
 		p := ps[k]
 		var group *string
@@ -65,10 +62,6 @@ tr AS (
 		}
 		take := p.Leased()
 		for i, ns := range p.Steps {
-			if steps > 0 {
-				sb.WriteString(", ")
-			}
-			steps++
 			var owner, ttl, tok any // the lease of a step this start claims
 			if slices.Contains(take, i) {
 				owner, ttl, tok = p.Lease.Owner, p.Lease.TTL.Microseconds(), token
@@ -81,22 +74,18 @@ tr AS (
 			if !ns.NotBefore.IsZero() {
 				notBefore = ns.NotBefore.UTC()
 			}
-			sb.WriteString("(" + strings.Join([]string{cast(steps, "int"), cast(t.IdentityKey, "text"), cast(ns.Name, "text"), cast(ns.Handler, "text"), cast(ns.Sequence, "int"),
-				cast(nullJSON(ns.Config), "jsonb"), cast(nullJSON(ns.Policy), "jsonb"), cast(ns.Retryable, "boolean"), cast(limit, "int"), cast(ns.Skippable, "boolean"),
-				cast(group, "text"), cast(p.ConcMax, "int"), cast(rateSystem(ns), "text"), cast(len(ns.DependsOn), "int"), cast(notBefore, "timestamptz"), cast(t.Priority, "int"),
-				cast(owner, "text"), cast(ttl, "bigint"), cast(tok, "bigint")}, ", ") + ")")
+			steps = append(steps, []any{len(steps) + 1, t.IdentityKey, ns.Name, ns.Handler, ns.Sequence,
+				nullJSON(ns.Config), nullJSON(ns.Policy), ns.Retryable, limit, ns.Skippable,
+				group, p.ConcMax, rateSystem(ns), len(ns.DependsOn), notBefore, t.Priority,
+				owner, ttl, tok})
 			for _, dep := range ns.DependsOn {
-				if edges > 0 {
-					eb.WriteString(", ")
-				}
-				edges++
-				eb.WriteString("(" + cast(t.IdentityKey, "text") + ", " + cast(dep, "text") + ", " + cast(ns.Name, "text") + ")")
+				edges = append(edges, []any{t.IdentityKey, dep, ns.Name})
 			}
 		}
 	}
-	if steps > 0 {
-		b.WriteString(",\nsv (ord, identity_key, name, handler, sequence, config, policy, retryable, retry_limit, skippable, conc_group, conc_max, rate_system, pending_deps, not_before, priority, lease_owner, lease_ttl, lease_token) AS (VALUES ")
-		b.WriteString(sb.String())
+	if len(steps) > 0 {
+		b.WriteString(",\nsv (ord, identity_key, name, handler, sequence, config, policy, retryable, retry_limit, skippable, conc_group, conc_max, rate_system, pending_deps, not_before, priority, lease_owner, lease_ttl, lease_token) AS (" +
+			q.rows([]string{"int", "text", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "text", "int", "text", "int", "timestamptz", "int", "text", "bigint", "bigint"}, steps))
 		b.WriteString(`),
 clock (now) AS (SELECT CAST(` + q.time(ps[0].Now, 0) + ` AS timestamptz)),
 st AS (
@@ -118,9 +107,8 @@ stt AS (
 	SELECT id, task_id, 'pending', 'in_progress', 1, NULL, created_at FROM st WHERE state = 'in_progress'
 )`)
 	}
-	if edges > 0 {
-		b.WriteString(",\nev (identity_key, from_name, to_name) AS (VALUES ")
-		b.WriteString(eb.String())
+	if len(edges) > 0 {
+		b.WriteString(",\nev (identity_key, from_name, to_name) AS (" + q.rows([]string{"text", "text", "text"}, edges))
 		b.WriteString(`),
 ed AS (
 	INSERT INTO tasker_step_edges (task_id, from_step_id, to_step_id)
@@ -130,7 +118,7 @@ ed AS (
 )`)
 	}
 	b.WriteString("\nSELECT id, identity_key, NULL::bigint AS step_id, NULL::text AS step_name, NULL::timestamptz AS lease_expires_at FROM ins")
-	if steps > 0 {
+	if len(steps) > 0 {
 		b.WriteString("\nUNION ALL SELECT task_id, NULL, id, name, lease_expires_at FROM st WHERE state = 'in_progress'")
 	}
 	var inserted []struct {

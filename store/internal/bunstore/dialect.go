@@ -43,6 +43,10 @@ type Dialect interface {
 	// BindArgs returns the arguments of a bound statement as the driver
 	// takes them (pgx: with the mode that caches the statement).
 	BindArgs(args []any) []any
+	// BindArrays tells whether a bound parameter may be an array
+	// (Postgres), so a multi-row list binds one array per column
+	// (params.rows).
+	BindArrays() bool
 	// WritableCTE tells whether data-modifying statements may sit in a
 	// WITH clause (Postgres), so one statement can write several tables.
 	WritableCTE() bool

@@ -65,15 +65,15 @@ type finishRow struct {
 func (s *Store) finishCTE(ctx context.Context, p *store.FinishStepsParams, order []int) (*store.FinishStepsResult, error) {
 	at := now(p.Now)
 	b := params{s: s}
-	values := make([]string, len(order))
+	values := make([][]any, len(order))
 	for k, i := range order {
 		o := p.Outcomes[i]
-		values[k] = "(" + b.bigint(o.Lease.StepID) + ", " + b.bigint(o.Lease.Token) + ", " + b.json(orEmptyObject(o.Results)) +
-			", CAST(" + b.arg(nullJSON(o.Metadata)) + " AS jsonb))"
+		values[k] = []any{o.Lease.StepID, o.Lease.Token, string(orEmptyObject(o.Results)), nullJSON(o.Metadata)}
 	}
+	v := b.rows([]string{"bigint", "bigint", "jsonb", "jsonb"}, values)
 	stamp := b.arg(s.d.BindTime(at))
 	var q strings.Builder
-	q.WriteString(`WITH v (id, token, results, meta) AS (VALUES ` + strings.Join(values, ", ") + `),
+	q.WriteString(`WITH v (id, token, results, meta) AS (` + v + `),
 done AS (
 	UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = ` + stamp + `, updated_at = ` + stamp + `,
 		lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, transition_seq = tasker_steps.transition_seq + 1

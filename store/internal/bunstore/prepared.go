@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -123,6 +124,36 @@ func (s *Store) scan(ctx context.Context, db bun.IDB, query string, args []any, 
 		return err
 	}
 	return rows.Err()
+}
+
+// rows is a query of rows of bound values, cols being the columns' SQL
+// types. Where the dialect binds arrays (Postgres) it is one array per
+// column, unnested: the text is the same whatever the number of rows, so
+// Postgres prepares and plans the statement once, where a VALUES list of
+// each length is a new statement, prepared (a round trip) and planned (a
+// millisecond for the finish statement) again. Elsewhere (SQLite) it is a
+// VALUES list of untyped parameters.
+func (p *params) rows(cols []string, rows [][]any) string {
+	if !p.s.d.BindArrays() {
+		values := make([]string, len(rows))
+		for r, row := range rows {
+			vals := make([]string, len(cols))
+			for c := range cols {
+				vals[c] = p.arg(row[c])
+			}
+			values[r] = "(" + strings.Join(vals, ", ") + ")"
+		}
+		return "VALUES " + strings.Join(values, ", ")
+	}
+	args := make([]string, len(cols))
+	for c, typ := range cols {
+		vals := make([]any, len(rows))
+		for r, row := range rows {
+			vals[r] = row[c]
+		}
+		args[c] = "CAST(" + p.arg(vals) + " AS " + typ + "[])"
+	}
+	return "SELECT * FROM unnest(" + strings.Join(args, ", ") + ")"
 }
 
 // bigint is an integer parameter typed for a VALUES list (where Postgres
