@@ -156,9 +156,5 @@ func (p *params) rows(cols []string, rows [][]any) string {
 	return "SELECT * FROM unnest(" + strings.Join(args, ", ") + ")"
 }
 
-// bigint is an integer parameter typed for a VALUES list (where Postgres
-// would take an untyped parameter for text).
-func (p *params) bigint(v int64) string { return "CAST(" + p.arg(v) + " AS BIGINT)" }
-
 // json is a JSON document parameter (jsonb on Postgres).
 func (p *params) json(doc []byte) string { return p.s.d.BindJSON(p.arg(string(doc))) }
