@@ -10,6 +10,14 @@
 // (bounded by their context) rather than fail. Stats reports the pool's
 // occupancy and waits, from which the engine can derive its concurrency.
 //
+// Each connection sets plan_cache_mode to force_generic_plan unless the
+// DSN sets it: the store's hot statements (claim, finish, start) are
+// prepared once per connection with one text whatever their size (rows
+// bound as arrays), so one generic plan serves every call, where Postgres
+// would otherwise plan each call anew until it had seen five. bun's other
+// statements carry their values in the text and are planned per call
+// either way. The setting needs PostgreSQL 12 or later.
+//
 // The wake-up listener (see Wakeups) holds one more connection of its own,
 // outside the budget, and only once Wakeups has been called: a process that
 // uses a Store with MaxConns = 10 and listens opens at most 11 connections.

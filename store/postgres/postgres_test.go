@@ -257,3 +257,25 @@ func TestOptionsRefused(t *testing.T) {
 		t.Error("Open accepted a malformed DSN")
 	}
 }
+
+// TestGenericPlans: every connection plans the store's prepared statements
+// once (plan_cache_mode force_generic_plan), unless the DSN says otherwise.
+func TestGenericPlans(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	for _, c := range []struct{ dsn, want string }{
+		{url, "force_generic_plan"},
+		{url + "&plan_cache_mode=auto", "auto"},
+	} {
+		s, err := postgres.Open(context.Background(), c.dsn, &postgres.Options{Schema: pgtest.NewSchema(t), MaxConns: 2})
+		if err != nil {
+			t.Fatalf("postgres.Open(%s): %v", c.dsn, err)
+		}
+		var mode string
+		err = s.DB().NewRaw("SHOW plan_cache_mode").Scan(context.Background(), &mode)
+		s.Close()
+		if err != nil || mode != c.want {
+			t.Errorf("with DSN %s: plan_cache_mode = %q (%v), want %q", c.dsn, mode, err, c.want)
+		}
+	}
+}
