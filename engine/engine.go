@@ -563,12 +563,24 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 	// it has finished (GetTaskIfDone) — a look at a task still running
 	// (the first, or after a wake-up that may concern other tasks: another
 	// process's commit, or on SQLite any commit to the file) reads no step.
+	// A commit of this process that finished the task may hand it over
+	// whole (waiters.Waiter.Detail): then there is nothing to read.
+	var given *store.TaskDetail
 	for {
 		ch := e.waiters.Add(taskID)
-		d, err := e.st.GetTaskIfDone(ctx, taskID)
-		if err != nil {
-			e.waiters.Drop(taskID, ch)
-			return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+		d := given
+		if d == nil {
+			var err error
+			if d, err = e.st.GetTaskIfDone(ctx, taskID); err != nil {
+				e.waiters.Drop(taskID, ch)
+				return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+			}
+		} else { // shared with the task's other waiters: decode a copy
+			d = &store.TaskDetail{Task: d.Task, Steps: make([]*store.Step, len(d.Steps)), Edges: d.Edges}
+			for i, s := range given.Steps {
+				c := *s
+				d.Steps[i] = &c
+			}
 		}
 		if identity != "" && d.Task.IdentityKey != identity && d.Task.IdentityKey != retiredIdentity(taskID, identity) {
 			e.waiters.Drop(taskID, ch)
@@ -589,9 +601,18 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
+		given = nil
 		select {
-		case <-ch:
+		case <-ch.C:
+			given = ch.Detail
 		case <-elsewhere:
+			// This process's own commit announces too, after it has woken
+			// its waiters: take what it handed over.
+			select {
+			case <-ch.C:
+				given = ch.Detail
+			default:
+			}
 		case <-poll.C:
 		case <-ctx.Done():
 			poll.Stop()
@@ -618,10 +639,14 @@ func (o *Outcome) Err() error {
 
 // taskChanged wakes this process's waiters of the task and tells other
 // processes' waiters to look.
-func (e *Engine) taskChanged(taskID int64) {
-	e.waiters.Notify(taskID)
-	if d, ok := e.st.(taskDoneStore); ok {
-		d.AnnounceDone()
+func (e *Engine) taskChanged(taskID int64) { e.taskFinished(taskID, nil) }
+
+// taskFinished is taskChanged for a task that finished, handed to this
+// process's waiters whole when d is not nil.
+func (e *Engine) taskFinished(taskID int64, d *store.TaskDetail) {
+	e.waiters.NotifyDone(taskID, d)
+	if ds, ok := e.st.(taskDoneStore); ok {
+		ds.AnnounceDone()
 	}
 }
 

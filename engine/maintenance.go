@@ -94,7 +94,13 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 			name = EventTaskFailed
 		}
 		e.emit(Event{Name: name, TaskID: t.TaskID})
-		e.taskChanged(t.TaskID)
+		var whole *store.TaskDetail // the commit's copy, for this process's waiters
+		for _, d := range res.Finished {
+			if d.Task.ID == t.TaskID {
+				whole = d
+			}
+		}
+		e.taskFinished(t.TaskID, whole)
 	}
 	// Steps this commit released and did not claim itself: let the claim
 	// loop look; a retry also tells other processes (their loops find it

@@ -240,19 +240,19 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 		return zero, fmt.Errorf("updating task %d: %w", taskID, err)
 	}
 	for {
-		ch := e.waiters.Add(taskID)
+		w := e.waiters.Add(taskID)
 		v, ok, err := answered()
 		if ok || err != nil {
-			e.waiters.Drop(taskID, ch)
+			e.waiters.Drop(taskID, w)
 			return v, err
 		}
 		d, err := e.st.GetTask(ctx, taskID)
 		if err != nil {
-			e.waiters.Drop(taskID, ch)
+			e.waiters.Drop(taskID, w)
 			return zero, fmt.Errorf("updating task %d: %w", taskID, err)
 		}
 		if d.Task.State.Done() {
-			e.waiters.Drop(taskID, ch)
+			e.waiters.Drop(taskID, w)
 			if v, ok, err := answered(); ok || err != nil {
 				return v, err
 			}
@@ -260,14 +260,14 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
 		select {
-		case <-ch:
+		case <-w.C:
 		case <-poll.C:
 		case <-ctx.Done():
 			poll.Stop()
-			e.waiters.Drop(taskID, ch)
+			e.waiters.Drop(taskID, w)
 			return zero, ctx.Err()
 		}
 		poll.Stop()
-		e.waiters.Drop(taskID, ch)
+		e.waiters.Drop(taskID, w)
 	}
 }

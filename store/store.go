@@ -565,6 +565,12 @@ type FinishStepsParams struct {
 	// the queue, and on Postgres a group of completions then commits in
 	// one statement.
 	ClaimUnblockedOnly bool
+	// Watch names tasks the caller wants whole (a process's waiters) if
+	// this commit finishes them. A store returns in
+	// FinishStepsResult.Finished those its commit can return without
+	// another statement (Postgres, for a group of completions; other
+	// groups and SQLite return none): the caller reads the others.
+	Watch []int64
 }
 
 // FinishedStep reports what happened to one outcome.
@@ -591,6 +597,9 @@ type FinishStepsResult struct {
 	Unblocked int
 	// Claimed are the steps claimed for FinishStepsParams.Claim.
 	Claimed []*ClaimedStep
+	// Finished are tasks of FinishStepsParams.Watch this commit finished,
+	// as GetTask would read them after it.
+	Finished []*TaskDetail
 }
 
 // ExtendLeasesParams push leases forward.

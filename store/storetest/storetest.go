@@ -83,6 +83,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimUnblockedOnly":         testClaimUnblockedOnly,
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
+		"FinishWatched":              testFinishWatched,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

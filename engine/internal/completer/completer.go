@@ -7,6 +7,7 @@ package completer
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +41,10 @@ type Config struct {
 	// steps it unblocks (store.FinishStepsParams.ClaimUnblockedOnly).
 	// Nil: always claim any ready work.
 	Backlog func() bool
+	// Watched reports whether this process waits for a task: a commit
+	// that finishes it may return it whole (store.FinishStepsParams.Watch).
+	// Nil: none.
+	Watched func(taskID int64) bool
 	// MaxPayloadBytes: a result larger than this fails its own step with a
 	// permanent error before the commit; the rest of the group is recorded.
 	MaxPayloadBytes int
@@ -156,6 +161,9 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 	params := &store.FinishStepsParams{Outcomes: make([]store.StepOutcome, len(finish)), Now: c.clk.StoreNow()}
 	for i, o := range finish {
 		params.Outcomes[i] = o.StepOutcome
+		if c.cfg.Watched != nil && o.Claimed != nil && c.cfg.Watched(o.Claimed.Step.TaskID) && !slices.Contains(params.Watch, o.Claimed.Step.TaskID) {
+			params.Watch = append(params.Watch, o.Claimed.Step.TaskID)
+		}
 	}
 	reserved := 0
 	if c.disp != nil && (c.cfg.Handlers == nil || len(c.cfg.Handlers()) > 0) {

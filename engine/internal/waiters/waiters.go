@@ -2,34 +2,48 @@
 // Result) when this process commits a change to it.
 package waiters
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// Waiter is one caller's registration for a task.
+type Waiter struct {
+	// C is closed at the task's next Notify or NotifyDone.
+	C chan struct{}
+	// Detail is the finished task, when NotifyDone had it whole (read it
+	// once C is closed; it is shared by the task's waiters: copy before
+	// changing it).
+	Detail *store.TaskDetail
+}
 
 // Set is safe for concurrent use. The zero value is ready.
 type Set struct {
 	mu   sync.Mutex
-	byID map[int64][]chan struct{}
+	byID map[int64][]*Waiter
 }
 
-// Add returns a channel closed at the task's next Notify. Pair with Drop
-// when giving up before it closes.
-func (s *Set) Add(taskID int64) chan struct{} {
-	ch := make(chan struct{})
+// Add registers a waiter of the task. Pair with Drop when giving up
+// before its channel closes.
+func (s *Set) Add(taskID int64) *Waiter {
+	w := &Waiter{C: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byID == nil {
-		s.byID = map[int64][]chan struct{}{}
+		s.byID = map[int64][]*Waiter{}
 	}
-	s.byID[taskID] = append(s.byID[taskID], ch)
-	return ch
+	s.byID[taskID] = append(s.byID[taskID], w)
+	return w
 }
 
-// Drop forgets a channel Add returned.
-func (s *Set) Drop(taskID int64, ch chan struct{}) {
+// Drop forgets a waiter Add returned.
+func (s *Set) Drop(taskID int64, w *Waiter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := s.byID[taskID]
 	for i, c := range list {
-		if c == ch {
+		if c == w {
 			list = append(list[:i], list[i+1:]...)
 			break
 		}
@@ -42,14 +56,26 @@ func (s *Set) Drop(taskID int64, ch chan struct{}) {
 }
 
 // Notify wakes every waiter of the task.
-func (s *Set) Notify(taskID int64) {
+func (s *Set) Notify(taskID int64) { s.NotifyDone(taskID, nil) }
+
+// NotifyDone wakes every waiter of the task with the task as it finished
+// (d, when not nil), so they need not read it.
+func (s *Set) NotifyDone(taskID int64, d *store.TaskDetail) {
 	s.mu.Lock()
 	list := s.byID[taskID]
 	delete(s.byID, taskID)
 	s.mu.Unlock()
-	for _, ch := range list {
-		close(ch)
+	for _, w := range list {
+		w.Detail = d
+		close(w.C)
 	}
+}
+
+// Has tells whether anyone waits for the task.
+func (s *Set) Has(taskID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byID[taskID]) > 0
 }
 
 // Len is the number of tasks waited for.

@@ -4,26 +4,49 @@ import (
 	"testing"
 
 	"github.com/tasker-go/tasker/engine/internal/waiters"
+	"github.com/tasker-go/tasker/store"
 )
 
 func TestNotifyWakesOnlyThatTasksWaiters(t *testing.T) {
 	var s waiters.Set
 	a1, a2, b := s.Add(1), s.Add(1), s.Add(2)
+	if !s.Has(1) || !s.Has(2) || s.Has(3) {
+		t.Fatal("Has does not match the waiters added")
+	}
 	s.Notify(1)
-	for _, ch := range []chan struct{}{a1, a2} {
+	for _, w := range []*waiters.Waiter{a1, a2} {
 		select {
-		case <-ch:
+		case <-w.C:
 		default:
 			t.Fatal("a waiter of task 1 was not woken")
 		}
+		if w.Detail != nil {
+			t.Fatal("Notify handed over a task")
+		}
+	}
+	if s.Has(1) {
+		t.Fatal("task 1 still waited for after Notify")
 	}
 	select {
-	case <-b:
+	case <-b.C:
 		t.Fatal("task 2's waiter was woken by task 1")
 	default:
 	}
 	s.Drop(2, b)
 	if s.Len() != 0 {
 		t.Fatalf("%d tasks still waited for", s.Len())
+	}
+}
+
+func TestNotifyDoneHandsTheTaskToEveryWaiter(t *testing.T) {
+	var s waiters.Set
+	w1, w2 := s.Add(7), s.Add(7)
+	d := &store.TaskDetail{Task: &store.Task{ID: 7, State: store.TaskComplete}}
+	s.NotifyDone(7, d)
+	for _, w := range []*waiters.Waiter{w1, w2} {
+		<-w.C
+		if w.Detail != d {
+			t.Fatalf("waiter got %v, want the finished task", w.Detail)
+		}
 	}
 }

@@ -301,7 +301,7 @@ func splitRepeats(outcomes []store.StepOutcome) (first, rest []int) {
 func (s *Store) finishApart(ctx context.Context, p *store.FinishStepsParams, first, rest []int) (*store.FinishStepsResult, error) {
 	out := &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
 	for _, idx := range [][]int{first, rest} {
-		part := &store.FinishStepsParams{Now: p.Now, ClaimUnblockedOnly: p.ClaimUnblockedOnly}
+		part := &store.FinishStepsParams{Now: p.Now, ClaimUnblockedOnly: p.ClaimUnblockedOnly, Watch: p.Watch}
 		if p.Claim != nil && p.Claim.Limit > len(out.Claimed) {
 			c := *p.Claim
 			c.Limit -= len(out.Claimed)
@@ -320,6 +320,7 @@ func (s *Store) finishApart(ctx context.Context, p *store.FinishStepsParams, fir
 		out.Tasks = append(out.Tasks, res.Tasks...)
 		out.Unblocked += res.Unblocked
 		out.Claimed = append(out.Claimed, res.Claimed...)
+		out.Finished = append(out.Finished, res.Finished...)
 	}
 	return out, nil
 }

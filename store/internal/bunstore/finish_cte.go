@@ -1,6 +1,7 @@
 package bunstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,8 +32,9 @@ func (s *Store) finishInOne(p *store.FinishStepsParams) bool {
 }
 
 // finishRow is one row of finishCTE's answer: a completed step (kind
-// 'd'), a counted-down task ('t'), a step claimed ('c', the whole row), or
-// the number of steps unblocked ('u', in ID).
+// 'd'), a counted-down task ('t'), a step claimed ('c', the whole row),
+// the number of steps unblocked ('u', in ID), or a step of a watched task
+// the statement finished ('f', the whole row with its task and edges out).
 type finishRow struct {
 	Kind       string `bun:"kind"`
 	store.Step `bun:",extend"`
@@ -42,6 +44,7 @@ type finishRow struct {
 	// loadInputs: [name, results missing, results] each).
 	Task      store.Task `bun:",embed:t_"`
 	ClaimDeps store.JSON `bun:"claim_deps"`
+	Out       store.JSON `bun:"step_out"` // 'f': a JSON array of [to step id]
 }
 
 // finishCTE commits a group of completions in one statement, so in one
@@ -51,8 +54,8 @@ type finishRow struct {
 // are claimed at once for p.Claim (the next step of a chain runs on the
 // worker that finished the previous one, without a claim statement); the
 // tasks count down and complete, with their transitions; the waiting steps
-// of a completed task's parent become ready. order is the outcomes' order
-// by step id.
+// of a completed task's parent become ready; the tasks of p.Watch it
+// completes come back whole. order is the outcomes' order by step id.
 //
 // Locks are taken steps first, then tasks, in every such statement (the
 // tasks' update waits for the dependants' through its reference to dep),
@@ -78,7 +81,7 @@ done AS (
 	UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = ` + stamp + `, updated_at = ` + stamp + `,
 		lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL, transition_seq = tasker_steps.transition_seq + 1
 	FROM v WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
-	RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.transition_seq),
+	RETURNING tasker_steps.*),
 tr AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
 	SELECT done.id, done.task_id, 'in_progress', 'complete', done.transition_seq, v.meta, ` + stamp + ` FROM done JOIN v ON v.id = done.id),
 dc AS (SELECT e.to_step_id AS id, count(*) AS n FROM tasker_step_edges e JOIN done ON e.from_step_id = done.id GROUP BY e.to_step_id),`)
@@ -157,12 +160,23 @@ cd AS (
 	GROUP BY e.to_step_id)
 ` + s.columns("finish answer", func() string {
 		return `SELECT 'c' AS kind, ` + s.stepColumns("dep.", nil) + `, CAST(NULL AS int) AS unfinished, CAST(NULL AS bigint) AS parent_id, ` +
-			s.taskColumns("cnt.") + `, cd.deps AS claim_deps
+			s.taskColumns("cnt.") + `, cd.deps AS claim_deps, CAST(NULL AS json) AS step_out
 	FROM dep JOIN cnt ON cnt.id = dep.task_id LEFT JOIN cd ON cd.id = dep.id WHERE dep.claimed
-UNION ALL SELECT 'd', ` + s.stepColumns("", map[string]string{"id": "id", "task_id": "task_id", "transition_seq": "transition_seq"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL FROM done
-UNION ALL SELECT 't', ` + s.stepColumns("", map[string]string{"id": "id", "state": "state", "transition_seq": "transition_seq"}) + `, unfinished, parent_id, ` + s.taskColumns("") + `, NULL FROM cnt
-UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL FROM dep WHERE pending_deps = 0`
+UNION ALL SELECT 'd', ` + s.stepColumns("", map[string]string{"id": "id", "task_id": "task_id", "transition_seq": "transition_seq"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL, NULL FROM done
+UNION ALL SELECT 't', ` + s.stepColumns("", map[string]string{"id": "id", "state": "state", "transition_seq": "transition_seq"}) + `, unfinished, parent_id, ` + s.taskColumns("") + `, NULL, NULL FROM cnt
+UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL, NULL FROM dep WHERE pending_deps = 0`
 	}))
+	if len(p.Watch) > 0 {
+		// The watched tasks it completes, whole: their steps as the
+		// statement leaves them (those it completed from done, the others
+		// as they were: a complete task has no step left to change).
+		q.WriteString(`
+UNION ALL SELECT 'f', ` + s.columns("finished steps", func() string { return s.stepColumns("x.", nil) }) + `, NULL, NULL, ` + s.columns("finished task", func() string { return s.taskColumns("cnt.") }) + `, NULL,
+	(SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = x.id)
+FROM cnt JOIN (SELECT * FROM done UNION ALL SELECT s.* FROM tasker_steps s JOIN cnt c ON c.id = s.task_id WHERE NOT EXISTS (SELECT 1 FROM done WHERE done.id = s.id)) x
+	ON x.task_id = cnt.id
+WHERE cnt.unfinished = 0 AND cnt.state = 'complete' AND cnt.id = ANY(` + b.arg(p.Watch) + `)`)
+	}
 	var rows []finishRow
 	if err := s.scan(ctx, s.rw, q.String(), b.args, &rows); err != nil {
 		return nil, s.wrap("finishing steps", err)
@@ -184,6 +198,10 @@ UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"})
 			tasks = append(tasks, r)
 		case "u":
 			res.Unblocked = int(r.ID)
+		case "f":
+			if err := addFinished(res, r); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for i, o := range p.Outcomes {
@@ -202,6 +220,40 @@ UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"})
 	}
 	slices.SortFunc(res.Claimed, func(a, b *store.ClaimedStep) int { return int(a.Step.ID - b.Step.ID) })
 	return res, nil
+}
+
+// addFinished adds a row of a watched task finishCTE finished to
+// res.Finished, the step and its edges each in place (in id order: the
+// rows come in no order).
+func addFinished(res *store.FinishStepsResult, r finishRow) error {
+	var d *store.TaskDetail
+	for _, f := range res.Finished {
+		if f.Task.ID == r.TaskID {
+			d = f
+		}
+	}
+	if d == nil {
+		t := r.Task
+		d = &store.TaskDetail{Task: &t}
+		res.Finished = append(res.Finished, d)
+	}
+	st := r.Step
+	i, _ := slices.BinarySearchFunc(d.Steps, st.ID, func(s *store.Step, id int64) int { return cmp.Compare(s.ID, id) })
+	d.Steps = slices.Insert(d.Steps, i, &st)
+	var out [][1]int64
+	if len(r.Out) > 0 {
+		if err := json.Unmarshal(r.Out, &out); err != nil {
+			return fmt.Errorf("decoding the edges of step %d: %w", st.ID, err)
+		}
+	}
+	for _, to := range out {
+		e := &store.Edge{TaskID: r.TaskID, FromStepID: st.ID, ToStepID: to[0]}
+		j, _ := slices.BinarySearchFunc(d.Edges, e, func(a, b *store.Edge) int {
+			return cmp.Or(cmp.Compare(a.FromStepID, b.FromStepID), cmp.Compare(a.ToStepID, b.ToStepID))
+		})
+		d.Edges = slices.Insert(d.Edges, j, e)
+	}
+	return nil
 }
 
 // claimedWithInputs is a claimed step read with its task and its
