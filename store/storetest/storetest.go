@@ -84,6 +84,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
 		"FinishWatched":              testFinishWatched,
+		"FailuresInOneGroup":         testFailuresInOneGroup,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

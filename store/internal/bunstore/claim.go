@@ -332,11 +332,15 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 		at := now(p.Now)
 		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
 		moves := make([]stepMove, 0, len(p.Outcomes))
-		// Completions, the common case, go in one statement per chunk.
-		var completes []int
+		// Completions, the common case, go in one statement per chunk,
+		// and so do retries and failures.
+		var completes, fails []int
 		for _, i := range order {
-			if p.Outcomes[i].Kind == store.OutcomeComplete {
+			switch p.Outcomes[i].Kind {
+			case store.OutcomeComplete:
 				completes = append(completes, i)
+			case store.OutcomeRetry, store.OutcomeFail:
+				fails = append(fails, i)
 			}
 		}
 		if err := chunked(s.d, completes, 4, func(chunk []int) error {
@@ -346,28 +350,23 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 		}); err != nil {
 			return err
 		}
+		if err := chunked(s.d, fails, 5, func(chunk []int) error {
+			var err error
+			moves, err = s.failSteps(ctx, tx, p, chunk, at, res, moves)
+			return err
+		}); err != nil {
+			return err
+		}
 		for _, i := range order {
 			o := p.Outcomes[i]
-			if o.Kind == store.OutcomeComplete {
+			if o.Kind != store.OutcomeSuspend {
 				continue
 			}
-			var q *bun.RawQuery
 			const release = `lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 				transition_seq = transition_seq + 1, updated_at = ?`
 			const guard = ` WHERE id = ? AND state = 'in_progress' AND lease_token = ? RETURNING id, task_id, state, transition_seq`
-			switch o.Kind {
-			case store.OutcomeRetry:
-				q = tx.NewRaw(`UPDATE tasker_steps SET
-						state = CASE WHEN retryable AND attempts < retry_limit THEN 'pending' ELSE 'error' END,
-						next_attempt_at = ?, last_error = ?, `+release+guard,
-					s.d.Time(p.Now, o.RetryAfter), o.Error, at, o.Lease.StepID, o.Lease.Token)
-			case store.OutcomeFail:
-				q = tx.NewRaw(`UPDATE tasker_steps SET state = 'error', last_error = ?, `+release+guard,
-					o.Error, at, o.Lease.StepID, o.Lease.Token)
-			case store.OutcomeSuspend:
-				q = tx.NewRaw(`UPDATE tasker_steps SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?, `+release+guard,
-					s.d.Time(p.Now, o.RetryAfter), at, o.Lease.StepID, o.Lease.Token)
-			}
+			q := tx.NewRaw(`UPDATE tasker_steps SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?, `+release+guard,
+				s.d.Time(p.Now, o.RetryAfter), at, o.Lease.StepID, o.Lease.Token)
 			var got []struct {
 				ID            int64           `bun:"id"`
 				TaskID        int64           `bun:"task_id"`
@@ -382,12 +381,12 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 				continue
 			}
 			r := got[0]
-			if o.Kind == store.OutcomeSuspend && len(o.WakeOnEvents) > 0 {
+			if len(o.WakeOnEvents) > 0 {
 				if err := wakeOnEvent(ctx, tx, s.d, p.Now, r.ID, o.WakeOnEvents); err != nil {
 					return err
 				}
 			}
-			if o.Kind == store.OutcomeSuspend && len(o.WakeOnTasks) > 0 {
+			if len(o.WakeOnTasks) > 0 {
 				if err := wakeOnTask(ctx, tx, s.d, p.Now, r.ID, o.WakeOnTasks); err != nil {
 					return err
 				}
@@ -526,6 +525,71 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		r := got[k]
 		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
 		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: o.Metadata, written: cte})
+	}
+	return moves, nil
+}
+
+// failSteps records the retries and failures at the given indexes of
+// p.Outcomes in one bound UPDATE … FROM v, guarded per row on the lease
+// token: a retry goes back to pending, due after its RetryAfter, while
+// attempts remain (else to error); a failure goes to error. The rows it
+// does not return lost their lease.
+func (s *Store) failSteps(ctx context.Context, tx bun.IDB, p *store.FinishStepsParams, idx []int, at time.Time, res *store.FinishStepsResult, moves []stepMove) ([]stepMove, error) {
+	b := params{s: s}
+	// The retry's due time: on the database's clock (Postgres, no Now) its
+	// clock plus each row's delay, else each row's time.
+	base, onDB := s.d.Time(p.Now, 0).(bun.Safe)
+	next, nextType := "v.next", "timestamptz"
+	if onDB {
+		next, nextType = string(base)+" + v.next * interval '1 microsecond'", "bigint"
+	}
+	rows := make([][]any, len(idx))
+	for k, i := range idx {
+		o := p.Outcomes[i]
+		var due any = o.RetryAfter.Microseconds()
+		if !onDB {
+			due = s.d.BindTime(s.d.Time(p.Now, o.RetryAfter).(time.Time))
+		}
+		rows[k] = []any{o.Lease.StepID, o.Lease.Token, o.Kind == store.OutcomeRetry, due, nullJSON(o.Error)}
+	}
+	v := b.rows([]string{"bigint", "bigint", "boolean", nextType, "jsonb"}, rows)
+	stamp := b.arg(s.d.BindTime(at))
+	var got []struct {
+		ID            int64           `bun:"id"`
+		TaskID        int64           `bun:"task_id"`
+		State         store.StepState `bun:"state"`
+		TransitionSeq int             `bun:"transition_seq"`
+	}
+	err := s.scan(ctx, tx, `WITH v (id, token, retry, next, err) AS (`+v+`)
+		UPDATE tasker_steps SET
+			state = CASE WHEN v.retry AND tasker_steps.retryable AND tasker_steps.attempts < tasker_steps.retry_limit THEN 'pending' ELSE 'error' END,
+			next_attempt_at = CASE WHEN v.retry THEN `+next+` ELSE tasker_steps.next_attempt_at END,
+			last_error = v.err, lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
+			transition_seq = tasker_steps.transition_seq + 1, updated_at = `+stamp+`
+		FROM v
+		WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
+		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`, b.args, &got)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]int, len(got))
+	for k, r := range got {
+		byID[r.ID] = k
+	}
+	for _, i := range idx {
+		o := p.Outcomes[i]
+		k, ok := byID[o.Lease.StepID]
+		if !ok {
+			res.Steps[i] = store.FinishedStep{StepID: o.Lease.StepID, Err: fmt.Errorf("step %d: %w", o.Lease.StepID, store.ErrLeaseLost)}
+			continue
+		}
+		r := got[k]
+		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
+		meta := o.Metadata
+		if meta == nil {
+			meta = o.Error
+		}
+		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
 	}
 	return moves, nil
 }
