@@ -367,12 +367,7 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 			const guard = ` WHERE id = ? AND state = 'in_progress' AND lease_token = ? RETURNING id, task_id, state, transition_seq`
 			q := tx.NewRaw(`UPDATE tasker_steps SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?, `+release+guard,
 				s.d.Time(p.Now, o.RetryAfter), at, o.Lease.StepID, o.Lease.Token)
-			var got []struct {
-				ID            int64           `bun:"id"`
-				TaskID        int64           `bun:"task_id"`
-				State         store.StepState `bun:"state"`
-				TransitionSeq int             `bun:"transition_seq"`
-			}
+			var got []movedStep
 			if err := q.Scan(ctx, &got); err != nil {
 				return err
 			}
@@ -485,12 +480,7 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		v = b.rows([]string{"bigint", "bigint", "text"}, rows)
 	}
 	stamp := b.arg(s.d.BindTime(at))
-	var got []struct {
-		ID            int64           `bun:"id"`
-		TaskID        int64           `bun:"task_id"`
-		State         store.StepState `bun:"state"`
-		TransitionSeq int             `bun:"transition_seq"`
-	}
+	var got []movedStep
 	update := `UPDATE tasker_steps SET state = 'complete', results = v.results, completed_at = ` + stamp + `, updated_at = ` + stamp + `,
 			lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 			transition_seq = tasker_steps.transition_seq + 1
@@ -507,10 +497,24 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 			SELECT done.id, done.task_id, 'in_progress', 'complete', done.transition_seq, v.meta, ` + stamp + ` FROM done JOIN v ON v.id = done.id)
 		SELECT * FROM done`
 	}
-	err := s.scan(ctx, tx, query, b.args, &got)
-	if err != nil {
+	if err := s.scan(ctx, tx, query, b.args, &got); err != nil {
 		return nil, err
 	}
+	return recordMoved(outcomes, idx, got, res, moves, cte, func(o store.StepOutcome) store.JSON { return o.Metadata }), nil
+}
+
+// movedStep is a row an outcomes' statement returns: a step it moved.
+type movedStep struct {
+	ID            int64           `bun:"id"`
+	TaskID        int64           `bun:"task_id"`
+	State         store.StepState `bun:"state"`
+	TransitionSeq int             `bun:"transition_seq"`
+}
+
+// recordMoved reports each outcome at idx by the row got holds for its
+// step (none: its lease was lost), and appends its move, with the
+// transition's metadata meta gives (written: the statement wrote it).
+func recordMoved(outcomes []store.StepOutcome, idx []int, got []movedStep, res *store.FinishStepsResult, moves []stepMove, written bool, meta func(store.StepOutcome) store.JSON) []stepMove {
 	byID := make(map[int64]int, len(got))
 	for k, r := range got {
 		byID[r.ID] = k
@@ -524,9 +528,9 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		}
 		r := got[k]
 		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
-		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: o.Metadata, written: cte})
+		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta(o), written: written})
 	}
-	return moves, nil
+	return moves
 }
 
 // failSteps records the retries and failures at the given indexes of
@@ -554,12 +558,7 @@ func (s *Store) failSteps(ctx context.Context, tx bun.IDB, p *store.FinishStepsP
 	}
 	v := b.rows([]string{"bigint", "bigint", "boolean", nextType, "jsonb"}, rows)
 	stamp := b.arg(s.d.BindTime(at))
-	var got []struct {
-		ID            int64           `bun:"id"`
-		TaskID        int64           `bun:"task_id"`
-		State         store.StepState `bun:"state"`
-		TransitionSeq int             `bun:"transition_seq"`
-	}
+	var got []movedStep
 	err := s.scan(ctx, tx, `WITH v (id, token, retry, next, err) AS (`+v+`)
 		UPDATE tasker_steps SET
 			state = CASE WHEN v.retry AND tasker_steps.retryable AND tasker_steps.attempts < tasker_steps.retry_limit THEN 'pending' ELSE 'error' END,
@@ -572,26 +571,16 @@ func (s *Store) failSteps(ctx context.Context, tx bun.IDB, p *store.FinishStepsP
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]int, len(got))
-	for k, r := range got {
-		byID[r.ID] = k
+	return recordMoved(p.Outcomes, idx, got, res, moves, false, failureMeta), nil
+}
+
+// failureMeta is the metadata of a failure's transition: its own, else
+// its error.
+func failureMeta(o store.StepOutcome) store.JSON {
+	if o.Metadata != nil {
+		return o.Metadata
 	}
-	for _, i := range idx {
-		o := p.Outcomes[i]
-		k, ok := byID[o.Lease.StepID]
-		if !ok {
-			res.Steps[i] = store.FinishedStep{StepID: o.Lease.StepID, Err: fmt.Errorf("step %d: %w", o.Lease.StepID, store.ErrLeaseLost)}
-			continue
-		}
-		r := got[k]
-		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
-		meta := o.Metadata
-		if meta == nil {
-			meta = o.Error
-		}
-		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
-	}
-	return moves, nil
+	return o.Error
 }
 
 // ExtendLeases pushes the expiry of live leases forward.
