@@ -312,8 +312,15 @@ func (w *WorkflowContext) record(p store.RecordStepParams) (*store.Step, error) 
 }
 
 // recordFirst records a step that completed on its first attempt and has
-// no row yet; it is grouped with other drivers' (see Engine.recordCompleted).
+// no row yet; it is grouped with other drivers' (see Engine.recordGrouped).
 func (w *WorkflowContext) recordFirst(p store.RecordStepParams) (*store.Step, error) {
+	p.Attempt = 1
+	return w.write(p, true)
+}
+
+// recordAttempt records attempt p.Attempt of a durable step, completed or
+// failed; it is grouped with other drivers' (see Engine.recordGrouped).
+func (w *WorkflowContext) recordAttempt(p store.RecordStepParams) (*store.Step, error) {
 	return w.write(p, true)
 }
 
@@ -332,7 +339,7 @@ func (w *WorkflowContext) write(p store.RecordStepParams, grouped bool) (*store.
 	var st *store.Step
 	var err error
 	if grouped {
-		st, err = w.e.recordCompleted(ctx, &p)
+		st, err = w.e.recordGrouped(ctx, &p)
 	} else {
 		st, err = w.e.st.RecordStep(ctx, &p)
 	}

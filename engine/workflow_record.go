@@ -7,11 +7,12 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
-// recorder groups first-attempt completions of durable steps from
-// concurrent workflow drivers into one transaction. It is leader/follower
-// group commit with no goroutine of its own: the first caller with nothing
-// in flight commits everything queued so far, and keeps committing what
-// queues up meanwhile; the others wait for their result.
+// recorder groups attempts of durable steps (completed or failed, first
+// ones and retries) from concurrent workflow drivers into one
+// transaction. It is leader/follower group commit with no goroutine of its
+// own: the first caller with nothing in flight commits everything queued
+// so far, and keeps committing what queues up meanwhile; the others wait
+// for their result.
 type recorder struct {
 	mu       sync.Mutex
 	queue    []*recordReq
@@ -25,9 +26,9 @@ type recordReq struct {
 	err  error
 }
 
-// recordCompleted records a durable step that completed on its first
-// attempt, grouped with others' (see store.RecordCompletedSteps).
-func (e *Engine) recordCompleted(ctx context.Context, p *store.RecordStepParams) (*store.Step, error) {
+// recordGrouped records an attempt of a durable step, grouped with
+// others' (see store.RecordAttempts).
+func (e *Engine) recordGrouped(ctx context.Context, p *store.RecordStepParams) (*store.Step, error) {
 	r := &e.rec
 	req := &recordReq{p: p, done: make(chan struct{})}
 	r.mu.Lock()
@@ -55,7 +56,7 @@ func (e *Engine) flushRecords(ctx context.Context, batch []*recordReq) {
 	for i, req := range batch {
 		params[i] = req.p
 	}
-	res, err := e.st.RecordCompletedSteps(ctx, params)
+	res, err := e.st.RecordAttempts(ctx, params)
 	for i, req := range batch {
 		if err != nil {
 			// The group failed as a whole (nothing written): record each

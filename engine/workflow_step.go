@@ -104,7 +104,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		attemptN = rec.Attempts + 1
 	}
 	for {
-		v, retryAt, err := attemptStep(wctx, seq, rec, name, fn, &o, limit, policy, attemptN)
+		v, retryAt, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN)
 		if retryAt == nil {
 			return v, err
 		}
@@ -134,7 +134,7 @@ const inlineRetryMax = 100 * time.Millisecond
 // attemptStep runs one attempt of a durable step and records it. A failure
 // to retry returns the step's row (retry set) and no error: the caller
 // waits or suspends.
-func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int) (_ T, again *store.Step, _ error) {
+func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int) (_ T, again *store.Step, _ error) {
 	var zero T
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx, span := wctx.traceStep(name, seq, attemptN)
@@ -155,7 +155,10 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 		return zero, nil, wctx.abortWith(cause)
 	}
 	policyDoc, _ := json.Marshal(policy)
-	p := store.RecordStepParams{Sequence: seq, Name: name, Handler: kindStep, Policy: policyDoc, Retryable: !o.noRetry, RetryLimit: limit}
+	// Every attempt, completed or failed, is recorded grouped with other
+	// drivers' (Engine.recordGrouped): a retried step costs no
+	// transaction of its own, as a DAG step's retry costs none.
+	p := store.RecordStepParams{Sequence: seq, Name: name, Handler: kindStep, Policy: policyDoc, Retryable: !o.noRetry, RetryLimit: limit, Attempt: attemptN}
 	var doc []byte
 	if err == nil {
 		var merr error
@@ -167,11 +170,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 	}
 	if err == nil {
 		p.Kind, p.Results = store.OutcomeComplete, doc
-		write := wctx.record
-		if rec == nil {
-			write = wctx.recordFirst
-		}
-		if _, rerr := write(p); rerr != nil {
+		if _, rerr := wctx.recordAttempt(p); rerr != nil {
 			return zero, nil, rerr
 		}
 		wctx.e.stat.completed.Add(1)
@@ -185,7 +184,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name st
 	}
 	kind, delay, errDoc := wctx.e.classify(wctx, attemptInfo{step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
 	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
-	st, rerr := wctx.record(p)
+	st, rerr := wctx.recordAttempt(p)
 	if rerr != nil {
 		return zero, nil, rerr
 	}

@@ -156,14 +156,18 @@ type Store interface {
 	// when Driver is no longer the current lease it fails with ErrLeaseLost
 	// and writes nothing. Durable rows are never claimed by workers.
 	RecordStep(ctx context.Context, p *RecordStepParams) (*Step, error)
-	// RecordCompletedSteps records, in one transaction, durable steps of
-	// (possibly many) code-first tasks that completed on their first
-	// attempt and have no row yet — the common case, grouped so it costs a
-	// few statements per group rather than a transaction per step. Each
-	// item is fenced on its driver's lease (Err ErrLeaseLost otherwise).
-	// Any other failure (say, a row that exists after all) fails the whole
-	// call and writes nothing: record those steps one by one instead.
-	RecordCompletedSteps(ctx context.Context, steps []*RecordStepParams) ([]RecordedStep, error)
+	// RecordAttempts records, in one transaction, attempts of durable
+	// steps of (possibly many) code-first tasks — first attempts and
+	// retries, completed or failed — grouped so it costs a few statements
+	// per group rather than a transaction per step. Each item says which
+	// attempt it is (RecordStepParams.Attempt, required here); Kind is
+	// OutcomeComplete, OutcomeRetry or OutcomeFail, with no ConsumeEvent.
+	// Each row moves as RecordStep would move it, and each item is fenced
+	// on its driver's lease (Err ErrLeaseLost otherwise). Any other failure
+	// (a row that exists after all, or whose attempts differ from the
+	// item's) fails the whole call and writes nothing: record those steps
+	// one by one instead.
+	RecordAttempts(ctx context.Context, steps []*RecordStepParams) ([]RecordedStep, error)
 	// WakeTask makes the task's pending, dependency-free steps that wait
 	// for a later time (backoff, suspension) ready now, and reports whether
 	// any was.
@@ -760,12 +764,18 @@ type RecordStepParams struct {
 	Results    JSON
 	Error      JSON
 	RetryAfter time.Duration
+	// Attempt is the attempt this record is of, when the caller knows it:
+	// 1 for the first (the step has no row yet), n for the n-th (its row
+	// waits, pending, after n-1 attempts). A row that disagrees fails the
+	// record with ErrConflict. Zero: any (RecordStep only; RecordAttempts
+	// requires it).
+	Attempt int
 	// ConsumeEvent: see RecordStepParams.
 	ConsumeEvent string
 	Now          time.Time
 }
 
-// RecordedStep is one result of RecordCompletedSteps.
+// RecordedStep is one result of RecordAttempts.
 type RecordedStep struct {
 	Step *Step
 	Err  error // ErrLeaseLost when the driver's lease was not current
@@ -782,6 +792,9 @@ func (p *RecordStepParams) Validate() error {
 	}
 	if p.RetryAfter < 0 {
 		errs = append(errs, invalid("retry_after", "must not be negative"))
+	}
+	if p.Attempt < 0 {
+		errs = append(errs, invalid("attempt", "must not be negative, got %d", p.Attempt))
 	}
 	if p.RetryLimit < 0 {
 		errs = append(errs, invalid("retry_limit", "must be at least 1 (0 means the default %d), got %d", DefaultRetryLimit, p.RetryLimit))

@@ -30,6 +30,7 @@ backoff, and prints rates and per-step costs:
   W2  1,000 workflows x 10-step chain                   steps/s
   W3  100 workflows fanning out 1 -> 50 -> 1            steps/s
   W4  10,000 one-step workflows, 30% fail once          workflows/s (all must complete)
+  W4c W4 as code-first workflows: one engine.Step that fails once for 30%
   W5  1,000 3-step chains, one at a time (Start, Wait)  p50/p99 latency
   W2c W2 as code-first workflows: 10 engine.Step calls in sequence
   W5c W5 as code-first workflows of 3 engine.Step calls
@@ -39,7 +40,7 @@ backoff, and prints rates and per-step costs:
 
 Code-first rows count per durable step (engine.Step), not per claim (a
 workflow's driver is claimed once per run); the footer compares their cost
-per step with the DAG rows' (W2c/W2 and W5c/W5; the target is at most 1.5x).
+per step with the DAG rows' (W2c/W2, W4c/W4 and W5c/W5; the target is at most 1.5x).
 
 Per step: claim and finish transactions, SQL statements through the store's
 writer (a bun query hook on store.DB(); reads on the read pool are not seen),

@@ -23,7 +23,7 @@ results of attempts whose lease was gone, discarded; RECOVERY is the time from
 the last fault injected to the last workflow finished.
 
 Scenarios: a store call commits and its reply is lost (FinishSteps,
-ClaimSteps, CreateTasks, SendEvent, RecordStep, RecordCompletedSteps) while
+ClaimSteps, CreateTasks, SendEvent, RecordStep, RecordAttempts) while
 orders (a DAG) and flows (code-first, waiting for an event) run; heartbeats
 that fail until the lease is gone, with a second worker taking over; the
 retention cleaner deleting while tasks finish; clock skew (two workers, one

@@ -63,6 +63,7 @@ type benchResult struct {
 	tasks    int
 	complete int
 	attempts int64 // step attempts (claims), the per-step denominator of DAG workloads
+	retried  int64 // attempts that failed and were retried (W4, W4c)
 	// durable is the number of durable steps code-first workflows ran, the
 	// per-step denominator of code-first workloads (attempts counts their
 	// drivers' claims there).
@@ -105,6 +106,7 @@ var workloads = []workload{
 	{"W2c", "code-first, 10 durable steps", benchW2c},
 	{"W3", "fan-out 1->50->1 (1->20->1 at peers sizes)", benchW3},
 	{"W4", "one step, 30% fail once", benchW4},
+	{"W4c", "code-first, one durable step, 30% fail once", benchW4c},
 	{"W5", "3-step chains one at a time", benchW5},
 	{"W5c", "code-first 3 steps one at a time", benchW5c},
 	{"W5x", "W5, starter and worker in two processes", benchW5x},

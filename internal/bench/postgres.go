@@ -241,11 +241,12 @@ func (p *poolSampler) stop() poolPeak {
 // addWorkers replaces the counters of a result with the sums over the
 // worker processes (the bench process only started and waited).
 func (r *benchResult) addWorkers(ws []workerStats) {
-	r.attempts, r.claimTx, r.finishTx, r.sql, r.mallocs, r.peakConn = 0, 0, 0, 0, 0, 0
+	r.attempts, r.retried, r.claimTx, r.finishTx, r.sql, r.mallocs, r.peakConn = 0, 0, 0, 0, 0, 0, 0
 	var waits int64
 	var peaks []string
 	for _, s := range ws {
 		r.attempts += s.Claimed
+		r.retried += s.Retried
 		r.claimTx += s.ClaimTx
 		r.finishTx += s.FinishTx
 		r.sql += s.SQL

@@ -238,6 +238,7 @@ func (r *rig) result(from measure, items int, unit string) *benchResult {
 	return &benchResult{
 		items: items, unit: unit, wall: to.at.Sub(from.at), tasks: n,
 		attempts: to.stats.StepsClaimed - from.stats.StepsClaimed,
+		retried:  to.stats.StepsRetried - from.stats.StepsRetried,
 		claimTx:  to.stats.ClaimTransactions - from.stats.ClaimTransactions,
 		finishTx: to.stats.FinishTransactions - from.stats.FinishTransactions,
 		sql:      to.sql - from.sql, mallocs: to.mallocs - from.mallocs, cpu: to.cpu - from.cpu,

@@ -37,6 +37,7 @@ const WorkerSubcommand = "bench-worker"
 type workerStats struct {
 	Claimed      int64  `json:"claimed"`
 	Completed    int64  `json:"completed"`
+	Retried      int64  `json:"retried"`
 	ClaimTx      int64  `json:"claim_tx"`
 	FinishTx     int64  `json:"finish_tx"`
 	SQL          int64  `json:"sql"`
@@ -116,7 +117,7 @@ func RunWorker(ctx context.Context, out io.Writer, o WorkerOptions) (err error) 
 	runtime.ReadMemStats(&ms)
 	s := e.Stats()
 	line, jerr := json.Marshal(workerStats{
-		Claimed: s.StepsClaimed, Completed: s.StepsCompleted, ClaimTx: s.ClaimTransactions, FinishTx: s.FinishTransactions,
+		Claimed: s.StepsClaimed, Completed: s.StepsCompleted, Retried: s.StepsRetried, ClaimTx: s.ClaimTransactions, FinishTx: s.FinishTransactions,
 		SQL: q.n.Load() - q0, Mallocs: ms.Mallocs - m0, PeakConns: peak.Open, PeakAcquired: peak.Acquired,
 		PoolWaits: st.DB().Stats().WaitCount,
 	})

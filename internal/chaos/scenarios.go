@@ -22,7 +22,7 @@ type scenario struct {
 // "commit then error" scenarios. SendEvent runs inside the engine's own
 // transaction, so its lost reply is simulated at the caller: it sends
 // again.
-var lostReplies = []string{"FinishSteps", "ClaimSteps", "CreateTasks", "SendEvent", "RecordStep", "RecordCompletedSteps"}
+var lostReplies = []string{"FinishSteps", "ClaimSteps", "CreateTasks", "SendEvent", "RecordStep", "RecordAttempts"}
 
 func scenarios() []scenario {
 	var out []scenario

@@ -115,7 +115,7 @@ var Writes = []string{
 	"CreateTask", "CreateTasks", "TransitionTask", "CancelTask", "RetryTask", "TransitionStep", "ResolveStep",
 	"ClaimSteps", "FinishSteps", "ExtendLeases", "ReleaseLeases", "RescueExpired",
 	"SendEvent", "ConsumeEvent", "DeleteFinished", "Elect", "Resign",
-	"RecordStep", "RecordCompletedSteps", "WakeTask", "RegisterWorker", "DeregisterWorker",
+	"RecordStep", "RecordAttempts", "WakeTask", "RegisterWorker", "DeregisterWorker",
 	"CreateAdminToken", "RevokeAdminToken", "SetWorkflowValue", "RetireIdentity",
 }
 

@@ -174,8 +174,8 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 	return do(ctx, s, "RecordStep", func() (*store.Step, error) { return s.inner.RecordStep(ctx, p) })
 }
 
-func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordStepParams) ([]store.RecordedStep, error) {
-	return do(ctx, s, "RecordCompletedSteps", func() ([]store.RecordedStep, error) { return s.inner.RecordCompletedSteps(ctx, steps) })
+func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepParams) ([]store.RecordedStep, error) {
+	return do(ctx, s, "RecordAttempts", func() ([]store.RecordedStep, error) { return s.inner.RecordAttempts(ctx, steps) })
 }
 
 func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, error) {

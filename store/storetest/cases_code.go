@@ -224,19 +224,19 @@ func sameJSON(a store.JSON, b string) bool {
 	return string(xb) == string(yb)
 }
 
-// First-attempt completions of several tasks' durable steps are recorded
+// First attempts (completions) of several tasks' durable steps are recorded
 // together; a stale driver's item is refused alone; a row that exists
 // already fails the whole group, which then writes nothing.
-func testRecordCompletedSteps(t *testing.T, b *bundle) {
+func testRecordAttempts(t *testing.T, b *bundle) {
 	d1, c1 := codeTask(t, b)
 	d2, c2 := codeTask(t, b)
 	item := func(c *store.ClaimedStep, id int64, seq int, name string) *store.RecordStepParams {
 		return &store.RecordStepParams{Driver: c.Step.Lease(), TaskID: id, Sequence: seq, Name: fmt.Sprintf("%s#%d", name, seq),
-			Handler: "workflow.step", Kind: store.OutcomeComplete, Results: store.JSON(`{"n":` + fmt.Sprint(seq) + `}`), Now: b.now}
+			Handler: "workflow.step", Kind: store.OutcomeComplete, Results: store.JSON(`{"n":` + fmt.Sprint(seq) + `}`), Attempt: 1, Now: b.now}
 	}
 	stale := item(c2, d2.Task.ID, 9, "late")
 	stale.Driver.Token++
-	res, err := b.s.RecordCompletedSteps(b.ctx, []*store.RecordStepParams{
+	res, err := b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{
 		item(c1, d1.Task.ID, 1, "charge"), item(c2, d2.Task.ID, 1, "charge"), item(c1, d1.Task.ID, 2, "ship"), stale})
 	if err != nil {
 		t.Fatal(err)
@@ -254,15 +254,13 @@ func testRecordCompletedSteps(t *testing.T, b *bundle) {
 		t.Fatalf("task 1 has %d steps, %d unfinished; want driver + 2 durable, 1 unfinished", len(got.Steps), got.Task.Unfinished)
 	}
 	_, steps := b.totals(t)
-	_, err = b.s.RecordCompletedSteps(b.ctx, []*store.RecordStepParams{item(c2, d2.Task.ID, 2, "ship"), item(c1, d1.Task.ID, 1, "charge")})
+	_, err = b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{item(c2, d2.Task.ID, 2, "ship"), item(c1, d1.Task.ID, 1, "charge")})
 	if err == nil {
 		t.Fatal("a group with an existing row was accepted")
 	}
 	if _, after := b.totals(t); after != steps {
 		t.Fatalf("the refused group wrote %d steps", after-steps)
 	}
-	_, err = b.s.RecordCompletedSteps(b.ctx, []*store.RecordStepParams{{Driver: c1.Step.Lease(), TaskID: d1.Task.ID, Sequence: 5, Name: "x#5", Handler: "workflow.step", Kind: store.OutcomeRetry}})
-	wantErr(t, err, store.ErrInvalid, "kind")
 }
 
 // testSuspendWakesOnFinishedTask: a suspension naming tasks (its children)

@@ -79,6 +79,15 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 				return fmt.Errorf("task %d sequence %d (%s) is already %s: %w", p.TaskID, p.Sequence, p.Name, cur.State, store.ErrConflict)
 			}
 		}
+		if p.Attempt > 0 {
+			had := 0
+			if cur != nil {
+				had = cur.Attempts
+			}
+			if had != p.Attempt-1 {
+				return fmt.Errorf("task %d sequence %d (%s) has %d attempts recorded, so this is not attempt %d: %w", p.TaskID, p.Sequence, p.Name, had, p.Attempt, store.ErrConflict)
+			}
+		}
 		kind, results := p.Kind, p.Results
 		if p.ConsumeEvent != "" {
 			var evs []*store.Event

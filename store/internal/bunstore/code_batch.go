@@ -11,16 +11,21 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
-// RecordCompletedSteps records first-attempt completions of durable steps
-// in three statements for the whole group: fence every driver, insert the
-// rows, insert their transitions.
-func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordStepParams) ([]store.RecordedStep, error) {
+// RecordAttempts records attempts of durable steps, first ones and
+// retries, completed or failed, in a few statements for the whole group:
+// fence every driver, insert the first attempts' rows, update the retried
+// rows (one bound statement each), adjust the tasks' unfinished counts,
+// insert every transition.
+func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepParams) ([]store.RecordedStep, error) {
 	for i, p := range steps {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("recording durable steps: steps[%d]: %w", i, err)
 		}
-		if p.Kind != store.OutcomeComplete || p.ConsumeEvent != "" {
-			return nil, fmt.Errorf("recording durable steps: steps[%d]: %w", i, &store.ValidationError{Field: "kind", Problem: "only plain completions are grouped"})
+		if p.Kind == store.OutcomeSuspend || p.ConsumeEvent != "" {
+			return nil, fmt.Errorf("recording durable steps: steps[%d]: %w", i, &store.ValidationError{Field: "kind", Problem: "only attempts (complete, retry, fail) without an event to consume are grouped"})
+		}
+		if p.Attempt < 1 {
+			return nil, fmt.Errorf("recording durable steps: steps[%d]: %w", i, &store.ValidationError{Field: "attempt", Problem: "must be at least 1 here"})
 		}
 	}
 	out := make([]store.RecordedStep, len(steps))
@@ -29,69 +34,60 @@ func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordS
 	}
 	err := s.inTx(ctx, "recording durable steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(steps[0].Now)
-		// The fence: each driver must still hold the lease it ran under.
-		// (Bound statements: the database keeps them prepared.)
-		b := params{s: s}
-		var drivers [][]any
-		seen := map[store.Lease]bool{}
-		for _, p := range steps {
-			if !seen[p.Driver] {
-				seen[p.Driver] = true
-				drivers = append(drivers, []any{p.Driver.StepID, p.Driver.Token})
-			}
-		}
-		var fenced []struct {
-			ID    int64 `bun:"id"`
-			Token int64 `bun:"lease_token"`
-		}
-		if err := s.scan(ctx, tx, `WITH v (id, token) AS (`+b.rows([]string{"bigint", "bigint"}, drivers)+`)
-			UPDATE tasker_steps SET updated_at = `+b.arg(s.d.BindTime(at))+`
-			FROM v WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
-			RETURNING tasker_steps.id, tasker_steps.lease_token`, b.args, &fenced); err != nil {
+		live, err := s.fenceDrivers(ctx, tx, steps, at)
+		if err != nil {
 			return err
 		}
-		live := make(map[store.Lease]bool, len(fenced))
-		for _, f := range fenced {
-			live[store.Lease{StepID: f.ID, Token: f.Token}] = true
-		}
-		var rows []*store.Step
-		var index []int
+		var fresh []recordedRow
+		var moves []stepMove
+		unfinished := map[int64]int{}
 		for i, p := range steps {
 			if !live[p.Driver] {
 				out[i].Err = fmt.Errorf("driver step %d of task %d: %w", p.Driver.StepID, p.TaskID, store.ErrLeaseLost)
 				continue
 			}
-			limit := p.RetryLimit
-			if limit == 0 {
-				limit = store.DefaultRetryLimit
+			target := attemptTarget(p)
+			var meta store.JSON
+			if target != store.StepComplete {
+				meta = p.Error
 			}
-			seq := p.Sequence
-			rows = append(rows, &store.Step{
-				TaskID: p.TaskID, Name: p.Name, Handler: p.Handler, Sequence: &seq, Config: p.Config, Policy: p.Policy,
-				Retryable: p.Retryable, RetryLimit: limit, Attempts: 1, State: store.StepComplete, Results: orEmptyObject(p.Results),
-				PendingDeps: 1, TransitionSeq: 2, StartedAt: &at, CompletedAt: &at, CreatedAt: at, UpdatedAt: at,
-			})
-			index = append(index, i)
+			if p.Attempt > 1 {
+				row, err := s.recordRetried(ctx, tx, p, target)
+				if err != nil {
+					return err
+				}
+				out[i].Step = row
+				if target != store.StepPending {
+					unfinished[p.TaskID]--
+				}
+				moves = append(moves,
+					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: row.TransitionSeq - 1},
+					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepInProgress, to: target, seq: row.TransitionSeq, meta: meta})
+				continue
+			}
+			fresh = append(fresh, recordedRow{index: i, row: firstAttemptRow(p, target), delay: retryDelay(p, target), meta: meta})
+			if target == store.StepPending {
+				unfinished[p.TaskID]++
+			}
 		}
-		if len(rows) == 0 {
+		if len(fresh) > 0 {
+			if err := s.insertRecorded(ctx, tx, fresh, steps[0].Now); err != nil {
+				return err
+			}
+			for _, f := range fresh {
+				out[f.index].Step = f.row
+				moves = append(moves,
+					stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
+					stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepInProgress, to: f.row.State, seq: 2, meta: f.meta})
+			}
+		}
+		if err := s.addUnfinished(ctx, tx, unfinished, at); err != nil {
+			return err
+		}
+		if len(moves) == 0 {
 			return nil
 		}
-		if err := s.insertRecorded(ctx, tx, rows, steps[0].Now); err != nil {
-			return err
-		}
-		moves := make([]stepMove, 0, 2*len(rows))
-		for _, r := range rows {
-			moves = append(moves,
-				stepMove{id: r.ID, taskID: r.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
-				stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: store.StepComplete, seq: 2})
-		}
-		if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
-			return err
-		}
-		for k, r := range rows {
-			out[index[k]].Step = r
-		}
-		return nil
+		return s.writeStepTransitions(ctx, tx, moves, at)
 	})
 	if err != nil {
 		return nil, err
@@ -99,18 +95,153 @@ func (s *Store) RecordCompletedSteps(ctx context.Context, steps []*store.RecordS
 	return out, nil
 }
 
+// fenceDrivers touches every item's driver row that still holds the
+// lease the item ran under, and returns those leases. (A bound statement,
+// its rows as arrays on Postgres: the database keeps it prepared.)
+func (s *Store) fenceDrivers(ctx context.Context, tx bun.IDB, steps []*store.RecordStepParams, at time.Time) (map[store.Lease]bool, error) {
+	b := params{s: s}
+	var drivers [][]any
+	seen := map[store.Lease]bool{}
+	for _, p := range steps {
+		if !seen[p.Driver] {
+			seen[p.Driver] = true
+			drivers = append(drivers, []any{p.Driver.StepID, p.Driver.Token})
+		}
+	}
+	var fenced []struct {
+		ID    int64 `bun:"id"`
+		Token int64 `bun:"lease_token"`
+	}
+	if err := s.scan(ctx, tx, `WITH v (id, token) AS (`+b.rows([]string{"bigint", "bigint"}, drivers)+`)
+			UPDATE tasker_steps SET updated_at = `+b.arg(s.d.BindTime(at))+`
+			FROM v WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
+			RETURNING tasker_steps.id, tasker_steps.lease_token`, b.args, &fenced); err != nil {
+		return nil, err
+	}
+	live := make(map[store.Lease]bool, len(fenced))
+	for _, f := range fenced {
+		live[store.Lease{StepID: f.ID, Token: f.Token}] = true
+	}
+	return live, nil
+}
+
+// attemptTarget is the state an attempt's outcome moves its row to, as
+// RecordStep decides it.
+func attemptTarget(p *store.RecordStepParams) store.StepState {
+	switch p.Kind {
+	case store.OutcomeComplete:
+		return store.StepComplete
+	case store.OutcomeRetry:
+		limit := p.RetryLimit
+		if limit == 0 {
+			limit = store.DefaultRetryLimit
+		}
+		if p.Retryable && p.Attempt < limit {
+			return store.StepPending
+		}
+	}
+	return store.StepError
+}
+
+// retryDelay is how long after now a row moved to target waits: its
+// backoff when it waits for another attempt, none otherwise.
+func retryDelay(p *store.RecordStepParams, target store.StepState) time.Duration {
+	if target == store.StepPending {
+		return p.RetryAfter
+	}
+	return 0
+}
+
+// firstAttemptRow is the new row of a step's first attempt.
+func firstAttemptRow(p *store.RecordStepParams, target store.StepState) *store.Step {
+	at := now(p.Now)
+	limit := p.RetryLimit
+	if limit == 0 {
+		limit = store.DefaultRetryLimit
+	}
+	seq := p.Sequence
+	row := &store.Step{
+		TaskID: p.TaskID, Name: p.Name, Handler: p.Handler, Sequence: &seq, Config: p.Config, Policy: p.Policy,
+		Retryable: p.Retryable, RetryLimit: limit, Attempts: 1, State: target, LastError: p.Error,
+		PendingDeps: 1, TransitionSeq: 2, StartedAt: &at, CreatedAt: at, UpdatedAt: at,
+	}
+	if target == store.StepComplete {
+		row.Results, row.CompletedAt = orEmptyObject(p.Results), &at
+	}
+	return row
+}
+
+// recordRetried moves the pending row of a retried step (attempt
+// p.Attempt, so p.Attempt-1 recorded) to target, and returns it.
+func (s *Store) recordRetried(ctx context.Context, tx bun.IDB, p *store.RecordStepParams, target store.StepState) (*store.Step, error) {
+	at := now(p.Now)
+	var completedAt any
+	var results store.JSON
+	if target == store.StepComplete {
+		completedAt, results = s.d.BindTime(at), p.Results
+	}
+	b := params{s: s}
+	q := `UPDATE tasker_steps SET state = ` + b.arg(string(target)) + `, attempts = ` + b.arg(p.Attempt) +
+		`, results = COALESCE(` + s.d.BindJSON(b.arg(nullJSON(results))) + `, results), last_error = COALESCE(` + s.d.BindJSON(b.arg(nullJSON(p.Error))) +
+		`, last_error), next_attempt_at = ` + b.time(p.Now, retryDelay(p, target)) + `, transition_seq = transition_seq + 2, started_at = ` +
+		b.arg(s.d.BindTime(at)) + `, completed_at = ` + b.arg(completedAt) + `, updated_at = ` + b.arg(s.d.BindTime(at)) +
+		` WHERE task_id = ` + b.arg(p.TaskID) + ` AND sequence = ` + b.arg(p.Sequence) + ` AND name = ` + b.arg(p.Name) +
+		` AND state = 'pending' AND attempts = ` + b.arg(p.Attempt-1) + ` RETURNING *`
+	var got []*store.Step
+	if err := s.scan(ctx, tx, q, b.args, &got); err != nil {
+		return nil, err
+	}
+	if len(got) == 0 {
+		return nil, fmt.Errorf("task %d sequence %d (%s) has no pending row after %d attempts: %w", p.TaskID, p.Sequence, p.Name, p.Attempt-1, store.ErrConflict)
+	}
+	return got[0], nil
+}
+
+// addUnfinished adds delta to each task's unfinished count, in one bound
+// statement (its rows as arrays on Postgres: one text whatever their
+// number).
+func (s *Store) addUnfinished(ctx context.Context, tx bun.IDB, delta map[int64]int, at time.Time) error {
+	b := params{s: s}
+	var rows [][]any
+	for id, d := range delta {
+		if d != 0 {
+			rows = append(rows, []any{id, int64(d)})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return s.exec(ctx, tx, `WITH v (id, d) AS (`+b.rows([]string{"bigint", "bigint"}, rows)+`)
+		UPDATE tasker_tasks SET unfinished = unfinished + v.d, updated_at = `+b.arg(s.d.BindTime(at))+`
+		FROM v WHERE tasker_tasks.id = v.id`, b.args)
+}
+
+// recordedRow is a first attempt's row to insert: steps[index]'s, ready
+// delay after now.
+type recordedRow struct {
+	index int
+	row   *store.Step
+	delay time.Duration
+	meta  store.JSON // its last transition's metadata
+}
+
 // insertRecorded inserts the rows of recorded durable steps (ready by the
-// database's clock as of now) in bound multi-row statements, and sets their
-// ids and next attempt times.
-func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []*store.Step, now time.Time) error {
-	return chunked(s.d, rows, 19, func(rows []*store.Step) error {
+// database's clock as of now, plus each one's delay) in bound multi-row
+// statements, and sets their ids and next attempt times.
+func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []recordedRow, now time.Time) error {
+	return chunked(s.d, rows, 20, func(rows []recordedRow) error {
 		b := params{s: s}
 		values := make([]string, len(rows))
-		for i, r := range rows {
+		for i, rr := range rows {
+			r := rr.row
+			var completedAt any
+			if r.CompletedAt != nil {
+				completedAt = s.d.BindTime(*r.CompletedAt)
+			}
 			values[i] = "(" + strings.Join([]string{b.arg(r.TaskID), b.arg(r.Name), b.arg(r.Handler), b.arg(r.Sequence),
 				b.arg(nullJSON(r.Config)), b.arg(nullJSON(r.Policy)), b.arg(r.Retryable), b.arg(r.RetryLimit), b.arg(r.Attempts),
-				b.arg(r.Skippable), b.arg(string(r.State)), b.arg(nullJSON(r.Results)), b.arg(r.PendingDeps), b.time(now, 0),
-				b.arg(r.TransitionSeq), b.arg(s.d.BindTime(*r.StartedAt)), b.arg(s.d.BindTime(*r.CompletedAt)),
+				b.arg(r.Skippable), b.arg(string(r.State)), b.arg(nullJSON(r.Results)), b.arg(nullJSON(r.LastError)), b.arg(r.PendingDeps),
+				b.time(now, rr.delay), b.arg(r.TransitionSeq), b.arg(s.d.BindTime(*r.StartedAt)), b.arg(completedAt),
 				b.arg(s.d.BindTime(r.CreatedAt)), b.arg(s.d.BindTime(r.UpdatedAt))}, ", ") + ")"
 		}
 		var back []struct {
@@ -120,7 +251,7 @@ func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []*store.St
 			NextAttemptAt time.Time `bun:"next_attempt_at"`
 		}
 		if err := s.scan(ctx, tx, `INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts,
-				skippable, state, results, pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
+				skippable, state, results, last_error, pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
 			VALUES `+strings.Join(values, ", ")+` RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back); err != nil {
 			return err
 		}
@@ -130,7 +261,7 @@ func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []*store.St
 		}
 		byKey := make(map[key]*store.Step, len(rows))
 		for _, r := range rows {
-			byKey[key{r.TaskID, *r.Sequence}] = r
+			byKey[key{r.row.TaskID, *r.row.Sequence}] = r.row
 		}
 		for _, r := range back { // (RETURNING's order is not promised)
 			if row := byKey[key{r.TaskID, r.Sequence}]; row != nil {
