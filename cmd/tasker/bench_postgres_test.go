@@ -14,9 +14,9 @@ func TestBenchPostgresTinyScale(t *testing.T) {
 	// one fan-out, 5 sequential chains; twice each (1 and 3 processes).
 	// W2, W2c, W5c: TestBenchPostgresCodeFirst (one test for all would
 	// take over 10 s under -race).
-	out := mustExecute(t, "bench", "--scale", "0.005", "--procs", "1,3", "--db", db, "--workloads", "W1,W3,W4,W5")
+	out := mustExecute(t, "bench", "--scale", "0.005", "--procs", "1,3", "--db", db, "--workloads", "W1,W3,W4,W4c,W5")
 	t.Log("\n" + out)
-	for _, w := range []string{"W1", "W3", "W4", "W5"} {
+	for _, w := range []string{"W1", "W3", "W4", "W4c", "W5"} {
 		for _, procs := range []string{"1", "3"} {
 			m := wantMatch(t, out, `(?m)^`+w+`\s+`+procs+`\s.*\s(\d+)/(\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s`)
 			if m[1] != m[2] || m[1] == "0" {
@@ -30,6 +30,8 @@ func TestBenchPostgresTinyScale(t *testing.T) {
 	wantMatch(t, out, `(?m)^W1\s+3\s.*workers ready after .*peak conns per process \d+/\d+/\d+`)
 	wantMatch(t, out, `(?m)^W4\s+1\s.*15 retries \(want 15\)`)
 	wantMatch(t, out, `(?m)^W4\s+3\s.*15 retries \(want 15\)`)
+	wantMatch(t, out, `(?m)^W4c\s+1\s.*15 retries \(want 15\)`)
+	wantMatch(t, out, `(?m)^W4c\s+3\s.*15 retries \(want 15\)`)
 	wantMatch(t, out, `(?m)^W5\s+3\s.*latency p50 [\d.]+ ms, p99 [\d.]+ ms`)
 
 	wantMatch(t, out, `ceiling: \d+ commits/s from 1 connection .*; \d+ commits/s from 8 goroutines`)
