@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/faultstore"
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store"
@@ -123,5 +124,42 @@ func checkDurableRetries(t *testing.T, s store.Store) {
 		if want := "[in_progress pending in_progress complete]"; fmt.Sprint(trail) != want {
 			t.Errorf("workflow %s/%d: durable row's transitions %v, want %s", w.name, w.i, trail, want)
 		}
+	}
+}
+
+// Every attempt of a durable step, the failed ones included, is recorded
+// through the drivers' group commit (store.RecordAttempts), as a DAG
+// step's retry goes through the completer's: none costs a RecordStep
+// transaction of its own. (Both used to: a failure and each later attempt
+// were one RecordStep transaction each.)
+func TestDurableRetryIsRecordedInTheGroupCommit(t *testing.T) {
+	inner, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "e.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { inner.Close() })
+	fs, err := faultstore.New(inner, 1)
+	must(t, err)
+	e := newEngine(t, engine.Config{Store: fs.Wrap(), Execution: engine.ExecutionConfig{PollInterval: time.Minute}})
+	policy := retry.Policy{Base: time.Millisecond, Max: time.Millisecond, NoJitter: true}
+	must(t, engine.RegisterWorkflow(e, "t/twice-flaky", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return engine.Step(wctx, "call", func(ctx context.Context) (int, error) {
+			if info, _ := engine.StepInfoFrom(ctx); info.Attempt < 3 {
+				return 0, fmt.Errorf("attempt %d: transient", info.Attempt)
+			}
+			return 7, nil
+		}, engine.WithStepBackoff(policy), engine.WithStepRetryLimit(3))
+	}))
+	run(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h, err := engine.StartWorkflow[int, int](ctx, e, "t/twice-flaky", 1)
+	must(t, err)
+	if v, err := h.Result(ctx); err != nil || v != 7 {
+		t.Fatalf("result %d, %v; want 7 after two failed attempts", v, err)
+	}
+	if got := fs.Calls("RecordStep"); got != 0 {
+		t.Errorf("RecordStep was called %d times; want every attempt recorded by RecordAttempts", got)
+	}
+	if got := fs.Calls("RecordAttempts"); got != 3 {
+		t.Errorf("RecordAttempts was called %d times, want 3 (two failed attempts and the last)", got)
 	}
 }
