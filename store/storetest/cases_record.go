@@ -143,6 +143,17 @@ func testRecordAttemptsRefusals(t *testing.T, b *bundle) {
 	if got := stepBySeq(t, b, d.Task.ID)[1]; got.Attempts != 1 || got.State != store.StepPending {
 		t.Fatalf("charge#1 is %s after %d attempts, want pending after 1", got.State, got.Attempts)
 	}
+	// Without Now, the wake time is by the database's clock (on Postgres
+	// an expression per row) plus the backoff.
+	unclocked := *script[0][0]
+	unclocked.Sequence, unclocked.Name, unclocked.Now = 8, "unclocked#8", time.Time{}
+	res, err := b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{&unclocked})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("an attempt without Now: %v %+v", err, res)
+	}
+	if got, wall := res[0].Step.NextAttemptAt, time.Now(); got.Before(wall.Add(50*time.Minute)) || got.After(wall.Add(70*time.Minute)) {
+		t.Fatalf("an attempt without Now retries at %s, want about an hour after %s", got, wall)
+	}
 	noAttempt := *script[1][0]
 	noAttempt.Attempt = 0
 	_, err = b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{&noAttempt})

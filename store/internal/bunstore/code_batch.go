@@ -3,7 +3,6 @@ package bunstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -226,23 +225,32 @@ type recordedRow struct {
 }
 
 // insertRecorded inserts the rows of recorded durable steps (ready by the
-// database's clock as of now, plus each one's delay) in bound multi-row
-// statements, and sets their ids and next attempt times.
+// database's clock as of now, plus each one's delay) in bound statements,
+// their rows as arrays on Postgres (one text whatever their number, so it
+// is prepared and planned once), and sets their ids and next attempt times.
 func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []recordedRow, now time.Time) error {
-	return chunked(s.d, rows, 20, func(rows []recordedRow) error {
+	// next_attempt_at: bound per row, or on Postgres without a Now the
+	// database's clock plus each row's delay.
+	next := "v.next_at"
+	clock, onDB := s.d.Time(now, 0).(bun.Safe)
+	if onDB {
+		next = string(clock) + " + v.delay_us * interval '1 microsecond'"
+	}
+	return chunked(s.d, rows, 21, func(rows []recordedRow) error {
 		b := params{s: s}
-		values := make([]string, len(rows))
+		values := make([][]any, len(rows))
 		for i, rr := range rows {
 			r := rr.row
-			var completedAt any
+			var completedAt, nextAt any
 			if r.CompletedAt != nil {
 				completedAt = s.d.BindTime(*r.CompletedAt)
 			}
-			values[i] = "(" + strings.Join([]string{b.arg(r.TaskID), b.arg(r.Name), b.arg(r.Handler), b.arg(r.Sequence),
-				b.arg(nullJSON(r.Config)), b.arg(nullJSON(r.Policy)), b.arg(r.Retryable), b.arg(r.RetryLimit), b.arg(r.Attempts),
-				b.arg(r.Skippable), b.arg(string(r.State)), b.arg(nullJSON(r.Results)), b.arg(nullJSON(r.LastError)), b.arg(r.PendingDeps),
-				b.time(now, rr.delay), b.arg(r.TransitionSeq), b.arg(s.d.BindTime(*r.StartedAt)), b.arg(completedAt),
-				b.arg(s.d.BindTime(r.CreatedAt)), b.arg(s.d.BindTime(r.UpdatedAt))}, ", ") + ")"
+			if !onDB {
+				nextAt = s.d.BindTime(s.d.Time(now, rr.delay).(time.Time))
+			}
+			values[i] = []any{r.TaskID, r.Name, r.Handler, *r.Sequence, nullJSON(r.Config), nullJSON(r.Policy), r.Retryable, r.RetryLimit, r.Attempts,
+				r.Skippable, string(r.State), nullJSON(r.Results), nullJSON(r.LastError), r.PendingDeps, nextAt, rr.delay.Microseconds(),
+				r.TransitionSeq, s.d.BindTime(*r.StartedAt), completedAt, s.d.BindTime(r.CreatedAt), s.d.BindTime(r.UpdatedAt)}
 		}
 		var back []struct {
 			ID            int64     `bun:"id"`
@@ -250,9 +258,15 @@ func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []recordedR
 			Sequence      int       `bun:"sequence"`
 			NextAttemptAt time.Time `bun:"next_attempt_at"`
 		}
-		if err := s.scan(ctx, tx, `INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts,
+		if err := s.scan(ctx, tx, `WITH v (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
+				pending_deps, next_at, delay_us, transition_seq, started_at, completed_at, created_at, updated_at) AS (`+
+			b.rows([]string{"bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "int", "boolean", "text", "jsonb", "jsonb",
+				"int", "timestamptz", "bigint", "int", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}, values)+`)
+			INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts,
 				skippable, state, results, last_error, pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
-			VALUES `+strings.Join(values, ", ")+` RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back); err != nil {
+			SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
+				pending_deps, `+next+`, transition_seq, started_at, completed_at, created_at, updated_at FROM v
+			RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back); err != nil {
 			return err
 		}
 		type key struct {
