@@ -154,6 +154,14 @@ func testRecordAttemptsRefusals(t *testing.T, b *bundle) {
 	if got, wall := res[0].Step.NextAttemptAt, time.Now(); got.Before(wall.Add(50*time.Minute)) || got.After(wall.Add(70*time.Minute)) {
 		t.Fatalf("an attempt without Now retries at %s, want about an hour after %s", got, wall)
 	}
+	unclocked.Attempt = 2 // and its retry, failing again
+	res, err = b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{&unclocked})
+	if err != nil || res[0].Err != nil || res[0].Step.Attempts != 2 || res[0].Step.State != store.StepPending {
+		t.Fatalf("a retry without Now: %v %+v", err, res)
+	}
+	if got, wall := res[0].Step.NextAttemptAt, time.Now(); got.Before(wall.Add(50*time.Minute)) || got.After(wall.Add(70*time.Minute)) {
+		t.Fatalf("a retry without Now retries at %s, want about an hour after %s", got, wall)
+	}
 	noAttempt := *script[1][0]
 	noAttempt.Attempt = 0
 	_, err = b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{&noAttempt})

@@ -13,7 +13,7 @@ import (
 // RecordAttempts records attempts of durable steps, first ones and
 // retries, completed or failed, in a few statements for the whole group:
 // fence every driver, insert the first attempts' rows, update the retried
-// rows (one bound statement each), adjust the tasks' unfinished counts,
+// rows, adjust the tasks' unfinished counts,
 // insert every transition.
 func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepParams) ([]store.RecordedStep, error) {
 	for i, p := range steps {
@@ -38,6 +38,7 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 			return err
 		}
 		var fresh []recordedRow
+		var retried []retriedRow
 		var moves []stepMove
 		unfinished := map[int64]int{}
 		for i, p := range steps {
@@ -51,17 +52,10 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 				meta = p.Error
 			}
 			if p.Attempt > 1 {
-				row, err := s.recordRetried(ctx, tx, p, target)
-				if err != nil {
-					return err
-				}
-				out[i].Step = row
+				retried = append(retried, retriedRow{index: i, p: p, target: target, meta: meta})
 				if target != store.StepPending {
 					unfinished[p.TaskID]--
 				}
-				moves = append(moves,
-					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: row.TransitionSeq - 1},
-					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepInProgress, to: target, seq: row.TransitionSeq, meta: meta})
 				continue
 			}
 			fresh = append(fresh, recordedRow{index: i, row: firstAttemptRow(p, target), delay: retryDelay(p, target), meta: meta})
@@ -78,6 +72,18 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 				moves = append(moves,
 					stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
 					stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepInProgress, to: f.row.State, seq: 2, meta: f.meta})
+			}
+		}
+		if len(retried) > 0 {
+			if err := s.updateRetried(ctx, tx, retried, steps[0].Now); err != nil {
+				return err
+			}
+			for _, r := range retried {
+				row := r.row
+				out[r.index].Step = row
+				moves = append(moves,
+					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: row.TransitionSeq - 1},
+					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepInProgress, to: r.target, seq: row.TransitionSeq, meta: r.meta})
 			}
 		}
 		if err := s.addUnfinished(ctx, tx, unfinished, at); err != nil {
@@ -170,30 +176,76 @@ func firstAttemptRow(p *store.RecordStepParams, target store.StepState) *store.S
 	return row
 }
 
-// recordRetried moves the pending row of a retried step (attempt
-// p.Attempt, so p.Attempt-1 recorded) to target, and returns it.
-func (s *Store) recordRetried(ctx context.Context, tx bun.IDB, p *store.RecordStepParams, target store.StepState) (*store.Step, error) {
-	at := now(p.Now)
-	var completedAt any
-	var results store.JSON
-	if target == store.StepComplete {
-		completedAt, results = s.d.BindTime(at), p.Results
+// retriedRow is a retried step's attempt: steps[index], which moves its
+// pending row to target.
+type retriedRow struct {
+	index  int
+	p      *store.RecordStepParams
+	target store.StepState
+	meta   store.JSON // its last transition's metadata
+	row    *store.Step
+}
+
+// updateRetried moves the pending rows of retried steps (attempt p.Attempt,
+// so p.Attempt-1 recorded) to their targets, in one bound statement per
+// chunk (rows as arrays on Postgres), and sets each item's row as stored.
+// A row missing, or not pending after p.Attempt-1 attempts, fails it with
+// ErrConflict.
+func (s *Store) updateRetried(ctx context.Context, tx bun.IDB, items []retriedRow, base time.Time) error {
+	next := "v.next_at"
+	clock, onDB := s.d.Time(base, 0).(bun.Safe)
+	if onDB {
+		next = string(clock) + " + v.delay_us * interval '1 microsecond'"
 	}
-	b := params{s: s}
-	q := `UPDATE tasker_steps SET state = ` + b.arg(string(target)) + `, attempts = ` + b.arg(p.Attempt) +
-		`, results = COALESCE(` + s.d.BindJSON(b.arg(nullJSON(results))) + `, results), last_error = COALESCE(` + s.d.BindJSON(b.arg(nullJSON(p.Error))) +
-		`, last_error), next_attempt_at = ` + b.time(p.Now, retryDelay(p, target)) + `, transition_seq = transition_seq + 2, started_at = ` +
-		b.arg(s.d.BindTime(at)) + `, completed_at = ` + b.arg(completedAt) + `, updated_at = ` + b.arg(s.d.BindTime(at)) +
-		` WHERE task_id = ` + b.arg(p.TaskID) + ` AND sequence = ` + b.arg(p.Sequence) + ` AND name = ` + b.arg(p.Name) +
-		` AND state = 'pending' AND attempts = ` + b.arg(p.Attempt-1) + ` RETURNING *`
-	var got []*store.Step
-	if err := s.scan(ctx, tx, q, b.args, &got); err != nil {
-		return nil, err
-	}
-	if len(got) == 0 {
-		return nil, fmt.Errorf("task %d sequence %d (%s) has no pending row after %d attempts: %w", p.TaskID, p.Sequence, p.Name, p.Attempt-1, store.ErrConflict)
-	}
-	return got[0], nil
+	returning := s.columns("updateRetried", func() string { return s.stepColumns("tasker_steps.", nil) })
+	return chunked(s.d, items, 13, func(items []retriedRow) error {
+		b := params{s: s}
+		values := make([][]any, len(items))
+		for i, it := range items {
+			p := it.p
+			at := now(p.Now)
+			var completedAt, results, nextAt any
+			if it.target == store.StepComplete {
+				completedAt, results = s.d.BindTime(at), nullJSON(p.Results)
+			}
+			delay := retryDelay(p, it.target)
+			if !onDB {
+				nextAt = s.d.BindTime(s.d.Time(base, delay).(time.Time))
+			}
+			values[i] = []any{p.TaskID, p.Sequence, p.Name, p.Attempt - 1, string(it.target), p.Attempt, results, nullJSON(p.Error),
+				nextAt, delay.Microseconds(), s.d.BindTime(at), completedAt, s.d.BindTime(at)}
+		}
+		var got []*store.Step
+		if err := s.scan(ctx, tx, `WITH v (task_id, sequence, name, prev, state, attempts, results, last_error, next_at, delay_us, started_at, completed_at, updated_at) AS (`+
+			b.rows([]string{"bigint", "int", "text", "int", "text", "int", "jsonb", "jsonb", "timestamptz", "bigint", "timestamptz", "timestamptz", "timestamptz"}, values)+`)
+			UPDATE tasker_steps SET state = v.state, attempts = v.attempts, results = COALESCE(v.results, tasker_steps.results),
+				last_error = COALESCE(v.last_error, tasker_steps.last_error), next_attempt_at = `+next+`,
+				transition_seq = tasker_steps.transition_seq + 2, started_at = v.started_at, completed_at = v.completed_at, updated_at = v.updated_at
+			FROM v WHERE tasker_steps.task_id = v.task_id AND tasker_steps.sequence = v.sequence AND tasker_steps.name = v.name
+				AND tasker_steps.state = 'pending' AND tasker_steps.attempts = v.prev
+			RETURNING `+returning, b.args, &got); err != nil {
+			return err
+		}
+		type key struct {
+			task int64
+			seq  int
+		}
+		byKey := make(map[key]*store.Step, len(got))
+		for _, r := range got {
+			if r.Sequence != nil {
+				byKey[key{r.TaskID, *r.Sequence}] = r
+			}
+		}
+		for i := range items {
+			p := items[i].p
+			row := byKey[key{p.TaskID, p.Sequence}]
+			if row == nil {
+				return fmt.Errorf("task %d sequence %d (%s) has no pending row after %d attempts: %w", p.TaskID, p.Sequence, p.Name, p.Attempt-1, store.ErrConflict)
+			}
+			items[i].row = row
+		}
+		return nil
+	})
 }
 
 // addUnfinished adds delta to each task's unfinished count, in one bound
