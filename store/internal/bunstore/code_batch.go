@@ -281,28 +281,42 @@ type recordedRow struct {
 // their rows as arrays on Postgres (one text whatever their number, so it
 // is prepared and planned once), and sets their ids and next attempt times.
 func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []recordedRow, now time.Time) error {
-	// next_attempt_at: bound per row, or on Postgres without a Now the
-	// database's clock plus each row's delay.
-	next := "v.next_at"
+	const cols = `task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
+		pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at`
+	types := []string{"bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "int", "boolean", "text", "jsonb", "jsonb",
+		"int", "timestamptz", "int", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}
+	// next_attempt_at is bound per row, or on Postgres without a Now it is
+	// the database's clock plus the row's delay (in microseconds, bound in
+	// its place).
 	clock, onDB := s.d.Time(now, 0).(bun.Safe)
 	if onDB {
-		next = string(clock) + " + v.delay_us * interval '1 microsecond'"
+		types[14] = "bigint"
 	}
-	return chunked(s.d, rows, 21, func(rows []recordedRow) error {
+	return chunked(s.d, rows, len(types), func(rows []recordedRow) error {
 		b := params{s: s}
 		values := make([][]any, len(rows))
 		for i, rr := range rows {
 			r := rr.row
-			var completedAt, nextAt any
+			var completedAt, next any
 			if r.CompletedAt != nil {
 				completedAt = s.d.BindTime(*r.CompletedAt)
 			}
-			if !onDB {
-				nextAt = s.d.BindTime(s.d.Time(now, rr.delay).(time.Time))
+			if onDB {
+				next = rr.delay.Microseconds()
+			} else {
+				next = s.d.BindTime(s.d.Time(now, rr.delay).(time.Time))
 			}
 			values[i] = []any{r.TaskID, r.Name, r.Handler, *r.Sequence, nullJSON(r.Config), nullJSON(r.Policy), r.Retryable, r.RetryLimit, r.Attempts,
-				r.Skippable, string(r.State), nullJSON(r.Results), nullJSON(r.LastError), r.PendingDeps, nextAt, rr.delay.Microseconds(),
+				r.Skippable, string(r.State), nullJSON(r.Results), nullJSON(r.LastError), r.PendingDeps, next,
 				r.TransitionSeq, s.d.BindTime(*r.StartedAt), completedAt, s.d.BindTime(r.CreatedAt), s.d.BindTime(r.UpdatedAt)}
+		}
+		list := b.rows(types, values)
+		insert := `INSERT INTO tasker_steps (` + cols + `) ` + list
+		if onDB {
+			insert = `WITH v (` + cols + `) AS (` + list + `)
+			INSERT INTO tasker_steps (` + cols + `) SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts,
+				skippable, state, results, last_error, pending_deps, ` + string(clock) + ` + next_attempt_at * interval '1 microsecond',
+				transition_seq, started_at, completed_at, created_at, updated_at FROM v`
 		}
 		var back []struct {
 			ID            int64     `bun:"id"`
@@ -310,15 +324,7 @@ func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []recordedR
 			Sequence      int       `bun:"sequence"`
 			NextAttemptAt time.Time `bun:"next_attempt_at"`
 		}
-		if err := s.scan(ctx, tx, `WITH v (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
-				pending_deps, next_at, delay_us, transition_seq, started_at, completed_at, created_at, updated_at) AS (`+
-			b.rows([]string{"bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "int", "boolean", "text", "jsonb", "jsonb",
-				"int", "timestamptz", "bigint", "int", "timestamptz", "timestamptz", "timestamptz", "timestamptz"}, values)+`)
-			INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts,
-				skippable, state, results, last_error, pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
-			SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
-				pending_deps, `+next+`, transition_seq, started_at, completed_at, created_at, updated_at FROM v
-			RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back); err != nil {
+		if err := s.scan(ctx, tx, insert+` RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back); err != nil {
 			return err
 		}
 		type key struct {
