@@ -112,6 +112,12 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 	}
 }
 
+// statsStore is a store whose planner statistics the maintenance leader
+// keeps up with the tables' growth (Postgres: RefreshStats).
+type statsStore interface {
+	RefreshStats(ctx context.Context) ([]string, error)
+}
+
 // countEnded counts the tasks a commit finished by workflow, read from
 // the steps of the same commit.
 func (e *Engine) countEnded(finish []completer.Outcome, tasks []store.TaskChange) {
@@ -165,9 +171,19 @@ func (e *Engine) traceEnded(finish []completer.Outcome, tasks []store.TaskChange
 }
 
 // maintained is the maintainer's hook after each pass: the leader
-// measures the queues' lag for the metrics; a process that does not lead
-// exports none (the leader's figures are the fleet's).
+// refreshes the planner's statistics of tables that outgrew them
+// (Postgres) and measures the queues' lag for the metrics; a process that
+// does not lead exports none (the leader's figures are the fleet's).
 func (e *Engine) maintained(ctx context.Context, leading bool) {
+	if r, ok := e.st.(statsStore); ok && leading {
+		if tables, err := r.RefreshStats(ctx); err != nil {
+			if ctx.Err() == nil {
+				e.log.Warn("refreshing the planner's statistics failed", zap.Error(err))
+			}
+		} else if len(tables) > 0 {
+			e.log.Info("tables analyzed: they changed more than their statistics knew", zap.Strings("tables", tables))
+		}
+	}
 	if e.met == nil {
 		return
 	}

@@ -279,3 +279,39 @@ func TestGenericPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshStats: a table that changed by more rows than its statistics
+// knew (and by at least 10,000) is analyzed, once; others are left.
+func TestRefreshStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := pgtest.NewSchema(t)
+	s := open(t, schema, nil)
+	pgtest.GrowTasks(t, schema, 12_000)
+	reltuples := func(table string) (n float64) {
+		if err := s.DB().NewRaw("SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)", table).Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := reltuples("tasker_tasks"); n >= 12_000 {
+		t.Fatalf("tasker_tasks analyzed before RefreshStats: reltuples %v", n)
+	}
+	var got []string
+	pgtest.WaitFor(t, "RefreshStats to find both grown tables", 20*time.Second, 50*time.Millisecond, func() bool {
+		tables, err := s.RefreshStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, tables...)
+		return slices.Contains(got, "tasker_tasks") && slices.Contains(got, "tasker_steps")
+	})
+	if n := reltuples("tasker_tasks"); n < 12_000 {
+		t.Fatalf("tasker_tasks after RefreshStats: reltuples %v, want its 12,000 rows", n)
+	}
+	for _, table := range got {
+		if table != "tasker_tasks" && table != "tasker_steps" {
+			t.Errorf("RefreshStats analyzed %s, which did not grow", table)
+		}
+	}
+}
