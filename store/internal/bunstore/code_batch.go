@@ -31,6 +31,12 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 	if len(steps) == 0 {
 		return out, nil
 	}
+	if s.recordInOne(steps) {
+		if err := s.recordFirstAttempts(ctx, steps, out); err != nil {
+			return nil, s.wrap("recording durable steps", err)
+		}
+		return out, nil
+	}
 	err := s.inTx(ctx, "recording durable steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(steps[0].Now)
 		live, err := s.fenceDrivers(ctx, tx, steps, at)
@@ -98,6 +104,118 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 		return nil, err
 	}
 	return out, nil
+}
+
+// recordInOne tells whether recordFirstAttempts can record the group: on
+// Postgres, first attempts that finish their steps (none waits for a
+// retry, so no task's count of unfinished steps changes).
+func (s *Store) recordInOne(steps []*store.RecordStepParams) bool {
+	if !s.d.WritableCTE() {
+		return false
+	}
+	for _, p := range steps {
+		if p.Attempt != 1 || attemptTarget(p) == store.StepPending {
+			return false
+		}
+	}
+	return true
+}
+
+// recordFirstAttempts is RecordAttempts in one statement (data-modifying
+// CTEs, Postgres), so one round trip without BEGIN and COMMIT: it fences
+// the drivers, inserts the rows of the items whose driver held its lease,
+// and their two transitions each. out gets each item's row or
+// ErrLeaseLost.
+func (s *Store) recordFirstAttempts(ctx context.Context, steps []*store.RecordStepParams, out []store.RecordedStep) error {
+	at := now(steps[0].Now)
+	b := params{s: s}
+	stamp := b.arg(s.d.BindTime(at))
+	var drivers [][]any
+	seen := map[store.Lease]bool{}
+	rows := make([]*store.Step, len(steps))
+	values := make([][]any, len(steps))
+	clock, onDB := s.d.Time(steps[0].Now, 0).(bun.Safe)
+	nextType, next := "timestamptz", "next_at"
+	if onDB { // the database's clock: a first attempt that finishes its step is due now
+		nextType, next = "bigint", string(clock)
+	}
+	for i, p := range steps {
+		if !seen[p.Driver] {
+			seen[p.Driver] = true
+			drivers = append(drivers, []any{p.Driver.StepID, p.Driver.Token})
+		}
+		r := firstAttemptRow(p, attemptTarget(p))
+		rows[i] = r
+		var completedAt, nextAt any
+		if r.CompletedAt != nil {
+			completedAt = s.d.BindTime(*r.CompletedAt)
+		}
+		if !onDB {
+			nextAt = s.d.BindTime(s.d.Time(p.Now, 0).(time.Time))
+		}
+		values[i] = []any{p.Driver.StepID, p.Driver.Token, r.TaskID, r.Name, r.Handler, *r.Sequence, nullJSON(r.Config), nullJSON(r.Policy), r.Retryable, r.RetryLimit,
+			r.Skippable, string(r.State), nullJSON(r.Results), nullJSON(r.LastError), nextAt, s.d.BindTime(*r.StartedAt), completedAt, s.d.BindTime(r.CreatedAt)}
+	}
+	d := b.rows([]string{"bigint", "bigint"}, drivers)
+	v := b.rows([]string{"bigint", "bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "text", "jsonb", "jsonb",
+		nextType, "timestamptz", "timestamptz", "timestamptz"}, values)
+	var back []struct {
+		Kind          string     `bun:"kind"`
+		ID            int64      `bun:"id"`
+		Token         *int64     `bun:"token"`
+		TaskID        *int64     `bun:"task_id"`
+		Sequence      *int       `bun:"sequence"`
+		NextAttemptAt *time.Time `bun:"next_attempt_at"`
+	}
+	err := s.scan(ctx, s.rw, `WITH d (id, token) AS (`+d+`),
+fence AS (
+	UPDATE tasker_steps SET updated_at = `+stamp+`
+	FROM d WHERE tasker_steps.id = d.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = d.token
+	RETURNING tasker_steps.id, tasker_steps.lease_token),
+v (driver, driver_token, task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable, state, results, last_error, next_at, started_at, completed_at, created_at) AS (`+v+`),
+ins AS (
+	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
+		pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
+	SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, 1, skippable, state, results, last_error,
+		1, `+next+`, 2, started_at, completed_at, created_at, created_at
+	FROM v WHERE EXISTS (SELECT 1 FROM fence WHERE fence.id = v.driver AND fence.lease_token = v.driver_token)
+	RETURNING id, task_id, sequence, state, last_error, next_attempt_at),
+tr AS (
+	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
+	SELECT id, task_id, 'pending', 'in_progress', 1, NULL, `+stamp+` FROM ins
+	UNION ALL SELECT id, task_id, 'in_progress', state, 2, last_error, `+stamp+` FROM ins)
+SELECT 'f' AS kind, id, lease_token AS token, CAST(NULL AS bigint) AS task_id, CAST(NULL AS int) AS sequence, CAST(NULL AS timestamptz) AS next_attempt_at FROM fence
+UNION ALL SELECT 'i', id, NULL, task_id, sequence, next_attempt_at FROM ins`, b.args, &back)
+	if err != nil {
+		return err
+	}
+	live := map[store.Lease]bool{}
+	type key struct {
+		task int64
+		seq  int
+	}
+	inserted := map[key]int{}
+	for k, r := range back {
+		switch r.Kind {
+		case "f":
+			live[store.Lease{StepID: r.ID, Token: *r.Token}] = true
+		case "i":
+			inserted[key{*r.TaskID, *r.Sequence}] = k
+		}
+	}
+	for i, p := range steps {
+		if !live[p.Driver] {
+			out[i].Err = fmt.Errorf("driver step %d of task %d: %w", p.Driver.StepID, p.TaskID, store.ErrLeaseLost)
+			continue
+		}
+		k, ok := inserted[key{p.TaskID, p.Sequence}]
+		if !ok {
+			return fmt.Errorf("task %d sequence %d (%s): its row was not inserted", p.TaskID, p.Sequence, p.Name)
+		}
+		rows[i].ID, rows[i].NextAttemptAt = back[k].ID, *back[k].NextAttemptAt
+		out[i].Step = rows[i]
+	}
+	return nil
 }
 
 // fenceDrivers touches every item's driver row that still holds the
