@@ -9,11 +9,13 @@ import (
 
 // minStaleRows is the fewest rows changed since a table's last ANALYZE for
 // RefreshStats to analyze it: smaller tables cost little whatever their
-// plan, and autovacuum looks after them.
-const minStaleRows = 10_000
+// plan, and autovacuum looks after them. (With the plans made for empty
+// tables, a 3-step chain took 7.9 ms instead of 4.0 ms once 9,000 steps
+// had been added.)
+const minStaleRows = 1000
 
 // RefreshStats analyzes the store's tables that have changed by more rows
-// since their last ANALYZE than they held then (and by at least 10,000),
+// since their last ANALYZE than they held then (and by at least 1,000),
 // and returns their names. The store's hot statements are prepared on
 // each connection with one generic plan, made for the tables' sizes as
 // their statistics gave them: a table that grew from nearly empty to
