@@ -135,6 +135,7 @@ type Store struct {
 	sqldb  *sql.DB
 	schema string
 	waker  *waker
+	stats  statsRefresher
 }
 
 var (
@@ -222,6 +223,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	}
 	s.waker = newWaker(pool, cfg.ConnConfig, schema, o.WakeupPoll)
 	s.Store = bunstore.New(db, nil, dialect{}, func() error {
+		s.stats.stop()
 		s.waker.close()
 		return closeAll()
 	})
