@@ -106,6 +106,12 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 	return out, nil
 }
 
+// seqKey names a durable step: its task and sequence number.
+type seqKey struct {
+	task int64
+	seq  int
+}
+
 // recordInOne tells whether recordFirstAttempts can record the group: on
 // Postgres, first attempts that finish their steps (none waits for a
 // retry, so no task's count of unfinished steps changes).
@@ -190,17 +196,13 @@ UNION ALL SELECT 'i', id, NULL, task_id, sequence, next_attempt_at FROM ins`, b.
 		return err
 	}
 	live := map[store.Lease]bool{}
-	type key struct {
-		task int64
-		seq  int
-	}
-	inserted := map[key]int{}
+	inserted := map[seqKey]int{}
 	for k, r := range back {
 		switch r.Kind {
 		case "f":
 			live[store.Lease{StepID: r.ID, Token: *r.Token}] = true
 		case "i":
-			inserted[key{*r.TaskID, *r.Sequence}] = k
+			inserted[seqKey{*r.TaskID, *r.Sequence}] = k
 		}
 	}
 	for i, p := range steps {
@@ -208,7 +210,7 @@ UNION ALL SELECT 'i', id, NULL, task_id, sequence, next_attempt_at FROM ins`, b.
 			out[i].Err = fmt.Errorf("driver step %d of task %d: %w", p.Driver.StepID, p.TaskID, store.ErrLeaseLost)
 			continue
 		}
-		k, ok := inserted[key{p.TaskID, p.Sequence}]
+		k, ok := inserted[seqKey{p.TaskID, p.Sequence}]
 		if !ok {
 			return fmt.Errorf("task %d sequence %d (%s): its row was not inserted", p.TaskID, p.Sequence, p.Name)
 		}
@@ -344,19 +346,15 @@ func (s *Store) updateRetried(ctx context.Context, tx bun.IDB, items []retriedRo
 			RETURNING `+returning, b.args, &got); err != nil {
 			return err
 		}
-		type key struct {
-			task int64
-			seq  int
-		}
-		byKey := make(map[key]*store.Step, len(got))
+		byKey := make(map[seqKey]*store.Step, len(got))
 		for _, r := range got {
 			if r.Sequence != nil {
-				byKey[key{r.TaskID, *r.Sequence}] = r
+				byKey[seqKey{r.TaskID, *r.Sequence}] = r
 			}
 		}
 		for i := range items {
 			p := items[i].p
-			row := byKey[key{p.TaskID, p.Sequence}]
+			row := byKey[seqKey{p.TaskID, p.Sequence}]
 			if row == nil {
 				return fmt.Errorf("task %d sequence %d (%s) has no pending row after %d attempts: %w", p.TaskID, p.Sequence, p.Name, p.Attempt-1, store.ErrConflict)
 			}
@@ -445,16 +443,12 @@ func (s *Store) insertRecorded(ctx context.Context, tx bun.IDB, rows []recordedR
 		if err := s.scan(ctx, tx, insert+` RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back); err != nil {
 			return err
 		}
-		type key struct {
-			task int64
-			seq  int
-		}
-		byKey := make(map[key]*store.Step, len(rows))
+		byKey := make(map[seqKey]*store.Step, len(rows))
 		for _, r := range rows {
-			byKey[key{r.row.TaskID, *r.row.Sequence}] = r.row
+			byKey[seqKey{r.row.TaskID, *r.row.Sequence}] = r.row
 		}
 		for _, r := range back { // (RETURNING's order is not promised)
-			if row := byKey[key{r.TaskID, r.Sequence}]; row != nil {
+			if row := byKey[seqKey{r.TaskID, r.Sequence}]; row != nil {
 				row.ID, row.NextAttemptAt = r.ID, r.NextAttemptAt
 			}
 		}
