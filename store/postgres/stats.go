@@ -42,12 +42,14 @@ const growthCheck = 200 * time.Millisecond
 // a table analyzed while rows were being added to it (rows not committed
 // yet are not counted). The store calls it in the background as it adds rows (at
 // most every 200 ms) and the engine's maintenance leader every
-// RescueInterval (for tables other processes grew). A table the store's
-// role does not own is skipped by Postgres with a warning.
+// RescueInterval (for tables other processes grew). Tables the store's
+// role does not own (migrated by another role) are left to autovacuum:
+// Postgres would refuse to analyze them, with a warning in its log.
 func (s *Store) RefreshStats(ctx context.Context) ([]string, error) {
 	var grown []string
 	err := s.DB().NewRaw(`SELECT c.relname FROM pg_class c LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
 		WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind = 'r' AND c.relname LIKE 'tasker\_%'
+			AND pg_has_role(c.relowner, 'MEMBER')
 			AND (pg_relation_size(c.oid) / current_setting('block_size')::int >= greatest(2 * c.relpages, ?)
 				OR coalesce(st.n_mod_since_analyze, 0) >= greatest(c.reltuples, ?))
 		ORDER BY c.relname`, minStatsPages, minStaleRows).Scan(ctx, &grown)
