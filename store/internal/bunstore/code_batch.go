@@ -136,35 +136,31 @@ func (s *Store) recordFirstAttempts(ctx context.Context, steps []*store.RecordSt
 	at := now(steps[0].Now)
 	b := params{s: s}
 	stamp := b.arg(s.d.BindTime(at))
-	var drivers [][]any
-	seen := map[store.Lease]bool{}
 	rows := make([]*store.Step, len(steps))
 	values := make([][]any, len(steps))
-	clock, onDB := s.d.Time(steps[0].Now, 0).(bun.Safe)
-	nextType, next := "timestamptz", "next_at"
-	if onDB { // the database's clock: a first attempt that finishes its step is due now
-		nextType, next = "bigint", string(clock)
+	// A first attempt that finishes its step is due now: the group's Now,
+	// or on Postgres without it the database's clock (as insertRecorded).
+	var nextAt any
+	next := "next_at"
+	switch t := s.d.Time(steps[0].Now, 0).(type) {
+	case bun.Safe:
+		next = string(t)
+	case time.Time:
+		nextAt = s.d.BindTime(t)
 	}
 	for i, p := range steps {
-		if !seen[p.Driver] {
-			seen[p.Driver] = true
-			drivers = append(drivers, []any{p.Driver.StepID, p.Driver.Token})
-		}
 		r := firstAttemptRow(p, attemptTarget(p))
 		rows[i] = r
-		var completedAt, nextAt any
+		var completedAt any
 		if r.CompletedAt != nil {
 			completedAt = s.d.BindTime(*r.CompletedAt)
-		}
-		if !onDB {
-			nextAt = s.d.BindTime(s.d.Time(p.Now, 0).(time.Time))
 		}
 		values[i] = []any{p.Driver.StepID, p.Driver.Token, r.TaskID, r.Name, r.Handler, *r.Sequence, nullJSON(r.Config), nullJSON(r.Policy), r.Retryable, r.RetryLimit,
 			r.Skippable, string(r.State), nullJSON(r.Results), nullJSON(r.LastError), nextAt, s.d.BindTime(*r.StartedAt), completedAt, s.d.BindTime(r.CreatedAt)}
 	}
-	d := b.rows([]string{"bigint", "bigint"}, drivers)
+	d := b.rows([]string{"bigint", "bigint"}, driverRows(steps))
 	v := b.rows([]string{"bigint", "bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "text", "jsonb", "jsonb",
-		nextType, "timestamptz", "timestamptz", "timestamptz"}, values)
+		"timestamptz", "timestamptz", "timestamptz", "timestamptz"}, values)
 	var back []struct {
 		Kind          string     `bun:"kind"`
 		ID            int64      `bun:"id"`
@@ -174,10 +170,7 @@ func (s *Store) recordFirstAttempts(ctx context.Context, steps []*store.RecordSt
 		NextAttemptAt *time.Time `bun:"next_attempt_at"`
 	}
 	err := s.scan(ctx, s.rw, `WITH d (id, token) AS (`+d+`),
-fence AS (
-	UPDATE tasker_steps SET updated_at = `+stamp+`
-	FROM d WHERE tasker_steps.id = d.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = d.token
-	RETURNING tasker_steps.id, tasker_steps.lease_token),
+fence AS (`+fenceSQL(stamp)+`),
 v (driver, driver_token, task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable, state, results, last_error, next_at, started_at, completed_at, created_at) AS (`+v+`),
 ins AS (
 	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
@@ -225,6 +218,24 @@ UNION ALL SELECT 'i', id, NULL, task_id, sequence, next_attempt_at FROM ins`, b.
 // its rows as arrays on Postgres: the database keeps it prepared.)
 func (s *Store) fenceDrivers(ctx context.Context, tx bun.IDB, steps []*store.RecordStepParams, at time.Time) (map[store.Lease]bool, error) {
 	b := params{s: s}
+	var fenced []struct {
+		ID    int64 `bun:"id"`
+		Token int64 `bun:"lease_token"`
+	}
+	if err := s.scan(ctx, tx, `WITH d (id, token) AS (`+b.rows([]string{"bigint", "bigint"}, driverRows(steps))+`)
+			`+fenceSQL(b.arg(s.d.BindTime(at))), b.args, &fenced); err != nil {
+		return nil, err
+	}
+	live := make(map[store.Lease]bool, len(fenced))
+	for _, f := range fenced {
+		live[store.Lease{StepID: f.ID, Token: f.Token}] = true
+	}
+	return live, nil
+}
+
+// driverRows lists the distinct driver leases of steps, as (step id,
+// token) rows for fenceSQL.
+func driverRows(steps []*store.RecordStepParams) [][]any {
 	var drivers [][]any
 	seen := map[store.Lease]bool{}
 	for _, p := range steps {
@@ -233,21 +244,15 @@ func (s *Store) fenceDrivers(ctx context.Context, tx bun.IDB, steps []*store.Rec
 			drivers = append(drivers, []any{p.Driver.StepID, p.Driver.Token})
 		}
 	}
-	var fenced []struct {
-		ID    int64 `bun:"id"`
-		Token int64 `bun:"lease_token"`
-	}
-	if err := s.scan(ctx, tx, `WITH v (id, token) AS (`+b.rows([]string{"bigint", "bigint"}, drivers)+`)
-			UPDATE tasker_steps SET updated_at = `+b.arg(s.d.BindTime(at))+`
-			FROM v WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
-			RETURNING tasker_steps.id, tasker_steps.lease_token`, b.args, &fenced); err != nil {
-		return nil, err
-	}
-	live := make(map[store.Lease]bool, len(fenced))
-	for _, f := range fenced {
-		live[store.Lease{StepID: f.ID, Token: f.Token}] = true
-	}
-	return live, nil
+	return drivers
+}
+
+// fenceSQL touches the driver rows of d (id, token) that still hold that
+// lease, at stamp, and returns their ids and tokens.
+func fenceSQL(stamp string) string {
+	return `UPDATE tasker_steps SET updated_at = ` + stamp + `
+	FROM d WHERE tasker_steps.id = d.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = d.token
+	RETURNING tasker_steps.id, tasker_steps.lease_token`
 }
 
 // attemptTarget is the state an attempt's outcome moves its row to, as
