@@ -65,41 +65,81 @@ func (s *Store) RefreshStats(ctx context.Context) ([]string, error) {
 }
 
 // statsRefresher runs RefreshStats in the background after the store
-// added rows, one at a time and at most every growthCheck.
+// added rows, one at a time and at most every growthCheck. Rows added
+// while a refresh runs or waits its turn are looked at by the next one,
+// which comes growthCheck after the last: the last rows of a burst are
+// never left to the maintenance leader's next round.
 type statsRefresher struct {
-	mu      sync.Mutex
-	last    time.Time
-	running bool
-	closed  bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	last   time.Time     // when the last refresh started
+	busy   bool          // a refresh is running or due
+	again  bool          // rows were added since the running one started
+	closed bool          // stop was called
+	quit   chan struct{} // closed by stop: a due refresh is dropped
+	wg     sync.WaitGroup
 }
 
 // grew notes that s added rows.
 func (s *Store) grew() {
 	r := &s.stats
-	now := time.Now()
 	r.mu.Lock()
-	if r.closed || r.running || now.Sub(r.last) < growthCheck {
-		r.mu.Unlock()
+	defer r.mu.Unlock()
+	if r.closed {
 		return
 	}
-	r.running, r.last = true, now
+	if r.busy {
+		r.again = true
+		return
+	}
+	if r.quit == nil {
+		r.quit = make(chan struct{})
+	}
+	r.busy = true
 	r.wg.Add(1)
-	r.mu.Unlock()
-	go func() {
-		defer r.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_, _ = s.RefreshStats(ctx) // best effort: the maintenance leader looks again
+	go r.run(s, growthCheck-time.Since(r.last))
+}
+
+// run refreshes after wait, and again as long as rows were added
+// meanwhile.
+func (r *statsRefresher) run(s *Store, wait time.Duration) {
+	defer r.wg.Done()
+	for {
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-r.quit:
+				t.Stop()
+				return
+			}
+		}
 		r.mu.Lock()
-		r.running = false
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		r.last, r.again = time.Now(), false
 		r.mu.Unlock()
-	}()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, _ = s.RefreshStats(ctx) // best effort: the maintenance leader looks again
+		cancel()
+		r.mu.Lock()
+		if !r.again || r.closed {
+			r.busy = false
+			r.mu.Unlock()
+			return
+		}
+		wait = growthCheck - time.Since(r.last)
+		r.mu.Unlock()
+	}
 }
 
 // stop waits for a running refresh and starts no other.
 func (r *statsRefresher) stop() {
 	r.mu.Lock()
+	if !r.closed && r.quit != nil {
+		close(r.quit)
+	}
 	r.closed = true
 	r.mu.Unlock()
 	r.wg.Wait()
