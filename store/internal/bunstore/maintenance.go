@@ -18,9 +18,11 @@ const DefaultDeleteLimit = 500
 // DeleteFinished deletes one bounded batch of finished tasks, oldest first
 // within each retention: those with the default retention (retention_ms
 // NULL) that finished before p.Before, then those of each retention of
-// their own that finished longer ago than it. Steps, edges, transitions
-// and events follow by ON DELETE CASCADE; children of a deleted task keep
-// running with their parent_id set to NULL.
+// their own that finished longer ago than it. Their transitions and edges
+// are deleted by task id first (on Postgres no foreign key ties them to
+// their task: see migration 014); steps, events and workflow values follow
+// by ON DELETE CASCADE; children of a deleted task keep running with their
+// parent_id set to NULL.
 func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParams) (int, error) {
 	if err := p.Validate(); err != nil {
 		return 0, fmt.Errorf("deleting finished tasks: %w", err)
@@ -57,25 +59,30 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 			if n >= limit {
 				break
 			}
-			// Two cleaners running at once split the work instead of
-			// queueing behind each other's row locks (where the backend
-			// can skip them). MATERIALIZED: the pick runs once, so a
-			// batch never exceeds the limit (see ClaimSteps).
-			res, err := tx.NewRaw(`WITH picked AS MATERIALIZED (
-					SELECT id FROM tasker_tasks
+			// The batch is picked and locked first: two cleaners running
+			// at once split the work instead of queueing behind each
+			// other's row locks (where the backend can skip them).
+			var ids []int64
+			if err := tx.NewRaw(`SELECT id FROM tasker_tasks
 					WHERE `+c.cond+` AND completed_at IS NOT NULL AND completed_at < ?1 AND state IN (?0)
-					ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", "")+`)
-				DELETE FROM tasker_tasks WHERE id IN (SELECT id FROM picked)`,
+					ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", ""),
 				bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}),
-				c.before.UTC(), limit-n).Exec(ctx)
-			if err != nil {
+				c.before.UTC(), limit-n).Scan(ctx, &ids); err != nil {
 				return err
 			}
-			rows, err := res.RowsAffected()
-			if err != nil {
-				return err
+			if len(ids) == 0 {
+				continue
 			}
-			n += int(rows)
+			for _, table := range []string{"tasker_step_transitions", "tasker_task_transitions", "tasker_step_edges", "tasker_tasks"} {
+				col := "task_id"
+				if table == "tasker_tasks" {
+					col = "id"
+				}
+				if _, err := tx.NewRaw("DELETE FROM "+table+" WHERE "+col+" IN (?)", bun.List(ids)).Exec(ctx); err != nil {
+					return fmt.Errorf("deleting from %s: %w", table, err)
+				}
+			}
+			n += len(ids)
 		}
 		return nil
 	})
