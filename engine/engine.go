@@ -27,7 +27,6 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/diagnose"
 	"github.com/tasker-go/tasker/engine/internal/inflight"
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
-	"github.com/tasker-go/tasker/engine/internal/notifier"
 	"github.com/tasker-go/tasker/engine/internal/pressure"
 	"github.com/tasker-go/tasker/engine/internal/schedule"
 	"github.com/tasker-go/tasker/engine/internal/valcache"
@@ -54,10 +53,10 @@ type Engine struct {
 	due      claimer.Due   // when work this process committed becomes ready
 	inflight inflight.Set  // steps running here
 	waiters  waiters.Set   // callers of Wait
-	// done, on stores shared by many processes, wakes Wait when another
+	// far, on stores shared by many processes, wakes Wait when another
 	// process finishes a task (Postgres: NOTIFY; SQLite: the file's
 	// data_version); nil on stores that cannot tell.
-	done  *notifier.Notifier
+	far   *waiters.Far
 	bus   bus.Bus[Event]
 	maint *maintainer.Maintainer
 	sched *schedule.Runner // fires schedules while this process leads them
@@ -109,7 +108,7 @@ func New(cfg Config) (*Engine, error) {
 	e.vals = valcache.New(ttl, familyHistory, familyReport)
 	e.rules = diagnosisRules(c.DiagnosisRules)
 	if d, ok := e.st.(taskDoneStore); ok {
-		e.done = notifier.New(d.TaskDone)
+		e.far = &waiters.Far{Set: &e.waiters, Source: d.TaskDone, DoneAmong: e.st.TasksDone, Read: e.st.GetTaskIfDone}
 	}
 	x := c.Execution
 	retention := max(x.Retention, 0) // KeepForever: 0, none
@@ -537,7 +536,9 @@ func (e *Engine) checkPayload(what string, n int) error {
 }
 
 // Wait blocks until a task finishes (see Handle.Wait). Tasks finished by
-// this process wake it at once; others are seen within the poll interval.
+// this process wake it at once; others as soon as the store tells of a
+// commit elsewhere (Postgres: NOTIFY; SQLite: within a millisecond), or at
+// the poll interval on a store that cannot tell.
 // A task that failed or was cancelled is an Outcome too: Outcome.Err
 // returns why, as a *TaskError.
 func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
@@ -553,18 +554,13 @@ type taskDoneStore interface {
 
 // wait is Wait; with identity set, the task must have that identity.
 func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outcome, error) {
-	var elsewhere <-chan struct{} // a task finished in another process
-	if e.done != nil {
-		ch, stop := e.done.Subscribe()
-		defer stop()
-		elsewhere = ch
+	if e.far != nil { // a task finished in another process
+		defer e.far.Hold()()
 	}
 	// Each look is one statement: the task's row, with its steps only once
-	// it has finished (GetTaskIfDone) — a look at a task still running
-	// (the first, or after a wake-up that may concern other tasks: another
-	// process's commit, or on SQLite any commit to the file) reads no step.
-	// A commit of this process that finished the task may hand it over
-	// whole (waiters.Waiter.Detail): then there is nothing to read.
+	// it has finished (GetTaskIfDone) — the first look, at a task still
+	// running, reads no step. A commit that finished the task may hand it
+	// over whole (waiters.Waiter.Detail): then there is nothing to read.
 	var given *store.TaskDetail
 	for {
 		ch := e.waiters.Add(taskID)
@@ -605,14 +601,6 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 		select {
 		case <-ch.C:
 			given = ch.Detail
-		case <-elsewhere:
-			// This process's own commit announces too, after it has woken
-			// its waiters: take what it handed over.
-			select {
-			case <-ch.C:
-				given = ch.Detail
-			default:
-			}
 		case <-poll.C:
 		case <-ctx.Done():
 			poll.Stop()

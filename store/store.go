@@ -47,6 +47,11 @@ type Store interface {
 	// edges, as GetTask, once it has finished (State.Done), and its row
 	// alone before that — what Wait needs at each look.
 	GetTaskIfDone(ctx context.Context, id int64) (*TaskDetail, error)
+	// TasksDone returns, in no particular order, those of ids whose task
+	// has finished (State.Done), in one statement: whoever waits for many
+	// tasks learns which to read after a commit elsewhere. Ids of no task
+	// are left out; an empty ids returns nothing.
+	TasksDone(ctx context.Context, ids []int64) ([]int64, error)
 	// GetWorkflowHistory is GetTask for a code-first replay: the task, and
 	// its steps with only their id, task, name, handler, sequence, state,
 	// attempts, results, last error and next attempt time (no edges).

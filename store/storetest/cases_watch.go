@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -57,5 +59,29 @@ func testFinishWatched(t *testing.T, b *bundle) {
 		if !reflect.DeepEqual(got.Edges, want.Edges) {
 			t.Errorf("edges returned %v, GetTask %v", got.Edges, want.Edges)
 		}
+	}
+}
+
+// testTasksDone: TasksDone picks the finished tasks (every done state)
+// among ids, leaving running tasks and ids of no task out.
+func testTasksDone(t *testing.T, b *bundle) {
+	if got, err := b.s.TasksDone(b.ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("TasksDone(nil) = %v, %v; want nothing", got, err)
+	}
+	at := b.now.Add(-time.Minute)
+	complete := finishedAt(t, b, store.TaskComplete, at, chain("x"))
+	cancelled := finishedAt(t, b, store.TaskCancelled, at, chain("x"))
+	failed := finishedAt(t, b, store.TaskError, at, chain("x"))
+	running := b.create(t, chain("x"))
+	ids := []int64{running.Task.ID, complete.Task.ID, failed.Task.ID + cancelled.Task.ID + running.Task.ID + 1000, cancelled.Task.ID, failed.Task.ID}
+	got, err := b.s.TasksDone(b.ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	want := []int64{complete.Task.ID, cancelled.Task.ID, failed.Task.ID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("TasksDone(%v) = %v, want %v (complete, cancelled, error)", ids, got, want)
 	}
 }

@@ -86,6 +86,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
 		"FinishWatched":              testFinishWatched,
+		"TasksDone":                  testTasksDone,
 		"FailuresInOneGroup":         testFailuresInOneGroup,
 	}
 	for name, fn := range cases {

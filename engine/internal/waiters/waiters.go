@@ -1,5 +1,6 @@
 // Package waiters wakes the callers waiting for a task to change (Wait,
-// Result) when this process commits a change to it.
+// Result) when this process commits a change to it (Set), and when
+// another process finishes it (Far).
 package waiters
 
 import (
@@ -76,6 +77,17 @@ func (s *Set) Has(taskID int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.byID[taskID]) > 0
+}
+
+// IDs returns the tasks waited for, in no order.
+func (s *Set) IDs() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]int64, 0, len(s.byID))
+	for id := range s.byID {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Len is the number of tasks waited for.

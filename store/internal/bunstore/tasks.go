@@ -225,6 +225,22 @@ func (s *Store) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDetail,
 	return s.getTask(ctx, id, " AND t.state IN ('complete', 'error', 'cancelled', 'resolved_manually')")
 }
 
+// TasksDone reads which of ids are finished tasks, in one bound statement
+// whose text is the same whatever the number of ids (the list is one
+// parameter: an array on Postgres, a JSON array on SQLite).
+func (s *Store) TasksDone(ctx context.Context, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b := params{s: s}
+	q := `SELECT id FROM tasker_tasks WHERE ` + b.in("id", ids) + ` AND state IN ('complete', 'error', 'cancelled', 'resolved_manually')`
+	var done []int64
+	if err := s.scan(ctx, s.ro, q, b.args, &done); err != nil {
+		return nil, s.wrap(fmt.Sprintf("reading which of %d tasks are done", len(ids)), err)
+	}
+	return done, nil
+}
+
 // getTask is GetTask with cond added to the condition that joins the
 // steps to the task.
 func (s *Store) getTask(ctx context.Context, id int64, cond string) (*store.TaskDetail, error) {
