@@ -411,6 +411,8 @@ func (dialect) BindList(col, ph string, list any) (string, any) {
 	return col + " = ANY(" + ph + ")", list
 }
 
+func (dialect) Among(col, query string) string { return col + " = ANY(ARRAY(" + query + "))" }
+
 func (dialect) JSONAgg(elems ...string) string {
 	return "json_agg(json_build_array(" + strings.Join(elems, ", ") + "))"
 }

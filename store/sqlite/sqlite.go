@@ -333,6 +333,8 @@ func (dialect) BindList(col, ph string, list any) (string, any) {
 // bunDialect formats values as the store's bun.DB does.
 var bunDialect = sqlitedialect.New()
 
+func (dialect) Among(col, query string) string { return col + " IN (" + query + ")" }
+
 func (dialect) JSONAgg(elems ...string) string {
 	return "json_group_array(json_array(" + strings.Join(elems, ", ") + "))"
 }

@@ -659,7 +659,7 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 				state = CASE WHEN attempts < retry_limit THEN 'pending' ELSE 'error' END,
 				last_error = ?0, next_attempt_at = ?1, lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 				transition_seq = transition_seq + 1, updated_at = ?2
-			WHERE state = 'in_progress' AND lease_expires_at < ?1 AND id IN (SELECT id FROM picked)
+			WHERE state = 'in_progress' AND lease_expires_at < ?1 AND `+s.d.Among("id", "SELECT id FROM picked")+`
 			RETURNING id, task_id, state, transition_seq`, cause, s.d.Time(p.Now, 0), at, limit).Scan(ctx, &got); err != nil {
 			return err
 		}
@@ -766,7 +766,7 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 	update := `UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
 			lease_owner = ` + owner + `, lease_expires_at = ` + expires + `, lease_token = ` + token + `,
 			started_at = ` + started + `, updated_at = ` + started + `, transition_seq = transition_seq + 1
-		WHERE state = 'pending' AND id IN (SELECT id FROM picked)
+		WHERE state = 'pending' AND ` + s.d.Among("id", "SELECT id FROM picked") + `
 		RETURNING *`
 	if !s.d.WritableCTE() {
 		return pick + "\n" + update, b.args
@@ -778,7 +778,7 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 		str AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
 			SELECT id, task_id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM claimed),
 		tu AS (UPDATE tasker_tasks SET state = 'in_progress', updated_at = ` + started + `, transition_seq = transition_seq + 1
-			WHERE id IN (SELECT task_id FROM claimed) AND state = 'pending' RETURNING *),
+			WHERE ` + s.d.Among("id", "SELECT task_id FROM claimed") + ` AND state = 'pending' RETURNING *),
 		ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
 			SELECT id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM tu)
 		` + s.claimAnswer(withInputs), b.args
