@@ -380,3 +380,16 @@ func startWorker(ctx context.Context, t *testing.T, db string) (stop func() stri
 		return out.String()
 	}
 }
+
+// A bench flag the chosen run would ignore is refused before anything runs
+// (no file is created): --only without --experiments ran every workload.
+func TestBenchRefusesIgnoredFlags(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "bench.db")
+	mustFail(t, "--only does nothing with the workloads", "bench", "--only", "E1", "--scale", "0.001", "--db", db)
+	mustFail(t, "--workloads does nothing with --experiments", "bench", "--experiments", "--workloads", "W1", "--db", db)
+	mustFail(t, "--scale does nothing with --soak", "bench", "--soak", "1s", "--scale", "0.1", "--db", db)
+	mustFail(t, "--metrics does nothing with the workloads on PostgreSQL", "bench", "--metrics", "--db", "postgres://127.0.0.1:1/none")
+	if files, _ := filepath.Glob(filepath.Join(filepath.Dir(db), "*")); len(files) != 0 {
+		t.Fatalf("a refused bench left %v", files)
+	}
+}
