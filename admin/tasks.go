@@ -52,6 +52,12 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request, _ *principal)
 			fail(w, badRequest("key needs workflow: an idempotency key is scoped by its workflow"))
 			return
 		}
+		for _, other := range []string{"state", "queue", "since", "until", "cursor", "limit"} {
+			if q.Has(other) {
+				fail(w, badRequest("key finds one task by workflow and key: %s does not apply", other))
+				return
+			}
+		}
 		t, err := s.e.TaskByKey(r.Context(), workflow, key)
 		if err != nil {
 			fail(w, err)
@@ -353,6 +359,9 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 				return nil, badRequest("%s %q: want an RFC 3339 time", f.key, v)
 			}
 		}
+	}
+	if !p.CreatedBefore.IsZero() && p.CreatedAfter.After(p.CreatedBefore) {
+		return nil, badRequest("since %s is after until %s: no task can match", q.Get("since"), q.Get("until"))
 	}
 	for _, f := range []struct {
 		key string
