@@ -565,3 +565,35 @@ func TestQueryParametersChecked(t *testing.T) {
 		t.Fatalf("a valid report: %d %v", code, body)
 	}
 }
+
+// TestCancelFinishedSaysForce: cancelling a complete task without force is
+// refused (409) with how to withdraw it (the state machine's own words,
+// "only an operator may force it", read as a role problem to the operator
+// who sent it); with {"force":true} it is withdrawn.
+func TestCancelFinishedSaysForce(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	if err := v.e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	id := v.start(1)
+	for range 10 {
+		if _, err := v.e.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := v.state(id); st != store.TaskComplete {
+		t.Fatalf("task %d is %s, want complete", id, st)
+	}
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	code, body := v.do("POST", path, op, "")
+	if code != http.StatusConflict || !strings.Contains(fmt.Sprint(body["error"]), `the task is complete, and a finished task is withdrawn only with {"force":true} in the body`) {
+		t.Fatalf("POST %s: %d %v", path, code, body)
+	}
+	if st := v.state(id); st != store.TaskComplete {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	if code, body := v.do("POST", path, op, `{"force":true}`); code != http.StatusOK || v.state(id) != store.TaskCancelled {
+		t.Fatalf("forced cancel: %d %v, task %s", code, body, v.state(id))
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -267,7 +269,15 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request, p *principal) {
 		if body.Force {
 			opts = append(opts, engine.Force())
 		}
-		return s.e.Cancel(ctx, id, cmp.Or(body.Reason, "cancelled through the admin API"), opts...)
+		err := s.e.Cancel(ctx, id, cmp.Or(body.Reason, "cancelled through the admin API"), opts...)
+		// The state machine says "only an operator may force it" to a
+		// caller who may well be one: say how.
+		if err != nil && !body.Force && errors.Is(err, store.ErrIllegalTransition) {
+			if d, gerr := s.st.GetTask(ctx, id); gerr == nil && d.Task.State.Terminal() && d.Task.State != store.TaskCancelled {
+				err = fmt.Errorf("%w; the task is %s, and a finished task is withdrawn only with {\"force\":true} in the body", err, d.Task.State)
+			}
+		}
+		return err
 	})
 }
 
