@@ -1,6 +1,7 @@
 package testkit_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -25,8 +26,8 @@ func fatalOf(t *testing.T, f func(ft *fatalT)) string {
 // Mistakes in using the kit fail the test where they are made, naming
 // them. Before, each passed quietly: RunUntilDone() ran one round and
 // returned, AssertStepHistory of a misspelt step compared an empty history,
-// RunFor(-d) set the clock back, a Config.Store or Clock was replaced
-// without a word, RunStep ran a nil handler (a nil-pointer PanicError) and
+// RunFor(-d) set the clock back, a Config.Store or Clock (or, for
+// CrashEach, WorkerID) was replaced without a word, RunStep ran a nil handler (a nil-pointer PanicError) and
 // handed invalid raw JSON to the handler.
 func TestKitRefusesMistakes(t *testing.T) {
 	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
@@ -51,6 +52,13 @@ func TestKitRefusesMistakes(t *testing.T) {
 		{"RunFor backwards", "testkit: RunFor(-1h0m0s): the clock does not run backwards", func(ft *fatalT) { newEnv(ft).RunFor(-time.Hour) }},
 		{"Config.Clock set", "testkit: Options.Config.Store and Clock are testkit's own", func(ft *fatalT) {
 			testkit.NewEngine(ft, &testkit.Options{Config: engine.Config{Clock: testkit.NewEngine(t, nil).Clock}})
+		}},
+		{"CrashEach Config.WorkerID set", "testkit.CrashEach: Config.Store, Clock and WorkerID are CrashEach's own", func(ft *fatalT) {
+			testkit.CrashEach(ft, testkit.CrashTest{
+				Setup:  func(*engine.Engine, *testkit.Effects) error { return nil },
+				Start:  func(context.Context, *engine.Engine) (int64, error) { return 0, nil },
+				Config: engine.Config{WorkerID: "mine"},
+			})
 		}},
 		{"RunStep nil handler", "testkit: RunStep: the handler is nil", func(ft *fatalT) { _, _ = testkit.RunStep(ft, nil, nil, nil, nil) }},
 		{"RunStep negative attempt", "must not be negative, got -1, 0, 0 and 0s", func(ft *fatalT) {
