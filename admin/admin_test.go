@@ -597,3 +597,19 @@ func TestCancelFinishedSaysForce(t *testing.T) {
 		t.Fatalf("forced cancel: %d %v, task %s", code, body, v.state(id))
 	}
 }
+
+// TestWorkflowsListsNeverNull: with no handler registered (as under
+// `tasker serve`), GET /api/workflows answered "handlers": null.
+func TestWorkflowsListsNeverNull(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	code, body := v.do("GET", "/api/workflows", v.token(store.RoleViewer), "")
+	if code != http.StatusOK {
+		t.Fatalf("%d %v", code, body)
+	}
+	if h, ok := body["handlers"].([]any); !ok || len(h) != 0 {
+		t.Fatalf("handlers = %#v, want []", body["handlers"])
+	}
+	if tm, ok := body["templates"].([]any); !ok || len(tm) != 1 || tm[0] != "shop/fanout@0.0.0" {
+		t.Fatalf("templates = %#v", body["templates"])
+	}
+}
