@@ -529,3 +529,87 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryParametersChecked: a query parameter the endpoint does not read
+// (a misspelt filter, a POST's option put in the query), one given twice,
+// filters that contradict each other, are answered 400 naming them, and a
+// refused POST changes nothing; before, each was ignored and the request
+// served as if it were not there.
+func TestQueryParametersChecked(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/api/tasks?stat=error", `unknown query parameter "stat" (GET /api/tasks takes state, workflow, queue`},
+		{"GET", "/api/tasks?state=error&state=pending", `query parameter "state" given 2 times: give it once (state=a,b`},
+		{"GET", "/api/tasks?limit=1&limit=1000", `"limit" given 2 times`},
+		{"GET", "/api/tasks?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z", "since 2030-01-02T00:00:00Z is after until"},
+		{"GET", "/api/tasks?workflow=shop/fanout&key=order-1&state=error", "state does not apply"},
+		{"GET", "/api/report?sinc=24h", `unknown query parameter "sinc"`},
+		{"GET", fmt.Sprintf("/api/tasks/%d?verbose=1", id), `takes no query parameter, got "verbose"`},
+		{"POST", fmt.Sprintf("/api/tasks/%d/cancel?force=true", id), `takes no query parameter, got "force"`},
+	} {
+		code, body := v.do(c.method, c.path, op, "")
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), c.want) {
+			t.Errorf("%s %s: %d %v, want 400 containing %q", c.method, c.path, code, body, c.want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	// What the endpoints do read still works.
+	if code, body := v.do("GET", "/api/tasks?state=pending,error&limit=5&workflow=shop/fanout", op, ""); code != http.StatusOK || len(body["tasks"].([]any)) != 1 {
+		t.Fatalf("a valid listing: %d %v", code, body)
+	}
+	if code, body := v.do("GET", "/api/report?since=24h&workflow=shop/fanout", op, ""); code != http.StatusOK {
+		t.Fatalf("a valid report: %d %v", code, body)
+	}
+}
+
+// TestCancelFinishedSaysForce: cancelling a complete task without force is
+// refused (409) with how to withdraw it (the state machine's own words,
+// "only an operator may force it", read as a role problem to the operator
+// who sent it); with {"force":true} it is withdrawn.
+func TestCancelFinishedSaysForce(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	if err := v.e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	id := v.start(1)
+	for range 10 {
+		if _, err := v.e.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := v.state(id); st != store.TaskComplete {
+		t.Fatalf("task %d is %s, want complete", id, st)
+	}
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	code, body := v.do("POST", path, op, "")
+	if code != http.StatusConflict || !strings.Contains(fmt.Sprint(body["error"]), `the task is complete, and a finished task is withdrawn only with {"force":true} in the body`) {
+		t.Fatalf("POST %s: %d %v", path, code, body)
+	}
+	if st := v.state(id); st != store.TaskComplete {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	if code, body := v.do("POST", path, op, `{"force":true}`); code != http.StatusOK || v.state(id) != store.TaskCancelled {
+		t.Fatalf("forced cancel: %d %v, task %s", code, body, v.state(id))
+	}
+}
+
+// TestWorkflowsListsNeverNull: with no handler registered (as under
+// `tasker serve`), GET /api/workflows answered "handlers": null.
+func TestWorkflowsListsNeverNull(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	code, body := v.do("GET", "/api/workflows", v.token(store.RoleViewer), "")
+	if code != http.StatusOK {
+		t.Fatalf("%d %v", code, body)
+	}
+	if h, ok := body["handlers"].([]any); !ok || len(h) != 0 {
+		t.Fatalf("handlers = %#v, want []", body["handlers"])
+	}
+	if tm, ok := body["templates"].([]any); !ok || len(tm) != 1 || tm[0] != "shop/fanout@0.0.0" {
+		t.Fatalf("templates = %#v", body["templates"])
+	}
+}

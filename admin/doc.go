@@ -27,11 +27,11 @@
 //	GET  /api/tokens                    the tokens, never their secrets          (admin)
 //	POST /api/tokens/{id}/revoke                                                (admin)
 //
-// Errors are {"error":"…"} with 400 (bad parameter or body, named), 401
-// (no valid token), 403 (role too low, or a cross-origin POST), 404, 409
-// (the state machine refuses the move), 413 (body over
-// Config.MaxBodyBytes; nothing is done) or 503 (the database cannot be
-// reached).
+// Errors are {"error":"…"} with 400 (bad parameter or body, named; also a
+// query parameter the route does not read, or one given twice), 401 (no
+// valid token), 403 (role too low, or a cross-origin POST), 404, 409 (the
+// state machine refuses the move), 413 (body over Config.MaxBodyBytes;
+// nothing is done) or 503 (the database cannot be reached).
 //
 // # Dashboard
 //

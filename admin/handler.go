@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,8 +32,8 @@ type Config struct {
 	// AllowAnonymous serves requests without a token as admin (recorded
 	// as actor "anonymous") while the database holds no token; once a
 	// token exists every request needs one. Set it only when the handler
-	// is reachable from this machine alone: Listen refuses it on any
-	// address but loopback.
+	// is reachable from this machine alone: CheckListen, which `tasker
+	// serve` follows, allows it on a loopback address only.
 	AllowAnonymous bool
 	// MaxBodyBytes bounds a request body (default 64 KiB); a larger one is
 	// answered 413 and nothing is done.
@@ -70,7 +73,7 @@ func Handler(cfg Config) (http.Handler, error) {
 		mux.Handle("GET /metrics", s.need(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ *principal) { metrics.ServeHTTP(w, r) }))
 	}
 	for _, rt := range s.routes() {
-		mux.Handle(rt.pattern, s.need(rt.role, rt.h))
+		mux.Handle(rt.pattern, s.need(rt.role, onlyParams(queryParams[rt.pattern], rt.h)))
 	}
 	s.dashboardRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +108,42 @@ func (s *server) routes() []route {
 		{"POST /api/tasks/{id}/events", store.RoleOperator, s.sendEvent},
 		{"GET /api/tokens", store.RoleAdmin, s.listTokens},
 		{"POST /api/tokens/{id}/revoke", store.RoleAdmin, s.revokeToken},
+	}
+}
+
+// queryParams lists the query parameters each API route reads; the others
+// take none.
+var queryParams = map[string][]string{
+	"GET /api/tasks":  {"state", "workflow", "queue", "since", "until", "key", "cursor", "limit"},
+	"GET /api/report": {"since", "namespace", "workflow"},
+}
+
+// onlyParams refuses a query parameter h does not read, or one given
+// twice: a misspelt filter (?stat=error) or a POST's option put in the
+// query (?force=true) would otherwise be ignored, the request served as if
+// it were not there.
+func onlyParams(known []string, h func(w http.ResponseWriter, r *http.Request, p *principal)) func(w http.ResponseWriter, r *http.Request, p *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		q := r.URL.Query()
+		names := slices.Sorted(maps.Keys(q))
+		for _, name := range names {
+			switch {
+			case !slices.Contains(known, name) && len(known) == 0:
+				fail(w, badRequest("%s %s takes no query parameter, got %q", r.Method, r.URL.Path, name))
+				return
+			case !slices.Contains(known, name):
+				fail(w, badRequest("unknown query parameter %q (%s %s takes %s)", name, r.Method, r.URL.Path, strings.Join(known, ", ")))
+				return
+			case len(q[name]) > 1:
+				hint := ""
+				if name == "state" {
+					hint = " (state=a,b lists several states)"
+				}
+				fail(w, badRequest("query parameter %q given %d times: give it once%s", name, len(q[name]), hint))
+				return
+			}
+		}
+		h(w, r, p)
 	}
 }
 

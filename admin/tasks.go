@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,6 +53,12 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request, _ *principal)
 		if workflow == "" {
 			fail(w, badRequest("key needs workflow: an idempotency key is scoped by its workflow"))
 			return
+		}
+		for _, other := range []string{"state", "queue", "since", "until", "cursor", "limit"} {
+			if q.Has(other) {
+				fail(w, badRequest("key finds one task by workflow and key: %s does not apply", other))
+				return
+			}
 		}
 		t, err := s.e.TaskByKey(r.Context(), workflow, key)
 		if err != nil {
@@ -221,9 +229,11 @@ func (s *server) workers(w http.ResponseWriter, r *http.Request, _ *principal) {
 
 // workflows: GET /api/workflows: what this process has registered.
 func (s *server) workflows(w http.ResponseWriter, r *http.Request, _ *principal) {
-	t := s.e.Templates()
+	// Lists, never null (serve registers nothing): a client iterating
+	// over them would fail on null.
+	t := append([]string{}, s.e.Templates()...)
 	slices.Sort(t)
-	writeJSON(w, http.StatusOK, map[string]any{"templates": t, "handlers": s.e.Handlers()})
+	writeJSON(w, http.StatusOK, map[string]any{"templates": t, "handlers": append([]string{}, s.e.Handlers()...)})
 }
 
 // act runs an operator action with the principal as its actor and
@@ -261,7 +271,15 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request, p *principal) {
 		if body.Force {
 			opts = append(opts, engine.Force())
 		}
-		return s.e.Cancel(ctx, id, cmp.Or(body.Reason, "cancelled through the admin API"), opts...)
+		err := s.e.Cancel(ctx, id, cmp.Or(body.Reason, "cancelled through the admin API"), opts...)
+		// The state machine says "only an operator may force it" to a
+		// caller who may well be one: say how.
+		if err != nil && !body.Force && errors.Is(err, store.ErrIllegalTransition) {
+			if d, gerr := s.st.GetTask(ctx, id); gerr == nil && d.Task.State.Terminal() && d.Task.State != store.TaskCancelled {
+				err = fmt.Errorf("%w; the task is %s, and a finished task is withdrawn only with {\"force\":true} in the body", err, d.Task.State)
+			}
+		}
+		return err
 	})
 }
 
@@ -353,6 +371,9 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 				return nil, badRequest("%s %q: want an RFC 3339 time", f.key, v)
 			}
 		}
+	}
+	if !p.CreatedBefore.IsZero() && p.CreatedAfter.After(p.CreatedBefore) {
+		return nil, badRequest("since %s is after until %s: no task can match", q.Get("since"), q.Get("until"))
 	}
 	for _, f := range []struct {
 		key string

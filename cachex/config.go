@@ -25,9 +25,12 @@ type Config struct {
 	// Local tunes the in-process store (also the fallback of a distributed
 	// cache).
 	Local LocalConfig `yaml:"local"`
-	// Redis tunes the Redis client; its URL comes from Distributed.
+	// Redis tunes the Redis client; its URL comes from Distributed (a
+	// Redis.URL of its own is refused), and without Distributed it is
+	// refused: there is no Redis to tune.
 	Redis RedisConfig `yaml:"redis"`
-	// Fallback tunes failing open from Redis to the local store.
+	// Fallback tunes failing open from Redis to the local store; like
+	// Redis, it is refused without Distributed.
 	Fallback FallbackConfig `yaml:"fallback"`
 }
 
@@ -42,12 +45,21 @@ func (c Config) Validate() error {
 	if err := c.Local.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("local: %w", err))
 	}
-	r := c.Redis
-	r.URL = c.Distributed
-	if c.Distributed != "" {
-		if err := r.validateTuning(); err != nil {
-			errs = append(errs, fmt.Errorf("redis: %w", err))
+	// Redis and Fallback tune the distributed store alone: set without
+	// Distributed they would do nothing, and Redis.URL never reaches it.
+	if c.Redis.URL != "" {
+		errs = append(errs, fmt.Errorf("redis.url %q: the URL is Distributed (New fills redis.url from it): set Distributed instead", c.Redis.URL))
+	}
+	if c.Distributed == "" {
+		if c.Redis != (RedisConfig{URL: c.Redis.URL}) {
+			errs = append(errs, errors.New("redis: tunes the Redis store, and Distributed (empty) declares none: set Distributed or leave redis out"))
 		}
+		if c.Fallback != (FallbackConfig{}) {
+			errs = append(errs, errors.New("fallback: tunes failing open from Redis, and Distributed (empty) declares none: set Distributed or leave fallback out"))
+		}
+	}
+	if err := c.Redis.validateTuning(); err != nil {
+		errs = append(errs, fmt.Errorf("redis: %w", err))
 	}
 	if err := c.Fallback.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("fallback: %w", err))

@@ -134,3 +134,34 @@ func TestConfigValidateReportsAll(t *testing.T) {
 		t.Errorf("RedisConfig{}.Validate = %v; want url required", err)
 	}
 }
+
+// A Redis URL given as Redis.URL, or Redis and Fallback tuning without
+// Distributed, did nothing: New returned a local cache and never contacted
+// Redis. Each is refused now, naming the field.
+func TestConfigRefusesRedisSettingsWithoutDistributed(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cfg  cachex.Config
+		want string
+	}{
+		{cachex.Config{Redis: cachex.RedisConfig{URL: "redis://127.0.0.1:6379/0"}}, `redis.url "redis://127.0.0.1:6379/0": the URL is Distributed`},
+		{cachex.Config{Distributed: "redis://127.0.0.1:6379/0", Redis: cachex.RedisConfig{URL: "redis://other:6379/0"}}, "set Distributed instead"},
+		{cachex.Config{Redis: cachex.RedisConfig{Namespace: "app:"}}, "redis: tunes the Redis store, and Distributed (empty) declares none"},
+		{cachex.Config{Fallback: cachex.FallbackConfig{RetryInterval: time.Second}}, "fallback: tunes failing open from Redis"},
+	} {
+		got, err := cachex.New(c.cfg, nil)
+		if err == nil {
+			_ = got.Close()
+			t.Errorf("New(%+v) = %T, want an error containing %q", c.cfg, got, c.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New: %v; want it to contain %q", err, c.want)
+		}
+	}
+	// Tuning with Distributed stays valid (New does not contact Redis).
+	if err := (cachex.Config{Distributed: "redis://127.0.0.1:6379/0", Redis: cachex.RedisConfig{Namespace: "app:"},
+		Fallback: cachex.FallbackConfig{RetryInterval: time.Second}}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -122,9 +122,10 @@ func TestCodecEncodesEveryPayload(t *testing.T) {
 
 	wf, err := engine.StartWorkflow[string, string](ctx, env.Engine, "c/code", secret)
 	must(t, err)
-	env.RunUntilDone()
-	_, err = env.RunOnce(ctx)
-	must(t, err)
+	for range 2 {
+		_, err = env.RunOnce(ctx)
+		must(t, err)
+	}
 	if v, err := engine.Query[string](ctx, env.Engine, wf.TaskID, "state"); err != nil || v != secret+"/step" {
 		t.Fatalf("query: %q %v", v, err)
 	}

@@ -51,6 +51,11 @@ func (p Policy) Validate() error {
 	if p.Base > 0 && p.Max > 0 && p.Max < p.Base {
 		errs = append(errs, fmt.Errorf("retry max %s is below base %s", p.Max, p.Base))
 	}
+	// A zero Max is DefaultMax: a Base above it would be capped at every
+	// attempt, the Base given doing nothing.
+	if p.Max == 0 && p.Base > DefaultMax {
+		errs = append(errs, fmt.Errorf("retry base %s is above the default max %s, which would cap every delay: set max too", p.Base, DefaultMax))
+	}
 	return errors.Join(errs...)
 }
 

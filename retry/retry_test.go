@@ -1,6 +1,7 @@
 package retry_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,24 @@ func TestDefaultsAndValidation(t *testing.T) {
 	}
 	if err := (retry.Policy{Base: time.Minute, Max: time.Second}).Validate(); err == nil {
 		t.Fatal("max below base accepted")
+	}
+}
+
+// A Base above DefaultMax with Max left zero was accepted, and every delay
+// was DefaultMax: the Base given did nothing. It is refused, naming both;
+// a Max below the default Base stays valid (it caps, as asked).
+func TestBaseAboveDefaultMaxRefused(t *testing.T) {
+	p := retry.Policy{Base: 10 * time.Minute}
+	if c := p.Ceiling(1); c != retry.DefaultMax {
+		t.Fatalf("Ceiling(1) = %s; the test assumes the default max caps it", c)
+	}
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "retry base 10m0s is above the default max 5m0s") {
+		t.Fatalf("Validate = %v", err)
+	}
+	for _, ok := range []retry.Policy{{Base: 10 * time.Minute, Max: time.Hour}, {Max: 100 * time.Millisecond}, {Base: retry.DefaultMax}} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
 	}
 }

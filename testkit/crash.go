@@ -34,7 +34,7 @@ type CrashTest struct {
 	// start is reported as a failure.
 	Start func(ctx context.Context, e *engine.Engine) (int64, error)
 	// Config is the engines' configuration; Store, Clock and WorkerID are
-	// supplied.
+	// supplied (setting any of them is refused).
 	Config engine.Config
 }
 
@@ -136,6 +136,10 @@ func CrashEach(t testing.TB, c CrashTest) *CrashReport {
 	t.Helper()
 	if c.Setup == nil || c.Start == nil {
 		t.Fatalf("testkit.CrashEach: Setup and Start are required")
+		return nil
+	}
+	if c.Config.Store != nil || c.Config.Clock != nil || c.Config.WorkerID != "" {
+		t.Fatalf("testkit.CrashEach: Config.Store, Clock and WorkerID are CrashEach's own (each run's SQLite file, clock and worker); leave them unset")
 		return nil
 	}
 	dir := t.TempDir()

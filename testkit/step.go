@@ -72,8 +72,10 @@ func (r *StepResult) Decode(v any) error {
 // becomes an *engine.PanicError with its stack, a result that cannot be
 // encoded a permanent error. The result is returned even with an error.
 //
-// Encoding input, deps or config failing fails the test. RunStep is the
-// unit test of a step; NewEngine runs whole workflows.
+// Encoding input, deps or config failing fails the test, and so do a nil
+// handler, a json.RawMessage or []byte that is not valid JSON, and a
+// negative StepOptions number. RunStep is the unit test of a step;
+// NewEngine runs whole workflows.
 //
 //	res, err := testkit.RunStep(t, charge, map[string]int{"order_id": 42},
 //		map[string]any{"validate": Cart{Total: 10}}, nil)
@@ -82,6 +84,12 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	var o StepOptions
 	if opts != nil {
 		o = *opts
+	}
+	if h == nil {
+		t.Fatalf("testkit: RunStep: the handler is nil")
+	}
+	if o.Attempt < 0 || o.TaskID < 0 || o.StepID < 0 || o.Timeout < 0 {
+		t.Fatalf("testkit: RunStep: StepOptions.Attempt, TaskID, StepID and Timeout must not be negative, got %d, %d, %d and %s", o.Attempt, o.TaskID, o.StepID, o.Timeout)
 	}
 	if o.Workflow == "" {
 		o.Workflow = "test/workflow"
@@ -163,15 +171,26 @@ func encode(t testing.TB, what string, v any, ifNil []byte) json.RawMessage {
 	case nil:
 		return ifNil
 	case json.RawMessage:
-		return v
+		return validJSON(t, what, v)
 	case []byte:
-		return v
+		return validJSON(t, what, v)
 	}
 	doc, err := json.Marshal(v)
 	if err != nil {
 		t.Fatalf("testkit: encoding %s: %v", what, err)
 	}
 	return doc
+}
+
+// validJSON takes raw as it is, so it must be the JSON the engine would
+// have stored: the handler decoding it would fail on anything else, far
+// from the test's mistake.
+func validJSON(t testing.TB, what string, raw []byte) json.RawMessage {
+	t.Helper()
+	if !json.Valid(raw) {
+		t.Fatalf("testkit: %s is not valid JSON: %q", what, raw)
+	}
+	return raw
 }
 
 // callHandler runs h as the engine does: a panic is an *engine.PanicError.

@@ -59,7 +59,8 @@ import (
 
 // Options adjust NewEngine.
 type Options struct {
-	// Config is the engine configuration; Store and Clock are supplied.
+	// Config is the engine configuration; Store and Clock are supplied
+	// (setting either is refused: the test would not run on it).
 	Config engine.Config
 	// File puts the database in a file under t.TempDir() instead of memory.
 	File bool
@@ -85,6 +86,9 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	if o.Config.Store != nil || o.Config.Clock != nil {
+		t.Fatalf("testkit: Options.Config.Store and Clock are testkit's own (an SQLite store and a fake clock); leave them unset")
 	}
 	if o.Start.IsZero() {
 		o.Start = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -118,6 +122,11 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 // the tasks can never finish.
 func (env *Env) RunUntilDone(taskIDs ...int64) {
 	env.t.Helper()
+	if len(taskIDs) == 0 {
+		// Nothing to wait for would return after one round, asserting
+		// nothing.
+		env.t.Fatalf("testkit: RunUntilDone needs the ids of the tasks to run to the end")
+	}
 	ctx := context.Background()
 	for range 10_000 {
 		if _, err := env.RunOnce(ctx); err != nil {
@@ -251,9 +260,18 @@ func causeOf(tr *store.TaskTransition, steps []*store.StepTransition) int {
 	return -1 // cancelled, retried, resolved: the task moves first
 }
 
-// StepHistory is History restricted to one step's lines.
+// StepHistory is History restricted to one step's lines. A step the task
+// does not have fails the test (its history would be empty, whatever the
+// name's typo).
 func (env *Env) StepHistory(id int64, step string) []string {
 	env.t.Helper()
+	var names []string
+	for _, s := range env.Task(id).Steps {
+		names = append(names, s.Name)
+	}
+	if !slices.Contains(names, step) {
+		env.t.Fatalf("testkit: task %d has no step %q (steps: %s)", id, step, strings.Join(names, ", "))
+	}
 	var out []string
 	prefix := "step " + step + ": "
 	for _, l := range env.History(id) {

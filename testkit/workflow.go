@@ -56,6 +56,9 @@ func (env *Env) SendEvent(taskID int64, name, key string, payload any) bool {
 // use it to let a workflow reach a wait before sending an event.
 func (env *Env) RunFor(d time.Duration) {
 	env.t.Helper()
+	if d < 0 {
+		env.t.Fatalf("testkit: RunFor(%s): the clock does not run backwards", d)
+	}
 	ctx := context.Background()
 	end := env.Clock.Now().Add(d)
 	for range 10_000 {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,6 +72,12 @@ the same --db charges it, then waits for the decision, sent with
 			cents, err := parseCents(amount)
 			if err != nil {
 				return err
+			}
+			if strings.TrimSpace(employee) == "" {
+				return errors.New("--employee is empty: name who spent it")
+			}
+			if id == "" && cmd.Flags().Changed("id") {
+				return errors.New("--id is empty: give the expense id, or leave --id out for a random one")
 			}
 			if id == "" {
 				b := make([]byte, 4)

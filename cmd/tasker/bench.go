@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,6 +80,9 @@ slope of each after the warm-up (the first fifth).`,
 				return errors.New("--experiments and --soak are separate runs: give one")
 			case soak < 0:
 				return fmt.Errorf("--soak must be positive, got %s", soak)
+			}
+			if err := benchUnusedFlags(cmd, experiments, soak > 0, strings.HasPrefix(o.DB, "postgres://") || strings.HasPrefix(o.DB, "postgresql://")); err != nil {
+				return err
 			}
 			stop, err := profile(cpuProfile, traceFile)
 			if err != nil {
@@ -161,4 +165,26 @@ func newBenchWorkerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.Workload, "workload", "", "W1 to W5c")
 	cmd.Flags().StringVar(&o.ID, "id", "1", "worker number")
 	return cmd
+}
+
+// benchUnusedFlags refuses a flag the chosen run would ignore: --only
+// without --experiments, the workloads' flags with --experiments or
+// --soak, --metrics and --tracing on PostgreSQL. (--procs keeps its
+// documented default on SQLite.)
+func benchUnusedFlags(cmd *cobra.Command, experiments, soak, postgres bool) error {
+	mode, unused := "the workloads", []string{"only"}
+	switch {
+	case experiments:
+		mode, unused = "--experiments", []string{"workloads", "peers-sizes", "metrics", "tracing", "procs"}
+	case soak:
+		mode, unused = "--soak", []string{"only", "workloads", "peers-sizes", "metrics", "tracing", "procs", "scale"}
+	case postgres:
+		mode, unused = "the workloads on PostgreSQL", []string{"only", "metrics", "tracing"}
+	}
+	for _, name := range unused {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s does nothing with %s: leave it out", name, mode)
+		}
+	}
+	return nil
 }

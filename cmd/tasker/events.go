@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,6 +41,9 @@ new event.`,
 				return err
 			}
 			name := args[1]
+			if strings.TrimSpace(name) == "" {
+				return errors.New("the event NAME is empty: give the name the workflow's WaitEvent waits for")
+			}
 			// The payload is checked here, before anything is opened: the
 			// engine would otherwise carry it as an opaque document to a
 			// WaitEvent that fails decoding it.

@@ -380,3 +380,33 @@ func startWorker(ctx context.Context, t *testing.T, db string) (stop func() stri
 		return out.String()
 	}
 }
+
+// A bench flag the chosen run would ignore is refused before anything runs
+// (no file is created): --only without --experiments ran every workload.
+func TestBenchRefusesIgnoredFlags(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "bench.db")
+	mustFail(t, "--only does nothing with the workloads", "bench", "--only", "E1", "--scale", "0.001", "--db", db)
+	mustFail(t, "--workloads does nothing with --experiments", "bench", "--experiments", "--workloads", "W1", "--db", db)
+	mustFail(t, "--scale does nothing with --soak", "bench", "--soak", "1s", "--scale", "0.1", "--db", db)
+	mustFail(t, "--metrics does nothing with the workloads on PostgreSQL", "bench", "--metrics", "--db", "postgres://127.0.0.1:1/none")
+	if files, _ := filepath.Glob(filepath.Join(filepath.Dir(db), "*")); len(files) != 0 {
+		t.Fatalf("a refused bench left %v", files)
+	}
+}
+
+// Empty values and conflicting flags are refused before the database is
+// opened (none is created): approval start --employee "" started an
+// expense "by " nobody, --id "" silently took a random id, events send
+// with an empty NAME failed deep in the engine ("sending event  to task
+// 4: sending event: name: is required"), and worker --drain with its
+// former name --shutdown-timeout kept one of the two without a word.
+func TestEmptyAndConflictingFlags(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "t.db")
+	mustFail(t, `--employee is empty: name who spent it`, "approval", "start", "--amount", "10", "--employee", "", "--db", db)
+	mustFail(t, `--id is empty: give the expense id, or leave --id out`, "approval", "start", "--amount", "10", "--id", "", "--db", db)
+	mustFail(t, `the event NAME is empty`, "events", "send", "1", " ", "--db", db)
+	mustFail(t, `--drain and --shutdown-timeout are one setting`, "worker", "--drain", "1s", "--shutdown-timeout", "2s", "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", db, err)
+	}
+}

@@ -110,6 +110,17 @@ func TestDBFlagMistakes(t *testing.T) {
 	mustFail(t, `--db: unsupported URL scheme "mysql"`, "tasks", "ls", "--db", "mysql://root@localhost/tasker")
 	mustFail(t, `--db: unsupported URL scheme "http"`, "migrate", "--db", "http://example.com/db")
 	mustFail(t, "--db sqlite:// names no file", "tasks", "ls", "--db", "sqlite://")
+	// A ?query on an SQLite path was dropped (x.db?mode=ro opened x.db
+	// read-write) or created the file and then failed; an empty or repeated
+	// ?schema= used the connection's current schema.
+	dir := t.TempDir()
+	mustFail(t, "an SQLite path takes no ?parameters", "migrate", "--db", filepath.Join(dir, "a.db")+"?foo=bar")
+	mustFail(t, "an SQLite path takes no ?parameters", "migrate", "--db", "sqlite://"+filepath.Join(dir, "b.db")+"?_pragma=journal_mode(delete)")
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("refused --db values created %v", files)
+	}
+	mustFail(t, `--db: ?schema= needs one schema name (got [""])`, "migrate", "--db", "postgres://127.0.0.1:1/x?schema=")
+	mustFail(t, `--db: ?schema= needs one schema name (got ["a" "b"])`, "migrate", "--db", "postgres://127.0.0.1:1/x?schema=a&schema=b")
 	// Nothing was created where the test runs (the package directory).
 	for _, name := range []string{"mysql:", "http:", "sqlite:"} {
 		if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {

@@ -113,12 +113,21 @@ func parseDB(dsn string) (*dbTarget, error) {
 			return nil, fmt.Errorf("--db: postgres URL: %w", err)
 		}
 		q := u.Query()
+		if s, ok := q["schema"]; ok && (len(s) != 1 || s[0] == "") {
+			return nil, fmt.Errorf("--db: ?schema= needs one schema name (got %q); leave it out for the connection's current schema", s)
+		}
 		t.schema = q.Get("schema")
 		q.Del("schema")
 		u.RawQuery = q.Encode()
 		t.pgURL = u.String()
 	default:
 		return nil, fmt.Errorf("--db: unsupported URL scheme %q (give an SQLite file path, sqlite://PATH or a postgres:// URL)", scheme)
+	}
+	// SQLite reads a ? in the path as the start of URI parameters: it
+	// opened the part before it and dropped the rest unread (or, for a
+	// pragma, created the file, then failed).
+	if strings.Contains(t.path, "?") {
+		return nil, fmt.Errorf("--db %s: an SQLite path takes no ?parameters (the store sets its own pragmas); give the file's path alone", dsn)
 	}
 	return t, nil
 }

@@ -117,7 +117,9 @@ runs workers. It opens the database read-only.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), schedulesJSON{Schedules: list})
+				// [] when there are none, as tasks ls and workers print:
+				// null would break `jq '.schedules[]'`.
+				return writeJSON(cmd.OutOrStdout(), schedulesJSON{Schedules: append([]*store.Schedule{}, list...)})
 			}
 			return printSchedules(cmd.OutOrStdout(), list, time.Now())
 		},

@@ -88,3 +88,14 @@ func mustLocation(t *testing.T, name string) *time.Location {
 	}
 	return l
 }
+
+// With no schedule, list --json printed {"schedules": null}: jq
+// '.schedules[]' failed on it. It prints [] as tasks ls and workers do.
+func TestSchedulesListJSONEmpty(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	mustExecute(t, "migrate", "--db", db)
+	out := mustExecute(t, "schedules", "list", "--json", "--db", db)
+	if strings.Join(strings.Fields(out), "") != `{"schedules":[]}` {
+		t.Fatalf("schedules list --json:\n%s", out)
+	}
+}

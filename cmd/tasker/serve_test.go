@@ -92,7 +92,12 @@ func TestTokensAndServe(t *testing.T) {
 		t.Fatalf("serve after the signal: %v", err)
 	}
 	mustFail(t, "token id", "tokens", "revoke", "--db", db, "abc")
-	mustFail(t, "not found", "tokens", "revoke", "--db", db, "99")
+	mustFail(t, "no token 99 (`tasker tokens ls` lists them)", "tokens", "revoke", "--db", db, "99")
+	// Revoking again changes nothing and says so (it said "token 1
+	// revoked", as if it had just been).
+	if out := mustExecute(t, "tokens", "revoke", "--db", db, "1"); !strings.Contains(out, `token 1 "ci" was already revoked at `) || !strings.Contains(out, "nothing changed") {
+		t.Fatalf("revoking twice: %q", out)
+	}
 }
 
 func TestLogFlagsAreChecked(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -99,10 +100,24 @@ func newTokensRevokeCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			ts, err := st.ListAdminTokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(ts, func(t *store.AdminToken) bool { return t.ID == id })
+			switch {
+			case i < 0:
+				return fmt.Errorf("no token %d (`tasker tokens ls` lists them)", id)
+			case ts[i].RevokedAt != nil:
+				// Revoking twice changes nothing: say so, rather than
+				// "revoked" as if it had just been.
+				fmt.Fprintf(cmd.OutOrStdout(), "token %d %q was already revoked at %s; nothing changed\n", id, ts[i].Name, ts[i].RevokedAt.Format(time.RFC3339))
+				return nil
+			}
 			if err := st.RevokeAdminToken(cmd.Context(), id, time.Time{}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "token %d revoked\n", id)
+			fmt.Fprintf(cmd.OutOrStdout(), "token %d %q revoked\n", id, ts[i].Name)
 			return nil
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,6 +34,9 @@ worker exits at the end of --drain anyway (status 1). A second SIGINT or
 SIGTERM exits at once (status 128+signal).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("drain") && cmd.Flags().Changed("shutdown-timeout") {
+				return errors.New("--drain and --shutdown-timeout are one setting (--shutdown-timeout is its former name): give --drain alone")
+			}
 			if drain < 0 {
 				return fmt.Errorf("--drain must not be negative, got %s", drain)
 			}

@@ -59,19 +59,30 @@ func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
 	if o.Soak < 0 {
 		return nil, fmt.Errorf("--soak: %s is negative", o.Soak)
 	}
+	if o.Soak > 0 && o.Only != "" {
+		return nil, fmt.Errorf("--only %q and --soak: the soak runs alone, give one", o.Only)
+	}
 	tg, err := newTarget(o.DB)
 	if err != nil {
 		return nil, err
 	}
 	defer tg.close()
 	var chosen []scenario
+	var names []string // the scenarios this database runs
 	for _, sc := range scenarios() {
-		if (o.Only == "" || strings.Contains(sc.name, o.Only)) && (sc.only == "" || sc.only == tg.kind) {
-			chosen = append(chosen, sc)
+		if sc.only == "" || sc.only == tg.kind {
+			names = append(names, sc.name)
+			if o.Only == "" || strings.Contains(sc.name, o.Only) {
+				chosen = append(chosen, sc)
+			}
 		}
 	}
 	if o.Soak > 0 {
 		chosen = []scenario{soakScenario(o.Soak)}
+	}
+	// A misspelt --only would run nothing and pass.
+	if len(chosen) == 0 {
+		return nil, fmt.Errorf("--only %q: no scenario on %s has it in its name (they are: %s)", o.Only, tg.kind, strings.Join(names, ", "))
 	}
 	// Each scenario has a database of its own: a few run at once (two on
 	// SQLite, whose single writer they would only queue on).

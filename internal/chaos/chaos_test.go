@@ -81,3 +81,19 @@ func TestNegativeSoak(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// An --only that names no scenario is refused: a misspelt one would run
+// nothing and pass (exit status 0 in CI). With --soak it would be ignored.
+func TestOnlyMatchesNothing(t *testing.T) {
+	var out bytes.Buffer
+	_, err := chaos.Run(context.Background(), &out, chaos.Options{Only: "no such scenario", Quick: true})
+	if err == nil || !strings.Contains(err.Error(), `--only "no such scenario"`) || !strings.Contains(err.Error(), "they are: ") {
+		t.Fatalf("got %v", err)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("printed %q before refusing", out.String())
+	}
+	if _, err := chaos.Run(context.Background(), &out, chaos.Options{Only: "kill", Soak: time.Second}); err == nil || !strings.Contains(err.Error(), "--soak") {
+		t.Fatalf("--only with --soak: got %v", err)
+	}
+}

@@ -1,0 +1,88 @@
+package testkit_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// fatalOf runs f with a fatalT and returns the message of the Fatalf that
+// stopped it ("" when none did).
+func fatalOf(t *testing.T, f func(ft *fatalT)) string {
+	t.Helper()
+	ft := &fatalT{TB: t}
+	func() {
+		defer func() { _ = recover() }()
+		f(ft)
+	}()
+	return ft.msg
+}
+
+// Mistakes in using the kit fail the test where they are made, naming
+// them. Before, each passed quietly: RunUntilDone() ran one round and
+// returned, AssertStepHistory of a misspelt step compared an empty history,
+// RunFor(-d) set the clock back, a Config.Store or Clock (or, for
+// CrashEach, WorkerID) was replaced without a word, RunStep ran a nil handler (a nil-pointer PanicError) and
+// handed invalid raw JSON to the handler.
+func TestKitRefusesMistakes(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+	newEnv := func(ft *fatalT) *testkit.Env {
+		env := testkit.NewEngine(ft, nil)
+		must(t, env.Handle("ok", ok))
+		must(t, env.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "charge", Handler: "ok"}}}))
+		return env
+	}
+	for _, c := range []struct {
+		name, want string
+		f          func(ft *fatalT)
+	}{
+		{"RunUntilDone without ids", "testkit: RunUntilDone needs the ids of the tasks", func(ft *fatalT) { newEnv(ft).RunUntilDone() }},
+		{"AssertStepHistory of a step the task lacks", `testkit: task 1 has no step "chrage" (steps: charge)`, func(ft *fatalT) {
+			env := newEnv(ft)
+			h, err := env.Start(t.Context(), "t/one", nil)
+			must(t, err)
+			env.RunUntilDone(h.TaskID)
+			env.AssertStepHistory(h.TaskID, "chrage")
+		}},
+		{"RunFor backwards", "testkit: RunFor(-1h0m0s): the clock does not run backwards", func(ft *fatalT) { newEnv(ft).RunFor(-time.Hour) }},
+		{"Config.Clock set", "testkit: Options.Config.Store and Clock are testkit's own", func(ft *fatalT) {
+			testkit.NewEngine(ft, &testkit.Options{Config: engine.Config{Clock: testkit.NewEngine(t, nil).Clock}})
+		}},
+		{"CrashEach Config.WorkerID set", "testkit.CrashEach: Config.Store, Clock and WorkerID are CrashEach's own", func(ft *fatalT) {
+			testkit.CrashEach(ft, testkit.CrashTest{
+				Setup:  func(*engine.Engine, *testkit.Effects) error { return nil },
+				Start:  func(context.Context, *engine.Engine) (int64, error) { return 0, nil },
+				Config: engine.Config{WorkerID: "mine"},
+			})
+		}},
+		{"RunStep nil handler", "testkit: RunStep: the handler is nil", func(ft *fatalT) { _, _ = testkit.RunStep(ft, nil, nil, nil, nil) }},
+		{"RunStep negative attempt", "must not be negative, got -1, 0, 0 and 0s", func(ft *fatalT) {
+			_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Attempt: -1})
+		}},
+		{"RunStep raw dep not JSON", `testkit: result of dependency quote is not valid JSON: "{amount: 42}"`, func(ft *fatalT) {
+			_, _ = testkit.RunStep(ft, ok, nil, map[string]any{"quote": json.RawMessage("{amount: 42}")}, nil)
+		}},
+		{"RunStep raw input not JSON", `testkit: input is not valid JSON: "order 42"`, func(ft *fatalT) { _, _ = testkit.RunStep(ft, ok, []byte("order 42"), nil, nil) }},
+	} {
+		if got := fatalOf(t, c.f); got == "" || !strings.Contains(got, c.want) {
+			t.Errorf("%s: Fatalf %q, want it to contain %q", c.name, got, c.want)
+		}
+	}
+	// The valid forms still pass.
+	if got := fatalOf(t, func(ft *fatalT) {
+		env := newEnv(ft)
+		h, err := env.Start(t.Context(), "t/one", nil)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		env.AssertStepHistory(h.TaskID, "charge", "pending → in_progress", "in_progress → complete")
+		env.RunFor(0)
+		_, _ = testkit.RunStep(ft, ok, json.RawMessage(`{"order":42}`), map[string]any{"quote": []byte(`{"amount":42}`)}, nil)
+	}); got != "" {
+		t.Fatalf("valid uses failed: %s", got)
+	}
+}
