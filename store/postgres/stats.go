@@ -47,11 +47,14 @@ const growthCheck = 200 * time.Millisecond
 // Postgres would refuse to analyze them, with a warning in its log.
 func (s *Store) RefreshStats(ctx context.Context) ([]string, error) {
 	var grown []string
-	err := s.DB().NewRaw(`SELECT c.relname FROM pg_class c LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+	// pg_stat_get_mod_since_analyze is what pg_stat_user_tables shows as
+	// n_mod_since_analyze; the view builds its row for every table of the
+	// database first (12 ms here with 2,400 tables, every 200 ms).
+	err := s.DB().NewRaw(`SELECT c.relname FROM pg_class c
 		WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind = 'r' AND c.relname LIKE 'tasker\_%'
 			AND pg_has_role(c.relowner, 'MEMBER')
 			AND (pg_relation_size(c.oid) / current_setting('block_size')::int >= greatest(2 * c.relpages, ?)
-				OR coalesce(st.n_mod_since_analyze, 0) >= greatest(c.reltuples, ?))
+				OR pg_stat_get_mod_since_analyze(c.oid) >= greatest(c.reltuples, ?))
 		ORDER BY c.relname`, minStatsPages, minStaleRows).Scan(ctx, &grown)
 	if err != nil {
 		return nil, fmt.Errorf("finding tables to analyze: %w", err)
