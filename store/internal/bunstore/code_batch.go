@@ -158,7 +158,7 @@ func (s *Store) recordFirstAttempts(ctx context.Context, steps []*store.RecordSt
 		values[i] = []any{p.Driver.StepID, p.Driver.Token, r.TaskID, r.Name, r.Handler, *r.Sequence, nullJSON(r.Config), nullJSON(r.Policy), r.Retryable, r.RetryLimit,
 			r.Skippable, string(r.State), nullJSON(r.Results), nullJSON(r.LastError), nextAt, s.d.BindTime(*r.StartedAt), completedAt, s.d.BindTime(r.CreatedAt)}
 	}
-	d := b.rows([]string{"bigint", "bigint"}, driverRows(steps))
+	_, fence := s.fenceSQL(&b, steps, stamp) // Postgres: no WITH clause
 	v := b.rows([]string{"bigint", "bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "text", "jsonb", "jsonb",
 		"timestamptz", "timestamptz", "timestamptz", "timestamptz"}, values)
 	var back []struct {
@@ -169,15 +169,14 @@ func (s *Store) recordFirstAttempts(ctx context.Context, steps []*store.RecordSt
 		Sequence      *int       `bun:"sequence"`
 		NextAttemptAt *time.Time `bun:"next_attempt_at"`
 	}
-	err := s.scan(ctx, s.rw, `WITH d (id, token) AS (`+d+`),
-fence AS (`+fenceSQL(stamp)+`),
+	err := s.scan(ctx, s.rw, `WITH fence AS (`+fence+`),
 v (driver, driver_token, task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable, state, results, last_error, next_at, started_at, completed_at, created_at) AS (`+v+`),
 ins AS (
 	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results, last_error,
 		pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
 	SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, 1, skippable, state, results, last_error,
 		1, `+next+`, 2, started_at, completed_at, created_at, created_at
-	FROM v WHERE EXISTS (SELECT 1 FROM fence WHERE fence.id = v.driver AND fence.lease_token = v.driver_token)
+	FROM v WHERE v.driver_token = ANY(ARRAY(SELECT lease_token FROM fence)) -- tokens are unique per lease: see fenceSQL
 	RETURNING id, task_id, sequence, state, last_error, next_attempt_at),
 tr AS (
 	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
@@ -222,8 +221,8 @@ func (s *Store) fenceDrivers(ctx context.Context, tx bun.IDB, steps []*store.Rec
 		ID    int64 `bun:"id"`
 		Token int64 `bun:"lease_token"`
 	}
-	if err := s.scan(ctx, tx, `WITH d (id, token) AS (`+b.rows([]string{"bigint", "bigint"}, driverRows(steps))+`)
-			`+fenceSQL(b.arg(s.d.BindTime(at))), b.args, &fenced); err != nil {
+	with, fence := s.fenceSQL(&b, steps, b.arg(s.d.BindTime(at)))
+	if err := s.scan(ctx, tx, with+fence, b.args, &fenced); err != nil {
 		return nil, err
 	}
 	live := make(map[store.Lease]bool, len(fenced))
@@ -247,10 +246,31 @@ func driverRows(steps []*store.RecordStepParams) [][]any {
 	return drivers
 }
 
-// fenceSQL touches the driver rows of d (id, token) that still hold that
-// lease, at stamp, and returns their ids and tokens.
-func fenceSQL(stamp string) string {
-	return `UPDATE tasker_steps SET updated_at = ` + stamp + `
+// fenceSQL is the statement that touches the driver rows of steps that
+// still hold the lease an item ran under, at stamp, and returns their ids
+// and tokens: the WITH clause it needs (with "WITH " and a trailing
+// newline, or nothing) and the UPDATE.
+//
+// On Postgres the leases are two arrays and no CTE is joined: the generic
+// plan, made for a CTE of about 10 rows, ran the join from the in_progress
+// steps' side, scanning the leases once per running step (35,000 pairs,
+// 6 ms, for 136 durable steps among 256 running drivers). A row whose id
+// and token are each among the group's is a live lease of the group:
+// tokens are random per lease, and the caller matches the returned pairs
+// to its items (a step holding another item's token would be no item's
+// live lease).
+func (s *Store) fenceSQL(b *params, steps []*store.RecordStepParams, stamp string) (with, update string) {
+	rows := driverRows(steps)
+	if s.d.BindArrays() {
+		ids, tokens := make([]int64, len(rows)), make([]int64, len(rows))
+		for i, r := range rows {
+			ids[i], tokens[i] = r[0].(int64), r[1].(int64)
+		}
+		return "", `UPDATE tasker_steps SET updated_at = ` + stamp + `
+	WHERE tasker_steps.id = ANY(` + b.arg(ids) + `) AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = ANY(` + b.arg(tokens) + `)
+	RETURNING tasker_steps.id, tasker_steps.lease_token`
+	}
+	return "WITH d (id, token) AS (" + b.rows([]string{"bigint", "bigint"}, rows) + ")\n", `UPDATE tasker_steps SET updated_at = ` + stamp + `
 	FROM d WHERE tasker_steps.id = d.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = d.token
 	RETURNING tasker_steps.id, tasker_steps.lease_token`
 }
