@@ -63,6 +63,15 @@ func newFar(s *waiters.Set) *farFixture {
 	return f
 }
 
+// finish marks tasks done in the fixture's store.
+func (f *farFixture) finish(ids ...int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range ids {
+		f.done[id] = true
+	}
+}
+
 func woken(w *waiters.Waiter) bool {
 	select {
 	case <-w.C:
@@ -79,9 +88,7 @@ func TestFarWakesOnlyTheFinishedTasksWaiters(t *testing.T) {
 	f := newFar(&s)
 	release := f.far.Hold()
 	a, b1, b2, c := s.Add(1), s.Add(2), s.Add(2), s.Add(3)
-	f.mu.Lock()
-	f.done[2] = true
-	f.mu.Unlock()
+	f.finish(2)
 	f.sig <- struct{}{}
 	<-b1.C
 	<-b2.C
@@ -106,9 +113,7 @@ func TestFarHandsOverATaskWaitedForAlone(t *testing.T) {
 	f := newFar(&s)
 	release := f.far.Hold()
 	w := s.Add(5)
-	f.mu.Lock()
-	f.done[5] = true
-	f.mu.Unlock()
+	f.finish(5)
 	f.sig <- struct{}{}
 	<-w.C
 	release()
