@@ -134,6 +134,11 @@ const (
 	KeepForever = store.KeepForever
 )
 
+// MinPollInterval is the shortest ExecutionConfig.PollInterval: a
+// shorter one would have idle workers (and waiters) query the database in
+// a loop.
+const MinPollInterval = time.Millisecond
+
 // ExecutionConfig tunes workers.
 type ExecutionConfig struct {
 	// MinConcurrency and MaxConcurrency bound the handlers running at once
@@ -159,7 +164,8 @@ type ExecutionConfig struct {
 	// heartbeats run every LeaseTTL/3.
 	LeaseTTL time.Duration
 	// PollInterval is how often idle workers look for work created by other
-	// processes (default 1 s). Work created in this process wakes them at once.
+	// processes (default 1 s; at least MinPollInterval). Work created in this
+	// process wakes them at once.
 	PollInterval time.Duration
 	// RescueInterval is how often expired leases are rescued (default 5 s).
 	RescueInterval time.Duration
@@ -266,6 +272,9 @@ func (c *Config) validateSettings() error {
 		if d < 0 {
 			bad("config: execution %s must not be negative, got %s", name, d)
 		}
+	}
+	if e.PollInterval > 0 && e.PollInterval < MinPollInterval {
+		bad("config: execution poll interval %s is below %s (MinPollInterval): idle workers would spin on the database", e.PollInterval, MinPollInterval)
 	}
 	seenQueue := map[string]bool{}
 	for i, q := range e.Queues {

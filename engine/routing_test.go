@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/pgtest"
@@ -265,5 +266,20 @@ func TestBadRoutingInputIsRefused(t *testing.T) {
 	}
 	if page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{Limit: 10}); err != nil || len(page.Tasks) != 0 {
 		t.Fatalf("refused starts wrote tasks (%v)", err)
+	}
+}
+
+// A poll interval under a millisecond is refused where it is given: idle
+// workers would query the database in a loop (`tasker worker --poll 1ns`).
+func TestPollIntervalBelowAMillisecondIsRefused(t *testing.T) {
+	st := testkit.NewEngine(t, nil).Store
+	for _, d := range []time.Duration{time.Nanosecond, 999 * time.Microsecond} {
+		_, err := engine.New(engine.Config{Store: st, Execution: engine.ExecutionConfig{PollInterval: d}})
+		if err == nil || !strings.Contains(err.Error(), "poll interval") || !strings.Contains(err.Error(), d.String()) {
+			t.Fatalf("PollInterval %s: err %v, want a refusal naming the poll interval and %s", d, err, d)
+		}
+	}
+	if _, err := engine.New(engine.Config{Store: st, Execution: engine.ExecutionConfig{PollInterval: engine.MinPollInterval}}); err != nil {
+		t.Fatalf("PollInterval of MinPollInterval refused: %v", err)
 	}
 }
