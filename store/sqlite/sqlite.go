@@ -118,6 +118,26 @@ func (o *Options) withDefaults() (Options, error) {
 	return out, nil
 }
 
+// checkPath refuses a path that reads as an SQLite URI: Open takes a
+// file's path and builds the URI itself, so a query after a '?' (or a
+// fragment after a '#', or a "file:" scheme) would be mixed into its own,
+// dropping settings silently (x.db?mode=ro opened read-write).
+func checkPath(path string) error {
+	if path == Memory {
+		return nil
+	}
+	if strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
+		return fmt.Errorf("opening sqlite: %q is a URI, not a file's path: give the path alone and set the rest with sqlite.Options (ReadOnly, Synchronous, BusyTimeout, ReadConns)", path)
+	}
+	return nil
+}
+
+// fileURI is the URI of the file at path (a '%' in it escaped: SQLite
+// decodes the path of a URI).
+func fileURI(path string) string {
+	return "file:" + strings.ReplaceAll(path, "%", "%25")
+}
+
 // Store is a Tasker store on an SQLite file.
 type Store struct {
 	*bunstore.Store
@@ -140,6 +160,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	if path == "" {
 		return nil, errors.New("opening sqlite: the path is empty")
+	}
+	if err := checkPath(path); err != nil {
+		return nil, err
 	}
 	if o.ReadOnly {
 		return openReadOnly(ctx, path, o)
@@ -176,7 +199,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			wq[k] = v
 		}
 		wq.Set("_txlock", "immediate")
-		rw = openDB("file:" + path + "?" + wq.Encode())
+		rw = openDB(fileURI(path) + "?" + wq.Encode())
 		rw.SetMaxOpenConns(1)
 		rw.SetConnMaxIdleTime(0)
 		rw.SetConnMaxLifetime(0)
@@ -185,7 +208,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			rq[k] = v
 		}
 		rq.Add("_pragma", "query_only(1)")
-		ro = openDB("file:" + path + "?" + rq.Encode())
+		ro = openDB(fileURI(path) + "?" + rq.Encode())
 		ro.SetMaxOpenConns(o.ReadConns)
 		ro.SetMaxIdleConns(o.ReadConns)
 	}
@@ -234,7 +257,7 @@ func openReadOnly(ctx context.Context, path string, o Options) (*Store, error) {
 	q.Set("mode", "ro")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "query_only(1)")
-	ro, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	ro, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite %s read-only: %w", path, err)
 	}

@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -34,4 +36,36 @@ func TestConformanceFile(t *testing.T) {
 func TestConformanceMemory(t *testing.T) {
 	t.Parallel()
 	storetest.Exercise(t, func(t *testing.T) store.Store { return open(t, sqlite.Memory) })
+}
+
+// A path that reads as an SQLite URI is refused, naming it, and creates
+// nothing: its query would have been mixed into the store's own (x.db?mode=ro
+// opened read-write). A '%' in a file's name is the file's.
+func TestOpenTakesAPathNotAURI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, p := range []string{filepath.Join(dir, "x.db?mode=ro"), filepath.Join(dir, "x.db#frag"), "file:" + filepath.Join(dir, "x.db")} {
+		for _, ro := range []bool{false, true} {
+			s, err := sqlite.Open(ctx, p, &sqlite.Options{ReadOnly: ro})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q, ReadOnly %v) accepted a URI", p, ro)
+			}
+			if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "sqlite.Options") {
+				t.Fatalf("Open(%q): %v; want the path named and sqlite.Options pointed to", p, err)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("refused opens left %d files in %s", len(entries), dir)
+	}
+	pct := filepath.Join(dir, "a%20b.db")
+	s, err := sqlite.Open(ctx, pct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(pct); err != nil {
+		t.Fatalf("the database is not at %s: %v", pct, err)
+	}
 }
