@@ -523,7 +523,7 @@ func TestReport(t *testing.T) {
 	if code != http.StatusOK || again["cached"] != true && again["to"] == body["to"] {
 		t.Fatalf("second report: %d cached=%v to %v (first to %v)", code, again["cached"], again["to"], body["to"])
 	}
-	for _, q := range []string{"since=0s", "since=forever", "since=1000h", "workflow=nope"} {
+	for _, q := range []string{"since=0s", "since=59s", "since=forever", "since=1000h", "workflow=nope"} {
 		if code, body := v.do("GET", "/api/report?"+q, tok, ""); code != http.StatusBadRequest {
 			t.Errorf("%s: status %d %v, want 400", q, code, body)
 		}

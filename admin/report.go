@@ -33,7 +33,7 @@ func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
 	since := time.Hour
 	if v := q.Get("since"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > maxReportWindow {
+		if err != nil || d < time.Minute || d > maxReportWindow {
 			return nil, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, maxReportWindow)
 		}
 		since = d
