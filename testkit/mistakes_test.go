@@ -86,3 +86,28 @@ func TestKitRefusesMistakes(t *testing.T) {
 		t.Fatalf("valid uses failed: %s", got)
 	}
 }
+
+// FailOnAttempts with a nil error still fails the attempts it lists (it
+// made them succeed), and a wrapper that could fail nothing is refused
+// where it is built.
+func TestFailOnAttemptsKeepsItsWord(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return "ran", nil })
+	_, err := testkit.RunStep(t, testkit.FailOnAttempts(ok, nil, 1), nil, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "attempt 1") {
+		t.Fatalf("attempt 1 with a nil error: %v, want a failure naming the attempt", err)
+	}
+	for name, build := range map[string]func(){
+		"nil handler":  func() { testkit.FailOnAttempts(nil, nil, 1) },
+		"no attempts":  func() { testkit.FailOnAttempts(ok, nil) },
+		"attempt zero": func() { testkit.FailOnAttempts(ok, nil, 0) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: accepted", name)
+				}
+			}()
+			build()
+		}()
+	}
+}

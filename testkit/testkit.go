@@ -304,11 +304,27 @@ func (env *Env) AssertStepHistory(id int64, step string, want ...string) {
 }
 
 // FailOnAttempts wraps h so that the listed attempts (1-based) fail with
-// err instead of running h.
+// err instead of running h; a nil err fails them with an error naming the
+// attempt. A nil h, no attempts or an attempt below 1 is a mistake in the
+// test, and panics here, where it is made.
 func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler {
+	switch {
+	case h == nil:
+		panic("testkit.FailOnAttempts: the handler is nil")
+	case len(attempts) == 0:
+		panic("testkit.FailOnAttempts: no attempt to fail is listed")
+	}
+	for _, a := range attempts {
+		if a < 1 {
+			panic(fmt.Sprintf("testkit.FailOnAttempts: attempt %d: attempts count from 1", a))
+		}
+	}
 	return engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
 		for _, a := range attempts {
 			if sc.Attempt == a {
+				if err == nil {
+					return nil, fmt.Errorf("testkit: failure injected at attempt %d", a)
+				}
 				return nil, err
 			}
 		}
