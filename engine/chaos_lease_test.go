@@ -20,12 +20,16 @@ func TestLongHandlerKeepsItsLease(t *testing.T) {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
 			s := openChaosStore(t, db)
-			const lease = 2 * time.Second // heartbeats every 667 ms: a stall of 2 s on a loaded machine would lose it
+			// Heartbeats every lease/3 (1.33 s): the lease is lost only if
+			// the machine stalls the worker for over 2.6 s. With a 2 s lease
+			// (a 1.3 s stall) it was lost now and then under the whole
+			// race-enabled suite on 2 cores.
+			const lease = 4 * time.Second
 			var runs atomic.Int32
 			handler := func(sc *engine.StepContext) (any, error) {
 				runs.Add(1)
 				select {
-				case <-time.After(5 * lease): // the work itself takes this long
+				case <-time.After(5 * lease / 2): // the work outlasts two leases
 					return "done", nil
 				case <-sc.Context.Done():
 					return nil, context.Cause(sc.Context)
