@@ -21,7 +21,7 @@ import (
 // execute runs one attempt of a claimed step and returns its outcome for
 // the completer; ok is false when the attempt was abandoned (its task
 // cancelled or its lease lost: nothing may be recorded).
-func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.Outcome, bool) {
+func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o completer.Outcome, ok bool) {
 	st := c.Step
 	skew := e.storeSkew(st)
 	key := stepKey(st.TaskID, st.Name)
@@ -36,7 +36,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		older(errLeaseLost) // this process runs the step again: its lost attempt stops
 	}
 	defer e.inflight.Remove(st.Lease())
-	o := completer.Outcome{Claimed: c, Log: log}
+	o = completer.Outcome{Claimed: c, Log: log}
 	o.Lease = st.Lease()
 	if wait, held := e.systemHold(ctx, policy.DependentSystem); held {
 		// The system this step calls is paused (a 429 seen by any worker
@@ -68,6 +68,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 	}
 	h, found := e.reg.Lookup(st.Handler)
 	input, deps, cerr := e.decodeClaimed(input, c.Deps) // Config.Codec
+	var sc *StepContext
 	res := attempt.Run(ctx, timeout, func(runCtx context.Context) (any, error) {
 		if !found {
 			return nil, fmt.Errorf("no handler %q is registered in this process", st.Handler)
@@ -75,7 +76,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		if cerr != nil {
 			return nil, Permanent(cerr)
 		}
-		sc := &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
+		sc = &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
 			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: deps, skippable: st.Skippable, storeSkew: skew}
 		if st.Attempts == 1 && st.TransitionSeq == 1 {
 			// The step's first claim ever (a suspension or a rescue
@@ -86,6 +87,18 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (completer.
 		return h.Handle(sc)
 	})
 	result, err := res.Value, attemptErr(res)
+	if sc != nil && len(sc.records) > 0 {
+		// A code-first driver's last durable steps: committed with its
+		// outcome, or now when there is none to commit (the records are
+		// fenced by the lease, so a lost one writes nothing).
+		o.Records = sc.records
+		defer func() {
+			if o.Records != nil && (o.Release || !ok) {
+				e.recordHeld(context.WithoutCancel(ctx), o.Records)
+				o.Records = nil
+			}
+		}()
+	}
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errTaskCancelled), errors.Is(cause, errLeaseLost):
 		e.stat.discarded.Add(1)

@@ -54,6 +54,9 @@ type StepContext struct {
 	// firstRun is the step's task when this is the step's first claim
 	// (see execute): a code-first driver then has no history to read.
 	firstRun *store.Task
+	// records, set by a code-first driver, are durable step records it
+	// held back to commit with its outcome (see recordCompleted).
+	records []*store.RecordStepParams
 	// storeSkew is the store's clock minus the engine's when the step was
 	// claimed (zero when the engine hands the store its own time): the
 	// lease expiry the database wrote, less the lease TTL, less the

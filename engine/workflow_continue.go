@@ -54,6 +54,9 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	case w.replay:
 		return w.stopWith(errReplayEnd) // Replay starts nothing
 	}
+	if err := w.flushPending(); err != nil { // before the next run exists
+		return err
+	}
 	def, ok := w.e.workflowDef(w.Workflow)
 	if !ok {
 		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w: %s", w.TaskID, ErrUnknownWorkflow, quoteName(w.Workflow)))

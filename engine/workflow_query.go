@@ -68,6 +68,9 @@ func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
 	case w.replay || inside:
 		return nil
 	}
+	if err := w.flushPending(); err != nil { // a value never runs ahead of the steps
+		return err
+	}
 	err := w.e.st.SetWorkflowValue(context.WithoutCancel(w.Context), &store.SetWorkflowValueParams{Driver: w.lease, TaskID: w.TaskID,
 		Kind: kind, Name: name, Seq: seq, Value: doc, Now: w.e.now()})
 	switch {

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
+
+	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -66,5 +69,18 @@ func (e *Engine) flushRecords(ctx context.Context, batch []*recordReq) {
 			req.st, req.err = res[i].Step, res[i].Err
 		}
 		close(req.done)
+	}
+}
+
+// recordHeld writes the records a driver held back (see recordCompleted)
+// when its outcome is not committed: its attempt was abandoned or its
+// lease released. A lost lease writes nothing; the steps run again when
+// the workflow resumes, as any unrecorded step does.
+func (e *Engine) recordHeld(ctx context.Context, recs []*store.RecordStepParams) {
+	for _, p := range recs {
+		if _, err := e.recordGrouped(ctx, p); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			e.log.Warn("recording a durable step failed; it runs again when its workflow resumes",
+				zap.Int64("task_id", p.TaskID), zap.String("step", p.Name), zap.Error(err))
+		}
 	}
 }

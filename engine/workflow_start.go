@@ -302,7 +302,9 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	}
 	out, ferr := runWorkflowFn(wctx, def, sc.input)
 	wctx.wg.Wait()
-	return wctx.conclude(out, ferr)
+	out, ferr = wctx.conclude(out, ferr)
+	sc.records = wctx.takePending() // committed with the driver's outcome (Engine.execute)
+	return out, ferr
 }
 
 // newWorkflowContext loads the history of a workflow task; fresh, when set,

@@ -170,7 +170,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	}
 	if err == nil {
 		p.Kind, p.Results = store.OutcomeComplete, doc
-		if _, rerr := wctx.recordAttempt(p); rerr != nil {
+		if rerr := wctx.recordCompleted(p); rerr != nil {
 			return zero, nil, rerr
 		}
 		wctx.e.stat.completed.Add(1)
@@ -260,9 +260,11 @@ func Go[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) 
 		return f
 	}
 	wctx.wg.Add(1)
+	wctx.futures.Add(1)
 	go func() {
 		defer wctx.wg.Done()
 		defer close(f.done)
+		defer wctx.futures.Add(-1)
 		f.val, f.err = runStep(wctx, seq, rec, name, fn, opts)
 	}()
 	return f
