@@ -74,7 +74,8 @@
 // browser's Sec-Fetch-Site, else Origin against Host), so a page the
 // operator visits cannot act through their browser. Bodies are bounded
 // (64 KiB by default); NewServer adds header-size and read, write and idle
-// limits for a listener of its own.
+// limits for a listener of its own, and panics on a nil handler rather
+// than serve http.DefaultServeMux.
 //
 // # Metrics
 //
