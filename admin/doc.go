@@ -52,7 +52,9 @@
 // build step, no CDN, and every link is relative, so it works mounted
 // under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
 // SameSite=Strict cookie read by the dashboard's pages only (never by
-// /api), and its forms carry a CSRF token bound to the session.
+// /api), and its forms carry a CSRF token bound to the session. A page
+// given a query parameter it does not read, or one twice (?stat=error), is
+// answered 400 with a page naming it, as the API would.
 //
 // # Security
 //
