@@ -54,6 +54,21 @@ type Settings struct {
 	// Config is the preset (none: the engine's defaults) with the file's
 	// and the environment's values over it; Store is unset.
 	Config engine.Config
+	// Set lists the paths of the keys the file or the environment set
+	// (preset, execution.max_concurrency, …), in the order of the keys.
+	Set []string
+}
+
+// SectionsSet lists those of sections (execution, retry, …) under which
+// the file or the environment set a key, in the order given.
+func (s *Settings) SectionsSet(sections ...string) []string {
+	var out []string
+	for _, sec := range sections {
+		if slices.ContainsFunc(s.Set, func(p string) bool { return strings.HasPrefix(p, sec+".") }) {
+			out = append(out, sec)
+		}
+	}
+	return out
 }
 
 type kind int
@@ -185,6 +200,7 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 		if err := k.set(s, v); err != nil {
 			problems = append(problems, fmt.Errorf("%s: %s: %w", v.where, k.path, err))
 		}
+		s.Set = append(s.Set, k.path)
 	}
 	if len(problems) == 0 {
 		if err := s.Config.Validate(); err != nil {

@@ -44,6 +44,12 @@ func TestGoodFileAndEnv(t *testing.T) {
 		c.Retry.Max != time.Minute || c.PredictiveRetry.Max != 2*time.Minute {
 		t.Fatalf("settings %+v / %+v", s, c.Execution)
 	}
+	if got := strings.Join(s.SectionsSet("execution", "retry", "cache", "predictive_retry"), ","); got != "execution,retry,cache,predictive_retry" {
+		t.Fatalf("SectionsSet = %s", got)
+	}
+	if s, _ := Parse("c.yaml", []byte("db: x\n"), []string{"TASKER_RETRY_MAX=1m"}); strings.Join(s.Set, ",") != "db,retry.max" || len(s.SectionsSet("execution")) != 0 {
+		t.Fatalf("Set = %v, SectionsSet(execution) = %v; want db and retry.max set, no execution", s.Set, s.SectionsSet("execution"))
+	}
 	// The development preset's poll interval stays where the file says nothing.
 	if c.Execution.PollInterval != 500*time.Millisecond {
 		t.Fatalf("preset not applied: poll %s", c.Execution.PollInterval)
