@@ -379,6 +379,26 @@ func TestHandlerRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestNewServerRefusesNilHandler: a nil handler would make the server
+// serve http.DefaultServeMux (pprof, expvar, whatever registered there);
+// NewServer panics naming the parameter instead.
+func TestNewServerRefusesNilHandler(t *testing.T) {
+	var r any
+	func() {
+		defer func() { r = recover() }()
+		srv := admin.NewServer("127.0.0.1:0", nil)
+		t.Errorf("NewServer(addr, nil) returned a server (Handler %v): it would serve http.DefaultServeMux", srv.Handler)
+	}()
+	if msg, _ := r.(string); !strings.Contains(msg, "handler h is nil") || !strings.Contains(msg, "DefaultServeMux") {
+		t.Fatalf("NewServer(addr, nil) panicked with %v; want a message naming the nil handler h and DefaultServeMux", r)
+	}
+	h := http.NotFoundHandler()
+	srv := admin.NewServer("127.0.0.1:0", h)
+	if srv.Handler == nil || srv.ReadHeaderTimeout == 0 || srv.MaxHeaderBytes == 0 {
+		t.Fatalf("NewServer with a handler: Handler %v, ReadHeaderTimeout %v, MaxHeaderBytes %d; want the handler and limits set", srv.Handler, srv.ReadHeaderTimeout, srv.MaxHeaderBytes)
+	}
+}
+
 // TestCheckListen: loopback may be anonymous; any other address needs a
 // token in the database.
 func TestCheckListen(t *testing.T) {

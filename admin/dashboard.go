@@ -86,16 +86,32 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, _ *http.Request) { seeOther(w, "ui/") })
 	static, _ := fs.Sub(uiFiles, "ui/static")
 	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /ui/{$}", s.ui(store.RoleViewer, s.overviewPage))
-	mux.HandleFunc("GET /ui/tasks", s.ui(store.RoleViewer, s.tasksPage))
-	mux.HandleFunc("GET /ui/tasks/{id}", s.ui(store.RoleViewer, s.taskPage))
-	mux.HandleFunc("GET /ui/workers", s.ui(store.RoleViewer, s.workersPage))
-	mux.HandleFunc("GET /ui/performance", s.ui(store.RoleViewer, s.performancePage))
-	mux.HandleFunc("POST /ui/tasks/{id}/cancel", s.ui(store.RoleOperator, s.cancelForm))
-	mux.HandleFunc("POST /ui/tasks/{id}/retry", s.ui(store.RoleOperator, s.retryForm))
-	mux.HandleFunc("POST /ui/tasks/{id}/resolve", s.ui(store.RoleOperator, s.resolveForm))
+	for _, pg := range []struct {
+		pattern, role string
+		h             func(w http.ResponseWriter, r *http.Request, pg *page)
+	}{
+		{"GET /ui/{$}", store.RoleViewer, s.overviewPage},
+		{"GET /ui/tasks", store.RoleViewer, s.tasksPage},
+		{"GET /ui/tasks/{id}", store.RoleViewer, s.taskPage},
+		{"GET /ui/workers", store.RoleViewer, s.workersPage},
+		{"GET /ui/performance", store.RoleViewer, s.performancePage},
+		{"POST /ui/tasks/{id}/cancel", store.RoleOperator, s.cancelForm},
+		{"POST /ui/tasks/{id}/retry", store.RoleOperator, s.retryForm},
+		{"POST /ui/tasks/{id}/resolve", store.RoleOperator, s.resolveForm},
+	} {
+		mux.HandleFunc(pg.pattern, s.ui(pg.role, pageParams[pg.pattern], pg.h))
+	}
 	mux.HandleFunc("POST /ui/login", s.login)
 	mux.HandleFunc("POST /ui/logout", s.logout)
+}
+
+// pageParams lists the query parameters each page reads (the task list
+// and the performance page read their API endpoint's); the others, and
+// the forms (whose fields are in the body), take none.
+var pageParams = map[string][]string{
+	"GET /ui/{$}":         {"range"},
+	"GET /ui/tasks":       queryParams["GET /api/tasks"],
+	"GET /ui/performance": queryParams["GET /api/report"],
 }
 
 // base is the way from the request's page back to /ui/.
@@ -122,8 +138,10 @@ func newKey() []byte {
 }
 
 // ui wraps a dashboard handler: the session is resolved (a login page
-// when there is none), the role checked, and on POST the CSRF token.
-func (s *server) ui(role string, h func(w http.ResponseWriter, r *http.Request, pg *page)) http.HandlerFunc {
+// when there is none), the role checked, the query parameters (known,
+// each once: else a 400 page naming the one refused), and on POST the
+// CSRF token.
+func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r *http.Request, pg *page)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		pg := &page{Base: base(r)}
 		p, err := s.authenticate(r, true)
@@ -140,6 +158,10 @@ func (s *server) ui(role string, h func(w http.ResponseWriter, r *http.Request, 
 		pg.CanOperate, pg.Anonymous = rank(p.role) >= rank(store.RoleOperator), p.actor == "anonymous"
 		if rank(p.role) < rank(role) {
 			s.uiError(w, pg, http.StatusForbidden, fmt.Errorf("this needs the %s role; you are signed in as %s (%s)", role, p.actor, p.role))
+			return
+		}
+		if err := checkParams(r, known); err != nil {
+			s.uiError(w, pg, http.StatusBadRequest, err)
 			return
 		}
 		if r.Method == http.MethodPost {

@@ -274,6 +274,18 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("misspelt parameter", func(t *testing.T) {
+		do(t, v, chromedp.Navigate(srv.URL+"/ui/tasks?stat=error"), chromedp.WaitVisible(chromedp.CSS("main")))
+		msg := eval[string](t, v, `document.querySelector("main").innerText`)
+		if !strings.Contains(msg, `unknown query parameter "stat"`) || !strings.Contains(msg, "takes state, workflow, queue") {
+			t.Errorf("/ui/tasks?stat=error shows %q; want the page to name stat and the parameters the list takes", msg)
+		}
+		if n := eval[int](t, v, `document.querySelectorAll("#task-list").length`); n != 0 {
+			t.Error("the page refusing ?stat=error still lists tasks")
+		}
+		screenshot(t, v, "misspelt-parameter")
+	})
+
 	t.Run("task list", func(t *testing.T) {
 		do(t, v, chromedp.Navigate(srv.URL+"/ui/tasks"), chromedp.WaitVisible(chromedp.CSS("#task-list")))
 		if n := eval[int](t, v, `document.querySelectorAll("#task-list tr[data-task]").length`); n != 7 {

@@ -52,7 +52,9 @@
 // build step, no CDN, and every link is relative, so it works mounted
 // under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
 // SameSite=Strict cookie read by the dashboard's pages only (never by
-// /api), and its forms carry a CSRF token bound to the session.
+// /api), and its forms carry a CSRF token bound to the session. A page
+// given a query parameter it does not read, or one twice (?stat=error), is
+// answered 400 with a page naming it, as the API would.
 //
 // # Security
 //
@@ -74,7 +76,8 @@
 // browser's Sec-Fetch-Site, else Origin against Host), so a page the
 // operator visits cannot act through their browser. Bodies are bounded
 // (64 KiB by default); NewServer adds header-size and read, write and idle
-// limits for a listener of its own.
+// limits for a listener of its own, and panics on a nil handler rather
+// than serve http.DefaultServeMux.
 //
 // # Metrics
 //

@@ -124,27 +124,34 @@ var queryParams = map[string][]string{
 // it were not there.
 func onlyParams(known []string, h func(w http.ResponseWriter, r *http.Request, p *principal)) func(w http.ResponseWriter, r *http.Request, p *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		q := r.URL.Query()
-		names := slices.Sorted(maps.Keys(q))
-		for _, name := range names {
-			switch {
-			case !slices.Contains(known, name) && len(known) == 0:
-				fail(w, badRequest("%s %s takes no query parameter, got %q", r.Method, r.URL.Path, name))
-				return
-			case !slices.Contains(known, name):
-				fail(w, badRequest("unknown query parameter %q (%s %s takes %s)", name, r.Method, r.URL.Path, strings.Join(known, ", ")))
-				return
-			case len(q[name]) > 1:
-				hint := ""
-				if name == "state" {
-					hint = " (state=a,b lists several states)"
-				}
-				fail(w, badRequest("query parameter %q given %d times: give it once%s", name, len(q[name]), hint))
-				return
-			}
+		if err := checkParams(r, known); err != nil {
+			fail(w, err)
+			return
 		}
 		h(w, r, p)
 	}
+}
+
+// checkParams reports (errBadRequest) the first query parameter of r, in
+// name order, that is not one of known or is given more than once. The
+// API (onlyParams) and the dashboard's pages (ui) both call it.
+func checkParams(r *http.Request, known []string) error {
+	q := r.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(known, name) && len(known) == 0:
+			return badRequest("%s %s takes no query parameter, got %q", r.Method, r.URL.Path, name)
+		case !slices.Contains(known, name):
+			return badRequest("unknown query parameter %q (%s %s takes %s)", name, r.Method, r.URL.Path, strings.Join(known, ", "))
+		case len(q[name]) > 1:
+			hint := ""
+			if name == "state" {
+				hint = " (state=a,b lists several states)"
+			}
+			return badRequest("query parameter %q given %d times: give it once%s", name, len(q[name]), hint)
+		}
+	}
+	return nil
 }
 
 // limits bounds request bodies.

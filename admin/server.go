@@ -12,7 +12,15 @@ import (
 // NewServer returns an http.Server for h on addr with the limits the admin
 // API needs when it has a listener of its own: header size, read, write
 // and idle timeouts. Check the address with CheckListen first.
+//
+// NewServer panics if h is nil, as http.Handle does: an http.Server with
+// a nil Handler serves http.DefaultServeMux, and whatever registered
+// itself there (net/http/pprof, expvar) would be published with the
+// admin API's reach. Pass the handler Handler returns.
 func NewServer(addr string, h http.Handler) *http.Server {
+	if h == nil {
+		panic("admin.NewServer: handler h is nil (an http.Server would serve http.DefaultServeMux); pass the handler admin.Handler returns")
+	}
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,

@@ -206,7 +206,9 @@ type Store interface {
 	TaskActivity(ctx context.Context, p *TaskActivityParams) ([]ActivityBucket, error)
 
 	// CreateAdminToken records an admin API token (its hash; the caller
-	// shows the secret once). FindAdminToken returns the token with that
+	// shows the secret once); ErrConflict, writing nothing, when a token
+	// not revoked has its name or its hash (on PostgreSQL two creates of
+	// one name at the same moment can both succeed). FindAdminToken returns the token with that
 	// hash, revoked or not (ErrNotFound when none). ListAdminTokens lists
 	// every token by id. RevokeAdminToken marks one revoked (ErrNotFound
 	// when no such token; revoking twice is a no-op). CountAdminTokens

@@ -18,12 +18,21 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 // cliconfig) into an engine configuration; a --db the user did not give
 // takes the configuration's db. Every problem is reported at once.
 func loadConfig(cmd *cobra.Command, path string, db *string) (engine.Config, error) {
-	s, err := cliconfig.Load(path, os.Environ())
+	s, err := loadSettings(cmd, path, db)
 	if err != nil {
 		return engine.Config{}, err
+	}
+	return s.Config, nil
+}
+
+// loadSettings is loadConfig with what the configuration set.
+func loadSettings(cmd *cobra.Command, path string, db *string) (*cliconfig.Settings, error) {
+	s, err := cliconfig.Load(path, os.Environ())
+	if err != nil {
+		return nil, err
 	}
 	if s.DB != "" && !cmd.Flags().Changed("db") {
 		*db = s.DB
 	}
-	return s.Config, nil
+	return s, nil
 }

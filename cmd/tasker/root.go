@@ -7,11 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tasker-go/tasker/internal/cliconfig"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/store/sqlite"
@@ -30,13 +32,22 @@ func newRootCmd() *cobra.Command {
 postgres:// URL; add ?schema=NAME to a URL to use that schema. Only demo,
 worker, approval start and migrate create or migrate a database; tasks ls,
 tasks show, workers, explain and schedules list open it read-only, and the other commands need it to exist at the
-current schema version (` + "`tasker migrate`" + ` upgrades it).`,
+current schema version (` + "`tasker migrate`" + ` upgrades it).
+
+TASKER_* variables set the configuration (see --config of worker and serve).
+Every command refuses to start when one looks like a misspelt variable of
+the configuration (TASKER_EXECUTON_QUEUES: did you mean
+TASKER_EXECUTION_QUEUES?); other TASKER_ names are left alone.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	var logs logFlags
 	logs.add(root)
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return logs.check() }
+	// A TASKER_ variable that looks like a misspelt one of the
+	// configuration's is refused before any command does anything.
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		return errors.Join(cliconfig.CheckEnv(os.Environ()), logs.check())
+	}
 	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(),
 		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd(),
 		newServeCmd(), newTokensCmd(), newChaosCmd(), newSchedulesCmd(), newReportCmd())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,11 @@ import (
 	"github.com/tasker-go/tasker/admin"
 	"github.com/tasker-go/tasker/engine"
 )
+
+// workerSections are the configuration's sections only a process that
+// runs steps reads (the claim loop, the executor's backoff and its
+// predictive retry); serve warns when they are set (see its help).
+var workerSections = []string{"execution", "retry", "predictive_retry"}
 
 func newServeCmd() *cobra.Command {
 	var db, listen, configPath string
@@ -31,13 +37,25 @@ request needs a token. serve runs no workers: operator actions change the
 database, and the workers of the deployment carry them out. Its /metrics
 has the Go and process metrics and the counts of what serve did; the
 engine metrics (attempts, queue lag, pool) come from the processes that
-run workers (register engine.NewMetrics there).`,
+run workers (register engine.NewMetrics there).
+
+--config takes the file ` + "`tasker worker`" + ` reads (TASKER_* variables too): serve
+uses its db, worker_id (the label of its pool metrics) and cache (the
+distributed cache Explain asks about paused systems). The execution, retry
+and predictive_retry sections only matter to a process that runs steps:
+when the file or the environment sets one, serve logs a warning at startup
+naming them, and otherwise ignores them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			ecfg, err := loadConfig(cmd, configPath, &db)
+			settings, err := loadSettings(cmd, configPath, &db)
 			if err != nil {
 				return err
+			}
+			ecfg, log := settings.Config, cliLogger(cmd)
+			if unused := settings.SectionsSet(workerSections...); len(unused) > 0 {
+				log.Warn("serve runs no workers, so it does not use these sections of the configuration; tasker worker reads them",
+					"sections", strings.Join(unused, ", "))
 			}
 			st, err := openStore(ctx, db, openExisting)
 			if err != nil {
@@ -47,7 +65,7 @@ run workers (register engine.NewMetrics there).`,
 			m := engine.NewMetrics()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			ecfg.Store, ecfg.Slog, ecfg.Metrics = st, cliLogger(cmd), m
+			ecfg.Store, ecfg.Slog, ecfg.Metrics = st, log, m
 			e, err := engine.New(ecfg)
 			if err != nil {
 				return err

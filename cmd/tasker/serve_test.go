@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -113,5 +114,73 @@ func TestLogFlagsAreChecked(t *testing.T) {
 	}
 	if out := mustExecute(t, "demo", "--db", db, "--orders", "2"); strings.Contains(out, "step completed") {
 		t.Fatalf("the default level (warn) printed debug lines:\n%s", out)
+	}
+}
+
+// startServe runs serve with args until it prints where it listens, and
+// returns that line, what it wrote to standard error by then, and a stop
+// that cancels it and returns its error.
+func startServe(t *testing.T, args ...string) (line, stderr string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	out := &lineBuffer{first: make(chan string, 1)}
+	errs := &lineBuffer{first: make(chan string, 1)}
+	cmd := newRootCmd()
+	cmd.SetOut(out)
+	cmd.SetErr(errs)
+	cmd.SetArgs(append([]string{"serve"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	select {
+	case line = <-out.first:
+	case err := <-done:
+		t.Fatalf("serve ended at once: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("serve printed nothing")
+	}
+	errs.mu.Lock()
+	stderr = errs.buf.String()
+	errs.mu.Unlock()
+	return line, stderr, func() error { cancel(); return <-done }
+}
+
+// TestServeWarnsOfWorkerSections: one configuration serves worker and
+// serve; serve runs no workers, so when the file or the environment sets
+// execution, retry or predictive_retry it says, once at startup, that it
+// does not use them and that tasker worker reads them. A configuration
+// without them gets no warning.
+func TestServeWarnsOfWorkerSections(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "serve.db")
+	mustExecute(t, "migrate", "--db", db)
+	both := filepath.Join(dir, "both.yaml")
+	if err := os.WriteFile(both, []byte("db: "+db+"\nworker_id: api-1\nexecution:\n  max_concurrency: 8\nretry: {base: 2s}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TASKER_PREDICTIVE_RETRY_MAX", "2m")
+	line, stderr, stop := startServe(t, "--config", both, "--listen", "127.0.0.1:0")
+	if !strings.Contains(line, "admin API on http://127.0.0.1:") {
+		t.Fatalf("serve printed %q", line)
+	}
+	want := `level=WARN msg="serve runs no workers, so it does not use these sections of the configuration; tasker worker reads them" sections="execution, retry, predictive_retry"`
+	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Fatalf("serve's standard error at startup:\n%s\nwant one line containing %s", stderr, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve after the signal: %v", err)
+	}
+
+	os.Unsetenv("TASKER_PREDICTIVE_RETRY_MAX") // t.Setenv restores it (unset) at the end
+	only := filepath.Join(dir, "serve.yaml")
+	if err := os.WriteFile(only, []byte("db: "+db+"\nworker_id: api-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, stop = startServe(t, "--config", only, "--listen", "127.0.0.1:0")
+	if stderr != "" {
+		t.Fatalf("serve warned with a configuration of db and worker_id only:\n%s", stderr)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve after the signal: %v", err)
 	}
 }

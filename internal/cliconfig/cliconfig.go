@@ -24,9 +24,10 @@
 // "." (TASKER_EXECUTION_MAX_CONCURRENCY=64, TASKER_EXECUTION_QUEUES=a,b);
 // a variable wins over the file. Decoding is strict: an unknown key (in
 // the file, or a TASKER_ variable under a known section such as
-// TASKER_EXECUTION_), a value of the wrong kind and a preset that does not
-// exist are errors, all reported at once, each naming the key and the
-// file's line (or the variable).
+// TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
+// value of the wrong kind and a preset that does not exist are errors, all
+// reported at once, each naming the key and the file's line (or the
+// variable).
 package cliconfig
 
 import (
@@ -53,6 +54,21 @@ type Settings struct {
 	// Config is the preset (none: the engine's defaults) with the file's
 	// and the environment's values over it; Store is unset.
 	Config engine.Config
+	// Set lists the paths of the keys the file or the environment set
+	// (preset, execution.max_concurrency, …), in the order of the keys.
+	Set []string
+}
+
+// SectionsSet lists those of sections (execution, retry, …) under which
+// the file or the environment set a key, in the order given.
+func (s *Settings) SectionsSet(sections ...string) []string {
+	var out []string
+	for _, sec := range sections {
+		if slices.ContainsFunc(s.Set, func(p string) bool { return strings.HasPrefix(p, sec+".") }) {
+			out = append(out, sec)
+		}
+	}
+	return out
 }
 
 type kind int
@@ -184,6 +200,7 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 		if err := k.set(s, v); err != nil {
 			problems = append(problems, fmt.Errorf("%s: %s: %w", v.where, k.path, err))
 		}
+		s.Set = append(s.Set, k.path)
 	}
 	if len(problems) == 0 {
 		if err := s.Config.Validate(); err != nil {
@@ -302,28 +319,18 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 	return problems
 }
 
-// parseEnv reads the TASKER_ variables of the keys; a variable under a
-// known section that names no key is refused (a misspelt one would
-// otherwise be ignored without a word). Others (TASKER_TEST_…) are not
-// the configuration's.
+// parseEnv reads the TASKER_ variables of the keys, after refusing the
+// ones envProblems finds.
 func parseEnv(env []string, vals map[string]value) []error {
-	var problems []error
-	byName := map[string]key{}
-	for _, k := range keys {
-		byName[EnvName(k.path)] = k
-	}
+	problems := envProblems(env)
+	byName := envNames()
 	for _, kv := range env {
 		name, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, "TASKER_") {
+		if !ok {
 			continue
 		}
 		k, ok := byName[name]
 		if !ok {
-			for _, sec := range sections {
-				if strings.HasPrefix(name, EnvName(sec)+"_") {
-					problems = append(problems, fmt.Errorf("%s: unknown variable (known under %s: %s)", name, sec, strings.Join(envUnder(sec), ", ")))
-				}
-			}
 			continue
 		}
 		val := value{s: v, where: name}
@@ -337,6 +344,109 @@ func parseEnv(env []string, vals map[string]value) []error {
 		vals[k.path] = val
 	}
 	return problems
+}
+
+func envNames() map[string]key {
+	byName := map[string]key{}
+	for _, k := range keys {
+		byName[EnvName(k.path)] = k
+	}
+	return byName
+}
+
+// CheckEnv refuses, naming them, the TASKER_ variables of env ("KEY=VALUE")
+// that look meant for the configuration but name none of its keys: one
+// under a known section (TASKER_EXECUTION_…, TASKER_RETRY_…) that is no
+// key of it, and one a typing slip away from a key's variable — within
+// two edits of it after "TASKER_" (one when that part has four letters or
+// fewer, as TASKER_DB's does), a swap of neighbouring letters counting as
+// one edit: TASKER_EXECUTON_QUEUES, TASKER_RETRYBASE, TASKER_BD. Any
+// other TASKER_ variable (TASKER_TEST_POSTGRES_URL, TASKER_SRC, …) belongs
+// to something else and is left alone. The variables come from keys, the
+// one list; the CLI calls CheckEnv before any command runs, and Load
+// makes the same check.
+func CheckEnv(env []string) error {
+	return errors.Join(envProblems(env)...)
+}
+
+func envProblems(env []string) []error {
+	var problems []error
+	byName := envNames()
+	for _, kv := range env {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "TASKER_") {
+			continue
+		}
+		if _, ok := byName[name]; ok {
+			continue
+		}
+		msg := name + ": unknown variable"
+		sec, under := sectionOf(name)
+		if under {
+			msg += fmt.Sprintf(" (known under %s: %s)", sec, strings.Join(envUnder(sec), ", "))
+		}
+		near := nearest(name)
+		if near != "" {
+			msg += "; did you mean " + near + "?"
+		}
+		if under || near != "" {
+			problems = append(problems, errors.New(msg))
+		}
+	}
+	return problems
+}
+
+func sectionOf(name string) (string, bool) {
+	for _, sec := range sections {
+		if strings.HasPrefix(name, EnvName(sec)+"_") {
+			return sec, true
+		}
+	}
+	return "", false
+}
+
+// nearest is the key variable name is a slip away from (see CheckEnv), or
+// "" when there is none.
+func nearest(name string) string {
+	got := strings.TrimPrefix(name, "TASKER_")
+	best, bestD := "", 3
+	for _, k := range keys {
+		want := strings.TrimPrefix(EnvName(k.path), "TASKER_")
+		limit := 2
+		if len(want) <= 4 {
+			limit = 1
+		}
+		if d := editDistance(got, want); d <= limit && d < bestD {
+			best, bestD = EnvName(k.path), d
+		}
+	}
+	return best
+}
+
+// editDistance counts the insertions, deletions, substitutions and swaps
+// of neighbouring bytes that turn a into b (optimal string alignment).
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 func knownUnder(prefix string) []string {

@@ -44,6 +44,12 @@ func TestGoodFileAndEnv(t *testing.T) {
 		c.Retry.Max != time.Minute || c.PredictiveRetry.Max != 2*time.Minute {
 		t.Fatalf("settings %+v / %+v", s, c.Execution)
 	}
+	if got := strings.Join(s.SectionsSet("execution", "retry", "cache", "predictive_retry"), ","); got != "execution,retry,cache,predictive_retry" {
+		t.Fatalf("SectionsSet = %s", got)
+	}
+	if s, _ := Parse("c.yaml", []byte("db: x\n"), []string{"TASKER_RETRY_MAX=1m"}); strings.Join(s.Set, ",") != "db,retry.max" || len(s.SectionsSet("execution")) != 0 {
+		t.Fatalf("Set = %v, SectionsSet(execution) = %v; want db and retry.max set, no execution", s.Set, s.SectionsSet("execution"))
+	}
 	// The development preset's poll interval stays where the file says nothing.
 	if c.Execution.PollInterval != 500*time.Millisecond {
 		t.Fatalf("preset not applied: poll %s", c.Execution.PollInterval)
@@ -105,5 +111,50 @@ func TestCrossFieldAndSyntax(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
 		t.Fatal("a missing file was accepted")
+	}
+}
+
+// TestCheckEnvRefusesNearMisses: a top-level TASKER_ variable a typing
+// slip away from one of the configuration's is refused naming both; the
+// variables of the configuration, and the other TASKER_ names this
+// repository's scripts, tests and examples use, are not.
+func TestCheckEnvRefusesNearMisses(t *testing.T) {
+	for typo, want := range map[string]string{
+		"TASKER_EXECUTON_QUEUES":    "TASKER_EXECUTION_QUEUES",     // a letter of the section missing
+		"TASKER_RETRYBASE":          "TASKER_RETRY_BASE",           // the "_" missing
+		"TASKER_PREDICTIVERETRY_MX": "TASKER_PREDICTIVE_RETRY_MAX", // two slips
+		"TASKER_WOKRER_ID":          "TASKER_WORKER_ID",            // a swap
+		"TASKER_ENVIRONMNET":        "TASKER_ENVIRONMENT",
+		"TASKER_PRESETS":            "TASKER_PRESET",
+		"TASKER_BD":                 "TASKER_DB", // a short name: one slip
+		"TASKER_CACHE_DISTRIBUTE":   "TASKER_CACHE_DISTRIBUTED",
+	} {
+		err := CheckEnv([]string{"PATH=/bin", typo + "=x"})
+		if err == nil || !strings.HasPrefix(err.Error(), typo+": unknown variable") || !strings.HasSuffix(err.Error(), "; did you mean "+want+"?") {
+			t.Errorf("CheckEnv(%s) = %v, want it refused as an unknown variable naming %s", typo, err, want)
+		}
+		// Load refuses it too, before reading anything.
+		if _, err := Parse("", nil, []string{typo + "=x"}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse with %s = %v, want it refused naming %s", typo, err, want)
+		}
+	}
+	if err := CheckEnv([]string{"TASKER_RETRY_BAES=1s"}); err == nil || err.Error() != "TASKER_RETRY_BAES: unknown variable (known under retry: TASKER_RETRY_BASE, TASKER_RETRY_MAX); did you mean TASKER_RETRY_BASE?" {
+		t.Errorf("a variable under a known section: %v", err)
+	}
+	var fine []string
+	for _, k := range keys {
+		fine = append(fine, EnvName(k.path)+"=1")
+	}
+	for _, name := range []string{"TASKER_TEST_POSTGRES_URL", "TASKER_FOO_BAR_BAZ", "TASKER_SRC", "TASKER_X", "TASKER_ID", "TASKER_DEBUG",
+		"TASKER_TEST_REDIS_URL", "TASKER_TEST_CHROMIUM", "TASKER_TEST_PGCTL", "TASKER_TEST_PG_RESTART", "TASKER_TEST_CLI_ROLE",
+		"TASKER_SERVICES_DIR", "TASKER_PG_PORT", "TASKER_PG_BINDIR", "TASKER_PG_CTL", "TASKER_PG_CTL_USER", "TASKER_PG_LOG", "TASKER_PG_DATA",
+		"TASKER_CODEC_KEY", "TASKER_BENCH_TASKS", "TASKER_BENCH_WORKER", "TASKER_CHAOS_FULL", "TASKER_CHAOS_CHILD", "TASKER_UPDATE_DOCS_SCREENSHOT",
+		"TASKER_SCHEDPROC_ID", "TASKER_SCHEDPROC_ROLE", "TASKER_SCHEDPROC_SCHEMA", "TASKER_MULTIPROC_ID", "TASKER_MULTIPROC_ROLE",
+		"TASKER_MULTIPROC_SCHEMA", "TASKER_MULTIPROC_LEDGER", "TASKER_CRASH_CHILD", "TASKER_EAGER_CHILD", "TASKER_POISON_CHILD",
+		"TASKER_TRACE_CHILD", "TASKER_TYPED_ERROR_CHILD", "TASKER_WF_CRASH_CHILD", "TASKER_WF_UPDATE_CHILD"} {
+		fine = append(fine, name+"=1")
+	}
+	if err := CheckEnv(fine); err != nil {
+		t.Fatalf("CheckEnv refused variables that are the configuration's or belong elsewhere: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"testing"
 	"time"
 
@@ -15,8 +16,9 @@ func hashOf(s string) string {
 }
 
 // testAdminTokens: a token is stored by its hash, found by it, listed,
-// counted while not revoked, revoked once; bad input is refused naming
-// the field and writes nothing.
+// counted while not revoked, revoked once; bad input, a hash already
+// stored or the name of a token not revoked is refused naming it and
+// writes nothing; a revoked token's name can be used again.
 func testAdminTokens(t *testing.T, b *bundle) {
 	if n, err := b.s.CountAdminTokens(b.ctx); err != nil || n != 0 {
 		t.Fatalf("a fresh store counts %d tokens (err %v)", n, err)
@@ -39,6 +41,11 @@ func testAdminTokens(t *testing.T, b *bundle) {
 	}
 	_, err = b.s.CreateAdminToken(b.ctx, &store.CreateAdminTokenParams{Name: "dup", Role: store.RoleAdmin, Hash: hashOf("s2"), Now: b.now})
 	wantErr(t, err, store.ErrConflict)
+	_, err = b.s.CreateAdminToken(b.ctx, &store.CreateAdminTokenParams{Name: "ops", Role: store.RoleAdmin, Hash: hashOf("s3"), Now: b.now})
+	wantErr(t, err, store.ErrConflict, `"ops"`, "not revoked")
+	if _, err := b.s.FindAdminToken(b.ctx, hashOf("s3")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a create refused for its name wrote the token (FindAdminToken: %v)", err)
+	}
 	got, err := b.s.FindAdminToken(b.ctx, hashOf("s2"))
 	if err != nil || got.ID != ops.ID || got.Role != store.RoleOperator {
 		t.Fatalf("FindAdminToken = %+v, %v; want token %d", got, err, ops.ID)
@@ -66,6 +73,11 @@ func testAdminTokens(t *testing.T, b *bundle) {
 	ts, _ := b.s.ListAdminTokens(b.ctx)
 	if len(ts) != 2 || ts[0].ID != ci.ID || ts[1].ID != ops.ID {
 		t.Fatalf("listed %d tokens, want ci and ops in id order", len(ts))
+	}
+	// A revoked token's name is free again.
+	ci2, err := b.s.CreateAdminToken(b.ctx, &store.CreateAdminTokenParams{Name: "ci", Role: store.RoleViewer, Hash: hashOf("s4"), Now: later})
+	if err != nil || ci2.Name != "ci" || ci2.ID == ci.ID {
+		t.Fatalf("creating ci again after revoking it: %+v, %v", ci2, err)
 	}
 }
 

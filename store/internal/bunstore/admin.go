@@ -52,21 +52,34 @@ func (r *tokenRow) token() *store.AdminToken {
 	return t
 }
 
-// CreateAdminToken records a token's hash.
+// CreateAdminToken records a token's hash, unless a token not revoked
+// already has its name (ErrConflict naming it, nothing written). The check
+// is part of the insert (INSERT … SELECT … WHERE NOT EXISTS) rather than
+// a unique index, which would fail the migration of a database that
+// already holds two tokens of one name. On SQLite the single writer makes
+// it exact; on PostgreSQL (read committed) two creates of one name
+// committing at the same moment do not see each other's row and can both
+// succeed: the names are then duplicated, each token still works and is
+// revoked by its ID.
 func (s *Store) CreateAdminToken(ctx context.Context, p *store.CreateAdminTokenParams) (*store.AdminToken, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("creating admin token %q: %w", p.Name, err)
 	}
 	var rows []tokenRow
-	err := s.rw.NewRaw("INSERT INTO tasker_admin_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?) RETURNING "+tokenColumns,
-		p.Name, p.Role, p.Hash, s.d.Time(p.Now, 0)).Scan(ctx, &rows)
-	if err != nil {
+	err := s.rw.NewRaw(`INSERT INTO tasker_admin_tokens (name, role, hash, created_at)
+		SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tasker_admin_tokens WHERE name = ? AND revoked_at IS NULL)
+		RETURNING `+tokenColumns,
+		p.Name, p.Role, p.Hash, s.d.Time(p.Now, 0), p.Name).Scan(ctx, &rows)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, s.wrap(fmt.Sprintf("creating admin token %q", p.Name), err)
 	}
-	if len(rows) != 1 {
-		return nil, fmt.Errorf("creating admin token %q: the insert returned %d rows", p.Name, len(rows))
+	switch len(rows) {
+	case 1:
+		return rows[0].token(), nil
+	case 0:
+		return nil, fmt.Errorf("creating admin token %q: a token not revoked already has that name; revoke it or choose another: %w", p.Name, store.ErrConflict)
 	}
-	return rows[0].token(), nil
+	return nil, fmt.Errorf("creating admin token %q: the insert returned %d rows", p.Name, len(rows))
 }
 
 // FindAdminToken returns the token with the given hash.

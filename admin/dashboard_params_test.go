@@ -1,0 +1,73 @@
+package admin_test
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/admin"
+	"github.com/tasker-go/tasker/store"
+)
+
+// TestDashboardQueryParametersChecked: each dashboard page answers an
+// unknown or repeated query parameter with a 400 page naming it (the
+// check the JSON API makes, with the page's own list), a form POST with a
+// query parameter is refused and changes nothing, and what the pages and
+// their own links send still works.
+func TestDashboardQueryParametersChecked(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	session := &http.Cookie{Name: "tasker_session", Value: v.token(store.RoleOperator)}
+	id := v.start(1)
+	send := func(method, path, form string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, v.srv.URL+path, strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(session)
+		client := *v.srv.Client()
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, html.UnescapeString(string(b))
+	}
+	task := fmt.Sprintf("/ui/tasks/%d", id)
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/ui/?rang=24h", `unknown query parameter "rang" (GET /ui/ takes range)`},
+		{"GET", "/ui/?range=24h&range=7d", `query parameter "range" given 2 times`},
+		{"GET", "/ui/tasks?stat=error", `unknown query parameter "stat" (GET /ui/tasks takes state, workflow, queue`},
+		{"GET", "/ui/tasks?state=error&state=pending", `query parameter "state" given 2 times: give it once (state=a,b`},
+		{"GET", task + "?tab=steps", `takes no query parameter, got "tab"`},
+		{"GET", "/ui/workers?queue=mail", `GET /ui/workers takes no query parameter, got "queue"`},
+		{"GET", "/ui/performance?sinse=24h", `unknown query parameter "sinse" (GET /ui/performance takes since, namespace, workflow)`},
+		{"GET", "/ui/performance?since=1h&since=24h", `query parameter "since" given 2 times`},
+	} {
+		code, body := send(c.method, c.path, "")
+		if code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s: %d, want 400 with a page containing %q; got:\n%s", c.method, c.path, code, c.want, body)
+		}
+	}
+	// A form whose action carries a query parameter is refused before it
+	// acts (the CSRF token is not even read).
+	if code, body := send("POST", task+"/cancel?force=true", "reason=x"); code != http.StatusBadRequest || !strings.Contains(body, `takes no query parameter, got "force"`) {
+		t.Errorf("POST %s/cancel?force=true: %d, want 400 naming force; got:\n%s", task, code, body)
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	// The pages' own links and forms.
+	for _, path := range []string{"/ui/", "/ui/?range=7d", "/ui/tasks", "/ui/tasks?state=&workflow=&queue=", "/ui/tasks?state=pending,error&workflow=shop/fanout&limit=5",
+		task, "/ui/workers", "/ui/performance?since=24h&workflow=shop/fanout"} {
+		if code, body := send("GET", path, ""); code != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200; got:\n%s", path, code, body)
+		}
+	}
+}
