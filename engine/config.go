@@ -53,10 +53,8 @@ type Config struct {
 	// describe), shown for this process in the worker registry
 	// (Engine.Workers, `tasker workers`) so a rolling deploy's old and new
 	// workers can be told apart. Optional.
-	Version string
-	// Environment selects YAML template overrides.
-	Environment string
-	Execution   ExecutionConfig
+	Version   string
+	Execution ExecutionConfig
 	// Retry is the default backoff for steps that do not set their own.
 	Retry retry.Policy
 	// Clock replaces the wall clock (testkit uses a fake one). It also says

@@ -53,7 +53,7 @@ func run(ctx context.Context, w io.Writer, path, env string, orders int) error {
 		return err
 	}
 	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st, Environment: env})
+	e, err := engine.New(engine.Config{Store: st})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@
 //	preset: production          # development, test or production (engine.Preset)
 //	db: postgres://localhost/tasker
 //	worker_id: api-1
-//	environment: staging
 //	execution:
 //	  min_concurrency: 1
 //	  max_concurrency: 32
@@ -133,7 +132,6 @@ var keys = []key{
 	}},
 	{"db", kString, strField(func(s *Settings) *string { return &s.DB })},
 	{"worker_id", kString, strField(func(s *Settings) *string { return &s.Config.WorkerID })},
-	{"environment", kString, strField(func(s *Settings) *string { return &s.Config.Environment })},
 	{"execution.min_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MinConcurrency })},
 	{"execution.max_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MaxConcurrency })},
 	{"execution.batch_size", kInt, intField(func(c *engine.Config) *int { return &c.Execution.BatchSize })},

@@ -124,7 +124,6 @@ func TestCheckEnvRefusesNearMisses(t *testing.T) {
 		"TASKER_RETRYBASE":          "TASKER_RETRY_BASE",           // the "_" missing
 		"TASKER_PREDICTIVERETRY_MX": "TASKER_PREDICTIVE_RETRY_MAX", // two slips
 		"TASKER_WOKRER_ID":          "TASKER_WORKER_ID",            // a swap
-		"TASKER_ENVIRONMNET":        "TASKER_ENVIRONMENT",
 		"TASKER_PRESETS":            "TASKER_PRESET",
 		"TASKER_BD":                 "TASKER_DB", // a short name: one slip
 		"TASKER_CACHE_DISTRIBUTE":   "TASKER_CACHE_DISTRIBUTED",
