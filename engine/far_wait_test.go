@@ -58,9 +58,11 @@ func TestConcurrentWaitersDoNotReadAtEveryCommit(t *testing.T) {
 	}
 	wg.Wait()
 	// A first look, the look its finishing commit or the signal after it
-	// calls for, and a look at the poll interval for a Wait that takes
-	// longer than it on a loaded machine.
-	if got := reads.n.Load(); got > 3*n {
-		t.Fatalf("%d waits read their tasks %d times, want at most %d", n, got, 3*n)
+	// calls for, and a look at each poll interval for a Wait that takes
+	// longer than it on a loaded machine (two, under the whole
+	// race-enabled suite: 1,203 reads were seen with a bound of 3 each).
+	// Reading at every commit took 12 each.
+	if got := reads.n.Load(); got > 4*n {
+		t.Fatalf("%d waits read their tasks %d times, want at most %d", n, got, 4*n)
 	}
 }

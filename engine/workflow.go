@@ -333,19 +333,19 @@ func (w *WorkflowContext) recordAttempt(p store.RecordStepParams) (*store.Step, 
 	return w.write(p, true)
 }
 
-// recordCompleted records a durable step that completed. When no other
-// step runs (no future of Go is in flight), the record is held back
-// (pending) and written with whatever the workflow does next: by the next
-// durable operation, which flushes it before anything else happens (so a
-// step's record is durable before any later step, sleep, child or event
-// begins), or, when the workflow returns or suspends, in the commit of its
-// driver's outcome (engine/internal/completer). A one-step workflow so
-// commits twice (start, finish) instead of three times, and a workflow of
-// n steps n+1 times instead of n+2. A crash in between loses the record
-// and the step runs again, as it would have had the crash come a moment
-// earlier, while it ran.
-func (w *WorkflowContext) recordCompleted(p store.RecordStepParams) error {
-	if w.futures.Load() > 0 {
+// recordCompleted records a durable step that completed; fresh says it
+// has no row yet (its first attempt, not reset by an operator's retry).
+// Such a step, when no other step runs (no future of Go is in flight), is
+// held back (pending) and written with whatever the workflow does next:
+// by the next durable operation, which flushes it before anything else
+// happens (so a step's record is durable before any later step, sleep,
+// child or event begins), or, when the workflow returns or suspends, in
+// the commit of its driver's outcome (store.StepOutcome.Records). A
+// one-step workflow so commits twice (start, finish) instead of three
+// times. A crash in between loses the record and the step runs again, as
+// it would have had the crash come a moment earlier, while it ran.
+func (w *WorkflowContext) recordCompleted(p store.RecordStepParams, fresh bool) error {
+	if !fresh || w.futures.Load() > 0 {
 		_, err := w.recordAttempt(p)
 		return err
 	}

@@ -104,7 +104,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		attemptN = rec.Attempts + 1
 	}
 	for {
-		v, retryAt, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN)
+		v, retryAt, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN, rec == nil)
 		if retryAt == nil {
 			return v, err
 		}
@@ -131,10 +131,10 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 // its running workflow; a longer one suspends the workflow until it ends.
 const inlineRetryMax = 100 * time.Millisecond
 
-// attemptStep runs one attempt of a durable step and records it. A failure
-// to retry returns the step's row (retry set) and no error: the caller
-// waits or suspends.
-func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int) (_ T, again *store.Step, _ error) {
+// attemptStep runs one attempt of a durable step and records it; fresh
+// says the step has no row yet. A failure to retry returns the step's row
+// (retry set) and no error: the caller waits or suspends.
+func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int, fresh bool) (_ T, again *store.Step, _ error) {
 	var zero T
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx, span := wctx.traceStep(name, seq, attemptN)
@@ -170,7 +170,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	}
 	if err == nil {
 		p.Kind, p.Results = store.OutcomeComplete, doc
-		if rerr := wctx.recordCompleted(p); rerr != nil {
+		if rerr := wctx.recordCompleted(p, fresh); rerr != nil {
 			return zero, nil, rerr
 		}
 		wctx.e.stat.completed.Add(1)

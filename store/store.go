@@ -559,6 +559,14 @@ type StepOutcome struct {
 	WakeOnEvents []string
 	// WakeOnTasks, for OutcomeSuspend: task ids (see OutcomeSuspend).
 	WakeOnTasks []int64
+	// Records are durable steps of a code-first task whose driver is this
+	// outcome's step, each completed on its first attempt (Kind
+	// OutcomeComplete, Attempt 1, no row yet, Driver the outcome's Lease).
+	// They are inserted, with their transitions, in the commit that
+	// records the outcome, and only when it is recorded: a lost lease
+	// writes neither. The driver so commits its last steps with its
+	// result instead of one commit before it.
+	Records []*RecordStepParams
 }
 
 // FinishStepsParams carry a group of outcomes to commit together.

@@ -198,6 +198,21 @@ func (p *FinishStepsParams) Validate() error {
 			errs = append(errs, invalid(f+".retry_after", "must not be negative"))
 		}
 		errs = append(errs, checkJSON(f+".results", o.Results, false), checkJSON(f+".error", o.Error, false), checkMeta(f+".metadata", o.Metadata))
+		for j, r := range o.Records {
+			g := fmt.Sprintf("%s.records[%d]", f, j)
+			switch {
+			case r == nil:
+				errs = append(errs, invalid(g, "is nil"))
+				continue
+			case r.Driver != o.Lease:
+				errs = append(errs, invalid(g+".driver", "must be the outcome's lease (step %d), got step %d", o.Lease.StepID, r.Driver.StepID))
+			case r.Kind != OutcomeComplete || r.Attempt != 1 || r.ConsumeEvent != "":
+				errs = append(errs, invalid(g, "must be a first attempt that completed (kind complete, attempt 1, no event to consume)"))
+			}
+			if err := r.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", g, err))
+			}
+		}
 	}
 	if p.Claim != nil {
 		if err := p.Claim.Validate(); err != nil {

@@ -41,6 +41,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"FinishAndClaimTogether":     testFinishAndClaim,
 		"FinishedChildWakesParent":   testChildWakesParent,
 		"RecordAttempts":             testRecordAttempts,
+		"FinishWithHeldRecords":      testFinishWithHeldRecords,
 		"RecordAttemptsAsRecordStep": testRecordAttemptsAsRecordStep,
 		"RecordAttemptsRefusals":     testRecordAttemptsRefusals,
 		"LeaseExpiry":                testLeaseExpiry,

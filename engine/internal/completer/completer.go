@@ -11,7 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/uptrace/bun"
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/engine/internal/dispatch"
@@ -26,12 +25,6 @@ type Outcome struct {
 	Release bool
 	Claimed *store.ClaimedStep
 	Log     *zap.Logger
-	// Records are durable step records of a code-first driver (this
-	// outcome's step) to commit in the same transaction, before it. A
-	// record the store refuses keeps its outcome from being recorded
-	// (the lease then expires and the workflow runs again); a lost lease
-	// loses both.
-	Records []*store.RecordStepParams
 }
 
 // Config is what the completer needs to know.
@@ -167,10 +160,8 @@ func (c *Completer) bounded(o Outcome) Outcome {
 
 func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 	params := &store.FinishStepsParams{Outcomes: make([]store.StepOutcome, len(finish)), Now: c.clk.StoreNow()}
-	var records []*store.RecordStepParams
 	for i, o := range finish {
 		params.Outcomes[i] = o.StepOutcome
-		records = append(records, o.Records...)
 		if c.cfg.Watched != nil && o.Claimed != nil && c.cfg.Watched(o.Claimed.Step.TaskID) && !slices.Contains(params.Watch, o.Claimed.Step.TaskID) {
 			params.Watch = append(params.Watch, o.Claimed.Step.TaskID)
 		}
@@ -186,7 +177,7 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 			params.ClaimUnblockedOnly = c.cfg.Backlog != nil && !c.cfg.Backlog()
 		}
 	}
-	res, ambiguous, err := c.tryFinish(ctx, params, records, len(finish))
+	res, ambiguous, err := c.tryFinish(ctx, params, len(finish))
 	if err == nil && ambiguous {
 		c.reconcile(ctx, params.Outcomes, res)
 	}
@@ -200,7 +191,7 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 		}
 		c.disp.Settle(reserved, claimed)
 	}
-	if (errors.Is(err, store.ErrInvalid) || errors.Is(err, errRecordRefused)) && len(finish) > 1 {
+	if errors.Is(err, store.ErrInvalid) && len(finish) > 1 {
 		// One outcome the store refuses must not sink the others:
 		// record each alone.
 		c.log.Warn("the store refused a group of outcomes; recording them one by one", zap.Int("outcomes", len(finish)), zap.Error(err))
@@ -222,14 +213,14 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 // completer's clock. A refusal (store.ErrInvalid) is not retried. ambiguous
 // reports that an earlier try failed: it may have committed all the same
 // (its reply was lost), see reconcile.
-func (c *Completer) tryFinish(ctx context.Context, params *store.FinishStepsParams, records []*store.RecordStepParams, n int) (res *store.FinishStepsResult, ambiguous bool, err error) {
+func (c *Completer) tryFinish(ctx context.Context, params *store.FinishStepsParams, n int) (res *store.FinishStepsResult, ambiguous bool, err error) {
 	wait := c.cfg.RetryBase
 	for attempt := 1; ; attempt++ {
-		res, err := c.commit(ctx, params, records)
+		res, err := c.commit(ctx, params)
 		if c.hooks.Transaction != nil {
 			c.hooks.Transaction()
 		}
-		if err == nil || errors.Is(err, store.ErrInvalid) || errors.Is(err, errRecordRefused) || attempt >= c.cfg.Attempts {
+		if err == nil || errors.Is(err, store.ErrInvalid) || attempt >= c.cfg.Attempts {
 			return res, attempt > 1, err
 		}
 		c.log.Warn("recording step outcomes failed; retrying", zap.Int("outcomes", n), zap.Int("attempt", attempt), zap.Duration("retry_in", wait), zap.Error(err))
@@ -242,51 +233,31 @@ func (c *Completer) tryFinish(ctx context.Context, params *store.FinishStepsPara
 	}
 }
 
-// errRecordRefused: the store refused a durable step record that came
-// with an outcome (not for a lost lease), so the group was not committed.
-var errRecordRefused = errors.New("a durable step record was refused")
-
-// commit records params, and records before them in the same transaction.
-// A record whose driver lost its lease is left out, and so is that
-// driver's outcome (FinishSteps reports it lost).
-func (c *Completer) commit(ctx context.Context, params *store.FinishStepsParams, records []*store.RecordStepParams) (*store.FinishStepsResult, error) {
-	if len(records) == 0 {
-		return c.st.FinishSteps(ctx, params)
-	}
-	var res *store.FinishStepsResult
-	err := c.st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		st := c.st.WithTx(tx)
-		recorded, err := st.RecordAttempts(ctx, records)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errGroupRecord, err)
-		}
-		for i, r := range recorded {
-			if r.Err != nil && !errors.Is(r.Err, store.ErrLeaseLost) {
-				return refused(records[i], r.Err)
-			}
-		}
-		res, err = st.FinishSteps(ctx, params)
-		return err
-	})
-	if !errors.Is(err, errGroupRecord) {
+// commit records params. A group whose held durable step records the
+// store refused as a conflict (a row an earlier try or another process
+// wrote) records them each alone first, as Engine.recordGrouped does, then
+// the outcomes without them.
+func (c *Completer) commit(ctx context.Context, params *store.FinishStepsParams) (*store.FinishStepsResult, error) {
+	res, err := c.st.FinishSteps(ctx, params)
+	if err == nil || !errors.Is(err, store.ErrConflict) {
 		return res, err
 	}
-	// The store refused the records as a group (say, the row of a step an
-	// operator retry reset, which a grouped first attempt does not
-	// expect): each alone, as Engine.recordGrouped does, then the outcomes.
-	for _, p := range records {
-		if _, err := c.st.RecordStep(ctx, p); err != nil && !errors.Is(err, store.ErrLeaseLost) {
-			return nil, refused(p, err)
+	apart := *params
+	apart.Outcomes = slices.Clone(params.Outcomes)
+	held := false
+	for i := range apart.Outcomes {
+		for _, p := range apart.Outcomes[i].Records {
+			held = true
+			if _, rerr := c.st.RecordStep(ctx, p); rerr != nil && !errors.Is(rerr, store.ErrLeaseLost) {
+				return nil, fmt.Errorf("recording durable step %s of task %d: %w", p.Name, p.TaskID, rerr)
+			}
 		}
+		apart.Outcomes[i].Records = nil
 	}
-	return c.st.FinishSteps(ctx, params)
-}
-
-// errGroupRecord: RecordAttempts failed for the group as a whole.
-var errGroupRecord = errors.New("recording durable steps as a group")
-
-func refused(p *store.RecordStepParams, err error) error {
-	return fmt.Errorf("%w: durable step %s of task %d: %w", errRecordRefused, p.Name, p.TaskID, err)
+	if !held {
+		return res, err
+	}
+	return c.st.FinishSteps(ctx, &apart)
 }
 
 // reconcile looks again at the outcomes a retried commit reports as lease

@@ -393,15 +393,21 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 			}
 			moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta})
 		}
-		// The moves' transitions not written yet, and an unblocked
-		// claim's (its steps are none of the moves': those ran, so they
-		// had no dependency left), go in one statement at the end.
+		// The moves' transitions not written yet, the held records'
+		// and an unblocked claim's (its steps are none of the moves':
+		// those ran, so they had no dependency left), go in one
+		// statement at the end.
 		var books []stepMove
 		for _, m := range moves {
 			if !m.written {
 				books = append(books, m)
 			}
 		}
+		held, err := s.insertHeld(ctx, tx, p, res)
+		if err != nil {
+			return err
+		}
+		books = append(books, held...)
 		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at)
 		if err != nil {
 			return err
@@ -433,6 +439,35 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 		return s.writeStepTransitions(ctx, tx, books, at)
 	})
 	return res, claimed, err
+}
+
+// insertHeld inserts the durable step records held by the outcomes res
+// recorded (StepOutcome.Records) and returns their transitions. They
+// complete on their first attempt, so no task's count of unfinished steps
+// changes.
+func (s *Store) insertHeld(ctx context.Context, tx bun.IDB, p *store.FinishStepsParams, res *store.FinishStepsResult) ([]stepMove, error) {
+	var rows []recordedRow
+	for i, o := range p.Outcomes {
+		if res.Steps[i].Err != nil {
+			continue
+		}
+		for _, r := range o.Records {
+			rows = append(rows, recordedRow{row: firstAttemptRow(r, store.StepComplete)})
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	if err := s.insertRecorded(ctx, tx, rows, p.Now); err != nil {
+		return nil, err
+	}
+	moves := make([]stepMove, 0, 2*len(rows))
+	for _, r := range rows {
+		moves = append(moves,
+			stepMove{id: r.row.ID, taskID: r.row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
+			stepMove{id: r.row.ID, taskID: r.row.TaskID, from: store.StepInProgress, to: store.StepComplete, seq: 2})
+	}
+	return moves, nil
 }
 
 // claimUnblocked claims, for p, the ready steps among the dependants of

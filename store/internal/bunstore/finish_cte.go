@@ -96,6 +96,8 @@ done AS (
 tr AS (INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
 	SELECT id, task_id, 'in_progress', 'complete', transition_seq, done_meta, ` + stamp + ` FROM done),
 dc AS (SELECT e.to_step_id AS id, count(*) AS n FROM tasker_step_edges e JOIN done ON e.from_step_id = done.id GROUP BY e.to_step_id),`)
+	held := s.heldCTE(&b, p, stamp)
+	q.WriteString(held)
 	// The dependants to claim: those whose last dependencies complete
 	// here, outside concurrency groups and rate limits (the claim loop
 	// takes those), within the claim's routing and room.
@@ -193,7 +195,12 @@ UNION ALL SELECT 'f', ` + s.columns("finished steps", func() string { return s.s
 FROM cnt JOIN (SELECT ` + s.columns("done steps", func() string { return s.stepColumns("done.", nil) }) + ` FROM done
 		UNION ALL SELECT ` + s.columns("steps s", func() string { return s.stepColumns("s.", nil) }) + ` FROM tasker_steps s
 		WHERE s.task_id = ANY(ARRAY(SELECT id FROM cnt WHERE unfinished = 0 AND state = 'complete' AND id = ANY(` + watch + `)))
-			AND NOT s.id = ANY(ARRAY(SELECT id FROM done))) x
+			AND NOT s.id = ANY(ARRAY(SELECT id FROM done))`)
+		if held != "" { // inserted by this statement: not in its snapshot of tasker_steps
+			q.WriteString(`
+		UNION ALL SELECT ` + s.columns("held steps", func() string { return s.stepColumns("hins.", nil) }) + ` FROM hins`)
+		}
+		q.WriteString(`) x
 	ON x.task_id = cnt.id
 WHERE cnt.unfinished = 0 AND cnt.state = 'complete' AND cnt.id = ANY(` + watch + `)`)
 	}
@@ -240,6 +247,42 @@ WHERE cnt.unfinished = 0 AND cnt.state = 'complete' AND cnt.id = ANY(` + watch +
 	}
 	slices.SortFunc(res.Claimed, func(a, b *store.ClaimedStep) int { return int(a.Step.ID - b.Step.ID) })
 	return res, nil
+}
+
+// heldCTE is the part of finishCTE that inserts the outcomes' held
+// records (StepOutcome.Records) — the rows of durable steps completed on
+// their first attempt, and their two transitions each — for the drivers
+// done completed under their lease; empty when there are none. It names
+// the inserted rows hins.
+func (s *Store) heldCTE(b *params, p *store.FinishStepsParams, stamp string) string {
+	var values [][]any
+	for _, o := range p.Outcomes {
+		for _, r := range o.Records {
+			row := firstAttemptRow(r, store.StepComplete)
+			values = append(values, []any{r.Driver.StepID, row.TaskID, row.Name, row.Handler, *row.Sequence, nullJSON(row.Config), nullJSON(row.Policy),
+				row.Retryable, row.RetryLimit, row.Skippable, nullJSON(row.Results), s.d.BindTime(*row.StartedAt), s.d.BindTime(*row.CompletedAt)})
+		}
+	}
+	if len(values) == 0 {
+		return ""
+	}
+	hv := b.rows([]string{"bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "jsonb", "timestamptz", "timestamptz"}, values)
+	// A first attempt that completes its step is due at once: its
+	// next_attempt_at is its start, as insertRecorded's rows are due now.
+	// Only the drivers done completed (under their lease) get theirs.
+	return `
+hv (driver, task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable, results, started_at, completed_at) AS (` + hv + `),
+hins AS (
+	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results,
+		pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
+	SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, 1, skippable, 'complete', results,
+		1, started_at, 2, started_at, completed_at, started_at, started_at
+	FROM hv WHERE (hv.driver, hv.task_id) IN (SELECT id, task_id FROM done)
+	RETURNING *),
+htr AS (
+	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
+	SELECT id, task_id, 'pending', 'in_progress', 1, CAST(NULL AS jsonb), ` + stamp + ` FROM hins
+	UNION ALL SELECT id, task_id, 'in_progress', 'complete', 2, CAST(NULL AS jsonb), ` + stamp + ` FROM hins),`
 }
 
 // addFinished adds a row of a watched task finishCTE finished to
