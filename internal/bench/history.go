@@ -22,7 +22,7 @@ const seedBatch = 50_000
 // three step transitions (five history rows a task, as measured for a
 // one-step workflow), created a day ago. Rows are written in SQL, a batch
 // at a time, into a store whose tasks table is empty.
-func seedHistory(ctx context.Context, db *bun.DB, postgres bool, n int) error {
+func seedHistory(ctx context.Context, db bun.IDB, postgres bool, n int) error {
 	series, ts, js, tr := "WITH RECURSIVE s(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM s WHERE n < ?) ",
 		"strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 day') || '+00:00'", func(e string) string { return e }, "TRUE"
 	from, null := "FROM s", "NULL"
