@@ -28,6 +28,7 @@ afterwards), with MaxConcurrency 256, BatchSize 256 and a 1-2 ms retry
 backoff, and prints rates and per-step costs:
 
   W1  10,000 one-step workflows                         workflows/s
+  W1c W1 as code-first workflows of one engine.Step
   W2  1,000 workflows x 10-step chain                   steps/s
   W3  100 workflows fanning out 1 -> 50 -> 1            steps/s
   W4  10,000 one-step workflows, 30% fail once          workflows/s (all must complete)
@@ -41,7 +42,8 @@ backoff, and prints rates and per-step costs:
 
 Code-first rows count per durable step (engine.Step), not per claim (a
 workflow's driver is claimed once per run); the footer compares their cost
-per step with the DAG rows' (W2c/W2, W4c/W4 and W5c/W5; the target is at most 1.5x).
+per step with the DAG rows' (W1c/W1, W2c/W2, W4c/W4 and W5c/W5; the target is at
+most 1.5x).
 
 Per step: claim and finish transactions, SQL statements through the store's
 writer (a bun query hook on store.DB(); reads on the read pool are not seen),

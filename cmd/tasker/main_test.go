@@ -319,7 +319,7 @@ func TestBenchTinyScale(t *testing.T) {
 	// Scale 0.005: 50 one-step workflows for W1 and W4, 5 chains of 10,
 	// one fan-out, 5 sequential chains; a few seconds even under -race.
 	out := mustExecute(t, "bench", "--scale", "0.005", "--db", db)
-	for _, w := range []string{"W1", "W2", "W2c", "W3", "W4", "W4c", "W5", "W5c", "W5x"} {
+	for _, w := range []string{"W1", "W1c", "W2", "W2c", "W3", "W4", "W4c", "W5", "W5c", "W5x"} {
 		m := wantMatch(t, out, `(?m)^`+w+`\s.*\s(\d+)/(\d+)\s+\d`)
 		if m[1] != m[2] || m[1] == "0" {
 			t.Errorf("%s: %s of %s workflows complete", w, m[1], m[2])
@@ -334,7 +334,8 @@ func TestBenchTinyScale(t *testing.T) {
 	// driver run each (nothing suspends).
 	wantMatch(t, out, `(?m)^W2c\s+code-first.*\s50 steps\s.*; 5 driver runs$`)
 	wantMatch(t, out, `(?m)^W5c\s.*latency p50 [\d.]+ ms, p99 [\d.]+ ms.*; 5 driver runs$`)
-	wantMatch(t, out, `code-first/DAG step cost: W2c/W2: wall per step [\d.]+x \(\d+ vs \d+ steps/s\), SQL per step [\d.]+x; W4c/W4: wall per workflow [\d.]+x \(\d+ vs \d+ workflows/s\); W5c/W5: p50 [\d.]+x, p99 [\d.]+x; (within|OVER) the 1.5x target`)
+	wantMatch(t, out, `(?m)^W1c\s+code-first.*\s50 workflows\s.*; 50 driver runs$`)
+	wantMatch(t, out, `code-first/DAG step cost: W1c/W1: wall per workflow [\d.]+x \(\d+ vs \d+ workflows/s\); W2c/W2: wall per step [\d.]+x \(\d+ vs \d+ steps/s\), SQL per step [\d.]+x; W4c/W4: wall per workflow [\d.]+x \(\d+ vs \d+ workflows/s\); W5c/W5: p50 [\d.]+x, p99 [\d.]+x; (within|OVER) the 1.5x target`)
 	wantMatch(t, out, `ceiling: \d+ commits/s`)
 	wantMatch(t, out, `every workload complete`)
 

@@ -102,6 +102,7 @@ type workload struct {
 var workloads = []workload{
 	{"W1", "one-step workflows, 8 goroutines starting", benchW1},
 	{"W1r", "W1 with 200 handlers, 4 queues", benchW1r},
+	{"W1c", "code-first, one durable step", benchW1c},
 	{"W2", "10-step chains", benchW2},
 	{"W2c", "code-first, 10 durable steps", benchW2c},
 	{"W3", "fan-out 1->50->1 (1->20->1 at peers sizes)", benchW3},

@@ -176,6 +176,8 @@ func benchSpec(name string) (*benchDef, error) {
 		return def, nil
 	case "W2":
 		return dagDef(chain("chain10", 10), noops), nil
+	case "W1C":
+		return codeDef("code1", 1), nil
 	case "W2C":
 		return codeDef("code10", 10), nil
 	case "W3":
@@ -284,6 +286,10 @@ func startAll(ctx context.Context, r *rig, def *benchDef, n int) error {
 
 func benchW1(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
 	return upFront(ctx, tg, "W1", tg.size(10000, 2000, scale), 1, "workflows")
+}
+
+func benchW1c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W1c", tg.size(10000, 2000, scale), 1, "workflows")
 }
 
 func benchW1r(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
@@ -449,8 +455,8 @@ const codeFirstTarget = 1.5
 
 // printCodeFirstRatios prints, when both rows of a pair ran, the cost of a
 // code-first step relative to a DAG step: W2c/W2 wall time per step (the
-// inverse ratio of their rates) and SQL statements per step, W4c/W4 wall
-// time per workflow, W5c/W5 p50 and p99 latency (both run 3 steps). suffix tells the runs apart on Postgres.
+// inverse ratio of their rates) and SQL statements per step, W1c/W1 and
+// W4c/W4 wall time per workflow, W5c/W5 p50 and p99 latency (both run 3 steps). suffix tells the runs apart on Postgres.
 func printCodeFirstRatios(out io.Writer, suffix string, done map[string]*benchResult) {
 	var parts []string
 	over := false
@@ -463,6 +469,11 @@ func printCodeFirstRatios(out io.Writer, suffix string, done map[string]*benchRe
 			over = true
 		}
 		return fmt.Sprintf("%s %.2fx", label, q)
+	}
+	if c, d := done["W1c"+suffix], done["W1"+suffix]; c != nil && d != nil && c.items > 0 && d.items > 0 {
+		perC := c.wall.Seconds() / float64(c.items)
+		perD := d.wall.Seconds() / float64(d.items)
+		parts = append(parts, "W1c/W1: "+ratio("wall per workflow", perC, perD)+fmt.Sprintf(" (%.0f vs %.0f workflows/s)", 1/perC, 1/perD))
 	}
 	if c, d := done["W2c"+suffix], done["W2"+suffix]; c != nil && d != nil && c.items > 0 && d.items > 0 {
 		perC := c.wall.Seconds() / float64(c.items)
