@@ -29,6 +29,7 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
 	"github.com/tasker-go/tasker/engine/internal/pressure"
 	"github.com/tasker-go/tasker/engine/internal/schedule"
+	"github.com/tasker-go/tasker/engine/internal/skew"
 	"github.com/tasker-go/tasker/engine/internal/valcache"
 	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
@@ -68,6 +69,8 @@ type Engine struct {
 	co  *coordination // see coordinate
 
 	rec recorder // groups durable step records of code-first workflows
+	// skew estimates the store's clock against the engine's from the claims.
+	skew skew.Estimate
 
 	starts *batch.Batcher[*store.CreateTaskParams, *store.CreateTaskResult] // group commit of Start (create.go)
 	eager  atomic.Pointer[eagerRun]                                         // the running loop's dispatcher, for starts' claims (eager.go)

@@ -230,12 +230,14 @@ func (e *Engine) measured(base context.Context, c *store.ClaimedStep) (completer
 	return o, ok
 }
 
-// storeSkew measures the store's clock against the engine's on a claimed
-// step (see StepContext.storeSkew): zero when the engine tells the store
-// its time (a fake clock), or when the step carries no lease expiry.
+// storeSkew is the store's clock minus the engine's, as measured on the
+// claims so far, this one included (see skew.Estimate and
+// StepContext.storeSkew): zero when the engine tells the store its time
+// (a fake clock), or when the step carries no lease expiry.
 func (e *Engine) storeSkew(st *store.Step) time.Duration {
 	if st.LeaseExpiresAt == nil || !e.clk.StoreNow().IsZero() {
 		return 0
 	}
-	return st.LeaseExpiresAt.Sub(e.clk.Now()) - e.cfg.Execution.LeaseTTL
+	now := e.clk.Now()
+	return e.skew.Observe(now, st.LeaseExpiresAt.Sub(now)-e.cfg.Execution.LeaseTTL)
 }

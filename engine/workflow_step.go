@@ -104,7 +104,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		attemptN = rec.Attempts + 1
 	}
 	for {
-		v, retryAt, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN, rec == nil)
+		v, retryAt, backoff, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN, rec == nil)
 		if retryAt == nil {
 			return v, err
 		}
@@ -112,7 +112,12 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		// instead of suspending the workflow: no finish, claim and replay
 		// of the driver for a retry due in a few milliseconds. The failure
 		// is recorded, so a crash meanwhile still retries it elsewhere.
-		wait := retryAt.NextAttemptAt.Sub(wctx.now())
+		// The wait is the backoff itself, counted from the record's
+		// return: the store's clock has moved on at least as far since it
+		// wrote the due time, whatever our clock reads (an estimate of the
+		// skew made the wait hundreds of milliseconds longer on a loaded
+		// machine, and the workflow suspended).
+		wait := backoff
 		if wait > inlineRetryMax || wctx.Context.Value(stepwiseKey{}) != nil {
 			return zero, wctx.suspend(retryAt.NextAttemptAt, "retry of "+name)
 		}
@@ -133,8 +138,8 @@ const inlineRetryMax = 100 * time.Millisecond
 
 // attemptStep runs one attempt of a durable step and records it; fresh
 // says the step has no row yet. A failure to retry returns the step's row
-// (retry set) and no error: the caller waits or suspends.
-func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int, fresh bool) (_ T, again *store.Step, _ error) {
+// (again) and its backoff, and no error: the caller waits or suspends.
+func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int, fresh bool) (_ T, again *store.Step, backoff time.Duration, _ error) {
 	var zero T
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx, span := wctx.traceStep(name, seq, attemptN)
@@ -152,7 +157,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 		// step's fault, so nothing is recorded and the step runs again if
 		// the workflow resumes. (A success is still recorded while the
 		// lease holds.)
-		return zero, nil, wctx.abortWith(cause)
+		return zero, nil, 0, wctx.abortWith(cause)
 	}
 	policyDoc, _ := json.Marshal(policy)
 	// Every attempt, completed or failed, is recorded grouped with other
@@ -171,13 +176,13 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	if err == nil {
 		p.Kind, p.Results = store.OutcomeComplete, doc
 		if rerr := wctx.recordCompleted(p, fresh); rerr != nil {
-			return zero, nil, rerr
+			return zero, nil, 0, rerr
 		}
 		wctx.e.stat.completed.Add(1)
 		wctx.measure(name, "complete", took)
 		traced.outcome = "complete"
 		v, err := decodeAs[T](wctx, seq, name, doc)
-		return v, nil, err
+		return v, nil, 0, err
 	}
 	if res.TimedOut {
 		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", name, timeout, errAttemptTimeout, err)}
@@ -186,7 +191,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
 	st, rerr := wctx.recordAttempt(p)
 	if rerr != nil {
-		return zero, nil, rerr
+		return zero, nil, 0, rerr
 	}
 	wctx.Logger.Info("durable step failed", zap.String("step", name), zap.Int("sequence", seq), zap.Int("attempt", attemptN), zap.Error(err))
 	outcome := "error"
@@ -198,10 +203,10 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	if st.State == store.StepPending {
 		wctx.e.stat.retried.Add(1)
 		wctx.e.met.retried(wctx.workflowLabel())
-		return zero, st, nil
+		return zero, st, delay, nil
 	}
 	wctx.e.stat.failed.Add(1)
-	return zero, nil, stepFailed(seq, name, st)
+	return zero, nil, 0, stepFailed(seq, name, st)
 }
 
 // stepFailed is the error a durable step that failed for good returns, built
