@@ -212,18 +212,23 @@ type StartOption func(*startOptions)
 
 type startOptions struct {
 	key      string
+	keySet   bool // WithIdempotencyKey given (see check)
 	unique   bool
 	tx       bun.IDB
+	txSet    bool // InTx given
 	priority *int
 	queue    string
 	group    string // WithConcurrency
 	groupMax int
 	parent   *int64
 	timeout  time.Duration // WithWorkflowTimeout
+	// timeoutSet: WithWorkflowTimeout given
+	timeoutSet bool
 	// StartAt, StartAfter (see notBefore)
 	startAt    time.Time
 	startAfter time.Duration
 	delayed    bool
+	delays     int           // StartAt and StartAfter given (more than one is refused)
 	reuse      IdentityReuse // WithIdentityReuse
 	reuseSet   bool
 }
@@ -294,14 +299,19 @@ func withParent(parent int64) StartOption { return func(o *startOptions) { o.par
 // WithIdempotencyKey makes the key the task's identity: starting again with
 // the same key returns the existing task; with the same key and a different
 // input it fails with store.ErrConflict.
-func WithIdempotencyKey(key string) StartOption { return func(o *startOptions) { o.key = key } }
+// An empty key is refused, and so is the option with Unique.
+func WithIdempotencyKey(key string) StartOption {
+	return func(o *startOptions) { o.key, o.keySet = key, true }
+}
 
-// Unique gives the task a fresh identity: every Start creates a task.
+// Unique gives the task a fresh identity: every Start creates a task. It
+// cannot be combined with WithIdempotencyKey.
 func Unique() StartOption { return func(o *startOptions) { o.unique = true } }
 
 // InTx creates the task inside the caller's transaction (a bun.Tx on the
-// store's DB): it exists, and runs, only if that transaction commits.
-func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx = tx } }
+// store's DB): it exists, and runs, only if that transaction commits. A
+// nil tx is refused.
+func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx, o.txSet = tx, true } }
 
 // WithPriority sets the task's priority, 0..1000 (default: the template's,
 // else 0): workers claim ready steps of higher priority first, FIFO within
@@ -389,8 +399,8 @@ type TaskHandle struct {
 // transaction, alone.
 func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...StartOption) (*TaskHandle, error) {
 	var o startOptions
-	for _, opt := range opts {
-		opt(&o)
+	if err := applyStartOptions(&o, opts); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
 	p, err := e.prepareStart(workflow, input, &o)
 	if err != nil {
@@ -409,6 +419,9 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 	t, err := e.template(workflow)
 	if err != nil {
 		return nil, err
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
 	doc, err := normalizeInput(input)
 	if err != nil {

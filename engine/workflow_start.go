@@ -142,8 +142,9 @@ func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
 // of kind workflow_timeout) if it has not finished d after it started. It
 // works for DAG tasks and code-first workflows: running steps see their
 // context end at the deadline, and no step starts or retries after it.
+// A d that is not positive is refused (leave the option out for none).
 func WithWorkflowTimeout(d time.Duration) StartOption {
-	return func(o *startOptions) { o.timeout = d }
+	return func(o *startOptions) { o.timeout, o.timeoutSet = d, true }
 }
 
 // WorkflowHandle refers to a started code-first workflow with result type O.
@@ -218,8 +219,8 @@ func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, 
 // startWorkflow is StartWorkflow without the types.
 func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ...StartOption) (started, error) {
 	var o startOptions
-	for _, opt := range opts {
-		opt(&o)
+	if err := applyStartOptions(&o, opts); err != nil {
+		return started{}, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p, err := e.prepareWorkflowStart(name, in, &o)
 	if err != nil {
@@ -238,6 +239,9 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 	def, ok := e.workflowDef(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {
