@@ -150,6 +150,9 @@ func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 // definition, or a template under the name of a code-first workflow, is
 // refused with ErrDuplicate: a name means one thing in an engine.
 func (e *Engine) Register(t *Template) error {
+	if t == nil {
+		return &TemplateError{Msg: "registering a template: the template is nil"}
+	}
 	if t.Version == "" {
 		t.Version = "0.0.0"
 	}
