@@ -89,7 +89,8 @@ type StepTemplate struct {
 	// RetryLimit is the total number of attempts (default 3).
 	RetryLimit int
 	Backoff    retry.Policy
-	// Timeout bounds one attempt (0: no timeout beyond the engine's).
+	// Timeout bounds one attempt (0: no timeout beyond the engine's;
+	// otherwise at least a millisecond).
 	Timeout   time.Duration
 	Skippable bool
 	// Config is handed to the handler as its configuration (any
@@ -211,8 +212,11 @@ func (t *Template) Validate(known func(string) bool) error {
 		if s.NotRetryable && s.RetryLimit > 1 {
 			add(path+".retry.limit", "%s: retry limit %d on a step that is not retryable (NotRetryable, retryable: false), which runs once: drop one", where, s.RetryLimit)
 		}
-		if s.Timeout < 0 {
+		switch {
+		case s.Timeout < 0:
 			add(path+".timeout", "%s: timeout must not be negative, got %s", where, s.Timeout)
+		case s.Timeout > 0 && s.Timeout < time.Millisecond:
+			add(path+".timeout", "%s: timeout %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", where, s.Timeout)
 		}
 		if err := s.Backoff.Validate(); err != nil {
 			add(path+".retry", "%s: %v", where, err)

@@ -12,7 +12,8 @@ import (
 // TestRegisterRefusesTemplateMistakes: Register accepted a nil template
 // (it panicked), a rate limit for a system no step names (it limited
 // nothing: a typo or a case mismatch went unnoticed) and a retry limit on
-// a step that is not retryable (it ran once); each is now refused with
+// a step that is not retryable (it ran once) and a step timeout under a
+// millisecond (Timeout: 30 is 30 ns: every attempt timed out); each is now refused with
 // ErrInvalidTemplate naming the field, and YAML locates it in the file.
 func TestRegisterRefusesTemplateMistakes(t *testing.T) {
 	e := newEngine(t, engine.Config{})
@@ -29,6 +30,11 @@ func TestRegisterRefusesTemplateMistakes(t *testing.T) {
 	ps = engine.TemplateProblems(err)
 	if len(ps) != 1 || ps[0].Path != "steps[0].retry.limit" || !strings.Contains(ps[0].Msg, "retry limit 5 on a step that is not retryable") {
 		t.Fatalf("retry limit on a step that is not retryable: %v", err)
+	}
+	err = e.Register(&engine.Template{Namespace: "t", Name: "ns", Steps: []engine.StepTemplate{{Name: "a", Handler: "h", Timeout: 30}}})
+	ps = engine.TemplateProblems(err)
+	if len(ps) != 1 || ps[0].Path != "steps[0].timeout" || !strings.Contains(ps[0].Msg, "timeout 30ns is under a millisecond") {
+		t.Fatalf("a timeout of 30 (nanoseconds): %v", err)
 	}
 	if got := e.Templates(); len(got) != 0 {
 		t.Fatalf("refused registrations registered %v", got)
