@@ -223,6 +223,8 @@ type startOptions struct {
 	queue    string
 	group    string // WithConcurrency
 	groupMax int
+	concSet  bool // WithConcurrency given
+	queueSet bool // WithQueue given
 	parent   *int64
 	timeout  time.Duration // WithWorkflowTimeout
 	// timeoutSet: WithWorkflowTimeout given
@@ -326,9 +328,10 @@ func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority
 // WithConcurrency puts the task in concurrency group g: at most max steps
 // of the tasks in g run at once across every process (the others wait in
 // claim order, costing no attempt). It overrides the template's
-// Concurrency; code-first workflows are limited this way.
+// Concurrency; code-first workflows are limited this way. An empty g and a
+// max below 1 are refused.
 func WithConcurrency(g string, max int) StartOption {
-	return func(o *startOptions) { o.group, o.groupMax = g, max }
+	return func(o *startOptions) { o.group, o.groupMax, o.concSet = g, max, true }
 }
 
 // concurrency returns the task's group and limit: the option's, else the
@@ -361,8 +364,8 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 
 // WithQueue puts the task on queue q (default: the template's, else
 // "default"; a child workflow inherits its parent's). Only workers whose
-// ExecutionConfig.Queues include q claim its steps.
-func WithQueue(q string) StartOption { return func(o *startOptions) { o.queue = q } }
+// ExecutionConfig.Queues include q claim its steps. An empty q is refused.
+func WithQueue(q string) StartOption { return func(o *startOptions) { o.queue, o.queueSet = q, true } }
 
 // routing returns the task's queue and priority: the options', else the
 // defaults given.

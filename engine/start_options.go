@@ -21,8 +21,9 @@ func applyStartOptions(o *startOptions, opts []StartOption) error {
 	return nil
 }
 
-// check refuses options that are mistakes (an empty idempotency key, a nil
-// transaction, a timeout that is not positive) or that contradict each
+// check refuses options that are mistakes (an empty idempotency key,
+// group or queue, a nil transaction, a timeout that is not positive, a
+// limit or priority out of range) or that contradict each
 // other (Unique with a key, StartAt with StartAfter), naming the options:
 // a start would otherwise honour one of them and drop the other silently.
 func (o *startOptions) check() error {
@@ -41,6 +42,18 @@ func (o *startOptions) check() error {
 	}
 	if o.timeoutSet && o.timeout <= 0 {
 		bad("WithWorkflowTimeout(%s): the timeout must be positive (leave the option out for none)", o.timeout)
+	}
+	if o.concSet && o.group == "" {
+		bad("WithConcurrency(\"\", %d): the group is empty", o.groupMax)
+	}
+	if o.concSet && o.groupMax < 1 {
+		bad("WithConcurrency(%q, %d): the limit must be at least 1", o.group, o.groupMax)
+	}
+	if o.queueSet && o.queue == "" {
+		bad("WithQueue(\"\"): the queue is empty (leave the option out for the template's, else %q)", store.DefaultQueue)
+	}
+	if p := o.priority; p != nil && (*p < store.MinPriority || *p > store.MaxPriority) {
+		bad("WithPriority(%d): the priority must be between %d and %d", *p, store.MinPriority, store.MaxPriority)
 	}
 	if o.delays > 1 {
 		bad("StartAt and StartAfter given %d times: give one", o.delays)

@@ -13,11 +13,15 @@ import (
 
 // TestStartOptionMistakesAreRefused: a nil option, an empty idempotency
 // key, Unique with a key, InTx(nil), a workflow timeout that is not
-// positive and StartAt with StartAfter are refused by Start, StartWorkflow
+// positive, an empty concurrency group or queue, a concurrency limit below
+// 1, a priority out of range and StartAt with StartAfter are refused by
+// Start, StartWorkflow
 // and StartMany alike (errors.Is store.ErrInvalid, naming the option), and
 // nothing is written. Before, the nil option panicked and the others were
 // honoured in part (Unique dropped the key; an empty key, a nil tx and a
-// negative timeout were ignored; the last of StartAt/StartAfter won).
+// negative timeout were ignored; so was an empty queue; the last of
+// StartAt/StartAfter won; the store's refusals named its columns,
+// conc_max and priority, not the options).
 func TestStartOptionMistakesAreRefused(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, engine.Config{})
@@ -36,6 +40,10 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 		{"nil tx", []engine.StartOption{engine.InTx(nil)}, "InTx(nil)"},
 		{"negative timeout", []engine.StartOption{engine.WithWorkflowTimeout(-time.Second)}, "WithWorkflowTimeout(-1s): the timeout must be positive"},
 		{"zero timeout", []engine.StartOption{engine.WithWorkflowTimeout(0)}, "WithWorkflowTimeout(0s): the timeout must be positive"},
+		{"empty group", []engine.StartOption{engine.WithConcurrency("", 3)}, `WithConcurrency("", 3): the group is empty`},
+		{"zero limit", []engine.StartOption{engine.WithConcurrency("g", 0)}, `WithConcurrency("g", 0): the limit must be at least 1`},
+		{"empty queue", []engine.StartOption{engine.WithQueue("")}, `WithQueue(""): the queue is empty`},
+		{"priority", []engine.StartOption{engine.WithPriority(5000)}, "WithPriority(5000): the priority must be between 0 and 1000"},
 		{"two delays", []engine.StartOption{engine.StartAt(later), engine.StartAfter(time.Minute)}, "StartAt and StartAfter given 2 times"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
