@@ -21,6 +21,11 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // task is refused unless Force is given.
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	p := &store.CancelTaskParams{TaskID: taskID, Now: e.now()}
+	for i, o := range opts {
+		if o == nil {
+			return fmt.Errorf("cancelling task %d: %w: cancel option %d (counting from 0) is nil", taskID, store.ErrInvalid, i)
+		}
+	}
 	for _, o := range opts {
 		o(p)
 	}

@@ -96,3 +96,21 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 		t.Fatalf("Unique gave %d and %d, the key %d and %d (existing %v)", h1.TaskID, h2.TaskID, k1.TaskID, k2.TaskID, k2.Existing)
 	}
 }
+
+// TestCancelRefusesANilOption: Cancel with a nil CancelOption panicked; it
+// is refused (store.ErrInvalid) and the task is not cancelled.
+func TestCancelRefusesANilOption(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	h, err := e.Start(ctx, "t/dag", nil)
+	must(t, err)
+	if err := e.Cancel(ctx, h.TaskID, "oops", nil); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "cancel option 0 (counting from 0) is nil") {
+		t.Fatalf("Cancel with a nil option: %v", err)
+	}
+	d, err := e.Store().GetTask(ctx, h.TaskID)
+	must(t, err)
+	if d.Task.State.Done() {
+		t.Fatalf("a refused Cancel left the task %s", d.Task.State)
+	}
+}
