@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ type Config struct {
 	// that Redis — and only then is Redis contacted.
 	Cache cachex.Config
 	// CacheStore, when set, is used instead of building one from Cache
-	// (the caller closes it).
+	// (the caller closes it); setting both is refused.
 	CacheStore cachex.Cache
 	// Breaker tunes the circuit breaker per dependent system.
 	Breaker cachex.BreakerConfig
@@ -311,6 +312,9 @@ func (c *Config) validateSettings() error {
 	}
 	if err := c.Cache.Validate(); err != nil {
 		bad("config: cache: %w", err)
+	}
+	if c.CacheStore != nil && !reflect.ValueOf(c.Cache).IsZero() {
+		bad("config: Cache and CacheStore are both set: CacheStore is used and Cache would be ignored; set one")
 	}
 	if err := c.Breaker.Validate(); err != nil {
 		bad("config: breaker: %w", err)

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
@@ -16,11 +19,15 @@ import (
 // under a millisecond (a bare number is nanoseconds: LeaseTTL 30 made
 // leases expire at once, Retention 7 deleted finished tasks at once), a
 // MinConcurrency above the default MaxConcurrency, and a WorkerID or
-// Version the store refuses (every claim failed, forever, with a warning).
+// Version the store refuses (every claim failed, forever, with a warning),
+// and Cache beside CacheStore (Cache was ignored).
 func TestConfigRefusesMistakes(t *testing.T) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil)
 	must(t, err)
 	t.Cleanup(func() { st.Close() })
+	local, err := cachex.New(cachex.Config{}, zap.NewNop())
+	must(t, err)
+	t.Cleanup(func() { local.Close() })
 	for _, c := range []struct {
 		cfg  engine.Config
 		want string
@@ -35,6 +42,7 @@ func TestConfigRefusesMistakes(t *testing.T) {
 		{engine.Config{WorkerID: strings.Repeat("w", 300)}, "worker ID"},
 		{engine.Config{WorkerID: "a\x00b"}, "contains a NUL byte"},
 		{engine.Config{Version: strings.Repeat("v", 300)}, "version"},
+		{engine.Config{CacheStore: local, Cache: cachex.Config{Distributed: "redis://127.0.0.1:63790/0"}}, "Cache and CacheStore are both set"},
 	} {
 		c.cfg.Store = st
 		_, err := engine.New(c.cfg)
