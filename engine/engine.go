@@ -529,6 +529,8 @@ type Outcome struct {
 	Results map[string]json.RawMessage // by step name
 	Error   json.RawMessage            // the failure that ended the task, if any
 	final   []string                   // the steps whose results Final returns (outcome_final.go)
+	kind    store.Kind                 // the task's kind
+	name    string                     // the task's workflow, "namespace/name"
 }
 
 // Decode decodes one step's result.
@@ -613,6 +615,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 				}
 			}
 			out.final = finalSteps(d)
+			out.kind, out.name = d.Task.Kind, d.Task.Namespace+"/"+d.Task.Name
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
