@@ -140,9 +140,11 @@ func (e *Engine) HandleFunc(name string, f func(sc *StepContext) (any, error)) e
 // workflows appear as "workflow:namespace/name").
 func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 
-// Register validates a template (every problem at once, including handlers
-// not registered yet) and makes it startable as "namespace/name" (the latest
-// registered version) and "namespace/name@version".
+// Register validates a template (every problem at once) and makes it
+// startable as "namespace/name" (the latest registered version) and
+// "namespace/name@version". Its handlers need not be registered in this
+// process (a process may only start workflows); tasker lint --handlers and
+// Explain find a handler no worker serves.
 //
 // Registering a version again with the same definition (the steps and
 // their settings, and the input schema; the description may differ) is
