@@ -114,3 +114,28 @@ func TestCancelRefusesANilOption(t *testing.T) {
 		t.Fatalf("a refused Cancel left the task %s", d.Task.State)
 	}
 }
+
+// TestTaskByKeyRefusesAVersionedName: TaskByKey("ns/name@1.0.0", key)
+// answered store.ErrNotFound for a task that exists (keys are scoped by the
+// name alone), and an empty key was looked up too; both are store.ErrInvalid
+// now, and the name alone finds the task.
+func TestTaskByKeyRefusesAVersionedName(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "dag", Version: "1.0.0", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	h, err := e.Start(ctx, "t/dag@1.0.0", nil, engine.WithIdempotencyKey("order-1"))
+	must(t, err)
+	for _, c := range []struct{ workflow, key, want string }{
+		{"t/dag@1.0.0", "order-1", `the workflow must be "namespace/name"`},
+		{"dag", "order-1", `the workflow must be "namespace/name"`},
+		{"t/dag", "", "the key is empty"},
+	} {
+		if _, err := e.TaskByKey(ctx, c.workflow, c.key); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("TaskByKey(%q, %q): %v, want store.ErrInvalid saying %q", c.workflow, c.key, err, c.want)
+		}
+	}
+	got, err := e.TaskByKey(ctx, "t/dag", "order-1")
+	if err != nil || got.ID != h.TaskID {
+		t.Fatalf("TaskByKey(t/dag, order-1): %v, %v; want task %d", got, err, h.TaskID)
+	}
+}
