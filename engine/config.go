@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -77,7 +79,7 @@ type Config struct {
 	// that Redis — and only then is Redis contacted.
 	Cache cachex.Config
 	// CacheStore, when set, is used instead of building one from Cache
-	// (the caller closes it).
+	// (the caller closes it); setting both is refused.
 	CacheStore cachex.Cache
 	// Breaker tunes the circuit breaker per dependent system.
 	Breaker cachex.BreakerConfig
@@ -137,7 +139,12 @@ const (
 // a loop.
 const MinPollInterval = time.Millisecond
 
-// ExecutionConfig tunes workers.
+// defaultMaxConcurrency is ExecutionConfig.MaxConcurrency when it is 0.
+const defaultMaxConcurrency = 32
+
+// ExecutionConfig tunes workers. A duration in it is 0 (its default) or at
+// least a millisecond: a bare number is nanoseconds (LeaseTTL: 30 is 30 ns,
+// not 30 s), so a shorter one is refused.
 type ExecutionConfig struct {
 	// MinConcurrency and MaxConcurrency bound the handlers running at once
 	// (defaults 1 and 32). The limit is MaxConcurrency unless the
@@ -208,7 +215,7 @@ func (c *Config) withDefaults() Config {
 		e.MinConcurrency = 1
 	}
 	if e.MaxConcurrency == 0 {
-		e.MaxConcurrency = 32
+		e.MaxConcurrency = defaultMaxConcurrency
 	}
 	if e.BatchSize == 0 {
 		e.BatchSize = 100
@@ -260,8 +267,13 @@ func (c *Config) validateSettings() error {
 	if e.MinConcurrency < 0 || e.MaxConcurrency < 0 || e.BatchSize < 0 {
 		bad("config: execution concurrency and batch size must not be negative")
 	}
-	if e.MaxConcurrency > 0 && e.MinConcurrency > e.MaxConcurrency {
-		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, e.MaxConcurrency)
+	if maxC := cmp.Or(e.MaxConcurrency, defaultMaxConcurrency); e.MaxConcurrency >= 0 && e.MinConcurrency > maxC {
+		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, maxC)
+	}
+	for _, f := range []struct{ what, v string }{{"worker ID", c.WorkerID}, {"version", c.Version}} {
+		if msg := checkName("config: "+f.what, f.v); f.v != "" && msg != "" {
+			bad("%s (the store would refuse it)", msg)
+		}
 	}
 	if e.Retention < 0 && e.Retention != KeepForever {
 		bad("config: execution retention must be positive, or KeepForever, got %s", e.Retention)
@@ -269,6 +281,12 @@ func (c *Config) validateSettings() error {
 	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "tune interval": e.TuneInterval, "schedule interval": e.ScheduleInterval} {
 		if d < 0 {
 			bad("config: execution %s must not be negative, got %s", name, d)
+		}
+	}
+	// (the poll interval has its own floor, below)
+	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "tune interval": e.TuneInterval, "schedule interval": e.ScheduleInterval, "retention": e.Retention} {
+		if d > 0 && d < time.Millisecond {
+			bad("config: execution %s %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", name, d)
 		}
 	}
 	if e.PollInterval > 0 && e.PollInterval < MinPollInterval {
@@ -294,6 +312,9 @@ func (c *Config) validateSettings() error {
 	}
 	if err := c.Cache.Validate(); err != nil {
 		bad("config: cache: %w", err)
+	}
+	if c.CacheStore != nil && !reflect.ValueOf(c.Cache).IsZero() {
+		bad("config: Cache and CacheStore are both set: CacheStore is used and Cache would be ignored; set one")
 	}
 	if err := c.Breaker.Validate(); err != nil {
 		bad("config: breaker: %w", err)

@@ -143,9 +143,11 @@ func (e *Engine) HandleFunc(name string, f func(sc *StepContext) (any, error)) e
 // workflows appear as "workflow:namespace/name").
 func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 
-// Register validates a template (every problem at once, including handlers
-// not registered yet) and makes it startable as "namespace/name" (the latest
-// registered version) and "namespace/name@version".
+// Register validates a template (every problem at once) and makes it
+// startable as "namespace/name" (the latest registered version) and
+// "namespace/name@version". Its handlers need not be registered in this
+// process (a process may only start workflows); tasker lint --handlers and
+// Explain find a handler no worker serves.
 //
 // Registering a version again with the same definition (the steps and
 // their settings, and the input schema; the description may differ) is
@@ -153,6 +155,9 @@ func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 // definition, or a template under the name of a code-first workflow, is
 // refused with ErrDuplicate: a name means one thing in an engine.
 func (e *Engine) Register(t *Template) error {
+	if t == nil {
+		return &TemplateError{Msg: "registering a template: the template is nil"}
+	}
 	if t.Version == "" {
 		t.Version = "0.0.0"
 	}
@@ -215,18 +220,25 @@ type StartOption func(*startOptions)
 
 type startOptions struct {
 	key      string
+	keySet   bool // WithIdempotencyKey given (see check)
 	unique   bool
 	tx       bun.IDB
+	txSet    bool // InTx given
 	priority *int
 	queue    string
 	group    string // WithConcurrency
 	groupMax int
+	concSet  bool // WithConcurrency given
+	queueSet bool // WithQueue given
 	parent   *int64
 	timeout  time.Duration // WithWorkflowTimeout
+	// timeoutSet: WithWorkflowTimeout given
+	timeoutSet bool
 	// StartAt, StartAfter (see notBefore)
 	startAt    time.Time
 	startAfter time.Duration
 	delayed    bool
+	delays     int           // StartAt and StartAfter given (more than one is refused)
 	reuse      IdentityReuse // WithIdentityReuse
 	reuseSet   bool
 }
@@ -297,14 +309,19 @@ func withParent(parent int64) StartOption { return func(o *startOptions) { o.par
 // WithIdempotencyKey makes the key the task's identity: starting again with
 // the same key returns the existing task; with the same key and a different
 // input it fails with store.ErrConflict.
-func WithIdempotencyKey(key string) StartOption { return func(o *startOptions) { o.key = key } }
+// An empty key is refused, and so is the option with Unique.
+func WithIdempotencyKey(key string) StartOption {
+	return func(o *startOptions) { o.key, o.keySet = key, true }
+}
 
-// Unique gives the task a fresh identity: every Start creates a task.
+// Unique gives the task a fresh identity: every Start creates a task. It
+// cannot be combined with WithIdempotencyKey.
 func Unique() StartOption { return func(o *startOptions) { o.unique = true } }
 
 // InTx creates the task inside the caller's transaction (a bun.Tx on the
-// store's DB): it exists, and runs, only if that transaction commits.
-func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx = tx } }
+// store's DB): it exists, and runs, only if that transaction commits. A
+// nil tx is refused.
+func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx, o.txSet = tx, true } }
 
 // WithPriority sets the task's priority, 0..1000 (default: the template's,
 // else 0): workers claim ready steps of higher priority first, FIFO within
@@ -316,9 +333,10 @@ func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority
 // WithConcurrency puts the task in concurrency group g: at most max steps
 // of the tasks in g run at once across every process (the others wait in
 // claim order, costing no attempt). It overrides the template's
-// Concurrency; code-first workflows are limited this way.
+// Concurrency; code-first workflows are limited this way. An empty g and a
+// max below 1 are refused.
 func WithConcurrency(g string, max int) StartOption {
-	return func(o *startOptions) { o.group, o.groupMax = g, max }
+	return func(o *startOptions) { o.group, o.groupMax, o.concSet = g, max, true }
 }
 
 // concurrency returns the task's group and limit: the option's, else the
@@ -351,8 +369,8 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 
 // WithQueue puts the task on queue q (default: the template's, else
 // "default"; a child workflow inherits its parent's). Only workers whose
-// ExecutionConfig.Queues include q claim its steps.
-func WithQueue(q string) StartOption { return func(o *startOptions) { o.queue = q } }
+// ExecutionConfig.Queues include q claim its steps. An empty q is refused.
+func WithQueue(q string) StartOption { return func(o *startOptions) { o.queue, o.queueSet = q, true } }
 
 // routing returns the task's queue and priority: the options', else the
 // defaults given.
@@ -392,8 +410,8 @@ type TaskHandle struct {
 // transaction, alone.
 func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...StartOption) (*TaskHandle, error) {
 	var o startOptions
-	for _, opt := range opts {
-		opt(&o)
+	if err := applyStartOptions(&o, opts); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
 	p, err := e.prepareStart(workflow, input, &o)
 	if err != nil {
@@ -412,6 +430,9 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 	t, err := e.template(workflow)
 	if err != nil {
 		return nil, err
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
 	doc, err := normalizeInput(input)
 	if err != nil {
@@ -513,6 +534,8 @@ type Outcome struct {
 	Results map[string]json.RawMessage // by step name
 	Error   json.RawMessage            // the failure that ended the task, if any
 	final   []string                   // the steps whose results Final returns (outcome_final.go)
+	kind    store.Kind                 // the task's kind
+	name    string                     // the task's workflow, "namespace/name"
 }
 
 // Decode decodes one step's result.
@@ -597,6 +620,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outc
 				}
 			}
 			out.final = finalSteps(d)
+			out.kind, out.name = d.Task.Kind, d.Task.Namespace+"/"+d.Task.Name
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)

@@ -39,7 +39,9 @@ var (
 	ErrDuplicate = errors.New("tasker: already registered")
 	// ErrTypeMismatch: StartWorkflow was called with input or result types
 	// other than those the workflow was registered with; it refuses before
-	// writing anything.
+	// writing anything. WorkflowHandle.Result returns it for a DAG task
+	// (GetWorkflow of a DAG task's id) and for a result type other than
+	// the workflow's.
 	ErrTypeMismatch = errors.New("tasker: workflow type mismatch")
 )
 

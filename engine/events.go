@@ -28,9 +28,9 @@ type Event struct {
 	At      time.Time
 }
 
-// Subscribe returns a channel of lifecycle events (buffered; events that do
-// not fit are dropped and counted in Stats) and a function that ends the
-// subscription and closes the channel.
+// Subscribe returns a channel of lifecycle events (buffered, buffer
+// events; below 1, 256; events that do not fit are dropped and counted in
+// Stats) and a function that ends the subscription and closes the channel.
 func (e *Engine) Subscribe(buffer int) (<-chan Event, func()) {
 	if buffer < 1 {
 		buffer = 256

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -21,6 +22,11 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // task is refused unless Force is given.
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	p := &store.CancelTaskParams{TaskID: taskID, Now: e.now()}
+	for i, o := range opts {
+		if o == nil {
+			return fmt.Errorf("cancelling task %d: %w: cancel option %d (counting from 0) is nil", taskID, store.ErrInvalid, i)
+		}
+	}
 	for _, o := range opts {
 		o(p)
 	}
@@ -109,7 +115,17 @@ func operatorMeta(ctx context.Context, m map[string]any) store.JSON {
 
 // TaskByKey returns the task that workflow ("namespace/name") was started
 // with under WithIdempotencyKey(key), or an error matching store.ErrNotFound.
+// A workflow that is not "namespace/name" (a key is scoped by the name, not
+// by a version: "ns/name@1.0.0" is refused) and an empty key are refused
+// with store.ErrInvalid.
 func (e *Engine) TaskByKey(ctx context.Context, workflow, key string) (*store.Task, error) {
+	ns, name, ok := strings.Cut(workflow, "/")
+	switch {
+	case !ok || ns == "" || name == "" || strings.ContainsAny(name, "/@"):
+		return nil, fmt.Errorf("finding the task of %q by idempotency key: %w: the workflow must be \"namespace/name\" (keys are scoped by name, whatever the version)", workflow, store.ErrInvalid)
+	case key == "":
+		return nil, fmt.Errorf("finding the task of %s by idempotency key: %w: the key is empty", workflow, store.ErrInvalid)
+	}
 	t, err := e.st.GetTaskByIdentity(ctx, boundIdentity("key:"+workflow+":"+key))
 	if err != nil {
 		return nil, fmt.Errorf("finding the task of %s with idempotency key %q: %w", workflow, key, err)

@@ -11,15 +11,16 @@ import (
 // identity is taken and a second start finds it), and its first steps —
 // a code-first workflow's driver, a DAG's steps without dependencies —
 // are not claimed before t. A time in the past starts it at once;
-// WithWorkflowTimeout counts from t. The zero time is refused.
+// WithWorkflowTimeout counts from t. The zero time is refused, and so is
+// StartAt given with StartAfter (or twice).
 func StartAt(t time.Time) StartOption {
-	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = t, 0, true }
+	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = t, 0, true; o.delays++ }
 }
 
 // StartAfter is StartAt(now + d) on the engine's clock. A negative d is
-// refused.
+// refused, and so is StartAfter given with StartAt (or twice).
 func StartAfter(d time.Duration) StartOption {
-	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = time.Time{}, d, true }
+	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = time.Time{}, d, true; o.delays++ }
 }
 
 // notBefore is when a delayed start may run (zero: at once), or an error

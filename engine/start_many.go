@@ -46,18 +46,19 @@ type StartResult struct {
 // transaction (one chunk): nothing exists unless it commits.
 func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...StartOption) ([]StartResult, error) {
 	var common startOptions
-	for _, opt := range opts {
-		opt(&common)
+	if err := applyStartOptions(&common, opts); err != nil {
+		return nil, fmt.Errorf("starting many: %w", err)
 	}
 	out := make([]StartResult, len(reqs))
 	params := make([]*store.CreateTaskParams, len(reqs))
 	for i, r := range reqs {
 		o := common
-		for _, opt := range r.Options {
-			opt(&o)
+		if err := applyStartOptions(&o, r.Options); err != nil {
+			out[i].Err = fmt.Errorf("starting item %d (%s): %w", i, r.Workflow, err)
+			continue
 		}
-		if o.tx != nil && common.tx == nil {
-			out[i].Err = fmt.Errorf("starting item %d: InTx applies to the whole StartMany, not to one item", i)
+		if o.txSet && !common.txSet {
+			out[i].Err = fmt.Errorf("starting item %d: %w: InTx applies to the whole StartMany, not to one item", i, store.ErrInvalid)
 			continue
 		}
 		if o.reuseSet {

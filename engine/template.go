@@ -41,7 +41,8 @@ type Template struct {
 	// takes a token from that system's bucket when it is claimed (steps
 	// waiting for a token cost no attempt). The bucket lives in the
 	// database and is shared by every template naming the system; the
-	// latest started task's declaration sets its rate.
+	// latest started task's declaration sets its rate. A key no step names
+	// as its DependentSystem is refused.
 	RateLimits map[string]RateLimit
 	// PredictiveRetry scales its steps' retry delays by the error's class,
 	// the connection pool's pressure and the step's recent success rate
@@ -82,12 +83,14 @@ type StepTemplate struct {
 	Name      string
 	Handler   string
 	DependsOn []string
-	// NotRetryable: the step runs once; a failure fails the task.
+	// NotRetryable: the step runs once; a failure fails the task. A
+	// RetryLimit above 1 with it is refused.
 	NotRetryable bool
 	// RetryLimit is the total number of attempts (default 3).
 	RetryLimit int
 	Backoff    retry.Policy
-	// Timeout bounds one attempt (0: no timeout beyond the engine's).
+	// Timeout bounds one attempt (0: no timeout beyond the engine's;
+	// otherwise at least a millisecond).
 	Timeout   time.Duration
 	Skippable bool
 	// Config is handed to the handler as its configuration (any
@@ -169,6 +172,9 @@ func (t *Template) Validate(known func(string) bool) error {
 		if r.Burst < 1 {
 			add(path+".burst", "burst must be at least 1, got %d", r.Burst)
 		}
+		if !slices.ContainsFunc(t.Steps, func(s StepTemplate) bool { return s.DependentSystem == sys }) {
+			add(path, "no step has dependent system %s, so this rate limit would apply to nothing (names are case-sensitive)", quoteName(sys))
+		}
 	}
 	if len(t.Steps) == 0 {
 		add("steps", "template has no steps")
@@ -203,8 +209,14 @@ func (t *Template) Validate(known func(string) bool) error {
 		if s.RetryLimit < 0 {
 			add(path+".retry.limit", "%s: retry limit must be at least 1, got %d", where, s.RetryLimit)
 		}
-		if s.Timeout < 0 {
+		if s.NotRetryable && s.RetryLimit > 1 {
+			add(path+".retry.limit", "%s: retry limit %d on a step that is not retryable (NotRetryable, retryable: false), which runs once: drop one", where, s.RetryLimit)
+		}
+		switch {
+		case s.Timeout < 0:
 			add(path+".timeout", "%s: timeout must not be negative, got %s", where, s.Timeout)
+		case s.Timeout > 0 && s.Timeout < time.Millisecond:
+			add(path+".timeout", "%s: timeout %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", where, s.Timeout)
 		}
 		if err := s.Backoff.Validate(); err != nil {
 			add(path+".retry", "%s: %v", where, err)

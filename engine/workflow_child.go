@@ -61,7 +61,10 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, input any) (*store.Step, error) {
 	e := w.e
 	ctx := context.WithoutCancel(w.Context)
-	opts := []StartOption{WithIdempotencyKey(fmt.Sprintf("child-of-%d-at-%d", w.TaskID, seq)), withParent(w.TaskID), WithQueue(w.queue)}
+	opts := []StartOption{WithIdempotencyKey(fmt.Sprintf("child-of-%d-at-%d", w.TaskID, seq)), withParent(w.TaskID)}
+	if w.queue != "" { // (WithQueue("") is refused)
+		opts = append(opts, WithQueue(w.queue))
+	}
 	var childID int64
 	var err error
 	if _, code := e.workflowDef(workflow); code {

@@ -142,8 +142,9 @@ func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
 // of kind workflow_timeout) if it has not finished d after it started. It
 // works for DAG tasks and code-first workflows: running steps see their
 // context end at the deadline, and no step starts or retries after it.
+// A d that is not positive is refused (leave the option out for none).
 func WithWorkflowTimeout(d time.Duration) StartOption {
-	return func(o *startOptions) { o.timeout = d }
+	return func(o *startOptions) { o.timeout, o.timeoutSet = d, true }
 }
 
 // WorkflowHandle refers to a started code-first workflow with result type O.
@@ -154,9 +155,25 @@ type WorkflowHandle[O any] struct {
 	e        *Engine
 }
 
-// GetWorkflow returns a handle to an existing workflow task.
+// GetWorkflow returns a handle to an existing workflow task. Its Result
+// refuses a DAG task, and, when the workflow is registered in this engine,
+// a result type O other than the one it was registered with
+// (ErrTypeMismatch).
 func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
 	return &WorkflowHandle[O]{TaskID: taskID, e: e}
+}
+
+// checkResultType refuses to read a DAG task's outcome, or a workflow's
+// with a result type other than the one it was registered with here, as a
+// code-first workflow's result of type O.
+func checkResultType[O any](e *Engine, out *Outcome) error {
+	if out.kind == store.KindDAG {
+		return fmt.Errorf("reading the result of task %d: %w: it is a task of the DAG template %s, not a code-first workflow (read it with Engine.Wait)", out.TaskID, ErrTypeMismatch, out.name)
+	}
+	if def, ok := e.workflowDef(out.name); ok && def.out != reflect.TypeFor[O]() {
+		return fmt.Errorf("reading the result of task %d: %w: workflow %s returns %s, not %s", out.TaskID, ErrTypeMismatch, out.name, def.out, reflect.TypeFor[O]())
+	}
+	return nil
 }
 
 // Result waits until the workflow finishes and returns its decoded result,
@@ -168,6 +185,11 @@ func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
 func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 	var zero O
 	out, err := h.e.wait(ctx, h.TaskID, h.identity)
+	if err == nil {
+		if err = checkResultType[O](h.e, out); err != nil {
+			return zero, err
+		}
+	}
 	for err == nil && out.Err() == nil {
 		next, ok := continuedAs(out.Results[DriverStep])
 		if !ok {
@@ -218,8 +240,8 @@ func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, 
 // startWorkflow is StartWorkflow without the types.
 func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ...StartOption) (started, error) {
 	var o startOptions
-	for _, opt := range opts {
-		opt(&o)
+	if err := applyStartOptions(&o, opts); err != nil {
+		return started{}, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p, err := e.prepareWorkflowStart(name, in, &o)
 	if err != nil {
@@ -238,6 +260,9 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 	def, ok := e.workflowDef(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -55,7 +57,8 @@ type eventResult struct {
 // event sent before the wait is not lost: it is consumed when the wait is
 // reached. Each wait consumes one event (the oldest). The outcome, the
 // event or the timeout (an *EventTimeoutError), is recorded, so a replay
-// returns the same one.
+// returns the same one. A timeout that is not positive fails the workflow
+// (it would time out at once, and is more likely a mistake for "forever").
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
 	seq, r, err := waitEvent(wctx, name, timeout)
@@ -70,6 +73,13 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 	seq, rec, err := wctx.begin(name, kindEvent)
 	if err != nil {
 		return seq, nil, err
+	}
+	if rec == nil && timeout <= 0 { // (a wait recorded before replays as it was)
+		what := "engine.WaitEvent(" + strconv.Quote(name)
+		if u, ok := strings.CutPrefix(name, updatePrefix); ok {
+			what = "engine.ReceiveUpdate(" + strconv.Quote(u)
+		}
+		return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s, %s): the timeout is not positive, so the wait would time out at once; pass the longest wait you accept (72*time.Hour, say)", what, timeout)))
 	}
 	ended := rec == nil || !rec.State.Satisfied() // in this run: traced
 	if ended {

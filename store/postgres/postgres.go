@@ -60,6 +60,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,7 +98,8 @@ type Options struct {
 	// wake-up listener's one connection comes on top of it.
 	MaxConns int
 	// WakeupPoll is how often Wakeups ticks while the listener is
-	// disconnected, so the engine polls until it is back (default 1 s).
+	// disconnected, so the engine polls until it is back (default 1 s; at
+	// least a millisecond).
 	WakeupPoll time.Duration
 	// QueryHooks run around every statement the store sends through bun
 	// (for tracing, or counting statements as the bench does).
@@ -118,8 +120,14 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.MaxConns > 1<<20 {
 		return out, fmt.Errorf("postgres options: max conns %d is absurd", out.MaxConns)
 	}
+	if out.WakeupPoll > 0 && out.WakeupPoll < time.Millisecond {
+		return out, fmt.Errorf("postgres options: wakeup poll %s is under a millisecond: a bare number is nanoseconds (write 2 * time.Second, not 2)", out.WakeupPoll)
+	}
 	if out.WakeupPoll == 0 {
 		out.WakeupPoll = time.Second
+	}
+	if i := slices.Index(out.QueryHooks, nil); i >= 0 {
+		return out, fmt.Errorf("postgres options: query hook %d is nil", i)
 	}
 	if strings.IndexByte(out.Schema, 0) >= 0 || len(out.Schema) > 63 {
 		return out, fmt.Errorf("postgres options: schema %q must be at most 63 bytes without NUL", out.Schema)

@@ -43,6 +43,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,8 @@ type Options struct {
 	// Synchronous is "NORMAL" (default) or "FULL".
 	Synchronous string
 	// BusyTimeout bounds how long a connection waits for a lock held by
-	// another process sharing the file (default 10 s).
+	// another process sharing the file (default 10 s; at least a
+	// millisecond, SQLite's unit).
 	BusyTimeout time.Duration
 	// ReadConns is the size of the read pool (default 4).
 	ReadConns int
@@ -76,7 +78,7 @@ type Options struct {
 	// a missing file (an error matching fs.ErrNotExist) and a file without
 	// Tasker's schema at this package's version (a *store.SchemaError,
 	// matching store.ErrNotMigrated). Writes through the store fail.
-	// Synchronous does not apply.
+	// Synchronous does not apply: setting both is refused.
 	ReadOnly bool
 	// QueryHooks run around every statement the store sends through bun,
 	// on the writer and the read pool (for tracing, or counting statements
@@ -108,6 +110,15 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if out.BusyTimeout < 0 || out.ReadConns < 0 {
 		return out, fmt.Errorf("sqlite options: busy timeout and read conns must not be negative")
+	}
+	if out.BusyTimeout > 0 && out.BusyTimeout < time.Millisecond {
+		return out, fmt.Errorf("sqlite options: busy timeout %s is under a millisecond, which SQLite counts as none: a bare number is nanoseconds (write 10 * time.Second, not 10)", out.BusyTimeout)
+	}
+	if out.ReadOnly && o.Synchronous != "" {
+		return out, fmt.Errorf("sqlite options: synchronous %q is set with read only, where it does not apply (a read-only store writes nothing): drop one", o.Synchronous)
+	}
+	if i := slices.Index(out.QueryHooks, nil); i >= 0 {
+		return out, fmt.Errorf("sqlite options: query hook %d is nil", i)
 	}
 	if out.BusyTimeout == 0 {
 		out.BusyTimeout = 10 * time.Second

@@ -1,0 +1,57 @@
+package engine_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/cachex"
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// TestConfigRefusesMistakes: settings New accepted and the engine then
+// could not honour are refused by New, each naming the field: a duration
+// under a millisecond (a bare number is nanoseconds: LeaseTTL 30 made
+// leases expire at once, Retention 7 deleted finished tasks at once), a
+// MinConcurrency above the default MaxConcurrency, and a WorkerID or
+// Version the store refuses (every claim failed, forever, with a warning),
+// and Cache beside CacheStore (Cache was ignored).
+func TestConfigRefusesMistakes(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	local, err := cachex.New(cachex.Config{}, zap.NewNop())
+	must(t, err)
+	t.Cleanup(func() { local.Close() })
+	for _, c := range []struct {
+		cfg  engine.Config
+		want string
+	}{
+		{engine.Config{Execution: engine.ExecutionConfig{LeaseTTL: 30}}, "lease TTL 30ns is under a millisecond"},
+		{engine.Config{Execution: engine.ExecutionConfig{Retention: 7}}, "retention 7ns is under a millisecond"},
+		{engine.Config{Execution: engine.ExecutionConfig{DefaultTimeout: 10}}, "default timeout 10ns is under a millisecond"},
+		{engine.Config{Execution: engine.ExecutionConfig{RescueInterval: 5}}, "rescue interval 5ns is under a millisecond"},
+		{engine.Config{Execution: engine.ExecutionConfig{TuneInterval: 1}}, "tune interval 1ns is under a millisecond"},
+		{engine.Config{Execution: engine.ExecutionConfig{ScheduleInterval: 1}}, "schedule interval 1ns is under a millisecond"},
+		{engine.Config{Execution: engine.ExecutionConfig{MinConcurrency: 50}}, "min concurrency 50 exceeds max 32"},
+		{engine.Config{WorkerID: strings.Repeat("w", 300)}, "worker ID"},
+		{engine.Config{WorkerID: "a\x00b"}, "contains a NUL byte"},
+		{engine.Config{Version: strings.Repeat("v", 300)}, "version"},
+		{engine.Config{CacheStore: local, Cache: cachex.Config{Distributed: "redis://127.0.0.1:63790/0"}}, "Cache and CacheStore are both set"},
+	} {
+		c.cfg.Store = st
+		_, err := engine.New(c.cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New(%+v): %v, want an error saying %q", c.cfg.Execution, err, c.want)
+		}
+	}
+	// At a millisecond and above, and KeepForever, they are accepted.
+	_, err = engine.New(engine.Config{Store: st, WorkerID: "w1", Version: "v1.2.3", Execution: engine.ExecutionConfig{
+		LeaseTTL: time.Millisecond, Retention: engine.KeepForever, DefaultTimeout: time.Millisecond, MinConcurrency: 32}})
+	must(t, err)
+}

@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// applyStartOptions applies opts to o in order; a nil option is refused
+// (store.ErrInvalid) before any is applied.
+func applyStartOptions(o *startOptions, opts []StartOption) error {
+	for i, opt := range opts {
+		if opt == nil {
+			return fmt.Errorf("%w: start option %d (counting from 0) is nil", store.ErrInvalid, i)
+		}
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return nil
+}
+
+// check refuses options that are mistakes (an empty idempotency key,
+// group or queue, a nil transaction, a timeout that is not positive, a
+// limit or priority out of range) or that contradict each
+// other (Unique with a key, StartAt with StartAfter), naming the options:
+// a start would otherwise honour one of them and drop the other silently.
+func (o *startOptions) check() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{store.ErrInvalid}, args...)...))
+	}
+	if o.keySet && o.key == "" {
+		bad("WithIdempotencyKey(\"\"): the key is empty (leave the option out to key the task by its input)")
+	}
+	if o.unique && o.keySet {
+		bad("Unique and WithIdempotencyKey both given: a task has a fresh identity or the key's, not both")
+	}
+	if o.txSet && o.tx == nil {
+		bad("InTx(nil): the transaction is nil")
+	}
+	if o.timeoutSet && o.timeout <= 0 {
+		bad("WithWorkflowTimeout(%s): the timeout must be positive (leave the option out for none)", o.timeout)
+	}
+	if o.concSet && o.group == "" {
+		bad("WithConcurrency(\"\", %d): the group is empty", o.groupMax)
+	}
+	if o.concSet && o.groupMax < 1 {
+		bad("WithConcurrency(%q, %d): the limit must be at least 1", o.group, o.groupMax)
+	}
+	if o.queueSet && o.queue == "" {
+		bad("WithQueue(\"\"): the queue is empty (leave the option out for the template's, else %q)", store.DefaultQueue)
+	}
+	if p := o.priority; p != nil && (*p < store.MinPriority || *p > store.MaxPriority) {
+		bad("WithPriority(%d): the priority must be between %d and %d", *p, store.MinPriority, store.MaxPriority)
+	}
+	if o.delays > 1 {
+		bad("StartAt and StartAfter given %d times: give one", o.delays)
+	}
+	return errors.Join(errs...)
+}

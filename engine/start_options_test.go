@@ -1,0 +1,141 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+// TestStartOptionMistakesAreRefused: a nil option, an empty idempotency
+// key, Unique with a key, InTx(nil), a workflow timeout that is not
+// positive, an empty concurrency group or queue, a concurrency limit below
+// 1, a priority out of range and StartAt with StartAfter are refused by
+// Start, StartWorkflow
+// and StartMany alike (errors.Is store.ErrInvalid, naming the option), and
+// nothing is written. Before, the nil option panicked and the others were
+// honoured in part (Unique dropped the key; an empty key, a nil tx and a
+// negative timeout were ignored; so was an empty queue; the last of
+// StartAt/StartAfter won; the store's refusals named its columns,
+// conc_max and priority, not the options).
+func TestStartOptionMistakesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	must(t, engine.RegisterWorkflow(e, "t/code", func(_ *engine.WorkflowContext, in int) (int, error) { return in, nil }))
+	later := time.Now().Add(time.Hour)
+	for _, c := range []struct {
+		name string
+		opts []engine.StartOption
+		want string
+	}{
+		{"nil option", []engine.StartOption{engine.WithPriority(1), nil}, "start option 1 (counting from 0) is nil"},
+		{"empty key", []engine.StartOption{engine.WithIdempotencyKey("")}, `WithIdempotencyKey(""): the key is empty`},
+		{"unique with key", []engine.StartOption{engine.Unique(), engine.WithIdempotencyKey("k")}, "Unique and WithIdempotencyKey both given"},
+		{"nil tx", []engine.StartOption{engine.InTx(nil)}, "InTx(nil)"},
+		{"negative timeout", []engine.StartOption{engine.WithWorkflowTimeout(-time.Second)}, "WithWorkflowTimeout(-1s): the timeout must be positive"},
+		{"zero timeout", []engine.StartOption{engine.WithWorkflowTimeout(0)}, "WithWorkflowTimeout(0s): the timeout must be positive"},
+		{"empty group", []engine.StartOption{engine.WithConcurrency("", 3)}, `WithConcurrency("", 3): the group is empty`},
+		{"zero limit", []engine.StartOption{engine.WithConcurrency("g", 0)}, `WithConcurrency("g", 0): the limit must be at least 1`},
+		{"empty queue", []engine.StartOption{engine.WithQueue("")}, `WithQueue(""): the queue is empty`},
+		{"priority", []engine.StartOption{engine.WithPriority(5000)}, "WithPriority(5000): the priority must be between 0 and 1000"},
+		{"two delays", []engine.StartOption{engine.StartAt(later), engine.StartAfter(time.Minute)}, "StartAt and StartAfter given 2 times"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			check := func(what string, err error) {
+				t.Helper()
+				want := c.want
+				if what == "StartMany item" && c.name == "nil tx" { // InTx is refused per item anyway
+					want = "InTx applies to the whole StartMany"
+				}
+				if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: got %v, want store.ErrInvalid saying %q", what, err, want)
+				}
+			}
+			_, err := e.Start(ctx, "t/dag", map[string]int{"n": 1}, c.opts...)
+			check("Start", err)
+			_, err = engine.StartWorkflow[int, int](ctx, e, "t/code", 1, c.opts...)
+			check("StartWorkflow", err)
+			res, err := e.StartMany(ctx, []engine.StartRequest{
+				{Workflow: "t/dag", Input: map[string]int{"n": 2}, Options: c.opts},
+				{Workflow: "t/code", Input: 2, Options: c.opts},
+			})
+			must(t, err)
+			for i, r := range res {
+				check("StartMany item", r.Err)
+				if r.Err != nil && !strings.Contains(r.Err.Error(), "starting item") {
+					t.Errorf("StartMany item %d: %v does not say which item", i, r.Err)
+				}
+			}
+			page, err := e.Store().ListTasks(ctx, &store.ListTasksParams{})
+			must(t, err)
+			if len(page.Tasks) != 0 {
+				t.Fatalf("a refused start wrote %d tasks", len(page.Tasks))
+			}
+		})
+	}
+	// A nil option among StartMany's common options refuses the call.
+	if _, err := e.StartMany(ctx, []engine.StartRequest{{Workflow: "t/dag"}}, nil); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("StartMany with a nil common option: %v, want store.ErrInvalid", err)
+	}
+	// The options alone still work.
+	h1, err := e.Start(ctx, "t/dag", nil, engine.Unique())
+	must(t, err)
+	h2, err := e.Start(ctx, "t/dag", nil, engine.Unique())
+	must(t, err)
+	k1, err := e.Start(ctx, "t/dag", nil, engine.WithIdempotencyKey("k"), engine.WithWorkflowTimeout(time.Hour), engine.StartAfter(time.Minute))
+	must(t, err)
+	k2, err := e.Start(ctx, "t/dag", nil, engine.WithIdempotencyKey("k"))
+	must(t, err)
+	if h1.TaskID == h2.TaskID || k1.TaskID != k2.TaskID || !k2.Existing {
+		t.Fatalf("Unique gave %d and %d, the key %d and %d (existing %v)", h1.TaskID, h2.TaskID, k1.TaskID, k2.TaskID, k2.Existing)
+	}
+}
+
+// TestCancelRefusesANilOption: Cancel with a nil CancelOption panicked; it
+// is refused (store.ErrInvalid) and the task is not cancelled.
+func TestCancelRefusesANilOption(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	h, err := e.Start(ctx, "t/dag", nil)
+	must(t, err)
+	if err := e.Cancel(ctx, h.TaskID, "oops", nil); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "cancel option 0 (counting from 0) is nil") {
+		t.Fatalf("Cancel with a nil option: %v", err)
+	}
+	d, err := e.Store().GetTask(ctx, h.TaskID)
+	must(t, err)
+	if d.Task.State.Done() {
+		t.Fatalf("a refused Cancel left the task %s", d.Task.State)
+	}
+}
+
+// TestTaskByKeyRefusesAVersionedName: TaskByKey("ns/name@1.0.0", key)
+// answered store.ErrNotFound for a task that exists (keys are scoped by the
+// name alone), and an empty key was looked up too; both are store.ErrInvalid
+// now, and the name alone finds the task.
+func TestTaskByKeyRefusesAVersionedName(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "dag", Version: "1.0.0", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	h, err := e.Start(ctx, "t/dag@1.0.0", nil, engine.WithIdempotencyKey("order-1"))
+	must(t, err)
+	for _, c := range []struct{ workflow, key, want string }{
+		{"t/dag@1.0.0", "order-1", `the workflow must be "namespace/name"`},
+		{"dag", "order-1", `the workflow must be "namespace/name"`},
+		{"t/dag", "", "the key is empty"},
+	} {
+		if _, err := e.TaskByKey(ctx, c.workflow, c.key); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("TaskByKey(%q, %q): %v, want store.ErrInvalid saying %q", c.workflow, c.key, err, c.want)
+		}
+	}
+	got, err := e.TaskByKey(ctx, "t/dag", "order-1")
+	if err != nil || got.ID != h.TaskID {
+		t.Fatalf("TaskByKey(t/dag, order-1): %v, %v; want task %d", got, err, h.TaskID)
+	}
+}

@@ -1,0 +1,63 @@
+package engine_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/engine"
+)
+
+// TestRegisterRefusesTemplateMistakes: Register accepted a nil template
+// (it panicked), a rate limit for a system no step names (it limited
+// nothing: a typo or a case mismatch went unnoticed) and a retry limit on
+// a step that is not retryable (it ran once) and a step timeout under a
+// millisecond (Timeout: 30 is 30 ns: every attempt timed out); each is now refused with
+// ErrInvalidTemplate naming the field, and YAML locates it in the file.
+func TestRegisterRefusesTemplateMistakes(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	if err := e.Register(nil); !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "the template is nil") {
+		t.Fatalf("Register(nil): %v", err)
+	}
+	err := e.Register(&engine.Template{Namespace: "t", Name: "rate", RateLimits: map[string]engine.RateLimit{"stripe": {PerSecond: 1, Burst: 1}},
+		Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: "Stripe"}}})
+	ps := engine.TemplateProblems(err)
+	if len(ps) != 1 || ps[0].Path != "rate_limits.stripe" || !strings.Contains(ps[0].Msg, `no step has dependent system "stripe"`) {
+		t.Fatalf("unused rate limit: %v", err)
+	}
+	err = e.Register(&engine.Template{Namespace: "t", Name: "once", Steps: []engine.StepTemplate{{Name: "a", Handler: "h", NotRetryable: true, RetryLimit: 5}}})
+	ps = engine.TemplateProblems(err)
+	if len(ps) != 1 || ps[0].Path != "steps[0].retry.limit" || !strings.Contains(ps[0].Msg, "retry limit 5 on a step that is not retryable") {
+		t.Fatalf("retry limit on a step that is not retryable: %v", err)
+	}
+	err = e.Register(&engine.Template{Namespace: "t", Name: "ns", Steps: []engine.StepTemplate{{Name: "a", Handler: "h", Timeout: 30}}})
+	ps = engine.TemplateProblems(err)
+	if len(ps) != 1 || ps[0].Path != "steps[0].timeout" || !strings.Contains(ps[0].Msg, "timeout 30ns is under a millisecond") {
+		t.Fatalf("a timeout of 30 (nanoseconds): %v", err)
+	}
+	if got := e.Templates(); len(got) != 0 {
+		t.Fatalf("refused registrations registered %v", got)
+	}
+	path := writeTemplate(t, `
+namespace: t
+name: y
+rate_limits:
+  payment: {per_second: 5, burst: 1}
+steps:
+  - name: a
+    handler: h
+    dependent_system: payments
+    retryable: false
+    retry: {limit: 4}
+`)
+	_, err = engine.LoadTemplateFile(path, "")
+	for _, want := range []string{path + ":4:3: rate_limits.payment:", path + ":10:13: steps[0].retry.limit:"} {
+		if !strings.Contains(fmt.Sprint(err), want) {
+			t.Errorf("YAML: %v does not say %q", err, want)
+		}
+	}
+	// Consistent declarations are accepted.
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "fine", RateLimits: map[string]engine.RateLimit{"stripe": {PerSecond: 1, Burst: 1}},
+		Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: "stripe"}, {Name: "b", Handler: "h", NotRetryable: true, RetryLimit: 1}}}))
+}

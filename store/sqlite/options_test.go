@@ -1,0 +1,41 @@
+package sqlite_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/uptrace/bun"
+
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// TestOpenRefusesMistakenOptions: Open accepted a BusyTimeout under a
+// millisecond (BusyTimeout: 10 is 10 ns, busy_timeout(0): no wait at all
+// for another process's lock), Synchronous with ReadOnly (where it does
+// nothing) and a nil query hook (a panic at the first statement). Each is
+// refused, naming the option, and no file is created.
+func TestOpenRefusesMistakenOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts sqlite.Options
+		want string
+	}{
+		{sqlite.Options{BusyTimeout: 10}, "busy timeout 10ns is under a millisecond"},
+		{sqlite.Options{ReadOnly: true, Synchronous: "FULL"}, `synchronous "FULL" is set with read only`},
+		{sqlite.Options{QueryHooks: []bun.QueryHook{nil}}, "query hook 0 is nil"},
+	} {
+		path := filepath.Join(t.TempDir(), "o.db")
+		st, err := sqlite.Open(context.Background(), path, &c.opts)
+		if err == nil {
+			st.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(%+v): %v, want an error saying %q", c.opts, err, c.want)
+		}
+		if _, serr := os.Stat(path); !os.IsNotExist(serr) {
+			t.Errorf("Open(%+v) refused created the file (%v)", c.opts, serr)
+		}
+	}
+}
