@@ -199,8 +199,9 @@ func (e *Engine) classify(ctx context.Context, a attemptInfo, policy stepPolicy,
 		f.Kind = KindExhausted
 	}
 	bp := policy.Backoff
-	if bp.Base == 0 && bp.Max == 0 {
-		bp = e.cfg.Retry
+	if bp.Base == 0 && bp.Max == 0 { // the engine's delays, with the step's NoJitter
+		bp.Base, bp.Max = e.cfg.Retry.Base, e.cfg.Retry.Max
+		bp.NoJitter = bp.NoJitter || e.cfg.Retry.NoJitter
 	}
 	delay := bp.Next(a.attempt, f.requested)
 	class := errclass.Of(err)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,15 +20,37 @@ import (
 type StepOption func(*stepOptions)
 
 type stepOptions struct {
-	limit     int
-	noRetry   bool
-	backoff   retry.Policy
-	timeout   time.Duration
-	dependent string
+	limit      int
+	limitSet   bool
+	noRetry    bool
+	backoff    retry.Policy
+	timeout    time.Duration
+	timeoutSet bool
+	dependent  string
 }
 
-// WithStepRetryLimit sets the step's total attempts (default 3).
-func WithStepRetryLimit(n int) StepOption { return func(o *stepOptions) { o.limit = n } }
+// check refuses options that cannot mean what they say.
+func (o *stepOptions) check() error {
+	var errs []error
+	if o.limitSet && o.limit < 1 {
+		errs = append(errs, fmt.Errorf("WithStepRetryLimit(%d): a step makes at least 1 attempt", o.limit))
+	}
+	if o.noRetry && o.limitSet && o.limit > 1 {
+		errs = append(errs, fmt.Errorf("WithStepNoRetry with WithStepRetryLimit(%d): a step that is not retried makes 1 attempt", o.limit))
+	}
+	if o.timeoutSet && o.timeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("WithStepTimeout(%s): must be at least 1ms (a bare number is nanoseconds)", o.timeout))
+	}
+	if err := o.backoff.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("WithStepBackoff: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// WithStepRetryLimit sets the step's total attempts (default 3; at least 1).
+func WithStepRetryLimit(n int) StepOption {
+	return func(o *stepOptions) { o.limit, o.limitSet = n, true }
+}
 
 // WithStepNoRetry makes the step run once: a failure returns a
 // *StepFailedError at once.
@@ -37,8 +60,11 @@ func WithStepNoRetry() StepOption { return func(o *stepOptions) { o.noRetry = tr
 // engine's Retry policy).
 func WithStepBackoff(p retry.Policy) StepOption { return func(o *stepOptions) { o.backoff = p } }
 
-// WithStepTimeout bounds one attempt; an attempt that times out is retried.
-func WithStepTimeout(d time.Duration) StepOption { return func(o *stepOptions) { o.timeout = d } }
+// WithStepTimeout bounds one attempt (at least 1ms); an attempt that times
+// out is retried.
+func WithStepTimeout(d time.Duration) StepOption {
+	return func(o *stepOptions) { o.timeout, o.timeoutSet = d, true }
+}
 
 // StepInfo describes the durable step attempt a function runs in.
 type StepInfo struct {
@@ -82,8 +108,14 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		return decodeAs[T](wctx, seq, name, rec.Results)
 	}
 	var o stepOptions
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: option %d is nil", name, i)))
+		}
 		opt(&o)
+	}
+	if err := o.check(); err != nil {
+		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: %w", name, err)))
 	}
 	limit := o.limit
 	if limit <= 0 {

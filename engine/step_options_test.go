@@ -1,0 +1,92 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// A durable step given options that cannot mean what they say fails its
+// workflow, naming the option, before the step runs: a nil option
+// panicked, a retry limit below 1 became 3, WithStepNoRetry beside a limit
+// ran once, a timeout of 10 (nanoseconds) timed every attempt out, a
+// negative one meant none, and a negative backoff was used.
+func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []engine.StepOption
+		want string
+	}{
+		{"nil", []engine.StepOption{nil}, "option 0 is nil"},
+		{"limit 0", []engine.StepOption{engine.WithStepRetryLimit(0)}, "WithStepRetryLimit(0)"},
+		{"no retry, limit 3", []engine.StepOption{engine.WithStepNoRetry(), engine.WithStepRetryLimit(3)}, "WithStepNoRetry with WithStepRetryLimit(3)"},
+		{"timeout 10ns", []engine.StepOption{engine.WithStepTimeout(10)}, "WithStepTimeout(10ns)"},
+		{"negative timeout", []engine.StepOption{engine.WithStepTimeout(-time.Second)}, "WithStepTimeout(-1s)"},
+		{"negative backoff", []engine.StepOption{engine.WithStepBackoff(retry.Policy{Base: -time.Second})}, "WithStepBackoff: retry base must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testkit.NewEngine(t, nil)
+			var ran atomic.Int32
+			must(t, engine.RegisterWorkflow(env.Engine, "t/opts", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+				return engine.Step(wctx, "s", func(context.Context) (int, error) { ran.Add(1); return 1, nil }, tc.opts...)
+			}))
+			h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/opts", 1)
+			must(t, err)
+			env.RunUntilDone(h.TaskID)
+			_, err = h.Result(context.Background())
+			var te *engine.TaskError
+			if !errors.As(err, &te) || te.State != store.TaskError || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("result error %v; want the task failed naming %q", err, tc.want)
+			}
+			if ran.Load() != 0 {
+				t.Fatalf("the step ran %d times", ran.Load())
+			}
+		})
+	}
+	// Sound options still work.
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/ok", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return engine.Step(wctx, "s", func(context.Context) (int, error) { return 1, nil },
+			engine.WithStepRetryLimit(1), engine.WithStepNoRetry(), engine.WithStepTimeout(time.Second), engine.WithStepBackoff(retry.Policy{Base: time.Second}))
+	}))
+	h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/ok", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if got, err := h.Result(context.Background()); err != nil || got != 1 {
+		t.Fatalf("sound options: %d, %v", got, err)
+	}
+}
+
+// A template step's Backoff{NoJitter: true} without delays of its own
+// takes the engine's delays without jitter (it took the engine's policy
+// whole, jitter included).
+func TestStepNoJitterKeptWithTheEngineDelays(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Retry: retry.Policy{Base: time.Second, Max: time.Minute}}})
+	must(t, env.HandleFunc("fails", func(*engine.StepContext) (any, error) { return nil, errors.New("not yet") }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "nojitter", Steps: []engine.StepTemplate{
+		{Name: "s", Handler: "fails", Backoff: retry.Policy{NoJitter: true}}}}))
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		h, err := env.Start(ctx, "t/nojitter", map[string]int{"i": i})
+		must(t, err)
+		ids = append(ids, h.TaskID)
+	}
+	if _, err := env.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		st := env.Task(id).Steps[0]
+		if got := st.NextAttemptAt.Sub(env.Clock.Now()); st.State != store.StepPending || got != time.Second {
+			t.Fatalf("task %d: step %s, next attempt in %s; want pending, in exactly the engine's base of 1s", id, st.State, got)
+		}
+	}
+}
