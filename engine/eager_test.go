@@ -46,20 +46,33 @@ func TestEagerDispatch(t *testing.T) {
 	}))
 	must(t, e.Register(&engine.Template{Namespace: "eager", Name: "one", Steps: []engine.StepTemplate{{Name: "a", Handler: "work"}, {Name: "b", Handler: "work", DependsOn: []string{"a"}}}}))
 	idleEngine(t, e)
-	before := e.Stats()
-
-	h, err := e.Start(ctx, "eager/one", map[string]any{})
-	must(t, err)
-	out, err := h.Wait(ctx)
-	must(t, err)
-	if out.State != store.TaskComplete {
-		t.Fatalf("task ended %s", out.State)
+	// The claim loop, woken by a commit of the engine's own (the worker
+	// registry's, say), may hold the only slot when a start looks for
+	// room, and then it claims the step: on a loaded machine that happened
+	// now and then. Some start of a few is claimed by the start itself,
+	// with no claim transaction; without eager dispatch none would be.
+	var got []string
+	for range 5 {
+		before := e.Stats()
+		h, err := e.Start(ctx, "eager/one", map[string]any{})
+		must(t, err)
+		out, err := h.Wait(ctx)
+		must(t, err)
+		if out.State != store.TaskComplete {
+			t.Fatalf("task ended %s", out.State)
+		}
+		st := e.Stats()
+		atStart, claims := st.StepsClaimedAtStart-before.StepsClaimedAtStart, st.ClaimTransactions-before.ClaimTransactions
+		if atStart == 1 && claims == 0 {
+			got = nil
+			break
+		}
+		got = append(got, fmt.Sprintf("claimed at start %d with %d claim transactions", atStart, claims))
+	}
+	if got != nil {
+		t.Fatalf("no start of 5 ran its first step without a claim transaction: %v", got)
 	}
 	st := e.Stats()
-	if st.StepsClaimedAtStart-before.StepsClaimedAtStart != 1 || st.ClaimTransactions != before.ClaimTransactions {
-		t.Fatalf("claimed at start %d, claim transactions %d→%d; want 1 step claimed by the start and no claim transaction",
-			st.StepsClaimedAtStart-before.StepsClaimedAtStart, before.ClaimTransactions, st.ClaimTransactions)
-	}
 
 	// No room: the held task takes the only slot; the next start leaves
 	// its step to the claim loop, which runs it once the slot frees. (This
