@@ -38,4 +38,11 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 			t.Errorf("Open(%+v) refused created the file (%v)", c.opts, serr)
 		}
 	}
+	// Memory is one connection: a read pool size for it did nothing.
+	if st, err := sqlite.Open(context.Background(), sqlite.Memory, &sqlite.Options{ReadConns: 8}); err == nil || !strings.Contains(err.Error(), "read conns 8 is set for Memory") {
+		if err == nil {
+			st.Close()
+		}
+		t.Errorf("Open(Memory, ReadConns 8): %v, want it refused", err)
+	}
 }

@@ -71,7 +71,8 @@ type Options struct {
 	// another process sharing the file (default 10 s; at least a
 	// millisecond, SQLite's unit).
 	BusyTimeout time.Duration
-	// ReadConns is the size of the read pool (default 4).
+	// ReadConns is the size of the read pool (default 4). Memory has
+	// none: setting it there is refused.
 	ReadConns int
 	// ReadOnly opens an existing file for reading only (mode=ro,
 	// query_only): Open creates, migrates and changes nothing, and refuses
@@ -174,6 +175,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	if err := checkPath(path); err != nil {
 		return nil, err
+	}
+	if path == Memory && opts != nil && opts.ReadConns != 0 {
+		return nil, fmt.Errorf("opening sqlite: read conns %d is set for Memory, which is one connection with no read pool: drop it, or open a file", opts.ReadConns)
 	}
 	if o.ReadOnly {
 		return openReadOnly(ctx, path, o)
