@@ -141,10 +141,14 @@ func spawn(spec childSpec) (*proctest.Child, error) {
 	return proctest.Start(spec.ID, cmd)
 }
 
-// procConfig: the multi-process tests' settings (a 2 s lease).
+// procConfig: the multi-process tests' settings. A 4 s lease (heartbeats
+// every 1.33 s): with 2 s, under the whole race-enabled suite (both
+// databases' scenarios at once on 2 cores), a drained worker's heartbeat
+// now and then came too late, the other worker rescued its steps, and the
+// drain scenario counted them run twice.
 func procConfig(s store.Store, id string, log *zap.Logger) engine.Config {
 	return engine.Config{Store: s, WorkerID: id, Logger: log, Execution: engine.ExecutionConfig{
-		LeaseTTL: 2 * time.Second, RescueInterval: 250 * time.Millisecond, PollInterval: 100 * time.Millisecond,
+		LeaseTTL: 4 * time.Second, RescueInterval: 250 * time.Millisecond, PollInterval: 100 * time.Millisecond,
 		MaxConcurrency: 8, BatchSize: 8}}
 }
 

@@ -120,7 +120,7 @@ func procStop(ctx context.Context, tg opener, quick bool) (Row, error) {
 		return row, err
 	}
 	// Resume it once the steps it held are complete (the other worker's
-	// doing, past the 2 s lease), or after 10 s. On PostgreSQL a process
+	// doing, past the 4 s lease), or after 10 s. On PostgreSQL a process
 	// frozen inside a transaction keeps its row locks: the steps they
 	// cover (and others of their tasks) are not taken over until it
 	// resumes (docs/chaos.md); that is noted, not failed: the invariants
