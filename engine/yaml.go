@@ -14,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/tasker-go/tasker/internal/editdist"
 	"github.com/tasker-go/tasker/retry"
 )
 
@@ -603,31 +604,11 @@ func sortedKeys[V any](m map[string]V) []string {
 func closest(k string, keys []string) string {
 	best, bestD := "", 3
 	for _, c := range keys {
-		if d := editDistance(k, c); d < bestD {
+		if d := editdist.Distance(k, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // mergeTemplate deep-merges an environment's overrides (at document path

@@ -43,6 +43,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/editdist"
 )
 
 // Settings are the configuration read.
@@ -414,37 +415,11 @@ func nearest(name string) string {
 		if len(want) <= 4 {
 			limit = 1
 		}
-		if d := editDistance(got, want); d <= limit && d < bestD {
+		if d := editdist.Distance(got, want); d <= limit && d < bestD {
 			best, bestD = EnvName(k.path), d
 		}
 	}
 	return best
-}
-
-// editDistance counts the insertions, deletions, substitutions and swaps
-// of neighbouring bytes that turn a into b (optimal string alignment).
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
 
 func knownUnder(prefix string) []string {

@@ -1,0 +1,21 @@
+package editdist
+
+import "testing"
+
+func TestDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"db", "db", 0}, {"", "abc", 3}, {"abc", "", 3},
+		{"BD", "DB", 1}, // a swap
+		{"EXECUTON_QUEUES", "EXECUTION_QUEUES", 1}, // a letter missing
+		{"retires", "retries", 1},
+		{"kitten", "sitting", 3},
+		{"name", "namespace", 5},
+	} {
+		if got := Distance(c.a, c.b); got != c.want {
+			t.Errorf("Distance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
