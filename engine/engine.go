@@ -395,6 +395,12 @@ type TaskHandle struct {
 	Existing bool
 	identity string
 	e        *Engine
+	kept     *waiters.Slot // the task, once a commit of this process finished it
+}
+
+// handle returns a handle to a task this process started.
+func (e *Engine) handle(id int64, existing bool, identity string) *TaskHandle {
+	return &TaskHandle{TaskID: id, Existing: existing, identity: identity, e: e, kept: e.waiters.Keep(id)}
 }
 
 // Start validates input against the workflow's schema, snapshots the
@@ -421,7 +427,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
-	return &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: p.IdentityKey, e: e}, nil
+	return e.handle(res.Task.ID, res.Existing, p.IdentityKey), nil
 }
 
 // prepareStart validates a start of a DAG template and returns what to
@@ -549,8 +555,12 @@ func (o *Outcome) Decode(step string, v any) error {
 
 // Wait blocks until the task is complete, in error, cancelled or resolved,
 // and returns its outcome (Outcome.Err says why a task did not complete).
+// A handle from a Start of this engine keeps its task once a commit of
+// this process left it complete, cancelled or resolved: a Wait after that
+// reads nothing (an operator's forced cancel of a completed task, made
+// later, is not seen through it).
 func (h *TaskHandle) Wait(ctx context.Context) (*Outcome, error) {
-	return h.e.wait(ctx, h.TaskID, h.identity)
+	return h.e.wait(ctx, h.TaskID, h.identity, h.kept)
 }
 
 // checkPayload refuses a document over Config.MaxPayloadBytes.
@@ -568,7 +578,7 @@ func (e *Engine) checkPayload(what string, n int) error {
 // A task that failed or was cancelled is an Outcome too: Outcome.Err
 // returns why, as a *TaskError.
 func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
-	return e.wait(ctx, taskID, "")
+	return e.wait(ctx, taskID, "", nil)
 }
 
 // taskDoneStore is a store that carries task completions between
@@ -578,16 +588,22 @@ type taskDoneStore interface {
 	TaskDone() (<-chan struct{}, func())
 }
 
-// wait is Wait; with identity set, the task must have that identity.
-func (e *Engine) wait(ctx context.Context, taskID int64, identity string) (*Outcome, error) {
-	if e.far != nil { // a task finished in another process
-		defer e.far.Hold()()
-	}
+// wait is Wait; with identity set, the task must have that identity. A
+// handle's slot (kept, may be nil) holds the task once a commit of this
+// process finished it.
+func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *waiters.Slot) (*Outcome, error) {
 	// Each look is one statement: the task's row, with its steps only once
 	// it has finished (GetTaskIfDone) — the first look, at a task still
 	// running, reads no step. A commit that finished the task may hand it
-	// over whole (waiters.Waiter.Detail): then there is nothing to read.
+	// over whole (waiters.Waiter.Detail), or have left it in the handle's
+	// slot: then there is nothing to read.
 	var given *store.TaskDetail
+	if kept != nil {
+		given = kept.Load()
+	}
+	if e.far != nil && given == nil { // a task finished in another process
+		defer e.far.Hold()()
+	}
 	for {
 		ch := e.waiters.Add(taskID)
 		d := given

@@ -89,18 +89,20 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 		e.traceEnded(finish, res.Tasks)
 	}
 	for _, t := range res.Tasks {
-		name := EventTaskCompleted
-		if t.To == store.TaskError {
-			name = EventTaskFailed
-		}
-		e.emit(Event{Name: name, TaskID: t.TaskID})
 		var whole *store.TaskDetail // the commit's copy, for this process's waiters
 		for _, d := range res.Finished {
 			if d.Task.ID == t.TaskID {
 				whole = d
 			}
 		}
+		// Waiters and handles first: a subscriber told of the task can
+		// Wait for it without a read.
 		e.taskFinished(t.TaskID, whole)
+		name := EventTaskCompleted
+		if t.To == store.TaskError {
+			name = EventTaskFailed
+		}
+		e.emit(Event{Name: name, TaskID: t.TaskID})
 	}
 	// Steps this commit released and did not claim itself: let the claim
 	// loop look; a retry also tells other processes (their loops find it

@@ -126,7 +126,7 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 				continue
 			}
 			res := it.CreateTaskResult
-			out[i].Handle = &TaskHandle{TaskID: res.Task.ID, Existing: res.Existing, identity: params[i].IdentityKey, e: e}
+			out[i].Handle = e.handle(res.Task.ID, res.Existing, params[i].IdentityKey)
 			created = append(created, &res)
 		}
 		e.announce(created)

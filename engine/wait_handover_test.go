@@ -80,3 +80,59 @@ func (s *doneReads) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDet
 	}
 	return d, err
 }
+
+// A handle keeps its task as the commit of this process that finished it
+// left it: a Wait after the finish reads nothing, and gets the results;
+// a handle dropped lets the engine forget the task.
+func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
+	ctx := context.Background()
+	st := &doneReads{Store: openChaosStore(t, "postgres")}
+	e := newEngine(t, chaosConfig(st, "w"))
+	must(t, e.HandleFunc("a", func(*engine.StepContext) (any, error) { return "a", nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "a", Steps: []engine.StepTemplate{{Name: "a", Handler: "a"}}}))
+	must(t, engine.RegisterWorkflow(e, "t/code", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "double", func(context.Context) (int, error) { return 2 * in, nil })
+	}))
+	events, unsubscribe := e.Subscribe(16)
+	defer unsubscribe()
+	run(t, e)
+	h, err := e.Start(ctx, "t/a", nil)
+	must(t, err)
+	wh, err := engine.StartWorkflow[int, int](ctx, e, "t/code", 21)
+	must(t, err)
+	for done := 0; done < 2; {
+		select {
+		case ev := <-events:
+			if ev.Name == engine.EventTaskFailed {
+				t.Fatalf("task %d failed", ev.TaskID)
+			}
+			if ev.Name == engine.EventTaskCompleted && (ev.TaskID == h.TaskID || ev.TaskID == wh.TaskID) {
+				done++
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the tasks did not complete in 20 s")
+		}
+	}
+	for range 2 { // twice: the kept task is shared, each Wait decodes a copy
+		out, err := h.Wait(ctx)
+		must(t, err)
+		var v string
+		if err := out.Decode("a", &v); err != nil || v != "a" {
+			t.Fatalf("Wait's result: %q, %v; want \"a\"", v, err)
+		}
+		got, err := wh.Result(ctx)
+		if err != nil || got != 42 {
+			t.Fatalf("Result: %d, %v; want 42", got, err)
+		}
+	}
+	if n := st.looks.Load(); n != 0 {
+		t.Fatalf("Wait and Result read the store %d times, want 0 (the handles kept the finished tasks)", n)
+	}
+	// Another handle of the task (not this process' start) reads it.
+	if _, err := e.Wait(ctx, h.TaskID); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.looks.Load(); n != 1 {
+		t.Fatalf("Engine.Wait read the store %d times, want 1", n)
+	}
+}

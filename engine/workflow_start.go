@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/engine/internal/attempt"
+	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/internal/clock"
 
 	"github.com/tasker-go/tasker/store"
@@ -153,6 +154,7 @@ type WorkflowHandle[O any] struct {
 	Existing bool // StartWorkflow found the task by its identity
 	identity string
 	e        *Engine
+	kept     *waiters.Slot // see TaskHandle
 }
 
 // GetWorkflow returns a handle to an existing workflow task. Its Result
@@ -184,7 +186,7 @@ func checkResultType[O any](e *Engine, out *Outcome) error {
 // the last run of its chain.
 func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 	var zero O
-	out, err := h.e.wait(ctx, h.TaskID, h.identity)
+	out, err := h.e.wait(ctx, h.TaskID, h.identity, h.kept)
 	if err == nil {
 		if err = checkResultType[O](h.e, out); err != nil {
 			return zero, err
@@ -195,7 +197,7 @@ func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 		if !ok {
 			break
 		}
-		out, err = h.e.wait(ctx, next, "")
+		out, err = h.e.wait(ctx, next, "", nil)
 	}
 	if err != nil {
 		return zero, err
@@ -234,7 +236,7 @@ func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, 
 	if err != nil {
 		return nil, err
 	}
-	return &WorkflowHandle[O]{TaskID: s.id, Existing: s.existing, identity: s.identity, e: e}, nil
+	return &WorkflowHandle[O]{TaskID: s.id, Existing: s.existing, identity: s.identity, e: e, kept: e.waiters.Keep(s.id)}, nil
 }
 
 // startWorkflow is StartWorkflow without the types.

@@ -584,11 +584,12 @@ type FinishStepsParams struct {
 	// the queue, and on Postgres a group of completions then commits in
 	// one statement.
 	ClaimUnblockedOnly bool
-	// Watch names tasks the caller wants whole (a process's waiters) if
-	// this commit finishes them. A store returns in
-	// FinishStepsResult.Finished those its commit can return without
-	// another statement (Postgres, for a group of completions; other
-	// groups and SQLite return none): the caller reads the others.
+	// Watch names tasks the caller wants whole (a process's waiters and
+	// handles) if this commit finishes them. A store returns them in
+	// FinishStepsResult.Finished: Postgres from the finishing statement
+	// for a group of completions, otherwise one read after the commit. If
+	// that read fails, it returns none (the commit stands): the caller
+	// reads them.
 	Watch []int64
 }
 

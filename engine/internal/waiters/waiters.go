@@ -1,10 +1,15 @@
 // Package waiters wakes the callers waiting for a task to change (Wait,
 // Result) when this process commits a change to it (Set), and when
-// another process finishes it (Far).
+// another process finishes it (Far). A handle this process holds keeps the
+// task as the commit that finished it left it (Slot), so a Wait after the
+// finish reads nothing.
 package waiters
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"weak"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -23,6 +28,50 @@ type Waiter struct {
 type Set struct {
 	mu   sync.Mutex
 	byID map[int64][]*Waiter
+	kept map[int64]weak.Pointer[Slot] // the slots handles hold, while they do
+}
+
+// Slot holds a task, once a commit of this process left it in a terminal
+// state, for the handles that share the slot. A terminal task does not
+// change again unless an operator forces it (store.TaskState.Terminal).
+type Slot struct {
+	d atomic.Pointer[store.TaskDetail]
+}
+
+// Load returns the finished task, or nil before it finished here. It is
+// shared: copy before changing it.
+func (s *Slot) Load() *store.TaskDetail { return s.d.Load() }
+
+// Keep returns the task's slot, shared by all who hold it. The set
+// forgets the slot once nothing holds it.
+func (s *Set) Keep(taskID int64) *Slot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl := s.kept[taskID].Value(); sl != nil {
+		return sl
+	}
+	if s.kept == nil {
+		s.kept = map[int64]weak.Pointer[Slot]{}
+	}
+	sl := &Slot{}
+	wp := weak.Make(sl)
+	s.kept[taskID] = wp
+	runtime.AddCleanup(sl, s.forget, kept{taskID, wp})
+	return sl
+}
+
+type kept struct {
+	taskID int64
+	slot   weak.Pointer[Slot]
+}
+
+// forget drops a collected slot (unless the task has a newer one).
+func (s *Set) forget(k kept) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kept[k.taskID] == k.slot {
+		delete(s.kept, k.taskID)
+	}
 }
 
 // Add registers a waiter of the task. Pair with Drop when giving up
@@ -60,11 +109,17 @@ func (s *Set) Drop(taskID int64, w *Waiter) {
 func (s *Set) Notify(taskID int64) { s.NotifyDone(taskID, nil) }
 
 // NotifyDone wakes every waiter of the task with the task as it finished
-// (d, when not nil), so they need not read it.
+// (d, when not nil), so they need not read it, and keeps d in the task's
+// slot when it is terminal.
 func (s *Set) NotifyDone(taskID int64, d *store.TaskDetail) {
 	s.mu.Lock()
 	list := s.byID[taskID]
 	delete(s.byID, taskID)
+	if d != nil && d.Task.State.Terminal() {
+		if sl := s.kept[taskID].Value(); sl != nil {
+			sl.d.Store(d)
+		}
+	}
 	s.mu.Unlock()
 	for _, w := range list {
 		w.Detail = d
@@ -72,11 +127,16 @@ func (s *Set) NotifyDone(taskID int64, d *store.TaskDetail) {
 	}
 }
 
-// Has tells whether anyone waits for the task.
+// Has tells whether anyone waits for the task, or may: a slot of it is
+// held and empty.
 func (s *Set) Has(taskID int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.byID[taskID]) > 0
+	if len(s.byID[taskID]) > 0 {
+		return true
+	}
+	sl := s.kept[taskID].Value()
+	return sl != nil && sl.d.Load() == nil
 }
 
 // IDs returns the tasks waited for, in no order.

@@ -1,6 +1,7 @@
 package waiters_test
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/tasker-go/tasker/engine/internal/waiters"
@@ -48,5 +49,39 @@ func TestNotifyDoneHandsTheTaskToEveryWaiter(t *testing.T) {
 		if w.Detail != d {
 			t.Fatalf("waiter got %v, want the finished task", w.Detail)
 		}
+	}
+}
+
+func TestKeepHoldsTheTerminalTaskWhileHeld(t *testing.T) {
+	var s waiters.Set
+	a := s.Keep(1)
+	if s.Keep(1) != a {
+		t.Fatal("a second Keep of task 1 returned another slot")
+	}
+	if !s.Has(1) {
+		t.Fatal("Has(1) is false with an empty slot held: a commit would not return the task")
+	}
+	s.NotifyDone(1, &store.TaskDetail{Task: &store.Task{ID: 1, State: store.TaskError}})
+	if a.Load() != nil {
+		t.Fatal("the slot kept a task in error, which an operator's retry changes")
+	}
+	d := &store.TaskDetail{Task: &store.Task{ID: 1, State: store.TaskComplete}}
+	s.NotifyDone(1, d)
+	if a.Load() != d {
+		t.Fatal("the slot did not keep the completed task")
+	}
+	if s.Has(1) {
+		t.Fatal("Has(1) is true with the slot full")
+	}
+	runtime.KeepAlive(a)
+	a = nil
+	// Once no one holds the slot, the set forgets it (a cleanup, run
+	// after a collection).
+	for i := 0; s.Kept() > 0; i++ {
+		if i == 1000 {
+			t.Fatalf("%d slots still kept after 1000 collections", s.Kept())
+		}
+		runtime.GC()
+		runtime.Gosched()
 	}
 }

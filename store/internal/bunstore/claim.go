@@ -274,7 +274,31 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 			return nil, s.wrap("loading claimed steps' inputs", err)
 		}
 	}
+	if res.Finished == nil {
+		res.Finished = s.finishedWatched(ctx, p.Watch, res.Tasks)
+	}
 	return res, nil
+}
+
+// finishedWatched reads, after the commit, the tasks of watch that it
+// finished, in one statement on the read pool. If the read fails it
+// returns none: the commit stands, and the caller reads the tasks it
+// wants itself (store.FinishStepsParams.Watch).
+func (s *Store) finishedWatched(ctx context.Context, watch []int64, changed []store.TaskChange) []*store.TaskDetail {
+	var ids []int64
+	for _, t := range changed {
+		if t.To.Done() && slices.Contains(watch, t.TaskID) {
+			ids = append(ids, t.TaskID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	tasks, err := s.doneTasks(ctx, ids)
+	if err != nil {
+		return nil
+	}
+	return tasks
 }
 
 // splitRepeats returns the indexes of the outcomes whose step no earlier

@@ -1,0 +1,8 @@
+package waiters
+
+// Kept is the number of slots the set remembers.
+func (s *Set) Kept() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.kept)
+}
