@@ -131,13 +131,20 @@ func (w *wakeups) stop() {
 // failed read ends the poll when stopOnError, else it is skipped (a writer
 // busy at Close).
 func pollDataVersion(ctx context.Context, conn interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, worth func(context.Context) bool) {
+	// Prepared once: the statement cache keeps only statements with
+	// arguments, and parsing the pragma at every look was a third of it.
+	version, err := conn.PrepareContext(ctx, "PRAGMA data_version")
+	if err != nil {
+		return
+	}
+	defer version.Close()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		v := last
-		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil && (stopOnError || ctx.Err() != nil) {
+		if err := version.QueryRowContext(ctx).Scan(&v); err != nil && (stopOnError || ctx.Err() != nil) {
 			return
 		}
 		if last >= 0 && v != last && (worth == nil || worth(ctx)) {
