@@ -199,7 +199,7 @@ func (e *Engine) newClaimLoop(d *dispatch.Dispatcher, tn *tuning) *claimer.Loop 
 func (e *Engine) newCompleter(d *dispatch.Dispatcher) *completer.Completer {
 	x := e.cfg.Execution
 	return completer.New(completer.Config{Owner: e.cfg.WorkerID, BatchSize: x.BatchSize, LeaseTTL: x.LeaseTTL, MaxPayloadBytes: e.cfg.MaxPayloadBytes,
-		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn, Backlog: e.backlog, Watched: e.waiters.Has},
+		Handlers: e.reg.Names, Queues: x.Queues, ByReadyTime: e.ageTurn, Backlog: e.backlog, Watched: e.waiters.Has, Wanted: e.waiters.Wanted},
 		e.st, e.clk, e.log, d, completer.Hooks{
 			Committed:   e.committed,
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },

@@ -87,6 +87,32 @@ func testFinishWatched(t *testing.T, b *bundle) {
 	if want := []int64{z.Task.ID, w.Task.ID}; !slices.Equal(got, want) {
 		t.Fatalf("the mixed group returned tasks %v, want %v", got, want)
 	}
+	// Kept tasks come back only from a statement that returns them
+	// anyway: Postgres's completion group; never from a read of their
+	// own (SQLite), nor from a mixed group.
+	k1 := b.create(t, chain("k1"))
+	k1c := b.claimOne(t, "k1")
+	res, err = b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(k1c, `{}`)}, Now: b.now, Keep: []int64{k1.Task.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[bool]int{true: 1, false: 0}[b.s.Capabilities().Dialect == "postgres"]; len(res.Finished) != want {
+		t.Fatalf("a completion group returned %d kept tasks, want %d", len(res.Finished), want)
+	}
+	k2 := b.create(t, chain("k2"))
+	k2c := b.claimOne(t, "k2")
+	k3 := b.create(t, chain("k3"))
+	k3c := b.claimOne(t, "k3")
+	res, err = b.s.FinishSteps(b.ctx, &store.FinishStepsParams{
+		Outcomes: []store.StepOutcome{complete(k2c, `{}`), {Lease: k3c.Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"no"}`)}},
+		Now:      b.now, Keep: []int64{k2.Task.ID, k3.Task.ID},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Finished) != 0 {
+		t.Fatalf("a mixed group read %d kept tasks, want none", len(res.Finished))
+	}
 }
 
 // testTasksDone: TasksDone picks the finished tasks (every done state)

@@ -46,6 +46,10 @@ type Config struct {
 	// that finishes it may return it whole (store.FinishStepsParams.Watch).
 	// Nil: none.
 	Watched func(taskID int64) bool
+	// Wanted reports whether a handle of this process may wait for a
+	// task: a commit that finishes it returns it whole only if that
+	// costs no statement (store.FinishStepsParams.Keep).
+	Wanted func(taskID int64) bool
 	// MaxPayloadBytes: a result larger than this fails its own step with a
 	// permanent error before the commit; the rest of the group is recorded.
 	MaxPayloadBytes int
@@ -162,8 +166,15 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 	params := &store.FinishStepsParams{Outcomes: make([]store.StepOutcome, len(finish)), Now: c.clk.StoreNow()}
 	for i, o := range finish {
 		params.Outcomes[i] = o.StepOutcome
-		if c.cfg.Watched != nil && o.Claimed != nil && c.cfg.Watched(o.Claimed.Step.TaskID) && !slices.Contains(params.Watch, o.Claimed.Step.TaskID) {
-			params.Watch = append(params.Watch, o.Claimed.Step.TaskID)
+		if o.Claimed == nil {
+			continue
+		}
+		switch id := o.Claimed.Step.TaskID; {
+		case slices.Contains(params.Watch, id) || slices.Contains(params.Keep, id):
+		case c.cfg.Watched != nil && c.cfg.Watched(id):
+			params.Watch = append(params.Watch, id)
+		case c.cfg.Wanted != nil && c.cfg.Wanted(id):
+			params.Keep = append(params.Keep, id)
 		}
 	}
 	reserved := 0

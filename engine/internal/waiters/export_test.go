@@ -1,7 +1,7 @@
 package waiters
 
 // Kept is the number of slots the set remembers.
-func (s *Set) Kept() int {
+func (s *Set) KeptLen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.kept)

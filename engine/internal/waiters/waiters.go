@@ -127,14 +127,18 @@ func (s *Set) NotifyDone(taskID int64, d *store.TaskDetail) {
 	}
 }
 
-// Has tells whether anyone waits for the task, or may: a slot of it is
-// held and empty.
+// Has tells whether anyone waits for the task.
 func (s *Set) Has(taskID int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.byID[taskID]) > 0 {
-		return true
-	}
+	return len(s.byID[taskID]) > 0
+}
+
+// Wanted tells whether a handle may wait for the task: its slot is held
+// and empty.
+func (s *Set) Wanted(taskID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	sl := s.kept[taskID].Value()
 	return sl != nil && sl.d.Load() == nil
 }

@@ -58,8 +58,8 @@ func TestKeepHoldsTheTerminalTaskWhileHeld(t *testing.T) {
 	if s.Keep(1) != a {
 		t.Fatal("a second Keep of task 1 returned another slot")
 	}
-	if !s.Has(1) {
-		t.Fatal("Has(1) is false with an empty slot held: a commit would not return the task")
+	if !s.Wanted(1) || s.Has(1) {
+		t.Fatal("an empty slot held: want Wanted(1) and not Has(1) (no one waits yet)")
 	}
 	s.NotifyDone(1, &store.TaskDetail{Task: &store.Task{ID: 1, State: store.TaskError}})
 	if a.Load() != nil {
@@ -70,16 +70,16 @@ func TestKeepHoldsTheTerminalTaskWhileHeld(t *testing.T) {
 	if a.Load() != d {
 		t.Fatal("the slot did not keep the completed task")
 	}
-	if s.Has(1) {
-		t.Fatal("Has(1) is true with the slot full")
+	if s.Wanted(1) {
+		t.Fatal("Wanted(1) is true with the slot full")
 	}
 	runtime.KeepAlive(a)
 	a = nil
 	// Once no one holds the slot, the set forgets it (a cleanup, run
 	// after a collection).
-	for i := 0; s.Kept() > 0; i++ {
+	for i := 0; s.KeptLen() > 0; i++ {
 		if i == 1000 {
-			t.Fatalf("%d slots still kept after 1000 collections", s.Kept())
+			t.Fatalf("%d slots still kept after 1000 collections", s.KeptLen())
 		}
 		runtime.GC()
 		runtime.Gosched()

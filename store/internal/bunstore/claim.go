@@ -325,7 +325,7 @@ func splitRepeats(outcomes []store.StepOutcome) (first, rest []int) {
 func (s *Store) finishApart(ctx context.Context, p *store.FinishStepsParams, first, rest []int) (*store.FinishStepsResult, error) {
 	out := &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
 	for _, idx := range [][]int{first, rest} {
-		part := &store.FinishStepsParams{Now: p.Now, ClaimUnblockedOnly: p.ClaimUnblockedOnly, Watch: p.Watch}
+		part := &store.FinishStepsParams{Now: p.Now, ClaimUnblockedOnly: p.ClaimUnblockedOnly, Watch: p.Watch, Keep: p.Keep}
 		if p.Claim != nil && p.Claim.Limit > len(out.Claimed) {
 			c := *p.Claim
 			c.Limit -= len(out.Claimed)
