@@ -33,7 +33,6 @@ func TestEagerDispatch(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	releaseOnce := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(releaseOnce) // a failed check must not leave the held handler blocking Stop
 	must(t, e.HandleFunc("work", func(sc *engine.StepContext) (any, error) {
 		var in struct{ Hold bool }
 		if err := sc.Input(&in); err != nil {
@@ -46,6 +45,10 @@ func TestEagerDispatch(t *testing.T) {
 	}))
 	must(t, e.Register(&engine.Template{Namespace: "eager", Name: "one", Steps: []engine.StepTemplate{{Name: "a", Handler: "work"}, {Name: "b", Handler: "work", DependsOn: []string{"a"}}}}))
 	idleEngine(t, e)
+	// After idleEngine's Run, so that it runs before Run's Stop (cleanups
+	// run last first): a failed check must not leave the held handler
+	// blocking Stop (it hung the suite until its timeout).
+	t.Cleanup(releaseOnce)
 	// The claim loop, woken by a commit of the engine's own (the worker
 	// registry's, say), may hold the only slot when a start looks for
 	// room, and then it claims the step: on a loaded machine that happened

@@ -398,9 +398,10 @@ type TaskHandle struct {
 	kept     *waiters.Slot // the task, once a commit of this process finished it
 }
 
-// handle returns a handle to a task this process started.
-func (e *Engine) handle(id int64, existing bool, identity string) *TaskHandle {
-	return &TaskHandle{TaskID: id, Existing: existing, identity: identity, e: e, kept: e.waiters.Keep(id)}
+// handle returns a handle to a task this process started, with the slot
+// taken before the start (waiters.Set.Keep).
+func (e *Engine) handle(id int64, existing bool, identity string, kept *waiters.Slot) *TaskHandle {
+	return &TaskHandle{TaskID: id, Existing: existing, identity: identity, e: e, kept: kept}
 }
 
 // Start validates input against the workflow's schema, snapshots the
@@ -423,11 +424,12 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 	if err != nil {
 		return nil, err
 	}
+	kept := e.waiters.Keep(p.IdentityKey) // before a step can finish
 	res, err := e.createReusing(ctx, p, &o)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
-	return e.handle(res.Task.ID, res.Existing, p.IdentityKey), nil
+	return e.handle(res.Task.ID, res.Existing, p.IdentityKey, kept), nil
 }
 
 // prepareStart validates a start of a DAG template and returns what to
@@ -555,10 +557,11 @@ func (o *Outcome) Decode(step string, v any) error {
 
 // Wait blocks until the task is complete, in error, cancelled or resolved,
 // and returns its outcome (Outcome.Err says why a task did not complete).
-// A handle from a Start of this engine keeps its task once a commit of
-// this process left it complete, cancelled or resolved: a Wait after that
-// reads nothing (an operator's forced cancel of a completed task, made
-// later, is not seen through it).
+// A handle from a Start of this engine keeps its task once this process
+// learnt it whole as it became complete, cancelled or resolved (on
+// Postgres, a commit of completions returns the tasks it finishes): a Wait
+// after that reads nothing (an operator's forced cancel of a completed
+// task, made later, is not seen through it).
 func (h *TaskHandle) Wait(ctx context.Context) (*Outcome, error) {
 	return h.e.wait(ctx, h.TaskID, h.identity, h.kept)
 }
@@ -599,7 +602,9 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 	// slot: then there is nothing to read.
 	var given *store.TaskDetail
 	if kept != nil {
-		given = kept.Load()
+		if d := kept.Load(); d != nil && d.Task.ID == taskID { // not another run of the key
+			given = d
+		}
 	}
 	if e.far != nil && given == nil { // a task finished in another process
 		defer e.far.Hold()()

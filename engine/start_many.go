@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -101,10 +102,12 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 		}
 		var chunk []*store.CreateTaskParams
 		var index []int
+		var kept []*waiters.Slot // taken before a step can finish
 		for i := from; i < to; i++ {
 			if params[i] != nil {
 				chunk = append(chunk, params[i])
 				index = append(index, i)
+				kept = append(kept, e.waiters.Keep(params[i].IdentityKey))
 			}
 		}
 		if len(chunk) == 0 {
@@ -126,7 +129,7 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 				continue
 			}
 			res := it.CreateTaskResult
-			out[i].Handle = e.handle(res.Task.ID, res.Existing, params[i].IdentityKey)
+			out[i].Handle = e.handle(res.Task.ID, res.Existing, params[i].IdentityKey, kept[k])
 			created = append(created, &res)
 		}
 		e.announce(created)

@@ -82,8 +82,9 @@ func (s *doneReads) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDet
 }
 
 // A handle keeps its task as the commit of this process that finished it
-// left it: a Wait after the finish reads nothing, and gets the results;
-// a handle dropped lets the engine forget the task.
+// returned it (Postgres: a commit of completions, made while the claim
+// loop has no backlog): a Wait after the finish reads nothing, and gets
+// the results; another handle of the task reads it.
 func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
 	ctx := context.Background()
 	st := &doneReads{Store: openChaosStore(t, "postgres")}
@@ -95,24 +96,29 @@ func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
 	}))
 	events, unsubscribe := e.Subscribe(16)
 	defer unsubscribe()
-	run(t, e)
-	h, err := e.Start(ctx, "t/a", nil)
-	must(t, err)
-	wh, err := engine.StartWorkflow[int, int](ctx, e, "t/code", 21)
-	must(t, err)
-	for done := 0; done < 2; {
-		select {
-		case ev := <-events:
-			if ev.Name == engine.EventTaskFailed {
-				t.Fatalf("task %d failed", ev.TaskID)
+	idleEngine(t, e) // one task at a time, the loop idle: its commit is one statement
+	finished := func(id int64) {
+		t.Helper()
+		for {
+			select {
+			case ev := <-events:
+				if ev.Name == engine.EventTaskFailed {
+					t.Fatalf("task %d failed", ev.TaskID)
+				}
+				if ev.Name == engine.EventTaskCompleted && ev.TaskID == id {
+					return
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("task %d did not complete in 20 s", id)
 			}
-			if ev.Name == engine.EventTaskCompleted && (ev.TaskID == h.TaskID || ev.TaskID == wh.TaskID) {
-				done++
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("the tasks did not complete in 20 s")
 		}
 	}
+	h, err := e.Start(ctx, "t/a", nil)
+	must(t, err)
+	finished(h.TaskID)
+	wh, err := engine.StartWorkflow[int, int](ctx, e, "t/code", 21)
+	must(t, err)
+	finished(wh.TaskID)
 	for range 2 { // twice: the kept task is shared, each Wait decodes a copy
 		out, err := h.Wait(ctx)
 		must(t, err)
@@ -128,11 +134,49 @@ func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
 	if n := st.looks.Load(); n != 0 {
 		t.Fatalf("Wait and Result read the store %d times, want 0 (the handles kept the finished tasks)", n)
 	}
-	// Another handle of the task (not this process' start) reads it.
 	if _, err := e.Wait(ctx, h.TaskID); err != nil {
 		t.Fatal(err)
 	}
 	if n := st.looks.Load(); n != 1 {
 		t.Fatalf("Engine.Wait read the store %d times, want 1", n)
+	}
+}
+
+// Handles keep tasks by identity key, so a key's later run (identity
+// reuse) shares the earlier run's slot: each handle's Wait still gets its
+// own task.
+func TestWaitKeepsEachRunOfAReusedKeyApart(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, chaosConfig(openChaosStore(t, "postgres"), "w"))
+	must(t, e.HandleFunc("echo", func(sc *engine.StepContext) (any, error) {
+		var in struct{ N int }
+		err := sc.Input(&in)
+		return in.N, err
+	}))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "echo", Steps: []engine.StepTemplate{{Name: "a", Handler: "echo"}}}))
+	run(t, e)
+	key := engine.WithIdempotencyKey("the-key")
+	first, err := e.Start(ctx, "t/echo", map[string]int{"n": 1}, key)
+	must(t, err)
+	if _, err := first.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.Start(ctx, "t/echo", map[string]int{"n": 2}, key, engine.WithIdentityReuse(engine.ReuseAfterDone))
+	must(t, err)
+	if second.Existing || second.TaskID == first.TaskID {
+		t.Fatalf("the second start returned task %d (existing %v), want a new run", second.TaskID, second.Existing)
+	}
+	for range 2 { // before and after the second run's finish filled the shared slot
+		for _, c := range []struct {
+			h    *engine.TaskHandle
+			want int
+		}{{second, 2}, {first, 1}} {
+			out, err := c.h.Wait(ctx)
+			must(t, err)
+			var got int
+			if err := out.Decode("a", &got); err != nil || out.TaskID != c.h.TaskID || got != c.want {
+				t.Fatalf("Wait of task %d: task %d, result %d (%v); want its own result %d", c.h.TaskID, out.TaskID, got, err, c.want)
+			}
+		}
 	}
 }

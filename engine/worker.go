@@ -138,11 +138,12 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	outcomes := make(chan completer.Outcome, 4*x.MaxConcurrency)
 	e.met.attach(e)
 	defer e.met.detach(e)
-	d := dispatch.New(x.MaxConcurrency, func(c *store.ClaimedStep) {
+	d := dispatch.New(x.MaxConcurrency, func(c *store.ClaimedStep) func() {
 		o, ok := e.measured(r.handlerBase, c)
-		if ok {
-			outcomes <- o
+		if !ok {
+			return nil
 		}
+		return func() { outcomes <- o }
 	})
 	comp := e.newCompleter(d)
 	completerDone := make(chan struct{})

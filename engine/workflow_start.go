@@ -236,7 +236,7 @@ func StartWorkflow[I, O any](ctx context.Context, e *Engine, name string, in I, 
 	if err != nil {
 		return nil, err
 	}
-	return &WorkflowHandle[O]{TaskID: s.id, Existing: s.existing, identity: s.identity, e: e, kept: e.waiters.Keep(s.id)}, nil
+	return &WorkflowHandle[O]{TaskID: s.id, Existing: s.existing, identity: s.identity, e: e, kept: s.kept}, nil
 }
 
 // startWorkflow is StartWorkflow without the types.
@@ -249,11 +249,12 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 	if err != nil {
 		return started{}, err
 	}
+	kept := e.waiters.Keep(p.IdentityKey) // before a step can finish
 	res, err := e.createReusing(ctx, p, &o)
 	if err != nil {
 		return started{}, fmt.Errorf("starting %s: %w", name, err)
 	}
-	return started{id: res.Task.ID, existing: res.Existing, identity: p.IdentityKey}, nil
+	return started{id: res.Task.ID, existing: res.Existing, identity: p.IdentityKey, kept: kept}, nil
 }
 
 // prepareWorkflowStart validates a start of a code-first workflow and
@@ -303,6 +304,7 @@ type started struct {
 	id       int64
 	existing bool
 	identity string
+	kept     *waiters.Slot
 }
 
 // drive is one run of a workflow's driver step.

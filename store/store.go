@@ -584,18 +584,12 @@ type FinishStepsParams struct {
 	// the queue, and on Postgres a group of completions then commits in
 	// one statement.
 	ClaimUnblockedOnly bool
-	// Watch names tasks the caller wants whole (a process's waiters) if
-	// this commit finishes them. A store returns them in
-	// FinishStepsResult.Finished: Postgres from the finishing statement
-	// for a group of completions, otherwise one read after the commit. If
-	// that read fails, it returns none (the commit stands): the caller
-	// reads them.
+	// Watch names tasks the caller wants whole (a process's waiters, and
+	// the tasks its handles may wait for) if this commit finishes them. A store returns in
+	// FinishStepsResult.Finished those its commit can return without
+	// another statement (Postgres, for a group of completions; other
+	// groups and SQLite return none): the caller reads the others.
 	Watch []int64
-	// Keep names tasks the caller may want whole (a process's handles,
-	// not waited for yet): a store returns those this commit finishes
-	// when that costs no statement of its own (Postgres, for a group of
-	// completions).
-	Keep []int64
 }
 
 // FinishedStep reports what happened to one outcome.
@@ -622,8 +616,7 @@ type FinishStepsResult struct {
 	Unblocked int
 	// Claimed are the steps claimed for FinishStepsParams.Claim.
 	Claimed []*ClaimedStep
-	// Finished are tasks of FinishStepsParams.Watch (and Keep) this
-	// commit finished,
+	// Finished are tasks of FinishStepsParams.Watch this commit finished,
 	// as GetTask would read them after it.
 	Finished []*TaskDetail
 }

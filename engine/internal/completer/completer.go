@@ -46,10 +46,9 @@ type Config struct {
 	// that finishes it may return it whole (store.FinishStepsParams.Watch).
 	// Nil: none.
 	Watched func(taskID int64) bool
-	// Wanted reports whether a handle of this process may wait for a
-	// task: a commit that finishes it returns it whole only if that
-	// costs no statement (store.FinishStepsParams.Keep).
-	Wanted func(taskID int64) bool
+	// Wanted reports whether a handle of this process may wait for the
+	// task with an identity key (watched too).
+	Wanted func(identity string) bool
 	// MaxPayloadBytes: a result larger than this fails its own step with a
 	// permanent error before the commit; the rest of the group is recorded.
 	MaxPayloadBytes int
@@ -169,12 +168,11 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 		if o.Claimed == nil {
 			continue
 		}
-		switch id := o.Claimed.Step.TaskID; {
-		case slices.Contains(params.Watch, id) || slices.Contains(params.Keep, id):
-		case c.cfg.Watched != nil && c.cfg.Watched(id):
+		id := o.Claimed.Step.TaskID
+		watched := c.cfg.Watched != nil && c.cfg.Watched(id) ||
+			c.cfg.Wanted != nil && o.Claimed.Task != nil && c.cfg.Wanted(o.Claimed.Task.IdentityKey)
+		if watched && !slices.Contains(params.Watch, id) {
 			params.Watch = append(params.Watch, id)
-		case c.cfg.Wanted != nil && c.cfg.Wanted(id):
-			params.Keep = append(params.Keep, id)
 		}
 	}
 	reserved := 0

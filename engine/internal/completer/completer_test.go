@@ -152,7 +152,7 @@ func TestCommitClaimsWhatItUnblocksUnlessBacklog(t *testing.T) {
 			}
 			create("older", store.NewStep{Name: "x", Handler: "h"}) // ready before b
 			started := make(chan string, 4)
-			d := dispatch.New(4, func(c *store.ClaimedStep) { started <- c.Step.Name })
+			d := dispatch.New(4, func(c *store.ClaimedStep) func() { started <- c.Step.Name; return nil })
 			c := completer.New(completer.Config{Owner: "w", BatchSize: 4, LeaseTTL: time.Minute, Backlog: func() bool { return backlog }},
 				st, clk, zap.NewNop(), d, completer.Hooks{})
 			o := completer.Outcome{Claimed: first[0], Log: zap.NewNop()}

@@ -17,7 +17,7 @@ import (
 
 // Dispatcher runs Start for each claimed step within the limit.
 type Dispatcher struct {
-	start   func(*store.ClaimedStep)
+	start   func(*store.ClaimedStep) (then func())
 	max     atomic.Int64 // the concurrency limit now (see SetMax)
 	running atomic.Int64
 	freed   chan struct{} // a slot was freed (buffered 1)
@@ -38,8 +38,12 @@ type Dispatcher struct {
 }
 
 // New returns a dispatcher that runs start (in a goroutine of its own) for
-// every claimed step, at most limit at once.
-func New(limit int, start func(*store.ClaimedStep)) *Dispatcher {
+// every claimed step, at most limit at once. The function start returns,
+// if not nil, runs once the step's slot is free again: a worker hands its
+// outcome on there, so that the commit recording it finds the slot free
+// (to claim the step's successor in the same transaction) and a caller
+// woken by that commit finds it free too.
+func New(limit int, start func(*store.ClaimedStep) (then func())) *Dispatcher {
 	d := &Dispatcher{start: start, freed: make(chan struct{}, 1), epoch: time.Now()}
 	d.max.Store(int64(limit))
 	return d
@@ -103,17 +107,23 @@ func (d *Dispatcher) Settle(n int, claimed []*store.ClaimedStep) {
 		d.work.Add(1)
 		go func() {
 			defer d.work.Done()
-			defer d.release()
-			t0 := int64(time.Since(d.epoch))
-			d.startedNs.Add(t0)
-			d.handlers.Add(1)
-			defer func() {
-				t1 := int64(time.Since(d.epoch))
-				d.doneNs.Add(t1 - t0)
-				d.handlers.Add(-1)
-				d.startedNs.Add(-t0)
+			var then func()
+			func() {
+				defer d.release()
+				t0 := int64(time.Since(d.epoch))
+				d.startedNs.Add(t0)
+				d.handlers.Add(1)
+				defer func() {
+					t1 := int64(time.Since(d.epoch))
+					d.doneNs.Add(t1 - t0)
+					d.handlers.Add(-1)
+					d.startedNs.Add(-t0)
+				}()
+				then = d.start(c)
 			}()
-			d.start(c)
+			if then != nil {
+				then()
+			}
 		}()
 	}
 	if unused := n - len(claimed); unused > 0 {

@@ -28,7 +28,7 @@ func TestNeverMoreThanTheLimit(t *testing.T) {
 	const limit = 4
 	var running, peak, ran atomic.Int64
 	gate := make(chan struct{})
-	d := dispatch.New(limit, func(*store.ClaimedStep) {
+	d := dispatch.New(limit, func(*store.ClaimedStep) func() {
 		n := running.Add(1)
 		for {
 			p := peak.Load()
@@ -39,6 +39,7 @@ func TestNeverMoreThanTheLimit(t *testing.T) {
 		<-gate
 		running.Add(-1)
 		ran.Add(1)
+		return nil
 	})
 	var wg sync.WaitGroup
 	for range 8 {
@@ -68,7 +69,7 @@ func TestNeverMoreThanTheLimit(t *testing.T) {
 
 // Settle gives back what a reservation did not use, and signals it.
 func TestUnusedSlotsAreReturned(t *testing.T) {
-	d := dispatch.New(10, func(*store.ClaimedStep) {})
+	d := dispatch.New(10, func(*store.ClaimedStep) func() { return nil })
 	n := d.Reserve(10)
 	d.Settle(n, steps(2))
 	d.Close()
@@ -88,11 +89,12 @@ func TestUnusedSlotsAreReturned(t *testing.T) {
 func TestHandlerTime(t *testing.T) {
 	gate, started := make(chan struct{}), make(chan struct{})
 	var ran atomic.Int64 // the handler's own measure of its run, ns
-	d := dispatch.New(1, func(*store.ClaimedStep) {
+	d := dispatch.New(1, func(*store.ClaimedStep) func() {
 		t0 := time.Now()
 		close(started)
 		<-gate
 		ran.Store(int64(time.Since(t0)))
+		return nil
 	})
 	if got := d.HandlerTime(); got != 0 {
 		t.Fatalf("before any handler: %s", got)
@@ -114,5 +116,24 @@ func TestHandlerTime(t *testing.T) {
 	}
 	if again := d.HandlerTime(); again != done {
 		t.Fatalf("nothing running, yet %s became %s", done, again)
+	}
+}
+
+// What start returns runs after the step's slot is free (a worker hands
+// its outcome on there: the commit recording it can claim into that
+// slot), and before Wait returns.
+func TestThenRunsWithTheSlotFree(t *testing.T) {
+	var d *dispatch.Dispatcher
+	var free, ran atomic.Int64
+	free.Store(-1)
+	d = dispatch.New(1, func(*store.ClaimedStep) func() {
+		return func() { free.Store(int64(d.Free())); ran.Add(1) }
+	})
+	n := d.Reserve(1)
+	d.Settle(n, steps(1))
+	d.Close()
+	d.Wait()
+	if ran.Load() != 1 || free.Load() != 1 {
+		t.Fatalf("then ran %d times with %d slots free; want once with the one slot free", ran.Load(), free.Load())
 	}
 }

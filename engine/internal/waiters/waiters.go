@@ -28,12 +28,15 @@ type Waiter struct {
 type Set struct {
 	mu   sync.Mutex
 	byID map[int64][]*Waiter
-	kept map[int64]weak.Pointer[Slot] // the slots handles hold, while they do
+	kept map[string]weak.Pointer[Slot] // by identity key: the slots handles hold, while they do
 }
 
 // Slot holds a task, once a commit of this process left it in a terminal
 // state, for the handles that share the slot. A terminal task does not
 // change again unless an operator forces it (store.TaskState.Terminal).
+// Slots are by identity key, known before the task is created (so a
+// step that runs and finishes before Start returns still fills it); a
+// key reused by a later run shares the slot: check the task's id.
 type Slot struct {
 	d atomic.Pointer[store.TaskDetail]
 }
@@ -42,35 +45,35 @@ type Slot struct {
 // shared: copy before changing it.
 func (s *Slot) Load() *store.TaskDetail { return s.d.Load() }
 
-// Keep returns the task's slot, shared by all who hold it. The set
-// forgets the slot once nothing holds it.
-func (s *Set) Keep(taskID int64) *Slot {
+// Keep returns the slot of the task with this identity key, shared by all
+// who hold it. The set forgets the slot once nothing holds it.
+func (s *Set) Keep(identity string) *Slot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sl := s.kept[taskID].Value(); sl != nil {
+	if sl := s.kept[identity].Value(); sl != nil {
 		return sl
 	}
 	if s.kept == nil {
-		s.kept = map[int64]weak.Pointer[Slot]{}
+		s.kept = map[string]weak.Pointer[Slot]{}
 	}
 	sl := &Slot{}
 	wp := weak.Make(sl)
-	s.kept[taskID] = wp
-	runtime.AddCleanup(sl, s.forget, kept{taskID, wp})
+	s.kept[identity] = wp
+	runtime.AddCleanup(sl, s.forget, kept{identity, wp})
 	return sl
 }
 
 type kept struct {
-	taskID int64
-	slot   weak.Pointer[Slot]
+	identity string
+	slot     weak.Pointer[Slot]
 }
 
-// forget drops a collected slot (unless the task has a newer one).
+// forget drops a collected slot (unless the key has a newer one).
 func (s *Set) forget(k kept) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.kept[k.taskID] == k.slot {
-		delete(s.kept, k.taskID)
+	if s.kept[k.identity] == k.slot {
+		delete(s.kept, k.identity)
 	}
 }
 
@@ -116,7 +119,7 @@ func (s *Set) NotifyDone(taskID int64, d *store.TaskDetail) {
 	list := s.byID[taskID]
 	delete(s.byID, taskID)
 	if d != nil && d.Task.State.Terminal() {
-		if sl := s.kept[taskID].Value(); sl != nil {
+		if sl := s.kept[d.Task.IdentityKey].Value(); sl != nil {
 			sl.d.Store(d)
 		}
 	}
@@ -134,12 +137,12 @@ func (s *Set) Has(taskID int64) bool {
 	return len(s.byID[taskID]) > 0
 }
 
-// Wanted tells whether a handle may wait for the task: its slot is held
-// and empty.
-func (s *Set) Wanted(taskID int64) bool {
+// Wanted tells whether a handle may wait for the task with this identity
+// key: its slot is held and holds no task of the key.
+func (s *Set) Wanted(identity string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sl := s.kept[taskID].Value()
+	sl := s.kept[identity].Value()
 	return sl != nil && sl.d.Load() == nil
 }
 

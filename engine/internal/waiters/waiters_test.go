@@ -54,24 +54,28 @@ func TestNotifyDoneHandsTheTaskToEveryWaiter(t *testing.T) {
 
 func TestKeepHoldsTheTerminalTaskWhileHeld(t *testing.T) {
 	var s waiters.Set
-	a := s.Keep(1)
-	if s.Keep(1) != a {
-		t.Fatal("a second Keep of task 1 returned another slot")
+	a := s.Keep("k")
+	if s.Keep("k") != a {
+		t.Fatal("a second Keep of key k returned another slot")
 	}
-	if !s.Wanted(1) || s.Has(1) {
-		t.Fatal("an empty slot held: want Wanted(1) and not Has(1) (no one waits yet)")
+	if !s.Wanted("k") || s.Has(1) {
+		t.Fatal("an empty slot held: want Wanted(k) and not Has(1) (no one waits yet)")
 	}
-	s.NotifyDone(1, &store.TaskDetail{Task: &store.Task{ID: 1, State: store.TaskError}})
+	s.NotifyDone(1, &store.TaskDetail{Task: &store.Task{ID: 1, IdentityKey: "k", State: store.TaskError}})
 	if a.Load() != nil {
 		t.Fatal("the slot kept a task in error, which an operator's retry changes")
 	}
-	d := &store.TaskDetail{Task: &store.Task{ID: 1, State: store.TaskComplete}}
+	s.NotifyDone(2, &store.TaskDetail{Task: &store.Task{ID: 2, IdentityKey: "other", State: store.TaskComplete}})
+	if a.Load() != nil {
+		t.Fatal("the slot of key k kept a task of another key")
+	}
+	d := &store.TaskDetail{Task: &store.Task{ID: 1, IdentityKey: "k", State: store.TaskComplete}}
 	s.NotifyDone(1, d)
 	if a.Load() != d {
 		t.Fatal("the slot did not keep the completed task")
 	}
-	if s.Wanted(1) {
-		t.Fatal("Wanted(1) is true with the slot full")
+	if s.Wanted("k") {
+		t.Fatal("Wanted(k) is true with the slot full")
 	}
 	runtime.KeepAlive(a)
 	a = nil

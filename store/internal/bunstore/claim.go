@@ -274,31 +274,7 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 			return nil, s.wrap("loading claimed steps' inputs", err)
 		}
 	}
-	if res.Finished == nil {
-		res.Finished = s.finishedWatched(ctx, p.Watch, res.Tasks)
-	}
 	return res, nil
-}
-
-// finishedWatched reads, after the commit, the tasks of watch that it
-// finished, in one statement on the read pool. If the read fails it
-// returns none: the commit stands, and the caller reads the tasks it
-// wants itself (store.FinishStepsParams.Watch).
-func (s *Store) finishedWatched(ctx context.Context, watch []int64, changed []store.TaskChange) []*store.TaskDetail {
-	var ids []int64
-	for _, t := range changed {
-		if t.To.Done() && slices.Contains(watch, t.TaskID) {
-			ids = append(ids, t.TaskID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	tasks, err := s.doneTasks(ctx, ids)
-	if err != nil {
-		return nil
-	}
-	return tasks
 }
 
 // splitRepeats returns the indexes of the outcomes whose step no earlier
@@ -325,7 +301,7 @@ func splitRepeats(outcomes []store.StepOutcome) (first, rest []int) {
 func (s *Store) finishApart(ctx context.Context, p *store.FinishStepsParams, first, rest []int) (*store.FinishStepsResult, error) {
 	out := &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
 	for _, idx := range [][]int{first, rest} {
-		part := &store.FinishStepsParams{Now: p.Now, ClaimUnblockedOnly: p.ClaimUnblockedOnly, Watch: p.Watch, Keep: p.Keep}
+		part := &store.FinishStepsParams{Now: p.Now, ClaimUnblockedOnly: p.ClaimUnblockedOnly, Watch: p.Watch}
 		if p.Claim != nil && p.Claim.Limit > len(out.Claimed) {
 			c := *p.Claim
 			c.Limit -= len(out.Claimed)

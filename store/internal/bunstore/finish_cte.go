@@ -184,8 +184,8 @@ UNION ALL SELECT 'd', ` + s.stepColumns("", map[string]string{"id": "id", "task_
 UNION ALL SELECT 't', ` + s.stepColumns("", map[string]string{"id": "id", "state": "state", "transition_seq": "transition_seq"}) + `, unfinished, parent_id, ` + s.taskColumns("") + `, NULL, NULL FROM cnt
 UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"}) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL, NULL FROM dep WHERE pending_deps = 0`
 	}))
-	if len(p.Watch)+len(p.Keep) > 0 {
-		watch := b.arg(slices.Concat(p.Watch, p.Keep))
+	if len(p.Watch) > 0 {
+		watch := b.arg(p.Watch)
 		// The watched tasks it completes, whole: their steps as the
 		// statement leaves them (those it completed from done, the others
 		// as they were: a complete task has no step left to change).

@@ -253,36 +253,9 @@ func (s *Store) getTask(ctx context.Context, id int64, cond string) (*store.Task
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("getting task %d: %w", id, store.ErrNotFound)
 	}
-	tasks, err := taskDetails(rows)
-	if err != nil {
-		return nil, fmt.Errorf("getting task %d: %w", id, err)
-	}
-	return tasks[0], nil
-}
-
-// doneTasks reads which of ids are finished tasks, whole, in one bound
-// statement (the ids are one parameter), in id order.
-func (s *Store) doneTasks(ctx context.Context, ids []int64) ([]*store.TaskDetail, error) {
-	var rows []taskStepRow
-	b := params{s: s}
-	query := `SELECT ` + s.columns("task of steps", func() string { return s.taskColumns("t.") }) + `, s.*, (SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = s.id) AS step_out
-		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id WHERE ` + b.in("t.id", ids) + ` AND t.state IN ('complete', 'error', 'cancelled', 'resolved_manually') ORDER BY t.id, s.id`
-	if err := s.scan(ctx, s.ro, query, b.args, &rows); err != nil {
-		return nil, s.wrap(fmt.Sprintf("reading %d finished tasks", len(ids)), err)
-	}
-	return taskDetails(rows)
-}
-
-// taskDetails groups rows, ordered by task, into tasks.
-func taskDetails(rows []taskStepRow) ([]*store.TaskDetail, error) {
-	var tasks []*store.TaskDetail
-	var d *store.TaskDetail
+	t := rows[0].Task
+	d := &store.TaskDetail{Task: &t}
 	for _, r := range rows {
-		if d == nil || d.Task.ID != r.Task.ID {
-			t := r.Task
-			d = &store.TaskDetail{Task: &t}
-			tasks = append(tasks, d)
-		}
 		if r.Step.ID == 0 { // a task without steps: the left join's one row
 			continue
 		}
@@ -293,18 +266,16 @@ func taskDetails(rows []taskStepRow) ([]*store.TaskDetail, error) {
 		}
 		var out [][1]int64
 		if err := json.Unmarshal(r.Out, &out); err != nil {
-			return nil, fmt.Errorf("decoding the edges of step %d: %w", st.ID, err)
+			return nil, fmt.Errorf("getting task %d: decoding the edges of step %d: %w", id, st.ID, err)
 		}
 		for _, to := range out {
-			d.Edges = append(d.Edges, &store.Edge{TaskID: d.Task.ID, FromStepID: st.ID, ToStepID: to[0]})
+			d.Edges = append(d.Edges, &store.Edge{TaskID: id, FromStepID: st.ID, ToStepID: to[0]})
 		}
 	}
-	for _, d := range tasks {
-		slices.SortFunc(d.Edges, func(a, b *store.Edge) int {
-			return cmp.Or(cmp.Compare(a.FromStepID, b.FromStepID), cmp.Compare(a.ToStepID, b.ToStepID))
-		})
-	}
-	return tasks, nil
+	slices.SortFunc(d.Edges, func(a, b *store.Edge) int {
+		return cmp.Or(cmp.Compare(a.FromStepID, b.FromStepID), cmp.Compare(a.ToStepID, b.ToStepID))
+	})
+	return d, nil
 }
 
 // taskStepRow is a row of GetTask: the task, one of its steps, and the
