@@ -3,6 +3,9 @@ package cachex
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // Known feature toggles. Both are off unless switched on: off is the
@@ -55,8 +58,17 @@ func NewToggles(c Cache, extra map[string]bool) (*Toggles, error) {
 	return &Toggles{cache: c, defaults: defaults}, nil
 }
 
+// Known returns nil for a toggle these toggles know, and otherwise an
+// error naming the known ones.
+func (t *Toggles) Known(name string) error {
+	if _, ok := t.defaults[name]; ok {
+		return nil
+	}
+	return fmt.Errorf("unknown toggle %q (known: %s)", name, strings.Join(slices.Sorted(maps.Keys(t.defaults)), ", "))
+}
+
 // Enabled reports whether the toggle is on: the stored value, else its
-// default. Unknown names are off.
+// default. Unknown names are off (Known tells them).
 func (t *Toggles) Enabled(ctx context.Context, name string) bool {
 	def, known := t.defaults[name]
 	if !known {
@@ -77,8 +89,8 @@ func (t *Toggles) Enabled(ctx context.Context, name string) bool {
 
 // Set stores the toggle's value, without expiry.
 func (t *Toggles) Set(ctx context.Context, name string, on bool) error {
-	if _, known := t.defaults[name]; !known {
-		return fmt.Errorf("set toggle %q: unknown toggle", name)
+	if err := t.Known(name); err != nil {
+		return fmt.Errorf("set toggle: %w", err)
 	}
 	v := "0"
 	if on {
@@ -92,6 +104,9 @@ func (t *Toggles) Set(ctx context.Context, name string, on bool) error {
 
 // Unset removes the stored value: the toggle reads as its default again.
 func (t *Toggles) Unset(ctx context.Context, name string) error {
+	if err := t.Known(name); err != nil {
+		return fmt.Errorf("unset toggle: %w", err)
+	}
 	if err := t.cache.Delete(ctx, toggleKey+name); err != nil {
 		return fmt.Errorf("unset toggle %q: %w", name, err)
 	}

@@ -3,6 +3,7 @@ package cachex_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tasker-go/tasker/cachex"
@@ -30,8 +31,11 @@ func TestTogglesDefaultsAndSet(t *testing.T) {
 	if tg.Enabled(ctx, "no_such_toggle") {
 		t.Fatal("unknown toggle reads as on")
 	}
-	if err := tg.Set(ctx, "no_such_toggle", true); err == nil {
-		t.Fatal("Set accepted an unknown toggle")
+	if err := tg.Set(ctx, "no_such_toggle", true); err == nil || !strings.Contains(err.Error(), `"no_such_toggle"`) || !strings.Contains(err.Error(), "adaptive_ttl, beta_ui") {
+		t.Fatalf("Set of an unknown toggle: %v; want an error naming it and the known ones", err)
+	}
+	if err := tg.Unset(ctx, "no_such_toggle"); err == nil || !strings.Contains(err.Error(), `"no_such_toggle"`) {
+		t.Fatalf("Unset of an unknown toggle: %v; want an error naming it", err)
 	}
 	if err := tg.Set(ctx, cachex.ToggleAdaptiveTTL, true); err != nil {
 		t.Fatal(err)

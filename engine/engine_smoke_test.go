@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,5 +142,21 @@ func TestCloseReleasesTheCacheNotTheRun(t *testing.T) {
 	must(t, e.Close())
 	if !e.Status().Running {
 		t.Fatal("Close stopped a Run")
+	}
+}
+
+// Toggle reads a known toggle and refuses a misspelt one, naming the
+// known ones (it read as off).
+func TestToggleRefusesAnUnknownName(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	t.Cleanup(func() { _ = e.Close() }) // the cache SetToggle made
+	must(t, e.SetToggle(ctx, "dynamic_concurrency", true))
+	if on, err := e.Toggle(ctx, "dynamic_concurrency"); err != nil || !on {
+		t.Fatalf("Toggle(dynamic_concurrency) = %v, %v; want on", on, err)
+	}
+	on, err := e.Toggle(ctx, "dynamic_concurency")
+	if err == nil || on || !strings.Contains(err.Error(), `"dynamic_concurency"`) || !strings.Contains(err.Error(), "dynamic_concurrency") {
+		t.Fatalf("Toggle of a misspelt name = %v, %v; want an error naming it and the known toggles", on, err)
 	}
 }

@@ -90,7 +90,7 @@ func backoffFrom(d *predict.Decision) *BackoffDecision {
 
 // predictive reports whether a step's retries are predicted.
 func (e *Engine) predictive(ctx context.Context, policy stepPolicy) bool {
-	return policy.Predictive || e.Toggle(ctx, cachex.TogglePredictiveRetry)
+	return policy.Predictive || e.toggle(ctx, cachex.TogglePredictiveRetry)
 }
 
 // predictDelay weighs base for the retry after attempt a.attempt of step

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -137,15 +138,28 @@ func (e *Engine) Status() Status {
 }
 
 // Toggle reads a feature toggle (cachex.ToggleDynamicConcurrency, …),
-// stored through the engine's cache with safe defaults.
-func (e *Engine) Toggle(ctx context.Context, name string) bool {
+// stored through the engine's cache with safe defaults. A name the engine
+// does not know is an error that lists the known ones.
+func (e *Engine) Toggle(ctx context.Context, name string) (bool, error) {
+	co := e.coordinate(ctx)
+	if co == nil {
+		return false, errors.New("tasker: no cache for toggles")
+	}
+	if err := co.toggles.Known(name); err != nil {
+		return false, fmt.Errorf("tasker: %w", err)
+	}
+	return co.toggles.Enabled(ctx, name), nil
+}
+
+// toggle is Toggle for the engine's own names: off without a cache.
+func (e *Engine) toggle(ctx context.Context, name string) bool {
 	co := e.coordinate(ctx)
 	return co != nil && co.toggles.Enabled(ctx, name)
 }
 
 // dynamicConcurrency reports whether the tuner moves the concurrency limit.
 func (e *Engine) dynamicConcurrency(ctx context.Context) bool {
-	return e.Toggle(ctx, cachex.ToggleDynamicConcurrency)
+	return e.toggle(ctx, cachex.ToggleDynamicConcurrency)
 }
 
 // SetToggle sets a feature toggle; on a distributed cache every instance

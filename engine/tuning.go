@@ -67,7 +67,7 @@ func (e *Engine) newTuning(d *dispatch.Dispatcher) *tuning {
 // tuneStep re-reads the toggles and the pool. The run takes one step before
 // its first claim, so a limit tuned from the start is never exceeded.
 func (e *Engine) tuneStep(ctx context.Context, tn *tuning) {
-	tn.sizer.SetEnabled(e.Toggle(ctx, ToggleAdaptiveBatching))
+	tn.sizer.SetEnabled(e.toggle(ctx, ToggleAdaptiveBatching))
 	tn.t.Step(ctx)
 }
 
