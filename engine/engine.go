@@ -111,7 +111,10 @@ func New(cfg Config) (*Engine, error) {
 	e.vals = valcache.New(ttl, familyHistory, familyReport)
 	e.rules = diagnosisRules(c.DiagnosisRules)
 	if d, ok := e.st.(taskDoneStore); ok {
-		e.far = &waiters.Far{Set: &e.waiters, Source: d.TaskDone, DoneAmong: e.st.TasksDone, Read: e.st.GetTaskIfDone}
+		// Lingering 100 ms, a caller waiting for many tasks in turn
+		// starts the watcher once (on SQLite each start took a reader
+		// and half of a Wait's time for a finished task).
+		e.far = &waiters.Far{Set: &e.waiters, Source: d.TaskDone, DoneAmong: e.st.TasksDone, Read: e.st.GetTaskIfDone, Linger: 100 * time.Millisecond}
 	}
 	x := c.Execution
 	retention := max(x.Retention, 0) // KeepForever: 0, none

@@ -3,6 +3,7 @@ package waiters
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -26,20 +27,30 @@ type Far struct {
 	Source    func() (<-chan struct{}, func())
 	DoneAmong func(ctx context.Context, ids []int64) ([]int64, error)
 	Read      func(ctx context.Context, id int64) (*store.TaskDetail, error)
+	// Linger keeps the goroutine this long after the last release, so
+	// that waits one after another (a caller waiting for many tasks in
+	// turn) do not each start and stop it. Zero: stop at once.
+	Linger time.Duration
 
 	mu     sync.Mutex
 	users  int
 	cancel context.CancelFunc
 	done   chan struct{}
+	idle   *time.Timer // the lingering stop, while no one holds it
 }
 
 // Hold makes sure the goroutine runs and returns the function that lets
-// it go; the last to let go stops it and waits for it. Commits made after
-// Hold returns are seen.
+// it go; the last to let go stops it and waits for it (after Linger, if
+// set, unless someone holds it again). Commits made after Hold returns
+// are seen.
 func (f *Far) Hold() (release func()) {
 	f.mu.Lock()
 	f.users++
-	if f.users == 1 {
+	if f.idle != nil {
+		f.idle.Stop()
+		f.idle = nil
+	}
+	if f.cancel == nil {
 		sig, stop := f.Source()
 		ctx, cancel := context.WithCancel(context.Background())
 		f.cancel, f.done = cancel, make(chan struct{})
@@ -51,19 +62,36 @@ func (f *Far) Hold() (release func()) {
 		once.Do(func() {
 			f.mu.Lock()
 			f.users--
-			var cancel context.CancelFunc
-			var done chan struct{}
-			if f.users == 0 {
-				cancel, done = f.cancel, f.done
-				f.cancel, f.done = nil, nil
+			last := f.users == 0
+			if last && f.Linger > 0 {
+				f.idle = time.AfterFunc(f.Linger, f.Close)
+				last = false
 			}
 			f.mu.Unlock()
-			if cancel != nil {
-				cancel()
-				<-done
+			if last {
+				f.Close()
 			}
 		})
 	}
+}
+
+// Close stops the goroutine now, unless someone holds it, and waits for
+// it. A later Hold starts it again.
+func (f *Far) Close() {
+	f.mu.Lock()
+	if f.users > 0 || f.cancel == nil {
+		f.mu.Unlock()
+		return
+	}
+	cancel, done := f.cancel, f.done
+	f.cancel, f.done = nil, nil
+	if f.idle != nil {
+		f.idle.Stop()
+		f.idle = nil
+	}
+	f.mu.Unlock()
+	cancel()
+	<-done
 }
 
 func (f *Far) run(ctx context.Context, sig <-chan struct{}, stop func(), done chan struct{}) {

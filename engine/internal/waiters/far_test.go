@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine/internal/waiters"
 	"github.com/tasker-go/tasker/store"
@@ -173,5 +174,42 @@ func TestFarRunsWhileHeld(t *testing.T) {
 	f.far.Hold()()
 	if f.started != 2 || f.stopped != 2 {
 		t.Fatalf("started %d, stopped %d after a second Hold; want 2 and 2", f.started, f.stopped)
+	}
+}
+
+// With Linger, the goroutine outlives its last release: a Hold within it
+// uses the same one; once no one holds it for Linger, it stops.
+func TestFarLingers(t *testing.T) {
+	var s waiters.Set
+	f := newFar(&s)
+	f.far.Linger = time.Hour
+	f.far.Hold()()
+	f.far.Hold()()
+	f.mu.Lock()
+	started, stopped := f.started, f.stopped
+	f.mu.Unlock()
+	if started != 1 || stopped != 0 {
+		t.Fatalf("two waits in turn: started %d, stopped %d; want 1 and 0 (lingering)", started, stopped)
+	}
+	f.far.Close()
+	f.mu.Lock()
+	started, stopped = f.started, f.stopped
+	f.mu.Unlock()
+	if stopped != 1 {
+		t.Fatalf("Close: stopped %d times, want 1", stopped)
+	}
+	f.far.Linger = time.Millisecond
+	f.far.Hold()()
+	for { // stops by itself once the linger passes
+		f.mu.Lock()
+		started, stopped = f.started, f.stopped
+		f.mu.Unlock()
+		if stopped == 2 {
+			break
+		}
+		time.Sleep(time.Millisecond) // polling for the timer's stop, bounded by the test's timeout
+	}
+	if started != 2 {
+		t.Fatalf("started %d times, want 2", started)
 	}
 }
