@@ -193,7 +193,7 @@ func TestFarLingers(t *testing.T) {
 	}
 	f.far.Close()
 	f.mu.Lock()
-	started, stopped = f.started, f.stopped
+	stopped = f.stopped
 	f.mu.Unlock()
 	if stopped != 1 {
 		t.Fatalf("Close: stopped %d times, want 1", stopped)
