@@ -24,16 +24,22 @@ type farFixture struct {
 	fail    bool
 	started int
 	stopped int
+	stops   chan struct{} // a send per stop
 }
 
 func newFar(s *waiters.Set) *farFixture {
-	f := &farFixture{sig: make(chan struct{}, 1), done: map[int64]bool{}}
+	f := &farFixture{sig: make(chan struct{}, 1), done: map[int64]bool{}, stops: make(chan struct{}, 16)}
 	f.far = &waiters.Far{Set: s,
 		Source: func() (<-chan struct{}, func()) {
 			f.mu.Lock()
 			f.started++
 			f.mu.Unlock()
-			return f.sig, func() { f.mu.Lock(); f.stopped++; f.mu.Unlock() }
+			return f.sig, func() {
+				f.mu.Lock()
+				f.stopped++
+				f.mu.Unlock()
+				f.stops <- struct{}{}
+			}
 		},
 		DoneAmong: func(_ context.Context, ids []int64) ([]int64, error) {
 			f.mu.Lock()
@@ -198,17 +204,17 @@ func TestFarLingers(t *testing.T) {
 	if stopped != 1 {
 		t.Fatalf("Close: stopped %d times, want 1", stopped)
 	}
+	<-f.stops // Close's
 	f.far.Linger = time.Millisecond
 	f.far.Hold()()
-	for { // stops by itself once the linger passes
-		f.mu.Lock()
-		started, stopped = f.started, f.stopped
-		f.mu.Unlock()
-		if stopped == 2 {
-			break
-		}
-		time.Sleep(time.Millisecond) // polling for the timer's stop, bounded by the test's timeout
+	select { // stops by itself once the linger passes
+	case <-f.stops:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the goroutine did not stop 10 s after a 1 ms linger")
 	}
+	f.mu.Lock()
+	started = f.started
+	f.mu.Unlock()
 	if started != 2 {
 		t.Fatalf("started %d times, want 2", started)
 	}
