@@ -107,22 +107,8 @@ func (d *Dispatcher) Settle(n int, claimed []*store.ClaimedStep) {
 		d.work.Add(1)
 		go func() {
 			defer d.work.Done()
-			var then func()
-			func() {
-				defer d.release()
-				t0 := int64(time.Since(d.epoch))
-				d.startedNs.Add(t0)
-				d.handlers.Add(1)
-				defer func() {
-					t1 := int64(time.Since(d.epoch))
-					d.doneNs.Add(t1 - t0)
-					d.handlers.Add(-1)
-					d.startedNs.Add(-t0)
-				}()
-				then = d.start(c)
-			}()
-			if then != nil {
-				then()
+			if then := d.run(c); then != nil {
+				then() // the slot is free
 			}
 		}()
 	}
@@ -131,6 +117,20 @@ func (d *Dispatcher) Settle(n int, claimed []*store.ClaimedStep) {
 		d.signal()
 	}
 	d.work.Done()
+}
+
+// run runs start for c, timed for HandlerTime, and frees its slot.
+func (d *Dispatcher) run(c *store.ClaimedStep) (then func()) {
+	defer d.release()
+	t0 := int64(time.Since(d.epoch))
+	d.startedNs.Add(t0)
+	d.handlers.Add(1)
+	defer func() {
+		d.doneNs.Add(int64(time.Since(d.epoch)) - t0)
+		d.handlers.Add(-1)
+		d.startedNs.Add(-t0)
+	}()
+	return d.start(c)
 }
 
 func (d *Dispatcher) release() {
