@@ -246,16 +246,20 @@ type startOptions struct {
 	reuseSet   bool
 }
 
-// deadline is when WithWorkflowTimeout ends the task (zero: never).
-func (o *startOptions) deadline(clk Clock) time.Time {
+// deadline is how long after its creation WithWorkflowTimeout ends the
+// task (zero: never): the timeout, counted from the delayed start when
+// there is one. The store writes the task's deadline by the database's
+// clock (store.CreateTaskParams.Deadline), so a starter whose clock is
+// skewed against the workers' does not move it.
+func (o *startOptions) deadline(clk Clock) time.Duration {
 	if o.timeout <= 0 {
-		return time.Time{}
+		return 0
 	}
-	start := clk.Now()
-	if at, _ := o.notBefore(clk); at.After(start) { // a delayed start: from then
-		start = at
+	now := clk.Now()
+	if at, _ := o.notBefore(clk); at.After(now) { // a delayed start: from then
+		return at.Sub(now) + o.timeout
 	}
-	return start.Add(o.timeout).UTC()
+	return o.timeout
 }
 
 // identity returns a new task's identity key and input hash: a fresh
@@ -302,7 +306,7 @@ func definition(t *Template) string {
 	doc, _ := json.Marshal(struct {
 		Steps  []store.NewStep
 		Schema string
-	}{t.newSteps(time.Time{}), string(schema)})
+	}{t.newSteps(), string(schema)})
 	return string(doc)
 }
 
@@ -469,7 +473,7 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
 		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
 		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(), Retention: t.Retention,
-		Steps: t.newSteps(o.deadline(e.clk)), Now: e.now(),
+		Deadline: o.deadline(e.clk), Steps: t.newSteps(), Now: e.now(),
 	}
 	if err := o.delay(e.clk, p.Steps); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)

@@ -30,6 +30,13 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	if len(st.Policy) > 0 {
 		_ = json.Unmarshal(st.Policy, &policy)
 	}
+	var deadline time.Time // the task's, by the store's clock
+	if c.Task != nil && c.Task.DeadlineAt != nil {
+		// By this engine's clock from here on: the store's less the
+		// measured skew, an underestimate, so never early.
+		deadline = *c.Task.DeadlineAt
+		policy.Deadline = deadline.Add(-skew)
+	}
 	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
 	if older := e.inflight.Add(st.Lease(), st.TaskID, cancel); older != nil {
@@ -77,7 +84,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 			return nil, Permanent(cerr)
 		}
 		sc = &StepContext{Context: runCtx, TaskID: st.TaskID, StepID: st.ID, Workflow: workflow, Step: st.Name, Handler: st.Handler,
-			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: deps, skippable: st.Skippable, storeSkew: skew}
+			Attempt: st.Attempts, IdempotencyKey: key, Logger: log, input: input, config: st.Config, deps: deps, skippable: st.Skippable, storeSkew: skew, deadline: deadline}
 		if st.Attempts == 1 && st.TransitionSeq == 1 {
 			// The step's first claim ever (a suspension or a rescue
 			// moves its transition_seq on): a code-first driver here has

@@ -64,6 +64,9 @@ type StepContext struct {
 	// makes it an underestimate, so a due time read through it is never
 	// early.
 	storeSkew time.Duration
+	// deadline is the task's WithWorkflowTimeout by the store's clock
+	// (store.Task.DeadlineAt; zero: none, or a task started before it).
+	deadline time.Time
 }
 
 // Skippable reports whether the step may end with Skip.

@@ -108,7 +108,9 @@ type stepPolicy struct {
 	Backoff         retry.Policy  `json:"backoff"`
 	Timeout         time.Duration `json:"timeout,omitempty"`
 	DependentSystem string        `json:"dependent_system,omitempty"`
-	// Deadline is the task's WithWorkflowTimeout, copied to each step.
+	// Deadline is the task's WithWorkflowTimeout as steps of tasks started
+	// before store.Task.DeadlineAt carry it (by the starter's clock); a
+	// task's DeadlineAt wins (see Engine.execute).
 	Deadline time.Time `json:"deadline,omitzero"`
 	// Predictive: the template's PredictiveRetry.
 	Predictive bool `json:"predictive,omitempty"`
@@ -243,7 +245,7 @@ func (t *Template) Validate(known func(string) bool) error {
 			listed[d] = true
 		}
 	}
-	if cycle := store.FindCycle(t.newSteps(time.Time{})); len(cycle) > 2 { // a step on itself is reported above
+	if cycle := store.FindCycle(t.newSteps()); len(cycle) > 2 { // a step on itself is reported above
 		add(fmt.Sprintf("steps[%d].depends_on", seen[cycle[0]]), "dependency cycle: %s", strings.Join(cycle, " → "))
 	}
 	if len(t.InputSchema) > 0 {
@@ -289,7 +291,7 @@ func (t *Template) rateLimits() []store.RateLimit {
 	return out
 }
 
-func (t *Template) newSteps(deadline time.Time) []store.NewStep {
+func (t *Template) newSteps() []store.NewStep {
 	out := make([]store.NewStep, len(t.Steps))
 	for i, s := range t.Steps {
 		limit := s.RetryLimit
@@ -300,7 +302,7 @@ func (t *Template) newSteps(deadline time.Time) []store.NewStep {
 		if s.Config != nil {
 			cfg, _ = json.Marshal(s.Config)
 		}
-		policy, _ := json.Marshal(stepPolicy{Backoff: s.Backoff, Timeout: s.Timeout, DependentSystem: s.DependentSystem, Deadline: deadline, Predictive: t.PredictiveRetry})
+		policy, _ := json.Marshal(stepPolicy{Backoff: s.Backoff, Timeout: s.Timeout, DependentSystem: s.DependentSystem, Predictive: t.PredictiveRetry})
 		out[i] = store.NewStep{
 			Name: s.Name, Handler: s.Handler, DependsOn: slices.Clone(s.DependsOn),
 			Config: cfg, Policy: policy, Retryable: !s.NotRetryable, RetryLimit: limit, Skippable: s.Skippable,

@@ -43,7 +43,9 @@ type workflowInput struct {
 	Input json.RawMessage `json:"input"`
 }
 
-// driverConfig is the driver step's configuration.
+// driverConfig is the driver step's configuration, as tasks started
+// before store.Task.DeadlineAt carry it: their WithWorkflowTimeout, by the
+// starter's clock.
 type driverConfig struct {
 	Deadline time.Time `json:"deadline,omitzero"`
 }
@@ -280,17 +282,13 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	identity, inputHash := o.identity(name, name+"@code", doc)
-	var cfg store.JSON
-	if o.timeout > 0 {
-		cfg, _ = json.Marshal(driverConfig{Deadline: o.deadline(e.clk)})
-	}
 	ns, n, _ := strings.Cut(name, "/")
 	queue, priority := o.routing("", 0)
 	p := &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
 		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
-		ConcGroup: o.group, ConcMax: o.groupMax, Retention: def.retention,
-		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Config: cfg, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
+		ConcGroup: o.group, ConcMax: o.groupMax, Retention: def.retention, Deadline: o.deadline(e.clk),
+		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
 	}
 	if err := o.delay(e.clk, p.Steps); err != nil {
@@ -318,6 +316,28 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 		return nil, err
 	}
 	wctx.skew = sc.storeSkew
+	if !sc.deadline.IsZero() {
+		// By the store's clock, as the workflow's times are (Engine.execute
+		// ends the run at it).
+		wctx.deadline = sc.deadline
+	} else {
+		stop, err := e.olderDeadline(sc, wctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
+	out, ferr := runWorkflowFn(wctx, def, sc.input)
+	wctx.wg.Wait()
+	out, ferr = wctx.conclude(out, ferr)
+	sc.records = wctx.takePending() // committed with the driver's outcome (Engine.execute)
+	return out, ferr
+}
+
+// olderDeadline applies the deadline that a workflow task started before
+// store.Task.DeadlineAt carries in its driver's configuration, by the
+// starter's clock; stop releases the run's context deadline.
+func (e *Engine) olderDeadline(sc *StepContext, wctx *WorkflowContext) (stop func(), err error) {
 	var cfg driverConfig
 	_ = sc.Config(&cfg)
 	wctx.deadline = cfg.Deadline
@@ -326,14 +346,10 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	}
 	if _, wall := e.clk.(clock.Real); wall && !cfg.Deadline.IsZero() { // a context deadline runs on the wall clock
 		ctx, cancel := context.WithDeadline(wctx.Context, cfg.Deadline)
-		defer cancel()
 		wctx.Context = ctx
+		return cancel, nil
 	}
-	out, ferr := runWorkflowFn(wctx, def, sc.input)
-	wctx.wg.Wait()
-	out, ferr = wctx.conclude(out, ferr)
-	sc.records = wctx.takePending() // committed with the driver's outcome (Engine.execute)
-	return out, ferr
+	return func() {}, nil
 }
 
 // newWorkflowContext loads the history of a workflow task; fresh, when set,

@@ -44,6 +44,9 @@ type Task struct {
 	// RetentionMS is the task's own retention in milliseconds (see
 	// CreateTaskParams.Retention): 0 the default, -1 kept forever.
 	RetentionMS int64 `bun:"retention_ms,nullzero" json:"retention_ms,omitempty"`
+	// DeadlineAt is when the task times out (CreateTaskParams.Deadline),
+	// by the database's clock; nil: never.
+	DeadlineAt *time.Time `bun:"deadline_at" json:"deadline_at,omitempty"`
 	// Unfinished counts steps not yet complete or resolved; the task
 	// completes in the transaction that brings it to zero.
 	Unfinished    int        `bun:"unfinished,notnull" json:"unfinished"`

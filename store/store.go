@@ -312,8 +312,14 @@ type CreateTaskParams struct {
 	// DeleteFinished): 0 the deleter's default, KeepForever never
 	// deleted, otherwise at least a millisecond.
 	Retention time.Duration
-	Steps     []NewStep
-	Now       time.Time
+	// Deadline, when positive, sets the task's DeadlineAt this long after
+	// its creation by the database's clock (Postgres: the start
+	// statement's; SQLite: the writing process's, on the machine every
+	// process sharing the file runs on), so no process's skewed clock
+	// moves it. A task found by its identity key keeps its own.
+	Deadline time.Duration
+	Steps    []NewStep
+	Now      time.Time
 	// Lease, when set, claims the new task's first ready steps for the
 	// worker starting it, in the transaction that creates it (eager
 	// dispatch): they are written in_progress with their first attempt

@@ -25,6 +25,9 @@ func (p *CreateTaskParams) Validate() error {
 	if p.Queue != "" {
 		add(checkName("queue", p.Queue, true))
 	}
+	if p.Deadline < 0 {
+		add(invalid("deadline", "must not be negative, got %s", p.Deadline))
+	}
 	if p.Retention < 0 && p.Retention != KeepForever || p.Retention > 0 && p.Retention < time.Millisecond {
 		add(invalid("retention", "must be at least 1ms, 0 (the default) or KeepForever, got %s", p.Retention))
 	}

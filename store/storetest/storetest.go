@@ -22,6 +22,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"CreateTasks":                testCreateTasks,
 		"CreateTasksInTx":            testCreateTasksInTx,
 		"TraceContext":               testTraceContext,
+		"Deadline":                   testDeadline,
 		"CancelWideTask":             testCancelWideTask,
 		"IdempotentCreate":           testIdempotentCreate,
 		"BadInputWritesNothing":      testBadInput,

@@ -101,6 +101,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		rowParams[k] = ps[first[t.IdentityKey]]
 	}
 	var created map[string]int64
+	deadlines := map[string]*time.Time{} // as the database wrote them, by identity key
 	var cteLeased map[stepKey]leasedStep // the steps leases took, written by the CTE
 	token := newLeaseToken()             // the lease token of every step this start claims
 	cte := s.cteFits(rowParams, nil)
@@ -108,7 +109,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		if err := s.declareLimits(ctx, tx, rowParams); err != nil {
 			return err
 		}
-		ids, leased, err := s.insertTasksCTE(ctx, tx, rows, rowParams, token)
+		ids, leased, err := s.insertTasksCTE(ctx, tx, rows, rowParams, token, deadlines)
 		if err != nil {
 			return err
 		}
@@ -120,28 +121,33 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 			values := make([]string, len(rows))
 			for i, t := range rows {
 				at := b.arg(s.d.BindTime(t.CreatedAt))
-				trace, keep := "NULL", "NULL" // not tracing, the default retention: no argument to bind
+				trace, keep, deadline := "NULL", "NULL", "NULL" // not tracing, the default retention, no deadline: no argument to bind
 				if t.TraceContext != "" {
 					trace = b.arg(t.TraceContext)
 				}
 				if t.RetentionMS != 0 {
 					keep = b.arg(t.RetentionMS)
 				}
+				if d := ps[first[t.IdentityKey]].Deadline; d > 0 {
+					deadline = b.time(ps[first[t.IdentityKey]].Now, d)
+				}
 				values[i] = "(" + strings.Join([]string{b.arg(t.Namespace), b.arg(t.Name), b.arg(t.Version), b.arg(string(t.Kind)),
 					b.arg(t.IdentityKey), b.arg(t.InputHash), b.json(t.Context), b.arg(string(t.State)), b.arg(t.Priority), b.arg(t.Queue),
-					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at, trace, keep}, ", ") + ")"
+					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at, trace, keep, deadline}, ", ") + ")"
 			}
 			var inserted []struct {
-				ID          int64  `bun:"id"`
-				IdentityKey string `bun:"identity_key"`
+				ID          int64      `bun:"id"`
+				IdentityKey string     `bun:"identity_key"`
+				DeadlineAt  *time.Time `bun:"deadline_at"`
 			}
 			if err := s.scan(ctx, tx, `INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state,
-					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms)
-				VALUES `+strings.Join(values, ", ")+` ON CONFLICT (identity_key) DO NOTHING RETURNING id, identity_key`, b.args, &inserted); err != nil {
+					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms, deadline_at)
+				VALUES `+strings.Join(values, ", ")+` ON CONFLICT (identity_key) DO NOTHING RETURNING id, identity_key, deadline_at`, b.args, &inserted); err != nil {
 				return err
 			}
 			for _, r := range inserted {
 				created[r.IdentityKey] = r.ID
+				deadlines[r.IdentityKey] = r.DeadlineAt
 			}
 			return nil
 		})
@@ -152,7 +158,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	var taken []string
 	for _, t := range rows {
 		if id, ok := created[t.IdentityKey]; ok {
-			t.ID = id
+			t.ID, t.DeadlineAt = id, deadlines[t.IdentityKey]
 		} else {
 			taken = append(taken, t.IdentityKey)
 		}

@@ -20,10 +20,13 @@ import (
 // their transitions (and their tasks in_progress); their ids and lease
 // expiries (by the database's clock) are returned by task and name.
 //
+// It also returns each task's deadline as written (by the database's
+// clock) into deadlines, by identity key.
+//
 // The statement is bound, its rows as arrays (params.unnest): its text is
 // one of three (with steps and edges, steps only, neither), so Postgres
 // keeps it prepared and plans it once.
-func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]int64, map[stepKey]leasedStep, error) {
+func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64, deadlines map[string]*time.Time) (map[string]int64, map[stepKey]leasedStep, error) {
 	var b strings.Builder
 	q := params{s: s}
 	tasks := make([][]any, len(rows))
@@ -35,18 +38,23 @@ func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Ta
 		if t.RetentionMS != 0 {
 			keep = t.RetentionMS
 		}
+		var deadline any // no deadline: NULL
+		if d := ps[k].Deadline; d > 0 {
+			deadline = d.Microseconds()
+		}
 		tasks[k] = []any{k, t.Namespace, t.Name, t.Version, string(t.Kind), t.IdentityKey, t.InputHash, string(t.Context), string(t.State), t.TransitionSeq,
-			t.Priority, t.Queue, t.ParentID, t.Unfinished, t.CreatedAt, trace, keep}
+			t.Priority, t.Queue, t.ParentID, t.Unfinished, t.CreatedAt, trace, keep, deadline}
 	}
-	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at, trace_context, retention_ms) AS (" +
-		q.rows([]string{"int", "text", "text", "text", "text", "text", "text", "jsonb", "text", "int", "int", "text", "bigint", "int", "timestamptz", "text", "bigint"}, tasks))
+	b.WriteString("WITH v (ord, namespace, name, version, kind, identity_key, input_hash, context, state, transition_seq, priority, queue, parent_id, unfinished, created_at, trace_context, retention_ms, deadline_us) AS (" +
+		q.rows([]string{"int", "text", "text", "text", "text", "text", "text", "jsonb", "text", "int", "int", "text", "bigint", "int", "timestamptz", "text", "bigint", "bigint"}, tasks))
 	b.WriteString(`),
 ins AS (
-	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms)
-	SELECT namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, created_at, trace_context, retention_ms
+	INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms, deadline_at)
+	SELECT namespace, name, version, kind, identity_key, input_hash, context, state, priority, queue, parent_id, unfinished, transition_seq, created_at, created_at, trace_context, retention_ms,
+		CAST(` + q.time(ps[0].Now, 0) + ` AS timestamptz) + deadline_us * interval '1 microsecond'
 	FROM v ORDER BY ord
 	ON CONFLICT (identity_key) DO NOTHING
-	RETURNING id, identity_key, state, created_at
+	RETURNING id, identity_key, state, created_at, deadline_at
 ),
 tr AS (
 	INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
@@ -117,7 +125,7 @@ ed AS (
 		JOIN st t ON t.task_id = ins.id AND t.name = ev.to_name
 )`)
 	}
-	b.WriteString("\nSELECT id, identity_key, NULL::bigint AS step_id, NULL::text AS step_name, NULL::timestamptz AS lease_expires_at FROM ins")
+	b.WriteString("\nSELECT id, identity_key, NULL::bigint AS step_id, NULL::text AS step_name, deadline_at AS lease_expires_at FROM ins")
 	if len(steps) > 0 {
 		b.WriteString("\nUNION ALL SELECT task_id, NULL, id, name, lease_expires_at FROM st WHERE state = 'in_progress'")
 	}
@@ -134,8 +142,9 @@ ed AS (
 	ids := make(map[string]int64, len(inserted))
 	var leased map[stepKey]leasedStep
 	for _, r := range inserted {
-		if r.StepID == nil {
+		if r.StepID == nil { // a task: its deadline in the time column
 			ids[*r.IdentityKey] = r.ID
+			deadlines[*r.IdentityKey] = r.Expires
 			continue
 		}
 		if leased == nil {
