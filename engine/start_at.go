@@ -14,13 +14,17 @@ import (
 // WithWorkflowTimeout counts from t. The zero time is refused, and so is
 // StartAt given with StartAfter (or twice).
 func StartAt(t time.Time) StartOption {
-	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = t, 0, true; o.delays++ }
+	return func(o *startOptions) { o.startAt, o.startAfter, o.after, o.delayed = t, 0, false, true; o.delays++ }
 }
 
-// StartAfter is StartAt(now + d) on the engine's clock. A negative d is
-// refused, and so is StartAfter given with StartAt (or twice).
+// StartAfter is StartAt(now + d) on the engine's clock: 0 starts at once.
+// A negative d is refused, and so is StartAfter given with StartAt (or
+// twice).
 func StartAfter(d time.Duration) StartOption {
-	return func(o *startOptions) { o.startAt, o.startAfter, o.delayed = time.Time{}, d, true; o.delays++ }
+	return func(o *startOptions) {
+		o.startAt, o.startAfter, o.after, o.delayed = time.Time{}, d, true, true
+		o.delays++
+	}
 }
 
 // notBefore is when a delayed start may run (zero: at once), or an error
@@ -29,9 +33,9 @@ func (o *startOptions) notBefore(clk Clock) (time.Time, error) {
 	switch {
 	case !o.delayed:
 		return time.Time{}, nil
-	case o.startAfter < 0:
+	case o.after && o.startAfter < 0:
 		return time.Time{}, fmt.Errorf("%w: StartAfter(%s): the delay is negative", store.ErrInvalid, o.startAfter)
-	case o.startAfter > 0:
+	case o.after:
 		return clk.Now().Add(o.startAfter).UTC(), nil
 	case o.startAt.IsZero():
 		return time.Time{}, fmt.Errorf("%w: StartAt: the time is zero", store.ErrInvalid)

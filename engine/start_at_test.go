@@ -74,3 +74,21 @@ func TestStartAtAndStartAfter(t *testing.T) {
 		t.Fatalf("a refused start created a task: %v → %v", counts.Tasks, after.Tasks)
 	}
 }
+
+// StartAfter(0) starts at once, as its doc says: it was refused with an
+// error naming StartAt ("the time is zero"), an option not given.
+func TestStartAfterZeroStartsAtOnce(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("h", func(*engine.StepContext) (any, error) { return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	ctx := context.Background()
+	h, err := env.Start(ctx, "t/dag", nil, engine.StartAfter(0))
+	if err != nil {
+		t.Fatalf("StartAfter(0): %v", err)
+	}
+	before := env.Clock.Now()
+	env.RunUntilDone(h.TaskID)
+	if env.Clock.Now() != before {
+		t.Fatalf("StartAfter(0) waited %s", env.Clock.Now().Sub(before))
+	}
+}
