@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/engine/internal/schedule"
@@ -56,7 +57,9 @@ type ScheduleOptions struct {
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
 	// name its own with a CRON_TZ= prefix instead). time.Local is
-	// refused: processes on different machines would disagree on it.
+	// refused: processes on different machines would disagree on it; so
+	// is a Location with an "@every" interval, whose ticks are the same
+	// moments in every zone.
 	Location *time.Location
 	// Paused creates the schedule paused. It applies only when the
 	// schedule is created: pausing and resuming an existing one is the
@@ -110,9 +113,9 @@ type ScheduleInfo struct {
 // The schedule is stored under id. Calling Schedule again with the same
 // definition changes nothing (declare schedules at every start-up); with a
 // different one, it replaces the definition and its next tick is counted
-// from now; a paused schedule stays paused. Bad specs, options, unknown
-// workflows and inputs the workflow would refuse are refused with nothing
-// stored.
+// from now; a paused schedule stays paused. Bad specs (a spec no date
+// matches, such as "0 0 30 2 *", included), options, unknown workflows and
+// inputs the workflow would refuse are refused with nothing stored.
 func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input any, opts ScheduleOptions) (*ScheduleInfo, error) {
 	def, err := e.scheduleDef(id, spec, workflow, input, opts)
 	if err != nil {
@@ -165,11 +168,15 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 	switch {
 	case opts.Location == time.Local:
 		bad("Location is time.Local, which differs from machine to machine: name the zone (time.LoadLocation)")
+	case opts.Location != nil && strings.HasPrefix(strings.TrimSpace(spec), "@every "):
+		bad("Location %s with spec %q: an interval counts from the Unix epoch and fires at the same moments in every zone, so Location would change nothing: leave it out", opts.Location, spec)
 	case opts.Location != nil && opts.Location != time.UTC:
 		tz = opts.Location.String()
 	}
-	if _, err := schedule.Parse(spec, tz); err != nil {
+	if sp, err := schedule.Parse(spec, tz); err != nil {
 		bad("%w", err)
+	} else if sp.Next(e.clk.Now()).IsZero() {
+		bad("spec %q never fires: no date matches it", spec)
 	}
 	overlap := cmp.Or(opts.Overlap, OverlapSkip)
 	if !slices.Contains(schedule.Policies, string(overlap)) {

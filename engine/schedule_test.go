@@ -289,6 +289,8 @@ func TestScheduleOperations(t *testing.T) {
 		t.Fatalf("redefined: %+v, want next %s", info, want)
 	}
 	// Refused, with nothing stored.
+	paris, err := time.LoadLocation("Europe/Paris")
+	must(t, err)
 	for _, c := range []struct {
 		id, spec, workflow string
 		input              any
@@ -302,6 +304,9 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{CatchUpWindow: time.Millisecond}, engine.ErrInvalidSchedule, "CatchUpWindow"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: -time.Second}, engine.ErrInvalidSchedule, "Jitter"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: time.Local}, engine.ErrInvalidSchedule, "time.Local"},
+		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
+		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "Location Europe/Paris"},
+		{"a", "0 0 30 2 *", "t/dag", nil, engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"}, // a redefinition
 		{"c", "@every 1m", "t/nope", "x", engine.ScheduleOptions{}, engine.ErrUnknownTemplate, "t/nope"},
 		{"c", "@every 1m", "t/tick", 42, engine.ScheduleOptions{}, engine.ErrTypeMismatch, "string"},
 		{"c", "@every 1m", "t/dag", "not an object", engine.ScheduleOptions{}, engine.ErrInvalidInput, "object"},
@@ -313,6 +318,9 @@ func TestScheduleOperations(t *testing.T) {
 	}
 	if _, err := env.GetSchedule(ctx, "c"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused schedule was stored: %v", err)
+	}
+	if a, err := env.GetSchedule(ctx, "a"); err != nil || a.Spec != "@every 1h" || !a.NextFireAt.Equal(info.NextFireAt) {
+		t.Fatalf("a refused redefinition changed the schedule: %+v, %v", a, err)
 	}
 	// Delete; the runs it started stay.
 	must(t, env.DeleteSchedule(ctx, "b"))
