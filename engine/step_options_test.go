@@ -18,7 +18,9 @@ import (
 // workflow, naming the option, before the step runs: a nil option
 // panicked, a retry limit below 1 became 3, WithStepNoRetry beside a limit
 // ran once, a timeout of 10 (nanoseconds) timed every attempt out, a
-// negative one meant none, and a negative backoff was used.
+// negative one meant none, a negative backoff was used, and a backoff
+// beside WithStepNoRetry or WithStepRetryLimit(1) was accepted and did
+// nothing.
 func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -31,6 +33,8 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 		{"timeout 10ns", []engine.StepOption{engine.WithStepTimeout(10)}, "WithStepTimeout(10ns)"},
 		{"negative timeout", []engine.StepOption{engine.WithStepTimeout(-time.Second)}, "WithStepTimeout(-1s)"},
 		{"negative backoff", []engine.StepOption{engine.WithStepBackoff(retry.Policy{Base: -time.Second})}, "WithStepBackoff: retry base must not be negative"},
+		{"no retry, backoff", []engine.StepOption{engine.WithStepNoRetry(), engine.WithStepBackoff(retry.Policy{Base: time.Second})}, "WithStepBackoff on a step that makes 1 attempt"},
+		{"limit 1, backoff", []engine.StepOption{engine.WithStepRetryLimit(1), engine.WithStepBackoff(retry.Policy{NoJitter: true})}, "WithStepBackoff on a step that makes 1 attempt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := testkit.NewEngine(t, nil)
@@ -55,7 +59,7 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, engine.RegisterWorkflow(env.Engine, "t/ok", func(wctx *engine.WorkflowContext, _ int) (int, error) {
 		return engine.Step(wctx, "s", func(context.Context) (int, error) { return 1, nil },
-			engine.WithStepRetryLimit(1), engine.WithStepNoRetry(), engine.WithStepTimeout(time.Second), engine.WithStepBackoff(retry.Policy{Base: time.Second}))
+			engine.WithStepRetryLimit(1), engine.WithStepNoRetry(), engine.WithStepTimeout(time.Second))
 	}))
 	h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/ok", 1)
 	must(t, err)

@@ -88,7 +88,10 @@ type StepTemplate struct {
 	NotRetryable bool
 	// RetryLimit is the total number of attempts (default 3).
 	RetryLimit int
-	Backoff    retry.Policy
+	// Backoff is the wait between attempts (default Config.Retry). It is
+	// refused on a step that makes one attempt (NotRetryable, or
+	// RetryLimit 1), where it would do nothing.
+	Backoff retry.Policy
 	// Timeout bounds one attempt (0: no timeout beyond the engine's;
 	// otherwise at least a millisecond).
 	Timeout   time.Duration
@@ -222,6 +225,8 @@ func (t *Template) Validate(known func(string) bool) error {
 		}
 		if err := s.Backoff.Validate(); err != nil {
 			add(path+".retry", "%s: %v", where, err)
+		} else if s.Backoff != (retry.Policy{}) && (s.NotRetryable || s.RetryLimit == 1) {
+			add(path+".retry", "%s: a backoff (retry base, max or no-jitter) on a step that makes one attempt (%s), which has no retry to wait for: drop one", where, onceWhy(s))
 		}
 		if s.Config != nil {
 			if _, err := json.Marshal(s.Config); err != nil {
@@ -257,6 +262,14 @@ func (t *Template) Validate(known func(string) bool) error {
 		sortProblems(problems)
 	}
 	return joinProblems(problems)
+}
+
+// onceWhy says why a step makes one attempt.
+func onceWhy(s StepTemplate) string {
+	if s.NotRetryable {
+		return "NotRetryable, retryable: false"
+	}
+	return "RetryLimit 1, retry.limit: 1"
 }
 
 // problem is one problem at path, located in the YAML file the template

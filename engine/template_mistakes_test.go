@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
 )
 
 // TestRegisterRefusesTemplateMistakes: Register accepted a nil template
 // (it panicked), a rate limit for a system no step names (it limited
 // nothing: a typo or a case mismatch went unnoticed) and a retry limit on
 // a step that is not retryable (it ran once) and a step timeout under a
-// millisecond (Timeout: 30 is 30 ns: every attempt timed out); each is now refused with
+// millisecond (Timeout: 30 is 30 ns: every attempt timed out) and a
+// backoff on a step that makes one attempt (it waited for no retry); each is now refused with
 // ErrInvalidTemplate naming the field, and YAML locates it in the file.
 func TestRegisterRefusesTemplateMistakes(t *testing.T) {
 	e := newEngine(t, engine.Config{})
@@ -30,6 +33,14 @@ func TestRegisterRefusesTemplateMistakes(t *testing.T) {
 	ps = engine.TemplateProblems(err)
 	if len(ps) != 1 || ps[0].Path != "steps[0].retry.limit" || !strings.Contains(ps[0].Msg, "retry limit 5 on a step that is not retryable") {
 		t.Fatalf("retry limit on a step that is not retryable: %v", err)
+	}
+	for _, st := range []engine.StepTemplate{{Name: "a", Handler: "h", NotRetryable: true, Backoff: retry.Policy{Base: time.Minute}},
+		{Name: "a", Handler: "h", RetryLimit: 1, Backoff: retry.Policy{NoJitter: true}}} {
+		err = e.Register(&engine.Template{Namespace: "t", Name: "once", Steps: []engine.StepTemplate{st}})
+		ps = engine.TemplateProblems(err)
+		if len(ps) != 1 || ps[0].Path != "steps[0].retry" || !strings.Contains(ps[0].Msg, "a backoff (retry base, max or no-jitter) on a step that makes one attempt") {
+			t.Fatalf("a backoff on a step that runs once (%+v): %v", st, err)
+		}
 	}
 	err = e.Register(&engine.Template{Namespace: "t", Name: "ns", Steps: []engine.StepTemplate{{Name: "a", Handler: "h", Timeout: 30}}})
 	ps = engine.TemplateProblems(err)
@@ -50,9 +61,12 @@ steps:
     dependent_system: payments
     retryable: false
     retry: {limit: 4}
+  - name: b
+    handler: h
+    retry: {limit: 1, base: 5s}
 `)
 	_, err = engine.LoadTemplateFile(path, "")
-	for _, want := range []string{path + ":4:3: rate_limits.payment:", path + ":10:13: steps[0].retry.limit:"} {
+	for _, want := range []string{path + ":4:3: rate_limits.payment:", path + ":10:13: steps[0].retry.limit:", path + ":13:5: steps[1].retry:"} {
 		if !strings.Contains(fmt.Sprint(err), want) {
 			t.Errorf("YAML: %v does not say %q", err, want)
 		}

@@ -44,6 +44,9 @@ func (o *stepOptions) check() error {
 	if err := o.backoff.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("WithStepBackoff: %w", err))
 	}
+	if o.backoff != (retry.Policy{}) && (o.noRetry || o.limitSet && o.limit == 1) {
+		errs = append(errs, errors.New("WithStepBackoff on a step that makes 1 attempt (WithStepNoRetry or WithStepRetryLimit(1)): there is no retry to wait for"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -57,7 +60,8 @@ func WithStepRetryLimit(n int) StepOption {
 func WithStepNoRetry() StepOption { return func(o *stepOptions) { o.noRetry = true } }
 
 // WithStepBackoff sets the step's backoff between attempts (default: the
-// engine's Retry policy).
+// engine's Retry policy). With WithStepNoRetry or WithStepRetryLimit(1),
+// where there is no retry to wait for, it fails the workflow.
 func WithStepBackoff(p retry.Policy) StepOption { return func(o *stepOptions) { o.backoff = p } }
 
 // WithStepTimeout bounds one attempt (at least 1ms); an attempt that times
