@@ -40,10 +40,11 @@ type BreakerConfig struct {
 	// ErrorRate opens the breaker when the share of failures over Window
 	// reaches it (with at least MinRequests calls). Zero disables it.
 	ErrorRate float64 `yaml:"error_rate"`
-	// Window is the span ErrorRate is measured over. Default 30s.
+	// Window is the span ErrorRate is measured over. Default 30s; set
+	// without ErrorRate it is refused.
 	Window time.Duration `yaml:"window"`
 	// MinRequests is the least number of calls in Window before ErrorRate
-	// applies. Default 10.
+	// applies. Default 10; set without ErrorRate it is refused.
 	MinRequests int `yaml:"min_requests"`
 	// OpenFor is how long an open breaker refuses calls. Default 30s.
 	OpenFor time.Duration `yaml:"open_for"`
@@ -79,6 +80,14 @@ func (c BreakerConfig) Validate() error {
 	errs = notNegative(errs, "window", c.Window)
 	if c.MinRequests < 0 {
 		errs = append(errs, fmt.Errorf("min_requests must not be negative, got %d", c.MinRequests))
+	}
+	// Window and MinRequests shape the error rate alone: with ErrorRate
+	// zero (off) they would do nothing.
+	if c.ErrorRate == 0 && c.Window > 0 {
+		errs = append(errs, fmt.Errorf("window %v: it is the span error_rate is measured over, and error_rate is 0 (off): set error_rate or leave window out", c.Window))
+	}
+	if c.ErrorRate == 0 && c.MinRequests > 0 {
+		errs = append(errs, fmt.Errorf("min_requests %d: it is the least number of calls before error_rate applies, and error_rate is 0 (off): set error_rate or leave min_requests out", c.MinRequests))
 	}
 	errs = notNegative(errs, "open_for", c.OpenFor)
 	if c.HalfOpenProbes < 0 {

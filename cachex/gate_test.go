@@ -250,6 +250,16 @@ func TestBreakerConfigValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("Validate = %v; missing %s", err, want)
 		}
 	}
+	// Window and MinRequests without ErrorRate did nothing.
+	err = cachex.BreakerConfig{Window: time.Minute, MinRequests: 20}.Validate()
+	for _, want := range []string{"window 1m0s: it is the span error_rate is measured over, and error_rate is 0", "min_requests 20: it is the least number of calls before error_rate applies, and error_rate is 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate without error_rate = %v; want it to say %q", err, want)
+		}
+	}
+	if err := (cachex.BreakerConfig{ErrorRate: 0.5, Window: time.Minute, MinRequests: 20}).Validate(); err != nil {
+		t.Errorf("Validate with error_rate: %v", err)
+	}
 	if _, err := cachex.NewSystemGate(nil, cachex.BreakerConfig{}, nil); err == nil {
 		t.Error("NewSystemGate accepted a nil cache")
 	}
