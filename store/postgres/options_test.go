@@ -12,22 +12,31 @@ import (
 
 // TestOpenRefusesMistakenOptions: Open accepted a WakeupPoll under a
 // millisecond (WakeupPoll: 2 is 2 ns: a disconnected listener's ticker
-// would spin) and a nil query hook (a panic at the first statement). Both
-// are refused before Open connects (the DSN here names no server).
+// would spin), a nil query hook (a panic at the first statement), and a
+// DSN's pool_max_conns or search_path, which it overrode with MaxConns and
+// Schema. Each is refused before Open connects (the DSN here names no
+// server).
 func TestOpenRefusesMistakenOptions(t *testing.T) {
+	const dsn = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
 	for _, c := range []struct {
+		dsn  string
 		opts postgres.Options
 		want string
 	}{
-		{postgres.Options{WakeupPoll: 2}, "wakeup poll 2ns is under a millisecond"},
-		{postgres.Options{QueryHooks: []bun.QueryHook{nil}}, "query hook 0 is nil"},
+		{dsn, postgres.Options{WakeupPoll: 2}, "wakeup poll 2ns is under a millisecond"},
+		{dsn, postgres.Options{QueryHooks: []bun.QueryHook{nil}}, "query hook 0 is nil"},
+		// The dsn's pool size and search_path were overridden silently.
+		{dsn + "&pool_max_conns=50", postgres.Options{}, "pool_max_conns=50: the pool's size is Options.MaxConns (10 here)"},
+		{dsn + "&pool_max_conns=50", postgres.Options{MaxConns: 20}, "pool_max_conns=50: the pool's size is Options.MaxConns (20 here)"},
+		{dsn + "&pool_min_conns=11", postgres.Options{}, "pool_min_conns=11 is above the pool's size"},
+		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
 	} {
-		st, err := postgres.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", &c.opts)
+		st, err := postgres.Open(context.Background(), c.dsn, &c.opts)
 		if err == nil {
 			st.Close()
 		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Open(%+v): %v, want an error saying %q", c.opts, err, c.want)
+			t.Errorf("Open(%s, %+v): %v, want an error saying %q", c.dsn, c.opts, err, c.want)
 		}
 	}
 }

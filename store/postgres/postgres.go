@@ -66,6 +66,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -84,7 +85,8 @@ const DefaultMaxConns = 10
 // Options configure Open. The zero value is a good default.
 type Options struct {
 	// Schema holds Tasker's tables; Open creates it when missing, and sets
-	// every connection's search_path to it. Empty: the connection's
+	// every connection's search_path to it (a dsn that sets search_path
+	// too is refused). Empty: the connection's
 	// current schema (usually "public"), which Open never creates but does
 	// migrate (Tasker's tables are created there).
 	Schema string
@@ -95,7 +97,9 @@ type Options struct {
 	// *store.SchemaError (matching store.ErrNotMigrated).
 	ReadOnly bool
 	// MaxConns is the connection budget of the pool (default 10). The
-	// wake-up listener's one connection comes on top of it.
+	// wake-up listener's one connection comes on top of it. A dsn's
+	// pool_max_conns other than this is refused (it was overridden);
+	// its pool_min_conns is kept, at most MaxConns.
 	MaxConns int
 	// WakeupPoll is how often Wakeups ticks while the listener is
 	// disconnected, so the engine polls until it is back (default 1 s; at
@@ -135,6 +139,31 @@ func (o *Options) withDefaults() (Options, error) {
 	return out, nil
 }
 
+// checkDSN refuses settings of dsn that Open would override: pgxpool's
+// pool_max_conns (the pool is Options.MaxConns, which also bounds the
+// store's callers), a pool_min_conns above the pool, and a search_path
+// beside Options.Schema (the schema becomes every connection's
+// search_path). A dsn that does not parse is left to pgxpool to report.
+func checkDSN(dsn string, o Options) error {
+	pc, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return nil
+	}
+	p := pc.RuntimeParams
+	if v, ok := p["pool_max_conns"]; ok && v != strconv.Itoa(o.MaxConns) {
+		return fmt.Errorf("postgres dsn: pool_max_conns=%s: the pool's size is Options.MaxConns (%d here), which also bounds the store's callers: set MaxConns instead", v, o.MaxConns)
+	}
+	if v, ok := p["pool_min_conns"]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n > o.MaxConns {
+			return fmt.Errorf("postgres dsn: pool_min_conns=%s is above the pool's size, Options.MaxConns (%d here)", v, o.MaxConns)
+		}
+	}
+	if v, ok := p["search_path"]; ok && o.Schema != "" {
+		return fmt.Errorf("postgres dsn: search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
+	}
+	return nil
+}
+
 // Store is a Tasker store on PostgreSQL. Besides store.Store it implements
 // store.Waker (cross-process wake-ups over LISTEN/NOTIFY).
 type Store struct {
@@ -160,12 +189,14 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDSN(dsn, o); err != nil {
+		return nil, err
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing postgres dsn: %w", err)
 	}
 	cfg.MaxConns = int32(o.MaxConns)
-	cfg.MinConns = 0
 	if o.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
 	}
