@@ -60,9 +60,11 @@ var detectors struct {
 // RegisterDetector adds a detector consulted by DetectMode, after declared
 // capabilities and before the built-in knowledge, in registration order.
 // It is meant for packages that provide their own Cache implementation.
+// A nil detector panics, naming the call, as http.Handle does with a nil
+// handler.
 func RegisterDetector(d Detector) {
 	if d == nil {
-		return
+		panic("cachex.RegisterDetector: the detector is nil")
 	}
 	detectors.Lock()
 	defer detectors.Unlock()

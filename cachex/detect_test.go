@@ -2,6 +2,8 @@ package cachex_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +78,15 @@ func (s *selfReported) Lock(ctx context.Context, key, owner string, ttl time.Dur
 		key += time.Now().String() // a new name each time: never excludes
 	}
 	return s.Cache.Lock(ctx, key, owner, ttl)
+}
+
+// A nil detector is refused where it is registered; it was dropped
+// without a word.
+func TestRegisterDetectorRefusesNil(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "cachex.RegisterDetector: the detector is nil") {
+			t.Fatalf("RegisterDetector(nil) recovered %v; want a panic naming the call", r)
+		}
+	}()
+	cachex.RegisterDetector(nil)
 }
