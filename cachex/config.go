@@ -17,7 +17,9 @@ type Config struct {
 	// single-node deployment: everything stays in process and Redis is never
 	// contacted.
 	Distributed string `yaml:"distributed"`
-	// Instance overrides InstanceID() for this cache.
+	// Instance overrides InstanceID() for this cache (Local.Instance and
+	// Redis.Instance default to it; a different one of theirs beside it is
+	// refused).
 	Instance string `yaml:"instance"`
 	// Capabilities, when set, is what DetectMode reports, whatever the
 	// store. Use it to pin a mode.
@@ -56,6 +58,13 @@ func (c Config) Validate() error {
 		}
 		if c.Fallback != (FallbackConfig{}) {
 			errs = append(errs, errors.New("fallback: tunes failing open from Redis, and Distributed (empty) declares none: set Distributed or leave fallback out"))
+		}
+	}
+	// Instance is the default of Local.Instance and Redis.Instance: beside
+	// a different one of theirs it would be overridden.
+	for _, f := range []struct{ name, v string }{{"local.instance", c.Local.Instance}, {"redis.instance", c.Redis.Instance}} {
+		if c.Instance != "" && f.v != "" && f.v != c.Instance {
+			errs = append(errs, fmt.Errorf("instance %q and %s %q are both set, and %s wins there: set one", c.Instance, f.name, f.v, f.name))
 		}
 	}
 	if err := c.Redis.validateTuning(); err != nil {

@@ -148,6 +148,9 @@ func TestConfigRefusesRedisSettingsWithoutDistributed(t *testing.T) {
 		{cachex.Config{Distributed: "redis://127.0.0.1:6379/0", Redis: cachex.RedisConfig{URL: "redis://other:6379/0"}}, "set Distributed instead"},
 		{cachex.Config{Redis: cachex.RedisConfig{Namespace: "app:"}}, "redis: tunes the Redis store, and Distributed (empty) declares none"},
 		{cachex.Config{Fallback: cachex.FallbackConfig{RetryInterval: time.Second}}, "fallback: tunes failing open from Redis"},
+		// Instance beside another Local.Instance or Redis.Instance was overridden.
+		{cachex.Config{Instance: "a", Local: cachex.LocalConfig{Instance: "b"}}, `instance "a" and local.instance "b" are both set`},
+		{cachex.Config{Distributed: "redis://127.0.0.1:6379/0", Instance: "a", Redis: cachex.RedisConfig{Instance: "c"}}, `instance "a" and redis.instance "c" are both set`},
 	} {
 		got, err := cachex.New(c.cfg, nil)
 		if err == nil {
