@@ -7,6 +7,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
@@ -26,8 +27,7 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		{dsn, postgres.Options{WakeupPoll: 2}, "wakeup poll 2ns is under a millisecond"},
 		{dsn, postgres.Options{QueryHooks: []bun.QueryHook{nil}}, "query hook 0 is nil"},
 		// The dsn's pool size and search_path were overridden silently.
-		{dsn + "&pool_max_conns=50", postgres.Options{}, "pool_max_conns=50: the pool's size is Options.MaxConns (10 here)"},
-		{dsn + "&pool_max_conns=50", postgres.Options{MaxConns: 20}, "pool_max_conns=50: the pool's size is Options.MaxConns (20 here)"},
+		{dsn + "&pool_max_conns=50", postgres.Options{MaxConns: 20}, "pool_max_conns=50 beside Options.MaxConns 20"},
 		{dsn + "&pool_min_conns=11", postgres.Options{}, "pool_min_conns=11 is above the pool's size"},
 		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
 	} {
@@ -37,6 +37,39 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Open(%s, %+v): %v, want an error saying %q", c.dsn, c.opts, err, c.want)
+		}
+	}
+}
+
+// TestDSNPoolSize: a DSN's pool_max_conns without Options.MaxConns is the
+// pool's size (Open used to override it with the default of 10), and
+// Options.MaxConns alone still is.
+func TestDSNPoolSize(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, c := range []struct {
+		dsn  string
+		opts postgres.Options
+		want int32
+	}{
+		{url + sep + "pool_max_conns=3", postgres.Options{}, 3},
+		{url + sep + "pool_max_conns=3", postgres.Options{MaxConns: 3}, 3},
+		{url, postgres.Options{MaxConns: 2}, 2},
+		{url, postgres.Options{}, postgres.DefaultMaxConns},
+	} {
+		c.opts.Schema = pgtest.NewSchema(t)
+		st, err := postgres.Open(context.Background(), c.dsn, &c.opts)
+		if err != nil {
+			t.Fatalf("Open(%+v): %v", c.opts, err)
+		}
+		got := st.Stats().MaxConns
+		st.Close()
+		if got != c.want {
+			t.Errorf("Open(…%s, MaxConns %d): a pool of %d, want %d", strings.TrimPrefix(c.dsn, url), c.opts.MaxConns, got, c.want)
 		}
 	}
 }

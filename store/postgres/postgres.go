@@ -97,9 +97,10 @@ type Options struct {
 	// *store.SchemaError (matching store.ErrNotMigrated).
 	ReadOnly bool
 	// MaxConns is the connection budget of the pool (default 10). The
-	// wake-up listener's one connection comes on top of it. A dsn's
-	// pool_max_conns other than this is refused (it was overridden);
-	// its pool_min_conns is kept, at most MaxConns.
+	// wake-up listener's one connection comes on top of it. Zero: the
+	// dsn's pool_max_conns when it has one, else 10; a dsn's
+	// pool_max_conns beside another MaxConns is refused. A dsn's
+	// pool_min_conns is kept, at most the budget.
 	MaxConns int
 	// WakeupPoll is how often Wakeups ticks while the listener is
 	// disconnected, so the engine polls until it is back (default 1 s; at
@@ -140,8 +141,9 @@ func (o *Options) withDefaults() (Options, error) {
 }
 
 // checkDSN refuses settings of dsn that Open would override: pgxpool's
-// pool_max_conns (the pool is Options.MaxConns, which also bounds the
-// store's callers), a pool_min_conns above the pool, and a search_path
+// pool_max_conns beside another Options.MaxConns (the pool is MaxConns,
+// which also bounds the store's callers; alone, Open takes it as
+// MaxConns), a pool_min_conns above the pool, and a search_path
 // beside Options.Schema (the schema becomes every connection's
 // search_path). A dsn that does not parse is left to pgxpool to report.
 func checkDSN(dsn string, o Options) error {
@@ -150,8 +152,11 @@ func checkDSN(dsn string, o Options) error {
 		return nil
 	}
 	p := pc.RuntimeParams
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
+	}
 	if v, ok := p["pool_max_conns"]; ok && v != strconv.Itoa(o.MaxConns) {
-		return fmt.Errorf("postgres dsn: pool_max_conns=%s: the pool's size is Options.MaxConns (%d here), which also bounds the store's callers: set MaxConns instead", v, o.MaxConns)
+		return fmt.Errorf("postgres dsn: pool_max_conns=%s beside Options.MaxConns %d: give one", v, o.MaxConns)
 	}
 	if v, ok := p["pool_min_conns"]; ok {
 		if n, err := strconv.Atoi(v); err == nil && n > o.MaxConns {
@@ -162,6 +167,23 @@ func checkDSN(dsn string, o Options) error {
 		return fmt.Errorf("postgres dsn: search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
 	}
 	return nil
+}
+
+// dsnPoolSize is the dsn's pool_max_conns, when it gives a positive one.
+func dsnPoolSize(dsn string) (int, bool) {
+	pc, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(pc.RuntimeParams["pool_max_conns"])
+	return n, err == nil && n > 0
+}
+
+func derefOptions(o *Options) Options {
+	if o == nil {
+		return Options{}
+	}
+	return *o
 }
 
 // Store is a Tasker store on PostgreSQL. Besides store.Store it implements
@@ -185,11 +207,21 @@ var (
 // embedded migrations (see the package doc for exactly what it creates);
 // with Options.ReadOnly it only checks that the schema is there.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
-	o, err := opts.withDefaults()
-	if err != nil {
+	if opts == nil || opts.MaxConns == 0 {
+		// The dsn's pool size, if it gives one, is the budget.
+		if n, ok := dsnPoolSize(dsn); ok {
+			given := Options{}
+			if opts != nil {
+				given = *opts
+			}
+			given.MaxConns, opts = n, &given
+		}
+	}
+	if err := checkDSN(dsn, derefOptions(opts)); err != nil {
 		return nil, err
 	}
-	if err := checkDSN(dsn, o); err != nil {
+	o, err := opts.withDefaults()
+	if err != nil {
 		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
