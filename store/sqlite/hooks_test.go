@@ -6,9 +6,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
@@ -69,5 +71,43 @@ func TestQueryHooksSeeEveryPool(t *testing.T) {
 	defer ro.Close()
 	if qs := r.take(); !anyContains(qs, "sqlite_master") {
 		t.Fatalf("the read-only store's schema check was not seen: %q", qs)
+	}
+}
+
+// A commit that completes only steps no step depends on runs no statement
+// counting dependants down; one that completes a step with a dependant
+// does, and the dependant becomes ready.
+func TestLeafCompletionsSkipTheDependantsCountdown(t *testing.T) {
+	ctx := context.Background()
+	rec := &recorder{}
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "leaf.db"), &sqlite.Options{QueryHooks: []bun.QueryHook{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	steps := []store.NewStep{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}}
+	if _, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "chain", Kind: store.KindDAG, IdentityKey: "chain", Steps: steps}); err != nil {
+		t.Fatal(err)
+	}
+	finish := func(want string) {
+		t.Helper()
+		got, err := s.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute})
+		if err != nil || len(got) != 1 || got[0].Step.Name != want {
+			t.Fatalf("claimed %v (%v), want step %s alone", got, err, want)
+		}
+		rec.take()
+		res, err := s.FinishSteps(ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{{Lease: got[0].Step.Lease(), Kind: store.OutcomeComplete, Results: store.JSON("1")}}})
+		if err != nil || res.Steps[0].Err != nil {
+			t.Fatalf("finishing %s: %v %+v", want, err, res)
+		}
+	}
+	const countdown = "SET pending_deps = pending_deps -"
+	finish("a")
+	if !anyContains(rec.take(), countdown) {
+		t.Error("completing a, which b depends on, counted no dependant down")
+	}
+	finish("b") // claimable: a's completion counted it down
+	if q := rec.take(); anyContains(q, countdown) {
+		t.Errorf("completing b, on which nothing depends, ran the dependants' countdown:\n%s", strings.Join(q, "\n"))
 	}
 }

@@ -19,6 +19,7 @@ type stepMove struct {
 	seq        int // the row's new transition_seq: the transition's sort key
 	meta       store.JSON
 	written    bool // its transition is written already (by the statement that moved it)
+	leaf       bool // no step depends on it (false: unknown)
 }
 
 type taskMove struct {
@@ -89,7 +90,9 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 	for _, m := range moves {
 		switch {
 		case m.to.Satisfied() && !m.from.Satisfied():
-			satisfied = append(satisfied, m.id)
+			if !m.leaf { // a leaf has no dependants to count down
+				satisfied = append(satisfied, m.id)
+			}
 			doneByTask[m.taskID]++
 		case m.to == store.StepError:
 			if _, ok := failed[m.taskID]; !ok {

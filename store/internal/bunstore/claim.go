@@ -522,8 +522,11 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		FROM v
 		WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
 		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`
+	// SQLite: whether each step has dependants (an index probe), so that
+	// a commit of steps that have none skips the statement that counts
+	// dependants down (see consequences).
 	query := `WITH v (id, token, results) AS (` + v + `)
-		` + update
+		` + update + `, NOT EXISTS (SELECT 1 FROM tasker_step_edges e WHERE e.from_step_id = tasker_steps.id) AS leaf`
 	if cte {
 		// Postgres: the completions' transitions in the same statement.
 		query = `WITH v (id, token, results, meta) AS (` + v + `),
@@ -544,6 +547,7 @@ type movedStep struct {
 	TaskID        int64           `bun:"task_id"`
 	State         store.StepState `bun:"state"`
 	TransitionSeq int             `bun:"transition_seq"`
+	Leaf          bool            `bun:"leaf"` // no step depends on it (when the statement says)
 }
 
 // recordMoved reports each outcome at idx by the row got holds for its
@@ -563,7 +567,7 @@ func recordMoved(outcomes []store.StepOutcome, idx []int, got []movedStep, res *
 		}
 		r := got[k]
 		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
-		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta(o), written: written})
+		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta(o), written: written, leaf: r.Leaf})
 	}
 	return moves
 }
