@@ -9,7 +9,9 @@ import (
 )
 
 // AdaptiveTTLConfig tunes the adaptive TTL manager. Zero fields take the
-// defaults shown.
+// defaults shown. A duration is 0 (its default) or at least a millisecond:
+// a bare number is nanoseconds (Min: 1 is 1 ns, not 1 s), so a shorter one
+// is refused.
 type AdaptiveTTLConfig struct {
 	// Min and Max bound the TTL handed out. Defaults 1s and 10m.
 	Min time.Duration `yaml:"min"`
@@ -51,9 +53,9 @@ func (c AdaptiveTTLConfig) withDefaults() AdaptiveTTLConfig {
 // Validate reports every problem of the configuration at once.
 func (c AdaptiveTTLConfig) Validate() error {
 	var errs []error
-	errs = notNegative(errs, "min", c.Min)
-	errs = notNegative(errs, "max", c.Max)
-	errs = notNegative(errs, "decay_interval", c.DecayInterval)
+	errs = validDuration(errs, "min", c.Min)
+	errs = validDuration(errs, "max", c.Max)
+	errs = validDuration(errs, "decay_interval", c.DecayInterval)
 	if d := c.withDefaults(); c.Min >= 0 && c.Max >= 0 && d.Min > d.Max {
 		errs = append(errs, fmt.Errorf("min %v is above max %v", d.Min, d.Max))
 	}

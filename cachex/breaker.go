@@ -32,7 +32,9 @@ func (s BreakerState) String() string {
 }
 
 // BreakerConfig sets when a system's breaker opens and how it recovers.
-// Zero fields take the defaults shown.
+// Zero fields take the defaults shown. A duration is 0 (its default) or at
+// least a millisecond: a bare number is nanoseconds (OpenFor: 30 is 30 ns,
+// not 30 s), so a shorter one is refused.
 type BreakerConfig struct {
 	// ConsecutiveFailures opens the breaker after this many failures in a
 	// row. Default 5.
@@ -77,7 +79,7 @@ func (c BreakerConfig) Validate() error {
 	if c.ErrorRate < 0 || c.ErrorRate > 1 {
 		errs = append(errs, fmt.Errorf("error_rate must be in [0, 1], got %v", c.ErrorRate))
 	}
-	errs = notNegative(errs, "window", c.Window)
+	errs = validDuration(errs, "window", c.Window)
 	if c.MinRequests < 0 {
 		errs = append(errs, fmt.Errorf("min_requests must not be negative, got %d", c.MinRequests))
 	}
@@ -89,7 +91,7 @@ func (c BreakerConfig) Validate() error {
 	if c.ErrorRate == 0 && c.MinRequests > 0 {
 		errs = append(errs, fmt.Errorf("min_requests %d: it is the least number of calls before error_rate applies, and error_rate is 0 (off): set error_rate or leave min_requests out", c.MinRequests))
 	}
-	errs = notNegative(errs, "open_for", c.OpenFor)
+	errs = validDuration(errs, "open_for", c.OpenFor)
 	if c.HalfOpenProbes < 0 {
 		errs = append(errs, fmt.Errorf("half_open_probes must not be negative, got %d", c.HalfOpenProbes))
 	}

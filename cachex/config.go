@@ -128,10 +128,15 @@ func validateRedisURL(raw string) error {
 	return nil
 }
 
-// notNegative appends an error when d is negative (zero means "default").
-func notNegative(errs []error, name string, d time.Duration) []error {
-	if d < 0 {
+// validDuration appends an error when d is negative or under a
+// millisecond: zero means "default", and a bare number is nanoseconds
+// (OpenFor: 30 is 30 ns, not 30 s).
+func validDuration(errs []error, name string, d time.Duration) []error {
+	switch {
+	case d < 0:
 		errs = append(errs, fmt.Errorf("%s must not be negative, got %v", name, d))
+	case d > 0 && d < time.Millisecond:
+		errs = append(errs, fmt.Errorf("%s %v is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", name, d))
 	}
 	return errs
 }

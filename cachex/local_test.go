@@ -135,6 +135,50 @@ func TestConfigValidateReportsAll(t *testing.T) {
 	}
 }
 
+// A duration under a millisecond was accepted (OpenFor: 30 opened the
+// breaker for 30 ns): a bare number is nanoseconds, so each is refused now,
+// naming the field; zero still means the default.
+func TestDurationsUnderAMillisecondAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"breaker", cachex.BreakerConfig{ErrorRate: 0.5, Window: 5, OpenFor: 30}.Validate(),
+			[]string{"window 5ns is under a millisecond", "open_for 30ns is under a millisecond"}},
+		{"fallback", cachex.FallbackConfig{RetryInterval: 1, ProbeTimeout: 500, LogInterval: 30}.Validate(),
+			[]string{"retry_interval 1ns is under a millisecond", "probe_timeout 500ns is under a millisecond", "log_interval 30ns is under a millisecond"}},
+		{"redis", cachex.RedisConfig{URL: "redis://127.0.0.1:6379/0", DialTimeout: 500, ReadTimeout: 1, WriteTimeout: time.Millisecond - 1}.Validate(),
+			[]string{"dial_timeout 500ns is under a millisecond", "read_timeout 1ns is under a millisecond", "write_timeout 999.999µs is under a millisecond"}},
+		{"adaptive TTL", cachex.AdaptiveTTLConfig{Min: 1, Max: 600, DecayInterval: 1}.Validate(),
+			[]string{"min 1ns is under a millisecond", "max 600ns is under a millisecond", "decay_interval 1ns is under a millisecond"}},
+		{"config", cachex.Config{Distributed: "redis://127.0.0.1:6379/0", Redis: cachex.RedisConfig{DialTimeout: 500}, Fallback: cachex.FallbackConfig{RetryInterval: 1}}.Validate(),
+			[]string{"redis: dial_timeout 500ns is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", "fallback: retry_interval 1ns is under a millisecond"}},
+	} {
+		for _, want := range c.want {
+			if c.err == nil || !strings.Contains(c.err.Error(), want) {
+				t.Errorf("%s: Validate = %v; want it to say %q", c.name, c.err, want)
+			}
+		}
+	}
+	// Zero (the default) and a millisecond stay valid.
+	for _, err := range []error{
+		cachex.BreakerConfig{}.Validate(),
+		cachex.BreakerConfig{ErrorRate: 0.5, Window: time.Millisecond, OpenFor: time.Millisecond}.Validate(),
+		cachex.FallbackConfig{RetryInterval: time.Millisecond, ProbeTimeout: time.Millisecond, LogInterval: time.Millisecond}.Validate(),
+		cachex.RedisConfig{URL: "redis://127.0.0.1:6379/0", DialTimeout: time.Millisecond, ReadTimeout: time.Millisecond, WriteTimeout: time.Millisecond}.Validate(),
+		cachex.AdaptiveTTLConfig{Min: time.Millisecond, Max: time.Millisecond, DecayInterval: time.Millisecond}.Validate(),
+	} {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := cachex.NewSystemGate(newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{OpenFor: 30}, nil); err == nil || !strings.Contains(err.Error(), "open_for 30ns") {
+		t.Errorf("NewSystemGate(OpenFor: 30) = %v; want it refused", err)
+	}
+}
+
 // A Redis URL given as Redis.URL, or Redis and Fallback tuning without
 // Distributed, did nothing: New returned a local cache and never contacted
 // Redis. Each is refused now, naming the field.

@@ -25,7 +25,8 @@ type RedisConfig struct {
 	Instance string `yaml:"instance"`
 	// DialTimeout, ReadTimeout and WriteTimeout bound each network step.
 	// Zero means 500ms, 1s and 1s: a cache that waits long is worse than a
-	// miss.
+	// miss. Under a millisecond is refused: a bare number is nanoseconds
+	// (DialTimeout: 500 is 500 ns, not 500 ms).
 	DialTimeout  time.Duration `yaml:"dial_timeout"`
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
@@ -52,9 +53,9 @@ func (c RedisConfig) Validate() error {
 
 func (c RedisConfig) validateTuning() error {
 	var errs []error
-	errs = notNegative(errs, "dial_timeout", c.DialTimeout)
-	errs = notNegative(errs, "read_timeout", c.ReadTimeout)
-	errs = notNegative(errs, "write_timeout", c.WriteTimeout)
+	errs = validDuration(errs, "dial_timeout", c.DialTimeout)
+	errs = validDuration(errs, "read_timeout", c.ReadTimeout)
+	errs = validDuration(errs, "write_timeout", c.WriteTimeout)
 	if c.PoolSize < 0 {
 		errs = append(errs, fmt.Errorf("pool_size must not be negative, got %d", c.PoolSize))
 	}

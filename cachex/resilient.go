@@ -13,7 +13,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// FallbackConfig tunes how a distributed cache fails open.
+// FallbackConfig tunes how a distributed cache fails open. A duration is 0
+// (its default) or at least a millisecond: a bare number is nanoseconds
+// (RetryInterval: 5 is 5 ns, not 5 s), so a shorter one is refused.
 type FallbackConfig struct {
 	// RetryInterval is how often Redis is pinged while failing open.
 	// Zero means 1s.
@@ -28,9 +30,9 @@ type FallbackConfig struct {
 // Validate reports every problem of the configuration at once.
 func (c FallbackConfig) Validate() error {
 	var errs []error
-	errs = notNegative(errs, "retry_interval", c.RetryInterval)
-	errs = notNegative(errs, "probe_timeout", c.ProbeTimeout)
-	errs = notNegative(errs, "log_interval", c.LogInterval)
+	errs = validDuration(errs, "retry_interval", c.RetryInterval)
+	errs = validDuration(errs, "probe_timeout", c.ProbeTimeout)
+	errs = validDuration(errs, "log_interval", c.LogInterval)
 	return errors.Join(errs...)
 }
 

@@ -99,7 +99,9 @@ type Config struct {
 // PredictiveRetryConfig bounds the predictive retry's delays.
 type PredictiveRetryConfig struct {
 	// Min and Max bound a predicted delay (defaults 1 s and 5 min, the
-	// plan's). A delay the failing code asked for (engine.Retryable with
+	// plan's). Each is 0 (its default) or at least a millisecond: a bare
+	// number is nanoseconds (Min: 2 is 2 ns, not 2 s), so a shorter one is
+	// refused. A delay the failing code asked for (engine.Retryable with
 	// a delay) is not predicted and not bounded by these.
 	Min, Max time.Duration
 }

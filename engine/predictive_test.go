@@ -187,10 +187,19 @@ func TestPredictiveRetryConfig(t *testing.T) {
 	}{
 		{engine.PredictiveRetryConfig{Min: -time.Second}, "must not be negative"},
 		{engine.PredictiveRetryConfig{Min: 10 * time.Minute}, "min 10m0s exceeds max 5m0s"},
+		// A bare number is nanoseconds: Min: 2 bounded delays at 2 ns.
+		{engine.PredictiveRetryConfig{Min: 2}, "predictive retry: min 2ns is under a millisecond: a bare number is nanoseconds"},
+		{engine.PredictiveRetryConfig{Max: 300}, "predictive retry: max 300ns is under a millisecond"},
 	} {
 		cfg := engine.Config{Store: testkit.NewEngine(t, nil).Store, PredictiveRetry: c.p}
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.p, err, c.want)
+		}
+	}
+	for _, p := range []engine.PredictiveRetryConfig{{}, {Min: time.Millisecond, Max: time.Millisecond}} {
+		cfg := engine.Config{Store: testkit.NewEngine(t, nil).Store, PredictiveRetry: p}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%+v: %v", p, err)
 		}
 	}
 }
