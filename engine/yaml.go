@@ -37,7 +37,7 @@ import (
 //	    retry: {limit: 5, backoff: exponential, base: 1s, max: 1m}
 //	    timeout: 30s
 //	    config: {url: https://pay.example/charge}
-//	environments:
+//	environments:        # steps merge by name; a new name adds a step (it needs a handler)
 //	  development:
 //	    steps: [{name: charge_payment, config: {url: http://localhost:3000/charge}}]
 //
@@ -53,7 +53,10 @@ var (
 
 // LoadTemplateFile reads a YAML template; env, when not empty, selects the
 // environments.<env> overrides, deep-merged over the base (maps merge key by
-// key, steps merge by name, anything else is replaced). An env the file
+// key, steps merge by name, anything else is replaced). An environment's
+// step overrides the base step of its name; one whose name the base does
+// not have is added as a new step, and needs a handler: without one
+// (most likely a misspelt name) it is refused, naming it. An env the file
 // does not declare is an error that lists those it does.
 //
 // The template is validated as Template.Validate(nil) does (handlers are
@@ -283,6 +286,7 @@ func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 			case map[string]any:
 				envs[name] = over
 				d.decode(over, path, true) // every environment is checked, not only the one selected
+				d.envSteps(doc["steps"], name, over["steps"])
 			default:
 				d.add(path, "an environment is a mapping of overrides, got %s", describeValue(over))
 			}
@@ -609,6 +613,47 @@ func closest(k string, keys []string) string {
 		}
 	}
 	return best
+}
+
+// envSteps reports the steps of environment env (over, its steps) that
+// name no step of the base and have no handler: such a step would be added
+// to the template, and is most likely a misspelt override.
+func (d *decoder) envSteps(base any, env string, over any) {
+	bl, ok := base.([]any)
+	if base != nil && !ok {
+		return // reported by decode
+	}
+	var names []string
+	for _, b := range bl {
+		if bm, ok := b.(map[string]any); ok {
+			if n, ok := bm["name"].(string); ok {
+				names = append(names, n)
+			}
+		}
+	}
+	ol, _ := over.([]any)
+	for j, o := range ol {
+		om, ok := o.(map[string]any)
+		if !ok || om["handler"] != nil {
+			continue
+		}
+		path := fmt.Sprintf("environments.%s.steps[%d]", env, j)
+		name, ok := om["name"].(string)
+		switch {
+		case om["name"] != nil && !ok:
+			// a name of the wrong kind is reported by decode
+		case name == "":
+			d.add(path, "environment %s: the step names no step of the base to override, and a step it adds needs a name and a handler", quoteName(env))
+		case !slices.Contains(names, name):
+			msg := fmt.Sprintf("environment %s overrides step %s, which the base does not have", quoteName(env), quoteName(name))
+			if s := closest(name, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			} else if len(names) > 0 {
+				msg += " (it has " + strings.Join(names, ", ") + ")"
+			}
+			d.add(path+".name", "%s; a step it adds needs a handler", msg)
+		}
+	}
 }
 
 // mergeTemplate deep-merges an environment's overrides (at document path

@@ -183,6 +183,59 @@ environments:
 	}
 }
 
+// An environment's step whose name the base does not have was added as a
+// new step: a misspelt override without a handler failed as "handler is
+// required" with --env, and passed without. It is refused, in every
+// environment, naming the step, the environment and the closest base step.
+func TestYAMLEnvironmentRefusesMisspeltStep(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: charge
+    handler: shop.charge
+    retry: {limit: 3, base: 1s}
+environments:
+  development:
+    steps:
+      - {name: chrage, retry: {limit: 5}}
+  staging:
+    steps:
+      - {config: {url: http://staging}}
+      - {name: audit, handler: shop.audit, depends_on: [charge]}
+`)
+	for _, env := range []string{"", "development", "staging"} {
+		ps := problems(t, path, env)
+		if len(ps) != 2 {
+			t.Errorf("env %q: %d problems, want 2: %v", env, len(ps), ps)
+		}
+		p := find(t, ps, "environments.development.steps[0].name")
+		if want := path + `:10:10: environments.development.steps[0].name: environment "development" overrides step "chrage", which the base does not have (did you mean "charge"?); a step it adds needs a handler`; p.Error() != want {
+			t.Errorf("env %q: %q, want %q", env, p.Error(), want)
+		}
+		if p := find(t, ps, "environments.staging.steps[0]"); p.Line != 13 || !strings.Contains(p.Msg, `environment "staging": the step names no step of the base to override`) {
+			t.Errorf("env %q: %v", env, p)
+		}
+	}
+	// A step with a handler is added.
+	path = writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: charge
+    handler: shop.charge
+environments:
+  staging:
+    steps:
+      - {name: audit, handler: shop.audit, depends_on: [charge]}
+`)
+	staging, err := engine.LoadTemplateFile(path, "staging")
+	must(t, err)
+	if len(staging.Steps) != 2 || staging.Steps[1].Name != "audit" {
+		t.Errorf("staging = %+v", staging.Steps)
+	}
+}
+
 func TestYAMLSemanticProblemsCarryLines(t *testing.T) {
 	path := writeTemplate(t, `
 namespace: shop
