@@ -59,7 +59,8 @@ type ScheduleOptions struct {
 	// name its own with a CRON_TZ= prefix instead). time.Local is
 	// refused: processes on different machines would disagree on it; so
 	// is a Location with an "@every" interval, whose ticks are the same
-	// moments in every zone.
+	// moments in every zone (and so is a CRON_TZ= or TZ= prefix before
+	// one).
 	Location *time.Location
 	// Paused creates the schedule paused. It applies only when the
 	// schedule is created: pausing and resuming an existing one is the
@@ -104,7 +105,8 @@ type ScheduleInfo struct {
 // day-of-week) or six (seconds first), a descriptor (@hourly, @daily,
 // @weekly, @monthly, @yearly), or "@every <duration>": a fixed interval of
 // whole seconds counted from the Unix epoch (so "@every 1h" fires on the
-// hour in every process alike).
+// hour in every process alike); a CRON_TZ= or TZ= prefix before it is
+// refused.
 //
 // Each tick starts exactly one task: its identity is the schedule's id and
 // the tick's time, so a tick fired twice — by a leader that died before it
@@ -173,7 +175,9 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 	case opts.Location != nil && opts.Location != time.UTC:
 		tz = opts.Location.String()
 	}
-	if sp, err := schedule.Parse(spec, tz); err != nil {
+	if every, ok := schedule.ZonedInterval(spec); ok {
+		bad("spec %q: a time zone before an @every interval is refused: an interval counts from the Unix epoch and fires at the same moments in every zone (write %q)", spec, every)
+	} else if sp, err := schedule.Parse(spec, tz); err != nil {
 		bad("%w", err)
 	} else if sp.Next(e.clk.Now()).IsZero() {
 		bad("spec %q never fires: no date matches it", spec)

@@ -306,6 +306,13 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: time.Local}, engine.ErrInvalidSchedule, "time.Local"},
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "Location Europe/Paris"},
+		// A zone prefix sent @every to robfig/cron's interval, counted from
+		// the definition (not on the hour) and taking 500ms; "a" is a
+		// redefinition.
+		{"c", "CRON_TZ=Europe/Paris @every 1h", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule,
+			`spec "CRON_TZ=Europe/Paris @every 1h": a time zone before an @every interval is refused: an interval counts from the Unix epoch and fires at the same moments in every zone (write "@every 1h")`},
+		{"c", " TZ=UTC  @every 500ms", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `a time zone before an @every interval is refused`},
+		{"a", "TZ=UTC @every 1h", "t/dag", nil, engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `(write "@every 1h")`},
 		{"a", "0 0 30 2 *", "t/dag", nil, engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"}, // a redefinition
 		{"c", "@every 1m", "t/nope", "x", engine.ScheduleOptions{}, engine.ErrUnknownTemplate, "t/nope"},
 		{"c", "@every 1m", "t/tick", 42, engine.ScheduleOptions{}, engine.ErrTypeMismatch, "string"},

@@ -63,6 +63,20 @@ func Parse(spec, tz string) (Spec, error) {
 	return Spec{cron: s, loc: loc}, nil
 }
 
+// ZonedInterval reports whether spec is an "@every" interval behind a
+// CRON_TZ= or TZ= prefix, and returns it without the prefix. Parse hands
+// such a spec to robfig/cron, whose interval counts from when it is
+// computed, not from the Unix epoch; Engine.Schedule refuses it.
+func ZonedInterval(spec string) (string, bool) {
+	spec = strings.TrimSpace(spec)
+	if !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") {
+		return "", false
+	}
+	_, rest, _ := strings.Cut(spec, " ") // as robfig/cron cuts the zone off
+	rest = strings.TrimSpace(rest)
+	return rest, strings.HasPrefix(rest, "@every ")
+}
+
 // Next returns the first tick strictly after t (the zero time when the
 // spec never fires again, as "0 0 30 2 *" does).
 func (s Spec) Next(t time.Time) time.Time {
