@@ -48,19 +48,33 @@ func (e *Engine) PauseSchedule(ctx context.Context, id string) error {
 // ResumeSchedule resumes a paused schedule from its next tick after now:
 // ticks that came while it was paused do not fire. Resuming a schedule
 // that is not paused changes nothing.
+//
+// A schedule whose stored spec no longer parses here (its zone missing
+// from this machine's time zone database) or fires no more stays paused,
+// and the error says why.
 func (e *Engine) ResumeSchedule(ctx context.Context, id string) error {
-	return e.changeSchedule(ctx, id, "resuming", func(sc *store.Schedule) bool {
+	var why error
+	err := e.changeSchedule(ctx, id, "resuming", func(sc *store.Schedule) bool {
 		if !sc.Paused {
 			return false
 		}
 		spec, err := schedule.Parse(sc.Spec, sc.Timezone)
+		if err != nil {
+			why = fmt.Errorf("resuming schedule %q: %w: %w", id, ErrInvalidSchedule, err)
+			return false
+		}
 		next := spec.Next(e.clk.Now())
-		if err != nil || next.IsZero() {
-			return false // a spec that fires no more stays parked
+		if next.IsZero() {
+			why = fmt.Errorf("resuming schedule %q: %w: %q fires no more", id, ErrInvalidSchedule, sc.Spec)
+			return false
 		}
 		sc.Paused, sc.NextFireAt, sc.BufferedAt, sc.LastError = false, next, nil, ""
 		return true
 	})
+	if err != nil {
+		return err
+	}
+	return why
 }
 
 // TriggerSchedule asks for a run of the schedule now, paused or not; the

@@ -408,3 +408,28 @@ func TestScheduleFiresWhileRunning(t *testing.T) {
 		t.Fatalf("%d runs for three ticks", n)
 	}
 }
+
+// A paused schedule whose stored spec no longer parses here (its zone is
+// missing from this machine's time zone database) is refused by
+// ResumeSchedule with ErrInvalidSchedule naming why, and stays paused.
+// ResumeSchedule used to call Next on the empty spec Parse returned with
+// its error: an integer divide by zero.
+func TestResumeRefusesASpecThatNoLongerParses(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	_, err := env.Schedule(ctx, "z", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Paused: true, Location: mustLoc(t, "Europe/Paris")})
+	must(t, err)
+	sc, err := env.Store.GetSchedule(ctx, "z")
+	must(t, err)
+	sc.Timezone = "Nowhere/Atlantis" // as a machine without Europe/Paris would read it
+	if ok, err := env.Store.UpdateSchedule(ctx, sc); err != nil || !ok {
+		t.Fatalf("storing the zone: %v %v", ok, err)
+	}
+	err = env.ResumeSchedule(ctx, "z")
+	if !errors.Is(err, engine.ErrInvalidSchedule) || !strings.Contains(err.Error(), "Nowhere/Atlantis") {
+		t.Fatalf("ResumeSchedule: %v, want ErrInvalidSchedule naming the zone", err)
+	}
+	if got, err := env.Store.GetSchedule(ctx, "z"); err != nil || !got.Paused {
+		t.Fatalf("after the refusal: %+v %v, want it still paused", got, err)
+	}
+}
