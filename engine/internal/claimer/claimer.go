@@ -132,9 +132,18 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) {
 		}
 		now := l.clk.Now()
 		wait := x.PollInterval
-		if next, ok := l.due.Next(before); ok {
-			if look && !next.After(now) {
-				continue // it fell due during the claim: claim again
+		// The due times up to before are covered only if this pass looked;
+		// one woken by a freed slot alone (look false) drops none, or a
+		// due time whose timer lost its race to that slot would wait for
+		// the poll interval.
+		covered := time.Time{}
+		if look {
+			covered = before
+		}
+		if next, ok := l.due.Next(covered); ok {
+			if !next.After(now) {
+				look = true
+				continue // it fell due during the claim, or while no claim looked: claim now
 			}
 			wait = min(wait, next.Sub(now))
 		}
