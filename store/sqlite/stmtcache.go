@@ -70,6 +70,10 @@ type cachingConn struct {
 type cached struct {
 	query string
 	stmt  driver.Stmt
+	// order maps the prepared statement's parameters, all anonymous, to
+	// the caller's: parameter k takes argument order[k] (1-based). Nil:
+	// the statement is prepared as written.
+	order []int
 }
 
 func (c *cachingConn) conn() (innerConn, error) {
@@ -80,16 +84,17 @@ func (c *cachingConn) conn() (innerConn, error) {
 	return ic, nil
 }
 
-func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
+func (c *cachingConn) stmt(ctx context.Context, query string) (*cached, error) {
 	if el, ok := c.stmts[query]; ok {
 		c.lru.MoveToFront(el)
-		return el.Value.(*cached).stmt, nil
+		return el.Value.(*cached), nil
 	}
 	ic, err := c.conn()
 	if err != nil {
 		return nil, err
 	}
-	st, err := ic.PrepareContext(ctx, query)
+	text, order := anonymize(query)
+	st, err := ic.PrepareContext(ctx, text)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +103,26 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (driver.Stmt, erro
 		_ = old.stmt.Close()
 		delete(c.stmts, old.query)
 	}
-	c.stmts[query] = c.lru.PushFront(&cached{query: query, stmt: st})
-	return st, nil
+	cs := &cached{query: query, stmt: st, order: order}
+	c.stmts[query] = c.lru.PushFront(cs)
+	return cs, nil
+}
+
+// args returns the arguments of the prepared statement for the caller's
+// (database/sql's: ordinals 1…n, no names), or false when they do not fit
+// its order.
+func (cs *cached) args(args []driver.NamedValue) ([]driver.NamedValue, bool) {
+	if cs.order == nil {
+		return args, true
+	}
+	out := make([]driver.NamedValue, len(cs.order))
+	for k, ord := range cs.order {
+		if ord > len(args) || args[ord-1].Ordinal != ord || args[ord-1].Name != "" {
+			return nil, false
+		}
+		out[k] = driver.NamedValue{Ordinal: k + 1, Value: args[ord-1].Value}
+	}
+	return out, true
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -110,11 +133,15 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 	if len(args) == 0 {
 		return ic.QueryContext(ctx, query, args)
 	}
-	st, err := c.stmt(ctx, query)
+	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	bound, ok := cs.args(args)
+	if !ok { // as written, for the driver to bind or refuse
+		return ic.QueryContext(ctx, query, args)
+	}
+	return cs.stmt.(driver.StmtQueryContext).QueryContext(ctx, bound)
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -125,11 +152,15 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	if len(args) == 0 {
 		return ic.ExecContext(ctx, query, args)
 	}
-	st, err := c.stmt(ctx, query)
+	cs, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.(driver.StmtExecContext).ExecContext(ctx, args)
+	bound, ok := cs.args(args)
+	if !ok { // as written, for the driver to bind or refuse
+		return ic.ExecContext(ctx, query, args)
+	}
+	return cs.stmt.(driver.StmtExecContext).ExecContext(ctx, bound)
 }
 
 func (c *cachingConn) Prepare(query string) (driver.Stmt, error) { return c.inner.Prepare(query) }
