@@ -13,39 +13,26 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/engine/internal/dispatch"
+	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
-// lateClock is a clock whose timers fire late: moving it (Set) fires
-// none, as a loaded machine's runtime may fire a timer after another
+// lateClock is a fake clock whose timers fire late: moving it (Set)
+// fires none, as a loaded machine's runtime may fire a timer after another
 // signal it was racing.
 type lateClock struct {
+	*clock.Fake
 	mu     sync.Mutex
-	now    time.Time
 	timers []time.Time // deadlines asked for
 }
-
-func (c *lateClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *lateClock) StoreNow() time.Time { return c.Now() }
 
 // After never fires (a timer this late is a timer that lost its race).
 func (c *lateClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.timers = append(c.timers, c.now.Add(d))
+	c.timers = append(c.timers, c.Now().Add(d))
 	return make(chan time.Time)
-}
-
-func (c *lateClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 // armed reports whether a timer was asked for t.
@@ -69,7 +56,7 @@ func TestDueTimeSurvivesAPassThatDidNotClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	clk := &lateClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := &lateClock{Fake: clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
 	claimed := make(chan string, 8)
 	release := map[string]chan struct{}{}
 	for r := range 3 {
