@@ -287,8 +287,8 @@ func (c *Config) validateSettings() error {
 	}
 	// (the poll interval has its own floor, below)
 	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "tune interval": e.TuneInterval, "schedule interval": e.ScheduleInterval, "retention": e.Retention} {
-		if d > 0 && d < time.Millisecond {
-			bad("config: execution %s %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", name, d)
+		if err := underAMillisecond(name, d); err != nil {
+			bad("config: execution %v", err)
 		}
 	}
 	if e.PollInterval > 0 && e.PollInterval < MinPollInterval {
@@ -329,4 +329,14 @@ func (c *Config) validateSettings() error {
 	}
 	errs = append(errs, validateRules(c.DiagnosisRules)...)
 	return errors.Join(errs...)
+}
+
+// underAMillisecond refuses a positive duration under a millisecond, named
+// name, or returns nil: a bare number is nanoseconds, so such a value is a
+// mistake (Timeout: 30 is 30 ns).
+func underAMillisecond(name string, d time.Duration) error {
+	if d <= 0 || d >= time.Millisecond {
+		return nil
+	}
+	return fmt.Errorf("%s %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", name, d)
 }

@@ -32,14 +32,7 @@ func (p PredictiveRetryConfig) validate() error {
 	if p.Min < 0 || p.Max < 0 {
 		errs = append(errs, fmt.Errorf("min and max must not be negative, got %s and %s", p.Min, p.Max))
 	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"min", p.Min}, {"max", p.Max}} {
-		if f.d > 0 && f.d < time.Millisecond {
-			errs = append(errs, fmt.Errorf("%s %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", f.name, f.d))
-		}
-	}
+	errs = append(errs, underAMillisecond("min", p.Min), underAMillisecond("max", p.Max))
 	if lo, hi := p.bounds(); lo > hi {
 		errs = append(errs, fmt.Errorf("min %s exceeds max %s", lo, hi))
 	}

@@ -217,11 +217,10 @@ func (t *Template) Validate(known func(string) bool) error {
 		if s.NotRetryable && s.RetryLimit > 1 {
 			add(path+".retry.limit", "%s: retry limit %d on a step that is not retryable (NotRetryable, retryable: false), which runs once: drop one", where, s.RetryLimit)
 		}
-		switch {
-		case s.Timeout < 0:
+		if s.Timeout < 0 {
 			add(path+".timeout", "%s: timeout must not be negative, got %s", where, s.Timeout)
-		case s.Timeout > 0 && s.Timeout < time.Millisecond:
-			add(path+".timeout", "%s: timeout %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", where, s.Timeout)
+		} else if err := underAMillisecond("timeout", s.Timeout); err != nil {
+			add(path+".timeout", "%s: %v", where, err)
 		}
 		if err := s.Backoff.Validate(); err != nil {
 			add(path+".retry", "%s: %v", where, err)
