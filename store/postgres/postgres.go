@@ -55,6 +55,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -140,50 +141,39 @@ func (o *Options) withDefaults() (Options, error) {
 	return out, nil
 }
 
-// checkDSN refuses settings of dsn that Open would override: pgxpool's
-// pool_max_conns beside another Options.MaxConns (the pool is MaxConns,
-// which also bounds the store's callers; alone, Open takes it as
-// MaxConns), a pool_min_conns above the pool, and a search_path
-// beside Options.Schema (the schema becomes every connection's
-// search_path). A dsn that does not parse is left to pgxpool to report.
-func checkDSN(dsn string, o Options) error {
+// fromDSN reconciles opts with what dsn sets that Open would otherwise
+// override: pgxpool's pool_max_conns is the budget when MaxConns is not
+// set and is refused beside another one (the pool is MaxConns, which also
+// bounds the store's callers); a pool_min_conns above the budget and a
+// search_path beside Options.Schema (the schema becomes every
+// connection's search_path) are refused. A dsn that does not parse is
+// left to pgxpool to report.
+func fromDSN(dsn string, opts *Options) (*Options, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	pc, err := pgconn.ParseConfig(dsn)
 	if err != nil {
-		return nil
+		return &o, nil
 	}
 	p := pc.RuntimeParams
-	if o.MaxConns == 0 {
-		o.MaxConns = DefaultMaxConns
-	}
-	if v, ok := p["pool_max_conns"]; ok && v != strconv.Itoa(o.MaxConns) {
-		return fmt.Errorf("postgres dsn: pool_max_conns=%s beside Options.MaxConns %d: give one", v, o.MaxConns)
+	if v, ok := p["pool_max_conns"]; ok {
+		if n, err := strconv.Atoi(v); o.MaxConns == 0 && err == nil && n > 0 {
+			o.MaxConns = n
+		} else if v != strconv.Itoa(cmp.Or(o.MaxConns, DefaultMaxConns)) {
+			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s beside Options.MaxConns %d: give one", v, cmp.Or(o.MaxConns, DefaultMaxConns))
+		}
 	}
 	if v, ok := p["pool_min_conns"]; ok {
-		if n, err := strconv.Atoi(v); err == nil && n > o.MaxConns {
-			return fmt.Errorf("postgres dsn: pool_min_conns=%s is above the pool's size, Options.MaxConns (%d here)", v, o.MaxConns)
+		if n, err := strconv.Atoi(v); err == nil && n > cmp.Or(o.MaxConns, DefaultMaxConns) {
+			return nil, fmt.Errorf("postgres dsn: pool_min_conns=%s is above the pool's size, Options.MaxConns (%d here)", v, cmp.Or(o.MaxConns, DefaultMaxConns))
 		}
 	}
 	if v, ok := p["search_path"]; ok && o.Schema != "" {
-		return fmt.Errorf("postgres dsn: search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
+		return nil, fmt.Errorf("postgres dsn: search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
 	}
-	return nil
-}
-
-// dsnPoolSize is the dsn's pool_max_conns, when it gives a positive one.
-func dsnPoolSize(dsn string) (int, bool) {
-	pc, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(pc.RuntimeParams["pool_max_conns"])
-	return n, err == nil && n > 0
-}
-
-func derefOptions(o *Options) Options {
-	if o == nil {
-		return Options{}
-	}
-	return *o
+	return &o, nil
 }
 
 // Store is a Tasker store on PostgreSQL. Besides store.Store it implements
@@ -207,17 +197,8 @@ var (
 // embedded migrations (see the package doc for exactly what it creates);
 // with Options.ReadOnly it only checks that the schema is there.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
-	if opts == nil || opts.MaxConns == 0 {
-		// The dsn's pool size, if it gives one, is the budget.
-		if n, ok := dsnPoolSize(dsn); ok {
-			given := Options{}
-			if opts != nil {
-				given = *opts
-			}
-			given.MaxConns, opts = n, &given
-		}
-	}
-	if err := checkDSN(dsn, derefOptions(opts)); err != nil {
+	opts, err := fromDSN(dsn, opts)
+	if err != nil {
 		return nil, err
 	}
 	o, err := opts.withDefaults()
