@@ -100,8 +100,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	for k, t := range rows {
 		rowParams[k] = ps[first[t.IdentityKey]]
 	}
-	var created map[string]int64
-	deadlines := map[string]*time.Time{} // as the database wrote them, by identity key
+	var created map[string]createdTask // by identity key
 	var cteLeased map[stepKey]leasedStep // the steps leases took, written by the CTE
 	token := newLeaseToken()             // the lease token of every step this start claims
 	cte := s.cteFits(rowParams, nil)
@@ -109,13 +108,13 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		if err := s.declareLimits(ctx, tx, rowParams); err != nil {
 			return err
 		}
-		ids, leased, err := s.insertTasksCTE(ctx, tx, rows, rowParams, token, deadlines)
+		ids, leased, err := s.insertTasksCTE(ctx, tx, rows, rowParams, token)
 		if err != nil {
 			return err
 		}
 		created, cteLeased = ids, leased
 	} else {
-		created = make(map[string]int64, len(rows))
+		created = make(map[string]createdTask, len(rows))
 		err := chunked(s.d, rows, 16, func(rows []*store.Task) error {
 			b := params{s: s}
 			values := make([]string, len(rows))
@@ -128,17 +127,16 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 				if t.RetentionMS != 0 {
 					keep = b.arg(t.RetentionMS)
 				}
-				if d := ps[first[t.IdentityKey]].Deadline; d > 0 {
-					deadline = b.time(ps[first[t.IdentityKey]].Now, d)
+				if p := ps[first[t.IdentityKey]]; p.Deadline > 0 {
+					deadline = b.time(p.Now, p.Deadline)
 				}
 				values[i] = "(" + strings.Join([]string{b.arg(t.Namespace), b.arg(t.Name), b.arg(t.Version), b.arg(string(t.Kind)),
 					b.arg(t.IdentityKey), b.arg(t.InputHash), b.json(t.Context), b.arg(string(t.State)), b.arg(t.Priority), b.arg(t.Queue),
 					b.arg(t.ParentID), b.arg(t.Unfinished), b.arg(t.TransitionSeq), at, at, trace, keep, deadline}, ", ") + ")"
 			}
 			var inserted []struct {
-				ID          int64      `bun:"id"`
-				IdentityKey string     `bun:"identity_key"`
-				DeadlineAt  *time.Time `bun:"deadline_at"`
+				IdentityKey string `bun:"identity_key"`
+				createdTask
 			}
 			if err := s.scan(ctx, tx, `INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, input_hash, context, state,
 					priority, queue, parent_id, unfinished, transition_seq, created_at, updated_at, trace_context, retention_ms, deadline_at)
@@ -146,8 +144,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 				return err
 			}
 			for _, r := range inserted {
-				created[r.IdentityKey] = r.ID
-				deadlines[r.IdentityKey] = r.DeadlineAt
+				created[r.IdentityKey] = r.createdTask
 			}
 			return nil
 		})
@@ -157,8 +154,8 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	}
 	var taken []string
 	for _, t := range rows {
-		if id, ok := created[t.IdentityKey]; ok {
-			t.ID, t.DeadlineAt = id, deadlines[t.IdentityKey]
+		if c, ok := created[t.IdentityKey]; ok {
+			t.ID, t.DeadlineAt = c.ID, c.DeadlineAt
 		} else {
 			taken = append(taken, t.IdentityKey)
 		}
@@ -250,6 +247,12 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 type stepKey struct {
 	task int64
 	name string
+}
+
+// createdTask is what a start's insert returns of a task it created.
+type createdTask struct {
+	ID         int64      `bun:"id"`
+	DeadlineAt *time.Time `bun:"deadline_at"` // as the database wrote it
 }
 
 // attachClaimed hands the steps starts claimed to the items that created

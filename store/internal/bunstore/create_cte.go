@@ -20,13 +20,10 @@ import (
 // their transitions (and their tasks in_progress); their ids and lease
 // expiries (by the database's clock) are returned by task and name.
 //
-// It also returns each task's deadline as written (by the database's
-// clock) into deadlines, by identity key.
-//
 // The statement is bound, its rows as arrays (params.unnest): its text is
 // one of three (with steps and edges, steps only, neither), so Postgres
 // keeps it prepared and plans it once.
-func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64, deadlines map[string]*time.Time) (map[string]int64, map[stepKey]leasedStep, error) {
+func (s *Store) insertTasksCTE(ctx context.Context, db bun.IDB, rows []*store.Task, ps []*store.CreateTaskParams, token int64) (map[string]createdTask, map[stepKey]leasedStep, error) {
 	var b strings.Builder
 	q := params{s: s}
 	tasks := make([][]any, len(rows))
@@ -125,12 +122,12 @@ ed AS (
 		JOIN st t ON t.task_id = ins.id AND t.name = ev.to_name
 )`)
 	}
-	b.WriteString("\nSELECT id, identity_key, NULL::bigint AS step_id, NULL::text AS step_name, deadline_at AS lease_expires_at FROM ins")
+	b.WriteString("\nSELECT id, identity_key, deadline_at, NULL::bigint AS step_id, NULL::text AS step_name, NULL::timestamptz AS lease_expires_at FROM ins")
 	if len(steps) > 0 {
-		b.WriteString("\nUNION ALL SELECT task_id, NULL, id, name, lease_expires_at FROM st WHERE state = 'in_progress'")
+		b.WriteString("\nUNION ALL SELECT task_id, NULL, NULL, id, name, lease_expires_at FROM st WHERE state = 'in_progress'")
 	}
 	var inserted []struct {
-		ID          int64      `bun:"id"`
+		createdTask            // a task, or a step's task id
 		IdentityKey *string    `bun:"identity_key"`
 		StepID      *int64     `bun:"step_id"`
 		StepName    *string    `bun:"step_name"`
@@ -139,12 +136,11 @@ ed AS (
 	if err := s.scan(ctx, db, b.String(), q.args, &inserted); err != nil {
 		return nil, nil, err
 	}
-	ids := make(map[string]int64, len(inserted))
+	ids := make(map[string]createdTask, len(inserted))
 	var leased map[stepKey]leasedStep
 	for _, r := range inserted {
-		if r.StepID == nil { // a task: its deadline in the time column
-			ids[*r.IdentityKey] = r.ID
-			deadlines[*r.IdentityKey] = r.Expires
+		if r.StepID == nil {
+			ids[*r.IdentityKey] = r.createdTask
 			continue
 		}
 		if leased == nil {
