@@ -54,9 +54,12 @@ func anonymize(query string) (string, []int) {
 		case '?':
 			j := i + 1
 			n := 0
-			for j < len(query) && query[j] >= '0' && query[j] <= '9' && n < 1<<20 {
+			for j < len(query) && query[j] >= '0' && query[j] <= '9' {
 				n = n*10 + int(query[j]-'0')
 				j++
+				if n > maxParam {
+					return query, nil // for the driver to refuse
+				}
 			}
 			if n == 0 {
 				return query, nil // an anonymous parameter, or ?0
@@ -73,6 +76,9 @@ func anonymize(query string) (string, []int) {
 	b.WriteString(query[last:])
 	return b.String(), order
 }
+
+// maxParam is SQLite's largest parameter number (SQLITE_MAX_VARIABLE_NUMBER).
+const maxParam = 32766
 
 func isIdent(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80

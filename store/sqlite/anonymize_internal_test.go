@@ -27,6 +27,7 @@ func TestAnonymize(t *testing.T) {
 		{"SELECT @a, ?1", "SELECT @a, ?1", nil},
 		{"SELECT $a, ?1", "SELECT $a, ?1", nil},
 		{"SELECT ?0", "SELECT ?0", nil},
+		{"SELECT ?1, ?99999", "SELECT ?1, ?99999", nil},
 		{"SELECT 'unterminated ?1", "SELECT 'unterminated ?1", nil},
 	} {
 		out, order := anonymize(c.in)
