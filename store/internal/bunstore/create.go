@@ -100,7 +100,7 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	for k, t := range rows {
 		rowParams[k] = ps[first[t.IdentityKey]]
 	}
-	var created map[string]createdTask // by identity key
+	var created map[string]createdTask   // by identity key
 	var cteLeased map[stepKey]leasedStep // the steps leases took, written by the CTE
 	token := newLeaseToken()             // the lease token of every step this start claims
 	cte := s.cteFits(rowParams, nil)
