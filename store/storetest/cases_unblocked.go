@@ -110,3 +110,56 @@ func testClaimUnblockedOnly(t *testing.T, b *bundle) {
 	_ = gated
 	_ = x
 }
+
+// A commit with ClaimUnblockedOnly takes no more of the steps it makes
+// ready than its room, and none that is not due yet; those it leaves are
+// counted ready (Unblocked) and stay claimable, each once.
+func testClaimUnblockedRoom(t *testing.T, b *bundle) {
+	steps := []store.NewStep{
+		{Name: "a", Handler: "h.a", Retryable: true},
+		{Name: "b", Handler: "h.b", Retryable: true, DependsOn: []string{"a"}},
+		{Name: "c", Handler: "h.c", Retryable: true, DependsOn: []string{"a"}},
+		{Name: "d", Handler: "h.d", Retryable: true, DependsOn: []string{"a"}},
+		{Name: "late", Handler: "h.late", Retryable: true, DependsOn: []string{"a"}, NotBefore: b.now.Add(time.Hour)},
+	}
+	for _, room := range []int{1, 2, 4} {
+		d := b.create(t, steps)
+		a := b.claimOne(t, "a")
+		res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(a, `{}`)}, Now: b.now,
+			Claim: &store.ClaimStepsParams{Owner: "worker-2", Limit: room, LeaseTTL: time.Minute, Now: b.now}, ClaimUnblockedOnly: true})
+		if err != nil {
+			t.Fatalf("room %d: FinishSteps: %v", room, err)
+		}
+		want := min(room, 3) // late is not due
+		if res.Unblocked != 4 || len(res.Claimed) != want {
+			t.Fatalf("room %d: unblocked %d, claimed %v; want 4 and %d", room, res.Unblocked, names(res.Claimed), want)
+		}
+		seen := map[string]bool{}
+		for _, c := range res.Claimed {
+			if c.Step.Name == "late" || c.Step.State != store.StepInProgress || c.Step.Attempts != 1 || c.Step.PendingDeps != 0 || c.Task == nil || c.Task.ID != d.Task.ID {
+				t.Fatalf("room %d: claimed %+v", room, c.Step)
+			}
+			seen[c.Step.Name] = true
+		}
+		// The rest are ready for the claim loop; late stays pending.
+		rest, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 10, LeaseTTL: time.Minute, Now: b.now})
+		if err != nil || len(rest) != 3-want {
+			t.Fatalf("room %d: claim after: %v, %v; want %d steps", room, names(rest), err, 3-want)
+		}
+		for _, c := range rest {
+			if seen[c.Step.Name] || c.Step.Name == "late" {
+				t.Fatalf("room %d: %s claimed again", room, c.Step.Name)
+			}
+		}
+		late := d.Steps[4]
+		if late.Name != "late" {
+			t.Fatalf("step order: %s", late.Name)
+		}
+		if st, err := b.s.GetStep(b.ctx, late.ID); err != nil || st.State != store.StepPending || st.PendingDeps != 0 || st.Attempts != 0 {
+			t.Fatalf("room %d: late step %+v, %v; want pending, ready, no attempt", room, st, err)
+		}
+		for _, c := range append(res.Claimed, rest...) {
+			b.finish(t, complete(c, `{}`))
+		}
+	}
+}

@@ -85,6 +85,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"SuspendWakesOnFinishedTask": testSuspendWakesOnFinishedTask,
 		"Schedules":                  testSchedules,
 		"ClaimUnblockedOnly":         testClaimUnblockedOnly,
+		"ClaimUnblockedRoom":         testClaimUnblockedRoom,
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
 		"FinishWatched":              testFinishWatched,

@@ -19,7 +19,12 @@ type stepMove struct {
 	seq        int // the row's new transition_seq: the transition's sort key
 	meta       store.JSON
 	written    bool // its transition is written already (by the statement that moved it)
-	leaf       bool // no step depends on it (false: unknown)
+	// counted: outs is how many steps depend on it (the statement that
+	// moved it counted them; else unknown). countedDown: those steps were
+	// counted down already (countDownClaiming).
+	counted     bool
+	outs        int
+	countedDown bool
 }
 
 type taskMove struct {
@@ -90,7 +95,7 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 	for _, m := range moves {
 		switch {
 		case m.to.Satisfied() && !m.from.Satisfied():
-			if !m.leaf { // a leaf has no dependants to count down
+			if !m.countedDown && (!m.counted || m.outs > 0) { // a leaf has no dependants to count down
 				satisfied = append(satisfied, m.id)
 			}
 			doneByTask[m.taskID]++

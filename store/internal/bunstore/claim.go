@@ -408,11 +408,20 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 			return err
 		}
 		books = append(books, held...)
+		early := 0 // dependants made ready by countDownClaiming
+		if p.Claim != nil && p.ClaimUnblockedOnly {
+			if early, claimed, err = s.countDownClaiming(ctx, tx, p.Claim, at, moves); err != nil {
+				return err
+			}
+			for _, st := range claimed {
+				books = append(books, stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq})
+			}
+		}
 		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at)
 		if err != nil {
 			return err
 		}
-		res.Unblocked = unblocked
+		res.Unblocked = early + unblocked
 		for _, m := range tmoves {
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
 		}
@@ -470,6 +479,95 @@ func (s *Store) insertHeld(ctx context.Context, tx bun.IDB, p *store.FinishSteps
 	return moves, nil
 }
 
+// countDownClaiming counts down the dependants of the steps moves
+// satisfied and claims, for p, those it leaves ready, in one statement
+// (SQLite: the countdown and claimUnblocked's claim are two statements
+// otherwise, and a step of a chain pays for both). It applies when the
+// statements that moved the steps counted their dependants (stepMove.outs)
+// and all of them fit in p's room, so no choice by priority is to be made;
+// else it does nothing and returns nothing. It marks the moves it counted
+// down, and returns how many dependants became ready and which of them it
+// claimed (in id order; their transitions are left to the caller). The
+// claim's rules are claimReadySQL's: outside concurrency groups and rate
+// limits (the claim loop takes those), due, of a handler and queue served,
+// of a task not finished.
+func (s *Store) countDownClaiming(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, moves []stepMove) (int, []*store.Step, error) {
+	if s.d.WritableCTE() { // Postgres: finishCTE, or consequences' merged statement
+		return 0, nil, nil
+	}
+	var from []int64
+	outs := 0
+	for _, m := range moves {
+		if !m.to.Satisfied() || m.from.Satisfied() {
+			continue
+		}
+		if !m.counted {
+			return 0, nil, nil
+		}
+		if m.outs > 0 {
+			from = append(from, m.id)
+			outs += m.outs
+		}
+	}
+	if outs == 0 || outs > p.Limit {
+		return 0, nil, nil
+	}
+	b := params{s: s}
+	token := newLeaseToken()
+	filter := ""
+	if len(p.Handlers) > 0 {
+		filter += " AND " + b.in("s.handler", p.Handlers)
+	}
+	if len(p.Queues) > 0 {
+		filter += " AND " + b.in("s.queue", p.Queues)
+	}
+	stamp := b.arg(s.d.BindTime(at))
+	pick := func(then, otherwise string) string {
+		return "CASE WHEN d.pick THEN " + then + " ELSE " + otherwise + " END"
+	}
+	// d is read before the update (MATERIALIZED): each dependant with the
+	// dependencies completed here (n) and whether that was its last.
+	query := `WITH x (id, n) AS (
+			SELECT e.to_step_id, count(*) FROM tasker_step_edges e WHERE ` + b.in("e.from_step_id", from) + ` GROUP BY e.to_step_id),
+		d (id, n, pick) AS MATERIALIZED (
+			SELECT x.id, x.n, s.state = 'pending' AND s.pending_deps = x.n AND s.conc_group IS NULL AND s.rate_system IS NULL
+				AND s.next_attempt_at <= ` + b.time(p.Now, 0) + filter + `
+				AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
+			FROM x JOIN tasker_steps s ON s.id = x.id JOIN tasker_tasks t ON t.id = s.task_id)
+		UPDATE tasker_steps SET pending_deps = tasker_steps.pending_deps - d.n,
+			state = ` + pick("'in_progress'", "tasker_steps.state") + `,
+			attempts = tasker_steps.attempts + ` + pick("1", "0") + `,
+			lease_owner = ` + pick(b.arg(p.Owner), "tasker_steps.lease_owner") + `,
+			lease_expires_at = ` + pick(b.time(p.Now, p.LeaseTTL), "tasker_steps.lease_expires_at") + `,
+			lease_token = ` + pick(b.arg(token), "tasker_steps.lease_token") + `,
+			started_at = ` + pick(stamp, "tasker_steps.started_at") + `,
+			updated_at = ` + pick(stamp, "tasker_steps.updated_at") + `,
+			transition_seq = tasker_steps.transition_seq + ` + pick("1", "0") + `
+		FROM d WHERE tasker_steps.id = d.id
+		RETURNING *`
+	var rows []*store.Step
+	if err := s.scan(ctx, tx, query, b.args, &rows); err != nil {
+		return 0, nil, err
+	}
+	for i := range moves {
+		if m := &moves[i]; m.to.Satisfied() && !m.from.Satisfied() {
+			m.countedDown = true
+		}
+	}
+	ready := 0
+	var claimed []*store.Step
+	for _, st := range rows {
+		if st.PendingDeps == 0 {
+			ready++
+		}
+		if st.State == store.StepInProgress && st.LeaseToken != nil && *st.LeaseToken == token {
+			claimed = append(claimed, st)
+		}
+	}
+	slices.SortFunc(claimed, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+	return ready, claimed, nil
+}
+
 // claimUnblocked claims, for p, the ready steps among the dependants of
 // the steps moves satisfied (gated steps are left to the claim loop). Their
 // tasks are running already (a step of each just finished); the claimed
@@ -522,11 +620,12 @@ func (s *Store) completeSteps(ctx context.Context, tx bun.IDB, outcomes []store.
 		FROM v
 		WHERE tasker_steps.id = v.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = v.token
 		RETURNING tasker_steps.id, tasker_steps.task_id, tasker_steps.state, tasker_steps.transition_seq`
-	// SQLite: whether each step has dependants (an index probe), so that
-	// a commit of steps that have none skips the statement that counts
-	// dependants down (see consequences).
+	// SQLite: how many steps depend on each (an index range), so that a
+	// commit of steps that have none skips the statement that counts
+	// dependants down (see consequences), and one whose dependants all fit
+	// the claim's room claims them in that statement (countDownClaiming).
 	query := `WITH v (id, token, results) AS (` + v + `)
-		` + update + `, NOT EXISTS (SELECT 1 FROM tasker_step_edges e WHERE e.from_step_id = tasker_steps.id) AS leaf`
+		` + update + `, (SELECT count(*) FROM tasker_step_edges e WHERE e.from_step_id = tasker_steps.id) AS outs`
 	if cte {
 		// Postgres: the completions' transitions in the same statement.
 		query = `WITH v (id, token, results, meta) AS (` + v + `),
@@ -547,7 +646,7 @@ type movedStep struct {
 	TaskID        int64           `bun:"task_id"`
 	State         store.StepState `bun:"state"`
 	TransitionSeq int             `bun:"transition_seq"`
-	Leaf          bool            `bun:"leaf"` // no step depends on it (when the statement says)
+	Outs          *int            `bun:"outs"` // how many steps depend on it (when the statement says)
 }
 
 // recordMoved reports each outcome at idx by the row got holds for its
@@ -567,7 +666,11 @@ func recordMoved(outcomes []store.StepOutcome, idx []int, got []movedStep, res *
 		}
 		r := got[k]
 		res.Steps[i] = store.FinishedStep{StepID: r.ID, TaskID: r.TaskID, State: r.State}
-		moves = append(moves, stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta(o), written: written, leaf: r.Leaf})
+		m := stepMove{id: r.ID, taskID: r.TaskID, from: store.StepInProgress, to: r.State, seq: r.TransitionSeq, meta: meta(o), written: written}
+		if r.Outs != nil {
+			m.counted, m.outs = true, *r.Outs
+		}
+		moves = append(moves, m)
 	}
 	return moves
 }
