@@ -11,8 +11,9 @@ import (
 )
 
 // testFinishWatched: a commit returns the watched tasks it finishes whole,
-// as GetTask reads them after it (Postgres returns them; a store may
-// return none), and never a task it did not finish or nobody watched.
+// each as GetTask reads it after the commit (Postgres returns them; a
+// store may return none), and never a task it did not finish or nobody
+// watched.
 func testFinishWatched(t *testing.T, b *bundle) {
 	x := b.create(t, chain("p", "q"))
 	p := b.claimOne(t, "p")
@@ -22,25 +23,27 @@ func testFinishWatched(t *testing.T, b *bundle) {
 	q := b.claimOne(t, "q")
 	y := b.create(t, chain("y1", "y2"))
 	y1 := b.claimOne(t, "y1")
+	z := b.create(t, chain("z"))
+	zc := b.claimOne(t, "z")
 	res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{
-		Outcomes: []store.StepOutcome{complete(q, `{"q":2}`), complete(y1, `{"y":1}`)},
+		Outcomes: []store.StepOutcome{complete(q, `{"q":2}`), complete(y1, `{"y":1}`), complete(zc, `{"z":3}`)},
 		Now:      b.now,
-		Watch:    []int64{x.Task.ID, y.Task.ID, x.Task.ID + y.Task.ID + 1000},
+		Watch:    []int64{z.Task.ID, x.Task.ID, y.Task.ID, x.Task.ID + y.Task.ID + z.Task.ID + 1000},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tasks) != 1 || res.Tasks[0].TaskID != x.Task.ID {
-		t.Fatalf("tasks finished: %+v, want task %d", res.Tasks, x.Task.ID)
+	if len(res.Tasks) != 2 || res.Tasks[0].TaskID != x.Task.ID || res.Tasks[1].TaskID != z.Task.ID {
+		t.Fatalf("tasks finished: %+v, want tasks %d and %d", res.Tasks, x.Task.ID, z.Task.ID)
 	}
-	if b.s.Capabilities().Dialect == "postgres" && len(res.Finished) != 1 {
-		t.Fatalf("Postgres returned %d watched tasks, want the one it finished", len(res.Finished))
+	if b.s.Capabilities().Dialect == "postgres" && len(res.Finished) != 2 {
+		t.Fatalf("Postgres returned %d watched tasks, want the two it finished", len(res.Finished))
 	}
-	want := b.get(t, x.Task.ID)
 	for _, got := range res.Finished {
-		if got.Task.ID != x.Task.ID {
+		if got.Task.ID != x.Task.ID && got.Task.ID != z.Task.ID {
 			t.Fatalf("returned task %d, which the commit did not finish", got.Task.ID)
 		}
+		want := b.get(t, got.Task.ID)
 		if !reflect.DeepEqual(*got.Task, *want.Task) {
 			t.Errorf("task returned:\n%+v\nGetTask after:\n%+v", *got.Task, *want.Task)
 		}
