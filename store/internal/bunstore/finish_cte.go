@@ -190,14 +190,16 @@ UNION ALL SELECT 'u', ` + s.stepColumns("", map[string]string{"id": "count(*)"})
 		// and its steps as the statement leaves them ('f': those it
 		// completed from done, the others as they were: a complete task
 		// has no step left to change). The steps are not joined to their
-		// tasks here: planned for a few rows, the join ran the steps' part
-		// once per task (90 ms for a group of 179 one-step workflows);
-		// the rows are put together in Go.
+		// tasks here: in a plan made for a few rows (on a connection that
+		// planned it while tasker_steps was small), the join ran the
+		// steps' part, a scan of tasker_steps, once per task: 90 of 112
+		// ms for a group of 179 one-step workflows. The rows are put
+		// together in Go.
 		fins := `ARRAY(SELECT id FROM cnt WHERE unfinished = 0 AND state = 'complete' AND id = ANY(` + b.arg(p.Watch) + `))`
 		q.WriteString(`
-UNION ALL SELECT 'F', ` + s.stepColumns("", map[string]string{}) + `, NULL, NULL, ` + s.columns("finished task", func() string { return s.taskColumns("cnt.") }) + `, NULL, NULL
+UNION ALL SELECT 'F', ` + s.columns("no step", func() string { return s.stepColumns("", map[string]string{}) }) + `, NULL, NULL, ` + s.columns("finished task", func() string { return s.taskColumns("cnt.") }) + `, NULL, NULL
 FROM cnt WHERE cnt.id = ANY(` + fins + `)
-UNION ALL SELECT 'f', ` + s.columns("finished steps", func() string { return s.stepColumns("x.", nil) }) + `, NULL, NULL, ` + s.taskColumns("") + `, NULL,
+UNION ALL SELECT 'f', ` + s.columns("finished steps", func() string { return s.stepColumns("x.", nil) }) + `, NULL, NULL, ` + s.columns("no task", func() string { return s.taskColumns("") }) + `, NULL,
 	(SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = x.id)
 FROM (SELECT ` + s.columns("done steps", func() string { return s.stepColumns("done.", nil) }) + ` FROM done WHERE done.task_id = ANY(` + fins + `)
 		UNION ALL SELECT ` + s.columns("steps s", func() string { return s.stepColumns("s.", nil) }) + ` FROM tasker_steps s
