@@ -12,6 +12,7 @@
 //	  lease_ttl: 30s
 //	  poll_interval: 1s
 //	  rescue_interval: 5s
+//	  schedule_interval: 1s
 //	  retention: 168h           # or "forever"
 //	  default_timeout: 15m
 //	  queues: [default, mail]
@@ -140,6 +141,7 @@ var keys = []key{
 	{"execution.lease_ttl", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.LeaseTTL })},
 	{"execution.poll_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.PollInterval })},
 	{"execution.rescue_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.RescueInterval })},
+	{"execution.schedule_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.ScheduleInterval })},
 	{"execution.default_timeout", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.DefaultTimeout })},
 	{"execution.retention", kRetention, func(s *Settings, v value) error {
 		if v.s == "forever" {

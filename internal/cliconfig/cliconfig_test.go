@@ -3,9 +3,11 @@ package cliconfig
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"go.uber.org/goleak"
 
@@ -155,5 +157,37 @@ func TestCheckEnvRefusesNearMisses(t *testing.T) {
 	}
 	if err := CheckEnv(fine); err != nil {
 		t.Fatalf("CheckEnv refused variables that are the configuration's or belong elsewhere: %v", err)
+	}
+}
+
+// TestEveryExecutionFieldHasAKey: each field of engine.ExecutionConfig can
+// be set from the file and the environment (execution.schedule_interval
+// was missing: a worker's schedule interval could not be configured).
+func TestEveryExecutionFieldHasAKey(t *testing.T) {
+	typ := reflect.TypeFor[engine.ExecutionConfig]()
+	for i := range typ.NumField() {
+		var snake []rune
+		for j, r := range typ.Field(i).Name {
+			if unicode.IsUpper(r) && j > 0 {
+				snake = append(snake, '_')
+			}
+			snake = append(snake, unicode.ToLower(r))
+		}
+		path := "execution." + strings.ReplaceAll(string(snake), "t_t_l", "ttl")
+		if _, ok := known(path); !ok {
+			t.Errorf("ExecutionConfig.%s has no key %s", typ.Field(i).Name, path)
+		}
+	}
+	s, err := Parse("c.yaml", []byte("execution:\n  schedule_interval: 3s\n"), nil)
+	if err != nil || s.Config.Execution.ScheduleInterval != 3*time.Second {
+		t.Fatalf("file: %v, settings %+v; want a schedule interval of 3s", err, s)
+	}
+	s, err = Parse("c.yaml", []byte("execution:\n  schedule_interval: 3s\n"), []string{"TASKER_EXECUTION_SCHEDULE_INTERVAL=250ms"})
+	if err != nil || s.Config.Execution.ScheduleInterval != 250*time.Millisecond {
+		t.Fatalf("variable: %v, settings %+v; want a schedule interval of 250ms", err, s)
+	}
+	_, err = Parse("c.yaml", []byte("execution:\n  schedule_interval: 30\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:2: execution.schedule_interval: "30" is not a duration`) {
+		t.Fatalf("a bare number: %v", err)
 	}
 }
