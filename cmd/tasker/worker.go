@@ -11,6 +11,7 @@ import (
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/examples/approval"
 	"github.com/tasker-go/tasker/examples/orderflow"
+	"github.com/tasker-go/tasker/internal/cliconfig"
 )
 
 // registerExtra, when set (by tests), registers more workflows on the
@@ -46,6 +47,27 @@ SIGTERM exits at once (status 128+signal).`,
 			if err != nil {
 				return err
 			}
+			// The flags are checked, and the configuration with them,
+			// before the database is opened: a refused worker creates
+			// nothing.
+			if cmd.Flags().Changed("concurrency") {
+				if concurrency < 0 {
+					return fmt.Errorf("--concurrency must not be negative, got %d", concurrency)
+				}
+				if m := cfg.Execution.MinConcurrency; concurrency > 0 && m > concurrency {
+					return fmt.Errorf("--concurrency %d is below the configuration's execution.min_concurrency %d", concurrency, m)
+				}
+				cfg.Execution.MaxConcurrency = concurrency
+			}
+			if cmd.Flags().Changed("poll") {
+				if poll < 0 || (poll > 0 && poll < engine.MinPollInterval) {
+					return fmt.Errorf("--poll must be 0 (the engine's default) or at least %s, got %s", engine.MinPollInterval, poll)
+				}
+				cfg.Execution.PollInterval = poll
+			}
+			if err := cliconfig.Validate(cfg); err != nil {
+				return fmt.Errorf("the configuration with --concurrency and --poll: %w", err)
+			}
 			st, err := openStore(ctx, db, openCreate)
 			if err != nil {
 				return err
@@ -57,12 +79,6 @@ SIGTERM exits at once (status 128+signal).`,
 				}
 			}()
 			cfg.Store, cfg.Slog, cfg.Version = st, cliLogger(cmd), buildVersion().Version
-			if cmd.Flags().Changed("concurrency") {
-				cfg.Execution.MaxConcurrency = concurrency
-			}
-			if cmd.Flags().Changed("poll") {
-				cfg.Execution.PollInterval = poll
-			}
 			e, err := engine.New(cfg)
 			if err != nil {
 				return err

@@ -185,3 +185,24 @@ func TestWorkerDrainIsBounded(t *testing.T) {
 	}
 	t.Logf("exited %s after SIGINT: %s", took, w.stderr.String())
 }
+
+// A bad --concurrency or --poll, or one the configuration contradicts, is
+// refused naming the flag before the database is opened: the engine
+// refused it, without naming the flag, after the worker had created and
+// migrated the database.
+func TestWorkerRefusesBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "never.db")
+	conf := filepath.Join(dir, "tasker.yaml")
+	if err := os.WriteFile(conf, []byte("execution:\n  min_concurrency: 40\n  max_concurrency: 64\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, "--concurrency must not be negative, got -1", "worker", "--concurrency", "-1", "--db", db)
+	mustFail(t, "--poll must be 0 (the engine's default) or at least 1ms, got 1ns", "worker", "--poll", "1ns", "--db", db)
+	mustFail(t, "--poll must be 0 (the engine's default) or at least 1ms, got -2s", "worker", "--poll", "-2s", "--db", db)
+	mustFail(t, "--concurrency 8 is below the configuration's execution.min_concurrency 40", "worker", "--concurrency", "8", "--config", conf, "--db", db)
+	mustFail(t, "the configuration with --concurrency and --poll: config: execution min concurrency 40 exceeds max 32", "worker", "--concurrency", "0", "--config", conf, "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused worker created %s (%v)", db, err)
+	}
+}

@@ -204,11 +204,9 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 		s.Set = append(s.Set, k.path)
 	}
 	if len(problems) == 0 {
-		if err := s.Config.Validate(); err != nil {
+		if err := Validate(s.Config); err != nil {
 			for _, e := range unjoin(err) {
-				if e.Error() != "config: Store is required" {
-					problems = append(problems, fmt.Errorf("%s: %w", orStdin(file), e))
-				}
+				problems = append(problems, fmt.Errorf("%s: %w", orStdin(file), e))
 			}
 		}
 	}
@@ -216,6 +214,20 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 		return nil, errors.Join(problems...)
 	}
 	return s, nil
+}
+
+// Validate is c.Validate without the check of Store, which a command sets
+// only once it has opened the database: a command whose flags change the
+// configuration read checks the result with it before it opens (and
+// perhaps creates) anything.
+func Validate(c engine.Config) error {
+	var problems []error
+	for _, e := range unjoin(c.Validate()) {
+		if e != nil && e.Error() != "config: Store is required" {
+			problems = append(problems, e)
+		}
+	}
+	return errors.Join(problems...)
 }
 
 func orStdin(file string) string {
