@@ -18,3 +18,11 @@ func TestChaosCommand(t *testing.T) {
 		t.Fatalf("--db oracle: %v", err)
 	}
 }
+
+// --soak under a second (whose kill ticker panicked at 3ns) and --quick
+// beside --soak (the soak ignored it) are refused before anything runs.
+func TestChaosSoakFlagsAreChecked(t *testing.T) {
+	mustFail(t, "--soak: 3ns is under 1s", "chaos", "--soak", "3ns")
+	mustFail(t, "--quick and --soak", "chaos", "--soak", "1m", "--quick")
+	mustFail(t, `--only "x" and --soak`, "chaos", "--soak", "1m", "--only", "x")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -35,6 +36,9 @@ type Options struct {
 	Soak time.Duration
 }
 
+// minSoak is the shortest Options.Soak.
+const minSoak = time.Second
+
 // Row is one scenario's result.
 type Row struct {
 	Scenario          string
@@ -59,8 +63,16 @@ func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
 	if o.Soak < 0 {
 		return nil, fmt.Errorf("--soak: %s is negative", o.Soak)
 	}
+	// The soak kills a worker every quarter of it: under a second (a
+	// duration of 3ns had its ticker panic) it measures nothing.
+	if o.Soak > 0 && o.Soak < minSoak {
+		return nil, fmt.Errorf("--soak: %s is under %s: the soak kills a worker every quarter of its length (say 15m)", o.Soak, minSoak)
+	}
 	if o.Soak > 0 && o.Only != "" {
 		return nil, fmt.Errorf("--only %q and --soak: the soak runs alone, give one", o.Only)
+	}
+	if o.Soak > 0 && o.Quick {
+		return nil, errors.New("--quick and --soak: the soak's size is its --soak length, and --quick would do nothing; give one")
 	}
 	tg, err := newTarget(o.DB)
 	if err != nil {
