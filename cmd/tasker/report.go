@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +30,15 @@ exact). It opens the database read-only.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since <= 0 {
 				return fmt.Errorf("--since must be positive, got %s", since)
+			}
+			if workflow != "" {
+				ns, name, _ := strings.Cut(workflow, "/")
+				if ns == "" || name == "" {
+					return fmt.Errorf("--workflow must be namespace/name, got %q", workflow)
+				}
+				if namespace != "" && namespace != ns {
+					return fmt.Errorf("--namespace %q and --workflow %q disagree (its namespace is %q): give --workflow alone", namespace, workflow, ns)
+				}
 			}
 			ctx := cmd.Context()
 			st, err := openStore(ctx, db, openReadOnly)

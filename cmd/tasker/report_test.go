@@ -40,7 +40,18 @@ func TestReportAfterDemo(t *testing.T) {
 		t.Fatalf("report --json: %+v", r)
 	}
 	mustFail(t, "--since must be positive", "report", "--since", "0s", "--db", db)
-	mustFail(t, `workflow filter "nope"`, "report", "--workflow", "nope", "--db", db)
+}
+
+// --workflow and --namespace are checked before the database is opened,
+// the error naming them: the engine refused them after opening it, naming
+// neither ("report: workflow filter "nope" is not "namespace/name" (of
+// namespace "" when both are set)").
+func TestReportFiltersAreChecked(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `--workflow must be namespace/name, got "nope"`, "report", "--workflow", "nope", "--db", db)
+	mustFail(t, `--workflow must be namespace/name, got "a/"`, "report", "--workflow", "a/", "--db", db)
+	mustFail(t, `--namespace "x" and --workflow "ecommerce/process_order" disagree (its namespace is "ecommerce")`,
+		"report", "--namespace", "x", "--workflow", "ecommerce/process_order", "--db", db)
 }
 
 // A bad --config is refused before anything is opened, every problem
