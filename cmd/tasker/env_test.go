@@ -26,3 +26,15 @@ func TestMisspeltVariableRefused(t *testing.T) {
 		t.Fatalf("migrate with only other TASKER_ variables set: %v", err)
 	}
 }
+
+// TASKER_DB set empty is refused before anything is opened: the worker ran
+// on the demo's file (./tasker-demo.db), creating it.
+func TestEmptyDBVariableRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TASKER_DB", "")
+	mustFail(t, "TASKER_DB: db: is empty", "worker")
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a refused worker left %d entries in %s", len(entries), dir)
+	}
+}

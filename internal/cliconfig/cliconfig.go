@@ -132,7 +132,15 @@ var keys = []key{
 		s.Config = c
 		return nil
 	}},
-	{"db", kString, strField(func(s *Settings) *string { return &s.DB })},
+	{"db", kString, func(s *Settings, v value) error {
+		// An empty db would leave --db at its default, the demo's file: a
+		// worker meant for a database would create one of its own.
+		if strings.TrimSpace(v.s) == "" {
+			return errors.New("is empty: give an SQLite file path or a postgres:// URL, or leave db out")
+		}
+		s.DB = v.s
+		return nil
+	}},
 	{"worker_id", kString, strField(func(s *Settings) *string { return &s.Config.WorkerID })},
 	{"execution.min_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MinConcurrency })},
 	{"execution.max_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MaxConcurrency })},

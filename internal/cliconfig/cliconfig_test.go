@@ -191,3 +191,21 @@ func TestEveryExecutionFieldHasAKey(t *testing.T) {
 		t.Fatalf("a bare number: %v", err)
 	}
 }
+
+// An empty db (TASKER_DB= from an unset variable, db: "") is refused naming
+// where it was set: it left --db at its default, the demo's file, which
+// the worker then created.
+func TestEmptyDBRefused(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("preset: test\ndb: \"\"\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:2: db: is empty: give an SQLite file path or a postgres:// URL, or leave db out`) {
+		t.Fatalf("db: \"\": %v", err)
+	}
+	_, err = Parse("", nil, []string{"TASKER_DB= "})
+	if err == nil || !strings.Contains(err.Error(), `TASKER_DB: db: is empty`) {
+		t.Fatalf("TASKER_DB= : %v", err)
+	}
+	// db: with no value (null) leaves it unset.
+	if s, err := Parse("c.yaml", []byte("db:\n"), nil); err != nil || s.DB != "" {
+		t.Fatalf("db: null: %+v, %v", s, err)
+	}
+}
