@@ -117,6 +117,21 @@ func durField(p func(*engine.Config) *time.Duration) func(*Settings, value) erro
 	}
 }
 
+// msField is durField for a duration the engine takes as 0 (its default)
+// or at least a millisecond, refused here naming the key and its line.
+func msField(p func(*engine.Config) *time.Duration) func(*Settings, value) error {
+	set := durField(p)
+	return func(s *Settings, v value) error {
+		if err := set(s, v); err != nil {
+			return err
+		}
+		if d := *p(&s.Config); d > 0 && d < time.Millisecond {
+			return fmt.Errorf("%q is under a millisecond: give 0 (the default) or at least 1ms", v.s)
+		}
+		return nil
+	}
+}
+
 func strField(p func(*Settings) *string) func(*Settings, value) error {
 	return func(s *Settings, v value) error { *p(s) = v.s; return nil }
 }
@@ -145,12 +160,12 @@ var keys = []key{
 	{"execution.min_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MinConcurrency })},
 	{"execution.max_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MaxConcurrency })},
 	{"execution.batch_size", kInt, intField(func(c *engine.Config) *int { return &c.Execution.BatchSize })},
-	{"execution.tune_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.TuneInterval })},
-	{"execution.lease_ttl", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.LeaseTTL })},
-	{"execution.poll_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.PollInterval })},
-	{"execution.rescue_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.RescueInterval })},
-	{"execution.schedule_interval", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.ScheduleInterval })},
-	{"execution.default_timeout", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Execution.DefaultTimeout })},
+	{"execution.tune_interval", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.TuneInterval })},
+	{"execution.lease_ttl", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.LeaseTTL })},
+	{"execution.poll_interval", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.PollInterval })},
+	{"execution.rescue_interval", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.RescueInterval })},
+	{"execution.schedule_interval", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.ScheduleInterval })},
+	{"execution.default_timeout", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.DefaultTimeout })},
 	{"execution.retention", kRetention, func(s *Settings, v value) error {
 		if v.s == "forever" {
 			s.Config.Execution.Retention = engine.KeepForever
@@ -166,8 +181,8 @@ var keys = []key{
 	{"execution.queues", kList, func(s *Settings, v value) error { s.Config.Execution.Queues = v.list; return nil }},
 	{"retry.base", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Base })},
 	{"retry.max", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Max })},
-	{"predictive_retry.min", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Min })},
-	{"predictive_retry.max", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Max })},
+	{"predictive_retry.min", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Min })},
+	{"predictive_retry.max", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Max })},
 	{"cache.distributed", kString, func(s *Settings, v value) error { s.Config.Cache.Distributed = v.s; return nil }},
 }
 
