@@ -465,6 +465,8 @@ func (dialect) BindList(col, ph string, list any) (string, any) {
 
 func (dialect) Among(col, query string) string { return col + " = ANY(ARRAY(" + query + "))" }
 
+func (dialect) BindLimit(ph string) string { return ph }
+
 func (dialect) JSONAgg(elems ...string) string {
 	return "json_agg(json_build_array(" + strings.Join(elems, ", ") + "))"
 }

@@ -373,6 +373,8 @@ var bunDialect = sqlitedialect.New()
 
 func (dialect) Among(col, query string) string { return col + " IN (" + query + ")" }
 
+func (dialect) BindLimit(ph string) string { return "+" + ph }
+
 func (dialect) JSONAgg(elems ...string) string {
 	return "json_group_array(json_array(" + strings.Join(elems, ", ") + "))"
 }

@@ -904,7 +904,7 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 			SELECT s.id FROM tasker_steps s CROSS JOIN tasker_tasks t
 			WHERE t.id = s.task_id AND s.state = 'pending' AND s.pending_deps = 0
 				AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually') AND s.conc_group IS NULL AND s.rate_system IS NULL` + filter + `
-			ORDER BY ` + order + ` LIMIT ` + b.arg(limit) + ` ` + s.d.SkipLocked() + `)`
+			ORDER BY ` + order + ` LIMIT ` + s.d.BindLimit(b.arg(limit)) + ` ` + s.d.SkipLocked() + `)`
 	update := `UPDATE tasker_steps SET state = 'in_progress', attempts = attempts + 1,
 			lease_owner = ` + owner + `, lease_expires_at = ` + expires + `, lease_token = ` + token + `,
 			started_at = ` + started + `, updated_at = ` + started + `, transition_seq = transition_seq + 1

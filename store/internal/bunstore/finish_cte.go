@@ -121,7 +121,7 @@ cand AS (
 			AND s.next_attempt_at <= ` + b.time(p.Now, 0) + `
 			AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')` + filter + `
 		LIMIT 1) c
-	ORDER BY c.priority DESC, c.id LIMIT ` + b.arg(limit) + `),`)
+	ORDER BY c.priority DESC, c.id LIMIT ` + s.d.BindLimit(b.arg(limit)) + `),`)
 	var owner, expires, token string
 	if p.Claim != nil {
 		owner, expires, token = b.arg(p.Claim.Owner), b.time(p.Now, p.Claim.LeaseTTL), b.arg(newLeaseToken())
