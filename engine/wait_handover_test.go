@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,13 +13,27 @@ import (
 )
 
 // A commit of this process that finishes a task hands it to the process's
-// waiters whole (Postgres returns it from the finishing statement): each
-// Wait reads the task once, at its first look, and two waiters of one
-// task decode their own copies of the results (a shared copy decoded
-// twice would lose the codec's padding twice).
+// waiters whole (Postgres returns it from the finishing statement of
+// completions; otherwise the commit's group is read once, Store.GetTasks):
+// each Wait reads the task once, at its first look, and two waiters of
+// one task decode their own copies of the results (a shared copy decoded
+// twice would lose the codec's padding twice). A task that fails is
+// handed over too.
 func TestWaitTakesTheFinishedTaskFromTheCommit(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		for _, fail := range []bool{false, true} {
+			name := db + "/completes"
+			if fail {
+				name = db + "/fails"
+			}
+			t.Run(name, func(t *testing.T) { testWaitTakesTheFinishedTask(t, db, fail) })
+		}
+	}
+}
+
+func testWaitTakesTheFinishedTask(t *testing.T, db string, fail bool) {
 	ctx := context.Background()
-	st := &doneReads{Store: openChaosStore(t, "postgres")}
+	st := &doneReads{Store: openChaosStore(t, db)}
 	cfg := chaosConfig(st, "w")
 	cfg.Codec = &xorCodec{name: "xor/v1", pad: 3}
 	cfg.Execution.PollInterval = time.Minute // no look but the first and the wake-up
@@ -29,6 +44,9 @@ func TestWaitTakesTheFinishedTaskFromTheCommit(t *testing.T) {
 		a, err := engine.Result[string](sc, "a")
 		if err != nil {
 			return nil, err
+		}
+		if fail {
+			return nil, engine.Permanent(errors.New("declined"))
 		}
 		return a + "b", nil
 	}))
@@ -46,7 +64,11 @@ func TestWaitTakesTheFinishedTaskFromTheCommit(t *testing.T) {
 		go func() {
 			out, err := h.Wait(ctx)
 			var v string
-			if err == nil {
+			switch {
+			case err != nil:
+			case fail:
+				v = string(out.State)
+			default:
 				err = out.Decode("b", &v)
 			}
 			results <- result{v, err}
@@ -55,9 +77,13 @@ func TestWaitTakesTheFinishedTaskFromTheCommit(t *testing.T) {
 	// Both waiters have looked once (each registers before it looks).
 	pgtest.WaitFor(t, "both waiters' first look", 20*time.Second, time.Millisecond, func() bool { return st.looks.Load() >= 2 })
 	close(release)
+	want := "ab"
+	if fail {
+		want = string(store.TaskError)
+	}
 	for range 2 {
-		if r := <-results; r.err != nil || r.v != "ab" {
-			t.Fatalf("Wait gave %q, %v; want \"ab\"", r.v, r.err)
+		if r := <-results; r.err != nil || r.v != want {
+			t.Fatalf("Wait gave %q, %v; want %q", r.v, r.err, want)
 		}
 	}
 	if n := st.done.Load(); n != 0 {
@@ -82,12 +108,20 @@ func (s *doneReads) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDet
 }
 
 // A handle keeps its task as the commit of this process that finished it
-// returned it (Postgres: a commit of completions, made while the claim
-// loop has no backlog): a Wait after the finish reads nothing, and gets
-// the results; another handle of the task reads it.
+// handed it over (Postgres: returned by a commit of completions, made while
+// the claim loop has no backlog; otherwise read once for the commit's
+// group, FinishStepsResult.Finished and Store.GetTasks): a Wait after the
+// finish reads nothing, and gets the results; another handle of the task
+// reads it.
 func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) { testWaitAfterTheFinishReadsNothing(t, db) })
+	}
+}
+
+func testWaitAfterTheFinishReadsNothing(t *testing.T, db string) {
 	ctx := context.Background()
-	st := &doneReads{Store: openChaosStore(t, "postgres")}
+	st := &doneReads{Store: openChaosStore(t, db)}
 	e := newEngine(t, chaosConfig(st, "w"))
 	must(t, e.HandleFunc("a", func(*engine.StepContext) (any, error) { return "a", nil }))
 	must(t, e.Register(&engine.Template{Namespace: "t", Name: "a", Steps: []engine.StepTemplate{{Name: "a", Handler: "a"}}}))
@@ -96,29 +130,29 @@ func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
 	}))
 	events, unsubscribe := e.Subscribe(16)
 	defer unsubscribe()
-	idleEngine(t, e) // one task at a time, the loop idle: its commit is one statement
-	finished := func(id int64) {
+	idleEngine(t, e) // one task at a time, the loop idle: on Postgres its commit is one statement
+	finished := func(id int64, want string) {
 		t.Helper()
 		for {
 			select {
 			case ev := <-events:
-				if ev.Name == engine.EventTaskFailed {
-					t.Fatalf("task %d failed", ev.TaskID)
-				}
-				if ev.Name == engine.EventTaskCompleted && ev.TaskID == id {
+				if (ev.Name == engine.EventTaskFailed || ev.Name == engine.EventTaskCompleted) && ev.TaskID == id {
+					if ev.Name != want {
+						t.Fatalf("task %d: %s, want %s", id, ev.Name, want)
+					}
 					return
 				}
 			case <-time.After(20 * time.Second):
-				t.Fatalf("task %d did not complete in 20 s", id)
+				t.Fatalf("task %d did not finish in 20 s", id)
 			}
 		}
 	}
 	h, err := e.Start(ctx, "t/a", nil)
 	must(t, err)
-	finished(h.TaskID)
+	finished(h.TaskID, engine.EventTaskCompleted)
 	wh, err := engine.StartWorkflow[int, int](ctx, e, "t/code", 21)
 	must(t, err)
-	finished(wh.TaskID)
+	finished(wh.TaskID, engine.EventTaskCompleted)
 	for range 2 { // twice: the kept task is shared, each Wait decodes a copy
 		out, err := h.Wait(ctx)
 		must(t, err)

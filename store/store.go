@@ -47,6 +47,9 @@ type Store interface {
 	// edges, as GetTask, once it has finished (State.Done), and its row
 	// alone before that — what Wait needs at each look.
 	GetTaskIfDone(ctx context.Context, id int64) (*TaskDetail, error)
+	// GetTasks reads the tasks of ids, each as GetTask does, in id order,
+	// in one statement: ids of no task are left out.
+	GetTasks(ctx context.Context, ids []int64) ([]*TaskDetail, error)
 	// TasksDone returns, in no particular order, those of ids whose task
 	// has finished (State.Done), in one statement: whoever waits for many
 	// tasks learns which to read after a commit elsewhere. Ids of no task

@@ -234,6 +234,10 @@ func (s *Store) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDetail,
 	return do(ctx, s, "GetTaskIfDone", func() (*store.TaskDetail, error) { return s.inner.GetTaskIfDone(ctx, id) })
 }
 
+func (s *Store) GetTasks(ctx context.Context, ids []int64) ([]*store.TaskDetail, error) {
+	return do(ctx, s, "GetTasks", func() ([]*store.TaskDetail, error) { return s.inner.GetTasks(ctx, ids) })
+}
+
 func (s *Store) TasksDone(ctx context.Context, ids []int64) ([]int64, error) {
 	return do(ctx, s, "TasksDone", func() ([]int64, error) { return s.inner.TasksDone(ctx, ids) })
 }

@@ -43,25 +43,63 @@ func testFinishWatched(t *testing.T, b *bundle) {
 		if got.Task.ID != x.Task.ID && got.Task.ID != z.Task.ID {
 			t.Fatalf("returned task %d, which the commit did not finish", got.Task.ID)
 		}
-		want := b.get(t, got.Task.ID)
-		if !reflect.DeepEqual(*got.Task, *want.Task) {
-			t.Errorf("task returned:\n%+v\nGetTask after:\n%+v", *got.Task, *want.Task)
+		sameTask(t, got, b.get(t, got.Task.ID))
+	}
+}
+
+// testGetTasks: GetTasks reads each task of ids as GetTask does, in id
+// order, once, leaving out ids of no task.
+func testGetTasks(t *testing.T, b *bundle) {
+	if got, err := b.s.GetTasks(b.ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("GetTasks(nil) = %v, %v; want nothing", got, err)
+	}
+	done := b.create(t, chain("p1", "p2", "p3"))
+	for _, name := range []string{"p1", "p2", "p3"} {
+		b.finish(t, complete(b.claimOne(t, name), `{"n":1}`))
+	}
+	running := b.create(t, chain("r1", "r2"))
+	single := b.create(t, chain("s"))
+	missing := done.Task.ID + running.Task.ID + single.Task.ID + 1000
+	got, err := b.s.GetTasks(b.ctx, []int64{single.Task.ID, missing, done.Task.ID, running.Task.ID, single.Task.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{done.Task.ID, running.Task.ID, single.Task.ID}
+	if len(got) != len(want) {
+		t.Fatalf("GetTasks returned %d tasks, want %d (%v)", len(got), len(want), want)
+	}
+	for i, d := range got {
+		if d.Task.ID != want[i] {
+			t.Fatalf("task %d at %d, want %d: ids in order, once each", d.Task.ID, i, want[i])
 		}
-		if len(got.Steps) != len(want.Steps) {
-			t.Fatalf("returned %d steps, GetTask %d", len(got.Steps), len(want.Steps))
+		sameTask(t, d, b.get(t, d.Task.ID))
+	}
+	if len(got[0].Edges) != 2 || len(got[0].Steps) != 3 || got[0].Task.State != store.TaskComplete {
+		t.Fatalf("the finished chain: %d steps, %d edges, state %s", len(got[0].Steps), len(got[0].Edges), got[0].Task.State)
+	}
+}
+
+// sameTask checks that got is want: the task, each step (results compared
+// as text without spaces) and the edges.
+func sameTask(t *testing.T, got, want *store.TaskDetail) {
+	t.Helper()
+	if !reflect.DeepEqual(*got.Task, *want.Task) {
+		t.Errorf("task %d returned:\n%+v\nGetTask:\n%+v", got.Task.ID, *got.Task, *want.Task)
+	}
+	if len(got.Steps) != len(want.Steps) {
+		t.Fatalf("task %d: returned %d steps, GetTask %d", got.Task.ID, len(got.Steps), len(want.Steps))
+	}
+	for i, s := range got.Steps {
+		w := want.Steps[i]
+		gr, wr := strings.ReplaceAll(string(s.Results), " ", ""), strings.ReplaceAll(string(w.Results), " ", "")
+		sc, wc := *s, *w
+		sc.Results, wc.Results = nil, nil
+		if gr != wr || !reflect.DeepEqual(sc, wc) {
+			t.Errorf("task %d step %d returned:\n%+v %s\nGetTask:\n%+v %s", got.Task.ID, i, sc, gr, wc, wr)
 		}
-		for i, s := range got.Steps {
-			w := want.Steps[i]
-			gr, wr := strings.ReplaceAll(string(s.Results), " ", ""), strings.ReplaceAll(string(w.Results), " ", "")
-			sc, wc := *s, *w
-			sc.Results, wc.Results = nil, nil
-			if gr != wr || !reflect.DeepEqual(sc, wc) {
-				t.Errorf("step %d returned:\n%+v %s\nGetTask after:\n%+v %s", i, sc, gr, wc, wr)
-			}
-		}
-		if !reflect.DeepEqual(got.Edges, want.Edges) {
-			t.Errorf("edges returned %v, GetTask %v", got.Edges, want.Edges)
-		}
+	}
+	if !reflect.DeepEqual(got.Edges, want.Edges) {
+		t.Errorf("task %d: edges returned %v, GetTask %v", got.Task.ID, got.Edges, want.Edges)
 	}
 }
 

@@ -238,6 +238,7 @@ FROM (SELECT ` + s.columns("done steps", func() string { return s.stepColumns("d
 			finished = append(finished, r)
 		}
 	}
+	slices.SortFunc(res.Finished, func(a, b *store.TaskDetail) int { return cmp.Compare(a.Task.ID, b.Task.ID) })
 	byTask := make(map[int64]*store.TaskDetail, len(res.Finished))
 	for _, d := range res.Finished {
 		byTask[d.Task.ID] = d

@@ -244,18 +244,46 @@ func (s *Store) TasksDone(ctx context.Context, ids []int64) ([]int64, error) {
 // getTask is GetTask with cond added to the condition that joins the
 // steps to the task.
 func (s *Store) getTask(ctx context.Context, id int64, cond string) (*store.TaskDetail, error) {
-	var rows []taskStepRow
-	query := `SELECT ` + s.columns("task of steps", func() string { return s.taskColumns("t.") }) + `, s.*, (SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = s.id) AS step_out
-		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id` + cond + ` WHERE t.id = ` + s.d.Placeholder(1) + ` ORDER BY s.id`
-	if err := s.scan(ctx, s.ro, query, []any{id}, &rows); err != nil {
+	b := params{s: s}
+	got, err := s.readTasks(ctx, "t.id = "+b.arg(id), cond, b.args)
+	if err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)
 	}
-	if len(rows) == 0 {
+	if len(got) == 0 {
 		return nil, fmt.Errorf("getting task %d: %w", id, store.ErrNotFound)
 	}
-	t := rows[0].Task
-	d := &store.TaskDetail{Task: &t}
+	return got[0], nil
+}
+
+// GetTasks reads the tasks of ids whole, in id order, in one statement.
+func (s *Store) GetTasks(ctx context.Context, ids []int64) ([]*store.TaskDetail, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b := params{s: s}
+	got, err := s.readTasks(ctx, b.in("t.id", ids), "", b.args)
+	if err != nil {
+		return nil, s.wrap(fmt.Sprintf("getting %d tasks", len(ids)), err)
+	}
+	return got, nil
+}
+
+// readTasks reads the tasks where is true of, in id order, each with its
+// steps (joined on cond too) and edges.
+func (s *Store) readTasks(ctx context.Context, where, cond string, args []any) ([]*store.TaskDetail, error) {
+	var rows []taskStepRow
+	query := `SELECT ` + s.columns("task of steps", func() string { return s.taskColumns("t.") }) + `, s.*, (SELECT ` + s.d.JSONAgg("e.to_step_id") + ` FROM tasker_step_edges e WHERE e.from_step_id = s.id) AS step_out
+		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id` + cond + ` WHERE ` + where + ` ORDER BY t.id, s.id`
+	if err := s.scan(ctx, s.ro, query, args, &rows); err != nil {
+		return nil, err
+	}
+	var out []*store.TaskDetail
 	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].Task.ID != r.Task.ID {
+			t := r.Task
+			out = append(out, &store.TaskDetail{Task: &t})
+		}
+		d := out[len(out)-1]
 		if r.Step.ID == 0 { // a task without steps: the left join's one row
 			continue
 		}
@@ -264,18 +292,20 @@ func (s *Store) getTask(ctx context.Context, id int64, cond string) (*store.Task
 		if len(r.Out) == 0 {
 			continue
 		}
-		var out [][1]int64
-		if err := json.Unmarshal(r.Out, &out); err != nil {
-			return nil, fmt.Errorf("getting task %d: decoding the edges of step %d: %w", id, st.ID, err)
+		var edges [][1]int64
+		if err := json.Unmarshal(r.Out, &edges); err != nil {
+			return nil, fmt.Errorf("task %d: decoding the edges of step %d: %w", d.Task.ID, st.ID, err)
 		}
-		for _, to := range out {
-			d.Edges = append(d.Edges, &store.Edge{TaskID: id, FromStepID: st.ID, ToStepID: to[0]})
+		for _, to := range edges {
+			d.Edges = append(d.Edges, &store.Edge{TaskID: d.Task.ID, FromStepID: st.ID, ToStepID: to[0]})
 		}
 	}
-	slices.SortFunc(d.Edges, func(a, b *store.Edge) int {
-		return cmp.Or(cmp.Compare(a.FromStepID, b.FromStepID), cmp.Compare(a.ToStepID, b.ToStepID))
-	})
-	return d, nil
+	for _, d := range out {
+		slices.SortFunc(d.Edges, func(a, b *store.Edge) int {
+			return cmp.Or(cmp.Compare(a.FromStepID, b.FromStepID), cmp.Compare(a.ToStepID, b.ToStepID))
+		})
+	}
+	return out, nil
 }
 
 // taskStepRow is a row of GetTask: the task, one of its steps, and the
