@@ -240,9 +240,8 @@ type startOptions struct {
 	// StartAt, StartAfter (see notBefore)
 	startAt    time.Time
 	startAfter time.Duration
-	after      bool // the delay is StartAfter's (StartAt's otherwise)
-	delayed    bool
-	delays     int           // StartAt and StartAfter given (more than one is refused)
+	after      bool          // the delay is StartAfter's (StartAt's otherwise)
+	delays     int           // StartAt and StartAfter given (none: no delay; more than one is refused)
 	reuse      IdentityReuse // WithIdentityReuse
 	reuseSet   bool
 }

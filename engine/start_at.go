@@ -14,24 +14,21 @@ import (
 // WithWorkflowTimeout counts from t. The zero time is refused, and so is
 // StartAt given with StartAfter (or twice).
 func StartAt(t time.Time) StartOption {
-	return func(o *startOptions) { o.startAt, o.startAfter, o.after, o.delayed = t, 0, false, true; o.delays++ }
+	return func(o *startOptions) { o.startAt, o.startAfter, o.after = t, 0, false; o.delays++ }
 }
 
 // StartAfter is StartAt(now + d) on the engine's clock: 0 starts at once.
 // A negative d is refused, and so is StartAfter given with StartAt (or
 // twice).
 func StartAfter(d time.Duration) StartOption {
-	return func(o *startOptions) {
-		o.startAt, o.startAfter, o.after, o.delayed = time.Time{}, d, true, true
-		o.delays++
-	}
+	return func(o *startOptions) { o.startAt, o.startAfter, o.after = time.Time{}, d, true; o.delays++ }
 }
 
 // notBefore is when a delayed start may run (zero: at once), or an error
 // for a refused option.
 func (o *startOptions) notBefore(clk Clock) (time.Time, error) {
 	switch {
-	case !o.delayed:
+	case o.delays == 0:
 		return time.Time{}, nil
 	case o.after && o.startAfter < 0:
 		return time.Time{}, fmt.Errorf("%w: StartAfter(%s): the delay is negative", store.ErrInvalid, o.startAfter)
