@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -77,6 +79,34 @@ func (s *Store) bound(ctx context.Context, query string, args []any, run func(co
 		s.hooks[i].AfterQuery(ctx, ev)
 	}
 	return ev.Err
+}
+
+// texts keeps the texts of statements long enough that building them
+// costs more than looking them up (the finish statement: ~45 µs of string
+// building per call), by a comparable key that determines the text: the
+// fragments it is built from.
+type texts struct {
+	m sync.Map
+	n atomic.Int32
+}
+
+// maxTexts bounds texts: keys are a few shapes per store (a new lease TTL
+// or claim filter is a new key), and past the bound a text is built each
+// time instead of kept.
+const maxTexts = 256
+
+// text returns the text for key, built by build on its first use.
+func (t *texts) text(key any, build func() string) string {
+	if v, ok := t.m.Load(key); ok {
+		return v.(string)
+	}
+	q := build()
+	if t.n.Load() < maxTexts {
+		if _, loaded := t.m.LoadOrStore(key, q); !loaded {
+			t.n.Add(1)
+		}
+	}
+	return q
 }
 
 // params builds a statement's text and its bind arguments in the

@@ -22,6 +22,7 @@ type Store struct {
 	d       Dialect // what differs between databases
 	closeFn func() error
 	hints   *claimHints     // shared with WithTx views
+	texts   *texts          // statement texts by shape, shared with WithTx views
 	hooks   []bun.QueryHook // run around statements sent outside bun
 }
 
@@ -72,7 +73,7 @@ var _ store.Store = (*Store)(nil)
 // New returns a store writing through rw and reading through ro (ro may be
 // nil: reads then use rw). closeFn closes the underlying pools.
 func New(rw, ro *bun.DB, d Dialect, closeFn func() error) *Store {
-	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, hints: &claimHints{}}
+	s := &Store{db: rw, rw: rw, ro: rw, d: d, closeFn: closeFn, hints: &claimHints{}, texts: &texts{}}
 	if ro != nil {
 		s.ro = ro
 	}
@@ -84,7 +85,7 @@ func (s *Store) DB() *bun.DB { return s.db }
 
 // WithTx returns a store whose methods run inside tx.
 func (s *Store) WithTx(tx bun.IDB) store.Store {
-	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, hints: s.hints, hooks: s.hooks}
+	return &Store{db: s.db, rw: tx, ro: tx, d: s.d, hints: s.hints, texts: s.texts, hooks: s.hooks}
 }
 
 // Capabilities describes the backend.
