@@ -259,6 +259,29 @@ func TestLimitsAndCrossOrigin(t *testing.T) {
 	}
 }
 
+// TestBodyIsOneJSONValue: a body with something after its JSON value (a
+// second object, stray text) is refused (400, saying so) and changes
+// nothing; before, the first value was acted on and the rest ignored, so
+// {"reason":"a"} {"force":true} cancelled without the force it asked for.
+func TestBodyIsOneJSONValue(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	for _, body := range []string{`{"reason":"a"} {"force":true}`, `{"reason":"a"}, oops`, `{"reason":"a"}}`, `{} []`} {
+		code, out := v.do("POST", path, op, body)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), "more follows its value") {
+			t.Errorf("POST %s %s: %d %v, want 400 saying more follows the value", path, body, code, out)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancels left task %d %s", id, st)
+	}
+	if code, out := v.do("POST", path, op, "{\"reason\":\"a\"}\n\t "); code != http.StatusOK || v.state(id) != store.TaskCancelled {
+		t.Fatalf("a body with trailing white space: %d %v, task %s; want it cancelled", code, out, v.state(id))
+	}
+}
+
 // TestAnonymousOnlyWithoutTokens: AllowAnonymous serves a request without
 // a token as admin until the first token exists.
 func TestAnonymousOnlyWithoutTokens(t *testing.T) {

@@ -221,12 +221,24 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
 }
 
-// decode reads a JSON body into v; an empty body leaves v as it is.
+// decode reads a JSON body into v; an empty body leaves v as it is. The
+// body is one JSON value: anything after it (a second object, stray text)
+// is refused, not ignored.
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
+	var tooBig *http.MaxBytesError
+	err := dec.Decode(v)
+	if err == nil {
+		end := dec.InputOffset()
+		if _, err = dec.Token(); errors.Is(err, io.EOF) {
+			return nil
+		}
+		if !errors.As(err, &tooBig) {
+			return badRequest("the body is not the JSON expected: more follows its value (after byte %d); send one JSON value", end)
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
 		if errors.As(err, &tooBig) {
 			return err
 		}
