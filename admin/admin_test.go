@@ -282,6 +282,34 @@ func TestBodyIsOneJSONValue(t *testing.T) {
 	}
 }
 
+// TestRevokeTokenRefusesABody: POST /api/tokens/{id}/revoke takes no
+// body; one ({"dry_run":true}) is refused 400 naming the field and the
+// token stays live. Before, the body was never read and the token was
+// revoked whatever it said.
+func TestRevokeTokenRefusesABody(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	ad := v.token(store.RoleAdmin)
+	vw, tok, err := admin.CreateToken(context.Background(), v.st, "ci", store.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/tokens/%d/revoke", tok.ID)
+	for _, body := range []string{`{"dry_run":true}`, `"now"`} {
+		if code, out := v.do("POST", path, ad, body); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), "the body is not the JSON expected") {
+			t.Errorf("POST %s %s: %d %v, want 400", path, body, code, out)
+		}
+	}
+	if code, out := v.do("GET", "/api/tasks", vw, ""); code != http.StatusOK {
+		t.Fatalf("the token after refused revokes: %d %v, want it still live", code, out)
+	}
+	if code, out := v.do("POST", path, ad, ""); code != http.StatusOK {
+		t.Fatalf("revoke without a body: %d %v", code, out)
+	}
+	if code, _ := v.do("GET", "/api/tasks", vw, ""); code != http.StatusUnauthorized {
+		t.Fatalf("the revoked token: %d, want 401", code)
+	}
+}
+
 // TestAnonymousOnlyWithoutTokens: AllowAnonymous serves a request without
 // a token as admin until the first token exists.
 func TestAnonymousOnlyWithoutTokens(t *testing.T) {

@@ -340,6 +340,12 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principa
 		fail(w, badRequest("token id %q: want a number", r.PathValue("id")))
 		return
 	}
+	// It takes no body; one is refused rather than ignored (as retry's).
+	var body struct{}
+	if err := decode(r, &body); err != nil {
+		fail(w, err)
+		return
+	}
 	if err := s.st.RevokeAdminToken(r.Context(), id, time.Time{}); err != nil {
 		fail(w, err)
 		return
