@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -384,6 +386,43 @@ func TestListTasks(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
 			t.Errorf("GET %s: %d %v, want 400 naming %q", path, code, body, want)
 		}
+	}
+}
+
+// TestListTasksWorkflowFilter: a workflow filter that is not
+// namespace/name is refused (400, naming it) on the API and the task list
+// page alike; before, "shop/" and "/fanout" listed a whole namespace or
+// every namespace's fanout, and "shop/fanout@0.0.0" (as the task list
+// shows a workflow) listed nothing, each answered 200.
+func TestListTasksWorkflowFilter(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	v.start(1)
+	for workflow, want := range map[string]string{
+		"shop/":             `workflow "shop/": want namespace/name`,
+		"/fanout":           `workflow "/fanout": want namespace/name`,
+		"shop/fanout/x":     `workflow "shop/fanout/x": want namespace/name`,
+		"shop/fanout@0.0.0": `workflow "shop/fanout@0.0.0": want namespace/name, without the version`,
+		"shop@1/fanout":     `without the version`,
+	} {
+		path := "/api/tasks?workflow=" + url.QueryEscape(workflow)
+		if code, body := v.do("GET", path, vw, ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
+			t.Errorf("GET %s: %d %v, want 400 containing %q", path, code, body, want)
+		}
+		req, _ := http.NewRequest("GET", v.srv.URL+"/ui/tasks?workflow="+url.QueryEscape(workflow), nil)
+		req.AddCookie(&http.Cookie{Name: "tasker_session", Value: vw})
+		res, err := v.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(string(page)), want) {
+			t.Errorf("GET /ui/tasks?workflow=%s: %d, want 400 containing %q", workflow, res.StatusCode, want)
+		}
+	}
+	if code, body := v.do("GET", "/api/tasks?workflow=shop/fanout", vw, ""); code != http.StatusOK || len(body["tasks"].([]any)) != 1 {
+		t.Fatalf("workflow=shop/fanout: %d %v, want the task", code, body)
 	}
 }
 

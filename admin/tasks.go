@@ -363,8 +363,15 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 		}
 	}
 	if workflow := q.Get("workflow"); workflow != "" {
+		// Both parts, neither with '/' or '@' (as a workflow's name is
+		// registered): "shop/" or "/fanout" would widen the filter to a
+		// whole namespace or name, "shop/fanout@1.0" match nothing.
 		var ok bool
-		if p.Namespace, p.Name, ok = strings.Cut(workflow, "/"); !ok {
+		p.Namespace, p.Name, ok = strings.Cut(workflow, "/")
+		switch {
+		case strings.Contains(workflow, "@"):
+			return nil, badRequest("workflow %q: want namespace/name, without the version", workflow)
+		case !ok || p.Namespace == "" || p.Name == "" || strings.Contains(p.Name, "/"):
 			return nil, badRequest("workflow %q: want namespace/name", workflow)
 		}
 	}
