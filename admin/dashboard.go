@@ -106,11 +106,12 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 }
 
 // pageParams lists the query parameters each page reads (the task list
-// and the performance page read their API endpoint's); the others, and
-// the forms (whose fields are in the body), take none.
+// reads its API endpoint's filters but not key, the idempotency-key
+// lookup it does not make; the performance page its endpoint's); the
+// others, and the forms (whose fields are in the body), take none.
 var pageParams = map[string][]string{
 	"GET /ui/{$}":         {"range"},
-	"GET /ui/tasks":       queryParams["GET /api/tasks"],
+	"GET /ui/tasks":       {"state", "workflow", "queue", "since", "until", "cursor", "limit"},
 	"GET /ui/performance": queryParams["GET /api/report"],
 }
 

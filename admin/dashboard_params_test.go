@@ -16,7 +16,8 @@ import (
 // unknown or repeated query parameter with a 400 page naming it (the
 // check the JSON API makes, with the page's own list), a form POST with a
 // query parameter is refused and changes nothing, and what the pages and
-// their own links send still works.
+// their own links send still works. The task list refuses key (the API's
+// idempotency-key lookup), which it accepted and ignored.
 func TestDashboardQueryParametersChecked(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	session := &http.Cookie{Name: "tasker_session", Value: v.token(store.RoleOperator)}
@@ -44,6 +45,9 @@ func TestDashboardQueryParametersChecked(t *testing.T) {
 		{"GET", "/ui/?rang=24h", `unknown query parameter "rang" (GET /ui/ takes range)`},
 		{"GET", "/ui/?range=24h&range=7d", `query parameter "range" given 2 times`},
 		{"GET", "/ui/tasks?stat=error", `unknown query parameter "stat" (GET /ui/tasks takes state, workflow, queue`},
+		// The API's key lookup: the page does not make it, and listed every
+		// task as if key were not there.
+		{"GET", "/ui/tasks?workflow=shop/fanout&key=order-9", `unknown query parameter "key" (GET /ui/tasks takes state, workflow, queue, since, until, cursor, limit)`},
 		{"GET", "/ui/tasks?state=error&state=pending", `query parameter "state" given 2 times: give it once (state=a,b`},
 		{"GET", task + "?tab=steps", `takes no query parameter, got "tab"`},
 		{"GET", "/ui/workers?queue=mail", `GET /ui/workers takes no query parameter, got "queue"`},
