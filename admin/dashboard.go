@@ -167,7 +167,7 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 		}
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
-				s.uiError(w, pg, http.StatusRequestEntityTooLarge, err)
+				s.formError(w, pg, err)
 				return
 			}
 			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(pg.CSRF)) {
@@ -196,11 +196,22 @@ func (s *server) uiError(w http.ResponseWriter, pg *page, code int, err error) {
 	s.render(w, code, "error", pg)
 }
 
+// formError answers a form body that could not be read: 413 when it is
+// over Config.MaxBodyBytes, 400 when it is not a form (a bad %-escape).
+func (s *server) formError(w http.ResponseWriter, pg *page, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.uiError(w, pg, http.StatusRequestEntityTooLarge, err)
+		return
+	}
+	s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("the form's body is not a form: %w", err))
+}
+
 // login checks a pasted token and keeps it in the session cookie.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	pg := &page{Base: base(r), Title: "Sign in"}
 	if err := r.ParseForm(); err != nil {
-		s.uiError(w, pg, http.StatusRequestEntityTooLarge, err)
+		s.formError(w, pg, err)
 		return
 	}
 	secret := strings.TrimSpace(r.PostForm.Get("token"))

@@ -75,3 +75,43 @@ func TestDashboardQueryParametersChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardFormBodyErrors: a form body that is not a form (a bad
+// %-escape) is answered 400 with a page saying so, one over MaxBodyBytes
+// 413, and neither acts; before, both were 413 "Request Entity Too
+// Large", the malformed one too.
+func TestDashboardFormBodyErrors(t *testing.T) {
+	v := newEnv(t, admin.Config{MaxBodyBytes: 1024})
+	session := &http.Cookie{Name: "tasker_session", Value: v.token(store.RoleOperator)}
+	id := v.start(1)
+	for _, c := range []struct {
+		path string
+		body io.Reader
+		code int
+		want string
+	}{
+		{fmt.Sprintf("/ui/tasks/%d/cancel", id), strings.NewReader("reason=%zz"), http.StatusBadRequest, `the form's body is not a form: invalid URL escape "%zz"`},
+		{"/ui/login", strings.NewReader("token=%zz"), http.StatusBadRequest, `the form's body is not a form: invalid URL escape "%zz"`},
+		// Sent without a length, so that the form's reader meets the limit.
+		{fmt.Sprintf("/ui/tasks/%d/cancel", id), io.MultiReader(strings.NewReader("reason=" + strings.Repeat("x", 4096))), http.StatusRequestEntityTooLarge, "request body too large"},
+	} {
+		req, err := http.NewRequest("POST", v.srv.URL+c.path, c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(session)
+		res, err := v.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.code || !strings.Contains(html.UnescapeString(string(b)), c.want) {
+			t.Errorf("POST %s: %d, want %d with a page containing %q; got:\n%s", c.path, res.StatusCode, c.code, c.want, b)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused forms left task %d %s", id, st)
+	}
+}
