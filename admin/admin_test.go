@@ -640,6 +640,37 @@ func TestReport(t *testing.T) {
 	}
 }
 
+// TestReportNamespaceFilter: a namespace filter with '/' or '@', which no
+// namespace has, is refused (400, naming it) by GET /api/report and the
+// performance page; before, namespace=shop/fanout (a workflow given as
+// namespace) answered 200 with an empty report.
+func TestReportNamespaceFilter(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	tok := v.token(store.RoleViewer)
+	v.start(1)
+	for _, ns := range []string{"shop/fanout", "shop@1"} {
+		want := fmt.Sprintf(`namespace %q: a namespace has no '/' or '@'`, ns)
+		if code, body := v.do("GET", "/api/report?namespace="+url.QueryEscape(ns), tok, ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
+			t.Errorf("GET /api/report?namespace=%s: %d %v, want 400 containing %q", ns, code, body, want)
+		}
+		req, _ := http.NewRequest("GET", v.srv.URL+"/ui/performance?namespace="+url.QueryEscape(ns), nil)
+		req.AddCookie(&http.Cookie{Name: "tasker_session", Value: tok})
+		res, err := v.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(string(page)), want) {
+			t.Errorf("GET /ui/performance?namespace=%s: %d, want 400 containing %q", ns, res.StatusCode, want)
+		}
+	}
+	code, body := v.do("GET", "/api/report?namespace=shop", tok, "")
+	if sum, _ := body["summary"].(map[string]any); code != http.StatusOK || sum["tasks"] != float64(1) {
+		t.Fatalf("namespace=shop: %d %v, want the task", code, body)
+	}
+}
+
 // TestQueryParametersChecked: a query parameter the endpoint does not read
 // (a misspelt filter, a POST's option put in the query), one given twice,
 // filters that contradict each other, are answered 400 naming them, and a

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
@@ -37,6 +38,11 @@ func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
 			return nil, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, maxReportWindow)
 		}
 		since = d
+	}
+	// A namespace has no '/' or '@' (engine.Template): one with them
+	// matches nothing, and is most likely a workflow given as namespace.
+	if ns := q.Get("namespace"); strings.ContainsAny(ns, "/@") {
+		return nil, badRequest("namespace %q: a namespace has no '/' or '@' (for one workflow, say workflow=namespace/name)", ns)
 	}
 	to := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
 	return s.e.Report(r.Context(), to.Add(-since), to, engine.ReportFilter{Namespace: q.Get("namespace"), Workflow: q.Get("workflow")})
