@@ -490,7 +490,7 @@ func TestNewServerRefusesNilHandler(t *testing.T) {
 }
 
 // TestCheckListen: loopback may be anonymous; any other address needs a
-// token in the database.
+// token in the database; no address does without an Engine.
 func TestCheckListen(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	cfg := admin.Config{Engine: v.e}
@@ -511,6 +511,13 @@ func TestCheckListen(t *testing.T) {
 	}
 	if _, err := admin.CheckListen(ctx, cfg, "7007"); err == nil {
 		t.Fatal("an address without a port was accepted")
+	}
+	// A Config without an Engine is refused on every address; on
+	// loopback it was allowed (anonymous, even).
+	for _, addr := range []string{"127.0.0.1:7007", "0.0.0.0:7007"} {
+		if anon, err := admin.CheckListen(ctx, admin.Config{}, addr); err == nil || anon || !strings.Contains(err.Error(), "Config.Engine is required") {
+			t.Errorf("CheckListen(%s) without an Engine = %v, %v; want refused naming Config.Engine", addr, anon, err)
+		}
 	}
 }
 

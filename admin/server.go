@@ -47,11 +47,13 @@ func CheckListen(ctx context.Context, cfg Config, addr string) (allowAnonymous b
 	if err != nil {
 		return false, fmt.Errorf("admin: listen address %q: %w", addr, err)
 	}
-	if Loopback(host) {
-		return true, nil
-	}
+	// Refused on every address, as Handler refuses it: on loopback it
+	// was let through, the mistake found only later.
 	if cfg.Engine == nil {
 		return false, errors.New("admin: Config.Engine is required")
+	}
+	if Loopback(host) {
+		return true, nil
 	}
 	n, err := cfg.Engine.Store().CountAdminTokens(ctx)
 	if err != nil {
