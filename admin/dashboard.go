@@ -439,11 +439,9 @@ func (s *server) formAction(w http.ResponseWriter, r *http.Request, pg *page, do
 	}
 	p := r.Context().Value(principalKey{}).(*principal)
 	if err := do(engine.WithActor(r.Context(), p.actor), id); err != nil {
-		code := http.StatusConflict
-		if errors.Is(err, store.ErrNotFound) {
-			code = http.StatusNotFound
-		}
-		s.uiError(w, pg, code, err)
+		// The status the API answers for the same error: results the
+		// store refuses are a bad request, not a conflict.
+		s.uiError(w, pg, status(err), err)
 		return
 	}
 	seeOther(w, "../"+strconv.FormatInt(id, 10))

@@ -5,6 +5,8 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -113,5 +115,68 @@ func TestDashboardFormBodyErrors(t *testing.T) {
 	}
 	if st := v.state(id); st != store.TaskPending {
 		t.Fatalf("the refused forms left task %d %s", id, st)
+	}
+}
+
+// TestDashboardFormStatusAsAPI: a dashboard form's refused action answers
+// the status the API gives for the same error: results the store refuses
+// (a NUL character) 400, as POST …/resolve does, where every error but
+// not-found was answered 409 Conflict; an unknown step stays 404 and a
+// state machine refusal 409.
+func TestDashboardFormStatusAsAPI(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	session := &http.Cookie{Name: "tasker_session", Value: op}
+	id := v.start(1)
+	send := func(method, path string, form url.Values) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, v.srv.URL+path, strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(session)
+		client := *v.srv.Client()
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, html.UnescapeString(string(b))
+	}
+	task := fmt.Sprintf("/ui/tasks/%d", id)
+	_, page := send("GET", task, nil)
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the task page:\n%s", page)
+	}
+	csrf := m[1]
+	apiCode, apiBody := v.do("POST", fmt.Sprintf("/api/tasks/%d/steps/split/resolve", id), op, `{"results":"a\u0000b"}`)
+	for _, c := range []struct {
+		path string
+		form url.Values
+		code int
+		want string
+	}{
+		{task + "/resolve", url.Values{"csrf": {csrf}, "step": {"split"}, "results": {`"a\u0000b"`}}, apiCode, "contains a NUL character"},
+		{task + "/resolve", url.Values{"csrf": {csrf}, "step": {"nope"}, "results": {"1"}}, http.StatusNotFound, `the task has no step "nope"`},
+	} {
+		if code, body := send("POST", c.path, c.form); code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("POST %s %v: %d, want %d (the API: %d %v) with a page containing %q; got:\n%s", c.path, c.form, code, c.code, apiCode, apiBody, c.want, body)
+		}
+	}
+	if apiCode != http.StatusBadRequest {
+		t.Fatalf("the API answered %d %v to results with a NUL, want 400", apiCode, apiBody)
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused forms left task %d %s", id, st)
+	}
+	if code, body := send("POST", task+"/cancel", url.Values{"csrf": {csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("cancel: %d\n%s", code, body)
+	}
+	if code, body := send("POST", task+"/cancel", url.Values{"csrf": {csrf}}); code != http.StatusConflict {
+		t.Fatalf("cancelling a cancelled task: %d, want 409\n%s", code, body)
 	}
 }

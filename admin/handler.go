@@ -200,19 +200,24 @@ func writeError(w http.ResponseWriter, code int, err error) {
 
 // fail answers with the status the error calls for.
 func fail(w http.ResponseWriter, err error) {
+	writeError(w, status(err), err)
+}
+
+// status is the HTTP status an error calls for, for the API and the
+// dashboard's forms alike.
+func status(err error) int {
 	var tooBig *http.MaxBytesError
-	code := http.StatusInternalServerError
 	switch {
 	case errors.As(err, &tooBig):
-		code = http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errBadRequest), errors.Is(err, store.ErrInvalid), errors.Is(err, engine.ErrInvalidInput), errors.Is(err, engine.ErrPayloadTooLarge):
-		code = http.StatusBadRequest
+		return http.StatusBadRequest
 	case errors.Is(err, store.ErrNotFound):
-		code = http.StatusNotFound
+		return http.StatusNotFound
 	case errors.Is(err, store.ErrIllegalTransition), errors.Is(err, store.ErrConflict), errors.Is(err, engine.ErrRefused), errors.Is(err, engine.ErrEventRefused):
-		code = http.StatusConflict
+		return http.StatusConflict
 	}
-	writeError(w, code, err)
+	return http.StatusInternalServerError
 }
 
 var errBadRequest = errors.New("bad request")
