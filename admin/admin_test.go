@@ -426,6 +426,52 @@ func TestListTasksWorkflowFilter(t *testing.T) {
 	}
 }
 
+// TestEmptyParametersRefused: limit, cursor, since and until on
+// GET /api/tasks, and since on GET /api/report, given empty are refused
+// (400, naming them), as are the same on the dashboard's pages and an
+// empty range on the overview; before, each was taken as absent (the
+// default limit, the first page, no bound, the last hour). An empty
+// state, workflow or queue stays "any" (the task list's form sends them).
+func TestEmptyParametersRefused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	v.start(1)
+	cases := map[string]string{
+		"/api/tasks?limit=":      `limit "": want a number from 1 to 1000`,
+		"/api/tasks?cursor=":     `cursor "": want a number`,
+		"/api/tasks?since=":      `since "": want an RFC 3339 time`,
+		"/api/tasks?until=":      `until "": want an RFC 3339 time`,
+		"/api/report?since=":     `since "" is not a duration`,
+		"/ui/tasks?limit=":       `limit "": want a number from 1 to 1000`,
+		"/ui/performance?since=": `since "" is not a duration`,
+		"/ui/?range=":            `range "" is not one of 1h, 24h and 7d`,
+	}
+	for path, want := range cases {
+		req, _ := http.NewRequest("GET", v.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+vw)
+		req.AddCookie(&http.Cookie{Name: "tasker_session", Value: vw})
+		if strings.HasPrefix(path, "/ui/") {
+			req.Header.Del("Authorization")
+		}
+		res, err := v.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		// A page's text, or the API's JSON with its quotes unescaped.
+		text := strings.ReplaceAll(html.UnescapeString(string(body)), `\"`, `"`)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(text, want) {
+			t.Errorf("GET %s: %d %s, want 400 containing %q", path, res.StatusCode, body, want)
+		}
+	}
+	for _, path := range []string{"/api/tasks?state=&workflow=&queue=", "/api/report"} {
+		if code, body := v.do("GET", path, vw, ""); code != http.StatusOK {
+			t.Errorf("GET %s: %d %v, want 200", path, code, body)
+		}
+	}
+}
+
 // TestShowTask: a task's steps and edges by name, counts by state.
 func TestShowTask(t *testing.T) {
 	v := newEnv(t, admin.Config{})

@@ -26,12 +26,9 @@ var activityRanges = []activityRange{
 	{"7d", "last 7 days", 4 * time.Hour, 42},
 }
 
-// rangeOf is the range named key (the first when key is empty), ok false
-// for a name that is none.
+// rangeOf is the range named key, ok false for a name that is none ("" too:
+// the overview charts the first when range is absent, and refuses it empty).
 func rangeOf(key string) (activityRange, bool) {
-	if key == "" {
-		return activityRanges[0], true
-	}
 	for _, r := range activityRanges {
 		if r.Key == key {
 			return r, true

@@ -259,7 +259,10 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request, pg *page) 
 		s.uiError(w, pg, http.StatusServiceUnavailable, err)
 		return
 	}
-	rng, ok := rangeOf(r.URL.Query().Get("range"))
+	rng, ok := activityRanges[0], true
+	if r.URL.Query().Has("range") {
+		rng, ok = rangeOf(r.URL.Query().Get("range"))
+	}
 	if !ok {
 		s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("range %q is not one of 1h, 24h and 7d", r.URL.Query().Get("range")))
 		return

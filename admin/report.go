@@ -32,7 +32,7 @@ func (s *server) report(w http.ResponseWriter, r *http.Request, _ *principal) {
 func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
 	q := r.URL.Query()
 	since := time.Hour
-	if v := q.Get("since"); v != "" {
+	if v := q.Get("since"); q.Has("since") {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Minute || d > maxReportWindow {
 			return nil, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, maxReportWindow)

@@ -354,6 +354,9 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principa
 }
 
 // listParams reads a task listing's filters from a query (see listTasks).
+// An empty state, workflow or queue is no filter (the task list's form
+// sends them so); since, until, cursor and limit given empty are refused,
+// not taken as absent.
 func listParams(q url.Values) (*store.ListTasksParams, error) {
 	p := &store.ListTasksParams{Queue: q.Get("queue")}
 	var err error
@@ -379,7 +382,7 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 		key string
 		to  *time.Time
 	}{{"since", &p.CreatedAfter}, {"until", &p.CreatedBefore}} {
-		if v := q.Get(f.key); v != "" {
+		if v := q.Get(f.key); q.Has(f.key) {
 			if *f.to, err = time.Parse(time.RFC3339Nano, v); err != nil {
 				return nil, badRequest("%s %q: want an RFC 3339 time", f.key, v)
 			}
@@ -393,10 +396,10 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 		to  *int64
 		max int64
 	}{{"cursor", &p.Before, 1<<63 - 1}, {"limit", nil, 1000}} {
-		v := q.Get(f.key)
-		if v == "" {
+		if !q.Has(f.key) {
 			continue
 		}
+		v := q.Get(f.key)
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 || n > f.max {
 			return nil, badRequest("%s %q: want a number from 1 to %d", f.key, v, f.max)
