@@ -1,6 +1,10 @@
 package postgres
 
-import "github.com/tasker-go/tasker/store/internal/bunstore"
+import (
+	"time"
+
+	"github.com/tasker-go/tasker/store/internal/bunstore"
+)
 
 // MigrationVersions lists the embedded migrations' versions in order.
 func MigrationVersions() []int {
@@ -25,3 +29,16 @@ func BreakListener(s *Store) { s.waker.connCfg.Port = 1 }
 
 // MapError exposes the error mapping.
 var MapError = mapError
+
+// SetHelloGrace sets how long the store's listener sends NOTIFYs without
+// having heard another process. Call it before the first Wakeups.
+func SetHelloGrace(s *Store, d time.Duration) { s.waker.grace = d }
+
+// NotifyState reports the store's NOTIFY payload, whether it has heard
+// another process, and how many NOTIFYs it skipped for hearing none.
+func NotifyState(s *Store) (self string, peers bool, skipped int64) {
+	return s.waker.self, s.waker.peers.Load(), s.waker.skipped.Load()
+}
+
+// ChannelName is the LISTEN channel of a schema.
+var ChannelName = channelName

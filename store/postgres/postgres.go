@@ -394,6 +394,9 @@ func (s *Store) Stats() Stats {
 // that steps may have become ready. It never blocks: calls are coalesced
 // and the NOTIFY is sent from a background goroutine on a pool connection,
 // outside any transaction, so call it after the commit that made the work.
+// A process that listens (Wakeups, TaskDone) sends none while it knows of
+// no other process on the schema: listeners greet each other when they
+// start, and any notification from another process makes it known.
 func (s *Store) Wake() { s.waker.wake() }
 
 // Wakeups delivers announcements made by Wake in any process sharing the

@@ -1,8 +1,11 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/store/postgres"
@@ -162,4 +165,79 @@ func TestTaskDoneAcrossStores(t *testing.T) {
 	a.AnnounceDone()
 	receive(t, b.wakeup, "wake-up in a burst with a completion")
 	receive(t, done, "completion in a burst with a wake-up")
+}
+
+// A process that listens sends no NOTIFY while it has heard no other
+// process, and sends them again once another one says hello.
+func TestNoNotifyWhileAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := pgtest.NewSchema(t)
+	// A bystander that listens and never speaks sees every notification.
+	raw, err := pgx.Connect(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(ctx)
+	if _, err := raw.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.ChannelName(schema)}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	next := func(what string) string {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		n, err := raw.WaitForNotification(wctx)
+		if err != nil {
+			t.Fatalf("no notification (%s): %v", what, err)
+		}
+		return n.Payload
+	}
+
+	a := open(t, schema, &postgres.Options{MaxConns: 2, WakeupPoll: time.Hour})
+	postgres.SetHelloGrace(a, 0)
+	aWake := a.Wakeups()
+	aSelf, _, _ := postgres.NotifyState(a)
+	if p := next("a's hello"); p != aSelf+":hello" {
+		t.Fatalf("first notification %q, want a's hello", p)
+	}
+	a.Wake()
+	a.AnnounceDone()
+	waitFor(t, "a to skip its NOTIFY", func() bool { _, _, skipped := postgres.NotifyState(a); return skipped > 0 })
+	receive(t, aWake, "a's own wake-up")
+
+	b := listen(t, schema)
+	bSelf, _, _ := postgres.NotifyState(b.s)
+	// Nothing of a's came between its hello and b's: it was skipped.
+	if p := next("b's hello"); p != bSelf+":hello" {
+		t.Fatalf("after a's hello came %q, want b's hello (a sent a NOTIFY while alone)", p)
+	}
+	if p := next("a's answer"); p != aSelf+":here" {
+		t.Fatalf("after b's hello came %q, want a's answer", p)
+	}
+	waitFor(t, "a and b to know of each other", func() bool {
+		_, ap, _ := postgres.NotifyState(a)
+		_, bp, _ := postgres.NotifyState(b.s)
+		return ap && bp
+	})
+	_, _, skipped := postgres.NotifyState(a)
+	a.Wake()
+	if p := next("a's wake-up"); p != aSelf {
+		t.Fatalf("after a's answer came %q, want a's wake-up", p)
+	}
+	receive(t, b.wakeup, "a's wake-up in b")
+	if _, _, now := postgres.NotifyState(a); now != skipped {
+		t.Fatalf("a skipped %d NOTIFYs after hearing b", now-skipped)
+	}
+}
+
+// waitFor polls cond until it holds; wait bounds a failure.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
