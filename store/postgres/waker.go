@@ -28,8 +28,9 @@ const (
 	connectTimeout = 10 * time.Second
 	// helloGrace is how long a listener that has heard no other process
 	// keeps sending NOTIFYs after it starts listening: time for the
-	// processes already there to answer its hello.
-	helloGrace = 250 * time.Millisecond
+	// processes already there to answer its hello (what it skips before
+	// the answer is announced when the answer comes).
+	helloGrace = 20 * time.Millisecond
 )
 
 // waker carries wake-ups between processes over LISTEN/NOTIFY on a channel
@@ -113,6 +114,10 @@ func (w *waker) signal() {
 
 func (w *waker) wake() {
 	w.signal()
+	w.kickNotifier()
+}
+
+func (w *waker) kickNotifier() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
@@ -289,7 +294,11 @@ func (w *waker) receive(conn *pgx.Conn) {
 		if strings.HasPrefix(p, w.self) { // ours, delivered already
 			continue
 		}
-		w.peers.Store(true)
+		if !w.peers.Swap(true) && w.skipped.Load() > 0 {
+			// What was left unannounced while alone is announced now.
+			w.kickNotifier()
+			w.announceDone()
+		}
 		switch {
 		case strings.HasSuffix(p, helloSuffix):
 			w.notify(w.self + hereSuffix)
