@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/cachex"
@@ -134,6 +135,11 @@ type Trend struct {
 // that has passed.
 func (e *Engine) Report(ctx context.Context, from, to time.Time, filter ReportFilter) (*Report, error) {
 	p := &store.ReportParams{From: from, To: to, Namespace: filter.Namespace}
+	// A namespace has no '/' or '@' (Template refuses them): one with them
+	// matches nothing, and is most likely a workflow given as namespace.
+	if strings.ContainsAny(filter.Namespace, "/@") {
+		return nil, fmt.Errorf("report: namespace filter %q has a '/' or '@', which no namespace has (for one workflow, set Workflow to \"namespace/name\"): %w", filter.Namespace, store.ErrInvalid)
+	}
 	if filter.Workflow != "" {
 		ns, name, ok := splitWorkflow(filter.Workflow)
 		if !ok || (filter.Namespace != "" && filter.Namespace != ns) {

@@ -1,14 +1,18 @@
 package engine_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/testkit"
 )
 
@@ -111,6 +115,28 @@ func TestReportOfASeededWorkload(t *testing.T) {
 	}{{to, from, engine.ReportFilter{}}, {from, to, engine.ReportFilter{Workflow: "nope"}}, {from, to, engine.ReportFilter{Namespace: "x", Workflow: "r/bad"}}} {
 		if _, err := env.Report(context.Background(), bad.from, bad.to, bad.f); err == nil {
 			t.Errorf("Report(%v, %v, %+v) accepted", bad.from, bad.to, bad.f)
+		}
+	}
+}
+
+// A report's filter that can match nothing is refused, naming it.
+func TestReportRefusesFiltersThatMatchNothing(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	to := env.Clock.Now()
+	for _, f := range []engine.ReportFilter{
+		{Namespace: "shop/fanout"}, // a workflow given as namespace
+		{Namespace: "shop@1.0"},
+		{Workflow: "shop"},
+		{Namespace: "shop", Workflow: "billing/charge"},
+	} {
+		_, err := env.Report(context.Background(), to.Add(-time.Hour), to, f)
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Report(%+v): err %v, want store.ErrInvalid", f, err)
+			continue
+		}
+		if name := cmp.Or(f.Namespace, f.Workflow); !strings.Contains(err.Error(), strconv.Quote(name)) && !strings.Contains(err.Error(), strconv.Quote(f.Workflow)) {
+			t.Errorf("Report(%+v): %v does not name the filter", f, err)
 		}
 	}
 }
