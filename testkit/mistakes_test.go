@@ -3,6 +3,7 @@ package testkit_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,26 @@ func TestFailOnAttemptsKeepsItsWord(t *testing.T) {
 			}()
 			build()
 		}()
+	}
+}
+
+// RunFor that cannot get to its end in its rounds (10000, here 100) fails,
+// saying how far it got. Before, it returned as if d had passed: here with
+// the clock moved 100 ms of the hour asked for.
+func TestRunForFailsWhenItCannotGetThere(t *testing.T) {
+	defer testkit.SetMaxRounds(100)()
+	msg := fatalOf(t, func(ft *fatalT) {
+		env := testkit.NewEngine(ft, nil)
+		must(t, env.HandleFunc("busy", func(*engine.StepContext) (any, error) {
+			return nil, engine.Retryable(errors.New("not yet"), time.Millisecond)
+		}))
+		must(t, env.Register(&engine.Template{Namespace: "t", Name: "busy",
+			Steps: []engine.StepTemplate{{Name: "poll", Handler: "busy", RetryLimit: 1_000_000}}}))
+		_, err := env.Start(t.Context(), "t/busy", nil)
+		must(t, err)
+		env.RunFor(time.Hour)
+	})
+	if want := "testkit: RunFor(1h0m0s): still 59m59.9s short of the end after 100 rounds"; !strings.Contains(msg, want) {
+		t.Fatalf("RunFor said %q, want it to contain %q", msg, want)
 	}
 }

@@ -116,6 +116,10 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t}
 }
 
+// maxRounds bounds the rounds (run, rescue, move the clock) of
+// RunUntilDone and RunFor: a run that needs more is taken to be looping.
+var maxRounds = 10_000
+
 // RunUntilDone runs ready steps; when none is ready it moves the clock to
 // the next retry or lease expiry; it stops when every given task has
 // finished (complete, error, cancelled or resolved). It fails the test if
@@ -128,7 +132,7 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		env.t.Fatalf("testkit: RunUntilDone needs the ids of the tasks to run to the end")
 	}
 	ctx := context.Background()
-	for range 10_000 {
+	for range maxRounds {
 		if _, err := env.RunOnce(ctx); err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
 		}
@@ -147,7 +151,7 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		}
 		skipTo(env.Clock.Fake, next)
 	}
-	env.t.Fatalf("testkit: tasks %v did not finish in 10000 rounds", taskIDs)
+	env.t.Fatalf("testkit: tasks %v did not finish in %d rounds", taskIDs, maxRounds)
 }
 
 func (env *Env) allDone(ids []int64) bool {

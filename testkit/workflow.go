@@ -53,7 +53,9 @@ func (env *Env) SendEvent(taskID int64, name, key string, payload any) bool {
 
 // RunFor runs ready work and moves the clock through wake-ups until d has
 // passed on the fake clock (or every task is idle for good), then returns:
-// use it to let a workflow reach a wait before sending an event.
+// use it to let a workflow reach a wait before sending an event. It fails
+// the test if d does not pass in 10000 rounds (a step retrying or a
+// workflow sleeping in a tight loop).
 func (env *Env) RunFor(d time.Duration) {
 	env.t.Helper()
 	if d < 0 {
@@ -61,7 +63,7 @@ func (env *Env) RunFor(d time.Duration) {
 	}
 	ctx := context.Background()
 	end := env.Clock.Now().Add(d)
-	for range 10_000 {
+	for range maxRounds {
 		if _, err := env.RunOnce(ctx); err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
 		}
@@ -81,6 +83,8 @@ func (env *Env) RunFor(d time.Duration) {
 		}
 		skipTo(env.Clock.Fake, next)
 	}
+	// Returning here would let the test go on as if d had passed.
+	env.t.Fatalf("testkit: RunFor(%s): still %s short of the end after %d rounds of wake-ups", d, end.Sub(env.Clock.Now()), maxRounds)
 }
 
 // SaveHistory writes a workflow task's recorded history (see
