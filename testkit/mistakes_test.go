@@ -133,3 +133,62 @@ func TestRunForFailsWhenItCannotGetThere(t *testing.T) {
 		t.Fatalf("RunFor said %q, want it to contain %q", msg, want)
 	}
 }
+
+// A ready step the engine can never claim — its handler registered under
+// another name, or its task on a queue the engine does not serve — fails
+// RunUntilDone and RunFor at once, naming the step and what is missing.
+// Before, NextWakeup kept reporting it ready, the clock crept a
+// millisecond a round, and RunUntilDone failed after 10000 rounds (2 s)
+// with "did not finish", RunFor(time.Hour) returned as if the hour had
+// passed.
+func TestRunRefusesAStepNothingCanClaim(t *testing.T) {
+	newEnv := func(ft *fatalT) *testkit.Env {
+		env := testkit.NewEngine(ft, nil)
+		must(t, env.HandleFunc("shop.chrage", func(*engine.StepContext) (any, error) { return 1, nil }))
+		must(t, env.Register(&engine.Template{Namespace: "shop", Name: "order", Steps: []engine.StepTemplate{{Name: "charge", Handler: "shop.charge"}}}))
+		must(t, env.Register(&engine.Template{Namespace: "shop", Name: "typo", Steps: []engine.StepTemplate{{Name: "charge", Handler: "shop.chrage"}}}))
+		return env
+	}
+	for _, c := range []struct {
+		name, want string
+		f          func(ft *fatalT)
+	}{
+		{"RunUntilDone, handler misspelt", `testkit: step charge of task 1 is ready, but no handler "shop.charge" is registered (handlers: shop.chrage)`, func(ft *fatalT) {
+			env := newEnv(ft)
+			h, err := env.Start(t.Context(), "shop/order", nil)
+			must(t, err)
+			env.RunUntilDone(h.TaskID)
+		}},
+		{"RunFor, handler misspelt", `testkit: step charge of task 1 is ready, but no handler "shop.charge" is registered`, func(ft *fatalT) {
+			env := newEnv(ft)
+			_, err := env.Start(t.Context(), "shop/order", nil)
+			must(t, err)
+			env.RunFor(time.Hour)
+		}},
+		{"RunUntilDone, queue not served", `testkit: step charge of task 1 is ready on queue "payments", which the engine does not serve (Config.Execution.Queues: default)`, func(ft *fatalT) {
+			env := newEnv(ft)
+			h, err := env.Start(t.Context(), "shop/typo", nil, engine.WithQueue("payments"))
+			must(t, err)
+			env.RunUntilDone(h.TaskID)
+		}},
+	} {
+		if got := fatalOf(t, c.f); !strings.Contains(got, c.want) {
+			t.Errorf("%s: Fatalf %q, want it to contain %q", c.name, got, c.want)
+		}
+	}
+	// Another task's unclaimable step does not stop a task that can
+	// finish, through rounds that find nothing to run.
+	if got := fatalOf(t, func(ft *fatalT) {
+		env := newEnv(ft)
+		ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+		must(t, env.Handle("later", testkit.FailOnAttempts(ok, engine.Retryable(errors.New("busy"), 10*time.Millisecond), 1)))
+		must(t, env.Register(&engine.Template{Namespace: "shop", Name: "later", Steps: []engine.StepTemplate{{Name: "charge", Handler: "later"}}}))
+		_, err := env.Start(t.Context(), "shop/order", nil)
+		must(t, err)
+		h, err := env.Start(t.Context(), "shop/later", nil)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+	}); got != "" {
+		t.Fatalf("a task of its own: %s", got)
+	}
+}

@@ -74,9 +74,10 @@ type Clock struct{ *clock.Fake }
 // Env is an engine under test.
 type Env struct {
 	*engine.Engine
-	Store *sqlite.Store
-	Clock Clock
-	t     testing.TB
+	Store  *sqlite.Store
+	Clock  Clock
+	t      testing.TB
+	queues []string // the queues the engine claims from
 }
 
 // NewEngine returns an engine on a fresh SQLite store with a fake clock.
@@ -113,7 +114,11 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 		t.Fatalf("testkit: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
-	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t}
+	queues := cfg.Execution.Queues
+	if len(queues) == 0 {
+		queues = []string{store.DefaultQueue}
+	}
+	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t, queues: queues}
 }
 
 // maxRounds bounds the rounds (run, rescue, move the clock) of
@@ -123,7 +128,9 @@ var maxRounds = 10_000
 // RunUntilDone runs ready steps; when none is ready it moves the clock to
 // the next retry or lease expiry; it stops when every given task has
 // finished (complete, error, cancelled or resolved). It fails the test if
-// the tasks can never finish.
+// the tasks can never finish, naming a ready step of theirs this engine
+// cannot claim (no handler of that name registered, or a queue it does
+// not serve).
 func (env *Env) RunUntilDone(taskIDs ...int64) {
 	env.t.Helper()
 	if len(taskIDs) == 0 {
@@ -133,7 +140,8 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 	}
 	ctx := context.Background()
 	for range maxRounds {
-		if _, err := env.RunOnce(ctx); err != nil {
+		ran, err := env.RunOnce(ctx)
+		if err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
 		}
 		if _, err := env.Rescue(ctx); err != nil {
@@ -149,9 +157,63 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		if !ok {
 			env.t.Fatalf("testkit: tasks %v cannot finish: no step is ready, retrying or leased", taskIDs)
 		}
+		if ran == 0 && !next.After(env.Clock.Now()) {
+			env.failIfUnservable(taskIDs)
+		}
 		skipTo(env.Clock.Fake, next)
 	}
 	env.t.Fatalf("testkit: tasks %v did not finish in %d rounds", taskIDs, maxRounds)
+}
+
+// failIfUnservable fails the test if a ready step of the tasks (or of
+// their children; of every unfinished task when ids is empty) can never be
+// claimed by this engine: its handler is not registered (a misspelt name)
+// or its queue is not one the engine serves. Such a step looks ready to
+// NextWakeup for ever, and the clock would creep a millisecond a round
+// until the rounds ran out, with no word of why.
+func (env *Env) failIfUnservable(ids []int64) {
+	env.t.Helper()
+	ctx := context.Background()
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
+	if err != nil {
+		env.t.Fatalf("testkit: %v", err)
+	}
+	parent := map[int64]*int64{}
+	for _, task := range page.Tasks {
+		parent[task.ID] = task.ParentID
+	}
+	within := func(id int64) bool {
+		for range len(parent) + 1 { // no chain of parents is longer
+			if len(ids) == 0 || slices.Contains(ids, id) {
+				return true
+			}
+			if parent[id] == nil {
+				return false
+			}
+			id = *parent[id]
+		}
+		return false
+	}
+	handlers := env.Handlers()
+	now := env.Clock.Now()
+	for _, task := range page.Tasks {
+		if !within(task.ID) {
+			continue
+		}
+		for _, s := range env.Task(task.ID).Steps {
+			if s.State != store.StepPending || s.PendingDeps > 0 || s.NextAttemptAt.After(now) || s.Sequence != nil {
+				continue
+			}
+			switch {
+			case !slices.Contains(handlers, s.Handler):
+				env.t.Fatalf("testkit: step %s of task %d is ready, but no handler %q is registered (handlers: %s)",
+					s.Name, task.ID, s.Handler, strings.Join(handlers, ", "))
+			case !slices.Contains(env.queues, s.Queue):
+				env.t.Fatalf("testkit: step %s of task %d is ready on queue %q, which the engine does not serve (Config.Execution.Queues: %s)",
+					s.Name, task.ID, s.Queue, strings.Join(env.queues, ", "))
+			}
+		}
+	}
 }
 
 func (env *Env) allDone(ids []int64) bool {

@@ -55,7 +55,8 @@ func (env *Env) SendEvent(taskID int64, name, key string, payload any) bool {
 // passed on the fake clock (or every task is idle for good), then returns:
 // use it to let a workflow reach a wait before sending an event. It fails
 // the test if d does not pass in 10000 rounds (a step retrying or a
-// workflow sleeping in a tight loop).
+// workflow sleeping in a tight loop), or if a ready step can never be
+// claimed by this engine (see RunUntilDone).
 func (env *Env) RunFor(d time.Duration) {
 	env.t.Helper()
 	if d < 0 {
@@ -64,7 +65,8 @@ func (env *Env) RunFor(d time.Duration) {
 	ctx := context.Background()
 	end := env.Clock.Now().Add(d)
 	for range maxRounds {
-		if _, err := env.RunOnce(ctx); err != nil {
+		ran, err := env.RunOnce(ctx)
+		if err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
 		}
 		if _, err := env.Rescue(ctx); err != nil {
@@ -80,6 +82,9 @@ func (env *Env) RunFor(d time.Duration) {
 				env.t.Fatalf("testkit: running steps: %v", err)
 			}
 			return
+		}
+		if ran == 0 && !next.After(env.Clock.Now()) {
+			env.failIfUnservable(nil)
 		}
 		skipTo(env.Clock.Fake, next)
 	}
