@@ -47,7 +47,11 @@ type Effects struct {
 	runs map[string]int
 }
 
-// Record logs one run of the side effect with that idempotency key.
+// Record logs one run of the side effect with that idempotency key. An
+// empty key is a mistake (engine.StepInfoFrom of a context that is not a
+// durable step's gives none), and CrashEach fails the test on it: every
+// side effect logged under "" would count as one, and a crash that lost
+// one of them would go unseen.
 func (fx *Effects) Record(key string) {
 	fx.mu.Lock()
 	defer fx.mu.Unlock()
@@ -159,6 +163,10 @@ func CrashEach(t testing.TB, c CrashTest) *CrashReport {
 	base := crashRun(c, fresh("dry.db"), 0, 0)
 	if base.err != "" {
 		t.Fatalf("testkit.CrashEach: the run without a crash: %s", base.err)
+		return nil
+	}
+	if n := base.effects[""]; n > 0 {
+		t.Fatalf("testkit.CrashEach: the run without a crash recorded %d side effects with an empty idempotency key (Effects.Record(\"\")): pass StepContext.IdempotencyKey, or engine.StepInfoFrom(ctx) of the durable step's own ctx", n)
 		return nil
 	}
 	report := &CrashReport{Writes: base.writes, Attempts: base.attempts}

@@ -124,3 +124,28 @@ func (f *fatalT) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	panic(f.msg)
 }
+
+// A side effect recorded without a key is refused: engine.StepInfoFrom in
+// a DAG handler (not a durable step) gives none, so every effect counted
+// as one under "", and a crash that lost one went unseen. Before, CrashEach
+// passed.
+func TestCrashEachRefusesAnEmptyKey(t *testing.T) {
+	c := crashDAG()
+	c.Setup = func(e *engine.Engine, fx *testkit.Effects) error {
+		if err := e.HandleFunc("effect", func(sc *engine.StepContext) (any, error) {
+			info, _ := engine.StepInfoFrom(sc) // a DAG step: no durable step's info
+			fx.Record(info.IdempotencyKey)
+			return sc.Step, nil
+		}); err != nil {
+			return err
+		}
+		return e.Register(&engine.Template{Namespace: "shop", Name: "order", Steps: []engine.StepTemplate{
+			{Name: "charge", Handler: "effect"},
+			{Name: "ship", Handler: "effect", DependsOn: []string{"charge"}},
+		}})
+	}
+	msg := fatalOf(t, func(ft *fatalT) { testkit.CrashEach(ft, c) })
+	if want := `testkit.CrashEach: the run without a crash recorded 2 side effects with an empty idempotency key (Effects.Record("")`; !strings.Contains(msg, want) {
+		t.Fatalf("CrashEach said %q, want it to contain %q", msg, want)
+	}
+}
