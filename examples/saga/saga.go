@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,8 +57,11 @@ type Agency struct {
 	bookings map[string]string
 }
 
-// Down makes every booking of service fail until Up.
+// Down makes every booking of service fail until Up. A service not among
+// Services panics: a misspelt one would fail nothing, and the test that
+// injected the failure would see the trip booked.
 func (a *Agency) Down(service string) {
+	mustBeService("Down", service)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.down == nil {
@@ -66,11 +70,18 @@ func (a *Agency) Down(service string) {
 	a.down[service] = true
 }
 
-// Up ends Down.
+// Up ends Down (a service not among Services panics, as for Down).
 func (a *Agency) Up(service string) {
+	mustBeService("Up", service)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.down, service)
+}
+
+func mustBeService(method, service string) {
+	if !slices.Contains(Services, service) {
+		panic(fmt.Sprintf("saga.Agency.%s: no service %q (services: %s)", method, service, strings.Join(Services, ", ")))
+	}
 }
 
 // Book books service for trip once per key and returns the booking id.

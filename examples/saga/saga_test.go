@@ -122,3 +122,22 @@ func cmpOr(s, def string) string {
 	}
 	return s
 }
+
+// A failure injected into a service the agency does not have is refused
+// where it is made. Before, Down("cars") failed nothing and the trip was
+// booked.
+func TestAgencyRefusesAnUnknownService(t *testing.T) {
+	for name, f := range map[string]func(*saga.Agency){
+		"Down": func(a *saga.Agency) { a.Down("cars") },
+		"Up":   func(a *saga.Agency) { a.Up("cars") },
+	} {
+		got := func() (msg any) {
+			defer func() { msg = recover() }()
+			f(&saga.Agency{})
+			return nil
+		}()
+		if want := fmt.Sprintf(`saga.Agency.%s: no service "cars" (services: flight, hotel, car)`, name); got != want {
+			t.Errorf("%s(\"cars\") panicked with %v, want %q", name, got, want)
+		}
+	}
+}
