@@ -88,8 +88,13 @@ type Options struct {
 	Wait   time.Duration // default DefaultWait
 }
 
-// Register registers the workflow on e.
+// Register registers the workflow on e. A negative Options.Wait is
+// refused.
 func Register(e *engine.Engine, o Options) error {
+	if o.Wait < 0 {
+		// The workflow would charge, then fail at its wait.
+		return fmt.Errorf("approval.Register: Options.Wait %s is negative", o.Wait)
+	}
 	if o.Ledger == nil {
 		o.Ledger = &Ledger{}
 	}

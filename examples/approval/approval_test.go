@@ -66,3 +66,13 @@ func testkitHandle(env *testkit.Env, id int64) interface {
 } {
 	return engine.GetWorkflow[approval.Outcome](env.Engine, id)
 }
+
+// A negative wait is refused by Register. Before, it was accepted, and each
+// expense was charged before the workflow failed at its wait.
+func TestRegisterRefusesANegativeWait(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	err := approval.Register(env.Engine, approval.Options{Wait: -time.Hour})
+	if want := "approval.Register: Options.Wait -1h0m0s is negative"; err == nil || err.Error() != want {
+		t.Fatalf("Register: %v, want %q", err, want)
+	}
+}
