@@ -131,12 +131,16 @@ type Options struct {
 	Backoff  retry.Policy // between attempts (default one second)
 }
 
-// Register registers the workflow on e.
+// Register registers the workflow on e. A negative Options.Attempts is
+// refused.
 func Register(e *engine.Engine, o Options) error {
+	if o.Attempts < 0 {
+		return fmt.Errorf("saga.Register: Options.Attempts %d is negative", o.Attempts)
+	}
 	if o.Agency == nil {
 		o.Agency = &Agency{}
 	}
-	if o.Attempts <= 0 {
+	if o.Attempts == 0 {
 		o.Attempts = 3
 	}
 	if o.Backoff == (retry.Policy{}) {

@@ -141,3 +141,13 @@ func TestAgencyRefusesAnUnknownService(t *testing.T) {
 		}
 	}
 }
+
+// A negative number of attempts is refused by Register. Before, it became
+// the default 3 without a word.
+func TestRegisterRefusesNegativeAttempts(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	err := saga.Register(env.Engine, saga.Options{Attempts: -1})
+	if want := "saga.Register: Options.Attempts -1 is negative"; err == nil || err.Error() != want {
+		t.Fatalf("Register: %v, want %q", err, want)
+	}
+}
