@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -190,5 +192,19 @@ func TestRunRefusesAStepNothingCanClaim(t *testing.T) {
 		env.RunUntilDone(h.TaskID)
 	}); got != "" {
 		t.Fatalf("a task of its own: %s", got)
+	}
+}
+
+// ReplayFile refuses a file with a key a history does not have: a
+// misspelt key ("step" for "steps") decoded to a history without it.
+func TestReplayFileRefusesUnknownKeys(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	path := filepath.Join(t.TempDir(), "history.json")
+	if err := os.WriteFile(path, []byte(`{"workflow": "t/w", "step": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msg := fatalOf(t, func(ft *fatalT) { testkit.ReplayFile(ft, env.Engine, path) })
+	if !strings.Contains(msg, `unknown field "step"`) {
+		t.Fatalf("ReplayFile of a history with a misspelt key: %q, want it refused naming the key", msg)
 	}
 }

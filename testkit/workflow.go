@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -130,9 +131,16 @@ func replayFile(e *engine.Engine, path string) error {
 	if err != nil {
 		return fmt.Errorf("reading a workflow history: %w", err)
 	}
+	// A key the history does not have is refused: a misspelt or foreign
+	// file would otherwise decode to a history missing what it meant.
 	var h engine.WorkflowHistory
-	if err := json.Unmarshal(doc, &h); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
 		return fmt.Errorf("decoding the workflow history %s: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("decoding the workflow history %s: more follows the history's JSON value", path)
 	}
 	if err := e.ReplayHistory(context.Background(), &h); err != nil {
 		return fmt.Errorf("replaying %s: %w", path, err)
