@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,46 @@ func testClaimUnblockedRoom(t *testing.T, b *bundle) {
 			t.Fatalf("room %d: late step %+v, %v; want pending, ready, no attempt", room, st, err)
 		}
 		for _, c := range append(res.Claimed, rest...) {
+			b.finish(t, complete(c, `{}`))
+		}
+	}
+}
+
+// The steps a commit with ClaimUnblockedOnly claims come with their inputs
+// and their task, whether they are few (a chain's next step) or many (a
+// fan-out), and whether their dependencies completed in that commit or
+// before it.
+func testClaimUnblockedInputs(t *testing.T, b *bundle) {
+	for _, fan := range []int{1, 3, 6} {
+		steps := []store.NewStep{{Name: "a", Handler: "h.a", Retryable: true}, {Name: "z", Handler: "h.z", Retryable: true}}
+		for i := range fan {
+			steps = append(steps, store.NewStep{Name: fmt.Sprintf("s%d", i), Handler: "h.s", Retryable: true, DependsOn: []string{"a", "z"}})
+		}
+		d := b.create(t, steps)
+		first, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "worker-1", Limit: 2, LeaseTTL: time.Minute, Now: b.now})
+		if err != nil || len(first) != 2 {
+			t.Fatalf("fan %d: claiming a and z: %v, %v", fan, names(first), err)
+		}
+		a, z := first[0], first[1]
+		if a.Step.Name != "a" {
+			a, z = z, a
+		}
+		b.finish(t, complete(z, `{"z":0}`)) // one dependency done before
+		res, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(a, `{"a":1}`)}, Now: b.now,
+			Claim: &store.ClaimStepsParams{Owner: "worker-2", Limit: 10, LeaseTTL: time.Minute, Now: b.now}, ClaimUnblockedOnly: true})
+		if err != nil {
+			t.Fatalf("fan %d: FinishSteps: %v", fan, err)
+		}
+		if len(res.Claimed) != fan {
+			t.Fatalf("fan %d: claimed %v", fan, names(res.Claimed))
+		}
+		for i, c := range res.Claimed {
+			if c.Step.Name != fmt.Sprintf("s%d", i) || c.Task == nil || c.Task.ID != d.Task.ID || strings.ReplaceAll(string(c.Task.Context), " ", "") != `{"n":1}` ||
+				len(c.Deps) != 2 || strings.ReplaceAll(string(c.Deps["a"]), " ", "") != `{"a":1}` || strings.ReplaceAll(string(c.Deps["z"]), " ", "") != `{"z":0}` {
+				t.Fatalf("fan %d: claimed %s with task %+v, deps %v", fan, c.Step.Name, c.Task, c.Deps)
+			}
+		}
+		for _, c := range res.Claimed {
 			b.finish(t, complete(c, `{}`))
 		}
 	}

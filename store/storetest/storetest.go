@@ -86,6 +86,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"Schedules":                  testSchedules,
 		"ClaimUnblockedOnly":         testClaimUnblockedOnly,
 		"ClaimUnblockedRoom":         testClaimUnblockedRoom,
+		"ClaimUnblockedInputs":       testClaimUnblockedInputs,
 		"GetTasks":                   testGetTasks,
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,

@@ -87,8 +87,9 @@ func chunked[T any](d Dialect, rows []T, perRow int, write func([]T) error) erro
 // transaction: dependants of newly satisfied steps count down; tasks whose
 // last unfinished step was satisfied complete; tasks with a step newly in
 // error fail. It returns the task moves and the number of dependants that
-// became ready.
-func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time) ([]taskMove, int, error) {
+// became ready. The tasks keyed in rows (may be nil) get their rows as the
+// countdown leaves them, where it counts them down.
+func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, at time.Time, rows map[int64]*store.Task) ([]taskMove, int, error) {
 	var satisfied []int64
 	doneByTask := map[int64]int{}
 	failed := map[int64]store.JSON{}
@@ -108,7 +109,7 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 	unblocked := 0
 	var tmoves []taskMove
 	var childOf []int64 // finished tasks that may have a parent to wake
-	var rows []countedTask
+	var counted []countedTask
 	// On Postgres one statement counts down the dependants and the tasks
 	// and writes the completed tasks' transitions (a group of the common
 	// size: the task countdown fits one statement), locking the dependants
@@ -160,16 +161,30 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 					SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete')
 				SELECT cnt.*, (SELECT count(*) FROM dep WHERE pending_deps = 0) AS unblocked FROM cnt`
 			}
+			if len(rows) > 0 && !merged { // the whole rows, for the claimed steps' tasks (SQLite: see finishInTx)
+				var whole []*store.Task
+				query = strings.Replace(query, "RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id", "RETURNING *", 1)
+				if err := s.scan(ctx, tx, query, b.args, &whole); err != nil {
+					return err
+				}
+				for _, t := range whole {
+					counted = append(counted, countedTask{ID: t.ID, State: t.State, Unfinished: t.Unfinished, TransitionSeq: t.TransitionSeq, ParentID: t.ParentID})
+					if _, ok := rows[t.ID]; ok {
+						rows[t.ID] = t
+					}
+				}
+				return nil
+			}
 			var got []countedTask
 			err := s.scan(ctx, tx, query, b.args, &got)
-			rows = append(rows, got...)
+			counted = append(counted, got...)
 			return err
 		})
 		if err != nil {
 			return nil, 0, err
 		}
-		slices.SortFunc(rows, func(a, b countedTask) int { return int(a.ID - b.ID) })
-		for _, r := range rows {
+		slices.SortFunc(counted, func(a, b countedTask) int { return int(a.ID - b.ID) })
+		for _, r := range counted {
 			if merged {
 				unblocked = r.Unblocked
 			}

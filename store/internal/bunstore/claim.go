@@ -270,9 +270,12 @@ func (s *Store) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*s
 		return nil, err
 	}
 	if len(claimed) > 0 {
-		if res.Claimed, err = s.claimedInputs(ctx, claimed); err != nil {
+		loaded, err := s.claimedInputs(ctx, claimed)
+		if err != nil {
 			return nil, s.wrap("loading claimed steps' inputs", err)
 		}
+		res.Claimed = append(res.Claimed, loaded...)
+		slices.SortFunc(res.Claimed, func(a, b *store.ClaimedStep) int { return int(a.Step.ID - b.Step.ID) })
 	}
 	return res, nil
 }
@@ -331,6 +334,7 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 	err = s.inTx(ctx, "finishing steps", func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
 		res = &store.FinishStepsResult{Steps: make([]store.FinishedStep, len(p.Outcomes))}
+		claimed = nil
 		moves := make([]stepMove, 0, len(p.Outcomes))
 		// Completions, the common case, go in one statement per chunk,
 		// and so do retries and failures.
@@ -408,18 +412,36 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 			return err
 		}
 		books = append(books, held...)
-		early := 0 // dependants made ready by countDownClaiming
+		early := 0                      // dependants made ready by countDownClaiming
+		var whole []*store.ClaimedStep  // its claims with their inputs
+		var unread []*store.Step        // its claims whose inputs are read after the commit
+		var tasks map[int64]*store.Task // whole's tasks, as the countdown leaves them
 		if p.Claim != nil && p.ClaimUnblockedOnly {
-			if early, claimed, err = s.countDownClaiming(ctx, tx, p.Claim, at, moves); err != nil {
+			if early, whole, unread, err = s.countDownClaiming(ctx, tx, p.Claim, at, moves); err != nil {
 				return err
 			}
-			for _, st := range claimed {
+			for _, st := range unread {
 				books = append(books, stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq})
 			}
+			for _, c := range whole {
+				st := c.Step
+				books = append(books, stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: st.TransitionSeq})
+				if tasks == nil {
+					tasks = map[int64]*store.Task{}
+				}
+				tasks[st.TaskID] = nil
+			}
 		}
-		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at)
+		tmoves, unblocked, err := s.consequences(ctx, tx, moves, at, tasks)
 		if err != nil {
 			return err
+		}
+		for _, c := range whole {
+			if c.Task = tasks[c.Step.TaskID]; c.Task != nil {
+				res.Claimed = append(res.Claimed, c)
+			} else { // its task not counted down here (cannot be)
+				unread = append(unread, c.Step)
+			}
 		}
 		res.Unblocked = early + unblocked
 		for _, m := range tmoves {
@@ -445,6 +467,7 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 		if err != nil {
 			return err
 		}
+		claimed = append(claimed, unread...)
 		return s.writeStepTransitions(ctx, tx, books, at)
 	})
 	return res, claimed, err
@@ -491,9 +514,9 @@ func (s *Store) insertHeld(ctx context.Context, tx bun.IDB, p *store.FinishSteps
 // claim's rules are claimReadySQL's: outside concurrency groups and rate
 // limits (the claim loop takes those), due, of a handler and queue served,
 // of a task not finished.
-func (s *Store) countDownClaiming(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, moves []stepMove) (int, []*store.Step, error) {
+func (s *Store) countDownClaiming(ctx context.Context, tx bun.IDB, p *store.ClaimStepsParams, at time.Time, moves []stepMove) (int, []*store.ClaimedStep, []*store.Step, error) {
 	if s.d.WritableCTE() { // Postgres: finishCTE, or consequences' merged statement
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
 	var from []int64
 	outs := 0
@@ -502,7 +525,7 @@ func (s *Store) countDownClaiming(ctx context.Context, tx bun.IDB, p *store.Clai
 			continue
 		}
 		if !m.counted {
-			return 0, nil, nil
+			return 0, nil, nil, nil
 		}
 		if m.outs > 0 {
 			from = append(from, m.id)
@@ -510,7 +533,7 @@ func (s *Store) countDownClaiming(ctx context.Context, tx bun.IDB, p *store.Clai
 		}
 	}
 	if outs == 0 || outs > p.Limit {
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
 	b := params{s: s}
 	token := newLeaseToken()
@@ -545,9 +568,20 @@ func (s *Store) countDownClaiming(ctx context.Context, tx bun.IDB, p *store.Clai
 			transition_seq = tasker_steps.transition_seq + ` + pick("1", "0") + `
 		FROM d WHERE tasker_steps.id = d.id
 		RETURNING *`
-	var rows []*store.Step
+	// A few claimed steps (a chain's next, the common case for latency)
+	// come back with their dependencies' results, written earlier in this
+	// transaction, and their tasks with the countdown (finishInTx): no
+	// read after the commit. More are read after it, on the read pool,
+	// out of the single writer's way.
+	inline := outs <= inlineInputs
+	if inline {
+		query += `, CASE WHEN tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = ` + b.arg(token) + ` THEN (
+			SELECT ` + s.d.JSONAgg("f.name", "f.results IS NULL", s.d.JSONCol("f.results")) + `
+			FROM tasker_step_edges e JOIN tasker_steps f ON f.id = e.from_step_id WHERE e.to_step_id = tasker_steps.id) END AS claim_deps`
+	}
+	var rows []*stepWithDeps
 	if err := s.scan(ctx, tx, query, b.args, &rows); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	for i := range moves {
 		if m := &moves[i]; m.to.Satisfied() && !m.from.Satisfied() {
@@ -555,17 +589,41 @@ func (s *Store) countDownClaiming(ctx context.Context, tx bun.IDB, p *store.Clai
 		}
 	}
 	ready := 0
-	var claimed []*store.Step
-	for _, st := range rows {
-		if st.PendingDeps == 0 {
+	var whole []*store.ClaimedStep
+	var bare []*store.Step
+	for _, r := range rows {
+		if r.PendingDeps == 0 {
 			ready++
 		}
-		if st.State == store.StepInProgress && st.LeaseToken != nil && *st.LeaseToken == token {
-			claimed = append(claimed, st)
+		if r.State != store.StepInProgress || r.LeaseToken == nil || *r.LeaseToken != token {
+			continue
 		}
+		if !inline {
+			st := r.Step
+			bare = append(bare, &st)
+			continue
+		}
+		c, err := claimedWithInputs(r.Step, store.Task{}, r.ClaimDeps)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		c.Task = nil // the caller's: the task's countdown returns it
+		whole = append(whole, c)
 	}
-	slices.SortFunc(claimed, func(a, b *store.Step) int { return int(a.ID - b.ID) })
-	return ready, claimed, nil
+	slices.SortFunc(whole, func(a, b *store.ClaimedStep) int { return int(a.Step.ID - b.Step.ID) })
+	slices.SortFunc(bare, func(a, b *store.Step) int { return int(a.ID - b.ID) })
+	return ready, whole, bare, nil
+}
+
+// inlineInputs is the most dependants a countdown that claims them
+// returns with their inputs (countDownClaiming).
+const inlineInputs = 4
+
+// stepWithDeps is a step row with its dependencies' results (a JSON array
+// of [name, results missing, results]), or none.
+type stepWithDeps struct {
+	store.Step `bun:",extend"`
+	ClaimDeps  store.JSON `bun:"claim_deps"`
 }
 
 // claimUnblocked claims, for p, the ready steps among the dependants of
@@ -818,7 +876,7 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 		if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
 			return err
 		}
-		tmoves, _, err := s.consequences(ctx, tx, moves, at)
+		tmoves, _, err := s.consequences(ctx, tx, moves, at, nil)
 		for _, m := range tmoves {
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
 		}

@@ -117,7 +117,7 @@ func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to sto
 	if err := s.writeStepTransitions(ctx, tx, m, at); err != nil {
 		return nil, err
 	}
-	_, _, err = s.consequences(ctx, tx, m, at)
+	_, _, err = s.consequences(ctx, tx, m, at, nil)
 	return st, err
 }
 
