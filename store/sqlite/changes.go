@@ -16,6 +16,14 @@ import (
 // slower.)
 const changePoll = time.Millisecond
 
+// alonePoll is how often they look while no other store has the file open
+// (presence): only this process's own commits move it then, and those the
+// engine hands over itself, but for one it cannot see — the commit of a
+// caller's transaction holding an engine.InTx start. Looking every
+// millisecond cost a single process about 9 % of its latency and
+// throughput (tasker bench W5, W5c, W2, W3).
+const alonePoll = 10 * time.Millisecond
+
 // AnnounceDone does nothing: every commit, by any process, is seen by
 // TaskDone through the file's data_version.
 func (s *Store) AnnounceDone() {}
@@ -49,7 +57,7 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 	go func() {
 		defer close(done)
 		defer conn.Close()
-		pollDataVersion(ctx, conn, out, true, first, changePoll, nil)
+		pollDataVersion(ctx, conn, out, true, first, s.pres.alone, nil)
 	}()
 	return out, func() { cancel(); <-done }
 }
@@ -68,7 +76,7 @@ func (s *Store) Wakeups() <-chan struct{} {
 	if s.ro == nil || s.readOnly {
 		return nil
 	}
-	return s.wake.start(s.ro)
+	return s.wake.start(s.ro, s.pres.alone)
 }
 
 // readyProbe finds a step ready to claim now (the claim's own test, less
@@ -78,7 +86,9 @@ const readyProbe = `SELECT 1 FROM tasker_steps WHERE state = 'pending' AND pendi
 // Close stops the poller of Wakeups and closes the store.
 func (s *Store) Close() error {
 	s.wake.stop()
-	return s.Store.Close()
+	err := s.Store.Close()
+	s.pres.close()
+	return err
 }
 
 // wakeups is the data_version poller behind Wakeups.
@@ -89,7 +99,7 @@ type wakeups struct {
 	done   chan struct{}
 }
 
-func (w *wakeups) start(ro *sql.DB) <-chan struct{} {
+func (w *wakeups) start(ro *sql.DB, alone func() bool) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ch != nil {
@@ -109,7 +119,7 @@ func (w *wakeups) start(ro *sql.DB) <-chan struct{} {
 			var one int
 			return conn.QueryRowContext(ctx, readyProbe, dialect{}.BindTime(time.Now())).Scan(&one) == nil
 		}
-		pollDataVersion(ctx, conn, w.ch, false, -1, changePoll, ready)
+		pollDataVersion(ctx, conn, w.ch, false, -1, alone, ready)
 	}()
 	return w.ch
 }
@@ -125,14 +135,14 @@ func (w *wakeups) stop() {
 	}
 }
 
-// pollDataVersion reads PRAGMA data_version on conn every interval until
-// ctx ends and signals out (coalesced) when it differs from the last value
-// read (last: one read already, or -1) and worth (nil: always) says so. A
-// failed read ends the poll when stopOnError, else it is skipped (a writer
-// busy at Close).
+// pollDataVersion reads PRAGMA data_version on conn every changePoll (every
+// alonePoll while alone says so) until ctx ends and signals out (coalesced)
+// when it differs from the last value read (last: one read already, or -1)
+// and worth (nil: always) says so. A failed read ends the poll when
+// stopOnError, else it is skipped (a writer busy at Close).
 func pollDataVersion(ctx context.Context, conn interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, worth func(context.Context) bool) {
+}, out chan<- struct{}, stopOnError bool, last int64, alone func() bool, worth func(context.Context) bool) {
 	// Prepared once: the statement cache keeps only statements with
 	// arguments, and parsing the pragma at every look was a third of it.
 	version, err := conn.PrepareContext(ctx, "PRAGMA data_version")
@@ -140,7 +150,7 @@ func pollDataVersion(ctx context.Context, conn interface {
 		return
 	}
 	defer version.Close()
-	t := time.NewTicker(every)
+	t := time.NewTimer(changePoll)
 	defer t.Stop()
 	for {
 		v := last
@@ -154,6 +164,11 @@ func pollDataVersion(ctx context.Context, conn interface {
 			}
 		}
 		last = v
+		if alone() {
+			t.Reset(alonePoll)
+		} else {
+			t.Reset(changePoll)
+		}
 		select {
 		case <-ctx.Done():
 			return

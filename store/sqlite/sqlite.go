@@ -28,6 +28,16 @@
 // its -wal and -shm files, and SQLite creates them when no process has the
 // database open; they are left for the next writer. A file in another
 // journal mode (someone else's) gets none.
+//
+// # Other processes
+//
+// Several processes may share a file (an API process that starts and
+// waits, workers that run). Each store looks for their commits by polling
+// PRAGMA data_version (Wakeups, TaskDone): every millisecond while another
+// store has the file open, every 10 ms while it is alone on it. To tell, a
+// store that writes holds a POSIX read lock on a file beside the database,
+// path + "-presence", from Open to Close (on systems without them it is
+// never alone); the file is left for the next store.
 package sqlite
 
 import (
@@ -156,6 +166,9 @@ type Store struct {
 	path string
 	ro   *sql.DB // the read pool (nil in memory); TaskDone polls on it
 	wake wakeups // other processes' commits, for the claim loop
+	// pres says whether another store has the file open (nil in memory:
+	// never alone); alone, the pollers look ten times less often.
+	pres *presence
 	// readOnly: opened with Options.ReadOnly (no claim loop runs on it).
 	readOnly bool
 }
@@ -252,7 +265,11 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	bs := bunstore.New(rwDB, roDB, dialect{}, closeAll)
 	bs.SetQueryHooks(o.QueryHooks)
-	return &Store{Store: bs, path: path, ro: ro}, nil
+	st := &Store{Store: bs, path: path, ro: ro}
+	if ro != nil {
+		st.pres = openPresence(path)
+	}
+	return st, nil
 }
 
 // openReadOnly is Open with Options.ReadOnly.

@@ -1,7 +1,9 @@
 package sqlite_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +16,26 @@ import (
 	"github.com/tasker-go/tasker/store/storetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if path := os.Getenv("TASKER_TEST_PRESENCE_CHILD"); path != "" {
+		presenceChild(path) // exits
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// presenceChild is the other process of TestPresence: it opens the store
+// at path, says ready and holds it until its stdin closes.
+func presenceChild(path string) {
+	s, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+	s.Close()
+	os.Exit(0)
+}
 
 func open(t *testing.T, path string) *sqlite.Store {
 	t.Helper()

@@ -1,0 +1,96 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package sqlite
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// presence tells whether a store is alone on its database file: no other
+// store of this process and no other process has it open for writing.
+// Each such store holds a POSIX read lock on a file next to the database
+// (its path + "-presence"), and a process asks whether another process
+// holds one (F_GETLK: a process's own locks never conflict with it). The
+// stores of one process on one file share a descriptor and count
+// themselves: closing any descriptor of a file drops every lock the
+// process has on it.
+type presence struct{ pf *presenceFile }
+
+type presenceFile struct {
+	key  string
+	f    *os.File
+	refs int // stores of this process sharing it
+}
+
+var presenceFiles = struct {
+	sync.Mutex
+	m map[string]*presenceFile
+}{m: map[string]*presenceFile{}}
+
+// openPresence takes the presence lock of the database at dbPath (which
+// exists). It returns nil when it cannot: then the store is never taken
+// to be alone.
+func openPresence(dbPath string) *presence {
+	abs, err := filepath.Abs(dbPath)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return nil
+	}
+	key := abs + "-presence"
+	presenceFiles.Lock()
+	defer presenceFiles.Unlock()
+	if pf := presenceFiles.m[key]; pf != nil {
+		pf.refs++
+		return &presence{pf}
+	}
+	f, err := os.OpenFile(key, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil
+	}
+	lk := syscall.Flock_t{Type: syscall.F_RDLCK, Whence: io.SeekStart, Start: 0, Len: 1}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
+		_ = f.Close()
+		return nil
+	}
+	pf := &presenceFile{key: key, f: f, refs: 1}
+	presenceFiles.m[key] = pf
+	return &presence{pf}
+}
+
+// close gives the lock back (the last store of the process to close it
+// closes the file).
+func (p *presence) close() {
+	if p == nil {
+		return
+	}
+	presenceFiles.Lock()
+	defer presenceFiles.Unlock()
+	if p.pf.refs--; p.pf.refs == 0 {
+		delete(presenceFiles.m, p.pf.key)
+		_ = p.pf.f.Close()
+	}
+}
+
+// alone reports that no other store, of this process or another, has the
+// database open (false when it cannot tell).
+func (p *presence) alone() bool {
+	if p == nil {
+		return false
+	}
+	presenceFiles.Lock()
+	defer presenceFiles.Unlock()
+	if p.pf.refs > 1 {
+		return false
+	}
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart, Start: 0, Len: 1}
+	if err := syscall.FcntlFlock(p.pf.f.Fd(), syscall.F_GETLK, &lk); err != nil {
+		return false
+	}
+	return lk.Type == syscall.F_UNLCK
+}
