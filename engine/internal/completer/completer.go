@@ -163,12 +163,25 @@ func (c *Completer) bounded(o Outcome) Outcome {
 
 func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 	params := &store.FinishStepsParams{Outcomes: make([]store.StepOutcome, len(finish)), Now: c.clk.StoreNow()}
+	completes := map[int64]int{} // completions in the group, by task
 	for i, o := range finish {
 		params.Outcomes[i] = o.StepOutcome
+		if o.Claimed != nil && o.Kind == store.OutcomeComplete {
+			completes[o.Claimed.Step.TaskID]++
+		}
+	}
+	for _, o := range finish {
 		if o.Claimed == nil {
 			continue
 		}
+		// A task is watched only if this commit may finish it: its
+		// steps left, as its claim saw them, are all completed here
+		// (a count grown stale the other way only costs a read after).
+		// Returning it whole costs the statement when it cannot.
 		id := o.Claimed.Step.TaskID
+		if t := o.Claimed.Task; t != nil && t.Unfinished > completes[id] {
+			continue
+		}
 		watched := c.cfg.Watched != nil && c.cfg.Watched(id) ||
 			c.cfg.Wanted != nil && o.Claimed.Task != nil && c.cfg.Wanted(o.Claimed.Task.IdentityKey)
 		if watched && !slices.Contains(params.Watch, id) {

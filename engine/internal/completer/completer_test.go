@@ -176,3 +176,45 @@ func TestCommitClaimsWhatItUnblocksUnlessBacklog(t *testing.T) {
 		})
 	}
 }
+
+// recording is a store that keeps the Watch of each FinishSteps.
+type recording struct {
+	store.Store
+	watch [][]int64
+}
+
+func (r *recording) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*store.FinishStepsResult, error) {
+	r.watch = append(r.watch, slices.Clone(p.Watch))
+	return r.Store.FinishSteps(ctx, p)
+}
+
+// A commit asks for a watched task whole only when it may finish it: not
+// for a chain's first step, for its last.
+func TestWatchOnlyWhatTheCommitMayFinish(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Memory, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec := &recording{Store: st}
+	clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	created, err := st.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "n", Version: "1", Kind: store.KindDAG, IdentityKey: "chain",
+		Steps: []store.NewStep{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}}, Now: clk.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := completer.New(completer.Config{Owner: "w", BatchSize: 10, LeaseTTL: time.Minute, Watched: func(int64) bool { return true }}, rec, clk, zap.NewNop(), nil, completer.Hooks{})
+	for _, step := range []string{"a", "b"} {
+		claimed, err := st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Now: clk.Now()})
+		if err != nil || len(claimed) != 1 || claimed[0].Step.Name != step {
+			t.Fatalf("claiming %s: %d steps, %v", step, len(claimed), err)
+		}
+		o := completer.Outcome{Claimed: claimed[0], Log: zap.NewNop()}
+		o.Lease, o.Kind, o.Results = claimed[0].Step.Lease(), store.OutcomeComplete, store.JSON(`1`)
+		c.Commit(ctx, []completer.Outcome{o})
+	}
+	if len(rec.watch) != 2 || len(rec.watch[0]) != 0 || !slices.Equal(rec.watch[1], []int64{created.Task.ID}) {
+		t.Fatalf("watched %v, want nothing for a and task %d for b", rec.watch, created.Task.ID)
+	}
+}

@@ -246,8 +246,16 @@ wp AS (UPDATE tasker_steps SET next_attempt_at = ` + sh.stamp + ` FROM parents
 vi (ids) AS (SELECT array_agg(id ORDER BY id) FROM v),
 vr (results) AS (SELECT array_agg(results ORDER BY id) FROM v)
 ` + s.columns("finish answer", func() string {
+		// A claimed step's task as the statement leaves it: read before
+		// it (LATERAL), less the steps it completed (n).
+		claimedTask := s.taskColumnsOf(func(col string) string {
+			if col == "unfinished" {
+				return "t.unfinished - coalesce((SELECT n.n FROM n WHERE n.id = t.id), 0)"
+			}
+			return "t." + col
+		})
 		return `SELECT 'c' AS kind, ` + s.stepColumns("dep.", nil) + `, CAST(NULL AS int) AS unfinished, CAST(NULL AS bigint) AS parent_id, ` +
-			s.taskColumns("t.") + `, cd.deps AS claim_deps, CAST(NULL AS json) AS step_out
+			claimedTask + `, cd.deps AS claim_deps, CAST(NULL AS json) AS step_out
 	FROM dep CROSS JOIN LATERAL (SELECT * FROM tasker_tasks t WHERE t.id = dep.task_id LIMIT 1) t
 		CROSS JOIN LATERAL (SELECT ` + s.d.JSONAgg("f.name", "r.results IS NULL", "r.results") + ` AS deps
 			FROM tasker_step_edges e
