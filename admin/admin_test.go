@@ -116,6 +116,28 @@ func (v *env) do(method, path, token, body string, headers ...string) (int, map[
 	return res.StatusCode, out
 }
 
+// page sends a dashboard request as the session of token (a form body,
+// or none) and returns the status and the page's text, unescaped; it
+// follows no redirect.
+func (v *env) page(method, path, token string, form io.Reader) (int, string) {
+	v.t.Helper()
+	req, err := http.NewRequest(method, v.srv.URL+path, form)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "tasker_session", Value: token})
+	client := *v.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := client.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, html.UnescapeString(string(b))
+}
+
 func (v *env) state(id int64) store.TaskState {
 	v.t.Helper()
 	d, err := v.st.GetTask(context.Background(), id)
@@ -409,16 +431,8 @@ func TestListTasksWorkflowFilter(t *testing.T) {
 		if code, body := v.do("GET", path, vw, ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
 			t.Errorf("GET %s: %d %v, want 400 containing %q", path, code, body, want)
 		}
-		req, _ := http.NewRequest("GET", v.srv.URL+"/ui/tasks?workflow="+url.QueryEscape(workflow), nil)
-		req.AddCookie(&http.Cookie{Name: "tasker_session", Value: vw})
-		res, err := v.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(string(page)), want) {
-			t.Errorf("GET /ui/tasks?workflow=%s: %d, want 400 containing %q", workflow, res.StatusCode, want)
+		if code, page := v.page("GET", "/ui/tasks?workflow="+url.QueryEscape(workflow), vw, nil); code != http.StatusBadRequest || !strings.Contains(page, want) {
+			t.Errorf("GET /ui/tasks?workflow=%s: %d, want 400 containing %q", workflow, code, want)
 		}
 	}
 	if code, body := v.do("GET", "/api/tasks?workflow=shop/fanout", vw, ""); code != http.StatusOK || len(body["tasks"].([]any)) != 1 {
@@ -706,16 +720,8 @@ func TestReportNamespaceFilter(t *testing.T) {
 		if code, body := v.do("GET", "/api/report?namespace="+url.QueryEscape(ns), tok, ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
 			t.Errorf("GET /api/report?namespace=%s: %d %v, want 400 containing %q", ns, code, body, want)
 		}
-		req, _ := http.NewRequest("GET", v.srv.URL+"/ui/performance?namespace="+url.QueryEscape(ns), nil)
-		req.AddCookie(&http.Cookie{Name: "tasker_session", Value: tok})
-		res, err := v.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(string(page)), want) {
-			t.Errorf("GET /ui/performance?namespace=%s: %d, want 400 containing %q", ns, res.StatusCode, want)
+		if code, page := v.page("GET", "/ui/performance?namespace="+url.QueryEscape(ns), tok, nil); code != http.StatusBadRequest || !strings.Contains(page, want) {
+			t.Errorf("GET /ui/performance?namespace=%s: %d, want 400 containing %q", ns, code, want)
 		}
 	}
 	code, body := v.do("GET", "/api/report?namespace=shop", tok, "")

@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -22,25 +21,11 @@ import (
 // idempotency-key lookup), which it accepted and ignored.
 func TestDashboardQueryParametersChecked(t *testing.T) {
 	v := newEnv(t, admin.Config{})
-	session := &http.Cookie{Name: "tasker_session", Value: v.token(store.RoleOperator)}
+	op := v.token(store.RoleOperator)
 	id := v.start(1)
 	send := func(method, path, form string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, v.srv.URL+path, strings.NewReader(form))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(session)
-		client := *v.srv.Client()
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, html.UnescapeString(string(b))
+		return v.page(method, path, op, strings.NewReader(form))
 	}
 	task := fmt.Sprintf("/ui/tasks/%d", id)
 	for _, c := range []struct{ method, path, want string }{
@@ -84,7 +69,7 @@ func TestDashboardQueryParametersChecked(t *testing.T) {
 // Large", the malformed one too.
 func TestDashboardFormBodyErrors(t *testing.T) {
 	v := newEnv(t, admin.Config{MaxBodyBytes: 1024})
-	session := &http.Cookie{Name: "tasker_session", Value: v.token(store.RoleOperator)}
+	op := v.token(store.RoleOperator)
 	id := v.start(1)
 	for _, c := range []struct {
 		path string
@@ -97,20 +82,8 @@ func TestDashboardFormBodyErrors(t *testing.T) {
 		// Sent without a length, so that the form's reader meets the limit.
 		{fmt.Sprintf("/ui/tasks/%d/cancel", id), io.MultiReader(strings.NewReader("reason=" + strings.Repeat("x", 4096))), http.StatusRequestEntityTooLarge, "request body too large"},
 	} {
-		req, err := http.NewRequest("POST", v.srv.URL+c.path, c.body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(session)
-		res, err := v.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != c.code || !strings.Contains(html.UnescapeString(string(b)), c.want) {
-			t.Errorf("POST %s: %d, want %d with a page containing %q; got:\n%s", c.path, res.StatusCode, c.code, c.want, b)
+		if code, page := v.page("POST", c.path, op, c.body); code != c.code || !strings.Contains(page, c.want) {
+			t.Errorf("POST %s: %d, want %d with a page containing %q; got:\n%s", c.path, code, c.code, c.want, page)
 		}
 	}
 	if st := v.state(id); st != store.TaskPending {
@@ -126,25 +99,10 @@ func TestDashboardFormBodyErrors(t *testing.T) {
 func TestDashboardFormStatusAsAPI(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	op := v.token(store.RoleOperator)
-	session := &http.Cookie{Name: "tasker_session", Value: op}
 	id := v.start(1)
 	send := func(method, path string, form url.Values) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, v.srv.URL+path, strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(session)
-		client := *v.srv.Client()
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, html.UnescapeString(string(b))
+		return v.page(method, path, op, strings.NewReader(form.Encode()))
 	}
 	task := fmt.Sprintf("/ui/tasks/%d", id)
 	_, page := send("GET", task, nil)
