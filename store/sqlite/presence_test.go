@@ -31,9 +31,18 @@ func TestPresence(t *testing.T) {
 		t.Fatal("two stores of one process on one file: one says it is alone")
 	}
 	b.Close()
+	b.Close() // twice: the second gives back nothing
 	if !sqlite.Alone(a) {
 		t.Fatal("the other store of this process closed: a does not say it is alone")
 	}
+	c, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqlite.Alone(a) {
+		t.Fatal("a third store opened after b closed twice: a says it is alone")
+	}
+	c.Close()
 	if mem := open(t, sqlite.Memory); sqlite.Alone(mem) {
 		t.Fatal("an in-memory store says it is alone (it has no pollers to slow)")
 	}

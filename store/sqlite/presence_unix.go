@@ -18,7 +18,10 @@ import (
 // stores of one process on one file share a descriptor and count
 // themselves: closing any descriptor of a file drops every lock the
 // process has on it.
-type presence struct{ pf *presenceFile }
+type presence struct {
+	pf     *presenceFile
+	closed bool // guarded by presenceFiles' lock: Close may come twice
+}
 
 type presenceFile struct {
 	key  string
@@ -47,7 +50,7 @@ func openPresence(dbPath string) *presence {
 	defer presenceFiles.Unlock()
 	if pf := presenceFiles.m[key]; pf != nil {
 		pf.refs++
-		return &presence{pf}
+		return &presence{pf: pf}
 	}
 	f, err := os.OpenFile(key, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -60,7 +63,7 @@ func openPresence(dbPath string) *presence {
 	}
 	pf := &presenceFile{key: key, f: f, refs: 1}
 	presenceFiles.m[key] = pf
-	return &presence{pf}
+	return &presence{pf: pf}
 }
 
 // close gives the lock back (the last store of the process to close it
@@ -71,6 +74,10 @@ func (p *presence) close() {
 	}
 	presenceFiles.Lock()
 	defer presenceFiles.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
 	if p.pf.refs--; p.pf.refs == 0 {
 		delete(presenceFiles.m, p.pf.key)
 		_ = p.pf.f.Close()
@@ -85,7 +92,7 @@ func (p *presence) alone() bool {
 	}
 	presenceFiles.Lock()
 	defer presenceFiles.Unlock()
-	if p.pf.refs > 1 {
+	if p.closed || p.pf.refs > 1 {
 		return false
 	}
 	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart, Start: 0, Len: 1}
