@@ -135,6 +135,13 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 		// concurrent commits meet task rows in the same order) and
 		// completes those with nothing left.
 		const last = "tasker_tasks.unfinished = v.n AND tasker_tasks.state = 'in_progress'"
+		// The claimed steps' tasks come back whole (SQLite: see
+		// finishInTx), the others with what the moves need.
+		whole := len(rows) > 0 && !merged
+		returning := "tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id"
+		if whole {
+			returning = "*"
+		}
 		err := chunked(s.d, sortedKeys(doneByTask), 2, func(ids []int64) error {
 			b := params{s: s}
 			counts := make([][]any, len(ids))
@@ -150,7 +157,7 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 					transition_seq = tasker_tasks.transition_seq + CASE WHEN ` + last + ` THEN 1 ELSE 0 END,
 					updated_at = ` + stamp + `
 				FROM v WHERE tasker_tasks.id = v.id
-				RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id`
+				RETURNING ` + returning
 			query := `WITH v (id, n) AS (` + v + `)
 				` + countdown
 			if merged {
@@ -161,13 +168,12 @@ func (s *Store) consequences(ctx context.Context, tx bun.IDB, moves []stepMove, 
 					SELECT id, 'in_progress', 'complete', transition_seq, NULL, ` + stamp + ` FROM cnt WHERE unfinished = 0 AND state = 'complete')
 				SELECT cnt.*, (SELECT count(*) FROM dep WHERE pending_deps = 0) AS unblocked FROM cnt`
 			}
-			if len(rows) > 0 && !merged { // the whole rows, for the claimed steps' tasks (SQLite: see finishInTx)
-				var whole []*store.Task
-				query = strings.Replace(query, "RETURNING tasker_tasks.id, tasker_tasks.state, tasker_tasks.unfinished, tasker_tasks.transition_seq, tasker_tasks.parent_id", "RETURNING *", 1)
-				if err := s.scan(ctx, tx, query, b.args, &whole); err != nil {
+			if whole {
+				var tasks []*store.Task
+				if err := s.scan(ctx, tx, query, b.args, &tasks); err != nil {
 					return err
 				}
-				for _, t := range whole {
+				for _, t := range tasks {
 					counted = append(counted, countedTask{ID: t.ID, State: t.State, Unfinished: t.Unfinished, TransitionSeq: t.TransitionSeq, ParentID: t.ParentID})
 					if _, ok := rows[t.ID]; ok {
 						rows[t.ID] = t
