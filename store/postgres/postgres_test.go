@@ -260,23 +260,25 @@ func TestOptionsRefused(t *testing.T) {
 }
 
 // TestGenericPlans: every connection plans the store's prepared statements
-// once (plan_cache_mode force_generic_plan), unless the DSN says otherwise.
+// once (plan_cache_mode force_generic_plan) and prices a read by key as on
+// an SSD (random_page_cost 1.1), unless the DSN says otherwise.
 func TestGenericPlans(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	for _, c := range []struct{ dsn, want string }{
-		{url, "force_generic_plan"},
-		{url + "&plan_cache_mode=auto", "auto"},
+	for _, c := range []struct{ dsn, mode, cost string }{
+		{url, "force_generic_plan", "1.1"},
+		{url + "&plan_cache_mode=auto", "auto", "1.1"},
+		{url + "&random_page_cost=2.5", "force_generic_plan", "2.5"},
 	} {
 		s, err := postgres.Open(context.Background(), c.dsn, &postgres.Options{Schema: pgtest.NewSchema(t), MaxConns: 2})
 		if err != nil {
 			t.Fatalf("postgres.Open(%s): %v", c.dsn, err)
 		}
-		var mode string
-		err = s.DB().NewRaw("SHOW plan_cache_mode").Scan(context.Background(), &mode)
+		var mode, cost string
+		err = s.DB().NewRaw("SELECT current_setting('plan_cache_mode'), current_setting('random_page_cost')").Scan(context.Background(), &mode, &cost)
 		s.Close()
-		if err != nil || mode != c.want {
-			t.Errorf("with DSN %s: plan_cache_mode = %q (%v), want %q", c.dsn, mode, err, c.want)
+		if err != nil || mode != c.mode || cost != c.cost {
+			t.Errorf("with DSN %s: plan_cache_mode = %q, random_page_cost = %q (%v); want %q, %q", c.dsn, mode, cost, err, c.mode, c.cost)
 		}
 	}
 }
