@@ -25,7 +25,8 @@
 // a variable wins over the file. Decoding is strict: an unknown key (in
 // the file, or a TASKER_ variable under a known section such as
 // TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
-// value of the wrong kind and a preset that does not exist are errors, all
+// value of the wrong kind, a preset that does not exist and a second YAML
+// document in the file (after ---) are errors, all
 // reported at once, each naming the key and the file's line (or the
 // variable).
 package cliconfig
@@ -282,11 +283,24 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 	if err != nil {
 		return []error{fmt.Errorf("%s: %s", orStdin(file), yaml.FormatError(err, false, false))}
 	}
-	lines := map[string]int{}
+	// The configuration is one document: Unmarshal reads the first, so
+	// the keys of any other would be dropped unread.
+	var bodies []ast.Node
 	for _, doc := range f.Docs {
 		if doc.Body != nil {
-			ast.Walk(lineVisitor(lines), doc.Body)
+			bodies = append(bodies, doc.Body)
 		}
+	}
+	if len(bodies) > 1 {
+		line := 0
+		if tk := bodies[1].GetToken(); tk != nil && tk.Position != nil {
+			line = tk.Position.Line
+		}
+		return []error{fmt.Errorf("%s:%d: a second YAML document (after ---): the configuration is one document; merge it into the first", orStdin(file), line)}
+	}
+	lines := map[string]int{}
+	for _, b := range bodies {
+		ast.Walk(lineVisitor(lines), b)
 	}
 	at := func(path string) string { return fmt.Sprintf("%s:%d", orStdin(file), lines[path]) }
 	var raw any

@@ -235,3 +235,19 @@ func TestSubMillisecondDurationsNameTheKey(t *testing.T) {
 		t.Fatalf("retry.base 500us, lease_ttl 1ms: %+v, %v", s, err)
 	}
 }
+
+// A file of several YAML documents is refused, naming the line of the
+// second: only the first was read, so "db: x\n---\nexecution: …" dropped
+// the execution section without a word. A "---" that opens the only
+// document, or ends it, is fine.
+func TestSecondDocumentRefused(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("db: x\n---\nexecution:\n  batch_size: 3\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: a second YAML document") {
+		t.Fatalf("two documents: %v, want the second refused at line 3", err)
+	}
+	for _, one := range []string{"---\ndb: x\n", "db: x\n---\n", "---\ndb: x\n...\n"} {
+		if s, err := Parse("c.yaml", []byte(one), nil); err != nil || s.DB != "x" {
+			t.Errorf("%q: %+v, %v; want db x", one, s, err)
+		}
+	}
+}
