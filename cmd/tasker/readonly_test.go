@@ -235,3 +235,19 @@ func TestVersion(t *testing.T) {
 }
 
 func regexpQuote(s string) string { return strings.ReplaceAll(s, ".", `\.`) }
+
+// A --workflow no workflow can have is refused before anything is opened:
+// a name with a version ("ecommerce/process_order@1.0.0") or a second '/'
+// listed and reported nothing ("no tasks", an empty report), as if the
+// workflow had never run.
+func TestWorkflowFilterRefusesWhatNoWorkflowIs(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	for _, cmd := range [][]string{{"tasks", "ls"}, {"report"}} {
+		mustFail(t, `--workflow "ecommerce/process_order@1.0.0": a workflow's name has no '@'`, append(cmd, "--db", db, "--workflow", "ecommerce/process_order@1.0.0")...)
+		mustFail(t, `--workflow "a/b/c": a workflow's name has no '/'`, append(cmd, "--db", db, "--workflow", "a/b/c")...)
+		mustFail(t, `--workflow "a@1/b": a namespace has no '@'`, append(cmd, "--db", db, "--workflow", "a@1/b")...)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database (%v)", err)
+	}
+}

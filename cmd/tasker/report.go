@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,9 +31,9 @@ exact). It opens the database read-only.`,
 				return fmt.Errorf("--since must be positive, got %s", since)
 			}
 			if workflow != "" {
-				ns, name, _ := strings.Cut(workflow, "/")
-				if ns == "" || name == "" {
-					return fmt.Errorf("--workflow must be namespace/name, got %q", workflow)
+				ns, _, err := parseWorkflowFlag(workflow)
+				if err != nil {
+					return err
 				}
 				if namespace != "" && namespace != ns {
 					return fmt.Errorf("--namespace %q and --workflow %q disagree (its namespace is %q): give --workflow alone", namespace, workflow, ns)

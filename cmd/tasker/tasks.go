@@ -80,6 +80,24 @@ func parseTaskID(s string) (int64, error) {
 	return id, nil
 }
 
+// parseWorkflowFlag checks a --workflow filter: "namespace/name", as no
+// workflow has a '@' in its namespace or a '/' or '@' in its name
+// (Template refuses them), and a filter with one would match nothing.
+func parseWorkflowFlag(workflow string) (ns, name string, err error) {
+	ns, name, _ = strings.Cut(workflow, "/")
+	switch {
+	case ns == "" || name == "":
+		return "", "", fmt.Errorf("--workflow must be namespace/name, got %q", workflow)
+	case strings.Contains(name, "@"):
+		return "", "", fmt.Errorf("--workflow %q: a workflow's name has no '@' (tasks of every version are listed): give namespace/name", workflow)
+	case strings.Contains(name, "/"):
+		return "", "", fmt.Errorf("--workflow %q: a workflow's name has no '/': give namespace/name", workflow)
+	case strings.Contains(ns, "@"):
+		return "", "", fmt.Errorf("--workflow %q: a namespace has no '@': give namespace/name", workflow)
+	}
+	return ns, name, nil
+}
+
 func newTasksLsCmd() *cobra.Command {
 	var db, state, workflow string
 	var limit int
@@ -95,6 +113,7 @@ it creates, migrates and changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Every flag is checked before anything is opened.
+			var err error
 			if limit < 1 || limit > maxListLimit {
 				return fmt.Errorf("--limit must be from 1 to %d, got %d", maxListLimit, limit)
 			}
@@ -103,9 +122,8 @@ it creates, migrates and changes nothing.`,
 			}
 			p := &store.ListTasksParams{Limit: limit, Before: before}
 			if workflow != "" {
-				p.Namespace, p.Name, _ = strings.Cut(workflow, "/")
-				if p.Namespace == "" || p.Name == "" {
-					return fmt.Errorf("--workflow must be namespace/name, got %q", workflow)
+				if p.Namespace, p.Name, err = parseWorkflowFlag(workflow); err != nil {
+					return err
 				}
 			}
 			for s := range strings.SplitSeq(state, ",") {
