@@ -109,7 +109,7 @@ slope of each after the warm-up (the first fifth).`,
 	cmd.Flags().BoolVar(&o.PeersSizes, "peers-sizes", false, "the sizes of the side-by-side harness (../shared/peers): W1 2,000, W2 200 chains, W3 50 fan-outs of 20, W4 500, W5 200")
 	cmd.Flags().BoolVar(&o.Metrics, "metrics", false, "SQLite: run each workload twice, without and with the engine's Prometheus metrics")
 	cmd.Flags().BoolVar(&o.Tracing, "tracing", false, "SQLite: run each workload also with OpenTelemetry tracing on (SDK, every span sampled, batched and dropped by a no-op exporter); with --metrics also with both. With either flag the notes give the process CPU time per step")
-	cmd.Flags().StringVar(&o.Procs, "procs", "1,3", "PostgreSQL only: run each workload with each of these numbers of engine processes (ignored on SQLite)")
+	cmd.Flags().StringVar(&o.Procs, "procs", "1,3", "PostgreSQL only: run each workload with each of these numbers of engine processes (refused on SQLite)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().StringVar(&traceFile, "trace", "", "write an execution trace of the run to this file")
 	return cmd
@@ -171,10 +171,10 @@ func newBenchWorkerCmd() *cobra.Command {
 
 // benchUnusedFlags refuses a flag the chosen run would ignore: --only
 // without --experiments, the workloads' flags with --experiments or
-// --soak, --metrics and --tracing on PostgreSQL. (--procs keeps its
-// documented default on SQLite.)
+// --soak, --metrics and --tracing on PostgreSQL, --procs on SQLite (its
+// workloads run one engine in this process).
 func benchUnusedFlags(cmd *cobra.Command, experiments, soak, postgres bool) error {
-	mode, unused := "the workloads", []string{"only"}
+	mode, unused := "the workloads on SQLite", []string{"only", "procs"}
 	switch {
 	case experiments:
 		mode, unused = "--experiments", []string{"workloads", "peers-sizes", "metrics", "tracing", "procs"}

@@ -411,3 +411,22 @@ func TestEmptyAndConflictingFlags(t *testing.T) {
 		t.Fatalf("a refused command created %s (%v)", db, err)
 	}
 }
+
+// --procs on SQLite is refused, naming it: the SQLite workloads run one
+// engine in this process whatever it says (--procs 3 ran them as if it
+// were not given). Checked on the flags alone: nothing runs.
+func TestBenchRefusesProcsOnSQLite(t *testing.T) {
+	cmd := newBenchCmd()
+	if err := cmd.ParseFlags([]string{"--procs", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := benchUnusedFlags(cmd, false, false, false); err == nil || !strings.Contains(err.Error(), "--procs does nothing with the workloads on SQLite") {
+		t.Fatalf("--procs on SQLite: %v, want it refused", err)
+	}
+	if err := benchUnusedFlags(cmd, false, false, true); err != nil {
+		t.Fatalf("--procs on PostgreSQL: %v", err)
+	}
+	if err := benchUnusedFlags(newBenchCmd(), false, false, false); err != nil {
+		t.Fatalf("no flags on SQLite: %v", err)
+	}
+}
