@@ -44,6 +44,11 @@ new event.`,
 			if strings.TrimSpace(name) == "" {
 				return errors.New("the event NAME is empty: give the name the workflow's WaitEvent waits for")
 			}
+			// An empty --key would send the event with none: sent again,
+			// it would be another event, not a duplicate.
+			if key == "" && cmd.Flags().Changed("key") {
+				return errors.New("--key is empty: give the idempotency key, or leave --key out for an event sent every time")
+			}
 			// The payload is checked here, before anything is opened: the
 			// engine would otherwise carry it as an opaque document to a
 			// WaitEvent that fails decoding it.

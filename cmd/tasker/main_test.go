@@ -430,3 +430,14 @@ func TestBenchRefusesProcsOnSQLite(t *testing.T) {
 		t.Fatalf("no flags on SQLite: %v", err)
 	}
 }
+
+// events send --key "" (an unset shell variable, say) is refused before
+// anything is opened: it sent the event with no key, so sending it again
+// sent another one instead of being a duplicate.
+func TestEventsSendRefusesAnEmptyKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "t.db")
+	mustFail(t, `--key is empty: give the idempotency key, or leave --key out`, "events", "send", "1", "approval", "--key", "", "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", db, err)
+	}
+}
