@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -44,5 +45,27 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 			st.Close()
 		}
 		t.Errorf("Open(Memory, ReadConns 8): %v, want it refused", err)
+	}
+}
+
+// TestOpenRefusesOptionsMemoryIgnores: Memory is one connection of this
+// process on no disk, so BusyTimeout (no other connection holds its lock)
+// and Synchronous (nothing is synced) did nothing there, silently. Each is
+// refused, naming it.
+func TestOpenRefusesOptionsMemoryIgnores(t *testing.T) {
+	for _, c := range []struct {
+		opts sqlite.Options
+		want string
+	}{
+		{sqlite.Options{BusyTimeout: time.Second}, "busy timeout 1s is set for Memory"},
+		{sqlite.Options{Synchronous: "FULL"}, `synchronous "FULL" is set for Memory`},
+	} {
+		st, err := sqlite.Open(context.Background(), sqlite.Memory, &c.opts)
+		if err == nil {
+			st.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(Memory, %+v): %v, want an error saying %q", c.opts, err, c.want)
+		}
 	}
 }

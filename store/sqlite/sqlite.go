@@ -75,11 +75,13 @@ const Memory = ":memory:"
 
 // Options configure Open. The zero value is a good default.
 type Options struct {
-	// Synchronous is "NORMAL" (default) or "FULL".
+	// Synchronous is "NORMAL" (default) or "FULL". Memory writes to no
+	// disk: setting it there is refused.
 	Synchronous string
 	// BusyTimeout bounds how long a connection waits for a lock held by
 	// another process sharing the file (default 10 s; at least a
-	// millisecond, SQLite's unit).
+	// millisecond, SQLite's unit). Memory is one connection that shares
+	// nothing: setting it there is refused.
 	BusyTimeout time.Duration
 	// ReadConns is the size of the read pool (default 4). Memory has
 	// none: setting it there is refused.
@@ -189,8 +191,15 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	if path == Memory && opts != nil && opts.ReadConns != 0 {
-		return nil, fmt.Errorf("opening sqlite: read conns %d is set for Memory, which is one connection with no read pool: drop it, or open a file", opts.ReadConns)
+	if path == Memory && opts != nil {
+		switch {
+		case opts.ReadConns != 0:
+			return nil, fmt.Errorf("opening sqlite: read conns %d is set for Memory, which is one connection with no read pool: drop it, or open a file", opts.ReadConns)
+		case opts.BusyTimeout != 0:
+			return nil, fmt.Errorf("opening sqlite: busy timeout %s is set for Memory, whose one connection waits for no other's lock: drop it, or open a file", opts.BusyTimeout)
+		case opts.Synchronous != "":
+			return nil, fmt.Errorf("opening sqlite: synchronous %q is set for Memory, which writes to no disk: drop it, or open a file", opts.Synchronous)
+		}
 	}
 	if o.ReadOnly {
 		return openReadOnly(ctx, path, o)
