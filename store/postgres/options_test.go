@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -25,6 +26,9 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		want string
 	}{
 		{dsn, postgres.Options{WakeupPoll: 2}, "wakeup poll 2ns is under a millisecond"},
+		// A negative one named neither the option nor its value.
+		{dsn, postgres.Options{MaxConns: -1}, "postgres options: max conns must not be negative, got -1"},
+		{dsn, postgres.Options{WakeupPoll: -time.Second}, "postgres options: wakeup poll must not be negative, got -1s"},
 		{dsn, postgres.Options{QueryHooks: []bun.QueryHook{nil}}, "query hook 0 is nil"},
 		// The dsn's pool size and search_path were overridden silently.
 		{dsn + "&pool_max_conns=50", postgres.Options{MaxConns: 20}, "pool_max_conns=50 beside Options.MaxConns 20"},

@@ -120,8 +120,11 @@ func (o *Options) withDefaults() (Options, error) {
 	if o != nil {
 		out = *o
 	}
-	if out.MaxConns < 0 || out.WakeupPoll < 0 {
-		return out, fmt.Errorf("postgres options: max conns and wakeup poll must not be negative")
+	if out.MaxConns < 0 {
+		return out, fmt.Errorf("postgres options: max conns must not be negative, got %d", out.MaxConns)
+	}
+	if out.WakeupPoll < 0 {
+		return out, fmt.Errorf("postgres options: wakeup poll must not be negative, got %s", out.WakeupPoll)
 	}
 	if out.MaxConns == 0 {
 		out.MaxConns = DefaultMaxConns

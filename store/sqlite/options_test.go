@@ -69,3 +69,25 @@ func TestOpenRefusesOptionsMemoryIgnores(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenNamesTheNegativeOption: a negative BusyTimeout or ReadConns was
+// refused as "busy timeout and read conns must not be negative", naming
+// neither the one at fault nor its value.
+func TestOpenNamesTheNegativeOption(t *testing.T) {
+	for _, c := range []struct {
+		opts sqlite.Options
+		want string
+	}{
+		{sqlite.Options{BusyTimeout: -time.Second}, "sqlite options: busy timeout must not be negative, got -1s"},
+		{sqlite.Options{ReadConns: -2}, "sqlite options: read conns must not be negative, got -2"},
+	} {
+		path := filepath.Join(t.TempDir(), "o.db")
+		st, err := sqlite.Open(context.Background(), path, &c.opts)
+		if err == nil {
+			st.Close()
+		}
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Open(%+v): %v, want %q", c.opts, err, c.want)
+		}
+	}
+}

@@ -121,8 +121,11 @@ func (o *Options) withDefaults() (Options, error) {
 	default:
 		return out, fmt.Errorf("sqlite options: synchronous must be NORMAL or FULL, got %q", o.Synchronous)
 	}
-	if out.BusyTimeout < 0 || out.ReadConns < 0 {
-		return out, fmt.Errorf("sqlite options: busy timeout and read conns must not be negative")
+	if out.BusyTimeout < 0 {
+		return out, fmt.Errorf("sqlite options: busy timeout must not be negative, got %s", out.BusyTimeout)
+	}
+	if out.ReadConns < 0 {
+		return out, fmt.Errorf("sqlite options: read conns must not be negative, got %d", out.ReadConns)
 	}
 	if out.BusyTimeout > 0 && out.BusyTimeout < time.Millisecond {
 		return out, fmt.Errorf("sqlite options: busy timeout %s is under a millisecond, which SQLite counts as none: a bare number is nanoseconds (write 10 * time.Second, not 10)", out.BusyTimeout)
