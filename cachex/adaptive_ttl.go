@@ -59,10 +59,10 @@ func (c AdaptiveTTLConfig) Validate() error {
 	if d := c.withDefaults(); c.Min >= 0 && c.Max >= 0 && d.Min > d.Max {
 		errs = append(errs, fmt.Errorf("min %v is above max %v", d.Min, d.Max))
 	}
-	if c.Smoothing < 0 || c.Smoothing >= 1 {
+	if c.Smoothing < 0 || c.Smoothing >= 1 || math.IsNaN(c.Smoothing) {
 		errs = append(errs, fmt.Errorf("smoothing must be in (0, 1), got %v", c.Smoothing))
 	}
-	if c.Decay < 0 || c.Decay >= 1 {
+	if c.Decay < 0 || c.Decay >= 1 || math.IsNaN(c.Decay) {
 		errs = append(errs, fmt.Errorf("decay must be in (0, 1), got %v", c.Decay))
 	}
 	if c.HotFrequency < 0 || math.IsNaN(c.HotFrequency) || math.IsInf(c.HotFrequency, 0) {

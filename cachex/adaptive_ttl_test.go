@@ -1,6 +1,7 @@
 package cachex_test
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -127,5 +128,29 @@ func TestAdaptiveTTLConfigValidateReportsEveryProblem(t *testing.T) {
 	}
 	if _, err := cachex.NewAdaptiveTTL(cachex.AdaptiveTTLConfig{Smoothing: 2}, nil); err == nil {
 		t.Fatal("NewAdaptiveTTL accepted smoothing 2")
+	}
+}
+
+// A NaN rate was accepted: every comparison with it is false, so the
+// range checks let it through. ErrorRate NaN never opened the breaker
+// (error_rate off, with window and min_requests accepted beside it), and
+// Smoothing or Decay NaN made every TTL NaN. The constructors refuse it,
+// naming the field.
+func TestConfigsRefuseNaN(t *testing.T) {
+	t.Parallel()
+	nan := math.NaN()
+	if _, err := cachex.NewSystemGate(newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{ErrorRate: nan, Window: time.Minute}, nil); err == nil || !strings.Contains(err.Error(), "error_rate must be in [0, 1], got NaN") {
+		t.Errorf("NewSystemGate(ErrorRate NaN): %v", err)
+	}
+	for _, c := range []struct {
+		cfg  cachex.AdaptiveTTLConfig
+		want string
+	}{
+		{cachex.AdaptiveTTLConfig{Smoothing: nan}, "smoothing must be in (0, 1), got NaN"},
+		{cachex.AdaptiveTTLConfig{Decay: nan}, "decay must be in (0, 1), got NaN"},
+	} {
+		if _, err := cachex.NewAdaptiveTTL(c.cfg, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewAdaptiveTTL(%+v): %v, want it to say %q", c.cfg, err, c.want)
+		}
 	}
 }

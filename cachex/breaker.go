@@ -3,6 +3,7 @@ package cachex
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -76,7 +77,7 @@ func (c BreakerConfig) Validate() error {
 	if c.ConsecutiveFailures < 0 {
 		errs = append(errs, fmt.Errorf("consecutive_failures must not be negative, got %d", c.ConsecutiveFailures))
 	}
-	if c.ErrorRate < 0 || c.ErrorRate > 1 {
+	if c.ErrorRate < 0 || c.ErrorRate > 1 || math.IsNaN(c.ErrorRate) {
 		errs = append(errs, fmt.Errorf("error_rate must be in [0, 1], got %v", c.ErrorRate))
 	}
 	errs = validDuration(errs, "window", c.Window)
