@@ -184,3 +184,14 @@ func TestServeWarnsOfWorkerSections(t *testing.T) {
 		t.Fatalf("serve after the signal: %v", err)
 	}
 }
+
+// tokens create --name " " is refused before anything is opened: only ""
+// was, so a token named by blanks was created, its actions recorded under
+// an actor no one can read (`tokens ls` shows an empty NAME).
+func TestTokensCreateRefusesABlankName(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "t.db")
+	mustFail(t, `--name is required`, "tokens", "create", "--name", "  ", "--role", "viewer", "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", db, err)
+	}
+}

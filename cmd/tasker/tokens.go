@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -26,8 +27,8 @@ func newTokensCreateCmd() *cobra.Command {
 		Short: "create a token and print it once (the database keeps only its hash)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if name == "" {
-				return fmt.Errorf("--name is required: it names the token in the audit trail of the actions done with it")
+			if strings.TrimSpace(name) == "" {
+				return fmt.Errorf("--name is required (got %q): it names the token in the audit trail of the actions done with it", name)
 			}
 			if !store.ValidRole(role) {
 				return fmt.Errorf("--role %q: want viewer, operator or admin", role)
