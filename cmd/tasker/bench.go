@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
@@ -83,6 +84,9 @@ slope of each after the warm-up (the first fifth).`,
 			case soak < 0:
 				return fmt.Errorf("--soak must be positive, got %s", soak)
 			}
+			if err := refuseSchemaParam(o.DB); err != nil {
+				return err
+			}
 			if err := benchUnusedFlags(cmd, experiments, soak > 0, strings.HasPrefix(o.DB, "postgres://") || strings.HasPrefix(o.DB, "postgresql://")); err != nil {
 				return err
 			}
@@ -103,7 +107,7 @@ slope of each after the warm-up (the first fifth).`,
 	cmd.Flags().BoolVar(&experiments, "experiments", false, "run the original plan's claims instead of the workloads and print the scoreboard (docs/experiments.md)")
 	cmd.Flags().StringVar(&o.Only, "only", "", "with --experiments: run only these (comma-separated, e.g. E1,E3)")
 	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
-	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema)")
+	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema of its own: ?schema= is refused)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
 	cmd.Flags().BoolVar(&o.PeersSizes, "peers-sizes", false, "the sizes of the side-by-side harness (../shared/peers): W1 2,000, W2 200 chains, W3 50 fan-outs of 20, W4 500, W5 200")
@@ -187,6 +191,23 @@ func benchUnusedFlags(cmd *cobra.Command, experiments, soak, postgres bool) erro
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s does nothing with %s: leave it out", name, mode)
 		}
+	}
+	return nil
+}
+
+// refuseSchemaParam refuses a postgres --db with ?schema= for bench and
+// chaos: each of their runs creates a schema of its own, so the one named
+// would be dropped from the URL unread.
+func refuseSchemaParam(db string) error {
+	if !strings.HasPrefix(db, "postgres://") && !strings.HasPrefix(db, "postgresql://") {
+		return nil
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return nil // the command reports it
+	}
+	if s, ok := u.Query()["schema"]; ok {
+		return fmt.Errorf("--db: ?schema=%s does nothing here: every run gets a fresh schema of its own (random name, dropped afterwards); leave it out", strings.Join(s, ","))
 	}
 	return nil
 }

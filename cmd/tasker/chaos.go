@@ -56,11 +56,14 @@ sampled (their slopes printed after the table). The exit status is 1 when a
 scenario broke an invariant. See docs/chaos.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseSchemaParam(o.DB); err != nil {
+				return err
+			}
 			_, err := chaos.Run(cmd.Context(), cmd.OutOrStdout(), o)
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&o.DB, "db", "sqlite", `"sqlite" or a postgres:// URL`)
+	cmd.Flags().StringVar(&o.DB, "db", "sqlite", `"sqlite" or a postgres:// URL (each scenario in a fresh schema of its own: ?schema= is refused)`)
 	cmd.Flags().BoolVar(&o.Quick, "quick", false, "small workloads (seconds)")
 	cmd.Flags().StringVar(&o.Only, "only", "", "run only the scenarios whose names contain this")
 	cmd.Flags().DurationVar(&o.Soak, "soak", 0, "run only the soak, for this long (e.g. 15m)")

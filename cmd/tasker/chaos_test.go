@@ -26,3 +26,13 @@ func TestChaosSoakFlagsAreChecked(t *testing.T) {
 	mustFail(t, "--quick and --soak", "chaos", "--soak", "1m", "--quick")
 	mustFail(t, `--only "x" and --soak`, "chaos", "--soak", "1m", "--only", "x")
 }
+
+// bench and chaos refuse a --db with ?schema=: each run or scenario gets a
+// fresh schema of its own, and the schema named was dropped from the URL
+// without a word. Refused before anything connects (the server named here
+// does not exist; before, bench failed connecting and chaos on --only).
+func TestFreshSchemaCommandsRefuseSchema(t *testing.T) {
+	const db = "postgres://nobody@127.0.0.1:1/x?schema=mine&connect_timeout=1"
+	mustFail(t, `--db: ?schema=mine does nothing here`, "bench", "--db", db, "--workloads", "W1", "--scale", "0.001")
+	mustFail(t, `--db: ?schema=mine does nothing here`, "chaos", "--db", db, "--quick", "--only", "no such scenario")
+}
