@@ -25,10 +25,10 @@
 // a variable wins over the file. Decoding is strict: an unknown key (in
 // the file, or a TASKER_ variable under a known section such as
 // TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
-// value of the wrong kind, a preset that does not exist and a second YAML
-// document in the file (after ---) are errors, all
-// reported at once, each naming the key and the file's line (or the
-// variable).
+// value of the wrong kind, an empty db, worker_id or execution.queues, a
+// preset that does not exist and a second YAML document in the file
+// (after ---) are errors, all reported at once, each naming the key and
+// the file's line (or the variable).
 package cliconfig
 
 import (
@@ -133,10 +133,6 @@ func msField(p func(*engine.Config) *time.Duration) func(*Settings, value) error
 	}
 }
 
-func strField(p func(*Settings) *string) func(*Settings, value) error {
-	return func(s *Settings, v value) error { *p(s) = v.s; return nil }
-}
-
 // keys lists every key; preset first, since it is the base the others
 // change.
 var keys = []key{
@@ -157,7 +153,15 @@ var keys = []key{
 		s.DB = v.s
 		return nil
 	}},
-	{"worker_id", kString, strField(func(s *Settings) *string { return &s.Config.WorkerID })},
+	{"worker_id", kString, func(s *Settings, v value) error {
+		// Empty, the engine names the process host-pid: a variable left
+		// unset would drop the name meant for it without a word.
+		if strings.TrimSpace(v.s) == "" {
+			return errors.New("is empty: give this process's name, or leave worker_id out (host-pid)")
+		}
+		s.Config.WorkerID = v.s
+		return nil
+	}},
 	{"execution.min_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MinConcurrency })},
 	{"execution.max_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MaxConcurrency })},
 	{"execution.batch_size", kInt, intField(func(c *engine.Config) *int { return &c.Execution.BatchSize })},
@@ -179,7 +183,15 @@ var keys = []key{
 		s.Config.Execution.Retention = d
 		return nil
 	}},
-	{"execution.queues", kList, func(s *Settings, v value) error { s.Config.Execution.Queues = v.list; return nil }},
+	{"execution.queues", kList, func(s *Settings, v value) error {
+		// Empty, the engine claims from the default queue: not the ones
+		// meant, and not none.
+		if len(v.list) == 0 {
+			return errors.New("lists no queue: name at least one, or leave execution.queues out (the default queue)")
+		}
+		s.Config.Execution.Queues = v.list
+		return nil
+	}},
 	{"retry.base", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Base })},
 	{"retry.max", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Max })},
 	{"predictive_retry.min", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Min })},

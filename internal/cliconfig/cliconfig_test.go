@@ -251,3 +251,28 @@ func TestSecondDocumentRefused(t *testing.T) {
 		}
 	}
 }
+
+// An empty worker_id or execution.queues (TASKER_WORKER_ID= from an unset
+// variable, queues: []) is refused naming where it was set, as an empty db
+// is: the worker took the default (host-pid, the default queue) without a
+// word, claiming from a queue it was not meant for.
+func TestEmptyWorkerIDAndQueuesRefused(t *testing.T) {
+	for _, c := range []struct {
+		data string
+		env  []string
+		want string
+	}{
+		{"worker_id: \"\"\n", nil, `c.yaml:1: worker_id: is empty`},
+		{"", []string{"TASKER_WORKER_ID= "}, `TASKER_WORKER_ID: worker_id: is empty`},
+		{"execution:\n  queues: []\n", nil, `c.yaml:2: execution.queues: lists no queue`},
+		{"", []string{"TASKER_EXECUTION_QUEUES= , "}, `TASKER_EXECUTION_QUEUES: execution.queues: lists no queue`},
+	} {
+		if _, err := Parse("c.yaml", []byte(c.data), c.env); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q, %q): %v, want an error saying %q", c.data, c.env, err, c.want)
+		}
+	}
+	// Left out (or null), they keep their defaults.
+	if s, err := Parse("c.yaml", []byte("worker_id:\nexecution:\n  queues:\n"), nil); err != nil || s.Config.WorkerID != "" || s.Config.Execution.Queues != nil {
+		t.Fatalf("null worker_id and queues: %+v, %v", s, err)
+	}
+}
