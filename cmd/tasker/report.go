@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +30,9 @@ exact). It opens the database read-only.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since <= 0 {
 				return fmt.Errorf("--since must be positive, got %s", since)
+			}
+			if strings.ContainsAny(namespace, "/@") {
+				return fmt.Errorf("--namespace %q: a namespace has no '/' or '@' (for one workflow, give --workflow namespace/name)", namespace)
 			}
 			if workflow != "" {
 				ns, _, err := parseWorkflowFlag(workflow)

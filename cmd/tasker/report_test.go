@@ -69,3 +69,15 @@ func TestWorkerRefusesBadConfig(t *testing.T) {
 		t.Fatalf("a refused command created the database (%v)", err)
 	}
 }
+
+// --namespace with a '/' or '@' (a workflow given as namespace) is refused
+// naming the flag before the database is opened; the engine refused it
+// after opening it, as a "namespace filter", naming no flag.
+func TestReportNamespaceFlagIsChecked(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `--namespace "ecommerce/process_order": a namespace has no '/' or '@' (for one workflow, give --workflow namespace/name)`, "report", "--namespace", "ecommerce/process_order", "--db", db)
+	mustFail(t, `--namespace "ecommerce@1": a namespace has no '/' or '@'`, "report", "--namespace", "ecommerce@1", "--db", db)
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database (%v)", err)
+	}
+}
