@@ -33,6 +33,10 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		// The dsn's pool size and search_path were overridden silently.
 		{dsn + "&pool_max_conns=50", postgres.Options{MaxConns: 20}, "pool_max_conns=50 beside Options.MaxConns 20"},
 		{dsn + "&pool_min_conns=11", postgres.Options{}, "pool_min_conns=11 is above the pool's size"},
+		// Without MaxConns, a pool_max_conns that is no pool size was
+		// refused as if it stood "beside Options.MaxConns 10", unset.
+		{dsn + "&pool_max_conns=0", postgres.Options{}, "postgres dsn: pool_max_conns=0 is not a pool size (a whole number from 1)"},
+		{dsn + "&pool_max_conns=ten", postgres.Options{}, "postgres dsn: pool_max_conns=ten is not a pool size"},
 		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
 	} {
 		st, err := postgres.Open(context.Background(), c.dsn, &c.opts)

@@ -149,8 +149,9 @@ func (o *Options) withDefaults() (Options, error) {
 
 // fromDSN reconciles opts with what dsn sets that Open would otherwise
 // override: pgxpool's pool_max_conns is the budget when MaxConns is not
-// set and is refused beside another one (the pool is MaxConns, which also
-// bounds the store's callers); a pool_min_conns above the budget and a
+// set, and is refused beside another one (the pool is MaxConns, which also
+// bounds the store's callers) or when it is no pool size (not a whole
+// number from 1); a pool_min_conns above the budget and a
 // search_path beside Options.Schema (the schema becomes every
 // connection's search_path) are refused. A dsn that does not parse is
 // left to pgxpool to report.
@@ -165,10 +166,14 @@ func fromDSN(dsn string, opts *Options) (*Options, error) {
 	}
 	p := pc.RuntimeParams
 	if v, ok := p["pool_max_conns"]; ok {
-		if n, err := strconv.Atoi(v); o.MaxConns == 0 && err == nil && n > 0 {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 1:
+			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s is not a pool size (a whole number from 1)", v)
+		case o.MaxConns == 0:
 			o.MaxConns = n
-		} else if v != strconv.Itoa(cmp.Or(o.MaxConns, DefaultMaxConns)) {
-			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s beside Options.MaxConns %d: give one", v, cmp.Or(o.MaxConns, DefaultMaxConns))
+		case n != o.MaxConns:
+			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s beside Options.MaxConns %d: give one", v, o.MaxConns)
 		}
 	}
 	if v, ok := p["pool_min_conns"]; ok {
