@@ -266,8 +266,13 @@ func (c *Config) validateSettings() error {
 		bad("config: Logger and Slog are both set; set one")
 	}
 	e := c.Execution
-	if e.MinConcurrency < 0 || e.MaxConcurrency < 0 || e.BatchSize < 0 {
-		bad("config: execution concurrency and batch size must not be negative")
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"min concurrency", e.MinConcurrency}, {"max concurrency", e.MaxConcurrency}, {"batch size", e.BatchSize}} {
+		if f.v < 0 {
+			bad("config: execution %s %d is negative (0 for the default)", f.name, f.v)
+		}
 	}
 	if maxC := cmp.Or(e.MaxConcurrency, defaultMaxConcurrency); e.MaxConcurrency >= 0 && e.MinConcurrency > maxC {
 		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, maxC)

@@ -55,3 +55,23 @@ func TestConfigRefusesMistakes(t *testing.T) {
 		LeaseTTL: time.Millisecond, Retention: engine.KeepForever, DefaultTimeout: time.Millisecond, MinConcurrency: 32}})
 	must(t, err)
 }
+
+// TestConfigNamesANegativeCount: a negative MinConcurrency, MaxConcurrency
+// or BatchSize is refused naming the field and its value; the error said
+// "execution concurrency and batch size must not be negative", naming
+// neither which nor what.
+func TestConfigNamesANegativeCount(t *testing.T) {
+	for _, c := range []struct {
+		x    engine.ExecutionConfig
+		want string
+	}{
+		{engine.ExecutionConfig{MinConcurrency: -1}, "execution min concurrency -1 is negative"},
+		{engine.ExecutionConfig{MaxConcurrency: -2}, "execution max concurrency -2 is negative"},
+		{engine.ExecutionConfig{BatchSize: -3}, "execution batch size -3 is negative"},
+	} {
+		err := (&engine.Config{Execution: c.x}).Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(%+v): %v, want an error saying %q", c.x, err, c.want)
+		}
+	}
+}
