@@ -94,3 +94,28 @@ func TestStepNoJitterKeptWithTheEngineDelays(t *testing.T) {
 		}
 	}
 }
+
+// A durable step given a nil function (Step or Go) fails its workflow at
+// once, naming the step, with a permanent error; it panicked in the
+// attempt, was retried as a panic up to the step's limit, and failed as
+// "retries exhausted: handler panicked: nil pointer dereference".
+func TestDurableStepNilFunctionFailsTheWorkflow(t *testing.T) {
+	for name, fn := range map[string]func(wctx *engine.WorkflowContext, _ int) (int, error){
+		"Step": func(wctx *engine.WorkflowContext, _ int) (int, error) { return engine.Step[int](wctx, "s", nil) },
+		"Go":   func(wctx *engine.WorkflowContext, _ int) (int, error) { return engine.Go[int](wctx, "s", nil).Get() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := testkit.NewEngine(t, nil)
+			must(t, engine.RegisterWorkflow(env.Engine, "t/nilfn", fn))
+			h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/nilfn", 1)
+			must(t, err)
+			env.RunUntilDone(h.TaskID)
+			_, err = h.Result(context.Background())
+			var te *engine.TaskError
+			if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || te.Failure.Attempt != 1 ||
+				!strings.Contains(err.Error(), "durable step s: the function is nil") {
+				t.Fatalf("result error %v (%+v); want the task failed at once naming the nil function", err, te)
+			}
+		})
+	}
+}

@@ -96,7 +96,8 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // retried under the step's policy (the workflow suspends for the backoff);
 // a PermanentError or exhausted attempts return a *StepFailedError
 // (errors.Is ErrStepFailed), which the workflow may handle — compensate,
-// say — or return, failing the workflow.
+// say — or return, failing the workflow. A nil fn fails the workflow
+// before anything runs, as options that cannot apply do.
 func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
 	var zero T
 	seq, rec, err := wctx.begin(name, kindStep)
@@ -110,6 +111,9 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	var zero T
 	if rec != nil && rec.State.Satisfied() {
 		return decodeAs[T](wctx, seq, name, rec.Results)
+	}
+	if fn == nil {
+		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: the function is nil", name)))
 	}
 	var o stepOptions
 	for i, opt := range opts {
