@@ -136,9 +136,10 @@ func (e *UpdateError) Error() string {
 
 // ReceiveUpdate waits, durably, up to timeout for an update of that name
 // (see Update) and returns it; the timeout is an *EventTimeoutError (a
-// timeout that is not positive fails the workflow, as WaitEvent's). Updates
-// are received one at a time, oldest first; the receipt is recorded, so a
-// replay receives the same one. Answer it with Reply.
+// timeout that is not positive, or an empty name, fails the workflow, as
+// WaitEvent's). Updates are received one at a time, oldest first; the
+// receipt is recorded, so a replay receives the same one. Answer it with
+// Reply.
 func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {
 	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout)
 	if err != nil {

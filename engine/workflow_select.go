@@ -131,7 +131,8 @@ type selectResult struct {
 //
 // While nothing is ready the workflow waits for a running future here, or
 // suspends until the earliest timer or an event arrives. Select refuses no
-// cases, two events of the same name, or a nil timer, failing the workflow.
+// cases, an event or update without a name, two events of the same name,
+// or a nil timer, failing the workflow.
 func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	if err := checkCases(cases); err != nil {
 		return -1, wctx.failWith(Permanent(err))
@@ -200,6 +201,8 @@ func checkCases(cases []SelectCase) error {
 			return fmt.Errorf("engine.Select: case %d is a nil timer", i)
 		case c.kind == "event" && c.event == "":
 			return fmt.Errorf("engine.Select: case %d selects an event with no name", i)
+		case c.kind == "event" && c.event == updatePrefix:
+			return fmt.Errorf("engine.Select: case %d selects an update with no name", i)
 		case c.kind == "event" && seen[c.event]:
 			return fmt.Errorf("engine.Select: event %q is selected twice", c.event)
 		}

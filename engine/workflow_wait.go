@@ -58,7 +58,8 @@ type eventResult struct {
 // reached. Each wait consumes one event (the oldest). The outcome, the
 // event or the timeout (an *EventTimeoutError), is recorded, so a replay
 // returns the same one. A timeout that is not positive fails the workflow
-// (it would time out at once, and is more likely a mistake for "forever").
+// (it would time out at once, and is more likely a mistake for "forever"),
+// and so does an empty name (SendEvent refuses one).
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
 	seq, r, err := waitEvent(wctx, name, timeout)
@@ -74,12 +75,19 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 	if err != nil {
 		return seq, nil, err
 	}
-	if rec == nil && timeout <= 0 { // (a wait recorded before replays as it was)
-		what := "engine.WaitEvent(" + strconv.Quote(name)
+	if rec == nil { // (a wait recorded before replays as it was)
+		what, event, kind := "engine.WaitEvent", name, "event"
 		if u, ok := strings.CutPrefix(name, updatePrefix); ok {
-			what = "engine.ReceiveUpdate(" + strconv.Quote(u)
+			what, event, kind = "engine.ReceiveUpdate", u, "update"
 		}
-		return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s, %s): the timeout is not positive, so the wait would time out at once; pass the longest wait you accept (72*time.Hour, say)", what, timeout)))
+		switch {
+		case event == "":
+			// SendEvent refuses an empty name, and Update an empty
+			// update name: nothing could ever arrive.
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%q, %s): the %s name is empty, and no %s can be sent without one", what, event, timeout, kind, kind)))
+		case timeout <= 0:
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the timeout is not positive, so the wait would time out at once; pass the longest wait you accept (72*time.Hour, say)", what, strconv.Quote(event), timeout)))
+		}
 	}
 	ended := rec == nil || !rec.State.Satisfied() // in this run: traced
 	if ended {

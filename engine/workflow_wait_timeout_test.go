@@ -54,3 +54,45 @@ func TestWaitWithoutPositiveTimeoutFailsTheWorkflow(t *testing.T) {
 		t.Fatalf("a minute's wait: %v, want the timeout", err)
 	}
 }
+
+// TestWaitForAnUnnamedEventFailsTheWorkflow: WaitEvent, ReceiveUpdate and
+// Select's OnUpdate with an empty name waited (until their timeout) for an
+// event no one can send — SendEvent refuses an empty name and Update an
+// empty update name — while Select already refused OnEvent(""). The
+// workflow now fails with a permanent error naming the call, and records
+// no wait.
+func TestWaitForAnUnnamedEventFailsTheWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		fn   func(wctx *engine.WorkflowContext, _ int) (bool, error)
+		want string
+	}{
+		{"event", func(wctx *engine.WorkflowContext, _ int) (bool, error) {
+			_, err := engine.WaitEvent[bool](wctx, "", time.Hour)
+			return true, err
+		}, `engine.WaitEvent("", 1h0m0s): the event name is empty`},
+		{"update", func(wctx *engine.WorkflowContext, _ int) (bool, error) {
+			_, err := engine.ReceiveUpdate[int](wctx, "", time.Hour)
+			return true, err
+		}, `engine.ReceiveUpdate("", 1h0m0s): the update name is empty`},
+		{"select", func(wctx *engine.WorkflowContext, _ int) (bool, error) {
+			var req *engine.UpdateRequest[int]
+			_, err := engine.Select(wctx, engine.OnUpdate("", &req), engine.OnTimer(engine.NewTimer(wctx, time.Hour)))
+			return true, err
+		}, `engine.Select: case 0 selects an update with no name`},
+	} {
+		must(t, engine.RegisterWorkflow(env.Engine, "t/unnamed-"+c.name, c.fn))
+		h, err := engine.StartWorkflow[int, bool](ctx, env.Engine, "t/unnamed-"+c.name, 1)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a failure saying %q", c.name, err, c.want)
+		}
+		if d := env.Task(h.TaskID); d.Task.State != store.TaskError || len(env.DurableSteps(h.TaskID)) > 1 { // (select: its timer)
+			t.Errorf("%s: task %s with durable steps %v, want error and no wait", c.name, d.Task.State, env.DurableSteps(h.TaskID))
+		}
+	}
+}
