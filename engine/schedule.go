@@ -53,7 +53,8 @@ type ScheduleOptions struct {
 	// (a leader's pass comes a little after the tick).
 	CatchUpWindow time.Duration
 	// Jitter delays each run by up to this much, by an amount fixed for
-	// each tick (so thousands of schedules on the same minute spread out).
+	// each tick (so thousands of schedules on the same minute spread out):
+	// 0 (none) or at least a millisecond (a bare number is nanoseconds).
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
 	// name its own with a CRON_TZ= prefix instead). time.Local is
@@ -195,6 +196,8 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 	}
 	if opts.Jitter < 0 {
 		bad("Jitter %s is negative", opts.Jitter)
+	} else if err := underAMillisecond("Jitter", opts.Jitter); err != nil {
+		bad("%w", err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchedule, err)

@@ -303,6 +303,7 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Overlap: "sometimes"}, engine.ErrInvalidSchedule, "sometimes"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{CatchUpWindow: time.Millisecond}, engine.ErrInvalidSchedule, "CatchUpWindow"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: -time.Second}, engine.ErrInvalidSchedule, "Jitter"},
+		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: 30}, engine.ErrInvalidSchedule, "Jitter 30ns is under a millisecond: a bare number is nanoseconds"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: time.Local}, engine.ErrInvalidSchedule, "time.Local"},
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "Location Europe/Paris"},
