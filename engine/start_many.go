@@ -44,11 +44,18 @@ type StartResult struct {
 // committed then exist.
 //
 // With opts containing InTx(tx), every item is created inside the caller's
-// transaction (one chunk): nothing exists unless it commits.
+// transaction (one chunk): nothing exists unless it commits. opts apply to
+// every item, so WithIdempotencyKey among them is refused (store.ErrInvalid)
+// before anything is written: give a key in an item's Options.
 func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...StartOption) ([]StartResult, error) {
 	var common startOptions
 	if err := applyStartOptions(&common, opts); err != nil {
 		return nil, fmt.Errorf("starting many: %w", err)
+	}
+	if common.keySet {
+		// Every item would take the one key: the first item's task, found
+		// or refused as a conflict by all the others.
+		return nil, fmt.Errorf("starting many: %w: WithIdempotencyKey(%q) given to StartMany applies to every item, which would all take the one key: give it in an item's StartRequest.Options", store.ErrInvalid, common.key)
 	}
 	out := make([]StartResult, len(reqs))
 	params := make([]*store.CreateTaskParams, len(reqs))

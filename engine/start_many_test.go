@@ -139,3 +139,34 @@ func TestStartManyCodeFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestStartManyRefusesACommonKey: WithIdempotencyKey among StartMany's
+// options (those of every item) is refused, naming it, and nothing is
+// created; each item took the same key, so the first item's task was
+// created and every other item found it (same input) or was refused with a
+// conflict (another input). In an item's Options it works as in Start.
+func TestStartManyRefusesACommonKey(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, env.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "many", Steps: []engine.StepTemplate{{Name: "a", Handler: "noop"}}}))
+	reqs := []engine.StartRequest{{Workflow: "t/many", Input: map[string]int{"i": 1}}, {Workflow: "t/many", Input: map[string]int{"i": 2}}}
+	res, err := env.StartMany(ctx, reqs, engine.WithIdempotencyKey("k"))
+	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `WithIdempotencyKey("k") given to StartMany`) || res != nil {
+		t.Fatalf("StartMany with a common key: %+v, %v; want store.ErrInvalid naming the option", res, err)
+	}
+	if _, err := env.TaskByKey(ctx, "t/many", "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused StartMany created a task: %v", err)
+	}
+	reqs[0].Options = []engine.StartOption{engine.WithIdempotencyKey("k")}
+	res, err = env.StartMany(ctx, reqs)
+	must(t, err)
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("item %d: %v", i, r.Err)
+		}
+	}
+	if d, err := env.TaskByKey(ctx, "t/many", "k"); err != nil || d.ID != res[0].Handle.TaskID {
+		t.Fatalf("the item's key: %+v, %v", d, err)
+	}
+}
