@@ -30,7 +30,8 @@ import (
 // codec.
 type Codec interface {
 	// Name identifies the encoding in the envelope ("aes-gcm/v1", say):
-	// change it when old payloads can no longer be decoded.
+	// change it when old payloads can no longer be decoded. New refuses
+	// an empty one.
 	Name() string
 	Encode(doc []byte) ([]byte, error)
 	Decode(data []byte) ([]byte, error)

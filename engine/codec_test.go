@@ -311,3 +311,26 @@ func TestCodecOnPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestCodecWithoutANameRefused: Config.Validate (and New) refuse a Codec
+// whose Name is empty, or a nil pointer: an envelope with an empty codec
+// name reads as the application's own payload, so New accepted it and
+// every handler, Wait and Result got the envelope ({"tasker:codec":"",
+// "data":…}) in place of the JSON it carried.
+func TestCodecWithoutANameRefused(t *testing.T) {
+	for _, c := range []struct {
+		codec engine.Codec
+		want  string
+	}{
+		{&xorCodec{}, `config: Codec's Name() is empty`},
+		{(*xorCodec)(nil), `config: Codec is a nil *engine_test.xorCodec`},
+	} {
+		err := (&engine.Config{Codec: c.codec}).Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(Codec %T): %v, want an error saying %q", c.codec, err, c.want)
+		}
+	}
+	if err := (&engine.Config{Store: testkit.NewEngine(t, nil).Store, Codec: &xorCodec{name: "xor"}}).Validate(); err != nil {
+		t.Fatalf("a named codec: %v", err)
+	}
+}

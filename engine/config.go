@@ -71,7 +71,8 @@ type Config struct {
 	MaxPayloadBytes int
 	// Codec, when set, encodes (compresses, encrypts) every payload the
 	// engine stores and decodes it when read; see Codec. Every process
-	// sharing the database needs the same one.
+	// sharing the database needs the same one. A Codec whose Name is
+	// empty is refused.
 	Codec Codec
 	// Cache configures caching and coordination. The default is local
 	// only (ristretto, in process); Cache.Distributed = "redis://…" shares
@@ -313,6 +314,16 @@ func (c *Config) validateSettings() error {
 	}
 	if c.MaxPayloadBytes < 0 || c.MaxPayloadBytes > store.MaxJSONBytes {
 		bad("config: max payload bytes must be between 1 and %d (store.MaxJSONBytes), got %d", store.MaxJSONBytes, c.MaxPayloadBytes)
+	}
+	if c.Codec != nil {
+		// An envelope without a codec name reads as a payload of the
+		// application's own (see Engine.decode): every payload would be
+		// read back as its envelope.
+		if v := reflect.ValueOf(c.Codec); v.Kind() == reflect.Pointer && v.IsNil() {
+			bad("config: Codec is a nil %T", c.Codec)
+		} else if c.Codec.Name() == "" {
+			bad("config: Codec's Name() is empty: it names the encoding in every stored envelope, and one without a name would be read back as the payload itself")
+		}
 	}
 	if err := c.Retry.Validate(); err != nil {
 		bad("config: %w", err)
