@@ -75,6 +75,9 @@ type SelectCase struct {
 // OnFuture is ready when the durable step behind f has finished (Get then
 // returns its result or its *StepFailedError at once).
 func OnFuture[T any](f *Future[T]) SelectCase {
+	if f == nil {
+		return SelectCase{kind: "future"} // refused by Select (checkCases)
+	}
 	return SelectCase{kind: "future", ready: func() (bool, <-chan struct{}) {
 		select {
 		case <-f.done:
@@ -132,7 +135,7 @@ type selectResult struct {
 // While nothing is ready the workflow waits for a running future here, or
 // suspends until the earliest timer or an event arrives. Select refuses no
 // cases, an event or update without a name, two events of the same name,
-// or a nil timer, failing the workflow.
+// or a nil timer or future, failing the workflow.
 func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	if err := checkCases(cases); err != nil {
 		return -1, wctx.failWith(Permanent(err))
@@ -199,6 +202,8 @@ func checkCases(cases []SelectCase) error {
 			return fmt.Errorf("engine.Select: case %d is not an OnFuture, OnEvent or OnTimer", i)
 		case c.kind == "timer" && c.timer == nil:
 			return fmt.Errorf("engine.Select: case %d is a nil timer", i)
+		case c.kind == "future" && c.ready == nil:
+			return fmt.Errorf("engine.Select: case %d is a nil future", i)
 		case c.kind == "event" && c.event == "":
 			return fmt.Errorf("engine.Select: case %d selects an event with no name", i)
 		case c.kind == "event" && c.event == updatePrefix:

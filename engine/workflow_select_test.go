@@ -162,3 +162,24 @@ func TestWorkflowSelectFuturesAndMisuse(t *testing.T) {
 		t.Fatalf("duplicate event: %v", err)
 	}
 }
+
+// TestWorkflowSelectRefusesANilFuture: Select given OnFuture(nil) fails the
+// workflow with a permanent error naming the case, as a nil timer does; it
+// panicked on the nil future inside Select, and the panic was retried as
+// the driver's failure.
+func TestWorkflowSelectRefusesANilFuture(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nilfuture", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		var f *engine.Future[int]
+		return engine.Select(wctx, engine.OnTimer(engine.NewTimer(wctx, time.Hour)), engine.OnFuture(f))
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/nilfuture", struct{}{})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	_, err = h.Result(ctx)
+	var te *engine.TaskError
+	if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), "engine.Select: case 1 is a nil future") {
+		t.Fatalf("a nil future: %v; want the workflow failed at once naming the case", err)
+	}
+}
