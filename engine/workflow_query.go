@@ -153,9 +153,13 @@ func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Durat
 }
 
 // OnUpdate is a Select case that is ready when an update of that name was
-// sent; Select receives it into *req.
+// sent; Select receives it into *req. A nil req fails the workflow.
 func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 	c := OnEvent[json.RawMessage](updatePrefix+name, nil)
+	if req == nil {
+		c.misuse = fmt.Sprintf("OnUpdate(%q), has a nil request pointer: the update could be neither read nor answered", name)
+		return c
+	}
 	c.decodeEvent = func(key string, raw json.RawMessage) error {
 		r := &UpdateRequest[A]{Name: name, ID: key}
 		if len(raw) > 0 {

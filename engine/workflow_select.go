@@ -70,6 +70,8 @@ type SelectCase struct {
 	// decodeEvent, when set, replaces decode and also gets the event's key.
 	decodeEvent func(key string, payload json.RawMessage) error
 	timer       *Timer
+	// misuse, when set, says why Select refuses the case (checkCases).
+	misuse string
 }
 
 // OnFuture is ready when the durable step behind f has finished (Get then
@@ -198,6 +200,8 @@ func checkCases(cases []SelectCase) error {
 	seen := map[string]bool{}
 	for i, c := range cases {
 		switch {
+		case c.misuse != "":
+			return fmt.Errorf("engine.Select: case %d, %s", i, c.misuse)
 		case c.kind == "":
 			return fmt.Errorf("engine.Select: case %d is not an OnFuture, OnEvent or OnTimer", i)
 		case c.kind == "timer" && c.timer == nil:

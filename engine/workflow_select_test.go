@@ -183,3 +183,26 @@ func TestWorkflowSelectRefusesANilFuture(t *testing.T) {
 		t.Fatalf("a nil future: %v; want the workflow failed at once naming the case", err)
 	}
 }
+
+// TestWorkflowSelectRefusesANilUpdateRequest: Select given OnUpdate(name,
+// nil) fails the workflow with a permanent error naming the case; once an
+// update came, Select panicked storing it through the nil pointer, and the
+// panic was retried as the driver's failure.
+func TestWorkflowSelectRefusesANilUpdateRequest(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nilreq", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.Select(wctx, engine.OnUpdate[int]("bump", nil))
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/nilreq", struct{}{})
+	must(t, err)
+	if _, err := env.Engine.SendEvent(ctx, h.TaskID, "update:bump", "u1", 1); err != nil {
+		t.Fatal(err)
+	}
+	env.RunUntilDone(h.TaskID)
+	_, err = h.Result(ctx)
+	var te *engine.TaskError
+	if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), `engine.Select: case 0, OnUpdate("bump"), has a nil request pointer`) {
+		t.Fatalf("a nil request pointer: %v; want the workflow failed at once naming the case", err)
+	}
+}
