@@ -119,3 +119,65 @@ func TestDurableStepNilFunctionFailsTheWorkflow(t *testing.T) {
 		})
 	}
 }
+
+// A durable operation whose name the store would refuse for its row
+// (name#seq: at most store.MaxNameLen bytes, no NUL, valid UTF-8) fails its
+// workflow at once, naming the call: a step's function ran, then the
+// driver's commit was refused ("name: is 302 bytes long"), its lease
+// expired and the step ran again, for ever. An empty step name (which a
+// template step may not have either) is refused too.
+func TestDurableNamesTheStoreWouldRefuseFailTheWorkflow(t *testing.T) {
+	long := strings.Repeat("n", 250)
+	for _, c := range []struct {
+		name string
+		fn   func(wctx *engine.WorkflowContext) error
+		want string
+	}{
+		{"empty step", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Step(wctx, "", func(context.Context) (int, error) { return 1, nil })
+			return err
+		}, "durable step name is required"},
+		{"long step", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Step(wctx, long, func(context.Context) (int, error) { return 1, nil })
+			return err
+		}, "is 250 bytes long; the limit for a durable operation is 243"},
+		{"longer step", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Step(wctx, long+long, func(context.Context) (int, error) { return 1, nil })
+			return err
+		}, "is 500 bytes long; the limit for a durable operation is 243"},
+		{"long future", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Go(wctx, long, func(context.Context) (int, error) { return 1, nil }).Get()
+			return err
+		}, "is 250 bytes long; the limit for a durable operation is 243"},
+		{"NUL step", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Step(wctx, "a\x00b", func(context.Context) (int, error) { return 1, nil })
+			return err
+		}, "contains a NUL byte"},
+		{"long event", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.WaitEvent[int](wctx, long, time.Hour)
+			return err
+		}, "the event name is 250 bytes long; the limit is 243"},
+		{"long update", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.ReceiveUpdate[int](wctx, long[:240], time.Hour)
+			return err
+		}, "the update name is 240 bytes long; the limit is 236"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := testkit.NewEngine(t, nil)
+			must(t, engine.RegisterWorkflow(env.Engine, "t/names", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+				return 0, c.fn(wctx)
+			}))
+			h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/names", 1)
+			must(t, err)
+			env.RunUntilDone(h.TaskID)
+			_, err = h.Result(context.Background())
+			var te *engine.TaskError
+			if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("result error %v; want the workflow failed at once saying %q", err, c.want)
+			}
+			if steps := env.DurableSteps(h.TaskID); len(steps) != 0 {
+				t.Fatalf("durable steps recorded: %v", steps)
+			}
+		})
+	}
+}

@@ -215,6 +215,22 @@ func (w *WorkflowContext) now() time.Time { return w.e.clk.Now().Add(w.skew) }
 // Replaying reports whether this is Replay (nothing new executes).
 func (w *WorkflowContext) Replaying() bool { return w.replay }
 
+// maxDurableName is the longest name a durable operation's code may give
+// it: its row is named name#seq (store.DurableStepName), and a sequence
+// number has at most 11 digits.
+const maxDurableName = store.MaxNameLen - 12
+
+// durableNameProblem says why the store would refuse name as a durable
+// step's ("" when it would not). Refused only when the step is recorded,
+// under the driver's lease, such a name failed the driver's commit on every
+// run, the step running again each time.
+func durableNameProblem(name string) string {
+	if len(name) > maxDurableName {
+		return fmt.Sprintf("durable step name %s is %d bytes long; the limit for a durable operation is %d", quoteName(name), len(name), maxDurableName)
+	}
+	return checkName("durable step name", name)
+}
+
 // begin takes the next sequence number for an operation and checks it
 // against the history.
 func (w *WorkflowContext) begin(name, kind string) (int, *store.Step, error) {

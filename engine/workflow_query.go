@@ -136,8 +136,8 @@ func (e *UpdateError) Error() string {
 
 // ReceiveUpdate waits, durably, up to timeout for an update of that name
 // (see Update) and returns it; the timeout is an *EventTimeoutError (a
-// timeout that is not positive, or an empty name, fails the workflow, as
-// WaitEvent's). Updates are received one at a time, oldest first; the
+// timeout that is not positive, or a name WaitEvent would refuse, fails
+// the workflow). Updates are received one at a time, oldest first; the
 // receipt is recorded, so a replay receives the same one. Answer it with
 // Reply.
 func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {

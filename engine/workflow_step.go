@@ -96,8 +96,9 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // retried under the step's policy (the workflow suspends for the backoff);
 // a PermanentError or exhausted attempts return a *StepFailedError
 // (errors.Is ErrStepFailed), which the workflow may handle — compensate,
-// say — or return, failing the workflow. A nil fn fails the workflow
-// before anything runs, as options that cannot apply do.
+// say — or return, failing the workflow. A nil fn, a name the store would
+// refuse (empty, over 243 bytes, with a NUL byte) and options that cannot
+// apply fail the workflow before anything runs.
 func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
 	var zero T
 	seq, rec, err := wctx.begin(name, kindStep)
@@ -114,6 +115,9 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	}
 	if fn == nil {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: the function is nil", name)))
+	}
+	if msg := durableNameProblem(name); msg != "" {
+		return zero, wctx.failWith(Permanent(errors.New(msg)))
 	}
 	var o stepOptions
 	for i, opt := range opts {

@@ -59,7 +59,8 @@ type eventResult struct {
 // event or the timeout (an *EventTimeoutError), is recorded, so a replay
 // returns the same one. A timeout that is not positive fails the workflow
 // (it would time out at once, and is more likely a mistake for "forever"),
-// and so does an empty name (SendEvent refuses one).
+// and so does a name SendEvent or the history would refuse (empty, over 243
+// bytes, with a NUL byte).
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
 	seq, r, err := waitEvent(wctx, name, timeout)
@@ -80,11 +81,16 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 		if u, ok := strings.CutPrefix(name, updatePrefix); ok {
 			what, event, kind = "engine.ReceiveUpdate", u, "update"
 		}
+		limit := maxDurableName - (len(name) - len(event)) // the wait's row is named name#seq
 		switch {
 		case event == "":
 			// SendEvent refuses an empty name, and Update an empty
 			// update name: nothing could ever arrive.
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%q, %s): the %s name is empty, and no %s can be sent without one", what, event, timeout, kind, kind)))
+		case len(event) > limit:
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the %s name is %d bytes long; the limit is %d", what, quoteName(event), timeout, kind, len(event), limit)))
+		case checkName(kind+" name", event) != "":
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s: %s", what, checkName(kind+" name", event))))
 		case timeout <= 0:
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the timeout is not positive, so the wait would time out at once; pass the longest wait you accept (72*time.Hour, say)", what, strconv.Quote(event), timeout)))
 		}
