@@ -19,9 +19,12 @@ import (
 
 // Template declares a workflow as a DAG of named steps.
 type Template struct {
-	Namespace   string
-	Name        string
-	Version     string
+	Namespace string
+	Name      string
+	Version   string
+	// Description is for the template's readers (the YAML key
+	// description): the engine stores and shows it nowhere, so a version
+	// registered again with another description is the same definition.
 	Description string
 	// InputSchema is an optional JSON Schema every input must satisfy.
 	InputSchema json.RawMessage
