@@ -128,3 +128,22 @@ func TestRetentionInYAML(t *testing.T) {
 		}
 	}
 }
+
+// A retention in YAML that is a duration the engine refuses says why, as
+// ParseRetention does; it was reported as "must be a duration such as 720h
+// or 30d, or forever, got the string \"0s\"", which it is.
+func TestRetentionInYAMLSaysWhatIsWrong(t *testing.T) {
+	for in, want := range map[string]string{
+		"0s":    `retention: retention "0s": must be at least 1ms`,
+		"500us": `retention: retention "500us": must be at least 1ms`,
+		"-1h":   `retention: retention "-1h": must be at least 1ms`,
+		"0d":    `retention: retention "0d": days must be a whole number from 1 to 36500`,
+		"soon":  `retention: retention "soon": not a duration (72h), days (30d) or forever`,
+		"7":     `retention: must be a duration such as 720h or 30d, or forever, got the number 7`,
+	} {
+		_, err := engine.ParseTemplate([]byte("namespace: r\nname: y\nsteps: [{name: a, handler: h}]\nretention: "+in+"\n"), "")
+		if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), want) {
+			t.Errorf("retention: %s: %v, want %q", in, err, want)
+		}
+	}
+}

@@ -402,8 +402,11 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 		if ok {
 			t.Retention, err = ParseRetention(r)
 		}
-		if !ok || err != nil {
+		switch {
+		case !ok:
 			d.add(join(at, "retention"), "must be a duration such as 720h or 30d, or forever, got %s", describeValue(v))
+		case err != nil:
+			d.add(join(at, "retention"), "%v", err) // what is wrong with it ("0s": under 1ms)
 		}
 	}
 	if v := doc["input_schema"]; v != nil {
