@@ -356,7 +356,7 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 		return "", 0, nil
 	}
 	if c.Key == "" {
-		return "workflow:" + workflow, c.Max, nil
+		return boundIdentity("workflow:" + workflow), c.Max, nil
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(input, &doc); err != nil {
@@ -371,7 +371,9 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 		sum := sha256.Sum256([]byte(group))
 		group = "key:" + workflow + ":" + c.Key + "#" + hex.EncodeToString(sum[:16])
 	}
-	return group, c.Max, nil
+	// Names or a key too long for even that: bounded as an identity is
+	// (groups that fit are unchanged, so running tasks keep theirs).
+	return boundIdentity(group), c.Max, nil
 }
 
 // WithQueue puts the task on queue q (default: the template's, else

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,5 +217,43 @@ func TestFleetWideRateLimit(t *testing.T) {
 	t.Logf("%d starts over %s; the busiest 1 s window had %d (limit %d/s + burst %d)", len(starts), took, worst, rate, burst)
 	if worst > rate+burst {
 		t.Fatalf("%d steps started within one second, over %d/s + a burst of %d", worst, rate, burst)
+	}
+}
+
+// A template's concurrency limit works whatever the lengths of its names
+// and key: its group ("workflow:ns/name", "key:ns/name:key=value") is
+// bounded as a task's identity is. A group over store.MaxNameLen bytes
+// made every Start of the template fail ("conc_group: is 310 bytes long")
+// though Register had accepted it.
+func TestConcurrencyGroupOfLongNames(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := newEngine(t, engine.Config{Store: st})
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	ns, name, key := strings.Repeat("n", 150), strings.Repeat("w", 150), strings.Repeat("k", 300)
+	must(t, e.Register(&engine.Template{Namespace: ns, Name: name, Concurrency: &engine.Concurrency{Max: 1}, Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "key", Concurrency: &engine.Concurrency{Max: 1, Key: key}, Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	group := func(workflow string, input any) string {
+		t.Helper()
+		h, err := e.Start(ctx, workflow, input)
+		if err != nil {
+			t.Fatalf("starting %.20s…: %v", workflow, err)
+		}
+		d, err := st.GetTask(ctx, h.TaskID)
+		must(t, err)
+		if g := d.Steps[0].ConcGroup; g != nil && d.Steps[0].ConcMax == 1 {
+			return *g
+		}
+		t.Fatalf("task %d's step has no group of 1", h.TaskID)
+		return ""
+	}
+	if a, b := group(ns+"/"+name, map[string]int{"i": 1}), group(ns+"/"+name, map[string]int{"i": 2}); a != b {
+		t.Fatalf("two tasks of one workflow in groups %q and %q", a, b)
+	}
+	a, b := group("t/key", map[string]int{key: 1, "i": 1}), group("t/key", map[string]int{key: 1, "i": 2})
+	if c := group("t/key", map[string]int{key: 2}); a != b || a == c {
+		t.Fatalf("groups by key value: %q, %q (same value), %q (another)", a, b, c)
 	}
 }
