@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -100,9 +102,11 @@ type StepTemplate struct {
 	Timeout   time.Duration
 	Skippable bool
 	// Config is handed to the handler as its configuration (any
-	// JSON-encodable value).
+	// JSON-encodable value without a NUL character, which the store
+	// refuses).
 	Config any
-	// DependentSystem names the external system the step calls.
+	// DependentSystem names the external system the step calls (UTF-8,
+	// no NUL byte).
 	DependentSystem string
 }
 
@@ -231,9 +235,16 @@ func (t *Template) Validate(known func(string) bool) error {
 			add(path+".retry", "%s: a backoff (retry base, max or no-jitter) on a step that makes one attempt (%s), which has no retry to wait for: drop one", where, onceWhy(s))
 		}
 		if s.Config != nil {
-			if _, err := json.Marshal(s.Config); err != nil {
+			if doc, err := json.Marshal(s.Config); err != nil {
 				add(path+".config", "%s: config is not JSON-encodable: %v", where, err)
+			} else if bytes.Contains(doc, []byte(`\u0000`)) {
+				add(path+".config", "%s: config contains a NUL character, which the store refuses", where)
 			}
+		}
+		// The step's policy, which carries the system, is stored as JSON:
+		// a NUL would be refused there, and invalid UTF-8 replaced.
+		if sys := s.DependentSystem; strings.IndexByte(sys, 0) >= 0 || !utf8.ValidString(sys) {
+			add(path+".dependent_system", "%s: %s", where, checkName("dependent system", sys))
 		}
 	}
 	for i, s := range t.Steps {

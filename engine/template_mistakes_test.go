@@ -75,3 +75,30 @@ steps:
 	must(t, e.Register(&engine.Template{Namespace: "t", Name: "fine", RateLimits: map[string]engine.RateLimit{"stripe": {PerSecond: 1, Burst: 1}},
 		Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: "stripe"}, {Name: "b", Handler: "h", NotRetryable: true, RetryLimit: 1}}}))
 }
+
+// TestRegisterRefusesWhatNoStartCouldStore: a step's DependentSystem with a
+// NUL byte or invalid UTF-8, or a Config holding a NUL character, is refused
+// by Register naming the step and field. Register accepted them, and every
+// Start of the template then failed in the store ("steps[\"a\"].policy:
+// contains a NUL character"; invalid UTF-8 became U+FFFD in the stored
+// policy, another system than the one declared).
+func TestRegisterRefusesWhatNoStartCouldStore(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	for _, c := range []struct {
+		step       engine.StepTemplate
+		path, want string
+	}{
+		{engine.StepTemplate{Name: "a", Handler: "h", DependentSystem: "pay\x00"}, "steps[0].dependent_system", `step "a": dependent system "pay\x00" contains a NUL byte`},
+		{engine.StepTemplate{Name: "a", Handler: "h", DependentSystem: "pay\xff"}, "steps[0].dependent_system", `is not valid UTF-8`},
+		{engine.StepTemplate{Name: "a", Handler: "h", Config: map[string]string{"url": "a\x00b"}}, "steps[0].config", `step "a": config contains a NUL character, which the store refuses`},
+	} {
+		err := e.Register(&engine.Template{Namespace: "t", Name: "nul", Steps: []engine.StepTemplate{c.step}})
+		ps := engine.TemplateProblems(err)
+		if !errors.Is(err, engine.ErrInvalidTemplate) || len(ps) != 1 || ps[0].Path != c.path || !strings.Contains(ps[0].Msg, c.want) {
+			t.Errorf("Register(%+v): %v; want one problem at %s saying %q", c.step, err, c.path, c.want)
+		}
+	}
+	if got := e.Templates(); len(got) != 0 {
+		t.Fatalf("refused registrations registered %v", got)
+	}
+}
