@@ -22,7 +22,8 @@ func applyStartOptions(o *startOptions, opts []StartOption) error {
 }
 
 // check refuses options that are mistakes (an empty idempotency key,
-// group or queue, a nil transaction, a timeout that is not positive, a
+// group or queue, a group or queue the store would refuse, a nil
+// transaction, a timeout that is not positive, a
 // limit or priority out of range) or that contradict each
 // other (Unique with a key, StartAt with StartAfter), naming the options:
 // a start would otherwise honour one of them and drop the other silently.
@@ -45,12 +46,16 @@ func (o *startOptions) check() error {
 	}
 	if o.concSet && o.group == "" {
 		bad("WithConcurrency(\"\", %d): the group is empty", o.groupMax)
+	} else if msg := checkName("group", o.group); o.concSet && msg != "" {
+		bad("WithConcurrency(%s, %d): %s", quoteName(o.group), o.groupMax, msg)
 	}
 	if o.concSet && o.groupMax < 1 {
 		bad("WithConcurrency(%q, %d): the limit must be at least 1", o.group, o.groupMax)
 	}
 	if o.queueSet && o.queue == "" {
 		bad("WithQueue(\"\"): the queue is empty (leave the option out for the template's, else %q)", store.DefaultQueue)
+	} else if msg := checkName("queue", o.queue); o.queueSet && msg != "" {
+		bad("WithQueue(%s): %s", quoteName(o.queue), msg)
 	}
 	if p := o.priority; p != nil && (*p < store.MinPriority || *p > store.MaxPriority) {
 		bad("WithPriority(%d): the priority must be between %d and %d", *p, store.MinPriority, store.MaxPriority)

@@ -17,7 +17,9 @@ import (
 // 1, a priority out of range and StartAt with StartAfter are refused by
 // Start, StartWorkflow
 // and StartMany alike (errors.Is store.ErrInvalid, naming the option), and
-// nothing is written. Before, the nil option panicked and the others were
+// nothing is written; so are a group or queue the store would refuse (too
+// long, a NUL byte), which the store refused naming its columns. Before,
+// the nil option panicked and the others were
 // honoured in part (Unique dropped the key; an empty key, a nil tx and a
 // negative timeout were ignored; so was an empty queue; the last of
 // StartAt/StartAfter won; the store's refusals named its columns,
@@ -43,6 +45,10 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 		{"empty group", []engine.StartOption{engine.WithConcurrency("", 3)}, `WithConcurrency("", 3): the group is empty`},
 		{"zero limit", []engine.StartOption{engine.WithConcurrency("g", 0)}, `WithConcurrency("g", 0): the limit must be at least 1`},
 		{"empty queue", []engine.StartOption{engine.WithQueue("")}, `WithQueue(""): the queue is empty`},
+		{"long group", []engine.StartOption{engine.WithConcurrency(strings.Repeat("g", 300), 3)}, `WithConcurrency("gggggggggggggggggggggggggggggggggggggggg"…, 3): group "ggg`},
+		{"NUL group", []engine.StartOption{engine.WithConcurrency("g\x00", 3)}, `WithConcurrency("g\x00", 3): group "g\x00" contains a NUL byte`},
+		{"long queue", []engine.StartOption{engine.WithQueue(strings.Repeat("q", 300))}, `WithQueue("qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"…): queue "qqq`},
+		{"NUL queue", []engine.StartOption{engine.WithQueue("q\x00")}, `WithQueue("q\x00"): queue "q\x00" contains a NUL byte`},
 		{"priority", []engine.StartOption{engine.WithPriority(5000)}, "WithPriority(5000): the priority must be between 0 and 1000"},
 		{"two delays", []engine.StartOption{engine.StartAt(later), engine.StartAfter(time.Minute)}, "StartAt and StartAfter given 2 times"},
 	} {
