@@ -286,14 +286,22 @@ func (c *Config) validateSettings() error {
 	if e.Retention < 0 && e.Retention != KeepForever {
 		bad("config: execution retention must be positive, or KeepForever, got %s", e.Retention)
 	}
-	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "poll interval": e.PollInterval, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "tune interval": e.TuneInterval, "schedule interval": e.ScheduleInterval} {
-		if d < 0 {
-			bad("config: execution %s must not be negative, got %s", name, d)
+	// The durations in declaration order (a slice, not a map: the joined
+	// error reads the same every time).
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{{"tune interval", e.TuneInterval}, {"lease TTL", e.LeaseTTL}, {"poll interval", e.PollInterval}, {"rescue interval", e.RescueInterval}, {"schedule interval", e.ScheduleInterval}, {"retention", e.Retention}, {"default timeout", e.DefaultTimeout}}
+	for _, f := range durations {
+		if f.d < 0 && f.name != "retention" { // (retention has KeepForever, above)
+			bad("config: execution %s must not be negative, got %s", f.name, f.d)
 		}
 	}
-	// (the poll interval has its own floor, below)
-	for name, d := range map[string]time.Duration{"lease TTL": e.LeaseTTL, "rescue interval": e.RescueInterval, "default timeout": e.DefaultTimeout, "tune interval": e.TuneInterval, "schedule interval": e.ScheduleInterval, "retention": e.Retention} {
-		if err := underAMillisecond(name, d); err != nil {
+	for _, f := range durations {
+		if f.name == "poll interval" { // (it has its own floor, below)
+			continue
+		}
+		if err := underAMillisecond(f.name, f.d); err != nil {
 			bad("config: execution %v", err)
 		}
 	}

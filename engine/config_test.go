@@ -75,3 +75,27 @@ func TestConfigNamesANegativeCount(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigErrorsInAStableOrder: several bad durations are reported in
+// the fields' declaration order, the same text every time; they were
+// collected from a map, so the joined error's order changed from run to
+// run.
+func TestConfigErrorsInAStableOrder(t *testing.T) {
+	cfg := engine.Config{Execution: engine.ExecutionConfig{
+		TuneInterval: -1, LeaseTTL: -1, PollInterval: -1, RescueInterval: -1, ScheduleInterval: -1, DefaultTimeout: -1}}
+	first := cfg.Validate().Error()
+	for range 50 {
+		if got := cfg.Validate().Error(); got != first {
+			t.Fatalf("Validate gave\n%s\nthen\n%s", first, got)
+		}
+	}
+	var at []int
+	for _, name := range []string{"tune interval", "lease TTL", "poll interval", "rescue interval", "schedule interval", "default timeout"} {
+		at = append(at, strings.Index(first, name))
+	}
+	for i := 1; i < len(at); i++ {
+		if at[i-1] < 0 || at[i] < at[i-1] {
+			t.Fatalf("Validate's errors not in declaration order: %s", first)
+		}
+	}
+}
