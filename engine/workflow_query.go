@@ -242,7 +242,7 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 	if v, ok, err := answered(); ok || err != nil {
 		return v, err
 	}
-	if _, err := e.SendEvent(ctx, taskID, updatePrefix+name, id, arg); err != nil {
+	if _, err := e.sendEvent(ctx, taskID, updatePrefix+name, id, arg); err != nil {
 		if v, ok, aerr := answered(); ok || aerr != nil { // answered meanwhile, then finished
 			return v, aerr
 		}

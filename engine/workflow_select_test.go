@@ -196,10 +196,23 @@ func TestWorkflowSelectRefusesANilUpdateRequest(t *testing.T) {
 	ctx := context.Background()
 	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/nilreq", struct{}{})
 	must(t, err)
-	if _, err := env.Engine.SendEvent(ctx, h.TaskID, "update:bump", "u1", 1); err != nil {
-		t.Fatal(err)
+	updated := make(chan error, 1)
+	go func() {
+		_, err := engine.Update[int](ctx, env.Engine, h.TaskID, "bump", "u1", 1)
+		updated <- err
+	}()
+	for done := false; !done; {
+		_, err := env.RunOnce(ctx)
+		must(t, err)
+		select {
+		case err := <-updated: // once the workflow has ended
+			if !errors.Is(err, engine.ErrUpdateUnanswered) {
+				t.Fatalf("Update: %v; want ErrUpdateUnanswered", err)
+			}
+			done = true
+		case <-time.After(time.Millisecond):
+		}
 	}
-	env.RunUntilDone(h.TaskID)
 	_, err = h.Result(ctx)
 	var te *engine.TaskError
 	if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), `engine.Select: case 0, OnUpdate("bump"), has a nil request pointer`) {

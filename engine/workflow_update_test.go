@@ -14,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
+	"github.com/tasker-go/tasker/testkit"
 )
 
 const wfUpdateChildEnv = "TASKER_WF_UPDATE_CHILD"
@@ -242,4 +243,26 @@ func TestWorkflowUpdateAnsweredOnceAcrossKill9(t *testing.T) {
 		t.Fatalf("the step's side effect ran under %d idempotency keys: %s", len(keys), data)
 	}
 	t.Logf("the step ran %d times (the attempt killed, then the resumed one), under one key", len(strings.Fields(string(data))))
+}
+
+// TestSendEventRefusesTheUpdatePrefix: SendEvent refuses an event name
+// beginning with "update:", reserved for updates, naming the prefix, and
+// records nothing; it sent it, and the workflow's ReceiveUpdate took it
+// for an update whose answer no Update call would ever read.
+func TestSendEventRefusesTheUpdatePrefix(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/fakeupdate", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.WaitEvent[int](wctx, "go", time.Hour)
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/fakeupdate", struct{}{})
+	must(t, err)
+	created, err := env.Engine.SendEvent(ctx, h.TaskID, "update:bump", "u1", 1)
+	if created || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `"update:"`) {
+		t.Fatalf("SendEvent(update:bump): %v, %v; want store.ErrInvalid naming the prefix", created, err)
+	}
+	n, err := env.Store.DB().NewSelect().Table("tasker_events").Where("task_id = ?", h.TaskID).Count(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("events recorded after the refusal: %d, %v", n, err)
+	}
 }

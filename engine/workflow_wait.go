@@ -135,8 +135,19 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 // An empty key makes every send a new event. It reports whether the event
 // was new. A new event for a finished task is refused (ErrEventRefused); a
 // repeat of one it received is not — a sender whose reply was lost can
-// send again safely whatever happened since.
+// send again safely whatever happened since. A name beginning with
+// "update:" is refused (store.ErrInvalid): those events carry updates, sent
+// with Update, which reads their answers.
 func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
+	if strings.HasPrefix(name, updatePrefix) {
+		return false, fmt.Errorf("sending event %q to task %d: %w: the name begins with %q, reserved for updates: send an update with engine.Update, which reads its answer", name, taskID, store.ErrInvalid, updatePrefix)
+	}
+	return e.sendEvent(ctx, taskID, name, key, payload)
+}
+
+// sendEvent is SendEvent without the check of the name's prefix (Update
+// sends its events through it).
+func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
 	doc, err := json.Marshal(payload)
 	if err != nil {
 		return false, fmt.Errorf("sending event %s to task %d: encoding payload: %w", name, taskID, err)

@@ -32,7 +32,8 @@ one transaction: a workflow waiting for NAME (engine.WaitEvent) resumes on
 the next worker that claims it; one not waiting yet finds the event when it
 gets there. Sending again with the same --key changes nothing (the first
 payload stays) and is reported as a duplicate; without --key every send is a
-new event.`,
+new event. A NAME beginning with "update:" is refused: such events carry the
+updates sent with engine.Update.`,
 		Example: `  tasker events send 12 approval --key manager-decision --payload '{"approved":true,"by":"bob"}'`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,6 +44,10 @@ new event.`,
 			name := args[1]
 			if strings.TrimSpace(name) == "" {
 				return errors.New("the event NAME is empty: give the name the workflow's WaitEvent waits for")
+			}
+			// (engine.SendEvent refuses it too, once the database is open)
+			if strings.HasPrefix(name, "update:") {
+				return fmt.Errorf("the event NAME %q begins with \"update:\", reserved for the events that carry updates (engine.Update): give the name the workflow's WaitEvent waits for", name)
 			}
 			// An empty --key would send the event with none: sent again,
 			// it would be another event, not a duplicate.

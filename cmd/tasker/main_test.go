@@ -441,3 +441,14 @@ func TestEventsSendRefusesAnEmptyKey(t *testing.T) {
 		t.Fatalf("a refused command created %s (%v)", db, err)
 	}
 }
+
+// events send with a NAME beginning with "update:" is refused before
+// anything is opened, naming the prefix: it sent a fake update, which the
+// workflow's ReceiveUpdate took and whose answer nobody could read.
+func TestEventsSendRefusesTheUpdatePrefix(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "t.db")
+	mustFail(t, `the event NAME "update:bump" begins with "update:"`, "events", "send", "1", "update:bump", "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", db, err)
+	}
+}
