@@ -22,7 +22,8 @@ import (
 )
 
 // Config configures an Engine. Only Store is required; the defaults suit a
-// laptop.
+// laptop. An interface field (Store, TracerProvider, Clock, Codec,
+// CacheStore) holding a nil pointer is refused, naming the field.
 type Config struct {
 	Store store.Store
 	// Logger receives the engine's logs, with task, step and attempt on
@@ -255,8 +256,21 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Store == nil {
 		errs = append(errs, errors.New("config: Store is required"))
+	} else if isNilPointer(c.Store) {
+		errs = append(errs, fmt.Errorf("config: Store is a nil %T", c.Store))
 	}
 	return errors.Join(append(errs, c.validateSettings())...)
+}
+
+// isNilPointer reports whether v, an interface holding something, holds a
+// nil pointer (or another nil of a kind that has one): such a field passes
+// a "!= nil" check and panics when used.
+func isNilPointer(v any) bool {
+	switch r := reflect.ValueOf(v); r.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return r.IsNil()
+	}
+	return false
 }
 
 // validateSettings is Validate but for Store.
@@ -265,6 +279,15 @@ func (c *Config) validateSettings() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Logger != nil && c.Slog != nil {
 		bad("config: Logger and Slog are both set; set one")
+	}
+	// The interface fields but Store (Validate's) and Codec (below).
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"TracerProvider", c.TracerProvider}, {"Clock", c.Clock}, {"CacheStore", c.CacheStore}} {
+		if f.v != nil && isNilPointer(f.v) {
+			bad("config: %s is a nil %T", f.name, f.v)
+		}
 	}
 	e := c.Execution
 	for _, f := range []struct {
@@ -327,7 +350,7 @@ func (c *Config) validateSettings() error {
 		// An envelope without a codec name reads as a payload of the
 		// application's own (see Engine.decode): every payload would be
 		// read back as its envelope.
-		if v := reflect.ValueOf(c.Codec); v.Kind() == reflect.Pointer && v.IsNil() {
+		if isNilPointer(c.Codec) {
 			bad("config: Codec is a nil %T", c.Codec)
 		} else if c.Codec.Name() == "" {
 			bad("config: Codec's Name() is empty: it names the encoding in every stored envelope, and one without a name would be read back as the payload itself")

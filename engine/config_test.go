@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/cachex"
@@ -97,5 +98,43 @@ func TestConfigErrorsInAStableOrder(t *testing.T) {
 		if at[i-1] < 0 || at[i] < at[i-1] {
 			t.Fatalf("Validate's errors not in declaration order: %s", first)
 		}
+	}
+}
+
+// nilClock is a Clock whose nil pointer panics when used.
+type nilClock struct{ t time.Time }
+
+func (c *nilClock) Now() time.Time                       { return c.t }
+func (c *nilClock) After(time.Duration) <-chan time.Time { return nil }
+func (c *nilClock) StoreNow() time.Time                  { return c.t }
+
+// TestConfigRefusesNilPointers: a nil pointer in an interface field (Store,
+// Clock, TracerProvider, CacheStore) is refused by New naming the field;
+// only a nil Codec was, and the others passed their "!= nil" checks and
+// panicked later (in New, Run or the first Start).
+func TestConfigRefusesNilPointers(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	for _, c := range []struct {
+		cfg  engine.Config
+		want string
+	}{
+		{engine.Config{Store: (*sqlite.Store)(nil)}, "config: Store is a nil *sqlite.Store"},
+		{engine.Config{Store: st, Clock: (*nilClock)(nil)}, "config: Clock is a nil *engine_test.nilClock"},
+		{engine.Config{Store: st, TracerProvider: (*sdktrace.TracerProvider)(nil)}, "config: TracerProvider is a nil *trace.TracerProvider"},
+		{engine.Config{Store: st, CacheStore: (*cachex.Local)(nil)}, "config: CacheStore is a nil *cachex.Local"},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("New with %q: panicked: %v", c.want, r)
+				}
+			}()
+			_, err := engine.New(c.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("New: %v, want an error saying %q", err, c.want)
+			}
+		}()
 	}
 }
