@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,7 +219,10 @@ func (e *Engine) template(name string) (*Template, error) {
 	return t, nil
 }
 
-// StartOption adjusts Start.
+// StartOption adjusts Start (StartWorkflow, StartMany). An option given
+// twice with different values (WithQueue("a") then WithQueue("b")) is
+// refused (store.ErrInvalid), naming it and both values; the same value
+// twice is accepted.
 type StartOption func(*startOptions)
 
 type startOptions struct {
@@ -244,6 +248,8 @@ type startOptions struct {
 	delays     int           // StartAt and StartAfter given (none: no delay; more than one is refused)
 	reuse      IdentityReuse // WithIdentityReuse
 	reuseSet   bool
+	// twice: options given again with another value (see givenTwice)
+	twice []string
 }
 
 // deadline is how long after its creation WithWorkflowTimeout ends the
@@ -318,7 +324,12 @@ func withParent(parent int64) StartOption { return func(o *startOptions) { o.par
 // input it fails with store.ErrConflict.
 // An empty key is refused, and so is the option with Unique.
 func WithIdempotencyKey(key string) StartOption {
-	return func(o *startOptions) { o.key, o.keySet = key, true }
+	return func(o *startOptions) {
+		if o.keySet && o.key != key {
+			o.givenTwice("WithIdempotencyKey", quoteName(o.key), quoteName(key))
+		}
+		o.key, o.keySet = key, true
+	}
 }
 
 // Unique gives the task a fresh identity: every Start creates a task. It
@@ -328,14 +339,28 @@ func Unique() StartOption { return func(o *startOptions) { o.unique = true } }
 // InTx creates the task inside the caller's transaction (a bun.Tx on the
 // store's DB): it exists, and runs, only if that transaction commits. A
 // nil tx is refused.
-func InTx(tx bun.IDB) StartOption { return func(o *startOptions) { o.tx, o.txSet = tx, true } }
+func InTx(tx bun.IDB) StartOption {
+	return func(o *startOptions) {
+		if o.txSet && !sameIDB(o.tx, tx) {
+			o.givenTwice("InTx", "two different transactions", "")
+		}
+		o.tx, o.txSet = tx, true
+	}
+}
 
 // WithPriority sets the task's priority, 0..1000 (default: the template's,
 // else 0): workers claim ready steps of higher priority first, FIFO within
 // a priority. Every tenth claim takes the longest-waiting ready steps
 // regardless of priority, so a flood of high-priority work slows the rest
 // but never starves it.
-func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority = &p } }
+func WithPriority(p int) StartOption {
+	return func(o *startOptions) {
+		if o.priority != nil && *o.priority != p {
+			o.givenTwice("WithPriority", strconv.Itoa(*o.priority), strconv.Itoa(p))
+		}
+		o.priority = &p
+	}
+}
 
 // WithConcurrency puts the task in concurrency group g: at most max steps
 // of the tasks in g run at once across every process (the others wait in
@@ -343,7 +368,12 @@ func WithPriority(p int) StartOption { return func(o *startOptions) { o.priority
 // Concurrency; code-first workflows are limited this way. An empty g and a
 // max below 1 are refused.
 func WithConcurrency(g string, max int) StartOption {
-	return func(o *startOptions) { o.group, o.groupMax, o.concSet = g, max, true }
+	return func(o *startOptions) {
+		if o.concSet && (o.group != g || o.groupMax != max) {
+			o.givenTwice("WithConcurrency", fmt.Sprintf("(%s, %d)", quoteName(o.group), o.groupMax), fmt.Sprintf("(%s, %d)", quoteName(g), max))
+		}
+		o.group, o.groupMax, o.concSet = g, max, true
+	}
 }
 
 // concurrency returns the task's group and limit: the option's, else the
@@ -379,7 +409,14 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 // WithQueue puts the task on queue q (default: the template's, else
 // "default"; a child workflow inherits its parent's). Only workers whose
 // ExecutionConfig.Queues include q claim its steps. An empty q is refused.
-func WithQueue(q string) StartOption { return func(o *startOptions) { o.queue, o.queueSet = q, true } }
+func WithQueue(q string) StartOption {
+	return func(o *startOptions) {
+		if o.queueSet && o.queue != q {
+			o.givenTwice("WithQueue", quoteName(o.queue), quoteName(q))
+		}
+		o.queue, o.queueSet = q, true
+	}
+}
 
 // routing returns the task's queue and priority: the options', else the
 // defaults given.

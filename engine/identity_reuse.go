@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -35,7 +36,12 @@ const (
 // so the key names the new run from then on. A new run may have a
 // different input. It needs WithIdempotencyKey, and StartMany refuses it.
 func WithIdentityReuse(r IdentityReuse) StartOption {
-	return func(o *startOptions) { o.reuse, o.reuseSet = r, true }
+	return func(o *startOptions) {
+		if o.reuseSet && o.reuse != r {
+			o.givenTwice("WithIdentityReuse", strconv.Itoa(int(o.reuse)), strconv.Itoa(int(r)))
+		}
+		o.reuse, o.reuseSet = r, true
+	}
 }
 
 // reusable reports whether a task in state s may give its key to a new run.

@@ -47,6 +47,10 @@ type StartResult struct {
 // transaction (one chunk): nothing exists unless it commits. opts apply to
 // every item, so WithIdempotencyKey among them is refused (store.ErrInvalid)
 // before anything is written: give a key in an item's Options.
+// WithIdentityReuse is not supported: among opts it refuses the call the
+// same way, in an item's Options it fails that item. An item's option
+// giving another value than the same option in opts (WithQueue("a") and
+// WithQueue("b")) fails that item, as an option given twice does in Start.
 func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...StartOption) ([]StartResult, error) {
 	var common startOptions
 	if err := applyStartOptions(&common, opts); err != nil {
@@ -56,6 +60,10 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 		// Every item would take the one key: the first item's task, found
 		// or refused as a conflict by all the others.
 		return nil, fmt.Errorf("starting many: %w: WithIdempotencyKey(%q) given to StartMany applies to every item, which would all take the one key: give it in an item's StartRequest.Options", store.ErrInvalid, common.key)
+	}
+	if common.reuseSet {
+		// Every item would be refused on its own (below).
+		return nil, fmt.Errorf("starting many: %w: WithIdentityReuse(%d) given to StartMany: StartMany does not support WithIdentityReuse; start such tasks with Start or StartWorkflow", store.ErrInvalid, common.reuse)
 	}
 	out := make([]StartResult, len(reqs))
 	params := make([]*store.CreateTaskParams, len(reqs))

@@ -170,3 +170,25 @@ func TestStartManyRefusesACommonKey(t *testing.T) {
 		t.Fatalf("the item's key: %+v, %v", d, err)
 	}
 }
+
+// TestStartManyRefusesACommonIdentityReuse: WithIdentityReuse among
+// StartMany's options (those of every item), which StartMany does not
+// support, refuses the call, naming it, before anything is written; every
+// item failed on its own with the same error. In an item's Options it
+// still fails that item.
+func TestStartManyRefusesACommonIdentityReuse(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, env.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "many", Steps: []engine.StepTemplate{{Name: "a", Handler: "noop"}}}))
+	reqs := []engine.StartRequest{{Workflow: "t/many", Input: map[string]int{"i": 1}, Options: []engine.StartOption{engine.WithIdempotencyKey("k")}}, {Workflow: "t/many", Input: map[string]int{"i": 2}}}
+	res, err := env.StartMany(ctx, reqs, engine.WithIdentityReuse(engine.ReuseAfterDone))
+	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `WithIdentityReuse(1) given to StartMany`) || res != nil {
+		t.Fatalf("StartMany with a common reuse policy: %+v, %v; want store.ErrInvalid naming the option", res, err)
+	}
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{})
+	must(t, err)
+	if len(page.Tasks) != 0 {
+		t.Fatalf("a refused StartMany created %d tasks", len(page.Tasks))
+	}
+}

@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/uptrace/bun"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -25,7 +28,8 @@ func applyStartOptions(o *startOptions, opts []StartOption) error {
 // group or queue, a group or queue the store would refuse, a nil
 // transaction, a timeout that is not positive, a
 // limit or priority out of range) or that contradict each
-// other (Unique with a key, StartAt with StartAfter), naming the options:
+// other (Unique with a key, StartAt with StartAfter, one option given
+// twice with different values), naming the options:
 // a start would otherwise honour one of them and drop the other silently.
 func (o *startOptions) check() error {
 	var errs []error
@@ -63,5 +67,32 @@ func (o *startOptions) check() error {
 	if o.delays > 1 {
 		bad("StartAt and StartAfter given %d times: give one", o.delays)
 	}
+	for _, msg := range o.twice {
+		bad("%s", msg)
+	}
 	return errors.Join(errs...)
+}
+
+// givenTwice records option given again with another value (now; was is
+// the earlier one, or with now "" both are said in was), for check to
+// refuse: the later value would win without a word. The same value twice
+// is accepted.
+func (o *startOptions) givenTwice(option, was, now string) {
+	msg := fmt.Sprintf("%s given twice, with %s and %s: give one", option, was, now)
+	if now == "" {
+		msg = fmt.Sprintf("%s given twice, with %s: give one", option, was)
+	}
+	// (Clip: StartMany copies its shared options into every item's.)
+	o.twice = append(slices.Clip(o.twice), msg)
+}
+
+// sameIDB reports whether a and b are the same transaction (or database);
+// values of a type that cannot be compared are taken as different.
+func sameIDB(a, b bun.IDB) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }

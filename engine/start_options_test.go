@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
 )
@@ -51,13 +53,23 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 		{"NUL queue", []engine.StartOption{engine.WithQueue("q\x00")}, `WithQueue("q\x00"): queue "q\x00" contains a NUL byte`},
 		{"priority", []engine.StartOption{engine.WithPriority(5000)}, "WithPriority(5000): the priority must be between 0 and 1000"},
 		{"two delays", []engine.StartOption{engine.StartAt(later), engine.StartAfter(time.Minute)}, "StartAt and StartAfter given 2 times"},
+		{"two queues", []engine.StartOption{engine.WithQueue("a"), engine.WithQueue("b")}, `WithQueue given twice, with "a" and "b": give one`},
+		{"two priorities", []engine.StartOption{engine.WithPriority(1), engine.WithPriority(2)}, `WithPriority given twice, with 1 and 2: give one`},
+		{"two keys", []engine.StartOption{engine.WithIdempotencyKey("k1"), engine.WithIdempotencyKey("k2")}, `WithIdempotencyKey given twice, with "k1" and "k2": give one`},
+		{"two groups", []engine.StartOption{engine.WithConcurrency("g", 1), engine.WithConcurrency("g", 2)}, `WithConcurrency given twice, with ("g", 1) and ("g", 2): give one`},
+		{"two timeouts", []engine.StartOption{engine.WithWorkflowTimeout(time.Hour), engine.WithWorkflowTimeout(time.Minute)}, `WithWorkflowTimeout given twice, with 1h0m0s and 1m0s: give one`},
+		{"two txs", []engine.StartOption{engine.InTx(e.Store().DB()), engine.InTx(otherIDB{e.Store().DB()})}, `InTx given twice, with two different transactions: give one`},
+		{"two reuses", []engine.StartOption{engine.WithIdempotencyKey("k"), engine.WithIdentityReuse(engine.ReuseAfterDone), engine.WithIdentityReuse(engine.ReuseAfterFailed)}, `WithIdentityReuse given twice, with 1 and 2: give one`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			check := func(what string, err error) {
 				t.Helper()
 				want := c.want
-				if what == "StartMany item" && c.name == "nil tx" { // InTx is refused per item anyway
+				switch {
+				case what == "StartMany item" && (c.name == "nil tx" || c.name == "two txs"): // InTx is refused per item anyway
 					want = "InTx applies to the whole StartMany"
+				case what == "StartMany item" && c.name == "two reuses": // and so is WithIdentityReuse
+					want = "StartMany does not support WithIdentityReuse"
 				}
 				if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), want) {
 					t.Errorf("%s: got %v, want store.ErrInvalid saying %q", what, err, want)
@@ -101,7 +113,17 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 	if h1.TaskID == h2.TaskID || k1.TaskID != k2.TaskID || !k2.Existing {
 		t.Fatalf("Unique gave %d and %d, the key %d and %d (existing %v)", h1.TaskID, h2.TaskID, k1.TaskID, k2.TaskID, k2.Existing)
 	}
+	// An option given twice with the same value is accepted.
+	db := e.Store().DB()
+	_, err = e.Start(ctx, "t/dag", nil, engine.WithQueue("q"), engine.WithQueue("q"), engine.WithPriority(3), engine.WithPriority(3),
+		engine.WithIdempotencyKey("twice"), engine.WithIdempotencyKey("twice"), engine.WithConcurrency("g", 2), engine.WithConcurrency("g", 2),
+		engine.WithWorkflowTimeout(time.Hour), engine.WithWorkflowTimeout(time.Hour), engine.InTx(db), engine.InTx(db),
+		engine.WithIdentityReuse(engine.ReuseAfterDone), engine.WithIdentityReuse(engine.ReuseAfterDone))
+	must(t, err)
 }
+
+// otherIDB is another bun.IDB on the same database.
+type otherIDB struct{ bun.IDB }
 
 // TestCancelRefusesANilOption: Cancel with a nil CancelOption panicked; it
 // is refused (store.ErrInvalid) and the task is not cancelled.

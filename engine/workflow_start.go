@@ -147,7 +147,12 @@ func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
 // context end at the deadline, and no step starts or retries after it.
 // A d that is not positive is refused (leave the option out for none).
 func WithWorkflowTimeout(d time.Duration) StartOption {
-	return func(o *startOptions) { o.timeout, o.timeoutSet = d, true }
+	return func(o *startOptions) {
+		if o.timeoutSet && o.timeout != d {
+			o.givenTwice("WithWorkflowTimeout", o.timeout.String(), d.String())
+		}
+		o.timeout, o.timeoutSet = d, true
+	}
 }
 
 // WorkflowHandle refers to a started code-first workflow with result type O.
