@@ -25,6 +25,8 @@ func TestChaosSoakFlagsAreChecked(t *testing.T) {
 	mustFail(t, "--soak: 3ns is under 1s", "chaos", "--soak", "3ns")
 	mustFail(t, "--quick and --soak", "chaos", "--soak", "1m", "--quick")
 	mustFail(t, `--only "x" and --soak`, "chaos", "--soak", "1m", "--only", "x")
+	// An empty --db is refused as by every other command (it ran SQLite).
+	mustFail(t, `--db is empty: give "sqlite" or a postgres:// URL`, "chaos", "--db", "", "--quick", "--only", "no such scenario")
 }
 
 // bench and chaos refuse a --db with ?schema=: each run or scenario gets a

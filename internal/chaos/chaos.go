@@ -24,8 +24,9 @@ import (
 
 // Options choose what Run runs.
 type Options struct {
-	// DB is "" or "sqlite" (SQLite files in a temporary directory) or a
-	// postgres:// URL (a fresh schema per scenario, dropped afterwards).
+	// DB is "sqlite" (SQLite files in a temporary directory) or a
+	// postgres:// URL (a fresh schema per scenario, dropped afterwards);
+	// an empty one is refused.
 	DB string
 	// Quick runs small workloads (seconds, for CI); the full form runs
 	// hundreds of workflows per scenario.
@@ -158,7 +159,9 @@ type target struct {
 
 func newTarget(db string) (*target, error) {
 	switch {
-	case db == "" || db == "sqlite":
+	case strings.TrimSpace(db) == "":
+		return nil, errors.New(`--db is empty: give "sqlite" or a postgres:// URL`)
+	case db == "sqlite":
 		dir, err := os.MkdirTemp("", "tasker-chaos-")
 		if err != nil {
 			return nil, err

@@ -57,6 +57,13 @@ func TestBadDB(t *testing.T) {
 	if _, err := chaos.Run(context.Background(), &bytes.Buffer{}, chaos.Options{DB: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "mysql://x") {
 		t.Fatalf("got %v", err)
 	}
+	// An empty one too, naming the flag, as every other command does (it
+	// ran on SQLite); --only keeps an accepted one from running anything.
+	for _, db := range []string{"", " "} {
+		if _, err := chaos.Run(context.Background(), &bytes.Buffer{}, chaos.Options{DB: db, Only: "no such scenario"}); err == nil || !strings.Contains(err.Error(), "--db is empty") {
+			t.Fatalf("DB %q: got %v", db, err)
+		}
+	}
 }
 
 // A short soak on SQLite: workers killed and replaced while workflows
@@ -65,7 +72,7 @@ func TestBadDB(t *testing.T) {
 func TestSoakShort(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	rows, err := chaos.Run(context.Background(), &out, chaos.Options{Soak: 4 * time.Second})
+	rows, err := chaos.Run(context.Background(), &out, chaos.Options{DB: "sqlite", Soak: 4 * time.Second})
 	t.Logf("\n%s", out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +84,7 @@ func TestSoakShort(t *testing.T) {
 
 // A negative soak is refused before anything runs.
 func TestNegativeSoak(t *testing.T) {
-	if _, err := chaos.Run(context.Background(), &bytes.Buffer{}, chaos.Options{Soak: -time.Second}); err == nil || !strings.Contains(err.Error(), "--soak") {
+	if _, err := chaos.Run(context.Background(), &bytes.Buffer{}, chaos.Options{DB: "sqlite", Soak: -time.Second}); err == nil || !strings.Contains(err.Error(), "--soak") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -86,14 +93,14 @@ func TestNegativeSoak(t *testing.T) {
 // nothing and pass (exit status 0 in CI). With --soak it would be ignored.
 func TestOnlyMatchesNothing(t *testing.T) {
 	var out bytes.Buffer
-	_, err := chaos.Run(context.Background(), &out, chaos.Options{Only: "no such scenario", Quick: true})
+	_, err := chaos.Run(context.Background(), &out, chaos.Options{DB: "sqlite", Only: "no such scenario", Quick: true})
 	if err == nil || !strings.Contains(err.Error(), `--only "no such scenario"`) || !strings.Contains(err.Error(), "they are: ") {
 		t.Fatalf("got %v", err)
 	}
 	if out.Len() != 0 {
 		t.Fatalf("printed %q before refusing", out.String())
 	}
-	if _, err := chaos.Run(context.Background(), &out, chaos.Options{Only: "kill", Soak: time.Second}); err == nil || !strings.Contains(err.Error(), "--soak") {
+	if _, err := chaos.Run(context.Background(), &out, chaos.Options{DB: "sqlite", Only: "kill", Soak: time.Second}); err == nil || !strings.Contains(err.Error(), "--soak") {
 		t.Fatalf("--only with --soak: got %v", err)
 	}
 }
