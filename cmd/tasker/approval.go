@@ -76,8 +76,12 @@ the same --db charges it, then waits for the decision, sent with
 			if strings.TrimSpace(employee) == "" {
 				return errors.New("--employee is empty: name who spent it")
 			}
-			if id == "" && cmd.Flags().Changed("id") {
-				return errors.New("--id is empty: give the expense id, or leave --id out for a random one")
+			if strings.TrimSpace(id) == "" && cmd.Flags().Changed("id") {
+				what := "empty"
+				if id != "" {
+					what = fmt.Sprintf("blank (%q)", id)
+				}
+				return fmt.Errorf("--id is %s: give the expense id, or leave --id out for a random one", what)
 			}
 			if id == "" {
 				b := make([]byte, 4)

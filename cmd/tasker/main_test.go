@@ -397,7 +397,8 @@ func TestBenchRefusesIgnoredFlags(t *testing.T) {
 
 // Empty values and conflicting flags are refused before the database is
 // opened (none is created): approval start --employee "" started an
-// expense "by " nobody, --id "" silently took a random id, events send
+// expense "by " nobody, --id "" silently took a random id (and --id " "
+// started an expense of that id), events send
 // with an empty NAME failed deep in the engine ("sending event  to task
 // 4: sending event: name: is required"), and worker --drain with its
 // former name --shutdown-timeout kept one of the two without a word.
@@ -405,6 +406,7 @@ func TestEmptyAndConflictingFlags(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "t.db")
 	mustFail(t, `--employee is empty: name who spent it`, "approval", "start", "--amount", "10", "--employee", "", "--db", db)
 	mustFail(t, `--id is empty: give the expense id, or leave --id out`, "approval", "start", "--amount", "10", "--id", "", "--db", db)
+	mustFail(t, `--id is blank (" "): give the expense id, or leave --id out`, "approval", "start", "--amount", "10", "--id", " ", "--db", db)
 	mustFail(t, `the event NAME is empty`, "events", "send", "1", " ", "--db", db)
 	mustFail(t, `--drain and --shutdown-timeout are one setting`, "worker", "--drain", "1s", "--shutdown-timeout", "2s", "--db", db)
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
