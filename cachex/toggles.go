@@ -43,10 +43,15 @@ type Toggles struct {
 }
 
 // NewToggles creates toggles over c. extra adds names (or changes defaults)
-// beyond the known ones.
+// beyond the known ones; an empty (or blank) name in it is refused.
 func NewToggles(c Cache, extra map[string]bool) (*Toggles, error) {
 	if c == nil {
 		return nil, fmt.Errorf("toggles: cache is required")
+	}
+	for _, name := range slices.Sorted(maps.Keys(extra)) { // (sorted: the same error every time)
+		if strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("toggles: extra[%q]: the toggle name is empty", name)
+		}
 	}
 	defaults := make(map[string]bool, len(defaultToggles)+len(extra))
 	for name, on := range defaultToggles {

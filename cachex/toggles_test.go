@@ -3,6 +3,7 @@ package cachex_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,5 +87,17 @@ func TestTogglesSharedThroughRedis(t *testing.T) {
 	}
 	if !b.Enabled(ctx, cachex.ToggleDynamicConcurrency) {
 		t.Fatal("toggle set on one instance not seen by the other")
+	}
+}
+
+// TestNewTogglesRefusesAnEmptyName: an empty (or blank) name in extra is
+// refused, naming it; NewToggles accepted it, a toggle nobody could mean.
+func TestNewTogglesRefusesAnEmptyName(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"", " "} {
+		_, err := cachex.NewToggles(newLocal(t, cachex.LocalConfig{}), map[string]bool{"beta_ui": true, name: true})
+		if want := `toggles: extra[` + strconv.Quote(name) + `]: the toggle name is empty`; err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("NewToggles with %q: %v; want an error saying %s", name, err, want)
+		}
 	}
 }
