@@ -222,7 +222,8 @@ func (e *Engine) template(name string) (*Template, error) {
 // StartOption adjusts Start (StartWorkflow, StartMany). An option given
 // twice with different values (WithQueue("a") then WithQueue("b")) is
 // refused (store.ErrInvalid), naming it and both values; the same value
-// twice is accepted.
+// twice is accepted. A StartMany item's option replaces the same option
+// given to the whole call.
 type StartOption func(*startOptions)
 
 type startOptions struct {
@@ -250,6 +251,9 @@ type startOptions struct {
 	reuseSet   bool
 	// twice: options given again with another value (see givenTwice)
 	twice []string
+	// overriding: a StartMany item's options are being applied over the
+	// shared ones, which they replace (see overrideWith)
+	overriding bool
 }
 
 // deadline is how long after its creation WithWorkflowTimeout ends the

@@ -49,8 +49,9 @@ type StartResult struct {
 // before anything is written: give a key in an item's Options.
 // WithIdentityReuse is not supported: among opts it refuses the call the
 // same way, in an item's Options it fails that item. An item's option
-// giving another value than the same option in opts (WithQueue("a") and
-// WithQueue("b")) fails that item, as an option given twice does in Start.
+// replaces the same option in opts (WithQueue("urgent") in an item of a
+// StartMany given WithQueue("bulk")); one given twice in an item's Options
+// with different values fails that item, as it does in Start.
 func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...StartOption) ([]StartResult, error) {
 	var common startOptions
 	if err := applyStartOptions(&common, opts); err != nil {
@@ -69,7 +70,7 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 	params := make([]*store.CreateTaskParams, len(reqs))
 	for i, r := range reqs {
 		o := common
-		if err := applyStartOptions(&o, r.Options); err != nil {
+		if err := o.overrideWith(r.Options); err != nil {
 			out[i].Err = fmt.Errorf("starting item %d (%s): %w", i, r.Workflow, err)
 			continue
 		}

@@ -192,3 +192,41 @@ func TestStartManyRefusesACommonIdentityReuse(t *testing.T) {
 		t.Fatalf("a refused StartMany created %d tasks", len(page.Tasks))
 	}
 }
+
+// TestStartManyItemOptionsOverrideShared: an item's option replaces the
+// same one given to the whole StartMany; given twice in one item's
+// Options with different values, it fails that item alone.
+func TestStartManyItemOptionsOverrideShared(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, env.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "many", Steps: []engine.StepTemplate{{Name: "a", Handler: "noop"}}}))
+	reqs := []engine.StartRequest{
+		{Workflow: "t/many", Input: map[string]int{"i": 1}},
+		{Workflow: "t/many", Input: map[string]int{"i": 2}, Options: []engine.StartOption{engine.WithQueue("urgent"), engine.WithPriority(5)}},
+		{Workflow: "t/many", Input: map[string]int{"i": 3}, Options: []engine.StartOption{engine.WithQueue("a"), engine.WithQueue("b")}},
+	}
+	res, err := env.StartMany(ctx, reqs, engine.WithQueue("bulk"), engine.WithPriority(1))
+	must(t, err)
+	if res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("items 0 and 1: %v, %v; want both started", res[0].Err, res[1].Err)
+	}
+	if err := res[2].Err; !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `WithQueue given twice, with "a" and "b"`) {
+		t.Fatalf("item 2 (WithQueue twice): %v; want store.ErrInvalid naming WithQueue and both values", err)
+	}
+	for i, want := range []struct {
+		queue    string
+		priority int
+	}{{"bulk", 1}, {"urgent", 5}} {
+		d, err := env.Store.GetTask(ctx, res[i].Handle.TaskID)
+		must(t, err)
+		if d.Task.Queue != want.queue || d.Task.Priority != want.priority {
+			t.Errorf("item %d: queue %q, priority %d; want %q, %d", i, d.Task.Queue, d.Task.Priority, want.queue, want.priority)
+		}
+	}
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{})
+	must(t, err)
+	if len(page.Tasks) != 2 {
+		t.Fatalf("%d tasks; want the 2 items started", len(page.Tasks))
+	}
+}

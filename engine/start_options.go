@@ -24,6 +24,25 @@ func applyStartOptions(o *startOptions, opts []StartOption) error {
 	return nil
 }
 
+// overrideWith applies a StartMany item's options over the shared ones in
+// o: each replaces the shared one it repeats. The item's options are
+// checked on their own first, so one given twice there is refused.
+func (o *startOptions) overrideWith(opts []StartOption) error {
+	var own startOptions
+	if err := applyStartOptions(&own, opts); err != nil {
+		return err
+	}
+	if len(own.twice) > 0 || own.delays > 1 {
+		return own.check()
+	}
+	if own.delays > 0 { // the item's StartAt or StartAfter replaces the shared one
+		o.delays = 0
+	}
+	o.overriding = true
+	defer func() { o.overriding = false }()
+	return applyStartOptions(o, opts)
+}
+
 // check refuses options that are mistakes (an empty idempotency key,
 // group or queue, a group or queue the store would refuse, a nil
 // transaction, a timeout that is not positive, a
@@ -78,6 +97,9 @@ func (o *startOptions) check() error {
 // refuse: the later value would win without a word. The same value twice
 // is accepted.
 func (o *startOptions) givenTwice(option, was, now string) {
+	if o.overriding { // an item's option over StartMany's shared one
+		return
+	}
 	msg := fmt.Sprintf("%s given twice, with %s and %s: give one", option, was, now)
 	if now == "" {
 		msg = fmt.Sprintf("%s given twice, with %s: give one", option, was)

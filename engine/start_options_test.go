@@ -66,10 +66,8 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 				t.Helper()
 				want := c.want
 				switch {
-				case what == "StartMany item" && (c.name == "nil tx" || c.name == "two txs"): // InTx is refused per item anyway
+				case what == "StartMany item" && c.name == "nil tx": // InTx is refused per item anyway
 					want = "InTx applies to the whole StartMany"
-				case what == "StartMany item" && c.name == "two reuses": // and so is WithIdentityReuse
-					want = "StartMany does not support WithIdentityReuse"
 				}
 				if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), want) {
 					t.Errorf("%s: got %v, want store.ErrInvalid saying %q", what, err, want)
