@@ -161,9 +161,15 @@ func TestDurableNamesTheStoreWouldRefuseFailTheWorkflow(t *testing.T) {
 			_, err := engine.ReceiveUpdate[int](wctx, long[:240], time.Hour)
 			return err
 		}, "the update name is 240 bytes long; the limit is 236"},
+		{"long child", func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Child[map[string]int](wctx, long[:200]+"/"+long[:100], map[string]int{"i": 1})
+			return err
+		}, "is 301 bytes long; the limit for a durable operation is 243"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := testkit.NewEngine(t, nil)
+			must(t, env.HandleFunc("noop", func(*engine.StepContext) (any, error) { return 1, nil }))
+			must(t, env.Register(&engine.Template{Namespace: long[:200], Name: long[:100], Steps: []engine.StepTemplate{{Name: "a", Handler: "noop"}}}))
 			must(t, engine.RegisterWorkflow(env.Engine, "t/names", func(wctx *engine.WorkflowContext, _ int) (int, error) {
 				return 0, c.fn(wctx)
 			}))
@@ -177,6 +183,9 @@ func TestDurableNamesTheStoreWouldRefuseFailTheWorkflow(t *testing.T) {
 			}
 			if steps := env.DurableSteps(h.TaskID); len(steps) != 0 {
 				t.Fatalf("durable steps recorded: %v", steps)
+			}
+			if page, err := env.Store.ListTasks(context.Background(), &store.ListTasksParams{}); err != nil || len(page.Tasks) != 1 {
+				t.Fatalf("tasks: %v, %v; want the workflow's alone (no child started)", page, err)
 			}
 		})
 	}

@@ -34,12 +34,21 @@ type childResult struct {
 //
 // The child runs on the parent's queue. The result decodes the child's return value (code-first) or its step
 // results by step name (DAG). A child that fails or is cancelled returns a
-// *TaskError, which the parent may handle or return.
+// *TaskError, which the parent may handle or return. A workflow name too
+// long for the call's record (over 243 bytes, as a DAG template's
+// "namespace/name" may be) fails the workflow before the child starts.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
 	var zero O
 	seq, rec, err := wctx.begin(workflow, kindChild)
 	if err != nil {
 		return zero, err
+	}
+	if rec == nil {
+		// Its record is named after the workflow: one the store would
+		// refuse failed every attempt to record it, the child started.
+		if msg := durableNameProblem(workflow); msg != "" {
+			return zero, wctx.failWith(Permanent(fmt.Errorf("engine.Child: %s", msg)))
+		}
 	}
 	if rec == nil || !rec.State.Satisfied() {
 		if rec, err = wctx.awaitChild(seq, rec, workflow, input); err != nil || rec == nil {
