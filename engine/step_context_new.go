@@ -19,6 +19,9 @@ type StepContextParams struct {
 	Handler  string
 	// Attempt is the attempt number (default 1).
 	Attempt int
+	// Skippable is what StepContext.Skippable reports: whether the step
+	// may end with Skip (StepTemplate.Skippable).
+	Skippable bool
 	// IdempotencyKey defaults to the key the engine derives: "<task id>:<step>".
 	IdempotencyKey string
 	// Logger defaults to a no-op logger.
@@ -52,6 +55,6 @@ func NewStepContext(ctx context.Context, p StepContextParams) *StepContext {
 		deps[name] = store.JSON(raw)
 	}
 	return &StepContext{Context: ctx, TaskID: p.TaskID, StepID: p.StepID, Workflow: p.Workflow, Step: p.Step, Handler: p.Handler,
-		Attempt: p.Attempt, IdempotencyKey: p.IdempotencyKey, Logger: p.Logger,
+		Attempt: p.Attempt, IdempotencyKey: p.IdempotencyKey, Logger: p.Logger, skippable: p.Skippable,
 		input: store.JSON(p.Input), config: store.JSON(p.Config), deps: deps}
 }

@@ -24,6 +24,9 @@ type StepOptions struct {
 	StepID   int64  // default 1
 	// Attempt is the attempt number the handler sees (default 1).
 	Attempt int
+	// Skippable is what StepContext.Skippable reports to the handler, as
+	// a template step's Skippable would (default false).
+	Skippable bool
 	// IdempotencyKey defaults to the key the engine would give the step:
 	// "<task id>:<step>".
 	IdempotencyKey string
@@ -123,7 +126,7 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 		log = zaptest.NewLogger(t)
 	}
 	p := engine.StepContextParams{TaskID: o.TaskID, StepID: o.StepID, Workflow: o.Workflow, Step: o.Step, Handler: o.Handler,
-		Attempt: o.Attempt, IdempotencyKey: o.IdempotencyKey, // NewStepContext derives the engine's key when empty
+		Attempt: o.Attempt, Skippable: o.Skippable, IdempotencyKey: o.IdempotencyKey, // NewStepContext derives the engine's key when empty
 		Input: encode(t, "input", input, []byte("{}")), Deps: make(map[string]json.RawMessage, len(deps))}
 	if o.Config != nil {
 		p.Config = encode(t, "config", o.Config, nil)

@@ -103,6 +103,26 @@ func TestRunStepContext(t *testing.T) {
 	}
 }
 
+// TestRunStepSkippable: a handler that skips only when its step may be
+// skipped is tested both ways.
+func TestRunStepSkippable(t *testing.T) {
+	h := engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
+		if sc.Skippable() {
+			return nil, engine.Skip("nothing to do")
+		}
+		return "done", nil
+	})
+	_, err := testkit.RunStep(t, h, nil, nil, &testkit.StepOptions{Skippable: true})
+	var skip *engine.SkipError
+	if !errors.As(err, &skip) || skip.Reason != "nothing to do" {
+		t.Fatalf("skippable step: %v; want engine.Skip", err)
+	}
+	res, err := testkit.RunStep(t, h, nil, nil, nil)
+	if err != nil || string(res.JSON) != `"done"` {
+		t.Fatalf("step not skippable: %v, %v; want \"done\"", res, err)
+	}
+}
+
 func TestRunStepWithoutDeadline(t *testing.T) {
 	res, err := testkit.RunStep(t, engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
 		_, ok := sc.Deadline()
