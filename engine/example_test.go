@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/retry"
@@ -38,7 +39,7 @@ func Example() {
 	})
 	err = e.Register(&engine.Template{Namespace: "demo", Name: "greet", Steps: []engine.StepTemplate{
 		{Name: "name", Handler: "greet.name"},
-		{Name: "shout", Handler: "greet.shout", DependsOn: []string{"name"}, Backoff: retry.Policy{Base: 1, Max: 1}},
+		{Name: "shout", Handler: "greet.shout", DependsOn: []string{"name"}, Backoff: retry.Policy{Base: time.Millisecond, Max: time.Millisecond}},
 	}})
 	if err != nil {
 		panic(err)
