@@ -70,7 +70,7 @@ updates sent with engine.Update.`,
 				}
 				doc = buf.Bytes()
 			}
-			return operate(cmd.Context(), db, id, func(e *engine.Engine, _ store.Store, d *store.TaskDetail) error {
+			return operate(cmd, db, id, func(e *engine.Engine, _ store.Store, d *store.TaskDetail) error {
 				t := d.Task
 				if t.Kind != store.KindCode {
 					return fmt.Errorf("cannot send event %s to task %d: it is a %s workflow (%s/%s), and only code-first workflows wait for events", name, id, t.Kind, t.Namespace, t.Name)

@@ -77,7 +77,7 @@ func scheduleOp(name, short string, op func(ctx context.Context, e *engine.Engin
 				return err
 			}
 			defer st.Close()
-			e, err := engine.New(engine.Config{Store: st})
+			e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd)})
 			if err != nil {
 				return err
 			}

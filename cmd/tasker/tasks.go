@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -423,14 +422,16 @@ func taskError(id int64, err error) error {
 }
 
 // operate opens the store and an engine (not running: only its operator
-// methods are used) and calls fn with the task's current state.
-func operate(ctx context.Context, db string, id int64, fn func(e *engine.Engine, st store.Store, d *store.TaskDetail) error) error {
+// methods are used; its logs follow --log-level and --log-format) and
+// calls fn with the task's current state.
+func operate(cmd *cobra.Command, db string, id int64, fn func(e *engine.Engine, st store.Store, d *store.TaskDetail) error) error {
+	ctx := cmd.Context()
 	st, err := openStore(ctx, db, openExisting)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st})
+	e, err := engine.New(engine.Config{Store: st, Slog: cliLogger(cmd)})
 	if err != nil {
 		return err
 	}
@@ -453,7 +454,7 @@ func newTasksCancelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return operate(cmd.Context(), db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
+			return operate(cmd, db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
 				state := d.Task.State
 				if state == store.TaskCancelled {
 					return fmt.Errorf("cannot cancel task %d: it is already cancelled", id)
@@ -490,7 +491,7 @@ func newTasksRetryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return operate(cmd.Context(), db, id, func(e *engine.Engine, _ store.Store, d *store.TaskDetail) error {
+			return operate(cmd, db, id, func(e *engine.Engine, _ store.Store, d *store.TaskDetail) error {
 				if d.Task.State != store.TaskError {
 					return fmt.Errorf("cannot retry task %d: it is %s, and only a task in error can be retried", id, d.Task.State)
 				}
@@ -521,7 +522,7 @@ func newTasksResolveCmd() *cobra.Command {
 			if !json.Valid([]byte(results)) {
 				return fmt.Errorf("--results is not valid JSON: %s", results)
 			}
-			return operate(cmd.Context(), db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
+			return operate(cmd, db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
 				s := d.Step(step)
 				if s == nil {
 					var names []string
