@@ -454,3 +454,16 @@ func TestEventsSendRefusesTheUpdatePrefix(t *testing.T) {
 		t.Fatalf("a refused command created %s (%v)", db, err)
 	}
 }
+
+// tasks cancel with an empty or blank --reason (an unset shell variable)
+// is refused before anything is opened: it recorded a cancellation whose
+// reason said nothing.
+func TestTasksCancelRefusesAnEmptyReason(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "t.db")
+	for _, reason := range []string{"", "  "} {
+		mustFail(t, `--reason is empty`, "tasks", "cancel", "1", "--reason", reason, "--db", db)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", db, err)
+	}
+}

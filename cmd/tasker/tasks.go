@@ -442,6 +442,9 @@ func operate(cmd *cobra.Command, db string, id int64, fn func(e *engine.Engine, 
 	return fn(e, st, d)
 }
 
+// defaultCancelReason is tasks cancel's --reason when none is given.
+const defaultCancelReason = "cancelled by operator"
+
 func newTasksCancelCmd() *cobra.Command {
 	var db, reason string
 	var force bool
@@ -453,6 +456,11 @@ func newTasksCancelCmd() *cobra.Command {
 			id, err := parseTaskID(args[0])
 			if err != nil {
 				return err
+			}
+			// An empty --reason (an unset shell variable) would record a
+			// cancellation that says nothing of why.
+			if strings.TrimSpace(reason) == "" {
+				return fmt.Errorf("--reason is empty (got %q): say why, or leave --reason out (%q)", reason, defaultCancelReason)
 			}
 			return operate(cmd, db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
 				state := d.Task.State
@@ -474,7 +482,7 @@ func newTasksCancelCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "cancelled by operator", "why (kept in the transition's metadata)")
+	cmd.Flags().StringVar(&reason, "reason", defaultCancelReason, "why (kept in the transition's metadata; not empty)")
 	cmd.Flags().BoolVar(&force, "force", false, "also cancel a complete or resolved task")
 	addDBFlag(cmd, &db)
 	return cmd
