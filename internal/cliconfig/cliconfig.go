@@ -311,8 +311,10 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 		return []error{fmt.Errorf("%s:%d: a second YAML document (after ---): the configuration is one document; merge it into the first", orStdin(file), line)}
 	}
 	lines := map[string]int{}
+	texts := map[string]string{}
 	for _, b := range bodies {
 		ast.Walk(lineVisitor(lines), b)
+		ast.Walk(scalarTexts(texts), b)
 	}
 	at := func(path string) string { return fmt.Sprintf("%s:%d", orStdin(file), lines[path]) }
 	var raw any
@@ -373,6 +375,13 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 					continue
 				}
 				val.s = fmt.Sprint(x)
+				if _, isString := x.(string); !isString && k.kind == kString {
+					// A name that reads as a number keeps its text:
+					// worker_id: 007 is "007", not the number's "7".
+					if t, ok := texts[path]; ok {
+						val.s = t
+					}
+				}
 			}
 			vals[path] = val
 		}
@@ -526,6 +535,23 @@ func sortedKeys(m map[string]any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// scalarTexts records the text of every scalar value as written, by its
+// path.
+type scalarTexts map[string]string
+
+func (v scalarTexts) Visit(n ast.Node) ast.Visitor {
+	if m, ok := n.(*ast.MappingValueNode); ok && m.Value != nil {
+		switch m.Value.(type) {
+		case *ast.MappingNode, *ast.SequenceNode:
+		default:
+			if tk := m.Value.GetToken(); tk != nil {
+				v[strings.TrimPrefix(strings.TrimPrefix(m.GetPath(), "$"), ".")] = tk.Value
+			}
+		}
+	}
+	return v
 }
 
 // lineVisitor records the line of every node by its path.

@@ -276,3 +276,16 @@ func TestEmptyWorkerIDAndQueuesRefused(t *testing.T) {
 		t.Fatalf("null worker_id and queues: %+v, %v", s, err)
 	}
 }
+
+// A name that YAML reads as a number keeps its text as written:
+// worker_id: 007 named the worker "7" (the number's text), and db: 0x1F
+// opened the file "31".
+func TestNamesKeepTheirText(t *testing.T) {
+	s, err := Parse("c.yaml", []byte("worker_id: 007\ndb: 0x1F\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Config.WorkerID != "007" || s.DB != "0x1F" {
+		t.Fatalf("worker_id %q, db %q; want \"007\" and \"0x1F\" as written", s.Config.WorkerID, s.DB)
+	}
+}
