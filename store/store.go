@@ -632,7 +632,8 @@ type FinishStepsResult struct {
 
 // ExtendLeasesParams push leases forward.
 type ExtendLeasesParams struct {
-	Leases   []Lease
+	Leases []Lease
+	// LeaseTTL is how long past Now the leases then expire: positive.
 	LeaseTTL time.Duration
 	Now      time.Time
 }

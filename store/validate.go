@@ -241,6 +241,15 @@ func (p *ClaimStepsParams) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Validate checks a lease extension: a TTL that is not positive would
+// move the leases' expiry to now or before it.
+func (p *ExtendLeasesParams) Validate() error {
+	if p.LeaseTTL <= 0 {
+		return invalid("lease_ttl", "must be positive, got %s", p.LeaseTTL)
+	}
+	return nil
+}
+
 // Validate checks a retention batch.
 func (p *DeleteFinishedParams) Validate() error {
 	var errs []error

@@ -491,3 +491,29 @@ func testRetryClaimedInSameCommit(t *testing.T, b *bundle) {
 		t.Fatalf("history in id order: %s", got)
 	}
 }
+
+// An extension by a TTL that is not positive would move the leases'
+// expiry to now or into the past, handing live attempts to the next
+// rescue: it is refused, naming the TTL, and no lease moves.
+func testExtendLeasesBadTTL(t *testing.T, b *bundle) {
+	b.create(t, chain("x"))
+	got := b.claimOne(t, "x")
+	before, err := b.s.GetStep(b.ctx, got.Step.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ttl := range []time.Duration{0, -time.Hour} {
+		lost, err := b.s.ExtendLeases(b.ctx, &store.ExtendLeasesParams{Leases: []store.Lease{got.Step.Lease()}, LeaseTTL: ttl, Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "lease_ttl", ttl.String())
+		if lost != nil {
+			t.Fatalf("refused extension reported lost leases %v", lost)
+		}
+	}
+	after, err := b.s.GetStep(b.ctx, got.Step.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.LeaseExpiresAt.Equal(*before.LeaseExpiresAt) {
+		t.Fatalf("refused extensions moved the lease's expiry from %v to %v", before.LeaseExpiresAt, after.LeaseExpiresAt)
+	}
+}

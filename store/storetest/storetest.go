@@ -54,6 +54,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RetryTask":                  testRetryTask,
 		"ResolveStep":                testResolveStep,
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
+		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,
 		"Pagination":                 testPagination,
 		"HostileAndUnicodeNames":     testHostileNames,
 		"JSONRoundTrip":              testJSONRoundTrip,

@@ -785,6 +785,9 @@ func failureMeta(o store.StepOutcome) store.JSON {
 
 // ExtendLeases pushes the expiry of live leases forward.
 func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) ([]store.Lease, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("extending leases: %w", err)
+	}
 	var lost []store.Lease
 	err := s.inTx(ctx, "extending leases", func(ctx context.Context, tx bun.IDB) error {
 		lost = lost[:0]
