@@ -433,10 +433,10 @@ type ListTasksParams struct {
 	// CreatedAfter and CreatedBefore, when set, keep tasks created at or
 	// after, and before, those times.
 	CreatedAfter, CreatedBefore time.Time
-	// Before is the keyset cursor: only tasks with a smaller id. Pass the
-	// previous page's NextCursor.
+	// Before is the keyset cursor: only tasks with a smaller id (0: from
+	// the newest). Pass the previous page's NextCursor.
 	Before int64
-	Limit  int // default 50, at most 1000
+	Limit  int // 0: the default 50; at most 1000 (more lists 1000)
 }
 
 // TaskPage is one page of tasks. NextCursor is 0 on the last page.

@@ -241,6 +241,32 @@ func (p *ClaimStepsParams) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Validate checks a listing's filters: each must be one some task can
+// match.
+func (p *ListTasksParams) Validate() error {
+	var errs []error
+	if p.Limit < 0 {
+		errs = append(errs, invalid("limit", "must not be negative (0 means the default 50), got %d", p.Limit))
+	}
+	if p.Before < 0 {
+		errs = append(errs, invalid("before", "must be a task id (0: the first page), got %d", p.Before))
+	}
+	if p.ParentID != nil && *p.ParentID < 1 {
+		errs = append(errs, invalid("parent_id", "must be a task id, got %d", *p.ParentID))
+	}
+	if !p.CreatedAfter.IsZero() && !p.CreatedBefore.IsZero() && !p.CreatedAfter.Before(p.CreatedBefore) {
+		errs = append(errs, invalid("created_before", "must be after created_after (%s), got %s",
+			p.CreatedAfter.Format(time.RFC3339Nano), p.CreatedBefore.Format(time.RFC3339Nano)))
+	}
+	for i, st := range p.States {
+		if !st.Valid() {
+			errs = append(errs, invalid(fmt.Sprintf("states[%d]", i), "unknown task state %q", st))
+		}
+	}
+	return errors.Join(append(errs, checkName("namespace", p.Namespace, false), checkName("name", p.Name, false),
+		checkName("queue", p.Queue, false))...)
+}
+
 // Validate checks a lease extension: a TTL that is not positive would
 // move the leases' expiry to now or before it.
 func (p *ExtendLeasesParams) Validate() error {

@@ -199,3 +199,31 @@ func testTaskActivity(t *testing.T, b *bundle) {
 	_, err = b.s.TaskActivity(b.ctx, &store.TaskActivityParams{Width: -time.Minute, Buckets: 0})
 	wantErr(t, err, store.ErrInvalid, "since", "width", "buckets")
 }
+
+// A listing's mistakes are refused, naming the field and its value,
+// instead of listing something else: a negative limit (it listed the
+// default 50), a negative cursor (it listed from the newest), a parent
+// that no task can have, or a time range that is empty.
+func testListTasksBadParams(t *testing.T, b *bundle) {
+	b.create(t, chain("a"))
+	zero := int64(0)
+	cases := []struct {
+		p    store.ListTasksParams
+		want []string
+	}{
+		{store.ListTasksParams{Limit: -1}, []string{"limit", "-1"}},
+		{store.ListTasksParams{Before: -5}, []string{"before", "-5"}},
+		{store.ListTasksParams{ParentID: &zero}, []string{"parent_id", "0"}},
+		{store.ListTasksParams{CreatedAfter: b.now, CreatedBefore: b.now}, []string{"created_before", b.now.Format(time.RFC3339Nano)}},
+		{store.ListTasksParams{CreatedAfter: b.now, CreatedBefore: b.now.Add(-time.Hour)}, []string{"created_before"}},
+		{store.ListTasksParams{Queue: "a\x00b"}, []string{"queue", "NUL"}},
+		{store.ListTasksParams{States: []store.TaskState{"bogus"}}, []string{"states[0]", "bogus"}},
+	}
+	for _, c := range cases {
+		page, err := b.s.ListTasks(b.ctx, &c.p)
+		if page != nil {
+			t.Errorf("%+v: listed %d tasks; want the call refused", c.p, len(page.Tasks))
+		}
+		wantErr(t, err, store.ErrInvalid, c.want...)
+	}
+}

@@ -80,6 +80,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"QueueLags":                  testQueueLags,
 		"TaskActivity":               testTaskActivity,
 		"ListFilters":                testListFilters,
+		"ListTasksBadParams":         testListTasksBadParams,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
 		"ClaimedDeps":                testClaimedDeps,

@@ -327,17 +327,15 @@ func (s *Store) GetTaskByIdentity(ctx context.Context, key string) (*store.Task,
 
 // ListTasks lists tasks newest first with keyset pagination.
 func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store.TaskPage, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("listing tasks: %w", err)
+	}
 	limit := p.Limit
 	switch {
-	case limit <= 0:
+	case limit == 0:
 		limit = 50
 	case limit > 1000:
 		limit = 1000
-	}
-	for i, st := range p.States {
-		if !st.Valid() {
-			return nil, fmt.Errorf("listing tasks: %w", &store.ValidationError{Field: fmt.Sprintf("states[%d]", i), Problem: fmt.Sprintf("unknown task state %q", st)})
-		}
 	}
 	var tasks []*store.Task
 	q := s.ro.NewSelect().Model(&tasks).Order("id DESC").Limit(int64(limit + 1))
