@@ -646,7 +646,7 @@ type ReleaseLeasesParams struct {
 
 // RescueExpiredParams bound one rescue pass.
 type RescueExpiredParams struct {
-	Limit int // default 1000
+	Limit int // 0: the default 1000
 	Now   time.Time
 }
 

@@ -276,6 +276,14 @@ func (p *ExtendLeasesParams) Validate() error {
 	return nil
 }
 
+// Validate checks a rescue pass's bound.
+func (p *RescueExpiredParams) Validate() error {
+	if p.Limit < 0 {
+		return invalid("limit", "must not be negative (0 means the default 1000), got %d", p.Limit)
+	}
+	return nil
+}
+
 // Validate checks a retention batch.
 func (p *DeleteFinishedParams) Validate() error {
 	var errs []error

@@ -517,3 +517,18 @@ func testExtendLeasesBadTTL(t *testing.T, b *bundle) {
 		t.Fatalf("refused extensions moved the lease's expiry from %v to %v", before.LeaseExpiresAt, after.LeaseExpiresAt)
 	}
 }
+
+// A rescue with a negative limit is refused, naming it, and rescues
+// nothing (it rescued up to the default 1000).
+func testRescueExpiredBadLimit(t *testing.T, b *bundle) {
+	b.create(t, chain("x"))
+	got := b.claimOne(t, "x")
+	res, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Limit: -1, Now: b.now.Add(time.Hour)})
+	wantErr(t, err, store.ErrInvalid, "limit", "-1")
+	if res != nil {
+		t.Fatalf("refused rescue reported %+v", res)
+	}
+	if s := stepState(t, b, got.Step.ID); s != store.StepInProgress {
+		t.Fatalf("refused rescue moved the expired step to %s", s)
+	}
+}

@@ -55,6 +55,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ResolveStep":                testResolveStep,
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,
+		"RescueExpiredBadLimit":      testRescueExpiredBadLimit,
 		"Pagination":                 testPagination,
 		"HostileAndUnicodeNames":     testHostileNames,
 		"JSONRoundTrip":              testJSONRoundTrip,

@@ -839,8 +839,11 @@ func (s *Store) ReleaseLeases(ctx context.Context, p *store.ReleaseLeasesParams)
 // RescueExpired returns steps with expired leases to pending, or to error
 // when they have no attempts left (failing their task).
 func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams) (*store.RescueResult, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("rescuing expired leases: %w", err)
+	}
 	limit := p.Limit
-	if limit <= 0 {
+	if limit == 0 {
 		limit = 1000
 	}
 	res := &store.RescueResult{}
