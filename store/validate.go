@@ -189,6 +189,9 @@ func (p *SendEventParams) Validate() error {
 	)
 }
 
+// Validate checks the event name: one SendEvent would accept.
+func (p *ConsumeEventParams) Validate() error { return checkName("name", p.Name, true) }
+
 // Validate checks a batch of outcomes.
 func (p *FinishStepsParams) Validate() error {
 	var errs []error

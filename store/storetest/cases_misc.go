@@ -251,6 +251,11 @@ func testEvents(t *testing.T, b *bundle) {
 	wantErr(t, err, store.ErrNotFound)
 	_, _, err = b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: d.Task.ID, Name: ""})
 	wantErr(t, err, store.ErrInvalid, "name")
+	// An event no one can send is not waited for as if none had come yet.
+	_, err = b.s.ConsumeEvent(b.ctx, &store.ConsumeEventParams{TaskID: d.Task.ID, Name: ""})
+	wantErr(t, err, store.ErrInvalid, "name", "required")
+	_, err = b.s.ConsumeEvent(b.ctx, &store.ConsumeEventParams{TaskID: d.Task.ID, Name: strings.Repeat("n", store.MaxNameLen+1)})
+	wantErr(t, err, store.ErrInvalid, "name", "256 bytes")
 }
 
 func testCountsAndWakeup(t *testing.T, b *bundle) {

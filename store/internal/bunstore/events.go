@@ -48,6 +48,9 @@ func (s *Store) SendEvent(ctx context.Context, p *store.SendEventParams) (*store
 
 // ConsumeEvent takes the oldest unconsumed event of a name.
 func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (*store.Event, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("consuming event of task %d: %w", p.TaskID, err)
+	}
 	var evs []*store.Event
 	err := s.inTx(ctx, "consuming event", func(ctx context.Context, tx bun.IDB) error {
 		// Concurrent consumers each take a different event: the pick skips
