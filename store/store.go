@@ -457,8 +457,9 @@ type TransitionTaskParams struct {
 	From, To TaskState
 	Force    bool // operator override for complete/resolved_manually → cancelled
 	// Sequence, on error → pending of a code-first task: the failed
-	// durable step to give fresh attempts (0: none). Other failed durable
-	// steps were handled by the workflow and stay as they are.
+	// durable step to give fresh attempts (0: none; refused with any
+	// other move). Other failed durable steps were handled by the
+	// workflow and stay as they are.
 	Sequence int
 	Metadata JSON
 	Now      time.Time

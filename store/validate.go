@@ -166,11 +166,15 @@ func (p *TransitionStepParams) Validate() error {
 	return errors.Join(checkMeta("metadata", p.Metadata))
 }
 
-// Validate checks a task move's inputs.
+// Validate checks a task move's inputs: a Sequence only with the move
+// that retries it (error → pending).
 func (p *TransitionTaskParams) Validate() error {
 	var bad error
-	if p.Sequence < 0 {
-		bad = fmt.Errorf("%w: sequence %d is negative", ErrInvalid, p.Sequence)
+	switch {
+	case p.Sequence < 0:
+		bad = invalid("sequence", "must not be negative, got %d", p.Sequence)
+	case p.Sequence > 0 && (p.From != TaskError || p.To != TaskPending):
+		bad = invalid("sequence", "names a durable step to retry, which only error → pending does; got %d with %s → %s", p.Sequence, p.From, p.To)
 	}
 	return errors.Join(bad, checkMeta("metadata", p.Metadata))
 }

@@ -314,3 +314,18 @@ func testTaskRace(t *testing.T, b *bundle) {
 		t.Fatalf("%d winners, want 1", wins)
 	}
 }
+
+// TransitionTaskParams.Sequence names a durable step to retry, which only
+// an error → pending move does: on any other move it is refused, naming
+// it and the move, and the task stays where it was (the move was made
+// and the sequence dropped). A negative sequence is refused too.
+func testTransitionTaskSequence(t *testing.T, b *bundle) {
+	d := b.create(t, chain("a"))
+	_, err := b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: d.Task.ID, From: store.TaskPending, To: store.TaskInProgress, Sequence: 3, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "sequence", "3", "pending → in_progress")
+	_, err = b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: d.Task.ID, From: store.TaskPending, To: store.TaskCancelled, Sequence: -1, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "sequence", "-1")
+	if st := b.get(t, d.Task.ID).Task.State; st != store.TaskPending {
+		t.Fatalf("refused moves left the task %s", st)
+	}
+}

@@ -27,6 +27,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"IdempotentCreate":           testIdempotentCreate,
 		"BadInputWritesNothing":      testBadInput,
 		"TaskStateMachine":           testTaskStateMachine,
+		"TransitionTaskSequence":     testTransitionTaskSequence,
 		"StepStateMachine":           testStepStateMachine,
 		"StepCompareAndSetRace":      testStepRace,
 		"TaskCompareAndSetRace":      testTaskRace,
