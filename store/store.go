@@ -565,9 +565,9 @@ type StepOutcome struct {
 	Error      JSON
 	RetryAfter time.Duration
 	Metadata   JSON
-	// WakeOnEvents, for OutcomeSuspend: event names (see OutcomeSuspend).
+	// WakeOnEvents, for OutcomeSuspend only: event names (see OutcomeSuspend).
 	WakeOnEvents []string
-	// WakeOnTasks, for OutcomeSuspend: task ids (see OutcomeSuspend).
+	// WakeOnTasks, for OutcomeSuspend only: task ids (see OutcomeSuspend).
 	WakeOnTasks []int64
 	// Records are durable steps of a code-first task whose driver is this
 	// outcome's step, each completed on its first attempt (Kind

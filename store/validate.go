@@ -208,6 +208,17 @@ func (p *FinishStepsParams) Validate() error {
 			errs = append(errs, invalid(f+".retry_after", "must not be negative"))
 		}
 		errs = append(errs, checkJSON(f+".results", o.Results, false), checkJSON(f+".error", o.Error, false), checkMeta(f+".metadata", o.Metadata))
+		if o.Kind != OutcomeSuspend {
+			if len(o.WakeOnEvents) > 0 {
+				errs = append(errs, invalid(f+".wake_on_events", "only a suspend outcome wakes on events, got kind %d with %q", o.Kind, o.WakeOnEvents))
+			}
+			if len(o.WakeOnTasks) > 0 {
+				errs = append(errs, invalid(f+".wake_on_tasks", "only a suspend outcome wakes on tasks, got kind %d with %v", o.Kind, o.WakeOnTasks))
+			}
+		}
+		for j, n := range o.WakeOnEvents {
+			errs = append(errs, checkName(fmt.Sprintf("%s.wake_on_events[%d]", f, j), n, true))
+		}
 		for j, r := range o.Records {
 			g := fmt.Sprintf("%s.records[%d]", f, j)
 			switch {

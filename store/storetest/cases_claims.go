@@ -532,3 +532,44 @@ func testRescueExpiredBadLimit(t *testing.T, b *bundle) {
 		t.Fatalf("refused rescue moved the expired step to %s", s)
 	}
 }
+
+// A commit whose fields contradict each other is refused, naming the
+// field, and records nothing: wake-ups on an outcome that does not
+// suspend, a wake-up on an event no one can send. Each was dropped and
+// the rest committed.
+func testFinishStepsContradictions(t *testing.T, b *bundle) {
+	b.create(t, chain("x"))
+	c := b.claimOne(t, "x")
+	suspend := store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeSuspend, RetryAfter: time.Hour}
+	cases := []struct {
+		p    store.FinishStepsParams
+		want []string
+	}{
+		{store.FinishStepsParams{Outcomes: []store.StepOutcome{func() store.StepOutcome {
+			o := complete(c, `{}`)
+			o.WakeOnEvents = []string{"go"}
+			return o
+		}()}}, []string{"outcomes[0].wake_on_events", "suspend"}},
+		{store.FinishStepsParams{Outcomes: []store.StepOutcome{func() store.StepOutcome {
+			o := complete(c, `{}`)
+			o.WakeOnTasks = []int64{1}
+			return o
+		}()}}, []string{"outcomes[0].wake_on_tasks", "suspend"}},
+		{store.FinishStepsParams{Outcomes: []store.StepOutcome{func() store.StepOutcome {
+			o := suspend
+			o.WakeOnEvents = []string{"go", ""}
+			return o
+		}()}}, []string{"outcomes[0].wake_on_events[1]", "required"}},
+	}
+	for _, tc := range cases {
+		tc.p.Now = b.now
+		res, err := b.s.FinishSteps(b.ctx, &tc.p)
+		wantErr(t, err, store.ErrInvalid, tc.want...)
+		if res != nil {
+			t.Fatalf("refused commit reported %+v", res)
+		}
+	}
+	if s := stepState(t, b, c.Step.ID); s != store.StepInProgress {
+		t.Fatalf("refused commits moved the step to %s", s)
+	}
+}

@@ -41,6 +41,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RateLimits":                 testRateLimits,
 		"DependencyCounters":         testDependencyCounters,
 		"FinishAndClaimTogether":     testFinishAndClaim,
+		"FinishStepsContradictions":  testFinishStepsContradictions,
 		"FinishedChildWakesParent":   testChildWakesParent,
 		"RecordAttempts":             testRecordAttempts,
 		"FinishWithHeldRecords":      testFinishWithHeldRecords,
