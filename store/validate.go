@@ -104,6 +104,9 @@ func (p *CreateTaskParams) Validate() error {
 		if l.Limit < 0 {
 			add(invalid("lease.limit", "must not be negative, got %d", l.Limit))
 		}
+		for i, h := range l.Handlers {
+			add(checkName(fmt.Sprintf("lease.handlers[%d]", i), h, true))
+		}
 	}
 	if len(errs) == 0 {
 		if cycle := FindCycle(p.Steps); cycle != nil {
@@ -255,6 +258,9 @@ func (p *ClaimStepsParams) Validate() error {
 	errs = append(errs, checkName("owner", p.Owner, true))
 	for i, q := range p.Queues {
 		errs = append(errs, checkName(fmt.Sprintf("queues[%d]", i), q, true))
+	}
+	for i, h := range p.Handlers {
+		errs = append(errs, checkName(fmt.Sprintf("handlers[%d]", i), h, true))
 	}
 	return errors.Join(errs...)
 }

@@ -73,10 +73,23 @@ func testClaimSkipsFinishedTasks(t *testing.T, b *bundle) {
 }
 
 func testClaimByHandler(t *testing.T, b *bundle) {
-	b.create(t, []store.NewStep{{Name: "a", Handler: "mail"}, {Name: "b", Handler: "pay"}})
+	d := b.create(t, []store.NewStep{{Name: "a", Handler: "mail"}, {Name: "b", Handler: "pay"}})
 	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Handlers: []string{"pay"}, Now: b.now})
 	if err != nil || len(got) != 1 || got[0].Step.Handler != "pay" {
 		t.Fatalf("claim by handler = %v, %v", names(got), err)
+	}
+	// A handler no step can have matches nothing: refused, naming it.
+	_, err = b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Handlers: []string{"mail", ""}, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "handlers[1]", "required")
+	p := b.params(chain("x"))
+	p.Lease = &store.StartLease{Owner: "w", TTL: time.Minute, Limit: 1, Handlers: []string{"h.x", "a\x00b"}}
+	_, err = b.s.CreateTask(b.ctx, p)
+	wantErr(t, err, store.ErrInvalid, "lease.handlers[1]", "NUL")
+	if _, err := b.s.GetTaskByIdentity(b.ctx, p.IdentityKey); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused start: %v; want no task", err)
+	}
+	if s := stepState(t, b, d.Step("a").ID); s != store.StepPending {
+		t.Fatalf("a refused claim moved step a to %s", s)
 	}
 }
 
