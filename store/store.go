@@ -305,7 +305,8 @@ type CreateTaskParams struct {
 	ConcMax   int
 	// RateLimits declares (or changes) the buckets of the systems its
 	// steps' RateSystem name; a RateSystem must have one here or already
-	// in the store.
+	// in the store (the start is refused otherwise: ErrInvalid naming the
+	// step's rate_system).
 	RateLimits []RateLimit
 	ParentID   *int64
 	// TraceContext is the W3C traceparent header value of the starter's

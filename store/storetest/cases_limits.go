@@ -145,3 +145,32 @@ func testRateLimits(t *testing.T, b *bundle) {
 		t.Fatalf("a zero rate: %v", err)
 	}
 }
+
+// A step's RateSystem must name a bucket (declared by the start or
+// already in the store): a step calling a system no one declared could
+// never be claimed. Such a start is refused, naming the step's field and
+// the system, and writes nothing; one whose bucket exists is taken.
+func testUndeclaredRateSystem(t *testing.T, b *bundle) {
+	p := b.params([]store.NewStep{{Name: "call", Handler: "pay", RateSystem: "ghost"}})
+	_, err := b.s.CreateTask(b.ctx, p)
+	wantErr(t, err, store.ErrInvalid, `steps["call"].rate_system`, "ghost")
+	if tasks, steps := b.totals(t); tasks != 0 || steps != 0 {
+		t.Fatalf("a refused start wrote %d tasks and %d steps", tasks, steps)
+	}
+	p.RateLimits = []store.RateLimit{{System: "ghost", PerSecond: 1, Burst: 1}}
+	if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+		t.Fatalf("declaring the bucket: %v", err)
+	}
+	again := b.params([]store.NewStep{{Name: "call", Handler: "pay", RateSystem: "ghost"}})
+	if _, err := b.s.CreateTask(b.ctx, again); err != nil {
+		t.Fatalf("a bucket already in the store: %v", err)
+	}
+	items, err := b.s.CreateTasks(b.ctx, []*store.CreateTaskParams{
+		b.params([]store.NewStep{{Name: "call", Handler: "pay", RateSystem: "ghost"}}),
+		b.params([]store.NewStep{{Name: "call", Handler: "pay", RateSystem: "other"}}),
+	})
+	if err != nil || items[0].Err != nil {
+		t.Fatalf("CreateTasks: %v, %v", err, items[0].Err)
+	}
+	wantErr(t, items[1].Err, store.ErrInvalid, "rate_system", "other")
+}

@@ -39,6 +39,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ClaimByQueueAndPriority":    testClaimByQueueAndPriority,
 		"ConcurrencyGroups":          testConcurrencyGroups,
 		"RateLimits":                 testRateLimits,
+		"UndeclaredRateSystem":       testUndeclaredRateSystem,
 		"DependencyCounters":         testDependencyCounters,
 		"FinishAndClaimTogether":     testFinishAndClaim,
 		"FinishStepsContradictions":  testFinishStepsContradictions,

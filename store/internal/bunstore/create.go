@@ -3,7 +3,9 @@ package bunstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,10 +47,13 @@ func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) (
 		}
 		valid = append(valid, i)
 	}
+	valid, err := s.checkRateSystems(ctx, ps, valid, items)
+	if err != nil {
+		return items, s.wrap("creating tasks", err)
+	}
 	if len(valid) == 0 {
 		return items, nil
 	}
-	var err error
 	if db, ok := s.rw.(*bun.DB); ok && s.cteFits(ps, valid) && !declaresLimits(ps, valid) {
 		// One statement is atomic on its own: no BEGIN and COMMIT round
 		// trips (a taken identity is read after it, committed).
@@ -65,6 +70,48 @@ func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) (
 		return items, err
 	}
 	return items, nil
+}
+
+// checkRateSystems refuses, in its item, each of the valid items of ps
+// with a step whose RateSystem has no bucket, declared neither by the item
+// nor in the store: no claim could take that step. It reads the store only
+// for systems an item names without declaring them (buckets are never
+// deleted), and returns the items still valid.
+func (s *Store) checkRateSystems(ctx context.Context, ps []*store.CreateTaskParams, valid []int, items []store.CreateTasksItem) ([]int, error) {
+	undeclared := func(p *store.CreateTaskParams, ns store.NewStep) bool {
+		return ns.RateSystem != "" && !slices.ContainsFunc(p.RateLimits, func(r store.RateLimit) bool { return r.System == ns.RateSystem })
+	}
+	var ask []string
+	for _, i := range valid {
+		for _, ns := range ps[i].Steps {
+			if undeclared(ps[i], ns) && !slices.Contains(ask, ns.RateSystem) {
+				ask = append(ask, ns.RateSystem)
+			}
+		}
+	}
+	if len(ask) == 0 {
+		return valid, nil
+	}
+	var known []string
+	if err := s.rw.NewRaw("SELECT name FROM tasker_rate_limits WHERE name IN (?)", bun.List(ask)).Scan(ctx, &known); err != nil {
+		return nil, fmt.Errorf("reading rate limits: %w", err)
+	}
+	out := valid[:0]
+	for _, i := range valid {
+		var errs []error
+		for _, ns := range ps[i].Steps {
+			if undeclared(ps[i], ns) && !slices.Contains(known, ns.RateSystem) {
+				errs = append(errs, &store.ValidationError{Field: fmt.Sprintf("steps[%q].rate_system", ns.Name),
+					Problem: fmt.Sprintf("system %q has no rate limit: declare it in rate_limits", ns.RateSystem)})
+			}
+		}
+		if len(errs) > 0 {
+			items[i].Err = errors.Join(errs...)
+			continue
+		}
+		out = append(out, i)
+	}
+	return out, nil
 }
 
 // createTasks writes the valid items of ps. An identity key taken before
