@@ -113,7 +113,8 @@ type Store interface {
 	// SetWorkflowValue writes a value a code-first workflow publishes (see
 	// WorkflowValue), fenced on its driver's lease (ErrLeaseLost).
 	SetWorkflowValue(ctx context.Context, p *SetWorkflowValueParams) error
-	// GetWorkflowValue reads one published value, or ErrNotFound.
+	// GetWorkflowValue reads one published value, or ErrNotFound (ErrInvalid
+	// for a kind other than ValueQuery and ValueReply, or an empty name).
 	GetWorkflowValue(ctx context.Context, taskID int64, kind, name string) (*WorkflowValue, error)
 	// ConsumeEvent marks the oldest unconsumed event of that name consumed
 	// and returns it, or ErrNotFound.

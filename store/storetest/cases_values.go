@@ -62,6 +62,11 @@ func testWorkflowValues(t *testing.T, b *bundle) {
 	if got := get(store.ValueQuery, "progress"); !sameJSON([]byte(got), `{"done":6}`) {
 		t.Fatalf("a refused write changed the value: %s", got)
 	}
+	// A read of a value no write could have set is refused, not "not yet".
+	_, err = b.s.GetWorkflowValue(b.ctx, id, "Query", "progress")
+	wantErr(t, err, store.ErrInvalid, "kind", `"Query"`)
+	_, err = b.s.GetWorkflowValue(b.ctx, id, store.ValueQuery, "")
+	wantErr(t, err, store.ErrInvalid, "name", "required")
 }
 
 // testRetireIdentity: a task in one of the given states gives up its

@@ -45,6 +45,18 @@ func (s *Store) SetWorkflowValue(ctx context.Context, p *store.SetWorkflowValueP
 
 // GetWorkflowValue reads one published value.
 func (s *Store) GetWorkflowValue(ctx context.Context, taskID int64, kind, name string) (*store.WorkflowValue, error) {
+	// A value SetWorkflowValue would refuse is never there: refused here
+	// too, not reported as not set yet.
+	var errs []error
+	if kind != store.ValueQuery && kind != store.ValueReply {
+		errs = append(errs, &store.ValidationError{Field: "kind", Problem: fmt.Sprintf("must be %q or %q, got %q", store.ValueQuery, store.ValueReply, kind)})
+	}
+	if name == "" {
+		errs = append(errs, &store.ValidationError{Field: "name", Problem: "is required"})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("reading a workflow value of task %d: %w", taskID, err)
+	}
 	v := new(store.WorkflowValue)
 	err := s.ro.NewSelect().Model(v).Where("task_id = ? AND kind = ? AND name = ?", taskID, kind, name).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
