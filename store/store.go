@@ -149,7 +149,8 @@ type Store interface {
 	// UpdateSchedule writes every field of s but its ID and CreatedAt when
 	// the stored revision is still s.Revision, bumping it (and s.Revision);
 	// it reports false, writing nothing, when another write came first.
-	// ErrNotFound when there is no such schedule.
+	// ErrNotFound when there is no such schedule; ErrInvalid for a
+	// Revision below 1 (a schedule not read from the store).
 	UpdateSchedule(ctx context.Context, s *Schedule) (bool, error)
 	// GetSchedule reads one schedule, or ErrNotFound.
 	GetSchedule(ctx context.Context, id string) (*Schedule, error)

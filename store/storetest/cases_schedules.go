@@ -72,6 +72,19 @@ func testSchedules(t *testing.T, b *bundle) {
 	missing.ID = "missing"
 	_, err = b.s.UpdateSchedule(b.ctx, &missing)
 	wantErr(t, err, store.ErrNotFound)
+	// No stored schedule has a revision below 1: an update that expects
+	// one is a caller's mistake (a Schedule built by hand, not read), not
+	// a write that came second.
+	unread := *again
+	unread.Revision, unread.Paused = 0, false
+	ok, err := b.s.UpdateSchedule(b.ctx, &unread)
+	wantErr(t, err, store.ErrInvalid, "revision", "0")
+	if ok {
+		t.Fatal("a refused update reported success")
+	}
+	if got, _ := b.s.GetSchedule(b.ctx, sc.ID); !got.Paused || got.Revision != again.Revision {
+		t.Fatalf("a refused update changed the schedule: %+v", got)
+	}
 
 	other := &store.Schedule{ID: "a-first", Workflow: "ops/ping", Spec: "@every 1s", Input: store.JSON(`{}`), Overlap: "allow_all", NextFireAt: next}
 	if err := b.s.CreateSchedule(b.ctx, other); err != nil {

@@ -38,7 +38,11 @@ func (s *Store) CreateSchedule(ctx context.Context, sc *store.Schedule) error {
 // UpdateSchedule writes the schedule's fields when its revision is
 // unchanged (compare and set), bumping the revision.
 func (s *Store) UpdateSchedule(ctx context.Context, sc *store.Schedule) (bool, error) {
-	if err := sc.Validate(); err != nil {
+	err := sc.Validate()
+	if sc.Revision < 1 { // no stored schedule has one: the caller did not read it
+		err = errors.Join(err, &store.ValidationError{Field: "revision", Problem: fmt.Sprintf("must be the stored revision (1 or more), got %d", sc.Revision)})
+	}
+	if err != nil {
 		return false, fmt.Errorf("updating schedule %q: %w", sc.ID, err)
 	}
 	row := *sc
@@ -47,7 +51,7 @@ func (s *Store) UpdateSchedule(ctx context.Context, sc *store.Schedule) (bool, e
 	normalize(&row)
 	action := fmt.Sprintf("updating schedule %q", sc.ID)
 	var ok bool
-	err := s.inTx(ctx, action, func(ctx context.Context, tx bun.IDB) error {
+	err = s.inTx(ctx, action, func(ctx context.Context, tx bun.IDB) error {
 		res, err := tx.NewUpdate().Model(&row).
 			ExcludeColumn("id", "created_at").
 			WherePK().Where("revision = ?", sc.Revision).Exec(ctx)
