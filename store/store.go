@@ -140,7 +140,8 @@ type Store interface {
 	// owner's lease is taken over only once it has expired.
 	Elect(ctx context.Context, p *ElectParams) (bool, error)
 	// Resign gives up owner's leadership of name at once (a no-op when
-	// owner does not lead).
+	// owner does not lead). ErrInvalid for an empty name or owner, which
+	// no leadership has.
 	Resign(ctx context.Context, name, owner string) error
 
 	// CreateSchedule inserts a schedule with Revision 1, or fails with

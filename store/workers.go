@@ -47,7 +47,7 @@ type RegisterWorkerParams struct {
 	Handlers    []string
 	Version     string
 	Concurrency int
-	// StartedAt is when the worker started (zero: Now).
+	// StartedAt is when the worker started (zero: Now; not after Now).
 	StartedAt time.Time
 	// TTL is how long the row counts as alive without another refresh.
 	TTL time.Duration
@@ -66,7 +66,16 @@ func (p *RegisterWorkerParams) Validate() error {
 	if p.TTL <= 0 {
 		errs = append(errs, invalid("ttl", "must be positive, got %s", p.TTL))
 	}
-	for field, names := range map[string][]string{"queues": p.Queues, "handlers": p.Handlers} {
+	if !p.StartedAt.IsZero() && !p.Now.IsZero() && p.StartedAt.After(p.Now) {
+		errs = append(errs, invalid("started_at", "is after now (%s), got %s", p.Now.Format(time.RFC3339Nano), p.StartedAt.Format(time.RFC3339Nano)))
+	}
+	// In this order (a slice, not a map: the joined error reads the same
+	// every time).
+	for _, list := range []struct {
+		field string
+		names []string
+	}{{"queues", p.Queues}, {"handlers", p.Handlers}} {
+		field, names := list.field, list.names
 		if len(names) > MaxWorkerNames {
 			errs = append(errs, invalid(field, "has %d names; the limit is %d", len(names), MaxWorkerNames))
 			continue

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -305,6 +306,13 @@ func testLeaderElection(t *testing.T, b *bundle) {
 	}
 	if !elect("other", "a", at(17)) {
 		t.Fatal("leaderships of different names are independent")
+	}
+	for _, c := range [][2]string{{"", "a"}, {"maint", ""}} {
+		err := b.s.Resign(b.ctx, c[0], c[1])
+		field := map[bool]string{true: "name", false: "owner"}[c[0] == ""]
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), field+": is required") {
+			t.Fatalf("Resign(%q, %q) = %v; want ErrInvalid naming %s", c[0], c[1], err, field)
+		}
 	}
 	resign("maint", "a") // not the leader: nothing changes
 	if elect("maint", "c", at(18)) {

@@ -112,6 +112,7 @@ func testWorkerRegistryBadInput(t *testing.T, b *bundle) {
 		{"NUL in handler", func(p *store.RegisterWorkerParams) { p.Handlers = []string{"h", "a\x00b"} }, "handlers[1]"},
 		{"duplicate handler", func(p *store.RegisterWorkerParams) { p.Handlers = []string{"h", "h"} }, "listed twice"},
 		{"long version", func(p *store.RegisterWorkerParams) { p.Version = long }, "version"},
+		{"started after now", func(p *store.RegisterWorkerParams) { p.StartedAt = b.now.Add(time.Minute) }, "started_at: is after now"},
 	}
 	for _, c := range cases {
 		p := ok()

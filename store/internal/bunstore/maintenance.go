@@ -115,6 +115,11 @@ func (s *Store) Elect(ctx context.Context, p *store.ElectParams) (bool, error) {
 // Resign deletes the owner's leadership row so another owner may lead at
 // once; another owner's lease is left alone.
 func (s *Store) Resign(ctx context.Context, name, owner string) error {
+	for _, f := range []struct{ field, v string }{{"name", name}, {"owner", owner}} {
+		if f.v == "" { // no leadership has one (Elect refuses it)
+			return fmt.Errorf("resigning leadership: %w", &store.ValidationError{Field: f.field, Problem: "is required"})
+		}
+	}
 	_, err := s.rw.NewRaw("DELETE FROM tasker_leaders WHERE name = ? AND owner = ?", name, owner).Exec(ctx)
 	return s.wrap(fmt.Sprintf("resigning leadership of %q", name), err)
 }
