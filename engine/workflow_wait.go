@@ -82,6 +82,7 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 			what, event, kind = "engine.ReceiveUpdate", u, "update"
 		}
 		limit := maxDurableName - (len(name) - len(event)) // the wait's row is named name#seq
+		bad := checkName(kind+" name", event)
 		switch {
 		case event == "":
 			// SendEvent refuses an empty name, and Update an empty
@@ -89,8 +90,8 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%q, %s): the %s name is empty, and no %s can be sent without one", what, event, timeout, kind, kind)))
 		case len(event) > limit:
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the %s name is %d bytes long; the limit is %d", what, quoteName(event), timeout, kind, len(event), limit)))
-		case checkName(kind+" name", event) != "":
-			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s: %s", what, checkName(kind+" name", event))))
+		case bad != "":
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s: %s", what, bad)))
 		case timeout <= 0:
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the timeout is not positive, so the wait would time out at once; pass the longest wait you accept (72*time.Hour, say)", what, strconv.Quote(event), timeout)))
 		}
