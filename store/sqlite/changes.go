@@ -1,10 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/tasker-go/tasker/store"
 )
 
 // changePoll is how often TaskDone and Wakeups look for commits, each on a
@@ -24,9 +28,24 @@ const changePoll = time.Millisecond
 // throughput (tasker bench W5, W5c, W2, W3).
 const alonePoll = 10 * time.Millisecond
 
-// AnnounceDone does nothing: every commit, by any process, is seen by
-// TaskDone through the file's data_version.
-func (s *Store) AnnounceDone() {}
+// signalGap spaces the looks that signals of other processes bring
+// (signalWatch: a start, a finished task; inotify, on Linux) on top of
+// the poll: one look is a read, and a burst of signals needs one.
+const signalGap = 200 * time.Microsecond
+
+// AnnounceDone tells the stores of other processes on the file that a task
+// finished, so that their TaskDone looks at once (where signals can be
+// watched; every commit is seen within a millisecond through the file's
+// data_version anyway). Alone on the file, it does nothing.
+func (s *Store) AnnounceDone() { s.announce() }
+
+// announce signals the stores of other processes on the file (presence),
+// when there are any, to look for a change now.
+func (s *Store) announce() {
+	if s.pres != nil && !s.pres.alone() {
+		s.pres.signal()
+	}
+}
 
 // TaskDone reports commits made through other connections to the file —
 // other processes, and this process's writer — so that Wait in one process
@@ -57,7 +76,7 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 	go func() {
 		defer close(done)
 		defer conn.Close()
-		pollDataVersion(ctx, conn, out, true, first, s.pres.alone, nil)
+		pollDataVersion(ctx, conn, out, true, first, s.every(), s.pres.alone, s.signals(), nil)
 	}()
 	return out, func() { cancel(); <-done }
 }
@@ -76,7 +95,18 @@ func (s *Store) Wakeups() <-chan struct{} {
 	if s.ro == nil || s.readOnly {
 		return nil
 	}
-	return s.wake.start(s.ro, s.pres.alone)
+	return s.wake.start(s.ro, s.every(), s.pres.alone, s.signals())
+}
+
+// signals returns the store's watch of other processes' signals, started
+// on first use (nil where there is none: see signalWatch).
+func (s *Store) signals() *signalWatch {
+	s.watchOnce.Do(func() {
+		if s.pres != nil {
+			s.watch = watchSignals(s.path)
+		}
+	})
+	return s.watch
 }
 
 // readyProbe finds a step ready to claim now (the claim's own test, less
@@ -86,6 +116,10 @@ const readyProbe = `SELECT 1 FROM tasker_steps WHERE state = 'pending' AND pendi
 // Close stops the poller of Wakeups and closes the store.
 func (s *Store) Close() error {
 	s.wake.stop()
+	s.watchOnce.Do(func() {}) // none starts after this
+	if s.watch != nil {
+		s.watch.stop()
+	}
 	err := s.Store.Close()
 	s.pres.close()
 	return err
@@ -99,7 +133,7 @@ type wakeups struct {
 	done   chan struct{}
 }
 
-func (w *wakeups) start(ro *sql.DB, alone func() bool) <-chan struct{} {
+func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, signals *signalWatch) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ch != nil {
@@ -108,18 +142,25 @@ func (w *wakeups) start(ro *sql.DB, alone func() bool) <-chan struct{} {
 	w.ch = make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan struct{})
+	// The first reading is taken before Wakeups returns, as TaskDone's: a
+	// commit made after the call must signal.
+	conn, err := ro.Conn(ctx)
+	if err != nil {
+		close(w.done)
+		return w.ch // closed store: workers fall back to their poll
+	}
+	first := int64(-1)
+	if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&first); err != nil {
+		first = -1
+	}
 	go func() {
 		defer close(w.done)
-		conn, err := ro.Conn(ctx)
-		if err != nil {
-			return // closed store: workers fall back to their poll
-		}
 		defer conn.Close()
 		ready := func(ctx context.Context) bool {
 			var one int
 			return conn.QueryRowContext(ctx, readyProbe, dialect{}.BindTime(time.Now())).Scan(&one) == nil
 		}
-		pollDataVersion(ctx, conn, w.ch, false, -1, alone, ready)
+		pollDataVersion(ctx, conn, w.ch, false, first, every, alone, signals, ready)
 	}()
 	return w.ch
 }
@@ -135,14 +176,19 @@ func (w *wakeups) stop() {
 	}
 }
 
-// pollDataVersion reads PRAGMA data_version on conn every changePoll (every
-// alonePoll while alone says so) until ctx ends and signals out (coalesced)
-// when it differs from the last value read (last: one read already, or -1)
-// and worth (nil: always) says so. A failed read ends the poll when
-// stopOnError, else it is skipped (a writer busy at Close).
+// every is the store's changePoll (tests set another).
+func (s *Store) every() time.Duration { return cmp.Or(s.poll, changePoll) }
+
+// pollDataVersion reads PRAGMA data_version on conn every every (every
+// alonePoll while alone says so), and at once (spaced by signalGap) when
+// signals, if not nil, brings another process's signal, until ctx ends,
+// and signals out (coalesced) when it differs from the last value read
+// (last: one read already, or -1) and worth (nil: always) says so. A
+// failed read ends the poll when stopOnError, else it is skipped (a writer
+// busy at Close).
 func pollDataVersion(ctx context.Context, conn interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}, out chan<- struct{}, stopOnError bool, last int64, alone func() bool, worth func(context.Context) bool) {
+}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals *signalWatch, worth func(context.Context) bool) {
 	// Prepared once: the statement cache keeps only statements with
 	// arguments, and parsing the pragma at every look was a third of it.
 	version, err := conn.PrepareContext(ctx, "PRAGMA data_version")
@@ -150,9 +196,16 @@ func pollDataVersion(ctx context.Context, conn interface {
 		return
 	}
 	defer version.Close()
-	t := time.NewTimer(changePoll)
+	var signalled <-chan struct{}
+	if signals != nil {
+		var cancel func()
+		signalled, cancel = signals.subscribe()
+		defer cancel()
+	}
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
+		looked := time.Now()
 		v := last
 		if err := version.QueryRowContext(ctx).Scan(&v); err != nil && (stopOnError || ctx.Err() != nil) {
 			return
@@ -164,15 +217,48 @@ func pollDataVersion(ctx context.Context, conn interface {
 			}
 		}
 		last = v
+		var wake <-chan struct{} // other processes' signals, when there are others
 		if alone() {
 			t.Reset(alonePoll)
 		} else {
-			t.Reset(changePoll)
+			t.Reset(every)
+			if signalled != nil && signals.live() {
+				wake = signalled
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
+			if gap := signalGap - time.Since(looked); gap > 0 {
+				t.Reset(gap)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
 		}
 	}
+}
+
+// CreateTasks is the store's, then signals other processes on the file
+// (announce) when it created a task, so that their workers claim its
+// steps at once.
+func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) ([]store.CreateTasksItem, error) {
+	items, err := s.Store.CreateTasks(ctx, ps)
+	if err == nil && slices.ContainsFunc(items, func(it store.CreateTasksItem) bool { return it.Err == nil && it.Task != nil && !it.Existing }) {
+		s.announce()
+	}
+	return items, err
+}
+
+// CreateTask is CreateTasks for one task.
+func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*store.CreateTaskResult, error) {
+	res, err := s.Store.CreateTask(ctx, p)
+	if err == nil && !res.Existing {
+		s.announce()
+	}
+	return res, err
 }

@@ -1,5 +1,11 @@
 package sqlite
 
+import "time"
+
 // Alone reports whether the store takes itself to be the only one on its
 // file (presence).
 func Alone(s *Store) bool { return s.pres.alone() }
+
+// SetPoll makes the pollers the store starts from now on look every d
+// while not alone, instead of every millisecond.
+func SetPoll(s *Store, d time.Duration) { s.poll = d }

@@ -12,3 +12,5 @@ func openPresence(string) *presence { return nil }
 func (p *presence) close() {}
 
 func (p *presence) alone() bool { return false }
+
+func (p *presence) signal() {}

@@ -38,14 +38,10 @@ var presenceFiles = struct {
 // exists). It returns nil when it cannot: then the store is never taken
 // to be alone.
 func openPresence(dbPath string) *presence {
-	abs, err := filepath.Abs(dbPath)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
-	if err != nil {
+	key := presencePath(dbPath)
+	if key == "" {
 		return nil
 	}
-	key := abs + "-presence"
 	presenceFiles.Lock()
 	defer presenceFiles.Unlock()
 	if pf := presenceFiles.m[key]; pf != nil {
@@ -64,6 +60,32 @@ func openPresence(dbPath string) *presence {
 	pf := &presenceFile{key: key, f: f, refs: 1}
 	presenceFiles.m[key] = pf
 	return &presence{pf: pf}
+}
+
+// presencePath is the presence file of the database at dbPath (which
+// exists), by its absolute path: "" when it cannot say.
+func presencePath(dbPath string) string {
+	abs, err := filepath.Abs(dbPath)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return ""
+	}
+	return abs + "-presence"
+}
+
+// signal writes a byte to the presence file: the stores of other
+// processes watching it (signalWatch) look for a change at once.
+func (p *presence) signal() {
+	if p == nil {
+		return
+	}
+	presenceFiles.Lock()
+	defer presenceFiles.Unlock()
+	if !p.closed {
+		_, _ = p.pf.f.WriteAt([]byte{1}, 0)
+	}
 }
 
 // close gives the lock back (the last store of the process to close it

@@ -37,7 +37,10 @@
 // store has the file open, every 10 ms while it is alone on it. To tell, a
 // store that writes holds a POSIX read lock on a file beside the database,
 // path + "-presence", from Open to Close (on systems without them it is
-// never alone); the file is left for the next store.
+// never alone); the file is left for the next store. On Linux, a store
+// that is not alone also writes a byte to that file when it creates a task
+// and when a task finishes (AnnounceDone), and the others watch it with
+// inotify and look at once, without waiting for their millisecond.
 package sqlite
 
 import (
@@ -56,6 +59,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -171,6 +175,11 @@ type Store struct {
 	path string
 	ro   *sql.DB // the read pool (nil in memory); TaskDone polls on it
 	wake wakeups // other processes' commits, for the claim loop
+	// watch brings other processes' signals to the pollers (changes.go;
+	// nil where it cannot), started by the first of them.
+	watch     *signalWatch
+	watchOnce sync.Once
+	poll      time.Duration // the pollers' changePoll, when not 0 (tests)
 	// pres says whether another store has the file open (nil in memory:
 	// never alone); alone, the pollers look ten times less often.
 	pres *presence

@@ -1,0 +1,58 @@
+//go:build linux
+
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// A store on a file another store shares signals it when it creates a task
+// and when a task finishes (AnnounceDone), and the other's pollers look at
+// once: here their poll is an hour, so only the signal can wake them (two
+// stores of one process stand for two processes: each watches the file on
+// its own).
+func TestSignalsWakeOtherStores(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a := open(t, path)
+	sqlite.SetPoll(a, time.Hour)
+	b := open(t, path)
+
+	work := a.Wakeups() // each takes its first reading before it returns
+	done, stop := a.TaskDone()
+	defer stop()
+	expect := func(what string, ch <-chan struct{}, act func()) {
+		t.Helper()
+		act()
+		select {
+		case <-ch:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: no signal reached the other store within a minute (its poll is an hour)", what)
+		}
+	}
+	create := func(key string) func() {
+		return func() {
+			_, err := b.CreateTask(ctx, &store.CreateTaskParams{Namespace: "ns", Name: "wf", Version: "1", Kind: store.KindDAG, IdentityKey: key,
+				Steps: []store.NewStep{{Name: "s", Handler: "h"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	expect("a start in b, for a's workers", work, create("first"))
+	expect("a start in b, for a's waiters", done, func() {})
+	expect("another start in b, for a's workers", work, create("second"))
+	expect("another start in b, for a's waiters", done, func() {})
+
+	// A commit that signals nothing wakes no one; AnnounceDone after it does.
+	if _, err := b.DB().ExecContext(ctx, "UPDATE tasker_tasks SET priority = priority + 1"); err != nil {
+		t.Fatal(err)
+	}
+	expect("a task finished in b", done, b.AnnounceDone)
+}

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package sqlite
+
+// signalWatch is not kept here (no inotify): the pollers of changes.go
+// look every millisecond.
+type signalWatch struct{}
+
+func watchSignals(string) *signalWatch { return nil }
+
+func (w *signalWatch) subscribe() (<-chan struct{}, func()) { return nil, func() {} }
+
+func (w *signalWatch) live() bool { return false }
+
+func (w *signalWatch) stop() {}
