@@ -76,7 +76,7 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 	go func() {
 		defer close(done)
 		defer conn.Close()
-		pollDataVersion(ctx, conn, out, true, first, s.every(), s.pres.alone, s.signals(), nil)
+		pollDataVersion(ctx, conn, out, true, first, s.every(), s.pres.alone, s.signals, nil)
 	}()
 	return out, func() { cancel(); <-done }
 }
@@ -95,11 +95,13 @@ func (s *Store) Wakeups() <-chan struct{} {
 	if s.ro == nil || s.readOnly {
 		return nil
 	}
-	return s.wake.start(s.ro, s.every(), s.pres.alone, s.signals())
+	return s.wake.start(s.ro, s.every(), s.pres.alone, s.signals)
 }
 
 // signals returns the store's watch of other processes' signals, started
-// on first use (nil where there is none: see signalWatch).
+// on first use — by a poller that finds the store not alone, so that a
+// store alone on its file holds no inotify instance — (nil where there is
+// none: see signalWatch).
 func (s *Store) signals() *signalWatch {
 	s.watchOnce.Do(func() {
 		if s.pres != nil {
@@ -133,7 +135,7 @@ type wakeups struct {
 	done   chan struct{}
 }
 
-func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, signals *signalWatch) <-chan struct{} {
+func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, signals func() *signalWatch) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ch != nil {
@@ -181,14 +183,14 @@ func (s *Store) every() time.Duration { return cmp.Or(s.poll, changePoll) }
 
 // pollDataVersion reads PRAGMA data_version on conn every every (every
 // alonePoll while alone says so), and at once (spaced by signalGap) when
-// signals, if not nil, brings another process's signal, until ctx ends,
+// signals' watch, if any, brings another process's signal, until ctx ends,
 // and signals out (coalesced) when it differs from the last value read
 // (last: one read already, or -1) and worth (nil: always) says so. A
 // failed read ends the poll when stopOnError, else it is skipped (a writer
 // busy at Close).
 func pollDataVersion(ctx context.Context, conn interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals *signalWatch, worth func(context.Context) bool) {
+}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals func() *signalWatch, worth func(context.Context) bool) {
 	// Prepared once: the statement cache keeps only statements with
 	// arguments, and parsing the pragma at every look was a third of it.
 	version, err := conn.PrepareContext(ctx, "PRAGMA data_version")
@@ -196,12 +198,13 @@ func pollDataVersion(ctx context.Context, conn interface {
 		return
 	}
 	defer version.Close()
+	var watch *signalWatch // subscribed to once not alone
 	var signalled <-chan struct{}
-	if signals != nil {
-		var cancel func()
-		signalled, cancel = signals.subscribe()
-		defer cancel()
-	}
+	defer func() {
+		if watch != nil {
+			watch.unsubscribe(signalled)
+		}
+	}()
 	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
@@ -222,7 +225,12 @@ func pollDataVersion(ctx context.Context, conn interface {
 			t.Reset(alonePoll)
 		} else {
 			t.Reset(every)
-			if signalled != nil && signals.live() {
+			if watch == nil {
+				if watch = signals(); watch != nil {
+					signalled = watch.subscribe()
+				}
+			}
+			if watch != nil && watch.live() {
 				wake = signalled
 			}
 		}

@@ -124,16 +124,22 @@ func (w *signalWatch) signal() {
 }
 
 // subscribe returns a channel that receives (coalesced) after each signal,
-// and its cancel.
-func (w *signalWatch) subscribe() (<-chan struct{}, func()) {
+// until unsubscribe.
+func (w *signalWatch) subscribe() <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()
 	w.subs[ch] = struct{}{}
 	w.mu.Unlock()
-	return ch, func() {
-		w.mu.Lock()
-		delete(w.subs, ch)
-		w.mu.Unlock()
+	return ch
+}
+
+func (w *signalWatch) unsubscribe(ch <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for c := range w.subs {
+		if c == ch {
+			delete(w.subs, c)
+		}
 	}
 }
 

@@ -8,7 +8,9 @@ type signalWatch struct{}
 
 func watchSignals(string) *signalWatch { return nil }
 
-func (w *signalWatch) subscribe() (<-chan struct{}, func()) { return nil, func() {} }
+func (w *signalWatch) subscribe() <-chan struct{} { return nil }
+
+func (w *signalWatch) unsubscribe(<-chan struct{}) {}
 
 func (w *signalWatch) live() bool { return false }
 
