@@ -4,6 +4,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -47,8 +48,19 @@ func TestSignalsWakeOtherStores(t *testing.T) {
 	}
 	expect("a start in b, for a's workers", work, create("first"))
 	expect("a start in b, for a's waiters", done, func() {})
-	expect("another start in b, for a's workers", work, create("second"))
-	expect("another start in b, for a's waiters", done, func() {})
+	expect("a group of starts in b (the engine's), for a's workers", work, func() {
+		items, err := b.CreateTasks(ctx, []*store.CreateTaskParams{
+			{Namespace: "ns", Name: "wf", Version: "1", Kind: store.KindDAG, IdentityKey: "second", Steps: []store.NewStep{{Name: "s", Handler: "h"}}},
+			{Namespace: "ns", Name: "wf", Version: "1", Kind: store.KindDAG, IdentityKey: "third", Steps: []store.NewStep{{Name: "s", Handler: "h"}}},
+		})
+		if err == nil {
+			err = errors.Join(items[0].Err, items[1].Err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	expect("a group of starts in b, for a's waiters", done, func() {})
 
 	// A commit that signals nothing wakes no one; AnnounceDone after it does.
 	if _, err := b.DB().ExecContext(ctx, "UPDATE tasker_tasks SET priority = priority + 1"); err != nil {
