@@ -182,6 +182,19 @@ func (p *TransitionTaskParams) Validate() error {
 	return errors.Join(bad, checkMeta("metadata", p.Metadata))
 }
 
+// Validate checks a cancel's inputs.
+func (p *CancelTaskParams) Validate() error { return checkMeta("metadata", p.Metadata) }
+
+// Validate checks a retry's inputs: a Sequence, when given, names a
+// durable step (1 or more).
+func (p *RetryTaskParams) Validate() error {
+	var bad error
+	if p.Sequence < 0 {
+		bad = invalid("sequence", "must not be negative (0: no durable step), got %d", p.Sequence)
+	}
+	return errors.Join(bad, checkMeta("metadata", p.Metadata))
+}
+
 // Validate checks a manual resolution.
 func (p *ResolveStepParams) Validate() error {
 	return errors.Join(checkJSON("results", p.Results, false), checkMeta("metadata", p.Metadata))

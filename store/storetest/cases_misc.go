@@ -63,6 +63,33 @@ func testRetryTask(t *testing.T, b *bundle) {
 	wantErr(t, err, store.ErrIllegalTransition)
 }
 
+// testRetryAndCancelBadInput: a retry or a cancel with bad parameters is
+// refused for what the caller got wrong, before the task is read (whatever
+// state it is in, or when there is none), and changes nothing.
+func testRetryAndCancelBadInput(t *testing.T, b *bundle) {
+	const missing = 1 << 40
+	_, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: missing, Sequence: -1, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "sequence", "-1")
+	_, err = b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: missing, Metadata: store.JSON("{"), Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "metadata")
+	_, err = b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: missing, Metadata: store.JSON("{"), Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "metadata")
+	// A task that could not be retried (pending) or cancelled (complete,
+	// without force): the bad input is still what is reported.
+	pending := b.create(t, chain("a"))
+	_, err = b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: pending.Task.ID, Sequence: -2, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "sequence", "-2")
+	done := taskIn(t, b, store.TaskComplete)
+	_, err = b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: done.ID, Metadata: store.JSON(`[1`), Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "metadata")
+	// Refused on a task that could be moved: nothing changes.
+	_, err = b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: pending.Task.ID, Metadata: store.JSON("{"), Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "metadata")
+	if got := b.get(t, pending.Task.ID); got.Task.State != store.TaskPending || got.Step("a").State != store.StepPending {
+		t.Fatalf("refused cancel left task %s, step %s", got.Task.State, got.Step("a").State)
+	}
+}
+
 func testResolveStep(t *testing.T, b *bundle) {
 	d := b.create(t, []store.NewStep{{Name: "a", Handler: "h", RetryLimit: 1, Skippable: true}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}})
 	c := b.claimOne(t, "a")

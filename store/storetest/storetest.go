@@ -55,6 +55,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"PermanentFailure":           testPermanentFailure,
 		"CancelTask":                 testCancelTask,
 		"RetryTask":                  testRetryTask,
+		"RetryAndCancelBadInput":     testRetryAndCancelBadInput,
 		"ResolveStep":                testResolveStep,
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,

@@ -508,6 +508,9 @@ func explainTaskMiss(ctx context.Context, tx bun.IDB, p *store.TransitionTaskPar
 // CancelTask cancels a task from whatever state it is in (pending,
 // in_progress; complete and resolved_manually only with Force).
 func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) (*store.Task, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("cancelling task %d: %w", p.TaskID, err)
+	}
 	t, err := s.currentTask(ctx, p.TaskID)
 	if err != nil {
 		return nil, err
@@ -518,6 +521,9 @@ func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) (*sto
 // RetryTask moves a task in error back to pending with fresh attempts for
 // its failed steps.
 func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*store.Task, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("retrying task %d: %w", p.TaskID, err)
+	}
 	t, err := s.currentTask(ctx, p.TaskID)
 	if err != nil {
 		return nil, err
