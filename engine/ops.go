@@ -58,7 +58,11 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 	if d, err := e.st.GetTask(ctx, taskID); err == nil && d.Task.Kind == store.KindCode {
 		// The durable step whose failure the workflow returned gets fresh
 		// attempts; failures the workflow handled stay recorded as they are.
-		if f := decodeFailure(d.Task.LastError); f != nil {
+		// Only when the failure is that of the task's own step at its
+		// sequence: a child's failure passed on cites the child's sequence,
+		// which the task may have no step at (the store refuses it) or a
+		// different one at, whose failure the workflow handled.
+		if f := decodeFailure(d.Task.LastError); f != nil && f.Sequence > 0 && ownStep(d.Steps, f.Sequence, f.Step) {
 			p.Sequence = f.Sequence
 		}
 	}
@@ -68,6 +72,16 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 	e.emit(Event{Name: EventTaskRetried, TaskID: taskID})
 	e.Notify()
 	return nil
+}
+
+// ownStep reports whether one of steps is the durable step name at seq.
+func ownStep(steps []*store.Step, seq int, name string) bool {
+	for _, s := range steps {
+		if s.Sequence != nil && *s.Sequence == seq {
+			return s.UserName() == name
+		}
+	}
+	return false
 }
 
 // Resolve marks a pending or failed step resolved_manually with the given

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,52 @@ func TestCancelParentCancelsChildren(t *testing.T) {
 	must(t, env.Cancel(ctx, h.TaskID, "no longer needed"))
 	if st := env.Task(page.Tasks[0].ID).Task.State; st != store.TaskCancelled {
 		t.Fatalf("child is %s after its parent was cancelled", st)
+	}
+}
+
+// A parent that returns its child's failure fails with the child's durable
+// step named (its sequence is the child's, 3): Retry retries the parent's
+// driver alone, neither naming a sequence the parent has no step at (the
+// store refuses it) nor retrying the parent's own step at that sequence,
+// a failure the parent handled.
+func TestRetryParentFailedByChild(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "kids/third", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		for _, name := range []string{"one", "two"} {
+			if _, err := engine.Step(wctx, name, func(context.Context) (int, error) { return 1, nil }); err != nil {
+				return 0, err
+			}
+		}
+		return engine.Step(wctx, "three", func(context.Context) (int, error) { return 0, engine.Permanent(errors.New("no")) })
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "kids/passes", func(wctx *engine.WorkflowContext, handled int) (int, error) {
+		for i := range handled {
+			_, err := engine.Step(wctx, fmt.Sprintf("handled%d", i), func(context.Context) (int, error) { return 0, engine.Permanent(errors.New("fine")) })
+			if !errors.Is(err, engine.ErrStepFailed) {
+				return 0, err
+			}
+		}
+		return engine.Child[int](wctx, "kids/third", 1)
+	}))
+	for _, handled := range []int{0, 3} {
+		h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "kids/passes", handled)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		var te *engine.TaskError
+		if _, err := h.Result(ctx); !errors.As(err, &te) || te.State != store.TaskError {
+			t.Fatalf("parent (%d handled): %v, want it failed", handled, err)
+		}
+		must(t, env.Retry(ctx, h.TaskID))
+		d, err := env.Store.GetTask(ctx, h.TaskID)
+		must(t, err)
+		if d.Task.State != store.TaskPending {
+			t.Fatalf("parent (%d handled) after Retry: %s, want pending", handled, d.Task.State)
+		}
+		for _, s := range d.Steps {
+			if strings.HasPrefix(s.Name, "handled") && s.State != store.StepError {
+				t.Fatalf("parent (%d handled) after Retry: its handled failure %s is %s, want error", handled, s.Name, s.State)
+			}
+		}
 	}
 }
