@@ -463,7 +463,8 @@ type TransitionTaskParams struct {
 	// Sequence, on error → pending of a code-first task: the failed
 	// durable step to give fresh attempts (0: none; refused with any
 	// other move). Other failed durable steps were handled by the
-	// workflow and stay as they are.
+	// workflow and stay as they are. One the task has no durable step at
+	// is refused (ErrInvalid) and the task is not moved.
 	Sequence int
 	Metadata JSON
 	Now      time.Time
@@ -481,7 +482,8 @@ type CancelTaskParams struct {
 type RetryTaskParams struct {
 	TaskID int64
 	// Sequence: for a code-first task, the failed durable step to give
-	// fresh attempts (0: none; see TransitionTaskParams.Sequence).
+	// fresh attempts (0: none; see TransitionTaskParams.Sequence). One the
+	// task has no durable step at is refused (ErrInvalid).
 	Sequence int
 	Metadata JSON
 	Now      time.Time

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,16 @@ func testRecordStep(t *testing.T, b *bundle) {
 	b.finish(t, store.StepOutcome{Lease: lease, Kind: store.OutcomeFail, Error: store.JSON(`{"error":"declined"}`)})
 	if got := b.get(t, id).Task; got.State != store.TaskError {
 		t.Fatalf("task = %s after its driver failed, want error", got.State)
+	}
+	// A sequence at which the task has no durable step is refused, naming
+	// it and the task, and changes nothing.
+	before := b.get(t, id)
+	_, err = b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: id, Sequence: 7, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "sequence", "7", fmt.Sprintf("task %d", id))
+	if after := b.get(t, id); after.Task.State != store.TaskError || after.Task.Unfinished != before.Task.Unfinished ||
+		after.Task.TransitionSeq != before.Task.TransitionSeq || stepStates(after) != stepStates(before) {
+		t.Fatalf("refused retry changed the task: %s unfinished %d, steps %s; was %s unfinished %d, steps %s",
+			after.Task.State, after.Task.Unfinished, stepStates(after), before.Task.State, before.Task.Unfinished, stepStates(before))
 	}
 	if _, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: id, Sequence: 3, Now: b.now}); err != nil {
 		t.Fatal(err)
@@ -284,4 +295,13 @@ func testSuspendWakesOnFinishedTask(t *testing.T, b *bundle) {
 	if d := b.claimOne(t, "workflow"); d.Step.Attempts != 1 {
 		t.Fatalf("driver attempts after waking = %d", d.Step.Attempts)
 	}
+}
+
+// stepStates lists a task's steps as name=state, in the store's order.
+func stepStates(d *store.TaskDetail) string {
+	var out []string
+	for _, st := range d.Steps {
+		out = append(out, fmt.Sprintf("%s=%s/%d", st.Name, st.State, st.Attempts))
+	}
+	return strings.Join(out, " ")
 }

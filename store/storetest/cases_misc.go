@@ -46,6 +46,12 @@ func testRetryTask(t *testing.T, b *bundle) {
 	if st := b.get(t, d.Task.ID).Task.State; st != store.TaskError {
 		t.Fatalf("task = %s, want error", st)
 	}
+	// A dag task has no durable steps: a sequence names none of its steps.
+	_, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID, Sequence: 1, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "sequence", "1", fmt.Sprintf("task %d", d.Task.ID))
+	if got := b.get(t, d.Task.ID); got.Task.State != store.TaskError || got.Step("a").State != store.StepError {
+		t.Fatalf("refused retry left task %s, step a %s", got.Task.State, got.Step("a").State)
+	}
 	if _, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID, Now: b.now}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +65,7 @@ func testRetryTask(t *testing.T, b *bundle) {
 	if st := b.get(t, d.Task.ID).Task.State; st != store.TaskComplete {
 		t.Fatalf("retried task ended %s", st)
 	}
-	_, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID})
+	_, err = b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID})
 	wantErr(t, err, store.ErrIllegalTransition)
 }
 

@@ -572,6 +572,17 @@ func (s *Store) cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta 
 // failed step but durable rows, of which only the one at sequence (when
 // non-zero; see RetryTaskParams) — it counts as unfinished again.
 func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, sequence int, clock, at time.Time) error {
+	if sequence > 0 {
+		// A sequence the task has no durable step at (a dag task has none)
+		// would be ignored; refuse it, and the move with it.
+		var n int
+		if err := tx.NewRaw(`SELECT count(*) FROM tasker_steps WHERE task_id = ? AND sequence = ?`, taskID, sequence).Scan(ctx, &n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return &store.ValidationError{Field: "sequence", Problem: fmt.Sprintf("task %d has no durable step at sequence %d", taskID, sequence)}
+		}
+	}
 	var rows []struct {
 		ID            int64 `bun:"id"`
 		TransitionSeq int   `bun:"transition_seq"`
