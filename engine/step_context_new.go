@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"go.uber.org/zap"
 
@@ -17,7 +18,8 @@ type StepContextParams struct {
 	Workflow string // "namespace/name"
 	Step     string
 	Handler  string
-	// Attempt is the attempt number (default 1).
+	// Attempt is the attempt number (default 1; a negative one is
+	// refused).
 	Attempt int
 	// Skippable is what StepContext.Skippable reports: whether the step
 	// may end with Skip (StepTemplate.Skippable).
@@ -40,7 +42,11 @@ type StepContextParams struct {
 // running engine: it is for tests and tools (testkit.RunStep uses it) that
 // call a Handler directly. ctx supplies the deadline and cancellation the
 // handler sees. The engine builds its own StepContexts from claimed steps.
-func NewStepContext(ctx context.Context, p StepContextParams) *StepContext {
+// A negative Attempt is refused (store.ErrInvalid), naming it.
+func NewStepContext(ctx context.Context, p StepContextParams) (*StepContext, error) {
+	if p.Attempt < 0 {
+		return nil, fmt.Errorf("%w: StepContextParams.Attempt must be at least 1 (0 means 1), got %d", store.ErrInvalid, p.Attempt)
+	}
 	if p.Attempt == 0 {
 		p.Attempt = 1
 	}
@@ -56,5 +62,5 @@ func NewStepContext(ctx context.Context, p StepContextParams) *StepContext {
 	}
 	return &StepContext{Context: ctx, TaskID: p.TaskID, StepID: p.StepID, Workflow: p.Workflow, Step: p.Step, Handler: p.Handler,
 		Attempt: p.Attempt, IdempotencyKey: p.IdempotencyKey, Logger: p.Logger, skippable: p.Skippable,
-		input: store.JSON(p.Input), config: store.JSON(p.Config), deps: deps}
+		input: store.JSON(p.Input), config: store.JSON(p.Config), deps: deps}, nil
 }

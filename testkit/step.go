@@ -134,11 +134,13 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	for name, v := range deps {
 		p.Deps[name] = encode(t, "result of dependency "+name, v, nil)
 	}
-	sc := engine.NewStepContext(ctx, p)
+	sc, err := engine.NewStepContext(ctx, p)
+	if err != nil {
+		t.Fatalf("testkit: RunStep: %v", err)
+	}
 	sc.Logger = log.With(zap.Int64("task_id", o.TaskID), zap.String("step", o.Step), zap.Int("attempt", o.Attempt), zap.String("idempotency_key", sc.IdempotencyKey))
 
 	res := &StepResult{Context: sc}
-	var err error
 	res.Value, err = callHandler(h, sc)
 	if err != nil {
 		return res, err
