@@ -54,7 +54,10 @@ type ScheduleOptions struct {
 	CatchUpWindow time.Duration
 	// Jitter delays each run by up to this much, by an amount fixed for
 	// each tick (so thousands of schedules on the same minute spread out):
-	// 0 (none) or at least a millisecond (a bare number is nanoseconds).
+	// 0 (none) or at least a millisecond (a bare number is nanoseconds),
+	// and with an "@every" spec at most its interval, so runs start in the
+	// order of their ticks. A cron spec's spacing varies and is not
+	// checked: keep Jitter under its shortest gap.
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
 	// name its own with a CRON_TZ= prefix instead). time.Local is
@@ -176,12 +179,15 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 	case opts.Location != nil && opts.Location != time.UTC:
 		tz = opts.Location.String()
 	}
+	var interval time.Duration // of an @every spec; 0 for cron
 	if every, ok := schedule.ZonedInterval(spec); ok {
 		bad("spec %q: a time zone before an @every interval is refused: an interval counts from the Unix epoch and fires at the same moments in every zone (write %q)", spec, every)
 	} else if sp, err := schedule.Parse(spec, tz); err != nil {
 		bad("%w", err)
 	} else if sp.Next(e.clk.Now()).IsZero() {
 		bad("spec %q never fires: no date matches it", spec)
+	} else {
+		interval, _ = sp.Interval()
 	}
 	overlap := cmp.Or(opts.Overlap, OverlapSkip)
 	if !slices.Contains(schedule.Policies, string(overlap)) {
@@ -198,6 +204,10 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		bad("Jitter %s is negative", opts.Jitter)
 	} else if err := underAMillisecond("Jitter", opts.Jitter); err != nil {
 		bad("%w", err)
+	} else if interval > 0 && opts.Jitter > interval {
+		// A run is delayed by less than Jitter: up to the interval, each
+		// tick's run still starts before the next tick's.
+		bad("Jitter %s is longer than the interval of spec %q (%s): a tick's run could start after the next tick's; at most the interval", opts.Jitter, spec, interval)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchedule, err)

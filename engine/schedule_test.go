@@ -207,6 +207,10 @@ func TestScheduleJitter(t *testing.T) {
 	if ran <= 0 || ran >= 10*time.Minute {
 		t.Fatalf("the run started %s after its tick, want within the 10m jitter", ran)
 	}
+	// Up to the interval (a run waits less than Jitter, so still before
+	// the next tick's); longer is refused (TestScheduleOperations).
+	_, err = env.Schedule(ctx, "k", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: time.Minute})
+	must(t, err)
 }
 
 // Pause, resume, trigger, delete and list; a redefinition moves the next
@@ -305,6 +309,11 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: -time.Second}, engine.ErrInvalidSchedule, "Jitter"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: 30}, engine.ErrInvalidSchedule, "Jitter 30ns is under a millisecond: a bare number is nanoseconds"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: time.Local}, engine.ErrInvalidSchedule, "time.Local"},
+		// Jitter longer than the interval would start a tick's run after the
+		// next tick's.
+		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: time.Minute + time.Millisecond}, engine.ErrInvalidSchedule,
+			`Jitter 1m0.001s is longer than the interval of spec "@every 1m" (1m0s)`},
+		{"a", "@every 1h", "t/dag", nil, engine.ScheduleOptions{Jitter: 2 * time.Hour}, engine.ErrInvalidSchedule, "Jitter 2h0m0s"}, // a redefinition
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "Location Europe/Paris"},
 		// A zone prefix sent @every to robfig/cron's interval, counted from

@@ -77,6 +77,10 @@ func ZonedInterval(spec string) (string, bool) {
 	return rest, strings.HasPrefix(rest, "@every ")
 }
 
+// Interval returns the spacing of an "@every" spec's ticks; ok is false
+// for a cron spec, whose spacing may vary.
+func (s Spec) Interval() (every time.Duration, ok bool) { return s.every, s.cron == nil }
+
 // Next returns the first tick strictly after t (the zero time when the
 // spec never fires again, as "0 0 30 2 *" does).
 func (s Spec) Next(t time.Time) time.Time {
