@@ -30,7 +30,8 @@ const alonePoll = 10 * time.Millisecond
 
 // signalGap spaces the looks that signals of other processes bring
 // (signalWatch: a start, a finished task; inotify, on Linux) on top of
-// the poll: one look is a read, and a burst of signals needs one.
+// the poll: one look is a read, and a burst of signals needs one. The
+// poll's own looks do not count: a signal after one is looked at at once.
 const signalGap = 200 * time.Microsecond
 
 // AnnounceDone tells the stores of other processes on the file that a task
@@ -207,8 +208,8 @@ func pollDataVersion(ctx context.Context, conn interface {
 	}()
 	t := time.NewTimer(every)
 	defer t.Stop()
+	var signalledAt time.Time // of the last look a signal brought
 	for {
-		looked := time.Now()
 		v := last
 		if err := version.QueryRowContext(ctx).Scan(&v); err != nil && (stopOnError || ctx.Err() != nil) {
 			return
@@ -239,7 +240,7 @@ func pollDataVersion(ctx context.Context, conn interface {
 			return
 		case <-t.C:
 		case <-wake:
-			if gap := signalGap - time.Since(looked); gap > 0 {
+			if gap := signalGap - time.Since(signalledAt); gap > 0 {
 				t.Reset(gap)
 				select {
 				case <-ctx.Done():
@@ -247,6 +248,7 @@ func pollDataVersion(ctx context.Context, conn interface {
 				case <-t.C:
 				}
 			}
+			signalledAt = time.Now()
 		}
 	}
 }
