@@ -34,11 +34,17 @@ var MapError = mapError
 // having heard another process. Call it before the first Wakeups.
 func SetHelloGrace(s *Store, d time.Duration) { s.waker.grace = d }
 
-// NotifyState reports the store's NOTIFY payload, whether it has heard
-// another process, and how many NOTIFYs it skipped for hearing none.
+// NotifyState reports the store's NOTIFY payload, whether it knows of
+// another process (heard within its peer TTL), and how many NOTIFYs it
+// skipped for knowing none.
 func NotifyState(s *Store) (self string, peers bool, skipped int64) {
-	return s.waker.self, s.waker.peers.Load(), s.waker.skipped.Load()
+	return s.waker.self, s.waker.known(), s.waker.skipped.Load()
 }
+
+// SetPeerTTL sets how long the store's waker keeps a process it heard
+// known, and how often it says it is alive while it knows one. Call it
+// before the first Wakeups (it is read by the waker's goroutines).
+func SetPeerTTL(s *Store, ttl, alive time.Duration) { s.waker.peerTTL, s.waker.aliveEvery = ttl, alive }
 
 // ChannelName is the LISTEN channel of a schema.
 var ChannelName = channelName

@@ -417,7 +417,8 @@ func (s *Store) Stats() Stats {
 // outside any transaction, so call it after the commit that made the work.
 // A process that listens (Wakeups, TaskDone) sends none while it knows of
 // no other process on the schema: listeners greet each other when they
-// start, and any notification from another process makes it known.
+// start, any notification from another process makes it known for 30 s,
+// and a listener that knows of another says it is alive every 10 s.
 func (s *Store) Wake() { s.waker.wake() }
 
 // Wakeups delivers announcements made by Wake in any process sharing the

@@ -31,6 +31,12 @@ const (
 	// processes already there to answer its hello (what it skips before
 	// the answer is announced when the answer comes).
 	helloGrace = 20 * time.Millisecond
+	// A listener that knows of another process says it is alive every
+	// aliveEvery, and forgets a process it has not heard for peerTTL: a
+	// process that listened once (a CLI call that waited, say) and left
+	// no longer makes the others send a NOTIFY at every burst for ever.
+	aliveEvery = 10 * time.Second
+	peerTTL    = 3 * aliveEvery
 )
 
 // waker carries wake-ups between processes over LISTEN/NOTIFY on a channel
@@ -48,7 +54,9 @@ const (
 // none while it knows of no other process on the channel: each listener
 // says hello when it starts listening, the others answer, and any
 // notification from another process makes it known. A process that does
-// not listen cannot know, and always sends.
+// not listen cannot know, and always sends. A process is known while it
+// was heard within peerTTL: listeners that know of another one send an
+// "alive" notification every aliveEvery.
 type waker struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig
@@ -71,8 +79,10 @@ type waker struct {
 
 	listening    atomic.Bool
 	listenedAt   atomic.Int64 // when the listener last started listening (unix nanoseconds)
-	peers        atomic.Bool  // another process was heard on the channel
+	heardAt      atomic.Int64 // when another process was last heard on the channel (unix nanoseconds; 0: never)
 	grace        time.Duration
+	peerTTL      time.Duration // how long a process heard is known (peerTTL; tests set another)
+	aliveEvery   time.Duration
 	notifyErrors atomic.Int64
 	skipped      atomic.Int64 // NOTIFYs not sent: no other process known
 	// onListen, when set (by tests, before the first Wakeups), is called
@@ -87,7 +97,7 @@ func newWaker(pool *pgxpool.Pool, connCfg *pgx.ConnConfig, schema string, poll t
 	w := &waker{
 		pool: pool, connCfg: connCfg.Copy(), channel: channelName(schema), self: hex.EncodeToString(id), poll: poll,
 		out: make(chan struct{}, 1), kick: make(chan struct{}, 1), doneOut: make(chan struct{}, 1), doneKick: make(chan struct{}, 1),
-		ctx: ctx, cancel: cancel, grace: helloGrace,
+		ctx: ctx, cancel: cancel, grace: helloGrace, peerTTL: peerTTL, aliveEvery: aliveEvery,
 	}
 	w.wg.Add(1)
 	go w.notifyLoop()
@@ -126,11 +136,13 @@ func (w *waker) kickNotifier() {
 
 // Payload suffixes: doneSuffix tags a notification that says a task
 // finished (waiters care, claim loops do not); helloSuffix a listener that
-// just started, which the others answer with hereSuffix.
+// just started, which the others answer with hereSuffix; aliveSuffix a
+// listener that is still there (heard, nothing else).
 const (
 	doneSuffix  = ":done"
 	helloSuffix = ":hello"
 	hereSuffix  = ":here"
+	aliveSuffix = ":alive"
 )
 
 func (w *waker) signalDone() {
@@ -160,9 +172,10 @@ func (w *waker) wakeups() <-chan struct{} {
 	defer w.mu.Unlock()
 	if !w.closed && !w.listenerUp {
 		w.listenerUp = true
-		w.wg.Add(2)
+		w.wg.Add(3)
 		go w.listenLoop()
 		go w.fallbackLoop()
+		go w.aliveLoop()
 	}
 	return w.out
 }
@@ -214,9 +227,16 @@ func (w *waker) notifyLoop() {
 }
 
 // alone tells that no other process is known to listen: this one has
-// listened for the grace period without hearing any.
+// listened for the grace period without hearing any, or has not heard
+// any for peerTTL.
 func (w *waker) alone() bool {
-	return w.listening.Load() && !w.peers.Load() && time.Since(time.Unix(0, w.listenedAt.Load())) >= w.grace
+	return w.listening.Load() && !w.known() && time.Since(time.Unix(0, w.listenedAt.Load())) >= w.grace
+}
+
+// known tells that another process was heard within peerTTL.
+func (w *waker) known() bool {
+	at := w.heardAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < w.peerTTL
 }
 
 func (w *waker) notify(payload string) {
@@ -294,12 +314,16 @@ func (w *waker) receive(conn *pgx.Conn) {
 		if strings.HasPrefix(p, w.self) { // ours, delivered already
 			continue
 		}
-		if !w.peers.Swap(true) && w.skipped.Load() > 0 {
+		wasAlone := !w.known()
+		w.heardAt.Store(time.Now().UnixNano())
+		if wasAlone && w.skipped.Load() > 0 {
 			// What was left unannounced while alone is announced now.
 			w.kickNotifier()
 			w.announceDone()
 		}
 		switch {
+		case strings.HasSuffix(p, aliveSuffix):
+			// Heard: nothing else to do.
 		case strings.HasSuffix(p, helloSuffix):
 			w.notify(w.self + hereSuffix)
 		case strings.HasSuffix(p, hereSuffix):
@@ -311,6 +335,24 @@ func (w *waker) receive(conn *pgx.Conn) {
 			w.signalDone()
 		default:
 			w.signal()
+		}
+	}
+}
+
+// aliveLoop says this process is still there every aliveEvery while it
+// listens and knows of another process, which so keeps knowing of it.
+func (w *waker) aliveLoop() {
+	defer w.wg.Done()
+	t := time.NewTicker(w.aliveEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+			if w.listening.Load() && w.known() {
+				w.notify(w.self + aliveSuffix)
+			}
 		}
 	}
 }

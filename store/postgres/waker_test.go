@@ -251,3 +251,61 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A listener keeps another process known while it hears it (the other
+// says it is alive while it knows of one) and forgets it once it has not
+// heard it for the peer TTL: a process that listened and left does not
+// make the others send a NOTIFY at every burst for ever.
+func TestPeersForgottenWhenSilent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := pgtest.NewSchema(t)
+	raw, err := pgx.Connect(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(ctx)
+	if _, err := raw.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.ChannelName(schema)}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	const ttl, alive = 500 * time.Millisecond, 50 * time.Millisecond
+	opts := &postgres.Options{MaxConns: 2, WakeupPoll: time.Hour}
+	a := open(t, schema, opts)
+	postgres.SetHelloGrace(a, 0)
+	postgres.SetPeerTTL(a, ttl, alive)
+	a.Wakeups()
+	b, err := postgres.Open(ctx, pgtest.URL(t), &postgres.Options{Schema: schema, MaxConns: 2, WakeupPoll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	postgres.SetHelloGrace(b, 0)
+	postgres.SetPeerTTL(b, ttl, alive)
+	b.Wakeups()
+	bSelf, _, _ := postgres.NotifyState(b)
+	waitFor(t, "a and b to know of each other", func() bool {
+		_, ap, _ := postgres.NotifyState(a)
+		_, bp, _ := postgres.NotifyState(b)
+		return ap && bp
+	})
+	// While b lives, it says so: a still knows it past the TTL.
+	for heard := time.Duration(0); heard <= 2*ttl; {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		n, err := raw.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("no notification while b lives: %v", err)
+		}
+		if n.Payload == bSelf+":alive" {
+			heard += alive
+		}
+	}
+	if _, known, _ := postgres.NotifyState(a); !known {
+		t.Fatal("a forgot b while b was saying it is alive")
+	}
+
+	b.Close()
+	waitFor(t, "a to forget b once b is gone", func() bool { _, known, _ := postgres.NotifyState(a); return !known })
+	_, _, skipped := postgres.NotifyState(a)
+	a.Wake()
+	waitFor(t, "a to skip its NOTIFY, alone again", func() bool { _, _, now := postgres.NotifyState(a); return now > skipped })
+}
