@@ -342,36 +342,35 @@ func (w *waker) receive(conn *pgx.Conn) {
 // aliveLoop says this process is still there every aliveEvery while it
 // listens and knows of another process, which so keeps knowing of it.
 func (w *waker) aliveLoop() {
-	defer w.wg.Done()
-	t := time.NewTicker(w.aliveEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.ctx.Done():
-			return
-		case <-t.C:
-			if w.listening.Load() && w.known() {
-				w.notify(w.self + aliveSuffix)
-			}
+	w.tick(w.aliveEvery, func() {
+		if w.listening.Load() && w.known() {
+			w.notify(w.self + aliveSuffix)
 		}
-	}
+	})
 }
 
 // fallbackLoop ticks Wakeups every poll interval while the listener is
 // disconnected (connecting included), so the engine keeps polling.
 func (w *waker) fallbackLoop() {
+	w.tick(w.poll, func() {
+		if !w.listening.Load() {
+			w.signal()
+			w.signalDone()
+		}
+	})
+}
+
+// tick runs f every d until the waker closes (one of w.wg).
+func (w *waker) tick(d time.Duration, f func()) {
 	defer w.wg.Done()
-	t := time.NewTicker(w.poll)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-w.ctx.Done():
 			return
 		case <-t.C:
-			if !w.listening.Load() {
-				w.signal()
-				w.signalDone()
-			}
+			f()
 		}
 	}
 }

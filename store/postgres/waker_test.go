@@ -174,15 +174,7 @@ func TestNoNotifyWhileAlone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	schema := pgtest.NewSchema(t)
-	// A bystander that listens and never speaks sees every notification.
-	raw, err := pgx.Connect(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close(ctx)
-	if _, err := raw.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.ChannelName(schema)}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
+	raw := bystander(t, schema)
 	next := func(what string) string {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(ctx, wait)
@@ -260,14 +252,7 @@ func TestPeersForgottenWhenSilent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	schema := pgtest.NewSchema(t)
-	raw, err := pgx.Connect(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close(ctx)
-	if _, err := raw.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.ChannelName(schema)}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
+	raw := bystander(t, schema)
 	const ttl, alive = 500 * time.Millisecond, 50 * time.Millisecond
 	opts := &postgres.Options{MaxConns: 2, WakeupPoll: time.Hour}
 	a := open(t, schema, opts)
@@ -308,4 +293,20 @@ func TestPeersForgottenWhenSilent(t *testing.T) {
 	_, _, skipped := postgres.NotifyState(a)
 	a.Wake()
 	waitFor(t, "a to skip its NOTIFY, alone again", func() bool { _, _, now := postgres.NotifyState(a); return now > skipped })
+}
+
+// bystander is a connection that listens on the schema's channel and never
+// speaks: it sees every notification.
+func bystander(t *testing.T, schema string) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	raw, err := pgx.Connect(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close(ctx) })
+	if _, err := raw.Exec(ctx, "LISTEN "+pgx.Identifier{postgres.ChannelName(schema)}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
