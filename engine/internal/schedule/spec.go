@@ -48,6 +48,7 @@ func Parse(spec, tz string) (Spec, error) {
 	if zoned && tz != "" {
 		return Spec{}, fmt.Errorf("spec %q: it names a time zone and the Location option names %q: give one", spec, tz)
 	}
+	written := spec // an error quotes the spec as the caller wrote it
 	if !zoned {
 		// Without a prefix robfig/cron uses time.Local, which differs
 		// from machine to machine: name the zone.
@@ -55,7 +56,10 @@ func Parse(spec, tz string) (Spec, error) {
 	}
 	s, err := parser.Parse(spec)
 	if err != nil {
-		return Spec{}, fmt.Errorf("spec %q: %w", spec, err)
+		if tz != "" {
+			return Spec{}, fmt.Errorf("spec %q (in %s): %w", written, tz, err)
+		}
+		return Spec{}, fmt.Errorf("spec %q: %w", written, err)
 	}
 	if ss, ok := s.(*cron.SpecSchedule); ok {
 		loc = ss.Location

@@ -64,6 +64,23 @@ func TestSpecRefused(t *testing.T) {
 	}
 }
 
+// A refused cron spec is quoted as the caller wrote it: the zone prefix
+// Parse adds for robfig/cron ("CRON_TZ=UTC ") is not part of it, and
+// quoting it made "0 3 * * 8" read as a spec the caller never gave.
+func TestSpecRefusedQuotesSpecAsWritten(t *testing.T) {
+	for _, c := range []struct{ spec, tz, want string }{
+		{"0 3 * * 8", "", `spec "0 3 * * 8": `},
+		{"@daly", "", `spec "@daly": `},
+		{" 61 * * * *", "Europe/Paris", `spec "61 * * * *" (in Europe/Paris): `},
+		{"CRON_TZ=Europe/Paris 0 3 * * 8", "", `spec "CRON_TZ=Europe/Paris 0 3 * * 8": `},
+	} {
+		_, err := Parse(c.spec, c.tz)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "CRON_TZ=UTC") {
+			t.Errorf("Parse(%q, %q) = %v, want an error beginning %q", c.spec, c.tz, err, c.want)
+		}
+	}
+}
+
 func TestJitterAndKeys(t *testing.T) {
 	tick := mustTime(t, "2026-01-01T00:00:05Z")
 	a, b := Jitter("s", tick, time.Minute), Jitter("s", tick, time.Minute)
