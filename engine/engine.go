@@ -33,6 +33,7 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/skew"
 	"github.com/tasker-go/tasker/engine/internal/valcache"
 	"github.com/tasker-go/tasker/engine/internal/waiters"
+	"github.com/tasker-go/tasker/internal/editdist"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -217,6 +218,48 @@ func (e *Engine) template(name string) (*Template, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownTemplate, quoteName(name))
 	}
 	return t, nil
+}
+
+// unknownTemplate is Start's error for a name no template has: it says
+// when the name is a code-first workflow's, or which registered name it
+// is a slip away from.
+func (e *Engine) unknownTemplate(name string) error {
+	if _, ok := e.workflowDef(name); ok {
+		return fmt.Errorf("%w: %s is a code-first workflow: start it with StartWorkflow", ErrUnknownTemplate, quoteName(name))
+	}
+	return fmt.Errorf("%w: %s%s", ErrUnknownTemplate, quoteName(name), e.didYouMean(name))
+}
+
+// didYouMean returns "; did you mean \"x\"?" for the registered workflow
+// (DAG or code-first) closest to name, within two typing slips, or "".
+func (e *Engine) didYouMean(name string) string {
+	var names []string
+	e.tmu.RLock()
+	for k := range e.templates {
+		if !strings.Contains(k, "@") {
+			names = append(names, k)
+		}
+	}
+	e.tmu.RUnlock()
+	for _, h := range e.reg.Names() {
+		if w, ok := strings.CutPrefix(h, WorkflowHandlerPrefix); ok {
+			names = append(names, w)
+		}
+	}
+	slices.Sort(names) // the same suggestion every time
+	best, bestD := "", 3
+	for _, c := range names {
+		if len(c) > len(name)+2 || len(name) > len(c)+2 {
+			continue // more than two slips apart (and a huge name costs nothing)
+		}
+		if d := editdist.Distance(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %s?", quoteName(best))
 }
 
 // StartOption adjusts Start (StartWorkflow, StartMany). An option given
@@ -487,7 +530,7 @@ func (e *Engine) Start(ctx context.Context, workflow string, input any, opts ...
 func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*store.CreateTaskParams, error) {
 	t, err := e.template(workflow)
 	if err != nil {
-		return nil, err
+		return nil, e.unknownTemplate(workflow)
 	}
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)

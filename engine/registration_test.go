@@ -238,6 +238,45 @@ func TestUnknownNamesAreTruncatedInErrors(t *testing.T) {
 	}
 }
 
+// A start that names a workflow not registered says what was meant when it
+// can: a registered name one or two typing slips away ("shop/ordr",
+// "shop.order"), or the same name registered as the other kind (Start of a
+// code-first workflow, StartWorkflow of a DAG template). Schedule goes
+// through the same checks.
+func TestUnknownWorkflowNamesSuggest(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("ok", noop))
+	must(t, env.Register(&engine.Template{Namespace: "shop", Name: "order", Steps: []engine.StepTemplate{{Name: "a", Handler: "ok"}}}))
+	must(t, engine.RegisterWorkflow(env.Engine, "billing/renew", func(w *engine.WorkflowContext, in int) (int, error) { return in, nil }))
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+		call func(string) error
+	}{
+		{"shop/ordr", engine.ErrUnknownTemplate, `did you mean "shop/order"?`, func(n string) error { _, err := env.Start(ctx, n, nil); return err }},
+		{"shop.order", engine.ErrUnknownTemplate, `did you mean "shop/order"?`, func(n string) error { _, err := env.Start(ctx, n, nil); return err }},
+		{"billing/renew", engine.ErrUnknownTemplate, `"billing/renew" is a code-first workflow: start it with StartWorkflow`, func(n string) error { _, err := env.Start(ctx, n, 1); return err }},
+		{"billing/renw", engine.ErrUnknownWorkflow, `did you mean "billing/renew"?`, func(n string) error { _, err := engine.StartWorkflow[int, int](ctx, env.Engine, n, 1); return err }},
+		{"shop/order", engine.ErrUnknownWorkflow, `"shop/order" is a DAG template: start it with Start`, func(n string) error { _, err := engine.StartWorkflow[int, int](ctx, env.Engine, n, 1); return err }},
+		{"shop/ordr", engine.ErrUnknownTemplate, `did you mean "shop/order"?`, func(n string) error {
+			_, err := env.Schedule(ctx, "s", "@every 10s", n, nil, engine.ScheduleOptions{})
+			return err
+		}},
+	} {
+		err := c.call(c.name)
+		if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %v saying %s", c.name, err, c.err, c.want)
+		}
+	}
+	_, err := env.Start(ctx, "crm/contact", nil)
+	if !errors.Is(err, engine.ErrUnknownTemplate) || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("a name close to nothing: %v, want ErrUnknownTemplate and no suggestion", err)
+	}
+	assertNothingWritten(t, env)
+}
+
 func TestSchemaErrorsNameTheWorkflow(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, env.HandleFunc("ok", noop))

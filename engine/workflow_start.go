@@ -269,7 +269,10 @@ func (e *Engine) startWorkflow(ctx context.Context, name string, in any, opts ..
 func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*store.CreateTaskParams, error) {
 	def, ok := e.workflowDef(name)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownWorkflow, quoteName(name))
+		if _, err := e.template(name); err == nil {
+			return nil, fmt.Errorf("%w: %s is a DAG template: start it with Start", ErrUnknownWorkflow, quoteName(name))
+		}
+		return nil, fmt.Errorf("%w: %s%s", ErrUnknownWorkflow, quoteName(name), e.didYouMean(name))
 	}
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
