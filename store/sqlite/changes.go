@@ -28,6 +28,14 @@ const changePoll = time.Millisecond
 // throughput (tasker bench W5, W5c, W2, W3).
 const alonePoll = 10 * time.Millisecond
 
+// signalKind is what a signal between processes tells (a bit set).
+type signalKind uint8
+
+const (
+	signalWork signalKind = 1 << iota // a task was created: workers look
+	signalDone                        // a task finished: waiters look
+)
+
 // signalGap spaces the looks that signals of other processes bring
 // (signalWatch: a start, a finished task; inotify, on Linux) on top of
 // the poll: one look is a read, and a burst of signals needs one. The
@@ -38,13 +46,13 @@ const signalGap = 200 * time.Microsecond
 // finished, so that their TaskDone looks at once (where signals can be
 // watched; every commit is seen within a millisecond through the file's
 // data_version anyway). Alone on the file, it does nothing.
-func (s *Store) AnnounceDone() { s.announce() }
+func (s *Store) AnnounceDone() { s.announce(signalDone) }
 
 // announce signals the stores of other processes on the file (presence),
-// when there are any, to look for a change now.
-func (s *Store) announce() {
+// when there are any, to look for a change of that kind now.
+func (s *Store) announce(kind signalKind) {
 	if s.pres != nil && !s.pres.alone() {
-		s.pres.signal()
+		s.pres.signal(kind)
 	}
 }
 
@@ -77,7 +85,7 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 	go func() {
 		defer close(done)
 		defer conn.Close()
-		pollDataVersion(ctx, conn, out, true, first, s.every(), s.pres.alone, s.signals, nil)
+		pollDataVersion(ctx, conn, out, true, first, s.every(), s.pres.alone, s.signals, signalDone, nil)
 	}()
 	return out, func() { cancel(); <-done }
 }
@@ -163,7 +171,7 @@ func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, sign
 			var one int
 			return conn.QueryRowContext(ctx, readyProbe, dialect{}.BindTime(time.Now())).Scan(&one) == nil
 		}
-		pollDataVersion(ctx, conn, w.ch, false, first, every, alone, signals, ready)
+		pollDataVersion(ctx, conn, w.ch, false, first, every, alone, signals, signalWork, ready)
 	}()
 	return w.ch
 }
@@ -184,14 +192,15 @@ func (s *Store) every() time.Duration { return cmp.Or(s.poll, changePoll) }
 
 // pollDataVersion reads PRAGMA data_version on conn every every (every
 // alonePoll while alone says so), and at once (spaced by signalGap) when
-// signals' watch, if any, brings another process's signal, until ctx ends,
+// signals' watch, if any, brings another process's signal of kind, until
+// ctx ends,
 // and signals out (coalesced) when it differs from the last value read
 // (last: one read already, or -1) and worth (nil: always) says so. A
 // failed read ends the poll when stopOnError, else it is skipped (a writer
 // busy at Close).
 func pollDataVersion(ctx context.Context, conn interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals func() *signalWatch, worth func(context.Context) bool) {
+}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals func() *signalWatch, kind signalKind, worth func(context.Context) bool) {
 	// Prepared once: the statement cache keeps only statements with
 	// arguments, and parsing the pragma at every look was a third of it.
 	version, err := conn.PrepareContext(ctx, "PRAGMA data_version")
@@ -228,7 +237,7 @@ func pollDataVersion(ctx context.Context, conn interface {
 			t.Reset(every)
 			if watch == nil {
 				if watch = signals(); watch != nil {
-					signalled = watch.subscribe()
+					signalled = watch.subscribe(kind)
 				}
 			}
 			if watch != nil && watch.live() {
@@ -259,7 +268,7 @@ func pollDataVersion(ctx context.Context, conn interface {
 func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) ([]store.CreateTasksItem, error) {
 	items, err := s.Store.CreateTasks(ctx, ps)
 	if err == nil && slices.ContainsFunc(items, func(it store.CreateTasksItem) bool { return it.Err == nil && it.Task != nil && !it.Existing }) {
-		s.announce()
+		s.announce(signalWork)
 	}
 	return items, err
 }
@@ -268,7 +277,7 @@ func (s *Store) CreateTasks(ctx context.Context, ps []*store.CreateTaskParams) (
 func (s *Store) CreateTask(ctx context.Context, p *store.CreateTaskParams) (*store.CreateTaskResult, error) {
 	res, err := s.Store.CreateTask(ctx, p)
 	if err == nil && !res.Existing {
-		s.announce()
+		s.announce(signalWork)
 	}
 	return res, err
 }

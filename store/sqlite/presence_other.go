@@ -13,4 +13,4 @@ func (p *presence) close() {}
 
 func (p *presence) alone() bool { return false }
 
-func (p *presence) signal() {}
+func (p *presence) signal(signalKind) {}

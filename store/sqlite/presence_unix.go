@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // presence tells whether a store is alone on its database file: no other
@@ -75,16 +76,25 @@ func presencePath(dbPath string) string {
 	return abs + "-presence"
 }
 
-// signal writes a byte to the presence file: the stores of other
-// processes watching it (signalWatch) look for a change at once.
-func (p *presence) signal() {
+// signal tells the stores of other processes watching the presence file
+// (signalWatch) to look for a change at once: a start writes a byte to it,
+// a finished task sets its times (two kinds of event, so workers and
+// waiters each wake only for theirs).
+func (p *presence) signal(kind signalKind) {
 	if p == nil {
 		return
 	}
 	presenceFiles.Lock()
 	defer presenceFiles.Unlock()
-	if !p.closed {
+	if p.closed {
+		return
+	}
+	if kind&signalWork != 0 {
 		_, _ = p.pf.f.WriteAt([]byte{1}, 0)
+	}
+	if kind&signalDone != 0 {
+		now := syscall.NsecToTimeval(time.Now().UnixNano())
+		_ = syscall.Futimes(int(p.pf.f.Fd()), []syscall.Timeval{now, now})
 	}
 }
 

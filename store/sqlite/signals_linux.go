@@ -12,7 +12,7 @@ import (
 
 // signalWatch tells, through inotify, when a store of another process
 // signals a commit worth a look (presence.signal: a start, a finished
-// task), so the pollers of changes.go look at once instead of at their
+// task, told apart), so the pollers of changes.go look at once instead of at their
 // next millisecond. One inotify instance per store, shared by its
 // pollers; it watches the presence file (path + "-presence"), which every
 // store on the database keeps open.
@@ -21,7 +21,7 @@ type signalWatch struct {
 	f    *os.File // the inotify descriptor, non-blocking (read through the runtime's poller)
 
 	mu    sync.Mutex
-	subs  map[chan struct{}]struct{}
+	subs  map[chan struct{}]signalKind
 	wd    int  // the watch descriptor, -1 when none
 	dead  bool // the watch went (the file was removed): started again by live
 	broke bool // reading failed: the pollers fall back to their poll for good
@@ -42,7 +42,7 @@ func watchSignals(path string) *signalWatch {
 	if err != nil {
 		return nil
 	}
-	w := &signalWatch{path: file, f: os.NewFile(uintptr(fd), "inotify"), subs: map[chan struct{}]struct{}{}, wd: -1, done: make(chan struct{})}
+	w := &signalWatch{path: file, f: os.NewFile(uintptr(fd), "inotify"), subs: map[chan struct{}]signalKind{}, wd: -1, done: make(chan struct{})}
 	if !w.add() {
 		_ = w.f.Close()
 		return nil
@@ -56,7 +56,7 @@ func (w *signalWatch) add() bool {
 	var wd int
 	err := w.rawConn(func(fd uintptr) error {
 		var err error
-		wd, err = syscall.InotifyAddWatch(int(fd), w.path, syscall.IN_MODIFY|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF)
+		wd, err = syscall.InotifyAddWatch(int(fd), w.path, syscall.IN_MODIFY|syscall.IN_ATTRIB|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF)
 		return err
 	})
 	if err != nil {
@@ -79,7 +79,9 @@ func (w *signalWatch) rawConn(fn func(fd uintptr) error) error {
 }
 
 // run reads events until the descriptor closes and signals the
-// subscribers of each batch (coalesced: one signal per read).
+// subscribers of each batch (coalesced: one signal per read and kind): a
+// write is a start (signalWork), a change of the file's times a finished
+// task (signalDone); a lost watch or an overflowed queue signals both.
 func (w *signalWatch) run() {
 	defer close(w.done)
 	buf := make([]byte, 64*(syscall.SizeofInotifyEvent+syscall.NAME_MAX+1))
@@ -92,14 +94,21 @@ func (w *signalWatch) run() {
 			w.mu.Lock()
 			w.broke = true
 			w.mu.Unlock()
-			w.signal()
+			w.signal(signalWork | signalDone)
 			return
 		}
-		gone := false
+		gone, kinds := false, signalKind(0)
 		for off := 0; off+syscall.SizeofInotifyEvent <= n; {
 			ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			if ev.Mask&(syscall.IN_IGNORED|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF|syscall.IN_Q_OVERFLOW) != 0 {
-				gone = gone || ev.Mask&syscall.IN_Q_OVERFLOW == 0
+			switch {
+			case ev.Mask&(syscall.IN_IGNORED|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF) != 0:
+				gone, kinds = true, signalWork|signalDone
+			case ev.Mask&syscall.IN_Q_OVERFLOW != 0:
+				kinds = signalWork | signalDone
+			case ev.Mask&syscall.IN_MODIFY != 0:
+				kinds |= signalWork
+			case ev.Mask&syscall.IN_ATTRIB != 0:
+				kinds |= signalDone
 			}
 			off += syscall.SizeofInotifyEvent + int(ev.Len)
 		}
@@ -108,14 +117,17 @@ func (w *signalWatch) run() {
 			w.dead = true
 			w.mu.Unlock()
 		}
-		w.signal()
+		w.signal(kinds)
 	}
 }
 
-func (w *signalWatch) signal() {
+func (w *signalWatch) signal(kinds signalKind) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for ch := range w.subs {
+	for ch, k := range w.subs {
+		if k&kinds == 0 {
+			continue
+		}
 		select {
 		case ch <- struct{}{}:
 		default:
@@ -123,12 +135,12 @@ func (w *signalWatch) signal() {
 	}
 }
 
-// subscribe returns a channel that receives (coalesced) after each signal,
-// until unsubscribe.
-func (w *signalWatch) subscribe() <-chan struct{} {
+// subscribe returns a channel that receives (coalesced) after each signal
+// of the kinds given, until unsubscribe.
+func (w *signalWatch) subscribe(kinds signalKind) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()
-	w.subs[ch] = struct{}{}
+	w.subs[ch] = kinds
 	w.mu.Unlock()
 	return ch
 }

@@ -14,10 +14,10 @@ import (
 )
 
 // A store on a file another store shares signals it when it creates a task
-// and when a task finishes (AnnounceDone), and the other's pollers look at
-// once: here their poll is an hour, so only the signal can wake them (two
-// stores of one process stand for two processes: each watches the file on
-// its own).
+// (for workers) and when a task finishes (AnnounceDone, for waiters), and
+// the other's pollers look at once: here their poll is an hour, so only the
+// signal can wake them (two stores of one process stand for two
+// processes: each watches the file on its own).
 func TestSignalsWakeOtherStores(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "shared.db")
@@ -37,22 +37,23 @@ func TestSignalsWakeOtherStores(t *testing.T) {
 			t.Fatalf("%s: no signal reached the other store within a minute (its poll is an hour)", what)
 		}
 	}
-	create := func(key string) func() {
-		return func() {
-			_, err := b.CreateTask(ctx, &store.CreateTaskParams{Namespace: "ns", Name: "wf", Version: "1", Kind: store.KindDAG, IdentityKey: key,
-				Steps: []store.NewStep{{Name: "s", Handler: "h"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+	params := func(key string) *store.CreateTaskParams {
+		return &store.CreateTaskParams{Namespace: "ns", Name: "wf", Version: "1", Kind: store.KindDAG, IdentityKey: key,
+			Steps: []store.NewStep{{Name: "s", Handler: "h"}}}
 	}
-	expect("a start in b, for a's workers", work, create("first"))
-	expect("a start in b, for a's waiters", done, func() {})
+	expect("a start in b, for a's workers", work, func() {
+		if _, err := b.CreateTask(ctx, params("first")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	select {
+	case <-done:
+		t.Fatal("a start in b woke a's waiters: a start signals workers only")
+	default:
+	}
+	expect("a task finished in b, for a's waiters", done, b.AnnounceDone)
 	expect("a group of starts in b (the engine's), for a's workers", work, func() {
-		items, err := b.CreateTasks(ctx, []*store.CreateTaskParams{
-			{Namespace: "ns", Name: "wf", Version: "1", Kind: store.KindDAG, IdentityKey: "second", Steps: []store.NewStep{{Name: "s", Handler: "h"}}},
-			{Namespace: "ns", Name: "wf", Version: "1", Kind: store.KindDAG, IdentityKey: "third", Steps: []store.NewStep{{Name: "s", Handler: "h"}}},
-		})
+		items, err := b.CreateTasks(ctx, []*store.CreateTaskParams{params("second"), params("third")})
 		if err == nil {
 			err = errors.Join(items[0].Err, items[1].Err)
 		}
@@ -60,11 +61,9 @@ func TestSignalsWakeOtherStores(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	expect("a group of starts in b, for a's waiters", done, func() {})
-
 	// A commit that signals nothing wakes no one; AnnounceDone after it does.
 	if _, err := b.DB().ExecContext(ctx, "UPDATE tasker_tasks SET priority = priority + 1"); err != nil {
 		t.Fatal(err)
 	}
-	expect("a task finished in b", done, b.AnnounceDone)
+	expect("another task finished in b", done, b.AnnounceDone)
 }

@@ -8,7 +8,7 @@ type signalWatch struct{}
 
 func watchSignals(string) *signalWatch { return nil }
 
-func (w *signalWatch) subscribe() <-chan struct{} { return nil }
+func (w *signalWatch) subscribe(signalKind) <-chan struct{} { return nil }
 
 func (w *signalWatch) unsubscribe(<-chan struct{}) {}
 
