@@ -39,8 +39,10 @@
 // path + "-presence", from Open to Close (on systems without them it is
 // never alone); the file is left for the next store. On Linux, a store
 // that is not alone also writes a byte to that file when it creates a task
-// and when a task finishes (AnnounceDone), and the others watch it with
-// inotify and look at once, without waiting for their millisecond.
+// and sets its times when a task finishes (AnnounceDone), and the others
+// watch it with inotify — their claim loops for the first, their waiters
+// for the second — and look at once, without waiting for their
+// millisecond.
 package sqlite
 
 import (
