@@ -110,6 +110,11 @@ func TestDBFlagMistakes(t *testing.T) {
 	mustFail(t, `--db: unsupported URL scheme "mysql"`, "tasks", "ls", "--db", "mysql://root@localhost/tasker")
 	mustFail(t, `--db: unsupported URL scheme "http"`, "migrate", "--db", "http://example.com/db")
 	mustFail(t, "--db sqlite:// names no file", "tasks", "ls", "--db", "sqlite://")
+	// A URL missing part of its "://" was a file of that odd name, created
+	// by migrate (and suggested to it by every other command).
+	mustFail(t, `--db sqlite:x.db looks like a URL without "://": write sqlite://…, or ./sqlite:x.db for a file of that name`, "migrate", "--db", "sqlite:x.db")
+	mustFail(t, `--db postgres//127.0.0.1/x looks like a URL without "://"`, "tasks", "ls", "--db", "postgres//127.0.0.1/x")
+	mustFail(t, `--db PostgreSQL:/127.0.0.1/x looks like a URL without "://": write postgresql://…`, "migrate", "--db", "PostgreSQL:/127.0.0.1/x")
 	// A ?query on an SQLite path was dropped (x.db?mode=ro opened x.db
 	// read-write) or created the file and then failed; an empty or repeated
 	// ?schema= used the connection's current schema.
@@ -122,7 +127,7 @@ func TestDBFlagMistakes(t *testing.T) {
 	mustFail(t, `--db: ?schema= needs one schema name (got [""])`, "migrate", "--db", "postgres://127.0.0.1:1/x?schema=")
 	mustFail(t, `--db: ?schema= needs one schema name (got ["a" "b"])`, "migrate", "--db", "postgres://127.0.0.1:1/x?schema=a&schema=b")
 	// Nothing was created where the test runs (the package directory).
-	for _, name := range []string{"mysql:", "http:", "sqlite:"} {
+	for _, name := range []string{"mysql:", "http:", "sqlite:", "sqlite:x.db", "postgres", "PostgreSQL:"} {
 		if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s exists in the working directory (%v)", name, err)
 		}

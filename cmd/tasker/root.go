@@ -112,6 +112,13 @@ func parseDB(dsn string) (*dbTarget, error) {
 	scheme, rest, isURL := strings.Cut(dsn, "://")
 	switch {
 	case !isURL:
+		// "sqlite:x.db" or "postgres//host/db" is a URL missing part of
+		// its "://", not a file of that name (which opened or created it).
+		for _, sep := range []string{":", "//", ":/"} {
+			if s, _, ok := strings.Cut(dsn, sep); ok && knownScheme(s) {
+				return nil, fmt.Errorf("--db %s looks like a URL without \"://\": write %s://…, or ./%s for a file of that name", dsn, strings.ToLower(s), dsn)
+			}
+		}
 		t.path = dsn
 	case strings.EqualFold(scheme, "sqlite"):
 		if rest == "" {
@@ -141,6 +148,11 @@ func parseDB(dsn string) (*dbTarget, error) {
 		return nil, fmt.Errorf("--db %s: an SQLite path takes no ?parameters (the store sets its own pragmas); give the file's path alone", dsn)
 	}
 	return t, nil
+}
+
+// knownScheme reports whether s names a URL scheme --db takes.
+func knownScheme(s string) bool {
+	return strings.EqualFold(s, "sqlite") || strings.EqualFold(s, "postgres") || strings.EqualFold(s, "postgresql")
 }
 
 // shown is the --db value to print: a postgres URL without its password.
