@@ -81,38 +81,38 @@ func presencePath(dbPath string) string {
 // a finished task sets its times (two kinds of event, so workers and
 // waiters each wake only for theirs).
 func (p *presence) signal(kind signalKind) {
-	if p == nil {
-		return
-	}
-	presenceFiles.Lock()
-	defer presenceFiles.Unlock()
-	if p.closed {
-		return
-	}
-	if kind&signalWork != 0 {
-		_, _ = p.pf.f.WriteAt([]byte{1}, 0)
-	}
-	if kind&signalDone != 0 {
-		now := syscall.NsecToTimeval(time.Now().UnixNano())
-		_ = syscall.Futimes(int(p.pf.f.Fd()), []syscall.Timeval{now, now})
-	}
+	p.whileOpen(func() {
+		if kind&signalWork != 0 {
+			_, _ = p.pf.f.WriteAt([]byte{1}, 0)
+		}
+		if kind&signalDone != 0 {
+			now := syscall.NsecToTimeval(time.Now().UnixNano())
+			_ = syscall.Futimes(int(p.pf.f.Fd()), []syscall.Timeval{now, now})
+		}
+	})
 }
 
 // close gives the lock back (the last store of the process to close it
 // closes the file).
 func (p *presence) close() {
+	p.whileOpen(func() {
+		p.closed = true
+		if p.pf.refs--; p.pf.refs == 0 {
+			delete(presenceFiles.m, p.pf.key)
+			_ = p.pf.f.Close()
+		}
+	})
+}
+
+// whileOpen runs f under the files' lock, if p is there and not closed.
+func (p *presence) whileOpen(f func()) {
 	if p == nil {
 		return
 	}
 	presenceFiles.Lock()
 	defer presenceFiles.Unlock()
-	if p.closed {
-		return
-	}
-	p.closed = true
-	if p.pf.refs--; p.pf.refs == 0 {
-		delete(presenceFiles.m, p.pf.key)
-		_ = p.pf.f.Close()
+	if !p.closed {
+		f()
 	}
 }
 
