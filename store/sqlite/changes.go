@@ -190,14 +190,13 @@ func (w *wakeups) stop() {
 // every is the store's changePoll (tests set another).
 func (s *Store) every() time.Duration { return cmp.Or(s.poll, changePoll) }
 
-// pollDataVersion reads PRAGMA data_version on conn every every (every
-// alonePoll while alone says so), and at once (spaced by signalGap) when
-// signals' watch, if any, brings another process's signal of kind, until
-// ctx ends,
-// and signals out (coalesced) when it differs from the last value read
-// (last: one read already, or -1) and worth (nil: always) says so. A
-// failed read ends the poll when stopOnError, else it is skipped (a writer
-// busy at Close).
+// pollDataVersion reads PRAGMA data_version on conn until ctx ends — every
+// every (every alonePoll while alone says so), and at once (spaced by
+// signalGap) when the watch signals returns, if any, brings another
+// process's signal of kind — and signals out (coalesced) when the value
+// differs from the last one read (last: one read already, or -1) and worth
+// (nil: always) says so. A failed read ends the poll when stopOnError, else
+// it is skipped (a writer busy at Close).
 func pollDataVersion(ctx context.Context, conn interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals func() *signalWatch, kind signalKind, worth func(context.Context) bool) {
