@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -13,8 +14,8 @@ import (
 // StepContextParams describe the step a StepContext is built for (see
 // NewStepContext). Zero fields get the defaults named on each.
 type StepContextParams struct {
-	TaskID   int64
-	StepID   int64
+	TaskID   int64  // not negative (0: none)
+	StepID   int64  // not negative (0: none)
 	Workflow string // "namespace/name"
 	Step     string
 	Handler  string
@@ -42,10 +43,21 @@ type StepContextParams struct {
 // running engine: it is for tests and tools (testkit.RunStep uses it) that
 // call a Handler directly. ctx supplies the deadline and cancellation the
 // handler sees. The engine builds its own StepContexts from claimed steps.
-// A negative Attempt is refused (store.ErrInvalid), naming it.
+// A negative Attempt, TaskID or StepID (no run has one) is refused
+// (store.ErrInvalid), naming each.
 func NewStepContext(ctx context.Context, p StepContextParams) (*StepContext, error) {
+	var errs []error
 	if p.Attempt < 0 {
-		return nil, fmt.Errorf("%w: StepContextParams.Attempt must be at least 1 (0 means 1), got %d", store.ErrInvalid, p.Attempt)
+		errs = append(errs, fmt.Errorf("%w: StepContextParams.Attempt must be at least 1 (0 means 1), got %d", store.ErrInvalid, p.Attempt))
+	}
+	if p.TaskID < 0 {
+		errs = append(errs, fmt.Errorf("%w: StepContextParams.TaskID must not be negative, got %d", store.ErrInvalid, p.TaskID))
+	}
+	if p.StepID < 0 {
+		errs = append(errs, fmt.Errorf("%w: StepContextParams.StepID must not be negative, got %d", store.ErrInvalid, p.StepID))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	if p.Attempt == 0 {
 		p.Attempt = 1
