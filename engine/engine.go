@@ -116,7 +116,7 @@ func New(cfg Config) (*Engine, error) {
 		// Lingering 100 ms, a caller waiting for many tasks in turn
 		// starts the watcher once (on SQLite each start took a reader
 		// and half of a Wait's time for a finished task).
-		e.far = &waiters.Far{Set: &e.waiters, Source: d.TaskDone, DoneAmong: e.st.TasksDone, Read: e.st.GetTaskIfDone, Linger: 100 * time.Millisecond}
+		e.far = &waiters.Far{Set: &e.waiters, Source: d.TaskDone, DoneAmong: e.st.TasksDone, Read: e.outcome, Linger: 100 * time.Millisecond}
 	}
 	x := c.Execution
 	retention := max(x.Retention, 0) // KeepForever: 0, none
@@ -688,14 +688,14 @@ type taskDoneStore interface {
 // handle's slot (kept, may be nil) holds the task once a commit of this
 // process finished it.
 func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *waiters.Slot) (*Outcome, error) {
-	// Each look is one statement: the task's row, with its steps only once
-	// it has finished (GetTaskIfDone) — the first look, at a task still
-	// running, reads no step. A commit that finished the task may hand it
-	// over whole (waiters.Waiter.Detail), or have left it in the handle's
-	// slot: then there is nothing to read.
-	var given *store.TaskDetail
+	// Each look is one statement: the task's outcome, with its steps only
+	// once it has finished (GetTaskOutcomes) — the first look, at a task
+	// still running, reads no step. A commit that finished the task may
+	// hand its outcome over (waiters.Waiter.Detail), or have left it in the
+	// handle's slot: then there is nothing to read.
+	var given *store.TaskOutcome
 	if kept != nil {
-		if d := kept.Load(); d != nil && d.Task.ID == taskID { // not another run of the key
+		if d := kept.Load(); d != nil && d.ID == taskID { // not another run of the key
 			given = d
 		}
 	}
@@ -704,37 +704,31 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 	}
 	for {
 		ch := e.waiters.Add(taskID)
-		d := given
+		d := given // shared with the task's other waiters: read only
 		if d == nil {
 			var err error
-			if d, err = e.st.GetTaskIfDone(ctx, taskID); err != nil {
+			if d, err = e.outcome(ctx, taskID); err != nil {
 				e.waiters.Drop(taskID, ch)
 				return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
 			}
-		} else { // shared with the task's other waiters: decode a copy
-			d = &store.TaskDetail{Task: d.Task, Steps: make([]*store.Step, len(d.Steps)), Edges: d.Edges}
-			for i, s := range given.Steps {
-				c := *s
-				d.Steps[i] = &c
-			}
 		}
-		if identity != "" && d.Task.IdentityKey != identity && d.Task.IdentityKey != retiredIdentity(taskID, identity) {
+		if identity != "" && d.IdentityKey != identity && d.IdentityKey != retiredIdentity(taskID, identity) {
 			e.waiters.Drop(taskID, ch)
 			return nil, fmt.Errorf("waiting for task %d: %w: the task this handle started no longer exists (its start was rolled back) and the id now names another task", taskID, store.ErrNotFound)
 		}
-		if d.Task.State.Done() {
+		if d.State.Done() {
 			e.waiters.Drop(taskID, ch)
-			if err := e.decodeAll(d.Steps); err != nil {
-				return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
-			}
-			out := &Outcome{TaskID: taskID, State: d.Task.State, Results: map[string]json.RawMessage{}, Error: json.RawMessage(d.Task.LastError)}
+			out := &Outcome{TaskID: taskID, State: d.State, Results: map[string]json.RawMessage{}, Error: json.RawMessage(d.LastError),
+				final: finalSteps(d), kind: d.Kind, name: d.Namespace + "/" + d.Name}
 			for _, s := range d.Steps {
-				if len(s.Results) > 0 && string(s.Results) != "null" {
-					out.Results[s.Name] = json.RawMessage(s.Results)
+				doc, err := e.decode(s.Results)
+				if err != nil {
+					return nil, fmt.Errorf("waiting for task %d: result of step %s: %w", taskID, s.Name, err)
+				}
+				if len(doc) > 0 && string(doc) != "null" {
+					out.Results[s.Name] = json.RawMessage(doc)
 				}
 			}
-			out.final = finalSteps(d)
-			out.kind, out.name = d.Task.Kind, d.Task.Namespace+"/"+d.Task.Name
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
@@ -770,9 +764,21 @@ func (o *Outcome) Err() error {
 // processes' waiters to look.
 func (e *Engine) taskChanged(taskID int64) { e.taskFinished(taskID, nil) }
 
+// outcome reads one task's outcome (GetTaskOutcomes).
+func (e *Engine) outcome(ctx context.Context, taskID int64) (*store.TaskOutcome, error) {
+	got, err := e.st.GetTaskOutcomes(ctx, []int64{taskID})
+	if err != nil {
+		return nil, err
+	}
+	if len(got) == 0 {
+		return nil, fmt.Errorf("reading task %d: %w", taskID, store.ErrNotFound)
+	}
+	return got[0], nil
+}
+
 // taskFinished is taskChanged for a task that finished, handed to this
 // process's waiters whole when d is not nil.
-func (e *Engine) taskFinished(taskID int64, d *store.TaskDetail) {
+func (e *Engine) taskFinished(taskID int64, d *store.TaskOutcome) {
 	e.waiters.NotifyDone(taskID, d)
 	if ds, ok := e.st.(taskDoneStore); ok {
 		ds.AnnounceDone()

@@ -41,13 +41,13 @@ func (e *Engine) rescued(res *store.RescueResult) {
 // 2,000 reads on SQLite). The read comes after the completer has settled
 // the commit's claim, so it holds no slot. When it fails, the waiters read
 // for themselves.
-func (e *Engine) finishedWhole(finish []completer.Outcome, res *store.FinishStepsResult) map[int64]*store.TaskDetail {
+func (e *Engine) finishedWhole(finish []completer.Outcome, res *store.FinishStepsResult) map[int64]*store.TaskOutcome {
 	if len(res.Tasks) == 0 {
 		return nil
 	}
-	wholes := make(map[int64]*store.TaskDetail, len(res.Tasks))
+	wholes := make(map[int64]*store.TaskOutcome, len(res.Tasks))
 	for _, d := range res.Finished {
-		wholes[d.Task.ID] = d
+		wholes[d.Task.ID] = d.Outcome()
 	}
 	var identity map[int64]string
 	var read []int64
@@ -70,13 +70,13 @@ func (e *Engine) finishedWhole(finish []completer.Outcome, res *store.FinishStep
 	if len(read) == 0 {
 		return wholes
 	}
-	got, err := e.st.GetTasks(context.Background(), read)
+	got, err := e.st.GetTaskOutcomes(context.Background(), read)
 	if err != nil {
 		e.log.Debug("reading finished tasks for their waiters failed; they read them themselves", zap.Error(err))
 		return wholes
 	}
 	for _, d := range got {
-		wholes[d.Task.ID] = d
+		wholes[d.ID] = d
 	}
 	return wholes
 }

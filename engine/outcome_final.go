@@ -69,17 +69,13 @@ func (o *Outcome) DecodeFinal(v any) error {
 }
 
 // finalSteps finds the steps whose results are the task's final result.
-func finalSteps(d *store.TaskDetail) []string {
-	if d.Task.Kind == store.KindCode {
+func finalSteps(d *store.TaskOutcome) []string {
+	if d.Kind == store.KindCode {
 		return []string{DriverStep}
-	}
-	upstream := make(map[int64]bool, len(d.Edges))
-	for _, e := range d.Edges {
-		upstream[e.FromStepID] = true
 	}
 	var out []string
 	for _, s := range d.Steps {
-		if !upstream[s.ID] {
+		if s.Final {
 			out = append(out, s.Name)
 		}
 	}

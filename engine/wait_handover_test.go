@@ -14,7 +14,8 @@ import (
 
 // A commit of this process that finishes a task hands it to the process's
 // waiters whole (Postgres returns it from the finishing statement of
-// completions; otherwise the commit's group is read once, Store.GetTasks):
+// completions; otherwise the commit's group is read once,
+// Store.GetTaskOutcomes):
 // each Wait reads the task once, at its first look, and two waiters of
 // one task decode their own copies of the results (a shared copy decoded
 // twice would lose the codec's padding twice). A task that fails is
@@ -32,7 +33,7 @@ func TestWaitTakesTheFinishedTaskFromTheCommit(t *testing.T) {
 }
 
 func testWaitTakesTheFinishedTask(t *testing.T, db string, fail bool) {
-	ctx := context.Background()
+	ctx := waitCtx()
 	st := &doneReads{Store: openChaosStore(t, db)}
 	cfg := chaosConfig(st, "w")
 	cfg.Codec = &xorCodec{name: "xor/v1", pad: 3}
@@ -91,26 +92,37 @@ func testWaitTakesTheFinishedTask(t *testing.T, db string, fail bool) {
 	}
 }
 
-// doneReads counts Wait's looks at tasks, and those that found the task
-// finished.
+// doneReads counts Wait's looks at tasks (reads of task outcomes under a
+// context waiting marks), and those that found the task finished. The
+// engine's own reads for its waiters (one per commit) are not counted.
 type doneReads struct {
 	store.Store
 	looks, done atomic.Int64
 }
 
-func (s *doneReads) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDetail, error) {
-	s.looks.Add(1)
-	d, err := s.Store.GetTaskIfDone(ctx, id)
-	if err == nil && d.Task.State.Done() {
-		s.done.Add(1)
+// waiting marks the context of the test's Wait and Result calls.
+type waiting struct{}
+
+func waitCtx() context.Context { return context.WithValue(context.Background(), waiting{}, true) }
+
+func (s *doneReads) GetTaskOutcomes(ctx context.Context, ids []int64) ([]*store.TaskOutcome, error) {
+	got, err := s.Store.GetTaskOutcomes(ctx, ids)
+	if ctx.Value(waiting{}) == nil {
+		return got, err
 	}
-	return d, err
+	s.looks.Add(int64(len(ids)))
+	for _, d := range got {
+		if d.State.Done() {
+			s.done.Add(1)
+		}
+	}
+	return got, err
 }
 
 // A handle keeps its task as the commit of this process that finished it
 // handed it over (Postgres: returned by a commit of completions, made while
 // the claim loop has no backlog; otherwise read once for the commit's
-// group, FinishStepsResult.Finished and Store.GetTasks): a Wait after the
+// group, FinishStepsResult.Finished and Store.GetTaskOutcomes): a Wait after the
 // finish reads nothing, and gets the results; another handle of the task
 // reads it.
 func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
@@ -120,7 +132,7 @@ func TestWaitAfterTheFinishReadsNothing(t *testing.T) {
 }
 
 func testWaitAfterTheFinishReadsNothing(t *testing.T, db string) {
-	ctx := context.Background()
+	ctx := waitCtx()
 	st := &doneReads{Store: openChaosStore(t, db)}
 	e := newEngine(t, chaosConfig(st, "w"))
 	must(t, e.HandleFunc("a", func(*engine.StepContext) (any, error) { return "a", nil }))

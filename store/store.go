@@ -43,10 +43,11 @@ type Store interface {
 	// nothing was written.
 	CreateTasks(ctx context.Context, ps []*CreateTaskParams) ([]CreateTasksItem, error)
 	GetTask(ctx context.Context, id int64) (*TaskDetail, error)
-	// GetTaskIfDone reads the task in one statement: with its steps and
-	// edges, as GetTask, once it has finished (State.Done), and its row
-	// alone before that — what Wait needs at each look.
-	GetTaskIfDone(ctx context.Context, id int64) (*TaskDetail, error)
+	// GetTaskOutcomes reads what Wait reports of the tasks of ids, in id
+	// order, in one statement: each task's outcome fields and, once it has
+	// finished (State.Done), its steps' names and results (TaskOutcome).
+	// Ids of no task are left out.
+	GetTaskOutcomes(ctx context.Context, ids []int64) ([]*TaskOutcome, error)
 	// GetTasks reads the tasks of ids, each as GetTask does, in id order,
 	// in one statement: ids of no task are left out.
 	GetTasks(ctx context.Context, ids []int64) ([]*TaskDetail, error)
@@ -842,4 +843,45 @@ func (p *RecordStepParams) Validate() error {
 type WakeTaskParams struct {
 	TaskID int64
 	Now    time.Time
+}
+
+// TaskOutcome is what Wait reports of a task (GetTaskOutcomes): its
+// identity, kind, state and error and, once it has finished, each step's
+// name and result — no timestamps, input or bookkeeping.
+type TaskOutcome struct {
+	ID          int64
+	Namespace   string
+	Name        string
+	Kind        Kind
+	IdentityKey string
+	State       TaskState
+	LastError   JSON
+	// Steps are set once State.Done(), in creation order.
+	Steps []OutcomeStep
+}
+
+// OutcomeStep is one step of a TaskOutcome.
+type OutcomeStep struct {
+	Name    string
+	Results JSON
+	// Final: no step depends on it (a DAG's result is its final steps').
+	Final bool
+}
+
+// Outcome is d as GetTaskOutcomes reads it (d's steps in its order).
+func (d *TaskDetail) Outcome() *TaskOutcome {
+	t := d.Task
+	o := &TaskOutcome{ID: t.ID, Namespace: t.Namespace, Name: t.Name, Kind: t.Kind, IdentityKey: t.IdentityKey, State: t.State, LastError: t.LastError}
+	if !t.State.Done() {
+		return o
+	}
+	upstream := make(map[int64]bool, len(d.Edges))
+	for _, e := range d.Edges {
+		upstream[e.FromStepID] = true
+	}
+	o.Steps = make([]OutcomeStep, len(d.Steps))
+	for i, s := range d.Steps {
+		o.Steps[i] = OutcomeStep{Name: s.Name, Results: s.Results, Final: !upstream[s.ID]}
+	}
+	return o
 }

@@ -121,7 +121,7 @@ var Writes = []string{
 
 // reads are the other methods a rule may name.
 var reads = []string{
-	"GetTask", "GetTaskIfDone", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
+	"GetTask", "GetTaskOutcomes", "GetTaskByIdentity", "ListTasks", "CountByState", "History", "GetStep",
 	"NextWakeup", "RateLimitState", "RunningInGroup", "ListWorkers",
 	"CountAdminTokens", "FindAdminToken", "ListAdminTokens", "QueueLags", "TaskActivity",
 	"GetWorkflowHistory", "GetWorkflowValue",

@@ -230,8 +230,8 @@ func (s *Store) RevokeAdminToken(ctx context.Context, id int64, at time.Time) er
 	return do0(ctx, s, "RevokeAdminToken", func() error { return s.inner.RevokeAdminToken(ctx, id, at) })
 }
 
-func (s *Store) GetTaskIfDone(ctx context.Context, id int64) (*store.TaskDetail, error) {
-	return do(ctx, s, "GetTaskIfDone", func() (*store.TaskDetail, error) { return s.inner.GetTaskIfDone(ctx, id) })
+func (s *Store) GetTaskOutcomes(ctx context.Context, ids []int64) ([]*store.TaskOutcome, error) {
+	return do(ctx, s, "GetTaskOutcomes", func() ([]*store.TaskOutcome, error) { return s.inner.GetTaskOutcomes(ctx, ids) })
 }
 
 func (s *Store) GetTasks(ctx context.Context, ids []int64) ([]*store.TaskDetail, error) {

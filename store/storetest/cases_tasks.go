@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -17,20 +18,30 @@ func testCreateAndGet(t *testing.T, b *bundle) {
 	if len(d.Steps) != 4 || len(d.Edges) != 4 {
 		t.Fatalf("got %d steps and %d edges, want 4 and 4", len(d.Steps), len(d.Edges))
 	}
-	// GetTaskIfDone: the row alone while the task runs, everything once
-	// it has finished.
-	if r, err := b.s.GetTaskIfDone(b.ctx, d.Task.ID); err != nil || r.Task.ID != d.Task.ID || r.Task.IdentityKey != d.Task.IdentityKey || r.Task.State != d.Task.State || len(r.Steps)+len(r.Edges) != 0 {
-		t.Fatalf("GetTaskIfDone of a pending task = %+v, %v; want the row GetTask read and no steps", r, err)
-	}
-	if _, err := b.s.GetTaskIfDone(b.ctx, d.Task.ID+1000); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("GetTaskIfDone of a missing task: %v, want ErrNotFound", err)
+	// GetTaskOutcomes: a running task's outcome fields alone, a finished
+	// one's with its steps' names and results, in id order, as GetTask reads
+	// them (TaskDetail.Outcome); ids of no task are left out.
+	got, err := b.s.GetTaskOutcomes(b.ctx, []int64{d.Task.ID + 1000, d.Task.ID})
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], d.Outcome()) || len(got[0].Steps) != 0 {
+		t.Fatalf("GetTaskOutcomes of a pending task and a missing one = %+v, %v; want the pending task's outcome, no steps (%+v)", got, err, d.Outcome())
 	}
 	other := b.create(t, diamond())
 	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: other.Task.ID}); err != nil {
 		t.Fatalf("CancelTask: %v", err)
 	}
-	if r, err := b.s.GetTaskIfDone(b.ctx, other.Task.ID); err != nil || r.Task.State != store.TaskCancelled || len(r.Steps) != 4 || len(r.Edges) != 4 || r.Steps[0].State != store.StepCancelled {
-		t.Fatalf("GetTaskIfDone of a cancelled task = %+v, %v; want it with its 4 cancelled steps and 4 edges", r, err)
+	whole, err := b.s.GetTask(b.ctx, other.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = b.s.GetTaskOutcomes(b.ctx, []int64{other.Task.ID, d.Task.ID})
+	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], d.Outcome()) || !reflect.DeepEqual(got[1], whole.Outcome()) {
+		t.Fatalf("GetTaskOutcomes = %+v, %v; want %+v and %+v", got, err, d.Outcome(), whole.Outcome())
+	}
+	if c := got[1]; c.State != store.TaskCancelled || len(c.Steps) != 4 || c.Steps[3].Name != "d" || !c.Steps[3].Final || c.Steps[0].Final {
+		t.Fatalf("the cancelled task's outcome = %+v; want its 4 steps, d alone final", c)
+	}
+	if got, err := b.s.GetTaskOutcomes(b.ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("GetTaskOutcomes(nil) = %v, %v; want nothing", got, err)
 	}
 	wantDeps := map[string]int{"a": 0, "b": 1, "c": 1, "d": 2}
 	for _, s := range d.Steps {

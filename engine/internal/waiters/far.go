@@ -26,7 +26,7 @@ type Far struct {
 	// returns must signal.
 	Source    func() (<-chan struct{}, func())
 	DoneAmong func(ctx context.Context, ids []int64) ([]int64, error)
-	Read      func(ctx context.Context, id int64) (*store.TaskDetail, error)
+	Read      func(ctx context.Context, id int64) (*store.TaskOutcome, error)
 	// Linger keeps the goroutine this long after the last release, so
 	// that waits one after another (a caller waiting for many tasks in
 	// turn) do not each start and stop it. Zero: stop at once.
@@ -120,7 +120,7 @@ func (f *Far) look(ctx context.Context) {
 		switch {
 		case err != nil:
 			f.Set.Notify(ids[0])
-		case d.Task.State.Done():
+		case d.State.Done():
 			f.Set.NotifyDone(ids[0], d)
 		}
 		return

@@ -56,7 +56,7 @@ func newFar(s *waiters.Set) *farFixture {
 			}
 			return out, nil
 		},
-		Read: func(_ context.Context, id int64) (*store.TaskDetail, error) {
+		Read: func(_ context.Context, id int64) (*store.TaskOutcome, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.read = append(f.read, id)
@@ -64,7 +64,7 @@ func newFar(s *waiters.Set) *farFixture {
 			if f.done[id] {
 				st = store.TaskComplete
 			}
-			return &store.TaskDetail{Task: &store.Task{ID: id, State: st}}, nil
+			return &store.TaskOutcome{ID: id, State: st}, nil
 		},
 	}
 	return f
@@ -124,7 +124,7 @@ func TestFarHandsOverATaskWaitedForAlone(t *testing.T) {
 	f.sig <- struct{}{}
 	<-w.C
 	release()
-	if w.Detail == nil || w.Detail.Task.ID != 5 || w.Detail.Task.State != store.TaskComplete {
+	if w.Detail == nil || w.Detail.ID != 5 || w.Detail.State != store.TaskComplete {
 		t.Fatalf("waiter got %+v, want task 5 complete", w.Detail)
 	}
 	if !slices.Equal(f.read, []int64{5}) || len(f.asked) != 0 {

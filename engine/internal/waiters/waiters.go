@@ -18,10 +18,10 @@ import (
 type Waiter struct {
 	// C is closed at the task's next Notify or NotifyDone.
 	C chan struct{}
-	// Detail is the finished task, when NotifyDone had it whole (read it
-	// once C is closed; it is shared by the task's waiters: copy before
+	// Detail is the finished task's outcome, when NotifyDone had it (read
+	// it once C is closed; it is shared by the task's waiters: copy before
 	// changing it).
-	Detail *store.TaskDetail
+	Detail *store.TaskOutcome
 }
 
 // Set is safe for concurrent use. The zero value is ready.
@@ -38,12 +38,12 @@ type Set struct {
 // step that runs and finishes before Start returns still fills it); a
 // key reused by a later run shares the slot: check the task's id.
 type Slot struct {
-	d atomic.Pointer[store.TaskDetail]
+	d atomic.Pointer[store.TaskOutcome]
 }
 
 // Load returns the finished task, or nil before it finished here. It is
 // shared: copy before changing it.
-func (s *Slot) Load() *store.TaskDetail { return s.d.Load() }
+func (s *Slot) Load() *store.TaskOutcome { return s.d.Load() }
 
 // Keep returns the slot of the task with this identity key, shared by all
 // who hold it. The set forgets the slot once nothing holds it.
@@ -114,12 +114,12 @@ func (s *Set) Notify(taskID int64) { s.NotifyDone(taskID, nil) }
 // NotifyDone wakes every waiter of the task with the task as it finished
 // (d, when not nil), so they need not read it, and keeps d in the task's
 // slot when it is terminal.
-func (s *Set) NotifyDone(taskID int64, d *store.TaskDetail) {
+func (s *Set) NotifyDone(taskID int64, d *store.TaskOutcome) {
 	s.mu.Lock()
 	list := s.byID[taskID]
 	delete(s.byID, taskID)
-	if d != nil && d.Task.State.Terminal() {
-		if sl := s.kept[d.Task.IdentityKey].Value(); sl != nil {
+	if d != nil && d.State.Terminal() {
+		if sl := s.kept[d.IdentityKey].Value(); sl != nil {
 			sl.d.Store(d)
 		}
 	}

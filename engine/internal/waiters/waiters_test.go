@@ -42,7 +42,7 @@ func TestNotifyWakesOnlyThatTasksWaiters(t *testing.T) {
 func TestNotifyDoneHandsTheTaskToEveryWaiter(t *testing.T) {
 	var s waiters.Set
 	w1, w2 := s.Add(7), s.Add(7)
-	d := &store.TaskDetail{Task: &store.Task{ID: 7, State: store.TaskComplete}}
+	d := &store.TaskOutcome{ID: 7, State: store.TaskComplete}
 	s.NotifyDone(7, d)
 	for _, w := range []*waiters.Waiter{w1, w2} {
 		<-w.C
@@ -61,15 +61,15 @@ func TestKeepHoldsTheTerminalTaskWhileHeld(t *testing.T) {
 	if !s.Wanted("k") || s.Has(1) {
 		t.Fatal("an empty slot held: want Wanted(k) and not Has(1) (no one waits yet)")
 	}
-	s.NotifyDone(1, &store.TaskDetail{Task: &store.Task{ID: 1, IdentityKey: "k", State: store.TaskError}})
+	s.NotifyDone(1, &store.TaskOutcome{ID: 1, IdentityKey: "k", State: store.TaskError})
 	if a.Load() != nil {
 		t.Fatal("the slot kept a task in error, which an operator's retry changes")
 	}
-	s.NotifyDone(2, &store.TaskDetail{Task: &store.Task{ID: 2, IdentityKey: "other", State: store.TaskComplete}})
+	s.NotifyDone(2, &store.TaskOutcome{ID: 2, IdentityKey: "other", State: store.TaskComplete})
 	if a.Load() != nil {
 		t.Fatal("the slot of key k kept a task of another key")
 	}
-	d := &store.TaskDetail{Task: &store.Task{ID: 1, IdentityKey: "k", State: store.TaskComplete}}
+	d := &store.TaskOutcome{ID: 1, IdentityKey: "k", State: store.TaskComplete}
 	s.NotifyDone(1, d)
 	if a.Load() != d {
 		t.Fatal("the slot did not keep the completed task")
