@@ -127,6 +127,19 @@ func TestDemoThenInspect(t *testing.T) {
 		t.Fatalf("--state error:\n%s", out)
 	}
 	mustFail(t, `unknown state "done"`, "tasks", "ls", "--db", db, "--state", "done")
+	// A misspelt workflow names the recent one it is a slip away from; one
+	// nothing is close to, and a page past the first, say only "no tasks".
+	if out := mustExecute(t, "tasks", "ls", "--db", db, "--workflow", "ecommerce/proces_order"); out != "no tasks of workflow \"ecommerce/proces_order\"; did you mean \"ecommerce/process_order\"?\n" {
+		t.Fatalf("--workflow ecommerce/proces_order:\n%s", out)
+	}
+	for _, args := range [][]string{{"--workflow", "billing/invoice"}, {"--workflow", "ecommerce/proces_order", "--before", "1"}} {
+		if out := mustExecute(t, append([]string{"tasks", "ls", "--db", db}, args...)...); out != "no tasks\n" {
+			t.Fatalf("%v:\n%s", args, out)
+		}
+	}
+	if r := rows(mustExecute(t, "tasks", "ls", "--db", db, "--workflow", "ecommerce/process_order")); len(r) != 5 {
+		t.Fatalf("--workflow ecommerce/process_order lists %d tasks, want 5", len(r))
+	}
 
 	// Task 3 is order 3, whose first payment attempt failed.
 	out = mustExecute(t, "tasks", "show", "3", "--db", db)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/editdist"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -146,6 +148,14 @@ it creates, migrates and changes nothing.`,
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), taskListJSON{Tasks: orEmpty(page.Tasks), NextBefore: page.NextCursor})
 			}
+			if len(page.Tasks) == 0 && workflow != "" && before == 0 {
+				// A misspelt workflow lists nothing, as one with no task
+				// would: say which recent workflow it is a slip away from.
+				if hint, err := closeWorkflow(ctx, st, p.Namespace+"/"+p.Name); err == nil && hint != "" {
+					_, err := fmt.Fprintf(cmd.OutOrStdout(), "no tasks of workflow %q; did you mean %q?\n", workflow, hint)
+					return err
+				}
+			}
 			return printTaskList(cmd.OutOrStdout(), page)
 		},
 	}
@@ -156,6 +166,31 @@ it creates, migrates and changes nothing.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"tasks": [...], "next_before": ID} (next_before absent on the last page)`)
 	addDBFlag(cmd, &db)
 	return cmd
+}
+
+// closeWorkflow returns the workflow of the recent tasks (the newest
+// maxListLimit) closest to workflow, within two typing slips, or "".
+func closeWorkflow(ctx context.Context, st store.Store, workflow string) (string, error) {
+	recent, err := st.ListTasks(ctx, &store.ListTasksParams{Limit: maxListLimit})
+	if err != nil {
+		return "", err
+	}
+	best, bestD := "", 3
+	seen := map[string]bool{}
+	for _, t := range recent.Tasks {
+		name := t.Namespace + "/" + t.Name
+		if seen[name] || name == workflow {
+			continue
+		}
+		seen[name] = true
+		if d := editdist.Distance(workflow, name); d < bestD || d == bestD && name < best {
+			best, bestD = name, d
+		}
+	}
+	if bestD > 2 {
+		return "", nil
+	}
+	return best, nil
 }
 
 // maxListLimit is the store's largest page.
@@ -379,8 +414,15 @@ func printHistory(out io.Writer, h *store.History, names map[int64]string) error
 		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		// Within one commit the store writes step moves before the task
-		// move they cause.
+		// Within one commit a task's creation comes first (a start may
+		// claim its first steps in the same commit); otherwise the store
+		// writes step moves before the task move they cause.
+		if ca, cb := a.object == "task" && a.from == noState, b.object == "task" && b.from == noState; ca != cb {
+			if ca {
+				return -1
+			}
+			return 1
+		}
 		if (a.object == "task") != (b.object == "task") {
 			if a.object == "task" {
 				return 1
@@ -406,9 +448,12 @@ func printHistory(out io.Writer, h *store.History, names map[int64]string) error
 	return w.Flush()
 }
 
+// noState is how a transition's missing from-state (a creation) prints.
+const noState = "(new)"
+
 func deref(s *string) string {
 	if s == nil {
-		return "(new)"
+		return noState
 	}
 	return *s
 }
