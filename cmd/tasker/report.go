@@ -62,6 +62,17 @@ exact). It opens the database read-only.`,
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), r)
 			}
+			if r.Sampled == 0 && (namespace != "" || workflow != "") {
+				// A misspelt filter reports nothing, as a quiet window
+				// would: say which recent name it is a slip away from.
+				what, want, of := "namespace", namespace, namespaceOf
+				if workflow != "" {
+					what, want, of = "workflow", workflow, workflowOf
+				}
+				if hint, err := closeName(ctx, st, want, of); err == nil && hint != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "no tasks of %s %q in the window; did you mean %q?\n\n", what, want, hint)
+				}
+			}
 			return printReport(cmd.OutOrStdout(), r)
 		},
 	}

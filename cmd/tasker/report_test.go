@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -40,6 +41,17 @@ func TestReportAfterDemo(t *testing.T) {
 		t.Fatalf("report --json: %+v", r)
 	}
 	mustFail(t, "--since must be positive", "report", "--since", "0s", "--db", db)
+
+	// A misspelt filter names the recent name it is a slip away from, above
+	// the (empty) report; one close to nothing adds no line.
+	out = mustExecute(t, "report", "--namespace", "ecommrce", "--db", db)
+	if !strings.HasPrefix(out, "no tasks of namespace \"ecommrce\" in the window; did you mean \"ecommerce\"?\n\nreport ") {
+		t.Fatalf("report --namespace ecommrce:\n%s", out)
+	}
+	wantMatch(t, mustExecute(t, "report", "--workflow", "ecommerce/proces_order", "--db", db), `^no tasks of workflow "ecommerce/proces_order" in the window; did you mean "ecommerce/process_order"\?\n`)
+	if out := mustExecute(t, "report", "--namespace", "billing", "--db", db); strings.Contains(out, "did you mean") {
+		t.Fatalf("report --namespace billing:\n%s", out)
+	}
 }
 
 // --workflow and --namespace are checked before the database is opened,

@@ -151,7 +151,7 @@ it creates, migrates and changes nothing.`,
 			if len(page.Tasks) == 0 && workflow != "" && before == 0 {
 				// A misspelt workflow lists nothing, as one with no task
 				// would: say which recent workflow it is a slip away from.
-				if hint, err := closeWorkflow(ctx, st, p.Namespace+"/"+p.Name); err == nil && hint != "" {
+				if hint, err := closeName(ctx, st, p.Namespace+"/"+p.Name, workflowOf); err == nil && hint != "" {
 					_, err := fmt.Fprintf(cmd.OutOrStdout(), "no tasks of workflow %q; did you mean %q?\n", workflow, hint)
 					return err
 				}
@@ -168,9 +168,10 @@ it creates, migrates and changes nothing.`,
 	return cmd
 }
 
-// closeWorkflow returns the workflow of the recent tasks (the newest
-// maxListLimit) closest to workflow, within two typing slips, or "".
-func closeWorkflow(ctx context.Context, st store.Store, workflow string) (string, error) {
+// closeName returns the name (of, e.g. workflowOf) of the recent tasks
+// (the newest maxListLimit) closest to want, within two typing slips, or
+// "": what a filter that matched nothing was probably meant to be.
+func closeName(ctx context.Context, st store.Store, want string, of func(*store.Task) string) (string, error) {
 	recent, err := st.ListTasks(ctx, &store.ListTasksParams{Limit: maxListLimit})
 	if err != nil {
 		return "", err
@@ -178,12 +179,12 @@ func closeWorkflow(ctx context.Context, st store.Store, workflow string) (string
 	best, bestD := "", 3
 	seen := map[string]bool{}
 	for _, t := range recent.Tasks {
-		name := t.Namespace + "/" + t.Name
-		if seen[name] || name == workflow {
+		name := of(t)
+		if seen[name] || name == want {
 			continue
 		}
 		seen[name] = true
-		if d := editdist.Distance(workflow, name); d < bestD || d == bestD && name < best {
+		if d := editdist.Distance(want, name); d < bestD || d == bestD && name < best {
 			best, bestD = name, d
 		}
 	}
@@ -192,6 +193,9 @@ func closeWorkflow(ctx context.Context, st store.Store, workflow string) (string
 	}
 	return best, nil
 }
+
+func workflowOf(t *store.Task) string  { return t.Namespace + "/" + t.Name }
+func namespaceOf(t *store.Task) string { return t.Namespace }
 
 // maxListLimit is the store's largest page.
 const maxListLimit = 1000
