@@ -12,8 +12,8 @@ import (
 
 // signalWatch tells, through inotify, when a store of another process
 // signals a commit worth a look (presence.signal: a start, a finished
-// task, told apart), so the pollers of changes.go look at once instead of at their
-// next millisecond. One inotify instance per store, shared by its
+// task, told apart), so the pollers of changes.go look at once instead of
+// at their next millisecond. One inotify instance per store, shared by its
 // pollers; it watches the presence file (path + "-presence"), which every
 // store on the database keeps open.
 type signalWatch struct {
@@ -22,7 +22,6 @@ type signalWatch struct {
 
 	mu    sync.Mutex
 	subs  map[chan struct{}]signalKind
-	wd    int  // the watch descriptor, -1 when none
 	dead  bool // the watch went (the file was removed): started again by live
 	broke bool // reading failed: the pollers fall back to their poll for good
 	close bool
@@ -42,7 +41,7 @@ func watchSignals(path string) *signalWatch {
 	if err != nil {
 		return nil
 	}
-	w := &signalWatch{path: file, f: os.NewFile(uintptr(fd), "inotify"), subs: map[chan struct{}]signalKind{}, wd: -1, done: make(chan struct{})}
+	w := &signalWatch{path: file, f: os.NewFile(uintptr(fd), "inotify"), subs: map[chan struct{}]signalKind{}, done: make(chan struct{})}
 	if !w.add() {
 		_ = w.f.Close()
 		return nil
@@ -53,16 +52,14 @@ func watchSignals(path string) *signalWatch {
 
 // add (re)starts the watch of the file; false when it cannot.
 func (w *signalWatch) add() bool {
-	var wd int
 	err := w.rawConn(func(fd uintptr) error {
-		var err error
-		wd, err = syscall.InotifyAddWatch(int(fd), w.path, syscall.IN_MODIFY|syscall.IN_ATTRIB|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF)
+		_, err := syscall.InotifyAddWatch(int(fd), w.path, syscall.IN_MODIFY|syscall.IN_ATTRIB|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF)
 		return err
 	})
 	if err != nil {
 		return false
 	}
-	w.wd, w.dead = wd, false
+	w.dead = false
 	return true
 }
 
