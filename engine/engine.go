@@ -247,15 +247,7 @@ func (e *Engine) didYouMean(name string) string {
 		}
 	}
 	slices.Sort(names) // the same suggestion every time
-	best, bestD := "", 3
-	for _, c := range names {
-		if len(c) > len(name)+2 || len(name) > len(c)+2 {
-			continue // more than two slips apart (and a huge name costs nothing)
-		}
-		if d := editdist.Distance(name, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
+	best := editdist.Closest(name, names)
 	if best == "" {
 		return ""
 	}

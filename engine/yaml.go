@@ -608,15 +608,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // closest returns the key within two edits of k, if one is.
-func closest(k string, keys []string) string {
-	best, bestD := "", 3
-	for _, c := range keys {
-		if d := editdist.Distance(k, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
+func closest(k string, keys []string) string { return editdist.Closest(k, keys) }
 
 // envSteps reports the steps of environment env (over, its steps) that
 // name no step of the base and have no handler: such a step would be added

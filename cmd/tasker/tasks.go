@@ -176,22 +176,14 @@ func closeName(ctx context.Context, st store.Store, want string, of func(*store.
 	if err != nil {
 		return "", err
 	}
-	best, bestD := "", 3
-	seen := map[string]bool{}
+	var names []string
 	for _, t := range recent.Tasks {
-		name := of(t)
-		if seen[name] || name == want {
-			continue
-		}
-		seen[name] = true
-		if d := editdist.Distance(want, name); d < bestD || d == bestD && name < best {
-			best, bestD = name, d
+		if n := of(t); n != want {
+			names = append(names, n)
 		}
 	}
-	if bestD > 2 {
-		return "", nil
-	}
-	return best, nil
+	slices.Sort(names)
+	return editdist.Closest(want, slices.Compact(names)), nil
 }
 
 func workflowOf(t *store.Task) string  { return t.Namespace + "/" + t.Name }

@@ -28,3 +28,21 @@ func Distance(a, b string) int {
 	}
 	return d[len(a)][len(b)]
 }
+
+// Closest returns the first of candidates nearest to name, within two
+// edits, or "" when none is: a "did you mean". Candidates whose length is
+// more than two apart are skipped unmeasured (their distance is at least
+// the difference), so a huge name costs nothing. Pass them sorted for the
+// same answer every time.
+func Closest(name string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if len(c) > len(name)+2 || len(name) > len(c)+2 {
+			continue
+		}
+		if d := Distance(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}

@@ -19,3 +19,18 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestClosest(t *testing.T) {
+	names := []string{"shop/order", "shop/orders", "shop/refund"}
+	for _, c := range []struct{ name, want string }{
+		{"shop/ordr", "shop/order"},   // one edit from the first, two from the second: the nearest
+		{"shop/orderz", "shop/order"}, // one edit from both: the first
+		{"shop/refnud", "shop/refund"},
+		{"billing/invoice", ""}, // nothing within two edits
+		{"", ""},
+	} {
+		if got := Closest(c.name, names); got != c.want {
+			t.Errorf("Closest(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
