@@ -620,13 +620,15 @@ func (s *Store) GetTaskOutcomes(ctx context.Context, ids []int64) ([]*store.Task
 		s.name, s.results, NOT EXISTS (SELECT 1 FROM tasker_step_edges e WHERE e.from_step_id = s.id)
 		FROM tasker_tasks t LEFT JOIN tasker_steps s ON s.task_id = t.id AND t.state IN ('complete', 'error', 'cancelled', 'resolved_manually')
 		WHERE ` + b.in("t.id", ids) + ` ORDER BY t.id, s.id`
-	what := fmt.Sprintf("reading the outcome of %d tasks", len(ids))
-	if len(ids) == 1 {
-		what = fmt.Sprintf("reading the outcome of task %d", ids[0])
+	fail := func(err error) error { // named only on failure: Wait calls this at every look
+		if len(ids) == 1 {
+			return s.wrap(fmt.Sprintf("reading the outcome of task %d", ids[0]), err)
+		}
+		return s.wrap(fmt.Sprintf("reading the outcome of %d tasks", len(ids)), err)
 	}
 	rows, err := s.query(ctx, s.ro, q, b.args)
 	if err != nil {
-		return nil, s.wrap(what, err)
+		return nil, fail(err)
 	}
 	defer rows.Close()
 	var out []*store.TaskOutcome
@@ -636,7 +638,7 @@ func (s *Store) GetTaskOutcomes(ctx context.Context, ids []int64) ([]*store.Task
 		var step sql.NullString
 		var final bool
 		if err := rows.Scan(&t.ID, &t.Namespace, &t.Name, &t.Kind, &t.IdentityKey, &t.State, &lastErr, &step, &results, &final); err != nil {
-			return nil, s.wrap(what, err)
+			return nil, fail(err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != t.ID {
 			t.LastError = store.JSON(lastErr)
@@ -648,7 +650,7 @@ func (s *Store) GetTaskOutcomes(ctx context.Context, ids []int64) ([]*store.Task
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.wrap(what, err)
+		return nil, fail(err)
 	}
 	return out, nil
 }
