@@ -69,16 +69,20 @@ func (o *startOptions) check() error {
 	}
 	if o.concSet && o.group == "" {
 		bad("WithConcurrency(\"\", %d): the group is empty", o.groupMax)
-	} else if msg := checkName("group", o.group); o.concSet && msg != "" {
-		bad("WithConcurrency(%s, %d): %s", quoteName(o.group), o.groupMax, msg)
+	} else if o.concSet {
+		if msg := checkName("group", o.group); msg != "" {
+			bad("WithConcurrency(%s, %d): %s", quoteName(o.group), o.groupMax, msg)
+		}
 	}
 	if o.concSet && o.groupMax < 1 {
 		bad("WithConcurrency(%q, %d): the limit must be at least 1", o.group, o.groupMax)
 	}
 	if o.queueSet && o.queue == "" {
 		bad("WithQueue(\"\"): the queue is empty (leave the option out for the template's, else %q)", store.DefaultQueue)
-	} else if msg := checkName("queue", o.queue); o.queueSet && msg != "" {
-		bad("WithQueue(%s): %s", quoteName(o.queue), msg)
+	} else if o.queueSet {
+		if msg := checkName("queue", o.queue); msg != "" {
+			bad("WithQueue(%s): %s", quoteName(o.queue), msg)
+		}
 	}
 	if p := o.priority; p != nil && (*p < store.MinPriority || *p > store.MaxPriority) {
 		bad("WithPriority(%d): the priority must be between %d and %d", *p, store.MinPriority, store.MaxPriority)
