@@ -29,6 +29,8 @@ afterwards), with MaxConcurrency 256, BatchSize 256 and a 1-2 ms retry
 backoff, and prints rates and per-step costs:
 
   W1  10,000 one-step workflows                         workflows/s
+  W1r W1 routed: 200 registered handlers, 4 queues served
+  W1m W1 started by one Engine.StartMany call (as River's InsertMany)
   W1c W1 as code-first workflows of one engine.Step
   W2  1,000 workflows x 10-step chain                   steps/s
   W3  100 workflows fanning out 1 -> 50 -> 1            steps/s

@@ -332,12 +332,13 @@ func TestBenchTinyScale(t *testing.T) {
 	// Scale 0.005: 50 one-step workflows for W1 and W4, 5 chains of 10,
 	// one fan-out, 5 sequential chains; a few seconds even under -race.
 	out := mustExecute(t, "bench", "--scale", "0.005", "--db", db)
-	for _, w := range []string{"W1", "W1c", "W2", "W2c", "W3", "W4", "W4c", "W5", "W5c", "W5x"} {
+	for _, w := range []string{"W1", "W1r", "W1m", "W1c", "W2", "W2c", "W3", "W4", "W4c", "W5", "W5c", "W5x"} {
 		m := wantMatch(t, out, `(?m)^`+w+`\s.*\s(\d+)/(\d+)\s+\d`)
 		if m[1] != m[2] || m[1] == "0" {
 			t.Errorf("%s: %s of %s workflows complete", w, m[1], m[2])
 		}
 	}
+	wantMatch(t, out, `(?m)^W1m\s.*started 50 by one StartMany in `)
 	wantMatch(t, out, `(?m)^W4\s.*15 retries \(want 15\)`)
 	wantMatch(t, out, `(?m)^W4c\s.*; 50 driver runs; 15 retries \(want 15\)`)
 	wantMatch(t, out, `(?m)^W5\s.*latency p50 [\d.]+ ms, p99 [\d.]+ ms`)

@@ -102,6 +102,7 @@ type workload struct {
 var workloads = []workload{
 	{"W1", "one-step workflows, 8 goroutines starting", benchW1},
 	{"W1r", "W1 with 200 handlers, 4 queues", benchW1r},
+	{"W1m", "W1 started by one StartMany call", benchW1m},
 	{"W1c", "code-first, one durable step", benchW1c},
 	{"W2", "10-step chains", benchW2},
 	{"W2c", "code-first, 10 durable steps", benchW2c},

@@ -74,6 +74,10 @@ type benchDef struct {
 	// queues, when set, are the queues the engine serves; workflow i
 	// starts on queues[i % len(queues)].
 	queues []string
+	// bulk: the up-front workloads start every workflow with one
+	// Engine.StartMany call (as River's InsertMany), not 8 goroutines of
+	// Start.
+	bulk bool
 }
 
 // configure applies the workload's routing to an engine configuration.
@@ -174,6 +178,10 @@ func benchSpec(name string) (*benchDef, error) {
 		def := dagDef(t, many)
 		def.queues = []string{"q0", "q1", "q2", "q3"}
 		return def, nil
+	case "W1M":
+		def := dagDef(chain("single", 1), noops)
+		def.bulk = true
+		return def, nil
 	case "W2":
 		return dagDef(chain("chain10", 10), noops), nil
 	case "W1C":
@@ -248,7 +256,11 @@ func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int,
 			return nil, err
 		}
 		res = r.result(from, items, unit)
-		res.note = fmt.Sprintf("started %d from %d goroutines in %s (%.0f/s), in WALL", n, startGoroutines, started.Round(time.Millisecond), float64(n)/started.Seconds()) + res.note
+		by := fmt.Sprintf("from %d goroutines", startGoroutines)
+		if def.bulk {
+			by = "by one StartMany"
+		}
+		res.note = fmt.Sprintf("started %d %s in %s (%.0f/s), in WALL", n, by, started.Round(time.Millisecond), float64(n)/started.Seconds()) + res.note
 	}
 	if def.codeFirst {
 		res.durable = int64(n * def.steps)
@@ -261,9 +273,12 @@ func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int,
 // peers harness does.
 const startGoroutines = 8
 
-// startAll starts workflows 0..n-1 from startGoroutines goroutines and
-// tracks them.
+// startAll starts workflows 0..n-1 from startGoroutines goroutines (with
+// def.bulk, by one StartMany call) and tracks them.
 func startAll(ctx context.Context, r *rig, def *benchDef, n int) error {
+	if def.bulk {
+		return startMany(ctx, r, def, n)
+	}
 	var next atomic.Int64
 	var g errgroup.Group
 	for range startGoroutines {
@@ -284,6 +299,26 @@ func startAll(ctx context.Context, r *rig, def *benchDef, n int) error {
 	return g.Wait()
 }
 
+// startMany starts workflows 0..n-1 of a DAG workload by one
+// Engine.StartMany call and tracks them; any item refused fails the run.
+func startMany(ctx context.Context, r *rig, def *benchDef, n int) error {
+	reqs := make([]engine.StartRequest, n)
+	for i := range reqs {
+		reqs[i] = engine.StartRequest{Workflow: def.workflow, Input: benchInput{I: i}}
+	}
+	got, err := r.e.StartMany(ctx, reqs)
+	if err != nil {
+		return fmt.Errorf("StartMany of %d workflows: %w", n, err)
+	}
+	for i, g := range got {
+		if g.Err != nil {
+			return fmt.Errorf("StartMany item %d: %w", i, g.Err)
+		}
+		r.tr.Add(g.Handle.TaskID)
+	}
+	return nil
+}
+
 func benchW1(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
 	return upFront(ctx, tg, "W1", tg.size(10000, 2000, scale), 1, "workflows")
 }
@@ -294,6 +329,10 @@ func benchW1c(ctx context.Context, tg *benchTarget, scale float64) (*benchResult
 
 func benchW1r(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
 	return upFront(ctx, tg, "W1r", tg.size(10000, 2000, scale), 1, "workflows")
+}
+
+func benchW1m(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
+	return upFront(ctx, tg, "W1m", tg.size(10000, 2000, scale), 1, "workflows")
 }
 
 func benchW2(ctx context.Context, tg *benchTarget, scale float64) (*benchResult, error) {
