@@ -18,11 +18,11 @@ const DefaultDeleteLimit = 500
 // DeleteFinished deletes one bounded batch of finished tasks, oldest first
 // within each retention: those with the default retention (retention_ms
 // NULL) that finished before p.Before, then those of each retention of
-// their own that finished longer ago than it. Their transitions and edges
-// are deleted by task id first (on Postgres no foreign key ties them to
-// their task: see migration 014); steps, events and workflow values follow
-// by ON DELETE CASCADE; children of a deleted task keep running with their
-// parent_id set to NULL.
+// their own that finished longer ago than it. Their transitions, edges and
+// steps are deleted by task id first (on Postgres no foreign key ties them
+// to their task: see migrations 014 and 016); events and workflow values
+// follow by ON DELETE CASCADE; children of a deleted task keep running
+// with their parent_id set to NULL.
 func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParams) (int, error) {
 	if err := p.Validate(); err != nil {
 		return 0, fmt.Errorf("deleting finished tasks: %w", err)
@@ -73,7 +73,7 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 			if len(ids) == 0 {
 				continue
 			}
-			for _, table := range []string{"tasker_step_transitions", "tasker_task_transitions", "tasker_step_edges", "tasker_tasks"} {
+			for _, table := range []string{"tasker_step_transitions", "tasker_task_transitions", "tasker_step_edges", "tasker_steps", "tasker_tasks"} {
 				col := "task_id"
 				if table == "tasker_tasks" {
 					col = "id"

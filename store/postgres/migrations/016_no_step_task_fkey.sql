@@ -1,0 +1,18 @@
+-- Steps lose their foreign key to tasks, as transitions and edges did in
+-- 014, for the same reason: every step row is written by a statement
+-- that creates its task or holds its task's running lease, so the key
+-- checked nothing the store does not already guarantee, at a price on
+-- every insert. The key's trigger runs a query per row and locks the task
+-- row FOR KEY SHARE (a WAL record, and a MultiXact when branches of one
+-- code-first workflow record their steps at once). Measured over `tasker
+-- bench --peers-sizes --workloads W1,W2c,W5 --procs 1`, three alternated
+-- runs: auto_explain (log_triggers) timed the key's trigger at 33 µs per
+-- step inserted (with its instrumentation); pg_stat_statements put W5's
+-- start statement (one 3-step workflow) at 202-269 µs with the key and
+-- 169-200 µs without.
+--
+-- DeleteFinished deletes a task's steps by task_id (UNIQUE (task_id,
+-- name) serves it) before the task. Events and workflow values keep their
+-- keys (rare writes) and follow the task by ON DELETE CASCADE. SQLite
+-- keeps every key (see 014).
+ALTER TABLE tasker_steps DROP CONSTRAINT tasker_steps_task_id_fkey;
