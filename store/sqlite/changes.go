@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -85,7 +86,7 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 	go func() {
 		defer close(done)
 		defer conn.Close()
-		pollDataVersion(ctx, conn, out, true, first, s.every(), s.pres.alone, s.signals, signalDone, nil)
+		pollDataVersion(ctx, conn, out, true, first, s.every(), s.pres.alone, s.signals, signalDone, nil, &s.looks[0])
 	}()
 	return out, func() { cancel(); <-done }
 }
@@ -104,7 +105,7 @@ func (s *Store) Wakeups() <-chan struct{} {
 	if s.ro == nil || s.readOnly {
 		return nil
 	}
-	return s.wake.start(s.ro, s.every(), s.pres.alone, s.signals)
+	return s.wake.start(s.ro, s.every(), s.pres.alone, s.signals, &s.looks[1])
 }
 
 // signals returns the store's watch of other processes' signals, started
@@ -144,7 +145,7 @@ type wakeups struct {
 	done   chan struct{}
 }
 
-func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, signals func() *signalWatch) <-chan struct{} {
+func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, signals func() *signalWatch, looks *atomic.Int64) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ch != nil {
@@ -171,7 +172,7 @@ func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, sign
 			var one int
 			return conn.QueryRowContext(ctx, readyProbe, dialect{}.BindTime(time.Now())).Scan(&one) == nil
 		}
-		pollDataVersion(ctx, conn, w.ch, false, first, every, alone, signals, signalWork, ready)
+		pollDataVersion(ctx, conn, w.ch, false, first, every, alone, signals, signalWork, ready, looks)
 	}()
 	return w.ch
 }
@@ -196,10 +197,11 @@ func (s *Store) every() time.Duration { return cmp.Or(s.poll, changePoll) }
 // process's signal of kind — and signals out (coalesced) when the value
 // differs from the last one read (last: one read already, or -1) and worth
 // (nil: always) says so. A failed read ends the poll when stopOnError, else
-// it is skipped (a writer busy at Close).
+// it is skipped (a writer busy at Close). Each look adds one to looks, once
+// the poller listens for what comes next.
 func pollDataVersion(ctx context.Context, conn interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals func() *signalWatch, kind signalKind, worth func(context.Context) bool) {
+}, out chan<- struct{}, stopOnError bool, last int64, every time.Duration, alone func() bool, signals func() *signalWatch, kind signalKind, worth func(context.Context) bool, looks *atomic.Int64) {
 	// Prepared once: the statement cache keeps only statements with
 	// arguments, and parsing the pragma at every look was a third of it.
 	version, err := conn.PrepareContext(ctx, "PRAGMA data_version")
@@ -243,6 +245,7 @@ func pollDataVersion(ctx context.Context, conn interface {
 				wake = signalled
 			}
 		}
+		looks.Add(1) // looked, and subscribed to the signals there are
 		select {
 		case <-ctx.Done():
 			return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -28,6 +29,16 @@ func TestSignalsWakeOtherStores(t *testing.T) {
 	work := a.Wakeups() // each takes its first reading before it returns
 	done, stop := a.TaskDone()
 	defer stop()
+	// Each poller looks again when its loop begins, then listens for
+	// signals: a commit before that look wakes it whatever the signal, as
+	// it must (the commit came after the call), and a signal before it
+	// listens is seen by its poll only. Wait for those looks, so that from
+	// here on a signal of each poller's kind, and only one, wakes it.
+	for deadline := time.Now().Add(time.Minute); sqlite.Looks(a, true) == 0 || sqlite.Looks(a, false) == 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the pollers took no look in their loops within a minute")
+		}
+	}
 	expect := func(what string, ch <-chan struct{}, act func()) {
 		t.Helper()
 		act()

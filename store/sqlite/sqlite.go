@@ -62,6 +62,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -182,6 +183,9 @@ type Store struct {
 	watch     *signalWatch
 	watchOnce sync.Once
 	poll      time.Duration // the pollers' changePoll, when not 0 (tests)
+	// looks counts the pollers' looks, TaskDone's and Wakeups' (tests
+	// wait for a poller's first look in its loop).
+	looks [2]atomic.Int64
 	// pres says whether another store has the file open (nil in memory:
 	// never alone); alone, the pollers look ten times less often.
 	pres *presence
