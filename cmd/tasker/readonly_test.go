@@ -256,3 +256,18 @@ func TestWorkflowFilterRefusesWhatNoWorkflowIs(t *testing.T) {
 		t.Fatalf("a refused command created the database (%v)", err)
 	}
 }
+
+// A filter flag given empty (--workflow "$WF" of an unset variable) or
+// naming no state (--state ,) is refused before anything is opened: it
+// listed, or reported, every task, as if it had not been given.
+func TestBlankFiltersRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `--state "" names no state: give one or more of pending,`, "tasks", "ls", "--db", db, "--state", "")
+	mustFail(t, `--state " , " names no state`, "tasks", "ls", "--db", db, "--state", " , ")
+	mustFail(t, `--workflow is empty (got ""): give namespace/name, or leave --workflow out for every workflow`, "tasks", "ls", "--db", db, "--workflow", "")
+	mustFail(t, `--workflow is empty (got " ")`, "report", "--db", db, "--workflow", " ")
+	mustFail(t, `--namespace is empty (got ""): give a namespace, or leave --namespace out for every namespace`, "report", "--db", db, "--namespace", "")
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database (%v)", err)
+	}
+}

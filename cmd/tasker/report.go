@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -30,6 +31,9 @@ exact). It opens the database read-only.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since <= 0 {
 				return fmt.Errorf("--since must be positive, got %s", since)
+			}
+			if err := errors.Join(refuseBlankFilter(cmd, "namespace", "a namespace"), refuseBlankFilter(cmd, "workflow", "namespace/name")); err != nil {
+				return err
 			}
 			if strings.ContainsAny(namespace, "/@") {
 				return fmt.Errorf("--namespace %q: a namespace has no '/' or '@' (for one workflow, give --workflow namespace/name)", namespace)

@@ -81,6 +81,16 @@ func parseTaskID(s string) (int64, error) {
 	return id, nil
 }
 
+// refuseBlankFilter refuses the filter flag name given with an empty or
+// blank value, saying what it wants: a filter of "$VAR" from an unset
+// variable listed (or reported) every task, as if it had not been given.
+func refuseBlankFilter(cmd *cobra.Command, name, want string) error {
+	if f := cmd.Flags().Lookup(name); f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+		return fmt.Errorf("--%s is empty (got %q): give %s, or leave --%s out for every %s", name, f.Value.String(), want, name, name)
+	}
+	return nil
+}
+
 // parseWorkflowFlag checks a --workflow filter: "namespace/name", as no
 // workflow has a '@' in its namespace or a '/' or '@' in its name
 // (Template refuses them), and a filter with one would match nothing.
@@ -121,6 +131,9 @@ it creates, migrates and changes nothing.`,
 			if before < 0 {
 				return fmt.Errorf("--before must be a task id (a positive integer, or 0 for the first page), got %d", before)
 			}
+			if err := refuseBlankFilter(cmd, "workflow", "namespace/name"); err != nil {
+				return err
+			}
 			p := &store.ListTasksParams{Limit: limit, Before: before}
 			if workflow != "" {
 				if p.Namespace, p.Name, err = parseWorkflowFlag(workflow); err != nil {
@@ -134,6 +147,10 @@ it creates, migrates and changes nothing.`,
 					}
 					p.States = append(p.States, store.TaskState(s))
 				}
+			}
+			if cmd.Flags().Changed("state") && len(p.States) == 0 {
+				// --state "$STATES" of an unset variable listed every task.
+				return fmt.Errorf("--state %q names no state: give one or more of %s, or leave --state out for every state", state, joinStates())
 			}
 			ctx := cmd.Context()
 			st, err := openStore(ctx, db, openReadOnly)
