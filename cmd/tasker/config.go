@@ -16,7 +16,8 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 
 // loadConfig reads --config and the TASKER_* variables (see package
 // cliconfig) into an engine configuration; a --db the user did not give
-// takes the configuration's db. Every problem is reported at once.
+// takes the configuration's db (TASKER_DB, else the file's). Every
+// problem is reported at once.
 func loadConfig(cmd *cobra.Command, path string, db *string) (engine.Config, error) {
 	s, err := loadSettings(cmd, path, db)
 	if err != nil {
@@ -32,6 +33,11 @@ func loadSettings(cmd *cobra.Command, path string, db *string) (*cliconfig.Setti
 		return nil, err
 	}
 	if s.DB != "" && !cmd.Flags().Changed("db") {
+		// Checked here, to name where it was set: openStore's errors
+		// would name --db, which the user did not give.
+		if _, err := parseDBFrom(s.DBFrom, s.DB); err != nil {
+			return nil, err
+		}
 		*db = s.DB
 	}
 	return s, nil

@@ -38,3 +38,42 @@ func TestEmptyDBVariableRefused(t *testing.T) {
 		t.Fatalf("a refused worker left %d entries in %s", len(entries), dir)
 	}
 }
+
+// TASKER_DB is the default of every command's --db, not only worker's and
+// serve's: with it set for the worker, tasks ls read the demo's file in
+// the working directory (or told the user to migrate it). A bad value is
+// refused naming TASKER_DB, and a bad db in --config naming its line, not
+// a --db the user never gave.
+func TestDBVariableIsEveryCommandsDefault(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	db := filepath.Join(dir, "real.db")
+	mustExecute(t, "demo", "--orders", "2", "--db", db)
+	t.Setenv("TASKER_DB", db)
+	if r := rows(mustExecute(t, "tasks", "ls")); len(r) != 2 {
+		t.Fatalf("tasks ls with TASKER_DB lists %d tasks, want the 2 of %s", len(r), db)
+	}
+	mustExecute(t, "tasks", "show", "1")
+	// --db wins over the variable.
+	mustFail(t, "no database at "+filepath.Join(dir, "other.db"), "tasks", "ls", "--db", filepath.Join(dir, "other.db"))
+	if _, err := os.Stat(filepath.Join(dir, "tasker-demo.db")); !os.IsNotExist(err) {
+		t.Fatalf("a command with TASKER_DB set opened the demo's file (stat: %v)", err)
+	}
+
+	t.Setenv("TASKER_DB", "sqlite:x.db")
+	mustFail(t, `TASKER_DB sqlite:x.db looks like a URL without "://"`, "tasks", "ls")
+	mustFail(t, `TASKER_DB sqlite:x.db looks like a URL without "://"`, "worker")
+	t.Setenv("TASKER_DB", " ")
+	mustFail(t, "TASKER_DB is empty", "tasks", "cancel", "1")
+	os.Unsetenv("TASKER_DB")
+	conf := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(conf, []byte("db: postgres//host/db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, conf+`:1: db postgres//host/db looks like a URL without "://"`, "serve", "--config", conf)
+	for _, name := range []string{"tasker-demo.db", "sqlite:x.db", "postgres"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("a refused command created %s (stat: %v)", name, err)
+		}
+	}
+}

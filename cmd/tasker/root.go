@@ -28,8 +28,9 @@ func newRootCmd() *cobra.Command {
 		Short: "Tasker: durable workflows on SQLite or PostgreSQL",
 		Long: `Tasker runs workflows (DAGs of steps, or Go code with durable steps) durably on an SQLite file or PostgreSQL.
 
---db takes an SQLite file path (default ` + defaultDB + `; or sqlite://PATH) or a
-postgres:// URL; add ?schema=NAME to a URL to use that schema. Only demo,
+--db takes an SQLite file path (default TASKER_DB when set, else ` + defaultDB + `;
+or sqlite://PATH) or a postgres:// URL; add ?schema=NAME to a URL to use that
+schema. Only demo,
 worker, approval start and migrate create or migrate a database; tasks ls,
 tasks show, workers, explain, report and schedules list open it read-only, and the other commands need it to exist at the
 current schema version (` + "`tasker migrate`" + ` upgrades it).
@@ -45,8 +46,11 @@ TASKER_EXECUTION_QUEUES?); other TASKER_ names are left alone.`,
 	logs.add(root)
 	// A TASKER_ variable that looks like a misspelt one of the
 	// configuration's is refused before any command does anything.
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		return errors.Join(cliconfig.CheckEnv(os.Environ()), logs.check())
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := errors.Join(cliconfig.CheckEnv(os.Environ()), logs.check()); err != nil {
+			return err
+		}
+		return dbFromEnv(cmd)
 	}
 	root.AddCommand(newDemoCmd(), newTasksCmd(), newEventsCmd(), newApprovalCmd(), newWorkerCmd(), newMigrateCmd(),
 		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd(),
@@ -88,9 +92,35 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 	}
 }
 
-// addDBFlag gives a command the --db flag.
+// addDBFlag gives a command the --db flag, whose default TASKER_DB
+// overrides (dbFromEnv).
 func addDBFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "db", defaultDB, "SQLite file path or postgres:// URL")
+	cmd.Flags().StringVar(p, "db", defaultDB, "SQLite file path or postgres:// URL; TASKER_DB, when set, replaces the default")
+	_ = cmd.Flags().SetAnnotation("db", dbFlagAnnotation, []string{"TASKER_DB"})
+}
+
+// dbFlagAnnotation marks the --db flags addDBFlag made (bench's and
+// chaos's --db, fresh databases of their own, are others).
+const dbFlagAnnotation = "tasker_db_env"
+
+// dbFromEnv gives cmd's --db, when not given, the value of TASKER_DB, so
+// that every command works on the database the worker's configuration
+// names: tasks ls, tasks cancel… read the demo's file instead, or told the
+// user to migrate it. worker and serve read TASKER_DB with the rest of
+// their configuration (loadSettings), which also refuses it empty.
+func dbFromEnv(cmd *cobra.Command) error {
+	f := cmd.Flags().Lookup("db")
+	if f == nil || f.Changed || f.Annotations[dbFlagAnnotation] == nil || cmd.Flags().Lookup("config") != nil {
+		return nil
+	}
+	v, ok := os.LookupEnv("TASKER_DB")
+	if !ok {
+		return nil
+	}
+	if _, err := parseDBFrom("TASKER_DB", v); err != nil {
+		return err
+	}
+	return f.Value.Set(v)
 }
 
 // dbTarget is what --db names: an SQLite file or a PostgreSQL schema.
@@ -104,9 +134,13 @@ type dbTarget struct {
 // parseDB checks --db: an SQLite file path (optionally sqlite://PATH) or a
 // postgres:// URL with an optional ?schema=NAME; any other URL scheme is
 // refused rather than taken for a file name.
-func parseDB(dsn string) (*dbTarget, error) {
+func parseDB(dsn string) (*dbTarget, error) { return parseDBFrom("--db", dsn) }
+
+// parseDBFrom is parseDB of a value from, which its errors name: "--db",
+// "TASKER_DB" or the configuration's "FILE:LINE: db".
+func parseDBFrom(from, dsn string) (*dbTarget, error) {
 	if strings.TrimSpace(dsn) == "" {
-		return nil, errors.New("--db is empty: give an SQLite file path or a postgres:// URL")
+		return nil, fmt.Errorf("%s is empty: give an SQLite file path or a postgres:// URL", from)
 	}
 	t := &dbTarget{dsn: dsn}
 	scheme, rest, isURL := strings.Cut(dsn, "://")
@@ -116,36 +150,36 @@ func parseDB(dsn string) (*dbTarget, error) {
 		// its "://", not a file of that name (which opened or created it).
 		for _, sep := range []string{":", "//", ":/"} {
 			if s, _, ok := strings.Cut(dsn, sep); ok && knownScheme(s) {
-				return nil, fmt.Errorf("--db %s looks like a URL without \"://\": write %s://…, or ./%s for a file of that name", dsn, strings.ToLower(s), dsn)
+				return nil, fmt.Errorf("%s %s looks like a URL without \"://\": write %s://…, or ./%s for a file of that name", from, dsn, strings.ToLower(s), dsn)
 			}
 		}
 		t.path = dsn
 	case strings.EqualFold(scheme, "sqlite"):
 		if rest == "" {
-			return nil, fmt.Errorf("--db %s names no file (sqlite://PATH)", dsn)
+			return nil, fmt.Errorf("%s %s names no file (sqlite://PATH)", from, dsn)
 		}
 		t.path = rest
 	case strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"):
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("--db: postgres URL: %w", err)
+			return nil, fmt.Errorf("%s: postgres URL: %w", from, err)
 		}
 		q := u.Query()
 		if s, ok := q["schema"]; ok && (len(s) != 1 || s[0] == "") {
-			return nil, fmt.Errorf("--db: ?schema= needs one schema name (got %q); leave it out for the connection's current schema", s)
+			return nil, fmt.Errorf("%s: ?schema= needs one schema name (got %q); leave it out for the connection's current schema", from, s)
 		}
 		t.schema = q.Get("schema")
 		q.Del("schema")
 		u.RawQuery = q.Encode()
 		t.pgURL = u.String()
 	default:
-		return nil, fmt.Errorf("--db: unsupported URL scheme %q (give an SQLite file path, sqlite://PATH or a postgres:// URL)", scheme)
+		return nil, fmt.Errorf("%s: unsupported URL scheme %q (give an SQLite file path, sqlite://PATH or a postgres:// URL)", from, scheme)
 	}
 	// SQLite reads a ? in the path as the start of URI parameters: it
 	// opened the part before it and dropped the rest unread (or, for a
 	// pragma, created the file, then failed).
 	if strings.Contains(t.path, "?") {
-		return nil, fmt.Errorf("--db %s: an SQLite path takes no ?parameters (the store sets its own pragmas); give the file's path alone", dsn)
+		return nil, fmt.Errorf("%s %s: an SQLite path takes no ?parameters (the store sets its own pragmas); give the file's path alone", from, dsn)
 	}
 	return t, nil
 }

@@ -53,6 +53,9 @@ type Settings struct {
 	// DB is the database (the --db flag's value when the flag is not
 	// given); empty when neither the file nor the environment set it.
 	DB string
+	// DBFrom says where DB was set, for errors about its value:
+	// "FILE:LINE: db" or "TASKER_DB".
+	DBFrom string
 	// Config is the preset (none: the engine's defaults) with the file's
 	// and the environment's values over it; Store is unset.
 	Config engine.Config
@@ -150,7 +153,10 @@ var keys = []key{
 		if strings.TrimSpace(v.s) == "" {
 			return errors.New("is empty: give an SQLite file path or a postgres:// URL, or leave db out")
 		}
-		s.DB = v.s
+		s.DB, s.DBFrom = v.s, v.where
+		if !strings.HasPrefix(v.where, "TASKER_") {
+			s.DBFrom += ": db"
+		}
 		return nil
 	}},
 	{"worker_id", kString, func(s *Settings, v value) error {
