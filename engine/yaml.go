@@ -347,7 +347,7 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 		t.Concurrency = &Concurrency{Key: d.str(c, path, "key")}
 		if n, ok := asInt(c["max"]); ok {
 			t.Concurrency.Max = n
-		} else {
+		} else if d.has(c, path, "max", partial, "concurrency: {max: 1, key: customer_id}") {
 			d.add(join(path, "max"), "must be an integer, got %s", describeValue(c["max"]))
 		}
 	default:
@@ -372,13 +372,13 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 			default:
 				if n, ok := asInt(v); ok {
 					rl.PerSecond = float64(n)
-				} else {
+				} else if d.has(m, path, "per_second", partial, "{per_second: 50, burst: 10}") {
 					d.add(join(path, "per_second"), "must be a number, got %s", describeValue(v))
 				}
 			}
 			if n, ok := asInt(m["burst"]); ok {
 				rl.Burst = n
-			} else {
+			} else if d.has(m, path, "burst", partial, "{per_second: 50, burst: 10}") {
 				d.add(join(path, "burst"), "must be an integer, got %s", describeValue(m["burst"]))
 			}
 			t.RateLimits[sys] = rl
@@ -567,6 +567,22 @@ func asInt(v any) (int, bool) {
 		return int(n), n <= uint64(int(^uint(0)>>1))
 	}
 	return 0, false
+}
+
+// has reports whether m has key. When it has not, a template is refused
+// naming the key as required, with example (the mapping as it should
+// read): it was refused as "must be an integer, got null", a null the file
+// did not have. An environment's overrides (partial) may leave it out, as
+// maps merge key by key: an environment's rate_limits: {payments: {burst:
+// 20}} keeps the base's per_second, and was refused.
+func (d *decoder) has(m map[string]any, at, key string, partial bool, example string) bool {
+	if _, ok := m[key]; ok {
+		return true
+	}
+	if !partial {
+		d.add(join(at, key), "is required (say %s)", example)
+	}
+	return false
 }
 
 // describeValue names a decoded YAML value's kind for an error, without Go

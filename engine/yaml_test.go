@@ -425,3 +425,60 @@ steps:
 		t.Errorf("priority 5000: %v", err)
 	}
 }
+
+// A rate limit without burst or per_second, and a concurrency without max,
+// are refused naming the key as required: they read "must be an integer,
+// got null", a null the file did not have. An environment may leave them
+// out, since maps merge key by key: one that changed only a rate limit's
+// burst was refused, although the template it selects is complete.
+func TestYAMLRequiredKeysOfMappings(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+concurrency: {key: customer_id}
+rate_limits:
+  payments: {per_second: 5}
+  mail: {burst: 2}
+steps:
+  - {name: charge, handler: shop.charge, dependent_system: payments}
+  - {name: confirm, handler: shop.confirm, dependent_system: mail}
+`)
+	ps := problems(t, path, "")
+	for _, w := range []struct{ path, msg string }{
+		{"concurrency.max", "is required (say concurrency: {max: 1, key: customer_id})"},
+		{"rate_limits.payments.burst", "is required (say {per_second: 50, burst: 10})"},
+		{"rate_limits.mail.per_second", "is required"},
+	} {
+		if p := find(t, ps, w.path); !strings.Contains(p.Msg, w.msg) || strings.Contains(p.Msg, "null") {
+			t.Errorf("%s: %q, want it to say %q", w.path, p.Msg, w.msg)
+		}
+	}
+	if len(ps) != 3 {
+		t.Errorf("%d problems, want 3: %v", len(ps), ps)
+	}
+
+	path = writeTemplate(t, `
+namespace: shop
+name: order
+concurrency: {max: 2, key: customer_id}
+rate_limits:
+  payments: {per_second: 5, burst: 1}
+steps:
+  - {name: charge, handler: shop.charge, dependent_system: payments}
+environments:
+  production:
+    concurrency: {max: 8}
+    rate_limits:
+      payments: {burst: 20}
+`)
+	for _, env := range []string{"", "production"} {
+		if _, err := engine.LoadTemplateFile(path, env); err != nil {
+			t.Fatalf("env %q: %v", env, err)
+		}
+	}
+	tmpl, err := engine.LoadTemplateFile(path, "production")
+	must(t, err)
+	if *tmpl.Concurrency != (engine.Concurrency{Max: 8, Key: "customer_id"}) || tmpl.RateLimits["payments"] != (engine.RateLimit{PerSecond: 5, Burst: 20}) {
+		t.Fatalf("production: concurrency %+v, rate limit %+v; want the base's key and per_second with the environment's max and burst", *tmpl.Concurrency, tmpl.RateLimits["payments"])
+	}
+}
