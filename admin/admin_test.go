@@ -225,6 +225,41 @@ func TestAuthMatrix(t *testing.T) {
 	}
 }
 
+// TestUnauthorizedSaysWhy: a 401 says what was wrong with the token sent
+// (every one read "a bearer token is required", also to a client that
+// sent one), and a 403 names the token's role without "a operator".
+func TestUnauthorizedSaysWhy(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	v.token(store.RoleViewer)
+	revoked, tok, err := admin.CreateToken(context.Background(), v.st, "gone", store.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.st.RevokeAdminToken(context.Background(), tok.ID, tok.CreatedAt); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, token string
+		headers     []string
+		want        string
+	}{
+		{"none", "", nil, "a bearer token is required"},
+		{"another scheme", "", []string{"Authorization", "Token " + v.tokens[store.RoleViewer]}, `the Authorization header is not "Bearer tasker_…"`},
+		{"not ours", "abc123", nil, "the bearer token is not a Tasker token (they start with tasker_"},
+		{"unknown", "tasker_notatoken", nil, "the bearer token is unknown or revoked"},
+		{"revoked", revoked, nil, "the bearer token is unknown or revoked"},
+	} {
+		code, body := v.do("GET", "/api/counts", c.token, "", c.headers...)
+		if code != http.StatusUnauthorized || !strings.Contains(fmt.Sprint(body["error"]), c.want) {
+			t.Errorf("%s: %d %v, want 401 saying %q", c.name, code, body, c.want)
+		}
+	}
+	code, body := v.do("GET", "/api/tokens", v.tokens[store.RoleViewer], "")
+	if want := "this needs the admin role; token:tok-viewer has the viewer role"; code != http.StatusForbidden || body["error"] != want {
+		t.Errorf("a viewer listing tokens: %d %v, want 403 %q", code, body, want)
+	}
+}
+
 // TestOperatorActionRecordsActor: a cancel through the API records the
 // token's name as the actor in the transition's metadata.
 func TestOperatorActionRecordsActor(t *testing.T) {

@@ -59,7 +59,21 @@ type principal struct {
 	actor string // recorded in transition metadata: "token:<name>" or "anonymous"
 }
 
-var errUnauthorized = errors.New("a bearer token is required (Authorization: Bearer tasker_…; create one with `tasker tokens create`)")
+// errUnauthorized is a 401: no token. The other 401s (authError) match
+// it with errors.Is and say what was wrong with the token sent: every one
+// read "a bearer token is required", also to a client that sent one.
+var errUnauthorized error = authError("a bearer token is required (Authorization: Bearer tasker_…; create one with `tasker tokens create`)")
+
+type authError string
+
+func (e authError) Error() string        { return string(e) }
+func (e authError) Is(target error) bool { return target == errUnauthorized }
+
+var (
+	errNotBearer    = authError("the Authorization header is not \"Bearer tasker_…\": send the token as Authorization: Bearer tasker_…")
+	errNotOurToken  = authError("the bearer token is not a Tasker token (they start with tasker_; `tasker tokens create` makes one)")
+	errUnknownToken = authError("the bearer token is unknown or revoked (`tasker tokens ls` lists the tokens; `tasker tokens create` makes one)")
+)
 
 // authenticate resolves the request's bearer token. Without one, the
 // request is anonymous: an admin while AllowAnonymous is set and the
@@ -87,7 +101,7 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 	}
 	scheme, secret, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, errUnauthorized
+		return nil, errNotBearer
 	}
 	return s.bySecret(r.Context(), secret)
 }
@@ -95,12 +109,12 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 // bySecret finds the live token with that secret.
 func (s *server) bySecret(ctx context.Context, secret string) (*principal, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) {
-		return nil, errUnauthorized
+		return nil, errNotOurToken
 	}
 	hash := hashToken(secret)
 	t, err := s.st.FindAdminToken(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthorized
+		return nil, errUnknownToken
 	}
 	if err != nil {
 		return nil, err
@@ -108,7 +122,7 @@ func (s *server) bySecret(ctx context.Context, secret string) (*principal, error
 	// The lookup is by hash (a secret's prefix cannot be guessed from its
 	// timing); compare in constant time all the same.
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) != 1 || t.RevokedAt != nil {
-		return nil, errUnauthorized
+		return nil, errUnknownToken
 	}
 	return &principal{role: t.Role, actor: "token:" + t.Name}, nil
 }
@@ -126,7 +140,7 @@ func (s *server) need(role string, h func(w http.ResponseWriter, r *http.Request
 			writeError(w, http.StatusServiceUnavailable, fmt.Errorf("checking the token: %w", err))
 			return
 		case rank(p.role) < rank(role):
-			writeError(w, http.StatusForbidden, fmt.Errorf("this needs the %s role; the token is a %s", role, p.role))
+			writeError(w, http.StatusForbidden, fmt.Errorf("this needs the %s role; %s has the %s role", role, p.actor, p.role))
 			return
 		}
 		h(w, r, p)
