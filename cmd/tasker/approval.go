@@ -12,6 +12,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/examples/approval"
+	"github.com/tasker-go/tasker/store"
 )
 
 func newApprovalCmd() *cobra.Command {
@@ -105,6 +106,12 @@ the same --db charges it, then waits for the decision, sent with
 			}
 			x := approval.Expense{ID: id, Employee: employee, Cents: cents}
 			h, err := approval.Start(ctx, e, x)
+			if errors.Is(err, store.ErrConflict) {
+				// The same --id with another amount or employee: the
+				// store's words (an identity key, a different input) name
+				// neither flag.
+				return fmt.Errorf("expense %s was already started with another --amount or --employee: give a new --id, or the first one's --amount and --employee (%w)", id, err)
+			}
 			if err != nil {
 				return err
 			}

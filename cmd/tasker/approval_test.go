@@ -26,6 +26,9 @@ func TestApprovalStartEventsSendWorker(t *testing.T) {
 	wantMatch(t, out, `approve: tasker events send `+id+` approval --key decision --payload '\{"approved":true,"by":"you"\}' --db `)
 	out = mustExecute(t, "approval", "start", "--amount", "42.50", "--id", "exp-7", "--db", db)
 	wantMatch(t, out, `^expense exp-7 was already started: task `+id+` `)
+	// Another amount under the same --id names the flags, not only the
+	// store's identity key.
+	mustFail(t, "expense exp-7 was already started with another --amount or --employee: give a new --id", "approval", "start", "--amount", "43", "--id", "exp-7", "--db", db)
 
 	st, err := sqlite.Open(ctx, db, nil)
 	if err != nil {
