@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -257,6 +258,39 @@ func TestUnauthorizedSaysWhy(t *testing.T) {
 	code, body := v.do("GET", "/api/tokens", v.tokens[store.RoleViewer], "")
 	if want := "this needs the admin role; token:tok-viewer has the viewer role"; code != http.StatusForbidden || body["error"] != want {
 		t.Errorf("a viewer listing tokens: %d %v, want 403 %q", code, body, want)
+	}
+}
+
+// TestSendEventSaysDuplicate: an event whose key was sent before changes
+// nothing, and the answer says so ("duplicate":true; it was the same 200
+// as a new event's, so a second decision looked taken); a blank name,
+// which no WaitEvent waits for, is refused and nothing is recorded.
+func TestSendEventSaysDuplicate(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	ctx := context.Background()
+	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
+		return engine.WaitEvent[bool](w, "approval", time.Hour)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/tasks/%d/events", h.TaskID)
+	for i, want := range []bool{false, true} {
+		code, body := v.do("POST", path, op, fmt.Sprintf(`{"name":"approval","key":"decision","payload":%t}`, i == 0))
+		if code != http.StatusOK || body["duplicate"] != want {
+			t.Fatalf("send %d: %d %v, want 200 with duplicate %t", i+1, code, body, want)
+		}
+	}
+	code, body := v.do("POST", path, op, `{"name":" ","key":"k"}`)
+	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), `the event needs a name (got " ")`) {
+		t.Fatalf("a blank name: %d %v, want 400 naming it", code, body)
+	}
+	if created, err := v.e.SendEvent(ctx, h.TaskID, " ", "k", nil); err != nil || !created {
+		t.Fatalf("the refused blank event was recorded (probe: created %t, %v)", created, err)
 	}
 }
 

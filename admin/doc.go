@@ -24,6 +24,7 @@
 //	POST /api/tasks/{id}/retry                                                  (operator)
 //	POST /api/tasks/{id}/steps/{step}/resolve  {"results":…}                    (operator)
 //	POST /api/tasks/{id}/events         {"name":"…","key":"…","payload":…}       (operator)
+//	                                    answers "duplicate":true when the key was sent before (nothing changed)
 //	GET  /api/tokens                    the tokens, never their secrets          (admin)
 //	POST /api/tokens/{id}/revoke                                                (admin)
 //

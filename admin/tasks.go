@@ -239,6 +239,12 @@ func (s *server) workflows(w http.ResponseWriter, r *http.Request, _ *principal)
 // act runs an operator action with the principal as its actor and
 // answers with the task as it is afterwards.
 func (s *server) act(w http.ResponseWriter, r *http.Request, p *principal, body any, do func(ctx context.Context, id int64) error) {
+	s.actAnd(w, r, p, body, func(ctx context.Context, id int64) (map[string]any, error) { return nil, do(ctx, id) })
+}
+
+// actAnd is act for an action whose answer says more than the task and
+// the actor: do's fields are added to it.
+func (s *server) actAnd(w http.ResponseWriter, r *http.Request, p *principal, body any, do func(ctx context.Context, id int64) (map[string]any, error)) {
 	id, err := taskID(r)
 	if err != nil {
 		fail(w, err)
@@ -248,7 +254,8 @@ func (s *server) act(w http.ResponseWriter, r *http.Request, p *principal, body 
 		fail(w, err)
 		return
 	}
-	if err := do(engine.WithActor(r.Context(), p.actor), id); err != nil {
+	answer, err := do(engine.WithActor(r.Context(), p.actor), id)
+	if err != nil {
 		fail(w, err)
 		return
 	}
@@ -257,7 +264,11 @@ func (s *server) act(w http.ResponseWriter, r *http.Request, p *principal, body 
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"task": summary(d.Task), "actor": p.actor})
+	if answer == nil {
+		answer = map[string]any{}
+	}
+	answer["task"], answer["actor"] = summary(d.Task), p.actor
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // cancel: POST /api/tasks/{id}/cancel {"reason": "…", "force": false}.
@@ -310,16 +321,23 @@ func (s *server) sendEvent(w http.ResponseWriter, r *http.Request, p *principal)
 		Key     string          `json:"key"`
 		Payload json.RawMessage `json:"payload"`
 	}
-	s.act(w, r, p, &body, func(ctx context.Context, id int64) error {
-		if body.Name == "" {
-			return badRequest("the event needs a name")
+	s.actAnd(w, r, p, &body, func(ctx context.Context, id int64) (map[string]any, error) {
+		// A blank name was recorded: no WaitEvent ever waits for it.
+		if strings.TrimSpace(body.Name) == "" {
+			return nil, badRequest("the event needs a name (got %q): the name the workflow's WaitEvent waits for", body.Name)
 		}
 		var payload any
 		if len(body.Payload) > 0 {
 			payload = body.Payload
 		}
-		_, err := s.e.SendEvent(ctx, id, body.Name, body.Key, payload)
-		return err
+		created, err := s.e.SendEvent(ctx, id, body.Name, body.Key, payload)
+		if err != nil {
+			return nil, err
+		}
+		// A key sent before changes nothing (its first payload stays):
+		// the answer says so, as `tasker events send` does; it was the
+		// same 200 as a new event's.
+		return map[string]any{"duplicate": !created}, nil
 	})
 }
 
