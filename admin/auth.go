@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -22,7 +23,15 @@ const tokenPrefix = "tasker_"
 // CreateToken makes a token with the given name and role (store.RoleViewer,
 // RoleOperator or RoleAdmin), records its SHA-256 and returns the secret:
 // show it once, it cannot be read back. `tasker tokens create` calls it.
+//
+// The name is the actor the audit trail records ("token:NAME"): one with
+// spaces around it or a control character is refused, since it would read
+// as another token's name (" ops" beside "ops", which the check that
+// names are unique let through).
 func CreateToken(ctx context.Context, st store.Store, name, role string) (string, *store.AdminToken, error) {
+	if strings.TrimSpace(name) != name || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", nil, fmt.Errorf("creating admin token %q: the name has spaces around it or a control character, and the audit trail (actor token:NAME) would read it as another name: give it without them", name)
+	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", nil, fmt.Errorf("creating admin token %q: %w", name, err)

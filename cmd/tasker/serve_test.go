@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -193,5 +194,20 @@ func TestTokensCreateRefusesABlankName(t *testing.T) {
 	mustFail(t, `--name is required`, "tokens", "create", "--name", "  ", "--role", "viewer", "--db", db)
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatalf("a refused command created %s (%v)", db, err)
+	}
+}
+
+// A token name with spaces around it (or a control character) is refused:
+// " ops" was created beside "ops", the check that names are unique let it
+// through, and the audit trail's actor token: ops read as the other.
+func TestTokensCreateRefusesPaddedNames(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "t.db")
+	mustExecute(t, "migrate", "--db", db)
+	mustExecute(t, "tokens", "create", "--name", "ops", "--role", "operator", "--db", db)
+	for _, name := range []string{" ops", "ops ", "ops\nadmin", "o\tps"} {
+		mustFail(t, fmt.Sprintf("creating admin token %q: the name has spaces around it or a control character", name), "tokens", "create", "--name", name, "--role", "admin", "--db", db)
+	}
+	if r := rows(mustExecute(t, "tokens", "ls", "--db", db)); len(r) != 1 {
+		t.Fatalf("tokens ls lists %d tokens after the refused ones, want 1:\n%v", len(r), r)
 	}
 }
