@@ -26,19 +26,39 @@ from anywhere with the database.`,
 	cmd.AddCommand(newSchedulesListCmd(),
 		scheduleOp("pause", "stop a schedule's ticks until resume (a run it started goes on)",
 			func(ctx context.Context, e *engine.Engine, out io.Writer, id string) error {
+				// PauseSchedule changes nothing on a paused schedule: say
+				// so rather than "paused".
+				before, err := e.GetSchedule(ctx, id)
+				if err != nil {
+					return err
+				}
 				if err := e.PauseSchedule(ctx, id); err != nil {
 					return err
 				}
-				_, err := fmt.Fprintf(out, "schedule %s paused\n", id)
+				if before.Paused {
+					_, err = fmt.Fprintf(out, "schedule %s was already paused; nothing changed\n", id)
+					return err
+				}
+				_, err = fmt.Fprintf(out, "schedule %s paused\n", id)
 				return err
 			}),
 		scheduleOp("resume", "resume a paused schedule from its next tick (ticks of the paused time do not fire)",
 			func(ctx context.Context, e *engine.Engine, out io.Writer, id string) error {
+				// ResumeSchedule changes nothing on an active schedule: say
+				// so rather than "resumed".
+				before, err := e.GetSchedule(ctx, id)
+				if err != nil {
+					return err
+				}
 				if err := e.ResumeSchedule(ctx, id); err != nil {
 					return err
 				}
 				info, err := e.GetSchedule(ctx, id)
 				if err != nil {
+					return err
+				}
+				if !before.Paused {
+					_, err = fmt.Fprintf(out, "schedule %s is not paused; nothing changed (next tick %s)\n", id, fmtTime(info.NextFireAt))
 					return err
 				}
 				_, err = fmt.Fprintf(out, "schedule %s resumed; next tick %s\n", id, fmtTime(info.NextFireAt))

@@ -48,6 +48,10 @@ func TestSchedulesCommands(t *testing.T) {
 	if info, _ := e.GetSchedule(ctx, "nightly"); info == nil || !info.Paused {
 		t.Fatalf("pause did not pause: %+v", info)
 	}
+	// Pausing a paused schedule changes nothing, and says so.
+	if out := mustExecute(t, "schedules", "pause", "nightly", "--db", db); out != "schedule nightly was already paused; nothing changed\n" {
+		t.Fatalf("pause again:\n%s", out)
+	}
 	if out := mustExecute(t, "schedules", "trigger", "nightly", "--db", db); !strings.Contains(out, "leader starts the run") {
 		t.Fatalf("trigger:\n%s", out)
 	}
@@ -73,6 +77,10 @@ func TestSchedulesCommands(t *testing.T) {
 	}
 	if out := mustExecute(t, "schedules", "resume", "nightly", "--db", db); !strings.Contains(out, "resumed; next tick") {
 		t.Fatalf("resume:\n%s", out)
+	}
+	// Resuming an active schedule changes nothing, and says so.
+	if out := mustExecute(t, "schedules", "resume", "nightly", "--db", db); !strings.HasPrefix(out, "schedule nightly is not paused; nothing changed (next tick ") {
+		t.Fatalf("resume again:\n%s", out)
 	}
 	mustFail(t, `no schedule "weekly"`, "schedules", "pause", "weekly", "--db", db)
 	mustFail(t, "accepts 1 arg", "schedules", "delete", "--db", db)
