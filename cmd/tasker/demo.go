@@ -39,7 +39,10 @@ completion and prints a summary. Each run adds new orders to the database.`,
 	}
 	cmd.Flags().IntVar(&o.orders, "orders", 200, "orders to run")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 0, "most handlers running at once (0: the engine's default, 32)")
-	addDBFlag(cmd, &o.db)
+	// Not addDBFlag: TASKER_DB does not apply, so the demo's orders go to
+	// the demo's own file unless --db names another database, never to the
+	// one a worker's environment names.
+	cmd.Flags().StringVar(&o.db, "db", defaultDB, "SQLite file path or postgres:// URL (TASKER_DB does not apply: the demo writes its orders where --db says)")
 	return cmd
 }
 

@@ -59,6 +59,17 @@ func TestDBVariableIsEveryCommandsDefault(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "tasker-demo.db")); !os.IsNotExist(err) {
 		t.Fatalf("a command with TASKER_DB set opened the demo's file (stat: %v)", err)
 	}
+	// The demo writes its orders to its own file, not to TASKER_DB's.
+	mustExecute(t, "demo", "--orders", "1")
+	if r := rows(mustExecute(t, "tasks", "ls")); len(r) != 2 {
+		t.Fatalf("after demo with TASKER_DB set, %s has %d tasks, want its 2", db, len(r))
+	}
+	if r := rows(mustExecute(t, "tasks", "ls", "--db", filepath.Join(dir, "tasker-demo.db"))); len(r) != 1 {
+		t.Fatalf("the demo's own file has %d tasks, want 1", len(r))
+	}
+	if err := os.Remove(filepath.Join(dir, "tasker-demo.db")); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Setenv("TASKER_DB", "sqlite:x.db")
 	mustFail(t, `TASKER_DB sqlite:x.db looks like a URL without "://"`, "tasks", "ls")

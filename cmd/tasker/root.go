@@ -28,7 +28,7 @@ func newRootCmd() *cobra.Command {
 		Short: "Tasker: durable workflows on SQLite or PostgreSQL",
 		Long: `Tasker runs workflows (DAGs of steps, or Go code with durable steps) durably on an SQLite file or PostgreSQL.
 
---db takes an SQLite file path (default TASKER_DB when set, else ` + defaultDB + `;
+--db takes an SQLite file path (default TASKER_DB when set, except for demo, else ` + defaultDB + `;
 or sqlite://PATH) or a postgres:// URL; add ?schema=NAME to a URL to use that
 schema. Only demo,
 worker, approval start and migrate create or migrate a database; tasks ls,
