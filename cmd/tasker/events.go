@@ -51,7 +51,7 @@ updates sent with engine.Update.`,
 			}
 			// An empty --key would send the event with none: sent again,
 			// it would be another event, not a duplicate.
-			if key == "" && cmd.Flags().Changed("key") {
+			if strings.TrimSpace(key) == "" && cmd.Flags().Changed("key") {
 				return errors.New("--key is empty: give the idempotency key, or leave --key out for an event sent every time")
 			}
 			// The payload is checked here, before anything is opened: the

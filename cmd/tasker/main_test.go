@@ -453,6 +453,7 @@ func TestBenchRefusesProcsOnSQLite(t *testing.T) {
 func TestEventsSendRefusesAnEmptyKey(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "t.db")
 	mustFail(t, `--key is empty: give the idempotency key, or leave --key out`, "events", "send", "1", "approval", "--key", "", "--db", db)
+	mustFail(t, `--key is empty: give the idempotency key, or leave --key out`, "events", "send", "1", "approval", "--key", "  ", "--db", db)
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatalf("a refused command created %s (%v)", db, err)
 	}

@@ -48,6 +48,11 @@ naming them, and otherwise ignores them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// Before the database is opened: a mistyped address is refused
+			// naming the flag, not as the listener's "missing port".
+			if _, _, err := net.SplitHostPort(listen); err != nil {
+				return fmt.Errorf("--listen %q is not host:port (%v): give e.g. 127.0.0.1:7007, or :7007 for every interface", listen, err)
+			}
 			settings, err := loadSettings(cmd, configPath, &db)
 			if err != nil {
 				return err

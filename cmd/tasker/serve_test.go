@@ -211,3 +211,14 @@ func TestTokensCreateRefusesPaddedNames(t *testing.T) {
 		t.Fatalf("tokens ls lists %d tokens after the refused ones, want 1:\n%v", len(r), r)
 	}
 }
+
+// serve --listen without a port is refused naming the flag, before the
+// database is opened (no file appears): it failed after opening it, with
+// the listener's "missing port in address" and no flag named.
+func TestServeRefusesAListenWithoutPort(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `--listen "localhost" is not host:port`, "serve", "--db", db, "--listen", "localhost")
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused serve touched %s (stat: %v)", db, err)
+	}
+}
