@@ -19,8 +19,12 @@ import (
 // diverges from the history, a *VersionError (errors.Is
 // ErrVersionUnsupported) when the history's version of a change is one the
 // code no longer supports (see Version), and nil when the history is a
-// valid prefix of what the code does. Use it before deploying changed
-// workflow code; ReplayHistory does the same for a history saved as JSON.
+// valid prefix of what the code does. Code that would fail the workflow
+// where its history goes on — a step's recorded result or the input that no
+// longer decodes as the type the code now asks for, an operation it
+// refuses — is an error too (the failure, wrapped). Use it before deploying
+// changed workflow code; ReplayHistory does the same for a history saved as
+// JSON.
 func (e *Engine) Replay(ctx context.Context, taskID int64) error {
 	h, err := e.WorkflowHistory(ctx, taskID)
 	if err != nil {
@@ -80,8 +84,12 @@ func (e *Engine) WorkflowHistory(ctx context.Context, taskID int64) (*WorkflowHi
 }
 
 // ReplayHistory is Replay for a saved history: it needs no database row of
-// the task, only the workflow registered on e.
+// the task, only the workflow registered on e. A nil history is refused
+// (store.ErrInvalid).
 func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
+	if h == nil {
+		return fmt.Errorf("replaying a workflow history: %w: the history is nil", store.ErrInvalid)
+	}
 	def, ok := e.workflowDef(h.Workflow)
 	if !ok {
 		return fmt.Errorf("replaying task %d: %w: %q", h.TaskID, ErrUnknownWorkflow, h.Workflow)
@@ -108,6 +116,12 @@ func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
 		return nd
 	case errors.As(wctx.fail, &ve):
 		return ve
+	case wctx.fail != nil:
+		// The code fails the workflow where the history goes on: it no
+		// longer reads what was recorded (a step's result or the input
+		// decoded as another type) or misuses an operation. A resumed
+		// workflow would fail the same way.
+		return fmt.Errorf("replaying task %d: the code fails the workflow: %w", h.TaskID, wctx.fail)
 	case wctx.stop != nil:
 		return nil // the history ends here; the code went on consistently
 	case ferr == nil && wctx.last > wctx.seq:

@@ -68,12 +68,14 @@ func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowCo
 	def := &workflowDef{name: name, in: reflect.TypeFor[I](), out: reflect.TypeFor[O](), run: func(wctx *WorkflowContext, input store.JSON) (any, error) {
 		var wi workflowInput
 		var in I
+		// A failure fails the workflow (failWith), so that a replay
+		// against changed code reports an input it no longer reads.
 		if err := json.Unmarshal(input, &wi); err != nil {
-			return nil, Permanent(fmt.Errorf("decoding input of workflow %s: %w", name, err))
+			return nil, wctx.failWith(Permanent(fmt.Errorf("decoding input of workflow %s: %w", name, err)))
 		}
 		if len(wi.Input) > 0 {
 			if err := json.Unmarshal(wi.Input, &in); err != nil {
-				return nil, Permanent(fmt.Errorf("decoding input of workflow %s: %w", name, err))
+				return nil, wctx.failWith(Permanent(fmt.Errorf("decoding input of workflow %s: %w", name, err)))
 			}
 		}
 		return fn(wctx, in)

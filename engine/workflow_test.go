@@ -222,6 +222,49 @@ func TestWorkflowNonDeterminism(t *testing.T) {
 	}
 }
 
+// TestWorkflowReplayRefusesWhatTheCodeNoLongerReads: a replay fails when
+// the code would fail the workflow on resume — a step's recorded result or
+// the input that no longer decodes as the type the code asks for now. Such
+// replays returned nil (a "valid prefix") and the deploy they vetted failed
+// every resumed workflow.
+func TestWorkflowReplayRefusesWhatTheCodeNoLongerReads(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	asText := false
+	must(t, engine.RegisterWorkflow(env.Engine, "t/types", func(wctx *engine.WorkflowContext, in renewIn) (int, error) {
+		if asText { // a deploy changes the step's result type
+			s, err := engine.Step(wctx, "total", func(ctx context.Context) (string, error) { return "42", nil })
+			return len(s), err
+		}
+		return engine.Step(wctx, "total", func(ctx context.Context) (int, error) { return in.Amount, nil })
+	}))
+	h, err := engine.StartWorkflow[renewIn, int](ctx, env.Engine, "t/types", renewIn{Customer: "c", Amount: 42})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	testkit.Replay(t, env.Engine, h.TaskID) // the same code replays cleanly
+
+	asText = true
+	err = env.Replay(ctx, h.TaskID)
+	if err == nil || !strings.Contains(err.Error(), "decoding the recorded result of step total (sequence 1)") {
+		t.Fatalf("Replay with the step's result type changed = %v", err)
+	}
+
+	// Another build takes the input as a string.
+	other := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(other.Engine, "t/types", func(wctx *engine.WorkflowContext, in string) (int, error) {
+		return engine.Step(wctx, "total", func(ctx context.Context) (int, error) { return len(in), nil })
+	}))
+	hist, err := env.WorkflowHistory(ctx, h.TaskID)
+	must(t, err)
+	err = other.ReplayHistory(ctx, hist)
+	if err == nil || !strings.Contains(err.Error(), "decoding input of workflow t/types") {
+		t.Fatalf("ReplayHistory with the input type changed = %v", err)
+	}
+	if err := other.ReplayHistory(ctx, nil); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("ReplayHistory(nil) = %v, want store.ErrInvalid", err)
+	}
+}
+
 func TestWorkflowEvents(t *testing.T) {
 	type approval struct {
 		By string `json:"by"`

@@ -117,8 +117,10 @@ func (env *Env) SaveHistory(taskID int64, path string) {
 
 // ReplayFile replays the history SaveHistory wrote to path against the
 // workflow code registered on e (see engine.ReplayHistory) and fails the
-// test when the code is not deterministic with respect to it or no longer
-// supports its version of a change. e needs no row of the task.
+// test when the code is not deterministic with respect to it, no longer
+// supports its version of a change, or would fail the workflow where its
+// history goes on (a recorded result or input it no longer decodes). e needs
+// no row of the task.
 func ReplayFile(t testing.TB, e *engine.Engine, path string) {
 	t.Helper()
 	if err := replayFile(e, path); err != nil {
@@ -150,8 +152,9 @@ func replayFile(e *engine.Engine, path string) error {
 
 // Replay re-runs a stored workflow history against the workflow code
 // registered on e now, executing nothing new, and fails the test when the
-// code is not deterministic with respect to it (see engine.Replay). Run it
-// on histories saved from production before deploying changed code.
+// code is not deterministic with respect to it or would fail the workflow
+// (see engine.Replay). Run it on histories saved from production before
+// deploying changed code.
 func Replay(t testing.TB, e *engine.Engine, taskID int64) {
 	t.Helper()
 	if err := e.Replay(context.Background(), taskID); err != nil {
