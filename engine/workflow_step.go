@@ -287,8 +287,14 @@ type Future[T any] struct {
 	err  error
 }
 
-// Get waits for the step and returns its result.
+// Get waits for the step and returns its result. A nil future returns a
+// permanent error (a slice of futures with a hole, say), which fails the
+// workflow when returned.
 func (f *Future[T]) Get() (T, error) {
+	if f == nil {
+		var zero T
+		return zero, Permanent(errors.New("Future.Get: the future is nil: a Future comes from engine.Go"))
+	}
 	<-f.done
 	return f.val, f.err
 }
@@ -320,11 +326,18 @@ func Go[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) 
 }
 
 // All waits for every future and returns their results in order, or the
-// first error (after all have finished).
+// first error (after all have finished). A nil future is an error naming
+// its index (permanent: returned, it fails the workflow).
 func All[T any](futures ...*Future[T]) ([]T, error) {
 	out := make([]T, len(futures))
 	var first error
 	for i, f := range futures {
+		if f == nil {
+			if first == nil {
+				first = Permanent(fmt.Errorf("engine.All: future %d (counting from 0) is nil: a Future comes from engine.Go", i))
+			}
+			continue
+		}
 		v, err := f.Get()
 		out[i] = v
 		if err != nil && first == nil {

@@ -413,6 +413,40 @@ func TestWorkflowParallelSteps(t *testing.T) {
 	}
 }
 
+// TestWorkflowAllRefusesANilFuture: a slice of futures with a hole (an
+// index skipped when filling it) fails the workflow at once with the
+// index. It panicked in All, and the driver retried the panic until its
+// attempts ran out.
+func TestWorkflowAllRefusesANilFuture(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/holes", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		fs := make([]*engine.Future[int], 3)
+		for i := range fs {
+			if i == 1 {
+				continue // the mistake: fs[1] stays nil
+			}
+			fs[i] = engine.Go(wctx, fmt.Sprintf("part%d", i), func(ctx context.Context) (int, error) { return i, nil })
+		}
+		parts, err := engine.All(fs...)
+		return len(parts), err
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/holes", struct{}{})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	_, err = h.Result(ctx)
+	if err == nil || !strings.Contains(err.Error(), "engine.All: future 1 (counting from 0) is nil") {
+		t.Fatalf("result of All over a nil future = %v", err)
+	}
+	if d := env.Task(h.TaskID).Step(engine.DriverStep); d.Attempts != 1 {
+		t.Fatalf("driver attempts = %d, want 1: the mistake is permanent", d.Attempts)
+	}
+	var nilFuture *engine.Future[int]
+	if _, err := nilFuture.Get(); err == nil || !strings.Contains(err.Error(), "the future is nil") {
+		t.Fatalf("Get of a nil future = %v", err)
+	}
+}
+
 func TestWorkflowTimeoutAndCancel(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, engine.RegisterWorkflow(env.Engine, "t/slow", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
