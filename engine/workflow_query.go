@@ -88,12 +88,22 @@ func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
 }
 
 // Query returns the state a workflow task published under name
-// (SetQueryState), decoded as T, or ErrNoQueryState. It reads the database
-// only: the workflow need not be running, or registered in this process.
+// (SetQueryState), decoded as T, or ErrNoQueryState (the error says when
+// the task is a DAG task, which publishes none). A task id of no task is
+// store.ErrNotFound. It reads the database only: the workflow need not be
+// running, or registered in this process.
 func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T, error) {
 	var v T
 	wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueQuery, name)
 	if errors.Is(err, store.ErrNotFound) {
+		// Only now is the task read: say why there is nothing.
+		t, terr := e.outcome(ctx, taskID)
+		switch {
+		case terr != nil:
+			return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, terr)
+		case t.Kind != store.KindCode:
+			return v, fmt.Errorf("querying %q of task %d: %w: it is a task of the DAG template %s/%s; only code-first workflows publish query state", name, taskID, ErrNoQueryState, t.Namespace, t.Name)
+		}
 		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, ErrNoQueryState)
 	}
 	if err != nil {

@@ -266,3 +266,23 @@ func TestSendEventRefusesTheUpdatePrefix(t *testing.T) {
 		t.Fatalf("events recorded after the refusal: %d, %v", n, err)
 	}
 }
+
+// TestQueryOfNoWorkflowSaysWhy: Query of a task id that names no task is
+// store.ErrNotFound, and of a DAG task ErrNoQueryState saying it is one.
+// Both read as "no query state", as if the workflow had not published yet,
+// so a mistyped id looked like a workflow still to come.
+func TestQueryOfNoWorkflowSaysWhy(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, env.HandleFunc("h", func(sc *engine.StepContext) (any, error) { return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "s", Handler: "h"}}}))
+	dag, err := env.Start(ctx, "t/dag", nil)
+	must(t, err)
+	if _, err := engine.Query[int](ctx, env.Engine, dag.TaskID+100, "balance"); !errors.Is(err, store.ErrNotFound) || errors.Is(err, engine.ErrNoQueryState) {
+		t.Fatalf("Query of no task = %v, want store.ErrNotFound", err)
+	}
+	_, err = engine.Query[int](ctx, env.Engine, dag.TaskID, "balance")
+	if !errors.Is(err, engine.ErrNoQueryState) || !strings.Contains(err.Error(), "DAG template t/dag") {
+		t.Fatalf("Query of a DAG task = %v, want ErrNoQueryState naming the template", err)
+	}
+}
