@@ -58,7 +58,8 @@ type Config struct {
 	// workers can be told apart. Optional.
 	Version   string
 	Execution ExecutionConfig
-	// Retry is the default backoff for steps that do not set their own.
+	// Retry is the default backoff for steps that do not set their own
+	// (Base and Max each 0 for the default, or at least a millisecond).
 	Retry retry.Policy
 	// Clock replaces the wall clock (testkit uses a fake one). It also says
 	// which clock the store uses (see Clock.StoreNow).

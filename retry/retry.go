@@ -39,7 +39,9 @@ type Policy struct {
 	NoJitter bool `json:"no_jitter,omitempty"`
 }
 
-// Validate reports every problem at once.
+// Validate reports every problem at once. Base and Max are each 0 (the
+// default) or at least a millisecond: a bare number is nanoseconds (Base: 2
+// is 2 ns, not 2 s), so a shorter one is refused.
 func (p Policy) Validate() error {
 	var errs []error
 	if p.Base < 0 {
@@ -47,6 +49,14 @@ func (p Policy) Validate() error {
 	}
 	if p.Max < 0 {
 		errs = append(errs, fmt.Errorf("retry max must not be negative, got %s", p.Max))
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"base", p.Base}, {"max", p.Max}} {
+		if f.d > 0 && f.d < time.Millisecond {
+			errs = append(errs, fmt.Errorf("retry %s %s is under a millisecond: a bare number is nanoseconds (write 2 * time.Second, not 2)", f.name, f.d))
+		}
 	}
 	if p.Base > 0 && p.Max > 0 && p.Max < p.Base {
 		errs = append(errs, fmt.Errorf("retry max %s is below base %s", p.Max, p.Base))

@@ -88,3 +88,23 @@ func TestBaseAboveDefaultMaxRefused(t *testing.T) {
 		}
 	}
 }
+
+// A Base or Max under a millisecond is a bare number of nanoseconds
+// (Base: 2 meant 2 s); it was accepted, and every retry came at once.
+func TestSubMillisecondRefused(t *testing.T) {
+	for _, c := range []struct {
+		p    retry.Policy
+		want string
+	}{
+		{retry.Policy{Base: 2}, "retry base 2ns is under a millisecond"},
+		{retry.Policy{Max: 30}, "retry max 30ns is under a millisecond"},
+		{retry.Policy{Base: 999 * time.Microsecond, Max: time.Second}, "retry base 999µs is under a millisecond"},
+	} {
+		if err := c.p.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: Validate = %v, want %q", c.p, err, c.want)
+		}
+	}
+	if err := (retry.Policy{Base: time.Millisecond, Max: time.Millisecond}).Validate(); err != nil {
+		t.Errorf("a millisecond each: %v", err)
+	}
+}

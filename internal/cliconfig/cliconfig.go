@@ -198,8 +198,8 @@ var keys = []key{
 		s.Config.Execution.Queues = v.list
 		return nil
 	}},
-	{"retry.base", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Base })},
-	{"retry.max", kDuration, durField(func(c *engine.Config) *time.Duration { return &c.Retry.Max })},
+	{"retry.base", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Retry.Base })},
+	{"retry.max", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Retry.Max })},
 	{"predictive_retry.min", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Min })},
 	{"predictive_retry.max", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Max })},
 	{"cache.distributed", kString, func(s *Settings, v value) error { s.Config.Cache.Distributed = v.s; return nil }},

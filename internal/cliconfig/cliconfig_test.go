@@ -212,10 +212,10 @@ func TestEmptyDBRefused(t *testing.T) {
 
 // A duration the engine refuses under a millisecond is refused naming its
 // key and line: the engine's error named neither and told the user to
-// "write 30 * time.Second". retry.base, which the engine takes as it is,
-// is not.
+// "write 30 * time.Second". retry.base and retry.max too, since the
+// engine refuses them under a millisecond.
 func TestSubMillisecondDurationsNameTheKey(t *testing.T) {
-	_, err := Parse("c.yaml", []byte("execution:\n  lease_ttl: 500us\npredictive_retry:\n  min: 10ns\n"), []string{"TASKER_EXECUTION_SCHEDULE_INTERVAL=1ns"})
+	_, err := Parse("c.yaml", []byte("execution:\n  lease_ttl: 500us\npredictive_retry:\n  min: 10ns\nretry:\n  base: 500us\n"), []string{"TASKER_EXECUTION_SCHEDULE_INTERVAL=1ns"})
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -223,6 +223,7 @@ func TestSubMillisecondDurationsNameTheKey(t *testing.T) {
 		`c.yaml:2: execution.lease_ttl: "500us" is under a millisecond: give 0 (the default) or at least 1ms`,
 		`c.yaml:4: predictive_retry.min: "10ns" is under a millisecond`,
 		`TASKER_EXECUTION_SCHEDULE_INTERVAL: execution.schedule_interval: "1ns" is under a millisecond`,
+		`c.yaml:6: retry.base: "500us" is under a millisecond`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -231,8 +232,8 @@ func TestSubMillisecondDurationsNameTheKey(t *testing.T) {
 	if strings.Contains(err.Error(), "time.Second") {
 		t.Errorf("error gives Go advice for a file:\n%v", err)
 	}
-	if s, err := Parse("c.yaml", []byte("retry: {base: 500us, max: 1ms}\nexecution: {lease_ttl: 1ms}\n"), nil); err != nil || s.Config.Retry.Base != 500*time.Microsecond {
-		t.Fatalf("retry.base 500us, lease_ttl 1ms: %+v, %v", s, err)
+	if s, err := Parse("c.yaml", []byte("retry: {base: 1ms, max: 1ms}\nexecution: {lease_ttl: 1ms}\n"), nil); err != nil || s.Config.Retry.Base != time.Millisecond {
+		t.Fatalf("retry.base 1ms, lease_ttl 1ms: %+v, %v", s, err)
 	}
 }
 
