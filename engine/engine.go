@@ -227,7 +227,31 @@ func (e *Engine) unknownTemplate(name string) error {
 	if _, ok := e.workflowDef(name); ok {
 		return fmt.Errorf("%w: %s is a code-first workflow: start it with StartWorkflow", ErrUnknownTemplate, quoteName(name))
 	}
+	if base, _, ok := strings.Cut(name, "@"); ok {
+		if vs := e.versions(base); len(vs) > 0 {
+			what := "version"
+			if len(vs) > 1 {
+				what = "versions"
+			}
+			return fmt.Errorf("%w: %s: %s is registered in this process in %s %s (leave the version out for the one registered last)", ErrUnknownTemplate, quoteName(name), base, what, strings.Join(vs, ", "))
+		}
+	}
 	return fmt.Errorf("%w: %s%s", ErrUnknownTemplate, quoteName(name), e.didYouMean(name))
+}
+
+// versions lists the registered versions of the DAG template base
+// ("namespace/name"), sorted.
+func (e *Engine) versions(base string) []string {
+	var out []string
+	e.tmu.RLock()
+	for k := range e.templates {
+		if v, ok := strings.CutPrefix(k, base+"@"); ok {
+			out = append(out, strconv.Quote(v))
+		}
+	}
+	e.tmu.RUnlock()
+	slices.Sort(out)
+	return out
 }
 
 // didYouMean returns "; did you mean \"x\"?" for the registered workflow

@@ -247,6 +247,7 @@ func TestUnknownWorkflowNamesSuggest(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, env.HandleFunc("ok", noop))
 	must(t, env.Register(&engine.Template{Namespace: "shop", Name: "order", Steps: []engine.StepTemplate{{Name: "a", Handler: "ok"}}}))
+	must(t, env.Register(&engine.Template{Namespace: "shop", Name: "order", Version: "2.0.0", Steps: []engine.StepTemplate{{Name: "a", Handler: "ok"}}}))
 	must(t, engine.RegisterWorkflow(env.Engine, "billing/renew", func(w *engine.WorkflowContext, in int) (int, error) { return in, nil }))
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -264,6 +265,9 @@ func TestUnknownWorkflowNamesSuggest(t *testing.T) {
 			_, err := env.Schedule(ctx, "s", "@every 10s", n, nil, engine.ScheduleOptions{})
 			return err
 		}},
+		// A version not registered names those that are: the name is
+		// right, so no slip is suggested (the old message named neither).
+		{"shop/order@1.0.0", engine.ErrUnknownTemplate, `shop/order is registered in this process in versions "0.0.0", "2.0.0" (leave the version out`, func(n string) error { _, err := env.Start(ctx, n, nil); return err }},
 	} {
 		err := c.call(c.name)
 		if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.want) {
