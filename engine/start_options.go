@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -45,7 +46,7 @@ func (o *startOptions) overrideWith(opts []StartOption) error {
 
 // check refuses options that are mistakes (an empty idempotency key,
 // group or queue, a group or queue the store would refuse, a nil
-// transaction, a timeout that is not positive, a
+// transaction, a timeout that is not positive or under a millisecond, a
 // limit or priority out of range) or that contradict each
 // other (Unique with a key, StartAt with StartAfter, one option given
 // twice with different values), naming the options:
@@ -66,6 +67,8 @@ func (o *startOptions) check() error {
 	}
 	if o.timeoutSet && o.timeout <= 0 {
 		bad("WithWorkflowTimeout(%s): the timeout must be positive (leave the option out for none)", o.timeout)
+	} else if o.timeoutSet && o.timeout < time.Millisecond {
+		bad("WithWorkflowTimeout(%s): the timeout is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", o.timeout)
 	}
 	if o.concSet && o.group == "" {
 		bad("WithConcurrency(\"\", %d): the group is empty", o.groupMax)

@@ -44,6 +44,9 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 		{"nil tx", []engine.StartOption{engine.InTx(nil)}, "InTx(nil)"},
 		{"negative timeout", []engine.StartOption{engine.WithWorkflowTimeout(-time.Second)}, "WithWorkflowTimeout(-1s): the timeout must be positive"},
 		{"zero timeout", []engine.StartOption{engine.WithWorkflowTimeout(0)}, "WithWorkflowTimeout(0s): the timeout must be positive"},
+		// A bare number is nanoseconds (30 meant 30 s): it was accepted,
+		// and the task timed out before its first step ran.
+		{"nanosecond timeout", []engine.StartOption{engine.WithWorkflowTimeout(30)}, "WithWorkflowTimeout(30ns): the timeout is under a millisecond"},
 		{"empty group", []engine.StartOption{engine.WithConcurrency("", 3)}, `WithConcurrency("", 3): the group is empty`},
 		{"zero limit", []engine.StartOption{engine.WithConcurrency("g", 0)}, `WithConcurrency("g", 0): the limit must be at least 1`},
 		{"empty queue", []engine.StartOption{engine.WithQueue("")}, `WithQueue(""): the queue is empty`},

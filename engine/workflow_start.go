@@ -147,7 +147,8 @@ func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
 // of kind workflow_timeout) if it has not finished d after it started. It
 // works for DAG tasks and code-first workflows: running steps see their
 // context end at the deadline, and no step starts or retries after it.
-// A d that is not positive is refused (leave the option out for none).
+// A d that is not positive is refused (leave the option out for none), and
+// so is one under a millisecond: a bare number is nanoseconds.
 func WithWorkflowTimeout(d time.Duration) StartOption {
 	return func(o *startOptions) {
 		if o.timeoutSet && o.timeout != d {
