@@ -53,7 +53,8 @@ type Cache interface {
 	// Fetch returns the cached value, or calls load on a miss, stores its
 	// result for ttl and returns it. Concurrent misses for one key in this
 	// process call load once and share its result. Errors from load are
-	// returned as is and nothing is cached.
+	// returned as is and nothing is cached. A nil load is an error, hit
+	// or miss.
 	Fetch(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error)
 	// Incr adds delta to the counter under key and returns the new value.
 	// A counter that does not exist starts at zero and gets ttl; later

@@ -69,9 +69,13 @@ type getSetter interface {
 
 // fetch implements Cache.Fetch on top of Get and Set. The leader stores the
 // loaded value before the flight ends, so a caller arriving after the flight
-// finds it with Get and never loads twice.
+// finds it with Get and never loads twice. A nil load is refused whether or
+// not the key is cached: checked only on a miss, it would panic now and then.
 func fetch(ctx context.Context, c getSetter, g *flightGroup, key string, ttl time.Duration,
 	load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	if load == nil {
+		return nil, fmt.Errorf("cachex: fetch %q: load is nil", key)
+	}
 	if v, ok, err := c.Get(ctx, key); err != nil || ok {
 		return v, err
 	}

@@ -33,6 +33,9 @@ func SetJSON[T any](ctx context.Context, c Cache, key string, v T, ttl time.Dura
 func FetchJSON[T any](ctx context.Context, c Cache, key string, ttl time.Duration,
 	load func(ctx context.Context) (T, error)) (T, error) {
 	var v T
+	if load == nil { // (the wrapper below is never nil: say so here)
+		return v, fmt.Errorf("cachex: fetch %q: load is nil", key)
+	}
 	raw, err := c.Fetch(ctx, key, ttl, func(ctx context.Context) ([]byte, error) {
 		loaded, err := load(ctx)
 		if err != nil {

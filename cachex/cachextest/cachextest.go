@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,7 @@ func Exercise(t *testing.T, newCache func(t *testing.T) cachex.Cache) {
 		{"TTLExpiry", testTTLExpiry},
 		{"FetchLoadsOnce", testFetchLoadsOnce},
 		{"FetchErrorNotCached", testFetchErrorNotCached},
+		{"FetchNilLoadRefused", testFetchNilLoadRefused},
 		{"IncrAtomic", testIncrAtomic},
 		{"IncrTTL", testIncrTTL},
 		{"LockExcludes", testLockExcludes},
@@ -193,6 +195,26 @@ func testFetchErrorNotCached(t *testing.T, c cachex.Cache) {
 	v, err := c.Fetch(ctx, "e", time.Minute, func(context.Context) ([]byte, error) { return []byte("ok"), nil })
 	if err != nil || string(v) != "ok" {
 		t.Fatalf("Fetch after a failed load = %q, %v; want ok", v, err)
+	}
+}
+
+// testFetchNilLoadRefused: a nil load is an error on a miss and on a hit
+// alike. It panicked on a miss only, so code that passed one ran while the
+// key stayed cached and panicked once it expired.
+func testFetchNilLoadRefused(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	for _, cached := range []bool{false, true} {
+		if cached {
+			if err := c.Set(ctx, "nl", []byte("v"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.Fetch(ctx, "nl", time.Minute, nil); err == nil || !strings.Contains(err.Error(), `fetch "nl": load is nil`) {
+			t.Fatalf("Fetch with a nil load (cached: %v) = %v", cached, err)
+		}
+		if _, err := cachex.FetchJSON[int](ctx, c, "nl", time.Minute, nil); err == nil || !strings.Contains(err.Error(), `fetch "nl": load is nil`) {
+			t.Fatalf("FetchJSON with a nil load (cached: %v) = %v", cached, err)
+		}
 	}
 }
 
