@@ -70,6 +70,19 @@ func TestKitRefusesMistakes(t *testing.T) {
 		{"RunStep raw dep not JSON", `testkit: result of dependency quote is not valid JSON: "{amount: 42}"`, func(ft *fatalT) {
 			_, _ = testkit.RunStep(ft, ok, nil, map[string]any{"quote": json.RawMessage("{amount: 42}")}, nil)
 		}},
+		// A bare number is nanoseconds: the handler saw its deadline
+		// passed, as a template would refuse (Timeout: 30 meant 30 s).
+		{"RunStep nanosecond timeout", "testkit: RunStep: StepOptions.Timeout 30ns is under a millisecond", func(ft *fatalT) {
+			_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Timeout: 30})
+		}},
+		// A DAG task records no durable steps: the empty list passed any
+		// assertion that nothing ran.
+		{"DurableSteps of a DAG task", "testkit: DurableSteps(1): the task is of the DAG template t/one, which records no durable steps", func(ft *fatalT) {
+			env := newEnv(ft)
+			h, err := env.Start(t.Context(), "t/one", nil)
+			must(t, err)
+			env.DurableSteps(h.TaskID)
+		}},
 		{"RunStep raw input not JSON", `testkit: input is not valid JSON: "order 42"`, func(ft *fatalT) { _, _ = testkit.RunStep(ft, ok, []byte("order 42"), nil, nil) }},
 	} {
 		if got := fatalOf(t, c.f); got == "" || !strings.Contains(got, c.want) {

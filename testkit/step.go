@@ -34,7 +34,7 @@ type StepOptions struct {
 	// decodes), encoded to JSON.
 	Config any
 	// Timeout sets the step's deadline, as a template's Timeout does
-	// (default: none).
+	// (default: none; otherwise at least a millisecond).
 	Timeout time.Duration
 	// Context is the parent of the handler's context (default: t.Context(),
 	// which ends with the test).
@@ -76,8 +76,9 @@ func (r *StepResult) Decode(v any) error {
 // encoded a permanent error. The result is returned even with an error.
 //
 // Encoding input, deps or config failing fails the test, and so do a nil
-// handler, a json.RawMessage or []byte that is not valid JSON, and a
-// negative StepOptions number. RunStep is the unit test of a step;
+// handler, a json.RawMessage or []byte that is not valid JSON, a negative
+// StepOptions number, and a Timeout under a millisecond (a bare number is
+// nanoseconds). RunStep is the unit test of a step;
 // NewEngine runs whole workflows.
 //
 //	res, err := testkit.RunStep(t, charge, map[string]int{"order_id": 42},
@@ -93,6 +94,9 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	}
 	if o.Attempt < 0 || o.TaskID < 0 || o.StepID < 0 || o.Timeout < 0 {
 		t.Fatalf("testkit: RunStep: StepOptions.Attempt, TaskID, StepID and Timeout must not be negative, got %d, %d, %d and %s", o.Attempt, o.TaskID, o.StepID, o.Timeout)
+	}
+	if o.Timeout > 0 && o.Timeout < time.Millisecond { // as a template step's Timeout
+		t.Fatalf("testkit: RunStep: StepOptions.Timeout %s is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", o.Timeout)
 	}
 	if o.Workflow == "" {
 		o.Workflow = "test/workflow"

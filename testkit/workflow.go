@@ -26,11 +26,17 @@ type DurableStep struct {
 }
 
 // DurableSteps returns a code-first task's recorded durable operations in
-// sequence order: which steps ran, and how many attempts each took.
+// sequence order: which steps ran, and how many attempts each took. A DAG
+// task, which records none, fails the test (an empty list would pass an
+// assertion that nothing ran).
 func (env *Env) DurableSteps(taskID int64) []DurableStep {
 	env.t.Helper()
+	d := env.Task(taskID)
+	if d.Task.Kind != store.KindCode {
+		env.t.Fatalf("testkit: DurableSteps(%d): the task is of the DAG template %s/%s, which records no durable steps (see History)", taskID, d.Task.Namespace, d.Task.Name)
+	}
 	var out []DurableStep
-	for _, s := range env.Task(taskID).Steps {
+	for _, s := range d.Steps {
 		if s.Sequence == nil {
 			continue
 		}
