@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -655,11 +656,16 @@ type Outcome struct {
 	name    string                     // the task's workflow, "namespace/name"
 }
 
-// Decode decodes one step's result.
+// Decode decodes one step's result. A step with no result is an error
+// naming the steps that have one.
 func (o *Outcome) Decode(step string, v any) error {
 	raw, ok := o.Results[step]
 	if !ok {
-		return fmt.Errorf("task %d has no result for step %q", o.TaskID, step)
+		have := "none has"
+		if len(o.Results) > 0 {
+			have = "those with one: " + strings.Join(slices.Sorted(maps.Keys(o.Results)), ", ")
+		}
+		return fmt.Errorf("task %d has no result for step %q (%s)", o.TaskID, step, have)
 	}
 	return json.Unmarshal(raw, v)
 }

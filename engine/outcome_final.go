@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -27,7 +28,9 @@ func (o *Outcome) FinalSteps() []string { return slices.Clone(o.final) }
 
 // Final returns the task's final result as JSON (see FinalSteps for which
 // steps it comes from). It fails when the task did not complete or its
-// final step recorded no result.
+// final step recorded no result, and for a code-first run that continued
+// as new (ContinueAsNew), whose result is the next run's: the error wraps a
+// *ContinuedError naming it.
 func (o *Outcome) Final() (json.RawMessage, error) {
 	if o.State != store.TaskComplete && o.State != store.TaskResolvedManually {
 		return nil, fmt.Errorf("task %d ended %s: it has no final result", o.TaskID, o.State)
@@ -39,6 +42,12 @@ func (o *Outcome) Final() (json.RawMessage, error) {
 		raw, ok := o.Results[o.final[0]]
 		if !ok {
 			return nil, fmt.Errorf("task %d: final step %q recorded no result", o.TaskID, o.final[0])
+		}
+		if next, ok := continuedAs(raw); ok && o.kind == store.KindCode {
+			// The driver's result names the next run, not a value of
+			// the workflow's: decoded, it failed as the wrong type.
+			return nil, fmt.Errorf("task %d has no final result of its own: %w (WorkflowHandle.Result follows the runs to the last one's result; Engine.Runs lists them)",
+				o.TaskID, &ContinuedError{TaskID: o.TaskID, Next: next})
 		}
 		return raw, nil
 	}
@@ -63,6 +72,9 @@ func (o *Outcome) DecodeFinal(v any) error {
 		return err
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
+		if len(o.final) > 1 {
+			return fmt.Errorf("decoding the final result of task %d, an object keyed by its final steps %s (a struct or map of them, or Decode one step): %w", o.TaskID, strings.Join(o.final, ", "), err)
+		}
 		return fmt.Errorf("decoding the final result of task %d: %w", o.TaskID, err)
 	}
 	return nil

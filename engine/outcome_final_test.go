@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
@@ -83,6 +85,50 @@ func TestFinalOfSeveralSinks(t *testing.T) {
 	must(t, out.DecodeFinal(&final))
 	if len(final) != 2 || final["b"] != "from b" || final["c"] != "from c" {
 		t.Fatalf("DecodeFinal = %v", final)
+	}
+	// Decoded as one sink's type, the error says what the result is (it
+	// said only "cannot unmarshal object into Go value of type string").
+	var one string
+	if err := out.DecodeFinal(&one); err == nil || !strings.Contains(err.Error(), "an object keyed by its final steps b, c") {
+		t.Fatalf("DecodeFinal into a string = %v", err)
+	}
+	// A step without a result names those with one (it named none).
+	if err := out.Decode("d", &one); err == nil || !strings.Contains(err.Error(), `no result for step "d" (those with one: a, b, c)`) {
+		t.Fatalf("Decode of a step the task lacks = %v", err)
+	}
+}
+
+// A run that continued as new has no final result of its own: Final says
+// so, naming the next run (a *ContinuedError). It returned the marker that
+// links the runs, and DecodeFinal failed to decode it as the workflow's
+// result type ("cannot unmarshal object into Go value of type int").
+func TestFinalOfContinuedRun(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/loop", func(w *engine.WorkflowContext, n int) (int, error) {
+		if n < 2 {
+			return 0, engine.ContinueAsNew(w, n+1)
+		}
+		return n * 10, nil
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/loop", 1)
+	must(t, err)
+	env.RunFor(time.Minute)
+	runs, err := env.Runs(ctx, h.TaskID)
+	must(t, err)
+	out, err := env.Wait(ctx, h.TaskID)
+	must(t, err)
+	var final int
+	err = out.DecodeFinal(&final)
+	var ce *engine.ContinuedError
+	if !errors.As(err, &ce) || ce.TaskID != h.TaskID || ce.Next != runs.ContinuedAs || !strings.Contains(err.Error(), "has no final result of its own") {
+		t.Fatalf("DecodeFinal of a continued run = %v (runs %+v)", err, runs)
+	}
+	last, err := env.Wait(ctx, runs.ContinuedAs)
+	must(t, err)
+	must(t, last.DecodeFinal(&final))
+	if final != 20 {
+		t.Fatalf("the last run's DecodeFinal = %d, want 20", final)
 	}
 }
 
