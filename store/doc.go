@@ -26,6 +26,10 @@
 // current one of an object is its highest sort key (unique per object),
 // which History reports as MostRecent, so no write demotes the row before
 // it. A step that has never moved has no transition rows and is pending.
+// A task's first transition comes from no state (FromState nil): to
+// pending, or straight to in_progress when its first steps are claimed in
+// the commit that creates it (an eager start: it was never pending to
+// anyone, so no pending → in_progress row is written beside it).
 //
 // # Retries and errors
 //

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -78,12 +79,18 @@ func testStartLease(t *testing.T, b *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The task starts in_progress: one transition from no state, never
+	// pending (no pending → in_progress row beside it).
 	var taskPath []string
 	for _, tr := range h.Task {
-		taskPath = append(taskPath, tr.ToState)
+		from := "∅"
+		if tr.FromState != nil {
+			from = *tr.FromState
+		}
+		taskPath = append(taskPath, fmt.Sprintf("%s→%s#%d", from, tr.ToState, tr.SortKey))
 	}
-	if strings.Join(taskPath, ",") != "pending,in_progress" {
-		t.Fatalf("task path = %v", taskPath)
+	if strings.Join(taskPath, " ") != "∅→in_progress#1" || !h.Task[0].MostRecent {
+		t.Fatalf("task path = %v (want ∅→in_progress#1, the current one)", taskPath)
 	}
 	var aPath []string
 	for _, tr := range h.Steps {

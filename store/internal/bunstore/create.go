@@ -130,15 +130,15 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		}
 		first[p.IdentityKey] = i
 		at := now(p.Now)
-		state, seq := store.TaskPending, 1
+		state := store.TaskPending
 		if len(p.Leased()) > 0 { // its first steps are claimed with it: it starts at once
-			state, seq = store.TaskInProgress, 2
+			state = store.TaskInProgress
 		}
 		rows = append(rows, &store.Task{
 			Namespace: p.Namespace, Name: p.Name, Version: cmp.Or(p.Version, "0.0.0"), Kind: p.Kind,
 			IdentityKey: p.IdentityKey, InputHash: p.InputHash, Context: orEmptyObject(p.Context),
 			State: state, Priority: p.Priority, Queue: cmp.Or(p.Queue, store.DefaultQueue), ParentID: p.ParentID,
-			Unfinished: len(p.Steps), TransitionSeq: seq, CreatedAt: at, UpdatedAt: at, TraceContext: p.TraceContext,
+			Unfinished: len(p.Steps), TransitionSeq: 1, CreatedAt: at, UpdatedAt: at, TraceContext: p.TraceContext,
 			RetentionMS: retentionMS(p.Retention),
 		})
 		rowOf[i] = rows[len(rows)-1]
@@ -262,12 +262,12 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		attachClaimed(leased, fresh, valid, items)
 		return nil
 	}
+	// One transition each, from nowhere to the state the task starts in:
+	// a task whose first steps are claimed with it is never pending to
+	// anyone, so it starts in_progress (no pending → in_progress beside it).
 	moves := make([]taskMove, 0, len(fresh))
 	for _, t := range fresh {
-		moves = append(moves, taskMove{id: t.ID, to: store.TaskPending, seq: 1})
-		if t.State == store.TaskInProgress {
-			moves = append(moves, taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: 2})
-		}
+		moves = append(moves, taskMove{id: t.ID, to: t.State, seq: 1})
 	}
 	if err := s.writeTaskTransitions(ctx, tx, moves, at); err != nil {
 		return err

@@ -55,8 +55,7 @@ ins AS (
 ),
 tr AS (
 	INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
-	SELECT id, NULL::text, 'pending', 1, NULL::jsonb, created_at FROM ins
-	UNION ALL SELECT id, 'pending', 'in_progress', 2, NULL, created_at FROM ins WHERE state = 'in_progress'
+	SELECT id, NULL::text, state, 1, NULL::jsonb, created_at FROM ins
 )`)
 	var steps, edges [][]any
 	for k, t := range rows {
