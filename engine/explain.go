@@ -30,7 +30,8 @@ const (
 	// live ones; there are none at all when it is empty).
 	ExplainNoLiveWorker ExplainKind = "no_live_worker"
 	// ExplainSystemPaused: the dependent system it calls (System) is paused
-	// or its breaker open until Until.
+	// or its breaker open until Until. For a code-first driver, Durable
+	// names the durable step held (WithStepDependentSystem).
 	ExplainSystemPaused ExplainKind = "system_paused"
 	// ExplainLimitReached: it is ready, but its concurrency group (Group)
 	// already runs its limit of steps (Holders name them).
@@ -97,7 +98,7 @@ type StepExplanation struct {
 	WorkerLive bool   `json:"worker_live,omitempty"`
 	System     string `json:"system,omitempty"`       // the dependent system
 	Event      string `json:"event,omitempty"`        // the event waited for
-	Durable    string `json:"durable_step,omitempty"` // code-first: the durable step waited on
+	Durable    string `json:"durable_step,omitempty"` // code-first: the durable step waited on (retried or held by its system)
 	Child      string `json:"child,omitempty"`        // code-first: the child workflow waited for
 	Queue      string `json:"queue,omitempty"`
 	// LiveWorkers serving the handler on the queue (ExplainReady).
@@ -241,7 +242,11 @@ func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) 
 	switch wf := meta.WaitingFor; {
 	case meta.System != "":
 		out.Kind, out.System = ExplainSystemPaused, meta.System
-		out.Reason = fmt.Sprintf("dependent system %s is paused (or its breaker open): the step waits until %s, no attempt used", meta.System, when)
+		what := "the step"
+		if d, ok := strings.CutPrefix(wf, "dependent system of "); ok { // a code-first driver's durable step
+			out.Durable, what = d, "durable step "+d
+		}
+		out.Reason = fmt.Sprintf("dependent system %s is paused (or its breaker open): %s waits until %s, no attempt used", meta.System, what, when)
 	case wf == "sleep":
 		out.Kind = ExplainSleeping
 		out.Reason = "the workflow sleeps until " + when

@@ -20,7 +20,8 @@ import (
 // ran once, a timeout of 10 (nanoseconds) timed every attempt out, a
 // negative one meant none, a negative backoff was used, and a backoff
 // beside WithStepNoRetry or WithStepRetryLimit(1) was accepted and did
-// nothing.
+// nothing. A dependent system's name is checked as a template step's
+// (WithStepDependentSystem), and an empty one is refused.
 func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -35,6 +36,9 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 		{"negative backoff", []engine.StepOption{engine.WithStepBackoff(retry.Policy{Base: -time.Second})}, "WithStepBackoff: retry base must not be negative"},
 		{"no retry, backoff", []engine.StepOption{engine.WithStepNoRetry(), engine.WithStepBackoff(retry.Policy{Base: time.Second})}, "WithStepBackoff on a step that makes 1 attempt"},
 		{"limit 1, backoff", []engine.StepOption{engine.WithStepRetryLimit(1), engine.WithStepBackoff(retry.Policy{NoJitter: true})}, "WithStepBackoff on a step that makes 1 attempt"},
+		{"empty system", []engine.StepOption{engine.WithStepDependentSystem("")}, `WithStepDependentSystem(""): name the system`},
+		{"system with NUL", []engine.StepOption{engine.WithStepDependentSystem("pay\x00")}, `WithStepDependentSystem: dependent system "pay\x00" contains a NUL byte`},
+		{"system not UTF-8", []engine.StepOption{engine.WithStepDependentSystem("pay\xff")}, `WithStepDependentSystem: dependent system "pay\xff" is not valid UTF-8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := testkit.NewEngine(t, nil)
@@ -59,7 +63,7 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, engine.RegisterWorkflow(env.Engine, "t/ok", func(wctx *engine.WorkflowContext, _ int) (int, error) {
 		return engine.Step(wctx, "s", func(context.Context) (int, error) { return 1, nil },
-			engine.WithStepRetryLimit(1), engine.WithStepNoRetry(), engine.WithStepTimeout(time.Second))
+			engine.WithStepRetryLimit(1), engine.WithStepNoRetry(), engine.WithStepTimeout(time.Second), engine.WithStepDependentSystem("payments"))
 	}))
 	h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/ok", 1)
 	must(t, err)

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -241,10 +240,8 @@ func (t *Template) Validate(known func(string) bool) error {
 				add(path+".config", "%s: config contains a NUL character, which the store refuses", where)
 			}
 		}
-		// The step's policy, which carries the system, is stored as JSON:
-		// a NUL would be refused there, and invalid UTF-8 replaced.
-		if sys := s.DependentSystem; strings.IndexByte(sys, 0) >= 0 || !utf8.ValidString(sys) {
-			add(path+".dependent_system", "%s: %s", where, checkName("dependent system", sys))
+		if msg := systemNameProblem(s.DependentSystem); msg != "" {
+			add(path+".dependent_system", "%s: %s", where, msg)
 		}
 	}
 	for i, s := range t.Steps {

@@ -136,3 +136,15 @@ func checkName(what, s string) string {
 	}
 	return ""
 }
+
+// systemNameProblem says why a dependent system's name cannot be carried
+// by a step's policy ("" when it can; "" is no system): the policy is
+// stored as JSON, where a NUL would be refused and invalid UTF-8 replaced
+// (another system than the one named). StepTemplate.DependentSystem and
+// WithStepDependentSystem are checked alike.
+func systemNameProblem(sys string) string {
+	if strings.IndexByte(sys, 0) >= 0 || !utf8.ValidString(sys) {
+		return checkName("dependent system", sys)
+	}
+	return ""
+}

@@ -143,12 +143,17 @@ type suspendSignal struct {
 	events []string // wake at once if one of these events waits
 	tasks  []int64  // or if one of these (children) has finished
 	why    string
+	system string // the dependent system waited for (see suspendOn)
 }
 
 func (s *suspendSignal) Error() string { return "workflow suspended for " + s.after.String() }
 
 func (s *suspendSignal) metadata() store.JSON {
-	doc, _ := json.Marshal(map[string]any{"reason": "suspended", "waiting_for": s.why, "for_ms": s.after.Milliseconds()})
+	m := map[string]any{"reason": "suspended", "waiting_for": s.why, "for_ms": s.after.Milliseconds()}
+	if s.system != "" {
+		m["system"] = s.system // Explain reads it as a held DAG step's
+	}
+	doc, _ := json.Marshal(m)
 	return doc
 }
 
@@ -196,6 +201,7 @@ type WorkflowContext struct {
 	wakeOn     []string
 	wakeOnTask []int64 // children waited for (see suspendSignal)
 	why        string
+	system     string // the dependent system the earliest wait is for
 	wg         sync.WaitGroup
 	// pending is the record of the last durable step, when it completed
 	// with no other step running (see recordCompleted); futures counts
@@ -318,9 +324,15 @@ func (w *WorkflowContext) abortWith(err error) error {
 // suspend stops this run until at (the earliest of several waits wins),
 // or until one of events arrives.
 func (w *WorkflowContext) suspend(at time.Time, why string, events ...string) error {
+	return w.suspendOn(at, why, "", events...)
+}
+
+// suspendOn is suspend for a wait on a dependent system (none: ""), which
+// the suspension's metadata names.
+func (w *WorkflowContext) suspendOn(at time.Time, why, system string, events ...string) error {
 	w.mu.Lock()
 	if !w.suspended || at.Before(w.until) {
-		w.until, w.why = at, why
+		w.until, w.why, w.system = at, why, system
 	}
 	w.wakeOn = append(w.wakeOn, events...)
 	w.suspended = true

@@ -409,7 +409,7 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 		if !w.deadline.IsZero() && until.After(w.deadline) {
 			until = w.deadline
 		}
-		return nil, &suspendSignal{after: max(until.Sub(w.now()), 0), events: w.wakeOn, tasks: w.wakeOnTask, why: w.why}
+		return nil, &suspendSignal{after: max(until.Sub(w.now()), 0), events: w.wakeOn, tasks: w.wakeOnTask, why: w.why, system: w.system}
 	case ferr != nil:
 		if next, ok := continuation(ferr); ok { // ContinueAsNew: this run completes
 			return next, nil

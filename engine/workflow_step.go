@@ -27,6 +27,9 @@ type stepOptions struct {
 	timeout    time.Duration
 	timeoutSet bool
 	dependent  string
+	// dependentSet: WithStepDependentSystem was given (a name of "" is
+	// refused there, where the template's empty field means none).
+	dependentSet bool
 }
 
 // check refuses options that cannot mean what they say.
@@ -46,6 +49,11 @@ func (o *stepOptions) check() error {
 	}
 	if o.backoff != (retry.Policy{}) && (o.noRetry || o.limitSet && o.limit == 1) {
 		errs = append(errs, errors.New("WithStepBackoff on a step that makes 1 attempt (WithStepNoRetry or WithStepRetryLimit(1)): there is no retry to wait for"))
+	}
+	if o.dependentSet && o.dependent == "" {
+		errs = append(errs, errors.New(`WithStepDependentSystem(""): name the system the step calls, or leave the option out`))
+	} else if msg := systemNameProblem(o.dependent); msg != "" {
+		errs = append(errs, fmt.Errorf("WithStepDependentSystem: %s", msg))
 	}
 	return errors.Join(errs...)
 }
@@ -68,6 +76,27 @@ func WithStepBackoff(p retry.Policy) StepOption { return func(o *stepOptions) { 
 // out is retried.
 func WithStepTimeout(d time.Duration) StepOption {
 	return func(o *stepOptions) { o.timeout, o.timeoutSet = d, true }
+}
+
+// WithStepDependentSystem names the external system the step calls (UTF-8,
+// no NUL byte, not empty), as StepTemplate.DependentSystem does a DAG
+// step's, and the step shares that system's back-off with every step, DAG
+// or durable, that names it. While the system is paused (a step calling
+// it returned a RetryableError with a RetryAfter: a 429, say) or its
+// circuit breaker (Config.Breaker) is open, the step is held back before
+// each attempt, the wait using no attempt: a hold of up to 100 ms is
+// waited out in the running workflow, a longer one suspends the workflow
+// until it ends (Explain reports ExplainSystemPaused). Each attempt's
+// outcome feeds the breaker, a RetryAfter pauses the system, and the
+// step's retry never comes before a pause ends. The back-off is this
+// process's, or every process's sharing Config.Cache's distributed
+// backend.
+//
+// A template's RateLimits do not apply to a durable step: a rate limit's
+// token is taken when the store claims a DAG step, and a durable step is
+// never claimed on its own (it runs inside its workflow's driver).
+func WithStepDependentSystem(name string) StepOption {
+	return func(o *stepOptions) { o.dependent, o.dependentSet = name, true }
 }
 
 // StepInfo describes the durable step attempt a function runs in.
@@ -148,6 +177,9 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		attemptN = rec.Attempts + 1
 	}
 	for {
+		if err := holdForSystem(wctx, name, o.dependent); err != nil {
+			return zero, err
+		}
 		v, retryAt, backoff, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN, rec == nil)
 		if retryAt == nil {
 			return v, err
@@ -176,9 +208,33 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	}
 }
 
-// inlineRetryMax is the longest backoff a durable step waits out inside
-// its running workflow; a longer one suspends the workflow until it ends.
+// inlineRetryMax is the longest backoff (or system hold) a durable step
+// waits out inside its running workflow; a longer one suspends the
+// workflow until it ends.
 const inlineRetryMax = 100 * time.Millisecond
+
+// holdForSystem holds durable step name back while the system it calls is
+// paused or its breaker open, as Engine.execute holds a DAG step, no
+// attempt used: a short hold is waited out here, as a short backoff is,
+// and a longer one suspends the workflow until it ends.
+func holdForSystem(wctx *WorkflowContext, name, system string) error {
+	for {
+		wait, held := wctx.e.systemHold(wctx.Context, system)
+		if !held {
+			return nil
+		}
+		wait = max(wait, 0)
+		wctx.Logger.Debug("dependent system held back; durable step waits", zap.String("step", name), zap.String("system", system), zap.Duration("wait", wait))
+		if wait > inlineRetryMax || wctx.Context.Value(stepwiseKey{}) != nil {
+			return wctx.suspendOn(wctx.now().Add(wait), "dependent system of "+name, system)
+		}
+		select {
+		case <-wctx.e.clk.After(wait):
+		case <-wctx.Context.Done():
+			return wctx.abortWith(context.Cause(wctx.Context))
+		}
+	}
+}
 
 // attemptStep runs one attempt of a durable step and records it; fresh
 // says the step has no row yet. A failure to retry returns the step's row
@@ -203,6 +259,9 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 		// lease holds.)
 		return zero, nil, 0, wctx.abortWith(cause)
 	}
+	// The outcome feeds the system's breaker, and a RetryAfter pauses it
+	// (see Engine.systemResult), as a DAG step's attempt does.
+	pause := wctx.e.systemResult(wctx.Context, o.dependent, err)
 	policyDoc, _ := json.Marshal(policy)
 	// Every attempt, completed or failed, is recorded grouped with other
 	// drivers' (Engine.recordGrouped): a retried step costs no
@@ -232,6 +291,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", name, timeout, errAttemptTimeout, err)}
 	}
 	kind, delay, errDoc := wctx.e.classify(wctx, attemptInfo{step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
+	delay = max(delay, pause) // never before the system's pause ends
 	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
 	st, rerr := wctx.recordAttempt(p)
 	if rerr != nil {

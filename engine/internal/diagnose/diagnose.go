@@ -75,7 +75,7 @@ func Apply(rules []Rule, f Facts) Result {
 
 // Suggestions shared by several rules.
 const (
-	suggestSystem    = "name the step's DependentSystem so its circuit breaker holds every worker back while the system is down"
+	suggestSystem    = "name the step's DependentSystem (a durable step: engine.WithStepDependentSystem) so its circuit breaker holds every worker back while the system is down"
 	suggestPermanent = "return engine.Permanent(err) for this error: retrying the same request gets the same answer"
 	suggestValidate  = "validate the input before the call (Template.InputSchema, or a check in the handler)"
 )
