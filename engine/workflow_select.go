@@ -36,13 +36,19 @@ type timerResult struct {
 
 // NewTimer starts a durable timer that fires d from now. Its deadline is
 // recorded on first reach, so every replay sees the same one; pass it to
-// Select (OnTimer). A timer nobody selects costs nothing.
+// Select (OnTimer). A timer nobody selects costs nothing. A d of 0 or less
+// fires at once; a positive d under a millisecond fails the workflow: a
+// bare number is nanoseconds (NewTimer(w, 30) would fire after 30 ns).
 func NewTimer(wctx *WorkflowContext, d time.Duration) *Timer {
 	seq, rec, err := wctx.begin("timer", kindTimer)
 	if err != nil {
 		return &Timer{at: wctx.now().Add(max(d, 0))} // the run is stopping; nothing will select it
 	}
-	if rec == nil {
+	if rec == nil { // (a timer recorded before replays as it was)
+		if msg := subMillisecond("engine.NewTimer", d); msg != "" {
+			wctx.failWith(Permanent(errors.New(msg))) // the run stops: Select returns the failure
+			return &Timer{at: wctx.now().Add(d)}
+		}
 		doc := store.MustJSON(timerResult{At: wctx.now().Add(max(d, 0)).UTC()})
 		if rec, err = wctx.record(store.RecordStepParams{Sequence: seq, Name: "timer", Handler: kindTimer, Kind: store.OutcomeComplete, Results: doc}); err != nil {
 			return &Timer{at: wctx.now().Add(max(d, 0))}
@@ -56,9 +62,11 @@ func NewTimer(wctx *WorkflowContext, d time.Duration) *Timer {
 }
 
 // SleepUntil suspends the workflow until t, durably (see Sleep). The wait
-// is recorded as a sleep: a replay waits for the same moment.
+// is recorded as a sleep: a replay waits for the same moment. A t a moment
+// away (under a millisecond) is waited for, not refused: the engine
+// computes that duration, the caller did not write it.
 func SleepUntil(wctx *WorkflowContext, t time.Time) error {
-	return Sleep(wctx, t.Sub(wctx.e.clk.Now()))
+	return sleep(wctx, t.Sub(wctx.e.clk.Now()), "")
 }
 
 // SelectCase is one alternative of Select: OnFuture, OnEvent or OnTimer.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,14 +16,28 @@ import (
 
 // Sleep suspends the workflow for d, durably: the wake-up time is recorded
 // on first reach, the worker is released, and the workflow resumes on any
-// worker once the time has passed, also after a restart.
+// worker once the time has passed, also after a restart. A d of 0 or less
+// returns at once; a positive d under a millisecond fails the workflow: a
+// bare number is nanoseconds (Sleep(w, 30) would sleep 30 ns, not 30 s).
 func Sleep(wctx *WorkflowContext, d time.Duration) error {
+	return sleep(wctx, d, "engine.Sleep")
+}
+
+// sleep is Sleep; what names the user's call whose duration is checked, or
+// is "" where the engine computed the duration itself (SleepUntil's
+// remainder may be a few microseconds).
+func sleep(wctx *WorkflowContext, d time.Duration, what string) error {
 	seq, rec, err := wctx.begin("sleep", kindSleep)
 	if err != nil {
 		return err
 	}
 	if rec != nil && rec.State.Satisfied() {
 		return nil
+	}
+	if rec == nil && what != "" { // (a sleep recorded before replays as it was)
+		if msg := subMillisecond(what, d); msg != "" {
+			return wctx.failWith(Permanent(errors.New(msg)))
+		}
 	}
 	p := store.RecordStepParams{Sequence: seq, Name: "sleep", Handler: kindSleep, Kind: store.OutcomeSuspend, RetryAfter: max(d, 0)}
 	if rec == nil {
@@ -45,6 +60,15 @@ func Sleep(wctx *WorkflowContext, d time.Duration) error {
 	return err
 }
 
+// subMillisecond says why a positive duration under a millisecond, given to
+// the user's call what, cannot be what was meant, or returns "".
+func subMillisecond(what string, d time.Duration) string {
+	if d <= 0 || d >= time.Millisecond {
+		return ""
+	}
+	return fmt.Sprintf("%s(%s): must be at least 1ms (a bare number is nanoseconds: write 30*time.Second, not 30)", what, d)
+}
+
 // eventResult is the recorded result of an event wait.
 type eventResult struct {
 	Timeout bool            `json:"timeout,omitempty"`
@@ -59,8 +83,9 @@ type eventResult struct {
 // event or the timeout (an *EventTimeoutError), is recorded, so a replay
 // returns the same one. A timeout that is not positive fails the workflow
 // (it would time out at once, and is more likely a mistake for "forever"),
-// and so does a name SendEvent or the history would refuse (empty, over 243
-// bytes, with a NUL byte).
+// and so does one under a millisecond (a bare number is nanoseconds:
+// WaitEvent(w, name, 72) waits 72 ns) and a name SendEvent or the history
+// would refuse (empty, over 243 bytes, with a NUL byte).
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
 	seq, r, err := waitEvent(wctx, name, timeout)
@@ -94,6 +119,8 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s: %s", what, bad)))
 		case timeout <= 0:
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the timeout is not positive, so the wait would time out at once; pass the longest wait you accept (72*time.Hour, say)", what, strconv.Quote(event), timeout)))
+		case timeout < time.Millisecond:
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the timeout must be at least 1ms (a bare number is nanoseconds: write 72*time.Hour, not 72)", what, strconv.Quote(event), timeout)))
 		}
 	}
 	ended := rec == nil || !rec.State.Satisfied() // in this run: traced

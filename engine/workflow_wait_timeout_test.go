@@ -96,3 +96,67 @@ func TestWaitForAnUnnamedEventFailsTheWorkflow(t *testing.T) {
 		}
 	}
 }
+
+// TestSubMillisecondWaitsFailTheWorkflow: Sleep, NewTimer, WaitEvent and
+// ReceiveUpdate took a positive duration under a millisecond as it was — a
+// bare number is nanoseconds, so Sleep(w, 30) (meant 30 s) slept 30 ns. The
+// workflow now fails with a permanent error naming the call and the value,
+// and records no wait. SleepUntil a moment away, whose duration the engine
+// computes, still sleeps.
+func TestSubMillisecondWaitsFailTheWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		fn   func(wctx *engine.WorkflowContext, d time.Duration) (bool, error)
+		want string
+	}{
+		{"sleep", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
+			return true, engine.Sleep(wctx, d)
+		}, `engine.Sleep(30ns): must be at least 1ms (a bare number is nanoseconds`},
+		{"event", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
+			_, err := engine.WaitEvent[bool](wctx, "approval", d)
+			return true, err
+		}, `engine.WaitEvent("approval", 30ns): the timeout must be at least 1ms (a bare number is nanoseconds`},
+		{"update", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
+			_, err := engine.ReceiveUpdate[int](wctx, "bump", d)
+			return true, err
+		}, `engine.ReceiveUpdate("bump", 30ns): the timeout must be at least 1ms (a bare number is nanoseconds`},
+		// (Last: without the check, this one never finished under the
+		// fake clock, so the cases above report first.)
+		{"timer", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
+			_, err := engine.Select(wctx, engine.OnEvent[bool]("go", nil), engine.OnTimer(engine.NewTimer(wctx, d)))
+			return true, err
+		}, `engine.NewTimer(30ns): must be at least 1ms (a bare number is nanoseconds`},
+		{"timer-unselected", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
+			engine.NewTimer(wctx, d)
+			return true, nil
+		}, `engine.NewTimer(30ns): must be at least 1ms (a bare number is nanoseconds`},
+	} {
+		must(t, engine.RegisterWorkflow(env.Engine, "t/ns-"+c.name, c.fn))
+		h, err := engine.StartWorkflow[time.Duration, bool](ctx, env.Engine, "t/ns-"+c.name, 30)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a failure saying %q", c.name, err, c.want)
+		}
+		if d := env.Task(h.TaskID); d.Task.State != store.TaskError || len(env.DurableSteps(h.TaskID)) != 0 {
+			t.Errorf("%s: task %s with durable steps %v, want error and none", c.name, d.Task.State, env.DurableSteps(h.TaskID))
+		}
+	}
+	// 0 still means "no wait", and SleepUntil a few microseconds away
+	// (the engine's own remainder) still sleeps.
+	must(t, engine.RegisterWorkflow(env.Engine, "t/ns-until", func(wctx *engine.WorkflowContext, _ int) (bool, error) {
+		if err := engine.Sleep(wctx, 0); err != nil {
+			return false, err
+		}
+		return true, engine.SleepUntil(wctx, wctx.Now().Add(500*time.Microsecond))
+	}))
+	h, err := engine.StartWorkflow[int, bool](ctx, env.Engine, "t/ns-until", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if ok, err := h.Result(ctx); err != nil || !ok {
+		t.Fatalf("Sleep(0) then SleepUntil(now+500µs): %v, %v; want true, nil", ok, err)
+	}
+}
