@@ -267,6 +267,35 @@ func TestSendEventRefusesTheUpdatePrefix(t *testing.T) {
 	}
 }
 
+// TestSendEventRefusesABadNameOnce: SendEvent with an empty name read
+// "sending event  to task N: sending event: name: is required" (a blank
+// name, the action twice, the store's field name); a name or key the store
+// refuses read likewise. The refusal is now one message naming the
+// problem, store.ErrInvalid, and records nothing.
+func TestSendEventRefusesABadNameOnce(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/badevent", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.WaitEvent[int](wctx, "go", time.Hour)
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/badevent", struct{}{})
+	must(t, err)
+	for _, c := range []struct{ name, key, want string }{
+		{"", "k", fmt.Sprintf("sending an event to task %d: %s: event name is required", h.TaskID, store.ErrInvalid)},
+		{"a\x00b", "k", `event name "a\x00b" contains a NUL byte`},
+		{"go", strings.Repeat("k", 300), `sending event "go" to task`},
+	} {
+		created, err := env.Engine.SendEvent(ctx, h.TaskID, c.name, c.key, 1)
+		if created || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) || strings.Count(err.Error(), "sending") != 1 {
+			t.Errorf("SendEvent(%q, %.10q): %v, %v; want store.ErrInvalid saying %q, once", c.name, c.key, created, err, c.want)
+		}
+	}
+	n, err := env.Store.DB().NewSelect().Table("tasker_events").Where("task_id = ?", h.TaskID).Count(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("events recorded after the refusals: %d, %v", n, err)
+	}
+}
+
 // TestQueryOfNoWorkflowSaysWhy: Query of a task id that names no task is
 // store.ErrNotFound, and of a DAG task ErrNoQueryState saying it is one.
 // Both read as "no query state", as if the workflow had not published yet,

@@ -165,7 +165,9 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 // repeat of one it received is not — a sender whose reply was lost can
 // send again safely whatever happened since. A name beginning with
 // "update:" is refused (store.ErrInvalid): those events carry updates, sent
-// with Update, which reads their answers.
+// with Update, which reads their answers; so are an empty name and a name
+// or key the store would refuse (over 255 bytes, with a NUL byte; a name
+// that is not UTF-8), in one message naming the problem.
 func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
 	if strings.HasPrefix(name, updatePrefix) {
 		return false, fmt.Errorf("sending event %q to task %d: %w: the name begins with %q, reserved for updates: send an update with engine.Update, which reads its answer", name, taskID, store.ErrInvalid, updatePrefix)
@@ -176,6 +178,15 @@ func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, 
 // sendEvent is SendEvent without the check of the name's prefix (Update
 // sends its events through it).
 func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
+	// Checked here, not left to the store, so the refusal is one message
+	// that names the problem (the store's, wrapped, read "sending event
+	// to task 7: sending event: name: is required").
+	if msg := checkName("event name", name); msg != "" {
+		return false, fmt.Errorf("sending an event to task %d: %w: %s", taskID, store.ErrInvalid, msg)
+	}
+	if err := (&store.SendEventParams{Name: name, Key: key}).Validate(); err != nil {
+		return false, fmt.Errorf("sending event %s to task %d: %w", quoteName(name), taskID, err)
+	}
 	doc, err := json.Marshal(payload)
 	if err != nil {
 		return false, fmt.Errorf("sending event %s to task %d: encoding payload: %w", name, taskID, err)
