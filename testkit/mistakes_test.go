@@ -75,6 +75,17 @@ func TestKitRefusesMistakes(t *testing.T) {
 		{"RunStep nanosecond timeout", "testkit: RunStep: StepOptions.Timeout 30ns is under a millisecond", func(ft *fatalT) {
 			_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Timeout: 30})
 		}},
+		// The engine's StepContext.Workflow is always "namespace/name":
+		// a handler splitting it was tested on a value it never sees.
+		{"RunStep workflow without namespace", `testkit: RunStep: StepOptions.Workflow "checkout" is not "namespace/name"`, func(ft *fatalT) {
+			_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Workflow: "checkout"})
+		}},
+		{"RunStep workflow with version", `testkit: RunStep: StepOptions.Workflow "shop/checkout@1.0.0" is not "namespace/name"`, func(ft *fatalT) {
+			_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Workflow: "shop/checkout@1.0.0"})
+		}},
+		{"RunStep workflow with empty name", `testkit: RunStep: StepOptions.Workflow "shop/" is not "namespace/name"`, func(ft *fatalT) {
+			_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Workflow: "shop/"})
+		}},
 		// A DAG task records no durable steps: the empty list passed any
 		// assertion that nothing ran.
 		{"DurableSteps of a DAG task", "testkit: DurableSteps(1): the task is of the DAG template t/one, which records no durable steps", func(ft *fatalT) {
@@ -98,6 +109,7 @@ func TestKitRefusesMistakes(t *testing.T) {
 		env.AssertStepHistory(h.TaskID, "charge", "pending → in_progress", "in_progress → complete")
 		env.RunFor(0)
 		_, _ = testkit.RunStep(ft, ok, json.RawMessage(`{"order":42}`), map[string]any{"quote": []byte(`{"amount":42}`)}, nil)
+		_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Workflow: "shop/checkout"})
 	}); got != "" {
 		t.Fatalf("valid uses failed: %s", got)
 	}

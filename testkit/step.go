@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // StepOptions describe the step RunStep runs a handler as. Every field is
 // optional.
 type StepOptions struct {
-	Workflow string // "namespace/name" (default "test/workflow")
+	Workflow string // "namespace/name", no version (default "test/workflow")
 	Step     string // the step's name (default "step")
 	Handler  string // the handler's registered name (default: Step)
 	TaskID   int64  // default 1
@@ -77,8 +78,8 @@ func (r *StepResult) Decode(v any) error {
 //
 // Encoding input, deps or config failing fails the test, and so do a nil
 // handler, a json.RawMessage or []byte that is not valid JSON, a negative
-// StepOptions number, and a Timeout under a millisecond (a bare number is
-// nanoseconds). RunStep is the unit test of a step;
+// StepOptions number, a Timeout under a millisecond (a bare number is
+// nanoseconds), and a Workflow that is not "namespace/name". RunStep is the unit test of a step;
 // NewEngine runs whole workflows.
 //
 //	res, err := testkit.RunStep(t, charge, map[string]int{"order_id": 42},
@@ -100,6 +101,11 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	}
 	if o.Workflow == "" {
 		o.Workflow = "test/workflow"
+	} else if ns, name, ok := strings.Cut(o.Workflow, "/"); !ok || ns == "" || name == "" || strings.ContainsAny(name, "/@") || strings.Contains(ns, "@") {
+		// The engine's StepContext.Workflow is always the task's
+		// "namespace/name" (no version): a handler that splits it
+		// would be tested on a value it never sees.
+		t.Fatalf("testkit: RunStep: StepOptions.Workflow %q is not \"namespace/name\" (no version: the engine passes the task's namespace and name)", o.Workflow)
 	}
 	if o.Step == "" {
 		o.Step = "step"
