@@ -25,7 +25,8 @@
 // a variable wins over the file. Decoding is strict: an unknown key (in
 // the file, or a TASKER_ variable under a known section such as
 // TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
-// value of the wrong kind, an empty db, worker_id or execution.queues, a
+// value of the wrong kind (a number, duration or preset with spaces around
+// it says so), an empty db, worker_id or execution.queues, a
 // preset that does not exist and a second YAML document in the file
 // (after ---) are errors, all reported at once, each naming the key and
 // the file's line (or the variable).
@@ -99,8 +100,22 @@ type key struct {
 	set  func(s *Settings, v value) error
 }
 
+// spaced refuses a number, duration or preset with spaces around it,
+// saying so: its value is kept as written, as every string's is (only a
+// list's items are trimmed), and `" 4" is not a whole number` left the
+// reader to spot the spaces (TASKER_EXECUTION_MAX_CONCURRENCY=" 4").
+func spaced(v value) error {
+	if t := strings.TrimSpace(v.s); t != v.s && t != "" {
+		return fmt.Errorf("%q has spaces around it: write %q", v.s, t)
+	}
+	return nil
+}
+
 func intField(p func(*engine.Config) *int) func(*Settings, value) error {
 	return func(s *Settings, v value) error {
+		if err := spaced(v); err != nil {
+			return err
+		}
 		n, err := strconv.Atoi(v.s)
 		if err != nil || n < 0 {
 			return fmt.Errorf("%q is not a whole number ≥ 0", v.s)
@@ -112,6 +127,9 @@ func intField(p func(*engine.Config) *int) func(*Settings, value) error {
 
 func durField(p func(*engine.Config) *time.Duration) func(*Settings, value) error {
 	return func(s *Settings, v value) error {
+		if err := spaced(v); err != nil {
+			return err
+		}
 		d, err := time.ParseDuration(v.s)
 		if err != nil || d < 0 {
 			return fmt.Errorf("%q is not a duration ≥ 0 (say 30s, 5m, 168h)", v.s)
@@ -140,6 +158,9 @@ func msField(p func(*engine.Config) *time.Duration) func(*Settings, value) error
 // change.
 var keys = []key{
 	{"preset", kString, func(s *Settings, v value) error {
+		if err := spaced(v); err != nil {
+			return err
+		}
 		c, err := engine.Preset(v.s)
 		if err != nil {
 			return fmt.Errorf("%q is not a preset (one of %s, %s, %s)", v.s, engine.PresetDevelopment, engine.PresetTest, engine.PresetProduction)
@@ -178,6 +199,9 @@ var keys = []key{
 	{"execution.schedule_interval", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.ScheduleInterval })},
 	{"execution.default_timeout", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Execution.DefaultTimeout })},
 	{"execution.retention", kRetention, func(s *Settings, v value) error {
+		if err := spaced(v); err != nil {
+			return err
+		}
 		if v.s == "forever" {
 			s.Config.Execution.Retention = engine.KeepForever
 			return nil

@@ -290,3 +290,31 @@ func TestNamesKeepTheirText(t *testing.T) {
 		t.Fatalf("worker_id %q, db %q; want \"007\" and \"0x1F\" as written", s.Config.WorkerID, s.DB)
 	}
 }
+
+// A number, duration or preset with spaces around it
+// (TASKER_EXECUTION_MAX_CONCURRENCY=" 4", a quoted " 30s" in the file) was
+// refused as `" 4" is not a whole number ≥ 0`, leaving the reader to spot
+// the spaces; it is now refused saying so. Values are kept as written, as
+// strings are (worker_id, db), so it is not trimmed silently.
+func TestSpacesAroundAValueAreNamed(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("preset: \"test \"\nexecution:\n  lease_ttl: \" 30s\"\n  retention: \"forever \"\n"),
+		[]string{"TASKER_EXECUTION_MAX_CONCURRENCY= 4", "TASKER_RETRY_BASE=2s\t"})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`c.yaml:1: preset: "test " has spaces around it: write "test"`,
+		`c.yaml:3: execution.lease_ttl: " 30s" has spaces around it: write "30s"`,
+		`c.yaml:4: execution.retention: "forever " has spaces around it: write "forever"`,
+		`TASKER_EXECUTION_MAX_CONCURRENCY: execution.max_concurrency: " 4" has spaces around it: write "4"`,
+		`TASKER_RETRY_BASE: retry.base: "2s\t" has spaces around it: write "2s"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// A blank number still reads as not a number.
+	if _, err := Parse("", nil, []string{"TASKER_EXECUTION_BATCH_SIZE= "}); err == nil || !strings.Contains(err.Error(), `" " is not a whole number`) {
+		t.Fatalf("blank batch size: %v", err)
+	}
+}
