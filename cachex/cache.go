@@ -3,6 +3,7 @@ package cachex
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -32,11 +33,34 @@ var (
 	ErrNotHeld = errors.New("cachex: lock not held")
 	// ErrInvalidTTL is returned when a lock is asked for without a positive TTL.
 	ErrInvalidTTL = errors.New("cachex: ttl must be positive")
+	// ErrInvalid is returned, wrapped with the call and the value, for an
+	// argument that cannot mean what was meant: an empty key or lock name,
+	// an empty system name (SystemGate), a positive ttl under a millisecond
+	// (a bare number is nanoseconds: Incr(ctx, k, 1, 5) is 5 ns, not 5 s).
+	// Nothing is read or written. A Resilient never fails open for it.
+	ErrInvalid = errors.New("cachex: invalid argument")
 )
+
+// emptyKey is the error of a call (op: "local get") given an empty key.
+// Callers test key == "" themselves: a length check, cheap on every hit.
+func emptyKey(op string) error {
+	return fmt.Errorf("%s: %w: the key is empty", op, ErrInvalid)
+}
+
+// shortTTL refuses a positive ttl under a millisecond, naming the call and
+// the key; a ttl <= 0 (no expiry, or for Lock ErrInvalidTTL) passes.
+func shortTTL(op, key string, ttl time.Duration) error {
+	if ttl <= 0 || ttl >= time.Millisecond {
+		return nil
+	}
+	return fmt.Errorf("%s %q: %w: ttl %s is under a millisecond (a bare number is nanoseconds: write 30*time.Second, not 30)", op, key, ErrInvalid, ttl)
+}
 
 // Cache is the cache and coordination store the engine talks to. Values are
 // opaque bytes (see GetJSON and SetJSON for typed values). A ttl <= 0 on Set,
-// Fetch and Incr means "no expiry". Every method is safe for concurrent use.
+// Fetch and Incr means "no expiry"; a positive one under a millisecond, and
+// an empty key, are refused (ErrInvalid) by every method that takes them.
+// Every method is safe for concurrent use.
 type Cache interface {
 	// Get returns a copy of the value stored under key; ok is false on a miss.
 	Get(ctx context.Context, key string) (value []byte, ok bool, err error)

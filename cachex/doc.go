@@ -29,6 +29,13 @@
 //
 // Both stores pass the same conformance suite, package cachextest.
 //
+// A call's mistaken argument is refused with an error wrapping ErrInvalid
+// that names the call and the value, and nothing is read or written: an
+// empty key (or lock name), an empty system name given to a SystemGate,
+// and a positive ttl under a millisecond (a bare number is nanoseconds:
+// Incr(ctx, "hits", 1, 5) would count in a 5 ns window). A ttl <= 0 still
+// means "no expiry" where the call allows it.
+//
 // # Capabilities and modes
 //
 // Every store reports Capabilities: Distributed (shared beyond this

@@ -71,8 +71,15 @@ type getSetter interface {
 // loaded value before the flight ends, so a caller arriving after the flight
 // finds it with Get and never loads twice. A nil load is refused whether or
 // not the key is cached: checked only on a miss, it would panic now and then.
-func fetch(ctx context.Context, c getSetter, g *flightGroup, key string, ttl time.Duration,
+// So are an empty key and a ttl under a millisecond (op names the call).
+func fetch(ctx context.Context, op string, c getSetter, g *flightGroup, key string, ttl time.Duration,
 	load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	if key == "" {
+		return nil, emptyKey(op)
+	}
+	if err := shortTTL(op, key, ttl); err != nil {
+		return nil, err
+	}
 	if load == nil {
 		return nil, fmt.Errorf("cachex: fetch %q: load is nil", key)
 	}

@@ -60,8 +60,13 @@ func NewSystemGate(c Cache, cfg BreakerConfig, clock Clock) (*SystemGate, error)
 }
 
 // Pause holds calls to system back until the given time, unless an existing
-// pause already lasts longer.
+// pause already lasts longer. An empty system name is refused (ErrInvalid),
+// as Record refuses it: "" is never paused or tripped, so Allow("") is
+// always true.
 func (g *SystemGate) Pause(ctx context.Context, system string, until time.Time) error {
+	if system == "" {
+		return fmt.Errorf("pause: %w: the system name is empty", ErrInvalid)
+	}
 	if err := g.extend(ctx, gatePauseKey+system, until); err != nil {
 		return fmt.Errorf("pause %s: %w", system, err)
 	}
@@ -98,8 +103,12 @@ func (g *SystemGate) Allow(ctx context.Context, system string) bool {
 
 // Record reports the outcome of a call to system. When it opens the
 // breaker, the opening is published through the cache so every instance
-// sharing it backs off; that write's error is returned.
+// sharing it backs off; that write's error is returned. An empty system
+// name is refused (ErrInvalid), and nothing is recorded.
 func (g *SystemGate) Record(ctx context.Context, system string, success bool) error {
+	if system == "" {
+		return fmt.Errorf("record: %w: the system name is empty", ErrInvalid)
+	}
 	now := g.clock.Now()
 	g.mu.Lock()
 	opened, until := g.breaker(system).record(success, now)

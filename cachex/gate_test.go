@@ -2,6 +2,7 @@ package cachex_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -265,5 +266,24 @@ func TestBreakerConfigValidateReportsEveryProblem(t *testing.T) {
 	}
 	if cachex.BreakerHalfOpen.String() != "half_open" || cachex.BreakerOpen.String() != "open" || cachex.BreakerClosed.String() != "closed" {
 		t.Error("BreakerState.String")
+	}
+}
+
+// An empty system name is refused by Pause and Record (cachex.ErrInvalid),
+// and nothing is recorded: it was a system of its own, paused and tripped
+// under the key "gate:pause:" for every caller that built an empty name.
+func TestSystemGateRefusesAnEmptySystem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{ConsecutiveFailures: 1}, clock)
+	if err := g.Pause(ctx, "", clock.Now().Add(time.Minute)); !errors.Is(err, cachex.ErrInvalid) || !strings.Contains(err.Error(), "pause: cachex: invalid argument: the system name is empty") {
+		t.Fatalf("Pause(\"\") = %v; want cachex.ErrInvalid naming the empty system", err)
+	}
+	if err := g.Record(ctx, "", false); !errors.Is(err, cachex.ErrInvalid) || !strings.Contains(err.Error(), "record: cachex: invalid argument: the system name is empty") {
+		t.Fatalf("Record(\"\") = %v; want cachex.ErrInvalid naming the empty system", err)
+	}
+	if _, paused := g.PausedUntil(ctx, ""); paused || !g.Allow(ctx, "") || g.State("") != cachex.BreakerClosed {
+		t.Fatalf("after the refusals: paused %v, allowed %v, state %v; want nothing recorded", paused, g.Allow(ctx, ""), g.State(""))
 	}
 }

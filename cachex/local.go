@@ -130,6 +130,9 @@ func (l *Local) Capabilities() Capabilities {
 
 // GetString returns the string stored under key. A hit does not allocate.
 func (l *Local) GetString(_ context.Context, key string) (string, bool, error) {
+	if key == "" {
+		return "", false, emptyKey("local get")
+	}
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
@@ -153,6 +156,12 @@ func (l *Local) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // is visible to Get when SetString returns, unless the cost policy refused
 // it.
 func (l *Local) SetString(_ context.Context, key, value string, ttl time.Duration) error {
+	if key == "" {
+		return emptyKey("local set")
+	}
+	if err := shortTTL("local set", key, ttl); err != nil {
+		return err
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -176,6 +185,9 @@ func (l *Local) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Delete removes key.
 func (l *Local) Delete(_ context.Context, key string) error {
+	if key == "" {
+		return emptyKey("local delete")
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -188,11 +200,17 @@ func (l *Local) Delete(_ context.Context, key string) error {
 // Fetch returns the cached value or loads it once for all concurrent callers.
 func (l *Local) Fetch(ctx context.Context, key string, ttl time.Duration,
 	load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
-	return fetch(ctx, l, &l.flights, key, ttl, load)
+	return fetch(ctx, "local fetch", l, &l.flights, key, ttl, load)
 }
 
 // Incr adds delta to the in-process counter under key.
 func (l *Local) Incr(_ context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if key == "" {
+		return 0, emptyKey("local incr")
+	}
+	if err := shortTTL("local incr", key, ttl); err != nil {
+		return 0, err
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
@@ -203,8 +221,14 @@ func (l *Local) Incr(_ context.Context, key string, delta int64, ttl time.Durati
 
 // Lock takes an in-process lock.
 func (l *Local) Lock(_ context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
+	if key == "" {
+		return nil, emptyKey("local lock")
+	}
 	if ttl <= 0 {
 		return nil, fmt.Errorf("local lock %q: %w", key, ErrInvalidTTL)
+	}
+	if err := shortTTL("local lock", key, ttl); err != nil {
+		return nil, err
 	}
 	if owner == "" {
 		owner = l.instance

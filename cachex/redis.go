@@ -178,6 +178,9 @@ func (r *Redis) mapErr(err error) error {
 
 // GetString returns the string stored under key.
 func (r *Redis) GetString(ctx context.Context, key string) (string, bool, error) {
+	if key == "" {
+		return "", false, emptyKey("redis get")
+	}
 	if r.closed.Load() {
 		return "", false, fmt.Errorf("redis get: %w", ErrClosed)
 	}
@@ -193,6 +196,9 @@ func (r *Redis) GetString(ctx context.Context, key string) (string, bool, error)
 
 // Get returns the value stored under key.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if key == "" {
+		return nil, false, emptyKey("redis get")
+	}
 	if r.closed.Load() {
 		return nil, false, fmt.Errorf("redis get: %w", ErrClosed)
 	}
@@ -217,6 +223,12 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 }
 
 func (r *Redis) set(ctx context.Context, key string, value any, ttl time.Duration) error {
+	if key == "" {
+		return emptyKey("redis set")
+	}
+	if err := shortTTL("redis set", key, ttl); err != nil {
+		return err
+	}
 	if r.closed.Load() {
 		return fmt.Errorf("redis set: %w", ErrClosed)
 	}
@@ -231,6 +243,9 @@ func (r *Redis) set(ctx context.Context, key string, value any, ttl time.Duratio
 
 // Delete removes key.
 func (r *Redis) Delete(ctx context.Context, key string) error {
+	if key == "" {
+		return emptyKey("redis delete")
+	}
 	if r.closed.Load() {
 		return fmt.Errorf("redis delete: %w", ErrClosed)
 	}
@@ -244,11 +259,17 @@ func (r *Redis) Delete(ctx context.Context, key string) error {
 // of this process. Other processes may load the same key concurrently.
 func (r *Redis) Fetch(ctx context.Context, key string, ttl time.Duration,
 	load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
-	return fetch(ctx, r, &r.flights, key, ttl, load)
+	return fetch(ctx, "redis fetch", r, &r.flights, key, ttl, load)
 }
 
 // Incr runs INCRBY and, for a new counter, PEXPIRE in one Lua script.
 func (r *Redis) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if key == "" {
+		return 0, emptyKey("redis incr")
+	}
+	if err := shortTTL("redis incr", key, ttl); err != nil {
+		return 0, err
+	}
 	if r.closed.Load() {
 		return 0, fmt.Errorf("redis incr: %w", ErrClosed)
 	}
@@ -270,8 +291,14 @@ func ttlMillis(ttl time.Duration) int64 {
 // Lock takes the lock with SET NX PX and a random token, and draws a fence
 // from the shared fence counter in the same script.
 func (r *Redis) Lock(ctx context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
+	if key == "" {
+		return nil, emptyKey("redis lock")
+	}
 	if ttl <= 0 {
 		return nil, fmt.Errorf("redis lock %q: %w", key, ErrInvalidTTL)
+	}
+	if err := shortTTL("redis lock", key, ttl); err != nil {
+		return nil, err
 	}
 	if r.closed.Load() {
 		return nil, fmt.Errorf("redis lock %q: %w", key, ErrClosed)

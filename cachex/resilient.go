@@ -126,7 +126,7 @@ func unavailable(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
-	for _, answer := range []error{ErrLockHeld, ErrNotHeld, ErrInvalidTTL, ErrClosed} {
+	for _, answer := range []error{ErrLockHeld, ErrNotHeld, ErrInvalidTTL, ErrInvalid, ErrClosed} {
 		if errors.Is(err, answer) {
 			return false
 		}
@@ -243,6 +243,9 @@ func (r *Resilient) probeLoop() {
 
 // GetString reads from Redis, or locally while failing open.
 func (r *Resilient) GetString(ctx context.Context, key string) (string, bool, error) {
+	if key == "" {
+		return "", false, emptyKey("resilient get")
+	}
 	type res struct {
 		v  string
 		ok bool
@@ -255,6 +258,9 @@ func (r *Resilient) GetString(ctx context.Context, key string) (string, bool, er
 
 // Get reads from Redis, or locally while failing open.
 func (r *Resilient) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if key == "" {
+		return nil, false, emptyKey("resilient get")
+	}
 	type res struct {
 		v  []byte
 		ok bool
@@ -267,6 +273,9 @@ func (r *Resilient) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // Set writes to Redis, or locally while failing open.
 func (r *Resilient) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := r.checkSet(key, ttl); err != nil {
+		return err
+	}
 	_, err := via(ctx, r, "set",
 		func(s *Redis) (struct{}, error) { return struct{}{}, s.Set(ctx, key, value, ttl) },
 		func(s *Local) (struct{}, error) { return struct{}{}, s.Set(ctx, key, value, ttl) })
@@ -275,6 +284,9 @@ func (r *Resilient) Set(ctx context.Context, key string, value []byte, ttl time.
 
 // SetString writes to Redis, or locally while failing open.
 func (r *Resilient) SetString(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := r.checkSet(key, ttl); err != nil {
+		return err
+	}
 	_, err := via(ctx, r, "set",
 		func(s *Redis) (struct{}, error) { return struct{}{}, s.SetString(ctx, key, value, ttl) },
 		func(s *Local) (struct{}, error) { return struct{}{}, s.SetString(ctx, key, value, ttl) })
@@ -283,6 +295,9 @@ func (r *Resilient) SetString(ctx context.Context, key, value string, ttl time.D
 
 // Delete deletes in Redis, or locally while failing open.
 func (r *Resilient) Delete(ctx context.Context, key string) error {
+	if key == "" {
+		return emptyKey("resilient delete")
+	}
 	_, err := via(ctx, r, "delete",
 		func(s *Redis) (struct{}, error) { return struct{}{}, s.Delete(ctx, key) },
 		func(s *Local) (struct{}, error) { return struct{}{}, s.Delete(ctx, key) })
@@ -292,11 +307,17 @@ func (r *Resilient) Delete(ctx context.Context, key string) error {
 // Fetch is Get, then on a miss one load per key in this process, then Set.
 func (r *Resilient) Fetch(ctx context.Context, key string, ttl time.Duration,
 	load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
-	return fetch(ctx, r, &r.flights, key, ttl, load)
+	return fetch(ctx, "resilient fetch", r, &r.flights, key, ttl, load)
 }
 
 // Incr increments in Redis, or locally while failing open.
 func (r *Resilient) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if key == "" {
+		return 0, emptyKey("resilient incr")
+	}
+	if err := shortTTL("resilient incr", key, ttl); err != nil {
+		return 0, err
+	}
 	return via(ctx, r, "incr",
 		func(s *Redis) (int64, error) { return s.Incr(ctx, key, delta, ttl) },
 		func(s *Local) (int64, error) { return s.Incr(ctx, key, delta, ttl) })
@@ -306,6 +327,15 @@ func (r *Resilient) Incr(ctx context.Context, key string, delta int64, ttl time.
 // while Redis does not answer counts a fallback and returns nil: the lock
 // then expires in Redis after its ttl.
 func (r *Resilient) Lock(ctx context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
+	if key == "" {
+		return nil, emptyKey("resilient lock")
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("resilient lock %q: %w", key, ErrInvalidTTL)
+	}
+	if err := shortTTL("resilient lock", key, ttl); err != nil {
+		return nil, err
+	}
 	return via(ctx, r, "lock",
 		func(s *Redis) (*Lock, error) {
 			l, err := s.Lock(ctx, key, owner, ttl)
@@ -324,6 +354,15 @@ func (r *Resilient) Lock(ctx context.Context, key, owner string, ttl time.Durati
 			return l, nil
 		},
 		func(s *Local) (*Lock, error) { return s.Lock(ctx, key, owner, ttl) })
+}
+
+// checkSet refuses, before either store sees it, a Set's empty key or
+// ttl under a millisecond.
+func (r *Resilient) checkSet(key string, ttl time.Duration) error {
+	if key == "" {
+		return emptyKey("resilient set")
+	}
+	return shortTTL("resilient set", key, ttl)
 }
 
 // Close stops the probe and closes both stores. It is idempotent.

@@ -45,6 +45,7 @@ func Exercise(t *testing.T, newCache func(t *testing.T) cachex.Cache) {
 		{"FetchLoadsOnce", testFetchLoadsOnce},
 		{"FetchErrorNotCached", testFetchErrorNotCached},
 		{"FetchNilLoadRefused", testFetchNilLoadRefused},
+		{"InvalidArgumentsRefused", testInvalidArgumentsRefused},
 		{"IncrAtomic", testIncrAtomic},
 		{"IncrTTL", testIncrTTL},
 		{"LockExcludes", testLockExcludes},
@@ -305,6 +306,67 @@ func testLockExcludes(t *testing.T, c cachex.Cache) {
 	}
 	if _, err := c.Lock(ctx, "l", "x", 0); !errors.Is(err, cachex.ErrInvalidTTL) {
 		t.Fatalf("Lock with ttl 0 = %v; want ErrInvalidTTL", err)
+	}
+}
+
+// testInvalidArgumentsRefused: an empty key and a positive ttl under a
+// millisecond (a bare number is nanoseconds: Incr(ctx, k, 1, 5) meant 5 s)
+// are refused by every call that takes them, with cachex.ErrInvalid naming
+// the call and the value, and nothing is written. They were accepted: a
+// 5 ns counter window (1 ms on Redis, which rounds up), one value shared by
+// every caller that built an empty key.
+func testInvalidArgumentsRefused(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	load := func(context.Context) ([]byte, error) { return []byte("loaded"), nil }
+	// refused checks the error is cachex.ErrInvalid and holds each of
+	// wants: the call and the value.
+	refused := func(call string, err error, wants ...string) {
+		t.Helper()
+		if !errors.Is(err, cachex.ErrInvalid) {
+			t.Errorf("%s = %v; want cachex.ErrInvalid", call, err)
+			return
+		}
+		for _, want := range wants {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s = %v; want it to say %q", call, err, want)
+			}
+		}
+	}
+	errOf := func(_ any, err error) error { return err }
+	errOf3 := func(_ any, _ bool, err error) error { return err }
+	const empty = "the key is empty"
+	refused(`Get("")`, errOf3(c.Get(ctx, "")), "get", empty)
+	refused(`GetString("")`, errOf3(c.GetString(ctx, "")), "get", empty)
+	refused(`Set("")`, c.Set(ctx, "", []byte("v"), time.Minute), "set", empty)
+	refused(`SetString("")`, c.SetString(ctx, "", "v", 0), "set", empty)
+	refused(`Delete("")`, c.Delete(ctx, ""), "delete", empty)
+	refused(`Fetch("")`, errOf(c.Fetch(ctx, "", time.Minute, load)), "fetch", empty)
+	refused(`Incr("")`, errOf(c.Incr(ctx, "", 1, time.Minute)), "incr", empty)
+	refused(`Lock("")`, errOf(c.Lock(ctx, "", "o", time.Minute)), "lock", empty)
+	refused(`GetJSON("")`, errOf3(cachex.GetJSON[int](ctx, c, "")), "get", empty)
+	refused(`SetJSON("")`, cachex.SetJSON(ctx, c, "", 1, time.Minute), "set", empty)
+	refused(`FetchJSON("")`, errOf(cachex.FetchJSON(ctx, c, "", time.Minute, func(context.Context) (int, error) { return 1, nil })), "fetch", empty)
+	const short = "ttl 5ns is under a millisecond"
+	refused(`Set("k", 5)`, c.Set(ctx, "k", []byte("v"), 5), `set "k"`, short)
+	refused(`SetString("k", 5)`, c.SetString(ctx, "k", "v", 5), `set "k"`, short)
+	refused(`Fetch("k", 5)`, errOf(c.Fetch(ctx, "k", 5, load)), `fetch "k"`, short)
+	refused(`Incr("n", 5)`, errOf(c.Incr(ctx, "n", 1, 5)), `incr "n"`, short)
+	refused(`Lock("l", 5)`, errOf(c.Lock(ctx, "l", "o", 5)), `lock "l"`, short)
+	refused(`SetJSON("k", 5)`, cachex.SetJSON(ctx, c, "k", 1, 5), `set "k"`, short)
+	// Nothing was written: no value, a fresh counter, a free lock.
+	if _, ok, err := c.Get(ctx, "k"); err != nil || ok {
+		t.Errorf("Get(k) after the refused writes = ok %v, err %v; want a miss", ok, err)
+	}
+	if n, err := c.Incr(ctx, "n", 1, time.Millisecond); err != nil || n != 1 {
+		t.Errorf("Incr(n, 1ms) after the refused one = %d, %v; want 1", n, err)
+	}
+	l, err := c.Lock(ctx, "l", "o", time.Millisecond)
+	if err != nil {
+		t.Fatalf("Lock(l, 1ms) after the refused one: %v", err)
+	}
+	_ = l.Release(ctx)
+	if r, ok := c.(interface{ Fallbacks() uint64 }); ok && r.Fallbacks() != 0 {
+		t.Errorf("refused arguments made the cache fail open %d times", r.Fallbacks())
 	}
 }
 
