@@ -330,6 +330,13 @@ func (w *WorkflowContext) suspend(at time.Time, why string, events ...string) er
 // suspendOn is suspend for a wait on a dependent system (none: ""), which
 // the suspension's metadata names.
 func (w *WorkflowContext) suspendOn(at time.Time, why, system string, events ...string) error {
+	// The store keeps times to the microsecond: a wake-up written
+	// truncated would come before a deadline off the microsecond (a
+	// timer's), which is then not yet due, and the workflow would suspend
+	// again until the same instant. Round up.
+	if r := at.Truncate(time.Microsecond); r.Before(at) {
+		at = r.Add(time.Microsecond)
+	}
 	w.mu.Lock()
 	if !w.suspended || at.Before(w.until) {
 		w.until, w.why, w.system = at, why, system

@@ -160,3 +160,36 @@ func TestSubMillisecondWaitsFailTheWorkflow(t *testing.T) {
 		t.Fatalf("Sleep(0) then SleepUntil(now+500µs): %v, %v; want true, nil", ok, err)
 	}
 }
+
+// A timer whose deadline is not a whole microsecond fires. The store keeps
+// times to the microsecond, so the driver's wake-up was written truncated,
+// a few hundred nanoseconds before the deadline: Select found the timer not
+// yet due and suspended again until the same truncated time, for ever
+// under a fake clock (a busy spin of claims on a real one, until the
+// clock passed the deadline).
+func TestTimerOffTheMicrosecondFires(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/timer-ns", func(wctx *engine.WorkflowContext, d time.Duration) (int, error) {
+		return engine.Select(wctx, engine.OnEvent[bool]("never", nil), engine.OnTimer(engine.NewTimer(wctx, d)))
+	}))
+	for _, d := range []time.Duration{time.Millisecond + 30, 7*time.Millisecond + 999} {
+		h, err := engine.StartWorkflow[time.Duration, int](ctx, env.Engine, "t/timer-ns", d)
+		must(t, err)
+		// Without the fix RunOnce never returns (the driver is ready again
+		// at once, for ever): bound the wait for it.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			env.RunUntilDone(h.TaskID)
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatalf("Select on NewTimer(%s): the workflow did not finish within a minute", d)
+		}
+		if got, err := h.Result(ctx); err != nil || got != 1 {
+			t.Fatalf("Select on NewTimer(%s): case %d, %v; want the timer (1)", d, got, err)
+		}
+	}
+}
