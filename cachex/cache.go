@@ -56,6 +56,19 @@ func shortTTL(op, key string, ttl time.Duration) error {
 	return fmt.Errorf("%s %q: %w: ttl %s is under a millisecond (a bare number is nanoseconds: write 30*time.Second, not 30)", op, key, ErrInvalid, ttl)
 }
 
+// lockArgs refuses what no Lock may take: an empty key, a ttl that is not
+// positive (ErrInvalidTTL) or is under a millisecond. op names the call
+// ("local lock", "redis lock", "resilient lock").
+func lockArgs(op, key string, ttl time.Duration) error {
+	if key == "" {
+		return emptyKey(op)
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("%s %q: %w", op, key, ErrInvalidTTL)
+	}
+	return shortTTL(op, key, ttl)
+}
+
 // Cache is the cache and coordination store the engine talks to. Values are
 // opaque bytes (see GetJSON and SetJSON for typed values). A ttl <= 0 on Set,
 // Fetch and Incr means "no expiry"; a positive one under a millisecond, and

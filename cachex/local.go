@@ -221,13 +221,7 @@ func (l *Local) Incr(_ context.Context, key string, delta int64, ttl time.Durati
 
 // Lock takes an in-process lock.
 func (l *Local) Lock(_ context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
-	if key == "" {
-		return nil, emptyKey("local lock")
-	}
-	if ttl <= 0 {
-		return nil, fmt.Errorf("local lock %q: %w", key, ErrInvalidTTL)
-	}
-	if err := shortTTL("local lock", key, ttl); err != nil {
+	if err := lockArgs("local lock", key, ttl); err != nil {
 		return nil, err
 	}
 	if owner == "" {

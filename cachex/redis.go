@@ -291,13 +291,7 @@ func ttlMillis(ttl time.Duration) int64 {
 // Lock takes the lock with SET NX PX and a random token, and draws a fence
 // from the shared fence counter in the same script.
 func (r *Redis) Lock(ctx context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
-	if key == "" {
-		return nil, emptyKey("redis lock")
-	}
-	if ttl <= 0 {
-		return nil, fmt.Errorf("redis lock %q: %w", key, ErrInvalidTTL)
-	}
-	if err := shortTTL("redis lock", key, ttl); err != nil {
+	if err := lockArgs("redis lock", key, ttl); err != nil {
 		return nil, err
 	}
 	if r.closed.Load() {

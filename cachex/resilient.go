@@ -327,13 +327,7 @@ func (r *Resilient) Incr(ctx context.Context, key string, delta int64, ttl time.
 // while Redis does not answer counts a fallback and returns nil: the lock
 // then expires in Redis after its ttl.
 func (r *Resilient) Lock(ctx context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
-	if key == "" {
-		return nil, emptyKey("resilient lock")
-	}
-	if ttl <= 0 {
-		return nil, fmt.Errorf("resilient lock %q: %w", key, ErrInvalidTTL)
-	}
-	if err := shortTTL("resilient lock", key, ttl); err != nil {
+	if err := lockArgs("resilient lock", key, ttl); err != nil {
 		return nil, err
 	}
 	return via(ctx, r, "lock",
