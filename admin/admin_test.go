@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -580,8 +581,11 @@ func TestShowTask(t *testing.T) {
 	if code, _ := v.do("GET", "/api/tasks/424242", vw, ""); code != http.StatusNotFound {
 		t.Fatalf("missing task: %d, want 404", code)
 	}
-	if code, _ := v.do("GET", "/api/tasks/abc", vw, ""); code != http.StatusBadRequest {
-		t.Fatalf("bad id: %d, want 400", code)
+	for _, id := range []string{"abc", "0", "-1"} {
+		code, body := v.do("GET", "/api/tasks/"+id, vw, "")
+		if msg := fmt.Sprint(body["error"]); code != http.StatusBadRequest || !strings.Contains(msg, strconv.Quote(id)) {
+			t.Fatalf("task id %s: %d %q, want 400 naming it", id, code, msg)
+		}
 	}
 	_, body = v.do("GET", "/api/counts", vw, "")
 	if body["tasks"].(map[string]any)["pending"].(float64) != 1 {

@@ -696,6 +696,9 @@ func (e *Engine) checkPayload(what string, n int) error {
 // A task that failed or was cancelled is an Outcome too: Outcome.Err
 // returns why, as a *TaskError.
 func (e *Engine) Wait(ctx context.Context, taskID int64) (*Outcome, error) {
+	if err := checkTaskID(taskID); err != nil {
+		return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+	}
 	return e.wait(ctx, taskID, "", nil)
 }
 

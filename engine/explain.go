@@ -120,6 +120,9 @@ type StepExplanation struct {
 // a child, or its task finished. It reads the task, its history and the
 // worker registry; it changes nothing.
 func (e *Engine) Explain(ctx context.Context, taskID int64) (*Explanation, error) {
+	if err := checkTaskID(taskID); err != nil {
+		return nil, fmt.Errorf("explaining task %d: %w", taskID, err)
+	}
 	d, err := e.st.GetTask(ctx, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("explaining task %d: %w", taskID, err)

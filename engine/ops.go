@@ -12,6 +12,12 @@ import (
 // CancelOption adjusts Cancel.
 type CancelOption func(*store.CancelTaskParams)
 
+// checkTaskID refuses a task id no task can have (0 or negative) at the
+// engine's border, before the store is asked: the caller's mistake is
+// ErrInvalid naming the id, not ErrNotFound. Only the public methods call
+// it; ids the store handed out need no check.
+func checkTaskID(taskID int64) error { return store.CheckTaskID("task_id", taskID) }
+
 // Force lets Cancel withdraw a task that already finished (complete or
 // resolved manually): an operator's correction, recorded as such.
 func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = true } }
@@ -21,6 +27,9 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // Handlers in other processes stop at their next heartbeat. A finished
 // task is refused unless Force is given.
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
+	if err := checkTaskID(taskID); err != nil {
+		return fmt.Errorf("cancelling task %d: %w", taskID, err)
+	}
 	p := &store.CancelTaskParams{TaskID: taskID, Now: e.now()}
 	for i, o := range opts {
 		if o == nil {
@@ -54,6 +63,9 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 // step whose failure the workflow returned; durable steps whose failure the
 // workflow handled stay as recorded, so the replay takes the same path.
 func (e *Engine) Retry(ctx context.Context, taskID int64) error {
+	if err := checkTaskID(taskID); err != nil {
+		return fmt.Errorf("retrying task %d: %w", taskID, err)
+	}
 	p := &store.RetryTaskParams{TaskID: taskID, Metadata: operatorMeta(ctx, map[string]any{"reason": "operator retry"}), Now: e.now()}
 	if d, err := e.st.GetTask(ctx, taskID); err == nil && d.Task.Kind == store.KindCode {
 		// The durable step whose failure the workflow returned gets fresh
@@ -87,6 +99,9 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // Resolve marks a pending or failed step resolved_manually with the given
 // results (any JSON-encodable value); its dependants may then run.
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
+	if err := checkTaskID(taskID); err != nil {
+		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
+	}
 	d, err := e.st.GetTask(ctx, taskID)
 	if err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tasker-go/tasker/engine"
@@ -82,6 +84,33 @@ func TestCancelStopsRunningHandlers(t *testing.T) {
 	for ev := range events {
 		if ev.Name == engine.EventStepDiscarded && ev.TaskID == h.TaskID {
 			break // the running handler saw the cancellation
+		}
+	}
+}
+
+// A task id no task can have (0, negative) is refused by every public
+// method taking one as store.ErrInvalid naming it, not store.ErrNotFound.
+func TestTaskIDsRefused(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	for _, id := range []int64{0, -1} {
+		_, errWait := env.Wait(ctx, id)
+		_, errExplain := env.Explain(ctx, id)
+		_, errRuns := env.Runs(ctx, id)
+		_, errHistory := env.WorkflowHistory(ctx, id)
+		_, errQuery := engine.Query[int](ctx, env.Engine, id, "q")
+		_, errUpdate := engine.Update[int](ctx, env.Engine, id, "u", "1", nil)
+		_, errEvent := env.Engine.SendEvent(ctx, id, "e", "", nil)
+		for name, err := range map[string]error{
+			"Wait": errWait, "Cancel": env.Cancel(ctx, id, "r"), "Retry": env.Retry(ctx, id),
+			"Resolve": env.Resolve(ctx, id, "s", nil), "Explain": errExplain, "Runs": errRuns,
+			"WorkflowHistory": errHistory, "Replay": env.Replay(ctx, id), "Query": errQuery,
+			"Update": errUpdate, "SendEvent": errEvent,
+		} {
+			want := fmt.Sprintf("task_id: must be a task id (1 or more), got %d", id)
+			if !errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s(%d): error = %v; want ErrInvalid saying %q", name, id, err, want)
+			}
 		}
 	}
 }

@@ -139,6 +139,9 @@ type RunLinks struct {
 
 // Runs returns a code-first task's links in its ContinueAsNew chain.
 func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
+	if err := checkTaskID(taskID); err != nil {
+		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
+	}
 	d, err := e.st.GetTask(ctx, taskID)
 	if err != nil {
 		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)

@@ -90,10 +90,14 @@ func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
 // Query returns the state a workflow task published under name
 // (SetQueryState), decoded as T, or ErrNoQueryState (the error says when
 // the task is a DAG task, which publishes none). A task id of no task is
-// store.ErrNotFound. It reads the database only: the workflow need not be
+// store.ErrNotFound (an id no task can have, 0 or negative, is
+// store.ErrInvalid). It reads the database only: the workflow need not be
 // running, or registered in this process.
 func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T, error) {
 	var v T
+	if err := checkTaskID(taskID); err != nil {
+		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
+	}
 	wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueQuery, name)
 	if errors.Is(err, store.ErrNotFound) {
 		// Only now is the task read: say why there is nothing.
@@ -216,6 +220,9 @@ func replyName(update, id string) string { return update + "\n" + id }
 // ctx's error.
 func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string, arg any) (R, error) {
 	var zero R
+	if err := checkTaskID(taskID); err != nil {
+		return zero, fmt.Errorf("updating task %d: %w", taskID, err)
+	}
 	switch {
 	case name == "" || strings.Contains(name, "\n"):
 		return zero, fmt.Errorf("updating task %d: %w: the update name %q is empty or holds a newline", taskID, store.ErrInvalid, name)

@@ -56,6 +56,9 @@ type HistoryStep struct {
 
 // WorkflowHistory reads a code-first task's history.
 func (e *Engine) WorkflowHistory(ctx context.Context, taskID int64) (*WorkflowHistory, error) {
+	if err := checkTaskID(taskID); err != nil {
+		return nil, fmt.Errorf("reading the history of task %d: %w", taskID, err)
+	}
 	d, err := e.st.GetWorkflowHistory(ctx, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("reading the history of task %d: %w", taskID, err)

@@ -169,6 +169,9 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 // or key the store would refuse (over 255 bytes, with a NUL byte; a name
 // that is not UTF-8), in one message naming the problem.
 func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
+	if err := checkTaskID(taskID); err != nil {
+		return false, fmt.Errorf("sending event %q to task %d: %w", name, taskID, err)
+	}
 	if strings.HasPrefix(name, updatePrefix) {
 		return false, fmt.Errorf("sending event %q to task %d: %w: the name begins with %q, reserved for updates: send an update with engine.Update, which reads its answer", name, taskID, store.ErrInvalid, updatePrefix)
 	}
@@ -184,7 +187,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 	if msg := checkName("event name", name); msg != "" {
 		return false, fmt.Errorf("sending an event to task %d: %w: %s", taskID, store.ErrInvalid, msg)
 	}
-	if err := (&store.SendEventParams{Name: name, Key: key}).Validate(); err != nil {
+	if err := (&store.SendEventParams{TaskID: taskID, Name: name, Key: key}).Validate(); err != nil {
 		return false, fmt.Errorf("sending event %s to task %d: %w", quoteName(name), taskID, err)
 	}
 	doc, err := json.Marshal(payload)

@@ -164,6 +164,26 @@ func FindCycle(steps []NewStep) []string {
 
 func checkMeta(field string, doc JSON) error { return checkJSON(field, doc, false) }
 
+// CheckTaskID refuses an id no task can have (ids start at 1): a caller's
+// mistake, reported as ErrInvalid naming field rather than as ErrNotFound.
+func CheckTaskID(field string, id int64) error {
+	if id < 1 {
+		return invalid(field, "must be a task id (1 or more), got %d", id)
+	}
+	return nil
+}
+
+// CheckTaskIDs is CheckTaskID for each of ids, naming the first bad one
+// by its index.
+func CheckTaskIDs(ids []int64) error {
+	for i, id := range ids {
+		if id < 1 {
+			return CheckTaskID(fmt.Sprintf("ids[%d]", i), id)
+		}
+	}
+	return nil
+}
+
 // Validate checks a step move's inputs.
 func (p *TransitionStepParams) Validate() error {
 	return errors.Join(checkMeta("metadata", p.Metadata))
@@ -179,11 +199,13 @@ func (p *TransitionTaskParams) Validate() error {
 	case p.Sequence > 0 && (p.From != TaskError || p.To != TaskPending):
 		bad = invalid("sequence", "names a durable step to retry, which only error → pending does; got %d with %s → %s", p.Sequence, p.From, p.To)
 	}
-	return errors.Join(bad, checkMeta("metadata", p.Metadata))
+	return errors.Join(CheckTaskID("task_id", p.TaskID), bad, checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks a cancel's inputs.
-func (p *CancelTaskParams) Validate() error { return checkMeta("metadata", p.Metadata) }
+func (p *CancelTaskParams) Validate() error {
+	return errors.Join(CheckTaskID("task_id", p.TaskID), checkMeta("metadata", p.Metadata))
+}
 
 // Validate checks a retry's inputs: a Sequence, when given, names a
 // durable step (1 or more).
@@ -192,7 +214,7 @@ func (p *RetryTaskParams) Validate() error {
 	if p.Sequence < 0 {
 		bad = invalid("sequence", "must not be negative (0: no durable step), got %d", p.Sequence)
 	}
-	return errors.Join(bad, checkMeta("metadata", p.Metadata))
+	return errors.Join(CheckTaskID("task_id", p.TaskID), bad, checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks a manual resolution.
@@ -203,6 +225,7 @@ func (p *ResolveStepParams) Validate() error {
 // Validate checks an event.
 func (p *SendEventParams) Validate() error {
 	return errors.Join(
+		CheckTaskID("task_id", p.TaskID),
 		checkName("name", p.Name, true),
 		checkName("key", p.Key, false),
 		checkJSON("payload", p.Payload, false),

@@ -96,6 +96,44 @@ func testRetryAndCancelBadInput(t *testing.T, b *bundle) {
 	}
 }
 
+// testTaskIDsRefused: an id no task can have (0, negative) is the
+// caller's mistake, refused as ErrInvalid naming it, not ErrNotFound; a
+// move with one changes nothing.
+func testTaskIDsRefused(t *testing.T, b *bundle) {
+	d := b.create(t, chain("a"))
+	for _, id := range []int64{0, -1} {
+		bad := fmt.Sprint(id)
+		_, err := b.s.GetTask(b.ctx, id)
+		wantErr(t, err, store.ErrInvalid, "id", bad)
+		_, err = b.s.GetWorkflowHistory(b.ctx, id)
+		wantErr(t, err, store.ErrInvalid, "id", bad)
+		_, err = b.s.History(b.ctx, id)
+		wantErr(t, err, store.ErrInvalid, "task_id", bad)
+		_, err = b.s.GetTaskOutcomes(b.ctx, []int64{d.Task.ID, id})
+		wantErr(t, err, store.ErrInvalid, "ids[1]", bad)
+		_, err = b.s.GetTasks(b.ctx, []int64{id})
+		wantErr(t, err, store.ErrInvalid, "ids[0]", bad)
+		_, err = b.s.TasksDone(b.ctx, []int64{id})
+		wantErr(t, err, store.ErrInvalid, "ids[0]", bad)
+		_, err = b.s.GetWorkflowValue(b.ctx, id, store.ValueQuery, "q")
+		wantErr(t, err, store.ErrInvalid, "task_id", bad)
+		_, err = b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: id, Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "task_id", bad)
+		_, err = b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: id, Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "task_id", bad)
+		_, err = b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: id, From: store.TaskPending, To: store.TaskCancelled, Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "task_id", bad)
+		_, _, err = b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: id, Name: "e", Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "task_id", bad)
+	}
+	if got := b.get(t, d.Task.ID); got.Task.State != store.TaskPending || got.Step("a").State != store.StepPending {
+		t.Fatalf("refused moves left task %s, step %s", got.Task.State, got.Step("a").State)
+	}
+	if tasks, _ := b.totals(t); tasks != 1 {
+		t.Fatalf("refused moves left %d tasks, want 1", tasks)
+	}
+}
+
 func testResolveStep(t *testing.T, b *bundle) {
 	d := b.create(t, []store.NewStep{{Name: "a", Handler: "h", RetryLimit: 1, Skippable: true}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}})
 	c := b.claimOne(t, "a")

@@ -56,6 +56,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"CancelTask":                 testCancelTask,
 		"RetryTask":                  testRetryTask,
 		"RetryAndCancelBadInput":     testRetryAndCancelBadInput,
+		"TaskIDsRefused":             testTaskIDsRefused,
 		"ResolveStep":                testResolveStep,
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,

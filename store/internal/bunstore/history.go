@@ -14,6 +14,9 @@ var replayColumns = []string{"id", "task_id", "name", "handler", "sequence", "st
 
 // GetWorkflowHistory reads a task and, of its steps, what a replay needs.
 func (s *Store) GetWorkflowHistory(ctx context.Context, id int64) (*store.TaskDetail, error) {
+	if err := store.CheckTaskID("id", id); err != nil {
+		return nil, fmt.Errorf("getting task %d: %w", id, err)
+	}
 	d := &store.TaskDetail{Task: new(store.Task)}
 	if err := s.ro.NewSelect().Model(d.Task).Where("id = ?", id).Scan(ctx); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting task %d", id), err)

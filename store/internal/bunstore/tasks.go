@@ -216,6 +216,9 @@ func leaseStep(row *store.Step, p *store.CreateTaskParams, token int64) {
 // one bound statement (kept prepared: Wait reads every task it waits
 // for): a row per step with the task's columns and the step's edges out.
 func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error) {
+	if err := store.CheckTaskID("id", id); err != nil {
+		return nil, fmt.Errorf("getting task %d: %w", id, err)
+	}
 	return s.getTask(ctx, id, "")
 }
 
@@ -225,6 +228,9 @@ func (s *Store) GetTask(ctx context.Context, id int64) (*store.TaskDetail, error
 func (s *Store) TasksDone(ctx context.Context, ids []int64) ([]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil
+	}
+	if err := store.CheckTaskIDs(ids); err != nil {
+		return nil, fmt.Errorf("reading which of %d tasks are done: %w", len(ids), err)
 	}
 	b := params{s: s}
 	q := `SELECT id FROM tasker_tasks WHERE ` + b.in("id", ids) + ` AND state IN ('complete', 'error', 'cancelled', 'resolved_manually')`
@@ -253,6 +259,9 @@ func (s *Store) getTask(ctx context.Context, id int64, cond string) (*store.Task
 func (s *Store) GetTasks(ctx context.Context, ids []int64) ([]*store.TaskDetail, error) {
 	if len(ids) == 0 {
 		return nil, nil
+	}
+	if err := store.CheckTaskIDs(ids); err != nil {
+		return nil, fmt.Errorf("getting %d tasks: %w", len(ids), err)
 	}
 	b := params{s: s}
 	got, err := s.readTasks(ctx, b.in("t.id", ids), "", b.args)
@@ -393,6 +402,9 @@ func (s *Store) CountByState(ctx context.Context) (*store.StateCounts, error) {
 
 // History returns a task's transitions and its steps', in write order.
 func (s *Store) History(ctx context.Context, taskID int64) (*store.History, error) {
+	if err := store.CheckTaskID("task_id", taskID); err != nil {
+		return nil, fmt.Errorf("reading task history: %w", err)
+	}
 	h := &store.History{}
 	if err := s.ro.NewSelect().Model(&h.Task).Where("task_id = ?", taskID).Order("id").Scan(ctx); err != nil {
 		return nil, s.wrap("reading task history", err)
@@ -614,6 +626,9 @@ func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID in
 func (s *Store) GetTaskOutcomes(ctx context.Context, ids []int64) ([]*store.TaskOutcome, error) {
 	if len(ids) == 0 {
 		return nil, nil
+	}
+	if err := store.CheckTaskIDs(ids); err != nil {
+		return nil, fmt.Errorf("reading the outcome of %d tasks: %w", len(ids), err)
 	}
 	b := params{s: s}
 	q := `SELECT t.id, t.namespace, t.name, t.kind, t.identity_key, t.state, t.last_error,

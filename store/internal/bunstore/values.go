@@ -47,7 +47,7 @@ func (s *Store) SetWorkflowValue(ctx context.Context, p *store.SetWorkflowValueP
 func (s *Store) GetWorkflowValue(ctx context.Context, taskID int64, kind, name string) (*store.WorkflowValue, error) {
 	// A value SetWorkflowValue would refuse is never there: refused here
 	// too, not reported as not set yet.
-	var errs []error
+	errs := []error{store.CheckTaskID("task_id", taskID)}
 	if kind != store.ValueQuery && kind != store.ValueReply {
 		errs = append(errs, &store.ValidationError{Field: "kind", Problem: fmt.Sprintf("must be %q or %q, got %q", store.ValueQuery, store.ValueReply, kind)})
 	}
