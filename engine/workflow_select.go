@@ -45,8 +45,8 @@ func NewTimer(wctx *WorkflowContext, d time.Duration) *Timer {
 		return &Timer{at: wctx.now().Add(max(d, 0))} // the run is stopping; nothing will select it
 	}
 	if rec == nil { // (a timer recorded before replays as it was)
-		if msg := subMillisecond("engine.NewTimer", d); msg != "" {
-			wctx.failWith(Permanent(errors.New(msg))) // the run stops: Select returns the failure
+		if err := underAMillisecond("engine.NewTimer", d); err != nil {
+			wctx.failWith(Permanent(err)) // the run stops: Select returns the failure
 			return &Timer{at: wctx.now().Add(d)}
 		}
 		doc := store.MustJSON(timerResult{At: wctx.now().Add(max(d, 0)).UTC()})

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -35,8 +34,8 @@ func sleep(wctx *WorkflowContext, d time.Duration, what string) error {
 		return nil
 	}
 	if rec == nil && what != "" { // (a sleep recorded before replays as it was)
-		if msg := subMillisecond(what, d); msg != "" {
-			return wctx.failWith(Permanent(errors.New(msg)))
+		if err := underAMillisecond(what, d); err != nil {
+			return wctx.failWith(Permanent(err))
 		}
 	}
 	p := store.RecordStepParams{Sequence: seq, Name: "sleep", Handler: kindSleep, Kind: store.OutcomeSuspend, RetryAfter: max(d, 0)}
@@ -58,15 +57,6 @@ func sleep(wctx *WorkflowContext, d time.Duration, what string) error {
 		wctx.traceWait("tasker.sleep", seq, rec.CreatedAt, nil)
 	}
 	return err
-}
-
-// subMillisecond says why a positive duration under a millisecond, given to
-// the user's call what, cannot be what was meant, or returns "".
-func subMillisecond(what string, d time.Duration) string {
-	if d <= 0 || d >= time.Millisecond {
-		return ""
-	}
-	return fmt.Sprintf("%s(%s): must be at least 1ms (a bare number is nanoseconds: write 30*time.Second, not 30)", what, d)
 }
 
 // eventResult is the recorded result of an event wait.

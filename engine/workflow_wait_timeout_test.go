@@ -113,7 +113,7 @@ func TestSubMillisecondWaitsFailTheWorkflow(t *testing.T) {
 	}{
 		{"sleep", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
 			return true, engine.Sleep(wctx, d)
-		}, `engine.Sleep(30ns): must be at least 1ms (a bare number is nanoseconds`},
+		}, `engine.Sleep 30ns is under a millisecond: a bare number is nanoseconds`},
 		{"event", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
 			_, err := engine.WaitEvent[bool](wctx, "approval", d)
 			return true, err
@@ -127,11 +127,11 @@ func TestSubMillisecondWaitsFailTheWorkflow(t *testing.T) {
 		{"timer", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
 			_, err := engine.Select(wctx, engine.OnEvent[bool]("go", nil), engine.OnTimer(engine.NewTimer(wctx, d)))
 			return true, err
-		}, `engine.NewTimer(30ns): must be at least 1ms (a bare number is nanoseconds`},
+		}, `engine.NewTimer 30ns is under a millisecond: a bare number is nanoseconds`},
 		{"timer-unselected", func(wctx *engine.WorkflowContext, d time.Duration) (bool, error) {
 			engine.NewTimer(wctx, d)
 			return true, nil
-		}, `engine.NewTimer(30ns): must be at least 1ms (a bare number is nanoseconds`},
+		}, `engine.NewTimer 30ns is under a millisecond: a bare number is nanoseconds`},
 	} {
 		must(t, engine.RegisterWorkflow(env.Engine, "t/ns-"+c.name, c.fn))
 		h, err := engine.StartWorkflow[time.Duration, bool](ctx, env.Engine, "t/ns-"+c.name, 30)
