@@ -260,7 +260,8 @@ func upFront(ctx context.Context, tg *benchTarget, name string, n, stepsPer int,
 		if def.bulk {
 			by = "by one StartMany"
 		}
-		res.note = fmt.Sprintf("started %d %s in %s (%.0f/s), in WALL", n, by, started.Round(time.Millisecond), float64(n)/started.Seconds()) + res.note
+		res.note = fmt.Sprintf("started %d %s in %s (%.0f/s), in WALL; %d steps claimed by their start (eager)",
+			n, by, started.Round(time.Millisecond), float64(n)/started.Seconds(), r.e.Stats().StepsClaimedAtStart) + res.note
 	}
 	if def.codeFirst {
 		res.durable = int64(n * def.steps)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -190,13 +191,21 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 	}
 	reserved := 0
 	if c.disp != nil && (c.cfg.Handlers == nil || len(c.cfg.Handlers()) > 0) {
-		if reserved = c.disp.Reserve(c.cfg.BatchSize); reserved > 0 {
+		unblockedOnly := c.cfg.Backlog != nil && !c.cfg.Backlog()
+		want := c.cfg.BatchSize
+		if unblockedOnly {
+			want = min(want, unblockable(finish, completes))
+		}
+		if want > 0 {
+			reserved = c.disp.Reserve(want)
+		}
+		if reserved > 0 {
 			params.Claim = &store.ClaimStepsParams{Owner: c.cfg.Owner, Limit: reserved, LeaseTTL: c.cfg.LeaseTTL, Queues: c.cfg.Queues, Grouped: true, Now: params.Now}
 			if c.cfg.Handlers != nil {
 				params.Claim.Handlers = c.cfg.Handlers()
 			}
 			params.Claim.ByReadyTime = c.cfg.ByReadyTime != nil && c.cfg.ByReadyTime()
-			params.ClaimUnblockedOnly = c.cfg.Backlog != nil && !c.cfg.Backlog()
+			params.ClaimUnblockedOnly = unblockedOnly
 		}
 	}
 	res, ambiguous, err := c.tryFinish(ctx, params, len(finish))
@@ -229,6 +238,35 @@ func (c *Completer) finish(ctx context.Context, finish []Outcome) {
 	if c.hooks.Committed != nil {
 		c.hooks.Committed(finish, res)
 	}
+}
+
+// unblockable bounds the steps a group's completions can make ready: the
+// steps their tasks have left once the group completes its own (as their
+// claims counted them; a count that has shrunk since only over-reserves).
+// Only a completion unblocks anything, and only in its own task. A claim
+// limited to those steps (ClaimUnblockedOnly) so reserves the dispatcher's
+// room it may use, not a whole batch: a group of one-step workflows'
+// completions reserves none, and a Start committing meanwhile finds the
+// room to claim its own steps (eager dispatch) instead of finding every
+// slot reserved by a claim that cannot use them. A completion whose task
+// is unknown bounds nothing (the whole batch).
+func unblockable(finish []Outcome, completes map[int64]int) int {
+	n := 0
+	seen := map[int64]bool{}
+	for _, o := range finish {
+		if o.Kind != store.OutcomeComplete {
+			continue
+		}
+		if o.Claimed == nil || o.Claimed.Task == nil {
+			return math.MaxInt
+		}
+		id := o.Claimed.Step.TaskID
+		if !seen[id] {
+			seen[id] = true
+			n += max(0, o.Claimed.Task.Unfinished-completes[id])
+		}
+	}
+	return n
 }
 
 // tryFinish commits, retrying a failed commit with a bounded backoff on the

@@ -218,3 +218,85 @@ func TestWatchOnlyWhatTheCommitMayFinish(t *testing.T) {
 		t.Fatalf("watched %v, want nothing for a and task %d for b", rec.watch, created.Task.ID)
 	}
 }
+
+// reserving is a store that keeps, for each FinishSteps, the claim's limit
+// (0: no claim) and the dispatcher's free slots while the commit runs.
+type reserving struct {
+	store.Store
+	d      *dispatch.Dispatcher
+	limits []int
+	free   []int
+}
+
+func (r *reserving) FinishSteps(ctx context.Context, p *store.FinishStepsParams) (*store.FinishStepsResult, error) {
+	limit := 0
+	if p.Claim != nil {
+		limit = p.Claim.Limit
+	}
+	r.limits = append(r.limits, limit)
+	r.free = append(r.free, r.d.Free())
+	return r.Store.FinishSteps(ctx, p)
+}
+
+// A commit that may claim only what it unblocks reserves the dispatcher's
+// room for at most the steps its completions' tasks have left, not a whole
+// batch: completing a one-step workflow reserves nothing, so a Start
+// committing meanwhile still finds room to claim its own steps; completing
+// the root of a fan-out of two reserves two. With a backlog it reserves a
+// batch, as it may claim any ready step.
+func TestCommitReservesOnlyWhatItCanUnblock(t *testing.T) {
+	for _, backlog := range []bool{false, true} {
+		t.Run(fmt.Sprint("backlog=", backlog), func(t *testing.T) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, sqlite.Memory, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			claim := func(key string, steps ...store.NewStep) *store.ClaimedStep {
+				t.Helper()
+				if _, err := st.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "n", Version: "1", Kind: store.KindDAG,
+					IdentityKey: key, Steps: steps, Now: clk.Now()}); err != nil {
+					t.Fatal(err)
+				}
+				c, err := st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Now: clk.Now()})
+				if err != nil || len(c) != 1 {
+					t.Fatalf("claimed %d: %v", len(c), err)
+				}
+				return c[0]
+			}
+			started := make(chan string, 8)
+			d := dispatch.New(8, func(c *store.ClaimedStep) func() { started <- c.Step.Name; return nil })
+			rec := &reserving{Store: st, d: d}
+			c := completer.New(completer.Config{Owner: "w", BatchSize: 6, LeaseTTL: time.Minute, Backlog: func() bool { return backlog }},
+				rec, clk, zap.NewNop(), d, completer.Hooks{})
+			complete := func(cl *store.ClaimedStep) {
+				o := completer.Outcome{Claimed: cl, Log: zap.NewNop()}
+				o.Lease, o.Kind, o.Results = cl.Step.Lease(), store.OutcomeComplete, store.JSON(`1`)
+				c.Commit(ctx, []completer.Outcome{o})
+			}
+			complete(claim("one", store.NewStep{Name: "only", Handler: "h"}))
+			complete(claim("fan", store.NewStep{Name: "root", Handler: "h"},
+				store.NewStep{Name: "l", Handler: "h", DependsOn: []string{"root"}}, store.NewStep{Name: "r", Handler: "h", DependsOn: []string{"root"}}))
+			d.Close()
+			d.Wait()
+			close(started)
+			var got []string
+			for n := range started {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			wantLimits, wantFree := []int{0, 2}, []int{8, 6}
+			if backlog {
+				wantLimits, wantFree = []int{6, 6}, []int{2, 2}
+			}
+			if !slices.Equal(rec.limits, wantLimits) || !slices.Equal(rec.free, wantFree) {
+				t.Fatalf("claim limits %v with %v slots free during the commits, want %v and %v", rec.limits, rec.free, wantLimits, wantFree)
+			}
+			if strings.Join(got, ",") != "l,r" {
+				t.Fatalf("the commits started %v, want l,r", got)
+			}
+		})
+	}
+}
