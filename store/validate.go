@@ -173,6 +173,14 @@ func CheckTaskID(field string, id int64) error {
 	return nil
 }
 
+// CheckStepID refuses an id no step can have, as CheckTaskID does a task's.
+func CheckStepID(field string, id int64) error {
+	if id < 1 {
+		return invalid(field, "must be a step id (1 or more), got %d", id)
+	}
+	return nil
+}
+
 // CheckTaskIDs is CheckTaskID for each of ids, naming the first bad one
 // by its index.
 func CheckTaskIDs(ids []int64) error {
@@ -186,7 +194,7 @@ func CheckTaskIDs(ids []int64) error {
 
 // Validate checks a step move's inputs.
 func (p *TransitionStepParams) Validate() error {
-	return errors.Join(checkMeta("metadata", p.Metadata))
+	return errors.Join(CheckStepID("step_id", p.StepID), checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks a task move's inputs: a Sequence only with the move
@@ -219,7 +227,7 @@ func (p *RetryTaskParams) Validate() error {
 
 // Validate checks a manual resolution.
 func (p *ResolveStepParams) Validate() error {
-	return errors.Join(checkJSON("results", p.Results, false), checkMeta("metadata", p.Metadata))
+	return errors.Join(CheckStepID("step_id", p.StepID), checkJSON("results", p.Results, false), checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks an event.

@@ -96,7 +96,7 @@ func testRetryAndCancelBadInput(t *testing.T, b *bundle) {
 	}
 }
 
-// testTaskIDsRefused: an id no task can have (0, negative) is the
+// testTaskIDsRefused: an id no task (or step) can have (0, negative) is the
 // caller's mistake, refused as ErrInvalid naming it, not ErrNotFound; a
 // move with one changes nothing.
 func testTaskIDsRefused(t *testing.T, b *bundle) {
@@ -125,6 +125,13 @@ func testTaskIDsRefused(t *testing.T, b *bundle) {
 		wantErr(t, err, store.ErrInvalid, "task_id", bad)
 		_, _, err = b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: id, Name: "e", Now: b.now})
 		wantErr(t, err, store.ErrInvalid, "task_id", bad)
+		// and a step id below 1
+		_, err = b.s.GetStep(b.ctx, id)
+		wantErr(t, err, store.ErrInvalid, "id", "must be a step id", bad)
+		_, err = b.s.TransitionStep(b.ctx, &store.TransitionStepParams{StepID: id, From: store.StepPending, To: store.StepCancelled, Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "step_id", bad)
+		_, err = b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: id, Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "step_id", bad)
 	}
 	if got := b.get(t, d.Task.ID); got.Task.State != store.TaskPending || got.Step("a").State != store.StepPending {
 		t.Fatalf("refused moves left task %s, step %s", got.Task.State, got.Step("a").State)

@@ -12,6 +12,9 @@ import (
 
 // GetStep returns one step.
 func (s *Store) GetStep(ctx context.Context, id int64) (*store.Step, error) {
+	if err := store.CheckStepID("id", id); err != nil {
+		return nil, fmt.Errorf("getting step %d: %w", id, err)
+	}
 	st := new(store.Step)
 	if err := s.ro.NewSelect().Model(st).Where("id = ?", id).Scan(ctx); err != nil {
 		return nil, s.wrap(fmt.Sprintf("getting step %d", id), err)
