@@ -36,6 +36,19 @@ prints nothing and exits 0.`,
   tasker lint --env production --handlers-file handlers.txt workflows/*.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
+			// Given empty (--env "$ENV" with ENV unset), each was taken as
+			// not given: the files were checked without the overrides, or
+			// without the handler list, and passed.
+			var blank []error
+			if f := cmd.Flags().Lookup("env"); f.Changed && strings.TrimSpace(env) == "" {
+				blank = append(blank, fmt.Errorf("--env is empty (got %q): give the name of an environment the files declare (environments.NAME), or leave --env out to check them without overrides", env))
+			}
+			if f := cmd.Flags().Lookup("handlers-file"); f.Changed && strings.TrimSpace(handlersFile) == "" {
+				blank = append(blank, fmt.Errorf("--handlers-file is empty (got %q): give a file of handler names, one per line, or leave --handlers-file out", handlersFile))
+			}
+			if err := errors.Join(blank...); err != nil {
+				return err
+			}
 			known, err := handlerList(cmd, handlers, handlersFile)
 			if err != nil {
 				return err

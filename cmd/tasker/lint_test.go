@@ -196,3 +196,13 @@ func TestLintSyntaxErrorsAndUnreadableFiles(t *testing.T) {
 	mustFail(t, "requires at least 1 arg", "lint")
 	mustFail(t, "--handlers-file: open", "lint", "--handlers-file", filepath.Join(dir, "nope.txt"), good)
 }
+
+// --env and --handlers-file given empty (a CI variable left unset) are
+// refused naming the flag: they were taken as not given, and the files
+// passed unchecked against the environment or the handler list.
+func TestLintRefusesEmptyEnvAndHandlersFile(t *testing.T) {
+	f := writeFile(t, t.TempDir(), "t.yaml", "namespace: shop\nname: one\nversion: \"1\"\nsteps:\n  - name: a\n    handler: shop.a\n")
+	mustFail(t, `--env is empty (got ""): give the name of an environment the files declare (environments.NAME), or leave --env out`, "lint", "--env", "", f)
+	mustFail(t, `--env is empty (got " ")`, "lint", "--env", " ", f)
+	mustFail(t, `--handlers-file is empty (got ""): give a file of handler names, one per line, or leave --handlers-file out`, "lint", "--handlers-file", "", f)
+}
