@@ -514,18 +514,25 @@ func TestListTasksWorkflowFilter(t *testing.T) {
 // GET /api/tasks, and since on GET /api/report, given empty are refused
 // (400, naming them), as are the same on the dashboard's pages and an
 // empty range on the overview; before, each was taken as absent (the
-// default limit, the first page, no bound, the last hour). An empty
-// state, workflow or queue stays "any" (the task list's form sends them).
+// default limit, the first page, no bound, the last hour). So are an
+// empty state, workflow, queue or key on GET /api/tasks (each was taken
+// as absent: every task listed); on the dashboard's task list an empty
+// state, workflow or queue stays "any" (its filter form sends them).
 func TestEmptyParametersRefused(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	vw := v.token(store.RoleViewer)
 	v.start(1)
 	cases := map[string]string{
-		"/api/tasks?limit=":      `limit "": want a number from 1 to 1000`,
-		"/api/tasks?cursor=":     `cursor "": want a number`,
-		"/api/tasks?since=":      `since "": want an RFC 3339 time`,
-		"/api/tasks?until=":      `until "": want an RFC 3339 time`,
-		"/api/report?since=":     `since "" is not a duration`,
+		"/api/tasks?limit=":    `limit "": want a number from 1 to 1000`,
+		"/api/tasks?cursor=":   `cursor "": want a number`,
+		"/api/tasks?since=":    `since "": want an RFC 3339 time`,
+		"/api/tasks?until=":    `until "": want an RFC 3339 time`,
+		"/api/report?since=":   `since "" is not a duration`,
+		"/api/tasks?state=":    `state "" is empty: give a state (state=a,b for several), or leave state out`,
+		"/api/tasks?workflow=": `workflow "" is empty: give namespace/name, or leave workflow out`,
+		"/api/tasks?queue=%20": `queue " " is empty: give a queue's name, or leave queue out`,
+		"/api/tasks?key=":      `key "" is empty: give an idempotency key, with workflow, or leave key out`,
+		"/api/tasks?workflow=ecommerce/process_order&key=": `key "" is empty`,
 		"/ui/tasks?limit=":       `limit "": want a number from 1 to 1000`,
 		"/ui/performance?since=": `since "" is not a duration`,
 		"/ui/?range=":            `range "" is not one of 1h, 24h and 7d`,
@@ -549,10 +556,11 @@ func TestEmptyParametersRefused(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want 400 containing %q", path, res.StatusCode, body, want)
 		}
 	}
-	for _, path := range []string{"/api/tasks?state=&workflow=&queue=", "/api/report"} {
-		if code, body := v.do("GET", path, vw, ""); code != http.StatusOK {
-			t.Errorf("GET %s: %d %v, want 200", path, code, body)
-		}
+	if code, body := v.do("GET", "/api/report", vw, ""); code != http.StatusOK {
+		t.Errorf("GET /api/report: %d %v, want 200", code, body)
+	}
+	if code, body := v.page("GET", "/ui/tasks?state=&workflow=&queue=", vw, nil); code != http.StatusOK {
+		t.Errorf("GET /ui/tasks?state=&workflow=&queue=: %d %s, want 200", code, body)
 	}
 }
 

@@ -43,6 +43,19 @@ func summary(t *store.Task) taskSummary {
 // newest first; next_cursor (0 on the last page) is the next page's cursor.
 func (s *server) listTasks(w http.ResponseWriter, r *http.Request, _ *principal) {
 	q := r.URL.Query()
+	// Given empty (?key=$KEY with KEY unset), a filter was taken as
+	// absent: every task was listed, or ?key=&workflow= listed the
+	// workflow's tasks instead of finding one. The task list's form,
+	// which sends its empty fields, is the dashboard's (listParams).
+	for _, f := range []struct{ name, want string }{
+		{"state", "a state (state=a,b for several)"}, {"workflow", "namespace/name"},
+		{"queue", "a queue's name"}, {"key", "an idempotency key, with workflow"},
+	} {
+		if v := q.Get(f.name); q.Has(f.name) && strings.TrimSpace(v) == "" {
+			fail(w, badRequest("%s %q is empty: give %s, or leave %s out", f.name, v, f.want, f.name))
+			return
+		}
+	}
 	p, err := listParams(q)
 	if err != nil {
 		fail(w, err)
@@ -372,8 +385,8 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principa
 }
 
 // listParams reads a task listing's filters from a query (see listTasks).
-// An empty state, workflow or queue is no filter (the task list's form
-// sends them so); since, until, cursor and limit given empty are refused,
+// An empty state, workflow or queue is no filter (the dashboard's task
+// list form sends them so; the API refuses them before); since, until, cursor and limit given empty are refused,
 // not taken as absent.
 func listParams(q url.Values) (*store.ListTasksParams, error) {
 	p := &store.ListTasksParams{Queue: q.Get("queue")}
