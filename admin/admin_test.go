@@ -811,6 +811,33 @@ func TestReportNamespaceFilter(t *testing.T) {
 	}
 }
 
+// TestReportFiltersChecked: GET /api/report and the performance page
+// refuse an empty namespace or workflow (400, naming it), and a workflow
+// that is not namespace/name or disagrees with namespace, naming the
+// parameters; before, an empty one was taken as absent (the report of
+// every workflow), and the engine's refusal named neither.
+func TestReportFiltersChecked(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	tok := v.token(store.RoleViewer)
+	for query, want := range map[string]string{
+		"namespace=":                       `namespace "" is empty: give a namespace, or leave namespace out for every workflow`,
+		"workflow=%20":                     `workflow " " is empty: give namespace/name, or leave workflow out for every workflow`,
+		"workflow=nope":                    `workflow "nope": want namespace/name`,
+		"workflow=shop/fanout@1":           `workflow "shop/fanout@1": want namespace/name, without the version`,
+		"namespace=x&workflow=shop/fanout": `namespace "x" and workflow "shop/fanout" disagree (its namespace is "shop"): give workflow alone`,
+	} {
+		if code, body := v.do("GET", "/api/report?"+query, tok, ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
+			t.Errorf("GET /api/report?%s: %d %v, want 400 containing %q", query, code, body, want)
+		}
+		if code, page := v.page("GET", "/ui/performance?"+query, tok, nil); code != http.StatusBadRequest || !strings.Contains(page, want) {
+			t.Errorf("GET /ui/performance?%s: %d, want 400 containing %q", query, code, want)
+		}
+	}
+	if code, body := v.do("GET", "/api/report?namespace=shop&workflow=shop/fanout", tok, ""); code != http.StatusOK {
+		t.Errorf("namespace=shop&workflow=shop/fanout: %d %v, want 200", code, body)
+	}
+}
+
 // TestQueryParametersChecked: a query parameter the endpoint does not read
 // (a misspelt filter, a POST's option put in the query), one given twice,
 // filters that contradict each other, are answered 400 naming them, and a

@@ -39,10 +39,31 @@ func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
 		}
 		since = d
 	}
+	// Given empty (?workflow=$W with W unset), a filter was taken as
+	// absent: the report covered every workflow. No form sends them.
+	for _, f := range []struct{ name, want string }{{"namespace", "a namespace"}, {"workflow", "namespace/name"}} {
+		if v := q.Get(f.name); q.Has(f.name) && strings.TrimSpace(v) == "" {
+			return nil, badRequest("%s %q is empty: give %s, or leave %s out for every workflow", f.name, v, f.want, f.name)
+		}
+	}
 	// A namespace has no '/' or '@' (engine.Template): one with them
 	// matches nothing, and is most likely a workflow given as namespace.
-	if ns := q.Get("namespace"); strings.ContainsAny(ns, "/@") {
+	ns := q.Get("namespace")
+	if strings.ContainsAny(ns, "/@") {
 		return nil, badRequest("namespace %q: a namespace has no '/' or '@' (for one workflow, say workflow=namespace/name)", ns)
+	}
+	// Checked here to name the parameters: the engine's error named
+	// neither ("workflow filter … (of namespace "" when both are set)").
+	if wf := q.Get("workflow"); wf != "" {
+		wns, name, ok := strings.Cut(wf, "/")
+		switch {
+		case strings.Contains(wf, "@"):
+			return nil, badRequest("workflow %q: want namespace/name, without the version", wf)
+		case !ok || wns == "" || name == "" || strings.Contains(name, "/"):
+			return nil, badRequest("workflow %q: want namespace/name", wf)
+		case ns != "" && ns != wns:
+			return nil, badRequest("namespace %q and workflow %q disagree (its namespace is %q): give workflow alone", ns, wf, wns)
+		}
 	}
 	to := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
 	return s.e.Report(r.Context(), to.Add(-since), to, engine.ReportFilter{Namespace: q.Get("namespace"), Workflow: q.Get("workflow")})
