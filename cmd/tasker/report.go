@@ -29,8 +29,12 @@ bottlenecks come from the most recent 1000 tasks of the window (counts are
 exact). It opens the database read-only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if since <= 0 {
-				return fmt.Errorf("--since must be positive, got %s", since)
+			// The bounds of GET /api/report's since (admin's
+			// maxReportWindow): 1ms for 1m reported nothing, and
+			// 2562047h read every task twice (the window and the one
+			// before it), without a word.
+			if since < minReportWindow || since > maxReportWindow {
+				return fmt.Errorf("--since %s is not between %s and %s (say 1h, 30m or 168h)", since, minReportWindow, maxReportWindow)
 			}
 			if err := errors.Join(refuseBlankFilter(cmd, "namespace", "a namespace"), refuseBlankFilter(cmd, "workflow", "namespace/name")); err != nil {
 				return err
@@ -80,13 +84,20 @@ exact). It opens the database read-only.`,
 			return printReport(cmd.OutOrStdout(), r)
 		},
 	}
-	cmd.Flags().DurationVar(&since, "since", time.Hour, "the window: tasks created this long ago until now")
+	cmd.Flags().DurationVar(&since, "since", time.Hour, "the window: tasks created this long ago until now (1m to 744h)")
 	cmd.Flags().StringVar(&namespace, "namespace", "", "only this namespace's workflows")
 	cmd.Flags().StringVar(&workflow, "workflow", "", `only this workflow ("namespace/name")`)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (engine.Report)")
 	addDBFlag(cmd, &db)
 	return cmd
 }
+
+// minReportWindow and maxReportWindow bound report --since, as admin's
+// GET /api/report bounds its since.
+const (
+	minReportWindow = time.Minute
+	maxReportWindow = 31 * 24 * time.Hour
+)
 
 func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 

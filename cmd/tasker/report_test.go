@@ -40,7 +40,7 @@ func TestReportAfterDemo(t *testing.T) {
 	if r.Summary.Tasks != 5 || r.Summary.Complete != 5 || retried != 1 {
 		t.Fatalf("report --json: %+v", r)
 	}
-	mustFail(t, "--since must be positive", "report", "--since", "0s", "--db", db)
+	mustFail(t, "--since 0s is not between 1m0s and 744h0m0s (say 1h, 30m or 168h)", "report", "--since", "0s", "--db", db)
 
 	// A misspelt filter names the recent name it is a slip away from, above
 	// the (empty) report; one close to nothing adds no line.
@@ -64,6 +64,20 @@ func TestReportFiltersAreChecked(t *testing.T) {
 	mustFail(t, `--workflow must be namespace/name, got "a/"`, "report", "--workflow", "a/", "--db", db)
 	mustFail(t, `--namespace "x" and --workflow "ecommerce/process_order" disagree (its namespace is "ecommerce")`,
 		"report", "--namespace", "x", "--workflow", "ecommerce/process_order", "--db", db)
+}
+
+// --since outside GET /api/report's bounds (1m to 31 days) is refused
+// before the database is opened: a negative one was, but 1ms (for 1m)
+// printed an empty report and 2562047h read every task twice.
+func TestReportSinceBounds(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	for _, since := range []string{"-1h", "0s", "1ms", "59s", "745h", "2562047h"} {
+		mustFail(t, "--since "+since, "report", "--since", since, "--db", db)
+		mustFail(t, "is not between 1m0s and 744h0m0s", "report", "--since", since, "--db", db)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database (%v)", err)
+	}
 }
 
 // A bad --config is refused before anything is opened, every problem
