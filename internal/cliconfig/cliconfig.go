@@ -379,6 +379,11 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 				continue
 			}
 			if v == nil {
+				// "db:" with nothing after it (db: $DB from an unset
+				// variable) was taken as left out: the worker then
+				// created the demo's file, as db: "" did before it was
+				// refused. A section with no keys is still allowed.
+				problems = append(problems, fmt.Errorf("%s: %s: has no value: give one, or leave %s out", at(path), path, path))
 				continue
 			}
 			val := value{where: at(path)}

@@ -204,9 +204,13 @@ func TestEmptyDBRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `TASKER_DB: db: is empty`) {
 		t.Fatalf("TASKER_DB= : %v", err)
 	}
-	// db: with no value (null) leaves it unset.
-	if s, err := Parse("c.yaml", []byte("db:\n"), nil); err != nil || s.DB != "" {
-		t.Fatalf("db: null: %+v, %v", s, err)
+	// db: with no value (null, as db: $DB from an unset variable reads)
+	// is refused too: it was taken as left out, and the worker created
+	// the demo's file.
+	for _, data := range []string{"db:\n", "preset: test\ndb: null\n", "db: ~\n"} {
+		if _, err := Parse("c.yaml", []byte(data), nil); err == nil || !strings.Contains(err.Error(), `: db: has no value: give one, or leave db out`) {
+			t.Errorf("Parse(%q): %v, want db refused", data, err)
+		}
 	}
 }
 
@@ -272,9 +276,16 @@ func TestEmptyWorkerIDAndQueuesRefused(t *testing.T) {
 			t.Errorf("Parse(%q, %q): %v, want an error saying %q", c.data, c.env, err, c.want)
 		}
 	}
-	// Left out (or null), they keep their defaults.
-	if s, err := Parse("c.yaml", []byte("worker_id:\nexecution:\n  queues:\n"), nil); err != nil || s.Config.WorkerID != "" || s.Config.Execution.Queues != nil {
-		t.Fatalf("null worker_id and queues: %+v, %v", s, err)
+	// Null, they are refused as well (worker_id: $ID from an unset
+	// variable); left out, they keep their defaults.
+	_, err := Parse("c.yaml", []byte("worker_id:\nexecution:\n  queues:\n"), nil)
+	for _, want := range []string{`c.yaml:1: worker_id: has no value: give one, or leave worker_id out`, `c.yaml:3: execution.queues: has no value`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("null worker_id and queues: %v, want an error saying %q", err, want)
+		}
+	}
+	if s, err := Parse("c.yaml", []byte("execution:\n"), nil); err != nil || s.Config.WorkerID != "" || s.Config.Execution.Queues != nil {
+		t.Fatalf("an empty section: %+v, %v", s, err)
 	}
 }
 
