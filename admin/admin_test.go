@@ -387,6 +387,13 @@ func TestRevokeTokenRefusesABody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An id no token can have is refused (400), not looked up (404).
+	for _, id := range []string{"0", "-1"} {
+		want := fmt.Sprintf("token id %q: want a positive number", id)
+		if code, out := v.do("POST", "/api/tokens/"+id+"/revoke", ad, ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Errorf("POST /api/tokens/%s/revoke: %d %v, want 400 containing %q", id, code, out, want)
+		}
+	}
 	path := fmt.Sprintf("/api/tokens/%d/revoke", tok.ID)
 	for _, body := range []string{`{"dry_run":true}`, `"now"`} {
 		if code, out := v.do("POST", path, ad, body); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), "the body is not the JSON expected") {

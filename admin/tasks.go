@@ -366,9 +366,10 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request, _ *principal
 
 // revokeToken: POST /api/tokens/{id}/revoke (admin).
 func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principal) {
+	// 0 or -1 was answered 404, as if such a token could exist.
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		fail(w, badRequest("token id %q: want a number", r.PathValue("id")))
+	if err != nil || id < 1 {
+		fail(w, badRequest("token id %q: want a positive number", r.PathValue("id")))
 		return
 	}
 	// It takes no body; one is refused rather than ignored (as retry's).

@@ -94,6 +94,8 @@ func TestTokensAndServe(t *testing.T) {
 		t.Fatalf("serve after the signal: %v", err)
 	}
 	mustFail(t, "token id", "tokens", "revoke", "--db", db, "abc")
+	mustFail(t, `token id "0": want a positive number (see `+"`tasker tokens ls`)", "tokens", "revoke", "--db", db, "0")
+	mustFail(t, `token id "-1": want a positive number`, "tokens", "revoke", "--db", db, "--", "-1")
 	mustFail(t, "no token 99 (`tasker tokens ls` lists them)", "tokens", "revoke", "--db", db, "99")
 	// Revoking again changes nothing and says so (it said "token 1
 	// revoked", as if it had just been).

@@ -92,9 +92,11 @@ func newTokensRevokeCmd() *cobra.Command {
 		Short: "revoke a token: requests with it are refused from now on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// 0 or -1 was looked up and reported "no token 0", as a
+			// task id below 1 was before it was refused.
 			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil {
-				return fmt.Errorf("token id %q: want a number (see `tasker tokens ls`)", args[0])
+			if err != nil || id < 1 {
+				return fmt.Errorf("token id %q: want a positive number (see `tasker tokens ls`)", args[0])
 			}
 			st, err := openStore(cmd.Context(), db, openExisting)
 			if err != nil {
