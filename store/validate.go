@@ -166,17 +166,18 @@ func checkMeta(field string, doc JSON) error { return checkJSON(field, doc, fals
 
 // CheckTaskID refuses an id no task can have (ids start at 1): a caller's
 // mistake, reported as ErrInvalid naming field rather than as ErrNotFound.
-func CheckTaskID(field string, id int64) error {
-	if id < 1 {
-		return invalid(field, "must be a task id (1 or more), got %d", id)
-	}
-	return nil
-}
+func CheckTaskID(field string, id int64) error { return checkID("task", field, id) }
 
 // CheckStepID refuses an id no step can have, as CheckTaskID does a task's.
-func CheckStepID(field string, id int64) error {
+func CheckStepID(field string, id int64) error { return checkID("step", field, id) }
+
+// CheckTokenID refuses an id no admin token can have, as CheckTaskID does
+// a task's.
+func CheckTokenID(field string, id int64) error { return checkID("token", field, id) }
+
+func checkID(kind, field string, id int64) error {
 	if id < 1 {
-		return invalid(field, "must be a step id (1 or more), got %d", id)
+		return invalid(field, "must be a %s id (1 or more), got %d", kind, id)
 	}
 	return nil
 }

@@ -63,6 +63,7 @@ func testAdminTokens(t *testing.T, b *bundle) {
 		t.Fatalf("revoking twice: %v", err)
 	}
 	wantErr(t, b.s.RevokeAdminToken(b.ctx, 999999, later), store.ErrNotFound, "999999")
+	wantErr(t, b.s.RevokeAdminToken(b.ctx, 0, later), store.ErrInvalid, "id: must be a token id (1 or more), got 0")
 	got, _ = b.s.FindAdminToken(b.ctx, hashOf("s1"))
 	if got.RevokedAt == nil || !got.RevokedAt.Equal(later) {
 		t.Fatalf("revoked token reads %+v, want revoked at %s (the first revocation)", got, later)

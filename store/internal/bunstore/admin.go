@@ -110,6 +110,9 @@ func (s *Store) ListAdminTokens(ctx context.Context) ([]*store.AdminToken, error
 // RevokeAdminToken marks a token revoked (once: revoking again keeps the
 // first time).
 func (s *Store) RevokeAdminToken(ctx context.Context, id int64, now time.Time) error {
+	if err := store.CheckTokenID("id", id); err != nil {
+		return fmt.Errorf("revoking admin token %d: %w", id, err)
+	}
 	var ids []int64
 	err := s.rw.NewRaw("UPDATE tasker_admin_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING id", s.d.Time(now, 0), id).Scan(ctx, &ids)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
