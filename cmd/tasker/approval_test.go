@@ -84,6 +84,12 @@ func TestApprovalStartEventsSendWorker(t *testing.T) {
 	wantMatch(t, out, `step workflow\s+in_progress → pending\s+.*"waiting_for":"event approval"`)
 
 	mustFail(t, "it is complete, and no wait would ever consume the event", "events", "send", id, "approval", "--db", db)
+	// The decision sent again once the workflow has finished (a script
+	// repeating a send that succeeded): a duplicate, as --help says, not
+	// a failure.
+	out = mustExecute(t, "events", "send", id, "approval", "--key", "decision", "--payload", payload, "--db", db)
+	wantMatch(t, out, `^event approval to task `+id+` is a duplicate: key decision was already sent; nothing changed`)
+	mustFail(t, "it is complete, and no wait would ever consume the event", "events", "send", id, "approval", "--key", "another", "--db", db)
 	// A DAG task waits for no event.
 	dag := filepath.Join(t.TempDir(), "dag.db")
 	mustExecute(t, "demo", "--orders", "1", "--db", dag)

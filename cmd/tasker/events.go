@@ -75,14 +75,18 @@ updates sent with engine.Update.`,
 				if t.Kind != store.KindCode {
 					return fmt.Errorf("cannot send event %s to task %d: it is a %s workflow (%s/%s), and only code-first workflows wait for events", name, id, t.Kind, t.Namespace, t.Name)
 				}
-				if t.State.Terminal() {
-					return fmt.Errorf("cannot send event %s to task %d: it is %s, and no wait would ever consume the event", name, id, t.State)
-				}
 				var p any = doc
 				if doc == nil {
 					p = nil
 				}
+				// A finished task is left to the engine, which refuses a
+				// new event but reports a key sent before as a duplicate:
+				// a sender repeating a send that succeeded (its workflow
+				// finished since) is told so, not failed.
 				created, err := e.SendEvent(cmd.Context(), id, name, key, p)
+				if errors.Is(err, engine.ErrEventRefused) && t.State.Terminal() {
+					return fmt.Errorf("cannot send event %s to task %d: it is %s, and no wait would ever consume the event", name, id, t.State)
+				}
 				if err != nil {
 					return err
 				}
