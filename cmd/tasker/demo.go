@@ -180,7 +180,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\ninspect them: tasker tasks ls --db %s\n", o.db)
+	fmt.Fprintf(out, "\ninspect them: tasker tasks ls --db %s\n", shellQuote(o.db)) // a URL's & or a path's space would break the command pasted
 	if failed > 0 {
 		return fmt.Errorf("%d of %d orders ended in error", failed, started)
 	}

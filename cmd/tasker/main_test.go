@@ -110,6 +110,10 @@ func TestDemoThenInspect(t *testing.T) {
 	if strings.Contains(out, "\r") {
 		t.Errorf("demo wrote a carriage return into a buffer (not a terminal):\n%q", out)
 	}
+	// The hint is a command to paste: a path with a space (or a URL
+	// with &) is quoted for the shell.
+	spaced := filepath.Join(t.TempDir(), "my demo.db")
+	wantMatch(t, mustExecute(t, "demo", "--orders", "1", "--db", spaced), `(?m)^inspect them: tasker tasks ls --db '`+regexp.QuoteMeta(spaced)+`'$`)
 
 	out = mustExecute(t, "tasks", "ls", "--db", db)
 	wantMatch(t, out, `ID\s+WORKFLOW\s+VERSION\s+STATE`)
