@@ -7,6 +7,7 @@ import "time"
 // (engine.Config.Clock), so one clock drives the engine and its cache. Nil
 // means the wall clock.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
 }
 

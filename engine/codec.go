@@ -33,7 +33,9 @@ type Codec interface {
 	// change it when old payloads can no longer be decoded. New refuses
 	// an empty one.
 	Name() string
+	// Encode turns a payload's JSON document into the bytes to store.
 	Encode(doc []byte) ([]byte, error)
+	// Decode turns bytes Encode returned back into the JSON document.
 	Decode(data []byte) ([]byte, error)
 }
 

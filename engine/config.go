@@ -117,6 +117,7 @@ type PredictiveRetryConfig struct {
 // custom clock therefore states its choice — it cannot switch a Postgres
 // deployment to process time by accident.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
 	// After returns a channel that receives once d has passed.
 	After(d time.Duration) <-chan time.Time

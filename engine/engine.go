@@ -647,8 +647,8 @@ func (e *Engine) now() time.Time { return e.clk.StoreNow() }
 
 // Outcome is a finished task as Wait reports it.
 type Outcome struct {
-	TaskID  int64
-	State   store.TaskState
+	TaskID  int64                      // the task
+	State   store.TaskState            // complete, error, cancelled or resolved_manually
 	Results map[string]json.RawMessage // by step name
 	Error   json.RawMessage            // the failure that ended the task, if any
 	final   []string                   // the steps whose results Final returns (outcome_final.go)

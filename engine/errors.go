@@ -51,10 +51,15 @@ var (
 // bounded only by retry.MaxRequested (24 h). MaxRetries, when set, caps the
 // retries this error allows below the step's own limit.
 type RetryableError struct {
-	Err        error
+	// Err is the failure; its message is recorded as the step's error.
+	Err error
+	// RetryAfter, when positive, is the delay before the next attempt.
 	RetryAfter time.Duration
+	// MaxRetries, when positive, fails the step (retries_exhausted) once
+	// this many retries have been made.
 	MaxRetries int
-	Context    map[string]any
+	// Context is recorded with the failure (StepError.Context).
+	Context map[string]any
 }
 
 func (e *RetryableError) Error() string {
@@ -75,8 +80,12 @@ func Retryable(err error, after time.Duration) error {
 // PermanentError stops a step at once: no further attempts, the step goes to
 // error and its task fails.
 type PermanentError struct {
-	Err     error
-	Code    string
+	// Err is the failure; its message is recorded as the step's error.
+	Err error
+	// Code, when set, is recorded with the failure (StepError.Code) and
+	// prefixes the message.
+	Code string
+	// Context is recorded with the failure (StepError.Context).
 	Context map[string]any
 }
 
@@ -99,8 +108,8 @@ func Permanent(err error) error { return &PermanentError{Err: err} }
 // PanicError is what a handler's panic becomes: the step fails (retryably)
 // and the worker lives on.
 type PanicError struct {
-	Value any
-	Stack string
+	Value any    // what the handler panicked with
+	Stack string // the goroutine's stack at the panic
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }

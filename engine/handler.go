@@ -19,6 +19,7 @@ import (
 // an error (RetryableError, PermanentError, or any other error, which is
 // retried under the step's policy).
 type Handler interface {
+	// Handle runs the attempt sc describes and returns its result.
 	Handle(sc *StepContext) (any, error)
 }
 
@@ -34,18 +35,20 @@ func (f HandlerFunc) Handle(sc *StepContext) (any, error) { return f(sc) }
 type StepContext struct {
 	context.Context
 
-	TaskID   int64
-	StepID   int64
+	TaskID   int64  // the step's task
+	StepID   int64  // the step's row
 	Workflow string // "namespace/name"
-	Step     string
-	Handler  string
+	Step     string // the step's name in its template
+	Handler  string // the handler name the step was claimed for
 	// Attempt is 1 on the first run.
 	Attempt int
 	// IdempotencyKey is stable across attempts of this step (task id and
 	// step name): pass it to the systems the handler calls so a retried
 	// side effect happens once.
 	IdempotencyKey string
-	Logger         *zap.Logger
+	// Logger carries the task, step, attempt and idempotency key on
+	// every line.
+	Logger *zap.Logger
 
 	input     store.JSON
 	config    store.JSON

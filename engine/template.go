@@ -20,9 +20,14 @@ import (
 
 // Template declares a workflow as a DAG of named steps.
 type Template struct {
+	// Namespace and Name make the workflow's name, "namespace/name",
+	// which Start takes.
 	Namespace string
 	Name      string
-	Version   string
+	// Version tells definitions of one workflow apart (default "0.0.0");
+	// Start uses the latest registered, and a task keeps the one it
+	// started with.
+	Version string
 	// Description is for the template's readers (the YAML key
 	// description): the engine stores and shows it nowhere, so a version
 	// registered again with another description is the same definition.
@@ -59,7 +64,8 @@ type Template struct {
 	// deleted, otherwise at least a millisecond. Each task keeps the
 	// retention it started with.
 	Retention time.Duration
-	Steps     []StepTemplate
+	// Steps are the DAG's steps, at most MaxTemplateSteps.
+	Steps []StepTemplate
 
 	schema *jsonschema.Schema
 	src    *templateSource // where a YAML template came from
@@ -84,8 +90,12 @@ type RateLimit struct {
 
 // StepTemplate declares one step.
 type StepTemplate struct {
-	Name      string
-	Handler   string
+	// Name is unique within the template; Result and DependsOn use it.
+	Name string
+	// Handler names the registered handler that runs the step.
+	Handler string
+	// DependsOn names the steps that must complete (or be resolved)
+	// before this one runs.
 	DependsOn []string
 	// NotRetryable: the step runs once; a failure fails the task. A
 	// RetryLimit above 1 with it is refused.
@@ -98,7 +108,9 @@ type StepTemplate struct {
 	Backoff retry.Policy
 	// Timeout bounds one attempt (0: no timeout beyond the engine's;
 	// otherwise at least a millisecond).
-	Timeout   time.Duration
+	Timeout time.Duration
+	// Skippable lets the handler end the step with Skip: it completes
+	// without a result and its dependants run.
 	Skippable bool
 	// Config is handed to the handler as its configuration (any
 	// JSON-encodable value without a NUL character, which the store

@@ -35,14 +35,25 @@ type counters struct {
 // Stats are running totals since the engine was created. Step counts
 // include the durable steps of code-first workflows.
 type Stats struct {
-	TasksStarted, StepsClaimed, StepsCompleted, StepsRetried, StepsFailed, ResultsDiscarded, LeasesReleased int64
-	ClaimTransactions, FinishTransactions                                                                   int64
-	EventsDropped                                                                                           int64
+	TasksStarted     int64 // tasks this process's starts created
+	StepsClaimed     int64 // steps (attempts) this process claimed
+	StepsCompleted   int64 // attempts recorded complete (skipped steps included)
+	StepsRetried     int64 // attempts that failed with a retry scheduled
+	StepsFailed      int64 // attempts that failed their step for good
+	ResultsDiscarded int64 // results refused because the lease was lost
+	LeasesReleased   int64 // leases given back unrun at shutdown
+
+	ClaimTransactions  int64 // claim transactions attempted
+	FinishTransactions int64 // group commits of outcomes attempted
+	// EventsDropped counts lifecycle events a full Subscribe channel
+	// missed.
+	EventsDropped int64
 	// StepsClaimedAtStart counts the steps claimed by this process's
 	// starts in the transactions that created their tasks (eager
 	// dispatch; included in StepsClaimed).
 	StepsClaimedAtStart int64
-	Running             int
+	// Running is the number of handlers running now.
+	Running int
 }
 
 // Stats returns the engine's running totals.

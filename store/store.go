@@ -26,7 +26,10 @@ type Store interface {
 	// WithTx returns a Store whose methods run inside tx: nothing they write
 	// exists unless tx commits.
 	WithTx(tx bun.IDB) Store
+	// Capabilities reports what the backend can do (see Capabilities).
 	Capabilities() Capabilities
+	// Close closes the store's connections; on a WithTx view it does
+	// nothing.
 	Close() error
 
 	// CreateTask inserts a task with its steps and edges in one transaction.
@@ -42,6 +45,8 @@ type Store interface {
 	// error is for the call as a whole: the transaction failed and
 	// nothing was written.
 	CreateTasks(ctx context.Context, ps []*CreateTaskParams) ([]CreateTasksItem, error)
+	// GetTask reads a task with its steps and edges: ErrNotFound when no
+	// task has that id, ErrInvalid naming it when id is below 1.
 	GetTask(ctx context.Context, id int64) (*TaskDetail, error)
 	// GetTaskOutcomes reads what Wait reports of the tasks of ids, in id
 	// order, in one statement: each task's outcome fields and, once it has
@@ -60,12 +65,17 @@ type Store interface {
 	// its steps with only their id, task, name, handler, sequence, state,
 	// attempts, results, last error and next attempt time (no edges).
 	GetWorkflowHistory(ctx context.Context, id int64) (*TaskDetail, error)
+	// GetTaskByIdentity reads the task whose identity key is identityKey
+	// (ErrNotFound when none).
 	GetTaskByIdentity(ctx context.Context, identityKey string) (*Task, error)
 	// RetireIdentity renames a task's identity key to p.Retired when the
 	// task still has p.IdentityKey and is in one of p.States, freeing the
 	// key for a new run; it reports whether it did.
 	RetireIdentity(ctx context.Context, p *RetireIdentityParams) (bool, error)
+	// ListTasks lists tasks newest first, filtered by p, a page at a
+	// time (keyset pagination; 50 a page by default, at most 1,000).
 	ListTasks(ctx context.Context, p *ListTasksParams) (*TaskPage, error)
+	// CountByState counts the tasks and the steps in each state.
 	CountByState(ctx context.Context) (*StateCounts, error)
 	// TransitionTask moves a task through the state machine (compare and
 	// set on From). Moving to complete requires every step satisfied.
@@ -75,8 +85,12 @@ type Store interface {
 	// RetryTask moves a task in error back to pending and gives its failed
 	// steps fresh attempts.
 	RetryTask(ctx context.Context, p *RetryTaskParams) (*Task, error)
+	// History reads a task's transitions and its steps', in write order
+	// (ErrNotFound when no task has that id).
 	History(ctx context.Context, taskID int64) (*History, error)
 
+	// GetStep reads one step: ErrNotFound when no step has that id,
+	// ErrInvalid naming it when id is below 1.
 	GetStep(ctx context.Context, id int64) (*Step, error)
 	// TransitionStep moves one step through the state machine (compare and
 	// set on From), with the same bookkeeping the engine's paths do.
@@ -232,7 +246,11 @@ type Store interface {
 // announcements (and this process's own). Wake is debounced and never
 // blocks a commit.
 type Waker interface {
+	// Wake tells the other processes that steps may have become ready.
 	Wake()
+	// Wakeups ticks after Wake calls (coalesced: one tick may stand for
+	// several), and on a timer while the store cannot hear them; nil when
+	// no other process can write (an in-memory or read-only SQLite store).
 	Wakeups() <-chan struct{}
 }
 
