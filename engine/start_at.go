@@ -18,8 +18,9 @@ func StartAt(t time.Time) StartOption {
 }
 
 // StartAfter is StartAt(now + d) on the engine's clock: 0 starts at once.
-// A negative d is refused, and so is StartAfter given with StartAt (or
-// twice).
+// A negative d is refused, and so is a positive one under a millisecond
+// (a bare number is nanoseconds: StartAfter(30) is 30 ns, not 30 s), and
+// StartAfter given with StartAt (or twice).
 func StartAfter(d time.Duration) StartOption {
 	return func(o *startOptions) { o.startAt, o.startAfter, o.after = time.Time{}, d, true; o.delays++ }
 }
@@ -32,6 +33,8 @@ func (o *startOptions) notBefore(clk Clock) (time.Time, error) {
 		return time.Time{}, nil
 	case o.after && o.startAfter < 0:
 		return time.Time{}, fmt.Errorf("%w: StartAfter(%s): the delay is negative", store.ErrInvalid, o.startAfter)
+	case o.after && o.startAfter > 0 && o.startAfter < time.Millisecond:
+		return time.Time{}, fmt.Errorf("%w: StartAfter(%s): the delay is under a millisecond: a bare number is nanoseconds (write 30 * time.Second, not 30)", store.ErrInvalid, o.startAfter)
 	case o.after:
 		return clk.Now().Add(o.startAfter).UTC(), nil
 	case o.startAt.IsZero():

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,15 +58,24 @@ func TestStartAtAndStartAfter(t *testing.T) {
 	if env.Clock.Now() != before {
 		t.Fatal("a start time in the past waited")
 	}
-	// Refused: a negative delay, a zero time; nothing is created.
+	// Refused: a negative delay, one under a millisecond (StartAfter(30),
+	// meant 30 s, started at once), a zero time; nothing is created.
 	counts, err := env.Store.CountByState(ctx)
 	must(t, err)
-	for _, opt := range []engine.StartOption{engine.StartAfter(-time.Second), engine.StartAt(time.Time{})} {
-		if _, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/later", 8, opt); !errors.Is(err, store.ErrInvalid) {
-			t.Fatalf("bad start time: %v", err)
+	for _, c := range []struct {
+		opt  engine.StartOption
+		want string
+	}{{engine.StartAfter(-time.Second), "StartAfter(-1s)"}, {engine.StartAfter(30), "StartAfter(30ns): the delay is under a millisecond"}, {engine.StartAt(time.Time{}), "StartAt"}} {
+		if _, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/later", 8, c.opt); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("bad start time: %v (want %q)", err, c.want)
 		}
-		if _, err := env.Start(ctx, "t/dag", map[string]int{"n": 3}, opt); !errors.Is(err, store.ErrInvalid) {
-			t.Fatalf("bad start time (DAG): %v", err)
+		if _, err := env.Start(ctx, "t/dag", map[string]int{"n": 3}, c.opt); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("bad start time (DAG): %v (want %q)", err, c.want)
+		}
+		res, err := env.StartMany(ctx, []engine.StartRequest{{Workflow: "t/dag", Input: map[string]int{"n": 4}}}, c.opt)
+		must(t, err)
+		if err := res[0].Err; !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("bad start time (StartMany): %v (want %q)", err, c.want)
 		}
 	}
 	after, err := env.Store.CountByState(ctx)
