@@ -160,13 +160,16 @@ func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 // allowed and changes nothing. A version registered again with a different
 // definition, or a template under the name of a code-first workflow, is
 // refused with ErrDuplicate: a name means one thing in an engine.
+//
+// The engine keeps a copy of t (its steps' Config as encoded then): a
+// change to t after Register, such as the next version built in the same
+// value, changes nothing registered. A template without a Version is
+// registered as "0.0.0".
 func (e *Engine) Register(t *Template) error {
 	if t == nil {
 		return &TemplateError{Msg: "registering a template: the template is nil"}
 	}
-	if t.Version == "" {
-		t.Version = "0.0.0"
-	}
+	t = t.registered()
 	// Handlers need not be registered here: a process that only starts
 	// workflows, and workers that each serve part of a template, are
 	// normal deployments (steps wait, costing no attempt, until a worker
@@ -196,6 +199,35 @@ func (e *Engine) Register(t *Template) error {
 	e.templates[t.FullName()] = t
 	e.templates[t.FullName()+"@"+t.Version] = t
 	return nil
+}
+
+// registered is the copy of t that Register keeps: nothing in it is shared
+// with t, so the caller's later changes to t (the next version built in
+// the same value) do not change a registered version. A step's Config
+// that encodes is kept encoded (the engine hands it to handlers as JSON);
+// one that does not is kept as it is, for Validate to report.
+func (t *Template) registered() *Template {
+	c := *t
+	if c.Version == "" {
+		c.Version = "0.0.0"
+	}
+	c.InputSchema = slices.Clone(t.InputSchema)
+	if t.Concurrency != nil {
+		cc := *t.Concurrency
+		c.Concurrency = &cc
+	}
+	c.RateLimits = maps.Clone(t.RateLimits)
+	c.Steps = slices.Clone(t.Steps)
+	for i := range c.Steps {
+		s := &c.Steps[i]
+		s.DependsOn = slices.Clone(s.DependsOn)
+		if s.Config != nil {
+			if doc, err := json.Marshal(s.Config); err == nil {
+				s.Config = json.RawMessage(doc)
+			}
+		}
+	}
+	return &c
 }
 
 // Templates lists registered templates by "namespace/name@version".

@@ -90,6 +90,46 @@ func TestTemplateRegisteredTwice(t *testing.T) {
 	must(t, env.Register(v2))
 }
 
+// Register keeps a copy: the next version built in the same value (a
+// usual way to write versions) does not change the one registered. It
+// kept the caller's pointer, so Start("t/v@1.0.0") created a task of
+// version 2.0.0 with its steps and config, and a change Validate would
+// refuse (an empty handler) reached the store unchecked.
+func TestRegisterKeepsACopy(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	var seen []string
+	must(t, env.HandleFunc("h", func(sc *engine.StepContext) (any, error) {
+		var cfg struct{ URL string }
+		must(t, sc.Config(&cfg))
+		seen = append(seen, sc.Step+" "+cfg.URL)
+		return nil, nil
+	}))
+	cfg := map[string]any{"url": "https://v1"}
+	tpl := &engine.Template{Namespace: "t", Name: "v", Version: "1.0.0", InputSchema: []byte(`{"type": "object"}`),
+		Steps: []engine.StepTemplate{{Name: "a", Handler: "h", Config: cfg}}}
+	must(t, env.Register(tpl))
+	tpl.Version = "2.0.0"
+	tpl.Steps[0].DependsOn = append(tpl.Steps[0].DependsOn, "b")
+	tpl.Steps = append(tpl.Steps, engine.StepTemplate{Name: "b", Handler: "h"})
+	cfg["url"] = "https://v2"
+	tpl.InputSchema[2] = 'X' // {"Xype": …}: another schema
+	must(t, env.Register(tpl))
+	tpl.Steps[1].Handler = "" // after both: Validate would refuse it
+
+	h, err := env.Start(context.Background(), "t/v@1.0.0", map[string]int{"n": 1})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	d := env.Task(h.TaskID)
+	if d.Task.Version != "1.0.0" || len(d.Steps) != 1 || len(seen) != 1 || seen[0] != "a https://v1" {
+		t.Fatalf("t/v@1.0.0 ran as version %s with %d steps, handlers saw %q; want 1.0.0, step a with its config as registered", d.Task.Version, len(d.Steps), seen)
+	}
+	h2, err := env.Start(context.Background(), "t/v@2.0.0", map[string]int{"n": 2})
+	must(t, err)
+	if s := env.Task(h2.TaskID).Step("b"); s == nil || s.Handler != "h" {
+		t.Fatalf("t/v@2.0.0 step b = %+v, want handler h as registered", s)
+	}
+}
+
 func TestWorkflowAndTemplateNamesDoNotClash(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, env.HandleFunc("ok", noop))
