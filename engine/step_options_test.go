@@ -21,7 +21,9 @@ import (
 // negative one meant none, a negative backoff was used, and a backoff
 // beside WithStepNoRetry or WithStepRetryLimit(1) was accepted and did
 // nothing. A dependent system's name is checked as a template step's
-// (WithStepDependentSystem), and an empty one is refused.
+// (WithStepDependentSystem), and an empty one is refused. An option given
+// twice with different values is refused, as a start's is: the later one
+// won without a word.
 func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -39,6 +41,11 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 		{"empty system", []engine.StepOption{engine.WithStepDependentSystem("")}, `WithStepDependentSystem(""): name the system`},
 		{"system with NUL", []engine.StepOption{engine.WithStepDependentSystem("pay\x00")}, `WithStepDependentSystem: dependent system "pay\x00" contains a NUL byte`},
 		{"system not UTF-8", []engine.StepOption{engine.WithStepDependentSystem("pay\xff")}, `WithStepDependentSystem: dependent system "pay\xff" is not valid UTF-8`},
+		// Given twice with different values: the later one won silently.
+		{"limit twice", []engine.StepOption{engine.WithStepRetryLimit(3), engine.WithStepRetryLimit(5)}, "WithStepRetryLimit given twice, with 3 and 5"},
+		{"timeout twice", []engine.StepOption{engine.WithStepTimeout(time.Second), engine.WithStepTimeout(time.Minute)}, "WithStepTimeout given twice, with 1s and 1m0s"},
+		{"backoff twice", []engine.StepOption{engine.WithStepBackoff(retry.Policy{Base: time.Second}), engine.WithStepBackoff(retry.Policy{Base: time.Minute})}, "WithStepBackoff given twice"},
+		{"system twice", []engine.StepOption{engine.WithStepDependentSystem("pay"), engine.WithStepDependentSystem("ship")}, `WithStepDependentSystem given twice, with "pay" and "ship"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := testkit.NewEngine(t, nil)
@@ -63,7 +70,8 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, engine.RegisterWorkflow(env.Engine, "t/ok", func(wctx *engine.WorkflowContext, _ int) (int, error) {
 		return engine.Step(wctx, "s", func(context.Context) (int, error) { return 1, nil },
-			engine.WithStepRetryLimit(1), engine.WithStepNoRetry(), engine.WithStepTimeout(time.Second), engine.WithStepDependentSystem("payments"))
+			engine.WithStepRetryLimit(1), engine.WithStepNoRetry(), engine.WithStepTimeout(time.Second), engine.WithStepDependentSystem("payments"),
+			engine.WithStepTimeout(time.Second), engine.WithStepRetryLimit(1)) // the same value twice is accepted
 	}))
 	h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/ok", 1)
 	must(t, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
-// StepOption adjusts one durable step.
+// StepOption adjusts one durable step. An option given twice with
+// different values (WithStepTimeout(time.Second) then
+// WithStepTimeout(time.Minute)) fails the workflow, naming it and both
+// values, as a start's option does; the same value twice is accepted.
 type StepOption func(*stepOptions)
 
 type stepOptions struct {
@@ -30,11 +34,23 @@ type stepOptions struct {
 	// dependentSet: WithStepDependentSystem was given (a name of "" is
 	// refused there, where the template's empty field means none).
 	dependentSet bool
+	backoffSet   bool
+	// twice: options given again with another value, refused by check as
+	// a start's are (givenTwice): the later value would win without a word.
+	twice []string
+}
+
+// givenTwice records option given again with another value (was, then now).
+func (o *stepOptions) givenTwice(option, was, now string) {
+	o.twice = append(o.twice, fmt.Sprintf("%s given twice, with %s and %s: give one", option, was, now))
 }
 
 // check refuses options that cannot mean what they say.
 func (o *stepOptions) check() error {
 	var errs []error
+	for _, msg := range o.twice {
+		errs = append(errs, errors.New(msg))
+	}
 	if o.limitSet && o.limit < 1 {
 		errs = append(errs, fmt.Errorf("WithStepRetryLimit(%d): a step makes at least 1 attempt", o.limit))
 	}
@@ -60,7 +76,12 @@ func (o *stepOptions) check() error {
 
 // WithStepRetryLimit sets the step's total attempts (default 3; at least 1).
 func WithStepRetryLimit(n int) StepOption {
-	return func(o *stepOptions) { o.limit, o.limitSet = n, true }
+	return func(o *stepOptions) {
+		if o.limitSet && o.limit != n {
+			o.givenTwice("WithStepRetryLimit", strconv.Itoa(o.limit), strconv.Itoa(n))
+		}
+		o.limit, o.limitSet = n, true
+	}
 }
 
 // WithStepNoRetry makes the step run once: a failure returns a
@@ -70,12 +91,24 @@ func WithStepNoRetry() StepOption { return func(o *stepOptions) { o.noRetry = tr
 // WithStepBackoff sets the step's backoff between attempts (default: the
 // engine's Retry policy). With WithStepNoRetry or WithStepRetryLimit(1),
 // where there is no retry to wait for, it fails the workflow.
-func WithStepBackoff(p retry.Policy) StepOption { return func(o *stepOptions) { o.backoff = p } }
+func WithStepBackoff(p retry.Policy) StepOption {
+	return func(o *stepOptions) {
+		if o.backoffSet && o.backoff != p {
+			o.givenTwice("WithStepBackoff", fmt.Sprintf("%+v", o.backoff), fmt.Sprintf("%+v", p))
+		}
+		o.backoff, o.backoffSet = p, true
+	}
+}
 
 // WithStepTimeout bounds one attempt (at least 1ms); an attempt that times
 // out is retried.
 func WithStepTimeout(d time.Duration) StepOption {
-	return func(o *stepOptions) { o.timeout, o.timeoutSet = d, true }
+	return func(o *stepOptions) {
+		if o.timeoutSet && o.timeout != d {
+			o.givenTwice("WithStepTimeout", o.timeout.String(), d.String())
+		}
+		o.timeout, o.timeoutSet = d, true
+	}
 }
 
 // WithStepDependentSystem names the external system the step calls (UTF-8,
@@ -96,7 +129,12 @@ func WithStepTimeout(d time.Duration) StepOption {
 // token is taken when the store claims a DAG step, and a durable step is
 // never claimed on its own (it runs inside its workflow's driver).
 func WithStepDependentSystem(name string) StepOption {
-	return func(o *stepOptions) { o.dependent, o.dependentSet = name, true }
+	return func(o *stepOptions) {
+		if o.dependentSet && o.dependent != name {
+			o.givenTwice("WithStepDependentSystem", quoteName(o.dependent), quoteName(name))
+		}
+		o.dependent, o.dependentSet = name, true
+	}
 }
 
 // StepInfo describes the durable step attempt a function runs in.
