@@ -105,6 +105,13 @@ func TestRetentionRefused(t *testing.T) {
 			t.Errorf("workflow retention %s: %v", d, err)
 		}
 	}
+	// Given twice with different values (the later won silently); the same
+	// value twice is accepted.
+	err = engine.RegisterWorkflow(e, "r/badcode", func(*engine.WorkflowContext, int) (int, error) { return 0, nil }, engine.WithRetention(time.Hour), engine.WithRetention(engine.KeepForever))
+	if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "r/badcode") || !strings.Contains(err.Error(), "WithRetention given 2 times, with 1h0m0s, KeepForever: give one") {
+		t.Errorf("WithRetention twice: %v", err)
+	}
+	must(t, engine.RegisterWorkflow(e, "r/twice", func(*engine.WorkflowContext, int) (int, error) { return 0, nil }, engine.WithRetention(time.Hour), engine.WithRetention(time.Hour)))
 	if _, err := e.Start(ctx, "r/bad", nil); !errors.Is(err, engine.ErrUnknownTemplate) {
 		t.Errorf("a refused template was registered: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ type workflowDef struct {
 	in, out   reflect.Type // the types it was registered with
 	run       func(wctx *WorkflowContext, input store.JSON) (any, error)
 	retention time.Duration // WithRetention
+	// retentions: the values WithRetention was given (more than one
+	// different value is refused: the later would win without a word)
+	retentions []time.Duration
 }
 
 // WorkflowOption configures a code-first workflow when it is registered
@@ -33,9 +37,10 @@ type WorkflowOption func(*workflowDef)
 // WithRetention keeps the workflow's tasks this long once finished,
 // overriding ExecutionConfig.Retention, as Template.Retention does for a
 // DAG template: KeepForever never deletes them; otherwise at least a
-// millisecond. Each task keeps the retention it started with.
+// millisecond. Each task keeps the retention it started with. Given twice
+// with different values, it is refused.
 func WithRetention(d time.Duration) WorkflowOption {
-	return func(w *workflowDef) { w.retention = d }
+	return func(w *workflowDef) { w.retention, w.retentions = d, append(w.retentions, d) }
 }
 
 // workflowInput is a code-first task's context: the input under "input".
@@ -55,7 +60,8 @@ type driverConfig struct {
 // it.
 //
 // A malformed name (not "namespace/name", or one the store would not
-// accept), a nil fn or a bad option (a negative retention) is refused
+// accept), a nil fn or a bad option (a negative retention, WithRetention
+// given twice with different values) is refused
 // with ErrInvalidTemplate; a name already registered, as a workflow or as
 // a DAG template, with ErrDuplicate.
 func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowContext, in I) (O, error), opts ...WorkflowOption) error {
@@ -85,6 +91,16 @@ func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowCo
 			return &TemplateError{Template: name, Msg: fmt.Sprintf("registering workflow %s: an option is nil", quoteName(name))}
 		}
 		opt(def)
+	}
+	if r := def.retentions; len(r) > 1 && slices.ContainsFunc(r, func(d time.Duration) bool { return d != r[0] }) {
+		said := make([]string, len(r))
+		for i, d := range r {
+			said[i] = d.String()
+			if d == KeepForever {
+				said[i] = "KeepForever"
+			}
+		}
+		return &TemplateError{Template: name, Path: "retention", Msg: fmt.Sprintf("registering workflow %s: WithRetention given %d times, with %s: give one", quoteName(name), len(r), strings.Join(said, ", "))}
 	}
 	if msg := retentionProblem(def.retention); msg != "" {
 		return &TemplateError{Template: name, Path: "retention", Msg: fmt.Sprintf("registering workflow %s: %s", quoteName(name), msg)}
