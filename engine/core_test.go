@@ -420,6 +420,46 @@ func TestOversizedResultFailsOnlyItsStep(t *testing.T) {
 	}
 }
 
+// An error whose message holds a NUL byte fails its step with that error,
+// the NUL recorded as U+FFFD. The store refuses a NUL character, so its
+// outcome could not be recorded ("recording step outcomes failed"), and
+// the step ended "lease expired" instead of with its error. Code-first: a
+// durable step's failure and the workflow's own error alike.
+func TestNULInAnErrorIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	oneStep(t, env.Engine, "nul", func(sc *engine.StepContext) (any, error) {
+		var in struct{ N int }
+		must(t, sc.Input(&in))
+		if in.N == 1 {
+			return nil, engine.Permanent(errors.New("bad\x00thing"))
+		}
+		return in.N, nil
+	}, engine.StepTemplate{})
+	bad, good := mustStart(t, env.Engine, "t/nul", map[string]int{"N": 1}), mustStart(t, env.Engine, "t/nul", map[string]int{"N": 2})
+	env.RunUntilDone(bad, good)
+	if d := env.Task(good); d.Task.State != store.TaskComplete {
+		t.Fatalf("the other step of the commit: task %s", d.Task.State)
+	}
+	out, err := env.Wait(ctx, bad)
+	must(t, err)
+	var se *engine.StepError
+	if !errors.As(out.Err(), &se) || se.Kind != engine.KindPermanent || se.Message != "bad\ufffdthing" {
+		t.Fatalf("failed step: %v", out.Err())
+	}
+
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nulcode", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		_, err := engine.Step(wctx, "s", func(context.Context) (int, error) { return 0, errors.New("step\x00failed") }, engine.WithStepNoRetry())
+		return 0, fmt.Errorf("workflow\x00failed after %w", err)
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/nulcode", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if _, err := h.Result(ctx); err == nil || !strings.Contains(err.Error(), "workflow\ufffdfailed after durable step s") || !strings.Contains(err.Error(), "step\ufffdfailed") {
+		t.Fatalf("workflow result: %v", err)
+	}
+}
+
 // On SQLite a rolled-back InTx start frees its id for the next task; the
 // handle from that start must not denote the other task.
 func TestHandleNeverDenotesAnotherTask(t *testing.T) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,8 +183,17 @@ func (f failure) doc() store.JSON {
 		raw, _ = json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind, Code: f.Code,
 			Diagnosis: f.Diagnosis, Backoff: f.decision})
 	}
-	return raw
+	// The store refuses a NUL character (Postgres jsonb cannot hold one):
+	// an error whose message or context held one (errors.New("bad\x00"),
+	// a name quoted raw) made the whole commit of outcomes fail, and the
+	// step ended "lease expired" instead of with its error. It is recorded
+	// as U+FFFD, the replacement character. (Both escapes are six bytes,
+	// and one after an escaped backslash is plain text: still valid JSON.)
+	return bytes.ReplaceAll(raw, nulEscape, []byte(`\ufffd`))
 }
+
+// nulEscape is a NUL character as JSON encodes it.
+var nulEscape = []byte(`\u0000`)
 
 // decodeFailure reads a recorded failure; a document that is not one
 // (written by an older version, or by hand) becomes its text as Message.
