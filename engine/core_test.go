@@ -460,6 +460,39 @@ func TestNULInAnErrorIsRecorded(t *testing.T) {
 	}
 }
 
+// A result whose JSON holds a NUL character fails its step with a
+// permanent error saying so. The store refuses it, so the outcome could not
+// be recorded and the step ended "lease expired". A durable step's result
+// and a workflow's own alike.
+func TestNULInAResultFailsItsStep(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	oneStep(t, env.Engine, "nulresult", func(*engine.StepContext) (any, error) { return map[string]string{"v": "bad\x00"}, nil }, engine.StepTemplate{})
+	id := mustStart(t, env.Engine, "t/nulresult", nil)
+	env.RunUntilDone(id)
+	out, err := env.Wait(ctx, id)
+	must(t, err)
+	const want = "encoding result of step only: it contains a NUL character"
+	var se *engine.StepError
+	if !errors.As(out.Err(), &se) || se.Kind != engine.KindPermanent || !strings.Contains(se.Message, want) {
+		t.Fatalf("DAG step: %v, want a permanent failure saying %q", out.Err(), want)
+	}
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nulcoderesult", func(wctx *engine.WorkflowContext, in int) (string, error) {
+		if in == 1 {
+			return "workflow\x00result", nil
+		}
+		return engine.Step(wctx, "s", func(context.Context) (string, error) { return "step\x00result", nil })
+	}))
+	for in, want := range map[int]string{1: "encoding result of step workflow: it contains a NUL character", 2: "encoding result of step s: it contains a NUL character"} {
+		h, err := engine.StartWorkflow[int, string](ctx, env.Engine, "t/nulcoderesult", in)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		if _, err := h.Result(ctx); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("workflow %d: %v, want %q", in, err, want)
+		}
+	}
+}
+
 // On SQLite a rolled-back InTx start frees its id for the next task; the
 // handle from that start must not denote the other task.
 func TestHandleNeverDenotesAnotherTask(t *testing.T) {

@@ -135,6 +135,9 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	pause := e.systemResult(ctx, policy.DependentSystem, err)
 	if err == nil {
 		doc, merr := json.Marshal(result)
+		if merr == nil {
+			merr = nulInResult(doc)
+		}
 		if merr == nil && e.codec != nil {
 			doc, merr = e.encode(doc) // the completer bounds what is stored
 		}

@@ -17,7 +17,9 @@ import (
 
 // Handler runs one attempt of a step. It returns a JSON-encodable result or
 // an error (RetryableError, PermanentError, or any other error, which is
-// retried under the step's policy).
+// retried under the step's policy). A result holding a NUL character
+// (which the store refuses) fails the step with a permanent error saying
+// so; a NUL in an error's message is recorded as U+FFFD.
 type Handler interface {
 	// Handle runs the attempt sc describes and returns its result.
 	Handle(sc *StepContext) (any, error)

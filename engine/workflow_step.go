@@ -308,7 +308,10 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	var doc []byte
 	if err == nil {
 		var merr error
-		if doc, merr = json.Marshal(result); merr != nil {
+		if doc, merr = json.Marshal(result); merr == nil {
+			merr = nulInResult(doc)
+		}
+		if merr != nil {
 			err = Permanent(fmt.Errorf("encoding result of step %s: %w", name, merr))
 		} else if perr := wctx.e.checkPayload("result of durable step "+name, len(doc)); perr != nil {
 			err = Permanent(perr)
