@@ -67,12 +67,18 @@ type versionResult struct {
 // Raise minSupported once no running workflow needs the old path, and
 // delete that path: a history whose version is below minSupported (or above
 // maxSupported, after a rollback) fails the workflow with a *VersionError
-// (errors.Is ErrVersionUnsupported); Replay reports it before a deploy. An
-// empty changeID or minSupported > maxSupported fails the workflow as well.
+// (errors.Is ErrVersionUnsupported); Replay reports it before a deploy. A
+// changeID the store would refuse (empty, over 243 bytes, with a NUL byte,
+// not UTF-8) or minSupported > maxSupported fails the workflow as well,
+// naming it.
 func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported int) int {
+	msg := checkName("change id", changeID) // (a raw NUL or invalid UTF-8 failed at the store, unnamed)
+	if msg == "" && len(changeID) > maxDurableName {
+		msg = fmt.Sprintf("change id %s is %d bytes long; the limit is %d", quoteName(changeID), len(changeID), maxDurableName)
+	}
 	switch {
-	case changeID == "" || len(changeID) > store.MaxNameLen-12:
-		wctx.failWith(Permanent(fmt.Errorf("engine.Version: the change id %q is empty or longer than %d bytes", changeID, store.MaxNameLen-12)))
+	case msg != "":
+		wctx.failWith(Permanent(fmt.Errorf("engine.Version: %s", msg)))
 		return maxSupported
 	case minSupported > maxSupported || minSupported < DefaultVersion:
 		wctx.failWith(Permanent(fmt.Errorf("engine.Version(%q): minSupported %d must be at least DefaultVersion (%d) and at most maxSupported %d",

@@ -174,3 +174,30 @@ func TestWorkflowVersionRefusesBadRanges(t *testing.T) {
 		}
 	}
 }
+
+// A change id the store would refuse fails the workflow naming it, before
+// anything is recorded: one with a NUL byte failed at the store (and, its
+// refusal quoting the id raw, ended "lease expired"), one not UTF-8 was
+// recorded on SQLite and would be refused by PostgreSQL.
+func TestWorkflowVersionRefusesBadChangeIDs(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ids := map[string]string{"empty": "", "nul": "fraud\x00check", "utf8": "fraud\xffcheck", "long": strings.Repeat("x", 244)}
+	must(t, engine.RegisterWorkflow(env.Engine, "t/badchange", func(wctx *engine.WorkflowContext, in string) (int, error) {
+		v := engine.Version(wctx, ids[in], engine.DefaultVersion, 1)
+		_, err := engine.Step(wctx, "after", func(ctx context.Context) (int, error) { return 1, nil })
+		return v, err
+	}))
+	ctx := context.Background()
+	for in, want := range map[string]string{"empty": "engine.Version: change id is required", "nul": `engine.Version: change id "fraud\x00check" contains a NUL byte`,
+		"utf8": `engine.Version: change id "fraud\xffcheck" is not valid UTF-8`, "long": "is 244 bytes long; the limit is 243"} {
+		h, err := engine.StartWorkflow[string, int](ctx, env.Engine, "t/badchange", in)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		if _, err := h.Result(ctx); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("change id %s: %v, want %q", in, err, want)
+		}
+		if got := env.DurableSteps(h.TaskID); len(got) != 0 {
+			t.Fatalf("change id %s: recorded %+v", in, got)
+		}
+	}
+}
