@@ -43,8 +43,14 @@ var (
 // process, until the workflow publishes another value under that name. A
 // replay re-publishing older values changes nothing (each value is stamped
 // with the workflow's place in its history). v must encode as JSON within
-// Config.MaxPayloadBytes; an error fails the workflow.
+// Config.MaxPayloadBytes, and name must be one the store accepts (not
+// empty, at most 255 bytes of UTF-8, no NUL byte); an error fails the
+// workflow, naming it.
 func SetQueryState(wctx *WorkflowContext, name string, v any) error {
+	if msg := checkName("query state name", name); msg != "" {
+		// (Invalid UTF-8 was published on SQLite, and PostgreSQL refuses it.)
+		return wctx.failWith(Permanent(fmt.Errorf("engine.SetQueryState: %s", msg)))
+	}
 	doc, err := json.Marshal(v)
 	if err != nil {
 		return wctx.failWith(Permanent(fmt.Errorf("query state %q: encoding: %w", name, err)))
@@ -91,12 +97,16 @@ func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
 // (SetQueryState), decoded as T, or ErrNoQueryState (the error says when
 // the task is a DAG task, which publishes none). A task id of no task is
 // store.ErrNotFound (an id no task can have, 0 or negative, is
-// store.ErrInvalid). It reads the database only: the workflow need not be
-// running, or registered in this process.
+// store.ErrInvalid, as is a name SetQueryState refuses). It reads the
+// database only: the workflow need not be running, or registered in this
+// process.
 func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T, error) {
 	var v T
 	if err := checkTaskID(taskID); err != nil {
 		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
+	}
+	if msg := checkName("query state name", name); msg != "" { // no state can have it
+		return v, fmt.Errorf("querying task %d: %w: %s", taskID, store.ErrInvalid, msg)
 	}
 	wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueQuery, name)
 	if errors.Is(err, store.ErrNotFound) {

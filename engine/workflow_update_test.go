@@ -315,3 +315,29 @@ func TestQueryOfNoWorkflowSaysWhy(t *testing.T) {
 		t.Fatalf("Query of a DAG task = %v, want ErrNoQueryState naming the template", err)
 	}
 }
+
+// A query state name the store would refuse fails the workflow at
+// SetQueryState, naming it, and is refused by Query: one not UTF-8 was
+// published on SQLite (PostgreSQL refuses it), an empty one or one with a
+// NUL byte failed the workflow with the store's words ("name: is
+// required").
+func TestQueryStateNamesAreChecked(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	names := map[string]string{"empty": "", "nul": "bal\x00ance", "utf8": "bal\xffance"}
+	must(t, engine.RegisterWorkflow(env.Engine, "t/qname", func(wctx *engine.WorkflowContext, in string) (int, error) {
+		return 1, engine.SetQueryState(wctx, names[in], 1)
+	}))
+	for in, want := range map[string]string{"empty": "engine.SetQueryState: query state name is required", "nul": `engine.SetQueryState: query state name "bal\x00ance" contains a NUL byte`,
+		"utf8": `engine.SetQueryState: query state name "bal\xffance" is not valid UTF-8`} {
+		h, err := engine.StartWorkflow[string, int](ctx, env.Engine, "t/qname", in)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		if _, err := h.Result(ctx); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("SetQueryState(%s): %v, want %q", in, err, want)
+		}
+		if _, err := engine.Query[int](ctx, env.Engine, h.TaskID, names[in]); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), strings.TrimPrefix(want, "engine.SetQueryState: ")) {
+			t.Fatalf("Query(%s): %v, want store.ErrInvalid naming it", in, err)
+		}
+	}
+}
