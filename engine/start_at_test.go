@@ -72,7 +72,7 @@ func TestStartAtAndStartAfter(t *testing.T) {
 		if _, err := env.Start(ctx, "t/dag", map[string]int{"n": 3}, c.opt); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("bad start time (DAG): %v (want %q)", err, c.want)
 		}
-		res, err := env.StartMany(ctx, []engine.StartRequest{{Workflow: "t/dag", Input: map[string]int{"n": 4}}}, c.opt)
+		res, err := env.StartMany(ctx, []engine.StartRequest{{Workflow: "t/dag", Input: map[string]int{"n": 4}, Options: []engine.StartOption{c.opt}}})
 		must(t, err)
 		if err := res[0].Err; !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("bad start time (StartMany): %v (want %q)", err, c.want)

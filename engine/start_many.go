@@ -48,7 +48,10 @@ type StartResult struct {
 // every item, so WithIdempotencyKey among them is refused (store.ErrInvalid)
 // before anything is written: give a key in an item's Options.
 // WithIdentityReuse is not supported: among opts it refuses the call the
-// same way, in an item's Options it fails that item. An item's option
+// same way, in an item's Options it fails that item. Any other mistake in
+// opts (an empty queue, a priority out of range, an option given twice
+// with different values) refuses the call too, before anything is written;
+// in an item's Options it fails that item. An item's option
 // replaces the same option in opts (WithQueue("urgent") in an item of a
 // StartMany given WithQueue("bulk")); one given twice in an item's Options
 // with different values fails that item, as it does in Start.
@@ -65,6 +68,15 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 	if common.reuseSet {
 		// Every item would be refused on its own (below).
 		return nil, fmt.Errorf("starting many: %w: WithIdentityReuse(%d) given to StartMany: StartMany does not support WithIdentityReuse; start such tasks with Start or StartWorkflow", store.ErrInvalid, common.reuse)
+	}
+	// A mistake in the shared options (WithQueue(""), a priority out of
+	// range, StartAfter(-time.Second), one given twice) is the call's:
+	// every item would fail with it on its own, each result repeating it.
+	if err := common.check(); err != nil {
+		return nil, fmt.Errorf("starting many: %w", err)
+	}
+	if _, err := common.notBefore(e.clk); err != nil {
+		return nil, fmt.Errorf("starting many: %w", err)
 	}
 	out := make([]StartResult, len(reqs))
 	params := make([]*store.CreateTaskParams, len(reqs))

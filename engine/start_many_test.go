@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/pgtest"
@@ -185,6 +186,37 @@ func TestStartManyRefusesACommonIdentityReuse(t *testing.T) {
 	res, err := env.StartMany(ctx, reqs, engine.WithIdentityReuse(engine.ReuseAfterDone))
 	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `WithIdentityReuse(1) given to StartMany`) || res != nil {
 		t.Fatalf("StartMany with a common reuse policy: %+v, %v; want store.ErrInvalid naming the option", res, err)
+	}
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{})
+	must(t, err)
+	if len(page.Tasks) != 0 {
+		t.Fatalf("a refused StartMany created %d tasks", len(page.Tasks))
+	}
+}
+
+// TestStartManyRefusesMistakenSharedOptions: a mistake among StartMany's
+// own options refuses the call, naming it, before anything is written, as
+// a common key does. Every item failed on its own, each result repeating
+// the same error, and the call returned no error.
+func TestStartManyRefusesMistakenSharedOptions(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, env.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "many", Steps: []engine.StepTemplate{{Name: "a", Handler: "noop"}}}))
+	reqs := []engine.StartRequest{{Workflow: "t/many", Input: map[string]int{"i": 1}, Options: []engine.StartOption{engine.WithQueue("urgent")}}, {Workflow: "t/many", Input: map[string]int{"i": 2}}}
+	for _, c := range []struct {
+		opts []engine.StartOption
+		want string
+	}{
+		{[]engine.StartOption{engine.WithQueue("")}, `WithQueue(""): the queue is empty`},
+		{[]engine.StartOption{engine.WithPriority(5000)}, "WithPriority(5000)"},
+		{[]engine.StartOption{engine.WithQueue("a"), engine.WithQueue("b")}, `WithQueue given twice, with "a" and "b"`},
+		{[]engine.StartOption{engine.StartAfter(-time.Second)}, "StartAfter(-1s): the delay is negative"},
+	} {
+		res, err := env.StartMany(ctx, reqs, c.opts...)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) || res != nil {
+			t.Fatalf("StartMany with %q: %+v, %v; want store.ErrInvalid naming it", c.want, res, err)
+		}
 	}
 	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{})
 	must(t, err)
