@@ -1,8 +1,10 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -74,7 +76,8 @@ func (r *StepResult) Decode(v any) error {
 // is a dependency without a result). It runs the handler in the calling
 // goroutine and returns its error as the engine would see it: a panic
 // becomes an *engine.PanicError with its stack, a result that cannot be
-// encoded a permanent error. The result is returned even with an error.
+// encoded (or holds a NUL character, which the store refuses) a permanent
+// error. The result is returned even with an error.
 //
 // Encoding input, deps or config failing fails the test, and so do a nil
 // handler, a json.RawMessage or []byte that is not valid JSON, a negative
@@ -156,6 +159,9 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 		return res, err
 	}
 	doc, merr := json.Marshal(res.Value)
+	if merr == nil && bytes.Contains(doc, []byte(`\u0000`)) { // as the engine refuses it
+		merr = errors.New(`it contains a NUL character (\u0000), which the store refuses`)
+	}
 	if merr != nil {
 		return res, engine.Permanent(fmt.Errorf("encoding result of step %s: %w", o.Step, merr))
 	}

@@ -165,6 +165,12 @@ func TestRunStepErrors(t *testing.T) {
 	if !errors.As(err, &perm) || res.Value == nil {
 		t.Fatalf("err = %v, value %v: want a permanent encoding error and the value", err, res.Value)
 	}
+	// A result holding a NUL character, which the store refuses, fails
+	// permanently as in the engine (it was returned as recorded).
+	res, err = testkit.RunStep(t, engine.HandlerFunc(func(*engine.StepContext) (any, error) { return "bad\x00", nil }), nil, nil, nil)
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "encoding result of step step: it contains a NUL character") || res.JSON != nil {
+		t.Fatalf("err = %v, JSON %s: want the engine's permanent error and nothing recorded", err, res.JSON)
+	}
 	// A result that does not decode as T.
 	_, err = testkit.RunStepAs[int](t, engine.HandlerFunc(func(*engine.StepContext) (any, error) { return "x", nil }), nil, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "as int") {
