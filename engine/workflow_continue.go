@@ -36,8 +36,9 @@ func (e *ContinuedError) Error() string {
 // many iterations, so no run's history, and no replay, grows without
 // bound. The runs form a chain linked both ways (Engine.Runs): the next run
 // is created once whatever happens to this one (its identity derives from
-// this task), inherits its queue, priority and parent (a parent's Child
-// waits for the last run), and gets no WithWorkflowTimeout of its own.
+// this task), inherits its queue, priority, concurrency group
+// (WithConcurrency) and parent (a parent's Child waits for the last run),
+// and gets no WithWorkflowTimeout of its own.
 // WorkflowHandle.Result and Child follow the chain to the last run's
 // result; Engine.Wait reports each run's own outcome.
 //
@@ -71,6 +72,9 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	}
 	prio := d.Task.Priority
 	o := startOptions{key: fmt.Sprintf("continue-of-%d", w.TaskID), queue: d.Task.Queue, priority: &prio, parent: d.Task.ParentID}
+	if s := d.Step(DriverStep); s != nil && s.ConcGroup != nil { // its WithConcurrency (kept by the steps alone)
+		o.group, o.groupMax = *s.ConcGroup, s.ConcMax
+	}
 	p, err := w.e.prepareWorkflowStart(w.Workflow, input, &o)
 	if err == nil {
 		p.Context, err = withContinuedFrom(p.Context, w.TaskID)

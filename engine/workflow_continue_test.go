@@ -145,3 +145,32 @@ func runChain(t testing.TB, env *testkit.Env, id int64) int64 {
 		id = r.ContinuedAs
 	}
 }
+
+// The run that continues a workflow keeps its WithConcurrency group and
+// limit, as it keeps its queue and priority: the next run had none, so a
+// workflow started under a limit of 1 ran unlimited from its second run on.
+func TestContinueAsNewKeepsTheConcurrencyGroup(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/contgroup", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if in >= 2 {
+			return in, nil
+		}
+		return 0, engine.ContinueAsNew(wctx, in+1)
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/contgroup", 0, engine.WithConcurrency("tenant-7", 1), engine.WithQueue("default"), engine.WithPriority(9))
+	must(t, err)
+	for id := h.TaskID; id != 0; {
+		env.RunUntilDone(id)
+		s := env.Task(id).Step(engine.DriverStep)
+		if s.ConcGroup == nil || *s.ConcGroup != "tenant-7" || s.ConcMax != 1 || s.Priority != 9 {
+			t.Fatalf("run %d: group %v, limit %d, priority %d; want the first run's tenant-7, 1, 9", id, s.ConcGroup, s.ConcMax, s.Priority)
+		}
+		r, err := env.Runs(ctx, id)
+		must(t, err)
+		id = r.ContinuedAs
+	}
+	if got, err := h.Result(ctx); err != nil || got != 2 {
+		t.Fatalf("result %d, %v", got, err)
+	}
+}
