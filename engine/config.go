@@ -192,8 +192,10 @@ type ExecutionConfig struct {
 	// The maintenance leader deletes in small batches, a bounded number
 	// per pass, so claims never wait long behind it.
 	Retention time.Duration
-	// DefaultTimeout bounds a step attempt when its template sets none
-	// (default 0: none).
+	// DefaultTimeout bounds a step attempt when its template sets none,
+	// and a durable step's attempt without WithStepTimeout (default 0:
+	// none). A code-first workflow's run as a whole is not bounded by it:
+	// it runs its durable steps one after another.
 	DefaultTimeout time.Duration
 	// Queues are the queues this engine's workers claim from (default
 	// ["default"]). Within them a worker claims only steps whose handler

@@ -1,12 +1,12 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -67,7 +67,12 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	}
 	e.emit(Event{Name: EventStepStarted, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts})
 
-	timeout := cmp.Or(policy.Timeout, e.cfg.Execution.DefaultTimeout)
+	timeout := policy.Timeout
+	if timeout == 0 && !strings.HasPrefix(st.Handler, WorkflowHandlerPrefix) {
+		// Not a code-first driver's run: it executes durable steps one
+		// after another, each bounded by its own timeout or this default.
+		timeout = e.cfg.Execution.DefaultTimeout
+	}
 	workflow := ""
 	var input store.JSON
 	if c.Task != nil {

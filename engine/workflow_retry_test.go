@@ -16,6 +16,7 @@ import (
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/store/sqlite"
+	"github.com/tasker-go/tasker/testkit"
 )
 
 // Code-first retries run at their due time, not at the next poll, and
@@ -161,5 +162,41 @@ func TestDurableRetryIsRecordedInTheGroupCommit(t *testing.T) {
 	}
 	if got := fs.Calls("RecordAttempts"); got != 3 {
 		t.Errorf("RecordAttempts was called %d times, want 3 (two failed attempts and the last)", got)
+	}
+}
+
+// ExecutionConfig.DefaultTimeout bounds each attempt of a step, DAG or
+// durable, that sets no timeout of its own, and not a code-first
+// workflow's driver: one run of the driver executes durable steps one
+// after another, so a bound on the run cut a step off by the time its
+// predecessors took (a workflow of two 10-minute steps under the 15-minute
+// preset timed out in the second). Each durable step's context has its
+// own timeout, or the default.
+func TestDefaultTimeoutBoundsStepsNotTheWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Execution: engine.ExecutionConfig{DefaultTimeout: time.Hour}}})
+	left := func(ctx context.Context) (time.Duration, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return 0, nil
+		}
+		return time.Until(dl), nil
+	}
+	must(t, engine.RegisterWorkflow(env.Engine, "t/deftimeout", func(wctx *engine.WorkflowContext, _ int) ([]time.Duration, error) {
+		if _, ok := wctx.Deadline(); ok {
+			return nil, engine.Permanent(errors.New("the driver's run has a deadline"))
+		}
+		own, err := engine.Step(wctx, "own", left, engine.WithStepTimeout(2*time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		def, err := engine.Step(wctx, "default", left)
+		return []time.Duration{own, def}, err
+	}))
+	h, err := engine.StartWorkflow[int, []time.Duration](context.Background(), env.Engine, "t/deftimeout", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	got, err := h.Result(context.Background())
+	if err != nil || len(got) != 2 || got[0] <= time.Hour || got[1] <= 59*time.Minute || got[1] > time.Hour {
+		t.Fatalf("time left to the steps: %v, %v; want about 2h (their own) and 1h (the default)", got, err)
 	}
 }
