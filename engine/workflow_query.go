@@ -221,6 +221,26 @@ func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure erro
 
 func replyName(update, id string) string { return update + "\n" + id }
 
+// updateProblem says why an update's name and id cannot be carried (""
+// when they can): each is a name the store takes, with no newline (the
+// answer is stored under both joined by one), and together they fit the
+// store's names (the update travels as the event updatePrefix+name keyed
+// by id, its answer as the value replyName(name, id)).
+func updateProblem(name, id string) string {
+	for _, f := range []struct{ what, v string }{{"update name", name}, {"update id", id}} {
+		if msg := checkName(f.what, f.v); msg != "" {
+			return msg
+		}
+		if strings.Contains(f.v, "\n") {
+			return fmt.Sprintf("%s %s holds a newline", f.what, quoteName(f.v))
+		}
+	}
+	if n := max(len(updatePrefix+name), len(replyName(name, id))); n > store.MaxNameLen {
+		return fmt.Sprintf("update name %s and id %s are too long together (%d bytes with their separator; the limit is %d)", quoteName(name), quoteName(id), n, store.MaxNameLen)
+	}
+	return ""
+}
+
 // Update sends an update to a workflow task and waits for its answer. id
 // makes it idempotent: sending the same (name, id) again, after a crash of
 // the sender or of the workflow's worker, never delivers it twice and
@@ -233,11 +253,8 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 	if err := checkTaskID(taskID); err != nil {
 		return zero, fmt.Errorf("updating task %d: %w", taskID, err)
 	}
-	switch {
-	case name == "" || strings.Contains(name, "\n"):
-		return zero, fmt.Errorf("updating task %d: %w: the update name %q is empty or holds a newline", taskID, store.ErrInvalid, name)
-	case id == "" || strings.Contains(id, "\n"):
-		return zero, fmt.Errorf("updating task %d: %w: the update id %q is empty or holds a newline", taskID, store.ErrInvalid, id)
+	if msg := updateProblem(name, id); msg != "" {
+		return zero, fmt.Errorf("updating task %d: %w: %s", taskID, store.ErrInvalid, msg)
 	}
 	answered := func() (R, bool, error) {
 		wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueReply, replyName(name, id))

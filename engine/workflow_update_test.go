@@ -341,3 +341,38 @@ func TestQueryStateNamesAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// An update name or id the store would refuse is refused by Update naming
+// it, and nothing is sent: a NUL byte or invalid UTF-8 failed in the
+// store's words ("sending event: key: ..."), and a name and id too long
+// together sent the update, whose answer could never be stored.
+func TestUpdateNamesAreChecked(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/upd", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.WaitEvent[int](wctx, "go", time.Hour)
+	}))
+	// A refusal is at once; an update sent would wait for an answer that
+	// never comes, until this deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/upd", struct{}{})
+	must(t, err)
+	for _, c := range []struct{ name, id, want string }{
+		{"", "u1", "update name is required"},
+		{"bump", "", "update id is required"},
+		{"bu\x00mp", "u1", `update name "bu\x00mp" contains a NUL byte`},
+		{"bump", "u\xff1", `update id "u\xff1" is not valid UTF-8`},
+		{"a\nb", "u1", `update name "a\nb" holds a newline`},
+		{"bump", "u\n1", `update id "u\n1" holds a newline`},
+		{strings.Repeat("n", 200), strings.Repeat("i", 60), "are too long together (261 bytes with their separator; the limit is 255)"},
+	} {
+		_, err := engine.Update[int](ctx, env.Engine, h.TaskID, c.name, c.id, 1)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Update(%.12q, %.12q): %v; want store.ErrInvalid saying %q", c.name, c.id, err, c.want)
+		}
+	}
+	n, err := env.Store.DB().NewSelect().Table("tasker_events").Where("task_id = ?", h.TaskID).Count(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("events recorded after the refusals: %d, %v", n, err)
+	}
+}
