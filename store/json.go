@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // JSON is a JSON document stored in a text (SQLite) or jsonb (Postgres)
@@ -98,15 +100,25 @@ func checkJSON(field string, doc JSON, object bool) error {
 	return nil
 }
 
-// checkName validates a short identifier-like string.
+// checkName validates a short identifier-like string. Invalid UTF-8 is
+// refused on both backends: PostgreSQL's text cannot hold it (its insert
+// failed with the database's encoding error), and SQLite stored it, so the
+// same call worked on one store and not the other.
 func checkName(field, s string, required bool) error {
 	switch {
 	case s == "" && required:
 		return invalid(field, "is required")
 	case len(s) > MaxNameLen:
 		return invalid(field, "is %d bytes long; the limit is %d", len(s), MaxNameLen)
-	case bytes.IndexByte([]byte(s), 0) >= 0:
+	case strings.IndexByte(s, 0) >= 0:
 		return invalid(field, "contains a NUL byte")
+	case !utf8.ValidString(s):
+		return invalid(field, "is not valid UTF-8")
 	}
 	return nil
 }
+
+// CheckName refuses what no stored name can be (empty, longer than
+// MaxNameLen, a NUL byte, invalid UTF-8), naming field: a read by such a
+// name is refused as a write of it would be, not answered "not found".
+func CheckName(field, s string) error { return checkName(field, s, true) }

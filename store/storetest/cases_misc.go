@@ -133,6 +133,19 @@ func testTaskIDsRefused(t *testing.T, b *bundle) {
 		_, err = b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: id, Now: b.now})
 		wantErr(t, err, store.ErrInvalid, "step_id", bad)
 	}
+	// Reads by a name no write could have stored are refused naming it, as
+	// the writes are (a NUL byte made SQLite's statement fail with
+	// "unrecognized token"; invalid UTF-8 made Postgres' fail).
+	for _, name := range []string{"", "a\x00b", "a\xffb"} {
+		_, err := b.s.GetTaskByIdentity(b.ctx, name)
+		wantErr(t, err, store.ErrInvalid, "identity_key")
+		_, err = b.s.GetSchedule(b.ctx, name)
+		wantErr(t, err, store.ErrInvalid, "id:")
+		_, err = b.s.RateLimitState(b.ctx, name)
+		wantErr(t, err, store.ErrInvalid, "system:")
+		_, err = b.s.RunningInGroup(b.ctx, name)
+		wantErr(t, err, store.ErrInvalid, "group:")
+	}
 	if got := b.get(t, d.Task.ID); got.Task.State != store.TaskPending || got.Step("a").State != store.StepPending {
 		t.Fatalf("refused moves left task %s, step %s", got.Task.State, got.Step("a").State)
 	}

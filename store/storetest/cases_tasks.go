@@ -94,6 +94,8 @@ func testBadInput(t *testing.T, b *bundle) {
 		{"non-object context", func(p *store.CreateTaskParams) { p.Context = store.JSON(`[1,2]`) }, "context"},
 		{"NUL in context", func(p *store.CreateTaskParams) { p.Context = store.JSON(`{"a":"\u0000"}`) }, "context"},
 		{"NUL in name", func(p *store.CreateTaskParams) { p.Name = "a\x00b" }, "name"},
+		{"invalid UTF-8 in a step name", func(p *store.CreateTaskParams) { p.Steps[2].Name = "c\xff" }, "is not valid UTF-8"},
+		{"invalid UTF-8 in the identity key", func(p *store.CreateTaskParams) { p.IdentityKey = "k\xc3" }, "identity_key: is not valid UTF-8"},
 		{"long namespace", func(p *store.CreateTaskParams) { p.Namespace = long }, "namespace"},
 		{"long step name", func(p *store.CreateTaskParams) { p.Steps[0].Name = long }, "name"},
 		{"missing identity", func(p *store.CreateTaskParams) { p.IdentityKey = "" }, "identity_key"},

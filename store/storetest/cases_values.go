@@ -67,6 +67,12 @@ func testWorkflowValues(t *testing.T, b *bundle) {
 	wantErr(t, err, store.ErrInvalid, "kind", `"Query"`)
 	_, err = b.s.GetWorkflowValue(b.ctx, id, store.ValueQuery, "")
 	wantErr(t, err, store.ErrInvalid, "name", "required")
+	// (a NUL byte made SQLite's statement fail with "unrecognized token")
+	_, err = b.s.GetWorkflowValue(b.ctx, id, store.ValueReply, "a\x00b")
+	wantErr(t, err, store.ErrInvalid, "name: contains a NUL byte")
+	_, err = b.s.GetWorkflowValue(b.ctx, id, store.ValueReply, "a\xffb")
+	wantErr(t, err, store.ErrInvalid, "name: is not valid UTF-8")
+	wantErr(t, set(store.ValueQuery, "a\xffb", 1, `1`), store.ErrInvalid, "name: is not valid UTF-8")
 }
 
 // testRetireIdentity: a task in one of the given states gives up its

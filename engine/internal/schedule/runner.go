@@ -236,9 +236,11 @@ func (r *Runner) failed(ctx context.Context, sc *store.Schedule, err error) erro
 	return err
 }
 
-// lastError is err as the schedule's LastError: within the store's limit.
+// lastError is err as the schedule's LastError: within the store's limit,
+// and a name the store takes (a NUL byte or invalid UTF-8 in the message,
+// from a workflow's input say, would have the update refused).
 func lastError(err error) string {
-	msg := err.Error()
+	msg := strings.ToValidUTF8(strings.ReplaceAll(err.Error(), "\x00", "\uFFFD"), "\uFFFD")
 	if len(msg) > store.MaxNameLen {
 		msg = strings.ToValidUTF8(msg[:store.MaxNameLen], "")
 	}

@@ -1190,6 +1190,9 @@ func (s *Store) saveBuckets(ctx context.Context, tx bun.IDB, buckets map[string]
 
 // RateLimitState reads a rate limit's bucket.
 func (s *Store) RateLimitState(ctx context.Context, system string) (*store.RateLimitState, error) {
+	if err := store.CheckName("system", system); err != nil {
+		return nil, fmt.Errorf("reading the rate limit of system %q: %w", system, err)
+	}
 	var b bucket
 	if err := s.ro.NewRaw(`SELECT name, per_second, burst, tokens, updated_at FROM tasker_rate_limits WHERE name = ?`, system).Scan(ctx, &b); err != nil {
 		return nil, s.wrap(fmt.Sprintf("reading the rate limit of system %q", system), err)
@@ -1216,6 +1219,9 @@ func (s *Store) HeldUntil() (time.Time, bool) {
 
 // RunningInGroup lists the running steps of a concurrency group.
 func (s *Store) RunningInGroup(ctx context.Context, group string) ([]*store.Step, error) {
+	if err := store.CheckName("group", group); err != nil {
+		return nil, fmt.Errorf("listing running steps of concurrency group %q: %w", group, err)
+	}
 	var steps []*store.Step
 	if err := s.ro.NewSelect().Model(&steps).Where("state = 'in_progress' AND conc_group = ?", group).Order("id").Scan(ctx); err != nil {
 		return nil, s.wrap(fmt.Sprintf("listing running steps of concurrency group %q", group), err)

@@ -81,6 +81,9 @@ func (s *Store) UpdateSchedule(ctx context.Context, sc *store.Schedule) (bool, e
 
 // GetSchedule reads one schedule.
 func (s *Store) GetSchedule(ctx context.Context, id string) (*store.Schedule, error) {
+	if err := store.CheckName("id", id); err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", id, err)
+	}
 	sc := new(store.Schedule)
 	err := s.ro.NewSelect().Model(sc).Where("id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -321,6 +321,9 @@ type taskStepRow struct {
 
 // GetTaskByIdentity finds a task by its identity key.
 func (s *Store) GetTaskByIdentity(ctx context.Context, key string) (*store.Task, error) {
+	if err := store.CheckName("identity_key", key); err != nil {
+		return nil, fmt.Errorf("getting task by identity: %w", err)
+	}
 	t := new(store.Task)
 	if err := s.ro.NewSelect().Model(t).Where("identity_key = ?", key).Scan(ctx); err != nil {
 		return nil, s.wrap("getting task by identity", err)

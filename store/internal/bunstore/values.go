@@ -51,9 +51,7 @@ func (s *Store) GetWorkflowValue(ctx context.Context, taskID int64, kind, name s
 	if kind != store.ValueQuery && kind != store.ValueReply {
 		errs = append(errs, &store.ValidationError{Field: "kind", Problem: fmt.Sprintf("must be %q or %q, got %q", store.ValueQuery, store.ValueReply, kind)})
 	}
-	if name == "" {
-		errs = append(errs, &store.ValidationError{Field: "name", Problem: "is required"})
-	}
+	errs = append(errs, store.CheckName("name", name))
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("reading a workflow value of task %d: %w", taskID, err)
 	}
