@@ -133,18 +133,8 @@ func TestCommitClaimsWhatItUnblocksUnlessBacklog(t *testing.T) {
 	for _, backlog := range []bool{false, true} {
 		t.Run(fmt.Sprint("backlog=", backlog), func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, sqlite.Memory, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-			create := func(key string, steps ...store.NewStep) {
-				if _, err := st.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "n", Version: "1", Kind: store.KindDAG,
-					IdentityKey: key, Steps: steps, Now: clk.Now()}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st, clk := memStore(t)
+			create := func(key string, steps ...store.NewStep) { createTask(t, st, clk, key, steps...) }
 			create("chain", store.NewStep{Name: "a", Handler: "h"}, store.NewStep{Name: "b", Handler: "h", DependsOn: []string{"a"}})
 			first, err := st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Now: clk.Now()})
 			if err != nil || len(first) != 1 {
@@ -219,6 +209,27 @@ func TestWatchOnlyWhatTheCommitMayFinish(t *testing.T) {
 	}
 }
 
+// memStore opens an in-memory store, closed when the test ends, and a
+// fake clock.
+func memStore(t *testing.T) (*sqlite.Store, *clock.Fake) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), sqlite.Memory, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// createTask creates a DAG task of steps with identity key.
+func createTask(t *testing.T, st store.Store, clk *clock.Fake, key string, steps ...store.NewStep) {
+	t.Helper()
+	if _, err := st.CreateTask(context.Background(), &store.CreateTaskParams{Namespace: "t", Name: "n", Version: "1", Kind: store.KindDAG,
+		IdentityKey: key, Steps: steps, Now: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // reserving is a store that keeps, for each FinishSteps, the claim's limit
 // (0: no claim) and the dispatcher's free slots while the commit runs.
 type reserving struct {
@@ -248,18 +259,10 @@ func TestCommitReservesOnlyWhatItCanUnblock(t *testing.T) {
 	for _, backlog := range []bool{false, true} {
 		t.Run(fmt.Sprint("backlog=", backlog), func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, sqlite.Memory, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			st, clk := memStore(t)
 			claim := func(key string, steps ...store.NewStep) *store.ClaimedStep {
 				t.Helper()
-				if _, err := st.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "n", Version: "1", Kind: store.KindDAG,
-					IdentityKey: key, Steps: steps, Now: clk.Now()}); err != nil {
-					t.Fatal(err)
-				}
+				createTask(t, st, clk, key, steps...)
 				c, err := st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Now: clk.Now()})
 				if err != nil || len(c) != 1 {
 					t.Fatalf("claimed %d: %v", len(c), err)
