@@ -148,14 +148,7 @@ func TestCommitClaimsWhatItUnblocksUnlessBacklog(t *testing.T) {
 			o := completer.Outcome{Claimed: first[0], Log: zap.NewNop()}
 			o.Lease, o.Kind, o.Results = first[0].Step.Lease(), store.OutcomeComplete, store.JSON(`1`)
 			c.Commit(ctx, []completer.Outcome{o})
-			d.Close()
-			d.Wait()
-			close(started)
-			var got []string
-			for n := range started {
-				got = append(got, n)
-			}
-			slices.Sort(got)
+			got := drain(d, started)
 			want := "b"
 			if backlog {
 				want = "b,x"
@@ -230,6 +223,20 @@ func createTask(t *testing.T, st store.Store, clk *clock.Fake, key string, steps
 	}
 }
 
+// drain waits for d's handlers, then returns the names they were started
+// for (sent on started), sorted.
+func drain(d *dispatch.Dispatcher, started chan string) []string {
+	d.Close()
+	d.Wait()
+	close(started)
+	var got []string
+	for n := range started {
+		got = append(got, n)
+	}
+	slices.Sort(got)
+	return got
+}
+
 // reserving is a store that keeps, for each FinishSteps, the claim's limit
 // (0: no claim) and the dispatcher's free slots while the commit runs.
 type reserving struct {
@@ -282,14 +289,7 @@ func TestCommitReservesOnlyWhatItCanUnblock(t *testing.T) {
 			complete(claim("one", store.NewStep{Name: "only", Handler: "h"}))
 			complete(claim("fan", store.NewStep{Name: "root", Handler: "h"},
 				store.NewStep{Name: "l", Handler: "h", DependsOn: []string{"root"}}, store.NewStep{Name: "r", Handler: "h", DependsOn: []string{"root"}}))
-			d.Close()
-			d.Wait()
-			close(started)
-			var got []string
-			for n := range started {
-				got = append(got, n)
-			}
-			slices.Sort(got)
+			got := drain(d, started)
 			wantLimits, wantFree := []int{0, 2}, []int{8, 6}
 			if backlog {
 				wantLimits, wantFree = []int{6, 6}, []int{2, 2}
