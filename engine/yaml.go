@@ -44,7 +44,9 @@ import (
 // Decoding is strict: a key the format does not have, a value of the wrong
 // kind (a string where a number belongs, "soon" for a duration) and a
 // duplicate key are errors that name the key's path and line. Step indexes
-// in paths count from 0. A null value ("timeout:") counts as absent.
+// in paths count from 0. A null value ("timeout:") counts as absent; an
+// empty string (queue: "") and a zero duration ("timeout: 0s", which
+// would mean the default, not "none") are refused: leave the key out.
 var (
 	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "retention", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
@@ -501,6 +503,10 @@ func (d *decoder) str(m map[string]any, at, key string) string {
 	s, ok := v.(string)
 	if !ok {
 		d.add(join(at, key), "must be a string, got %s (quote it)", describeValue(v))
+	} else if s == "" && slices.Contains([]string{"namespace", "name", "handler"}, key) {
+		d.add(join(at, key), "is empty: it is required")
+	} else if s == "" {
+		d.add(join(at, key), "is empty: give it a value, or leave the key out for the default")
 	}
 	return s
 }
@@ -551,8 +557,13 @@ func (d *decoder) duration(m map[string]any, at, key string) time.Duration {
 		return 0
 	}
 	dur, err := time.ParseDuration(s)
-	if err != nil {
+	switch {
+	case err != nil:
 		d.add(join(at, key), "must be a duration such as 30s or 1m, got %s", quoteName(s))
+	case dur == 0:
+		// 0 is the Go field's default (the engine's timeout, the default
+		// backoff), not "none" or "no wait", which is what the file says.
+		d.add(join(at, key), "%s is zero, which is not \"none\" but the default: leave the key out for the default, or give a duration such as 30s", quoteName(s))
 	}
 	return dur
 }

@@ -482,3 +482,36 @@ environments:
 		t.Fatalf("production: concurrency %+v, rate limit %+v; want the base's key and per_second with the environment's max and burst", *tmpl.Concurrency, tmpl.RateLimits["payments"])
 	}
 }
+
+// An empty string and a zero duration say something the template would
+// not do: queue: "" is the default queue, "timeout: 0s" the engine's
+// timeout (not none), "retry.base: 0s" the default backoff (not no wait).
+// Each is refused at its key, and a null (the key left out) is not.
+func TestYAMLEmptyValuesAndZeroDurationsAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		name, src, path string
+		line            int
+		msg             string
+	}{
+		{"empty queue", "namespace: s\nname: n\nqueue: ''\nsteps: [{name: a, handler: h}]\n", "queue", 3, "is empty"},
+		{"empty version", "namespace: s\nname: n\nversion: \"\"\nsteps: [{name: a, handler: h}]\n", "version", 3, "is empty"},
+		{"empty concurrency key", "namespace: s\nname: n\nconcurrency:\n  max: 1\n  key: ''\nsteps: [{name: a, handler: h}]\n", "concurrency.key", 5, "is empty"},
+		{"empty step name", "namespace: s\nname: n\nsteps:\n  - name: ''\n    handler: h\n", "steps[0].name", 4, "required"},
+		{"empty dependent system", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    dependent_system: ''\n", "steps[0].dependent_system", 6, "is empty"},
+		{"empty backoff", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 3\n      backoff: ''\n", "steps[0].retry.backoff", 8, "is empty"},
+		{"zero timeout", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    timeout: 0s\n", "steps[0].timeout", 6, "zero"},
+		{"zero base", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 3\n      base: 0ms\n", "steps[0].retry.base", 8, "zero"},
+		{"zero max", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 3\n      max: 0m\n", "steps[0].retry.max", 8, "zero"},
+		{"environment", "namespace: s\nname: n\nsteps: [{name: a, handler: h}]\nenvironments:\n  dev:\n    steps:\n      - name: a\n        timeout: 0s\n", "environments.dev.steps[0].timeout", 8, "zero"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := find(t, problems(t, writeTemplate(t, c.src), ""), c.path)
+			if p.Line != c.line || !strings.Contains(p.Msg, c.msg) {
+				t.Errorf("%v: want line %d mentioning %q", p, c.line, c.msg)
+			}
+		})
+	}
+	if _, err := engine.ParseTemplate([]byte("namespace: s\nname: n\nqueue:\nsteps:\n  - name: a\n    handler: h\n    timeout:\n"), ""); err != nil {
+		t.Errorf("null values: %v", err)
+	}
+}
