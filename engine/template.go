@@ -359,10 +359,27 @@ func compileSchema(name string, doc json.RawMessage) (*jsonschema.Schema, error)
 		return nil, err
 	}
 	c := jsonschema.NewCompiler()
+	c.UseLoader(noSchemaLoader{})
 	if err := c.AddResource(name, v); err != nil {
 		return nil, err
 	}
-	return c.Compile(name)
+	s, err := c.Compile(name)
+	var le *jsonschema.LoadURLError
+	if errors.As(err, &le) {
+		ref := strings.TrimPrefix(le.URL, strings.TrimSuffix(name, "input.schema.json"))
+		return nil, fmt.Errorf("$ref %s names another document: an input schema is self-contained (put the definition under $defs and refer to it as #/$defs/…)", strconv.Quote(ref))
+	}
+	return s, err
+}
+
+// noSchemaLoader loads no document: a $ref out of the input schema (a
+// file, a URL) is refused. The library's default loader read local files,
+// so a schema that compiled where it was linted could fail on a worker
+// without that file, and a template could read any file the process can.
+type noSchemaLoader struct{}
+
+func (noSchemaLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("an input schema may not load %s", url)
 }
 
 // schemaError says where an input failed the schema of workflow: each

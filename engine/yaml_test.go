@@ -515,3 +515,25 @@ func TestYAMLEmptyValuesAndZeroDurationsAreRefused(t *testing.T) {
 		t.Errorf("null values: %v", err)
 	}
 }
+
+// An input schema's $ref to another document (a file, a URL) is refused
+// at input_schema, naming the reference: the schema compiler read local
+// files, so a schema that linted here could fail on a worker without the
+// file. A $ref into the schema itself is taken.
+func TestYAMLInputSchemaRefersToNoOtherDocument(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "order.schema.json")
+	must(t, os.WriteFile(other, []byte(`{"type": "object"}`), 0o600))
+	for _, ref := range []string{"file://" + other, "order.schema.json", "https://example.com/order.schema.json"} {
+		t.Run(ref, func(t *testing.T) {
+			path := writeTemplate(t, fmt.Sprintf("namespace: s\nname: n\ninput_schema:\n  $ref: '%s'\nsteps: [{name: a, handler: h}]\n", ref))
+			p := find(t, problems(t, path, ""), "input_schema")
+			if p.Line != 3 || !strings.Contains(p.Msg, ref) || !strings.Contains(p.Msg, "another document") {
+				t.Errorf("%v: want line 3 naming the $ref %s as another document", p, ref)
+			}
+		})
+	}
+	local := "namespace: s\nname: n\ninput_schema:\n  $defs: {id: {type: string}}\n  properties: {order_id: {$ref: '#/$defs/id'}}\nsteps: [{name: a, handler: h}]\n"
+	if _, err := engine.LoadTemplateFile(writeTemplate(t, local), ""); err != nil {
+		t.Errorf("a $ref into the schema: %v", err)
+	}
+}
