@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -124,6 +125,20 @@ func validateRedisURL(raw string) error {
 	}
 	if u.Host == "" {
 		return fmt.Errorf("%q: no host", raw)
+	}
+	// NewRedis sets these itself (from RedisConfig, or its defaults), so in
+	// the URL they did nothing.
+	q := u.Query()
+	for _, f := range []struct{ param, field string }{
+		{"dial_timeout", "dial_timeout"}, {"read_timeout", "read_timeout"},
+		{"write_timeout", "write_timeout"}, {"max_retries", "retries"},
+	} {
+		if q.Has(f.param) {
+			return fmt.Errorf("%q: option %s would be overridden by the cache's redis %s: set that instead", raw, f.param, f.field)
+		}
+	}
+	if _, err := redis.ParseURL(raw); err != nil {
+		return fmt.Errorf("%q: %w", raw, err)
 	}
 	return nil
 }

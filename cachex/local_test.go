@@ -212,3 +212,33 @@ func TestConfigRefusesRedisSettingsWithoutDistributed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Redis URL's dial_timeout, read_timeout, write_timeout and max_retries
+// did nothing: NewRedis set each from RedisConfig or its own default over
+// what the URL said. Each is refused now, naming the field to set; an
+// option go-redis does not know is refused by Validate, not first by New.
+func TestRedisURLOptionsTheCacheOverridesAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ query, want string }{
+		{"dial_timeout=5s", "option dial_timeout would be overridden by the cache's redis dial_timeout"},
+		{"read_timeout=5s", "option read_timeout would be overridden by the cache's redis read_timeout"},
+		{"write_timeout=5s", "option write_timeout would be overridden by the cache's redis write_timeout"},
+		{"max_retries=3", "option max_retries would be overridden by the cache's redis retries"},
+		{"dial_timout=5s", "unexpected option: dial_timout"},
+	} {
+		url := "redis://127.0.0.1:6379/0?" + c.query
+		if err := (cachex.Config{Distributed: url}).Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want %q", url, err, c.want)
+		}
+		if r, err := cachex.NewRedis(cachex.RedisConfig{URL: url}); err == nil || !strings.Contains(err.Error(), c.want) {
+			if r != nil {
+				_ = r.Close()
+			}
+			t.Errorf("NewRedis(%q) = %v; want %q", url, err, c.want)
+		}
+	}
+	// Options the cache does not set still work.
+	if err := (cachex.Config{Distributed: "redis://127.0.0.1:6379/0?pool_size=4&client_name=tasker"}).Validate(); err != nil {
+		t.Error(err)
+	}
+}
