@@ -36,7 +36,8 @@ var (
 	// ErrInvalid is returned, wrapped with the call and the value, for an
 	// argument that cannot mean what was meant: an empty key or lock name,
 	// an empty system name (SystemGate), a positive ttl under a millisecond
-	// (a bare number is nanoseconds: Incr(ctx, k, 1, 5) is 5 ns, not 5 s).
+	// (a bare number is nanoseconds: Incr(ctx, k, 1, 5) is 5 ns, not 5 s),
+	// an Incr whose sum would overflow int64 (the counter keeps its value).
 	// Nothing is read or written. A Resilient never fails open for it.
 	ErrInvalid = errors.New("cachex: invalid argument")
 )
@@ -54,6 +55,12 @@ func shortTTL(op, key string, ttl time.Duration) error {
 		return nil
 	}
 	return fmt.Errorf("%s %q: %w: ttl %s is under a millisecond (a bare number is nanoseconds: write 30*time.Second, not 30)", op, key, ErrInvalid, ttl)
+}
+
+// incrOverflow is the error of an Incr whose sum would overflow int64; the
+// counter keeps its value cur (Redis refuses such an INCRBY the same way).
+func incrOverflow(op, key string, delta, cur int64) error {
+	return fmt.Errorf("%s %q: %w: adding %d to %d would overflow the counter (int64)", op, key, ErrInvalid, delta, cur)
 }
 
 // lockArgs refuses what no Lock may take: an empty key, a ttl that is not
@@ -95,7 +102,8 @@ type Cache interface {
 	Fetch(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error)
 	// Incr adds delta to the counter under key and returns the new value.
 	// A counter that does not exist starts at zero and gets ttl; later
-	// increments keep the original expiry (a fixed window).
+	// increments keep the original expiry (a fixed window). A sum that
+	// would overflow int64 is refused (ErrInvalid) and changes nothing.
 	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	// Lock takes the lock named key for owner, for ttl, without waiting.
 	// When another acquisition holds it, the error wraps ErrLockHeld.

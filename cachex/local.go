@@ -216,7 +216,11 @@ func (l *Local) Incr(_ context.Context, key string, delta int64, ttl time.Durati
 	if l.closed {
 		return 0, fmt.Errorf("local incr: %w", ErrClosed)
 	}
-	return l.coord.incr(key, delta, ttl, time.Now()), nil
+	v, ok := l.coord.incr(key, delta, ttl, time.Now())
+	if !ok {
+		return 0, incrOverflow("local incr", key, delta, v)
+	}
+	return v, nil
 }
 
 // Lock takes an in-process lock.

@@ -39,23 +39,29 @@ func expired(expires, now time.Time) bool {
 	return !expires.IsZero() && !now.Before(expires)
 }
 
-func (c *coordination) incr(key string, delta int64, ttl time.Duration, now time.Time) int64 {
+// incr adds delta to the counter under key; ok is false, and nothing
+// changes, when the sum would overflow int64 (Redis refuses it too).
+func (c *coordination) incr(key string, delta int64, ttl time.Duration, now time.Time) (v int64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.maybeSweep(now)
 	if c.counters == nil {
 		c.counters = make(map[string]counter)
 	}
-	cur, ok := c.counters[key]
-	if !ok || expired(cur.expires, now) {
+	cur, found := c.counters[key]
+	if !found || expired(cur.expires, now) {
 		cur = counter{}
 	}
-	cur.value += delta
+	sum := cur.value + delta
+	if (delta > 0 && sum < cur.value) || (delta < 0 && sum > cur.value) {
+		return cur.value, false
+	}
+	cur.value = sum
 	if cur.expires.IsZero() && ttl > 0 {
 		cur.expires = now.Add(ttl)
 	}
 	c.counters[key] = cur
-	return cur.value
+	return cur.value, true
 }
 
 // lock takes key for owner unless a live lock holds it, and returns the new

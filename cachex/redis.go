@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -274,6 +275,9 @@ func (r *Redis) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 		return 0, fmt.Errorf("redis incr: %w", ErrClosed)
 	}
 	v, err := incrScript.Run(ctx, r.client, []string{r.key(PrefixCounter, key)}, delta, ttlMillis(ttl)).Int64()
+	if err != nil && strings.Contains(err.Error(), "increment or decrement would overflow") {
+		return 0, fmt.Errorf("redis incr %q: %w: adding %d would overflow the counter (int64)", key, ErrInvalid, delta)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("redis incr: %w", r.mapErr(err))
 	}

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,7 @@ func Exercise(t *testing.T, newCache func(t *testing.T) cachex.Cache) {
 		{"InvalidArgumentsRefused", testInvalidArgumentsRefused},
 		{"IncrAtomic", testIncrAtomic},
 		{"IncrTTL", testIncrTTL},
+		{"IncrOverflowRefused", testIncrOverflowRefused},
 		{"LockExcludes", testLockExcludes},
 		{"LockExpires", testLockExpires},
 		{"StaleReleaseKeepsNewOwner", testStaleRelease},
@@ -252,6 +254,34 @@ func testIncrAtomic(t *testing.T, c cachex.Cache) {
 	}
 	if v, err := c.Incr(ctx, "n", -5, time.Minute); err != nil || v != goroutines*each-5 {
 		t.Fatalf("Incr by -5 = %d, %v; want %d", v, err, goroutines*each-5)
+	}
+}
+
+// testIncrOverflowRefused: a sum past int64 is refused as ErrInvalid and
+// leaves the counter as it was (Redis refused it, the local store wrapped
+// round to a negative count). Powers of two keep Redis's Lua numbers exact.
+func testIncrOverflowRefused(t *testing.T, c cachex.Cache) {
+	ctx := context.Background()
+	for _, step := range []struct {
+		key         string
+		delta, want int64
+		overflows   bool
+	}{
+		{"up", 1 << 62, 1 << 62, false},
+		{"up", 1 << 62, 0, true}, // 2^63 is past MaxInt64
+		{"up", 0, 1 << 62, false},
+		{"down", -1 << 62, -1 << 62, false},
+		{"down", -1 << 62, math.MinInt64, false},
+		{"down", -1, 0, true},
+		{"down", 0, math.MinInt64, false},
+	} {
+		v, err := c.Incr(ctx, step.key, step.delta, time.Minute)
+		switch {
+		case step.overflows && (!errors.Is(err, cachex.ErrInvalid) || !strings.Contains(err.Error(), "overflow")):
+			t.Errorf("Incr(%s, %d) past int64 = %d, %v; want ErrInvalid naming the overflow", step.key, step.delta, v, err)
+		case !step.overflows && (err != nil || v != step.want):
+			t.Errorf("Incr(%s, %d) = %d, %v; want %d", step.key, step.delta, v, err, step.want)
+		}
 	}
 }
 
