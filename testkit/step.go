@@ -76,8 +76,9 @@ func (r *StepResult) Decode(v any) error {
 // is a dependency without a result). It runs the handler in the calling
 // goroutine and returns its error as the engine would see it: a panic
 // becomes an *engine.PanicError with its stack, a result that cannot be
-// encoded (or holds a NUL character, which the store refuses) a permanent
-// error. The result is returned even with an error.
+// encoded (or holds a NUL character, which the store refuses), and an
+// engine.Skip from a step that is not Skippable, a permanent error. The
+// result is returned even with an error.
 //
 // Encoding input, deps or config failing fails the test, and so do a nil
 // handler, a json.RawMessage or []byte that is not valid JSON, a negative
@@ -155,6 +156,12 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 
 	res := &StepResult{Context: sc}
 	res.Value, err = callHandler(h, sc)
+	var skip *engine.SkipError
+	if errors.As(err, &skip) && !o.Skippable {
+		// As the engine fails it: a test that saw engine.Skip would pass
+		// where the workflow's step fails for good.
+		return res, engine.Permanent(fmt.Errorf("step %s returned engine.Skip (%s) but is not skippable: set Skippable on its template step", o.Step, skip.Reason))
+	}
 	if err != nil {
 		return res, err
 	}

@@ -121,6 +121,24 @@ func TestRunStepSkippable(t *testing.T) {
 	if err != nil || string(res.JSON) != `"done"` {
 		t.Fatalf("step not skippable: %v, %v; want \"done\"", res, err)
 	}
+	// A step that skips without being skippable fails for good in the
+	// engine; RunStep returned the engine.Skip, and a test expecting it
+	// passed.
+	always := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return nil, engine.Skip("nothing to do") })
+	_, err = testkit.RunStep(t, always, nil, nil, nil)
+	var permanent *engine.PermanentError
+	if errors.As(err, &skip) || !errors.As(err, &permanent) || !strings.Contains(err.Error(), "not skippable") {
+		t.Fatalf("engine.Skip from a step not skippable: %v; want the engine's permanent error", err)
+	}
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("always", always.Handle))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "skip", Steps: []engine.StepTemplate{{Name: "step", Handler: "always"}}}))
+	task, err := env.Start(context.Background(), "t/skip", nil)
+	must(t, err)
+	env.RunUntilDone(task.TaskID)
+	if d := env.Task(task.TaskID); d.Task.State != "error" || !strings.Contains(string(d.Steps[0].LastError), "returned engine.Skip (nothing to do) but is not skippable") {
+		t.Fatalf("in the engine: task %s, step error %s; want it failed as RunStep said: %v", d.Task.State, d.Steps[0].LastError, err)
+	}
 }
 
 func TestRunStepWithoutDeadline(t *testing.T) {
