@@ -1,0 +1,83 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/admin"
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// longNames serves the dashboard (anonymous admin) over a database with
+// one task of workflow lay/out in error: its first step, with a name of
+// 100 letters and no space, complete; its second failed for good with an
+// error of long unbroken words.
+func longNames(t *testing.T) (url string, task int64) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "layout.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, err := engine.New(engine.Config{Store: st, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(e.HandleFunc("ok", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(e.HandleFunc("boom", func(*engine.StepContext) (any, error) {
+		return nil, engine.Permanent(errors.New("upstream said " + strings.Repeat("0123456789abcdef", 20)))
+	}))
+	long := strings.Repeat("averyverylongstepname", 5)
+	must(e.Register(&engine.Template{Namespace: "lay", Name: "out", Steps: []engine.StepTemplate{
+		{Name: long, Handler: "ok"}, {Name: "charge", Handler: "boom", DependsOn: []string{long}}}}))
+	h, err := e.Start(ctx, "lay/out", nil)
+	must(err)
+	for range 3 {
+		_, err := e.RunOnce(ctx)
+		must(err)
+	}
+	handler, err := admin.Handler(admin.Config{Engine: e, AllowAnonymous: true})
+	must(err)
+	ts := httptest.NewServer(handler)
+	t.Cleanup(ts.Close)
+	return ts.URL, h.TaskID
+}
+
+// TestDashboardTaskPageFitsLongNames: a task's page stays as wide as the
+// window when a step's name or its error is one long word. The steps
+// table grew past its card and the window (a 100-letter name beside a
+// failed step's error and resolve form made the page 1866 pixels wide at
+// 1280), so the header ended mid-page and the page scrolled sideways.
+func TestDashboardTaskPageFitsLongNames(t *testing.T) {
+	tab := browser(t)
+	url, id := longNames(t)
+	ctx := tab()
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
+	screenshot(t, ctx, "task-long-names")
+	got := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
+	if got[0] > got[1] {
+		t.Errorf("the task page is %d pixels wide in a window of %d: it scrolls sideways", got[0], got[1])
+	}
+	// Every table stays inside its card.
+	out := eval[[]string](t, ctx, `[...document.querySelectorAll(".card table")].filter(t => t.getBoundingClientRect().right > t.closest(".card").getBoundingClientRect().right + 1).map(t => t.closest(".card").querySelector("h2")?.textContent)`)
+	if len(out) > 0 {
+		t.Errorf("tables wider than their card: %q", out)
+	}
+}
