@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -427,8 +428,23 @@ func (s *server) performancePage(w http.ResponseWriter, r *http.Request, pg *pag
 		s.uiError(w, pg, code, err)
 		return
 	}
+	// The links to other windows keep the page's filter.
+	type window struct{ Label, Href string }
+	var windows []window
+	for _, w := range []struct{ label, since string }{{"1h", "1h"}, {"24h", "24h"}, {"7d", "168h"}} {
+		q := url.Values{"since": {w.since}}
+		for _, f := range []string{"namespace", "workflow"} {
+			if v := r.URL.Query().Get(f); v != "" {
+				q.Set(f, v)
+			}
+		}
+		windows = append(windows, window{w.label, "performance?" + q.Encode()})
+	}
 	pg.Title = "Performance"
-	pg.Data = rep
+	pg.Data = struct {
+		*engine.Report
+		Windows []window
+	}{rep, windows}
 	s.render(w, http.StatusOK, "performance", pg)
 }
 
