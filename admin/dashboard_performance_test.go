@@ -30,3 +30,31 @@ func TestDashboardPerformanceWindowKeepsFilter(t *testing.T) {
 	}
 	screenshot(t, ctx, "performance-workflow")
 }
+
+// TestDashboardPerformanceNothingMeasured: where the report measured
+// nothing the performance page shows "-", not a figure. A workflow with no
+// complete task showed p50 and p95 "0s", a step with no complete run a
+// mean "0s", and a trend with no previous value (0 tasks before, 1 now) a
+// change of "0.0 %", as if nothing had changed.
+func TestDashboardPerformanceNothingMeasured(t *testing.T) {
+	tab := browser(t)
+	url, _ := longNames(t)
+	ctx := tab()
+	do(t, ctx, chromedp.Navigate(url+"/ui/performance?workflow=lay/out"), chromedp.WaitVisible(chromedp.CSS("#report-summary")))
+	screenshot(t, ctx, "performance-nothing-measured")
+	cells := func(row string) []string {
+		t.Helper()
+		return eval[[]string](t, ctx, `[...(`+row+`)?.querySelectorAll("td") ?? []].map(td => td.textContent.trim())`)
+	}
+	// lay/out: 1 task, in error.
+	if got := cells(`document.querySelector('#report-workflows tr[data-workflow="lay/out"]')`); strings.Join(got, "|") != "lay/out|1|0|1|-|-" {
+		t.Errorf("the workflow's row reads %q; want p50 and p95 -", got)
+	}
+	// Step charge ran once and failed: no duration.
+	if got := cells(`[...document.querySelectorAll("#report-steps tr")].find(r => r.cells[1]?.textContent === "charge")`); strings.Join(got, "|") != "lay/out|charge|1|0.0 %|1|-|-|-" {
+		t.Errorf("step charge's row reads %q; want mean, p50 and p95 -", got)
+	}
+	if got := cells(`[...document.querySelectorAll("#report-trends tr")].find(r => r.cells[0]?.textContent === "tasks")`); strings.Join(got, "|") != "tasks|0.00|1.00|-" {
+		t.Errorf("the tasks trend reads %q; want its change - (no previous value)", got)
+	}
+}
