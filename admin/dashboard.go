@@ -380,7 +380,7 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	rows := make([]stepRow, len(d.Steps))
 	for i, st := range d.Steps {
 		names[st.ID] = st.Name
-		rows[i] = stepRow{Step: *st, Error: string(clip(st.LastError)),
+		rows[i] = stepRow{Step: *st, Error: errorText(st.LastError, false),
 			Resolvable: st.State == store.StepError && !(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
 	}
 	slices.SortStableFunc(rows, func(a, b stepRow) int { return seq(a.Sequence) - seq(b.Sequence) })
@@ -398,7 +398,7 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	slices.SortStableFunc(timeline, func(a, b event) int { return a.At.Compare(b.At) })
 	pg.Title = fmt.Sprintf("Task %d", id)
 	t := d.Task
-	pg.Data = map[string]any{"Task": summary(t), "Error": string(clip(t.LastError)), "Steps": rows, "Graph": layout(d), "Explain": x,
+	pg.Data = map[string]any{"Task": summary(t), "Error": errorText(t.LastError, true), "Steps": rows, "Graph": layout(d), "Explain": x,
 		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h)}
 	s.render(w, http.StatusOK, "task", pg)
 }

@@ -81,3 +81,22 @@ func TestDashboardTaskPageFitsLongNames(t *testing.T) {
 		t.Errorf("tables wider than their card: %q", out)
 	}
 }
+
+// TestDashboardTaskErrorReadable: a task's page shows a failure's message,
+// not the JSON document the engine records. The task's error and the
+// steps table showed {"error":"upstream said …","step":…,"diagnosis":…}
+// as stored, < and & as \u003c and \u0026.
+func TestDashboardTaskErrorReadable(t *testing.T) {
+	tab := browser(t)
+	url, id := longNames(t)
+	ctx := tab()
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
+	screenshot(t, ctx, "task-error")
+	got := eval[[]string](t, ctx, `[document.querySelector(".summary pre.error").textContent, document.querySelector('[data-step-row="charge"] code').textContent]`)
+	if want := "step charge: upstream said 0123456789abcdef"; !strings.HasPrefix(got[0], want) || strings.Contains(got[0], `"error"`) {
+		t.Errorf("the task's error reads %q; want it to start %q, without the JSON around it", got[0], want)
+	}
+	if want := "upstream said 0123456789abcdef"; !strings.HasPrefix(got[1], want) || strings.Contains(got[1], `"error"`) {
+		t.Errorf("step charge's last error reads %q; want it to start %q, without the JSON around it", got[1], want)
+	}
+}

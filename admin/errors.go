@@ -42,6 +42,20 @@ type errorDoc struct {
 	Diagnostics json.RawMessage `json:"diagnostics"`
 }
 
+// errorText is a recorded error as a person reads it: an error document's
+// message, after "step NAME: " when withStep and the document names its
+// step; anything else (not a document) as its text, clipped.
+func errorText(doc store.JSON, withStep bool) string {
+	var d errorDoc
+	if json.Unmarshal(doc, &d) != nil || d.Message == "" {
+		return string(clip(doc))
+	}
+	if withStep && d.Step != "" {
+		return "step " + d.Step + ": " + d.Message
+	}
+	return d.Message
+}
+
 // maxLastErrors bounds the errors the task page lists.
 const maxLastErrors = 10
 
