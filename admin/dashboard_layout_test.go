@@ -80,6 +80,21 @@ func TestDashboardTaskPageFitsLongNames(t *testing.T) {
 	if len(out) > 0 {
 		t.Errorf("tables wider than their card: %q", out)
 	}
+	noBrokenWords(t, ctx)
+}
+
+// noBrokenWords fails the test if a table cell of the page holding one
+// short word (a step's name, a state) shows it over two lines: wrapping
+// long words anywhere broke short ones where a long cell took the room,
+// step charge in the timeline (a table without a header row) drawn as
+// "charg" over "e".
+func noBrokenWords(t *testing.T, ctx context.Context) {
+	t.Helper()
+	broken := eval[[]string](t, ctx, `[...document.querySelectorAll("td")].filter(td => td.childNodes.length === 1 && td.firstChild.nodeType === Node.TEXT_NODE && /^\S{1,20}$/.test(td.textContent)).filter(td => {
+		const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length > 1; }).map(td => td.textContent)`)
+	if len(broken) > 0 {
+		t.Errorf("short words broken over lines: %q", broken)
+	}
 }
 
 // TestDashboardTaskErrorReadable: a task's page shows a failure's message,

@@ -442,6 +442,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		do(t, o, chromedp.WaitVisible(chromedp.CSS("#last-errors"))) // laid out, for the screenshot
 		screenshot(t, o, "task-resolved")
+		noBrokenWords(t, o)
 	})
 
 	t.Run("workers page", func(t *testing.T) {
