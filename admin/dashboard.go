@@ -84,7 +84,10 @@ type page struct {
 	CSRF       string
 	CanOperate bool
 	Anonymous  bool
-	Data       any
+	// Next is the page, relative to /ui/, the sign-in form opens once
+	// signed in: the one it was shown for.
+	Next string
+	Data any
 }
 
 func (s *server) dashboardRoutes(mux *http.ServeMux) {
@@ -155,6 +158,12 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 		switch {
 		case errors.Is(err, errUnauthorized):
 			pg.Title = "Sign in"
+			if r.Method == http.MethodGet {
+				pg.Next = strings.TrimPrefix(r.URL.Path, "/ui/")
+				if r.URL.RawQuery != "" {
+					pg.Next += "?" + r.URL.RawQuery
+				}
+			}
 			s.render(w, http.StatusUnauthorized, "login", pg)
 			return
 		case err != nil:
@@ -213,12 +222,17 @@ func (s *server) formError(w http.ResponseWriter, pg *page, err error) {
 	s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("the form's body is not a form: %w", err))
 }
 
-// login checks a pasted token and keeps it in the session cookie.
+// login checks a pasted token and keeps it in the session cookie, then
+// opens the page the form was shown for (field next, relative to /ui/;
+// the overview when there is none or it leaves /ui/).
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	pg := &page{Base: base(r), Title: "Sign in"}
 	if err := r.ParseForm(); err != nil {
 		s.formError(w, pg, err)
 		return
+	}
+	if next := r.PostForm.Get("next"); localPage(next) {
+		pg.Next = next
 	}
 	secret := strings.TrimSpace(r.PostForm.Get("token"))
 	if _, err := s.bySecret(r.Context(), secret); err != nil {
@@ -227,7 +241,20 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
-	seeOther(w, "./")
+	seeOther(w, "./"+pg.Next)
+}
+
+// localPage reports whether next names a dashboard page relative to /ui/
+// (tasks/4, tasks?state=error): no scheme, host or leading slash, no ..,
+// no backslash, space or control character (which browsers drop or read
+// as a slash).
+func localPage(next string) bool {
+	if strings.ContainsFunc(next, func(c rune) bool { return c <= ' ' || c == '\\' || c == 0x7f }) ||
+		strings.HasPrefix(next, "/") || strings.Contains(next, "..") {
+		return false
+	}
+	u, err := url.Parse(next)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
