@@ -425,7 +425,14 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	slices.SortStableFunc(timeline, func(a, b event) int { return a.At.Compare(b.At) })
 	pg.Title = fmt.Sprintf("Task %d", id)
 	t := d.Task
-	pg.Data = map[string]any{"Task": summary(t), "Error": errorText(t.LastError, true), "Steps": rows, "Graph": layout(d), "Explain": x,
+	// The task's error is shown while it is in error: a retried task (or
+	// one complete after a resolve) keeps its last error, which Last
+	// errors lists.
+	taskErr := ""
+	if t.State == store.TaskError {
+		taskErr = errorText(t.LastError, true)
+	}
+	pg.Data = map[string]any{"Task": summary(t), "Error": taskErr, "Steps": rows, "Graph": layout(d), "Explain": x,
 		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h)}
 	s.render(w, http.StatusOK, "task", pg)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"go.uber.org/zap"
@@ -113,5 +114,36 @@ func TestDashboardTaskErrorReadable(t *testing.T) {
 	}
 	if want := "upstream said 0123456789abcdef"; !strings.HasPrefix(got[1], want) || strings.Contains(got[1], `"error"`) {
 		t.Errorf("step charge's last error reads %q; want it to start %q, without the JSON around it", got[1], want)
+	}
+}
+
+// TestDashboardRetriedTaskShowsNoError: once a failed task is retried its
+// page shows no error beside its state (Last errors keeps the failure).
+// The summary went on showing the failure in red over the pending task,
+// as it did over a task complete after its step was resolved.
+func TestDashboardRetriedTaskShowsNoError(t *testing.T) {
+	tab := browser(t)
+	url, id := longNames(t)
+	ctx := tab()
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS("#retry")))
+	if !eval[bool](t, ctx, `document.querySelector(".summary pre.error") !== null`) {
+		t.Fatal("the failed task's page shows no error")
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
+	var err error
+	for range 50 { // a poll during the navigation is retried
+		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#task-state")?.textContent === "pending"`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("the page never showed the task pending: %v", err)
+	}
+	screenshot(t, ctx, "task-retried")
+	if got := eval[string](t, ctx, `document.querySelector(".summary pre.error")?.textContent ?? ""`); got != "" {
+		t.Errorf("the retried, pending task's summary shows the error %q", got)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#last-errors [data-error-step="charge"]').length`); n != 1 {
+		t.Errorf("Last errors lists charge's failure %d times, want once", n)
 	}
 }
