@@ -147,3 +147,35 @@ func TestDashboardRetriedTaskShowsNoError(t *testing.T) {
 		t.Errorf("Last errors lists charge's failure %d times, want once", n)
 	}
 }
+
+// TestDashboardResolveChecksJSONInPlace: results that are not JSON are
+// refused on the task's page, the field keeping what was typed and saying
+// what is wrong, before the confirmation and the POST. The form posted
+// them and the answer was a 400 page, the typed results gone from the
+// field (the pages are not cached, so going back reloads them empty).
+func TestDashboardResolveChecksJSONInPlace(t *testing.T) {
+	tab := browser(t)
+	url, id := longNames(t)
+	ctx := tab()
+	task := fmt.Sprintf("%s/ui/tasks/%d", url, id)
+	do(t, ctx, chromedp.Navigate(task), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
+	eval[bool](t, ctx, `(window.confirmed = 0, window.confirm = () => (window.confirmed++, true), true)`)
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`input[name="results"]`), `{"charged": nope}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
+	time.Sleep(500 * time.Millisecond) // a POST would have navigated by now
+	screenshot(t, ctx, "resolve-bad-json")
+	got := eval[[]string](t, ctx, `[location.href, document.querySelector('input[name="results"]')?.value ?? "", document.querySelector('input[name="results"]')?.validationMessage ?? "", String(window.confirmed)]`)
+	if got[0] != task || got[1] != `{"charged": nope}` || !strings.Contains(got[2], "JSON") || got[3] != "0" {
+		t.Fatalf("after Resolve with results that are not JSON: page %s, field %q, message %q, confirmations %s; want the task's page, the field as typed, a message naming JSON, no confirmation", got[0], got[1], got[2], got[3])
+	}
+	// Corrected, the same field resolves the step.
+	do(t, ctx, chromedp.SetValue(chromedp.CSS(`input[name="results"]`), `{"charged": false}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
+	var err error
+	for range 50 { // a poll during the navigation is retried
+		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("the corrected results did not resolve the step: %v", err)
+	}
+}
