@@ -340,9 +340,21 @@ func summaries(ts []*store.Task) []taskSummary {
 
 func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	q := r.URL.Query()
+	var states []string
+	for _, st := range taskStates {
+		states = append(states, string(st))
+	}
+	pg.Title = "Tasks"
+	form := map[string]any{"States": states, "State": q.Get("state"), "Workflow": q.Get("workflow"), "Queue": q.Get("queue")}
+	// A filter refused is answered above the form as it was filled in.
+	refuse := func(err error) {
+		form["Error"] = err.Error()
+		pg.Data = form
+		s.render(w, http.StatusBadRequest, "tasks", pg)
+	}
 	p, err := listParams(q)
 	if err != nil {
-		s.uiError(w, pg, http.StatusBadRequest, err)
+		refuse(err)
 		return
 	}
 	if p.Limit == 0 {
@@ -350,7 +362,7 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	}
 	page, err := s.st.ListTasks(r.Context(), p)
 	if err != nil {
-		s.uiError(w, pg, http.StatusBadRequest, err)
+		refuse(err)
 		return
 	}
 	next := ""
@@ -359,13 +371,8 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 		nq.Set("cursor", strconv.FormatInt(page.NextCursor, 10))
 		next = "tasks?" + nq.Encode()
 	}
-	var states []string
-	for _, st := range taskStates {
-		states = append(states, string(st))
-	}
-	pg.Title = "Tasks"
-	pg.Data = map[string]any{"Tasks": summaries(page.Tasks), "Next": next, "States": states,
-		"State": q.Get("state"), "Workflow": q.Get("workflow"), "Queue": q.Get("queue")}
+	form["Tasks"], form["Next"] = summaries(page.Tasks), next
+	pg.Data = form
 	s.render(w, http.StatusOK, "tasks", pg)
 }
 

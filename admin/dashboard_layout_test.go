@@ -179,3 +179,34 @@ func TestDashboardResolveChecksJSONInPlace(t *testing.T) {
 		t.Fatalf("the corrected results did not resolve the step: %v", err)
 	}
 }
+
+// TestDashboardTaskFilterErrorKeepsForm: a filter the list refuses (a
+// workflow without its name) is answered on the task list's page, the
+// form keeping what was typed, with the reason above it. The answer was
+// an error page without the form, and what was typed was gone.
+func TestDashboardTaskFilterErrorKeepsForm(t *testing.T) {
+	tab := browser(t)
+	url, _ := longNames(t)
+	ctx := tab()
+	do(t, ctx, chromedp.Navigate(url+"/ui/tasks"), chromedp.WaitVisible(chromedp.CSS("#task-list")),
+		chromedp.SetValue(chromedp.CSS("#filter-state"), "error"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="workflow"]`), "lay"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="queue"]`), "default"),
+		chromedp.Click(chromedp.CSS(`form.filters button`)))
+	var got []string
+	var err error
+	for range 50 { // a read during the navigation is retried
+		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](`location.search.includes("workflow=lay")`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("the filter form did not submit: %v", err)
+	}
+	do(t, ctx, chromedp.WaitReady(chromedp.CSS("main")))
+	screenshot(t, ctx, "tasks-bad-filter")
+	got = eval[[]string](t, ctx, `[document.querySelector("#error")?.textContent ?? "", document.querySelector("#filter-state")?.value ?? "-", document.querySelector('input[name="workflow"]')?.value ?? "-", document.querySelector('input[name="queue"]')?.value ?? "-", String(document.querySelectorAll("#task-list tr[data-task]").length)]`)
+	if !strings.Contains(got[0], `workflow "lay": want namespace/name`) || got[1] != "error" || got[2] != "lay" || got[3] != "default" || got[4] != "0" {
+		t.Errorf("after filtering by workflow lay the page shows error %q, state %q, workflow %q, queue %q and %s tasks; want the reason, the form as filled in, no task", got[0], got[1], got[2], got[3], got[4])
+	}
+}
