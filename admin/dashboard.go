@@ -107,6 +107,10 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 		{"POST /ui/tasks/{id}/cancel", store.RoleOperator, s.cancelForm},
 		{"POST /ui/tasks/{id}/retry", store.RoleOperator, s.retryForm},
 		{"POST /ui/tasks/{id}/resolve", store.RoleOperator, s.resolveForm},
+		// Any other address under /ui/: a page of the dashboard saying so.
+		{"GET /ui/", store.RoleViewer, func(w http.ResponseWriter, r *http.Request, pg *page) {
+			s.uiError(w, pg, http.StatusNotFound, fmt.Errorf("there is no page %s: the pages are Overview, Tasks, Workers and Performance, above", r.URL.Path))
+		}},
 	} {
 		mux.HandleFunc(pg.pattern, s.ui(pg.role, pageParams[pg.pattern], pg.h))
 	}

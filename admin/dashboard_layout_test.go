@@ -210,3 +210,22 @@ func TestDashboardTaskFilterErrorKeepsForm(t *testing.T) {
 		t.Errorf("after filtering by workflow lay the page shows error %q, state %q, workflow %q, queue %q and %s tasks; want the reason, the form as filled in, no task", got[0], got[1], got[2], got[3], got[4])
 	}
 }
+
+// TestDashboardUnknownPage: an address under /ui/ that is no page (a
+// mistyped link, a page of another version) is answered 404 with a page
+// of the dashboard naming it, its header's links leading back. The answer
+// was Go's plain-text "404 page not found".
+func TestDashboardUnknownPage(t *testing.T) {
+	tab := browser(t)
+	url, _ := longNames(t)
+	ctx := tab()
+	do(t, ctx, chromedp.Navigate(url+"/ui/schedules"), chromedp.WaitReady(chromedp.CSS("body")))
+	screenshot(t, ctx, "unknown-page")
+	got := eval[[]string](t, ctx, `[document.title, document.querySelector("#error")?.textContent ?? "", String(document.querySelectorAll("header nav a").length)]`)
+	if got[0] != "Not Found · Tasker" || !strings.Contains(got[1], "/ui/schedules") || got[2] != "4" {
+		t.Errorf("/ui/schedules shows title %q, message %q and %s header links; want Not Found, naming the address, and the header", got[0], got[1], got[2])
+	}
+	if code := eval[int](t, ctx, `fetch("tasks/1/nope").then(r => r.status)`); code != 404 {
+		t.Errorf("/ui/tasks/1/nope answered %d, want 404", code)
+	}
+}
