@@ -161,7 +161,11 @@ func TestDashboardResolveChecksJSONInPlace(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(task), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
 	eval[bool](t, ctx, `(window.confirmed = 0, window.confirm = () => (window.confirmed++, true), true)`)
 	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`input[name="results"]`), `{"charged": nope}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
-	time.Sleep(500 * time.Millisecond) // a POST would have navigated by now
+	// The page's submit handler sets the field's message and cancels the
+	// submission in one go: once the message is there, no POST was sent.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector('input[name="results"]')?.validationMessage ?? "").includes("JSON")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the results field never said its results are not JSON: %v", err)
+	}
 	screenshot(t, ctx, "resolve-bad-json")
 	got := eval[[]string](t, ctx, `[location.href, document.querySelector('input[name="results"]')?.value ?? "", document.querySelector('input[name="results"]')?.validationMessage ?? "", String(window.confirmed)]`)
 	if got[0] != task || got[1] != `{"charged": nope}` || !strings.Contains(got[2], "JSON") || got[3] != "0" {
