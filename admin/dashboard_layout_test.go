@@ -130,15 +130,7 @@ func TestDashboardRetriedTaskShowsNoError(t *testing.T) {
 		t.Fatal("the failed task's page shows no error")
 	}
 	do(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
-	var err error
-	for range 50 { // a poll during the navigation is retried
-		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#task-state")?.textContent === "pending"`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("the page never showed the task pending: %v", err)
-	}
+	waitAcross(t, ctx, `document.querySelector("#task-state")?.textContent === "pending"`, "the page never showed the task pending")
 	screenshot(t, ctx, "task-retried")
 	if got := eval[string](t, ctx, `document.querySelector(".summary pre.error")?.textContent ?? ""`); got != "" {
 		t.Errorf("the retried, pending task's summary shows the error %q", got)
@@ -173,15 +165,7 @@ func TestDashboardResolveChecksJSONInPlace(t *testing.T) {
 	}
 	// Corrected, the same field resolves the step.
 	do(t, ctx, chromedp.SetValue(chromedp.CSS(`input[name="results"]`), `{"charged": false}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
-	var err error
-	for range 50 { // a poll during the navigation is retried
-		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("the corrected results did not resolve the step: %v", err)
-	}
+	waitAcross(t, ctx, `document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, "the corrected results did not resolve the step")
 }
 
 // TestDashboardTaskFilterErrorKeepsForm: a filter the list refuses (a
@@ -197,19 +181,10 @@ func TestDashboardTaskFilterErrorKeepsForm(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`input[name="workflow"]`), "lay"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="queue"]`), "default"),
 		chromedp.Click(chromedp.CSS(`form.filters button`)))
-	var got []string
-	var err error
-	for range 50 { // a read during the navigation is retried
-		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](`location.search.includes("workflow=lay")`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("the filter form did not submit: %v", err)
-	}
+	waitAcross(t, ctx, `location.search.includes("workflow=lay")`, "the filter form did not submit")
 	do(t, ctx, chromedp.WaitReady(chromedp.CSS("main")))
 	screenshot(t, ctx, "tasks-bad-filter")
-	got = eval[[]string](t, ctx, `[document.querySelector("#error")?.textContent ?? "", document.querySelector("#filter-state")?.value ?? "-", document.querySelector('input[name="workflow"]')?.value ?? "-", document.querySelector('input[name="queue"]')?.value ?? "-", String(document.querySelectorAll("#task-list tr[data-task]").length)]`)
+	got := eval[[]string](t, ctx, `[document.querySelector("#error")?.textContent ?? "", document.querySelector("#filter-state")?.value ?? "-", document.querySelector('input[name="workflow"]')?.value ?? "-", document.querySelector('input[name="queue"]')?.value ?? "-", String(document.querySelectorAll("#task-list tr[data-task]").length)]`)
 	if !strings.Contains(got[0], `workflow "lay": want namespace/name`) || got[1] != "error" || got[2] != "lay" || got[3] != "default" || got[4] != "0" {
 		t.Errorf("after filtering by workflow lay the page shows error %q, state %q, workflow %q, queue %q and %s tasks; want the reason, the form as filled in, no task", got[0], got[1], got[2], got[3], got[4])
 	}

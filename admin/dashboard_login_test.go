@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -39,15 +38,7 @@ func TestDashboardSignInReturns(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#token"), "tasker_mistyped"), chromedp.Click(chromedp.CSS("#signin")),
 			chromedp.WaitVisible(chromedp.CSS(".flash.error")))
 		do(t, ctx, chromedp.SendKeys(chromedp.CSS("#token"), viewer), chromedp.Click(chromedp.CSS("#signin")))
-		var err error
-		for range 50 { // a poll during the navigation is retried
-			if _, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#whoami") !== null`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("signing in from %s: %v", path, err)
-		}
+		waitAcross(t, ctx, `document.querySelector("#whoami") !== null`, "signing in from %s", path)
 		if got := eval[string](t, ctx, `location.pathname + location.search`); got != path {
 			t.Errorf("signing in from %s opened %s", path, got)
 		}

@@ -152,6 +152,21 @@ func eval[T any](t *testing.T, ctx context.Context, js string) T {
 	return v
 }
 
+// waitAcross waits until js is true on the page, through the navigation a
+// click or a submit started (a poll that starts while the old page goes
+// away fails and is retried), and fails the test with what (formatted
+// with args) when it never is.
+func waitAcross(t *testing.T, ctx context.Context, js, what string, args ...any) {
+	t.Helper()
+	var err error
+	for range 50 {
+		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s: %v", fmt.Sprintf(what, args...), err)
+}
+
 // screenshot saves the page under the test's artifact directory (kept
 // with go test -artifacts) and returns its path.
 func screenshot(t *testing.T, ctx context.Context, name string) string {
@@ -368,15 +383,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		do(t, o, chromedp.SendKeys(chromedp.CSS(`input[name="reason"]`), "customer called"), chromedp.Click(chromedp.CSS("#cancel")))
 		// The form posts and the server redirects back to the task's
 		// page; a poll that starts during the navigation is retried.
-		var err error
-		for range 50 {
-			if _, err = chromedp.Run(o, chromedp.Poll[bool](`document.querySelector("#task-state")?.textContent === "cancelled"`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("the page never showed the task cancelled: %v", err)
-		}
+		waitAcross(t, o, `document.querySelector("#task-state")?.textContent === "cancelled"`, "the page never showed the task cancelled")
 		if st := taskState(t, s.st, s.pending); st != store.TaskCancelled {
 			t.Fatalf("the database has the task %s, want cancelled", st)
 		}
@@ -410,15 +417,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		eval[bool](t, o, `(window.confirm = () => true, true)`)
 		do(t, o, chromedp.SendKeys(chromedp.CSS(`input[name="results"]`), `{"charged": false}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
-		var err error
-		for range 50 { // (as above: a poll during the navigation is retried)
-			if _, err = chromedp.Run(o, chromedp.Poll[bool](`document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, chromedp.WithPollingTimeout(10*time.Second))); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("the page never showed the step resolved: %v", err)
-		}
+		waitAcross(t, o, `document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, "the page never showed the step resolved")
 		d, err := s.st.GetTask(context.Background(), s.failed)
 		if err != nil {
 			t.Fatal(err)
