@@ -108,7 +108,7 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 		{"POST /ui/tasks/{id}/retry", store.RoleOperator, s.retryForm},
 		{"POST /ui/tasks/{id}/resolve", store.RoleOperator, s.resolveForm},
 		// Any other address under /ui/: a page of the dashboard saying so.
-		{"GET /ui/", store.RoleViewer, func(w http.ResponseWriter, r *http.Request, pg *page) {
+		{unknownPage, store.RoleViewer, func(w http.ResponseWriter, r *http.Request, pg *page) {
 			s.uiError(w, pg, http.StatusNotFound, fmt.Errorf("there is no page %s: the pages are Overview, Tasks, Workers and Performance, above", r.URL.Path))
 		}},
 	} {
@@ -117,6 +117,10 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/login", s.login)
 	mux.HandleFunc("POST /ui/logout", s.logout)
 }
+
+// unknownPage routes any other address under /ui/ to a page saying there
+// is none: 404 whatever its query (its parameters are not checked).
+const unknownPage = "GET /ui/"
 
 // pageParams lists the query parameters each page reads (the task list
 // reads its API endpoint's filters but not key, the idempotency-key
@@ -180,7 +184,7 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 			s.uiError(w, pg, http.StatusForbidden, fmt.Errorf("this needs the %s role; you are signed in as %s (%s)", role, p.actor, p.role))
 			return
 		}
-		if err := checkParams(r, known); err != nil {
+		if err := checkParams(r, known); err != nil && r.Pattern != unknownPage {
 			s.uiError(w, pg, http.StatusBadRequest, err)
 			return
 		}

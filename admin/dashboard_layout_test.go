@@ -207,4 +207,9 @@ func TestDashboardUnknownPage(t *testing.T) {
 	if code := eval[int](t, ctx, `fetch("tasks/1/nope").then(r => r.status)`); code != 404 {
 		t.Errorf("/ui/tasks/1/nope answered %d, want 404", code)
 	}
+	// with a query too (its parameters were checked first: a 400 saying
+	// the page takes none)
+	if code := eval[int](t, ctx, `fetch("schedules?x=1").then(r => r.status)`); code != 404 {
+		t.Errorf("/ui/schedules?x=1 answered %d, want 404", code)
+	}
 }
