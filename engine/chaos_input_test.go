@@ -91,6 +91,7 @@ func TestHostileInput(t *testing.T) {
 					return e.Resolve(ctx, at.TaskID, "validate", json.RawMessage(`{"unterminated": `))
 				}, nil, "encoding results"},
 				{"cancel of a negative id", func() error { return e.Cancel(ctx, -1, "x") }, store.ErrInvalid, "task_id: must be a task id (1 or more), got -1"},
+				{"cancel with a NUL in the reason", func() error { return e.Cancel(ctx, at.TaskID, "fraud\x00suspected") }, store.ErrInvalid, `the reason "fraud\x00suspected" contains a NUL byte`},
 				{"retry of an id out of range", func() error { return e.Retry(ctx, math.MaxInt64) }, store.ErrNotFound, ""},
 				{"event to a DAG task", func() error {
 					_, err := e.SendEvent(ctx, at.TaskID, "paid", "k", 1)

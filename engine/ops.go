@@ -30,6 +30,11 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
+	if strings.IndexByte(reason, 0) >= 0 {
+		// Recorded in the transition's metadata, which the store refuses
+		// with a NUL ("metadata: contains a NUL character").
+		return fmt.Errorf("cancelling task %d: %w: the reason %s contains a NUL byte", taskID, store.ErrInvalid, quoteName(reason))
+	}
 	p := &store.CancelTaskParams{TaskID: taskID, Now: e.now()}
 	for i, o := range opts {
 		if o == nil {
