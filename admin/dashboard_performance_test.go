@@ -57,4 +57,15 @@ func TestDashboardPerformanceNothingMeasured(t *testing.T) {
 	if got := cells(`[...document.querySelectorAll("#report-trends tr")].find(r => r.cells[0]?.textContent === "tasks")`); strings.Join(got, "|") != "tasks|0.00|1.00|-" {
 		t.Errorf("the tasks trend reads %q; want its change - (no previous value)", got)
 	}
+	// Each section's heading stands apart from the table above it (it sat
+	// right under it, as if it were the table's last row).
+	gaps := eval[[]float64](t, ctx, `[...document.querySelectorAll("main h2")].filter(h => h.previousElementSibling?.tagName === "TABLE").map(h => h.getBoundingClientRect().top - h.previousElementSibling.getBoundingClientRect().bottom)`)
+	if len(gaps) == 0 {
+		t.Fatal("no heading follows a table on the performance page")
+	}
+	for i, g := range gaps {
+		if g < 12 {
+			t.Errorf("heading %d after a table is %.0f px below it; want at least 12", i, g)
+		}
+	}
 }
