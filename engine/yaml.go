@@ -415,6 +415,9 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 		switch v.(type) {
 		case map[string]any, bool:
 			t.InputSchema, _ = json.Marshal(v)
+			if v == false {
+				d.add(join(at, "input_schema"), "false accepts no input, so no start could pass it: give a schema, true, or leave input_schema out")
+			}
 		default:
 			d.add(join(at, "input_schema"), "must be a JSON Schema (a mapping), got %s", describeValue(v))
 		}
@@ -456,6 +459,9 @@ func (d *decoder) step(m map[string]any, at string) StepTemplate {
 	case map[string]any:
 		path := join(at, "retry")
 		d.known(r, path, "retry", retryKeys)
+		if len(r) == 0 {
+			d.add(path, "is empty: give limit, base or max, or leave retry out")
+		}
 		if v, ok := r["limit"]; ok && v != nil {
 			n, ok := asInt(v)
 			switch {

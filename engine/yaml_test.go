@@ -503,6 +503,9 @@ func TestYAMLEmptyValuesAndZeroDurationsAreRefused(t *testing.T) {
 		{"zero base", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 3\n      base: 0ms\n", "steps[0].retry.base", 8, "zero"},
 		{"zero max", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 3\n      max: 0m\n", "steps[0].retry.max", 8, "zero"},
 		{"environment", "namespace: s\nname: n\nsteps: [{name: a, handler: h}]\nenvironments:\n  dev:\n    steps:\n      - name: a\n        timeout: 0s\n", "environments.dev.steps[0].timeout", 8, "zero"},
+		// (taken before, doing nothing, or making the workflow unstartable)
+		{"empty retry", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry: {}\n", "steps[0].retry", 6, "is empty: give limit, base or max"},
+		{"input schema false", "namespace: s\nname: n\ninput_schema: false\nsteps: [{name: a, handler: h}]\n", "input_schema", 3, "false accepts no input"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := find(t, problems(t, writeTemplate(t, c.src), ""), c.path)
