@@ -70,13 +70,15 @@ func (c RedisConfig) validateTuning() error {
 var (
 	// KEYS[1] counter; ARGV[1] delta, ARGV[2] ttl in ms (0: none). The
 	// expiry is set only on a counter without one: a fixed window.
+	// The count is returned as Redis stores it (GET's string), not as
+	// INCRBY's reply: Lua holds that as a double, exact only below 2^53.
 	incrScript = redis.NewScript(`
-local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('INCRBY', KEYS[1], ARGV[1])
 local ttl = tonumber(ARGV[2])
 if ttl > 0 and redis.call('PTTL', KEYS[1]) == -1 then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
-return v`)
+return redis.call('GET', KEYS[1])`)
 
 	// KEYS[1] lock, KEYS[2] fence counter; ARGV[1] holder value, ARGV[2]
 	// ttl in ms, ARGV[3] fence floor. Returns the new fence, or 0 when held.

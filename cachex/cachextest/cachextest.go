@@ -259,7 +259,9 @@ func testIncrAtomic(t *testing.T, c cachex.Cache) {
 
 // testIncrOverflowRefused: a sum past int64 is refused as ErrInvalid and
 // leaves the counter as it was (Redis refused it, the local store wrapped
-// round to a negative count). Powers of two keep Redis's Lua numbers exact.
+// round to a negative count). Counts past 2^53 are exact (Redis's script
+// returned them through a Lua number, a double: Incr(k, MaxInt64) answered
+// MinInt64).
 func testIncrOverflowRefused(t *testing.T, c cachex.Cache) {
 	ctx := context.Background()
 	for _, step := range []struct {
@@ -274,6 +276,10 @@ func testIncrOverflowRefused(t *testing.T, c cachex.Cache) {
 		{"down", -1 << 62, math.MinInt64, false},
 		{"down", -1, 0, true},
 		{"down", 0, math.MinInt64, false},
+		{"odd", 1<<53 + 1, 1<<53 + 1, false},
+		{"odd", 2, 1<<53 + 3, false},
+		{"max", math.MaxInt64, math.MaxInt64, false},
+		{"max", 1, 0, true},
 	} {
 		v, err := c.Incr(ctx, step.key, step.delta, time.Minute)
 		switch {
