@@ -61,15 +61,22 @@ func longNames(t *testing.T) (url string, task int64) {
 	return ts.URL, h.TaskID
 }
 
+// longNamesTab serves longNames' store and opens a browser tab, returning
+// the tab, the server's address and the failed task's id.
+func longNamesTab(t *testing.T) (context.Context, string, int64) {
+	t.Helper()
+	tab := browser(t)
+	url, id := longNames(t)
+	return tab(), url, id
+}
+
 // TestDashboardTaskPageFitsLongNames: a task's page stays as wide as the
 // window when a step's name or its error is one long word. The steps
 // table grew past its card and the window (a 100-letter name beside a
 // failed step's error and resolve form made the page 1866 pixels wide at
 // 1280), so the header ended mid-page and the page scrolled sideways.
 func TestDashboardTaskPageFitsLongNames(t *testing.T) {
-	tab := browser(t)
-	url, id := longNames(t)
-	ctx := tab()
+	ctx, url, id := longNamesTab(t)
 	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
 	screenshot(t, ctx, "task-long-names")
 	got := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
@@ -103,9 +110,7 @@ func noBrokenWords(t *testing.T, ctx context.Context) {
 // steps table showed {"error":"upstream said …","step":…,"diagnosis":…}
 // as stored, < and & as \u003c and \u0026.
 func TestDashboardTaskErrorReadable(t *testing.T) {
-	tab := browser(t)
-	url, id := longNames(t)
-	ctx := tab()
+	ctx, url, id := longNamesTab(t)
 	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
 	screenshot(t, ctx, "task-error")
 	got := eval[[]string](t, ctx, `[document.querySelector(".summary pre.error").textContent, document.querySelector('[data-step-row="charge"] code').textContent]`)
@@ -122,9 +127,7 @@ func TestDashboardTaskErrorReadable(t *testing.T) {
 // The summary went on showing the failure in red over the pending task,
 // as it did over a task complete after its step was resolved.
 func TestDashboardRetriedTaskShowsNoError(t *testing.T) {
-	tab := browser(t)
-	url, id := longNames(t)
-	ctx := tab()
+	ctx, url, id := longNamesTab(t)
 	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS("#retry")))
 	if !eval[bool](t, ctx, `document.querySelector(".summary pre.error") !== null`) {
 		t.Fatal("the failed task's page shows no error")
@@ -146,9 +149,7 @@ func TestDashboardRetriedTaskShowsNoError(t *testing.T) {
 // them and the answer was a 400 page, the typed results gone from the
 // field (the pages are not cached, so going back reloads them empty).
 func TestDashboardResolveChecksJSONInPlace(t *testing.T) {
-	tab := browser(t)
-	url, id := longNames(t)
-	ctx := tab()
+	ctx, url, id := longNamesTab(t)
 	task := fmt.Sprintf("%s/ui/tasks/%d", url, id)
 	do(t, ctx, chromedp.Navigate(task), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
 	eval[bool](t, ctx, `(window.confirmed = 0, window.confirm = () => (window.confirmed++, true), true)`)
@@ -173,9 +174,7 @@ func TestDashboardResolveChecksJSONInPlace(t *testing.T) {
 // form keeping what was typed, with the reason above it. The answer was
 // an error page without the form, and what was typed was gone.
 func TestDashboardTaskFilterErrorKeepsForm(t *testing.T) {
-	tab := browser(t)
-	url, _ := longNames(t)
-	ctx := tab()
+	ctx, url, _ := longNamesTab(t)
 	do(t, ctx, chromedp.Navigate(url+"/ui/tasks"), chromedp.WaitVisible(chromedp.CSS("#task-list")),
 		chromedp.SetValue(chromedp.CSS("#filter-state"), "error"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="workflow"]`), "lay"),
@@ -195,9 +194,7 @@ func TestDashboardTaskFilterErrorKeepsForm(t *testing.T) {
 // of the dashboard naming it, its header's links leading back. The answer
 // was Go's plain-text "404 page not found".
 func TestDashboardUnknownPage(t *testing.T) {
-	tab := browser(t)
-	url, _ := longNames(t)
-	ctx := tab()
+	ctx, url, _ := longNamesTab(t)
 	do(t, ctx, chromedp.Navigate(url+"/ui/schedules"), chromedp.WaitReady(chromedp.CSS("body")))
 	screenshot(t, ctx, "unknown-page")
 	got := eval[[]string](t, ctx, `[document.title, document.querySelector("#error")?.textContent ?? "", String(document.querySelectorAll("header nav a").length)]`)

@@ -12,9 +12,7 @@ import (
 // workflow. They linked to performance?since=… alone, so a click showed
 // every workflow's report.
 func TestDashboardPerformanceWindowKeepsFilter(t *testing.T) {
-	tab := browser(t)
-	url, _ := longNames(t)
-	ctx := tab()
+	ctx, url, _ := longNamesTab(t)
 	do(t, ctx, chromedp.Navigate(url+"/ui/performance?workflow=lay/out"), chromedp.WaitVisible(chromedp.CSS("#report-summary")))
 	for _, link := range []string{"7d", "24h", "1h"} {
 		// The link's address, as a click would follow it.
@@ -37,9 +35,7 @@ func TestDashboardPerformanceWindowKeepsFilter(t *testing.T) {
 // mean "0s", and a trend with no previous value (0 tasks before, 1 now) a
 // change of "0.0 %", as if nothing had changed.
 func TestDashboardPerformanceNothingMeasured(t *testing.T) {
-	tab := browser(t)
-	url, _ := longNames(t)
-	ctx := tab()
+	ctx, url, _ := longNamesTab(t)
 	do(t, ctx, chromedp.Navigate(url+"/ui/performance?workflow=lay/out"), chromedp.WaitVisible(chromedp.CSS("#report-summary")))
 	screenshot(t, ctx, "performance-nothing-measured")
 	cells := func(row string) []string {

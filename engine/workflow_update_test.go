@@ -250,13 +250,8 @@ func TestWorkflowUpdateAnsweredOnceAcrossKill9(t *testing.T) {
 // records nothing; it sent it, and the workflow's ReceiveUpdate took it
 // for an update whose answer no Update call would ever read.
 func TestSendEventRefusesTheUpdatePrefix(t *testing.T) {
-	env := testkit.NewEngine(t, nil)
-	must(t, engine.RegisterWorkflow(env.Engine, "t/fakeupdate", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
-		return engine.WaitEvent[int](wctx, "go", time.Hour)
-	}))
 	ctx := context.Background()
-	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/fakeupdate", struct{}{})
-	must(t, err)
+	env, h := waitingForGo(t, ctx)
 	created, err := env.Engine.SendEvent(ctx, h.TaskID, "update:bump", "u1", 1)
 	if created || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `"update:"`) {
 		t.Fatalf("SendEvent(update:bump): %v, %v; want store.ErrInvalid naming the prefix", created, err)
@@ -273,13 +268,8 @@ func TestSendEventRefusesTheUpdatePrefix(t *testing.T) {
 // refuses read likewise. The refusal is now one message naming the
 // problem, store.ErrInvalid, and records nothing.
 func TestSendEventRefusesABadNameOnce(t *testing.T) {
-	env := testkit.NewEngine(t, nil)
-	must(t, engine.RegisterWorkflow(env.Engine, "t/badevent", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
-		return engine.WaitEvent[int](wctx, "go", time.Hour)
-	}))
 	ctx := context.Background()
-	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/badevent", struct{}{})
-	must(t, err)
+	env, h := waitingForGo(t, ctx)
 	for _, c := range []struct{ name, key, want string }{
 		{"", "k", fmt.Sprintf("sending an event to task %d: %s: event name is required", h.TaskID, store.ErrInvalid)},
 		{"a\x00b", "k", `event name "a\x00b" contains a NUL byte`},
@@ -347,16 +337,11 @@ func TestQueryStateNamesAreChecked(t *testing.T) {
 // store's words ("sending event: key: ..."), and a name and id too long
 // together sent the update, whose answer could never be stored.
 func TestUpdateNamesAreChecked(t *testing.T) {
-	env := testkit.NewEngine(t, nil)
-	must(t, engine.RegisterWorkflow(env.Engine, "t/upd", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
-		return engine.WaitEvent[int](wctx, "go", time.Hour)
-	}))
 	// A refusal is at once; an update sent would wait for an answer that
 	// never comes, until this deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/upd", struct{}{})
-	must(t, err)
+	env, h := waitingForGo(t, ctx)
 	for _, c := range []struct{ name, id, want string }{
 		{"", "u1", "update name is required"},
 		{"bump", "", "update id is required"},
@@ -375,4 +360,17 @@ func TestUpdateNamesAreChecked(t *testing.T) {
 	if err != nil || n != 0 {
 		t.Fatalf("events recorded after the refusals: %d, %v", n, err)
 	}
+}
+
+// waitingForGo starts, in an engine of testkit's, a workflow that waits an hour
+// for the event "go" (it answers no update).
+func waitingForGo(t *testing.T, ctx context.Context) (*testkit.Env, *engine.WorkflowHandle[int]) {
+	t.Helper()
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/waiting", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.WaitEvent[int](wctx, "go", time.Hour)
+	}))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/waiting", struct{}{})
+	must(t, err)
+	return env, h
 }
