@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,5 +140,41 @@ func TestFailingHeartbeatsLoseTheLease(t *testing.T) {
 	}
 	if a.Stats().ResultsDiscarded < 1 {
 		t.Fatalf("a discarded %d results; want its late one", a.Stats().ResultsDiscarded)
+	}
+}
+
+// A Wait whose reads meet transient errors (a dropped connection, a
+// server restarting) keeps waiting and returns the outcome; one whose
+// reads keep failing ends with its context, naming the last error.
+func TestWaitOutlivesTransientReadErrors(t *testing.T) {
+	t.Parallel()
+	s := openChaosStore(t, "sqlite")
+	broken, err := faultstore.New(s, 1, faultstore.Rule{Method: "GetTaskOutcomes", Action: faultstore.FailBefore, Times: 3})
+	must(t, err)
+	e := newEngine(t, chaosConfig(s, "w"))
+	must(t, e.HandleFunc("h", func(sc *engine.StepContext) (any, error) { return "done", nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "w", Steps: []engine.StepTemplate{{Name: "s", Handler: "h"}}}))
+	h, err := e.Start(context.Background(), "t/w", nil)
+	must(t, err)
+	run(t, e)
+	waiter := newEngine(t, chaosConfig(broken.Wrap(), "waiter")) // does not run: it only reads
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := waiter.Wait(ctx, h.TaskID)
+	must(t, err)
+	if out.State != store.TaskComplete || string(out.Results["s"]) != `"done"` {
+		t.Fatalf("Wait = %s %s, want complete with s's result", out.State, out.Results["s"])
+	}
+	if n := len(broken.Injected()); n != 3 {
+		t.Fatalf("%d reads failed, want 3 (the rule's)", n)
+	}
+
+	dead, err := faultstore.New(s, 1, faultstore.Rule{Method: "GetTaskOutcomes", Action: faultstore.FailBefore})
+	must(t, err)
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	_, err = newEngine(t, chaosConfig(dead.Wrap(), "dead")).Wait(short, h.TaskID)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "GetTaskOutcomes") {
+		t.Fatalf("Wait on reads that always fail = %v, want the context's end naming the last read", err)
 	}
 }

@@ -708,7 +708,9 @@ func (o *Outcome) Decode(step string, v any) error {
 // learnt it whole as it became complete, cancelled or resolved (on
 // Postgres, a commit of completions returns the tasks it finishes): a Wait
 // after that reads nothing (an operator's forced cancel of a completed
-// task, made later, is not seen through it).
+// task, made later, is not seen through it). A read that fails for a
+// transient reason (store.ErrRetryable: a dropped connection, a server
+// restarting) is made again until ctx ends.
 func (h *TaskHandle) Wait(ctx context.Context) (*Outcome, error) {
 	return h.e.wait(ctx, h.TaskID, h.identity, h.kept)
 }
@@ -759,6 +761,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 	if e.far != nil && given == nil { // a task finished in another process
 		defer e.far.Hold()()
 	}
+	failed := 0 // reads in a row that met a transient error
 	for {
 		ch := e.waiters.Add(taskID)
 		d := given // shared with the task's other waiters: read only
@@ -766,8 +769,23 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 			var err error
 			if d, err = e.outcome(ctx, taskID); err != nil {
 				e.waiters.Drop(taskID, ch)
-				return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+				if !errors.Is(err, store.ErrRetryable) || ctx.Err() != nil {
+					return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
+				}
+				// A dropped connection, a restarting server: the task goes
+				// on, so the wait does too — looking again soon, then at
+				// the poll interval, until ctx ends.
+				failed++
+				pause := time.NewTimer(min(e.cfg.Execution.PollInterval, 10*time.Millisecond<<min(failed, 10)))
+				select {
+				case <-pause.C:
+				case <-ctx.Done():
+					pause.Stop()
+					return nil, fmt.Errorf("waiting for task %d: %w (the last read: %v)", taskID, ctx.Err(), err)
+				}
+				continue
 			}
+			failed = 0
 		}
 		if identity != "" && d.IdentityKey != identity && d.IdentityKey != retiredIdentity(taskID, identity) {
 			e.waiters.Drop(taskID, ch)
