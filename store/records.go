@@ -129,6 +129,8 @@ type Edge struct {
 type TaskTransition struct {
 	bun.BaseModel `bun:"table:tasker_task_transitions,alias:tt"`
 
+	// ID is 0 for the task's creation, which its row implies and History
+	// adds (it is not stored).
 	ID        int64   `bun:"id,pk,autoincrement" json:"id"`
 	TaskID    int64   `bun:"task_id,notnull" json:"task_id"`
 	FromState *string `bun:"from_state" json:"from_state"`
@@ -145,6 +147,8 @@ type TaskTransition struct {
 type StepTransition struct {
 	bun.BaseModel `bun:"table:tasker_step_transitions,alias:st"`
 
+	// ID is 0 for the claim of a step its start claimed, which the step's
+	// row implies and History adds (it is not stored).
 	ID        int64   `bun:"id,pk,autoincrement" json:"id"`
 	StepID    int64   `bun:"step_id,notnull" json:"step_id"`
 	TaskID    int64   `bun:"task_id,notnull" json:"task_id"`

@@ -86,7 +86,9 @@ type Store interface {
 	// steps fresh attempts.
 	RetryTask(ctx context.Context, p *RetryTaskParams) (*Task, error)
 	// History reads a task's transitions and its steps', in write order
-	// (ErrNotFound when no task has that id).
+	// (ErrNotFound when no task has that id). It includes the rows a start
+	// implies and does not store (ID 0): the task's creation, and the
+	// claims of the steps the start claimed.
 	History(ctx context.Context, taskID int64) (*History, error)
 
 	// GetStep reads one step: ErrNotFound when no step has that id,

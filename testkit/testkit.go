@@ -42,7 +42,6 @@
 package testkit
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -242,8 +241,8 @@ func (env *Env) Task(id int64) *store.TaskDetail {
 // History renders a task's transitions in order, one line each:
 // "task pending → in_progress" or "step charge: in_progress → complete".
 //
-// Task and step transitions live in two tables, each in write order (by
-// id); History merges them by time. Rows written at the same instant (one
+// Task and step transitions come in two lists, each in write order
+// (Store.History); History merges them by time. Rows written at the same instant (one
 // transaction, or a fake clock that has not moved) are ordered by cause: a
 // task moves to in_progress right after the step start that caused it, to
 // error right after the step failure, to complete after its last step
@@ -260,10 +259,7 @@ func (env *Env) History(id int64) []string {
 	for _, s := range d.Steps {
 		names[s.ID] = s.Name
 	}
-	tasks := slices.Clone(h.Task)
-	steps := slices.Clone(h.Steps)
-	slices.SortStableFunc(tasks, func(a, b *store.TaskTransition) int { return cmp.Compare(a.ID, b.ID) })
-	slices.SortStableFunc(steps, func(a, b *store.StepTransition) int { return cmp.Compare(a.ID, b.ID) })
+	tasks, steps := h.Task, h.Steps // each in write order
 
 	var out []string
 	emitStep := func(tr *store.StepTransition) {

@@ -98,6 +98,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"GetTasks":                   testGetTasks,
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
+		"ImpliedTransitions":         testImpliedTransitions,
 		"FinishWatched":              testFinishWatched,
 		"TasksDone":                  testTasksDone,
 		"FailuresInOneGroup":         testFailuresInOneGroup,

@@ -8,13 +8,14 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
-// TaskActivity counts task transitions per interval. Transitions have no
-// index on their time (one would cost every write), but they are
-// append-only, so their ids grow with their times: a binary search over the
-// primary key finds the window's first row, and one grouped statement
-// counts the rows from there, by interval (Dialect.TimeBucket). (Postgres
-// transactions that commit out of id order can leave a row written at the
-// window's very start out of it.)
+// TaskActivity counts tasks started, completed and failed per interval.
+// Starts are the tasks created in each (tasker_tasks_created); the rest are
+// task transitions. Those have no index on their time (one would cost
+// every write), but they are append-only, so their ids grow with their
+// times: a binary search over the primary key finds the window's first
+// row, and one grouped statement counts the rows from there, by interval
+// (Dialect.TimeBucket). (Postgres transactions that commit out of id order
+// can leave a row written at the window's very start out of it.)
 func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) ([]store.ActivityBucket, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("reading task activity: %w", err)
@@ -24,28 +25,35 @@ func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) (
 	for i := range out {
 		out[i].Start = since.Add(time.Duration(i) * p.Width)
 	}
-	first, err := s.firstTransitionAt(ctx, since)
-	if err != nil {
-		return nil, s.wrap("reading task activity", err)
-	}
-	if first < 0 {
-		return out, nil
-	}
 	origin := float64(since.UnixNano()) / 1e9
-	args := []any{origin, p.Width.Seconds(), first, s.d.BindTime(since), s.d.BindTime(since.Add(time.Duration(p.Buckets) * p.Width))}
-	var rows []struct {
+	from, until := s.d.BindTime(since), s.d.BindTime(since.Add(time.Duration(p.Buckets)*p.Width))
+	type count struct {
 		Bucket int    `bun:"bucket"`
 		Kind   string `bun:"kind"`
 		N      int    `bun:"n"`
 	}
-	err = s.ro.NewRaw(`SELECT `+s.d.TimeBucket("created_at")+` AS bucket, CASE WHEN from_state IS NULL THEN 'started' ELSE to_state END AS kind, count(*) AS n
-		FROM tasker_task_transitions
-		WHERE id >= ? AND created_at >= ? AND created_at < ? AND (from_state IS NULL OR to_state IN ('complete', 'error'))
-		GROUP BY 1, 2`, args...).Scan(ctx, &rows)
+	var rows, moves []count
+	// A task's creation is implied by its row (see withImpliedTask): the
+	// tasks are counted, not their first transitions.
+	err := s.ro.NewRaw(`SELECT `+s.d.TimeBucket("created_at")+` AS bucket, 'started' AS kind, count(*) AS n
+		FROM tasker_tasks WHERE created_at >= ? AND created_at < ? GROUP BY 1`, origin, p.Width.Seconds(), from, until).Scan(ctx, &rows)
 	if err != nil {
 		return nil, s.wrap("reading task activity", err)
 	}
-	for _, r := range rows {
+	first, err := s.firstTransitionAt(ctx, since)
+	if err != nil {
+		return nil, s.wrap("reading task activity", err)
+	}
+	if first >= 0 {
+		err = s.ro.NewRaw(`SELECT `+s.d.TimeBucket("created_at")+` AS bucket, to_state AS kind, count(*) AS n
+			FROM tasker_task_transitions
+			WHERE id >= ? AND created_at >= ? AND created_at < ? AND to_state IN ('complete', 'error')
+			GROUP BY 1, 2`, origin, p.Width.Seconds(), first, from, until).Scan(ctx, &moves)
+		if err != nil {
+			return nil, s.wrap("reading task activity", err)
+		}
+	}
+	for _, r := range append(rows, moves...) {
 		// The WHERE keeps the window; rounding at its edges is clamped.
 		r.Bucket = min(max(r.Bucket, 0), len(out)-1)
 		b := &out[r.Bucket]

@@ -243,7 +243,6 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 	if len(fresh) == 0 {
 		return nil
 	}
-	at := fresh[0].CreatedAt
 	if cte { // the CTE wrote the rest
 		var leased []*store.Step
 		for k, t := range fresh {
@@ -262,28 +261,15 @@ func (s *Store) createTasks(ctx context.Context, tx bun.IDB, ps []*store.CreateT
 		attachClaimed(leased, fresh, valid, items)
 		return nil
 	}
-	// One transition each, from nowhere to the state the task starts in:
-	// a task whose first steps are claimed with it is never pending to
-	// anyone, so it starts in_progress (no pending → in_progress beside it).
-	moves := make([]taskMove, 0, len(fresh))
-	for _, t := range fresh {
-		moves = append(moves, taskMove{id: t.ID, to: t.State, seq: 1})
-	}
-	if err := s.writeTaskTransitions(ctx, tx, moves, at); err != nil {
-		return err
-	}
+	// No transition is written: a task's creation (from nowhere to the
+	// state it starts in: in_progress when its first steps are claimed
+	// with it) and its steps' claims are implied by the rows (see
+	// withImpliedTask).
 	if err := s.declareLimits(ctx, tx, freshParams); err != nil {
 		return err
 	}
 	leased, err := s.insertSteps(ctx, tx, fresh, freshParams, token)
 	if err != nil || len(leased) == 0 {
-		return err
-	}
-	smoves := make([]stepMove, len(leased))
-	for k, st := range leased {
-		smoves[k] = stepMove{id: st.ID, taskID: st.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1}
-	}
-	if err := s.writeStepTransitions(ctx, tx, smoves, at); err != nil {
 		return err
 	}
 	attachClaimed(leased, fresh, valid, items)

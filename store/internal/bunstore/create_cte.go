@@ -11,13 +11,14 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
-// insertTasksCTE writes new tasks, their first transitions, their steps
-// and their edges in one statement (data-modifying CTEs, Postgres): one
+// insertTasksCTE writes new tasks, their steps and their edges in one
+// statement (data-modifying CTEs, Postgres): one
 // round trip for a whole group of starts, where the portable path takes
 // four. It returns the ids of the tasks inserted by identity key; a key
 // taken before is absent (ON CONFLICT DO NOTHING), and so are its steps.
-// The steps a start's Lease takes are written claimed under token, with
-// their transitions (and their tasks in_progress); their ids and lease
+// The steps a start's Lease takes are written claimed under token (and
+// their tasks in_progress). The transitions of both are implied by the
+// rows (see withImpliedTask): none is written. The steps' ids and lease
 // expiries (by the database's clock) are returned by task and name.
 //
 // The statement is bound, its rows as arrays (params.unnest): its text is
@@ -52,10 +53,6 @@ ins AS (
 	FROM v ORDER BY ord
 	ON CONFLICT (identity_key) DO NOTHING
 	RETURNING id, identity_key, state, created_at, deadline_at
-),
-tr AS (
-	INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
-	SELECT id, NULL::text, state, 1, NULL::jsonb, created_at FROM ins
 )`)
 	var steps, edges [][]any
 	for k, t := range rows {
@@ -105,10 +102,6 @@ st AS (
 	FROM sv JOIN ins ON ins.identity_key = sv.identity_key JOIN v ON v.identity_key = sv.identity_key CROSS JOIN clock
 	ORDER BY sv.ord
 	RETURNING id, task_id, name, state, created_at, lease_expires_at
-),
-stt AS (
-	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
-	SELECT id, task_id, 'pending', 'in_progress', 1, NULL, created_at FROM st WHERE state = 'in_progress'
 )`)
 	}
 	if len(edges) > 0 {

@@ -403,20 +403,36 @@ func (s *Store) CountByState(ctx context.Context) (*store.StateCounts, error) {
 	return c, nil
 }
 
-// History returns a task's transitions and its steps', in write order.
+// History returns a task's transitions and its steps', in write order,
+// with the rows a start implies (see withImpliedTask). The task and its
+// steps are read before their transitions, so every change they count has
+// its row in what follows (rows written meanwhile are newer still).
 func (s *Store) History(ctx context.Context, taskID int64) (*store.History, error) {
 	if err := store.CheckTaskID("task_id", taskID); err != nil {
 		return nil, fmt.Errorf("reading task history: %w", err)
 	}
-	h := &store.History{}
-	if err := s.ro.NewSelect().Model(&h.Task).Where("task_id = ?", taskID).Order("id").Scan(ctx); err != nil {
+	var task []historyTask
+	if err := s.ro.NewRaw("SELECT state, transition_seq, created_at FROM tasker_tasks WHERE id = ?", taskID).Scan(ctx, &task); err != nil {
 		return nil, s.wrap("reading task history", err)
 	}
-	if len(h.Task) == 0 {
+	if len(task) == 0 {
 		return nil, fmt.Errorf("reading task history: task %d: %w", taskID, store.ErrNotFound)
 	}
+	var steps []historyStep
+	if err := s.ro.NewRaw("SELECT id, transition_seq, created_at FROM tasker_steps WHERE task_id = ? ORDER BY id", taskID).Scan(ctx, &steps); err != nil {
+		return nil, s.wrap("reading task history", err)
+	}
+	h := &store.History{}
+	if err := s.ro.NewSelect().Model(&h.Task).Where("task_id = ?", taskID).Order("sort_key").Scan(ctx); err != nil {
+		return nil, s.wrap("reading task history", err)
+	}
+	h.Task = withImpliedTask(taskID, task[0], h.Task)
 	if err := s.ro.NewSelect().Model(&h.Steps).Where("task_id = ?", taskID).Order("id").Scan(ctx); err != nil {
 		return nil, s.wrap("reading step history", err)
+	}
+	h.Steps = withImpliedSteps(taskID, steps, h.Steps)
+	if len(h.Task) == 0 { // a task row from before transition_seq counted
+		return nil, fmt.Errorf("reading task history: task %d has no transitions", taskID)
 	}
 	// The latest row (by sort key) of the task and of each step is its
 	// current one.

@@ -1,0 +1,91 @@
+package storetest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// testImpliedTransitions: a start writes no transition rows — the task's
+// creation and the claims of the steps it leases are implied by the rows
+// it inserts — and History gives them back (ID 0), in place, with every
+// later move stored as before.
+func testImpliedTransitions(t *testing.T, b *bundle) {
+	p := b.params([]store.NewStep{
+		{Name: "a", Handler: "h.a", Retryable: true},
+		{Name: "b", Handler: "h.b", Retryable: true}, // not the lease's
+		{Name: "c", Handler: "h.a", Retryable: true, DependsOn: []string{"a", "b"}},
+	})
+	p.Lease = &store.StartLease{Owner: "eager", TTL: time.Minute, Limit: 5, Handlers: []string{"h.a"}}
+	res, err := b.s.CreateTask(b.ctx, p)
+	if err != nil || len(res.Claimed) != 1 || res.Claimed[0].Step.Name != "a" {
+		t.Fatalf("CreateTask: %+v, %v; want step a claimed", res, err)
+	}
+	id := res.Task.ID
+	stored := func() (tasks, steps int) {
+		t.Helper()
+		if err := b.s.DB().NewRaw("SELECT (SELECT count(*) FROM tasker_task_transitions WHERE task_id = ?), (SELECT count(*) FROM tasker_step_transitions WHERE task_id = ?)",
+			id, id).Scan(b.ctx, &tasks, &steps); err != nil {
+			t.Fatal(err)
+		}
+		return tasks, steps
+	}
+	if tasks, steps := stored(); tasks != 0 || steps != 0 {
+		t.Fatalf("the start stored %d task and %d step transitions, want none", tasks, steps)
+	}
+	// b is claimed later (stored), then a and b complete (stored), c runs.
+	b.now = b.now.Add(time.Second)
+	bStep := b.claimOne(t, "b")
+	b.now = b.now.Add(time.Second)
+	b.finish(t, complete(res.Claimed[0], `1`), complete(bStep, `2`))
+	cStep := b.claimOne(t, "c")
+	b.now = b.now.Add(time.Second)
+	b.finish(t, complete(cStep, `3`))
+	if tasks, steps := stored(); tasks != 1 || steps != 5 {
+		t.Fatalf("stored %d task and %d step transitions, want 1 (→ complete) and 5 (all but a's claim)", tasks, steps)
+	}
+
+	h, err := b.s.History(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[int64]string{res.Claimed[0].Step.ID: "a", bStep.Step.ID: "b", cStep.Step.ID: "c"}
+	var got []string
+	for _, tr := range h.Task {
+		from := "∅"
+		if tr.FromState != nil {
+			from = *tr.FromState
+		}
+		got = append(got, fmt.Sprintf("task %s→%s #%d id0=%v recent=%v", from, tr.ToState, tr.SortKey, tr.ID == 0, tr.MostRecent))
+	}
+	for _, tr := range h.Steps {
+		got = append(got, fmt.Sprintf("%s %s→%s #%d id0=%v recent=%v", names[tr.StepID], *tr.FromState, tr.ToState, tr.SortKey, tr.ID == 0, tr.MostRecent))
+	}
+	want := []string{
+		"task ∅→in_progress #1 id0=true recent=false",
+		"task in_progress→complete #2 id0=false recent=true",
+		"a pending→in_progress #1 id0=true recent=false",
+		"b pending→in_progress #1 id0=false recent=false",
+		"a in_progress→complete #2 id0=false recent=true",
+		"b in_progress→complete #2 id0=false recent=true",
+		"c pending→in_progress #1 id0=false recent=false",
+		"c in_progress→complete #2 id0=false recent=true",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("History:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if at := h.Steps[0].CreatedAt; !at.Equal(res.Task.CreatedAt) || !h.Task[0].CreatedAt.Equal(res.Task.CreatedAt) {
+		t.Fatalf("implied rows at %v and %v, want the task's creation %v", h.Task[0].CreatedAt, at, res.Task.CreatedAt)
+	}
+
+	// A start that claims nothing: the task's creation (→ pending) is
+	// implied, its step's claim stored.
+	d := b.create(t, chain("x"))
+	h, err = b.s.History(b.ctx, d.Task.ID)
+	if err != nil || len(h.Task) != 1 || h.Task[0].ToState != string(store.TaskPending) || h.Task[0].FromState != nil || h.Task[0].ID != 0 || len(h.Steps) != 0 {
+		t.Fatalf("History of a pending task: %+v, %v; want its creation (→ pending) only", h, err)
+	}
+}
