@@ -36,7 +36,7 @@ func TestHotPathsUseIndexes(t *testing.T) {
 			AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually') ORDER BY s.next_attempt_at, s.id LIMIT 100`, "tasker_steps_ready"},
 		{"steps by task", `SELECT * FROM tasker_steps WHERE task_id = 1 ORDER BY id`, "sqlite_autoindex_tasker_steps_1"},
 		{"lease rescue", `SELECT id FROM tasker_steps s WHERE s.state = 'in_progress' AND s.lease_expires_at < '2030-01-01' ORDER BY s.lease_expires_at LIMIT 10`, "tasker_steps_leases"},
-		{"transitions by task", `SELECT * FROM tasker_step_transitions WHERE task_id = 1 ORDER BY id`, "tasker_step_transitions_task"},
+		{"transitions by task", `SELECT * FROM tasker_step_transitions WHERE step_id IN (SELECT id FROM tasker_steps WHERE task_id = 1) ORDER BY id`, "sqlite_autoindex_tasker_step_transitions_1"},
 		{"dependants of a step", `SELECT to_step_id FROM tasker_step_edges WHERE from_step_id IN (1, 2)`, "sqlite_autoindex_tasker_step_edges_1"},
 		{"dependencies of a step", `SELECT from_step_id FROM tasker_step_edges WHERE to_step_id = 3`, "tasker_step_edges_to"},
 		{"task by identity", `SELECT id FROM tasker_tasks WHERE identity_key = 'k'`, "sqlite_autoindex_tasker_tasks_1"},

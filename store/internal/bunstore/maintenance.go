@@ -73,12 +73,17 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 			if len(ids) == 0 {
 				continue
 			}
+			// Step transitions go through their steps (they have no index
+			// by task), before the steps.
 			for _, table := range []string{"tasker_step_transitions", "tasker_task_transitions", "tasker_step_edges", "tasker_steps", "tasker_tasks"} {
-				col := "task_id"
-				if table == "tasker_tasks" {
-					col = "id"
+				where := "task_id IN (?)"
+				switch table {
+				case "tasker_step_transitions":
+					where = "step_id IN (SELECT id FROM tasker_steps WHERE task_id IN (?))"
+				case "tasker_tasks":
+					where = "id IN (?)"
 				}
-				if _, err := tx.NewRaw("DELETE FROM "+table+" WHERE "+col+" IN (?)", bun.List(ids)).Exec(ctx); err != nil {
+				if _, err := tx.NewRaw("DELETE FROM "+table+" WHERE "+where, bun.List(ids)).Exec(ctx); err != nil {
 					return fmt.Errorf("deleting from %s: %w", table, err)
 				}
 			}

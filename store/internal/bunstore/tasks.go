@@ -427,7 +427,8 @@ func (s *Store) History(ctx context.Context, taskID int64) (*store.History, erro
 		return nil, s.wrap("reading task history", err)
 	}
 	h.Task = withImpliedTask(taskID, task[0], h.Task)
-	if err := s.ro.NewSelect().Model(&h.Steps).Where("task_id = ?", taskID).Order("id").Scan(ctx); err != nil {
+	// Through the steps: transitions have no index by task.
+	if err := s.ro.NewSelect().Model(&h.Steps).Where("step_id IN (SELECT id FROM tasker_steps WHERE task_id = ?)", taskID).Order("id").Scan(ctx); err != nil {
 		return nil, s.wrap("reading step history", err)
 	}
 	h.Steps = withImpliedSteps(taskID, steps, h.Steps)
