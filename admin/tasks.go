@@ -244,9 +244,7 @@ func (s *server) workers(w http.ResponseWriter, r *http.Request, _ *principal) {
 func (s *server) workflows(w http.ResponseWriter, r *http.Request, _ *principal) {
 	// Lists, never null (serve registers nothing): a client iterating
 	// over them would fail on null.
-	t := append([]string{}, s.e.Templates()...)
-	slices.Sort(t)
-	writeJSON(w, http.StatusOK, map[string]any{"templates": t, "handlers": append([]string{}, s.e.Handlers()...)})
+	writeJSON(w, http.StatusOK, map[string]any{"templates": append([]string{}, s.e.Templates()...), "handlers": append([]string{}, s.e.Handlers()...)})
 }
 
 // act runs an operator action with the principal as its actor and

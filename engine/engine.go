@@ -230,7 +230,8 @@ func (t *Template) registered() *Template {
 	return &c
 }
 
-// Templates lists registered templates by "namespace/name@version".
+// Templates lists registered templates by "namespace/name@version", in
+// that string's order (the same list every call).
 func (e *Engine) Templates() []string {
 	e.tmu.RLock()
 	defer e.tmu.RUnlock()
@@ -240,6 +241,7 @@ func (e *Engine) Templates() []string {
 			out = append(out, k)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

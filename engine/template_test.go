@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,22 @@ environments:
 	if _, err := engine.ParseTemplate([]byte("namespace: x\nname: y\nsteps: [{name: a, handler: h, retry: {limit: 0}, timeout: soon}]"), ""); err == nil ||
 		!strings.Contains(err.Error(), "retry limit") || !strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("bad YAML step: %v", err)
+	}
+}
+
+// Templates lists what is registered in name order, the same every call
+// (it read a map).
+func TestTemplatesListedInOrder(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	var want []string
+	for _, name := range []string{"zeta", "alpha", "mid", "beta", "omega", "gamma", "delta", "kappa"} {
+		must(t, e.Register(&engine.Template{Namespace: "ns", Name: name, Version: "2", Steps: []engine.StepTemplate{{Name: "s", Handler: "h"}}}))
+		want = append(want, "ns/"+name+"@2")
+	}
+	slices.Sort(want)
+	for range 5 {
+		if got := e.Templates(); !slices.Equal(got, want) {
+			t.Fatalf("Templates() = %v, want %v", got, want)
+		}
 	}
 }
