@@ -32,6 +32,7 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 	}{
 		{"nil", []engine.StepOption{nil}, "option 0 is nil"},
 		{"limit 0", []engine.StepOption{engine.WithStepRetryLimit(0)}, "WithStepRetryLimit(0)"},
+		{"limit past 32 bits", []engine.StepOption{engine.WithStepRetryLimit(store.MaxCount + 1)}, "WithStepRetryLimit(2147483648): a step makes at most 2147483647 attempts"},
 		{"no retry, limit 3", []engine.StepOption{engine.WithStepNoRetry(), engine.WithStepRetryLimit(3)}, "WithStepNoRetry with WithStepRetryLimit(3)"},
 		{"timeout 10ns", []engine.StepOption{engine.WithStepTimeout(10)}, "WithStepTimeout(10ns)"},
 		{"negative timeout", []engine.StepOption{engine.WithStepTimeout(-time.Second)}, "WithStepTimeout(-1s)"},

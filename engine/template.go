@@ -180,8 +180,8 @@ func (t *Template) Validate(known func(string) bool) error {
 	if msg := retentionProblem(t.Retention); msg != "" {
 		add("retention", "%s", msg)
 	}
-	if c := t.Concurrency; c != nil && c.Max < 1 {
-		add("concurrency.max", "concurrency max must be at least 1, got %d", c.Max)
+	if c := t.Concurrency; c != nil && (c.Max < 1 || c.Max > store.MaxCount) {
+		add("concurrency.max", "concurrency max must be at least 1 and at most %d, got %d", store.MaxCount, c.Max)
 	}
 	for _, sys := range slices.Sorted(maps.Keys(t.RateLimits)) {
 		r := t.RateLimits[sys]
@@ -192,8 +192,8 @@ func (t *Template) Validate(known func(string) bool) error {
 		if !(r.PerSecond > 0) || r.PerSecond > 1e6 {
 			add(path+".per_second", "rate must be above 0 and at most 1000000 per second, got %g", r.PerSecond)
 		}
-		if r.Burst < 1 {
-			add(path+".burst", "burst must be at least 1, got %d", r.Burst)
+		if r.Burst < 1 || r.Burst > store.MaxCount {
+			add(path+".burst", "burst must be at least 1 and at most %d, got %d", store.MaxCount, r.Burst)
 		}
 		if !slices.ContainsFunc(t.Steps, func(s StepTemplate) bool { return s.DependentSystem == sys }) {
 			add(path, "no step has dependent system %s, so this rate limit would apply to nothing (names are case-sensitive)", quoteName(sys))
@@ -229,8 +229,8 @@ func (t *Template) Validate(known func(string) bool) error {
 		case known != nil && !known(s.Handler):
 			add(path+".handler", "%s: unknown handler %s", where, quoteName(s.Handler))
 		}
-		if s.RetryLimit < 0 {
-			add(path+".retry.limit", "%s: retry limit must be at least 1, got %d", where, s.RetryLimit)
+		if s.RetryLimit < 0 || s.RetryLimit > store.MaxCount {
+			add(path+".retry.limit", "%s: retry limit must be at least 1 and at most %d, got %d", where, store.MaxCount, s.RetryLimit)
 		}
 		if s.NotRetryable && s.RetryLimit > 1 {
 			add(path+".retry.limit", "%s: retry limit %d on a step that is not retryable (NotRetryable, retryable: false), which runs once: drop one", where, s.RetryLimit)

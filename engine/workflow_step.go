@@ -54,6 +54,9 @@ func (o *stepOptions) check() error {
 	if o.limitSet && o.limit < 1 {
 		errs = append(errs, fmt.Errorf("WithStepRetryLimit(%d): a step makes at least 1 attempt", o.limit))
 	}
+	if o.limit > store.MaxCount {
+		errs = append(errs, fmt.Errorf("WithStepRetryLimit(%d): a step makes at most %d attempts", o.limit, store.MaxCount))
+	}
 	if o.noRetry && o.limitSet && o.limit > 1 {
 		errs = append(errs, fmt.Errorf("WithStepNoRetry with WithStepRetryLimit(%d): a step that is not retried makes 1 attempt", o.limit))
 	}
@@ -74,7 +77,8 @@ func (o *stepOptions) check() error {
 	return errors.Join(errs...)
 }
 
-// WithStepRetryLimit sets the step's total attempts (default 3; at least 1).
+// WithStepRetryLimit sets the step's total attempts (default 3; at least 1,
+// at most store.MaxCount).
 func WithStepRetryLimit(n int) StepOption {
 	return func(o *stepOptions) {
 		if o.limitSet && o.limit != n {

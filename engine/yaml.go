@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -564,6 +566,8 @@ func (d *decoder) duration(m map[string]any, at, key string) time.Duration {
 	}
 	dur, err := time.ParseDuration(s)
 	switch {
+	case err != nil && durationShape.MatchString(s):
+		d.add(join(at, key), "%s is out of range: a duration is at most %dh (about 292 years)", quoteName(s), int64(math.MaxInt64/time.Hour))
 	case err != nil:
 		d.add(join(at, key), "must be a duration such as 30s or 1m, got %s", quoteName(s))
 	case dur == 0:
@@ -573,6 +577,14 @@ func (d *decoder) duration(m map[string]any, at, key string) time.Duration {
 	}
 	return dur
 }
+
+// durationShape matches what time.ParseDuration reads: a duration it
+// refuses in this shape is out of range, not misspelt.
+var durationShape = regexp.MustCompile(`^[-+]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// bigInteger matches a whole number too large for the decoder's integers,
+// which it gives as a string.
+var bigInteger = regexp.MustCompile(`^[-+]?\d{19,}$`)
 
 func asInt(v any) (int, bool) {
 	switch n := v.(type) {
@@ -609,6 +621,9 @@ func describeValue(v any) string {
 	case nil:
 		return "null"
 	case string:
+		if bigInteger.MatchString(x) {
+			return "the number " + x + ", which is out of range"
+		}
 		return "the string " + quoteName(x)
 	case bool:
 		return fmt.Sprintf("the boolean %t", x)

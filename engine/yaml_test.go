@@ -540,3 +540,27 @@ func TestYAMLInputSchemaRefersToNoOtherDocument(t *testing.T) {
 		t.Errorf("a $ref into the schema: %v", err)
 	}
 }
+
+// Values past what the engine can hold are named as out of range, not
+// misspelt: a duration past 292 years ("must be a duration such as 30s"),
+// an integer past 64 bits ("the string …"), a count past the store's 32
+// bits (Postgres refused it at the first start; SQLite stored it).
+func TestYAMLOutOfRangeValuesAreNamed(t *testing.T) {
+	for _, c := range []struct {
+		name, src, path string
+		line            int
+		msg             string
+	}{
+		{"long timeout", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    timeout: 99999999999999h\n", "steps[0].timeout", 6, `"99999999999999h" is out of range: a duration is at most 2562047h`},
+		{"retry limit past 64 bits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 99999999999999999999\n", "steps[0].retry.limit", 7, "the number 99999999999999999999, which is out of range"},
+		{"retry limit past 32 bits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 9223372036854775807\n", "steps[0].retry.limit", 7, "at most 2147483647, got 9223372036854775807"},
+		{"concurrency past 32 bits", "namespace: s\nname: n\nconcurrency:\n  max: 3000000000\nsteps: [{name: a, handler: h}]\n", "concurrency.max", 4, "at most 2147483647, got 3000000000"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := find(t, problems(t, writeTemplate(t, c.src), ""), c.path)
+			if p.Line != c.line || !strings.Contains(p.Msg, c.msg) {
+				t.Errorf("%v: want line %d mentioning %q", p, c.line, c.msg)
+			}
+		})
+	}
+}

@@ -198,3 +198,9 @@ const (
 	MinPriority = 0
 	MaxPriority = 1000
 )
+
+// MaxCount bounds a step's retry limit, a concurrency group's maximum and
+// a rate limit's burst: the columns (and a step's attempt counter) are
+// 32-bit integers. A larger value is refused as ErrInvalid naming it, on
+// every backend (Postgres refused it at the insert, SQLite stored it).
+const MaxCount = 1<<31 - 1

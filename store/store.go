@@ -849,8 +849,8 @@ func (p *RecordStepParams) Validate() error {
 	if p.Attempt < 0 {
 		errs = append(errs, invalid("attempt", "must not be negative, got %d", p.Attempt))
 	}
-	if p.RetryLimit < 0 {
-		errs = append(errs, invalid("retry_limit", "must be at least 1 (0 means the default %d), got %d", DefaultRetryLimit, p.RetryLimit))
+	if p.RetryLimit < 0 || p.RetryLimit > MaxCount {
+		errs = append(errs, invalid("retry_limit", "must be at least 1 (0 means the default %d) and at most %d, got %d", DefaultRetryLimit, MaxCount, p.RetryLimit))
 	}
 	errs = append(errs, checkName("name", p.Name, true), checkName("handler", p.Handler, true),
 		checkName("consume_event", p.ConsumeEvent, false),

@@ -36,8 +36,8 @@ func (p *CreateTaskParams) Validate() error {
 	}
 	if p.ConcGroup != "" {
 		add(checkName("conc_group", p.ConcGroup, true))
-		if p.ConcMax < 1 {
-			add(invalid("conc_max", "must be at least 1 with a concurrency group, got %d", p.ConcMax))
+		if p.ConcMax < 1 || p.ConcMax > MaxCount {
+			add(invalid("conc_max", "must be at least 1 with a concurrency group and at most %d, got %d", MaxCount, p.ConcMax))
 		}
 	} else if p.ConcMax != 0 {
 		add(invalid("conc_max", "needs a concurrency group (conc_group)"))
@@ -48,8 +48,8 @@ func (p *CreateTaskParams) Validate() error {
 		if !(r.PerSecond > 0) || r.PerSecond > 1e6 {
 			add(invalid(f+".per_second", "must be above 0 and at most 1000000, got %g", r.PerSecond))
 		}
-		if r.Burst < 1 {
-			add(invalid(f+".burst", "must be at least 1, got %d", r.Burst))
+		if r.Burst < 1 || r.Burst > MaxCount {
+			add(invalid(f+".burst", "must be at least 1 and at most %d, got %d", MaxCount, r.Burst))
 		}
 	}
 	if p.Priority < MinPriority || p.Priority > MaxPriority {
@@ -73,8 +73,8 @@ func (p *CreateTaskParams) Validate() error {
 		add(checkName(field+".handler", s.Handler, true))
 		add(checkJSON(field+".config", s.Config, false))
 		add(checkJSON(field+".policy", s.Policy, false))
-		if s.RetryLimit < 0 {
-			add(invalid(field+".retry_limit", "must be at least 1 (0 means the default %d), got %d", DefaultRetryLimit, s.RetryLimit))
+		if s.RetryLimit < 0 || s.RetryLimit > MaxCount {
+			add(invalid(field+".retry_limit", "must be at least 1 (0 means the default %d) and at most %d, got %d", DefaultRetryLimit, MaxCount, s.RetryLimit))
 		}
 		if _, dup := byName[s.Name]; dup && s.Name != "" {
 			add(invalid(field+".name", "duplicate step name"))

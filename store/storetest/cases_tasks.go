@@ -102,6 +102,12 @@ func testBadInput(t *testing.T, b *bundle) {
 		{"self dependency", func(p *store.CreateTaskParams) { p.Steps[1].DependsOn = []string{"b"} }, "depends on itself"},
 		{"foreign dependency", func(p *store.CreateTaskParams) { p.Steps[1].DependsOn = []string{"step-of-another-task"} }, "unknown step"},
 		{"negative retry limit", func(p *store.CreateTaskParams) { p.Steps[0].RetryLimit = -1 }, "retry_limit"},
+		// 32-bit columns: Postgres refused these at the insert, SQLite stored them.
+		{"retry limit past 32 bits", func(p *store.CreateTaskParams) { p.Steps[0].RetryLimit = store.MaxCount + 1 }, "retry_limit: must be at least 1 (0 means the default 3) and at most 2147483647, got 2147483648"},
+		{"concurrency max past 32 bits", func(p *store.CreateTaskParams) { p.ConcGroup, p.ConcMax = "g", store.MaxCount+1 }, "conc_max"},
+		{"burst past 32 bits", func(p *store.CreateTaskParams) {
+			p.RateLimits = []store.RateLimit{{System: "api", PerSecond: 1, Burst: store.MaxCount + 1}}
+		}, "rate_limits[0].burst"},
 		{"duplicate step", func(p *store.CreateTaskParams) { p.Steps[1].Name = "a"; p.Steps[1].DependsOn = nil }, "duplicate"},
 		{"cycle", func(p *store.CreateTaskParams) { p.Steps[0].DependsOn = []string{"c"} }, "a → c → b → a"},
 		{"no steps", func(p *store.CreateTaskParams) { p.Steps = nil }, "steps"},
