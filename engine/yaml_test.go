@@ -488,11 +488,7 @@ environments:
 // timeout (not none), "retry.base: 0s" the default backoff (not no wait).
 // Each is refused at its key, and a null (the key left out) is not.
 func TestYAMLEmptyValuesAndZeroDurationsAreRefused(t *testing.T) {
-	for _, c := range []struct {
-		name, src, path string
-		line            int
-		msg             string
-	}{
+	checkYAMLProblems(t, []yamlProblem{
 		{"empty queue", "namespace: s\nname: n\nqueue: ''\nsteps: [{name: a, handler: h}]\n", "queue", 3, "is empty"},
 		{"empty version", "namespace: s\nname: n\nversion: \"\"\nsteps: [{name: a, handler: h}]\n", "version", 3, "is empty"},
 		{"empty concurrency key", "namespace: s\nname: n\nconcurrency:\n  max: 1\n  key: ''\nsteps: [{name: a, handler: h}]\n", "concurrency.key", 5, "is empty"},
@@ -506,14 +502,7 @@ func TestYAMLEmptyValuesAndZeroDurationsAreRefused(t *testing.T) {
 		// (taken before, doing nothing, or making the workflow unstartable)
 		{"empty retry", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry: {}\n", "steps[0].retry", 6, "is empty: give limit, base or max"},
 		{"input schema false", "namespace: s\nname: n\ninput_schema: false\nsteps: [{name: a, handler: h}]\n", "input_schema", 3, "false accepts no input"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			p := find(t, problems(t, writeTemplate(t, c.src), ""), c.path)
-			if p.Line != c.line || !strings.Contains(p.Msg, c.msg) {
-				t.Errorf("%v: want line %d mentioning %q", p, c.line, c.msg)
-			}
-		})
-	}
+	})
 	if _, err := engine.ParseTemplate([]byte("namespace: s\nname: n\nqueue:\nsteps:\n  - name: a\n    handler: h\n    timeout:\n"), ""); err != nil {
 		t.Errorf("null values: %v", err)
 	}
@@ -546,16 +535,26 @@ func TestYAMLInputSchemaRefersToNoOtherDocument(t *testing.T) {
 // an integer past 64 bits ("the string …"), a count past the store's 32
 // bits (Postgres refused it at the first start; SQLite stored it).
 func TestYAMLOutOfRangeValuesAreNamed(t *testing.T) {
-	for _, c := range []struct {
-		name, src, path string
-		line            int
-		msg             string
-	}{
+	checkYAMLProblems(t, []yamlProblem{
 		{"long timeout", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    timeout: 99999999999999h\n", "steps[0].timeout", 6, `"99999999999999h" is out of range: a duration is at most 2562047h`},
 		{"retry limit past 64 bits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 99999999999999999999\n", "steps[0].retry.limit", 7, "the number 99999999999999999999, which is out of range"},
 		{"retry limit past 32 bits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 9223372036854775807\n", "steps[0].retry.limit", 7, "at most 2147483647, got 9223372036854775807"},
 		{"concurrency past 32 bits", "namespace: s\nname: n\nconcurrency:\n  max: 3000000000\nsteps: [{name: a, handler: h}]\n", "concurrency.max", 4, "at most 2147483647, got 3000000000"},
-	} {
+	})
+}
+
+// yamlProblem is a template (src) with one mistake, reported at path on
+// line with a message holding msg.
+type yamlProblem struct {
+	name, src, path string
+	line            int
+	msg             string
+}
+
+// checkYAMLProblems loads each case's template and checks its problem.
+func checkYAMLProblems(t *testing.T, cases []yamlProblem) {
+	t.Helper()
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := find(t, problems(t, writeTemplate(t, c.src), ""), c.path)
 			if p.Line != c.line || !strings.Contains(p.Msg, c.msg) {
