@@ -86,7 +86,6 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"QueueLags":                  testQueueLags,
 		"TaskActivity":               testTaskActivity,
 		"ListFilters":                testListFilters,
-		"CreatedWindowsThroughIDs":   testCreatedWindowsThroughIDs,
 		"ListTasksBadParams":         testListTasksBadParams,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,

@@ -3,21 +3,19 @@ package bunstore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
 
 // TaskActivity counts tasks started, completed and failed per interval.
-// Starts are the tasks created in each (createdRange); the rest are task
-// transitions. Neither table has an index on its time (one would cost
-// every write), but both are append-only, so their ids grow with their
+// Starts are the tasks created in each (tasker_tasks_created); the rest are
+// task transitions. Those have no index on their time (one would cost
+// every write), but they are append-only, so their ids grow with their
 // times: a binary search over the primary key finds the window's first
-// row (firstIDAt), and one grouped statement counts the rows from there,
-// by interval (Dialect.TimeBucket). (Postgres transactions that commit out
-// of id order can leave a transition written at the window's very start
-// out of it.)
+// row, and one grouped statement counts the rows from there, by interval
+// (Dialect.TimeBucket). (Postgres transactions that commit out of id order
+// can leave a row written at the window's very start out of it.)
 func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) ([]store.ActivityBucket, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("reading task activity: %w", err)
@@ -37,18 +35,12 @@ func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) (
 	var rows, moves []count
 	// A task's creation is implied by its row (see withImpliedTask): the
 	// tasks are counted, not their first transitions.
-	created, cargs, none, err := s.createdRange(ctx, since, since.Add(time.Duration(p.Buckets)*p.Width))
+	err := s.ro.NewRaw(`SELECT `+s.d.TimeBucket("created_at")+` AS bucket, 'started' AS kind, count(*) AS n
+		FROM tasker_tasks WHERE created_at >= ? AND created_at < ? GROUP BY 1`, origin, p.Width.Seconds(), from, until).Scan(ctx, &rows)
 	if err != nil {
 		return nil, s.wrap("reading task activity", err)
 	}
-	if !none {
-		err = s.ro.NewRaw(`SELECT `+s.d.TimeBucket("created_at")+` AS bucket, 'started' AS kind, count(*) AS n
-			FROM tasker_tasks WHERE `+created+` GROUP BY 1`, append([]any{origin, p.Width.Seconds()}, cargs...)...).Scan(ctx, &rows)
-		if err != nil {
-			return nil, s.wrap("reading task activity", err)
-		}
-	}
-	first, err := s.firstIDAt(ctx, "tasker_task_transitions", since)
+	first, err := s.firstTransitionAt(ctx, since)
 	if err != nil {
 		return nil, s.wrap("reading task activity", err)
 	}
@@ -77,22 +69,17 @@ func (s *Store) TaskActivity(ctx context.Context, p *store.TaskActivityParams) (
 	return out, nil
 }
 
-// firstIDAt is the lowest id of table (tasker_tasks or
-// tasker_task_transitions) whose row is not older than at (-1: none is),
-// by binary search over the primary key: both are append-only in id order
-// and stamp created_at as they insert, so their ids grow with their times
-// (rows committed together share one time; processes that commit out of
-// id order can leave a row a few milliseconds out of place, which
-// createdSlack allows for where a count must be exact).
-func (s *Store) firstIDAt(ctx context.Context, table string, at time.Time) (int64, error) {
+// firstTransitionAt is the lowest task transition id whose row is not
+// older than at (-1: none is), by binary search over the primary key.
+func (s *Store) firstTransitionAt(ctx context.Context, at time.Time) (int64, error) {
 	var span []struct {
 		Lo *int64 `bun:"lo"`
 		Hi *int64 `bun:"hi"`
 	}
 	// Two subqueries: SQLite reads a lone min() or max() off the primary
 	// key, but scans the table for both in one SELECT.
-	if err := s.ro.NewRaw(`SELECT (SELECT min(id) FROM `+table+`) AS lo,
-		(SELECT max(id) FROM `+table+`) AS hi`).Scan(ctx, &span); err != nil {
+	if err := s.ro.NewRaw(`SELECT (SELECT min(id) FROM tasker_task_transitions) AS lo,
+		(SELECT max(id) FROM tasker_task_transitions) AS hi`).Scan(ctx, &span); err != nil {
 		return 0, err
 	}
 	if len(span) == 0 || span[0].Lo == nil {
@@ -105,7 +92,7 @@ func (s *Store) firstIDAt(ctx context.Context, table string, at time.Time) (int6
 			ID        int64     `bun:"id"`
 			CreatedAt time.Time `bun:"created_at"`
 		}
-		if err := s.ro.NewRaw("SELECT id, created_at FROM "+table+" WHERE id >= ? ORDER BY id LIMIT 1", mid).Scan(ctx, &row); err != nil {
+		if err := s.ro.NewRaw("SELECT id, created_at FROM tasker_task_transitions WHERE id >= ? ORDER BY id LIMIT 1", mid).Scan(ctx, &row); err != nil {
 			return 0, err
 		}
 		switch {
@@ -121,40 +108,4 @@ func (s *Store) firstIDAt(ctx context.Context, table string, at time.Time) (int6
 		return -1, nil
 	}
 	return lo, nil
-}
-
-// createdSlack is how far before a window's start firstIDAt looks for its
-// first task, so that a task committed out of id order by another process
-// (its time taken a little before a later id's) is still counted: reads
-// that must be exact filter created_at themselves from there.
-const createdSlack = time.Minute
-
-// createdRange narrows a read of tasks created in [from, to) (either may
-// be zero: unbounded) to an id range, exactly: where adds the bounds on
-// id (through the primary key; tasks have no index on their time, which
-// every start would pay) and on created_at. none is set when no task can
-// be in the range.
-func (s *Store) createdRange(ctx context.Context, from, to time.Time) (where string, args []any, none bool, err error) {
-	var conds []string
-	if !from.IsZero() {
-		lo, err := s.firstIDAt(ctx, "tasker_tasks", from.Add(-createdSlack))
-		if err != nil {
-			return "", nil, false, err
-		}
-		if lo < 0 {
-			return "", nil, true, nil
-		}
-		conds, args = append(conds, "id >= ?", "created_at >= ?"), append(args, lo, from.UTC())
-	}
-	if !to.IsZero() {
-		hi, err := s.firstIDAt(ctx, "tasker_tasks", to.Add(createdSlack))
-		if err != nil {
-			return "", nil, false, err
-		}
-		if hi >= 0 {
-			conds, args = append(conds, "id < ?"), append(args, hi)
-		}
-		conds, args = append(conds, "created_at < ?"), append(args, to.UTC())
-	}
-	return strings.Join(conds, " AND "), args, false, nil
 }

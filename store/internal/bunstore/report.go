@@ -10,8 +10,7 @@ import (
 )
 
 // ReportData reads exact counts per workflow and state, then the most
-// recent tasks of the window (the last created: the highest ids) with
-// their steps and edges, on the read pool.
+// recent tasks of the window with their steps and edges, on the read pool.
 func (s *Store) ReportData(ctx context.Context, p *store.ReportParams) (*store.ReportData, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("reading report data: %w", err)
@@ -20,26 +19,20 @@ func (s *Store) ReportData(ctx context.Context, p *store.ReportParams) (*store.R
 	if sample == 0 {
 		sample = store.DefaultReportSample
 	}
-	out := &store.ReportData{}
-	where, args, none, err := s.createdRange(ctx, p.From, p.To)
-	if err != nil {
-		return nil, s.wrap("reading report counts", err)
-	}
-	if none {
-		return out, nil
-	}
+	where, args := "created_at >= ? AND created_at < ?", []any{p.From.UTC(), p.To.UTC()}
 	if p.Namespace != "" {
 		where, args = where+" AND namespace = ?", append(args, p.Namespace)
 	}
 	if p.Name != "" {
 		where, args = where+" AND name = ?", append(args, p.Name)
 	}
+	out := &store.ReportData{}
 	if err := s.ro.NewRaw(`SELECT namespace, name, state, COUNT(*) AS n FROM tasker_tasks WHERE `+where+`
 		GROUP BY namespace, name, state ORDER BY namespace, name, state`, args...).Scan(ctx, &out.Counts); err != nil {
 		return nil, s.wrap("reading report counts", err)
 	}
 	if err := s.ro.NewRaw(`SELECT id, namespace, name, state, created_at, completed_at FROM tasker_tasks WHERE `+where+`
-		ORDER BY id DESC LIMIT ?`, append(args, sample)...).Scan(ctx, &out.Tasks); err != nil {
+		ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, sample)...).Scan(ctx, &out.Tasks); err != nil {
 		return nil, s.wrap("reading report tasks", err)
 	}
 	if len(out.Tasks) == 0 {

@@ -360,15 +360,11 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 	if p.Queue != "" {
 		q = q.Where("queue = ?", p.Queue)
 	}
-	if !p.CreatedAfter.IsZero() || !p.CreatedBefore.IsZero() {
-		created, args, none, err := s.createdRange(ctx, p.CreatedAfter, p.CreatedBefore)
-		if err != nil {
-			return nil, s.wrap("listing tasks", err)
-		}
-		if none {
-			return &store.TaskPage{Tasks: tasks}, nil // none yet: an empty page, as a read would give
-		}
-		q = q.Where(created, args...)
+	if !p.CreatedAfter.IsZero() {
+		q = q.Where("created_at >= ?", p.CreatedAfter.UTC())
+	}
+	if !p.CreatedBefore.IsZero() {
+		q = q.Where("created_at < ?", p.CreatedBefore.UTC())
 	}
 	if p.Before > 0 {
 		q = q.Where("id < ?", p.Before)
