@@ -228,3 +228,38 @@ func testListTasksBadParams(t *testing.T, b *bundle) {
 		wantErr(t, err, store.ErrInvalid, c.want...)
 	}
 }
+
+// testCreatedWindowsExact: reads by creation time are exact whatever the
+// order tasks were written in: a task stamped an hour before its
+// neighbours (a host clock stepped back, a process with another clock)
+// neither hides the window's tasks from a listing, a report or the
+// activity chart, nor is counted in it.
+func testCreatedWindowsExact(t *testing.T, b *bundle) {
+	base := b.now
+	ids := map[int]int64{}
+	for i := 1; i <= 8; i++ {
+		p := b.params(chain("s"))
+		p.Now = base.Add(time.Duration(i) * time.Minute)
+		if i == 5 {
+			p.Now = base.Add(-time.Hour)
+		}
+		res, err := b.s.CreateTask(b.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = res.Task.ID
+	}
+	from, to := base.Add(150*time.Second), base.Add(270*time.Second) // tasks 3 and 4
+	page, err := b.s.ListTasks(b.ctx, &store.ListTasksParams{CreatedAfter: from, CreatedBefore: to})
+	if err != nil || len(page.Tasks) != 2 || page.Tasks[0].ID != ids[4] || page.Tasks[1].ID != ids[3] {
+		t.Fatalf("tasks created in the window: %v, %v; want tasks %d and %d", page, err, ids[4], ids[3])
+	}
+	report, err := b.s.ReportData(b.ctx, &store.ReportParams{From: from, To: to})
+	if err != nil || len(report.Counts) != 1 || report.Counts[0].Count != 2 || len(report.Tasks) != 2 {
+		t.Fatalf("report of the window: %+v, %v; want its two tasks", report, err)
+	}
+	buckets, err := b.s.TaskActivity(b.ctx, &store.TaskActivityParams{Since: from, Width: to.Sub(from), Buckets: 1})
+	if err != nil || len(buckets) != 1 || buckets[0].Started != 2 {
+		t.Fatalf("activity of the window: %+v, %v; want 2 started", buckets, err)
+	}
+}

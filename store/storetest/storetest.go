@@ -86,6 +86,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"QueueLags":                  testQueueLags,
 		"TaskActivity":               testTaskActivity,
 		"ListFilters":                testListFilters,
+		"CreatedWindowsExact":        testCreatedWindowsExact,
 		"ListTasksBadParams":         testListTasksBadParams,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
