@@ -89,3 +89,36 @@ func testImpliedTransitions(t *testing.T, b *bundle) {
 		t.Fatalf("History of a pending task: %+v, %v; want its creation (→ pending) only", h, err)
 	}
 }
+
+// testImpliedBeforeSkewedRows: a start's implied claims come first in
+// History even when a later row carries an earlier time (it was written by
+// a process whose clock is behind the starter's): History is write order,
+// not time order.
+func testImpliedBeforeSkewedRows(t *testing.T, b *bundle) {
+	p := b.params([]store.NewStep{
+		{Name: "a", Handler: "h.a", Retryable: true},
+		{Name: "b", Handler: "h.b", Retryable: true},
+	})
+	p.Now = b.now.Add(5 * time.Second) // the starter's clock is ahead
+	p.Lease = &store.StartLease{Owner: "eager", TTL: time.Minute, Limit: 1, Handlers: []string{"h.a"}}
+	res, err := b.s.CreateTask(b.ctx, p)
+	if err != nil || len(res.Claimed) != 1 {
+		t.Fatalf("CreateTask: %+v, %v; want step a claimed", res, err)
+	}
+	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "behind", Limit: 1, LeaseTTL: time.Minute, Handlers: []string{"h.b"}, Now: b.now.Add(6 * time.Second)})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claiming b: %v, %v", names(got), err)
+	}
+	// b's claim row is stamped by the claim's Now; make it earlier than
+	// the start's, as a process with a slower clock would.
+	if _, err := b.s.DB().NewRaw("UPDATE tasker_step_transitions SET created_at = ? WHERE step_id = ?", b.now.Add(-time.Second).UTC(), got[0].Step.ID).Exec(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := b.s.History(b.ctx, res.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Steps) != 2 || h.Steps[0].StepID != res.Claimed[0].Step.ID || h.Steps[0].ID != 0 || h.Steps[1].StepID != got[0].Step.ID {
+		t.Fatalf("History.Steps = %+v; want a's implied claim, then b's", h.Steps)
+	}
+}

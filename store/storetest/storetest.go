@@ -100,6 +100,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
 		"ImpliedTransitions":         testImpliedTransitions,
+		"ImpliedBeforeSkewedRows":    testImpliedBeforeSkewedRows,
 		"FinishWatched":              testFinishWatched,
 		"TasksDone":                  testTasksDone,
 		"FailuresInOneGroup":         testFailuresInOneGroup,

@@ -1,7 +1,6 @@
 package bunstore
 
 import (
-	"slices"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -53,10 +52,11 @@ func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition) 
 	return append([]*store.TaskTransition{created}, rows...)
 }
 
-// withImpliedSteps adds the steps' implied claims to rows (in write
-// order), each before the rows written at or after its instant: a step
-// claimed by its start was created, and claimed, with its task, before
-// anything else happened to the task.
+// withImpliedSteps puts the steps' implied claims before rows (in write
+// order), in step order: a step claimed by its start was created, and
+// claimed, in the start's transaction, before any other row of the task's
+// steps was written. (Not by time: rows carry the clock of the engine that
+// wrote them, and another process's may be behind the starter's.)
 func withImpliedSteps(taskID int64, steps []historyStep, rows []*store.StepTransition) []*store.StepTransition {
 	stored := make(map[int64]bool, len(rows))
 	for _, r := range rows {
@@ -64,24 +64,16 @@ func withImpliedSteps(taskID int64, steps []historyStep, rows []*store.StepTrans
 			stored[r.StepID] = true
 		}
 	}
-	var implied []*store.StepTransition
+	var out []*store.StepTransition
 	for _, st := range steps { // in id order
 		if st.TransitionSeq >= 1 && !stored[st.ID] {
 			from := string(store.StepPending)
-			implied = append(implied, &store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &from,
+			out = append(out, &store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &from,
 				ToState: string(store.StepInProgress), SortKey: 1, CreatedAt: st.CreatedAt})
 		}
 	}
-	if len(implied) == 0 {
+	if len(out) == 0 {
 		return rows
 	}
-	slices.SortStableFunc(implied, func(a, b *store.StepTransition) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	out := make([]*store.StepTransition, 0, len(rows)+len(implied))
-	for _, r := range rows {
-		for len(implied) > 0 && !r.CreatedAt.Before(implied[0].CreatedAt) {
-			out, implied = append(out, implied[0]), implied[1:]
-		}
-		out = append(out, r)
-	}
-	return append(out, implied...)
+	return append(out, rows...)
 }
