@@ -77,8 +77,8 @@ func (o *startOptions) check() error {
 			bad("WithConcurrency(%s, %d): %s", quoteName(o.group), o.groupMax, msg)
 		}
 	}
-	if o.concSet && o.groupMax < 1 {
-		bad("WithConcurrency(%q, %d): the limit must be at least 1", o.group, o.groupMax)
+	if o.concSet && (o.groupMax < 1 || o.groupMax > store.MaxCount) {
+		bad("WithConcurrency(%q, %d): the limit must be at least 1 and at most %d", o.group, o.groupMax, store.MaxCount)
 	}
 	if o.queueSet && o.queue == "" {
 		bad("WithQueue(\"\"): the queue is empty (leave the option out for the template's, else %q)", store.DefaultQueue)

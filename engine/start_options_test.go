@@ -49,6 +49,7 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 		{"nanosecond timeout", []engine.StartOption{engine.WithWorkflowTimeout(30)}, "WithWorkflowTimeout(30ns): the timeout is under a millisecond"},
 		{"empty group", []engine.StartOption{engine.WithConcurrency("", 3)}, `WithConcurrency("", 3): the group is empty`},
 		{"zero limit", []engine.StartOption{engine.WithConcurrency("g", 0)}, `WithConcurrency("g", 0): the limit must be at least 1`},
+		{"limit past 32 bits", []engine.StartOption{engine.WithConcurrency("g", store.MaxCount+1)}, `WithConcurrency("g", 2147483648): the limit must be at least 1 and at most 2147483647`},
 		{"empty queue", []engine.StartOption{engine.WithQueue("")}, `WithQueue(""): the queue is empty`},
 		{"long group", []engine.StartOption{engine.WithConcurrency(strings.Repeat("g", 300), 3)}, `WithConcurrency("gggggggggggggggggggggggggggggggggggggggg"…, 3): group "ggg`},
 		{"NUL group", []engine.StartOption{engine.WithConcurrency("g\x00", 3)}, `WithConcurrency("g\x00", 3): group "g\x00" contains a NUL byte`},

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -582,8 +583,9 @@ func (d *decoder) duration(m map[string]any, at, key string) time.Duration {
 // refuses in this shape is out of range, not misspelt.
 var durationShape = regexp.MustCompile(`^[-+]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
-// bigInteger matches a whole number too large for the decoder's integers,
-// which it gives as a string.
+// bigInteger matches what may be a whole number too large for the
+// decoder's integers, which it gives as a string (a quoted one that fits
+// is a string all the same).
 var bigInteger = regexp.MustCompile(`^[-+]?\d{19,}$`)
 
 func asInt(v any) (int, bool) {
@@ -622,12 +624,19 @@ func describeValue(v any) string {
 		return "null"
 	case string:
 		if bigInteger.MatchString(x) {
-			return "the number " + x + ", which is out of range"
+			if _, err := strconv.ParseInt(x, 10, 64); errors.Is(err, strconv.ErrRange) {
+				return "the number " + x + ", which is out of range"
+			}
 		}
 		return "the string " + quoteName(x)
+	case uint64:
+		if x > math.MaxInt64 {
+			return fmt.Sprintf("the number %d, which is out of range", x)
+		}
+		return fmt.Sprintf("the number %d", x)
 	case bool:
 		return fmt.Sprintf("the boolean %t", x)
-	case int, int64, uint64, float64:
+	case int, int64, float64:
 		return fmt.Sprintf("the number %v", x)
 	case []any:
 		return "a list"

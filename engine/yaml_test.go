@@ -540,6 +540,8 @@ func TestYAMLOutOfRangeValuesAreNamed(t *testing.T) {
 		{"retry limit past 64 bits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 99999999999999999999\n", "steps[0].retry.limit", 7, "the number 99999999999999999999, which is out of range"},
 		{"retry limit past 32 bits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 9223372036854775807\n", "steps[0].retry.limit", 7, "at most 2147483647, got 9223372036854775807"},
 		{"concurrency past 32 bits", "namespace: s\nname: n\nconcurrency:\n  max: 3000000000\nsteps: [{name: a, handler: h}]\n", "concurrency.max", 4, "at most 2147483647, got 3000000000"},
+		{"retry limit past 63 bits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 9223372036854775808\n", "steps[0].retry.limit", 7, "the number 9223372036854775808, which is out of range"},
+		{"a quoted number that fits", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: \"1234567890123456789\"\n", "steps[0].retry.limit", 7, `must be an integer, got the string "1234567890123456789"`},
 	})
 }
 

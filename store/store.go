@@ -224,8 +224,9 @@ type Store interface {
 	// leader calls it on an interval for the lag metrics.
 	QueueLags(ctx context.Context, now time.Time) ([]QueueLag, error)
 	// TaskActivity counts task creations, completions and failures per
-	// interval of a window (every bucket, empty ones too, oldest first),
-	// from the task transitions. It reads only the window's rows.
+	// interval of a window (every bucket, empty ones too, oldest first):
+	// creations from the tasks, the rest from the task transitions. It
+	// reads only the window's rows.
 	TaskActivity(ctx context.Context, p *TaskActivityParams) ([]ActivityBucket, error)
 
 	// CreateAdminToken records an admin API token (its hash; the caller

@@ -307,7 +307,7 @@ database read-only: it creates, migrates and changes nothing.`,
 			return printTask(cmd.OutOrStdout(), d, h)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"task", "steps", "edges", "history": {"task", "steps"}} as the store records them`)
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"task", "steps", "edges", "history": {"task", "steps"}} as the store reads them (history rows with id 0 are a start's moves, implied by the rows)`)
 	addDBFlag(cmd, &db)
 	return cmd
 }
