@@ -82,11 +82,51 @@ func testImpliedTransitions(t *testing.T, b *bundle) {
 	}
 
 	// A start that claims nothing: the task's creation (→ pending) is
-	// implied, its step's claim stored.
+	// implied; a claim stores its step's move and implies the task's
+	// start, at the claim's time.
 	d := b.create(t, chain("x"))
 	h, err = b.s.History(b.ctx, d.Task.ID)
 	if err != nil || len(h.Task) != 1 || h.Task[0].ToState != string(store.TaskPending) || h.Task[0].FromState != nil || h.Task[0].ID != 0 || len(h.Steps) != 0 {
 		t.Fatalf("History of a pending task: %+v, %v; want its creation (→ pending) only", h, err)
+	}
+	b.now = b.now.Add(time.Second)
+	x := b.claimOne(t, "x")
+	taskPath := func() string {
+		t.Helper()
+		h, err := b.s.History(b.ctx, d.Task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claimed time.Time // the step's first claim, stored
+		for _, tr := range h.Steps {
+			if tr.StepID == x.Step.ID && tr.SortKey == 1 {
+				claimed = tr.CreatedAt
+			}
+		}
+		var p []string
+		for _, tr := range h.Task {
+			from := "∅"
+			if tr.FromState != nil {
+				from = *tr.FromState
+			}
+			p = append(p, fmt.Sprintf("%s→%s#%d stored=%v", from, tr.ToState, tr.SortKey, tr.ID != 0))
+			if tr.SortKey == 2 && tr.ID == 0 && !tr.CreatedAt.Equal(claimed) {
+				t.Errorf("the implied start is at %v, want the claim's time %v", tr.CreatedAt, claimed)
+			}
+		}
+		return strings.Join(p, " ")
+	}
+	if got := taskPath(); got != "∅→pending#1 stored=false pending→in_progress#2 stored=false" {
+		t.Fatalf("task path after the claim: %s", got)
+	}
+	// A start after a retry is written: only the first is implied.
+	b.finish(t, store.StepOutcome{Lease: x.Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"no"}`)})
+	if _, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	b.claimOne(t, "x")
+	if got := taskPath(); got != "∅→pending#1 stored=false pending→in_progress#2 stored=false in_progress→error#3 stored=true error→pending#4 stored=true pending→in_progress#5 stored=true" {
+		t.Fatalf("task path after a retry: %s", got)
 	}
 }
 

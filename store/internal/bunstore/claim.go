@@ -151,9 +151,14 @@ func (s *Store) claimBooks(ctx context.Context, tx bun.IDB, steps []*store.Step,
 		WHERE `+b.in("id", taskIDs)+` AND state = 'pending' RETURNING id, transition_seq`, b.args, &started); err != nil {
 		return err
 	}
-	tmoves := make([]taskMove, len(started))
-	for i, t := range started {
-		tmoves[i] = taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq}
+	// A task's first start (sort key 2, after its creation) is implied by
+	// its step's claim, written above (see withImpliedTask); a later one,
+	// after a retry, is written.
+	var tmoves []taskMove
+	for _, t := range started {
+		if t.TransitionSeq != 2 {
+			tmoves = append(tmoves, taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq})
+		}
 	}
 	return s.writeTaskTransitions(ctx, tx, tmoves, at)
 }
@@ -986,7 +991,7 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 		tu AS (UPDATE tasker_tasks SET state = 'in_progress', updated_at = ` + started + `, transition_seq = transition_seq + 1
 			WHERE ` + s.d.Among("id", "SELECT task_id FROM claimed") + ` AND state = 'pending' RETURNING *),
 		ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
-			SELECT id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM tu)
+			SELECT id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM tu WHERE transition_seq <> 2)
 		` + s.claimAnswer(withInputs), b.args
 }
 

@@ -1,26 +1,30 @@
 package bunstore
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
 
 // Implied transitions. The audit trail has one row per state change, but
-// a start's changes are recorded by the rows it creates as well, so no
-// transition row is written for them (each would cost an insert and its
-// index entries on the hot path, where a one-step workflow otherwise
-// writes four transition rows):
+// some changes are recorded by other rows as well, so no transition row is
+// written for them (each would cost an insert and its index entries on the
+// hot path, where a one-step workflow otherwise writes four transition
+// rows):
 //
 //   - a task's creation (sort key 1, from nowhere to the state it started
 //     in, at its created_at);
 //   - a step claimed by the start that creates it (sort key 1, pending →
-//     in_progress at its created_at, the task's).
+//     in_progress at its created_at, the task's);
+//   - a task's first move from pending to in_progress (sort key 2), made by
+//     the claim of one of its steps, whose row is written: at that claim's
+//     time.
 //
 // Every other change writes its row. History puts the implied rows back
 // (ID 0: not stored), so readers see the whole trail: the rows'
-// transition_seq counts every change, and sort key 1 missing from the
-// table is one of these.
+// transition_seq counts every change, and a task's sort key 1 or 2, or a
+// step's sort key 1, missing from the table is one of these.
 
 // historyTask is what History reads of a task to imply its creation.
 type historyTask struct {
@@ -36,12 +40,29 @@ type historyStep struct {
 	CreatedAt     time.Time `bun:"created_at"`
 }
 
-// withImpliedTask adds a task's creation to its rows when it is not
-// stored: from nowhere to the state the next row leaves (or the task's
-// state, when nothing follows). rows are in sort key order, and so is the
-// answer.
-func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition) []*store.TaskTransition {
-	if t.TransitionSeq < 1 || (len(rows) > 0 && rows[0].SortKey == 1) {
+// withImpliedTask adds a task's implied rows to its stored ones (rows, in
+// sort key order, and so is the answer): its start, pending → in_progress
+// at sort key 2, when missing, at the first claim of one of its steps
+// (steps: the steps' rows, stored and implied); then its creation, from
+// nowhere to the state the next row leaves (or the task's state, when
+// nothing follows).
+func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition, steps []*store.StepTransition) []*store.TaskTransition {
+	has := func(key int) bool {
+		return slices.ContainsFunc(rows, func(r *store.TaskTransition) bool { return r.SortKey == key })
+	}
+	if t.TransitionSeq >= 2 && !has(2) {
+		at, found := t.CreatedAt, false // the earliest first claim of a step
+		for _, st := range steps {
+			if st.SortKey == 1 && st.ToState == string(store.StepInProgress) && (!found || st.CreatedAt.Before(at)) {
+				at, found = st.CreatedAt, true
+			}
+		}
+		from := string(store.TaskPending)
+		started := &store.TaskTransition{TaskID: taskID, FromState: &from, ToState: string(store.TaskInProgress), SortKey: 2, CreatedAt: at}
+		i, _ := slices.BinarySearchFunc(rows, 2, func(r *store.TaskTransition, key int) int { return r.SortKey - key })
+		rows = slices.Insert(rows, i, started)
+	}
+	if t.TransitionSeq < 1 || has(1) {
 		return rows
 	}
 	first := t.State

@@ -426,12 +426,12 @@ func (s *Store) History(ctx context.Context, taskID int64) (*store.History, erro
 	if err := s.ro.NewSelect().Model(&h.Task).Where("task_id = ?", taskID).Order("sort_key").Scan(ctx); err != nil {
 		return nil, s.wrap("reading task history", err)
 	}
-	h.Task = withImpliedTask(taskID, task[0], h.Task)
 	// Through the steps: transitions have no index by task.
 	if err := s.ro.NewSelect().Model(&h.Steps).Where("step_id IN (SELECT id FROM tasker_steps WHERE task_id = ?)", taskID).Order("id").Scan(ctx); err != nil {
 		return nil, s.wrap("reading step history", err)
 	}
 	h.Steps = withImpliedSteps(taskID, steps, h.Steps)
+	h.Task = withImpliedTask(taskID, task[0], h.Task, h.Steps)
 	if len(h.Task) == 0 { // a task row from before transition_seq counted
 		return nil, fmt.Errorf("reading task history: task %d has no transitions", taskID)
 	}
