@@ -410,9 +410,32 @@ func summary(x *Explanation) string {
 	}
 	parts := make([]string, len(order))
 	for i, k := range order {
-		parts[i] = fmt.Sprintf("%d %s", counts[k], strings.ReplaceAll(string(k), "_", " "))
+		what, ok := kindWords[k]
+		if !ok {
+			what = strings.ReplaceAll(string(k), "_", " ")
+		}
+		parts[i] = plural(counts[k], "step", "steps") + " " + what
 	}
 	return fmt.Sprintf("task %d is %s: %s", x.TaskID, x.State, strings.Join(parts, ", "))
+}
+
+// kindWords says what a step of each kind is doing, after "1 step" or
+// "2 steps" ("1 no live worker" read as nonsense).
+var kindWords = map[ExplainKind]string{
+	ExplainDependencies:    "waiting on dependencies",
+	ExplainRetry:           "with a retry scheduled",
+	ExplainLeased:          "running",
+	ExplainNoLiveWorker:    "that no live worker serves",
+	ExplainSystemPaused:    "held by a paused dependent system",
+	ExplainLimitReached:    "held by its concurrency limit",
+	ExplainRateLimited:     "held by a rate limit",
+	ExplainReady:           "ready to be claimed",
+	ExplainSleeping:        "sleeping",
+	ExplainWaitingForEvent: "waiting for an event",
+	ExplainWaitingForChild: "waiting for a child workflow",
+	ExplainScheduled:       "scheduled for later",
+	ExplainFailed:          "failed for good",
+	ExplainTaskFinished:    "that will not run (its task is finished)",
 }
 
 func fmtWhen(t time.Time) string {

@@ -71,6 +71,10 @@ func TestExplainDependenciesAndWorkers(t *testing.T) {
 	if x.State != store.TaskPending || len(x.Steps) != 2 || len(x.LiveWorkers) != 0 || x.Workflow != "t/ab" {
 		t.Fatalf("explanation %+v", x)
 	}
+	// The summary counts steps in words ("1 no live worker" it read).
+	if want := fmt.Sprintf("task %d is pending: 1 step that no live worker serves, 1 step waiting on dependencies", h.TaskID); x.Reason != want {
+		t.Fatalf("summary %q, want %q", x.Reason, want)
+	}
 	wantKind(t, explainStep(t, env.Engine, h.TaskID, "a"), engine.ExplainNoLiveWorker, "there is no live worker")
 	b := explainStep(t, env.Engine, h.TaskID, "b")
 	wantKind(t, b, engine.ExplainDependencies, "waiting on 1 dependency: a (pending)")
