@@ -87,6 +87,9 @@ type page struct {
 	// Next is the page, relative to /ui/, the sign-in form opens once
 	// signed in: the one it was shown for.
 	Next string
+	// Back, on an error page, is the page (relative to /ui/) the refused
+	// form was on: a task's, after a refused action on it.
+	Back string
 	Data any
 }
 
@@ -514,6 +517,7 @@ func (s *server) formAction(w http.ResponseWriter, r *http.Request, pg *page, do
 	if err := do(engine.WithActor(r.Context(), p.actor), id); err != nil {
 		// The status the API answers for the same error: results the
 		// store refuses are a bad request, not a conflict.
+		pg.Back = "tasks/" + strconv.FormatInt(id, 10)
 		s.uiError(w, pg, status(err), err)
 		return
 	}
@@ -541,6 +545,9 @@ func (s *server) resolveForm(w http.ResponseWriter, r *http.Request, pg *page) {
 		results = "null"
 	}
 	if step == "" || !json.Valid([]byte(results)) {
+		if id, err := taskID(r); err == nil {
+			pg.Back = "tasks/" + strconv.FormatInt(id, 10)
+		}
 		s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("resolving needs the step's name and results that are JSON (or nothing, for null); got step %q and results %.80q", step, results))
 		return
 	}

@@ -400,6 +400,34 @@ func TestDashboardInBrowser(t *testing.T) {
 		_ = path
 	})
 
+	t.Run("a refused action links back to its task", func(t *testing.T) {
+		// A second tab cancelled the task after this one drew its form: the
+		// refusal (a conflict) says why and links back to the task's page.
+		id, err := s.e.Start(context.Background(), "shop/fanout", map[string]int{"n": 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := tab()
+		signIn(t, o, srv.URL, operator)
+		do(t, o, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", srv.URL, id.TaskID)), chromedp.WaitVisible(chromedp.CSS("#cancel")))
+		if err := s.e.Cancel(context.Background(), id.TaskID, "cancelled in another tab"); err != nil {
+			t.Fatal(err)
+		}
+		eval[bool](t, o, `(window.confirm = () => true, true)`)
+		do(t, o, chromedp.Click(chromedp.CSS("#cancel")))
+		waitAcross(t, o, `document.querySelector("#error") !== null && document.querySelector("#back") !== null`, "the refusal never showed with a link back")
+		msg := eval[string](t, o, `document.querySelector("#error").textContent`)
+		if !strings.Contains(msg, "cancelled") {
+			t.Fatalf("the refusal says %q; want it to say the task is cancelled", msg)
+		}
+		screenshot(t, o, "task-action-refused")
+		do(t, o, chromedp.Click(chromedp.CSS("#back")))
+		waitAcross(t, o, `document.querySelector("#task-state")?.textContent === "cancelled"`, "the link did not lead back to the task's page")
+		if got := eval[string](t, o, `location.pathname`); !strings.HasSuffix(got, fmt.Sprintf("/ui/tasks/%d", id.TaskID)) {
+			t.Fatalf("the link led to %s", got)
+		}
+	})
+
 	t.Run("operator resolves", func(t *testing.T) {
 		o := tab()
 		signIn(t, o, srv.URL, operator)
