@@ -435,10 +435,10 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	}
 	var timeline []event
 	for _, t := range h.Task {
-		timeline = append(timeline, event{t.CreatedAt, "task", str(t.FromState), t.ToState, string(t.Metadata)})
+		timeline = append(timeline, event{t.CreatedAt, "task", str(t.FromState), t.ToState, metaText(t.Metadata)})
 	}
 	for _, t := range h.Steps {
-		timeline = append(timeline, event{t.CreatedAt, names[t.StepID], str(t.FromState), t.ToState, string(clip(t.Metadata))})
+		timeline = append(timeline, event{t.CreatedAt, names[t.StepID], str(t.FromState), t.ToState, metaText(t.Metadata)})
 	}
 	slices.SortStableFunc(timeline, func(a, b event) int { return a.At.Compare(b.At) })
 	pg.Title = fmt.Sprintf("Task %d", id)

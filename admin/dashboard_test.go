@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -395,6 +396,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		_ = json.Unmarshal(hist.Task[len(hist.Task)-1].Metadata, &meta)
 		if meta["actor"] != "token:ops-oncall" || meta["reason"] != "customer called" {
 			t.Fatalf("cancel transition metadata %v, want actor token:ops-oncall and the reason typed", meta)
+		}
+		// The timeline says who and why in words, not as the stored JSON.
+		rows := eval[[]string](t, o, `[...document.querySelectorAll(".timeline td.meta")].map(td => td.textContent.trim()).filter(s => s)`)
+		if !slices.Contains(rows, "actor: token:ops-oncall · reason: customer called") || slices.ContainsFunc(rows, func(r string) bool { return strings.HasPrefix(r, "{") }) {
+			t.Fatalf("the timeline's metadata reads %q; want the cancel's actor and reason in words", rows)
 		}
 		path := screenshot(t, o, "task-cancelled")
 		_ = path

@@ -3,7 +3,9 @@ package admin
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -121,4 +123,37 @@ func indent(doc json.RawMessage) string {
 		return string(clip(store.JSON(doc)))
 	}
 	return string(clip(store.JSON(b.Bytes())))
+}
+
+// metaText is a transition's metadata as a person reads it: an error
+// document's message (see errorText); another object's fields as
+// "key: value" joined by " · ", in key order, strings unquoted and other
+// values as compact JSON; anything else as its text. The raw document is
+// in the API's history (GET /api/tasks/{id}).
+func metaText(doc store.JSON) string {
+	if len(doc) == 0 || string(doc) == "null" {
+		return ""
+	}
+	var e errorDoc
+	if json.Unmarshal(doc, &e) == nil && e.Message != "" {
+		return errorText(doc, false)
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(doc, &fields) != nil || len(fields) == 0 {
+		return string(clip(doc))
+	}
+	parts := make([]string, 0, len(fields))
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		v := fields[k]
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			var b bytes.Buffer
+			if json.Compact(&b, v) == nil {
+				v = b.Bytes()
+			}
+			s = string(v)
+		}
+		parts = append(parts, k+": "+s)
+	}
+	return strings.Join(parts, " · ")
 }

@@ -40,3 +40,23 @@ func TestLastErrors(t *testing.T) {
 		t.Errorf("third = %+v, want legacy's document as text, no diagnostics, resolved", got[2])
 	}
 }
+
+// A transition's metadata reads as words on the timeline: an error
+// document's message, another object's fields as "key: value" in key
+// order (strings unquoted), anything else as its text. The dashboard
+// showed the stored JSON (`{"actor":"token:ops","reason":"…"}`).
+func TestMetaText(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{``, ``},
+		{`null`, ``},
+		{`{"reason":"customer called","actor":"token:ops-oncall"}`, `actor: token:ops-oncall · reason: customer called`},
+		{`{"error":"card declined","kind":"permanent","attempt":1}`, `card declined`},
+		{`{"reason":"lease expired","attempt":2,"worker":{"id":"w-1"}}`, `attempt: 2 · reason: lease expired · worker: {"id":"w-1"}`},
+		{`"plain text"`, `"plain text"`},
+		{`{}`, `{}`},
+	} {
+		if got := metaText(store.JSON(c.doc)); got != c.want {
+			t.Errorf("metaText(%s) = %q, want %q", c.doc, got, c.want)
+		}
+	}
+}
