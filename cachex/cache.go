@@ -63,15 +63,23 @@ func incrOverflow(op, key string, delta, cur int64) error {
 	return fmt.Errorf("%s %q: %w: adding %d to %d would overflow the counter (int64)", op, key, ErrInvalid, delta, cur)
 }
 
+// MaxLockTTL bounds a lock's ttl: a lock is held while its work runs, and
+// one held for longer than a year is a mistake (time.Duration(math.MaxInt64)
+// for "forever"), which Redis refused with its own error and Local took.
+const MaxLockTTL = 365 * 24 * time.Hour
+
 // lockArgs refuses what no Lock may take: an empty key, a ttl that is not
-// positive (ErrInvalidTTL) or is under a millisecond. op names the call
-// ("local lock", "redis lock", "resilient lock").
+// positive (ErrInvalidTTL), under a millisecond or over MaxLockTTL. op
+// names the call ("local lock", "redis lock", "resilient lock").
 func lockArgs(op, key string, ttl time.Duration) error {
 	if key == "" {
 		return emptyKey(op)
 	}
 	if ttl <= 0 {
 		return fmt.Errorf("%s %q: %w", op, key, ErrInvalidTTL)
+	}
+	if ttl > MaxLockTTL {
+		return fmt.Errorf("%s %q: %w: ttl %s is over a year (cachex.MaxLockTTL): take the lock for the work's length and take it again", op, key, ErrInvalid, ttl)
 	}
 	return shortTTL(op, key, ttl)
 }

@@ -33,9 +33,10 @@
 // that names the call and the value, and nothing is read or written: an
 // empty key (or lock name), an empty system name given to a SystemGate,
 // and a positive ttl under a millisecond (a bare number is nanoseconds:
-// Incr(ctx, "hits", 1, 5) would count in a 5 ns window), and an Incr whose
-// sum would overflow int64 (the counter keeps its value). A ttl <= 0 still
-// means "no expiry" where the call allows it.
+// Incr(ctx, "hits", 1, 5) would count in a 5 ns window), a lock's ttl over
+// MaxLockTTL (a year), and an Incr whose sum would overflow int64 (the
+// counter keeps its value). A ttl <= 0 still means "no expiry" where the
+// call allows it.
 //
 // # Capabilities and modes
 //

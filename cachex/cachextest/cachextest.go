@@ -388,6 +388,7 @@ func testInvalidArgumentsRefused(t *testing.T, c cachex.Cache) {
 	refused(`Fetch("k", 5)`, errOf(c.Fetch(ctx, "k", 5, load)), `fetch "k"`, short)
 	refused(`Incr("n", 5)`, errOf(c.Incr(ctx, "n", 1, 5)), `incr "n"`, short)
 	refused(`Lock("l", 5)`, errOf(c.Lock(ctx, "l", "o", 5)), `lock "l"`, short)
+	refused(`Lock("l", MaxInt64)`, errOf(c.Lock(ctx, "l", "o", time.Duration(math.MaxInt64))), `lock "l"`, "is over a year")
 	refused(`SetJSON("k", 5)`, cachex.SetJSON(ctx, c, "k", 1, 5), `set "k"`, short)
 	// Nothing was written: no value, a fresh counter, a free lock.
 	if _, ok, err := c.Get(ctx, "k"); err != nil || ok {
