@@ -147,6 +147,12 @@ func failureOf(step string, attempt int, err error) failure {
 		if re.MaxRetries > 0 && attempt > re.MaxRetries {
 			f.Kind = KindExhausted
 		}
+		if re.RetryAfter > 0 && re.RetryAfter < time.Millisecond {
+			// A unit mistake (Retryable(err, 30) is 30 ns), refused where
+			// it shows: retried at once, the step would hammer what failed.
+			f.Kind, f.requested = KindPermanent, 0
+			f.Message = fmt.Sprintf("retry delay %s is under a millisecond (a bare number is nanoseconds: write 30*time.Second, not 30); the handler's error: %s", re.RetryAfter, err)
+		}
 	}
 	return f
 }

@@ -83,6 +83,22 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 }
 
+// Retryable(err, 30) meant 30 s and is 30 ns: the step would be retried at
+// once, hammering what failed, until its attempts ran out. It fails for
+// good on its first attempt, saying what the delay was.
+func TestRetryableUnderAMillisecondIsAMistake(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{RetryLimit: 5}, func(*engine.StepContext) (any, error) {
+		return nil, engine.Retryable(errors.New("429 too many requests"), 30)
+	})
+	env.RunUntilDone(id)
+	d := env.Task(id)
+	msg := string(d.Steps[0].LastError)
+	if d.Task.State != store.TaskError || len(*at) != 1 || !strings.Contains(msg, "retry delay 30ns is under a millisecond") ||
+		!strings.Contains(msg, "429 too many requests") || !strings.Contains(msg, `"kind":"permanent"`) {
+		t.Fatalf("task %s after %d attempts, error %s; want one attempt, failed for good naming the delay", d.Task.State, len(*at), msg)
+	}
+}
+
 func TestRetryableMaxRetries(t *testing.T) {
 	env, id, at := retryEnv(t, engine.StepTemplate{RetryLimit: 10, Backoff: retryFast}, func(*engine.StepContext) (any, error) {
 		return nil, &engine.RetryableError{Err: errors.New("busy"), MaxRetries: 2}
