@@ -223,6 +223,33 @@ func (d *decoder) yamlError(err error) {
 	d.problems = append(d.problems, p)
 }
 
+// duplicatePath gives the last problem, a key given twice in one mapping
+// (the parser refuses it before any path is known), the key's path: the
+// file is parsed again allowing the duplicate, and the node at the
+// problem's position names it.
+func (d *decoder) duplicatePath(data []byte) {
+	p := d.problems[len(d.problems)-1]
+	if p.Line == 0 || !strings.Contains(p.Msg, "already defined") {
+		return
+	}
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		return
+	}
+	src := &templateSource{}
+	for _, doc := range f.Docs {
+		if doc.Body != nil {
+			ast.Walk(positions{src}, doc.Body)
+		}
+	}
+	for _, n := range src.nodes {
+		if n.line == p.Line && n.col == p.Column && n.path != "" {
+			p.Path = n.path
+			return
+		}
+	}
+}
+
 func parseTemplate(file string, data []byte, env string) (*Template, error) {
 	t, err := decodeTemplate(file, data, env)
 	if err != nil {
@@ -240,6 +267,7 @@ func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		d.yamlError(err)
+		d.duplicatePath(data)
 		return nil, joinProblems(d.problems)
 	}
 	docs := 0

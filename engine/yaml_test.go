@@ -545,6 +545,15 @@ func TestYAMLOutOfRangeValuesAreNamed(t *testing.T) {
 	})
 }
 
+// A key given twice in one mapping is refused at its second place with its
+// path (the parser refused it with a position only).
+func TestYAMLDuplicateKeyNamesItsPath(t *testing.T) {
+	checkYAMLProblems(t, []yamlProblem{
+		{"in a step's retry", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry:\n      limit: 3\n      limit: 4\n", "steps[0].retry.limit", 8, `mapping key "limit" already defined`},
+		{"at the top", "namespace: s\nnamespace: t\nname: n\nsteps: [{name: a, handler: h}]\n", "namespace", 2, `mapping key "namespace" already defined`},
+	})
+}
+
 // yamlProblem is a template (src) with one mistake, reported at path on
 // line with a message holding msg.
 type yamlProblem struct {
