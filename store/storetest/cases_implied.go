@@ -162,3 +162,26 @@ func testImpliedBeforeSkewedRows(t *testing.T, b *bundle) {
 		t.Fatalf("History.Steps = %+v; want a's implied claim, then b's", h.Steps)
 	}
 }
+
+// testImpliedStartAtItsClaim: a task's implied start is at the claim that
+// made it (the first written), not at the earliest claim by time, which a
+// later claim from a process with a slower clock can carry.
+func testImpliedStartAtItsClaim(t *testing.T, b *bundle) {
+	d := b.create(t, []store.NewStep{{Name: "a", Handler: "h.a", Retryable: true}, {Name: "b", Handler: "h.b", Retryable: true}})
+	claim := func(handler string, at time.Time) {
+		t.Helper()
+		got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Handlers: []string{handler}, Now: at})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claiming %s: %v, %v", handler, names(got), err)
+		}
+	}
+	claim("h.a", b.now.Add(10*time.Second)) // starts the task
+	claim("h.b", b.now.Add(3*time.Second))  // later, by a slower clock
+	h, err := b.s.History(b.ctx, d.Task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Task) != 2 || h.Task[1].SortKey != 2 || h.Task[1].ID != 0 || !h.Task[1].CreatedAt.Equal(b.now.Add(10*time.Second)) {
+		t.Fatalf("History.Task = %+v; want the implied start at the first claim's time, %v", h.Task, b.now.Add(10*time.Second))
+	}
+}

@@ -101,6 +101,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
 		"ImpliedTransitions":         testImpliedTransitions,
 		"ImpliedBeforeSkewedRows":    testImpliedBeforeSkewedRows,
+		"ImpliedStartAtItsClaim":     testImpliedStartAtItsClaim,
 		"FinishWatched":              testFinishWatched,
 		"TasksDone":                  testTasksDone,
 		"FailuresInOneGroup":         testFailuresInOneGroup,

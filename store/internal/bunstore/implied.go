@@ -43,7 +43,8 @@ type historyStep struct {
 // withImpliedTask adds a task's implied rows to its stored ones (rows, in
 // sort key order, and so is the answer): its start, pending → in_progress
 // at sort key 2, when missing, at the first claim of one of its steps
-// (steps: the steps' rows, stored and implied); then its creation, from
+// (steps: the steps' rows, stored and implied, in write order); then its
+// creation, from
 // nowhere to the state the next row leaves (or the task's state, when
 // nothing follows).
 func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition, steps []*store.StepTransition) []*store.TaskTransition {
@@ -51,10 +52,14 @@ func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition, 
 		return slices.ContainsFunc(rows, func(r *store.TaskTransition) bool { return r.SortKey == key })
 	}
 	if t.TransitionSeq >= 2 && !has(2) {
-		at, found := t.CreatedAt, false // the earliest first claim of a step
+		// The first claim written (steps are in write order), in whose
+		// transaction the task started: not the earliest by time, which
+		// another process's slower clock could stamp on a later claim.
+		at := t.CreatedAt
 		for _, st := range steps {
-			if st.SortKey == 1 && st.ToState == string(store.StepInProgress) && (!found || st.CreatedAt.Before(at)) {
-				at, found = st.CreatedAt, true
+			if st.SortKey == 1 && st.ToState == string(store.StepInProgress) {
+				at = st.CreatedAt
+				break
 			}
 		}
 		from := string(store.TaskPending)
