@@ -54,7 +54,8 @@ type RetryableError struct {
 	// Err is the failure; its message is recorded as the step's error.
 	Err error
 	// RetryAfter, when positive, is the delay before the next attempt: at
-	// least a millisecond (below, the step fails for good: see Retryable).
+	// least a millisecond (below, the step's backoff decides: see
+	// Retryable).
 	RetryAfter time.Duration
 	// MaxRetries, when positive, fails the step (retries_exhausted) once
 	// this many retries have been made.
@@ -73,9 +74,9 @@ func (e *RetryableError) Error() string {
 func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Retryable wraps err as a RetryableError retried after exactly after (0:
-// the step's backoff decides). A delay under a millisecond is a unit
-// mistake (Retryable(err, 30) is 30 ns): the step fails for good, saying
-// so, instead of retrying at once.
+// the step's backoff decides). A delay under a millisecond is left to the
+// step's backoff too, and the recorded error says so: Retryable(err, 30)
+// is 30 ns, not 30 s, and would retry at once.
 func Retryable(err error, after time.Duration) error {
 	return &RetryableError{Err: err, RetryAfter: after}
 }

@@ -148,10 +148,12 @@ func failureOf(step string, attempt int, err error) failure {
 			f.Kind = KindExhausted
 		}
 		if re.RetryAfter > 0 && re.RetryAfter < time.Millisecond {
-			// A unit mistake (Retryable(err, 30) is 30 ns), refused where
-			// it shows: retried at once, the step would hammer what failed.
-			f.Kind, f.requested = KindPermanent, 0
-			f.Message = fmt.Sprintf("retry delay %s is under a millisecond (a bare number is nanoseconds: write 30*time.Second, not 30); the handler's error: %s", re.RetryAfter, err)
+			// A unit mistake (Retryable(err, 30) is 30 ns) or a delay
+			// computed to almost nothing (time.Until a reset): retried at
+			// once, the step would hammer what failed. The step's backoff
+			// decides instead, and the error says so.
+			f.requested = 0
+			f.Message = fmt.Sprintf("%s (retry delay %s is under a millisecond, so the step's backoff decides; a bare number is nanoseconds: write 30*time.Second, not 30)", err, re.RetryAfter)
 		}
 	}
 	return f
