@@ -126,7 +126,8 @@ func indent(doc json.RawMessage) string {
 }
 
 // metaText is a transition's metadata as a person reads it: an error
-// document's message (see errorText); another object's fields as
+// document's message (see errorText) with its kind and requested delay;
+// another object's fields as
 // "key: value" joined by " · ", in key order, strings unquoted and other
 // values as compact JSON; anything else as its text. The raw document is
 // in the API's history (GET /api/tasks/{id}).
@@ -134,9 +135,23 @@ func metaText(doc store.JSON) string {
 	if len(doc) == 0 || string(doc) == "null" {
 		return ""
 	}
-	var e errorDoc
+	var e struct {
+		errorDoc
+		RetryAfterMS int64 `json:"retry_after_ms"`
+	}
 	if json.Unmarshal(doc, &e) == nil && e.Message != "" {
-		return errorText(doc, false)
+		text := errorText(doc, false)
+		var about []string
+		if e.Kind != "" {
+			about = append(about, e.Kind)
+		}
+		if e.RetryAfterMS > 0 {
+			about = append(about, "retry asked after "+(time.Duration(e.RetryAfterMS)*time.Millisecond).String())
+		}
+		if len(about) > 0 {
+			text += " (" + strings.Join(about, ", ") + ")"
+		}
+		return text
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(doc, &fields) != nil || len(fields) == 0 {
@@ -146,7 +161,7 @@ func metaText(doc store.JSON) string {
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		v := fields[k]
 		var s string
-		if json.Unmarshal(v, &s) != nil {
+		if string(v) == "null" || json.Unmarshal(v, &s) != nil {
 			var b bytes.Buffer
 			if json.Compact(&b, v) == nil {
 				v = b.Bytes()

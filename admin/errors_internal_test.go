@@ -50,8 +50,9 @@ func TestMetaText(t *testing.T) {
 		{``, ``},
 		{`null`, ``},
 		{`{"reason":"customer called","actor":"token:ops-oncall"}`, `actor: token:ops-oncall · reason: customer called`},
-		{`{"error":"card declined","kind":"permanent","attempt":1}`, `card declined`},
-		{`{"reason":"lease expired","attempt":2,"worker":{"id":"w-1"}}`, `attempt: 2 · reason: lease expired · worker: {"id":"w-1"}`},
+		{`{"error":"card declined","kind":"permanent","attempt":1}`, `card declined (permanent)`},
+		{`{"error":"429","kind":"retryable","attempt":1,"retry_after_ms":30000}`, `429 (retryable, retry asked after 30s)`},
+		{`{"reason":"lease expired","attempt":2,"worker":{"id":"w-1"},"note":null}`, `attempt: 2 · note: null · reason: lease expired · worker: {"id":"w-1"}`},
 		{`"plain text"`, `"plain text"`},
 		{`{}`, `{}`},
 	} {
