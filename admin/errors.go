@@ -127,10 +127,9 @@ func indent(doc json.RawMessage) string {
 
 // metaText is a transition's metadata as a person reads it: an error
 // document's message (see errorText) with its kind and requested delay;
-// another object's fields as
-// "key: value" joined by " · ", in key order, strings unquoted and other
-// values as compact JSON; anything else as its text. The raw document is
-// in the API's history (GET /api/tasks/{id}).
+// another object's fields as "key: value" joined by " · ", in key order,
+// strings unquoted and other values as compact JSON; anything else as its
+// text. The raw document is in the API's history (GET /api/tasks/{id}).
 func metaText(doc store.JSON) string {
 	if len(doc) == 0 || string(doc) == "null" {
 		return ""
