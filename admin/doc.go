@@ -14,7 +14,8 @@
 //	                                    &key= (an idempotency key, with workflow) &limit= (≤1000) &cursor= (next_cursor)
 //	GET  /api/tasks/{id}                the task, its steps (durable steps in sequence order), edges by step name;
 //	                                    inputs, results and errors over 4 KiB replaced by {"truncated":true,"bytes":N,"preview":…}
-//	GET  /api/tasks/{id}/history        task and step transitions, in write order
+//	GET  /api/tasks/{id}/history        task and step transitions, in write order (id 0: a move
+//	                                    its rows imply and the store does not keep: store.History)
 //	GET  /api/tasks/{id}/explain        engine.Explain: why the task is where it is
 //	GET  /api/counts                    tasks and steps by state; ready steps per queue with the oldest due time
 //	GET  /api/workers                   the worker registry
