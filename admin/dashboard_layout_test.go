@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"go.uber.org/zap"
-
 	"github.com/tasker-go/tasker/admin"
 	"github.com/tasker-go/tasker/engine"
-	"github.com/tasker-go/tasker/store/sqlite"
 )
 
 // longNames serves the dashboard (anonymous admin) over a database with
@@ -25,16 +21,7 @@ import (
 func longNames(t *testing.T) (url string, task int64) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "layout.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	e, err := engine.New(engine.Config{Store: st, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	_, e := openEngine(t, "layout.db")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -51,10 +51,12 @@ type seeded struct {
 
 var fanSteps = []string{"split", "a", "b", "c", "d", "e", "join"}
 
-func seed(t *testing.T) *seeded {
+// openEngine opens an SQLite file of the test's and an engine on it (used
+// without Run: closing it stops the report's cache), both closed at the
+// test's end.
+func openEngine(t *testing.T, file string) (store.Store, *engine.Engine) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "dashboard.db"), nil)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), file), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,14 @@ func seed(t *testing.T) *seeded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Close() }) // the report's cache (an engine used without Run)
+	t.Cleanup(func() { e.Close() })
+	return st, e
+}
+
+func seed(t *testing.T) *seeded {
+	t.Helper()
+	ctx := context.Background()
+	st, e := openEngine(t, "dashboard.db")
 	for _, h := range []string{"ok", "boom"} {
 		if err := e.HandleFunc(h, func(sc *engine.StepContext) (any, error) {
 			if sc.Handler == "boom" {
@@ -98,7 +107,7 @@ func seed(t *testing.T) *seeded {
 		s.done = start("shop/fanout", i)
 	}
 	s.failed = start("shop/charge", 0)
-	_, err = e.RunOnce(ctx)
+	_, err := e.RunOnce(ctx)
 	must(err)
 	s.pending = start("shop/fanout", 10)
 	start("shop/fanout", 11)
