@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,7 +157,7 @@ func (s *Store) claimBooks(ctx context.Context, tx bun.IDB, steps []*store.Step,
 	// after a retry, is written.
 	var tmoves []taskMove
 	for _, t := range started {
-		if t.TransitionSeq != 2 {
+		if t.TransitionSeq != startKey {
 			tmoves = append(tmoves, taskMove{id: t.ID, from: store.TaskPending, to: store.TaskInProgress, seq: t.TransitionSeq})
 		}
 	}
@@ -991,7 +992,7 @@ func (s *Store) claimReadySQL(p *store.ClaimStepsParams, at time.Time, pass, lim
 		tu AS (UPDATE tasker_tasks SET state = 'in_progress', updated_at = ` + started + `, transition_seq = transition_seq + 1
 			WHERE ` + s.d.Among("id", "SELECT task_id FROM claimed") + ` AND state = 'pending' RETURNING *),
 		ttr AS (INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, metadata, created_at)
-			SELECT id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM tu WHERE transition_seq <> 2)
+			SELECT id, 'pending', 'in_progress', transition_seq, NULL, ` + started + ` FROM tu WHERE transition_seq <> ` + strconv.Itoa(startKey) + `)
 		` + s.claimAnswer(withInputs), b.args
 }
 

@@ -26,6 +26,11 @@ import (
 // transition_seq counts every change, and a task's sort key 1 or 2, or a
 // step's sort key 1, missing from the table is one of these.
 
+// startKey is the sort key of a task's first start (pending →
+// in_progress, its move after its creation): the claim paths do not write
+// it, and withImpliedTask puts it back.
+const startKey = 2
+
 // historyTask is what History reads of a task to imply its creation.
 type historyTask struct {
 	State         string    `bun:"state"`
@@ -51,7 +56,7 @@ func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition, 
 	has := func(key int) bool {
 		return slices.ContainsFunc(rows, func(r *store.TaskTransition) bool { return r.SortKey == key })
 	}
-	if t.TransitionSeq >= 2 && !has(2) {
+	if t.TransitionSeq >= startKey && !has(startKey) {
 		// The first claim written (steps are in write order), in whose
 		// transaction the task started: not the earliest by time, which
 		// another process's slower clock could stamp on a later claim.
@@ -63,8 +68,8 @@ func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition, 
 			}
 		}
 		from := string(store.TaskPending)
-		started := &store.TaskTransition{TaskID: taskID, FromState: &from, ToState: string(store.TaskInProgress), SortKey: 2, CreatedAt: at}
-		i, _ := slices.BinarySearchFunc(rows, 2, func(r *store.TaskTransition, key int) int { return r.SortKey - key })
+		started := &store.TaskTransition{TaskID: taskID, FromState: &from, ToState: string(store.TaskInProgress), SortKey: startKey, CreatedAt: at}
+		i, _ := slices.BinarySearchFunc(rows, startKey, func(r *store.TaskTransition, key int) int { return r.SortKey - key })
 		rows = slices.Insert(rows, i, started)
 	}
 	if t.TransitionSeq < 1 || has(1) {
