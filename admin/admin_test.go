@@ -376,6 +376,48 @@ func TestBodyIsOneJSONValue(t *testing.T) {
 	}
 }
 
+// TestBodyFieldsSpeltAsDocumented: a body's field spelt otherwise than
+// the route table says ({"Force":true}, {"REASON":"…"}) or given twice is
+// refused (400, naming it) and changes nothing. encoding/json matches
+// field names without regard to case and keeps the last of two, so
+// {"name":"approval","Name":"cancel"} sent the event "cancel", and
+// {"force":true,"force":false} cancelled without force: neither was
+// seen by DisallowUnknownFields.
+func TestBodyFieldsSpeltAsDocumented(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	for body, want := range map[string]string{
+		`{"Force":true}`:                      `unknown field "Force" (did you mean "force"? the body takes reason, force)`,
+		`{"reason":"a","REASON":"b"}`:         `unknown field "REASON" (did you mean "reason"? the body takes reason, force)`,
+		`{"force":true,"force":false}`:        `field "force" given 2 times: give it once`,
+		`{"reason":"a","note":"b","force":1}`: `unknown field "note" (the body takes reason, force)`,
+		`{"reason":"a","force":1}`:            `force of type bool`,
+		`{"reason":"a","reason":"a"}`:         `field "reason" given 2 times: give it once`,
+		`{"reason":"a","Reason":"a","r":1}`:   `unknown field "Reason"`,
+	} {
+		code, out := v.do("POST", path, op, body)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Errorf("POST %s %s: %d %v, want 400 containing %q", path, body, code, out, want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancels left task %d %s", id, st)
+	}
+	// Retry takes no field at all: any is unknown, whatever its case.
+	if code, out := v.do("POST", fmt.Sprintf("/api/tasks/%d/retry", id), op, `{"Force":true}`); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), `unknown field "Force"`) {
+		t.Errorf("retry with a field: %d %v, want 400 naming it", code, out)
+	}
+	if code, out := v.do("POST", path, op, `{"reason":"spelt right","force":false}`); code != http.StatusOK || v.state(id) != store.TaskCancelled {
+		t.Fatalf("a body spelt as documented: %d %v, task %s; want it cancelled", code, out, v.state(id))
+	}
+	// A payload is the caller's document: its fields are not the body's.
+	if code, out := v.do("POST", fmt.Sprintf("/api/tasks/%d/events", id), op, `{"name":"n","payload":{"Name":1,"name":2,"name":3}}`); code == http.StatusBadRequest {
+		t.Fatalf("an event whose payload has fields of any spelling: %d %v, want it past the body's check", code, out)
+	}
+}
+
 // TestRevokeTokenRefusesABody: POST /api/tokens/{id}/revoke takes no
 // body; one ({"dry_run":true}) is refused 400 naming the field and the
 // token stays live. Before, the body was never read and the token was

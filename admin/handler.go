@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -228,26 +230,91 @@ func badRequest(format string, args ...any) error {
 
 // decode reads a JSON body into v; an empty body leaves v as it is. The
 // body is one JSON value: anything after it (a second object, stray text)
-// is refused, not ignored.
+// is refused, not ignored; and so is a field not spelt as v's JSON names
+// are, or given twice (see fieldsAsSpelt).
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
+	var raw json.RawMessage
 	var tooBig *http.MaxBytesError
-	err := dec.Decode(v)
-	if err == nil {
-		end := dec.InputOffset()
-		if _, err = dec.Token(); errors.Is(err, io.EOF) {
-			return nil
-		}
-		if !errors.As(err, &tooBig) {
-			return badRequest("the body is not the JSON expected: more follows its value (after byte %d); send one JSON value", end)
-		}
+	switch err := dec.Decode(&raw); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &tooBig):
+		return err
+	case err != nil:
+		return badRequest("the body is not the JSON expected: %v", err)
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
+	end := dec.InputOffset()
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if errors.As(err, &tooBig) {
 			return err
 		}
+		return badRequest("the body is not the JSON expected: more follows its value (after byte %d); send one JSON value", end)
+	}
+	if err := fieldsAsSpelt(raw, v); err != nil {
+		return err
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
 		return badRequest("the body is not the JSON expected: %v", err)
+	}
+	return nil
+}
+
+// fieldsAsSpelt refuses a field of the body's object that is not one of
+// v's JSON names as spelt, or that is given twice. encoding/json matches
+// a name without regard to case and keeps the last of two, which
+// DisallowUnknownFields lets through: {"Force":true} was taken as force,
+// and {"name":"approval","Name":"cancel"} sent the event "cancel".
+// Only the body's own fields are checked (a payload or results is the
+// caller's document).
+func fieldsAsSpelt(raw json.RawMessage, v any) error {
+	t := reflect.TypeOf(v)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for f := range t.Elem().Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // not an object: the decode says what is wrong
+	}
+	var keys []string
+	count := map[string]int{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		if err := dec.Decode(new(json.RawMessage)); err != nil {
+			return nil
+		}
+		keys = append(keys, key)
+		count[key]++
+	}
+	takes := "none"
+	if len(names) > 0 {
+		takes = strings.Join(names, ", ")
+	}
+	for _, key := range keys {
+		if slices.Contains(names, key) {
+			continue
+		}
+		if i := slices.IndexFunc(names, func(n string) bool { return strings.EqualFold(n, key) }); i >= 0 {
+			return badRequest("the body is not the JSON expected: unknown field %q (did you mean %q? the body takes %s)", key, names[i], takes)
+		}
+		return badRequest("the body is not the JSON expected: unknown field %q (the body takes %s)", key, takes)
+	}
+	for _, key := range keys {
+		if count[key] > 1 {
+			return badRequest("the body is not the JSON expected: field %q given %d times: give it once", key, count[key])
+		}
 	}
 	return nil
 }
