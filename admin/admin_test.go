@@ -900,7 +900,11 @@ func TestQueryParametersChecked(t *testing.T) {
 		{"GET", "/api/tasks?stat=error", `unknown query parameter "stat" (GET /api/tasks takes state, workflow, queue`},
 		{"GET", "/api/tasks?state=error&state=pending", `query parameter "state" given 2 times: give it once (state=a,b`},
 		{"GET", "/api/tasks?limit=1&limit=1000", `"limit" given 2 times`},
-		{"GET", "/api/tasks?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z", "since 2030-01-02T00:00:00Z is after until"},
+		{"GET", "/api/tasks?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z", "since 2030-01-02T00:00:00Z is not before until"},
+		// The same instant: no task is created at or after it and before
+		// it. The store's refusal named its own fields (created_before
+		// must be after created_after), not the parameters.
+		{"GET", "/api/tasks?since=2030-01-01T00:00:00Z&until=2030-01-01T00:00:00Z", "since 2030-01-01T00:00:00Z is not before until 2030-01-01T00:00:00Z"},
 		{"GET", "/api/tasks?workflow=shop/fanout&key=order-1&state=error", "state does not apply"},
 		{"GET", "/api/report?sinc=24h", `unknown query parameter "sinc"`},
 		{"GET", fmt.Sprintf("/api/tasks/%d?verbose=1", id), `takes no query parameter, got "verbose"`},

@@ -418,8 +418,10 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 			}
 		}
 	}
-	if !p.CreatedBefore.IsZero() && p.CreatedAfter.After(p.CreatedBefore) {
-		return nil, badRequest("since %s is after until %s: no task can match", q.Get("since"), q.Get("until"))
+	// since is inclusive and until exclusive: the same instant matches
+	// nothing either (the store refused it in its own fields' names).
+	if !p.CreatedBefore.IsZero() && !p.CreatedAfter.Before(p.CreatedBefore) {
+		return nil, badRequest("since %s is not before until %s: no task can match", q.Get("since"), q.Get("until"))
 	}
 	for _, f := range []struct {
 		key string
