@@ -53,6 +53,9 @@ func TestKitRefusesMistakes(t *testing.T) {
 			env.AssertStepHistory(h.TaskID, "chrage")
 		}},
 		{"RunFor backwards", "testkit: RunFor(-1h0m0s): the clock does not run backwards", func(ft *fatalT) { newEnv(ft).RunFor(-time.Hour) }},
+		// A bare number is nanoseconds: RunFor(30) (meant 30 s) moved the
+		// clock 30 ns, and a workflow waiting 30 s was still waiting.
+		{"RunFor nanoseconds", "testkit: RunFor(30ns): under a millisecond", func(ft *fatalT) { newEnv(ft).RunFor(30) }},
 		{"Config.Clock set", "testkit: Options.Config.Store and Clock are testkit's own", func(ft *fatalT) {
 			testkit.NewEngine(ft, &testkit.Options{Config: engine.Config{Clock: testkit.NewEngine(t, nil).Clock}})
 		}},

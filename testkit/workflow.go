@@ -60,14 +60,19 @@ func (env *Env) SendEvent(taskID int64, name, key string, payload any) bool {
 
 // RunFor runs ready work and moves the clock through wake-ups until d has
 // passed on the fake clock (or every task is idle for good), then returns:
-// use it to let a workflow reach a wait before sending an event. It fails
+// use it to let a workflow reach a wait before sending an event. A d under
+// a millisecond other than 0 fails the test (a bare number is nanoseconds:
+// RunFor(30) is 30 ns), as the engine refuses such a wait. It fails
 // the test if d does not pass in 10000 rounds (a step retrying or a
 // workflow sleeping in a tight loop), or if a ready step can never be
 // claimed by this engine (see RunUntilDone).
 func (env *Env) RunFor(d time.Duration) {
 	env.t.Helper()
-	if d < 0 {
+	switch {
+	case d < 0:
 		env.t.Fatalf("testkit: RunFor(%s): the clock does not run backwards", d)
+	case d > 0 && d < time.Millisecond: // as the engine's waits refuse it
+		env.t.Fatalf("testkit: RunFor(%s): under a millisecond, a bare number is nanoseconds (write 30 * time.Second, not 30); RunFor(0) runs what is ready now", d)
 	}
 	ctx := context.Background()
 	end := env.Clock.Now().Add(d)
