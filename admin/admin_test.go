@@ -927,6 +927,45 @@ func TestQueryParametersChecked(t *testing.T) {
 	}
 }
 
+// TestWrongMethodSaysWhich: an endpoint asked with a method it does not
+// take is answered 405 with Allow naming the one it takes; an address
+// that is no endpoint stays 404. The catch-all for /api/ answered both
+// "no such endpoint", so GET /api/tasks/1/retry (curl without -X POST)
+// read as a mistyped path.
+func TestWrongMethodSaysWhich(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", fmt.Sprintf("/api/tasks/%d/retry", id), "POST"},
+		{"GET", fmt.Sprintf("/api/tasks/%d/cancel", id), "POST"},
+		{"POST", "/api/tasks", "GET"},
+		{"DELETE", fmt.Sprintf("/api/tasks/%d", id), "GET"},
+	} {
+		req, err := http.NewRequest(c.method, v.srv.URL+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+op)
+		res, err := v.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		want := fmt.Sprintf("%s %s: the endpoint takes %s", c.method, c.path, c.allow)
+		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != c.allow || !strings.Contains(string(raw), want) {
+			t.Errorf("%s %s: %d Allow %q %s, want 405 Allow %q saying %q", c.method, c.path, res.StatusCode, res.Header.Get("Allow"), raw, c.allow, want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused requests left task %d %s", id, st)
+	}
+	if code, out := v.do("GET", "/api/taks", op, ""); code != http.StatusNotFound || !strings.Contains(fmt.Sprint(out["error"]), "no such endpoint: GET /api/taks") {
+		t.Fatalf("GET /api/taks: %d %v, want 404", code, out)
+	}
+}
+
 // TestCancelFinishedSaysForce: cancelling a complete task without force is
 // refused (409) with how to withdraw it (the state machine's own words,
 // "only an operator may force it", read as a role problem to the operator
