@@ -659,6 +659,23 @@ func TestHandlerRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestCreateTokenRefusesANilStore: CreateToken without a store returns
+// an error naming it; it panicked with a nil dereference.
+func TestCreateTokenRefusesANilStore(t *testing.T) {
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("CreateToken(ctx, nil, …) panicked: %v", r)
+			}
+		}()
+		_, _, err = admin.CreateToken(context.Background(), nil, "ops", store.RoleOperator)
+	}()
+	if err == nil || !strings.Contains(err.Error(), `creating admin token "ops": the store st is nil`) {
+		t.Fatalf("CreateToken(ctx, nil, …) = %v; want an error naming the nil store", err)
+	}
+}
+
 // TestNewServerRefusesNilHandler: a nil handler would make the server
 // serve http.DefaultServeMux (pprof, expvar, whatever registered there);
 // NewServer panics naming the parameter instead.

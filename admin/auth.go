@@ -29,6 +29,9 @@ const tokenPrefix = "tasker_"
 // as another token's name (" ops" beside "ops", which the check that
 // names are unique let through).
 func CreateToken(ctx context.Context, st store.Store, name, role string) (string, *store.AdminToken, error) {
+	if st == nil {
+		return "", nil, fmt.Errorf("creating admin token %q: the store st is nil: pass the engine's (Engine.Store)", name)
+	}
 	if strings.TrimSpace(name) != name || strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		return "", nil, fmt.Errorf("creating admin token %q: the name has spaces around it or a control character, and the audit trail (actor token:NAME) would read it as another name: give it without them", name)
 	}
