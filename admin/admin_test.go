@@ -719,6 +719,18 @@ func TestCheckListen(t *testing.T) {
 	if _, err := admin.CheckListen(ctx, cfg, "7007"); err == nil {
 		t.Fatal("an address without a port was accepted")
 	}
+	// A Config with AllowAnonymous beyond loopback is refused, tokens or
+	// not: it was passed (false, nil), and a handler built from that
+	// Config served anonymous requests as admin on every interface once
+	// the last token was revoked. On loopback it is what CheckListen
+	// allows anyway.
+	anonCfg := admin.Config{Engine: v.e, AllowAnonymous: true}
+	if _, err := admin.CheckListen(ctx, anonCfg, "0.0.0.0:7007"); !errors.Is(err, admin.ErrInsecureListen) || !strings.Contains(err.Error(), "Config.AllowAnonymous is set") {
+		t.Errorf("CheckListen(0.0.0.0) with AllowAnonymous set: %v, want ErrInsecureListen naming Config.AllowAnonymous", err)
+	}
+	if anon, err := admin.CheckListen(ctx, anonCfg, "127.0.0.1:7007"); err != nil || !anon {
+		t.Errorf("CheckListen(127.0.0.1) with AllowAnonymous set = %v, %v; want allowed", anon, err)
+	}
 	// A Config without an Engine is refused on every address; on
 	// loopback it was allowed (anonymous, even).
 	for _, addr := range []string{"127.0.0.1:7007", "0.0.0.0:7007"} {

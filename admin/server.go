@@ -41,7 +41,8 @@ var ErrInsecureListen = errors.New("admin: refusing to listen beyond loopback wi
 // (127.0.0.0/8, ::1, localhost) they may while the database holds no
 // token; on any other address at least one token must exist (else
 // ErrInsecureListen, saying how to create one) and every request needs
-// one.
+// one, so a cfg with AllowAnonymous set is refused there (ErrInsecureListen):
+// set it from the answer.
 func CheckListen(ctx context.Context, cfg Config, addr string) (allowAnonymous bool, err error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -54,6 +55,12 @@ func CheckListen(ctx context.Context, cfg Config, addr string) (allowAnonymous b
 	}
 	if Loopback(host) {
 		return true, nil
+	}
+	// A handler built from this Config would serve anonymous requests as
+	// admin on every interface as soon as no token is live (the last one
+	// revoked), whatever this answered.
+	if cfg.AllowAnonymous {
+		return false, fmt.Errorf("%w: Config.AllowAnonymous is set and %s is reachable from other machines, where anonymous requests would act as admin whenever no token is live: leave it unset and set it from CheckListen's answer", ErrInsecureListen, addr)
 	}
 	n, err := cfg.Engine.Store().CountAdminTokens(ctx)
 	if err != nil {
