@@ -465,6 +465,27 @@ func TestAnonymousOnlyWithoutTokens(t *testing.T) {
 	if code, _ := v.do("GET", "/api/tasks", "", ""); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous read once a token exists: %d, want 401", code)
 	}
+	// Revoking the last token does not bring anonymous access back (the
+	// package doc: "until the first token is created"): it did, so
+	// revoking a leaked token, the only one, made every request without
+	// a token an admin, on the API and the dashboard.
+	ctx := context.Background()
+	ts, err := v.st.ListAdminTokens(ctx)
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tokens: %v, %v", ts, err)
+	}
+	if err := v.st.RevokeAdminToken(ctx, ts[0].ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := v.do("POST", fmt.Sprintf("/api/tasks/%d/retry", id), "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("anonymous retry once the only token is revoked: %d %v, want 401", code, body)
+	}
+	if code, _ := v.page("GET", "/ui/tasks", "", nil); code != http.StatusUnauthorized {
+		t.Fatalf("anonymous dashboard page once the only token is revoked: %d, want 401 (the sign-in page)", code)
+	}
+	if anon, err := admin.CheckListen(ctx, admin.Config{Engine: v.e}, "127.0.0.1:7007"); err != nil || anon {
+		t.Fatalf("CheckListen(127.0.0.1) once the only token is revoked = %v, %v; want anonymous not allowed", anon, err)
+	}
 }
 
 // TestListTasks: filters, keyset pagination over every task once, the
@@ -722,14 +743,14 @@ func TestCheckListen(t *testing.T) {
 	// A Config with AllowAnonymous beyond loopback is refused, tokens or
 	// not: it was passed (false, nil), and a handler built from that
 	// Config served anonymous requests as admin on every interface once
-	// the last token was revoked. On loopback it is what CheckListen
-	// allows anyway.
+	// the last token was revoked. On loopback the field is not refused:
+	// the answer says whether it applies.
 	anonCfg := admin.Config{Engine: v.e, AllowAnonymous: true}
 	if _, err := admin.CheckListen(ctx, anonCfg, "0.0.0.0:7007"); !errors.Is(err, admin.ErrInsecureListen) || !strings.Contains(err.Error(), "Config.AllowAnonymous is set") {
 		t.Errorf("CheckListen(0.0.0.0) with AllowAnonymous set: %v, want ErrInsecureListen naming Config.AllowAnonymous", err)
 	}
-	if anon, err := admin.CheckListen(ctx, anonCfg, "127.0.0.1:7007"); err != nil || !anon {
-		t.Errorf("CheckListen(127.0.0.1) with AllowAnonymous set = %v, %v; want allowed", anon, err)
+	if anon, err := admin.CheckListen(ctx, anonCfg, "127.0.0.1:7007"); err != nil || anon {
+		t.Errorf("CheckListen(127.0.0.1) with AllowAnonymous set and a token = %v, %v; want allowed, not anonymous", anon, err)
 	}
 	// A Config without an Engine is refused on every address; on
 	// loopback it was allowed (anonymous, even).

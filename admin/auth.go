@@ -101,11 +101,11 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 	}
 	if h == "" {
 		if s.cfg.AllowAnonymous {
-			n, err := s.st.CountAdminTokens(r.Context())
+			exists, err := anyToken(r.Context(), s.st)
 			if err != nil {
 				return nil, err
 			}
-			if n == 0 {
+			if !exists {
 				return &principal{role: store.RoleAdmin, actor: "anonymous"}, nil
 			}
 		}
@@ -116,6 +116,19 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 		return nil, errNotBearer
 	}
 	return s.bySecret(r.Context(), secret)
+}
+
+// anyToken reports whether a token was ever created, revoked or not:
+// anonymous requests are served until the first one is, and revoking the
+// last (a leaked one, say) must not make every request without a token an
+// admin again.
+func anyToken(ctx context.Context, st store.Store) (bool, error) {
+	n, err := st.CountAdminTokens(ctx) // the live ones: one query, usually enough
+	if err != nil || n > 0 {
+		return n > 0, err
+	}
+	ts, err := st.ListAdminTokens(ctx)
+	return len(ts) > 0, err
 }
 
 // bySecret finds the live token with that secret.

@@ -33,7 +33,8 @@ type Config struct {
 	Metrics prometheus.Gatherer
 	// AllowAnonymous serves requests without a token as admin (recorded
 	// as actor "anonymous") while the database holds no token; once a
-	// token exists every request needs one. Set it only when the handler
+	// token exists every request needs one, also after it is revoked
+	// (revoking the last token does not open the API again). Set it only when the handler
 	// is reachable from this machine alone: CheckListen, which `tasker
 	// serve` follows, allows it on a loopback address only.
 	AllowAnonymous bool

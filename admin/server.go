@@ -39,7 +39,7 @@ var ErrInsecureListen = errors.New("admin: refusing to listen beyond loopback wi
 // CheckListen decides whether the admin API may listen on addr, and
 // whether anonymous requests may be served there: on a loopback address
 // (127.0.0.0/8, ::1, localhost) they may while the database holds no
-// token; on any other address at least one token must exist (else
+// token, revoked ones included (see Config.AllowAnonymous); on any other address at least one token must exist (else
 // ErrInsecureListen, saying how to create one) and every request needs
 // one, so a cfg with AllowAnonymous set is refused there (ErrInsecureListen):
 // set it from the answer.
@@ -54,7 +54,11 @@ func CheckListen(ctx context.Context, cfg Config, addr string) (allowAnonymous b
 		return false, errors.New("admin: Config.Engine is required")
 	}
 	if Loopback(host) {
-		return true, nil
+		exists, err := anyToken(ctx, cfg.Engine.Store())
+		if err != nil {
+			return false, fmt.Errorf("admin: counting tokens: %w", err)
+		}
+		return !exists, nil
 	}
 	// A handler built from this Config would serve anonymous requests as
 	// admin on every interface as soon as no token is live (the last one
