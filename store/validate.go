@@ -226,6 +226,10 @@ func (p *RetryTaskParams) Validate() error {
 	return errors.Join(CheckTaskID("task_id", p.TaskID), bad, checkMeta("metadata", p.Metadata))
 }
 
+// Validate checks a wake-up: an id no task can have is refused, not
+// answered "nothing to wake".
+func (p *WakeTaskParams) Validate() error { return CheckTaskID("task_id", p.TaskID) }
+
 // Validate checks a manual resolution.
 func (p *ResolveStepParams) Validate() error {
 	return errors.Join(CheckStepID("step_id", p.StepID), checkJSON("results", p.Results, false), checkMeta("metadata", p.Metadata))

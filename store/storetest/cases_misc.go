@@ -132,6 +132,10 @@ func testTaskIDsRefused(t *testing.T, b *bundle) {
 		wantErr(t, err, store.ErrInvalid, "step_id", bad)
 		_, err = b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: id, Now: b.now})
 		wantErr(t, err, store.ErrInvalid, "step_id", bad)
+		// WakeTask answered false (nothing to wake), as for a task
+		// that has nothing due.
+		_, err = b.s.WakeTask(b.ctx, &store.WakeTaskParams{TaskID: id, Now: b.now})
+		wantErr(t, err, store.ErrInvalid, "task_id", bad)
 	}
 	// Reads by a name no write could have stored are refused naming it, as
 	// the writes are (a NUL byte made SQLite's statement fail with
@@ -140,6 +144,10 @@ func testTaskIDsRefused(t *testing.T, b *bundle) {
 		_, err := b.s.GetTaskByIdentity(b.ctx, name)
 		wantErr(t, err, store.ErrInvalid, "identity_key")
 		_, err = b.s.GetSchedule(b.ctx, name)
+		wantErr(t, err, store.ErrInvalid, "id:")
+		// DeleteSchedule answered ErrNotFound for "" (and SQLite's
+		// "unrecognized token" for a NUL), where GetSchedule refuses it.
+		err = b.s.DeleteSchedule(b.ctx, name)
 		wantErr(t, err, store.ErrInvalid, "id:")
 		_, err = b.s.RateLimitState(b.ctx, name)
 		wantErr(t, err, store.ErrInvalid, "system:")

@@ -238,6 +238,9 @@ func writePath(ctx context.Context, tx bun.IDB, stepID, taskID int64, path []sto
 // committing at the same moment could each miss the other, and the
 // workflow would sleep through its event. (SQLite has one writer.)
 func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, error) {
+	if err := p.Validate(); err != nil {
+		return false, fmt.Errorf("waking task %d: %w", p.TaskID, err)
+	}
 	if _, err := s.rw.NewRaw(`UPDATE tasker_steps SET updated_at = updated_at
 		WHERE task_id = ? AND state = 'in_progress' AND pending_deps = 0`, p.TaskID).Exec(ctx); err != nil {
 		return false, s.wrap(fmt.Sprintf("waking task %d", p.TaskID), err)

@@ -106,6 +106,9 @@ func (s *Store) ListSchedules(ctx context.Context) ([]*store.Schedule, error) {
 
 // DeleteSchedule deletes one schedule.
 func (s *Store) DeleteSchedule(ctx context.Context, id string) error {
+	if err := store.CheckName("id", id); err != nil {
+		return fmt.Errorf("deleting schedule %q: %w", id, err)
+	}
 	res, err := s.rw.NewDelete().Model((*store.Schedule)(nil)).Where("id = ?", id).Exec(ctx)
 	if err != nil {
 		return s.wrap(fmt.Sprintf("deleting schedule %q", id), err)
