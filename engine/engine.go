@@ -156,8 +156,9 @@ func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 // Explain find a handler no worker serves.
 //
 // Registering a version again with the same definition (the steps and
-// their settings, and the input schema; the description may differ) is
-// allowed and changes nothing. A version registered again with a different
+// their settings, the input schema, and the queue, priority, concurrency,
+// rate limits and retention; the description may differ) is allowed and
+// changes nothing. A version registered again with a different
 // definition, or a template under the name of a code-first workflow, is
 // refused with ErrDuplicate: a name means one thing in an engine.
 //
@@ -401,16 +402,23 @@ func boundIdentity(id string) string {
 }
 
 // definition is what makes two registrations of a template version the
-// same: its steps as the store would snapshot them and its input schema.
+// same: its steps as the store would snapshot them, its input schema and
+// what its tasks are created with (queue, priority, concurrency, rate
+// limits, retention); not its description.
 func definition(t *Template) string {
 	schema := []byte(t.InputSchema)
 	if v, err := decodeAny(schema); err == nil {
 		schema, _ = json.Marshal(v)
 	}
 	doc, _ := json.Marshal(struct {
-		Steps  []store.NewStep
-		Schema string
-	}{t.newSteps(), string(schema)})
+		Steps       []store.NewStep
+		Schema      string
+		Queue       string
+		Priority    int
+		Concurrency *Concurrency
+		RateLimits  []store.RateLimit
+		Retention   time.Duration
+	}{t.newSteps(), string(schema), cmp.Or(t.Queue, store.DefaultQueue), t.Priority, t.Concurrency, t.rateLimits(), t.Retention})
 	return string(doc)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
@@ -346,4 +347,32 @@ func TestSchemaErrorsNameTheWorkflow(t *testing.T) {
 	if !errors.Is(err, engine.ErrInvalidTemplate) || strings.Contains(err.Error(), "file://") || !strings.Contains(err.Error(), "shop/bad@2") {
 		t.Errorf("bad schema: %v", err)
 	}
+}
+
+// A version registered again with other task settings (queue, priority,
+// concurrency, a rate limit's numbers, retention) is another definition:
+// the first was kept without a word, so the change did nothing.
+func TestTemplateRegisteredTwiceWithOtherSettings(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("ok", noop))
+	base := func() *engine.Template {
+		return &engine.Template{Namespace: "shop", Name: "order", Version: "1",
+			RateLimits: map[string]engine.RateLimit{"pay": {PerSecond: 5, Burst: 1}},
+			Steps:      []engine.StepTemplate{{Name: "a", Handler: "ok", DependentSystem: "pay"}}}
+	}
+	must(t, env.Register(base()))
+	for what, change := range map[string]func(*engine.Template){
+		"queue":       func(t *engine.Template) { t.Queue = "orders" },
+		"priority":    func(t *engine.Template) { t.Priority = 5 },
+		"concurrency": func(t *engine.Template) { t.Concurrency = &engine.Concurrency{Max: 1} },
+		"rate limit":  func(t *engine.Template) { t.RateLimits["pay"] = engine.RateLimit{PerSecond: 50, Burst: 1} },
+		"retention":   func(t *engine.Template) { t.Retention = time.Hour },
+	} {
+		tpl := base()
+		change(tpl)
+		if err := env.Register(tpl); !errors.Is(err, engine.ErrDuplicate) || !strings.Contains(err.Error(), "shop/order@1") {
+			t.Errorf("same version with another %s: %v, want ErrDuplicate naming shop/order@1", what, err)
+		}
+	}
+	must(t, env.Register(base())) // the same again is still allowed
 }
