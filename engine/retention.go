@@ -26,7 +26,9 @@ func ParseRetention(s string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("retention %q: not a duration (72h), days (30d) or forever", s)
 	}
-	if msg := retentionProblem(d); msg != "" || d == 0 {
+	// A negative one is refused whatever its value: -1ns is KeepForever's,
+	// which only "forever" means here.
+	if msg := retentionProblem(d); msg != "" || d <= 0 {
 		return 0, fmt.Errorf("retention %q: must be at least 1ms", s)
 	}
 	return d, nil

@@ -154,3 +154,14 @@ func TestRetentionInYAMLSaysWhatIsWrong(t *testing.T) {
 		}
 	}
 }
+
+// A negative duration is refused, -1ns included: it is KeepForever's value,
+// so "retention: -1ns" kept the workflow's tasks for ever.
+func TestParseRetentionRefusesNegative(t *testing.T) {
+	for _, in := range []string{"-1ns", "-1h", "-0.000000001s"} {
+		d, err := engine.ParseRetention(in)
+		if err == nil || !strings.Contains(err.Error(), in) {
+			t.Errorf("ParseRetention(%q) = %s, %v; want an error naming it", in, d, err)
+		}
+	}
+}
