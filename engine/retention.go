@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// ParseRetention reads a retention as the YAML key retention and the
-// CLI's configuration write it: a Go duration ("72h"), whole days ("30d")
-// or "forever" (KeepForever).
+// ParseRetention reads a retention as a YAML template's key retention
+// writes it: a Go duration of at least a millisecond ("72h"), whole days
+// ("30d") or "forever" (KeepForever). (The CLI's configuration,
+// execution.retention, takes a duration or "forever", not days.)
 func ParseRetention(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "forever" {
