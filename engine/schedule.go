@@ -61,7 +61,7 @@ type ScheduleOptions struct {
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
 	// name its own with a CRON_TZ= prefix instead). time.Local is
-	// refused: processes on different machines would disagree on it; so
+	// refused, as is a CRON_TZ=Local prefix: processes on different machines would disagree on it; so
 	// is a Location with an "@every" interval, whose ticks are the same
 	// moments in every zone (and so is a CRON_TZ= or TZ= prefix before
 	// one).
@@ -184,6 +184,9 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		bad("spec %q: a time zone before an @every interval is refused: an interval counts from the Unix epoch and fires at the same moments in every zone (write %q)", spec, every)
 	} else if sp, err := schedule.Parse(spec, tz); err != nil {
 		bad("%w", err)
+	} else if sp.Location() == time.Local {
+		// robfig/cron loads a CRON_TZ=Local or TZ=Local prefix as time.Local.
+		bad("spec %q names the zone Local, which differs from machine to machine: name the zone (CRON_TZ=Europe/Paris)", spec)
 	} else if sp.Next(e.clk.Now()).IsZero() {
 		bad("spec %q never fires: no date matches it", spec)
 	} else {

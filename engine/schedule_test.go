@@ -309,6 +309,10 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: -time.Second}, engine.ErrInvalidSchedule, "Jitter"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: 30}, engine.ErrInvalidSchedule, "Jitter 30ns is under a millisecond: a bare number is nanoseconds"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: time.Local}, engine.ErrInvalidSchedule, "time.Local"},
+		// The same zone named in the spec (robfig/cron loads "Local" as
+		// time.Local).
+		{"c", "CRON_TZ=Local 0 3 * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `spec "CRON_TZ=Local 0 3 * * *" names the zone Local, which differs from machine to machine`},
+		{"c", "TZ=Local 0 3 * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "names the zone Local"},
 		// Jitter longer than the interval would start a tick's run after the
 		// next tick's.
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: time.Minute + time.Millisecond}, engine.ErrInvalidSchedule,

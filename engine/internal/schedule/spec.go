@@ -85,6 +85,9 @@ func ZonedInterval(spec string) (string, bool) {
 // for a cron spec, whose spacing may vary.
 func (s Spec) Interval() (every time.Duration, ok bool) { return s.every, s.cron == nil }
 
+// Location is the time zone of the spec's ticks.
+func (s Spec) Location() *time.Location { return s.loc }
+
 // Next returns the first tick strictly after t (the zero time when the
 // spec never fires again, as "0 0 30 2 *" does).
 func (s Spec) Next(t time.Time) time.Time {
