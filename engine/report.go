@@ -12,7 +12,8 @@ import (
 )
 
 // ReportFilter narrows a Report to one namespace, or one workflow
-// ("namespace/name"). The zero filter covers every workflow.
+// ("namespace/name", every version; one with a version is refused). The
+// zero filter covers every workflow.
 type ReportFilter struct {
 	Namespace string `json:"namespace,omitempty"`
 	Workflow  string `json:"workflow,omitempty"`
@@ -142,8 +143,8 @@ func (e *Engine) Report(ctx context.Context, from, to time.Time, filter ReportFi
 	}
 	if filter.Workflow != "" {
 		ns, name, ok := splitWorkflow(filter.Workflow)
-		if !ok || (filter.Namespace != "" && filter.Namespace != ns) {
-			return nil, fmt.Errorf("report: workflow filter %q is not \"namespace/name\" (of namespace %q when both are set): %w", filter.Workflow, filter.Namespace, store.ErrInvalid)
+		if !ok || strings.Contains(ns, "@") || strings.ContainsAny(name, "/@") || (filter.Namespace != "" && filter.Namespace != ns) {
+			return nil, fmt.Errorf("report: workflow filter %q is not \"namespace/name\" (no version; of namespace %q when both are set): %w", filter.Workflow, filter.Namespace, store.ErrInvalid)
 		}
 		p.Namespace, p.Name = ns, name
 	}

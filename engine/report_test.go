@@ -129,6 +129,11 @@ func TestReportRefusesFiltersThatMatchNothing(t *testing.T) {
 		{Namespace: "shop@1.0"},
 		{Workflow: "shop"},
 		{Namespace: "shop", Workflow: "billing/charge"},
+		// A version, or a '/' or '@' in either part: no task's workflow
+		// reads so, and the report was empty.
+		{Workflow: "shop/order@1.0.0"},
+		{Workflow: "shop/order/x"},
+		{Workflow: "shop@1/order"},
 	} {
 		_, err := env.Report(context.Background(), to.Add(-time.Hour), to, f)
 		if !errors.Is(err, store.ErrInvalid) {
