@@ -31,7 +31,7 @@ import (
 type Codec interface {
 	// Name identifies the encoding in the envelope ("aes-gcm/v1", say):
 	// change it when old payloads can no longer be decoded. New refuses
-	// an empty one.
+	// an empty one, and one with a NUL byte or not UTF-8.
 	Name() string
 	// Encode turns a payload's JSON document into the bytes to store.
 	Encode(doc []byte) ([]byte, error)

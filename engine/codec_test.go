@@ -324,6 +324,11 @@ func TestCodecWithoutANameRefused(t *testing.T) {
 	}{
 		{&xorCodec{}, `config: Codec's Name() is empty`},
 		{(*xorCodec)(nil), `config: Codec is a nil *engine_test.xorCodec`},
+		// Stored in every envelope: a NUL is refused by the store (every
+		// write failed), invalid UTF-8 is stored replaced (every read
+		// failed as another codec's).
+		{&xorCodec{name: "xor\x00v1"}, `config: Codec's Name() "xor\x00v1" contains a NUL byte`},
+		{&xorCodec{name: "xor\xffv1"}, `config: Codec's Name() "xor\xffv1" is not valid UTF-8`},
 	} {
 		err := (&engine.Config{Codec: c.codec}).Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -74,7 +74,7 @@ type Config struct {
 	// Codec, when set, encodes (compresses, encrypts) every payload the
 	// engine stores and decodes it when read; see Codec. Every process
 	// sharing the database needs the same one. A Codec whose Name is
-	// empty is refused.
+	// empty, holds a NUL byte or is not UTF-8 is refused.
 	Codec Codec
 	// Cache configures caching and coordination. The default is local
 	// only (ristretto, in process); Cache.Distributed = "redis://…" shares
@@ -356,8 +356,13 @@ func (c *Config) validateSettings() error {
 		// read back as its envelope.
 		if isNilPointer(c.Codec) {
 			bad("config: Codec is a nil %T", c.Codec)
-		} else if c.Codec.Name() == "" {
+		} else if name := c.Codec.Name(); name == "" {
 			bad("config: Codec's Name() is empty: it names the encoding in every stored envelope, and one without a name would be read back as the payload itself")
+		} else if strings.IndexByte(name, 0) >= 0 || !utf8.ValidString(name) {
+			// Stored in every envelope: the store refuses a NUL, and
+			// invalid UTF-8 is stored replaced, read back as another
+			// codec's name.
+			bad("config: %s: it names the encoding in every stored envelope", checkName("Codec's Name()", name))
 		}
 	}
 	if err := c.Retry.Validate(); err != nil {
