@@ -27,10 +27,12 @@ func defaultLogger(s *slog.Logger) *zap.Logger {
 type actorKey struct{}
 
 // WithActor returns a context that names who performs the operator
-// actions called with it (Cancel, Retry, Resolve, SendEvent): the name is
-// recorded as "actor" in the metadata of the transitions they write, so
-// the audit trail says who did it. The admin API sets it to the token's
-// name; an empty actor is not recorded.
+// actions called with it (Cancel, Retry, Resolve): the name is recorded as
+// "actor" in the metadata of the transitions they write, so the audit
+// trail says who did it. The admin API sets it to the token's name; an
+// empty actor is not recorded, and one with a NUL byte, which the metadata
+// cannot hold, makes those actions fail with store.ErrInvalid naming it.
+// SendEvent writes no transition: an event does not record who sent it.
 func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }

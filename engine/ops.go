@@ -48,7 +48,10 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	if p.Force {
 		m["forced"] = true
 	}
-	p.Metadata = operatorMeta(ctx, m)
+	var err error
+	if p.Metadata, err = operatorMeta(ctx, m); err != nil {
+		return fmt.Errorf("cancelling task %d: %w", taskID, err)
+	}
 	t, err := e.st.CancelTask(ctx, p)
 	if err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
@@ -71,7 +74,11 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("retrying task %d: %w", taskID, err)
 	}
-	p := &store.RetryTaskParams{TaskID: taskID, Metadata: operatorMeta(ctx, map[string]any{"reason": "operator retry"}), Now: e.now()}
+	meta, err := operatorMeta(ctx, map[string]any{"reason": "operator retry"})
+	if err != nil {
+		return fmt.Errorf("retrying task %d: %w", taskID, err)
+	}
+	p := &store.RetryTaskParams{TaskID: taskID, Metadata: meta, Now: e.now()}
 	if d, err := e.st.GetTask(ctx, taskID); err == nil && d.Task.Kind == store.KindCode {
 		// The durable step whose failure the workflow returned gets fresh
 		// attempts; failures the workflow handled stay recorded as they are.
@@ -107,6 +114,10 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
 	}
+	meta, err := operatorMeta(ctx, map[string]any{"reason": "operator resolved"})
+	if err != nil {
+		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
+	}
 	d, err := e.st.GetTask(ctx, taskID)
 	if err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
@@ -128,7 +139,7 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	if err != nil {
 		return fmt.Errorf("resolving %s of task %d: encoding results: %w", step, taskID, err)
 	}
-	if _, err := e.st.ResolveStep(ctx, &store.ResolveStepParams{StepID: s.ID, Results: doc, Metadata: operatorMeta(ctx, map[string]any{"reason": "operator resolved"}), Now: e.now()}); err != nil {
+	if _, err := e.st.ResolveStep(ctx, &store.ResolveStepParams{StepID: s.ID, Results: doc, Metadata: meta, Now: e.now()}); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
 	}
 	e.emit(Event{Name: EventStepResolved, TaskID: taskID, Step: step})
@@ -138,13 +149,19 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 }
 
 // operatorMeta is an operator action's transition metadata: m, with the
-// actor of ctx (WithActor) when there is one.
-func operatorMeta(ctx context.Context, m map[string]any) store.JSON {
-	if a := actorOf(ctx); a != "" {
+// actor of ctx (WithActor) when there is one. An actor with a NUL byte is
+// refused naming it: the store refuses the metadata, in its own words
+// ("metadata: contains a NUL character").
+func operatorMeta(ctx context.Context, m map[string]any) (store.JSON, error) {
+	a := actorOf(ctx)
+	if strings.IndexByte(a, 0) >= 0 {
+		return nil, fmt.Errorf("%w: WithActor: the actor %s contains a NUL byte", store.ErrInvalid, quoteName(a))
+	}
+	if a != "" {
 		m["actor"] = a
 	}
 	doc, _ := json.Marshal(m) // strings and bools always encode
-	return doc
+	return doc, nil
 }
 
 // TaskByKey returns the task that workflow ("namespace/name") was started
