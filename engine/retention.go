@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// ParseRetention reads a retention as a YAML template's key retention
-// writes it: a Go duration of at least a millisecond ("72h"), whole days
-// ("30d") or "forever" (KeepForever). (The CLI's configuration,
-// execution.retention, takes a duration or "forever", not days.)
+// ParseRetention reads a retention as a YAML template's key retention and
+// the CLI's configuration (execution.retention) write it: a Go duration of
+// at least a millisecond ("72h"), whole days ("30d") or "forever"
+// (KeepForever).
 func ParseRetention(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "forever" {

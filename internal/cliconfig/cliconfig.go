@@ -13,7 +13,7 @@
 //	  poll_interval: 1s
 //	  rescue_interval: 5s
 //	  schedule_interval: 1s
-//	  retention: 168h           # or "forever"
+//	  retention: 168h           # or 7d, or "forever"
 //	  default_timeout: 15m
 //	  queues: [default, mail]
 //	retry: {base: 1s, max: 5m}
@@ -202,13 +202,11 @@ var keys = []key{
 		if err := spaced(v); err != nil {
 			return err
 		}
-		if v.s == "forever" {
-			s.Config.Execution.Retention = engine.KeepForever
-			return nil
-		}
-		d, err := time.ParseDuration(v.s)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("%q is neither a positive duration (say 168h) nor \"forever\"", v.s)
+		// Read as a YAML template's retention is: the same words mean
+		// the same in both files.
+		d, err := engine.ParseRetention(v.s)
+		if err != nil {
+			return fmt.Errorf("%q is neither a duration of at least 1ms (say 168h), whole days (30d) nor \"forever\"", v.s)
 		}
 		s.Config.Execution.Retention = d
 		return nil

@@ -83,7 +83,7 @@ colour: blue
 		`conf.yaml:1: preset: "staging" is not a preset (one of development, test, production)`,
 		`conf.yaml:4: execution.max_concurrncy: unknown key (known here: min_concurrency, max_concurrency,`,
 		`conf.yaml:5: execution.lease_ttl: "soon" is not a duration`,
-		`conf.yaml:6: execution.retention: "0s" is neither a positive duration`,
+		`conf.yaml:6: execution.retention: "0s" is neither a duration of at least 1ms`,
 		`conf.yaml:7: execution.queues: is a list ([a, b]), got mail`,
 		`conf.yaml:8: execution.batch_size: "-3" is not a whole number`,
 		`conf.yaml:10: retry.base: is a single value, got a list`,
@@ -327,5 +327,24 @@ func TestSpacesAroundAValueAreNamed(t *testing.T) {
 	// A blank number still reads as not a number.
 	if _, err := Parse("", nil, []string{"TASKER_EXECUTION_BATCH_SIZE= "}); err == nil || !strings.Contains(err.Error(), `" " is not a whole number`) {
 		t.Fatalf("blank batch size: %v", err)
+	}
+}
+
+// execution.retention reads as a YAML template's retention does
+// (engine.ParseRetention): "30d" was refused here while a template took it.
+func TestRetentionTakesDaysAsTemplatesDo(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "72h": 72 * time.Hour, "forever": engine.KeepForever} {
+		s, err := Parse("", nil, []string{"TASKER_EXECUTION_RETENTION=" + in})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got := s.Config.Execution.Retention; got != want {
+			t.Errorf("%s: retention %s, want %s", in, got, want)
+		}
+	}
+	for _, in := range []string{"-1ns", "0d", "500us"} {
+		if _, err := Parse("", nil, []string{"TASKER_EXECUTION_RETENTION=" + in}); err == nil || !strings.Contains(err.Error(), "execution.retention") {
+			t.Errorf("%s: %v, want a refusal naming execution.retention", in, err)
+		}
 	}
 }
