@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -213,11 +214,14 @@ func (e *Engine) classify(ctx context.Context, a attemptInfo, policy stepPolicy,
 	} else if a.limit > 0 && a.attempt >= a.limit || !a.retryable && a.attempt >= 1 {
 		f.Kind = KindExhausted
 	}
+	// What the step's backoff leaves unset is the engine's: each delay
+	// field on its own, and the engine's NoJitter when the step sets no
+	// delay at all.
 	bp := policy.Backoff
-	if bp.Base == 0 && bp.Max == 0 { // the engine's delays, with the step's NoJitter
-		bp.Base, bp.Max = e.cfg.Retry.Base, e.cfg.Retry.Max
+	if bp.Base == 0 && bp.Max == 0 {
 		bp.NoJitter = bp.NoJitter || e.cfg.Retry.NoJitter
 	}
+	bp.Base, bp.Max = cmp.Or(bp.Base, e.cfg.Retry.Base), cmp.Or(bp.Max, e.cfg.Retry.Max)
 	delay := bp.Next(a.attempt, f.requested)
 	class := errclass.Of(err)
 	if f.Kind == KindTimeout {

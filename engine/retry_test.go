@@ -175,3 +175,40 @@ func TestFailOnAttemptsInjection(t *testing.T) {
 		t.Fatalf("task %s after %d attempts", d.Task.State, d.Steps[0].Attempts)
 	}
 }
+
+// A step's backoff that sets only Base or only Max takes the other from
+// Config.Retry, as its doc's "default Config.Retry" says: it took the
+// retry package's defaults (Base 1s, Max 5m), so a step setting Max under
+// an engine whose Base is 2m waited 1s, then 2s.
+func TestStepBackoffTakesTheMissingFieldFromConfig(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		step   retry.Policy
+		engine retry.Policy
+		gaps   []time.Duration
+	}{
+		{"max only", retry.Policy{Max: 10 * time.Minute, NoJitter: true}, retry.Policy{Base: 2 * time.Minute, Max: time.Hour}, []time.Duration{2 * time.Minute, 4 * time.Minute}},
+		{"base only", retry.Policy{Base: time.Minute, NoJitter: true}, retry.Policy{Base: time.Second, Max: 90 * time.Second}, []time.Duration{time.Minute, 90 * time.Second}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Retry: c.engine}})
+			var at []time.Time
+			must(t, env.HandleFunc("h", func(sc *engine.StepContext) (any, error) {
+				at = append(at, env.Clock.Now())
+				return nil, errors.New("down")
+			}))
+			must(t, env.Register(&engine.Template{Namespace: "t", Name: "retry", Steps: []engine.StepTemplate{{Name: "only", Handler: "h", RetryLimit: 3, Backoff: c.step}}}))
+			hd, err := env.Start(context.Background(), "t/retry", nil)
+			must(t, err)
+			env.RunUntilDone(hd.TaskID)
+			if len(at) != 3 {
+				t.Fatalf("%d attempts, want 3", len(at))
+			}
+			for n, want := range c.gaps {
+				if gap := at[n+1].Sub(at[n]); gap != want {
+					t.Errorf("attempt %d came %s after the one before, want %s", n+2, gap, want)
+				}
+			}
+		})
+	}
+}

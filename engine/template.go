@@ -102,7 +102,8 @@ type StepTemplate struct {
 	NotRetryable bool
 	// RetryLimit is the total number of attempts (default 3).
 	RetryLimit int
-	// Backoff is the wait between attempts (default Config.Retry). It is
+	// Backoff is the wait between attempts (default Config.Retry, which
+	// also gives Base or Max when only the other is set). It is
 	// refused on a step that makes one attempt (NotRetryable, or
 	// RetryLimit 1), where it would do nothing.
 	Backoff retry.Policy

@@ -93,7 +93,8 @@ func WithStepRetryLimit(n int) StepOption {
 func WithStepNoRetry() StepOption { return func(o *stepOptions) { o.noRetry = true } }
 
 // WithStepBackoff sets the step's backoff between attempts (default: the
-// engine's Retry policy). With WithStepNoRetry or WithStepRetryLimit(1),
+// engine's Retry policy, which also gives Base or Max when p sets only
+// the other). With WithStepNoRetry or WithStepRetryLimit(1),
 // where there is no retry to wait for, it fails the workflow.
 func WithStepBackoff(p retry.Policy) StepOption {
 	return func(o *stepOptions) {
