@@ -68,7 +68,9 @@
 // reads, an operator also acts on tasks, an admin also manages tokens.
 // Operator actions go through the engine's own operations with the
 // token's name as the actor (engine.WithActor), so the transition's
-// metadata records who did it ("actor":"token:NAME").
+// metadata records who did it ("actor":"token:NAME"). Sending an event
+// writes no transition, and the event row keeps no sender: only the
+// task's later moves show what it caused.
 //
 // Without tokens in the database a handler answers 401 to everything but
 // the health checks, unless Config.AllowAnonymous is set: then requests

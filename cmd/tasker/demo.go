@@ -74,7 +74,10 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	fmt.Fprintf(out, "tasker demo: %d orders of %s@%s on %s\n", o.orders, orderflow.Workflow, orderflow.Version, describe(st, o.db))
 
 	tr := bench.NewTracker()
-	events, unsubscribe := e.Subscribe(max(4096, 16*o.orders))
+	// Room for a run's events up to a bound (16 per order, 1,024 orders'
+	// worth at most: --orders 1000000 would have reserved 1.4 GB up front);
+	// events dropped past it are caught up by reading the store (Resync).
+	events, unsubscribe := e.Subscribe(min(max(4096, 16*o.orders), 16<<10))
 	consumed := make(chan struct{})
 	go func() { defer close(consumed); tr.Consume(events) }()
 
