@@ -389,6 +389,9 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 	switch r := doc["rate_limits"].(type) {
 	case nil:
 	case map[string]any:
+		if len(r) == 0 {
+			d.add(join(at, "rate_limits"), "is empty: give a system's limit (rate_limits: {payments: {per_second: 50, burst: 10}}), or leave rate_limits out")
+		}
 		t.RateLimits = map[string]RateLimit{}
 		for _, sys := range sortedKeys(r) {
 			path := join(join(at, "rate_limits"), sys)

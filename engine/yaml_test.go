@@ -501,6 +501,8 @@ func TestYAMLEmptyValuesAndZeroDurationsAreRefused(t *testing.T) {
 		{"environment", "namespace: s\nname: n\nsteps: [{name: a, handler: h}]\nenvironments:\n  dev:\n    steps:\n      - name: a\n        timeout: 0s\n", "environments.dev.steps[0].timeout", 8, "zero"},
 		// (taken before, doing nothing, or making the workflow unstartable)
 		{"empty retry", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry: {}\n", "steps[0].retry", 6, "is empty: give limit, base or max"},
+		{"empty rate limits", "namespace: s\nname: n\nrate_limits: {}\nsteps: [{name: a, handler: h}]\n", "rate_limits", 3, "is empty: give a system's limit"},
+		{"empty concurrency", "namespace: s\nname: n\nconcurrency: {}\nsteps: [{name: a, handler: h}]\n", "concurrency.max", 3, "is required"},
 		{"input schema false", "namespace: s\nname: n\ninput_schema: false\nsteps: [{name: a, handler: h}]\n", "input_schema", 3, "false accepts no input"},
 	})
 	if _, err := engine.ParseTemplate([]byte("namespace: s\nname: n\nqueue:\nsteps:\n  - name: a\n    handler: h\n    timeout:\n"), ""); err != nil {
