@@ -172,7 +172,7 @@ func operatorMeta(ctx context.Context, m map[string]any) (store.JSON, error) {
 func (e *Engine) TaskByKey(ctx context.Context, workflow, key string) (*store.Task, error) {
 	ns, name, ok := strings.Cut(workflow, "/")
 	switch {
-	case !ok || ns == "" || name == "" || strings.ContainsAny(name, "/@"):
+	case !ok || ns == "" || name == "" || strings.Contains(ns, "@") || strings.ContainsAny(name, "/@"):
 		return nil, fmt.Errorf("finding the task of %q by idempotency key: %w: the workflow must be \"namespace/name\" (keys are scoped by name, whatever the version)", workflow, store.ErrInvalid)
 	case key == "":
 		return nil, fmt.Errorf("finding the task of %s by idempotency key: %w: the key is empty", workflow, store.ErrInvalid)

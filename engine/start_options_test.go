@@ -158,6 +158,7 @@ func TestTaskByKeyRefusesAVersionedName(t *testing.T) {
 	for _, c := range []struct{ workflow, key, want string }{
 		{"t/dag@1.0.0", "order-1", `the workflow must be "namespace/name"`},
 		{"dag", "order-1", `the workflow must be "namespace/name"`},
+		{"t@1.0.0/dag", "order-1", `the workflow must be "namespace/name"`},
 		{"t/dag", "", "the key is empty"},
 	} {
 		if _, err := e.TaskByKey(ctx, c.workflow, c.key); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
