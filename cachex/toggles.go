@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Known feature toggles. Both are off unless switched on: off is the
+// Known feature toggles. Each is off unless switched on: off is the
 // behaviour the engine had before the feature existed.
 const (
 	// ToggleDynamicConcurrency lets the engine adjust step concurrency to
