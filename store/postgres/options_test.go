@@ -38,6 +38,10 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		{dsn + "&pool_max_conns=0", postgres.Options{}, "postgres dsn: pool_max_conns=0 is not a pool size (a whole number from 1)"},
 		{dsn + "&pool_max_conns=ten", postgres.Options{}, "postgres dsn: pool_max_conns=ten is not a pool size"},
 		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
+		// A schema with spaces around it (?schema=%20app, or a padded
+		// variable) was created under that name, beside the one meant.
+		{dsn, postgres.Options{Schema: " app"}, `postgres options: schema " app" has spaces around it: write "app"`},
+		{dsn, postgres.Options{Schema: "app\n"}, `postgres options: schema "app\n" has spaces around it: write "app"`},
 	} {
 		st, err := postgres.Open(context.Background(), c.dsn, &c.opts)
 		if err == nil {

@@ -90,9 +90,9 @@ const DefaultMaxConns = 10
 type Options struct {
 	// Schema holds Tasker's tables; Open creates it when missing, and sets
 	// every connection's search_path to it (a dsn that sets search_path
-	// too is refused). Empty: the connection's
-	// current schema (usually "public"), which Open never creates but does
-	// migrate (Tasker's tables are created there).
+	// too is refused, and so is a name with spaces around it). Empty: the
+	// connection's current schema (usually "public"), which Open never
+	// creates but does migrate (Tasker's tables are created there).
 	Schema string
 	// ReadOnly opens an existing Tasker schema for reading only: Open
 	// creates and migrates nothing, every transaction is read-only
@@ -143,6 +143,11 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if strings.IndexByte(out.Schema, 0) >= 0 || len(out.Schema) > 63 {
 		return out, fmt.Errorf("postgres options: schema %q must be at most 63 bytes without NUL", out.Schema)
+	}
+	// Quoted, " app" is a schema of its own: Open created it beside the
+	// one meant (?schema=%20app, a padded variable).
+	if t := strings.TrimSpace(out.Schema); t != out.Schema {
+		return out, fmt.Errorf("postgres options: schema %q has spaces around it: write %q", out.Schema, t)
 	}
 	return out, nil
 }
