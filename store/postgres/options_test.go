@@ -35,8 +35,10 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		{dsn + "&pool_min_conns=11", postgres.Options{}, "pool_min_conns=11 is above the pool's size"},
 		// Without MaxConns, a pool_max_conns that is no pool size was
 		// refused as if it stood "beside Options.MaxConns 10", unset.
-		{dsn + "&pool_max_conns=0", postgres.Options{}, "postgres dsn: pool_max_conns=0 is not a pool size (a whole number from 1)"},
+		{dsn + "&pool_max_conns=0", postgres.Options{}, "postgres dsn: pool_max_conns=0 is not a pool size (a whole number from 1 to 1048576)"},
 		{dsn + "&pool_max_conns=ten", postgres.Options{}, "postgres dsn: pool_max_conns=ten is not a pool size"},
+		// Past the largest pool it was refused as Options.MaxConns, unset.
+		{dsn + "&pool_max_conns=2000000", postgres.Options{}, "postgres dsn: pool_max_conns=2000000 is not a pool size (a whole number from 1 to 1048576)"},
 		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
 		// A schema with spaces around it (?schema=%20app, or a padded
 		// variable) was created under that name, beside the one meant.

@@ -129,7 +129,7 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.MaxConns == 0 {
 		out.MaxConns = DefaultMaxConns
 	}
-	if out.MaxConns > 1<<20 {
+	if out.MaxConns > maxConns {
 		return out, fmt.Errorf("postgres options: max conns %d is absurd", out.MaxConns)
 	}
 	if out.WakeupPoll > 0 && out.WakeupPoll < time.Millisecond {
@@ -152,11 +152,15 @@ func (o *Options) withDefaults() (Options, error) {
 	return out, nil
 }
 
+// maxConns bounds MaxConns and a dsn's pool_max_conns: past it, a pool
+// size is a mistake.
+const maxConns = 1 << 20
+
 // fromDSN reconciles opts with what dsn sets that Open would otherwise
 // override: pgxpool's pool_max_conns is the budget when MaxConns is not
 // set, and is refused beside another one (the pool is MaxConns, which also
 // bounds the store's callers) or when it is no pool size (not a whole
-// number from 1); a pool_min_conns above the budget and a
+// number from 1 to maxConns); a pool_min_conns above the budget and a
 // search_path beside Options.Schema (the schema becomes every
 // connection's search_path) are refused. A dsn that does not parse is
 // left to pgxpool to report.
@@ -173,8 +177,8 @@ func fromDSN(dsn string, opts *Options) (*Options, error) {
 	if v, ok := p["pool_max_conns"]; ok {
 		n, err := strconv.Atoi(v)
 		switch {
-		case err != nil || n < 1:
-			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s is not a pool size (a whole number from 1)", v)
+		case err != nil || n < 1 || n > maxConns:
+			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s is not a pool size (a whole number from 1 to %d)", v, maxConns)
 		case o.MaxConns == 0:
 			o.MaxConns = n
 		case n != o.MaxConns:
