@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/internal/chaos"
@@ -56,6 +59,11 @@ sampled (their slopes printed after the table). The exit status is 1 when a
 scenario broke an invariant. See docs/chaos.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Given empty (--only "$SCENARIO" unset), it ran every
+			// scenario, as if it had not been given.
+			if cmd.Flags().Changed("only") && strings.TrimSpace(o.Only) == "" {
+				return fmt.Errorf("--only is empty (got %q): give part of a scenario's name, or leave --only out for every scenario", o.Only)
+			}
 			if err := refuseSchemaParam(o.DB); err != nil {
 				return err
 			}

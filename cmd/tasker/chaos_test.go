@@ -25,6 +25,10 @@ func TestChaosSoakFlagsAreChecked(t *testing.T) {
 	mustFail(t, "--soak: 3ns is under 1s", "chaos", "--soak", "3ns")
 	mustFail(t, "--quick and --soak", "chaos", "--soak", "1m", "--quick")
 	mustFail(t, `--only "x" and --soak`, "chaos", "--soak", "1m", "--only", "x")
+	// An empty --only ("$SCENARIO" unset) ran every scenario, as if it
+	// had not been given (refused before --db is looked at).
+	mustFail(t, `--only is empty (got ""): give part of a scenario's name`, "chaos", "--only", "", "--db", "oracle")
+	mustFail(t, `--only is empty (got " ")`, "chaos", "--only", " ", "--db", "oracle")
 	// An empty --db is refused as by every other command (it ran SQLite).
 	mustFail(t, `--db is empty: give "sqlite" or a postgres:// URL`, "chaos", "--db", "", "--quick", "--only", "no such scenario")
 }
