@@ -26,10 +26,10 @@
 // the file, or a TASKER_ variable under a known section such as
 // TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
 // value of the wrong kind (a number, duration or preset with spaces around
-// it says so), an empty db, worker_id or execution.queues, a
-// preset that does not exist and a second YAML document in the file
-// (after ---) are errors, all reported at once, each naming the key and
-// the file's line (or the variable).
+// it says so), an empty db, worker_id, execution.queues or
+// cache.distributed, a preset that does not exist and a second YAML
+// document in the file (after ---) are errors, all reported at once, each
+// naming the key and the file's line (or the variable).
 package cliconfig
 
 import (
@@ -224,7 +224,15 @@ var keys = []key{
 	{"retry.max", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Retry.Max })},
 	{"predictive_retry.min", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Min })},
 	{"predictive_retry.max", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.PredictiveRetry.Max })},
-	{"cache.distributed", kString, func(s *Settings, v value) error { s.Config.Cache.Distributed = v.s; return nil }},
+	{"cache.distributed", kString, func(s *Settings, v value) error {
+		// Empty, every worker caches for itself alone: a variable left
+		// unset would drop the shared Redis without a word.
+		if strings.TrimSpace(v.s) == "" {
+			return errors.New("is empty: give a redis:// URL, or leave cache.distributed out (each process caches alone)")
+		}
+		s.Config.Cache.Distributed = v.s
+		return nil
+	}},
 }
 
 // sections are the keys that hold mappings.

@@ -28,7 +28,7 @@ retry: {base: 2s, max: 1m}
 predictive_retry:
   max: 2m
 cache:
-  distributed: ""
+  distributed: "redis://127.0.0.1:6379/0"
 `
 
 func TestGoodFileAndEnv(t *testing.T) {
@@ -43,7 +43,7 @@ func TestGoodFileAndEnv(t *testing.T) {
 	c := s.Config
 	if s.DB != "postgres://localhost/tasker" || c.WorkerID != "api-1" || c.Execution.MaxConcurrency != 64 || c.Execution.LeaseTTL != 45*time.Second ||
 		c.Execution.Retention != engine.KeepForever || strings.Join(c.Execution.Queues, ",") != "a,b" || c.Retry.Base != 2*time.Second ||
-		c.Retry.Max != time.Minute || c.PredictiveRetry.Max != 2*time.Minute {
+		c.Retry.Max != time.Minute || c.PredictiveRetry.Max != 2*time.Minute || c.Cache.Distributed != "redis://127.0.0.1:6379/0" {
 		t.Fatalf("settings %+v / %+v", s, c.Execution)
 	}
 	if got := strings.Join(s.SectionsSet("execution", "retry", "cache", "predictive_retry"), ","); got != "execution,retry,cache,predictive_retry" {
@@ -286,6 +286,25 @@ func TestEmptyWorkerIDAndQueuesRefused(t *testing.T) {
 	}
 	if s, err := Parse("c.yaml", []byte("execution:\n"), nil); err != nil || s.Config.WorkerID != "" || s.Config.Execution.Queues != nil {
 		t.Fatalf("an empty section: %+v, %v", s, err)
+	}
+}
+
+// An empty cache.distributed (TASKER_CACHE_DISTRIBUTED= from an unset
+// variable, distributed: "") is refused naming where it was set, as an
+// empty db or worker_id is: the workers cached locally only, each its own,
+// without a word, where the shared Redis was meant.
+func TestEmptyDistributedCacheRefused(t *testing.T) {
+	for _, c := range []struct {
+		data string
+		env  []string
+		want string
+	}{
+		{"cache:\n  distributed: \"\"\n", nil, `c.yaml:2: cache.distributed: is empty: give a redis:// URL, or leave cache.distributed out`},
+		{"", []string{"TASKER_CACHE_DISTRIBUTED= "}, `TASKER_CACHE_DISTRIBUTED: cache.distributed: is empty`},
+	} {
+		if _, err := Parse("c.yaml", []byte(c.data), c.env); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q, %q): %v, want an error saying %q", c.data, c.env, err, c.want)
+		}
 	}
 }
 
