@@ -400,12 +400,18 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 					continue
 				}
 				for _, e := range x {
+					// Trimmed as a variable's items are: " mail" is
+					// queue mail in both.
 					s, ok := e.(string)
-					if !ok || s == "" {
-						problems = append(problems, fmt.Errorf("%s: %s: lists names, got %v", at(path), path, e))
+					if !ok || strings.TrimSpace(s) == "" {
+						got := fmt.Sprint(e)
+						if ok {
+							got = strconv.Quote(s)
+						}
+						problems = append(problems, fmt.Errorf("%s: %s: lists names, got %s", at(path), path, got))
 						continue
 					}
-					val.list = append(val.list, s)
+					val.list = append(val.list, strings.TrimSpace(s))
 				}
 			case map[string]any:
 				problems = append(problems, fmt.Errorf("%s: %s: is a single value, got a mapping", at(path), path))

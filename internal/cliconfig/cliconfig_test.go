@@ -308,6 +308,24 @@ func TestEmptyDistributedCacheRefused(t *testing.T) {
 	}
 }
 
+// A list's items are trimmed in the file as in its variable (the doc of
+// spaced says so): queues: [" mail"] had the worker claim from a queue
+// " mail", which no task of queue mail is in, while
+// TASKER_EXECUTION_QUEUES=" mail" claimed from mail. A blank item is
+// refused as an empty one is.
+func TestListItemsTrimmedInTheFileAsInTheEnv(t *testing.T) {
+	s, err := Parse("c.yaml", []byte("execution:\n  queues: [\" mail\", \"default \"]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Config.Execution.Queues, ","); got != "mail,default" {
+		t.Fatalf("queues %q, want [mail default]", s.Config.Execution.Queues)
+	}
+	if _, err := Parse("c.yaml", []byte("execution:\n  queues: [mail, \" \"]\n"), nil); err == nil || !strings.Contains(err.Error(), `c.yaml:2: execution.queues: lists names, got " "`) {
+		t.Fatalf("a blank queue: %v", err)
+	}
+}
+
 // A name that YAML reads as a number keeps its text as written:
 // worker_id: 007 named the worker "7" (the number's text), and db: 0x1F
 // opened the file "31".
