@@ -45,6 +45,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/editdist"
 )
@@ -187,7 +188,9 @@ var keys = []key{
 			return errors.New("is empty: give this process's name, or leave worker_id out (host-pid)")
 		}
 		s.Config.WorkerID = v.s
-		return nil
+		// What the engine refuses in it is reported here, naming where
+		// it was set: Validate of the whole configuration cannot.
+		return Validate(engine.Config{WorkerID: v.s})
 	}},
 	{"execution.min_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MinConcurrency })},
 	{"execution.max_concurrency", kInt, intField(func(c *engine.Config) *int { return &c.Execution.MaxConcurrency })},
@@ -231,7 +234,7 @@ var keys = []key{
 			return errors.New("is empty: give a redis:// URL, or leave cache.distributed out (each process caches alone)")
 		}
 		s.Config.Cache.Distributed = v.s
-		return nil
+		return Validate(engine.Config{Cache: cachex.Config{Distributed: v.s}}) // as worker_id's
 	}},
 }
 
