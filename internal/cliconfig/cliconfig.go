@@ -221,7 +221,7 @@ var keys = []key{
 			return errors.New("lists no queue: name at least one, or leave execution.queues out (the default queue)")
 		}
 		s.Config.Execution.Queues = v.list
-		return nil
+		return Validate(engine.Config{Execution: engine.ExecutionConfig{Queues: v.list}}) // as worker_id's
 	}},
 	{"retry.base", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Retry.Base })},
 	{"retry.max", kDuration, msField(func(c *engine.Config) *time.Duration { return &c.Retry.Max })},

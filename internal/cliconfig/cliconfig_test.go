@@ -308,10 +308,11 @@ func TestEmptyDistributedCacheRefused(t *testing.T) {
 	}
 }
 
-// A worker_id or cache.distributed the engine refuses is refused naming the
-// variable (or the file's line) and the key: the engine's error was
-// reported as the file's ("c.yaml: config: cache: distributed: …"), when
-// the variable had set it, or as the "configuration's" without a file.
+// A worker_id, execution.queues or cache.distributed the engine refuses is
+// refused naming the variable (or the file's line) and the key: the
+// engine's error was reported as the file's ("c.yaml: config: cache:
+// distributed: …"), when the variable had set it, or as the
+// "configuration's" without a file.
 func TestEngineRefusalsNameWhereTheValueWasSet(t *testing.T) {
 	for _, c := range []struct {
 		data string
@@ -321,6 +322,7 @@ func TestEngineRefusalsNameWhereTheValueWasSet(t *testing.T) {
 		{"db: x\n", []string{"TASKER_CACHE_DISTRIBUTED=http://cache:6379"}, `TASKER_CACHE_DISTRIBUTED: cache.distributed: config: cache: distributed: "http://cache:6379": scheme must be redis:// or rediss://`},
 		{"cache: {distributed: \"http://cache:6379\"}\n", nil, `c.yaml:1: cache.distributed: config: cache: distributed: "http://cache:6379": scheme must be`},
 		{"", []string{"TASKER_WORKER_ID=a\x00b"}, `TASKER_WORKER_ID: worker_id: config: worker ID "a\x00b" contains a NUL byte`},
+		{"db: x\n", []string{"TASKER_EXECUTION_QUEUES=mail,mail"}, `TASKER_EXECUTION_QUEUES: execution.queues: config: execution queues[1] "mail" is listed twice`},
 	} {
 		if _, err := Parse("c.yaml", []byte(c.data), c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Parse(%q, %q): %v, want an error saying %q", c.data, c.env, err, c.want)
