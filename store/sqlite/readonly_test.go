@@ -208,3 +208,18 @@ func TestOpenNeedsTheDirectory(t *testing.T) {
 		t.Fatal("an empty path opened")
 	}
 }
+
+// A path that is a directory (--db /var/lib/tasker, the file's name left
+// out) is refused saying so, as a read-only Open refuses it: Open failed
+// in SQLite's words, "unable to open database file (14)", which named
+// neither the path's problem nor the fix.
+func TestOpenRefusesADirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, ro := range []bool{false, true} {
+		_, err := sqlite.Open(context.Background(), dir, &sqlite.Options{ReadOnly: ro})
+		if want := "opening sqlite " + dir + ": it is a directory"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%s, read-only %v): %v, want an error saying %q", dir, ro, err, want)
+		}
+	}
+}

@@ -194,10 +194,10 @@ type Store struct {
 }
 
 // Open opens the database at path, creating the file when missing (but not
-// its directory: a missing directory is an error naming it), switches it to
-// WAL and applies the embedded migrations. Path Memory opens a private
-// in-memory database. With Options.ReadOnly it does none of that: see
-// there.
+// its directory: a missing directory is an error naming it, and so is a
+// path that is a directory), switches it to WAL and applies the embedded
+// migrations. Path Memory opens a private in-memory database. With
+// Options.ReadOnly it does none of that: see there.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -247,6 +247,10 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("opening sqlite %s: directory %s: %w", path, dir, err)
 		} else if !fi.IsDir() {
 			return nil, fmt.Errorf("opening sqlite %s: %s is not a directory", path, dir)
+		}
+		// SQLite's own error would be "unable to open database file".
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			return nil, fmt.Errorf("opening sqlite %s: it is a directory", path)
 		}
 		pragmas.Add("_pragma", "journal_mode(WAL)")
 		wq := url.Values{}
