@@ -121,6 +121,11 @@ func TestDBFlagMistakes(t *testing.T) {
 	dir := t.TempDir()
 	mustFail(t, "an SQLite path takes no ?parameters", "migrate", "--db", filepath.Join(dir, "a.db")+"?foo=bar")
 	mustFail(t, "an SQLite path takes no ?parameters", "migrate", "--db", "sqlite://"+filepath.Join(dir, "b.db")+"?_pragma=journal_mode(delete)")
+	// An SQLite URI or a #fragment was refused in the store's words, which
+	// told the user to set sqlite.Options, out of a CLI user's reach.
+	mustFail(t, "--db "+filepath.Join(dir, "c.db")+"#x: an SQLite path takes no ?parameters or #fragment", "migrate", "--db", filepath.Join(dir, "c.db")+"#x")
+	mustFail(t, `--db file:d.db is an SQLite URI: give the file's path alone (d.db), or sqlite://d.db`, "migrate", "--db", "file:d.db")
+	mustFail(t, `--db sqlite://file:d.db is an SQLite URI: give the file's path alone (d.db)`, "tasks", "ls", "--db", "sqlite://file:d.db")
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Errorf("refused --db values created %v", files)
 	}

@@ -177,9 +177,13 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 	}
 	// SQLite reads a ? in the path as the start of URI parameters: it
 	// opened the part before it and dropped the rest unread (or, for a
-	// pragma, created the file, then failed).
-	if strings.Contains(t.path, "?") {
-		return nil, fmt.Errorf("%s %s: an SQLite path takes no ?parameters (the store sets its own pragmas); give the file's path alone", from, dsn)
+	// pragma, created the file, then failed). The store refuses a # and
+	// an SQLite URI too, in words for programs (set sqlite.Options).
+	if strings.ContainsAny(t.path, "?#") {
+		return nil, fmt.Errorf("%s %s: an SQLite path takes no ?parameters or #fragment (the store sets its own pragmas); give the file's path alone", from, dsn)
+	}
+	if p, ok := strings.CutPrefix(t.path, "file:"); ok {
+		return nil, fmt.Errorf("%s %s is an SQLite URI: give the file's path alone (%s), or sqlite://%s", from, dsn, p, p)
 	}
 	return t, nil
 }
