@@ -24,6 +24,9 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		want string
 	}{
 		{sqlite.Options{BusyTimeout: 10}, "busy timeout 10ns is under a millisecond"},
+		// Past SQLite's largest (2^31-1 ms, about 24.8 days) the pragma
+		// read busy_timeout(0): no wait at all, the opposite of asked.
+		{sqlite.Options{BusyTimeout: 1000 * time.Hour}, "sqlite options: busy timeout 1000h0m0s is over SQLite's largest, 596h31m23.647s"},
 		{sqlite.Options{ReadOnly: true, Synchronous: "FULL"}, `synchronous "FULL" is set with read only`},
 		{sqlite.Options{QueryHooks: []bun.QueryHook{nil}}, "query hook 0 is nil"},
 	} {

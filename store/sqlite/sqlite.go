@@ -55,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -87,8 +88,9 @@ type Options struct {
 	Synchronous string
 	// BusyTimeout bounds how long a connection waits for a lock held by
 	// another process sharing the file (default 10 s; at least a
-	// millisecond, SQLite's unit). Memory is one connection that shares
-	// nothing: setting it there is refused.
+	// millisecond, SQLite's unit, and at most 2^31-1 of them, about 24.8
+	// days). Memory is one connection that shares nothing: setting it
+	// there is refused.
 	BusyTimeout time.Duration
 	// ReadConns is the size of the read pool (default 4). Memory has
 	// none: setting it there is refused.
@@ -136,6 +138,11 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if out.BusyTimeout > 0 && out.BusyTimeout < time.Millisecond {
 		return out, fmt.Errorf("sqlite options: busy timeout %s is under a millisecond, which SQLite counts as none: a bare number is nanoseconds (write 10 * time.Second, not 10)", out.BusyTimeout)
+	}
+	// SQLite takes the milliseconds as a C int: past it, busy_timeout
+	// read 0, no wait at all for another process's lock.
+	if maxBusy := math.MaxInt32 * time.Millisecond; out.BusyTimeout > maxBusy {
+		return out, fmt.Errorf("sqlite options: busy timeout %s is over SQLite's largest, %s", out.BusyTimeout, maxBusy)
 	}
 	if out.ReadOnly && o.Synchronous != "" {
 		return out, fmt.Errorf("sqlite options: synchronous %q is set with read only, where it does not apply (a read-only store writes nothing): drop one", o.Synchronous)
