@@ -276,3 +276,23 @@ func TestBlankFiltersRefused(t *testing.T) {
 		t.Fatalf("a refused command created the database (%v)", err)
 	}
 }
+
+// --db's postgres URL reaches the driver as written, less its ?schema=:
+// the query was re-encoded, a space (%20) becoming a '+', which pgx does
+// not read as a space, so application_name=my%20app named the connections
+// "my+app" and options=-c%20statement_timeout%3D5s failed to connect
+// ("unrecognized configuration parameter").
+func TestDBURLKeepsItsParametersAsWritten(t *testing.T) {
+	for _, c := range []struct{ db, url, schema string }{
+		{"postgres://u@h/db?application_name=my%20app&options=-c%20statement_timeout%3D5s&schema=s",
+			"postgres://u@h/db?application_name=my%20app&options=-c%20statement_timeout%3D5s", "s"},
+		{"postgres://u@h/db?schema=s&sslmode=disable&application_name=a%20b", "postgres://u@h/db?sslmode=disable&application_name=a%20b", "s"},
+		{"postgres://u@h/db?application_name=a%20b", "postgres://u@h/db?application_name=a%20b", ""},
+		{"postgresql://u@h/db?schema=s", "postgresql://u@h/db", "s"},
+	} {
+		got, err := parseDB(c.db)
+		if err != nil || got.pgURL != c.url || got.schema != c.schema {
+			t.Errorf("parseDB(%s): %+v, %v; want URL %s, schema %q", c.db, got, err, c.url, c.schema)
+		}
+	}
+}
