@@ -39,6 +39,10 @@ It opens the database read-only.`,
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), workersJSON{Workers: ws})
 			}
+			if len(ws) == 0 && all {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), "no workers, live or expired within the last day")
+				return err
+			}
 			return printWorkers(cmd.OutOrStdout(), ws)
 		},
 	}

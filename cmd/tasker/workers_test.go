@@ -46,6 +46,11 @@ func TestWorkersAndExplain(t *testing.T) {
 	if out := mustExecute(t, "workers", "--db", db); !strings.Contains(out, "no live workers") {
 		t.Fatalf("an empty registry lists:\n%s", out)
 	}
+	// --all looked at the expired too: "no live workers" said less than
+	// it had found (none of those either).
+	if out := mustExecute(t, "workers", "--all", "--db", db); out != "no workers, live or expired within the last day\n" {
+		t.Fatalf("an empty registry lists with --all:\n%s", out)
+	}
 	out := mustExecute(t, "explain", id, "--db", db)
 	for _, want := range []string{"live workers: none", "pack", "there is no live worker", "send", "waiting on 1 dependency: pack (pending)"} {
 		if !strings.Contains(out, want) {
