@@ -38,6 +38,11 @@ func (b *lineBuffer) Write(p []byte) (int, error) {
 func TestTokensAndServe(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "serve.db")
 	mustExecute(t, "migrate", "--db", db)
+	// With none, ls printed its header alone, where tasks ls, workers and
+	// schedules list say there is nothing.
+	if ls := mustExecute(t, "tokens", "ls", "--db", db); ls != "no tokens (`tasker tokens create --name NAME --role ROLE` creates one)\n" {
+		t.Fatalf("tokens ls without tokens:\n%s", ls)
+	}
 	mustFail(t, "tasker tokens create", "serve", "--db", db, "--listen", "0.0.0.0:0")
 	mustFail(t, "--role", "tokens", "create", "--db", db, "--name", "x", "--role", "root")
 	mustFail(t, "--name is required", "tokens", "create", "--db", db, "--role", "viewer")

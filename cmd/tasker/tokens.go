@@ -69,6 +69,10 @@ func newTokensLsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(ts) == 0 {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), "no tokens (`tasker tokens create --name NAME --role ROLE` creates one)")
+				return err
+			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED\tREVOKED")
 			for _, t := range ts {
