@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/internal/cliconfig"
+	"github.com/tasker-go/tasker/internal/pgdsn"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/store/sqlite"
@@ -169,7 +170,7 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 			return nil, fmt.Errorf("%s: ?schema= needs one schema name (got %q); leave it out for the connection's current schema", from, s)
 		}
 		t.schema = q.Get("schema")
-		u.RawQuery = withoutParam(u.RawQuery, "schema")
+		u.RawQuery = pgdsn.Without(u.RawQuery, "schema")
 		t.pgURL = u.String()
 	default:
 		return nil, fmt.Errorf("%s: unsupported URL scheme %q (give an SQLite file path, sqlite://PATH or a postgres:// URL)", from, scheme)
@@ -185,21 +186,6 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 		return nil, fmt.Errorf("%s %s is an SQLite URI: give the file's path alone (%s), or sqlite://%s", from, dsn, p, p)
 	}
 	return t, nil
-}
-
-// withoutParam is the URL query rawQuery without the parameter name, the
-// others as written: re-encoded (url.Values.Encode), a %20 became a '+',
-// which pgx does not read as a space.
-func withoutParam(rawQuery, name string) string {
-	var kept []string
-	for p := range strings.SplitSeq(rawQuery, "&") {
-		k, _, _ := strings.Cut(p, "=")
-		if k, err := url.QueryUnescape(k); p == "" || (err == nil && k == name) {
-			continue
-		}
-		kept = append(kept, p)
-	}
-	return strings.Join(kept, "&")
 }
 
 // knownScheme reports whether s names a URL scheme --db takes.

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tasker-go/tasker/internal/bench/ceiling"
+	"github.com/tasker-go/tasker/internal/pgdsn"
 	"github.com/tasker-go/tasker/store/postgres"
 )
 
@@ -94,9 +95,7 @@ func runPostgresBench(ctx context.Context, out io.Writer, o Options, chosen []wo
 	if err != nil {
 		return fmt.Errorf("postgres URL: %w", err)
 	}
-	q := u.Query()
-	q.Del("schema") // every run gets a schema of its own
-	u.RawQuery = q.Encode()
+	u.RawQuery = pgdsn.Without(u.RawQuery, "schema") // every run gets a schema of its own
 	dsn := u.String()
 	settings, err := serverSettings(ctx, dsn)
 	if err != nil {

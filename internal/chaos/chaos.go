@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tasker-go/tasker/internal/pgdsn"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/store/sqlite"
@@ -172,9 +173,7 @@ func newTarget(db string) (*target, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--db: %w", err)
 		}
-		q := u.Query()
-		q.Del("schema") // every scenario gets a schema of its own
-		u.RawQuery = q.Encode()
+		u.RawQuery = pgdsn.Without(u.RawQuery, "schema") // every scenario gets a schema of its own
 		return &target{kind: "postgres", dsn: u.String()}, nil
 	}
 	return nil, fmt.Errorf(`--db: %q is neither "sqlite" nor a postgres:// URL`, db)

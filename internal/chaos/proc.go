@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/pgdsn"
 	"github.com/tasker-go/tasker/internal/proctest"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
@@ -72,9 +73,7 @@ func (o opener) place(app string) place {
 	schema := fmt.Sprintf("tasker_chaos_p%d_%d", os.Getpid(), tg.n)
 	tg.drops = append(tg.drops, schema)
 	u, _ := url.Parse(tg.dsn) // parsed in newTarget
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
+	u.RawQuery = pgdsn.With(u.RawQuery, "application_name", app)
 	return place{Postgres: u.String(), Schema: schema}
 }
 
@@ -84,9 +83,7 @@ func (p place) named(app string) place {
 		return p
 	}
 	u, _ := url.Parse(p.Postgres) // built by opener.place
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
+	u.RawQuery = pgdsn.With(u.RawQuery, "application_name", app)
 	p.Postgres = u.String()
 	return p
 }
