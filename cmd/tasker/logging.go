@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,32 @@ type logFlags struct {
 func (f *logFlags) add(root *cobra.Command) {
 	root.PersistentFlags().StringVar(&f.level, "log-level", "warn", "engine log level: debug, info, warn or error (warn: only what the engine cannot report another way)")
 	root.PersistentFlags().StringVar(&f.format, "log-format", "text", "engine log format on standard error: text or json")
+}
+
+// engineLogged are the commands that run an engine on this process's
+// standard error (cliLogger): --log-level and --log-format set its log.
+// Given to another command (tasks ls, migrate, bench, chaos), they are
+// refused: that command would take them and log nothing (bench's and
+// chaos's engines keep their own logs, counted or at warn).
+var engineLogged = []string{
+	"approval start", "demo", "events send", "explain", "report",
+	"schedules delete", "schedules pause", "schedules resume", "schedules trigger",
+	"serve", "tasks cancel", "tasks resolve", "tasks retry", "worker",
+}
+
+// checkUsed refuses --log-level or --log-format given to a command that
+// runs no engine logging through them.
+func (f *logFlags) checkUsed(cmd *cobra.Command) error {
+	path := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+	if slices.Contains(engineLogged, path) {
+		return nil
+	}
+	for _, name := range []string{"log-level", "log-format"} {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
+			return fmt.Errorf("--%s does nothing for `%s`: it runs no engine logging here (it applies to %s)", name, cmd.CommandPath(), strings.Join(engineLogged, ", "))
+		}
+	}
+	return nil
 }
 
 // check refuses a level or format that is not one of the choices.

@@ -48,7 +48,7 @@ TASKER_EXECUTION_QUEUES?); other TASKER_ names are left alone.`,
 	// A TASKER_ variable that looks like a misspelt one of the
 	// configuration's is refused before any command does anything.
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if err := errors.Join(cliconfig.CheckEnv(os.Environ()), logs.check()); err != nil {
+		if err := errors.Join(cliconfig.CheckEnv(os.Environ()), logs.check(), logs.checkUsed(cmd)); err != nil {
 			return err
 		}
 		return dbFromEnv(cmd)

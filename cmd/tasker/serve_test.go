@@ -123,6 +123,17 @@ func TestLogFlagsAreChecked(t *testing.T) {
 	if out := mustExecute(t, "demo", "--db", db, "--orders", "2"); strings.Contains(out, "step completed") {
 		t.Fatalf("the default level (warn) printed debug lines:\n%s", out)
 	}
+	// A command that runs no engine logging through them refuses them,
+	// naming the flag and the command: it took them and logged nothing.
+	mustFail(t, "--log-level does nothing for `tasker tasks ls`", "tasks", "ls", "--db", db, "--log-level", "debug")
+	mustFail(t, "--log-format does nothing for `tasker chaos`", "chaos", "--log-format", "json")
+	mustFail(t, "--log-level does nothing for `tasker bench`", "bench", "--log-level", "info")
+	// Every command named as logging exists.
+	for _, path := range engineLogged {
+		if c, _, err := newRootCmd().Find(strings.Fields(path)); err != nil || c.CommandPath() != "tasker "+path {
+			t.Errorf("engineLogged names %q, which is no command (found %v, %v)", path, c, err)
+		}
+	}
 }
 
 // startServe runs serve with args until it prints where it listens, and
