@@ -16,7 +16,8 @@ import (
 // Replay runs a workflow task's function against its recorded history with
 // the code registered now, executing nothing new: it returns a
 // *NonDeterminismError (errors.Is ErrNonDeterministic) when the code
-// diverges from the history, a *VersionError (errors.Is
+// diverges from the history (it calls another operation, or it returns,
+// with an error or without, where the history goes on), a *VersionError (errors.Is
 // ErrVersionUnsupported) when the history's version of a change is one the
 // code no longer supports (see Version), and nil when the history is a
 // valid prefix of what the code does. Code that would fail the workflow
@@ -127,9 +128,15 @@ func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
 		return fmt.Errorf("replaying task %d: the code fails the workflow: %w", h.TaskID, wctx.fail)
 	case wctx.stop != nil:
 		return nil // the history ends here; the code went on consistently
-	case ferr == nil && wctx.last > wctx.seq:
+	case wctx.last > wctx.seq:
+		// The code returned, with or without an error, where the history
+		// goes on: the recorded run did not stop there.
 		name, kind := recordedName(wctx.history[wctx.seq+1])
-		return &NonDeterminismError{TaskID: h.TaskID, Sequence: wctx.seq + 1, Recorded: describe(name, kind)}
+		nd := &NonDeterminismError{TaskID: h.TaskID, Sequence: wctx.seq + 1, Recorded: describe(name, kind)}
+		if ferr != nil {
+			return fmt.Errorf("%w (it returned the error: %v)", nd, ferr)
+		}
+		return nd
 	}
 	return nil
 }

@@ -265,6 +265,37 @@ func TestWorkflowReplayRefusesWhatTheCodeNoLongerReads(t *testing.T) {
 	}
 }
 
+// TestWorkflowReplayRefusesCodeThatReturnsEarly: code that returns an
+// error where the history goes on (it gives up after a step the recorded
+// run went past) is not deterministic. Replay returned nil, a "valid
+// prefix", and the deploy it vetted failed the resumed workflows there.
+func TestWorkflowReplayRefusesCodeThatReturnsEarly(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	early := false
+	must(t, engine.RegisterWorkflow(env.Engine, "t/early", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		a, err := engine.Step(wctx, "a", func(ctx context.Context) (int, error) { return in, nil })
+		if err != nil {
+			return 0, err
+		}
+		if early { // a deploy gives up after the first step
+			return 0, errors.New("no second step")
+		}
+		return engine.Step(wctx, "b", func(ctx context.Context) (int, error) { return a + 1, nil })
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/early", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	testkit.Replay(t, env.Engine, h.TaskID) // the same code replays cleanly
+
+	early = true
+	err = env.Replay(ctx, h.TaskID)
+	var nd *engine.NonDeterminismError
+	if !errors.As(err, &nd) || nd.Sequence != 2 || nd.Recorded != `step "b"` || nd.New != "" || !strings.Contains(err.Error(), "no second step") {
+		t.Fatalf("Replay of code returning an error before the history ends = %v (%+v)", err, nd)
+	}
+}
+
 func TestWorkflowEvents(t *testing.T) {
 	type approval struct {
 		By string `json:"by"`
