@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -144,8 +145,9 @@ type selectResult struct {
 //
 // While nothing is ready the workflow waits for a running future here, or
 // suspends until the earliest timer or an event arrives. Select refuses no
-// cases, an event or update without a name, two events of the same name,
-// or a nil timer or future, failing the workflow.
+// cases, an event or update without a name, an event name SendEvent
+// refuses (over 255 bytes, with a NUL byte, not UTF-8), two events of the
+// same name, or a nil timer or future, failing the workflow.
 func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	if err := checkCases(cases); err != nil {
 		return -1, wctx.failWith(Permanent(err))
@@ -222,6 +224,12 @@ func checkCases(cases []SelectCase) error {
 			return fmt.Errorf("engine.Select: case %d selects an update with no name", i)
 		case c.kind == "event" && seen[c.event]:
 			return fmt.Errorf("engine.Select: event %q is selected twice", c.event)
+		case c.kind == "event" && !strings.HasPrefix(c.event, updatePrefix):
+			// SendEvent refuses such a name, and the store refused it
+			// when the wait was recorded, the driver retried for it.
+			if msg := checkName("event name", c.event); msg != "" {
+				return fmt.Errorf("engine.Select: case %d, %s", i, msg)
+			}
 		}
 		if c.kind == "event" {
 			seen[c.event] = true

@@ -219,3 +219,36 @@ func TestWorkflowSelectRefusesANilUpdateRequest(t *testing.T) {
 		t.Fatalf("a nil request pointer: %v; want the workflow failed at once naming the case", err)
 	}
 }
+
+// TestWorkflowSelectRefusesEventNamesNoSenderCanUse: Select fails the
+// workflow at once, naming the case and the problem, given an event name
+// SendEvent refuses (a NUL byte, not UTF-8, over 255 bytes), as WaitEvent
+// does. The store refused the name when Select recorded its wait, in its
+// own words ("consume_event: contains a NUL byte"), and the driver was
+// retried for that ten times before the workflow failed.
+func TestWorkflowSelectRefusesEventNamesNoSenderCanUse(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	for i, c := range []struct{ event, want string }{
+		{"a\x00b", `engine.Select: case 1, event name "a\x00b" contains a NUL byte`},
+		{"a\xffb", `engine.Select: case 1, event name "a\xffb" is not valid UTF-8`},
+		{strings.Repeat("e", 256), `engine.Select: case 1, event name "eeee`},
+	} {
+		name := fmt.Sprintf("t/badname%d", i)
+		must(t, engine.RegisterWorkflow(env.Engine, name, func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+			var v int
+			return engine.Select(wctx, engine.OnTimer(engine.NewTimer(wctx, time.Hour)), engine.OnEvent(c.event, &v))
+		}))
+		h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, name, struct{}{})
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("event name %q: %v; want the workflow failed at once with %s", c.event, err, c.want)
+		}
+		if d := env.Task(h.TaskID).Step(engine.DriverStep); d.Attempts != 1 {
+			t.Fatalf("event name %q: the driver ran %d times, want 1", c.event, d.Attempts)
+		}
+	}
+}
