@@ -160,8 +160,8 @@ func (e *UpdateError) Error() string {
 
 // ReceiveUpdate waits, durably, up to timeout for an update of that name
 // (see Update) and returns it; the timeout is an *EventTimeoutError (a
-// timeout that is not positive, or a name WaitEvent would refuse, fails
-// the workflow). Updates are received one at a time, oldest first; the
+// timeout that is not positive, or a name WaitEvent or Update would
+// refuse, one with a newline say, fails the workflow). Updates are received one at a time, oldest first; the
 // receipt is recorded, so a replay receives the same one. Answer it with
 // Reply.
 func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {
@@ -177,7 +177,9 @@ func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Durat
 }
 
 // OnUpdate is a Select case that is ready when an update of that name was
-// sent; Select receives it into *req. A nil req fails the workflow.
+// sent; Select receives it into *req. A nil req, or a name Update
+// refuses (empty, with a newline or a NUL byte, not UTF-8, over 248
+// bytes), fails the workflow.
 func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 	c := OnEvent[json.RawMessage](updatePrefix+name, nil)
 	if req == nil {
@@ -220,6 +222,21 @@ func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure erro
 }
 
 func replyName(update, id string) string { return update + "\n" + id }
+
+// updateNameProblem says why no Update can send an update of that name
+// ("" when one can): see updateProblem, with the shortest id.
+func updateNameProblem(name string) string {
+	if msg := checkName("update name", name); msg != "" {
+		return msg
+	}
+	if strings.Contains(name, "\n") {
+		return fmt.Sprintf("update name %s holds a newline", quoteName(name))
+	}
+	if n := len(updatePrefix + name); n > store.MaxNameLen {
+		return fmt.Sprintf("update name %s is %d bytes long; the limit is %d", quoteName(name), len(name), store.MaxNameLen-len(updatePrefix))
+	}
+	return ""
+}
 
 // updateProblem says why an update's name and id cannot be carried (""
 // when they can): each is a name the store takes, with no newline (the

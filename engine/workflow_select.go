@@ -224,10 +224,15 @@ func checkCases(cases []SelectCase) error {
 			return fmt.Errorf("engine.Select: case %d selects an update with no name", i)
 		case c.kind == "event" && seen[c.event]:
 			return fmt.Errorf("engine.Select: event %q is selected twice", c.event)
-		case c.kind == "event" && !strings.HasPrefix(c.event, updatePrefix):
-			// SendEvent refuses such a name, and the store refused it
-			// when the wait was recorded, the driver retried for it.
-			if msg := checkName("event name", c.event); msg != "" {
+		case c.kind == "event":
+			// SendEvent (Update) refuses such a name, and the store
+			// refused it when the wait was recorded, the driver retried
+			// for it.
+			msg := checkName("event name", c.event)
+			if u, ok := strings.CutPrefix(c.event, updatePrefix); ok {
+				msg = updateNameProblem(u)
+			}
+			if msg != "" {
 				return fmt.Errorf("engine.Select: case %d, %s", i, msg)
 			}
 		}

@@ -374,3 +374,41 @@ func waitingForGo(t *testing.T, ctx context.Context) (*testkit.Env, *engine.Work
 	must(t, err)
 	return env, h
 }
+
+// TestReceivingAnUpdateNoSenderCanSend: ReceiveUpdate and OnUpdate fail the
+// workflow at once, naming the call and the problem, given an update name
+// Update refuses. ReceiveUpdate took a name with a newline and waited its
+// whole timeout for an update no one could send; OnUpdate took that, and a
+// name with a NUL byte, which the store refused when Select recorded its
+// wait, the driver retried for it ten times.
+func TestReceivingAnUpdateNoSenderCanSend(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	for i, c := range []struct {
+		name, want string
+		selected   bool
+	}{
+		{"a\nb", `engine.ReceiveUpdate: update name "a\nb" holds a newline`, false},
+		{"a\nb", `engine.Select: case 0, update name "a\nb" holds a newline`, true},
+		{"a\x00b", `engine.Select: case 0, update name "a\x00b" contains a NUL byte`, true},
+		{strings.Repeat("u", 249), `engine.Select: case 0, update name "uuuu`, true},
+	} {
+		wf := fmt.Sprintf("t/receive%d", i)
+		must(t, engine.RegisterWorkflow(env.Engine, wf, func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+			if c.selected {
+				var req *engine.UpdateRequest[int]
+				return engine.Select(wctx, engine.OnUpdate(c.name, &req))
+			}
+			_, err := engine.ReceiveUpdate[int](wctx, c.name, time.Hour)
+			return 0, err
+		}))
+		h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, wf, struct{}{})
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("update name %.12q: %v; want the workflow failed at once with %s", c.name, err, c.want)
+		}
+	}
+}

@@ -98,6 +98,9 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 		}
 		limit := maxDurableName - (len(name) - len(event)) // the wait's row is named name#seq
 		bad := checkName(kind+" name", event)
+		if bad == "" && kind == "update" && strings.Contains(event, "\n") { // Update refuses it
+			bad = updateNameProblem(event)
+		}
 		switch {
 		case event == "":
 			// SendEvent refuses an empty name, and Update an empty
