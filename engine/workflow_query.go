@@ -200,12 +200,16 @@ func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 }
 
 // Reply answers the update with result, or with failure when it is not nil
-// (the sender's Update then returns an *UpdateError with its message). The
-// first answer is stored and kept; answering again changes nothing.
+// (the sender's Update then returns an *UpdateError with its message, or
+// with its type's name when the message is empty). The first answer is
+// stored and kept; answering again changes nothing.
 func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure error) error {
 	var rep reply
 	if failure != nil {
 		rep.Error = failure.Error()
+		if rep.Error == "" { // an answer without an error message reads as a success
+			rep.Error = fmt.Sprintf("an error (%T) with an empty message", failure)
+		}
 	} else {
 		doc, err := json.Marshal(result)
 		if err != nil {

@@ -412,3 +412,33 @@ func TestReceivingAnUpdateNoSenderCanSend(t *testing.T) {
 		}
 	}
 }
+
+// blankError is an error whose message is empty.
+type blankError struct{}
+
+func (blankError) Error() string { return "" }
+
+// TestUpdateAnsweredWithABlankErrorFails: Reply with a failure whose
+// message is empty answers the update with an error, as its doc says of
+// any failure that is not nil. The answer was stored as a success, and the
+// sender's Update returned the zero value and no error.
+func TestUpdateAnsweredWithABlankErrorFails(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e := newEngine(t, engine.Config{Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	must(t, engine.RegisterWorkflow(e, "t/blank", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		req, err := engine.ReceiveUpdate[int](wctx, "bump", time.Hour)
+		if err != nil {
+			return 0, err
+		}
+		return 1, req.Reply(wctx, 5, blankError{})
+	}))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/blank", struct{}{})
+	must(t, err)
+	run(t, e)
+	v, err := engine.Update[int](ctx, e, h.TaskID, "bump", "u1", 1)
+	var ue *engine.UpdateError
+	if !errors.As(err, &ue) || ue.Message == "" || !strings.Contains(ue.Message, "blankError") {
+		t.Fatalf("Update answered with a blank error: %d, %v; want an *UpdateError naming the error's type", v, err)
+	}
+}
