@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -32,11 +33,14 @@ type childResult struct {
 // derives from the parent and the call's place in it, so a replay never
 // starts a second child. Cancelling the parent cancels its children.
 //
-// The child runs on the parent's queue. The result decodes the child's return value (code-first) or its step
-// results by step name (DAG). A child that fails or is cancelled returns a
-// *TaskError, which the parent may handle or return. A workflow name too
-// long for the call's record (over 243 bytes, as a DAG template's
-// "namespace/name" may be) fails the workflow before the child starts.
+// The child runs on the parent's queue. The result decodes the child's
+// return value (code-first) or its step results by step name (DAG). A
+// child that fails or is cancelled returns a *TaskError, which the parent
+// may handle or return. An input or a result type O other than those a
+// code-first child was registered with (ErrTypeMismatch, as StartWorkflow
+// refuses them), or a workflow name too long for the call's record (over
+// 243 bytes, as a DAG template's "namespace/name" may be) fails the
+// workflow before the child starts.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
 	var zero O
 	seq, rec, err := wctx.begin(workflow, kindChild)
@@ -51,6 +55,9 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 		}
 	}
 	if rec == nil || !rec.State.Satisfied() {
+		if err := childTypes[O](wctx.e, workflow, input); err != nil {
+			return zero, wctx.failWith(Permanent(err))
+		}
 		if rec, err = wctx.awaitChild(seq, rec, workflow, input); err != nil || rec == nil {
 			return zero, err
 		}
@@ -63,6 +70,23 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 		return zero, err
 	}
 	return decodeAs[O](wctx, seq, workflow, r.Result)
+}
+
+// childTypes refuses an input or a result type other than those a
+// code-first child was registered with, as StartWorkflow does: the child
+// would fail decoding its input, or the parent decoding its result.
+func childTypes[O any](e *Engine, workflow string, input any) error {
+	def, ok := e.workflowDef(workflow)
+	if !ok {
+		return nil // a DAG template
+	}
+	if got := reflect.TypeOf(input); got == nil && !nilable(def.in) || got != nil && !got.AssignableTo(def.in) {
+		return fmt.Errorf("engine.Child(%q): %w: its input type is %s, not %v", workflow, ErrTypeMismatch, def.in, got)
+	}
+	if got := reflect.TypeFor[O](); got != def.out {
+		return fmt.Errorf("engine.Child(%q): %w: its result type is %s, not %s", workflow, ErrTypeMismatch, def.out, got)
+	}
+	return nil
 }
 
 // awaitChild starts the child (idempotently) and records its outcome once

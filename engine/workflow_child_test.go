@@ -169,3 +169,45 @@ func TestRetryParentFailedByChild(t *testing.T) {
 		}
 	}
 }
+
+// TestChildOfOtherTypesRefused: Child refuses, before the child starts, an
+// input or a result type other than those the code-first child was
+// registered with (ErrTypeMismatch's message, failing the parent), as StartWorkflow
+// refuses them. The child started and failed decoding its input, or ran
+// to the end and the parent failed decoding its result.
+func TestChildOfOtherTypesRefused(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	ran := 0
+	must(t, engine.RegisterWorkflow(env.Engine, "kids/typed", func(wctx *engine.WorkflowContext, in struct{ N int }) (string, error) {
+		ran++
+		return fmt.Sprint(in.N), nil
+	}))
+	for i, c := range []struct {
+		child func(wctx *engine.WorkflowContext) error
+		want  string
+	}{
+		{func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Child[string](wctx, "kids/typed", "seven")
+			return err
+		}, `engine.Child("kids/typed"): tasker: workflow type mismatch: its input type is struct { N int }, not string`},
+		{func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Child[int](wctx, "kids/typed", struct{ N int }{7})
+			return err
+		}, `engine.Child("kids/typed"): tasker: workflow type mismatch: its result type is string, not int`},
+	} {
+		name := fmt.Sprintf("kids/mistyped%d", i)
+		must(t, engine.RegisterWorkflow(env.Engine, name, func(wctx *engine.WorkflowContext, _ int) (int, error) { return 0, c.child(wctx) }))
+		h, err := engine.StartWorkflow[int, int](ctx, env.Engine, name, 1)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("case %d: %v; want the parent failed saying %s", i, err, c.want)
+		}
+	}
+	if ran != 0 {
+		t.Fatalf("the child ran %d times; want it never started", ran)
+	}
+}
