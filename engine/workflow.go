@@ -208,6 +208,9 @@ type WorkflowContext struct {
 	// the steps running under Go.
 	pending []*store.RecordStepParams
 	futures atomic.Int32
+	// continued is ContinueAsNew's error once the next run exists: the
+	// run ends continued by it (see conclude).
+	continued *ContinuedError
 }
 
 // Now is the engine's clock (the fake clock in tests). Read it inside a

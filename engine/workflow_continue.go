@@ -44,6 +44,9 @@ func (e *ContinuedError) Error() string {
 //
 // input must have the workflow's input type (else ErrTypeMismatch, which
 // fails the workflow). Futures started with Go should be awaited first.
+// Once it has returned a *ContinuedError the run ends continued, even if
+// the function drops the error and returns something else, and durable
+// operations called after it return that error, doing nothing.
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	w := wctx
 	w.mu.Lock()
@@ -96,7 +99,17 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 		w.e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
 		w.e.Notify()
 	}
-	return &ContinuedError{TaskID: w.TaskID, Next: res.Task.ID}
+	// The next run exists: this one ends, continued by it, whatever the
+	// function returns now (see conclude), and nothing durable happens
+	// in it any more.
+	c := &ContinuedError{TaskID: w.TaskID, Next: res.Task.ID}
+	w.mu.Lock()
+	w.continued = c
+	if w.stop == nil {
+		w.stop = c
+	}
+	w.mu.Unlock()
+	return c
 }
 
 func withContinuedFrom(doc store.JSON, from int64) (store.JSON, error) {

@@ -174,3 +174,34 @@ func TestContinueAsNewKeepsTheConcurrencyGroup(t *testing.T) {
 		t.Fatalf("result %d, %v", got, err)
 	}
 }
+
+// TestContinueAsNewEndsTheRun: a run whose function goes on after
+// ContinueAsNew, its error dropped, still ends as continued: durable
+// operations after it return its *ContinuedError, doing nothing, and the
+// run completes continued by the run ContinueAsNew created. The run went
+// on and completed with its own result, unlinked from the next run, which
+// ran as well: Result answered the first run's value and Runs named no
+// next run, while a second chain carried on.
+func TestContinueAsNewEndsTheRun(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	after := 0
+	must(t, engine.RegisterWorkflow(env.Engine, "t/dropped", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if in > 0 {
+			return 100 + in, nil
+		}
+		_ = engine.ContinueAsNew(wctx, 1) // the mistake: its error dropped
+		_, err := engine.Step(wctx, "after", func(context.Context) (int, error) { after++; return 0, nil })
+		var c *engine.ContinuedError
+		if !errors.As(err, &c) || c.TaskID != wctx.TaskID {
+			return 0, engine.Permanent(errors.New("a step after ContinueAsNew did not return its ContinuedError"))
+		}
+		return 7, nil
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/dropped", 0)
+	must(t, err)
+	last := runChain(t, env, h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != 101 || last == h.TaskID || after != 0 {
+		t.Fatalf("result %d, %v, last run %d of %d, the step after ran %d times; want 101 from the next run, the step never run", got, err, last, h.TaskID, after)
+	}
+}

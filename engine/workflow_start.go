@@ -426,6 +426,16 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 			until = w.deadline
 		}
 		return nil, &suspendSignal{after: max(until.Sub(w.now()), 0), events: w.wakeOn, tasks: w.wakeOnTask, why: w.why, system: w.system}
+	case w.continued != nil:
+		// ContinueAsNew created the next run: this one ends continued by
+		// it, also when the function dropped the error and returned
+		// something else (the next run runs whatever this one returns).
+		if _, ok := continuation(ferr); !ok {
+			w.Logger.Warn("the workflow function did not return ContinueAsNew's error; the run ends continued as new all the same",
+				zap.Int64("next_task_id", w.continued.Next), zap.NamedError("returned", ferr))
+		}
+		next, _ := continuation(w.continued)
+		return next, nil
 	case ferr != nil:
 		if next, ok := continuation(ferr); ok { // ContinueAsNew: this run completes
 			return next, nil
