@@ -101,11 +101,12 @@ func TestTaskIDsRefused(t *testing.T) {
 		_, errQuery := engine.Query[int](ctx, env.Engine, id, "q")
 		_, errUpdate := engine.Update[int](ctx, env.Engine, id, "u", "1", nil)
 		_, errEvent := env.Engine.SendEvent(ctx, id, "e", "", nil)
+		_, errResult := engine.GetWorkflow[int](env.Engine, id).Result(ctx)
 		for name, err := range map[string]error{
 			"Wait": errWait, "Cancel": env.Cancel(ctx, id, "r"), "Retry": env.Retry(ctx, id),
 			"Resolve": env.Resolve(ctx, id, "s", nil), "Explain": errExplain, "Runs": errRuns,
 			"WorkflowHistory": errHistory, "Replay": env.Replay(ctx, id), "Query": errQuery,
-			"Update": errUpdate, "SendEvent": errEvent,
+			"Update": errUpdate, "SendEvent": errEvent, "GetWorkflow(…).Result": errResult,
 		} {
 			want := fmt.Sprintf("task_id: must be a task id (1 or more), got %d", id)
 			if !errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), want) {

@@ -186,7 +186,8 @@ type WorkflowHandle[O any] struct {
 // GetWorkflow returns a handle to an existing workflow task. Its Result
 // refuses a DAG task, and, when the workflow is registered in this engine,
 // a result type O other than the one it was registered with
-// (ErrTypeMismatch).
+// (ErrTypeMismatch); an id no task can have (0 or negative) is
+// store.ErrInvalid, as Engine.Wait's.
 func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
 	return &WorkflowHandle[O]{TaskID: taskID, e: e}
 }
@@ -212,6 +213,9 @@ func checkResultType[O any](e *Engine, out *Outcome) error {
 // the last run of its chain.
 func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 	var zero O
+	if err := checkTaskID(h.TaskID); err != nil { // (GetWorkflow's id)
+		return zero, fmt.Errorf("waiting for task %d: %w", h.TaskID, err)
+	}
 	out, err := h.e.wait(ctx, h.TaskID, h.identity, h.kept)
 	if err == nil {
 		if err = checkResultType[O](h.e, out); err != nil {
