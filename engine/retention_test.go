@@ -112,6 +112,12 @@ func TestRetentionRefused(t *testing.T) {
 		t.Errorf("WithRetention twice: %v", err)
 	}
 	must(t, engine.RegisterWorkflow(e, "r/twice", func(*engine.WorkflowContext, int) (int, error) { return 0, nil }, engine.WithRetention(time.Hour), engine.WithRetention(time.Hour)))
+	// WithRetention(0) did nothing: the engine's retention applied, where
+	// the option reads as "keep nothing once finished".
+	err = engine.RegisterWorkflow(e, "r/badcode", func(*engine.WorkflowContext, int) (int, error) { return 0, nil }, engine.WithRetention(0))
+	if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "r/badcode") || !strings.Contains(err.Error(), "WithRetention(0): ") {
+		t.Errorf("WithRetention(0): %v", err)
+	}
 	if _, err := e.Start(ctx, "r/bad", nil); !errors.Is(err, engine.ErrUnknownTemplate) {
 		t.Errorf("a refused template was registered: %v", err)
 	}

@@ -37,8 +37,9 @@ type WorkflowOption func(*workflowDef)
 // WithRetention keeps the workflow's tasks this long once finished,
 // overriding ExecutionConfig.Retention, as Template.Retention does for a
 // DAG template: KeepForever never deletes them; otherwise at least a
-// millisecond. Each task keeps the retention it started with. Given twice
-// with different values, it is refused.
+// millisecond (0 is refused: leave the option out for the engine's). Each
+// task keeps the retention it started with. Given twice with different
+// values, it is refused.
 func WithRetention(d time.Duration) WorkflowOption {
 	return func(w *workflowDef) { w.retention, w.retentions = d, append(w.retentions, d) }
 }
@@ -60,8 +61,8 @@ type driverConfig struct {
 // it.
 //
 // A malformed name (not "namespace/name", or one the store would not
-// accept), a nil fn or a bad option (a negative retention, WithRetention
-// given twice with different values) is refused
+// accept), a nil fn or a bad option (a retention of 0 or negative,
+// WithRetention given twice with different values) is refused
 // with ErrInvalidTemplate; a name already registered, as a workflow or as
 // a DAG template, with ErrDuplicate.
 func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowContext, in I) (O, error), opts ...WorkflowOption) error {
@@ -101,6 +102,11 @@ func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowCo
 			}
 		}
 		return &TemplateError{Template: name, Path: "retention", Msg: fmt.Sprintf("registering workflow %s: WithRetention given %d times, with %s: give one", quoteName(name), len(r), strings.Join(said, ", "))}
+	}
+	if slices.Contains(def.retentions, 0) {
+		// 0 is a template's unset field (the engine's retention); as an
+		// option it did nothing, where it reads as "keep nothing".
+		return &TemplateError{Template: name, Path: "retention", Msg: fmt.Sprintf("registering workflow %s: WithRetention(0): a retention is at least 1ms, or KeepForever; leave the option out for the engine's (ExecutionConfig.Retention)", quoteName(name))}
 	}
 	if msg := retentionProblem(def.retention); msg != "" {
 		return &TemplateError{Template: name, Path: "retention", Msg: fmt.Sprintf("registering workflow %s: %s", quoteName(name), msg)}
