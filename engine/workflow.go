@@ -265,7 +265,10 @@ func (w *WorkflowContext) begin(name, kind string) (int, *store.Step, error) {
 			return seq, nil, w.abortWith(errTaskCancelled)
 		}
 	}
-	if w.replay && (rec == nil || !rec.State.Satisfied()) {
+	// A durable step that failed for good returns its recorded failure,
+	// which the workflow may handle and go on (a saga's compensation):
+	// the history goes on past it, and so does a replay.
+	if w.replay && (rec == nil || !rec.State.Satisfied() && !(rec.State == store.StepError && kind == kindStep)) {
 		return seq, nil, w.stopWith(errReplayEnd)
 	}
 	return seq, rec, nil

@@ -34,7 +34,9 @@ func TestWorkflowCatchesStepFailure(t *testing.T) {
 		if !errors.As(err, &sf) {
 			return "", err
 		}
-		seen <- sf.Error()
+		if !wctx.Replaying() { // (a replay goes past the failure too)
+			seen <- sf.Error()
+		}
 		if err := engine.Sleep(wctx, time.Hour); err != nil { // a later run sees the failure from the database
 			return "", err
 		}
@@ -122,4 +124,42 @@ func TestWorkflowUncaughtStepFailureAndRetry(t *testing.T) {
 		t.Fatalf("durable steps %q, want %q", got, want)
 	}
 	testkit.Replay(t, env.Engine, h.TaskID)
+}
+
+// TestReplayGoesPastAHandledStepFailure: Replay checks the history past a
+// durable step that failed for good and that the workflow handled (a
+// saga's compensation). It stopped at the failed step as at the end of
+// the history, so a deploy that renamed the compensation, or dropped it,
+// replayed as nil.
+func TestReplayGoesPastAHandledStepFailure(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	compensation := "refund"
+	must(t, engine.RegisterWorkflow(env.Engine, "t/saga", func(wctx *engine.WorkflowContext, in int) (string, error) {
+		_, err := engine.Step(wctx, "charge", func(ctx context.Context) (int, error) { return 0, engine.Permanent(errors.New("declined")) })
+		if !errors.Is(err, engine.ErrStepFailed) {
+			return "charged", err
+		}
+		if compensation == "" {
+			return "", err
+		}
+		return engine.Step(wctx, compensation, func(ctx context.Context) (string, error) { return "refunded", nil })
+	}))
+	h, err := engine.StartWorkflow[int, string](ctx, env.Engine, "t/saga", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != "refunded" {
+		t.Fatalf("result %q, %v", got, err)
+	}
+	testkit.Replay(t, env.Engine, h.TaskID) // the same code replays cleanly
+	for _, c := range []struct{ compensation, want string }{
+		{"refund2", `sequence 2 is step "refund" in the recorded history but the code now calls step "refund2"`},
+		{"", `the code returned before sequence 2, where the history records step "refund"`},
+	} {
+		compensation = c.compensation
+		err := env.Replay(ctx, h.TaskID)
+		if !errors.Is(err, engine.ErrNonDeterministic) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("compensation %q: Replay = %v; want it not deterministic: %s", c.compensation, err, c.want)
+		}
+	}
 }
