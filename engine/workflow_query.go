@@ -165,7 +165,7 @@ func (e *UpdateError) Error() string {
 // receipt is recorded, so a replay receives the same one. Answer it with
 // Reply.
 func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {
-	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout)
+	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout, true)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Durat
 // refuses (empty, with a newline or a NUL byte, not UTF-8, over 248
 // bytes), fails the workflow.
 func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
-	c := OnEvent[json.RawMessage](updatePrefix+name, nil)
+	c := onEvent[json.RawMessage](updatePrefix+name, nil)
 	if req == nil {
 		c.misuse = fmt.Sprintf("OnUpdate(%q), has a nil request pointer: the update could be neither read nor answered", name)
 		return c

@@ -103,8 +103,19 @@ func OnFuture[T any](f *Future[T]) SelectCase {
 
 // OnEvent is ready when an event of that name was sent to the workflow
 // (Engine.SendEvent); Select consumes it and decodes its payload into dst
-// (which may be nil to ignore it), the same on every replay.
+// (which may be nil to ignore it), the same on every replay. A name
+// beginning with "update:", which only updates carry, fails the workflow:
+// select an update with OnUpdate.
 func OnEvent[T any](name string, dst *T) SelectCase {
+	c := onEvent(name, dst)
+	if strings.HasPrefix(name, updatePrefix) { // SendEvent refuses it
+		c.misuse = fmt.Sprintf("OnEvent(%s): %s", quoteName(name), reservedForUpdates("engine.OnUpdate"))
+	}
+	return c
+}
+
+// onEvent is OnEvent, also for the events that carry updates (OnUpdate).
+func onEvent[T any](name string, dst *T) SelectCase {
 	return SelectCase{kind: "event", event: name, decode: func(raw json.RawMessage) error {
 		if dst == nil || len(raw) == 0 {
 			return nil

@@ -442,3 +442,35 @@ func TestUpdateAnsweredWithABlankErrorFails(t *testing.T) {
 		t.Fatalf("Update answered with a blank error: %d, %v; want an *UpdateError naming the error's type", v, err)
 	}
 }
+
+// TestWaitingForAnEventNamedAsAnUpdate: WaitEvent and OnEvent refuse a
+// name beginning with "update:", failing the workflow at once naming the
+// call and ReceiveUpdate, as SendEvent refuses to send one. Such a wait
+// received updates as bare events, which it could not answer: the sender's
+// Update waited until the workflow ended and got ErrUpdateUnanswered.
+func TestWaitingForAnEventNamedAsAnUpdate(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	for i, selected := range []bool{false, true} {
+		wf := fmt.Sprintf("t/asupdate%d", i)
+		must(t, engine.RegisterWorkflow(env.Engine, wf, func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+			if selected {
+				var v int
+				return engine.Select(wctx, engine.OnEvent("update:bump", &v))
+			}
+			return engine.WaitEvent[int](wctx, "update:bump", time.Hour)
+		}))
+		h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, wf, struct{}{})
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		want := `engine.WaitEvent("update:bump", 1h0m0s): the name begins with "update:", reserved for updates: receive one with engine.ReceiveUpdate, which can answer it`
+		if selected {
+			want = `engine.Select: case 0, OnEvent("update:bump"): the name begins with "update:", reserved for updates: receive one with engine.OnUpdate, which can answer it`
+		}
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+			t.Errorf("selected %v: %v; want the workflow failed at once with %s", selected, err, want)
+		}
+	}
+}

@@ -75,26 +75,32 @@ type eventResult struct {
 // (it would time out at once, and is more likely a mistake for "forever"),
 // and so does one under a millisecond (a bare number is nanoseconds:
 // WaitEvent(w, name, 72) waits 72 ns) and a name SendEvent or the history
-// would refuse (empty, over 243 bytes, with a NUL byte).
+// would refuse (empty, over 243 bytes, with a NUL byte, beginning with
+// "update:", which only updates carry: receive those with ReceiveUpdate).
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
-	seq, r, err := waitEvent(wctx, name, timeout)
+	seq, r, err := waitEvent(wctx, name, timeout, false)
 	if err != nil {
 		return zero, err
 	}
 	return decodeAs[T](wctx, seq, name, r.Payload)
 }
 
-// waitEvent is WaitEvent with the recorded event undecoded.
-func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, *eventResult, error) {
+// waitEvent is WaitEvent with the recorded event undecoded; update says
+// it is ReceiveUpdate's wait for the event updatePrefix+name.
+func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration, update bool) (int, *eventResult, error) {
 	seq, rec, err := wctx.begin(name, kindEvent)
 	if err != nil {
 		return seq, nil, err
 	}
 	if rec == nil { // (a wait recorded before replays as it was)
 		what, event, kind := "engine.WaitEvent", name, "event"
-		if u, ok := strings.CutPrefix(name, updatePrefix); ok {
-			what, event, kind = "engine.ReceiveUpdate", u, "update"
+		if update {
+			what, event, kind = "engine.ReceiveUpdate", strings.TrimPrefix(name, updatePrefix), "update"
+		} else if strings.HasPrefix(name, updatePrefix) {
+			// SendEvent refuses such a name: only updates come, which
+			// the wait cannot answer.
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): %s", what, quoteName(name), timeout, reservedForUpdates("engine.ReceiveUpdate"))))
 		}
 		limit := maxDurableName - (len(name) - len(event)) // the wait's row is named name#seq
 		bad := checkName(kind+" name", event)
@@ -147,6 +153,12 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration) (int, 
 		return seq, nil, err
 	}
 	return seq, &r, nil
+}
+
+// reservedForUpdates says why an event's name may not begin with
+// updatePrefix; receive names the call that receives updates.
+func reservedForUpdates(receive string) string {
+	return fmt.Sprintf("the name begins with %q, reserved for updates: receive one with %s, which can answer it", updatePrefix, receive)
 }
 
 // SendEvent sends an event to a workflow task: it is recorded once per
