@@ -202,8 +202,12 @@ func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 // Reply answers the update with result, or with failure when it is not nil
 // (the sender's Update then returns an *UpdateError with its message, or
 // with its type's name when the message is empty). The first answer is
-// stored and kept; answering again changes nothing.
+// stored and kept; answering again changes nothing. Reply on a nil request
+// (no update was received) fails the workflow.
 func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure error) error {
+	if r == nil {
+		return wctx.failWith(Permanent(errors.New("UpdateRequest.Reply: the request is nil: no update was received (ReceiveUpdate returned an error, or another case of the Select won)")))
+	}
 	var rep reply
 	if failure != nil {
 		rep.Error = failure.Error()

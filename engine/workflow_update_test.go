@@ -474,3 +474,32 @@ func TestWaitingForAnEventNamedAsAnUpdate(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyToANilRequestFails: Reply on a nil *UpdateRequest (a Select
+// whose timer won, read as if the update had) fails the workflow at once
+// naming the mistake, as Future.Get of a nil future does. It panicked on
+// the nil request, and the panic was retried as the driver's failure ten
+// times.
+func TestReplyToANilRequestFails(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nilreply", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		var req *engine.UpdateRequest[int]
+		if _, err := engine.Select(wctx, engine.OnUpdate("bump", &req), engine.OnTimer(engine.NewTimer(wctx, time.Hour))); err != nil {
+			return 0, err
+		}
+		return 1, req.Reply(wctx, 1, nil) // the timer won: req is nil
+	}))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, "t/nilreply", struct{}{})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	_, err = h.Result(ctx)
+	var te *engine.TaskError
+	want := "UpdateRequest.Reply: the request is nil"
+	if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Reply on a nil request: %v; want the workflow failed at once saying %q", err, want)
+	}
+	if d := env.Task(h.TaskID).Step(engine.DriverStep); d.Attempts != 1 {
+		t.Fatalf("the driver ran %d times, want 1", d.Attempts)
+	}
+}
