@@ -38,8 +38,9 @@ type childResult struct {
 // child that fails or is cancelled returns a *TaskError, which the parent
 // may handle or return. An input or a result type O other than those a
 // code-first child was registered with (ErrTypeMismatch, as StartWorkflow
-// refuses them), or a workflow name too long for the call's record (over
-// 243 bytes, as a DAG template's "namespace/name" may be) fails the
+// refuses them), an O that cannot hold a DAG child's results by step name
+// (an int, a slice), or a workflow name too long for the call's record
+// (over 243 bytes, as a DAG template's "namespace/name" may be) fails the
 // workflow before the child starts.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
 	var zero O
@@ -78,7 +79,10 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 func childTypes[O any](e *Engine, workflow string, input any) error {
 	def, ok := e.workflowDef(workflow)
 	if !ok {
-		return nil // a DAG template
+		if _, err := e.template(workflow); err == nil && !holdsObject(reflect.TypeFor[O]()) {
+			return fmt.Errorf("engine.Child(%q): %w: a DAG child's result is its steps' results by step name (a JSON object), which %s cannot hold", workflow, ErrTypeMismatch, reflect.TypeFor[O]())
+		}
+		return nil // a DAG template, or none (Start says so)
 	}
 	if got := reflect.TypeOf(input); got == nil && !nilable(def.in) || got != nil && !got.AssignableTo(def.in) {
 		return fmt.Errorf("engine.Child(%q): %w: its input type is %s, not %v", workflow, ErrTypeMismatch, def.in, got)
@@ -87,6 +91,21 @@ func childTypes[O any](e *Engine, workflow string, input any) error {
 		return fmt.Errorf("engine.Child(%q): %w: its result type is %s, not %s", workflow, ErrTypeMismatch, def.out, got)
 	}
 	return nil
+}
+
+// holdsObject reports whether a JSON object decodes into a t.
+func holdsObject(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct, reflect.Interface:
+		return true
+	}
+	return false
 }
 
 // awaitChild starts the child (idempotently) and records its outcome once

@@ -172,13 +172,16 @@ func TestRetryParentFailedByChild(t *testing.T) {
 
 // TestChildOfOtherTypesRefused: Child refuses, before the child starts, an
 // input or a result type other than those the code-first child was
-// registered with (ErrTypeMismatch's message, failing the parent), as StartWorkflow
-// refuses them. The child started and failed decoding its input, or ran
-// to the end and the parent failed decoding its result.
+// registered with (ErrTypeMismatch's message, failing the parent), as
+// StartWorkflow refuses them, and a result type that cannot hold a DAG
+// child's results by step name. The child started and failed decoding its
+// input, or ran to the end and the parent failed decoding its result.
 func TestChildOfOtherTypesRefused(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	ctx := context.Background()
 	ran := 0
+	must(t, env.HandleFunc("count", func(sc *engine.StepContext) (any, error) { ran++; return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "kids", Name: "dag", Steps: []engine.StepTemplate{{Name: "count", Handler: "count"}}}))
 	must(t, engine.RegisterWorkflow(env.Engine, "kids/typed", func(wctx *engine.WorkflowContext, in struct{ N int }) (string, error) {
 		ran++
 		return fmt.Sprint(in.N), nil
@@ -195,6 +198,10 @@ func TestChildOfOtherTypesRefused(t *testing.T) {
 			_, err := engine.Child[int](wctx, "kids/typed", struct{ N int }{7})
 			return err
 		}, `engine.Child("kids/typed"): tasker: workflow type mismatch: its result type is string, not int`},
+		{func(wctx *engine.WorkflowContext) error {
+			_, err := engine.Child[int](wctx, "kids/dag", nil)
+			return err
+		}, `engine.Child("kids/dag"): tasker: workflow type mismatch: a DAG child's result is its steps' results by step name (a JSON object), which int cannot hold`},
 	} {
 		name := fmt.Sprintf("kids/mistyped%d", i)
 		must(t, engine.RegisterWorkflow(env.Engine, name, func(wctx *engine.WorkflowContext, _ int) (int, error) { return 0, c.child(wctx) }))
