@@ -48,7 +48,7 @@ type WorkflowHistory struct {
 type HistoryStep struct {
 	Sequence int             `json:"sequence"`
 	Name     string          `json:"name"` // as the code gave it
-	Kind     string          `json:"kind"` // step, sleep, event, child, version
+	Kind     string          `json:"kind"` // step, sleep, event, child, version, timer, select
 	State    store.StepState `json:"state"`
 	Attempts int             `json:"attempts,omitempty"`
 	Results  json.RawMessage `json:"results,omitempty"`
