@@ -87,9 +87,13 @@ func (e *Engine) WorkflowHistory(ctx context.Context, taskID int64) (*WorkflowHi
 	return h, nil
 }
 
+// historyKinds are the kinds of a history's steps (HistoryStep.Kind).
+var historyKinds = []string{"step", "sleep", "event", "child", "version", "timer", "select"}
+
 // ReplayHistory is Replay for a saved history: it needs no database row of
 // the task, only the workflow registered on e. A nil history is refused
-// (store.ErrInvalid).
+// (store.ErrInvalid), and so is a step with no name, or a kind, a state or
+// a sequence no history holds, naming it.
 func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
 	if h == nil {
 		return fmt.Errorf("replaying a workflow history: %w: the history is nil", store.ErrInvalid)
@@ -101,8 +105,22 @@ func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
 	wctx := &WorkflowContext{Context: ctx, TaskID: h.TaskID, Workflow: h.Workflow, e: e, replay: true, history: map[int]*store.Step{}}
 	wctx.Logger = e.log.With(zap.Int64("task_id", h.TaskID), zap.String("workflow", h.Workflow), zap.Bool("replay", true))
 	for _, s := range h.Steps {
-		if s.Sequence < 1 || wctx.history[s.Sequence] != nil {
+		// A step read otherwise than it was written (a hand-edited file)
+		// would be reported as non-determinism in contradictory words, or
+		// end the replay there as an unfinished step does.
+		var problem string
+		switch {
+		case s.Sequence < 1 || wctx.history[s.Sequence] != nil:
 			return fmt.Errorf("replaying task %d: %w: sequence %d is missing or repeated", h.TaskID, store.ErrInvalid, s.Sequence)
+		case !slices.Contains(historyKinds, s.Kind):
+			problem = fmt.Sprintf("kind %q is none a history holds (%s)", s.Kind, strings.Join(historyKinds, ", "))
+		case !s.State.Valid():
+			problem = fmt.Sprintf("state %q is not a step's", s.State)
+		case s.Name == "":
+			problem = "the name is empty"
+		}
+		if problem != "" {
+			return fmt.Errorf("replaying task %d: %w: sequence %d: %s", h.TaskID, store.ErrInvalid, s.Sequence, problem)
 		}
 		seq := s.Sequence
 		wctx.history[seq] = &store.Step{TaskID: h.TaskID, Name: store.DurableStepName(s.Name, seq), Handler: "workflow." + s.Kind, Sequence: &seq,

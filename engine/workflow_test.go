@@ -537,3 +537,37 @@ func TestWorkflowUnknownAndBadNames(t *testing.T) {
 		t.Fatalf("start unknown: %v", err)
 	}
 }
+
+// TestReplayHistoryRefusesStepsItCannotRead: ReplayHistory refuses a saved
+// history whose step has a kind or a state no history holds, or no name
+// (store.ErrInvalid naming the sequence and the value). An unknown kind
+// (a hand-edited "Step") was reported as non-determinism in contradictory
+// words (`sequence 1 is step "a" ... but the code now calls step "a"`),
+// an unknown state replayed as nil, as if the history ended there, and an
+// empty name as a renamed step.
+func TestReplayHistoryRefusesStepsItCannotRead(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/saved", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "a", func(ctx context.Context) (int, error) { return in, nil })
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/saved", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	for _, c := range []struct {
+		edit func(*engine.HistoryStep)
+		want string
+	}{
+		{func(s *engine.HistoryStep) { s.Kind = "Step" }, `sequence 1: kind "Step" is none a history holds`},
+		{func(s *engine.HistoryStep) { s.State = "done" }, `sequence 1: state "done" is not a step's`},
+		{func(s *engine.HistoryStep) { s.Name = "" }, `sequence 1: the name is empty`},
+	} {
+		hist, err := env.WorkflowHistory(ctx, h.TaskID)
+		must(t, err)
+		must(t, env.ReplayHistory(ctx, hist))
+		c.edit(&hist.Steps[0])
+		if err := env.ReplayHistory(ctx, hist); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ReplayHistory = %v; want store.ErrInvalid saying %s", err, c.want)
+		}
+	}
+}
