@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
@@ -203,5 +205,38 @@ func TestContinueAsNewEndsTheRun(t *testing.T) {
 	last := runChain(t, env, h.TaskID)
 	if got, err := h.Result(ctx); err != nil || got != 101 || last == h.TaskID || after != 0 {
 		t.Fatalf("result %d, %v, last run %d of %d, the step after ran %d times; want 101 from the next run, the step never run", got, err, last, h.TaskID, after)
+	}
+}
+
+// TestEventToAContinuedRunNamesTheNextRun: an event or an update sent to a
+// run that continued as new is refused (ErrEventRefused) naming the run
+// that continues it, where the workflow now reads its events. The refusal
+// said "task 1 is complete; no workflow will read it", while the workflow
+// waited for that very event in the next run.
+func TestEventToAContinuedRunNamesTheNextRun(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/contevent", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if in == 0 {
+			return 0, engine.ContinueAsNew(wctx, 1)
+		}
+		return engine.WaitEvent[int](wctx, "go", time.Hour)
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/contevent", 0)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	r, err := env.Runs(ctx, h.TaskID)
+	must(t, err)
+	want := fmt.Sprintf("task %d continued as new as task %d", h.TaskID, r.ContinuedAs)
+	_, err = env.Engine.SendEvent(ctx, h.TaskID, "go", "", 1)
+	if !errors.Is(err, engine.ErrEventRefused) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("SendEvent to the first run: %v; want ErrEventRefused saying %s", err, want)
+	}
+	_, err = engine.Update[int](ctx, env.Engine, h.TaskID, "bump", "u1", 1)
+	if !errors.Is(err, engine.ErrEventRefused) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Update of the first run: %v; want ErrEventRefused saying %s", err, want)
+	}
+	if _, err := env.Engine.SendEvent(ctx, r.ContinuedAs, "go", "", 1); err != nil {
+		t.Fatalf("SendEvent to the next run: %v", err)
 	}
 }

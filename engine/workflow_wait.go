@@ -161,14 +161,31 @@ func reservedForUpdates(receive string) string {
 	return fmt.Sprintf("the name begins with %q, reserved for updates: receive one with %s, which can answer it", updatePrefix, receive)
 }
 
+// continuedTo is the run that continues a code-first task that completed
+// by ContinueAsNew (0: none).
+func (e *Engine) continuedTo(d *store.TaskDetail) int64 {
+	s := d.Step(DriverStep)
+	if d.Task.Kind != store.KindCode || d.Task.State != store.TaskComplete || s == nil {
+		return 0
+	}
+	doc, err := e.decode(s.Results)
+	if err != nil {
+		return 0
+	}
+	next, _ := continuedAs(doc)
+	return next
+}
+
 // SendEvent sends an event to a workflow task: it is recorded once per
 // (task, name, key) — sending again with the same key changes nothing — and
 // the workflow's driver is woken in the same transaction, so a workflow
 // waiting for it resumes at once and one not waiting yet finds it later.
 // An empty key makes every send a new event. It reports whether the event
-// was new. A new event for a finished task is refused (ErrEventRefused); a
-// repeat of one it received is not — a sender whose reply was lost can
-// send again safely whatever happened since. A name beginning with
+// was new. A new event for a finished task is refused (ErrEventRefused;
+// for a run that continued as new, naming the run that continues it, where
+// the workflow reads its events now); a repeat of one it received is not —
+// a sender whose reply was lost can send again safely whatever happened
+// since. A name beginning with
 // "update:" is refused (store.ErrInvalid): those events carry updates, sent
 // with Update, which reads their answers; so are an empty name and a name
 // or key the store would refuse (over 255 bytes, with a NUL byte; a name
@@ -222,6 +239,9 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 			return nil
 		case d.Task.State.Terminal():
 			// Refused: the rollback takes the event back out.
+			if next := e.continuedTo(d); next != 0 { // the workflow reads its events there
+				return fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, taskID, next)
+			}
 			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
 		}
 		created = true
