@@ -43,18 +43,28 @@ func (e *ContinuedError) Error() string {
 // result; Engine.Wait reports each run's own outcome.
 //
 // input must have the workflow's input type (else ErrTypeMismatch, which
-// fails the workflow). Futures started with Go should be awaited first.
+// fails the workflow). Called where the recorded history goes on (code
+// changed to continue earlier), it fails the workflow with a
+// *NonDeterminismError, as Replay reports it. Futures started with Go should be awaited first.
 // Once it has returned a *ContinuedError the run ends continued, even if
 // the function drops the error and returns something else, and durable
 // operations called after it return that error, doing nothing.
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	w := wctx
 	w.mu.Lock()
-	stop := w.stop
+	stop, next := w.stop, w.seq+1
+	var rec *store.Step // the next one recorded, if the recorded run went on past here
+	for ; rec == nil && next <= w.last; next++ {
+		rec = w.history[next] // (nil: a future's gap)
+	}
 	w.mu.Unlock()
 	switch {
 	case stop != nil:
 		return stop
+	case rec != nil:
+		// Continuing would leave what the recorded run did since behind.
+		name, kind := recordedName(rec)
+		return w.failWith(&NonDeterminismError{TaskID: w.TaskID, Sequence: next - 1, Recorded: describe(name, kind), New: "ContinueAsNew"})
 	case w.replay:
 		return w.stopWith(errReplayEnd) // Replay starts nothing
 	}

@@ -240,3 +240,42 @@ func TestEventToAContinuedRunNamesTheNextRun(t *testing.T) {
 		t.Fatalf("SendEvent to the next run: %v", err)
 	}
 }
+
+// TestContinueAsNewWhereTheHistoryGoesOnIsNotDeterministic: code that
+// continues as new where the recorded history goes on (a deploy that
+// continues every 2 steps replaying a run that continued after 3) is not
+// deterministic: Replay says so, naming the recorded step the code no
+// longer reaches. Replay returned nil, and a resumed run continued as new
+// there, leaving the steps recorded after that point behind.
+func TestContinueAsNewWhereTheHistoryGoesOnIsNotDeterministic(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	registerCounter(t, env.Engine)
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[counterIn, int](ctx, env.Engine, "t/counter", counterIn{Total: 6, Per: 3})
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	testkit.Replay(t, env.Engine, h.TaskID)
+
+	hist, err := env.WorkflowHistory(ctx, h.TaskID)
+	must(t, err)
+	other := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(other.Engine, "t/counter", func(wctx *engine.WorkflowContext, in counterIn) (int, error) {
+		n := in.N
+		for i := 0; i < 2 && n < in.Total; i++ { // a deploy continues every 2 steps
+			v, err := engine.Step(wctx, "inc", func(ctx context.Context) (int, error) { return n + 1, nil })
+			if err != nil {
+				return 0, err
+			}
+			n = v
+		}
+		if n < in.Total {
+			return 0, engine.ContinueAsNew(wctx, counterIn{N: n, Total: in.Total, Per: in.Per})
+		}
+		return n, nil
+	}))
+	err = other.ReplayHistory(ctx, hist)
+	var nd *engine.NonDeterminismError
+	if !errors.As(err, &nd) || nd.Sequence != 3 || nd.Recorded != `step "inc"` || nd.New != "ContinueAsNew" {
+		t.Fatalf("ReplayHistory of code continuing earlier = %v (%+v); want not deterministic at sequence 3", err, nd)
+	}
+}
