@@ -146,6 +146,9 @@ func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
 		return fmt.Errorf("replaying task %d: the code fails the workflow: %w", h.TaskID, wctx.fail)
 	case wctx.stop != nil:
 		return nil // the history ends here; the code went on consistently
+	case ferr != nil && ctx.Err() != nil:
+		// The code gave up as the replay's context ended: no verdict.
+		return fmt.Errorf("replaying task %d: %w", h.TaskID, context.Cause(ctx))
 	case wctx.last > wctx.seq:
 		// The code returned, with or without an error, where the history
 		// goes on: the recorded run did not stop there.

@@ -294,6 +294,28 @@ func TestWorkflowReplayRefusesCodeThatReturnsEarly(t *testing.T) {
 	if !errors.As(err, &nd) || nd.Sequence != 2 || nd.Recorded != `step "b"` || nd.New != "" || !strings.Contains(err.Error(), "no second step") {
 		t.Fatalf("Replay of code returning an error before the history ends = %v (%+v)", err, nd)
 	}
+
+	// Code that gives up because the replay's context ended is no verdict
+	// on the code: the context's error, not non-determinism.
+	must(t, engine.RegisterWorkflow(env.Engine, "t/patient", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if _, err := engine.Step(wctx, "a", func(ctx context.Context) (int, error) { return in, nil }); err != nil {
+			return 0, err
+		}
+		if err := wctx.Err(); err != nil {
+			return 0, err
+		}
+		return engine.Step(wctx, "b", func(ctx context.Context) (int, error) { return in, nil })
+	}))
+	p, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/patient", 1)
+	must(t, err)
+	env.RunUntilDone(p.TaskID)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	hist, err := env.WorkflowHistory(ctx, p.TaskID)
+	must(t, err)
+	if err := env.ReplayHistory(cancelled, hist); !errors.Is(err, context.Canceled) || errors.Is(err, engine.ErrNonDeterministic) {
+		t.Fatalf("Replay under a cancelled context = %v; want context.Canceled", err)
+	}
 }
 
 func TestWorkflowEvents(t *testing.T) {
