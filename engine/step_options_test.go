@@ -203,3 +203,45 @@ func TestDurableNamesTheStoreWouldRefuseFailTheWorkflow(t *testing.T) {
 		})
 	}
 }
+
+// TestDurableOperationInsideAStepFailsTheWorkflow: a durable operation
+// called inside a durable step's function (engine.Step within engine.Step)
+// fails the workflow at once, naming both. The inner step took the next
+// sequence number and was recorded; a later run, replaying the outer
+// step's record without calling its function, found the inner step's row
+// where the workflow's next operation stood, and failed as not
+// deterministic, far from the mistake.
+func TestDurableOperationInsideAStepFailsTheWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nested", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		v, err := engine.Step(wctx, "outer", func(ctx context.Context) (int, error) {
+			return engine.Step(wctx, "inner", func(ctx context.Context) (int, error) { return in, nil })
+		})
+		if err != nil {
+			return 0, err
+		}
+		if err := engine.Sleep(wctx, time.Hour); err != nil {
+			return 0, err
+		}
+		return engine.Step(wctx, "after", func(ctx context.Context) (int, error) { return v + 1, nil })
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nestedversion", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "outer", func(ctx context.Context) (int, error) {
+			return engine.Version(wctx, "change", engine.DefaultVersion, 1), nil
+		})
+	}))
+	for wf, want := range map[string]string{
+		"t/nested":        `step "inner" called inside the function of durable step "outer"`,
+		"t/nestedversion": `engine.Version("change") called inside the function of durable step "outer"`,
+	} {
+		h, err := engine.StartWorkflow[int, int](ctx, env.Engine, wf, 1)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want the workflow failed at once saying %s", wf, err, want)
+		}
+	}
+}

@@ -211,6 +211,10 @@ type WorkflowContext struct {
 	// continued is ContinueAsNew's error once the next run exists: the
 	// run ends continued by it (see conclude).
 	continued *ContinuedError
+	// inStep names the durable step (Step) whose function runs now: the
+	// workflow's goroutine waits for it, so a durable operation begun
+	// meanwhile is called inside that function (see begin).
+	inStep string
 }
 
 // Now is the engine's clock (the fake clock in tests). Read it inside a
@@ -251,6 +255,13 @@ func (w *WorkflowContext) begin(name, kind string) (int, *store.Step, error) {
 		err := w.stop
 		w.mu.Unlock()
 		return 0, nil, err
+	}
+	if outer := w.inStep; outer != "" {
+		// Its record would replay without calling the function, and
+		// what it recorded would stand where the workflow's next
+		// operation does.
+		w.mu.Unlock()
+		return 0, nil, w.failWith(Permanent(fmt.Errorf("%s called inside the function of durable step %q: durable operations belong to the workflow function; a step's function does its work with the ctx it is given", describe(name, kind), outer)))
 	}
 	w.seq++
 	seq := w.seq

@@ -170,13 +170,22 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // (errors.Is ErrStepFailed), which the workflow may handle — compensate,
 // say — or return, failing the workflow. A nil fn, a name the store would
 // refuse (empty, over 243 bytes, with a NUL byte) and options that cannot
-// apply fail the workflow before anything runs.
+// apply fail the workflow before anything runs; a durable operation called
+// inside fn (Step within Step) fails it at that call.
 func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
 	var zero T
 	seq, rec, err := wctx.begin(name, kindStep)
 	if err != nil {
 		return zero, err
 	}
+	wctx.mu.Lock()
+	wctx.inStep = name
+	wctx.mu.Unlock()
+	defer func() {
+		wctx.mu.Lock()
+		wctx.inStep = ""
+		wctx.mu.Unlock()
+	}()
 	return runStep(wctx, seq, rec, name, fn, opts)
 }
 

@@ -91,6 +91,11 @@ func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported 
 		w.mu.Unlock()
 		return maxSupported
 	}
+	if outer := w.inStep; outer != "" { // as begin refuses it
+		w.mu.Unlock()
+		w.failWith(Permanent(fmt.Errorf("engine.Version(%q) called inside the function of durable step %q: durable operations belong to the workflow function", changeID, outer)))
+		return maxSupported
+	}
 	next := w.seq + 1
 	rec := w.history[next]
 	switch {
