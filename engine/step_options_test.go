@@ -231,9 +231,18 @@ func TestDurableOperationInsideAStepFailsTheWorkflow(t *testing.T) {
 			return engine.Version(wctx, "change", engine.DefaultVersion, 1), nil
 		})
 	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nestedcontinue", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if in > 1 {
+			return in, nil
+		}
+		return engine.Step(wctx, "outer", func(ctx context.Context) (int, error) {
+			return 0, engine.ContinueAsNew(wctx, in+1)
+		})
+	}))
 	for wf, want := range map[string]string{
-		"t/nested":        `step "inner" called inside the function of durable step "outer"`,
-		"t/nestedversion": `engine.Version("change") called inside the function of durable step "outer"`,
+		"t/nested":         `step "inner" called inside the function of durable step "outer"`,
+		"t/nestedversion":  `engine.Version("change") called inside the function of durable step "outer"`,
+		"t/nestedcontinue": `engine.ContinueAsNew called inside the function of durable step "outer"`,
 	} {
 		h, err := engine.StartWorkflow[int, int](ctx, env.Engine, wf, 1)
 		must(t, err)

@@ -52,7 +52,7 @@ func (e *ContinuedError) Error() string {
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	w := wctx
 	w.mu.Lock()
-	stop, next := w.stop, w.seq+1
+	stop, next, outer := w.stop, w.seq+1, w.inStep
 	var rec *store.Step // the next one recorded, if the recorded run went on past here
 	for ; rec == nil && next <= w.last; next++ {
 		rec = w.history[next] // (nil: a future's gap)
@@ -61,6 +61,8 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	switch {
 	case stop != nil:
 		return stop
+	case outer != "": // as begin refuses it
+		return w.failWith(Permanent(fmt.Errorf("engine.ContinueAsNew called inside the function of durable step %q: durable operations belong to the workflow function", outer)))
 	case rec != nil:
 		// Continuing would leave what the recorded run did since behind.
 		name, kind := recordedName(rec)
