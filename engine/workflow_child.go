@@ -74,8 +74,9 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 }
 
 // childTypes refuses an input or a result type other than those a
-// code-first child was registered with, as StartWorkflow does: the child
-// would fail decoding its input, or the parent decoding its result.
+// code-first child was registered with, as StartWorkflow does, and a
+// result type that cannot hold a DAG child's results by step name: the
+// child would fail decoding its input, or the parent decoding its result.
 func childTypes[O any](e *Engine, workflow string, input any) error {
 	def, ok := e.workflowDef(workflow)
 	if !ok {

@@ -161,9 +161,9 @@ func (e *UpdateError) Error() string {
 // ReceiveUpdate waits, durably, up to timeout for an update of that name
 // (see Update) and returns it; the timeout is an *EventTimeoutError (a
 // timeout that is not positive, or a name WaitEvent or Update would
-// refuse, one with a newline say, fails the workflow). Updates are received one at a time, oldest first; the
-// receipt is recorded, so a replay receives the same one. Answer it with
-// Reply.
+// refuse, one with a newline say, fails the workflow). Updates are
+// received one at a time, oldest first; the receipt is recorded, so a
+// replay receives the same one. Answer it with Reply.
 func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {
 	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout, true)
 	if err != nil {
