@@ -133,6 +133,36 @@ func TestDurableStepNilFunctionFailsTheWorkflow(t *testing.T) {
 	}
 }
 
+// A type JSON cannot carry (a func, a channel, a complex number) is
+// refused where it is given: RegisterWorkflow's input or result, and a
+// durable step's result before its function runs. The step ran, side
+// effects and all, and then failed recording "json: unsupported type".
+func TestUnencodableTypesRefusedBeforeAnythingRuns(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	err := engine.RegisterWorkflow(env.Engine, "t/fnout", func(*engine.WorkflowContext, int) (func(), error) { return nil, nil })
+	if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "its result type func() cannot be carried as JSON") {
+		t.Fatalf("RegisterWorkflow with a func result: %v", err)
+	}
+	err = engine.RegisterWorkflow(env.Engine, "t/chanin", func(*engine.WorkflowContext, *chan int) (int, error) { return 0, nil })
+	if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), "its input type chan int cannot be carried as JSON") {
+		t.Fatalf("RegisterWorkflow with a channel input: %v", err)
+	}
+	ran := false
+	must(t, engine.RegisterWorkflow(env.Engine, "t/complex", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		_, err := engine.Step(wctx, "c", func(context.Context) (complex128, error) { ran = true; return 1i, nil })
+		return 0, err
+	}))
+	h, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/complex", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	_, err = h.Result(context.Background())
+	var te *engine.TaskError
+	if ran || !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent ||
+		!strings.Contains(err.Error(), "durable step c: its result type complex128 cannot be carried as JSON") {
+		t.Fatalf("step function ran: %v; result error %v; want the task failed before it ran, naming the type", ran, err)
+	}
+}
+
 // A durable operation whose name the store would refuse for its row
 // (name#seq: at most store.MaxNameLen bytes, no NUL, valid UTF-8) fails its
 // workflow at once, naming the call: a step's function ran, then the

@@ -61,7 +61,8 @@ type driverConfig struct {
 // it.
 //
 // A malformed name (not "namespace/name", or one the store would not
-// accept), a nil fn or a bad option (a retention of 0 or negative,
+// accept), a nil fn, an input or result type JSON cannot carry (a func,
+// a channel, a complex number) or a bad option (a retention of 0 or negative,
 // WithRetention given twice with different values) is refused
 // with ErrInvalidTemplate; a name already registered, as a workflow or as
 // a DAG template, with ErrDuplicate.
@@ -71,6 +72,14 @@ func RegisterWorkflow[I, O any](e *Engine, name string, fn func(wctx *WorkflowCo
 	}
 	if fn == nil {
 		return &TemplateError{Template: name, Msg: fmt.Sprintf("registering workflow %s: the function is nil", quoteName(name))}
+	}
+	for _, t := range []struct {
+		what string
+		t    reflect.Type
+	}{{"input", reflect.TypeFor[I]()}, {"result", reflect.TypeFor[O]()}} {
+		if msg := unencodable(t.t); msg != "" {
+			return &TemplateError{Template: name, Msg: fmt.Sprintf("registering workflow %s: its %s type %s", quoteName(name), t.what, msg)}
+		}
 	}
 	def := &workflowDef{name: name, in: reflect.TypeFor[I](), out: reflect.TypeFor[O](), run: func(wctx *WorkflowContext, input store.JSON) (any, error) {
 		var wi workflowInput
@@ -465,4 +474,19 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 		return nil, Permanent(&NonDeterminismError{TaskID: w.TaskID, Sequence: w.seq + 1, Recorded: describe(name, kind)})
 	}
 	return out, nil
+}
+
+// unencodable says why JSON cannot carry values of type t ("" when it
+// can): encoding/json refuses a func, a channel, a complex number or an
+// unsafe pointer (behind pointers too) whatever its value, so a workflow
+// or step with such a type could only fail, after its work was done.
+func unencodable(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return fmt.Sprintf("%s cannot be carried as JSON (encoding/json refuses a %s)", t, t.Kind())
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -169,8 +170,9 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // a PermanentError or exhausted attempts return a *StepFailedError
 // (errors.Is ErrStepFailed), which the workflow may handle — compensate,
 // say — or return, failing the workflow. A nil fn, a name the store would
-// refuse (empty, over 243 bytes, with a NUL byte) and options that cannot
-// apply fail the workflow before anything runs; a durable operation called
+// refuse (empty, over 243 bytes, with a NUL byte), a result type JSON
+// cannot carry (a func, a channel) and options that cannot apply fail the
+// workflow before anything runs; a durable operation called
 // inside fn (Step within Step) fails it at that call.
 func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
 	var zero T
@@ -196,6 +198,9 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	}
 	if fn == nil {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: the function is nil", name)))
+	}
+	if msg := unencodable(reflect.TypeFor[T]()); msg != "" { // its result could not be recorded
+		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: its result type %s", name, msg)))
 	}
 	if msg := durableNameProblem(name); msg != "" {
 		return zero, wctx.failWith(Permanent(errors.New(msg)))
