@@ -39,10 +39,11 @@ var ErrInsecureListen = errors.New("admin: refusing to listen beyond loopback wi
 // CheckListen decides whether the admin API may listen on addr, and
 // whether anonymous requests may be served there: on a loopback address
 // (127.0.0.0/8, ::1, localhost) they may while the database holds no
-// token, revoked ones included (see Config.AllowAnonymous); on any other address at least one token must exist (else
-// ErrInsecureListen, saying how to create one) and every request needs
-// one, so a cfg with AllowAnonymous set is refused there (ErrInsecureListen):
-// set it from the answer.
+// token, revoked ones included (see Config.AllowAnonymous); on any other
+// address at least one token must exist (else ErrInsecureListen, saying
+// how to create one) and every request needs one, so a cfg with
+// AllowAnonymous set is refused there (ErrInsecureListen): set it from
+// the answer.
 func CheckListen(ctx context.Context, cfg Config, addr string) (allowAnonymous bool, err error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -61,10 +61,10 @@ type ScheduleOptions struct {
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
 	// name its own with a CRON_TZ= prefix instead). time.Local is
-	// refused, as is a CRON_TZ=Local prefix: processes on different machines would disagree on it; so
-	// is a Location with an "@every" interval, whose ticks are the same
-	// moments in every zone (and so is a CRON_TZ= or TZ= prefix before
-	// one).
+	// refused, as is a CRON_TZ=Local prefix: processes on different
+	// machines would disagree on it; so is a Location with an "@every"
+	// interval, whose ticks are the same moments in every zone (and so is
+	// a CRON_TZ= or TZ= prefix before one).
 	Location *time.Location
 	// Paused creates the schedule paused. It applies only when the
 	// schedule is created: pausing and resuming an existing one is the

@@ -45,8 +45,8 @@ func (e *ContinuedError) Error() string {
 // input must have the workflow's input type (else ErrTypeMismatch, which
 // fails the workflow). Called where the recorded history goes on (code
 // changed to continue earlier), it fails the workflow with a
-// *NonDeterminismError, as Replay reports it. Futures started with Go should be awaited first.
-// Once it has returned a *ContinuedError the run ends continued, even if
+// *NonDeterminismError, as Replay reports it. Futures started with Go
+// should be awaited first. Once it has returned a *ContinuedError the run ends continued, even if
 // the function drops the error and returns something else, and durable
 // operations called after it return that error, doing nothing.
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
