@@ -46,9 +46,10 @@ func (e *ContinuedError) Error() string {
 // fails the workflow). Called where the recorded history goes on (code
 // changed to continue earlier), it fails the workflow with a
 // *NonDeterminismError, as Replay reports it. Futures started with Go
-// should be awaited first. Once it has returned a *ContinuedError the run ends continued, even if
-// the function drops the error and returns something else, and durable
-// operations called after it return that error, doing nothing.
+// should be awaited first. Once it has returned a *ContinuedError the run
+// ends continued, even if the function drops the error and returns
+// something else, and durable operations called after it return that
+// error, doing nothing.
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	w := wctx
 	w.mu.Lock()
