@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -109,7 +111,9 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 }
 
 // Resolve marks a pending or failed step resolved_manually with the given
-// results (any JSON-encodable value); its dependants may then run.
+// results (any JSON-encodable value); its dependants may then run. A task
+// whose last unfinished step it resolves completes, announced as a task a
+// worker completes is (task.completed, tasks_completed_total, its span).
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
@@ -139,13 +143,40 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	if err != nil {
 		return fmt.Errorf("resolving %s of task %d: encoding results: %w", step, taskID, err)
 	}
-	if _, err := e.st.ResolveStep(ctx, &store.ResolveStepParams{StepID: s.ID, Results: doc, Metadata: meta, Now: e.now()}); err != nil {
+	rs, err := e.st.ResolveStep(ctx, &store.ResolveStepParams{StepID: s.ID, Results: doc, Metadata: meta, Now: e.now()})
+	if err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
 	}
 	e.emit(Event{Name: EventStepResolved, TaskID: taskID, Step: step})
-	e.taskChanged(taskID)
+	e.taskChanged(taskID) // waiters first, as a commit wakes them
+	e.resolvedEnd(ctx, rs)
 	e.Notify()
 	return nil
+}
+
+// resolvedEnd announces the end of the task a resolve completed (its last
+// unfinished step resolved), as a commit announces the tasks it ends:
+// tasks_completed_total, the task's span, task.completed. The resolve's
+// transaction stamped the task's completion with the step's: a task
+// another commit completed meanwhile has its own stamp, and that commit
+// announced it.
+func (e *Engine) resolvedEnd(ctx context.Context, rs *store.Step) {
+	if rs == nil || rs.CompletedAt == nil {
+		return
+	}
+	d, err := e.st.GetTask(ctx, rs.TaskID)
+	if err != nil {
+		e.log.Debug("reading a resolved step's task failed; its end, if it ended, is not announced", zap.Int64("task_id", rs.TaskID), zap.Error(err))
+		return
+	}
+	if d.Task.State != store.TaskComplete || d.Task.CompletedAt == nil || !d.Task.CompletedAt.Equal(*rs.CompletedAt) {
+		return
+	}
+	e.met.taskEnded(d.Task.Namespace, d.Task.Name, false)
+	if d.Task.TraceContext != "" {
+		e.traceTaskEnd(ctx, d.Task, store.TaskComplete, nil)
+	}
+	e.emit(Event{Name: EventTaskCompleted, TaskID: rs.TaskID})
 }
 
 // operatorMeta is an operator action's transition metadata: m, with the
