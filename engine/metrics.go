@@ -20,7 +20,8 @@ import (
 //
 // The metrics (all prefixed tasker_):
 //
-//	tasks_started_total{workflow}            tasks created by Start, StartMany, Child
+//	tasks_started_total{workflow}            tasks created by Start, StartMany, Child,
+//	                                         ContinueAsNew
 //	tasks_completed_total{workflow}          tasks that completed
 //	tasks_failed_total{workflow}             tasks that ended in error
 //	tasks_cancelled_total{workflow}          tasks cancelled through the engine

@@ -107,11 +107,7 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	case err != nil:
 		return w.abortWith(fmt.Errorf("continuing %s as new: %w", w.Workflow, err))
 	}
-	if !res.Existing {
-		w.e.stat.started.Add(1)
-		w.e.emit(Event{Name: EventTaskStarted, TaskID: res.Task.ID})
-		w.e.Notify()
-	}
+	w.e.announce([]*store.CreateTaskResult{res}) // counted, reported and woken as any start's, unless it existed
 	// The next run exists: this one ends, continued by it, whatever the
 	// function returns now (see conclude), and nothing durable happens
 	// in it any more.
