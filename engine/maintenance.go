@@ -19,10 +19,14 @@ func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescu
 func (e *Engine) rescued(res *store.RescueResult) {
 	e.met.leasesRescued(res.Rescued + res.Failed)
 	for _, t := range res.Tasks {
-		if e.met != nil && t.To == store.TaskError {
-			// Rare: the rescue result does not carry the workflow.
+		if t.To == store.TaskError {
+			// Rare: the rescue result does not carry the task, whose
+			// workflow the counter and whose trace context the span need.
 			if d, err := e.st.GetTask(context.Background(), t.TaskID); err == nil {
 				e.met.taskEnded(d.Task.Namespace, d.Task.Name, true)
+				if d.Task.TraceContext != "" {
+					e.traceTaskEnd(context.Background(), d.Task, store.TaskError, d.Task.LastError)
+				}
 			}
 		}
 		e.emit(Event{Name: EventTaskFailed, TaskID: t.TaskID})
