@@ -874,5 +874,7 @@ func (e *Engine) emit(ev Event) {
 	if ev.At.IsZero() {
 		ev.At = e.clk.Now()
 	}
-	e.bus.Publish(ev)
+	if missed := e.bus.Publish(ev); missed > 0 {
+		e.met.eventsDropped(missed)
+	}
 }

@@ -55,13 +55,13 @@ type Metrics struct {
 	startedVec, completedVec, failedVec   *prometheus.CounterVec
 	cancelledVec, retriesVec              *prometheus.CounterVec
 	rescued, discarded, claimTx, finishTx prometheus.Counter
+	dropped                               prometheus.Counter
 	ready, oldest                         *prometheus.GaugeVec
 
-	poolConns, poolWaits, poolWaitSecs, dropped *prometheus.Desc
+	poolConns, poolWaits, poolWaitSecs *prometheus.Desc
 
 	mu      sync.Mutex
-	sources map[*Engine]int64 // running engines, with their bus's dropped count when attached
-	retired int64             // events dropped by engines no longer attached
+	sources map[*Engine]struct{} // running engines, whose pools are exported
 }
 
 // NewMetrics returns the engine metrics, registered nowhere yet.
@@ -88,8 +88,8 @@ func NewMetrics() *Metrics {
 		poolConns:    prometheus.NewDesc("tasker_pool_connections", "Connections of a running engine's database pool.", []string{"worker", "state"}, nil),
 		poolWaits:    prometheus.NewDesc("tasker_pool_waits_total", "Times a running engine waited for a database connection.", []string{"worker"}, nil),
 		poolWaitSecs: prometheus.NewDesc("tasker_pool_wait_seconds_total", "Time a running engine spent waiting for database connections.", []string{"worker"}, nil),
-		dropped:      prometheus.NewDesc("tasker_events_dropped_total", "Lifecycle events a slow subscriber missed.", nil, nil),
-		sources:      map[*Engine]int64{},
+		dropped:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "events_dropped_total", Help: "Lifecycle events a slow subscriber missed."}),
+		sources:      map[*Engine]struct{}{},
 	}
 	m.started = newLabelled(func(w wfLabel) prometheus.Counter { return m.startedVec.WithLabelValues(w.ns + "/" + w.name) })
 	m.completed = newLabelled(func(w wfLabel) prometheus.Counter { return m.completedVec.WithLabelValues(w.ns + "/" + w.name) })
@@ -104,7 +104,7 @@ func NewMetrics() *Metrics {
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.startedVec, m.completedVec, m.failedVec, m.cancelledVec, m.retriesVec, m.attemptVec,
-		m.rescued, m.discarded, m.claimTx, m.finishTx, m.ready, m.oldest}
+		m.rescued, m.discarded, m.claimTx, m.finishTx, m.dropped, m.ready, m.oldest}
 }
 
 // Describe implements prometheus.Collector.
@@ -115,7 +115,6 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.poolConns
 	ch <- m.poolWaits
 	ch <- m.poolWaitSecs
-	ch <- m.dropped
 }
 
 // Collect implements prometheus.Collector.
@@ -125,9 +124,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dropped := m.retired
-	for e, base := range m.sources {
-		dropped += e.bus.Dropped() - base
+	for e := range m.sources {
 		s := e.st.DB().Stats()
 		w := e.cfg.WorkerID
 		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(s.InUse), w, "in_use")
@@ -135,16 +132,15 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.poolWaits, prometheus.CounterValue, float64(s.WaitCount), w)
 		ch <- prometheus.MustNewConstMetric(m.poolWaitSecs, prometheus.CounterValue, s.WaitDuration.Seconds(), w)
 	}
-	ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(dropped))
 }
 
-// attach counts a running engine's pool and dropped events; detach stops.
+// attach exports a running engine's pool; detach stops.
 func (m *Metrics) attach(e *Engine) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
-	m.sources[e] = e.bus.Dropped()
+	m.sources[e] = struct{}{}
 	m.mu.Unlock()
 }
 
@@ -153,10 +149,7 @@ func (m *Metrics) detach(e *Engine) {
 		return
 	}
 	m.mu.Lock()
-	if base, ok := m.sources[e]; ok {
-		m.retired += e.bus.Dropped() - base
-		delete(m.sources, e)
-	}
+	delete(m.sources, e)
 	m.mu.Unlock()
 }
 
@@ -226,6 +219,12 @@ func (m *Metrics) stepAttempt(c *store.ClaimedStep, o *completer.Outcome, kept b
 		k.ns, k.name = c.Task.Namespace, c.Task.Name
 	}
 	m.attempts.get(k).Observe(d.Seconds())
+}
+
+func (m *Metrics) eventsDropped(n int) {
+	if m != nil {
+		m.dropped.Add(float64(n))
+	}
 }
 
 func (m *Metrics) leasesRescued(n int) {

@@ -39,17 +39,22 @@ func (b *Bus[T]) Subscribe(buffer int) (<-chan T, func()) {
 	}
 }
 
-// Publish offers ev to every subscriber.
-func (b *Bus[T]) Publish(ev T) {
+// Publish offers ev to every subscriber and returns how many missed it.
+func (b *Bus[T]) Publish(ev T) int {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	missed := 0
 	for _, ch := range b.subs {
 		select {
 		case ch <- ev:
 		default:
-			b.dropped.Add(1)
+			missed++
 		}
 	}
+	if missed > 0 {
+		b.dropped.Add(int64(missed))
+	}
+	return missed
 }
 
 // Dropped is how many deliveries were missed because a buffer was full.
