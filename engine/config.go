@@ -40,7 +40,8 @@ type Config struct {
 	// slog.LevelError).
 	Slog *slog.Logger
 	// Metrics, when set, receives the engine's metrics (see NewMetrics);
-	// several engines may share one.
+	// several engines may share one. One not made by NewMetrics (a zero
+	// Metrics) is refused.
 	Metrics *Metrics
 	// TracerProvider receives the engine's OpenTelemetry spans: a span
 	// per Start, per step attempt (code-first drivers included), per
@@ -283,6 +284,11 @@ func (c *Config) validateSettings() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Logger != nil && c.Slog != nil {
 		bad("config: Logger and Slog are both set; set one")
+	}
+	if c.Metrics != nil && c.Metrics.started == nil {
+		// A literal (&Metrics{}) has no instruments: the first task
+		// counted would panic, as would a registry collecting it.
+		bad("config: Metrics was not made by NewMetrics (a zero Metrics has no instruments); use engine.NewMetrics()")
 	}
 	// The interface fields but Store (Validate's) and Codec (below).
 	for _, f := range []struct {

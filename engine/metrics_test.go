@@ -229,6 +229,17 @@ func TestSlogLogger(t *testing.T) {
 	}
 }
 
+// TestMetricsNotMadeByNewMetricsRefused: a Metrics written as a literal
+// (&engine.Metrics{}) has none of its instruments; New refuses it naming
+// the option, where the engine panicked at the first task it counted. A
+// zero Metrics also panics when a registry collects it.
+func TestMetricsNotMadeByNewMetricsRefused(t *testing.T) {
+	_, err := engine.New(engine.Config{Store: openSQLite(t), Metrics: &engine.Metrics{}})
+	if err == nil || !strings.Contains(err.Error(), "Metrics") || !strings.Contains(err.Error(), "NewMetrics") {
+		t.Fatalf("New with a zero Metrics: err = %v, want a refusal naming Metrics and NewMetrics", err)
+	}
+}
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
