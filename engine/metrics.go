@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/uptrace/bun"
 
 	"github.com/tasker-go/tasker/engine/internal/completer"
 	"github.com/tasker-go/tasker/store"
@@ -40,6 +41,8 @@ import (
 //	queue_ready_steps{queue}                 steps ready and not claimed
 //	queue_oldest_ready_seconds{queue}        how long the oldest of them has been due
 //	pool_connections{worker,state}           the engine's database pool: in_use, idle
+//	                                         (engines of one worker ID: the sum of
+//	                                         their pools, each counted once)
 //	pool_waits_total{worker}, pool_wait_seconds_total{worker}
 //	events_dropped_total                     lifecycle events a slow subscriber missed
 //
@@ -124,13 +127,43 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Engines of one process may share a worker ID (the default,
+	// host-pid) and a pool (one store): a worker's series sum its distinct
+	// pools, since a registry refuses a series collected twice, failing
+	// the whole scrape.
+	type pool struct {
+		inUse, idle, waits int64
+		waited             time.Duration
+	}
+	byWorker := map[string]*pool{}
+	type workerPool struct {
+		worker string
+		db     *bun.DB
+	}
+	seen := map[workerPool]bool{}
 	for e := range m.sources {
-		s := e.st.DB().Stats()
+		db := e.st.DB()
 		w := e.cfg.WorkerID
-		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(s.InUse), w, "in_use")
-		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(s.Idle), w, "idle")
-		ch <- prometheus.MustNewConstMetric(m.poolWaits, prometheus.CounterValue, float64(s.WaitCount), w)
-		ch <- prometheus.MustNewConstMetric(m.poolWaitSecs, prometheus.CounterValue, s.WaitDuration.Seconds(), w)
+		p := byWorker[w]
+		if p == nil {
+			p = &pool{}
+			byWorker[w] = p
+		}
+		if seen[workerPool{w, db}] {
+			continue
+		}
+		seen[workerPool{w, db}] = true
+		s := db.Stats()
+		p.inUse += int64(s.InUse)
+		p.idle += int64(s.Idle)
+		p.waits += s.WaitCount
+		p.waited += s.WaitDuration
+	}
+	for w, p := range byWorker {
+		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(p.inUse), w, "in_use")
+		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(p.idle), w, "idle")
+		ch <- prometheus.MustNewConstMetric(m.poolWaits, prometheus.CounterValue, float64(p.waits), w)
+		ch <- prometheus.MustNewConstMetric(m.poolWaitSecs, prometheus.CounterValue, p.waited.Seconds(), w)
 	}
 }
 
