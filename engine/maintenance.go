@@ -238,7 +238,7 @@ func (e *Engine) maintained(ctx context.Context, leading bool) {
 		return
 	}
 	if !leading {
-		e.met.queueLags(nil)
+		e.met.queueLags(e, nil)
 		return
 	}
 	lags, err := e.st.QueueLags(ctx, e.now())
@@ -253,5 +253,5 @@ func (e *Engine) maintained(ctx context.Context, leading bool) {
 	for _, l := range lags {
 		out[l.Queue] = queueLag{ready: l.Ready, age: max(now.Sub(l.OldestDueAt), 0)}
 	}
-	e.met.queueLags(out)
+	e.met.queueLags(e, out)
 }

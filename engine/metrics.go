@@ -48,7 +48,9 @@ import (
 //
 // The two queue gauges are measured by the one process that leads
 // maintenance, every ExecutionConfig.RescueInterval (one query, whatever
-// the number of processes); other processes do not export them. The pool
+// the number of processes); other processes do not export them. Engines
+// sharing a Metrics export what their leaders measured (on different
+// stores, a queue's ready steps add up and its oldest is the largest). The pool
 // metrics describe engines while they run.
 type Metrics struct {
 	started, completed, failed, cancelled *labelled[wfLabel, prometheus.Counter]
@@ -64,7 +66,8 @@ type Metrics struct {
 	poolConns, poolWaits, poolWaitSecs *prometheus.Desc
 
 	mu      sync.Mutex
-	sources map[*Engine]struct{} // running engines, whose pools are exported
+	sources map[*Engine]struct{}            // running engines, whose pools are exported
+	lags    map[*Engine]map[string]queueLag // by leading engine, its queues' figures
 }
 
 // NewMetrics returns the engine metrics, registered nowhere yet.
@@ -93,6 +96,7 @@ func NewMetrics() *Metrics {
 		poolWaitSecs: prometheus.NewDesc("tasker_pool_wait_seconds_total", "Time a running engine spent waiting for database connections.", []string{"worker"}, nil),
 		dropped:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "events_dropped_total", Help: "Lifecycle events a slow subscriber missed."}),
 		sources:      map[*Engine]struct{}{},
+		lags:         map[*Engine]map[string]queueLag{},
 	}
 	m.started = newLabelled(func(w wfLabel) prometheus.Counter { return m.startedVec.WithLabelValues(w.ns + "/" + w.name) })
 	m.completed = newLabelled(func(w wfLabel) prometheus.Counter { return m.completedVec.WithLabelValues(w.ns + "/" + w.name) })
@@ -284,13 +288,32 @@ func (m *Metrics) finishTransaction() {
 	}
 }
 
-func (m *Metrics) queueLags(lags map[string]queueLag) {
+// queueLags sets the queues' figures e measured as the maintenance leader,
+// or drops them (nil: e does not lead). The gauges hold what every engine
+// sharing m measured: one engine's pass leaves the others' figures be
+// (on one store only one leads; each store has its leader), the ready
+// steps adding up, the oldest the largest.
+func (m *Metrics) queueLags(e *Engine, lags map[string]queueLag) {
 	if m == nil {
 		return
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if lags == nil {
+		delete(m.lags, e)
+	} else {
+		m.lags[e] = lags
+	}
 	m.ready.Reset()
 	m.oldest.Reset()
-	for q, l := range lags {
+	sum := map[string]queueLag{}
+	for _, byQueue := range m.lags {
+		for q, l := range byQueue {
+			t := sum[q]
+			sum[q] = queueLag{ready: t.ready + l.ready, age: max(t.age, l.age)}
+		}
+	}
+	for q, l := range sum {
 		m.ready.WithLabelValues(q).Set(float64(l.ready))
 		m.oldest.WithLabelValues(q).Set(l.age.Seconds())
 	}
