@@ -114,8 +114,12 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	}
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errTaskCancelled), errors.Is(cause, errLeaseLost):
-		e.stat.discarded.Add(1)
-		e.met.resultDiscarded()
+		if errors.Is(cause, errLeaseLost) {
+			// The counters are a sign of lease trouble (see Stats); a
+			// cancelled task's attempt is only abandoned.
+			e.stat.discarded.Add(1)
+			e.met.resultDiscarded()
+		}
 		log.Info("attempt abandoned", zap.Error(cause))
 		e.emit(Event{Name: EventStepDiscarded, TaskID: st.TaskID, Step: st.Name, Attempt: st.Attempts, Error: cause.Error()})
 		return o, false
