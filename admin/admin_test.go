@@ -680,6 +680,25 @@ func TestHandlerRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestHandlerRefusesANilMetricsRegistry: Config.Metrics set to a nil
+// registry (a *prometheus.Registry never made) is refused naming it; it
+// was taken as set, and every scrape of /metrics panicked.
+func TestHandlerRefusesANilMetricsRegistry(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "admin.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, err := engine.New(engine.Config{Store: st, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg *prometheus.Registry
+	if _, err := admin.Handler(admin.Config{Engine: e, Metrics: reg}); err == nil || !strings.Contains(err.Error(), "Config.Metrics") {
+		t.Fatalf("a nil registry: err = %v, want a refusal naming Config.Metrics", err)
+	}
+}
+
 // TestCreateTokenRefusesANilStore: CreateToken without a store returns
 // an error naming it; it panicked with a nil dereference.
 func TestCreateTokenRefusesANilStore(t *testing.T) {

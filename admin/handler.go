@@ -54,13 +54,19 @@ type server struct {
 
 // Handler returns the admin API as an http.Handler to mount in the
 // application's mux (see the package doc for its routes). A Config
-// without an Engine is refused.
+// without an Engine, or with a nil registry as Metrics, is refused.
 func Handler(cfg Config) (http.Handler, error) {
 	if cfg.Engine == nil {
 		return nil, errors.New("admin: Config.Engine is required")
 	}
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("admin: Config.MaxBodyBytes must not be negative, got %d", cfg.MaxBodyBytes)
+	}
+	if cfg.Metrics != nil {
+		// A nil registry passes "!= nil" and panics at every scrape.
+		if v := reflect.ValueOf(cfg.Metrics); v.Kind() == reflect.Pointer && v.IsNil() {
+			return nil, fmt.Errorf("admin: Config.Metrics is a nil %T; pass the registry the engine's Metrics are registered on, or leave it unset", cfg.Metrics)
+		}
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
