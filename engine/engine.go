@@ -444,7 +444,10 @@ func Unique() StartOption { return func(o *startOptions) { o.unique = true } }
 
 // InTx creates the task inside the caller's transaction (a bun.Tx on the
 // store's DB): it exists, and runs, only if that transaction commits. A
-// nil tx is refused.
+// nil tx is refused. The engine cannot see the caller's commit: the
+// start's task.started event and its count (Stats.TasksStarted,
+// tasks_started_total) come when Start returns, before the commit, and
+// stand even if the transaction rolls back.
 func InTx(tx bun.IDB) StartOption {
 	return func(o *startOptions) {
 		if o.txSet && !sameIDB(o.tx, tx) {

@@ -18,7 +18,9 @@ const (
 )
 
 // Event is a lifecycle notification. Subscribers see events after the
-// change they describe has committed.
+// change they describe has committed, but for the task.started of a start
+// made in the caller's transaction (InTx), which comes when Start returns:
+// the engine cannot see that commit, or a rollback.
 type Event struct {
 	Name    string
 	TaskID  int64
