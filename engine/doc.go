@@ -161,7 +161,9 @@
 // With an OpenTelemetry tracer provider (Config.TracerProvider, else the
 // global one; a no-op until the application installs one) Start makes a
 // span under the caller's and stores its W3C trace context with the task
-// (nothing when no span is recording upstream: the column stays NULL);
+// (nothing with the no-op provider: the column stays NULL; a span the
+// sampler left out is stored too, unsampled, so every process keeps the
+// sampler's decision);
 // each step attempt is a span continued from that context in whichever
 // process claims the step; a code-first workflow's runs carry its durable
 // steps, sleeps, event waits and children as child spans; and the process
