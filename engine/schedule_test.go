@@ -447,3 +447,27 @@ func TestResumeRefusesASpecThatNoLongerParses(t *testing.T) {
 		t.Fatalf("after the refusal: %+v %v, want it still paused", got, err)
 	}
 }
+
+// A schedule whose stored spec does not parse in the leader's process
+// (its zone missing from this machine's time zone database) cannot fire:
+// LastError says why, as for any firing that fails. The leader only
+// logged it, every pass, and Schedules showed nothing wrong.
+func TestScheduleThatDoesNotParseHereRecordsWhy(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	_, err := env.Schedule(ctx, "z", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Europe/Paris")})
+	must(t, err)
+	sc, err := env.Store.GetSchedule(ctx, "z")
+	must(t, err)
+	sc.Timezone = "Nowhere/Atlantis" // as a machine without Europe/Paris would read it
+	if ok, err := env.Store.UpdateSchedule(ctx, sc); err != nil || !ok {
+		t.Fatalf("storing the zone: %v %v", ok, err)
+	}
+	env.Clock.Advance(24 * time.Hour)
+	fire(t, env)
+	info, err := env.GetSchedule(ctx, "z")
+	must(t, err)
+	if !strings.Contains(info.LastError, "Nowhere/Atlantis") {
+		t.Fatalf("LastError %q, want it to name the zone that does not load", info.LastError)
+	}
+}

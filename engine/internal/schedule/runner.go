@@ -134,7 +134,9 @@ func (r *Runner) Pass(ctx context.Context) (time.Time, error) {
 func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (time.Time, error) {
 	spec, err := Parse(sc.Spec, sc.Timezone)
 	if err != nil {
-		return time.Time{}, err
+		// A zone missing from this machine's time zone database: the
+		// schedule cannot fire here, and Schedules says so.
+		return time.Time{}, r.failed(ctx, sc, fmt.Errorf("reading its spec: %w", err))
 	}
 	triggered, err := r.trigger(ctx, sc)
 	if err != nil || sc.Paused {
