@@ -60,11 +60,13 @@ type ScheduleOptions struct {
 	// checked: keep Jitter under its shortest gap.
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
-	// name its own with a CRON_TZ= prefix instead). time.Local is
-	// refused, as is a CRON_TZ=Local prefix: processes on different
-	// machines would disagree on it; so is a Location with an "@every"
-	// interval, whose ticks are the same moments in every zone (and so is
-	// a CRON_TZ= or TZ= prefix before one).
+	// name its own with a CRON_TZ= prefix instead). It is stored by name
+	// and loaded again by each leader: time.Local is refused, as is a
+	// CRON_TZ=Local prefix (processes on different machines would
+	// disagree on it), and so is a zone its name does not load (a
+	// time.FixedZone: use time.LoadLocation). So is a Location with an
+	// "@every" interval, whose ticks are the same moments in every zone
+	// (and so is a CRON_TZ= or TZ= prefix before one).
 	Location *time.Location
 	// Paused creates the schedule paused. It applies only when the
 	// schedule is created: pausing and resuming an existing one is the
@@ -178,6 +180,9 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		bad("Location %s with spec %q: an interval counts from the Unix epoch and fires at the same moments in every zone, so Location would change nothing: leave it out", opts.Location, spec)
 	case opts.Location != nil && opts.Location != time.UTC:
 		tz = opts.Location.String()
+		if !loadsAs(tz, opts.Location, e.clk.Now()) {
+			bad("Location %q is not the zone of that name in the time zone database (a time.FixedZone?): a schedule stores its zone by name and each leader loads it again, so its ticks would come in another zone; load the zone with time.LoadLocation", tz)
+		}
 	}
 	var interval time.Duration // of an @every spec; 0 for cron
 	if every, ok := schedule.ZonedInterval(spec); ok {
@@ -221,6 +226,23 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 	}
 	return &store.Schedule{ID: id, Workflow: workflow, Spec: spec, Timezone: tz, Input: doc,
 		Overlap: string(overlap), CatchUpWindow: window, Jitter: opts.Jitter}, nil
+}
+
+// loadsAs reports whether loading the zone named tz gives loc's offsets
+// over the year from now (a zone that does not load is Parse's to report).
+func loadsAs(tz string, loc *time.Location, now time.Time) bool {
+	loaded, err := time.LoadLocation(tz)
+	if err != nil {
+		return true
+	}
+	for q := range 4 { // a quarter apart: the summer time of either hemisphere
+		t := now.AddDate(0, 3*q, 0)
+		_, want := t.In(loc).Zone()
+		if _, got := t.In(loaded).Zone(); got != want {
+			return false
+		}
+	}
+	return true
 }
 
 // scheduleInput checks that workflow is known here and would accept

@@ -471,3 +471,24 @@ func TestScheduleThatDoesNotParseHereRecordsWhy(t *testing.T) {
 		t.Fatalf("LastError %q, want it to name the zone that does not load", info.LastError)
 	}
 }
+
+// A Location is stored by its name and loaded again by each leader: one
+// whose name loads as another zone (time.FixedZone("", h) or
+// time.FixedZone("UTC", h)) is refused, naming it; its schedule ran in
+// UTC, the offset dropped without a word.
+func TestScheduleRefusesALocationItCannotStore(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	for _, loc := range []*time.Location{time.FixedZone("", 3600), time.FixedZone("UTC", 2*3600)} {
+		_, err := env.Schedule(ctx, "fx", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: loc})
+		if !errors.Is(err, engine.ErrInvalidSchedule) || !strings.Contains(err.Error(), "Location") {
+			t.Errorf("Location %q (fixed offset): %v, want ErrInvalidSchedule naming Location", loc, err)
+		}
+	}
+	if _, err := env.GetSchedule(ctx, "fx"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused schedule was stored: %v", err)
+	}
+	// A zone loaded by name is taken.
+	_, err := env.Schedule(ctx, "ok", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Asia/Tokyo")})
+	must(t, err)
+}
