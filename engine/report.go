@@ -105,6 +105,9 @@ type SystemHealth struct {
 	PoolUtilisation float64 `json:"pool_utilisation"`
 	Running         int     `json:"running"`
 	MaxConcurrency  int     `json:"max_concurrency"`
+	// Concurrency is the handlers' limit now: MaxConcurrency, or where
+	// the dynamic_concurrency tuner holds it (Status().Concurrency).
+	Concurrency int `json:"concurrency"`
 	// ReadySteps wait unclaimed; OldestReady is how long the oldest has.
 	ReadySteps  int           `json:"ready_steps"`
 	OldestReady time.Duration `json:"oldest_ready"`
@@ -192,6 +195,8 @@ func (e *Engine) computeReport(ctx context.Context, p *store.ReportParams) (*Rep
 	r, assessed := e.pool()
 	h := SystemHealth{Pressure: r.Level.String(), PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation,
 		Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency}
+	cs, _ := e.tuningStatus()
+	h.Concurrency = cs.Limit
 	if !assessed {
 		h.Pressure = "not_assessed"
 	}

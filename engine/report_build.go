@@ -226,9 +226,11 @@ func recommend(r *Report) []Recommendation {
 			Finding: fmt.Sprintf("the connection pool is under %s pressure (%d of %d connections in use)", h.Pressure, h.PoolInUse, h.PoolMax),
 			Action:  "grow the database pool by 25–50 %, or lower Execution.MaxConcurrency"})
 	}
-	if h.MaxConcurrency < lowConcurrency && h.ReadySteps > 0 {
+	// The plan's rule is about the limit the tuner recommends under
+	// connection pressure: a low MaxConcurrency is the operator's choice.
+	if h.Concurrency < lowConcurrency && h.Concurrency < h.MaxConcurrency && h.ReadySteps > 0 {
 		out = append(out, Recommendation{Priority: "medium", Category: "concurrency",
-			Finding: fmt.Sprintf("concurrency is pinned at %d while %d steps wait (the oldest for %s)", h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond)),
+			Finding: fmt.Sprintf("the dynamic concurrency limit is down to %d (of %d) while %d steps wait (the oldest for %s)", h.Concurrency, h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond)),
 			Action:  "look at the queries the steps make and at the pool: the limit is low because the database is the bottleneck"})
 	}
 	if s := r.Summary; s.Complete+s.Failed+s.Cancelled >= minRunsForRate && s.ErrorRate >= errorRateAlarm {

@@ -145,3 +145,27 @@ func TestReportRefusesFiltersThatMatchNothing(t *testing.T) {
 		}
 	}
 }
+
+// The concurrency rule (the plan's "recommended concurrency < 5: the
+// system is under connection pressure") speaks of the limit the dynamic
+// tuner holds, not of a MaxConcurrency the operator chose: with a fixed
+// limit of 4 on SQLite (no tuning, no pool pressure) and steps waiting,
+// it said "the limit is low because the database is the bottleneck".
+func TestReportConcurrencyRuleIsAboutTheTunedLimit(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Execution: engine.ExecutionConfig{MaxConcurrency: 4}}})
+	t.Cleanup(func() { _ = env.Close() })
+	must(t, env.HandleFunc("h", func(*engine.StepContext) (any, error) { return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "r", Name: "w", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	from := env.Clock.Now()
+	_, err := env.Start(context.Background(), "r/w", nil)
+	must(t, err)
+	env.Clock.Advance(time.Minute)
+	r, err := env.Report(context.Background(), from, env.Clock.Now(), engine.ReportFilter{})
+	must(t, err)
+	if r.Health.ReadySteps != 1 || r.Health.MaxConcurrency != 4 || r.Health.Concurrency != 4 {
+		t.Fatalf("health %+v, want one ready step and a limit of 4 of 4", r.Health)
+	}
+	if i := slices.IndexFunc(r.Recommendations, func(rc engine.Recommendation) bool { return rc.Category == "concurrency" }); i >= 0 {
+		t.Fatalf("recommendation %+v for a limit the operator set, not the database", r.Recommendations[i])
+	}
+}
