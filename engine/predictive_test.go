@@ -244,3 +244,36 @@ func TestPresets(t *testing.T) {
 		t.Fatalf("unknown preset: %v", err)
 	}
 }
+
+// The development preset caps retries at a minute (its doc), predicted
+// ones included: under Template.PredictiveRetry (or the predictive_retry
+// toggle) a delay was bounded by the predictive retry's default 5 min, so
+// a refused connection at the capped backoff waited 2 min (1 min x 2).
+func TestDevelopmentPresetCapsPredictedRetries(t *testing.T) {
+	c, err := engine.Preset(engine.PresetDevelopment)
+	must(t, err)
+	c.Retry.NoJitter = true // the full backoff every time: the test is deterministic
+	env := testkit.NewEngine(t, &testkit.Options{Config: c})
+	t.Cleanup(func() { _ = env.Close() })
+	var at []time.Time
+	must(t, env.HandleFunc("dial", func(*engine.StepContext) (any, error) {
+		at = append(at, env.Clock.Now())
+		return nil, errors.New("dial tcp 10.0.0.1:5432: connect: connection refused")
+	}))
+	must(t, env.Register(&engine.Template{Namespace: "p", Name: "dev", PredictiveRetry: true,
+		Steps: []engine.StepTemplate{{Name: "a", Handler: "dial", RetryLimit: 10}}}))
+	h, err := env.Start(context.Background(), "p/dev", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if len(at) != 10 {
+		t.Fatalf("%d attempts, want 10", len(at))
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap > time.Minute {
+			t.Fatalf("attempt %d came %s after the one before: over the preset's minute", i+1, gap)
+		}
+	}
+	if f := lastFailure(t, env, h.TaskID); f.Diagnosis == nil || f.Diagnosis.Class != "connection_refused" {
+		t.Fatalf("failure %+v, want a refused connection", f)
+	}
+}

@@ -11,8 +11,8 @@ import (
 // Preset: set Store (and anything else) on the result.
 const (
 	// PresetDevelopment: a laptop. Few handlers, quick polling, retries
-	// capped at a minute so a broken step shows soon, finished tasks kept
-	// a day.
+	// capped at a minute (predicted ones too) so a broken step shows
+	// soon, finished tasks kept a day.
 	PresetDevelopment = "development"
 	// PresetTest: tests against a real database. Short leases and polls,
 	// millisecond retries, so failures and rescues happen within a test's
@@ -31,6 +31,7 @@ func Preset(name string) (Config, error) {
 	case PresetDevelopment:
 		c.Execution = ExecutionConfig{MaxConcurrency: 8, PollInterval: 500 * time.Millisecond, Retention: 24 * time.Hour}
 		c.Retry = retry.Policy{Base: time.Second, Max: time.Minute}
+		c.PredictiveRetry = PredictiveRetryConfig{Max: time.Minute} // (its default is 5 min)
 	case PresetTest:
 		c.Execution = ExecutionConfig{MaxConcurrency: 4, PollInterval: 50 * time.Millisecond, RescueInterval: time.Second,
 			LeaseTTL: 5 * time.Second, TuneInterval: 100 * time.Millisecond, Retention: time.Hour}
