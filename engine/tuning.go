@@ -30,7 +30,8 @@ type ConcurrencyStatus struct {
 	// when not tuned).
 	Limit int
 	// Pressure is the pool's level at the last reading: low, moderate,
-	// high or critical.
+	// high or critical; not_assessed on SQLite, whose one writer
+	// connection is busy whenever anything writes.
 	Pressure string
 	// Reason says why the limit last changed, and ChangedAt when (zero
 	// while it has not changed).
@@ -124,6 +125,9 @@ func (e *Engine) tuningStatus() (ConcurrencyStatus, BatchStatus) {
 	}
 	s := tn.t.Status()
 	cs := ConcurrencyStatus{Dynamic: s.Enabled, Limit: s.Limit, Pressure: s.Level.String(), Reason: s.Reason, ChangedAt: s.At}
+	if e.st.Capabilities().SingleWriter { // (the tuner takes no reading there)
+		cs.Pressure = "not_assessed"
+	}
 	size, why := tn.sizer.Last()
 	return cs, BatchStatus{Adaptive: tn.sizer.Enabled(), Size: size, Reason: why}
 }

@@ -41,3 +41,23 @@ func TestAdaptiveBatchingStatusOnSQLite(t *testing.T) {
 	}
 	t.Logf("batch %+v", st.Batch)
 }
+
+// On SQLite the pool's pressure is not assessed (its one writer connection
+// is busy whenever anything writes), and Status says so as the diagnosis,
+// the predictive retry and the report do; it said "low", a reading never
+// taken.
+func TestConcurrencyPressureNotAssessedOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "s", Handler: "noop"}}}))
+	run(t, e)
+	h, err := e.Start(ctx, "t/one", nil)
+	must(t, err)
+	if _, err := h.Wait(ctx); err != nil { // the run's tuning is in place once a step ran
+		t.Fatal(err)
+	}
+	if c := e.Status().Concurrency; c.Pressure != "not_assessed" {
+		t.Fatalf("SQLite concurrency status %+v, want pressure not_assessed", c)
+	}
+}
