@@ -19,7 +19,8 @@ import (
 var ErrInvalidSchedule = errors.New("tasker: invalid schedule")
 
 // OverlapPolicy says what a tick does while the run its schedule started
-// last has not finished.
+// last has not finished (a code-first run that continued as new goes on
+// in the run that continues it).
 type OverlapPolicy string
 
 // Overlap policies.
@@ -94,7 +95,8 @@ type ScheduleInfo struct {
 	// BufferedAt is a tick waiting for the previous run (OverlapBufferOne).
 	BufferedAt time.Time
 	// LastFireAt and LastTaskID are the tick and task of the latest run
-	// started (zero: none yet).
+	// started (zero: none yet); once that run continued as new, and a
+	// tick found it so, LastTaskID is the run that continues it.
 	LastFireAt time.Time
 	LastTaskID int64
 	// LastError says why the latest firing failed ("" once one succeeds).

@@ -169,16 +169,27 @@ func (e *Engine) startScheduled(ctx context.Context, sc *store.Schedule, key str
 }
 
 // scheduledRunning is the Runner's Running: whether a run has not
-// finished (a deleted one has).
-func (e *Engine) scheduledRunning(ctx context.Context, taskID int64) (bool, error) {
-	d, err := e.st.GetTask(ctx, taskID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+// finished (a deleted one has), following its ContinueAsNew chain (a run
+// that continued as new goes on in the next), and the task that carries
+// it now.
+func (e *Engine) scheduledRunning(ctx context.Context, taskID int64) (int64, bool, error) {
+	for {
+		d, err := e.st.GetTask(ctx, taskID)
+		if errors.Is(err, store.ErrNotFound) {
+			return taskID, false, nil
+		}
+		if err != nil {
+			return taskID, false, err
+		}
+		if !d.Task.State.Done() {
+			return taskID, true, nil
+		}
+		next, err := e.continuedAsOf(d)
+		if err != nil || next == 0 {
+			return taskID, false, err
+		}
+		taskID = next
 	}
-	if err != nil {
-		return false, err
-	}
-	return !d.Task.State.Done(), nil
 }
 
 // cancelScheduled is the Runner's Cancel (OverlapCancelPrevious): a run
@@ -188,7 +199,7 @@ func (e *Engine) cancelScheduled(ctx context.Context, taskID int64) error {
 	if err == nil {
 		return nil
 	}
-	if running, rerr := e.scheduledRunning(ctx, taskID); rerr == nil && !running {
+	if _, running, rerr := e.scheduledRunning(ctx, taskID); rerr == nil && !running {
 		return nil
 	}
 	return err

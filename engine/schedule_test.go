@@ -492,3 +492,58 @@ func TestScheduleRefusesALocationItCannotStore(t *testing.T) {
 	_, err := env.Schedule(ctx, "ok", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Asia/Tokyo")})
 	must(t, err)
 }
+
+// The run a tick started goes on, for the overlap policy, in the run that
+// continues it (ContinueAsNew): a long-lived workflow that continues as
+// new to keep its history short is one run. The schedule looked only at
+// the first task, which ended "continued", and OverlapSkip started
+// another run beside the one still going.
+func TestScheduleOverlapFollowsContinueAsNew(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/long", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if in == 0 {
+			return 0, engine.ContinueAsNew(wctx, 1)
+		}
+		return engine.WaitEvent[int](wctx, "stop", 24*time.Hour)
+	}))
+	t0 := env.Clock.Now()
+	_, err := env.Schedule(ctx, "long", "@every 1m", "t/long", 0, engine.ScheduleOptions{})
+	must(t, err)
+	env.Clock.Advance(time.Minute)
+	fire(t, env)
+	first := ticksStarted(t, env, "long")[tickKey(t0.Add(time.Minute))]
+	if len(first) != 1 {
+		t.Fatalf("first tick: %v", first)
+	}
+	for range 3 { // the first run continues as new; the next waits for "stop"
+		_, err := env.RunOnce(ctx)
+		must(t, err)
+	}
+	links, err := env.Runs(ctx, first[0].ID)
+	must(t, err)
+	if links.ContinuedAs == 0 || env.Task(links.ContinuedAs).Task.State.Done() {
+		t.Fatalf("the first run %+v should have continued as a run still going", links)
+	}
+	env.Clock.Advance(time.Minute)
+	fire(t, env)
+	if got := ticksStarted(t, env, "long"); len(got) != 1 {
+		t.Fatalf("under OverlapSkip a tick started a run beside the continued one: %v", got)
+	}
+	info, err := env.GetSchedule(ctx, "long")
+	must(t, err)
+	if info.LastTaskID != links.ContinuedAs {
+		t.Fatalf("LastTaskID %d, want the run that continues the first (%d)", info.LastTaskID, links.ContinuedAs)
+	}
+	// OverlapCancelPrevious cancels the run that goes on, not the first.
+	_, err = env.Schedule(ctx, "long", "@every 1m", "t/long", 0, engine.ScheduleOptions{Overlap: engine.OverlapCancelPrevious})
+	must(t, err)
+	env.Clock.Advance(time.Minute)
+	fire(t, env)
+	if st := env.Task(links.ContinuedAs).Task.State; st != store.TaskCancelled {
+		t.Fatalf("the continued run is %s, want cancelled by the next tick", st)
+	}
+	if info, err := env.GetSchedule(ctx, "long"); err != nil || info.LastError != "" || len(ticksStarted(t, env, "long")) != 2 {
+		t.Fatalf("after cancelling the continued run: %+v %v %v", info, err, ticksStarted(t, env, "long"))
+	}
+}

@@ -182,14 +182,24 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 	} else if json.Unmarshal(doc, &in) == nil {
 		_ = json.Unmarshal(in[continuedFromKey], &r.ContinuedFrom)
 	}
-	if s := d.Step(DriverStep); s != nil && s.State == store.StepComplete {
-		doc, err := e.decode(s.Results)
-		if err != nil {
-			return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
-		}
-		r.ContinuedAs, _ = continuedAs(doc)
+	if r.ContinuedAs, err = e.continuedAsOf(d); err != nil {
+		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 	}
 	return r, nil
+}
+
+// continuedAsOf is the run that continues a code-first task (0: none).
+func (e *Engine) continuedAsOf(d *store.TaskDetail) (int64, error) {
+	s := d.Step(DriverStep)
+	if d.Task.Kind != store.KindCode || s == nil || s.State != store.StepComplete {
+		return 0, nil
+	}
+	doc, err := e.decode(s.Results)
+	if err != nil {
+		return 0, err
+	}
+	next, _ := continuedAs(doc)
+	return next, nil
 }
 
 func nilable(t reflect.Type) bool {

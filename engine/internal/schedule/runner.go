@@ -31,8 +31,10 @@ type Hooks struct {
 	// key, not before at (zero: at once), and returns its task: starting
 	// with the same key again returns the same task.
 	Start func(ctx context.Context, sc *store.Schedule, key string, at time.Time) (int64, error)
-	// Running reports whether a task has not finished.
-	Running func(ctx context.Context, taskID int64) (bool, error)
+	// Running reports whether the run a task began has not finished,
+	// and the task that carries it now: taskID, or the last of the runs
+	// that continue it (ContinueAsNew).
+	Running func(ctx context.Context, taskID int64) (current int64, running bool, err error)
 	// Cancel cancels a task.
 	Cancel func(ctx context.Context, taskID int64) error
 }
@@ -152,14 +154,20 @@ func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (ti
 	if !triggered && st.Next.After(now) && st.Buffered.IsZero() {
 		return st.Next, nil
 	}
+	moved := false // the previous run continued as new: LastTaskID follows it
 	if sc.LastTaskID != nil && sc.Overlap != AllowAll {
-		if st.Running, err = r.hooks.Running(ctx, *sc.LastTaskID); err != nil {
+		cur, running, err := r.hooks.Running(ctx, *sc.LastTaskID)
+		if err != nil {
 			return st.Next, fmt.Errorf("reading the previous run (task %d): %w", *sc.LastTaskID, err)
+		}
+		st.Running = running
+		if cur != *sc.LastTaskID {
+			sc.LastTaskID, moved = &cur, true
 		}
 	}
 	plan := Decide(spec, st, sc.Overlap, now.Add(-sc.CatchUpWindow), now)
 	if !plan.Changed(st) {
-		if triggered {
+		if triggered || moved {
 			return st.Next, r.record(ctx, sc, now)
 		}
 		return st.Next, nil
