@@ -73,3 +73,25 @@ func TestDiagnosisRulesRefused(t *testing.T) {
 		t.Fatal("New accepted bad rules")
 	}
 }
+
+// A code-first workflow that fails with its durable step's failure fails
+// with that step's diagnosis, as Explain shows the step's own: it was
+// diagnosed again as the workflow driver's, the failure naming step s and
+// its attempt 2 while its diagnosis said "attempt 1 was the last of 10
+// allowed" and suggested raising a RetryLimit from 10 to 12.
+func TestDurableStepFailureKeepsItsDiagnosis(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "d/wf", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "s", func(context.Context) (int, error) { return 0, errors.New("boom") }, engine.WithStepRetryLimit(2))
+	}))
+	w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "d/wf", 1)
+	must(t, err)
+	env.RunUntilDone(w.TaskID)
+	f := lastFailure(t, env, w.TaskID)
+	if f.Step != "s" || f.Attempt != 2 || f.Kind != engine.KindExhausted || f.Diagnosis == nil {
+		t.Fatalf("failure %+v, want step s's second and last attempt, diagnosed", f)
+	}
+	if !slices.Contains(f.Diagnosis.Insights, "attempt 2 was the last of 2 allowed") {
+		t.Fatalf("diagnosis %+v, want the step's attempts (2 of 2), not the workflow driver's", f.Diagnosis)
+	}
+}

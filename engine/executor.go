@@ -231,7 +231,12 @@ func (e *Engine) classify(ctx context.Context, a attemptInfo, policy stepPolicy,
 	if f.Kind == KindTimeout {
 		class = errclass.Timeout
 	}
-	f.Diagnosis = e.diagnoseFailure(&f, a, policy, err, class)
+	// A durable step's failure the workflow returned is the task's as the
+	// step recorded it, diagnosis included: diagnosed again here it would
+	// speak of the workflow driver's attempts (1 of 10), not the step's.
+	if sf := (*StepFailedError)(nil); f.Diagnosis == nil || !errors.As(err, &sf) {
+		f.Diagnosis = e.diagnoseFailure(&f, a, policy, err, class)
+	}
 	if kind == store.OutcomeRetry && f.Kind != KindExhausted && f.requested == 0 && e.predictive(ctx, policy) {
 		f.decision = e.predictDelay(ctx, a, delay, class)
 		delay = f.decision.Final()
