@@ -94,7 +94,7 @@ func diagnosisRules(user []DiagnosisRule) []diagnose.Rule {
 func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, err error, class errclass.Class) *Diagnosis {
 	r, assessed := e.pool()
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
-		Timeout: policy.Timeout, DependentSystem: policy.DependentSystem}
+		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem}
 	pressureName := "not_assessed"
 	if assessed {
 		facts.PoolUtilisation, pressureName = r.Utilisation, r.Level.String()

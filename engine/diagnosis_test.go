@@ -94,4 +94,42 @@ func TestDurableStepFailureKeepsItsDiagnosis(t *testing.T) {
 	if !slices.Contains(f.Diagnosis.Insights, "attempt 2 was the last of 2 allowed") {
 		t.Fatalf("diagnosis %+v, want the step's attempts (2 of 2), not the workflow driver's", f.Diagnosis)
 	}
+	// A durable step's option is named (it has no RetryLimit field).
+	if !slices.Contains(f.Diagnosis.Suggestions, "raise the step's WithStepRetryLimit from 2 to 4 if the failure is passing") {
+		t.Fatalf("suggestions %q, want WithStepRetryLimit named", f.Diagnosis.Suggestions)
+	}
+}
+
+// A step that makes one attempt (NotRetryable, WithStepNoRetry) is
+// diagnosed as such: its failure said "attempt 1 was the last of 3
+// allowed" (10 for a durable step) and suggested raising its RetryLimit,
+// which the template refuses beside NotRetryable and which a durable
+// step's WithStepNoRetry overrides.
+func TestDiagnosisOfAStepThatRunsOnce(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	boom := errors.New("boom")
+	must(t, env.HandleFunc("bad", func(*engine.StepContext) (any, error) { return nil, boom }))
+	must(t, env.Register(&engine.Template{Namespace: "d", Name: "once", Steps: []engine.StepTemplate{{Name: "a", Handler: "bad", NotRetryable: true}}}))
+	must(t, engine.RegisterWorkflow(env.Engine, "d/wf", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "s", func(context.Context) (int, error) { return 0, boom }, engine.WithStepNoRetry())
+	}))
+	h, err := env.Start(context.Background(), "d/once", nil)
+	must(t, err)
+	w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "d/wf", 1)
+	must(t, err)
+	for _, c := range []struct {
+		id     int64
+		option string
+	}{{h.TaskID, "NotRetryable"}, {w.TaskID, "WithStepNoRetry"}} {
+		env.RunUntilDone(c.id)
+		d := lastFailure(t, env, c.id).Diagnosis
+		if d == nil || !slices.Contains(d.Rules, "out_of_attempts") {
+			t.Fatalf("task %d: diagnosis %+v, want out_of_attempts", c.id, d)
+		}
+		if !slices.ContainsFunc(d.Insights, func(s string) bool { return strings.Contains(s, "not retryable") }) ||
+			slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "RetryLimit") }) ||
+			!slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, c.option) }) {
+			t.Fatalf("task %d: diagnosis %+v: want it to say the step is not retryable and point to %s, not to its RetryLimit", c.id, d, c.option)
+		}
+	}
 }

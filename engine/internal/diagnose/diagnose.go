@@ -21,7 +21,11 @@ type Facts struct {
 	Kind    string // the engine's failure kind: "timeout", "retries_exhausted", …
 	Attempt int
 	// Limit is the step's total attempts allowed (0: unknown).
-	Limit           int
+	Limit int
+	// Once: the step makes one attempt whatever its Limit (NotRetryable,
+	// or a durable step's WithStepNoRetry); Durable: a code-first
+	// workflow's durable step (its options are StepOptions).
+	Once, Durable   bool
 	Timeout         time.Duration // the attempt's timeout (0: none)
 	DependentSystem string
 	// PoolUtilisation is the connection pool's use when the attempt failed.
@@ -159,13 +163,23 @@ func Builtin() []Rule {
 			Suggest: func(Facts) []string { return []string{"fix the handler (see the stack)"} }},
 		{Name: "out_of_attempts", Match: func(f Facts) bool { return f.Kind == "retries_exhausted" },
 			Insight: func(f Facts) string {
-				if f.Limit > 0 {
+				switch {
+				case f.Once:
+					return "the step is not retryable: its one attempt failed"
+				case f.Limit > 0:
 					return fmt.Sprintf("attempt %d was the last of %d allowed", f.Attempt, f.Limit)
 				}
 				return fmt.Sprintf("attempt %d was the last allowed", f.Attempt)
 			},
 			Suggest: func(f Facts) []string {
-				if f.Limit > 0 {
+				switch {
+				case f.Once && f.Durable:
+					return []string{"drop the step's WithStepNoRetry if the failure is passing"}
+				case f.Once:
+					return []string{"drop the step's NotRetryable (retryable: false) if the failure is passing"}
+				case f.Limit > 0 && f.Durable:
+					return []string{fmt.Sprintf("raise the step's WithStepRetryLimit from %d to %d if the failure is passing", f.Limit, f.Limit+2)}
+				case f.Limit > 0:
 					return []string{fmt.Sprintf("raise the step's RetryLimit from %d to %d if the failure is passing", f.Limit, f.Limit+2)}
 				}
 				return nil
