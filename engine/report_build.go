@@ -151,7 +151,11 @@ func stepReports(d *store.ReportData) []StepReport {
 
 // bottlenecks walks each complete sampled task's critical path back from
 // its last step to finish: each step on it is charged the time from its
-// predecessor's completion (or the task's creation) to its own.
+// predecessor's completion (or the task's creation) to its own. A DAG
+// step's predecessor is the last of its dependencies to finish; a
+// code-first task's durable step's is the durable step recorded before it
+// that finished last by the time it was reached (the code's order), its
+// driver step, which spans the whole run, left out.
 func bottlenecks(d *store.ReportData) []Bottleneck {
 	stepsOf := map[int64][]*store.ReportStep{}
 	byID := map[int64]*store.ReportStep{}
@@ -174,11 +178,26 @@ func bottlenecks(d *store.ReportData) []Bottleneck {
 		}
 		wf := workflowOf(t.Namespace, t.Name)
 		total[wf] += t.CompletedAt.Sub(t.CreatedAt)
-		cur := lastDone(stepsOf[t.ID])
+		steps := stepsOf[t.ID]
+		code := t.Kind == store.KindCode
+		if code {
+			steps = slices.DeleteFunc(slices.Clone(steps), func(s *store.ReportStep) bool { return s.Name == DriverStep })
+		}
+		cur := lastDone(steps)
 		for cur != nil {
 			var pred *store.ReportStep
+			later := func(p *store.ReportStep) bool {
+				return p != nil && p.CompletedAt != nil && (pred == nil || p.CompletedAt.After(*pred.CompletedAt))
+			}
+			if code {
+				for _, p := range steps { // recorded before cur (ids grow), done when cur was reached
+					if p.ID < cur.ID && later(p) && !p.CompletedAt.After(cur.CreatedAt) {
+						pred = p
+					}
+				}
+			}
 			for _, id := range deps[cur.ID] {
-				if p := byID[id]; p != nil && p.CompletedAt != nil && (pred == nil || p.CompletedAt.After(*pred.CompletedAt)) {
+				if p := byID[id]; later(p) {
 					pred = p
 				}
 			}

@@ -169,3 +169,48 @@ func TestReportConcurrencyRuleIsAboutTheTunedLimit(t *testing.T) {
 		t.Fatalf("recommendation %+v for a limit the operator set, not the database", r.Recommendations[i])
 	}
 }
+
+// A code-first workflow's critical path is its durable steps in the
+// order the code ran them, not its driver step (named "workflow"), which
+// runs from the task's start to its end: every code-first workflow was
+// reported as "step workflow takes 100 % of its time" and told to speed
+// that step up or split it.
+func TestReportBottlenecksOfACodeFirstWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	must(t, engine.RegisterWorkflow(env.Engine, "r/code", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if _, err := engine.Step(wctx, "fetch", func(context.Context) (int, error) { env.Clock.Advance(time.Second); return 1, nil }); err != nil {
+			return 0, err
+		}
+		if err := engine.Sleep(wctx, time.Minute); err != nil {
+			return 0, err
+		}
+		return engine.Step(wctx, "save", func(context.Context) (int, error) { env.Clock.Advance(3 * time.Second); return 2, nil })
+	}))
+	from := env.Clock.Now()
+	var ids []int64
+	for i := range 3 {
+		w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "r/code", i)
+		must(t, err)
+		ids = append(ids, w.TaskID)
+	}
+	env.RunUntilDone(ids...)
+	r, err := env.Report(context.Background(), from, env.Clock.Now().Add(time.Second), engine.ReportFilter{})
+	must(t, err)
+	if len(r.Bottlenecks) == 0 {
+		t.Fatal("no bottleneck")
+	}
+	for _, b := range r.Bottlenecks {
+		if b.Step == engine.DriverStep {
+			t.Fatalf("bottlenecks %+v name the workflow's driver step", r.Bottlenecks)
+		}
+	}
+	if top := r.Bottlenecks[0]; !strings.HasPrefix(top.Step, "sleep") || top.Tasks != 3 {
+		t.Fatalf("bottlenecks %+v, want the minute's sleep first", r.Bottlenecks)
+	}
+	for _, rc := range r.Recommendations {
+		if strings.Contains(rc.Finding, "step "+engine.DriverStep+" ") {
+			t.Fatalf("recommendation %+v about the driver step", rc)
+		}
+	}
+}

@@ -41,6 +41,7 @@ type ReportTask struct {
 	Namespace   string     `bun:"namespace"`
 	Name        string     `bun:"name"`
 	State       TaskState  `bun:"state"`
+	Kind        Kind       `bun:"kind"`
 	CreatedAt   time.Time  `bun:"created_at"`
 	CompletedAt *time.Time `bun:"completed_at"`
 }

@@ -55,6 +55,9 @@ func testReportData(t *testing.T, b *bundle) {
 	if d.Tasks[2].CompletedAt == nil || d.Tasks[0].CompletedAt != nil {
 		t.Fatalf("completion times %+v", d.Tasks)
 	}
+	if d.Tasks[0].Kind != store.KindDAG { // (a report walks a code-first task's steps otherwise)
+		t.Fatalf("kind %q, want %q", d.Tasks[0].Kind, store.KindDAG)
+	}
 	if len(d.Steps) != 10 || len(d.Edges) != 9 {
 		t.Fatalf("%d steps and %d edges, want 10 and 9", len(d.Steps), len(d.Edges))
 	}

@@ -31,7 +31,7 @@ func (s *Store) ReportData(ctx context.Context, p *store.ReportParams) (*store.R
 		GROUP BY namespace, name, state ORDER BY namespace, name, state`, args...).Scan(ctx, &out.Counts); err != nil {
 		return nil, s.wrap("reading report counts", err)
 	}
-	if err := s.ro.NewRaw(`SELECT id, namespace, name, state, created_at, completed_at FROM tasker_tasks WHERE `+where+`
+	if err := s.ro.NewRaw(`SELECT id, namespace, name, state, kind, created_at, completed_at FROM tasker_tasks WHERE `+where+`
 		ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, sample)...).Scan(ctx, &out.Tasks); err != nil {
 		return nil, s.wrap("reading report tasks", err)
 	}
