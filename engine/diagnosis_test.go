@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/testkit"
@@ -131,5 +132,23 @@ func TestDiagnosisOfAStepThatRunsOnce(t *testing.T) {
 			!slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, c.option) }) {
 			t.Fatalf("task %d: diagnosis %+v: want it to say the step is not retryable and point to %s, not to its RetryLimit", c.id, d, c.option)
 		}
+	}
+}
+
+// A durable step's timeout suggestion names its option, WithStepTimeout:
+// it named a Timeout field only templates have.
+func TestDiagnosisOfADurableStepTimeoutNamesItsOption(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "d/slow", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "call", func(context.Context) (int, error) { return 0, context.DeadlineExceeded },
+			engine.WithStepTimeout(time.Minute), engine.WithStepNoRetry())
+	}))
+	w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "d/slow", 1)
+	must(t, err)
+	env.RunUntilDone(w.TaskID)
+	d := lastFailure(t, env, w.TaskID).Diagnosis
+	if d == nil || !slices.Contains(d.Rules, "timeout") ||
+		!slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.HasPrefix(s, "raise the step's WithStepTimeout from 1m0s") }) {
+		t.Fatalf("diagnosis %+v, want the timeout rule naming WithStepTimeout", d)
 	}
 }

@@ -110,9 +110,13 @@ func Builtin() []Rule {
 				return "a deadline passed while the attempt waited: the system it waits on is slow or overloaded"
 			},
 			Suggest: func(f Facts) []string {
-				s := "raise the step's Timeout (30–60 s suits calls to external APIs)"
+				option := "Timeout"
+				if f.Durable {
+					option = "WithStepTimeout"
+				}
+				s := fmt.Sprintf("raise the step's %s (30–60 s suits calls to external APIs)", option)
 				if f.Timeout > 0 {
-					s = fmt.Sprintf("raise the step's Timeout from %s (30–60 s suits calls to external APIs)", f.Timeout)
+					s = fmt.Sprintf("raise the step's %s from %s (30–60 s suits calls to external APIs)", option, f.Timeout)
 				}
 				return withSystem(f, s)
 			}},
