@@ -61,7 +61,9 @@ type BackoffDecision struct {
 	PressureFactor float64 `json:"pressure_factor"`
 	// HistoryAttempts and HistorySucceeded are the step's attempts at the
 	// coming attempt number over the last 7 days (the most recent 1000
-	// steps), and HistoryFactor their weight (1 under 10 attempts).
+	// steps of its name; a durable step's rows are named name#seq, so its
+	// history is that of the same step at the same place in its runs),
+	// and HistoryFactor their weight (1 under 10 attempts).
 	HistoryAttempts  int     `json:"history_attempts"`
 	HistorySucceeded int     `json:"history_succeeded"`
 	HistoryFactor    float64 `json:"history_factor"`
@@ -97,7 +99,11 @@ func (e *Engine) predictive(ctx context.Context, policy stepPolicy) bool {
 // predictDelay weighs base for the retry after attempt a.attempt of step
 // a.step failed with err.
 func (e *Engine) predictDelay(ctx context.Context, a attemptInfo, base time.Duration, class errclass.Class) *predict.Decision {
-	hist := e.stepHistory(ctx, a.step, a.attempt+1)
+	step := a.step
+	if a.sequence > 0 { // a durable step: its rows are named name#seq
+		step = store.DurableStepName(a.step, a.sequence)
+	}
+	hist := e.stepHistory(ctx, step, a.attempt+1)
 	lo, hi := e.cfg.PredictiveRetry.bounds()
 	r, assessed := e.pool()
 	d := predict.Decide(predict.Inputs{Base: base, Class: class, Pressure: r.Level, NoPressure: !assessed,

@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,5 +277,54 @@ func TestDevelopmentPresetCapsPredictedRetries(t *testing.T) {
 	}
 	if f := lastFailure(t, env, h.TaskID); f.Diagnosis == nil || f.Diagnosis.Class != "connection_refused" {
 		t.Fatalf("failure %+v, want a refused connection", f)
+	}
+}
+
+// A durable step's history is that of its rows, named name#seq: the
+// predictive retry asked for steps named "call", which only a DAG step
+// is, so a code-first workflow's steps never had a history (0 attempts,
+// factor 1) however often they had run.
+func TestPredictiveRetryUsesADurableStepsHistory(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	var mu sync.Mutex // (runs go on side by side)
+	tries := map[int]int{}
+	must(t, engine.RegisterWorkflow(env.Engine, "t/dur", func(wctx *engine.WorkflowContext, n int) (int, error) {
+		return engine.Step(wctx, "call", func(context.Context) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if tries[n]++; tries[n] == 1 {
+				return 0, errors.New("boom")
+			}
+			return n, nil
+		}, engine.WithStepBackoff(retry.Policy{Base: 20 * time.Second, NoJitter: true}))
+	}))
+	var ids []int64
+	for i := range 10 {
+		w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/dur", i)
+		must(t, err)
+		ids = append(ids, w.TaskID)
+	}
+	env.RunUntilDone(ids...)
+	must(t, env.SetToggle(context.Background(), cachex.TogglePredictiveRetry, true))
+	w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/dur", 100)
+	must(t, err)
+	if _, err := env.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Backoff *struct {
+			HistoryAttempts  int     `json:"history_attempts"`
+			HistorySucceeded int     `json:"history_succeeded"`
+			HistoryFactor    float64 `json:"history_factor"`
+		} `json:"backoff"`
+	}
+	for _, s := range env.Task(w.TaskID).Steps {
+		if s.Name == "call#1" {
+			must(t, json.Unmarshal(s.LastError, &doc))
+		}
+	}
+	if b := doc.Backoff; b == nil || b.HistoryAttempts != 10 || b.HistorySucceeded != 10 || b.HistoryFactor != 0.8 {
+		t.Fatalf("decision %+v, want the step's 10 runs, all complete at attempt 2 (factor 0.8)", b)
 	}
 }
