@@ -125,7 +125,9 @@ type ScheduleInfo struct {
 // different one, it replaces the definition and its next tick is counted
 // from now; a paused schedule stays paused. Bad specs (a spec no date
 // matches, such as "0 0 30 2 *", included), options, unknown workflows and
-// inputs the workflow would refuse are refused with nothing stored.
+// inputs the workflow would refuse (for a code-first workflow, one not of
+// its input type, nil included unless that type may be nil) are refused
+// with nothing stored.
 func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input any, opts ScheduleOptions) (*ScheduleInfo, error) {
 	def, err := e.scheduleDef(id, spec, workflow, input, opts)
 	if err != nil {
@@ -251,8 +253,10 @@ func loadsAs(tz string, loc *time.Location, now time.Time) bool {
 // input, and returns the input as stored.
 func (e *Engine) scheduleInput(workflow string, input any) (store.JSON, error) {
 	if def, ok := e.workflowDef(workflow); ok {
-		if input != nil && !reflect.TypeOf(input).AssignableTo(def.in) {
-			return nil, fmt.Errorf("%w: workflow %s takes %s, not %T", ErrTypeMismatch, workflow, def.in, input)
+		// nil only for an input that may be nil, as ContinueAsNew and
+		// Child take it: stored as null, a string's runs would get "".
+		if got := reflect.TypeOf(input); got == nil && !nilable(def.in) || got != nil && !got.AssignableTo(def.in) {
+			return nil, fmt.Errorf("%w: workflow %s takes %s, not %v", ErrTypeMismatch, workflow, def.in, got)
 		}
 		doc, err := json.Marshal(input)
 		if err != nil {

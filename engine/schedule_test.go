@@ -547,3 +547,22 @@ func TestScheduleOverlapFollowsContinueAsNew(t *testing.T) {
 		t.Fatalf("after cancelling the continued run: %+v %v %v", info, err, ticksStarted(t, env, "long"))
 	}
 }
+
+// A nil input for a code-first workflow whose input cannot be nil (a
+// string here) is refused, as ContinueAsNew and Child refuse it: it was
+// stored as null and every run got the zero value.
+func TestScheduleRefusesANilInputTheWorkflowCannotTake(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	_, err := env.Schedule(ctx, "n", "@every 1m", "t/tick", nil, engine.ScheduleOptions{})
+	if !errors.Is(err, engine.ErrTypeMismatch) || !strings.Contains(err.Error(), "string") {
+		t.Fatalf("Schedule with a nil input for a string: %v, want ErrTypeMismatch naming string", err)
+	}
+	if _, err := env.GetSchedule(ctx, "n"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused schedule was stored: %v", err)
+	}
+	// A workflow whose input may be nil takes it.
+	must(t, engine.RegisterWorkflow(env.Engine, "t/opt", func(wctx *engine.WorkflowContext, in *string) (int, error) { return 0, nil }))
+	_, err = env.Schedule(ctx, "o", "@every 1m", "t/opt", nil, engine.ScheduleOptions{})
+	must(t, err)
+}
