@@ -82,6 +82,7 @@ type StepReport struct {
 	Mean      time.Duration `json:"mean"`
 	P50       time.Duration `json:"p50"`
 	P95       time.Duration `json:"p95"`
+	durable   bool          // a code-first workflow's durable step (the recommendation's words)
 }
 
 // Bottleneck is a step on its workflow's critical path (the chain of

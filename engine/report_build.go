@@ -102,9 +102,9 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 }
 
 func stepReports(d *store.ReportData) []StepReport {
-	wfOf := map[int64]string{}
+	wfOf, code := map[int64]string{}, map[int64]bool{}
 	for _, t := range d.Tasks {
-		wfOf[t.ID] = workflowOf(t.Namespace, t.Name)
+		wfOf[t.ID], code[t.ID] = workflowOf(t.Namespace, t.Name), t.Kind == store.KindCode
 	}
 	type key struct{ wf, step string }
 	acc := map[key]*StepReport{}
@@ -116,7 +116,7 @@ func stepReports(d *store.ReportData) []StepReport {
 		k := key{wfOf[s.TaskID], s.Name}
 		r := acc[k]
 		if r == nil {
-			r = &StepReport{Workflow: k.wf, Step: k.step}
+			r = &StepReport{Workflow: k.wf, Step: k.step, durable: code[s.TaskID] && s.Name != DriverStep}
 			acc[k] = r
 		}
 		r.Runs++
@@ -261,7 +261,7 @@ func recommend(r *Report) []Recommendation {
 		if s.Runs >= minRunsForRate && s.RetryRate >= retryHeavyRate {
 			out = append(out, Recommendation{Priority: "medium", Category: "retries",
 				Finding: fmt.Sprintf("step %s of %s needed a retry in %.0f %% of %d runs", s.Step, s.Workflow, 100*s.RetryRate, s.Runs),
-				Action:  "read its failures' diagnoses (tasker tasks show); consider the predictive retry (Template.PredictiveRetry) or a DependentSystem"})
+				Action:  retriesAction(s.durable)})
 		}
 	}
 	for _, b := range r.Bottlenecks {
@@ -272,6 +272,15 @@ func recommend(r *Report) []Recommendation {
 		}
 	}
 	return out
+}
+
+// retriesAction is the retries rule's action for a step: a code-first
+// workflow's durable step has no template to set.
+func retriesAction(durable bool) string {
+	if durable {
+		return "read its failures' diagnoses (tasker tasks show); consider the predictive retry (the predictive_retry toggle) or naming its system (WithStepDependentSystem)"
+	}
+	return "read its failures' diagnoses (tasker tasks show); consider the predictive retry (Template.PredictiveRetry) or a DependentSystem"
 }
 
 func trends(prev, cur ReportSummary) []Trend {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,5 +213,42 @@ func TestReportBottlenecksOfACodeFirstWorkflow(t *testing.T) {
 		if strings.Contains(rc.Finding, "step "+engine.DriverStep+" ") {
 			t.Fatalf("recommendation %+v about the driver step", rc)
 		}
+	}
+}
+
+// The retries rule's action names what a code-first workflow's durable
+// step can use (the predictive_retry toggle, WithStepDependentSystem):
+// it named Template.PredictiveRetry alone, which such a workflow has not.
+func TestReportRetriesRuleForADurableStep(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	var mu sync.Mutex
+	tries := map[int]int{}
+	must(t, engine.RegisterWorkflow(env.Engine, "r/flaky", func(wctx *engine.WorkflowContext, n int) (int, error) {
+		return engine.Step(wctx, "call", func(context.Context) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if tries[n]++; tries[n] == 1 {
+				return 0, errors.New("boom")
+			}
+			return n, nil
+		})
+	}))
+	from := env.Clock.Now()
+	var ids []int64
+	for i := range 10 {
+		w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "r/flaky", i)
+		must(t, err)
+		ids = append(ids, w.TaskID)
+	}
+	env.RunUntilDone(ids...)
+	r, err := env.Report(context.Background(), from, env.Clock.Now().Add(time.Second), engine.ReportFilter{})
+	must(t, err)
+	i := slices.IndexFunc(r.Recommendations, func(rc engine.Recommendation) bool { return rc.Category == "retries" })
+	if i < 0 {
+		t.Fatalf("no retries recommendation: %+v", r.Recommendations)
+	}
+	if a := r.Recommendations[i].Action; !strings.Contains(a, "predictive_retry") || !strings.Contains(a, "WithStepDependentSystem") {
+		t.Fatalf("action %q, want the toggle and the durable step's option named", a)
 	}
 }
