@@ -167,7 +167,6 @@ func (e *Engine) Report(ctx context.Context, from, to time.Time, filter ReportFi
 		if err != nil {
 			return nil, err
 		}
-		r.Filter = filter
 		return json.Marshal(r)
 	})
 	if err != nil {
@@ -177,7 +176,9 @@ func (e *Engine) Report(ctx context.Context, from, to time.Time, filter ReportFi
 	if err := json.Unmarshal(doc, &r); err != nil {
 		return nil, fmt.Errorf("report: decoding the cached report: %w", err)
 	}
-	r.Cached = hit
+	// The caller's filter: the key is the normalised one, which filters
+	// written otherwise share.
+	r.Cached, r.Filter = hit, filter
 	return &r, nil
 }
 

@@ -252,3 +252,20 @@ func TestReportRetriesRuleForADurableStep(t *testing.T) {
 		t.Fatalf("action %q, want the toggle and the durable step's option named", a)
 	}
 }
+
+// A report served from the cache carries the filter it was asked with:
+// an equivalent filter written otherwise (the namespace given beside the
+// workflow) shares the cached report, and got the first caller's filter.
+func TestReportFilterIsTheCallersFromTheCache(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	from, to := env.Clock.Now(), env.Clock.Now().Add(time.Hour)
+	_, err := env.Report(context.Background(), from, to, engine.ReportFilter{Workflow: "r/w"})
+	must(t, err)
+	f := engine.ReportFilter{Namespace: "r", Workflow: "r/w"}
+	r, err := env.Report(context.Background(), from, to, f)
+	must(t, err)
+	if !r.Cached || r.Filter != f {
+		t.Fatalf("cached %v, filter %+v, want the cached report with filter %+v", r.Cached, r.Filter, f)
+	}
+}
