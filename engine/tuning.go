@@ -23,8 +23,10 @@ var engineToggles = map[string]bool{ToggleAdaptiveBatching: false}
 
 // ConcurrencyStatus is what the concurrency tuner did last.
 type ConcurrencyStatus struct {
-	// Dynamic says whether the dynamic_concurrency toggle was on at the
-	// tuner's last reading.
+	// Dynamic says whether the tuner moves the limit: the
+	// dynamic_concurrency toggle was on at its last reading. It is false
+	// where the limit is not tuned whatever the toggle says (on SQLite,
+	// or with MinConcurrency equal to MaxConcurrency), and Reason says so.
 	Dynamic bool
 	// Limit is the concurrency limit now (ExecutionConfig.MaxConcurrency
 	// when not tuned).

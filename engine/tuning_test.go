@@ -36,7 +36,7 @@ func TestAdaptiveBatchingStatusOnSQLite(t *testing.T) {
 	if !st.Batch.Adaptive || st.Batch.Size < 1 || st.Batch.Size > 64 || st.Batch.Reason == "adaptive batching off" {
 		t.Fatalf("adaptive batching on: %+v", st.Batch)
 	}
-	if st.Concurrency.Limit != 64 || !strings.Contains(st.Concurrency.Reason, "single-writer") {
+	if st.Concurrency.Limit != 64 || st.Concurrency.Dynamic || !strings.Contains(st.Concurrency.Reason, "single-writer") {
 		t.Fatalf("SQLite concurrency: %+v", st.Concurrency)
 	}
 	t.Logf("batch %+v", st.Batch)

@@ -201,8 +201,11 @@ type Tuner struct {
 func New(cfg Config, press *pressure.Monitor, clk clock.Clock, log *zap.Logger, disp *dispatch.Dispatcher, enabled func(context.Context) bool, backlog func() bool) *Tuner {
 	t := &Tuner{cfg: cfg, press: press, clk: clk, log: log, disp: disp, enabled: enabled, backlog: backlog}
 	t.status = Status{Limit: disp.Max(), Reason: "the configured maximum"}
-	if cfg.Fixed {
+	switch {
+	case cfg.Fixed:
 		t.status.Reason = "the configured maximum (single-writer store: not tuned)"
+	case cfg.Min >= cfg.Max:
+		t.status.Reason = "the configured maximum (the minimum is the same: not tuned)"
 	}
 	return t
 }

@@ -1,11 +1,16 @@
 package tuner
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/engine/internal/dispatch"
 	"github.com/tasker-go/tasker/engine/internal/pressure"
+	"github.com/tasker-go/tasker/store"
 )
 
 func TestDecide(t *testing.T) {
@@ -88,6 +93,26 @@ func TestStart(t *testing.T) {
 	} {
 		if got := Start(c.lo, c.hi, c.maxOpen); got != c.want {
 			t.Errorf("Start(%d, %d, %d) = %d, want %d", c.lo, c.hi, c.maxOpen, got, c.want)
+		}
+	}
+}
+
+// A limit that cannot move (the minimum is the maximum) says why it is
+// not tuned, as a single-writer store's does: Status read "the configured
+// maximum" and Dynamic false with the toggle on, and nothing said why.
+func TestStatusSaysWhyTheLimitIsNotTuned(t *testing.T) {
+	d := dispatch.New(4, func(*store.ClaimedStep) func() { return nil })
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Min: 4, Max: 4, Interval: time.Second}, "the minimum is the same: not tuned"},
+		{Config{Min: 1, Max: 4, Interval: time.Second, Fixed: true}, "single-writer store: not tuned"},
+	} {
+		tn := New(c.cfg, nil, nil, zap.NewNop(), d, func(context.Context) bool { return true }, nil)
+		tn.Step(context.Background())
+		if s := tn.Status(); s.Enabled || s.Limit != 4 || !strings.Contains(s.Reason, c.want) {
+			t.Errorf("%+v: status %+v, want limit 4, not enabled, saying %q", c.cfg, s, c.want)
 		}
 	}
 }
