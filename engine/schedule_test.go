@@ -566,3 +566,30 @@ func TestScheduleRefusesANilInputTheWorkflowCannotTake(t *testing.T) {
 	_, err = env.Schedule(ctx, "o", "@every 1m", "t/opt", nil, engine.ScheduleOptions{})
 	must(t, err)
 }
+
+// A run asked for by hand starts even when the schedule's spec does not
+// parse in the leader's process: the request needs no tick. It waited
+// for ever, the leader reading the spec first.
+func TestTriggerOfAScheduleThatDoesNotParseHere(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	_, err := env.Schedule(ctx, "z", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Europe/Paris")})
+	must(t, err)
+	sc, err := env.Store.GetSchedule(ctx, "z")
+	must(t, err)
+	sc.Timezone = "Nowhere/Atlantis"
+	if ok, err := env.Store.UpdateSchedule(ctx, sc); err != nil || !ok {
+		t.Fatalf("storing the zone: %v %v", ok, err)
+	}
+	bare, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "cli"})
+	must(t, err)
+	if id, err := bare.TriggerSchedule(ctx, "z"); err != nil || id != 0 {
+		t.Fatalf("TriggerSchedule from a process without the workflow: %d, %v", id, err)
+	}
+	fire(t, env)
+	info, err := env.GetSchedule(ctx, "z")
+	must(t, err)
+	if got := ticksStarted(t, env, "z"); len(got) != 1 || info.LastTaskID == 0 || !strings.Contains(info.LastError, "Nowhere/Atlantis") {
+		t.Fatalf("after the pass: runs %v, schedule %+v; want the triggered run started and the spec's problem recorded", got, info)
+	}
+}

@@ -134,18 +134,23 @@ func (r *Runner) Pass(ctx context.Context) (time.Time, error) {
 
 // one handles one schedule and returns its next tick.
 func (r *Runner) one(ctx context.Context, sc *store.Schedule, now time.Time) (time.Time, error) {
-	spec, err := Parse(sc.Spec, sc.Timezone)
-	if err != nil {
-		// A zone missing from this machine's time zone database: the
-		// schedule cannot fire here, and Schedules says so.
-		return time.Time{}, r.failed(ctx, sc, fmt.Errorf("reading its spec: %w", err))
-	}
-	triggered, err := r.trigger(ctx, sc)
+	triggered, err := r.trigger(ctx, sc) // (it needs no tick, nor the spec)
 	if err != nil || sc.Paused {
 		if triggered {
 			return time.Time{}, r.record(ctx, sc, now)
 		}
 		return time.Time{}, err
+	}
+	spec, err := Parse(sc.Spec, sc.Timezone)
+	if err != nil {
+		// A zone missing from this machine's time zone database: the
+		// schedule cannot fire here, and Schedules says so.
+		err = fmt.Errorf("reading its spec: %w", err)
+		if triggered {
+			sc.LastError = lastError(err)
+			return time.Time{}, errors.Join(err, r.record(ctx, sc, now))
+		}
+		return time.Time{}, r.failed(ctx, sc, err)
 	}
 	st := State{Next: sc.NextFireAt}
 	if sc.BufferedAt != nil {
