@@ -35,7 +35,20 @@ func buildReport(cur, prev *store.ReportData, from, to, now time.Time, h SystemH
 	r.Bottlenecks = bottlenecks(cur)
 	r.Recommendations = recommend(r)
 	r.Trends = trends(summarise(prev, to.Sub(from)), r.Summary)
+	// Lists are [] in JSON when empty, as steps' already was, not null: a
+	// dashboard or script iterating them needs no nil check.
+	emptyNotNil(&r.Bottlenecks)
+	emptyNotNil(&r.Recommendations)
+	emptyNotNil(&r.Summary.Workflows)
+	emptyNotNil(&r.Steps)
 	return r
+}
+
+// emptyNotNil makes a nil list an empty one.
+func emptyNotNil[T any](list *[]T) {
+	if *list == nil {
+		*list = []T{}
+	}
 }
 
 func workflowOf(ns, name string) string { return ns + "/" + name }

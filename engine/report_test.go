@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"cmp"
+	"encoding/json"
 	"context"
 	"errors"
 	"math"
@@ -267,5 +268,27 @@ func TestReportFilterIsTheCallersFromTheCache(t *testing.T) {
 	must(t, err)
 	if !r.Cached || r.Filter != f {
 		t.Fatalf("cached %v, filter %+v, want the cached report with filter %+v", r.Cached, r.Filter, f)
+	}
+}
+
+// A report of a window with nothing in it gives its lists as [] in JSON,
+// as it gave steps: bottlenecks, recommendations and the summary's
+// workflows were null, so a script iterating them needed a nil check.
+func TestEmptyReportListsAreEmptyNotNull(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	to := env.Clock.Now()
+	r, err := env.Report(context.Background(), to.Add(-time.Hour), to, engine.ReportFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"steps":[]`, `"bottlenecks":[]`, `"recommendations":[]`, `"workflows":[]`} {
+		if !strings.Contains(string(doc), key) {
+			t.Errorf("report JSON lacks %s:\n%s", key, doc)
+		}
 	}
 }
