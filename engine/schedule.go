@@ -61,7 +61,8 @@ type ScheduleOptions struct {
 	// checked: keep Jitter under its shortest gap.
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
-	// name its own with a CRON_TZ= prefix instead). It is stored by name
+	// name its own with a CRON_TZ= prefix instead, not beside a Location,
+	// time.UTC included). It is stored by name
 	// and loaded again by each leader: time.Local is refused, as is a
 	// CRON_TZ=Local prefix (processes on different machines would
 	// disagree on it), and so is a zone its name does not load (a
@@ -182,6 +183,11 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		bad("Location is time.Local, which differs from machine to machine: name the zone (time.LoadLocation)")
 	case opts.Location != nil && strings.HasPrefix(strings.TrimSpace(spec), "@every "):
 		bad("Location %s with spec %q: an interval counts from the Unix epoch and fires at the same moments in every zone, so Location would change nothing: leave it out", opts.Location, spec)
+	case opts.Location == time.UTC && schedule.Zoned(spec):
+		// UTC is the default, so it is not passed on to Parse, which
+		// refuses a Location beside a zone prefix: refused here alike,
+		// rather than the prefix winning without a word.
+		bad("spec %q: it names a time zone and the Location option names %q: give one", strings.TrimSpace(spec), "UTC")
 	case opts.Location != nil && opts.Location != time.UTC:
 		tz = opts.Location.String()
 		if !loadsAs(tz, opts.Location, e.clk.Now()) {

@@ -320,6 +320,11 @@ func TestScheduleOperations(t *testing.T) {
 		{"a", "@every 1h", "t/dag", nil, engine.ScheduleOptions{Jitter: 2 * time.Hour}, engine.ErrInvalidSchedule, "Jitter 2h0m0s"}, // a redefinition
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "Location Europe/Paris"},
+		// Two zones: refused for any Location, UTC too (the default, it
+		// was dropped and the prefix won).
+		{"c", "CRON_TZ=Europe/Paris 0 3 * * *", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "give one"},
+		{"c", "CRON_TZ=Europe/Paris 0 3 * * *", "t/tick", "x", engine.ScheduleOptions{Location: time.UTC}, engine.ErrInvalidSchedule,
+			`spec "CRON_TZ=Europe/Paris 0 3 * * *": it names a time zone and the Location option names "UTC": give one`},
 		// A zone prefix sent @every to robfig/cron's interval, counted from
 		// the definition (not on the hour) and taking 500ms; "a" is a
 		// redefinition.

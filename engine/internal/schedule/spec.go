@@ -44,7 +44,7 @@ func Parse(spec, tz string) (Spec, error) {
 		}
 		return Spec{every: every, loc: loc}, nil
 	}
-	zoned := strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")
+	zoned := Zoned(spec)
 	if zoned && tz != "" {
 		return Spec{}, fmt.Errorf("spec %q: it names a time zone and the Location option names %q: give one", spec, tz)
 	}
@@ -99,3 +99,10 @@ func (s Spec) Next(t time.Time) time.Time {
 
 // NextAtOrAfter returns the first tick at t or later.
 func (s Spec) NextAtOrAfter(t time.Time) time.Time { return s.Next(t.Add(-time.Nanosecond)) }
+
+// Zoned reports whether a cron spec names its own time zone (a CRON_TZ= or
+// TZ= prefix).
+func Zoned(spec string) bool {
+	spec = strings.TrimSpace(spec)
+	return strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")
+}
