@@ -2,8 +2,8 @@ package engine_test
 
 import (
 	"cmp"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
