@@ -128,9 +128,11 @@ func printReport(out io.Writer, r *engine.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// The pool and handler figures are the reporting process's, and this
+	// command runs no workers: only the ready steps are the database's.
 	h := r.Health
-	fmt.Fprintf(out, "\nHEALTH\npool %d/%d in use (%s pressure); %d handlers running of %d; %d steps ready, oldest %s\n",
-		h.PoolInUse, h.PoolMax, h.Pressure, h.Running, h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond))
+	fmt.Fprintf(out, "\nHEALTH\n%d steps ready, oldest %s (a worker's pool and handlers: its metrics, or Engine.Report in it)\n",
+		h.ReadySteps, h.OldestReady.Round(time.Millisecond))
 	if len(r.Recommendations) > 0 {
 		fmt.Fprintln(out, "\nRECOMMENDATIONS")
 		for _, rc := range r.Recommendations {

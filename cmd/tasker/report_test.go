@@ -20,6 +20,8 @@ func TestReportAfterDemo(t *testing.T) {
 	wantMatch(t, out, `(?m)^ecommerce/process_order\s+5\s+5\s+0\s`)
 	wantMatch(t, out, `(?m)^ecommerce/process_order\s+charge_payment\s+5\s+20\.0%`)
 	wantMatch(t, out, `BOTTLENECK`)
+	// Its own pool and handlers (none running) said nothing of the workers.
+	wantMatch(t, out, `(?m)^HEALTH\n0 steps ready, oldest 0s \(a worker's pool and handlers: its metrics, or Engine.Report in it\)$`)
 	wantMatch(t, out, `(?m)^tasks: 0 → 5$`)
 
 	var r struct {
