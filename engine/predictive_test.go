@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -287,25 +286,8 @@ func TestDevelopmentPresetCapsPredictedRetries(t *testing.T) {
 func TestPredictiveRetryUsesADurableStepsHistory(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	t.Cleanup(func() { _ = env.Close() })
-	var mu sync.Mutex // (runs go on side by side)
-	tries := map[int]int{}
-	must(t, engine.RegisterWorkflow(env.Engine, "t/dur", func(wctx *engine.WorkflowContext, n int) (int, error) {
-		return engine.Step(wctx, "call", func(context.Context) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if tries[n]++; tries[n] == 1 {
-				return 0, errors.New("boom")
-			}
-			return n, nil
-		}, engine.WithStepBackoff(retry.Policy{Base: 20 * time.Second, NoJitter: true}))
-	}))
-	var ids []int64
-	for i := range 10 {
-		w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/dur", i)
-		must(t, err)
-		ids = append(ids, w.TaskID)
-	}
-	env.RunUntilDone(ids...)
+	registerFailsOnce(t, env.Engine, "t/dur", engine.WithStepBackoff(retry.Policy{Base: 20 * time.Second, NoJitter: true}))
+	env.RunUntilDone(startInts(t, env.Engine, "t/dur", 10)...)
 	must(t, env.SetToggle(context.Background(), cachex.TogglePredictiveRetry, true))
 	w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "t/dur", 100)
 	must(t, err)

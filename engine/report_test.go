@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -223,26 +222,9 @@ func TestReportBottlenecksOfACodeFirstWorkflow(t *testing.T) {
 func TestReportRetriesRuleForADurableStep(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	t.Cleanup(func() { _ = env.Close() })
-	var mu sync.Mutex
-	tries := map[int]int{}
-	must(t, engine.RegisterWorkflow(env.Engine, "r/flaky", func(wctx *engine.WorkflowContext, n int) (int, error) {
-		return engine.Step(wctx, "call", func(context.Context) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if tries[n]++; tries[n] == 1 {
-				return 0, errors.New("boom")
-			}
-			return n, nil
-		})
-	}))
+	registerFailsOnce(t, env.Engine, "r/flaky")
 	from := env.Clock.Now()
-	var ids []int64
-	for i := range 10 {
-		w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "r/flaky", i)
-		must(t, err)
-		ids = append(ids, w.TaskID)
-	}
-	env.RunUntilDone(ids...)
+	env.RunUntilDone(startInts(t, env.Engine, "r/flaky", 10)...)
 	r, err := env.Report(context.Background(), from, env.Clock.Now().Add(time.Second), engine.ReportFilter{})
 	must(t, err)
 	i := slices.IndexFunc(r.Recommendations, func(rc engine.Recommendation) bool { return rc.Category == "retries" })
