@@ -458,16 +458,8 @@ func TestResumeRefusesASpecThatNoLongerParses(t *testing.T) {
 // LastError says why, as for any firing that fails. The leader only
 // logged it, every pass, and Schedules showed nothing wrong.
 func TestScheduleThatDoesNotParseHereRecordsWhy(t *testing.T) {
-	env := scheduleEnv(t)
+	env := scheduleInZoneNotHere(t)
 	ctx := context.Background()
-	_, err := env.Schedule(ctx, "z", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Europe/Paris")})
-	must(t, err)
-	sc, err := env.Store.GetSchedule(ctx, "z")
-	must(t, err)
-	sc.Timezone = "Nowhere/Atlantis" // as a machine without Europe/Paris would read it
-	if ok, err := env.Store.UpdateSchedule(ctx, sc); err != nil || !ok {
-		t.Fatalf("storing the zone: %v %v", ok, err)
-	}
 	env.Clock.Advance(24 * time.Hour)
 	fire(t, env)
 	info, err := env.GetSchedule(ctx, "z")
@@ -576,16 +568,8 @@ func TestScheduleRefusesANilInputTheWorkflowCannotTake(t *testing.T) {
 // parse in the leader's process: the request needs no tick. It waited
 // for ever, the leader reading the spec first.
 func TestTriggerOfAScheduleThatDoesNotParseHere(t *testing.T) {
-	env := scheduleEnv(t)
+	env := scheduleInZoneNotHere(t)
 	ctx := context.Background()
-	_, err := env.Schedule(ctx, "z", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Europe/Paris")})
-	must(t, err)
-	sc, err := env.Store.GetSchedule(ctx, "z")
-	must(t, err)
-	sc.Timezone = "Nowhere/Atlantis"
-	if ok, err := env.Store.UpdateSchedule(ctx, sc); err != nil || !ok {
-		t.Fatalf("storing the zone: %v %v", ok, err)
-	}
 	bare, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "cli"})
 	must(t, err)
 	if id, err := bare.TriggerSchedule(ctx, "z"); err != nil || id != 0 {
@@ -597,4 +581,22 @@ func TestTriggerOfAScheduleThatDoesNotParseHere(t *testing.T) {
 	if got := ticksStarted(t, env, "z"); len(got) != 1 || info.LastTaskID == 0 || !strings.Contains(info.LastError, "Nowhere/Atlantis") {
 		t.Fatalf("after the pass: runs %v, schedule %+v; want the triggered run started and the spec's problem recorded", got, info)
 	}
+}
+
+// scheduleInZoneNotHere is a scheduleEnv with schedule "z" of t/dag stored
+// in a zone this machine's time zone database lacks, as a machine without
+// its zone would read it.
+func scheduleInZoneNotHere(t *testing.T) *testkit.Env {
+	t.Helper()
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	_, err := env.Schedule(ctx, "z", "0 3 * * *", "t/dag", nil, engine.ScheduleOptions{Location: mustLoc(t, "Europe/Paris")})
+	must(t, err)
+	sc, err := env.Store.GetSchedule(ctx, "z")
+	must(t, err)
+	sc.Timezone = "Nowhere/Atlantis"
+	if ok, err := env.Store.UpdateSchedule(ctx, sc); err != nil || !ok {
+		t.Fatalf("storing the zone: %v %v", ok, err)
+	}
+	return env
 }
