@@ -171,7 +171,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// attach exports a running engine's pool; detach stops.
+// attach exports a running engine's pool; detach stops, and drops the
+// queue figures it measured as the leader.
 func (m *Metrics) attach(e *Engine) {
 	if m == nil {
 		return
@@ -188,6 +189,7 @@ func (m *Metrics) detach(e *Engine) {
 	m.mu.Lock()
 	delete(m.sources, e)
 	m.mu.Unlock()
+	m.queueLags(e, nil) // a stopped engine measures nothing any more
 }
 
 // The engine's hooks. Every method is a no-op on a nil *Metrics.

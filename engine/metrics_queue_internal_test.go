@@ -68,4 +68,12 @@ func TestQueueGaugesOfSharedMetrics(t *testing.T) {
 	if _, n := ready(); n != 0 {
 		t.Fatalf("%d queue_ready_steps series once no engine leads, want 0", n)
 	}
+	// A leader that stops (Run returns: detach) leaves no figures behind,
+	// nor itself in the Metrics.
+	m.attach(leader)
+	leader.maintained(ctx, true)
+	m.detach(leader)
+	if _, n := ready(); n != 0 || len(m.lags) != 0 {
+		t.Fatalf("%d queue_ready_steps series and %d engines' figures kept after the leader stopped, want none", n, len(m.lags))
+	}
 }
