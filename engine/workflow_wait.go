@@ -161,21 +161,6 @@ func reservedForUpdates(receive string) string {
 	return fmt.Sprintf("the name begins with %q, reserved for updates: receive one with %s, which can answer it", updatePrefix, receive)
 }
 
-// continuedTo is the run that continues a code-first task that completed
-// by ContinueAsNew (0: none).
-func (e *Engine) continuedTo(d *store.TaskDetail) int64 {
-	s := d.Step(DriverStep)
-	if d.Task.Kind != store.KindCode || d.Task.State != store.TaskComplete || s == nil {
-		return 0
-	}
-	doc, err := e.decode(s.Results)
-	if err != nil {
-		return 0
-	}
-	next, _ := continuedAs(doc)
-	return next
-}
-
 // SendEvent sends an event to a workflow task: it is recorded once per
 // (task, name, key) — sending again with the same key changes nothing — and
 // the workflow's driver is woken in the same transaction, so a workflow
@@ -239,7 +224,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 			return nil
 		case d.Task.State.Terminal():
 			// Refused: the rollback takes the event back out.
-			if next := e.continuedTo(d); next != 0 { // the workflow reads its events there
+			if next, _ := e.continuedAsOf(d); next != 0 { // the workflow reads its events there
 				return fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, taskID, next)
 			}
 			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
