@@ -89,7 +89,7 @@ type StepExplanation struct {
 	WaitingOn []string  `json:"waiting_on,omitempty"` // unfinished dependencies
 	Until     time.Time `json:"until,omitzero"`       // when the wait ends (or is rechecked)
 	// Attempt is the attempt running (leased) or the next one (retry), of
-	// MaxAttempts.
+	// MaxAttempts (1 for a step that is not retryable).
 	Attempt     int    `json:"attempt,omitempty"`
 	MaxAttempts int    `json:"max_attempts,omitempty"`
 	LastError   string `json:"last_error,omitempty"`
@@ -170,7 +170,7 @@ type explainer struct {
 }
 
 func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
-	out := StepExplanation{StepID: s.ID, Step: s.Name, Handler: s.Handler, Queue: s.Queue, State: s.State, MaxAttempts: s.RetryLimit}
+	out := StepExplanation{StepID: s.ID, Step: s.Name, Handler: s.Handler, Queue: s.Queue, State: s.State, MaxAttempts: allowedAttempts(s)}
 	t := x.d.Task
 	lastErr := ""
 	if f := decodeFailure(s.LastError); f != nil {
@@ -179,7 +179,7 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 	switch {
 	case s.State == store.StepError:
 		out.Kind, out.Attempt, out.LastError = ExplainFailed, s.Attempts, lastErr
-		out.Reason = fmt.Sprintf("failed for good after attempt %d of %d: %s", s.Attempts, s.RetryLimit, orNone(lastErr))
+		out.Reason = fmt.Sprintf("failed for good after attempt %d of %d: %s", s.Attempts, out.MaxAttempts, orNone(lastErr))
 		if t.State == store.TaskError {
 			out.Reason += fmt.Sprintf("; task %d is in error until an operator retries it", t.ID)
 		}
@@ -206,6 +206,16 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 	return x.ready(ctx, s, out)
 }
 
+// allowedAttempts is how many attempts s may make: one for a step that is
+// not retryable (NotRetryable, WithStepNoRetry), whose stored RetryLimit
+// is the default it never uses; else its RetryLimit.
+func allowedAttempts(s *store.Step) int {
+	if !s.Retryable {
+		return 1
+	}
+	return s.RetryLimit
+}
+
 // leased explains a step in progress.
 func (x *explainer) leased(s *store.Step, out StepExplanation) StepExplanation {
 	out.Kind, out.Attempt = ExplainLeased, s.Attempts
@@ -220,7 +230,7 @@ func (x *explainer) leased(s *store.Step, out StepExplanation) StepExplanation {
 			out.WorkerLive = true
 		}
 	}
-	out.Reason = fmt.Sprintf("running attempt %d of %d on worker %s, leased until %s", s.Attempts, s.RetryLimit, out.Worker, fmtWhen(out.Until))
+	out.Reason = fmt.Sprintf("running attempt %d of %d on worker %s, leased until %s", s.Attempts, out.MaxAttempts, out.Worker, fmtWhen(out.Until))
 	if !out.WorkerLive {
 		out.Reason += fmt.Sprintf(" (worker %s is not a live worker of the registry)", out.Worker)
 	}
@@ -263,7 +273,7 @@ func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) 
 		out.Kind, out.Durable = ExplainRetry, strings.TrimPrefix(wf, "retry of ")
 		out.Reason = fmt.Sprintf("durable step %s retries at %s", out.Durable, when)
 		if ds := x.durable(out.Durable); ds != nil {
-			out.Attempt, out.MaxAttempts = ds.Attempts+1, ds.RetryLimit
+			out.Attempt, out.MaxAttempts = ds.Attempts+1, allowedAttempts(ds)
 			if f := decodeFailure(ds.LastError); f != nil {
 				out.LastError, out.Diagnosis, out.Backoff = f.Message, f.Diagnosis, f.Backoff
 			}
@@ -271,7 +281,7 @@ func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) 
 		}
 	case s.Attempts > 0 && len(s.LastError) > 0 && lastErr != "":
 		out.Kind, out.Attempt, out.LastError = ExplainRetry, s.Attempts+1, lastErr
-		out.Reason = fmt.Sprintf("retry due at %s (attempt %d of %d; last error: %s)", when, out.Attempt, s.RetryLimit, lastErr)
+		out.Reason = fmt.Sprintf("retry due at %s (attempt %d of %d; last error: %s)", when, out.Attempt, out.MaxAttempts, lastErr)
 		if out.Backoff != nil {
 			out.Reason += "; predicted delay " + out.Backoff.String()
 		}
