@@ -83,7 +83,8 @@ type Store interface {
 	// CancelTask cancels a task and every unfinished step of it.
 	CancelTask(ctx context.Context, p *CancelTaskParams) (*Task, error)
 	// RetryTask moves a task in error back to pending and gives its failed
-	// steps fresh attempts.
+	// steps fresh attempts. The steps' moves carry p.Metadata (its actor,
+	// say) with the reason "task retried".
 	RetryTask(ctx context.Context, p *RetryTaskParams) (*Task, error)
 	// History reads a task's transitions and its steps', in write order
 	// (ErrNotFound when no task has that id). It includes the rows a start
@@ -98,7 +99,9 @@ type Store interface {
 	// set on From), with the same bookkeeping the engine's paths do.
 	TransitionStep(ctx context.Context, p *TransitionStepParams) (*Step, error)
 	// ResolveStep marks a pending or failed step resolved_manually with the
-	// supplied results; its dependants may then run.
+	// supplied results; its dependants may then run. The task's moves it
+	// brings about (back to pending, on to complete) carry p.Metadata with
+	// the reason "step resolved manually".
 	ResolveStep(ctx context.Context, p *ResolveStepParams) (*Step, error)
 
 	// ClaimSteps leases up to Limit ready steps (pending, dependencies

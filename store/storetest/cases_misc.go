@@ -494,3 +494,54 @@ func testEventsConsumedOnce(t *testing.T, b *bundle) {
 		}
 	}
 }
+
+// testOperatorMetaOnConsequences: the moves an operator's retry or resolve
+// brings about carry the action's metadata (its actor) with their own
+// reason: the steps a retry gives fresh attempts, the task a resolve moves
+// back to pending and on to complete.
+func testOperatorMetaOnConsequences(t *testing.T, b *bundle) {
+	d := b.create(t, []store.NewStep{{Name: "a", Handler: "h", RetryLimit: 1}})
+	fail := func() {
+		c := b.claimOne(t, "a")
+		b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"x"}`)})
+	}
+	fail()
+	h0 := hist(t, b, d.Task.ID)
+	if _, err := b.s.RetryTask(b.ctx, &store.RetryTaskParams{TaskID: d.Task.ID, Metadata: store.JSON(`{"reason":"operator retry","actor":"alice"}`), Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	h1 := hist(t, b, d.Task.ID)
+	wantMeta := func(what string, got store.JSON, reason, actor string) {
+		t.Helper()
+		var m struct{ Reason, Actor string }
+		if err := json.Unmarshal(got, &m); err != nil || m.Reason != reason || m.Actor != actor {
+			t.Errorf("%s: metadata %s, want reason %q and actor %q", what, got, reason, actor)
+		}
+	}
+	if len(h1.Steps) != len(h0.Steps)+1 {
+		t.Fatalf("the retry wrote %d step transitions, want 1", len(h1.Steps)-len(h0.Steps))
+	}
+	wantMeta("the retried step's move", h1.Steps[len(h1.Steps)-1].Metadata, "task retried", "alice")
+	fail()
+	h2 := hist(t, b, d.Task.ID)
+	if _, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: d.Step("a").ID, Metadata: store.JSON(`{"reason":"operator resolved","actor":"bob"}`), Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	h3 := hist(t, b, d.Task.ID)
+	moves := h3.Task[len(h2.Task):]
+	if len(moves) != 3 {
+		t.Fatalf("the resolve wrote %d task transitions, want 3 (error → pending → in_progress → complete)", len(moves))
+	}
+	for _, tr := range moves {
+		wantMeta("the task's move to "+tr.ToState, tr.Metadata, "step resolved manually", "bob")
+	}
+}
+
+func hist(t *testing.T, b *bundle, id int64) *store.History {
+	t.Helper()
+	h, err := b.s.History(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

@@ -73,7 +73,7 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 		if err != nil {
 			return err
 		}
-		return s.settleTask(ctx, tx, out.TaskID, at)
+		return s.settleTask(ctx, tx, out.TaskID, p.Metadata, at)
 	})
 	return out, err
 }
@@ -127,7 +127,8 @@ func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to sto
 // settleTask brings a task in line with its steps after an operator acted:
 // a failed task with no failed step left returns to pending; a task with no
 // unfinished step completes (through in_progress, as the machine requires).
-func (s *Store) settleTask(ctx context.Context, tx bun.IDB, id int64, at time.Time) error {
+// Its moves carry the operator's metadata (meta) with their own reason.
+func (s *Store) settleTask(ctx context.Context, tx bun.IDB, id int64, meta store.JSON, at time.Time) error {
 	t := new(store.Task)
 	if err := tx.NewSelect().Model(t).Where("id = ?", id).Scan(ctx); err != nil {
 		return err
@@ -150,7 +151,7 @@ func (s *Store) settleTask(ctx context.Context, tx bun.IDB, id int64, at time.Ti
 	}
 	from := t.State
 	for _, to := range path {
-		if _, err := s.moveTask(ctx, tx, &store.TransitionTaskParams{TaskID: id, From: from, To: to, Metadata: store.JSON(`{"reason":"step resolved manually"}`)}, at); err != nil {
+		if _, err := s.moveTask(ctx, tx, &store.TransitionTaskParams{TaskID: id, From: from, To: to, Metadata: consequenceMeta(meta, "step resolved manually")}, at); err != nil {
 			return err
 		}
 		from = to

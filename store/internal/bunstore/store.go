@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -134,4 +135,19 @@ func orEmptyObject(j store.JSON) store.JSON {
 		return store.JSON("{}")
 	}
 	return j
+}
+
+// consequenceMeta is the metadata of a move an operator's action brings
+// about (the steps a retry gives fresh attempts, the task a resolve
+// settles): the action's own metadata (its actor, say), its reason
+// replaced by what the move is. Metadata that is not an object keeps only
+// the reason.
+func consequenceMeta(action store.JSON, reason string) store.JSON {
+	m := map[string]json.RawMessage{}
+	if len(action) > 0 && json.Unmarshal(action, &m) != nil || m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	m["reason"], _ = json.Marshal(reason)
+	doc, _ := json.Marshal(m) // raw members that decoded encode again
+	return doc
 }

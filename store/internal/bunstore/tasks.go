@@ -480,7 +480,7 @@ func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParam
 			}
 			return wakeParents(ctx, tx, []int64{p.TaskID}, now(p.Now))
 		case p.From == store.TaskError && p.To == store.TaskPending:
-			return s.retrySteps(ctx, tx, s.d, p.TaskID, p.Sequence, p.Now, now(p.Now))
+			return s.retrySteps(ctx, tx, s.d, p.TaskID, p.Sequence, p.Metadata, p.Now, now(p.Now))
 		}
 		return nil
 	})
@@ -596,8 +596,9 @@ func (s *Store) cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta 
 
 // retrySteps gives a task's failed steps fresh attempts, ready now: every
 // failed step but durable rows, of which only the one at sequence (when
-// non-zero; see RetryTaskParams) — it counts as unfinished again.
-func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, sequence int, clock, at time.Time) error {
+// non-zero; see RetryTaskParams) — it counts as unfinished again. Their
+// moves carry the retry's metadata (meta) with their own reason.
+func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID int64, sequence int, meta store.JSON, clock, at time.Time) error {
 	if sequence > 0 {
 		// A sequence the task has no durable step at (a dag task has none)
 		// would be ignored; refuse it, and the move with it.
@@ -621,10 +622,11 @@ func (s *Store) retrySteps(ctx context.Context, tx bun.IDB, d Dialect, taskID in
 		return err
 	}
 	moves := make([]stepMove, len(rows))
+	stepMeta := consequenceMeta(meta, "task retried")
 	durable := 0
 	for i, r := range rows {
 		moves[i] = stepMove{id: r.ID, taskID: taskID, from: store.StepError, to: store.StepPending, seq: r.TransitionSeq,
-			meta: store.JSON(`{"reason":"task retried"}`)}
+			meta: stepMeta}
 		if r.Sequence != nil {
 			durable++
 		}
