@@ -97,7 +97,8 @@ func (sc *StepContext) Config(v any) error {
 }
 
 // RawResult returns a dependency's raw JSON result; ok is false for a step
-// that is not a dependency or that was skipped (it has no result).
+// that is not a dependency or that has no result: it was skipped, its
+// handler returned nil, or an operator resolved it without results.
 func (sc *StepContext) RawResult(step string) (json.RawMessage, bool) {
 	r, ok := sc.deps[step]
 	if !ok || len(r) == 0 || string(r) == "null" {
@@ -118,7 +119,9 @@ func (sc *StepContext) Dependencies() []string {
 	return out
 }
 
-// Result decodes the result of one of the step's dependencies.
+// Result decodes the result of one of the step's dependencies. A
+// dependency without a result (see RawResult) is a permanent error saying
+// so.
 func Result[T any](sc *StepContext, step string) (T, error) {
 	var v T
 	raw, ok := sc.deps[step]
@@ -126,7 +129,7 @@ func Result[T any](sc *StepContext, step string) (T, error) {
 		return v, Permanent(fmt.Errorf("step %s has no dependency named %q", sc.Step, step))
 	}
 	if len(raw) == 0 || string(raw) == "null" {
-		return v, Permanent(fmt.Errorf("step %s: dependency %q was skipped and has no result (check sc.RawResult first)", sc.Step, step))
+		return v, Permanent(fmt.Errorf("step %s: dependency %q has no result: it was skipped, returned nil or was resolved without results (check sc.RawResult first)", sc.Step, step))
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return v, Permanent(fmt.Errorf("decoding result of %s for step %s: %w", step, sc.Step, err))
