@@ -32,7 +32,7 @@ type Task struct {
 	InputHash   string    `bun:"input_hash,notnull" json:"input_hash"`
 	Context     JSON      `bun:"context,type:text" json:"context"`
 	Results     JSON      `bun:"results,type:text" json:"results,omitempty"`
-	LastError   JSON      `bun:"last_error,type:text" json:"last_error,omitempty"`
+	LastError   JSON      `bun:"last_error,type:text" json:"last_error,omitempty"` // what put it in error; a move out of error clears it
 	State       TaskState `bun:"state,notnull" json:"state"`
 	Priority    int       `bun:"priority,notnull" json:"priority"`
 	Queue       string    `bun:"queue,notnull" json:"queue"`

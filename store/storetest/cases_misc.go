@@ -59,6 +59,11 @@ func testRetryTask(t *testing.T, b *bundle) {
 	if got.Task.State != store.TaskPending || got.Step("a").State != store.StepPending || got.Step("a").Attempts != 0 {
 		t.Fatalf("after retry: task %s, step %s attempts %d", got.Task.State, got.Step("a").State, got.Step("a").Attempts)
 	}
+	// The failure retried is no longer the task's (it would be reported
+	// as the outcome of the run that follows); the step keeps its own.
+	if len(got.Task.LastError) != 0 || len(got.Step("a").LastError) == 0 {
+		t.Fatalf("after retry: task last_error %s, step last_error %s", got.Task.LastError, got.Step("a").LastError)
+	}
 	c = b.claimOne(t, "a")
 	b.finish(t, complete(c, `{}`))
 	b.finish(t, complete(b.claimOne(t, "b"), `{}`))
@@ -172,8 +177,8 @@ func testResolveStep(t *testing.T, b *bundle) {
 	if err != nil || st.State != store.StepResolvedManually {
 		t.Fatalf("resolve = %+v, %v", st, err)
 	}
-	if ts := b.get(t, d.Task.ID).Task.State; ts != store.TaskPending {
-		t.Fatalf("task after resolving its failed step = %s, want pending", ts)
+	if got := b.get(t, d.Task.ID).Task; got.State != store.TaskPending || len(got.LastError) != 0 {
+		t.Fatalf("task after resolving its failed step = %s with last_error %s, want pending with none", got.State, got.LastError)
 	}
 	next := b.claimOne(t, "b")
 	var v map[string]bool

@@ -503,6 +503,12 @@ func (s *Store) moveTask(ctx context.Context, tx bun.IDB, p *store.TransitionTas
 	if p.To == store.TaskComplete {
 		q = q.Where("unfinished = 0")
 	}
+	if p.From == store.TaskError {
+		// The failure no longer ends the task (an operator retried or
+		// resolved it): left, it would be reported as the outcome of a
+		// run that completes or is cancelled. The failed step keeps it.
+		q = q.Set("last_error = NULL")
+	}
 	if p.To.Terminal() {
 		q = q.Set("completed_at = ?", at)
 	}
