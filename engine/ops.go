@@ -21,7 +21,8 @@ type CancelOption func(*store.CancelTaskParams)
 func checkTaskID(taskID int64) error { return store.CheckTaskID("task_id", taskID) }
 
 // Force lets Cancel withdraw a task that already finished (complete or
-// resolved manually): an operator's correction, recorded as such.
+// resolved manually): an operator's correction, recorded as such. The
+// task's run had ended: no second span of it is emitted.
 func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = true } }
 
 // Cancel cancels a task: its unfinished steps are cancelled, running
@@ -54,12 +55,18 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	if p.Metadata, err = operatorMeta(ctx, m); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
+	ended := false // a forced cancel of a finished task: its run ended, and its span with it
+	if p.Force {
+		if d, err := e.st.GetTask(ctx, taskID); err == nil {
+			ended = d.Task.State.Terminal()
+		}
+	}
 	t, err := e.st.CancelTask(ctx, p)
 	if err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
 	e.met.taskCancelled(t)
-	if t.TraceContext != "" {
+	if t.TraceContext != "" && !ended {
 		e.traceTaskEnd(ctx, t, store.TaskCancelled, nil)
 	}
 	e.inflight.CancelTask(taskID, errTaskCancelled)
