@@ -24,7 +24,8 @@ var (
 	// Config.MaxPayloadBytes.
 	ErrPayloadTooLarge = errors.New("tasker: payload too large")
 	// ErrRefused: an operator action that would leave a task unable to
-	// finish (resolving a code-first workflow's driver step).
+	// finish (resolving a code-first workflow's driver step) or could not
+	// do what it says (retrying a task past its WithWorkflowTimeout).
 	ErrRefused = errors.New("tasker: refused")
 	// ErrCancelled: the task was cancelled (see TaskError).
 	ErrCancelled = errors.New("tasker: task cancelled")

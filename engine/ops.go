@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -76,7 +77,8 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 }
 
 // Retry moves a task in error back to pending; its failed steps get fresh
-// attempts. For a code-first workflow that is the driver and the durable
+// attempts. A task that failed its WithWorkflowTimeout is refused
+// (ErrRefused): its deadline has passed, and no step starts after it. For a code-first workflow that is the driver and the durable
 // step whose failure the workflow returned; durable steps whose failure the
 // workflow handled stay as recorded, so the replay takes the same path.
 func (e *Engine) Retry(ctx context.Context, taskID int64) error {
@@ -88,7 +90,19 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 		return fmt.Errorf("retrying task %d: %w", taskID, err)
 	}
 	p := &store.RetryTaskParams{TaskID: taskID, Metadata: meta, Now: e.now()}
-	if d, err := e.st.GetTask(ctx, taskID); err == nil && d.Task.Kind == store.KindCode {
+	d, err := e.st.GetTask(ctx, taskID)
+	if err == nil && d.Task.State == store.TaskError {
+		if f := decodeFailure(d.Task.LastError); f != nil && f.Kind == KindWorkflowTimeout {
+			// Its deadline stays and no step starts after it: the retried
+			// step would fail again at its claim, without running.
+			deadline := "its deadline"
+			if d.Task.DeadlineAt != nil {
+				deadline += " " + d.Task.DeadlineAt.UTC().Format(time.RFC3339Nano)
+			}
+			return fmt.Errorf("retrying task %d: %w: the task failed its WithWorkflowTimeout (%s has passed, and no step starts after it), so a retry would fail again at once; Resolve its unfinished steps, or start the workflow anew", taskID, ErrRefused, deadline)
+		}
+	}
+	if err == nil && d.Task.Kind == store.KindCode {
 		// The durable step whose failure the workflow returned gets fresh
 		// attempts; failures the workflow handled stay recorded as they are.
 		// Only when the failure is that of the task's own step at its
