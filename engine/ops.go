@@ -99,7 +99,7 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 			if d.Task.DeadlineAt != nil {
 				deadline += " " + d.Task.DeadlineAt.UTC().Format(time.RFC3339Nano)
 			}
-			return fmt.Errorf("retrying task %d: %w: the task failed its WithWorkflowTimeout (%s has passed, and no step starts after it), so a retry would fail again at once; Resolve its unfinished steps, or start the workflow anew", taskID, ErrRefused, deadline)
+			return fmt.Errorf("retrying task %d: %w: the task failed its WithWorkflowTimeout (%s has passed, and no step starts after it), so a retry would fail again at once; Resolve its unfinished steps (the failed ones last: a task with no failed step left runs on and meets its deadline again), or start the workflow anew", taskID, ErrRefused, deadline)
 		}
 	}
 	if err == nil && d.Task.Kind == store.KindCode {
