@@ -155,7 +155,11 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 		// The driver's result is the workflow's return value, produced by
 		// running the workflow's code; resolving it would leave the task
 		// with no one to finish it.
-		return fmt.Errorf("resolving %s of task %d: %w: a code-first workflow's driver cannot be resolved; resolve one of its durable steps (then Retry the task) or Cancel it", step, taskID, ErrRefused)
+		instead := "or Cancel it"
+		if d.Task.State == store.TaskError { // which Cancel refuses
+			instead = "or Retry it as it is"
+		}
+		return fmt.Errorf("resolving %s of task %d: %w: a code-first workflow's driver cannot be resolved; resolve one of its durable steps (then Retry the task) %s", step, taskID, ErrRefused, instead)
 	}
 	doc, err := json.Marshal(results)
 	if err == nil {
