@@ -29,7 +29,9 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // Cancel cancels a task: its unfinished steps are cancelled, running
 // handlers here see their context cancelled, and no new attempt starts.
 // Handlers in other processes stop at their next heartbeat. A finished
-// task is refused unless Force is given.
+// task (complete, resolved manually) is refused unless Force is given; a
+// task in error is refused even then (Retry it, or Resolve its failed
+// steps).
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)

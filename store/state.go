@@ -110,7 +110,13 @@ func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTra
 // resolved_manually → cancelled. Guards that need the task's steps (→ complete
 // only when every step is satisfied) are enforced by the Store.
 func CheckTaskTransition(id int64, from, to TaskState, force bool) error {
-	return checkMove("task", id, from, to, taskMoves, forcedTaskMoves, force)
+	err := checkMove("task", id, from, to, taskMoves, forcedTaskMoves, force)
+	if te, ok := err.(*TransitionError); ok && from == TaskError && to == TaskCancelled {
+		// Force withdraws the other finished tasks; say what this one
+		// takes instead.
+		te.Reason = "a task in error is retried or its failed steps resolved, not cancelled (not even by force)"
+	}
+	return err
 }
 
 // CheckStepTransition reports whether a step may move from one state to
