@@ -53,7 +53,8 @@ const (
 	// than the above, e.g. a suspension).
 	ExplainScheduled ExplainKind = "scheduled"
 	// ExplainFailed: it failed for good (LastError); it runs again only
-	// after an operator's retry.
+	// after an operator's retry, which a task that failed its
+	// WithWorkflowTimeout does not get.
 	ExplainFailed ExplainKind = "failed"
 	// ExplainTaskFinished: its task is finished (cancelled, failed,
 	// resolved): it will not run.
@@ -180,14 +181,20 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 	case s.State == store.StepError:
 		out.Kind, out.Attempt, out.LastError = ExplainFailed, s.Attempts, lastErr
 		out.Reason = fmt.Sprintf("failed for good after attempt %d of %d: %s", s.Attempts, out.MaxAttempts, orNone(lastErr))
-		if t.State == store.TaskError {
+		switch {
+		case t.State == store.TaskError && pastTimeout(t):
+			out.Reason += fmt.Sprintf("; task %d failed its WithWorkflowTimeout, which Retry cannot undo", t.ID)
+		case t.State == store.TaskError:
 			out.Reason += fmt.Sprintf("; task %d is in error until an operator retries it", t.ID)
 		}
 		return out
 	case t.State.Done():
 		out.Kind = ExplainTaskFinished
 		out.Reason = fmt.Sprintf("task %d is %s: this step will not run", t.ID, t.State)
-		if t.State == store.TaskError {
+		switch {
+		case t.State == store.TaskError && pastTimeout(t):
+			out.Reason += " (the task failed its WithWorkflowTimeout, which Retry cannot undo)"
+		case t.State == store.TaskError:
 			out.Reason += " unless an operator retries the task"
 		}
 		return out
@@ -204,6 +211,13 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 		return x.waiting(s, out, lastErr)
 	}
 	return x.ready(ctx, s, out)
+}
+
+// pastTimeout reports whether a task in error failed its
+// WithWorkflowTimeout, which Retry refuses.
+func pastTimeout(t *store.Task) bool {
+	f := decodeFailure(t.LastError)
+	return f != nil && f.Kind == KindWorkflowTimeout
 }
 
 // allowedAttempts is how many attempts s may make: one for a step that is

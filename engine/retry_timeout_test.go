@@ -46,3 +46,26 @@ func TestRetryRefusesATaskPastItsWorkflowTimeout(t *testing.T) {
 		t.Fatalf("refused retry left task %s, step %s, %d transitions (was %d)", d.Task.State, d.Step("only").State, len(after.Task)+len(after.Steps), len(before.Task)+len(before.Steps))
 	}
 }
+
+// Explain of a task that failed its workflow timeout does not say an
+// operator's retry will run it again, which Retry refuses: it says the
+// deadline passed, for the failed step and the steps that wait on it.
+func TestExplainOfATaskPastItsWorkflowTimeout(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("slow", func(*engine.StepContext) (any, error) {
+		return nil, engine.Retryable(errors.New("not yet"), 2*time.Hour)
+	}))
+	must(t, env.HandleFunc("after", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "late", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "slow", RetryLimit: 10}, {Name: "b", Handler: "after", DependsOn: []string{"a"}}}}))
+	h, err := env.Start(ctx, "t/late", nil, engine.WithWorkflowTimeout(time.Hour))
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	for _, step := range []string{"a", "b"} {
+		s := explainStep(t, env.Engine, h.TaskID, step)
+		if strings.Contains(s.Reason, "retries") || !strings.Contains(s.Reason, "WithWorkflowTimeout") {
+			t.Errorf("step %s explained as %q: a retry is refused, the deadline passed", step, s.Reason)
+		}
+	}
+}
