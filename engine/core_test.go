@@ -301,6 +301,49 @@ func TestDAGWorkflowTimeoutFakeClock(t *testing.T) {
 	}
 }
 
+// A task whose steps no worker claims fails at its deadline all the same:
+// the rescue pass fails tasks past it. The deadline was only checked as a
+// step was claimed, so such a task stayed pending for ever, Wait with it.
+func TestWorkflowTimeoutOfATaskNoWorkerClaims(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("mail", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "unserved", Queue: "mail", Steps: []engine.StepTemplate{{Name: "send", Handler: "mail"}}}))
+	h, err := env.Start(ctx, "t/unserved", nil, engine.WithWorkflowTimeout(time.Hour))
+	must(t, err)
+	other, err := env.Start(ctx, "t/unserved", map[string]int{"n": 2}) // no deadline: left alone
+	must(t, err)
+	env.Clock.Advance(59 * time.Minute)
+	if _, err := env.Rescue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := env.Task(h.TaskID).Task.State; st != store.TaskPending {
+		t.Fatalf("task %s before its deadline, want pending", st)
+	}
+	env.Clock.Advance(2 * time.Minute)
+	if n, err := env.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("Rescue past the deadline moved %d, %v; want the one task", n, err)
+	}
+	out, err := h.Wait(ctx)
+	must(t, err)
+	var se *engine.StepError
+	if out.State != store.TaskError || !errors.Is(out.Err(), engine.ErrWorkflowTimeout) || !errors.As(out.Err(), &se) || se.Kind != engine.KindWorkflowTimeout {
+		t.Fatalf("task %s: %v; want failed with ErrWorkflowTimeout", out.State, out.Err())
+	}
+	if st := env.Task(other.TaskID).Task.State; st != store.TaskPending {
+		t.Fatalf("the task without a deadline is %s, want pending", st)
+	}
+	hist, err := env.Store.History(ctx, h.TaskID)
+	must(t, err)
+	last := hist.Task[len(hist.Task)-1]
+	if last.FromState == nil || *last.FromState != string(store.TaskPending) || last.ToState != string(store.TaskError) {
+		t.Fatalf("the task's last move %+v, want pending → error", last)
+	}
+	if n, err := env.Rescue(ctx); err != nil || n != 0 {
+		t.Fatalf("a second Rescue moved %d, %v; want nothing", n, err)
+	}
+}
+
 // With the real clock, a running step sees its context end at the task's
 // deadline, and the task fails with the typed timeout.
 func TestDAGWorkflowTimeoutCancelsRunningSteps(t *testing.T) {

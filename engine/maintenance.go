@@ -10,8 +10,10 @@ import (
 )
 
 // Rescue returns steps whose leases expired to pending now (the engine also
-// does it on an interval) and reports how many it moved; a step out of
-// attempts fails its task instead.
+// does it on an interval) and reports how many steps and tasks it moved; a
+// step out of attempts fails its task instead, and a task past its
+// workflow timeout (WithWorkflowTimeout) fails with ErrWorkflowTimeout,
+// also when no worker claims its steps.
 func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescue(ctx) }
 
 // rescued is the maintainer's hook: tasks a rescue failed are announced,
@@ -32,7 +34,7 @@ func (e *Engine) rescued(res *store.RescueResult) {
 		e.emit(Event{Name: EventTaskFailed, TaskID: t.TaskID})
 		e.taskChanged(t.TaskID)
 	}
-	if res.Rescued+res.Failed > 0 {
+	if res.Rescued+res.Failed+res.TimedOut > 0 {
 		e.Notify()
 	}
 }

@@ -177,7 +177,9 @@ func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
 // WithWorkflowTimeout fails the task with ErrWorkflowTimeout (a StepError
 // of kind workflow_timeout) if it has not finished d after it started. It
 // works for DAG tasks and code-first workflows: running steps see their
-// context end at the deadline, and no step starts or retries after it.
+// context end at the deadline, and no step starts or retries after it; a
+// task whose steps no worker claims fails at the first maintenance pass
+// after it (ExecutionConfig.RescueInterval; Engine.Rescue at once).
 // A d that is not positive is refused (leave the option out for none), and
 // so is one under a millisecond: a bare number is nanoseconds.
 func WithWorkflowTimeout(d time.Duration) StartOption {

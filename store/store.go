@@ -122,7 +122,8 @@ type Store interface {
 	// the interrupted attempt (used at shutdown).
 	ReleaseLeases(ctx context.Context, p *ReleaseLeasesParams) (int, error)
 	// RescueExpired returns steps whose lease expired to pending (the
-	// attempt counts) or, with no attempts left, to error.
+	// attempt counts) or, with no attempts left, to error; given a
+	// DeadlineCause, it fails the tasks past their deadline too.
 	RescueExpired(ctx context.Context, p *RescueExpiredParams) (*RescueResult, error)
 	// NextWakeup is the earliest time a step becomes ready or a lease
 	// expires, for the scheduler's timer.
@@ -680,13 +681,21 @@ type ReleaseLeasesParams struct {
 type RescueExpiredParams struct {
 	Limit int // 0: the default 1000
 	Now   time.Time
+	// DeadlineCause, when set (a JSON object), also fails the unfinished
+	// tasks whose deadline (CreateTaskParams.Deadline) has passed, up to
+	// Limit, with it as their last error and their move's metadata: also
+	// those whose steps no worker claims. Their running steps are left
+	// to their attempts, and their pending ones are never claimed (a
+	// claim skips a failed task).
+	DeadlineCause JSON
 }
 
 // RescueResult reports a rescue pass.
 type RescueResult struct {
-	Rescued int // back to pending
-	Failed  int // out of attempts: to error
-	Tasks   []TaskChange
+	Rescued  int // back to pending
+	Failed   int // out of attempts: to error
+	TimedOut int // tasks past their deadline: to error (DeadlineCause)
+	Tasks    []TaskChange
 }
 
 // SendEventParams describe an event for a task.

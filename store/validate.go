@@ -354,7 +354,7 @@ func (p *RescueExpiredParams) Validate() error {
 	if p.Limit < 0 {
 		return invalid("limit", "must not be negative (0 means the default 1000), got %d", p.Limit)
 	}
-	return nil
+	return checkMeta("deadline_cause", p.DeadlineCause)
 }
 
 // Validate checks a retention batch.

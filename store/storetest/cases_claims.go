@@ -546,6 +546,73 @@ func testRescueExpiredBadLimit(t *testing.T, b *bundle) {
 	}
 }
 
+// A rescue given a DeadlineCause fails the unfinished tasks past their
+// deadline, claimed or not, with it as their last error and their move's
+// metadata; a task before its deadline, one without, and one finished are
+// left alone, and without a cause nothing is looked for.
+func testRescueFailsOverdueTasks(t *testing.T, b *bundle) {
+	withDeadline := func(d time.Duration) int64 {
+		p := b.params(chain("x"))
+		p.Deadline = d
+		res, err := b.s.CreateTask(b.ctx, p)
+		if err != nil {
+			t.Fatalf("CreateTask: %v", err)
+		}
+		return res.Task.ID
+	}
+	pending := withDeadline(time.Minute)
+	running := withDeadline(time.Minute)
+	later := withDeadline(time.Hour)
+	none := b.create(t, chain("x")).Task.ID
+	c := b.claim(t, 10) // every first step: running's task in progress
+	var done int64
+	for _, cl := range c {
+		if cl.Step.TaskID == pending {
+			b.finish(t, store.StepOutcome{Lease: cl.Step.Lease(), Kind: store.OutcomeRetry, RetryAfter: time.Hour, Error: store.JSON(`{"error":"later"}`)})
+		}
+		if cl.Step.TaskID == none {
+			done = none
+			b.finish(t, store.StepOutcome{Lease: cl.Step.Lease(), Kind: store.OutcomeComplete, Results: store.JSON(`1`)})
+		}
+	}
+	at := b.now.Add(10 * time.Minute) // past two deadlines, before the leases expire
+	res, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: at})
+	if err != nil || res.TimedOut != 0 {
+		t.Fatalf("rescue without a cause: %+v, %v; want no task timed out", res, err)
+	}
+	cause := store.JSON(`{"kind":"workflow_timeout","message":"past its deadline"}`)
+	res, err = b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: at, DeadlineCause: cause})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TimedOut != 2 || res.Rescued != 0 || len(res.Tasks) != 2 {
+		t.Fatalf("rescue %+v, want the two tasks past their deadline failed", res)
+	}
+	for _, id := range []int64{pending, running} {
+		d := b.get(t, id)
+		if d.Task.State != store.TaskError || string(d.Task.LastError) == "" || !strings.Contains(string(d.Task.LastError), "past its deadline") {
+			t.Fatalf("task %d: %s, last error %s; want error with the cause", id, d.Task.State, d.Task.LastError)
+		}
+		h, err := b.s.History(b.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := h.Task[len(h.Task)-1]; last.ToState != string(store.TaskError) || !strings.Contains(string(last.Metadata), "past its deadline") {
+			t.Fatalf("task %d's last move %+v, want to error with the cause", id, last)
+		}
+	}
+	for _, id := range []int64{later, done} {
+		if d := b.get(t, id); d.Task.State == store.TaskError {
+			t.Fatalf("task %d failed, want it left alone", id)
+		}
+	}
+	if res, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: at, DeadlineCause: cause}); err != nil || res.TimedOut != 0 {
+		t.Fatalf("second rescue %+v, %v; want nothing more", res, err)
+	}
+	_, err = b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: at, DeadlineCause: store.JSON(`{"kind":`)})
+	wantErr(t, err, store.ErrInvalid, "deadline_cause")
+}
+
 // A commit whose fields contradict each other is refused, naming the
 // field, and records nothing: wake-ups on an outcome that does not
 // suspend, a wake-up on an event no one can send. Each was dropped and

@@ -62,6 +62,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,
 		"RescueExpiredBadLimit":      testRescueExpiredBadLimit,
+		"RescueFailsOverdueTasks":    testRescueFailsOverdueTasks,
 		"Pagination":                 testPagination,
 		"HostileAndUnicodeNames":     testHostileNames,
 		"JSONRoundTrip":              testJSONRoundTrip,

@@ -37,6 +37,9 @@ type Config struct {
 	// PurgeBatchTime is what one retention batch should take on a
 	// single-writer store (0: PurgeBatchTime).
 	PurgeBatchTime time.Duration
+	// DeadlineCause fails, in each rescue, the tasks past their deadline
+	// (store.RescueExpiredParams.DeadlineCause; nil: not looked for).
+	DeadlineCause store.JSON
 }
 
 // Hooks are told what happened. Each may be nil.
@@ -168,15 +171,19 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 }
 
 // Rescue returns steps whose leases expired to pending (or fails their
-// tasks when they are out of attempts) and reports how many it moved.
+// tasks when they are out of attempts), fails the tasks past their
+// deadline, and reports how many steps and tasks it moved.
 func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
-	res, err := m.st.RescueExpired(ctx, &store.RescueExpiredParams{Now: m.clk.StoreNow()})
+	res, err := m.st.RescueExpired(ctx, &store.RescueExpiredParams{Now: m.clk.StoreNow(), DeadlineCause: m.cfg.DeadlineCause})
 	if err != nil {
 		return 0, fmt.Errorf("rescuing expired leases: %w", err)
 	}
-	n := res.Rescued + res.Failed
-	if n > 0 {
+	n := res.Rescued + res.Failed + res.TimedOut
+	if res.Rescued+res.Failed > 0 {
 		m.log.Info("rescued steps with expired leases", zap.Int("rescued", res.Rescued), zap.Int("failed", res.Failed))
+	}
+	if res.TimedOut > 0 {
+		m.log.Info("failed tasks past their workflow timeout", zap.Int("tasks", res.TimedOut))
 	}
 	if m.hooks.Rescued != nil {
 		m.hooks.Rescued(res)

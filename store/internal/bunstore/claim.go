@@ -889,12 +889,49 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 			return err
 		}
 		tmoves, _, err := s.consequences(ctx, tx, moves, at, nil)
+		if err != nil {
+			return err
+		}
+		if len(p.DeadlineCause) > 0 {
+			overdue, err := s.failOverdue(ctx, tx, p.DeadlineCause, s.d.Time(p.Now, 0), at, limit)
+			if err != nil {
+				return err
+			}
+			res.TimedOut = len(overdue)
+			tmoves = append(tmoves, overdue...)
+		}
 		for _, m := range tmoves {
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
 		}
-		return err
+		return nil
 	})
 	return res, err
+}
+
+// failOverdue fails the unfinished tasks whose deadline is before clock
+// (oldest deadline first, at most limit) with cause, writes their moves and
+// wakes their parents' waiting steps (tasker_tasks_overdue).
+func (s *Store) failOverdue(ctx context.Context, tx bun.IDB, cause store.JSON, clock any, at time.Time, limit int) ([]taskMove, error) {
+	var ids []int64
+	if err := tx.NewRaw(`SELECT id FROM tasker_tasks
+		WHERE deadline_at IS NOT NULL AND state IN ('pending', 'in_progress') AND deadline_at < ?
+		ORDER BY deadline_at, id LIMIT ?`, clock, limit).Scan(ctx, &ids); err != nil {
+		return nil, err
+	}
+	var moves []taskMove
+	for _, id := range ids {
+		m, err := failTask(ctx, tx, id, cause, at)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			moves = append(moves, *m)
+		}
+	}
+	if err := s.writeTaskTransitions(ctx, tx, moves, at); err != nil {
+		return nil, err
+	}
+	return moves, wakeParents(ctx, tx, ids, at)
 }
 
 // Passes of the claim over ungated ready steps.
