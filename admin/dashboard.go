@@ -46,7 +46,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return s
 	},
-	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+	// stamp says its zone: the pages are read from anywhere.
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 MST") },
 	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
 	// dur shows 0 as "-": the report's 0 is a duration it did not
 	// measure (no complete task or run, no ready step), not "0s".

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,34 @@ func TestDashboardUnknownPage(t *testing.T) {
 	// the page takes none)
 	if code := eval[int](t, ctx, `fetch("schedules?x=1").then(r => r.status)`); code != 404 {
 		t.Errorf("/ui/schedules?x=1 answered %d, want 404", code)
+	}
+}
+
+// TestDashboardTimesSayTheirZone: every time the task list and a task's
+// page show (created, the timeline, Last errors) says it is UTC. They were
+// UTC with no zone beside them, so an operator east or west of Greenwich
+// read a failure at 09:00 as one at 09:00 of their own clock.
+func TestDashboardTimesSayTheirZone(t *testing.T) {
+	ctx, url, id := longNamesTab(t)
+	stamps := `[...document.querySelectorAll("td, .summary p, .lasterror p")].map(e => e.textContent).filter(s => /\d{4}-\d\d-\d\d \d\d:\d\d/.test(s))`
+	do(t, ctx, chromedp.Navigate(url+"/ui/tasks"), chromedp.WaitVisible(chromedp.CSS("#task-list")))
+	screenshot(t, ctx, "tasks-times")
+	list := eval[[]string](t, ctx, stamps)
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS("#last-errors")))
+	screenshot(t, ctx, "task-times")
+	task := eval[[]string](t, ctx, stamps)
+	if len(list) == 0 || len(task) < 3 {
+		t.Fatalf("found %d times on the task list and %d on the task's page; want the task's creation on the list and its creation, timeline and error on its page", len(list), len(task))
+	}
+	for _, s := range append(list, task...) {
+		if !regexp.MustCompile(`\d\d:\d\d:\d\d\.\d{3} UTC`).MatchString(s) {
+			t.Errorf("%q shows a time without its zone", s)
+		}
+	}
+	// A time in a table cell keeps to one line (the timeline's wrapped
+	// mid-number, "08:54:51.13" over "0").
+	if broken := eval[[]string](t, ctx, `[...document.querySelectorAll("td.time")].filter(td => {
+		const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length > 1; }).map(td => td.textContent)`); len(broken) > 0 {
+		t.Errorf("times broken over lines: %q", broken)
 	}
 }
