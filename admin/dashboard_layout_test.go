@@ -227,3 +227,17 @@ func TestDashboardTimesSayTheirZone(t *testing.T) {
 		t.Errorf("times broken over lines: %q", broken)
 	}
 }
+
+// TestDashboardTimelineKeepsStatesWhole: a timeline row's move (pending →
+// in_progress) keeps each state whole beside a long step name. The cell
+// wrapped anywhere, so it read "in_progre" over "ss".
+func TestDashboardTimelineKeepsStatesWhole(t *testing.T) {
+	ctx, url, id := longNamesTab(t)
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS(".timeline")))
+	screenshot(t, ctx, "timeline-states")
+	broken := eval[[]string](t, ctx, `[...document.querySelectorAll(".timeline td:nth-child(3)")].filter(td => {
+		const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length > 1; }).map(td => td.textContent)`)
+	if len(broken) > 0 {
+		t.Errorf("timeline moves broken over lines: %q", broken)
+	}
+}
