@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/tasker-go/tasker/admin"
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
 )
 
 // longNames serves the dashboard (anonymous admin) over a database with
@@ -239,5 +240,49 @@ func TestDashboardTimelineKeepsStatesWhole(t *testing.T) {
 		const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length > 1; }).map(td => td.textContent)`)
 	if len(broken) > 0 {
 		t.Errorf("timeline moves broken over lines: %q", broken)
+	}
+}
+
+// TestDashboardFieldsHaveLabels: every field of the dashboard's forms (the
+// sign-in token, the task list's filters, a task's cancel reason) has a
+// name a screen reader reads out. They had a placeholder alone, which is
+// no label and goes once something is typed.
+func TestDashboardFieldsHaveLabels(t *testing.T) {
+	tab := browser(t)
+	st, e := openEngine(t, "labels.db")
+	if err := e.HandleFunc("ok", func(*engine.StepContext) (any, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(&engine.Template{Namespace: "lab", Name: "els", Steps: []engine.StepTemplate{{Name: "s", Handler: "ok"}}}); err != nil {
+		t.Fatal(err)
+	}
+	started, err := e.Start(context.Background(), "lab/els", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := admin.Handler(admin.Config{Engine: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	token, _, err := admin.CreateToken(context.Background(), st, "ops", store.RoleOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlabelled := `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")].filter(f => f.labels.length === 0 && !f.getAttribute("aria-label") && !f.getAttribute("aria-labelledby")).map(f => f.name)`
+	ctx := tab()
+	do(t, ctx, chromedp.Navigate(ts.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	got := map[string][]string{"sign-in": eval[[]string](t, ctx, unlabelled)}
+	signIn(t, ctx, ts.URL, token)
+	do(t, ctx, chromedp.Navigate(ts.URL+"/ui/tasks"), chromedp.WaitVisible(chromedp.CSS("#task-list")))
+	got["task list"] = eval[[]string](t, ctx, unlabelled)
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", ts.URL, started.TaskID)), chromedp.WaitVisible(chromedp.CSS("#cancel")))
+	screenshot(t, ctx, "task-pending-operator")
+	got["task"] = eval[[]string](t, ctx, unlabelled)
+	for page, fields := range got {
+		if len(fields) > 0 {
+			t.Errorf("the %s page's fields %q have no label", page, fields)
+		}
 	}
 }
