@@ -357,7 +357,19 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 		states = append(states, string(st))
 	}
 	pg.Title = "Tasks"
-	form := map[string]any{"States": states, "State": q.Get("state"), "Workflow": q.Get("workflow"), "Queue": q.Get("queue")}
+	// The form's since and until, left empty, are no filter, as its
+	// other fields.
+	for _, k := range []string{"since", "until"} {
+		if q.Has(k) && strings.TrimSpace(q.Get(k)) == "" {
+			q.Del(k)
+		}
+	}
+	// The form keeps what the address filters by that it has no field
+	// for: since and until (shown once given), several states (an
+	// option of their own) and the page's size.
+	form := map[string]any{"States": states, "State": q.Get("state"), "Workflow": q.Get("workflow"), "Queue": q.Get("queue"),
+		"OtherState": q.Get("state") != "" && !slices.Contains(states, q.Get("state")),
+		"Since":      q.Get("since"), "Until": q.Get("until"), "Limit": q.Get("limit")}
 	// A filter refused is answered above the form as it was filled in.
 	refuse := func(err error) {
 		form["Error"] = err.Error()
@@ -379,9 +391,8 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	}
 	next := ""
 	if page.NextCursor > 0 {
-		nq := r.URL.Query()
-		nq.Set("cursor", strconv.FormatInt(page.NextCursor, 10))
-		next = "tasks?" + nq.Encode()
+		q.Set("cursor", strconv.FormatInt(page.NextCursor, 10))
+		next = "tasks?" + q.Encode()
 	}
 	form["Tasks"], form["Next"] = summaries(page.Tasks), next
 	pg.Data = form

@@ -286,3 +286,38 @@ func TestDashboardFieldsHaveLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardTaskFilterKeepsTheAddresssFilters: the task list's form,
+// submitted, keeps the filters its address had that the form has no
+// field for (since, until, several states) and its page size. It dropped
+// them: a list of the day's tasks, refined by queue, listed every day's,
+// and state=error,pending showed "any state" while it listed those two.
+func TestDashboardTaskFilterKeepsTheAddresssFilters(t *testing.T) {
+	ctx, url, _ := longNamesTab(t)
+	do(t, ctx, chromedp.Navigate(url+"/ui/tasks?state=error,pending&since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z&limit=5"), chromedp.WaitVisible(chromedp.CSS("#task-list")))
+	if got := eval[string](t, ctx, `document.querySelector("#filter-state").value`); got != "error,pending" {
+		t.Errorf("the list of states error,pending shows state %q in its form", got)
+	}
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`input[name="queue"]`), "default"), chromedp.Click(chromedp.CSS(`form.filters button`)))
+	waitAcross(t, ctx, `location.search.includes("queue=default")`, "the filter form did not submit")
+	do(t, ctx, chromedp.WaitVisible(chromedp.CSS("#task-list")))
+	screenshot(t, ctx, "tasks-kept-filters")
+	q := eval[map[string]string](t, ctx, `Object.fromEntries(new URLSearchParams(location.search))`)
+	want := map[string]string{"state": "error,pending", "since": "2000-01-01T00:00:00Z", "until": "2999-01-01T00:00:00Z", "limit": "5", "queue": "default", "workflow": ""}
+	for k, w := range want {
+		if q[k] != w {
+			t.Errorf("after Filter the list's %s is %q, want %q (address %v)", k, q[k], w, q)
+		}
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll("#task-list tr[data-task]").length`); n != 1 {
+		t.Errorf("the list shows %d tasks, want the one in error", n)
+	}
+	// A since or until cleared is no filter (it was refused as no time).
+	eval[bool](t, ctx, `(document.querySelector('input[name="since"]').value = document.querySelector('input[name="until"]').value = "", true)`)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`form.filters button`)))
+	waitAcross(t, ctx, `!location.search.includes("since=2000")`, "the filter form did not submit")
+	do(t, ctx, chromedp.WaitReady(chromedp.CSS("main")))
+	if got := eval[string](t, ctx, `document.querySelector("#error")?.textContent ?? ""`); got != "" {
+		t.Errorf("with since and until cleared the list says %q", got)
+	}
+}
