@@ -38,14 +38,8 @@ var uiFiles embed.FS
 const sessionCookie = "tasker_session"
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"ago": ago,
-	"short": func(s string, n int) string {
-		r := []rune(s)
-		if len(r) > n {
-			return string(r[:n-1]) + "…"
-		}
-		return s
-	},
+	"ago":   ago,
+	"short": short,
 	// stamp says its zone: the pages are read from anywhere.
 	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 MST") },
 	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + " %" },
@@ -64,6 +58,15 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return []string{"pending", "in_progress", "complete", "error", "cancelled", "resolved_manually"}
 	},
 }).ParseFS(uiFiles, "ui/*.html"))
+
+// short is s cut to n runes, the last an ellipsis, when it is longer.
+func short(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
 
 func ago(t time.Time) string {
 	if t.IsZero() {

@@ -321,3 +321,22 @@ func TestDashboardTaskFilterKeepsTheAddresssFilters(t *testing.T) {
 		t.Errorf("with since and until cleared the list says %q", got)
 	}
 }
+
+// TestDashboardTimelineKeepsAnErrorsKind: a timeline row of a long error
+// keeps its kind after the shortened message ("upstream said 0123…
+// (permanent)"). The row was cut at 160 characters as a whole, so the
+// kind and the requested delay, written after the message, were cut off
+// any message longer than that.
+func TestDashboardTimelineKeepsAnErrorsKind(t *testing.T) {
+	ctx, url, id := longNamesTab(t)
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS(".timeline")))
+	rows := eval[[]string](t, ctx, `[...document.querySelectorAll(".timeline td.meta")].map(td => td.textContent).filter(s => s.includes("upstream said"))`)
+	if len(rows) != 2 {
+		t.Fatalf("the timeline shows charge's error in %d rows, want 2 (the step's and the task's): %q", len(rows), rows)
+	}
+	for _, r := range rows {
+		if !strings.HasSuffix(r, "… (permanent)") || len([]rune(r)) > 200 {
+			t.Errorf("the timeline shows the error as %q; want its message shortened and its kind after it", r)
+		}
+	}
+}

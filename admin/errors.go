@@ -125,11 +125,16 @@ func indent(doc json.RawMessage) string {
 	return string(clip(store.JSON(b.Bytes())))
 }
 
+// metaRunes is as much of a message or value as a timeline row shows.
+const metaRunes = 160
+
 // metaText is a transition's metadata as a person reads it: an error
 // document's message (see errorText) with its kind and requested delay;
 // another object's fields as "key: value" joined by " · ", in key order,
 // strings unquoted and other values as compact JSON; anything else as its
 // text. The raw document is in the API's history (GET /api/tasks/{id}).
+// The message and each value are cut to metaRunes, so what is said after
+// them (an error's kind) stays.
 func metaText(doc store.JSON) string {
 	if len(doc) == 0 || string(doc) == "null" {
 		return ""
@@ -139,7 +144,7 @@ func metaText(doc store.JSON) string {
 		RetryAfterMS int64 `json:"retry_after_ms"`
 	}
 	if json.Unmarshal(doc, &e) == nil && e.Message != "" {
-		text := errorText(doc, false)
+		text := short(errorText(doc, false), metaRunes)
 		var about []string
 		if e.Kind != "" {
 			about = append(about, e.Kind)
@@ -154,7 +159,7 @@ func metaText(doc store.JSON) string {
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(doc, &fields) != nil || len(fields) == 0 {
-		return string(clip(doc))
+		return short(string(clip(doc)), metaRunes)
 	}
 	parts := make([]string, 0, len(fields))
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
@@ -167,7 +172,7 @@ func metaText(doc store.JSON) string {
 			}
 			s = string(v)
 		}
-		parts = append(parts, k+": "+s)
+		parts = append(parts, k+": "+short(s, metaRunes))
 	}
 	return strings.Join(parts, " · ")
 }
