@@ -100,12 +100,12 @@ func layout(d *store.TaskDetail) graph {
 		rows[l]++
 		// Layers shorter than the tallest are centred on it.
 		offset := (tallest - size[l]) * (nodeH + gapY) / 2
-		label := s.Name
+		label := stepLabel(s)
 		if len([]rune(label)) > 20 {
 			label = string([]rune(label)[:19]) + "…"
 		}
 		n := node{Name: s.Name, State: string(s.State), Label: label,
-			Title: fmt.Sprintf("%s: %s, %d attempt(s)", s.Name, s.State, s.Attempts),
+			Title: fmt.Sprintf("%s: %s, %d attempt(s)", stepLabel(s), s.State, s.Attempts),
 			X:     margin + l*(nodeW+gapX), Y: margin + offset + r*(nodeH+gapY), W: nodeW, H: nodeH}
 		pos[s.ID] = n
 		g.Nodes = append(g.Nodes, n)

@@ -405,6 +405,7 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 // stepRow is a step on the task page.
 type stepRow struct {
 	store.Step
+	Label string // stepLabel
 	Error string
 	// Resolvable: an operator may resolve it (a failed step; not a
 	// code-first workflow's driver, whose result only its code makes).
@@ -439,8 +440,8 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	names := map[int64]string{}
 	rows := make([]stepRow, len(d.Steps))
 	for i, st := range d.Steps {
-		names[st.ID] = st.Name
-		rows[i] = stepRow{Step: *st, Error: errorText(st.LastError, false),
+		names[st.ID] = stepLabel(st)
+		rows[i] = stepRow{Step: *st, Label: stepLabel(st), Error: errorText(st.LastError, false),
 			Resolvable: st.State == store.StepError && !(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
 	}
 	slices.SortStableFunc(rows, func(a, b stepRow) int { return seq(a.Sequence) - seq(b.Sequence) })
@@ -468,6 +469,17 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	pg.Data = map[string]any{"Task": summary(t), "Error": taskErr, "Steps": rows, "Graph": layout(d), "Explain": x,
 		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h)}
 	s.render(w, http.StatusOK, "task", pg)
+}
+
+// stepLabel names a step as the task's page shows it: a durable step as
+// its code names it, after its sequence ("2. charge", its row charge#2,
+// as the task's error says "durable step charge (sequence 2)"); any
+// other by its name.
+func stepLabel(s *store.Step) string {
+	if s.Sequence == nil {
+		return s.Name
+	}
+	return strconv.Itoa(*s.Sequence) + ". " + s.UserName()
 }
 
 func str(p *string) string {

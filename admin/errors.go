@@ -15,7 +15,8 @@ import (
 // last error document (see engine.StepError) and, when the failure
 // carries them, its diagnostics.
 type lastError struct {
-	Step     string
+	Step     string // the row's name (data-error-step)
+	Label    string // stepLabel
 	Attempt  int
 	Kind     string
 	Code     string
@@ -83,7 +84,7 @@ func lastErrors(d *store.TaskDetail, h *store.History) []lastError {
 		if len(s.LastError) == 0 || string(s.LastError) == "null" {
 			continue
 		}
-		e := lastError{Step: s.Name, At: s.UpdatedAt, Resolved: s.State == store.StepResolvedManually}
+		e := lastError{Step: s.Name, Label: stepLabel(s), At: s.UpdatedAt, Resolved: s.State == store.StepResolvedManually}
 		if at, ok := failedAt[s.ID]; ok {
 			e.At = at
 		}
