@@ -196,6 +196,11 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 			return
 		}
 		if r.Method == http.MethodPost {
+			// A task's form refused here (a stale CSRF token: the key is
+			// new after a restart) links back to the task's page.
+			if id, err := taskID(r); err == nil {
+				pg.Back = "tasks/" + strconv.FormatInt(id, 10)
+			}
 			if err := r.ParseForm(); err != nil {
 				s.formError(w, pg, err)
 				return

@@ -340,3 +340,21 @@ func TestDashboardTimelineKeepsAnErrorsKind(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardStaleFormLinksBack: a task's form refused before it is
+// read (its CSRF token from before the server restarted, which makes a
+// new key) is answered with a link back to the task's page, as a refused
+// action is. The 403 page said to reload the page and had no way back to
+// it but the browser's.
+func TestDashboardStaleFormLinksBack(t *testing.T) {
+	ctx, url, id := longNamesTab(t)
+	task := fmt.Sprintf("%s/ui/tasks/%d", url, id)
+	do(t, ctx, chromedp.Navigate(task), chromedp.WaitVisible(chromedp.CSS("#retry")))
+	eval[bool](t, ctx, `(document.querySelectorAll('input[name="csrf"]').forEach(e => e.value = "from-before-the-restart"), true)`)
+	do(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
+	waitAcross(t, ctx, `document.querySelector("#error") !== null`, "the stale form was not refused")
+	screenshot(t, ctx, "stale-form")
+	if got := eval[string](t, ctx, `document.querySelector("#back")?.href ?? ""`); got != task {
+		t.Errorf("the refused stale form links back to %q, want %s", got, task)
+	}
+}
