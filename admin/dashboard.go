@@ -345,7 +345,7 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request, pg *page) 
 		queues = append(queues, lag{l.Queue, l.Ready, ago(l.OldestDueAt)})
 	}
 	pg.Title = "Overview"
-	pg.Data = map[string]any{"Tasks": tasks, "Total": total, "Steps": steps, "Queues": queues, "Workers": len(workers), "Failed": summaries(failed.Tasks),
+	pg.Data = map[string]any{"Tasks": tasks, "Total": total, "Steps": steps, "Queues": queues, "Workers": len(workers), "Failed": summaries(failed.Tasks), "InError": c.Tasks[store.TaskError],
 		"Charts": charts, "Range": rng, "Ranges": activityRanges}
 	s.render(w, http.StatusOK, "overview", pg)
 }

@@ -358,3 +358,42 @@ func TestDashboardStaleFormLinksBack(t *testing.T) {
 		t.Errorf("the refused stale form links back to %q, want %s", got, task)
 	}
 }
+
+// TestDashboardOverviewTasksInError: the overview's list of tasks in
+// error says what it lists, the newest tasks (by creation) in error, and
+// links to all of them when it shows some. It was headed "Recent
+// failures" beside an "updated" column, but lists the tasks created last:
+// a long-running task that failed a moment ago was left out once ten
+// newer tasks were in error.
+func TestDashboardOverviewTasksInError(t *testing.T) {
+	tab := browser(t)
+	_, e := openEngine(t, "failures.db")
+	ctx := context.Background()
+	if err := e.HandleFunc("boom", func(*engine.StepContext) (any, error) { return nil, engine.Permanent(errors.New("no")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(&engine.Template{Namespace: "f", Name: "ail", Steps: []engine.StepTemplate{{Name: "s", Handler: "boom"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 11 {
+		if _, err := e.Start(ctx, "f/ail", map[string]int{"n": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := admin.Handler(admin.Config{Engine: e, AllowAnonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	c := tab()
+	do(t, c, chromedp.Navigate(ts.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#in-error")))
+	screenshot(t, c, "overview-in-error")
+	got := eval[[]string](t, c, `[document.querySelector("#in-error h2").textContent, document.querySelector("#in-error a#all-in-error")?.textContent ?? "", String(document.querySelectorAll("#in-error tbody tr").length)]`)
+	if got[0] != "Tasks in error, newest first" || got[1] != "All 11 tasks in error →" || got[2] != "10" {
+		t.Errorf("the overview's tasks in error: heading %q, link %q, %s rows; want what it lists named, a link to all 11, 10 rows", got[0], got[1], got[2])
+	}
+}

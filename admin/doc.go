@@ -43,8 +43,8 @@
 // overview (tasks and steps by state, bar charts of tasks completed and
 // failed per interval of the last hour, day or week — SVG drawn on the
 // server from the task transitions, store.TaskActivity —, ready steps per
-// queue and how long the oldest waited, live workers, recent failures),
-// the task list with filters, a task's page (its DAG drawn as SVG in layers
+// queue and how long the oldest waited, live workers, the newest tasks
+// in error), the task list with filters, a task's page (its DAG drawn as SVG in layers
 // with states coloured — a code-first workflow's durable steps as their
 // sequence —, why it is where it is, its steps, their last errors with
 // kind, code, context, stack and diagnostics when recorded, the timeline
