@@ -374,10 +374,11 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	}
 	// The form keeps what the address filters by that it has no field
 	// for: since and until (shown once given), several states (an
-	// option of their own) and the page's size.
+	// option of their own) and the page's size (once the list took it:
+	// a hidden field cannot be corrected).
 	form := map[string]any{"States": states, "State": q.Get("state"), "Workflow": q.Get("workflow"), "Queue": q.Get("queue"),
 		"OtherState": q.Get("state") != "" && !slices.Contains(states, q.Get("state")),
-		"Since":      q.Get("since"), "Until": q.Get("until"), "Limit": q.Get("limit")}
+		"Since":      q.Get("since"), "Until": q.Get("until")}
 	// A filter refused is answered above the form as it was filled in.
 	refuse := func(err error) {
 		form["Error"] = err.Error()
@@ -389,6 +390,7 @@ func (s *server) tasksPage(w http.ResponseWriter, r *http.Request, pg *page) {
 		refuse(err)
 		return
 	}
+	form["Limit"] = q.Get("limit")
 	if p.Limit == 0 {
 		p.Limit = 50
 	}

@@ -312,7 +312,15 @@ func TestDashboardTaskFilterKeepsTheAddresssFilters(t *testing.T) {
 	if n := eval[int](t, ctx, `document.querySelectorAll("#task-list tr[data-task]").length`); n != 1 {
 		t.Errorf("the list shows %d tasks, want the one in error", n)
 	}
+	// A page size refused is not kept: the form, sent again, lists.
+	do(t, ctx, chromedp.Navigate(url+"/ui/tasks?limit=0"), chromedp.WaitVisible(chromedp.CSS("#error")), chromedp.Click(chromedp.CSS(`form.filters button`)))
+	waitAcross(t, ctx, `!location.search.includes("limit=0")`, "the filter form did not submit")
+	do(t, ctx, chromedp.WaitReady(chromedp.CSS("main")))
+	if got := eval[string](t, ctx, `document.querySelector("#error")?.textContent ?? location.search`); got != "?state=&workflow=&queue=" {
+		t.Errorf("the form sent again after limit=0 was refused answers %q", got)
+	}
 	// A since or until cleared is no filter (it was refused as no time).
+	do(t, ctx, chromedp.Navigate(url+"/ui/tasks?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z"), chromedp.WaitVisible(chromedp.CSS("#task-list")))
 	eval[bool](t, ctx, `(document.querySelector('input[name="since"]').value = document.querySelector('input[name="until"]').value = "", true)`)
 	do(t, ctx, chromedp.Click(chromedp.CSS(`form.filters button`)))
 	waitAcross(t, ctx, `!location.search.includes("since=2000")`, "the filter form did not submit")
