@@ -35,8 +35,13 @@ func TestDashboardSignInReturns(t *testing.T) {
 	for _, path := range []string{fmt.Sprintf("/ui/tasks/%d", s.failed), "/ui/tasks?state=error&limit=5"} {
 		ctx := tab()
 		do(t, ctx, chromedp.Navigate(ts.URL+path), chromedp.WaitVisible(chromedp.CSS("#token")),
-			chromedp.SendKeys(chromedp.CSS("#token"), "tasker_mistyped"), chromedp.Click(chromedp.CSS("#signin")),
-			chromedp.WaitVisible(chromedp.CSS(".flash.error")))
+			chromedp.SendKeys(chromedp.CSS("#token"), "tasker_mistyped"), chromedp.Click(chromedp.CSS("#signin")))
+		// The refusal is a new page: wait for it whole, across the
+		// navigation, before typing again (typing into the old page's
+		// field as it went away failed now and then: "Could not find node
+		// with given id").
+		waitAcross(t, ctx, `document.readyState === "complete" && document.querySelector(".flash.error") !== null && document.querySelector("#token") !== null`,
+			"the refusal of a mistyped token from %s", path)
 		do(t, ctx, chromedp.SendKeys(chromedp.CSS("#token"), viewer), chromedp.Click(chromedp.CSS("#signin")))
 		waitAcross(t, ctx, `document.querySelector("#whoami") !== null`, "signing in from %s", path)
 		if got := eval[string](t, ctx, `location.pathname + location.search`); got != path {
