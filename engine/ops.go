@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +41,10 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 		// Recorded in the transition's metadata, which the store refuses
 		// with a NUL ("metadata: contains a NUL character").
 		return fmt.Errorf("cancelling task %d: %w: the reason %s contains a NUL byte", taskID, store.ErrInvalid, quoteName(reason))
+	}
+	if !utf8.ValidString(reason) {
+		// JSON would record it with U+FFFD in place of the bad bytes.
+		return fmt.Errorf("cancelling task %d: %w: the reason %q is not UTF-8", taskID, store.ErrInvalid, reason)
 	}
 	p := &store.CancelTaskParams{TaskID: taskID, Now: e.now()}
 	for i, o := range opts {
@@ -214,6 +219,9 @@ func operatorMeta(ctx context.Context, m map[string]any) (store.JSON, error) {
 	a := actorOf(ctx)
 	if strings.IndexByte(a, 0) >= 0 {
 		return nil, fmt.Errorf("%w: WithActor: the actor %s contains a NUL byte", store.ErrInvalid, quoteName(a))
+	}
+	if !utf8.ValidString(a) { // recorded with U+FFFD in place of the bad bytes: another name
+		return nil, fmt.Errorf("%w: WithActor: the actor %q is not UTF-8", store.ErrInvalid, a)
 	}
 	if a != "" {
 		m["actor"] = a
