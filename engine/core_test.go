@@ -321,6 +321,13 @@ func TestWorkflowTimeoutOfATaskNoWorkerClaims(t *testing.T) {
 		t.Fatalf("task %s before its deadline, want pending", st)
 	}
 	env.Clock.Advance(2 * time.Minute)
+	// Until the pass, Explain says the deadline has passed (it said the
+	// step waited for a worker, as if it could still run).
+	ex, err := env.Explain(ctx, h.TaskID)
+	must(t, err)
+	if len(ex.Steps) != 1 || !strings.Contains(ex.Steps[0].Reason, "past its WithWorkflowTimeout deadline") {
+		t.Fatalf("Explain past the deadline: %+v", ex.Steps)
+	}
 	if n, err := env.Rescue(ctx); err != nil || n != 1 {
 		t.Fatalf("Rescue past the deadline moved %d, %v; want the one task", n, err)
 	}

@@ -202,15 +202,21 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 		return x.leased(s, out)
 	}
 	// Pending.
-	if s.PendingDeps > 0 {
+	switch {
+	case s.PendingDeps > 0:
 		out.Kind, out.WaitingOn = ExplainDependencies, x.unfinishedDeps(s)
 		out.Reason = fmt.Sprintf("waiting on %s: %s", plural(len(out.WaitingOn), "dependency", "dependencies"), strings.Join(out.WaitingOn, ", "))
-		return out
+	case x.now.Before(s.NextAttemptAt):
+		out = x.waiting(s, out, lastErr)
+	default:
+		out = x.ready(ctx, s, out)
 	}
-	if x.now.Before(s.NextAttemptAt) {
-		return x.waiting(s, out, lastErr)
+	if dl := t.DeadlineAt; dl != nil && !x.now.Before(*dl) {
+		// Not claimable for long: a claim fails it, and so does the next
+		// maintenance pass (Rescue).
+		out.Reason += fmt.Sprintf("; task %d is past its WithWorkflowTimeout deadline (%s): the next maintenance pass fails it", t.ID, fmtWhen(dl.UTC()))
 	}
-	return x.ready(ctx, s, out)
+	return out
 }
 
 // pastTimeout reports whether a task in error failed its
