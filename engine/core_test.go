@@ -285,8 +285,19 @@ func TestSkip(t *testing.T) {
 // WithWorkflowTimeout ends a DAG task too: a retry that would come after
 // the deadline fails the task now, with a typed timeout.
 func TestDAGWorkflowTimeoutFakeClock(t *testing.T) {
-	ctx := context.Background()
 	env := testkit.NewEngine(t, nil)
+	_, out := timedOut(t, env)
+	var se *engine.StepError
+	if !errors.Is(out.Err(), engine.ErrWorkflowTimeout) || !errors.As(out.Err(), &se) || se.Kind != engine.KindWorkflowTimeout || se.Step != "only" {
+		t.Fatalf("task %s: %v", out.State, out.Err())
+	}
+}
+
+// timedOut runs t/slow, one step "only" whose retry (due in 2h) would
+// come after the task's 1h WithWorkflowTimeout, to its end.
+func timedOut(t *testing.T, env *testkit.Env) (*engine.TaskHandle, *engine.Outcome) {
+	t.Helper()
+	ctx := context.Background()
 	oneStep(t, env.Engine, "slow", func(*engine.StepContext) (any, error) {
 		return nil, engine.Retryable(errors.New("not yet"), 2*time.Hour)
 	}, engine.StepTemplate{RetryLimit: 10})
@@ -295,10 +306,7 @@ func TestDAGWorkflowTimeoutFakeClock(t *testing.T) {
 	env.RunUntilDone(h.TaskID)
 	out, err := h.Wait(ctx)
 	must(t, err)
-	var se *engine.StepError
-	if !errors.Is(out.Err(), engine.ErrWorkflowTimeout) || !errors.As(out.Err(), &se) || se.Kind != engine.KindWorkflowTimeout || se.Step != "only" {
-		t.Fatalf("task %s: %v", out.State, out.Err())
-	}
+	return h, out
 }
 
 // A task whose steps no worker claims fails at its deadline all the same:

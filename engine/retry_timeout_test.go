@@ -20,16 +20,7 @@ import (
 func TestRetryRefusesATaskPastItsWorkflowTimeout(t *testing.T) {
 	ctx := context.Background()
 	env := testkit.NewEngine(t, nil)
-	runs := 0
-	oneStep(t, env.Engine, "slow", func(*engine.StepContext) (any, error) {
-		runs++
-		return nil, engine.Retryable(errors.New("not yet"), 2*time.Hour)
-	}, engine.StepTemplate{RetryLimit: 10})
-	h, err := env.Start(ctx, "t/slow", nil, engine.WithWorkflowTimeout(time.Hour))
-	must(t, err)
-	env.RunUntilDone(h.TaskID)
-	out, err := h.Wait(ctx)
-	must(t, err)
+	h, out := timedOut(t, env)
 	if !errors.Is(out.Err(), engine.ErrWorkflowTimeout) {
 		t.Fatalf("task %s: %v, want a workflow timeout", out.State, out.Err())
 	}

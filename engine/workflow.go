@@ -261,7 +261,7 @@ func (w *WorkflowContext) begin(name, kind string) (int, *store.Step, error) {
 		// what it recorded would stand where the workflow's next
 		// operation does.
 		w.mu.Unlock()
-		return 0, nil, w.failWith(Permanent(fmt.Errorf("%s called inside the function of durable step %q: durable operations belong to the workflow function; a step's function does its work with the ctx it is given", describe(name, kind), outer)))
+		return 0, nil, w.failWith(insideStep(describe(name, kind), outer))
 	}
 	w.seq++
 	seq := w.seq
@@ -307,6 +307,12 @@ func describe(name, kind string) string {
 // recordedName splits a durable row's name ("charge#3") and kind.
 func recordedName(s *store.Step) (string, string) {
 	return s.UserName(), s.Handler
+}
+
+// insideStep is the failure of a durable operation (what) called inside
+// the function of durable step outer.
+func insideStep(what, outer string) error {
+	return Permanent(fmt.Errorf("%s called inside the function of durable step %q: durable operations belong to the workflow function; a step's function does its work with the ctx it is given", what, outer))
 }
 
 func (w *WorkflowContext) stopWith(err error) error {

@@ -63,7 +63,7 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	case stop != nil:
 		return stop
 	case outer != "": // as begin refuses it
-		return w.failWith(Permanent(fmt.Errorf("engine.ContinueAsNew called inside the function of durable step %q: durable operations belong to the workflow function", outer)))
+		return w.failWith(insideStep("engine.ContinueAsNew", outer))
 	case rec != nil:
 		// Continuing would leave what the recorded run did since behind.
 		name, kind := recordedName(rec)

@@ -93,7 +93,7 @@ func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported 
 	}
 	if outer := w.inStep; outer != "" { // as begin refuses it
 		w.mu.Unlock()
-		w.failWith(Permanent(fmt.Errorf("engine.Version(%q) called inside the function of durable step %q: durable operations belong to the workflow function", changeID, outer)))
+		w.failWith(insideStep(fmt.Sprintf("engine.Version(%q)", changeID), outer))
 		return maxSupported
 	}
 	next := w.seq + 1
