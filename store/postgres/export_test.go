@@ -48,3 +48,10 @@ func SetPeerTTL(s *Store, ttl, alive time.Duration) { s.waker.peerTTL, s.waker.a
 
 // ChannelName is the LISTEN channel of a schema.
 var ChannelName = channelName
+
+// SetNotifyWindows sets how long after a NOTIFY of its kind the store
+// holds the next: wake-ups (Wake) and completions (AnnounceDone).
+func SetNotifyWindows(s *Store, wake, done time.Duration) {
+	s.waker.readyEvery.Store(int64(wake))
+	s.waker.doneEvery.Store(int64(done))
+}

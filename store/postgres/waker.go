@@ -16,8 +16,12 @@ import (
 
 // Wake-up timing.
 const (
-	// notifyEvery bounds NOTIFYs: Wake calls within it share one.
+	// notifyEvery bounds the NOTIFYs that wake claim loops: Wake calls
+	// within it of the last share one. doneEvery bounds those that say a
+	// task finished (AnnounceDone), which wake only the processes'
+	// waiters: one a millisecond at most.
 	notifyEvery = 3 * time.Millisecond
+	doneEvery   = time.Millisecond
 	// notifyTimeout bounds one NOTIFY (waiting for a pool connection
 	// included); a lost one only delays other processes until they poll.
 	notifyTimeout = 5 * time.Second
@@ -44,10 +48,10 @@ const (
 //
 // Wake delivers to this process at once and asks the notifier goroutine
 // for a NOTIFY, which it sends on a pool connection, at most one per
-// notifyEvery. The listener goroutine (started by the first Wakeups) holds
-// a dedicated connection in LISTEN and forwards other processes'
-// notifications; its own come back tagged with its id and are skipped, as
-// they were delivered already.
+// notifyEvery (AnnounceDone: one per doneEvery). The listener goroutine
+// (started by the first Wakeups) holds a dedicated connection in LISTEN
+// and forwards other processes' notifications; its own come back tagged
+// with its id and are skipped, as they were delivered already.
 //
 // A NOTIFY is a transaction of its own, with its own WAL flush: a third of
 // the commits of 2,000 one-step workflows. So a process that listens sends
@@ -84,6 +88,8 @@ type waker struct {
 	peerTTL      time.Duration // how long a process heard is known (peerTTL; tests set another)
 	aliveEvery   time.Duration
 	notifyErrors atomic.Int64
+	readyEvery   atomic.Int64 // notifyEvery and doneEvery, in nanoseconds (tests set others)
+	doneEvery    atomic.Int64
 	skipped      atomic.Int64 // NOTIFYs not sent: no other process known
 	// onListen, when set (by tests, before the first Wakeups), is called
 	// with the listener's backend pid each time it starts listening.
@@ -99,6 +105,8 @@ func newWaker(pool *pgxpool.Pool, connCfg *pgx.ConnConfig, schema string, poll t
 		out: make(chan struct{}, 1), kick: make(chan struct{}, 1), doneOut: make(chan struct{}, 1), doneKick: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel, grace: helloGrace, peerTTL: peerTTL, aliveEvery: aliveEvery,
 	}
+	w.readyEvery.Store(int64(notifyEvery))
+	w.doneEvery.Store(int64(doneEvery))
 	w.wg.Add(1)
 	go w.notifyLoop()
 	return w
@@ -188,40 +196,74 @@ func (w *waker) close() {
 	w.wg.Wait()
 }
 
-// notifyLoop sends one NOTIFY per burst of Wake calls, then rests for
-// notifyEvery so the next burst shares the next one.
+// notifyLoop sends one NOTIFY per burst of Wake calls and one per burst
+// of AnnounceDone calls: at once, unless one of the same kind went out
+// within its window (notifyEvery, doneEvery), and then as that window
+// ends, so the burst shares one. Completions have the shorter window: a
+// process waiting in turn for workflows that each finished in about 3 ms
+// waited for the rest of a 3 ms window at nearly every completion
+// (code-first 3-step chains on Postgres, starter and worker in two
+// processes: p50 4.0 ms; 3.1 ms with a 1 ms window).
 func (w *waker) notifyLoop() {
 	defer w.wg.Done()
-	rest := time.NewTimer(notifyEvery)
-	defer rest.Stop()
+	due := time.NewTimer(time.Hour)
+	due.Stop()
+	defer due.Stop()
+	var ready, done bool          // asked for, not sent yet
+	var readyAt, doneAt time.Time // the last send of each kind
 	for {
-		payload := w.self
-		done := false
-		select {
-		case <-w.ctx.Done():
-			return
-		case <-w.kick:
-			select { // a completion waiting too goes in the same burst
+		if !ready && !done {
+			select {
+			case <-w.ctx.Done():
+				return
+			case <-w.kick:
+				ready = true
 			case <-w.doneKick:
 				done = true
-			default:
 			}
+		}
+		select { // whatever else is asked already goes in this burst
+		case <-w.kick:
+			ready = true
+		default:
+		}
+		select {
 		case <-w.doneKick:
-			payload = w.self + doneSuffix
+			done = true
+		default:
 		}
 		if w.alone() {
 			w.skipped.Add(1)
+			ready, done = false, false
 			continue
 		}
-		if done {
+		now := time.Now()
+		readyEvery, doneEvery := time.Duration(w.readyEvery.Load()), time.Duration(w.doneEvery.Load())
+		if done && now.Sub(doneAt) >= doneEvery {
 			w.notify(w.self + doneSuffix)
+			done, doneAt = false, now
 		}
-		w.notify(payload)
-		rest.Reset(notifyEvery)
+		if ready && now.Sub(readyAt) >= readyEvery {
+			w.notify(w.self)
+			ready, readyAt = false, now
+		}
+		if !ready && !done {
+			continue
+		}
+		var wait time.Duration // until the first window that holds one ends
+		if done {
+			wait = time.Until(doneAt.Add(doneEvery))
+		}
+		if ready {
+			if d := time.Until(readyAt.Add(readyEvery)); !done || d < wait {
+				wait = d
+			}
+		}
+		due.Reset(wait)
 		select {
 		case <-w.ctx.Done():
 			return
-		case <-rest.C:
+		case <-due.C:
 		}
 	}
 }

@@ -167,6 +167,35 @@ func TestTaskDoneAcrossStores(t *testing.T) {
 	receive(t, done, "completion in a burst with a wake-up")
 }
 
+// Wake-ups and completions have NOTIFY windows of their own: a completion
+// announced just after a wake-up went out is sent at once, not held until
+// the wake-up's window ends (a waiter in another process paid the rest of
+// that window at every completion), while a second one of a kind inside
+// its window is held.
+func TestDoneNotHeldByTheWakeWindow(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	a := open(t, schema, &postgres.Options{MaxConns: 2, WakeupPoll: time.Hour}) // does not listen: always sends
+	postgres.SetNotifyWindows(a, time.Hour, time.Hour)
+	b := listen(t, schema)
+	b.connected(t)
+	done, _ := b.s.TaskDone()
+	drain(done) // the fresh connection's first look
+	a.Wake()
+	receive(t, b.wakeup, "wake-up")
+	a.AnnounceDone()
+	receive(t, done, "completion right after a wake-up")
+	a.Wake()
+	a.AnnounceDone()
+	select {
+	case <-b.wakeup:
+		t.Fatal("a second wake-up inside its window was sent")
+	case <-done:
+		t.Fatal("a second completion inside its window was sent")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
 // A process that listens sends no NOTIFY while it has heard no other
 // process; when another one says hello it announces what it skipped, and
 // sends them again.
