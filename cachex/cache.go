@@ -88,6 +88,10 @@ func lockArgs(op, key string, ttl time.Duration) error {
 // opaque bytes (see GetJSON and SetJSON for typed values). A ttl <= 0 on Set,
 // Fetch and Incr means "no expiry"; a positive one under a millisecond, and
 // an empty key, are refused (ErrInvalid) by every method that takes them.
+// A call (or Lock.Release) whose ctx is already done returns an error
+// wrapping ctx.Err() and reads or writes nothing, on every store: Redis
+// sends nothing then, and the local store, which never waits, refuses it
+// alike, so a Resilient answers the same with Redis up and failing open.
 // Every method is safe for concurrent use.
 type Cache interface {
 	// Get returns a copy of the value stored under key; ok is false on a miss.

@@ -36,7 +36,8 @@
 // Incr(ctx, "hits", 1, 5) would count in a 5 ns window), a lock's ttl over
 // MaxLockTTL (a year), and an Incr whose sum would overflow int64 (the
 // counter keeps its value). A ttl <= 0 still means "no expiry" where the
-// call allows it.
+// call allows it. A call whose context is already done is refused with the
+// context's error, on every store, and changes nothing.
 //
 // # Capabilities and modes
 //

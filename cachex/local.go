@@ -109,6 +109,16 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	return l, nil
 }
 
+// done refuses a call whose ctx is already done, as Redis does (go-redis
+// sends nothing then): the local store never waits, but answering would
+// make a Resilient failing open serve what it refuses with Redis up.
+func done(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
 // Stats returns the store's hit, miss and eviction counters.
 func (l *Local) Stats() Stats {
 	s := Stats{Instance: l.instance, MaxBytes: l.maxBytes,
@@ -129,7 +139,7 @@ func (l *Local) Capabilities() Capabilities {
 }
 
 // GetString returns the string stored under key. A hit does not allocate.
-func (l *Local) GetString(_ context.Context, key string) (string, bool, error) {
+func (l *Local) GetString(ctx context.Context, key string) (string, bool, error) {
 	if key == "" {
 		return "", false, emptyKey("local get")
 	}
@@ -137,6 +147,10 @@ func (l *Local) GetString(_ context.Context, key string) (string, bool, error) {
 	if l.closed {
 		l.mu.RUnlock()
 		return "", false, fmt.Errorf("local get: %w", ErrClosed)
+	}
+	if err := done(ctx, "local get"); err != nil {
+		l.mu.RUnlock()
+		return "", false, err
 	}
 	v, ok := l.values.Get(key)
 	l.mu.RUnlock()
@@ -155,7 +169,7 @@ func (l *Local) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // SetString stores value under key for ttl (ttl <= 0: no expiry). The value
 // is visible to Get when SetString returns, unless the cost policy refused
 // it.
-func (l *Local) SetString(_ context.Context, key, value string, ttl time.Duration) error {
+func (l *Local) SetString(ctx context.Context, key, value string, ttl time.Duration) error {
 	if key == "" {
 		return emptyKey("local set")
 	}
@@ -166,6 +180,9 @@ func (l *Local) SetString(_ context.Context, key, value string, ttl time.Duratio
 	defer l.mu.RUnlock()
 	if l.closed {
 		return fmt.Errorf("local set: %w", ErrClosed)
+	}
+	if err := done(ctx, "local set"); err != nil {
+		return err
 	}
 	if ttl < 0 {
 		ttl = 0
@@ -184,7 +201,7 @@ func (l *Local) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 }
 
 // Delete removes key.
-func (l *Local) Delete(_ context.Context, key string) error {
+func (l *Local) Delete(ctx context.Context, key string) error {
 	if key == "" {
 		return emptyKey("local delete")
 	}
@@ -192,6 +209,9 @@ func (l *Local) Delete(_ context.Context, key string) error {
 	defer l.mu.RUnlock()
 	if l.closed {
 		return fmt.Errorf("local delete: %w", ErrClosed)
+	}
+	if err := done(ctx, "local delete"); err != nil {
+		return err
 	}
 	l.values.Del(key)
 	return nil
@@ -204,7 +224,7 @@ func (l *Local) Fetch(ctx context.Context, key string, ttl time.Duration,
 }
 
 // Incr adds delta to the in-process counter under key.
-func (l *Local) Incr(_ context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+func (l *Local) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
 	if key == "" {
 		return 0, emptyKey("local incr")
 	}
@@ -216,6 +236,9 @@ func (l *Local) Incr(_ context.Context, key string, delta int64, ttl time.Durati
 	if l.closed {
 		return 0, fmt.Errorf("local incr: %w", ErrClosed)
 	}
+	if err := done(ctx, "local incr"); err != nil {
+		return 0, err
+	}
 	v, ok := l.coord.incr(key, delta, ttl, time.Now())
 	if !ok {
 		return 0, incrOverflow("local incr", key, delta, v)
@@ -224,7 +247,7 @@ func (l *Local) Incr(_ context.Context, key string, delta int64, ttl time.Durati
 }
 
 // Lock takes an in-process lock.
-func (l *Local) Lock(_ context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
+func (l *Local) Lock(ctx context.Context, key, owner string, ttl time.Duration) (*Lock, error) {
 	if err := lockArgs("local lock", key, ttl); err != nil {
 		return nil, err
 	}
@@ -236,15 +259,21 @@ func (l *Local) Lock(_ context.Context, key, owner string, ttl time.Duration) (*
 	if l.closed {
 		return nil, fmt.Errorf("local lock %q: %w", key, ErrClosed)
 	}
+	if err := ctx.Err(); err != nil { // (as done, without formatting the op on every call)
+		return nil, fmt.Errorf("local lock %q: %w", key, err)
+	}
 	fence, ok := l.coord.lock(key, owner, ttl, time.Now())
 	if !ok {
 		return nil, fmt.Errorf("local lock %q: %w", key, ErrLockHeld)
 	}
-	return &Lock{key: key, owner: owner, fence: fence, release: func(context.Context) error {
+	return &Lock{key: key, owner: owner, fence: fence, release: func(ctx context.Context) error {
 		l.mu.RLock()
 		defer l.mu.RUnlock()
 		if l.closed {
 			return fmt.Errorf("local unlock %q: %w", key, ErrClosed)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("local unlock %q: %w", key, err)
 		}
 		if !l.coord.unlock(key, fence, time.Now()) {
 			return fmt.Errorf("local unlock %q: %w", key, ErrNotHeld)

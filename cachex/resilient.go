@@ -146,12 +146,16 @@ func unavailable(ctx context.Context, err error) bool {
 }
 
 // via runs an operation on Redis, or on the local store when Redis is down
-// or fails to answer now.
+// or fails to answer now. A ctx already done is refused before either: up
+// or down, the caller gets its context's error, and no fallback is counted.
 func via[T any](ctx context.Context, r *Resilient, op string,
 	remote func(*Redis) (T, error), local func(*Local) (T, error)) (T, error) {
+	var zero T
 	if r.closed.Load() {
-		var zero T
 		return zero, fmt.Errorf("resilient %s: %w", op, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, fmt.Errorf("resilient %s: %w", op, err)
 	}
 	if r.healthy.Load() {
 		v, err := remote(r.remote)

@@ -165,3 +165,41 @@ func TestResilientDoesNotFailOpenOnCallerCancel(t *testing.T) {
 		t.Fatalf("a cancelled caller made the cache fail open (healthy %v, fallbacks %d)", r.Healthy(), r.Fallbacks())
 	}
 }
+
+// A cancelled caller is refused with its context's error whether Redis is
+// up or the cache fails open. Before, the local store ignored the context:
+// with Redis down, Set, Incr and Lock went through where with Redis up
+// they were refused, and each was counted as a fallback.
+func TestResilientFailingOpenRefusesACancelledContext(t *testing.T) {
+	t.Parallel()
+	srv := startPrivateRedis(t)
+	url := srv.url()
+	srv.shutdown()
+	c, err := cachex.New(cachex.Config{Distributed: url,
+		Fallback: cachex.FallbackConfig{RetryInterval: time.Hour}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := c.(*cachex.Resilient)
+	if r.Healthy() {
+		t.Fatal("Healthy with Redis down")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.SetString(ctx, "k", "v", time.Minute); !errors.Is(err, context.Canceled) {
+		t.Errorf("SetString = %v; want context.Canceled", err)
+	}
+	if _, err := c.Incr(ctx, "n", 1, time.Minute); !errors.Is(err, context.Canceled) {
+		t.Errorf("Incr = %v; want context.Canceled", err)
+	}
+	if _, err := c.Lock(ctx, "l", "o", time.Minute); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lock = %v; want context.Canceled", err)
+	}
+	if _, ok, err := c.GetString(context.Background(), "k"); err != nil || ok {
+		t.Errorf("GetString after the refused Set = ok %v, err %v; want a miss", ok, err)
+	}
+	if n := r.Fallbacks(); n != 1 {
+		t.Errorf("Fallbacks = %d; want 1 (the GetString): a refused call is not served locally", n)
+	}
+}

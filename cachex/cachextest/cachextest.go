@@ -47,6 +47,7 @@ func Exercise(t *testing.T, newCache func(t *testing.T) cachex.Cache) {
 		{"FetchErrorNotCached", testFetchErrorNotCached},
 		{"FetchNilLoadRefused", testFetchNilLoadRefused},
 		{"InvalidArgumentsRefused", testInvalidArgumentsRefused},
+		{"CancelledContextRefused", testCancelledContextRefused},
 		{"IncrAtomic", testIncrAtomic},
 		{"IncrTTL", testIncrTTL},
 		{"IncrOverflowRefused", testIncrOverflowRefused},
@@ -404,6 +405,61 @@ func testInvalidArgumentsRefused(t *testing.T, c cachex.Cache) {
 	_ = l.Release(ctx)
 	if r, ok := c.(interface{ Fallbacks() uint64 }); ok && r.Fallbacks() != 0 {
 		t.Errorf("refused arguments made the cache fail open %d times", r.Fallbacks())
+	}
+}
+
+// testCancelledContextRefused: a call whose context is already done is
+// refused with the context's error, and nothing is read or written, on
+// every store alike (Redis never sends it; a store that does not wait must
+// not answer it either, or a Resilient failing open would answer what it
+// refuses with Redis up).
+func testCancelledContextRefused(t *testing.T, c cachex.Cache) {
+	bg := context.Background()
+	held, err := c.Lock(bg, "held", "o", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock(held): %v", err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	refused := func(call string, err error) {
+		t.Helper()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled ctx = %v; want context.Canceled", call, err)
+		}
+	}
+	errOf := func(_ any, err error) error { return err }
+	errOf3 := func(_ any, _ bool, err error) error { return err }
+	loaded := false
+	refused("Get", errOf3(c.Get(ctx, "k")))
+	refused("GetString", errOf3(c.GetString(ctx, "k")))
+	refused("Set", c.Set(ctx, "k", []byte("v"), time.Minute))
+	refused("SetString", c.SetString(ctx, "k", "v", 0))
+	refused("Delete", c.Delete(ctx, "k"))
+	refused("Fetch", errOf(c.Fetch(ctx, "k", time.Minute, func(context.Context) ([]byte, error) { loaded = true; return []byte("v"), nil })))
+	refused("Incr", errOf(c.Incr(ctx, "n", 5, time.Minute)))
+	refused("Lock", errOf(c.Lock(ctx, "l", "o", time.Minute)))
+	refused("Release", held.Release(ctx))
+	// Nothing was read or written: no load, no value, a fresh counter, a
+	// free lock, and the held one still held.
+	if loaded {
+		t.Error("Fetch with a cancelled ctx called load")
+	}
+	if _, ok, err := c.Get(bg, "k"); err != nil || ok {
+		t.Errorf("Get(k) after the refused writes = ok %v, err %v; want a miss", ok, err)
+	}
+	if n, err := c.Incr(bg, "n", 1, time.Minute); err != nil || n != 1 {
+		t.Errorf("Incr(n) after the refused one = %d, %v; want 1", n, err)
+	}
+	l, err := c.Lock(bg, "l", "o", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock(l) after the refused one: %v", err)
+	}
+	_ = l.Release(bg)
+	if _, err := c.Lock(bg, "held", "p", time.Minute); !errors.Is(err, cachex.ErrLockHeld) {
+		t.Errorf("Lock(held) after the refused Release = %v; want ErrLockHeld", err)
+	}
+	if err := held.Release(bg); err != nil {
+		t.Errorf("Release(held): %v", err)
 	}
 }
 
