@@ -97,7 +97,14 @@ type Detection struct {
 //     values, and a second Lock on a probe key must be refused. Whether the
 //     store is shared across processes cannot be seen from one process, so
 //     the probe takes Distributed from c.Capabilities().
+//
+// A nil c panics, naming the call, as RegisterDetector does with a nil
+// detector: DetectMode has no error to return, and there is no store to
+// report a mode of (the engine always passes the store it built).
 func DetectMode(ctx context.Context, c Cache, cfg Config) Detection {
+	if c == nil {
+		panic("cachex.DetectMode: the cache is nil")
+	}
 	if cfg.Capabilities != nil {
 		return detection(*cfg.Capabilities, SourceDeclared)
 	}

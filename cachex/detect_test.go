@@ -90,3 +90,21 @@ func TestRegisterDetectorRefusesNil(t *testing.T) {
 	}()
 	cachex.RegisterDetector(nil)
 }
+
+// A nil store is refused where DetectMode is called, naming it, declared
+// capabilities or not; it panicked with a nil dereference inside the probe
+// (after handing the nil to every registered detector), or, with
+// capabilities declared, reported them for no store at all.
+func TestDetectModeRefusesNil(t *testing.T) {
+	declared := cachex.Capabilities{Distributed: true}
+	for _, cfg := range []cachex.Config{{}, {Capabilities: &declared}} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "cachex.DetectMode: the cache is nil") {
+					t.Errorf("DetectMode(nil, Capabilities %v) recovered %v; want a panic naming the call and the cache", cfg.Capabilities, r)
+				}
+			}()
+			cachex.DetectMode(context.Background(), nil, cfg)
+		}()
+	}
+}
