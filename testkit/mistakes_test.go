@@ -236,3 +236,37 @@ func TestReplayFileRefusesUnknownKeys(t *testing.T) {
 		t.Fatalf("ReplayFile of a history with a misspelt key: %q, want it refused naming the key", msg)
 	}
 }
+
+// FailOnAttempts listing an attempt past the retry limit of a step that
+// runs it is refused where the two meet, Env.Handle or Env.Register
+// (either order), naming the step, the attempt and the limit; nothing is
+// registered. Before, both were taken, and the injected failure never
+// came: the step ran out of attempts first, or succeeded.
+func TestFailOnAttemptsPastTheRetryLimitRefused(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+	env := testkit.NewEngine(t, nil)
+
+	// Handler first: the template's step (default limit 3) is refused.
+	must(t, env.Handle("flaky", testkit.FailOnAttempts(ok, nil, 1, 4)))
+	err := env.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "charge", Handler: "flaky"}}})
+	if want := `testkit: FailOnAttempts on handler "flaky" fails attempt 4, but step charge of t/one makes at most 3 attempts`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Register = %v, want it to contain %q", err, want)
+	}
+	if tpl := env.Templates(); len(tpl) != 0 {
+		t.Fatalf("the refused template was registered: %v", tpl)
+	}
+
+	// Template first: the handler is refused, and not registered.
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "once", Steps: []engine.StepTemplate{{Name: "notify", Handler: "once", NotRetryable: true}}}))
+	err = env.Handle("once", testkit.FailOnAttempts(ok, nil, 2))
+	if want := `testkit: FailOnAttempts on handler "once" fails attempt 2, but step notify of t/once makes at most 1 attempt`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Handle = %v, want it to contain %q", err, want)
+	}
+	if h := env.Handlers(); len(h) != 1 || h[0] != "flaky" {
+		t.Fatalf("handlers after the refused one: %v, want only flaky", h)
+	}
+
+	// Within the limit both orders are taken.
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "three", Steps: []engine.StepTemplate{{Name: "charge", Handler: "flaky", RetryLimit: 4}}}))
+	must(t, env.Handle("once", testkit.FailOnAttempts(ok, nil, 1)))
+}

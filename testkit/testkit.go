@@ -47,6 +47,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,6 +78,13 @@ type Env struct {
 	Clock  Clock
 	t      testing.TB
 	queues []string // the queues the engine claims from
+
+	// mu guards what Handle and Register keep to refuse a FailOnAttempts
+	// attempt past a step's retry limit: the FailOnAttempts handlers by
+	// name, and the steps of the templates registered.
+	mu      sync.Mutex
+	failers map[string]*attemptFailer
+	steps   []stepLimit
 }
 
 // NewEngine returns an engine on a fresh SQLite store with a fake clock.
@@ -117,7 +125,7 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	if len(queues) == 0 {
 		queues = []string{store.DefaultQueue}
 	}
-	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t, queues: queues}
+	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t, queues: queues, failers: map[string]*attemptFailer{}}
 }
 
 // maxRounds bounds the rounds (run, rescue, move the clock) of
@@ -368,7 +376,10 @@ func (env *Env) AssertStepHistory(id int64, step string, want ...string) {
 // FailOnAttempts wraps h so that the listed attempts (1-based) fail with
 // err instead of running h; a nil err fails them with an error naming the
 // attempt. A nil h, no attempts or an attempt below 1 is a mistake in the
-// test, and panics here, where it is made.
+// test, and panics here, where it is made. So is an attempt past the retry
+// limit of a step that runs the handler, which would never come: Env.Handle
+// or Env.Register, whichever of the two comes second, refuses it, naming
+// the step, the attempt and the limit.
 func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler {
 	switch {
 	case h == nil:
@@ -381,15 +392,5 @@ func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler
 			panic(fmt.Sprintf("testkit.FailOnAttempts: attempt %d: attempts count from 1", a))
 		}
 	}
-	return engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
-		for _, a := range attempts {
-			if sc.Attempt == a {
-				if err == nil {
-					return nil, fmt.Errorf("testkit: failure injected at attempt %d", a)
-				}
-				return nil, err
-			}
-		}
-		return h.Handle(sc)
-	})
+	return &attemptFailer{h: h, err: err, attempts: slices.Clone(attempts)}
 }

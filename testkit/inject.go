@@ -1,0 +1,110 @@
+package testkit
+
+import (
+	"fmt"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+)
+
+// attemptFailer is the handler FailOnAttempts returns. Env.Handle and
+// Env.Register know it: an attempt it lists past the retry limit of a
+// step it runs never comes, so the failure it stands for is never
+// injected, and the test would pass without exercising it.
+type attemptFailer struct {
+	h        engine.Handler
+	err      error
+	attempts []int
+}
+
+func (f *attemptFailer) Handle(sc *engine.StepContext) (any, error) {
+	for _, a := range f.attempts {
+		if sc.Attempt == a {
+			if f.err == nil {
+				return nil, fmt.Errorf("testkit: failure injected at attempt %d", a)
+			}
+			return nil, f.err
+		}
+	}
+	return f.h.Handle(sc)
+}
+
+// stepLimit is a step of a template registered through Env.Register: the
+// handler it runs and the attempts it makes at most.
+type stepLimit struct {
+	workflow, step, handler string
+	limit                   int
+}
+
+func (s stepLimit) refuse(handler string, f *attemptFailer) error {
+	for _, a := range f.attempts {
+		if a > s.limit {
+			noun := "attempts"
+			if s.limit == 1 {
+				noun = "attempt"
+			}
+			return fmt.Errorf("testkit: FailOnAttempts on handler %q fails attempt %d, but step %s of %s makes at most %d %s (its retry limit): that failure would never be injected",
+				handler, a, s.step, s.workflow, s.limit, noun)
+		}
+	}
+	return nil
+}
+
+// Handle is engine.Engine.Handle, and refuses a FailOnAttempts handler
+// that lists an attempt past the retry limit of a step (of a template
+// registered through Env.Register) that runs it; nothing is registered
+// then.
+func (env *Env) Handle(name string, h engine.Handler) error {
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	if f, ok := h.(*attemptFailer); ok {
+		for _, s := range env.steps {
+			if s.handler != name {
+				continue
+			}
+			if err := s.refuse(name, f); err != nil {
+				return err
+			}
+		}
+	}
+	if err := env.Engine.Handle(name, h); err != nil {
+		return err
+	}
+	if f, ok := h.(*attemptFailer); ok {
+		env.failers[name] = f
+	}
+	return nil
+}
+
+// Register is engine.Engine.Register, and refuses a template with a step
+// whose handler, registered through Env.Handle, is a FailOnAttempts
+// listing an attempt past the step's retry limit; nothing is registered
+// then.
+func (env *Env) Register(t *engine.Template) error {
+	if t == nil {
+		return env.Engine.Register(t) // the engine's own refusal
+	}
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	steps := make([]stepLimit, 0, len(t.Steps))
+	for _, st := range t.Steps {
+		s := stepLimit{workflow: t.FullName(), step: st.Name, handler: st.Handler, limit: st.RetryLimit}
+		switch {
+		case st.NotRetryable:
+			s.limit = 1
+		case s.limit == 0:
+			s.limit = store.DefaultRetryLimit
+		}
+		if f, ok := env.failers[st.Handler]; ok {
+			if err := s.refuse(st.Handler, f); err != nil {
+				return err
+			}
+		}
+		steps = append(steps, s)
+	}
+	if err := env.Engine.Register(t); err != nil {
+		return err
+	}
+	env.steps = append(env.steps, steps...)
+	return nil
+}
