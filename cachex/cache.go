@@ -35,7 +35,8 @@ var (
 	ErrInvalidTTL = errors.New("cachex: ttl must be positive")
 	// ErrInvalid is returned, wrapped with the call and the value, for an
 	// argument that cannot mean what was meant: an empty key or lock name,
-	// an empty system name (SystemGate), a positive ttl under a millisecond
+	// an empty system name (SystemGate), a negative ttl (0 is no expiry),
+	// a positive ttl under a millisecond
 	// (a bare number is nanoseconds: Incr(ctx, k, 1, 5) is 5 ns, not 5 s),
 	// an Incr whose sum would overflow int64 (the counter keeps its value).
 	// Nothing is read or written. A Resilient never fails open for it.
@@ -48,10 +49,16 @@ func emptyKey(op string) error {
 	return fmt.Errorf("%s: %w: the key is empty", op, ErrInvalid)
 }
 
-// shortTTL refuses a positive ttl under a millisecond, naming the call and
-// the key; a ttl <= 0 (no expiry, or for Lock ErrInvalidTTL) passes.
-func shortTTL(op, key string, ttl time.Duration) error {
-	if ttl <= 0 || ttl >= time.Millisecond {
+// checkTTL refuses a negative ttl and a positive one under a millisecond,
+// naming the call and the key; 0 (no expiry) passes. A negative ttl is
+// most often a deadline already past (time.Until): taken as "no expiry",
+// the value meant to be gone would be kept for ever. Lock refuses a ttl
+// <= 0 itself, with ErrInvalidTTL, before it asks.
+func checkTTL(op, key string, ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("%s %q: %w: ttl %s is negative (0 means no expiry)", op, key, ErrInvalid, ttl)
+	}
+	if ttl == 0 || ttl >= time.Millisecond {
 		return nil
 	}
 	return fmt.Errorf("%s %q: %w: ttl %s is under a millisecond (a bare number is nanoseconds: write 30*time.Second, not 30)", op, key, ErrInvalid, ttl)
@@ -81,13 +88,14 @@ func lockArgs(op, key string, ttl time.Duration) error {
 	if ttl > MaxLockTTL {
 		return fmt.Errorf("%s %q: %w: ttl %s is over a year (cachex.MaxLockTTL): take the lock for the work's length and take it again", op, key, ErrInvalid, ttl)
 	}
-	return shortTTL(op, key, ttl)
+	return checkTTL(op, key, ttl)
 }
 
 // Cache is the cache and coordination store the engine talks to. Values are
-// opaque bytes (see GetJSON and SetJSON for typed values). A ttl <= 0 on Set,
-// Fetch and Incr means "no expiry"; a positive one under a millisecond, and
-// an empty key, are refused (ErrInvalid) by every method that takes them.
+// opaque bytes (see GetJSON and SetJSON for typed values). A ttl of 0 on
+// Set, Fetch and Incr means "no expiry"; a negative one, a positive one
+// under a millisecond, and an empty key, are refused (ErrInvalid) by every
+// method that takes them.
 // A call (or Lock.Release) whose ctx is already done returns an error
 // wrapping ctx.Err() and reads or writes nothing, on every store: Redis
 // sends nothing then, and the local store, which never waits, refuses it

@@ -32,10 +32,11 @@
 // A call's mistaken argument is refused with an error wrapping ErrInvalid
 // that names the call and the value, and nothing is read or written: an
 // empty key (or lock name), an empty system name given to a SystemGate,
-// and a positive ttl under a millisecond (a bare number is nanoseconds:
+// a negative ttl (a deadline already past would otherwise be kept for
+// ever), a positive ttl under a millisecond (a bare number is nanoseconds:
 // Incr(ctx, "hits", 1, 5) would count in a 5 ns window), a lock's ttl over
 // MaxLockTTL (a year), and an Incr whose sum would overflow int64 (the
-// counter keeps its value). A ttl <= 0 still means "no expiry" where the
+// counter keeps its value). A ttl of 0 still means "no expiry" where the
 // call allows it. A call whose context is already done is refused with the
 // context's error, on every store, and changes nothing.
 //

@@ -77,7 +77,7 @@ func fetch(ctx context.Context, op string, c getSetter, g *flightGroup, key stri
 	if key == "" {
 		return nil, emptyKey(op)
 	}
-	if err := shortTTL(op, key, ttl); err != nil {
+	if err := checkTTL(op, key, ttl); err != nil {
 		return nil, err
 	}
 	if load == nil {

@@ -166,14 +166,14 @@ func (l *Local) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return []byte(v), true, nil
 }
 
-// SetString stores value under key for ttl (ttl <= 0: no expiry). The value
+// SetString stores value under key for ttl (0: no expiry). The value
 // is visible to Get when SetString returns, unless the cost policy refused
 // it.
 func (l *Local) SetString(ctx context.Context, key, value string, ttl time.Duration) error {
 	if key == "" {
 		return emptyKey("local set")
 	}
-	if err := shortTTL("local set", key, ttl); err != nil {
+	if err := checkTTL("local set", key, ttl); err != nil {
 		return err
 	}
 	l.mu.RLock()
@@ -183,9 +183,6 @@ func (l *Local) SetString(ctx context.Context, key, value string, ttl time.Durat
 	}
 	if err := done(ctx, "local set"); err != nil {
 		return err
-	}
-	if ttl < 0 {
-		ttl = 0
 	}
 	// Ristretto applies new keys asynchronously; Wait makes the write
 	// visible before we return. An update of a present key is immediate.
@@ -228,7 +225,7 @@ func (l *Local) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	if key == "" {
 		return 0, emptyKey("local incr")
 	}
-	if err := shortTTL("local incr", key, ttl); err != nil {
+	if err := checkTTL("local incr", key, ttl); err != nil {
 		return 0, err
 	}
 	l.mu.RLock()

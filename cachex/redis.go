@@ -215,12 +215,12 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-// SetString stores value under key for ttl (ttl <= 0: no expiry).
+// SetString stores value under key for ttl (0: no expiry).
 func (r *Redis) SetString(ctx context.Context, key, value string, ttl time.Duration) error {
 	return r.set(ctx, key, value, ttl)
 }
 
-// Set stores value under key for ttl (ttl <= 0: no expiry).
+// Set stores value under key for ttl (0: no expiry).
 func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	return r.set(ctx, key, value, ttl)
 }
@@ -229,14 +229,11 @@ func (r *Redis) set(ctx context.Context, key string, value any, ttl time.Duratio
 	if key == "" {
 		return emptyKey("redis set")
 	}
-	if err := shortTTL("redis set", key, ttl); err != nil {
+	if err := checkTTL("redis set", key, ttl); err != nil {
 		return err
 	}
 	if r.closed.Load() {
 		return fmt.Errorf("redis set: %w", ErrClosed)
-	}
-	if ttl < 0 {
-		ttl = 0
 	}
 	if err := r.client.Set(ctx, r.key(PrefixCache, key), value, ttl).Err(); err != nil {
 		return fmt.Errorf("redis set: %w", r.mapErr(err))
@@ -270,7 +267,7 @@ func (r *Redis) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	if key == "" {
 		return 0, emptyKey("redis incr")
 	}
-	if err := shortTTL("redis incr", key, ttl); err != nil {
+	if err := checkTTL("redis incr", key, ttl); err != nil {
 		return 0, err
 	}
 	if r.closed.Load() {

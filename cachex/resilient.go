@@ -319,7 +319,7 @@ func (r *Resilient) Incr(ctx context.Context, key string, delta int64, ttl time.
 	if key == "" {
 		return 0, emptyKey("resilient incr")
 	}
-	if err := shortTTL("resilient incr", key, ttl); err != nil {
+	if err := checkTTL("resilient incr", key, ttl); err != nil {
 		return 0, err
 	}
 	return via(ctx, r, "incr",
@@ -360,7 +360,7 @@ func (r *Resilient) checkSet(key string, ttl time.Duration) error {
 	if key == "" {
 		return emptyKey("resilient set")
 	}
-	return shortTTL("resilient set", key, ttl)
+	return checkTTL("resilient set", key, ttl)
 }
 
 // Close stops the probe and closes both stores. It is idempotent.

@@ -391,6 +391,14 @@ func testInvalidArgumentsRefused(t *testing.T, c cachex.Cache) {
 	refused(`Lock("l", 5)`, errOf(c.Lock(ctx, "l", "o", 5)), `lock "l"`, short)
 	refused(`Lock("l", MaxInt64)`, errOf(c.Lock(ctx, "l", "o", time.Duration(math.MaxInt64))), `lock "l"`, "is over a year")
 	refused(`SetJSON("k", 5)`, cachex.SetJSON(ctx, c, "k", 1, 5), `set "k"`, short)
+	// A negative ttl (a deadline already past, computed as time.Until) was
+	// taken as "no expiry": the value meant to be gone was kept for ever.
+	const negative = "ttl -1s is negative"
+	refused(`Set("k", -1s)`, c.Set(ctx, "k", []byte("v"), -time.Second), `set "k"`, negative)
+	refused(`SetString("k", -1s)`, c.SetString(ctx, "k", "v", -time.Second), `set "k"`, negative)
+	refused(`Fetch("k", -1s)`, errOf(c.Fetch(ctx, "k", -time.Second, load)), `fetch "k"`, negative)
+	refused(`Incr("n", -1s)`, errOf(c.Incr(ctx, "n", 1, -time.Second)), `incr "n"`, negative)
+	refused(`SetJSON("k", -1s)`, cachex.SetJSON(ctx, c, "k", 1, -time.Second), `set "k"`, negative)
 	// Nothing was written: no value, a fresh counter, a free lock.
 	if _, ok, err := c.Get(ctx, "k"); err != nil || ok {
 		t.Errorf("Get(k) after the refused writes = ok %v, err %v; want a miss", ok, err)
