@@ -43,6 +43,8 @@ func (c Config) Validate() error {
 	if c.Distributed != "" {
 		if err := validateRedisURL(c.Distributed); err != nil {
 			errs = append(errs, fmt.Errorf("distributed: %w", err))
+		} else if err := urlBesideFields(c.Distributed, c.Redis); err != nil {
+			errs = append(errs, fmt.Errorf("distributed: %w", err))
 		}
 	}
 	if err := c.Local.Validate(); err != nil {
@@ -141,6 +143,28 @@ func validateRedisURL(raw string) error {
 		return fmt.Errorf("%q: %w", raw, err)
 	}
 	return nil
+}
+
+// urlBesideFields refuses the URL options that the RedisConfig beside
+// them leaves doing nothing: a pool_size the field's overrides, and retry
+// back-offs with no retry to space (NewRedis retries nothing unless
+// Retries is set). raw has passed validateRedisURL.
+func urlBesideFields(raw string, c RedisConfig) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	var errs []error
+	if q.Has("pool_size") && c.PoolSize > 0 {
+		errs = append(errs, fmt.Errorf("%q: option pool_size=%s and redis pool_size %d are both set, and redis pool_size wins: set one", raw, q.Get("pool_size"), c.PoolSize))
+	}
+	for _, p := range []string{"min_retry_backoff", "max_retry_backoff"} {
+		if q.Has(p) && c.Retries == 0 {
+			errs = append(errs, fmt.Errorf("%q: option %s spaces retries, and redis retries is 0 (none): set retries or leave the option out", raw, p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // validDuration appends an error when d is negative or under a

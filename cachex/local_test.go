@@ -242,3 +242,42 @@ func TestRedisURLOptionsTheCacheOverridesAreRefused(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A Redis URL's pool_size beside RedisConfig.PoolSize did nothing (the
+// field won), and its min_retry_backoff or max_retry_backoff did nothing
+// without RedisConfig.Retries (the cache retries nothing by default). Each
+// is refused, by Config.Validate and NewRedis alike, naming both.
+func TestRedisURLOptionsThatWouldDoNothingAreRefused(t *testing.T) {
+	t.Parallel()
+	const base = "redis://127.0.0.1:6379/0?"
+	for _, c := range []struct {
+		query string
+		redis cachex.RedisConfig
+		want  string
+	}{
+		{"pool_size=4", cachex.RedisConfig{PoolSize: 8}, "option pool_size=4 and redis pool_size 8 are both set, and redis pool_size wins: set one"},
+		{"min_retry_backoff=10ms", cachex.RedisConfig{}, "option min_retry_backoff spaces retries, and redis retries is 0 (none): set retries or leave the option out"},
+		{"max_retry_backoff=1s", cachex.RedisConfig{}, "option max_retry_backoff spaces retries, and redis retries is 0 (none)"},
+	} {
+		if err := (cachex.Config{Distributed: base + c.query, Redis: c.redis}).Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Config{Distributed: %q, Redis: %+v}.Validate = %v; want %q", c.query, c.redis, err, c.want)
+		}
+		rc := c.redis
+		rc.URL = base + c.query
+		if r, err := cachex.NewRedis(rc); err == nil || !strings.Contains(err.Error(), c.want) {
+			if r != nil {
+				_ = r.Close()
+			}
+			t.Errorf("NewRedis(%+v) = %v; want %q", rc, err, c.want)
+		}
+	}
+	// Alone, or with retries, they do what they say.
+	for _, cfg := range []cachex.Config{
+		{Distributed: base + "pool_size=4"},
+		{Distributed: base + "min_retry_backoff=10ms&max_retry_backoff=1s", Redis: cachex.RedisConfig{Retries: 2}},
+	} {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%q: %v", cfg.Distributed, err)
+		}
+	}
+}

@@ -31,10 +31,12 @@ type RedisConfig struct {
 	DialTimeout  time.Duration `yaml:"dial_timeout"`
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
-	// PoolSize is the connection pool size; zero keeps go-redis's default.
+	// PoolSize is the connection pool size; zero keeps the URL's pool_size
+	// or go-redis's default (beside a URL's pool_size it is refused).
 	PoolSize int `yaml:"pool_size"`
 	// Retries is how many times a failed command is retried; zero (the
-	// default) means none, which lets the Resilient wrapper fail open fast.
+	// default) means none, which lets the Resilient wrapper fail open fast
+	// (a URL's min_retry_backoff or max_retry_backoff is then refused).
 	Retries int `yaml:"retries"`
 }
 
@@ -44,6 +46,8 @@ func (c RedisConfig) Validate() error {
 	if c.URL == "" {
 		errs = append(errs, errors.New("url is required"))
 	} else if err := validateRedisURL(c.URL); err != nil {
+		errs = append(errs, fmt.Errorf("url: %w", err))
+	} else if err := urlBesideFields(c.URL, c); err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
 	}
 	if err := c.validateTuning(); err != nil {
