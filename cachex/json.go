@@ -7,9 +7,19 @@ import (
 	"time"
 )
 
-// GetJSON reads the value under key and decodes it as JSON into a T.
+// nilCache is the error of a JSON helper (call: "cachex.GetJSON") given a
+// nil cache, which it would otherwise dereference.
+func nilCache(call, key string) error {
+	return fmt.Errorf("%s %q: the cache is nil", call, key)
+}
+
+// GetJSON reads the value under key and decodes it as JSON into a T. A nil
+// c is refused.
 func GetJSON[T any](ctx context.Context, c Cache, key string) (T, bool, error) {
 	var v T
+	if c == nil {
+		return v, false, nilCache("cachex.GetJSON", key)
+	}
 	raw, ok, err := c.Get(ctx, key)
 	if err != nil || !ok {
 		return v, false, err
@@ -20,8 +30,12 @@ func GetJSON[T any](ctx context.Context, c Cache, key string) (T, bool, error) {
 	return v, true, nil
 }
 
-// SetJSON encodes v as JSON and stores it under key for ttl.
+// SetJSON encodes v as JSON and stores it under key for ttl. A nil c is
+// refused.
 func SetJSON[T any](ctx context.Context, c Cache, key string, v T, ttl time.Duration) error {
+	if c == nil {
+		return nilCache("cachex.SetJSON", key)
+	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %q for the cache: %w", key, err)
@@ -29,10 +43,14 @@ func SetJSON[T any](ctx context.Context, c Cache, key string, v T, ttl time.Dura
 	return c.Set(ctx, key, raw, ttl)
 }
 
-// FetchJSON is Fetch for JSON-encoded values of type T.
+// FetchJSON is Fetch for JSON-encoded values of type T. A nil c is
+// refused.
 func FetchJSON[T any](ctx context.Context, c Cache, key string, ttl time.Duration,
 	load func(ctx context.Context) (T, error)) (T, error) {
 	var v T
+	if c == nil {
+		return v, nilCache("cachex.FetchJSON", key)
+	}
 	if load == nil { // (the wrapper below is never nil: say so here)
 		return v, fmt.Errorf("cachex: fetch %q: load is nil", key)
 	}

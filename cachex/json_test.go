@@ -2,6 +2,7 @@ package cachex_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,4 +45,32 @@ func TestJSONHelpers(t *testing.T) {
 	if loads != 1 {
 		t.Fatalf("FetchJSON loaded %d times; want 1", loads)
 	}
+}
+
+// A nil cache is refused by the JSON helpers with an error naming the
+// call, the key and the cache; each died of a nil dereference.
+func TestJSONHelpersRefuseANilCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	check := func(call string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), call+` "k": the cache is nil`) {
+			t.Errorf("%s(nil cache) = %v; want an error naming the call, the key and the nil cache", call, err)
+		}
+	}
+	run := func(call string, f func() error) {
+		t.Helper()
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("%s(nil cache) panicked: %v", call, r)
+			}
+		}()
+		check(call, f())
+	}
+	run("cachex.GetJSON", func() error { _, _, err := cachex.GetJSON[int](ctx, nil, "k"); return err })
+	run("cachex.SetJSON", func() error { return cachex.SetJSON(ctx, nil, "k", 1, time.Minute) })
+	run("cachex.FetchJSON", func() error {
+		_, err := cachex.FetchJSON(ctx, nil, "k", time.Minute, func(context.Context) (int, error) { return 1, nil })
+		return err
+	})
 }
