@@ -270,3 +270,34 @@ func TestFailOnAttemptsPastTheRetryLimitRefused(t *testing.T) {
 	must(t, env.Register(&engine.Template{Namespace: "t", Name: "three", Steps: []engine.StepTemplate{{Name: "charge", Handler: "flaky", RetryLimit: 4}}}))
 	must(t, env.Handle("once", testkit.FailOnAttempts(ok, nil, 1)))
 }
+
+// The fake clock refuses to be moved backwards, naming the call: before,
+// Clock.Advance(-d) and Clock.Set of an earlier time did nothing (the clock
+// never runs backwards), and the test went on as if it had moved.
+func TestClockRefusesToRunBackwards(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		f          func(env *testkit.Env)
+	}{
+		{"Advance", "testkit: Clock.Advance(-1h0m0s): the clock does not run backwards", func(env *testkit.Env) { env.Clock.Advance(-time.Hour) }},
+		{"Set", "testkit: Clock.Set(2029-12-31 23:59:00 +0000 UTC): before the clock's 2030-01-01 00:00:00 +0000 UTC, and the clock does not run backwards", func(env *testkit.Env) {
+			env.Clock.Set(env.Clock.Now().Add(-time.Minute))
+		}},
+	} {
+		if got := fatalOf(t, func(ft *fatalT) { c.f(testkit.NewEngine(ft, nil)) }); !strings.Contains(got, c.want) {
+			t.Errorf("%s: Fatalf %q, want it to contain %q", c.name, got, c.want)
+		}
+	}
+	if got := fatalOf(t, func(ft *fatalT) {
+		env := testkit.NewEngine(ft, nil)
+		start := env.Clock.Now()
+		env.Clock.Advance(time.Minute)
+		env.Clock.Set(env.Clock.Now())
+		env.Clock.Advance(0)
+		if !env.Clock.Now().Equal(start.Add(time.Minute)) {
+			ft.Fatalf("clock at %s, want %s", env.Clock.Now(), start.Add(time.Minute))
+		}
+	}); got != "" {
+		t.Fatalf("moving forward: %s", got)
+	}
+}

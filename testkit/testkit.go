@@ -68,8 +68,49 @@ type Options struct {
 	Start time.Time
 }
 
-// Clock is the fake clock: it moves only through Advance and Set.
-type Clock struct{ *clock.Fake }
+// Clock is the fake clock: it moves only through Advance and Set, and only
+// forwards.
+type Clock struct {
+	*clock.Fake
+	t testing.TB // fails the test a move backwards would have fooled
+}
+
+// Advance moves the clock forward by d and fires the timers it reaches. A
+// negative d fails the test: the clock does not run backwards, and a test
+// that went on as if it had would assert on a time that never came.
+func (c Clock) Advance(d time.Duration) {
+	if d < 0 {
+		c.helper()
+		c.refuse(fmt.Sprintf("testkit: Clock.Advance(%s): the clock does not run backwards", d))
+		return
+	}
+	c.Fake.Advance(d)
+}
+
+// Set moves the clock to t and fires the timers it reaches. A t before the
+// clock's time fails the test, as Advance does a negative d.
+func (c Clock) Set(t time.Time) {
+	if now := c.Now(); t.Before(now) {
+		c.helper()
+		c.refuse(fmt.Sprintf("testkit: Clock.Set(%s): before the clock's %s, and the clock does not run backwards", t, now))
+		return
+	}
+	c.Fake.Set(t)
+}
+
+func (c Clock) helper() {
+	if c.t != nil {
+		c.t.Helper()
+	}
+}
+
+func (c Clock) refuse(msg string) {
+	if c.t == nil { // a Clock not made by NewEngine
+		panic(msg)
+	}
+	c.t.Helper()
+	c.t.Fatalf("%s", msg)
+}
 
 // Env is an engine under test.
 type Env struct {
@@ -125,7 +166,7 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	if len(queues) == 0 {
 		queues = []string{store.DefaultQueue}
 	}
-	return &Env{Engine: e, Store: s, Clock: Clock{fake}, t: t, queues: queues, failers: map[string]*attemptFailer{}}
+	return &Env{Engine: e, Store: s, Clock: Clock{Fake: fake, t: t}, t: t, queues: queues, failers: map[string]*attemptFailer{}}
 }
 
 // maxRounds bounds the rounds (run, rescue, move the clock) of
