@@ -60,12 +60,17 @@ func NewSystemGate(c Cache, cfg BreakerConfig, clock Clock) (*SystemGate, error)
 }
 
 // Pause holds calls to system back until the given time, unless an existing
-// pause already lasts longer. An empty system name is refused (ErrInvalid),
-// as Record refuses it: "" is never paused or tripped, so Allow("") is
-// always true.
+// pause already lasts longer; a time already past changes nothing. An empty
+// system name is refused (ErrInvalid), as Record refuses it: "" is never
+// paused or tripped, so Allow("") is always true. The zero time is refused
+// too (ErrInvalid): a Retry-After that did not parse, or a field left
+// unset, would read as a pause long over and hold nothing back.
 func (g *SystemGate) Pause(ctx context.Context, system string, until time.Time) error {
 	if system == "" {
 		return fmt.Errorf("pause: %w: the system name is empty", ErrInvalid)
+	}
+	if until.IsZero() {
+		return fmt.Errorf("pause %s: %w: until is the zero time", system, ErrInvalid)
 	}
 	if err := g.extend(ctx, gatePauseKey+system, until); err != nil {
 		return fmt.Errorf("pause %s: %w", system, err)

@@ -287,3 +287,24 @@ func TestSystemGateRefusesAnEmptySystem(t *testing.T) {
 		t.Fatalf("after the refusals: paused %v, allowed %v, state %v; want nothing recorded", paused, g.Allow(ctx, ""), g.State(""))
 	}
 }
+
+// A zero until (a Retry-After that did not parse, a field left unset) is
+// refused by Pause (cachex.ErrInvalid), naming the system: it was taken as
+// a pause already over, and the 429 it stood for held nothing back.
+func TestSystemGateRefusesAZeroPause(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{}, clock)
+	if err := g.Pause(ctx, "billing", time.Time{}); !errors.Is(err, cachex.ErrInvalid) || !strings.Contains(err.Error(), "pause billing: cachex: invalid argument: until is the zero time") {
+		t.Fatalf("Pause(billing, zero) = %v; want cachex.ErrInvalid naming the system and the zero time", err)
+	}
+	// A pause already over is no mistake (a Retry-After that has passed):
+	// it changes nothing.
+	if err := g.Pause(ctx, "billing", clock.Now().Add(-time.Second)); err != nil {
+		t.Fatalf("Pause(billing, a second ago) = %v", err)
+	}
+	if _, paused := g.PausedUntil(ctx, "billing"); paused {
+		t.Fatal("billing paused")
+	}
+}
