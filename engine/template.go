@@ -105,7 +105,9 @@ type StepTemplate struct {
 	// Backoff is the wait between attempts (default Config.Retry, which
 	// also gives Base or Max when only the other is set). It is
 	// refused on a step that makes one attempt (NotRetryable, or
-	// RetryLimit 1), where it would do nothing.
+	// RetryLimit 1), where it would do nothing, and Register refuses a
+	// Base above the engine's Config.Retry.Max without a Max of its own
+	// (every delay would be capped at that max).
 	Backoff retry.Policy
 	// Timeout bounds one attempt (0: no timeout beyond the engine's;
 	// otherwise at least a millisecond).

@@ -96,7 +96,9 @@ func WithStepNoRetry() StepOption { return func(o *stepOptions) { o.noRetry = tr
 // WithStepBackoff sets the step's backoff between attempts (default: the
 // engine's Retry policy, which also gives Base or Max when p sets only
 // the other). With WithStepNoRetry or WithStepRetryLimit(1),
-// where there is no retry to wait for, it fails the workflow.
+// where there is no retry to wait for, it fails the workflow, and so does
+// a Base above the engine's Config.Retry.Max without a Max of p's own
+// (every delay would be capped at that max).
 func WithStepBackoff(p retry.Policy) StepOption {
 	return func(o *stepOptions) {
 		if o.backoffSet && o.backoff != p {
@@ -214,6 +216,9 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	}
 	if err := o.check(); err != nil {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: %w", name, err)))
+	}
+	if msg := wctx.e.backoffCapped(o.backoff); msg != "" {
+		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: WithStepBackoff: %s", name, msg)))
 	}
 	limit := o.limit
 	if limit <= 0 {
