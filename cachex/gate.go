@@ -172,7 +172,9 @@ func (g *SystemGate) extend(ctx context.Context, key string, until time.Time) er
 	if err != nil {
 		return err
 	}
-	defer func() { _ = lock.Release(ctx) }()
+	// The release is cleanup: a caller whose ctx ends meanwhile must not
+	// leave every other writer of key waiting out gateLockTTL.
+	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
 	cur, ok, err := g.read(ctx, key)
 	if err != nil {
 		return err

@@ -308,3 +308,36 @@ func TestSystemGateRefusesAZeroPause(t *testing.T) {
 		t.Fatal("billing paused")
 	}
 }
+
+// cancelOnSet is a cache whose SetString first cancels the caller's
+// context: a caller giving up while a gate holds its lock.
+type cancelOnSet struct {
+	cachex.Cache
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnSet) SetString(ctx context.Context, key, value string, ttl time.Duration) error {
+	c.cancel()
+	return c.Cache.SetString(ctx, key, value, ttl)
+}
+
+// A caller whose context ends while Pause holds the gate's lock leaves
+// the lock free: the release is cleanup, done whatever the caller's
+// context. Before, it was refused with the context's error and the lock
+// held every other writer of that system's pause for its 5 s.
+func TestSystemGateReleasesItsLockWhenTheCallerGivesUp(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	local := newLocal(t, cachex.LocalConfig{})
+	clock := newFakeClock()
+	g := newGate(t, &cancelOnSet{Cache: local, cancel: cancel}, cachex.BreakerConfig{}, clock)
+	if err := g.Pause(ctx, "billing", clock.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Pause with the caller giving up = %v; want context.Canceled", err)
+	}
+	l, err := local.Lock(context.Background(), "gate:pause:billing", "other", time.Minute)
+	if err != nil {
+		t.Fatalf("the gate's lock after the caller gave up: %v; want it free", err)
+	}
+	_ = l.Release(context.Background())
+}
