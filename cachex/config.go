@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -139,8 +140,21 @@ func validateRedisURL(raw string) error {
 			return fmt.Errorf("%q: option %s would be overridden by the cache's redis %s: set that instead", raw, f.param, f.field)
 		}
 	}
-	if _, err := redis.ParseURL(raw); err != nil {
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
 		return fmt.Errorf("%q: %w", raw, err)
+	}
+	// go-redis takes these, then does what was not meant: every command
+	// fails on a negative database (a Resilient fails open for good),
+	// db= wins over the path, and another protocol falls back to one.
+	if opt.DB < 0 {
+		return fmt.Errorf("%q: database %d is negative", raw, opt.DB)
+	}
+	if path := strings.Trim(u.Path, "/"); path != "" && q.Has("db") {
+		return fmt.Errorf("%q: the database is given twice, %s in the path and db=%s: give one", raw, path, q.Get("db"))
+	}
+	if q.Has("protocol") && opt.Protocol != 2 && opt.Protocol != 3 {
+		return fmt.Errorf("%q: protocol=%s: go-redis speaks RESP 2 or 3", raw, q.Get("protocol"))
 	}
 	return nil
 }

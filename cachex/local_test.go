@@ -281,3 +281,34 @@ func TestRedisURLOptionsThatWouldDoNothingAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A Redis URL go-redis takes but whose database or protocol cannot mean
+// what was meant is refused by Config.Validate and NewRedis alike: a
+// negative database (every command then failed, and a Resilient failed
+// open for good), a database in the path and in db= (db= won without a
+// word), and a protocol other than 2 or 3 (go-redis fell back to another
+// without a word).
+func TestRedisURLDatabaseAndProtocolMistakesRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ url, want string }{
+		{"redis://127.0.0.1:6379/-1", "database -1 is negative"},
+		{"redis://127.0.0.1:6379/1?db=3", "the database is given twice, 1 in the path and db=3: give one"},
+		{"redis://127.0.0.1:6379/0?protocol=4", "protocol=4: go-redis speaks RESP 2 or 3"},
+		{"redis://127.0.0.1:6379/0?protocol=1", "protocol=1: go-redis speaks RESP 2 or 3"},
+	} {
+		if err := (cachex.Config{Distributed: c.url}).Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want %q", c.url, err, c.want)
+		}
+		if r, err := cachex.NewRedis(cachex.RedisConfig{URL: c.url}); err == nil || !strings.Contains(err.Error(), c.want) {
+			if r != nil {
+				_ = r.Close()
+			}
+			t.Errorf("NewRedis(%q) = %v; want %q", c.url, err, c.want)
+		}
+	}
+	for _, ok := range []string{"redis://127.0.0.1:6379", "redis://127.0.0.1:6379/2", "redis://127.0.0.1:6379?db=2", "redis://127.0.0.1:6379/0?protocol=2"} {
+		if err := (cachex.Config{Distributed: ok}).Validate(); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}
