@@ -55,3 +55,34 @@ func TestStepBackoffBaseAboveTheEnginesMaxRefused(t *testing.T) {
 		t.Fatal("the step ran")
 	}
 }
+
+// A step's Base is weighed against the max it gets, the engine's: under
+// an engine whose Config.Retry.Max is an hour, a Base of ten minutes with
+// no Max of its own stands (it was refused as "above the default max 5m",
+// a max that engine never uses), and under the default max it is refused
+// naming that max.
+func TestStepBackoffBaseWeighedAgainstTheEnginesOwnMax(t *testing.T) {
+	long := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Retry: retry.Policy{Base: time.Second, Max: time.Hour}}})
+	must(t, long.HandleFunc("h", func(*engine.StepContext) (any, error) { return 1, nil }))
+	must(t, long.Register(&engine.Template{Namespace: "t", Name: "slow", Steps: []engine.StepTemplate{
+		{Name: "charge", Handler: "h", Backoff: retry.Policy{Base: 10 * time.Minute}}}}))
+	must(t, engine.RegisterWorkflow(long.Engine, "t/dur", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return engine.Step(wctx, "s", func(context.Context) (int, error) { return 1, nil },
+			engine.WithStepBackoff(retry.Policy{Base: 10 * time.Minute}))
+	}))
+	h, err := engine.StartWorkflow[int, int](context.Background(), long.Engine, "t/dur", 1)
+	must(t, err)
+	long.RunUntilDone(h.TaskID)
+	if got, err := h.Result(context.Background()); err != nil || got != 1 {
+		t.Fatalf("durable step with a ten-minute base under an hour's max: %d, %v", got, err)
+	}
+
+	def := testkit.NewEngine(t, nil)
+	must(t, def.HandleFunc("h", func(*engine.StepContext) (any, error) { return 1, nil }))
+	err = def.Register(&engine.Template{Namespace: "t", Name: "slow", Steps: []engine.StepTemplate{
+		{Name: "charge", Handler: "h", Backoff: retry.Policy{Base: 10 * time.Minute}}}})
+	want := `steps[0].retry.base: step "charge": retry base 10m0s is above the engine's retry max 5m0s (Config.Retry.Max), which would cap every delay: set max too`
+	if !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Register under the default max = %v; want %q", err, want)
+	}
+}

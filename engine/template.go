@@ -243,7 +243,7 @@ func (t *Template) Validate(known func(string) bool) error {
 		} else if err := underAMillisecond("timeout", s.Timeout); err != nil {
 			add(path+".timeout", "%s: %v", where, err)
 		}
-		if err := s.Backoff.Validate(); err != nil {
+		if err := validateStepBackoff(s.Backoff); err != nil {
 			add(path+".retry", "%s: %v", where, err)
 		} else if s.Backoff != (retry.Policy{}) && (s.NotRetryable || s.RetryLimit == 1) {
 			add(path+".retry", "%s: a backoff (retry base, max or no-jitter) on a step that makes one attempt (%s), which has no retry to wait for: drop one", where, onceWhy(s))

@@ -64,7 +64,7 @@ func (o *stepOptions) check() error {
 	if o.timeoutSet && o.timeout < time.Millisecond {
 		errs = append(errs, fmt.Errorf("WithStepTimeout(%s): must be at least 1ms (a bare number is nanoseconds)", o.timeout))
 	}
-	if err := o.backoff.Validate(); err != nil {
+	if err := validateStepBackoff(o.backoff); err != nil {
 		errs = append(errs, fmt.Errorf("WithStepBackoff: %w", err))
 	}
 	if o.backoff != (retry.Policy{}) && (o.noRetry || o.limitSet && o.limit == 1) {
