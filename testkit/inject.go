@@ -1,7 +1,11 @@
 package testkit
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
@@ -27,6 +31,36 @@ func (f *attemptFailer) Handle(sc *engine.StepContext) (any, error) {
 		}
 	}
 	return f.h.Handle(sc)
+}
+
+// afterTheEnd says which listed attempts never come because err ends the
+// step at the first (engine.Permanent fails it for good, engine.Skip
+// completes it, or fails it when it is not skippable); "" when none.
+func afterTheEnd(err error, attempts []int) string {
+	var perm *engine.PermanentError
+	var skip *engine.SkipError
+	what := ""
+	switch {
+	case errors.As(err, &perm):
+		what = "engine.Permanent"
+	case errors.As(err, &skip):
+		what = "engine.Skip"
+	default:
+		return ""
+	}
+	sorted := slices.Compact(slices.Sorted(slices.Values(attempts)))
+	if len(sorted) == 1 {
+		return ""
+	}
+	later := make([]string, len(sorted)-1)
+	for i, a := range sorted[1:] {
+		later[i] = strconv.Itoa(a)
+	}
+	never := "attempt " + later[0] + " never comes"
+	if n := len(later); n > 1 {
+		never = "attempts " + strings.Join(later[:n-1], ", ") + " and " + later[n-1] + " never come"
+	}
+	return fmt.Sprintf("%s: the error ends the step at attempt %d (%s)", never, sorted[0], what)
 }
 
 // stepLimit is a step of a template registered through Env.Register: the

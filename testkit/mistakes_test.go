@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -300,4 +301,33 @@ func TestClockRefusesToRunBackwards(t *testing.T) {
 	}); got != "" {
 		t.Fatalf("moving forward: %s", got)
 	}
+}
+
+// FailOnAttempts with an error that ends the step (engine.Permanent, or
+// engine.Skip) at its first listed attempt refuses the later attempts it
+// lists, naming them: they never come. Before, FailOnAttempts(h,
+// engine.Permanent(err), 1, 2) was taken, and the step failed for good at
+// attempt 1.
+func TestFailOnAttemptsRefusesAttemptsAfterAnEndingError(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+	for name, c := range map[string]struct {
+		err      error
+		attempts []int
+		want     string
+	}{
+		"permanent": {engine.Permanent(errors.New("gone")), []int{3, 1, 2}, "testkit.FailOnAttempts: attempts 2 and 3 never come: the error ends the step at attempt 1 (engine.Permanent)"},
+		"skip":      {fmt.Errorf("wrapped: %w", engine.Skip("nothing to do")), []int{1, 2}, "testkit.FailOnAttempts: attempt 2 never comes: the error ends the step at attempt 1 (engine.Skip)"},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), c.want) {
+					t.Errorf("%s: recovered %v; want a panic containing %q", name, r, c.want)
+				}
+			}()
+			testkit.FailOnAttempts(ok, c.err, c.attempts...)
+		}()
+	}
+	// One attempt, or an error that is retried, stands.
+	testkit.FailOnAttempts(ok, engine.Permanent(errors.New("gone")), 2)
+	testkit.FailOnAttempts(ok, errors.New("flaky"), 1, 2)
 }

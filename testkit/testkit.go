@@ -420,7 +420,9 @@ func (env *Env) AssertStepHistory(id int64, step string, want ...string) {
 // test, and panics here, where it is made. So is an attempt past the retry
 // limit of a step that runs the handler, which would never come: Env.Handle
 // or Env.Register, whichever of the two comes second, refuses it, naming
-// the step, the attempt and the limit.
+// the step, the attempt and the limit. An err that ends the step
+// (engine.Permanent, engine.Skip) beside more than one attempt panics
+// too: the later ones never come.
 func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler {
 	switch {
 	case h == nil:
@@ -432,6 +434,9 @@ func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler
 		if a < 1 {
 			panic(fmt.Sprintf("testkit.FailOnAttempts: attempt %d: attempts count from 1", a))
 		}
+	}
+	if msg := afterTheEnd(err, attempts); msg != "" {
+		panic("testkit.FailOnAttempts: " + msg)
 	}
 	return &attemptFailer{h: h, err: err, attempts: slices.Clone(attempts)}
 }
