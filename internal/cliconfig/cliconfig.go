@@ -281,7 +281,7 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 	if len(problems) == 0 {
 		if err := Validate(s.Config); err != nil {
 			for _, e := range unjoin(err) {
-				problems = append(problems, fmt.Errorf("%s: %w", orStdin(file), e))
+				problems = append(problems, crossKeyError(file, e, vals))
 			}
 		}
 	}

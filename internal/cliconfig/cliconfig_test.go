@@ -99,7 +99,7 @@ colour: blue
 
 func TestCrossFieldAndSyntax(t *testing.T) {
 	_, err := Parse("c.yaml", []byte("execution:\n  min_concurrency: 9\n  max_concurrency: 2\n"), nil)
-	if err == nil || !strings.Contains(err.Error(), "c.yaml: config: execution min concurrency 9 exceeds max 2") {
+	if err == nil || !strings.Contains(err.Error(), "execution.min_concurrency (c.yaml:2) with execution.max_concurrency (c.yaml:3): config: execution min concurrency 9 exceeds max 2") {
 		t.Fatalf("cross-field: %v", err)
 	}
 	if _, err := Parse("c.yaml", []byte("execution: [\n"), nil); err == nil || !strings.Contains(err.Error(), "c.yaml") {
@@ -404,6 +404,33 @@ func TestRetentionTakesDaysAsTemplatesDo(t *testing.T) {
 	for _, in := range []string{"-1ns", "0d", "500us"} {
 		if _, err := Parse("", nil, []string{"TASKER_EXECUTION_RETENTION=" + in}); err == nil || !strings.Contains(err.Error(), "execution.retention") {
 			t.Errorf("%s: %v, want a refusal naming execution.retention", in, err)
+		}
+	}
+}
+
+// An error about two keys names where each value came from: min above max
+// concurrency was reported as the file's ("c.yaml: config: …") when a
+// variable had set one of them, or neither (the preset's value).
+func TestCrossKeyErrorsNameEachSource(t *testing.T) {
+	for _, c := range []struct {
+		data string
+		env  []string
+		want string
+	}{
+		{"execution:\n  max_concurrency: 2\n", []string{"TASKER_EXECUTION_MIN_CONCURRENCY=9"},
+			"execution.min_concurrency (TASKER_EXECUTION_MIN_CONCURRENCY) with execution.max_concurrency (c.yaml:2): config: execution min concurrency 9 exceeds max 2"},
+		{"execution:\n  min_concurrency: 9\n  max_concurrency: 2\n", nil,
+			"execution.min_concurrency (c.yaml:2) with execution.max_concurrency (c.yaml:3): config: execution min concurrency 9 exceeds max 2"},
+		{"preset: development\n", []string{"TASKER_EXECUTION_MIN_CONCURRENCY=64"},
+			"execution.min_concurrency (TASKER_EXECUTION_MIN_CONCURRENCY) with execution.max_concurrency (the preset's, c.yaml:1): config: execution min concurrency 64 exceeds max"},
+		{"retry: {max: 1s}\n", []string{"TASKER_RETRY_BASE=1m"},
+			"retry.base (TASKER_RETRY_BASE) with retry.max (c.yaml:1): config: retry max 1s is below base 1m0s"},
+		{"", []string{"TASKER_PREDICTIVE_RETRY_MIN=1h"},
+			"predictive_retry.min (TASKER_PREDICTIVE_RETRY_MIN) with predictive_retry.max (the default): config: predictive retry: min 1h0m0s exceeds max"},
+	} {
+		_, err := Parse("c.yaml", []byte(c.data), c.env)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q, %q): %v, want an error saying %q", c.data, c.env, err, c.want)
 		}
 	}
 }
