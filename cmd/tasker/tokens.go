@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -98,7 +97,7 @@ func newTokensRevokeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// 0 or -1 was looked up and reported "no token 0", as a
 			// task id below 1 was before it was refused.
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := parseID(args[0]) // (no sign: "+1" was token 1)
 			if err != nil || id < 1 {
 				return fmt.Errorf("token id %q: want a positive number (see `tasker tokens ls`)", args[0])
 			}
