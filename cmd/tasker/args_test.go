@@ -27,3 +27,20 @@ func TestSignedIDsRefused(t *testing.T) {
 		t.Fatalf("a refused command touched the database: %v", err)
 	}
 }
+
+// --handlers given empty, or listing no name (--handlers "$HANDLERS" with
+// HANDLERS unset, or ","), is refused naming the flag: it was taken as
+// a list of none, and every handler of every file was reported unknown.
+// A --handlers-file that names no handler is refused likewise.
+func TestLintRefusesAnEmptyHandlerList(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "t.yaml", "namespace: shop\nname: one\nversion: \"1\"\nsteps:\n  - name: a\n    handler: shop.a\n")
+	mustFail(t, `--handlers names no handler (got ""): give the handler names the binary registers, comma-separated, or leave --handlers out`, "lint", "--handlers", "", f)
+	mustFail(t, `--handlers names no handler (got " , ")`, "lint", "--handlers", " , ", f)
+	empty := writeFile(t, dir, "handlers.txt", "# none yet\n\n")
+	mustFail(t, "--handlers-file "+empty+" names no handler", "lint", "--handlers-file", empty, f)
+	// A list with a name still checks the files against it.
+	if out, failed := lint(t, "--handlers", "shop.a", f); failed {
+		t.Fatalf("lint --handlers shop.a failed:\n%s", out)
+	}
+}

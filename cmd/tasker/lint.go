@@ -89,6 +89,11 @@ func handlerList(cmd *cobra.Command, list, file string) (map[string]bool, error)
 			known[h] = true
 		}
 	}
+	// A list of none (--handlers "$HANDLERS" with HANDLERS unset) had
+	// every handler of every file reported unknown.
+	if cmd.Flags().Changed("handlers") && len(known) == 0 {
+		return nil, fmt.Errorf("--handlers names no handler (got %q): give the handler names the binary registers, comma-separated, or leave --handlers out", list)
+	}
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -96,14 +101,18 @@ func handlerList(cmd *cobra.Command, list, file string) (map[string]bool, error)
 		}
 		defer f.Close()
 		sc := bufio.NewScanner(f)
+		named := false
 		for sc.Scan() {
 			line, _, _ := strings.Cut(sc.Text(), "#")
 			if line = strings.TrimSpace(line); line != "" {
-				known[line] = true
+				known[line], named = true, true
 			}
 		}
 		if err := sc.Err(); err != nil {
 			return nil, fmt.Errorf("--handlers-file %s: %w", file, err)
+		}
+		if !named {
+			return nil, fmt.Errorf("--handlers-file %s names no handler: give the names the binary registers, one per line, or leave --handlers-file out", file)
 		}
 	}
 	return known, nil
