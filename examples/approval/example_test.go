@@ -10,6 +10,23 @@ import (
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
+// approve is the README's snippet, verbatim (internal/readmetest checks
+// that they match).
+func approve(ctx context.Context, e *engine.Engine) (approval.Outcome, error) {
+	h, err := approval.Start(ctx, e, approval.Expense{ID: "exp-1", Employee: "ann", Cents: 4200})
+	if err != nil {
+		return approval.Outcome{}, err
+	}
+	// The manager's decision arrives as an event (sending it twice with the
+	// same key changes nothing).
+	for range 2 {
+		if _, err := e.SendEvent(ctx, h.TaskID, approval.EventName, "manager-decision", approval.Decision{Approved: true, By: "bob"}); err != nil {
+			return approval.Outcome{}, err
+		}
+	}
+	return h.Result(ctx) // {Status: "settled", ChargeID: "ch_exp-1", By: "bob"}
+}
+
 // An expense is charged, a manager approves it, and the charge is settled.
 func Example() {
 	ctx := context.Background()
@@ -29,18 +46,7 @@ func Example() {
 	go e.Run(ctx)
 	defer e.Stop(ctx)
 
-	h, err := approval.Start(ctx, e, approval.Expense{ID: "exp-1", Employee: "ann", Cents: 4200})
-	if err != nil {
-		panic(err)
-	}
-	// The manager's decision arrives as an event (sending it twice with
-	// the same key changes nothing).
-	for range 2 {
-		if _, err := e.SendEvent(ctx, h.TaskID, approval.EventName, "manager-decision", approval.Decision{Approved: true, By: "bob"}); err != nil {
-			panic(err)
-		}
-	}
-	out, err := h.Result(ctx)
+	out, err := approve(ctx, e)
 	if err != nil {
 		panic(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
-// encryptedEngine is the README's snippet, verbatim (internal/readmetest
-// checks that they match).
+// encryptedEngine is the snippet of the README and of examples/codec's,
+// verbatim (internal/readmetest checks that they match).
 func encryptedEngine(s store.Store) (*engine.Engine, error) {
 	c, err := codec.FromEnv(codec.KeyEnv) // TASKER_CODEC_KEY=$(openssl rand -base64 32)
 	if err != nil {

@@ -11,6 +11,16 @@ import (
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
+// book is the README's snippet, verbatim (internal/readmetest checks that
+// they match).
+func book(ctx context.Context, e *engine.Engine) (saga.Outcome, error) {
+	h, err := saga.Start(ctx, e, saga.Trip{ID: "trip-1", Traveller: "ann"})
+	if err != nil {
+		return saga.Outcome{}, err
+	}
+	return h.Result(ctx) // {Status: "compensated", FailedAt: "car", Compensated: [hotel-trip-1 flight-trip-1]}
+}
+
 // The car provider is down: the flight and the hotel are booked, the car
 // fails for good after its attempts, and the workflow cancels the hotel and
 // then the flight.
@@ -34,20 +44,16 @@ func Example() {
 	go e.Run(ctx)
 	defer e.Stop(ctx)
 
-	h, err := saga.Start(ctx, e, saga.Trip{ID: "trip-1", Traveller: "ann"})
+	out, err := book(ctx, e)
 	if err != nil {
 		panic(err)
 	}
-	out, err := h.Result(ctx)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(out.Status, "at", out.FailedAt+":", out.Reason)
+	fmt.Println(out.Status, "at", out.FailedAt+":", out.Reason, out.Compensated)
 	for _, entry := range agency.Log() {
 		fmt.Println(entry)
 	}
 	// Output:
-	// compensated at car: car provider unavailable
+	// compensated at car: car provider unavailable [hotel-trip-1 flight-trip-1]
 	// book flight-trip-1
 	// book hotel-trip-1
 	// cancel hotel-trip-1

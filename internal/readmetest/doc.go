@@ -1,5 +1,6 @@
-// Package readmetest keeps the README's Go snippets honest. Each ```go
-// block in README.md is preceded by a marker naming a Go function:
+// Package readmetest keeps the READMEs' Go snippets honest. Each ```go
+// block in README.md and in examples/*/README.md is preceded by a marker
+// naming a Go function:
 //
 //	<!-- snippet: engine/example_quickstart_test.go quickStart -->
 //

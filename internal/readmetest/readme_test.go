@@ -21,12 +21,38 @@ func TestReadmeSnippetsMirrorExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snippets, errs := check(root, string(readme))
+	snippets, errs := check(root, "README.md", string(readme))
 	for _, err := range errs {
 		t.Error(err)
 	}
 	if snippets < 4 {
 		t.Errorf("checked %d Go snippets; the README has at least 4", snippets)
+	}
+}
+
+// The examples' READMEs are held to the same rule: their snippets were
+// checked by nothing, and the codec's did not compile (c, err := …; e,
+// err := … with neither e nor the first err read).
+func TestExampleReadmesSnippetsMirrorExamples(t *testing.T) {
+	readmes, err := filepath.Glob(filepath.Join(root, "examples", "*", "README.md"))
+	if err != nil || len(readmes) == 0 {
+		t.Fatalf("no examples/*/README.md (%v)", err)
+	}
+	total := 0
+	for _, path := range readmes {
+		readme, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := filepath.Rel(root, path)
+		n, errs := check(root, filepath.ToSlash(name), string(readme))
+		for _, err := range errs {
+			t.Error(err)
+		}
+		total += n
+	}
+	if total < 3 {
+		t.Errorf("checked %d Go snippets in the examples' READMEs; they have at least 3", total)
 	}
 }
 
@@ -52,7 +78,7 @@ func TestCheckerCatchesDrift(t *testing.T) {
 			if !strings.Contains(text, c.from) {
 				t.Fatalf("README has no %q to change", c.from)
 			}
-			_, errs := check(root, strings.Replace(text, c.from, c.to, 1))
+			_, errs := check(root, "README.md", strings.Replace(text, c.from, c.to, 1))
 			if !strings.Contains(errors.Join(errs...).Error(), c.want) {
 				t.Fatalf("errors %v, want one saying %q", errs, c.want)
 			}
@@ -65,9 +91,9 @@ var (
 	marker = regexp.MustCompile(`<!-- snippet: (\S+) (\w+)( compile-only)? -->\s*$`)
 )
 
-// check returns how many ```go blocks README text has and every problem
-// with them.
-func check(root, text string) (int, []error) {
+// check returns how many ```go blocks text, the README named name, has and
+// every problem with them.
+func check(root, name, text string) (int, []error) {
 	var errs []error
 	blocks := fence.FindAllStringSubmatchIndex(text, -1)
 	for _, b := range blocks {
@@ -75,11 +101,11 @@ func check(root, text string) (int, []error) {
 		snippet := text[b[2]:b[3]]
 		m := marker.FindStringSubmatch(strings.TrimRight(text[:b[0]], "\n"))
 		if m == nil {
-			errs = append(errs, fmt.Errorf("README.md:%d: no snippet marker (<!-- snippet: FILE FUNC -->) before this ```go block", line))
+			errs = append(errs, fmt.Errorf("%s:%d: no snippet marker (<!-- snippet: FILE FUNC -->) before this ```go block", name, line))
 			continue
 		}
 		if err := checkSnippet(root, m[1], m[2], m[3] != "", snippet); err != nil {
-			errs = append(errs, fmt.Errorf("README.md:%d: %w", line, err))
+			errs = append(errs, fmt.Errorf("%s:%d: %w", name, line, err))
 		}
 	}
 	return len(blocks), errs
