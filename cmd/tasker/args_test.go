@@ -44,3 +44,15 @@ func TestLintRefusesAnEmptyHandlerList(t *testing.T) {
 		t.Fatalf("lint --handlers shop.a failed:\n%s", out)
 	}
 }
+
+// A ?schema= of --db (or TASKER_DB) that the store refuses is refused
+// naming where it was given: the store's words named Options.Schema, which
+// a CLI user never set ("postgres options: schema \" a\" has spaces
+// around it", "search_path=x beside Options.Schema").
+func TestDBSchemaParamRefusalsNameTheFlag(t *testing.T) {
+	const url = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1&"
+	mustFail(t, `--db: ?schema=" a" has spaces around it: write ?schema=a`, "migrate", "--db", url+"schema=%20a")
+	mustFail(t, `--db: ?schema=y beside ?search_path=x, which it replaces (every connection's search_path is the schema): give one`, "migrate", "--db", url+"search_path=x&schema=y")
+	t.Setenv("TASKER_DB", url+"schema=a%00b")
+	mustFail(t, `TASKER_DB: ?schema="a\x00b" is not a schema name (at most 63 bytes, no NUL)`, "tasks", "ls")
+}

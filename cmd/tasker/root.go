@@ -170,6 +170,9 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 			return nil, fmt.Errorf("%s: ?schema= needs one schema name (got %q); leave it out for the connection's current schema", from, s)
 		}
 		t.schema = q.Get("schema")
+		if err := checkSchemaParam(t.schema, q); err != nil {
+			return nil, fmt.Errorf("%s: %w", from, err)
+		}
 		u.RawQuery = pgdsn.Without(u.RawQuery, "schema")
 		t.pgURL = u.String()
 	default:
@@ -186,6 +189,23 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 		return nil, fmt.Errorf("%s %s is an SQLite URI: give the file's path alone (%s), or sqlite://%s", from, dsn, p, p)
 	}
 	return t, nil
+}
+
+// checkSchemaParam refuses, before anything is opened, the ?schema= the
+// store would refuse in words for programs, naming Options.Schema, which
+// a CLI user never set.
+func checkSchemaParam(schema string, q url.Values) error {
+	switch {
+	case schema == "":
+		return nil
+	case strings.TrimSpace(schema) != schema:
+		return fmt.Errorf("?schema=%q has spaces around it: write ?schema=%s", schema, strings.TrimSpace(schema))
+	case len(schema) > 63 || strings.IndexByte(schema, 0) >= 0:
+		return fmt.Errorf("?schema=%q is not a schema name (at most 63 bytes, no NUL)", schema)
+	case q.Has("search_path"):
+		return fmt.Errorf("?schema=%s beside ?search_path=%s, which it replaces (every connection's search_path is the schema): give one", schema, q.Get("search_path"))
+	}
+	return nil
 }
 
 // knownScheme reports whether s names a URL scheme --db takes.
