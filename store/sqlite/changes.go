@@ -73,7 +73,7 @@ func (s *Store) TaskDone() (<-chan struct{}, func()) {
 	// The first reading is taken before TaskDone returns: a commit made
 	// after the call (while the caller reads the task) must signal, and a
 	// poller that took its first reading later would miss it.
-	conn, err := s.ro.Conn(ctx)
+	conn, err := s.pollerConn(ctx)
 	if err != nil {
 		cancel()
 		return out, func() {} // closed store: waiters fall back to their poll
@@ -105,7 +105,46 @@ func (s *Store) Wakeups() <-chan struct{} {
 	if s.ro == nil || s.readOnly {
 		return nil
 	}
-	return s.wake.start(s.ro, s.every(), s.pres.alone, s.signals, &s.looks[1])
+	return s.wake.start(s.pollerConn, s.every(), s.pres.alone, s.signals, &s.looks[1])
+}
+
+// pollerConn is a connection of the read pool for a poller, which holds it
+// until it stops: the pool is widened by one first, and narrowed back when
+// the connection is closed, so the pollers' connections come on top of
+// ReadConns. Taken from the pool's ReadConns, the claim loop's poller
+// alone held the only one with ReadConns 1, and TaskDone and every read
+// (a claim's inputs, Wait's outcome) waited for ever.
+func (s *Store) pollerConn(ctx context.Context) (*pollConn, error) {
+	s.pollMu.Lock()
+	s.polling++
+	s.ro.SetMaxOpenConns(s.readConns + s.polling)
+	s.pollMu.Unlock()
+	conn, err := s.ro.Conn(ctx)
+	if err != nil {
+		s.pollerDone()
+		return nil, err
+	}
+	return &pollConn{Conn: conn, done: s.pollerDone}, nil
+}
+
+func (s *Store) pollerDone() {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	s.polling--
+	s.ro.SetMaxOpenConns(s.readConns + s.polling)
+}
+
+// pollConn is a poller's connection: Close gives it back and narrows the
+// pool.
+type pollConn struct {
+	*sql.Conn
+	done func()
+}
+
+func (c *pollConn) Close() error {
+	err := c.Conn.Close()
+	c.done()
+	return err
 }
 
 // signals returns the store's watch of other processes' signals, started
@@ -145,7 +184,7 @@ type wakeups struct {
 	done   chan struct{}
 }
 
-func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, signals func() *signalWatch, looks *atomic.Int64) <-chan struct{} {
+func (w *wakeups) start(pollerConn func(context.Context) (*pollConn, error), every time.Duration, alone func() bool, signals func() *signalWatch, looks *atomic.Int64) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ch != nil {
@@ -156,7 +195,7 @@ func (w *wakeups) start(ro *sql.DB, every time.Duration, alone func() bool, sign
 	w.cancel, w.done = cancel, make(chan struct{})
 	// The first reading is taken before Wakeups returns, as TaskDone's: a
 	// commit made after the call must signal.
-	conn, err := ro.Conn(ctx)
+	conn, err := pollerConn(ctx)
 	if err != nil {
 		close(w.done)
 		return w.ch // closed store: workers fall back to their poll

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +93,48 @@ func TestOpenNamesTheNegativeOption(t *testing.T) {
 		if err == nil || err.Error() != c.want {
 			t.Errorf("Open(%+v): %v, want %q", c.opts, err, c.want)
 		}
+	}
+}
+
+// The pollers of Wakeups and TaskDone each hold a connection of the read
+// pool for as long as they run: with ReadConns 1 the claim loop's poller
+// held the only one, and TaskDone and every read (a claim's inputs, a
+// Wait's outcome) waited for ever; with 2, a Wait took the other. Their
+// connections now come on top of ReadConns, so reads always have
+// ReadConns of their own.
+func TestPollersLeaveReadConnsToReads(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), &sqlite.Options{ReadConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	done := make(chan error, 1)
+	go func() {
+		_ = st.Wakeups()
+		_, stop := st.TaskDone()
+		_, stop2 := st.TaskDone()
+		defer stop2()
+		if _, err := st.QueueLags(ctx, time.Now()); err != nil {
+			done <- fmt.Errorf("a read with the pollers running: %w", err)
+			return
+		}
+		// Stopped, a poller gives its connection back and the pool
+		// narrows again: the next TaskDone still finds one.
+		stop()
+		_, stop3 := st.TaskDone()
+		defer stop3()
+		_, err := st.QueueLags(ctx, time.Now())
+		done <- err
+	}()
+	// The timer only bounds the failure: without a connection the calls
+	// wait for ever.
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("TaskDone or a read is still waiting for a connection of the read pool after 30 s")
 	}
 }

@@ -92,8 +92,9 @@ type Options struct {
 	// days). Memory is one connection that shares nothing: setting it
 	// there is refused.
 	BusyTimeout time.Duration
-	// ReadConns is the size of the read pool (default 4). Memory has
-	// none: setting it there is refused.
+	// ReadConns is the size of the read pool (default 4); the pollers
+	// behind Wakeups and TaskDone hold one connection each on top of it.
+	// Memory has none: setting it there is refused.
 	ReadConns int
 	// ReadOnly opens an existing file for reading only (mode=ro,
 	// query_only): Open creates, migrates and changes nothing, and refuses
@@ -198,6 +199,11 @@ type Store struct {
 	pres *presence
 	// readOnly: opened with Options.ReadOnly (no claim loop runs on it).
 	readOnly bool
+	// readConns is Options.ReadConns, and polling the read pool's
+	// connections its pollers hold (pollerConn), on top of it.
+	readConns int
+	pollMu    sync.Mutex
+	polling   int
 }
 
 // Open opens the database at path, creating the file when missing (but not
@@ -303,7 +309,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	bs := bunstore.New(rwDB, roDB, dialect{}, closeAll)
 	bs.SetQueryHooks(o.QueryHooks)
-	st := &Store{Store: bs, path: path, ro: ro}
+	st := &Store{Store: bs, path: path, ro: ro, readConns: o.ReadConns}
 	if ro != nil {
 		st.pres = openPresence(path)
 	}
