@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/cliconfig"
 )
 
@@ -14,19 +13,11 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "config", "", "YAML configuration file (preset, db, execution, retry, …; TASKER_* variables override it, flags override both)")
 }
 
-// loadConfig reads --config and the TASKER_* variables (see package
-// cliconfig) into an engine configuration; a --db the user did not give
-// takes the configuration's db (TASKER_DB, else the file's). Every
-// problem is reported at once.
-func loadConfig(cmd *cobra.Command, path string, db *string) (engine.Config, error) {
-	s, err := loadSettings(cmd, path, db)
-	if err != nil {
-		return engine.Config{}, err
-	}
-	return s.Config, nil
-}
-
-// loadSettings is loadConfig with what the configuration set.
+// loadSettings reads --config and the TASKER_* variables (see package
+// cliconfig) into the settings of an engine configuration, with what the
+// configuration set and where; a --db the user did not give takes the
+// configuration's db (TASKER_DB, else the file's). Every problem is
+// reported at once.
 func loadSettings(cmd *cobra.Command, path string, db *string) (*cliconfig.Settings, error) {
 	s, err := cliconfig.Load(path, os.Environ())
 	if err != nil {

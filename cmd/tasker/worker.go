@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,9 @@ import (
 // registerExtra, when set (by tests), registers more workflows on the
 // worker's engine.
 var registerExtra func(e *engine.Engine) error
+
+// defaultConcurrency is the engine's MaxConcurrency when none is given.
+const defaultConcurrency = 32
 
 func newWorkerCmd() *cobra.Command {
 	var db, configPath string
@@ -43,10 +47,11 @@ SIGTERM exits at once (status 128+signal).`,
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			cfg, err := loadConfig(cmd, configPath, &db)
+			settings, err := loadSettings(cmd, configPath, &db)
 			if err != nil {
 				return err
 			}
+			cfg := settings.Config
 			// The flags are checked, and the configuration with them,
 			// before the database is opened: a refused worker creates
 			// nothing.
@@ -54,8 +59,14 @@ SIGTERM exits at once (status 128+signal).`,
 				if concurrency < 0 {
 					return fmt.Errorf("--concurrency must not be negative, got %d", concurrency)
 				}
-				if m := cfg.Execution.MinConcurrency; concurrency > 0 && m > concurrency {
-					return fmt.Errorf("--concurrency %d is below the configuration's execution.min_concurrency %d", concurrency, m)
+				// Named with where min_concurrency was set, as cliconfig
+				// names both sources of an error about two keys.
+				if m := cfg.Execution.MinConcurrency; m > cmp.Or(concurrency, defaultConcurrency) {
+					flag := fmt.Sprint(concurrency)
+					if concurrency == 0 {
+						flag = fmt.Sprintf("0 (the engine's default, %d)", defaultConcurrency)
+					}
+					return fmt.Errorf("--concurrency %s is below execution.min_concurrency %d (%s)", flag, m, settings.From["execution.min_concurrency"])
 				}
 				cfg.Execution.MaxConcurrency = concurrency
 			}
@@ -131,7 +142,7 @@ SIGTERM exits at once (status 128+signal).`,
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "most handlers running at once (0: the engine's default, 32)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 0, fmt.Sprintf("most handlers running at once (0: the engine's default, %d)", defaultConcurrency))
 	cmd.Flags().DurationVar(&poll, "poll", 0, "how often to look for work started by other processes (0: the engine's default, 1s)")
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "after a signal, how long running steps may take to finish before their leases are given back")
 	cmd.Flags().DurationVar(&drain, "shutdown-timeout", 30*time.Second, "the former name of --drain")

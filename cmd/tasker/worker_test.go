@@ -200,8 +200,29 @@ func TestWorkerRefusesBadFlags(t *testing.T) {
 	mustFail(t, "--concurrency must not be negative, got -1", "worker", "--concurrency", "-1", "--db", db)
 	mustFail(t, "--poll must be 0 (the engine's default) or at least 1ms, got 1ns", "worker", "--poll", "1ns", "--db", db)
 	mustFail(t, "--poll must be 0 (the engine's default) or at least 1ms, got -2s", "worker", "--poll", "-2s", "--db", db)
-	mustFail(t, "--concurrency 8 is below the configuration's execution.min_concurrency 40", "worker", "--concurrency", "8", "--config", conf, "--db", db)
-	mustFail(t, "the configuration with --concurrency and --poll: config: execution min concurrency 40 exceeds max 32", "worker", "--concurrency", "0", "--config", conf, "--db", db)
+	mustFail(t, "--concurrency 8 is below execution.min_concurrency 40 ("+conf+":2)", "worker", "--concurrency", "8", "--config", conf, "--db", db)
+	mustFail(t, "--concurrency 0 (the engine's default, 32) is below execution.min_concurrency 40 ("+conf+":2)", "worker", "--concurrency", "0", "--config", conf, "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused worker created %s (%v)", db, err)
+	}
+}
+
+// A --concurrency below the configuration's min_concurrency names where
+// that was set, as an error about two of its keys does: the file's line,
+// or the variable that replaced it. It said "the configuration's", and,
+// for --concurrency 0, "the configuration with --concurrency and --poll:
+// config: execution min concurrency 40 exceeds max 32", naming neither.
+func TestWorkerConcurrencyRefusalNamesWhereMinWasSet(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "never.db")
+	conf := filepath.Join(dir, "tasker.yaml")
+	if err := os.WriteFile(conf, []byte("execution:\n  min_concurrency: 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TASKER_EXECUTION_MIN_CONCURRENCY", "40")
+	t.Setenv("TASKER_EXECUTION_MAX_CONCURRENCY", "64")
+	mustFail(t, "--concurrency 8 is below execution.min_concurrency 40 (TASKER_EXECUTION_MIN_CONCURRENCY)", "worker", "--concurrency", "8", "--config", conf, "--db", db)
+	mustFail(t, "--concurrency 0 (the engine's default, 32) is below execution.min_concurrency 40 (TASKER_EXECUTION_MIN_CONCURRENCY)", "worker", "--concurrency", "0", "--db", db)
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatalf("a refused worker created %s (%v)", db, err)
 	}

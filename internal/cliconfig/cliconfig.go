@@ -64,6 +64,9 @@ type Settings struct {
 	// Set lists the paths of the keys the file or the environment set
 	// (preset, execution.max_concurrency, …), in the order of the keys.
 	Set []string
+	// From says where each key of Set was set, for a command's errors
+	// about a value its flags contradict: "FILE:LINE" or "TASKER_X".
+	From map[string]string
 }
 
 // SectionsSet lists those of sections (execution, retry, …) under which
@@ -267,7 +270,7 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 		problems = append(problems, parseFile(file, data, vals)...)
 	}
 	problems = append(problems, parseEnv(env, vals)...)
-	s := &Settings{}
+	s := &Settings{From: map[string]string{}}
 	for _, k := range keys {
 		v, ok := vals[k.path]
 		if !ok {
@@ -277,6 +280,7 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 			problems = append(problems, fmt.Errorf("%s: %s: %w", v.where, k.path, err))
 		}
 		s.Set = append(s.Set, k.path)
+		s.From[k.path] = v.where
 	}
 	if len(problems) == 0 {
 		if err := Validate(s.Config); err != nil {
