@@ -17,9 +17,10 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 // cliconfig) into the settings of an engine configuration, with what the
 // configuration set and where; a --db the user did not give takes the
 // configuration's db (TASKER_DB, else the file's). Every problem is
-// reported at once.
-func loadSettings(cmd *cobra.Command, path string, db *string) (*cliconfig.Settings, error) {
-	s, err := cliconfig.Load(path, os.Environ())
+// reported at once. overridden are the keys the command's flags replace
+// (see cliconfig.Load).
+func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...string) (*cliconfig.Settings, error) {
+	s, err := cliconfig.Load(path, os.Environ(), overridden...)
 	if err != nil {
 		return nil, err
 	}

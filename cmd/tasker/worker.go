@@ -47,7 +47,14 @@ SIGTERM exits at once (status 128+signal).`,
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			settings, err := loadSettings(cmd, configPath, &db)
+			// The flags override the configuration: a max the flag
+			// replaces is not checked against the min (below, with the
+			// flag's value).
+			var overridden []string
+			if cmd.Flags().Changed("concurrency") {
+				overridden = append(overridden, "execution.max_concurrency")
+			}
+			settings, err := loadSettings(cmd, configPath, &db, overridden...)
 			if err != nil {
 				return err
 			}

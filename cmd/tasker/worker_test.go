@@ -227,3 +227,14 @@ func TestWorkerConcurrencyRefusalNamesWhereMinWasSet(t *testing.T) {
 		t.Fatalf("a refused worker created %s (%v)", db, err)
 	}
 }
+
+// The flags override the configuration, so a min_concurrency above the
+// default max is no error when --concurrency gives a max above it: it was
+// refused before the flag applied ("min concurrency 40 exceeds max 32").
+// (--poll 1ns makes the worker stop at the flags' check, after the
+// configuration was accepted.)
+func TestWorkerConcurrencyOverridesTheConfiguration(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "never.db")
+	t.Setenv("TASKER_EXECUTION_MIN_CONCURRENCY", "40")
+	mustFail(t, "--poll must be 0 (the engine's default) or at least 1ms, got 1ns", "worker", "--concurrency", "64", "--poll", "1ns", "--db", db)
+}

@@ -250,8 +250,11 @@ func EnvName(path string) string {
 }
 
 // Load reads the file at path (none when empty) and env ("KEY=VALUE", as
-// os.Environ returns it).
-func Load(path string, env []string) (*Settings, error) {
+// os.Environ returns it). The keys overridden names (paths, such as
+// execution.max_concurrency) are those the command's flags replace: the
+// checks of two keys together leave them out, the command making its own
+// with the flag's value.
+func Load(path string, env []string, overridden ...string) (*Settings, error) {
 	var data []byte
 	if path != "" {
 		var err error
@@ -259,11 +262,11 @@ func Load(path string, env []string) (*Settings, error) {
 			return nil, fmt.Errorf("reading the configuration: %w", err)
 		}
 	}
-	return Parse(path, data, env)
+	return Parse(path, data, env, overridden...)
 }
 
 // Parse is Load of data, named file in errors.
-func Parse(file string, data []byte, env []string) (*Settings, error) {
+func Parse(file string, data []byte, env []string, overridden ...string) (*Settings, error) {
 	var problems []error
 	vals := map[string]value{}
 	if len(data) > 0 {
@@ -285,6 +288,9 @@ func Parse(file string, data []byte, env []string) (*Settings, error) {
 	if len(problems) == 0 {
 		if err := Validate(s.Config); err != nil {
 			for _, e := range unjoin(err) {
+				if paths, ok := crossKeyPaths(e); ok && (slices.Contains(overridden, paths[0]) || slices.Contains(overridden, paths[1])) {
+					continue
+				}
 				problems = append(problems, crossKeyError(file, e, vals))
 			}
 		}

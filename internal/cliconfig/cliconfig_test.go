@@ -434,3 +434,20 @@ func TestCrossKeyErrorsNameEachSource(t *testing.T) {
 		}
 	}
 }
+
+// A key the command's flag overrides is left out of the checks of two keys
+// together: TASKER_EXECUTION_MIN_CONCURRENCY=40 with `worker --concurrency
+// 64` was refused as "min 40 exceeds max 32", the default the flag
+// replaces. Without the override, it still is.
+func TestOverriddenKeysLeftOutOfCrossKeyChecks(t *testing.T) {
+	env := []string{"TASKER_EXECUTION_MIN_CONCURRENCY=40"}
+	if _, err := Parse("", nil, env, "execution.max_concurrency"); err != nil {
+		t.Fatalf("with max_concurrency overridden: %v", err)
+	}
+	if _, err := Parse("", nil, env); err == nil || !strings.Contains(err.Error(), "min concurrency 40 exceeds max 32") {
+		t.Fatalf("without the override: %v, want min above max refused", err)
+	}
+	if _, err := Parse("", nil, []string{"TASKER_RETRY_BASE=1m", "TASKER_RETRY_MAX=1s"}, "execution.max_concurrency"); err == nil {
+		t.Fatal("an override of another key let retry max below base through")
+	}
+}

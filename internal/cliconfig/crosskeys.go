@@ -30,6 +30,17 @@ var crossKeys = []struct {
 	}},
 }
 
+// crossKeyPaths are the two keys e, an error of Validate of the whole
+// configuration, is about; false for an error about something else.
+func crossKeyPaths(e error) ([2]string, bool) {
+	for _, c := range crossKeys {
+		if strings.HasPrefix(e.Error(), c.prefix) {
+			return c.paths, true
+		}
+	}
+	return [2]string{}, false
+}
+
 // crossKeyError is e, an error of Validate of the whole configuration,
 // with where each of the keys it is about came from; e with file (the
 // configuration's name when none) for any other.
