@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,13 +21,41 @@ import (
 )
 
 func main() {
-	env := flag.String("env", "development", "environment whose overrides apply (empty: none)")
-	file := flag.String("file", "", "template file (default: process_order.yaml here or in examples/yaml)")
-	orders := flag.Int("orders", 3, "orders to run")
-	flag.Parse()
-	if err := run(context.Background(), os.Stdout, templatePath(*file), *env, *orders); err != nil {
+	a, err := parseArgs(os.Args[1:])
+	if err == nil {
+		err = run(context.Background(), os.Stdout, templatePath(a.file), a.env, a.orders)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+type args struct {
+	env, file string
+	orders    int
+}
+
+// parseArgs reads the flags, refusing a word after them (ignored, it ran
+// the default environment) and an -orders below 1 (it ran nothing).
+func parseArgs(argv []string) (args, error) {
+	var a args
+	fs := flag.NewFlagSet("yaml", flag.ContinueOnError)
+	fs.StringVar(&a.env, "env", "development", "environment whose overrides apply (empty: none)")
+	fs.StringVar(&a.file, "file", "", "template file (default: process_order.yaml here or in examples/yaml)")
+	fs.IntVar(&a.orders, "orders", 3, "orders to run")
+	if err := fs.Parse(argv); err != nil {
+		return a, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return a, fmt.Errorf("unexpected argument %q: the environment is -env NAME, the file -file PATH", fs.Arg(0))
+	case a.orders < 1:
+		return a, fmt.Errorf("-orders must be at least 1, got %d", a.orders)
+	}
+	return a, nil
 }
 
 // templatePath finds the YAML file whether the program runs from the

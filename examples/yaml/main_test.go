@@ -128,3 +128,25 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// A word after the flags and an -orders below 1 are refused: the first was
+// ignored (go run ./examples/yaml prod ran the development override), the
+// second ran no order and exited 0, as if all had gone well.
+func TestMistakenArgumentsRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"prod"}, `unexpected argument "prod": the environment is -env NAME`},
+		{[]string{"-orders", "0"}, "-orders must be at least 1, got 0"},
+		{[]string{"-orders", "-2"}, "-orders must be at least 1, got -2"},
+	} {
+		if _, err := parseArgs(c.args); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("parseArgs(%q): %v, want an error saying %q", c.args, err, c.want)
+		}
+	}
+	a, err := parseArgs([]string{"-env", "", "-orders", "2"})
+	if err != nil || a.env != "" || a.orders != 2 || a.file != "" {
+		t.Fatalf("parseArgs(-env '' -orders 2) = %+v, %v", a, err)
+	}
+}
