@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +57,19 @@ func TestDBSchemaParamRefusalsNameTheFlag(t *testing.T) {
 	mustFail(t, `--db: ?schema=y beside ?search_path=x, which it replaces (every connection's search_path is the schema): give one`, "migrate", "--db", url+"search_path=x&schema=y")
 	t.Setenv("TASKER_DB", url+"schema=a%00b")
 	mustFail(t, `TASKER_DB: ?schema="a\x00b" is not a schema name (at most 63 bytes, no NUL)`, "tasks", "ls")
+}
+
+// A --db (or TASKER_DB) with spaces around it is refused, saying so: a
+// padded variable ("x.db ") created and migrated a file of that name, a
+// database beside the one meant, which every later command without the
+// space then did not find.
+func TestDBWithSpacesAroundRefused(t *testing.T) {
+	dir := t.TempDir()
+	padded := filepath.Join(dir, "x.db") + " "
+	mustFail(t, fmt.Sprintf("--db %q has spaces around it: write %q", padded, strings.TrimSpace(padded)), "migrate", "--db", padded)
+	t.Setenv("TASKER_DB", " "+filepath.Join(dir, "y.db"))
+	mustFail(t, fmt.Sprintf("TASKER_DB %q has spaces around it", " "+filepath.Join(dir, "y.db")), "migrate")
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a refused command created %v", entries)
+	}
 }

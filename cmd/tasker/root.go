@@ -143,6 +143,11 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, fmt.Errorf("%s is empty: give an SQLite file path or a postgres:// URL", from)
 	}
+	// A padded variable ("x.db ") created a file of that name, beside
+	// the database meant.
+	if t := strings.TrimSpace(dsn); t != dsn {
+		return nil, fmt.Errorf("%s %q has spaces around it: write %q", from, dsn, t)
+	}
 	t := &dbTarget{dsn: dsn}
 	scheme, rest, isURL := strings.Cut(dsn, "://")
 	switch {
