@@ -84,6 +84,9 @@ the same --db charges it, then waits for the decision, sent with
 				}
 				return fmt.Errorf("--id is %s: give the expense id, or leave --id out for a random one", what)
 			}
+			if err := errors.Join(padded("--id", id), padded("--employee", employee)); err != nil {
+				return err
+			}
 			if id == "" {
 				b := make([]byte, 4)
 				_, _ = rand.Read(b)

@@ -73,3 +73,19 @@ func TestDBWithSpacesAroundRefused(t *testing.T) {
 		t.Fatalf("a refused command created %v", entries)
 	}
 }
+
+// An event NAME, --key, or approval start's --id or --employee with spaces
+// around it is refused, saying so, before anything is opened: " approval"
+// was sent as an event no WaitEvent("approval") reads, " k" as a key whose
+// repeat without the space was another event, " exp-1" started a second
+// expense beside exp-1's.
+func TestPaddedNamesRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `the event NAME " approval" has spaces around it: write "approval"`, "events", "send", "1", " approval", "--db", db)
+	mustFail(t, `--key "k " has spaces around it: write "k"`, "events", "send", "1", "approval", "--key", "k ", "--db", db)
+	mustFail(t, `--id " exp-1" has spaces around it: write "exp-1"`, "approval", "start", "--amount", "5", "--id", " exp-1", "--db", db)
+	mustFail(t, `--employee "bob\n" has spaces around it: write "bob"`, "approval", "start", "--amount", "5", "--employee", "bob\n", "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused command touched the database: %v", err)
+	}
+}

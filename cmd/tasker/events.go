@@ -54,6 +54,9 @@ updates sent with engine.Update.`,
 			if strings.TrimSpace(key) == "" && cmd.Flags().Changed("key") {
 				return errors.New("--key is empty: give the idempotency key, or leave --key out for an event sent every time")
 			}
+			if err := errors.Join(padded("the event NAME", name), padded("--key", key)); err != nil {
+				return err
+			}
 			// The payload is checked here, before anything is opened: the
 			// engine would otherwise carry it as an opaque document to a
 			// WaitEvent that fails decoding it.

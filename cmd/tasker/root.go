@@ -145,8 +145,8 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 	}
 	// A padded variable ("x.db ") created a file of that name, beside
 	// the database meant.
-	if t := strings.TrimSpace(dsn); t != dsn {
-		return nil, fmt.Errorf("%s %q has spaces around it: write %q", from, dsn, t)
+	if err := padded(from, dsn); err != nil {
+		return nil, err
 	}
 	t := &dbTarget{dsn: dsn}
 	scheme, rest, isURL := strings.Cut(dsn, "://")
@@ -209,6 +209,16 @@ func checkSchemaParam(schema string, q url.Values) error {
 		return fmt.Errorf("?schema=%q is not a schema name (at most 63 bytes, no NUL)", schema)
 	case q.Has("search_path"):
 		return fmt.Errorf("?schema=%s beside ?search_path=%s, which it replaces (every connection's search_path is the schema): give one", schema, q.Get("search_path"))
+	}
+	return nil
+}
+
+// padded refuses a value with spaces around it, named what: an event name,
+// an idempotency key or an expense id so given (a padded variable) is
+// another one than meant, matching nothing the unpadded one does.
+func padded(what, v string) error {
+	if t := strings.TrimSpace(v); t != v && t != "" {
+		return fmt.Errorf("%s %q has spaces around it: write %q", what, v, t)
 	}
 	return nil
 }
