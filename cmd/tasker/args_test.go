@@ -89,3 +89,24 @@ func TestPaddedNamesRefused(t *testing.T) {
 		t.Fatalf("a refused command touched the database: %v", err)
 	}
 }
+
+// Whole-number flags are read in decimal, as the CLI prints ids and
+// counts: pflag reads them with base 0, so --before 010 listed from task 7
+// (octal 8), and --limit 0x2, --orders 1_0 or --before +9 were taken.
+func TestIntFlagsReadInDecimal(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "d.db")
+	mustExecute(t, "demo", "--orders", "12", "--db", db)
+	r := rows(mustExecute(t, "tasks", "ls", "--before", "010", "--db", db))
+	if len(r) != 9 || !strings.HasPrefix(r[0], "9 ") {
+		t.Fatalf("tasks ls --before 010 listed %d tasks from %q, want 9 from task 9", len(r), r[0])
+	}
+	mustFail(t, `invalid argument "0x2" for "--limit" flag: want a whole number in decimal digits`, "tasks", "ls", "--limit", "0x2", "--db", db)
+	mustFail(t, `invalid argument "+9" for "--before" flag: want a whole number in decimal digits`, "tasks", "ls", "--before", "+9", "--db", db)
+	other := filepath.Join(dir, "other.db")
+	mustFail(t, `invalid argument "1_0" for "--orders" flag`, "demo", "--orders", "1_0", "--db", other)
+	mustFail(t, `invalid argument "0b1" for "--concurrency" flag`, "worker", "--concurrency", "0b1", "--db", other)
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", other, err)
+	}
+}

@@ -37,8 +37,8 @@ completion and prints a summary. Each run adds new orders to the database.`,
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
-	cmd.Flags().IntVar(&o.orders, "orders", 200, "orders to run")
-	cmd.Flags().IntVar(&o.concurrency, "concurrency", 0, "most handlers running at once (0: the engine's default, 32)")
+	intFlag(cmd.Flags(), &o.orders, "orders", 200, "orders to run")
+	intFlag(cmd.Flags(), &o.concurrency, "concurrency", 0, "most handlers running at once (0: the engine's default, 32)")
 	// Not addDBFlag: TASKER_DB does not apply, so the demo's orders go to
 	// the demo's own file unless --db names another database, never to the
 	// one a worker's environment names.

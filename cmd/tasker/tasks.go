@@ -188,8 +188,8 @@ it creates, migrates and changes nothing.`,
 	}
 	cmd.Flags().StringVar(&state, "state", "", "only tasks in these states (comma-separated: "+joinStates()+")")
 	cmd.Flags().StringVar(&workflow, "workflow", "", "only tasks of this workflow (namespace/name)")
-	cmd.Flags().IntVar(&limit, "limit", 50, fmt.Sprintf("most tasks to list (1 to %d)", maxListLimit))
-	cmd.Flags().Int64Var(&before, "before", 0, "only tasks with a smaller id (the cursor the previous page printed)")
+	intFlag(cmd.Flags(), &limit, "limit", 50, fmt.Sprintf("most tasks to list (1 to %d)", maxListLimit))
+	intFlag(cmd.Flags(), &before, "before", 0, "only tasks with a smaller id (the cursor the previous page printed)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"tasks": [...], "next_before": ID} (next_before absent on the last page)`)
 	addDBFlag(cmd, &db)
 	return cmd
