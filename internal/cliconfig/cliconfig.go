@@ -435,9 +435,12 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 					continue
 				}
 				val.s = fmt.Sprint(x)
-				if _, isString := x.(string); !isString && k.kind == kString {
+				if _, isString := x.(string); !isString && (k.kind == kString || k.kind == kInt) {
 					// A name that reads as a number keeps its text:
-					// worker_id: 007 is "007", not the number's "7".
+					// worker_id: 007 is "007", not the number's "7". A
+					// number is read from its text as its variable's
+					// is: YAML took 010 as octal 8, and 0x10, 1_000
+					// and 4.0 as numbers a variable is refused for.
 					if t, ok := texts[path]; ok {
 						val.s = t
 					}

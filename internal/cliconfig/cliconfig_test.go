@@ -451,3 +451,23 @@ func TestOverriddenKeysLeftOutOfCrossKeyChecks(t *testing.T) {
 		t.Fatal("an override of another key let retry max below base through")
 	}
 }
+
+// A whole number in the file is read from its text, as its variable's is:
+// YAML took max_concurrency: 010 as octal 8 (TASKER_…=010 is 10), and
+// 0x10, 0b11, 1_000 and 4.0 as numbers a variable of the same text is
+// refused for.
+func TestNumbersReadAsTheirVariablesAre(t *testing.T) {
+	s, err := Parse("c.yaml", []byte("execution:\n  max_concurrency: 010\n"), nil)
+	if err != nil || s.Config.Execution.MaxConcurrency != 10 {
+		t.Fatalf("max_concurrency: 010 read as %+v (%v), want 10 as TASKER_EXECUTION_MAX_CONCURRENCY=010 is", s, err)
+	}
+	for _, v := range []string{"0x10", "0b11", "1_000", "4.0"} {
+		_, err := Parse("c.yaml", []byte("execution:\n  batch_size: "+v+"\n"), nil)
+		if want := `c.yaml:2: execution.batch_size: "` + v + `" is not a whole number ≥ 0`; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("batch_size: %s: %v, want an error saying %q", v, err, want)
+		}
+		if _, err := Parse("", nil, []string{"TASKER_EXECUTION_BATCH_SIZE=" + v}); err == nil {
+			t.Errorf("TASKER_EXECUTION_BATCH_SIZE=%s accepted", v)
+		}
+	}
+}
