@@ -19,11 +19,22 @@ import (
 )
 
 func main() {
+	if err := checkArgs(os.Args[1:]); err != nil {
+		log.Fatal(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// checkArgs refuses arguments: ignored, `orderflow 100` ran ten orders.
+func checkArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("orderflow takes no arguments, got %q: it runs ten orders on ./orderflow.db", args)
+	}
+	return nil
 }
 
 func run(ctx context.Context) error {
