@@ -123,13 +123,23 @@ var DefaultWorkloads = func() string {
 	return strings.Join(names, ",")
 }()
 
+// checkScale refuses a --scale that sizes no workload: zero, negative, NaN
+// (which every comparison passes, so each workload ran at size 1) or
+// infinite.
+func checkScale(scale float64) error {
+	if !(scale > 0) || math.IsInf(scale, 1) {
+		return fmt.Errorf("--scale must be a positive number, got %g", scale)
+	}
+	return nil
+}
+
 func scaled(n int, scale float64) int { return max(1, int(math.Round(float64(n)*scale))) }
 
 // Run runs the chosen workloads and prints the table to out. It fails when
 // a workload fails or does not complete every workflow.
 func Run(ctx context.Context, out io.Writer, o Options) error {
-	if o.Scale <= 0 {
-		return fmt.Errorf("--scale must be positive, got %g", o.Scale)
+	if err := checkScale(o.Scale); err != nil {
+		return err
 	}
 	chosen, err := chooseWorkloads(o.Workloads)
 	if err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,6 +32,25 @@ func TestChooseWorkloads(t *testing.T) {
 	}
 	if _, err := chooseWorkloads(" , "); err == nil || !strings.Contains(err.Error(), "names no workload") {
 		t.Fatalf("empty list: err = %v", err)
+	}
+}
+
+// A --scale that sizes no workload is refused before anything runs: NaN
+// passed the check (every comparison with it is false) and ran each
+// workload at size 1.
+func TestScaleRefused(t *testing.T) {
+	for _, scale := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		var out strings.Builder
+		err := Run(context.Background(), &out, Options{Scale: scale, Workloads: "W1", DB: filepath.Join(t.TempDir(), "b.db")})
+		if err == nil || !strings.Contains(err.Error(), "--scale must be a positive number") {
+			t.Errorf("Run with scale %g: %v, want a refusal naming --scale", scale, err)
+		}
+		if err := RunExperiments(context.Background(), &out, Options{Scale: scale}); err == nil || !strings.Contains(err.Error(), "--scale") {
+			t.Errorf("RunExperiments with scale %g: %v, want a refusal naming --scale", scale, err)
+		}
+		if out.Len() > 0 {
+			t.Errorf("scale %g: printed %q before refusing", scale, out.String())
+		}
 	}
 }
 

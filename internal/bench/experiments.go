@@ -51,8 +51,8 @@ func loadAvg() string {
 // directory), PostgreSQL rows when o.DB is a postgres:// URL (each run in a
 // fresh schema, dropped afterwards).
 func RunExperiments(ctx context.Context, out io.Writer, o Options) error {
-	if o.Scale <= 0 {
-		return fmt.Errorf("--scale must be positive, got %g", o.Scale)
+	if err := checkScale(o.Scale); err != nil {
+		return err
 	}
 	for f := range strings.SplitSeq(o.Only, ",") {
 		switch strings.ToUpper(strings.TrimSpace(f)) {
