@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -43,8 +44,8 @@ func BenchmarkOverviewPage(b *testing.B) {
 	span := 48 * 3600.0 / float64(n)
 	for _, q := range []string{
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-		INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, state, created_at, updated_at)
-		SELECT 'bench', 'wf' || (i % 5), '1.0.0', 'dag', 'k' || i, CASE i % 10 WHEN 0 THEN 'error' ELSE 'complete' END,
+		INSERT INTO tasker_tasks (namespace, name, version, kind, identity_key, state, transition_seq, created_at, updated_at)
+		SELECT 'bench', 'wf' || (i % 5), '1.0.0', 'dag', 'k' || i, CASE i % 10 WHEN 0 THEN 'error' ELSE 'complete' END, 2,
 			strftime('%Y-%m-%d %H:%M:%f+00:00', ?, '+' || (i * ?) || ' seconds'), strftime('%Y-%m-%d %H:%M:%f+00:00', ?, '+' || (i * ?) || ' seconds') FROM n`,
 		// In time order, as an append-only table fills.
 		`INSERT INTO tasker_task_transitions (task_id, from_state, to_state, sort_key, created_at)
@@ -92,6 +93,7 @@ func BenchmarkOverviewPage(b *testing.B) {
 			}
 		}
 	})
+	latest := fmt.Sprintf(`href="tasks/%d"`, n/10*10) // the task that failed last
 	for _, rng := range []string{"1h", "24h"} {
 		b.Run(rng, func(b *testing.B) {
 			for b.Loop() {
@@ -99,7 +101,7 @@ func BenchmarkOverviewPage(b *testing.B) {
 				req.AddCookie(&http.Cookie{Name: "tasker_session", Value: secret})
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `data-total="throughput"`) {
+				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `data-total="throughput"`) || !strings.Contains(rec.Body.String(), latest) {
 					b.Fatalf("%d %.300s", rec.Code, rec.Body)
 				}
 			}

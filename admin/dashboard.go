@@ -307,7 +307,8 @@ func (s *server) overviewPage(w http.ResponseWriter, r *http.Request, pg *page) 
 		s.uiError(w, pg, http.StatusServiceUnavailable, err)
 		return
 	}
-	failed, err := s.st.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskError}, Limit: 10})
+	// The latest failures, however old the tasks.
+	failed, err := s.st.ListTasks(ctx, &store.ListTasksParams{Order: store.OrderByFailed, Limit: 10})
 	if err != nil {
 		s.uiError(w, pg, http.StatusServiceUnavailable, err)
 		return

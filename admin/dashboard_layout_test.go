@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -367,11 +368,10 @@ func TestDashboardStaleFormLinksBack(t *testing.T) {
 	}
 }
 
-// TestDashboardOverviewTasksInError: the overview's list of tasks in
-// error says what it lists, the newest tasks (by creation) in error, and
-// links to all of them when it shows some. It was headed "Recent
-// failures" beside an "updated" column, but lists the tasks created last:
-// a long-running task that failed a moment ago was left out once ten
+// TestDashboardOverviewTasksInError: the overview lists the latest
+// failures, the tasks in error that failed last first, and links to all of
+// them when it shows some. It listed the tasks created last: the oldest
+// task, retried and failed again a moment ago, was left out once ten
 // newer tasks were in error.
 func TestDashboardOverviewTasksInError(t *testing.T) {
 	tab := browser(t)
@@ -383,13 +383,27 @@ func TestDashboardOverviewTasksInError(t *testing.T) {
 	if err := e.Register(&engine.Template{Namespace: "f", Name: "ail", Steps: []engine.StepTemplate{{Name: "s", Handler: "boom"}}}); err != nil {
 		t.Fatal(err)
 	}
+	var oldest int64
 	for i := range 11 {
-		if _, err := e.Start(ctx, "f/ail", map[string]int{"n": i}); err != nil {
+		h, err := e.Start(ctx, "f/ail", map[string]int{"n": i})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			oldest = h.TaskID
 		}
 	}
 	if _, err := e.RunOnce(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if err := e.Retry(ctx, oldest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taskState(t, e.Store(), oldest); got != store.TaskError {
+		t.Fatalf("the retried task is %s, want error", got)
 	}
 	h, err := admin.Handler(admin.Config{Engine: e, AllowAnonymous: true})
 	if err != nil {
@@ -400,8 +414,10 @@ func TestDashboardOverviewTasksInError(t *testing.T) {
 	c := tab()
 	do(t, c, chromedp.Navigate(ts.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#in-error")))
 	screenshot(t, c, "overview-in-error")
-	got := eval[[]string](t, c, `[document.querySelector("#in-error h2").textContent, document.querySelector("#in-error a#all-in-error")?.textContent ?? "", String(document.querySelectorAll("#in-error tbody tr").length)]`)
-	if got[0] != "Tasks in error, newest first" || got[1] != "All 11 tasks in error →" || got[2] != "10" {
-		t.Errorf("the overview's tasks in error: heading %q, link %q, %s rows; want what it lists named, a link to all 11, 10 rows", got[0], got[1], got[2])
+	got := eval[[]string](t, c, `[document.querySelector("#in-error h2").textContent, document.querySelector("#in-error a#all-in-error")?.textContent ?? "",
+		String(document.querySelectorAll("#in-error tbody tr").length), document.querySelector("#in-error tbody tr a")?.textContent ?? ""]`)
+	want := []string{"Latest failures (tasks in error, the last failed first)", "All 11 tasks in error →", "10", fmt.Sprintf("#%d", oldest)}
+	if !slices.Equal(got, want) {
+		t.Errorf("the overview's latest failures: heading, link, rows, first task %q; want %q", got, want)
 	}
 }

@@ -452,7 +452,8 @@ func seqOf(s *Step) int {
 	return *s.Sequence
 }
 
-// ListTasksParams filter and page a task listing, newest first.
+// ListTasksParams filter and page a task listing, newest first (or as
+// Order says).
 type ListTasksParams struct {
 	Namespace string
 	Name      string
@@ -463,11 +464,29 @@ type ListTasksParams struct {
 	// CreatedAfter and CreatedBefore, when set, keep tasks created at or
 	// after, and before, those times.
 	CreatedAfter, CreatedBefore time.Time
-	// Before is the keyset cursor: only tasks with a smaller id (0: from
-	// the newest). Pass the previous page's NextCursor.
+	// Order is the listing's order: OrderByID (the default) or
+	// OrderByFailed.
+	Order TaskOrder
+	// Before is the keyset cursor: only tasks after it in the order (by
+	// id: a smaller id; 0: from the first). Pass the previous page's
+	// NextCursor.
 	Before int64
 	Limit  int // 0: the default 50; at most 1000 (more lists 1000)
 }
+
+// TaskOrder is the order of a task listing.
+type TaskOrder string
+
+// Task listing orders.
+const (
+	// OrderByID lists the newest (created last) first.
+	OrderByID TaskOrder = ""
+	// OrderByFailed lists the tasks in error, the one that failed last
+	// first (by its move into error, which its transitions record; an
+	// index of those moves serves it), whenever it was created. Tasks
+	// not in error are not listed.
+	OrderByFailed TaskOrder = "failed"
+)
 
 // TaskPage is one page of tasks. NextCursor is 0 on the last page.
 type TaskPage struct {

@@ -324,6 +324,9 @@ func (p *ListTasksParams) Validate() error {
 	if p.Before < 0 {
 		errs = append(errs, invalid("before", "must be a task id (0: the first page), got %d", p.Before))
 	}
+	if p.Order != OrderByID && p.Order != OrderByFailed {
+		errs = append(errs, invalid("order", "must be %q (by id) or %q, got %q", OrderByID, OrderByFailed, p.Order))
+	}
 	if p.ParentID != nil && *p.ParentID < 1 {
 		errs = append(errs, invalid("parent_id", "must be a task id, got %d", *p.ParentID))
 	}

@@ -154,6 +154,58 @@ func testListFilters(t *testing.T, b *bundle) {
 	}
 }
 
+// testListByFailed: OrderByFailed lists the tasks in error by when they
+// failed, the last first, not by when they were created (the overview's
+// latest failures): a task retried and failed again is listed at its
+// second failure, one retried and not failed since is not listed; the
+// cursor pages on in that order.
+func testListByFailed(t *testing.T, b *bundle) {
+	first, second, third, retried := b.create(t, chain("a")), b.create(t, chain("a")), b.create(t, chain("a")), b.create(t, chain("a"))
+	b.create(t, chain("a")) // pending: not listed
+	move := func(id int64, from, to store.TaskState, after time.Duration) {
+		t.Helper()
+		if _, err := b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: id, From: from, To: to, Now: b.now.Add(after)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move(first.Task.ID, store.TaskPending, store.TaskError, time.Minute)
+	move(second.Task.ID, store.TaskPending, store.TaskError, 2*time.Minute)
+	move(retried.Task.ID, store.TaskPending, store.TaskError, 3*time.Minute)
+	move(third.Task.ID, store.TaskPending, store.TaskError, 4*time.Minute)
+	move(first.Task.ID, store.TaskError, store.TaskPending, 5*time.Minute)
+	move(first.Task.ID, store.TaskPending, store.TaskError, 6*time.Minute)
+	move(retried.Task.ID, store.TaskError, store.TaskPending, 7*time.Minute)
+	list := func(before int64) *store.TaskPage {
+		t.Helper()
+		page, err := b.s.ListTasks(b.ctx, &store.ListTasksParams{Order: store.OrderByFailed, Limit: 2, Before: before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page
+	}
+	page := list(0)
+	if len(page.Tasks) != 2 || page.Tasks[0].ID != first.Task.ID || page.Tasks[1].ID != third.Task.ID || page.NextCursor == 0 {
+		t.Fatalf("first page by failure: %v; want tasks %d then %d, and a cursor", taskIDs(page), first.Task.ID, third.Task.ID)
+	}
+	if rest := list(page.NextCursor); len(rest.Tasks) != 1 || rest.Tasks[0].ID != second.Task.ID || rest.NextCursor != 0 {
+		t.Fatalf("second page by failure: %v (cursor %d); want task %d alone", taskIDs(rest), rest.NextCursor, second.Task.ID)
+	}
+	other, err := b.s.ListTasks(b.ctx, &store.ListTasksParams{Order: store.OrderByFailed, Namespace: "other", CreatedAfter: b.now.Add(-time.Hour)})
+	if err != nil || len(other.Tasks) != 0 {
+		t.Fatalf("by failure in another namespace: %v, %v; want none", other, err)
+	}
+	_, err = b.s.ListTasks(b.ctx, &store.ListTasksParams{Order: "updated"})
+	wantErr(t, err, store.ErrInvalid, "order", "updated")
+}
+
+func taskIDs(p *store.TaskPage) []int64 {
+	var out []int64
+	for _, x := range p.Tasks {
+		out = append(out, x.ID)
+	}
+	return out
+}
+
 // testTaskActivity: creations, completions and failures are counted in the
 // interval of their transitions; intervals with none are present and
 // empty; transitions before the window are not counted.

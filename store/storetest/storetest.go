@@ -90,6 +90,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ListFilters":                testListFilters,
 		"CreatedWindowsExact":        testCreatedWindowsExact,
 		"ListTasksBadParams":         testListTasksBadParams,
+		"ListByFailed":               testListByFailed,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
 		"ClaimedDeps":                testClaimedDeps,

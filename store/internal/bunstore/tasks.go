@@ -331,7 +331,8 @@ func (s *Store) GetTaskByIdentity(ctx context.Context, key string) (*store.Task,
 	return t, nil
 }
 
-// ListTasks lists tasks newest first with keyset pagination.
+// ListTasks lists tasks newest first (or by failure) with keyset
+// pagination.
 func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store.TaskPage, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("listing tasks: %w", err)
@@ -344,30 +345,44 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 		limit = 1000
 	}
 	var tasks []*store.Task
-	q := s.ro.NewSelect().Model(&tasks).Order("id DESC").Limit(int64(limit + 1))
+	q := s.ro.NewSelect().Model(&tasks).Limit(int64(limit + 1))
+	if p.Order == store.OrderByFailed {
+		// A task's transition of sort_key transition_seq is its move into
+		// its state: into error, for those in error now, each once.
+		q = q.Join("JOIN tasker_task_transitions AS tr ON tr.task_id = t.id AND tr.sort_key = t.transition_seq").
+			Where("tr.to_state = 'error'").Order("tr.id DESC")
+	} else {
+		q = q.Order("t.id DESC")
+	}
 	if p.Namespace != "" {
-		q = q.Where("namespace = ?", p.Namespace)
+		q = q.Where("t.namespace = ?", p.Namespace)
 	}
 	if p.Name != "" {
-		q = q.Where("name = ?", p.Name)
+		q = q.Where("t.name = ?", p.Name)
 	}
 	if len(p.States) > 0 {
-		q = q.Where("state IN (?)", bun.List(p.States))
+		q = q.Where("t.state IN (?)", bun.List(p.States))
 	}
 	if p.ParentID != nil {
-		q = q.Where("parent_id = ?", *p.ParentID)
+		q = q.Where("t.parent_id = ?", *p.ParentID)
 	}
 	if p.Queue != "" {
-		q = q.Where("queue = ?", p.Queue)
+		q = q.Where("t.queue = ?", p.Queue)
 	}
 	if !p.CreatedAfter.IsZero() {
-		q = q.Where("created_at >= ?", p.CreatedAfter.UTC())
+		q = q.Where("t.created_at >= ?", p.CreatedAfter.UTC())
 	}
 	if !p.CreatedBefore.IsZero() {
-		q = q.Where("created_at < ?", p.CreatedBefore.UTC())
+		q = q.Where("t.created_at < ?", p.CreatedBefore.UTC())
 	}
-	if p.Before > 0 {
-		q = q.Where("id < ?", p.Before)
+	switch {
+	case p.Before > 0 && p.Order == store.OrderByFailed:
+		// After the cursor task's move into error (none, and so nothing,
+		// once it left error).
+		q = q.Where(`tr.id < (SELECT x.id FROM tasker_task_transitions x JOIN tasker_tasks c ON x.task_id = c.id AND x.sort_key = c.transition_seq
+			WHERE c.id = ?)`, p.Before)
+	case p.Before > 0:
+		q = q.Where("t.id < ?", p.Before)
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, s.wrap("listing tasks", err)
