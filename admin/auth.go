@@ -69,6 +69,9 @@ func rank(role string) int {
 type principal struct {
 	role  string
 	actor string // recorded in transition metadata: "token:<name>" or "anonymous"
+	// secret is the token it presented (none when anonymous): the key of
+	// its dashboard forms' CSRF token (see server.csrf).
+	secret string
 }
 
 // errUnauthorized is a 401: no token. The other 401s (authError) match
@@ -149,7 +152,7 @@ func (s *server) bySecret(ctx context.Context, secret string) (*principal, error
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) != 1 || t.RevokedAt != nil {
 		return nil, errUnknownToken
 	}
-	return &principal{role: t.Role, actor: "token:" + t.Name}, nil
+	return &principal{role: t.Role, actor: "token:" + t.Name, secret: secret}, nil
 }
 
 // need wraps h so that only principals of at least role reach it.

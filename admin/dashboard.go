@@ -148,11 +148,21 @@ func base(r *http.Request) string {
 	return "./"
 }
 
-// csrf is the form token of a principal: an HMAC of who it is under this
-// handler's random key.
+// csrf is the form token of a principal: an HMAC of who it is under the
+// secret of the token it signed in with, which only its browser and the
+// database's hash of it know. Every handler on the database derives the
+// same, so a form stays good across a restart and between replicas
+// behind a balancer; a random key per handler refused them all. An
+// anonymous principal (loopback, no token yet) has no secret: its forms
+// are signed with this handler's random key, and one opened before a
+// restart is refused with a link back to its page.
 func (s *server) csrf(p *principal) string {
-	m := hmac.New(sha256.New, s.csrfKey)
-	m.Write([]byte(p.actor))
+	key := s.csrfKey
+	if p.secret != "" {
+		key = []byte(p.secret)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tasker dashboard form\x00" + p.actor))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -196,8 +206,8 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 			return
 		}
 		if r.Method == http.MethodPost {
-			// A task's form refused here (a stale CSRF token: the key is
-			// new after a restart) links back to the task's page.
+			// A task's form refused here (a stale CSRF token: an
+			// anonymous one after a restart) links back to the task's page.
 			if id, err := taskID(r); err == nil {
 				pg.Back = "tasks/" + strconv.FormatInt(id, 10)
 			}

@@ -56,7 +56,12 @@
 // build step, no CDN, and every link is relative, so it works mounted
 // under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
 // SameSite=Strict cookie read by the dashboard's pages only (never by
-// /api), and its forms carry a CSRF token bound to the session. A page
+// /api), and its forms carry a CSRF token bound to the session: derived
+// from the token's secret, so every handler on the database takes it (a
+// restarted process, another replica behind a balancer: nothing to
+// configure). Anonymous forms (AllowAnonymous, no token yet) are signed
+// with a key of the process, and one opened before a restart is refused
+// with a link back to its page. A page
 // given a query parameter it does not read, or one twice (?stat=error), is
 // answered 400 with a page naming it, as the API would.
 //

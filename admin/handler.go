@@ -48,7 +48,8 @@ type server struct {
 	cfg Config
 	e   *engine.Engine
 	st  store.Store
-	// csrfKey signs the dashboard's form tokens (random per handler).
+	// csrfKey signs the anonymous dashboard's form tokens (random per
+	// handler; a token's own secret signs its forms: see csrf).
 	csrfKey []byte
 }
 
