@@ -430,13 +430,20 @@ type stepRow struct {
 	Resolvable bool
 }
 
+// typed is what an operator typed into a task page's form, shown again
+// in it when the form is refused.
+type typed struct {
+	Reason        string // the cancel form's
+	Step, Results string // a resolve form's
+}
+
 func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	id, err := taskID(r)
 	if err != nil {
 		s.uiError(w, pg, http.StatusBadRequest, err)
 		return
 	}
-	d, err := s.st.GetTask(r.Context(), id)
+	data, err := s.taskData(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.uiError(w, pg, http.StatusNotFound, err)
 		return
@@ -445,15 +452,23 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 		s.uiError(w, pg, http.StatusServiceUnavailable, err)
 		return
 	}
-	x, err := s.e.Explain(r.Context(), id)
+	pg.Title, pg.Data = fmt.Sprintf("Task %d", id), data
+	s.render(w, http.StatusOK, "task", pg)
+}
+
+// taskData is what the task page shows of task id.
+func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error) {
+	d, err := s.st.GetTask(ctx, id)
 	if err != nil {
-		s.uiError(w, pg, http.StatusServiceUnavailable, err)
-		return
+		return nil, err
 	}
-	h, err := s.st.History(r.Context(), id)
+	x, err := s.e.Explain(ctx, id)
 	if err != nil {
-		s.uiError(w, pg, http.StatusServiceUnavailable, err)
-		return
+		return nil, err
+	}
+	h, err := s.st.History(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	names := map[int64]string{}
 	rows := make([]stepRow, len(d.Steps))
@@ -475,7 +490,6 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 		timeline = append(timeline, event{t.CreatedAt, names[t.StepID], str(t.FromState), t.ToState, metaText(t.Metadata)})
 	}
 	slices.SortStableFunc(timeline, func(a, b event) int { return a.At.Compare(b.At) })
-	pg.Title = fmt.Sprintf("Task %d", id)
 	t := d.Task
 	// The task's error is shown while it is in error: a retried task (or
 	// one complete after a resolve) keeps its last error, which Last
@@ -484,9 +498,9 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	if t.State == store.TaskError {
 		taskErr = errorText(t.LastError, true)
 	}
-	pg.Data = map[string]any{"Task": summary(t), "Error": taskErr, "Steps": rows, "Graph": layout(d), "Explain": x,
-		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h)}
-	s.render(w, http.StatusOK, "task", pg)
+	return map[string]any{"Task": summary(t), "Error": taskErr, "Steps": rows, "Graph": layout(d), "Explain": x,
+		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h),
+		"Typed": typed{}}, nil
 }
 
 // stepLabel names a step as the task's page shows it: a durable step as
@@ -551,8 +565,10 @@ func (s *server) performancePage(w http.ResponseWriter, r *http.Request, pg *pag
 }
 
 // formAction runs an operator action from a dashboard form, with the
-// session's actor, and goes back to the task's page.
-func (s *server) formAction(w http.ResponseWriter, r *http.Request, pg *page, do func(ctx context.Context, id int64) error) {
+// session's actor, and goes back to the task's page; refused, it answers
+// with the task's page, the reason above it and what was typed (in) kept
+// in its form.
+func (s *server) formAction(w http.ResponseWriter, r *http.Request, pg *page, in typed, do func(ctx context.Context, id int64) error) {
 	id, err := taskID(r)
 	if err != nil {
 		s.uiError(w, pg, http.StatusBadRequest, err)
@@ -562,41 +578,61 @@ func (s *server) formAction(w http.ResponseWriter, r *http.Request, pg *page, do
 	if err := do(engine.WithActor(r.Context(), p.actor), id); err != nil {
 		// The status the API answers for the same error: results the
 		// store refuses are a bad request, not a conflict.
-		pg.Back = "tasks/" + strconv.FormatInt(id, 10)
-		s.uiError(w, pg, status(err), err)
+		s.refused(w, r, pg, id, status(err), err, in)
 		return
 	}
 	seeOther(w, "../"+strconv.FormatInt(id, 10))
 }
 
+// refused answers a task's form refused with code: the task's page, the
+// reason above it, its forms keeping what was typed (the pages are not
+// cached: going back reloaded them empty). A task that cannot be shown
+// gets the error page, with its link back.
+func (s *server) refused(w http.ResponseWriter, r *http.Request, pg *page, id int64, code int, err error, in typed) {
+	data, derr := s.taskData(r.Context(), id)
+	if derr != nil {
+		pg.Back = "tasks/" + strconv.FormatInt(id, 10)
+		s.uiError(w, pg, code, err)
+		return
+	}
+	data["Refused"], data["Typed"] = err.Error(), in
+	pg.Title, pg.Data = fmt.Sprintf("Task %d", id), data
+	s.render(w, code, "task", pg)
+}
+
 func (s *server) cancelForm(w http.ResponseWriter, r *http.Request, pg *page) {
-	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	in := typed{Reason: r.PostForm.Get("reason")}
+	reason := strings.TrimSpace(in.Reason)
 	if reason == "" {
 		reason = "cancelled from the dashboard"
 	}
-	s.formAction(w, r, pg, func(ctx context.Context, id int64) error { return s.e.Cancel(ctx, id, reason) })
+	s.formAction(w, r, pg, in, func(ctx context.Context, id int64) error { return s.e.Cancel(ctx, id, reason) })
 }
 
 func (s *server) retryForm(w http.ResponseWriter, r *http.Request, pg *page) {
-	s.formAction(w, r, pg, func(ctx context.Context, id int64) error { return s.e.Retry(ctx, id) })
+	s.formAction(w, r, pg, typed{}, func(ctx context.Context, id int64) error { return s.e.Retry(ctx, id) })
 }
 
 // resolveForm resolves a failed step (form fields step and results, a
 // JSON document; empty: null).
 func (s *server) resolveForm(w http.ResponseWriter, r *http.Request, pg *page) {
-	step := r.PostForm.Get("step")
-	results := strings.TrimSpace(r.PostForm.Get("results"))
+	in := typed{Step: r.PostForm.Get("step"), Results: r.PostForm.Get("results")}
+	results := strings.TrimSpace(in.Results)
 	if results == "" {
 		results = "null"
 	}
-	if step == "" || !json.Valid([]byte(results)) {
-		if id, err := taskID(r); err == nil {
-			pg.Back = "tasks/" + strconv.FormatInt(id, 10)
+	if in.Step == "" || !json.Valid([]byte(results)) {
+		err := fmt.Errorf("resolving needs the step's name and results that are JSON (or nothing, for null); got step %q and results %.80q", in.Step, results)
+		if id, ierr := taskID(r); ierr == nil {
+			s.refused(w, r, pg, id, http.StatusBadRequest, err, in)
+			return
 		}
-		s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("resolving needs the step's name and results that are JSON (or nothing, for null); got step %q and results %.80q", step, results))
+		s.uiError(w, pg, http.StatusBadRequest, err)
 		return
 	}
-	s.formAction(w, r, pg, func(ctx context.Context, id int64) error { return s.e.Resolve(ctx, id, step, json.RawMessage(results)) })
+	s.formAction(w, r, pg, in, func(ctx context.Context, id int64) error {
+		return s.e.Resolve(ctx, id, in.Step, json.RawMessage(results))
+	})
 }
 
 // seeOther redirects to a location relative to the request's URL as the

@@ -421,3 +421,28 @@ func TestDashboardOverviewTasksInError(t *testing.T) {
 		t.Errorf("the overview's latest failures: heading, link, rows, first task %q; want %q", got, want)
 	}
 }
+
+// TestDashboardRefusedFormKeepsWhatWasTyped: results the server refuses
+// (JSON, so the page's own check lets them through, but with a NUL
+// character the store refuses) are answered on the task's page, the
+// reason above it and the field keeping what was typed. The answer was a
+// page of its own, with a link back to the task's page and its field
+// empty.
+func TestDashboardRefusedFormKeepsWhatWasTyped(t *testing.T) {
+	ctx, url, id := longNamesTab(t)
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", url, id)), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
+	eval[bool](t, ctx, `(window.confirm = () => true, true)`)
+	typed := `{"note": "a\u0000b"}`
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`input[name="results"]`), typed), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
+	waitAcross(t, ctx, `document.querySelector("#error") !== null`, "the refused results were not answered")
+	screenshot(t, ctx, "resolve-refused")
+	got := eval[[]string](t, ctx, `[document.querySelector("#error").textContent, document.querySelector('input[name="results"]')?.value ?? "-",
+		document.querySelector('[data-step-state="charge"]')?.textContent ?? "-"]`)
+	if !strings.Contains(got[0], "NUL") || got[1] != typed || got[2] != "error" {
+		t.Errorf("the refused resolve: message %q, results field %q, step %s; want the reason (a NUL character) on the task's page, the field as typed, the step in error", got[0], got[1], got[2])
+	}
+	// Corrected in place, the same form resolves the step.
+	eval[bool](t, ctx, `(window.confirm = () => true, true)`)
+	do(t, ctx, chromedp.SetValue(chromedp.CSS(`input[name="results"]`), `{"note": "ab"}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
+	waitAcross(t, ctx, `document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, "the corrected results did not resolve the step")
+}

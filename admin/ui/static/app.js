@@ -2,7 +2,7 @@
 // data-confirm ask before they submit (the server checks the role and the
 // CSRF token whatever this does). A resolve form's results that are not
 // JSON are refused in place, the field keeping what was typed (the server
-// refuses them too, on a page of its own).
+// refuses them too, with the task's page and the field as typed).
 document.addEventListener("submit", function (ev) {
   var results = ev.target.classList.contains("resolve") && ev.target.elements.results;
   if (results && results.value.trim() !== "") {
