@@ -114,6 +114,7 @@ func (s *server) dashboardRoutes(mux *http.ServeMux) {
 		{"POST /ui/tasks/{id}/cancel", store.RoleOperator, s.cancelForm},
 		{"POST /ui/tasks/{id}/retry", store.RoleOperator, s.retryForm},
 		{"POST /ui/tasks/{id}/resolve", store.RoleOperator, s.resolveForm},
+		{"POST /ui/tasks/{id}/events", store.RoleOperator, s.eventForm},
 		// Any other address under /ui/: a page of the dashboard saying so.
 		{unknownPage, store.RoleViewer, func(w http.ResponseWriter, r *http.Request, pg *page) {
 			s.uiError(w, pg, http.StatusNotFound, fmt.Errorf("there is no page %s: the pages are Overview, Tasks, Workers and Performance, above", r.URL.Path))
@@ -131,10 +132,12 @@ const unknownPage = "GET /ui/"
 
 // pageParams lists the query parameters each page reads (the task list
 // reads its API endpoint's filters but not key, the idempotency-key
-// lookup it does not make; the performance page its endpoint's); the
-// others, and the forms (whose fields are in the body), take none.
+// lookup it does not make; the performance page its endpoint's; a task's
+// page what its send-event form sent); the others, and the forms (whose
+// fields are in the body), take none.
 var pageParams = map[string][]string{
 	"GET /ui/{$}":         {"range"},
+	"GET /ui/tasks/{id}":  {"sent", "before"}, // the event the form sent (see eventForm)
 	"GET /ui/tasks":       {"state", "workflow", "queue", "since", "until", "cursor", "limit"},
 	"GET /ui/performance": queryParams["GET /api/report"],
 }
@@ -433,8 +436,9 @@ type stepRow struct {
 // typed is what an operator typed into a task page's form, shown again
 // in it when the form is refused.
 type typed struct {
-	Reason        string // the cancel form's
-	Step, Results string // a resolve form's
+	Reason              string // the cancel form's
+	Step, Results       string // a resolve form's
+	Event, Key, Payload string // the send-event form's
 }
 
 func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
@@ -451,6 +455,10 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 	if err != nil {
 		s.uiError(w, pg, http.StatusServiceUnavailable, err)
 		return
+	}
+	// After the send-event form: what it sent, and whether it was new.
+	if q := r.URL.Query(); q.Has("sent") {
+		data["Sent"] = map[string]string{"Name": q.Get("sent"), "Before": q.Get("before")}
 	}
 	pg.Title, pg.Data = fmt.Sprintf("Task %d", id), data
 	s.render(w, http.StatusOK, "task", pg)
@@ -500,7 +508,9 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 	}
 	return map[string]any{"Task": summary(t), "Error": taskErr, "Steps": rows, "Graph": layout(d), "Explain": x,
 		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h),
-		"Typed": typed{}}, nil
+		// Events: code-first workflows read them; a finished one takes
+		// none (SendEvent refuses them), one in error may after a retry.
+		"Eventable": t.Kind == store.KindCode && !t.State.Terminal(), "Typed": typed{}}, nil
 }
 
 // stepLabel names a step as the task's page shows it: a durable step as
@@ -633,6 +643,42 @@ func (s *server) resolveForm(w http.ResponseWriter, r *http.Request, pg *page) {
 	s.formAction(w, r, pg, in, func(ctx context.Context, id int64) error {
 		return s.e.Resolve(ctx, id, in.Step, json.RawMessage(results))
 	})
+}
+
+// eventForm sends a code-first workflow an event (fields name, key and
+// payload, a JSON document; empty: none), as POST /api/tasks/{id}/events
+// does, and goes back to the task's page, which says it was sent, or that
+// its key was sent before and nothing changed.
+func (s *server) eventForm(w http.ResponseWriter, r *http.Request, pg *page) {
+	id, err := taskID(r)
+	if err != nil {
+		s.uiError(w, pg, http.StatusBadRequest, err)
+		return
+	}
+	in := typed{Event: r.PostForm.Get("name"), Key: r.PostForm.Get("key"), Payload: r.PostForm.Get("payload")}
+	var payload any
+	switch doc := strings.TrimSpace(in.Payload); {
+	case strings.TrimSpace(in.Event) == "":
+		// A blank name would be recorded: no WaitEvent waits for it.
+		s.refused(w, r, pg, id, http.StatusBadRequest, fmt.Errorf("the event needs a name (got %q): the name the workflow's WaitEvent waits for", in.Event), in)
+		return
+	case doc != "" && !json.Valid([]byte(doc)):
+		s.refused(w, r, pg, id, http.StatusBadRequest, fmt.Errorf("the event's payload is not JSON (got %.80q): type a JSON document, or nothing for none", doc), in)
+		return
+	case doc != "":
+		payload = json.RawMessage(doc)
+	}
+	p := r.Context().Value(principalKey{}).(*principal)
+	created, err := s.e.SendEvent(engine.WithActor(r.Context(), p.actor), id, in.Event, in.Key, payload)
+	if err != nil {
+		s.refused(w, r, pg, id, status(err), err, in)
+		return
+	}
+	q := url.Values{"sent": {in.Event}}
+	if !created {
+		q.Set("before", in.Key)
+	}
+	seeOther(w, "../"+strconv.FormatInt(id, 10)+"?"+q.Encode())
 }
 
 // seeOther redirects to a location relative to the request's URL as the

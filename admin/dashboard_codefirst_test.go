@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/tasker-go/tasker/admin"
@@ -108,5 +110,95 @@ func TestDashboardChildLinksToItsParent(t *testing.T) {
 	screenshot(t, c, "child-task")
 	if got, want := eval[string](t, c, `document.querySelector(".summary a#parent")?.href ?? ""`), fmt.Sprintf("%s/ui/tasks/%d", ts.URL, h.TaskID); got != want {
 		t.Errorf("the child task's page links to its parent at %q, want %s", got, want)
+	}
+}
+
+// TestDashboardSendEvent: an operator sends a waiting workflow its event
+// from the task's page (name, key, payload as JSON), as POST
+// …/events does; a payload that is not JSON is refused on the page, the
+// fields as typed; the same key again is said to change nothing; a
+// viewer has no form. The API could send events, the dashboard could not.
+func TestDashboardSendEvent(t *testing.T) {
+	tab := browser(t)
+	st, e := openEngine(t, "events.db")
+	ctx := context.Background()
+	if err := engine.RegisterWorkflow(e, "shop/approve", func(w *engine.WorkflowContext, _ string) (string, error) {
+		v, err := engine.WaitEvent[map[string]string](w, "approval", time.Hour)
+		return v["by"], err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, string](ctx, e, "shop/approve", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	operator, _, err := admin.CreateToken(ctx, st, "ops", store.RoleOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, _, err := admin.CreateToken(ctx, st, "dana", store.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, err := admin.Handler(admin.Config{Engine: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(handler)
+	t.Cleanup(ts.Close)
+	page := fmt.Sprintf("%s/ui/tasks/%d", ts.URL, h.TaskID)
+
+	v := tab()
+	signIn(t, v, ts.URL+"/ui", viewer)
+	do(t, v, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(".summary")))
+	if eval[bool](t, v, `document.querySelector("#send-event") !== null`) {
+		t.Error("a viewer is shown the send-event form")
+	}
+
+	c := tab()
+	signIn(t, c, ts.URL+"/ui", operator)
+	do(t, c, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("#send-event")))
+	fields := `[...document.querySelectorAll("form.event input:not([type=hidden])")].map(e => e.value)`
+	do(t, c, chromedp.SendKeys(chromedp.CSS(`form.event input[name="name"]`), "approval"), chromedp.SendKeys(chromedp.CSS(`form.event input[name="key"]`), "ticket-7"),
+		chromedp.SendKeys(chromedp.CSS(`form.event input[name="payload"]`), `{"by": nope}`), chromedp.Click(chromedp.CSS("#send-event")))
+	waitAcross(t, c, `document.querySelector("#error") !== null`, "the payload that is not JSON was not refused")
+	screenshot(t, c, "send-event-refused")
+	if got, want := eval[[]string](t, c, fields), []string{"approval", "ticket-7", `{"by": nope}`}; !slices.Equal(got, want) {
+		t.Errorf("after the refusal the form holds %q, want %q", got, want)
+	}
+	if msg := eval[string](t, c, `document.querySelector("#error").textContent`); !strings.Contains(msg, "payload") {
+		t.Errorf("the refusal says %q; want it to name the payload", msg)
+	}
+	do(t, c, chromedp.SetValue(chromedp.CSS(`form.event input[name="payload"]`), `{"by": "ops"}`), chromedp.Click(chromedp.CSS("#send-event")))
+	waitAcross(t, c, `document.querySelector("#sent") !== null`, "the event was not said sent")
+	screenshot(t, c, "send-event-sent")
+	if got := eval[string](t, c, `document.querySelector("#sent").textContent`); got != `Event "approval" sent.` {
+		t.Errorf("after sending the page says %q", got)
+	}
+	// The form a page drew before the workflow finished (this one's).
+	csrf := eval[string](t, c, `document.querySelector('form.event input[name="csrf"]')?.value ?? ""`)
+	if _, err := e.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taskState(t, st, h.TaskID); got != store.TaskComplete {
+		t.Fatalf("the workflow is %s after its event was sent, want complete", got)
+	}
+	if got, err := h.Result(ctx); err != nil || got != "ops" {
+		t.Fatalf("the workflow's result is %q (%v), want the event's payload's \"ops\"", got, err)
+	}
+	// A complete task takes no new event: no form. The same key again
+	// (from a page drawn before it finished) changes nothing, and the
+	// page says so.
+	do(t, c, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(".summary")))
+	if eval[bool](t, c, `document.querySelector("#send-event") !== null`) {
+		t.Error("a complete task's page has the send-event form")
+	}
+	dup := eval[[]string](t, c, fmt.Sprintf(`fetch("tasks/%d/events", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"},
+		body: new URLSearchParams({csrf: %q, name: "approval", key: "ticket-7", payload: ""})}).then(async r => [r.url, await r.text()])`, h.TaskID, csrf))
+	if !strings.Contains(dup[1], `id="sent"`) || !strings.Contains(dup[1], "was sent before with key ticket-7: nothing changed") {
+		t.Errorf("sending the same key again answered %s:\n%.2000s", dup[0], dup[1])
 	}
 }

@@ -48,8 +48,9 @@
 // with states coloured — a code-first workflow's durable steps as their
 // sequence —, why it is where it is, its steps, their last errors with
 // kind, code, context, stack and diagnostics when recorded, the timeline
-// of its transitions, and Cancel/Retry buttons and a Resolve form per
-// failed step for operators), the workers, and the performance page
+// of its transitions, and Cancel/Retry buttons, a Resolve form per
+// failed step and, for a code-first workflow not finished, a form that
+// sends it an event, for operators), the workers, and the performance page
 // (engine.Report of the last hour, day or week, through the same cache as
 // GET /api/report). An engine the handler serves without running it
 // should be Closed when the app stops (the report's cache). html/template, a stylesheet and a few lines of JS, embedded: no
