@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -142,6 +143,32 @@ var pageParams = map[string][]string{
 	"GET /ui/performance": queryParams["GET /api/report"],
 }
 
+// formFields lists the fields each form of the dashboard sends; another,
+// or one given twice, is refused (checkForm), as the API refuses a body's
+// unknown or repeated field: cancel's force=true was ignored (the cancel
+// done without it), and of two results the first was taken.
+var formFields = map[string][]string{
+	"POST /ui/tasks/{id}/cancel":  {"csrf", "reason"},
+	"POST /ui/tasks/{id}/retry":   {"csrf"},
+	"POST /ui/tasks/{id}/resolve": {"csrf", "step", "results"},
+	"POST /ui/tasks/{id}/events":  {"csrf", "name", "key", "payload"},
+}
+
+// checkForm reports (errBadRequest) the first field of r's form, in name
+// order, that its form does not have or that is given more than once.
+func checkForm(r *http.Request) error {
+	known := formFields[r.Pattern]
+	for _, name := range slices.Sorted(maps.Keys(r.PostForm)) {
+		switch {
+		case !slices.Contains(known, name):
+			return badRequest("the form has no field %q (%s %s takes %s)", name, r.Method, r.URL.Path, strings.Join(known, ", "))
+		case len(r.PostForm[name]) > 1:
+			return badRequest("form field %q given %d times: give it once", name, len(r.PostForm[name]))
+		}
+	}
+	return nil
+}
+
 // base is the way from the request's page back to /ui/.
 func base(r *http.Request) string {
 	rest := strings.TrimPrefix(r.URL.Path, "/ui/")
@@ -220,6 +247,10 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 			}
 			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(pg.CSRF)) {
 				s.uiError(w, pg, http.StatusForbidden, errors.New("the form's CSRF token is missing or wrong: reload the page and try again"))
+				return
+			}
+			if err := checkForm(r); err != nil {
+				s.uiError(w, pg, http.StatusBadRequest, err)
 				return
 			}
 		}

@@ -138,3 +138,36 @@ func TestDashboardFormStatusAsAPI(t *testing.T) {
 		t.Fatalf("cancelling a cancelled task: %d, want 409\n%s", code, body)
 	}
 }
+
+// TestDashboardFormFieldsChecked: a form's field the form does not have,
+// or one given twice, is refused (400, naming it) and nothing is done,
+// as the API refuses a body's unknown or repeated field. They were
+// ignored: cancel with force=true cancelled without force, and of two
+// results the first was taken silently.
+func TestDashboardFormFieldsChecked(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	task := fmt.Sprintf("/ui/tasks/%d", id)
+	_, page := v.page("GET", task, op, nil)
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the task page:\n%s", page)
+	}
+	for _, c := range []struct {
+		path string
+		form url.Values
+		want string
+	}{
+		{task + "/cancel", url.Values{"csrf": {m[1]}, "reason": {"dup"}, "force": {"true"}}, `the form has no field "force" (POST ` + task + `/cancel takes csrf, reason)`},
+		{task + "/resolve", url.Values{"csrf": {m[1]}, "step": {"split"}, "results": {"1", "2"}}, `form field "results" given 2 times: give it once`},
+		{task + "/retry", url.Values{"csrf": {m[1]}, "step": {"split"}}, `the form has no field "step" (POST ` + task + `/retry takes csrf)`},
+	} {
+		if code, body := v.page("POST", c.path, op, strings.NewReader(c.form.Encode())); code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("POST %s %v: %d, want 400 with a page containing %q; got:\n%s", c.path, c.form, code, c.want, body)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused forms left task %d %s", id, st)
+	}
+}
