@@ -43,28 +43,32 @@
 // overview (tasks and steps by state, bar charts of tasks completed and
 // failed per interval of the last hour, day or week — SVG drawn on the
 // server from the task transitions, store.TaskActivity —, ready steps per
-// queue and how long the oldest waited, live workers, the newest tasks
-// in error), the task list with filters, a task's page (its DAG drawn as SVG in layers
-// with states coloured — a code-first workflow's durable steps as their
-// sequence —, why it is where it is, its steps, their last errors with
-// kind, code, context, stack and diagnostics when recorded, the timeline
-// of its transitions, and Cancel/Retry buttons, a Resolve form per
-// failed step and, for a code-first workflow not finished, a form that
-// sends it an event, for operators), the workers, and the performance page
-// (engine.Report of the last hour, day or week, through the same cache as
-// GET /api/report). An engine the handler serves without running it
-// should be Closed when the app stops (the report's cache). html/template, a stylesheet and a few lines of JS, embedded: no
-// build step, no CDN, and every link is relative, so it works mounted
-// under any prefix. Sign in by pasting a token: it is kept in an HttpOnly,
-// SameSite=Strict cookie read by the dashboard's pages only (never by
-// /api), and its forms carry a CSRF token bound to the session: derived
-// from the token's secret, so every handler on the database takes it (a
-// restarted process, another replica behind a balancer: nothing to
+// queue and how long the oldest waited, live workers, the latest failures:
+// the tasks in error, the last failed first), the task list with filters,
+// a task's page (its DAG drawn as SVG in layers with states coloured — a
+// code-first workflow's durable steps as their sequence —, why it is where
+// it is, its steps, their last errors with kind, code, context, stack and
+// diagnostics when recorded, the timeline of its transitions, and
+// Cancel/Retry buttons, a Resolve form per failed step and, for a
+// code-first workflow not finished, a form that sends it an event, for
+// operators), the workers, and the performance page (engine.Report of the
+// last hour, day or week, through the same cache as GET /api/report). An
+// engine the handler serves without running it should be Closed when the
+// app stops (the report's cache). The pages are html/template, a
+// stylesheet and a few lines of JS, embedded: no build step, no CDN, and
+// every link is relative, so it works mounted under any prefix. A task's
+// form refused (bad input, or the task moved meanwhile) is answered on the
+// task's page, the reason above it and the fields as typed; a field the
+// form does not have is refused. Sign in by pasting a token: it is kept in
+// an HttpOnly, SameSite=Strict cookie read by the dashboard's pages only
+// (never by /api), and its forms carry a CSRF token bound to the session:
+// derived from the token's secret, so every handler on the database takes
+// it (a restarted process, another replica behind a balancer: nothing to
 // configure). Anonymous forms (AllowAnonymous, no token yet) are signed
 // with a key of the process, and one opened before a restart is refused
-// with a link back to its page. A page
-// given a query parameter it does not read, or one twice (?stat=error), is
-// answered 400 with a page naming it, as the API would.
+// with a link back to its page. A page given a query parameter it does not
+// read, or one twice (?stat=error), is answered 400 with a page naming it,
+// as the API would.
 //
 // # Security
 //
