@@ -218,6 +218,12 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 				if r.URL.RawQuery != "" {
 					pg.Next += "?" + r.URL.RawQuery
 				}
+			} else if id, err := taskID(r); err == nil {
+				// A task's form sent once the session ended (its token
+				// revoked, the cookie expired): signing in opens the
+				// task's page, where the form is, not the overview.
+				pg.Next = "tasks/" + strconv.FormatInt(id, 10)
+				pg.Data = "The form was not sent: your session ended (its token revoked, or the sign-in expired). Sign in, and send it again from the task's page."
 			}
 			s.render(w, http.StatusUnauthorized, "login", pg)
 			return

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -62,5 +63,50 @@ func TestDashboardSignInReturns(t *testing.T) {
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "./" {
 			t.Errorf("signing in with next %q: %d to %q, want 303 to ./", next, res.StatusCode, res.Header.Get("Location"))
 		}
+	}
+}
+
+// TestDashboardSignInAfterAFormsSessionEnded: a task's form sent after
+// the session ended (its token revoked, the cookie expired) asks to sign
+// in, says the form was not sent, and signing in opens the task's page,
+// where the form is. It opened the overview, saying nothing of the form.
+func TestDashboardSignInAfterAFormsSessionEnded(t *testing.T) {
+	tab := browser(t)
+	s := seed(t)
+	h, err := admin.Handler(admin.Config{Engine: s.e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	first, tok, err := admin.CreateToken(ctx, s.st, "ops", store.RoleOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := admin.CreateToken(ctx, s.st, "ops-2", store.RoleOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tab()
+	signIn(t, c, ts.URL+"/ui", first)
+	task := fmt.Sprintf("/ui/tasks/%d", s.failed)
+	do(t, c, chromedp.Navigate(ts.URL+task), chromedp.WaitVisible(chromedp.CSS("#retry")))
+	if err := s.st.RevokeAdminToken(ctx, tok.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	do(t, c, chromedp.Click(chromedp.CSS("#retry")))
+	waitAcross(t, c, `document.readyState === "complete" && document.querySelector("#token") !== null`, "the form of an ended session did not ask to sign in")
+	screenshot(t, c, "form-session-ended")
+	if msg := eval[string](t, c, `document.querySelector(".flash.error")?.textContent ?? ""`); !strings.Contains(msg, "not sent") {
+		t.Errorf("the sign-in page says %q; want it to say the form was not sent", msg)
+	}
+	do(t, c, chromedp.SendKeys(chromedp.CSS("#token"), second), chromedp.Click(chromedp.CSS("#signin")))
+	waitAcross(t, c, `document.querySelector("#whoami") !== null`, "signing in again")
+	if got := eval[string](t, c, `location.pathname`); got != task {
+		t.Errorf("signing in after the form opened %s, want the task's page %s", got, task)
+	}
+	if got := taskState(t, s.st, s.failed); got != store.TaskError {
+		t.Errorf("the form of the ended session left the task %s, want error (not retried)", got)
 	}
 }
