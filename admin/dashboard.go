@@ -138,7 +138,7 @@ const unknownPage = "GET /ui/"
 // fields are in the body), take none.
 var pageParams = map[string][]string{
 	"GET /ui/{$}":         {"range"},
-	"GET /ui/tasks/{id}":  {"sent", "before"}, // the event the form sent (see eventForm)
+	"GET /ui/tasks/{id}":  {"sent", "before", "sig"}, // the event the form sent (see eventForm)
 	"GET /ui/tasks":       {"state", "workflow", "queue", "since", "until", "cursor", "limit"},
 	"GET /ui/performance": queryParams["GET /api/report"],
 }
@@ -187,13 +187,27 @@ func base(r *http.Request) string {
 // are signed with this handler's random key, and one opened before a
 // restart is refused with a link back to its page.
 func (s *server) csrf(p *principal) string {
+	return s.mac(p, "tasker dashboard form", p.actor)
+}
+
+// mac is the HMAC of parts under p's key (see csrf), hex-encoded.
+func (s *server) mac(p *principal, parts ...string) string {
 	key := s.csrfKey
 	if p.secret != "" {
 		key = []byte(p.secret)
 	}
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("tasker dashboard form\x00" + p.actor))
+	for _, part := range parts {
+		m.Write([]byte(part + "\x00"))
+	}
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// sentSig signs the report of the send-event form (q's sent and before)
+// for task id, so that the page says an event was sent only when the
+// form said so: a link with ?sent= made by hand is refused.
+func (s *server) sentSig(p *principal, id int64, q url.Values) string {
+	return s.mac(p, "tasker event sent", strconv.FormatInt(id, 10), q.Get("sent"), strconv.FormatBool(q.Has("before")), q.Get("before"))
 }
 
 func newKey() []byte {
@@ -493,8 +507,14 @@ func (s *server) taskPage(w http.ResponseWriter, r *http.Request, pg *page) {
 		s.uiError(w, pg, http.StatusServiceUnavailable, err)
 		return
 	}
-	// After the send-event form: what it sent, and whether it was new.
-	if q := r.URL.Query(); q.Has("sent") {
+	// After the send-event form: what it sent, and whether it was new,
+	// as it signed it for the one who sent it.
+	if q := r.URL.Query(); q.Has("sent") || q.Has("before") || q.Has("sig") {
+		p := r.Context().Value(principalKey{}).(*principal)
+		if !hmac.Equal([]byte(q.Get("sig")), []byte(s.sentSig(p, id, q))) {
+			s.uiError(w, pg, http.StatusBadRequest, fmt.Errorf("sent, before and sig report an event the task's send-event form sent, signed for whoever sent it; these are not (the address was changed, or another token sent it): open the task's page without them"))
+			return
+		}
 		data["Sent"] = map[string]string{"Name": q.Get("sent"), "Before": q.Get("before")}
 	}
 	pg.Title, pg.Data = fmt.Sprintf("Task %d", id), data
@@ -715,6 +735,7 @@ func (s *server) eventForm(w http.ResponseWriter, r *http.Request, pg *page) {
 	if !created {
 		q.Set("before", in.Key)
 	}
+	q.Set("sig", s.sentSig(p, id, q))
 	seeOther(w, "../"+strconv.FormatInt(id, 10)+"?"+q.Encode())
 }
 

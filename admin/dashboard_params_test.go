@@ -36,7 +36,10 @@ func TestDashboardQueryParametersChecked(t *testing.T) {
 		// task as if key were not there.
 		{"GET", "/ui/tasks?workflow=shop/fanout&key=order-9", `unknown query parameter "key" (GET /ui/tasks takes state, workflow, queue, since, until, cursor, limit)`},
 		{"GET", "/ui/tasks?state=error&state=pending", `query parameter "state" given 2 times: give it once (state=a,b`},
-		{"GET", task + "?tab=steps", `unknown query parameter "tab" (GET ` + task + ` takes sent, before)`},
+		{"GET", task + "?tab=steps", `unknown query parameter "tab" (GET ` + task + ` takes sent, before, sig)`},
+		// What the send-event form reports, signed: not made by hand.
+		{"GET", task + "?sent=approval", `sent, before and sig report an event the task's send-event form sent`},
+		{"GET", task + "?sent=approval&before=k&sig=00", `sent, before and sig report an event the task's send-event form sent`},
 		{"GET", "/ui/workers?queue=mail", `GET /ui/workers takes no query parameter, got "queue"`},
 		{"GET", "/ui/performance?sinse=24h", `unknown query parameter "sinse" (GET /ui/performance takes since, namespace, workflow)`},
 		{"GET", "/ui/performance?since=1h&since=24h", `query parameter "since" given 2 times`},
@@ -56,7 +59,7 @@ func TestDashboardQueryParametersChecked(t *testing.T) {
 	}
 	// The pages' own links and forms.
 	for _, path := range []string{"/ui/", "/ui/?range=7d", "/ui/tasks", "/ui/tasks?state=&workflow=&queue=", "/ui/tasks?state=pending,error&workflow=shop/fanout&limit=5",
-		task, task + "?sent=approval", task + "?sent=approval&before=k", "/ui/workers", "/ui/performance?since=24h&workflow=shop/fanout"} {
+		task, "/ui/workers", "/ui/performance?since=24h&workflow=shop/fanout"} {
 		if code, body := send("GET", path, ""); code != http.StatusOK {
 			t.Errorf("GET %s: %d, want 200; got:\n%s", path, code, body)
 		}
