@@ -468,8 +468,8 @@ type ListTasksParams struct {
 	// OrderByFailed.
 	Order TaskOrder
 	// Before is the keyset cursor: only tasks after it in the order (by
-	// id: a smaller id; 0: from the first). Pass the previous page's
-	// NextCursor.
+	// id: a smaller id; by failure: a move into error before it); 0: from
+	// the first. Pass the previous page's NextCursor.
 	Before int64
 	Limit  int // 0: the default 50; at most 1000 (more lists 1000)
 }

@@ -158,7 +158,7 @@ func testListFilters(t *testing.T, b *bundle) {
 // failed, the last first, not by when they were created (the overview's
 // latest failures): a task retried and failed again is listed at its
 // second failure, one retried and not failed since is not listed; the
-// cursor pages on in that order.
+// cursor pages on in that order, also once its task left error.
 func testListByFailed(t *testing.T, b *bundle) {
 	first, second, third, retried := b.create(t, chain("a")), b.create(t, chain("a")), b.create(t, chain("a")), b.create(t, chain("a"))
 	b.create(t, chain("a")) // pending: not listed
@@ -187,6 +187,8 @@ func testListByFailed(t *testing.T, b *bundle) {
 	if len(page.Tasks) != 2 || page.Tasks[0].ID != first.Task.ID || page.Tasks[1].ID != third.Task.ID || page.NextCursor == 0 {
 		t.Fatalf("first page by failure: %v; want tasks %d then %d, and a cursor", taskIDs(page), first.Task.ID, third.Task.ID)
 	}
+	// The page's last task retried meanwhile: the cursor still holds.
+	move(third.Task.ID, store.TaskError, store.TaskPending, 8*time.Minute)
 	if rest := list(page.NextCursor); len(rest.Tasks) != 1 || rest.Tasks[0].ID != second.Task.ID || rest.NextCursor != 0 {
 		t.Fatalf("second page by failure: %v (cursor %d); want task %d alone", taskIDs(rest), rest.NextCursor, second.Task.ID)
 	}

@@ -377,10 +377,9 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 	}
 	switch {
 	case p.Before > 0 && p.Order == store.OrderByFailed:
-		// After the cursor task's move into error (none, and so nothing,
-		// once it left error).
-		q = q.Where(`tr.id < (SELECT x.id FROM tasker_task_transitions x JOIN tasker_tasks c ON x.task_id = c.id AND x.sort_key = c.transition_seq
-			WHERE c.id = ?)`, p.Before)
+		// The cursor is a move into error (see below), not a task: it
+		// holds once its task has left error.
+		q = q.Where("tr.id < ?", p.Before)
 	case p.Before > 0:
 		q = q.Where("t.id < ?", p.Before)
 	}
@@ -391,6 +390,15 @@ func (s *Store) ListTasks(ctx context.Context, p *store.ListTasksParams) (*store
 	if len(tasks) > limit {
 		page.Tasks = tasks[:limit]
 		page.NextCursor = tasks[limit-1].ID
+		if p.Order == store.OrderByFailed {
+			// The last task's move into error, as it was listed (the
+			// transitions are only appended: the row stays).
+			last := tasks[limit-1]
+			if err := s.ro.NewRaw("SELECT id FROM tasker_task_transitions WHERE task_id = ? AND sort_key = ?", last.ID, last.TransitionSeq).
+				Scan(ctx, &page.NextCursor); err != nil {
+				return nil, s.wrap("listing tasks", err)
+			}
+		}
 	}
 	return page, nil
 }
