@@ -479,8 +479,9 @@ type stepRow struct {
 	store.Step
 	Label string // stepLabel
 	Error string
-	// Resolvable: an operator may resolve it (a failed step; not a
-	// code-first workflow's driver, whose result only its code makes).
+	// Resolvable: an operator may resolve it (a failed step, or a
+	// pending one of a task that timed out; not a code-first workflow's
+	// driver, whose result only its code makes).
 	Resolvable bool
 }
 
@@ -535,12 +536,16 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 	if err != nil {
 		return nil, err
 	}
+	// A task that failed its WithWorkflowTimeout is not retried (Retry
+	// refuses it: no step starts after its deadline): no button, a note;
+	// its pending steps may be resolved too, the one way it finishes.
+	timedOut := d.Task.State == store.TaskError && failureKind(d.Task.LastError) == engine.KindWorkflowTimeout
 	names := map[int64]string{}
 	rows := make([]stepRow, len(d.Steps))
 	for i, st := range d.Steps {
 		names[st.ID] = stepLabel(st)
 		rows[i] = stepRow{Step: *st, Label: stepLabel(st), Error: errorText(st.LastError, false),
-			Resolvable: st.State == store.StepError && !(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
+			Resolvable: (st.State == store.StepError || timedOut && st.State == store.StepPending) && !(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
 	}
 	slices.SortStableFunc(rows, func(a, b stepRow) int { return seq(a.Sequence) - seq(b.Sequence) })
 	type event struct {
@@ -564,10 +569,21 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 		taskErr = errorText(t.LastError, true)
 	}
 	return map[string]any{"Task": summary(t), "Error": taskErr, "Steps": rows, "Graph": layout(d), "Explain": x,
-		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError, "LastErrors": lastErrors(d, h),
+		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError && !timedOut, "TimedOut": timedOut,
+		"LastErrors": lastErrors(d, h),
 		// Events: code-first workflows read them; a finished one takes
 		// none (SendEvent refuses them), one in error may after a retry.
 		"Eventable": t.Kind == store.KindCode && !t.State.Terminal(), "Typed": typed{}}, nil
+}
+
+// failureKind is the kind of a recorded failure (engine.Kind…), "" when
+// it has none.
+func failureKind(doc store.JSON) string {
+	var f struct {
+		Kind string `json:"kind"`
+	}
+	_ = json.Unmarshal(doc, &f)
+	return f.Kind
 }
 
 // stepLabel names a step as the task's page shows it: a durable step as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,9 +13,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"go.uber.org/zap"
+
 	"github.com/tasker-go/tasker/admin"
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
 )
 
 // longNames serves the dashboard (anonymous admin) over a database with
@@ -445,4 +450,64 @@ func TestDashboardRefusedFormKeepsWhatWasTyped(t *testing.T) {
 	eval[bool](t, ctx, `(window.confirm = () => true, true)`)
 	do(t, ctx, chromedp.SetValue(chromedp.CSS(`input[name="results"]`), `{"note": "ab"}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
 	waitAcross(t, ctx, `document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, "the corrected results did not resolve the step")
+}
+
+// TestDashboardTimedOutTaskOffersNoRetry: a task that failed its
+// WithWorkflowTimeout has no Retry button, which Retry always refuses
+// (its deadline has passed, and no step starts after it); the page says
+// so and what to do instead, and its pending steps can be resolved there.
+// The button was there, every press answered 409, and only failed steps
+// had a Resolve form.
+func TestDashboardTimedOutTaskOffersNoRetry(t *testing.T) {
+	tab := browser(t)
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "timeout.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := clock.NewFake(time.Now())
+	e, err := engine.New(engine.Config{Store: st, Logger: zap.NewNop(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.HandleFunc("ok", func(*engine.StepContext) (any, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(&engine.Template{Namespace: "t", Name: "late", Steps: []engine.StepTemplate{{Name: "s", Handler: "ok"}}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.Start(ctx, "t/late", nil, engine.WithWorkflowTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	if _, err := e.Rescue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := taskState(t, st, h.TaskID); got != store.TaskError {
+		t.Fatalf("the task past its timeout is %s, want error", got)
+	}
+	if err := e.Retry(ctx, h.TaskID); !errors.Is(err, engine.ErrRefused) {
+		t.Fatalf("Retry of the timed-out task: %v, want ErrRefused", err)
+	}
+	handler, err := admin.Handler(admin.Config{Engine: e, AllowAnonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(handler)
+	t.Cleanup(ts.Close)
+	c := tab()
+	do(t, c, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", ts.URL, h.TaskID)), chromedp.WaitVisible(chromedp.CSS("#task-state")))
+	screenshot(t, c, "timed-out-task")
+	got := eval[[]string](t, c, `[String(document.querySelector("#retry") !== null), document.querySelector("#no-retry")?.textContent ?? ""]`)
+	if got[0] != "false" || !strings.Contains(got[1], "WithWorkflowTimeout") {
+		t.Errorf("the timed-out task's page: retry button %s, note %q; want no button and a note naming the timeout", got[0], got[1])
+	}
+	// What the note says to do can be done there: its pending step
+	// resolved, the task completes.
+	eval[bool](t, c, `(window.confirm = () => true, true)`)
+	do(t, c, chromedp.Click(chromedp.CSS(`[data-resolve="s"]`)))
+	waitAcross(t, c, `document.querySelector("#task-state")?.textContent === "complete"`, "resolving the pending step did not complete the timed-out task")
 }
