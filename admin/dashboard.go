@@ -480,8 +480,9 @@ type stepRow struct {
 	Label string // stepLabel
 	Error string
 	// Resolvable: an operator may resolve it (a failed step, or a
-	// pending one of a task that timed out; not a code-first workflow's
-	// driver, whose result only its code makes).
+	// pending one of a task that timed out; not of a finished task, as a
+	// failure its code-first workflow handled before completing; not a
+	// code-first workflow's driver, whose result only its code makes).
 	Resolvable bool
 }
 
@@ -545,7 +546,8 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 	for i, st := range d.Steps {
 		names[st.ID] = stepLabel(st)
 		rows[i] = stepRow{Step: *st, Label: stepLabel(st), Error: errorText(st.LastError, false),
-			Resolvable: (st.State == store.StepError || timedOut && st.State == store.StepPending) && !(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
+			Resolvable: (st.State == store.StepError || timedOut && st.State == store.StepPending) && !d.Task.State.Terminal() &&
+				!(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
 	}
 	slices.SortStableFunc(rows, func(a, b stepRow) int { return seq(a.Sequence) - seq(b.Sequence) })
 	type event struct {

@@ -202,3 +202,41 @@ func TestDashboardSendEvent(t *testing.T) {
 		t.Errorf("sending the same key again answered %s:\n%.2000s", dup[0], dup[1])
 	}
 }
+
+// TestDashboardFinishedTaskOffersNoResolve: a finished task's failed
+// step (a code-first workflow's durable step whose failure the workflow
+// handled, then completed) has no Resolve form. It had one, and the
+// resolve was answered 409 with the store's "UNIQUE constraint failed".
+func TestDashboardFinishedTaskOffersNoResolve(t *testing.T) {
+	tab := browser(t)
+	st, e := openEngine(t, "handled.db")
+	ctx := context.Background()
+	if err := engine.RegisterWorkflow(e, "shop/handled", func(w *engine.WorkflowContext, _ string) (string, error) {
+		_, err := engine.Step(w, "charge", func(context.Context) (string, error) { return "", engine.Permanent(errors.New("declined")) }, engine.WithStepNoRetry())
+		return "handled: " + err.Error(), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, string](ctx, e, "shop/handled", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := e.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := st.GetTask(ctx, h.TaskID)
+	if err != nil || d.Task.State != store.TaskComplete || d.Step("charge#1") == nil || d.Step("charge#1").State != store.StepError {
+		t.Fatalf("the workflow: %+v, %v; want it complete with its step charge#1 in error", d, err)
+	}
+	handler, _ := admin.Handler(admin.Config{Engine: e, AllowAnonymous: true})
+	ts := httptest.NewServer(handler)
+	t.Cleanup(ts.Close)
+	c := tab()
+	do(t, c, chromedp.Navigate(fmt.Sprintf("%s/ui/tasks/%d", ts.URL, h.TaskID)), chromedp.WaitVisible(chromedp.CSS(`[data-step-state="charge#1"]`)))
+	screenshot(t, c, "handled-failure")
+	if n := eval[int](t, c, `document.querySelectorAll("[data-resolve]").length`); n != 0 {
+		t.Errorf("the complete task's page has %d Resolve forms, want none", n)
+	}
+}
