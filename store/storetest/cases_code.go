@@ -305,3 +305,34 @@ func stepStates(d *store.TaskDetail) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// testResolveStepOfFinishedTask: a step of a finished task is not
+// resolved (ErrIllegalTransition, naming the task's state), and nothing
+// changes: a durable step whose failure the workflow handled before it
+// completed was counted back as unfinished and the task completed a
+// second time, refused by the database ("UNIQUE constraint failed").
+func testResolveStepOfFinishedTask(t *testing.T, b *bundle) {
+	d, driver := codeTask(t, b)
+	id := d.Task.ID
+	failed := b.record(t, store.RecordStepParams{Driver: driver.Step.Lease(), TaskID: id, Sequence: 1, Name: "charge#1", Kind: store.OutcomeFail,
+		Error: store.JSON(`{"error":"declined"}`)})
+	if _, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(driver, `"handled"`)}, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := b.s.History(b.ctx, id)
+	if err != nil || b.get(t, id).Task.State != store.TaskComplete {
+		t.Fatalf("the workflow did not complete: %v", err)
+	}
+	_, err = b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: failed.ID, Now: b.now})
+	wantErr(t, err, store.ErrIllegalTransition, fmt.Sprintf("task %d is complete", id))
+	after, err := b.s.History(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := b.get(t, id)
+	if got.Task.State != store.TaskComplete || got.Task.Unfinished != 0 || got.Step("charge#1").State != store.StepError ||
+		len(after.Task) != len(before.Task) || len(after.Steps) != len(before.Steps) {
+		t.Fatalf("the refused resolve left task %s (unfinished %d), step %s, %d+%d transitions (were %d+%d)", got.Task.State, got.Task.Unfinished,
+			got.Step("charge#1").State, len(after.Task), len(after.Steps), len(before.Task), len(before.Steps))
+	}
+}

@@ -91,6 +91,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"CreatedWindowsExact":        testCreatedWindowsExact,
 		"ListTasksBadParams":         testListTasksBadParams,
 		"ListByFailed":               testListByFailed,
+		"ResolveStepOfFinishedTask":  testResolveStepOfFinishedTask,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
 		"ClaimedDeps":                testClaimedDeps,

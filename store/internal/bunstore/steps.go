@@ -60,6 +60,17 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 		if err := store.CheckStepTransition(p.StepID, cur.State, store.StepResolvedManually); err != nil {
 			return err
 		}
+		// A finished task's step stays as it is: a durable step whose
+		// failure the workflow handled before completing was counted back
+		// as unfinished below, and the task completed a second time.
+		task := new(store.Task)
+		if err := tx.NewSelect().Model(task).Column("state").Where("id = ?", cur.TaskID).Scan(ctx); err != nil {
+			return err
+		}
+		if task.State.Terminal() {
+			return &store.TransitionError{Object: "step", ID: p.StepID, From: string(cur.State), To: string(store.StepResolvedManually),
+				Reason: fmt.Sprintf("its task %d is %s", cur.TaskID, task.State)}
+		}
 		at := now(p.Now)
 		if cur.Sequence != nil && cur.State == store.StepError {
 			// A failed durable row no longer counts as unfinished (see
