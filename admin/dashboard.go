@@ -256,8 +256,8 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 			return
 		}
 		if r.Method == http.MethodPost {
-			// A task's form refused here (a stale CSRF token: an
-			// anonymous one after a restart) links back to the task's page.
+			// A task's form refused here (a body that is not a form, a
+			// field it does not have) links back to the task's page.
 			if id, err := taskID(r); err == nil {
 				pg.Back = "tasks/" + strconv.FormatInt(id, 10)
 			}
@@ -266,7 +266,16 @@ func (s *server) ui(role string, known []string, h func(w http.ResponseWriter, r
 				return
 			}
 			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(pg.CSRF)) {
-				s.uiError(w, pg, http.StatusForbidden, errors.New("the form's CSRF token is missing or wrong: reload the page and try again"))
+				err := errors.New("the form's CSRF token is missing or wrong (the page was drawn before a restart, or for another sign-in), so it was not sent: send it again")
+				// A task's form comes back on the task's page as typed,
+				// with this session's token: sent again, it is done.
+				if id, ierr := taskID(r); ierr == nil && formFields[r.Pattern] != nil {
+					f := r.PostForm
+					s.refused(w, r, pg, id, http.StatusForbidden, err, typed{Reason: f.Get("reason"), Step: f.Get("step"), Results: f.Get("results"),
+						Event: f.Get("name"), Key: f.Get("key"), Payload: f.Get("payload")})
+					return
+				}
+				s.uiError(w, pg, http.StatusForbidden, err)
 				return
 			}
 			if err := checkForm(r); err != nil {

@@ -355,22 +355,28 @@ func TestDashboardTimelineKeepsAnErrorsKind(t *testing.T) {
 	}
 }
 
-// TestDashboardStaleFormLinksBack: a task's form refused before it is
-// read (its CSRF token from before the server restarted, which makes a
-// new key) is answered with a link back to the task's page, as a refused
-// action is. The 403 page said to reload the page and had no way back to
-// it but the browser's.
-func TestDashboardStaleFormLinksBack(t *testing.T) {
+// TestDashboardStaleFormKeepsWhatWasTyped: a task's form refused before
+// it is read (its CSRF token from before an anonymous dashboard's
+// process restarted, which makes a new key) is answered with the task's
+// page, the reason above it and the form as typed, with a token that
+// works: sent again, it is done. The 403 page said to reload the page,
+// with a link back to it, and what was typed was gone.
+func TestDashboardStaleFormKeepsWhatWasTyped(t *testing.T) {
 	ctx, url, id := longNamesTab(t)
 	task := fmt.Sprintf("%s/ui/tasks/%d", url, id)
-	do(t, ctx, chromedp.Navigate(task), chromedp.WaitVisible(chromedp.CSS("#retry")))
-	eval[bool](t, ctx, `(document.querySelectorAll('input[name="csrf"]').forEach(e => e.value = "from-before-the-restart"), true)`)
-	do(t, ctx, chromedp.Click(chromedp.CSS("#retry")))
+	do(t, ctx, chromedp.Navigate(task), chromedp.WaitVisible(chromedp.CSS(`[data-resolve="charge"]`)))
+	eval[bool](t, ctx, `(document.querySelectorAll('input[name="csrf"]').forEach(e => e.value = "from-before-the-restart"), window.confirm = () => true, true)`)
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`input[name="results"]`), `{"by": "hand"}`), chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
 	waitAcross(t, ctx, `document.querySelector("#error") !== null`, "the stale form was not refused")
 	screenshot(t, ctx, "stale-form")
-	if got := eval[string](t, ctx, `document.querySelector("#back")?.href ?? ""`); got != task {
-		t.Errorf("the refused stale form links back to %q, want %s", got, task)
+	got := eval[[]string](t, ctx, `[document.querySelector("#error").textContent, document.querySelector('input[name="results"]')?.value ?? "-",
+		document.querySelector('[data-step-state="charge"]')?.textContent ?? "-"]`)
+	if !strings.Contains(got[0], "CSRF") || got[1] != `{"by": "hand"}` || got[2] != "error" {
+		t.Fatalf("the stale form: message %q, results field %q, step %s; want the reason on the task's page, the field as typed, the step in error", got[0], got[1], got[2])
 	}
+	eval[bool](t, ctx, `(window.confirm = () => true, true)`)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-resolve="charge"]`)))
+	waitAcross(t, ctx, `document.querySelector('[data-step-state="charge"]')?.textContent === "resolved_manually"`, "the form sent again was not done")
 }
 
 // TestDashboardOverviewTasksInError: the overview lists the latest
