@@ -185,7 +185,7 @@ func base(r *http.Request) string {
 // behind a balancer; a random key per handler refused them all. An
 // anonymous principal (loopback, no token yet) has no secret: its forms
 // are signed with this handler's random key, and one opened before a
-// restart is refused with a link back to its page.
+// restart is refused: a task's comes back as typed, to be sent again.
 func (s *server) csrf(p *principal) string {
 	return s.mac(p, "tasker dashboard form", p.actor)
 }

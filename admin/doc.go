@@ -65,10 +65,10 @@
 // derived from the token's secret, so every handler on the database takes
 // it (a restarted process, another replica behind a balancer: nothing to
 // configure). Anonymous forms (AllowAnonymous, no token yet) are signed
-// with a key of the process, and one opened before a restart is refused
-// with a link back to its page. A page given a query parameter it does not
-// read, or one twice (?stat=error), is answered 400 with a page naming it,
-// as the API would.
+// with a key of the process, and one opened before a restart comes back
+// refused, as typed, to be sent again. A page given a query parameter it
+// does not read, or one twice (?stat=error), is answered 400 with a page
+// naming it, as the API would.
 //
 // # Security
 //
