@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
@@ -71,4 +73,63 @@ func resolveAnnouncesTheEnd(t *testing.T, st store.Store) {
 	if n := len(named(spansOf(exp), "tasker.task r/one")); n != 3 { // the failure's, then both completions
 		t.Errorf("%d task spans, want 3 (the failure and two completions)", n)
 	}
+}
+
+// TestResolveBesideACommitThatCompletesTheTask: a worker's commit that
+// completes a task just after a Resolve of its other step committed
+// announces the task's end, and the Resolve does not announce it again.
+// The Resolve told the two apart by completion times, equal under a
+// fake clock: task.completed and tasks_completed_total came twice.
+func TestResolveBesideACommitThatCompletesTheTask(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	m := engine.NewMetrics()
+	reg.MustRegister(m)
+	hs := &afterResolve{Store: openSQLite(t)}
+	e := newEngine(t, engine.Config{Store: hs, Metrics: m, Clock: clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))})
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return "done", nil }))
+	must(t, e.Register(&engine.Template{Namespace: "r", Name: "two", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h"}}}))
+	events, stop := e.Subscribe(64)
+	defer stop()
+	h, err := e.Start(ctx, "r/two", nil)
+	must(t, err)
+	hs.hook = func() { // a worker completes a, the last step, in between
+		if n, err := e.RunOnce(ctx); err != nil || n != 1 {
+			t.Errorf("RunOnce = %d, %v; want the one attempt of a", n, err)
+		}
+	}
+	must(t, e.Resolve(ctx, h.TaskID, "b", "by hand"))
+	d, err := hs.GetTask(ctx, h.TaskID)
+	must(t, err)
+	if d.Task.State != store.TaskComplete {
+		t.Fatalf("task is %s after the resolve and the commit, want complete", d.Task.State)
+	}
+	completed := 0
+	for len(events) > 0 {
+		if ev := <-events; ev.Name == engine.EventTaskCompleted {
+			completed++
+		}
+	}
+	if completed != 1 {
+		t.Errorf("%d task.completed events, want 1 (the commit's)", completed)
+	}
+	if got, _ := metricValue(t, reg, "tasker_tasks_completed_total", map[string]string{"workflow": "r/two"}); got != 1 {
+		t.Errorf("tasks_completed_total = %v, want 1", got)
+	}
+}
+
+// afterResolve runs hook (once) when a ResolveStep has committed, before
+// the engine reads on.
+type afterResolve struct {
+	store.Store
+	hook func()
+}
+
+func (s *afterResolve) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.ResolveStepResult, error) {
+	rs, err := s.Store.ResolveStep(ctx, p)
+	if h := s.hook; h != nil && err == nil {
+		s.hook = nil
+		h()
+	}
+	return rs, err
 }

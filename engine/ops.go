@@ -188,27 +188,27 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 
 // resolvedEnd announces the end of the task a resolve completed (its last
 // unfinished step resolved), as a commit announces the tasks it ends:
-// tasks_completed_total, the task's span, task.completed. The resolve's
-// transaction stamped the task's completion with the step's: a task
-// another commit completed meanwhile has its own stamp, and that commit
-// announced it.
-func (e *Engine) resolvedEnd(ctx context.Context, rs *store.Step) {
-	if rs == nil || rs.CompletedAt == nil {
+// tasks_completed_total, the task's span, task.completed. Only a task the
+// resolve's own transaction completed (the store reports its moves): a task
+// another commit completed meanwhile was announced by that commit.
+func (e *Engine) resolvedEnd(ctx context.Context, rs *store.ResolveStepResult) {
+	completed := false
+	for _, m := range rs.Tasks {
+		completed = completed || m.To == store.TaskComplete
+	}
+	if !completed {
 		return
 	}
-	d, err := e.st.GetTask(ctx, rs.TaskID)
+	d, err := e.st.GetTask(ctx, rs.Step.TaskID)
 	if err != nil {
-		e.log.Debug("reading a resolved step's task failed; its end, if it ended, is not announced", zap.Int64("task_id", rs.TaskID), zap.Error(err))
-		return
-	}
-	if d.Task.State != store.TaskComplete || d.Task.CompletedAt == nil || !d.Task.CompletedAt.Equal(*rs.CompletedAt) {
+		e.log.Debug("reading a resolved step's task failed; its end is not announced", zap.Int64("task_id", rs.Step.TaskID), zap.Error(err))
 		return
 	}
 	e.met.taskEnded(d.Task.Namespace, d.Task.Name, false)
 	if d.Task.TraceContext != "" {
 		e.traceTaskEnd(ctx, d.Task, store.TaskComplete, nil)
 	}
-	e.emit(Event{Name: EventTaskCompleted, TaskID: rs.TaskID})
+	e.emit(Event{Name: EventTaskCompleted, TaskID: rs.Step.TaskID})
 }
 
 // operatorMeta is an operator action's transition metadata: m, with the

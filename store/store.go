@@ -101,8 +101,8 @@ type Store interface {
 	// ResolveStep marks a pending or failed step resolved_manually with the
 	// supplied results; its dependants may then run. The task's moves it
 	// brings about (back to pending, on to complete) carry p.Metadata with
-	// the reason "step resolved manually".
-	ResolveStep(ctx context.Context, p *ResolveStepParams) (*Step, error)
+	// the reason "step resolved manually", and are reported in the result.
+	ResolveStep(ctx context.Context, p *ResolveStepParams) (*ResolveStepResult, error)
 
 	// ClaimSteps leases up to Limit ready steps (pending, dependencies
 	// satisfied, backoff elapsed, task not finished), moving them to
@@ -554,6 +554,15 @@ type ResolveStepParams struct {
 	Results  JSON
 	Metadata JSON
 	Now      time.Time
+}
+
+// ResolveStepResult reports a resolve: the step, resolved, and the moves
+// of its task the resolve made, in order: none, error → pending, on to
+// complete (through in_progress from pending), or both. A task another
+// commit completed meanwhile is not in Tasks: that commit reports it.
+type ResolveStepResult struct {
+	Step  *Step
+	Tasks []TaskChange
 }
 
 // ClaimStepsParams ask for a batch of ready steps.

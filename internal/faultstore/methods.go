@@ -98,8 +98,8 @@ func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParam
 	return do(ctx, s, "TransitionStep", func() (*store.Step, error) { return s.inner.TransitionStep(ctx, p) })
 }
 
-func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.Step, error) {
-	return do(ctx, s, "ResolveStep", func() (*store.Step, error) { return s.inner.ResolveStep(ctx, p) })
+func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.ResolveStepResult, error) {
+	return do(ctx, s, "ResolveStep", func() (*store.ResolveStepResult, error) { return s.inner.ResolveStep(ctx, p) })
 }
 
 func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*store.ClaimedStep, error) {

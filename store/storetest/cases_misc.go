@@ -173,9 +173,9 @@ func testResolveStep(t *testing.T, b *bundle) {
 	_, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: c.Step.ID})
 	wantErr(t, err, store.ErrIllegalTransition, "in_progress → resolved_manually")
 	b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"x"}`)})
-	st, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: c.Step.ID, Results: store.JSON(`{"manual":true}`)})
-	if err != nil || st.State != store.StepResolvedManually {
-		t.Fatalf("resolve = %+v, %v", st, err)
+	rs, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: c.Step.ID, Results: store.JSON(`{"manual":true}`)})
+	if err != nil || rs.Step.State != store.StepResolvedManually {
+		t.Fatalf("resolve = %+v, %v", rs, err)
 	}
 	if got := b.get(t, d.Task.ID).Task; got.State != store.TaskPending || len(got.LastError) != 0 {
 		t.Fatalf("task after resolving its failed step = %s with last_error %s, want pending with none", got.State, got.LastError)
@@ -188,6 +188,53 @@ func testResolveStep(t *testing.T, b *bundle) {
 	b.finish(t, complete(next, `{}`))
 	if ts := b.get(t, d.Task.ID).Task.State; ts != store.TaskComplete {
 		t.Fatalf("task = %s, want complete", ts)
+	}
+}
+
+// testResolveStepTaskMoves: ResolveStep reports the moves of the task it
+// made, and only those: a task a later commit completes is that commit's
+// (the engine announces a task's end once, from whichever reports it).
+func testResolveStepTaskMoves(t *testing.T, b *bundle) {
+	moves := func(rs *store.ResolveStepResult) string {
+		var out []string
+		for _, m := range rs.Tasks {
+			out = append(out, fmt.Sprintf("%d %s→%s", m.TaskID, m.From, m.To))
+		}
+		return strings.Join(out, ", ")
+	}
+	resolve := func(id int64) *store.ResolveStepResult {
+		t.Helper()
+		rs, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: id, Now: b.now})
+		if err != nil {
+			t.Fatalf("ResolveStep(%d): %v", id, err)
+		}
+		return rs
+	}
+	// Beside a running step: no move; the commit of the running step
+	// completes the task and says so.
+	d := b.create(t, []store.NewStep{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h"}})
+	c := b.claim(t, 1)[0]
+	other := map[string]string{"a": "b", "b": "a"}[c.Step.Name]
+	if rs := resolve(d.Step(other).ID); len(rs.Tasks) != 0 {
+		t.Fatalf("resolving %s beside a running %s moved the task: %s", other, c.Step.Name, moves(rs))
+	}
+	if res := b.finish(t, complete(c, `{}`)); len(res.Tasks) != 1 || res.Tasks[0].To != store.TaskComplete {
+		t.Fatalf("a's commit reports task changes %+v, want its completion", res.Tasks)
+	}
+	// The last unfinished step of a pending task: the resolve completes it.
+	d = b.create(t, []store.NewStep{{Name: "a", Handler: "h"}})
+	want := fmt.Sprintf("%[1]d pending→in_progress, %[1]d in_progress→complete", d.Task.ID)
+	if rs := resolve(d.Step("a").ID); moves(rs) != want {
+		t.Fatalf("resolving the only step of a pending task: moves %q, want %q", moves(rs), want)
+	}
+	// The failed step of a failed task with another step left: back to
+	// pending, not complete.
+	d = b.create(t, []store.NewStep{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", DependsOn: []string{"a"}}})
+	c = b.claimOne(t, "a")
+	b.finish(t, store.StepOutcome{Lease: c.Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"x"}`)})
+	want = fmt.Sprintf("%d error→pending", d.Task.ID)
+	if rs := resolve(d.Step("a").ID); moves(rs) != want {
+		t.Fatalf("resolving the failed step of a failed task: moves %q, want %q", moves(rs), want)
 	}
 }
 

@@ -58,6 +58,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RetryAndCancelBadInput":     testRetryAndCancelBadInput,
 		"TaskIDsRefused":             testTaskIDsRefused,
 		"ResolveStep":                testResolveStep,
+		"ResolveStepTaskMoves":       testResolveStepTaskMoves,
 		"OperatorMetaOnConsequences": testOperatorMetaOnConsequences,
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,

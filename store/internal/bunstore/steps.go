@@ -37,7 +37,7 @@ func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParam
 	var out *store.Step
 	err := s.inTx(ctx, fmt.Sprintf("transitioning step %d", p.StepID), func(ctx context.Context, tx bun.IDB) error {
 		var err error
-		out, err = s.moveStep(ctx, tx, p.StepID, p.From, p.To, nil, p.Metadata, now(p.Now))
+		out, _, err = s.moveStep(ctx, tx, p.StepID, p.From, p.To, nil, p.Metadata, now(p.Now))
 		return err
 	})
 	return out, err
@@ -47,11 +47,11 @@ func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParam
 // that leaves its failed task with no failed step, the task goes back to
 // pending so workers carry on; when it was the last unfinished step, the
 // task completes.
-func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.Step, error) {
+func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.ResolveStepResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("resolving step %d: %w", p.StepID, err)
 	}
-	var out *store.Step
+	var out *store.ResolveStepResult
 	err := s.inTx(ctx, fmt.Sprintf("resolving step %d", p.StepID), func(ctx context.Context, tx bun.IDB) error {
 		cur := new(store.Step)
 		if err := tx.NewSelect().Model(cur).Column("state", "task_id", "sequence").Where("id = ?", p.StepID).Scan(ctx); err != nil {
@@ -79,19 +79,29 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 				return err
 			}
 		}
-		var err error
-		out, err = s.moveStep(ctx, tx, p.StepID, cur.State, store.StepResolvedManually, orEmptyObject(p.Results), p.Metadata, at)
+		st, moved, err := s.moveStep(ctx, tx, p.StepID, cur.State, store.StepResolvedManually, orEmptyObject(p.Results), p.Metadata, at)
 		if err != nil {
 			return err
 		}
-		return s.settleTask(ctx, tx, out.TaskID, p.Metadata, at)
+		settled, err := s.settleTask(ctx, tx, st.TaskID, p.Metadata, at)
+		if err != nil {
+			return err
+		}
+		out = &store.ResolveStepResult{Step: st}
+		for _, m := range append(moved, settled...) {
+			out.Tasks = append(out.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
+		}
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // moveStep is the compare-and-set of one step move, its audit row and its
 // consequences. results, when set, replace the step's results.
-func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to store.StepState, results, meta store.JSON, at time.Time) (*store.Step, error) {
+func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to store.StepState, results, meta store.JSON, at time.Time) (*store.Step, []taskMove, error) {
 	st := new(store.Step)
 	q := tx.NewUpdate().Model(st).
 		Set("state = ?", to).
@@ -114,39 +124,40 @@ func (s *Store) moveStep(ctx context.Context, tx bun.IDB, id int64, from, to sto
 	}
 	res, err := q.Exec(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		cur := new(store.Step)
 		if err := tx.NewSelect().Model(cur).Column("state", "pending_deps").Where("id = ?", id).Scan(ctx); err != nil {
-			return nil, fmt.Errorf("step %d: %w", id, err)
+			return nil, nil, fmt.Errorf("step %d: %w", id, err)
 		}
 		if cur.State != from {
-			return nil, fmt.Errorf("step %d: expected state %s, found %s: %w", id, from, cur.State, store.ErrConflict)
+			return nil, nil, fmt.Errorf("step %d: expected state %s, found %s: %w", id, from, cur.State, store.ErrConflict)
 		}
-		return nil, &store.TransitionError{Object: "step", ID: id, From: string(from), To: string(to),
+		return nil, nil, &store.TransitionError{Object: "step", ID: id, From: string(from), To: string(to),
 			Reason: fmt.Sprintf("%d dependencies are not complete or resolved", cur.PendingDeps)}
 	}
 	m := []stepMove{{id: st.ID, taskID: st.TaskID, from: from, to: to, seq: st.TransitionSeq, meta: meta}}
 	if err := s.writeStepTransitions(ctx, tx, m, at); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	_, _, err = s.consequences(ctx, tx, m, at, nil)
-	return st, err
+	tm, _, err := s.consequences(ctx, tx, m, at, nil)
+	return st, tm, err
 }
 
 // settleTask brings a task in line with its steps after an operator acted:
 // a failed task with no failed step left returns to pending; a task with no
 // unfinished step completes (through in_progress, as the machine requires).
-// Its moves carry the operator's metadata (meta) with their own reason.
-func (s *Store) settleTask(ctx context.Context, tx bun.IDB, id int64, meta store.JSON, at time.Time) error {
+// Its moves carry the operator's metadata (meta) with their own reason; it
+// returns them.
+func (s *Store) settleTask(ctx context.Context, tx bun.IDB, id int64, meta store.JSON, at time.Time) ([]taskMove, error) {
 	t := new(store.Task)
 	if err := tx.NewSelect().Model(t).Where("id = ?", id).Scan(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	failed, err := tx.NewSelect().Model((*store.Step)(nil)).Where("task_id = ? AND state = 'error'", id).Count(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	path := []store.TaskState{}
 	state := t.State
@@ -160,12 +171,14 @@ func (s *Store) settleTask(ctx context.Context, tx bun.IDB, id int64, meta store
 		}
 		path = append(path, store.TaskComplete)
 	}
+	var moves []taskMove
 	from := t.State
 	for _, to := range path {
 		if _, err := s.moveTask(ctx, tx, &store.TransitionTaskParams{TaskID: id, From: from, To: to, Metadata: consequenceMeta(meta, "step resolved manually")}, at); err != nil {
-			return err
+			return nil, err
 		}
+		moves = append(moves, taskMove{id: id, from: from, to: to})
 		from = to
 	}
-	return nil
+	return moves, nil
 }
