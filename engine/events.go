@@ -8,7 +8,7 @@ const (
 	EventTaskCompleted      = "task.completed"
 	EventTaskFailed         = "task.failed"
 	EventTaskCancelled      = "task.cancelled"
-	EventTaskRetried        = "task.retry_requested"
+	EventTaskRetried        = "task.retry_requested" // error back to pending: by Retry, or Resolve of its last failed step
 	EventStepStarted        = "step.started"
 	EventStepCompleted      = "step.completed"
 	EventStepFailed         = "step.failed"

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -132,4 +133,40 @@ func (s *afterResolve) ResolveStep(ctx context.Context, p *store.ResolveStepPara
 		h()
 	}
 	return rs, err
+}
+
+// TestResolveThatRevivesAFailedTaskAnnouncesIt: resolving the failed step
+// of a failed task with steps left moves the task back to pending, and
+// subscribers hear it (task.retry_requested, as for a Retry), after the
+// step's step.resolved_manually; the move went unannounced, so a
+// subscriber's last word on the task was its task.failed.
+func TestResolveThatRevivesAFailedTaskAnnouncesIt(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{})
+	must(t, e.HandleFunc("boom", func(*engine.StepContext) (any, error) { return nil, engine.Permanent(errors.New("no way")) }))
+	must(t, e.HandleFunc("ok", func(*engine.StepContext) (any, error) { return "ok", nil }))
+	must(t, e.Register(&engine.Template{Namespace: "r", Name: "chain", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "boom"}, {Name: "b", Handler: "ok", DependsOn: []string{"a"}}}}))
+	h, err := e.Start(ctx, "r/chain", nil)
+	must(t, err)
+	_, err = e.RunOnce(ctx)
+	must(t, err)
+	events, stop := e.Subscribe(64)
+	defer stop()
+	must(t, e.Resolve(ctx, h.TaskID, "a", "by hand"))
+	var got []string
+	for len(events) > 0 {
+		got = append(got, (<-events).Name)
+	}
+	want := []string{engine.EventStepResolved, engine.EventTaskRetried}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events of the resolve %v, want %v", got, want)
+	}
+	_, err = e.RunOnce(ctx) // and the task runs on to its end
+	must(t, err)
+	out, err := e.Wait(ctx, h.TaskID)
+	must(t, err)
+	if out.State != store.TaskComplete {
+		t.Fatalf("task is %s after b ran, want complete", out.State)
+	}
 }

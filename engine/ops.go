@@ -141,7 +141,9 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // Resolve marks a pending or failed step resolved_manually with the given
 // results (any JSON-encodable value); its dependants may then run. A task
 // whose last unfinished step it resolves completes, announced as a task a
-// worker completes is (task.completed, tasks_completed_total, its span).
+// worker completes is (task.completed, tasks_completed_total, its span). A
+// failed task with no failed step left goes back to pending, announced as
+// a Retry's (task.retry_requested).
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
@@ -180,6 +182,11 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
 	}
 	e.emit(Event{Name: EventStepResolved, TaskID: taskID, Step: step})
+	for _, m := range rs.Tasks {
+		if m.From == store.TaskError { // back to pending, as a Retry moves it
+			e.emit(Event{Name: EventTaskRetried, TaskID: taskID})
+		}
+	}
 	e.taskChanged(taskID) // waiters first, as a commit wakes them
 	e.resolvedEnd(ctx, rs)
 	e.Notify()
