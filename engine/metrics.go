@@ -25,7 +25,9 @@ import (
 //	                                         ContinueAsNew
 //	tasks_completed_total{workflow}          tasks that completed
 //	tasks_failed_total{workflow}             tasks that ended in error
-//	tasks_cancelled_total{workflow}          tasks cancelled through the engine
+//	tasks_cancelled_total{workflow}          tasks cancelled through the engine (not
+//	                                         a finished task's forced cancel: its end
+//	                                         was counted when it finished)
 //	step_attempt_duration_seconds{workflow,step,outcome}
 //	                                         one observation per attempt: outcome
 //	                                         complete, error (retried if attempts

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,7 +25,8 @@ func checkTaskID(taskID int64) error { return store.CheckTaskID("task_id", taskI
 
 // Force lets Cancel withdraw a task that already finished (complete or
 // resolved manually): an operator's correction, recorded as such. The
-// task's run had ended: no second span of it is emitted.
+// task's run had ended: no second span of it is emitted, and it is not
+// counted in tasks_cancelled_total (its end was counted when it finished).
 func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = true } }
 
 // Cancel cancels a task: its unfinished steps are cancelled, running
@@ -63,19 +65,30 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	if p.Metadata, err = operatorMeta(ctx, m); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
-	ended := false // a forced cancel of a finished task: its run ended, and its span with it
-	if p.Force {
+	// A forced cancel of a finished task: its run ended, and its span and
+	// its count (tasks_completed_total, say) with it. A task unfinished when
+	// read is cancelled unforced, so that one finishing meanwhile is told
+	// apart: refused, then cancelled as the finished task it has become.
+	forced, ended := p.Force, false
+	if forced {
 		if d, err := e.st.GetTask(ctx, taskID); err == nil {
 			ended = d.Task.State.Terminal()
+			p.Force = ended
 		}
 	}
 	t, err := e.st.CancelTask(ctx, p)
+	if forced && !p.Force && errors.Is(err, store.ErrIllegalTransition) {
+		p.Force, ended = true, true
+		t, err = e.st.CancelTask(ctx, p)
+	}
 	if err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
 	}
-	e.met.taskCancelled(t)
-	if t.TraceContext != "" && !ended {
-		e.traceTaskEnd(ctx, t, store.TaskCancelled, nil)
+	if !ended {
+		e.met.taskCancelled(t)
+		if t.TraceContext != "" {
+			e.traceTaskEnd(ctx, t, store.TaskCancelled, nil)
+		}
 	}
 	e.inflight.CancelTask(taskID, errTaskCancelled)
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
