@@ -20,17 +20,13 @@ func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescu
 // and rescued steps are claimable now.
 func (e *Engine) rescued(res *store.RescueResult) {
 	e.met.leasesRescued(res.Rescued + res.Failed)
-	for _, t := range res.Tasks {
-		if t.To == store.TaskError {
-			// Rare: the rescue result does not carry the task, whose
-			// workflow the counter and whose trace context the span need.
-			if d, err := e.st.GetTask(context.Background(), t.TaskID); err == nil {
-				e.met.taskEnded(d.Task.Namespace, d.Task.Name, true)
-				if d.Task.TraceContext != "" {
-					e.traceTaskEnd(context.Background(), d.Task, store.TaskError, d.Task.LastError)
-				}
-			}
+	for _, t := range res.FailedTasks { // the counter needs their workflow, the span their trace context
+		e.met.taskEnded(t.Namespace, t.Name, true)
+		if t.TraceContext != "" {
+			e.traceTaskEnd(context.Background(), t, store.TaskError, t.LastError)
 		}
+	}
+	for _, t := range res.Tasks {
 		e.emit(Event{Name: EventTaskFailed, TaskID: t.TaskID})
 		e.taskChanged(t.TaskID)
 	}

@@ -724,6 +724,11 @@ type RescueResult struct {
 	Failed   int // out of attempts: to error
 	TimedOut int // tasks past their deadline: to error (DeadlineCause)
 	Tasks    []TaskChange
+	// FailedTasks are the tasks of Tasks that moved to error, as the pass
+	// left them, read in its transaction (one statement) without their
+	// Context and Results: what announcing their end needs (workflow,
+	// version, queue, trace context, LastError), with no read per task.
+	FailedTasks []*Task
 }
 
 // SendEventParams describe an event for a task.

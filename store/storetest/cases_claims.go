@@ -213,6 +213,15 @@ func testLeaseExpiry(t *testing.T, b *bundle) {
 	if r.Failed != 1 || len(r.Tasks) != 1 || r.Tasks[0].To != store.TaskError {
 		t.Fatalf("rescue with no attempts left = %+v", r)
 	}
+	// The failed task comes with the result, as the pass left it, without
+	// its context (which may be large).
+	if len(r.FailedTasks) != 1 {
+		t.Fatalf("rescue's failed tasks = %+v, want the one task", r.FailedTasks)
+	}
+	if ft := r.FailedTasks[0]; ft.ID != r.Tasks[0].TaskID || ft.State != store.TaskError || ft.Namespace != "test" || ft.Name != "flow" ||
+		ft.Version != "1.0.0" || !strings.Contains(string(ft.LastError), "lease expired") || ft.CreatedAt.IsZero() || ft.Context != nil {
+		t.Fatalf("rescue's failed task = %+v, want task %d in error with its workflow and last error, without context", ft, r.Tasks[0].TaskID)
+	}
 }
 
 func testStaleLease(t *testing.T, b *bundle) {
@@ -587,6 +596,10 @@ func testRescueFailsOverdueTasks(t *testing.T, b *bundle) {
 	}
 	if res.TimedOut != 2 || res.Rescued != 0 || len(res.Tasks) != 2 {
 		t.Fatalf("rescue %+v, want the two tasks past their deadline failed", res)
+	}
+	if len(res.FailedTasks) != 2 || res.FailedTasks[0].ID != min(pending, running) || res.FailedTasks[1].ID != max(pending, running) ||
+		!strings.Contains(string(res.FailedTasks[1].LastError), "past its deadline") {
+		t.Fatalf("rescue's failed tasks %+v, want tasks %d and %d with the cause", res.FailedTasks, pending, running)
 	}
 	for _, id := range []int64{pending, running} {
 		d := b.get(t, id)

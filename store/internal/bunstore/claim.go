@@ -900,12 +900,33 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 			res.TimedOut = len(overdue)
 			tmoves = append(tmoves, overdue...)
 		}
+		var failed []int64
 		for _, m := range tmoves {
 			res.Tasks = append(res.Tasks, store.TaskChange{TaskID: m.id, From: m.from, To: m.to})
+			if m.to == store.TaskError {
+				failed = append(failed, m.id)
+			}
 		}
-		return nil
+		return s.failedTasks(ctx, tx, failed, &res.FailedTasks)
 	})
 	return res, err
+}
+
+// failedTasks reads the tasks a rescue failed (ids, at most its limit),
+// all but their context and results, which may be large and which
+// announcing their end does not need.
+func (s *Store) failedTasks(ctx context.Context, tx bun.IDB, ids []int64, out *[]*store.Task) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return chunked(s.d, ids, 1, func(ids []int64) error {
+		var got []*store.Task
+		if err := tx.NewSelect().Model(&got).ExcludeColumn("context", "results").Where("t.id IN (?)", bun.List(ids)).Order("t.id").Scan(ctx); err != nil {
+			return err
+		}
+		*out = append(*out, got...)
+		return nil
+	})
 }
 
 // failOverdue fails the unfinished tasks whose deadline is before clock
