@@ -707,22 +707,36 @@ type Outcome struct {
 	Results map[string]json.RawMessage // by step name
 	Error   json.RawMessage            // the failure that ended the task, if any
 	final   []string                   // the steps whose results Final returns (outcome_final.go)
+	steps   []string                   // every step's name, sorted (Decode tells a step without a result from no step)
 	kind    store.Kind                 // the task's kind
 	name    string                     // the task's workflow, "namespace/name"
 }
 
-// Decode decodes one step's result. A step with no result is an error
-// naming the steps that have one.
+// Decode decodes one step's result. A step that finished without a result
+// (skipped, its handler returned nil, resolved without results, or never
+// run in a task that did not complete) is an error saying so, and a name
+// the task has no step by is an error naming its steps. Whether the step
+// was skipped is in its transitions (Engine.History), which Wait does not
+// read.
 func (o *Outcome) Decode(step string, v any) error {
 	raw, ok := o.Results[step]
-	if !ok {
-		have := "none has"
-		if len(o.Results) > 0 {
-			have = "those with one: " + strings.Join(slices.Sorted(maps.Keys(o.Results)), ", ")
+	switch {
+	case ok:
+		return json.Unmarshal(raw, v)
+	case o.steps != nil && !slices.Contains(o.steps, step):
+		return fmt.Errorf("task %d has no step %q (its steps: %s)", o.TaskID, step, strings.Join(o.steps, ", "))
+	case o.steps != nil:
+		why := "it was skipped (Skip), its handler returned nil, or it was resolved without results"
+		if o.State != store.TaskComplete && o.State != store.TaskResolvedManually {
+			why += fmt.Sprintf(", or it never ran (the task ended %s)", o.State)
 		}
-		return fmt.Errorf("task %d has no result for step %q (%s)", o.TaskID, step, have)
+		return fmt.Errorf("task %d: step %q finished without a result: %s", o.TaskID, step, why)
 	}
-	return json.Unmarshal(raw, v)
+	have := "none has"
+	if len(o.Results) > 0 {
+		have = "those with one: " + strings.Join(slices.Sorted(maps.Keys(o.Results)), ", ")
+	}
+	return fmt.Errorf("task %d has no result for step %q (%s)", o.TaskID, step, have)
 }
 
 // Wait blocks until the task is complete, in error, cancelled or resolved,
@@ -817,8 +831,9 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 		if d.State.Done() {
 			e.waiters.Drop(taskID, ch)
 			out := &Outcome{TaskID: taskID, State: d.State, Results: map[string]json.RawMessage{}, Error: json.RawMessage(d.LastError),
-				final: finalSteps(d), kind: d.Kind, name: d.Namespace + "/" + d.Name}
+				final: finalSteps(d), kind: d.Kind, name: d.Namespace + "/" + d.Name, steps: make([]string, 0, len(d.Steps))}
 			for _, s := range d.Steps {
+				out.steps = append(out.steps, s.Name)
 				doc, err := e.decode(s.Results)
 				if err != nil {
 					return nil, fmt.Errorf("waiting for task %d: result of step %s: %w", taskID, s.Name, err)
@@ -827,6 +842,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 					out.Results[s.Name] = json.RawMessage(doc)
 				}
 			}
+			slices.Sort(out.steps)
 			return out, nil
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)

@@ -92,8 +92,8 @@ func TestFinalOfSeveralSinks(t *testing.T) {
 	if err := out.DecodeFinal(&one); err == nil || !strings.Contains(err.Error(), "an object keyed by its final steps b, c") {
 		t.Fatalf("DecodeFinal into a string = %v", err)
 	}
-	// A step without a result names those with one (it named none).
-	if err := out.Decode("d", &one); err == nil || !strings.Contains(err.Error(), `no result for step "d" (those with one: a, b, c)`) {
+	// A step the task does not have is named as such, with the task's steps.
+	if err := out.Decode("d", &one); err == nil || !strings.Contains(err.Error(), `has no step "d" (its steps: a, b, c)`) {
 		t.Fatalf("Decode of a step the task lacks = %v", err)
 	}
 }

@@ -34,3 +34,32 @@ func TestResultOfADependencyWithoutOne(t *testing.T) {
 		t.Fatalf("Result of a dependency whose handler returned nil: %v, want a permanent error saying it has no result, which a handler returning nil leaves (not only a skip)", got)
 	}
 }
+
+// Outcome.Decode of a step that finished without a result says so, and
+// that a skip leaves none: it said "has no result" as of a step the task
+// does not have, which is told apart now (a misspelt name).
+func TestDecodeOfAStepWithoutAResult(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("skip", func(*engine.StepContext) (any, error) { return nil, engine.Skip("nothing to do") }))
+	must(t, env.HandleFunc("ok", func(*engine.StepContext) (any, error) { return "ran", nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "skip", Steps: []engine.StepTemplate{
+		{Name: "maybe", Handler: "skip", Skippable: true},
+		{Name: "after", Handler: "ok", DependsOn: []string{"maybe"}},
+	}}))
+	h, err := env.Start(ctx, "t/skip", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	out, err := h.Wait(ctx)
+	must(t, err)
+	var s string
+	err = out.Decode("maybe", &s)
+	if err == nil || !strings.Contains(err.Error(), `step "maybe" finished without a result`) || !strings.Contains(err.Error(), "skipped") {
+		t.Errorf("Decode of the skipped step: %v, want an error saying it finished without a result, as a skip leaves it", err)
+	}
+	err = out.Decode("mabye", &s)
+	if err == nil || !strings.Contains(err.Error(), `has no step "mabye"`) || !strings.Contains(err.Error(), "after, maybe") {
+		t.Errorf("Decode of a step the task does not have: %v, want an error saying so and naming its steps", err)
+	}
+	must(t, out.Decode("after", &s))
+}
