@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -366,15 +367,23 @@ type startOptions struct {
 // there is one. The store writes the task's deadline by the database's
 // clock (store.CreateTaskParams.Deadline), so a starter whose clock is
 // skewed against the workers' does not move it.
-func (o *startOptions) deadline(clk Clock) time.Duration {
+// A timeout that, added to the delay, overflows is refused naming the
+// option: the sum would wrap to a negative deadline, refused by the store
+// in its own words.
+func (o *startOptions) deadline(clk Clock) (time.Duration, error) {
 	if o.timeout <= 0 {
-		return 0
+		return 0, nil
 	}
 	now := clk.Now()
-	if at, _ := o.notBefore(clk); at.After(now) { // a delayed start: from then
-		return at.Sub(now) + o.timeout
+	at, _ := o.notBefore(clk)
+	if !at.After(now) {
+		return o.timeout, nil
 	}
-	return o.timeout
+	wait := at.Sub(now) // a delayed start: from then
+	if o.timeout > math.MaxInt64-wait {
+		return 0, fmt.Errorf("%w: WithWorkflowTimeout(%s): counted from the delayed start (StartAt or StartAfter, %s from now), the deadline is past what a time.Duration holds (about 292 years)", store.ErrInvalid, o.timeout, wait)
+	}
+	return wait + o.timeout, nil
 }
 
 // identity returns a new task's identity key and input hash: a fresh
@@ -627,11 +636,15 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)
 	}
+	deadline, err := o.deadline(e.clk)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", workflow, err)
+	}
 	p := &store.CreateTaskParams{
 		Namespace: t.Namespace, Name: t.Name, Version: t.Version, Kind: store.KindDAG,
 		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
 		ConcGroup: group, ConcMax: groupMax, RateLimits: t.rateLimits(), Retention: t.Retention,
-		Deadline: o.deadline(e.clk), Steps: t.newSteps(), Now: e.now(),
+		Deadline: deadline, Steps: t.newSteps(), Now: e.now(),
 	}
 	if err := o.delay(e.clk, p.Steps); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", workflow, err)

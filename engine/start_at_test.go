@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,37 @@ func TestStartAfterZeroStartsAtOnce(t *testing.T) {
 	if env.Clock.Now() != before {
 		t.Fatalf("StartAfter(0) waited %s", env.Clock.Now().Sub(before))
 	}
+}
+
+// A WithWorkflowTimeout that, counted from a delayed start, overflows a
+// time.Duration is refused naming the option, for DAGs and code-first
+// workflows alike, with nothing created. The sum wrapped into a negative
+// deadline, which the store refused naming its own field ("deadline").
+// A timeout that fits, however long, is accepted.
+func TestWorkflowTimeoutOverflowingADelayedStart(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/code", func(wctx *engine.WorkflowContext, in int) (int, error) { return in, nil }))
+	must(t, env.HandleFunc("h", func(*engine.StepContext) (any, error) { return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	ctx := context.Background()
+	huge := engine.WithWorkflowTimeout(math.MaxInt64 - time.Minute)
+	for name, start := range map[string]func(...engine.StartOption) error{
+		"dag": func(o ...engine.StartOption) error { _, err := env.Start(ctx, "t/dag", nil, o...); return err },
+		"code": func(o ...engine.StartOption) error {
+			_, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/code", 1, o...)
+			return err
+		},
+	} {
+		for _, delay := range []engine.StartOption{engine.StartAfter(time.Hour), engine.StartAt(env.Clock.Now().Add(time.Hour))} {
+			err := start(huge, delay)
+			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "WithWorkflowTimeout") || strings.Contains(err.Error(), "deadline: must not be negative") {
+				t.Errorf("%s: a timeout that overflows past the delayed start: %v, want ErrInvalid naming WithWorkflowTimeout", name, err)
+			}
+		}
+	}
+	if tasks, _ := env.Store.CountByState(ctx); len(tasks.Tasks) != 0 {
+		t.Fatalf("refused starts created tasks: %v", tasks.Tasks)
+	}
+	_, err := env.Start(ctx, "t/dag", nil, engine.WithWorkflowTimeout(100*365*24*time.Hour), engine.StartAfter(time.Hour))
+	must(t, err)
 }

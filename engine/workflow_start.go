@@ -180,8 +180,9 @@ func (e *Engine) workflowDef(name string) (*workflowDef, bool) {
 // context end at the deadline, and no step starts or retries after it; a
 // task whose steps no worker claims fails at the first maintenance pass
 // after it (ExecutionConfig.RescueInterval; Engine.Rescue at once).
-// A d that is not positive is refused (leave the option out for none), and
-// so is one under a millisecond: a bare number is nanoseconds.
+// A d that is not positive is refused (leave the option out for none), so
+// is one under a millisecond (a bare number is nanoseconds), and so is one
+// that, counted from a delayed start (StartAt, StartAfter), overflows.
 func WithWorkflowTimeout(d time.Duration) StartOption {
 	return func(o *startOptions) {
 		if o.timeoutSet && o.timeout != d {
@@ -332,10 +333,14 @@ func (e *Engine) prepareWorkflowStart(name string, in any, o *startOptions) (*st
 	identity, inputHash := o.identity(name, name+"@code", doc)
 	ns, n, _ := strings.Cut(name, "/")
 	queue, priority := o.routing("", 0)
+	deadline, err := o.deadline(e.clk)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
 	p := &store.CreateTaskParams{
 		Namespace: ns, Name: n, Version: "code", Kind: store.KindCode,
 		IdentityKey: identity, InputHash: inputHash, Context: stored, Priority: priority, Queue: queue, ParentID: o.parent,
-		ConcGroup: o.group, ConcMax: o.groupMax, Retention: def.retention, Deadline: o.deadline(e.clk),
+		ConcGroup: o.group, ConcMax: o.groupMax, Retention: def.retention, Deadline: deadline,
 		Steps: []store.NewStep{{Name: DriverStep, Handler: WorkflowHandlerPrefix + name, Retryable: true, RetryLimit: defaultDriverRetryLimit}},
 		Now:   e.now(),
 	}
