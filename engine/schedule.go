@@ -96,8 +96,9 @@ type ScheduleInfo struct {
 	// BufferedAt is a tick waiting for the previous run (OverlapBufferOne).
 	BufferedAt time.Time
 	// LastFireAt and LastTaskID are the tick and task of the latest run
-	// started (zero: none yet); once that run continued as new, and a
-	// tick found it so, LastTaskID is the run that continues it.
+	// started (zero: none yet, as after a redefinition to run another
+	// workflow); once that run continued as new, and a tick found it so,
+	// LastTaskID is the run that continues it.
 	LastFireAt time.Time
 	LastTaskID int64
 	// LastError says why the latest firing failed ("" once one succeeds).
@@ -124,11 +125,13 @@ type ScheduleInfo struct {
 // The schedule is stored under id. Calling Schedule again with the same
 // definition changes nothing (declare schedules at every start-up); with a
 // different one, it replaces the definition and its next tick is counted
-// from now; a paused schedule stays paused. Bad specs (a spec no date
-// matches, such as "0 0 30 2 *", included), options, unknown workflows and
-// inputs the workflow would refuse (for a code-first workflow, one not of
-// its input type, nil included unless that type may be nil) are refused
-// with nothing stored.
+// from now; a paused schedule stays paused. Redefined to run another
+// workflow (not another version of the same), it has no last run yet: the
+// overlap policy does not wait on, or cancel, the runs of the one before.
+// Bad specs (a spec no date matches, such as "0 0 30 2 *", included),
+// options, unknown workflows and inputs the workflow would refuse (for a
+// code-first workflow, one not of its input type, nil included unless that
+// type may be nil) are refused with nothing stored.
 func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input any, opts ScheduleOptions) (*ScheduleInfo, error) {
 	def, err := e.scheduleDef(id, spec, workflow, input, opts)
 	if err != nil {
@@ -158,6 +161,11 @@ func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input 
 		next.Workflow, next.Spec, next.Timezone, next.Input = def.Workflow, def.Spec, def.Timezone, def.Input
 		next.Overlap, next.CatchUpWindow, next.Jitter = def.Overlap, def.CatchUpWindow, def.Jitter
 		next.NextFireAt, next.BufferedAt, next.LastError, next.UpdatedAt = e.firstTick(def), nil, "", e.clk.Now()
+		if unversioned(cur.Workflow) != unversioned(def.Workflow) {
+			// Another workflow's run is not this one's previous run: the
+			// overlap policy would wait on it, or cancel it.
+			next.LastTaskID, next.LastFireAt = nil, nil
+		}
 		ok, err := e.st.UpdateSchedule(ctx, &next)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("scheduling %q: %w", id, err)
@@ -167,6 +175,13 @@ func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input 
 			return scheduleInfo(&next), nil
 		}
 	}
+}
+
+// unversioned is a schedule's workflow without its "@version": a new
+// version of a template is the same workflow.
+func unversioned(workflow string) string {
+	name, _, _ := strings.Cut(workflow, "@")
+	return name
 }
 
 // scheduleDef validates a schedule's definition and returns its row

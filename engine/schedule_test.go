@@ -600,3 +600,44 @@ func scheduleInZoneNotHere(t *testing.T) *testkit.Env {
 	}
 	return env
 }
+
+// A schedule redefined to run another workflow starts afresh: its overlap
+// policy no longer looks at the run of the workflow it ran before, which
+// a skip waited on and a cancel-previous cancelled; its last run is none
+// yet. Redefined with the same workflow, it still looks at its last run.
+func TestScheduleRedefinedToAnotherWorkflow(t *testing.T) {
+	ctx := context.Background()
+	for _, policy := range []engine.OverlapPolicy{engine.OverlapSkip, engine.OverlapCancelPrevious} {
+		t.Run(string(policy), func(t *testing.T) {
+			env := scheduleEnv(t)
+			t0 := env.Clock.Now()
+			_, err := env.Schedule(ctx, "s", "@every 1m", "t/dag", map[string]int{"n": 1}, engine.ScheduleOptions{Overlap: policy})
+			must(t, err)
+			env.Clock.Advance(time.Minute)
+			fire(t, env)
+			old := ticksStarted(t, env, "s")[tickKey(t0.Add(time.Minute))]
+			if len(old) != 1 {
+				t.Fatalf("tick 1: %d runs, want 1", len(old))
+			}
+			info, err := env.Schedule(ctx, "s", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Overlap: policy})
+			must(t, err)
+			if info.LastTaskID != 0 || !info.LastFireAt.IsZero() {
+				t.Errorf("redefined to another workflow: last run %d at %s, want none yet", info.LastTaskID, info.LastFireAt)
+			}
+			env.Clock.Advance(time.Minute)
+			fire(t, env)
+			if n := len(ticksStarted(t, env, "s")[tickKey(t0.Add(2*time.Minute))]); n != 1 {
+				t.Errorf("tick 2, the first of t/tick: %d runs, want 1 (the t/dag run is not its previous one)", n)
+			}
+			if st := env.Task(old[0].ID).Task.State; st != store.TaskPending {
+				t.Errorf("the t/dag run is %s, want left pending", st)
+			}
+			last := ticksStarted(t, env, "s")[tickKey(t0.Add(2*time.Minute))]
+			info, err = env.Schedule(ctx, "s", "@every 1m", "t/tick", "y", engine.ScheduleOptions{Overlap: policy})
+			must(t, err)
+			if len(last) != 1 || info.LastTaskID != last[0].ID {
+				t.Errorf("redefined with the same workflow: last run %d, want %v's", info.LastTaskID, last)
+			}
+		})
+	}
+}
