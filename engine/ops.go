@@ -97,10 +97,11 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 }
 
 // Retry moves a task in error back to pending; its failed steps get fresh
-// attempts. A task that failed its WithWorkflowTimeout is refused
-// (ErrRefused): its deadline has passed, and no step starts after it. For a code-first workflow that is the driver and the durable
+// attempts. For a code-first workflow that is the driver and the durable
 // step whose failure the workflow returned; durable steps whose failure the
-// workflow handled stay as recorded, so the replay takes the same path.
+// workflow handled stay as recorded, so the replay takes the same path. A
+// task that failed its WithWorkflowTimeout is refused (ErrRefused): its
+// deadline has passed, and no step starts after it.
 func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("retrying task %d: %w", taskID, err)
