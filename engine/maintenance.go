@@ -16,10 +16,19 @@ import (
 // also when no worker claims its steps.
 func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescue(ctx) }
 
-// rescued is the maintainer's hook: tasks a rescue failed are announced,
-// and rescued steps are claimable now.
+// rescued is the maintainer's hook: the steps and tasks a rescue moved are
+// announced (a step with attempts left as a retry scheduled, one with none
+// as failed, with the lease's expiry as their error), and rescued steps are
+// claimable now.
 func (e *Engine) rescued(res *store.RescueResult) {
 	e.met.leasesRescued(res.Rescued + res.Failed)
+	for _, s := range res.Steps {
+		ev := Event{Name: EventStepRetryScheduled, TaskID: s.TaskID, Step: s.Name, Attempt: s.Attempts, Error: string(s.Error)}
+		if s.State == store.StepError {
+			ev.Name = EventStepFailed
+		}
+		e.emit(ev)
+	}
 	for _, t := range res.FailedTasks { // the counter needs their workflow, the span their trace context
 		e.met.taskEnded(t.Namespace, t.Name, true)
 		if t.TraceContext != "" {

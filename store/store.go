@@ -724,11 +724,23 @@ type RescueResult struct {
 	Failed   int // out of attempts: to error
 	TimedOut int // tasks past their deadline: to error (DeadlineCause)
 	Tasks    []TaskChange
+	// Steps are the steps the pass moved (Rescued and Failed), by id.
+	Steps []RescuedStep
 	// FailedTasks are the tasks of Tasks that moved to error, as the pass
 	// left them, read in its transaction (one statement) without their
 	// Context and Results: what announcing their end needs (workflow,
 	// version, queue, trace context, LastError), with no read per task.
 	FailedTasks []*Task
+}
+
+// RescuedStep is a step whose lease expired, moved by a rescue pass.
+type RescuedStep struct {
+	StepID   int64
+	TaskID   int64
+	Name     string
+	Attempts int       // the attempts made, the one whose lease expired included
+	State    StepState // pending (attempts left) or error
+	Error    JSON      // the step's last error: its lease expired
 }
 
 // SendEventParams describe an event for a task.

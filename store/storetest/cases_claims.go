@@ -193,8 +193,11 @@ func testLeaseExpiry(t *testing.T, b *bundle) {
 	if r := rescue(b.now.Add(30 * time.Second)); r.Rescued != 0 {
 		t.Fatalf("rescued a live lease: %+v", r)
 	}
-	if r := rescue(b.now.Add(2 * time.Minute)); r.Rescued != 1 {
+	if r := rescue(b.now.Add(2 * time.Minute)); r.Rescued != 1 || len(r.Steps) != 1 {
 		t.Fatalf("rescue after expiry = %+v, want 1", r)
+	} else if rs := r.Steps[0]; rs.StepID != c.Step.ID || rs.TaskID != c.Step.TaskID || rs.Name != "slow" || rs.Attempts != 1 ||
+		rs.State != store.StepPending || !strings.Contains(string(rs.Error), "lease expired") {
+		t.Fatalf("rescued step reported as %+v, want step %d (slow) of task %d, 1 attempt, pending, its lease expired", rs, c.Step.ID, c.Step.TaskID)
 	}
 	st, _ := b.s.GetStep(b.ctx, c.Step.ID)
 	if st.State != store.StepPending || st.Attempts != 1 || st.LeaseToken != nil {
@@ -212,6 +215,9 @@ func testLeaseExpiry(t *testing.T, b *bundle) {
 	r := rescue(b.now.Add(2 * time.Minute))
 	if r.Failed != 1 || len(r.Tasks) != 1 || r.Tasks[0].To != store.TaskError {
 		t.Fatalf("rescue with no attempts left = %+v", r)
+	}
+	if len(r.Steps) != 1 || r.Steps[0].StepID != c.Step.ID || r.Steps[0].State != store.StepError || r.Steps[0].Attempts != 3 {
+		t.Fatalf("rescue with no attempts left reports steps %+v, want step %d in error after 3 attempts", r.Steps, c.Step.ID)
 	}
 	// The failed task comes with the result, as the pass left it, without
 	// its context (which may be large).

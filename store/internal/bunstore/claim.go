@@ -857,12 +857,15 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 		*res = store.RescueResult{}
 		at := now(p.Now)
 		cause := store.JSON(`{"error":"lease expired: the worker running this attempt stopped heartbeating","reason":"lease_expired"}`)
-		var got []struct {
+		type row struct {
 			ID            int64           `bun:"id"`
 			TaskID        int64           `bun:"task_id"`
+			Name          string          `bun:"name"`
+			Attempts      int             `bun:"attempts"`
 			State         store.StepState `bun:"state"`
 			TransitionSeq int             `bun:"transition_seq"`
 		}
+		var got []row
 		// MATERIALIZED: the pick runs once (see ClaimSteps).
 		if err := tx.NewRaw(`WITH picked AS MATERIALIZED (
 				SELECT s.id FROM tasker_steps s WHERE s.state = 'in_progress' AND s.lease_expires_at < ?1
@@ -872,19 +875,20 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 				last_error = ?0, next_attempt_at = ?1, lease_owner = NULL, lease_expires_at = NULL, lease_token = NULL,
 				transition_seq = transition_seq + 1, updated_at = ?2
 			WHERE state = 'in_progress' AND lease_expires_at < ?1 AND `+s.d.Among("id", "SELECT id FROM picked")+`
-			RETURNING id, task_id, state, transition_seq`, cause, s.d.Time(p.Now, 0), at, limit).Scan(ctx, &got); err != nil {
+			RETURNING id, task_id, name, attempts, state, transition_seq`, cause, s.d.Time(p.Now, 0), at, limit).Scan(ctx, &got); err != nil {
 			return err
 		}
+		slices.SortFunc(got, func(a, b row) int { return int(a.ID - b.ID) })
 		moves := make([]stepMove, len(got))
 		for i, g := range got {
 			moves[i] = stepMove{id: g.ID, taskID: g.TaskID, from: store.StepInProgress, to: g.State, seq: g.TransitionSeq, meta: cause}
+			res.Steps = append(res.Steps, store.RescuedStep{StepID: g.ID, TaskID: g.TaskID, Name: g.Name, Attempts: g.Attempts, State: g.State, Error: cause})
 			if g.State == store.StepPending {
 				res.Rescued++
 			} else {
 				res.Failed++
 			}
 		}
-		slices.SortFunc(moves, func(a, b stepMove) int { return int(a.id - b.id) })
 		if err := s.writeStepTransitions(ctx, tx, moves, at); err != nil {
 			return err
 		}
