@@ -157,7 +157,10 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // whose last unfinished step it resolves completes, announced as a task a
 // worker completes is (task.completed, tasks_completed_total, its span). A
 // failed task with no failed step left goes back to pending, announced as
-// a Retry's (task.retry_requested).
+// a Retry's (task.retry_requested). A durable step of a code-first
+// workflow is resolved only while the workflow is failed (the task in
+// error, on that step's failure): one still running has acted on the
+// step's outcome (a failure it caught), and is refused with ErrRefused.
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
@@ -183,6 +186,13 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 			instead = "or Retry it as it is"
 		}
 		return fmt.Errorf("resolving %s of task %d: %w: a code-first workflow's driver cannot be resolved; resolve one of its durable steps (then Retry the task) %s", step, taskID, ErrRefused, instead)
+	}
+	if d.Task.Kind == store.KindCode && d.Task.State != store.TaskError {
+		// A workflow not failed has acted on its durable steps' outcomes,
+		// a failure it caught included: the resolved result would stand in
+		// its history where it saw the failure, and its next replay would
+		// not match what it did (ErrNonDeterministic).
+		return fmt.Errorf("resolving %s of task %d: %w: the code-first workflow is %s and has acted on the step's outcome already (a failure it caught); a durable step is resolved once the workflow failed on it (the task in error), then the task retried", step, taskID, ErrRefused, d.Task.State)
 	}
 	doc, err := json.Marshal(results)
 	if err == nil {
