@@ -45,8 +45,12 @@ var (
 // with the workflow's place in its history). v must encode as JSON within
 // Config.MaxPayloadBytes, and name must be one the store accepts (not
 // empty, at most 255 bytes of UTF-8, no NUL byte); an error fails the
-// workflow, naming it.
+// workflow, naming it. Called inside a durable step's function, it fails
+// the workflow, as the durable operations do there.
 func SetQueryState(wctx *WorkflowContext, name string, v any) error {
+	if err := wctx.refuseInsideStep(fmt.Sprintf("engine.SetQueryState(%q)", name)); err != nil {
+		return err
+	}
 	if msg := checkName("query state name", name); msg != "" {
 		// (Invalid UTF-8 was published on SQLite, and PostgreSQL refuses it.)
 		return wctx.failWith(Permanent(fmt.Errorf("engine.SetQueryState: %s", msg)))
@@ -59,6 +63,20 @@ func SetQueryState(wctx *WorkflowContext, name string, v any) error {
 		return wctx.failWith(Permanent(err))
 	}
 	return wctx.publish(store.ValueQuery, name, doc)
+}
+
+// refuseInsideStep fails the workflow when what, which publishes, is called
+// inside a durable step's function: a replay returns the step's record
+// without calling the function, so what it published there would not be
+// published again where the history has it.
+func (w *WorkflowContext) refuseInsideStep(what string) error {
+	w.mu.Lock()
+	outer := w.inStep
+	w.mu.Unlock()
+	if outer == "" {
+		return nil
+	}
+	return w.failWith(insideStep(what, outer))
 }
 
 // publish writes a value under the driver's lease, unless this is a replay
@@ -203,10 +221,14 @@ func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 // (the sender's Update then returns an *UpdateError with its message, or
 // with its type's name when the message is empty). The first answer is
 // stored and kept; answering again changes nothing. Reply on a nil request
-// (no update was received) fails the workflow.
+// (no update was received), or inside a durable step's function, fails the
+// workflow.
 func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure error) error {
 	if r == nil {
 		return wctx.failWith(Permanent(errors.New("UpdateRequest.Reply: the request is nil: no update was received (ReceiveUpdate returned an error, or another case of the Select won)")))
+	}
+	if err := wctx.refuseInsideStep(fmt.Sprintf("UpdateRequest.Reply (update %q, id %q)", r.Name, r.ID)); err != nil {
+		return err
 	}
 	var rep reply
 	if failure != nil {

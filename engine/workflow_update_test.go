@@ -503,3 +503,50 @@ func TestReplyToANilRequestFails(t *testing.T) {
 		t.Fatalf("the driver ran %d times, want 1", d.Attempts)
 	}
 }
+
+// TestQueryStateAndReplyInsideAStepFailTheWorkflow: SetQueryState and
+// UpdateRequest.Reply called inside a durable step's function fail the
+// workflow at once, naming the call and the step, as the other durable
+// calls do there. They published: the value or answer was written at the
+// step's place in the history, and a replay, which returns the step's
+// record without calling its function, published nothing there.
+func TestQueryStateAndReplyInsideAStepFailTheWorkflow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e := newEngine(t, engine.Config{Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	must(t, engine.RegisterWorkflow(e, "t/stepquery", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		return engine.Step(wctx, "publish", func(context.Context) (int, error) {
+			return 1, engine.SetQueryState(wctx, "balance", 1)
+		})
+	}))
+	must(t, engine.RegisterWorkflow(e, "t/stepreply", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		req, err := engine.ReceiveUpdate[int](wctx, "bump", time.Hour)
+		if err != nil {
+			return 0, err
+		}
+		return engine.Step(wctx, "answer", func(context.Context) (int, error) {
+			return 1, req.Reply(wctx, req.Arg+1, nil)
+		})
+	}))
+	q, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/stepquery", struct{}{})
+	must(t, err)
+	r, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/stepreply", struct{}{})
+	must(t, err)
+	run(t, e)
+	if v, err := engine.Update[int](ctx, e, r.TaskID, "bump", "u1", 1); !errors.Is(err, engine.ErrUpdateUnanswered) {
+		t.Errorf("Update answered inside a step: %d, %v; want ErrUpdateUnanswered (the workflow failed)", v, err)
+	}
+	for h, want := range map[*engine.WorkflowHandle[int]]string{
+		q: `engine.SetQueryState("balance") called inside the function of durable step "publish"`,
+		r: `UpdateRequest.Reply (update "bump", id "u1") called inside the function of durable step "answer"`,
+	} {
+		_, err := h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+			t.Errorf("task %d: %v; want the workflow failed at once saying %s", h.TaskID, err, want)
+		}
+	}
+	if v, err := engine.Query[int](ctx, e, q.TaskID, "balance"); !errors.Is(err, engine.ErrNoQueryState) {
+		t.Errorf("Query = %d, %v; want ErrNoQueryState (nothing published)", v, err)
+	}
+}
