@@ -107,8 +107,8 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 		case r.Err != nil:
 			e.stat.discarded.Add(1)
 			e.met.resultDiscarded()
-			o.Log.Warn("result discarded: the lease was lost before it was recorded")
-			ev.Name = EventStepDiscarded
+			o.Log.Warn("result discarded: the lease was lost before it was recorded", zap.Error(r.Err))
+			ev.Name, ev.Error = EventStepDiscarded, r.Err.Error()
 		case o.Kind == store.OutcomeSuspend:
 			ev.Name = EventStepSuspended
 			o.Log.Debug("workflow suspended", zap.Duration("for", o.RetryAfter))

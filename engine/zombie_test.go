@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,8 @@ import (
 )
 
 // A worker whose lease expired (the clock moved past it) finishes late: the
-// store refuses its result and the real, later completion stands.
+// store refuses its result and the real, later completion stands; the
+// step.result_discarded event says why (it had no Error).
 func TestZombieCompletionIsRefused(t *testing.T) {
 	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Execution: engine.ExecutionConfig{LeaseTTL: time.Minute}}})
 	entered := make(chan struct{})
@@ -26,6 +28,8 @@ func TestZombieCompletionIsRefused(t *testing.T) {
 		return "real", nil
 	}))
 	must(t, env.Register(&engine.Template{Namespace: "t", Name: "z", Steps: []engine.StepTemplate{{Name: "s", Handler: "h"}}}))
+	events, unsubscribe := env.Subscribe(64)
+	defer unsubscribe()
 	h, err := env.Start(context.Background(), "t/z", nil)
 	must(t, err)
 
@@ -56,6 +60,15 @@ func TestZombieCompletionIsRefused(t *testing.T) {
 	}
 	if got := env.Stats().ResultsDiscarded; got != 1 {
 		t.Fatalf("discarded %d results, want the zombie's", got)
+	}
+	var discarded []engine.Event
+	for len(events) > 0 {
+		if ev := <-events; ev.Name == engine.EventStepDiscarded {
+			discarded = append(discarded, ev)
+		}
+	}
+	if len(discarded) != 1 || discarded[0].Attempt != 1 || !strings.Contains(discarded[0].Error, "lease lost") {
+		t.Fatalf("step.result_discarded events %+v; want the zombie's (attempt 1), its Error naming the lost lease", discarded)
 	}
 	env.AssertStepHistory(h.TaskID, "s", "pending → in_progress", "in_progress → pending", "pending → in_progress", "in_progress → complete")
 }
