@@ -167,7 +167,7 @@ func (w *WorkflowContext) traceWait(name string, seq int, since time.Time, err e
 	}
 	_, span := w.e.tracer.Start(w.Context, name, trace.WithTimestamp(since))
 	if span.IsRecording() {
-		span.SetAttributes(attrWorkflow.String(w.Workflow), attrTaskID.Int64(w.TaskID), attrSequence.Int(seq))
+		span.SetAttributes(attrWorkflow.String(w.Workflow), attrVersion.String(w.version), attrTaskID.Int64(w.TaskID), attrSequence.Int(seq))
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
@@ -181,7 +181,7 @@ func (w *WorkflowContext) traceWait(name string, seq int, since time.Time, err e
 func (w *WorkflowContext) traceStep(name string, seq, attempt int) (context.Context, trace.Span) {
 	ctx, span := w.e.tracer.Start(w.Context, "tasker.step "+name)
 	if span.IsRecording() {
-		span.SetAttributes(attrWorkflow.String(w.Workflow), attrTaskID.Int64(w.TaskID), attrStep.String(name), attrSequence.Int(seq),
+		span.SetAttributes(attrWorkflow.String(w.Workflow), attrVersion.String(w.version), attrTaskID.Int64(w.TaskID), attrStep.String(name), attrSequence.Int(seq),
 			attrAttempt.Int(attempt), attrQueue.String(w.queue))
 	}
 	return ctx, span

@@ -239,7 +239,9 @@ func traceChild() {
 
 // TestTraceCodeFirst: a code-first workflow's runs, durable steps, sleep,
 // event wait and child are spans under their workflow, in the starter's
-// trace; a child workflow's spans continue the parent's trace.
+// trace; a child workflow's spans continue the parent's trace. Each carries
+// tasker.workflow.version, as the run's does (durable steps and waits had
+// none).
 func TestTraceCodeFirst(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -314,16 +316,17 @@ func TestTraceCodeFirst(t *testing.T) {
 		if r.Parent != start.ID {
 			t.Errorf("workflow run's parent %s, want the start span %s", r.Parent, start.ID)
 		}
-		wantAttrs(t, r, map[string]string{"tasker.step": engine.DriverStep, "tasker.workflow": "t/traced"})
+		wantAttrs(t, r, map[string]string{"tasker.step": engine.DriverStep, "tasker.workflow": "t/traced", "tasker.workflow.version": "code"})
 	}
 	double := only(t, spans, "tasker.step double") // once: replays run nothing
-	wantAttrs(t, double, map[string]string{"tasker.step.sequence": "1", "tasker.attempt": "1", "tasker.outcome": "complete", "tasker.workflow": "t/traced"})
+	wantAttrs(t, double, map[string]string{"tasker.step.sequence": "1", "tasker.attempt": "1", "tasker.outcome": "complete", "tasker.workflow": "t/traced",
+		"tasker.workflow.version": "code"})
 	for _, name := range []string{"tasker.step double", "tasker.sleep", "tasker.wait_event go", "tasker.child t/leaf"} {
 		if s := only(t, spans, name); !isRun[s.Parent] {
 			t.Errorf("span %s's parent %s is not a run of its workflow", name, s.Parent)
 		}
 	}
-	wantAttrs(t, only(t, spans, "tasker.sleep"), map[string]string{"tasker.step.sequence": "2"})
+	wantAttrs(t, only(t, spans, "tasker.sleep"), map[string]string{"tasker.step.sequence": "2", "tasker.workflow.version": "code"})
 	// Each run that waits for the child starts it again, idempotently
 	// (tasker.existing): the first start made it.
 	var leafStart span

@@ -180,6 +180,7 @@ type WorkflowContext struct {
 
 	e        *Engine
 	queue    string // children inherit it
+	version  string // the task's, for the spans (store.Task.Version)
 	lease    store.Lease
 	replay   bool
 	deadline time.Time

@@ -415,7 +415,7 @@ func (e *Engine) newWorkflowContext(ctx context.Context, taskID int64, lease sto
 			return nil, fmt.Errorf("loading the history of workflow task %d: %w", taskID, err)
 		}
 	}
-	w := &WorkflowContext{Context: ctx, TaskID: taskID, Workflow: d.Task.Namespace + "/" + d.Task.Name, queue: d.Task.Queue, e: e, lease: lease, replay: replay,
+	w := &WorkflowContext{Context: ctx, TaskID: taskID, Workflow: d.Task.Namespace + "/" + d.Task.Name, queue: d.Task.Queue, version: d.Task.Version, e: e, lease: lease, replay: replay,
 		history: map[int]*store.Step{}}
 	w.Logger = e.log.With(zap.Int64("task_id", taskID), zap.String("workflow", w.Workflow))
 	if e.codec != nil { // the replay path: nothing to do without a codec
