@@ -279,3 +279,47 @@ func TestContinueAsNewWhereTheHistoryGoesOnIsNotDeterministic(t *testing.T) {
 		t.Fatalf("ReplayHistory of code continuing earlier = %v (%+v); want not deterministic at sequence 3", err, nd)
 	}
 }
+
+// TestQueryOfARunThatContinuedNamesTheNext: Query of a run that continued
+// as new returns the state it last published together with an error
+// wrapping a *ContinuedError that names the run continuing it (and where
+// it published nothing, ErrNoQueryState with the same); the last run
+// answers as any task does. Query answered the first run's last state as
+// if it were the workflow's current one, without a word of the newer run.
+func TestQueryOfARunThatContinuedNamesTheNext(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/contquery", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if err := engine.SetQueryState(wctx, "n", in); err != nil {
+			return 0, err
+		}
+		if in == 1 {
+			if err := engine.SetQueryState(wctx, "first", true); err != nil {
+				return 0, err
+			}
+		}
+		if in < 2 {
+			return 0, engine.ContinueAsNew(wctx, in+1)
+		}
+		return in, nil
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/contquery", 1)
+	must(t, err)
+	last := runChain(t, env, h.TaskID)
+	v, err := engine.Query[int](ctx, env.Engine, h.TaskID, "n")
+	var c *engine.ContinuedError
+	if v != 1 || !errors.As(err, &c) || c.TaskID != h.TaskID || c.Next != last || errors.Is(err, engine.ErrNoQueryState) {
+		t.Errorf("Query of the continued run = %d, %v; want 1 with a *ContinuedError naming task %d", v, err, last)
+	}
+	_, err = engine.Query[bool](ctx, env.Engine, last, "first")
+	if !errors.Is(err, engine.ErrNoQueryState) || errors.As(err, &c) {
+		t.Errorf("Query of what the last run never published = %v; want ErrNoQueryState alone", err)
+	}
+	_, err = engine.Query[bool](ctx, env.Engine, h.TaskID, "later")
+	if !errors.Is(err, engine.ErrNoQueryState) || !errors.As(err, &c) || c.Next != last {
+		t.Errorf("Query of nothing published by the continued run = %v; want ErrNoQueryState with a *ContinuedError naming task %d", err, last)
+	}
+	if v, err := engine.Query[int](ctx, env.Engine, last, "n"); v != 2 || err != nil {
+		t.Errorf("Query of the last run = %d, %v; want 2", v, err)
+	}
+}

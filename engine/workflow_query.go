@@ -17,9 +17,10 @@ import (
 // run on demand: answering a Temporal-style query handler means loading the
 // history and replaying the workflow's code in the asking process, which
 // needs the workflow registered there, costs a replay per question, and
-// cannot answer while no worker runs. Published state is one row, read in
-// one statement from any process (a CLI, an admin page), as of the
-// workflow's last published point, and it survives the workflow's end.
+// cannot answer while no worker runs. Published state is one row, read
+// with the task's outcome (did the run continue as new?) in two statements
+// from any process (a CLI, an admin page), as of the workflow's last
+// published point, and it survives the workflow's end.
 //
 // An update is an event (so it is durable and idempotent per update id the
 // moment it is sent) that the workflow receives at a point of its choosing
@@ -118,6 +119,12 @@ func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
 // store.ErrInvalid, as is a name SetQueryState refuses). It reads the
 // database only: the workflow need not be running, or registered in this
 // process.
+//
+// A run that continued as new (ContinueAsNew) is no longer the workflow's
+// current state: Query returns the state it last published together with
+// an error wrapping a *ContinuedError whose Next is the run that continues
+// it (ErrNoQueryState wraps one too); query the last run (Engine.Runs
+// follows the chain) for the workflow's current state.
 func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T, error) {
 	var v T
 	if err := checkTaskID(taskID); err != nil {
@@ -136,6 +143,11 @@ func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T,
 		case t.Kind != store.KindCode:
 			return v, fmt.Errorf("querying %q of task %d: %w: it is a task of the DAG template %s/%s; only code-first workflows publish query state", name, taskID, ErrNoQueryState, t.Namespace, t.Name)
 		}
+		if c, cerr := e.continuedOutcome(t); cerr != nil {
+			return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, cerr)
+		} else if c != nil {
+			return v, fmt.Errorf("querying %q of task %d: %w: %w (the workflow goes on there)", name, taskID, ErrNoQueryState, c)
+		}
 		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, ErrNoQueryState)
 	}
 	if err != nil {
@@ -148,7 +160,39 @@ func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T,
 	if err := json.Unmarshal(doc, &v); err != nil {
 		return v, fmt.Errorf("querying %q of task %d: decoding %s: %w", name, taskID, doc, err)
 	}
+	// A value is all a running workflow's query needs; only a run that
+	// ended can have continued, but whether it has is the task's to say.
+	t, err := e.outcome(ctx, taskID)
+	if err != nil {
+		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
+	}
+	if c, err := e.continuedOutcome(t); err != nil {
+		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
+	} else if c != nil {
+		return v, fmt.Errorf("querying %q of task %d: this is the state it last published: %w (the workflow goes on there)", name, taskID, c)
+	}
 	return v, nil
+}
+
+// continuedOutcome is the *ContinuedError of a code-first run that ended
+// continued as new (nil when it did not).
+func (e *Engine) continuedOutcome(t *store.TaskOutcome) (*ContinuedError, error) {
+	if t.Kind != store.KindCode || t.State != store.TaskComplete {
+		return nil, nil
+	}
+	for _, s := range t.Steps {
+		if s.Name != DriverStep {
+			continue
+		}
+		doc, err := e.decode(s.Results)
+		if err != nil {
+			return nil, err
+		}
+		if next, ok := continuedAs(doc); ok {
+			return &ContinuedError{TaskID: t.ID, Next: next}, nil
+		}
+	}
+	return nil, nil
 }
 
 // UpdateRequest is an update a workflow received (ReceiveUpdate, OnUpdate).
