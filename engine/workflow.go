@@ -212,10 +212,12 @@ type WorkflowContext struct {
 	// continued is ContinueAsNew's error once the next run exists: the
 	// run ends continued by it (see conclude).
 	continued *ContinuedError
-	// inStep names the durable step (Step) whose function runs now: the
-	// workflow's goroutine waits for it, so a durable operation begun
-	// meanwhile is called inside that function (see begin).
-	inStep string
+	// inStep names the durable step (Step) whose function runs now, and
+	// selecting says Select waits for futures: the workflow's goroutine is
+	// inside that operation, so one begun meanwhile is called from another
+	// goroutine, that function's or a future's (see misplaced).
+	inStep    string
+	selecting bool
 }
 
 // Now is the engine's clock (the fake clock in tests). Read it inside a
@@ -257,12 +259,12 @@ func (w *WorkflowContext) begin(name, kind string) (int, *store.Step, error) {
 		w.mu.Unlock()
 		return 0, nil, err
 	}
-	if outer := w.inStep; outer != "" {
+	if err := w.misplaced(describe(name, kind)); err != nil {
 		// Its record would replay without calling the function, and
 		// what it recorded would stand where the workflow's next
 		// operation does.
 		w.mu.Unlock()
-		return 0, nil, w.failWith(insideStep(describe(name, kind), outer))
+		return 0, nil, w.failWith(err)
 	}
 	w.seq++
 	seq := w.seq
@@ -310,10 +312,36 @@ func recordedName(s *store.Step) (string, string) {
 	return s.UserName(), s.Handler
 }
 
+// durableBelong says where durable operations are called from.
+const durableBelong = "durable operations belong to the workflow function; a step's function does its work with the ctx it is given"
+
 // insideStep is the failure of a durable operation (what) called inside
 // the function of durable step outer.
 func insideStep(what, outer string) error {
-	return Permanent(fmt.Errorf("%s called inside the function of durable step %q: durable operations belong to the workflow function; a step's function does its work with the ctx it is given", what, outer))
+	return Permanent(fmt.Errorf("%s called inside the function of durable step %q: %s", what, outer, durableBelong))
+}
+
+// misplaced is the failure of a durable operation (what) called while the
+// workflow's goroutine is inside another one (nil when it is not): a
+// durable step's function runs, or Select waits for futures. The call
+// came from another goroutine: that function's, a Go future's function's
+// (while futures run, which one cannot be told: Go has no goroutine
+// identity, and both close over the same WorkflowContext), or one of the
+// workflow's own. A future's function calling one while the workflow is
+// between operations, or waits in Future.Get (which any goroutine may
+// call), is not caught here: its record then stands where a replay,
+// which does not call the function, finds the workflow's next operation
+// (a NonDeterminismError). Called with w.mu held.
+func (w *WorkflowContext) misplaced(what string) error {
+	switch {
+	case w.inStep != "" && w.futures.Load() == 0:
+		return insideStep(what, w.inStep)
+	case w.inStep != "":
+		return Permanent(fmt.Errorf("%s called while durable step %q runs and Go futures' functions with it: inside one of their functions, or from a goroutine of the workflow's own; %s", what, w.inStep, durableBelong))
+	case w.selecting:
+		return Permanent(fmt.Errorf("%s called while engine.Select waits for Go futures: inside a future's function, or from a goroutine of the workflow's own; %s", what, durableBelong))
+	}
+	return nil
 }
 
 func (w *WorkflowContext) stopWith(err error) error {

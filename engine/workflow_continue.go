@@ -53,7 +53,7 @@ func (e *ContinuedError) Error() string {
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	w := wctx
 	w.mu.Lock()
-	stop, next, outer := w.stop, w.seq+1, w.inStep
+	stop, next, misplaced := w.stop, w.seq+1, w.misplaced("engine.ContinueAsNew")
 	var rec *store.Step // the next one recorded, if the recorded run went on past here
 	for ; rec == nil && next <= w.last; next++ {
 		rec = w.history[next] // (nil: a future's gap)
@@ -62,8 +62,8 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	switch {
 	case stop != nil:
 		return stop
-	case outer != "": // as begin refuses it
-		return w.failWith(insideStep("engine.ContinueAsNew", outer))
+	case misplaced != nil: // as begin refuses it
+		return w.failWith(misplaced)
 	case rec != nil:
 		// Continuing would leave what the recorded run did since behind.
 		name, kind := recordedName(rec)

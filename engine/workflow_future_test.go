@@ -2,9 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
+	"github.com/tasker-go/tasker/testkit"
 )
 
 // Futures take their sequence numbers when Go is called, so a run that
@@ -108,4 +111,77 @@ func TestWorkflowFutureGapAfterStopIsFilled(t *testing.T) {
 		t.Fatalf("executions %v: part 3 (recorded) must run once, parts 1 and 2 twice", ran)
 	}
 	must(t, e2.Replay(ctx, h.TaskID))
+}
+
+// TestDurableOperationInsideAFutureFailsTheWorkflow: a durable operation
+// called inside a Go future's function while the workflow is inside another
+// one (a durable step's function runs, or Select waits for the future)
+// fails the workflow at once, naming both. It took the next sequence
+// number and was recorded, or it said it was called inside the step's
+// function, which it was not; a later run, returning the future's record
+// without calling its function, found it where the workflow's next
+// operation stood and failed as not deterministic, far from the mistake.
+func TestDurableOperationInsideAFutureFailsTheWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/futurestep", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		running, called := make(chan struct{}), make(chan struct{})
+		f := engine.Go(wctx, "a", func(ctx context.Context) (int, error) {
+			<-running // the workflow is inside step b's function
+			defer close(called)
+			return engine.Step(wctx, "inner", func(ctx context.Context) (int, error) { return in, nil })
+		})
+		if _, err := engine.Step(wctx, "b", func(ctx context.Context) (int, error) {
+			close(running)
+			<-called
+			return 1, nil
+		}); err != nil {
+			return 0, err
+		}
+		return f.Get()
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/futureselect", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		f := engine.Go(wctx, "a", func(ctx context.Context) (int, error) {
+			// Until the Select has recorded its wait for the event: it
+			// then waits for this future.
+			for selecting := false; !selecting; {
+				d, err := env.Store.GetTask(ctx, wctx.TaskID)
+				if err != nil {
+					return 0, err
+				}
+				for _, s := range d.Steps {
+					selecting = selecting || s.Handler == "workflow.select"
+				}
+				select {
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				case <-time.After(time.Millisecond): // polling the database
+				}
+			}
+			return engine.Step(wctx, "inner", func(ctx context.Context) (int, error) { return in, nil })
+		})
+		var never int
+		if _, err := engine.Select(wctx, engine.OnFuture(f), engine.OnEvent("never", &never)); err != nil {
+			return 0, err
+		}
+		return f.Get()
+	}))
+	for wf, want := range map[string]string{
+		"t/futurestep":   `step "inner" called while durable step "b" runs and Go futures' functions with it: inside one of their functions`,
+		"t/futureselect": `step "inner" called while engine.Select waits for Go futures: inside a future's function`,
+	} {
+		h, err := engine.StartWorkflow[int, int](ctx, env.Engine, wf, 1)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want the workflow failed at once saying %s", wf, err, want)
+		}
+		for _, s := range env.DurableSteps(h.TaskID) {
+			if s.Name == "inner" {
+				t.Errorf("%s: the inner step was recorded: %+v", wf, s)
+			}
+		}
+	}
 }

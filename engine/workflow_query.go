@@ -67,17 +67,18 @@ func SetQueryState(wctx *WorkflowContext, name string, v any) error {
 }
 
 // refuseInsideStep fails the workflow when what, which publishes, is called
-// inside a durable step's function: a replay returns the step's record
-// without calling the function, so what it published there would not be
-// published again where the history has it.
+// inside a durable step's function (or a future's: see misplaced): a
+// replay returns the step's record without calling the function, so what
+// it published there would not be published again where the history has
+// it.
 func (w *WorkflowContext) refuseInsideStep(what string) error {
 	w.mu.Lock()
-	outer := w.inStep
+	err := w.misplaced(what)
 	w.mu.Unlock()
-	if outer == "" {
+	if err == nil {
 		return nil
 	}
-	return w.failWith(insideStep(what, outer))
+	return w.failWith(err)
 }
 
 // publish writes a value under the driver's lease, unless this is a replay

@@ -167,6 +167,16 @@ func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// The workflow's goroutine is in here, waiting perhaps for futures,
+	// until it returns (see misplaced).
+	wctx.mu.Lock()
+	wctx.selecting = true
+	wctx.mu.Unlock()
+	defer func() {
+		wctx.mu.Lock()
+		wctx.selecting = false
+		wctx.mu.Unlock()
+	}()
 	if rec != nil && rec.State.Satisfied() {
 		return wctx.selected(seq, rec, cases)
 	}

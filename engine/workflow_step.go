@@ -427,6 +427,12 @@ func (f *Future[T]) Get() (T, error) {
 // Go starts durable step name concurrently with the workflow and returns
 // its future. Its sequence number is taken now, so futures are numbered in
 // call order whatever order they finish in; a recorded one resolves at once.
+// fn, like Step's, does its work with the ctx it is given: a durable
+// operation called inside it while the workflow is inside another (a
+// step's function runs, or Select waits for futures) fails the workflow
+// at that call; one called while the workflow waits in Future.Get or All
+// cannot be told from the workflow's own, and a later run, which returns
+// the future's record without calling fn, fails as not deterministic.
 func Go[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) *Future[T] {
 	f := &Future[T]{done: make(chan struct{})}
 	seq, rec, err := wctx.begin(name, kindStep)

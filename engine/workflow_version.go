@@ -91,9 +91,9 @@ func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported 
 		w.mu.Unlock()
 		return maxSupported
 	}
-	if outer := w.inStep; outer != "" { // as begin refuses it
+	if err := w.misplaced(fmt.Sprintf("engine.Version(%q)", changeID)); err != nil { // as begin refuses it
 		w.mu.Unlock()
-		w.failWith(insideStep(fmt.Sprintf("engine.Version(%q)", changeID), outer))
+		w.failWith(err)
 		return maxSupported
 	}
 	next := w.seq + 1
