@@ -70,6 +70,10 @@ var (
 	ErrStepFailed = errors.New("tasker: durable step failed")
 	// errReplayEnd stops a replay at the end of the recorded history.
 	errReplayEnd = errors.New("tasker: end of recorded history")
+	// errRunOver is what durable operations return once the run's workflow
+	// function has returned: one called then comes from a goroutine of the
+	// workflow's own, and nothing it did would be recorded.
+	errRunOver = Permanent(errors.New("tasker: durable operation called after its workflow function returned, from a goroutine of its own: " + durableBelong))
 )
 
 // NonDeterminismError names where a replay left the recorded history.

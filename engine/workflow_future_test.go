@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,5 +184,39 @@ func TestDurableOperationInsideAFutureFailsTheWorkflow(t *testing.T) {
 				t.Errorf("%s: the inner step was recorded: %+v", wf, s)
 			}
 		}
+	}
+}
+
+// TestDurableOperationAfterTheWorkflowReturnedRunsNothing: a durable
+// operation called by a goroutine of the workflow's own after the workflow
+// function returned returns an error saying so, and runs nothing. It ran
+// the step's function (its side effects done), then the store refused its
+// record, the driver's lease gone, with "lease lost".
+func TestDurableOperationAfterTheWorkflowReturnedRunsNothing(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	late, got := make(chan struct{}), make(chan error, 1)
+	var ran atomic.Bool
+	must(t, engine.RegisterWorkflow(env.Engine, "t/late", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		go func() {
+			<-late
+			_, err := engine.Step(wctx, "late", func(ctx context.Context) (int, error) { ran.Store(true); return 1, nil })
+			got <- err
+		}()
+		return in, nil
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/late", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	close(late)
+	err = <-got
+	if want := "after its workflow function returned"; ran.Load() || err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("late Step: ran %v, %v; want nothing run and an error saying %q", ran.Load(), err, want)
+	}
+	if v, err := h.Result(ctx); v != 1 || err != nil {
+		t.Errorf("result %d, %v; want 1", v, err)
+	}
+	if steps := env.DurableSteps(h.TaskID); len(steps) != 0 {
+		t.Errorf("durable steps recorded: %+v", steps)
 	}
 }

@@ -382,6 +382,7 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	}
 	out, ferr := runWorkflowFn(wctx, def, sc.input)
 	wctx.wg.Wait()
+	wctx.stopWith(errRunOver) // unless stopped already, a later call does nothing
 	out, ferr = wctx.conclude(out, ferr)
 	sc.records = wctx.takePending() // committed with the driver's outcome (Engine.execute)
 	return out, ferr
