@@ -284,3 +284,52 @@ func TestDurableOperationInsideAStepFailsTheWorkflow(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitForAPayloadTypeJSONCannotCarryFailsTheWorkflow: WaitEvent,
+// ReceiveUpdate, OnEvent and OnUpdate with a payload type JSON cannot carry
+// (a func, a channel) fail the workflow at once, naming the type, as Step
+// refuses such a result type: the wait was recorded and waited for, the
+// event consumed when it came, and only then did its payload fail to
+// decode.
+func TestWaitForAPayloadTypeJSONCannotCarryFailsTheWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	for wf, c := range map[string]struct {
+		fn   func(wctx *engine.WorkflowContext) error
+		want string
+	}{
+		"t/waitfunc": {func(wctx *engine.WorkflowContext) error {
+			_, err := engine.WaitEvent[func()](wctx, "go", time.Hour)
+			return err
+		}, `engine.WaitEvent("go", 1h0m0s): its payload type func() cannot be carried as JSON`},
+		"t/receivechan": {func(wctx *engine.WorkflowContext) error {
+			_, err := engine.ReceiveUpdate[chan int](wctx, "bump", time.Hour)
+			return err
+		}, `engine.ReceiveUpdate("bump", 1h0m0s): its payload type chan int cannot be carried as JSON`},
+		"t/selectfunc": {func(wctx *engine.WorkflowContext) error {
+			var f func()
+			_, err := engine.Select(wctx, engine.OnEvent("go", &f))
+			return err
+		}, `engine.Select: case 0, OnEvent("go"): its payload type func() cannot be carried as JSON`},
+		"t/selectupdate": {func(wctx *engine.WorkflowContext) error {
+			var req *engine.UpdateRequest[*complex64]
+			_, err := engine.Select(wctx, engine.OnUpdate("bump", &req))
+			return err
+		}, `engine.Select: case 0, OnUpdate("bump"): its payload type complex64 cannot be carried as JSON`},
+	} {
+		must(t, engine.RegisterWorkflow(env.Engine, wf, func(wctx *engine.WorkflowContext, _ int) (int, error) {
+			return 0, c.fn(wctx)
+		}))
+		h, err := engine.StartWorkflow[int, int](ctx, env.Engine, wf, 1)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want the workflow failed at once saying %s", wf, err, c.want)
+		}
+		if steps := env.DurableSteps(h.TaskID); len(steps) != 0 {
+			t.Errorf("%s: durable steps recorded: %+v", wf, steps)
+		}
+	}
+}

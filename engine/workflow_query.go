@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -223,12 +224,12 @@ func (e *UpdateError) Error() string {
 
 // ReceiveUpdate waits, durably, up to timeout for an update of that name
 // (see Update) and returns it; the timeout is an *EventTimeoutError (a
-// timeout that is not positive, or a name WaitEvent or Update would
-// refuse, one with a newline say, fails the workflow). Updates are
+// timeout that is not positive, a name WaitEvent or Update would refuse,
+// one with a newline say, or an A JSON cannot carry fails the workflow). Updates are
 // received one at a time, oldest first; the receipt is recorded, so a
 // replay receives the same one. Answer it with Reply.
 func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {
-	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout, true)
+	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout, true, reflect.TypeFor[A]())
 	if err != nil {
 		return nil, err
 	}
@@ -240,13 +241,17 @@ func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Durat
 }
 
 // OnUpdate is a Select case that is ready when an update of that name was
-// sent; Select receives it into *req. A nil req, or a name Update
-// refuses (empty, with a newline or a NUL byte, not UTF-8, over 248
-// bytes), fails the workflow.
+// sent; Select receives it into *req. A nil req, a name Update refuses
+// (empty, with a newline or a NUL byte, not UTF-8, over 248 bytes), or an
+// A JSON cannot carry (a func, a channel) fails the workflow.
 func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 	c := onEvent[json.RawMessage](updatePrefix+name, nil)
 	if req == nil {
 		c.misuse = fmt.Sprintf("OnUpdate(%q), has a nil request pointer: the update could be neither read nor answered", name)
+		return c
+	}
+	if msg := unencodable(reflect.TypeFor[A]()); msg != "" {
+		c.misuse = fmt.Sprintf("OnUpdate(%q): its payload type %s", name, msg)
 		return c
 	}
 	c.decodeEvent = func(key string, raw json.RawMessage) error {

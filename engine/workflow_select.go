@@ -105,11 +105,14 @@ func OnFuture[T any](f *Future[T]) SelectCase {
 // (Engine.SendEvent); Select consumes it and decodes its payload into dst
 // (which may be nil to ignore it), the same on every replay. A name
 // beginning with "update:", which only updates carry, fails the workflow:
-// select an update with OnUpdate.
+// select an update with OnUpdate; so does a dst of a type JSON cannot
+// carry (a func, a channel).
 func OnEvent[T any](name string, dst *T) SelectCase {
 	c := onEvent(name, dst)
 	if strings.HasPrefix(name, updatePrefix) { // SendEvent refuses it
 		c.misuse = fmt.Sprintf("OnEvent(%s): %s", quoteName(name), reservedForUpdates("engine.OnUpdate"))
+	} else if msg := unencodable(reflect.TypeFor[T]()); msg != "" && dst != nil { // (a nil dst ignores the payload)
+		c.misuse = fmt.Sprintf("OnEvent(%s): its payload type %s", quoteName(name), msg)
 	}
 	return c
 }

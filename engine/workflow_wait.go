@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -76,10 +77,11 @@ type eventResult struct {
 // and so does one under a millisecond (a bare number is nanoseconds:
 // WaitEvent(w, name, 72) waits 72 ns) and a name SendEvent or the history
 // would refuse (empty, over 243 bytes, with a NUL byte, beginning with
-// "update:", which only updates carry: receive those with ReceiveUpdate).
+// "update:", which only updates carry: receive those with ReceiveUpdate),
+// and a payload type JSON cannot carry (a func, a channel).
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
-	seq, r, err := waitEvent(wctx, name, timeout, false)
+	seq, r, err := waitEvent(wctx, name, timeout, false, reflect.TypeFor[T]())
 	if err != nil {
 		return zero, err
 	}
@@ -87,8 +89,9 @@ func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration)
 }
 
 // waitEvent is WaitEvent with the recorded event undecoded; update says
-// it is ReceiveUpdate's wait for the event updatePrefix+name.
-func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration, update bool) (int, *eventResult, error) {
+// it is ReceiveUpdate's wait for the event updatePrefix+name, and payload
+// is the type the payload will be decoded as.
+func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration, update bool, payload reflect.Type) (int, *eventResult, error) {
 	seq, rec, err := wctx.begin(name, kindEvent)
 	if err != nil {
 		return seq, nil, err
@@ -120,6 +123,10 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration, update
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the timeout is not positive, so the wait would time out at once; pass the longest wait you accept (72*time.Hour, say)", what, strconv.Quote(event), timeout)))
 		case timeout < time.Millisecond:
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): the timeout must be at least 1ms (a bare number is nanoseconds: write 72*time.Hour, not 72)", what, strconv.Quote(event), timeout)))
+		case unencodable(payload) != "":
+			// Its payload could never be decoded: the wait would
+			// consume the event and then fail.
+			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): its payload type %s", what, strconv.Quote(event), timeout, unencodable(payload))))
 		}
 	}
 	ended := rec == nil || !rec.State.Satisfied() // in this run: traced
