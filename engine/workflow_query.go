@@ -344,7 +344,9 @@ func updateProblem(name, id string) string {
 // returns the same answer. It returns the answer decoded as R, an
 // *UpdateError when the workflow answered with an error,
 // ErrUpdateUnanswered when the workflow finished without answering, or
-// ctx's error.
+// ctx's error. A result type R JSON cannot carry (a func, a channel) is
+// refused (store.ErrInvalid) before anything is sent, as are a name or id
+// the store would refuse.
 func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string, arg any) (R, error) {
 	var zero R
 	if err := checkTaskID(taskID); err != nil {
@@ -352,6 +354,9 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 	}
 	if msg := updateProblem(name, id); msg != "" {
 		return zero, fmt.Errorf("updating task %d: %w: %s", taskID, store.ErrInvalid, msg)
+	}
+	if msg := unencodable(reflect.TypeFor[R]()); msg != "" { // the answer could not be read
+		return zero, fmt.Errorf("updating task %d: %w: its answer type %s", taskID, store.ErrInvalid, msg)
 	}
 	answered := func() (R, bool, error) {
 		wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueReply, replyName(name, id))

@@ -550,3 +550,35 @@ func TestQueryStateAndReplyInsideAStepFailTheWorkflow(t *testing.T) {
 		t.Errorf("Query = %d, %v; want ErrNoQueryState (nothing published)", v, err)
 	}
 }
+
+// TestUpdateWithAnAnswerTypeJSONCannotCarryIsRefused: Update with a result
+// type JSON cannot carry (a func, a channel) is refused before anything is
+// sent (store.ErrInvalid naming the type): the update was delivered, the
+// workflow acted on it and answered, and only then did the answer fail to
+// decode.
+func TestUpdateWithAnAnswerTypeJSONCannotCarryIsRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e := newEngine(t, engine.Config{Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	must(t, engine.RegisterWorkflow(e, "t/answer", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		req, err := engine.ReceiveUpdate[int](wctx, "bump", time.Hour)
+		if err != nil {
+			return 0, err
+		}
+		return req.Arg, req.Reply(wctx, req.Arg, nil)
+	}))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/answer", struct{}{})
+	must(t, err)
+	run(t, e)
+	_, err = engine.Update[func()](ctx, e, h.TaskID, "bump", "u1", 1)
+	if want := "its answer type func() cannot be carried as JSON"; !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Update[func()] = %v; want store.ErrInvalid saying %q", err, want)
+	}
+	// Nothing was sent: the workflow receives the next update.
+	if v, err := engine.Update[int](ctx, e, h.TaskID, "bump", "u2", 2); v != 2 || err != nil {
+		t.Fatalf("Update u2 = %d, %v; want 2 (the refused u1 never delivered)", v, err)
+	}
+	if v, err := h.Result(ctx); v != 2 || err != nil {
+		t.Fatalf("result %d, %v; want 2", v, err)
+	}
+}
