@@ -65,9 +65,14 @@ func NewTimer(wctx *WorkflowContext, d time.Duration) *Timer {
 // SleepUntil suspends the workflow until t, durably (see Sleep). The wait
 // is recorded as a sleep: a replay waits for the same moment. A t a moment
 // away (under a millisecond) is waited for, not refused: the engine
-// computes that duration, the caller did not write it.
+// computes that duration, the caller did not write it. The zero time (a
+// time.Time left unset) fails the workflow, as StartAt refuses it.
 func SleepUntil(wctx *WorkflowContext, t time.Time) error {
-	return sleep(wctx, t.Sub(wctx.e.clk.Now()), "")
+	var refused error
+	if t.IsZero() {
+		refused = errors.New("engine.SleepUntil: the time is zero (a time.Time left unset): pass when to wake")
+	}
+	return sleep(wctx, t.Sub(wctx.e.clk.Now()), "", refused)
 }
 
 // SelectCase is one alternative of Select: OnFuture, OnEvent or OnTimer.

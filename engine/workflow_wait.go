@@ -20,13 +20,14 @@ import (
 // returns at once; a positive d under a millisecond fails the workflow: a
 // bare number is nanoseconds (Sleep(w, 30) would sleep 30 ns, not 30 s).
 func Sleep(wctx *WorkflowContext, d time.Duration) error {
-	return sleep(wctx, d, "engine.Sleep")
+	return sleep(wctx, d, "engine.Sleep", nil)
 }
 
 // sleep is Sleep; what names the user's call whose duration is checked, or
 // is "" where the engine computed the duration itself (SleepUntil's
-// remainder may be a few microseconds).
-func sleep(wctx *WorkflowContext, d time.Duration, what string) error {
+// remainder may be a few microseconds); refused, when set, is why the call
+// fails the workflow where no sleep is recorded yet.
+func sleep(wctx *WorkflowContext, d time.Duration, what string, refused error) error {
 	seq, rec, err := wctx.begin("sleep", kindSleep)
 	if err != nil {
 		return err
@@ -34,7 +35,10 @@ func sleep(wctx *WorkflowContext, d time.Duration, what string) error {
 	if rec != nil && rec.State.Satisfied() {
 		return nil
 	}
-	if rec == nil && what != "" { // (a sleep recorded before replays as it was)
+	if rec == nil && refused != nil { // (a sleep recorded before replays as it was)
+		return wctx.failWith(Permanent(refused))
+	}
+	if rec == nil && what != "" {
 		if err := underAMillisecond(what, d); err != nil {
 			return wctx.failWith(Permanent(err))
 		}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,29 @@ func TestTimerOffTheMicrosecondFires(t *testing.T) {
 		if got, err := h.Result(ctx); err != nil || got != 1 {
 			t.Fatalf("Select on NewTimer(%s): case %d, %v; want the timer (1)", d, got, err)
 		}
+	}
+}
+
+// TestSleepUntilTheZeroTimeFailsTheWorkflow: SleepUntil of the zero time
+// (a time.Time left unset) fails the workflow at once, naming the call, as
+// StartAt refuses it; it was taken as a time long past, recorded a sleep
+// and returned at once.
+func TestSleepUntilTheZeroTimeFailsTheWorkflow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/untilzero", func(wctx *engine.WorkflowContext, _ int) (bool, error) {
+		var wake time.Time // meant to be set from the input, say
+		return true, engine.SleepUntil(wctx, wake)
+	}))
+	h, err := engine.StartWorkflow[int, bool](ctx, env.Engine, "t/untilzero", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	_, err = h.Result(ctx)
+	var te *engine.TaskError
+	if want := "engine.SleepUntil: the time is zero"; !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+		t.Fatalf("SleepUntil(time.Time{}): %v; want the workflow failed at once saying %q", err, want)
+	}
+	if steps := env.DurableSteps(h.TaskID); len(steps) != 0 {
+		t.Fatalf("durable steps recorded: %+v", steps)
 	}
 }
