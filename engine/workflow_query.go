@@ -271,7 +271,8 @@ func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 // (the sender's Update then returns an *UpdateError with its message, or
 // with its type's name when the message is empty). The first answer is
 // stored and kept; answering again changes nothing. Reply on a nil request
-// (no update was received), or inside a durable step's function, fails the
+// (no update was received), inside a durable step's function, or with a
+// failure that is a nil pointer in a non-nil error (a typed nil) fails the
 // workflow.
 func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure error) error {
 	if r == nil {
@@ -279,6 +280,12 @@ func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure erro
 	}
 	if err := wctx.refuseInsideStep(fmt.Sprintf("UpdateRequest.Reply (update %q, id %q)", r.Name, r.ID)); err != nil {
 		return err
+	}
+	if v := reflect.ValueOf(failure); failure != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		// A function returning *MyError gave its nil: read as a failure,
+		// its Error method ran on a nil pointer (a panic, the driver
+		// retried while the sender waited).
+		return wctx.failWith(Permanent(fmt.Errorf("UpdateRequest.Reply (update %q, id %q): the failure is a nil %T in a non-nil error: pass a nil error to answer with the result", r.Name, r.ID, failure)))
 	}
 	var rep reply
 	if failure != nil {

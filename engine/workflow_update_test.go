@@ -582,3 +582,44 @@ func TestUpdateWithAnAnswerTypeJSONCannotCarryIsRefused(t *testing.T) {
 		t.Fatalf("result %d, %v; want 2", v, err)
 	}
 }
+
+type pointerError struct{ msg string }
+
+func (e *pointerError) Error() string { return e.msg }
+
+// TestReplyWithATypedNilFailureFailsTheWorkflow: Reply given as its
+// failure a nil pointer in an error (the typed nil of a function that
+// returns *MyError) fails the workflow at once, naming the type, as Reply
+// on a nil request does. Reply called its Error method, which panicked on
+// the nil pointer: the driver's run failed as a panic and was retried ten
+// times while the sender waited.
+func TestReplyWithATypedNilFailureFailsTheWorkflow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e := newEngine(t, engine.Config{Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	must(t, engine.RegisterWorkflow(e, "t/typednil", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		req, err := engine.ReceiveUpdate[int](wctx, "bump", time.Hour)
+		if err != nil {
+			return 0, err
+		}
+		var failure *pointerError // nothing went wrong
+		return 1, req.Reply(wctx, req.Arg, failure)
+	}))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/typednil", struct{}{})
+	must(t, err)
+	run(t, e)
+	if v, err := engine.Update[int](ctx, e, h.TaskID, "bump", "u1", 1); !errors.Is(err, engine.ErrUpdateUnanswered) {
+		t.Fatalf("Update = %d, %v; want ErrUpdateUnanswered (the workflow failed)", v, err)
+	}
+	_, err = h.Result(ctx)
+	var te *engine.TaskError
+	want := "UpdateRequest.Reply (update \"bump\", id \"u1\"): the failure is a nil *engine_test.pointerError"
+	if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+		t.Fatalf("result error %v; want the workflow failed at once saying %q", err, want)
+	}
+	d, err := e.Store().GetTask(ctx, h.TaskID)
+	must(t, err)
+	if n := d.Step(engine.DriverStep).Attempts; n != 1 {
+		t.Fatalf("the driver ran %d times, want 1", n)
+	}
+}
