@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +187,13 @@ func workflowTimeout(taskID int64, deadline time.Time) error {
 func attemptErr[T any](r attempt.Result[T]) error {
 	if r.Panic != nil {
 		return &PanicError{Value: r.Panic.Value, Stack: r.Panic.Stack}
+	}
+	if v := reflect.ValueOf(r.Err); r.Err != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		// A function declared to return *MyError returned its nil: not a
+		// nil error, and its Error method, called on the nil pointer to
+		// record the failure, panicked outside any recover (a workflow
+		// function's return crashed the process).
+		return Permanent(fmt.Errorf("the function returned a nil %T as its error: a non-nil error holding a nil pointer (a typed nil); return a plain nil for a success", r.Err))
 	}
 	return r.Err
 }

@@ -1,0 +1,64 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// TestTypedNilErrorFailsOnce: user code that returns a nil pointer in a
+// non-nil error (the typed nil of a function declared to return *MyError)
+// fails its step for good at once, the error naming the type: a workflow
+// function, a durable step's function, a DAG handler. The failure's
+// message came from its Error method, which panicked on the nil pointer:
+// a DAG handler's or a workflow function's return crashed the process (the
+// panic was in the worker's goroutine, outside any recover), and a durable
+// step's function ran ten times (each run of the driver panicked before
+// recording it).
+func TestTypedNilErrorFailsOnce(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	var stepRuns, handlerRuns atomic.Int32
+	typedNil := func() error {
+		var e *pointerError // nothing went wrong
+		return e
+	}
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nilreturn", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return 1, typedNil()
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/nilstep", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		_, err := engine.Step(wctx, "s", func(context.Context) (int, error) { stepRuns.Add(1); return 1, typedNil() })
+		return 0, err
+	}))
+	must(t, env.HandleFunc("nil", func(*engine.StepContext) (any, error) { handlerRuns.Add(1); return 1, typedNil() }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "nildag", Steps: []engine.StepTemplate{{Name: "a", Handler: "nil"}}}))
+	const want = "returned a nil *engine_test.pointerError as its error"
+	for _, wf := range []string{"t/nilreturn", "t/nilstep"} {
+		h, err := engine.StartWorkflow[int, int](ctx, env.Engine, wf, 1)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want the workflow failed at once saying %q", wf, err, want)
+		}
+		if n := env.Task(h.TaskID).Step(engine.DriverStep).Attempts; n != 1 {
+			t.Errorf("%s: the driver ran %d times, want 1", wf, n)
+		}
+	}
+	if n := stepRuns.Load(); n != 1 {
+		t.Errorf("the durable step's function ran %d times, want 1", n)
+	}
+	h, err := env.Start(ctx, "t/nildag", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	s := env.Task(h.TaskID).Step("a")
+	if handlerRuns.Load() != 1 || !strings.Contains(string(s.LastError), want) || !strings.Contains(string(s.LastError), `"kind":"permanent"`) {
+		t.Errorf("DAG handler ran %d times, last error %s; want once, failed for good saying %q", handlerRuns.Load(), s.LastError, want)
+	}
+}
