@@ -333,3 +333,30 @@ func TestWaitForAPayloadTypeJSONCannotCarryFailsTheWorkflow(t *testing.T) {
 		}
 	}
 }
+
+type panickyResult struct{}
+
+func (panickyResult) MarshalJSON() ([]byte, error) { panic("boom") }
+
+// TestStepResultWhoseEncodingPanicsFailsTheStepOnce: a durable step whose
+// result's MarshalJSON panics fails for good after its one attempt, the
+// error saying so: the panic failed the driver's run instead, before the
+// step was recorded, and every run of the driver (ten) ran the step's
+// function again.
+func TestStepResultWhoseEncodingPanicsFailsTheStepOnce(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	var ran atomic.Int32
+	must(t, engine.RegisterWorkflow(env.Engine, "t/panicky", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		_, err := engine.Step(wctx, "s", func(context.Context) (panickyResult, error) { ran.Add(1); return panickyResult{}, nil })
+		return 0, err
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/panicky", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	_, err = h.Result(ctx)
+	want := "encoding result of step s: its MarshalJSON panicked: boom"
+	if !errors.Is(err, engine.ErrStepFailed) || !strings.Contains(err.Error(), want) || ran.Load() != 1 {
+		t.Fatalf("step ran %d times, result error %v; want once, the step failed saying %q", ran.Load(), err, want)
+	}
+}

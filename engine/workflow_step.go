@@ -332,7 +332,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	var doc []byte
 	if err == nil {
 		var merr error
-		if doc, merr = json.Marshal(result); merr == nil {
+		if doc, merr = marshalResult(result); merr == nil {
 			merr = nulInResult(doc)
 		}
 		if merr != nil {
@@ -376,6 +376,18 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	}
 	wctx.e.stat.failed.Add(1)
 	return zero, nil, 0, stepFailed(seq, name, st)
+}
+
+// marshalResult is json.Marshal with a panic of a MarshalJSON method turned
+// into an error: the step's result cannot be recorded, a failure of the
+// step, where the panic failed the driver's run, which ran the step again.
+func marshalResult(v any) (doc []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			doc, err = nil, fmt.Errorf("its MarshalJSON panicked: %v", r)
+		}
+	}()
+	return json.Marshal(v)
 }
 
 // stepFailed is the error a durable step that failed for good returns, built
