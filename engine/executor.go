@@ -145,7 +145,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	}
 	pause := e.systemResult(ctx, policy.DependentSystem, err)
 	if err == nil {
-		doc, merr := json.Marshal(result)
+		doc, merr := marshalResult(result) // (a panicking MarshalJSON is the result's failure)
 		if merr == nil {
 			merr = nulInResult(doc)
 		}

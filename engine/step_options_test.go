@@ -360,3 +360,30 @@ func TestStepResultWhoseEncodingPanicsFailsTheStepOnce(t *testing.T) {
 		t.Fatalf("step ran %d times, result error %v; want once, the step failed saying %q", ran.Load(), err, want)
 	}
 }
+
+// TestResultWhoseEncodingPanicsFailsTheStep: a DAG handler's or a workflow
+// function's result whose MarshalJSON panics fails its step for good after
+// the one attempt, the error saying so, as a durable step's does. The panic
+// was in the worker's goroutine, outside any recover: it crashed the
+// process.
+func TestResultWhoseEncodingPanicsFailsTheStep(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, env.HandleFunc("panicky", func(*engine.StepContext) (any, error) { return panickyResult{}, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "panickydag", Steps: []engine.StepTemplate{{Name: "a", Handler: "panicky"}}}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/panickyreturn", func(wctx *engine.WorkflowContext, _ int) (panickyResult, error) {
+		return panickyResult{}, nil
+	}))
+	dag, err := env.Start(ctx, "t/panickydag", nil)
+	must(t, err)
+	wf, err := engine.StartWorkflow[int, panickyResult](ctx, env.Engine, "t/panickyreturn", 1)
+	must(t, err)
+	env.RunUntilDone(dag.TaskID, wf.TaskID)
+	for id, step := range map[int64]string{dag.TaskID: "a", wf.TaskID: engine.DriverStep} {
+		s := env.Task(id).Step(step)
+		want := "encoding result of step " + step + ": its MarshalJSON panicked: boom"
+		if s.State != store.StepError || s.Attempts != 1 || !strings.Contains(string(s.LastError), want) || !strings.Contains(string(s.LastError), `"kind":"permanent"`) {
+			t.Errorf("task %d step %s: %s after %d attempts, last error %s; want failed for good after 1 saying %q", id, step, s.State, s.Attempts, s.LastError, want)
+		}
+	}
+}

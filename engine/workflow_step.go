@@ -379,8 +379,10 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 }
 
 // marshalResult is json.Marshal with a panic of a MarshalJSON method turned
-// into an error: the step's result cannot be recorded, a failure of the
-// step, where the panic failed the driver's run, which ran the step again.
+// into an error, a failure of the step whose result it is: the panic
+// failed a durable step's driver run, which ran the step again, and from a
+// handler's or a workflow function's result (Engine.execute) it crashed
+// the process.
 func marshalResult(v any) (doc []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
