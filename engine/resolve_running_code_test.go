@@ -35,16 +35,19 @@ func TestResolveOfARunningCodeFirstWorkflowRefused(t *testing.T) {
 	ctx := context.Background()
 	h, err := engine.StartWorkflow[int, string](ctx, env.Engine, "t/caught", 1)
 	must(t, err)
-	pgtestWait := func() bool { return env.Task(h.TaskID).Step("pay") != nil && env.Task(h.TaskID).Step("pay").State == store.StepError }
+	payFailed := func() bool {
+		s := env.Task(h.TaskID).Step("pay")
+		return s != nil && s.State == store.StepError
+	}
 	for range 10 {
-		if pgtestWait() {
+		if payFailed() {
 			break
 		}
 		if _, err := env.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !pgtestWait() {
+	if !payFailed() {
 		t.Fatal("the durable step pay did not fail")
 	}
 	err = env.Engine.Resolve(ctx, h.TaskID, "pay", 5)
