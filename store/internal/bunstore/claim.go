@@ -47,6 +47,9 @@ func (s *Store) ClaimSteps(ctx context.Context, p *store.ClaimStepsParams) ([]*s
 // it, and no read after it.
 func (s *Store) claimWithInputs(ctx context.Context, p *store.ClaimStepsParams) ([]*store.ClaimedStep, error) {
 	query, args := s.claimReadySQL(p, now(p.Now), passFIFO, p.Limit, nil, true)
+	if _, alone := s.rw.(*bun.DB); alone { // not in a caller's transaction
+		query += asyncCommit
+	}
 	var rows []claimedRow
 	if err := s.scan(ctx, s.rw, query, args, &rows); err != nil {
 		return nil, s.wrap("claiming steps", err)
@@ -61,6 +64,19 @@ func (s *Store) claimWithInputs(ctx context.Context, p *store.ClaimStepsParams) 
 	slices.SortFunc(out, func(a, b *store.ClaimedStep) int { return int(a.Step.ID - b.Step.ID) })
 	return out, nil
 }
+
+// asyncCommit ends a claim statement that is a transaction of its own
+// (Postgres, claimWithInputs): its commit does not wait for the WAL to
+// reach the disk. A claim lost in a crash of the server only puts its
+// steps back as they were, pending and claimable, as a lease that expired
+// would (the handler's finish then finds its lease lost and the step runs
+// again: at least once, as ever); and the commit that records a finished
+// step waits for the WAL up to its own record, so for every claim before
+// it too. A claim is then one WAL flush shorter: tasker bench W5x (starter
+// and worker in two processes) p50 3.61 -> 3.43 ms, W1 with three worker
+// processes 8,860 -> 10,050 workflows/s.
+const asyncCommit = `
+		CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`
 
 // claimInOne tells whether claim would run a single statement that
 // writes its own books (Postgres, with no ready step with a priority and
