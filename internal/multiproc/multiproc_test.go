@@ -238,9 +238,13 @@ func TestLeaderFailover(t *testing.T) {
 	}
 }
 
-// Postgres restarts (pg_ctl restart) while workflows run: workers reconnect
-// and every workflow completes. It restarts the shared test server, so it
-// runs only when asked (scripts/test.sh runs it alone after the suite).
+// Postgres restarts while workflows run: workers reconnect and every
+// workflow completes, each step's completion recorded once. Stopped fast
+// (a shutdown checkpoint) and crashed (immediate: recovery from the WAL,
+// which loses the claims committed without waiting for the flush — see
+// bunstore.asyncCommit — and nothing a synchronous commit recorded). It
+// restarts the shared test server, so it runs only when asked
+// (scripts/test.sh runs it alone after the suite).
 func TestPostgresRestart(t *testing.T) {
 	if os.Getenv("TASKER_TEST_PG_RESTART") == "" {
 		t.Skip("restarts the shared server: scripts/test.sh runs it alone with TASKER_TEST_PG_RESTART=1")
@@ -249,6 +253,12 @@ func TestPostgresRestart(t *testing.T) {
 	if pgctl == "" {
 		t.Fatal("TASKER_TEST_PGCTL is not set (source scripts/postgres.sh)")
 	}
+	for _, mode := range []string{"fast", "immediate"} {
+		t.Run(mode, func(t *testing.T) { restartWhileRunning(t, pgctl, mode) })
+	}
+}
+
+func restartWhileRunning(t *testing.T, pgctl, mode string) {
 	const workflows = 500
 	s := openStore(t, pgtest.NewSchema(t))
 	e, err := engine.New(workerConfig(s, "restart"))
@@ -268,9 +278,9 @@ func TestPostgresRestart(t *testing.T) {
 		<-done
 	}()
 	waitFor(t, "some progress", time.Minute, func() bool { return counts(t, s).Tasks[store.TaskComplete] >= workflows/5 })
-	out, err := exec.Command(pgctl, "restart", "-m", "fast", "-w").CombinedOutput()
+	out, err := exec.Command(pgctl, "restart", "-m", mode, "-w").CombinedOutput()
 	if err != nil {
-		t.Fatalf("pg_ctl restart: %v\n%s", err, out)
+		t.Fatalf("pg_ctl restart -m %s: %v\n%s", mode, err, out)
 	}
 	restarted := time.Now()
 	waitFor(t, "every workflow to complete after the restart", 2*time.Minute, func() bool {
@@ -278,4 +288,15 @@ func TestPostgresRestart(t *testing.T) {
 		return err == nil && c.Tasks[store.TaskComplete] == workflows
 	})
 	t.Logf("all workflows complete %s after the restart", time.Since(restarted).Round(time.Millisecond))
+	var dup []int64
+	if err := s.DB().NewRaw(`SELECT step_id FROM tasker_step_transitions WHERE to_state = 'complete'
+		GROUP BY step_id HAVING count(*) > 1`).Scan(context.Background(), &dup); err != nil {
+		t.Fatal(err)
+	}
+	if len(dup) > 0 {
+		t.Fatalf("steps recorded complete twice: %v", dup)
+	}
+	if c := counts(t, s); c.Steps[store.StepComplete] != workflows*4 || len(c.Steps) != 1 {
+		t.Fatalf("step counts %+v, want %d complete", c.Steps, workflows*4)
+	}
 }
