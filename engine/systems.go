@@ -61,10 +61,9 @@ func (e *Engine) coordinate(ctx context.Context) *coordination {
 // Close releases what the engine holds outside a Run: the cache it made for
 // itself (toggles and shared back-off, created on first use), and the
 // watcher of other processes' commits that lingers 100 ms after the last
-// Wait. It does not
-// stop a Run — Stop does that, and releases the cache too, as a Run's end
-// does — so Close is for engines used without Run (RunOnce, Toggle,
-// Explain). A later use makes a new cache.
+// Wait. It does not stop a Run — Stop does that, and releases both too, as
+// a Run's end does — so Close is for engines used without Run (RunOnce,
+// Toggle, Explain). A later use makes a new cache.
 func (e *Engine) Close() error {
 	if e.far != nil {
 		e.far.Close() // the watcher lingering after the last Wait

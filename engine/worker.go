@@ -194,6 +194,12 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	e.deregisterWorker(context.WithoutCancel(ctx))
 	r.cancelHandlers(errShutdown)
 	e.releaseCoordination()
+	if e.far != nil {
+		// The watcher lingering after the last Wait holds a read
+		// connection: a program that stops, then closes its store, would
+		// leave the SQLite file's -wal and -shm behind.
+		e.far.Close()
+	}
 }
 
 func (e *Engine) newClaimLoop(d *dispatch.Dispatcher, tn *tuning) *claimer.Loop {
