@@ -208,6 +208,10 @@ func (e *Engine) systemResult(ctx context.Context, system string, err error) tim
 	if system == "" {
 		return 0
 	}
+	// The attempt's context may be over (its workflow's deadline passed
+	// while it ran), and the caches refuse a call on one that is: what it
+	// says of the system is told all the same.
+	ctx = context.WithoutCancel(ctx)
 	co := e.coordinate(ctx)
 	if co == nil {
 		return 0
