@@ -188,14 +188,29 @@ func attemptErr[T any](r attempt.Result[T]) error {
 	if r.Panic != nil {
 		return &PanicError{Value: r.Panic.Value, Stack: r.Panic.Stack}
 	}
-	if v := reflect.ValueOf(r.Err); r.Err != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+	if r.Err == nil {
+		return nil
+	}
+	if v := reflect.ValueOf(r.Err); v.Kind() == reflect.Pointer && v.IsNil() {
 		// A function declared to return *MyError returned its nil: not a
 		// nil error, and its Error method, called on the nil pointer to
 		// record the failure, panicked outside any recover (a workflow
 		// function's return crashed the process).
 		return Permanent(fmt.Errorf("the function returned a nil %T as its error: a non-nil error holding a nil pointer (a typed nil); return a plain nil for a success", r.Err))
 	}
+	if p := errorTextPanics(r.Err); p != nil {
+		// Recording the failure calls Error, outside any recover.
+		return Permanent(fmt.Errorf("the function returned a %T whose Error method panicked: %v", r.Err, p))
+	}
 	return r.Err
+}
+
+// errorTextPanics calls err.Error and returns what it panicked with (nil
+// when it did not).
+func errorTextPanics(err error) (p any) {
+	defer func() { p = recover() }()
+	_ = err.Error()
+	return nil
 }
 
 // attemptInfo is what classify needs to know about the attempt.

@@ -62,3 +62,37 @@ func TestTypedNilErrorFailsOnce(t *testing.T) {
 		t.Errorf("DAG handler ran %d times, last error %s; want once, failed for good saying %q", handlerRuns.Load(), s.LastError, want)
 	}
 }
+
+// brokenError's Error method panics, on a value that is not nil.
+type brokenError struct{ fields map[string]string }
+
+func (e brokenError) Error() string { return e.fields["missing"][:1] } // index out of range
+
+// An error whose Error method panics fails its step for good at once,
+// saying so, as a typed nil does: recording the failure called Error
+// outside any recover, and a DAG handler's or a workflow function's return
+// crashed the process.
+func TestErrorWhoseErrorMethodPanicsFailsOnce(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	var handlerRuns atomic.Int32
+	must(t, engine.RegisterWorkflow(env.Engine, "t/brokenreturn", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return 1, brokenError{}
+	}))
+	must(t, env.HandleFunc("broken", func(*engine.StepContext) (any, error) { handlerRuns.Add(1); return nil, brokenError{} }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "brokendag", Steps: []engine.StepTemplate{{Name: "a", Handler: "broken"}}}))
+	const want = "returned a engine_test.brokenError whose Error method panicked"
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/brokenreturn", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if _, err := h.Result(ctx); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("workflow: %v; want it failed saying %q", err, want)
+	}
+	d, err := env.Start(ctx, "t/brokendag", nil)
+	must(t, err)
+	env.RunUntilDone(d.TaskID)
+	s := env.Task(d.TaskID).Step("a")
+	if handlerRuns.Load() != 1 || !strings.Contains(string(s.LastError), want) || !strings.Contains(string(s.LastError), `"kind":"permanent"`) {
+		t.Errorf("DAG handler ran %d times, last error %s; want once, failed for good saying %q", handlerRuns.Load(), s.LastError, want)
+	}
+}
