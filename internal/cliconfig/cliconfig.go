@@ -468,11 +468,16 @@ func parseEnv(env []string, vals map[string]value) []error {
 			continue
 		}
 		val := value{s: v, where: name}
-		if k.kind == kList {
-			for _, e := range strings.Split(v, ",") {
-				if e = strings.TrimSpace(e); e != "" {
-					val.list = append(val.list, e)
-				}
+		if k.kind == kList && strings.TrimSpace(strings.ReplaceAll(v, ",", "")) != "" {
+			// A blank item among names (a,,b; a,) is refused, as the
+			// file's [a, "", b] is; only blanks is a list of none.
+			items := strings.Split(v, ",")
+			if i := slices.IndexFunc(items, func(e string) bool { return strings.TrimSpace(e) == "" }); i >= 0 {
+				problems = append(problems, fmt.Errorf("%s: %s: item %d of %q is blank: give a name there, or drop the comma", name, k.path, i+1, v))
+				continue
+			}
+			for _, e := range items {
+				val.list = append(val.list, strings.TrimSpace(e))
 			}
 		}
 		vals[k.path] = val

@@ -271,6 +271,10 @@ func TestEmptyWorkerIDAndQueuesRefused(t *testing.T) {
 		{"", []string{"TASKER_WORKER_ID= "}, `TASKER_WORKER_ID: worker_id: is empty`},
 		{"execution:\n  queues: []\n", nil, `c.yaml:2: execution.queues: lists no queue`},
 		{"", []string{"TASKER_EXECUTION_QUEUES= , "}, `TASKER_EXECUTION_QUEUES: execution.queues: lists no queue`},
+		// A blank item among names, refused as the file's is (it was
+		// dropped without a word).
+		{"", []string{"TASKER_EXECUTION_QUEUES=a,,b"}, `TASKER_EXECUTION_QUEUES: execution.queues: item 2 of "a,,b" is blank`},
+		{"", []string{"TASKER_EXECUTION_QUEUES=mail, "}, `TASKER_EXECUTION_QUEUES: execution.queues: item 2 of "mail, " is blank`},
 	} {
 		if _, err := Parse("c.yaml", []byte(c.data), c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Parse(%q, %q): %v, want an error saying %q", c.data, c.env, err, c.want)
