@@ -11,8 +11,9 @@ import (
 // identity is taken and a second start finds it), and its first steps —
 // a code-first workflow's driver, a DAG's steps without dependencies —
 // are not claimed before t. A time in the past starts it at once;
-// WithWorkflowTimeout counts from t. The zero time is refused, and so is
-// StartAt given with StartAfter (or twice).
+// WithWorkflowTimeout counts from t. The zero time is refused, and so are
+// a time whose year (in UTC) is before 1 or past 9999, and StartAt given
+// with StartAfter (or twice).
 func StartAt(t time.Time) StartOption {
 	return func(o *startOptions) { o.startAt, o.startAfter, o.after = t, 0, false; o.delays++ }
 }
@@ -39,6 +40,10 @@ func (o *startOptions) notBefore(clk Clock) (time.Time, error) {
 		return clk.Now().Add(o.startAfter).UTC(), nil
 	case o.startAt.IsZero():
 		return time.Time{}, fmt.Errorf("%w: StartAt: the time is zero", store.ErrInvalid)
+	case o.startAt.UTC().Year() < 1 || o.startAt.UTC().Year() > 9999:
+		// SQLite keeps the time as text no read parses back, which the
+		// claim also compares as text: "10000-…" sorts before today.
+		return time.Time{}, fmt.Errorf("%w: StartAt(%s): the year is outside 1 to 9999, which the stores hold", store.ErrInvalid, o.startAt.Format(time.RFC3339))
 	}
 	return o.startAt.UTC(), nil
 }

@@ -136,3 +136,40 @@ func TestWorkflowTimeoutOverflowingADelayedStart(t *testing.T) {
 	_, err := env.Start(ctx, "t/dag", nil, engine.WithWorkflowTimeout(100*365*24*time.Hour), engine.StartAfter(time.Hour))
 	must(t, err)
 }
+
+// StartAt a time whose year the stores cannot hold (past 9999, before 1)
+// is refused naming the option and the time, for DAGs, code-first
+// workflows and StartMany items, with nothing created. SQLite stored it as
+// text that no read parses back ("20000-01-01 …" also sorts before today,
+// so the claim picked it): every claim failed from then on, for every
+// task. The last year the stores hold is accepted and read back.
+func TestStartAtOutsideTheYearsStoresHoldIsRefused(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	must(t, engine.RegisterWorkflow(env.Engine, "t/code", func(wctx *engine.WorkflowContext, in int) (int, error) { return in, nil }))
+	must(t, env.HandleFunc("h", func(*engine.StepContext) (any, error) { return 1, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	ctx := context.Background()
+	for _, at := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		many, err := env.StartMany(ctx, []engine.StartRequest{{Workflow: "t/dag", Options: []engine.StartOption{engine.StartAt(at)}}})
+		must(t, err)
+		_, dagErr := env.Start(ctx, "t/dag", nil, engine.StartAt(at))
+		_, codeErr := engine.StartWorkflow[int, int](ctx, env.Engine, "t/code", 1, engine.StartAt(at))
+		for name, err := range map[string]error{"dag": dagErr, "code": codeErr, "StartMany item": many[0].Err} {
+			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "StartAt("+at.Format(time.RFC3339)) {
+				t.Errorf("%s: StartAt(%s): %v, want ErrInvalid naming StartAt and the time", name, at, err)
+			}
+		}
+	}
+	if tasks, _ := env.Store.CountByState(ctx); len(tasks.Tasks) != 0 {
+		t.Fatalf("refused starts created tasks: %v", tasks.Tasks)
+	}
+	last := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	h, err := env.Start(ctx, "t/dag", nil, engine.StartAt(last))
+	must(t, err)
+	if _, err := env.Store.GetTask(ctx, h.TaskID); err != nil {
+		t.Fatalf("reading the task started at %s: %v", last, err)
+	}
+	if n, err := env.RunOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("RunOnce with a task held until %s: %d steps, %v", last, n, err)
+	}
+}
