@@ -276,7 +276,7 @@ func (e *Engine) TaskByKey(ctx context.Context, workflow, key string) (*store.Ta
 	}
 	t, err := e.st.GetTaskByIdentity(ctx, boundIdentity("key:"+workflow+":"+key))
 	if err != nil {
-		return nil, fmt.Errorf("finding the task of %s with idempotency key %q: %w", workflow, key, err)
+		return nil, fmt.Errorf("finding the task of %s with idempotency key %s: %w", workflow, quoteName(key), err)
 	}
 	return t, nil
 }

@@ -63,7 +63,7 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 	if common.keySet {
 		// Every item would take the one key: the first item's task, found
 		// or refused as a conflict by all the others.
-		return nil, fmt.Errorf("starting many: %w: WithIdempotencyKey(%q) given to StartMany applies to every item, which would all take the one key: give it in an item's StartRequest.Options", store.ErrInvalid, common.key)
+		return nil, fmt.Errorf("starting many: %w: WithIdempotencyKey(%s) given to StartMany applies to every item, which would all take the one key: give it in an item's StartRequest.Options", store.ErrInvalid, quoteName(common.key))
 	}
 	if common.reuseSet {
 		// Every item would be refused on its own (below).

@@ -262,3 +262,30 @@ func TestStartManyItemOptionsOverrideShared(t *testing.T) {
 		t.Fatalf("%d tasks; want the 2 items started", len(page.Tasks))
 	}
 }
+
+// A key of any length is accepted (one too long for the store is kept as
+// its hash), and the errors that name it quote its start, cut: StartMany's
+// refusal of a shared key and TaskByKey's not found repeated it whole, a
+// message of a megabyte for a key of one.
+func TestErrorsCutALongKey(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, env.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "many", Steps: []engine.StepTemplate{{Name: "a", Handler: "noop"}}}))
+	key := strings.Repeat("k", 1<<20)
+	_, manyErr := env.StartMany(ctx, []engine.StartRequest{{Workflow: "t/many"}}, engine.WithIdempotencyKey(key))
+	_, byKeyErr := env.TaskByKey(ctx, "t/many", key)
+	for name, err := range map[string]error{"StartMany": manyErr, "TaskByKey": byKeyErr} {
+		if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), `"kkkkkkkkkk`) {
+			t.Errorf("%s with a key of 1 MiB: an error of %d bytes, want one under 1000 quoting the key's start", name, len(fmt.Sprint(err)))
+		}
+	}
+	if !errors.Is(manyErr, store.ErrInvalid) || !errors.Is(byKeyErr, store.ErrNotFound) {
+		t.Fatalf("StartMany: %.200v; TaskByKey: %.200v", manyErr, byKeyErr)
+	}
+	h, err := env.Start(ctx, "t/many", nil, engine.WithIdempotencyKey(key))
+	must(t, err)
+	if d, err := env.TaskByKey(ctx, "t/many", key); err != nil || d.ID != h.TaskID {
+		t.Fatalf("TaskByKey of the key's task: %+v, %.200v", d, err)
+	}
+}
