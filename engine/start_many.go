@@ -15,8 +15,9 @@ import (
 type StartRequest struct {
 	// Workflow is a registered DAG template ("namespace/name[@version]")
 	// or code-first workflow ("namespace/name"). For a code-first workflow
-	// Input must be of the type it was registered with (else
-	// ErrTypeMismatch): the typed handle is GetWorkflow[O](e, id).
+	// Input must be of the type it was registered with, or assignable to
+	// it (any value for an input of type any; nil for a pointer), else
+	// ErrTypeMismatch: the typed handle is GetWorkflow[O](e, id).
 	Workflow string
 	Input    any
 	Options  []StartOption // per item (InTx is not allowed here: see StartMany)
@@ -97,7 +98,9 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 		var p *store.CreateTaskParams
 		var err error
 		if def, code := e.workflowDef(r.Workflow); code {
-			if got := reflect.TypeOf(r.Input); got != def.in {
+			// What StartWorkflow takes: a value of an interface input
+			// type holds another type, a nil fits a pointer one.
+			if got := reflect.TypeOf(r.Input); got == nil && !nilable(def.in) || got != nil && !got.AssignableTo(def.in) {
 				err = fmt.Errorf("%w: its input type is %s, not %v", ErrTypeMismatch, def.in, got)
 			} else {
 				p, err = e.prepareWorkflowStart(r.Workflow, r.Input, &o)

@@ -289,3 +289,41 @@ func TestErrorsCutALongKey(t *testing.T) {
 		t.Fatalf("TaskByKey of the key's task: %+v, %.200v", d, err)
 	}
 }
+
+// A StartMany item takes the inputs StartWorkflow takes: a value of a
+// workflow whose input type is an interface (any) and a nil for one whose
+// input type can be nil (a pointer); each runs with it. StartMany compared
+// the value's own type with the registered one, so a workflow taking any
+// could never start in bulk, nor a pointer one with nil. Other types are
+// still refused.
+func TestStartManyTakesWhatStartWorkflowTakes(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	type order struct{ N int }
+	must(t, engine.RegisterWorkflow(env.Engine, "t/any", func(wctx *engine.WorkflowContext, in any) (string, error) {
+		return fmt.Sprint(in), nil
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/ptr", func(wctx *engine.WorkflowContext, in *order) (string, error) {
+		return fmt.Sprint(in == nil), nil
+	}))
+	res, err := env.StartMany(ctx, []engine.StartRequest{
+		{Workflow: "t/any", Input: 7},
+		{Workflow: "t/ptr", Input: nil},
+		{Workflow: "t/ptr", Input: order{N: 1}}, // not a pointer
+	})
+	must(t, err)
+	if !errors.Is(res[2].Err, engine.ErrTypeMismatch) || !strings.Contains(res[2].Err.Error(), "item 2 ") {
+		t.Errorf("item 2, an order for a *order: %v; want ErrTypeMismatch naming the item", res[2].Err)
+	}
+	for i, want := range []string{"7", "true"} {
+		if res[i].Err != nil {
+			t.Errorf("item %d: %v", i, res[i].Err)
+			continue
+		}
+		h := engine.GetWorkflow[string](env.Engine, res[i].Handle.TaskID)
+		env.RunUntilDone(h.TaskID)
+		if got, err := h.Result(ctx); err != nil || got != want {
+			t.Errorf("item %d: %q, %v; want %q", i, got, err, want)
+		}
+	}
+}
