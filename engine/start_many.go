@@ -79,6 +79,9 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 	if _, err := common.notBefore(e.clk); err != nil {
 		return nil, fmt.Errorf("starting many: %w", err)
 	}
+	if _, err := common.deadline(e.clk); err != nil { // a timeout past the delay's end
+		return nil, fmt.Errorf("starting many: %w", err)
+	}
 	out := make([]StartResult, len(reqs))
 	params := make([]*store.CreateTaskParams, len(reqs))
 	for i, r := range reqs {

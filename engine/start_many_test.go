@@ -212,6 +212,9 @@ func TestStartManyRefusesMistakenSharedOptions(t *testing.T) {
 		{[]engine.StartOption{engine.WithPriority(5000)}, "WithPriority(5000)"},
 		{[]engine.StartOption{engine.WithQueue("a"), engine.WithQueue("b")}, `WithQueue given twice, with "a" and "b"`},
 		{[]engine.StartOption{engine.StartAfter(-time.Second)}, "StartAfter(-1s): the delay is negative"},
+		// (Each of these two fits; counted from the delay, the timeout
+		// overflows: every item failed with it, the call answered nil.)
+		{[]engine.StartOption{engine.StartAfter(200 * 365 * 24 * time.Hour), engine.WithWorkflowTimeout(100 * 365 * 24 * time.Hour)}, "WithWorkflowTimeout(876000h0m0s): counted from the delayed start"},
 	} {
 		res, err := env.StartMany(ctx, reqs, c.opts...)
 		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) || res != nil {
