@@ -78,7 +78,7 @@ func (o *startOptions) check() error {
 		}
 	}
 	if o.concSet && (o.groupMax < 1 || o.groupMax > store.MaxCount) {
-		bad("WithConcurrency(%q, %d): the limit must be at least 1 and at most %d", o.group, o.groupMax, store.MaxCount)
+		bad("WithConcurrency(%s, %d): the limit must be at least 1 and at most %d", quoteName(o.group), o.groupMax, store.MaxCount)
 	}
 	if o.queueSet && o.queue == "" {
 		bad("WithQueue(\"\"): the queue is empty (leave the option out for the template's, else %q)", store.DefaultQueue)

@@ -52,6 +52,8 @@ func TestStartOptionMistakesAreRefused(t *testing.T) {
 		{"limit past 32 bits", []engine.StartOption{engine.WithConcurrency("g", store.MaxCount+1)}, `WithConcurrency("g", 2147483648): the limit must be at least 1 and at most 2147483647`},
 		{"empty queue", []engine.StartOption{engine.WithQueue("")}, `WithQueue(""): the queue is empty`},
 		{"long group", []engine.StartOption{engine.WithConcurrency(strings.Repeat("g", 300), 3)}, `WithConcurrency("gggggggggggggggggggggggggggggggggggggggg"…, 3): group "ggg`},
+		// (The limit's refusal quoted a long group whole: a megabyte.)
+		{"long group, zero limit", []engine.StartOption{engine.WithConcurrency(strings.Repeat("g", 1<<20), 0)}, `WithConcurrency("gggggggggggggggggggggggggggggggggggggggg"…, 0): the limit must be at least 1`},
 		{"NUL group", []engine.StartOption{engine.WithConcurrency("g\x00", 3)}, `WithConcurrency("g\x00", 3): group "g\x00" contains a NUL byte`},
 		{"long queue", []engine.StartOption{engine.WithQueue(strings.Repeat("q", 300))}, `WithQueue("qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"…): queue "qqq`},
 		{"NUL queue", []engine.StartOption{engine.WithQueue("q\x00")}, `WithQueue("q\x00"): queue "q\x00" contains a NUL byte`},
