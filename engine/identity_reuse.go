@@ -106,6 +106,8 @@ func (e *Engine) createReused(ctx context.Context, p *store.CreateTaskParams, o 
 		return nil, fmt.Errorf("retiring the identity of task %d: %w", old.ID, rerr)
 	}
 	// Retired by us or by a start racing us: the key is free, or names the
-	// other start's new run (then this start returns it).
-	return e.create(ctx, p, o.tx)
+	// other start's new run (then this start returns it). The retire is
+	// written, so the create goes on whatever becomes of ctx: refused for
+	// it, the key would name no task after a start that failed.
+	return e.create(context.WithoutCancel(ctx), p, o.tx)
 }

@@ -99,3 +99,41 @@ func TestIdentityReusePolicies(t *testing.T) {
 		t.Fatalf("a refused start created a task: %v → %v", counts.Tasks, after.Tasks)
 	}
 }
+
+// retireCancels is a real store whose RetireIdentity ends the caller's
+// context once it has retired: a start's deadline passing just then.
+type retireCancels struct {
+	store.Store
+	cancel context.CancelFunc
+}
+
+func (s retireCancels) RetireIdentity(ctx context.Context, p *store.RetireIdentityParams) (bool, error) {
+	defer s.cancel()
+	return s.Store.RetireIdentity(ctx, p)
+}
+
+// A reusing start whose context ends after it retired the earlier run's
+// identity still creates the new run: the key names a task all along. The
+// create was refused for the ended context, leaving the earlier run
+// retired and the key naming nothing (TaskByKey: not found) after a start
+// that failed.
+func TestReusingStartEndingAfterTheRetireCreatesTheRun(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, err := engine.New(engine.Config{Store: retireCancels{env.Store, cancel}})
+	must(t, err)
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "job", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	bg := context.Background()
+	first, err := e.Start(bg, "t/job", map[string]int{"n": 1}, engine.WithIdempotencyKey("k"))
+	must(t, err)
+	must(t, e.Cancel(bg, first.TaskID, "done with it"))
+	again, err := e.Start(ctx, "t/job", map[string]int{"n": 2}, engine.WithIdempotencyKey("k"), engine.WithIdentityReuse(engine.ReuseAfterDone))
+	if err != nil || again.TaskID == first.TaskID {
+		t.Fatalf("the reusing start: %+v, %v; want a new run", again, err)
+	}
+	if got, err := e.TaskByKey(bg, "t/job", "k"); err != nil || got.ID != again.TaskID {
+		t.Fatalf("the key names %+v, %v; want the new run %d", got, err, again.TaskID)
+	}
+}
