@@ -451,6 +451,9 @@ func withParent(parent int64) StartOption { return func(o *startOptions) { o.par
 // is taken byte for byte (" k" and "k" are two keys) whatever its length
 // and bytes: one past store.MaxNameLen, or holding a NUL byte or invalid
 // UTF-8, is kept as its hash ("key:sha256:…", which a conflict names).
+// Keys are scoped by the workflow's name (not its version); a name holding
+// ':' can meet another's key ("t/a:b" with "k" is "t/a" with "b:k"): the
+// start whose key another workflow's task holds fails with ErrConflict.
 func WithIdempotencyKey(key string) StartOption {
 	return func(o *startOptions) {
 		if o.keySet && o.key != key {

@@ -89,6 +89,11 @@ func (e *Engine) createReusing(ctx context.Context, p *store.CreateTaskParams, o
 
 func (e *Engine) createReused(ctx context.Context, p *store.CreateTaskParams, o *startOptions) (*store.CreateTaskResult, error) {
 	res, err := e.create(ctx, p, o.tx)
+	if err == nil && res.Existing {
+		if oerr := ofOtherWorkflow(p, res.Task); oerr != nil {
+			return nil, oerr
+		}
+	}
 	if o.reuse == ReuseNever || (err != nil && !errors.Is(err, store.ErrConflict)) || (err == nil && !res.Existing) {
 		return res, err
 	}
@@ -97,6 +102,11 @@ func (e *Engine) createReused(ctx context.Context, p *store.CreateTaskParams, o 
 		st = st.WithTx(o.tx)
 	}
 	old, gerr := st.GetTaskByIdentity(ctx, p.IdentityKey)
+	if gerr == nil {
+		if oerr := ofOtherWorkflow(p, old); oerr != nil { // not this workflow's to retire
+			return nil, oerr
+		}
+	}
 	if gerr != nil || !o.reuse.reusable(old.State) {
 		return res, err // running, or not in a state the policy reuses: as before
 	}
@@ -109,5 +119,23 @@ func (e *Engine) createReused(ctx context.Context, p *store.CreateTaskParams, o 
 	// other start's new run (then this start returns it). The retire is
 	// written, so the create goes on whatever becomes of ctx: refused for
 	// it, the key would name no task after a start that failed.
-	return e.create(context.WithoutCancel(ctx), p, o.tx)
+	res, err = e.create(context.WithoutCancel(ctx), p, o.tx)
+	if err == nil && res.Existing {
+		if oerr := ofOtherWorkflow(p, res.Task); oerr != nil {
+			return nil, oerr
+		}
+	}
+	return res, err
+}
+
+// ofOtherWorkflow refuses the task t found by p's identity when another
+// workflow started it. A key is scoped by the workflow's name, and names
+// may hold ':': "t/a:b" with key "k" is the identity of "t/a" with key
+// "b:k". Returned, the start would hand over (or, reusing, retire) a task
+// of another workflow.
+func ofOtherWorkflow(p *store.CreateTaskParams, t *store.Task) error {
+	if t == nil || t.Namespace == p.Namespace && t.Name == p.Name {
+		return nil
+	}
+	return fmt.Errorf("%w: identity key %s is taken by task %d of workflow %s/%s (a name holding ':' meets another workflow's key)", store.ErrConflict, quoteName(p.IdentityKey), t.ID, t.Namespace, t.Name)
 }

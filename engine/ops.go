@@ -275,6 +275,9 @@ func (e *Engine) TaskByKey(ctx context.Context, workflow, key string) (*store.Ta
 		return nil, fmt.Errorf("finding the task of %s by idempotency key: %w: the key is empty", workflow, store.ErrInvalid)
 	}
 	t, err := e.st.GetTaskByIdentity(ctx, boundIdentity("key:"+workflow+":"+key))
+	if err == nil && (t.Namespace != ns || t.Name != name) { // "t/a" with "b:k", asked as "t/a:b" with "k"
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return nil, fmt.Errorf("finding the task of %s with idempotency key %s: %w", workflow, quoteName(key), err)
 	}

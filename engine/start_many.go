@@ -163,6 +163,12 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 				continue
 			}
 			res := it.CreateTaskResult
+			if res.Existing {
+				if err := ofOtherWorkflow(params[i], res.Task); err != nil {
+					out[i].Err = fmt.Errorf("starting item %d (%s): %w", i, reqs[i].Workflow, err)
+					continue
+				}
+			}
 			out[i].Handle = e.handle(res.Task.ID, res.Existing, params[i].IdentityKey, kept[k])
 			created = append(created, &res)
 		}

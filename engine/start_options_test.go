@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,66 @@ func TestTaskByKeyRefusesAVersionedName(t *testing.T) {
 	got, err := e.TaskByKey(ctx, "t/dag", "order-1")
 	if err != nil || got.ID != h.TaskID {
 		t.Fatalf("TaskByKey(t/dag, order-1): %v, %v; want task %d", got, err, h.TaskID)
+	}
+}
+
+// A key is scoped by the workflow's name, and names may hold ':': "t/a:b"
+// with key "k" and "t/a" with key "b:k" are the one identity
+// "key:t/a:b:k". A start of the one whose key the other's task holds is
+// refused (store.ErrConflict naming that task and its workflow), and
+// TaskByKey finds no task for it. The start returned the other workflow's
+// task (Existing), and with WithIdentityReuse retired its identity, taking
+// its key; TaskByKey returned it for both. Nothing is created.
+func TestKeysOfNamesWithAColonDoNotMeet(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	ctx := context.Background()
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	for _, name := range []string{"a", "a:b"} {
+		must(t, e.Register(&engine.Template{Namespace: "t", Name: name, Steps: []engine.StepTemplate{{Name: "only", Handler: "h"}}}))
+		must(t, engine.RegisterWorkflow(e, "c/"+name, func(_ *engine.WorkflowContext, in int) (int, error) { return in, nil }))
+	}
+	for _, ns := range []string{"t", "c"} {
+		start := func(workflow, key string, opts ...engine.StartOption) (int64, error) {
+			opts = append(opts, engine.WithIdempotencyKey(key))
+			if ns == "c" {
+				h, err := engine.StartWorkflow[int, int](ctx, e, workflow, 1, opts...)
+				if err != nil {
+					return 0, err
+				}
+				return h.TaskID, nil
+			}
+			h, err := e.Start(ctx, workflow, nil, opts...)
+			if err != nil {
+				return 0, err
+			}
+			return h.TaskID, nil
+		}
+		plain, err := start(ns+"/a", "b:k")
+		must(t, err)
+		var input any
+		if ns == "c" {
+			input = 1
+		}
+		many, err := e.StartMany(ctx, []engine.StartRequest{{Workflow: ns + "/a:b", Input: input, Options: []engine.StartOption{engine.WithIdempotencyKey("k")}}})
+		must(t, err)
+		_, startErr := start(ns+"/a:b", "k")
+		must(t, e.Cancel(ctx, plain, "done"))
+		_, reuseErr := start(ns+"/a:b", "k", engine.WithIdentityReuse(engine.ReuseAfterDone))
+		for what, err := range map[string]error{"start": startErr, "StartMany item": many[0].Err, "reusing start": reuseErr} {
+			if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), fmt.Sprintf("task %d of workflow %s/a", plain, ns)) {
+				t.Errorf("%s/a:b with key \"k\", %s: %v; want store.ErrConflict naming task %d of %s/a", ns, what, err, plain, ns)
+			}
+		}
+		if got, err := e.TaskByKey(ctx, ns+"/a:b", "k"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TaskByKey(%s/a:b, \"k\"): %+v, %v; want store.ErrNotFound", ns, got, err)
+		}
+		if got, err := e.TaskByKey(ctx, ns+"/a", "b:k"); err != nil || got.ID != plain {
+			t.Errorf("TaskByKey(%s/a, \"b:k\"): %+v, %v; want task %d", ns, got, err, plain)
+		}
+	}
+	page, err := e.Store().ListTasks(ctx, &store.ListTasksParams{})
+	must(t, err)
+	if len(page.Tasks) != 2 {
+		t.Fatalf("%d tasks, want the 2 of t/a and c/a", len(page.Tasks))
 	}
 }
