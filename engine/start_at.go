@@ -11,7 +11,8 @@ import (
 // identity is taken and a second start finds it), and its first steps —
 // a code-first workflow's driver, a DAG's steps without dependencies —
 // are not claimed before t. A time in the past starts it at once;
-// WithWorkflowTimeout counts from t. The zero time is refused, and so are
+// WithWorkflowTimeout counts from t (from the start, for a time in the
+// past: the task did not start then). The zero time is refused, and so are
 // a time whose year (in UTC) is before 1 or past 9999, and StartAt given
 // with StartAfter (or twice).
 func StartAt(t time.Time) StartOption {
