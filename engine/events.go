@@ -30,12 +30,20 @@ type Event struct {
 	At      time.Time
 }
 
+// MaxSubscribeBuffer is the largest buffer Subscribe gives a subscription:
+// the channel is allocated whole (about 100 bytes an event, so 100 MB
+// here), and a larger number would make the allocation panic or exhaust
+// memory rather than buy anything a subscriber that keeps up needs.
+const MaxSubscribeBuffer = 1 << 20
+
 // Subscribe returns a channel of lifecycle events (buffered, buffer
-// events; below 1, 256; events that do not fit are dropped and counted in
-// Stats) and a function that ends the subscription and closes the channel.
+// events; below 1, 256; above MaxSubscribeBuffer, MaxSubscribeBuffer;
+// events that do not fit are dropped and counted in Stats) and a function
+// that ends the subscription and closes the channel.
 func (e *Engine) Subscribe(buffer int) (<-chan Event, func()) {
 	if buffer < 1 {
 		buffer = 256
 	}
+	buffer = min(buffer, MaxSubscribeBuffer)
 	return e.bus.Subscribe(buffer)
 }
