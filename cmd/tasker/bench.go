@@ -109,7 +109,7 @@ slope of each after the warm-up (the first fifth).`,
 	cmd.Flags().BoolVar(&experiments, "experiments", false, "run the original plan's claims instead of the workloads and print the scoreboard (docs/experiments.md)")
 	cmd.Flags().StringVar(&o.Only, "only", "", "with --experiments: run only these (comma-separated, e.g. E1,E3)")
 	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
-	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path (each workload uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards) or postgres:// URL (each run in a fresh schema of its own: ?schema= is refused)")
+	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path of the workloads (each uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards, as always with --experiments and --soak) or postgres:// URL (each run in a fresh schema of its own: ?schema= is refused)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
 	cmd.Flags().BoolVar(&o.PeersSizes, "peers-sizes", false, "the sizes of the side-by-side harness (../shared/peers): W1 2,000, W2 200 chains, W3 50 fan-outs of 20, W4 500, W5 200")
@@ -178,7 +178,8 @@ func newBenchWorkerCmd() *cobra.Command {
 // benchUnusedFlags refuses a flag the chosen run would ignore: --only
 // without --experiments, the workloads' flags with --experiments or
 // --soak, --metrics and --tracing on PostgreSQL, --procs on SQLite (its
-// workloads run one engine in this process).
+// workloads run one engine in this process), a SQLite --db path with
+// --experiments or --soak.
 func benchUnusedFlags(cmd *cobra.Command, experiments, soak, postgres bool) error {
 	mode, unused := "the workloads on SQLite", []string{"only", "procs"}
 	switch {
@@ -193,6 +194,12 @@ func benchUnusedFlags(cmd *cobra.Command, experiments, soak, postgres bool) erro
 		if cmd.Flags().Changed(name) {
 			return fmt.Errorf("--%s does nothing with %s: leave it out", name, mode)
 		}
+	}
+	// Their SQLite rows run in a temporary directory of their own: a
+	// path was dropped unread, nothing written where it said.
+	if (experiments || soak) && !postgres && cmd.Flags().Changed("db") {
+		db, _ := cmd.Flags().GetString("db")
+		return fmt.Errorf("--db %s does nothing with %s: it runs SQLite in a temporary directory of its own (give a postgres:// URL, or leave --db out)", db, mode)
 	}
 	return nil
 }

@@ -419,6 +419,29 @@ func TestBenchRefusesIgnoredFlags(t *testing.T) {
 	}
 }
 
+// --experiments and --soak run their SQLite rows in a temporary directory
+// of their own: a SQLite --db path is refused, naming it (it was dropped
+// without a word, and nothing was written where it said). Refused before
+// anything runs: no file is created.
+func TestBenchSoakAndExperimentsRefuseSQLitePath(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "bench.db")
+	mustFail(t, "--db "+db+" does nothing with --soak", "bench", "--soak", "1s", "--db", db)
+	mustFail(t, "--db "+db+" does nothing with --experiments", "bench", "--experiments", "--scale", "0.001", "--db", db)
+	if files, _ := filepath.Glob(filepath.Join(filepath.Dir(db), "*")); len(files) != 0 {
+		t.Fatalf("a refused bench left %v", files)
+	}
+	cmd := newBenchCmd()
+	if err := cmd.ParseFlags([]string{"--db", "postgres://127.0.0.1:1/none"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := benchUnusedFlags(cmd, false, true, true); err != nil {
+		t.Fatalf("--soak with a postgres:// --db: %v", err)
+	}
+	if err := benchUnusedFlags(cmd, true, false, true); err != nil {
+		t.Fatalf("--experiments with a postgres:// --db: %v", err)
+	}
+}
+
 // Empty values and conflicting flags are refused before the database is
 // opened (none is created): approval start --employee "" started an
 // expense "by " nobody, --id "" silently took a random id (and --id " "
