@@ -111,7 +111,7 @@ slope of each after the warm-up (the first fifth).`,
 	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
 	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path of the workloads (each uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards, as always with --experiments and --soak) or postgres:// URL (each run in a fresh schema of its own: ?schema= is refused)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
-	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run)")
+	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run; at most 1000)")
 	cmd.Flags().BoolVar(&o.PeersSizes, "peers-sizes", false, "the sizes of the side-by-side harness (../shared/peers): W1 2,000, W2 200 chains, W3 50 fan-outs of 20, W4 500, W5 200")
 	cmd.Flags().BoolVar(&o.Metrics, "metrics", false, "SQLite: run each workload twice, without and with the engine's Prometheus metrics")
 	cmd.Flags().BoolVar(&o.Tracing, "tracing", false, "SQLite: run each workload also with OpenTelemetry tracing on (SDK, every span sampled, batched and dropped by a no-op exporter); with --metrics also with both. With either flag the notes give the process CPU time per step")

@@ -123,12 +123,19 @@ var DefaultWorkloads = func() string {
 	return strings.Join(names, ",")
 }()
 
+// maxScale is the largest --scale: at 1000 the biggest size (E7's million
+// rows) is a billion, which already runs for days.
+const maxScale = 1000
+
 // checkScale refuses a --scale that sizes no workload: zero, negative, NaN
-// (which every comparison passes, so each workload ran at size 1) or
-// infinite.
+// (which every comparison passes, so each workload ran at size 1),
+// infinite, or over maxScale.
 func checkScale(scale float64) error {
 	if !(scale > 0) || math.IsInf(scale, 1) {
 		return fmt.Errorf("--scale must be a positive number, got %g", scale)
+	}
+	if scale > maxScale {
+		return fmt.Errorf("--scale %g is over %d: the workloads would run for days, and past about 1e14 their sizes overflow (to 1)", scale, maxScale)
 	}
 	return nil
 }
