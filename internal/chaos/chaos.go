@@ -107,16 +107,10 @@ func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
 	}
 	var wg sync.WaitGroup
 	for i, sc := range chosen {
-		ctx, st := ctx, tg.fresh()
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r, err := sc.run(ctx, st, o.Quick)
-			r.Scenario, r.Database = sc.name, tg.kind
-			if err != nil {
-				r.Problems = append(r.Problems, err.Error())
-			}
-			rows[i] = r
+			rows[i] = tg.runScenario(ctx, sc, o.Quick)
 		})
 	}
 	wg.Wait()
@@ -147,6 +141,24 @@ func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
 	return rows, nil
 }
 
+// runScenario runs sc on databases of its own and returns its row.
+func (tg *target) runScenario(ctx context.Context, sc scenario, quick bool) Row {
+	o := tg.fresh()
+	r, err := sc.run(ctx, o, quick)
+	r.Scenario, r.Database = sc.name, tg.kind
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
+	// Counted here, on every database the scenario opened, rather than by
+	// each scenario: a scenario that forgot printed 0, unchecked.
+	n, err := o.doubleCompletions(ctx)
+	if err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("counting double completions: %v", err))
+	}
+	r.DoubleCompletions = max(r.DoubleCompletions, n)
+	return r
+}
+
 // target opens a fresh store per scenario.
 type target struct {
 	kind string // "sqlite" or "postgres"
@@ -156,6 +168,7 @@ type target struct {
 	mu    sync.Mutex
 	drops []string
 	n     int
+	used  map[int][]place // the databases each scenario (opener.id) opened
 }
 
 func newTarget(db string) (*target, error) {
@@ -180,9 +193,47 @@ func newTarget(db string) (*target, error) {
 }
 
 // opener opens the fresh stores of one scenario.
-type opener struct{ tg *target }
+type opener struct {
+	tg *target
+	id int // the key of the scenario's databases in tg.used
+}
 
-func (tg *target) fresh() opener { return opener{tg} }
+func (tg *target) fresh() opener {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	tg.n++
+	return opener{tg: tg, id: tg.n}
+}
+
+// use records p as one of the scenario's databases; tg.mu is held.
+func (o opener) use(p place) {
+	if o.tg.used == nil {
+		o.tg.used = map[int][]place{}
+	}
+	o.tg.used[o.id] = append(o.tg.used[o.id], p)
+}
+
+// doubleCompletions counts the steps with two moves to complete in every
+// database the scenario opened.
+func (o opener) doubleCompletions(ctx context.Context) (int, error) {
+	o.tg.mu.Lock()
+	places := o.tg.used[o.id]
+	o.tg.mu.Unlock()
+	total := 0
+	for _, p := range places {
+		s, err := p.open(ctx, 0)
+		if err != nil {
+			return total, err
+		}
+		n, err := doubleCompletions(ctx, s)
+		s.Close()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
 
 // open returns a fresh, empty store.
 func (o opener) open(ctx context.Context) (store.Store, error) {
@@ -193,12 +244,16 @@ func (o opener) open(ctx context.Context) (store.Store, error) {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	schema := "tasker_chaos_" + hex.EncodeToString(b)
+	file := filepath.Join(tg.dir, fmt.Sprintf("chaos-%d.db", n))
 	if tg.kind == "postgres" {
 		tg.drops = append(tg.drops, schema)
+		o.use(place{Postgres: tg.dsn, Schema: schema})
+	} else {
+		o.use(place{SQLite: file})
 	}
 	tg.mu.Unlock()
 	if tg.kind == "sqlite" {
-		return sqlite.Open(ctx, filepath.Join(tg.dir, fmt.Sprintf("chaos-%d.db", n)), nil)
+		return sqlite.Open(ctx, file, nil)
 	}
 	return postgres.Open(ctx, tg.dsn, &postgres.Options{Schema: schema})
 }

@@ -13,7 +13,7 @@ func TestPostgresURLKeptAsWritten(t *testing.T) {
 	if want := "postgres://u@h/db?application_name=my%20app&options=-c%20statement_timeout%3D5s"; tg.dsn != want {
 		t.Fatalf("target dsn %s, want %s", tg.dsn, want)
 	}
-	p := opener{tg}.place("chaos w1")
+	p := opener{tg: tg}.place("chaos w1")
 	if want := "postgres://u@h/db?options=-c%20statement_timeout%3D5s&application_name=chaos%20w1"; p.Postgres != want {
 		t.Fatalf("place %s, want %s", p.Postgres, want)
 	}

@@ -68,13 +68,17 @@ func (o opener) place(app string) place {
 	defer tg.mu.Unlock()
 	tg.n++
 	if tg.kind == "sqlite" {
-		return place{SQLite: filepath.Join(tg.dir, fmt.Sprintf("chaos-%d.db", tg.n))}
+		p := place{SQLite: filepath.Join(tg.dir, fmt.Sprintf("chaos-%d.db", tg.n))}
+		o.use(p)
+		return p
 	}
 	schema := fmt.Sprintf("tasker_chaos_p%d_%d", os.Getpid(), tg.n)
 	tg.drops = append(tg.drops, schema)
 	u, _ := url.Parse(tg.dsn) // parsed in newTarget
 	u.RawQuery = pgdsn.With(u.RawQuery, "application_name", app)
-	return place{Postgres: u.String(), Schema: schema}
+	p := place{Postgres: u.String(), Schema: schema}
+	o.use(place{Postgres: tg.dsn, Schema: schema}) // counted under no application_name
+	return p
 }
 
 // named is p with the PostgreSQL connections' application_name set to app.

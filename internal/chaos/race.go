@@ -224,6 +224,9 @@ func (o opener) shared() func(ctx context.Context) (store.Store, error) {
 	schema := "tasker_chaos_" + hex.EncodeToString(b)
 	if tg.kind == "postgres" {
 		tg.drops = append(tg.drops, schema)
+		o.use(place{Postgres: tg.dsn, Schema: schema})
+	} else {
+		o.use(place{SQLite: file})
 	}
 	tg.mu.Unlock()
 	return func(ctx context.Context) (store.Store, error) {
