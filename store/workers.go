@@ -105,9 +105,8 @@ func (p *DeregisterWorkerParams) Validate() error { return checkName("id", p.ID,
 type ListWorkersParams struct {
 	// Now is the time liveness is judged at (zero: the database's clock).
 	Now time.Time
-	// IncludeExpired also lists workers whose rows expired (recently:
-	// RegisterWorker deletes rows expired for longer than
-	// WorkerRetention).
+	// IncludeExpired also lists workers whose rows expired within
+	// WorkerRetention (RegisterWorker deletes older ones).
 	IncludeExpired bool
 }
 

@@ -11,9 +11,9 @@ import (
 )
 
 // testWorkerRegistry: a worker's row is inserted, refreshed (replacing what
-// it serves), listed while live, hidden once expired unless asked for,
-// deleted on deregistration, and purged once expired for longer than
-// store.WorkerRetention.
+// it serves), listed while live, hidden once expired unless asked for (and
+// then too once expired for longer than store.WorkerRetention), deleted on
+// deregistration, and purged once expired for longer than the retention.
 func testWorkerRegistry(t *testing.T, b *bundle) {
 	const ttl = 30 * time.Second
 	at := func(s int) time.Time { return b.now.Add(time.Duration(s) * time.Second) }
@@ -84,8 +84,14 @@ func testWorkerRegistry(t *testing.T, b *bundle) {
 	if got := list(at(40), true); !slices.Equal(got, []string{"host-0"}) {
 		t.Fatalf("after deregistering host-1: %v, want [host-0]", got)
 	}
-	// A registration long after host-0 expired purges its row.
+	// Expired for longer than the retention, host-0 is not listed even
+	// before a registration purges its row (tasker workers --all, which
+	// says "expired within the last day", listed rows of any age).
 	late := b.now.Add(store.WorkerRetention + time.Minute)
+	if got := list(late, true); len(got) != 0 {
+		t.Fatalf("with expired, a retention after host-0 expired: %v, want none", got)
+	}
+	// A registration long after host-0 expired purges its row.
 	register("host-2", late)
 	if got := list(late, true); !slices.Equal(got, []string{"host-2"}) {
 		t.Fatalf("after the retention: %v, want only host-2 (host-0's row purged)", got)

@@ -91,14 +91,15 @@ func (s *Store) DeregisterWorker(ctx context.Context, p *store.DeregisterWorkerP
 
 // ListWorkers lists the registry by id.
 func (s *Store) ListWorkers(ctx context.Context, p *store.ListWorkersParams) ([]*store.Worker, error) {
-	q := "SELECT " + workerColumns + " FROM tasker_workers"
-	var args []any
+	// Expired rows are listed for WorkerRetention, as long as
+	// RegisterWorker keeps them: with no registration since, older ones
+	// linger, and were listed as recent.
+	since := s.d.Time(p.Now, -store.WorkerRetention)
 	if !p.IncludeExpired {
-		q += " WHERE expires_at > ?"
-		args = append(args, s.d.Time(p.Now, 0))
+		since = s.d.Time(p.Now, 0)
 	}
 	var rows []workerRow
-	if err := s.ro.NewRaw(q+" ORDER BY id", args...).Scan(ctx, &rows); err != nil {
+	if err := s.ro.NewRaw("SELECT "+workerColumns+" FROM tasker_workers WHERE expires_at > ? ORDER BY id", since).Scan(ctx, &rows); err != nil {
 		return nil, s.wrap("listing workers", err)
 	}
 	out := make([]*store.Worker, 0, len(rows))
