@@ -58,7 +58,8 @@ type Row struct {
 // OK reports whether the scenario kept every invariant.
 func (r Row) OK() bool { return r.Lost == 0 && r.DoubleCompletions == 0 && len(r.Problems) == 0 }
 
-// Run runs the scenarios, printing the table to out as rows arrive, and
+// Run runs the scenarios (a few at once), prints the table to out once
+// the last has finished (its columns are aligned over every row), and
 // returns the rows. It fails when a scenario could not run or broke an
 // invariant.
 func Run(ctx context.Context, out io.Writer, o Options) ([]Row, error) {
