@@ -86,6 +86,11 @@ slope of each after the warm-up (the first fifth).`,
 			case soak < 0:
 				return fmt.Errorf("--soak must be positive, got %s", soak)
 			}
+			// Given empty (--only "$ONLY" unset), it ran every experiment,
+			// as if it had not been given.
+			if cmd.Flags().Changed("only") && strings.Trim(o.Only, ", ") == "" {
+				return fmt.Errorf("--only is empty (got %q): name experiments (E1,E3), or leave --only out for every one", o.Only)
+			}
 			if err := refuseSchemaParam(o.DB); err != nil {
 				return err
 			}

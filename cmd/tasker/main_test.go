@@ -442,6 +442,13 @@ func TestBenchSoakAndExperimentsRefuseSQLitePath(t *testing.T) {
 	}
 }
 
+// bench --experiments --only "" ("$ONLY" unset) ran every experiment, as
+// if --only had not been given; it is refused, as chaos --only "" is.
+func TestBenchEmptyOnlyRefused(t *testing.T) {
+	mustFail(t, `--only is empty (got ""): name experiments (E1,E3)`, "bench", "--experiments", "--only", "", "--scale", "0.001")
+	mustFail(t, `--only is empty (got " , ")`, "bench", "--experiments", "--only", " , ", "--scale", "0.001")
+}
+
 // Empty values and conflicting flags are refused before the database is
 // opened (none is created): approval start --employee "" started an
 // expense "by " nobody, --id "" silently took a random id (and --id " "
