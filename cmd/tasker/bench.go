@@ -97,6 +97,9 @@ slope of each after the warm-up (the first fifth).`,
 			if err := benchUnusedFlags(cmd, experiments, soak > 0, strings.HasPrefix(o.DB, "postgres://") || strings.HasPrefix(o.DB, "postgresql://")); err != nil {
 				return err
 			}
+			if soak > 0 && soak < bench.MinSoak {
+				return fmt.Errorf("--soak: %s is under %s: the soak samples every second and fits at least four samples (say 10m)", soak, bench.MinSoak)
+			}
 			stop, err := profile(cpuProfile, traceFile)
 			if err != nil {
 				return err
@@ -113,7 +116,7 @@ slope of each after the warm-up (the first fifth).`,
 	}
 	cmd.Flags().BoolVar(&experiments, "experiments", false, "run the original plan's claims instead of the workloads and print the scoreboard (docs/experiments.md)")
 	cmd.Flags().StringVar(&o.Only, "only", "", "with --experiments: run only these (comma-separated, e.g. E1,E3)")
-	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
+	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long (at least 5s) instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
 	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path of the workloads (each uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards, as always with --experiments and --soak) or postgres:// URL (each run in a fresh schema of its own: ?schema= is refused)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run; at most 1000)")

@@ -449,6 +449,14 @@ func TestBenchEmptyOnlyRefused(t *testing.T) {
 	mustFail(t, `--only is empty (got " , ")`, "bench", "--experiments", "--only", " , ", "--scale", "0.001")
 }
 
+// bench --soak too short for four samples (one a second under 8 s) is
+// refused, naming it: the run's verdict was "too short to fit; flat: NO",
+// a memory growth it had not measured.
+func TestBenchShortSoakRefused(t *testing.T) {
+	mustFail(t, "--soak: 1s is under 5s", "bench", "--soak", "1s")
+	mustFail(t, "--soak: 4.9s is under 5s", "bench", "--soak", "4.9s")
+}
+
 // Empty values and conflicting flags are refused before the database is
 // opened (none is created): approval start --employee "" started an
 // expense "by " nobody, --id "" silently took a random id (and --id " "

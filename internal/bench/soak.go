@@ -39,6 +39,11 @@ func rss() (uint64, bool) {
 // soakRate is the steady load: one-step workflows started per second.
 const soakRate = 200
 
+// MinSoak is the shortest soak `tasker bench --soak` runs: sampled every
+// second, a shorter one has under the four samples soakSummary fits, and
+// its verdict would be "flat: NO" on nothing measured.
+const MinSoak = 5 * time.Second
+
 // SoakEvery is the sampling interval of a soak (shorter for soaks under
 // 80 s, so a short one still has eight samples).
 func SoakEvery(d time.Duration) time.Duration {
