@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
@@ -99,6 +100,11 @@ slope of each after the warm-up (the first fifth).`,
 			}
 			if soak > 0 && soak < bench.MinSoak {
 				return fmt.Errorf("--soak: %s is under %s: the soak samples every second and fits at least four samples (say 10m)", soak, bench.MinSoak)
+			}
+			// Both would truncate the file and write into it: neither
+			// go tool pprof nor go tool trace could read the result.
+			if cpuProfile != "" && filepath.Clean(cpuProfile) == filepath.Clean(traceFile) {
+				return fmt.Errorf("--cpuprofile and --trace name the same file (%s): give each its own", cpuProfile)
 			}
 			stop, err := profile(cpuProfile, traceFile)
 			if err != nil {

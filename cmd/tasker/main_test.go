@@ -457,6 +457,18 @@ func TestBenchShortSoakRefused(t *testing.T) {
 	mustFail(t, "--soak: 4.9s is under 5s", "bench", "--soak", "4.9s")
 }
 
+// bench --cpuprofile and --trace naming one file are refused, naming both:
+// each truncated it and wrote into it, leaving a file neither go tool
+// pprof nor go tool trace reads. Refused before anything runs.
+func TestBenchProfileAndTraceFilesDiffer(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "out.prof")
+	mustFail(t, "--cpuprofile and --trace name the same file", "bench", "--cpuprofile", f, "--trace", dir+"/./out.prof", "--workloads", "W1", "--scale", "0.001")
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Fatalf("a refused bench left %v", files)
+	}
+}
+
 // Empty values and conflicting flags are refused before the database is
 // opened (none is created): approval start --employee "" started an
 // expense "by " nobody, --id "" silently took a random id (and --id " "
