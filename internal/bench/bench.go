@@ -170,6 +170,9 @@ func chooseWorkloads(list string) ([]workload, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("unknown workload %q (one of %s)", strings.ToUpper(name), DefaultWorkloads)
 		}
+		if slices.ContainsFunc(chosen, func(w workload) bool { return w.name == workloads[i].name }) {
+			return nil, fmt.Errorf("--workloads: %q is named twice (it would run twice, two rows of one name)", workloads[i].name)
+		}
 		chosen = append(chosen, workloads[i])
 	}
 	if len(chosen) == 0 {

@@ -33,6 +33,10 @@ func TestChooseWorkloads(t *testing.T) {
 	if _, err := chooseWorkloads(" , "); err == nil || !strings.Contains(err.Error(), "names no workload") {
 		t.Fatalf("empty list: err = %v", err)
 	}
+	// Named twice, a workload ran twice, two rows of one name.
+	if _, err := chooseWorkloads("W1,W2,w1"); err == nil || !strings.Contains(err.Error(), `--workloads: "W1" is named twice`) {
+		t.Fatalf("W1 twice: err = %v", err)
+	}
 }
 
 // A --scale that sizes no workload is refused before anything runs: NaN
@@ -80,6 +84,9 @@ func TestParseProcs(t *testing.T) {
 	got, err := parseProcs("1, 3,64")
 	if err != nil || len(got) != 3 || got[0] != 1 || got[1] != 3 || got[2] != 64 {
 		t.Fatalf("parseProcs = %v, %v", got, err)
+	}
+	if _, err := parseProcs("1,3, 1"); err == nil || !strings.Contains(err.Error(), `--procs: 1 is named twice`) {
+		t.Errorf("parseProcs(1,3,1): %v, want 1 refused as named twice (each workload ran twice with 1)", err)
 	}
 	for _, bad := range []string{"0", "65", "x", ""} {
 		if _, err := parseProcs(bad); err == nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,6 +33,9 @@ func parseProcs(list string) ([]int, error) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 || n > 64 {
 			return nil, fmt.Errorf("--procs: %q is not a process count from 1 to 64", f)
+		}
+		if slices.Contains(out, n) {
+			return nil, fmt.Errorf("--procs: %d is named twice (each workload would run twice with it)", n)
 		}
 		out = append(out, n)
 	}
