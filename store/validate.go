@@ -162,6 +162,10 @@ func FindCycle(steps []NewStep) []string {
 	return nil
 }
 
+// errNilParams refuses a nil params pointer: a caller's mistake, named
+// ("params: is nil") rather than a panic on its first field.
+func errNilParams() error { return invalid("params", "is nil") }
+
 func checkMeta(field string, doc JSON) error { return checkJSON(field, doc, false) }
 
 // CheckTaskID refuses an id no task can have (ids start at 1): a caller's
@@ -348,6 +352,20 @@ func (p *ListTasksParams) Validate() error {
 func (p *ExtendLeasesParams) Validate() error {
 	if p.LeaseTTL <= 0 {
 		return invalid("lease_ttl", "must be positive, got %s", p.LeaseTTL)
+	}
+	return nil
+}
+
+// Validate checks a release: a nil p, or a lease of an id no step can
+// have, is refused and nothing is released.
+func (p *ReleaseLeasesParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
+	for i, l := range p.Leases {
+		if err := CheckStepID(fmt.Sprintf("leases[%d].step_id", i), l.StepID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -546,6 +546,28 @@ func testExtendLeasesBadTTL(t *testing.T, b *bundle) {
 	}
 }
 
+// A release with no params, or with a lease of an id no step can have, is
+// refused naming it, and releases nothing: not even the good leases
+// beside the bad one (a nil params pointer panicked; a bad id was
+// skipped while the others were released).
+func testReleaseLeasesBadInput(t *testing.T, b *bundle) {
+	b.create(t, chain("x"))
+	got := b.claimOne(t, "x")
+	n, err := b.s.ReleaseLeases(b.ctx, nil)
+	wantErr(t, err, store.ErrInvalid, "releasing leases", "params: is nil")
+	if n != 0 {
+		t.Fatalf("refused release reported %d released", n)
+	}
+	n, err = b.s.ReleaseLeases(b.ctx, &store.ReleaseLeasesParams{Leases: []store.Lease{got.Step.Lease(), {StepID: 0, Token: 1}}, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "releasing leases", "leases[1].step_id", "got 0")
+	if n != 0 {
+		t.Fatalf("refused release reported %d released", n)
+	}
+	if s := stepState(t, b, got.Step.ID); s != store.StepInProgress {
+		t.Fatalf("refused release moved the leased step to %s", s)
+	}
+}
+
 // A rescue with a negative limit is refused, naming it, and rescues
 // nothing (it rescued up to the default 1000).
 func testRescueExpiredBadLimit(t *testing.T, b *bundle) {

@@ -62,6 +62,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"OperatorMetaOnConsequences": testOperatorMetaOnConsequences,
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,
+		"ReleaseLeasesBadInput":      testReleaseLeasesBadInput,
 		"RescueExpiredBadLimit":      testRescueExpiredBadLimit,
 		"RescueFailsOverdueTasks":    testRescueFailsOverdueTasks,
 		"Pagination":                 testPagination,

@@ -831,6 +831,9 @@ func (s *Store) ExtendLeases(ctx context.Context, p *store.ExtendLeasesParams) (
 
 // ReleaseLeases returns leased steps to pending, giving back the attempt.
 func (s *Store) ReleaseLeases(ctx context.Context, p *store.ReleaseLeasesParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, fmt.Errorf("releasing leases: %w", err)
+	}
 	n := 0
 	err := s.inTx(ctx, "releasing leases", func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
