@@ -110,6 +110,15 @@ type ListWorkersParams struct {
 	IncludeExpired bool
 }
 
+// Validate checks p: a nil p is refused (the zero value lists the live
+// workers by the database's clock).
+func (p *ListWorkersParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
+	return nil
+}
+
 // WorkerRetention is how long an expired worker row is kept (listed with
 // ListWorkersParams.IncludeExpired) before a registration deletes it.
 const WorkerRetention = 24 * time.Hour

@@ -130,7 +130,13 @@ func testWorkerRegistryBadInput(t *testing.T, b *bundle) {
 	}
 	err := b.s.DeregisterWorker(b.ctx, &store.DeregisterWorkerParams{})
 	wantErr(t, err, store.ErrInvalid, "id")
-	ws, err := b.s.ListWorkers(b.ctx, &store.ListWorkersParams{Now: b.now, IncludeExpired: true})
+	// A listing with no params is refused, not a panic.
+	ws, err := b.s.ListWorkers(b.ctx, nil)
+	wantErr(t, err, store.ErrInvalid, "listing workers: params: is nil")
+	if ws != nil {
+		t.Fatalf("refused listing returned %v", ws)
+	}
+	ws, err = b.s.ListWorkers(b.ctx, &store.ListWorkersParams{Now: b.now, IncludeExpired: true})
 	if err != nil || len(ws) != 0 {
 		t.Fatalf("refused registrations left %d rows (%v)", len(ws), err)
 	}

@@ -91,6 +91,9 @@ func (s *Store) DeregisterWorker(ctx context.Context, p *store.DeregisterWorkerP
 
 // ListWorkers lists the registry by id.
 func (s *Store) ListWorkers(ctx context.Context, p *store.ListWorkersParams) ([]*store.Worker, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("listing workers: %w", err)
+	}
 	// Expired rows are listed for WorkerRetention, as long as
 	// RegisterWorker keeps them: with no registration since, older ones
 	// linger, and were listed as recent.
