@@ -40,6 +40,9 @@ type CreateAdminTokenParams struct {
 
 // Validate reports every problem with p at once.
 func (p *CreateAdminTokenParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	errs := []error{checkName("name", p.Name, true)}
 	if !ValidRole(p.Role) {
 		errs = append(errs, invalid("role", "%q is not a role (viewer, operator or admin)", p.Role))
@@ -74,6 +77,9 @@ const MaxActivityBuckets = 1000
 
 // Validate reports every problem with p at once.
 func (p *TaskActivityParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.Since.IsZero() {
 		errs = append(errs, invalid("since", "is required"))

@@ -61,6 +61,9 @@ type ReportStep struct {
 
 // Validate reports every problem with p at once.
 func (p *ReportParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.From.IsZero() || p.To.IsZero() {
 		errs = append(errs, invalid("from", "from and to are required"))

@@ -41,6 +41,9 @@ type Schedule struct {
 
 // Validate checks the names, the input and the durations.
 func (s *Schedule) Validate() error {
+	if s == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if s.Spec == "" {
 		errs = append(errs, invalid("spec", "is required"))

@@ -763,6 +763,9 @@ type RetireIdentityParams struct {
 
 // Validate checks the keys and states.
 func (p *RetireIdentityParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if len(p.States) == 0 {
 		errs = append(errs, invalid("states", "at least one state is required"))
@@ -800,6 +803,9 @@ type SetWorkflowValueParams struct {
 
 // Validate checks the kind, name and value.
 func (p *SetWorkflowValueParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.Kind != ValueQuery && p.Kind != ValueReply {
 		errs = append(errs, invalid("kind", "must be %q or %q, got %q", ValueQuery, ValueReply, p.Kind))
@@ -894,6 +900,9 @@ type RecordedStep struct {
 
 // Validate checks a durable step record.
 func (p *RecordStepParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.Kind < OutcomeComplete || p.Kind > OutcomeSuspend {
 		errs = append(errs, invalid("kind", "unknown outcome kind %d", p.Kind))

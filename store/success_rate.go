@@ -41,6 +41,9 @@ func (r StepSuccessRate) Rate() (rate float64, ok bool) {
 
 // Validate reports every problem with p at once.
 func (p *StepSuccessRateParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if err := checkName("name", p.Name, true); err != nil {
 		errs = append(errs, err)

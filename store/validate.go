@@ -10,6 +10,9 @@ import (
 // Validate reports every problem with p at once (joined); nil means the
 // store may write it.
 func (p *CreateTaskParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -199,12 +202,18 @@ func CheckTaskIDs(ids []int64) error {
 
 // Validate checks a step move's inputs.
 func (p *TransitionStepParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	return errors.Join(CheckStepID("step_id", p.StepID), checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks a task move's inputs: a Sequence only with the move
 // that retries it (error → pending).
 func (p *TransitionTaskParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var bad error
 	switch {
 	case p.Sequence < 0:
@@ -217,12 +226,18 @@ func (p *TransitionTaskParams) Validate() error {
 
 // Validate checks a cancel's inputs.
 func (p *CancelTaskParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	return errors.Join(CheckTaskID("task_id", p.TaskID), checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks a retry's inputs: a Sequence, when given, names a
 // durable step (1 or more).
 func (p *RetryTaskParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var bad error
 	if p.Sequence < 0 {
 		bad = invalid("sequence", "must not be negative (0: no durable step), got %d", p.Sequence)
@@ -232,15 +247,26 @@ func (p *RetryTaskParams) Validate() error {
 
 // Validate checks a wake-up: an id no task can have is refused, not
 // answered "nothing to wake".
-func (p *WakeTaskParams) Validate() error { return CheckTaskID("task_id", p.TaskID) }
+func (p *WakeTaskParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
+	return CheckTaskID("task_id", p.TaskID)
+}
 
 // Validate checks a manual resolution.
 func (p *ResolveStepParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	return errors.Join(CheckStepID("step_id", p.StepID), checkJSON("results", p.Results, false), checkMeta("metadata", p.Metadata))
 }
 
 // Validate checks an event.
 func (p *SendEventParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	return errors.Join(
 		CheckTaskID("task_id", p.TaskID),
 		checkName("name", p.Name, true),
@@ -250,10 +276,18 @@ func (p *SendEventParams) Validate() error {
 }
 
 // Validate checks the event name: one SendEvent would accept.
-func (p *ConsumeEventParams) Validate() error { return checkName("name", p.Name, true) }
+func (p *ConsumeEventParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
+	return checkName("name", p.Name, true)
+}
 
 // Validate checks a batch of outcomes.
 func (p *FinishStepsParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	for i, o := range p.Outcomes {
 		f := fmt.Sprintf("outcomes[%d]", i)
@@ -301,6 +335,9 @@ func (p *FinishStepsParams) Validate() error {
 
 // Validate checks a claim request.
 func (p *ClaimStepsParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.Limit < 1 {
 		errs = append(errs, invalid("limit", "must be at least 1, got %d", p.Limit))
@@ -321,6 +358,9 @@ func (p *ClaimStepsParams) Validate() error {
 // Validate checks a listing's filters: each must be one some task can
 // match.
 func (p *ListTasksParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.Limit < 0 {
 		errs = append(errs, invalid("limit", "must not be negative (0 means the default 50), got %d", p.Limit))
@@ -350,6 +390,9 @@ func (p *ListTasksParams) Validate() error {
 // Validate checks a lease extension: a TTL that is not positive would
 // move the leases' expiry to now or before it.
 func (p *ExtendLeasesParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	if p.LeaseTTL <= 0 {
 		return invalid("lease_ttl", "must be positive, got %s", p.LeaseTTL)
 	}
@@ -372,6 +415,9 @@ func (p *ReleaseLeasesParams) Validate() error {
 
 // Validate checks a rescue pass's bound.
 func (p *RescueExpiredParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	if p.Limit < 0 {
 		return invalid("limit", "must not be negative (0 means the default 1000), got %d", p.Limit)
 	}
@@ -380,6 +426,9 @@ func (p *RescueExpiredParams) Validate() error {
 
 // Validate checks a retention batch.
 func (p *DeleteFinishedParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.Now.IsZero() {
 		errs = append(errs, invalid("now", "is required"))
@@ -392,6 +441,9 @@ func (p *DeleteFinishedParams) Validate() error {
 
 // Validate checks a leadership request.
 func (p *ElectParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	var errs []error
 	if p.TTL <= 0 {
 		errs = append(errs, invalid("ttl", "must be positive, got %s", p.TTL))

@@ -59,6 +59,9 @@ const MaxWorkerNames = 10_000
 
 // Validate reports every problem with p at once.
 func (p *RegisterWorkerParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
 	errs := []error{checkName("id", p.ID, true), checkName("version", p.Version, false)}
 	if p.Concurrency < 0 {
 		errs = append(errs, invalid("concurrency", "must not be negative, got %d", p.Concurrency))
@@ -99,7 +102,12 @@ type DeregisterWorkerParams struct {
 }
 
 // Validate checks p.
-func (p *DeregisterWorkerParams) Validate() error { return checkName("id", p.ID, true) }
+func (p *DeregisterWorkerParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
+	return checkName("id", p.ID, true)
+}
 
 // ListWorkersParams filter the registry.
 type ListWorkersParams struct {

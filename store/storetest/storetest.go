@@ -63,6 +63,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,
 		"ReleaseLeasesBadInput":      testReleaseLeasesBadInput,
+		"NilParamsRefused":           testNilParamsRefused,
 		"RescueExpiredBadLimit":      testRescueExpiredBadLimit,
 		"RescueFailsOverdueTasks":    testRescueFailsOverdueTasks,
 		"Pagination":                 testPagination,

@@ -62,6 +62,9 @@ func (r *tokenRow) token() *store.AdminToken {
 // succeed: the names are then duplicated, each token still works and is
 // revoked by its ID.
 func (s *Store) CreateAdminToken(ctx context.Context, p *store.CreateAdminTokenParams) (*store.AdminToken, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("creating admin token: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("creating admin token %q: %w", p.Name, err)
 	}

@@ -238,6 +238,9 @@ func writePath(ctx context.Context, tx bun.IDB, stepID, taskID int64, path []sto
 // committing at the same moment could each miss the other, and the
 // workflow would sleep through its event. (SQLite has one writer.)
 func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, error) {
+	if p == nil { // the usual wrap names a field of p
+		return false, fmt.Errorf("waking task: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return false, fmt.Errorf("waking task %d: %w", p.TaskID, err)
 	}

@@ -48,6 +48,9 @@ func (s *Store) SendEvent(ctx context.Context, p *store.SendEventParams) (*store
 
 // ConsumeEvent takes the oldest unconsumed event of a name.
 func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (*store.Event, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("consuming event: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("consuming event of task %d: %w", p.TaskID, err)
 	}

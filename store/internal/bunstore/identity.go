@@ -12,6 +12,9 @@ import (
 // RetireIdentity renames a finished task's identity key so that a new run
 // can take it (compare and set on the key and the state).
 func (s *Store) RetireIdentity(ctx context.Context, p *store.RetireIdentityParams) (bool, error) {
+	if p == nil { // the usual wrap names a field of p
+		return false, fmt.Errorf("retiring the identity of a task: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return false, fmt.Errorf("retiring the identity of task %d: %w", p.TaskID, err)
 	}

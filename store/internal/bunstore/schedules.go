@@ -15,6 +15,9 @@ import (
 // CreateSchedule inserts a schedule at revision 1; an existing ID is a
 // conflict and changes nothing.
 func (s *Store) CreateSchedule(ctx context.Context, sc *store.Schedule) error {
+	if sc == nil { // the usual wrap names a field of sc
+		return fmt.Errorf("creating schedule: %w", sc.Validate())
+	}
 	if err := sc.Validate(); err != nil {
 		return fmt.Errorf("creating schedule %q: %w", sc.ID, err)
 	}
@@ -38,6 +41,9 @@ func (s *Store) CreateSchedule(ctx context.Context, sc *store.Schedule) error {
 // UpdateSchedule writes the schedule's fields when its revision is
 // unchanged (compare and set), bumping the revision.
 func (s *Store) UpdateSchedule(ctx context.Context, sc *store.Schedule) (bool, error) {
+	if sc == nil { // the usual wrap names a field of sc
+		return false, fmt.Errorf("updating schedule: %w", sc.Validate())
+	}
 	err := sc.Validate()
 	if sc.Revision < 1 { // no stored schedule has one: the caller did not read it
 		err = errors.Join(err, &store.ValidationError{Field: "revision", Problem: fmt.Sprintf("must be the stored revision (1 or more), got %d", sc.Revision)})

@@ -28,6 +28,9 @@ func (s *Store) GetStep(ctx context.Context, id int64) (*store.Step, error) {
 // resolved_manually counts down dependants and may complete the task; moving
 // to error fails the task.
 func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParams) (*store.Step, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("transitioning step: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("transitioning step %d: %w", p.StepID, err)
 	}
@@ -48,6 +51,9 @@ func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParam
 // pending so workers carry on; when it was the last unfinished step, the
 // task completes.
 func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.ResolveStepResult, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("resolving step: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("resolving step %d: %w", p.StepID, err)
 	}

@@ -483,6 +483,9 @@ func (s *Store) History(ctx context.Context, taskID int64) (*store.History, erro
 // → cancelled cancels unfinished steps, error → pending retries failed
 // steps, → complete requires every step satisfied.
 func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParams) (*store.Task, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("transitioning task: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("transitioning task %d: %w", p.TaskID, err)
 	}
@@ -563,6 +566,9 @@ func explainTaskMiss(ctx context.Context, tx bun.IDB, p *store.TransitionTaskPar
 // CancelTask cancels a task from whatever state it is in (pending,
 // in_progress; complete and resolved_manually only with Force).
 func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) (*store.Task, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("cancelling task: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("cancelling task %d: %w", p.TaskID, err)
 	}
@@ -576,6 +582,9 @@ func (s *Store) CancelTask(ctx context.Context, p *store.CancelTaskParams) (*sto
 // RetryTask moves a task in error back to pending with fresh attempts for
 // its failed steps.
 func (s *Store) RetryTask(ctx context.Context, p *store.RetryTaskParams) (*store.Task, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("retrying task: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("retrying task %d: %w", p.TaskID, err)
 	}

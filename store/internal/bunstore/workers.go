@@ -50,6 +50,9 @@ func nameList(names []string) store.JSON {
 // longer than store.WorkerRetention (each process's id is new, so without
 // this the rows of crashed processes would pile up).
 func (s *Store) RegisterWorker(ctx context.Context, p *store.RegisterWorkerParams) (*store.Worker, error) {
+	if p == nil { // the usual wrap names a field of p
+		return nil, fmt.Errorf("registering worker: %w", p.Validate())
+	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("registering worker %q: %w", p.ID, err)
 	}
