@@ -816,7 +816,8 @@ func (p *SetWorkflowValueParams) Validate() error {
 	if len(p.Value) == 0 {
 		errs = append(errs, invalid("value", "is required"))
 	}
-	return errors.Join(append(errs, checkName("name", p.Name, true), checkJSON("value", p.Value, false))...)
+	return errors.Join(append(errs, CheckTaskID("task_id", p.TaskID), CheckStepID("driver.step_id", p.Driver.StepID),
+		checkName("name", p.Name, true), checkJSON("value", p.Value, false))...)
 }
 
 // ConsumeEventParams ask for the oldest unconsumed event of a name.
@@ -919,7 +920,8 @@ func (p *RecordStepParams) Validate() error {
 	if p.RetryLimit < 0 || p.RetryLimit > MaxCount {
 		errs = append(errs, invalid("retry_limit", "must be at least 1 (0 means the default %d) and at most %d, got %d", DefaultRetryLimit, MaxCount, p.RetryLimit))
 	}
-	errs = append(errs, checkName("name", p.Name, true), checkName("handler", p.Handler, true),
+	errs = append(errs, CheckTaskID("task_id", p.TaskID), CheckStepID("driver.step_id", p.Driver.StepID),
+		checkName("name", p.Name, true), checkName("handler", p.Handler, true),
 		checkName("consume_event", p.ConsumeEvent, false),
 		checkJSON("config", p.Config, false), checkJSON("policy", p.Policy, false),
 		checkJSON("results", p.Results, false), checkJSON("error", p.Error, false))

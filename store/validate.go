@@ -280,7 +280,7 @@ func (p *ConsumeEventParams) Validate() error {
 	if p == nil {
 		return errNilParams()
 	}
-	return checkName("name", p.Name, true)
+	return errors.Join(CheckTaskID("task_id", p.TaskID), checkName("name", p.Name, true))
 }
 
 // Validate checks a batch of outcomes.
@@ -291,6 +291,7 @@ func (p *FinishStepsParams) Validate() error {
 	var errs []error
 	for i, o := range p.Outcomes {
 		f := fmt.Sprintf("outcomes[%d]", i)
+		errs = append(errs, CheckStepID(f+".lease.step_id", o.Lease.StepID))
 		if o.Kind < OutcomeComplete || o.Kind > OutcomeSuspend {
 			errs = append(errs, invalid(f+".kind", "unknown outcome kind %d", o.Kind))
 		}
@@ -305,6 +306,9 @@ func (p *FinishStepsParams) Validate() error {
 			if len(o.WakeOnTasks) > 0 {
 				errs = append(errs, invalid(f+".wake_on_tasks", "only a suspend outcome wakes on tasks, got kind %d with %v", o.Kind, o.WakeOnTasks))
 			}
+		}
+		for j, id := range o.WakeOnTasks {
+			errs = append(errs, CheckTaskID(fmt.Sprintf("%s.wake_on_tasks[%d]", f, j), id))
 		}
 		for j, n := range o.WakeOnEvents {
 			errs = append(errs, checkName(fmt.Sprintf("%s.wake_on_events[%d]", f, j), n, true))
@@ -395,6 +399,11 @@ func (p *ExtendLeasesParams) Validate() error {
 	}
 	if p.LeaseTTL <= 0 {
 		return invalid("lease_ttl", "must be positive, got %s", p.LeaseTTL)
+	}
+	for i, l := range p.Leases {
+		if err := CheckStepID(fmt.Sprintf("leases[%d].step_id", i), l.StepID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -59,5 +60,63 @@ func testNilParamsRefused(t *testing.T, b *bundle) {
 	}
 	if gt, gs := b.totals(t); gt != tasks || gs != steps {
 		t.Fatalf("refused calls changed the counts: %d tasks, %d steps; want %d, %d", gt, gs, tasks, steps)
+	}
+}
+
+// testIDsBelowOneRefused: an id no task or step can have (below 1) in a
+// params struct is refused (ErrInvalid naming the field) where it is
+// given, not answered "not found" or "lease lost", and nothing is
+// written: not even the good lease or outcome beside it.
+func testIDsBelowOneRefused(t *testing.T, b *bundle) {
+	b.create(t, chain("x"))
+	got := b.claimOne(t, "x")
+	good := got.Step.Lease()
+	before, err := b.s.GetStep(b.ctx, got.Step.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := store.Lease{StepID: 0, Token: good.Token}
+	cases := []struct {
+		name string
+		call func() error
+		want []string
+	}{
+		{"ConsumeEvent", func() error {
+			_, err := b.s.ConsumeEvent(b.ctx, &store.ConsumeEventParams{TaskID: 0, Name: "e", Now: b.now})
+			return err
+		}, []string{"consuming event", "task_id", "got 0"}},
+		{"SetWorkflowValue", func() error {
+			return b.s.SetWorkflowValue(b.ctx, &store.SetWorkflowValueParams{Driver: bad, TaskID: -1, Kind: store.ValueQuery,
+				Name: "q", Value: store.JSON(`1`), Now: b.now})
+		}, []string{"setting workflow value", "task_id", "got -1", "driver.step_id", "got 0"}},
+		{"RecordStep", func() error {
+			_, err := b.s.RecordStep(b.ctx, &store.RecordStepParams{Driver: bad, TaskID: 0, Sequence: 1, Name: "s", Handler: "h",
+				Kind: store.OutcomeComplete, Now: b.now})
+			return err
+		}, []string{"recording durable step", "task_id", "driver.step_id"}},
+		{"ExtendLeases", func() error {
+			_, err := b.s.ExtendLeases(b.ctx, &store.ExtendLeasesParams{Leases: []store.Lease{good, bad}, LeaseTTL: time.Hour, Now: b.now})
+			return err
+		}, []string{"extending leases", "leases[1].step_id", "got 0"}},
+		{"FinishSteps lease", func() error {
+			_, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(got, `{}`),
+				{Lease: bad, Kind: store.OutcomeComplete}}, Now: b.now})
+			return err
+		}, []string{"finishing steps", "outcomes[1].lease.step_id", "got 0"}},
+		{"FinishSteps wake_on_tasks", func() error {
+			_, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{{Lease: good, Kind: store.OutcomeSuspend,
+				RetryAfter: time.Hour, WakeOnTasks: []int64{got.Task.ID, 0}}}, Now: b.now})
+			return err
+		}, []string{"finishing steps", "outcomes[0].wake_on_tasks[1]", "got 0"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { wantErr(t, c.call(), store.ErrInvalid, c.want...) })
+	}
+	after, err := b.s.GetStep(b.ctx, got.Step.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.State != store.StepInProgress || !after.LeaseExpiresAt.Equal(*before.LeaseExpiresAt) || after.TransitionSeq != before.TransitionSeq {
+		t.Fatalf("refused calls moved the leased step: %s, lease until %v (was %v)", after.State, after.LeaseExpiresAt, before.LeaseExpiresAt)
 	}
 }

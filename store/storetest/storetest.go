@@ -64,6 +64,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,
 		"ReleaseLeasesBadInput":      testReleaseLeasesBadInput,
 		"NilParamsRefused":           testNilParamsRefused,
+		"IDsBelowOneRefused":         testIDsBelowOneRefused,
 		"RescueExpiredBadLimit":      testRescueExpiredBadLimit,
 		"RescueFailsOverdueTasks":    testRescueFailsOverdueTasks,
 		"Pagination":                 testPagination,
