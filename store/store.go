@@ -761,7 +761,7 @@ type RetireIdentityParams struct {
 	Now         time.Time
 }
 
-// Validate checks the keys and states.
+// Validate checks the task id, the keys and the states.
 func (p *RetireIdentityParams) Validate() error {
 	if p == nil {
 		return errNilParams()
@@ -781,7 +781,7 @@ func (p *RetireIdentityParams) Validate() error {
 	case strings.IndexByte(p.Retired, 0) >= 0:
 		errs = append(errs, invalid("retired", "contains a NUL byte"))
 	}
-	return errors.Join(append(errs, checkName("identity_key", p.IdentityKey, true))...)
+	return errors.Join(append(errs, CheckTaskID("task_id", p.TaskID), checkName("identity_key", p.IdentityKey, true))...)
 }
 
 // Kinds of WorkflowValue.

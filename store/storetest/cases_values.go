@@ -111,6 +111,10 @@ func testRetireIdentity(t *testing.T, b *bundle) {
 	}
 	_, err = b.s.RetireIdentity(b.ctx, &store.RetireIdentityParams{TaskID: id, IdentityKey: key, Retired: key, Now: b.now})
 	wantErr(t, err, store.ErrInvalid, "states", "retired")
+	// An id no task can have is refused, not answered "not retired".
+	_, err = b.s.RetireIdentity(b.ctx, &store.RetireIdentityParams{TaskID: 0, IdentityKey: "retired:" + key, Retired: "again:" + key,
+		States: []store.TaskState{store.TaskPending}, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "retiring the identity of task 0", "task_id: must be a task id (1 or more), got 0")
 }
 
 // testWorkflowHistory: GetWorkflowHistory returns the task and, of each
