@@ -76,5 +76,7 @@ func (p *ReportParams) Validate() error {
 	if p.Sample < 0 {
 		errs = append(errs, invalid("sample", "must not be negative, got %d", p.Sample))
 	}
-	return errors.Join(errs...)
+	// Names no task can have are refused: bun quotes a value that is not
+	// valid UTF-8 into SQL neither database parses.
+	return errors.Join(append(errs, checkName("namespace", p.Namespace, false), checkName("name", p.Name, false))...)
 }

@@ -78,4 +78,8 @@ func testReportData(t *testing.T, b *bundle) {
 	}
 	_, err := b.s.ReportData(b.ctx, &store.ReportParams{From: at(5), To: at(1), Name: "flow", Sample: -1})
 	wantErr(t, err, store.ErrInvalid, "to", "name", "sample")
+	// A filter no task can match (a NUL byte, invalid UTF-8) is refused
+	// naming it, on both backends alike (Postgres failed in its driver).
+	_, err = b.s.ReportData(b.ctx, &store.ReportParams{From: at(0), To: at(60), Namespace: "te\x00st", Name: "fl\xffow"})
+	wantErr(t, err, store.ErrInvalid, "reading report data", "namespace: contains a NUL byte", "name: is not valid UTF-8")
 }
