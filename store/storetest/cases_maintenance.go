@@ -307,11 +307,15 @@ func testLeaderElection(t *testing.T, b *bundle) {
 	if !elect("other", "a", at(17)) {
 		t.Fatal("leaderships of different names are independent")
 	}
-	for _, c := range [][2]string{{"", "a"}, {"maint", ""}} {
-		err := b.s.Resign(b.ctx, c[0], c[1])
-		field := map[bool]string{true: "name", false: "owner"}[c[0] == ""]
-		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), field+": is required") {
-			t.Fatalf("Resign(%q, %q) = %v; want ErrInvalid naming %s", c[0], c[1], err, field)
+	// What Elect refuses no leadership has: Resign refuses it too, naming
+	// it (a NUL byte or invalid UTF-8 reached the SQL, a driver error).
+	for _, c := range []struct{ name, owner, want string }{
+		{"", "a", "name: is required"}, {"maint", "", "owner: is required"},
+		{"ma\x00int", "a", "name: contains a NUL byte"}, {"maint", "\xffa", "owner: is not valid UTF-8"},
+	} {
+		err := b.s.Resign(b.ctx, c.name, c.owner)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "resigning leadership: "+c.want) {
+			t.Fatalf("Resign(%q, %q) = %v; want ErrInvalid saying %s", c.name, c.owner, err, c.want)
 		}
 	}
 	resign("maint", "a") // not the leader: nothing changes

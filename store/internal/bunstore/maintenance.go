@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -120,10 +121,10 @@ func (s *Store) Elect(ctx context.Context, p *store.ElectParams) (bool, error) {
 // Resign deletes the owner's leadership row so another owner may lead at
 // once; another owner's lease is left alone.
 func (s *Store) Resign(ctx context.Context, name, owner string) error {
-	for _, f := range []struct{ field, v string }{{"name", name}, {"owner", owner}} {
-		if f.v == "" { // no leadership has one (Elect refuses it)
-			return fmt.Errorf("resigning leadership: %w", &store.ValidationError{Field: f.field, Problem: "is required"})
-		}
+	// No leadership has a name or owner Elect refuses (and bun quotes a
+	// NUL byte or invalid UTF-8 into SQL neither database parses).
+	if err := errors.Join(store.CheckName("name", name), store.CheckName("owner", owner)); err != nil {
+		return fmt.Errorf("resigning leadership: %w", err)
 	}
 	_, err := s.rw.NewRaw("DELETE FROM tasker_leaders WHERE name = ? AND owner = ?", name, owner).Exec(ctx)
 	return s.wrap(fmt.Sprintf("resigning leadership of %q", name), err)
