@@ -47,10 +47,17 @@ func (p *CreateAdminTokenParams) Validate() error {
 	if !ValidRole(p.Role) {
 		errs = append(errs, invalid("role", "%q is not a role (viewer, operator or admin)", p.Role))
 	}
-	if len(p.Hash) != 64 || strings.Trim(p.Hash, "0123456789abcdef") != "" {
-		errs = append(errs, invalid("hash", "want the 64 lower-case hex digits of a SHA-256"))
+	return errors.Join(append(errs, CheckTokenHash("hash", p.Hash))...)
+}
+
+// CheckTokenHash refuses what no admin token's hash can be: anything but
+// the 64 lower-case hex digits of a SHA-256, naming field (a lookup by
+// such a hash is a caller's mistake, not a token not found).
+func CheckTokenHash(field, hash string) error {
+	if len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return invalid(field, "want the 64 lower-case hex digits of a SHA-256")
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // QueueLag is what waits in one queue: steps ready to run (pending, every

@@ -237,7 +237,8 @@ type Store interface {
 	// shows the secret once); ErrConflict, writing nothing, when a token
 	// not revoked has its name or its hash (on PostgreSQL two creates of
 	// one name at the same moment can both succeed). FindAdminToken returns the token with that
-	// hash, revoked or not (ErrNotFound when none). ListAdminTokens lists
+	// hash, revoked or not (ErrNotFound when none; ErrInvalid for a hash
+	// no token can have, see CheckTokenHash). ListAdminTokens lists
 	// every token by id. RevokeAdminToken marks one revoked (ErrNotFound
 	// when no such token; revoking twice is a no-op). CountAdminTokens
 	// counts the tokens not revoked.

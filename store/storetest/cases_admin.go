@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,12 @@ func testAdminTokens(t *testing.T, b *bundle) {
 	}
 	_, err = b.s.FindAdminToken(b.ctx, hashOf("nope"))
 	wantErr(t, err, store.ErrNotFound)
+	// A hash no token can have is refused, naming it (a NUL byte reached
+	// the SQL, a driver error; an empty one was "not found").
+	for _, h := range []string{"", "ab\x00cd", strings.ToUpper(hashOf("s2"))} {
+		_, err = b.s.FindAdminToken(b.ctx, h)
+		wantErr(t, err, store.ErrInvalid, "looking up an admin token: hash: want the 64 lower-case hex digits of a SHA-256")
+	}
 	if n, _ := b.s.CountAdminTokens(b.ctx); n != 2 {
 		t.Fatalf("counted %d tokens, want 2", n)
 	}

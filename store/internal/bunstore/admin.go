@@ -87,6 +87,9 @@ func (s *Store) CreateAdminToken(ctx context.Context, p *store.CreateAdminTokenP
 
 // FindAdminToken returns the token with the given hash.
 func (s *Store) FindAdminToken(ctx context.Context, hash string) (*store.AdminToken, error) {
+	if err := store.CheckTokenHash("hash", hash); err != nil {
+		return nil, fmt.Errorf("looking up an admin token: %w", err)
+	}
 	var rows []tokenRow
 	if err := s.ro.NewRaw("SELECT "+tokenColumns+" FROM tasker_admin_tokens WHERE hash = ?", hash).Scan(ctx, &rows); err != nil {
 		return nil, s.wrap("looking up an admin token", err)
