@@ -34,6 +34,9 @@ func (p *CreateTaskParams) Validate() error {
 	if p.Retention < 0 && p.Retention != KeepForever || p.Retention > 0 && p.Retention < time.Millisecond {
 		add(invalid("retention", "must be at least 1ms, 0 (the default) or KeepForever, got %s", p.Retention))
 	}
+	if p.ParentID != nil {
+		add(CheckTaskID("parent_id", *p.ParentID))
+	}
 	if p.TraceContext != "" && !validTraceparent(p.TraceContext) {
 		add(invalid("trace_context", "is not a W3C traceparent (version-traceid-spanid-flags in lower-case hex), got %.60q", p.TraceContext))
 	}

@@ -113,6 +113,7 @@ func testBadInput(t *testing.T, b *bundle) {
 		{"no steps", func(p *store.CreateTaskParams) { p.Steps = nil }, "steps"},
 		{"bad kind", func(p *store.CreateTaskParams) { p.Kind = "robot" }, "kind"},
 		{"invalid step config", func(p *store.CreateTaskParams) { p.Steps[0].Config = store.JSON(`nope`) }, "config"},
+		{"parent id 0", func(p *store.CreateTaskParams) { zero := int64(0); p.ParentID = &zero }, "parent_id: must be a task id (1 or more), got 0"},
 	}
 	for _, c := range cases {
 		p := b.params(chain("a", "b", "c"))
