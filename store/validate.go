@@ -77,6 +77,9 @@ func (p *CreateTaskParams) Validate() error {
 		}
 		add(checkName(field+".name", s.Name, true))
 		add(checkName(field+".handler", s.Handler, true))
+		if s.RateSystem != "" {
+			add(checkName(field+".rate_system", s.RateSystem, true))
+		}
 		add(checkJSON(field+".config", s.Config, false))
 		add(checkJSON(field+".policy", s.Policy, false))
 		if s.RetryLimit < 0 || s.RetryLimit > MaxCount {

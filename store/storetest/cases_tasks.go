@@ -114,6 +114,7 @@ func testBadInput(t *testing.T, b *bundle) {
 		{"bad kind", func(p *store.CreateTaskParams) { p.Kind = "robot" }, "kind"},
 		{"invalid step config", func(p *store.CreateTaskParams) { p.Steps[0].Config = store.JSON(`nope`) }, "config"},
 		{"parent id 0", func(p *store.CreateTaskParams) { zero := int64(0); p.ParentID = &zero }, "parent_id: must be a task id (1 or more), got 0"},
+		{"NUL in a rate system", func(p *store.CreateTaskParams) { p.Steps[0].RateSystem = "a\x00b" }, `steps["a"].rate_system: contains a NUL byte`},
 	}
 	for _, c := range cases {
 		p := b.params(chain("a", "b", "c"))
