@@ -281,7 +281,9 @@ type NewStep struct {
 	// RetryLimit is the total number of attempts; 0 means DefaultRetryLimit.
 	RetryLimit int
 	Skippable  bool
-	Sequence   *int
+	// Sequence is a durable step's place in its code-first task (1 or
+	// more, one step each); nil for a DAG step.
+	Sequence *int
 	// NotBefore delays the step's first attempt (zero: ready at once).
 	NotBefore time.Time
 	// RateSystem names the rate-limited system the step calls: each

@@ -70,6 +70,7 @@ func (p *CreateTaskParams) Validate() error {
 		add(invalid("steps", "a dag task needs at least one step"))
 	}
 	byName := make(map[string]int, len(p.Steps))
+	bySeq := map[int]string{} // a task has one step at a durable sequence
 	for i, s := range p.Steps {
 		field := fmt.Sprintf("steps[%d]", i)
 		if s.Name != "" {
@@ -79,6 +80,16 @@ func (p *CreateTaskParams) Validate() error {
 		add(checkName(field+".handler", s.Handler, true))
 		if s.RateSystem != "" {
 			add(checkName(field+".rate_system", s.RateSystem, true))
+		}
+		if s.Sequence != nil {
+			switch other, dup := bySeq[*s.Sequence]; {
+			case *s.Sequence < 1:
+				add(invalid(field+".sequence", "must be at least 1 (a durable step's), got %d", *s.Sequence))
+			case dup:
+				add(invalid(field+".sequence", "%d is also step %q's", *s.Sequence, other))
+			default:
+				bySeq[*s.Sequence] = s.Name
+			}
 		}
 		add(checkJSON(field+".config", s.Config, false))
 		add(checkJSON(field+".policy", s.Policy, false))

@@ -114,6 +114,11 @@ func testBadInput(t *testing.T, b *bundle) {
 		{"bad kind", func(p *store.CreateTaskParams) { p.Kind = "robot" }, "kind"},
 		{"invalid step config", func(p *store.CreateTaskParams) { p.Steps[0].Config = store.JSON(`nope`) }, "config"},
 		{"parent id 0", func(p *store.CreateTaskParams) { zero := int64(0); p.ParentID = &zero }, "parent_id: must be a task id (1 or more), got 0"},
+		{"negative step sequence", func(p *store.CreateTaskParams) { seq := -1; p.Steps[0].Sequence = &seq }, `steps["a"].sequence: must be at least 1`},
+		{"repeated step sequence", func(p *store.CreateTaskParams) {
+			seq := 2
+			p.Steps[0].Sequence, p.Steps[1].Sequence = &seq, &seq
+		}, `steps["b"].sequence: 2 is also step "a"'s`},
 		{"NUL in a rate system", func(p *store.CreateTaskParams) { p.Steps[0].RateSystem = "a\x00b" }, `steps["a"].rate_system: contains a NUL byte`},
 	}
 	for _, c := range cases {
