@@ -346,6 +346,9 @@ func (p *FinishStepsParams) Validate() error {
 			}
 		}
 	}
+	for i, id := range p.Watch {
+		errs = append(errs, CheckTaskID(fmt.Sprintf("watch[%d]", i), id))
+	}
 	if p.Claim != nil {
 		if err := p.Claim.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("claim: %w", err))

@@ -108,6 +108,11 @@ func testIDsBelowOneRefused(t *testing.T, b *bundle) {
 				RetryAfter: time.Hour, WakeOnTasks: []int64{got.Task.ID, 0}}}, Now: b.now})
 			return err
 		}, []string{"finishing steps", "outcomes[0].wake_on_tasks[1]", "got 0"}},
+		{"FinishSteps watch", func() error {
+			_, err := b.s.FinishSteps(b.ctx, &store.FinishStepsParams{Outcomes: []store.StepOutcome{complete(got, `{}`)},
+				Watch: []int64{got.Task.ID, -3}, Now: b.now})
+			return err
+		}, []string{"finishing steps", "watch[1]", "got -3"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { wantErr(t, c.call(), store.ErrInvalid, c.want...) })
