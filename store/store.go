@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 )
@@ -783,6 +784,10 @@ func (p *RetireIdentityParams) Validate() error {
 		errs = append(errs, invalid("retired", "must be set and differ from the identity key"))
 	case strings.IndexByte(p.Retired, 0) >= 0:
 		errs = append(errs, invalid("retired", "contains a NUL byte"))
+	case !utf8.ValidString(p.Retired):
+		// (No length limit: the engine's retired key is the identity
+		// key, which may be MaxNameLen long, behind a prefix.)
+		errs = append(errs, invalid("retired", "is not valid UTF-8"))
 	}
 	return errors.Join(append(errs, CheckTaskID("task_id", p.TaskID), checkName("identity_key", p.IdentityKey, true))...)
 }

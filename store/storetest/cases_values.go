@@ -115,6 +115,11 @@ func testRetireIdentity(t *testing.T, b *bundle) {
 	_, err = b.s.RetireIdentity(b.ctx, &store.RetireIdentityParams{TaskID: 0, IdentityKey: "retired:" + key, Retired: "again:" + key,
 		States: []store.TaskState{store.TaskPending}, Now: b.now})
 	wantErr(t, err, store.ErrInvalid, "retiring the identity of task 0", "task_id: must be a task id (1 or more), got 0")
+	// A retired key that is not text is refused, as CreateTask refuses
+	// such an identity key (invalid UTF-8 was stored).
+	_, err = b.s.RetireIdentity(b.ctx, &store.RetireIdentityParams{TaskID: id, IdentityKey: "retired:" + key, Retired: "r\xff",
+		States: []store.TaskState{store.TaskPending}, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "retired: is not valid UTF-8")
 }
 
 // testWorkflowHistory: GetWorkflowHistory returns the task and, of each
