@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"time"
 )
@@ -96,6 +97,10 @@ func (p *TaskActivityParams) Validate() error {
 	}
 	if p.Buckets < 1 || p.Buckets > MaxActivityBuckets {
 		errs = append(errs, invalid("buckets", "must be between 1 and %d, got %d", MaxActivityBuckets, p.Buckets))
+	} else if p.Width > math.MaxInt64/time.Duration(p.Buckets) {
+		// The window's end is Since + Buckets×Width, a time.Duration.
+		errs = append(errs, invalid("width", "times buckets (%d) is longer than a time.Duration holds (%s), got %s",
+			p.Buckets, time.Duration(math.MaxInt64), p.Width))
 	}
 	return errors.Join(errs...)
 }

@@ -260,6 +260,10 @@ func testTaskActivity(t *testing.T, b *bundle) {
 	}
 	_, err = b.s.TaskActivity(b.ctx, &store.TaskActivityParams{Width: -time.Minute, Buckets: 0})
 	wantErr(t, err, store.ErrInvalid, "since", "width", "buckets")
+	// A window too long for a time.Duration (it wrapped round to a
+	// negative one, and every bucket read empty) is refused, naming it.
+	_, err = b.s.TaskActivity(b.ctx, &store.TaskActivityParams{Since: b.now.Add(-time.Hour), Width: 100 * 365 * 24 * time.Hour, Buckets: 3})
+	wantErr(t, err, store.ErrInvalid, "reading task activity: width: times buckets (3)")
 }
 
 // A listing's mistakes are refused, naming the field and its value,
