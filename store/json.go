@@ -78,7 +78,8 @@ const MaxNameLen = 255
 
 // checkJSON validates a document at the border: well formed, within the size
 // limit, an object when object is set, and free of NUL characters (which
-// Postgres jsonb refuses, so neither backend stores them).
+// Postgres jsonb refuses, so neither backend stores them) and of invalid
+// UTF-8.
 func checkJSON(field string, doc JSON, object bool) error {
 	if len(doc) == 0 {
 		return nil
@@ -88,6 +89,11 @@ func checkJSON(field string, doc JSON, object bool) error {
 	}
 	if !json.Valid(doc) {
 		return invalid(field, "not valid JSON")
+	}
+	if !utf8.Valid(doc) {
+		// json.Valid lets it through; PostgreSQL refused it (an encoding
+		// error from the driver) and SQLite stored it.
+		return invalid(field, "is not valid UTF-8")
 	}
 	if bytes.Contains(doc, []byte(`\u0000`)) {
 		return invalid(field, "contains a NUL character")

@@ -113,6 +113,7 @@ func testBadInput(t *testing.T, b *bundle) {
 		{"no steps", func(p *store.CreateTaskParams) { p.Steps = nil }, "steps"},
 		{"bad kind", func(p *store.CreateTaskParams) { p.Kind = "robot" }, "kind"},
 		{"invalid step config", func(p *store.CreateTaskParams) { p.Steps[0].Config = store.JSON(`nope`) }, "config"},
+		{"invalid UTF-8 in context", func(p *store.CreateTaskParams) { p.Context = store.JSON("{\"a\":\"\xff\"}") }, "context: is not valid UTF-8"},
 		{"parent id 0", func(p *store.CreateTaskParams) { zero := int64(0); p.ParentID = &zero }, "parent_id: must be a task id (1 or more), got 0"},
 		{"negative step sequence", func(p *store.CreateTaskParams) { seq := -1; p.Steps[0].Sequence = &seq }, `steps["a"].sequence: must be at least 1`},
 		{"repeated step sequence", func(p *store.CreateTaskParams) {
