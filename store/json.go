@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -98,12 +99,50 @@ func checkJSON(field string, doc JSON, object bool) error {
 	if bytes.Contains(doc, []byte(`\u0000`)) {
 		return invalid(field, "contains a NUL character")
 	}
+	if loneSurrogate(doc) {
+		return invalid(field, "escapes half of a UTF-16 surrogate pair alone (\\ud800 without its \\udc00), which is no character")
+	}
 	if object {
 		if t := bytes.TrimLeft(doc, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 			return invalid(field, "must be a JSON object")
 		}
 	}
 	return nil
+}
+
+// loneSurrogate reports whether doc, valid JSON, escapes half of a UTF-16
+// surrogate pair alone ("\ud800"): PostgreSQL's jsonb refuses it (22P02)
+// and SQLite stored it, so the same call worked on one store only.
+func loneSurrogate(doc []byte) bool {
+	half := func(at int) rune { // the \uXXXX escape whose u is doc[at]
+		r, _ := strconv.ParseUint(string(doc[at+1:at+5]), 16, 16)
+		return rune(r)
+	}
+	for i := bytes.IndexByte(doc, '\\'); i >= 0 && i+1 < len(doc); {
+		// In valid JSON a backslash is in a string and escapes doc[i+1].
+		next := i + 2
+		if doc[i+1] == 'u' {
+			next = i + 6
+			switch r := half(i + 1); {
+			case r >= 0xdc00 && r <= 0xdfff:
+				return true
+			case r >= 0xd800 && r <= 0xdbff:
+				if next+5 >= len(doc) || doc[next] != '\\' || doc[next+1] != 'u' {
+					return true
+				}
+				if lo := half(next + 1); lo < 0xdc00 || lo > 0xdfff {
+					return true
+				}
+				next += 6
+			}
+		}
+		j := bytes.IndexByte(doc[next:], '\\')
+		if j < 0 {
+			break
+		}
+		i = next + j
+	}
+	return false
 }
 
 // checkName validates a short identifier-like string. Invalid UTF-8 is

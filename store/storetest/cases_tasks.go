@@ -114,6 +114,7 @@ func testBadInput(t *testing.T, b *bundle) {
 		{"bad kind", func(p *store.CreateTaskParams) { p.Kind = "robot" }, "kind"},
 		{"invalid step config", func(p *store.CreateTaskParams) { p.Steps[0].Config = store.JSON(`nope`) }, "config"},
 		{"invalid UTF-8 in context", func(p *store.CreateTaskParams) { p.Context = store.JSON("{\"a\":\"\xff\"}") }, "context: is not valid UTF-8"},
+		{"lone surrogate in context", func(p *store.CreateTaskParams) { p.Context = store.JSON(`{"a":"\ud800"}`) }, "context: escapes half of a UTF-16 surrogate pair"},
 		{"parent id 0", func(p *store.CreateTaskParams) { zero := int64(0); p.ParentID = &zero }, "parent_id: must be a task id (1 or more), got 0"},
 		{"negative step sequence", func(p *store.CreateTaskParams) { seq := -1; p.Steps[0].Sequence = &seq }, `steps["a"].sequence: must be at least 1`},
 		{"repeated step sequence", func(p *store.CreateTaskParams) {

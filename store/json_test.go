@@ -1,0 +1,34 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/tasker-go/tasker/store"
+)
+
+// TestLoneSurrogateRefused: a JSON escape of half a UTF-16 surrogate pair
+// is refused (PostgreSQL's jsonb refuses it, SQLite stored it); whole
+// pairs, escaped backslashes before a "u" and ordinary escapes pass.
+func TestLoneSurrogateRefused(t *testing.T) {
+	for doc, bad := range map[string]bool{
+		`{"a":"\ud800"}`:               true,
+		`{"a":"\udc00"}`:               true,
+		`{"a":"x\ud83dy"}`:             true,
+		`{"a":"\ud83d\u0041"}`:         true,
+		`{"a":"\ud83d\n"}`:             true,
+		`{"\ud800":1}`:                 true,
+		`{"a":"\ud83d\ude00"}`:         false,
+		`{"a":"\\ud800"}`:              false,
+		`{"a":"\\\ud83d\ude00\\"}`:     false,
+		`{"a":"\u00e9\n\t\"\\","b":1}`: false,
+		`{"a":"plain"}`:                false,
+	} {
+		err := (&store.SendEventParams{TaskID: 1, Name: "e", Payload: store.JSON(doc)}).Validate()
+		if got := err != nil; got != bad {
+			t.Errorf("%s: error = %v; want refused %v", doc, err, bad)
+		} else if bad && !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: error = %v; want ErrInvalid", doc, err)
+		}
+	}
+}
