@@ -96,10 +96,10 @@ func checkJSON(field string, doc JSON, object bool) error {
 		// error from the driver) and SQLite stored it.
 		return invalid(field, "is not valid UTF-8")
 	}
-	if bytes.Contains(doc, []byte(`\u0000`)) {
+	switch badEscape(doc) {
+	case escapedNUL:
 		return invalid(field, "contains a NUL character")
-	}
-	if loneSurrogate(doc) {
+	case escapedHalf:
 		return invalid(field, "escapes half of a UTF-16 surrogate pair alone (\\ud800 without its \\udc00), which is no character")
 	}
 	if object {
@@ -110,10 +110,18 @@ func checkJSON(field string, doc JSON, object bool) error {
 	return nil
 }
 
-// loneSurrogate reports whether doc, valid JSON, escapes half of a UTF-16
-// surrogate pair alone ("\ud800"): PostgreSQL's jsonb refuses it (22P02)
-// and SQLite stored it, so the same call worked on one store only.
-func loneSurrogate(doc []byte) bool {
+// The escapes badEscape finds.
+const (
+	escapedNUL  = 1 + iota // \u0000, which PostgreSQL's jsonb refuses
+	escapedHalf            // half of a UTF-16 surrogate pair alone
+)
+
+// badEscape reports the first escape in doc, valid JSON, that PostgreSQL's
+// jsonb refuses while SQLite stores it (so the same call would work on one
+// store only): \u0000 (escapedNUL), or half of a surrogate pair alone,
+// "\ud800" (escapedHalf; 22P02). 0: none. It reads escapes, so "\\u0000",
+// a backslash and the text u0000, is none.
+func badEscape(doc []byte) int {
 	half := func(at int) rune { // the \uXXXX escape whose u is doc[at]
 		r, _ := strconv.ParseUint(string(doc[at+1:at+5]), 16, 16)
 		return rune(r)
@@ -124,14 +132,16 @@ func loneSurrogate(doc []byte) bool {
 		if doc[i+1] == 'u' {
 			next = i + 6
 			switch r := half(i + 1); {
+			case r == 0:
+				return escapedNUL
 			case r >= 0xdc00 && r <= 0xdfff:
-				return true
+				return escapedHalf
 			case r >= 0xd800 && r <= 0xdbff:
 				if next+5 >= len(doc) || doc[next] != '\\' || doc[next+1] != 'u' {
-					return true
+					return escapedHalf
 				}
 				if lo := half(next + 1); lo < 0xdc00 || lo > 0xdfff {
-					return true
+					return escapedHalf
 				}
 				next += 6
 			}
@@ -142,7 +152,7 @@ func loneSurrogate(doc []byte) bool {
 		}
 		i = next + j
 	}
-	return false
+	return 0
 }
 
 // checkName validates a short identifier-like string. Invalid UTF-8 is

@@ -8,8 +8,9 @@ import (
 )
 
 // TestLoneSurrogateRefused: a JSON escape of half a UTF-16 surrogate pair
-// is refused (PostgreSQL's jsonb refuses it, SQLite stored it); whole
-// pairs, escaped backslashes before a "u" and ordinary escapes pass.
+// is refused (PostgreSQL's jsonb refuses it, SQLite stored it), as is an
+// escaped NUL; whole pairs, escaped backslashes before a "u" (the text
+// \u0000 was refused as a NUL) and ordinary escapes pass.
 func TestLoneSurrogateRefused(t *testing.T) {
 	for doc, bad := range map[string]bool{
 		`{"a":"\ud800"}`:               true,
@@ -23,6 +24,8 @@ func TestLoneSurrogateRefused(t *testing.T) {
 		`{"a":"\\\ud83d\ude00\\"}`:     false,
 		`{"a":"\u00e9\n\t\"\\","b":1}`: false,
 		`{"a":"plain"}`:                false,
+		`{"a":"\u0000"}`:               true,
+		`{"a":"C:\\u0000"}`:            false,
 	} {
 		err := (&store.SendEventParams{TaskID: 1, Name: "e", Payload: store.JSON(doc)}).Validate()
 		if got := err != nil; got != bad {

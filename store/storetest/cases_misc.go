@@ -322,7 +322,9 @@ func jsonEqual(t *testing.T, got, want store.JSON) {
 }
 
 func testJSONRoundTrip(t *testing.T, b *bundle) {
-	ctxDoc := store.JSON(`{"order":{"id":42,"items":[{"sku":"A-1","qty":2.5}],"note":"naïve — \"quoted\" 🚀"},"flags":[true,false,null],"big":9007199254740991}`)
+	// (The path is a backslash and the text u0000, not a NUL: it was
+	// refused as one.)
+	ctxDoc := store.JSON(`{"order":{"id":42,"items":[{"sku":"A-1","qty":2.5}],"note":"naïve — \"quoted\" 🚀"},"flags":[true,false,null],"big":9007199254740991,"path":"C:\\u0000"}`)
 	p := b.params(chain("a"))
 	p.Context = ctxDoc
 	res, err := b.s.CreateTask(b.ctx, p)
