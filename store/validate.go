@@ -363,8 +363,8 @@ func (p *ClaimStepsParams) Validate() error {
 		return errNilParams()
 	}
 	var errs []error
-	if p.Limit < 1 {
-		errs = append(errs, invalid("limit", "must be at least 1, got %d", p.Limit))
+	if p.Limit < 1 || p.Limit > MaxCount {
+		errs = append(errs, invalid("limit", "must be at least 1 and at most %d, got %d", MaxCount, p.Limit))
 	}
 	if p.LeaseTTL <= 0 {
 		errs = append(errs, invalid("lease_ttl", "must be positive, got %s", p.LeaseTTL))

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -565,6 +566,26 @@ func testReleaseLeasesBadInput(t *testing.T, b *bundle) {
 	}
 	if s := stepState(t, b, got.Step.ID); s != store.StepInProgress {
 		t.Fatalf("refused release moved the leased step to %s", s)
+	}
+}
+
+// A claim's Limit past MaxCount is refused, naming it: the grouped pass
+// asks for four times its room, which wrapped round to a negative LIMIT
+// (PostgreSQL refused it, SQLite read it as no limit).
+func testClaimLimitTooLarge(t *testing.T, b *bundle) {
+	p := b.params(chain("x"))
+	p.ConcGroup, p.ConcMax = "g", 1
+	if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: math.MaxInt, LeaseTTL: time.Minute, Grouped: true, Now: b.now})
+	wantErr(t, err, store.ErrInvalid, "claiming steps", "limit", fmt.Sprint(math.MaxInt))
+	if got != nil {
+		t.Fatalf("refused claim returned %d steps", len(got))
+	}
+	again, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 10, LeaseTTL: time.Minute, Grouped: true, Now: b.now})
+	if err != nil || len(again) != 1 {
+		t.Fatalf("after the refused claim, a claim took %d steps (%v); want the one, left pending", len(again), err)
 	}
 }
 

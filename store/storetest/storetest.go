@@ -63,6 +63,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ExtendAndReleaseLeases":     testExtendAndRelease,
 		"ExtendLeasesBadTTL":         testExtendLeasesBadTTL,
 		"ReleaseLeasesBadInput":      testReleaseLeasesBadInput,
+		"ClaimLimitTooLarge":         testClaimLimitTooLarge,
 		"NilParamsRefused":           testNilParamsRefused,
 		"IDsBelowOneRefused":         testIDsBelowOneRefused,
 		"RescueExpiredBadLimit":      testRescueExpiredBadLimit,
