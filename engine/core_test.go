@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -548,6 +549,35 @@ func TestNULInAResultFailsItsStep(t *testing.T) {
 		if _, err := h.Result(ctx); err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("workflow %d: %v, want %q", in, err, want)
 		}
+	}
+}
+
+// The check reads escapes: a result holding the text C:\u0000 (a backslash,
+// then u0000) is no NUL and completes, as the store takes it; it failed
+// its step, the engine searching the bytes \u0000. Half a surrogate pair
+// alone, which the store refuses, fails its step saying so, before the
+// commit it would have failed with every other outcome in it.
+func TestResultEscapesReadAsTheStoreReadsThem(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	oneStep(t, env.Engine, "path", func(*engine.StepContext) (any, error) { return `C:\u0000`, nil }, engine.StepTemplate{})
+	id := mustStart(t, env.Engine, "t/path", nil)
+	env.RunUntilDone(id)
+	out, err := env.Wait(ctx, id)
+	must(t, err)
+	var got string
+	if err := out.Decode("only", &got); err != nil || got != `C:\u0000` {
+		t.Fatalf("result %q, %v (task %s, %v); want the text C:\\u0000", got, err, out.State, out.Err())
+	}
+	oneStep(t, env.Engine, "half", func(*engine.StepContext) (any, error) { return json.RawMessage(`"\ud800"`), nil }, engine.StepTemplate{})
+	id = mustStart(t, env.Engine, "t/half", nil)
+	env.RunUntilDone(id)
+	out, err = env.Wait(ctx, id)
+	must(t, err)
+	const want = "encoding result of step only: it escapes half of a UTF-16 surrogate pair alone"
+	var se *engine.StepError
+	if !errors.As(out.Err(), &se) || se.Kind != engine.KindPermanent || !strings.Contains(se.Message, want) {
+		t.Fatalf("lone surrogate: %v, want a permanent failure saying %q", out.Err(), want)
 	}
 }
 

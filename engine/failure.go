@@ -203,15 +203,11 @@ func (f failure) doc() store.JSON {
 // nulEscape is a NUL character as JSON encodes it.
 var nulEscape = []byte(`\u0000`)
 
-// nulInResult refuses a step's result whose JSON holds a NUL character,
-// which the store refuses: recorded, it would fail the commit carrying it
-// and every other outcome in it.
-func nulInResult(doc []byte) error {
-	if bytes.Contains(doc, nulEscape) {
-		return errors.New(`it contains a NUL character (\u0000), which the store refuses`)
-	}
-	return nil
-}
+// nulInResult refuses a step's result whose JSON holds what the store
+// refuses (a NUL character, half a surrogate pair alone): recorded, it
+// would fail the commit carrying it and every other outcome in it. It
+// reads escapes: the text "C:\\u0000" is no NUL.
+func nulInResult(doc []byte) error { return store.UnstorableEscape(doc) }
 
 // decodeFailure reads a recorded failure; a document that is not one
 // (written by an older version, or by hand) becomes its text as Message.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -251,8 +250,8 @@ func (t *Template) Validate(known func(string) bool) error {
 		if s.Config != nil {
 			if doc, err := json.Marshal(s.Config); err != nil {
 				add(path+".config", "%s: config is not JSON-encodable: %v", where, err)
-			} else if bytes.Contains(doc, []byte(`\u0000`)) {
-				add(path+".config", "%s: config contains a NUL character, which the store refuses", where)
+			} else if err := store.UnstorableEscape(doc); err != nil {
+				add(path+".config", "%s: config: %v", where, err)
 			}
 		}
 		if msg := systemNameProblem(s.DependentSystem); msg != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -115,6 +116,23 @@ const (
 	escapedNUL  = 1 + iota // \u0000, which PostgreSQL's jsonb refuses
 	escapedHalf            // half of a UTF-16 surrogate pair alone
 )
+
+// UnstorableEscape says why the store would refuse doc, valid JSON, for an
+// escape it holds — a NUL character (\u0000), or half of a UTF-16
+// surrogate pair alone — and is nil when it holds neither. It reads
+// escapes, so "C:\\u0000" (a backslash, then the text u0000) passes. The
+// engine checks a step's result with it before recording: refused by the
+// store, the result would fail the commit carrying it and every other
+// outcome in it.
+func UnstorableEscape(doc []byte) error {
+	switch badEscape(doc) {
+	case escapedNUL:
+		return errors.New(`it contains a NUL character (\u0000), which the store refuses`)
+	case escapedHalf:
+		return errors.New(`it escapes half of a UTF-16 surrogate pair alone (\ud800 without its \udc00), which the store refuses`)
+	}
+	return nil
+}
 
 // badEscape reports the first escape in doc, valid JSON, that PostgreSQL's
 // jsonb refuses while SQLite stores it (so the same call would work on one

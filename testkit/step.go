@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
 )
 
 // StepOptions describe the step RunStep runs a handler as. Every field is
@@ -166,8 +166,8 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 		return res, err
 	}
 	doc, merr := json.Marshal(res.Value)
-	if merr == nil && bytes.Contains(doc, []byte(`\u0000`)) { // as the engine refuses it
-		merr = errors.New(`it contains a NUL character (\u0000), which the store refuses`)
+	if merr == nil {
+		merr = store.UnstorableEscape(doc) // as the engine refuses it
 	}
 	if merr != nil {
 		return res, engine.Permanent(fmt.Errorf("encoding result of step %s: %w", o.Step, merr))
