@@ -90,7 +90,7 @@ func TestRegisterRefusesWhatNoStartCouldStore(t *testing.T) {
 	}{
 		{engine.StepTemplate{Name: "a", Handler: "h", DependentSystem: "pay\x00"}, "steps[0].dependent_system", `step "a": dependent system "pay\x00" contains a NUL byte`},
 		{engine.StepTemplate{Name: "a", Handler: "h", DependentSystem: "pay\xff"}, "steps[0].dependent_system", `is not valid UTF-8`},
-		{engine.StepTemplate{Name: "a", Handler: "h", Config: map[string]string{"url": "a\x00b"}}, "steps[0].config", `step "a": config: it contains a NUL character (\\u0000), which the store refuses`},
+		{engine.StepTemplate{Name: "a", Handler: "h", Config: map[string]string{"url": "a\x00b"}}, "steps[0].config", `step "a": config: it contains a NUL character (\u0000), which the store refuses`},
 	} {
 		err := e.Register(&engine.Template{Namespace: "t", Name: "nul", Steps: []engine.StepTemplate{c.step}})
 		ps := engine.TemplateProblems(err)
