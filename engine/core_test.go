@@ -519,6 +519,35 @@ func TestNULInAnErrorIsRecorded(t *testing.T) {
 	}
 }
 
+// A failure is recorded as the store reads JSON escapes: the text C:\u0000
+// (a backslash, then u0000) in an error's message is no NUL and is kept;
+// it was recorded as C:\ufffd, the engine replacing the bytes \u0000
+// wherever they stood. A real NUL is still recorded as U+FFFD, and so is
+// half a surrogate pair alone in a context value, which the store refuses
+// too: it failed the commit carrying the outcome.
+func TestErrorEscapesReadAsTheStoreReadsThem(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	oneStep(t, env.Engine, "escapes", func(*engine.StepContext) (any, error) {
+		return nil, &engine.PermanentError{Err: errors.New(`C:\u0000 then bad` + "\x00"),
+			Context: map[string]any{"path": `C:\u0000`, "half": json.RawMessage(`"\ud800"`)}}
+	}, engine.StepTemplate{})
+	id := mustStart(t, env.Engine, "t/escapes", nil)
+	env.RunUntilDone(id)
+	out, err := env.Wait(ctx, id)
+	must(t, err)
+	var se *engine.StepError
+	if !errors.As(out.Err(), &se) || se.Kind != engine.KindPermanent {
+		t.Fatalf("failed step: %v, want a permanent failure", out.Err())
+	}
+	if want := `C:\u0000 then bad` + "\ufffd"; se.Message != want {
+		t.Fatalf("message %q, want %q", se.Message, want)
+	}
+	if se.Context["path"] != `C:\u0000` || se.Context["half"] != "\ufffd" {
+		t.Fatalf("context %q, want the text C:\\u0000 kept and the half pair as U+FFFD", se.Context)
+	}
+}
+
 // A result whose JSON holds a NUL character fails its step with a
 // permanent error saying so. The store refuses it, so the outcome could not
 // be recorded and the step ended "lease expired". A durable step's result

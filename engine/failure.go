@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tasker-go/tasker/engine/internal/predict"
@@ -195,13 +196,49 @@ func (f failure) doc() store.JSON {
 	// an error whose message or context held one (errors.New("bad\x00"),
 	// a name quoted raw) made the whole commit of outcomes fail, and the
 	// step ended "lease expired" instead of with its error. It is recorded
-	// as U+FFFD, the replacement character. (Both escapes are six bytes,
-	// and one after an escaped backslash is plain text: still valid JSON.)
-	return bytes.ReplaceAll(raw, nulEscape, []byte(`\ufffd`))
+	// as U+FFFD, the replacement character, and so is half a surrogate pair
+	// alone (a json.RawMessage context value), which the store refuses too.
+	return storableEscapes(raw)
 }
 
-// nulEscape is a NUL character as JSON encodes it.
-var nulEscape = []byte(`\u0000`)
+// storableEscapes replaces, in doc (valid JSON), each escape the store
+// refuses (see store.UnstorableEscape) with \ufffd, six bytes for six (a
+// pair's halves are replaced one by one). It reads escapes as the store
+// does: "C:\\u0000", a backslash and the text u0000, is left as it is.
+func storableEscapes(doc []byte) []byte {
+	if store.UnstorableEscape(doc) == nil {
+		return doc
+	}
+	out := bytes.Clone(doc)
+	hex := func(at int) rune { // the \uXXXX escape whose backslash is out[at]
+		r, _ := strconv.ParseUint(string(out[at+2:at+6]), 16, 16)
+		return rune(r)
+	}
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] != '\\' {
+			continue
+		}
+		// In valid JSON a backslash is in a string and escapes out[i+1].
+		if out[i+1] != 'u' {
+			i++
+			continue
+		}
+		r := hex(i)
+		switch {
+		case r >= 0xd800 && r <= 0xdbff && i+11 < len(out) && out[i+6] == '\\' && out[i+7] == 'u' &&
+			hex(i+6) >= 0xdc00 && hex(i+6) <= 0xdfff:
+			i += 11 // a whole pair: one character
+			continue
+		case r == 0, r >= 0xd800 && r <= 0xdfff:
+			copy(out[i:], replacementEscape)
+		}
+		i += 5
+	}
+	return out
+}
+
+// replacementEscape is U+FFFD, the replacement character, as JSON escapes it.
+var replacementEscape = []byte(`\ufffd`)
 
 // nulInResult refuses a step's result whose JSON holds what the store
 // refuses (a NUL character, half a surrogate pair alone): recorded, it
