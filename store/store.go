@@ -195,7 +195,8 @@ type Store interface {
 	// per group rather than a transaction per step. Each item says which
 	// attempt it is (RecordStepParams.Attempt, required here); Kind is
 	// OutcomeComplete, OutcomeRetry or OutcomeFail, with no ConsumeEvent.
-	// Each row moves as RecordStep would move it, and each item is fenced
+	// Each row moves as RecordStep would move it, at its item's own Now
+	// (items that share one are written together), and each item is fenced
 	// on its driver's lease (Err ErrLeaseLost otherwise). Any other failure
 	// (a row that exists after all, or whose attempts differ from the
 	// item's) fails the whole call and writes nothing: record those steps

@@ -102,6 +102,64 @@ func testRecordAttemptsAsRecordStep(t *testing.T, b *bundle) {
 	checkHistoryMatches(t, b, grouped.Task.ID)
 }
 
+// Each item of RecordAttempts is recorded at its own Now, as RecordStep
+// records it: its wake time (Now plus its backoff) and its transitions'
+// times. The whole group was written at the first item's Now. Completions
+// alone (one statement on Postgres) and a group with retries alike.
+func testRecordAttemptsEachAtItsNow(t *testing.T, b *bundle) {
+	d, c := codeTask(t, b)
+	later := b.now.Add(10 * time.Minute)
+	item := func(seq int, kind store.OutcomeKind, attempt int, at time.Time) *store.RecordStepParams {
+		p := &store.RecordStepParams{Driver: c.Step.Lease(), TaskID: d.Task.ID, Sequence: seq, Name: fmt.Sprintf("s#%d", seq),
+			Handler: "workflow.step", Retryable: true, RetryLimit: 3, Kind: kind, Attempt: attempt, Now: at}
+		if kind == store.OutcomeRetry {
+			p.RetryAfter, p.Error = time.Hour, store.JSON(`{"message":"failed"}`)
+		}
+		return p
+	}
+	groups := [][]*store.RecordStepParams{
+		{item(1, store.OutcomeComplete, 1, b.now), item(2, store.OutcomeComplete, 1, later)},
+		{item(3, store.OutcomeRetry, 1, b.now), item(4, store.OutcomeRetry, 1, later), item(5, store.OutcomeComplete, 1, later)},
+		{item(3, store.OutcomeRetry, 2, later.Add(time.Hour)), item(4, store.OutcomeComplete, 2, b.now.Add(2*time.Hour))},
+	}
+	for g, group := range groups {
+		res, err := b.s.RecordAttempts(b.ctx, group)
+		if err != nil {
+			t.Fatalf("group %d: %v", g+1, err)
+		}
+		h, err := b.s.History(b.ctx, d.Task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range group {
+			want := p.Now.Add(retryDelayOf(p))
+			if r := res[i]; r.Err != nil || r.Step == nil {
+				t.Fatalf("group %d: %s: %+v", g+1, p.Name, r)
+			} else if !r.Step.NextAttemptAt.Equal(want) {
+				t.Fatalf("group %d: %s (at %s) returned its next attempt at %s, want %s", g+1, p.Name, p.Now, r.Step.NextAttemptAt, want)
+			}
+			if got := stepBySeq(t, b, d.Task.ID)[p.Sequence]; !got.NextAttemptAt.Equal(want) {
+				t.Errorf("group %d: %s (at %s) is stored with its next attempt at %s, want %s", g+1, p.Name, p.Now, got.NextAttemptAt, want)
+			}
+			for _, tr := range h.Steps {
+				if tr.StepID == res[i].Step.ID && tr.SortKey > 2*(p.Attempt-1) && !tr.CreatedAt.Equal(p.Now) {
+					t.Errorf("group %d: %s (at %s) has its transition to %s at %s", g+1, p.Name, p.Now, tr.ToState, tr.CreatedAt)
+				}
+			}
+		}
+	}
+	checkHistoryMatches(t, b, d.Task.ID)
+}
+
+// retryDelayOf is how long after its Now an attempt's row is due: its
+// backoff when it waits for another attempt (of 3), none otherwise.
+func retryDelayOf(p *store.RecordStepParams) time.Duration {
+	if p.Kind == store.OutcomeRetry && p.Attempt < 3 {
+		return p.RetryAfter
+	}
+	return 0
+}
+
 // RecordAttempts refuses a group with a suspension, an item without its
 // attempt number, or an attempt its row disagrees with, and then writes
 // nothing; RecordStep refuses such an attempt too.

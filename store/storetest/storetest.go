@@ -48,6 +48,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"FinishWithHeldRecords":      testFinishWithHeldRecords,
 		"RecordAttemptsAsRecordStep": testRecordAttemptsAsRecordStep,
 		"RecordAttemptsRefusals":     testRecordAttemptsRefusals,
+		"RecordAttemptsEachAtItsNow": testRecordAttemptsEachAtItsNow,
 		"LeaseExpiry":                testLeaseExpiry,
 		"StaleLeaseRejected":         testStaleLease,
 		"RetryBackoffAndExhaustion":  testRetryExhaustion,

@@ -11,10 +11,8 @@ import (
 )
 
 // RecordAttempts records attempts of durable steps, first ones and
-// retries, completed or failed, in a few statements for the whole group:
-// fence every driver, insert the first attempts' rows, update the retried
-// rows, adjust the tasks' unfinished counts,
-// insert every transition.
+// retries, completed or failed, in a few statements for each group of
+// items that share a Now (see recordAttemptsAt), in one transaction.
 func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepParams) ([]store.RecordedStep, error) {
 	for i, p := range steps {
 		if err := p.Validate(); err != nil {
@@ -38,72 +36,111 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 		return out, nil
 	}
 	err := s.inTx(ctx, "recording durable steps", func(ctx context.Context, tx bun.IDB) error {
-		at := now(steps[0].Now)
-		live, err := s.fenceDrivers(ctx, tx, steps, at)
-		if err != nil {
-			return err
-		}
-		var fresh []recordedRow
-		var retried []retriedRow
-		var moves []stepMove
-		unfinished := map[int64]int{}
-		for i, p := range steps {
-			if !live[p.Driver] {
-				out[i].Err = fmt.Errorf("driver step %d of task %d: %w", p.Driver.StepID, p.TaskID, store.ErrLeaseLost)
-				continue
+		for _, items := range byNow(steps) {
+			group, got := make([]*store.RecordStepParams, len(items)), make([]store.RecordedStep, len(items))
+			for k, i := range items {
+				group[k] = steps[i]
 			}
-			target := attemptTarget(p)
-			var meta store.JSON
-			if target != store.StepComplete {
-				meta = p.Error
-			}
-			if p.Attempt > 1 {
-				retried = append(retried, retriedRow{index: i, p: p, target: target, meta: meta})
-				if target != store.StepPending {
-					unfinished[p.TaskID]--
-				}
-				continue
-			}
-			fresh = append(fresh, recordedRow{index: i, row: firstAttemptRow(p, target), delay: retryDelay(p, target), meta: meta})
-			if target == store.StepPending {
-				unfinished[p.TaskID]++
-			}
-		}
-		if len(fresh) > 0 {
-			if err := s.insertRecorded(ctx, tx, fresh, steps[0].Now); err != nil {
+			if err := s.recordAttemptsAt(ctx, tx, group, got); err != nil {
 				return err
 			}
-			for _, f := range fresh {
-				out[f.index].Step = f.row
-				moves = append(moves,
-					stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
-					stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepInProgress, to: f.row.State, seq: 2, meta: f.meta})
+			for k, i := range items {
+				out[i] = got[k]
 			}
 		}
-		if len(retried) > 0 {
-			if err := s.updateRetried(ctx, tx, retried, steps[0].Now); err != nil {
-				return err
-			}
-			for _, r := range retried {
-				row := r.row
-				out[r.index].Step = row
-				moves = append(moves,
-					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: row.TransitionSeq - 1},
-					stepMove{id: row.ID, taskID: row.TaskID, from: store.StepInProgress, to: r.target, seq: row.TransitionSeq, meta: r.meta})
-			}
-		}
-		if err := s.addUnfinished(ctx, tx, unfinished, at); err != nil {
-			return err
-		}
-		if len(moves) == 0 {
-			return nil
-		}
-		return s.writeStepTransitions(ctx, tx, moves, at)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// byNow splits steps by their Now, in order of first appearance: each
+// item is recorded at its own (its wake time, its transitions' times, as
+// RecordStep records it), and a group's statements take one. The engine's
+// items share one (zero, but for a fake clock), so this is one group.
+func byNow(steps []*store.RecordStepParams) [][]int {
+	var groups [][]int
+next:
+	for i, p := range steps {
+		for g, items := range groups {
+			if steps[items[0]].Now.Equal(p.Now) {
+				groups[g] = append(items, i)
+				continue next
+			}
+		}
+		groups = append(groups, []int{i})
+	}
+	return groups
+}
+
+// recordAttemptsAt is RecordAttempts of steps that share one Now, inside
+// tx: fence every driver, insert the first attempts' rows, update the
+// retried rows, adjust the tasks' unfinished counts, insert every
+// transition.
+func (s *Store) recordAttemptsAt(ctx context.Context, tx bun.IDB, steps []*store.RecordStepParams, out []store.RecordedStep) error {
+	at := now(steps[0].Now)
+	live, err := s.fenceDrivers(ctx, tx, steps, at)
+	if err != nil {
+		return err
+	}
+	var fresh []recordedRow
+	var retried []retriedRow
+	var moves []stepMove
+	unfinished := map[int64]int{}
+	for i, p := range steps {
+		if !live[p.Driver] {
+			out[i].Err = fmt.Errorf("driver step %d of task %d: %w", p.Driver.StepID, p.TaskID, store.ErrLeaseLost)
+			continue
+		}
+		target := attemptTarget(p)
+		var meta store.JSON
+		if target != store.StepComplete {
+			meta = p.Error
+		}
+		if p.Attempt > 1 {
+			retried = append(retried, retriedRow{index: i, p: p, target: target, meta: meta})
+			if target != store.StepPending {
+				unfinished[p.TaskID]--
+			}
+			continue
+		}
+		fresh = append(fresh, recordedRow{index: i, row: firstAttemptRow(p, target), delay: retryDelay(p, target), meta: meta})
+		if target == store.StepPending {
+			unfinished[p.TaskID]++
+		}
+	}
+	if len(fresh) > 0 {
+		if err := s.insertRecorded(ctx, tx, fresh, steps[0].Now); err != nil {
+			return err
+		}
+		for _, f := range fresh {
+			out[f.index].Step = f.row
+			moves = append(moves,
+				stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
+				stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepInProgress, to: f.row.State, seq: 2, meta: f.meta})
+		}
+	}
+	if len(retried) > 0 {
+		if err := s.updateRetried(ctx, tx, retried, steps[0].Now); err != nil {
+			return err
+		}
+		for _, r := range retried {
+			row := r.row
+			out[r.index].Step = row
+			moves = append(moves,
+				stepMove{id: row.ID, taskID: row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: row.TransitionSeq - 1},
+				stepMove{id: row.ID, taskID: row.TaskID, from: store.StepInProgress, to: r.target, seq: row.TransitionSeq, meta: r.meta})
+		}
+	}
+	if err := s.addUnfinished(ctx, tx, unfinished, at); err != nil {
+		return err
+	}
+	if len(moves) == 0 {
+		return nil
+	}
+	return s.writeStepTransitions(ctx, tx, moves, at)
 }
 
 // seqKey names a durable step: its task and sequence number.
@@ -114,13 +151,13 @@ type seqKey struct {
 
 // recordInOne tells whether recordFirstAttempts can record the group: on
 // Postgres, first attempts that finish their steps (none waits for a
-// retry, so no task's count of unfinished steps changes).
+// retry, so no task's count of unfinished steps changes) at one Now.
 func (s *Store) recordInOne(steps []*store.RecordStepParams) bool {
 	if !s.d.WritableCTE() {
 		return false
 	}
 	for _, p := range steps {
-		if p.Attempt != 1 || attemptTarget(p) == store.StepPending {
+		if p.Attempt != 1 || attemptTarget(p) == store.StepPending || !p.Now.Equal(steps[0].Now) {
 			return false
 		}
 	}
