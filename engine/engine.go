@@ -530,6 +530,17 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 	if !ok {
 		return "", 0, fmt.Errorf("%w: the input has no field %q, the workflow's concurrency key", ErrInvalidInput, c.Key)
 	}
+	if strings.Contains(workflow, ":") || strings.Contains(c.Key, ":") {
+		// The name and the key are joined by ':', so "t/a:b" with Key "k"
+		// and "t/a" with Key "b:k" would be one group, each workflow's
+		// tasks counting against the other's limit. These are kept apart by
+		// a hash of the three as a JSON list (a group without a ':' in
+		// either is unchanged, so running tasks keep theirs; this form
+		// cannot be one of those, whose name holds a '/').
+		doc, _ := json.Marshal([]string{workflow, c.Key, string(v)})
+		sum := sha256.Sum256(doc)
+		return "key:sha256:" + hex.EncodeToString(sum[:]), c.Max, nil
+	}
 	group := "key:" + workflow + ":" + c.Key + "=" + string(v)
 	if len(group) > store.MaxNameLen {
 		sum := sha256.Sum256([]byte(group))

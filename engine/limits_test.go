@@ -257,3 +257,38 @@ func TestConcurrencyGroupOfLongNames(t *testing.T) {
 		t.Fatalf("groups by key value: %q, %q (same value), %q (another)", a, b, c)
 	}
 }
+
+// A template's concurrency group is scoped by the workflow's name and the
+// key's name, and both may hold ':': "t/a:b" with Key "k" and "t/a" with
+// Key "b:k" were the one group "key:t/a:b:k=1", so each workflow's tasks
+// counted against the other's limit. They are two groups now; tasks of
+// one workflow and key value still share theirs.
+func TestConcurrencyGroupsOfNamesWithAColonDoNotMeet(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := newEngine(t, engine.Config{Store: st})
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "a:b", Concurrency: &engine.Concurrency{Max: 1, Key: "k"}, Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "a", Concurrency: &engine.Concurrency{Max: 1, Key: "b:k"}, Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	group := func(workflow string, input any) string {
+		t.Helper()
+		h, err := e.Start(ctx, workflow, input)
+		must(t, err)
+		d, err := st.GetTask(ctx, h.TaskID)
+		must(t, err)
+		if g := d.Steps[0].ConcGroup; g != nil && d.Steps[0].ConcMax == 1 {
+			return *g
+		}
+		t.Fatalf("task %d's step has no group of 1", h.TaskID)
+		return ""
+	}
+	a, b := group("t/a:b", map[string]int{"k": 1, "i": 1}), group("t/a", map[string]int{"b:k": 1})
+	if a == b {
+		t.Fatalf("t/a:b with key k and t/a with key b:k share the group %q", a)
+	}
+	if a2, c := group("t/a:b", map[string]int{"k": 1, "i": 2}), group("t/a:b", map[string]int{"k": 2}); a2 != a || c == a {
+		t.Fatalf("t/a:b's groups by key value: %q, %q (same value), %q (another)", a, a2, c)
+	}
+}
