@@ -472,7 +472,13 @@ func Unique() StartOption { return func(o *startOptions) { o.unique = true } }
 // nil tx is refused. The engine cannot see the caller's commit: the
 // start's task.started event and its count (Stats.TasksStarted,
 // tasks_started_total) come when Start returns, before the commit, and
-// stand even if the transaction rolls back.
+// stand even if the transaction rolls back. The workers it wakes then look
+// before the task is visible: on PostgreSQL (and an in-memory SQLite
+// store) nothing wakes them at the commit, so the task waits for their
+// next poll, up to ExecutionConfig.PollInterval in every process, unless
+// the caller calls Engine.Notify once the transaction has committed. A
+// SQLite file store sees the commit itself, within milliseconds, in every
+// process on the file (Notify is harmless there).
 func InTx(tx bun.IDB) StartOption {
 	return func(o *startOptions) {
 		if o.txSet && !sameIDB(o.tx, tx) {
@@ -671,7 +677,8 @@ func (e *Engine) prepareStart(workflow string, input any, o *startOptions) (*sto
 
 // Notify wakes idle workers of this process (and, on stores that support
 // it, of others): call it after committing a transaction that started tasks
-// with InTx.
+// with InTx, which on PostgreSQL otherwise wait for the workers' next poll
+// (see InTx).
 func (e *Engine) Notify() {
 	// A store that wakes other processes signals this one too (through
 	// its Wakeups channel); signalling both would wake the claim loop

@@ -45,7 +45,8 @@ type StartResult struct {
 // committed then exist.
 //
 // With opts containing InTx(tx), every item is created inside the caller's
-// transaction (one chunk): nothing exists unless it commits. opts apply to
+// transaction (one chunk): nothing exists unless it commits (then call
+// Notify, as after Start with InTx: see InTx). opts apply to
 // every item, so WithIdempotencyKey among them is refused (store.ErrInvalid)
 // before anything is written: give a key in an item's Options.
 // WithIdentityReuse is not supported: among opts it refuses the call the
