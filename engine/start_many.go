@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -40,9 +41,11 @@ type StartResult struct {
 // in its StartResult by the same index, and the others are created. An
 // item whose identity exists already returns that task, Existing set, as
 // Start does; so does an item repeating an earlier item's identity (with
-// the same input; with another input it is a conflict). The error is for
-// the call as a whole (the database failed); items of chunks already
-// committed then exist.
+// the same input; with another input it is a conflict). A chunk whose
+// transaction the database refuses (an item breaking a constraint no check
+// foresees) is retried item by item, so that item fails alone, as in
+// Start. The error is for the call as a whole (the database failed: a
+// transient error, or ctx ended); items already committed then exist.
 //
 // With opts containing InTx(tx), every item is created inside the caller's
 // transaction (one chunk): nothing exists unless it commits (then call
@@ -153,8 +156,12 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 			st = st.WithTx(common.tx)
 		}
 		items, err := st.CreateTasks(ctx, chunk)
-		if err != nil {
-			return out, fmt.Errorf("starting items %d to %d: %w", from, to-1, err)
+		if err != nil && common.tx == nil && !transient(ctx, err) {
+			// One item may have failed the others' transaction (a
+			// constraint no check foresaw): each on its own, so it fails
+			// alone, as in Start's group commit (createBatch). In the
+			// caller's transaction there is no retrying: it is aborted.
+			items, err = e.createEach(ctx, chunk)
 		}
 		created := make([]*store.CreateTaskResult, 0, len(items))
 		for k, it := range items {
@@ -174,9 +181,38 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 			created = append(created, &res)
 		}
 		e.announce(created)
+		if err != nil {
+			return out, fmt.Errorf("starting items %d to %d: %w", from, to-1, err)
+		}
 		if common.tx != nil {
 			break
 		}
 	}
 	return out, nil
+}
+
+// createEach creates the tasks ps each in its own transaction: one the
+// database refuses fails alone (its item's Err). A transient failure (the
+// database is down) or an ended ctx stops it: the items before it are
+// returned, and the error is the call's, as CreateTasks' would have been.
+func (e *Engine) createEach(ctx context.Context, ps []*store.CreateTaskParams) ([]store.CreateTasksItem, error) {
+	items := make([]store.CreateTasksItem, 0, len(ps))
+	for _, p := range ps {
+		res, err := e.st.CreateTask(ctx, p)
+		switch {
+		case err == nil:
+			items = append(items, store.CreateTasksItem{CreateTaskResult: *res})
+		case transient(ctx, err):
+			return items, err
+		default:
+			items = append(items, store.CreateTasksItem{Err: err})
+		}
+	}
+	return items, nil
+}
+
+// transient reports whether err, a failed write, is not an item's own: the
+// database's transient failure, or ctx ended.
+func transient(ctx context.Context, err error) bool {
+	return errors.Is(err, store.ErrRetryable) || ctx.Err() != nil
 }

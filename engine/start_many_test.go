@@ -330,3 +330,37 @@ func TestStartManyTakesWhatStartWorkflowTakes(t *testing.T) {
 		}
 	}
 }
+
+// A chunk whose transaction the database refuses for one item (a
+// constraint no check foresees: here the application's trigger) is
+// retried item by item, as Start's group commit is: that item fails alone,
+// by its index, and the others are created and run. The whole call failed,
+// and none of the chunk was created.
+func TestStartManyItemTheDatabaseRefusesFailsAlone(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	oneStep(t, env.Engine, "bulk", func(*engine.StepContext) (any, error) { return nil, nil }, engine.StepTemplate{})
+	_, err := env.Store.DB().ExecContext(ctx, `CREATE TRIGGER refuse_poison BEFORE INSERT ON tasker_tasks
+		WHEN NEW.context LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poison refused'); END`)
+	must(t, err)
+	res, err := env.StartMany(ctx, []engine.StartRequest{
+		{Workflow: "t/bulk", Input: map[string]string{"v": "a"}},
+		{Workflow: "t/bulk", Input: map[string]string{"v": "poison"}},
+		{Workflow: "t/bulk", Input: map[string]string{"v": "c"}},
+	})
+	if err != nil {
+		t.Fatalf("StartMany: %v, want the refused item to fail alone", err)
+	}
+	if err := res[1].Err; err == nil || !strings.Contains(err.Error(), "starting item 1 (t/bulk)") || !strings.Contains(err.Error(), "poison refused") {
+		t.Fatalf("the refused item: %v, want its index and the database's refusal", err)
+	}
+	for _, i := range []int{0, 2} {
+		if res[i].Err != nil {
+			t.Fatalf("item %d: %v", i, res[i].Err)
+		}
+		env.RunUntilDone(res[i].Handle.TaskID)
+		if d := env.Task(res[i].Handle.TaskID); d.Task.State != store.TaskComplete {
+			t.Fatalf("item %d: task %s", i, d.Task.State)
+		}
+	}
+}
