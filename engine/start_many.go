@@ -156,11 +156,16 @@ func (e *Engine) StartMany(ctx context.Context, reqs []StartRequest, opts ...Sta
 			st = st.WithTx(common.tx)
 		}
 		items, err := st.CreateTasks(ctx, chunk)
-		if err != nil && common.tx == nil && !transient(ctx, err) {
+		if err != nil {
+			// Nothing of the chunk was written (its items carry no task).
+			if common.tx != nil || transient(ctx, err) {
+				// In the caller's transaction there is no retrying: it is
+				// aborted.
+				return out, fmt.Errorf("starting items %d to %d: %w", from, to-1, err)
+			}
 			// One item may have failed the others' transaction (a
 			// constraint no check foresaw): each on its own, so it fails
-			// alone, as in Start's group commit (createBatch). In the
-			// caller's transaction there is no retrying: it is aborted.
+			// alone, as in Start's group commit (createBatch).
 			items, err = e.createEach(ctx, chunk)
 		}
 		created := make([]*store.CreateTaskResult, 0, len(items))

@@ -364,3 +364,35 @@ func TestStartManyItemTheDatabaseRefusesFailsAlone(t *testing.T) {
 		}
 	}
 }
+
+// In the caller's transaction a refused chunk is not retried (the
+// transaction is aborted): StartMany returns the database's refusal as the
+// call's error, and nothing it wrote survives the rollback.
+func TestStartManyInTxItemTheDatabaseRefusesFailsTheCall(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	oneStep(t, env.Engine, "bulk", func(*engine.StepContext) (any, error) { return nil, nil }, engine.StepTemplate{})
+	_, err := env.Store.DB().ExecContext(ctx, `CREATE TRIGGER refuse_poison BEFORE INSERT ON tasker_tasks
+		WHEN NEW.context LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poison refused'); END`)
+	must(t, err)
+	tx, err := env.Store.DB().BeginTx(ctx, nil)
+	must(t, err)
+	res, err := env.StartMany(ctx, []engine.StartRequest{
+		{Workflow: "t/bulk", Input: map[string]string{"v": "a"}},
+		{Workflow: "t/bulk", Input: map[string]string{"v": "poison"}},
+	}, engine.InTx(tx))
+	if err == nil || !strings.Contains(err.Error(), "poison refused") {
+		t.Fatalf("StartMany in a transaction: %v, want the database's refusal as the call's error", err)
+	}
+	for i, r := range res {
+		if r.Handle != nil {
+			t.Errorf("item %d: a handle (task %d) from a refused transaction", i, r.Handle.TaskID)
+		}
+	}
+	must(t, tx.Rollback())
+	var n int
+	must(t, env.Store.DB().NewRaw("SELECT count(*) FROM tasker_tasks").Scan(ctx, &n))
+	if n != 0 {
+		t.Fatalf("%d tasks after the rollback, want none", n)
+	}
+}
