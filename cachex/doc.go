@@ -64,7 +64,11 @@
 // most once per Config.Fallback.LogInterval (zap; silent by default), and a
 // background probe pings Redis every RetryInterval and switches back as soon
 // as it answers. Answers such as a miss or a held lock, and errors of the
-// caller's own context, never cause a switch.
+// caller's own context, never cause a switch. A Redis that answers New's or
+// the probe's ping by refusing the connection (WRONGPASS, NOAUTH, a database it does not
+// have) is no outage but a misconfiguration: the cache fails open all the
+// same, and logs it as an error naming the URL without its password and
+// Redis's answer, not as "redis unavailable".
 //
 // While failing open, Capabilities and DetectMode report local_only, and the
 // guarantees are local: a lock excludes this process only, counters count

@@ -82,15 +82,21 @@ func newRedis(t testing.TB, url, ns string) *cachex.Redis {
 
 // privateRedis is a redis-server of the test's own, on a free loopback
 // port, that the test may stop and start again. The shared instance on
-// 63790 is never touched.
+// 63790 is never touched. A password, when given, is its requirepass.
 type privateRedis struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
+	t        *testing.T
+	port     int
+	dir      string
+	password string
+	cmd      *exec.Cmd
 }
 
 func startPrivateRedis(t *testing.T) *privateRedis {
+	t.Helper()
+	return startPrivateRedisWithPassword(t, "")
+}
+
+func startPrivateRedisWithPassword(t *testing.T, password string) *privateRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -107,7 +113,7 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	p := &privateRedis{t: t, port: port, dir: t.TempDir()}
+	p := &privateRedis{t: t, port: port, dir: t.TempDir(), password: password}
 	p.start()
 	t.Cleanup(func() {
 		if p.cmd != nil {
@@ -122,15 +128,18 @@ func (p *privateRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0
 
 func (p *privateRedis) start() {
 	p.t.Helper()
-	p.cmd = exec.Command("redis-server",
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(p.port),
+	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(p.port),
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--dir", p.dir, "--logfile", filepath.Join(p.dir, "redis.log"))
+		"--dir", p.dir, "--logfile", filepath.Join(p.dir, "redis.log")}
+	if p.password != "" {
+		args = append(args, "--requirepass", p.password)
+	}
+	p.cmd = exec.Command("redis-server", args...)
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("start redis-server: %v", err)
 	}
 	cachextest.Eventually(p.t, "private redis answers PING", func() bool {
-		out, _ := exec.Command("redis-cli", "-p", strconv.Itoa(p.port), "ping").Output()
+		out, _ := p.cli("ping").Output()
 		return string(out) == "PONG\n"
 	})
 }
@@ -140,11 +149,21 @@ func (p *privateRedis) shutdown() {
 	p.t.Helper()
 	// SHUTDOWN closes the connection without a reply; redis-cli may report
 	// that, so only the process exit is checked.
-	_ = exec.Command("redis-cli", "-p", strconv.Itoa(p.port), "shutdown", "nosave").Run()
+	_ = p.cli("shutdown", "nosave").Run()
 	if err := p.cmd.Wait(); err != nil {
 		p.t.Logf("redis-server exited: %v", err)
 	}
 	p.cmd = nil
+}
+
+// cli is a redis-cli command against the server, authenticated when it
+// has a password.
+func (p *privateRedis) cli(args ...string) *exec.Cmd {
+	base := []string{"-p", strconv.Itoa(p.port)}
+	if p.password != "" {
+		base = append(base, "-a", p.password, "--no-auth-warning")
+	}
+	return exec.Command("redis-cli", append(base, args...)...)
 }
 
 // rawClient is a plain go-redis client for looking at keys directly.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,7 @@ return 0`)
 // and coordination data; nothing in it is needed to recover a workflow.
 type Redis struct {
 	client   *redis.Client
+	url      string // the URL without its password, for log lines
 	ns       string
 	instance string
 	flights  flightGroup
@@ -134,6 +136,10 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis cache url: %w", err)
 	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis cache url: %w", err)
+	}
 	opt.DialTimeout = orDefault(cfg.DialTimeout, 500*time.Millisecond)
 	opt.ReadTimeout = orDefault(cfg.ReadTimeout, time.Second)
 	opt.WriteTimeout = orDefault(cfg.WriteTimeout, time.Second)
@@ -147,7 +153,8 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	opt.DialerRetries = 1
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return &Redis{client: redis.NewClient(opt), ns: cfg.Namespace, instance: instanceOr(cfg.Instance)}, nil
+	return &Redis{client: redis.NewClient(opt), url: u.Redacted(), ns: cfg.Namespace,
+		instance: instanceOr(cfg.Instance)}, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -23,7 +23,7 @@ type FallbackConfig struct {
 	// ProbeTimeout bounds each of those pings. Zero means 500ms.
 	ProbeTimeout time.Duration `yaml:"probe_timeout"`
 	// LogInterval is the least time between two log lines of one kind
-	// ("failing open", "Redis is back"). Zero means 30s.
+	// ("failing open", "Redis refuses", "Redis is back"). Zero means 30s.
 	LogInterval time.Duration `yaml:"log_interval"`
 }
 
@@ -60,6 +60,10 @@ type Resilient struct {
 	fallbacks  atomic.Uint64
 	lastDown   atomic.Int64 // unix nanos of the last "failing open" log line
 	lastUp     atomic.Int64 // unix nanos of the last "Redis is back" log line
+	lastRefuse atomic.Int64 // unix nanos of the last "Redis refuses" log line
+	// refused is true while Redis's last answer to a ping refused the
+	// connection (a misconfiguration), rather than there being none.
+	refused atomic.Bool
 
 	flights   flightGroup
 	closed    atomic.Bool
@@ -94,6 +98,7 @@ func NewResilient(remote *Redis, local *Local, cfg FallbackConfig, logger *zap.L
 	err := remote.Ping(ctx)
 	cancel()
 	if err != nil {
+		r.refused.Store(refusal(err))
 		r.markDown(err)
 		r.logDown("start", err)
 	}
@@ -134,15 +139,29 @@ func unavailable(ctx context.Context, err error) bool {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		// A reply: only the ones that mean "not serving now" count.
-		msg := rerr.Error()
-		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-		return false
+		return notServing(rerr)
 	}
 	return true
+}
+
+// notServing tells whether a Redis reply means "not serving now".
+func notServing(rerr redis.Error) bool {
+	msg := rerr.Error()
+	for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// refusal tells whether err, from a PING, is Redis answering that it will
+// not serve this connection at all (WRONGPASS, NOAUTH, a SELECT of a
+// database it lacks): a misconfiguration that waiting does not mend, as
+// opposed to silence or a "not serving now" reply.
+func refusal(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && !notServing(rerr)
 }
 
 // via runs an operation on Redis, or on the local store when Redis is down
@@ -202,13 +221,27 @@ func (r *Resilient) countFallback(op string, err error) {
 	r.logDown(op, err)
 }
 
+// logDown says why the cache fails open: Redis does not answer (an outage,
+// a warning), or it answers refusing the connection (a misconfiguration
+// that waiting will not mend, an error naming what to check). Each kind
+// has its own LogInterval, so the first refusal after an outage is told.
 func (r *Resilient) logDown(op string, err error) {
-	if !logDue(&r.lastDown, r.cfg.LogInterval) {
+	refused := refusal(err) || (err == nil && r.refused.Load())
+	last := &r.lastDown
+	if refused {
+		last = &r.lastRefuse
+	}
+	if !logDue(last, r.cfg.LogInterval) {
 		return
 	}
 	fields := []zap.Field{zap.String("op", op), zap.Uint64("fallbacks", r.fallbacks.Load())}
 	if err != nil {
 		fields = append(fields, zap.Error(err))
+	}
+	if refused {
+		fields = append(fields, zap.String("url", r.remote.url))
+		r.log.Error("redis refuses the cache's connection (check the URL's password, user and database); cache failing open to the local store (this process only)", fields...)
+		return
 	}
 	r.log.Warn("redis unavailable; cache failing open to the local store (this process only)", fields...)
 }
@@ -238,8 +271,11 @@ func (r *Resilient) probeLoop() {
 			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ProbeTimeout)
 			err := r.remote.Ping(ctx)
 			cancel()
+			r.refused.Store(refusal(err))
 			if err == nil {
 				r.markUp()
+			} else if refusal(err) {
+				r.logDown("probe", err)
 			}
 		}
 	}

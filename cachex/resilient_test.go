@@ -3,6 +3,8 @@ package cachex_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +203,87 @@ func TestResilientFailingOpenRefusesACancelledContext(t *testing.T) {
 	}
 	if n := r.Fallbacks(); n != 1 {
 		t.Errorf("Fallbacks = %d; want 1 (the GetString): a refused call is not served locally", n)
+	}
+}
+
+// A Redis that answers and refuses the cache (a wrong password, a database
+// it does not have) is a misconfiguration, not an outage: the cache fails
+// open all the same, and logs an error naming the URL without its password
+// and Redis's answer. Before, it logged "redis unavailable", as for an
+// outage, at the start and at the first operation served locally.
+func TestResilientLogsARedisThatRefusesTheCache(t *testing.T) {
+	t.Parallel()
+	srv := startPrivateRedisWithPassword(t, "s3cret")
+	host := fmt.Sprintf("127.0.0.1:%d", srv.port)
+	for _, tc := range []struct{ name, url, want string }{
+		{"wrong password", "redis://:wrong@" + host + "/0", "WRONGPASS"},
+		{"unknown user", "redis://nobody:s3cret@" + host + "/0", "WRONGPASS"},
+		{"no password", srv.url(), "NOAUTH"},
+		{"database out of range", "redis://:s3cret@" + host + "/99", "DB index is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			c, err := cachex.New(cachex.Config{Distributed: tc.url,
+				Fallback: cachex.FallbackConfig{RetryInterval: time.Hour}}, zap.New(core))
+			if err != nil {
+				t.Fatalf("New: %v (a refusing Redis fails open, as an absent one does)", err)
+			}
+			defer c.Close()
+			if c.(*cachex.Resilient).Healthy() {
+				t.Fatal("Healthy while Redis refuses the cache")
+			}
+			if err := c.SetString(context.Background(), "k", "v", time.Minute); err != nil {
+				t.Fatalf("SetString failing open: %v", err)
+			}
+			if n := logs.FilterMessageSnippet("unavailable").Len(); n != 0 {
+				t.Errorf("%d 'redis unavailable' log lines for a refusal: %v", n, logs.All())
+			}
+			refused := logs.FilterMessageSnippet("refuses").All()
+			if len(refused) != 1 {
+				t.Fatalf("%d 'refuses' log lines; want 1 per LogInterval: %v", len(refused), logs.All())
+			}
+			line := refused[0]
+			fields := line.ContextMap()
+			if line.Level != zap.ErrorLevel || !strings.Contains(fmt.Sprint(fields["error"]), tc.want) ||
+				!strings.Contains(fmt.Sprint(fields["url"]), host) {
+				t.Errorf("refusal logged as %v %q %v; want an error line with %q and the server %s", line.Level, line.Message, fields, tc.want, host)
+			}
+			if all := fmt.Sprint(fields); strings.Contains(all, "s3cret") || strings.Contains(all, "wrong") {
+				t.Errorf("the log line shows the password: %v", fields)
+			}
+		})
+	}
+}
+
+// A Redis down when the cache starts that comes back refusing it (here with
+// a password the URL lacks) keeps the cache failing open, and the probe logs
+// the refusal, though the outage was logged within LogInterval, instead of
+// saying nothing.
+func TestResilientProbeLogsARedisThatRefusesTheCache(t *testing.T) {
+	t.Parallel()
+	srv := startPrivateRedis(t)
+	url := srv.url()
+	srv.shutdown()
+	core, logs := observer.New(zap.InfoLevel)
+	c, err := cachex.New(cachex.Config{Distributed: url,
+		Fallback: cachex.FallbackConfig{RetryInterval: 10 * time.Millisecond, LogInterval: time.Hour}}, zap.New(core))
+	if err != nil {
+		t.Fatalf("New with Redis down: %v", err)
+	}
+	defer c.Close()
+	if n := logs.FilterMessageSnippet("unavailable").Len(); n != 1 {
+		t.Fatalf("%d 'redis unavailable' lines at the start with Redis down; want 1", n)
+	}
+	srv.password = "s3cret"
+	srv.start()
+	cachextest.Eventually(t, "the probe logs the refusal", func() bool {
+		return logs.FilterMessageSnippet("refuses").Len() > 0
+	})
+	line := logs.FilterMessageSnippet("refuses").All()[0]
+	if line.Level != zap.ErrorLevel || !strings.Contains(fmt.Sprint(line.ContextMap()["error"]), "NOAUTH") {
+		t.Errorf("refusal logged as %v %q %v; want an error line carrying NOAUTH", line.Level, line.Message, line.ContextMap())
+	}
+	if c.(*cachex.Resilient).Healthy() {
+		t.Error("Healthy while Redis refuses the cache")
 	}
 }
