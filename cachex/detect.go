@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -98,29 +99,39 @@ type Detection struct {
 //     store is shared across processes cannot be seen from one process, so
 //     the probe takes Distributed from c.Capabilities().
 //
-// A nil c panics, naming the call, as RegisterDetector does with a nil
-// detector: DetectMode has no error to return, and there is no store to
-// report a mode of (the engine always passes the store it built).
-func DetectMode(ctx context.Context, c Cache, cfg Config) Detection {
+// A ctx already done, or done while the probe runs, is refused with an error
+// wrapping ctx.Err(), as every Cache call refuses one: the probe would read
+// the refused Incr and Lock as a store that cannot do them. A nil c panics,
+// naming the call, as RegisterDetector does with a nil detector: there is
+// no store to report a mode of (the engine always passes the store it
+// built).
+func DetectMode(ctx context.Context, c Cache, cfg Config) (Detection, error) {
 	if c == nil {
 		panic("cachex.DetectMode: the cache is nil")
 	}
+	if err := ctx.Err(); err != nil {
+		return Detection{}, fmt.Errorf("cachex.DetectMode: %w", err)
+	}
 	if cfg.Capabilities != nil {
-		return detection(*cfg.Capabilities, SourceDeclared)
+		return detection(*cfg.Capabilities, SourceDeclared), nil
 	}
 	detectors.RLock()
 	list := detectors.list
 	detectors.RUnlock()
 	for _, d := range list {
 		if caps, ok := d(ctx, c); ok {
-			return detection(caps, SourceDetector)
+			return detection(caps, SourceDetector), nil
 		}
 	}
 	switch c.(type) {
 	case *Local, *Redis, *Resilient:
-		return detection(c.Capabilities(), SourceBuiltin)
+		return detection(c.Capabilities(), SourceBuiltin), nil
 	}
-	return detection(probe(ctx, c), SourceProbe)
+	caps := probe(ctx, c)
+	if err := ctx.Err(); err != nil {
+		return Detection{}, fmt.Errorf("cachex.DetectMode: probing %T: %w", c, err)
+	}
+	return detection(caps, SourceProbe), nil
 }
 
 func detection(caps Capabilities, source string) Detection {

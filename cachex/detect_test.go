@@ -2,6 +2,7 @@ package cachex_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,24 +16,24 @@ func TestDetectModeOrder(t *testing.T) {
 	ctx := context.Background()
 	l := newLocal(t, cachex.LocalConfig{})
 
-	d := cachex.DetectMode(ctx, l, cachex.Config{})
+	d := detect(t, ctx, l, cachex.Config{})
 	if d.Mode != cachex.ModeLocalOnly || d.Source != cachex.SourceBuiltin {
 		t.Fatalf("local store: %+v; want local_only from builtin", d)
 	}
 	declared := cachex.Capabilities{Distributed: true}
-	d = cachex.DetectMode(ctx, l, cachex.Config{Capabilities: &declared})
+	d = detect(t, ctx, l, cachex.Config{Capabilities: &declared})
 	if d.Mode != cachex.ModeDistributedBasic || d.Source != cachex.SourceDeclared {
 		t.Fatalf("declared capabilities: %+v; want distributed_basic from declared", d)
 	}
 
 	// A store of the user's own: probed at run time...
 	custom := &selfReported{Cache: newLocal(t, cachex.LocalConfig{}), distributed: true}
-	d = cachex.DetectMode(ctx, custom, cachex.Config{})
+	d = detect(t, ctx, custom, cachex.Config{})
 	if d.Mode != cachex.ModeDistributedAtomic || d.Source != cachex.SourceProbe {
 		t.Fatalf("probed custom store: %+v; want distributed_atomic from probe", d)
 	}
 	broken := &selfReported{Cache: newLocal(t, cachex.LocalConfig{}), distributed: true, noLocks: true}
-	d = cachex.DetectMode(ctx, broken, cachex.Config{})
+	d = detect(t, ctx, broken, cachex.Config{})
 	if d.Mode != cachex.ModeDistributedBasic || d.Capabilities.Locking || !d.Capabilities.AtomicIncrement {
 		t.Fatalf("probed store whose locks do not exclude: %+v; want distributed_basic", d)
 	}
@@ -45,12 +46,12 @@ func TestDetectModeOrder(t *testing.T) {
 		}
 		return cachex.Capabilities{Distributed: true, AtomicIncrement: true}, true
 	})
-	d = cachex.DetectMode(ctx, known, cachex.Config{})
+	d = detect(t, ctx, known, cachex.Config{})
 	if d.Mode != cachex.ModeDistributedBasic || d.Source != cachex.SourceDetector {
 		t.Fatalf("detector: %+v; want distributed_basic from detector", d)
 	}
 	// Declared still wins over detectors.
-	d = cachex.DetectMode(ctx, known, cachex.Config{Capabilities: &cachex.Capabilities{}})
+	d = detect(t, ctx, known, cachex.Config{Capabilities: &cachex.Capabilities{}})
 	if d.Mode != cachex.ModeLocalOnly || d.Source != cachex.SourceDeclared {
 		t.Fatalf("declared over detector: %+v", d)
 	}
@@ -107,4 +108,47 @@ func TestDetectModeRefusesNil(t *testing.T) {
 			cachex.DetectMode(context.Background(), nil, cfg)
 		}()
 	}
+}
+
+// A done context is refused with its error, as every Cache call refuses
+// one, whether it is done before DetectMode or while it probes. The probe
+// read the refused Incr and Lock as a store that cannot do them: a store
+// that can do both was reported distributed_basic, without a word.
+func TestDetectModeRefusesADoneContext(t *testing.T) {
+	t.Parallel()
+	custom := &selfReported{Cache: newLocal(t, cachex.LocalConfig{}), distributed: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if d, err := cachex.DetectMode(ctx, custom, cachex.Config{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("DetectMode with a cancelled context = %+v, %v; want context.Canceled", d, err)
+	}
+
+	// Cancelled between the probe's Incr and its Lock.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	midway := &cancelOnIncr{selfReported: selfReported{Cache: newLocal(t, cachex.LocalConfig{}), distributed: true}, cancel: cancel}
+	if d, err := cachex.DetectMode(ctx, midway, cachex.Config{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("DetectMode cancelled while probing = %+v, %v; want context.Canceled", d, err)
+	}
+
+	// A live context still probes.
+	d, err := cachex.DetectMode(context.Background(), custom, cachex.Config{})
+	if err != nil || d.Mode != cachex.ModeDistributedAtomic {
+		t.Errorf("DetectMode = %+v, %v; want distributed_atomic", d, err)
+	}
+}
+
+// cancelOnIncr cancels its context on the second Incr, after answering it.
+type cancelOnIncr struct {
+	selfReported
+	cancel context.CancelFunc
+	incrs  int
+}
+
+func (c *cancelOnIncr) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	n, err := c.selfReported.Incr(ctx, key, delta, ttl)
+	if c.incrs++; c.incrs == 2 {
+		c.cancel()
+	}
+	return n, err
 }

@@ -52,7 +52,9 @@
 // declared in Config.Capabilities; detectors registered with
 // RegisterDetector (for stores of your own); built-in knowledge of Local,
 // Redis and Resilient; and last a runtime probe (two Incr must be
-// consecutive, a second Lock must be refused).
+// consecutive, a second Lock must be refused). A context done before or
+// during the probe is refused with its error, not read as a store that
+// cannot lock or count.
 //
 // # Failing open
 //

@@ -31,7 +31,12 @@ func Example() {
 	fmt.Println("owner:", lock.Owner(), "fence:", lock.Fence(), "second lock held:", errors.Is(err, cachex.ErrLockHeld))
 	_ = lock.Release(ctx)
 
-	fmt.Println("mode:", cachex.DetectMode(ctx, c, cachex.Config{}).Mode)
+	d, err := cachex.DetectMode(ctx, c, cachex.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("mode:", d.Mode)
 	// Output:
 	// steps: [fetch, transform, store]
 	// runs: 1

@@ -60,6 +60,16 @@ func dropNamespace(t testing.TB, url, ns string) {
 	}
 }
 
+// detect is DetectMode, failing the test on an error.
+func detect(t testing.TB, ctx context.Context, c cachex.Cache, cfg cachex.Config) cachex.Detection {
+	t.Helper()
+	d, err := cachex.DetectMode(ctx, c, cfg)
+	if err != nil {
+		t.Fatalf("DetectMode: %v", err)
+	}
+	return d
+}
+
 func newLocal(t testing.TB, cfg cachex.LocalConfig) *cachex.Local {
 	t.Helper()
 	l, err := cachex.NewLocal(cfg)

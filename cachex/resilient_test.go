@@ -35,7 +35,7 @@ func TestResilientSurvivesRedisShutdown(t *testing.T) {
 	ctx := context.Background()
 
 	// 1. Healthy: distributed, nothing counted.
-	if mode := cachex.DetectMode(ctx, c, cachex.Config{}).Mode; mode != cachex.ModeDistributedAtomic {
+	if mode := detect(t, ctx, c, cachex.Config{}).Mode; mode != cachex.ModeDistributedAtomic {
 		t.Fatalf("mode with Redis up = %v; want distributed_atomic", mode)
 	}
 	held, err := c.Lock(ctx, "job", "a", time.Minute)
@@ -86,7 +86,7 @@ func TestResilientSurvivesRedisShutdown(t *testing.T) {
 	if c.Capabilities().Distributed {
 		t.Fatal("Capabilities claim Distributed while failing open")
 	}
-	if mode := cachex.DetectMode(ctx, c, cachex.Config{}).Mode; mode != cachex.ModeLocalOnly {
+	if mode := detect(t, ctx, c, cachex.Config{}).Mode; mode != cachex.ModeLocalOnly {
 		t.Fatalf("mode with Redis down = %v; want local_only", mode)
 	}
 	if n := logs.FilterMessageSnippet("failing open").Len(); n != 1 {
@@ -96,7 +96,7 @@ func TestResilientSurvivesRedisShutdown(t *testing.T) {
 	// 3. Redis comes back (empty: no persistence): coordination resumes.
 	srv.start()
 	cachextest.Eventually(t, "resilient cache switches back to Redis", r.Healthy)
-	if mode := cachex.DetectMode(ctx, c, cachex.Config{}).Mode; mode != cachex.ModeDistributedAtomic {
+	if mode := detect(t, ctx, c, cachex.Config{}).Mode; mode != cachex.ModeDistributedAtomic {
 		t.Fatalf("mode after recovery = %v; want distributed_atomic", mode)
 	}
 	before := r.Fallbacks()

@@ -25,7 +25,8 @@ type coordination struct {
 // coordinate returns the engine's coordination, creating it on first use
 // (creating a cache starts goroutines, so engines that never need one
 // never start them). It returns nil when the cache cannot be set up: the
-// engine then runs without shared back-off (failing open) and says so.
+// engine then runs without shared back-off (failing open) and says so; and
+// when ctx ends before the mode is known, to detect it on the next use.
 func (e *Engine) coordinate(ctx context.Context) *coordination {
 	e.cmu.Lock()
 	defer e.cmu.Unlock()
@@ -41,8 +42,17 @@ func (e *Engine) coordinate(ctx context.Context) *coordination {
 		}
 		owned = true
 	}
-	co := &coordination{cache: c, owned: owned, mode: cachex.DetectMode(ctx, c, e.cfg.Cache)}
-	var err error
+	co := &coordination{cache: c, owned: owned}
+	mode, err := cachex.DetectMode(ctx, c, e.cfg.Cache)
+	if err != nil {
+		// Only ctx ends it: the caller has given up, and the next use
+		// detects again.
+		if owned {
+			_ = c.Close()
+		}
+		return nil
+	}
+	co.mode = mode
 	if co.gate, err = cachex.NewSystemGate(c, e.cfg.Breaker, e.clk); err == nil {
 		co.toggles, err = cachex.NewToggles(c, engineToggles)
 	}
@@ -149,12 +159,22 @@ func (e *Engine) Status() Status {
 func (e *Engine) Toggle(ctx context.Context, name string) (bool, error) {
 	co := e.coordinate(ctx)
 	if co == nil {
-		return false, errors.New("tasker: no cache for toggles")
+		return false, noToggles(ctx)
 	}
 	if err := co.toggles.Known(name); err != nil {
 		return false, fmt.Errorf("tasker: %w", err)
 	}
 	return co.toggles.Enabled(ctx, name), nil
+}
+
+// noToggles is the error of Toggle and SetToggle without a coordination:
+// the caller's context ended (coordinate gives up then), or there is no
+// cache.
+func noToggles(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("tasker: toggles: %w", err)
+	}
+	return errors.New("tasker: no cache for toggles")
 }
 
 // toggle is Toggle for the engine's own names: off without a cache.
@@ -173,7 +193,7 @@ func (e *Engine) dynamicConcurrency(ctx context.Context) bool {
 func (e *Engine) SetToggle(ctx context.Context, name string, on bool) error {
 	co := e.coordinate(ctx)
 	if co == nil {
-		return errors.New("tasker: no cache for toggles")
+		return noToggles(ctx)
 	}
 	return co.toggles.Set(ctx, name, on)
 }

@@ -213,3 +213,34 @@ func waitForPort(t *testing.T, port int) {
 		time.Sleep(10 * time.Millisecond) // polling a port until it accepts
 	}
 }
+
+// sharedStore is a cache of the user's own that says it is shared: the
+// engine probes it for its mode.
+type sharedStore struct{ *cachex.Local }
+
+func (sharedStore) Capabilities() cachex.Capabilities {
+	return cachex.Capabilities{Distributed: true}
+}
+
+// A first use of the cache on a context already done is refused with the
+// context's error, and the mode is detected on the next use. The probe
+// read the refused Incr and Lock as a store that cannot do them, and the
+// engine kept distributed_basic for its life, its Toggle answering off.
+func TestCoordinationIsNotDetectedOnADoneContext(t *testing.T) {
+	local, err := cachex.NewLocal(cachex.LocalConfig{})
+	must(t, err)
+	t.Cleanup(func() { local.Close() })
+	e := newEngine(t, engine.Config{CacheStore: sharedStore{local}})
+	t.Cleanup(func() { _ = e.Close() })
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if on, err := e.Toggle(done, cachex.ToggleDynamicConcurrency); !errors.Is(err, context.Canceled) {
+		t.Errorf("Toggle on a cancelled context = %v, %v; want context.Canceled", on, err)
+	}
+	if _, err := e.Toggle(context.Background(), cachex.ToggleDynamicConcurrency); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.Status().Mode; m != cachex.ModeDistributedAtomic.String() {
+		t.Fatalf("mode = %q; want distributed_atomic (the probe on a live context)", m)
+	}
+}
