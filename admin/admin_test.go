@@ -1082,3 +1082,24 @@ func TestWorkflowsListsNeverNull(t *testing.T) {
 		t.Fatalf("templates = %#v", body["templates"])
 	}
 }
+
+// GET /api/workers gives every worker the same keys: one whose engine has
+// no Version has "version": "" (engine.WorkerInfo's omitempty dropped it).
+func TestWorkersAPIKeepsItsShape(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	tok := v.token(store.RoleViewer)
+	if _, err := v.st.RegisterWorker(context.Background(), &store.RegisterWorkerParams{ID: "bare-1", Queues: []string{"default"}, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	code, body := v.do("GET", "/api/workers", tok, "")
+	ws, _ := body["workers"].([]any)
+	if code != http.StatusOK || len(ws) != 1 {
+		t.Fatalf("GET /api/workers = %d %v; want one worker", code, body)
+	}
+	w, _ := ws[0].(map[string]any)
+	for _, key := range []string{"id", "queues", "handlers", "version", "concurrency", "started_at", "heartbeat_at", "expires_at"} {
+		if _, ok := w[key]; !ok {
+			t.Errorf("the worker has no %q: %v", key, w)
+		}
+	}
+}

@@ -23,8 +23,8 @@ type WorkerInfo struct {
 	// Handlers are the handler names it runs: DAG step handlers and the
 	// drivers of code-first workflows (WorkflowHandlerPrefix + "ns/name").
 	Handlers    []string  `json:"handlers"`
-	Version     string    `json:"version,omitempty"` // Config.Version
-	Concurrency int       `json:"concurrency"`       // Execution.MaxConcurrency
+	Version     string    `json:"version"`     // Config.Version ("" when unset)
+	Concurrency int       `json:"concurrency"` // Execution.MaxConcurrency
 	StartedAt   time.Time `json:"started_at"`
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 	ExpiresAt   time.Time `json:"expires_at"`

@@ -18,8 +18,8 @@ type Worker struct {
 	// Handlers are the handler names it runs: DAG step handlers and
 	// code-first drivers ("workflow:namespace/name").
 	Handlers    []string  `json:"handlers"`
-	Version     string    `json:"version,omitempty"` // the application's build, from the engine's Config
-	Concurrency int       `json:"concurrency"`       // the most handlers it runs at once
+	Version     string    `json:"version"`     // the application's build, from the engine's Config; "" when it has none
+	Concurrency int       `json:"concurrency"` // the most handlers it runs at once
 	StartedAt   time.Time `json:"started_at"`
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 	ExpiresAt   time.Time `json:"expires_at"`

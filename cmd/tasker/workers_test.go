@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,4 +93,56 @@ func TestWorkersAndExplain(t *testing.T) {
 		t.Fatal("workers or explain changed the database")
 	}
 	mustFail(t, "task 999", "explain", "999", "--db", db)
+}
+
+// Every field `workers --json` names in its help is in every worker of its
+// output, empty or not: a JSON consumer sees one shape. A worker whose
+// engine has no Version lost its "version" key (omitempty on the store's
+// tag), and one with no handlers printed "handlers": null.
+func TestWorkersJSONNamesEveryField(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "reg.db")
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RegisterWorker(ctx, &store.RegisterWorkerParams{ID: "bare-1", Queues: []string{"default"}, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Workers []map[string]any }
+	if err := json.Unmarshal([]byte(mustExecute(t, "workers", "--json", "--db", db)), &out); err != nil || len(out.Workers) != 1 {
+		t.Fatalf("workers --json: %+v (%v)", out, err)
+	}
+	w := out.Workers[0]
+	for _, key := range jsonHelpKeys(t, "workers") {
+		v, ok := w[key]
+		if !ok {
+			t.Errorf("workers --json has no %q (its help names it): %v", key, w)
+		} else if v == nil {
+			t.Errorf("workers --json: %q is null: %v", key, w)
+		}
+	}
+}
+
+// jsonHelpKeys returns the keys the --json help of a command names inside
+// its list's braces ([{"id", "queues", …}]).
+func jsonHelpKeys(t *testing.T, path ...string) []string {
+	t.Helper()
+	cmd, _, err := newRootCmd().Find(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage := cmd.Flags().Lookup("json").Usage
+	inner := regexp.MustCompile(`\[\{(.*)\}\]`).FindStringSubmatch(usage)
+	if inner == nil {
+		t.Fatalf("%s --json help names no fields: %q", strings.Join(path, " "), usage)
+	}
+	var keys []string
+	for _, m := range regexp.MustCompile(`"([a-z_]+)"`).FindAllStringSubmatch(inner[1], -1) {
+		keys = append(keys, m[1])
+	}
+	return keys
 }
