@@ -26,14 +26,14 @@ type Schedule struct {
 	// NextFireAt is the earliest tick not yet handled.
 	NextFireAt time.Time `bun:"next_fire_at,notnull" json:"next_fire_at"`
 	// BufferedAt is a tick held back until the previous run ends.
-	BufferedAt *time.Time `bun:"buffered_at" json:"buffered_at,omitempty"`
+	BufferedAt *time.Time `bun:"buffered_at" json:"buffered_at"`
 	// TriggerAt is when a run was asked for by hand that the leader has
 	// not started yet.
-	TriggerAt  *time.Time `bun:"trigger_at" json:"trigger_at,omitempty"`
-	LastFireAt *time.Time `bun:"last_fire_at" json:"last_fire_at,omitempty"`
-	LastTaskID *int64     `bun:"last_task_id" json:"last_task_id,omitempty"`
+	TriggerAt  *time.Time `bun:"trigger_at" json:"trigger_at"`
+	LastFireAt *time.Time `bun:"last_fire_at" json:"last_fire_at"`
+	LastTaskID *int64     `bun:"last_task_id" json:"last_task_id"`
 	// LastError is why the last firing failed ("" after a success).
-	LastError string    `bun:"last_error,notnull" json:"last_error,omitempty"`
+	LastError string    `bun:"last_error,notnull" json:"last_error"`
 	Revision  int64     `bun:"revision,notnull" json:"revision"`
 	CreatedAt time.Time `bun:"created_at,notnull" json:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at,notnull" json:"updated_at"`

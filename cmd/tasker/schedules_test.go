@@ -107,3 +107,38 @@ func TestSchedulesListJSONEmpty(t *testing.T) {
 		t.Fatalf("schedules list --json:\n%s", out)
 	}
 }
+
+// Every field `schedules list --json` names in its help, and the other
+// fields of a schedule, are in the output of one that never fired: null or
+// "" until it does. omitempty dropped last_fire_at, last_task_id and
+// last_error (and buffered_at, trigger_at), so a consumer reading them saw
+// two shapes of schedule.
+func TestSchedulesListJSONNamesEveryField(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "sched.db")
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := engine.New(engine.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.RegisterWorkflow(e, "ops/report", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Schedule(ctx, "nightly", "0 3 * * *", "ops/report", "full", engine.ScheduleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Schedules []map[string]any }
+	if err := json.Unmarshal([]byte(mustExecute(t, "schedules", "list", "--json", "--db", db)), &out); err != nil || len(out.Schedules) != 1 {
+		t.Fatalf("schedules list --json: %+v (%v)", out, err)
+	}
+	keys := append(jsonHelpKeys(t, "schedules", "list"), "catch_up_window", "jitter", "buffered_at", "trigger_at", "revision", "created_at", "updated_at")
+	for _, key := range keys {
+		if _, ok := out.Schedules[0][key]; !ok {
+			t.Errorf("schedules list --json has no %q: %v", key, out.Schedules[0])
+		}
+	}
+}
