@@ -244,6 +244,21 @@ func TestVersion(t *testing.T) {
 	mustFail(t, `unknown command "x" for "tasker version"`, "version", "x")
 }
 
+// version --json has every key whatever the build: a test binary has no
+// VCS information, and omitempty dropped revision, time and modified (false
+// too), so a consumer saw another shape than from a release build.
+func TestVersionJSONHasEveryKey(t *testing.T) {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(mustExecute(t, "version", "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"module", "version", "revision", "time", "modified", "go", "platform"} {
+		if _, ok := v[key]; !ok {
+			t.Errorf("version --json has no %q: %v", key, v)
+		}
+	}
+}
+
 func regexpQuote(s string) string { return strings.ReplaceAll(s, ".", `\.`) }
 
 // A --workflow no workflow can have is refused before anything is opened:

@@ -12,10 +12,10 @@ import (
 // the Go toolchain embeds.
 type versionInfo struct {
 	Module   string `json:"module"`
-	Version  string `json:"version"` // "(devel)" for a build from a checkout
-	Revision string `json:"revision,omitempty"`
-	Time     string `json:"time,omitempty"`
-	Modified bool   `json:"modified,omitempty"`
+	Version  string `json:"version"`  // "(devel)" for a build from a checkout
+	Revision string `json:"revision"` // "" for a build without VCS information
+	Time     string `json:"time"`
+	Modified bool   `json:"modified"`
 	Go       string `json:"go"`
 	Platform string `json:"platform"`
 }
@@ -70,6 +70,6 @@ func newVersionCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"module", "version", "revision", "time", "modified", "go", "platform"} (revision and time "" for a build without VCS information)`)
 	return cmd
 }
