@@ -68,7 +68,8 @@ exact). It opens the database read-only.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), r)
+				return writeJSON(cmd.OutOrStdout(), reportJSON{Report: r,
+					Health: reportHealthJSON{ReadySteps: r.Health.ReadySteps, OldestReady: r.Health.OldestReady}})
 			}
 			if r.Sampled == 0 && (namespace != "" || workflow != "") {
 				// A misspelt filter reports nothing, as a quiet window
@@ -87,9 +88,26 @@ exact). It opens the database read-only.`,
 	cmd.Flags().DurationVar(&since, "since", time.Hour, "the window: tasks created this long ago until now (1m to 744h)")
 	cmd.Flags().StringVar(&namespace, "namespace", "", "only this namespace's workflows")
 	cmd.Flags().StringVar(&workflow, "workflow", "", `only this workflow ("namespace/name")`)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON (engine.Report)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print the report as JSON (engine.Report, its health only "ready_steps" and "oldest_ready": the rest is a worker's, in its metrics)`)
 	addDBFlag(cmd, &db)
 	return cmd
+}
+
+// reportJSON is engine.Report with the health figures that are the
+// database's. The others (pool, pressure, running handlers, concurrency)
+// are the reporting process's, and this command runs no workers: its idle
+// pool and default limits would read as the service's. Health, the
+// shallower field, hides the Report's own in encoding/json.
+type reportJSON struct {
+	*engine.Report
+	Health reportHealthJSON `json:"health"`
+}
+
+// reportHealthJSON: the steps waiting unclaimed, and how long the oldest
+// has (engine.SystemHealth's ReadySteps and OldestReady).
+type reportHealthJSON struct {
+	ReadySteps  int           `json:"ready_steps"`
+	OldestReady time.Duration `json:"oldest_ready"`
 }
 
 // minReportWindow and maxReportWindow bound report --since, as admin's

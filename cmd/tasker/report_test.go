@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -107,5 +108,32 @@ func TestReportNamespaceFlagIsChecked(t *testing.T) {
 	mustFail(t, `--namespace "ecommerce@1": a namespace has no '/' or '@'`, "report", "--namespace", "ecommerce@1", "--db", db)
 	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a refused command created the database (%v)", err)
+	}
+}
+
+// report --json's health holds the database's figures only, as the text
+// does: the pool, pressure and handler figures were this command's own (an
+// idle pool of 4, none running, the default 32 handlers), which a consumer
+// read as the service's.
+func TestReportJSONHealthIsTheDatabases(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	mustExecute(t, "demo", "--orders", "2", "--db", db)
+	var r struct {
+		Health  map[string]any      `json:"health"`
+		Summary struct{ Tasks int } `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(mustExecute(t, "report", "--json", "--db", db)), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Tasks != 2 {
+		t.Fatalf("report --json summary: %+v", r.Summary)
+	}
+	var keys []string
+	for k := range r.Health {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"oldest_ready", "ready_steps"}) {
+		t.Fatalf("report --json health has %v; want only ready_steps and oldest_ready: %v", keys, r.Health)
 	}
 }
