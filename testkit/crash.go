@@ -279,7 +279,9 @@ func crashRun(c CrashTest, path string, nth int, action faultstore.Action) crash
 		}
 	}
 	die()
-	_ = first.Stop(context.Background())
+	if first != nil { // (nil when its Setup failed)
+		_ = first.Stop(context.Background())
+	}
 	inner.Close()
 	if nth == 0 && err != nil {
 		return crashOutcome{err: err.Error()}
@@ -327,6 +329,7 @@ func crashEngine(c CrashTest, st store.Store, clk *clock.Fake, worker string, fx
 		return nil, err
 	}
 	if err := c.Setup(e, fx); err != nil {
+		_ = e.Stop(context.Background())
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	return e, nil

@@ -2,6 +2,7 @@ package testkit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -147,5 +148,27 @@ func TestCrashEachRefusesAnEmptyKey(t *testing.T) {
 	msg := fatalOf(t, func(ft *fatalT) { testkit.CrashEach(ft, c) })
 	if want := `testkit.CrashEach: the run without a crash recorded 2 side effects with an empty idempotency key (Effects.Record("")`; !strings.Contains(msg, want) {
 		t.Fatalf("CrashEach said %q, want it to contain %q", msg, want)
+	}
+}
+
+// A Setup that fails fails the test, naming its error. Before, CrashEach
+// panicked with a nil pointer dereference stopping the engine it did not
+// get.
+func TestCrashEachReportsAFailedSetup(t *testing.T) {
+	c := crashDAG()
+	c.Setup = func(*engine.Engine, *testkit.Effects) error { return errors.New("no such handler table") }
+	got := ""
+	func() {
+		defer func() {
+			if r := recover(); r != nil && got == "" {
+				got = fmt.Sprint("panic: ", r)
+			}
+		}()
+		ft := &fatalT{TB: t}
+		defer func() { got = ft.msg }()
+		testkit.CrashEach(ft, c)
+	}()
+	if want := "testkit.CrashEach: the run without a crash: setup: no such handler table"; got != want {
+		t.Fatalf("CrashEach with a failing Setup: %q, want %q", got, want)
 	}
 }
