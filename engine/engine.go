@@ -151,6 +151,11 @@ func (e *Engine) HandleFunc(name string, f func(sc *StepContext) (any, error)) e
 // workflows appear as "workflow:namespace/name").
 func (e *Engine) Handlers() []string { return slices.Clone(e.reg.Names()) }
 
+// Handler returns the handler registered under name (by Handle or
+// HandleFunc), so that code given the engine (testkit) can check what a
+// template's steps will run.
+func (e *Engine) Handler(name string) (Handler, bool) { return e.reg.Lookup(name) }
+
 // Register validates a template (every problem at once) and makes it
 // startable as "namespace/name" (the latest registered version) and
 // "namespace/name@version". Its handlers need not be registered in this
@@ -255,6 +260,18 @@ func (e *Engine) Templates() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Template returns a copy of the template registered as name: a
+// "namespace/name@version" that Templates lists, or "namespace/name" for
+// the version registered last. Changing the copy changes nothing
+// registered.
+func (e *Engine) Template(name string) (*Template, bool) {
+	t, err := e.template(name)
+	if err != nil {
+		return nil, false
+	}
+	return t.registered(), true
 }
 
 func (e *Engine) template(name string) (*Template, error) {

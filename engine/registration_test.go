@@ -376,3 +376,29 @@ func TestTemplateRegisteredTwiceWithOtherSettings(t *testing.T) {
 	}
 	must(t, env.Register(base())) // the same again is still allowed
 }
+
+// Handler and Template read what is registered; the template is a copy.
+func TestHandlerAndTemplateLookups(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("charge", noop))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "one", Version: "1", Steps: []engine.StepTemplate{{Name: "charge", Handler: "charge", RetryLimit: 5}}}))
+	if _, ok := env.Handler("charge"); !ok {
+		t.Errorf(`Handler("charge"): not found`)
+	}
+	if h, ok := env.Handler("chrage"); ok || h != nil {
+		t.Errorf(`Handler("chrage") = %v, %v; want nil, false`, h, ok)
+	}
+	for _, name := range []string{"t/one@1", "t/one"} {
+		tpl, ok := env.Template(name)
+		if !ok || tpl.Version != "1" || len(tpl.Steps) != 1 || tpl.Steps[0].RetryLimit != 5 {
+			t.Fatalf("Template(%q) = %+v, %v; want version 1 with step charge (retry limit 5)", name, tpl, ok)
+		}
+		tpl.Steps[0].Handler = "changed"
+	}
+	if tpl, _ := env.Template("t/one@1"); tpl.Steps[0].Handler != "charge" {
+		t.Errorf("changing a copy changed the registered template: handler %q", tpl.Steps[0].Handler)
+	}
+	if _, ok := env.Template("t/two"); ok {
+		t.Errorf(`Template("t/two"): found, want not`)
+	}
+}

@@ -332,6 +332,10 @@ func crashEngine(c CrashTest, st store.Store, clk *clock.Fake, worker string, fx
 		_ = e.Stop(context.Background())
 		return nil, fmt.Errorf("setup: %w", err)
 	}
+	if err := pastTheLimit(e); err != nil {
+		_ = e.Stop(context.Background())
+		return nil, fmt.Errorf("setup: %w", err)
+	}
 	return e, nil
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // attemptFailer is the handler FailOnAttempts returns. Env.Handle and
-// Env.Register know it: an attempt it lists past the retry limit of a
+// Env.Register recognise it: an attempt it lists past the retry limit of a
 // step it runs never comes, so the failure it stands for is never
 // injected, and the test would pass without exercising it.
 type attemptFailer struct {
@@ -63,11 +63,23 @@ func afterTheEnd(err error, attempts []int) string {
 	return fmt.Sprintf("%s: the error ends the step at attempt %d (%s)", never, sorted[0], what)
 }
 
-// stepLimit is a step of a template registered through Env.Register: the
-// handler it runs and the attempts it makes at most.
+// stepLimit is a step of a registered template: the handler it runs and
+// the attempts it makes at most.
 type stepLimit struct {
 	workflow, step, handler string
 	limit                   int
+}
+
+// limitOf is the attempts step st of template t makes at most.
+func limitOf(t *engine.Template, st engine.StepTemplate) stepLimit {
+	s := stepLimit{workflow: t.FullName(), step: st.Name, handler: st.Handler, limit: st.RetryLimit}
+	switch {
+	case st.NotRetryable:
+		s.limit = 1
+	case s.limit == 0:
+		s.limit = store.DefaultRetryLimit
+	}
+	return s
 }
 
 func (s stepLimit) refuse(handler string, f *attemptFailer) error {
@@ -85,60 +97,69 @@ func (s stepLimit) refuse(handler string, f *attemptFailer) error {
 }
 
 // Handle is engine.Engine.Handle, and refuses a FailOnAttempts handler
-// that lists an attempt past the retry limit of a step (of a template
-// registered through Env.Register) that runs it; nothing is registered
-// then.
+// that lists an attempt past the retry limit of a step that runs it, of
+// any template the engine has (registered through Env or on env.Engine);
+// nothing is registered then.
 func (env *Env) Handle(name string, h engine.Handler) error {
 	env.mu.Lock()
 	defer env.mu.Unlock()
 	if f, ok := h.(*attemptFailer); ok {
-		for _, s := range env.steps {
-			if s.handler != name {
+		for _, tn := range env.Templates() {
+			t, ok := env.Engine.Template(tn)
+			if !ok {
 				continue
 			}
-			if err := s.refuse(name, f); err != nil {
-				return err
+			for _, st := range t.Steps {
+				if st.Handler != name {
+					continue
+				}
+				if err := limitOf(t, st).refuse(name, f); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	if err := env.Engine.Handle(name, h); err != nil {
-		return err
-	}
-	if f, ok := h.(*attemptFailer); ok {
-		env.failers[name] = f
-	}
-	return nil
+	return env.Engine.Handle(name, h)
 }
 
 // Register is engine.Engine.Register, and refuses a template with a step
-// whose handler, registered through Env.Handle, is a FailOnAttempts
-// listing an attempt past the step's retry limit; nothing is registered
-// then.
+// whose handler, registered through Env or on env.Engine, is a
+// FailOnAttempts listing an attempt past the step's retry limit; nothing
+// is registered then.
 func (env *Env) Register(t *engine.Template) error {
 	if t == nil {
 		return env.Engine.Register(t) // the engine's own refusal
 	}
 	env.mu.Lock()
 	defer env.mu.Unlock()
-	steps := make([]stepLimit, 0, len(t.Steps))
 	for _, st := range t.Steps {
-		s := stepLimit{workflow: t.FullName(), step: st.Name, handler: st.Handler, limit: st.RetryLimit}
-		switch {
-		case st.NotRetryable:
-			s.limit = 1
-		case s.limit == 0:
-			s.limit = store.DefaultRetryLimit
-		}
-		if f, ok := env.failers[st.Handler]; ok {
-			if err := s.refuse(st.Handler, f); err != nil {
+		h, _ := env.Engine.Handler(st.Handler)
+		if f, ok := h.(*attemptFailer); ok {
+			if err := limitOf(t, st).refuse(st.Handler, f); err != nil {
 				return err
 			}
 		}
-		steps = append(steps, s)
 	}
-	if err := env.Engine.Register(t); err != nil {
-		return err
+	return env.Engine.Register(t)
+}
+
+// pastTheLimit is Env's refusal for an engine that other code set up
+// (CrashEach's Setup): a FailOnAttempts handler listing an attempt past
+// the retry limit of a registered template's step that runs it.
+func pastTheLimit(e *engine.Engine) error {
+	for _, tn := range e.Templates() {
+		t, ok := e.Template(tn)
+		if !ok {
+			continue
+		}
+		for _, st := range t.Steps {
+			h, _ := e.Handler(st.Handler)
+			if f, ok := h.(*attemptFailer); ok {
+				if err := limitOf(t, st).refuse(st.Handler, f); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	env.steps = append(env.steps, steps...)
 	return nil
 }

@@ -272,6 +272,56 @@ func TestFailOnAttemptsPastTheRetryLimitRefused(t *testing.T) {
 	must(t, env.Handle("once", testkit.FailOnAttempts(ok, nil, 1)))
 }
 
+// The refusal sees what was registered on env.Engine directly as well as
+// through Env: before, a FailOnAttempts handler given to env.Engine.Handle
+// (or a template given to env.Engine.Register) was unknown to Env, and
+// Env.Register (Env.Handle) took the other half, the injected failure
+// never coming.
+func TestFailOnAttemptsRefusedPastRegistrationsOnTheEngine(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+	env := testkit.NewEngine(t, nil)
+
+	must(t, env.Engine.Handle("flaky", testkit.FailOnAttempts(ok, nil, 4)))
+	err := env.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "charge", Handler: "flaky"}}})
+	if want := `testkit: FailOnAttempts on handler "flaky" fails attempt 4, but step charge of t/one makes at most 3 attempts`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Register = %v, want it to contain %q", err, want)
+	}
+	if tpl := env.Templates(); len(tpl) != 0 {
+		t.Fatalf("the refused template was registered: %v", tpl)
+	}
+
+	must(t, env.Engine.Register(&engine.Template{Namespace: "t", Name: "once", Steps: []engine.StepTemplate{{Name: "notify", Handler: "once", NotRetryable: true}}}))
+	err = env.Handle("once", testkit.FailOnAttempts(ok, nil, 2))
+	if want := `testkit: FailOnAttempts on handler "once" fails attempt 2, but step notify of t/once makes at most 1 attempt`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Handle = %v, want it to contain %q", err, want)
+	}
+	if h := env.Handlers(); len(h) != 1 || h[0] != "flaky" {
+		t.Fatalf("handlers after the refused one: %v, want only flaky", h)
+	}
+
+	// CrashEach's Setup registers on the engine: it is refused after it.
+	got := fatalOf(t, func(ft *fatalT) {
+		testkit.CrashEach(ft, testkit.CrashTest{
+			Setup: func(e *engine.Engine, _ *testkit.Effects) error {
+				if err := e.Handle("flaky", testkit.FailOnAttempts(ok, nil, 4)); err != nil {
+					return err
+				}
+				return e.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "charge", Handler: "flaky"}}})
+			},
+			Start: func(ctx context.Context, e *engine.Engine) (int64, error) {
+				h, err := e.Start(ctx, "t/one", nil)
+				if err != nil {
+					return 0, err
+				}
+				return h.TaskID, nil
+			},
+		})
+	})
+	if want := `testkit.CrashEach: the run without a crash: setup: testkit: FailOnAttempts on handler "flaky" fails attempt 4, but step charge of t/one makes at most 3 attempts`; !strings.Contains(got, want) {
+		t.Fatalf("CrashEach: Fatalf %q, want it to contain %q", got, want)
+	}
+}
+
 // The fake clock refuses to be moved backwards, naming the call: before,
 // Clock.Advance(-d) and Clock.Set of an earlier time did nothing (the clock
 // never runs backwards), and the test went on as if it had moved.

@@ -120,12 +120,10 @@ type Env struct {
 	t      testing.TB
 	queues []string // the queues the engine claims from
 
-	// mu guards what Handle and Register keep to refuse a FailOnAttempts
-	// attempt past a step's retry limit: the FailOnAttempts handlers by
-	// name, and the steps of the templates registered.
-	mu      sync.Mutex
-	failers map[string]*attemptFailer
-	steps   []stepLimit
+	// mu makes Handle's and Register's check of what the engine has and
+	// their registration one step, so that two of them at once cannot each
+	// take half of a FailOnAttempts attempt past a step's retry limit.
+	mu sync.Mutex
 }
 
 // NewEngine returns an engine on a fresh SQLite store with a fake clock.
@@ -166,7 +164,7 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	if len(queues) == 0 {
 		queues = []string{store.DefaultQueue}
 	}
-	return &Env{Engine: e, Store: s, Clock: Clock{Fake: fake, t: t}, t: t, queues: queues, failers: map[string]*attemptFailer{}}
+	return &Env{Engine: e, Store: s, Clock: Clock{Fake: fake, t: t}, t: t, queues: queues}
 }
 
 // maxRounds bounds the rounds (run, rescue, move the clock) of
@@ -419,8 +417,9 @@ func (env *Env) AssertStepHistory(id int64, step string, want ...string) {
 // attempt. A nil h, no attempts or an attempt below 1 is a mistake in the
 // test, and panics here, where it is made. So is an attempt past the retry
 // limit of a step that runs the handler, which would never come: Env.Handle
-// or Env.Register, whichever of the two comes second, refuses it, naming
-// the step, the attempt and the limit. An err that ends the step
+// or Env.Register, whichever of the two comes second (the first may be
+// made on env.Engine), refuses it, naming the step, the attempt and the
+// limit; CrashEach does after its Setup. An err that ends the step
 // (engine.Permanent, engine.Skip) beside more than one attempt panics
 // too: the later ones never come.
 func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler {
