@@ -23,6 +23,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/store"
 )
 
 // Workflow is the registered name.
@@ -131,11 +132,22 @@ type Options struct {
 	Backoff  retry.Policy // between attempts (default one second)
 }
 
-// Register registers the workflow on e. A negative Options.Attempts is
-// refused.
+// Register registers the workflow on e. A negative Options.Attempts, or
+// one above store.MaxCount, is refused, and so is a Backoff the engine
+// would refuse (see retry.Policy.Validate) or one given with Attempts 1:
+// each would fail every trip at its first booking.
 func Register(e *engine.Engine, o Options) error {
 	if o.Attempts < 0 {
 		return fmt.Errorf("saga.Register: Options.Attempts %d is negative", o.Attempts)
+	}
+	if o.Attempts > store.MaxCount {
+		return fmt.Errorf("saga.Register: Options.Attempts %d is above %d (store.MaxCount)", o.Attempts, store.MaxCount)
+	}
+	if err := o.Backoff.Validate(); err != nil {
+		return fmt.Errorf("saga.Register: Options.Backoff: %w", err)
+	}
+	if o.Attempts == 1 && o.Backoff != (retry.Policy{}) {
+		return fmt.Errorf("saga.Register: Options.Backoff with Options.Attempts 1: a booking is not retried, so there is no backoff to wait")
 	}
 	if o.Agency == nil {
 		o.Agency = &Agency{}
@@ -143,8 +155,14 @@ func Register(e *engine.Engine, o Options) error {
 	if o.Attempts == 0 {
 		o.Attempts = 3
 	}
-	if o.Backoff == (retry.Policy{}) {
-		o.Backoff = retry.Policy{Base: time.Second, Max: time.Second}
+	// One attempt has no retry to wait for: the engine refuses a backoff
+	// on such a step (WithStepBackoff).
+	stepOpts := []engine.StepOption{engine.WithStepRetryLimit(o.Attempts)}
+	if o.Attempts > 1 {
+		if o.Backoff == (retry.Policy{}) {
+			o.Backoff = retry.Policy{Base: time.Second, Max: time.Second}
+		}
+		stepOpts = append(stepOpts, engine.WithStepBackoff(o.Backoff))
 	}
 	a := o.Agency
 	return engine.RegisterWorkflow(e, Workflow, func(wctx *engine.WorkflowContext, t Trip) (Outcome, error) {
@@ -153,7 +171,7 @@ func Register(e *engine.Engine, o Options) error {
 			id, err := engine.Step(wctx, "book-"+service, func(ctx context.Context) (string, error) {
 				info, _ := engine.StepInfoFrom(ctx)
 				return a.Book(info.IdempotencyKey, service, t)
-			}, engine.WithStepRetryLimit(o.Attempts), engine.WithStepBackoff(o.Backoff))
+			}, stepOpts...)
 			var failed *engine.StepFailedError
 			if errors.As(err, &failed) {
 				return compensate(wctx, a, booked, service, failed)

@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/examples/saga"
+	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/testkit"
 )
@@ -149,5 +151,63 @@ func TestRegisterRefusesNegativeAttempts(t *testing.T) {
 	err := saga.Register(env.Engine, saga.Options{Attempts: -1})
 	if want := "saga.Register: Options.Attempts -1 is negative"; err == nil || err.Error() != want {
 		t.Fatalf("Register: %v, want %q", err, want)
+	}
+}
+
+// One attempt per booking is a trip that books, or compensates at the
+// first failure, without retrying. Before, the default backoff was given
+// to steps making one attempt, which the engine refuses, and every trip
+// failed at its first booking.
+func TestSagaOneAttempt(t *testing.T) {
+	ctx := context.Background()
+	for _, down := range []string{"", "hotel"} {
+		env := testkit.NewEngine(t, nil)
+		agency := &saga.Agency{}
+		if down != "" {
+			agency.Down(down)
+		}
+		if err := saga.Register(env.Engine, saga.Options{Agency: agency, Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+		h, err := saga.Start(ctx, env.Engine, saga.Trip{ID: "T", Traveller: "ann"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.RunUntilDone(h.TaskID)
+		out, err := h.Result(ctx)
+		if err != nil {
+			t.Fatalf("down=%q: the workflow failed: %v", down, err)
+		}
+		if want := map[string]string{"": "booked", "hotel": "compensated"}[down]; out.Status != want {
+			t.Fatalf("down=%q: status %q, want %q", down, out.Status, want)
+		}
+		for _, s := range env.DurableSteps(h.TaskID) {
+			if s.Attempts != 1 {
+				t.Fatalf("down=%q: step %s made %d attempts, want 1", down, s.Name, s.Attempts)
+			}
+		}
+	}
+}
+
+// A backoff that cannot be used is refused by Register, naming it: a bare
+// number of nanoseconds, or a backoff beside one attempt (no retry to wait
+// for). Before, Register took it and every trip failed at its first
+// booking.
+func TestRegisterRefusesAnUnusableBackoff(t *testing.T) {
+	for _, c := range []struct {
+		o    saga.Options
+		want string
+	}{
+		{saga.Options{Backoff: retry.Policy{Base: 2}}, "saga.Register: Options.Backoff: retry base 2ns is under a millisecond"},
+		{saga.Options{Attempts: 1, Backoff: retry.Policy{Base: time.Second}}, "saga.Register: Options.Backoff with Options.Attempts 1: a booking is not retried, so there is no backoff to wait"},
+	} {
+		env := testkit.NewEngine(t, nil)
+		err := saga.Register(env.Engine, c.o)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Register(%+v): %v, want %q", c.o, err, c.want)
+		}
+		if h := env.Handlers(); len(h) != 0 {
+			t.Errorf("Register(%+v) refused, but registered %v", c.o, h)
+		}
 	}
 }
