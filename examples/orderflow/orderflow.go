@@ -78,7 +78,8 @@ type Options struct {
 	// value turns the flakiness off.
 	FlakyEvery int
 	// PaymentBackoff, when not zero, replaces DemoBackoff on the payment
-	// step of the template Register registers.
+	// step of the template Register registers (RegisterHandlers, which
+	// registers no template, refuses it).
 	PaymentBackoff retry.Policy
 	// Ledger, when set, receives one line per completed side effect: the
 	// step's idempotency key. Writes are serialised (across every engine
@@ -117,9 +118,13 @@ func Template() *engine.Template {
 	}
 }
 
-// Register registers the handlers and the template on e.
+// Register registers the handlers and the template on e. A PaymentBackoff
+// the engine would refuse is refused before anything is registered.
 func Register(e *engine.Engine, opts Options) error {
-	if err := RegisterHandlers(e, opts); err != nil {
+	if err := opts.PaymentBackoff.Validate(); err != nil {
+		return fmt.Errorf("orderflow.Register: Options.PaymentBackoff: %w", err)
+	}
+	if err := registerHandlers(e, opts); err != nil {
 		return err
 	}
 	t := Template()
@@ -134,8 +139,16 @@ func Register(e *engine.Engine, opts Options) error {
 }
 
 // RegisterHandlers registers only the handlers (for templates loaded from
-// elsewhere, such as the YAML example).
+// elsewhere, such as the YAML example). Options.PaymentBackoff is refused:
+// the template it would set is not this function's.
 func RegisterHandlers(e *engine.Engine, opts Options) error {
+	if opts.PaymentBackoff != (retry.Policy{}) {
+		return errors.New("orderflow.RegisterHandlers: Options.PaymentBackoff applies to the template Register registers, and RegisterHandlers registers none (set the backoff in your template)")
+	}
+	return registerHandlers(e, opts)
+}
+
+func registerHandlers(e *engine.Engine, opts Options) error {
 	h := &handlers{opts: opts}
 	return errors.Join(
 		e.HandleFunc(HandlerValidateCart, h.validateCart),

@@ -166,3 +166,41 @@ func TestEmptyCartFailsPermanently(t *testing.T) {
 		t.Fatalf("outcome %s %s, want error about no items", out.State, out.Error)
 	}
 }
+
+// Options.PaymentBackoff is the backoff of the template Register
+// registers: RegisterHandlers, which registers no template, refuses it
+// rather than drop it, and Register refuses one the engine would before
+// registering anything. Before, RegisterHandlers ignored it without a word,
+// and Register left the handlers registered when the template was refused.
+func TestPaymentBackoffRefusedWhereItCannotApply(t *testing.T) {
+	newBare := func() *engine.Engine {
+		st, err := sqlite.Open(context.Background(), sqlite.Memory, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		e, err := engine.New(engine.Config{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, c := range []struct {
+		name     string
+		register func(*engine.Engine, orderflow.Options) error
+		backoff  retry.Policy
+		want     string
+	}{
+		{"RegisterHandlers", orderflow.RegisterHandlers, retry.Policy{Base: time.Second}, "orderflow.RegisterHandlers: Options.PaymentBackoff applies to the template Register registers, and RegisterHandlers registers none"},
+		{"Register", orderflow.Register, retry.Policy{Base: 2}, "orderflow.Register: Options.PaymentBackoff: retry base 2ns is under a millisecond"},
+	} {
+		e := newBare()
+		err := c.register(e, orderflow.Options{PaymentBackoff: c.backoff})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+		if h, tpl := e.Handlers(), e.Templates(); len(h)+len(tpl) != 0 {
+			t.Errorf("%s refused, but registered %v %v", c.name, h, tpl)
+		}
+	}
+}
