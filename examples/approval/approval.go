@@ -89,11 +89,15 @@ type Options struct {
 }
 
 // Register registers the workflow on e. A negative Options.Wait is
-// refused.
+// refused, and so is one under a millisecond (a bare number is
+// nanoseconds), which engine.WaitEvent refuses.
 func Register(e *engine.Engine, o Options) error {
+	// Either way the workflow would charge, then fail at its wait.
 	if o.Wait < 0 {
-		// The workflow would charge, then fail at its wait.
 		return fmt.Errorf("approval.Register: Options.Wait %s is negative", o.Wait)
+	}
+	if o.Wait > 0 && o.Wait < time.Millisecond {
+		return fmt.Errorf("approval.Register: Options.Wait %s is under a millisecond: a bare number is nanoseconds (write %d * time.Hour, not %d)", o.Wait, int64(o.Wait), int64(o.Wait))
 	}
 	if o.Ledger == nil {
 		o.Ledger = &Ledger{}

@@ -76,3 +76,18 @@ func TestRegisterRefusesANegativeWait(t *testing.T) {
 		t.Fatalf("Register: %v, want %q", err, want)
 	}
 }
+
+// A wait under a millisecond is refused by Register: a bare number is
+// nanoseconds (Wait: 72 meant 72 hours). Before, it was accepted, and each
+// expense was charged before the workflow failed at its wait, which the
+// engine refuses.
+func TestRegisterRefusesAWaitUnderAMillisecond(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	err := approval.Register(env.Engine, approval.Options{Wait: 72})
+	if want := "approval.Register: Options.Wait 72ns is under a millisecond: a bare number is nanoseconds (write 72 * time.Hour, not 72)"; err == nil || err.Error() != want {
+		t.Fatalf("Register: %v, want %q", err, want)
+	}
+	if h := env.Handlers(); len(h) != 0 {
+		t.Fatalf("Register refused, but registered %v", h)
+	}
+}
