@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -29,7 +31,9 @@ type StepContextParams struct {
 	IdempotencyKey string
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
-	// Input is the task's input as JSON (what StepContext.Input decodes).
+	// Input is the task's input as JSON (what StepContext.Input decodes):
+	// a JSON object, as every task's is (default {}, the input of a task
+	// started with none).
 	Input json.RawMessage
 	// Config is the step's handler config as JSON (StepContext.Config).
 	Config json.RawMessage
@@ -44,9 +48,27 @@ type StepContextParams struct {
 // call a Handler directly. ctx supplies the deadline and cancellation the
 // handler sees. The engine builds its own StepContexts from claimed steps.
 // A negative Attempt, TaskID or StepID (no run has one) is refused
-// (store.ErrInvalid), naming each.
+// (store.ErrInvalid), naming each, and so are an Input that is not a JSON
+// object and a Config or dependency result that is not JSON: no claimed
+// step carries one, and the handler would fail decoding it, far from the
+// mistake, or be tested on an input no task has.
 func NewStepContext(ctx context.Context, p StepContextParams) (*StepContext, error) {
 	var errs []error
+	if len(p.Input) == 0 {
+		p.Input = json.RawMessage("{}")
+	} else if !json.Valid(p.Input) {
+		errs = append(errs, fmt.Errorf("%w: StepContextParams.Input is not valid JSON: %.60q", store.ErrInvalid, p.Input))
+	} else if !isJSONObject(p.Input) {
+		errs = append(errs, fmt.Errorf("%w: StepContextParams.Input is %.60s, not a JSON object (a task's input is one: Start refuses any other)", store.ErrInvalid, p.Input))
+	}
+	if len(p.Config) > 0 && !json.Valid(p.Config) {
+		errs = append(errs, fmt.Errorf("%w: StepContextParams.Config is not valid JSON: %.60q", store.ErrInvalid, p.Config))
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Deps)) {
+		if raw := p.Deps[name]; len(raw) > 0 && !json.Valid(raw) {
+			errs = append(errs, fmt.Errorf("%w: StepContextParams.Deps[%q] is not valid JSON: %.60q", store.ErrInvalid, name, raw))
+		}
+	}
 	if p.Attempt < 0 {
 		errs = append(errs, fmt.Errorf("%w: StepContextParams.Attempt must be at least 1 (0 means 1), got %d", store.ErrInvalid, p.Attempt))
 	}
@@ -75,4 +97,17 @@ func NewStepContext(ctx context.Context, p StepContextParams) (*StepContext, err
 	return &StepContext{Context: ctx, TaskID: p.TaskID, StepID: p.StepID, Workflow: p.Workflow, Step: p.Step, Handler: p.Handler,
 		Attempt: p.Attempt, IdempotencyKey: p.IdempotencyKey, Logger: p.Logger, skippable: p.Skippable,
 		input: store.JSON(p.Input), config: store.JSON(p.Config), deps: deps}, nil
+}
+
+// isJSONObject reports whether doc, valid JSON, is an object: what a
+// task's input is (Start refuses any other).
+func isJSONObject(doc []byte) bool {
+	for _, b := range doc {
+		switch b {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return b == '{'
+	}
+	return false
 }

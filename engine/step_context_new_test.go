@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -26,5 +27,36 @@ func TestNewStepContextAttempt(t *testing.T) {
 		if err != nil || sc.Attempt != want {
 			t.Fatalf("attempt %d: %v, %v; want attempt %d", give, sc, err, want)
 		}
+	}
+}
+
+// NewStepContext refuses what no claimed step carries: an Input that is
+// not a JSON object (Start refuses any other), and a Config or a
+// dependency's result that is not JSON, naming each; a nil Input is the
+// input of a task started with none ({}). Before, each was taken, and the
+// handler failed decoding it, far from the mistake, or passed on an input
+// no task has.
+func TestNewStepContextRefusesWhatNoStepCarries(t *testing.T) {
+	for _, c := range []struct {
+		p    engine.StepContextParams
+		want string
+	}{
+		{engine.StepContextParams{Input: json.RawMessage(`"order 42"`)}, `StepContextParams.Input is "order 42", not a JSON object`},
+		{engine.StepContextParams{Input: json.RawMessage(`{"a":`)}, `StepContextParams.Input is not valid JSON`},
+		{engine.StepContextParams{Config: json.RawMessage(`{gateway: x}`)}, `StepContextParams.Config is not valid JSON`},
+		{engine.StepContextParams{Deps: map[string]json.RawMessage{"quote": json.RawMessage(`{amount`)}}, `StepContextParams.Deps["quote"] is not valid JSON`},
+	} {
+		_, err := engine.NewStepContext(context.Background(), c.p)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewStepContext(%+v): %v, want store.ErrInvalid containing %q", c.p, err, c.want)
+		}
+	}
+	sc, err := engine.NewStepContext(context.Background(), engine.StepContextParams{Deps: map[string]json.RawMessage{"none": nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in struct{ OrderID int }
+	if err := sc.Input(&in); err != nil {
+		t.Fatalf("Input of a StepContext without one: %v, want the empty object a task started with nil has", err)
 	}
 }

@@ -99,6 +99,12 @@ func TestKitRefusesMistakes(t *testing.T) {
 			env.DurableSteps(h.TaskID)
 		}},
 		{"RunStep raw input not JSON", `testkit: input is not valid JSON: "order 42"`, func(ft *fatalT) { _, _ = testkit.RunStep(ft, ok, []byte("order 42"), nil, nil) }},
+		// A task's input is a JSON object (Start refuses any other): the
+		// handler was tested on an input no task has.
+		{"RunStep input not an object", `testkit: RunStep: the input is "order 42", not a JSON object: a task's input is one (Start refuses any other)`, func(ft *fatalT) {
+			_, _ = testkit.RunStep(ft, ok, "order 42", nil, nil)
+		}},
+		{"RunStep raw input not an object", `testkit: RunStep: the input is [1,2], not a JSON object`, func(ft *fatalT) { _, _ = testkit.RunStep(ft, ok, json.RawMessage(`[1,2]`), nil, nil) }},
 	} {
 		if got := fatalOf(t, c.f); got == "" || !strings.Contains(got, c.want) {
 			t.Errorf("%s: Fatalf %q, want it to contain %q", c.name, got, c.want)

@@ -80,11 +80,13 @@ func (r *StepResult) Decode(v any) error {
 // engine.Skip from a step that is not Skippable, a permanent error. The
 // result is returned even with an error.
 //
-// Encoding input, deps or config failing fails the test, and so do a nil
-// handler, a json.RawMessage or []byte that is not valid JSON, a negative
-// StepOptions number, a Timeout under a millisecond (a bare number is
-// nanoseconds), and a Workflow that is not "namespace/name". RunStep is the unit test of a step;
-// NewEngine runs whole workflows.
+// Encoding input, deps or config failing fails the test, and so do an
+// input that is not a JSON object (a task's input is one: Start refuses
+// any other), a nil handler, a json.RawMessage or []byte that is not valid
+// JSON, a negative StepOptions number, a Timeout under a millisecond (a
+// bare number is nanoseconds), and a Workflow that is not
+// "namespace/name". RunStep is the unit test of a step; NewEngine runs
+// whole workflows.
 //
 //	res, err := testkit.RunStep(t, charge, map[string]int{"order_id": 42},
 //		map[string]any{"validate": Cart{Total: 10}}, nil)
@@ -139,9 +141,15 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	if log == nil {
 		log = zaptest.NewLogger(t)
 	}
+	in := encode(t, "input", input, []byte("{}"))
+	if !strings.HasPrefix(strings.TrimLeft(string(in), " \t\r\n"), "{") {
+		// The engine's StepContext always carries one: a handler tested on
+		// anything else is tested on an input no task has.
+		t.Fatalf("testkit: RunStep: the input is %.60s, not a JSON object: a task's input is one (Start refuses any other)", in)
+	}
 	p := engine.StepContextParams{TaskID: o.TaskID, StepID: o.StepID, Workflow: o.Workflow, Step: o.Step, Handler: o.Handler,
 		Attempt: o.Attempt, Skippable: o.Skippable, IdempotencyKey: o.IdempotencyKey, // NewStepContext derives the engine's key when empty
-		Input: encode(t, "input", input, []byte("{}")), Deps: make(map[string]json.RawMessage, len(deps))}
+		Input: in, Deps: make(map[string]json.RawMessage, len(deps))}
 	if o.Config != nil {
 		p.Config = encode(t, "config", o.Config, nil)
 	}
