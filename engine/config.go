@@ -149,12 +149,19 @@ const MinPollInterval = time.Millisecond
 // defaultMaxConcurrency is ExecutionConfig.MaxConcurrency when it is 0.
 const defaultMaxConcurrency = 32
 
+// MaxConcurrencyLimit is the largest ExecutionConfig.MaxConcurrency (and
+// MinConcurrency): Run allocates its completion buffer for four outcomes
+// per slot up front, so a larger limit allocated gigabytes before running
+// anything, and past about 10^11 panicked (makechan: size out of range).
+// A million handlers at once is past what one process serves.
+const MaxConcurrencyLimit = 1 << 20
+
 // ExecutionConfig tunes workers. A duration in it is 0 (its default) or at
 // least a millisecond: a bare number is nanoseconds (LeaseTTL: 30 is 30 ns,
 // not 30 s), so a shorter one is refused.
 type ExecutionConfig struct {
 	// MinConcurrency and MaxConcurrency bound the handlers running at once
-	// (defaults 1 and 32). The limit is MaxConcurrency unless the
+	// (defaults 1 and 32; at most MaxConcurrencyLimit). The limit is MaxConcurrency unless the
 	// dynamic_concurrency toggle is on (cachex.ToggleDynamicConcurrency,
 	// see Engine.SetToggle): then, on PostgreSQL, it starts at 60 % of the
 	// pool's connections and moves between the two every TuneInterval with
@@ -306,6 +313,14 @@ func (c *Config) validateSettings() error {
 	}{{"min concurrency", e.MinConcurrency}, {"max concurrency", e.MaxConcurrency}, {"batch size", e.BatchSize}} {
 		if f.v < 0 {
 			bad("config: execution %s %d is negative (0 for the default)", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"min concurrency", e.MinConcurrency}, {"max concurrency", e.MaxConcurrency}} {
+		if f.v > MaxConcurrencyLimit {
+			bad("config: execution %s %d is above %d (engine.MaxConcurrencyLimit)", f.name, f.v, MaxConcurrencyLimit)
 		}
 	}
 	if maxC := cmp.Or(e.MaxConcurrency, defaultMaxConcurrency); e.MaxConcurrency >= 0 && e.MinConcurrency > maxC {

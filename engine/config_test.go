@@ -138,3 +138,28 @@ func TestConfigRefusesNilPointers(t *testing.T) {
 		}()
 	}
 }
+
+// TestConfigRefusesAnUnrunnableConcurrency: a MaxConcurrency (or
+// MinConcurrency) above engine.MaxConcurrencyLimit is refused naming it.
+// Before, New took MaxConcurrency 1<<40 and Run panicked (makechan: size
+// out of range) allocating the completion buffer sized by it; values
+// below that made Run allocate gigabytes up front.
+func TestConfigRefusesAnUnrunnableConcurrency(t *testing.T) {
+	for _, c := range []struct {
+		x    engine.ExecutionConfig
+		want string
+	}{
+		{engine.ExecutionConfig{MaxConcurrency: 1 << 40}, "config: execution max concurrency 1099511627776 is above 1048576 (engine.MaxConcurrencyLimit)"},
+		{engine.ExecutionConfig{MaxConcurrency: engine.MaxConcurrencyLimit + 1}, "execution max concurrency 1048577 is above 1048576"},
+		{engine.ExecutionConfig{MinConcurrency: 1 << 21, MaxConcurrency: 1 << 21}, "execution min concurrency 2097152 is above 1048576"},
+	} {
+		err := (&engine.Config{Execution: c.x}).Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(%+v): %v, want an error saying %q", c.x, err, c.want)
+		}
+	}
+	err := (&engine.Config{Store: nil, Execution: engine.ExecutionConfig{MaxConcurrency: engine.MaxConcurrencyLimit}}).Validate()
+	if err == nil || strings.Contains(err.Error(), "concurrency") {
+		t.Errorf("Validate(MaxConcurrency: MaxConcurrencyLimit): %v, want only the missing Store", err)
+	}
+}
