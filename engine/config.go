@@ -174,7 +174,8 @@ type ExecutionConfig struct {
 	// TuneInterval is how often the concurrency limit, the pool's pressure
 	// and the toggles of the two are re-read (default 1 s).
 	TuneInterval time.Duration
-	// BatchSize is the most steps claimed in one transaction (default 100).
+	// BatchSize is the most steps claimed in one transaction (default 100;
+	// at most store.MaxCount).
 	// With the adaptive_batching toggle on (ToggleAdaptiveBatching) the
 	// claim loop picks its size up to this from its earlier claims'
 	// outcomes; Status().Batch says which and why.
@@ -322,6 +323,9 @@ func (c *Config) validateSettings() error {
 		if f.v > MaxConcurrencyLimit {
 			bad("config: execution %s %d is above %d (engine.MaxConcurrencyLimit)", f.name, f.v, MaxConcurrencyLimit)
 		}
+	}
+	if e.BatchSize > store.MaxCount {
+		bad("config: execution batch size %d is above %d (store.MaxCount, the most steps a claim takes)", e.BatchSize, store.MaxCount)
 	}
 	if maxC := cmp.Or(e.MaxConcurrency, defaultMaxConcurrency); e.MaxConcurrency >= 0 && e.MinConcurrency > maxC {
 		bad("config: execution min concurrency %d exceeds max %d", e.MinConcurrency, maxC)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
@@ -161,5 +162,20 @@ func TestConfigRefusesAnUnrunnableConcurrency(t *testing.T) {
 	err := (&engine.Config{Store: nil, Execution: engine.ExecutionConfig{MaxConcurrency: engine.MaxConcurrencyLimit}}).Validate()
 	if err == nil || strings.Contains(err.Error(), "concurrency") {
 		t.Errorf("Validate(MaxConcurrency: MaxConcurrencyLimit): %v, want only the missing Store", err)
+	}
+}
+
+// TestConfigRefusesABatchNoClaimTakes: a BatchSize above store.MaxCount,
+// the most steps a claim takes, is refused naming it. Before, New took
+// BatchSize 1<<40 and every RunOnce failed ("claiming steps: limit: must
+// be at least 1 and at most 2147483647").
+func TestConfigRefusesABatchNoClaimTakes(t *testing.T) {
+	err := (&engine.Config{Execution: engine.ExecutionConfig{BatchSize: 1 << 40}}).Validate()
+	if want := "config: execution batch size 1099511627776 is above 2147483647 (store.MaxCount, the most steps a claim takes)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate(BatchSize 1<<40): %v, want an error saying %q", err, want)
+	}
+	err = (&engine.Config{Execution: engine.ExecutionConfig{BatchSize: store.MaxCount}}).Validate()
+	if err == nil || strings.Contains(err.Error(), "batch size") {
+		t.Errorf("Validate(BatchSize store.MaxCount): %v, want only the missing Store", err)
 	}
 }
