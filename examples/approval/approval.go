@@ -140,7 +140,17 @@ func Register(e *engine.Engine, o Options) error {
 }
 
 // Start starts the workflow for one expense; starting the same expense ID
-// again returns the first workflow.
+// again returns the first workflow. An expense with an empty ID or
+// Employee, or an amount that is not positive, is refused, naming the
+// field, and nothing is started (the workflow would charge it).
 func Start(ctx context.Context, e *engine.Engine, x Expense) (*engine.WorkflowHandle[Outcome], error) {
+	switch {
+	case x.ID == "":
+		return nil, errors.New("approval.Start: Expense.ID is empty: it keys the workflow (a second start of the same expense finds the first)")
+	case x.Employee == "":
+		return nil, errors.New("approval.Start: Expense.Employee is empty: name who spent it")
+	case x.Cents <= 0:
+		return nil, fmt.Errorf("approval.Start: Expense.Cents %d: an expense is a positive amount", x.Cents)
+	}
 	return engine.StartWorkflow[Expense, Outcome](ctx, e, Workflow, x, engine.WithIdempotencyKey(x.ID))
 }

@@ -91,3 +91,36 @@ func TestRegisterRefusesAWaitUnderAMillisecond(t *testing.T) {
 		t.Fatalf("Register refused, but registered %v", h)
 	}
 }
+
+// An expense no one can approve is refused by Start, naming the field, and
+// nothing is started: an empty ID (the workflow's idempotency key), an
+// empty Employee, and an amount that is not positive (as `tasker approval
+// start` refuses them). Before, a negative expense was charged, and an
+// empty ID was refused with advice about WithIdempotencyKey, an option the
+// caller never gave.
+func TestStartRefusesAnExpenseNoOneCanApprove(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	if err := approval.Register(env.Engine, approval.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		x    approval.Expense
+		want string
+	}{
+		{approval.Expense{Employee: "ann", Cents: 4200}, "approval.Start: Expense.ID is empty: it keys the workflow (a second start of the same expense finds the first)"},
+		{approval.Expense{ID: "exp-1", Cents: 4200}, "approval.Start: Expense.Employee is empty: name who spent it"},
+		{approval.Expense{ID: "exp-1", Employee: "ann", Cents: -4200}, "approval.Start: Expense.Cents -4200: an expense is a positive amount"},
+		{approval.Expense{ID: "exp-1", Employee: "ann"}, "approval.Start: Expense.Cents 0: an expense is a positive amount"},
+	} {
+		if _, err := approval.Start(context.Background(), env.Engine, c.x); err == nil || err.Error() != c.want {
+			t.Errorf("Start(%+v): %v, want %q", c.x, err, c.want)
+		}
+	}
+	counts, err := env.Store.CountByState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts.Tasks) != 0 {
+		t.Fatalf("refused starts wrote tasks: %+v", counts.Tasks)
+	}
+}
