@@ -203,7 +203,10 @@ func compensate(wctx *engine.WorkflowContext, a *Agency, booked []string, servic
 }
 
 // Start starts the workflow for a trip; starting the same trip ID again
-// returns the first workflow.
+// returns the first workflow. A trip without an ID is refused.
 func Start(ctx context.Context, e *engine.Engine, t Trip) (*engine.WorkflowHandle[Outcome], error) {
+	if t.ID == "" {
+		return nil, errors.New("saga.Start: Trip.ID is empty: it keys the workflow (a second start of the same trip finds the first)")
+	}
 	return engine.StartWorkflow[Trip, Outcome](ctx, e, Workflow, t, engine.WithIdempotencyKey(t.ID))
 }

@@ -211,3 +211,17 @@ func TestRegisterRefusesAnUnusableBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A trip without an ID is refused by Start, naming the field: the ID keys
+// the workflow. Before, the engine refused it with advice about
+// WithIdempotencyKey, an option the caller never gave.
+func TestStartRefusesATripWithoutID(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	if err := saga.Register(env.Engine, saga.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := saga.Start(context.Background(), env.Engine, saga.Trip{Traveller: "ann"})
+	if want := "saga.Start: Trip.ID is empty: it keys the workflow (a second start of the same trip finds the first)"; err == nil || err.Error() != want {
+		t.Fatalf("Start: %v, want %q", err, want)
+	}
+}
