@@ -200,6 +200,7 @@ func TestRegisterRefusesAnUnusableBackoff(t *testing.T) {
 	}{
 		{saga.Options{Backoff: retry.Policy{Base: 2}}, "saga.Register: Options.Backoff: retry base 2ns is under a millisecond"},
 		{saga.Options{Attempts: 1, Backoff: retry.Policy{Base: time.Second}}, "saga.Register: Options.Backoff with Options.Attempts 1: a booking is not retried, so there is no backoff to wait"},
+		{saga.Options{Attempts: store.MaxCount + 1}, "saga.Register: Options.Attempts 2147483648 is above 2147483647 (store.MaxCount)"},
 	} {
 		env := testkit.NewEngine(t, nil)
 		err := saga.Register(env.Engine, c.o)
