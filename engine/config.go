@@ -161,8 +161,8 @@ const MaxConcurrencyLimit = 1 << 20
 // not 30 s), so a shorter one is refused.
 type ExecutionConfig struct {
 	// MinConcurrency and MaxConcurrency bound the handlers running at once
-	// (defaults 1 and 32; at most MaxConcurrencyLimit). The limit is MaxConcurrency unless the
-	// dynamic_concurrency toggle is on (cachex.ToggleDynamicConcurrency,
+	// (defaults 1 and 32; at most MaxConcurrencyLimit). The limit is
+	// MaxConcurrency unless the dynamic_concurrency toggle is on (cachex.ToggleDynamicConcurrency,
 	// see Engine.SetToggle): then, on PostgreSQL, it starts at 60 % of the
 	// pool's connections and moves between the two every TuneInterval with
 	// the pool's pressure and with how handlers spend their time (waiting

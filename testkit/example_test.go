@@ -26,6 +26,7 @@ func (t *exampleT) Logf(format string, args ...any) {}
 func (t *exampleT) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
+func (t *exampleT) Fatal(args ...any)        { panic(fmt.Sprint(args...)) }
 func (t *exampleT) Context() context.Context { return context.Background() }
 func (t *exampleT) TempDir() string {
 	dir, err := os.MkdirTemp("", "testkit-example")
@@ -71,9 +72,16 @@ func testRetriedCharge(t testing.TB) {
 	input := orderIn{OrderID: 42}
 	env := testkit.NewEngine(t, nil) // in-memory SQLite and a fake clock
 	// The charge's first attempt fails; its retry succeeds.
-	env.Handle("shop.charge", testkit.FailOnAttempts(charge, errFlaky, 1))
-	env.Register(tmpl)
-	h, _ := env.Start(ctx, "shop/order", input)
+	if err := env.Handle("shop.charge", testkit.FailOnAttempts(charge, errFlaky, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Register(tmpl); err != nil {
+		t.Fatal(err)
+	}
+	h, err := env.Start(ctx, "shop/order", input)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env.RunUntilDone(h.TaskID) // backoffs elapse by moving the clock
 	env.AssertStepHistory(h.TaskID, "charge",
 		"pending → in_progress", "in_progress → pending", "pending → in_progress", "in_progress → complete")
