@@ -65,3 +65,26 @@ func TestDashboardPerformanceNothingMeasured(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardPerformanceHealthSaysWhose: the health row's pool and
+// running figures are the serving process's own (under `tasker serve`,
+// which runs no workers: an idle pool, nothing running), the ready steps
+// the database's; the page says so. It did not, as if the figures were
+// the workers' (tasker report --json carried the same figures: it now
+// leaves them out). And the pressure, one word ("not_assessed"), wrapped
+// in two lines.
+func TestDashboardPerformanceHealthSaysWhose(t *testing.T) {
+	ctx, url, _ := longNamesTab(t)
+	do(t, ctx, chromedp.Navigate(url+"/ui/performance"), chromedp.WaitVisible(chromedp.CSS("#report-health")))
+	screenshot(t, ctx, "performance-health")
+	whose := eval[string](t, ctx, `document.querySelector("#report-health-whose")?.textContent ?? ""`)
+	for _, want := range []string{"Pool and running: the process serving this page", "tasker serve", "Ready steps: the database"} {
+		if !strings.Contains(whose, want) {
+			t.Errorf("the health section says %q; want it to say %q", whose, want)
+		}
+	}
+	lines := eval[float64](t, ctx, `(() => { const r = document.createRange(); r.selectNodeContents(document.querySelector("#report-health td.word")); return r.getClientRects().length })()`)
+	if lines != 1 {
+		t.Errorf("the pool pressure cell's text spans %v lines; want 1", lines)
+	}
+}
