@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,6 +139,13 @@ func (p *params) time(t time.Time, offset time.Duration) string {
 // in is "col IN (list)" with the list ([]string or []int64) one bound
 // parameter, so the text is the same whatever its length.
 func (p *params) in(col string, list any) string {
+	if !p.s.d.BindArrays() {
+		// One value (a chain's step, a lone task): an equality, not a
+		// JSON array the database parses and reads as a table.
+		if v := reflect.ValueOf(list); v.Kind() == reflect.Slice && v.Len() == 1 {
+			return col + " = " + p.arg(v.Index(0).Interface())
+		}
+	}
 	sql, v := p.s.d.BindList(col, p.s.d.Placeholder(len(p.args)+1), list)
 	p.args = append(p.args, v)
 	return sql
