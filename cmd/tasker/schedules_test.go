@@ -16,20 +16,8 @@ import (
 // trigger and delete change the stored schedule (the trigger is left to
 // the leader, which the CLI is not); unknown ids are refused by name.
 func TestSchedulesCommands(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "sched.db")
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := engine.RegisterWorkflow(e, "ops/report", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }); err != nil {
-		t.Fatal(err)
-	}
+	db, e := scheduleEngine(t)
 	if out := mustExecute(t, "schedules", "list", "--db", db); !strings.Contains(out, "no schedules") {
 		t.Fatalf("empty list:\n%s", out)
 	}
@@ -114,20 +102,8 @@ func TestSchedulesListJSONEmpty(t *testing.T) {
 // last_error (and buffered_at, trigger_at), so a consumer reading them saw
 // two shapes of schedule.
 func TestSchedulesListJSONNamesEveryField(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "sched.db")
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := engine.RegisterWorkflow(e, "ops/report", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }); err != nil {
-		t.Fatal(err)
-	}
+	db, e := scheduleEngine(t)
 	if _, err := e.Schedule(ctx, "nightly", "0 3 * * *", "ops/report", "full", engine.ScheduleOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,4 +117,24 @@ func TestSchedulesListJSONNamesEveryField(t *testing.T) {
 			t.Errorf("schedules list --json has no %q: %v", key, out.Schedules[0])
 		}
 	}
+}
+
+// scheduleEngine opens a SQLite file and an engine on it with the workflow
+// ops/report registered (the schedules' target), closed at the test's end.
+func scheduleEngine(t *testing.T) (string, *engine.Engine) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "sched.db")
+	st, err := sqlite.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e, err := engine.New(engine.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.RegisterWorkflow(e, "ops/report", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }); err != nil {
+		t.Fatal(err)
+	}
+	return db, e
 }
