@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -48,8 +49,9 @@ type StepContextParams struct {
 // call a Handler directly. ctx supplies the deadline and cancellation the
 // handler sees. The engine builds its own StepContexts from claimed steps.
 // A negative Attempt, TaskID or StepID (no run has one) is refused
-// (store.ErrInvalid), naming each, and so are an Input that is not a JSON
-// object and a Config or dependency result that is not JSON: no claimed
+// (store.ErrInvalid), naming each, and so are a Workflow that is not
+// "namespace/name", an Input that is not a JSON object and a Config or
+// dependency result that is not JSON: no claimed
 // step carries one, and the handler would fail decoding it, far from the
 // mistake, or be tested on an input no task has.
 func NewStepContext(ctx context.Context, p StepContextParams) (*StepContext, error) {
@@ -68,6 +70,12 @@ func NewStepContext(ctx context.Context, p StepContextParams) (*StepContext, err
 		if raw := p.Deps[name]; len(raw) > 0 && !json.Valid(raw) {
 			errs = append(errs, fmt.Errorf("%w: StepContextParams.Deps[%q] is not valid JSON: %.60q", store.ErrInvalid, name, raw))
 		}
+	}
+	if ns, name, ok := strings.Cut(p.Workflow, "/"); p.Workflow != "" && (!ok || ns == "" || name == "" || strings.ContainsAny(name, "/@") || strings.Contains(ns, "@")) {
+		// The engine's StepContext.Workflow is always the task's
+		// "namespace/name", no version: a handler that splits it would be
+		// tested on a value it never sees.
+		errs = append(errs, fmt.Errorf("%w: StepContextParams.Workflow %q is not \"namespace/name\" (no version: the engine passes the task's namespace and name)", store.ErrInvalid, p.Workflow))
 	}
 	if p.Attempt < 0 {
 		errs = append(errs, fmt.Errorf("%w: StepContextParams.Attempt must be at least 1 (0 means 1), got %d", store.ErrInvalid, p.Attempt))

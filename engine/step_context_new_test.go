@@ -45,6 +45,8 @@ func TestNewStepContextRefusesWhatNoStepCarries(t *testing.T) {
 		{engine.StepContextParams{Input: json.RawMessage(`{"a":`)}, `StepContextParams.Input is not valid JSON`},
 		{engine.StepContextParams{Config: json.RawMessage(`{gateway: x}`)}, `StepContextParams.Config is not valid JSON`},
 		{engine.StepContextParams{Deps: map[string]json.RawMessage{"quote": json.RawMessage(`{amount`)}}, `StepContextParams.Deps["quote"] is not valid JSON`},
+		{engine.StepContextParams{Workflow: "shop/order@1.0.0"}, `StepContextParams.Workflow "shop/order@1.0.0" is not "namespace/name"`},
+		{engine.StepContextParams{Workflow: "order"}, `StepContextParams.Workflow "order" is not "namespace/name"`},
 	} {
 		_, err := engine.NewStepContext(context.Background(), c.p)
 		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
