@@ -376,6 +376,46 @@ func TestBodyIsOneJSONValue(t *testing.T) {
 	}
 }
 
+// TestBodyNotUTF8Refused: a body with a byte that is not UTF-8 in a
+// string is refused (400, naming the byte) and changes nothing. The
+// decoder replaced it with U+FFFD, so {"name":"appr\xffoval"} sent an
+// event of another name, a key was recorded as another key and a reason
+// as another text, each answered 200; the same call in code is refused.
+func TestBodyNotUTF8Refused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	ctx := context.Background()
+	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
+		return engine.WaitEvent[bool](w, "approval", time.Hour)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := v.start(1)
+	events := fmt.Sprintf("/api/tasks/%d/events", h.TaskID)
+	for _, c := range []struct{ path, body, want string }{
+		{events, "{\"name\":\"approval\",\"key\":\"k\xff\"}", "the body is not valid UTF-8 (byte 27)"},
+		{events, " {\"name\":\"appr\xffoval\",\"key\":\"n\"}", "the body is not valid UTF-8 (byte 14)"},
+		{fmt.Sprintf("/api/tasks/%d/cancel", id), "{\"reason\":\"r\xe2\x82\"}", "the body is not valid UTF-8 (byte 12)"},
+	} {
+		if code, out := v.do("POST", c.path, op, c.body); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), c.want) {
+			t.Errorf("POST %s %q: %d %v, want 400 containing %q", c.path, c.body, code, out, c.want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	// Probes: an event already recorded under a key answers created false.
+	for _, e := range []struct{ name, key string }{{"approval", "k\ufffd"}, {"appr\ufffdoval", "n"}} {
+		if created, err := v.e.SendEvent(ctx, h.TaskID, e.name, e.key, nil); err != nil || !created {
+			t.Errorf("the refused event was recorded as %q key %q (probe: created %t, %v)", e.name, e.key, created, err)
+		}
+	}
+}
+
 // TestBodyFieldsSpeltAsDocumented: a body's field spelt otherwise than
 // the route table says ({"Force":true}, {"REASON":"…"}) or given twice is
 // refused (400, naming it) and changes nothing. encoding/json matches

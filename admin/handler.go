@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -274,6 +275,13 @@ func decode(r *http.Request, v any) error {
 		}
 		return badRequest("the body is not the JSON expected: more follows its value (after byte %d); send one JSON value", end)
 	}
+	// encoding/json replaces a byte that is not UTF-8 in a string with
+	// U+FFFD: {"name":"appr\xffoval"} sent the event "appr\ufffdoval", and
+	// a key or reason was recorded as another than the one sent, where
+	// the same call in code is refused (the store takes no invalid UTF-8).
+	if i := invalidUTF8(raw); i >= 0 {
+		return badRequest("the body is not valid UTF-8 (byte %d): JSON text is UTF-8; send its strings so encoded", end-int64(len(raw))+int64(i))
+	}
 	if err := fieldsAsSpelt(raw, v); err != nil {
 		return err
 	}
@@ -340,4 +348,17 @@ func fieldsAsSpelt(raw json.RawMessage, v any) error {
 		}
 	}
 	return nil
+}
+
+// invalidUTF8 is the offset of the first byte of b that is not UTF-8, -1
+// when all are.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
