@@ -996,6 +996,29 @@ func TestReportFiltersChecked(t *testing.T) {
 	}
 }
 
+// TestGetRefusesABody: a GET of the API with a body is refused (400,
+// saying its filters are query parameters); before, the body was never
+// read, so a filter sent there (curl -X GET -d '{"state":"error"}') was
+// ignored and every task listed, answered 200.
+func TestGetRefusesABody(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	v.start(1)
+	for path, want := range map[string]string{
+		"/api/tasks":           `GET /api/tasks takes no body: give its filters as query parameters (state, workflow, queue, since, until, key, cursor, limit)`,
+		"/api/report":          `GET /api/report takes no body: give its filters as query parameters (since, namespace, workflow)`,
+		"/api/tasks/1/history": `GET /api/tasks/1/history takes no body`,
+		"/api/counts":          `GET /api/counts takes no body`,
+	} {
+		if code, out := v.do("GET", path, vw, `{"state":"error"}`); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Errorf("GET %s with a body: %d %v, want 400 containing %q", path, code, out, want)
+		}
+	}
+	if code, out := v.do("GET", "/api/tasks", vw, ""); code != http.StatusOK || len(out["tasks"].([]any)) != 1 {
+		t.Fatalf("GET /api/tasks without a body: %d %v, want the task", code, out)
+	}
+}
+
 // TestQueryParametersChecked: a query parameter the endpoint does not read
 // (a misspelt filter, a POST's option put in the query), one given twice,
 // filters that contradict each other, are answered 400 naming them, and a

@@ -145,14 +145,26 @@ var queryParams = map[string][]string{
 }
 
 // onlyParams refuses a query parameter h does not read, or one given
-// twice: a misspelt filter (?stat=error) or a POST's option put in the
-// query (?force=true) would otherwise be ignored, the request served as if
-// it were not there.
+// twice, and a GET's body: a misspelt filter (?stat=error), a POST's
+// option put in the query (?force=true) or a filter put in a GET's body
+// would otherwise be ignored, the request served as if it were not there.
 func onlyParams(known []string, h func(w http.ResponseWriter, r *http.Request, p *principal)) func(w http.ResponseWriter, r *http.Request, p *principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
 		if err := checkParams(r, known); err != nil {
 			fail(w, err)
 			return
+		}
+		// A GET's body is never read: a filter sent there (curl -X GET
+		// -d '{"state":"error"}') was ignored, every task listed.
+		if r.Method == http.MethodGet {
+			if n, _ := io.ReadFull(r.Body, make([]byte, 1)); n > 0 {
+				where := ""
+				if len(known) > 0 {
+					where = fmt.Sprintf(": give its filters as query parameters (%s)", strings.Join(known, ", "))
+				}
+				fail(w, badRequest("%s %s takes no body%s", r.Method, r.URL.Path, where))
+				return
+			}
 		}
 		h(w, r, p)
 	}
