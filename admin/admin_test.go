@@ -1146,6 +1146,24 @@ func TestWorkflowsListsNeverNull(t *testing.T) {
 	}
 }
 
+// TestHistoryListsNeverNull: a task no step of which has moved yet (just
+// started) answered GET /api/tasks/{id}/history with "steps": null, which
+// a client iterating over the steps' transitions fails on.
+func TestHistoryListsNeverNull(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	id := v.start(1)
+	code, body := v.do("GET", fmt.Sprintf("/api/tasks/%d/history", id), v.token(store.RoleViewer), "")
+	if code != http.StatusOK {
+		t.Fatalf("%d %v", code, body)
+	}
+	if s, ok := body["steps"].([]any); !ok || len(s) != 0 {
+		t.Errorf("steps = %#v, want []", body["steps"])
+	}
+	if tr, ok := body["task"].([]any); !ok || len(tr) != 1 {
+		t.Errorf("task = %#v, want its one transition (to pending)", body["task"])
+	}
+}
+
 // GET /api/workers gives every worker the same keys: one whose engine has
 // no Version has "version": "" (engine.WorkerInfo's omitempty dropped it).
 func TestWorkersAPIKeepsItsShape(t *testing.T) {

@@ -189,6 +189,14 @@ func (s *server) history(w http.ResponseWriter, r *http.Request, _ *principal) {
 		fail(w, err)
 		return
 	}
+	// Lists, never null (no step has moved yet): a client iterating over
+	// them would fail on null.
+	if h.Task == nil {
+		h.Task = []*store.TaskTransition{}
+	}
+	if h.Steps == nil {
+		h.Steps = []*store.StepTransition{}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": h.Task, "steps": h.Steps})
 }
 
