@@ -1146,6 +1146,37 @@ func TestWorkflowsListsNeverNull(t *testing.T) {
 	}
 }
 
+// TestResolveRefusesAnImpossibleStepName: POST
+// /api/tasks/{id}/steps/{step}/resolve with a step name no step can have
+// (a NUL byte, not UTF-8, longer than store.MaxNameLen) is refused 400
+// naming what is wrong with it, not answered 404 "the task has no step",
+// as if such a step could exist (store.CheckName); the task is unchanged.
+func TestResolveRefusesAnImpossibleStepName(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	for step, want := range map[string]string{
+		"%00":                        `step: contains a NUL byte`,
+		"a%FF":                       `step: is not valid UTF-8`,
+		strings.Repeat("s", 256):     `step: is 256 bytes long; the limit is 255`,
+		url.PathEscape("split\x00x"): `step: contains a NUL byte`,
+	} {
+		path := fmt.Sprintf("/api/tasks/%d/steps/%s/resolve", id, step)
+		if code, out := v.do("POST", path, op, `{"results":1}`); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Errorf("POST %.60s: %d %v, want 400 containing %q", path, code, out, want)
+		}
+	}
+	d, err := v.st.GetTask(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.Steps {
+		if s.State != store.StepPending {
+			t.Errorf("step %s is %s after the refused resolves, want pending", s.Name, s.State)
+		}
+	}
+}
+
 // TestHistoryListsNeverNull: a task no step of which has moved yet (just
 // started) answered GET /api/tasks/{id}/history with "steps": null, which
 // a client iterating over the steps' transitions fails on.

@@ -161,9 +161,16 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // workflow is resolved only while the workflow is failed (the task in
 // error, on that step's failure): one still running has acted on the
 // step's outcome (a failure it caught), and is refused with ErrRefused.
+// A step name no step can have (store.CheckName) is refused with
+// store.ErrInvalid; one the task has not, store.ErrNotFound.
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
+	}
+	// A name no step can have (a NUL byte, not UTF-8, too long) was
+	// answered "the task has no step", as if such a step could exist.
+	if err := store.CheckName("step", step); err != nil {
+		return fmt.Errorf("resolving %s of task %d: %w", quoteName(step), taskID, err)
 	}
 	meta, err := operatorMeta(ctx, map[string]any{"reason": "operator resolved"})
 	if err != nil {
