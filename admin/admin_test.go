@@ -416,6 +416,54 @@ func TestBodyNotUTF8Refused(t *testing.T) {
 	}
 }
 
+// TestBodyLoneSurrogateRefused: a \uD800-\uDFFF escape that is not half
+// of a pair, in a field of the body read as a string, is refused (400,
+// naming the field) and changes nothing. The decoder replaced it with
+// U+FFFD, so {"name":"a\ud800b"} sent the event "a\ufffdb" and a key was
+// recorded as another key, answered 200. A pair, and an escaped
+// backslash before "ud800", are taken.
+func TestBodyLoneSurrogateRefused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	ctx := context.Background()
+	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
+		return engine.WaitEvent[bool](w, "approval", time.Hour)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := v.start(1)
+	events := fmt.Sprintf("/api/tasks/%d/events", h.TaskID)
+	for _, c := range []struct{ path, body, want string }{
+		{events, `{"name":"approval","key":"k\udc00"}`, `field "key": \udc00 is half of a UTF-16 surrogate pair`},
+		{events, `{"name":"a\ud800b","key":"n"}`, `field "name": \ud800 is half of a UTF-16 surrogate pair`},
+		{events, `{"name":"a\\\ud800","key":"n"}`, `field "name": \ud800 is half`},
+		{events, `{"name":"approval","key":"z","payload":{"a":["\ud800"]}}`, `field "payload": \ud800 is half`},
+		{fmt.Sprintf("/api/tasks/%d/cancel", id), `{"reason":"r\uD83D"}`, `field "reason": \uD83D is half`},
+	} {
+		if code, out := v.do("POST", c.path, op, c.body); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), c.want) {
+			t.Errorf("POST %s %s: %d %v, want 400 containing %q", c.path, c.body, code, out, c.want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	// Probes: an event already recorded under a key answers created false.
+	for _, e := range []struct{ name, key string }{{"approval", "k\ufffd"}, {"a\ufffdb", "n"}, {"a\\\ufffd", "n"}} {
+		if created, err := v.e.SendEvent(ctx, h.TaskID, e.name, e.key, nil); err != nil || !created {
+			t.Errorf("the refused event was recorded as %q key %q (probe: created %t, %v)", e.name, e.key, created, err)
+		}
+	}
+	for _, body := range []string{`{"name":"smile \ud83d\ude00","key":"p","payload":"\ud83d\ude00"}`, `{"name":"esc\\ud800","key":"q"}`} {
+		if code, out := v.do("POST", events, op, body); code != http.StatusOK {
+			t.Errorf("POST %s %s: %d %v, want 200", events, body, code, out)
+		}
+	}
+}
+
 // TestBodyFieldsSpeltAsDocumented: a body's field spelt otherwise than
 // the route table says ({"Force":true}, {"REASON":"…"}) or given twice is
 // refused (400, naming it) and changes nothing. encoding/json matches

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -297,6 +298,9 @@ func decode(r *http.Request, v any) error {
 	if err := fieldsAsSpelt(raw, v); err != nil {
 		return err
 	}
+	if err := noLoneSurrogate(raw); err != nil {
+		return err
+	}
 	strict := json.NewDecoder(bytes.NewReader(raw))
 	strict.DisallowUnknownFields()
 	if err := strict.Decode(v); err != nil {
@@ -371,6 +375,69 @@ func invalidUTF8(b []byte) int {
 			return i
 		}
 		i += n
+	}
+	return -1
+}
+
+// noLoneSurrogate refuses a \uD800-\uDFFF escape that is not half of a
+// pair in a field of the body's object, naming the field: encoding/json
+// replaces it with U+FFFD, so {"name":"a\ud800b"} sent the event
+// "a\ufffdb" and a key was recorded as another key. (The store refuses
+// one in a document, a payload or results, naming no field.)
+func noLoneSurrogate(raw json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // not an object: the decode says what is wrong
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return nil
+		}
+		if i := loneSurrogate(val); i >= 0 {
+			return badRequest("the body is not the JSON expected: field %q: %s is half of a UTF-16 surrogate pair, without the other half (it would be read as U+FFFD, another text than the one sent)", key, val[i:i+6])
+		}
+	}
+	return nil
+}
+
+// loneSurrogate is the offset in a JSON value of the first \u escape of a
+// UTF-16 surrogate that is not half of a pair, -1 when there is none.
+func loneSurrogate(b []byte) int {
+	hex := func(i int) rune {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return -1
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		if err != nil {
+			return -1
+		}
+		return rune(n)
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] != 'u' {
+			i++ // an escaped character: \\ is not the start of an escape
+			continue
+		}
+		switch r := hex(i); {
+		case r >= 0xD800 && r < 0xDC00:
+			if lo := hex(i + 6); lo >= 0xDC00 && lo < 0xE000 {
+				i += 11
+				continue
+			}
+			return i
+		case r >= 0xDC00 && r < 0xE000:
+			return i
+		}
+		i += 5
 	}
 	return -1
 }
