@@ -353,6 +353,30 @@ func TestLimitsAndCrossOrigin(t *testing.T) {
 	}
 }
 
+// TestCrossOriginRefusalIsJSON: a cross-origin POST to the API is
+// answered 403 with the API's {"error":"…"} naming the header that
+// refused it, as the package doc says every error is; it was the
+// standard library's text/plain line, which a client reading the JSON
+// error failed on.
+func TestCrossOriginRefusalIsJSON(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	for _, c := range []struct{ header, value, want string }{
+		{"Sec-Fetch-Site", "cross-site", `a POST from another site is refused (Sec-Fetch-Site: "cross-site")`},
+		{"Origin", "https://evil.example", `a POST from another site is refused (Origin: "https://evil.example"`},
+	} {
+		code, out := v.do("POST", path, op, `{"reason":"x"}`, c.header, c.value)
+		if code != http.StatusForbidden || !strings.Contains(fmt.Sprint(out["error"]), c.want) {
+			t.Errorf("POST %s with %s: %s: %d %v, want 403 JSON containing %q", path, c.header, c.value, code, out, c.want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancels left task %d %s", id, st)
+	}
+}
+
 // TestBodyIsOneJSONValue: a body with something after its JSON value (a
 // second object, stray text) is refused (400, saying so) and changes
 // nothing; before, the first value was acted on and the rest ignored, so

@@ -108,7 +108,26 @@ func Handler(cfg Config) (http.Handler, error) {
 	})
 	// POSTs from another site (a page the operator's browser visits) are
 	// refused: Sec-Fetch-Site, else Origin against Host.
-	return s.limits(http.NewCrossOriginProtection().Handler(mux)), nil
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(crossOrigin))
+	return s.limits(cop.Handler(mux)), nil
+}
+
+// crossOrigin answers a POST http.CrossOriginProtection refused, naming
+// the header that refused it: on the API as its every error is, JSON (the
+// standard library's answer was a text/plain line, which a client reading
+// {"error":…} failed on); on the dashboard as text, as before.
+func crossOrigin(w http.ResponseWriter, r *http.Request) {
+	why := fmt.Sprintf("Sec-Fetch-Site: %q", r.Header.Get("Sec-Fetch-Site"))
+	if r.Header.Get("Sec-Fetch-Site") == "" {
+		why = fmt.Sprintf("Origin: %q, not this host %q", r.Header.Get("Origin"), r.Host)
+	}
+	err := fmt.Errorf("a POST from another site is refused (%s): a page elsewhere may not act through the browser of who visits it", why)
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	writeError(w, http.StatusForbidden, err)
 }
 
 type route struct {
