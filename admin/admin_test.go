@@ -377,6 +377,42 @@ func TestCrossOriginRefusalIsJSON(t *testing.T) {
 	}
 }
 
+// TestBodyNullRefused: a body that is JSON null where the route takes an
+// object is refused (400, saying so) and changes nothing, as "x", 5 or
+// [1] are; encoding/json reads null into a struct as nothing, so it was
+// taken as no body: the cancel, retry or revoke was done, answered 200.
+func TestBodyNullRefused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	ad := v.token(store.RoleAdmin)
+	_, tok, err := admin.CreateToken(context.Background(), v.st, "ci", store.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := v.start(1)
+	for _, c := range []struct{ path, token string }{
+		{fmt.Sprintf("/api/tasks/%d/cancel", id), op},
+		{fmt.Sprintf("/api/tokens/%d/revoke", tok.ID), ad},
+	} {
+		want := "the body is null: send a JSON object, or no body"
+		if code, out := v.do("POST", c.path, c.token, " null "); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Errorf("POST %s null: %d %v, want 400 containing %q", c.path, code, out, want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	ts, err := v.st.ListAdminTokens(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range ts {
+		if x.ID == tok.ID && x.RevokedAt != nil {
+			t.Fatalf("the refused revoke revoked token %d", tok.ID)
+		}
+	}
+}
+
 // TestBodyIsOneJSONValue: a body with something after its JSON value (a
 // second object, stray text) is refused (400, saying so) and changes
 // nothing; before, the first value was acted on and the rest ignored, so

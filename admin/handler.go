@@ -284,10 +284,10 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
 }
 
-// decode reads a JSON body into v; an empty body leaves v as it is. The
-// body is one JSON value: anything after it (a second object, stray text)
-// is refused, not ignored; and so is a field not spelt as v's JSON names
-// are, or given twice (see fieldsAsSpelt).
+// decode reads a JSON body into v; an empty body leaves v as it is (a
+// body of null is refused). The body is one JSON value: anything after it
+// (a second object, stray text) is refused, not ignored; and so is a field
+// not spelt as v's JSON names are, or given twice (see fieldsAsSpelt).
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	var raw json.RawMessage
@@ -313,6 +313,11 @@ func decode(r *http.Request, v any) error {
 	// the same call in code is refused (the store takes no invalid UTF-8).
 	if i := invalidUTF8(raw); i >= 0 {
 		return badRequest("the body is not valid UTF-8 (byte %d): JSON text is UTF-8; send its strings so encoded", end-int64(len(raw))+int64(i))
+	}
+	// encoding/json reads null into a struct as nothing: a body of null
+	// was taken as none, where "x" or [1] are refused.
+	if string(raw) == "null" {
+		return badRequest("the body is null: send a JSON object, or no body")
 	}
 	if err := fieldsAsSpelt(raw, v); err != nil {
 		return err
