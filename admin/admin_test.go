@@ -413,6 +413,34 @@ func TestBodyNullRefused(t *testing.T) {
 	}
 }
 
+// TestBodyOfWrongTypeSaysWhatItTakes: a body or body field of the wrong
+// JSON type is refused (400) naming the field, the type sent and the one
+// it takes, in JSON's words; it named Go's types instead: an array body
+// read "cannot unmarshal array into Go value of type struct { Reason
+// string "json:\"reason\""; … }", a field "Go struct field .reason".
+func TestBodyOfWrongTypeSaysWhatItTakes(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	cancel := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	for _, c := range []struct{ path, body, want string }{
+		{cancel, `[1]`, `the body is not the JSON expected: an array, where the route takes an object (fields: reason, force)`},
+		{cancel, `"x"`, `the body is not the JSON expected: a string, where the route takes an object (fields: reason, force)`},
+		{cancel, `{"reason":5}`, `the body is not the JSON expected: field "reason" is a number, where it takes a string`},
+		{cancel, `{"force":"yes"}`, `field "force" is a string, where it takes true or false`},
+		{fmt.Sprintf("/api/tasks/%d/events", id), `{"name":{"n":1}}`, `field "name" is an object, where it takes a string`},
+		{fmt.Sprintf("/api/tasks/%d/retry", id), `7`, `a number, where the route takes an object (fields: none)`},
+	} {
+		code, out := v.do("POST", c.path, op, c.body)
+		if msg := fmt.Sprint(out["error"]); code != http.StatusBadRequest || !strings.Contains(msg, c.want) || strings.Contains(msg, "Go ") {
+			t.Errorf("POST %s %s: %d %v, want 400 containing %q, naming no Go type", c.path, c.body, code, out, c.want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused requests left task %d %s", id, st)
+	}
+}
+
 // TestBodyIsOneJSONValue: a body with something after its JSON value (a
 // second object, stray text) is refused (400, saying so) and changes
 // nothing; before, the first value was acted on and the rest ignored, so
@@ -541,7 +569,7 @@ func TestBodyFieldsSpeltAsDocumented(t *testing.T) {
 		`{"reason":"a","REASON":"b"}`:         `unknown field "REASON" (did you mean "reason"? the body takes reason, force)`,
 		`{"force":true,"force":false}`:        `field "force" given 2 times: give it once`,
 		`{"reason":"a","note":"b","force":1}`: `unknown field "note" (the body takes reason, force)`,
-		`{"reason":"a","force":1}`:            `force of type bool`,
+		`{"reason":"a","force":1}`:            `field "force" is a number, where it takes true or false`,
 		`{"reason":"a","reason":"a"}`:         `field "reason" given 2 times: give it once`,
 		`{"reason":"a","Reason":"a","r":1}`:   `unknown field "Reason"`,
 	} {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -328,19 +329,51 @@ func decode(r *http.Request, v any) error {
 	strict := json.NewDecoder(bytes.NewReader(raw))
 	strict.DisallowUnknownFields()
 	if err := strict.Decode(v); err != nil {
+		if typ := (*json.UnmarshalTypeError)(nil); errors.As(err, &typ) {
+			return badRequest("the body is not the JSON expected: %s", typeError(typ, v))
+		}
 		return badRequest("the body is not the JSON expected: %v", err)
 	}
 	return nil
 }
 
-// fieldsAsSpelt refuses a field of the body's object that is not one of
-// v's JSON names as spelt, or that is given twice. encoding/json matches
-// a name without regard to case and keeps the last of two, which
-// DisallowUnknownFields lets through: {"Force":true} was taken as force,
-// and {"name":"approval","Name":"cancel"} sent the event "cancel".
-// Only the body's own fields are checked (a payload or results is the
-// caller's document).
-func fieldsAsSpelt(raw json.RawMessage, v any) error {
+// typeError says in JSON's words what a body or a field of the wrong type
+// was and what it takes: encoding/json names Go's types ("Go value of
+// type struct { Reason string …}", "Go struct field .reason").
+func typeError(e *json.UnmarshalTypeError, v any) string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s, where the route takes an object (fields: %s)", jsonValue(e.Value), cmp.Or(strings.Join(jsonNames(v), ", "), "none"))
+	}
+	takes := "a value of another type"
+	switch e.Type.Kind() {
+	case reflect.String:
+		takes = "a string"
+	case reflect.Bool:
+		takes = "true or false"
+	case reflect.Struct, reflect.Map:
+		takes = "an object"
+	case reflect.Slice, reflect.Array:
+		takes = "an array"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		takes = "a number"
+	}
+	return fmt.Sprintf("field %q is %s, where it takes %s", e.Field, jsonValue(e.Value), takes)
+}
+
+// jsonValue is encoding/json's name of a JSON value's kind ("number",
+// "bool", "object") with its article.
+func jsonValue(kind string) string {
+	switch kind, _, _ = strings.Cut(kind, " "); kind {
+	case "bool":
+		return "true or false"
+	case "array", "object":
+		return "an " + kind
+	}
+	return "a " + kind
+}
+
+// jsonNames are the JSON names of the fields of the struct v points to.
+func jsonNames(v any) []string {
 	t := reflect.TypeOf(v)
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil
@@ -351,6 +384,21 @@ func fieldsAsSpelt(raw json.RawMessage, v any) error {
 			names = append(names, name)
 		}
 	}
+	return names
+}
+
+// fieldsAsSpelt refuses a field of the body's object that is not one of
+// v's JSON names as spelt, or that is given twice. encoding/json matches
+// a name without regard to case and keeps the last of two, which
+// DisallowUnknownFields lets through: {"Force":true} was taken as force,
+// and {"name":"approval","Name":"cancel"} sent the event "cancel".
+// Only the body's own fields are checked (a payload or results is the
+// caller's document).
+func fieldsAsSpelt(raw json.RawMessage, v any) error {
+	if t := reflect.TypeOf(v); t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	names := jsonNames(v)
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil // not an object: the decode says what is wrong
