@@ -353,6 +353,39 @@ func TestLimitsAndCrossOrigin(t *testing.T) {
 	}
 }
 
+// TestOversizedChunkedBodySaysTheLimit: a body over Config.MaxBodyBytes
+// sent without its length (chunked) is refused 413 naming the limit, as
+// one with a Content-Length is, and nothing is done; it read only "http:
+// request body too large".
+func TestOversizedChunkedBodySaysTheLimit(t *testing.T) {
+	v := newEnv(t, admin.Config{MaxBodyBytes: 100})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	// A reader of no known length: the client sends the body chunked.
+	body := io.MultiReader(strings.NewReader(`{"reason":"` + strings.Repeat("x", 500) + `"}`))
+	req, err := http.NewRequest("POST", v.srv.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+op)
+	res, err := v.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "the body is over the limit of 100 bytes"; res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(out["error"], want) {
+		t.Errorf("POST %s chunked, over the limit: %d %v, want 413 containing %q", path, res.StatusCode, out, want)
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+}
+
 // TestCrossOriginRefusalIsJSON: a cross-origin POST to the API is
 // answered 403 with the API's {"error":"…"} naming the header that
 // refused it, as the package doc says every error is; it was the

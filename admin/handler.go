@@ -259,6 +259,11 @@ func writeError(w http.ResponseWriter, code int, err error) {
 
 // fail answers with the status the error calls for.
 func fail(w http.ResponseWriter, err error) {
+	// A body sent without its length is cut at the limit, and the error
+	// said only "http: request body too large".
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		err = fmt.Errorf("the body is over the limit of %d bytes (Config.MaxBodyBytes): %w", tooBig.Limit, err)
+	}
 	writeError(w, status(err), err)
 }
 
