@@ -386,6 +386,27 @@ func TestOversizedChunkedBodySaysTheLimit(t *testing.T) {
 	}
 }
 
+// TestCancelRefusesABlankReason: a cancel whose reason is only white
+// space is refused (400, naming it) and the task stays as it was; the
+// blank was recorded as the reason (the default one is for a reason left
+// out), and the timeline said nothing of why.
+func TestCancelRefusesABlankReason(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	want := `the reason is blank (got " \t"): give one, or leave reason out`
+	if code, out := v.do("POST", path, op, `{"reason":" \t"}`); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+		t.Errorf("POST %s with a blank reason: %d %v, want 400 containing %q", path, code, out, want)
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	if code, out := v.do("POST", path, op, `{}`); code != http.StatusOK || v.state(id) != store.TaskCancelled {
+		t.Fatalf("a cancel without a reason: %d %v, task %s; want it cancelled", code, out, v.state(id))
+	}
+}
+
 // TestCrossOriginRefusalIsJSON: a cross-origin POST to the API is
 // answered 403 with the API's {"error":"…"} naming the header that
 // refused it, as the package doc says every error is; it was the

@@ -297,6 +297,11 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request, p *principal) {
 		Force  bool   `json:"force"`
 	}
 	s.act(w, r, p, &body, func(ctx context.Context, id int64) error {
+		// A blank reason was recorded as it was: the default is for one
+		// left out, and the timeline said nothing of why.
+		if body.Reason != "" && strings.TrimSpace(body.Reason) == "" {
+			return badRequest("the reason is blank (got %q): give one, or leave reason out", body.Reason)
+		}
 		var opts []engine.CancelOption
 		if body.Force {
 			opts = append(opts, engine.Force())
