@@ -40,6 +40,19 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		// Past the largest pool it was refused as Options.MaxConns, unset.
 		{dsn + "&pool_max_conns=2000000", postgres.Options{}, "postgres dsn: pool_max_conns=2000000 is not a pool size (a whole number from 1 to 1048576)"},
 		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
+		// pgxpool takes a period of 0 or less and its health check's
+		// ticker panicked (the CLI's migrate crashed with a stack); a
+		// negative lifetime, idle time, jitter or ping timeout and a
+		// negative count made no pool that could work as written.
+		{dsn + "&pool_health_check_period=0s", postgres.Options{}, "postgres dsn: pool_health_check_period=0s is not a duration above 0"},
+		{dsn + "&pool_health_check_period=-1m", postgres.Options{}, "postgres dsn: pool_health_check_period=-1m is not a duration above 0"},
+		{dsn + "&pool_max_conn_lifetime=-1h", postgres.Options{}, "postgres dsn: pool_max_conn_lifetime=-1h is not a duration ≥ 0"},
+		{dsn + "&pool_max_conn_idle_time=-1s", postgres.Options{}, "postgres dsn: pool_max_conn_idle_time=-1s is not a duration ≥ 0"},
+		{dsn + "&pool_max_conn_lifetime_jitter=-1s", postgres.Options{}, "postgres dsn: pool_max_conn_lifetime_jitter=-1s is not a duration ≥ 0"},
+		{dsn + "&pool_ping_timeout=-1s", postgres.Options{}, "postgres dsn: pool_ping_timeout=-1s is not a duration ≥ 0"},
+		{dsn + "&pool_min_conns=-1", postgres.Options{}, "postgres dsn: pool_min_conns=-1 is not a whole number ≥ 0"},
+		{dsn + "&pool_min_idle_conns=-1", postgres.Options{}, "postgres dsn: pool_min_idle_conns=-1 is not a whole number ≥ 0"},
+		{dsn + "&pool_min_idle_conns=11", postgres.Options{}, "pool_min_idle_conns=11 is above the pool's size"},
 		// A schema with spaces around it (?schema=%20app, or a padded
 		// variable) was created under that name, beside the one meant.
 		{dsn, postgres.Options{Schema: " app"}, `postgres options: schema " app" has spaces around it: write "app"`},
