@@ -59,6 +59,26 @@ func TestDBSchemaParamRefusalsNameTheFlag(t *testing.T) {
 	mustFail(t, `TASKER_DB: ?schema="a\x00b" is not a schema name (at most 63 bytes, no NUL)`, "tasks", "ls")
 }
 
+// A postgres --db whose parameters pgx or the store refuses is refused
+// naming where it was given (--db, TASKER_DB or the configuration's line),
+// before anything is opened: the error was the store's "opening postgres:
+// parsing postgres dsn: …", naming neither the variable nor the file.
+func TestDBParamRefusalsNameTheirSource(t *testing.T) {
+	const url = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1&"
+	mustFail(t, "--db: postgres URL: cannot parse", "migrate", "--db", url+"sslmode=bogus")
+	t.Setenv("TASKER_DB", url+"pool_max_conns=0")
+	mustFail(t, "TASKER_DB: postgres URL: pool_max_conns=0 is not a pool size", "tasks", "ls")
+	mustFail(t, "TASKER_DB: postgres URL: pool_max_conns=0 is not a pool size", "worker")
+	t.Setenv("TASKER_DB", url+"connect_timeout=abc")
+	mustFail(t, "TASKER_DB: postgres URL: cannot parse", "serve")
+	os.Unsetenv("TASKER_DB")
+	conf := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(conf, []byte("db: "+url+"pool_health_check_period=0s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, conf+":1: db: postgres URL: pool_health_check_period=0s is not a duration above 0", "worker", "--config", conf)
+}
+
 // A --db (or TASKER_DB) with spaces around it is refused, saying so: a
 // padded variable ("x.db ") created and migrated a file of that name, a
 // database beside the one meant, which every later command without the

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/internal/cliconfig"
@@ -180,6 +182,9 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 		}
 		u.RawQuery = pgdsn.Without(u.RawQuery, "schema")
 		t.pgURL = u.String()
+		if err := checkPostgresURL(t.pgURL); err != nil {
+			return nil, fmt.Errorf("%s: postgres URL: %w", from, err)
+		}
 	default:
 		return nil, fmt.Errorf("%s: unsupported URL scheme %q (give an SQLite file path, sqlite://PATH or a postgres:// URL)", from, scheme)
 	}
@@ -211,6 +216,21 @@ func checkSchemaParam(schema string, q url.Values) error {
 		return fmt.Errorf("?schema=%s beside ?search_path=%s, which it replaces (every connection's search_path is the schema): give one", schema, q.Get("search_path"))
 	}
 	return nil
+}
+
+// checkPostgresURL refuses, before anything is opened, the URL the store
+// would refuse: its errors ("opening postgres: parsing postgres dsn: …")
+// named neither TASKER_DB nor the configuration's line that gave it.
+func checkPostgresURL(u string) error {
+	pc, err := pgconn.ParseConfig(u)
+	if err != nil {
+		return err
+	}
+	if err := pgdsn.CheckPool(pc.RuntimeParams, postgres.DefaultMaxConns); err != nil {
+		return err
+	}
+	_, err = pgxpool.ParseConfig(u) // the pool's parameters that do not parse
+	return err
 }
 
 // padded refuses a value with spaces around it, named what: an event name,

@@ -76,6 +76,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"github.com/tasker-go/tasker/internal/pgdsn"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/internal/bunstore"
 )
@@ -152,19 +153,17 @@ func (o *Options) withDefaults() (Options, error) {
 	return out, nil
 }
 
-// maxConns bounds MaxConns and a dsn's pool_max_conns: past it, a pool
-// size is a mistake.
-const maxConns = 1 << 20
+// maxConns bounds MaxConns, as pgdsn.CheckPool does a dsn's
+// pool_max_conns.
+const maxConns = pgdsn.MaxConns
 
 // fromDSN reconciles opts with what dsn sets that Open would otherwise
 // override: pgxpool's pool_max_conns is the budget when MaxConns is not
 // set, and is refused beside another one (the pool is MaxConns, which also
-// bounds the store's callers) or when it is no pool size (not a whole
-// number from 1 to maxConns); a negative pool_min_conns or
-// pool_min_idle_conns or one above the budget, a negative pool duration
-// (or a pool_health_check_period of 0) and a search_path beside
-// Options.Schema (the schema becomes every connection's search_path) are
-// refused. A dsn or value that does not parse is left to pgxpool to report.
+// bounds the store's callers); the pool parameters no pool can use
+// (pgdsn.CheckPool) and a search_path beside Options.Schema (the schema
+// becomes every connection's search_path) are refused. A dsn that does
+// not parse is left to pgxpool to report.
 func fromDSN(dsn string, opts *Options) (*Options, error) {
 	var o Options
 	if opts != nil {
@@ -175,46 +174,15 @@ func fromDSN(dsn string, opts *Options) (*Options, error) {
 		return &o, nil
 	}
 	p := pc.RuntimeParams
+	if err := pgdsn.CheckPool(p, cmp.Or(o.MaxConns, DefaultMaxConns)); err != nil {
+		return nil, fmt.Errorf("postgres dsn: %w", err)
+	}
 	if v, ok := p["pool_max_conns"]; ok {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil || n < 1 || n > maxConns:
-			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s is not a pool size (a whole number from 1 to %d)", v, maxConns)
+		switch n, _ := strconv.Atoi(v); {
 		case o.MaxConns == 0:
 			o.MaxConns = n
 		case n != o.MaxConns:
 			return nil, fmt.Errorf("postgres dsn: pool_max_conns=%s beside Options.MaxConns %d: give one", v, o.MaxConns)
-		}
-	}
-	for _, name := range []string{"pool_min_conns", "pool_min_idle_conns"} {
-		v, ok := p[name]
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		switch {
-		case err == nil && n < 0:
-			return nil, fmt.Errorf("postgres dsn: %s=%s is not a whole number ≥ 0", name, v)
-		case err == nil && n > cmp.Or(o.MaxConns, DefaultMaxConns):
-			return nil, fmt.Errorf("postgres dsn: %s=%s is above the pool's size, Options.MaxConns (%d here)", name, v, cmp.Or(o.MaxConns, DefaultMaxConns))
-		}
-	}
-	// pgxpool takes any duration it parses: a health check period of 0 or
-	// less panicked in its ticker, and a negative lifetime, idle time,
-	// jitter or ping timeout is no setting a pool can keep.
-	for _, name := range []string{"pool_health_check_period", "pool_max_conn_lifetime", "pool_max_conn_idle_time", "pool_max_conn_lifetime_jitter", "pool_ping_timeout"} {
-		v, ok := p[name]
-		if !ok {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			// pgxpool reports it, naming the parameter.
-		case name == "pool_health_check_period" && d <= 0:
-			return nil, fmt.Errorf("postgres dsn: %s=%s is not a duration above 0 (pgxpool's default is 1m)", name, v)
-		case d < 0:
-			return nil, fmt.Errorf("postgres dsn: %s=%s is not a duration ≥ 0", name, v)
 		}
 	}
 	if v, ok := p["search_path"]; ok && o.Schema != "" {
