@@ -281,6 +281,8 @@ func Parse(file string, data []byte, env []string, overridden ...string) (*Setti
 		}
 		if err := k.set(s, v); err != nil {
 			problems = append(problems, fmt.Errorf("%s: %s: %w", v.where, k.path, err))
+		} else if err := refusedAlone(k, v); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %s: %w", v.where, k.path, err))
 		}
 		s.Set = append(s.Set, k.path)
 		s.From[k.path] = v.where
@@ -315,6 +317,32 @@ func Validate(c engine.Config) error {
 	return errors.Join(problems...)
 }
 
+// refusedAlone is what the engine refuses in k's value v on its own (a
+// number above its bound), for Parse to report naming where it was set:
+// Validate of the whole configuration named the file, without the key or
+// its line, even when a variable had set it. The checks of two keys
+// together are left to Parse, which names both sources.
+func refusedAlone(k key, v value) error {
+	if k.path == "preset" {
+		return nil
+	}
+	t := &Settings{From: map[string]string{}}
+	if err := k.set(t, v); err != nil {
+		return nil // reported already
+	}
+	var problems []error
+	err := Validate(t.Config)
+	if err == nil {
+		return nil
+	}
+	for _, e := range unjoin(err) {
+		if _, cross := crossKeyPaths(e); !cross {
+			problems = append(problems, e)
+		}
+	}
+	return errors.Join(problems...)
+}
+
 func orStdin(file string) string {
 	if file == "" {
 		return "configuration"
@@ -322,11 +350,20 @@ func orStdin(file string) string {
 	return file
 }
 
+// unjoin flattens err, joined errors of joined errors as engine.Config's
+// Validate returns them, into its single errors: taken one level down,
+// the engine's settings were one error, reported with the sources of the
+// first check of two keys among them, whatever the others were about.
 func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
 	}
-	return []error{err}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }
 
 func known(path string) (key, bool) {

@@ -312,8 +312,8 @@ func TestEmptyDistributedCacheRefused(t *testing.T) {
 	}
 }
 
-// A worker_id, execution.queues or cache.distributed the engine refuses is
-// refused naming the variable (or the file's line) and the key: the
+// A worker_id, execution.queues, cache.distributed or number the engine
+// refuses is refused naming the variable (or the file's line) and the key: the
 // engine's error was reported as the file's ("c.yaml: config: cache:
 // distributed: …"), when the variable had set it, or as the
 // "configuration's" without a file.
@@ -327,6 +327,11 @@ func TestEngineRefusalsNameWhereTheValueWasSet(t *testing.T) {
 		{"cache: {distributed: \"http://cache:6379\"}\n", nil, `c.yaml:1: cache.distributed: config: cache: distributed: "http://cache:6379": scheme must be`},
 		{"", []string{"TASKER_WORKER_ID=a\x00b"}, `TASKER_WORKER_ID: worker_id: config: worker ID "a\x00b" contains a NUL byte`},
 		{"db: x\n", []string{"TASKER_EXECUTION_QUEUES=mail,mail"}, `TASKER_EXECUTION_QUEUES: execution.queues: config: execution queues[1] "mail" is listed twice`},
+		// A number above the engine's bound was reported as the file's,
+		// without its line or key, and so when a variable had set it.
+		{"db: x\n", []string{"TASKER_EXECUTION_MAX_CONCURRENCY=99999999999"}, `TASKER_EXECUTION_MAX_CONCURRENCY: execution.max_concurrency: config: execution max concurrency 99999999999 is above 1048576`},
+		{"db: x\nexecution:\n  min_concurrency: 2000000\n", nil, `c.yaml:3: execution.min_concurrency: config: execution min concurrency 2000000 is above 1048576`},
+		{"db: x\nexecution:\n  batch_size: 3000000000\n", nil, `c.yaml:3: execution.batch_size: config: execution batch size 3000000000 is above 2147483647`},
 	} {
 		if _, err := Parse("c.yaml", []byte(c.data), c.env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Parse(%q, %q): %v, want an error saying %q", c.data, c.env, err, c.want)
@@ -431,6 +436,10 @@ func TestCrossKeyErrorsNameEachSource(t *testing.T) {
 			"retry.base (TASKER_RETRY_BASE) with retry.max (c.yaml:1): config: retry max 1s is below base 1m0s"},
 		{"", []string{"TASKER_PREDICTIVE_RETRY_MIN=1h"},
 			"predictive_retry.min (TASKER_PREDICTIVE_RETRY_MIN) with predictive_retry.max (the default): config: predictive retry: min 1h0m0s exceeds max"},
+		// Two at once: the engine's errors came as one, reported with
+		// the sources of the first, the retry's as the concurrency keys'.
+		{"execution: {min_concurrency: 9, max_concurrency: 2}\nretry: {base: 1m, max: 1s}\n", nil,
+			"retry.base (c.yaml:2) with retry.max (c.yaml:2): config: retry max 1s is below base 1m0s"},
 	} {
 		_, err := Parse("c.yaml", []byte(c.data), c.env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

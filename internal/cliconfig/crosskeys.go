@@ -15,17 +15,20 @@ import (
 // value at fault, a variable having set it.
 var crossKeys = []struct {
 	prefix string
-	paths  [2]string
+	// has, when set, is in the error too: the engine's error about one of
+	// the two alone (min concurrency above its limit) starts alike.
+	has   string
+	paths [2]string
 	// inPreset says which of the two a preset sets.
 	inPreset func(engine.Config) [2]bool
 }{
-	{"config: execution min concurrency ", [2]string{"execution.min_concurrency", "execution.max_concurrency"}, func(c engine.Config) [2]bool {
+	{"config: execution min concurrency ", " exceeds max ", [2]string{"execution.min_concurrency", "execution.max_concurrency"}, func(c engine.Config) [2]bool {
 		return [2]bool{c.Execution.MinConcurrency != 0, c.Execution.MaxConcurrency != 0}
 	}},
-	{"config: retry ", [2]string{"retry.base", "retry.max"}, func(c engine.Config) [2]bool {
+	{"config: retry ", "", [2]string{"retry.base", "retry.max"}, func(c engine.Config) [2]bool {
 		return [2]bool{c.Retry.Base != 0, c.Retry.Max != 0}
 	}},
-	{"config: predictive retry: ", [2]string{"predictive_retry.min", "predictive_retry.max"}, func(c engine.Config) [2]bool {
+	{"config: predictive retry: ", "", [2]string{"predictive_retry.min", "predictive_retry.max"}, func(c engine.Config) [2]bool {
 		return [2]bool{c.PredictiveRetry.Min != 0, c.PredictiveRetry.Max != 0}
 	}},
 }
@@ -34,7 +37,7 @@ var crossKeys = []struct {
 // configuration, is about; false for an error about something else.
 func crossKeyPaths(e error) ([2]string, bool) {
 	for _, c := range crossKeys {
-		if strings.HasPrefix(e.Error(), c.prefix) {
+		if strings.HasPrefix(e.Error(), c.prefix) && strings.Contains(e.Error(), c.has) {
 			return c.paths, true
 		}
 	}
@@ -46,7 +49,7 @@ func crossKeyPaths(e error) ([2]string, bool) {
 // configuration's name when none) for any other.
 func crossKeyError(file string, e error, vals map[string]value) error {
 	for _, c := range crossKeys {
-		if !strings.HasPrefix(e.Error(), c.prefix) {
+		if !strings.HasPrefix(e.Error(), c.prefix) || !strings.Contains(e.Error(), c.has) {
 			continue
 		}
 		var preset [2]bool
