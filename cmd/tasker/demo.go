@@ -14,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/examples/orderflow"
 	"github.com/tasker-go/tasker/internal/bench"
+	"github.com/tasker-go/tasker/internal/cliconfig"
 )
 
 type demoOptions struct {
@@ -59,12 +60,19 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	if o.concurrency < 0 {
 		return fmt.Errorf("--concurrency must not be negative, got %d", o.concurrency)
 	}
+	cfg := engine.Config{Slog: o.log, Execution: engine.ExecutionConfig{MaxConcurrency: o.concurrency}}
+	// Checked before the database is opened: the engine refused a
+	// --concurrency above its limit once demo had created the file.
+	if err := cliconfig.Validate(cfg); err != nil {
+		return fmt.Errorf("--concurrency %d: %w", o.concurrency, err)
+	}
 	st, err := openStore(ctx, o.db, openCreate)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	e, err := engine.New(engine.Config{Store: st, Slog: o.log, Execution: engine.ExecutionConfig{MaxConcurrency: o.concurrency}})
+	cfg.Store = st
+	e, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}

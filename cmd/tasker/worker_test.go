@@ -207,6 +207,18 @@ func TestWorkerRefusesBadFlags(t *testing.T) {
 	}
 }
 
+// demo's --concurrency the engine refuses (above its limit) is refused
+// naming the flag before the database is opened: demo created and
+// migrated the file, then failed with the engine's "config: execution max
+// concurrency … is above …", naming no flag.
+func TestDemoRefusesConcurrencyBeforeOpening(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "never.db")
+	mustFail(t, "--concurrency 2000000: config: execution max concurrency 2000000 is above 1048576", "demo", "--concurrency", "2000000", "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused demo created %s (%v)", db, err)
+	}
+}
+
 // A --concurrency below the configuration's min_concurrency names where
 // that was set, as an error about two of its keys does: the file's line,
 // or the variable that replaced it. It said "the configuration's", and,
