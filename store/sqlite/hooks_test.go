@@ -72,6 +72,14 @@ func TestQueryHooksSeeEveryPool(t *testing.T) {
 	if qs := r.take(); !anyContains(qs, "sqlite_master") {
 		t.Fatalf("the read-only store's schema check was not seen: %q", qs)
 	}
+	// A bound statement (run outside bun) too: the read-only store was
+	// given no hooks for them, so Wait's outcome reads went unseen.
+	if _, err := ro.GetTaskOutcomes(ctx, []int64{1}); err != nil {
+		t.Fatal(err)
+	}
+	if qs := r.take(); !anyContains(qs, "tasker_tasks") {
+		t.Fatalf("the read-only store's bound SELECT was not seen: %q", qs)
+	}
 }
 
 // A commit that completes only steps no step depends on runs no statement

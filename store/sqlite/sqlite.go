@@ -344,7 +344,9 @@ func openReadOnly(ctx context.Context, path string, o Options) (*Store, error) {
 		ro.Close()
 		return nil, err
 	}
-	return &Store{Store: bunstore.New(db, nil, dialect{}, ro.Close), path: path, readOnly: true}, nil
+	bs := bunstore.New(db, nil, dialect{}, ro.Close)
+	bs.SetQueryHooks(o.QueryHooks) // for its bound statements, as Open's
+	return &Store{Store: bs, path: path, readOnly: true}, nil
 }
 
 // checkSchema refuses a database without Tasker's schema at the version
