@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +22,11 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 // reported at once. overridden are the keys the command's flags replace
 // (see cliconfig.Load).
 func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...string) (*cliconfig.Settings, error) {
+	// Given empty (--config "$CONFIG", the variable unset), it was read as
+	// no file: the worker ran on the demo's file, creating it.
+	if cmd.Flags().Changed("config") && strings.TrimSpace(path) == "" {
+		return nil, errors.New("--config is empty: give the configuration file's path, or leave --config out")
+	}
 	s, err := cliconfig.Load(path, os.Environ(), overridden...)
 	if err != nil {
 		return nil, err

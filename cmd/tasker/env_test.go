@@ -39,6 +39,19 @@ func TestEmptyDBVariableRefused(t *testing.T) {
 	}
 }
 
+// --config given empty (--config "$CONFIG" with the variable unset) is
+// refused before anything is opened: it was read as no file, and the
+// worker ran on the demo's file, creating it, as db: "" once did.
+func TestEmptyConfigFlagRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	mustFail(t, "--config is empty: give the configuration file's path, or leave --config out", "worker", "--config", "")
+	mustFail(t, "--config is empty", "serve", "--config", " ")
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a refused command left %d entries in %s", len(entries), dir)
+	}
+}
+
 // TASKER_DB is the default of every command's --db, not only worker's and
 // serve's: with it set for the worker, tasks ls read the demo's file in
 // the working directory (or told the user to migrate it). A bad value is
