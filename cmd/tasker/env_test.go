@@ -87,6 +87,11 @@ func TestDBVariableIsEveryCommandsDefault(t *testing.T) {
 	t.Setenv("TASKER_DB", "sqlite:x.db")
 	mustFail(t, `TASKER_DB sqlite:x.db looks like a URL without "://"`, "tasks", "ls")
 	mustFail(t, `TASKER_DB sqlite:x.db looks like a URL without "://"`, "worker")
+	// A libpq key=value string (which pgx reads) created an SQLite file
+	// of that name.
+	t.Setenv("TASKER_DB", "host=db.internal dbname=tasker")
+	mustFail(t, `TASKER_DB "host=db.internal dbname=tasker" is a PostgreSQL key=value connection string: write it as a postgres:// URL`, "migrate")
+	mustFail(t, `--db "dbname = tasker" is a PostgreSQL key=value connection string`, "migrate", "--db", "dbname = tasker")
 	t.Setenv("TASKER_DB", " ")
 	mustFail(t, "TASKER_DB is empty", "tasks", "cancel", "1")
 	os.Unsetenv("TASKER_DB")
@@ -95,7 +100,7 @@ func TestDBVariableIsEveryCommandsDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFail(t, conf+`:1: db postgres//host/db looks like a URL without "://"`, "serve", "--config", conf)
-	for _, name := range []string{"tasker-demo.db", "sqlite:x.db", "postgres"} {
+	for _, name := range []string{"tasker-demo.db", "sqlite:x.db", "postgres", "host=db.internal dbname=tasker", "dbname = tasker"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
 			t.Errorf("a refused command created %s (stat: %v)", name, err)
 		}

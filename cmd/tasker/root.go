@@ -161,6 +161,9 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 				return nil, fmt.Errorf("%s %s looks like a URL without \"://\": write %s://…, or ./%s for a file of that name", from, dsn, strings.ToLower(s), dsn)
 			}
 		}
+		if keywordDSN(dsn) {
+			return nil, fmt.Errorf("%s %q is a PostgreSQL key=value connection string: write it as a postgres:// URL (postgres://USER@HOST:PORT/DBNAME?sslmode=…), or ./%s for a file of that name", from, dsn, dsn)
+		}
 		t.path = dsn
 	case strings.EqualFold(scheme, "sqlite"):
 		if rest == "" {
@@ -241,6 +244,21 @@ func padded(what, v string) error {
 		return fmt.Errorf("%s %q has spaces around it: write %q", what, v, t)
 	}
 	return nil
+}
+
+// keywordDSN reports whether s reads as a libpq key=value connection
+// string ("host=db dbname=tasker"), which pgx takes but --db does not: it
+// was opened as an SQLite file of that name, created and migrated.
+func keywordDSN(s string) bool {
+	k, _, ok := strings.Cut(s, "=")
+	if !ok {
+		return false
+	}
+	switch strings.TrimSpace(k) {
+	case "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode", "service", "connect_timeout", "application_name", "options", "target_session_attrs":
+		return true
+	}
+	return false
 }
 
 // knownScheme reports whether s names a URL scheme --db takes.
