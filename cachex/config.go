@@ -121,13 +121,16 @@ func New(cfg Config, logger *zap.Logger) (Cache, error) {
 func validateRedisURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return err
+		return urlError(err)
 	}
+	// Quoted without its password: the error goes to logs, as the
+	// cache's own lines do (url=redis://:xxxxx@…).
+	shown := u.Redacted()
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return fmt.Errorf("%q: scheme must be redis:// or rediss://", raw)
+		return fmt.Errorf("%q: scheme must be redis:// or rediss://", shown)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%q: no host", raw)
+		return fmt.Errorf("%q: no host", shown)
 	}
 	// NewRedis sets these itself (from RedisConfig, or its defaults), so in
 	// the URL they did nothing.
@@ -137,24 +140,24 @@ func validateRedisURL(raw string) error {
 		{"write_timeout", "write_timeout"}, {"max_retries", "retries"},
 	} {
 		if q.Has(f.param) {
-			return fmt.Errorf("%q: option %s would be overridden by the cache's redis %s: set that instead", raw, f.param, f.field)
+			return fmt.Errorf("%q: option %s would be overridden by the cache's redis %s: set that instead", shown, f.param, f.field)
 		}
 	}
 	opt, err := redis.ParseURL(raw)
 	if err != nil {
-		return fmt.Errorf("%q: %w", raw, err)
+		return fmt.Errorf("%q: %w", shown, err)
 	}
 	// go-redis takes these, then does what was not meant: every command
 	// fails on a negative database (a Resilient fails open for good),
 	// db= wins over the path, and another protocol falls back to one.
 	if opt.DB < 0 {
-		return fmt.Errorf("%q: database %d is negative", raw, opt.DB)
+		return fmt.Errorf("%q: database %d is negative", shown, opt.DB)
 	}
 	if path := strings.Trim(u.Path, "/"); path != "" && q.Has("db") {
-		return fmt.Errorf("%q: the database is given twice, %s in the path and db=%s: give one", raw, path, q.Get("db"))
+		return fmt.Errorf("%q: the database is given twice, %s in the path and db=%s: give one", shown, path, q.Get("db"))
 	}
 	if q.Has("protocol") && opt.Protocol != 2 && opt.Protocol != 3 {
-		return fmt.Errorf("%q: protocol=%s: go-redis speaks RESP 2 or 3", raw, q.Get("protocol"))
+		return fmt.Errorf("%q: protocol=%s: go-redis speaks RESP 2 or 3", shown, q.Get("protocol"))
 	}
 	return nil
 }
@@ -166,19 +169,30 @@ func validateRedisURL(raw string) error {
 func urlBesideFields(raw string, c RedisConfig) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return err
+		return urlError(err)
 	}
+	shown := u.Redacted()
 	q := u.Query()
 	var errs []error
 	if q.Has("pool_size") && c.PoolSize > 0 {
-		errs = append(errs, fmt.Errorf("%q: option pool_size=%s and redis pool_size %d are both set, and redis pool_size wins: set one", raw, q.Get("pool_size"), c.PoolSize))
+		errs = append(errs, fmt.Errorf("%q: option pool_size=%s and redis pool_size %d are both set, and redis pool_size wins: set one", shown, q.Get("pool_size"), c.PoolSize))
 	}
 	for _, p := range []string{"min_retry_backoff", "max_retry_backoff"} {
 		if q.Has(p) && c.Retries == 0 {
-			errs = append(errs, fmt.Errorf("%q: option %s spaces retries, and redis retries is 0 (none): set retries or leave the option out", raw, p))
+			errs = append(errs, fmt.Errorf("%q: option %s spaces retries, and redis retries is 0 (none): set retries or leave the option out", shown, p))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// urlError is err of url.Parse without the URL it quotes, password and
+// all.
+func urlError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("not a URL: %w", ue.Err)
+	}
+	return err
 }
 
 // validDuration appends an error when d is negative or under a

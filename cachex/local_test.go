@@ -312,3 +312,29 @@ func TestRedisURLDatabaseAndProtocolMistakesRefused(t *testing.T) {
 		}
 	}
 }
+
+// A refused Redis URL is quoted without its password: Config.Validate and
+// NewRedis wrote the URL as given, so the worker's "c.yaml:2:
+// cache.distributed: …" error put the password in its log, which the
+// cache's own log lines (url=redis://:xxxxx@…) keep out.
+func TestRefusedRedisURLHidesThePassword(t *testing.T) {
+	t.Parallel()
+	for _, c := range []cachex.Config{
+		{Distributed: "redis://:s3cret@127.0.0.1:6379/0?bogus=1"},
+		{Distributed: "redis://u:s3cret@127.0.0.1:6379/-1"},
+		{Distributed: "http://u:s3cret@127.0.0.1:6379/0"},
+		{Distributed: "redis://u:s3cret@127.0.0.1:6379/0?dial_timeout=1s"},
+		{Distributed: "redis://u:s3cret@127.0.0.1:6379/0?pool_size=3", Redis: cachex.RedisConfig{PoolSize: 4}},
+	} {
+		err := c.Validate()
+		if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "xxxxx@127.0.0.1:6379") {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want an error quoting the URL with its password as xxxxx", c.Distributed, err)
+		}
+	}
+	if r, err := cachex.NewRedis(cachex.RedisConfig{URL: "redis://:s3cret@127.0.0.1:6379/0?bogus=1"}); err == nil || strings.Contains(err.Error(), "s3cret") {
+		if r != nil {
+			_ = r.Close()
+		}
+		t.Errorf("NewRedis = %v; want an error without the password", err)
+	}
+}
