@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A task or token id with a sign ("+1") is refused naming it: ParseInt
@@ -77,6 +79,14 @@ func TestDBParamRefusalsNameTheirSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFail(t, conf+":1: db: postgres URL: pool_health_check_period=0s is not a duration above 0", "worker", "--config", conf)
+	// A URL that does not parse was quoted whole, password and all
+	// (pgx's own errors write xxxxx for it).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := execute(t, ctx, "tasks", "ls", "--db", "postgres://u:s3cret@127.0.0.1:abc/db")
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), `--db: postgres URL: invalid port ":abc" after host`) {
+		t.Fatalf("tasks ls with a URL that does not parse: %v; want the parse error without the password", err)
+	}
 }
 
 // A --db (or TASKER_DB) with spaces around it is refused, saying so: a

@@ -173,6 +173,11 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 	case strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"):
 		u, err := url.Parse(dsn)
 		if err != nil {
+			// Without url.Parse's quote of the URL, password and all.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			return nil, fmt.Errorf("%s: postgres URL: %w", from, err)
 		}
 		q := u.Query()
