@@ -648,10 +648,23 @@ type scalarTexts map[string]string
 
 func (v scalarTexts) Visit(n ast.Node) ast.Visitor {
 	if m, ok := n.(*ast.MappingValueNode); ok && m.Value != nil {
-		switch m.Value.(type) {
-		case *ast.MappingNode, *ast.SequenceNode:
+		// Behind an anchor or a tag, the scalar's own token: theirs are
+		// "&" and "!!int", which the value was read as. An alias has no
+		// text of its own here: its value is read as decoded.
+		val := m.Value
+		for {
+			if a, ok := val.(*ast.AnchorNode); ok {
+				val = a.Value
+			} else if t, ok := val.(*ast.TagNode); ok {
+				val = t.Value
+			} else {
+				break
+			}
+		}
+		switch val.(type) {
+		case nil, *ast.MappingNode, *ast.SequenceNode, *ast.AliasNode:
 		default:
-			if tk := m.Value.GetToken(); tk != nil {
+			if tk := val.GetToken(); tk != nil {
 				v[strings.TrimPrefix(strings.TrimPrefix(m.GetPath(), "$"), ".")] = tk.Value
 			}
 		}

@@ -484,3 +484,19 @@ func TestNumbersReadAsTheirVariablesAre(t *testing.T) {
 		}
 	}
 }
+
+// A number written behind an anchor, an alias or a tag is its value: the
+// text recorded for it was the anchor's "&", the alias's "*" or the tag,
+// refused as `"&" is not a whole number ≥ 0`.
+func TestAnchoredNumbersRead(t *testing.T) {
+	s, err := Parse("c.yaml", []byte("execution:\n  min_concurrency: &n 4\n  max_concurrency: *n\n  batch_size: !!int 50\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := s.Config.Execution; e.MinConcurrency != 4 || e.MaxConcurrency != 4 || e.BatchSize != 50 {
+		t.Fatalf("read min %d, max %d, batch %d; want 4, 4 and 50", e.MinConcurrency, e.MaxConcurrency, e.BatchSize)
+	}
+	if s, err := Parse("c.yaml", []byte("worker_id: &w 007\nexecution:\n  queues: [x]\n"), nil); err != nil || s.Config.WorkerID != "007" {
+		t.Fatalf("worker_id: &w 007 read as %q (%v), want 007", s.Config.WorkerID, err)
+	}
+}
