@@ -402,6 +402,8 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 		ast.Walk(lineVisitor(lines), b)
 		ast.Walk(scalarTexts(texts), b)
 	}
+	foldMerged(lines)
+	foldMerged(texts)
 	at := func(path string) string { return fmt.Sprintf("%s:%d", orStdin(file), lines[path]) }
 	var raw any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
@@ -670,6 +672,28 @@ func (v scalarTexts) Visit(n ast.Node) ast.Visitor {
 		}
 	}
 	return v
+}
+
+// foldMerged gives a key set through a YAML merge (<<: {…}), recorded
+// under the merge's path (execution.<<.batch_size), the path it is read
+// at, unless the mapping sets that key itself: then its own value wins.
+func foldMerged[V any](m map[string]V) {
+	paths := make([]string, 0, len(m))
+	for path := range m {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths) // the same one of two merges every time
+	for _, path := range paths {
+		x := m[path]
+		parts := strings.Split(path, ".")
+		kept := slices.DeleteFunc(slices.Clone(parts), func(p string) bool { return p == "<<" })
+		if len(kept) == len(parts) || len(kept) == 0 {
+			continue
+		}
+		if _, ok := m[strings.Join(kept, ".")]; !ok {
+			m[strings.Join(kept, ".")] = x
+		}
+	}
 }
 
 // lineVisitor records the line of every node by its path.

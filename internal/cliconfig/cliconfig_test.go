@@ -500,3 +500,19 @@ func TestAnchoredNumbersRead(t *testing.T) {
 		t.Fatalf("worker_id: &w 007 read as %q (%v), want 007", s.Config.WorkerID, err)
 	}
 }
+
+// A key set through a YAML merge (<<: {…}) is reported at the merge's line:
+// it was "c.yaml:0", no line at all. A key written beside the merge keeps
+// its own line, and its value wins, as YAML says.
+func TestMergedKeysNameTheirLine(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("db: x\n<<: {worker_id: \"\"}\nexecution:\n  <<: {max_concurrency: -1}\n"), nil)
+	for _, want := range []string{"c.yaml:2: worker_id: is empty", `c.yaml:4: execution.max_concurrency: "-1" is not`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse: %v, want an error saying %q", err, want)
+		}
+	}
+	_, err = Parse("c.yaml", []byte("execution:\n  <<: {batch_size: 5}\n  batch_size: -2\n"), nil)
+	if want := `c.yaml:3: execution.batch_size: "-2" is not`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Parse: %v, want an error saying %q", err, want)
+	}
+}
