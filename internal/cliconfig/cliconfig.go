@@ -104,10 +104,11 @@ type key struct {
 	set  func(s *Settings, v value) error
 }
 
-// spaced refuses a number, duration or preset with spaces around it,
-// saying so: its value is kept as written, as every string's is (only a
-// list's items are trimmed), and `" 4" is not a whole number` left the
-// reader to spot the spaces (TASKER_EXECUTION_MAX_CONCURRENCY=" 4").
+// spaced refuses a number, duration, preset, worker_id or cache URL with
+// spaces around it, saying so: its value is kept as written, as every
+// string's is (only a list's items are trimmed), and `" 4" is not a whole
+// number` left the reader to spot the spaces
+// (TASKER_EXECUTION_MAX_CONCURRENCY=" 4").
 func spaced(v value) error {
 	if t := strings.TrimSpace(v.s); t != v.s && t != "" {
 		return fmt.Errorf("%q has spaces around it: write %q", v.s, t)
@@ -190,6 +191,11 @@ var keys = []key{
 		if strings.TrimSpace(v.s) == "" {
 			return errors.New("is empty: give this process's name, or leave worker_id out (host-pid)")
 		}
+		// " w1" would name the process in leases and the registry by
+		// another name than meant, as a padded --db opened another file.
+		if err := spaced(v); err != nil {
+			return err
+		}
 		s.Config.WorkerID = v.s
 		// What the engine refuses in it is reported here, naming where
 		// it was set: Validate of the whole configuration cannot.
@@ -235,6 +241,9 @@ var keys = []key{
 		// unset would drop the shared Redis without a word.
 		if strings.TrimSpace(v.s) == "" {
 			return errors.New("is empty: give a redis:// URL, or leave cache.distributed out (each process caches alone)")
+		}
+		if err := spaced(v); err != nil {
+			return err
 		}
 		s.Config.Cache.Distributed = v.s
 		return Validate(engine.Config{Cache: cachex.Config{Distributed: v.s}}) // as worker_id's

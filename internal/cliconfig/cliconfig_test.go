@@ -374,7 +374,7 @@ func TestNamesKeepTheirText(t *testing.T) {
 // (TASKER_EXECUTION_MAX_CONCURRENCY=" 4", a quoted " 30s" in the file) was
 // refused as `" 4" is not a whole number ≥ 0`, leaving the reader to spot
 // the spaces; it is now refused saying so. Values are kept as written, as
-// strings are (worker_id, db), so it is not trimmed silently.
+// strings are (db), so it is not trimmed silently.
 func TestSpacesAroundAValueAreNamed(t *testing.T) {
 	_, err := Parse("c.yaml", []byte("preset: \"test \"\nexecution:\n  lease_ttl: \" 30s\"\n  retention: \"forever \"\n"),
 		[]string{"TASKER_EXECUTION_MAX_CONCURRENCY= 4", "TASKER_RETRY_BASE=2s\t"})
@@ -387,6 +387,22 @@ func TestSpacesAroundAValueAreNamed(t *testing.T) {
 		`c.yaml:4: execution.retention: "forever " has spaces around it: write "forever"`,
 		`TASKER_EXECUTION_MAX_CONCURRENCY: execution.max_concurrency: " 4" has spaces around it: write "4"`,
 		`TASKER_RETRY_BASE: retry.base: "2s\t" has spaces around it: write "2s"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// A worker_id so padded named the process " w1" in leases and the
+	// worker registry, another name than meant (as a padded --db, event
+	// name or key is refused for); a padded cache.distributed was refused
+	// as a URL whose "first path segment … cannot contain colon".
+	_, err = Parse("c.yaml", []byte("worker_id: \"w1\\n\"\n"), []string{"TASKER_CACHE_DISTRIBUTED= redis://cache:6379/0"})
+	if err == nil {
+		t.Fatal("padded worker_id and cache.distributed accepted")
+	}
+	for _, want := range []string{
+		`c.yaml:1: worker_id: "w1\n" has spaces around it: write "w1"`,
+		`TASKER_CACHE_DISTRIBUTED: cache.distributed: " redis://cache:6379/0" has spaces around it: write "redis://cache:6379/0"`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
