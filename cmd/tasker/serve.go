@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,9 +43,9 @@ run workers (register engine.NewMetrics there).
 --config takes the file ` + "`tasker worker`" + ` reads (TASKER_* variables too): serve
 uses its db, worker_id (the label of its pool metrics) and cache (the
 distributed cache Explain asks about paused systems). The execution, retry
-and predictive_retry sections only matter to a process that runs steps:
-when the file or the environment sets one, serve logs a warning at startup
-naming them, and otherwise ignores them.`,
+and predictive_retry sections, and the preset that sets them, only matter
+to a process that runs steps: when the file or the environment sets one,
+serve logs a warning at startup naming them, and otherwise ignores them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -61,6 +62,10 @@ naming them, and otherwise ignores them.`,
 			if unused := settings.SectionsSet(workerSections...); len(unused) > 0 {
 				log.Warn("serve runs no workers, so it does not use these sections of the configuration; tasker worker reads them",
 					"sections", strings.Join(unused, ", "))
+			}
+			if slices.Contains(settings.Set, "preset") {
+				log.Warn("serve runs no workers, so it does not use the configuration's preset (it sets execution, retry and predictive_retry); tasker worker reads it",
+					"preset", settings.Preset, "from", settings.From["preset"])
 			}
 			st, err := openStore(ctx, db, openExisting)
 			if err != nil {

@@ -166,9 +166,9 @@ func startServe(t *testing.T, args ...string) (line, stderr string, stop func() 
 
 // TestServeWarnsOfWorkerSections: one configuration serves worker and
 // serve; serve runs no workers, so when the file or the environment sets
-// execution, retry or predictive_retry it says, once at startup, that it
-// does not use them and that tasker worker reads them. A configuration
-// without them gets no warning.
+// execution, retry or predictive_retry (or a preset, which sets only
+// those) it says, once at startup, that it does not use them and that
+// tasker worker reads them. A configuration without them gets no warning.
 func TestServeWarnsOfWorkerSections(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "serve.db")
@@ -198,6 +198,17 @@ func TestServeWarnsOfWorkerSections(t *testing.T) {
 	_, stderr, stop = startServe(t, "--config", only, "--listen", "127.0.0.1:0")
 	if stderr != "" {
 		t.Fatalf("serve warned with a configuration of db and worker_id only:\n%s", stderr)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve after the signal: %v", err)
+	}
+
+	// A preset sets only those sections: serve ignored it without a word.
+	t.Setenv("TASKER_PRESET", "production")
+	_, stderr, stop = startServe(t, "--config", only, "--listen", "127.0.0.1:0")
+	want = `level=WARN msg="serve runs no workers, so it does not use the configuration's preset (it sets execution, retry and predictive_retry); tasker worker reads it" preset=production from=TASKER_PRESET`
+	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Fatalf("serve's standard error at startup with a preset:\n%s\nwant one line containing %s", stderr, want)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve after the signal: %v", err)

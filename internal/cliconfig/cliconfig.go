@@ -58,6 +58,8 @@ type Settings struct {
 	// DBFrom says where DB was set, for errors about its value:
 	// "FILE:LINE: db" or "TASKER_DB".
 	DBFrom string
+	// Preset names the preset, when the file or the environment set one.
+	Preset string
 	// Config is the preset (none: the engine's defaults) with the file's
 	// and the environment's values over it; Store is unset.
 	Config engine.Config
@@ -170,7 +172,7 @@ var keys = []key{
 		if err != nil {
 			return fmt.Errorf("%q is not a preset (one of %s, %s, %s)", v.s, engine.PresetDevelopment, engine.PresetTest, engine.PresetProduction)
 		}
-		s.Config = c
+		s.Config, s.Preset = c, v.s
 		return nil
 	}},
 	{"db", kString, func(s *Settings, v value) error {
