@@ -87,6 +87,11 @@ func TestDBParamRefusalsNameTheirSource(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), `--db: postgres URL: invalid port ":abc" after host`) {
 		t.Fatalf("tasks ls with a URL that does not parse: %v; want the parse error without the password", err)
 	}
+	// So was one missing part of its "://".
+	_, err = execute(t, ctx, "tasks", "ls", "--db", "postgres//u:s3cret@127.0.0.1/db")
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), `--db postgres//u:xxxxx@127.0.0.1/db looks like a URL without "://"`) {
+		t.Fatalf("tasks ls with a URL missing its \"://\": %v; want the refusal without the password", err)
+	}
 }
 
 // A --db (or TASKER_DB) with spaces around it is refused, saying so: a

@@ -158,7 +158,8 @@ func parseDBFrom(from, dsn string) (*dbTarget, error) {
 		// its "://", not a file of that name (which opened or created it).
 		for _, sep := range []string{":", "//", ":/"} {
 			if s, _, ok := strings.Cut(dsn, sep); ok && knownScheme(s) {
-				return nil, fmt.Errorf("%s %s looks like a URL without \"://\": write %s://…, or ./%s for a file of that name", from, dsn, strings.ToLower(s), dsn)
+				shown := hidePassword(dsn)
+				return nil, fmt.Errorf("%s %s looks like a URL without \"://\": write %s://…, or ./%s for a file of that name", from, shown, strings.ToLower(s), shown)
 			}
 		}
 		if keywordDSN(dsn) {
@@ -264,6 +265,21 @@ func keywordDSN(s string) bool {
 		return true
 	}
 	return false
+}
+
+// hidePassword is s, a URL that does not parse as one, with what reads
+// as a password (between the user's ':' and the '@') written xxxxx, as
+// pgx writes it in its errors.
+func hidePassword(s string) string {
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
+	}
+	start := strings.LastIndex(s[:at], "/") + 1
+	if c := strings.Index(s[start:at], ":"); c >= 0 {
+		return s[:start+c+1] + "xxxxx" + s[at:]
+	}
+	return s
 }
 
 // knownScheme reports whether s names a URL scheme --db takes.
