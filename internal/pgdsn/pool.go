@@ -14,9 +14,10 @@ const MaxConns = 1 << 20
 // pool_max_conns that is no pool size (a whole number from 1 to MaxConns),
 // a negative pool_min_conns or pool_min_idle_conns or one above the
 // pool's size (pool_max_conns, else budget), a negative pool duration, and
-// a pool_health_check_period of 0 or less (its ticker panicked). A value that does not parse is left to
-// pgxpool, whose error names the parameter. The store checks its own
-// Options with it; the CLI checks --db, naming where it was given.
+// a pool_health_check_period of 0 or less (its ticker panicked). A value
+// that does not parse is left to pgxpool, whose error names the parameter.
+// The store checks its own Options with it; the CLI checks --db, naming
+// where it was given.
 func CheckPool(p map[string]string, budget int) error {
 	if v, ok := p["pool_max_conns"]; ok {
 		n, err := strconv.Atoi(v)
