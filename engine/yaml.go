@@ -180,16 +180,19 @@ func (d *decoder) add(path, format string, args ...any) {
 }
 
 // unique drops the problems reported twice: an environment's override is
-// checked on its own and again once merged.
+// checked on its own and again once merged. The two are one problem when
+// they are at the same place in the file and the same document path,
+// whatever their words: an unknown key's message lists the keys it could
+// be, and the merged template's list has environments.
 func (d *decoder) unique() []*TemplateError {
 	type key struct {
 		line, col int
-		msg       string
+		path      string
 	}
 	seen := map[key]bool{}
 	var out []*TemplateError
 	for _, p := range d.problems {
-		k := key{p.Line, p.Column, p.Msg}
+		k := key{p.Line, p.Column, d.src.docPath(p.Path)}
 		if p.Line > 0 && seen[k] {
 			continue
 		}

@@ -576,3 +576,26 @@ func checkYAMLProblems(t *testing.T, cases []yamlProblem) {
 		})
 	}
 }
+
+// An unknown key in the selected environment was reported twice at its
+// line: once as the environment's (its keys listed without environments)
+// and once as the merged template's, in other words.
+func TestYAMLUnknownKeyInSelectedEnvironmentReportedOnce(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+steps:
+  - name: charge
+    handler: shop.charge
+environments:
+  staging:
+    colour: blue
+`)
+	ps := problems(t, path, "staging")
+	if len(ps) != 1 {
+		t.Fatalf("%d problems, want the unknown key once: %v", len(ps), ps)
+	}
+	if p := ps[0]; p.Path != "environments.staging.colour" || p.Line != 8 || !strings.Contains(p.Msg, `unknown key "colour"`) {
+		t.Errorf("problem %v, want environments.staging.colour at line 8", p)
+	}
+}
