@@ -670,7 +670,14 @@ func describeValue(v any) string {
 		return fmt.Sprintf("the number %d", x)
 	case bool:
 		return fmt.Sprintf("the boolean %t", x)
-	case int, int64, float64:
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
+			// 5.0 where an integer belongs: %v would print 5, an
+			// integer, in the error that refuses it as not one.
+			return fmt.Sprintf("the number %.1f", x)
+		}
+		return fmt.Sprintf("the number %v", x)
+	case int, int64:
 		return fmt.Sprintf("the number %v", x)
 	case []any:
 		return "a list"

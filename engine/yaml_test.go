@@ -599,3 +599,13 @@ environments:
 		t.Errorf("problem %v, want environments.staging.colour at line 8", p)
 	}
 }
+
+// A whole number written as a float (5.0) is refused where an integer
+// belongs; the refusal said "must be an integer, got the number 5", which
+// reads as an integer. It shows the value as written.
+func TestYAMLWholeFloatIsShownAsAFloat(t *testing.T) {
+	checkYAMLProblems(t, []yamlProblem{
+		{"priority", "namespace: s\nname: n\npriority: 5.0\nsteps: [{name: a, handler: h}]\n", "priority", 3, "must be an integer, got the number 5.0"},
+		{"retry limit", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry: {limit: 3.0}\n", "steps[0].retry.limit", 6, "must be an integer, got the number 3.0"},
+	})
+}
