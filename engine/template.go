@@ -187,7 +187,7 @@ func (t *Template) Validate(known func(string) bool) error {
 	}
 	for _, sys := range slices.Sorted(maps.Keys(t.RateLimits)) {
 		r := t.RateLimits[sys]
-		path := "rate_limits." + sys
+		path := join("rate_limits", sys)
 		if msg := checkName("system", sys); msg != "" {
 			add(path, "%s", msg)
 		}

@@ -32,7 +32,8 @@ type TemplateError struct {
 	Line, Column int
 	// Path is where in the template the problem is, in YAML terms
 	// ("steps[1].retry.limit", "namespace"); "" for the template as a whole.
-	// Step indexes count from 0.
+	// Step indexes count from 0; a key holding $ * . [ or ] is quoted as
+	// the YAML parser quotes it ("rate_limits.'pay.v2'.burst").
 	Path string
 	// Msg says what is wrong.
 	Msg string

@@ -158,8 +158,18 @@ func (s *templateSource) docPath(path string) string {
 	}
 }
 
+// parentPath is p without its last key or index; a quoted key (see join)
+// is one key, whatever it holds.
 func parentPath(p string) string {
-	i := strings.LastIndexAny(p, ".[")
+	i, quoted := -1, false
+	for j := range len(p) {
+		switch {
+		case p[j] == '\'':
+			quoted = !quoted
+		case !quoted && (p[j] == '.' || p[j] == '['):
+			i = j
+		}
+	}
 	if i < 0 {
 		return ""
 	}
@@ -315,7 +325,7 @@ func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 			d.add("environments", "must be a mapping of environment names to overrides, got %s", describeValue(v))
 		}
 		for _, name := range sortedKeys(m) {
-			path := "environments." + name
+			path := join("environments", name)
 			switch over := m[name].(type) {
 			case nil:
 				envs[name] = nil
@@ -337,7 +347,7 @@ func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 		case !ok:
 			d.add("environments", "environment %s is not in the file; it declares %s", quoteName(env), strings.Join(sortedKeys(envs), ", "))
 		default:
-			mergeTemplate(doc, over, "environments."+env, d.src)
+			mergeTemplate(doc, over, join("environments", env), d.src)
 		}
 	}
 	t := d.decode(doc, "", false)
@@ -689,7 +699,15 @@ func describeValue(v any) string {
 	return "a value of another kind"
 }
 
+// join is the path of key under at. A key holding a character of path
+// syntax ($ * . [ ]), such as a system "pay.v2", is single-quoted as the
+// YAML parser quotes it in the paths of its nodes (see positions), so
+// that the two name it alike: unquoted, it named no node and was located
+// at its mapping.
 func join(at, key string) string {
+	if strings.ContainsAny(key, "$*.[]") {
+		key = "'" + key + "'"
+	}
 	if at == "" {
 		return key
 	}
@@ -730,7 +748,7 @@ func (d *decoder) envSteps(base any, env string, over any) {
 		if !ok || om["handler"] != nil {
 			continue
 		}
-		path := fmt.Sprintf("environments.%s.steps[%d]", env, j)
+		path := fmt.Sprintf("%s.steps[%d]", join("environments", env), j)
 		name, ok := om["name"].(string)
 		switch {
 		case om["name"] != nil && !ok:
@@ -759,7 +777,7 @@ func mergeTemplate(base, over map[string]any, from string, src *templateSource) 
 			base[k] = mergeSteps(base[k], over[k], from+".steps", src)
 			continue
 		}
-		base[k] = deepMerge(base[k], over[k], k, from+"."+k, src)
+		base[k] = deepMerge(base[k], over[k], join("", k), join(from, k), src)
 	}
 }
 
@@ -795,7 +813,7 @@ func deepMerge(base, over any, at, from string, src *templateSource) any {
 		return over
 	}
 	for _, k := range sortedKeys(om) {
-		bm[k] = deepMerge(bm[k], om[k], at+"."+k, from+"."+k, src)
+		bm[k] = deepMerge(bm[k], om[k], join(at, k), join(from, k), src)
 	}
 	return bm
 }

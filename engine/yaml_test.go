@@ -609,3 +609,21 @@ func TestYAMLWholeFloatIsShownAsAFloat(t *testing.T) {
 		{"retry limit", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    retry: {limit: 3.0}\n", "steps[0].retry.limit", 6, "must be an integer, got the number 3.0"},
 	})
 }
+
+// A key of the file's own naming (a rate-limited system, an environment)
+// that holds a dot or a bracket was located at the mapping above it: the
+// parser quotes such a key in its paths ('pay.v2'), the loader did not.
+// Paths now quote it as the parser does, and the problem is at its line.
+func TestYAMLKeyWithADotIsLocated(t *testing.T) {
+	checkYAMLProblems(t, []yamlProblem{
+		{"rate limit", "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    dependent_system: pay.v2\nrate_limits:\n  pay.v2:\n    burst: 1\n    per_second: 0\n", "rate_limits.'pay.v2'.per_second", 10, "rate must be above 0"},
+		{"environment", "namespace: s\nname: n\nsteps: [{name: a, handler: h}]\nenvironments:\n  dev.eu:\n    queue: fast\n    priority: high\n", "environments.'dev.eu'.priority", 7, "must be an integer"},
+		{"unknown key", "namespace: s\nname: n\nsteps: [{name: a, handler: h}]\nenvironments:\n  dev:\n    queue: fast\n    a[1]: x\n", "environments.dev.'a[1]'", 7, `unknown key "a[1]"`},
+	})
+	// With the environment selected, a problem of its override is located
+	// in it.
+	path := writeTemplate(t, "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n    dependent_system: p\n    config: {x: 1}\nrate_limits: {p: {per_second: 1, burst: 1}}\nenvironments:\n  dev.eu:\n    rate_limits:\n      p:\n        burst: 0\n")
+	if p := find(t, problems(t, path, "dev.eu"), "rate_limits.p.burst"); p.Line != 13 {
+		t.Errorf("%v: want line 13, in the environment", p)
+	}
+}
