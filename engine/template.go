@@ -264,12 +264,12 @@ func (t *Template) Validate(known func(string) bool) error {
 			path := fmt.Sprintf("steps[%d].depends_on", i)
 			_, ok := seen[d]
 			switch {
+			case listed[d]: // (first: a name listed again is reported once as itself)
+				add(path, "step %s lists dependency %s twice", quoteName(s.Name), quoteName(d))
 			case d == s.Name:
 				add(path, "step %s depends on itself", quoteName(s.Name))
 			case !ok:
 				add(path, "step %s depends on unknown step %s", quoteName(s.Name), quoteName(d))
-			case listed[d]:
-				add(path, "step %s lists dependency %s twice", quoteName(s.Name), quoteName(d))
 			}
 			listed[d] = true
 		}

@@ -102,3 +102,22 @@ func TestRegisterRefusesWhatNoStartCouldStore(t *testing.T) {
 		t.Fatalf("refused registrations registered %v", got)
 	}
 }
+
+// A step listing itself (or an unknown step) twice in DependsOn was told
+// "depends on itself" ("depends on unknown step") twice, one problem
+// counted as two; the second listing is reported as the duplicate it is.
+func TestValidateSelfDependencyListedTwice(t *testing.T) {
+	err := (&engine.Template{Namespace: "t", Name: "self", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "h", DependsOn: []string{"a", "a"}},
+		{Name: "b", Handler: "h", DependsOn: []string{"zz", "zz"}}}}).Validate(nil)
+	ps := engine.TemplateProblems(err)
+	var msgs []string
+	for _, p := range ps {
+		msgs = append(msgs, p.Msg)
+	}
+	want := []string{`step "a" depends on itself`, `step "a" lists dependency "a" twice`,
+		`step "b" depends on unknown step "zz"`, `step "b" lists dependency "zz" twice`}
+	if fmt.Sprint(msgs) != fmt.Sprint(want) {
+		t.Fatalf("problems %q, want %q", msgs, want)
+	}
+}
