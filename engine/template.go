@@ -274,7 +274,7 @@ func (t *Template) Validate(known func(string) bool) error {
 			listed[d] = true
 		}
 	}
-	if cycle := store.FindCycle(t.newSteps()); len(cycle) > 2 { // a step on itself is reported above
+	for _, cycle := range dependencyCycles(t.Steps) {
 		add(fmt.Sprintf("steps[%d].depends_on", seen[cycle[0]]), "dependency cycle: %s", strings.Join(cycle, " → "))
 	}
 	if len(t.InputSchema) > 0 {

@@ -121,3 +121,26 @@ func TestValidateSelfDependencyListedTwice(t *testing.T) {
 		t.Fatalf("problems %q, want %q", msgs, want)
 	}
 }
+
+// Validate reports every problem at once, but only the first dependency
+// cycle it met: a second one came to light once the first was fixed, and a
+// step on itself hid every cycle (it was the cycle found, and reported as
+// a self-dependency only). Each cycle is now named.
+func TestValidateNamesEveryCycle(t *testing.T) {
+	err := (&engine.Template{Namespace: "t", Name: "cycles", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "h", DependsOn: []string{"a"}},
+		{Name: "b", Handler: "h", DependsOn: []string{"c"}},
+		{Name: "c", Handler: "h", DependsOn: []string{"b"}},
+		{Name: "d", Handler: "h", DependsOn: []string{"e"}},
+		{Name: "e", Handler: "h", DependsOn: []string{"d"}},
+		{Name: "f", Handler: "h", DependsOn: []string{"b", "d"}}}}).Validate(nil)
+	var got []string
+	for _, p := range engine.TemplateProblems(err) {
+		got = append(got, p.Path+": "+p.Msg)
+	}
+	want := []string{`steps[0].depends_on: step "a" depends on itself`,
+		"steps[1].depends_on: dependency cycle: b → c → b", "steps[3].depends_on: dependency cycle: d → e → d"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("problems\n%q\nwant\n%q", got, want)
+	}
+}
