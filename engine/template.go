@@ -299,7 +299,10 @@ func onceWhy(s StepTemplate) string {
 // problem is one problem at path, located in the YAML file the template
 // came from, if any.
 func (t *Template) problem(path, msg string) *TemplateError {
-	p := &TemplateError{Template: t.FullName(), Path: path, Msg: msg}
+	p := &TemplateError{Path: path, Msg: msg}
+	if t.Namespace != "" && t.Name != "" {
+		p.Template = t.FullName() // (half of it, "ns/", is no workflow's name)
+	}
 	if t.src != nil {
 		p.File = t.src.file
 		p.Line, p.Column = t.src.locate(path)

@@ -144,3 +144,25 @@ func TestValidateNamesEveryCycle(t *testing.T) {
 		t.Fatalf("problems\n%q\nwant\n%q", got, want)
 	}
 }
+
+// A template missing its name (or its namespace) was called "ns/" (or
+// "/x") in every problem, "template ns/: name: name is required": half a
+// name is not the workflow's, and TemplateError.Template is the name
+// "when known". It is left empty then.
+func TestTemplateErrorWithoutAFullName(t *testing.T) {
+	for _, tm := range []*engine.Template{{Namespace: "ns"}, {Name: "x"}} {
+		ps := engine.TemplateProblems(tm.Validate(nil))
+		if len(ps) == 0 {
+			t.Fatalf("%+v validated", tm)
+		}
+		for _, p := range ps {
+			if p.Template != "" || strings.HasPrefix(p.Error(), "template ") {
+				t.Errorf("%+v: problem %q names template %q", tm, p, p.Template)
+			}
+		}
+	}
+	ps := engine.TemplateProblems((&engine.Template{Namespace: "ns", Name: "x"}).Validate(nil))
+	if len(ps) != 1 || ps[0].Template != "ns/x" {
+		t.Fatalf("a named template's problems %v do not name it", ps)
+	}
+}

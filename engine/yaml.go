@@ -312,8 +312,8 @@ func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 		d.add("", "a template is a mapping (namespace, name, steps, …), got %s", describeValue(raw))
 		return nil, joinProblems(d.problems)
 	}
-	if s, ok := doc["namespace"].(string); ok {
-		if n, ok := doc["name"].(string); ok {
+	if s, ok := doc["namespace"].(string); ok && s != "" {
+		if n, ok := doc["name"].(string); ok && n != "" {
 			d.template = s + "/" + n
 		}
 	}
