@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -276,6 +277,10 @@ func parseTemplate(file string, data []byte, env string) (*Template, error) {
 
 // decodeTemplate is parseTemplate without the validation.
 func decodeTemplate(file string, data []byte, env string) (*Template, error) {
+	// YAML allows a byte order mark at the start of a stream (some Windows
+	// editors save UTF-8 with one); the parser took it as part of the
+	// first key, an unknown "\ufeffnamespace".
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	d := &decoder{src: &templateSource{file: file, origin: map[string]string{}}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {

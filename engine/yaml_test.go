@@ -627,3 +627,20 @@ func TestYAMLKeyWithADotIsLocated(t *testing.T) {
 		t.Errorf("%v: want line 13, in the environment", p)
 	}
 }
+
+// A file that starts with a byte order mark (as some Windows editors save
+// UTF-8), which YAML allows at the start of a stream, was refused: its
+// first key read as "\ufeffnamespace", an unknown key. It loads.
+func TestYAMLFileWithAByteOrderMarkLoads(t *testing.T) {
+	path := writeTemplate(t, "\ufeffnamespace: shop\nname: order\nsteps:\n  - name: a\n    handler: h\n")
+	tmpl, err := engine.LoadTemplateFile(path, "")
+	must(t, err)
+	if tmpl.FullName() != "shop/order" || len(tmpl.Steps) != 1 {
+		t.Fatalf("loaded %+v", tmpl)
+	}
+	// A problem is still located by the line and column the editor shows.
+	path = writeTemplate(t, "\ufeffnamespace: shop\nname: order\ncolour: blue\nsteps:\n  - name: a\n    handler: h\n")
+	if p := find(t, problems(t, path, ""), "colour"); p.Line != 3 || p.Column != 1 {
+		t.Errorf("%v: want 3:1", p)
+	}
+}
