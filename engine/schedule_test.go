@@ -641,3 +641,20 @@ func TestScheduleRedefinedToAnotherWorkflow(t *testing.T) {
 		})
 	}
 }
+
+// A zone prefix with nothing after it ("TZ=UTC", a spec cut short) made
+// Schedule panic: robfig/cron cuts the zone at the first space and sliced
+// at -1. It is refused, naming the spec, with nothing stored.
+func TestScheduleRefusesAZonePrefixWithoutASpec(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	for _, spec := range []string{"TZ=UTC", "CRON_TZ=Europe/Paris", " CRON_TZ=UTC  "} {
+		_, err := env.Schedule(ctx, "z", spec, "t/tick", "x", engine.ScheduleOptions{})
+		if !errors.Is(err, engine.ErrInvalidSchedule) || !strings.Contains(err.Error(), "no spec after the time zone") {
+			t.Errorf("Schedule(%q) = %v, want ErrInvalidSchedule saying the spec is missing", spec, err)
+		}
+	}
+	if _, err := env.GetSchedule(ctx, "z"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused schedule was stored: %v", err)
+	}
+}

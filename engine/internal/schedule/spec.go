@@ -45,6 +45,11 @@ func Parse(spec, tz string) (Spec, error) {
 		return Spec{every: every, loc: loc}, nil
 	}
 	zoned := Zoned(spec)
+	if zoned && !strings.Contains(spec, " ") {
+		// robfig/cron cuts the zone at the first space, and without one
+		// it panicked (slicing at -1).
+		return Spec{}, fmt.Errorf("spec %q: no spec after the time zone (write CRON_TZ=Europe/Paris 0 3 * * *, a space between them)", spec)
+	}
 	if zoned && tz != "" {
 		return Spec{}, fmt.Errorf("spec %q: it names a time zone and the Location option names %q: give one", spec, tz)
 	}
