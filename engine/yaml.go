@@ -59,7 +59,8 @@ var (
 
 // LoadTemplateFile reads a YAML template; env, when not empty, selects the
 // environments.<env> overrides, deep-merged over the base (maps merge key by
-// key, steps merge by name, anything else is replaced). An environment's
+// key, steps merge by name, anything else is replaced; a null, absent as
+// anywhere in the file, overrides nothing). An environment's
 // step overrides the base step of its name; one whose name the base does
 // not have is added as a new step, and needs a handler: without one
 // (most likely a misspelt name) it is refused, naming it. An env the file
@@ -774,10 +775,15 @@ func (d *decoder) envSteps(base any, env string, over any) {
 
 // mergeTemplate deep-merges an environment's overrides (at document path
 // from) over the base: maps merge key by key, steps merge by name,
-// everything else is replaced. It records where each replaced or added
-// value came from, so that problems point into the environment.
+// everything else is replaced. A null counts as absent, as in the base: it
+// overrides nothing ("steps:" left empty dropped every step). It records
+// where each replaced or added value came from, so that problems point
+// into the environment.
 func mergeTemplate(base, over map[string]any, from string, src *templateSource) {
 	for _, k := range sortedKeys(over) {
+		if over[k] == nil {
+			continue
+		}
 		if k == "steps" {
 			base[k] = mergeSteps(base[k], over[k], from+".steps", src)
 			continue
@@ -818,6 +824,9 @@ func deepMerge(base, over any, at, from string, src *templateSource) any {
 		return over
 	}
 	for _, k := range sortedKeys(om) {
+		if om[k] == nil {
+			continue // (see mergeTemplate)
+		}
 		bm[k] = deepMerge(bm[k], om[k], join(at, k), join(from, k), src)
 	}
 	return bm

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/testkit"
@@ -642,5 +643,40 @@ func TestYAMLFileWithAByteOrderMarkLoads(t *testing.T) {
 	path = writeTemplate(t, "\ufeffnamespace: shop\nname: order\ncolour: blue\nsteps:\n  - name: a\n    handler: h\n")
 	if p := find(t, problems(t, path, ""), "colour"); p.Line != 3 || p.Column != 1 {
 		t.Errorf("%v: want 3:1", p)
+	}
+}
+
+// A null counts as absent, in an environment too: there it is no
+// override. It replaced the base's value instead: "steps:" left empty in
+// an environment dropped every step ("template has no steps"), and
+// "concurrency: {key: ~}" silently turned a per-customer limit into a
+// fleet-wide one.
+func TestYAMLNullInAnEnvironmentOverridesNothing(t *testing.T) {
+	path := writeTemplate(t, `
+namespace: shop
+name: order
+queue: orders
+concurrency: {max: 1, key: customer_id}
+steps:
+  - name: charge
+    handler: shop.charge
+    timeout: 30s
+environments:
+  staging:
+    queue:
+    concurrency: {key: ~}
+    steps:
+  dev:
+    steps:
+      - name: charge
+        timeout: ~
+`)
+	for _, env := range []string{"staging", "dev"} {
+		tmpl, err := engine.LoadTemplateFile(path, env)
+		must(t, err)
+		if tmpl.Queue != "orders" || tmpl.Concurrency == nil || tmpl.Concurrency.Key != "customer_id" ||
+			len(tmpl.Steps) != 1 || tmpl.Steps[0].Timeout != 30*time.Second {
+			t.Errorf("%s: queue %q, concurrency %+v, steps %+v: want the base's", env, tmpl.Queue, tmpl.Concurrency, tmpl.Steps)
+		}
 	}
 }
