@@ -518,6 +518,23 @@ func TestBodyIsOneJSONValue(t *testing.T) {
 	}
 }
 
+// approvalAndTask starts a code-first workflow waiting for the event
+// "approval" (an hour) and a pending one-step task, whose id it returns:
+// the targets of the body tests' events and cancels.
+func approvalAndTask(t *testing.T, v *env) (*engine.WorkflowHandle[bool], int64) {
+	t.Helper()
+	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
+		return engine.WaitEvent[bool](w, "approval", time.Hour)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, bool](context.Background(), v.e, "shop/approve", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, v.start(1)
+}
+
 // TestBodyNotUTF8Refused: a body with a byte that is not UTF-8 in a
 // string is refused (400, naming the byte) and changes nothing. The
 // decoder replaced it with U+FFFD, so {"name":"appr\xffoval"} sent an
@@ -527,16 +544,7 @@ func TestBodyNotUTF8Refused(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	op := v.token(store.RoleOperator)
 	ctx := context.Background()
-	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
-		return engine.WaitEvent[bool](w, "approval", time.Hour)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := v.start(1)
+	h, id := approvalAndTask(t, v)
 	events := fmt.Sprintf("/api/tasks/%d/events", h.TaskID)
 	for _, c := range []struct{ path, body, want string }{
 		{events, "{\"name\":\"approval\",\"key\":\"k\xff\"}", "the body is not valid UTF-8 (byte 27)"},
@@ -568,16 +576,7 @@ func TestBodyLoneSurrogateRefused(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	op := v.token(store.RoleOperator)
 	ctx := context.Background()
-	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
-		return engine.WaitEvent[bool](w, "approval", time.Hour)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := v.start(1)
+	h, id := approvalAndTask(t, v)
 	events := fmt.Sprintf("/api/tasks/%d/events", h.TaskID)
 	for _, c := range []struct{ path, body, want string }{
 		{events, `{"name":"approval","key":"k\udc00"}`, `field "key": \udc00 is half of a UTF-16 surrogate pair`},
