@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -484,37 +483,13 @@ func noLoneSurrogate(raw json.RawMessage) error {
 }
 
 // loneSurrogate is the offset in a JSON value of the first \u escape of a
-// UTF-16 surrogate that is not half of a pair, -1 when there is none.
+// UTF-16 surrogate that is not half of a pair, -1 when there is none (a
+// NUL escape is left to the checks of the field it is in).
 func loneSurrogate(b []byte) int {
-	hex := func(i int) rune {
-		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
-			return -1
+	for at, nul := store.UnstorableAt(b, 0); at >= 0; at, nul = store.UnstorableAt(b, at+6) {
+		if !nul {
+			return at
 		}
-		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
-		if err != nil {
-			return -1
-		}
-		return rune(n)
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
-		}
-		if i+1 < len(b) && b[i+1] != 'u' {
-			i++ // an escaped character: \\ is not the start of an escape
-			continue
-		}
-		switch r := hex(i); {
-		case r >= 0xD800 && r < 0xDC00:
-			if lo := hex(i + 6); lo >= 0xDC00 && lo < 0xE000 {
-				i += 11
-				continue
-			}
-			return i
-		case r >= 0xDC00 && r < 0xE000:
-			return i
-		}
-		i += 5
 	}
 	return -1
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tasker-go/tasker/engine/internal/predict"
@@ -202,37 +201,17 @@ func (f failure) doc() store.JSON {
 }
 
 // storableEscapes replaces, in doc (valid JSON), each escape the store
-// refuses (see store.UnstorableEscape) with \ufffd, six bytes for six (a
+// refuses (see store.UnstorableAt) with \ufffd, six bytes for six (a
 // pair's halves are replaced one by one). It reads escapes as the store
 // does: "C:\\u0000", a backslash and the text u0000, is left as it is.
 func storableEscapes(doc []byte) []byte {
-	if store.UnstorableEscape(doc) == nil {
+	at, _ := store.UnstorableAt(doc, 0)
+	if at < 0 {
 		return doc
 	}
 	out := bytes.Clone(doc)
-	hex := func(at int) rune { // the \uXXXX escape whose backslash is out[at]
-		r, _ := strconv.ParseUint(string(out[at+2:at+6]), 16, 16)
-		return rune(r)
-	}
-	for i := 0; i+1 < len(out); i++ {
-		if out[i] != '\\' {
-			continue
-		}
-		// In valid JSON a backslash is in a string and escapes out[i+1].
-		if out[i+1] != 'u' {
-			i++
-			continue
-		}
-		r := hex(i)
-		switch {
-		case r >= 0xd800 && r <= 0xdbff && i+11 < len(out) && out[i+6] == '\\' && out[i+7] == 'u' &&
-			hex(i+6) >= 0xdc00 && hex(i+6) <= 0xdfff:
-			i += 11 // a whole pair: one character
-			continue
-		case r == 0, r >= 0xd800 && r <= 0xdfff:
-			copy(out[i:], replacementEscape)
-		}
-		i += 5
+	for ; at >= 0; at, _ = store.UnstorableAt(out, at+len(replacementEscape)) {
+		copy(out[at:], replacementEscape)
 	}
 	return out
 }

@@ -140,26 +140,50 @@ func UnstorableEscape(doc []byte) error {
 // "\ud800" (escapedHalf; 22P02). 0: none. It reads escapes, so "\\u0000",
 // a backslash and the text u0000, is none.
 func badEscape(doc []byte) int {
+	switch at, nul := UnstorableAt(doc, 0); {
+	case at < 0:
+		return 0
+	case nul:
+		return escapedNUL
+	}
+	return escapedHalf
+}
+
+// UnstorableAt is the offset in doc (valid JSON) of the first escape the
+// store refuses (see UnstorableEscape) at or after byte from, which must
+// not fall inside an escape (0, or just after one), and whether it is a
+// NUL (\u0000) rather than half of a surrogate pair alone; -1 when there is
+// none. The escape is the six bytes from the offset. It reads escapes as
+// UnstorableEscape does: the engine rewrites a failure's escapes with it,
+// the admin API names the one a body holds.
+func UnstorableAt(doc []byte, from int) (at int, nul bool) {
 	half := func(at int) rune { // the \uXXXX escape whose u is doc[at]
 		r, _ := strconv.ParseUint(string(doc[at+1:at+5]), 16, 16)
 		return rune(r)
 	}
-	for i := bytes.IndexByte(doc, '\\'); i >= 0 && i+1 < len(doc); {
+	if from < 0 || from >= len(doc) {
+		return -1, false
+	}
+	i := bytes.IndexByte(doc[from:], '\\')
+	if i < 0 {
+		return -1, false
+	}
+	for i += from; i+1 < len(doc); {
 		// In valid JSON a backslash is in a string and escapes doc[i+1].
 		next := i + 2
 		if doc[i+1] == 'u' {
 			next = i + 6
 			switch r := half(i + 1); {
 			case r == 0:
-				return escapedNUL
+				return i, true
 			case r >= 0xdc00 && r <= 0xdfff:
-				return escapedHalf
+				return i, false
 			case r >= 0xd800 && r <= 0xdbff:
 				if next+5 >= len(doc) || doc[next] != '\\' || doc[next+1] != 'u' {
-					return escapedHalf
+					return i, false
 				}
 				if lo := half(next + 1); lo < 0xdc00 || lo > 0xdfff {
-					return escapedHalf
+					return i, false
 				}
 				next += 6
 			}
@@ -170,7 +194,7 @@ func badEscape(doc []byte) int {
 		}
 		i = next + j
 	}
-	return 0
+	return -1, false
 }
 
 // checkName validates a short identifier-like string. Invalid UTF-8 is

@@ -35,3 +35,29 @@ func TestLoneSurrogateRefused(t *testing.T) {
 		}
 	}
 }
+
+// UnstorableAt finds each escape the store refuses, from where it is asked
+// to look, reading escapes as the store does.
+func TestUnstorableAt(t *testing.T) {
+	for _, c := range []struct {
+		doc  string
+		from int
+		at   int
+		nul  bool
+	}{
+		{`{"a":"x"}`, 0, -1, false},
+		{`{"a":"\u0000"}`, 0, 6, true},
+		{`{"a":"C:\\u0000"}`, 0, -1, false},           // a backslash, then the text u0000
+		{`{"a":"\ud83d\ude00 \udc00"}`, 0, 19, false}, // a pair, then a low half alone
+		{`{"a":"\ud800x"}`, 0, 6, false},
+		{`{"a":"\ud800\u0041"}`, 0, 6, false},
+		{`{"a":"\u0000\ud800"}`, 12, 12, false}, // from just after the first
+		{`{"a":"\u0000"}`, 12, -1, false},
+		{`{"a":"\u0000"}`, 99, -1, false},
+	} {
+		at, nul := store.UnstorableAt([]byte(c.doc), c.from)
+		if at != c.at || nul != c.nul {
+			t.Errorf("UnstorableAt(%s, %d) = %d, %t; want %d, %t", c.doc, c.from, at, nul, c.at, c.nul)
+		}
+	}
+}
