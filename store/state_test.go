@@ -72,3 +72,19 @@ func TestFindCycle(t *testing.T) {
 		t.Fatalf("acyclic graph reported cycle %v", c)
 	}
 }
+
+// FindCycles names every cycle, a step on itself among them; a name no
+// step has is no step of one.
+func TestFindCycles(t *testing.T) {
+	steps := []store.NewStep{
+		{Name: "a", DependsOn: []string{"a", "b"}}, {Name: "b", DependsOn: []string{"a", "ghost"}},
+		{Name: "c", DependsOn: []string{"d"}}, {Name: "d", DependsOn: []string{"c"}},
+	}
+	var got []string
+	for _, c := range store.FindCycles(steps) {
+		got = append(got, strings.Join(c, " "))
+	}
+	if want := "a a|a b a|c d c"; strings.Join(got, "|") != want {
+		t.Fatalf("cycles = %q, want %q", strings.Join(got, "|"), want)
+	}
+}

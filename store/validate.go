@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -137,11 +138,26 @@ func (p *CreateTaskParams) Validate() error {
 }
 
 // FindCycle returns the names of the steps forming a dependency cycle
-// (first name repeated at the end), or nil when the graph is acyclic.
+// (first name repeated at the end), or nil when the graph is acyclic: the
+// first of FindCycles.
 func FindCycle(steps []NewStep) []string {
+	if cycles := FindCycles(steps); len(cycles) > 0 {
+		return cycles[0]
+	}
+	return nil
+}
+
+// FindCycles returns every dependency cycle among steps, each as the
+// names of its steps with the first repeated at the end (a step on itself
+// is [a a]), in the order a depth-first walk of the steps, in their order,
+// closes them. A name no step has is no step of a cycle; of two steps of
+// one name the first counts.
+func FindCycles(steps []NewStep) [][]string {
 	deps := make(map[string][]string, len(steps))
 	for _, s := range steps {
-		deps[s.Name] = s.DependsOn
+		if _, dup := deps[s.Name]; !dup {
+			deps[s.Name] = s.DependsOn
+		}
 	}
 	const (
 		unseen = iota
@@ -150,36 +166,32 @@ func FindCycle(steps []NewStep) []string {
 	)
 	mark := make(map[string]int, len(steps))
 	var path []string
-	var visit func(string) []string
-	visit = func(n string) []string {
+	var out [][]string
+	var visit func(string)
+	visit = func(n string) {
 		mark[n] = onPath
 		path = append(path, n)
 		for _, d := range deps[n] {
+			if _, ok := deps[d]; !ok {
+				continue
+			}
 			switch mark[d] {
 			case onPath:
-				for i, p := range path {
-					if p == d {
-						return append(append([]string(nil), path[i:]...), d)
-					}
-				}
+				i := slices.Index(path, d)
+				out = append(out, append(slices.Clone(path[i:]), d))
 			case unseen:
-				if c := visit(d); c != nil {
-					return c
-				}
+				visit(d)
 			}
 		}
 		path = path[:len(path)-1]
 		mark[n] = done
-		return nil
 	}
 	for _, s := range steps {
 		if mark[s.Name] == unseen {
-			if c := visit(s.Name); c != nil {
-				return c
-			}
+			visit(s.Name)
 		}
 	}
-	return nil
+	return out
 }
 
 // errNilParams refuses a nil params pointer: a caller's mistake, named
