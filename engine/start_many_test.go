@@ -338,11 +338,7 @@ func TestStartManyTakesWhatStartWorkflowTakes(t *testing.T) {
 // and none of the chunk was created.
 func TestStartManyItemTheDatabaseRefusesFailsAlone(t *testing.T) {
 	ctx := context.Background()
-	env := testkit.NewEngine(t, &testkit.Options{File: true})
-	oneStep(t, env.Engine, "bulk", func(*engine.StepContext) (any, error) { return nil, nil }, engine.StepTemplate{})
-	_, err := env.Store.DB().ExecContext(ctx, `CREATE TRIGGER refuse_poison BEFORE INSERT ON tasker_tasks
-		WHEN NEW.context LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poison refused'); END`)
-	must(t, err)
+	env := poisonRefusingEngine(t)
 	res, err := env.StartMany(ctx, []engine.StartRequest{
 		{Workflow: "t/bulk", Input: map[string]string{"v": "a"}},
 		{Workflow: "t/bulk", Input: map[string]string{"v": "poison"}},
@@ -370,11 +366,7 @@ func TestStartManyItemTheDatabaseRefusesFailsAlone(t *testing.T) {
 // call's error, and nothing it wrote survives the rollback.
 func TestStartManyInTxItemTheDatabaseRefusesFailsTheCall(t *testing.T) {
 	ctx := context.Background()
-	env := testkit.NewEngine(t, &testkit.Options{File: true})
-	oneStep(t, env.Engine, "bulk", func(*engine.StepContext) (any, error) { return nil, nil }, engine.StepTemplate{})
-	_, err := env.Store.DB().ExecContext(ctx, `CREATE TRIGGER refuse_poison BEFORE INSERT ON tasker_tasks
-		WHEN NEW.context LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poison refused'); END`)
-	must(t, err)
+	env := poisonRefusingEngine(t)
 	tx, err := env.Store.DB().BeginTx(ctx, nil)
 	must(t, err)
 	res, err := env.StartMany(ctx, []engine.StartRequest{
@@ -395,4 +387,17 @@ func TestStartManyInTxItemTheDatabaseRefusesFailsTheCall(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d tasks after the rollback, want none", n)
 	}
+}
+
+// poisonRefusingEngine is an engine on a SQLite file with the one-step
+// workflow t/bulk, whose tasks table refuses (an application's trigger,
+// which no check of the engine's foresees) an input holding "poison".
+func poisonRefusingEngine(t *testing.T) *testkit.Env {
+	t.Helper()
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	oneStep(t, env.Engine, "bulk", func(*engine.StepContext) (any, error) { return nil, nil }, engine.StepTemplate{})
+	_, err := env.Store.DB().ExecContext(context.Background(), `CREATE TRIGGER refuse_poison BEFORE INSERT ON tasker_tasks
+		WHEN NEW.context LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poison refused'); END`)
+	must(t, err)
+	return env
 }
