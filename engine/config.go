@@ -146,6 +146,13 @@ const (
 // a loop.
 const MinPollInterval = time.Millisecond
 
+// MinLeaseTTL is the shortest ExecutionConfig.LeaseTTL. A claim's lease is
+// kept by a heartbeat every third of it, a write to the database: a lease
+// much shorter is lost to one slow heartbeat, a garbage collection or a
+// loaded machine, and the rescue then takes the running step for another
+// attempt while the first still runs.
+const MinLeaseTTL = 100 * time.Millisecond
+
 // defaultMaxConcurrency is ExecutionConfig.MaxConcurrency when it is 0.
 const defaultMaxConcurrency = 32
 
@@ -180,8 +187,8 @@ type ExecutionConfig struct {
 	// claim loop picks its size up to this from its earlier claims'
 	// outcomes; Status().Batch says which and why.
 	BatchSize int
-	// LeaseTTL is how long a claim lasts without a heartbeat (default 30 s);
-	// heartbeats run every LeaseTTL/3.
+	// LeaseTTL is how long a claim lasts without a heartbeat (default 30 s;
+	// at least MinLeaseTTL); heartbeats run every LeaseTTL/3.
 	LeaseTTL time.Duration
 	// PollInterval is how often idle workers look for work created by other
 	// processes (default 1 s; at least MinPollInterval). Work created in this
@@ -356,6 +363,9 @@ func (c *Config) validateSettings() error {
 		if err := underAMillisecond(f.name, f.d); err != nil {
 			bad("config: execution %v", err)
 		}
+	}
+	if e.LeaseTTL >= time.Millisecond && e.LeaseTTL < MinLeaseTTL {
+		bad("config: execution lease TTL %s is below %s (MinLeaseTTL): heartbeats, every third of it, could not keep it, and running steps would be rescued for another attempt", e.LeaseTTL, MinLeaseTTL)
 	}
 	if e.PollInterval > 0 && e.PollInterval < MinPollInterval {
 		bad("config: execution poll interval %s is below %s (MinPollInterval): idle workers would spin on the database", e.PollInterval, MinPollInterval)

@@ -22,7 +22,9 @@ import (
 // leases expire at once, Retention 7 deleted finished tasks at once), a
 // MinConcurrency above the default MaxConcurrency, and a WorkerID or
 // Version the store refuses (every claim failed, forever, with a warning),
-// and Cache beside CacheStore (Cache was ignored).
+// and Cache beside CacheStore (Cache was ignored); a lease under
+// MinLeaseTTL (LeaseTTL 1ms was taken: its heartbeat, every third of it,
+// could not keep it, and a rescue took running steps for another attempt).
 func TestConfigRefusesMistakes(t *testing.T) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil)
 	must(t, err)
@@ -35,6 +37,8 @@ func TestConfigRefusesMistakes(t *testing.T) {
 		want string
 	}{
 		{engine.Config{Execution: engine.ExecutionConfig{LeaseTTL: 30}}, "lease TTL 30ns is under a millisecond"},
+		{engine.Config{Execution: engine.ExecutionConfig{LeaseTTL: time.Millisecond}}, "lease TTL 1ms is below 100ms (MinLeaseTTL)"},
+		{engine.Config{Execution: engine.ExecutionConfig{LeaseTTL: engine.MinLeaseTTL - 1}}, "lease TTL 99.999999ms is below 100ms (MinLeaseTTL)"},
 		{engine.Config{Execution: engine.ExecutionConfig{Retention: 7}}, "retention 7ns is under a millisecond"},
 		{engine.Config{Execution: engine.ExecutionConfig{DefaultTimeout: 10}}, "default timeout 10ns is under a millisecond"},
 		{engine.Config{Execution: engine.ExecutionConfig{RescueInterval: 5}}, "rescue interval 5ns is under a millisecond"},
@@ -52,9 +56,10 @@ func TestConfigRefusesMistakes(t *testing.T) {
 			t.Errorf("New(%+v): %v, want an error saying %q", c.cfg.Execution, err, c.want)
 		}
 	}
-	// At a millisecond and above, and KeepForever, they are accepted.
+	// At a millisecond and above (a lease at MinLeaseTTL), and KeepForever,
+	// they are accepted.
 	_, err = engine.New(engine.Config{Store: st, WorkerID: "w1", Version: "v1.2.3", Execution: engine.ExecutionConfig{
-		LeaseTTL: time.Millisecond, Retention: engine.KeepForever, DefaultTimeout: time.Millisecond, MinConcurrency: 32}})
+		LeaseTTL: engine.MinLeaseTTL, Retention: engine.KeepForever, DefaultTimeout: time.Millisecond, MinConcurrency: 32}})
 	must(t, err)
 }
 
