@@ -96,6 +96,11 @@ var (
 // The dashboard's pages (cookie true) also take the token from the
 // session cookie its login form sets.
 func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		// Which one counts (a client's, a proxy's it went through) is no
+		// guess for the server to make.
+		return nil, authError(fmt.Sprintf("the request has %d Authorization headers: send one", n))
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" && cookie {
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {

@@ -32,11 +32,12 @@
 // Errors are {"error":"…"} with 400 (bad parameter or body, named; also a
 // query parameter the route does not read, or one given twice, a GET with
 // a body, and a body field not spelt as above, "Force" for "force", or
-// given twice, or a body that is not UTF-8), 401 (no valid token), 403
-// (role too low, or a cross-origin POST), 404, 405 (a method the endpoint
-// does not take: Allow names the one it does), 409 (the state machine
-// refuses the move), 413 (body over Config.MaxBodyBytes; nothing is done)
-// or 503 (the database cannot be reached).
+// given twice, or a body that is not UTF-8), 401 (no valid token, or two
+// Authorization headers), 403 (role too low, or a cross-origin POST), 404,
+// 405 (a method the endpoint does not take: Allow names the one it does),
+// 409 (the state machine refuses the move), 413 (body over
+// Config.MaxBodyBytes; nothing is done) or 503 (the database cannot be
+// reached).
 //
 // # Dashboard
 //
