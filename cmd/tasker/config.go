@@ -12,7 +12,7 @@ import (
 
 // addConfigFlag gives a command that runs an engine the --config flag.
 func addConfigFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "config", "", "YAML configuration file (preset, db, execution, retry, …; TASKER_* variables override it, flags override both)")
+	cmd.Flags().StringVar(p, "config", "", "YAML configuration file (preset, db, execution, retry, …; TASKER_* variables override it, flags override both; a relative db path is relative to the working directory, not to the file)")
 }
 
 // loadSettings reads --config and the TASKER_* variables (see package

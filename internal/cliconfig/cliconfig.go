@@ -53,7 +53,9 @@ import (
 // Settings are the configuration read.
 type Settings struct {
 	// DB is the database (the --db flag's value when the flag is not
-	// given); empty when neither the file nor the environment set it.
+	// given); empty when neither the file nor the environment set it. A
+	// relative SQLite path is kept as written: relative to the working
+	// directory, as --db's is, not to the file's.
 	DB string
 	// DBFrom says where DB was set, for errors about its value:
 	// "FILE:LINE: db" or "TASKER_DB".
