@@ -314,11 +314,16 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	took := time.Since(began)
 	result, err := res.Value, attemptErr(res)
 	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
-		wctx.measure(name, "abandoned", took)
 		// Cancelled, lease lost or shutting down: a failure is not the
 		// step's fault, so nothing is recorded and the step runs again if
 		// the workflow resumes. (A success is still recorded while the
-		// lease holds.)
+		// lease holds.) Shutdown interrupts it, as it does a DAG step's
+		// attempt (outcomeLabel); the others abandon it.
+		traced.outcome = "abandoned"
+		if errors.Is(cause, errShutdown) {
+			traced.outcome = "interrupted"
+		}
+		wctx.measure(name, traced.outcome, took)
 		return zero, nil, 0, wctx.abortWith(cause)
 	}
 	// The outcome feeds the system's breaker, and a RetryAfter pauses it
