@@ -156,8 +156,8 @@ func (c *Completer) bounded(o Outcome) Outcome {
 	if c.cfg.MaxPayloadBytes <= 0 || len(o.Results) <= c.cfg.MaxPayloadBytes || c.hooks.Oversized == nil {
 		return o
 	}
-	if o.Log != nil {
-		o.Log.Warn("step result over the payload limit; the step fails", zap.Int("bytes", len(o.Results)), zap.Int("limit", c.cfg.MaxPayloadBytes))
+	if o.Log != nil { // info: a step's failure (see engine.Config.Logger)
+		o.Log.Info("step result over the payload limit; the step fails", zap.Int("bytes", len(o.Results)), zap.Int("limit", c.cfg.MaxPayloadBytes))
 	}
 	return c.hooks.Oversized(o, c.cfg.MaxPayloadBytes)
 }
