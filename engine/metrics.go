@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -116,8 +117,26 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.rescued, m.discarded, m.claimTx, m.finishTx, m.dropped, m.ready, m.oldest}
 }
 
-// Describe implements prometheus.Collector.
+// unmade says why m cannot be registered or collected: nil, or not made
+// by NewMetrics (a literal has none of its instruments); nil when it can.
+func (m *Metrics) unmade() error {
+	switch {
+	case m == nil:
+		return errors.New("engine.Metrics is nil: make it with engine.NewMetrics()")
+	case m.started == nil:
+		return errors.New("engine.Metrics was not made by NewMetrics (a zero Metrics has no instruments): use engine.NewMetrics()")
+	}
+	return nil
+}
+
+// Describe implements prometheus.Collector. A nil or zero Metrics
+// describes an invalid descriptor, which Register returns as its error:
+// it panicked, in the registry's own goroutine, and the process died.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	if err := m.unmade(); err != nil {
+		ch <- prometheus.NewInvalidDesc(err)
+		return
+	}
 	for _, c := range m.collectors() {
 		c.Describe(ch)
 	}
@@ -126,8 +145,13 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.poolWaitSecs
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. A nil or zero Metrics
+// collects an invalid metric: the scrape fails, naming the mistake.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	if err := m.unmade(); err != nil {
+		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(err), err)
+		return
+	}
 	for _, c := range m.collectors() {
 		c.Collect(ch)
 	}

@@ -232,7 +232,7 @@ func TestSlogLogger(t *testing.T) {
 // TestMetricsNotMadeByNewMetricsRefused: a Metrics written as a literal
 // (&engine.Metrics{}) has none of its instruments; New refuses it naming
 // the option, where the engine panicked at the first task it counted. A
-// zero Metrics also panics when a registry collects it.
+// registry refuses it too (TestRegisteringAnUnmadeMetricsIsRefused).
 func TestMetricsNotMadeByNewMetricsRefused(t *testing.T) {
 	_, err := engine.New(engine.Config{Store: openSQLite(t), Metrics: &engine.Metrics{}})
 	if err == nil || !strings.Contains(err.Error(), "Metrics") || !strings.Contains(err.Error(), "NewMetrics") {
