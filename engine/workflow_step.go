@@ -309,9 +309,10 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	defer func() { endDurable(span, &traced) }()
 	ctx = context.WithValue(ctx, stepInfoKey{}, info)
 	timeout := cmp.Or(o.timeout, wctx.e.cfg.Execution.DefaultTimeout)
-	began := time.Now()
+	began, startedAt := time.Now(), wctx.e.clk.Now()
 	res := attempt.Run(ctx, timeout, fn)
 	took := time.Since(began)
+	ran := max(wctx.e.clk.Now().Sub(startedAt), 0) // by the engine's clock, as the record's times
 	result, err := res.Value, attemptErr(res)
 	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
 		// Cancelled, lease lost or shutting down: a failure is not the
@@ -333,7 +334,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	// Every attempt, completed or failed, is recorded grouped with other
 	// drivers' (Engine.recordGrouped): a retried step costs no
 	// transaction of its own, as a DAG step's retry costs none.
-	p := store.RecordStepParams{Sequence: seq, Name: name, Handler: kindStep, Policy: policyDoc, Retryable: !o.noRetry, RetryLimit: limit, Attempt: attemptN}
+	p := store.RecordStepParams{Sequence: seq, Name: name, Handler: kindStep, Policy: policyDoc, Retryable: !o.noRetry, RetryLimit: limit, Attempt: attemptN, Ran: ran}
 	var doc []byte
 	if err == nil {
 		var merr error

@@ -897,6 +897,12 @@ type RecordStepParams struct {
 	// record with ErrConflict. Zero: any (RecordStep only; RecordAttempts
 	// requires it).
 	Attempt int
+	// Ran is how long the attempt ran, when the caller timed it: the
+	// row's started_at is that long before Now, so that completed_at
+	// minus started_at is the attempt's duration, as a DAG step's is
+	// (ReportStep.StartedAt). Zero: it started at Now. A suspension,
+	// which is no attempt, leaves started_at as it is. Not negative.
+	Ran time.Duration
 	// ConsumeEvent: see RecordStepParams.
 	ConsumeEvent string
 	Now          time.Time
@@ -925,6 +931,9 @@ func (p *RecordStepParams) Validate() error {
 	}
 	if p.Attempt < 0 {
 		errs = append(errs, invalid("attempt", "must not be negative, got %d", p.Attempt))
+	}
+	if p.Ran < 0 {
+		errs = append(errs, invalid("ran", "must not be negative, got %s", p.Ran))
 	}
 	if p.RetryLimit < 0 || p.RetryLimit > MaxCount {
 		errs = append(errs, invalid("retry_limit", "must be at least 1 (0 means the default %d) and at most %d, got %d", DefaultRetryLimit, MaxCount, p.RetryLimit))

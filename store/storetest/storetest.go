@@ -47,6 +47,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"RecordAttempts":             testRecordAttempts,
 		"FinishWithHeldRecords":      testFinishWithHeldRecords,
 		"RecordAttemptsAsRecordStep": testRecordAttemptsAsRecordStep,
+		"DurableAttemptStartedAt":    testRecordedAttemptStartsWhenItRan,
 		"RecordAttemptsRefusals":     testRecordAttemptsRefusals,
 		"RecordAttemptsEachAtItsNow": testRecordAttemptsEachAtItsNow,
 		"LeaseExpiry":                testLeaseExpiry,

@@ -154,7 +154,8 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 			completedAt = &at
 		}
 		if attempts > 0 {
-			startedAt = &at
+			started := at.Add(-p.Ran) // the attempt's start (RecordStepParams.Ran)
+			startedAt = &started
 		}
 		meta := p.Error
 		if target == store.StepPending && kind == store.OutcomeSuspend {

@@ -347,10 +347,11 @@ func firstAttemptRow(p *store.RecordStepParams, target store.StepState) *store.S
 		limit = store.DefaultRetryLimit
 	}
 	seq := p.Sequence
+	started := at.Add(-p.Ran) // the attempt's start (RecordStepParams.Ran)
 	row := &store.Step{
 		TaskID: p.TaskID, Name: p.Name, Handler: p.Handler, Sequence: &seq, Config: p.Config, Policy: p.Policy,
 		Retryable: p.Retryable, RetryLimit: limit, Attempts: 1, State: target, LastError: p.Error,
-		PendingDeps: 1, TransitionSeq: 2, StartedAt: &at, CreatedAt: at, UpdatedAt: at,
+		PendingDeps: 1, TransitionSeq: 2, StartedAt: &started, CreatedAt: at, UpdatedAt: at,
 	}
 	if target == store.StepComplete {
 		row.Results, row.CompletedAt = orEmptyObject(p.Results), &at
@@ -395,7 +396,7 @@ func (s *Store) updateRetried(ctx context.Context, tx bun.IDB, items []retriedRo
 				nextAt = s.d.BindTime(s.d.Time(base, delay).(time.Time))
 			}
 			values[i] = []any{p.TaskID, p.Sequence, p.Name, p.Attempt - 1, string(it.target), p.Attempt, results, nullJSON(p.Error),
-				nextAt, delay.Microseconds(), s.d.BindTime(at), completedAt, s.d.BindTime(at)}
+				nextAt, delay.Microseconds(), s.d.BindTime(at.Add(-p.Ran)), completedAt, s.d.BindTime(at)}
 		}
 		var got []*store.Step
 		if err := s.scan(ctx, tx, `WITH v (task_id, sequence, name, prev, state, attempts, results, last_error, next_at, delay_us, started_at, completed_at, updated_at) AS (`+

@@ -307,23 +307,24 @@ func (s *Store) heldCTE(b *params, p *store.FinishStepsParams, stamp string) str
 		for _, r := range o.Records {
 			row := firstAttemptRow(r, store.StepComplete)
 			values = append(values, []any{r.Driver.StepID, row.TaskID, row.Name, row.Handler, *row.Sequence, nullJSON(row.Config), nullJSON(row.Policy),
-				row.Retryable, row.RetryLimit, row.Skippable, nullJSON(row.Results), s.d.BindTime(*row.StartedAt), s.d.BindTime(*row.CompletedAt)})
+				row.Retryable, row.RetryLimit, row.Skippable, nullJSON(row.Results), s.d.BindTime(row.CreatedAt), s.d.BindTime(*row.StartedAt), s.d.BindTime(*row.CompletedAt)})
 		}
 	}
 	if len(values) == 0 {
 		return ""
 	}
-	hv := b.rows([]string{"bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "jsonb", "timestamptz", "timestamptz"}, values)
+	hv := b.rows([]string{"bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "jsonb", "timestamptz", "timestamptz", "timestamptz"}, values)
 	// A first attempt that completes its step is due at once: its
-	// next_attempt_at is its start, as insertRecorded's rows are due now.
+	// next_attempt_at is when it is recorded, as insertRecorded's rows are
+	// due now; its started_at is when it began (RecordStepParams.Ran).
 	// Only the drivers done completed (under their lease) get theirs.
 	return `
-hv (driver, task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable, results, started_at, completed_at) AS (` + hv + `),
+hv (driver, task_id, name, handler, sequence, config, policy, retryable, retry_limit, skippable, results, created_at, started_at, completed_at) AS (` + hv + `),
 hins AS (
 	INSERT INTO tasker_steps (task_id, name, handler, sequence, config, policy, retryable, retry_limit, attempts, skippable, state, results,
 		pending_deps, next_attempt_at, transition_seq, started_at, completed_at, created_at, updated_at)
 	SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, 1, skippable, 'complete', results,
-		1, started_at, 2, started_at, completed_at, started_at, started_at
+		1, created_at, 2, started_at, completed_at, created_at, created_at
 	FROM hv WHERE (hv.driver, hv.task_id) IN (SELECT id, task_id FROM done)
 	RETURNING *),
 htr AS (
