@@ -41,11 +41,11 @@ engine metrics (attempts, queue lag, pool) come from the processes that
 run workers (register engine.NewMetrics there).
 
 --config takes the file ` + "`tasker worker`" + ` reads (TASKER_* variables too): serve
-uses its db, worker_id (the label of its pool metrics) and cache (the
-distributed cache Explain asks about paused systems). The execution, retry
-and predictive_retry sections, and the preset that sets them, only matter
-to a process that runs steps: when the file or the environment sets one,
-serve logs a warning at startup naming them, and otherwise ignores them.`,
+uses its db and cache (the distributed cache Explain asks about paused
+systems). worker_id, the execution, retry and predictive_retry sections,
+and the preset that sets them, only matter to a process that runs steps:
+when the file or the environment sets one, serve logs a warning at
+startup naming them, and otherwise ignores them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -62,6 +62,12 @@ serve logs a warning at startup naming them, and otherwise ignores them.`,
 			if unused := settings.SectionsSet(workerSections...); len(unused) > 0 {
 				log.Warn("serve runs no workers, so it does not use these sections of the configuration; tasker worker reads them",
 					"sections", strings.Join(unused, ", "))
+			}
+			if slices.Contains(settings.Set, "worker_id") {
+				// Only a running engine exports its pool's metrics under
+				// it, and names its leases with it: serve does neither.
+				log.Warn("serve runs no workers, so it does not use the configuration's worker_id (a worker's name in leases, logs and its pool metrics); tasker worker reads it",
+					"worker_id", settings.Config.WorkerID, "from", settings.From["worker_id"])
 			}
 			if slices.Contains(settings.Set, "preset") {
 				log.Warn("serve runs no workers, so it does not use the configuration's preset (it sets execution, retry and predictive_retry); tasker worker reads it",

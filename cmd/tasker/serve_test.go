@@ -167,14 +167,16 @@ func startServe(t *testing.T, args ...string) (line, stderr string, stop func() 
 // TestServeWarnsOfWorkerSections: one configuration serves worker and
 // serve; serve runs no workers, so when the file or the environment sets
 // execution, retry or predictive_retry (or a preset, which sets only
-// those) it says, once at startup, that it does not use them and that
-// tasker worker reads them. A configuration without them gets no warning.
+// those), or worker_id, it says, once at startup, that it does not use
+// them and that tasker worker reads them. A configuration without them
+// gets no warning. worker_id was said to label serve's pool metrics,
+// which only a running engine exports: serve exported none.
 func TestServeWarnsOfWorkerSections(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "serve.db")
 	mustExecute(t, "migrate", "--db", db)
 	both := filepath.Join(dir, "both.yaml")
-	if err := os.WriteFile(both, []byte("db: "+db+"\nworker_id: api-1\nexecution:\n  max_concurrency: 8\nretry: {base: 2s}\n"), 0o600); err != nil {
+	if err := os.WriteFile(both, []byte("db: "+db+"\nexecution:\n  max_concurrency: 8\nretry: {base: 2s}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TASKER_PREDICTIVE_RETRY_MAX", "2m")
@@ -191,13 +193,26 @@ func TestServeWarnsOfWorkerSections(t *testing.T) {
 	}
 
 	os.Unsetenv("TASKER_PREDICTIVE_RETRY_MAX") // t.Setenv restores it (unset) at the end
+	named := filepath.Join(dir, "named.yaml")
+	if err := os.WriteFile(named, []byte("db: "+db+"\nworker_id: api-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, stop = startServe(t, "--config", named, "--listen", "127.0.0.1:0")
+	want = `level=WARN msg="serve runs no workers, so it does not use the configuration's worker_id (a worker's name in leases, logs and its pool metrics); tasker worker reads it" worker_id=api-1 from=` + named + ":2"
+	if lines := strings.Split(strings.TrimSpace(stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Fatalf("serve's standard error at startup with worker_id:\n%s\nwant one line containing %s", stderr, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve after the signal: %v", err)
+	}
+
 	only := filepath.Join(dir, "serve.yaml")
-	if err := os.WriteFile(only, []byte("db: "+db+"\nworker_id: api-1\n"), 0o600); err != nil {
+	if err := os.WriteFile(only, []byte("db: "+db+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, stderr, stop = startServe(t, "--config", only, "--listen", "127.0.0.1:0")
 	if stderr != "" {
-		t.Fatalf("serve warned with a configuration of db and worker_id only:\n%s", stderr)
+		t.Fatalf("serve warned with a configuration of db only:\n%s", stderr)
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve after the signal: %v", err)
