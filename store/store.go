@@ -226,8 +226,9 @@ type Store interface {
 
 	// QueueLags counts, per queue, the steps ready to run and not claimed
 	// (at Now, zero: the database's clock), with the earliest due time;
-	// queues with nothing ready are absent. One statement; the maintenance
-	// leader calls it on an interval for the lag metrics.
+	// not those of a finished task, which no claim takes. Queues with
+	// nothing ready are absent. One statement; the maintenance leader
+	// calls it on an interval for the lag metrics.
 	QueueLags(ctx context.Context, now time.Time) ([]QueueLag, error)
 	// TaskActivity counts task creations, completions and failures per
 	// interval of a window (every bucket, empty ones too, oldest first):

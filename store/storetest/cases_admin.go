@@ -126,6 +126,38 @@ func testQueueLags(t *testing.T, b *bundle) {
 	}
 }
 
+// testQueueLagsOfFailedTasks: the ready steps of a task in error are not
+// counted: no claim takes them (a claim skips a finished task), so they
+// are not waiting for a worker, and the queue's oldest ready step would
+// have aged for as long as the task stayed in error. A fan-out whose one
+// branch failed left its other branch pending and ready.
+func testQueueLagsOfFailedTasks(t *testing.T, b *bundle) {
+	p := b.params([]store.NewStep{{Name: "a", Handler: "h.a", Retryable: true}, {Name: "b", Handler: "h.b", Retryable: true}})
+	p.Queue, p.Now = "fan", b.now.Add(-time.Minute)
+	d, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Queues: []string{"fan"}, Now: b.now})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claiming one branch: %v, %v", names(got), err)
+	}
+	b.finish(t, store.StepOutcome{Lease: got[0].Step.Lease(), Kind: store.OutcomeFail, Error: store.JSON(`{"error":"no"}`)})
+	if task := b.get(t, d.Task.ID).Task; task.State != store.TaskError {
+		t.Fatalf("the task is %s after its branch failed, want error", task.State)
+	}
+	if again, err := b.s.ClaimSteps(b.ctx, &store.ClaimStepsParams{Owner: "w", Limit: 1, LeaseTTL: time.Minute, Queues: []string{"fan"}, Now: b.now}); err != nil || len(again) != 0 {
+		t.Fatalf("claimed %v (%v) of a failed task", names(again), err)
+	}
+	lags, err := b.s.QueueLags(b.ctx, b.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lags) != 0 {
+		t.Fatalf("QueueLags = %+v with the only ready step's task in error, want none", lags)
+	}
+}
+
 // testListFilters: ListTasks filters by queue and creation time.
 func testListFilters(t *testing.T, b *bundle) {
 	mk := func(queue string, at time.Time) int64 {

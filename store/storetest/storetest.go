@@ -93,6 +93,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"WorkerRegistryBadInput":     testWorkerRegistryBadInput,
 		"AdminTokens":                testAdminTokens,
 		"QueueLags":                  testQueueLags,
+		"QueueLagsOfFailedTasks":     testQueueLagsOfFailedTasks,
 		"TaskActivity":               testTaskActivity,
 		"ListFilters":                testListFilters,
 		"CreatedWindowsExact":        testCreatedWindowsExact,

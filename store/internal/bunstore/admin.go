@@ -11,16 +11,21 @@ import (
 )
 
 // QueueLags counts ready, unclaimed steps per queue. It reads the rows of
-// the claim's partial indexes (pending, no unfinished dependency), so its
-// cost grows with the backlog, not with the table.
+// the claim's partial indexes (pending, no unfinished dependency) and
+// their tasks' (by key), so its cost grows with the backlog, not with the
+// table.
 func (s *Store) QueueLags(ctx context.Context, now time.Time) ([]store.QueueLag, error) {
 	var rows []struct {
 		Queue  string    `bun:"queue"`
 		N      int       `bun:"n"`
 		Oldest time.Time `bun:"oldest"`
 	}
-	err := s.ro.NewRaw(`SELECT queue, count(*) AS n, min(next_attempt_at) AS oldest FROM tasker_steps
-		WHERE state = 'pending' AND pending_deps = 0 AND next_attempt_at <= ? GROUP BY queue ORDER BY queue`,
+	// Only steps a claim could take: not those of a finished task (a
+	// fan-out in error keeps its other branches pending, never claimed).
+	err := s.ro.NewRaw(`SELECT s.queue, count(*) AS n, min(s.next_attempt_at) AS oldest FROM tasker_steps s JOIN tasker_tasks t ON t.id = s.task_id
+		WHERE s.state = 'pending' AND s.pending_deps = 0 AND s.next_attempt_at <= ?
+			AND t.state NOT IN ('complete', 'error', 'cancelled', 'resolved_manually')
+		GROUP BY s.queue ORDER BY s.queue`,
 		s.d.Time(now, 0)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, s.wrap("measuring queue lag", err)
