@@ -932,8 +932,9 @@ func TestHandlerRefusesBadConfig(t *testing.T) {
 }
 
 // TestHandlerRefusesANilMetricsRegistry: Config.Metrics set to a nil
-// registry (a *prometheus.Registry never made) is refused naming it; it
-// was taken as set, and every scrape of /metrics panicked.
+// registry (a *prometheus.Registry never made), or a nil
+// prometheus.GathererFunc, is refused naming it; it was taken as set, and
+// every scrape of /metrics panicked.
 func TestHandlerRefusesANilMetricsRegistry(t *testing.T) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "admin.db"), nil)
 	if err != nil {
@@ -947,6 +948,10 @@ func TestHandlerRefusesANilMetricsRegistry(t *testing.T) {
 	var reg *prometheus.Registry
 	if _, err := admin.Handler(admin.Config{Engine: e, Metrics: reg}); err == nil || !strings.Contains(err.Error(), "Config.Metrics") {
 		t.Fatalf("a nil registry: err = %v, want a refusal naming Config.Metrics", err)
+	}
+	var fn prometheus.GathererFunc
+	if _, err := admin.Handler(admin.Config{Engine: e, Metrics: fn}); err == nil || !strings.Contains(err.Error(), "Config.Metrics is a nil prometheus.GathererFunc") {
+		t.Fatalf("a nil GathererFunc: err = %v, want a refusal naming Config.Metrics", err)
 	}
 }
 

@@ -66,8 +66,9 @@ func Handler(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("admin: Config.MaxBodyBytes must not be negative, got %d", cfg.MaxBodyBytes)
 	}
 	if cfg.Metrics != nil {
-		// A nil registry passes "!= nil" and panics at every scrape.
-		if v := reflect.ValueOf(cfg.Metrics); v.Kind() == reflect.Pointer && v.IsNil() {
+		// A nil registry (or GathererFunc) passes "!= nil" and panics at
+		// every scrape.
+		if v := reflect.ValueOf(cfg.Metrics); (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil() {
 			return nil, fmt.Errorf("admin: Config.Metrics is a nil %T; pass the registry the engine's Metrics are registered on, or leave it unset", cfg.Metrics)
 		}
 	}
