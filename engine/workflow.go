@@ -37,8 +37,11 @@ const (
 	kindSleep = "workflow.sleep"
 	kindEvent = "workflow.event"
 
-	// EventStepSuspended: a workflow's driver suspended (sleep, event wait,
-	// a durable step's retry backoff).
+	// EventStepSuspended: a step went back to pending without an outcome:
+	// a code-first workflow's driver suspended (a sleep, an event wait, a
+	// child, a durable step's retry backoff), or a step was held back
+	// because its dependent system is paused or its breaker open (it did
+	// not start: no step.started, and its attempt is not counted).
 	EventStepSuspended = "step.suspended"
 
 	defaultDriverRetryLimit = 10
