@@ -53,6 +53,20 @@ func emptyNotNil[T any](list *[]T) {
 
 func workflowOf(ns, name string) string { return ns + "/" + name }
 
+// stepName is the name a step is reported under: for a code-first task's
+// durable step, the name its code gave it, whatever its sequence in the
+// run (its row is name#seq), as the metrics label it; else its name. A
+// durable step the code named as the driver keeps its row's name, apart
+// from the driver's runs.
+func stepName(code bool, s *store.ReportStep) string {
+	if code && s.Name != DriverStep {
+		if name, _, ok := store.ParseDurableStepName(s.Name); ok && name != DriverStep {
+			return name
+		}
+	}
+	return s.Name
+}
+
 func summarise(d *store.ReportData, window time.Duration) ReportSummary {
 	var s ReportSummary
 	byWf := map[string]*WorkflowSummary{}
@@ -126,7 +140,7 @@ func stepReports(d *store.ReportData) []StepReport {
 		if s.Attempts == 0 {
 			continue // never ran
 		}
-		k := key{wfOf[s.TaskID], s.Name}
+		k := key{wfOf[s.TaskID], stepName(code[s.TaskID], &s)}
 		r := acc[k]
 		if r == nil {
 			r = &StepReport{Workflow: k.wf, Step: k.step, durable: code[s.TaskID] && s.Name != DriverStep}
@@ -197,6 +211,7 @@ func bottlenecks(d *store.ReportData) []Bottleneck {
 			steps = slices.DeleteFunc(slices.Clone(steps), func(s *store.ReportStep) bool { return s.Name == DriverStep })
 		}
 		cur := lastDone(steps)
+		onPath := map[key]bool{} // a durable step's name may be on it more than once
 		for cur != nil {
 			var pred *store.ReportStep
 			later := func(p *store.ReportStep) bool {
@@ -218,9 +233,12 @@ func bottlenecks(d *store.ReportData) []Bottleneck {
 			if pred != nil {
 				since = *pred.CompletedAt
 			}
-			k := key{wf, cur.Name}
+			k := key{wf, stepName(code, cur)}
 			charged[k] += max(cur.CompletedAt.Sub(since), 0)
-			tasks[k]++
+			if !onPath[k] {
+				onPath[k] = true
+				tasks[k]++
+			}
 			cur = pred
 		}
 	}

@@ -3,6 +3,9 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +42,7 @@ func TestReportTimesDurableSteps(t *testing.T) {
 	}
 	r, err := env.Report(context.Background(), from, env.Clock.Now().Add(time.Second), engine.ReportFilter{})
 	must(t, err)
-	want := map[string]time.Duration{"save#1": 3 * time.Second, "flaky#2": 5 * time.Second}
+	want := map[string]time.Duration{"save": 3 * time.Second, "flaky": 5 * time.Second}
 	for _, s := range r.Steps {
 		if d, ok := want[s.Step]; ok {
 			delete(want, s.Step)
@@ -50,5 +53,57 @@ func TestReportTimesDurableSteps(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Fatalf("steps %+v lack %v", r.Steps, want)
+	}
+}
+
+// TestReportGroupsDurableStepsByName: a durable step is reported under the
+// name the code gave it, whatever its sequence in each run (its row is
+// name#seq): "call" comes second in half the runs, after "prep", and
+// fails its first attempt in every run, so its 10 runs, all retried, make
+// one row and the retries rule fires. They were two rows of 5 runs
+// (call#1, call#2), each under the rule's 10, and it said nothing.
+func TestReportGroupsDurableStepsByName(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	var mu sync.Mutex
+	tries := map[int]int{}
+	must(t, engine.RegisterWorkflow(env.Engine, "r/vary", func(wctx *engine.WorkflowContext, n int) (int, error) {
+		if n%2 == 1 {
+			if _, err := engine.Step(wctx, "prep", func(context.Context) (int, error) { return 0, nil }); err != nil {
+				return 0, err
+			}
+		}
+		return engine.Step(wctx, "call", func(context.Context) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if tries[n]++; tries[n] == 1 {
+				return 0, errors.New("boom")
+			}
+			return n, nil
+		})
+	}))
+	from := env.Clock.Now()
+	env.RunUntilDone(startInts(t, env.Engine, "r/vary", 10)...)
+	r, err := env.Report(context.Background(), from, env.Clock.Now().Add(time.Second), engine.ReportFilter{})
+	must(t, err)
+	var names []string
+	for _, s := range r.Steps {
+		names = append(names, s.Step)
+		if s.Step == "call" && (s.Runs != 10 || s.Retried != 10) {
+			t.Errorf("step call: %d runs, %d retried; want 10 of 10", s.Runs, s.Retried)
+		}
+	}
+	if want := []string{"call", "prep", engine.DriverStep}; !slices.Equal(names, want) {
+		t.Fatalf("steps %q, want %q", names, want)
+	}
+	if !slices.ContainsFunc(r.Recommendations, func(rc engine.Recommendation) bool {
+		return rc.Category == "retries" && strings.Contains(rc.Finding, "step call of r/vary")
+	}) {
+		t.Fatalf("no retries recommendation for step call: %+v", r.Recommendations)
+	}
+	for _, b := range r.Bottlenecks {
+		if strings.Contains(b.Step, "#") || b.Tasks > 10 {
+			t.Errorf("bottleneck %+v: want steps by name, counted once per task", b)
+		}
 	}
 }
