@@ -18,16 +18,24 @@ func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescu
 
 // rescued is the maintainer's hook: the steps and tasks a rescue moved are
 // announced (a step with attempts left as a retry scheduled, one with none
-// as failed, with the lease's expiry as their error), and rescued steps are
-// claimable now.
+// as failed, with the lease's expiry as their error) and counted as a
+// commit's are, and rescued steps are claimable now.
 func (e *Engine) rescued(res *store.RescueResult) {
 	e.met.leasesRescued(res.Rescued + res.Failed)
+	retried := false
 	for _, s := range res.Steps {
 		ev := Event{Name: EventStepRetryScheduled, TaskID: s.TaskID, Step: s.Name, Attempt: s.Attempts, Error: string(s.Error)}
 		if s.State == store.StepError {
 			ev.Name = EventStepFailed
+			e.stat.failed.Add(1)
+		} else {
+			e.stat.retried.Add(1)
+			retried = true
 		}
 		e.emit(ev)
+	}
+	if retried && e.met != nil {
+		e.countRescuedRetries(res.Steps)
 	}
 	for _, t := range res.FailedTasks { // the counter needs their workflow, the span their trace context
 		e.met.taskEnded(t.Namespace, t.Name, true)
@@ -41,6 +49,35 @@ func (e *Engine) rescued(res *store.RescueResult) {
 	}
 	if res.Rescued+res.Failed+res.TimedOut > 0 {
 		e.Notify()
+	}
+}
+
+// countRescuedRetries counts the retries a rescue scheduled (steps back to
+// pending) in step_retries_total, by workflow: the pass returns the steps'
+// tasks by id only, so their workflows are read, in one statement. When
+// the read fails they go uncounted (logged at debug).
+func (e *Engine) countRescuedRetries(steps []store.RescuedStep) {
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, s := range steps {
+		if s.State == store.StepPending && !seen[s.TaskID] {
+			seen[s.TaskID] = true
+			ids = append(ids, s.TaskID)
+		}
+	}
+	tasks, err := e.st.GetTaskOutcomes(context.Background(), ids)
+	if err != nil {
+		e.log.Debug("reading the workflows of rescued steps failed; their retries are not counted", zap.Error(err))
+		return
+	}
+	byID := make(map[int64]*store.TaskOutcome, len(tasks))
+	for _, t := range tasks {
+		byID[t.ID] = t
+	}
+	for _, s := range steps {
+		if t := byID[s.TaskID]; t != nil && s.State == store.StepPending {
+			e.met.retried(t.Namespace, t.Name)
+		}
 	}
 }
 
