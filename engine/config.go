@@ -33,11 +33,12 @@ type Config struct {
 	// its steps again, a lease it could not extend, a failed rescue or
 	// election, results discarded after a lost lease). Failures of steps
 	// and tasks are not among them — Wait, Explain and the events report
-	// those — and are logged at info. Pass zap.NewNop() for silence.
+	// those — and are logged at info. Pass zap.NewNop() for silence. A
+	// zero zap.Logger (a literal, with no core) is refused.
 	Logger *zap.Logger
 	// Slog, for applications on log/slog: the engine's lines go to its
 	// handler (levels mapped one to one; zap's DPanic and above are
-	// slog.LevelError).
+	// slog.LevelError). A zero slog.Logger (no handler) is refused.
 	Slog *slog.Logger
 	// Metrics, when set, receives the engine's metrics (see NewMetrics);
 	// several engines may share one. One not made by NewMetrics (a zero
@@ -299,6 +300,14 @@ func (c *Config) validateSettings() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Logger != nil && c.Slog != nil {
 		bad("config: Logger and Slog are both set; set one")
+	}
+	// A literal (&zap.Logger{}, &slog.Logger{}) has no core or handler:
+	// the first line logged, on a worker's goroutine, would panic.
+	if c.Logger != nil && c.Logger.Core() == nil {
+		bad("config: Logger is a zero zap.Logger (it has no core); make one with zap.New, zap.NewProduction or zap.NewNop")
+	}
+	if c.Slog != nil && c.Slog.Handler() == nil {
+		bad("config: Slog is a zero slog.Logger (it has no handler); make one with slog.New")
 	}
 	if c.Metrics != nil && c.Metrics.started == nil {
 		// A literal (&Metrics{}) has no instruments: the first task

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/tasker-go/tasker/engine"
 )
 
@@ -41,6 +43,26 @@ func TestOversizedResultIsLoggedAtInfo(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(logged), "\n") {
 		if !strings.Contains(line, " level=INFO ") {
 			t.Errorf("a line above info for a step failure: %s", line)
+		}
+	}
+}
+
+// TestZeroLoggersRefused: a zap.Logger or slog.Logger written as a literal
+// (&zap.Logger{}, &slog.Logger{}) has no core or handler: New refuses it
+// naming the field, as it refuses a zero Metrics. New took it, and the
+// first line the engine logged (a step's first attempt) panicked on the
+// worker's goroutine, ending the process.
+func TestZeroLoggersRefused(t *testing.T) {
+	st := openSQLite(t)
+	for _, c := range []struct {
+		field string
+		cfg   engine.Config
+	}{
+		{"Logger", engine.Config{Store: st, Logger: &zap.Logger{}}},
+		{"Slog", engine.Config{Store: st, Slog: &slog.Logger{}}},
+	} {
+		if _, err := engine.New(c.cfg); err == nil || !strings.Contains(err.Error(), "config: "+c.field+" is a zero") {
+			t.Errorf("New with a zero %s: err = %v, want a refusal naming %s", c.field, err, c.field)
 		}
 	}
 }
