@@ -50,7 +50,8 @@ type Config struct {
 	// and per task run. Nil uses the global provider (otel.GetTracerProvider),
 	// a no-op until the application installs one. A Start made under a
 	// span stores its trace context with the task, and whichever process
-	// runs the task's steps continues that trace.
+	// runs the task's steps continues that trace. One that panics making
+	// the engine's tracer (a zero sdktrace.TracerProvider) is refused.
 	TracerProvider trace.TracerProvider
 	// WorkerID names this process in leases and logs (default host-pid).
 	WorkerID string

@@ -102,9 +102,13 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	c := cfg.withDefaults()
+	tracer, err := tracerOf(c.TracerProvider)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		cfg: c, st: c.Store, log: c.Logger, clk: c.Clock,
-		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics, codec: c.Codec, tracer: tracerOf(c.TracerProvider),
+		templates: map[string]*Template{}, wake: make(chan struct{}, 1), met: c.Metrics, codec: c.Codec, tracer: tracer,
 	}
 	e.starts = batch.New(startBatch, e.createBatch)
 	e.press = pressure.NewMonitor(e.st.DB().Stats, e.clk.Now)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -34,12 +35,19 @@ const (
 
 // tracerOf is the engine's tracer: Config.TracerProvider, else the global
 // one (a no-op until the application installs an SDK with
-// otel.SetTracerProvider, before or after New).
-func tracerOf(tp trace.TracerProvider) trace.Tracer {
+// otel.SetTracerProvider, before or after New). A provider that panics
+// making it (a zero sdktrace.TracerProvider, written as a literal) is an
+// error: New panicked.
+func tracerOf(tp trace.TracerProvider) (_ trace.Tracer, err error) {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	return tp.Tracer(TracerName)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("config: TracerProvider %T panicked making the engine's tracer (%v): make it with its constructor (sdktrace.NewTracerProvider)", tp, r)
+		}
+	}()
+	return tp.Tracer(TracerName), nil
 }
 
 // traceparent is sc as a W3C traceparent header value, or "" when sc is
