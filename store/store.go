@@ -204,7 +204,8 @@ type Store interface {
 	RecordAttempts(ctx context.Context, steps []*RecordStepParams) ([]RecordedStep, error)
 	// WakeTask makes the task's pending, dependency-free steps that wait
 	// for a later time (backoff, suspension) ready now, and reports whether
-	// any was.
+	// any was. A task that has not started (pending: its start delayed by
+	// NewStep.NotBefore) is left to start at its time.
 	WakeTask(ctx context.Context, p *WakeTaskParams) (bool, error)
 
 	// RegisterWorker inserts or refreshes a worker's registry row (see

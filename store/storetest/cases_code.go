@@ -131,6 +131,29 @@ func testRecordStep(t *testing.T, b *bundle) {
 	checkHistoryMatches(t, b, id)
 }
 
+// testWakeLeavesADelayedStart: WakeTask (an event sent) does not bring a
+// task's delayed start (NotBefore) forward: its driver stays unclaimable
+// until its time, then runs as any.
+func testWakeLeavesADelayedStart(t *testing.T, b *bundle) {
+	p := b.params([]store.NewStep{{Name: "workflow", Handler: "workflow:test/later", Retryable: true, RetryLimit: 5, NotBefore: b.now.Add(time.Hour)}})
+	p.Kind = store.KindCode
+	res, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	woke, err := b.s.WakeTask(b.ctx, &store.WakeTaskParams{TaskID: res.Task.ID, Now: b.now})
+	if err != nil || woke {
+		t.Fatalf("WakeTask of a task not started = %v, %v; want false", woke, err)
+	}
+	if got := b.claim(t, 10); len(got) != 0 {
+		t.Fatalf("WakeTask started a delayed task early: %v", names(got))
+	}
+	st := b.get(t, res.Task.ID).Step("workflow")
+	if !st.NextAttemptAt.Equal(b.now.Add(time.Hour)) {
+		t.Fatalf("the delayed driver's next attempt = %v, want %v", st.NextAttemptAt, b.now.Add(time.Hour))
+	}
+}
+
 // testSuspendAndWake: a suspended driver returns to pending without
 // counting the attempt, waits until its time, and WakeTask (or a waiting
 // event named by WakeOnEvents) makes it ready at once.

@@ -86,6 +86,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"LeaderElection":             testLeaderElection,
 		"RecordStep":                 testRecordStep,
 		"SuspendAndWake":             testSuspendAndWake,
+		"WakeLeavesADelayedStart":    testWakeLeavesADelayedStart,
 		"WorkflowValues":             testWorkflowValues,
 		"RetireIdentity":             testRetireIdentity,
 		"WorkflowHistory":            testWorkflowHistory,

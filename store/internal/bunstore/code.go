@@ -229,7 +229,10 @@ func writePath(ctx context.Context, tx bun.IDB, stepID, taskID int64, path []sto
 	return err
 }
 
-// WakeTask makes the task's delayed ready steps claimable now.
+// WakeTask makes the task's delayed ready steps claimable now, unless the
+// task has not started: its steps then wait for its delayed start
+// (NewStep.NotBefore, engine.StartAt), which an event sent early must not
+// bring forward; the workflow finds the event once it starts.
 //
 // Called in the transaction that sent an event, it first touches the
 // task's running steps (a driver about to suspend): on Postgres that waits
@@ -250,7 +253,8 @@ func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, er
 		return false, s.wrap(fmt.Sprintf("waking task %d", p.TaskID), err)
 	}
 	res, err := s.rw.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ?0
-		WHERE task_id = ?1 AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ?0`,
+		WHERE task_id = ?1 AND state = 'pending' AND pending_deps = 0 AND next_attempt_at > ?0
+		AND EXISTS (SELECT 1 FROM tasker_tasks WHERE id = ?1 AND state <> 'pending')`,
 		s.d.Time(p.Now, 0), p.TaskID).Exec(ctx)
 	if err != nil {
 		return false, s.wrap(fmt.Sprintf("waking task %d", p.TaskID), err)
