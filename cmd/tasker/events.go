@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,9 @@ the next worker that claims it; one not waiting yet finds the event when it
 gets there. Sending again with the same --key changes nothing (the first
 payload stays) and is reported as a duplicate; without --key every send is a
 new event. A NAME beginning with "update:" is refused: such events carry the
-updates sent with engine.Update.`,
+updates sent with engine.Update. A new event for a finished task is refused;
+for a run that continued as new, naming the chain's last run, which reads
+the workflow's events now.`,
 		Example: `  tasker events send 12 approval --key manager-decision --payload '{"approved":true,"by":"bob"}'`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,6 +91,13 @@ updates sent with engine.Update.`,
 				// finished since) is told so, not failed.
 				created, err := e.SendEvent(cmd.Context(), id, name, key, p)
 				if errors.Is(err, engine.ErrEventRefused) && t.State.Terminal() {
+					// A run that continued as new: the workflow goes on, and
+					// reads its events, in the chain's last run.
+					if next, last, rerr := lastRun(cmd.Context(), e, id); rerr != nil {
+						return rerr
+					} else if next != 0 {
+						return fmt.Errorf("cannot send event %s to task %d: it continued as new as task %d; the workflow reads its events in the chain's last run, task %d: tasker events send %d %s", name, id, next, last, last, name)
+					}
 					return fmt.Errorf("cannot send event %s to task %d: it is %s, and no wait would ever consume the event", name, id, t.State)
 				}
 				if err != nil {
@@ -117,4 +127,22 @@ updates sent with engine.Update.`,
 	cmd.Flags().StringVar(&payload, "payload", "", "the event's payload (JSON) that WaitEvent decodes (default: null)")
 	addDBFlag(cmd, &db)
 	return cmd
+}
+
+// lastRun follows a code-first task's ContinueAsNew chain: next is the run
+// that continues it (0: none), last the chain's last run.
+func lastRun(ctx context.Context, e *engine.Engine, id int64) (next, last int64, err error) {
+	for run := id; ; {
+		links, err := e.Runs(ctx, run)
+		if err != nil {
+			return 0, 0, err // (it names the task)
+		}
+		if links.ContinuedAs == 0 {
+			return next, run, nil
+		}
+		if next == 0 {
+			next = links.ContinuedAs
+		}
+		run = links.ContinuedAs
+	}
 }
