@@ -34,7 +34,8 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // Handlers in other processes stop at their next heartbeat. A finished
 // task (complete, resolved manually) is refused unless Force is given; a
 // task in error is refused even then (Retry it, or Resolve its failed
-// steps).
+// steps), and so is a code-first run that continued as new (ErrRefused,
+// naming the chain's last run, where the workflow goes on).
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
@@ -72,11 +73,21 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	forced, ended := p.Force, false
 	if forced {
 		if d, err := e.st.GetTask(ctx, taskID); err == nil {
+			if err := e.refuseContinued(ctx, d); err != nil {
+				return fmt.Errorf("cancelling task %d: %w", taskID, err)
+			}
 			ended = d.Task.State.Terminal()
 			p.Force = ended
 		}
 	}
 	t, err := e.st.CancelTask(ctx, p)
+	if errors.Is(err, store.ErrIllegalTransition) { // finished (meanwhile): continued?
+		if d, gerr := e.st.GetTask(ctx, taskID); gerr == nil {
+			if rerr := e.refuseContinued(ctx, d); rerr != nil {
+				return fmt.Errorf("cancelling task %d: %w", taskID, rerr)
+			}
+		}
+	}
 	if forced && !p.Force && errors.Is(err, store.ErrIllegalTransition) {
 		p.Force, ended = true, true
 		t, err = e.st.CancelTask(ctx, p)
@@ -94,6 +105,31 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
 	e.taskChanged(taskID)
 	return e.cancelChildren(ctx, taskID, reason)
+}
+
+// refuseContinued refuses to cancel a code-first run that continued as
+// new (ErrRefused, naming the next run and the chain's last, where the
+// workflow goes on; nil for any other task): the run is finished, and
+// cancelling it, forced, would leave the workflow running in the next one
+// while the run's handle (WorkflowHandle.Result) reported it cancelled.
+func (e *Engine) refuseContinued(ctx context.Context, d *store.TaskDetail) error {
+	next, err := e.continuedAsOf(d)
+	if err != nil || next == 0 {
+		return nil // (not a continued run; a result that does not decode is not one either)
+	}
+	last := next
+	for {
+		nd, err := e.st.GetTask(ctx, last)
+		if err != nil {
+			return fmt.Errorf("reading task %d, which continues it: %w", last, err)
+		}
+		after, err := e.continuedAsOf(nd)
+		if err != nil || after == 0 {
+			break
+		}
+		last = after
+	}
+	return fmt.Errorf("%w: it continued as new as task %d; the workflow goes on in the chain's last run, task %d: cancel that one", ErrRefused, next, last)
 }
 
 // Retry moves a task in error back to pending; its failed steps get fresh
