@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -70,7 +71,7 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 	if err := (&Outcome{TaskID: r.TaskID, State: r.State, Error: r.Error}).Err(); err != nil {
 		return zero, err
 	}
-	return decodeAs[O](wctx, seq, workflow, r.Result)
+	return decodeAs[O](wctx, seq, "result of child "+strconv.Quote(workflow), r.Result)
 }
 
 // childTypes refuses an input or a result type other than those a

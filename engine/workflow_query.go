@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -233,7 +234,7 @@ func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Durat
 	if err != nil {
 		return nil, err
 	}
-	arg, err := decodeAs[A](wctx, seq, updatePrefix+name, r.Payload)
+	arg, err := decodeAs[A](wctx, seq, "argument of update "+strconv.Quote(name), r.Payload)
 	if err != nil {
 		return nil, err
 	}

@@ -196,7 +196,7 @@ func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context
 func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string, fn func(ctx context.Context) (T, error), opts []StepOption) (T, error) {
 	var zero T
 	if rec != nil && rec.State.Satisfied() {
-		return decodeAs[T](wctx, seq, name, rec.Results)
+		return decodeAs[T](wctx, seq, "recorded result of step "+name, rec.Results)
 	}
 	if fn == nil {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: the function is nil", name)))
@@ -355,7 +355,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 		wctx.e.stat.completed.Add(1)
 		wctx.measure(name, "complete", took)
 		traced.outcome = "complete"
-		v, err := decodeAs[T](wctx, seq, name, doc)
+		v, err := decodeAs[T](wctx, seq, "recorded result of step "+name, doc)
 		return v, nil, 0, err
 	}
 	if res.TimedOut {
@@ -408,7 +408,11 @@ func stepFailed(seq int, name string, rec *store.Step) *StepFailedError {
 	return &StepFailedError{Sequence: seq, Step: name, Attempts: rec.Attempts, Failure: f}
 }
 
-func decodeAs[T any](wctx *WorkflowContext, seq int, name string, doc []byte) (T, error) {
+// decodeAs decodes a durable operation's recorded document as a T; what
+// names the document ("result of step charge", "payload of event
+// \"approval\""), so that a failure names the operation the code called,
+// not a step it does not have.
+func decodeAs[T any](wctx *WorkflowContext, seq int, what string, doc []byte) (T, error) {
 	var v T
 	if len(doc) == 0 {
 		return v, nil
@@ -416,11 +420,11 @@ func decodeAs[T any](wctx *WorkflowContext, seq int, name string, doc []byte) (T
 	if wctx.e.codec != nil { // an event's payload is recorded as sent
 		var err error
 		if doc, err = wctx.e.decode(doc); err != nil {
-			return v, wctx.failWith(Permanent(fmt.Errorf("step %s (sequence %d): %w", name, seq, err)))
+			return v, wctx.failWith(Permanent(fmt.Errorf("%s (sequence %d): %w", what, seq, err)))
 		}
 	}
 	if err := json.Unmarshal(doc, &v); err != nil {
-		return v, wctx.failWith(Permanent(fmt.Errorf("decoding the recorded result of step %s (sequence %d): %w", name, seq, err)))
+		return v, wctx.failWith(Permanent(fmt.Errorf("decoding the %s (sequence %d) as %s: %w", what, seq, reflect.TypeFor[T](), err)))
 	}
 	return v, nil
 }
@@ -458,7 +462,7 @@ func Go[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) 
 	seq, rec, err := wctx.begin(name, kindStep)
 	if err != nil || (rec != nil && rec.State.Satisfied()) {
 		if err == nil {
-			f.val, f.err = decodeAs[T](wctx, seq, name, rec.Results)
+			f.val, f.err = decodeAs[T](wctx, seq, "recorded result of step "+name, rec.Results)
 		} else {
 			f.err = err
 		}

@@ -89,7 +89,7 @@ func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration)
 	if err != nil {
 		return zero, err
 	}
-	return decodeAs[T](wctx, seq, name, r.Payload)
+	return decodeAs[T](wctx, seq, "payload of event "+strconv.Quote(name), r.Payload)
 }
 
 // waitEvent is WaitEvent with the recorded event undecoded; update says
