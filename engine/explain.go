@@ -220,7 +220,8 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 }
 
 // pastTimeout reports whether a task in error failed its
-// WithWorkflowTimeout, which Retry refuses.
+// WithWorkflowTimeout, which Retry refuses, and SendEvent a new event for
+// it: no run starts after its deadline.
 func pastTimeout(t *store.Task) bool {
 	f := decodeFailure(t.LastError)
 	return f != nil && f.Kind == KindWorkflowTimeout

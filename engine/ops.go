@@ -149,7 +149,7 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 	p := &store.RetryTaskParams{TaskID: taskID, Metadata: meta, Now: e.now()}
 	d, err := e.st.GetTask(ctx, taskID)
 	if err == nil && d.Task.State == store.TaskError {
-		if f := decodeFailure(d.Task.LastError); f != nil && f.Kind == KindWorkflowTimeout {
+		if pastTimeout(d.Task) {
 			// Its deadline stays and no step starts after it: the retried
 			// step would fail again at its claim, without running.
 			deadline := "its deadline"

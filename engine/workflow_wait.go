@@ -177,7 +177,8 @@ func reservedForUpdates(receive string) string {
 // the workflow's driver is woken in the same transaction, so a workflow
 // waiting for it resumes at once and one not waiting yet finds it later.
 // An empty key makes every send a new event. It reports whether the event
-// was new. A new event for a finished task is refused (ErrEventRefused;
+// was new. A new event for a finished task, or for one that failed its
+// WithWorkflowTimeout (which Retry refuses), is refused (ErrEventRefused;
 // for a run that continued as new, naming the run that continues it, where
 // the workflow reads its events now); a repeat of one it received is not —
 // a sender whose reply was lost can send again safely whatever happened
@@ -239,6 +240,10 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 				return fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, taskID, next)
 			}
 			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
+		case d.Task.State == store.TaskError && pastTimeout(d.Task):
+			// As finished as a complete task: its deadline has passed,
+			// Retry refuses it, and no run will read the event.
+			return fmt.Errorf("%w: task %d failed its WithWorkflowTimeout, and no run starts after its deadline; no workflow will read it", ErrEventRefused, taskID)
 		}
 		created = true
 		_, err = s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()})
