@@ -583,8 +583,9 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 		"Timeline": timeline, "Cancellable": !t.State.Done(), "Retryable": t.State == store.TaskError && !timedOut, "TimedOut": timedOut,
 		"LastErrors": lastErrors(d, h),
 		// Events: code-first workflows read them; a finished one takes
-		// none (SendEvent refuses them), one in error may after a retry.
-		"Eventable": t.Kind == store.KindCode && !t.State.Terminal(), "Typed": typed{}}, nil
+		// none (SendEvent refuses them), nor one that timed out (no run
+		// starts after its deadline); one in error may after a retry.
+		"Eventable": t.Kind == store.KindCode && !t.State.Terminal() && !timedOut, "Typed": typed{}}, nil
 }
 
 // failureKind is the kind of a recorded failure (engine.Kind…), "" when
