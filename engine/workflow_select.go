@@ -162,11 +162,13 @@ type selectResult struct {
 //		... escalate ...
 //	}
 //
-// While nothing is ready the workflow waits for a running future here, or
-// suspends until the earliest timer or an event arrives. Select refuses no
-// cases, an event or update without a name, an event name SendEvent
-// refuses (over 255 bytes, with a NUL byte, not UTF-8), two events of the
-// same name, or a nil timer or future, failing the workflow.
+// While nothing is ready the workflow waits here while futures run, until
+// one finishes or the earliest timer fires (an event sent meanwhile is seen
+// then), and otherwise suspends until the earliest timer or an event
+// arrives. Select refuses no cases, an event or update without a name, an
+// event name SendEvent refuses (over 255 bytes, with a NUL byte, not
+// UTF-8), two events of the same name, or a nil timer or future, failing
+// the workflow.
 func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	if err := checkCases(cases); err != nil {
 		return -1, wctx.failWith(Permanent(err))
@@ -226,7 +228,9 @@ func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 			}
 			return -1, wctx.suspend(deadline, "select", events...)
 		}
-		if err := waitAny(wctx, running); err != nil {
+		// Until a future finishes or the earliest timer fires, whichever
+		// comes first: the loop then looks at every case again.
+		if err := waitAny(wctx, running, deadline); err != nil {
 			return -1, err
 		}
 	}
@@ -272,13 +276,19 @@ func checkCases(cases []SelectCase) error {
 	return nil
 }
 
-// waitAny waits for one of the futures running in this run to finish.
-func waitAny(wctx *WorkflowContext, running []<-chan struct{}) error {
-	cs := make([]reflect.SelectCase, 0, len(running)+1)
+// waitAny waits for one of the futures running in this run to finish, or
+// until deadline (the earliest timer's, by the store's clock; zero: none):
+// a timer that fires while a step runs wins over it, as a deadline on the
+// step must.
+func waitAny(wctx *WorkflowContext, running []<-chan struct{}, deadline time.Time) error {
+	cs := make([]reflect.SelectCase, 0, len(running)+2)
 	for _, ch := range running {
 		cs = append(cs, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 	}
 	cs = append(cs, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(wctx.Done())})
+	if !deadline.IsZero() {
+		cs = append(cs, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(wctx.e.clk.After(deadline.Sub(wctx.now())))})
+	}
 	if i, _, _ := reflect.Select(cs); i == len(running) {
 		return wctx.abortWith(context.Cause(wctx.Context))
 	}
