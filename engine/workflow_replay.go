@@ -151,14 +151,9 @@ func (e *Engine) ReplayHistory(ctx context.Context, h *WorkflowHistory) error {
 		return fmt.Errorf("replaying task %d: %w", h.TaskID, context.Cause(ctx))
 	case wctx.last > wctx.seq:
 		// The code returned, with or without an error, where the history
-		// goes on: the recorded run did not stop there. The sequence after
-		// the code's last may be a gap (a Go future that suspended before
-		// it recorded anything): the next recorded one is named.
-		next := wctx.seq + 1
-		for wctx.history[next] == nil {
-			next++
-		}
-		name, kind := recordedName(wctx.history[next])
+		// goes on: the recorded run did not stop there.
+		next, rec := wctx.nextRecorded()
+		name, kind := recordedName(rec)
 		nd := &NonDeterminismError{TaskID: h.TaskID, Sequence: next, Recorded: describe(name, kind)}
 		if ferr != nil {
 			return fmt.Errorf("%w (it returned the error: %v)", nd, ferr)

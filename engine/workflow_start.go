@@ -474,14 +474,23 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 		}
 		return nil, Permanent(ferr)
 	case w.last > w.seq:
-		rec := w.history[w.seq+1]
-		name, kind := "", ""
-		if rec != nil {
-			name, kind = recordedName(rec)
-		}
-		return nil, Permanent(&NonDeterminismError{TaskID: w.TaskID, Sequence: w.seq + 1, Recorded: describe(name, kind)})
+		seq, rec := w.nextRecorded()
+		name, kind := recordedName(rec)
+		return nil, Permanent(&NonDeterminismError{TaskID: w.TaskID, Sequence: seq, Recorded: describe(name, kind)})
 	}
 	return out, nil
+}
+
+// nextRecorded is the first recorded operation after the code's last, when
+// the history goes on past it (w.last > w.seq): the sequence right after
+// may be a gap, a Go future that took its number and suspended before it
+// recorded anything. Called with w.mu held, or once the run is over.
+func (w *WorkflowContext) nextRecorded() (int, *store.Step) {
+	seq := w.seq + 1
+	for w.history[seq] == nil {
+		seq++
+	}
+	return seq, w.history[seq]
 }
 
 // unencodable says why JSON cannot carry values of type t ("" when it
