@@ -34,7 +34,10 @@ const (
 // new run after the key's earlier run finished. The earlier run keeps its
 // row, history and handles; its identity becomes "retired:<id>:<identity>",
 // so the key names the new run from then on. A new run may have a
-// different input. It needs WithIdempotencyKey, and StartMany refuses it.
+// different input. A code-first workflow that continued as new
+// (ContinueAsNew) is judged by the chain's last run, where it goes on: its
+// first run, which holds the key, is complete once it continued. It needs
+// WithIdempotencyKey, and StartMany refuses it.
 func WithIdentityReuse(r IdentityReuse) StartOption {
 	return func(o *startOptions) {
 		if o.reuseSet && o.reuse != r {
@@ -107,10 +110,29 @@ func (e *Engine) createReused(ctx context.Context, p *store.CreateTaskParams, o 
 			return nil, oerr
 		}
 	}
-	if gerr != nil || !o.reuse.reusable(old.State) {
+	if gerr != nil {
+		return res, err
+	}
+	state := old.State
+	states := slices.DeleteFunc(slices.Clone(store.TaskStates), func(s store.TaskState) bool { return !o.reuse.reusable(s) })
+	if old.Kind == store.KindCode && old.State == store.TaskComplete {
+		// A run that continued as new is complete while its workflow goes
+		// on in the chain's last run, whose state is the workflow's.
+		d, derr := st.GetTask(ctx, old.ID)
+		if derr != nil {
+			return nil, fmt.Errorf("reading task %d: %w", old.ID, derr)
+		}
+		next, last, cerr := e.chainEnd(ctx, st, d)
+		if cerr != nil {
+			return nil, cerr
+		}
+		if next != 0 {
+			state, states = last.State, []store.TaskState{store.TaskComplete}
+		}
+	}
+	if !o.reuse.reusable(state) {
 		return res, err // running, or not in a state the policy reuses: as before
 	}
-	states := slices.DeleteFunc(slices.Clone(store.TaskStates), func(s store.TaskState) bool { return !o.reuse.reusable(s) })
 	if _, rerr := st.RetireIdentity(ctx, &store.RetireIdentityParams{TaskID: old.ID, IdentityKey: p.IdentityKey,
 		Retired: retiredIdentity(old.ID, p.IdentityKey), States: states, Now: e.now()}); rerr != nil {
 		return nil, fmt.Errorf("retiring the identity of task %d: %w", old.ID, rerr)

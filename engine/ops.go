@@ -113,23 +113,35 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 // cancelling it, forced, would leave the workflow running in the next one
 // while the run's handle (WorkflowHandle.Result) reported it cancelled.
 func (e *Engine) refuseContinued(ctx context.Context, d *store.TaskDetail) error {
-	next, err := e.continuedAsOf(d)
-	if err != nil || next == 0 {
-		return nil // (not a continued run; a result that does not decode is not one either)
+	next, last, err := e.chainEnd(ctx, e.st, d)
+	switch {
+	case err != nil:
+		return err
+	case next == 0:
+		return nil
 	}
-	last := next
+	return fmt.Errorf("%w: it continued as new as task %d; the workflow goes on in the chain's last run, task %d: cancel that one", ErrRefused, next, last.ID)
+}
+
+// chainEnd follows a code-first run's ContinueAsNew chain (Engine.Runs):
+// next is the run that continues d (0: none; a result that does not decode
+// is no continuation), last the chain's last run, where the workflow goes
+// on (d's own task when it did not continue).
+func (e *Engine) chainEnd(ctx context.Context, st store.Store, d *store.TaskDetail) (next int64, last *store.Task, err error) {
+	last = d.Task
 	for {
-		nd, err := e.st.GetTask(ctx, last)
-		if err != nil {
-			return fmt.Errorf("reading task %d, which continues it: %w", last, err)
+		after, derr := e.continuedAsOf(d)
+		if derr != nil || after == 0 {
+			return next, last, nil
 		}
-		after, err := e.continuedAsOf(nd)
-		if err != nil || after == 0 {
-			break
+		if next == 0 {
+			next = after
 		}
-		last = after
+		if d, err = st.GetTask(ctx, after); err != nil {
+			return 0, nil, fmt.Errorf("reading task %d, which continues task %d: %w", after, last.ID, err)
+		}
+		last = d.Task
 	}
-	return fmt.Errorf("%w: it continued as new as task %d; the workflow goes on in the chain's last run, task %d: cancel that one", ErrRefused, next, last)
 }
 
 // Retry moves a task in error back to pending; its failed steps get fresh
