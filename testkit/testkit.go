@@ -173,8 +173,10 @@ var maxRounds = 10_000
 
 // RunUntilDone runs ready steps; when none is ready it moves the clock to
 // the next retry or lease expiry; it stops when every given task has
-// finished (complete, error, cancelled or resolved). It fails the test if
-// the tasks can never finish, naming a ready step of theirs this engine
+// finished (complete, error, cancelled or resolved): for a code-first
+// workflow that continued as new (engine.ContinueAsNew), the last run of
+// its chain, whose result WorkflowHandle.Result returns. It fails the test
+// if the tasks can never finish, naming a ready step of theirs this engine
 // cannot claim (no handler of that name registered, or a queue it does
 // not serve).
 func (env *Env) RunUntilDone(taskIDs ...int64) {
@@ -193,7 +195,8 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		if _, err := env.Rescue(ctx); err != nil {
 			env.t.Fatalf("testkit: %v", err)
 		}
-		if env.allDone(taskIDs) {
+		ids := env.lastRuns(taskIDs)
+		if env.allDone(ids) {
 			return
 		}
 		next, ok, err := env.Store.NextWakeup(ctx)
@@ -204,11 +207,39 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 			env.t.Fatalf("testkit: tasks %v cannot finish: no step is ready, retrying or leased", taskIDs)
 		}
 		if ran == 0 && !next.After(env.Clock.Now()) {
-			env.failIfUnservable(taskIDs)
+			env.failIfUnservable(ids)
 		}
 		skipTo(env.Clock.Fake, next)
 	}
 	env.t.Fatalf("testkit: tasks %v did not finish in %d rounds", taskIDs, maxRounds)
+}
+
+// lastRuns maps each task to the last run of its ContinueAsNew chain
+// (itself, unless it is a code-first run that continued as new).
+func (env *Env) lastRuns(ids []int64) []int64 {
+	ctx := context.Background()
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		for {
+			d, err := env.Store.GetTask(ctx, id)
+			if err != nil {
+				env.t.Fatalf("testkit: %v", err)
+			}
+			if d.Task.Kind != store.KindCode || d.Task.State != store.TaskComplete {
+				break
+			}
+			r, err := env.Runs(ctx, id)
+			if err != nil {
+				env.t.Fatalf("testkit: %v", err)
+			}
+			if r.ContinuedAs == 0 {
+				break
+			}
+			id = r.ContinuedAs
+		}
+		out[i] = id
+	}
+	return out
 }
 
 // failIfUnservable fails the test if a ready step of the tasks (or of
