@@ -52,6 +52,9 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 	if rec == nil {
 		// Its record is named after the workflow: one the store would
 		// refuse failed every attempt to record it, the child started.
+		if workflow == "" { // (durableNameProblem would name a step)
+			return zero, wctx.failWith(Permanent(errors.New(`engine.Child: the workflow name is empty: name a registered workflow or DAG template ("namespace/name")`)))
+		}
 		if msg := durableNameProblem(workflow); msg != "" {
 			return zero, wctx.failWith(Permanent(fmt.Errorf("engine.Child: %s", msg)))
 		}
