@@ -236,8 +236,13 @@ func TestSubMillisecondDurationsNameTheKey(t *testing.T) {
 	if strings.Contains(err.Error(), "time.Second") {
 		t.Errorf("error gives Go advice for a file:\n%v", err)
 	}
-	if s, err := Parse("c.yaml", []byte("retry: {base: 1ms, max: 1ms}\nexecution: {lease_ttl: 1ms}\n"), nil); err != nil || s.Config.Retry.Base != time.Millisecond {
-		t.Fatalf("retry.base 1ms, lease_ttl 1ms: %+v, %v", s, err)
+	if s, err := Parse("c.yaml", []byte("retry: {base: 1ms, max: 1ms}\nexecution: {lease_ttl: 100ms}\n"), nil); err != nil || s.Config.Retry.Base != time.Millisecond || s.Config.Execution.LeaseTTL != engine.MinLeaseTTL {
+		t.Fatalf("retry.base 1ms, lease_ttl 100ms: %+v, %v", s, err)
+	}
+	// A lease has its own floor (engine.MinLeaseTTL), named at its line.
+	_, err = Parse("c.yaml", []byte("execution: {lease_ttl: 1ms}\n"), nil)
+	if want := "c.yaml:1: execution.lease_ttl: config: execution lease TTL 1ms is below 100ms (MinLeaseTTL)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("lease_ttl 1ms: %v, want an error saying %q", err, want)
 	}
 }
 
