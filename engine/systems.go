@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/cachex"
+	"github.com/tasker-go/tasker/retry"
 )
 
 // coordination is the engine's cache and what it coordinates: the shared
@@ -245,7 +246,11 @@ func (e *Engine) systemResult(ctx context.Context, system string, err error) tim
 	}
 	var re *RetryableError
 	if errors.As(err, &re) && re.RetryAfter > 0 {
-		if perr := co.gate.Pause(ctx, system, e.clk.Now().Add(re.RetryAfter)); perr != nil {
+		// Bounded as the step's own retry is (retry.Policy.Next): a bad
+		// header (90 days) would otherwise hold the system, and through
+		// the pause the step itself, past retry.MaxRequested.
+		until := e.clk.Now().Add(min(re.RetryAfter, retry.MaxRequested))
+		if perr := co.gate.Pause(ctx, system, until); perr != nil {
 			e.log.Warn("pausing a dependent system failed", zap.String("system", system), zap.Error(perr))
 		}
 	}
