@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -95,6 +96,12 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 	r, assessed := e.pool()
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
 		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem}
+	var re *RetryableError
+	if f.Kind == KindExhausted && errors.As(err, &re) && re.MaxRetries > 0 && a.attempt > re.MaxRetries {
+		// The error's own cap ended the step, not its attempt limit:
+		// raising that limit would change nothing.
+		facts.MaxRetries = re.MaxRetries
+	}
 	pressureName := "not_assessed"
 	if assessed {
 		facts.PoolUtilisation, pressureName = r.Utilisation, r.Level.String()

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,29 @@ func TestStepBackoffTakesTheMissingFieldFromConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A step ended by its RetryableError's MaxRetries, not by its RetryLimit:
+// the diagnosis says so, and does not suggest raising a RetryLimit that
+// was never reached (attempt 3 "the last of 10 allowed", "raise the
+// step's RetryLimit from 10 to 12").
+func TestRetryableMaxRetriesDiagnosis(t *testing.T) {
+	env, id, _ := retryEnv(t, engine.StepTemplate{RetryLimit: 10, Backoff: retryFast}, func(*engine.StepContext) (any, error) {
+		return nil, &engine.RetryableError{Err: errors.New("busy"), MaxRetries: 2}
+	})
+	env.RunUntilDone(id)
+	f := lastFailure(t, env, id)
+	if f.Kind != engine.KindExhausted || f.Attempt != 3 || f.Diagnosis == nil {
+		t.Fatalf("failure %+v, want retries_exhausted at attempt 3 with a diagnosis", f)
+	}
+	d := f.Diagnosis
+	if !slices.ContainsFunc(d.Insights, func(s string) bool { return strings.Contains(s, "MaxRetries 2") }) {
+		t.Errorf("insights %q do not name the error's MaxRetries 2", d.Insights)
+	}
+	for _, s := range append(slices.Clone(d.Insights), d.Suggestions...) {
+		if strings.Contains(s, "RetryLimit") || strings.Contains(s, "of 10 allowed") {
+			t.Errorf("diagnosis speaks of the step's RetryLimit, which did not end it: %q", s)
+		}
 	}
 }

@@ -22,6 +22,9 @@ type Facts struct {
 	Attempt int
 	// Limit is the step's total attempts allowed (0: unknown).
 	Limit int
+	// MaxRetries, when positive, is the cap of the RetryableError that
+	// ended the step (its MaxRetries), below Limit.
+	MaxRetries int
 	// Once: the step makes one attempt whatever its Limit (NotRetryable,
 	// or a durable step's WithStepNoRetry); Durable: a code-first
 	// workflow's durable step (its options are StepOptions).
@@ -170,6 +173,8 @@ func Builtin() []Rule {
 				switch {
 				case f.Once:
 					return "the step is not retryable: its one attempt failed"
+				case f.MaxRetries > 0:
+					return fmt.Sprintf("attempt %d came after the %d retries its error allows (RetryableError MaxRetries %d)", f.Attempt, f.MaxRetries, f.MaxRetries)
 				case f.Limit > 0:
 					return fmt.Sprintf("attempt %d was the last of %d allowed", f.Attempt, f.Limit)
 				}
@@ -181,6 +186,8 @@ func Builtin() []Rule {
 					return []string{"drop the step's WithStepNoRetry if the failure is passing"}
 				case f.Once:
 					return []string{"drop the step's NotRetryable (retryable: false) if the failure is passing"}
+				case f.MaxRetries > 0:
+					return []string{fmt.Sprintf("raise the MaxRetries of the RetryableError the handler returns from %d if the failure is passing", f.MaxRetries)}
 				case f.Limit > 0 && f.Durable:
 					return []string{fmt.Sprintf("raise the step's WithStepRetryLimit from %d to %d if the failure is passing", f.Limit, f.Limit+2)}
 				case f.Limit > 0:
