@@ -106,6 +106,29 @@ func (g *SystemGate) Allow(ctx context.Context, system string) bool {
 	return b.allow(now)
 }
 
+// Peek is Allow that takes nothing: whether a call to system would be let
+// through now, without handing out one of a half-open breaker's probes.
+// It is for reports (the engine's Explain): one that asked Allow took the
+// probe meant for the next call, which was then held back for another
+// open period.
+func (g *SystemGate) Peek(ctx context.Context, system string) bool {
+	if _, paused := g.PausedUntil(ctx, system); paused {
+		return false
+	}
+	openUntil, shared, err := g.read(ctx, gateOpenKey+system)
+	now := g.clock.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b := breaker{cfg: g.cfg}
+	if cur, ok := g.breakers[system]; ok {
+		b = *cur // a copy: its probes are not counted
+	}
+	if err == nil && shared {
+		b.observeOpen(openUntil, now)
+	}
+	return b.allow(now)
+}
+
 // Record reports the outcome of a call to system. When it opens the
 // breaker, the opening is published through the cache so every instance
 // sharing it backs off; that write's error is returned. An empty system

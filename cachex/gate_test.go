@@ -341,3 +341,45 @@ func TestSystemGateReleasesItsLockWhenTheCallerGivesUp(t *testing.T) {
 	}
 	_ = l.Release(context.Background())
 }
+
+// Peek answers as Allow would, through a pause, an opening published by
+// another instance and a half-open breaker, but takes no probe: after any
+// number of Peeks the next Allow gets the probe.
+func TestSystemGatePeekTakesNoProbe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	cfg := cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second}
+	a, b := gatePair(t, true, cfg, clock)
+	if !a.Peek(ctx, "api") {
+		t.Fatal("Peek refused a system never seen")
+	}
+	a.Allow(ctx, "api")
+	if err := a.Record(ctx, "api", false); err != nil {
+		t.Fatal(err)
+	}
+	if a.Peek(ctx, "api") || b.Peek(ctx, "api") {
+		t.Fatal("Peek let a call through an open breaker (here, or published to the other instance)")
+	}
+	if s := b.State("api"); s != cachex.BreakerClosed {
+		t.Fatalf("Peek changed the other instance's breaker: %v", s)
+	}
+	clock.Advance(10 * time.Second)
+	for range 3 {
+		if !a.Peek(ctx, "api") {
+			t.Fatal("Peek refused a half-open breaker's probe")
+		}
+	}
+	if !a.Allow(ctx, "api") {
+		t.Fatal("the Peeks took the half-open breaker's one probe")
+	}
+	if a.Peek(ctx, "api") || a.Allow(ctx, "api") {
+		t.Fatal("a second call let through while the probe is out")
+	}
+	if err := a.Pause(ctx, "other", clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if a.Peek(ctx, "other") {
+		t.Fatal("Peek let a call through a pause")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -389,7 +390,8 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 // explainHold asks the system gate about a system, when the engine has
 // one to ask: its coordination exists already (a run, a step executed
 // here) or a distributed cache is declared. A process-local cache made
-// just for Explain would know of no pause.
+// just for Explain would know of no pause. It takes no half-open breaker's
+// probe (the gate's Peek): that is the next attempt's.
 func (e *Engine) explainHold(ctx context.Context, system string) (time.Duration, bool) {
 	e.cmu.Lock()
 	have := e.co != nil
@@ -397,7 +399,7 @@ func (e *Engine) explainHold(ctx context.Context, system string) (time.Duration,
 	if !have && e.cfg.Cache.Distributed == "" && e.cfg.CacheStore == nil {
 		return 0, false
 	}
-	return e.systemHold(ctx, system)
+	return e.gateHold(ctx, system, (*cachex.SystemGate).Peek)
 }
 
 // unfinishedDeps names the step's dependencies that have not finished.

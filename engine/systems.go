@@ -202,6 +202,13 @@ func (e *Engine) SetToggle(ctx context.Context, name string, on bool) error {
 // systemHold reports how long a step calling system must wait before it
 // may run: until a pause ends, or a breaker recheck while it is open.
 func (e *Engine) systemHold(ctx context.Context, system string) (time.Duration, bool) {
+	return e.gateHold(ctx, system, (*cachex.SystemGate).Allow)
+}
+
+// gateHold is systemHold asking allow whether the breaker lets a call
+// through: the gate's Allow, which hands out a half-open breaker's probes,
+// for a step about to run; its Peek, which does not, for Explain.
+func (e *Engine) gateHold(ctx context.Context, system string, allow func(*cachex.SystemGate, context.Context, string) bool) (time.Duration, bool) {
 	if system == "" {
 		return 0, false
 	}
@@ -212,7 +219,7 @@ func (e *Engine) systemHold(ctx context.Context, system string) (time.Duration, 
 	if until, paused := co.gate.PausedUntil(ctx, system); paused {
 		return until.Sub(e.clk.Now()), true
 	}
-	if !co.gate.Allow(ctx, system) {
+	if !allow(co.gate, ctx, system) {
 		return breakerRecheck, true
 	}
 	return 0, false
