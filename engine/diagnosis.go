@@ -95,7 +95,7 @@ func diagnosisRules(user []DiagnosisRule) []diagnose.Rule {
 func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, err error, class errclass.Class) *Diagnosis {
 	r, assessed := e.pool()
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
-		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem}
+		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, RetryAfter: f.requested}
 	var re *RetryableError
 	if f.Kind == KindExhausted && errors.As(err, &re) && re.MaxRetries > 0 && a.attempt > re.MaxRetries {
 		// The error's own cap ended the step, not its attempt limit:

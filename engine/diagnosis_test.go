@@ -152,3 +152,41 @@ func TestDiagnosisOfADurableStepTimeoutNamesItsOption(t *testing.T) {
 		t.Fatalf("diagnosis %+v, want the timeout rule naming WithStepTimeout", d)
 	}
 }
+
+// A 429 whose handler already returned engine.Retryable with the
+// Retry-After's delay is not told to do so: the diagnosis said "return
+// engine.Retryable(err, d) with the Retry-After header's delay" to the
+// handler doing exactly that.
+func TestDiagnosisOf429HonouredRetryAfter(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("pay", func(*engine.StepContext) (any, error) {
+		return nil, engine.Retryable(errors.New("429 Too Many Requests"), 30*time.Second)
+	}))
+	must(t, env.Register(&engine.Template{Namespace: "shop", Name: "pay", Steps: []engine.StepTemplate{
+		{Name: "charge", Handler: "pay", DependentSystem: "payments"}}}))
+	ctx := context.Background()
+	h, err := env.Start(ctx, "shop/pay", nil)
+	must(t, err)
+	if n, err := env.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("first attempt: %d, %v", n, err)
+	}
+	ex, err := env.Explain(ctx, h.TaskID)
+	must(t, err)
+	d := ex.Steps[0].Diagnosis
+	if d == nil || !slices.Contains(d.Rules, "http_429") {
+		t.Fatalf("diagnosis %+v, want the http_429 rule", d)
+	}
+	for _, s := range d.Suggestions {
+		if strings.Contains(s, "return engine.Retryable(err, d)") {
+			t.Errorf("the handler returned Retryable with the delay, and is told to: %q", s)
+		}
+	}
+	if !slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "RateLimit") }) {
+		t.Errorf("suggestions %q lack the system's RateLimit", d.Suggestions)
+	}
+	if !slices.ContainsFunc(d.Insights, func(s string) bool {
+		return strings.Contains(s, "the handler passed its delay on (engine.Retryable, 30s)")
+	}) {
+		t.Errorf("insights %q do not say the handler passed its 30s on", d.Insights)
+	}
+}

@@ -22,6 +22,9 @@ type Facts struct {
 	Attempt int
 	// Limit is the step's total attempts allowed (0: unknown).
 	Limit int
+	// RetryAfter is the delay the error asked for (a RetryableError's
+	// RetryAfter, the step's backoff replaced by it), 0 for none.
+	RetryAfter time.Duration
 	// MaxRetries, when positive, is the cap of the RetryableError that
 	// ended the step (its MaxRetries), below Limit.
 	MaxRetries int
@@ -147,8 +150,16 @@ func Builtin() []Rule {
 			},
 			Suggest: func(Facts) []string { return []string{suggestValidate, suggestPermanent} }},
 		{Name: "http_429", Match: func(f Facts) bool { return f.Status == 429 },
-			Insight: text("the server is rate limiting the calls (HTTP 429)"),
+			Insight: func(f Facts) string {
+				if f.RetryAfter > 0 {
+					return fmt.Sprintf("the server is rate limiting the calls (HTTP 429); the handler passed its delay on (engine.Retryable, %s)", f.RetryAfter)
+				}
+				return "the server is rate limiting the calls (HTTP 429)"
+			},
 			Suggest: func(f Facts) []string {
+				if f.RetryAfter > 0 { // (the handler passes the delay on already)
+					return withSystem(f, "declare the system's RateLimit on the template, so its steps start no faster than the server allows")
+				}
 				return withSystem(f, "return engine.Retryable(err, d) with the Retry-After header's delay, and declare the system's RateLimit on the template")
 			}},
 		{Name: "http_5xx", Match: func(f Facts) bool { return f.Class == errclass.HTTP5xx || f.Status == 408 },

@@ -36,6 +36,12 @@ func TestBuiltinRules(t *testing.T) {
 		{"tls", facts(errors.New("x509: certificate signed by unknown authority")), []string{"tls"}, "certificate", "clock"},
 		{"4xx", facts(errors.New("status 400 Bad Request")), []string{"http_4xx"}, "HTTP 400", "validate the input"},
 		{"429", facts(errors.New("status 429 Too Many Requests")), []string{"http_429"}, "rate limiting", "Retry-After"},
+		{"429 with the delay passed on", func() Facts {
+			f := facts(errors.New("status 429 Too Many Requests"))
+			f.RetryAfter = 30 * time.Second
+			return f
+		}(),
+			[]string{"http_429"}, "passed its delay on (engine.Retryable, 30s)", "RateLimit"},
 		{"5xx", facts(errors.New("status 503 Service Unavailable")), []string{"http_5xx"}, "HTTP 503", "DependentSystem"},
 		{"json", facts(errors.New("invalid character 'x' looking for beginning of value")), []string{"json_decode"}, "did not decode", "Permanent"},
 		{"cancelled", facts(errors.New("context canceled")), []string{"cancelled"}, "cancelled", ""},
