@@ -44,11 +44,18 @@ const (
 // many HTTP client libraries).
 type StatusCoder interface{ StatusCode() int }
 
-// Of classifies err; nil and errors it does not recognise are Unknown.
-func Of(err error) Class {
+// Of classifies err; nil and errors it does not recognise are Unknown, and
+// so is an error one of whose methods the classification calls (Timeout,
+// Is, As) panics: a handler's error must not crash the process.
+func Of(err error) (c Class) {
 	if err == nil {
 		return Unknown
 	}
+	defer func() {
+		if recover() != nil {
+			c = Unknown
+		}
+	}()
 	msg := err.Error()
 	// Programming errors first: a panic's message may mention anything.
 	switch {
@@ -139,7 +146,7 @@ func HTTPStatus(err error) int {
 	}
 	var sc StatusCoder
 	if errors.As(err, &sc) {
-		return sc.StatusCode()
+		return statusOf(sc)
 	}
 	for _, m := range statusText.FindAllStringSubmatch(err.Error(), -1) {
 		code, _ := strconv.Atoi(m[1])
@@ -148,4 +155,17 @@ func HTTPStatus(err error) int {
 		}
 	}
 	return 0
+}
+
+// statusOf is sc's StatusCode, 0 when it panics: a client library's error
+// whose StatusCode reads a response that a network failure never got
+// (e.resp.StatusCode, resp nil) is no status, and a handler's error must
+// not crash the process that classifies it.
+func statusOf(sc StatusCoder) (code int) {
+	defer func() {
+		if recover() != nil {
+			code = 0
+		}
+	}()
+	return sc.StatusCode()
 }

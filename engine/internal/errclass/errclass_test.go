@@ -21,6 +21,26 @@ type statusErr int
 func (s statusErr) Error() string   { return "upstream said no" }
 func (s statusErr) StatusCode() int { return int(s) }
 
+// panicky's methods panic, as a client library's error reading a response
+// a network failure never got does.
+type panicky struct{ resp *struct{ code int } }
+
+func (e *panicky) Error() string   { return "call failed" }
+func (e *panicky) StatusCode() int { return e.resp.code }
+func (e *panicky) Timeout() bool   { return e.resp.code == 0 }
+func (e *panicky) Temporary() bool { return false }
+
+// An error whose StatusCode or Timeout panics is of no class and no
+// status, and the panic goes no further.
+func TestMethodsThatPanic(t *testing.T) {
+	if c := Of(&panicky{}); c != Unknown {
+		t.Fatalf("Of = %q, want Unknown", c)
+	}
+	if s := HTTPStatus(fmt.Errorf("wrapped: %w", &panicky{})); s != 0 {
+		t.Fatalf("HTTPStatus = %d, want 0", s)
+	}
+}
+
 type netTimeout struct{}
 
 func (netTimeout) Error() string   { return "i/o wait over" }
