@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/engine/internal/predict"
@@ -50,7 +51,8 @@ type StepError struct {
 
 func (e *StepError) Error() string {
 	msg := fmt.Sprintf("step %s failed (attempt %d, %s)", e.Step, e.Attempt, e.Kind)
-	if e.Code != "" {
+	if e.Code != "" && !strings.HasPrefix(e.Message, e.Code+": ") {
+		// (A PermanentError's message starts with its code already.)
 		msg += " " + e.Code
 	}
 	return msg + ": " + e.Message

@@ -237,3 +237,26 @@ func TestRetryableMaxRetriesDiagnosis(t *testing.T) {
 		}
 	}
 }
+
+// A PermanentError's Code prefixes its message, and the StepError (and
+// the TaskError holding it) names it once: it read "permanent) HTTP_402:
+// HTTP_402: card declined".
+func TestPermanentErrorCodeNamedOnce(t *testing.T) {
+	env, id, _ := retryEnv(t, engine.StepTemplate{RetryLimit: 5}, func(*engine.StepContext) (any, error) {
+		return nil, &engine.PermanentError{Err: errors.New("card declined"), Code: "HTTP_402"}
+	})
+	env.RunUntilDone(id)
+	f := lastFailure(t, env, id)
+	if f.Code != "HTTP_402" || f.Message != "HTTP_402: card declined" {
+		t.Fatalf("failure code %q, message %q", f.Code, f.Message)
+	}
+	if want := "step only failed (attempt 1, permanent): HTTP_402: card declined"; f.Error() != want {
+		t.Fatalf("StepError %q, want %q", f.Error(), want)
+	}
+	// A code the message does not start with (recorded by hand, or by an
+	// older version) is still named.
+	se := &engine.StepError{Step: "s", Attempt: 1, Kind: engine.KindPermanent, Code: "E1", Message: "declined"}
+	if want := "step s failed (attempt 1, permanent) E1: declined"; se.Error() != want {
+		t.Fatalf("StepError %q, want %q", se.Error(), want)
+	}
+}
