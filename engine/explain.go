@@ -300,6 +300,9 @@ func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) 
 				out.LastError, out.Diagnosis, out.Backoff = f.Message, f.Diagnosis, f.Backoff
 			}
 			out.Reason += fmt.Sprintf(" (attempt %d of %d; last error: %s)", out.Attempt, out.MaxAttempts, orNone(out.LastError))
+			if out.Backoff != nil { // (as a DAG step's retry says it)
+				out.Reason += "; predicted delay " + out.Backoff.String()
+			}
 		}
 	case s.Attempts > 0 && len(s.LastError) > 0 && lastErr != "":
 		out.Kind, out.Attempt, out.LastError = ExplainRetry, s.Attempts+1, lastErr

@@ -310,3 +310,27 @@ func TestPredictiveRetryUsesADurableStepsHistory(t *testing.T) {
 		t.Fatalf("decision %+v, want the step's 10 runs, all complete at attempt 2 (factor 0.8)", b)
 	}
 }
+
+// Explain's reason for a durable step's retry names the predicted delay,
+// as a DAG step's does: it carried the decision (Backoff) but said
+// nothing of it.
+func TestExplainNamesADurableStepsPredictedDelay(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	must(t, env.SetToggle(context.Background(), cachex.TogglePredictiveRetry, true))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/retry", func(wctx *engine.WorkflowContext, _ struct{}) (string, error) {
+		return engine.Step(wctx, "fetch", func(ctx context.Context) (string, error) { return "", errors.New("upstream down") })
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[struct{}, string](ctx, env.Engine, "t/retry", struct{}{})
+	must(t, err)
+	_, err = env.RunOnce(ctx)
+	must(t, err)
+	s := explainStep(t, env.Engine, h.TaskID, engine.DriverStep)
+	if s.Kind != engine.ExplainRetry || s.Backoff == nil {
+		t.Fatalf("durable retry explained as %+v, want a retry with its decision", s)
+	}
+	if want := "; predicted delay " + s.Backoff.String(); !strings.HasSuffix(s.Reason, want) {
+		t.Fatalf("reason %q does not end with %q", s.Reason, want)
+	}
+}
