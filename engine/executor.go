@@ -202,8 +202,32 @@ func attemptErr[T any](r attempt.Result[T]) error {
 		// Recording the failure calls Error, outside any recover.
 		return Permanent(fmt.Errorf("the function returned a %T whose Error method panicked: %v", r.Err, p))
 	}
+	if p := errorChainPanics(r.Err); p != nil {
+		// Classifying the failure walks its chain (errors.As, errors.Is),
+		// outside any recover too.
+		return Permanent(fmt.Errorf("the function returned a %T whose Unwrap, Is or As method panicked: %v", r.Err, p))
+	}
 	return r.Err
 }
+
+// errorChainPanics walks err's whole chain as classifying it does, calling
+// every Unwrap, Is and As method in it, and returns what one panicked with
+// (nil when none did).
+func errorChainPanics(err error) (p any) {
+	defer func() { p = recover() }()
+	var probe *chainProbe
+	_ = errors.As(err, &probe) // (matches nothing: every link is asked)
+	_ = errors.Is(err, errChainProbe)
+	return nil
+}
+
+// chainProbe and errChainProbe are targets no error of a handler's
+// matches, so errorChainPanics' walks visit every link.
+type chainProbe struct{}
+
+func (*chainProbe) Error() string { return "chain probe" }
+
+var errChainProbe = errors.New("chain probe")
 
 // errorTextPanics calls err.Error and returns what it panicked with (nil
 // when it did not).

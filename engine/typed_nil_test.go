@@ -96,3 +96,39 @@ func TestErrorWhoseErrorMethodPanicsFailsOnce(t *testing.T) {
 		t.Errorf("DAG handler ran %d times, last error %s; want once, failed for good saying %q", handlerRuns.Load(), s.LastError, want)
 	}
 }
+
+// badWrap's Unwrap reads a cause it never got: on a value that is not nil,
+// it panics.
+type badWrap struct{ cause *struct{ err error } }
+
+func (e *badWrap) Error() string { return "wrapped failure" }
+func (e *badWrap) Unwrap() error { return e.cause.err }
+
+// An error whose Unwrap method panics fails its step for good at once,
+// saying so, as one whose Error method panics does: classifying the
+// failure (errors.As over its chain) called Unwrap outside any recover,
+// and a DAG handler's or a workflow function's return crashed the process.
+func TestErrorWhoseUnwrapPanicsFailsOnce(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	var handlerRuns atomic.Int32
+	must(t, engine.RegisterWorkflow(env.Engine, "t/badwrapreturn", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return 1, &badWrap{}
+	}))
+	must(t, env.HandleFunc("badwrap", func(*engine.StepContext) (any, error) { handlerRuns.Add(1); return nil, &badWrap{} }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "badwrapdag", Steps: []engine.StepTemplate{{Name: "a", Handler: "badwrap"}}}))
+	const want = "returned a *engine_test.badWrap whose Unwrap, Is or As method panicked"
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/badwrapreturn", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	if _, err := h.Result(ctx); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("workflow: %v; want it failed saying %q", err, want)
+	}
+	d, err := env.Start(ctx, "t/badwrapdag", nil)
+	must(t, err)
+	env.RunUntilDone(d.TaskID)
+	s := env.Task(d.TaskID).Step("a")
+	if handlerRuns.Load() != 1 || !strings.Contains(string(s.LastError), want) || !strings.Contains(string(s.LastError), `"kind":"permanent"`) {
+		t.Errorf("DAG handler ran %d times, last error %s; want once, failed for good saying %q", handlerRuns.Load(), s.LastError, want)
+	}
+}
