@@ -187,7 +187,9 @@ type failureDoc struct {
 }
 
 func (f failure) doc() store.JSON {
-	raw, err := json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind,
+	// (marshalResult: a context value's MarshalJSON that panics is an
+	// error here, not a crash of the process recording the failure.)
+	raw, err := marshalResult(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind,
 		Code: f.Code, Stack: f.Stack, Context: f.Context, RetryAfterMS: f.requested.Milliseconds(), Diagnosis: f.Diagnosis, Backoff: f.decision})
 	if err != nil { // a context value that does not encode
 		raw, _ = json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind, Code: f.Code,
