@@ -190,3 +190,32 @@ func TestDiagnosisOf429HonouredRetryAfter(t *testing.T) {
 		t.Errorf("insights %q do not say the handler passed its 30s on", d.Insights)
 	}
 }
+
+// A durable step's 429 is not told to declare its system's RateLimit on
+// the template: a code-first workflow has none, and a template's rate
+// limits do not apply to durable steps (see WithStepDependentSystem).
+func TestDiagnosisOfADurableSteps429(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Retry: retryFast}})
+	must(t, engine.RegisterWorkflow(env.Engine, "t/pay", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return engine.Step(wctx, "charge", func(context.Context) (int, error) {
+			return 0, errors.New("429 Too Many Requests")
+		}, engine.WithStepRetryLimit(1))
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/pay", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	f := lastFailure(t, env, h.TaskID)
+	d := f.Diagnosis
+	if d == nil || !slices.Contains(d.Rules, "http_429") {
+		t.Fatalf("diagnosis %+v, want the http_429 rule", d)
+	}
+	for _, s := range d.Suggestions {
+		if strings.Contains(s, "RateLimit") {
+			t.Errorf("a durable step is told to declare a RateLimit, which does not apply to it: %q", s)
+		}
+	}
+	if !slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "return engine.Retryable(err, d)") }) {
+		t.Errorf("suggestions %q lack passing the Retry-After on", d.Suggestions)
+	}
+}

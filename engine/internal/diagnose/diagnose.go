@@ -157,7 +157,15 @@ func Builtin() []Rule {
 				return "the server is rate limiting the calls (HTTP 429)"
 			},
 			Suggest: func(f Facts) []string {
-				if f.RetryAfter > 0 { // (the handler passes the delay on already)
+				// A template's rate limits do not apply to a durable step
+				// (it is never claimed on its own), and a code-first
+				// workflow has no template to declare them on.
+				switch {
+				case f.Durable && f.RetryAfter > 0:
+					return withSystem(f)
+				case f.Durable:
+					return withSystem(f, "return engine.Retryable(err, d) with the Retry-After header's delay")
+				case f.RetryAfter > 0: // (the handler passes the delay on already)
 					return withSystem(f, "declare the system's RateLimit on the template, so its steps start no faster than the server allows")
 				}
 				return withSystem(f, "return engine.Retryable(err, d) with the Retry-After header's delay, and declare the system's RateLimit on the template")
