@@ -43,8 +43,12 @@ type ConcurrencyStatus struct {
 
 // BatchStatus is the claim loop's batch size.
 type BatchStatus struct {
-	Adaptive bool // the adaptive_batching toggle is on
-	Size     int  // the last claim's batch size
+	// Adaptive: the adaptive_batching toggle was on at the run's last
+	// reading of it (every TuneInterval). It is false between runs,
+	// whatever the toggle says, Size then being BatchSize and Reason "not
+	// running".
+	Adaptive bool
+	Size     int // the last claim's batch size
 	Reason   string
 }
 
