@@ -34,7 +34,16 @@ func (p PredictiveRetryConfig) validate() error {
 	}
 	errs = append(errs, underAMillisecond("min", p.Min), underAMillisecond("max", p.Max))
 	if lo, hi := p.bounds(); lo > hi {
-		errs = append(errs, fmt.Errorf("min %s exceeds max %s", lo, hi))
+		// Say which bound is the default: "min 1s exceeds max 500ms" named
+		// a min the caller never set.
+		switch {
+		case p.Min == 0:
+			errs = append(errs, fmt.Errorf("the default min %s exceeds max %s: set min too", lo, hi))
+		case p.Max == 0:
+			errs = append(errs, fmt.Errorf("min %s exceeds the default max %s: set max too", lo, hi))
+		default:
+			errs = append(errs, fmt.Errorf("min %s exceeds max %s", lo, hi))
+		}
 	}
 	return errors.Join(errs...)
 }

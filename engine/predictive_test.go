@@ -187,7 +187,11 @@ func TestPredictiveRetryConfig(t *testing.T) {
 		want string
 	}{
 		{engine.PredictiveRetryConfig{Min: -time.Second}, "must not be negative"},
-		{engine.PredictiveRetryConfig{Min: 10 * time.Minute}, "min 10m0s exceeds max 5m0s"},
+		{engine.PredictiveRetryConfig{Min: 10 * time.Minute}, "min 10m0s exceeds the default max 5m0s: set max too"},
+		// Max alone under the default Min: the error said "min 1s exceeds
+		// max 500ms", naming a min that was never set.
+		{engine.PredictiveRetryConfig{Max: 500 * time.Millisecond}, "the default min 1s exceeds max 500ms: set min too"},
+		{engine.PredictiveRetryConfig{Min: 2 * time.Second, Max: time.Second}, "min 2s exceeds max 1s"},
 		// A bare number is nanoseconds: Min: 2 bounded delays at 2 ns.
 		{engine.PredictiveRetryConfig{Min: 2}, "predictive retry: min 2ns is under a millisecond: a bare number is nanoseconds"},
 		{engine.PredictiveRetryConfig{Max: 300}, "predictive retry: max 300ns is under a millisecond"},

@@ -456,7 +456,7 @@ func TestCrossKeyErrorsNameEachSource(t *testing.T) {
 		{"retry: {max: 1s}\n", []string{"TASKER_RETRY_BASE=1m"},
 			"retry.base (TASKER_RETRY_BASE) with retry.max (c.yaml:1): config: retry max 1s is below base 1m0s"},
 		{"", []string{"TASKER_PREDICTIVE_RETRY_MIN=1h"},
-			"predictive_retry.min (TASKER_PREDICTIVE_RETRY_MIN) with predictive_retry.max (the default): config: predictive retry: min 1h0m0s exceeds max"},
+			"predictive_retry.min (TASKER_PREDICTIVE_RETRY_MIN) with predictive_retry.max (the default): config: predictive retry: min 1h0m0s exceeds the default max 5m0s: set max too"},
 		// Two at once: the engine's errors came as one, reported with
 		// the sources of the first, the retry's as the concurrency keys'.
 		{"execution: {min_concurrency: 9, max_concurrency: 2}\nretry: {base: 1m, max: 1s}\n", nil,
