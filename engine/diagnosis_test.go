@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/testkit"
 )
 
@@ -217,5 +218,34 @@ func TestDiagnosisOfADurableSteps429(t *testing.T) {
 	}
 	if !slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "return engine.Retryable(err, d)") }) {
 		t.Errorf("suggestions %q lack passing the Retry-After on", d.Suggestions)
+	}
+}
+
+// A step failed by its task's WithWorkflowTimeout is diagnosed as that,
+// not as its own attempt's timeout: the failure's message ("workflow
+// timed out") read as a timeout, and the diagnosis said "the attempt ran
+// out of time (its timeout is 5s)" and "raise the step's Timeout from 5s",
+// which has nothing to do with it.
+func TestDiagnosisOfAWorkflowTimeout(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("down", func(*engine.StepContext) (any, error) { return nil, errors.New("down") }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "late", Steps: []engine.StepTemplate{{Name: "s", Handler: "down",
+		Timeout: 5 * time.Second, Backoff: retry.Policy{Base: 2 * time.Minute, Max: 2 * time.Minute, NoJitter: true}}}}))
+	ctx := context.Background()
+	h, err := env.Start(ctx, "t/late", nil, engine.WithWorkflowTimeout(time.Minute))
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	f := lastFailure(t, env, h.TaskID)
+	if f.Kind != engine.KindWorkflowTimeout || f.Diagnosis == nil {
+		t.Fatalf("failure %+v, want workflow_timeout with a diagnosis", f)
+	}
+	d := f.Diagnosis
+	for _, s := range append(slices.Clone(d.Insights), d.Suggestions...) {
+		if strings.Contains(s, "its timeout is 5s") || strings.Contains(s, "raise the step's Timeout") {
+			t.Errorf("the diagnosis speaks of the step's own timeout: %q", s)
+		}
+	}
+	if !slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "WithWorkflowTimeout") }) {
+		t.Errorf("suggestions %q do not name WithWorkflowTimeout", d.Suggestions)
 	}
 }

@@ -110,12 +110,22 @@ func Builtin() []Rule {
 	return []Rule{
 		{Name: "timeout", Match: func(f Facts) bool { return f.Class == errclass.Timeout || f.Kind == "timeout" },
 			Insight: func(f Facts) string {
+				if f.Kind == "workflow_timeout" { // (its message reads "timed out" too)
+					return "the task's deadline (WithWorkflowTimeout) passed: no attempt starts after it, and a retry due after it fails the step"
+				}
 				if f.Timeout > 0 {
 					return fmt.Sprintf("the attempt ran out of time (its timeout is %s): the system it waits on is slow or overloaded", f.Timeout)
 				}
 				return "a deadline passed while the attempt waited: the system it waits on is slow or overloaded"
 			},
 			Suggest: func(f Facts) []string {
+				if f.Kind == "workflow_timeout" {
+					options := "RetryLimit, Backoff"
+					if f.Durable {
+						options = "WithStepRetryLimit, WithStepBackoff"
+					}
+					return []string{fmt.Sprintf("raise the task's WithWorkflowTimeout, or shorten its steps' retries (%s) so they end before it", options)}
+				}
 				option := "Timeout"
 				if f.Durable {
 					option = "WithStepTimeout"
