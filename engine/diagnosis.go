@@ -20,7 +20,8 @@ import (
 // StatusCode() int method, or a status line such as "503 Service
 // Unavailable" in its message), JSON decoding errors, cancellation, nil
 // dereferences and other runtime errors in handlers, a step out of
-// attempts, and a busy connection pool. Config.DiagnosisRules adds yours.
+// attempts, a result over Config.MaxPayloadBytes, and a busy connection
+// pool. Config.DiagnosisRules adds yours.
 type Diagnosis struct {
 	Class       string         `json:"class,omitempty"` // the error's class, as BackoffDecision.ErrorClass
 	Rules       []string       `json:"rules,omitempty"`
@@ -96,6 +97,11 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 	r, assessed := e.pool()
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
 		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, RetryAfter: f.requested}
+	if errors.Is(err, ErrPayloadTooLarge) {
+		// A durable step's result over the limit fails it as permanent;
+		// the rule speaks of it as of a DAG step's (payload_too_large).
+		facts.Kind = KindPayloadTooLarge
+	}
 	var re *RetryableError
 	if f.Kind == KindExhausted && errors.As(err, &re) && re.MaxRetries > 0 && a.attempt > re.MaxRetries {
 		// The error's own cap ended the step, not its attempt limit:

@@ -249,3 +249,36 @@ func TestDiagnosisOfAWorkflowTimeout(t *testing.T) {
 		t.Errorf("suggestions %q do not name WithWorkflowTimeout", d.Suggestions)
 	}
 }
+
+// A result over Config.MaxPayloadBytes fails its step with a diagnosis,
+// as every recorded failure carries one (Diagnosis): it was recorded
+// without any, so Explain and tasks show said nothing of what to do.
+func TestDiagnosisOfAnOversizedResult(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{MaxPayloadBytes: 1024}})
+	must(t, env.HandleFunc("big", func(*engine.StepContext) (any, error) { return strings.Repeat("x", 2048), nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "big", Steps: []engine.StepTemplate{{Name: "s", Handler: "big"}}}))
+	h, err := env.Start(context.Background(), "t/big", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	f := lastFailure(t, env, h.TaskID)
+	if f.Kind != engine.KindPayloadTooLarge {
+		t.Fatalf("failure %+v, want payload_too_large", f)
+	}
+	d := f.Diagnosis
+	if d == nil || !slices.Contains(d.Rules, "payload_too_large") || d.System.MaxConcurrency == 0 {
+		t.Fatalf("diagnosis %+v, want the payload_too_large rule and a system snapshot", d)
+	}
+	if !slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "MaxPayloadBytes") }) {
+		t.Errorf("suggestions %q do not name MaxPayloadBytes", d.Suggestions)
+	}
+	// A durable step's (recorded as permanent) is diagnosed alike.
+	must(t, engine.RegisterWorkflow(env.Engine, "t/bigdurable", func(wctx *engine.WorkflowContext, _ int) (string, error) {
+		return engine.Step(wctx, "s", func(context.Context) (string, error) { return strings.Repeat("x", 2048), nil })
+	}))
+	w, err := engine.StartWorkflow[int, string](context.Background(), env.Engine, "t/bigdurable", 1)
+	must(t, err)
+	env.RunUntilDone(w.TaskID)
+	if d := lastFailure(t, env, w.TaskID).Diagnosis; d == nil || !slices.Contains(d.Rules, "payload_too_large") {
+		t.Fatalf("durable step's diagnosis %+v, want the payload_too_large rule", d)
+	}
+}

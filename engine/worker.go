@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/tasker-go/tasker/engine/internal/claimer"
 	"github.com/tasker-go/tasker/engine/internal/completer"
 	"github.com/tasker-go/tasker/engine/internal/dispatch"
+	"github.com/tasker-go/tasker/engine/internal/errclass"
 	"github.com/tasker-go/tasker/engine/internal/maintainer"
 	"github.com/tasker-go/tasker/store"
 )
@@ -240,6 +242,13 @@ func (e *Engine) oversized(o completer.Outcome, limit int) completer.Outcome {
 	st := o.Claimed.Step
 	f := failure{StepError: StepError{Step: st.Name, Attempt: st.Attempts, Kind: KindPayloadTooLarge, Code: KindPayloadTooLarge,
 		Message: fmt.Sprintf("result of step %s is %d bytes, over the limit of %d bytes (Config.MaxPayloadBytes)", st.Name, len(o.Results), limit)}}
+	// Diagnosed as every recorded failure is (it went without one).
+	var policy stepPolicy
+	if len(st.Policy) > 0 {
+		_ = json.Unmarshal(st.Policy, &policy)
+	}
+	a := attemptInfo{step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}
+	f.Diagnosis = e.diagnoseFailure(&f, a, policy, fmt.Errorf("%w: %s", ErrPayloadTooLarge, f.Message), errclass.Unknown)
 	o.Kind, o.Results, o.Error, o.RetryAfter = store.OutcomeFail, nil, f.doc(), 0
 	return o
 }

@@ -224,6 +224,11 @@ func Builtin() []Rule {
 				}
 				return nil
 			}},
+		{Name: "payload_too_large", Match: func(f Facts) bool { return f.Kind == "payload_too_large" },
+			Insight: text("the result is over Config.MaxPayloadBytes: every attempt would return it again, so the step failed at once"),
+			Suggest: func(Facts) []string {
+				return []string{"keep a large result elsewhere (a blob store) and return a reference to it, or raise Config.MaxPayloadBytes (at most store.MaxJSONBytes)"}
+			}},
 		{Name: "pool_pressure", Match: func(f Facts) bool { return f.PoolUtilisation > PoolBusy },
 			Insight: func(f Facts) string {
 				return fmt.Sprintf("the database connection pool was %.0f%% in use when the attempt failed", 100*f.PoolUtilisation)
