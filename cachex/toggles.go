@@ -11,8 +11,12 @@ import (
 // Known feature toggles. Each is off unless switched on: off is the
 // behaviour the engine had before the feature existed.
 const (
-	// ToggleDynamicConcurrency lets the engine adjust step concurrency to
-	// the observed latency and errors of dependent systems.
+	// ToggleDynamicConcurrency lets the engine move its concurrency limit
+	// between ExecutionConfig.MinConcurrency and MaxConcurrency with the
+	// database pool's pressure and how its handlers spend their time
+	// (waiting or computing); see engine.ExecutionConfig. Dependent
+	// systems' latency and errors do not move it (their breakers hold
+	// their steps back instead).
 	ToggleDynamicConcurrency = "dynamic_concurrency"
 	// ToggleAdaptiveTTL lets the engine take cache TTLs from AdaptiveTTL
 	// instead of fixed ones.
