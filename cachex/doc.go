@@ -88,7 +88,9 @@
 // of the existing and the new end wins, and a circuit breaker per system
 // (closed, open, half-open) opened by ConsecutiveFailures in a row or by an
 // ErrorRate over a Window, kept open for OpenFor, then letting
-// HalfOpenProbes calls through before closing again.
+// HalfOpenProbes calls through before closing again. Allow asks before a
+// call (and takes a half-open breaker's probe); Peek asks the same for a
+// report, taking nothing.
 //
 // Pauses and breaker openings are written through the cache, as absolute
 // times under keys gate:pause:<system> and gate:open:<system>, with a
