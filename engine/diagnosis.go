@@ -103,8 +103,9 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 		facts.Kind = KindPayloadTooLarge
 	}
 	var re *RetryableError
-	if f.Kind == KindExhausted && errors.As(err, &re) && re.MaxRetries > 0 && a.attempt > re.MaxRetries {
-		// The error's own cap ended the step, not its attempt limit:
+	if f.Kind == KindExhausted && errors.As(err, &re) && re.MaxRetries > 0 && a.attempt > re.MaxRetries &&
+		(a.limit == 0 || a.attempt < a.limit) {
+		// The error's own cap ended the step, below its attempt limit:
 		// raising that limit would change nothing.
 		facts.MaxRetries = re.MaxRetries
 	}

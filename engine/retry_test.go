@@ -236,6 +236,16 @@ func TestRetryableMaxRetriesDiagnosis(t *testing.T) {
 			t.Errorf("diagnosis speaks of the step's RetryLimit, which did not end it: %q", s)
 		}
 	}
+	// When the step's RetryLimit ends it at the same attempt, it is the
+	// limit the diagnosis speaks of (raising MaxRetries alone would not
+	// help).
+	env, id, _ = retryEnv(t, engine.StepTemplate{RetryLimit: 3, Backoff: retryFast}, func(*engine.StepContext) (any, error) {
+		return nil, &engine.RetryableError{Err: errors.New("busy"), MaxRetries: 2}
+	})
+	env.RunUntilDone(id)
+	if d := lastFailure(t, env, id).Diagnosis; d == nil || !slices.Contains(d.Insights, "attempt 3 was the last of 3 allowed") {
+		t.Errorf("diagnosis %+v, want the step's limit of 3 named", d)
+	}
 }
 
 // A PermanentError's Code prefixes its message, and the StepError (and
