@@ -135,6 +135,8 @@ func Decide(in Inputs) Decision {
 	case v > float64(hi):
 		final, d.Bounded = hi, "max"
 	}
-	d.FinalMS = final.Milliseconds()
+	// Recorded in whole milliseconds, rounded up to the min's: a Min of
+	// 1.5 ms truncated to 1 ms would not bound the delay.
+	d.FinalMS = max(final.Milliseconds(), (lo + time.Millisecond - 1).Milliseconds())
 	return d
 }

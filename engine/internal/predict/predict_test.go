@@ -80,3 +80,15 @@ func TestDecide(t *testing.T) {
 		t.Fatal("an unknown class is named")
 	}
 }
+
+// A Min that is not a whole number of milliseconds still bounds the
+// decided delay (recorded in milliseconds): Min 1.5 ms gave 1 ms, below
+// it.
+func TestDecideKeepsASubMillisecondMin(t *testing.T) {
+	for _, base := range []time.Duration{0, time.Millisecond, 1900 * time.Microsecond} {
+		d := Decide(Inputs{Base: base, Min: 1500 * time.Microsecond, Max: time.Second})
+		if d.Final() < 1500*time.Microsecond {
+			t.Errorf("base %s: final %s, below the min 1.5ms", base, d.Final())
+		}
+	}
+}
