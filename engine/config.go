@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -53,7 +54,10 @@ type Config struct {
 	// runs the task's steps continues that trace. One that panics making
 	// the engine's tracer (a zero sdktrace.TracerProvider) is refused.
 	TracerProvider trace.TracerProvider
-	// WorkerID names this process in leases and logs (default host-pid).
+	// WorkerID names this engine in leases, leaderships, the worker
+	// registry and logs (default host-pid for the process's first engine,
+	// host-pid-2, -3… for the next: engines sharing an ID share a registry
+	// record, which the first to stop deletes, and a leadership).
 	WorkerID string
 	// Version is the application's build or version (say, a git
 	// describe), shown for this process in the worker registry
@@ -221,6 +225,10 @@ type ExecutionConfig struct {
 	Queues []string
 }
 
+// defaultIDs counts the engines of this process that took the default
+// WorkerID.
+var defaultIDs atomic.Int64
+
 func (c *Config) withDefaults() Config {
 	out := *c
 	if out.Logger == nil {
@@ -229,6 +237,9 @@ func (c *Config) withDefaults() Config {
 	if out.WorkerID == "" {
 		host, _ := os.Hostname()
 		out.WorkerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+		if n := defaultIDs.Add(1); n > 1 {
+			out.WorkerID += fmt.Sprintf("-%d", n)
+		}
 	}
 	if out.Clock == nil {
 		out.Clock = clock.Real{}

@@ -157,8 +157,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// Engines of one process may share a worker ID (the default,
-	// host-pid) and a pool (one store): a worker's series sum its distinct
+	// Engines of one process may share a worker ID (given the same
+	// Config.WorkerID) and a pool (one store): a worker's series sum its distinct
 	// pools, since a registry refuses a series collected twice, failing
 	// the whole scrape.
 	type pool struct {

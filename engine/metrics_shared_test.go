@@ -11,8 +11,8 @@ import (
 )
 
 // TestMetricsSharedByEnginesOfOneWorkerID: running engines of one process
-// share a Metrics (as its doc allows) under the default WorkerID (host-pid,
-// the same for all): the registry still gathers, their pools adding up
+// share a Metrics (as its doc allows) under one WorkerID (given to each):
+// the registry still gathers, their pools adding up
 // under that worker, each pool counted once (two engines on one store
 // share its pool).
 func TestMetricsSharedByEnginesOfOneWorkerID(t *testing.T) {
@@ -22,7 +22,7 @@ func TestMetricsSharedByEnginesOfOneWorkerID(t *testing.T) {
 	reg.MustRegister(m)
 	shared := openSQLite(t)
 	for _, st := range []store.Store{shared, shared, openSQLite(t)} {
-		e := newEngine(t, engine.Config{Store: st, Metrics: m})
+		e := newEngine(t, engine.Config{Store: st, Metrics: m, WorkerID: "w-1"})
 		must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
 		done, err := e.RunBackground(ctx)
 		must(t, err)

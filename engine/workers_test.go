@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
 	"github.com/tasker-go/tasker/testkit"
 )
 
@@ -104,4 +106,56 @@ func workerIDs(ws []engine.WorkerInfo) []string {
 		ids = append(ids, w.ID)
 	}
 	return ids
+}
+
+// Two engines of one process on one database, neither naming itself, are
+// two workers: each has its own registry record (with its own handlers),
+// and the one that stops leaves the other's in place.
+func TestTwoEnginesOfAProcessAreTwoWorkers(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	noop := func(*engine.StepContext) (any, error) { return nil, nil }
+	var es [2]*engine.Engine
+	var dones [2]<-chan error
+	for i, h := range []string{"h.one", "h.two"} {
+		e, err := engine.New(engine.Config{Store: s, Execution: engine.ExecutionConfig{PollInterval: time.Hour}})
+		must(t, err)
+		must(t, e.HandleFunc(h, noop))
+		dones[i], err = e.RunBackground(ctx)
+		must(t, err)
+		es[i] = e
+	}
+	t.Cleanup(func() {
+		for i, e := range es {
+			_ = e.Stop(ctx)
+			<-dones[i]
+		}
+	})
+	ws, err := es[0].Workers(ctx)
+	must(t, err)
+	if len(ws) != 2 || ws[0].ID == ws[1].ID {
+		t.Fatalf("two running engines are listed as %+v; want two workers", ws)
+	}
+	handlers := append(slices.Clone(ws[0].Handlers), ws[1].Handlers...)
+	slices.Sort(handlers)
+	if !slices.Equal(handlers, []string{"h.one", "h.two"}) {
+		t.Fatalf("the registry serves %v; want h.one and h.two", handlers)
+	}
+	must(t, es[0].Stop(ctx))
+	must(t, <-dones[0])
+	dones[0] = closedDone()
+	ws, err = es[1].Workers(ctx)
+	must(t, err)
+	if len(ws) != 1 || !slices.Equal(ws[0].Handlers, []string{"h.two"}) {
+		t.Fatalf("after one engine stopped the registry lists %+v; want the other, serving h.two", ws)
+	}
+}
+
+// closedDone is a run's result channel for a run already waited for.
+func closedDone() <-chan error {
+	ch := make(chan error, 1)
+	ch <- nil
+	return ch
 }
