@@ -190,13 +190,30 @@ func (e *Engine) dynamicConcurrency(ctx context.Context) bool {
 }
 
 // SetToggle sets a feature toggle; on a distributed cache every instance
-// sees it.
+// sees it. While the distributed cache fails open (Redis does not answer)
+// it is refused and sets nothing.
 func (e *Engine) SetToggle(ctx context.Context, name string, on bool) error {
 	co := e.coordinate(ctx)
 	if co == nil {
 		return noToggles(ctx)
 	}
-	return co.toggles.Set(ctx, name, on)
+	// Failing open, the cache would store the toggle in this process
+	// only and answer nil: no other instance would see it, and this one
+	// would read Redis's value again once Redis answers.
+	h, failsOpen := co.cache.(interface{ Healthy() bool })
+	if failsOpen && !h.Healthy() {
+		if err := co.toggles.Known(name); err != nil {
+			return fmt.Errorf("tasker: %w", err)
+		}
+		return fmt.Errorf("tasker: setting toggle %q: Redis does not answer (the cache fails open to this process): not set", name)
+	}
+	if err := co.toggles.Set(ctx, name, on); err != nil {
+		return err
+	}
+	if failsOpen && !h.Healthy() {
+		return fmt.Errorf("tasker: setting toggle %q: Redis stopped answering during the write: set in this process only", name)
+	}
+	return nil
 }
 
 // systemHold reports how long a step calling system must wait before it

@@ -9,10 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine"
@@ -242,5 +245,42 @@ func TestCoordinationIsNotDetectedOnADoneContext(t *testing.T) {
 	}
 	if m := e.Status().Mode; m != cachex.ModeDistributedAtomic.String() {
 		t.Fatalf("mode = %q; want distributed_atomic (the probe on a live context)", m)
+	}
+}
+
+// SetToggle on a distributed cache sets the toggle for every engine
+// sharing the Redis; while Redis does not answer it is refused, naming
+// why, and sets nothing: failing open, it stored the toggle in this
+// process only and returned nil, and the value was gone once Redis
+// answered again.
+func TestSetToggleIsRefusedWhileRedisIsDown(t *testing.T) {
+	ctx := context.Background()
+	url := os.Getenv("TASKER_TEST_REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TASKER_TEST_REDIS_URL is not set: CI must run ./scripts/test.sh")
+		}
+		t.Skip("set TASKER_TEST_REDIS_URL (source scripts/redis.sh) to run Redis tests")
+	}
+	ns := fmt.Sprintf("t%d", time.Now().UnixNano())
+	shared := func() *engine.Engine {
+		e := newEngine(t, engine.Config{Cache: cachex.Config{Distributed: url, Redis: cachex.RedisConfig{Namespace: ns}}})
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	a, b := shared(), shared()
+	must(t, a.SetToggle(ctx, cachex.ToggleAdaptiveTTL, true))
+	if on, err := b.Toggle(ctx, cachex.ToggleAdaptiveTTL); err != nil || !on {
+		t.Fatalf("another engine on the Redis reads %v, %v; want on", on, err)
+	}
+
+	down := newEngine(t, engine.Config{Logger: zap.NewNop(), Cache: cachex.Config{Distributed: fmt.Sprintf("redis://127.0.0.1:%d/0", freePort(t))}})
+	t.Cleanup(func() { _ = down.Close() })
+	err := down.SetToggle(ctx, cachex.ToggleAdaptiveTTL, true)
+	if err == nil || !strings.Contains(err.Error(), "Redis") || !strings.Contains(err.Error(), cachex.ToggleAdaptiveTTL) {
+		t.Fatalf("SetToggle with Redis down = %v; want it refused, naming Redis and the toggle", err)
+	}
+	if on, err := down.Toggle(ctx, cachex.ToggleAdaptiveTTL); err != nil || on {
+		t.Fatalf("after the refused SetToggle the toggle reads %v, %v; want its default, off", on, err)
 	}
 }
