@@ -170,25 +170,36 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 	}
 }
 
+// RescueBatch bounds one rescue transaction (steps, and overdue tasks).
+const RescueBatch = 1000
+
 // Rescue returns steps whose leases expired to pending (or fails their
 // tasks when they are out of attempts), fails the tasks past their
-// deadline, and reports how many steps and tasks it moved.
+// deadline, and reports how many steps and tasks it moved. It takes them
+// all, a batch (one short transaction) at a time: a fleet that died with
+// more steps in hand than one batch would otherwise wait a pass for the
+// rest.
 func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
-	res, err := m.st.RescueExpired(ctx, &store.RescueExpiredParams{Now: m.clk.StoreNow(), DeadlineCause: m.cfg.DeadlineCause})
-	if err != nil {
-		return 0, fmt.Errorf("rescuing expired leases: %w", err)
+	n := 0
+	for {
+		res, err := m.st.RescueExpired(ctx, &store.RescueExpiredParams{Limit: RescueBatch, Now: m.clk.StoreNow(), DeadlineCause: m.cfg.DeadlineCause})
+		if err != nil {
+			return n, fmt.Errorf("rescuing expired leases: %w", err)
+		}
+		n += res.Rescued + res.Failed + res.TimedOut
+		if res.Rescued+res.Failed > 0 {
+			m.log.Info("rescued steps with expired leases", zap.Int("rescued", res.Rescued), zap.Int("failed", res.Failed))
+		}
+		if res.TimedOut > 0 {
+			m.log.Info("failed tasks past their workflow timeout", zap.Int("tasks", res.TimedOut))
+		}
+		if m.hooks.Rescued != nil {
+			m.hooks.Rescued(res)
+		}
+		if res.Rescued+res.Failed < RescueBatch && res.TimedOut < RescueBatch {
+			return n, nil
+		}
 	}
-	n := res.Rescued + res.Failed + res.TimedOut
-	if res.Rescued+res.Failed > 0 {
-		m.log.Info("rescued steps with expired leases", zap.Int("rescued", res.Rescued), zap.Int("failed", res.Failed))
-	}
-	if res.TimedOut > 0 {
-		m.log.Info("failed tasks past their workflow timeout", zap.Int("tasks", res.TimedOut))
-	}
-	if m.hooks.Rescued != nil {
-		m.hooks.Rescued(res)
-	}
-	return n, nil
 }
 
 // PurgeBatch bounds one delete (one short transaction), and PurgePerPass
