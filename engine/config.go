@@ -210,7 +210,9 @@ type ExecutionConfig struct {
 	// Retention deletes tasks that finished (complete, cancelled,
 	// resolved by hand) longer ago than this, with their steps,
 	// transitions and events; tasks in error wait for an operator and are
-	// kept. Default DefaultRetention (7 days); KeepForever deletes nothing.
+	// kept, as is a child until its parent has finished (the parent reads
+	// the child's outcome when it resumes). Default DefaultRetention (7
+	// days); KeepForever deletes nothing.
 	// The maintenance leader deletes in small batches, a bounded number
 	// per pass, so claims never wait long behind it.
 	Retention time.Duration

@@ -146,7 +146,9 @@ type Store interface {
 	// cancelled, resolved_manually) longer ago than their retention (their
 	// own, or the default that p.Before stands for), oldest first within
 	// each retention, in one short transaction; their steps, edges,
-	// transitions and events go with them. It returns how many tasks it
+	// transitions and events go with them. A child task whose parent is
+	// pending, in progress or in error is kept: its parent reads its
+	// outcome when it resumes. It returns how many tasks it
 	// deleted: callers loop until that is less than the limit, so no
 	// batch holds locks for long.
 	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)

@@ -349,3 +349,55 @@ func testLeaderElection(t *testing.T, b *bundle) {
 	_, err := b.s.Elect(b.ctx, &store.ElectParams{Name: "maint", Owner: "", TTL: 0})
 	wantErr(t, err, store.ErrInvalid, "owner", "ttl")
 }
+
+// testDeleteFinishedKeepsChildren: a finished child whose parent is
+// pending or in error (an operator may retry it) is kept, as its parent
+// reads its outcome when it resumes; once the parent has finished, the
+// child goes with the others.
+func testDeleteFinishedKeepsChildren(t *testing.T, b *bundle) {
+	at := b.now.Add(-time.Hour)
+	later := []store.NewStep{{Name: "x", Handler: "h.x", Retryable: true, NotBefore: b.now.Add(24 * time.Hour)}}
+	done := finishedAt(t, b, store.TaskComplete, at, chain("x"))
+	waiting := b.create(t, later)
+	failed := finishedAt(t, b, store.TaskError, at, later)
+	// The waiting parent's child last: finishing it wakes the parent's
+	// step, which the next finishedAt would claim.
+	children := map[string]*store.TaskDetail{}
+	for _, c := range []struct {
+		name   string
+		parent int64
+	}{{"of done", done.Task.ID}, {"of failed", failed.Task.ID}, {"of waiting", waiting.Task.ID}} {
+		b.parent = c.parent
+		children[c.name] = finishedAt(t, b, store.TaskComplete, at, chain("c"))
+	}
+	b.parent = 0
+	left := func() map[string]bool {
+		t.Helper()
+		out := map[string]bool{}
+		for name, d := range children {
+			_, err := b.s.GetTask(b.ctx, d.Task.ID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+			out[name] = err == nil
+		}
+		return out
+	}
+	n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: b.now, Now: b.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := left(); n != 2 || l["of done"] || !l["of waiting"] || !l["of failed"] {
+		t.Fatalf("deleted %d, left %v; want the finished parent and its child deleted, the other children kept", n, l)
+	}
+	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: waiting.Task.ID, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	n, err = b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: b.now.Add(time.Minute), Now: b.now.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := left(); n != 2 || l["of waiting"] || !l["of failed"] {
+		t.Fatalf("after its parent was cancelled: deleted %d, left %v; want the parent and its child deleted", n, l)
+	}
+}

@@ -81,6 +81,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"HistoryMatchesCurrentState": testHistoryMatches,
 		"DeleteFinished":             testDeleteFinished,
 		"DeleteFinishedOwnRetention": testDeleteFinishedOwnRetention,
+		"DeleteFinishedChildren":     testDeleteFinishedKeepsChildren,
 		"StepSuccessRate":            testStepSuccessRate,
 		"ReportData":                 testReportData,
 		"LeaderElection":             testLeaderElection,
@@ -135,6 +136,8 @@ type bundle struct {
 	seq int
 	// retention is the Retention of the tasks params makes.
 	retention time.Duration
+	// parent is the ParentID of the tasks params makes (0: none).
+	parent int64
 }
 
 // chain returns steps a→b→c… with the given names.
@@ -164,8 +167,17 @@ func (b *bundle) params(steps []store.NewStep) *store.CreateTaskParams {
 	return &store.CreateTaskParams{
 		Namespace: "test", Name: "flow", Version: "1.0.0", Kind: store.KindDAG,
 		IdentityKey: fmt.Sprintf("key-%d-%d", b.seq, time.Now().UnixNano()), InputHash: "h",
-		Context: store.JSON(`{"n":1}`), Steps: steps, Now: b.now, Retention: b.retention,
+		Context: store.JSON(`{"n":1}`), Steps: steps, Now: b.now, Retention: b.retention, ParentID: b.parentID(),
 	}
+}
+
+// parentID is b.parent as CreateTaskParams.ParentID.
+func (b *bundle) parentID() *int64 {
+	if b.parent == 0 {
+		return nil
+	}
+	id := b.parent
+	return &id
 }
 
 func (b *bundle) create(t *testing.T, steps []store.NewStep) *store.TaskDetail {
