@@ -254,13 +254,15 @@ func (e *Engine) oversized(o completer.Outcome, limit int) completer.Outcome {
 }
 
 // Stop stops claiming, lets running handlers finish until ctx ends, then
-// cancels the rest and returns — even if a handler ignores cancellation:
-// such a handler's result is still recorded if it returns while its lease
-// holds, and otherwise its lease expires and the step runs again (both
-// logged); until it returns, the run counts as active (Run returns
-// ErrRunning). With no Run active, Stop releases what the engine holds (the
-// cache it created) and returns nil; it leaves nothing behind that a later
-// Run would see.
+// cancels the rest and returns. When they all return on cancellation, it
+// first waits (at most a lease TTL) for their outcomes to be recorded and
+// their leases given back, and returns nil. It returns even if a handler
+// ignores cancellation: such a handler's result is still recorded if it
+// returns while its lease holds, and otherwise its lease expires and the
+// step runs again (both logged); until it returns, the run counts as
+// active (Run returns ErrRunning). With no Run active, Stop releases what
+// the engine holds (the cache it created) and returns nil; it leaves
+// nothing behind that a later Run would see.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.life.mu.Lock()
 	r := e.life.cur
@@ -280,6 +282,17 @@ func (e *Engine) Stop(ctx context.Context) error {
 	case <-r.done:
 		return nil
 	case <-time.After(stopGrace):
+	}
+	if e.inflight.Len() == 0 {
+		// Every handler has returned: what is left is the database's
+		// (recording their outcomes, giving their leases back, leaving
+		// the registry), worth waiting for — at most a lease TTL, past
+		// which the leases have expired anyway.
+		select {
+		case <-r.done:
+			return nil
+		case <-time.After(e.cfg.Execution.LeaseTTL):
+		}
 	}
 	// Leave the leases of handlers that ignore cancellation to expire: no
 	// more heartbeats.
