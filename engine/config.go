@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"reflect"
 	"slices"
@@ -159,6 +160,13 @@ const MinPollInterval = time.Millisecond
 // attempt while the first still runs.
 const MinLeaseTTL = 100 * time.Millisecond
 
+// MaxInterval is the longest ExecutionConfig.LeaseTTL, RescueInterval and
+// ScheduleInterval: three of each must fit in a time.Duration (a worker
+// registry record lives three lease TTLs, a leadership three intervals),
+// else the product wraps negative and the store refuses it. About 97
+// years.
+const MaxInterval = time.Duration(math.MaxInt64 / 3)
+
 // defaultMaxConcurrency is ExecutionConfig.MaxConcurrency when it is 0.
 const defaultMaxConcurrency = 32
 
@@ -171,7 +179,8 @@ const MaxConcurrencyLimit = 1 << 20
 
 // ExecutionConfig tunes workers. A duration in it is 0 (its default) or at
 // least a millisecond: a bare number is nanoseconds (LeaseTTL: 30 is 30 ns,
-// not 30 s), so a shorter one is refused.
+// not 30 s), so a shorter one is refused. LeaseTTL, RescueInterval and
+// ScheduleInterval are at most MaxInterval.
 type ExecutionConfig struct {
 	// MinConcurrency and MaxConcurrency bound the handlers running at once
 	// (defaults 1 and 32; at most MaxConcurrencyLimit). The limit is
@@ -389,6 +398,15 @@ func (c *Config) validateSettings() error {
 	}
 	if e.LeaseTTL >= time.Millisecond && e.LeaseTTL < MinLeaseTTL {
 		bad("config: execution lease TTL %s is below %s (MinLeaseTTL): heartbeats, every third of it, could not keep it, and running steps would be rescued for another attempt", e.LeaseTTL, MinLeaseTTL)
+	}
+	for _, f := range []struct {
+		name, why string
+		d         time.Duration
+	}{{"lease TTL", "a worker registry record lives three", e.LeaseTTL}, {"rescue interval", "the maintenance leadership lasts three", e.RescueInterval},
+		{"schedule interval", "the schedules' leadership lasts three", e.ScheduleInterval}} {
+		if f.d > MaxInterval {
+			bad("config: execution %s %s is too long: %s, past time.Duration's range (at most %s, MaxInterval)", f.name, f.d, f.why, MaxInterval)
+		}
 	}
 	if e.PollInterval > 0 && e.PollInterval < MinPollInterval {
 		bad("config: execution poll interval %s is below %s (MinPollInterval): idle workers would spin on the database", e.PollInterval, MinPollInterval)

@@ -184,3 +184,34 @@ func TestConfigRefusesABatchNoClaimTakes(t *testing.T) {
 		t.Errorf("Validate(BatchSize store.MaxCount): %v, want only the missing Store", err)
 	}
 }
+
+// TestConfigRefusesAnIntervalThreeOfWhichOverflow: a lease TTL, rescue
+// interval or schedule interval of which three do not fit in a
+// time.Duration (about 97 years) is refused, naming the field. Three
+// lease TTLs are a worker registry record's life, three rescue or
+// schedule intervals a leadership's: the product wrapped negative, the
+// store refused every election (on Postgres no process led maintenance or
+// the schedules: no rescue, no retention, no tick fired) and every
+// registry record, each with a warning only.
+func TestConfigRefusesAnIntervalThreeOfWhichOverflow(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	const century = 100 * 365 * 24 * time.Hour
+	for _, c := range []struct {
+		x    engine.ExecutionConfig
+		want string
+	}{
+		{engine.ExecutionConfig{LeaseTTL: century}, "lease TTL 876000h0m0s is too long"},
+		{engine.ExecutionConfig{RescueInterval: century}, "rescue interval 876000h0m0s is too long"},
+		{engine.ExecutionConfig{ScheduleInterval: century}, "schedule interval 876000h0m0s is too long"},
+	} {
+		_, err := engine.New(engine.Config{Store: st, Execution: c.x})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New(%+v): %v, want an error saying %q", c.x, err, c.want)
+		}
+	}
+	long := engine.MaxInterval
+	_, err = engine.New(engine.Config{Store: st, Execution: engine.ExecutionConfig{LeaseTTL: long, RescueInterval: long, ScheduleInterval: long}})
+	must(t, err)
+}
