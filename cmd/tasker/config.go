@@ -12,20 +12,28 @@ import (
 
 // addConfigFlag gives a command that runs an engine the --config flag.
 func addConfigFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "config", "", "YAML configuration file (preset, db, execution, retry, …; TASKER_* variables override it, flags override both; a relative db path is relative to the working directory, not to the file)")
+	cmd.Flags().StringVar(p, "config", "", "YAML configuration file (default TASKER_CONFIG, when set; preset, db, execution, retry, …; TASKER_* variables override it, flags override both; a relative db path is relative to the working directory, not to the file)")
 }
 
-// loadSettings reads --config and the TASKER_* variables (see package
-// cliconfig) into the settings of an engine configuration, with what the
-// configuration set and where; a --db the user did not give takes the
-// configuration's db (TASKER_DB, else the file's). Every problem is
-// reported at once. overridden are the keys the command's flags replace
-// (see cliconfig.Load).
+// loadSettings reads --config (TASKER_CONFIG when the flag is not given)
+// and the TASKER_* variables (see package cliconfig) into the settings of
+// an engine configuration, with what the configuration set and where; a
+// --db the user did not give takes the configuration's db (TASKER_DB,
+// else the file's). Every problem is reported at once. overridden are the
+// keys the command's flags replace (see cliconfig.Load).
 func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...string) (*cliconfig.Settings, error) {
 	// Given empty (--config "$CONFIG", the variable unset), it was read as
 	// no file: the worker ran on the demo's file, creating it.
 	if cmd.Flags().Changed("config") && strings.TrimSpace(path) == "" {
 		return nil, errors.New("--config is empty: give the configuration file's path, or leave --config out")
+	}
+	if v, ok := os.LookupEnv("TASKER_CONFIG"); ok && !cmd.Flags().Changed("config") {
+		// As TASKER_DB is --db's default; set, it was ignored, and the
+		// worker ran on the demo's file with the engine's defaults.
+		if strings.TrimSpace(v) == "" {
+			return nil, errors.New("TASKER_CONFIG is empty: give the configuration file's path, or unset it")
+		}
+		path = v
 	}
 	s, err := cliconfig.Load(path, os.Environ(), overridden...)
 	if err != nil {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -104,5 +106,43 @@ func TestDBVariableIsEveryCommandsDefault(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
 			t.Errorf("a refused command created %s (stat: %v)", name, err)
 		}
+	}
+}
+
+// TASKER_CONFIG is --config's default (worker, serve), as TASKER_DB is
+// --db's: set, it was ignored, and the worker ran on the demo's file with
+// the engine's defaults. Its file is read, and named in its errors;
+// --config wins over it; set blank it is refused before anything is
+// opened.
+func TestConfigVariableIsConfigsDefault(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("execution:\n  lease_ttl: 1ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("execution:\n  lease_ttl: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TASKER_CONFIG", bad)
+	// A command that read no file would open the demo's and stop at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, cmd := range []string{"worker", "serve"} {
+		_, err := execute(t, ctx, cmd)
+		if want := bad + ":2: execution.lease_ttl"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s with TASKER_CONFIG set: %v, want its file read (an error naming %q)", cmd, err, want)
+		}
+	}
+	if _, err := execute(t, ctx, "worker", "--config", good, "--db", filepath.Join(dir, "w.db")); err != nil && strings.Contains(err.Error(), "lease_ttl") {
+		t.Errorf("worker --config with TASKER_CONFIG set read the variable's file: %v", err)
+	}
+	empty := t.TempDir()
+	t.Chdir(empty)
+	t.Setenv("TASKER_CONFIG", " ")
+	mustFail(t, "TASKER_CONFIG is empty: give the configuration file's path, or unset it", "worker")
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Fatalf("a refused worker left %d entries in %s", len(entries), empty)
 	}
 }

@@ -551,8 +551,10 @@ func envNames() map[string]key {
 // key of it, and one a typing slip away from a key's variable — within
 // two edits of it after "TASKER_" (one when that part has four letters or
 // fewer, as TASKER_DB's does), a swap of neighbouring letters counting as
-// one edit: TASKER_EXECUTON_QUEUES, TASKER_RETRYBASE, TASKER_BD. Any
-// other TASKER_ variable (TASKER_TEST_POSTGRES_URL, TASKER_SRC, …) belongs
+// one edit: TASKER_EXECUTON_QUEUES, TASKER_RETRYBASE, TASKER_BD — and
+// the names other tools give a database's URL (TASKER_DATABASE_URL,
+// TASKER_DSN, …: did you mean TASKER_DB?). Any other TASKER_ variable
+// (TASKER_CONFIG, the CLI's; TASKER_TEST_POSTGRES_URL, TASKER_SRC, …) belongs
 // to something else and is left alone. The variables come from keys, the
 // one list; the CLI calls CheckEnv before any command runs, and Load
 // makes the same check.
@@ -596,9 +598,17 @@ func sectionOf(name string) (string, bool) {
 	return "", false
 }
 
+// meantForDB are the names other tools give a database's URL: no slip
+// away from TASKER_DB, but meant for it (set, they were ignored, and a
+// worker ran on the demo's file).
+var meantForDB = []string{"TASKER_DATABASE_URL", "TASKER_DATABASE", "TASKER_DB_URL", "TASKER_DSN", "TASKER_POSTGRES_URL", "TASKER_URL"}
+
 // nearest is the key variable name is a slip away from (see CheckEnv), or
-// "" when there is none.
+// meant for (meantForDB), or "" when there is none.
 func nearest(name string) string {
+	if slices.Contains(meantForDB, name) {
+		return EnvName("db")
+	}
 	got := strings.TrimPrefix(name, "TASKER_")
 	best, bestD := "", 3
 	for _, k := range keys {

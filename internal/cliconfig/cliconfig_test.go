@@ -117,9 +117,11 @@ func TestCrossFieldAndSyntax(t *testing.T) {
 }
 
 // TestCheckEnvRefusesNearMisses: a top-level TASKER_ variable a typing
-// slip away from one of the configuration's is refused naming both; the
-// variables of the configuration, and the other TASKER_ names this
-// repository's scripts, tests and examples use, are not.
+// slip away from one of the configuration's is refused naming both, and so
+// is a name other tools give a database URL (TASKER_DATABASE_URL was
+// ignored: the worker ran on the demo's file); the variables of the
+// configuration, TASKER_CONFIG (the CLI's --config), and the other TASKER_
+// names this repository's scripts, tests and examples use, are not.
 func TestCheckEnvRefusesNearMisses(t *testing.T) {
 	for typo, want := range map[string]string{
 		"TASKER_EXECUTON_QUEUES":    "TASKER_EXECUTION_QUEUES",     // a letter of the section missing
@@ -129,6 +131,14 @@ func TestCheckEnvRefusesNearMisses(t *testing.T) {
 		"TASKER_PRESETS":            "TASKER_PRESET",
 		"TASKER_BD":                 "TASKER_DB", // a short name: one slip
 		"TASKER_CACHE_DISTRIBUTE":   "TASKER_CACHE_DISTRIBUTED",
+		// The names other tools give a database URL: no slip away from
+		// TASKER_DB, but meant for it.
+		"TASKER_DATABASE_URL": "TASKER_DB",
+		"TASKER_DATABASE":     "TASKER_DB",
+		"TASKER_DB_URL":       "TASKER_DB",
+		"TASKER_DSN":          "TASKER_DB",
+		"TASKER_POSTGRES_URL": "TASKER_DB",
+		"TASKER_URL":          "TASKER_DB",
 	} {
 		err := CheckEnv([]string{"PATH=/bin", typo + "=x"})
 		if err == nil || !strings.HasPrefix(err.Error(), typo+": unknown variable") || !strings.HasSuffix(err.Error(), "; did you mean "+want+"?") {
@@ -146,7 +156,7 @@ func TestCheckEnvRefusesNearMisses(t *testing.T) {
 	for _, k := range keys {
 		fine = append(fine, EnvName(k.path)+"=1")
 	}
-	for _, name := range []string{"TASKER_TEST_POSTGRES_URL", "TASKER_FOO_BAR_BAZ", "TASKER_SRC", "TASKER_X", "TASKER_ID", "TASKER_DEBUG",
+	for _, name := range []string{"TASKER_CONFIG", "TASKER_TEST_POSTGRES_URL", "TASKER_FOO_BAR_BAZ", "TASKER_SRC", "TASKER_X", "TASKER_ID", "TASKER_DEBUG",
 		"TASKER_TEST_REDIS_URL", "TASKER_TEST_CHROMIUM", "TASKER_TEST_PGCTL", "TASKER_TEST_PG_RESTART", "TASKER_TEST_CLI_ROLE",
 		"TASKER_SERVICES_DIR", "TASKER_PG_PORT", "TASKER_PG_BINDIR", "TASKER_PG_CTL", "TASKER_PG_CTL_USER", "TASKER_PG_LOG", "TASKER_PG_DATA",
 		"TASKER_CODEC_KEY", "TASKER_BENCH_TASKS", "TASKER_BENCH_WORKER", "TASKER_CHAOS_FULL", "TASKER_CHAOS_CHILD", "TASKER_UPDATE_DOCS_SCREENSHOT",
