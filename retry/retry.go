@@ -94,11 +94,17 @@ func (p Policy) Ceiling(attempt int) time.Duration {
 }
 
 // Delay is the wait after the n-th failed attempt; u is a uniform number in
-// [0, 1) (pass rand.Float64() or a fixed value in tests).
+// [0, 1) (pass rand.Float64() or a fixed value in tests). A u outside it is
+// taken as its nearest end (NaN as 0), so the delay stays within [0, the
+// ceiling]: 1.5 waited past Max, and a negative or NaN u made a negative
+// wait.
 func (p Policy) Delay(attempt int, u float64) time.Duration {
 	c := p.Ceiling(attempt)
-	if p.NoJitter {
+	switch {
+	case p.NoJitter || u >= 1:
 		return c
+	case !(u > 0): // zero, negative or NaN
+		return 0
 	}
 	return time.Duration(u * float64(c))
 }

@@ -1,6 +1,7 @@
 package retry_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,14 @@ func TestDelayStaysWithinBounds(t *testing.T) {
 	}
 	if d := p.Delay(3, 0.5); d != 200*time.Millisecond {
 		t.Fatalf("delay(3, .5) = %s, want half of 400ms", d)
+	}
+	// A u outside [0, 1) keeps the delay within [0, ceiling]: 1.5 waited
+	// past Max, a negative number was a negative wait, and NaN whatever
+	// the conversion made of it.
+	for u, want := range map[float64]time.Duration{-1: 0, math.NaN(): 0, math.Inf(-1): 0, 1: p.Ceiling(3), 1.5: p.Ceiling(3), math.Inf(1): p.Ceiling(3)} {
+		if d := p.Delay(3, u); d != want {
+			t.Errorf("delay(3, %v) = %s, want %s", u, d, want)
+		}
 	}
 }
 
