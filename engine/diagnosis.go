@@ -48,7 +48,10 @@ type SystemSnapshot struct {
 // DiagnosisRule is a rule of yours: when Match(err) holds for a failed
 // attempt's error, Name joins Diagnosis.Rules, Insight (if any) its
 // Insights and Suggestions its Suggestions. Match must be quick and must
-// not block; a Match that panics is skipped.
+// not block; a Match that panics is skipped. New refuses a rule without a
+// Name or a Match, a Name already taken (by the engine's rules or an
+// earlier one), and one the store could not record as given (over
+// store.MaxNameLen bytes, a NUL byte, invalid UTF-8).
 type DiagnosisRule struct {
 	Name        string
 	Match       func(err error) bool
@@ -56,8 +59,8 @@ type DiagnosisRule struct {
 	Suggestions []string
 }
 
-// validateRules refuses nameless, matchless and duplicate rules, and names
-// taken by the engine's own.
+// validateRules refuses nameless, matchless and duplicate rules, names
+// taken by the engine's own, and names a failure's document cannot carry.
 func validateRules(rules []DiagnosisRule) []error {
 	var errs []error
 	seen := map[string]bool{}
@@ -70,6 +73,12 @@ func validateRules(rules []DiagnosisRule) []error {
 			errs = append(errs, fmt.Errorf("config: diagnosis rules[%d] has no Name", i))
 		case seen[r.Name]:
 			errs = append(errs, fmt.Errorf("config: diagnosis rules[%d] %q: the name is taken (an engine rule or an earlier one)", i, r.Name))
+		default:
+			// The failure's JSON document carries the name: a NUL or
+			// invalid UTF-8 would be recorded replaced, another name.
+			if msg := checkName(fmt.Sprintf("config: diagnosis rules[%d] name", i), r.Name); msg != "" {
+				errs = append(errs, errors.New(msg))
+			}
 		}
 		if r.Match == nil {
 			errs = append(errs, fmt.Errorf("config: diagnosis rules[%d] %q has no Match", i, r.Name))

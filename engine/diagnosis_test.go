@@ -64,9 +64,13 @@ func TestDiagnosisRulesRefused(t *testing.T) {
 	match := func(error) bool { return false }
 	cfg := engine.Config{Store: s, DiagnosisRules: []engine.DiagnosisRule{
 		{Name: "", Match: match}, {Name: "timeout", Match: match}, {Name: "mine"}, {Name: "dup", Match: match}, {Name: "dup", Match: match},
+		// A name the failure's JSON document cannot carry as given (it
+		// was recorded with the NUL or the bad bytes replaced).
+		{Name: "a\x00b", Match: match}, {Name: "bad\xff", Match: match}, {Name: strings.Repeat("r", 300), Match: match},
 	}}
 	err := cfg.Validate()
-	for _, want := range []string{"rules[0] has no Name", `rules[1] "timeout": the name is taken`, `rules[2] "mine" has no Match`, `rules[4] "dup": the name is taken`} {
+	for _, want := range []string{"rules[0] has no Name", `rules[1] "timeout": the name is taken`, `rules[2] "mine" has no Match`, `rules[4] "dup": the name is taken`,
+		"rules[5] name", "contains a NUL byte", "rules[6] name", "is not valid UTF-8", "rules[7] name", "is 300 bytes long"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want %q", err, want)
 		}
