@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,13 +12,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"go.uber.org/zap"
 
 	"github.com/tasker-go/tasker/admin"
 	"github.com/tasker-go/tasker/engine"
-	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
-	"github.com/tasker-go/tasker/store/sqlite"
 )
 
 // longNames serves the dashboard (anonymous admin) over a database with
@@ -467,17 +463,7 @@ func TestDashboardRefusedFormKeepsWhatWasTyped(t *testing.T) {
 func TestDashboardTimedOutTaskOffersNoRetry(t *testing.T) {
 	tab := browser(t)
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "timeout.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := clock.NewFake(time.Now())
-	e, err := engine.New(engine.Config{Store: st, Logger: zap.NewNop(), Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	st, clk, e := clockedEngine(t)
 	if err := e.HandleFunc("ok", func(*engine.StepContext) (any, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}

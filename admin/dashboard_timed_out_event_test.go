@@ -16,6 +16,7 @@ import (
 	"github.com/tasker-go/tasker/admin"
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
@@ -25,17 +26,7 @@ import (
 // still waiting has the form.
 func TestDashboardTimedOutWorkflowOffersNoEventForm(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "timeout.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := clock.NewFake(time.Now())
-	e, err := engine.New(engine.Config{Store: st, Logger: zap.NewNop(), Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+	_, clk, e := clockedEngine(t)
 	if err := engine.RegisterWorkflow(e, "t/wait", func(w *engine.WorkflowContext, in int) (int, error) {
 		return engine.WaitEvent[int](w, "go", 48*time.Hour)
 	}); err != nil {
@@ -84,4 +75,23 @@ func TestDashboardTimedOutWorkflowOffersNoEventForm(t *testing.T) {
 	if strings.Contains(page(late.TaskID), form(late.TaskID)) {
 		t.Fatalf("the timed-out workflow's page offers an event form, which SendEvent refuses")
 	}
+}
+
+// clockedEngine is an engine on a SQLite file of its own with a fake clock
+// (moved to pass a task's WithWorkflowTimeout), both closed at the test's
+// end.
+func clockedEngine(t *testing.T) (store.Store, *clock.Fake, *engine.Engine) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "timeout.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := clock.NewFake(time.Now())
+	e, err := engine.New(engine.Config{Store: st, Logger: zap.NewNop(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return st, clk, e
 }
