@@ -38,7 +38,9 @@ func (e *ContinuedError) Error() string {
 // is created once whatever happens to this one (its identity derives from
 // this task), inherits its queue, priority, concurrency group
 // (WithConcurrency) and parent (a parent's Child waits for the last run),
-// and gets no WithWorkflowTimeout of its own.
+// and gets no WithWorkflowTimeout of its own. Events sent to this run and
+// not read by it go to the next run (but for one the next run received
+// already, the same name and key), which reads them.
 // WorkflowHandle.Result and Child follow the chain to the last run's
 // result; Engine.Wait reports each run's own outcome.
 //
@@ -108,6 +110,20 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 		return w.abortWith(fmt.Errorf("continuing %s as new: %w", w.Workflow, err))
 	}
 	w.e.announce([]*store.CreateTaskResult{res}) // counted, reported and woken as any start's, unless it existed
+	// The events this run accepted and did not read are the workflow's:
+	// the next run reads them (this one reads none any more).
+	moved, err := w.e.st.MoveEvents(ctx, &store.MoveEventsParams{From: w.TaskID, To: res.Task.ID})
+	if err != nil {
+		return w.abortWith(fmt.Errorf("continuing %s as new: %w", w.Workflow, err))
+	}
+	if moved > 0 {
+		// A next run already waiting (claimed at once, eagerly) is
+		// suspended until its events arrive: they have.
+		if _, err := w.e.st.WakeTask(ctx, &store.WakeTaskParams{TaskID: res.Task.ID, Now: w.e.now()}); err != nil {
+			return w.abortWith(fmt.Errorf("continuing %s as new: %w", w.Workflow, err))
+		}
+		w.e.Notify()
+	}
 	// The next run exists: this one ends, continued by it, whatever the
 	// function returns now (see conclude), and nothing durable happens
 	// in it any more.

@@ -141,6 +141,11 @@ type Store interface {
 	// ConsumeEvent marks the oldest unconsumed event of that name consumed
 	// and returns it, or ErrNotFound.
 	ConsumeEvent(ctx context.Context, p *ConsumeEventParams) (*Event, error)
+	// MoveEvents gives task From's unconsumed events to task To (a
+	// code-first workflow that continued as new: its next run reads what
+	// the last did not), but for one To holds already (the same name and
+	// key: the same event), and reports how many it moved.
+	MoveEvents(ctx context.Context, p *MoveEventsParams) (int, error)
 
 	// DeleteFinished deletes up to Limit tasks that finished (complete,
 	// cancelled, resolved_manually) longer ago than their retention (their
@@ -838,6 +843,11 @@ type ConsumeEventParams struct {
 	TaskID int64
 	Name   string
 	Now    time.Time
+}
+
+// MoveEventsParams name the task whose unconsumed events go to another.
+type MoveEventsParams struct {
+	From, To int64
 }
 
 // KeepForever is a task's retention (CreateTaskParams.Retention) that

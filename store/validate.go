@@ -312,6 +312,18 @@ func (p *ConsumeEventParams) Validate() error {
 	return errors.Join(CheckTaskID("task_id", p.TaskID), checkName("name", p.Name, true))
 }
 
+// Validate checks both task IDs, which must differ.
+func (p *MoveEventsParams) Validate() error {
+	if p == nil {
+		return errNilParams()
+	}
+	errs := []error{CheckTaskID("from", p.From), CheckTaskID("to", p.To)}
+	if p.From == p.To && p.From > 0 {
+		errs = append(errs, invalid("to", "is from (%d): a task's events are its own already", p.From))
+	}
+	return errors.Join(errs...)
+}
+
 // Validate checks a batch of outcomes.
 func (p *FinishStepsParams) Validate() error {
 	if p == nil {

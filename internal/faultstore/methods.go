@@ -150,6 +150,10 @@ func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (
 	return do(ctx, s, "ConsumeEvent", func() (*store.Event, error) { return s.inner.ConsumeEvent(ctx, p) })
 }
 
+func (s *Store) MoveEvents(ctx context.Context, p *store.MoveEventsParams) (int, error) {
+	return do(ctx, s, "MoveEvents", func() (int, error) { return s.inner.MoveEvents(ctx, p) })
+}
+
 func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParams) (int, error) {
 	return do(ctx, s, "DeleteFinished", func() (int, error) { return s.inner.DeleteFinished(ctx, p) })
 }

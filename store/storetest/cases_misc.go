@@ -599,3 +599,54 @@ func hist(t *testing.T, b *bundle, id int64) *store.History {
 	}
 	return h
 }
+
+// testMoveEvents: MoveEvents gives a task's unconsumed events to another,
+// but for one the other holds already (the same name and key), counting
+// what it moved; consumed events stay; a refused call moves nothing.
+func testMoveEvents(t *testing.T, b *bundle) {
+	from, to := b.create(t, chain("a")).Task.ID, b.create(t, chain("a")).Task.ID
+	send := func(task int64, name, key, payload string) {
+		if _, _, err := b.s.SendEvent(b.ctx, &store.SendEventParams{TaskID: task, Name: name, Key: key, Payload: store.JSON(payload), Now: b.now}); err != nil {
+			t.Fatalf("SendEvent: %v", err)
+		}
+	}
+	send(from, "tick", "1", `1`)
+	send(from, "tick", "2", `2`)
+	send(from, "tick", "3", `3`)
+	send(from, "other", "", `"x"`)
+	send(to, "tick", "3", `"to's own 3"`) // the same event, sent to both
+	if _, err := b.s.ConsumeEvent(b.ctx, &store.ConsumeEventParams{TaskID: from, Name: "tick", Now: b.now}); err != nil {
+		t.Fatalf("ConsumeEvent: %v", err) // tick 1: read by from, stays
+	}
+	for _, p := range []*store.MoveEventsParams{{From: from, To: from}, {From: 0, To: to}, nil} {
+		_, err := b.s.MoveEvents(b.ctx, p)
+		wantErr(t, err, store.ErrInvalid)
+	}
+	n, err := b.s.MoveEvents(b.ctx, &store.MoveEventsParams{From: from, To: to})
+	if err != nil || n != 2 {
+		t.Fatalf("MoveEvents = %d, %v; want tick 2 and other moved", n, err)
+	}
+	drain := func(task int64, name string) []string {
+		var got []string
+		for {
+			ev, err := b.s.ConsumeEvent(b.ctx, &store.ConsumeEventParams{TaskID: task, Name: name, Now: b.now})
+			if errors.Is(err, store.ErrNotFound) {
+				return got
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, string(ev.Payload))
+		}
+	}
+	// Oldest sent first, wherever it was sent: tick 2 before to's own 3.
+	if got := drain(to, "tick"); len(got) != 2 || got[0] != `2` || got[1] != `"to's own 3"` {
+		t.Fatalf("to's ticks: %v, want 2, then its own 3", got)
+	}
+	if got := drain(to, "other"); len(got) != 1 {
+		t.Fatalf("to's other events: %v, want the one moved", got)
+	}
+	if got := drain(from, "tick"); len(got) != 1 || got[0] != `3` {
+		t.Fatalf("from's ticks left: %v, want 3 (to had it already)", got)
+	}
+}

@@ -76,6 +76,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"PayloadLimits":              testPayloadLimits,
 		"Events":                     testEvents,
 		"EventsConsumedOnce":         testEventsConsumedOnce,
+		"MoveEvents":                 testMoveEvents,
 		"CountByStateAndNextWakeup":  testCountsAndWakeup,
 		"TransactionalCreate":        testTransactionalCreate,
 		"HistoryMatchesCurrentState": testHistoryMatches,

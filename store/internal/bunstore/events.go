@@ -72,3 +72,20 @@ func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (
 	}
 	return evs[0], nil
 }
+
+// MoveEvents gives p.From's unconsumed events to p.To, but for those whose
+// name and key p.To holds already (the same event, sent to both runs).
+func (s *Store) MoveEvents(ctx context.Context, p *store.MoveEventsParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, fmt.Errorf("moving events: %w", err)
+	}
+	res, err := s.rw.NewRaw(`UPDATE tasker_events SET task_id = ?1
+		WHERE task_id = ?0 AND consumed_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id = ?1 AND e.name = tasker_events.name AND e.key = tasker_events.key)`,
+		p.From, p.To).Exec(ctx)
+	if err != nil {
+		return 0, s.wrap(fmt.Sprintf("moving the events of task %d to task %d", p.From, p.To), err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
