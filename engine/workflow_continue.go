@@ -18,6 +18,26 @@ const continuedKey = "tasker_continued_as_new"
 // names the run it continues.
 const continuedFromKey = "continued_from"
 
+// continueKey is the idempotency key of the run that continues task id:
+// it is created once, and found (nextRunOf) before id has finished.
+func continueKey(id int64) string { return fmt.Sprintf("continue-of-%d", id) }
+
+// nextRunOf is the run that continues the code-first task t as new, once
+// ContinueAsNew has created it (0: none yet), read through st (a
+// transaction's view, say).
+func nextRunOf(ctx context.Context, st store.Store, t *store.Task) (int64, error) {
+	o := startOptions{key: continueKey(t.ID)}
+	identity, _ := o.identity(t.Namespace+"/"+t.Name, "", nil)
+	next, err := st.GetTaskByIdentity(ctx, identity)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return next.ID, nil
+}
+
 // ContinuedError is what ContinueAsNew returns: return it from the
 // workflow function to end this run. Next is the task of the next run.
 type ContinuedError struct {
@@ -89,7 +109,7 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w", w.TaskID, err))
 	}
 	prio := d.Task.Priority
-	o := startOptions{key: fmt.Sprintf("continue-of-%d", w.TaskID), queue: d.Task.Queue, priority: &prio, parent: d.Task.ParentID}
+	o := startOptions{key: continueKey(w.TaskID), queue: d.Task.Queue, priority: &prio, parent: d.Task.ParentID}
 	if s := d.Step(DriverStep); s != nil && s.ConcGroup != nil { // its WithConcurrency (kept by the steps alone)
 		o.group, o.groupMax = *s.ConcGroup, s.ConcMax
 	}

@@ -245,6 +245,14 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 			// Retry refuses it, and no run will read the event.
 			return fmt.Errorf("%w: task %d failed its WithWorkflowTimeout, and no run starts after its deadline; no workflow will read it", ErrEventRefused, taskID)
 		}
+		// A run whose next run exists, not finished yet (ContinueAsNew has
+		// just returned in it): its unread events have gone to the next
+		// run, and this one would stay behind, read by no one.
+		if next, err := nextRunOf(ctx, s, d.Task); err != nil {
+			return err
+		} else if next != 0 {
+			return fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, taskID, next)
+		}
 		created = true
 		_, err = s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()})
 		return err
