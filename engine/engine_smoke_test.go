@@ -146,7 +146,7 @@ func TestCloseReleasesTheCacheNotTheRun(t *testing.T) {
 }
 
 // Toggle reads a known toggle and refuses a misspelt one, naming the
-// known ones (it read as off).
+// known ones (it read as off); SetToggle refuses it in the same words.
 func TestToggleRefusesAnUnknownName(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, engine.Config{})
@@ -158,5 +158,10 @@ func TestToggleRefusesAnUnknownName(t *testing.T) {
 	on, err := e.Toggle(ctx, "dynamic_concurency")
 	if err == nil || on || !strings.Contains(err.Error(), `"dynamic_concurency"`) || !strings.Contains(err.Error(), "dynamic_concurrency") {
 		t.Fatalf("Toggle of a misspelt name = %v, %v; want an error naming it and the known toggles", on, err)
+	}
+	// SetToggle refuses it alike, in the same words (its error lacked
+	// Toggle's "tasker: ").
+	if serr := e.SetToggle(ctx, "dynamic_concurency", true); serr == nil || serr.Error() != err.Error() {
+		t.Fatalf("SetToggle of a misspelt name = %v; want Toggle's error, %v", serr, err)
 	}
 }

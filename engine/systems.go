@@ -197,14 +197,14 @@ func (e *Engine) SetToggle(ctx context.Context, name string, on bool) error {
 	if co == nil {
 		return noToggles(ctx)
 	}
+	if err := co.toggles.Known(name); err != nil {
+		return fmt.Errorf("tasker: %w", err) // as Toggle says it
+	}
 	// Failing open, the cache would store the toggle in this process
 	// only and answer nil: no other instance would see it, and this one
 	// would read Redis's value again once Redis answers.
 	h, failsOpen := co.cache.(interface{ Healthy() bool })
 	if failsOpen && !h.Healthy() {
-		if err := co.toggles.Known(name); err != nil {
-			return fmt.Errorf("tasker: %w", err)
-		}
 		return fmt.Errorf("tasker: setting toggle %q: Redis does not answer (the cache fails open to this process): not set", name)
 	}
 	if err := co.toggles.Set(ctx, name, on); err != nil {
