@@ -197,6 +197,9 @@ func continuedAs(raw []byte) (int64, bool) {
 type RunLinks struct {
 	ContinuedFrom int64 // the run this one continues (0: the first)
 	ContinuedAs   int64 // the run that continues this one (0: none yet)
+	// Last is the chain's last run, where the workflow is now (this run
+	// when none continues it): where to send its events or cancel it.
+	Last int64
 }
 
 // Runs returns a code-first task's links in its ContinueAsNew chain.
@@ -220,6 +223,14 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 	}
 	if r.ContinuedAs, err = e.continuedAsOf(d); err != nil {
 		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
+	}
+	r.Last = taskID
+	if r.ContinuedAs != 0 {
+		_, last, err := e.chainEnd(ctx, e.st, d)
+		if err != nil {
+			return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
+		}
+		r.Last = last.ID
 	}
 	return r, nil
 }

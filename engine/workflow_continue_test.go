@@ -41,7 +41,8 @@ func registerCounter(t testing.TB, e *engine.Engine) {
 
 // A loop of 1,000 iterations (durable steps), continued as new every 50:
 // the result is the last run's, each of the 20 runs' history holds at most
-// 50 rows, and the runs are linked both ways from the first to the last.
+// 50 rows, and the runs are linked both ways from the first to the last,
+// each naming the last (RunLinks.Last).
 // (10,000 iterations in runs of 100 pass too but take 80 s under -race on
 // the shared machine; BenchmarkContinueAsNewResume runs 100 generations.)
 func TestWorkflowContinueAsNewLoop(t *testing.T) {
@@ -77,6 +78,12 @@ func TestWorkflowContinueAsNewLoop(t *testing.T) {
 	}
 	if runs != total/per {
 		t.Fatalf("%d runs, want %d", runs, total/per)
+	}
+	// Every run names the chain's last, where the workflow ended.
+	for _, id := range []int64{h.TaskID, prev} {
+		if r, err := env.Runs(ctx, id); err != nil || r.Last != prev {
+			t.Fatalf("Runs(%d).Last = %d, %v; want the last run, %d", id, r.Last, err, prev)
+		}
 	}
 	// A later run's handle gives the same result; a parent's Child waits
 	// for the last run of its child's chain.

@@ -220,24 +220,19 @@ func (env *Env) lastRuns(ids []int64) []int64 {
 	ctx := context.Background()
 	out := make([]int64, len(ids))
 	for i, id := range ids {
-		for {
-			d, err := env.Store.GetTask(ctx, id)
-			if err != nil {
-				env.t.Fatalf("testkit: %v", err)
-			}
-			if d.Task.Kind != store.KindCode || d.Task.State != store.TaskComplete {
-				break
-			}
-			r, err := env.Runs(ctx, id)
-			if err != nil {
-				env.t.Fatalf("testkit: %v", err)
-			}
-			if r.ContinuedAs == 0 {
-				break
-			}
-			id = r.ContinuedAs
-		}
 		out[i] = id
+		d, err := env.Store.GetTask(ctx, id)
+		if err != nil {
+			env.t.Fatalf("testkit: %v", err)
+		}
+		if d.Task.Kind != store.KindCode || d.Task.State != store.TaskComplete {
+			continue // (Runs is for code-first tasks; only a complete run continued)
+		}
+		r, err := env.Runs(ctx, id)
+		if err != nil {
+			env.t.Fatalf("testkit: %v", err)
+		}
+		out[i] = r.Last
 	}
 	return out
 }

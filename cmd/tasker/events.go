@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,10 +92,10 @@ the workflow's events now.`,
 				if errors.Is(err, engine.ErrEventRefused) && t.State.Terminal() {
 					// A run that continued as new: the workflow goes on, and
 					// reads its events, in the chain's last run.
-					if next, last, rerr := lastRun(cmd.Context(), e, id); rerr != nil {
-						return rerr
-					} else if next != 0 {
-						return fmt.Errorf("cannot send event %s to task %d: it continued as new as task %d; the workflow reads its events in the chain's last run, task %d: tasker events send %d %s", name, id, next, last, last, name)
+					if links, rerr := e.Runs(cmd.Context(), id); rerr != nil {
+						return rerr // (it names the task)
+					} else if links.ContinuedAs != 0 {
+						return fmt.Errorf("cannot send event %s to task %d: it continued as new as task %d; the workflow reads its events in the chain's last run, task %d: tasker events send %d %s", name, id, links.ContinuedAs, links.Last, links.Last, name)
 					}
 					return fmt.Errorf("cannot send event %s to task %d: it is %s, and no wait would ever consume the event", name, id, t.State)
 				}
@@ -127,22 +126,4 @@ the workflow's events now.`,
 	cmd.Flags().StringVar(&payload, "payload", "", "the event's payload (JSON) that WaitEvent decodes (default: null)")
 	addDBFlag(cmd, &db)
 	return cmd
-}
-
-// lastRun follows a code-first task's ContinueAsNew chain: next is the run
-// that continues it (0: none), last the chain's last run.
-func lastRun(ctx context.Context, e *engine.Engine, id int64) (next, last int64, err error) {
-	for run := id; ; {
-		links, err := e.Runs(ctx, run)
-		if err != nil {
-			return 0, 0, err // (it names the task)
-		}
-		if links.ContinuedAs == 0 {
-			return next, run, nil
-		}
-		if next == 0 {
-			next = links.ContinuedAs
-		}
-		run = links.ContinuedAs
-	}
 }
