@@ -1431,3 +1431,46 @@ func TestWorkersAPIKeepsItsShape(t *testing.T) {
 		}
 	}
 }
+
+// TestNonCanonicalIDsRefused: an id in a path or a query is read only as
+// the API writes it, a positive number in decimal digits. ParseInt read
+// "+1" and "01" as task 1 (and "%2B2" as cursor 2), so a request for an
+// id the API never gives acted on another; each is now refused (400)
+// naming the parameter and what was sent, and nothing changes.
+func TestNonCanonicalIDsRefused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op, ad := v.token(store.RoleOperator), v.token(store.RoleAdmin)
+	id := v.start(1)
+	if id != 1 {
+		t.Fatalf("the first task is %d, want 1", id)
+	}
+	for _, c := range []struct{ method, path, token, want string }{
+		{"GET", "/api/tasks/+1", op, `task id "+1"`},
+		{"GET", "/api/tasks/01", op, `task id "01"`},
+		{"GET", "/api/tasks/%201", op, `task id " 1"`},
+		{"GET", "/api/tasks/1e0", op, `task id "1e0"`},
+		{"GET", "/api/tasks/01/history", op, `task id "01"`},
+		{"POST", "/api/tasks/01/cancel", op, `task id "01"`},
+		{"POST", "/api/tasks/+1/cancel", op, `task id "+1"`},
+		{"GET", "/api/tasks?cursor=%2B2", op, `cursor "+2"`},
+		{"GET", "/api/tasks?cursor=02", op, `cursor "02"`},
+		{"POST", "/api/tokens/01/revoke", ad, `token id "01"`},
+	} {
+		code, body := v.do(c.method, c.path, c.token, "")
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), c.want) {
+			t.Errorf("%s %s: %d %v, want 400 containing %q", c.method, c.path, code, body, c.want)
+		}
+	}
+	if code, page := v.page("GET", "/ui/tasks/01", op, nil); code != http.StatusBadRequest || !strings.Contains(page, `task id "01"`) {
+		t.Errorf("GET /ui/tasks/01: %d, want 400 naming the id", code)
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancels left task %d %s", id, st)
+	}
+	if code, body := v.do("GET", "/api/tasks", op, ""); code != http.StatusOK {
+		t.Fatalf("the tokens after refused revokes: %d %v, want them live", code, body)
+	}
+	if code, body := v.do("GET", "/api/tasks/1", op, ""); code != http.StatusOK {
+		t.Fatalf("GET /api/tasks/1: %d %v", code, body)
+	}
+}

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/ids"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -93,12 +93,12 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request, _ *principal)
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": out, "next_cursor": page.NextCursor})
 }
 
-// taskID reads the {id} of the path.
+// taskID reads the {id} of the path, as the API writes it (ids.Parse).
 func taskID(r *http.Request) (int64, error) {
 	v := r.PathValue("id")
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
-		return 0, badRequest("task id %q: want a positive number", v)
+	id, ok := ids.Parse(v)
+	if !ok {
+		return 0, badRequest("task id %q: want a positive number in decimal digits, without sign or leading zero", v)
 	}
 	return id, nil
 }
@@ -377,10 +377,11 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request, _ *principal
 
 // revokeToken: POST /api/tokens/{id}/revoke (admin).
 func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principal) {
-	// 0 or -1 was answered 404, as if such a token could exist.
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
-		fail(w, badRequest("token id %q: want a positive number", r.PathValue("id")))
+	// 0 or -1 was answered 404, as if such a token could exist, and
+	// "01" revoked token 1.
+	id, ok := ids.Parse(r.PathValue("id"))
+	if !ok {
+		fail(w, badRequest("token id %q: want a positive number in decimal digits, without sign or leading zero", r.PathValue("id")))
 		return
 	}
 	// It takes no body; one is refused rather than ignored (as retry's).
@@ -444,10 +445,12 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 		if !q.Has(f.key) {
 			continue
 		}
+		// As an id is written (ids.Parse): "+2" or "02" is no cursor
+		// the API gives, nor a limit it documents.
 		v := q.Get(f.key)
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 || n > f.max {
-			return nil, badRequest("%s %q: want a number from 1 to %d", f.key, v, f.max)
+		n, ok := ids.Parse(v)
+		if !ok || n > f.max {
+			return nil, badRequest("%s %q: want a number from 1 to %d, in decimal digits without sign or leading zero", f.key, v, f.max)
 		}
 		if f.to != nil {
 			*f.to = n

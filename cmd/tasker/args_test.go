@@ -32,6 +32,32 @@ func TestSignedIDsRefused(t *testing.T) {
 	}
 }
 
+// A task or token id with a leading zero ("01") is refused naming it, as
+// a signed one is: ParseInt read it as 1, so `tasker tokens revoke 01`
+// revoked token 1. The task and the token stay as they were.
+func TestLeadingZeroIDsRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "d.db")
+	mustExecute(t, "demo", "--orders", "1", "--db", db)
+	mustExecute(t, "tokens", "create", "--db", db, "--name", "ci", "--role", "viewer")
+	for _, args := range [][]string{
+		{"tasks", "show", "01"},
+		{"tasks", "cancel", "01"},
+		{"tasks", "retry", "01"},
+		{"tasks", "resolve", "01", "a"},
+		{"explain", "01"},
+		{"events", "send", "01", "approval"},
+	} {
+		mustFail(t, `task id must be a positive integer, got "01"`, append(args, "--db", db)...)
+	}
+	mustFail(t, `token id "01": want a positive number`, "tokens", "revoke", "--db", db, "01")
+	if out := mustExecute(t, "tokens", "ls", "--db", db); strings.Contains(out, "revoked") || !strings.Contains(out, "ci") {
+		t.Fatalf("a refused revoke touched the token:\n%s", out)
+	}
+	if out := mustExecute(t, "tasks", "show", "1", "--db", db); strings.Contains(out, "cancelled") {
+		t.Fatalf("a refused cancel touched task 1:\n%s", out)
+	}
+}
+
 // --handlers given empty, or listing no name (--handlers "$HANDLERS" with
 // HANDLERS unset, or ","), is refused naming the flag: it was taken as
 // a list of none, and every handler of every file was reported unknown.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/editdist"
+	"github.com/tasker-go/tasker/internal/ids"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -73,22 +74,14 @@ func errorText(doc store.JSON) string {
 	return string(doc)
 }
 
-// parseTaskID reads a task id as the CLI prints it: digits alone.
-// ParseInt takes a sign, and "+1" was task 1.
+// parseTaskID reads a task id as the CLI prints it (ids.Parse): ParseInt
+// took "+1" and "01" for task 1.
 func parseTaskID(s string) (int64, error) {
-	id, err := parseID(s)
-	if err != nil || id < 1 {
-		return 0, fmt.Errorf("task id must be a positive integer, got %q", s)
+	id, ok := ids.Parse(s)
+	if !ok {
+		return 0, fmt.Errorf("task id must be a positive integer, got %q (want decimal digits, without sign or leading zero)", s)
 	}
 	return id, nil
-}
-
-// parseID is strconv.ParseInt of s, refusing a sign ('+' or '-').
-func parseID(s string) (int64, error) {
-	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "-") {
-		return 0, fmt.Errorf("%q has a sign", s)
-	}
-	return strconv.ParseInt(s, 10, 64)
 }
 
 // refuseBlankFilter refuses the filter flag name given with an empty or

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/admin"
+	"github.com/tasker-go/tasker/internal/ids"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -97,8 +98,8 @@ func newTokensRevokeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// 0 or -1 was looked up and reported "no token 0", as a
 			// task id below 1 was before it was refused.
-			id, err := parseID(args[0]) // (no sign: "+1" was token 1)
-			if err != nil || id < 1 {
+			id, ok := ids.Parse(args[0]) // ("+1" or "01" was token 1)
+			if !ok {
 				return fmt.Errorf("token id %q: want a positive number (see `tasker tokens ls`)", args[0])
 			}
 			st, err := openStore(cmd.Context(), db, openExisting)
