@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/testkit"
 )
@@ -656,5 +657,31 @@ func TestScheduleRefusesAZonePrefixWithoutASpec(t *testing.T) {
 	}
 	if _, err := env.GetSchedule(ctx, "z"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused schedule was stored: %v", err)
+	}
+}
+
+// A spec that fires, however rarely, is taken and its next tick stored;
+// one that never fires is still refused. robfig/cron looks five years
+// ahead only, so "0 0 29 2 *" defined (or resumed) after 29 February 2096
+// was refused as "never fires": its next tick is in 2104, 2100 being no
+// leap year.
+func TestScheduleFiringPastFiveYears(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, engine.Config{Clock: clock.NewFake(time.Date(2096, 3, 1, 0, 0, 0, 0, time.UTC))})
+	must(t, engine.RegisterWorkflow(e, "t/tick", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }))
+	info, err := e.Schedule(ctx, "leap", "0 0 29 2 *", "t/tick", "x", engine.ScheduleOptions{})
+	if err != nil {
+		t.Fatalf("a spec that fires in 2104: %v", err)
+	}
+	if want := time.Date(2104, 2, 29, 0, 0, 0, 0, time.UTC); !info.NextFireAt.Equal(want) {
+		t.Fatalf("next tick %s, want %s", info.NextFireAt, want)
+	}
+	must(t, e.PauseSchedule(ctx, "leap"))
+	must(t, e.ResumeSchedule(ctx, "leap"))
+	if got, err := e.GetSchedule(ctx, "leap"); err != nil || got.Paused || !got.NextFireAt.Equal(info.NextFireAt) {
+		t.Fatalf("resumed: %+v, %v; want it active, next tick %s", got, err, info.NextFireAt)
+	}
+	if _, err := e.Schedule(ctx, "never", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}); !errors.Is(err, engine.ErrInvalidSchedule) || !strings.Contains(err.Error(), `spec "0 0 30 2 *" never fires`) {
+		t.Fatalf("a spec no date matches: %v, want ErrInvalidSchedule saying it never fires", err)
 	}
 }

@@ -93,13 +93,27 @@ func (s Spec) Interval() (every time.Duration, ok bool) { return s.every, s.cron
 // Location is the time zone of the spec's ticks.
 func (s Spec) Location() *time.Location { return s.loc }
 
+// searchYears bounds how far ahead Next looks for a cron spec's tick.
+// A spec that fires at all fires within eight years (29 February, across
+// a century that is no leap year); past this it is taken to fire never.
+const searchYears = 100
+
 // Next returns the first tick strictly after t (the zero time when the
 // spec never fires again, as "0 0 30 2 *" does).
 func (s Spec) Next(t time.Time) time.Time {
 	if s.cron == nil {
 		return time.Unix(0, 0).Add((t.Sub(time.Unix(0, 0))/s.every + 1) * s.every).In(s.loc)
 	}
-	return s.cron.Next(t)
+	// robfig/cron gives up five years on (to the end of t's year + 5)
+	// and answers the zero time: "0 0 29 2 *" after 29 February 2096
+	// fires next in 2104. Search again from five years on, window after
+	// window: each starts within the one before, so no tick is skipped.
+	for from := t; from.Before(t.AddDate(searchYears, 0, 0)); from = from.AddDate(5, 0, 0) {
+		if next := s.cron.Next(from); !next.IsZero() {
+			return next
+		}
+	}
+	return time.Time{}
 }
 
 // NextAtOrAfter returns the first tick at t or later.

@@ -101,3 +101,35 @@ func TestJitterAndKeys(t *testing.T) {
 		t.Fatal("a tick's key must depend on its instant only")
 	}
 }
+
+// A spec whose next tick is more than five years away still has one:
+// robfig/cron gives up after five years and answered the zero time, so
+// "0 0 29 2 *" after 29 February 2096 (2100 is no leap year: the next is
+// in 2104) read as "never fires", and a schedule stopped for good. A spec
+// no date matches still answers the zero time.
+func TestSpecNextPastFiveYears(t *testing.T) {
+	for _, c := range []struct{ spec, tz, after, want string }{
+		{"0 0 29 2 *", "", "2096-03-01T00:00:00Z", "2104-02-29T00:00:00Z"},
+		{"0 0 29 2 *", "", "2096-02-29T00:00:00Z", "2104-02-29T00:00:00Z"},
+		{"30 0 0 29 2 *", "", "2099-12-31T23:59:59Z", "2104-02-29T00:00:30Z"},
+		{"0 3 29 2 *", "Europe/Paris", "2097-06-01T00:00:00Z", "2104-02-29T02:00:00Z"},
+		{"0 0 29 2 *", "", "2024-03-01T00:00:00Z", "2028-02-29T00:00:00Z"},
+		{"0 0 30 2 *", "", "2026-01-01T00:00:00Z", ""},
+		{"0 0 31 4,6,9,11 *", "", "2026-01-01T00:00:00Z", ""},
+	} {
+		s, err := Parse(c.spec, c.tz)
+		if err != nil {
+			t.Fatalf("Parse(%q, %q): %v", c.spec, c.tz, err)
+		}
+		got := s.Next(mustTime(t, c.after))
+		if c.want == "" {
+			if !got.IsZero() {
+				t.Errorf("%q after %s: %s, want the zero time (it never fires)", c.spec, c.after, got)
+			}
+			continue
+		}
+		if want := mustTime(t, c.want); !got.Equal(want) {
+			t.Errorf("%q in %q after %s: %s, want %s", c.spec, c.tz, c.after, got.UTC(), want)
+		}
+	}
+}
