@@ -190,13 +190,7 @@ func (e *Engine) Register(t *Template) error {
 	if err := t.Validate(nil); err != nil {
 		return err
 	}
-	var capped []*TemplateError
-	for i, s := range t.Steps {
-		if msg := e.backoffCapped(s.Backoff); msg != "" {
-			capped = append(capped, t.problem(fmt.Sprintf("steps[%d].retry.base", i), fmt.Sprintf("step %s: %s", quoteName(s.Name), msg)))
-		}
-	}
-	if err := joinProblems(capped); err != nil {
+	if err := t.CheckBackoff(e.cfg.Retry); err != nil {
 		return err
 	}
 	if len(t.InputSchema) > 0 {

@@ -217,7 +217,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	if err := o.check(); err != nil {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: %w", name, err)))
 	}
-	if msg := wctx.e.backoffCapped(o.backoff); msg != "" {
+	if msg := backoffCapped(o.backoff, wctx.e.cfg.Retry); msg != "" {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: WithStepBackoff: %s", name, msg)))
 	}
 	limit := o.limit

@@ -12,18 +12,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/retry"
 )
 
 func newLintCmd() *cobra.Command {
-	var env, handlers, handlersFile string
+	var env, handlers, handlersFile, config string
 	cmd := &cobra.Command{
 		Use:   "lint FILE…",
 		Short: "check YAML workflow templates (for CI): file:line:col: message per problem",
 		Long: `lint reads each YAML template with the engine's loader (as
 engine.LoadTemplateFile does, with --env's overrides merged in), validates it
-as engine.Register would, and reports steps that can never run (they wait,
-directly or not, for a step that is missing or in a cycle). Given the handler
-names a binary registers (--handlers or --handlers-file), it also reports
+as engine.Register would (a step's retry base is weighed against the retry
+max of --config, TASKER_CONFIG and the TASKER_* variables, as a worker's
+engine has it: 5m by default), and reports steps that can never run (they
+wait, directly or not, for a step that is missing or in a cycle). Given the
+handler names a binary registers (--handlers or --handlers-file), it reports
 handlers a template uses that are not among them. A file that does not decode
 (bad YAML, an unknown key, a value of the wrong kind) is reported as such,
 without the checks that need the decoded template.
@@ -53,9 +56,17 @@ prints nothing and exits 0.`,
 			if err != nil {
 				return err
 			}
+			// Register weighs a step's retry base against the engine's
+			// Config.Retry.Max: read it as a worker would (its db is
+			// checked, and not opened).
+			var db string
+			settings, err := loadSettings(cmd, config, &db)
+			if err != nil {
+				return err
+			}
 			var all []lintProblem
 			for _, f := range files {
-				all = append(all, lintFile(f, env, known)...)
+				all = append(all, lintFile(f, env, known, settings.Config.Retry)...)
 			}
 			if len(all) == 0 {
 				return nil
@@ -74,6 +85,7 @@ prints nothing and exits 0.`,
 	cmd.Flags().StringVar(&env, "env", "", "check the template with the overrides of environments.NAME merged in")
 	cmd.Flags().StringVar(&handlers, "handlers", "", "handler names the binary registers (comma-separated); handlers not among them are problems")
 	cmd.Flags().StringVar(&handlersFile, "handlers-file", "", "file of handler names the binary registers, one per line (# comments)")
+	addConfigFlag(cmd, &config)
 	return cmd
 }
 
@@ -127,8 +139,9 @@ type lintProblem struct {
 // lintFile returns the problems of one template file, in file order. The
 // loader's problems come first: a file that does not decode (syntax, unknown
 // keys, values of the wrong kind) is reported as such; one that does is
-// validated with the handler list and checked for steps that can never run.
-func lintFile(file, env string, known map[string]bool) []lintProblem {
+// validated with the handler list and the engine's retry policy
+// (engineRetry, its Config.Retry), and checked for steps that can never run.
+func lintFile(file, env string, known map[string]bool, engineRetry retry.Policy) []lintProblem {
 	var out []lintProblem
 	add := func(line, col int, path, msg string) {
 		if path != "" {
@@ -158,6 +171,7 @@ func lintFile(file, env string, known map[string]bool) []lintProblem {
 	}
 	err = t.Validate(isKnown)
 	addAll(err)
+	addAll(t.CheckBackoff(engineRetry))
 	for _, u := range unreachable(t, engine.TemplateProblems(err)) {
 		line, col := t.Position(u.path)
 		add(line, col, u.path, u.msg)

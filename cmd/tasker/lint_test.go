@@ -206,3 +206,33 @@ func TestLintRefusesEmptyEnvAndHandlersFile(t *testing.T) {
 	mustFail(t, `--env is empty (got " ")`, "lint", "--env", " ", f)
 	mustFail(t, `--handlers-file is empty (got ""): give a file of handler names, one per line, or leave --handlers-file out`, "lint", "--handlers-file", "", f)
 }
+
+// A step's retry base above the engine's Config.Retry.Max (with no max of
+// its own) is reported as engine.Register refuses it: every delay would
+// be capped at that max. Under the default config the max is 5m; with
+// --config, it is the file's retry.max. lint validated without an engine
+// config and passed what Register then refused.
+func TestLintWeighsRetryBaseAgainstTheEngineMax(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "slow.yaml", `namespace: shop
+name: slow
+steps:
+  - name: charge
+    handler: shop.charge
+    retry: {base: 10m}
+`)
+	out, failed := lint(t, f)
+	want := f + `:6:13: steps[0].retry.base: step "charge": retry base 10m0s is above the engine's retry max 5m0s (Config.Retry.Max), which would cap every delay: set max too`
+	if !failed || !strings.Contains(out, want) {
+		t.Fatalf("tasker lint %s (default config): failed %v, printed:\n%s\nwant %q", f, failed, out, want)
+	}
+	hour := writeFile(t, dir, "hour.yaml", "retry: {max: 1h}\n")
+	if out, failed := lint(t, "--config", hour, f); failed || out != "" {
+		t.Fatalf("tasker lint --config (retry.max 1h): failed %v, printed:\n%s", failed, out)
+	}
+	minute := writeFile(t, dir, "minute.yaml", "retry: {max: 1m}\n")
+	out, failed = lint(t, "--config", minute, f)
+	if want := "retry base 10m0s is above the engine's retry max 1m0s"; !failed || !strings.Contains(out, want) {
+		t.Fatalf("tasker lint --config (retry.max 1m): failed %v, printed:\n%s\nwant %q", failed, out, want)
+	}
+}

@@ -38,8 +38,8 @@ worker, approval start and migrate create or migrate a database; tasks ls,
 tasks show, workers, explain, report and schedules list open it read-only, and the other commands need it to exist at the
 current schema version (` + "`tasker migrate`" + ` upgrades it).
 
-TASKER_* variables set the configuration (see --config of worker and serve;
-TASKER_CONFIG, when set, is their --config). Every command refuses to start
+TASKER_* variables set the configuration (see --config of worker, serve and
+lint; TASKER_CONFIG, when set, is their --config). Every command refuses to start
 when one looks like a misspelt variable of the configuration
 (TASKER_EXECUTON_QUEUES: did you mean TASKER_EXECUTION_QUEUES?) or is a name
 other tools give a database URL (TASKER_DATABASE_URL: did you mean
