@@ -320,6 +320,8 @@ func TestScheduleOperations(t *testing.T) {
 			`Jitter 1m0.001s is longer than the interval of spec "@every 1m" (1m0s)`},
 		{"a", "@every 1h", "t/dag", nil, engine.ScheduleOptions{Jitter: 2 * time.Hour}, engine.ErrInvalidSchedule, "Jitter 2h0m0s"}, // a redefinition
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
+		// A step past its field's range: hourly, not every 90 minutes.
+		{"c", "*/90 * * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `the minute field's "*/90" matches minute 0 alone`},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "Location Europe/Paris"},
 		// Two zones: refused for any Location, UTC too (the default, it
 		// was dropped and the prefix won).

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +71,59 @@ func Parse(spec, tz string) (Spec, error) {
 		loc = ss.Location
 	}
 	return Spec{cron: s, loc: loc}, nil
+}
+
+// fields are a cron spec's fields, seconds first, with their ranges.
+var fields = []struct {
+	name   string
+	lo, hi int
+}{{"second", 0, 59}, {"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 6}}
+
+// CheckSteps refuses a cron spec with a step past its field's range, which
+// leaves one value of the field: robfig/cron (as every cron) takes
+// "*/90 * * * *", and it fires at minute 0 alone, hourly, where the
+// writer meant every 90 minutes; a step does not carry over into the next
+// hour. Engine.Schedule calls it on a new definition; Parse does not, so
+// that a schedule stored before goes on firing. A spec Parse refuses, and
+// a range given by names (MON-FRI/2), are not its to report.
+func CheckSteps(spec string) error {
+	written := strings.TrimSpace(spec)
+	spec = written
+	if Zoned(spec) {
+		_, spec, _ = strings.Cut(spec, " ")
+	}
+	list := strings.Fields(spec)
+	if strings.HasPrefix(spec, "@") || len(list) < 5 || len(list) > 6 {
+		return nil
+	}
+	bounds := fields[6-len(list):] // five fields: minutes first
+	for i, f := range list {
+		b := bounds[i]
+		for part := range strings.SplitSeq(f, ",") {
+			rng, step, ok := strings.Cut(part, "/")
+			n, err := strconv.Atoi(step)
+			if !ok || err != nil || n < 1 {
+				continue
+			}
+			lo, hi := b.lo, b.hi
+			if rng != "*" && rng != "?" {
+				from, to, isRange := strings.Cut(rng, "-")
+				if lo, err = strconv.Atoi(from); err != nil {
+					continue
+				}
+				if isRange {
+					if hi, err = strconv.Atoi(to); err != nil {
+						continue
+					}
+				}
+			}
+			if lo+n > hi {
+				return fmt.Errorf("spec %q: the %s field's %q matches %s %d alone: its step %d goes past %d-%d, and a step does not carry over (for a fixed interval, write @every and a duration)",
+					written, b.name, part, b.name, lo, n, lo, hi)
+			}
+		}
+	}
+	return nil
 }
 
 // ZonedInterval reports whether spec is an "@every" interval behind a

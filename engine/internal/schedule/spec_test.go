@@ -133,3 +133,30 @@ func TestSpecNextPastFiveYears(t *testing.T) {
 		}
 	}
 }
+
+// A step past its field's range leaves one value of the field: "*/90" in
+// the minute field fires at minute 0 alone, hourly, though it reads as
+// every 90 minutes (a step does not carry over into the next hour). Such
+// a spec is refused, naming the field, where it is defined; steps that
+// leave two values or more, and names (MON-FRI/2), are left alone.
+func TestCheckSteps(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"*/90 * * * *", `spec "*/90 * * * *": the minute field's "*/90" matches minute 0 alone: its step 90 goes past 0-59, and a step does not carry over`},
+		{"0 */25 * * *", `the hour field's "*/25" matches hour 0 alone`},
+		{"5/60 * * * * *", `the second field's "5/60" matches second 5 alone`},
+		{"0 0 1-10/20 * *", `the day of month field's "1-10/20" matches day of month 1 alone`},
+		{"0 0 * 1,2/12 *", `the month field's "2/12" matches month 2 alone`},
+		{"0 0 * * */7", `the day of week field's "*/7" matches day of week 0 alone`},
+		{"CRON_TZ=Europe/Paris 0 */24 * * *", `the hour field's "*/24"`},
+	} {
+		err := CheckSteps(c.spec)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckSteps(%q) = %v, want an error containing %q", c.spec, err, c.want)
+		}
+	}
+	for _, spec := range []string{"*/15 * * * *", "*/59 * * * *", "0 */12 * * *", "0 0 */2 * *", "0 0 * * MON-FRI/2", "0 0 * JAN/6 *", "30 */30 * * * *", "@daily", "@every 90m", "CRON_TZ=UTC 0 3 * * *", "0 3 * * *"} {
+		if err := CheckSteps(spec); err != nil {
+			t.Errorf("CheckSteps(%q) = %v, want nil", spec, err)
+		}
+	}
+}
