@@ -56,9 +56,9 @@ type ScheduleOptions struct {
 	// Jitter delays each run by up to this much, by an amount fixed for
 	// each tick (so thousands of schedules on the same minute spread out):
 	// 0 (none) or at least a millisecond (a bare number is nanoseconds),
-	// and with an "@every" spec at most its interval, so runs start in the
-	// order of their ticks. A cron spec's spacing varies and is not
-	// checked: keep Jitter under its shortest gap.
+	// and at most the gap between ticks, so runs start in the order of
+	// their ticks: an "@every" spec's interval, a cron spec's shortest gap
+	// over its next year (10,000 ticks at most).
 	Jitter time.Duration
 	// Location is the time zone of a cron spec (default UTC; a spec may
 	// name its own with a CRON_TZ= prefix instead, not beside a Location,
@@ -211,6 +211,7 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		}
 	}
 	var interval time.Duration // of an @every spec; 0 for cron
+	var cron *schedule.Spec    // a cron spec that parsed
 	if every, ok := schedule.ZonedInterval(spec); ok {
 		bad("spec %q: a time zone before an @every interval is refused: an interval counts from the Unix epoch and fires at the same moments in every zone (write %q)", spec, every)
 	} else if sp, err := schedule.Parse(spec, tz); err != nil {
@@ -224,8 +225,8 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		// "*/90" in the minutes fires hourly; refused on a definition
 		// only: a stored schedule goes on as it was.
 		bad("%w", err)
-	} else {
-		interval, _ = sp.Interval()
+	} else if interval, _ = sp.Interval(); interval == 0 {
+		cron = &sp
 	}
 	overlap := cmp.Or(opts.Overlap, OverlapSkip)
 	if !slices.Contains(schedule.Policies, string(overlap)) {
@@ -246,6 +247,13 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		// A run is delayed by less than Jitter: up to the interval, each
 		// tick's run still starts before the next tick's.
 		bad("Jitter %s is longer than the interval of spec %q (%s): a tick's run could start after the next tick's; at most the interval", opts.Jitter, spec, interval)
+	} else if cron != nil && opts.Jitter > 0 {
+		// As an interval's: a cron spec's gaps vary, and the shortest
+		// counts (its next year's).
+		if a, b, ok := cron.ShortGap(e.clk.Now(), opts.Jitter); ok {
+			bad("Jitter %s is longer than the gap between the ticks of spec %q at %s and %s (%s): a tick's run could start after the next tick's; at most the shortest gap",
+				opts.Jitter, spec, a.Format(time.RFC3339), b.Format(time.RFC3339), b.Sub(a))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSchedule, err)

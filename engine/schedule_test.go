@@ -319,6 +319,9 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: time.Minute + time.Millisecond}, engine.ErrInvalidSchedule,
 			`Jitter 1m0.001s is longer than the interval of spec "@every 1m" (1m0s)`},
 		{"a", "@every 1h", "t/dag", nil, engine.ScheduleOptions{Jitter: 2 * time.Hour}, engine.ErrInvalidSchedule, "Jitter 2h0m0s"}, // a redefinition
+		// A cron spec's gaps vary: Jitter is held to the shortest.
+		{"c", "0 9,10 * * *", "t/tick", "x", engine.ScheduleOptions{Jitter: 90 * time.Minute}, engine.ErrInvalidSchedule,
+			`Jitter 1h30m0s is longer than the gap between the ticks of spec "0 9,10 * * *" at`},
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
 		// A step past its field's range: hourly, not every 90 minutes.
 		{"c", "*/90 * * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `the minute field's "*/90" matches minute 0 alone`},

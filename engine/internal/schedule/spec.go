@@ -170,6 +170,37 @@ func (s Spec) Next(t time.Time) time.Time {
 	return time.Time{}
 }
 
+// gapTicks and gapYears bound ShortGap's look ahead: a cron spec's ticks
+// repeat their pattern by the day, the week, the month or the year, and a
+// denser spec's shortest gap comes within its first ticks.
+const (
+	gapTicks = 10_000
+	gapYears = 1
+)
+
+// ShortGap returns two successive ticks after t less than d apart (the
+// first such pair), looking over the next year and 10,000 ticks at most;
+// ok is false when there are none. A cron spec's gaps vary ("0 9,10 * * *":
+// 1h, then 23h): Engine.Schedule holds Jitter to the shortest.
+func (s Spec) ShortGap(t time.Time, d time.Duration) (a, b time.Time, ok bool) {
+	end := t.AddDate(gapYears, 0, 0)
+	a = s.Next(t)
+	for range gapTicks {
+		if a.IsZero() || a.After(end) {
+			break
+		}
+		b = s.Next(a)
+		if b.IsZero() {
+			break
+		}
+		if b.Sub(a) < d {
+			return a, b, true
+		}
+		a = b
+	}
+	return time.Time{}, time.Time{}, false
+}
+
 // NextAtOrAfter returns the first tick at t or later.
 func (s Spec) NextAtOrAfter(t time.Time) time.Time { return s.Next(t.Add(-time.Nanosecond)) }
 

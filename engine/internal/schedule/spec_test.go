@@ -160,3 +160,40 @@ func TestCheckSteps(t *testing.T) {
 		}
 	}
 }
+
+// ShortGap finds two successive ticks closer than d: a cron spec's gaps
+// vary ("0 9,10 * * *": 1h, then 23h), and a Jitter past the shortest
+// starts a tick's run after the next tick's. A gap of d exactly is none.
+func TestShortGap(t *testing.T) {
+	after := mustTime(t, "2026-01-01T12:00:00Z")
+	for _, c := range []struct {
+		spec string
+		d    time.Duration
+		a, b string // "" for none
+	}{
+		{"0 9,10 * * *", 2 * time.Hour, "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z"},
+		{"0 9,10 * * *", time.Hour, "", ""},
+		{"5,55 * * * *", 11 * time.Minute, "2026-01-01T12:55:00Z", "2026-01-01T13:05:00Z"},
+		{"0 0 1,31 * *", 48 * time.Hour, "2026-01-31T00:00:00Z", "2026-02-01T00:00:00Z"},
+		{"0 3 * * 1-5", 24 * time.Hour, "", ""},
+		{"0 3 * * 1-5", 25 * time.Hour, "2026-01-05T03:00:00Z", "2026-01-06T03:00:00Z"},
+		{"* * * * * *", time.Second, "", ""},
+		{"0 0 29 2 *", 24 * time.Hour, "", ""},
+		{"0 0 30 2 *", time.Hour, "", ""},
+	} {
+		s, err := Parse(c.spec, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b, ok := s.ShortGap(after, c.d)
+		if c.a == "" {
+			if ok {
+				t.Errorf("%q under %s: %s and %s, want none", c.spec, c.d, a, b)
+			}
+			continue
+		}
+		if !ok || !a.Equal(mustTime(t, c.a)) || !b.Equal(mustTime(t, c.b)) {
+			t.Errorf("%q under %s: %s and %s (%v), want %s and %s", c.spec, c.d, a, b, ok, c.a, c.b)
+		}
+	}
+}
