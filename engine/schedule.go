@@ -128,8 +128,9 @@ type ScheduleInfo struct {
 // from now; a paused schedule stays paused. Redefined to run another
 // workflow (not another version of the same), it has no last run yet: the
 // overlap policy does not wait on, or cancel, the runs of the one before.
-// Bad specs (a spec no date matches, such as "0 0 30 2 *", and a step past
-// its field's range, "*/90 * * * *", which fires hourly, included),
+// Bad specs (a spec no date matches, such as "0 0 30 2 *", a step past its
+// field's range, "*/90 * * * *", which fires hourly, and a list with an
+// empty item, "0 9, * * *", included),
 // options, unknown workflows and inputs the workflow would refuse (for a
 // code-first workflow, one not of its input type, nil included unless that
 // type may be nil) are refused with nothing stored.
@@ -221,9 +222,9 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 		bad("spec %q names the zone Local, which differs from machine to machine: name the zone (CRON_TZ=Europe/Paris)", spec)
 	} else if sp.Next(e.clk.Now()).IsZero() {
 		bad("spec %q never fires: no date matches it", spec)
-	} else if err := schedule.CheckSteps(spec); err != nil {
-		// "*/90" in the minutes fires hourly; refused on a definition
-		// only: a stored schedule goes on as it was.
+	} else if err := schedule.CheckFields(spec); err != nil {
+		// "*/90" in the minutes fires hourly, "9," at 9 alone; refused
+		// on a definition only: a stored schedule goes on as it was.
 		bad("%w", err)
 	} else if interval, _ = sp.Interval(); interval == 0 {
 		cron = &sp

@@ -325,6 +325,8 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
 		// A step past its field's range: hourly, not every 90 minutes.
 		{"c", "*/90 * * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `the minute field's "*/90" matches minute 0 alone`},
+		// An empty item: 09:00 alone, the hour after the comma lost.
+		{"c", "0 9, * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `the hour field "9," has an empty item`},
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Location: paris}, engine.ErrInvalidSchedule, "Location Europe/Paris"},
 		// Two zones: refused for any Location, UTC too (the default, it
 		// was dropped and the prefix won).

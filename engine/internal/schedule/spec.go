@@ -79,14 +79,15 @@ var fields = []struct {
 	lo, hi int
 }{{"second", 0, 59}, {"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 6}}
 
-// CheckSteps refuses a cron spec with a step past its field's range, which
-// leaves one value of the field: robfig/cron (as every cron) takes
-// "*/90 * * * *", and it fires at minute 0 alone, hourly, where the
-// writer meant every 90 minutes; a step does not carry over into the next
-// hour. Engine.Schedule calls it on a new definition; Parse does not, so
-// that a schedule stored before goes on firing. A spec Parse refuses, and
-// a range given by names (MON-FRI/2), are not its to report.
-func CheckSteps(spec string) error {
+// CheckFields refuses the cron specs robfig/cron takes that fire otherwise
+// than written. A step past its field's range leaves one value of the
+// field: "*/90 * * * *" fires at minute 0 alone, hourly, where the writer
+// meant every 90 minutes (a step does not carry over into the next hour).
+// A list's empty item is dropped: "0 9, * * *" fires at 09:00 alone.
+// Engine.Schedule calls it on a new definition; Parse does not, so that a
+// schedule stored before goes on firing. A spec Parse refuses, and a
+// range given by names (MON-FRI/2), are not its to report.
+func CheckFields(spec string) error {
 	written := strings.TrimSpace(spec)
 	spec = written
 	if Zoned(spec) {
@@ -99,6 +100,9 @@ func CheckSteps(spec string) error {
 	bounds := fields[6-len(list):] // five fields: minutes first
 	for i, f := range list {
 		b := bounds[i]
+		if strings.HasPrefix(f, ",") || strings.HasSuffix(f, ",") || strings.Contains(f, ",,") {
+			return fmt.Errorf("spec %q: the %s field %q has an empty item (a comma too many, or a value missing)", written, b.name, f)
+		}
 		for part := range strings.SplitSeq(f, ",") {
 			rng, step, ok := strings.Cut(part, "/")
 			n, err := strconv.Atoi(step)

@@ -139,7 +139,7 @@ func TestSpecNextPastFiveYears(t *testing.T) {
 // every 90 minutes (a step does not carry over into the next hour). Such
 // a spec is refused, naming the field, where it is defined; steps that
 // leave two values or more, and names (MON-FRI/2), are left alone.
-func TestCheckSteps(t *testing.T) {
+func TestCheckFields(t *testing.T) {
 	for _, c := range []struct{ spec, want string }{
 		{"*/90 * * * *", `spec "*/90 * * * *": the minute field's "*/90" matches minute 0 alone: its step 90 goes past 0-59, and a step does not carry over`},
 		{"0 */25 * * *", `the hour field's "*/25" matches hour 0 alone`},
@@ -149,14 +149,14 @@ func TestCheckSteps(t *testing.T) {
 		{"0 0 * * */7", `the day of week field's "*/7" matches day of week 0 alone`},
 		{"CRON_TZ=Europe/Paris 0 */24 * * *", `the hour field's "*/24"`},
 	} {
-		err := CheckSteps(c.spec)
+		err := CheckFields(c.spec)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("CheckSteps(%q) = %v, want an error containing %q", c.spec, err, c.want)
+			t.Errorf("CheckFields(%q) = %v, want an error containing %q", c.spec, err, c.want)
 		}
 	}
 	for _, spec := range []string{"*/15 * * * *", "*/59 * * * *", "0 */12 * * *", "0 0 */2 * *", "0 0 * * MON-FRI/2", "0 0 * JAN/6 *", "30 */30 * * * *", "@daily", "@every 90m", "CRON_TZ=UTC 0 3 * * *", "0 3 * * *"} {
-		if err := CheckSteps(spec); err != nil {
-			t.Errorf("CheckSteps(%q) = %v, want nil", spec, err)
+		if err := CheckFields(spec); err != nil {
+			t.Errorf("CheckFields(%q) = %v, want nil", spec, err)
 		}
 	}
 }
@@ -194,6 +194,25 @@ func TestShortGap(t *testing.T) {
 		}
 		if !ok || !a.Equal(mustTime(t, c.a)) || !b.Equal(mustTime(t, c.b)) {
 			t.Errorf("%q under %s: %s and %s (%v), want %s and %s", c.spec, c.d, a, b, ok, c.a, c.b)
+		}
+	}
+}
+
+// A list with an empty item ("9," or "1,,2") is read by robfig/cron as the
+// items it has: "0 9, * * *" fires at 09:00 alone, the hour that was to
+// follow the comma lost without a word. Refused, naming the field.
+func TestCheckFieldsRefusesAnEmptyListItem(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"0 9, * * *", `spec "0 9, * * *": the hour field "9," has an empty item (a comma too many, or a value missing)`},
+		{"1,,2 * * * *", `the minute field "1,,2" has an empty item`},
+		{"0 0 * * ,MON", `the day of week field ",MON" has an empty item`},
+		{"0 ,5 0 * * *", `the minute field ",5" has an empty item`},
+	} {
+		if _, err := Parse(c.spec, ""); err != nil {
+			t.Fatalf("Parse(%q): %v (robfig/cron took it)", c.spec, err)
+		}
+		if err := CheckFields(c.spec); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckFields(%q) = %v, want an error containing %q", c.spec, err, c.want)
 		}
 	}
 }
