@@ -37,16 +37,22 @@ func (e *Engine) rescued(res *store.RescueResult) {
 	if retried && e.met != nil {
 		e.countRescuedRetries(res.Steps)
 	}
+	// The code-first tasks among them (only they have children).
+	var parents []int64
 	for _, t := range res.FailedTasks { // the counter needs their workflow, the span their trace context
 		e.met.taskEnded(t.Namespace, t.Name, true)
 		if t.TraceContext != "" {
 			e.traceTaskEnd(context.Background(), t, store.TaskError, t.LastError)
+		}
+		if t.Kind == store.KindCode {
+			parents = append(parents, t.ID)
 		}
 	}
 	for _, t := range res.Tasks {
 		e.emit(Event{Name: EventTaskFailed, TaskID: t.TaskID})
 		e.taskChanged(t.TaskID)
 	}
+	e.closeChildren(parents)
 	if res.Rescued+res.Failed+res.TimedOut > 0 {
 		e.Notify()
 	}
@@ -196,6 +202,7 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 		}
 		e.emit(Event{Name: name, TaskID: t.TaskID})
 	}
+	e.closeChildren(failedCode(finish, res.Tasks))
 	// Steps this commit released and did not claim itself: let the claim
 	// loop look; a retry also tells other processes (their loops find it
 	// due through the store; ours has its due time above).
@@ -204,6 +211,24 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 	if res.Unblocked > len(res.Claimed) || retry || freed {
 		e.Notify()
 	}
+}
+
+// failedCode returns the code-first tasks a commit failed (only they have
+// children: see closeChildren).
+func failedCode(finish []completer.Outcome, tasks []store.TaskChange) []int64 {
+	var ids []int64
+	for _, c := range tasks {
+		if c.To != store.TaskError {
+			continue
+		}
+		for _, o := range finish {
+			if t := o.Claimed.Task; t != nil && t.ID == c.TaskID && t.Kind == store.KindCode {
+				ids = append(ids, c.TaskID)
+				break
+			}
+		}
+	}
+	return ids
 }
 
 // statsStore is a store whose planner statistics the maintenance leader

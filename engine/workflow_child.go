@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -32,7 +34,7 @@ type childResult struct {
 // template — as a child of this one, and waits for it durably: the wait
 // survives restarts and releases the worker meanwhile. The child's identity
 // derives from the parent and the call's place in it, so a replay never
-// starts a second child. Cancelling the parent cancels its children.
+// starts a second child.
 //
 // The child runs on the parent's queue. The result decodes the child's
 // return value (code-first) or its step results by step name (DAG). A
@@ -43,6 +45,11 @@ type childResult struct {
 // (an int, a slice), or a workflow name too long for the call's record
 // (over 243 bytes, as a DAG template's "namespace/name" may be) fails the
 // workflow before the child starts.
+//
+// A parent cannot finish before its children (Child returns once the
+// child has): one that ends otherwise — cancelled, failed, past its
+// WithWorkflowTimeout — cancels its unfinished children, and theirs. A
+// child that failed stays as it is, for the record.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
 	var zero O
 	seq, rec, err := wctx.begin(workflow, kindChild)
@@ -184,6 +191,22 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 		w.traceWait("tasker.child "+workflow, seq, since, (&Outcome{TaskID: r.TaskID, State: r.State, Error: r.Error}).Err())
 	}
 	return rec, err
+}
+
+// closeChildren cancels the unfinished children (and theirs) of code-first
+// tasks that failed — their workflow's error, their WithWorkflowTimeout,
+// their driver out of attempts — as Cancel cancels a cancelled task's: no
+// one is left to read a child's result, and a child started by Child runs
+// for its parent only (Temporal's default parent-close policy). It runs
+// where the failure is committed, the completer of the process that ran
+// the parent or the maintenance pass that swept its deadline; a process
+// that dies in between leaves them running, for an operator to cancel.
+func (e *Engine) closeChildren(parents []int64) {
+	for _, id := range parents {
+		if err := e.cancelChildren(context.Background(), id, fmt.Sprintf("its parent, task %d, failed", id)); err != nil {
+			e.log.Warn("cancelling the children of a failed task failed: they run on", zap.Int64("task_id", id), zap.Error(err))
+		}
+	}
 }
 
 // cancelChildren cancels the unfinished children of a task, and theirs.
