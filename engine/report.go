@@ -70,7 +70,9 @@ type WorkflowSummary struct {
 }
 
 // StepReport is one step name's runs in the sample: how long its last
-// attempt took (complete runs), and how often it needed more than one.
+// attempt took (complete runs), and how often it needed more than one. A
+// code-first workflow's waits (Sleep, WaitEvent, Child, Select) are timed
+// from the wait's start to its end, as the bottlenecks charge them.
 type StepReport struct {
 	Workflow  string        `json:"workflow"`
 	Step      string        `json:"step"`

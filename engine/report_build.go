@@ -155,7 +155,11 @@ func stepReports(d *store.ReportData) []StepReport {
 			r.Failed++
 		}
 		if s.State == store.StepComplete && s.StartedAt != nil && s.CompletedAt != nil {
-			durs[k] = append(durs[k], s.CompletedAt.Sub(*s.StartedAt))
+			since := *s.StartedAt
+			if code[s.TaskID] && isWait(s.Handler) {
+				since = s.CreatedAt // the row is written complete when the wait ends
+			}
+			durs[k] = append(durs[k], max(s.CompletedAt.Sub(since), 0))
 		}
 	}
 	out := make([]StepReport, 0, len(acc))
@@ -174,6 +178,17 @@ func stepReports(d *store.ReportData) []StepReport {
 		return cmp.Or(cmp.Compare(a.Workflow, b.Workflow), cmp.Compare(a.Step, b.Step))
 	})
 	return out
+}
+
+// isWait reports whether a code-first workflow's durable row of this kind
+// (its handler) is a wait, recorded when it began and completed when it
+// ended, rather than an attempt that ran.
+func isWait(kind string) bool {
+	switch kind {
+	case kindSleep, kindEvent, kindChild, kindSelect:
+		return true
+	}
+	return false
 }
 
 // bottlenecks walks each complete sampled task's critical path back from

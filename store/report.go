@@ -47,11 +47,15 @@ type ReportTask struct {
 }
 
 // ReportStep is a step of a sampled task. StartedAt is its last
-// attempt's start.
+// attempt's start. Handler tells a code-first task's waits (a sleep, an
+// event, a child: their rows are written complete when the wait ends,
+// StartedAt then) from its steps: a wait lasts from CreatedAt, when it
+// began.
 type ReportStep struct {
 	ID          int64      `bun:"id"`
 	TaskID      int64      `bun:"task_id"`
 	Name        string     `bun:"name"`
+	Handler     string     `bun:"handler"`
 	State       StepState  `bun:"state"`
 	Attempts    int        `bun:"attempts"`
 	CreatedAt   time.Time  `bun:"created_at"`

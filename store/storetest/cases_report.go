@@ -62,7 +62,7 @@ func testReportData(t *testing.T, b *bundle) {
 		t.Fatalf("%d steps and %d edges, want 10 and 9", len(d.Steps), len(d.Edges))
 	}
 	for _, s := range d.Steps {
-		if s.TaskID == done[0] && (s.State != store.StepComplete || s.Attempts != 1 || s.StartedAt == nil || s.CompletedAt == nil) {
+		if s.TaskID == done[0] && (s.State != store.StepComplete || s.Attempts != 1 || s.StartedAt == nil || s.CompletedAt == nil || s.Handler != "h."+s.Name) {
 			t.Fatalf("step %+v", s)
 		}
 	}

@@ -42,7 +42,7 @@ func (s *Store) ReportData(ctx context.Context, p *store.ReportParams) (*store.R
 	for i, t := range out.Tasks {
 		ids[i] = t.ID
 	}
-	if err := s.ro.NewRaw(`SELECT id, task_id, name, state, attempts, created_at, started_at, completed_at FROM tasker_steps
+	if err := s.ro.NewRaw(`SELECT id, task_id, name, handler, state, attempts, created_at, started_at, completed_at FROM tasker_steps
 		WHERE task_id IN (?) ORDER BY task_id, id`, bun.List(ids)).Scan(ctx, &out.Steps); err != nil {
 		return nil, s.wrap("reading report steps", err)
 	}
