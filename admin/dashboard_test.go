@@ -286,7 +286,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		got := eval[map[string]string](t, v, `Object.fromEntries([...document.querySelectorAll("#report-summary [data-k]")].map(e => [e.dataset.k, e.textContent.trim()]))`)
 		// The seed's seven tasks were created in the last hour: 3 complete,
 		// 1 in error, 1 cancelled, 2 not finished.
-		want := map[string]string{"tasks": "7", "complete": "3", "failed": "1", "cancelled": "1", "running": "2"}
+		want := map[string]string{"tasks": "7", "complete": "3", "failed": "1", "cancelled": "1", "resolved": "0", "running": "2"}
 		for k, w := range want {
 			if got[k] != w {
 				t.Errorf("report %s = %q, want %s (all: %v)", k, got[k], w, got)

@@ -49,8 +49,10 @@ type ReportSummary struct {
 	Complete  int `json:"complete"`
 	Failed    int `json:"failed"` // in error
 	Cancelled int `json:"cancelled"`
-	Running   int `json:"running"` // not finished yet
-	// CompletionRate and ErrorRate are shares of the finished tasks.
+	Resolved  int `json:"resolved"` // resolved by an operator (resolved_manually)
+	Running   int `json:"running"`  // not finished yet
+	// CompletionRate and ErrorRate are shares of the finished tasks
+	// (complete, failed, cancelled and resolved).
 	CompletionRate float64 `json:"completion_rate"`
 	ErrorRate      float64 `json:"error_rate"`
 	// ThroughputPerHour is complete tasks per hour of the window.

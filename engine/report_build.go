@@ -89,13 +89,15 @@ func summarise(d *store.ReportData, window time.Duration) ReportSummary {
 		case store.TaskError:
 			s.Failed += c.Count
 			w.Failed += c.Count
-		case store.TaskCancelled, store.TaskResolvedManually:
+		case store.TaskCancelled:
 			s.Cancelled += c.Count
+		case store.TaskResolvedManually:
+			s.Resolved += c.Count
 		default:
 			s.Running += c.Count
 		}
 	}
-	if finished := s.Complete + s.Failed + s.Cancelled; finished > 0 {
+	if finished := s.finished(); finished > 0 {
 		s.CompletionRate = float64(s.Complete) / float64(finished)
 		s.ErrorRate = float64(s.Failed) / float64(finished)
 	}
@@ -116,6 +118,9 @@ func summarise(d *store.ReportData, window time.Duration) ReportSummary {
 	slices.SortFunc(s.Workflows, func(a, b WorkflowSummary) int { return cmp.Compare(a.Workflow, b.Workflow) })
 	return s
 }
+
+// finished counts the summary's finished tasks.
+func (s *ReportSummary) finished() int { return s.Complete + s.Failed + s.Cancelled + s.Resolved }
 
 // percentile is the nearest-rank percentile (0 for no values).
 func percentile(ds []time.Duration, q float64) time.Duration {
@@ -298,7 +303,7 @@ func recommend(r *Report) []Recommendation {
 			Finding: fmt.Sprintf("the dynamic concurrency limit is down to %d (of %d) while %d steps wait (the oldest for %s)", h.Concurrency, h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond)),
 			Action:  "look at the queries the steps make and at the pool: the limit is low because the database is the bottleneck"})
 	}
-	if s := r.Summary; s.Complete+s.Failed+s.Cancelled >= minRunsForRate && s.ErrorRate >= errorRateAlarm {
+	if s := r.Summary; s.finished() >= minRunsForRate && s.ErrorRate >= errorRateAlarm {
 		out = append(out, Recommendation{Priority: "high", Category: "errors",
 			Finding: fmt.Sprintf("%.0f %% of the finished tasks failed (%d)", 100*s.ErrorRate, s.Failed),
 			Action:  "read a failed task's diagnosis (tasker tasks show <id>) and retry the tasks once the cause is fixed"})

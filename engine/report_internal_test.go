@@ -30,3 +30,24 @@ func TestReportConcurrencyRule(t *testing.T) {
 		}
 	}
 }
+
+// The summary counts the tasks an operator resolved (resolved_manually)
+// apart from the cancelled ones: Cancelled counted both, and the summary
+// said 3 tasks were cancelled when 1 was. Both are finished tasks, in the
+// rates' denominators.
+func TestReportSummaryCountsResolvedApart(t *testing.T) {
+	d := &store.ReportData{Counts: []store.ReportCount{
+		{Namespace: "n", Name: "w", State: store.TaskComplete, Count: 6},
+		{Namespace: "n", Name: "w", State: store.TaskError, Count: 1},
+		{Namespace: "n", Name: "w", State: store.TaskCancelled, Count: 1},
+		{Namespace: "n", Name: "w", State: store.TaskResolvedManually, Count: 2},
+		{Namespace: "n", Name: "w", State: store.TaskPending, Count: 4},
+	}}
+	s := summarise(d, time.Hour)
+	if s.Tasks != 14 || s.Cancelled != 1 || s.Resolved != 2 || s.Running != 4 {
+		t.Fatalf("summary %+v: want 14 tasks, 1 cancelled, 2 resolved, 4 running", s)
+	}
+	if s.CompletionRate != 0.6 || s.ErrorRate != 0.1 {
+		t.Fatalf("rates %v, %v: want 0.6 and 0.1 of the 10 finished", s.CompletionRate, s.ErrorRate)
+	}
+}

@@ -122,8 +122,8 @@ func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 func printReport(out io.Writer, r *engine.Report) error {
 	s := r.Summary
 	fmt.Fprintf(out, "report %s – %s (generated %s, %d tasks sampled)\n\n", fmtTime(r.From), fmtTime(r.To), fmtTime(r.GeneratedAt), r.Sampled)
-	fmt.Fprintf(out, "SUMMARY\ntasks %d: %d complete, %d failed, %d cancelled, %d running; completion %s, errors %s, %.1f complete/h\n",
-		s.Tasks, s.Complete, s.Failed, s.Cancelled, s.Running, pct(s.CompletionRate), pct(s.ErrorRate), s.ThroughputPerHour)
+	fmt.Fprintf(out, "SUMMARY\ntasks %d: %d complete, %d failed, %d cancelled, %d resolved, %d running; completion %s, errors %s, %.1f complete/h\n",
+		s.Tasks, s.Complete, s.Failed, s.Cancelled, s.Resolved, s.Running, pct(s.CompletionRate), pct(s.ErrorRate), s.ThroughputPerHour)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	if len(s.Workflows) > 0 {
 		fmt.Fprintln(tw, "\nWORKFLOW\tTASKS\tCOMPLETE\tFAILED\tP50\tP95")

@@ -17,7 +17,7 @@ func TestReportAfterDemo(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "demo.db")
 	mustExecute(t, "demo", "--orders", "5", "--db", db)
 	out := mustExecute(t, "report", "--db", db)
-	wantMatch(t, out, `tasks 5: 5 complete, 0 failed, 0 cancelled, 0 running; completion 100\.0%, errors 0\.0%`)
+	wantMatch(t, out, `tasks 5: 5 complete, 0 failed, 0 cancelled, 0 resolved, 0 running; completion 100\.0%, errors 0\.0%`)
 	wantMatch(t, out, `(?m)^ecommerce/process_order\s+5\s+5\s+0\s`)
 	wantMatch(t, out, `(?m)^ecommerce/process_order\s+charge_payment\s+5\s+20\.0%`)
 	wantMatch(t, out, `BOTTLENECK`)
