@@ -99,6 +99,7 @@ type Bottleneck struct {
 	Share    float64       `json:"share"`
 	Mean     time.Duration `json:"mean"` // its mean time on the path
 	Tasks    int           `json:"tasks"`
+	wait     string        // a code-first workflow's wait: its kind (the recommendation's words)
 }
 
 // SystemHealth is the state of this process and its store when the report

@@ -218,6 +218,7 @@ func bottlenecks(d *store.ReportData) []Bottleneck {
 	type key struct{ wf, step string }
 	charged := map[key]time.Duration{}
 	tasks := map[key]int{}
+	waits := map[key]string{} // the kind of the waits charged
 	total := map[string]time.Duration{}
 	for _, t := range d.Tasks {
 		if t.State != store.TaskComplete || t.CompletedAt == nil {
@@ -255,6 +256,9 @@ func bottlenecks(d *store.ReportData) []Bottleneck {
 			}
 			k := key{wf, stepName(code, cur)}
 			charged[k] += max(cur.CompletedAt.Sub(since), 0)
+			if code && isWait(cur.Handler) {
+				waits[k] = cur.Handler
+			}
 			if !onPath[k] {
 				onPath[k] = true
 				tasks[k]++
@@ -264,7 +268,7 @@ func bottlenecks(d *store.ReportData) []Bottleneck {
 	}
 	var out []Bottleneck
 	for k, c := range charged {
-		b := Bottleneck{Workflow: k.wf, Step: k.step, Tasks: tasks[k], Mean: c / time.Duration(tasks[k])}
+		b := Bottleneck{Workflow: k.wf, Step: k.step, Tasks: tasks[k], Mean: c / time.Duration(tasks[k]), wait: waits[k]}
 		if tt := total[k.wf]; tt > 0 {
 			b.Share = float64(c) / float64(tt)
 		}
@@ -317,12 +321,30 @@ func recommend(r *Report) []Recommendation {
 	}
 	for _, b := range r.Bottlenecks {
 		if b.Share >= bottleneckShare {
+			what, action := "step", "speed that step up, or split it so part of its work runs alongside the others"
+			if b.wait != "" {
+				what, action = "wait", waitAction(b.wait)
+			}
 			out = append(out, Recommendation{Priority: "low", Category: "workflow",
-				Finding: fmt.Sprintf("step %s takes %.0f %% of %s's time on its critical path", b.Step, 100*b.Share, b.Workflow),
-				Action:  "speed that step up, or split it so part of its work runs alongside the others"})
+				Finding: fmt.Sprintf("%s %s takes %.0f %% of %s's time on its critical path", what, b.Step, 100*b.Share, b.Workflow),
+				Action:  action})
 		}
 	}
 	return out
+}
+
+// waitAction is the bottleneck rule's action for a code-first workflow's
+// wait, which runs nothing to speed up.
+func waitAction(kind string) string {
+	switch kind {
+	case kindEvent:
+		return "the workflow waits there for an event: the time is its sender's; send the event sooner, or give the wait a shorter timeout"
+	case kindChild:
+		return "the workflow waits there for its child workflow: read the child workflow's own report (its steps and bottlenecks)"
+	case kindSelect:
+		return "the workflow waits there in a Select for the first of its cases (an event, a timer, a step): look at which one it waits for"
+	}
+	return "the workflow waits there by design (a Sleep): shorten the Sleep if it need not be that long"
 }
 
 // retriesAction is the retries rule's action for a step: a code-first

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,64 @@ func TestReportTimesWaits(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Fatalf("steps %+v lack %v", r.Steps, want)
+	}
+}
+
+// TestReportBottleneckAdviceForWaits: a wait on a workflow's critical path
+// (a Sleep, an event, a child) is reported as what it is, with advice that
+// fits: the report told the workflow to "speed that step up, or split it
+// so part of its work runs alongside the others" about an hour's Sleep,
+// which runs nothing.
+func TestReportBottleneckAdviceForWaits(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "r/nap", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return 0, engine.Sleep(wctx, 3*time.Hour)
+	}))
+	waits := map[string]func(wctx *engine.WorkflowContext) error{
+		"r/sleep": func(wctx *engine.WorkflowContext) error { return engine.Sleep(wctx, time.Hour) },
+		"r/event": func(wctx *engine.WorkflowContext) error {
+			_, err := engine.WaitEvent[int](wctx, "go", 24*time.Hour)
+			return err
+		},
+		"r/child": func(wctx *engine.WorkflowContext) error { _, err := engine.Child[int](wctx, "r/nap", 0); return err },
+	}
+	for name, wait := range waits {
+		must(t, engine.RegisterWorkflow(env.Engine, name, func(wctx *engine.WorkflowContext, _ int) (int, error) {
+			if _, err := engine.Step(wctx, "fetch", func(context.Context) (int, error) { env.Clock.Advance(time.Second); return 1, nil }); err != nil {
+				return 0, err
+			}
+			return 0, wait(wctx)
+		}))
+	}
+	from := env.Clock.Now()
+	for _, name := range []string{"r/sleep", "r/event", "r/child"} {
+		w, err := engine.StartWorkflow[int, int](ctx, env.Engine, name, 0)
+		must(t, err)
+		if name == "r/event" {
+			env.RunFor(2 * time.Hour)
+			if !env.SendEvent(w.TaskID, "go", "k", 1) {
+				t.Fatal("the event was refused")
+			}
+		}
+		env.RunUntilDone(w.TaskID)
+	}
+	r, err := env.Report(ctx, from, env.Clock.Now().Add(time.Second), engine.ReportFilter{Namespace: "r"})
+	must(t, err)
+	// By workflow: the wait on its path, and a word its advice must have.
+	advice := map[string][2]string{"r/sleep": {"sleep", "Sleep"}, "r/event": {"go", "event"}, "r/child": {"r/nap", "child workflow"}}
+	for _, rc := range r.Recommendations {
+		for wf, a := range advice {
+			if rc.Category == "workflow" && strings.Contains(rc.Finding, " of "+wf+"'s time") {
+				delete(advice, wf)
+				if !strings.HasPrefix(rc.Finding, "wait "+a[0]+" ") || strings.Contains(rc.Action, "speed that step up") || !strings.Contains(rc.Action, a[1]) {
+					t.Errorf("recommendation for %s: %+v; want its wait %s named a wait, and advice about a %s", wf, rc, a[0], a[1])
+				}
+			}
+		}
+	}
+	if len(advice) > 0 {
+		t.Fatalf("no recommendation for the waits %v: %+v (bottlenecks %+v)", advice, r.Recommendations, r.Bottlenecks)
 	}
 }
