@@ -119,6 +119,9 @@ type breaker struct {
 	probes      int       // half-open: calls let through
 	successes   int       // half-open: probes that succeeded
 	probedAt    time.Time // half-open: when the current probes started
+	// round numbers the half-open rounds of probes: a probe given back
+	// (Probe.Release) counts only in the round that handed it out.
+	round uint64
 }
 
 // observeOpen adopts an open period decided elsewhere (another process).
@@ -139,12 +142,14 @@ func (b *breaker) allow(now time.Time) bool {
 			return false
 		}
 		b.state, b.probes, b.successes, b.probedAt = BreakerHalfOpen, 0, 0, now
+		b.round++
 	}
 	if b.state == BreakerHalfOpen {
 		// Probes whose outcome was never recorded must not keep the
 		// breaker half-open for ever: after OpenFor, probe afresh.
 		if now.Sub(b.probedAt) >= b.cfg.OpenFor {
 			b.probes, b.successes, b.probedAt = 0, 0, now
+			b.round++
 		}
 		if b.probes >= b.cfg.HalfOpenProbes {
 			return false
@@ -152,6 +157,15 @@ func (b *breaker) allow(now time.Time) bool {
 		b.probes++
 	}
 	return true
+}
+
+// release gives back a probe of round whose outcome will not be recorded;
+// a probe of an earlier round (the breaker has closed, reopened or probed
+// afresh since) is not counted any more and changes nothing.
+func (b *breaker) release(round uint64) {
+	if b.state == BreakerHalfOpen && b.round == round && b.probes > b.successes {
+		b.probes--
+	}
 }
 
 // record counts one outcome and reports the end of the open period when the

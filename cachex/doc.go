@@ -89,8 +89,9 @@
 // (closed, open, half-open) opened by ConsecutiveFailures in a row or by an
 // ErrorRate over a Window, kept open for OpenFor, then letting
 // HalfOpenProbes calls through before closing again. Allow asks before a
-// call (and takes a half-open breaker's probe); Peek asks the same for a
-// report, taking nothing.
+// call (and takes a half-open breaker's probe); Acquire asks the same and
+// returns the probe, which a call whose outcome is never recorded gives
+// back (Probe.Release); Peek asks the same for a report, taking nothing.
 //
 // Pauses and breaker openings are written through the cache, as absolute
 // times under keys gate:pause:<system> and gate:open:<system>, with a

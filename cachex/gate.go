@@ -90,10 +90,30 @@ func (g *SystemGate) PausedUntil(ctx context.Context, system string) (time.Time,
 // Allow reports whether a call to system may go ahead now: no pause in
 // force and the breaker not open (a half-open breaker lets
 // HalfOpenProbes calls through). Every call let through should be followed
-// by Record.
+// by Record; one that may end without an outcome (skipped, abandoned) asks
+// Acquire instead, to give its probe back.
 func (g *SystemGate) Allow(ctx context.Context, system string) bool {
+	_, ok := g.Acquire(ctx, system)
+	return ok
+}
+
+// Probe is one of a half-open breaker's probes, taken by Acquire. A call
+// that took one and whose outcome is not recorded (it was skipped, refused
+// as a bad request, abandoned) gives it back with Release: otherwise the
+// breaker refuses every call until OpenFor passes again, though nobody is
+// probing. The zero Probe is none.
+type Probe struct {
+	g      *SystemGate
+	system string
+	round  uint64
+}
+
+// Acquire is Allow that also returns the half-open breaker's probe the
+// call took (the zero Probe when the breaker was closed, or the call was
+// refused). Record the call's outcome, or Release the probe.
+func (g *SystemGate) Acquire(ctx context.Context, system string) (Probe, bool) {
 	if _, paused := g.PausedUntil(ctx, system); paused {
-		return false
+		return Probe{}, false
 	}
 	openUntil, shared, err := g.read(ctx, gateOpenKey+system)
 	now := g.clock.Now()
@@ -103,7 +123,29 @@ func (g *SystemGate) Allow(ctx context.Context, system string) bool {
 	if err == nil && shared {
 		b.observeOpen(openUntil, now)
 	}
-	return b.allow(now)
+	if !b.allow(now) {
+		return Probe{}, false
+	}
+	if b.state != BreakerHalfOpen {
+		return Probe{}, true
+	}
+	return Probe{g: g, system: system, round: b.round}, true
+}
+
+// Release gives the probe back without counting a success or a failure:
+// the next call may probe the system. Release a probe once, and only when
+// its outcome is not recorded. A zero Probe, or one whose breaker
+// has since closed, reopened or started a fresh round of probes, changes
+// nothing.
+func (p Probe) Release() {
+	if p.g == nil {
+		return
+	}
+	p.g.mu.Lock()
+	defer p.g.mu.Unlock()
+	if b, ok := p.g.breakers[p.system]; ok {
+		b.release(p.round)
+	}
 }
 
 // Peek is Allow that takes nothing: whether a call to system would be let

@@ -383,3 +383,46 @@ func TestSystemGatePeekTakesNoProbe(t *testing.T) {
 		t.Fatal("Peek let a call through a pause")
 	}
 }
+
+// A half-open breaker's probe whose call ends without an outcome is given
+// back (Probe.Release) and the next call probes: the breaker refused every
+// call for another OpenFor though nobody was probing. A probe of an
+// earlier round changes nothing once the breaker has probed afresh.
+func TestSystemGateReleasedProbeLetsTheNextCallProbe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second}, clock)
+	if p, ok := g.Acquire(ctx, "api"); !ok || p != (cachex.Probe{}) {
+		t.Fatalf("a closed breaker's call: %v, %v; want let through, no probe", p, ok)
+	}
+	_ = g.Record(ctx, "api", false)
+	clock.Advance(10 * time.Second)
+	p, ok := g.Acquire(ctx, "api")
+	if !ok || p == (cachex.Probe{}) {
+		t.Fatalf("half-open: %v, %v; want the probe", p, ok)
+	}
+	if g.Allow(ctx, "api") {
+		t.Fatal("a second call let through while the probe is out")
+	}
+	p.Release()
+	p2, ok := g.Acquire(ctx, "api")
+	if !ok {
+		t.Fatal("the probe given back was not handed to the next call")
+	}
+	if g.Allow(ctx, "api") {
+		t.Fatal("a second call let through while the new probe is out")
+	}
+	if g.State("api") != cachex.BreakerHalfOpen {
+		t.Fatalf("Release changed the state: %v", g.State("api"))
+	}
+	clock.Advance(10 * time.Second) // p2 never told: a fresh round
+	if !g.Allow(ctx, "api") {
+		t.Fatal("no fresh probe after OpenFor")
+	}
+	p2.Release() // of the earlier round
+	if g.Allow(ctx, "api") {
+		t.Fatal("a probe of an earlier round freed this round's")
+	}
+	cachex.Probe{}.Release() // the zero Probe: nothing
+}

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine/internal/attempt"
 	"github.com/tasker-go/tasker/engine/internal/completer"
 	"github.com/tasker-go/tasker/engine/internal/errclass"
@@ -47,7 +48,8 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	defer e.inflight.Remove(st.Lease())
 	o = completer.Outcome{Claimed: c, Log: log}
 	o.Lease = st.Lease()
-	if wait, held := e.systemHold(ctx, policy.DependentSystem); held {
+	wait, probe, held := e.systemHold(ctx, policy.DependentSystem)
+	if held {
 		// The system this step calls is paused (a 429 seen by any worker
 		// sharing the cache) or its breaker is open: the step goes back
 		// to pending until then, its attempt not counted.
@@ -56,6 +58,10 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 		o.Metadata = store.MustJSON(map[string]string{"reason": "dependent system held back", "system": policy.DependentSystem})
 		return o, true
 	}
+	// An attempt whose outcome the breaker never hears of (skipped, past
+	// its deadline, abandoned) gives a half-open breaker's probe back: the
+	// breaker refused every step for another OpenFor, nobody probing.
+	defer func() { probe.Release() }()
 	if dl := policy.Deadline; !dl.IsZero() {
 		if !e.clk.Now().Before(dl) {
 			o.Kind, o.RetryAfter, o.Error = e.classify(ctx, attemptInfo{step: st.Name, attempt: st.Attempts}, policy, workflowTimeout(st.TaskID, dl))
@@ -143,7 +149,8 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 			return o, true
 		}
 	}
-	pause := e.systemResult(ctx, policy.DependentSystem, err)
+	pause := e.systemResult(ctx, policy.DependentSystem, probe, err)
+	probe = cachex.Probe{} // counted, or given back
 	if err == nil {
 		doc, merr := marshalResult(result) // (a panicking MarshalJSON is the result's failure)
 		if merr == nil {

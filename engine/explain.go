@@ -402,7 +402,10 @@ func (e *Engine) explainHold(ctx context.Context, system string) (time.Duration,
 	if !have && e.cfg.Cache.Distributed == "" && e.cfg.CacheStore == nil {
 		return 0, false
 	}
-	return e.gateHold(ctx, system, (*cachex.SystemGate).Peek)
+	wait, _, held := e.gateHold(ctx, system, func(g *cachex.SystemGate, ctx context.Context, system string) (cachex.Probe, bool) {
+		return cachex.Probe{}, g.Peek(ctx, system)
+	})
+	return wait, held
 }
 
 // unfinishedDeps names the step's dependencies that have not finished.

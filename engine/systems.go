@@ -217,29 +217,33 @@ func (e *Engine) SetToggle(ctx context.Context, name string, on bool) error {
 }
 
 // systemHold reports how long a step calling system must wait before it
-// may run: until a pause ends, or a breaker recheck while it is open.
-func (e *Engine) systemHold(ctx context.Context, system string) (time.Duration, bool) {
-	return e.gateHold(ctx, system, (*cachex.SystemGate).Allow)
+// may run: until a pause ends, or a breaker recheck while it is open. A
+// step let through a half-open breaker holds its probe: systemResult tells
+// the breaker the attempt's outcome, or the probe is given back
+// (Probe.Release) when the attempt ends without one.
+func (e *Engine) systemHold(ctx context.Context, system string) (time.Duration, cachex.Probe, bool) {
+	return e.gateHold(ctx, system, (*cachex.SystemGate).Acquire)
 }
 
 // gateHold is systemHold asking allow whether the breaker lets a call
-// through: the gate's Allow, which hands out a half-open breaker's probes,
-// for a step about to run; its Peek, which does not, for Explain.
-func (e *Engine) gateHold(ctx context.Context, system string, allow func(*cachex.SystemGate, context.Context, string) bool) (time.Duration, bool) {
+// through: the gate's Acquire, which hands out a half-open breaker's
+// probes, for a step about to run; its Peek, which does not, for Explain.
+func (e *Engine) gateHold(ctx context.Context, system string, allow func(*cachex.SystemGate, context.Context, string) (cachex.Probe, bool)) (time.Duration, cachex.Probe, bool) {
 	if system == "" {
-		return 0, false
+		return 0, cachex.Probe{}, false
 	}
 	co := e.coordinate(ctx)
 	if co == nil {
-		return 0, false
+		return 0, cachex.Probe{}, false
 	}
 	if until, paused := co.gate.PausedUntil(ctx, system); paused {
-		return until.Sub(e.clk.Now()), true
+		return until.Sub(e.clk.Now()), cachex.Probe{}, true
 	}
-	if !allow(co.gate, ctx, system) {
-		return breakerRecheck, true
+	probe, ok := allow(co.gate, ctx, system)
+	if !ok {
+		return breakerRecheck, cachex.Probe{}, true
 	}
-	return 0, false
+	return 0, probe, false
 }
 
 // breakerRecheck is how soon a step held by an open breaker looks again.
@@ -248,8 +252,10 @@ const breakerRecheck = time.Second
 // systemResult feeds an attempt's outcome to the system's breaker and, for
 // a retryable error with a requested delay (a 429's Retry-After), pauses
 // the system for every worker sharing the cache. It returns the pause
-// that is in force, so the step's own retry waits at least as long.
-func (e *Engine) systemResult(ctx context.Context, system string, err error) time.Duration {
+// that is in force, so the step's own retry waits at least as long. The
+// attempt's probe (systemHold) is counted, or given back when the error
+// says nothing of the system.
+func (e *Engine) systemResult(ctx context.Context, system string, probe cachex.Probe, err error) time.Duration {
 	if system == "" {
 		return 0
 	}
@@ -263,10 +269,10 @@ func (e *Engine) systemResult(ctx context.Context, system string, err error) tim
 	}
 	var perm *PermanentError
 	// A permanent error (bad request) says nothing about the system's load.
-	if !errors.As(err, &perm) {
-		if rerr := co.gate.Record(ctx, system, err == nil); rerr != nil {
-			e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
-		}
+	if errors.As(err, &perm) {
+		probe.Release()
+	} else if rerr := co.gate.Record(ctx, system, err == nil); rerr != nil {
+		e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
 	}
 	var re *RetryableError
 	if errors.As(err, &re) && re.RetryAfter > 0 {

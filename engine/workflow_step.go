@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/engine/internal/attempt"
 	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store"
@@ -239,10 +240,11 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		attemptN = rec.Attempts + 1
 	}
 	for {
-		if err := holdForSystem(wctx, name, o.dependent); err != nil {
+		probe, err := holdForSystem(wctx, name, o.dependent)
+		if err != nil {
 			return zero, err
 		}
-		v, retryAt, backoff, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN, rec == nil)
+		v, retryAt, backoff, err := attemptStep(wctx, seq, name, fn, &o, limit, policy, attemptN, rec == nil, probe)
 		if retryAt == nil {
 			return v, err
 		}
@@ -278,22 +280,23 @@ const inlineRetryMax = 100 * time.Millisecond
 // holdForSystem holds durable step name back while the system it calls is
 // paused or its breaker open, as Engine.execute holds a DAG step, no
 // attempt used: a short hold is waited out here, as a short backoff is,
-// and a longer one suspends the workflow until it ends.
-func holdForSystem(wctx *WorkflowContext, name, system string) error {
+// and a longer one suspends the workflow until it ends. It returns the
+// half-open breaker's probe the step took, if any (see Engine.systemHold).
+func holdForSystem(wctx *WorkflowContext, name, system string) (cachex.Probe, error) {
 	for {
-		wait, held := wctx.e.systemHold(wctx.Context, system)
+		wait, probe, held := wctx.e.systemHold(wctx.Context, system)
 		if !held {
-			return nil
+			return probe, nil
 		}
 		wait = max(wait, 0)
 		wctx.Logger.Debug("dependent system held back; durable step waits", zap.String("step", name), zap.String("system", system), zap.Duration("wait", wait))
 		if wait > inlineRetryMax || wctx.Context.Value(stepwiseKey{}) != nil {
-			return wctx.suspendOn(wctx.now().Add(wait), "dependent system of "+name, system)
+			return cachex.Probe{}, wctx.suspendOn(wctx.now().Add(wait), "dependent system of "+name, system)
 		}
 		select {
 		case <-wctx.e.clk.After(wait):
 		case <-wctx.Context.Done():
-			return wctx.abortWith(context.Cause(wctx.Context))
+			return cachex.Probe{}, wctx.abortWith(context.Cause(wctx.Context))
 		}
 	}
 }
@@ -301,7 +304,9 @@ func holdForSystem(wctx *WorkflowContext, name, system string) error {
 // attemptStep runs one attempt of a durable step and records it; fresh
 // says the step has no row yet. A failure to retry returns the step's row
 // (again) and its backoff, and no error: the caller waits or suspends.
-func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int, fresh bool) (_ T, again *store.Step, backoff time.Duration, _ error) {
+// probe is the half-open breaker's probe the step took (holdForSystem):
+// the outcome is told to the breaker, or the probe given back.
+func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx context.Context) (T, error), o *stepOptions, limit int, policy stepPolicy, attemptN int, fresh bool, probe cachex.Probe) (_ T, again *store.Step, backoff time.Duration, _ error) {
 	var zero T
 	info := StepInfo{TaskID: wctx.TaskID, Sequence: seq, Name: name, Attempt: attemptN, IdempotencyKey: fmt.Sprintf("%d:%d:%s", wctx.TaskID, seq, name)}
 	ctx, span := wctx.traceStep(name, seq, attemptN)
@@ -325,11 +330,12 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 			traced.outcome = "interrupted"
 		}
 		wctx.measure(name, traced.outcome, took)
+		probe.Release() // (the breaker learns nothing of an abandoned attempt)
 		return zero, nil, 0, wctx.abortWith(cause)
 	}
 	// The outcome feeds the system's breaker, and a RetryAfter pauses it
 	// (see Engine.systemResult), as a DAG step's attempt does.
-	pause := wctx.e.systemResult(wctx.Context, o.dependent, err)
+	pause := wctx.e.systemResult(wctx.Context, o.dependent, probe, err)
 	policyDoc, _ := json.Marshal(policy)
 	// Every attempt, completed or failed, is recorded grouped with other
 	// drivers' (Engine.recordGrouped): a retried step costs no
