@@ -7,6 +7,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine/internal/diagnose"
 	"github.com/tasker-go/tasker/engine/internal/errclass"
+	"github.com/tasker-go/tasker/store"
 )
 
 // Diagnosis is what the engine concluded about a failed attempt: the rules
@@ -130,4 +131,21 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 		System: SystemSnapshot{PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation, Pressure: pressureName,
 			Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency}}
 	return d
+}
+
+// The failures the store's rescue records: a task past its deadline that
+// no attempt failed, a step whose worker stopped heartbeating.
+var (
+	errDeadlineSwept = Permanent(fmt.Errorf("%w: the task did not finish by its deadline", ErrWorkflowTimeout))
+	errLeaseExpired  = errors.New("lease expired: the worker running this attempt stopped heartbeating")
+)
+
+// sweptCause is the failure document the store's rescue records for err
+// (reason, when set, says why: lease_expired), diagnosed by the rules an
+// attempt's failure is, with the system's state as the rescue runs.
+func (e *Engine) sweptCause(err error, reason string) store.JSON {
+	f := failureOf("", 0, err)
+	f.reason = reason
+	f.Diagnosis = e.diagnoseFailure(&f, attemptInfo{retryable: true}, stepPolicy{}, err, errclass.Of(err))
+	return f.doc()
 }

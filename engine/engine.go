@@ -127,7 +127,8 @@ func New(cfg Config) (*Engine, error) {
 	x := c.Execution
 	retention := max(x.Retention, 0) // KeepForever: 0, none
 	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: retention,
-		DeadlineCause: failureOf("", 0, Permanent(fmt.Errorf("%w: the task did not finish by its deadline", ErrWorkflowTimeout))).doc()},
+		DeadlineCause: func() store.JSON { return e.sweptCause(errDeadlineSwept, "") },
+		ExpiredCause:  func() store.JSON { return e.sweptCause(errLeaseExpired, "lease_expired") }},
 		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Beat: e.beatWorker, Pass: e.maintained})
 	e.sched = schedule.NewRunner(schedule.Config{Owner: c.WorkerID, Interval: x.ScheduleInterval}, e.st, e.clk, e.log,
 		schedule.Hooks{Start: e.startScheduled, Running: e.scheduledRunning, Cancel: e.cancelScheduled})

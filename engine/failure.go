@@ -108,6 +108,7 @@ type failure struct {
 	StepError
 	requested time.Duration     // a RetryableError's delay
 	decision  *predict.Decision // the predictive retry's, when it decided
+	reason    string            // why the store's rescue recorded it (lease_expired)
 }
 
 // failureOf classifies a handler's (or a workflow's) error.
@@ -184,16 +185,17 @@ type failureDoc struct {
 	RetryAfterMS int64             `json:"retry_after_ms,omitempty"`
 	Diagnosis    *Diagnosis        `json:"diagnosis,omitempty"`
 	Backoff      *predict.Decision `json:"backoff,omitempty"`
+	Reason       string            `json:"reason,omitempty"`
 }
 
 func (f failure) doc() store.JSON {
 	// (marshalResult: a context value's MarshalJSON that panics is an
 	// error here, not a crash of the process recording the failure.)
 	raw, err := marshalResult(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind,
-		Code: f.Code, Stack: f.Stack, Context: f.Context, RetryAfterMS: f.requested.Milliseconds(), Diagnosis: f.Diagnosis, Backoff: f.decision})
+		Code: f.Code, Stack: f.Stack, Context: f.Context, RetryAfterMS: f.requested.Milliseconds(), Diagnosis: f.Diagnosis, Backoff: f.decision, Reason: f.reason})
 	if err != nil { // a context value that does not encode
 		raw, _ = json.Marshal(failureDoc{Message: f.Message, Step: f.Step, Sequence: f.Sequence, Attempt: f.Attempt, Kind: f.Kind, Code: f.Code,
-			Diagnosis: f.Diagnosis, Backoff: f.decision})
+			Diagnosis: f.Diagnosis, Backoff: f.decision, Reason: f.reason})
 	}
 	// The store refuses a NUL character (Postgres jsonb cannot hold one):
 	// an error whose message or context held one (errors.New("bad\x00"),

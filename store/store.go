@@ -730,6 +730,12 @@ type RescueExpiredParams struct {
 	// to their attempts, and their pending ones are never claimed (a
 	// claim skips a failed task).
 	DeadlineCause JSON
+	// ExpiredCause, when set (a JSON object), is the last error recorded
+	// on the steps whose lease expired (and on their tasks, failed when a
+	// step is out of attempts) and their moves' metadata, in place of the
+	// store's own {"error":"lease expired: …","reason":"lease_expired"}:
+	// the engine's carries the diagnosis its rules give.
+	ExpiredCause JSON
 }
 
 // RescueResult reports a rescue pass.

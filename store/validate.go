@@ -474,7 +474,7 @@ func (p *RescueExpiredParams) Validate() error {
 	if p.Limit < 0 {
 		return invalid("limit", "must not be negative (0 means the default 1000), got %d", p.Limit)
 	}
-	return checkMeta("deadline_cause", p.DeadlineCause)
+	return errors.Join(checkMeta("deadline_cause", p.DeadlineCause), checkMeta("expired_cause", p.ExpiredCause))
 }
 
 // Validate checks a retention batch.

@@ -604,6 +604,42 @@ func testRescueExpiredBadLimit(t *testing.T, b *bundle) {
 	}
 }
 
+// A rescue given an ExpiredCause records it, in place of the store's own,
+// as the last error of the steps whose lease expired and their moves'
+// metadata; one that is not a JSON object is refused and moves nothing.
+func testRescueRecordsTheExpiredCause(t *testing.T, b *bundle) {
+	b.create(t, chain("slow"))
+	c := b.claimOne(t, "slow")
+	at := b.now.Add(2 * time.Minute)
+	_, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: at, ExpiredCause: store.JSON(`{"kind":`)})
+	wantErr(t, err, store.ErrInvalid, "expired_cause")
+	if s := stepState(t, b, c.Step.ID); s != store.StepInProgress {
+		t.Fatalf("refused rescue moved the expired step to %s", s)
+	}
+	cause := store.JSON(`{"error":"lease expired: diagnosed","kind":"error","reason":"lease_expired"}`)
+	res, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: at, ExpiredCause: cause})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Steps) != 1 || !strings.Contains(string(res.Steps[0].Error), "diagnosed") {
+		t.Fatalf("rescue %+v, want the step rescued with the cause", res)
+	}
+	st, err := b.s.GetStep(b.ctx, c.Step.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != store.StepPending || !strings.Contains(string(st.LastError), "diagnosed") {
+		t.Fatalf("rescued step: %s, last error %s; want pending with the cause", st.State, st.LastError)
+	}
+	h, err := b.s.History(b.ctx, c.Step.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h.Steps[len(h.Steps)-1]; !strings.Contains(string(last.Metadata), "diagnosed") {
+		t.Fatalf("the step's move %+v, want the cause as its metadata", last)
+	}
+}
+
 // A rescue given a DeadlineCause fails the unfinished tasks past their
 // deadline, claimed or not, with it as their last error and their move's
 // metadata; a task before its deadline, one without, and one finished are

@@ -70,6 +70,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"IDsBelowOneRefused":         testIDsBelowOneRefused,
 		"RescueExpiredBadLimit":      testRescueExpiredBadLimit,
 		"RescueFailsOverdueTasks":    testRescueFailsOverdueTasks,
+		"RescueRecordsExpiredCause":  testRescueRecordsTheExpiredCause,
 		"Pagination":                 testPagination,
 		"HostileAndUnicodeNames":     testHostileNames,
 		"JSONRoundTrip":              testJSONRoundTrip,

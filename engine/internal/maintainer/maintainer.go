@@ -37,9 +37,12 @@ type Config struct {
 	// PurgeBatchTime is what one retention batch should take on a
 	// single-writer store (0: PurgeBatchTime).
 	PurgeBatchTime time.Duration
-	// DeadlineCause fails, in each rescue, the tasks past their deadline
-	// (store.RescueExpiredParams.DeadlineCause; nil: not looked for).
-	DeadlineCause store.JSON
+	// DeadlineCause makes, for each rescue, the failure of the tasks past
+	// their deadline (store.RescueExpiredParams.DeadlineCause; nil: not
+	// looked for), and ExpiredCause that of the steps whose lease expired
+	// (ExpiredCause; nil: the store's own). Made per rescue, they tell the
+	// system's state as it runs.
+	DeadlineCause, ExpiredCause func() store.JSON
 }
 
 // Hooks are told what happened. Each may be nil.
@@ -181,8 +184,15 @@ const RescueBatch = 1000
 // rest.
 func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
 	n := 0
+	var deadline, expired store.JSON
+	if m.cfg.DeadlineCause != nil {
+		deadline = m.cfg.DeadlineCause()
+	}
+	if m.cfg.ExpiredCause != nil {
+		expired = m.cfg.ExpiredCause()
+	}
 	for {
-		res, err := m.st.RescueExpired(ctx, &store.RescueExpiredParams{Limit: RescueBatch, Now: m.clk.StoreNow(), DeadlineCause: m.cfg.DeadlineCause})
+		res, err := m.st.RescueExpired(ctx, &store.RescueExpiredParams{Limit: RescueBatch, Now: m.clk.StoreNow(), DeadlineCause: deadline, ExpiredCause: expired})
 		if err != nil {
 			return n, fmt.Errorf("rescuing expired leases: %w", err)
 		}

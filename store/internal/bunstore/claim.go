@@ -875,7 +875,10 @@ func (s *Store) RescueExpired(ctx context.Context, p *store.RescueExpiredParams)
 	err := s.inTx(ctx, "rescuing expired leases", func(ctx context.Context, tx bun.IDB) error {
 		*res = store.RescueResult{}
 		at := now(p.Now)
-		cause := store.JSON(`{"error":"lease expired: the worker running this attempt stopped heartbeating","reason":"lease_expired"}`)
+		cause := p.ExpiredCause
+		if len(cause) == 0 {
+			cause = store.JSON(`{"error":"lease expired: the worker running this attempt stopped heartbeating","reason":"lease_expired"}`)
+		}
 		type row struct {
 			ID            int64           `bun:"id"`
 			TaskID        int64           `bun:"task_id"`
