@@ -108,8 +108,8 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
 		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, RetryAfter: f.requested}
 	if errors.Is(err, ErrPayloadTooLarge) {
-		// A durable step's result over the limit fails it as permanent;
-		// the rule speaks of it as of a DAG step's (payload_too_large).
+		// Any refusal for size (an event's payload a handler sent, say)
+		// is spoken of as an oversized result is (payload_too_large).
 		facts.Kind = KindPayloadTooLarge
 	}
 	var re *RetryableError

@@ -275,7 +275,7 @@ func TestDiagnosisOfAnOversizedResult(t *testing.T) {
 	if !slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "MaxPayloadBytes") }) {
 		t.Errorf("suggestions %q do not name MaxPayloadBytes", d.Suggestions)
 	}
-	// A durable step's (recorded as permanent) is diagnosed alike.
+	// A durable step's is diagnosed alike.
 	must(t, engine.RegisterWorkflow(env.Engine, "t/bigdurable", func(wctx *engine.WorkflowContext, _ int) (string, error) {
 		return engine.Step(wctx, "s", func(context.Context) (string, error) { return strings.Repeat("x", 2048), nil })
 	}))

@@ -121,6 +121,7 @@ func failureOf(step string, attempt int, err error) failure {
 	var ve *VersionError
 	var sf *StepFailedError
 	var se *StepError
+	var tl *resultTooLarge
 	switch {
 	case errors.As(err, &sf):
 		// A durable step failed for good and the workflow returned it: the
@@ -138,6 +139,8 @@ func failureOf(step string, attempt int, err error) failure {
 		f.Kind, f.Sequence = KindVersion, ve.Sequence
 	case errors.Is(err, ErrWorkflowTimeout):
 		f.Kind = KindWorkflowTimeout
+	case errors.As(err, &tl):
+		f.Kind, f.Code = KindPayloadTooLarge, KindPayloadTooLarge // as a DAG step's (Engine.oversized)
 	case errors.As(err, &perm):
 		f.Kind, f.Code, f.Context = KindPermanent, perm.Code, perm.Context
 	case errors.As(err, &pe):
@@ -161,6 +164,14 @@ func failureOf(step string, attempt int, err error) failure {
 	}
 	return f
 }
+
+// resultTooLarge is a durable step's result over Config.MaxPayloadBytes: it
+// fails the step for good, recorded as a DAG step's oversized result is
+// (kind and code payload_too_large), not as any permanent error.
+type resultTooLarge struct{ err error }
+
+func (e *resultTooLarge) Error() string { return e.err.Error() }
+func (e *resultTooLarge) Unwrap() error { return e.err }
 
 // permanent reports whether the failure ends the step at once.
 func (f failure) permanent() bool {

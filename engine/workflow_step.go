@@ -350,7 +350,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 		if merr != nil {
 			err = Permanent(fmt.Errorf("encoding result of step %s: %w", name, merr))
 		} else if perr := wctx.e.checkPayload("result of durable step "+name, len(doc)); perr != nil {
-			err = Permanent(perr)
+			err = &resultTooLarge{perr}
 		}
 	}
 	if err == nil {

@@ -1,0 +1,34 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/testkit"
+)
+
+// A result over Config.MaxPayloadBytes is one failure whatever the step:
+// a durable step's was recorded as permanent, a DAG step's as
+// payload_too_large, so a caller telling them apart by Kind (or Code)
+// missed one of the two.
+func TestOversizedResultIsPayloadTooLargeForEveryStep(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{MaxPayloadBytes: 1024}})
+	must(t, env.HandleFunc("big", func(*engine.StepContext) (any, error) { return strings.Repeat("x", 2048), nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "big", Steps: []engine.StepTemplate{{Name: "s", Handler: "big"}}}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/bigdurable", func(wctx *engine.WorkflowContext, _ int) (string, error) {
+		return engine.Step(wctx, "s", func(context.Context) (string, error) { return strings.Repeat("x", 2048), nil })
+	}))
+	dag, err := env.Start(context.Background(), "t/big", nil)
+	must(t, err)
+	durable, err := engine.StartWorkflow[int, string](context.Background(), env.Engine, "t/bigdurable", 1)
+	must(t, err)
+	env.RunUntilDone(dag.TaskID, durable.TaskID)
+	for what, id := range map[string]int64{"DAG": dag.TaskID, "durable": durable.TaskID} {
+		f := lastFailure(t, env, id)
+		if f.Kind != engine.KindPayloadTooLarge || f.Code != engine.KindPayloadTooLarge || !strings.Contains(f.Message, "MaxPayloadBytes") {
+			t.Errorf("the %s step's oversized result failed as kind %q code %q (%s); want payload_too_large", what, f.Kind, f.Code, f.Message)
+		}
+	}
+}
