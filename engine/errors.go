@@ -77,9 +77,10 @@ func (e *RetryableError) Error() string {
 func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Retryable wraps err as a RetryableError retried after exactly after (0:
-// the step's backoff decides). A delay under a millisecond is left to the
-// step's backoff too, and the recorded error says so: Retryable(err, 30)
-// is 30 ns, not 30 s, and would retry at once.
+// the step's backoff decides). A delay under a millisecond, or negative
+// (time.Until a reset already past), is left to the step's backoff too,
+// and the recorded error says so: Retryable(err, 30) is 30 ns, not 30 s,
+// and would retry at once.
 func Retryable(err error, after time.Duration) error {
 	return &RetryableError{Err: err, RetryAfter: after}
 }

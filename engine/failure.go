@@ -153,13 +153,20 @@ func failureOf(step string, attempt int, err error) failure {
 		if re.MaxRetries > 0 && attempt > re.MaxRetries {
 			f.Kind = KindExhausted
 		}
-		if re.RetryAfter > 0 && re.RetryAfter < time.Millisecond {
+		switch {
+		case re.RetryAfter > 0 && re.RetryAfter < time.Millisecond:
 			// A unit mistake (Retryable(err, 30) is 30 ns) or a delay
 			// computed to almost nothing (time.Until a reset): retried at
 			// once, the step would hammer what failed. The step's backoff
 			// decides instead, and the error says so.
 			f.requested = 0
 			f.Message = fmt.Sprintf("%s (retry delay %s is under a millisecond, so the step's backoff decides; a bare number is nanoseconds: write 30*time.Second, not 30)", err, re.RetryAfter)
+		case re.RetryAfter < 0:
+			// time.Until a reset already past: no delay asked for, as
+			// above (recorded as asked, it read as one in retry_after_ms
+			// and kept the predictive retry from weighing the delay).
+			f.requested = 0
+			f.Message = fmt.Sprintf("%s (retry delay %s is negative, so the step's backoff decides)", err, re.RetryAfter)
 		}
 	}
 	return f
