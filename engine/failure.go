@@ -30,8 +30,8 @@ const (
 // the same in every process: the step (for code-first workflows, the
 // durable step and its sequence), the attempt, the kind, the code and
 // message the handler gave. errors.Is(err, ErrStepFailed) holds for every
-// StepError; ErrWorkflowTimeout, ErrNonDeterministic and
-// ErrVersionUnsupported hold for those kinds.
+// StepError; ErrWorkflowTimeout, ErrNonDeterministic,
+// ErrVersionUnsupported and ErrPayloadTooLarge hold for those kinds.
 type StepError struct {
 	Step     string
 	Sequence int // code-first durable steps: the step's sequence number
@@ -58,8 +58,8 @@ func (e *StepError) Error() string {
 	return msg + ": " + e.Message
 }
 
-// Is matches ErrStepFailed, and ErrWorkflowTimeout or ErrNonDeterministic
-// by kind.
+// Is matches ErrStepFailed, and ErrWorkflowTimeout, ErrNonDeterministic,
+// ErrVersionUnsupported or ErrPayloadTooLarge by kind.
 func (e *StepError) Is(target error) bool {
 	switch target {
 	case ErrStepFailed:
@@ -70,6 +70,8 @@ func (e *StepError) Is(target error) bool {
 		return e.Kind == KindNonDeterminism
 	case ErrVersionUnsupported:
 		return e.Kind == KindVersion
+	case ErrPayloadTooLarge: // (a result over the limit)
+		return e.Kind == KindPayloadTooLarge
 	}
 	return false
 }

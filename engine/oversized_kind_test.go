@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -30,5 +31,36 @@ func TestOversizedResultIsPayloadTooLargeForEveryStep(t *testing.T) {
 		if f.Kind != engine.KindPayloadTooLarge || f.Code != engine.KindPayloadTooLarge || !strings.Contains(f.Message, "MaxPayloadBytes") {
 			t.Errorf("the %s step's oversized result failed as kind %q code %q (%s); want payload_too_large", what, f.Kind, f.Code, f.Message)
 		}
+	}
+}
+
+// ErrPayloadTooLarge says "an input, event payload or result is over
+// Config.MaxPayloadBytes", but a task failed by its step's oversized
+// result did not match it (errors.Is), as a timed-out one matches
+// ErrWorkflowTimeout: the sentinel held for a refused Start only.
+func TestOversizedResultFailureIsErrPayloadTooLarge(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{MaxPayloadBytes: 1024}})
+	must(t, env.HandleFunc("big", func(*engine.StepContext) (any, error) { return strings.Repeat("x", 2048), nil }))
+	must(t, env.HandleFunc("bad", func(*engine.StepContext) (any, error) { return nil, engine.Permanent(errors.New("bad request")) }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "big", Steps: []engine.StepTemplate{{Name: "s", Handler: "big"}}}))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "bad", Steps: []engine.StepTemplate{{Name: "s", Handler: "bad"}}}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/bigdurable", func(wctx *engine.WorkflowContext, _ int) (string, error) {
+		return engine.Step(wctx, "s", func(context.Context) (string, error) { return strings.Repeat("x", 2048), nil })
+	}))
+	ctx := context.Background()
+	dag, err := env.Start(ctx, "t/big", nil)
+	must(t, err)
+	bad, err := env.Start(ctx, "t/bad", nil)
+	must(t, err)
+	durable, err := engine.StartWorkflow[int, string](ctx, env.Engine, "t/bigdurable", 1)
+	must(t, err)
+	env.RunUntilDone(dag.TaskID, bad.TaskID, durable.TaskID)
+	for what, id := range map[string]int64{"DAG": dag.TaskID, "durable": durable.TaskID} {
+		if o, err := env.Wait(ctx, id); err != nil || !errors.Is(o.Err(), engine.ErrPayloadTooLarge) {
+			t.Errorf("the %s task's failure %v (%v) does not match ErrPayloadTooLarge", what, o.Err(), err)
+		}
+	}
+	if o, err := env.Wait(ctx, bad.TaskID); err != nil || o.Err() == nil || errors.Is(o.Err(), engine.ErrPayloadTooLarge) {
+		t.Errorf("a permanent error's task failure %v (%v) matches ErrPayloadTooLarge", o.Err(), err)
 	}
 }
