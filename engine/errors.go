@@ -61,7 +61,8 @@ type RetryableError struct {
 	// Retryable).
 	RetryAfter time.Duration
 	// MaxRetries, when positive, fails the step (retries_exhausted) once
-	// this many retries have been made.
+	// this many retries have been made. A negative one caps nothing, and
+	// the recorded error says so.
 	MaxRetries int
 	// Context is recorded with the failure (StepError.Context).
 	Context map[string]any

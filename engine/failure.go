@@ -170,6 +170,11 @@ func failureOf(step string, attempt int, err error) failure {
 			f.requested = 0
 			f.Message = fmt.Sprintf("%s (retry delay %s is negative, so the step's backoff decides)", err, re.RetryAfter)
 		}
+		if re.MaxRetries < 0 {
+			// Only a positive cap caps: a negative one (meant as "none",
+			// or as "no retry") would otherwise be taken in silence.
+			f.Message = fmt.Sprintf("%s (MaxRetries %d is negative and caps nothing: the step's own retry limit decides)", f.Message, re.MaxRetries)
+		}
 	}
 	return f
 }

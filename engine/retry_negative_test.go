@@ -32,3 +32,18 @@ func TestRetryableWithANegativeDelayUsesTheBackoff(t *testing.T) {
 		t.Errorf("the retry came %s after the first attempt; want the backoff's 1s", gap)
 	}
 }
+
+// A RetryableError whose MaxRetries is negative caps nothing (only a
+// positive one does): the step's own limit decides, and the error says
+// so. It was taken silently, as if the cap were set.
+func TestRetryableWithNegativeMaxRetriesSaysSo(t *testing.T) {
+	env, id, at := retryEnv(t, engine.StepTemplate{RetryLimit: 3, Backoff: retryFast}, func(*engine.StepContext) (any, error) {
+		return nil, &engine.RetryableError{Err: errors.New("busy"), MaxRetries: -1}
+	})
+	env.RunUntilDone(id)
+	d := env.Task(id)
+	msg := string(d.Steps[0].LastError)
+	if d.Task.State != store.TaskError || len(*at) != 3 || !strings.Contains(msg, "busy (MaxRetries -1 is negative and caps nothing: the step's own retry limit decides") {
+		t.Fatalf("task %s after %d attempts, error %s; want 3 attempts (the step's limit), the error naming MaxRetries", d.Task.State, len(*at), msg)
+	}
+}
