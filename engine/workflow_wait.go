@@ -247,7 +247,11 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 		}
 		// A run whose next run exists, not finished yet (ContinueAsNew has
 		// just returned in it): its unread events have gone to the next
-		// run, and this one would stay behind, read by no one.
+		// run, and this one would stay behind, read by no one. The store's
+		// SendEvent holds the task until this transaction ends, and the
+		// move takes it first: either the move waits and then takes this
+		// event along, or this read comes after the move and sees the
+		// next run, created before it.
 		if next, err := nextRunOf(ctx, s, d.Task); err != nil {
 			return err
 		} else if next != 0 {

@@ -131,6 +131,8 @@ type Store interface {
 	NextWakeup(ctx context.Context) (time.Time, bool, error)
 
 	// SendEvent records an event for a task, idempotent on (task, name, key).
+	// In a transaction (WithTx) it holds the task until that ends: a
+	// MoveEvents from the task waits for it, and it waits for one.
 	SendEvent(ctx context.Context, p *SendEventParams) (*Event, bool, error)
 	// SetWorkflowValue writes a value a code-first workflow publishes (see
 	// WorkflowValue), fenced on its driver's lease (ErrLeaseLost).
@@ -144,7 +146,9 @@ type Store interface {
 	// MoveEvents gives task From's unconsumed events to task To (a
 	// code-first workflow that continued as new: its next run reads what
 	// the last did not), but for one To holds already (the same name and
-	// key: the same event), and reports how many it moved.
+	// key: the same event), and reports how many it moved (ErrNotFound:
+	// no task From). It serialises with a SendEvent to From (see there):
+	// it moves an event sent and committed while it waited.
 	MoveEvents(ctx context.Context, p *MoveEventsParams) (int, error)
 
 	// DeleteFinished deletes up to Limit tasks that finished (complete,

@@ -622,6 +622,8 @@ func testMoveEvents(t *testing.T, b *bundle) {
 		_, err := b.s.MoveEvents(b.ctx, p)
 		wantErr(t, err, store.ErrInvalid)
 	}
+	_, err := b.s.MoveEvents(b.ctx, &store.MoveEventsParams{From: to + 1000, To: to})
+	wantErr(t, err, store.ErrNotFound, fmt.Sprintf("task %d", to+1000))
 	n, err := b.s.MoveEvents(b.ctx, &store.MoveEventsParams{From: from, To: to})
 	if err != nil || n != 2 {
 		t.Fatalf("MoveEvents = %d, %v; want tick 2 and other moved", n, err)

@@ -78,6 +78,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"Events":                     testEvents,
 		"EventsConsumedOnce":         testEventsConsumedOnce,
 		"MoveEvents":                 testMoveEvents,
+		"SendAndMoveEventsSerialize": testSendAndMoveEventsSerialize,
 		"CountByStateAndNextWakeup":  testCountsAndWakeup,
 		"TransactionalCreate":        testTransactionalCreate,
 		"HistoryMatchesCurrentState": testHistoryMatches,

@@ -20,6 +20,14 @@ type Dialect interface {
 	// SkipLocked is appended to the claim's inner SELECT: "FOR UPDATE OF s
 	// SKIP LOCKED" on Postgres, "" where a single writer serialises claims.
 	SkipLocked() string
+	// LockTask is a query returning the id of task ?0 (no row: no such
+	// task) that holds the task's events until the transaction ends, so a
+	// send and a move of its events run one after the other (see lockTask).
+	// Postgres: a transaction-level advisory lock, which no other statement
+	// takes (a lock of the task's row would deadlock with the writers that
+	// lock its steps first). SQLite: a plain read, as its one writer
+	// serialises them already.
+	LockTask() string
 	// JSON returns a query argument for a JSON document inside VALUES,
 	// where the column type is not known (Postgres casts it to jsonb).
 	JSON(doc store.JSON) any

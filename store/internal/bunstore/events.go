@@ -12,7 +12,8 @@ import (
 )
 
 // SendEvent records an event; a repeated (task, name, key) returns the
-// first one with created false.
+// first one with created false. It holds the task's events until the
+// caller's transaction ends (lockTask).
 func (s *Store) SendEvent(ctx context.Context, p *store.SendEventParams) (*store.Event, bool, error) {
 	if err := p.Validate(); err != nil {
 		return nil, false, fmt.Errorf("sending event: %w", err)
@@ -23,12 +24,8 @@ func (s *Store) SendEvent(ctx context.Context, p *store.SendEventParams) (*store
 	}
 	created := false
 	err := s.inTx(ctx, "sending event", func(ctx context.Context, tx bun.IDB) error {
-		exists, err := tx.NewSelect().Model((*store.Task)(nil)).Where("id = ?", p.TaskID).Exists(ctx)
-		if err != nil {
+		if err := lockTask(ctx, tx, s.d, p.TaskID); err != nil {
 			return err
-		}
-		if !exists {
-			return fmt.Errorf("task %d: %w", p.TaskID, store.ErrNotFound)
 		}
 		var ids []int64
 		if err := tx.NewInsert().Model(ev).On("CONFLICT (task_id, name, key) DO NOTHING").Returning("id").Scan(ctx, &ids); err != nil {
@@ -74,18 +71,46 @@ func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (
 }
 
 // MoveEvents gives p.From's unconsumed events to p.To, but for those whose
-// name and key p.To holds already (the same event, sent to both runs).
+// name and key p.To holds already (the same event, sent to both runs). It
+// holds p.From's events first (lockTask), then moves, in a statement of
+// its own: that one sees an event whose send held them, committed since.
 func (s *Store) MoveEvents(ctx context.Context, p *store.MoveEventsParams) (int, error) {
 	if err := p.Validate(); err != nil {
 		return 0, fmt.Errorf("moving events: %w", err)
 	}
-	res, err := s.rw.NewRaw(`UPDATE tasker_events SET task_id = ?1
-		WHERE task_id = ?0 AND consumed_at IS NULL
-			AND NOT EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id = ?1 AND e.name = tasker_events.name AND e.key = tasker_events.key)`,
-		p.From, p.To).Exec(ctx)
-	if err != nil {
-		return 0, s.wrap(fmt.Sprintf("moving the events of task %d to task %d", p.From, p.To), err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.inTx(ctx, fmt.Sprintf("moving the events of task %d to task %d", p.From, p.To), func(ctx context.Context, tx bun.IDB) error {
+		if err := lockTask(ctx, tx, s.d, p.From); err != nil {
+			return err
+		}
+		res, err := tx.NewRaw(`UPDATE tasker_events SET task_id = ?1
+			WHERE task_id = ?0 AND consumed_at IS NULL
+				AND NOT EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id = ?1 AND e.name = tasker_events.name AND e.key = tasker_events.key)`,
+			p.From, p.To).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	return int(n), err
+}
+
+// lockTask holds task id's events until tx ends (ErrNotFound: no such
+// task; Dialect.LockTask). A send and a move of the task's events take it
+// both, as their first lock, so on Postgres, whose transactions commit side
+// by side, one runs after the other: an event sent while its run continues
+// as new is moved (the send committed first), or its send's later reads
+// see the next run its mover created before (ContinueAsNew: the engine then
+// refuses the event). Without it, a send that began before the next run
+// existed and committed after the move stayed on a run no wait reads.
+func lockTask(ctx context.Context, tx bun.IDB, d Dialect, id int64) error {
+	var ids []int64
+	if err := tx.NewRaw(d.LockTask(), id).Scan(ctx, &ids); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("task %d: %w", id, store.ErrNotFound)
+	}
+	return nil
 }
