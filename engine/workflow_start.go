@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -204,8 +205,11 @@ type WorkflowHandle[O any] struct {
 // GetWorkflow returns a handle to an existing workflow task. Its Result
 // refuses a DAG task, and, when the workflow is registered in this engine,
 // a result type O other than the one it was registered with
-// (ErrTypeMismatch); an id no task can have (0 or negative) is
-// store.ErrInvalid, as Engine.Wait's.
+// (ErrTypeMismatch). When it is not (a process that reads what workers
+// compute), O is checked against the stored result alone: a field of the
+// result O does not have, or a value O cannot hold, is ErrTypeMismatch;
+// a field of O the result lacks is left zero, as JSON leaves it. An id no
+// task can have (0 or negative) is store.ErrInvalid, as Engine.Wait's.
 func GetWorkflow[O any](e *Engine, taskID int64) *WorkflowHandle[O] {
 	return &WorkflowHandle[O]{TaskID: taskID, e: e}
 }
@@ -255,11 +259,31 @@ func (h *WorkflowHandle[O]) Result(ctx context.Context) (O, error) {
 	}
 	var v O
 	if raw, ok := out.Results[DriverStep]; ok {
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := decodeResult(h.e, out.name, raw, &v); err != nil {
 			return zero, fmt.Errorf("decoding the result of workflow task %d: %w", h.TaskID, err)
 		}
 	}
 	return v, nil
+}
+
+// decodeResult decodes workflow's result (its JSON, decoded by the codec
+// already) into v. Where the workflow is registered here, checkResultType
+// has held v's type to its result type, and the decoding is JSON's own, so
+// a result stored before the type lost a field still reads. Elsewhere the
+// document is all there is to check against: a field v's type does not
+// have, or a value of another kind, is ErrTypeMismatch, where JSON would
+// leave v's fields zero and report nothing.
+func decodeResult[O any](e *Engine, workflow string, raw []byte, v *O) error {
+	if _, ok := e.workflowDef(workflow); ok {
+		return json.Unmarshal(raw, v)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: the result of workflow %s does not decode as %s (not registered here, it is checked against the stored result alone): %w",
+			ErrTypeMismatch, workflow, reflect.TypeFor[O](), err)
+	}
+	return nil
 }
 
 // StartWorkflow starts the registered workflow name with input in. By
