@@ -352,7 +352,9 @@ func updateProblem(name, id string) string {
 // returns the same answer. It returns the answer decoded as R, an
 // *UpdateError when the workflow answered with an error,
 // ErrUpdateUnanswered when the workflow finished without answering, or
-// ctx's error. A result type R JSON cannot carry (a func, a channel) is
+// ctx's error. An update the run had not received when it continued as new
+// went to the next run with its other unread events (ContinueAsNew): Update
+// waits for that run's answer, along the chain. A result type R JSON cannot carry (a func, a channel) is
 // refused (store.ErrInvalid) before anything is sent, as are a name or id
 // the store would refuse.
 func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string, arg any) (R, error) {
@@ -366,8 +368,9 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 	if msg := unencodable(reflect.TypeFor[R]()); msg != "" { // the answer could not be read
 		return zero, fmt.Errorf("updating task %d: %w: its answer type %s", taskID, store.ErrInvalid, msg)
 	}
+	run := taskID // the run that holds the update: a later one, when it moved
 	answered := func() (R, bool, error) {
-		wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueReply, replyName(name, id))
+		wv, err := e.st.GetWorkflowValue(ctx, run, store.ValueReply, replyName(name, id))
 		if errors.Is(err, store.ErrNotFound) {
 			return zero, false, nil
 		}
@@ -403,23 +406,32 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 		return zero, fmt.Errorf("updating task %d: %w", taskID, err)
 	}
 	for {
-		w := e.waiters.Add(taskID)
+		w := e.waiters.Add(run)
 		v, ok, err := answered()
 		if ok || err != nil {
-			e.waiters.Drop(taskID, w)
+			e.waiters.Drop(run, w)
 			return v, err
 		}
-		d, err := e.st.GetTask(ctx, taskID)
+		d, err := e.st.GetTask(ctx, run)
 		if err != nil {
-			e.waiters.Drop(taskID, w)
+			e.waiters.Drop(run, w)
 			return zero, fmt.Errorf("updating task %d: %w", taskID, err)
 		}
 		if d.Task.State.Done() {
-			e.waiters.Drop(taskID, w)
+			e.waiters.Drop(run, w)
 			if v, ok, err := answered(); ok || err != nil {
 				return v, err
 			}
-			return zero, fmt.Errorf("update %s (id %s) of task %d: %w: the workflow ended %s", name, id, taskID, ErrUpdateUnanswered, d.Task.State)
+			// A run that continued as new before it received the update
+			// gave it to the next run with its other unread events
+			// (ContinueAsNew), which answers it there.
+			if next, err := e.continuedAsOf(d); err != nil {
+				return zero, fmt.Errorf("updating task %d: %w", taskID, err)
+			} else if next != 0 && !receivedEvent(d, updatePrefix+name, id) {
+				run = next
+				continue
+			}
+			return zero, fmt.Errorf("update %s (id %s) of task %d: %w: the workflow ended %s", name, id, run, ErrUpdateUnanswered, d.Task.State)
 		}
 		poll := time.NewTimer(e.cfg.Execution.PollInterval)
 		select {
@@ -427,10 +439,30 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 		case <-poll.C:
 		case <-ctx.Done():
 			poll.Stop()
-			e.waiters.Drop(taskID, w)
+			e.waiters.Drop(run, w)
 			return zero, ctx.Err()
 		}
 		poll.Stop()
-		e.waiters.Drop(taskID, w)
+		e.waiters.Drop(run, w)
 	}
+}
+
+// receivedEvent reports whether a code-first run's history holds the
+// receipt of event name with key (a wait's or a selection's record of the
+// event it consumed).
+func receivedEvent(d *store.TaskDetail, name, key string) bool {
+	for _, s := range d.Steps {
+		if s.Handler != kindEvent && s.Handler != kindSelect || !s.State.Satisfied() {
+			continue
+		}
+		var ev struct {
+			EventID int64  `json:"event_id"`
+			Name    string `json:"name"`
+			Key     string `json:"key"`
+		}
+		if json.Unmarshal(s.Results, &ev) == nil && ev.EventID != 0 && ev.Name == name && ev.Key == key {
+			return true
+		}
+	}
+	return false
 }
