@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -180,9 +181,9 @@ func reservedForUpdates(receive string) string {
 // was new. A new event for a finished task, or for one that failed its
 // WithWorkflowTimeout (which Retry refuses), is refused (ErrEventRefused;
 // for a run that continued as new, naming the run that continues it, where
-// the workflow reads its events now); a repeat of one it received is not —
-// a sender whose reply was lost can send again safely whatever happened
-// since. A name beginning with
+// the workflow reads its events now); a repeat of one it received is not,
+// even one it passed on unread to the run continuing it — a sender whose
+// reply was lost can send again safely whatever happened since. A name beginning with
 // "update:" is refused (store.ErrInvalid): those events carry updates, sent
 // with Update, which reads their answers; so are an empty name and a name
 // or key the store would refuse (over 255 bytes, with a NUL byte; a name
@@ -217,6 +218,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 		return false, fmt.Errorf("sending event %s to task %d: %w", name, taskID, err)
 	}
 	created := false
+	sp := &store.SendEventParams{TaskID: taskID, Name: name, Key: key, Payload: doc, Now: e.now()}
 	err = e.st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		s := e.st.WithTx(tx)
 		d, err := s.GetTask(ctx, taskID)
@@ -226,7 +228,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 		if d.Task.Kind != store.KindCode {
 			return fmt.Errorf("%w: task %d is a DAG task; only code-first workflows read events", ErrEventRefused, taskID)
 		}
-		_, c, err := s.SendEvent(ctx, &store.SendEventParams{TaskID: taskID, Name: name, Key: key, Payload: doc, Now: e.now()})
+		_, c, err := s.SendEvent(ctx, sp)
 		switch {
 		case err != nil:
 			return err
@@ -237,7 +239,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 		case d.Task.State.Terminal():
 			// Refused: the rollback takes the event back out.
 			if next, _ := e.continuedAsOf(d); next != 0 { // the workflow reads its events there
-				return fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, taskID, next)
+				return refuseContinued(ctx, s, d.Task, next, sp)
 			}
 			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
 		case d.Task.State == store.TaskError && pastTimeout(d.Task):
@@ -255,17 +257,52 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 		if next, err := nextRunOf(ctx, s, d.Task); err != nil {
 			return err
 		} else if next != 0 {
-			return fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, taskID, next)
+			return refuseContinued(ctx, s, d.Task, next, sp)
 		}
 		created = true
 		_, err = s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()})
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errMovedOn): // rolled back: a repeat, found where it went
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("sending event %s to task %d: %w", name, taskID, err)
 	}
 	if created {
 		e.Notify()
 	}
 	return created, nil
+}
+
+// errMovedOn rolls back a send that repeats an event a later run of the
+// chain holds (refuseContinued).
+var errMovedOn = errors.New("the event moved on to a later run")
+
+// refuseContinued refuses p, an event new to t, a run continued as new by
+// next: the workflow reads its events there. But where a run of the chain
+// from next on holds that event (its name and key), ContinueAsNew moved it
+// there unread: p repeats an event t received, which SendEvent does not
+// refuse (errMovedOn). Each run is asked by sending p to it as well, in the
+// transaction that rolls back whatever it finds.
+func refuseContinued(ctx context.Context, s store.Store, t *store.Task, next int64, p *store.SendEventParams) error {
+	refused := fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, t.ID, next)
+	if p.Key == "" { // every such send is a new event
+		return refused
+	}
+	for run := next; run != 0; {
+		q := *p
+		q.TaskID = run
+		_, created, err := s.SendEvent(ctx, &q)
+		switch {
+		case err != nil:
+			return err
+		case !created:
+			return errMovedOn
+		}
+		if run, err = nextRunOf(ctx, s, &store.Task{ID: run, Namespace: t.Namespace, Name: t.Name}); err != nil {
+			return err
+		}
+	}
+	return refused
 }
