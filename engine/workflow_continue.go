@@ -196,7 +196,9 @@ func continuedAs(raw []byte) (int64, bool) {
 // RunLinks say how a workflow task is chained to others by ContinueAsNew.
 type RunLinks struct {
 	ContinuedFrom int64 // the run this one continues (0: the first)
-	ContinuedAs   int64 // the run that continues this one (0: none yet)
+	// ContinuedAs is the run that continues this one, from the moment
+	// ContinueAsNew created it, before this one has ended (0: none yet).
+	ContinuedAs int64
 	// Last is the chain's last run, where the workflow is now (this run
 	// when none continues it): where to send its events or cancel it.
 	Last int64
@@ -221,18 +223,32 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 	} else if json.Unmarshal(doc, &in) == nil {
 		_ = json.Unmarshal(in[continuedFromKey], &r.ContinuedFrom)
 	}
-	if r.ContinuedAs, err = e.continuedAsOf(d); err != nil {
+	if r.ContinuedAs, err = e.nextRun(ctx, d); err != nil {
 		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 	}
 	r.Last = taskID
-	if r.ContinuedAs != 0 {
-		_, last, err := e.chainEnd(ctx, e.st, d)
-		if err != nil {
+	for next := r.ContinuedAs; next != 0; {
+		r.Last = next
+		if d, err = e.st.GetTask(ctx, next); err != nil {
+			return RunLinks{}, fmt.Errorf("reading the runs of task %d: reading task %d, which continues it: %w", taskID, next, err)
+		}
+		if next, err = e.nextRun(ctx, d); err != nil {
 			return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 		}
-		r.Last = last.ID
 	}
 	return r, nil
+}
+
+// nextRun is the run that continues a code-first task (0: none), from
+// the moment ContinueAsNew created it: a run that has not ended yet
+// refuses events already (its unread ones have moved), so Runs must not
+// call it the last.
+func (e *Engine) nextRun(ctx context.Context, d *store.TaskDetail) (int64, error) {
+	next, err := e.continuedAsOf(d)
+	if err != nil || next != 0 || d.Task.Kind != store.KindCode || d.Task.State.Terminal() {
+		return next, err
+	}
+	return nextRunOf(ctx, e.st, d.Task)
 }
 
 // continuedAsOf is the run that continues a code-first task (0: none).
