@@ -635,8 +635,8 @@ func TestHandleNeverDenotesAnotherTask(t *testing.T) {
 	}
 }
 
-// Operators: resolving a code-first driver is refused (it would leave the
-// task unable to finish); Cancel withdraws a finished task only with Force.
+// Operators: resolving a running code-first driver is refused (its run
+// produces the result); Cancel withdraws a finished task only with Force.
 func TestOperatorGuards(t *testing.T) {
 	ctx := context.Background()
 	env := testkit.NewEngine(t, nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,8 +35,9 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // Handlers in other processes stop at their next heartbeat. A finished
 // task (complete, resolved manually) is refused unless Force is given; a
 // task in error is refused even then (Retry it, or Resolve its failed
-// steps), and so is a code-first run that continued as new (ErrRefused,
-// naming the chain's last run, where the workflow goes on).
+// steps; a code-first workflow is closed by resolving its DriverStep), and
+// so is a code-first run that continued as new (ErrRefused, naming the
+// chain's last run, where the workflow goes on).
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
@@ -85,6 +87,11 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 		if d, gerr := e.st.GetTask(ctx, taskID); gerr == nil {
 			if rerr := e.refuseContinued(ctx, d); rerr != nil {
 				return fmt.Errorf("cancelling task %d: %w", taskID, rerr)
+			}
+			if d.Task.Kind == store.KindCode && d.Task.State == store.TaskError {
+				// Its failed steps are the workflow's own to replay: the
+				// way to close it is to give its result.
+				err = fmt.Errorf("%w; a code-first workflow in error is closed by resolving its driver step (Resolve with DriverStep, %q) with its result", err, DriverStep)
 			}
 		}
 	}
@@ -168,7 +175,11 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 			if d.Task.DeadlineAt != nil {
 				deadline += " " + d.Task.DeadlineAt.UTC().Format(time.RFC3339Nano)
 			}
-			return fmt.Errorf("retrying task %d: %w: the task failed its WithWorkflowTimeout (%s has passed, and no step starts after it), so a retry would fail again at once; Resolve its unfinished steps (the failed ones last: a task with no failed step left runs on and meets its deadline again), or start the workflow anew", taskID, ErrRefused, deadline)
+			instead := "Resolve its unfinished steps (the failed ones last: a task with no failed step left runs on and meets its deadline again)"
+			if d.Task.Kind == store.KindCode {
+				instead = fmt.Sprintf("close the workflow with its result by resolving its driver step (Resolve with DriverStep, %q)", DriverStep)
+			}
+			return fmt.Errorf("retrying task %d: %w: the task failed its WithWorkflowTimeout (%s has passed, and no step starts after it), so a retry would fail again at once; %s, or start the workflow anew", taskID, ErrRefused, deadline, instead)
 		}
 	}
 	if err == nil && d.Task.Kind == store.KindCode {
@@ -209,6 +220,16 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // workflow is resolved only while the workflow is failed (the task in
 // error, on that step's failure): one still running has acted on the
 // step's outcome (a failure it caught), and is refused with ErrRefused.
+//
+// The driver of a code-first workflow (DriverStep) in error — failed,
+// past its WithWorkflowTimeout — resolves the workflow as a whole: results
+// are its return value (WorkflowHandle.Result decodes them), its
+// unfinished durable steps and children are cancelled, and the task moves
+// to resolved_manually, announced as a task a resolve completes. A task in
+// error is not cancelled, and one past its deadline not retried: this is
+// what closes it. A driver still running is refused (ErrRefused): its run
+// produces the result.
+//
 // A step name no step can have (store.CheckName) is refused with
 // store.ErrInvalid; one the task has not, store.ErrNotFound.
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
@@ -232,15 +253,16 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	if s == nil {
 		return fmt.Errorf("resolving %s of task %d: %w: the task has no step %q", step, taskID, store.ErrNotFound, step)
 	}
-	if d.Task.Kind == store.KindCode && s.Name == DriverStep {
+	workflow := d.Task.Kind == store.KindCode && s.Name == DriverStep && d.Task.State == store.TaskError
+	if d.Task.Kind == store.KindCode && s.Name == DriverStep && !workflow {
 		// The driver's result is the workflow's return value, produced by
-		// running the workflow's code; resolving it would leave the task
-		// with no one to finish it.
-		instead := "or Cancel it"
-		if d.Task.State == store.TaskError { // which Cancel refuses
-			instead = "or Retry it as it is"
+		// running the workflow's code: its run would act on its steps
+		// after the operator gave the result.
+		why := fmt.Sprintf("the code-first workflow is %s, and its run produces its result; Cancel it, or resolve its driver once it has failed (the task in error), which closes it with the result given", d.Task.State)
+		if d.Task.State.Terminal() {
+			why = fmt.Sprintf("the code-first workflow has finished (%s)", d.Task.State)
 		}
-		return fmt.Errorf("resolving %s of task %d: %w: a code-first workflow's driver cannot be resolved; resolve one of its durable steps (then Retry the task) %s", step, taskID, ErrRefused, instead)
+		return fmt.Errorf("resolving %s of task %d: %w: %s", step, taskID, ErrRefused, why)
 	}
 	if d.Task.Kind == store.KindCode && d.Task.State != store.TaskError {
 		// A workflow not failed has acted on its durable steps' outcomes,
@@ -250,6 +272,11 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 		return fmt.Errorf("resolving %s of task %d: %w: the code-first workflow is %s and has acted on the step's outcome already (a failure it caught); a durable step is resolved once the workflow failed on it (the task in error), then the task retried", step, taskID, ErrRefused, d.Task.State)
 	}
 	doc, err := json.Marshal(results)
+	if err == nil && workflow {
+		if err := e.checkWorkflowResult(d.Task, doc); err != nil {
+			return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
+		}
+	}
 	if err == nil {
 		doc, err = e.encodeChecked("results", doc)
 	}
@@ -262,27 +289,50 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	}
 	e.emit(Event{Name: EventStepResolved, TaskID: taskID, Step: step})
 	for _, m := range rs.Tasks {
-		if m.From == store.TaskError { // back to pending, as a Retry moves it
+		if m.From == store.TaskError && m.To == store.TaskPending { // as a Retry moves it
 			e.emit(Event{Name: EventTaskRetried, TaskID: taskID})
 		}
 	}
 	e.taskChanged(taskID) // waiters first, as a commit wakes them
 	e.resolvedEnd(ctx, rs)
 	e.Notify()
+	if workflow {
+		// No one is left to read its children's results (closeChildren).
+		if err := e.cancelChildren(ctx, taskID, fmt.Sprintf("its parent, task %d, was resolved by hand", taskID)); err != nil {
+			return fmt.Errorf("resolving %s of task %d: the task is resolved; cancelling its children: %w", step, taskID, err)
+		}
+	}
+	return nil
+}
+
+// checkWorkflowResult refuses results that do not decode as the result
+// type the task's workflow was registered with here (unknown here: not
+// checked): WorkflowHandle.Result would fail to decode them.
+func (e *Engine) checkWorkflowResult(t *store.Task, doc []byte) error {
+	def, ok := e.workflowDef(t.Namespace + "/" + t.Name)
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(doc, reflect.New(def.out).Interface()); err != nil {
+		return fmt.Errorf("%w: the results are the workflow's return value, and do not decode as its result type %s: %v", store.ErrInvalid, def.out, err)
+	}
 	return nil
 }
 
 // resolvedEnd announces the end of the task a resolve completed (its last
-// unfinished step resolved), as a commit announces the tasks it ends:
+// unfinished step resolved) or resolved as a whole (a code-first
+// workflow's driver), as a commit announces the tasks it ends:
 // tasks_completed_total, the task's span, task.completed. Only a task the
-// resolve's own transaction completed (the store reports its moves): a task
+// resolve's own transaction ended (the store reports its moves): a task
 // another commit completed meanwhile was announced by that commit.
 func (e *Engine) resolvedEnd(ctx context.Context, rs *store.ResolveStepResult) {
-	completed := false
+	var end store.TaskState
 	for _, m := range rs.Tasks {
-		completed = completed || m.To == store.TaskComplete
+		if m.To == store.TaskComplete || m.To == store.TaskResolvedManually {
+			end = m.To
+		}
 	}
-	if !completed {
+	if end == "" {
 		return
 	}
 	d, err := e.st.GetTask(ctx, rs.Step.TaskID)
@@ -292,7 +342,7 @@ func (e *Engine) resolvedEnd(ctx context.Context, rs *store.ResolveStepResult) {
 	}
 	e.met.taskEnded(d.Task.Namespace, d.Task.Name, false)
 	if d.Task.TraceContext != "" {
-		e.traceTaskEnd(ctx, d.Task, store.TaskComplete, nil)
+		e.traceTaskEnd(ctx, d.Task, end, nil)
 	}
 	e.emit(Event{Name: EventTaskCompleted, TaskID: rs.Step.TaskID})
 }

@@ -156,6 +156,8 @@ func (e *Engine) traceTaskEnd(ctx context.Context, t *store.Task, to store.TaskS
 			outcome = "error"
 		case store.TaskCancelled:
 			outcome = "cancelled"
+		case store.TaskResolvedManually:
+			outcome = "resolved_manually"
 		}
 		span.SetAttributes(attrWorkflow.String(t.Namespace+"/"+t.Name), attrVersion.String(t.Version), attrTaskID.Int64(t.ID),
 			attrQueue.String(t.Queue), attrOutcome.String(outcome))

@@ -103,6 +103,10 @@ type Store interface {
 	// supplied results; its dependants may then run. The task's moves it
 	// brings about (back to pending, on to complete) carry p.Metadata with
 	// the reason "step resolved manually", and are reported in the result.
+	// The driver (the step with no sequence) of a code-first task in error
+	// resolves the workflow as a whole: the results are its return value,
+	// its unfinished durable steps are cancelled, and the task moves error
+	// → resolved_manually (reason "workflow resolved manually").
 	ResolveStep(ctx context.Context, p *ResolveStepParams) (*ResolveStepResult, error)
 
 	// ClaimSteps leases up to Limit ready steps (pending, dependencies
@@ -576,7 +580,8 @@ type ResolveStepParams struct {
 
 // ResolveStepResult reports a resolve: the step, resolved, and the moves
 // of its task the resolve made, in order: none, error → pending, on to
-// complete (through in_progress from pending), or both. A task another
+// complete (through in_progress from pending), or both; or error →
+// resolved_manually (a code-first task's driver). A task another
 // commit completed meanwhile is not in Tasks: that commit reports it.
 type ResolveStepResult struct {
 	Step  *Step

@@ -359,3 +359,61 @@ func testResolveStepOfFinishedTask(t *testing.T, b *bundle) {
 			got.Step("charge#1").State, len(after.Task), len(after.Steps), len(before.Task), len(before.Steps))
 	}
 }
+
+// testResolveDriverOfFailedCodeTask: a code-first task in error (here, past
+// its deadline while it slept) is closed by resolving its driver: the
+// driver takes the operator's results (the workflow's return value), the
+// task moves error → resolved_manually, its unfinished durable rows (the
+// sleep) are cancelled and the failures it recorded stay as they are.
+// Resolving the driver left the task in error, or sent it back to pending
+// with no driver to run it: no operator action could close it.
+func testResolveDriverOfFailedCodeTask(t *testing.T, b *bundle) {
+	p := b.params([]store.NewStep{{Name: "workflow", Handler: "workflow:test/flow", Retryable: true, RetryLimit: 5}})
+	p.Kind, p.Deadline = store.KindCode, time.Minute
+	created, err := b.s.CreateTask(b.ctx, p)
+	if err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	id := created.Task.ID
+	driver := b.claimOne(t, "workflow")
+	lease := driver.Step.Lease()
+	b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 1, Name: "charge#1", Kind: store.OutcomeFail, Error: store.JSON(`{"error":"declined"}`)})
+	b.record(t, store.RecordStepParams{Driver: lease, TaskID: id, Sequence: 2, Name: "sleep#2", Handler: "workflow.sleep", Kind: store.OutcomeSuspend, RetryAfter: time.Hour})
+	b.finish(t, store.StepOutcome{Lease: lease, Kind: store.OutcomeSuspend, RetryAfter: time.Hour})
+	swept, err := b.s.RescueExpired(b.ctx, &store.RescueExpiredParams{Now: b.now.Add(2 * time.Minute), DeadlineCause: store.JSON(`{"kind":"workflow_timeout"}`)})
+	if err != nil || swept.TimedOut != 1 || b.get(t, id).Task.State != store.TaskError {
+		t.Fatalf("the deadline sweep: %+v, %v; want the task in error", swept, err)
+	}
+
+	res, err := b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: driver.Step.ID, Results: store.JSON(`{"total":5}`),
+		Metadata: store.JSON(`{"reason":"operator resolved"}`), Now: b.now.Add(3 * time.Minute)})
+	if err != nil {
+		t.Fatalf("ResolveStep of the driver of a code-first task in error: %v", err)
+	}
+	if len(res.Tasks) != 1 || res.Tasks[0] != (store.TaskChange{TaskID: id, From: store.TaskError, To: store.TaskResolvedManually}) {
+		t.Fatalf("the resolve's task moves = %+v, want error → resolved_manually", res.Tasks)
+	}
+	got := b.get(t, id)
+	if got.Task.State != store.TaskResolvedManually || got.Task.Unfinished != 0 || got.Task.CompletedAt == nil || len(got.Task.LastError) != 0 {
+		t.Fatalf("task %s, unfinished %d, completed at %v, last error %s; want resolved_manually, 0, set, none",
+			got.Task.State, got.Task.Unfinished, got.Task.CompletedAt, got.Task.LastError)
+	}
+	if s := got.Step("workflow"); s.State != store.StepResolvedManually || !sameJSON(s.Results, `{"total":5}`) {
+		t.Fatalf("driver %s with %s, want resolved_manually with the operator's results", s.State, s.Results)
+	}
+	if st := stepStates(got); !strings.Contains(st, "charge#1=error") || !strings.Contains(st, "sleep#2=cancelled") {
+		t.Fatalf("steps %s: want the recorded failure kept and the sleep cancelled", st)
+	}
+	checkHistoryMatches(t, b, id)
+	if c := b.claim(t, 10); len(c) != 0 {
+		t.Fatalf("claimed %v of a resolved task", names(c))
+	}
+	// Resolved, the task is finished: a second resolve is refused.
+	_, err = b.s.ResolveStep(b.ctx, &store.ResolveStepParams{StepID: driver.Step.ID, Now: b.now.Add(4 * time.Minute)})
+	wantErr(t, err, store.ErrIllegalTransition)
+	// And retention deletes it, as any finished task; a task in error was kept.
+	n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: b.now.Add(time.Hour), Now: b.now.Add(time.Hour)})
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteFinished after the resolve = %d, %v; want the resolved task deleted", n, err)
+	}
+}

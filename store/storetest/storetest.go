@@ -105,6 +105,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"ListTasksBadParams":         testListTasksBadParams,
 		"ListByFailed":               testListByFailed,
 		"ResolveStepOfFinishedTask":  testResolveStepOfFinishedTask,
+		"ResolveFailedCodeDriver":    testResolveDriverOfFailedCodeTask,
 		"RescueRacesCompletion":      testRescueRacesCompletion,
 		"StartLease":                 testStartLease,
 		"ClaimedDeps":                testClaimedDeps,

@@ -49,7 +49,8 @@ func (s *Store) TransitionStep(ctx context.Context, p *store.TransitionStepParam
 // ResolveStep resolves a pending or failed step by hand with results. When
 // that leaves its failed task with no failed step, the task goes back to
 // pending so workers carry on; when it was the last unfinished step, the
-// task completes.
+// task completes. The driver of a code-first task in error resolves the
+// workflow as a whole (resolveWorkflow).
 func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*store.ResolveStepResult, error) {
 	if p == nil { // the usual wrap names a field of p
 		return nil, fmt.Errorf("resolving step: %w", p.Validate())
@@ -70,7 +71,7 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 		// failure the workflow handled before completing was counted back
 		// as unfinished below, and the task completed a second time.
 		task := new(store.Task)
-		if err := tx.NewSelect().Model(task).Column("state").Where("id = ?", cur.TaskID).Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(task).Column("state", "kind").Where("id = ?", cur.TaskID).Scan(ctx); err != nil {
 			return err
 		}
 		if task.State.Terminal() {
@@ -78,6 +79,11 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 				Reason: fmt.Sprintf("its task %d is %s", cur.TaskID, task.State)}
 		}
 		at := now(p.Now)
+		if task.Kind == store.KindCode && cur.Sequence == nil && task.State == store.TaskError {
+			var err error
+			out, err = s.resolveWorkflow(ctx, tx, p, cur, at)
+			return err
+		}
 		if cur.Sequence != nil && cur.State == store.StepError {
 			// A failed durable row no longer counts as unfinished (see
 			// RecordStep); count it back before the move counts it down.
@@ -103,6 +109,36 @@ func (s *Store) ResolveStep(ctx context.Context, p *store.ResolveStepParams) (*s
 		return nil, err
 	}
 	return out, nil
+}
+
+// resolveWorkflow resolves a failed code-first task as a whole, its driver
+// (cur) given the operator's results, which are the workflow's return
+// value: the task moves error → resolved_manually, finished. Settling it
+// as a step's resolve does would leave it in error (a durable failure it
+// recorded stays) or send it back to pending, where no one runs a resolved
+// driver: nothing else closes such a task (it is not cancelled, and a
+// retry of one past its deadline fails again at once). Its unfinished
+// durable rows (a sleep, an event wait) are cancelled; the failures it
+// recorded stay as they are, for the record.
+func (s *Store) resolveWorkflow(ctx context.Context, tx bun.IDB, p *store.ResolveStepParams, cur *store.Step, at time.Time) (*store.ResolveStepResult, error) {
+	st, _, err := s.moveStep(ctx, tx, p.StepID, cur.State, store.StepResolvedManually, orEmptyObject(p.Results), p.Metadata, at)
+	if err != nil {
+		return nil, err
+	}
+	meta := consequenceMeta(p.Metadata, "workflow resolved manually")
+	if err := s.cancelSteps(ctx, tx, cur.TaskID, []store.StepState{store.StepPending, store.StepInProgress}, meta, at); err != nil {
+		return nil, err
+	}
+	if _, err := s.moveTask(ctx, tx, &store.TransitionTaskParams{TaskID: cur.TaskID, From: store.TaskError, To: store.TaskResolvedManually, Metadata: meta}, at); err != nil {
+		return nil, err
+	}
+	if _, err := tx.NewRaw(`UPDATE tasker_tasks SET unfinished = 0 WHERE id = ?`, cur.TaskID).Exec(ctx); err != nil {
+		return nil, err
+	}
+	if err := wakeParents(ctx, tx, []int64{cur.TaskID}, at); err != nil {
+		return nil, err
+	}
+	return &store.ResolveStepResult{Step: st, Tasks: []store.TaskChange{{TaskID: cur.TaskID, From: store.TaskError, To: store.TaskResolvedManually}}}, nil
 }
 
 // moveStep is the compare-and-set of one step move, its audit row and its

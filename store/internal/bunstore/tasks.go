@@ -501,7 +501,7 @@ func (s *Store) TransitionTask(ctx context.Context, p *store.TransitionTaskParam
 		}
 		switch {
 		case p.To == store.TaskCancelled:
-			if err := s.cancelSteps(ctx, tx, p.TaskID, p.Metadata, now(p.Now)); err != nil {
+			if err := s.cancelSteps(ctx, tx, p.TaskID, unfinishedSteps, p.Metadata, now(p.Now)); err != nil {
 				return err
 			}
 			return wakeParents(ctx, tx, []int64{p.TaskID}, now(p.Now))
@@ -606,14 +606,17 @@ func (s *Store) currentTask(ctx context.Context, id int64) (*store.Task, error) 
 	return t, nil
 }
 
-// cancelSteps moves every unfinished step of a task to cancelled.
-func (s *Store) cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, meta store.JSON, at time.Time) error {
+// unfinishedSteps are the states of the steps a cancelled task cancels.
+var unfinishedSteps = []store.StepState{store.StepPending, store.StepInProgress, store.StepError}
+
+// cancelSteps moves every step of a task in one of states to cancelled.
+func (s *Store) cancelSteps(ctx context.Context, tx bun.IDB, taskID int64, states []store.StepState, meta store.JSON, at time.Time) error {
 	var cur []struct {
 		ID    int64           `bun:"id"`
 		State store.StepState `bun:"state"`
 	}
 	if err := tx.NewRaw("SELECT id, state FROM tasker_steps WHERE task_id = ? AND state IN (?) ORDER BY id",
-		taskID, bun.List([]store.StepState{store.StepPending, store.StepInProgress, store.StepError})).Scan(ctx, &cur); err != nil {
+		taskID, bun.List(states)).Scan(ctx, &cur); err != nil {
 		return err
 	}
 	var moves []stepMove
