@@ -490,9 +490,14 @@ type stepRow struct {
 	Error string
 	// Resolvable: an operator may resolve it (a failed step, or a
 	// pending one of a task that timed out; not of a finished task, as a
-	// failure its code-first workflow handled before completing; not a
-	// code-first workflow's driver, whose result only its code makes).
+	// failure its code-first workflow handled before completing; a
+	// code-first workflow's driver only once the task is in error, which
+	// closes it, and then none of its durable steps if it timed out: a
+	// retry of the task is refused).
 	Resolvable bool
+	// Closes: it is the driver of a code-first workflow in error, whose
+	// resolve closes the workflow with the results as its return value.
+	Closes bool
 }
 
 // typed is what an operator typed into a task page's form, shown again
@@ -554,9 +559,16 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 	rows := make([]stepRow, len(d.Steps))
 	for i, st := range d.Steps {
 		names[st.ID] = stepLabel(st)
-		rows[i] = stepRow{Step: *st, Label: stepLabel(st), Error: errorText(st.LastError, false),
-			Resolvable: (st.State == store.StepError || timedOut && st.State == store.StepPending) && !d.Task.State.Terminal() &&
-				!(d.Task.Kind == store.KindCode && st.Name == engine.DriverStep)}
+		rows[i] = stepRow{Step: *st, Label: stepLabel(st), Error: errorText(st.LastError, false)}
+		open := st.State == store.StepError || st.State == store.StepPending
+		switch code := d.Task.Kind == store.KindCode; {
+		case code && st.Name == engine.DriverStep:
+			rows[i].Closes = d.Task.State == store.TaskError && open
+			rows[i].Resolvable = rows[i].Closes
+		case code && timedOut: // its run is over: resolving its driver closes it
+		default:
+			rows[i].Resolvable = (st.State == store.StepError || timedOut && st.State == store.StepPending) && !d.Task.State.Terminal()
+		}
 	}
 	slices.SortStableFunc(rows, func(a, b stepRow) int { return seq(a.Sequence) - seq(b.Sequence) })
 	type event struct {

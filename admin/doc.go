@@ -24,6 +24,8 @@
 //	POST /api/tasks/{id}/cancel         {"reason":"…","force":false}            (operator)
 //	POST /api/tasks/{id}/retry                                                  (operator)
 //	POST /api/tasks/{id}/steps/{step}/resolve  {"results":…}                    (operator)
+//	                                    engine.Resolve; step "workflow" (engine.DriverStep) of a code-first workflow
+//	                                    in error closes it, with results as its return value
 //	POST /api/tasks/{id}/events         {"name":"…","key":"…","payload":…}       (operator)
 //	                                    answers "duplicate":true when the key was sent before (nothing changed)
 //	GET  /api/tokens                    the tokens, never their secrets          (admin)
@@ -51,7 +53,8 @@
 // code-first workflow's durable steps as their sequence —, why it is where
 // it is, its steps, their last errors with kind, code, context, stack and
 // diagnostics when recorded, the timeline of its transitions, and
-// Cancel/Retry buttons, a Resolve form per failed step and, for a
+// Cancel/Retry buttons, a Resolve form per failed step (for a code-first
+// workflow in error, its driver's, which closes it) and, for a
 // code-first workflow not finished, a form that sends it an event, for
 // operators), the workers, and the performance page (engine.Report of the
 // last hour, day or week, through the same cache as GET /api/report). An

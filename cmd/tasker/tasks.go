@@ -531,6 +531,9 @@ func newTasksCancelCmd() *cobra.Command {
 				if state.Terminal() && !force {
 					return fmt.Errorf("cannot cancel task %d: it is %s, and a finished task's record does not change by accident (--force withdraws it anyway)", id, state)
 				}
+				if state == store.TaskError && d.Task.Kind == store.KindCode {
+					return fmt.Errorf("cannot cancel task %d: it is in error, which is not cancelled; a code-first workflow in error is closed with its result: tasker tasks resolve %d %s --results JSON", id, id, engine.DriverStep)
+				}
 				var opts []engine.CancelOption
 				if force {
 					opts = append(opts, engine.Force())
@@ -581,7 +584,14 @@ func newTasksResolveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "resolve ID STEP",
 		Short: "mark a pending or failed step resolved_manually with the given results",
-		Args:  cobra.ExactArgs(2),
+		Long: `Mark a pending or failed step resolved_manually with the given results.
+
+The driver step ("` + engine.DriverStep + `") of a code-first workflow in error (failed, or
+past its WithWorkflowTimeout) resolves the workflow as a whole: --results
+is its return value (required), its unfinished durable steps and children
+are cancelled, and the task moves to resolved_manually. That is how such a
+task is closed: it is not cancelled, and one past its deadline not retried.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTaskID(args[0])
 			if err != nil {
@@ -603,6 +613,10 @@ func newTasksResolveCmd() *cobra.Command {
 				if s.State != store.StepPending && s.State != store.StepError {
 					return fmt.Errorf("cannot resolve step %s of task %d: it is %s, and only a pending or failed step can be resolved", step, id, s.State)
 				}
+				if d.Task.Kind == store.KindCode && step == engine.DriverStep && !cmd.Flags().Changed("results") {
+					// The default {} would become the workflow's return value.
+					return fmt.Errorf("cannot resolve step %s of task %d: its results are the workflow's return value: give them with --results", step, id)
+				}
 				if err := e.Resolve(cmd.Context(), id, step, json.RawMessage(results)); err != nil {
 					return operatorError("resolve", id, err)
 				}
@@ -623,7 +637,7 @@ func newTasksResolveCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&results, "results", "{}", "the step's results (JSON), handed to its dependants")
+	cmd.Flags().StringVar(&results, "results", "{}", "the step's results (JSON), handed to its dependants; for a code-first workflow's driver, its return value")
 	addDBFlag(cmd, &db)
 	return cmd
 }

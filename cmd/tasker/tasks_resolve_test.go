@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tasker-go/tasker/engine"
+	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
+)
+
+// tasks resolve ID workflow closes a code-first workflow in error with the
+// result given (--results, required: its default {} would become the
+// return value), and tasks cancel of such a task points there: no command
+// closed it (cancel refused it, resolve of its driver was refused).
+func TestTasksResolveClosesAFailedWorkflow(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "wf.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := engine.New(engine.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.RegisterWorkflow(e, "t/fails", func(*engine.WorkflowContext, int) (int, error) {
+		return 0, engine.Permanent(errors.New("no"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[int, int](ctx, e, "t/fails", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("RunOnce ran %d attempts, %v; want the driver's one", n, err)
+	}
+	id := fmt.Sprint(h.TaskID)
+	mustFail(t, "tasker tasks resolve "+id+" workflow --results JSON", "tasks", "cancel", id, "--db", db)
+	mustFail(t, "give them with --results", "tasks", "resolve", id, "workflow", "--db", db)
+	if d, err := st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskError {
+		t.Fatalf("after the refusals: %v; want the task still in error", err)
+	}
+	out := mustExecute(t, "tasks", "resolve", id, "workflow", "--results", "7", "--db", db)
+	wantMatch(t, out, `(?m)^task `+id+`: error → resolved_manually$`)
+	if got, err := h.Result(ctx); err != nil || got != 7 {
+		t.Fatalf("Result after tasks resolve = %d, %v; want 7", got, err)
+	}
+}
