@@ -26,8 +26,8 @@
 // the file, or a TASKER_ variable under a known section such as
 // TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
 // value of the wrong kind (a number, duration or preset with spaces around
-// it says so), an empty db, worker_id, execution.queues or
-// cache.distributed, a preset that does not exist and a second YAML
+// it says so, as a whole number with a sign or a leading zero does), an
+// empty db, worker_id, execution.queues or cache.distributed, a preset that does not exist and a second YAML
 // document in the file (after ---) are errors, all reported at once, each
 // naming the key and the file's line (or the variable).
 package cliconfig
@@ -128,6 +128,15 @@ func intField(p func(*engine.Config) *int) func(*Settings, value) error {
 		n, err := strconv.Atoi(v.s)
 		if err != nil || n < 0 {
 			return fmt.Errorf("%q is not a whole number ≥ 0", v.s)
+		}
+		// Digits only, as written in the variable and the file alike:
+		// 010 is 8 to a YAML 1.1 reader and was 10 here, and +4 or -0
+		// reads as another text than the number stored.
+		if v.s[0] == '+' || v.s[0] == '-' {
+			return fmt.Errorf("%q has a sign: write %d", v.s, n)
+		}
+		if len(v.s) > 1 && v.s[0] == '0' {
+			return fmt.Errorf("%q has a leading zero: write %d", v.s, n)
 		}
 		*p(&s.Config) = n
 		return nil
@@ -491,8 +500,9 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 					// A name that reads as a number keeps its text:
 					// worker_id: 007 is "007", not the number's "7". A
 					// number is read from its text as its variable's
-					// is: YAML took 010 as octal 8, and 0x10, 1_000
-					// and 4.0 as numbers a variable is refused for.
+					// is: YAML took 010 as octal 8 (refused, as its
+					// variable is), and 0x10, 1_000 and 4.0 as
+					// numbers a variable is refused for.
 					if t, ok := texts[path]; ok {
 						val.s = t
 					}

@@ -497,14 +497,9 @@ func TestOverriddenKeysLeftOutOfCrossKeyChecks(t *testing.T) {
 }
 
 // A whole number in the file is read from its text, as its variable's is:
-// YAML took max_concurrency: 010 as octal 8 (TASKER_…=010 is 10), and
-// 0x10, 0b11, 1_000 and 4.0 as numbers a variable of the same text is
-// refused for.
+// YAML took 0x10, 0b11, 1_000 and 4.0 as numbers a variable of the same
+// text is refused for.
 func TestNumbersReadAsTheirVariablesAre(t *testing.T) {
-	s, err := Parse("c.yaml", []byte("execution:\n  max_concurrency: 010\n"), nil)
-	if err != nil || s.Config.Execution.MaxConcurrency != 10 {
-		t.Fatalf("max_concurrency: 010 read as %+v (%v), want 10 as TASKER_EXECUTION_MAX_CONCURRENCY=010 is", s, err)
-	}
 	for _, v := range []string{"0x10", "0b11", "1_000", "4.0"} {
 		_, err := Parse("c.yaml", []byte("execution:\n  batch_size: "+v+"\n"), nil)
 		if want := `c.yaml:2: execution.batch_size: "` + v + `" is not a whole number ≥ 0`; err == nil || !strings.Contains(err.Error(), want) {
@@ -513,6 +508,37 @@ func TestNumbersReadAsTheirVariablesAre(t *testing.T) {
 		if _, err := Parse("", nil, []string{"TASKER_EXECUTION_BATCH_SIZE=" + v}); err == nil {
 			t.Errorf("TASKER_EXECUTION_BATCH_SIZE=%s accepted", v)
 		}
+	}
+}
+
+// A whole number is written as one, digits without a sign or a leading
+// zero, in the file and in a variable alike: max_concurrency: 010 was read
+// as 10 here where a YAML 1.1 reader takes it as octal 8, and +4 as 4.
+func TestNonCanonicalNumbersRefused(t *testing.T) {
+	for _, c := range []struct{ v, want string }{
+		{"010", `"010" has a leading zero: write 10`},
+		{"00", `"00" has a leading zero: write 0`},
+		{"+4", `"+4" has a sign: write 4`},
+		{"-0", `"-0" has a sign: write 0`},
+		{"+010", `"+010" has a sign: write 10`},
+	} {
+		_, err := Parse("c.yaml", []byte("execution:\n  max_concurrency: "+c.v+"\n"), nil)
+		if want := "c.yaml:2: execution.max_concurrency: " + c.want; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("max_concurrency: %s: %v, want an error saying %q", c.v, err, want)
+		}
+		_, err = Parse("", nil, []string{"TASKER_EXECUTION_BATCH_SIZE=" + c.v})
+		if want := "TASKER_EXECUTION_BATCH_SIZE: execution.batch_size: " + c.want; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("TASKER_EXECUTION_BATCH_SIZE=%s: %v, want an error saying %q", c.v, err, want)
+		}
+	}
+	// 0 and numbers written plainly are read.
+	s, err := Parse("c.yaml", []byte("execution:\n  min_concurrency: 0\n  max_concurrency: 10\n"), []string{"TASKER_EXECUTION_BATCH_SIZE=100"})
+	if err != nil || s.Config.Execution.MinConcurrency != 0 || s.Config.Execution.MaxConcurrency != 10 || s.Config.Execution.BatchSize != 100 {
+		t.Fatalf("plain numbers: %+v, %v", s, err)
+	}
+	// A negative number is still out of range, as it was.
+	if _, err := Parse("", nil, []string{"TASKER_EXECUTION_BATCH_SIZE=-4"}); err == nil || !strings.Contains(err.Error(), `"-4" is not a whole number ≥ 0`) {
+		t.Fatalf("batch size -4: %v", err)
 	}
 }
 
