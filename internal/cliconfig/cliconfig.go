@@ -27,9 +27,11 @@
 // TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
 // value of the wrong kind (a number, duration or preset with spaces around
 // it says so, as a whole number with a sign or a leading zero does), an
-// empty db, worker_id, execution.queues or cache.distributed, a preset that does not exist and a second YAML
-// document in the file (after ---) are errors, all reported at once, each
-// naming the key and the file's line (or the variable).
+// empty db, worker_id, execution.queues or cache.distributed, a key or a
+// section (retry:, retry: {}) with nothing in it, a preset that does not
+// exist and a second YAML document in the file (after ---) are errors, all
+// reported at once, each naming the key and the file's line (or the
+// variable).
 package cliconfig
 
 import (
@@ -450,6 +452,15 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 					problems = append(problems, fmt.Errorf("%s: %s: is a mapping of keys", at(path), path))
 					continue
 				}
+				if len(sub) == 0 {
+					// retry: or retry: {} (retry: $RETRY with RETRY
+					// unset) set nothing, without a word: refused as a
+					// key with no value is, and in the words of a
+					// template's empty retry.
+					problems = append(problems, fmt.Errorf("%s: %s: is empty: give %s, or leave %s out",
+						at(path), path, orList(knownUnder(path+".")), path))
+					continue
+				}
 				walk(sub, path+".")
 				continue
 			}
@@ -462,7 +473,7 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 				// "db:" with nothing after it (db: $DB from an unset
 				// variable) was taken as left out: the worker then
 				// created the demo's file, as db: "" did before it was
-				// refused. A section with no keys is still allowed.
+				// refused; a section with no keys is refused above.
 				problems = append(problems, fmt.Errorf("%s: %s: has no value: give one, or leave %s out", at(path), path, path))
 				continue
 			}
@@ -656,6 +667,14 @@ func knownUnder(prefix string) []string {
 		}
 	}
 	return out
+}
+
+// orList is names as "a", "a or b", "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func envUnder(section string) []string {

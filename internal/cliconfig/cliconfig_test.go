@@ -303,8 +303,26 @@ func TestEmptyWorkerIDAndQueuesRefused(t *testing.T) {
 			t.Errorf("null worker_id and queues: %v, want an error saying %q", err, want)
 		}
 	}
-	if s, err := Parse("c.yaml", []byte("execution:\n"), nil); err != nil || s.Config.WorkerID != "" || s.Config.Execution.Queues != nil {
-		t.Fatalf("an empty section: %+v, %v", s, err)
+}
+
+// A section with no keys (retry:, retry: {}, as retry: $RETRY reads with
+// RETRY unset) is refused naming it and its line, as a key with no value
+// is: it set nothing, without a word.
+func TestEmptySectionRefused(t *testing.T) {
+	for _, c := range []struct{ data, want string }{
+		{"retry:\n", `c.yaml:1: retry: is empty: give base or max, or leave retry out`},
+		{"db: x\nretry: {}\n", `c.yaml:2: retry: is empty`},
+		{"execution:\n", `c.yaml:1: execution: is empty: give min_concurrency, max_concurrency, batch_size, `},
+		{"predictive_retry: ~\n", `c.yaml:1: predictive_retry: is empty`},
+		{"cache: {}\n", `c.yaml:1: cache: is empty: give distributed, or leave cache out`},
+	} {
+		if _, err := Parse("c.yaml", []byte(c.data), nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q): %v, want an error saying %q", c.data, err, c.want)
+		}
+	}
+	// With a key, a section is read.
+	if s, err := Parse("c.yaml", []byte("retry:\n  base: 2s\n"), nil); err != nil || s.Config.Retry.Base != 2*time.Second {
+		t.Fatalf("retry with base: %+v, %v", s, err)
 	}
 }
 
