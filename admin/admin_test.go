@@ -831,6 +831,38 @@ func TestListTasksWorkflowFilter(t *testing.T) {
 	}
 }
 
+// TestPaddedFiltersRefused: a workflow or queue filter of the task list, and a namespace or workflow filter of the report, with spaces
+// around it is refused (400, naming the parameter), on the API and the
+// dashboard alike, as a padded since, cursor or state item is; before,
+// ?queue=%20default or ?workflow=shop/fanout%20 matched nothing, answered
+// 200 with an empty list.
+func TestPaddedFiltersRefused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	v.start(1)
+	for path, want := range map[string]string{
+		"/api/tasks?queue=%20default":         `queue " default" has spaces around it: write "default"`,
+		"/api/tasks?workflow=shop/fanout%20":  `workflow "shop/fanout " has spaces around it: write "shop/fanout"`,
+		"/ui/tasks?queue=default%09":          `queue "default\t" has spaces around it: write "default"`,
+		"/ui/tasks?workflow=%20shop/fanout":   `workflow " shop/fanout" has spaces around it: write "shop/fanout"`,
+		"/ui/tasks?queue=%20":                 `queue " " is blank: leave it empty for any queue`,
+		"/api/report?namespace=%20shop":       `namespace " shop" has spaces around it: write "shop"`,
+		"/api/report?workflow=shop/fanout%20": `workflow "shop/fanout " has spaces around it: write "shop/fanout"`,
+		"/ui/performance?namespace=shop%20":   `namespace "shop " has spaces around it: write "shop"`,
+	} {
+		if strings.HasPrefix(path, "/ui/") {
+			if code, page := v.page("GET", path, vw, nil); code != http.StatusBadRequest || !strings.Contains(page, want) {
+				t.Errorf("GET %s: %d, want 400 containing %q", path, code, want)
+			}
+		} else if code, body := v.do("GET", path, vw, ""); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
+			t.Errorf("GET %s: %d %v, want 400 containing %q", path, code, body, want)
+		}
+	}
+	if code, body := v.do("GET", "/api/tasks?queue=default&workflow=shop/fanout", vw, ""); code != http.StatusOK || len(body["tasks"].([]any)) != 1 {
+		t.Fatalf("queue=default&workflow=shop/fanout: %d %v, want the task", code, body)
+	}
+}
+
 // TestEmptyParametersRefused: limit, cursor, since and until on
 // GET /api/tasks, and since on GET /api/report, given empty are refused
 // (400, naming them), as are the same on the dashboard's pages and an

@@ -46,6 +46,9 @@ func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
 			return nil, badRequest("%s %q is empty: give %s, or leave %s out for every workflow", f.name, v, f.want, f.name)
 		}
 	}
+	if err := padded(q, "namespace", "workflow"); err != nil {
+		return nil, err
+	}
 	// A namespace has no '/' or '@' (engine.Template): one with them
 	// matches nothing, and is most likely a workflow given as namespace.
 	ns := q.Get("namespace")

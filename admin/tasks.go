@@ -402,6 +402,9 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principa
 // list form sends them so; the API refuses them before); since, until, cursor and limit given empty are refused,
 // not taken as absent.
 func listParams(q url.Values) (*store.ListTasksParams, error) {
+	if err := padded(q, "workflow", "queue"); err != nil {
+		return nil, err
+	}
 	p := &store.ListTasksParams{Queue: q.Get("queue")}
 	var err error
 	if v := q.Get("state"); v != "" {
@@ -464,4 +467,22 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 		}
 	}
 	return p, nil
+}
+
+// padded refuses (errBadRequest) the first of names given in q with spaces
+// around it, as a padded since or cursor is: a name filter matches exactly,
+// so ?queue=%20default listed nothing, answered 200. Only blanks is refused
+// too; the dashboard's forms reach it, the API refusing it as empty before.
+func padded(q url.Values, names ...string) error {
+	for _, name := range names {
+		v := q.Get(name)
+		switch t := strings.TrimSpace(v); {
+		case t == v:
+		case t == "":
+			return badRequest("%s %q is blank: leave it empty for any %s", name, v, name)
+		default:
+			return badRequest("%s %q has spaces around it: write %q", name, v, t)
+		}
+	}
+	return nil
 }
