@@ -122,10 +122,12 @@ type ScheduleInfo struct {
 // the tick's time, so a tick fired twice — by a leader that died before it
 // recorded its progress and the one that took over — is one task.
 //
-// The schedule is stored under id. Calling Schedule again with the same
-// definition changes nothing (declare schedules at every start-up); with a
-// different one, it replaces the definition and its next tick is counted
-// from now; a paused schedule stays paused. Redefined to run another
+// The schedule is stored under id, its spec trimmed and its fields one
+// space apart (ScheduleInfo.Spec), as it is read: " @every 1m" is
+// "@every 1m". Calling Schedule again with the same definition changes
+// nothing (declare schedules at every start-up); with a different one, it
+// replaces the definition and its next tick is counted from now; a paused
+// schedule stays paused. Redefined to run another
 // workflow (not another version of the same), it has no last run yet: the
 // overlap policy does not wait on, or cancel, the runs of the one before.
 // Bad specs (a spec no date matches, such as "0 0 30 2 *", a step past its
@@ -263,7 +265,9 @@ func (e *Engine) scheduleDef(id, spec, workflow string, input any, opts Schedule
 	if err != nil {
 		return nil, err
 	}
-	return &store.Schedule{ID: id, Workflow: workflow, Spec: spec, Timezone: tz, Input: doc,
+	// Stored as it is read: written with other spaces, it is the same
+	// definition (sameDefinition), whose next tick a redeploy keeps.
+	return &store.Schedule{ID: id, Workflow: workflow, Spec: schedule.Canonical(spec), Timezone: tz, Input: doc,
 		Overlap: string(overlap), CatchUpWindow: window, Jitter: opts.Jitter}, nil
 }
 
@@ -316,8 +320,10 @@ func (e *Engine) firstTick(sc *store.Schedule) time.Time {
 	return spec.Next(e.clk.Now())
 }
 
+// sameDefinition compares the specs as read: a row stored before specs were
+// stored canonical may hold one as written.
 func sameDefinition(a, b *store.Schedule) bool {
-	return a.Workflow == b.Workflow && a.Spec == b.Spec && a.Timezone == b.Timezone && string(a.Input) == string(b.Input) &&
+	return a.Workflow == b.Workflow && schedule.Canonical(a.Spec) == schedule.Canonical(b.Spec) && a.Timezone == b.Timezone && string(a.Input) == string(b.Input) &&
 		a.Overlap == b.Overlap && a.CatchUpWindow == b.CatchUpWindow && a.Jitter == b.Jitter
 }
 

@@ -692,3 +692,47 @@ func TestScheduleFiringPastFiveYears(t *testing.T) {
 		t.Fatalf("a spec no date matches: %v, want ErrInvalidSchedule saying it never fires", err)
 	}
 }
+
+// A spec is stored as Parse reads it, trimmed and its fields one space
+// apart: " @every 1m" and "@every 1m" are one definition, and declaring
+// either again keeps the next tick. It was stored as written, so a
+// redeploy that wrote it otherwise was a redefinition, and the ticks it
+// was catching up on were dropped. A row stored before, as written, is
+// the same definition too.
+func TestScheduleSpecStoredCanonical(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	t0 := env.Clock.Now()
+	for _, c := range []struct{ id, spec, want string }{
+		{"every", " @every 1m\t", "@every 1m"},
+		{"cron", "0  3 * *\t*", "0 3 * * *"},
+		{"zoned", "CRON_TZ=Europe/Paris 0  3 * * * ", "CRON_TZ=Europe/Paris 0 3 * * *"},
+	} {
+		info, err := env.Schedule(ctx, c.id, c.spec, "t/tick", "x", engine.ScheduleOptions{})
+		must(t, err)
+		if info.Spec != c.want {
+			t.Errorf("Schedule(%q): spec %q, want %q", c.spec, info.Spec, c.want)
+		}
+	}
+	// Not fired for two minutes: the schedule is catching up from t0+1m.
+	env.Clock.Advance(2 * time.Minute)
+	for _, spec := range []string{"@every 1m", " @every  1m"} {
+		info, err := env.Schedule(ctx, "every", spec, "t/tick", "x", engine.ScheduleOptions{})
+		must(t, err)
+		if want := t0.Add(time.Minute); !info.NextFireAt.Equal(want) {
+			t.Errorf("declared again as %q: next tick %s, want %s (unchanged)", spec, info.NextFireAt, want)
+		}
+	}
+	// A row stored as written before.
+	sc, err := env.Store.GetSchedule(ctx, "every")
+	must(t, err)
+	sc.Spec = " @every 1m"
+	if ok, err := env.Store.UpdateSchedule(ctx, sc); err != nil || !ok {
+		t.Fatalf("padding the stored spec: %v, %v", ok, err)
+	}
+	info, err := env.Schedule(ctx, "every", "@every 1m", "t/tick", "x", engine.ScheduleOptions{})
+	must(t, err)
+	if want := t0.Add(time.Minute); !info.NextFireAt.Equal(want) {
+		t.Errorf("a row stored as written, declared again: next tick %s, want %s (unchanged)", info.NextFireAt, want)
+	}
+}

@@ -73,6 +73,12 @@ func Parse(spec, tz string) (Spec, error) {
 	return Spec{cron: s, loc: loc}, nil
 }
 
+// Canonical is spec as Parse reads it: trimmed, its fields one space apart
+// (robfig/cron splits them at any run of white space). For a spec Parse
+// takes, Parse(Canonical(spec)) ticks as Parse(spec) does; Engine.Schedule
+// stores it, so that " @every 1m" and "@every 1m" are one definition.
+func Canonical(spec string) string { return strings.Join(strings.Fields(spec), " ") }
+
 // fields are a cron spec's fields, seconds first, with their ranges.
 var fields = []struct {
 	name   string

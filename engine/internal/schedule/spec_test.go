@@ -216,3 +216,32 @@ func TestCheckFieldsRefusesAnEmptyListItem(t *testing.T) {
 		}
 	}
 }
+
+// Canonical is a spec as Parse reads it: a spec written with other spaces
+// ticks as its canonical form does.
+func TestCanonicalTicksAsWritten(t *testing.T) {
+	after := mustTime(t, "2026-01-05T12:34:56Z")
+	for _, c := range []struct{ spec, want string }{
+		{" @every 1m\t", "@every 1m"},
+		{"@every   90s", "@every 90s"},
+		{"0  3 * *\t*", "0 3 * * *"},
+		{"30\t*/15 * * * * ", "30 */15 * * * *"},
+		{"CRON_TZ=America/New_York  0 9 * * *", "CRON_TZ=America/New_York 0 9 * * *"},
+		{" @daily ", "@daily"},
+	} {
+		if got := Canonical(c.spec); got != c.want {
+			t.Errorf("Canonical(%q) = %q, want %q", c.spec, got, c.want)
+		}
+		written, err := Parse(c.spec, "")
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", c.spec, err)
+		}
+		canon, err := Parse(c.want, "")
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", c.want, err)
+		}
+		if a, b := written.Next(after), canon.Next(after); !a.Equal(b) {
+			t.Errorf("%q ticks at %s, its canonical form %q at %s", c.spec, a, c.want, b)
+		}
+	}
+}
