@@ -116,7 +116,11 @@ type ScheduleInfo struct {
 // @weekly, @monthly, @yearly), or "@every <duration>": a fixed interval of
 // whole seconds counted from the Unix epoch (so "@every 1h" fires on the
 // hour in every process alike); a CRON_TZ= or TZ= prefix before it is
-// refused.
+// refused. As in cron (robfig/cron reads it), a spec that restricts both
+// day of month and day of week fires on a day that matches EITHER:
+// "0 0 29 2 1" fires on 29 February and on every Monday in February, and
+// "0 0 13 * 5" on every 13th and every Friday, not on Friday the 13th
+// alone (for that, fire on Fridays and let the workflow check the date).
 //
 // Each tick starts exactly one task: its identity is the schedule's id and
 // the tick's time, so a tick fired twice — by a leader that died before it

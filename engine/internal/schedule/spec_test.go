@@ -30,6 +30,11 @@ func TestSpecNext(t *testing.T) {
 		{"@daily", "", "2026-01-05T12:00:00Z", "2026-01-06T00:00:00Z"}, // UTC, not the machine's zone
 		// The spring-forward day in Paris: 02:30 does not exist that night.
 		{"30 2 * * *", "Europe/Paris", "2026-03-28T12:00:00Z", "2026-03-30T00:30:00Z"},
+		// Day of month and day of week both restricted: either matching
+		// fires, as in cron (documented on Engine.Schedule): Monday 2
+		// February, not 29 February only.
+		{"0 0 29 2 1", "", "2026-01-01T00:00:00Z", "2026-02-02T00:00:00Z"},
+		{"0 0 13 * 5", "", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"}, // Friday 2, not Friday 13
 	} {
 		s, err := Parse(c.spec, c.tz)
 		if err != nil {
