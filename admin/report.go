@@ -8,10 +8,6 @@ import (
 	"github.com/tasker-go/tasker/engine"
 )
 
-// maxReportWindow bounds ?since: a report reads the window and the one
-// before it.
-const maxReportWindow = 31 * 24 * time.Hour
-
 // report: GET /api/report?since=1h&namespace=&workflow=: engine.Report of
 // the tasks created in the last since (default 1h). The window ends at
 // the end of the current minute, so the requests of one minute share one
@@ -34,8 +30,9 @@ func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
 	since := time.Hour
 	if v := q.Get("since"); q.Has("since") {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Minute || d > maxReportWindow {
-			return nil, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, maxReportWindow)
+		// At most engine.MaxReportWindow, which the engine refuses past.
+		if err != nil || d < time.Minute || d > engine.MaxReportWindow {
+			return nil, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, engine.MaxReportWindow)
 		}
 		since = d
 	}

@@ -136,13 +136,20 @@ type Trend struct {
 	Change float64 `json:"change"`
 }
 
+// MaxReportWindow is the longest window Report takes: it reads the window
+// and the one before it, so a longer one reads (and caches) more than a
+// report is for, and one from the zero time every task twice. The admin
+// API's since and the CLI's report --since are held to it.
+const MaxReportWindow = 31 * 24 * time.Hour
+
 // Report computes the performance report of the tasks created in
 // [from, to). Reports go through the engine's cache (family "report"):
 // the same window and filter asked again within the TTL is served from it
 // (Cached, with its GeneratedAt), so callers that want sharing align
 // their windows (the admin API ends its at the end of the current minute).
 // A window that ends in the future counts its throughput over the part
-// that has passed.
+// that has passed; one that starts in the future, or is longer than
+// MaxReportWindow, is refused (store.ErrInvalid).
 func (e *Engine) Report(ctx context.Context, from, to time.Time, filter ReportFilter) (*Report, error) {
 	p := &store.ReportParams{From: from, To: to, Namespace: filter.Namespace}
 	// A namespace has no '/' or '@' (Template refuses them): one with them
@@ -159,6 +166,15 @@ func (e *Engine) Report(ctx context.Context, from, to time.Time, filter ReportFi
 	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
+	}
+	// Refused here as the admin API and the CLI refuse the since that
+	// would make them (their windows end now, or with the current minute).
+	window := fmt.Sprintf("window %s to %s", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	if d := to.Sub(from); d > MaxReportWindow {
+		return nil, fmt.Errorf("report: %s is longer than %s (MaxReportWindow): it is read with the window before it; report on a shorter one: %w", window, MaxReportWindow, store.ErrInvalid)
+	}
+	if now := e.clk.Now(); from.After(now) {
+		return nil, fmt.Errorf("report: %s is entirely in the future (now %s): no task was created in it yet: %w", window, now.UTC().Format(time.RFC3339), store.ErrInvalid)
 	}
 	co := e.coordinate(ctx)
 	var c cachex.Cache

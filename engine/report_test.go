@@ -274,3 +274,37 @@ func TestEmptyReportListsAreEmptyNotNull(t *testing.T) {
 		}
 	}
 }
+
+// A window Report cannot report on is refused, naming it, as the admin
+// API and the CLI refuse the since that would make it: one entirely in the
+// future (no task was created in it yet: an empty report, and a trend
+// against a window that had not passed either), and one longer than
+// MaxReportWindow (the report reads it and the one before it: a window
+// from the zero year read every task twice). Both were accepted.
+func TestReportRefusesAFutureOrUnboundedWindow(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	t.Cleanup(func() { _ = env.Close() })
+	ctx := context.Background()
+	now := env.Clock.Now()
+	for _, c := range []struct {
+		from, to time.Time
+		want     string
+	}{
+		{now.Add(time.Second), now.Add(time.Hour), "is entirely in the future"},
+		{now.Add(24 * time.Hour), now.Add(25 * time.Hour), "is entirely in the future"},
+		{now.Add(-engine.MaxReportWindow - time.Minute), now, "is longer than 744h0m0s (MaxReportWindow)"},
+		{time.Unix(1, 0), now, "is longer than 744h0m0s"},
+	} {
+		_, err := env.Report(ctx, c.from, c.to, engine.ReportFilter{})
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.from.UTC().Format(time.RFC3339)) {
+			t.Errorf("Report(%s, %s): %v, want store.ErrInvalid saying %q and naming the window", c.from, c.to, err, c.want)
+		}
+	}
+	// The longest window, one starting now, and one ending in the future
+	// (the admin API's ends with the current minute) are reported.
+	for _, w := range [][2]time.Time{{now.Add(-engine.MaxReportWindow), now}, {now, now.Add(time.Hour)}, {now.Add(-time.Hour), now.Add(time.Minute)}} {
+		if _, err := env.Report(ctx, w[0], w[1], engine.ReportFilter{}); err != nil {
+			t.Errorf("Report(%s, %s): %v", w[0], w[1], err)
+		}
+	}
+}

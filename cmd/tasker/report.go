@@ -29,12 +29,12 @@ bottlenecks come from the most recent 1000 tasks of the window (counts are
 exact). It opens the database read-only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The bounds of GET /api/report's since (admin's
-			// maxReportWindow): 1ms for 1m reported nothing, and
+			// The bounds of GET /api/report's since (at most
+			// engine.MaxReportWindow): 1ms for 1m reported nothing, and
 			// 2562047h read every task twice (the window and the one
 			// before it), without a word.
-			if since < minReportWindow || since > maxReportWindow {
-				return fmt.Errorf("--since %s is not between %s and %s (say 1h, 30m or 168h)", since, minReportWindow, maxReportWindow)
+			if since < minReportWindow || since > engine.MaxReportWindow {
+				return fmt.Errorf("--since %s is not between %s and %s (say 1h, 30m or 168h)", since, minReportWindow, engine.MaxReportWindow)
 			}
 			if err := errors.Join(refuseBlankFilter(cmd, "namespace", "a namespace"), refuseBlankFilter(cmd, "workflow", "namespace/name")); err != nil {
 				return err
@@ -110,12 +110,9 @@ type reportHealthJSON struct {
 	OldestReady time.Duration `json:"oldest_ready"`
 }
 
-// minReportWindow and maxReportWindow bound report --since, as admin's
-// GET /api/report bounds its since.
-const (
-	minReportWindow = time.Minute
-	maxReportWindow = 31 * 24 * time.Hour
-)
+// minReportWindow and engine.MaxReportWindow bound report --since, as
+// admin's GET /api/report bounds its since.
+const minReportWindow = time.Minute
 
 func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 
