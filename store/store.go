@@ -151,7 +151,7 @@ type Store interface {
 	// code-first workflow that continued as new: its next run reads what
 	// the last did not), but for one To holds already (the same name and
 	// key: the same event), and reports how many it moved (ErrNotFound:
-	// no task From). It serialises with a SendEvent to From (see there):
+	// no task From, or no task To). It serialises with a SendEvent to From (see there):
 	// it moves an event sent and committed while it waited.
 	MoveEvents(ctx context.Context, p *MoveEventsParams) (int, error)
 

@@ -624,6 +624,13 @@ func testMoveEvents(t *testing.T, b *bundle) {
 	}
 	_, err := b.s.MoveEvents(b.ctx, &store.MoveEventsParams{From: to + 1000, To: to})
 	wantErr(t, err, store.ErrNotFound, fmt.Sprintf("task %d", to+1000))
+	// No task To, with events to move or none: ErrNotFound naming it, and
+	// nothing moved (it was a foreign key's error, and only with events).
+	empty := b.create(t, chain("a")).Task.ID
+	for _, f := range []int64{from, empty} {
+		_, err = b.s.MoveEvents(b.ctx, &store.MoveEventsParams{From: f, To: to + 2000})
+		wantErr(t, err, store.ErrNotFound, fmt.Sprintf("task %d", to+2000))
+	}
 	n, err := b.s.MoveEvents(b.ctx, &store.MoveEventsParams{From: from, To: to})
 	if err != nil || n != 2 {
 		t.Fatalf("MoveEvents = %d, %v; want tick 2 and other moved", n, err)

@@ -83,6 +83,15 @@ func (s *Store) MoveEvents(ctx context.Context, p *store.MoveEventsParams) (int,
 		if err := lockTask(ctx, tx, s.d, p.From); err != nil {
 			return err
 		}
+		// No task To was a foreign key's error (SQLite's no sentinel),
+		// and only with events to move: with none, nothing was said.
+		var ids []int64
+		if err := tx.NewRaw("SELECT id FROM tasker_tasks WHERE id = ?", p.To).Scan(ctx, &ids); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return fmt.Errorf("task %d: %w", p.To, store.ErrNotFound)
+		}
 		res, err := tx.NewRaw(`UPDATE tasker_events SET task_id = ?1
 			WHERE task_id = ?0 AND consumed_at IS NULL
 				AND NOT EXISTS (SELECT 1 FROM tasker_events e WHERE e.task_id = ?1 AND e.name = tasker_events.name AND e.key = tasker_events.key)`,
