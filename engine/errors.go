@@ -115,7 +115,8 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 func Permanent(err error) error { return &PermanentError{Err: err} }
 
 // PanicError is what a handler's panic becomes: the step fails (retryably)
-// and the worker lives on.
+// and the worker lives on. A panic is a bug of the binary, not a failure of
+// the step's DependentSystem: its breaker does not count it.
 type PanicError struct {
 	Value any    // what the handler panicked with
 	Stack string // the goroutine's stack at the panic

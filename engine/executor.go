@@ -91,7 +91,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	var sc *StepContext
 	res := attempt.Run(ctx, timeout, func(runCtx context.Context) (any, error) {
 		if !found {
-			return nil, fmt.Errorf("no handler %q is registered in this process", st.Handler)
+			return nil, &noHandlerError{handler: st.Handler}
 		}
 		if cerr != nil {
 			return nil, Permanent(cerr)
@@ -184,6 +184,14 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 
 // stepKey is a DAG step's idempotency key: stable across its attempts.
 func stepKey(taskID int64, step string) string { return strconv.FormatInt(taskID, 10) + ":" + step }
+
+// noHandlerError is the failure of a step claimed by a worker that has no
+// handler of its name: the worker's, not the system's the step calls.
+type noHandlerError struct{ handler string }
+
+func (e *noHandlerError) Error() string {
+	return fmt.Sprintf("no handler %q is registered in this process", e.handler)
+}
 
 // workflowTimeout is the failure of a task past its WithWorkflowTimeout.
 func workflowTimeout(taskID int64, deadline time.Time) error {

@@ -254,7 +254,7 @@ const breakerRecheck = time.Second
 // the system for every worker sharing the cache. It returns the pause
 // that is in force, so the step's own retry waits at least as long. The
 // attempt's probe (systemHold) is counted, or given back when the error
-// says nothing of the system.
+// says nothing of the system (aboutTheSystem).
 func (e *Engine) systemResult(ctx context.Context, system string, probe cachex.Probe, err error) time.Duration {
 	if system == "" {
 		return 0
@@ -267,9 +267,7 @@ func (e *Engine) systemResult(ctx context.Context, system string, probe cachex.P
 	if co == nil {
 		return 0
 	}
-	var perm *PermanentError
-	// A permanent error (bad request) says nothing about the system's load.
-	if errors.As(err, &perm) {
+	if !aboutTheSystem(err) {
 		probe.Release()
 	} else if rerr := co.gate.Record(ctx, system, err == nil); rerr != nil {
 		e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
@@ -288,4 +286,17 @@ func (e *Engine) systemResult(ctx context.Context, system string, probe cachex.P
 		return until.Sub(e.clk.Now())
 	}
 	return 0
+}
+
+// aboutTheSystem reports whether an attempt's error (nil for a success)
+// says anything of the system the step calls, and so feeds its breaker. A
+// permanent error (a bad request), a handler's panic (a bug of this
+// binary) and a step this worker has no handler for (a deployment without
+// it) do not: counted, one binary's bug would open the breaker for every
+// worker sharing the cache.
+func aboutTheSystem(err error) bool {
+	var perm *PermanentError
+	var pe *PanicError
+	var nh *noHandlerError
+	return !errors.As(err, &perm) && !errors.As(err, &pe) && !errors.As(err, &nh)
 }

@@ -119,7 +119,10 @@ type StepTemplate struct {
 	// refuses).
 	Config any
 	// DependentSystem names the external system the step calls (UTF-8,
-	// no NUL byte).
+	// no NUL byte): its attempts share the system's pause and circuit
+	// breaker (see WithStepDependentSystem). Every attempt's outcome feeds
+	// the breaker, but for a PermanentError, a panic and a claim by a
+	// worker without the step's handler: they say nothing of the system.
 	DependentSystem string
 }
 

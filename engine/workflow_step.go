@@ -129,7 +129,9 @@ func WithStepTimeout(d time.Duration) StepOption {
 // each attempt, the wait using no attempt: a hold of up to 100 ms is
 // waited out in the running workflow, a longer one suspends the workflow
 // until it ends (Explain reports ExplainSystemPaused). Each attempt's
-// outcome feeds the breaker, a RetryAfter pauses the system, and the
+// outcome feeds the breaker, but for a PermanentError (a bad request), a
+// panic (a bug of this binary) and a step no handler here serves, which
+// say nothing of the system; a RetryAfter pauses the system, and the
 // step's retry never comes before a pause ends. The back-off is this
 // process's, or every process's sharing Config.Cache's distributed
 // backend.
