@@ -24,7 +24,7 @@ import (
 // attempts, a result over Config.MaxPayloadBytes, and a busy connection
 // pool. Config.DiagnosisRules adds yours.
 type Diagnosis struct {
-	Class       string         `json:"class,omitempty"` // the error's class, as BackoffDecision.ErrorClass
+	Class       string         `json:"class,omitempty"` // the error's class, as BackoffDecision.ErrorClass ("unknown" included)
 	Rules       []string       `json:"rules,omitempty"`
 	Insights    []string       `json:"insights,omitempty"`
 	Suggestions []string       `json:"suggestions,omitempty"`
@@ -127,7 +127,7 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 		facts.Timeout = e.cfg.Execution.DefaultTimeout
 	}
 	res := diagnose.Apply(e.rules, facts)
-	d := &Diagnosis{Class: string(class), Rules: res.Rules, Insights: res.Insights, Suggestions: res.Suggestions,
+	d := &Diagnosis{Class: class.Name(), Rules: res.Rules, Insights: res.Insights, Suggestions: res.Suggestions,
 		System: SystemSnapshot{PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation, Pressure: pressureName,
 			Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency}}
 	return d

@@ -286,3 +286,33 @@ func TestDiagnosisOfAnOversizedResult(t *testing.T) {
 		t.Fatalf("durable step's diagnosis %+v, want the payload_too_large rule", d)
 	}
 }
+
+// A retried failure's Diagnosis.Class is its BackoffDecision.ErrorClass,
+// as documented: "unknown" for an error no class fits, which the diagnosis
+// left empty (and its JSON omitted).
+func TestDiagnosisClassIsTheBackoffsErrorClass(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	fails := map[string]error{"odd": errQuota, "down": errors.New("503 Service Unavailable")}
+	for name, err := range fails {
+		must(t, env.HandleFunc(name, func(*engine.StepContext) (any, error) { return nil, err }))
+		must(t, env.Register(&engine.Template{Namespace: "d", Name: name, PredictiveRetry: true, Steps: []engine.StepTemplate{
+			{Name: "s", Handler: name, RetryLimit: 3, Backoff: retry.Policy{Base: time.Minute, Max: time.Hour}}}}))
+	}
+	ctx := context.Background()
+	for name, want := range map[string]string{"odd": "unknown", "down": "http_5xx"} {
+		h, err := env.Start(ctx, "d/"+name, nil)
+		must(t, err)
+		if _, err := env.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := env.Explain(ctx, h.TaskID)
+		must(t, err)
+		s := ex.Steps[0]
+		if s.Diagnosis == nil || s.Backoff == nil {
+			t.Fatalf("%s: diagnosis %+v, backoff %+v; want both", name, s.Diagnosis, s.Backoff)
+		}
+		if s.Diagnosis.Class != s.Backoff.ErrorClass || s.Diagnosis.Class != want {
+			t.Errorf("%s: Diagnosis.Class %q, BackoffDecision.ErrorClass %q; want both %q", name, s.Diagnosis.Class, s.Backoff.ErrorClass, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tasker-go/tasker/engine/internal/errclass"
 	"github.com/tasker-go/tasker/engine/internal/predict"
 	"github.com/tasker-go/tasker/store"
 )
@@ -265,6 +266,10 @@ func decodeFailure(doc []byte) *StepError {
 	var d failureDoc
 	if err := json.Unmarshal(doc, &d); err != nil || d.Kind == "" {
 		return &StepError{Kind: KindError, Message: string(doc)}
+	}
+	if d.Diagnosis != nil && d.Diagnosis.Class == "" {
+		// Recorded before the unknown class was named: it left it empty.
+		d.Diagnosis.Class = errclass.Unknown.Name()
 	}
 	return &StepError{Step: d.Step, Sequence: d.Sequence, Attempt: d.Attempt, Kind: d.Kind, Code: d.Code, Message: d.Message, Stack: d.Stack, Context: d.Context,
 		Diagnosis: d.Diagnosis, Backoff: backoffFrom(d.Backoff)}

@@ -28,7 +28,7 @@ func TestErrorWhoseStatusCodePanics(t *testing.T) {
 		t.Fatalf("task %s after %d attempts; want error after 2", d.Task.State, len(*at))
 	}
 	f := lastFailure(t, env, id)
-	if !strings.Contains(f.Message, "api call failed") || f.Diagnosis == nil || f.Diagnosis.Class != "" {
-		t.Fatalf("failure %+v (diagnosis %+v); want the error recorded, of no class", f, f.Diagnosis)
+	if !strings.Contains(f.Message, "api call failed") || f.Diagnosis == nil || f.Diagnosis.Class != "unknown" {
+		t.Fatalf("failure %+v (diagnosis %+v); want the error recorded, of the unknown class", f, f.Diagnosis)
 	}
 }

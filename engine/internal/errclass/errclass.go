@@ -40,6 +40,15 @@ const (
 	Programming Class = "programming"
 )
 
+// Name is the class as failures record it: "unknown" for Unknown, whose
+// value is empty.
+func (c Class) Name() string {
+	if c == Unknown {
+		return "unknown"
+	}
+	return string(c)
+}
+
 // StatusCoder is an error that carries an HTTP status (the convention of
 // many HTTP client libraries).
 type StatusCoder interface{ StatusCode() int }

@@ -117,11 +117,7 @@ func Decide(in Inputs) Decision {
 	if hi <= 0 {
 		hi = DefaultMax
 	}
-	class := string(in.Class)
-	if class == "" {
-		class = "unknown"
-	}
-	d := Decision{BaseMS: in.Base.Milliseconds(), ErrorClass: class, ErrorFactor: ErrorFactor(in.Class),
+	d := Decision{BaseMS: in.Base.Milliseconds(), ErrorClass: in.Class.Name(), ErrorFactor: ErrorFactor(in.Class),
 		Pressure: in.Pressure.String(), PressureFactor: PressureFactor(in.Pressure),
 		HistoryAttempts: in.Attempts, HistorySuccess: in.Succeeded, HistoryFactor: HistoryFactor(in.Succeeded, in.Attempts)}
 	if in.NoPressure {
