@@ -64,3 +64,28 @@ func TestOversizedResultFailureIsErrPayloadTooLarge(t *testing.T) {
 		t.Errorf("a permanent error's task failure %v (%v) matches ErrPayloadTooLarge", o.Err(), err)
 	}
 }
+
+// Inside the workflow, the error engine.Step returns for the same failure
+// matches ErrPayloadTooLarge as the task's does (and ErrStepFailed still):
+// a workflow author testing errors.Is(err, engine.ErrPayloadTooLarge) to
+// take another path got false.
+func TestDurableStepFailedErrorIsErrPayloadTooLarge(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{MaxPayloadBytes: 1024}})
+	type seen struct{ TooLarge, StepFailed, Timeout bool }
+	must(t, engine.RegisterWorkflow(env.Engine, "t/bigcaught", func(wctx *engine.WorkflowContext, _ int) (seen, error) {
+		_, err := engine.Step(wctx, "s", func(context.Context) (string, error) { return strings.Repeat("x", 2048), nil })
+		if err == nil {
+			return seen{}, errors.New("the oversized result did not fail the step")
+		}
+		return seen{errors.Is(err, engine.ErrPayloadTooLarge), errors.Is(err, engine.ErrStepFailed), errors.Is(err, engine.ErrWorkflowTimeout)}, nil
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, seen](ctx, env.Engine, "t/bigcaught", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	got, err := h.Result(ctx)
+	must(t, err)
+	if want := (seen{TooLarge: true, StepFailed: true}); got != want {
+		t.Errorf("the StepFailedError of a durable step's oversized result matched %+v; want %+v", got, want)
+	}
+}

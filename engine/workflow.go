@@ -118,7 +118,9 @@ func (e *EventTimeoutError) Is(target error) bool { return target == ErrEventTim
 // and carry on; only when the workflow function returns it (or any error)
 // does the workflow fail. It is built from what was recorded, so a replay
 // returns the same error the first run saw: branch on Failure.Kind and
-// Failure.Code, not on the step function's own error values.
+// Failure.Code, or on the engine's sentinels (errors.Is matches
+// ErrStepFailed, and ErrPayloadTooLarge and the others by kind, as the
+// task's StepError does), not on the step function's own error values.
 type StepFailedError struct {
 	Sequence int
 	Step     string
@@ -140,8 +142,13 @@ func (e *StepFailedError) Error() string {
 	return fmt.Sprintf("durable step %s (sequence %d) failed after %d attempts%s", e.Step, e.Sequence, e.Attempts, msg)
 }
 
-// Is makes errors.Is(err, ErrStepFailed) true.
-func (e *StepFailedError) Is(target error) bool { return target == ErrStepFailed }
+// Is matches ErrStepFailed, and the sentinels the task's StepError for the
+// same failure matches by kind (StepError.Is): ErrPayloadTooLarge for a
+// result over Config.MaxPayloadBytes, ErrWorkflowTimeout, … — the same
+// test holds around engine.Step and on the task's Outcome.
+func (e *StepFailedError) Is(target error) bool {
+	return target == ErrStepFailed || e.Failure != nil && e.Failure.Is(target)
+}
 
 // suspendSignal is what the driver returns to the worker when the workflow
 // waits: the worker records OutcomeSuspend.
