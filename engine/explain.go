@@ -55,7 +55,8 @@ const (
 	ExplainScheduled ExplainKind = "scheduled"
 	// ExplainFailed: it failed for good (LastError); it runs again only
 	// after an operator's retry, which a task that failed its
-	// WithWorkflowTimeout does not get.
+	// WithWorkflowTimeout does not get: Resolve closes that one (a
+	// code-first workflow's DriverStep, a DAG task's unfinished steps).
 	ExplainFailed ExplainKind = "failed"
 	// ExplainTaskFinished: its task is finished (cancelled, failed,
 	// resolved): it will not run.
@@ -184,7 +185,7 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 		out.Reason = fmt.Sprintf("failed for good after attempt %d of %d: %s", s.Attempts, out.MaxAttempts, orNone(lastErr))
 		switch {
 		case t.State == store.TaskError && pastTimeout(t):
-			out.Reason += fmt.Sprintf("; task %d failed its WithWorkflowTimeout, which Retry cannot undo", t.ID)
+			out.Reason += fmt.Sprintf("; task %d failed its WithWorkflowTimeout, which Retry cannot undo: %s", t.ID, closesTimedOut(t))
 		case t.State == store.TaskError:
 			out.Reason += fmt.Sprintf("; task %d is in error until an operator retries it", t.ID)
 		}
@@ -194,7 +195,7 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 		out.Reason = fmt.Sprintf("task %d is %s: this step will not run", t.ID, t.State)
 		switch {
 		case t.State == store.TaskError && pastTimeout(t):
-			out.Reason += " (the task failed its WithWorkflowTimeout, which Retry cannot undo)"
+			out.Reason += " (the task failed its WithWorkflowTimeout, which Retry cannot undo: " + closesTimedOut(t) + ")"
 		case t.State == store.TaskError:
 			out.Reason += " unless an operator retries the task"
 		}
@@ -226,6 +227,16 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 func pastTimeout(t *store.Task) bool {
 	f := decodeFailure(t.LastError)
 	return f != nil && f.Kind == KindWorkflowTimeout
+}
+
+// closesTimedOut says what closes task t, in error past its
+// WithWorkflowTimeout, which Retry refuses (Explain and Retry's refusal
+// say it alike).
+func closesTimedOut(t *store.Task) string {
+	if t.Kind == store.KindCode {
+		return fmt.Sprintf("close the workflow with its result by resolving its driver step (Resolve with DriverStep, %q)", DriverStep)
+	}
+	return "Resolve its unfinished steps (the failed ones last: a task with no failed step left runs on and meets its deadline again)"
 }
 
 // allowedAttempts is how many attempts s may make: one for a step that is

@@ -175,11 +175,7 @@ func (e *Engine) Retry(ctx context.Context, taskID int64) error {
 			if d.Task.DeadlineAt != nil {
 				deadline += " " + d.Task.DeadlineAt.UTC().Format(time.RFC3339Nano)
 			}
-			instead := "Resolve its unfinished steps (the failed ones last: a task with no failed step left runs on and meets its deadline again)"
-			if d.Task.Kind == store.KindCode {
-				instead = fmt.Sprintf("close the workflow with its result by resolving its driver step (Resolve with DriverStep, %q)", DriverStep)
-			}
-			return fmt.Errorf("retrying task %d: %w: the task failed its WithWorkflowTimeout (%s has passed, and no step starts after it), so a retry would fail again at once; %s, or start the workflow anew", taskID, ErrRefused, deadline, instead)
+			return fmt.Errorf("retrying task %d: %w: the task failed its WithWorkflowTimeout (%s has passed, and no step starts after it), so a retry would fail again at once; %s, or start the workflow anew", taskID, ErrRefused, deadline, closesTimedOut(d.Task))
 		}
 	}
 	if err == nil && d.Task.Kind == store.KindCode {
