@@ -13,7 +13,9 @@ import (
 // does it on an interval) and reports how many steps and tasks it moved; a
 // step out of attempts fails its task instead, and a task past its
 // workflow timeout (WithWorkflowTimeout) fails with ErrWorkflowTimeout,
-// also when no worker claims its steps.
+// also when no worker claims its steps. A code-first workflow it fails
+// either way has its unfinished children (and theirs) cancelled, as a
+// cancelled one has: no one is left to read their results (see Child).
 func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescue(ctx) }
 
 // rescued is the maintainer's hook: the steps and tasks a rescue moved are
