@@ -141,7 +141,9 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 		return o, true
 	}
 	if sk, ok := asSkip(err); ok {
-		if !st.Skippable {
+		if strings.HasPrefix(st.Handler, WorkflowHandlerPrefix) {
+			err = Permanent(fmt.Errorf("the workflow function returned engine.Skip (%s): %s; return the workflow's result", sk.Reason, skipIsForDAG))
+		} else if !st.Skippable {
 			err = Permanent(fmt.Errorf("step %s returned engine.Skip (%s) but is not skippable: set Skippable on its template step", st.Name, sk.Reason))
 		} else {
 			o.Kind, o.Results = store.OutcomeComplete, store.JSON("null") // no result, told apart from {}
@@ -181,6 +183,9 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	}
 	return o, true
 }
+
+// skipIsForDAG is why engine.Skip in a code-first workflow is refused.
+const skipIsForDAG = "Skip ends a skippable DAG step, and a code-first workflow has no step to skip"
 
 // stepKey is a DAG step's idempotency key: stable across its attempts.
 func stepKey(taskID int64, step string) string { return strconv.FormatInt(taskID, 10) + ":" + step }

@@ -17,7 +17,9 @@ func (e *SkipError) Error() string { return "step skipped: " + e.Reason }
 // the step is recorded complete with no result, its transition's metadata
 // says it was skipped and why, and its dependants run without a result from
 // it (Result reports the dependency as skipped). A step that is not
-// skippable and returns Skip fails with a permanent error saying so.
+// skippable and returns Skip fails with a permanent error saying so, and
+// so do a durable step's function and a workflow function that return it:
+// a code-first workflow has no step to skip.
 func Skip(reason string) error { return &SkipError{Reason: reason} }
 
 func asSkip(err error) (*SkipError, bool) {

@@ -321,6 +321,10 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	took := time.Since(began)
 	ran := max(wctx.e.clk.Now().Sub(startedAt), 0) // by the engine's clock, as the record's times
 	result, err := res.Value, attemptErr(res)
+	if sk, ok := asSkip(err); ok {
+		// Taken for any error, it was retried to the step's limit.
+		err = Permanent(fmt.Errorf("durable step %s returned engine.Skip (%s): %s; return a result the workflow checks, and let it take another path", name, sk.Reason, skipIsForDAG))
+	}
 	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
 		// Cancelled, lease lost or shutting down: a failure is not the
 		// step's fault, so nothing is recorded and the step runs again if
