@@ -24,8 +24,11 @@ var (
 	// Config.MaxPayloadBytes.
 	ErrPayloadTooLarge = errors.New("tasker: payload too large")
 	// ErrRefused: an operator action that would leave a task unable to
-	// finish (resolving a code-first workflow's driver step) or could not
-	// do what it says (retrying a task past its WithWorkflowTimeout).
+	// finish or its history at odds with its code (resolving the driver
+	// step, DriverStep, or a durable step of a code-first workflow that has
+	// not failed: once it is in error, resolving its driver closes it), or
+	// could not do what it says (retrying a task past its
+	// WithWorkflowTimeout; cancelling a run that continued as new).
 	ErrRefused = errors.New("tasker: refused")
 	// ErrCancelled: the task was cancelled (see TaskError).
 	ErrCancelled = errors.New("tasker: task cancelled")
