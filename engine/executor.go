@@ -169,7 +169,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 		}
 	}
 	if res.TimedOut {
-		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", st.Name, timeout, errAttemptTimeout, err)}
+		err = attemptTimedOut(st.Name, timeout, err)
 	}
 	a := attemptInfo{step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}
 	if dl := policy.Deadline; !dl.IsZero() && !e.clk.Now().Before(dl) {
@@ -196,6 +196,19 @@ type noHandlerError struct{ handler string }
 
 func (e *noHandlerError) Error() string {
 	return fmt.Sprintf("no handler %q is registered in this process", e.handler)
+}
+
+// attemptTimedOut is the failure of an attempt past its own timeout:
+// retryable, with the settings of the RetryableError the handler returned,
+// if it did (RetryAfter, MaxRetries, Context). Classification reads the
+// outermost RetryableError, so a bare wrapper hid them: the handler's cap
+// was ignored and its context lost.
+func attemptTimedOut(step string, timeout time.Duration, err error) error {
+	te := &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", step, timeout, errAttemptTimeout, err)}
+	if re := (*RetryableError)(nil); errors.As(err, &re) {
+		te.RetryAfter, te.MaxRetries, te.Context = re.RetryAfter, re.MaxRetries, re.Context
+	}
+	return te
 }
 
 // workflowTimeout is the failure of a task past its WithWorkflowTimeout.

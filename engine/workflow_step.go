@@ -371,7 +371,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 		return v, nil, 0, err
 	}
 	if res.TimedOut {
-		err = &RetryableError{Err: fmt.Errorf("step %s timed out after %s: %w: %w", name, timeout, errAttemptTimeout, err)}
+		err = attemptTimedOut(name, timeout, err)
 	}
 	kind, delay, errDoc := wctx.e.classify(wctx, attemptInfo{step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
 	delay = max(delay, pause) // never before the system's pause ends
