@@ -57,7 +57,8 @@ var (
 // bounded only by retry.MaxRequested (24 h). MaxRetries, when set, caps the
 // retries this error allows below the step's own limit.
 type RetryableError struct {
-	// Err is the failure; its message is recorded as the step's error.
+	// Err is the failure; its message is recorded as the step's error
+	// (nil: the message says the handler gave no cause).
 	Err error
 	// RetryAfter, when positive, is the delay before the next attempt: at
 	// least a millisecond (below, the step's backoff decides: see
@@ -73,7 +74,7 @@ type RetryableError struct {
 
 func (e *RetryableError) Error() string {
 	if e.Err == nil {
-		return "retryable error"
+		return "retryable error with no cause: the handler returned Retryable(nil, d) or a RetryableError without Err"
 	}
 	return e.Err.Error()
 }
@@ -85,6 +86,11 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 // (time.Until a reset already past), is left to the step's backoff too,
 // and the recorded error says so: Retryable(err, 30) is 30 ns, not 30 s,
 // and would retry at once.
+//
+// Retryable(nil, d) is still a failure (unlike pkg/errors' Wrap(nil),
+// which is nil: a handler returning it meant the attempt to fail), and its
+// recorded message says the handler gave no cause: pass the error that
+// says why.
 func Retryable(err error, after time.Duration) error {
 	return &RetryableError{Err: err, RetryAfter: after}
 }
@@ -92,7 +98,8 @@ func Retryable(err error, after time.Duration) error {
 // PermanentError stops a step at once: no further attempts, the step goes to
 // error and its task fails.
 type PermanentError struct {
-	// Err is the failure; its message is recorded as the step's error.
+	// Err is the failure; its message is recorded as the step's error
+	// (nil: the message says the handler gave no cause).
 	Err error
 	// Code, when set, is recorded with the failure (StepError.Code) and
 	// prefixes the message.
@@ -102,7 +109,7 @@ type PermanentError struct {
 }
 
 func (e *PermanentError) Error() string {
-	msg := "permanent error"
+	msg := "permanent error with no cause: the handler returned Permanent(nil) or a PermanentError without Err"
 	if e.Err != nil {
 		msg = e.Err.Error()
 	}
@@ -115,6 +122,12 @@ func (e *PermanentError) Error() string {
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err as a PermanentError.
+//
+// Permanent(nil) is still a failure that stops the step (unlike
+// pkg/errors' Wrap(nil), which is nil: a handler returning it meant the
+// step to fail, and a nil would have completed it), and its recorded
+// message says the handler gave no cause; so does a PermanentError with
+// no Err. Pass the error that says why.
 func Permanent(err error) error { return &PermanentError{Err: err} }
 
 // PanicError is what a handler's panic becomes: the step fails (retryably)
