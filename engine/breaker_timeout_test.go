@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -93,5 +94,47 @@ func TestAttemptStoppedByItsWorkflowDeadlineFeedsTheBreaker(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Contains(logs.String(), "breaker opening failed") {
 		t.Fatalf("the breaker's opening was not published: %s", logs.String())
+	}
+}
+
+// A durable step stopped by its workflow's deadline is told to its
+// dependent system's breaker, as a DAG step's attempt is (the test
+// above): it was dropped as an abandoned attempt, so a system that only
+// ever outlasted its workflows' deadlines never opened its breaker when
+// called from code-first workflows.
+func TestDurableStepStoppedByItsWorkflowDeadlineFeedsTheBreaker(t *testing.T) {
+	e := newEngine(t, engine.Config{Breaker: cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: time.Hour}})
+	var calls atomic.Int32
+	must(t, engine.RegisterWorkflow(e, "d/deadline", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		return engine.Step(wctx, "call", func(ctx context.Context) (int, error) {
+			calls.Add(1)
+			<-ctx.Done() // the system never answers
+			return 0, ctx.Err()
+		}, engine.WithStepDependentSystem("slow-api"), engine.WithStepNoRetry())
+	}))
+	must(t, e.HandleFunc("call", func(*engine.StepContext) (any, error) {
+		calls.Add(1)
+		return "answered", nil // (had the breaker stayed closed)
+	}))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "after", Steps: []engine.StepTemplate{
+		{Name: "call", Handler: "call", DependentSystem: "slow-api"},
+	}}))
+	run(t, e)
+	ctx := context.Background()
+	first, err := engine.StartWorkflow[int, int](ctx, e, "d/deadline", 1, engine.WithWorkflowTimeout(500*time.Millisecond))
+	must(t, err)
+	if _, err := first.Result(ctx); !errors.Is(err, engine.ErrWorkflowTimeout) {
+		t.Fatalf("the workflow past its deadline: %v, want ErrWorkflowTimeout", err)
+	}
+	if calls.Load() != 1 {
+		t.Fatal("the durable step did not start before its workflow's 500ms deadline")
+	}
+	second, err := e.Start(ctx, "t/after", nil)
+	must(t, err)
+	waitFor(t, "the second task's step to run or be held", func() bool {
+		return calls.Load() == 2 || explainStep(t, e, second.TaskID, "call").Kind == engine.ExplainSystemPaused
+	})
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the system was called %d times; the durable step the deadline stopped should have opened its breaker", n)
 	}
 }

@@ -326,8 +326,9 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 		err = Permanent(fmt.Errorf("durable step %s returned engine.Skip (%s): %s; return a result the workflow checks, and let it take another path", name, sk.Reason, skipIsForDAG))
 	}
 	if cause := context.Cause(wctx.Context); cause != nil && err != nil {
-		// Cancelled, lease lost or shutting down: a failure is not the
-		// step's fault, so nothing is recorded and the step runs again if
+		// Cancelled, lease lost, shutting down or past the workflow's
+		// deadline: a failure is not the step's fault, so nothing is
+		// recorded (the deadline fails the task) and the step runs again if
 		// the workflow resumes. (A success is still recorded while the
 		// lease holds.) Shutdown interrupts it, as it does a DAG step's
 		// attempt (outcomeLabel); the others abandon it.
@@ -336,7 +337,14 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 			traced.outcome = "interrupted"
 		}
 		wctx.measure(name, traced.outcome, took)
-		probe.Release() // (the breaker learns nothing of an abandoned attempt)
+		if errors.Is(cause, errTaskCancelled) || errors.Is(cause, errLeaseLost) || errors.Is(cause, errShutdown) {
+			probe.Release() // (the breaker learns nothing of an abandoned attempt)
+		} else {
+			// Stopped by its workflow's deadline: the system did not
+			// answer in time, and its breaker counts it as it counts a
+			// DAG step's attempt stopped so (Engine.execute).
+			wctx.e.systemResult(wctx.Context, o.dependent, probe, err)
+		}
 		return zero, nil, 0, wctx.abortWith(cause)
 	}
 	// The outcome feeds the system's breaker, and a RetryAfter pauses it
