@@ -106,6 +106,10 @@ type Probe struct {
 	g      *SystemGate
 	system string
 	round  uint64
+	// released is shared by the probe's copies (it is a value, easily
+	// handed around), so that only its first Release gives it back: a
+	// second freed a probe still out (guarded by g.mu).
+	released *bool
 }
 
 // Acquire is Allow that also returns the half-open breaker's probe the
@@ -129,20 +133,24 @@ func (g *SystemGate) Acquire(ctx context.Context, system string) (Probe, bool) {
 	if b.state != BreakerHalfOpen {
 		return Probe{}, true
 	}
-	return Probe{g: g, system: system, round: b.round}, true
+	return Probe{g: g, system: system, round: b.round, released: new(bool)}, true
 }
 
 // Release gives the probe back without counting a success or a failure:
-// the next call may probe the system. Release a probe once, and only when
-// its outcome is not recorded. A zero Probe, or one whose breaker
-// has since closed, reopened or started a fresh round of probes, changes
-// nothing.
+// the next call may probe the system. Release a probe only when its
+// outcome is not recorded. A zero Probe, one already released (it or a
+// copy of it), or one whose breaker has since closed, reopened or started
+// a fresh round of probes, changes nothing.
 func (p Probe) Release() {
 	if p.g == nil {
 		return
 	}
 	p.g.mu.Lock()
 	defer p.g.mu.Unlock()
+	if *p.released {
+		return
+	}
+	*p.released = true
 	if b, ok := p.g.breakers[p.system]; ok {
 		b.release(p.round)
 	}

@@ -426,3 +426,31 @@ func TestSystemGateReleasedProbeLetsTheNextCallProbe(t *testing.T) {
 	}
 	cachex.Probe{}.Release() // the zero Probe: nothing
 }
+
+// Releasing a probe twice (or a copy of it: a Probe is a value, easily
+// handed around) gives back one probe, not two: the second release freed
+// a probe still out, and the half-open breaker let more calls through
+// than HalfOpenProbes.
+func TestSystemGateProbeReleasedTwiceFreesOne(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second, HalfOpenProbes: 2}, clock)
+	_ = g.Record(ctx, "api", false)
+	clock.Advance(10 * time.Second)
+	p1, ok1 := g.Acquire(ctx, "api")
+	_, ok2 := g.Acquire(ctx, "api")
+	if !ok1 || !ok2 || g.Allow(ctx, "api") {
+		t.Fatalf("half-open with 2 probes: let through %v, %v; want both, and no third", ok1, ok2)
+	}
+	copied := p1
+	p1.Release()
+	p1.Release()
+	copied.Release()
+	if _, ok := g.Acquire(ctx, "api"); !ok {
+		t.Fatal("the probe given back was not handed to the next call")
+	}
+	if g.Allow(ctx, "api") {
+		t.Fatal("a call let through with both probes out: releasing one probe twice freed two")
+	}
+}
