@@ -178,6 +178,15 @@ func (b *breaker) record(success bool, now time.Time) (opened bool, until time.T
 		if !success {
 			return b.open(now)
 		}
+		if b.probes <= b.successes {
+			// No probe is out (every one recorded or given back): a late
+			// success of a call let through before the breaker opened,
+			// which says nothing of its recovery. (One arriving while a
+			// probe is out cannot be told from the probe's: Record does
+			// not say which call it reports; SystemGate.Acquire's Probe
+			// does.)
+			return false, time.Time{}
+		}
 		b.successes++
 		if b.successes >= b.cfg.HalfOpenProbes {
 			b.close()

@@ -182,7 +182,11 @@ func (g *SystemGate) Peek(ctx context.Context, system string) bool {
 // Record reports the outcome of a call to system. When it opens the
 // breaker, the opening is published through the cache so every instance
 // sharing it backs off; that write's error is returned. An empty system
-// name is refused (ErrInvalid), and nothing is recorded.
+// name is refused (ErrInvalid), and nothing is recorded. While the breaker
+// is half-open a success counts as a probe's only while a probe is out:
+// with none out it is a late result of a call let through before the
+// breaker opened, and changes nothing (as any result does while it is
+// open).
 func (g *SystemGate) Record(ctx context.Context, system string, success bool) error {
 	if system == "" {
 		return fmt.Errorf("record: %w: the system name is empty", ErrInvalid)

@@ -454,3 +454,37 @@ func TestSystemGateProbeReleasedTwiceFreesOne(t *testing.T) {
 		t.Fatal("a call let through with both probes out: releasing one probe twice freed two")
 	}
 }
+
+// A success recorded while the breaker is half-open but no probe is out
+// (the probes given back) is a late result of a call let through before
+// it opened, not a probe's: it does not close the breaker. It was counted
+// as a probe's success, closing the breaker though no probe had reached
+// the system.
+func TestSystemGateLateSuccessWithNoProbeOutDoesNotClose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second}, clock)
+	_ = g.Record(ctx, "api", false)
+	clock.Advance(10 * time.Second)
+	p, ok := g.Acquire(ctx, "api")
+	if !ok {
+		t.Fatal("half-open: the probe was refused")
+	}
+	p.Release() // the probe's call was skipped
+	if err := g.Record(ctx, "api", true); err != nil {
+		t.Fatal(err)
+	}
+	if s := g.State("api"); s != cachex.BreakerHalfOpen {
+		t.Fatalf("a late success with no probe out left the breaker %v, want half_open", s)
+	}
+	if _, ok := g.Acquire(ctx, "api"); !ok {
+		t.Fatal("the next call was refused the probe")
+	}
+	if err := g.Record(ctx, "api", true); err != nil { // the probe's own success
+		t.Fatal(err)
+	}
+	if s := g.State("api"); s != cachex.BreakerClosed {
+		t.Fatalf("the probe's success left the breaker %v, want closed", s)
+	}
+}
