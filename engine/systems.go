@@ -254,7 +254,8 @@ const breakerRecheck = time.Second
 // the system for every worker sharing the cache. It returns the pause
 // that is in force, so the step's own retry waits at least as long. The
 // attempt's probe (systemHold) is counted, or given back when the error
-// says nothing of the system (aboutTheSystem).
+// says nothing of the system (aboutTheSystem). The success of an attempt
+// that took no probe, told while the breaker is half-open, is not counted.
 func (e *Engine) systemResult(ctx context.Context, system string, probe cachex.Probe, err error) time.Duration {
 	if system == "" {
 		return 0
@@ -267,10 +268,20 @@ func (e *Engine) systemResult(ctx context.Context, system string, probe cachex.P
 	if co == nil {
 		return 0
 	}
-	if !aboutTheSystem(err) {
+	// A success of an attempt let through while the breaker was closed
+	// (it took no probe), told once the breaker is half-open, is news from
+	// before the opening: the gate would take it for a probe's success
+	// (Record does not say which call it reports) and close the breaker
+	// before any probe reached the system.
+	late := err == nil && probe == (cachex.Probe{}) && co.gate.State(system) == cachex.BreakerHalfOpen
+	switch {
+	case !aboutTheSystem(err):
 		probe.Release()
-	} else if rerr := co.gate.Record(ctx, system, err == nil); rerr != nil {
-		e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
+	case late:
+	default:
+		if rerr := co.gate.Record(ctx, system, err == nil); rerr != nil {
+			e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
+		}
 	}
 	var re *RetryableError
 	if errors.As(err, &re) && re.RetryAfter > 0 {
