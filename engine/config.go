@@ -232,7 +232,8 @@ type ExecutionConfig struct {
 	DefaultTimeout time.Duration
 	// Queues are the queues this engine's workers claim from (default
 	// ["default"]). Within them a worker claims only steps whose handler
-	// (or code-first workflow) it has registered.
+	// (or code-first workflow) it has registered. A queue with spaces around
+	// it is refused.
 	Queues []string
 }
 
@@ -418,6 +419,8 @@ func (c *Config) validateSettings() error {
 			bad("config: execution queues[%d] is empty", i)
 		case len(q) > store.MaxNameLen || strings.ContainsRune(q, 0) || !utf8.ValidString(q):
 			bad("config: execution queues[%d] %.40q is not a valid queue name (at most %d bytes of UTF-8, no NUL)", i, q, store.MaxNameLen)
+		case strings.TrimSpace(q) != q:
+			bad("config: execution queues[%d]: %s", i, checkName("queue", q))
 		case seenQueue[q]:
 			bad("config: execution queues[%d] %q is listed twice", i, q)
 		}

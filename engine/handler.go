@@ -147,10 +147,10 @@ type registry struct {
 
 // Register adds a handler under name. It refuses (errors.Is
 // ErrInvalidTemplate) a nil handler, a name the store would not accept
-// (empty, over store.MaxNameLen bytes, a NUL byte, not UTF-8) and names
-// starting with WorkflowHandlerPrefix, which code-first workflows use; and
-// (errors.Is ErrDuplicate) a name registered before: a handler is never
-// silently replaced.
+// (empty, over store.MaxNameLen bytes, a NUL byte, not UTF-8), one with
+// spaces around it and names starting with WorkflowHandlerPrefix, which
+// code-first workflows use; and (errors.Is ErrDuplicate) a name registered
+// before: a handler is never silently replaced.
 func (r *registry) Register(name string, h Handler) error {
 	if strings.HasPrefix(name, WorkflowHandlerPrefix) {
 		return &TemplateError{Msg: fmt.Sprintf("registering handler %s: names starting with %q are reserved for code-first workflows", quoteName(name), WorkflowHandlerPrefix)}

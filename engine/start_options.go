@@ -73,7 +73,7 @@ func (o *startOptions) check() error {
 	if o.concSet && o.group == "" {
 		bad("WithConcurrency(\"\", %d): the group is empty", o.groupMax)
 	} else if o.concSet {
-		if msg := checkName("group", o.group); msg != "" {
+		if msg := checkStoreName("group", o.group); msg != "" {
 			bad("WithConcurrency(%s, %d): %s", quoteName(o.group), o.groupMax, msg)
 		}
 	}

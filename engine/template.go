@@ -155,8 +155,8 @@ const MaxTemplateSteps = 10_000
 // TemplateProblems), each naming the field (and, for a template loaded from
 // YAML, its file, line and column). Names are held to the store's limits
 // (store.MaxNameLen bytes, no NUL byte, valid UTF-8) so that a template that
-// validates can also start. known, when not nil, says whether a handler name
-// is registered.
+// validates can also start, and have no spaces around them. known, when not
+// nil, says whether a handler name is registered.
 func (t *Template) Validate(known func(string) bool) error {
 	var problems []*TemplateError
 	add := func(path, format string, args ...any) {
@@ -191,7 +191,7 @@ func (t *Template) Validate(known func(string) bool) error {
 	for _, sys := range slices.Sorted(maps.Keys(t.RateLimits)) {
 		r := t.RateLimits[sys]
 		path := join("rate_limits", sys)
-		if msg := checkName("system", sys); msg != "" {
+		if msg := checkStoreName("system", sys); msg != "" {
 			add(path, "%s", msg)
 		}
 		if !(r.PerSecond > 0) || r.PerSecond > 1e6 {

@@ -120,11 +120,34 @@ func cutName(s string) string {
 	return s
 }
 
-// checkName applies the store's limits on names (store.MaxNameLen bytes,
-// no NUL byte) at registration, so that what registers also starts, and
-// requires valid UTF-8 (Postgres refuses anything else in a text column).
+// checkName applies the store's limits on names (checkStoreName) at
+// registration, in Config and in start options, so that what registers
+// also starts, and refuses a name with spaces around it: the admin API
+// refuses such a filter (?queue=%20default), so a task on queue " default"
+// could never be listed by it, and "shop " is another namespace than
+// "shop". The store keeps taking them, so rows stored before stay readable.
 // what names the field as the user knows it ("namespace", "handler name").
 func checkName(what, s string) string {
+	if msg := checkStoreName(what, s); msg != "" {
+		return msg
+	}
+	switch t := strings.TrimSpace(s); {
+	case t == "":
+		return fmt.Sprintf("%s %s is blank", what, quoteName(s))
+	case t != s:
+		return fmt.Sprintf("%s %s has spaces around it: write %s", what, quoteName(s), quoteName(t))
+	}
+	return ""
+}
+
+// checkStoreName applies the store's limits on names (store.MaxNameLen
+// bytes, no NUL byte) and requires valid UTF-8 (Postgres refuses anything
+// else in a text column). It alone checks the names a running workflow and
+// its callers give (durable steps, change ids, events, queries, updates)
+// and values that are data (a concurrency group, an update id): refusing
+// spaces there would fail, on replay, tasks in flight whose code used
+// them, and a waiter and its sender must take the same names.
+func checkStoreName(what, s string) string {
 	switch {
 	case s == "":
 		return what + " is required"

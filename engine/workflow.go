@@ -258,7 +258,7 @@ func durableNameProblem(name string) string {
 	if len(name) > maxDurableName {
 		return fmt.Sprintf("durable step name %s is %d bytes long; the limit for a durable operation is %d", quoteName(name), len(name), maxDurableName)
 	}
-	return checkName("durable step name", name)
+	return checkStoreName("durable step name", name)
 }
 
 // begin takes the next sequence number for an operation and checks it

@@ -54,7 +54,7 @@ func SetQueryState(wctx *WorkflowContext, name string, v any) error {
 	if err := wctx.refuseInsideStep(fmt.Sprintf("engine.SetQueryState(%q)", name)); err != nil {
 		return err
 	}
-	if msg := checkName("query state name", name); msg != "" {
+	if msg := checkStoreName("query state name", name); msg != "" {
 		// (Invalid UTF-8 was published on SQLite, and PostgreSQL refuses it.)
 		return wctx.failWith(Permanent(fmt.Errorf("engine.SetQueryState: %s", msg)))
 	}
@@ -133,7 +133,7 @@ func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T,
 	if err := checkTaskID(taskID); err != nil {
 		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
 	}
-	if msg := checkName("query state name", name); msg != "" { // no state can have it
+	if msg := checkStoreName("query state name", name); msg != "" { // no state can have it
 		return v, fmt.Errorf("querying task %d: %w: %s", taskID, store.ErrInvalid, msg)
 	}
 	wv, err := e.st.GetWorkflowValue(ctx, taskID, store.ValueQuery, name)
@@ -314,7 +314,7 @@ func replyName(update, id string) string { return update + "\n" + id }
 // updateNameProblem says why no Update can send an update of that name
 // ("" when one can): see updateProblem, with the shortest id.
 func updateNameProblem(name string) string {
-	if msg := checkName("update name", name); msg != "" {
+	if msg := checkStoreName("update name", name); msg != "" {
 		return msg
 	}
 	if strings.Contains(name, "\n") {
@@ -333,7 +333,7 @@ func updateNameProblem(name string) string {
 // by id, its answer as the value replyName(name, id)).
 func updateProblem(name, id string) string {
 	for _, f := range []struct{ what, v string }{{"update name", name}, {"update id", id}} {
-		if msg := checkName(f.what, f.v); msg != "" {
+		if msg := checkStoreName(f.what, f.v); msg != "" {
 			return msg
 		}
 		if strings.Contains(f.v, "\n") {

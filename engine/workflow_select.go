@@ -261,7 +261,7 @@ func checkCases(cases []SelectCase) error {
 			// SendEvent (Update) refuses such a name, and the store
 			// refused it when the wait was recorded, the driver retried
 			// for it.
-			msg := checkName("event name", c.event)
+			msg := checkStoreName("event name", c.event)
 			if u, ok := strings.CutPrefix(c.event, updatePrefix); ok {
 				msg = updateNameProblem(u)
 			}

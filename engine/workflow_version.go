@@ -72,7 +72,7 @@ type versionResult struct {
 // not UTF-8) or minSupported > maxSupported fails the workflow as well,
 // naming it.
 func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported int) int {
-	msg := checkName("change id", changeID) // (a raw NUL or invalid UTF-8 failed at the store, unnamed)
+	msg := checkStoreName("change id", changeID) // (a raw NUL or invalid UTF-8 failed at the store, unnamed)
 	if msg == "" && len(changeID) > maxDurableName {
 		msg = fmt.Sprintf("change id %s is %d bytes long; the limit is %d", quoteName(changeID), len(changeID), maxDurableName)
 	}

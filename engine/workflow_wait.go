@@ -111,7 +111,7 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration, update
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): %s", what, quoteName(name), timeout, reservedForUpdates("engine.ReceiveUpdate"))))
 		}
 		limit := maxDurableName - (len(name) - len(event)) // the wait's row is named name#seq
-		bad := checkName(kind+" name", event)
+		bad := checkStoreName(kind+" name", event)
 		if bad == "" && kind == "update" && strings.Contains(event, "\n") { // Update refuses it
 			bad = updateNameProblem(event)
 		}
@@ -204,7 +204,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 	// Checked here, not left to the store, so the refusal is one message
 	// that names the problem (the store's, wrapped, read "sending event
 	// to task 7: sending event: name: is required").
-	if msg := checkName("event name", name); msg != "" {
+	if msg := checkStoreName("event name", name); msg != "" {
 		return false, fmt.Errorf("sending an event to task %d: %w: %s", taskID, store.ErrInvalid, msg)
 	}
 	if err := (&store.SendEventParams{TaskID: taskID, Name: name, Key: key}).Validate(); err != nil {
