@@ -26,12 +26,12 @@
 // the file, or a TASKER_ variable under a known section such as
 // TASKER_EXECUTION_, or one a typing slip away from a key's: CheckEnv), a
 // value of the wrong kind (a number, duration or preset with spaces around
-// it says so, as a whole number with a sign or a leading zero does), an
-// empty db, worker_id, execution.queues or cache.distributed, a key or a
-// section (retry:, retry: {}) with nothing in it, a preset that does not
-// exist and a second YAML document in the file (after ---) are errors, all
-// reported at once, each naming the key and the file's line (or the
-// variable).
+// it says so, as a number or duration with a sign and a number with a
+// leading zero do), an empty db, worker_id, execution.queues or
+// cache.distributed, a key or a section (retry:, retry: {}) with nothing in
+// it, a preset that does not exist and a second YAML document in the file
+// (after ---) are errors, all reported at once, each naming the key and the
+// file's line (or the variable).
 package cliconfig
 
 import (
@@ -122,6 +122,17 @@ func spaced(v value) error {
 	return nil
 }
 
+// signed refuses a duration written with a sign, as intField refuses a
+// number with one: time.ParseDuration read +30s as 30s and -0s as 0, text
+// other than the value stored. d is the value read; a negative one keeps
+// its own error.
+func signed(v value, d time.Duration) error {
+	if v.s != "" && (v.s[0] == '+' || v.s[0] == '-' && d >= 0) {
+		return fmt.Errorf("%q has a sign: write %q", v.s, v.s[1:])
+	}
+	return nil
+}
+
 func intField(p func(*engine.Config) *int) func(*Settings, value) error {
 	return func(s *Settings, v value) error {
 		if err := spaced(v); err != nil {
@@ -153,6 +164,9 @@ func durField(p func(*engine.Config) *time.Duration) func(*Settings, value) erro
 		d, err := time.ParseDuration(v.s)
 		if err != nil || d < 0 {
 			return fmt.Errorf("%q is not a duration ≥ 0 (say 30s, 5m, 168h)", v.s)
+		}
+		if err := signed(v, d); err != nil {
+			return err
 		}
 		*p(&s.Config) = d
 		return nil
@@ -234,6 +248,9 @@ var keys = []key{
 		d, err := engine.ParseRetention(v.s)
 		if err != nil {
 			return fmt.Errorf("%q is neither a duration of at least 1ms (say 168h), whole days (30d) nor \"forever\"", v.s)
+		}
+		if err := signed(v, d); err != nil { // (ParseRetention reads +7d as 7d)
+			return err
 		}
 		s.Config.Execution.Retention = d
 		return nil

@@ -1,6 +1,7 @@
 package cliconfig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -589,5 +590,39 @@ func TestMergedKeysNameTheirLine(t *testing.T) {
 	_, err = Parse("c.yaml", []byte("execution:\n  <<: {batch_size: 5}\n  batch_size: -2\n"), nil)
 	if want := `c.yaml:3: execution.batch_size: "-2" is not`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Parse: %v, want an error saying %q", err, want)
+	}
+}
+
+// A duration with a sign is refused naming the key and the value, as a
+// whole number with one is: time.ParseDuration took +30s as 30s, and -0s
+// as 0. A negative duration keeps its error (not a duration ≥ 0).
+func TestSignedDurationsRefused(t *testing.T) {
+	for _, c := range []struct{ v, want string }{
+		{"+30s", `"+30s" has a sign: write "30s"`},
+		{"-0s", `"-0s" has a sign: write "0s"`},
+		{"+1m30s", `"+1m30s" has a sign: write "1m30s"`},
+	} {
+		_, err := Parse("c.yaml", []byte("execution:\n  lease_ttl: "+c.v+"\n"), nil)
+		if want := "c.yaml:2: execution.lease_ttl: " + c.want; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("lease_ttl: %s: %v, want an error saying %q", c.v, err, want)
+		}
+		_, err = Parse("", nil, []string{"TASKER_RETRY_BASE=" + c.v})
+		if want := "TASKER_RETRY_BASE: retry.base: " + c.want; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("TASKER_RETRY_BASE=%s: %v, want an error saying %q", c.v, err, want)
+		}
+	}
+	// A retention is a duration too (or days, or "forever").
+	for _, v := range []string{"+168h", "+7d"} {
+		_, err := Parse("", nil, []string{"TASKER_EXECUTION_RETENTION=" + v})
+		if want := fmt.Sprintf("TASKER_EXECUTION_RETENTION: execution.retention: %q has a sign: write %q", v, v[1:]); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("TASKER_EXECUTION_RETENTION=%s: %v, want an error saying %q", v, err, want)
+		}
+	}
+	// A negative duration is still out of range, as it was.
+	if _, err := Parse("", nil, []string{"TASKER_RETRY_BASE=-1s"}); err == nil || !strings.Contains(err.Error(), `"-1s" is not a duration ≥ 0`) {
+		t.Fatalf("retry base -1s: %v", err)
+	}
+	if s, err := Parse("", nil, []string{"TASKER_RETRY_BASE=2s", "TASKER_EXECUTION_RETENTION=7d"}); err != nil || s.Config.Retry.Base != 2*time.Second || s.Config.Execution.Retention != 7*24*time.Hour {
+		t.Fatalf("plain durations: %+v, %v", s, err)
 	}
 }
