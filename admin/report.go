@@ -34,6 +34,11 @@ func (s *server) makeReport(r *http.Request) (*engine.Report, error) {
 		if err != nil || d < time.Minute || d > engine.MaxReportWindow {
 			return nil, badRequest("since %q is not a duration between 1m and %s (say 1h or 30m)", v, engine.MaxReportWindow)
 		}
+		// time.ParseDuration takes a sign, which a cursor or limit may
+		// not have (as the configuration's durations may not).
+		if v[0] == '+' {
+			return nil, badRequest("since %q has a sign: write %q", v, v[1:])
+		}
 		since = d
 	}
 	// Given empty (?workflow=$W with W unset), a filter was taken as
