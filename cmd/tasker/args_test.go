@@ -154,19 +154,53 @@ func TestPaddedNamesRefused(t *testing.T) {
 // Whole-number flags are read in decimal, as the CLI prints ids and
 // counts: pflag reads them with base 0, so --before 010 listed from task 7
 // (octal 8), and --limit 0x2, --orders 1_0 or --before +9 were taken.
+// (010 itself is refused now: TestNonCanonicalNumberFlagsRefused.)
 func TestIntFlagsReadInDecimal(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "d.db")
 	mustExecute(t, "demo", "--orders", "12", "--db", db)
-	r := rows(mustExecute(t, "tasks", "ls", "--before", "010", "--db", db))
+	r := rows(mustExecute(t, "tasks", "ls", "--before", "10", "--db", db))
 	if len(r) != 9 || !strings.HasPrefix(r[0], "9 ") {
-		t.Fatalf("tasks ls --before 010 listed %d tasks from %q, want 9 from task 9", len(r), r[0])
+		t.Fatalf("tasks ls --before 10 listed %d tasks from %q, want 9 from task 9", len(r), r[0])
 	}
 	mustFail(t, `invalid argument "0x2" for "--limit" flag: want a whole number in decimal digits`, "tasks", "ls", "--limit", "0x2", "--db", db)
-	mustFail(t, `invalid argument "+9" for "--before" flag: want a whole number in decimal digits`, "tasks", "ls", "--before", "+9", "--db", db)
+	mustFail(t, `invalid argument "+9" for "--before" flag: must be a task id`, "tasks", "ls", "--before", "+9", "--db", db)
 	other := filepath.Join(dir, "other.db")
 	mustFail(t, `invalid argument "1_0" for "--orders" flag`, "demo", "--orders", "1_0", "--db", other)
 	mustFail(t, `invalid argument "0b1" for "--concurrency" flag`, "worker", "--concurrency", "0b1", "--db", other)
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", other, err)
+	}
+}
+
+// A task id flag (--before) is read as the admin API reads ?cursor=
+// (ids.Parse): --before 010 was task 10 where ?cursor=010 is refused, and
+// --before -0 the first page. 0 stays the first page, as documented. The
+// other whole-number flags (--limit, --orders, --concurrency) are refused
+// with a sign or a leading zero, as the configuration's numbers are: 010
+// was 10, -0 was 0. A negative count keeps its command's error.
+func TestNonCanonicalNumberFlagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "d.db")
+	mustExecute(t, "demo", "--orders", "3", "--db", db)
+	for _, c := range []struct{ v, want string }{
+		{"010", `invalid argument "010" for "--before" flag: must be a task id: a positive whole number in decimal digits, without sign or leading zero (or 0 for the first page); write 10`},
+		{"00", `invalid argument "00" for "--before" flag: must be a task id`},
+		{"-0", `invalid argument "-0" for "--before" flag: must be a task id`},
+		{"-5", `invalid argument "-5" for "--before" flag: must be a task id`},
+		{"+2", `invalid argument "+2" for "--before" flag: must be a task id`},
+	} {
+		mustFail(t, c.want, "tasks", "ls", "--before", c.v, "--db", db)
+	}
+	if r := rows(mustExecute(t, "tasks", "ls", "--before", "0", "--db", db)); len(r) != 3 {
+		t.Fatalf("tasks ls --before 0 listed %d tasks, want the first page's 3", len(r))
+	}
+	mustFail(t, `invalid argument "05" for "--limit" flag: want a whole number in decimal digits, without sign or leading zero: write 5`, "tasks", "ls", "--limit", "05", "--db", db)
+	mustFail(t, `invalid argument "-0" for "--limit" flag: want a whole number in decimal digits, without sign or leading zero: write 0`, "tasks", "ls", "--limit", "-0", "--db", db)
+	mustFail(t, `--limit must be from 1 to 1000, got -1`, "tasks", "ls", "--limit", "-1", "--db", db)
+	other := filepath.Join(dir, "other.db")
+	mustFail(t, `invalid argument "010" for "--orders" flag: want a whole number in decimal digits, without sign or leading zero: write 10`, "demo", "--orders", "010", "--db", other)
+	mustFail(t, `invalid argument "+4" for "--concurrency" flag: want a whole number in decimal digits, without sign or leading zero: write 4`, "worker", "--concurrency", "+4", "--db", other)
 	if _, err := os.Stat(other); !os.IsNotExist(err) {
 		t.Fatalf("a refused command created %s (%v)", other, err)
 	}

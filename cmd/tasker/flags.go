@@ -2,10 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/tasker-go/tasker/internal/ids"
 )
 
 // decimalFlag is a whole-number flag read in decimal digits, as the CLI
@@ -18,11 +21,17 @@ func (f decimalFlag[T]) String() string { return strconv.FormatInt(int64(*f.p), 
 func (f decimalFlag[T]) Type() string { return "int" }
 
 func (f decimalFlag[T]) Set(s string) error {
-	// A sign '+' is refused as a task id's is; '-' is read, and refused
-	// by the commands that take no negative number, in their words.
 	n, err := strconv.ParseInt(s, 10, strconv.IntSize)
-	if err != nil || strings.HasPrefix(s, "+") {
+	if err != nil {
 		return errors.New("want a whole number in decimal digits")
+	}
+	// Digits only, as the configuration's numbers (cliconfig): +4, -0
+	// and 010 read as another text than the number meant. A negative
+	// number is read, and refused by the commands that take none, in
+	// their words.
+	digits := strings.TrimPrefix(s, "-")
+	if s[0] == '+' || s == "-0" || len(digits) > 1 && digits[0] == '0' {
+		return fmt.Errorf("want a whole number in decimal digits, without sign or leading zero: write %d", n)
 	}
 	*f.p = T(n)
 	return nil
@@ -32,4 +41,29 @@ func (f decimalFlag[T]) Set(s string) error {
 func intFlag[T int | int64](fs *pflag.FlagSet, p *T, name string, value T, usage string) {
 	*p = value
 	fs.Var(decimalFlag[T]{p}, name, usage)
+}
+
+// idFlag is a task id flag (--before), read as the admin API reads an id
+// (ids.Parse): --before 010 was task 10 where ?cursor=010 is refused. 0,
+// its default, is no task: the first page.
+type idFlag struct{ p *int64 }
+
+func (f idFlag) String() string { return strconv.FormatInt(*f.p, 10) }
+
+func (f idFlag) Type() string { return "id" }
+
+func (f idFlag) Set(s string) error {
+	id, ok := ids.Parse(s)
+	if s == "0" {
+		id, ok = 0, true
+	}
+	if !ok {
+		msg := "must be a task id: a positive whole number in decimal digits, without sign or leading zero (or 0 for the first page)"
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+			msg += fmt.Sprintf("; write %d", n)
+		}
+		return errors.New(msg)
+	}
+	*f.p = id
+	return nil
 }

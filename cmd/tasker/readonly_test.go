@@ -159,7 +159,7 @@ func TestListFlagsAreChecked(t *testing.T) {
 	for _, bad := range []string{"0", "-1", "1001"} {
 		mustFail(t, "--limit must be from 1 to 1000, got "+bad, "tasks", "ls", "--db", db, "--limit", bad)
 	}
-	mustFail(t, "--before must be a task id", "tasks", "ls", "--db", db, "--before", "-5")
+	mustFail(t, `for "--before" flag: must be a task id`, "tasks", "ls", "--db", db, "--before", "-5")
 	mustFail(t, `invalid argument "ten" for "--limit"`, "tasks", "ls", "--db", db, "--limit", "ten")
 	mustFail(t, `--workflow must be namespace/name, got "/x"`, "tasks", "ls", "--db", db, "--workflow", "/x")
 }

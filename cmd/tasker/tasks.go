@@ -131,9 +131,6 @@ it creates, migrates and changes nothing.`,
 			if limit < 1 || limit > maxListLimit {
 				return fmt.Errorf("--limit must be from 1 to %d, got %d", maxListLimit, limit)
 			}
-			if before < 0 {
-				return fmt.Errorf("--before must be a task id (a positive integer, or 0 for the first page), got %d", before)
-			}
 			if err := refuseBlankFilter(cmd, "workflow", "namespace/name"); err != nil {
 				return err
 			}
@@ -182,7 +179,7 @@ it creates, migrates and changes nothing.`,
 	cmd.Flags().StringVar(&state, "state", "", "only tasks in these states (comma-separated: "+joinStates()+")")
 	cmd.Flags().StringVar(&workflow, "workflow", "", "only tasks of this workflow (namespace/name)")
 	intFlag(cmd.Flags(), &limit, "limit", 50, fmt.Sprintf("most tasks to list (1 to %d)", maxListLimit))
-	intFlag(cmd.Flags(), &before, "before", 0, "only tasks with a smaller id (the cursor the previous page printed)")
+	cmd.Flags().Var(idFlag{&before}, "before", "only tasks with a smaller id (the cursor the previous page printed)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"tasks": [...], "next_before": ID} (next_before absent on the last page)`)
 	addDBFlag(cmd, &db)
 	return cmd
