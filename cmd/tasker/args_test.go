@@ -205,3 +205,19 @@ func TestNonCanonicalNumberFlagsRefused(t *testing.T) {
 		t.Fatalf("a refused command created %s (%v)", other, err)
 	}
 }
+
+// A duration flag with a sign is refused naming the flag, as the
+// configuration's durations and GET /api/report's since are: pflag read
+// --since +1h as 1h and --drain -0s as 0. A negative one keeps its
+// command's error.
+func TestSignedDurationFlagsRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `invalid argument "+1h" for "--since" flag: want a duration without a sign: write 1h`, "report", "--since", "+1h", "--db", db)
+	mustFail(t, `invalid argument "+2s" for "--poll" flag: want a duration without a sign: write 2s`, "worker", "--poll", "+2s", "--db", db)
+	mustFail(t, `invalid argument "-0s" for "--drain" flag: want a duration without a sign: write 0s`, "worker", "--drain", "-0s", "--db", db)
+	mustFail(t, `--drain must not be negative, got -1s`, "worker", "--drain", "-1s", "--db", db)
+	mustFail(t, `invalid argument "soon" for "--since" flag: time: invalid duration "soon"`, "report", "--since", "soon", "--db", db)
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused command created %s (%v)", db, err)
+	}
+}

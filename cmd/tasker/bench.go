@@ -122,7 +122,7 @@ slope of each after the warm-up (the first fifth).`,
 	}
 	cmd.Flags().BoolVar(&experiments, "experiments", false, "run the original plan's claims instead of the workloads and print the scoreboard (docs/experiments.md)")
 	cmd.Flags().StringVar(&o.Only, "only", "", "with --experiments: run only these (comma-separated, e.g. E1,E3)")
-	cmd.Flags().DurationVar(&soak, "soak", 0, "run a steady load for this long (at least 5s) instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
+	durFlag(cmd.Flags(), &soak, "soak", 0, "run a steady load for this long (at least 5s) instead of the workloads, sampling RSS and goroutines (e.g. 10m)")
 	cmd.Flags().StringVar(&o.DB, "db", "", "SQLite file path of the workloads (each uses PATH with -w1, -w2… before the extension; default: a temporary directory, removed afterwards, as always with --experiments and --soak) or postgres:// URL (each run in a fresh schema of its own: ?schema= is refused)")
 	cmd.Flags().StringVar(&o.Workloads, "workloads", bench.DefaultWorkloads, "workloads to run (comma-separated)")
 	cmd.Flags().Float64Var(&o.Scale, "scale", 1, "multiply every workload's size (e.g. 0.1 for a quick run; at most 1000)")

@@ -74,6 +74,6 @@ scenario broke an invariant. See docs/chaos.md.`,
 	cmd.Flags().StringVar(&o.DB, "db", "sqlite", `"sqlite" or a postgres:// URL (each scenario in a fresh schema of its own: ?schema= is refused)`)
 	cmd.Flags().BoolVar(&o.Quick, "quick", false, "small workloads (seconds)")
 	cmd.Flags().StringVar(&o.Only, "only", "", "run only the scenarios whose names contain this")
-	cmd.Flags().DurationVar(&o.Soak, "soak", 0, "run only the soak, for this long (e.g. 15m)")
+	durFlag(cmd.Flags(), &o.Soak, "soak", 0, "run only the soak, for this long (e.g. 15m)")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -66,4 +67,40 @@ func (f idFlag) Set(s string) error {
 	}
 	*f.p = id
 	return nil
+}
+
+// durationFlag is a duration flag read by time.ParseDuration, as pflag's
+// DurationVar reads it, but without a sign: +1h and -0s read as another
+// text than the duration meant, and the configuration (cliconfig) and GET
+// /api/report's since refuse them. A negative duration is read, and
+// refused by the commands that take none, in their words.
+type durationFlag struct{ p *time.Duration }
+
+// String is "0" for none, which pflag's help takes for a zero default and
+// leaves out, as it did for DurationVar's "0s".
+func (f durationFlag) String() string {
+	if *f.p == 0 {
+		return "0"
+	}
+	return f.p.String()
+}
+
+func (f durationFlag) Type() string { return "duration" }
+
+func (f durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if s[0] == '+' || s[0] == '-' && d == 0 {
+		return fmt.Errorf("want a duration without a sign: write %s", s[1:])
+	}
+	*f.p = d
+	return nil
+}
+
+// durFlag defines a duration flag read without a sign (durationFlag).
+func durFlag(fs *pflag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationFlag{p}, name, usage)
 }

@@ -85,7 +85,7 @@ exact). It opens the database read-only.`,
 			return printReport(cmd.OutOrStdout(), r)
 		},
 	}
-	cmd.Flags().DurationVar(&since, "since", time.Hour, "the window: tasks created this long ago until now (1m to 744h)")
+	durFlag(cmd.Flags(), &since, "since", time.Hour, "the window: tasks created this long ago until now (1m to 744h)")
 	cmd.Flags().StringVar(&namespace, "namespace", "", "only this namespace's workflows")
 	cmd.Flags().StringVar(&workflow, "workflow", "", `only this workflow ("namespace/name")`)
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print the report as JSON (engine.Report, its health only "ready_steps" and "oldest_ready": the rest is a worker's, in its metrics)`)

@@ -150,9 +150,9 @@ SIGTERM exits at once (status 128+signal).`,
 		},
 	}
 	intFlag(cmd.Flags(), &concurrency, "concurrency", 0, fmt.Sprintf("most handlers running at once (0: the engine's default, %d)", defaultConcurrency))
-	cmd.Flags().DurationVar(&poll, "poll", 0, "how often to look for work started by other processes (0: the engine's default, 1s)")
-	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "after a signal, how long running steps may take to finish before their leases are given back")
-	cmd.Flags().DurationVar(&drain, "shutdown-timeout", 30*time.Second, "the former name of --drain")
+	durFlag(cmd.Flags(), &poll, "poll", 0, "how often to look for work started by other processes (0: the engine's default, 1s)")
+	durFlag(cmd.Flags(), &drain, "drain", 30*time.Second, "after a signal, how long running steps may take to finish before their leases are given back")
+	durFlag(cmd.Flags(), &drain, "shutdown-timeout", 30*time.Second, "the former name of --drain")
 	_ = cmd.Flags().MarkDeprecated("shutdown-timeout", "use --drain")
 	addDBFlag(cmd, &db)
 	addConfigFlag(cmd, &configPath)
