@@ -50,7 +50,8 @@ import (
 // duplicate key are errors that name the key's path and line. Step indexes
 // in paths count from 0. A null value ("timeout:") counts as absent; an
 // empty string (queue: "") and a zero duration ("timeout: 0s", which
-// would mean the default, not "none") are refused: leave the key out.
+// would mean the default, not "none") are refused: leave the key out. A
+// duration with a sign ("+30s") is refused too: write "30s".
 var (
 	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "retention", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
@@ -621,6 +622,12 @@ func (d *decoder) duration(m map[string]any, at, key string) time.Duration {
 		d.add(join(at, key), "%s is out of range: a duration is at most %dh (about 292 years)", quoteName(s), int64(math.MaxInt64/time.Hour))
 	case err != nil:
 		d.add(join(at, key), "must be a duration such as 30s or 1m, got %s", quoteName(s))
+	case s[0] == '+' || s[0] == '-' && dur >= 0:
+		// time.ParseDuration read +30s as 30s and -0s as 0, text other than
+		// the value kept; refused as the CLI's configuration refuses it. A
+		// negative one keeps its own error (the template's check).
+		d.add(join(at, key), "%s has a sign: write %s", quoteName(s), quoteName(s[1:]))
+		return 0
 	case dur == 0:
 		// 0 is the Go field's default (the engine's timeout, the default
 		// backoff), not "none" or "no wait", which is what the file says.

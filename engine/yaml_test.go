@@ -680,3 +680,20 @@ environments:
 		}
 	}
 }
+
+// A duration with a sign is refused at its key, in the words of the CLI's
+// configuration ("+30s" has a sign: write "30s"): time.ParseDuration took
+// +30s as 30s and -0s as 0. A negative one keeps its own error.
+func TestYAMLSignedDurationsRefused(t *testing.T) {
+	step := "namespace: s\nname: n\nsteps:\n  - name: a\n    handler: h\n"
+	checkYAMLProblems(t, []yamlProblem{
+		{"timeout", step + "    timeout: +30s\n", "steps[0].timeout", 6, `"+30s" has a sign: write "30s"`},
+		{"timeout -0s", step + "    timeout: -0s\n", "steps[0].timeout", 6, `"-0s" has a sign: write "0s"`},
+		{"retry base", step + "    retry:\n      base: +1s\n", "steps[0].retry.base", 7, `"+1s" has a sign: write "1s"`},
+		{"retry max", step + "    retry:\n      max: +1m30s\n", "steps[0].retry.max", 7, `"+1m30s" has a sign: write "1m30s"`},
+	})
+	p := find(t, problems(t, writeTemplate(t, step+"    timeout: -5s\n"), ""), "steps[0].timeout")
+	if !strings.Contains(p.Msg, "timeout must not be negative") {
+		t.Errorf("timeout -5s: %v, want its own error", p)
+	}
+}
