@@ -10,11 +10,17 @@ import (
 // ParseRetention reads a retention as a YAML template's key retention and
 // the CLI's configuration (execution.retention) write it: a Go duration of
 // at least a millisecond ("72h"), whole days ("30d") or "forever"
-// (KeepForever).
+// (KeepForever). A sign is refused ("+7d": write "7d"), as the
+// configuration refuses it on any duration; a negative one is refused as
+// under 1ms.
 func ParseRetention(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "forever" {
 		return KeepForever, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		// strconv.Atoi and time.ParseDuration both read +7d as 7d.
+		return 0, fmt.Errorf("retention %q has a sign: write %q", s, rest)
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)

@@ -171,3 +171,24 @@ func TestParseRetentionRefusesNegative(t *testing.T) {
 		}
 	}
 }
+
+// A retention with a sign is refused, as the CLI's configuration refuses
+// any duration with one: +7d was 7d (strconv.Atoi takes a sign, as
+// time.ParseDuration does), text other than the value kept.
+func TestParseRetentionRefusesASign(t *testing.T) {
+	for in, want := range map[string]string{
+		"+7d":   `retention "+7d" has a sign: write "7d"`,
+		"+168h": `retention "+168h" has a sign: write "168h"`,
+	} {
+		if d, err := engine.ParseRetention(in); err == nil || err.Error() != want {
+			t.Errorf("ParseRetention(%q) = %s, %v; want %q", in, d, err, want)
+		}
+		_, err := engine.ParseTemplate([]byte("namespace: r\nname: y\nsteps: [{name: a, handler: h}]\nretention: "+in+"\n"), "")
+		if want := "retention: " + want; !errors.Is(err, engine.ErrInvalidTemplate) || !strings.Contains(err.Error(), want) {
+			t.Errorf("template retention: %s: %v, want %q", in, err, want)
+		}
+	}
+	if d, err := engine.ParseRetention("7d"); err != nil || d != 7*24*time.Hour {
+		t.Errorf("ParseRetention(7d) = %s, %v", d, err)
+	}
+}

@@ -243,14 +243,16 @@ var keys = []key{
 		if err := spaced(v); err != nil {
 			return err
 		}
+		// A sign is refused in the words of every duration key (ParseRetention
+		// refuses it in its own).
+		if strings.HasPrefix(v.s, "+") {
+			return signed(v, 0)
+		}
 		// Read as a YAML template's retention is: the same words mean
 		// the same in both files.
 		d, err := engine.ParseRetention(v.s)
 		if err != nil {
 			return fmt.Errorf("%q is neither a duration of at least 1ms (say 168h), whole days (30d) nor \"forever\"", v.s)
-		}
-		if err := signed(v, d); err != nil { // (ParseRetention reads +7d as 7d)
-			return err
 		}
 		s.Config.Execution.Retention = d
 		return nil
