@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,8 +135,9 @@ func (e *StepFailedError) Error() string {
 	msg := ""
 	if e.Failure != nil {
 		msg = fmt.Sprintf(" (%s)", e.Failure.Kind)
-		if e.Failure.Code != "" {
-			msg += " " + e.Failure.Code
+		if c := e.Failure.Code; c != "" && !strings.HasPrefix(e.Failure.Message, c+": ") {
+			// (A PermanentError's message starts with its code already.)
+			msg += " " + c
 		}
 		msg += ": " + e.Failure.Message
 	}
