@@ -25,6 +25,22 @@ import (
 // after its deadline), and every send from the form answered 409. One
 // still waiting has the form.
 func TestDashboardTimedOutWorkflowOffersNoEventForm(t *testing.T) {
+	late, waiting, page := timedOutPages(t)
+	form := func(id int64) string { return fmt.Sprintf(`action="tasks/%d/events"`, id) }
+	if !strings.Contains(page(waiting), form(waiting)) {
+		t.Fatalf("the waiting workflow's page has no event form")
+	}
+	if strings.Contains(page(late), form(late)) {
+		t.Fatalf("the timed-out workflow's page offers an event form, which SendEvent refuses")
+	}
+}
+
+// timedOutPages registers "t/wait" (an event wait of two days), starts a
+// run of it with a one-minute WithWorkflowTimeout (late) and one without
+// (waiting), runs both to their waits and sweeps the first past its
+// deadline; page GETs a task's dashboard page.
+func timedOutPages(t *testing.T) (late, waiting int64, page func(id int64) string) {
+	t.Helper()
 	ctx := context.Background()
 	_, clk, e := clockedEngine(t)
 	if err := engine.RegisterWorkflow(e, "t/wait", func(w *engine.WorkflowContext, in int) (int, error) {
@@ -32,11 +48,11 @@ func TestDashboardTimedOutWorkflowOffersNoEventForm(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	late, err := engine.StartWorkflow[int, int](ctx, e, "t/wait", 1, engine.WithWorkflowTimeout(time.Minute))
+	lateH, err := engine.StartWorkflow[int, int](ctx, e, "t/wait", 1, engine.WithWorkflowTimeout(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	waiting, err := engine.StartWorkflow[int, int](ctx, e, "t/wait", 2)
+	waitingH, err := engine.StartWorkflow[int, int](ctx, e, "t/wait", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +63,7 @@ func TestDashboardTimedOutWorkflowOffersNoEventForm(t *testing.T) {
 	if _, err := e.Rescue(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := late.Result(ctx); err == nil || !strings.Contains(err.Error(), "workflow timed out") {
+	if _, err := lateH.Result(ctx); err == nil || !strings.Contains(err.Error(), "workflow timed out") {
 		t.Fatalf("the workflow past its timeout: %v, want it timed out", err)
 	}
 	handler, err := admin.Handler(admin.Config{Engine: e, AllowAnonymous: true})
@@ -56,7 +72,7 @@ func TestDashboardTimedOutWorkflowOffersNoEventForm(t *testing.T) {
 	}
 	ts := httptest.NewServer(handler)
 	t.Cleanup(ts.Close)
-	page := func(id int64) string {
+	page = func(id int64) string {
 		res, err := http.Get(fmt.Sprintf("%s/ui/tasks/%d", ts.URL, id))
 		if err != nil {
 			t.Fatal(err)
@@ -68,13 +84,7 @@ func TestDashboardTimedOutWorkflowOffersNoEventForm(t *testing.T) {
 		}
 		return string(body)
 	}
-	form := func(id int64) string { return fmt.Sprintf(`action="tasks/%d/events"`, id) }
-	if !strings.Contains(page(waiting.TaskID), form(waiting.TaskID)) {
-		t.Fatalf("the waiting workflow's page has no event form")
-	}
-	if strings.Contains(page(late.TaskID), form(late.TaskID)) {
-		t.Fatalf("the timed-out workflow's page offers an event form, which SendEvent refuses")
-	}
+	return lateH.TaskID, waitingH.TaskID, page
 }
 
 // clockedEngine is an engine on a SQLite file of its own with a fake clock

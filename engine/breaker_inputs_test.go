@@ -16,21 +16,11 @@ import (
 	"github.com/tasker-go/tasker/testkit"
 )
 
-// thenPaymentsStillRuns starts a "shop/pay" task (N 3, which succeeds)
-// and wants its step run at once: the breaker did not open.
+// thenPaymentsStillRuns wants the next step calling payments to run at
+// once: the breaker did not open.
 func thenPaymentsStillRuns(t *testing.T, env *testkit.Env, calls *atomic.Int32, after string) {
 	t.Helper()
-	ctx := context.Background()
-	before := calls.Load()
-	h, err := env.Start(ctx, "shop/pay", map[string]int{"N": 3})
-	must(t, err)
-	if _, err := env.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if d := env.Task(h.TaskID); calls.Load() != before+1 || d.Task.State != store.TaskComplete {
-		t.Fatalf("after %s, the next step calling payments: handler ran %d times (want 1), task %s; the breaker counted it as a failure of payments",
-			after, calls.Load()-before, d.Task.State)
-	}
+	nextPaymentRuns(t, env, calls, "after "+after+", the next step calling payments", "the breaker counted it as a failure of payments")
 }
 
 // A handler's panic is a bug of the binary, not a failure of the system

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,9 +63,16 @@ func openBreaker(t *testing.T, env *testkit.Env) {
 	}
 }
 
-// thenTheNextStepProbes starts task N 3 and wants its step to run at once:
-// the probe the attempt before took was given back.
+// thenTheNextStepProbes wants the next step calling payments to run at
+// once: the probe the attempt before took was given back.
 func thenTheNextStepProbes(t *testing.T, env *testkit.Env, calls *atomic.Int32, how string) {
+	t.Helper()
+	nextPaymentRuns(t, env, calls, fmt.Sprintf("after a probe that ended %s, the next step", how), "the breaker kept the probe for OpenFor, nobody probing")
+}
+
+// nextPaymentRuns starts a "shop/pay" task (N 3, which succeeds) and wants
+// its step run at once, or fails saying what and why.
+func nextPaymentRuns(t *testing.T, env *testkit.Env, calls *atomic.Int32, what, why string) {
 	t.Helper()
 	ctx := context.Background()
 	before := calls.Load()
@@ -74,8 +82,7 @@ func thenTheNextStepProbes(t *testing.T, env *testkit.Env, calls *atomic.Int32, 
 		t.Fatal(err)
 	}
 	if d := env.Task(h.TaskID); calls.Load() != before+1 || d.Task.State != store.TaskComplete {
-		t.Fatalf("after a probe that ended %s, the next step: handler ran %d times (want 1), task %s; the breaker kept the probe for OpenFor, nobody probing",
-			how, calls.Load()-before, d.Task.State)
+		t.Fatalf("%s: handler ran %d times (want 1), task %s; %s", what, calls.Load()-before, d.Task.State, why)
 	}
 }
 
