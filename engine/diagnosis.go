@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tasker-go/tasker/engine/internal/diagnose"
 	"github.com/tasker-go/tasker/engine/internal/errclass"
@@ -51,8 +53,9 @@ type SystemSnapshot struct {
 // Insights and Suggestions its Suggestions. Match must be quick and must
 // not block; a Match that panics is skipped. New refuses a rule without a
 // Name or a Match, a Name already taken (by the engine's rules or an
-// earlier one), and one the store could not record as given (over
-// store.MaxNameLen bytes, a NUL byte, invalid UTF-8).
+// earlier one), and one the store could not record as given (a Name over
+// store.MaxNameLen bytes; a NUL byte or invalid UTF-8 in its Name, Insight
+// or a suggestion; an empty suggestion).
 type DiagnosisRule struct {
 	Name        string
 	Match       func(err error) bool
@@ -84,9 +87,35 @@ func validateRules(rules []DiagnosisRule) []error {
 		if r.Match == nil {
 			errs = append(errs, fmt.Errorf("config: diagnosis rules[%d] %q has no Match", i, r.Name))
 		}
+		// The document carries Insight and Suggestions too: a NUL or
+		// invalid UTF-8 would be recorded as U+FFFD, and an empty
+		// suggestion would be dropped, not what was configured.
+		if msg := checkRuleText(fmt.Sprintf("config: diagnosis rules[%d] %q Insight", i, r.Name), r.Insight); msg != "" {
+			errs = append(errs, errors.New(msg))
+		}
+		for j, s := range r.Suggestions {
+			what := fmt.Sprintf("config: diagnosis rules[%d] %q Suggestions[%d]", i, r.Name, j)
+			if s == "" {
+				errs = append(errs, errors.New(what+" is empty"))
+			} else if msg := checkRuleText(what, s); msg != "" {
+				errs = append(errs, errors.New(msg))
+			}
+		}
 		seen[r.Name] = true
 	}
 	return errs
+}
+
+// checkRuleText refuses a rule's text (an Insight, a suggestion) that
+// the failure's JSON document cannot carry as given.
+func checkRuleText(what, s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Sprintf("%s %s contains a NUL byte", what, quoteName(s))
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("%s %s is not valid UTF-8", what, quoteName(s))
+	}
+	return ""
 }
 
 // diagnosisRules is the engine's table followed by the configured rules.

@@ -80,6 +80,37 @@ func TestDiagnosisRulesRefused(t *testing.T) {
 	}
 }
 
+// A rule's Insight and Suggestions go into the failure's JSON document as
+// its Name does: a NUL or invalid UTF-8 there was recorded replaced by
+// U+FFFD, and an empty suggestion was dropped without a word.
+func TestDiagnosisRuleTextRefused(t *testing.T) {
+	s := testkit.NewEngine(t, nil).Store
+	match := func(error) bool { return false }
+	cfg := engine.Config{Store: s, DiagnosisRules: []engine.DiagnosisRule{
+		{Name: "nul", Match: match, Insight: "a\x00b"},
+		{Name: "utf", Match: match, Insight: "bad\xff"},
+		{Name: "sugg", Match: match, Insight: "fine", Suggestions: []string{"ok", "x\x00y", "bad\xfe", ""}},
+	}}
+	err := cfg.Validate()
+	for _, want := range []string{`rules[0] "nul" Insight "a\x00b" contains a NUL byte`, `rules[1] "utf" Insight "bad\xff" is not valid UTF-8`,
+		`rules[2] "sugg" Suggestions[1] "x\x00y" contains a NUL byte`, `rules[2] "sugg" Suggestions[2] "bad\xfe" is not valid UTF-8`,
+		`rules[2] "sugg" Suggestions[3] is empty`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v, want %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "Suggestions[0]") {
+		t.Errorf("Validate refused a good suggestion: %v", err)
+	}
+	if _, err := engine.New(cfg); err == nil {
+		t.Fatal("New accepted bad rule text")
+	}
+	cfg.DiagnosisRules = []engine.DiagnosisRule{{Name: "good", Match: match, Suggestions: []string{"do this"}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate refused a good rule without an Insight: %v", err)
+	}
+}
+
 // A code-first workflow that fails with its durable step's failure fails
 // with that step's diagnosis, as Explain shows the step's own: it was
 // diagnosed again as the workflow driver's, the failure naming step s and
