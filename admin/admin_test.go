@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -314,6 +315,45 @@ func TestSendEventSaysDuplicate(t *testing.T) {
 	}
 	if created, err := v.e.SendEvent(ctx, h.TaskID, " ", "k", nil); err != nil || !created {
 		t.Fatalf("the refused blank event was recorded (probe: created %t, %v)", created, err)
+	}
+}
+
+// TestPaddedEventNameRefused: an event name with spaces around it is
+// refused (400, naming it), on the API and the dashboard's event form
+// alike, as a padded filter is and `tasker events send` refuses it: it was
+// recorded, and no WaitEvent of the unpadded name ever saw it.
+func TestPaddedEventNameRefused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	ctx := context.Background()
+	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
+		return engine.WaitEvent[bool](w, "approval", time.Hour)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := v.do("POST", fmt.Sprintf("/api/tasks/%d/events", h.TaskID), op, `{"name":" approval","key":"k"}`)
+	if want := `name " approval" has spaces around it: write "approval"`; code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
+		t.Errorf("the API: %d %v, want 400 containing %q", code, body, want)
+	}
+	task := fmt.Sprintf("/ui/tasks/%d", h.TaskID)
+	_, page := v.page("GET", task, op, nil)
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the task page:\n%s", page)
+	}
+	form := url.Values{"csrf": {m[1]}, "name": {"approval\t"}, "key": {"k2"}, "payload": {""}}
+	code, page = v.page("POST", task+"/events", op, strings.NewReader(form.Encode()))
+	if want := `name "approval\t" has spaces around it: write "approval"`; code != http.StatusBadRequest || !strings.Contains(page, want) {
+		t.Errorf("the dashboard: %d, want 400 with a page containing %q; got:\n%s", code, want, page)
+	}
+	for name, key := range map[string]string{" approval": "k", "approval\t": "k2"} {
+		if created, err := v.e.SendEvent(ctx, h.TaskID, name, key, nil); err != nil || !created {
+			t.Errorf("the refused event %q was recorded (probe: created %t, %v)", name, created, err)
+		}
 	}
 }
 

@@ -754,10 +754,10 @@ func (s *server) eventForm(w http.ResponseWriter, r *http.Request, pg *page) {
 	}
 	in := typed{Event: r.PostForm.Get("name"), Key: r.PostForm.Get("key"), Payload: r.PostForm.Get("payload")}
 	var payload any
-	switch doc := strings.TrimSpace(in.Payload); {
-	case strings.TrimSpace(in.Event) == "":
-		// A blank name would be recorded: no WaitEvent waits for it.
-		s.refused(w, r, pg, id, http.StatusBadRequest, fmt.Errorf("the event needs a name (got %q): the name the workflow's WaitEvent waits for", in.Event), in)
+	switch doc, msg := strings.TrimSpace(in.Payload), eventNameProblem(in.Event); {
+	case msg != "":
+		// A blank or padded name: no WaitEvent waits for it.
+		s.refused(w, r, pg, id, http.StatusBadRequest, errors.New(msg), in)
 		return
 	case doc != "" && !json.Valid([]byte(doc)):
 		s.refused(w, r, pg, id, http.StatusBadRequest, fmt.Errorf("the event's payload is not JSON (got %.80q): type a JSON document, or nothing for none", doc), in)

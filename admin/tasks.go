@@ -346,9 +346,8 @@ func (s *server) sendEvent(w http.ResponseWriter, r *http.Request, p *principal)
 		Payload json.RawMessage `json:"payload"`
 	}
 	s.actAnd(w, r, p, &body, func(ctx context.Context, id int64) (map[string]any, error) {
-		// A blank name was recorded: no WaitEvent ever waits for it.
-		if strings.TrimSpace(body.Name) == "" {
-			return nil, badRequest("the event needs a name (got %q): the name the workflow's WaitEvent waits for", body.Name)
+		if msg := eventNameProblem(body.Name); msg != "" {
+			return nil, badRequest("%s", msg)
 		}
 		var payload any
 		if len(body.Payload) > 0 {
@@ -363,6 +362,21 @@ func (s *server) sendEvent(w http.ResponseWriter, r *http.Request, p *principal)
 		// same 200 as a new event's.
 		return map[string]any{"duplicate": !created}, nil
 	})
+}
+
+// eventNameProblem says what is wrong with an event's name sent by the
+// API or the dashboard's form, or "". A blank name was recorded, and a
+// padded one too: no WaitEvent waits for either (the name is matched
+// exactly), so they are refused as a padded filter is and as `tasker
+// events send` refuses them.
+func eventNameProblem(name string) string {
+	switch t := strings.TrimSpace(name); {
+	case t == "":
+		return fmt.Sprintf("the event needs a name (got %q): the name the workflow's WaitEvent waits for", name)
+	case t != name:
+		return fmt.Sprintf("name %q has spaces around it: write %q", name, t)
+	}
+	return ""
 }
 
 // listTokens: GET /api/tokens (admin): the tokens, never their secrets.
