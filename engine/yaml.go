@@ -51,7 +51,8 @@ import (
 // in paths count from 0. A null value ("timeout:") counts as absent; an
 // empty string (queue: "") and a zero duration ("timeout: 0s", which
 // would mean the default, not "none") are refused: leave the key out. A
-// duration with a sign ("+30s") is refused too: write "30s".
+// duration or number with a sign ("+30s", "+5") is refused too: write
+// "30s", "5".
 var (
 	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "retention", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
@@ -126,6 +127,7 @@ type templateSource struct {
 type nodePos struct {
 	path      string // "steps[1].retry.limit"; "" for the document
 	line, col int
+	number    string // a number's text as written ("+5"), else ""
 }
 
 // locate returns the position of path (a path of the merged template): the
@@ -374,7 +376,12 @@ func (v positions) Visit(n ast.Node) ast.Visitor {
 		return v
 	}
 	path := strings.TrimPrefix(strings.TrimPrefix(n.GetPath(), "$"), ".")
-	v.src.nodes = append(v.src.nodes, nodePos{path: path, line: tk.Position.Line, col: tk.Position.Column})
+	pos := nodePos{path: path, line: tk.Position.Line, col: tk.Position.Column}
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode:
+		pos.number = tk.Value // the parser gives the value without its sign
+	}
+	v.src.nodes = append(v.src.nodes, pos)
 	return v
 }
 
@@ -399,6 +406,7 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 		d.known(c, path, "concurrency", []string{"max", "key"})
 		t.Concurrency = &Concurrency{Key: d.str(c, path, "key")}
 		if n, ok := asInt(c["max"]); ok {
+			d.signed(join(path, "max"))
 			t.Concurrency.Max = n
 		} else if d.has(c, path, "max", partial, "concurrency: {max: 1, key: customer_id}") {
 			d.add(join(path, "max"), "must be an integer, got %s", describeValue(c["max"]))
@@ -424,15 +432,18 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 			var rl RateLimit
 			switch v := m["per_second"].(type) {
 			case float64:
+				d.signed(join(path, "per_second"))
 				rl.PerSecond = v
 			default:
 				if n, ok := asInt(v); ok {
+					d.signed(join(path, "per_second"))
 					rl.PerSecond = float64(n)
 				} else if d.has(m, path, "per_second", partial, "{per_second: 50, burst: 10}") {
 					d.add(join(path, "per_second"), "must be a number, got %s", describeValue(v))
 				}
 			}
 			if n, ok := asInt(m["burst"]); ok {
+				d.signed(join(path, "burst"))
 				rl.Burst = n
 			} else if d.has(m, path, "burst", partial, "{per_second: 50, burst: 10}") {
 				d.add(join(path, "burst"), "must be an integer, got %s", describeValue(m["burst"]))
@@ -444,6 +455,7 @@ func (d *decoder) decode(doc map[string]any, at string, partial bool) *Template 
 	}
 	if v, ok := doc["priority"]; ok && v != nil {
 		if n, ok := asInt(v); ok {
+			d.signed(join(at, "priority"))
 			t.Priority = n
 		} else {
 			d.add(join(at, "priority"), "must be an integer, got %s", describeValue(v))
@@ -521,6 +533,7 @@ func (d *decoder) step(m map[string]any, at string) StepTemplate {
 			switch {
 			case !ok:
 				d.add(join(path, "limit"), "must be an integer, got %s", describeValue(v))
+			case d.signed(join(path, "limit")):
 			case n < 1:
 				d.add(join(path, "limit"), "retry limit must be at least 1, got %d", n)
 			default:
@@ -644,6 +657,20 @@ var durationShape = regexp.MustCompile(`^[-+]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|m
 // decoder's integers, which it gives as a string (a quoted one that fits
 // is a string all the same).
 var bigInteger = regexp.MustCompile(`^[-+]?\d{19,}$`)
+
+// signed refuses the number at path (a path of the merged template) when
+// its text has a '+': the parser gave +5 as 5, text other than the value
+// kept, as time.ParseDuration took +30s (see duration).
+func (d *decoder) signed(path string) bool {
+	p := d.src.docPath(path)
+	for _, n := range d.src.nodes {
+		if n.path == p && strings.HasPrefix(n.number, "+") {
+			d.add(path, "%s has a sign: write %s", quoteName(n.number), quoteName(n.number[1:]))
+			return true
+		}
+	}
+	return false
+}
 
 func asInt(v any) (int, bool) {
 	switch n := v.(type) {

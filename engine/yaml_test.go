@@ -697,3 +697,27 @@ func TestYAMLSignedDurationsRefused(t *testing.T) {
 		t.Errorf("timeout -5s: %v, want its own error", p)
 	}
 }
+
+// A whole number with a sign is refused at its key, as a duration with one
+// is ("+5" has a sign: write "5"): the parser gave +5 as 5, text other
+// than the value kept. A step's config is the handler's data, left as is.
+func TestYAMLSignedNumbersRefused(t *testing.T) {
+	base := "namespace: s\nname: n\n"
+	step, pay := "steps:\n  - name: a\n    handler: h\n", "    dependent_system: pay\n"
+	checkYAMLProblems(t, []yamlProblem{
+		{"priority", base + "priority: +5\n" + step, "priority", 3, `"+5" has a sign: write "5"`},
+		{"retry limit", base + step + "    retry: {limit: +3}\n", "steps[0].retry.limit", 6, `"+3" has a sign: write "3"`},
+		{"concurrency max", base + "concurrency: {max: +2, key: k}\n" + step, "concurrency.max", 3, `"+2" has a sign: write "2"`},
+		{"burst", base + "rate_limits: {pay: {per_second: 5, burst: +10}}\n" + step + pay, "rate_limits.pay.burst", 3, `"+10" has a sign: write "10"`},
+		{"per_second", base + "rate_limits: {pay: {per_second: +5, burst: 10}}\n" + step + pay, "rate_limits.pay.per_second", 3, `"+5" has a sign: write "5"`},
+		{"environment", base + step + "environments:\n  prod:\n    priority: +7\n", "environments.prod.priority", 8, `"+7" has a sign: write "7"`},
+	})
+	p := find(t, problems(t, writeTemplate(t, base+"priority: +5\n"+step), ""), "priority")
+	if p.Column != 1 {
+		t.Errorf("%v: want column 1, the key's", p)
+	}
+	tmpl, err := engine.ParseTemplate([]byte(base+"priority: 5\n"+step+"    config: {n: +5}\n"), "")
+	if err != nil || tmpl.Priority != 5 {
+		t.Fatalf("ParseTemplate: %+v, %v; want priority 5 and a config number with a sign kept", tmpl, err)
+	}
+}
