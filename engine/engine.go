@@ -129,7 +129,7 @@ func New(cfg Config) (*Engine, error) {
 	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: retention,
 		DeadlineCause: func() store.JSON { return e.sweptCause(errDeadlineSwept, "") },
 		ExpiredCause:  func() store.JSON { return e.sweptCause(errLeaseExpired, "lease_expired") }},
-		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Beat: e.beatWorker, Pass: e.maintained})
+		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Orphans: e.cancelOrphans, Beat: e.beatWorker, Pass: e.maintained})
 	e.sched = schedule.NewRunner(schedule.Config{Owner: c.WorkerID, Interval: x.ScheduleInterval}, e.st, e.clk, e.log,
 		schedule.Hooks{Start: e.startScheduled, Running: e.scheduledRunning, Cancel: e.cancelScheduled})
 	return e, nil

@@ -16,7 +16,17 @@ import (
 // also when no worker claims its steps. A code-first workflow it fails
 // either way has its unfinished children (and theirs) cancelled, as a
 // cancelled one has: no one is left to read their results (see Child).
-func (e *Engine) Rescue(ctx context.Context) (int, error) { return e.maint.Rescue(ctx) }
+// It also cancels (and counts) the unfinished children of tasks that
+// ended earlier — failed, cancelled, resolved by hand — which the process
+// ending them did not cancel (it died first), up to
+// maintainer.OrphanPerPass, as the leader's maintenance pass does.
+func (e *Engine) Rescue(ctx context.Context) (int, error) {
+	n, err := e.maint.Rescue(ctx)
+	if err != nil {
+		return n, err
+	}
+	return n + e.maint.CloseOrphans(ctx), nil
+}
 
 // rescued is the maintainer's hook: the steps and tasks a rescue moved are
 // announced (a step with attempts left as a retry scheduled, one with none

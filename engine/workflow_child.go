@@ -48,8 +48,9 @@ type childResult struct {
 //
 // A parent cannot finish before its children (Child returns once the
 // child has): one that ends otherwise — cancelled, failed, past its
-// WithWorkflowTimeout — cancels its unfinished children, and theirs. A
-// child that failed stays as it is, for the record.
+// WithWorkflowTimeout — cancels its unfinished children, and theirs (or,
+// when the process ending it dies first, the maintenance leader's next
+// pass does). A child that failed stays as it is, for the record.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
 	var zero O
 	seq, rec, err := wctx.begin(workflow, kindChild)
@@ -199,14 +200,41 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 // one is left to read a child's result, and a child started by Child runs
 // for its parent only (Temporal's default parent-close policy). It runs
 // where the failure is committed, the completer of the process that ran
-// the parent or the maintenance pass that swept its deadline; a process
-// that dies in between leaves them running, for an operator to cancel.
+// the parent or the maintenance pass that swept its deadline, after that
+// commit; the children a process that died in between left running (or
+// one that predates this) are cancelled by the maintenance leader's next
+// pass (cancelOrphans).
 func (e *Engine) closeChildren(parents []int64) {
 	for _, id := range parents {
 		if err := e.cancelChildren(context.Background(), id, fmt.Sprintf("its parent, task %d, failed", id)); err != nil {
-			e.log.Warn("cancelling the children of a failed task failed: they run on", zap.Int64("task_id", id), zap.Error(err))
+			e.log.Warn("cancelling the children of a failed task failed: the maintenance pass will", zap.Int64("task_id", id), zap.Error(err))
 		}
 	}
+}
+
+// cancelOrphans is the maintenance pass's hook: it cancels unfinished
+// children (and theirs) whose parent ended — failed, cancelled, resolved
+// by hand — without the process that ended it cancelling them, with the
+// reason that process would have given, and returns how many it
+// cancelled (one another process cancelled meanwhile counts: it is gone).
+func (e *Engine) cancelOrphans(ctx context.Context, orphans []store.Orphan) int {
+	n := 0
+	for _, o := range orphans {
+		reason := fmt.Sprintf("its parent, task %d, failed", o.ParentID)
+		switch o.ParentState {
+		case store.TaskCancelled:
+			reason = fmt.Sprintf("its parent, task %d, was cancelled", o.ParentID)
+		case store.TaskResolvedManually:
+			reason = fmt.Sprintf("its parent, task %d, was resolved by hand", o.ParentID)
+		}
+		err := e.Cancel(ctx, o.ID, reason)
+		if err != nil && !errors.Is(err, store.ErrIllegalTransition) && !errors.Is(err, store.ErrConflict) {
+			e.log.Warn("cancelling the child of an ended task failed: the next pass tries again", zap.Int64("task_id", o.ID), zap.Int64("parent_id", o.ParentID), zap.Error(err))
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 // cancelChildren cancels the unfinished children of a task, and theirs.

@@ -165,6 +165,14 @@ type Store interface {
 	// deleted: callers loop until that is less than the limit, so no
 	// batch holds locks for long.
 	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)
+	// ListOrphans returns up to limit unfinished tasks (pending, in
+	// progress), lowest id first, whose parent has ended with no one left
+	// to read their result — in error, cancelled or resolved by hand —
+	// with their parent's id and state. The process that ended the parent
+	// cancels its children after that commit; the engine's maintenance
+	// cancels those it left (it died in between). A limit below 1 is
+	// refused (ErrInvalid).
+	ListOrphans(ctx context.Context, limit int) ([]Orphan, error)
 	// StepSuccessRate counts how often attempt p.Attempt of the most recent
 	// steps named p.Name succeeded (see StepSuccessRate): the history the
 	// predictive retry weighs a backoff with.
@@ -868,6 +876,13 @@ type MoveEventsParams struct {
 // KeepForever is a task's retention (CreateTaskParams.Retention) that
 // DeleteFinished never deletes it by.
 const KeepForever time.Duration = -1
+
+// Orphan is an unfinished task whose parent has ended (ListOrphans).
+type Orphan struct {
+	ID          int64
+	ParentID    int64
+	ParentState TaskState // error, cancelled or resolved_manually
+}
 
 // DeleteFinishedParams bound one retention batch.
 type DeleteFinishedParams struct {

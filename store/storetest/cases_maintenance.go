@@ -401,3 +401,60 @@ func testDeleteFinishedKeepsChildren(t *testing.T, b *bundle) {
 		t.Fatalf("after its parent was cancelled: deleted %d, left %v; want the parent and its child deleted", n, l)
 	}
 }
+
+// ListOrphans finds the unfinished children of parents that ended unread
+// (error, cancelled, resolved by hand), lowest id first and up to its
+// limit, and no other task: not a finished child, not the child of a
+// parent that runs or completed.
+func testListOrphans(t *testing.T, b *bundle) {
+	later := []store.NewStep{{Name: "x", Handler: "h.x", Retryable: true, NotBefore: b.now.Add(24 * time.Hour)}}
+	done := finishedAt(t, b, store.TaskComplete, b.now, chain("x"))
+	failed := finishedAt(t, b, store.TaskError, b.now, later)
+	cancelled := finishedAt(t, b, store.TaskCancelled, b.now, later)
+	resolved := finishedAt(t, b, store.TaskResolvedManually, b.now, later)
+	running := b.create(t, later)
+	child := func(parent int64, state store.TaskState) int64 {
+		t.Helper()
+		b.parent = parent
+		defer func() { b.parent = 0 }()
+		d := b.create(t, later)
+		if state != store.TaskPending {
+			if _, err := b.s.TransitionTask(b.ctx, &store.TransitionTaskParams{TaskID: d.Task.ID, From: store.TaskPending, To: state, Now: b.now}); err != nil {
+				t.Fatalf("bringing child to %s: %v", state, err)
+			}
+		}
+		return d.Task.ID
+	}
+	want := []store.Orphan{
+		{ID: child(failed.Task.ID, store.TaskPending), ParentID: failed.Task.ID, ParentState: store.TaskError},
+		{ID: child(failed.Task.ID, store.TaskInProgress), ParentID: failed.Task.ID, ParentState: store.TaskError},
+		{ID: child(cancelled.Task.ID, store.TaskPending), ParentID: cancelled.Task.ID, ParentState: store.TaskCancelled},
+		{ID: child(resolved.Task.ID, store.TaskInProgress), ParentID: resolved.Task.ID, ParentState: store.TaskResolvedManually},
+	}
+	child(failed.Task.ID, store.TaskError) // failed: kept for the record
+	child(done.Task.ID, store.TaskPending) // its parent read it (or will)
+	child(running.Task.ID, store.TaskPending)
+	child(running.Task.ID, store.TaskInProgress)
+
+	got, err := b.s.ListOrphans(b.ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ListOrphans = %v, want %v", got, want)
+	}
+	if got, err = b.s.ListOrphans(b.ctx, 3); err != nil || fmt.Sprint(got) != fmt.Sprint(want[:3]) {
+		t.Fatalf("ListOrphans(3) = %v, %v; want %v", got, err, want[:3])
+	}
+	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: want[0].ID, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = b.s.ListOrphans(b.ctx, 10); err != nil || fmt.Sprint(got) != fmt.Sprint(want[1:]) {
+		t.Fatalf("after cancelling the first: ListOrphans = %v, %v; want %v", got, err, want[1:])
+	}
+	for _, limit := range []int{0, -1} {
+		if _, err := b.s.ListOrphans(b.ctx, limit); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "limit") {
+			t.Errorf("ListOrphans(%d): %v, want ErrInvalid naming the limit", limit, err)
+		}
+	}
+}

@@ -85,6 +85,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"DeleteFinished":             testDeleteFinished,
 		"DeleteFinishedOwnRetention": testDeleteFinishedOwnRetention,
 		"DeleteFinishedChildren":     testDeleteFinishedKeepsChildren,
+		"ListOrphans":                testListOrphans,
 		"StepSuccessRate":            testStepSuccessRate,
 		"ReportData":                 testReportData,
 		"LeaderElection":             testLeaderElection,

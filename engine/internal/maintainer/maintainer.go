@@ -1,8 +1,9 @@
 // Package maintainer keeps leases alive and the store tidy: the heartbeat
 // extends the leases of the steps running here (and cancels those whose
-// lease was lost); the maintenance pass rescues expired leases and deletes
-// old finished tasks, in the one process elected for it (always this one
-// on SQLite).
+// lease was lost); the maintenance pass rescues expired leases, cancels
+// the children left running by parents that ended, and deletes old
+// finished tasks, in the one process elected for it (always this one on
+// SQLite).
 package maintainer
 
 import (
@@ -49,6 +50,9 @@ type Config struct {
 type Hooks struct {
 	// Rescued: the rescue pass's result (tasks it failed among them).
 	Rescued func(res *store.RescueResult)
+	// Orphans: cancel these unfinished children of ended parents
+	// (store.ListOrphans); it returns how many it cancelled.
+	Orphans func(ctx context.Context, orphans []store.Orphan) int
 	// Beat: called on every heartbeat, leases or not (the engine refreshes
 	// its worker registry row with it).
 	Beat func(ctx context.Context)
@@ -156,6 +160,7 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 			if _, err := m.Rescue(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("rescuing expired leases failed", zap.Error(err))
 			}
+			m.CloseOrphans(ctx)
 			var before time.Time // zero: the default keeps
 			if m.cfg.Retention > 0 {
 				before = m.clk.Now().Add(-m.cfg.Retention)
@@ -210,6 +215,44 @@ func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// OrphanBatch bounds one read of orphaned tasks, and OrphanPerPass those
+// one maintenance pass cancels: a backlog (parents that ended before an
+// upgrade that cancels their children) is worked off a bounded amount per
+// pass, as the retention's is.
+const (
+	OrphanBatch   = 100
+	OrphanPerPass = 1000
+)
+
+// CloseOrphans cancels, through Hooks.Orphans, the unfinished children of
+// parents that ended in error, cancelled or resolved by hand, at most
+// OrphanPerPass, and returns how many it cancelled. The process that
+// ended a parent cancels its children after that commit: one that died
+// in between left them running, and this finds them. It stops at a batch
+// of which some were not cancelled (they would come back at once).
+func (m *Maintainer) CloseOrphans(ctx context.Context) int {
+	total := 0
+	for total < OrphanPerPass && m.hooks.Orphans != nil && ctx.Err() == nil {
+		orphans, err := m.st.ListOrphans(ctx, min(OrphanBatch, OrphanPerPass-total))
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("listing the unfinished children of ended tasks failed", zap.Error(err))
+			}
+			return total
+		}
+		if len(orphans) == 0 {
+			return total
+		}
+		n := m.hooks.Orphans(ctx, orphans)
+		total += n
+		m.log.Info("cancelled the unfinished children of ended tasks", zap.Int("tasks", n))
+		if n < len(orphans) || len(orphans) < OrphanBatch {
+			return total
+		}
+	}
+	return total
 }
 
 // PurgeBatch bounds one delete (one short transaction), and PurgePerPass

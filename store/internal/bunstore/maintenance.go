@@ -136,3 +136,33 @@ func (s *Store) Resign(ctx context.Context, name, owner string) error {
 	_, err := s.rw.NewRaw("DELETE FROM tasker_leaders WHERE name = ? AND owner = ?", name, owner).Exec(ctx)
 	return s.wrap(fmt.Sprintf("resigning leadership of %q", name), err)
 }
+
+// ListOrphans lists unfinished tasks whose parent has ended unread (see
+// store.Store). It reads from the writer: a replica's lag would show a
+// child cancelled a moment ago as still running. The query walks
+// tasker_tasks_state over the unfinished tasks only (their number is
+// the work in hand, not the history) and looks each parent up by its
+// primary key.
+func (s *Store) ListOrphans(ctx context.Context, limit int) ([]store.Orphan, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("listing orphaned tasks: %w", &store.ValidationError{Field: "limit", Problem: fmt.Sprintf("must be at least 1, got %d", limit)})
+	}
+	var rows []struct {
+		ID       int64  `bun:"id"`
+		ParentID int64  `bun:"parent_id"`
+		State    string `bun:"state"`
+	}
+	if err := s.rw.NewRaw(`SELECT c.id, c.parent_id, p.state FROM tasker_tasks c
+			JOIN tasker_tasks p ON p.id = c.parent_id
+			WHERE c.state IN (?0) AND c.parent_id IS NOT NULL AND p.state IN (?1)
+			ORDER BY c.id LIMIT ?2`,
+		bun.List([]store.TaskState{store.TaskPending, store.TaskInProgress}),
+		bun.List([]store.TaskState{store.TaskError, store.TaskCancelled, store.TaskResolvedManually}), limit).Scan(ctx, &rows); err != nil {
+		return nil, s.wrap("listing orphaned tasks", err)
+	}
+	out := make([]store.Orphan, len(rows))
+	for i, r := range rows {
+		out[i] = store.Orphan{ID: r.ID, ParentID: r.ParentID, ParentState: store.TaskState(r.State)}
+	}
+	return out, nil
+}
