@@ -471,6 +471,8 @@ func (dialect) LockTask() string {
 		SELECT t.id FROM tasker_tasks t, held WHERE t.id = ?0`
 }
 
+func (dialect) IndexedBy(string) string { return "" }
+
 func (dialect) WritableCTE() bool { return true }
 
 func (dialect) BindArrays() bool { return true }

@@ -398,6 +398,8 @@ func (dialect) SkipLocked() string { return "" }
 
 func (dialect) LockTask() string { return "SELECT id FROM tasker_tasks WHERE id = ?0" }
 
+func (dialect) IndexedBy(index string) string { return " INDEXED BY " + index }
+
 func (dialect) WritableCTE() bool { return false }
 
 func (dialect) BindArrays() bool { return false }

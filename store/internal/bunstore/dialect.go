@@ -28,6 +28,11 @@ type Dialect interface {
 	// lock its steps first). SQLite: a plain read, as its one writer
 	// serialises them already.
 	LockTask() string
+	// IndexedBy is the hint that makes a query read its table through the
+	// named index: " INDEXED BY name" on SQLite, whose planner without
+	// statistics (the store never runs ANALYZE) takes another index over a
+	// partial one; "" on Postgres, whose planner weighs them itself.
+	IndexedBy(index string) string
 	// JSON returns a query argument for a JSON document inside VALUES,
 	// where the column type is not known (Postgres casts it to jsonb).
 	JSON(doc store.JSON) any
