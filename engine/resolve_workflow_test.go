@@ -122,26 +122,7 @@ func resolveClosesTimedOut(t *testing.T, st store.Store) {
 func TestResolveOfAFailedWorkflowCancelsItsChildren(t *testing.T) {
 	ctx := context.Background()
 	env := testkit.NewEngine(t, nil)
-	must(t, engine.RegisterWorkflow(env.Engine, "t/child", func(wctx *engine.WorkflowContext, _ int) (int, error) {
-		return engine.WaitEvent[int](wctx, "go", 48*time.Hour)
-	}))
-	must(t, engine.RegisterWorkflow(env.Engine, "t/parent", func(wctx *engine.WorkflowContext, _ int) (int, error) {
-		return engine.Child[int](wctx, "t/child", 1)
-	}))
-	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/parent", 1, engine.WithWorkflowTimeout(time.Hour))
-	must(t, err)
-	children := func() []*store.Task {
-		page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{ParentID: &h.TaskID, Limit: 10})
-		must(t, err)
-		return page.Tasks
-	}
-	for range 10 {
-		if c := children(); len(c) == 1 && c[0].State != store.TaskPending {
-			break
-		}
-		_, err := env.RunOnce(ctx)
-		must(t, err)
-	}
+	h, children := parentWaitingOnChild(t, env)
 	if c := children(); len(c) != 1 || c[0].State.Done() {
 		t.Fatalf("children %+v, want one running", c)
 	}

@@ -39,26 +39,7 @@ func TestMaintenanceCancelsChildrenOfEndedParents(t *testing.T) {
 		t.Run(ended.name, func(t *testing.T) {
 			ctx := context.Background()
 			env := testkit.NewEngine(t, nil)
-			must(t, engine.RegisterWorkflow(env.Engine, "t/child", func(wctx *engine.WorkflowContext, _ int) (int, error) {
-				return engine.WaitEvent[int](wctx, "go", 48*time.Hour)
-			}))
-			must(t, engine.RegisterWorkflow(env.Engine, "t/parent", func(wctx *engine.WorkflowContext, _ int) (int, error) {
-				return engine.Child[int](wctx, "t/child", 1)
-			}))
-			h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/parent", 1, engine.WithWorkflowTimeout(time.Hour))
-			must(t, err)
-			children := func() []*store.Task {
-				page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{ParentID: &h.TaskID, Limit: 10})
-				must(t, err)
-				return page.Tasks
-			}
-			for range 10 {
-				if c := children(); len(c) == 1 && c[0].State != store.TaskPending {
-					break
-				}
-				_, err := env.RunOnce(ctx)
-				must(t, err)
-			}
+			h, children := parentWaitingOnChild(t, env)
 			c := children()
 			if len(c) != 1 || c[0].State.Done() {
 				t.Fatalf("children %+v, want one running", c)
@@ -95,4 +76,34 @@ func sweepDeadline(t *testing.T, env *testkit.Env) {
 	if err != nil || swept.TimedOut != 1 {
 		t.Fatalf("the store's sweep: %+v, %v; want the parent failed", swept, err)
 	}
+}
+
+// parentWaitingOnChild registers "t/child" (an event wait of two days) and
+// "t/parent" (one Child of it), starts a parent with a one-hour
+// WithWorkflowTimeout and runs it until its child waits; children lists
+// the parent's children as they are now.
+func parentWaitingOnChild(t *testing.T, env *testkit.Env) (h *engine.WorkflowHandle[int], children func() []*store.Task) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/child", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return engine.WaitEvent[int](wctx, "go", 48*time.Hour)
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/parent", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return engine.Child[int](wctx, "t/child", 1)
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/parent", 1, engine.WithWorkflowTimeout(time.Hour))
+	must(t, err)
+	children = func() []*store.Task {
+		page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{ParentID: &h.TaskID, Limit: 10})
+		must(t, err)
+		return page.Tasks
+	}
+	for range 10 {
+		if c := children(); len(c) == 1 && c[0].State != store.TaskPending {
+			break
+		}
+		_, err := env.RunOnce(ctx)
+		must(t, err)
+	}
+	return h, children
 }
