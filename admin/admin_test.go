@@ -293,15 +293,7 @@ func TestSendEventSaysDuplicate(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	op := v.token(store.RoleOperator)
 	ctx := context.Background()
-	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
-		return engine.WaitEvent[bool](w, "approval", time.Hour)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := approvalWaiting(t, v)
 	path := fmt.Sprintf("/api/tasks/%d/events", h.TaskID)
 	for i, want := range []bool{false, true} {
 		code, body := v.do("POST", path, op, fmt.Sprintf(`{"name":"approval","key":"decision","payload":%t}`, i == 0))
@@ -326,15 +318,7 @@ func TestPaddedEventNameRefused(t *testing.T) {
 	v := newEnv(t, admin.Config{})
 	op := v.token(store.RoleOperator)
 	ctx := context.Background()
-	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
-		return engine.WaitEvent[bool](w, "approval", time.Hour)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := engine.StartWorkflow[string, bool](ctx, v.e, "shop/approve", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := approvalWaiting(t, v)
 	code, body := v.do("POST", fmt.Sprintf("/api/tasks/%d/events", h.TaskID), op, `{"name":" approval","key":"k"}`)
 	if want := `name " approval" has spaces around it: write "approval"`; code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
 		t.Errorf("the API: %d %v, want 400 containing %q", code, body, want)
@@ -1545,4 +1529,20 @@ func TestNonCanonicalIDsRefused(t *testing.T) {
 	if code, body := v.do("GET", "/api/tasks/1", op, ""); code != http.StatusOK {
 		t.Fatalf("GET /api/tasks/1: %d %v", code, body)
 	}
+}
+
+// approvalWaiting registers "shop/approve" (a wait for the event
+// "approval") on v's engine and starts a run of it.
+func approvalWaiting(t *testing.T, v *env) *engine.WorkflowHandle[bool] {
+	t.Helper()
+	if err := engine.RegisterWorkflow(v.e, "shop/approve", func(w *engine.WorkflowContext, _ string) (bool, error) {
+		return engine.WaitEvent[bool](w, "approval", time.Hour)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[string, bool](context.Background(), v.e, "shop/approve", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
