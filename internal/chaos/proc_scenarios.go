@@ -184,8 +184,11 @@ func procTerminate(ctx context.Context, tg opener, quick bool) (Row, error) {
 		if err := r.waitCompleted(ctx, round*n/5, 3*time.Minute); err != nil {
 			return row, err
 		}
+		// The workers' connections (application_name app_<worker>), not
+		// this process's: its idle ones, dead, failed the checks' reads
+		// that came after.
 		var k int
-		if err := r.s.DB().NewRaw("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE ? AND pid <> pg_backend_pid()", r.app+"%").Scan(ctx, &k); err != nil {
+		if err := r.s.DB().NewRaw(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE ?`, r.app+`\_%`).Scan(ctx, &k); err != nil {
 			return row, err
 		}
 		terminated += k
