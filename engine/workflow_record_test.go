@@ -14,14 +14,33 @@ import (
 	"github.com/tasker-go/tasker/store/sqlite"
 )
 
-// commitCounter counts the transactions committed through a store.
-type commitCounter struct{ n *atomic.Int32 }
+// commitCounter counts the transactions committed through a SQLite
+// store: its COMMITs, and the writes made outside a transaction (one
+// statement is a transaction of its own). Writes go through the store's
+// one writer connection, so its statements come one at a time.
+type commitCounter struct {
+	n    *atomic.Int32
+	inTx *atomic.Bool
+}
 
 func (commitCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
 func (c commitCounter) AfterQuery(_ context.Context, ev *bun.QueryEvent) {
-	if ev.Err == nil && strings.EqualFold(strings.TrimSpace(ev.Query), "COMMIT") {
+	if ev.Err != nil {
+		return
+	}
+	q := strings.ToUpper(strings.TrimSpace(ev.Query))
+	switch {
+	case strings.HasPrefix(q, "BEGIN"):
+		c.inTx.Store(true)
+	case q == "COMMIT":
+		c.inTx.Store(false)
 		c.n.Add(1)
-
+	case q == "ROLLBACK":
+		c.inTx.Store(false)
+	case c.inTx.Load():
+	case strings.HasPrefix(q, "INSERT"), strings.HasPrefix(q, "UPDATE"), strings.HasPrefix(q, "DELETE"),
+		strings.HasPrefix(q, "WITH") && (strings.Contains(q, "\nINSERT") || strings.Contains(q, "\nUPDATE") || strings.Contains(q, "\nDELETE")):
+		c.n.Add(1)
 	}
 }
 
@@ -34,7 +53,7 @@ func (c commitCounter) AfterQuery(_ context.Context, ev *bun.QueryEvent) {
 func TestHeldStepCommitsWithTheOutcome(t *testing.T) {
 	ctx := context.Background()
 	var commits atomic.Int32
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "held.db"), &sqlite.Options{QueryHooks: []bun.QueryHook{commitCounter{&commits}}})
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "held.db"), &sqlite.Options{QueryHooks: []bun.QueryHook{commitCounter{&commits, new(atomic.Bool)}}})
 	must(t, err)
 	t.Cleanup(func() { s.Close() })
 	e := newEngine(t, engine.Config{Store: s})

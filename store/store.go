@@ -88,9 +88,10 @@ type Store interface {
 	// say) with the reason "task retried".
 	RetryTask(ctx context.Context, p *RetryTaskParams) (*Task, error)
 	// History reads a task's transitions and its steps', in write order
-	// (ErrNotFound when no task has that id). It includes the rows a start
-	// implies and does not store (ID 0): the task's creation, and the
-	// claims of the steps the start claimed.
+	// (ErrNotFound when no task has that id). It includes the rows the
+	// store implies and does not write (ID 0): the task's creation, the
+	// claims of the steps the start claimed, and the claim and completion
+	// of a durable step recorded complete on its first attempt.
 	History(ctx context.Context, taskID int64) (*History, error)
 
 	// GetStep reads one step: ErrNotFound when no step has that id,

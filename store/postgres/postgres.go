@@ -466,6 +466,8 @@ func (dialect) SkipLocked() string { return "FOR UPDATE OF s SKIP LOCKED" }
 
 // The key is the task's within this schema: stores in other schemas of the
 // database (hashtextextended's seed is the task id) do not wait on it.
+func (dialect) LockRows() string { return " FOR NO KEY UPDATE" }
+
 func (dialect) LockTask() string {
 	return `WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended('tasker.events:' || current_schema(), ?0)))
 		SELECT t.id FROM tasker_tasks t, held WHERE t.id = ?0`

@@ -396,6 +396,8 @@ func (dialect) JSON(doc store.JSON) any { return doc }
 
 func (dialect) SkipLocked() string { return "" }
 
+func (dialect) LockRows() string { return "" }
+
 func (dialect) LockTask() string { return "SELECT id FROM tasker_tasks WHERE id = ?0" }
 
 func (dialect) IndexedBy(index string) string { return " INDEXED BY " + index }

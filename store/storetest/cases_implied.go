@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -184,4 +186,93 @@ func testImpliedStartAtItsClaim(t *testing.T, b *bundle) {
 	if len(h.Task) != 2 || h.Task[1].SortKey != 2 || h.Task[1].ID != 0 || !h.Task[1].CreatedAt.Equal(b.now.Add(10*time.Second)) {
 		t.Fatalf("History.Task = %+v; want the implied start at the first claim's time, %v", h.Task, b.now.Add(10*time.Second))
 	}
+}
+
+// testImpliedDurableTransitions: a durable step recorded complete on its
+// first attempt — alone, or held until its driver's completion — stores
+// no transition rows; History gives back its claim and its completion (ID
+// 0, at its creation) where the record was written among the stored rows.
+// A first attempt that fails stores both, its error in the second.
+func testImpliedDurableTransitions(t *testing.T, b *bundle) {
+	d, driver := codeTask(t, b)
+	id := d.Task.ID
+	item := func(seq int, name string, kind store.OutcomeKind) *store.RecordStepParams {
+		p := &store.RecordStepParams{Driver: driver.Step.Lease(), TaskID: id, Sequence: seq, Name: name, Handler: "workflow.step",
+			Kind: kind, Attempt: 1, Now: b.now}
+		if kind == store.OutcomeComplete {
+			p.Results = store.JSON(fmt.Sprintf(`{"n":%d}`, seq))
+		} else {
+			p.Error = store.JSON(`{"message":"declined"}`)
+		}
+		return p
+	}
+	record := func(p *store.RecordStepParams) *store.Step {
+		t.Helper()
+		res, err := b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{p})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("RecordAttempts(%s): %v, %+v", p.Name, err, res)
+		}
+		return res[0].Step
+	}
+	b.now = b.now.Add(time.Second)
+	charge := record(item(1, "charge#1", store.OutcomeComplete))
+	b.now = b.now.Add(time.Second)
+	refund := record(item(2, "refund#2", store.OutcomeFail))
+	b.now = b.now.Add(time.Second)
+	done := complete(driver, `{"ok":true}`)
+	held := item(3, "ship#3", store.OutcomeComplete)
+	held.Now = time.Time{} // as the engine holds them: recorded at the commit's time
+	done.Records = []*store.RecordStepParams{held}
+	b.finish(t, done)
+
+	var stored []string
+	if err := b.s.DB().NewRaw(`SELECT s.name FROM tasker_step_transitions tr JOIN tasker_steps s ON s.id = tr.step_id
+		WHERE tr.task_id = ? ORDER BY tr.id`, id).Scan(b.ctx, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(stored, " "); got != "workflow refund#2 refund#2 workflow" {
+		t.Fatalf("stored step transitions of %s, want the driver's claim, the failed attempt's two rows and the driver's completion", got)
+	}
+	h, err := b.s.History(b.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := b.get(t, id).Steps
+	name := map[int64]string{}
+	created := map[int64]time.Time{}
+	for _, s := range steps {
+		name[s.ID], created[s.ID] = s.Name, s.CreatedAt
+	}
+	var got []string
+	for _, tr := range h.Steps {
+		meta := ""
+		if len(tr.Metadata) > 0 {
+			var c bytes.Buffer // jsonb spaces its documents
+			if err := json.Compact(&c, tr.Metadata); err != nil {
+				t.Fatal(err)
+			}
+			meta = " " + c.String()
+		}
+		got = append(got, fmt.Sprintf("%s %s→%s #%d id0=%v recent=%v%s", name[tr.StepID], *tr.FromState, tr.ToState, tr.SortKey, tr.ID == 0, tr.MostRecent, meta))
+		if tr.ID == 0 && !tr.CreatedAt.Equal(created[tr.StepID]) {
+			t.Errorf("implied row of %s at %v, want its creation %v", name[tr.StepID], tr.CreatedAt, created[tr.StepID])
+		}
+	}
+	want := []string{
+		"workflow pending→in_progress #1 id0=false recent=false",
+		"charge#1 pending→in_progress #1 id0=true recent=false",
+		"charge#1 in_progress→complete #2 id0=true recent=true",
+		"refund#2 pending→in_progress #1 id0=false recent=false",
+		`refund#2 in_progress→error #2 id0=false recent=true {"message":"declined"}`,
+		"ship#3 pending→in_progress #1 id0=true recent=false",
+		"ship#3 in_progress→complete #2 id0=true recent=true",
+		"workflow in_progress→complete #2 id0=false recent=true",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("History:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if charge.State != store.StepComplete || refund.State != store.StepError {
+		t.Fatalf("records: charge %s, refund %s", charge.State, refund.State)
+	}
+	checkHistoryMatches(t, b, id)
 }

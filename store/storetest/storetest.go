@@ -119,6 +119,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"StaleAndLiveInOneGroup":     testStaleAndLiveInOneGroup,
 		"RetryClaimedInSameCommit":   testRetryClaimedInSameCommit,
 		"ImpliedTransitions":         testImpliedTransitions,
+		"ImpliedDurableTransitions":  testImpliedDurableTransitions,
 		"ImpliedBeforeSkewedRows":    testImpliedBeforeSkewedRows,
 		"ImpliedStartAtItsClaim":     testImpliedStartAtItsClaim,
 		"FinishWatched":              testFinishWatched,

@@ -429,11 +429,9 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 				books = append(books, m)
 			}
 		}
-		held, err := s.insertHeld(ctx, tx, p, res)
-		if err != nil {
+		if err := s.insertHeld(ctx, tx, p, res, at); err != nil {
 			return err
 		}
-		books = append(books, held...)
 		early := 0                      // dependants made ready by countDownClaiming
 		var whole []*store.ClaimedStep  // its claims with their inputs
 		var unread []*store.Step        // its claims whose inputs are read after the commit
@@ -496,32 +494,23 @@ func (s *Store) finishInTx(ctx context.Context, p *store.FinishStepsParams, orde
 }
 
 // insertHeld inserts the durable step records held by the outcomes res
-// recorded (StepOutcome.Records) and returns their transitions. They
-// complete on their first attempt, so no task's count of unfinished steps
-// changes.
-func (s *Store) insertHeld(ctx context.Context, tx bun.IDB, p *store.FinishStepsParams, res *store.FinishStepsResult) ([]stepMove, error) {
+// recorded (StepOutcome.Records). They complete on their first attempt, so
+// no task's count of unfinished steps changes, and their transitions are
+// implied (withImpliedSteps). at is the commit's time.
+func (s *Store) insertHeld(ctx context.Context, tx bun.IDB, p *store.FinishStepsParams, res *store.FinishStepsResult, at time.Time) error {
 	var rows []recordedRow
 	for i, o := range p.Outcomes {
 		if res.Steps[i].Err != nil {
 			continue
 		}
 		for _, r := range o.Records {
-			rows = append(rows, recordedRow{row: firstAttemptRow(r, store.StepComplete)})
+			rows = append(rows, recordedRow{row: heldRow(r, at)})
 		}
 	}
 	if len(rows) == 0 {
-		return nil, nil
+		return nil
 	}
-	if err := s.insertRecorded(ctx, tx, rows, p.Now); err != nil {
-		return nil, err
-	}
-	moves := make([]stepMove, 0, 2*len(rows))
-	for _, r := range rows {
-		moves = append(moves,
-			stepMove{id: r.row.ID, taskID: r.row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
-			stepMove{id: r.row.ID, taskID: r.row.TaskID, from: store.StepInProgress, to: store.StepComplete, seq: 2})
-	}
-	return moves, nil
+	return s.insertRecorded(ctx, tx, rows, p.Now)
 }
 
 // countDownClaiming counts down the dependants of the steps moves

@@ -54,12 +54,12 @@ func (s *Store) RecordStep(ctx context.Context, p *store.RecordStepParams) (*sto
 	var out *store.Step
 	err := s.inTx(ctx, fmt.Sprintf("recording step %d of task %d", p.Sequence, p.TaskID), func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
-		// The fence: touching the driver row also locks it (Postgres), so a
-		// cancel or a rescue serialises with this write.
+		// The fence: the driver row, locked (Postgres), so a cancel or a
+		// rescue serialises with this write (see fenceSQL).
 		var fenced []int64
-		if err := tx.NewRaw(`UPDATE tasker_steps SET updated_at = ?
-			WHERE id = ? AND task_id = ? AND state = 'in_progress' AND lease_token = ? RETURNING id`,
-			at, p.Driver.StepID, p.TaskID, p.Driver.Token).Scan(ctx, &fenced); err != nil {
+		if err := tx.NewRaw(`SELECT id FROM tasker_steps
+			WHERE id = ? AND task_id = ? AND state = 'in_progress' AND lease_token = ?`+s.d.LockRows(),
+			p.Driver.StepID, p.TaskID, p.Driver.Token).Scan(ctx, &fenced); err != nil {
 			return err
 		}
 		if len(fenced) == 0 {

@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -31,6 +32,12 @@ func (s *Store) RecordAttempts(ctx context.Context, steps []*store.RecordStepPar
 	}
 	if s.recordInOne(steps) {
 		if err := s.recordFirstAttempts(ctx, steps, out); err != nil {
+			return nil, s.wrap("recording durable steps", err)
+		}
+		return out, nil
+	}
+	if db, ok := s.rw.(*bun.DB); ok && s.completeAtOnce(steps) {
+		if err := s.recordCompleted(ctx, db, steps, out); err != nil {
 			return nil, s.wrap("recording durable steps", err)
 		}
 		return out, nil
@@ -81,7 +88,7 @@ next:
 // transition.
 func (s *Store) recordAttemptsAt(ctx context.Context, tx bun.IDB, steps []*store.RecordStepParams, out []store.RecordedStep) error {
 	at := now(steps[0].Now)
-	live, err := s.fenceDrivers(ctx, tx, steps, at)
+	live, err := s.fenceDrivers(ctx, tx, steps)
 	if err != nil {
 		return err
 	}
@@ -117,6 +124,9 @@ func (s *Store) recordAttemptsAt(ctx context.Context, tx bun.IDB, steps []*store
 		}
 		for _, f := range fresh {
 			out[f.index].Step = f.row
+			if f.row.State == store.StepComplete {
+				continue // its claim and completion are implied (see withImpliedSteps)
+			}
 			moves = append(moves,
 				stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepPending, to: store.StepInProgress, seq: 1},
 				stepMove{id: f.row.ID, taskID: f.row.TaskID, from: store.StepInProgress, to: f.row.State, seq: 2, meta: f.meta})
@@ -164,6 +174,77 @@ func (s *Store) recordInOne(steps []*store.RecordStepParams) bool {
 	return true
 }
 
+// recordedCols are the columns recordCompleted writes, its rows' values
+// in this order.
+var recordedCols = []string{"task_id", "name", "handler", "sequence", "config", "policy", "retryable", "retry_limit", "skippable",
+	"results", "next_attempt_at", "started_at", "completed_at", "created_at"}
+
+// completeAtOnce tells whether recordCompleted can record the group: on
+// SQLite, first attempts that complete their steps, at one Now, few
+// enough for one statement.
+func (s *Store) completeAtOnce(steps []*store.RecordStepParams) bool {
+	if s.d.WritableCTE() || (len(recordedCols)+2)*len(steps) > s.d.MaxParams() {
+		return false
+	}
+	for _, p := range steps {
+		if p.Attempt != 1 || attemptTarget(p) != store.StepComplete || !p.Now.Equal(steps[0].Now) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordCompleted is RecordAttempts of first attempts that complete their
+// steps, in one INSERT on SQLite (atomic on its own: no BEGIN and COMMIT
+// statements): the rows of the items whose driver still holds its lease
+// go in, the read of the driver rows fencing them, as a transaction's
+// fence would (fenceSQL: the one writer serialises the rest), and their
+// transitions are implied (withImpliedSteps); no task's count of
+// unfinished steps changes. out gets each item's row or ErrLeaseLost.
+func (s *Store) recordCompleted(ctx context.Context, db bun.IDB, steps []*store.RecordStepParams, out []store.RecordedStep) error {
+	b := params{s: s}
+	rows := make([]*store.Step, len(steps))
+	values := make([][]any, len(steps))
+	for i, p := range steps {
+		r := firstAttemptRow(p, store.StepComplete)
+		rows[i] = r
+		values[i] = []any{p.Driver.StepID, p.Driver.Token, r.TaskID, r.Name, r.Handler, *r.Sequence, nullJSON(r.Config), nullJSON(r.Policy), r.Retryable,
+			r.RetryLimit, r.Skippable, nullJSON(r.Results), s.d.BindTime(s.d.Time(p.Now, 0).(time.Time)), s.d.BindTime(*r.StartedAt),
+			s.d.BindTime(*r.CompletedAt), s.d.BindTime(r.CreatedAt)}
+	}
+	cols := strings.Join(recordedCols, ", ")
+	v := b.rows([]string{"bigint", "bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "jsonb",
+		"timestamptz", "timestamptz", "timestamptz", "timestamptz"}, values)
+	var back []struct {
+		ID            int64     `bun:"id"`
+		TaskID        int64     `bun:"task_id"`
+		Sequence      int       `bun:"sequence"`
+		NextAttemptAt time.Time `bun:"next_attempt_at"`
+	}
+	err := s.scan(ctx, db, `WITH v (driver, driver_token, `+cols+`) AS (`+v+`)
+INSERT INTO tasker_steps (`+cols+`, attempts, state, pending_deps, transition_seq, updated_at)
+SELECT `+cols+`, 1, 'complete', 1, 2, created_at FROM v
+WHERE EXISTS (SELECT 1 FROM tasker_steps d WHERE d.id = v.driver AND d.state = 'in_progress' AND d.lease_token = v.driver_token)
+RETURNING id, task_id, sequence, next_attempt_at`, b.args, &back)
+	if err != nil {
+		return err
+	}
+	inserted := make(map[seqKey]int, len(back))
+	for k, r := range back {
+		inserted[seqKey{r.TaskID, r.Sequence}] = k
+	}
+	for i, p := range steps {
+		k, ok := inserted[seqKey{p.TaskID, p.Sequence}]
+		if !ok {
+			out[i].Err = fmt.Errorf("driver step %d of task %d: %w", p.Driver.StepID, p.TaskID, store.ErrLeaseLost)
+			continue
+		}
+		rows[i].ID, rows[i].NextAttemptAt = back[k].ID, back[k].NextAttemptAt
+		out[i].Step = rows[i]
+	}
+	return nil
+}
+
 // recordFirstAttempts is RecordAttempts in one statement (data-modifying
 // CTEs, Postgres), so one round trip without BEGIN and COMMIT: it fences
 // the drivers, inserts the rows of the items whose driver held its lease,
@@ -172,7 +253,7 @@ func (s *Store) recordInOne(steps []*store.RecordStepParams) bool {
 func (s *Store) recordFirstAttempts(ctx context.Context, steps []*store.RecordStepParams, out []store.RecordedStep) error {
 	at := now(steps[0].Now)
 	b := params{s: s}
-	stamp := b.arg(s.d.BindTime(at))
+	stamp := "CAST(" + b.arg(s.d.BindTime(at)) + " AS timestamptz)" // typed: its first use is in a UNION
 	rows := make([]*store.Step, len(steps))
 	values := make([][]any, len(steps))
 	// A first attempt that finishes its step is due now: the group's Now,
@@ -195,7 +276,7 @@ func (s *Store) recordFirstAttempts(ctx context.Context, steps []*store.RecordSt
 		values[i] = []any{p.Driver.StepID, p.Driver.Token, r.TaskID, r.Name, r.Handler, *r.Sequence, nullJSON(r.Config), nullJSON(r.Policy), r.Retryable, r.RetryLimit,
 			r.Skippable, string(r.State), nullJSON(r.Results), nullJSON(r.LastError), nextAt, s.d.BindTime(*r.StartedAt), completedAt, s.d.BindTime(r.CreatedAt)}
 	}
-	_, fence := s.fenceSQL(&b, steps, stamp) // Postgres: no WITH clause
+	_, fence := s.fenceSQL(&b, steps) // Postgres: no WITH clause
 	v := b.rows([]string{"bigint", "bigint", "bigint", "text", "text", "int", "jsonb", "jsonb", "boolean", "int", "boolean", "text", "jsonb", "jsonb",
 		"timestamptz", "timestamptz", "timestamptz", "timestamptz"}, values)
 	var back []struct {
@@ -215,10 +296,10 @@ ins AS (
 		1, `+next+`, 2, started_at, completed_at, created_at, created_at
 	FROM v WHERE v.driver_token = ANY(ARRAY(SELECT lease_token FROM fence)) -- tokens are unique per lease: see fenceSQL
 	RETURNING id, task_id, sequence, state, last_error, next_attempt_at),
-tr AS (
+tr AS ( -- a step complete at once has its two implied (see withImpliedSteps)
 	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
-	SELECT id, task_id, 'pending', 'in_progress', 1, NULL, `+stamp+` FROM ins
-	UNION ALL SELECT id, task_id, 'in_progress', state, 2, last_error, `+stamp+` FROM ins)
+	SELECT id, task_id, 'pending', 'in_progress', 1, NULL, `+stamp+` FROM ins WHERE state <> 'complete'
+	UNION ALL SELECT id, task_id, 'in_progress', state, 2, last_error, `+stamp+` FROM ins WHERE state <> 'complete')
 SELECT 'f' AS kind, id, lease_token AS token, CAST(NULL AS bigint) AS task_id, CAST(NULL AS int) AS sequence, CAST(NULL AS timestamptz) AS next_attempt_at FROM fence
 UNION ALL SELECT 'i', id, NULL, task_id, sequence, next_attempt_at FROM ins`, b.args, &back)
 	if err != nil {
@@ -249,16 +330,17 @@ UNION ALL SELECT 'i', id, NULL, task_id, sequence, next_attempt_at FROM ins`, b.
 	return nil
 }
 
-// fenceDrivers touches every item's driver row that still holds the
-// lease the item ran under, and returns those leases. (A bound statement,
-// its rows as arrays on Postgres: the database keeps it prepared.)
-func (s *Store) fenceDrivers(ctx context.Context, tx bun.IDB, steps []*store.RecordStepParams, at time.Time) (map[store.Lease]bool, error) {
+// fenceDrivers locks every item's driver row that still holds the lease
+// the item ran under (see fenceSQL), and returns those leases. (A bound
+// statement, its rows as arrays on Postgres: the database keeps it
+// prepared.)
+func (s *Store) fenceDrivers(ctx context.Context, tx bun.IDB, steps []*store.RecordStepParams) (map[store.Lease]bool, error) {
 	b := params{s: s}
 	var fenced []struct {
 		ID    int64 `bun:"id"`
 		Token int64 `bun:"lease_token"`
 	}
-	with, fence := s.fenceSQL(&b, steps, b.arg(s.d.BindTime(at)))
+	with, fence := s.fenceSQL(&b, steps)
 	if err := s.scan(ctx, tx, with+fence, b.args, &fenced); err != nil {
 		return nil, err
 	}
@@ -283,10 +365,15 @@ func driverRows(steps []*store.RecordStepParams) [][]any {
 	return drivers
 }
 
-// fenceSQL is the statement that touches the driver rows of steps that
-// still hold the lease an item ran under, at stamp, and returns their ids
-// and tokens: the WITH clause it needs (with "WITH " and a trailing
-// newline, or nothing) and the UPDATE.
+// fenceSQL is the statement that reads the driver rows of steps that
+// still hold the lease an item ran under, locked until the transaction
+// ends, and returns their ids and tokens: the WITH clause it needs (with
+// "WITH " and a trailing newline, or nothing) and the SELECT. The lock
+// (Dialect.LockRows) makes a cancel or a rescue of a driver wait for the
+// steps recorded under its lease, and a record wait for a rescue that
+// took the lease first (which it then no longer finds); nothing is
+// written to the driver's row, so a record costs it no new version and
+// no index entries (Postgres), and no page (SQLite).
 //
 // On Postgres the leases are two arrays and no CTE is joined: the generic
 // plan, made for a CTE of about 10 rows, ran the join from the in_progress
@@ -296,20 +383,19 @@ func driverRows(steps []*store.RecordStepParams) [][]any {
 // tokens are random per lease, and the caller matches the returned pairs
 // to its items (a step holding another item's token would be no item's
 // live lease).
-func (s *Store) fenceSQL(b *params, steps []*store.RecordStepParams, stamp string) (with, update string) {
+func (s *Store) fenceSQL(b *params, steps []*store.RecordStepParams) (with, fence string) {
 	rows := driverRows(steps)
 	if s.d.BindArrays() {
 		ids, tokens := make([]int64, len(rows)), make([]int64, len(rows))
 		for i, r := range rows {
 			ids[i], tokens[i] = r[0].(int64), r[1].(int64)
 		}
-		return "", `UPDATE tasker_steps SET updated_at = ` + stamp + `
-	WHERE tasker_steps.id = ANY(` + b.arg(ids) + `) AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = ANY(` + b.arg(tokens) + `)
-	RETURNING tasker_steps.id, tasker_steps.lease_token`
+		return "", `SELECT tasker_steps.id, tasker_steps.lease_token FROM tasker_steps
+	WHERE tasker_steps.id = ANY(` + b.arg(ids) + `) AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = ANY(` + b.arg(tokens) + `)` + s.d.LockRows()
 	}
-	return "WITH d (id, token) AS (" + b.rows([]string{"bigint", "bigint"}, rows) + ")\n", `UPDATE tasker_steps SET updated_at = ` + stamp + `
-	FROM d WHERE tasker_steps.id = d.id AND tasker_steps.state = 'in_progress' AND tasker_steps.lease_token = d.token
-	RETURNING tasker_steps.id, tasker_steps.lease_token`
+	return "WITH d (id, token) AS (" + b.rows([]string{"bigint", "bigint"}, rows) + ")\n", `SELECT tasker_steps.id, tasker_steps.lease_token
+	FROM tasker_steps JOIN d ON tasker_steps.id = d.id AND tasker_steps.lease_token = d.token
+	WHERE tasker_steps.state = 'in_progress'` + s.d.LockRows()
 }
 
 // attemptTarget is the state an attempt's outcome moves its row to, as
@@ -357,6 +443,19 @@ func firstAttemptRow(p *store.RecordStepParams, target store.StepState) *store.S
 		row.Results, row.CompletedAt = orEmptyObject(p.Results), &at
 	}
 	return row
+}
+
+// heldRow is the row of a durable step record held until its driver's
+// finish, which commits at at: recorded at its own Now, or at the commit's
+// time when it has none, so it is no later than the driver's completion
+// (History implies its transitions before it: withImpliedSteps).
+func heldRow(r *store.RecordStepParams, at time.Time) *store.Step {
+	if r.Now.IsZero() {
+		c := *r
+		c.Now = at
+		r = &c
+	}
+	return firstAttemptRow(r, store.StepComplete)
 }
 
 // retriedRow is a retried step's attempt: steps[index], which moves its

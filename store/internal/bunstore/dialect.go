@@ -28,6 +28,12 @@ type Dialect interface {
 	// lock its steps first). SQLite: a plain read, as its one writer
 	// serialises them already.
 	LockTask() string
+	// LockRows ends a SELECT whose rows must not change until the
+	// transaction ends: " FOR NO KEY UPDATE" on Postgres (the lock an
+	// UPDATE of the row takes, without writing a new version of it and
+	// its index entries); "" on SQLite, whose one writer serialises the
+	// transactions that could change them.
+	LockRows() string
 	// IndexedBy is the hint that makes a query read its table through the
 	// named index: " INDEXED BY name" on SQLite, whose planner without
 	// statistics (the store never runs ANALYZE) takes another index over a

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -90,7 +91,7 @@ func (s *Store) finishCTE(ctx context.Context, p *store.FinishStepsParams, order
 	var sh finishShape
 	sh.v = b.rows([]string{"bigint", "bigint", "jsonb", "jsonb"}, values)
 	sh.stamp = b.arg(s.d.BindTime(at))
-	sh.held = s.heldCTE(&b, p, sh.stamp)
+	sh.held = s.heldCTE(&b, p, at)
 	limit := 0
 	if p.Claim != nil {
 		limit = p.Claim.Limit
@@ -298,14 +299,14 @@ FROM (SELECT ` + s.columns("done steps", func() string { return s.stepColumns("d
 
 // heldCTE is the part of finishCTE that inserts the outcomes' held
 // records (StepOutcome.Records) — the rows of durable steps completed on
-// their first attempt, and their two transitions each — for the drivers
-// done completed under their lease; empty when there are none. It names
-// the inserted rows hins.
-func (s *Store) heldCTE(b *params, p *store.FinishStepsParams, stamp string) string {
+// their first attempt, whose transitions are implied (withImpliedSteps) —
+// for the drivers done completed under their lease; empty when there are
+// none. It names the inserted rows hins.
+func (s *Store) heldCTE(b *params, p *store.FinishStepsParams, at time.Time) string {
 	var values [][]any
 	for _, o := range p.Outcomes {
 		for _, r := range o.Records {
-			row := firstAttemptRow(r, store.StepComplete)
+			row := heldRow(r, at)
 			values = append(values, []any{r.Driver.StepID, row.TaskID, row.Name, row.Handler, *row.Sequence, nullJSON(row.Config), nullJSON(row.Policy),
 				row.Retryable, row.RetryLimit, row.Skippable, nullJSON(row.Results), s.d.BindTime(row.CreatedAt), s.d.BindTime(*row.StartedAt), s.d.BindTime(*row.CompletedAt)})
 		}
@@ -326,11 +327,7 @@ hins AS (
 	SELECT task_id, name, handler, sequence, config, policy, retryable, retry_limit, 1, skippable, 'complete', results,
 		1, created_at, 2, started_at, completed_at, created_at, created_at
 	FROM hv WHERE (hv.driver, hv.task_id) IN (SELECT id, task_id FROM done)
-	RETURNING *),
-htr AS (
-	INSERT INTO tasker_step_transitions (step_id, task_id, from_state, to_state, sort_key, metadata, created_at)
-	SELECT id, task_id, 'pending', 'in_progress', 1, CAST(NULL AS jsonb), ` + stamp + ` FROM hins
-	UNION ALL SELECT id, task_id, 'in_progress', 'complete', 2, CAST(NULL AS jsonb), ` + stamp + ` FROM hins),`
+	RETURNING *),`
 }
 
 // addFinished adds a step of a watched task finishCTE finished to the

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -19,12 +20,20 @@ import (
 //     in_progress at its created_at, the task's);
 //   - a task's first move from pending to in_progress (sort key 2), made by
 //     the claim of one of its steps, whose row is written: at that claim's
-//     time.
+//     time;
+//   - a durable step (a code-first workflow's, with a sequence) recorded
+//     complete on its first attempt: its claim and its completion (sort
+//     keys 1 and 2, pending → in_progress → complete, at its created_at,
+//     the record's time). Its row says all of it, and it cannot change
+//     again (no move leaves complete but an operator's forced one, which
+//     writes its row). A first attempt that failed, or waits to be
+//     retried, writes both rows, its error in the second.
 //
 // Every other change writes its row. History puts the implied rows back
 // (ID 0: not stored), so readers see the whole trail: the rows'
 // transition_seq counts every change, and a task's sort key 1 or 2, or a
-// step's sort key 1, missing from the table is one of these.
+// step's sort key 1 (and a durable step's 2), missing from the table is
+// one of these.
 
 // startKey is the sort key of a task's first start (pending →
 // in_progress, its move after its creation): the claim paths do not write
@@ -41,6 +50,7 @@ type historyTask struct {
 // historyStep is what History reads of a step to imply its rows.
 type historyStep struct {
 	ID            int64     `bun:"id"`
+	Sequence      *int      `bun:"sequence"` // durable steps'
 	TransitionSeq int       `bun:"transition_seq"`
 	CreatedAt     time.Time `bun:"created_at"`
 }
@@ -83,28 +93,45 @@ func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition, 
 	return append([]*store.TaskTransition{created}, rows...)
 }
 
-// withImpliedSteps puts the steps' implied claims before rows (in write
-// order), in step order: a step claimed by its start was created, and
+// withImpliedSteps puts the steps' implied rows among rows (the stored
+// ones, in write order). A step claimed by its start was created, and
 // claimed, in the start's transaction, before any other row of the task's
-// steps was written. (Not by time: rows carry the clock of the engine that
-// wrote them, and another process's may be behind the starter's.)
+// steps was written: its claim goes first, in step order. (Not by time:
+// rows carry the clock of the engine that wrote them, and another
+// process's may be behind the starter's.) A durable step recorded complete
+// at once gets its claim and completion where its record was written:
+// before the first stored row no earlier than its created_at (a record
+// held until its driver's completion is written at that commit's time,
+// before the completion). The rows around a record are its driver's and
+// its siblings', written by the process that ran the driver, on the same
+// clock as the record.
 func withImpliedSteps(taskID int64, steps []historyStep, rows []*store.StepTransition) []*store.StepTransition {
-	stored := make(map[int64]bool, len(rows))
+	stored := make(map[int64][2]bool, len(rows)) // by step: sort keys 1 and 2 written
 	for _, r := range rows {
-		if r.SortKey == 1 {
-			stored[r.StepID] = true
+		if r.SortKey == 1 || r.SortKey == 2 {
+			k := stored[r.StepID]
+			k[r.SortKey-1] = true
+			stored[r.StepID] = k
 		}
 	}
-	var out []*store.StepTransition
+	pending, inProgress, complete := string(store.StepPending), string(store.StepInProgress), string(store.StepComplete)
+	var first []*store.StepTransition
 	for _, st := range steps { // in id order
-		if st.TransitionSeq >= 1 && !stored[st.ID] {
-			from := string(store.StepPending)
-			out = append(out, &store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &from,
-				ToState: string(store.StepInProgress), SortKey: 1, CreatedAt: st.CreatedAt})
+		if st.Sequence == nil && st.TransitionSeq >= 1 && !stored[st.ID][0] {
+			first = append(first, &store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &pending,
+				ToState: inProgress, SortKey: 1, CreatedAt: st.CreatedAt})
 		}
 	}
-	if len(out) == 0 {
-		return rows
+	out := append(first, rows...)
+	for _, st := range steps { // in id order: records in write order
+		if st.Sequence == nil || st.TransitionSeq < 2 || stored[st.ID] != [2]bool{} {
+			continue
+		}
+		at := len(first) + sort.Search(len(out)-len(first), func(i int) bool { return !out[len(first)+i].CreatedAt.Before(st.CreatedAt) })
+		out = slices.Insert(out, at,
+			&store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &pending, ToState: inProgress, SortKey: 1, CreatedAt: st.CreatedAt},
+			&store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &inProgress, ToState: complete, SortKey: 2, CreatedAt: st.CreatedAt})
+		first = out[:at+2] // the next record goes after this one
 	}
-	return append(out, rows...)
+	return out
 }

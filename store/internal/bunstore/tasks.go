@@ -442,7 +442,7 @@ func (s *Store) History(ctx context.Context, taskID int64) (*store.History, erro
 		return nil, fmt.Errorf("reading task history: task %d: %w", taskID, store.ErrNotFound)
 	}
 	var steps []historyStep
-	if err := s.ro.NewRaw("SELECT id, transition_seq, created_at FROM tasker_steps WHERE task_id = ? ORDER BY id", taskID).Scan(ctx, &steps); err != nil {
+	if err := s.ro.NewRaw("SELECT id, sequence, transition_seq, created_at FROM tasker_steps WHERE task_id = ? ORDER BY id", taskID).Scan(ctx, &steps); err != nil {
 		return nil, s.wrap("reading task history", err)
 	}
 	h := &store.History{}

@@ -22,10 +22,10 @@ func (s *Store) SetWorkflowValue(ctx context.Context, p *store.SetWorkflowValueP
 	return s.inTx(ctx, fmt.Sprintf("setting %s %q of task %d", p.Kind, p.Name, p.TaskID), func(ctx context.Context, tx bun.IDB) error {
 		at := now(p.Now)
 		var fenced []int64
-		// The fence, as in RecordStep: touching the driver row locks it.
-		if err := tx.NewRaw(`UPDATE tasker_steps SET updated_at = ?
-			WHERE id = ? AND task_id = ? AND state = 'in_progress' AND lease_token = ? RETURNING id`,
-			at, p.Driver.StepID, p.TaskID, p.Driver.Token).Scan(ctx, &fenced); err != nil {
+		// The fence, as in RecordStep: the driver row, locked (fenceSQL).
+		if err := tx.NewRaw(`SELECT id FROM tasker_steps
+			WHERE id = ? AND task_id = ? AND state = 'in_progress' AND lease_token = ?`+s.d.LockRows(),
+			p.Driver.StepID, p.TaskID, p.Driver.Token).Scan(ctx, &fenced); err != nil {
 			return err
 		}
 		if len(fenced) == 0 {
