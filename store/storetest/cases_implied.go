@@ -189,7 +189,8 @@ func testImpliedStartAtItsClaim(t *testing.T, b *bundle) {
 }
 
 // testImpliedDurableTransitions: a durable step recorded complete on its
-// first attempt — alone, or held until its driver's completion — stores
+// first attempt — alone, in a group, or held until its driver's
+// completion — stores
 // no transition rows; History gives back its claim and its completion (ID
 // 0, at its creation) where the record was written among the stored rows.
 // A first attempt that fails stores both, its error in the second.
@@ -206,21 +207,28 @@ func testImpliedDurableTransitions(t *testing.T, b *bundle) {
 		}
 		return p
 	}
-	record := func(p *store.RecordStepParams) *store.Step {
+	record := func(ps ...*store.RecordStepParams) []store.RecordedStep {
 		t.Helper()
-		res, err := b.s.RecordAttempts(b.ctx, []*store.RecordStepParams{p})
-		if err != nil || res[0].Err != nil {
-			t.Fatalf("RecordAttempts(%s): %v, %+v", p.Name, err, res)
+		res, err := b.s.RecordAttempts(b.ctx, ps)
+		if err != nil {
+			t.Fatalf("RecordAttempts: %v", err)
 		}
-		return res[0].Step
+		for i, r := range res {
+			if r.Err != nil {
+				t.Fatalf("RecordAttempts(%s): %v", ps[i].Name, r.Err)
+			}
+		}
+		return res
 	}
 	b.now = b.now.Add(time.Second)
-	charge := record(item(1, "charge#1", store.OutcomeComplete))
+	charge := record(item(1, "charge#1", store.OutcomeComplete))[0].Step
 	b.now = b.now.Add(time.Second)
-	refund := record(item(2, "refund#2", store.OutcomeFail))
+	// Two records of one group, at one time: their rows in write order.
+	group := record(item(2, "refund#2", store.OutcomeFail), item(3, "pack#3", store.OutcomeComplete))
+	refund := group[0].Step
 	b.now = b.now.Add(time.Second)
 	done := complete(driver, `{"ok":true}`)
-	held := item(3, "ship#3", store.OutcomeComplete)
+	held := item(4, "ship#4", store.OutcomeComplete)
 	held.Now = time.Time{} // as the engine holds them: recorded at the commit's time
 	done.Records = []*store.RecordStepParams{held}
 	b.finish(t, done)
@@ -264,8 +272,10 @@ func testImpliedDurableTransitions(t *testing.T, b *bundle) {
 		"charge#1 in_progress→complete #2 id0=true recent=true",
 		"refund#2 pending→in_progress #1 id0=false recent=false",
 		`refund#2 in_progress→error #2 id0=false recent=true {"message":"declined"}`,
-		"ship#3 pending→in_progress #1 id0=true recent=false",
-		"ship#3 in_progress→complete #2 id0=true recent=true",
+		"pack#3 pending→in_progress #1 id0=true recent=false",
+		"pack#3 in_progress→complete #2 id0=true recent=true",
+		"ship#4 pending→in_progress #1 id0=true recent=false",
+		"ship#4 in_progress→complete #2 id0=true recent=true",
 		"workflow in_progress→complete #2 id0=false recent=true",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -2,7 +2,6 @@ package bunstore
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/tasker-go/tasker/store"
@@ -100,7 +99,8 @@ func withImpliedTask(taskID int64, t historyTask, rows []*store.TaskTransition, 
 // rows carry the clock of the engine that wrote them, and another
 // process's may be behind the starter's.) A durable step recorded complete
 // at once gets its claim and completion where its record was written:
-// before the first stored row no earlier than its created_at (a record
+// before the first stored row later than its created_at, or as late but
+// not a durable step's recorded before it in the same group (a record
 // held until its driver's completion is written at that commit's time,
 // before the completion). The rows around a record are its driver's and
 // its siblings', written by the process that ran the driver, on the same
@@ -123,15 +123,31 @@ func withImpliedSteps(taskID int64, steps []historyStep, rows []*store.StepTrans
 		}
 	}
 	out := append(first, rows...)
+	durable := make(map[int64]bool, len(steps))
+	for _, st := range steps {
+		durable[st.ID] = st.Sequence != nil
+	}
+	from := len(first)         // the next record goes after the last one placed
 	for _, st := range steps { // in id order: records in write order
 		if st.Sequence == nil || st.TransitionSeq < 2 || stored[st.ID] != [2]bool{} {
 			continue
 		}
-		at := len(first) + sort.Search(len(out)-len(first), func(i int) bool { return !out[len(first)+i].CreatedAt.Before(st.CreatedAt) })
+		// Before the first later row; at the same time (a group of
+		// records, a record held until its driver's finish), after the
+		// rows of durable steps recorded before it in the group, before
+		// the others (its driver's completion).
+		at := from
+		for at < len(out) {
+			r := out[at]
+			if r.CreatedAt.After(st.CreatedAt) || r.CreatedAt.Equal(st.CreatedAt) && !(durable[r.StepID] && r.StepID < st.ID) {
+				break
+			}
+			at++
+		}
 		out = slices.Insert(out, at,
 			&store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &pending, ToState: inProgress, SortKey: 1, CreatedAt: st.CreatedAt},
 			&store.StepTransition{StepID: st.ID, TaskID: taskID, FromState: &inProgress, ToState: complete, SortKey: 2, CreatedAt: st.CreatedAt})
-		first = out[:at+2] // the next record goes after this one
+		from = at + 2
 	}
 	return out
 }
