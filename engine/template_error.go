@@ -131,6 +131,12 @@ func checkName(what, s string) string {
 	if msg := checkStoreName(what, s); msg != "" {
 		return msg
 	}
+	return spacesAround(what, s)
+}
+
+// spacesAround says why s, named what, is blank or has spaces around it
+// ("" when it is neither): the half of checkName the store does not apply.
+func spacesAround(what, s string) string {
 	switch t := strings.TrimSpace(s); {
 	case t == "":
 		return fmt.Sprintf("%s %s is blank", what, quoteName(s))
@@ -142,11 +148,13 @@ func checkName(what, s string) string {
 
 // checkStoreName applies the store's limits on names (store.MaxNameLen
 // bytes, no NUL byte) and requires valid UTF-8 (Postgres refuses anything
-// else in a text column). It alone checks the names a running workflow and
-// its callers give (durable steps, change ids, events, queries, updates)
-// and values that are data (a concurrency group, an update id): refusing
-// spaces there would fail, on replay, tasks in flight whose code used
-// them, and a waiter and its sender must take the same names.
+// else in a text column). It alone checks the names a running workflow
+// meets in a history recorded before (a durable step, change id, event or
+// update wait replayed as it was recorded: refusing spaces there would
+// fail, on replay, the tasks in flight whose code used them), the names its
+// callers give (SendEvent, Update and Query reach what such a workflow
+// waits for or published) and values that are data (a concurrency group,
+// an update id). A running workflow's new operations take checkName.
 func checkStoreName(what, s string) string {
 	switch {
 	case s == "":

@@ -252,13 +252,19 @@ func (w *WorkflowContext) Replaying() bool { return w.replay }
 // number has at most 11 digits.
 const maxDurableName = store.MaxNameLen - 12
 
-// durableNameProblem says why the store would refuse name as a durable
-// step's ("" when it would not). Refused only when the step is recorded,
+// durableNameProblem says why name cannot name a durable step ("" when it
+// can). The store would refuse it: refused only when the step is recorded,
 // under the driver's lease, such a name failed the driver's commit on every
-// run, the step running again each time.
-func durableNameProblem(name string) string {
+// run, the step running again each time. fresh says the step has no record
+// yet: a name with spaces around it is refused then, as registration
+// refuses one (a step " charge" could not be told from "charge" where it
+// is listed), while a history recorded before replays with it.
+func durableNameProblem(name string, fresh bool) string {
 	if len(name) > maxDurableName {
 		return fmt.Sprintf("durable step name %s is %d bytes long; the limit for a durable operation is %d", quoteName(name), len(name), maxDurableName)
+	}
+	if fresh {
+		return checkName("durable step name", name)
 	}
 	return checkStoreName("durable step name", name)
 }

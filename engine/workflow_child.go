@@ -63,7 +63,12 @@ func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) 
 		if workflow == "" { // (durableNameProblem would name a step)
 			return zero, wctx.failWith(Permanent(errors.New(`engine.Child: the workflow name is empty: name a registered workflow or DAG template ("namespace/name")`)))
 		}
-		if msg := durableNameProblem(workflow); msg != "" {
+		if msg := durableNameProblem(workflow, false); msg != "" {
+			return zero, wctx.failWith(Permanent(fmt.Errorf("engine.Child: %s", msg)))
+		}
+		// No workflow or template registers with such a name: it was
+		// refused as unknown ("did you mean"), the spaces unnamed.
+		if msg := spacesAround("workflow name", workflow); msg != "" {
 			return zero, wctx.failWith(Permanent(fmt.Errorf("engine.Child: %s", msg)))
 		}
 	}

@@ -47,15 +47,18 @@ var (
 // replay re-publishing older values changes nothing (each value is stamped
 // with the workflow's place in its history). v must encode as JSON within
 // Config.MaxPayloadBytes, and name must be one the store accepts (not
-// empty, at most 255 bytes of UTF-8, no NUL byte); an error fails the
-// workflow, naming it. Called inside a durable step's function, it fails
-// the workflow, as the durable operations do there.
+// empty, at most 255 bytes of UTF-8, no NUL byte) without spaces around it
+// (a query state is no part of the history: renaming one replays); an
+// error fails the workflow, naming it. Called inside a durable step's
+// function, it fails the workflow, as the durable operations do there.
 func SetQueryState(wctx *WorkflowContext, name string, v any) error {
 	if err := wctx.refuseInsideStep(fmt.Sprintf("engine.SetQueryState(%q)", name)); err != nil {
 		return err
 	}
-	if msg := checkStoreName("query state name", name); msg != "" {
-		// (Invalid UTF-8 was published on SQLite, and PostgreSQL refuses it.)
+	if msg := checkName("query state name", name); msg != "" {
+		// (Invalid UTF-8 was published on SQLite, and PostgreSQL refuses
+		// it; a name with spaces around it is refused as registration
+		// refuses one. Query still reads one published before.)
 		return wctx.failWith(Permanent(fmt.Errorf("engine.SetQueryState: %s", msg)))
 	}
 	doc, err := json.Marshal(v)

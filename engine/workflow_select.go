@@ -167,8 +167,9 @@ type selectResult struct {
 // then), and otherwise suspends until the earliest timer or an event
 // arrives. Select refuses no cases, an event or update without a name, an
 // event name SendEvent refuses (over 255 bytes, with a NUL byte, not
-// UTF-8), two events of the same name, or a nil timer or future, failing
-// the workflow.
+// UTF-8) or one with spaces around it (a select recorded with one before
+// replays as it was), two events of the same name, or a nil timer or
+// future, failing the workflow.
 func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	if err := checkCases(cases); err != nil {
 		return -1, wctx.failWith(Permanent(err))
@@ -187,6 +188,11 @@ func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 		wctx.selecting = false
 		wctx.mu.Unlock()
 	}()
+	if rec == nil { // (a select recorded before replays as it was)
+		if err := paddedCases(cases); err != nil {
+			return -1, wctx.failWith(Permanent(err))
+		}
+	}
 	if rec != nil && rec.State.Satisfied() {
 		return wctx.selected(seq, rec, cases)
 	}
@@ -271,6 +277,24 @@ func checkCases(cases []SelectCase) error {
 		}
 		if c.kind == "event" {
 			seen[c.event] = true
+		}
+	}
+	return nil
+}
+
+// paddedCases refuses an event or update case whose name has spaces
+// around it, as WaitEvent and ReceiveUpdate refuse one.
+func paddedCases(cases []SelectCase) error {
+	for i, c := range cases {
+		if c.kind != "event" {
+			continue
+		}
+		msg := spacesAround("event name", c.event)
+		if u, ok := strings.CutPrefix(c.event, updatePrefix); ok {
+			msg = spacesAround("update name", u)
+		}
+		if msg != "" {
+			return fmt.Errorf("engine.Select: case %d, %s", i, msg)
 		}
 	}
 	return nil

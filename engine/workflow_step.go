@@ -175,7 +175,8 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // a PermanentError or exhausted attempts return a *StepFailedError
 // (errors.Is ErrStepFailed), which the workflow may handle — compensate,
 // say — or return, failing the workflow. A nil fn, a name the store would
-// refuse (empty, over 243 bytes, with a NUL byte), a result type JSON
+// refuse (empty, over 243 bytes, with a NUL byte) or with spaces around it
+// (a step recorded with one before replays as it was), a result type JSON
 // cannot carry (a func, a channel) and options that cannot apply fail the
 // workflow before anything runs; a durable operation called
 // inside fn (Step within Step) fails it at that call.
@@ -207,7 +208,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 	if msg := unencodable(reflect.TypeFor[T]()); msg != "" { // its result could not be recorded
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: its result type %s", name, msg)))
 	}
-	if msg := durableNameProblem(name); msg != "" {
+	if msg := durableNameProblem(name, rec == nil); msg != "" {
 		return zero, wctx.failWith(Permanent(errors.New(msg)))
 	}
 	var o stepOptions

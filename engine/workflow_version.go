@@ -69,8 +69,9 @@ type versionResult struct {
 // maxSupported, after a rollback) fails the workflow with a *VersionError
 // (errors.Is ErrVersionUnsupported); Replay reports it before a deploy. A
 // changeID the store would refuse (empty, over 243 bytes, with a NUL byte,
-// not UTF-8) or minSupported > maxSupported fails the workflow as well,
-// naming it.
+// not UTF-8), one with spaces around it (unless the history holds it,
+// recorded before) or minSupported > maxSupported fails the workflow as
+// well, naming it.
 func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported int) int {
 	msg := checkStoreName("change id", changeID) // (a raw NUL or invalid UTF-8 failed at the store, unnamed)
 	if msg == "" && len(changeID) > maxDurableName {
@@ -115,6 +116,13 @@ func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported 
 		return w.checkVersion(changeID, 0, DefaultVersion, minSupported, maxSupported)
 	case w.replay:
 		w.mu.Unlock()
+		return maxSupported
+	}
+	if msg := spacesAround("change id", changeID); msg != "" {
+		// Refused where it is first recorded, as registration refuses
+		// such a name; a history holding it replays above.
+		w.mu.Unlock()
+		w.failWith(Permanent(fmt.Errorf("engine.Version: %s", msg)))
 		return maxSupported
 	}
 	w.seq = next

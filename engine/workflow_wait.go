@@ -83,7 +83,8 @@ type eventResult struct {
 // WaitEvent(w, name, 72) waits 72 ns) and a name SendEvent or the history
 // would refuse (empty, over 243 bytes, with a NUL byte, beginning with
 // "update:", which only updates carry: receive those with ReceiveUpdate),
-// and a payload type JSON cannot carry (a func, a channel).
+// one with spaces around it (a wait recorded with one before replays as it
+// was), and a payload type JSON cannot carry (a func, a channel).
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
 	var zero T
 	seq, r, err := waitEvent(wctx, name, timeout, false, reflect.TypeFor[T]())
@@ -111,7 +112,9 @@ func waitEvent(wctx *WorkflowContext, name string, timeout time.Duration, update
 			return seq, nil, wctx.failWith(Permanent(fmt.Errorf("%s(%s, %s): %s", what, quoteName(name), timeout, reservedForUpdates("engine.ReceiveUpdate"))))
 		}
 		limit := maxDurableName - (len(name) - len(event)) // the wait's row is named name#seq
-		bad := checkStoreName(kind+" name", event)
+		// A name with spaces around it, which `tasker events send` and the
+		// admin API refuse, is refused as registration refuses one.
+		bad := checkName(kind+" name", event)
 		if bad == "" && kind == "update" && strings.Contains(event, "\n") { // Update refuses it
 			bad = updateNameProblem(event)
 		}
