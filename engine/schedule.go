@@ -135,8 +135,9 @@ type ScheduleInfo struct {
 // workflow (not another version of the same), it has no last run yet: the
 // overlap policy does not wait on, or cancel, the runs of the one before.
 // Bad specs (a spec no date matches, such as "0 0 30 2 *", a step past its
-// field's range, "*/90 * * * *", which fires hourly, and a list with an
-// empty item, "0 9, * * *", included),
+// field's range, "*/90 * * * *", which fires hourly, a list with an
+// empty item, "0 9, * * *", and an interval with a sign, "@every +5m",
+// included),
 // options, unknown workflows and inputs the workflow would refuse (for a
 // code-first workflow, one not of its input type, nil included unless that
 // type may be nil) are refused with nothing stored.

@@ -323,6 +323,9 @@ func TestScheduleOperations(t *testing.T) {
 		{"c", "0 9,10 * * *", "t/tick", "x", engine.ScheduleOptions{Jitter: 90 * time.Minute}, engine.ErrInvalidSchedule,
 			`Jitter 1h30m0s is longer than the gap between the ticks of spec "0 9,10 * * *" at`},
 		{"c", "0 0 30 2 *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "never fires"},
+		// A signed interval, as a configured duration with a sign is.
+		{"c", "@every +5m", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `spec "@every +5m": the interval "+5m" has a sign: write "@every 5m"`},
+		{"a", " @every  +1h", "t/dag", nil, engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `the interval "+1h" has a sign: write "@every 1h"`}, // a redefinition
 		// A step past its field's range: hourly, not every 90 minutes.
 		{"c", "*/90 * * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `the minute field's "*/90" matches minute 0 alone`},
 		// An empty item: 09:00 alone, the hour after the comma lost.

@@ -85,17 +85,25 @@ var fields = []struct {
 	lo, hi int
 }{{"second", 0, 59}, {"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 6}}
 
-// CheckFields refuses the cron specs robfig/cron takes that fire otherwise
-// than written. A step past its field's range leaves one value of the
-// field: "*/90 * * * *" fires at minute 0 alone, hourly, where the writer
-// meant every 90 minutes (a step does not carry over into the next hour).
-// A list's empty item is dropped: "0 9, * * *" fires at 09:00 alone.
-// Engine.Schedule calls it on a new definition; Parse does not, so that a
-// schedule stored before goes on firing. A spec Parse refuses, and a
-// range given by names (MON-FRI/2), are not its to report.
+// CheckFields refuses the specs Parse takes that read otherwise than they
+// fire. A step past its field's range leaves one value of the field:
+// "*/90 * * * *" fires at minute 0 alone, hourly, where the writer meant
+// every 90 minutes (a step does not carry over into the next hour). A
+// list's empty item is dropped: "0 9, * * *" fires at 09:00 alone. An
+// interval with a sign, "@every +5m", is refused as a configured duration
+// with one is (time.ParseDuration reads it as 5m). Engine.Schedule calls
+// it on a new definition; Parse does not, so that a schedule stored before
+// goes on firing. A spec Parse refuses, and a range given by names
+// (MON-FRI/2), are not its to report.
 func CheckFields(spec string) error {
 	written := strings.TrimSpace(spec)
 	spec = written
+	if d, ok := strings.CutPrefix(spec, "@every "); ok {
+		if d = strings.TrimSpace(d); d != "" && (d[0] == '+' || d[0] == '-') {
+			return fmt.Errorf("spec %q: the interval %q has a sign: write %q", written, d, "@every "+d[1:])
+		}
+		return nil
+	}
 	if Zoned(spec) {
 		_, spec, _ = strings.Cut(spec, " ")
 	}

@@ -153,6 +153,10 @@ func TestCheckFields(t *testing.T) {
 		{"0 0 * 1,2/12 *", `the month field's "2/12" matches month 2 alone`},
 		{"0 0 * * */7", `the day of week field's "*/7" matches day of week 0 alone`},
 		{"CRON_TZ=Europe/Paris 0 */24 * * *", `the hour field's "*/24"`},
+		// An interval with a sign reads as another text than the one
+		// meant, as a configured duration with one does.
+		{"@every +5m", `spec "@every +5m": the interval "+5m" has a sign: write "@every 5m"`},
+		{" @every   +90s ", `spec "@every   +90s": the interval "+90s" has a sign: write "@every 90s"`},
 	} {
 		err := CheckFields(c.spec)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
