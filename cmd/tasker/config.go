@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,7 +21,9 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 // an engine configuration, with what the configuration set and where; a
 // --db the user did not give takes the configuration's db (TASKER_DB,
 // else the file's). Every problem is reported at once. overridden are the
-// keys the command's flags replace (see cliconfig.Load).
+// keys the command's flags replace (see cliconfig.Load). A nil db is a
+// command that opens no database (lint): TASKER_DB, --db's default, is not
+// read, as the other commands without --db do not read it.
 func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...string) (*cliconfig.Settings, error) {
 	// Given empty (--config "$CONFIG", the variable unset), it was read as
 	// no file: the worker ran on the demo's file, creating it.
@@ -35,11 +38,15 @@ func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...str
 		}
 		path = v
 	}
-	s, err := cliconfig.Load(path, os.Environ(), overridden...)
+	env := os.Environ()
+	if db == nil {
+		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TASKER_DB=") })
+	}
+	s, err := cliconfig.Load(path, env, overridden...)
 	if err != nil {
 		return nil, err
 	}
-	if s.DB != "" && !cmd.Flags().Changed("db") {
+	if db != nil && s.DB != "" && !cmd.Flags().Changed("db") {
 		// Checked here, to name where it was set: openStore's errors
 		// would name --db, which the user did not give.
 		if _, err := parseDBFrom(s.DBFrom, s.DB); err != nil {

@@ -236,3 +236,30 @@ steps:
 		t.Fatalf("tasker lint --config (retry.max 1m): failed %v, printed:\n%s\nwant %q", failed, out, want)
 	}
 }
+
+// lint opens no database, so TASKER_DB, --db's default, is none of its
+// business: set empty ("TASKER_DB: ${{ secrets.DB }}" with the secret
+// unset) or malformed in a CI job, it failed lint with a database error,
+// every template good. The other TASKER_* variables still set the
+// configuration lint weighs the templates against.
+func TestLintReadsNoDatabase(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "slow.yaml", `namespace: shop
+name: slow
+steps:
+  - name: charge
+    handler: shop.charge
+    retry: {base: 10m}
+`)
+	t.Setenv("TASKER_RETRY_MAX", "1h")
+	for _, db := range []string{"", "x.db ", "mysql://x", "host=db dbname=x"} {
+		t.Setenv("TASKER_DB", db)
+		if out, failed := lint(t, f); failed || out != "" {
+			t.Fatalf("TASKER_DB=%q tasker lint: failed %v, printed:\n%s\nwant it passed (retry max 1h, of TASKER_RETRY_MAX)", db, failed, out)
+		}
+	}
+	t.Setenv("TASKER_RETRY_MAX", "1m")
+	if out, failed := lint(t, f); !failed || !strings.Contains(out, "retry base 10m0s is above the engine's retry max 1m0s") {
+		t.Fatalf("TASKER_RETRY_MAX=1m tasker lint: failed %v, printed:\n%s\nwant the retry base reported against 1m", failed, out)
+	}
+}
