@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,8 +52,9 @@ import (
 // in paths count from 0. A null value ("timeout:") counts as absent; an
 // empty string (queue: "") and a zero duration ("timeout: 0s", which
 // would mean the default, not "none") are refused: leave the key out. A
-// duration or number with a sign ("+30s", "+5") is refused too: write
-// "30s", "5".
+// duration or number with a sign ("+30s", "+5", "-0") is refused too:
+// write "30s", "5", "0"; and so is a whole number in another form than
+// decimal digits ("010", octal 8 to the parser; "0x10", "1_000").
 var (
 	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "retention", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
@@ -128,6 +130,7 @@ type nodePos struct {
 	path      string // "steps[1].retry.limit"; "" for the document
 	line, col int
 	number    string // a number's text as written ("+5"), else ""
+	whole     string // a whole number's value in decimal digits ("16" for 0x10), else ""
 }
 
 // locate returns the position of path (a path of the merged template): the
@@ -377,9 +380,12 @@ func (v positions) Visit(n ast.Node) ast.Visitor {
 	}
 	path := strings.TrimPrefix(strings.TrimPrefix(n.GetPath(), "$"), ".")
 	pos := nodePos{path: path, line: tk.Position.Line, col: tk.Position.Column}
-	switch n.(type) {
-	case *ast.IntegerNode, *ast.FloatNode:
+	switch x := n.(type) {
+	case *ast.IntegerNode:
 		pos.number = tk.Value // the parser gives the value without its sign
+		pos.whole = fmt.Sprint(x.Value)
+	case *ast.FloatNode:
+		pos.number = tk.Value
 	}
 	v.src.nodes = append(v.src.nodes, pos)
 	return v
@@ -659,15 +665,42 @@ var durationShape = regexp.MustCompile(`^[-+]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|m
 var bigInteger = regexp.MustCompile(`^[-+]?\d{19,}$`)
 
 // signed refuses the number at path (a path of the merged template) when
-// its text has a '+': the parser gave +5 as 5, text other than the value
-// kept, as time.ParseDuration took +30s (see duration).
+// its text reads otherwise than the value kept, as the CLI's configuration
+// refuses it: with a '+' (the parser gave +5 as 5, as time.ParseDuration
+// took +30s, see duration), and for a whole number -0, a leading zero (010
+// was 8, octal) and any form but decimal digits (0x10 was 16, 0o10 8, 0b11
+// 3, 1_000 1000). A negative whole number keeps its own error.
 func (d *decoder) signed(path string) bool {
 	p := d.src.docPath(path)
 	for _, n := range d.src.nodes {
-		if n.path == p && strings.HasPrefix(n.number, "+") {
-			d.add(path, "%s has a sign: write %s", quoteName(n.number), quoteName(n.number[1:]))
-			return true
+		if n.path != p || n.number == "" {
+			continue
 		}
+		s := n.number
+		digits := strings.TrimPrefix(s, "-")
+		switch {
+		case s[0] == '+':
+			d.add(path, "%s has a sign: write %s", quoteName(s), quoteName(s[1:]))
+		case n.whole == "":
+			return false // a fraction (per_second: 2.5)
+		case strings.Trim(digits, "0123456789") != "":
+			d.add(path, "%s is not in decimal digits: write %s", quoteName(s), quoteName(n.whole))
+		case s[0] == '-' && n.whole == "0":
+			d.add(path, "%s has a sign: write %s", quoteName(s), quoteName("0"))
+		case len(digits) > 1 && digits[0] == '0':
+			meant := cmp.Or(strings.TrimLeft(digits, "0"), "0")
+			if s[0] == '-' {
+				meant = "-" + meant
+			}
+			if meant == n.whole {
+				d.add(path, "%s has a leading zero: write %s", quoteName(s), quoteName(n.whole))
+			} else { // 010 is 8 to the parser, octal
+				d.add(path, "%s has a leading zero, which reads as octal (%s): write %s or %s, the number meant", quoteName(s), n.whole, quoteName(meant), quoteName(n.whole))
+			}
+		default:
+			return false
+		}
+		return true
 	}
 	return false
 }
