@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -754,9 +755,11 @@ func (s *server) eventForm(w http.ResponseWriter, r *http.Request, pg *page) {
 	}
 	in := typed{Event: r.PostForm.Get("name"), Key: r.PostForm.Get("key"), Payload: r.PostForm.Get("payload")}
 	var payload any
-	switch doc, msg := strings.TrimSpace(in.Payload), eventNameProblem(in.Event); {
+	switch doc, msg := strings.TrimSpace(in.Payload), cmp.Or(eventNameProblem(in.Event), eventKeyProblem(in.Key)); {
 	case msg != "":
-		// A blank or padded name: no WaitEvent waits for it.
+		// A blank or padded name: no WaitEvent waits for it; a blank or
+		// padded key: its repeat typed without the spaces is another
+		// event.
 		s.refused(w, r, pg, id, http.StatusBadRequest, errors.New(msg), in)
 		return
 	case doc != "" && !json.Valid([]byte(doc)):

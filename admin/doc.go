@@ -27,7 +27,8 @@
 //	                                    engine.Resolve; step "workflow" (engine.DriverStep) of a code-first workflow
 //	                                    in error closes it, with results as its return value
 //	POST /api/tasks/{id}/events         {"name":"…","key":"…","payload":…}       (operator)
-//	                                    answers "duplicate":true when the key was sent before (nothing changed)
+//	                                    answers "duplicate":true when the key was sent before (nothing changed);
+//	                                    a name or key with spaces around it, or of spaces alone, is refused
 //	GET  /api/tokens                    the tokens, never their secrets          (admin)
 //	POST /api/tokens/{id}/revoke                                                (admin)
 //

@@ -346,7 +346,7 @@ func (s *server) sendEvent(w http.ResponseWriter, r *http.Request, p *principal)
 		Payload json.RawMessage `json:"payload"`
 	}
 	s.actAnd(w, r, p, &body, func(ctx context.Context, id int64) (map[string]any, error) {
-		if msg := eventNameProblem(body.Name); msg != "" {
+		if msg := cmp.Or(eventNameProblem(body.Name), eventKeyProblem(body.Key)); msg != "" {
 			return nil, badRequest("%s", msg)
 		}
 		var payload any
@@ -375,6 +375,24 @@ func eventNameProblem(name string) string {
 		return fmt.Sprintf("the event needs a name (got %q): the name the workflow's WaitEvent waits for", name)
 	case t != name:
 		return fmt.Sprintf("name %q has spaces around it: write %q", name, t)
+	}
+	return ""
+}
+
+// eventKeyProblem says what is wrong with an event's idempotency key sent
+// by the API or the dashboard's form, or "". An empty key is none (every
+// send is another event). A key of spaces, or with spaces around it, was
+// recorded as given: the same decision sent again with the key typed
+// without them was another event. Refused, as `tasker events send --key`
+// refuses it.
+func eventKeyProblem(key string) string {
+	switch t := strings.TrimSpace(key); {
+	case key == "":
+		return ""
+	case t == "":
+		return fmt.Sprintf("key %q is blank: give the idempotency key, or leave key empty for an event sent every time", key)
+	case t != key:
+		return fmt.Sprintf("key %q has spaces around it: write %q", key, t)
 	}
 	return ""
 }
