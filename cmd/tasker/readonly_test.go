@@ -292,6 +292,22 @@ func TestBlankFiltersRefused(t *testing.T) {
 	}
 }
 
+// A --workflow or --namespace filter with spaces around it is refused
+// before anything is opened, as GET /api/tasks?workflow= and GET
+// /api/report?namespace= refuse it: a filter matches exactly, so " shop/x"
+// listed and reported nothing, as if the workflow had never run.
+func TestPaddedFiltersRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	for _, cmd := range [][]string{{"tasks", "ls"}, {"report"}} {
+		mustFail(t, `--workflow " shop/x" has spaces around it: write "shop/x"`, append(cmd, "--db", db, "--workflow", " shop/x")...)
+		mustFail(t, `--workflow "shop/x\t" has spaces around it: write "shop/x"`, append(cmd, "--db", db, "--workflow", "shop/x\t")...)
+	}
+	mustFail(t, `--namespace "shop " has spaces around it: write "shop"`, "report", "--db", db, "--namespace", "shop ")
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database (%v)", err)
+	}
+}
+
 // --db's postgres URL reaches the driver as written, less its ?schema=:
 // the query was re-encoded, a space (%20) becoming a '+', which pgx does
 // not read as a space, so application_name=my%20app named the connections

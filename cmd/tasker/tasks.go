@@ -87,11 +87,14 @@ func parseTaskID(s string) (int64, error) {
 // refuseBlankFilter refuses the filter flag name given with an empty or
 // blank value, saying what it wants: a filter of "$VAR" from an unset
 // variable listed (or reported) every task, as if it had not been given.
+// It refuses one with spaces around it too, as the admin API refuses such
+// a filter: a filter matches exactly, so " shop/x" listed nothing.
 func refuseBlankFilter(cmd *cobra.Command, name, want string) error {
-	if f := cmd.Flags().Lookup(name); f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+	f := cmd.Flags().Lookup(name)
+	if f.Changed && strings.TrimSpace(f.Value.String()) == "" {
 		return fmt.Errorf("--%s is empty (got %q): give %s, or leave --%s out for every %s", name, f.Value.String(), want, name, name)
 	}
-	return nil
+	return padded("--"+name, f.Value.String())
 }
 
 // parseWorkflowFlag checks a --workflow filter: "namespace/name", as no
