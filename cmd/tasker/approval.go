@@ -28,10 +28,15 @@ charge (approved) or refunds it (rejected or no decision). ` + "`tasker worker`"
 }
 
 // parseCents parses an amount in currency units with at most two decimals
-// ("42", "42.5", "42.50") into cents, without floating point.
+// ("42", "42.5", "42.50") into cents, without floating point. One with
+// spaces around it or a leading zero ("042") is refused, as the CLI's
+// whole-number flags refuse them: text other than the amount kept.
 func parseCents(s string) (int64, error) {
+	if err := padded("--amount", s); err != nil {
+		return 0, err
+	}
 	bad := fmt.Errorf("--amount must be a positive amount with at most two decimals (42 or 42.50), got %q", s)
-	whole, frac, hasFrac := strings.Cut(strings.TrimSpace(s), ".")
+	whole, frac, hasFrac := strings.Cut(s, ".")
 	if whole == "" || len(frac) > 2 || (hasFrac && frac == "") {
 		return 0, bad
 	}
@@ -45,6 +50,9 @@ func parseCents(s string) (int64, error) {
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil || w > 1<<50 {
 		return 0, bad
+	}
+	if len(whole) > 1 && whole[0] == '0' {
+		return 0, fmt.Errorf("--amount %q has a leading zero: write %q", s, strconv.FormatInt(w, 10)+s[len(whole):])
 	}
 	f := int64(0)
 	if frac != "" {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -94,4 +97,23 @@ func TestApprovalStartEventsSendWorker(t *testing.T) {
 	dag := filepath.Join(t.TempDir(), "dag.db")
 	mustExecute(t, "demo", "--orders", "1", "--db", dag)
 	mustFail(t, "it is a dag workflow (ecommerce/process_order), and only code-first workflows wait for events", "events", "send", "1", "approval", "--db", dag)
+}
+
+// An --amount with a leading zero or spaces around it is refused naming
+// it, before anything is opened, as the CLI's whole-number flags and the
+// configuration refuse such numbers: "042" and " 42" were taken as 42.
+func TestApprovalAmountAsWritten(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "approval.db")
+	mustFail(t, `--amount "042" has a leading zero: write "42"`, "approval", "start", "--amount", "042", "--db", db)
+	mustFail(t, `--amount "00.50" has a leading zero: write "0.50"`, "approval", "start", "--amount", "00.50", "--db", db)
+	mustFail(t, `--amount " 42" has spaces around it: write "42"`, "approval", "start", "--amount", " 42", "--db", db)
+	mustFail(t, `--amount "42.5\n" has spaces around it: write "42.5"`, "approval", "start", "--amount", "42.5\n", "--db", db)
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused command created the database (%v)", err)
+	}
+	for s, want := range map[string]int64{"0.50": 50, "42": 4200, "10.5": 1050} {
+		if got, err := parseCents(s); err != nil || got != want {
+			t.Errorf("parseCents(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
 }
