@@ -50,7 +50,11 @@ startup naming them, and otherwise ignores them.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			// Before the database is opened: a mistyped address is refused
-			// naming the flag, not as the listener's "missing port".
+			// naming the flag, not as the listener's "missing port" (and a
+			// padded one, not as reachable from other machines).
+			if err := padded("--listen", listen); err != nil {
+				return err
+			}
 			if _, _, err := net.SplitHostPort(listen); err != nil {
 				return fmt.Errorf("--listen %q is not host:port (%v): give e.g. 127.0.0.1:7007, or :7007 for every interface", listen, err)
 			}

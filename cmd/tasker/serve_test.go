@@ -266,3 +266,17 @@ func TestServeRefusesAListenWithoutPort(t *testing.T) {
 		t.Fatalf("a refused serve touched %s (stat: %v)", db, err)
 	}
 }
+
+// serve --listen with spaces around it (--listen "$ADDR " of a padded
+// variable) is refused naming the flag, before the database is opened:
+// " 127.0.0.1:7007" passed as host:port and was refused as reachable from
+// other machines without tokens, or failed at the listener, the spaces
+// unnamed.
+func TestServeRefusesAPaddedListen(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `--listen " 127.0.0.1:7007" has spaces around it: write "127.0.0.1:7007"`, "serve", "--db", db, "--listen", " 127.0.0.1:7007")
+	mustFail(t, `--listen "127.0.0.1:0 " has spaces around it: write "127.0.0.1:0"`, "serve", "--db", db, "--listen", "127.0.0.1:0 ")
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused serve touched %s (stat: %v)", db, err)
+	}
+}
