@@ -30,13 +30,19 @@ func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...str
 	if cmd.Flags().Changed("config") && strings.TrimSpace(path) == "" {
 		return nil, errors.New("--config is empty: give the configuration file's path, or leave --config out")
 	}
+	from := "--config"
 	if v, ok := os.LookupEnv("TASKER_CONFIG"); ok && !cmd.Flags().Changed("config") {
 		// As TASKER_DB is --db's default; set, it was ignored, and the
 		// worker ran on the demo's file with the engine's defaults.
 		if strings.TrimSpace(v) == "" {
 			return nil, errors.New("TASKER_CONFIG is empty: give the configuration file's path, or unset it")
 		}
-		path = v
+		path, from = v, "TASKER_CONFIG"
+	}
+	// A padded path failed reading "open  x.yaml", the space hard to see
+	// and its source unnamed.
+	if err := padded(from, path); err != nil {
+		return nil, err
 	}
 	env := os.Environ()
 	if db == nil {

@@ -54,6 +54,23 @@ func TestEmptyConfigFlagRefused(t *testing.T) {
 	}
 }
 
+// --config or TASKER_CONFIG with spaces around it (a padded variable) is
+// refused naming it, before anything is opened: it failed reading, with
+// "open  x.yaml: no such file", the space hard to see and the source
+// unnamed.
+func TestPaddedConfigRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	f := writeFile(t, dir, "c.yaml", "retry: {max: 1h}\n")
+	mustFail(t, `--config " `+f+`" has spaces around it: write "`+f+`"`, "worker", "--config", " "+f)
+	mustFail(t, `--config "`+f+`\t" has spaces around it`, "lint", "--config", f+"\t", f)
+	t.Setenv("TASKER_CONFIG", f+" ")
+	mustFail(t, `TASKER_CONFIG "`+f+` " has spaces around it: write "`+f+`"`, "serve")
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("a refused command left %d entries in %s, want the configuration file alone", len(entries), dir)
+	}
+}
+
 // TASKER_DB is the default of every command's --db, not only worker's and
 // serve's: with it set for the worker, tasks ls read the demo's file in
 // the working directory (or told the user to migrate it). A bad value is
