@@ -224,17 +224,30 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 	sp := &store.SendEventParams{TaskID: taskID, Name: name, Key: key, Payload: doc, Now: e.now()}
 	err = e.st.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		s := e.st.WithTx(tx)
+		// The send holds the task's events first, and the task is read
+		// after, so the decision is on its state as of then: read before,
+		// on Postgres, a workflow that ended (or continued) while the
+		// send waited for the events was judged on its state before.
+		_, c, err := s.SendEvent(ctx, sp)
+		if err != nil {
+			return err
+		}
+		if c {
+			// Wakes the workflow, and first waits for a driver whose
+			// end is being committed (see WakeTask): the task read
+			// below sees how it ended, or that driver waits for this
+			// transaction, which sent before it ended.
+			if _, err := s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()}); err != nil {
+				return err
+			}
+		}
 		d, err := s.GetTask(ctx, taskID)
 		if err != nil {
 			return err
 		}
-		if d.Task.Kind != store.KindCode {
-			return fmt.Errorf("%w: task %d is a DAG task; only code-first workflows read events", ErrEventRefused, taskID)
-		}
-		_, c, err := s.SendEvent(ctx, sp)
 		switch {
-		case err != nil:
-			return err
+		case d.Task.Kind != store.KindCode:
+			return fmt.Errorf("%w: task %d is a DAG task; only code-first workflows read events", ErrEventRefused, taskID)
 		case !c:
 			// Sent before (a sender whose reply was lost sends again):
 			// it stands, even if the workflow has finished since.
@@ -263,8 +276,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 			return refuseContinued(ctx, s, d.Task, next, sp)
 		}
 		created = true
-		_, err = s.WakeTask(ctx, &store.WakeTaskParams{TaskID: taskID, Now: e.now()})
-		return err
+		return nil
 	})
 	switch {
 	case errors.Is(err, errMovedOn): // rolled back: a repeat, found where it went
