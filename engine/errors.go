@@ -45,7 +45,8 @@ var (
 	// other than those the workflow was registered with; it refuses before
 	// writing anything. WorkflowHandle.Result returns it for a DAG task
 	// (GetWorkflow of a DAG task's id) and for a result type other than
-	// the workflow's. Inside a workflow, ContinueAsNew and Child refuse
+	// the workflow's; Query and Update for a type the published state or
+	// answer does not decode as. Inside a workflow, ContinueAsNew and Child refuse
 	// such types with it, failing the workflow (its TaskError keeps the
 	// message, not the sentinel).
 	ErrTypeMismatch = errors.New("tasker: workflow type mismatch")

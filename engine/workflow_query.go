@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -131,6 +132,10 @@ func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
 // an error wrapping a *ContinuedError whose Next is the run that continues
 // it (ErrNoQueryState wraps one too); query the last run (Engine.Runs
 // follows the chain) for the workflow's current state.
+//
+// T is checked against the published value: one with a field T does not
+// have, or of another kind, is ErrTypeMismatch (JSON would have left T's
+// fields zero); a map or json.RawMessage reads any.
 func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T, error) {
 	var v T
 	if err := checkTaskID(taskID); err != nil {
@@ -163,8 +168,9 @@ func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T,
 	if err != nil {
 		return v, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
 	}
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return v, fmt.Errorf("querying %q of task %d: decoding %s: %w", name, taskID, doc, err)
+	if err := decodePublished(ctx, e, taskID, "query state "+strconv.Quote(name), doc, &v); err != nil {
+		var zero T
+		return zero, fmt.Errorf("querying %q of task %d: %w", name, taskID, err)
 	}
 	// A value is all a running workflow's query needs; only a run that
 	// ended can have continued, but whether it has is the task's to say.
@@ -178,6 +184,27 @@ func Query[T any](ctx context.Context, e *Engine, taskID int64, name string) (T,
 		return v, fmt.Errorf("querying %q of task %d: this is the state it last published: %w (the workflow goes on there)", name, taskID, c)
 	}
 	return v, nil
+}
+
+// decodePublished decodes doc, a value workflow task taskID published
+// (what names it: its query state, its answer to an update), into v.
+// Nothing registers the type of such a value, so the document is all
+// there is to check v's type against: a field the type does not have, or
+// a value of another kind, is ErrTypeMismatch naming the workflow, what,
+// the type and the field, where JSON would leave v's fields zero and
+// report nothing.
+func decodePublished[T any](ctx context.Context, e *Engine, taskID int64, what string, doc []byte, v *T) error {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	workflow := fmt.Sprintf("workflow task %d", taskID)
+	if t, terr := e.outcome(ctx, taskID); terr == nil { // only to name it
+		workflow = "workflow " + t.Namespace + "/" + t.Name
+	}
+	return fmt.Errorf("%w: %s published %s, which does not decode as %s: %w", ErrTypeMismatch, workflow, what, reflect.TypeFor[T](), err)
 }
 
 // continuedOutcome is the *ContinuedError of a code-first run that ended
@@ -359,7 +386,9 @@ func updateProblem(name, id string) string {
 // went to the next run with its other unread events (ContinueAsNew): Update
 // waits for that run's answer, along the chain. A result type R JSON cannot carry (a func, a channel) is
 // refused (store.ErrInvalid) before anything is sent, as are a name or id
-// the store would refuse.
+// the store would refuse. R is checked against the answer: one with a
+// field R does not have, or of another kind, is ErrTypeMismatch (JSON
+// would have left R's fields zero).
 func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string, arg any) (R, error) {
 	var zero R
 	if err := checkTaskID(taskID); err != nil {
@@ -393,7 +422,7 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 			return zero, true, &UpdateError{TaskID: taskID, Update: name, ID: id, Message: rep.Error}
 		}
 		if len(rep.Result) > 0 {
-			if err := json.Unmarshal(rep.Result, &v); err != nil {
+			if err := decodePublished(ctx, e, run, "the answer to update "+name+" (id "+id+")", rep.Result, &v); err != nil {
 				return zero, true, fmt.Errorf("decoding the answer to update %s of task %d: %w", name, taskID, err)
 			}
 		}
