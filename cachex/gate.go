@@ -188,12 +188,35 @@ func (g *SystemGate) Peek(ctx context.Context, system string) bool {
 // breaker opened, and changes nothing (as any result does while it is
 // open).
 func (g *SystemGate) Record(ctx context.Context, system string, success bool) error {
+	return g.recordOutcome(ctx, system, success, false)
+}
+
+// RecordAttempt is Record for a call that says which probe it took
+// (Acquire; the zero Probe: none). A success of a call that took none,
+// told while the breaker is half-open, is a late result of a call let
+// through before the breaker opened, and changes nothing even while
+// another call's probe is out (Record would take it for that probe's
+// success and close the breaker). Whether the breaker is half-open is
+// decided with the recording, under one hold of the gate: a caller that
+// read State first and recorded after could see the breaker closed, and
+// have it open and hand out a probe in between.
+func (g *SystemGate) RecordAttempt(ctx context.Context, system string, probe Probe, success bool) error {
+	return g.recordOutcome(ctx, system, success, probe == Probe{})
+}
+
+// recordOutcome is Record; unprobed says the call took no probe.
+func (g *SystemGate) recordOutcome(ctx context.Context, system string, success, unprobed bool) error {
 	if system == "" {
 		return fmt.Errorf("record: %w: the system name is empty", ErrInvalid)
 	}
 	now := g.clock.Now()
 	g.mu.Lock()
-	opened, until := g.breaker(system).record(success, now)
+	b := g.breaker(system)
+	var opened bool
+	var until time.Time
+	if !success || !unprobed || b.current(now) != BreakerHalfOpen {
+		opened, until = b.record(success, now)
+	}
 	g.mu.Unlock()
 	if !opened {
 		return nil

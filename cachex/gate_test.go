@@ -488,3 +488,41 @@ func TestSystemGateLateSuccessWithNoProbeOutDoesNotClose(t *testing.T) {
 		t.Fatalf("the probe's success left the breaker %v, want closed", s)
 	}
 }
+
+// RecordAttempt, told the call took no probe, does not count its success
+// while the breaker is half-open, even with another call's probe out
+// (Record would take it for the probe's and close the breaker); the
+// probe's own success, and any failure, count.
+func TestSystemGateRecordAttemptWithoutAProbeWhileHalfOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := newFakeClock()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second}, clock)
+	late, ok := g.Acquire(ctx, "api") // closed: no probe
+	if !ok || late != (cachex.Probe{}) {
+		t.Fatalf("closed: %v, %v; want let through with no probe", late, ok)
+	}
+	if err := g.RecordAttempt(ctx, "api", cachex.Probe{}, false); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * time.Second)
+	probe, ok := g.Acquire(ctx, "api")
+	if !ok || probe == (cachex.Probe{}) {
+		t.Fatal("half-open: the probe was refused")
+	}
+	if err := g.RecordAttempt(ctx, "api", late, true); err != nil {
+		t.Fatal(err)
+	}
+	if s := g.State("api"); s != cachex.BreakerHalfOpen {
+		t.Fatalf("a late success with a probe out left the breaker %v, want half_open", s)
+	}
+	if err := g.RecordAttempt(ctx, "api", probe, true); err != nil {
+		t.Fatal(err)
+	}
+	if s := g.State("api"); s != cachex.BreakerClosed {
+		t.Fatalf("the probe's success left the breaker %v, want closed", s)
+	}
+	if err := g.RecordAttempt(ctx, "", probe, true); !errors.Is(err, cachex.ErrInvalid) {
+		t.Fatalf("RecordAttempt with no system: %v, want ErrInvalid", err)
+	}
+}

@@ -270,18 +270,14 @@ func (e *Engine) systemResult(ctx context.Context, system string, probe cachex.P
 	}
 	// A success of an attempt let through while the breaker was closed
 	// (it took no probe), told once the breaker is half-open, is news from
-	// before the opening: the gate would take it for a probe's success
-	// (Record does not say which call it reports) and close the breaker
-	// before any probe reached the system.
-	late := err == nil && probe == (cachex.Probe{}) && co.gate.State(system) == cachex.BreakerHalfOpen
-	switch {
-	case !aboutTheSystem(err):
+	// before the opening: Record would take it for a probe's success and
+	// close the breaker before any probe reached the system. RecordAttempt,
+	// told the probe, decides that as it records (a state read before
+	// could change before the recording).
+	if !aboutTheSystem(err) {
 		probe.Release()
-	case late:
-	default:
-		if rerr := co.gate.Record(ctx, system, err == nil); rerr != nil {
-			e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
-		}
+	} else if rerr := co.gate.RecordAttempt(ctx, system, probe, err == nil); rerr != nil {
+		e.log.Warn("publishing a breaker opening failed", zap.String("system", system), zap.Error(rerr))
 	}
 	var re *RetryableError
 	if errors.As(err, &re) && re.RetryAfter > 0 {
