@@ -298,21 +298,20 @@ var errMovedOn = errors.New("the event moved on to a later run")
 // next: the workflow reads its events there. But where a run of the chain
 // from next on holds that event (its name and key), ContinueAsNew moved it
 // there unread: p repeats an event t received, which SendEvent does not
-// refuse (errMovedOn). Each run is asked by sending p to it as well, in the
-// transaction that rolls back whatever it finds.
+// refuse (errMovedOn). Each run is read in turn, holding nothing: an event
+// only moves on to a run created before the move, so one moved on from a
+// run after it was read is found in a run read after.
 func refuseContinued(ctx context.Context, s store.Store, t *store.Task, next int64, p *store.SendEventParams) error {
 	refused := fmt.Errorf("%w: task %d continued as new as task %d: send it to the chain's last run (Engine.Runs)", ErrEventRefused, t.ID, next)
 	if p.Key == "" { // every such send is a new event
 		return refused
 	}
 	for run := next; run != 0; {
-		q := *p
-		q.TaskID = run
-		_, created, err := s.SendEvent(ctx, &q)
+		held, err := s.HasEvent(ctx, run, p.Name, p.Key)
 		switch {
 		case err != nil:
 			return err
-		case !created:
+		case held:
 			return errMovedOn
 		}
 		if run, err = nextRunOf(ctx, s, &store.Task{ID: run, Namespace: t.Namespace, Name: t.Name}); err != nil {

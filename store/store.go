@@ -148,6 +148,11 @@ type Store interface {
 	// ConsumeEvent marks the oldest unconsumed event of that name consumed
 	// and returns it, or ErrNotFound.
 	ConsumeEvent(ctx context.Context, p *ConsumeEventParams) (*Event, error)
+	// HasEvent reports whether task taskID holds the event (name, key),
+	// consumed or not: what a SendEvent of it would find (created false).
+	// It reads, holding nothing. An empty key is refused (ErrInvalid): each
+	// send with one is a new event, which no task holds yet.
+	HasEvent(ctx context.Context, taskID int64, name, key string) (bool, error)
 	// MoveEvents gives task From's unconsumed events to task To (a
 	// code-first workflow that continued as new: its next run reads what
 	// the last did not), but for one To holds already (the same name and

@@ -150,6 +150,10 @@ func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (
 	return do(ctx, s, "ConsumeEvent", func() (*store.Event, error) { return s.inner.ConsumeEvent(ctx, p) })
 }
 
+func (s *Store) HasEvent(ctx context.Context, taskID int64, name, key string) (bool, error) {
+	return do(ctx, s, "HasEvent", func() (bool, error) { return s.inner.HasEvent(ctx, taskID, name, key) })
+}
+
 func (s *Store) MoveEvents(ctx context.Context, p *store.MoveEventsParams) (int, error) {
 	return do(ctx, s, "MoveEvents", func() (int, error) { return s.inner.MoveEvents(ctx, p) })
 }

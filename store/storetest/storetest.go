@@ -79,6 +79,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"EventsConsumedOnce":         testEventsConsumedOnce,
 		"MoveEvents":                 testMoveEvents,
 		"SendAndMoveEventsSerialize": testSendAndMoveEventsSerialize,
+		"HasEvent":                   testHasEvent,
 		"CountByStateAndNextWakeup":  testCountsAndWakeup,
 		"TransactionalCreate":        testTransactionalCreate,
 		"HistoryMatchesCurrentState": testHistoryMatches,

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -68,6 +69,19 @@ func (s *Store) ConsumeEvent(ctx context.Context, p *store.ConsumeEventParams) (
 		return nil, fmt.Errorf("consuming event %q of task %d: %w", p.Name, p.TaskID, store.ErrNotFound)
 	}
 	return evs[0], nil
+}
+
+// HasEvent reports whether task taskID holds the event (name, key).
+func (s *Store) HasEvent(ctx context.Context, taskID int64, name, key string) (bool, error) {
+	errs := []error{store.CheckTaskID("task_id", taskID), store.CheckName("name", name), store.CheckName("key", key)}
+	if err := errors.Join(errs...); err != nil {
+		return false, fmt.Errorf("reading event %q of task %d: %w", name, taskID, err)
+	}
+	var ids []int64
+	if err := s.ro.NewRaw("SELECT id FROM tasker_events WHERE task_id = ? AND name = ? AND key = ?", taskID, name, key).Scan(ctx, &ids); err != nil {
+		return false, s.wrap(fmt.Sprintf("reading event %q of task %d", name, taskID), err)
+	}
+	return len(ids) > 0, nil
 }
 
 // MoveEvents gives p.From's unconsumed events to p.To, but for those whose
