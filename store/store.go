@@ -234,7 +234,10 @@ type Store interface {
 	// WakeTask makes the task's pending, dependency-free steps that wait
 	// for a later time (backoff, suspension) ready now, and reports whether
 	// any was. A task that has not started (pending: its start delayed by
-	// NewStep.NotBefore) is left to start at its time.
+	// NewStep.NotBefore) is left to start at its time. In a transaction
+	// (WithTx) it holds the task's running and ready steps until that
+	// ends: a claim passes them by, and a suspension waits, so a run
+	// started or suspending meanwhile sees what the transaction sent.
 	WakeTask(ctx context.Context, p *WakeTaskParams) (bool, error)
 
 	// RegisterWorker inserts or refreshes a worker's registry row (see

@@ -80,6 +80,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"MoveEvents":                 testMoveEvents,
 		"SendAndMoveEventsSerialize": testSendAndMoveEventsSerialize,
 		"HasEvent":                   testHasEvent,
+		"WakeHoldsAReadyDriver":      testWakeHoldsAReadyDriver,
 		"CountByStateAndNextWakeup":  testCountsAndWakeup,
 		"TransactionalCreate":        testTransactionalCreate,
 		"HistoryMatchesCurrentState": testHistoryMatches,

@@ -235,12 +235,16 @@ func writePath(ctx context.Context, tx bun.IDB, stepID, taskID int64, path []sto
 // bring forward; the workflow finds the event once it starts.
 //
 // Called in the transaction that sent an event, it first touches the
-// task's running steps (a driver about to suspend): on Postgres that waits
-// for a suspension being committed, so the update below sees the driver
-// pending, or makes the suspension wait for this transaction, so its
-// wakeOnEvent sees the event. Without it, a suspension and a send
+// task's running and ready steps (a driver about to suspend, or about to
+// be claimed): on Postgres that waits for a suspension or a claim being
+// committed, so the update below sees the driver pending, or makes the
+// suspension wait for this transaction, so its wakeOnEvent sees the
+// event, and a claim pass the driver by until this transaction ends, so
+// the run it starts sees the event. Without it, a suspension and a send
 // committing at the same moment could each miss the other, and the
-// workflow would sleep through its event. (SQLite has one writer.)
+// workflow would sleep through its event; a ready driver, untouched, was
+// claimed while the send was open, and its run suspended in that window.
+// (SQLite has one writer.)
 func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, error) {
 	if p == nil { // the usual wrap names a field of p
 		return false, fmt.Errorf("waking task: %w", p.Validate())
@@ -249,7 +253,7 @@ func (s *Store) WakeTask(ctx context.Context, p *store.WakeTaskParams) (bool, er
 		return false, fmt.Errorf("waking task %d: %w", p.TaskID, err)
 	}
 	if _, err := s.rw.NewRaw(`UPDATE tasker_steps SET updated_at = updated_at
-		WHERE task_id = ? AND state = 'in_progress' AND pending_deps = 0`, p.TaskID).Exec(ctx); err != nil {
+		WHERE task_id = ? AND state IN ('pending', 'in_progress') AND pending_deps = 0`, p.TaskID).Exec(ctx); err != nil {
 		return false, s.wrap(fmt.Sprintf("waking task %d", p.TaskID), err)
 	}
 	res, err := s.rw.NewRaw(`UPDATE tasker_steps SET next_attempt_at = ?0
