@@ -36,8 +36,9 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // task (complete, resolved manually) is refused unless Force is given; a
 // task in error is refused even then (Retry it, or Resolve its failed
 // steps; a code-first workflow is closed by resolving its DriverStep), and
-// so is a code-first run that continued as new (ErrRefused, naming the
-// chain's last run, where the workflow goes on).
+// so is a code-first run that continued as new, or whose next run exists
+// while it ends (ErrRefused, naming the chain's last run, where the
+// workflow goes on).
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
@@ -73,11 +74,11 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	// read is cancelled unforced, so that one finishing meanwhile is told
 	// apart: refused, then cancelled as the finished task it has become.
 	forced, ended := p.Force, false
-	if forced {
-		if d, err := e.st.GetTask(ctx, taskID); err == nil {
-			if err := e.refuseContinued(ctx, d); err != nil {
-				return fmt.Errorf("cancelling task %d: %w", taskID, err)
-			}
+	if d, err := e.st.GetTask(ctx, taskID); err == nil { // (an error is CancelTask's to report)
+		if err := e.refuseContinued(ctx, d); err != nil {
+			return fmt.Errorf("cancelling task %d: %w", taskID, err)
+		}
+		if forced {
 			ended = d.Task.State.Terminal()
 			p.Force = ended
 		}
@@ -119,8 +120,20 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 // workflow goes on; nil for any other task): the run is finished, and
 // cancelling it, forced, would leave the workflow running in the next one
 // while the run's handle (WorkflowHandle.Result) reported it cancelled.
+// So is a run whose next run exists but which has not ended yet
+// (ContinueAsNew has returned in it), which a cancel would end so.
 func (e *Engine) refuseContinued(ctx context.Context, d *store.TaskDetail) error {
 	next, last, err := e.chainEnd(ctx, e.st, d)
+	if err == nil && next == 0 && d.Task.Kind == store.KindCode && !d.Task.State.Terminal() {
+		if next, err = nextRunOf(ctx, e.st, d.Task); err == nil && next != 0 {
+			var nd *store.TaskDetail
+			if nd, err = e.st.GetTask(ctx, next); err != nil {
+				err = fmt.Errorf("reading task %d, which continues task %d: %w", next, d.Task.ID, err)
+			} else {
+				_, last, err = e.chainEnd(ctx, e.st, nd)
+			}
+		}
+	}
 	switch {
 	case err != nil:
 		return err
