@@ -233,6 +233,9 @@ func (e *Engine) cancelOrphans(ctx context.Context, orphans []store.Orphan) int 
 			reason = fmt.Sprintf("its parent, task %d, was resolved by hand", o.ParentID)
 		}
 		err := e.Cancel(ctx, o.ID, reason)
+		if errors.Is(err, ErrRefused) {
+			continue // continuing as new: it ends so, and its next run is an orphan too
+		}
 		if err != nil && !errors.Is(err, store.ErrIllegalTransition) && !errors.Is(err, store.ErrConflict) {
 			e.log.Warn("cancelling the child of an ended task failed: the next pass tries again", zap.Int64("task_id", o.ID), zap.Int64("parent_id", o.ParentID), zap.Error(err))
 			continue
@@ -255,7 +258,9 @@ func (e *Engine) cancelChildren(ctx context.Context, parent int64, reason string
 			if c.State == store.TaskError {
 				continue // a failed child stays as it is, for the record
 			}
-			if err := e.Cancel(ctx, c.ID, reason); err != nil && !errors.Is(err, store.ErrIllegalTransition) && !errors.Is(err, store.ErrConflict) {
+			// A run continuing as new is refused (ErrRefused): it ends
+			// continued, and its next run, a child too, is cancelled.
+			if err := e.Cancel(ctx, c.ID, reason); err != nil && !errors.Is(err, store.ErrIllegalTransition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, ErrRefused) {
 				return err
 			}
 		}
