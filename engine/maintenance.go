@@ -17,9 +17,10 @@ import (
 // either way has its unfinished children (and theirs) cancelled, as a
 // cancelled one has: no one is left to read their results (see Child).
 // It also cancels (and counts) the unfinished children of tasks that
-// ended earlier — failed, cancelled, resolved by hand — which the process
-// ending them did not cancel (it died first), up to
-// maintainer.OrphanPerPass, as the leader's maintenance pass does.
+// ended for good earlier — cancelled, resolved by hand, complete — which
+// the process ending them did not cancel (it died first), up to
+// maintainer.OrphanPerPass, as the leader's maintenance pass does; those
+// of a task in error it leaves be (a retry of the task reads them).
 func (e *Engine) Rescue(ctx context.Context) (int, error) {
 	n, err := e.maint.Rescue(ctx)
 	if err != nil {

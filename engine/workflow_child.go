@@ -48,9 +48,13 @@ type childResult struct {
 //
 // A parent cannot finish before its children (Child returns once the
 // child has): one that ends otherwise — cancelled, failed, past its
-// WithWorkflowTimeout — cancels its unfinished children, and theirs (or,
-// when the process ending it dies first, the maintenance leader's next
-// pass does). A child that failed stays as it is, for the record.
+// WithWorkflowTimeout, resolved by hand — cancels its unfinished
+// children, and theirs. When the process ending it dies first, the
+// maintenance leader's next pass cancels them once the parent has ended
+// for good (cancelled, resolved; complete): a parent in error may be
+// retried and read them, and the pass leaves them be — a child an
+// operator retried by hand among them. A child that failed stays as it
+// is, for the record.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
 	var zero O
 	seq, rec, err := wctx.begin(workflow, kindChild)
@@ -206,9 +210,10 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 // for its parent only (Temporal's default parent-close policy). It runs
 // where the failure is committed, the completer of the process that ran
 // the parent or the maintenance pass that swept its deadline, after that
-// commit; the children a process that died in between left running (or
-// one that predates this) are cancelled by the maintenance leader's next
-// pass (cancelOrphans).
+// commit. The children a process that died in between left running are
+// no orphans while the parent is in error (a retry of it reads them); the
+// maintenance leader's pass cancels them once the parent has ended for
+// good (cancelOrphans).
 func (e *Engine) closeChildren(parents []int64) {
 	for _, id := range parents {
 		if err := e.cancelChildren(context.Background(), id, fmt.Sprintf("its parent, task %d, failed", id)); err != nil {
@@ -218,14 +223,14 @@ func (e *Engine) closeChildren(parents []int64) {
 }
 
 // cancelOrphans is the maintenance pass's hook: it cancels unfinished
-// children (and theirs) whose parent ended — failed, cancelled, resolved
-// by hand — without the process that ended it cancelling them, with the
-// reason that process would have given, and returns how many it
+// children (and theirs) whose parent ended for good — cancelled, resolved
+// by hand, complete — without the process that ended it cancelling them,
+// with the reason that process would have given, and returns how many it
 // cancelled (one another process cancelled meanwhile counts: it is gone).
 func (e *Engine) cancelOrphans(ctx context.Context, orphans []store.Orphan) int {
 	n := 0
 	for _, o := range orphans {
-		reason := fmt.Sprintf("its parent, task %d, failed", o.ParentID)
+		reason := fmt.Sprintf("its parent, task %d, completed", o.ParentID)
 		switch o.ParentState {
 		case store.TaskCancelled:
 			reason = fmt.Sprintf("its parent, task %d, was cancelled", o.ParentID)

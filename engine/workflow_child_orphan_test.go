@@ -12,17 +12,16 @@ import (
 	"github.com/tasker-go/tasker/testkit"
 )
 
-// A parent that ended while its process died before cancelling its
-// children — here it is ended through the store alone, so no engine hook
-// runs — leaves them running; the next maintenance pass cancels them,
-// with the reason the process would have given: failed past its deadline,
-// cancelled, resolved by hand.
+// A parent that ended for good while its process died before cancelling
+// its children — here it is ended through the store alone, so no engine
+// hook runs — leaves them running; the next maintenance pass cancels
+// them, with the reason the process would have given: cancelled, resolved
+// by hand.
 func TestMaintenanceCancelsChildrenOfEndedParents(t *testing.T) {
 	for _, ended := range []struct {
 		name, reason string
 		end          func(t *testing.T, env *testkit.Env, parent int64)
 	}{
-		{"failed", "failed", func(t *testing.T, env *testkit.Env, _ int64) { sweepDeadline(t, env) }},
 		{"cancelled", "was cancelled", func(t *testing.T, env *testkit.Env, parent int64) {
 			if _, err := env.Store.CancelTask(context.Background(), &store.CancelTaskParams{TaskID: parent, Now: env.Clock.Now()}); err != nil {
 				t.Fatal(err)
@@ -64,6 +63,28 @@ func TestMaintenanceCancelsChildrenOfEndedParents(t *testing.T) {
 				t.Fatalf("a second pass moved %d, %v; want nothing", n, err)
 			}
 		})
+	}
+}
+
+// A child whose parent is in error is no orphan: the parent may be
+// retried, and reads it then, and an operator may have retried the child
+// by hand (a failed child stays as it is) to have it read. The
+// maintenance pass leaves it running; the "resolved" case of
+// TestMaintenanceCancelsChildrenOfEndedParents cancels it once the parent
+// ends for good.
+func TestMaintenanceKeepsChildrenOfParentsInError(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	h, children := parentWaitingOnChild(t, env)
+	child := children()[0].ID
+	sweepDeadline(t, env) // the parent in error, its children left as they were
+	if st := env.Task(h.TaskID).Task.State; st != store.TaskError {
+		t.Fatalf("the parent is %s, want error", st)
+	}
+	n, err := env.Rescue(ctx)
+	must(t, err)
+	if st := env.Task(child).Task.State; st.Done() || n != 0 {
+		t.Fatalf("after a maintenance pass the child of a parent in error is %s (pass moved %d); want it running still (0)", st, n)
 	}
 }
 

@@ -172,12 +172,15 @@ type Store interface {
 	// batch holds locks for long.
 	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)
 	// ListOrphans returns up to limit unfinished tasks (pending, in
-	// progress), lowest id first, whose parent has ended with no one left
-	// to read their result — in error, cancelled or resolved by hand —
-	// with their parent's id and state. The process that ended the parent
-	// cancels its children after that commit; the engine's maintenance
-	// cancels those it left (it died in between). A limit below 1 is
-	// refused (ErrInvalid).
+	// progress), lowest id first, whose parent has ended for good with no
+	// one left to read their result — complete, cancelled or resolved by
+	// hand (TaskState.Terminal) — with their parent's id and state. A
+	// parent in error is not one: it may be retried and read them (as
+	// DeleteFinished keeps them for it), and an operator may have retried
+	// such a child by hand. The process that ended the parent cancels its
+	// children after that commit; the engine's maintenance cancels those
+	// it left (it died in between). A limit below 1 is refused
+	// (ErrInvalid).
 	ListOrphans(ctx context.Context, limit int) ([]Orphan, error)
 	// StepSuccessRate counts how often attempt p.Attempt of the most recent
 	// steps named p.Name succeeded (see StepSuccessRate): the history the
@@ -886,11 +889,12 @@ type MoveEventsParams struct {
 // DeleteFinished never deletes it by.
 const KeepForever time.Duration = -1
 
-// Orphan is an unfinished task whose parent has ended (ListOrphans).
+// Orphan is an unfinished task whose parent has ended for good
+// (ListOrphans).
 type Orphan struct {
 	ID          int64
 	ParentID    int64
-	ParentState TaskState // error, cancelled or resolved_manually
+	ParentState TaskState // complete, cancelled or resolved_manually
 }
 
 // DeleteFinishedParams bound one retention batch.

@@ -1,8 +1,8 @@
 // Package maintainer keeps leases alive and the store tidy: the heartbeat
 // extends the leases of the steps running here (and cancels those whose
 // lease was lost); the maintenance pass rescues expired leases, cancels
-// the children left running by parents that ended, and deletes old
-// finished tasks, in the one process elected for it (always this one on
+// the children left running by parents that ended for good, and deletes
+// old finished tasks, in the one process elected for it (always this one on
 // SQLite).
 package maintainer
 
@@ -50,8 +50,8 @@ type Config struct {
 type Hooks struct {
 	// Rescued: the rescue pass's result (tasks it failed among them).
 	Rescued func(res *store.RescueResult)
-	// Orphans: cancel these unfinished children of ended parents
-	// (store.ListOrphans); it returns how many it cancelled.
+	// Orphans: cancel these unfinished children of parents ended for
+	// good (store.ListOrphans); it returns how many it cancelled.
 	Orphans func(ctx context.Context, orphans []store.Orphan) int
 	// Beat: called on every heartbeat, leases or not (the engine refreshes
 	// its worker registry row with it).
@@ -227,7 +227,7 @@ const (
 )
 
 // CloseOrphans cancels, through Hooks.Orphans, the unfinished children of
-// parents that ended in error, cancelled or resolved by hand, at most
+// parents that ended for good (store.ListOrphans), at most
 // OrphanPerPass, and returns how many it cancelled. The process that
 // ended a parent cancels its children after that commit: one that died
 // in between left them running, and this finds them. It stops at a batch

@@ -24,7 +24,7 @@ func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.TransitionTask(ctx, &store.TransitionTaskParams{TaskID: parent.Task.ID, From: store.TaskPending, To: store.TaskError, Now: epoch}); err != nil {
+	if _, err := s.TransitionTask(ctx, &store.TransitionTaskParams{TaskID: parent.Task.ID, From: store.TaskPending, To: store.TaskCancelled, Now: epoch}); err != nil {
 		t.Fatal(err)
 	}
 	const orphans = OrphanPerPass + OrphanBatch/2
@@ -49,8 +49,8 @@ func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 				return 0
 			}
 			for _, o := range os {
-				if o.ParentID != parent.Task.ID || o.ParentState != store.TaskError {
-					t.Fatalf("orphan %+v, want a child of task %d in error", o, parent.Task.ID)
+				if o.ParentID != parent.Task.ID || o.ParentState != store.TaskCancelled {
+					t.Fatalf("orphan %+v, want a child of cancelled task %d", o, parent.Task.ID)
 				}
 				if _, err := s.CancelTask(ctx, &store.CancelTaskParams{TaskID: o.ID, Now: epoch}); err != nil {
 					t.Fatal(err)

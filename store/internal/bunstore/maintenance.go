@@ -137,7 +137,7 @@ func (s *Store) Resign(ctx context.Context, name, owner string) error {
 	return s.wrap(fmt.Sprintf("resigning leadership of %q", name), err)
 }
 
-// ListOrphans lists unfinished tasks whose parent has ended unread (see
+// ListOrphans lists unfinished tasks whose parent has ended for good (see
 // store.Store). It reads from the writer: a replica's lag would show a
 // child cancelled a moment ago as still running. The query walks the
 // partial index tasker_tasks_unfinished_children (unfinished children
@@ -160,7 +160,7 @@ func (s *Store) ListOrphans(ctx context.Context, limit int) ([]store.Orphan, err
 			JOIN tasker_tasks p ON p.id = c.parent_id
 			WHERE c.parent_id IS NOT NULL AND c.state IN ('pending', 'in_progress') AND p.state IN (?0)
 			ORDER BY c.id LIMIT ?1`,
-		bun.List([]store.TaskState{store.TaskError, store.TaskCancelled, store.TaskResolvedManually}), limit).Scan(ctx, &rows); err != nil {
+		bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}), limit).Scan(ctx, &rows); err != nil {
 		return nil, s.wrap("listing orphaned tasks", err)
 	}
 	out := make([]store.Orphan, len(rows))
