@@ -38,7 +38,10 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // steps; a code-first workflow is closed by resolving its DriverStep), and
 // so is a code-first run that continued as new, or whose next run exists
 // while it ends (ErrRefused, naming the chain's last run, where the
-// workflow goes on).
+// workflow goes on). Its unfinished children (code-first workflows
+// started by Child) are cancelled with it, and theirs, each with a reason
+// naming its parent: "its parent, task 7, ended in state cancelled: " and
+// then reason.
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
@@ -112,7 +115,7 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	e.inflight.CancelTask(taskID, errTaskCancelled)
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
 	e.taskChanged(taskID)
-	return e.cancelChildren(ctx, taskID, reason)
+	return e.cancelChildren(ctx, taskID, parentEnded(taskID, store.TaskCancelled, reason))
 }
 
 // refuseContinued refuses to cancel a code-first run that continued as
@@ -307,7 +310,7 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	e.Notify()
 	if workflow {
 		// No one is left to read its children's results (closeChildren).
-		if err := e.cancelChildren(ctx, taskID, fmt.Sprintf("its parent, task %d, was resolved by hand", taskID)); err != nil {
+		if err := e.cancelChildren(ctx, taskID, parentEnded(taskID, store.TaskResolvedManually, "its driver was resolved by hand")); err != nil {
 			return fmt.Errorf("resolving %s of task %d: the task is resolved; cancelling its children: %w", step, taskID, err)
 		}
 	}

@@ -216,7 +216,7 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 // good (cancelOrphans).
 func (e *Engine) closeChildren(parents []int64) {
 	for _, id := range parents {
-		if err := e.cancelChildren(context.Background(), id, fmt.Sprintf("its parent, task %d, failed", id)); err != nil {
+		if err := e.cancelChildren(context.Background(), id, parentEnded(id, store.TaskError, "")); err != nil {
 			e.log.Warn("cancelling the children of a failed task failed: the maintenance pass will", zap.Int64("task_id", id), zap.Error(err))
 		}
 	}
@@ -230,14 +230,7 @@ func (e *Engine) closeChildren(parents []int64) {
 func (e *Engine) cancelOrphans(ctx context.Context, orphans []store.Orphan) int {
 	n := 0
 	for _, o := range orphans {
-		reason := fmt.Sprintf("its parent, task %d, completed", o.ParentID)
-		switch o.ParentState {
-		case store.TaskCancelled:
-			reason = fmt.Sprintf("its parent, task %d, was cancelled", o.ParentID)
-		case store.TaskResolvedManually:
-			reason = fmt.Sprintf("its parent, task %d, was resolved by hand", o.ParentID)
-		}
-		err := e.Cancel(ctx, o.ID, reason)
+		err := e.Cancel(ctx, o.ID, parentEnded(o.ParentID, o.ParentState, ""))
 		if errors.Is(err, ErrRefused) {
 			continue // continuing as new: it ends so, and its next run is an orphan too
 		}
@@ -250,7 +243,21 @@ func (e *Engine) cancelOrphans(ctx context.Context, orphans []store.Orphan) int 
 	return n
 }
 
-// cancelChildren cancels the unfinished children of a task, and theirs.
+// parentEnded is the reason a child is cancelled with because its parent
+// ended: it names the parent and the state it ended in, then why, when
+// that is known ("its parent, task 7, ended in state cancelled: no longer
+// needed"). A grandchild's names the child, and the child's reason after
+// it: the chain reads down to where the cancel began.
+func parentEnded(parent int64, state store.TaskState, why string) string {
+	s := fmt.Sprintf("its parent, task %d, ended in state %s", parent, state)
+	if why != "" {
+		s += ": " + why
+	}
+	return s
+}
+
+// cancelChildren cancels the unfinished children of a task, and theirs,
+// with reason (see parentEnded).
 func (e *Engine) cancelChildren(ctx context.Context, parent int64, reason string) error {
 	var before int64
 	for {

@@ -22,12 +22,12 @@ func TestMaintenanceCancelsChildrenOfEndedParents(t *testing.T) {
 		name, reason string
 		end          func(t *testing.T, env *testkit.Env, parent int64)
 	}{
-		{"cancelled", "was cancelled", func(t *testing.T, env *testkit.Env, parent int64) {
+		{"cancelled", "ended in state cancelled", func(t *testing.T, env *testkit.Env, parent int64) {
 			if _, err := env.Store.CancelTask(context.Background(), &store.CancelTaskParams{TaskID: parent, Now: env.Clock.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"resolved", "was resolved by hand", func(t *testing.T, env *testkit.Env, parent int64) {
+		{"resolved", "ended in state resolved_manually", func(t *testing.T, env *testkit.Env, parent int64) {
 			sweepDeadline(t, env)
 			if _, err := env.Store.TransitionTask(context.Background(), &store.TransitionTaskParams{TaskID: parent,
 				From: store.TaskError, To: store.TaskResolvedManually, Now: env.Clock.Now()}); err != nil {
@@ -127,4 +127,75 @@ func parentWaitingOnChild(t *testing.T, env *testkit.Env) (h *engine.WorkflowHan
 		must(t, err)
 	}
 	return h, children
+}
+
+// Each child cancelled because its parent ended is told which parent and
+// in what state, down a chain of children: the child of a cancelled
+// child names the child, not the task the cancel began at (Cancel gave
+// its whole tree the reason given for the top), and the reason given for
+// the top is kept after it. The maintenance pass's sweep names them so
+// too.
+func TestCancelledChildrenNameTheirParent(t *testing.T) {
+	for _, by := range []string{"cancel", "sweep"} {
+		t.Run(by, func(t *testing.T) {
+			ctx := context.Background()
+			env := testkit.NewEngine(t, nil)
+			must(t, engine.RegisterWorkflow(env.Engine, "t/leaf", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+				return engine.WaitEvent[int](wctx, "go", 48*time.Hour)
+			}))
+			must(t, engine.RegisterWorkflow(env.Engine, "t/mid", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+				return engine.Child[int](wctx, "t/leaf", 1)
+			}))
+			must(t, engine.RegisterWorkflow(env.Engine, "t/top", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+				return engine.Child[int](wctx, "t/mid", 1)
+			}))
+			h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/top", 1)
+			must(t, err)
+			childOf := func(parent int64) int64 {
+				t.Helper()
+				page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{ParentID: &parent, Limit: 10})
+				must(t, err)
+				if len(page.Tasks) != 1 {
+					t.Fatalf("task %d has %d children, want 1", parent, len(page.Tasks))
+				}
+				return page.Tasks[0].ID
+			}
+			for range 10 {
+				_, err := env.RunOnce(ctx)
+				must(t, err)
+			}
+			mid := childOf(h.TaskID)
+			leaf := childOf(mid)
+			if st := env.Task(leaf).Task.State; st.Done() {
+				t.Fatalf("the leaf is %s before its grandparent ended, want it running", st)
+			}
+			why := ""
+			switch by {
+			case "cancel":
+				must(t, env.Cancel(ctx, h.TaskID, "no longer needed"))
+				why = ": no longer needed"
+			case "sweep": // ended through the store alone: no hook cancels the children
+				if _, err := env.Store.CancelTask(ctx, &store.CancelTaskParams{TaskID: h.TaskID, Now: env.Clock.Now()}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := env.Rescue(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range []struct {
+				id   int64
+				want string
+			}{
+				{mid, fmt.Sprintf("its parent, task %d, ended in state cancelled%s", h.TaskID, why)},
+				{leaf, fmt.Sprintf("its parent, task %d, ended in state cancelled: its parent, task %d, ended in state cancelled%s", mid, h.TaskID, why)},
+			} {
+				hist, err := env.Store.History(ctx, c.id)
+				must(t, err)
+				last := hist.Task[len(hist.Task)-1]
+				if last.ToState != string(store.TaskCancelled) || !strings.Contains(string(last.Metadata), c.want) {
+					t.Errorf("task %d: last move to %s with %s; want cancelled with the reason %q", c.id, last.ToState, last.Metadata, c.want)
+				}
+			}
+		})
+	}
 }
