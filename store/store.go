@@ -171,17 +171,18 @@ type Store interface {
 	// deleted: callers loop until that is less than the limit, so no
 	// batch holds locks for long.
 	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)
-	// ListOrphans returns up to limit unfinished tasks (pending, in
-	// progress), lowest id first, whose parent has ended for good with no
+	// ListOrphans returns up to p.Limit unfinished tasks (pending, in
+	// progress) with an id above p.After, lowest id first, whose parent
+	// has ended for good with no
 	// one left to read their result — complete, cancelled or resolved by
 	// hand (TaskState.Terminal) — with their parent's id and state. A
 	// parent in error is not one: it may be retried and read them (as
 	// DeleteFinished keeps them for it), and an operator may have retried
 	// such a child by hand. The process that ended the parent cancels its
 	// children after that commit; the engine's maintenance cancels those
-	// it left (it died in between). A limit below 1 is refused
-	// (ErrInvalid).
-	ListOrphans(ctx context.Context, limit int) ([]Orphan, error)
+	// it left (it died in between). A limit below 1, or a negative After,
+	// is refused (ErrInvalid).
+	ListOrphans(ctx context.Context, p *ListOrphansParams) ([]Orphan, error)
 	// StepSuccessRate counts how often attempt p.Attempt of the most recent
 	// steps named p.Name succeeded (see StepSuccessRate): the history the
 	// predictive retry weighs a backoff with.
@@ -895,6 +896,13 @@ type Orphan struct {
 	ID          int64
 	ParentID    int64
 	ParentState TaskState // complete, cancelled or resolved_manually
+}
+
+// ListOrphansParams page through the orphans (ListOrphans): those with
+// an id above After (0: from the first), at most Limit (at least 1).
+type ListOrphansParams struct {
+	After int64
+	Limit int
 }
 
 // DeleteFinishedParams bound one retention batch.

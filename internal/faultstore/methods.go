@@ -162,8 +162,8 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 	return do(ctx, s, "DeleteFinished", func() (int, error) { return s.inner.DeleteFinished(ctx, p) })
 }
 
-func (s *Store) ListOrphans(ctx context.Context, limit int) ([]store.Orphan, error) {
-	return do(ctx, s, "ListOrphans", func() ([]store.Orphan, error) { return s.inner.ListOrphans(ctx, limit) })
+func (s *Store) ListOrphans(ctx context.Context, p *store.ListOrphansParams) ([]store.Orphan, error) {
+	return do(ctx, s, "ListOrphans", func() ([]store.Orphan, error) { return s.inner.ListOrphans(ctx, p) })
 }
 
 func (s *Store) StepSuccessRate(ctx context.Context, p *store.StepSuccessRateParams) (*store.StepSuccessRate, error) {

@@ -437,25 +437,33 @@ func testListOrphans(t *testing.T, b *bundle) {
 	child(running.Task.ID, store.TaskPending)
 	child(running.Task.ID, store.TaskInProgress)
 
-	got, err := b.s.ListOrphans(b.ctx, 10)
+	got, err := b.s.ListOrphans(b.ctx, &store.ListOrphansParams{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("ListOrphans = %v, want %v", got, want)
 	}
-	if got, err = b.s.ListOrphans(b.ctx, 3); err != nil || fmt.Sprint(got) != fmt.Sprint(want[:3]) {
-		t.Fatalf("ListOrphans(3) = %v, %v; want %v", got, err, want[:3])
+	if got, err = b.s.ListOrphans(b.ctx, &store.ListOrphansParams{Limit: 3}); err != nil || fmt.Sprint(got) != fmt.Sprint(want[:3]) {
+		t.Fatalf("ListOrphans(limit 3) = %v, %v; want %v", got, err, want[:3])
+	}
+	// The next page: after the last listed (the first may be one whose
+	// cancel failed, and would come first again).
+	if got, err = b.s.ListOrphans(b.ctx, &store.ListOrphansParams{After: want[1].ID, Limit: 10}); err != nil || fmt.Sprint(got) != fmt.Sprint(want[2:]) {
+		t.Fatalf("ListOrphans(after %d) = %v, %v; want %v", want[1].ID, got, err, want[2:])
 	}
 	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: want[0].ID, Now: b.now}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = b.s.ListOrphans(b.ctx, 10); err != nil || fmt.Sprint(got) != fmt.Sprint(want[1:]) {
+	if got, err = b.s.ListOrphans(b.ctx, &store.ListOrphansParams{Limit: 10}); err != nil || fmt.Sprint(got) != fmt.Sprint(want[1:]) {
 		t.Fatalf("after cancelling the first: ListOrphans = %v, %v; want %v", got, err, want[1:])
 	}
-	for _, limit := range []int{0, -1} {
-		if _, err := b.s.ListOrphans(b.ctx, limit); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "limit") {
-			t.Errorf("ListOrphans(%d): %v, want ErrInvalid naming the limit", limit, err)
+	for _, bad := range []struct {
+		p     *store.ListOrphansParams
+		field string
+	}{{nil, "params"}, {&store.ListOrphansParams{}, "limit"}, {&store.ListOrphansParams{Limit: -1}, "limit"}, {&store.ListOrphansParams{After: -1, Limit: 1}, "after"}} {
+		if _, err := b.s.ListOrphans(b.ctx, bad.p); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), bad.field) {
+			t.Errorf("ListOrphans(%+v): %v, want ErrInvalid naming the %s", bad.p, err, bad.field)
 		}
 	}
 }

@@ -72,6 +72,7 @@ type Maintainer struct {
 	inflight *inflight.Set
 	hooks    Hooks
 	batch    atomic.Int64 // the next purge batch's size on a single-writer store (0: not yet sized)
+	orphans  atomic.Int64 // the orphan a pass stopped after: the next starts past it (0: from the first)
 }
 
 // New returns a maintainer.
@@ -218,39 +219,48 @@ func (m *Maintainer) Rescue(ctx context.Context) (int, error) {
 }
 
 // OrphanBatch bounds one read of orphaned tasks, and OrphanPerPass those
-// one maintenance pass cancels: a backlog (parents that ended before an
-// upgrade that cancels their children) is worked off a bounded amount per
-// pass, as the retention's is.
+// one maintenance pass tries to cancel: a backlog (parents that ended
+// before an upgrade that cancels their children) is worked off a bounded
+// amount per pass, as the retention's is.
 const (
 	OrphanBatch   = 100
 	OrphanPerPass = 1000
 )
 
 // CloseOrphans cancels, through Hooks.Orphans, the unfinished children of
-// parents that ended for good (store.ListOrphans), at most
+// parents that ended for good (store.ListOrphans), trying at most
 // OrphanPerPass, and returns how many it cancelled. The process that
 // ended a parent cancels its children after that commit: one that died
-// in between left them running, and this finds them. It stops at a batch
-// of which some were not cancelled (they would come back at once).
+// in between left them running, and this finds them. It reads them in id
+// order, each batch after the last one read, so a child it could not
+// cancel (its cancel keeps failing) holds back none after it; a pass
+// starts where the last stopped, and once one has read to the end the
+// next starts from the first again, the ones it failed to cancel among
+// them.
 func (m *Maintainer) CloseOrphans(ctx context.Context) int {
-	total := 0
-	for total < OrphanPerPass && m.hooks.Orphans != nil && ctx.Err() == nil {
-		orphans, err := m.st.ListOrphans(ctx, min(OrphanBatch, OrphanPerPass-total))
+	total, tried := 0, 0
+	after := m.orphans.Load()
+	for tried < OrphanPerPass && m.hooks.Orphans != nil && ctx.Err() == nil {
+		limit := min(OrphanBatch, OrphanPerPass-tried)
+		orphans, err := m.st.ListOrphans(ctx, &store.ListOrphansParams{After: after, Limit: limit})
 		if err != nil {
 			if ctx.Err() == nil {
 				m.log.Warn("listing the unfinished children of ended tasks failed", zap.Error(err))
 			}
 			return total
 		}
-		if len(orphans) == 0 {
+		if len(orphans) > 0 {
+			n := m.hooks.Orphans(ctx, orphans)
+			total += n
+			tried += len(orphans)
+			after = orphans[len(orphans)-1].ID
+			m.log.Info("cancelled the unfinished children of ended tasks", zap.Int("tasks", n), zap.Int("not_cancelled", len(orphans)-n))
+		}
+		if len(orphans) < limit { // the end: the next pass starts over
+			m.orphans.Store(0)
 			return total
 		}
-		n := m.hooks.Orphans(ctx, orphans)
-		total += n
-		m.log.Info("cancelled the unfinished children of ended tasks", zap.Int("tasks", n))
-		if n < len(orphans) || len(orphans) < OrphanBatch {
-			return total
-		}
+		m.orphans.Store(after)
 	}
 	return total
 }

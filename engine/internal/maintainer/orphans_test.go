@@ -13,12 +13,67 @@ import (
 	"github.com/tasker-go/tasker/store"
 )
 
-// A pass cancels at most OrphanPerPass children of ended parents, in
-// batches of at most OrphanBatch; the next pass goes on. A batch the hook
-// could not cancel whole ends the pass: it would be read again at once.
+// A pass tries at most OrphanPerPass children of ended parents, in
+// batches of at most OrphanBatch; the next pass goes on after them, and
+// the one after the end starts over.
 func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLite(t)
+	const orphans = OrphanPerPass + OrphanBatch/2
+	parent := cancelledParentWithChildren(t, s, orphans)
+	var batches []int
+	cancel := true
+	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{},
+		Hooks{Orphans: func(ctx context.Context, os []store.Orphan) int {
+			batches = append(batches, len(os))
+			if !cancel {
+				return 0
+			}
+			for _, o := range os {
+				if o.ParentID != parent || o.ParentState != store.TaskCancelled {
+					t.Fatalf("orphan %+v, want a child of cancelled task %d", o, parent)
+				}
+				if _, err := s.CancelTask(ctx, &store.CancelTaskParams{TaskID: o.ID, Now: epoch}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return len(os)
+		}})
+
+	sum := func(bs []int) (n int) {
+		for _, b := range bs {
+			if b > OrphanBatch {
+				t.Fatalf("batches %v, want none over %d", bs, OrphanBatch)
+			}
+			n += b
+		}
+		return n
+	}
+	cancel = false
+	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != OrphanPerPass {
+		t.Fatalf("a hook that cancels none: %d cancelled of %d tried (batches %v), want 0 of %d", n, sum(batches), batches, OrphanPerPass)
+	}
+	batches = nil
+	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != orphans-OrphanPerPass {
+		t.Fatalf("the next pass, cancelling none: tried %d, want the %d after the first pass's", sum(batches), orphans-OrphanPerPass)
+	}
+	cancel, batches = true, nil
+	if n := m.CloseOrphans(ctx); n != OrphanPerPass || sum(batches) != OrphanPerPass {
+		t.Fatalf("the pass after the end cancelled %d of %d tried, want %d from the first", n, sum(batches), OrphanPerPass)
+	}
+	if n := m.CloseOrphans(ctx); n != orphans-OrphanPerPass {
+		t.Fatalf("the pass after cancelled %d, want the %d left", n, orphans-OrphanPerPass)
+	}
+	if n := m.CloseOrphans(ctx); n != 0 {
+		t.Fatalf("a last pass cancelled %d, want 0", n)
+	}
+}
+
+// cancelledParentWithChildren makes a cancelled task with n unfinished
+// children (orphans) and returns its id.
+func cancelledParentWithChildren(t *testing.T, s store.Store, n int) int64 {
+	t.Helper()
+	ctx := context.Background()
 	parent, err := s.CreateTask(ctx, &store.CreateTaskParams{Namespace: "t", Name: "parent", Kind: store.KindCode, IdentityKey: "parent",
 		Context: store.JSON(`{}`), Steps: []store.NewStep{{Name: "s", Handler: "h", Retryable: true}}, Now: epoch})
 	if err != nil {
@@ -27,9 +82,8 @@ func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 	if _, err := s.TransitionTask(ctx, &store.TransitionTaskParams{TaskID: parent.Task.ID, From: store.TaskPending, To: store.TaskCancelled, Now: epoch}); err != nil {
 		t.Fatal(err)
 	}
-	const orphans = OrphanPerPass + OrphanBatch/2
-	for done := 0; done < orphans; {
-		batch := min(500, orphans-done)
+	for done := 0; done < n; {
+		batch := min(500, n-done)
 		ps := make([]*store.CreateTaskParams, batch)
 		for i := range ps {
 			ps[i] = &store.CreateTaskParams{Namespace: "t", Name: "child", Kind: store.KindCode, IdentityKey: fmt.Sprintf("child-%d", done+i),
@@ -40,42 +94,45 @@ func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 		}
 		done += batch
 	}
-	var batches []int
-	cancel := true
+	return parent.Task.ID
+}
+
+// A child the hook cannot cancel (its cancel keeps failing) holds back
+// no other: the pass goes on past it, through the rest of the backlog,
+// and the next pass comes back to it.
+func TestCloseOrphansGoesPastAStuckChild(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLite(t)
+	const orphans = 2*OrphanBatch + OrphanBatch/2
+	parent := cancelledParentWithChildren(t, s, orphans)
+	stuck := int64(0) // the lowest id: read first every time
+	var tried []int64
 	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{},
 		Hooks{Orphans: func(ctx context.Context, os []store.Orphan) int {
-			batches = append(batches, len(os))
-			if !cancel {
-				return 0
-			}
+			n := 0
 			for _, o := range os {
-				if o.ParentID != parent.Task.ID || o.ParentState != store.TaskCancelled {
-					t.Fatalf("orphan %+v, want a child of cancelled task %d", o, parent.Task.ID)
+				if o.ParentID != parent {
+					t.Fatalf("orphan %+v, want a child of task %d", o, parent)
+				}
+				tried = append(tried, o.ID)
+				if stuck == 0 {
+					stuck = o.ID
+				}
+				if o.ID == stuck {
+					continue
 				}
 				if _, err := s.CancelTask(ctx, &store.CancelTaskParams{TaskID: o.ID, Now: epoch}); err != nil {
 					t.Fatal(err)
 				}
+				n++
 			}
-			return len(os)
+			return n
 		}})
-
-	cancel = false
-	if n := m.CloseOrphans(ctx); n != 0 || len(batches) != 1 {
-		t.Fatalf("a hook that cancels none: %d cancelled in %d batches, want 0 in 1", n, len(batches))
+	if n := m.CloseOrphans(ctx); n != orphans-1 {
+		t.Fatalf("a pass with one child it cannot cancel cancelled %d, want the other %d", n, orphans-1)
 	}
-	cancel, batches = true, nil
-	if n := m.CloseOrphans(ctx); n != OrphanPerPass {
-		t.Fatalf("the first pass cancelled %d, want %d", n, OrphanPerPass)
-	}
-	for _, b := range batches {
-		if b > OrphanBatch {
-			t.Fatalf("batches %v, want none over %d", batches, OrphanBatch)
-		}
-	}
-	if n := m.CloseOrphans(ctx); n != orphans-OrphanPerPass {
-		t.Fatalf("the second pass cancelled %d, want the %d left", n, orphans-OrphanPerPass)
-	}
-	if n := m.CloseOrphans(ctx); n != 0 {
-		t.Fatalf("a third pass cancelled %d, want 0", n)
+	tried = nil
+	if n := m.CloseOrphans(ctx); n != 0 || len(tried) != 1 || tried[0] != stuck {
+		t.Fatalf("the next pass cancelled %d and tried %v; want 0, and the stuck child %d tried again", n, tried, stuck)
 	}
 }

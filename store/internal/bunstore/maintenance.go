@@ -143,9 +143,14 @@ func (s *Store) Resign(ctx context.Context, name, owner string) error {
 // partial index tasker_tasks_unfinished_children (unfinished children
 // only: their number is the work in hand among children, not the history
 // nor the other tasks) and looks each parent up by its primary key.
-func (s *Store) ListOrphans(ctx context.Context, limit int) ([]store.Orphan, error) {
-	if limit < 1 {
-		return nil, fmt.Errorf("listing orphaned tasks: %w", &store.ValidationError{Field: "limit", Problem: fmt.Sprintf("must be at least 1, got %d", limit)})
+func (s *Store) ListOrphans(ctx context.Context, p *store.ListOrphansParams) ([]store.Orphan, error) {
+	switch {
+	case p == nil:
+		return nil, fmt.Errorf("listing orphaned tasks: %w", &store.ValidationError{Field: "params", Problem: "is nil"})
+	case p.Limit < 1:
+		return nil, fmt.Errorf("listing orphaned tasks: %w", &store.ValidationError{Field: "limit", Problem: fmt.Sprintf("must be at least 1, got %d", p.Limit)})
+	case p.After < 0:
+		return nil, fmt.Errorf("listing orphaned tasks: %w", &store.ValidationError{Field: "after", Problem: fmt.Sprintf("must be 0 or a task id, got %d", p.After)})
 	}
 	var rows []struct {
 		ID       int64  `bun:"id"`
@@ -158,9 +163,9 @@ func (s *Store) ListOrphans(ctx context.Context, limit int) ([]store.Orphan, err
 	// unfinished children in id order, not every unfinished task.
 	if err := s.rw.NewRaw(`SELECT c.id, c.parent_id, p.state FROM tasker_tasks c`+s.d.IndexedBy("tasker_tasks_unfinished_children")+`
 			JOIN tasker_tasks p ON p.id = c.parent_id
-			WHERE c.parent_id IS NOT NULL AND c.state IN ('pending', 'in_progress') AND p.state IN (?0)
-			ORDER BY c.id LIMIT ?1`,
-		bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}), limit).Scan(ctx, &rows); err != nil {
+			WHERE c.parent_id IS NOT NULL AND c.state IN ('pending', 'in_progress') AND c.id > ?1 AND p.state IN (?0)
+			ORDER BY c.id LIMIT ?2`,
+		bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}), p.After, p.Limit).Scan(ctx, &rows); err != nil {
 		return nil, s.wrap("listing orphaned tasks", err)
 	}
 	out := make([]store.Orphan, len(rows))
