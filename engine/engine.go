@@ -66,8 +66,9 @@ type Engine struct {
 	maint *maintainer.Maintainer
 	sched *schedule.Runner // fires schedules while this process leads them
 
-	life lifecycle
-	stat counters
+	life    lifecycle
+	stat    counters
+	closing closer // cancels the children of failed workflows off the completer (closer.go)
 
 	cmu sync.Mutex
 	co  *coordination // see coordinate

@@ -23,6 +23,7 @@ import (
 // of a task in error it leaves be (a retry of the task reads them).
 func (e *Engine) Rescue(ctx context.Context) (int, error) {
 	n, err := e.maint.Rescue(ctx)
+	e.closed() // the children of the workflows it failed are cancelled when it returns
 	if err != nil {
 		return n, err
 	}
@@ -65,7 +66,7 @@ func (e *Engine) rescued(res *store.RescueResult) {
 		e.emit(Event{Name: EventTaskFailed, TaskID: t.TaskID})
 		e.taskChanged(t.TaskID)
 	}
-	e.closeChildren(parents)
+	e.closeChildrenLater(parents) // off the claim loop's goroutine too (it rescues when idle)
 	if res.Rescued+res.Failed+res.TimedOut > 0 {
 		e.Notify()
 	}
@@ -215,7 +216,7 @@ func (e *Engine) committed(finish []completer.Outcome, res *store.FinishStepsRes
 		}
 		e.emit(Event{Name: name, TaskID: t.TaskID})
 	}
-	e.closeChildren(failedCode(finish, res.Tasks))
+	e.closeChildrenLater(failedCode(finish, res.Tasks)) // off this goroutine: see closer
 	// Steps this commit released and did not claim itself: let the claim
 	// loop look; a retry also tells other processes (their loops find it
 	// due through the store; ours has its due time above).

@@ -11,8 +11,10 @@ import (
 // RunOnce executes every step that is ready now, in this goroutine's
 // control: it claims a batch, runs its handlers concurrently, commits their
 // outcomes, and repeats until nothing is ready. It returns how many
-// attempts ran. It starts no background goroutine, so tests (see testkit)
-// drive the engine step by step; it returns ErrRunning while Run is active.
+// attempts ran. It leaves no background goroutine behind (the children of
+// the workflows it failed are cancelled when it returns), so tests (see
+// testkit) drive the engine step by step; it returns ErrRunning while Run
+// is active.
 func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	e.life.mu.Lock()
 	running := e.life.cur != nil
@@ -20,6 +22,7 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	if running {
 		return 0, ErrRunning
 	}
+	defer e.closed() // returns once the children of the workflows it failed are cancelled
 	ctx = context.WithValue(ctx, stepwiseKey{}, true)
 	comp := e.newCompleter(nil)
 	total := 0

@@ -193,6 +193,7 @@ func (e *Engine) loop(ctx context.Context, r *run) {
 	<-completerDone
 	r.stopHelpers()
 	helpers.Wait() // no heartbeat can re-register the worker after this
+	e.closed()     // the children of the workflows it failed (commits, rescues) are cancelled
 	e.deregisterWorker(context.WithoutCancel(ctx))
 	r.cancelHandlers(errShutdown)
 	e.releaseCoordination()

@@ -208,9 +208,9 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 // their driver out of attempts — as Cancel cancels a cancelled task's: no
 // one is left to read a child's result, and a child started by Child runs
 // for its parent only (Temporal's default parent-close policy). It runs
-// where the failure is committed, the completer of the process that ran
-// the parent or the maintenance pass that swept its deadline, after that
-// commit. The children a process that died in between left running are
+// in the process that committed the failure — its completer, or the
+// rescue that swept the parent's deadline — after that commit, on the
+// closer's goroutine (closer.go), not theirs. The children a process that died in between left running are
 // no orphans while the parent is in error (a retry of it reads them); the
 // maintenance leader's pass cancels them once the parent has ended for
 // good (cancelOrphans).
