@@ -165,3 +165,23 @@ func TestToggleRefusesAnUnknownName(t *testing.T) {
 		t.Fatalf("SetToggle of a misspelt name = %v; want Toggle's error, %v", serr, err)
 	}
 }
+
+// Run returns nil once its run has ended, whether Stop or its ctx ended
+// it, as its doc says: it does not return ctx's error.
+func TestRunReturnsNilWhenItsContextEnds(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	must(t, e.HandleFunc("noop", func(*engine.StepContext) (any, error) { return nil, nil }))
+	ctx, cancel := context.WithCancel(context.Background())
+	done, err := e.RunBackground(ctx)
+	must(t, err)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunBackground's run, its ctx ended: %v, want nil", err)
+	}
+	if err := e.Run(ctx); err != nil { // its ctx ended already: it stops at once
+		t.Fatalf("Run with an ended ctx: %v, want nil", err)
+	}
+	if e.Status().Running {
+		t.Fatal("the engine reports running after Run returned")
+	}
+}

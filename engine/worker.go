@@ -93,6 +93,12 @@ func (r *run) stop() { r.stopOnce.Do(func() { close(r.stopClaiming) }) }
 // released). It first rescues leases that expired while no engine ran.
 // Run in a goroutine of your own and Stop from another only after it has
 // started (Status().Running); RunBackground does both safely.
+//
+// Run returns ErrRunning at once when a Run is active already. Otherwise
+// it returns nil once the run has ended, whichever ended it, Stop or ctx:
+// unlike http.Server's ListenAndServe it has no error of its own to
+// report, and it does not return ctx's error (ctx.Err() says whether ctx
+// ended it).
 func (e *Engine) Run(ctx context.Context) error {
 	r, err := e.begin(ctx)
 	if err != nil {
@@ -104,8 +110,9 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // RunBackground starts Run in a goroutine and returns once it is running,
-// so a Stop that follows always stops it. The channel receives Run's
-// result when the run has ended.
+// so a Stop that follows always stops it; it returns ErrRunning when a
+// Run is active already. The channel receives Run's result, nil, when the
+// run has ended, by Stop or by ctx.
 func (e *Engine) RunBackground(ctx context.Context) (<-chan error, error) {
 	r, err := e.begin(ctx)
 	if err != nil {
