@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"database/sql"
 	"errors"
 	"sync"
 	"time"
@@ -43,10 +44,14 @@ import (
 //	claim_transactions_total, finish_transactions_total
 //	queue_ready_steps{queue}                 steps ready and not claimed
 //	queue_oldest_ready_seconds{queue}        how long the oldest of them has been due
-//	pool_connections{worker,state}           the engine's database pool: in_use, idle
+//	pool_connections{worker,pool,state}      the engine's database pools: in_use, idle
 //	                                         (engines of one worker ID: the sum of
-//	                                         their pools, each counted once)
-//	pool_waits_total{worker}, pool_wait_seconds_total{worker}
+//	                                         their pools, each counted once); pool
+//	                                         primary is the one writes go through
+//	                                         (Store.DB; on Postgres, all of it), read
+//	                                         an SQLite file's read pool (its in_use
+//	                                         counts the connections pollers hold)
+//	pool_waits_total{worker,pool}, pool_wait_seconds_total{worker,pool}
 //	events_dropped_total                     lifecycle events a slow subscriber missed
 //
 // The two queue gauges are measured by the one process that leads
@@ -94,9 +99,9 @@ func NewMetrics() *Metrics {
 		ready:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tasker", Name: "queue_ready_steps", Help: "Steps ready to run and not claimed (measured by the maintenance leader)."}, []string{"queue"}),
 		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tasker", Name: "queue_oldest_ready_seconds",
 			Help: "Seconds since the oldest ready, unclaimed step of the queue was due (measured by the maintenance leader)."}, []string{"queue"}),
-		poolConns:    prometheus.NewDesc("tasker_pool_connections", "Connections of a running engine's database pool.", []string{"worker", "state"}, nil),
-		poolWaits:    prometheus.NewDesc("tasker_pool_waits_total", "Times a running engine waited for a database connection.", []string{"worker"}, nil),
-		poolWaitSecs: prometheus.NewDesc("tasker_pool_wait_seconds_total", "Time a running engine spent waiting for database connections.", []string{"worker"}, nil),
+		poolConns:    prometheus.NewDesc("tasker_pool_connections", "Connections of a running engine's database pools (primary: writes; read: an SQLite file's reads).", []string{"worker", "pool", "state"}, nil),
+		poolWaits:    prometheus.NewDesc("tasker_pool_waits_total", "Times a running engine waited for a database connection, by pool.", []string{"worker", "pool"}, nil),
+		poolWaitSecs: prometheus.NewDesc("tasker_pool_wait_seconds_total", "Time a running engine spent waiting for database connections, by pool.", []string{"worker", "pool"}, nil),
 		dropped:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "events_dropped_total", Help: "Lifecycle events a slow subscriber missed."}),
 		sources:      map[*Engine]struct{}{},
 		lags:         map[*Engine]map[string]queueLag{},
@@ -165,36 +170,57 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		inUse, idle, waits int64
 		waited             time.Duration
 	}
-	byWorker := map[string]*pool{}
-	type workerPool struct {
-		worker string
-		db     *bun.DB
-	}
-	seen := map[workerPool]bool{}
-	for e := range m.sources {
-		db := e.st.DB()
-		w := e.cfg.WorkerID
-		p := byWorker[w]
+	type workerPool struct{ worker, pool string }
+	byWorker := map[workerPool]*pool{}
+	add := func(w, name string, s sql.DBStats) {
+		p := byWorker[workerPool{w, name}]
 		if p == nil {
 			p = &pool{}
-			byWorker[w] = p
+			byWorker[workerPool{w, name}] = p
 		}
-		if seen[workerPool{w, db}] {
-			continue
-		}
-		seen[workerPool{w, db}] = true
-		s := db.Stats()
 		p.inUse += int64(s.InUse)
 		p.idle += int64(s.Idle)
 		p.waits += s.WaitCount
 		p.waited += s.WaitDuration
 	}
-	for w, p := range byWorker {
-		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(p.inUse), w, "in_use")
-		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(p.idle), w, "idle")
-		ch <- prometheus.MustNewConstMetric(m.poolWaits, prometheus.CounterValue, float64(p.waits), w)
-		ch <- prometheus.MustNewConstMetric(m.poolWaitSecs, prometheus.CounterValue, p.waited.Seconds(), w)
+	type workerStore struct {
+		worker string
+		db     *bun.DB // a store's pools: those of its DB
 	}
+	seen := map[workerStore]bool{}
+	for e := range m.sources {
+		db, w := e.st.DB(), e.cfg.WorkerID
+		if seen[workerStore{w, db}] {
+			continue
+		}
+		seen[workerStore{w, db}] = true
+		add(w, poolPrimary, db.Stats())
+		if r, ok := e.st.(readPooled); ok {
+			if s, ok := r.ReadStats(); ok {
+				add(w, poolRead, s)
+			}
+		}
+	}
+	for k, p := range byWorker {
+		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(p.inUse), k.worker, k.pool, "in_use")
+		ch <- prometheus.MustNewConstMetric(m.poolConns, prometheus.GaugeValue, float64(p.idle), k.worker, k.pool, "idle")
+		ch <- prometheus.MustNewConstMetric(m.poolWaits, prometheus.CounterValue, float64(p.waits), k.worker, k.pool)
+		ch <- prometheus.MustNewConstMetric(m.poolWaitSecs, prometheus.CounterValue, p.waited.Seconds(), k.worker, k.pool)
+	}
+}
+
+// The pool label's values: the pool writes go through (Store.DB), and a
+// read pool beside it (readPooled).
+const (
+	poolPrimary = "primary"
+	poolRead    = "read"
+)
+
+// readPooled is a store that reads through a pool of its own beside its
+// DB (sqlite.Store on a file): ReadStats returns that pool's figures, or
+// false when the store has none.
+type readPooled interface {
+	ReadStats() (sql.DBStats, bool)
 }
 
 // attach exports a running engine's pool; detach stops, and drops the

@@ -33,8 +33,8 @@ func TestMetricsSharedByEnginesOfOneWorkerID(t *testing.T) {
 		t.Fatalf("gathering the shared metrics: %v", err)
 	}
 	for _, f := range families {
-		if f.GetName() == "tasker_pool_connections" && len(f.GetMetric()) != 2 {
-			t.Errorf("%d pool_connections series, want 2 (in_use and idle of the one worker)", len(f.GetMetric()))
+		if f.GetName() == "tasker_pool_connections" && len(f.GetMetric()) != 4 {
+			t.Errorf("%d pool_connections series, want 4 (in_use and idle of the one worker's primary and read pools)", len(f.GetMetric()))
 		}
 	}
 }

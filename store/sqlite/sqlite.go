@@ -374,6 +374,18 @@ func checkSchema(ctx context.Context, db *bun.DB, path string) error {
 // Path is the database file (Memory for an in-memory store).
 func (s *Store) Path() string { return s.path }
 
+// ReadStats returns the statistics of the read pool, which serves the
+// store's reads beside DB's one writing connection (DB().Stats()); false
+// for a store without one (Memory, and ReadOnly, whose one pool is DB's).
+// Its connections in use include those TaskDone's and Wakeups' pollers
+// hold while they run.
+func (s *Store) ReadStats() (sql.DBStats, bool) {
+	if s.ro == nil {
+		return sql.DBStats{}, false
+	}
+	return s.ro.Stats(), true
+}
+
 // SchemaVersion is the highest migration applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return bunstore.SchemaVersion(ctx, s.DB())
