@@ -209,7 +209,13 @@ type ExecutionConfig struct {
 	// processes (default 1 s; at least MinPollInterval). Work created in this
 	// process wakes them at once.
 	PollInterval time.Duration
-	// RescueInterval is how often expired leases are rescued (default 5 s).
+	// RescueInterval is how often the maintenance pass runs (default 5 s),
+	// in the one process that leads it (on SQLite, every process: one
+	// writes; on Postgres, elected, the leadership lasting three
+	// intervals): it rescues expired leases, fails tasks past their
+	// WithWorkflowTimeout, cancels the unfinished children of parents
+	// that ended for good, deletes by Retention and measures the queues'
+	// lag for the metrics. Engine.Rescue runs its first three now.
 	RescueInterval time.Duration
 	// ScheduleInterval is how often the process that fires schedules
 	// looks at them when no tick is due sooner, and how often the others

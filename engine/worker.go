@@ -90,9 +90,11 @@ func (r *run) stop() { r.stopOnce.Do(func() { close(r.stopClaiming) }) }
 
 // Run claims and executes steps until Stop is called or ctx ends (which
 // stops at once: running handlers are cancelled and their leases
-// released). It first rescues leases that expired while no engine ran.
-// Run in a goroutine of your own and Stop from another only after it has
-// started (Status().Running); RunBackground does both safely.
+// released). Its maintenance pass, when this process leads it (see
+// ExecutionConfig.RescueInterval), starts at once, rescuing leases that
+// expired while no engine ran. Run in a goroutine of your own and Stop
+// from another only after it has started (Status().Running);
+// RunBackground does both safely.
 //
 // Run returns ErrRunning at once when a Run is active already. Otherwise
 // it returns nil once the run has ended, whichever ended it, Stop or ctx:
