@@ -54,11 +54,14 @@ import (
 //	pool_waits_total{worker,pool}, pool_wait_seconds_total{worker,pool}
 //	events_dropped_total                     lifecycle events a slow subscriber missed
 //
-// The two queue gauges are measured by the one process that leads
+// The two queue gauges are measured by the process that leads
 // maintenance, every ExecutionConfig.RescueInterval (one query, whatever
-// the number of processes); other processes do not export them. Engines
-// sharing a Metrics export what their leaders measured (on different
-// stores, a queue's ready steps add up and its oldest is the largest). The pool
+// the number of processes); on Postgres other processes do not export
+// them, while on SQLite every process leads and exports the same figures
+// (aggregate them across processes with max, not sum). Engines sharing a
+// Metrics export what they measured, each store once (its last measure;
+// on different stores, a queue's ready steps add up and its oldest is the
+// largest). The pool
 // metrics describe engines while they run.
 type Metrics struct {
 	started, completed, failed, cancelled *labelled[wfLabel, prometheus.Counter]
@@ -74,8 +77,17 @@ type Metrics struct {
 	poolConns, poolWaits, poolWaitSecs *prometheus.Desc
 
 	mu      sync.Mutex
-	sources map[*Engine]struct{}            // running engines, whose pools are exported
-	lags    map[*Engine]map[string]queueLag // by leading engine, its queues' figures
+	sources map[*Engine]struct{}    // running engines, whose pools are exported
+	lags    map[*Engine]measuredLag // by leading engine, its queues' figures
+	measure uint64                  // counts the measures, ordering them
+}
+
+// measuredLag is the queues' figures an engine measured on its store, and
+// when among the others (the measure's number).
+type measuredLag struct {
+	db      *bun.DB
+	n       uint64
+	byQueue map[string]queueLag
 }
 
 // NewMetrics returns the engine metrics, registered nowhere yet.
@@ -104,7 +116,7 @@ func NewMetrics() *Metrics {
 		poolWaitSecs: prometheus.NewDesc("tasker_pool_wait_seconds_total", "Time a running engine spent waiting for database connections, by pool.", []string{"worker", "pool"}, nil),
 		dropped:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "events_dropped_total", Help: "Lifecycle events a slow subscriber missed."}),
 		sources:      map[*Engine]struct{}{},
-		lags:         map[*Engine]map[string]queueLag{},
+		lags:         map[*Engine]measuredLag{},
 	}
 	m.started = newLabelled(func(w wfLabel) prometheus.Counter { return m.startedVec.WithLabelValues(w.ns + "/" + w.name) })
 	m.completed = newLabelled(func(w wfLabel) prometheus.Counter { return m.completedVec.WithLabelValues(w.ns + "/" + w.name) })
@@ -343,10 +355,12 @@ func (m *Metrics) finishTransaction() {
 }
 
 // queueLags sets the queues' figures e measured as the maintenance leader,
-// or drops them (nil: e does not lead). The gauges hold what every engine
-// sharing m measured: one engine's pass leaves the others' figures be
-// (on one store only one leads; each store has its leader), the ready
-// steps adding up, the oldest the largest.
+// or drops them (nil: e does not lead). The gauges hold what the engines
+// sharing m measured, each store's once: one engine's pass leaves the
+// others' figures be, the ready steps of different stores adding up, the
+// oldest the largest. Engines of one store that all lead (on SQLite every
+// process does, and so every engine of one) measure the same steps: the
+// last measure of each store counts.
 func (m *Metrics) queueLags(e *Engine, lags map[string]queueLag) {
 	if m == nil {
 		return
@@ -356,13 +370,20 @@ func (m *Metrics) queueLags(e *Engine, lags map[string]queueLag) {
 	if lags == nil {
 		delete(m.lags, e)
 	} else {
-		m.lags[e] = lags
+		m.measure++
+		m.lags[e] = measuredLag{db: e.st.DB(), n: m.measure, byQueue: lags}
 	}
 	m.ready.Reset()
 	m.oldest.Reset()
+	last := map[*bun.DB]measuredLag{}
+	for _, l := range m.lags {
+		if l.n > last[l.db].n {
+			last[l.db] = l
+		}
+	}
 	sum := map[string]queueLag{}
-	for _, byQueue := range m.lags {
-		for q, l := range byQueue {
+	for _, ml := range last {
+		for q, l := range ml.byQueue {
 			t := sum[q]
 			sum[q] = queueLag{ready: t.ready + l.ready, age: max(t.age, l.age)}
 		}
