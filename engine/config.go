@@ -226,7 +226,8 @@ type ExecutionConfig struct {
 	// resolved by hand) longer ago than this, with their steps,
 	// transitions and events; tasks in error wait for an operator and are
 	// kept, as is a child until its parent has finished (the parent reads
-	// the child's outcome when it resumes). Default DefaultRetention (7
+	// the child's outcome when it resumes) and a parent until its children
+	// have (or were cancelled with it). Default DefaultRetention (7
 	// days); KeepForever deletes nothing.
 	// The maintenance leader deletes in small batches, a bounded number
 	// per pass, so claims never wait long behind it.

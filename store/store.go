@@ -167,7 +167,9 @@ type Store interface {
 	// each retention, in one short transaction; their steps, edges,
 	// transitions and events go with them. A child task whose parent is
 	// pending, in progress or in error is kept: its parent reads its
-	// outcome when it resumes. It returns how many tasks it
+	// outcome when it resumes; and a task with an unfinished child is
+	// kept until that child has finished (or been cancelled as an orphan:
+	// see ListOrphans). It returns how many tasks it
 	// deleted: callers loop until that is less than the limit, so no
 	// batch holds locks for long.
 	DeleteFinished(ctx context.Context, p *DeleteFinishedParams) (int, error)

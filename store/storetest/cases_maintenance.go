@@ -68,18 +68,17 @@ func testDeleteFinished(t *testing.T, b *bundle) {
 		finishedAt(t, b, store.TaskComplete, minute(5), chain("x")),
 	)
 	// Kept: finished after the cutoff, failed (an operator's to decide),
-	// still running, and a child of a deleted parent.
+	// still running, and a child (finished after the cutoff: a running
+	// one keeps its parent, see testDeleteFinishedKeepsParents) of a
+	// deleted parent.
 	recent := finishedAt(t, b, store.TaskComplete, minute(45), chain("x"))
 	failed := finishedAt(t, b, store.TaskError, minute(1), chain("x"))
+	b.parent = old[4].Task.ID
+	child := finishedAt(t, b, store.TaskComplete, minute(45), chain("x"))
+	b.parent = 0
 	live := b.create(t, chain("x"))
-	cp := b.params(chain("x"))
-	cp.ParentID = &old[4].Task.ID
-	child, err := b.s.CreateTask(b.ctx, cp)
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	_, err = b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: minute(30), Limit: 2})
+	_, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: minute(30), Limit: 2})
 	wantErr(t, err, store.ErrInvalid, "now")
 
 	cutoff := minute(30)
@@ -399,6 +398,35 @@ func testDeleteFinishedKeepsChildren(t *testing.T, b *bundle) {
 	}
 	if l := left(); n != 2 || l["of waiting"] || !l["of failed"] {
 		t.Fatalf("after its parent was cancelled: deleted %d, left %v; want the parent and its child deleted", n, l)
+	}
+}
+
+// testDeleteFinishedKeepsParents: a finished parent with an unfinished
+// child is kept past its retention while the child runs: deleted, it
+// would set the child's parent_id to NULL, and the child, no one's any
+// more, would escape ListOrphans (and the sweep that cancels it) for
+// good. Once the child has finished, both go.
+func testDeleteFinishedKeepsParents(t *testing.T, b *bundle) {
+	later := []store.NewStep{{Name: "x", Handler: "h.x", Retryable: true, NotBefore: b.now.Add(24 * time.Hour)}}
+	parent := finishedAt(t, b, store.TaskCancelled, b.now.Add(-time.Hour), later)
+	b.parent = parent.Task.ID
+	child := b.create(t, later)
+	b.parent = 0
+	n, err := b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: b.now, Now: b.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, gerr := b.s.GetTask(b.ctx, parent.Task.ID); n != 0 || gerr != nil {
+		t.Fatalf("deleted %d, the parent: %v; want the parent of a running child kept", n, gerr)
+	}
+	if got, err := b.s.ListOrphans(b.ctx, &store.ListOrphansParams{Limit: 10}); err != nil || len(got) != 1 || got[0].ID != child.Task.ID {
+		t.Fatalf("ListOrphans = %v, %v; want the child", got, err)
+	}
+	if _, err := b.s.CancelTask(b.ctx, &store.CancelTaskParams{TaskID: child.Task.ID, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = b.s.DeleteFinished(b.ctx, &store.DeleteFinishedParams{Before: b.now.Add(time.Minute), Now: b.now.Add(time.Minute)}); err != nil || n != 2 {
+		t.Fatalf("once the child finished: deleted %d, %v; want the parent and the child", n, err)
 	}
 }
 

@@ -87,6 +87,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"DeleteFinished":             testDeleteFinished,
 		"DeleteFinishedOwnRetention": testDeleteFinishedOwnRetention,
 		"DeleteFinishedChildren":     testDeleteFinishedKeepsChildren,
+		"DeleteFinishedParents":      testDeleteFinishedKeepsParents,
 		"ListOrphans":                testListOrphans,
 		"StepSuccessRate":            testStepSuccessRate,
 		"ReportData":                 testReportData,

@@ -22,9 +22,10 @@ const DefaultDeleteLimit = 500
 // their own that finished longer ago than it. Their transitions, edges and
 // steps are deleted by task id first (on Postgres no foreign key ties them
 // to their task: see migrations 014 and 016); events and workflow values
-// follow by ON DELETE CASCADE; children of a deleted task keep running
-// with their parent_id set to NULL. A finished child whose parent is
-// pending, in progress or in error is kept until the parent finishes.
+// follow by ON DELETE CASCADE. A finished child whose parent is pending,
+// in progress or in error is kept until the parent finishes, and a
+// finished parent until its children have (ListOrphans finds them by
+// their parent_id, which deleting the parent would set to NULL).
 func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParams) (int, error) {
 	if err := p.Validate(); err != nil {
 		return 0, fmt.Errorf("deleting finished tasks: %w", err)
@@ -67,12 +68,17 @@ func (s *Store) DeleteFinished(ctx context.Context, p *store.DeleteFinishedParam
 			// A child whose parent may still run (unfinished, or in error
 			// and so retried by an operator) is kept: the parent reads
 			// its outcome when it resumes, and would start it again under
-			// the same identity were it gone.
+			// the same identity were it gone. A parent whose child runs is
+			// kept too (a probe of tasker_tasks_parent): deleted, it would
+			// set the child's parent_id to NULL, out of ListOrphans' reach,
+			// and the child would run on unread.
 			var ids []int64
 			if err := tx.NewRaw(`SELECT id FROM tasker_tasks
 					WHERE `+c.cond+` AND completed_at IS NOT NULL AND completed_at < ?1 AND state IN (?0)
 						AND (parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM tasker_tasks p
 							WHERE p.id = tasker_tasks.parent_id AND p.state IN (?3)))
+						AND NOT EXISTS (SELECT 1 FROM tasker_tasks c
+							WHERE c.parent_id = tasker_tasks.id AND c.state IN ('pending', 'in_progress'))
 					ORDER BY completed_at, id LIMIT ?2 `+strings.ReplaceAll(s.d.SkipLocked(), "OF s ", ""),
 				bun.List([]store.TaskState{store.TaskComplete, store.TaskCancelled, store.TaskResolvedManually}),
 				c.before.UTC(), limit-n, bun.List([]store.TaskState{store.TaskPending, store.TaskInProgress, store.TaskError})).Scan(ctx, &ids); err != nil {
