@@ -217,7 +217,10 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 func (e *Engine) closeChildren(parents []int64) {
 	for _, id := range parents {
 		if err := e.cancelChildren(context.Background(), id, parentEnded(id, store.TaskError, "")); err != nil {
-			e.log.Warn("cancelling the children of a failed task failed: the maintenance pass will", zap.Int64("task_id", id), zap.Error(err))
+			// Not orphans while the task is in error (cancelOrphans):
+			// nothing else cancels them until it is retried or resolved.
+			e.log.Warn("cancelling the children of a failed task failed: they run on, read by the task's retry; the maintenance pass cancels them once it has ended for good (resolved)",
+				zap.Int64("task_id", id), zap.Error(err))
 		}
 	}
 }

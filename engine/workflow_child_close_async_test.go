@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/clock"
@@ -106,4 +110,55 @@ func taskState(t *testing.T, s store.Store, id int64) store.TaskState {
 	d, err := s.GetTask(context.Background(), id)
 	must(t, err)
 	return d.Task.State
+}
+
+// failingCancel refuses every CancelTask, as a database that keeps
+// failing would.
+type failingCancel struct{ store.Store }
+
+func (failingCancel) CancelTask(context.Context, *store.CancelTaskParams) (*store.Task, error) {
+	return nil, errors.New("injected: the database refused the cancel")
+}
+
+// When the children of a failed workflow cannot be cancelled, the warning
+// says what becomes of them: they run on, read by the parent's retry, and
+// the maintenance pass cancels them once the parent has ended for good.
+// It said the maintenance pass would cancel them, which it does not while
+// the parent is in error.
+func TestFailedChildCancelWarnsTruly(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "e.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	core, logs := observer.New(zap.WarnLevel)
+	fake := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	e, err := engine.New(engine.Config{Store: failingCancel{s}, Clock: fake, WorkerID: "w", Logger: zap.New(core)})
+	must(t, err)
+	var giveUp atomic.Bool
+	must(t, engine.RegisterWorkflow(e, "t/child", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		return engine.WaitEvent[int](wctx, "go", 48*time.Hour)
+	}))
+	must(t, engine.RegisterWorkflow(e, "t/parent", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		if giveUp.Load() {
+			return 0, engine.Permanent(errors.New("the parent gives up"))
+		}
+		return engine.Child[int](wctx, "t/child", 1)
+	}))
+	parent, err := engine.StartWorkflow[int, int](ctx, e, "t/parent", 1)
+	must(t, err)
+	for range 5 {
+		_, err := e.RunOnce(ctx)
+		must(t, err)
+	}
+	giveUp.Store(true)
+	fake.Advance(6 * time.Minute) // the parent's re-check: its run fails it
+	_, err = e.RunOnce(ctx)
+	must(t, err)
+	if st := taskState(t, s, parent.TaskID); st != store.TaskError {
+		t.Fatalf("the parent is %s, want error", st)
+	}
+	warned := logs.FilterMessageSnippet("cancelling the children of a failed task failed").All()
+	if len(warned) != 1 || !strings.Contains(warned[0].Message, "ended for good") || strings.Contains(warned[0].Message, "the maintenance pass will") {
+		t.Fatalf("warnings %v; want one saying the children run on until the parent has ended for good", warned)
+	}
 }
