@@ -26,24 +26,7 @@ import (
 func TestSendEventJudgesTheTaskAfterHoldingItsEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s := pgtest.Open(t, pgtest.NewSchema(t), 4)
-	e, err := engine.New(engine.Config{Store: s})
-	must(t, err)
-	t.Cleanup(func() { _ = e.Stop(context.Background()) })
-	running, release := make(chan struct{}), make(chan struct{})
-	must(t, engine.RegisterWorkflow(e, "t/ends", func(wctx *engine.WorkflowContext, in int) (int, error) {
-		close(running)
-		<-release
-		return in, nil
-	}))
-	h, err := engine.StartWorkflow[int, int](ctx, e, "t/ends", 1)
-	must(t, err)
-	ran := make(chan error, 1)
-	go func() {
-		_, err := e.RunOnce(ctx)
-		ran <- err
-	}()
-	<-running
+	s, e, h, release, ran := runningOnPostgres(ctx, t)
 
 	hold, err := s.DB().BeginTx(ctx, nil)
 	must(t, err)
@@ -89,24 +72,7 @@ func TestSendEventJudgesTheTaskAfterHoldingItsEvents(t *testing.T) {
 func TestSendEventWaitsForAnEndBeingCommitted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s := pgtest.Open(t, pgtest.NewSchema(t), 4)
-	e, err := engine.New(engine.Config{Store: s})
-	must(t, err)
-	t.Cleanup(func() { _ = e.Stop(context.Background()) })
-	running, release := make(chan struct{}), make(chan struct{})
-	must(t, engine.RegisterWorkflow(e, "t/cancelled", func(wctx *engine.WorkflowContext, in int) (int, error) {
-		close(running)
-		<-release
-		return in, nil
-	}))
-	h, err := engine.StartWorkflow[int, int](ctx, e, "t/cancelled", 1)
-	must(t, err)
-	ran := make(chan error, 1)
-	go func() {
-		_, err := e.RunOnce(ctx)
-		ran <- err
-	}()
-	<-running
+	s, e, h, release, ran := runningOnPostgres(ctx, t)
 	defer func() {
 		close(release)
 		<-ran // (its driver was cancelled: its end is refused)
@@ -138,6 +104,33 @@ func TestSendEventWaitsForAnEndBeingCommitted(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d events left on the cancelled run, want none", n)
 	}
+}
+
+// runningOnPostgres starts a code-first workflow on a fresh PostgreSQL
+// schema and runs it (RunOnce, in the background) until it blocks:
+// closing release lets it return its input, and ran gets RunOnce's error.
+func runningOnPostgres(ctx context.Context, t *testing.T) (s *postgres.Store, e *engine.Engine, h *engine.WorkflowHandle[int], release chan struct{}, ran chan error) {
+	t.Helper()
+	s = pgtest.Open(t, pgtest.NewSchema(t), 4)
+	e, err := engine.New(engine.Config{Store: s})
+	must(t, err)
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	running := make(chan struct{})
+	release = make(chan struct{})
+	must(t, engine.RegisterWorkflow(e, "t/blocks", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		close(running)
+		<-release
+		return in, nil
+	}))
+	h, err = engine.StartWorkflow[int, int](ctx, e, "t/blocks", 1)
+	must(t, err)
+	ran = make(chan error, 1)
+	go func() {
+		_, err := e.RunOnce(ctx)
+		ran <- err
+	}()
+	<-running
+	return s, e, h, release, ran
 }
 
 // waitBlockedBy returns once another backend of s waits for tx (on a lock
