@@ -35,12 +35,31 @@ func raceSize(kind string, quick bool) (workers, tasks int) {
 // all the workers start at once and race to claim. Each step must be
 // claimed and completed exactly once: its handler ran once, it has one
 // move to in_progress and one to complete in its history, and 1 attempt.
+// A race that only one worker took part in proved nothing, and is run
+// again on a fresh database, up to three times: on SQLite the worker whose
+// commits come back to back keeps the one writer while the others' busy
+// waits back off (of the quick race's 500 steps, one worker ran them all
+// in about one run of five, before and after this session's changes).
 func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
+	for try := 1; ; try++ {
+		r, racing, err := claimRaceOnce(ctx, tg, quick)
+		switch {
+		case err != nil || racing >= 2:
+			return r, err
+		case try == 3:
+			r.Problems = append(r.Problems, fmt.Sprintf("in each of %d races only %d worker ran steps: nothing was raced", try, racing))
+			return r, nil
+		}
+	}
+}
+
+// claimRaceOnce runs the race once, and says how many workers ran steps.
+func claimRaceOnce(ctx context.Context, tg opener, quick bool) (Row, int, error) {
 	workers, n := raceSize(tg.tg.kind, quick)
 	open := tg.shared()
 	seed, err := open(ctx)
 	if err != nil {
-		return Row{}, err
+		return Row{}, 0, err
 	}
 	defer seed.Close()
 	var mu sync.Mutex
@@ -53,16 +72,19 @@ func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
 		if w > 0 {
 			// A store (a pool) per worker, as in separate processes.
 			if st, err = open(ctx); err != nil {
-				return Row{}, err
+				return Row{}, 0, err
 			}
 			defer st.Close()
 		}
 		cfg := config(st, fmt.Sprint("racer-", w))
-		cfg.Execution.LeaseTTL = 30 * time.Second // a rescue would be a second claim, legitimately: not what is raced here
+		// A rescue would be a second claim, legitimately: not what is
+		// raced here. 30 s expired under a loaded machine (the quick race
+		// took 42 s on SQLite, 3.5 s alone, and 31 steps ran twice).
+		cfg.Execution.LeaseTTL = 10 * time.Minute
 		cfg.Execution.MaxConcurrency, cfg.Execution.BatchSize = 32, 50
 		e, err := engine.New(cfg)
 		if err != nil {
-			return Row{}, err
+			return Row{}, 0, err
 		}
 		if err := e.HandleFunc("h", func(sc *engine.StepContext) (any, error) {
 			mu.Lock()
@@ -71,10 +93,10 @@ func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
 			mu.Unlock()
 			return nil, nil
 		}); err != nil {
-			return Row{}, err
+			return Row{}, 0, err
 		}
 		if err := e.Register(tpl); err != nil {
-			return Row{}, err
+			return Row{}, 0, err
 		}
 		engines = append(engines, e)
 	}
@@ -88,11 +110,11 @@ func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
 		reqs = reqs[len(chunk):]
 		res, err := engines[0].StartMany(ctx, chunk)
 		if err != nil {
-			return Row{}, fmt.Errorf("seeding: %w", err)
+			return Row{}, 0, fmt.Errorf("seeding: %w", err)
 		}
 		for i, r := range res {
 			if r.Err != nil {
-				return Row{}, fmt.Errorf("seeding item %d: %w", i, r.Err)
+				return Row{}, 0, fmt.Errorf("seeding item %d: %w", i, r.Err)
 			}
 			ids = append(ids, r.Handle.TaskID)
 		}
@@ -107,7 +129,7 @@ func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
 	for _, e := range engines {
 		stop, err := run(ctx, e)
 		if err != nil {
-			return Row{}, err
+			return Row{}, 0, err
 		}
 		stops = append(stops, stop)
 	}
@@ -120,7 +142,7 @@ func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
 	for {
 		var done int
 		if err := seed.DB().NewRaw(`SELECT count(*) FROM tasker_tasks WHERE state = ?`, string(store.TaskComplete)).Scan(ctx, &done); err != nil {
-			return r, err
+			return r, 0, err
 		}
 		if done == n {
 			break
@@ -131,7 +153,7 @@ func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return r, ctx.Err()
+			return r, 0, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -140,12 +162,18 @@ func claimRace(ctx context.Context, tg opener, quick bool) (Row, error) {
 		stop()
 	}
 	stops = nil
-	return r, raceFigures(ctx, seed, &r, ids, runs, ran)
+	racing := 0
+	for _, k := range ran {
+		if k > 0 {
+			racing++
+		}
+	}
+	return r, racing, raceFigures(ctx, seed, &r, ids, runs)
 }
 
 // raceFigures checks the histories in a few aggregate queries (a query per
 // task would take longer than the race) and the handlers' run counts.
-func raceFigures(ctx context.Context, s store.Store, r *Row, ids []int64, runs map[int64]int, ran []int) error {
+func raceFigures(ctx context.Context, s store.Store, r *Row, ids []int64, runs map[int64]int) error {
 	bad := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 	var counts struct {
 		Steps, Complete, OneAttempt int
@@ -199,15 +227,6 @@ func raceFigures(ctx context.Context, s store.Store, r *Row, ids []int64, runs m
 	}
 	if twiceRun > 5 {
 		bad("... %d tasks in all whose handler did not run exactly once", twiceRun)
-	}
-	racing := 0
-	for _, n := range ran {
-		if n > 0 {
-			racing++
-		}
-	}
-	if racing < 2 {
-		bad("only %d of %d workers ran steps (%v): nothing was raced", racing, len(ran), ran)
 	}
 	return nil
 }
