@@ -19,17 +19,8 @@ import (
 // The probe's own success closes it.
 func TestLateSuccessOfACallBeforeTheOpeningIsNotAProbes(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "e.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	e, err := New(Config{Store: s, Clock: clk, Breaker: cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e := breakerEngine(t, clk)
 	_, late, held := e.systemHold(ctx, "api") // closed: let through, no probe
 	if held || late != (cachex.Probe{}) {
 		t.Fatalf("a closed breaker's call: held %v, probe %v; want let through, no probe", held, late)
@@ -49,4 +40,21 @@ func TestLateSuccessOfACallBeforeTheOpeningIsNotAProbes(t *testing.T) {
 	if st := e.co.gate.State("api"); st != cachex.BreakerClosed {
 		t.Fatalf("the probe's success left the breaker %v, want closed", st)
 	}
+}
+
+// breakerEngine is an engine on a fresh SQLite file, on clk, whose
+// breaker opens at the first failure and stays open 10 s.
+func breakerEngine(t *testing.T, clk Clock) *Engine {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "e.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	e, err := New(Config{Store: s, Clock: clk, Breaker: cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/internal/clock"
-	"github.com/tasker-go/tasker/store/sqlite"
 )
 
 // recordHookClock is a fake clock that runs hook once, the first time the
@@ -62,17 +60,8 @@ func calledFrom(fn string) bool {
 // under the gate's lock.
 func TestLateSuccessIsJudgedWhenItIsRecorded(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "e.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	clk := &recordHookClock{Fake: clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
-	e, err := New(Config{Store: s, Clock: clk, Breaker: cachex.BreakerConfig{ConsecutiveFailures: 1, OpenFor: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e := breakerEngine(t, clk)
 	_, late, held := e.systemHold(ctx, "api") // closed: let through, no probe
 	if held || late != (cachex.Probe{}) {
 		t.Fatalf("a closed breaker's call: held %v, probe %v; want let through, no probe", held, late)

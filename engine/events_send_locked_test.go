@@ -34,16 +34,7 @@ func TestSendEventJudgesTheTaskAfterHoldingItsEvents(t *testing.T) {
 	if _, _, err := s.WithTx(hold).SendEvent(ctx, &store.SendEventParams{TaskID: h.TaskID, Name: "other", Key: "held"}); err != nil {
 		t.Fatal(err)
 	}
-	type sent struct {
-		created bool
-		err     error
-	}
-	done := make(chan sent, 1)
-	go func() {
-		created, err := e.SendEvent(ctx, h.TaskID, "late", "k", 7)
-		done <- sent{created, err}
-	}()
-	waitBlockedBy(t, s, hold, func() bool { return len(done) > 0 })
+	done := sendWhileHeld(ctx, t, s, e, h.TaskID, "late", 7, hold)
 
 	close(release) // the workflow ends while the send waits
 	must(t, <-ran)
@@ -84,16 +75,7 @@ func TestSendEventWaitsForAnEndBeingCommitted(t *testing.T) {
 	if _, err := s.WithTx(ending).CancelTask(ctx, &store.CancelTaskParams{TaskID: h.TaskID}); err != nil {
 		t.Fatal(err)
 	}
-	type sent struct {
-		created bool
-		err     error
-	}
-	done := make(chan sent, 1)
-	go func() {
-		created, err := e.SendEvent(ctx, h.TaskID, "late", "k", 7)
-		done <- sent{created, err}
-	}()
-	waitBlockedBy(t, s, ending, func() bool { return len(done) > 0 })
+	done := sendWhileHeld(ctx, t, s, e, h.TaskID, "late", 7, ending)
 	must(t, ending.Commit())
 	got := <-done
 	if !errors.Is(got.err, engine.ErrEventRefused) || !strings.Contains(got.err.Error(), "is cancelled") {
@@ -131,6 +113,26 @@ func runningOnPostgres(ctx context.Context, t *testing.T) (s *postgres.Store, e 
 	}()
 	<-running
 	return s, e, h, release, ran
+}
+
+// sent is what a SendEvent run in the background returned.
+type sent struct {
+	created bool
+	err     error
+}
+
+// sendWhileHeld sends event name (key "k") to task id in the background
+// and returns once the send waits for tx or has returned; the channel
+// gets what it returned.
+func sendWhileHeld(ctx context.Context, t *testing.T, s *postgres.Store, e *engine.Engine, id int64, name string, payload any, tx bun.Tx) chan sent {
+	t.Helper()
+	done := make(chan sent, 1)
+	go func() {
+		created, err := e.SendEvent(ctx, id, name, "k", payload)
+		done <- sent{created, err}
+	}()
+	waitBlockedBy(t, s, tx, func() bool { return len(done) > 0 })
+	return done
 }
 
 // waitBlockedBy returns once another backend of s waits for tx (on a lock

@@ -48,16 +48,7 @@ func TestRepeatAlongTheChainReadsIt(t *testing.T) {
 	if _, _, err := s.WithTx(hold).SendEvent(ctx, &store.SendEventParams{TaskID: r.ContinuedAs, Name: "other", Key: "held"}); err != nil {
 		t.Fatal(err)
 	}
-	type sent struct {
-		created bool
-		err     error
-	}
-	done := make(chan sent, 1)
-	go func() {
-		created, err := e.SendEvent(ctx, h.TaskID, "tick", "k", 5)
-		done <- sent{created, err}
-	}()
-	waitBlockedBy(t, s, hold, func() bool { return len(done) > 0 })
+	done := sendWhileHeld(ctx, t, s, e, h.TaskID, "tick", 5, hold)
 	if len(done) == 0 {
 		must(t, hold.Rollback())
 		t.Fatalf("the repeat waited for a transaction holding the next run's events: %+v", <-done)
