@@ -9,11 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EnvURL names the environment variable holding the test server's URL.
@@ -53,8 +55,20 @@ func NewSchema(t testing.TB) string {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
+		// A process of the test still running a statement on the schema
+		// (a worker being stopped) can deadlock with the drop, which
+		// Postgres then aborts: the other side goes on, and the drop is
+		// made again.
+		for attempt := 1; ; attempt++ {
+			_, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			var pe *pgconn.PgError
+			if err != nil && errors.As(err, &pe) && pe.Code == "40P01" && attempt < 5 {
+				continue
+			}
+			if err != nil {
+				t.Errorf("dropping schema %s: %v", schema, err)
+			}
+			return
 		}
 	})
 	return schema
