@@ -33,7 +33,8 @@ func TestPoolMetricsReportEachPool(t *testing.T) {
 			e := newEngine(t, engine.Config{Store: c.st, Metrics: m, WorkerID: "w"})
 			must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
 			run(t, e)
-			// A read leaves its pool a connection, in use or idle.
+			// A read leaves its pool a connection, in use or idle (on
+			// SQLite; Postgres' pool may close it meanwhile).
 			if _, err := c.st.ListTasks(ctx, &store.ListTasksParams{Limit: 1}); err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +44,9 @@ func TestPoolMetricsReportEachPool(t *testing.T) {
 				_, waits := metricValue(t, reg, "tasker_pool_waits_total", map[string]string{"worker": "w", "pool": pool})
 				_, waited := metricValue(t, reg, "tasker_pool_wait_seconds_total", map[string]string{"worker": "w", "pool": pool})
 				switch {
-				case want && (!ok || conns < 1 || !waits || !waited):
+				// SQLite's pools keep their connections open; a Postgres
+				// pool may have closed an idle one by the time it is read.
+				case want && (!ok || c.name == "sqlite" && conns < 1 || !waits || !waited):
 					t.Errorf("pool %q: connections %v (exported: %v), waits exported: %v, wait seconds: %v; want all exported, at least one connection", pool, conns, ok, waits, waited)
 				case !want && (ok || waits || waited):
 					t.Errorf("pool %q exported for a store that has none", pool)
