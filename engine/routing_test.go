@@ -43,7 +43,7 @@ func TestDisjointHandlerSetsShareOneDatabase(t *testing.T) {
 
 func disjointHandlers(t *testing.T, open func() store.Store) {
 	ctx := context.Background()
-	const workflows = 1000
+	const workflows = 300
 	type ran struct{ engine, step string }
 	var mu sync.Mutex
 	runs := map[ran]int{}

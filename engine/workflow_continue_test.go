@@ -39,9 +39,9 @@ func registerCounter(t testing.TB, e *engine.Engine) {
 	}
 }
 
-// A loop of 1,000 iterations (durable steps), continued as new every 50:
-// the result is the last run's, each of the 20 runs' history holds at most
-// 50 rows, and the runs are linked both ways from the first to the last,
+// A loop of 200 iterations (durable steps), continued as new every 20:
+// the result is the last run's, each of the 10 runs' history holds at most
+// 20 rows, and the runs are linked both ways from the first to the last,
 // each naming the last (RunLinks.Last).
 // (10,000 iterations in runs of 100 pass too but take 80 s under -race on
 // the shared machine; BenchmarkContinueAsNewResume runs 100 generations.)
@@ -52,7 +52,7 @@ func TestWorkflowContinueAsNewLoop(t *testing.T) {
 		return engine.Child[int](wctx, "t/counter", counterIn{Total: 25, Per: 10})
 	}))
 	ctx := context.Background()
-	const total, per = 1_000, 50
+	const total, per = 200, 20
 	h, err := engine.StartWorkflow[counterIn, int](ctx, env.Engine, "t/counter", counterIn{Total: total, Per: per})
 	must(t, err)
 	runChain(t, env, h.TaskID)

@@ -320,7 +320,7 @@ func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	n, err := bunstore.Migrate(ctx, db, migrations, func(ctx context.Context, tx bun.Tx) error {
+	n, err := bunstore.Migrate(ctx, db, migrations, bunstore.Snapshot{}, func(ctx context.Context, tx bun.Tx) error {
 		// Everyone migrating this schema queues here, so the schema and
 		// each migration are created once; other schemas are not held up.
 		if _, err := tx.NewRaw("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "tasker.migrate:"+s.schema).Exec(ctx); err != nil {

@@ -78,6 +78,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// schemaSnapshot is the schema the migrations produce, which a new database
+// gets in one script (bunstore.Migrate); TestSchemaSnapshot keeps it equal
+// to their result, and rewrites it with -update.
+//
+//go:embed schema.sql
+var schemaSnapshot string
+
 // Memory is the path that opens a private in-memory database (for tests).
 const Memory = ":memory:"
 
@@ -299,7 +306,12 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		closeAll()
 		return nil, err
 	}
-	if _, err := bunstore.Migrate(ctx, rwDB, migrations, nil); err != nil {
+	snapshot, err := bunstore.ParseSnapshot(schemaSnapshot)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	if _, err := bunstore.Migrate(ctx, rwDB, migrations, snapshot, nil); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("migrating %s: %w", path, mapError(err))
 	}

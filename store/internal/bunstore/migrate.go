@@ -48,11 +48,41 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	return out, nil
 }
 
+// Snapshot is the schema that applying every migration up to Version
+// produces, as one script of statements (each ending a line with a
+// semicolon; lines starting with -- are comments).
+type Snapshot struct {
+	Version int
+	SQL     string
+}
+
+// ParseSnapshot reads a snapshot whose first line is
+// "-- schema at migration N".
+func ParseSnapshot(text string) (Snapshot, error) {
+	first, _, _ := strings.Cut(text, "\n")
+	n, ok := strings.CutPrefix(strings.TrimSpace(first), SnapshotHeader)
+	v, err := strconv.Atoi(n)
+	if !ok || err != nil {
+		return Snapshot{}, fmt.Errorf("schema snapshot: first line %q, want %q followed by a version", first, SnapshotHeader)
+	}
+	return Snapshot{Version: v, SQL: text}, nil
+}
+
+// SnapshotHeader starts a snapshot's first line, before its version.
+const SnapshotHeader = "-- schema at migration "
+
 // Migrate applies the migrations not yet recorded in
 // tasker_schema_migrations, all in one transaction. lock, when set, runs
 // first inside that transaction (Postgres takes an advisory lock there so
 // two processes migrating at once apply each change once).
-func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, lock func(ctx context.Context, tx bun.Tx) error) (applied int, err error) {
+//
+// A database with no migration recorded gets snapshot instead, when it is
+// at the last migration's version, and every migration is recorded as
+// applied: the same schema from one script. (SQLite re-reads its whole
+// schema after every ALTER TABLE: replaying the 17 migrations took 600 ms
+// per fresh database under the race detector, the snapshot 150 ms.) A
+// snapshot of another version is ignored: the migrations are replayed.
+func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, snapshot Snapshot, lock func(ctx context.Context, tx bun.Tx) error) (applied int, err error) {
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if lock != nil {
 			if err := lock(ctx, tx); err != nil {
@@ -67,11 +97,22 @@ func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, lock func(
 		if err := tx.NewRaw("SELECT version FROM tasker_schema_migrations").Scan(ctx, &done); err != nil {
 			return fmt.Errorf("reading schema version: %w", err)
 		}
+		fresh := len(done) == 0 && snapshot.SQL != "" && snapshot.Version == LastVersion(migrations)
+		if fresh {
+			for _, stmt := range splitStatements(snapshot.SQL) {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("schema snapshot at migration %d: %w\n%s", snapshot.Version, err, stmt)
+				}
+			}
+		}
 		for _, m := range migrations {
 			if slices.Contains(done, m.Version) {
 				continue
 			}
 			for _, stmt := range splitStatements(m.SQL) {
+				if fresh { // in the snapshot already
+					break
+				}
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %03d_%s: %w\n%s", m.Version, m.Name, err, stmt)
 				}
