@@ -216,7 +216,9 @@ type Store struct {
 // Open opens the database at path, creating the file when missing (but not
 // its directory: a missing directory is an error naming it, and so is a
 // path that is a directory), switches it to WAL and applies the embedded
-// migrations. Path Memory opens a private in-memory database. With
+// migrations (a new database gets their result, schema.sql, in one script,
+// and records each as applied). Path Memory opens a private in-memory
+// database. With
 // Options.ReadOnly it does none of that: see there.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()
