@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,8 +21,9 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 // --db the user did not give takes the configuration's db (TASKER_DB,
 // else the file's). Every problem is reported at once. overridden are the
 // keys the command's flags replace (see cliconfig.Load). A nil db is a
-// command that opens no database (lint): TASKER_DB, --db's default, is not
-// read, as the other commands without --db do not read it.
+// command that opens no database (lint): neither the file's db nor
+// TASKER_DB, --db's default, is read, as the other commands without --db do
+// not read it.
 func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...string) (*cliconfig.Settings, error) {
 	// Given empty (--config "$CONFIG", the variable unset), it was read as
 	// no file: the worker ran on the demo's file, creating it.
@@ -44,11 +44,13 @@ func loadSettings(cmd *cobra.Command, path string, db *string, overridden ...str
 	if err := padded(from, path); err != nil {
 		return nil, err
 	}
-	env := os.Environ()
+	var s *cliconfig.Settings
+	var err error
 	if db == nil {
-		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TASKER_DB=") })
+		s, err = cliconfig.LoadWithoutDB(path, os.Environ())
+	} else {
+		s, err = cliconfig.Load(path, os.Environ(), overridden...)
 	}
-	s, err := cliconfig.Load(path, env, overridden...)
 	if err != nil {
 		return nil, err
 	}

@@ -24,8 +24,9 @@ func newLintCmd() *cobra.Command {
 engine.LoadTemplateFile does, with --env's overrides merged in), validates it
 as engine.Register would (a step's retry base is weighed against the retry
 max of --config, TASKER_CONFIG and the TASKER_* variables, as a worker's
-engine has it: 5m by default; TASKER_DB is not read, lint opening no
-database), and reports steps that can never run (they
+engine has it: 5m by default; the file's db and TASKER_DB are not read,
+whatever their value, lint opening no database), and reports steps that
+can never run (they
 wait, directly or not, for a step that is missing or in a cycle). Given the
 handler names a binary registers (--handlers or --handlers-file), it reports
 handlers a template uses that are not among them. A file that does not decode
@@ -58,9 +59,10 @@ prints nothing and exits 0.`,
 				return err
 			}
 			// Register weighs a step's retry base against the engine's
-			// Config.Retry.Max: read it as a worker would, but for
-			// TASKER_DB (lint opens no database: set empty or malformed
-			// in a CI job, it failed lint, the templates good).
+			// Config.Retry.Max: read it as a worker would, but for the
+			// file's db and TASKER_DB (lint opens no database: set empty
+			// or malformed in a CI job, they failed lint, the templates
+			// good).
 			settings, err := loadSettings(cmd, config, nil)
 			if err != nil {
 				return err

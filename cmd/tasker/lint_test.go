@@ -263,3 +263,32 @@ steps:
 		t.Fatalf("TASKER_RETRY_MAX=1m tasker lint: failed %v, printed:\n%s\nwant the retry base reported against 1m", failed, out)
 	}
 }
+
+// The configuration file lint is given is the worker's, whose db names
+// the worker's database: lint opens none, so the key is not read,
+// whatever its value. db: "" (db: $DB with DB unset in CI), db: with no
+// value and db: [a] failed lint with a database error, every template
+// good; the rest of the file still sets what lint weighs the templates
+// against, and an unknown key is still refused.
+func TestLintIgnoresTheConfigDB(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "slow.yaml", `namespace: shop
+name: slow
+steps:
+  - name: charge
+    handler: shop.charge
+    retry: {base: 10m}
+`)
+	for _, db := range []string{`db: ""`, `db:`, `db: [a]`, `db: {x: 1}`, `db: mysql://x`, `db: "x.db "`} {
+		c := writeFile(t, dir, "c.yaml", db+"\nretry: {max: 1h}\n")
+		if out, failed := lint(t, "--config", c, f); failed || out != "" {
+			t.Fatalf("tasker lint --config (%s, retry.max 1h): failed %v, printed:\n%s\nwant it passed", db, failed, out)
+		}
+		c = writeFile(t, dir, "c.yaml", db+"\nretry: {max: 1m}\n")
+		if out, failed := lint(t, "--config", c, f); !failed || !strings.Contains(out, "retry base 10m0s is above the engine's retry max 1m0s") {
+			t.Fatalf("tasker lint --config (%s, retry.max 1m): failed %v, printed:\n%s\nwant the retry base reported against 1m", db, failed, out)
+		}
+	}
+	c := writeFile(t, dir, "c.yaml", "db: x.db\ndbb: y\n")
+	mustFail(t, "dbb: unknown key", "lint", "--config", c, f)
+}

@@ -308,12 +308,35 @@ func Load(path string, env []string, overridden ...string) (*Settings, error) {
 	return Parse(path, data, env, overridden...)
 }
 
+// LoadWithoutDB is Load for a command that opens no database (lint): the
+// file's db and TASKER_DB are not read, whatever their value. They name
+// the worker's database, the file being the worker's: db: "" (db: $DB with
+// DB unset in a CI job) failed the command with a database error.
+func LoadWithoutDB(path string, env []string) (*Settings, error) {
+	var data []byte
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("reading the configuration: %w", err)
+		}
+	}
+	return parse(path, data, env, true, nil)
+}
+
 // Parse is Load of data, named file in errors.
 func Parse(file string, data []byte, env []string, overridden ...string) (*Settings, error) {
+	return parse(file, data, env, false, overridden)
+}
+
+// parse is Parse, without the db key when noDB (LoadWithoutDB).
+func parse(file string, data []byte, env []string, noDB bool, overridden []string) (*Settings, error) {
 	var problems []error
 	vals := map[string]value{}
 	if len(data) > 0 {
-		problems = append(problems, parseFile(file, data, vals)...)
+		problems = append(problems, parseFile(file, data, vals, noDB)...)
+	}
+	if noDB {
+		env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, EnvName("db")+"=") })
 	}
 	problems = append(problems, parseEnv(env, vals)...)
 	s := &Settings{From: map[string]string{}}
@@ -418,8 +441,9 @@ func known(path string) (key, bool) {
 	return key{}, false
 }
 
-// parseFile decodes the YAML strictly into vals.
-func parseFile(file string, data []byte, vals map[string]value) []error {
+// parseFile decodes the YAML strictly into vals; without the db key,
+// whatever its value, when noDB.
+func parseFile(file string, data []byte, vals map[string]value, noDB bool) []error {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return []error{fmt.Errorf("%s: %s", orStdin(file), yaml.FormatError(err, false, false))}
@@ -465,6 +489,9 @@ func parseFile(file string, data []byte, vals map[string]value) []error {
 		for _, name := range sortedKeys(m) {
 			path := prefix + name
 			v := m[name]
+			if noDB && path == "db" {
+				continue
+			}
 			if prefix == "" && slices.Contains(sections, name) {
 				sub, ok := v.(map[string]any)
 				if !ok && v != nil {
