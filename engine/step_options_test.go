@@ -42,6 +42,8 @@ func TestDurableStepOptionMistakesFailTheWorkflow(t *testing.T) {
 		{"empty system", []engine.StepOption{engine.WithStepDependentSystem("")}, `WithStepDependentSystem(""): name the system`},
 		{"system with NUL", []engine.StepOption{engine.WithStepDependentSystem("pay\x00")}, `WithStepDependentSystem: dependent system "pay\x00" contains a NUL byte`},
 		{"system not UTF-8", []engine.StepOption{engine.WithStepDependentSystem("pay\xff")}, `WithStepDependentSystem: dependent system "pay\xff" is not valid UTF-8`},
+		{"system padded", []engine.StepOption{engine.WithStepDependentSystem(" pay")}, `durable step s: WithStepDependentSystem: dependent system " pay" has spaces around it: write "pay"`},
+		{"system blank", []engine.StepOption{engine.WithStepDependentSystem("  ")}, `WithStepDependentSystem: dependent system "  " is blank`},
 		// Given twice with different values: the later one won silently.
 		{"limit twice", []engine.StepOption{engine.WithStepRetryLimit(3), engine.WithStepRetryLimit(5)}, "WithStepRetryLimit given twice, with 3 and 5"},
 		{"timeout twice", []engine.StepOption{engine.WithStepTimeout(time.Second), engine.WithStepTimeout(time.Minute)}, "WithStepTimeout given twice, with 1s and 1m0s"},

@@ -50,7 +50,7 @@ type Template struct {
 	// waiting for a token cost no attempt). The bucket lives in the
 	// database and is shared by every template naming the system; the
 	// latest started task's declaration sets its rate. A key no step names
-	// as its DependentSystem is refused.
+	// as its DependentSystem, or with spaces around it, is refused.
 	RateLimits map[string]RateLimit
 	// PredictiveRetry scales its steps' retry delays by the error's class,
 	// the connection pool's pressure and the step's recent success rate
@@ -119,7 +119,7 @@ type StepTemplate struct {
 	// refuses).
 	Config any
 	// DependentSystem names the external system the step calls (UTF-8,
-	// no NUL byte): its attempts share the system's pause and circuit
+	// no NUL byte, no spaces around it): its attempts share the system's pause and circuit
 	// breaker (see WithStepDependentSystem). Every attempt's outcome feeds
 	// the breaker, but for a PermanentError, a panic and a claim by a
 	// worker without the step's handler: they say nothing of the system.
@@ -191,7 +191,7 @@ func (t *Template) Validate(known func(string) bool) error {
 	for _, sys := range slices.Sorted(maps.Keys(t.RateLimits)) {
 		r := t.RateLimits[sys]
 		path := join("rate_limits", sys)
-		if msg := checkStoreName("system", sys); msg != "" {
+		if msg := checkName("system", sys); msg != "" {
 			add(path, "%s", msg)
 		}
 		if !(r.PerSecond > 0) || r.PerSecond > 1e6 {

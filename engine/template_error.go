@@ -172,11 +172,24 @@ func checkStoreName(what, s string) string {
 // systemNameProblem says why a dependent system's name cannot be carried
 // by a step's policy ("" when it can; "" is no system): the policy is
 // stored as JSON, where a NUL would be refused and invalid UTF-8 replaced
-// (another system than the one named). StepTemplate.DependentSystem and
-// WithStepDependentSystem are checked alike.
+// (another system than the one named). A name blank or with spaces around
+// it is refused too, as a step's or a handler's is: "payments " is another
+// system than "payments", sharing neither its breaker, its pauses nor its
+// rate limit. StepTemplate.DependentSystem and WithStepDependentSystem are
+// checked alike.
 func systemNameProblem(sys string) string {
+	if msg := systemStoreProblem(sys); msg != "" || sys == "" {
+		return msg
+	}
+	return spacesAround("dependent system", sys)
+}
+
+// systemStoreProblem is the half of systemNameProblem a policy's JSON
+// needs: all a durable step recorded before with its system is checked
+// for, as it was taken then.
+func systemStoreProblem(sys string) string {
 	if strings.IndexByte(sys, 0) >= 0 || !utf8.ValidString(sys) {
-		return checkName("dependent system", sys)
+		return checkStoreName("dependent system", sys)
 	}
 	return ""
 }

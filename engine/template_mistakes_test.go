@@ -3,6 +3,7 @@ package engine_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +166,56 @@ func TestTemplateErrorWithoutAFullName(t *testing.T) {
 	if len(ps) != 1 || ps[0].Template != "ns/x" {
 		t.Fatalf("a named template's problems %v do not name it", ps)
 	}
+}
+
+// A dependent system's name with spaces around it (or only spaces) is
+// refused at registration, naming the step and the field, as a step's or
+// a handler's name is: "payments " is another system than "payments",
+// sharing neither its breaker, its pauses nor its rate limit, and Register
+// took it without a word (YAML's quoted dependent_system: "payments "
+// alike). A rate limit's system is checked alike. Inner spaces are a name
+// as any other's ("card api").
+func TestRegisterRefusesPaddedSystemNames(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	for _, c := range []struct {
+		tmpl       engine.Template
+		path, want string
+	}{
+		{engine.Template{Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: "payments "}}},
+			"steps[0].dependent_system", `step "a": dependent system "payments " has spaces around it: write "payments"`},
+		{engine.Template{Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", DependentSystem: "\tpayments"}}},
+			"steps[1].dependent_system", `step "b": dependent system "\tpayments" has spaces around it: write "payments"`},
+		{engine.Template{Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: "  "}}},
+			"steps[0].dependent_system", `step "a": dependent system "  " is blank`},
+		{engine.Template{RateLimits: map[string]engine.RateLimit{" payments": {PerSecond: 1, Burst: 1}},
+			Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: " payments"}}},
+			"rate_limits. payments", `system " payments" has spaces around it: write "payments"`},
+	} {
+		tmpl := c.tmpl
+		tmpl.Namespace, tmpl.Name = "t", "padded"
+		err := e.Register(&tmpl)
+		ps := engine.TemplateProblems(err)
+		if !errors.Is(err, engine.ErrInvalidTemplate) || !slices.ContainsFunc(ps, func(p *engine.TemplateError) bool {
+			return p.Path == c.path && strings.Contains(p.Msg, c.want)
+		}) {
+			t.Errorf("Register(%+v): %v; want a problem at %s saying %q", c.tmpl, err, c.path, c.want)
+		}
+	}
+	if got := e.Templates(); len(got) != 0 {
+		t.Fatalf("refused registrations registered %v", got)
+	}
+	path := writeTemplate(t, `
+namespace: t
+name: y
+steps:
+  - name: charge
+    handler: h
+    dependent_system: "payments "
+`)
+	_, err := engine.LoadTemplateFile(path, "")
+	if want := path + `:6:5: steps[0].dependent_system: step "charge": dependent system "payments " has spaces around it: write "payments"`; !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("YAML: %v does not say %q", err, want)
+	}
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "inner", RateLimits: map[string]engine.RateLimit{"card api": {PerSecond: 1, Burst: 1}},
+		Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: "card api"}}}))
 }

@@ -47,8 +47,10 @@ func (o *stepOptions) givenTwice(option, was, now string) {
 	o.twice = append(o.twice, fmt.Sprintf("%s given twice, with %s and %s: give one", option, was, now))
 }
 
-// check refuses options that cannot mean what they say.
-func (o *stepOptions) check() error {
+// check refuses options that cannot mean what they say. fresh: the step
+// has no record yet; one recorded before with a dependent system with
+// spaces around it (taken then) goes on with it.
+func (o *stepOptions) check(fresh bool) error {
 	var errs []error
 	for _, msg := range o.twice {
 		errs = append(errs, errors.New(msg))
@@ -74,7 +76,12 @@ func (o *stepOptions) check() error {
 	if o.dependentSet && o.dependent == "" {
 		errs = append(errs, errors.New(`WithStepDependentSystem(""): name the system the step calls, or leave the option out`))
 	} else if msg := systemNameProblem(o.dependent); msg != "" {
-		errs = append(errs, fmt.Errorf("WithStepDependentSystem: %s", msg))
+		if !fresh {
+			msg = systemStoreProblem(o.dependent)
+		}
+		if msg != "" {
+			errs = append(errs, fmt.Errorf("WithStepDependentSystem: %s", msg))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -121,7 +128,7 @@ func WithStepTimeout(d time.Duration) StepOption {
 }
 
 // WithStepDependentSystem names the external system the step calls (UTF-8,
-// no NUL byte, not empty), as StepTemplate.DependentSystem does a DAG
+// no NUL byte, not empty, no spaces around it), as StepTemplate.DependentSystem does a DAG
 // step's, and the step shares that system's back-off with every step, DAG
 // or durable, that names it. While the system is paused (a step calling
 // it returned a RetryableError with a RetryAfter: a 429, say) or its
@@ -218,7 +225,7 @@ func runStep[T any](wctx *WorkflowContext, seq int, rec *store.Step, name string
 		}
 		opt(&o)
 	}
-	if err := o.check(); err != nil {
+	if err := o.check(rec == nil); err != nil {
 		return zero, wctx.failWith(Permanent(fmt.Errorf("durable step %s: %w", name, err)))
 	}
 	if msg := backoffCapped(o.backoff, wctx.e.cfg.Retry); msg != "" {
