@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -91,6 +92,15 @@ func scheduleOp(name, short string, op func(ctx context.Context, e *engine.Engin
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Ids are names without spaces around them (engine.Schedule
+			// refuses others): a padded one was looked up as given and
+			// answered "no schedule", the schedule being there.
+			if strings.TrimSpace(args[0]) == "" {
+				return fmt.Errorf("schedule id is empty (got %q): give a schedule's id (`tasker schedules list` lists them)", args[0])
+			}
+			if err := padded("schedule id", args[0]); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			st, err := openStore(ctx, db, openExisting)
 			if err != nil {

@@ -138,3 +138,26 @@ func scheduleEngine(t *testing.T) (string, *engine.Engine) {
 	}
 	return db, e
 }
+
+// An id with spaces around it (a pasted or padded variable) was looked up
+// as given and answered `no schedule " nightly"`, the schedule being
+// there: it is refused naming the padding, before the database is opened
+// (a --db that does not exist is not reached), and an empty id alike.
+func TestSchedulesRefusePaddedID(t *testing.T) {
+	ctx := context.Background()
+	db, e := scheduleEngine(t)
+	if _, err := e.Schedule(ctx, "nightly", "0 3 * * *", "ops/report", "full", engine.ScheduleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	for _, op := range []string{"pause", "resume", "trigger", "delete"} {
+		for _, target := range []string{db, missing} {
+			mustFail(t, `schedule id " nightly" has spaces around it: write "nightly"`, "schedules", op, " nightly", "--db", target)
+			mustFail(t, `schedule id "nightly\n" has spaces around it: write "nightly"`, "schedules", op, "nightly\n", "--db", target)
+			mustFail(t, `schedule id is empty`, "schedules", op, "", "--db", target)
+		}
+	}
+	if info, err := e.GetSchedule(ctx, "nightly"); err != nil || info.Paused {
+		t.Fatalf("after the refusals: %+v, %v; want the schedule there, active", info, err)
+	}
+}
