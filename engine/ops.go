@@ -240,7 +240,10 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // to resolved_manually, announced as a task a resolve completes. A task in
 // error is not cancelled, and one past its deadline not retried: this is
 // what closes it. A driver still running is refused (ErrRefused): its run
-// produces the result.
+// produces the result. Results that do not decode as the result type the
+// workflow was registered with here, and results that read as a run's
+// continuation (ContinueAsNew's record, {"tasker_continued_as_new": ID}),
+// are refused with store.ErrInvalid.
 //
 // A step name no step can have (store.CheckName) is refused with
 // store.ErrInvalid; one the task has not, store.ErrNotFound.
@@ -317,10 +320,18 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	return nil
 }
 
-// checkWorkflowResult refuses results that do not decode as the result
-// type the task's workflow was registered with here (unknown here: not
-// checked): WorkflowHandle.Result would fail to decode them.
+// checkWorkflowResult refuses results that read as a continuation, and
+// those that do not decode as the result type the task's workflow was
+// registered with here (unknown here: not checked): WorkflowHandle.Result
+// would fail to decode them.
 func (e *Engine) checkWorkflowResult(t *store.Task, doc []byte) error {
+	// What a run ContinueAsNew ended records: the task would read as
+	// continued by that one (another workflow's, perhaps), whose result
+	// Result would return. Checked where the workflow is not registered
+	// too (tasker tasks resolve), and a struct result type ignores it.
+	if next, ok := continuedAs(doc); ok {
+		return fmt.Errorf("%w: the results {%q: %d} are what a run that continued as new records, not a return value: the task would read as continued by task %d", store.ErrInvalid, continuedKey, next, next)
+	}
 	def, ok := e.workflowDef(t.Namespace + "/" + t.Name)
 	if !ok {
 		return nil

@@ -590,7 +590,15 @@ The driver step ("` + engine.DriverStep + `") of a code-first workflow in error 
 past its WithWorkflowTimeout) resolves the workflow as a whole: --results
 is its return value (required), its unfinished durable steps and children
 are cancelled, and the task moves to resolved_manually. That is how such a
-task is closed: it is not cancelled, and one past its deadline not retried.`,
+task is closed: it is not cancelled, and one past its deadline not retried.
+
+--results must be JSON; for a driver, results that read as a run's
+continuation ({"tasker_continued_as_new": ID}) are refused. The CLI has not
+the workflow's code: it cannot check the results against the type the
+workflow reads them as (its result type, a durable step's), and results
+that do not decode as it fail the reader (WorkflowHandle.Result, or the
+workflow when it runs on). Engine.Resolve, in the application that
+registered the workflow, checks a driver's against its result type.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseTaskID(args[0])
@@ -599,7 +607,7 @@ task is closed: it is not cancelled, and one past its deadline not retried.`,
 			}
 			step := args[1]
 			if !json.Valid([]byte(results)) {
-				return fmt.Errorf("--results is not valid JSON: %s", results)
+				return fmt.Errorf("--results is not valid JSON: %q", results)
 			}
 			return operate(cmd, db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
 				s := d.Step(step)

@@ -17,6 +17,8 @@ import (
 // result given (--results, required: its default {} would become the
 // return value), and tasks cancel of such a task points there: no command
 // closed it (cancel refused it, resolve of its driver was refused).
+// Results that read as a continuation are refused, as Engine.Resolve
+// refuses them, though the CLI has not the workflow's result type.
 func TestTasksResolveClosesAFailedWorkflow(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "wf.db")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -45,6 +47,11 @@ func TestTasksResolveClosesAFailedWorkflow(t *testing.T) {
 	id := fmt.Sprint(h.TaskID)
 	mustFail(t, "tasker tasks resolve "+id+" workflow --results JSON", "tasks", "cancel", id, "--db", db)
 	mustFail(t, "give them with --results", "tasks", "resolve", id, "workflow", "--db", db)
+	// What a run that continued as new records: the task would read as
+	// continued by task 1 (itself here), the CLI knowing no result type
+	// to refuse it by.
+	mustFail(t, `the results {"tasker_continued_as_new": 1} are what a run that continued as new records`, "tasks", "resolve", id, "workflow", "--results", `{"tasker_continued_as_new": 1}`, "--db", db)
+	mustFail(t, `--results is not valid JSON: ""`, "tasks", "resolve", id, "workflow", "--results", "", "--db", db)
 	if d, err := st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskError {
 		t.Fatalf("after the refusals: %v; want the task still in error", err)
 	}
