@@ -55,8 +55,14 @@ startup naming them, and otherwise ignores them.`,
 			if err := padded("--listen", listen); err != nil {
 				return err
 			}
-			if _, _, err := net.SplitHostPort(listen); err != nil {
+			_, port, err := net.SplitHostPort(listen)
+			if err != nil {
 				return fmt.Errorf("--listen %q is not host:port (%v): give e.g. 127.0.0.1:7007, or :7007 for every interface", listen, err)
+			}
+			// :abc was refused beyond loopback for the lack of tokens,
+			// the port unnamed, and on loopback failed at the listener.
+			if _, err := net.LookupPort("tcp", port); err != nil {
+				return fmt.Errorf("--listen %q: port %q is not a port number (0 to 65535) or service name: give e.g. 127.0.0.1:7007", listen, port)
 			}
 			settings, err := loadSettings(cmd, configPath, &db)
 			if err != nil {

@@ -280,3 +280,17 @@ func TestServeRefusesAPaddedListen(t *testing.T) {
 		t.Fatalf("a refused serve touched %s (stat: %v)", db, err)
 	}
 }
+
+// serve --listen with a port that is no port (:abc, 127.0.0.1:70070) is
+// refused naming the flag and the port, before the database is opened:
+// on an address beyond loopback it was refused for the lack of tokens,
+// the port unnamed, and on loopback it failed at the listener.
+func TestServeRefusesAListenWithABadPort(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "none.db")
+	mustFail(t, `--listen ":abc": port "abc" is not a port number`, "serve", "--db", db, "--listen", ":abc")
+	mustFail(t, `--listen "127.0.0.1:70070": port "70070" is not a port number`, "serve", "--db", db, "--listen", "127.0.0.1:70070")
+	mustFail(t, `--listen "127.0.0.1:-1": port "-1" is not a port number`, "serve", "--db", db, "--listen", "127.0.0.1:-1")
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused serve touched %s (stat: %v)", db, err)
+	}
+}
