@@ -612,6 +612,11 @@ registered the workflow, checks a driver's against its result type.`,
 			return operate(cmd, db, id, func(e *engine.Engine, st store.Store, d *store.TaskDetail) error {
 				s := d.Step(step)
 				if s == nil {
+					// Not refused before the lookup: a durable step
+					// recorded before with spaces around its name keeps it.
+					if t := strings.TrimSpace(step); t != step && d.Step(t) != nil {
+						return fmt.Errorf("task %d has no step %q: write %q, without the spaces around it", id, step, t)
+					}
 					var names []string
 					for _, s := range d.Steps {
 						names = append(names, s.Name)

@@ -52,6 +52,9 @@ func TestTasksResolveClosesAFailedWorkflow(t *testing.T) {
 	// to refuse it by.
 	mustFail(t, `the results {"tasker_continued_as_new": 1} are what a run that continued as new records`, "tasks", "resolve", id, "workflow", "--results", `{"tasker_continued_as_new": 1}`, "--db", db)
 	mustFail(t, `--results is not valid JSON: ""`, "tasks", "resolve", id, "workflow", "--results", "", "--db", db)
+	// A step name with spaces around it (a pasted one) was answered "no
+	// step", the step listed beside it: the spaces are named.
+	mustFail(t, `task `+id+` has no step " workflow": write "workflow", without the spaces around it`, "tasks", "resolve", id, " workflow", "--results", "7", "--db", db)
 	if d, err := st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskError {
 		t.Fatalf("after the refusals: %v; want the task still in error", err)
 	}
