@@ -153,6 +153,21 @@ func TestUnknownSubcommandFails(t *testing.T) {
 	}
 }
 
+// tasker help of a topic that is no command printed "Unknown help topic"
+// and the usage, and exited 0; it fails as the command itself would, and
+// help of a command still prints its help.
+func TestHelpOfAnUnknownTopicFails(t *testing.T) {
+	mustFail(t, `unknown help topic "nope" (tasker help lists the commands)`, "help", "nope")
+	mustFail(t, `unknown help topic "demi" (tasker help lists the commands); did you mean demo?`, "help", "demi")
+	mustFail(t, `unknown help topic "tasks cancle"`, "help", "tasks", "cancle")
+	if out := mustExecute(t, "help", "tasks", "cancel"); !strings.Contains(out, "tasker tasks cancel ID [flags]") {
+		t.Fatalf("tasker help tasks cancel:\n%s", out)
+	}
+	if out := mustExecute(t, "help"); !strings.Contains(out, "Available Commands:") {
+		t.Fatalf("tasker help:\n%s", out)
+	}
+}
+
 // --limit and --before are checked before the database is opened.
 func TestListFlagsAreChecked(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "none.db")

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -61,7 +62,43 @@ TASKER_DB?); other TASKER_ names are left alone.`,
 		newLintCmd(), newBenchCmd(), newBenchWorkerCmd(), newVersionCmd(), newWorkersCmd(), newExplainCmd(),
 		newServeCmd(), newTokensCmd(), newChaosCmd(), newSchedulesCmd(), newReportCmd())
 	refuseUnknownSubcommands(root)
+	refuseUnknownHelpTopics(root)
 	return root
+}
+
+// refuseUnknownHelpTopics makes `tasker help WORD…` fail when the words
+// name no command: cobra's help printed "Unknown help topic" and the
+// usage, and exited 0.
+func refuseUnknownHelpTopics(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	help, _, err := root.Find([]string{"help"})
+	if err != nil || help == root || help.Run == nil {
+		return
+	}
+	show := help.Run
+	help.Run = nil
+	help.RunE = func(c *cobra.Command, args []string) error {
+		words := slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, "-") })
+		target, rest, err := c.Root().Find(words)
+		if len(words) > 0 && (err != nil || target == nil || len(rest) > 0) {
+			if target == nil {
+				target = c.Root()
+			}
+			if len(rest) == 0 {
+				rest = words
+			}
+			msg := fmt.Sprintf("unknown help topic %q (%s help lists the commands)", strings.Join(words, " "), c.Root().Name())
+			if target.SuggestionsMinimumDistance <= 0 {
+				target.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+			}
+			if s := target.SuggestionsFor(rest[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return errors.New(msg)
+		}
+		show(c, args)
+		return nil
+	}
 }
 
 // refuseUnknownSubcommands makes every command group (tasks, events, …)
