@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -50,6 +51,13 @@ prints nothing and exits 0.`,
 			}
 			if f := cmd.Flags().Lookup("handlers-file"); f.Changed && strings.TrimSpace(handlersFile) == "" {
 				blank = append(blank, fmt.Errorf("--handlers-file is empty (got %q): give a file of handler names, one per line, or leave --handlers-file out", handlersFile))
+			}
+			// lint "$TEMPLATE" with the variable unset: reported as the
+			// problem ":1:1: cannot read the file", naming no file.
+			for i, f := range files {
+				if strings.TrimSpace(f) == "" {
+					blank = append(blank, fmt.Errorf("FILE argument %d is empty (got %q): give a template file's path", i+1, f))
+				}
 			}
 			if err := errors.Join(blank...); err != nil {
 				return err
@@ -161,7 +169,13 @@ func lintFile(file, env string, known map[string]bool, engineRetry retry.Policy)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			add(1, 1, "", "cannot read the file: "+pe.Err.Error())
+			msg := "cannot read the file: " + pe.Err.Error()
+			if t := strings.TrimSpace(file); t != file && errors.Is(err, fs.ErrNotExist) {
+				if _, serr := os.Stat(t); serr == nil {
+					msg += fmt.Sprintf(" (the name has spaces around it: %q exists)", t)
+				}
+			}
+			add(1, 1, "", msg)
 		} else if len(engine.TemplateProblems(err)) == 0 {
 			add(1, 1, "", err.Error())
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -291,4 +292,19 @@ steps:
 	}
 	c := writeFile(t, dir, "c.yaml", "db: x.db\ndbb: y\n")
 	mustFail(t, "dbb: unknown key", "lint", "--config", c, f)
+}
+
+// An empty FILE argument (lint "$TEMPLATE" with the variable unset) was
+// reported as the problem ":1:1: cannot read the file", naming no file: it
+// is refused naming the argument. A name with spaces around it that does
+// not exist, where the name without them does, says so.
+func TestLintNamesEmptyAndPaddedFileArguments(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "t.yaml", "namespace: shop\nname: one\nsteps:\n  - name: a\n    handler: shop.a\n")
+	mustFail(t, `FILE argument 2 is empty (got ""): give a template file's path`, "lint", f, "")
+	mustFail(t, `FILE argument 1 is empty (got " ")`, "lint", " ", f)
+	out, failed := lint(t, f+" ")
+	if want := fmt.Sprintf("%s :1:1: cannot read the file: no such file or directory (the name has spaces around it: %q exists)", f, f); !failed || !strings.Contains(out, want) {
+		t.Fatalf("tasker lint %q: failed %v, printed:\n%s\nwant %q", f+" ", failed, out, want)
+	}
 }
