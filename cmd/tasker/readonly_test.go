@@ -177,6 +177,10 @@ func TestListFlagsAreChecked(t *testing.T) {
 	mustFail(t, `for "--before" flag: must be a task id`, "tasks", "ls", "--db", db, "--before", "-5")
 	mustFail(t, `invalid argument "ten" for "--limit"`, "tasks", "ls", "--db", db, "--limit", "ten")
 	mustFail(t, `--workflow must be namespace/name, got "/x"`, "tasks", "ls", "--db", db, "--workflow", "/x")
+	// A blank item among states (a state left out of the list) was
+	// dropped without a word.
+	mustFail(t, `--state: item 2 of "error," is blank: give a state there, or drop the comma`, "tasks", "ls", "--db", db, "--state", "error,")
+	mustFail(t, `--state: item 2 of "error, ,pending" is blank`, "tasks", "ls", "--db", db, "--state", "error, ,pending")
 }
 
 func TestReadCommandsJSON(t *testing.T) {

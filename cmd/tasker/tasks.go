@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -143,13 +144,21 @@ it creates, migrates and changes nothing.`,
 					return err
 				}
 			}
-			for s := range strings.SplitSeq(state, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					if !store.TaskState(s).Valid() {
-						return fmt.Errorf("unknown state %q (one of %s)", s, joinStates())
-					}
-					p.States = append(p.States, store.TaskState(s))
+			blank := 0
+			for i, s := range strings.Split(state, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					blank = cmp.Or(blank, i+1)
+					continue
 				}
+				if !store.TaskState(s).Valid() {
+					return fmt.Errorf("unknown state %q (one of %s)", s, joinStates())
+				}
+				p.States = append(p.States, store.TaskState(s))
+			}
+			if blank > 0 && len(p.States) > 0 {
+				// "error," or "error,,pending" (a state left out of a
+				// list), as the configuration's lists refuse it.
+				return fmt.Errorf("--state: item %d of %q is blank: give a state there, or drop the comma", blank, state)
 			}
 			if cmd.Flags().Changed("state") && len(p.States) == 0 {
 				// --state "$STATES" of an unset variable listed every task.
