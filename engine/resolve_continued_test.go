@@ -50,3 +50,33 @@ func TestResolveOfADriverRefusesAContinuationMarker(t *testing.T) {
 		t.Fatalf("Result after the resolve = %v, %v; want %v", got, err, want)
 	}
 }
+
+// A workflow function's return value that reads as a continuation (a map
+// of the one key tasker_continued_as_new to a task id) fails the workflow
+// naming the key: recorded as the driver's result, the task read as
+// continued by that task, whose result Result returned as this one's.
+func TestWorkflowResultThatReadsAsAContinuationFails(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/other", func(*engine.WorkflowContext, int) (map[string]int64, error) {
+		return map[string]int64{"total": 99}, nil
+	}))
+	var next int64
+	must(t, engine.RegisterWorkflow(env.Engine, "t/forges", func(*engine.WorkflowContext, int) (map[string]int64, error) {
+		return map[string]int64{"tasker_continued_as_new": next}, nil
+	}))
+	other, err := engine.StartWorkflow[int, map[string]int64](ctx, env.Engine, "t/other", 1)
+	must(t, err)
+	env.RunUntilDone(other.TaskID)
+	next = other.TaskID
+	h, err := engine.StartWorkflow[int, map[string]int64](ctx, env.Engine, "t/forges", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	got, err := h.Result(ctx)
+	if err == nil || !strings.Contains(err.Error(), "tasker_continued_as_new") {
+		t.Fatalf("Result = %v, %v; want the workflow failed naming the key", got, err)
+	}
+	if st := env.Task(h.TaskID).Task.State; st != store.TaskError {
+		t.Fatalf("task %s, want error", st)
+	}
+}

@@ -71,7 +71,9 @@ func (e *ContinuedError) Error() string {
 // should be awaited first. Once it has returned a *ContinuedError the run
 // ends continued, even if the function drops the error and returns
 // something else, and durable operations called after it return that
-// error, doing nothing.
+// error, doing nothing. The run's record is {"tasker_continued_as_new":
+// NEXT}: a workflow returning a value recorded so (a map of that one key)
+// fails, and Engine.Resolve refuses it as a driver's results.
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	w := wctx
 	w.mu.Lock()

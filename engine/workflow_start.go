@@ -502,7 +502,33 @@ func (w *WorkflowContext) conclude(out any, ferr error) (any, error) {
 		name, kind := recordedName(rec)
 		return nil, Permanent(&NonDeterminismError{TaskID: w.TaskID, Sequence: seq, Recorded: describe(name, kind)})
 	}
+	if next, ok := readsAsContinuation(out); ok {
+		// Recorded, the task read as continued by task next, whose
+		// result Result returned as this one's.
+		return nil, Permanent(fmt.Errorf("workflow task %d returned {%q: %d}, which reads as a continuation by task %d (ContinueAsNew's record): return another value", w.TaskID, continuedKey, next, next))
+	}
 	return out, nil
+}
+
+// readsAsContinuation reports whether a workflow's return value would be
+// recorded as a continuation's (continuedAs): a map of the one key
+// continuedKey, or such JSON. Other values are not encoded to find out.
+func readsAsContinuation(out any) (int64, bool) {
+	if raw, ok := out.(json.RawMessage); ok {
+		return continuedAs(raw)
+	}
+	v := reflect.ValueOf(out)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Map || v.Len() != 1 {
+		return 0, false
+	}
+	doc, err := json.Marshal(out)
+	if err != nil {
+		return 0, false
+	}
+	return continuedAs(doc)
 }
 
 // nextRecorded is the first recorded operation after the code's last, when
