@@ -97,6 +97,8 @@ prints nothing and exits 0.`,
 	cmd.Flags().StringVar(&handlers, "handlers", "", "handler names the binary registers (comma-separated); handlers not among them are problems")
 	cmd.Flags().StringVar(&handlersFile, "handlers-file", "", "file of handler names the binary registers, one per line (# comments)")
 	addConfigFlag(cmd, &config)
+	// The worker's file: its db names the worker's database, not read here.
+	cmd.Flags().Lookup("config").Usage = "the worker's YAML configuration file (default TASKER_CONFIG, when set), for its retry max; TASKER_* variables override it; its db, and TASKER_DB, are not read"
 	return cmd
 }
 

@@ -292,6 +292,9 @@ steps:
 	}
 	c := writeFile(t, dir, "c.yaml", "db: x.db\ndbb: y\n")
 	mustFail(t, "dbb: unknown key", "lint", "--config", c, f)
+	if out := mustExecute(t, "lint", "--help"); !strings.Contains(out, "the file's db and TASKER_DB are not read") || !strings.Contains(out, "its db, and TASKER_DB, are not read") {
+		t.Fatalf("tasker lint --help does not say the file's db is not read:\n%s", out)
+	}
 }
 
 // An empty FILE argument (lint "$TEMPLATE" with the variable unset) was
