@@ -55,7 +55,9 @@ func TestApprovalStartEventsSendWorker(t *testing.T) {
 	wantMatch(t, out, `(?m)^1\s+charge\s+step\s+complete\s+1/3\s+-\s+"ch_exp-7"$`)
 	wantMatch(t, out, `(?m)^2\s+approval\s+event\s+waiting \(times out `)
 
-	mustFail(t, "--payload is not valid JSON", "events", "send", id, "approval", "--payload", `{"approved":`, "--db", db)
+	mustFail(t, `--payload is not valid JSON (unexpected end of JSON input): "{\"approved\":"`, "events", "send", id, "approval", "--payload", `{"approved":`, "--db", db)
+	// Given empty (--payload "$P", P unset), the message ended with nothing.
+	mustFail(t, `--payload is not valid JSON (unexpected end of JSON input): ""`, "events", "send", id, "approval", "--payload", "", "--db", db)
 	mustFail(t, "task 999 not found", "events", "send", "999", "approval", "--db", db)
 	payload := `{ "approved": true, "by": "bob" }`
 	out = mustExecute(t, "events", "send", id, "approval", "--key", "decision", "--payload", payload, "--db", db)

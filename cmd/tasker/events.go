@@ -67,7 +67,7 @@ the workflow's events now.`,
 				if !json.Valid([]byte(payload)) {
 					var v any
 					jerr := json.Unmarshal([]byte(payload), &v)
-					return fmt.Errorf("--payload is not valid JSON (%v): %s", jerr, payload)
+					return fmt.Errorf("--payload is not valid JSON (%v): %q", jerr, payload)
 				}
 				var buf bytes.Buffer
 				if err := json.Compact(&buf, []byte(payload)); err != nil {
