@@ -260,14 +260,16 @@ func parentEnded(parent int64, state store.TaskState, why string) string {
 }
 
 // cancelChildren cancels the unfinished children of a task, and theirs,
-// with reason (see parentEnded).
+// with reason (see parentEnded). Every child is tried: one whose cancel
+// fails does not leave the others running; the failures are joined.
 func (e *Engine) cancelChildren(ctx context.Context, parent int64, reason string) error {
 	var before int64
+	var errs []error
 	for {
 		page, err := e.st.ListTasks(ctx, &store.ListTasksParams{ParentID: &parent, Before: before, Limit: 500,
 			States: []store.TaskState{store.TaskPending, store.TaskInProgress, store.TaskError}})
 		if err != nil {
-			return fmt.Errorf("listing children of task %d: %w", parent, err)
+			return errors.Join(append(errs, fmt.Errorf("listing children of task %d: %w", parent, err))...)
 		}
 		for _, c := range page.Tasks {
 			if c.State == store.TaskError {
@@ -276,11 +278,11 @@ func (e *Engine) cancelChildren(ctx context.Context, parent int64, reason string
 			// A run continuing as new is refused (ErrRefused): it ends
 			// continued, and its next run, a child too, is cancelled.
 			if err := e.Cancel(ctx, c.ID, reason); err != nil && !errors.Is(err, store.ErrIllegalTransition) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, ErrRefused) {
-				return err
+				errs = append(errs, err)
 			}
 		}
 		if page.NextCursor == 0 {
-			return nil
+			return errors.Join(errs...)
 		}
 		before = page.NextCursor
 	}
