@@ -34,6 +34,13 @@ import (
 // updatePrefix prefixes the event that carries an update.
 const updatePrefix = "update:"
 
+// MaxUpdateNameLen is the longest update name, in bytes, that Update,
+// ReceiveUpdate and OnUpdate take (236): ReceiveUpdate's wait is a durable
+// operation named updatePrefix+name, and its row name#seq must fit the
+// store's names. A longer name is refused by each of them, naming the
+// limit, so that no update is sent that no workflow could receive.
+const MaxUpdateNameLen = maxDurableName - len(updatePrefix)
+
 // Errors of queries and updates.
 var (
 	// ErrNoQueryState: the workflow has published nothing under that name.
@@ -273,7 +280,8 @@ func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Durat
 
 // OnUpdate is a Select case that is ready when an update of that name was
 // sent; Select receives it into *req. A nil req, a name Update refuses
-// (empty, with a newline or a NUL byte, not UTF-8, over 248 bytes), or an
+// (empty, with a newline or a NUL byte, not UTF-8, over MaxUpdateNameLen
+// bytes), or an
 // A JSON cannot carry (a func, a channel) fails the workflow.
 func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 	c := onEvent[json.RawMessage](updatePrefix+name, nil)
@@ -350,8 +358,8 @@ func updateNameProblem(name string) string {
 	if strings.Contains(name, "\n") {
 		return fmt.Sprintf("update name %s holds a newline", quoteName(name))
 	}
-	if n := len(updatePrefix + name); n > store.MaxNameLen {
-		return fmt.Sprintf("update name %s is %d bytes long; the limit is %d", quoteName(name), len(name), store.MaxNameLen-len(updatePrefix))
+	if len(name) > MaxUpdateNameLen {
+		return fmt.Sprintf("update name %s is %d bytes long; the limit is %d (MaxUpdateNameLen)", quoteName(name), len(name), MaxUpdateNameLen)
 	}
 	return ""
 }
@@ -360,15 +368,17 @@ func updateNameProblem(name string) string {
 // when they can): each is a name the store takes, with no newline (the
 // answer is stored under both joined by one), and together they fit the
 // store's names (the update travels as the event updatePrefix+name keyed
-// by id, its answer as the value replyName(name, id)).
+// by id, its answer as the value replyName(name, id)); the name is at most
+// MaxUpdateNameLen bytes, so that ReceiveUpdate could receive it.
 func updateProblem(name, id string) string {
-	for _, f := range []struct{ what, v string }{{"update name", name}, {"update id", id}} {
-		if msg := checkStoreName(f.what, f.v); msg != "" {
-			return msg
-		}
-		if strings.Contains(f.v, "\n") {
-			return fmt.Sprintf("%s %s holds a newline", f.what, quoteName(f.v))
-		}
+	if msg := updateNameProblem(name); msg != "" {
+		return msg
+	}
+	if msg := checkStoreName("update id", id); msg != "" {
+		return msg
+	}
+	if strings.Contains(id, "\n") {
+		return fmt.Sprintf("update id %s holds a newline", quoteName(id))
 	}
 	if n := max(len(updatePrefix+name), len(replyName(name, id))); n > store.MaxNameLen {
 		return fmt.Sprintf("update name %s and id %s are too long together (%d bytes with their separator; the limit is %d)", quoteName(name), quoteName(id), n, store.MaxNameLen)

@@ -350,6 +350,9 @@ func TestUpdateNamesAreChecked(t *testing.T) {
 		{"a\nb", "u1", `update name "a\nb" holds a newline`},
 		{"bump", "u\n1", `update id "u\n1" holds a newline`},
 		{strings.Repeat("n", 200), strings.Repeat("i", 60), "are too long together (261 bytes with their separator; the limit is 255)"},
+		// ReceiveUpdate's limit (its wait's row is named update:name#seq):
+		// an update no workflow could receive is not sent.
+		{strings.Repeat("n", 240), "u1", fmt.Sprintf("is 240 bytes long; the limit is %d", engine.MaxUpdateNameLen)},
 	} {
 		_, err := engine.Update[int](ctx, env.Engine, h.TaskID, c.name, c.id, 1)
 		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
@@ -392,6 +395,9 @@ func TestReceivingAnUpdateNoSenderCanSend(t *testing.T) {
 		{"a\nb", `engine.Select: case 0, update name "a\nb" holds a newline`, true},
 		{"a\x00b", `engine.Select: case 0, update name "a\x00b" contains a NUL byte`, true},
 		{strings.Repeat("u", 249), `engine.Select: case 0, update name "uuuu`, true},
+		// One limit for the three (Update, ReceiveUpdate, OnUpdate).
+		{strings.Repeat("u", 240), fmt.Sprintf("update name is 240 bytes long; the limit is %d", engine.MaxUpdateNameLen), false},
+		{strings.Repeat("u", 240), fmt.Sprintf("is 240 bytes long; the limit is %d", engine.MaxUpdateNameLen), true},
 	} {
 		wf := fmt.Sprintf("t/receive%d", i)
 		must(t, engine.RegisterWorkflow(env.Engine, wf, func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
