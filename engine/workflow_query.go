@@ -46,7 +46,7 @@ var (
 	// ErrNoQueryState: the workflow has published nothing under that name.
 	ErrNoQueryState = errors.New("tasker: no query state")
 	// ErrUpdateUnanswered: the workflow finished without answering the
-	// update.
+	// update (or is in error: see Update).
 	ErrUpdateUnanswered = errors.New("tasker: update not answered")
 )
 
@@ -392,7 +392,11 @@ func updateProblem(name, id string) string {
 // returns the same answer. It returns the answer decoded as R, an
 // *UpdateError when the workflow answered with an error,
 // ErrUpdateUnanswered when the workflow finished without answering, or
-// ctx's error. An update the run had not received when it continued as new
+// ctx's error. A workflow in error (failed, not past its
+// WithWorkflowTimeout) is not waited for: ErrUpdateUnanswered says so at
+// once, as a handle's Result returns the failure, though the update stays
+// sent and a Retry of the task may answer it; Update again with the same
+// id returns that answer. An update the run had not received when it continued as new
 // went to the next run with its other unread events (ContinueAsNew): Update
 // waits for that run's answer, along the chain. A result type R JSON cannot carry (a func, a channel) is
 // refused (store.ErrInvalid) before anything is sent, as are a name or id
@@ -472,6 +476,11 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 			} else if next != 0 && !receivedEvent(d, updatePrefix+name, id) {
 				run = next
 				continue
+			}
+			if d.Task.State == store.TaskError && !pastTimeout(d.Task) {
+				// Not waited for: no run answers until someone retries
+				// it, which may never be. The update stays sent.
+				return zero, fmt.Errorf("update %s (id %s) of task %d: %w: the workflow failed (state error) before answering; the update is kept, and a Retry of the task may answer it: call Update again with the same id to wait for that answer", name, id, run, ErrUpdateUnanswered)
 			}
 			return zero, fmt.Errorf("update %s (id %s) of task %d: %w: the workflow ended %s", name, id, run, ErrUpdateUnanswered, d.Task.State)
 		}
