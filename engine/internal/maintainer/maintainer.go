@@ -234,12 +234,16 @@ const (
 // in between left them running, and this finds them. It reads them in id
 // order, each batch after the last one read, so a child it could not
 // cancel (its cancel keeps failing) holds back none after it; a pass
-// starts where the last stopped, and once one has read to the end the
-// next starts from the first again, the ones it failed to cancel among
-// them.
+// starts where the last stopped, and once it has read to the end goes on
+// from the first, up to where it started (the ones it failed to cancel
+// among them), within its bound. The position is shared by the
+// maintenance pass and Engine.Rescue: without the wrap, a Rescue called
+// after a pass that stopped midway read only past it, and missed every
+// orphan before.
 func (m *Maintainer) CloseOrphans(ctx context.Context) int {
 	total, tried := 0, 0
-	after := m.orphans.Load()
+	start := m.orphans.Load()
+	after, wrapped := start, start == 0
 	for tried < OrphanPerPass && m.hooks.Orphans != nil && ctx.Err() == nil {
 		limit := min(OrphanBatch, OrphanPerPass-tried)
 		orphans, err := m.st.ListOrphans(ctx, &store.ListOrphansParams{After: after, Limit: limit})
@@ -249,6 +253,16 @@ func (m *Maintainer) CloseOrphans(ctx context.Context) int {
 			}
 			return total
 		}
+		end := len(orphans) < limit
+		if wrapped && start != 0 {
+			// Past where the pass started: read already, in this pass.
+			for i, o := range orphans {
+				if o.ID > start {
+					orphans, end = orphans[:i], true
+					break
+				}
+			}
+		}
 		if len(orphans) > 0 {
 			n := m.hooks.Orphans(ctx, orphans)
 			total += n
@@ -256,8 +270,12 @@ func (m *Maintainer) CloseOrphans(ctx context.Context) int {
 			after = orphans[len(orphans)-1].ID
 			m.log.Info("cancelled the unfinished children of ended tasks", zap.Int("tasks", n), zap.Int("not_cancelled", len(orphans)-n))
 		}
-		if len(orphans) < limit { // the end: the next pass starts over
-			m.orphans.Store(0)
+		if end {
+			if !wrapped { // on from the first, up to where the pass started
+				wrapped, after = true, 0
+				continue
+			}
+			m.orphans.Store(0) // every orphan was tried: the next pass starts over
 			return total
 		}
 		m.orphans.Store(after)

@@ -15,7 +15,7 @@ import (
 
 // A pass tries at most OrphanPerPass children of ended parents, in
 // batches of at most OrphanBatch; the next pass goes on after them, and
-// the one after the end starts over.
+// past the end on from the first, up to where it started.
 func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLite(t)
@@ -54,12 +54,12 @@ func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 		t.Fatalf("a hook that cancels none: %d cancelled of %d tried (batches %v), want 0 of %d", n, sum(batches), batches, OrphanPerPass)
 	}
 	batches = nil
-	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != orphans-OrphanPerPass {
-		t.Fatalf("the next pass, cancelling none: tried %d, want the %d after the first pass's", sum(batches), orphans-OrphanPerPass)
+	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != OrphanPerPass {
+		t.Fatalf("the next pass, cancelling none: tried %d, want the %d after the first pass's and then %d from the first", sum(batches), orphans-OrphanPerPass, 2*OrphanPerPass-orphans)
 	}
 	cancel, batches = true, nil
 	if n := m.CloseOrphans(ctx); n != OrphanPerPass || sum(batches) != OrphanPerPass {
-		t.Fatalf("the pass after the end cancelled %d of %d tried, want %d from the first", n, sum(batches), OrphanPerPass)
+		t.Fatalf("the pass after cancelled %d of %d tried, want %d", n, sum(batches), OrphanPerPass)
 	}
 	if n := m.CloseOrphans(ctx); n != orphans-OrphanPerPass {
 		t.Fatalf("the pass after cancelled %d, want the %d left", n, orphans-OrphanPerPass)
@@ -134,5 +134,40 @@ func TestCloseOrphansGoesPastAStuckChild(t *testing.T) {
 	tried = nil
 	if n := m.CloseOrphans(ctx); n != 0 || len(tried) != 1 || tried[0] != stuck {
 		t.Fatalf("the next pass cancelled %d and tried %v; want 0, and the stuck child %d tried again", n, tried, stuck)
+	}
+}
+
+// A pass that starts past the first orphans (where the last pass stopped,
+// at its bound) goes on from the first once it has read to the end: an
+// Engine.Rescue called after a maintenance pass that stopped midway
+// cancelled only the orphans past its position, leaving the others to
+// later passes though it had the budget for them.
+func TestCloseOrphansWrapsWithinAPass(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLite(t)
+	const orphans = OrphanPerPass + OrphanBatch/2
+	cancelledParentWithChildren(t, s, orphans)
+	cancel := false
+	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{},
+		Hooks{Orphans: func(ctx context.Context, os []store.Orphan) int {
+			if !cancel {
+				return 0
+			}
+			for _, o := range os {
+				if _, err := s.CancelTask(ctx, &store.CancelTaskParams{TaskID: o.ID, Now: epoch}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return len(os)
+		}})
+	if n := m.CloseOrphans(ctx); n != 0 { // stops at its bound, OrphanPerPass in
+		t.Fatalf("a hook that cancels none cancelled %d", n)
+	}
+	cancel = true
+	if n := m.CloseOrphans(ctx); n != OrphanPerPass {
+		t.Fatalf("the next pass cancelled %d, want %d: the %d past the last pass's end, then from the first", n, OrphanPerPass, orphans-OrphanPerPass)
+	}
+	if n := m.CloseOrphans(ctx); n != orphans-OrphanPerPass {
+		t.Fatalf("the pass after cancelled %d, want the %d left", n, orphans-OrphanPerPass)
 	}
 }
