@@ -30,6 +30,17 @@ func (e *Engine) Rescue(ctx context.Context) (int, error) {
 	return n + e.maint.CloseOrphans(ctx), nil
 }
 
+// idleRescue is the claim loop's rescue, when it is idle and a lease's
+// expiry fell due: a failure is logged, as the maintenance pass logs its
+// own, and the next pass (or the next expiry) tries again.
+func (e *Engine) idleRescue(ctx context.Context) int {
+	n, err := e.maint.Rescue(ctx)
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("rescuing expired leases failed: the maintenance pass tries again", zap.Error(err))
+	}
+	return n
+}
+
 // rescued is the maintainer's hook: the steps and tasks a rescue moved are
 // announced (a step with attempts left as a retry scheduled, one with none
 // as failed, with the lease's expiry as their error) and counted as a

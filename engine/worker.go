@@ -221,7 +221,7 @@ func (e *Engine) newClaimLoop(d *dispatch.Dispatcher, tn *tuning) *claimer.Loop 
 		e.st, e.clk, e.log, d, &e.due, e.wake, claimer.Hooks{
 			Claimed:     func(n int) { e.stat.claimed.Add(int64(n)) },
 			Transaction: func() { e.stat.claimTx.Add(1); e.met.claimTransaction() },
-			Rescue:      func(ctx context.Context) int { n, _ := e.maint.Rescue(ctx); return n },
+			Rescue:      e.idleRescue,
 			Batch:       batchOutcome(tn),
 		})
 }
