@@ -41,7 +41,11 @@ func Force() CancelOption { return func(p *store.CancelTaskParams) { p.Force = t
 // workflow goes on). Its unfinished children (code-first workflows
 // started by Child) are cancelled with it, and theirs, each with a reason
 // naming its parent: "its parent, task 7, ended in state cancelled: " and
-// then reason.
+// then reason. A code-first run that calls ContinueAsNew while it is
+// being cancelled is cancelled, and so is the next run it created, with a
+// reason naming the run it continues: the workflow ends cancelled, as
+// Cancel reported (a run that continued before Cancel read it is refused,
+// as above).
 func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts ...CancelOption) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("cancelling task %d: %w", taskID, err)
@@ -115,7 +119,52 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 	e.inflight.CancelTask(taskID, errTaskCancelled)
 	e.emit(Event{Name: EventTaskCancelled, TaskID: taskID})
 	e.taskChanged(taskID)
-	return e.cancelChildren(ctx, taskID, parentEnded(taskID, store.TaskCancelled, reason))
+	// A ContinueAsNew that created the next run after the check above,
+	// before this cancel committed: the workflow would go on there while
+	// its caller was told it was cancelled. Read after the commit, the
+	// next run is found here, or ContinueAsNew, reading this run after
+	// creating its next, finds it cancelled (cancelSuccessor): either way
+	// the next run is cancelled too.
+	return errors.Join(e.cancelSuccessor(ctx, t, reason),
+		e.cancelChildren(ctx, taskID, parentEnded(taskID, store.TaskCancelled, reason)))
+}
+
+// cancelSuccessor cancels, with reason, the run that continues t (a
+// code-first run that ended cancelled) and the runs after it, if
+// ContinueAsNew created one: a cancel and a ContinueAsNew racing leave no
+// run of the workflow going on. (A run that continued as new before the
+// cancel's check is refused by Cancel instead: see refuseContinued.)
+func (e *Engine) cancelSuccessor(ctx context.Context, t *store.Task, reason string) error {
+	if t.Kind != store.KindCode {
+		return nil
+	}
+	next, err := nextRunOf(ctx, e.st, t)
+	if err != nil || next == 0 {
+		return err
+	}
+	why := fmt.Sprintf("the run it continues, task %d, was cancelled", t.ID)
+	if reason != "" {
+		why += ": " + reason
+	}
+	for range 100 { // (a chain that kept continuing while being cancelled: bounded)
+		err = e.Cancel(ctx, next, why)
+		if !errors.Is(err, ErrRefused) {
+			break
+		}
+		// It continued as new itself meanwhile: cancel its chain's last run.
+		links, rerr := e.Runs(ctx, next)
+		if rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		next = links.Last
+	}
+	if errors.Is(err, store.ErrIllegalTransition) { // ended already (cancelled by the other side of the race)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cancelling task %d, which continues cancelled task %d: %w", next, t.ID, err)
+	}
+	return nil
 }
 
 // refuseContinued refuses to cancel a code-first run that continued as
@@ -124,7 +173,9 @@ func (e *Engine) Cancel(ctx context.Context, taskID int64, reason string, opts .
 // cancelling it, forced, would leave the workflow running in the next one
 // while the run's handle (WorkflowHandle.Result) reported it cancelled.
 // So is a run whose next run exists but which has not ended yet
-// (ContinueAsNew has returned in it), which a cancel would end so.
+// (ContinueAsNew has returned in it), which a cancel would end so. (A
+// ContinueAsNew after this check is no refusal: the cancel goes through,
+// and the next run is cancelled with the run: see cancelSuccessor.)
 func (e *Engine) refuseContinued(ctx context.Context, d *store.TaskDetail) error {
 	next, last, err := e.chainEnd(ctx, e.st, d)
 	if err == nil && next == 0 && d.Task.Kind == store.KindCode && !d.Task.State.Terminal() {

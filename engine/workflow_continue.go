@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"reflect"
 
+	"go.uber.org/zap"
+
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -132,6 +134,18 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 		return w.abortWith(fmt.Errorf("continuing %s as new: %w", w.Workflow, err))
 	}
 	w.e.announce([]*store.CreateTaskResult{res}) // counted, reported and woken as any start's, unless it existed
+	// A Cancel of this run that committed before the next run existed did
+	// not find it (Cancel reads after its commit, this after the create's:
+	// one of the two sees the other): the next run is cancelled with this
+	// one, and this run ends cancelled, as its caller was told.
+	if cur, err := w.e.st.GetTask(ctx, w.TaskID); err != nil {
+		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w", w.TaskID, err))
+	} else if cur.Task.State == store.TaskCancelled {
+		if err := w.e.cancelSuccessor(ctx, cur.Task, ""); err != nil {
+			w.e.log.Warn("cancelling the next run of a cancelled run failed", zap.Int64("task_id", w.TaskID), zap.Int64("next", res.Task.ID), zap.Error(err))
+		}
+		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w", w.TaskID, errTaskCancelled))
+	}
 	// The events this run accepted and did not read are the workflow's:
 	// the next run reads them (this one reads none any more).
 	moved, err := w.e.st.MoveEvents(ctx, &store.MoveEventsParams{From: w.TaskID, To: res.Task.ID})
