@@ -239,7 +239,7 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 	} else if json.Unmarshal(doc, &in) == nil {
 		_ = json.Unmarshal(in[continuedFromKey], &r.ContinuedFrom)
 	}
-	if r.ContinuedAs, err = e.nextRun(ctx, d); err != nil {
+	if r.ContinuedAs, err = e.nextRun(ctx, e.st, d); err != nil {
 		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 	}
 	r.Last = taskID
@@ -248,7 +248,7 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 		if d, err = e.st.GetTask(ctx, next); err != nil {
 			return RunLinks{}, fmt.Errorf("reading the runs of task %d: reading task %d, which continues it: %w", taskID, next, err)
 		}
-		if next, err = e.nextRun(ctx, d); err != nil {
+		if next, err = e.nextRun(ctx, e.st, d); err != nil {
 			return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 		}
 	}
@@ -256,15 +256,20 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 }
 
 // nextRun is the run that continues a code-first task (0: none), from
-// the moment ContinueAsNew created it: a run that has not ended yet
-// refuses events already (its unread ones have moved), so Runs must not
-// call it the last.
-func (e *Engine) nextRun(ctx context.Context, d *store.TaskDetail) (int64, error) {
+// the moment ContinueAsNew created it, read through st: a run that has
+// not ended yet refuses events already (its unread ones have moved), so
+// Runs must not call it the last. Nor a run that ended otherwise than
+// continued with a next run created (cancelled while it continued: see
+// cancelSuccessor; resolved by hand before Resolve refused that): its
+// next run is still the chain's.
+func (e *Engine) nextRun(ctx context.Context, st store.Store, d *store.TaskDetail) (int64, error) {
 	next, err := e.continuedAsOf(d)
-	if err != nil || next != 0 || d.Task.Kind != store.KindCode || d.Task.State.Terminal() {
+	if err != nil || next != 0 || d.Task.Kind != store.KindCode || d.Task.State == store.TaskComplete {
+		// (A complete run that did not continue has no next run: only
+		// a continued one completes once its next run exists.)
 		return next, err
 	}
-	return nextRunOf(ctx, e.st, d.Task)
+	return nextRunOf(ctx, st, d.Task)
 }
 
 // continuedAsOf is the run that continues a code-first task (0: none).

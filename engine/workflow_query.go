@@ -470,8 +470,9 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 			}
 			// A run that continued as new before it received the update
 			// gave it to the next run with its other unread events
-			// (ContinueAsNew), which answers it there.
-			if next, err := e.continuedAsOf(d); err != nil {
+			// (ContinueAsNew), which answers it there (Runs' link: also
+			// from a run cancelled as it continued).
+			if next, err := e.nextRun(ctx, e.st, d); err != nil {
 				return zero, fmt.Errorf("updating task %d: %w", taskID, err)
 			} else if next != 0 && !receivedEvent(d, updatePrefix+name, id) {
 				run = next

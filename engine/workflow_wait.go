@@ -253,8 +253,12 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 			// it stands, even if the workflow has finished since.
 			return nil
 		case d.Task.State.Terminal():
-			// Refused: the rollback takes the event back out.
-			if next, _ := e.continuedAsOf(d); next != 0 { // the workflow reads its events there
+			// Refused: the rollback takes the event back out. A run
+			// with a next run (Runs links them: continued, or cancelled
+			// as it continued) refers the sender to the chain.
+			if next, err := e.nextRun(ctx, s, d); err != nil {
+				return err
+			} else if next != 0 {
 				return refuseContinued(ctx, s, d.Task, next, sp)
 			}
 			return fmt.Errorf("%w: task %d is %s; no workflow will read it", ErrEventRefused, taskID, d.Task.State)
