@@ -296,6 +296,10 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // continuation (ContinueAsNew's record, {"tasker_continued_as_new": ID}),
 // are refused with store.ErrInvalid.
 //
+// A driver whose run had created its next run (ContinueAsNew) before it
+// failed is refused too (ErrRefused, naming the chain's last run): the
+// workflow goes on there.
+//
 // A step name no step can have (store.CheckName) is refused with
 // store.ErrInvalid; one the task has not, store.ErrNotFound.
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
@@ -329,6 +333,21 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 			why = fmt.Sprintf("the code-first workflow has finished (%s)", d.Task.State)
 		}
 		return fmt.Errorf("resolving %s of task %d: %w: %s", step, taskID, ErrRefused, why)
+	}
+	if workflow {
+		// A run that failed after ContinueAsNew created its next run:
+		// the workflow goes on there, and a result given here would
+		// close a run the chain has left (as Cancel refuses one).
+		next, err := nextRunOf(ctx, e.st, d.Task)
+		if err == nil && next != 0 {
+			var links RunLinks
+			if links, err = e.Runs(ctx, next); err == nil {
+				return fmt.Errorf("resolving %s of task %d: %w: it continued as new as task %d before it failed; the workflow goes on in the chain's last run, task %d: resolve or cancel that one", step, taskID, ErrRefused, next, links.Last)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
+		}
 	}
 	if d.Task.Kind == store.KindCode && d.Task.State != store.TaskError {
 		// A workflow not failed has acted on its durable steps' outcomes,
