@@ -24,7 +24,9 @@ type Config struct {
 	// refused).
 	Instance string `yaml:"instance"`
 	// Capabilities, when set, is what DetectMode reports, whatever the
-	// store. Use it to pin a mode.
+	// store. Use it to pin a mode. Declaring Distributed without
+	// Distributed is refused: the cache New builds then is this process's
+	// alone, and would be reported shared.
 	Capabilities *Capabilities `yaml:"capabilities"`
 	// Local tunes the in-process store (also the fallback of a distributed
 	// cache).
@@ -62,6 +64,11 @@ func (c Config) Validate() error {
 		}
 		if c.Fallback != (FallbackConfig{}) {
 			errs = append(errs, errors.New("fallback: tunes failing open from Redis, and Distributed (empty) declares none: set Distributed or leave fallback out"))
+		}
+		// The mode would read distributed while every lock, counter and
+		// back-off holds in this process only.
+		if c.Capabilities != nil && c.Capabilities.Distributed {
+			errs = append(errs, errors.New("capabilities: distributed is declared, and Distributed (empty) declares none: the cache is this process's alone; set Distributed or declare distributed false"))
 		}
 	}
 	// Instance is the default of Local.Instance and Redis.Instance: beside

@@ -195,6 +195,10 @@ func TestConfigRefusesRedisSettingsWithoutDistributed(t *testing.T) {
 		// Instance beside another Local.Instance or Redis.Instance was overridden.
 		{cachex.Config{Instance: "a", Local: cachex.LocalConfig{Instance: "b"}}, `instance "a" and local.instance "b" are both set`},
 		{cachex.Config{Distributed: "redis://127.0.0.1:6379/0", Instance: "a", Redis: cachex.RedisConfig{Instance: "c"}}, `instance "a" and redis.instance "c" are both set`},
+		// Declared shared, the local store New builds was reported
+		// distributed_atomic (engine Status, its log line) while its
+		// locks and back-offs held in this process alone.
+		{cachex.Config{Capabilities: &cachex.Capabilities{Distributed: true, AtomicIncrement: true, Locking: true}}, "capabilities: distributed is declared, and Distributed (empty) declares none"},
 	} {
 		got, err := cachex.New(c.cfg, nil)
 		if err == nil {
@@ -210,6 +214,17 @@ func TestConfigRefusesRedisSettingsWithoutDistributed(t *testing.T) {
 	if err := (cachex.Config{Distributed: "redis://127.0.0.1:6379/0", Redis: cachex.RedisConfig{Namespace: "app:"},
 		Fallback: cachex.FallbackConfig{RetryInterval: time.Second}}).Validate(); err != nil {
 		t.Fatal(err)
+	}
+	// Pinning a mode stays valid: local_only over Redis, or any mode beside
+	// the Redis it describes.
+	for _, cfg := range []cachex.Config{
+		{Capabilities: &cachex.Capabilities{}},
+		{Distributed: "redis://127.0.0.1:6379/0", Capabilities: &cachex.Capabilities{}},
+		{Distributed: "redis://127.0.0.1:6379/0", Capabilities: &cachex.Capabilities{Distributed: true}},
+	} {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("Validate(%+v): %v", cfg, err)
+		}
 	}
 }
 
