@@ -47,14 +47,20 @@ type Toggles struct {
 }
 
 // NewToggles creates toggles over c. extra adds names (or changes defaults)
-// beyond the known ones; an empty (or blank) name in it is refused.
+// beyond the known ones; an empty (or blank) name in it is refused, and so
+// is one with spaces around it.
 func NewToggles(c Cache, extra map[string]bool) (*Toggles, error) {
 	if c == nil {
 		return nil, fmt.Errorf("toggles: cache is required")
 	}
 	for _, name := range slices.Sorted(maps.Keys(extra)) { // (sorted: the same error every time)
-		if strings.TrimSpace(name) == "" {
+		trimmed := strings.TrimSpace(name)
+		switch {
+		case trimmed == "":
 			return nil, fmt.Errorf("toggles: extra[%q]: the toggle name is empty", name)
+		case trimmed != name:
+			// A toggle of its own: the name meant would be unknown.
+			return nil, fmt.Errorf("toggles: extra[%q]: the toggle name has spaces around it: write %q", name, trimmed)
 		}
 	}
 	defaults := make(map[string]bool, len(defaultToggles)+len(extra))

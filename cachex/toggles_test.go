@@ -101,3 +101,17 @@ func TestNewTogglesRefusesAnEmptyName(t *testing.T) {
 		}
 	}
 }
+
+// TestNewTogglesRefusesAPaddedName: a name in extra with spaces around it
+// was taken as it was, a toggle of its own: Enabled("beta_ui") read false
+// (unknown) and Set("beta_ui") was refused, the toggle meant never
+// reached.
+func TestNewTogglesRefusesAPaddedName(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{" beta_ui", "beta_ui\n"} {
+		_, err := cachex.NewToggles(newLocal(t, cachex.LocalConfig{}), map[string]bool{name: true})
+		if want := `toggles: extra[` + strconv.Quote(name) + `]: the toggle name has spaces around it: write "beta_ui"`; err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("NewToggles with %q: %v; want an error saying %s", name, err, want)
+		}
+	}
+}
