@@ -17,7 +17,9 @@ const DefaultMaxBytes = 64 << 20
 // LocalConfig tunes the in-process store.
 type LocalConfig struct {
 	// MaxBytes bounds the memory the cached values may take (keys, values
-	// and ristretto's per-entry overhead). Zero means DefaultMaxBytes.
+	// and ristretto's per-entry overhead). Zero means DefaultMaxBytes;
+	// under a KiB is refused: it counts bytes, so 64 meant as 64 MiB made
+	// a store that kept next to nothing.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// NumCounters is the number of admission counters ristretto keeps;
 	// about ten times the number of entries expected when full. Zero derives
@@ -30,8 +32,13 @@ type LocalConfig struct {
 // Validate reports every problem of the configuration at once.
 func (c LocalConfig) Validate() error {
 	var errs []error
-	if c.MaxBytes < 0 {
+	switch {
+	case c.MaxBytes < 0:
 		errs = append(errs, fmt.Errorf("max_bytes must not be negative, got %d", c.MaxBytes))
+	case c.MaxBytes > 0 && c.MaxBytes < 1<<10:
+		// Every Set would answer nil and keep next to nothing (a toggle
+		// set on would read off again).
+		errs = append(errs, fmt.Errorf("max_bytes %d is under a KiB: it counts bytes (write 64 << 20 for 64 MiB)", c.MaxBytes))
 	}
 	if c.NumCounters < 0 {
 		errs = append(errs, fmt.Errorf("num_counters must not be negative, got %d", c.NumCounters))

@@ -64,6 +64,23 @@ func TestLocalConfigValidate(t *testing.T) {
 	}
 }
 
+// TestLocalConfigRefusesMaxBytesUnderAKiB: max_bytes counts bytes, so 64
+// (64 MiB meant, DefaultMaxBytes) was taken as 64 bytes: a store that
+// kept next to nothing, every Set answering nil, a toggle Set on reading
+// off again.
+func TestLocalConfigRefusesMaxBytesUnderAKiB(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int64{1, 64, 1023} {
+		err := cachex.LocalConfig{MaxBytes: n}.Validate()
+		if want := fmt.Sprintf("max_bytes %d is under a KiB: it counts bytes (write 64 << 20 for 64 MiB)", n); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate with max_bytes %d: %v; want an error saying %s", n, err, want)
+		}
+	}
+	if err := (cachex.LocalConfig{MaxBytes: 1 << 10}).Validate(); err != nil {
+		t.Errorf("Validate with max_bytes 1 KiB: %v", err)
+	}
+}
+
 func TestLocalLockDefaultsOwnerToInstance(t *testing.T) {
 	t.Parallel()
 	l := newLocal(t, cachex.LocalConfig{Instance: "node-7"})
