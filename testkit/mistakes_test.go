@@ -387,3 +387,31 @@ func TestFailOnAttemptsRefusesAttemptsAfterAnEndingError(t *testing.T) {
 	testkit.FailOnAttempts(ok, engine.Permanent(errors.New("gone")), 2)
 	testkit.FailOnAttempts(ok, errors.New("flaky"), 1, 2)
 }
+
+// TestRunStepRefusesPaddedNames: a template refuses a step or handler
+// name, a namespace or a workflow name with spaces around it, so the
+// engine never passes one; RunStep took them as they were, the handler
+// tested on a StepContext no run has (its key "1: charge").
+func TestRunStepRefusesPaddedNames(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+	for _, c := range []struct {
+		opts testkit.StepOptions
+		want string
+	}{
+		{testkit.StepOptions{Step: " charge"}, `testkit: RunStep: StepOptions.Step " charge" has spaces around it (a template refuses such a name): write "charge"`},
+		{testkit.StepOptions{Handler: "shop.charge\t"}, `testkit: RunStep: StepOptions.Handler "shop.charge\t" has spaces around it (a template refuses such a name): write "shop.charge"`},
+		{testkit.StepOptions{Workflow: "shop /checkout"}, `testkit: RunStep: StepOptions.Workflow "shop /checkout" has spaces around its namespace or name (a template refuses them): write "shop/checkout"`},
+		{testkit.StepOptions{Workflow: "shop/ checkout"}, `write "shop/checkout"`},
+		{testkit.StepOptions{Step: "  "}, `testkit: RunStep: StepOptions.Step "  " is blank (a template refuses such a name): leave it empty for the default`},
+	} {
+		got := fatalOf(t, func(ft *fatalT) { _, _ = testkit.RunStep(ft, ok, nil, nil, &c.opts) })
+		if !strings.Contains(got, c.want) {
+			t.Errorf("RunStep with %+v: Fatalf %q, want it to contain %q", c.opts, got, c.want)
+		}
+	}
+	if got := fatalOf(t, func(ft *fatalT) {
+		_, _ = testkit.RunStep(ft, ok, nil, nil, &testkit.StepOptions{Workflow: "shop/checkout", Step: "charge", Handler: "shop.charge"})
+	}); got != "" {
+		t.Fatalf("valid names: %s", got)
+	}
+}

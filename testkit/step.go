@@ -84,9 +84,10 @@ func (r *StepResult) Decode(v any) error {
 // input that is not a JSON object (a task's input is one: Start refuses
 // any other), a nil handler, a json.RawMessage or []byte that is not valid
 // JSON, a negative StepOptions number, a Timeout under a millisecond (a
-// bare number is nanoseconds), and a Workflow that is not
-// "namespace/name". RunStep is the unit test of a step; NewEngine runs
-// whole workflows.
+// bare number is nanoseconds), a Workflow that is not "namespace/name",
+// and a Workflow, Step or Handler with spaces around a name (a template
+// refuses them). RunStep is the unit test of a step; NewEngine runs whole
+// workflows.
 //
 //	res, err := testkit.RunStep(t, charge, map[string]int{"order_id": 42},
 //		map[string]any{"validate": Cart{Total: 10}}, nil)
@@ -112,6 +113,19 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 		// "namespace/name" (no version): a handler that splits it
 		// would be tested on a value it never sees.
 		t.Fatalf("testkit: RunStep: StepOptions.Workflow %q is not \"namespace/name\" (no version: the engine passes the task's namespace and name)", o.Workflow)
+	} else if trimmed := strings.TrimSpace(ns) + "/" + strings.TrimSpace(name); trimmed != o.Workflow {
+		// A template refuses such a namespace or name, so no run
+		// passes one.
+		t.Fatalf("testkit: RunStep: StepOptions.Workflow %q has spaces around its namespace or name (a template refuses them): write %q", o.Workflow, trimmed)
+	}
+	for _, f := range []struct{ field, v string }{{"Step", o.Step}, {"Handler", o.Handler}} {
+		// As Workflow's: the handler would see a name no run has.
+		switch trimmed := strings.TrimSpace(f.v); {
+		case trimmed == "" && f.v != "":
+			t.Fatalf("testkit: RunStep: StepOptions.%s %q is blank (a template refuses such a name): leave it empty for the default", f.field, f.v)
+		case trimmed != f.v:
+			t.Fatalf("testkit: RunStep: StepOptions.%s %q has spaces around it (a template refuses such a name): write %q", f.field, f.v, trimmed)
+		}
 	}
 	if o.Step == "" {
 		o.Step = "step"
