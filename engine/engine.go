@@ -464,7 +464,9 @@ func withParent(parent int64) StartOption { return func(o *startOptions) { o.par
 // WithIdempotencyKey makes the key the task's identity: starting again with
 // the same key returns the existing task; with the same key and a different
 // input it fails with store.ErrConflict.
-// An empty key is refused, and so is the option with Unique. Any other key
+// An empty key is refused, and so is the option with Unique, and a key of
+// the form ContinueAsNew gives a workflow's next run ("continue-of-" and a
+// task id: the task would be taken for that task's next run). Any other key
 // is taken byte for byte (" k" and "k" are two keys) whatever its length
 // and bytes: one past store.MaxNameLen, or holding a NUL byte or invalid
 // UTF-8, is kept as its hash ("key:sha256:…", which a conflict names).

@@ -45,8 +45,9 @@ func TestResolveRefusesARunThatContinued(t *testing.T) {
 	if _, err := e.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The next run, as ContinueAsNew creates it.
-	next, err := e.startWorkflow(ctx, "t/w", 1, WithIdempotencyKey(continueKey(run.id)))
+	// The next run, as ContinueAsNew creates it (its key, which
+	// WithIdempotencyKey refuses).
+	next, err := e.startWorkflow(ctx, "t/w", 1, func(o *startOptions) { o.key = continueKey(run.id) })
 	if err != nil {
 		t.Fatal(err)
 	}

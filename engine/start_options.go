@@ -44,8 +44,8 @@ func (o *startOptions) overrideWith(opts []StartOption) error {
 	return applyStartOptions(o, opts)
 }
 
-// check refuses options that are mistakes (an empty idempotency key,
-// group or queue, a group or queue the store would refuse, a nil
+// check refuses options that are mistakes (an empty idempotency key or
+// one of ContinueAsNew's, an empty group or queue, a group or queue the store would refuse, a nil
 // transaction, a timeout that is not positive or under a millisecond, a
 // limit or priority out of range) or that contradict each
 // other (Unique with a key, StartAt with StartAfter, one option given
@@ -58,6 +58,9 @@ func (o *startOptions) check() error {
 	}
 	if o.keySet && o.key == "" {
 		bad("WithIdempotencyKey(\"\"): the key is empty (leave the option out to key the task by its input)")
+	}
+	if o.keySet && isContinueKey(o.key) {
+		bad("WithIdempotencyKey(%s): keys continue-of-<task id> are ContinueAsNew's own: the task would be taken for the next run of that task (and a run of it that continued as new, for this one)", quoteName(o.key))
 	}
 	if o.unique && o.keySet {
 		bad("Unique and WithIdempotencyKey both given: a task has a fresh identity or the key's, not both")

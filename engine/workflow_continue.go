@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -21,8 +23,17 @@ const continuedKey = "tasker_continued_as_new"
 const continuedFromKey = "continued_from"
 
 // continueKey is the idempotency key of the run that continues task id:
-// it is created once, and found (nextRunOf) before id has finished.
+// it is created once, and found (nextRunOf) before id has finished. A
+// Start may not take such a key (startOptions.check).
 func continueKey(id int64) string { return fmt.Sprintf("continue-of-%d", id) }
+
+// isContinueKey reports whether key is one continueKey makes, which a
+// Start's WithIdempotencyKey may not take.
+func isContinueKey(key string) bool {
+	n, ok := strings.CutPrefix(key, "continue-of-")
+	id, err := strconv.ParseInt(n, 10, 64)
+	return ok && err == nil && continueKey(id) == key
+}
 
 // nextRunOf is the run that continues the code-first task t as new, once
 // ContinueAsNew has created it (0: none yet), read through st (a

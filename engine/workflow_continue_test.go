@@ -330,3 +330,50 @@ func TestQueryOfARunThatContinuedNamesTheNext(t *testing.T) {
 		t.Errorf("Query of the last run = %d, %v; want 2", v, err)
 	}
 }
+
+// An idempotency key of ContinueAsNew's form (continue-of-<task id>) is
+// refused at Start, creating nothing: the task took the identity of that
+// task's next run, so Runs named it the next run of a run that never
+// continued, and that run's ContinueAsNew found it and went on there.
+// Keys that only look alike are keys as any other.
+func TestStartRefusesAContinueAsNewKey(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	must(t, engine.RegisterWorkflow(env.Engine, "t/cont", func(wctx *engine.WorkflowContext, in int) (int, error) {
+		if in >= 1 {
+			return in, nil
+		}
+		return 0, engine.ContinueAsNew(wctx, in+1)
+	}))
+	run, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/cont", 5)
+	must(t, err)
+	key := fmt.Sprintf("continue-of-%d", run.TaskID)
+	for _, start := range []func() error{
+		func() error {
+			_, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/cont", 0, engine.WithIdempotencyKey(key))
+			return err
+		},
+		func() error {
+			res, err := env.StartMany(ctx, []engine.StartRequest{{Workflow: "t/cont", Input: 0, Options: []engine.StartOption{engine.WithIdempotencyKey(key)}}})
+			if err == nil {
+				err = res[0].Err
+			}
+			return err
+		},
+	} {
+		if err := start(); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), key) {
+			t.Fatalf("a start keyed %q: %v; want store.ErrInvalid naming the key", key, err)
+		}
+	}
+	env.RunUntilDone(run.TaskID)
+	if r, err := env.Runs(ctx, run.TaskID); err != nil || r.ContinuedAs != 0 {
+		t.Fatalf("Runs of a run that never continued: %+v, %v; want no next run", r, err)
+	}
+	if page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{Limit: 10}); err != nil || len(page.Tasks) != 1 {
+		t.Fatalf("tasks after the refused starts: %v, %v; want the one run", page, err)
+	}
+	for _, ok := range []string{"continue-of-x", "continue-of-07", "continue-of-" + key} {
+		_, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/cont", 1, engine.WithIdempotencyKey(ok))
+		must(t, err)
+	}
+}
