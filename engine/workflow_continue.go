@@ -254,12 +254,13 @@ func (e *Engine) Runs(ctx context.Context, taskID int64) (RunLinks, error) {
 		return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 	}
 	r.Last = taskID
+	// The runs after the next are found by their identity alone (one row
+	// each, as nextRunOf finds a run's next): reading each whole, its
+	// steps and their results, made Runs of a long chain cost the sum of
+	// every run's history.
 	for next := r.ContinuedAs; next != 0; {
 		r.Last = next
-		if d, err = e.st.GetTask(ctx, next); err != nil {
-			return RunLinks{}, fmt.Errorf("reading the runs of task %d: reading task %d, which continues it: %w", taskID, next, err)
-		}
-		if next, err = e.nextRun(ctx, e.st, d); err != nil {
+		if next, err = nextRunOf(ctx, e.st, &store.Task{ID: next, Namespace: d.Task.Namespace, Name: d.Task.Name}); err != nil {
 			return RunLinks{}, fmt.Errorf("reading the runs of task %d: %w", taskID, err)
 		}
 	}
