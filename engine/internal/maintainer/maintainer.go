@@ -73,11 +73,15 @@ type Maintainer struct {
 	hooks    Hooks
 	batch    atomic.Int64 // the next purge batch's size on a single-writer store (0: not yet sized)
 	orphans  atomic.Int64 // the orphan a pass stopped after: the next starts past it (0: from the first)
+	// The bounds of a pass: OrphanBatch, OrphanPerPass and PurgePerPass
+	// (tests make them smaller, to test them on fewer rows).
+	orphanBatch, orphanPerPass, purgePerPass int
 }
 
 // New returns a maintainer.
 func New(cfg Config, st store.Store, clk clock.Clock, log *zap.Logger, in *inflight.Set, hooks Hooks) *Maintainer {
-	return &Maintainer{cfg: cfg, st: st, clk: clk, log: log, inflight: in, hooks: hooks}
+	return &Maintainer{cfg: cfg, st: st, clk: clk, log: log, inflight: in, hooks: hooks,
+		orphanBatch: OrphanBatch, orphanPerPass: OrphanPerPass, purgePerPass: PurgePerPass}
 }
 
 // Heartbeat extends leases (and calls Hooks.Beat) every third of the
@@ -244,8 +248,8 @@ func (m *Maintainer) CloseOrphans(ctx context.Context) int {
 	total, tried := 0, 0
 	start := m.orphans.Load()
 	after, wrapped := start, start == 0
-	for tried < OrphanPerPass && m.hooks.Orphans != nil && ctx.Err() == nil {
-		limit := min(OrphanBatch, OrphanPerPass-tried)
+	for tried < m.orphanPerPass && m.hooks.Orphans != nil && ctx.Err() == nil {
+		limit := min(m.orphanBatch, m.orphanPerPass-tried)
 		orphans, err := m.st.ListOrphans(ctx, &store.ListOrphansParams{After: after, Limit: limit})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -310,7 +314,7 @@ const (
 func (m *Maintainer) purge(ctx context.Context, before time.Time) int {
 	single := m.st.Capabilities().SingleWriter
 	total := 0
-	for total < PurgePerPass {
+	for total < m.purgePerPass {
 		if ctx.Err() != nil {
 			return total
 		}
@@ -318,7 +322,7 @@ func (m *Maintainer) purge(ctx context.Context, before time.Time) int {
 		if single {
 			size = m.purgeSize()
 		}
-		size = min(size, PurgePerPass-total)
+		size = min(size, m.purgePerPass-total)
 		began := time.Now()
 		n, err := m.st.DeleteFinished(ctx, &store.DeleteFinishedParams{Before: before, Now: m.clk.Now(), Limit: size})
 		if err != nil {

@@ -14,12 +14,13 @@ import (
 )
 
 // A pass tries at most OrphanPerPass children of ended parents, in
-// batches of at most OrphanBatch; the next pass goes on after them, and
-// past the end on from the first, up to where it started.
+// batches of at most OrphanBatch (a tenth of each here: small); the next
+// pass goes on after them, and past the end on from the first, up to where
+// it started.
 func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLite(t)
-	const orphans = OrphanPerPass + OrphanBatch/2
+	const orphans = testOrphanPerPass + testOrphanBatch/2
 	parent := cancelledParentWithChildren(t, s, orphans)
 	var batches []int
 	cancel := true
@@ -39,30 +40,31 @@ func TestCloseOrphansIsBoundedPerPass(t *testing.T) {
 			}
 			return len(os)
 		}})
+	small(m)
 
 	sum := func(bs []int) (n int) {
 		for _, b := range bs {
-			if b > OrphanBatch {
-				t.Fatalf("batches %v, want none over %d", bs, OrphanBatch)
+			if b > testOrphanBatch {
+				t.Fatalf("batches %v, want none over %d", bs, testOrphanBatch)
 			}
 			n += b
 		}
 		return n
 	}
 	cancel = false
-	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != OrphanPerPass {
-		t.Fatalf("a hook that cancels none: %d cancelled of %d tried (batches %v), want 0 of %d", n, sum(batches), batches, OrphanPerPass)
+	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != testOrphanPerPass {
+		t.Fatalf("a hook that cancels none: %d cancelled of %d tried (batches %v), want 0 of %d", n, sum(batches), batches, testOrphanPerPass)
 	}
 	batches = nil
-	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != OrphanPerPass {
-		t.Fatalf("the next pass, cancelling none: tried %d, want the %d after the first pass's and then %d from the first", sum(batches), orphans-OrphanPerPass, 2*OrphanPerPass-orphans)
+	if n := m.CloseOrphans(ctx); n != 0 || sum(batches) != testOrphanPerPass {
+		t.Fatalf("the next pass, cancelling none: tried %d, want the %d after the first pass's and then %d from the first", sum(batches), orphans-testOrphanPerPass, 2*testOrphanPerPass-orphans)
 	}
 	cancel, batches = true, nil
-	if n := m.CloseOrphans(ctx); n != OrphanPerPass || sum(batches) != OrphanPerPass {
-		t.Fatalf("the pass after cancelled %d of %d tried, want %d", n, sum(batches), OrphanPerPass)
+	if n := m.CloseOrphans(ctx); n != testOrphanPerPass || sum(batches) != testOrphanPerPass {
+		t.Fatalf("the pass after cancelled %d of %d tried, want %d", n, sum(batches), testOrphanPerPass)
 	}
-	if n := m.CloseOrphans(ctx); n != orphans-OrphanPerPass {
-		t.Fatalf("the pass after cancelled %d, want the %d left", n, orphans-OrphanPerPass)
+	if n := m.CloseOrphans(ctx); n != orphans-testOrphanPerPass {
+		t.Fatalf("the pass after cancelled %d, want the %d left", n, orphans-testOrphanPerPass)
 	}
 	if n := m.CloseOrphans(ctx); n != 0 {
 		t.Fatalf("a last pass cancelled %d, want 0", n)
@@ -103,7 +105,7 @@ func cancelledParentWithChildren(t *testing.T, s store.Store, n int) int64 {
 func TestCloseOrphansGoesPastAStuckChild(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLite(t)
-	const orphans = 2*OrphanBatch + OrphanBatch/2
+	const orphans = 2*testOrphanBatch + testOrphanBatch/2
 	parent := cancelledParentWithChildren(t, s, orphans)
 	stuck := int64(0) // the lowest id: read first every time
 	var tried []int64
@@ -128,6 +130,7 @@ func TestCloseOrphansGoesPastAStuckChild(t *testing.T) {
 			}
 			return n
 		}})
+	small(m)
 	if n := m.CloseOrphans(ctx); n != orphans-1 {
 		t.Fatalf("a pass with one child it cannot cancel cancelled %d, want the other %d", n, orphans-1)
 	}
@@ -145,7 +148,7 @@ func TestCloseOrphansGoesPastAStuckChild(t *testing.T) {
 func TestCloseOrphansWrapsWithinAPass(t *testing.T) {
 	ctx := context.Background()
 	s := openSQLite(t)
-	const orphans = OrphanPerPass + OrphanBatch/2
+	const orphans = testOrphanPerPass + testOrphanBatch/2
 	cancelledParentWithChildren(t, s, orphans)
 	cancel := false
 	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second}, s, clock.NewFake(epoch), zap.NewNop(), &inflight.Set{},
@@ -160,14 +163,27 @@ func TestCloseOrphansWrapsWithinAPass(t *testing.T) {
 			}
 			return len(os)
 		}})
-	if n := m.CloseOrphans(ctx); n != 0 { // stops at its bound, OrphanPerPass in
+	small(m)
+	if n := m.CloseOrphans(ctx); n != 0 { // stops at its bound
 		t.Fatalf("a hook that cancels none cancelled %d", n)
 	}
 	cancel = true
-	if n := m.CloseOrphans(ctx); n != OrphanPerPass {
-		t.Fatalf("the next pass cancelled %d, want %d: the %d past the last pass's end, then from the first", n, OrphanPerPass, orphans-OrphanPerPass)
+	if n := m.CloseOrphans(ctx); n != testOrphanPerPass {
+		t.Fatalf("the next pass cancelled %d, want %d: the %d past the last pass's end, then from the first", n, testOrphanPerPass, orphans-testOrphanPerPass)
 	}
-	if n := m.CloseOrphans(ctx); n != orphans-OrphanPerPass {
-		t.Fatalf("the pass after cancelled %d, want the %d left", n, orphans-OrphanPerPass)
+	if n := m.CloseOrphans(ctx); n != orphans-testOrphanPerPass {
+		t.Fatalf("the pass after cancelled %d, want the %d left", n, orphans-testOrphanPerPass)
 	}
+}
+
+// The bounds of the orphan tests' passes: the maintainer's, made smaller
+// (small), so that a test needs a tenth of the rows.
+const (
+	testOrphanBatch   = OrphanBatch / 10
+	testOrphanPerPass = OrphanPerPass / 10
+)
+
+// small makes m's passes as bounded as the tests' constants say.
+func small(m *Maintainer) {
+	m.orphanBatch, m.orphanPerPass, m.purgePerPass = testOrphanBatch, testOrphanPerPass, PurgePerPass/10
 }

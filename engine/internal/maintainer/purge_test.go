@@ -67,16 +67,18 @@ func openSQLite(tb testing.TB) *sqlite.Store {
 	return s
 }
 
-// A pass deletes at most PurgePerPass tasks; the next pass goes on.
+// A pass deletes at most PurgePerPass tasks; the next pass goes on (a
+// tenth of it here, so that it takes a tenth of the rows).
 func TestPurgeIsBoundedPerPass(t *testing.T) {
 	s := openSQLite(t)
-	perPass := PurgePerPass
+	perPass := PurgePerPass / 10
 	seedFinished(t, s, perPass+PurgeBatch/2)
 	// Batches of PurgeBatch at once (under -race the 5 ms target would
 	// make them small and the test long).
 	m := New(Config{Owner: "w", LeaseTTL: time.Minute, RescueInterval: time.Second, Retention: time.Hour, PurgeBatchTime: time.Hour},
 		s, clock.NewFake(epoch.Add(2*time.Hour)), zap.NewNop(), &inflight.Set{}, Hooks{})
 	m.batch.Store(PurgeBatch)
+	m.purgePerPass = perPass
 	before := epoch.Add(time.Hour)
 	if n := m.Purge(context.Background(), before); n != perPass {
 		t.Fatalf("first pass deleted %d, want %d", n, perPass)
