@@ -208,6 +208,16 @@ func TestLintRefusesEmptyEnvAndHandlersFile(t *testing.T) {
 	mustFail(t, `--handlers-file is empty (got ""): give a file of handler names, one per line, or leave --handlers-file out`, "lint", "--handlers-file", "", f)
 }
 
+// slowTemplate is a template whose step's retry base (10m) is over the
+// default config's retry max (5m).
+const slowTemplate = `namespace: shop
+name: slow
+steps:
+  - name: charge
+    handler: shop.charge
+    retry: {base: 10m}
+`
+
 // A step's retry base above the engine's Config.Retry.Max (with no max of
 // its own) is reported as engine.Register refuses it: every delay would
 // be capped at that max. Under the default config the max is 5m; with
@@ -215,13 +225,7 @@ func TestLintRefusesEmptyEnvAndHandlersFile(t *testing.T) {
 // config and passed what Register then refused.
 func TestLintWeighsRetryBaseAgainstTheEngineMax(t *testing.T) {
 	dir := t.TempDir()
-	f := writeFile(t, dir, "slow.yaml", `namespace: shop
-name: slow
-steps:
-  - name: charge
-    handler: shop.charge
-    retry: {base: 10m}
-`)
+	f := writeFile(t, dir, "slow.yaml", slowTemplate)
 	out, failed := lint(t, f)
 	want := f + `:6:13: steps[0].retry.base: step "charge": retry base 10m0s is above the engine's retry max 5m0s (Config.Retry.Max), which would cap every delay: set max too`
 	if !failed || !strings.Contains(out, want) {
@@ -245,13 +249,7 @@ steps:
 // configuration lint weighs the templates against.
 func TestLintReadsNoDatabase(t *testing.T) {
 	dir := t.TempDir()
-	f := writeFile(t, dir, "slow.yaml", `namespace: shop
-name: slow
-steps:
-  - name: charge
-    handler: shop.charge
-    retry: {base: 10m}
-`)
+	f := writeFile(t, dir, "slow.yaml", slowTemplate)
 	t.Setenv("TASKER_RETRY_MAX", "1h")
 	for _, db := range []string{"", "x.db ", "mysql://x", "host=db dbname=x"} {
 		t.Setenv("TASKER_DB", db)
@@ -273,13 +271,7 @@ steps:
 // against, and an unknown key is still refused.
 func TestLintIgnoresTheConfigDB(t *testing.T) {
 	dir := t.TempDir()
-	f := writeFile(t, dir, "slow.yaml", `namespace: shop
-name: slow
-steps:
-  - name: charge
-    handler: shop.charge
-    retry: {base: 10m}
-`)
+	f := writeFile(t, dir, "slow.yaml", slowTemplate)
 	for _, db := range []string{`db: ""`, `db:`, `db: [a]`, `db: {x: 1}`, `db: mysql://x`, `db: "x.db "`} {
 		c := writeFile(t, dir, "c.yaml", db+"\nretry: {max: 1h}\n")
 		if out, failed := lint(t, "--config", c, f); failed || out != "" {
