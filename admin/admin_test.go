@@ -1546,3 +1546,34 @@ func approvalWaiting(t *testing.T, v *env) *engine.WorkflowHandle[bool] {
 	}
 	return h
 }
+
+// TestMalformedQueryRefused: a query Go's parser cannot read in part (a ';'
+// between parameters, a '%' not followed by two hex digits) is answered
+// 400 naming the part, by the API and the dashboard alike, and a refused
+// POST changes nothing. url.Values dropped that part without a word, so
+// ?state=error;limit=5 listed every task, answered 200.
+func TestMalformedQueryRefused(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/api/tasks?state=error;limit=5", `query "state=error;limit=5": invalid semicolon separator in query`},
+		{"GET", "/api/tasks?state=%zz", `query "state=%zz": invalid URL escape "%zz"`},
+		{"GET", "/api/tasks?state=error&limit=%zz", `query "limit=%zz"`},
+		{"GET", "/api/counts?x;y", `query "x;y"`},
+		{"POST", fmt.Sprintf("/api/tasks/%d/cancel?force=true;x", id), `query "force=true;x"`},
+	} {
+		code, body := v.do(c.method, c.path, op, "")
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), c.want) {
+			t.Errorf("%s %s: %d %v, want 400 containing %q", c.method, c.path, code, body, c.want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancel left task %d %s", id, st)
+	}
+	for _, path := range []string{"/ui/tasks?state=error;limit=5", "/ui/tasks?state=%zz", "/ui/performance?since=%zz"} {
+		if code, page := v.page("GET", path, op, nil); code != http.StatusBadRequest || !strings.Contains(page, `query "`) {
+			t.Errorf("GET %s: %d, want 400 naming the part of the query", path, code)
+		}
+	}
+}

@@ -33,9 +33,11 @@
 //	POST /api/tokens/{id}/revoke                                                (admin)
 //
 // Errors are {"error":"…"} with 400 (bad parameter or body, named; also a
-// query parameter the route does not read, or one given twice, a GET with
-// a body, and a body field not spelt as above, "Force" for "force", or
-// given twice, or a body that is not UTF-8), 401 (no valid token, or two
+// query parameter the route does not read, or one given twice, a query
+// that is not name=value pairs joined by & (a ';' between them, a '%' not
+// followed by two hex digits), a GET with a body, and a body field not
+// spelt as above, "Force" for "force", or given twice, or a body that is
+// not UTF-8), 401 (no valid token, or two
 // Authorization headers), 403 (role too low, or a cross-origin POST), 404,
 // 405 (a method the endpoint does not take: Allow names the one it does),
 // 409 (the state machine refuses the move), 413 (body over
@@ -73,8 +75,9 @@
 // configure). Anonymous forms (AllowAnonymous, no token yet) are signed
 // with a key of the process, and one opened before a restart comes back
 // refused, as typed, to be sent again. A page given a query parameter it
-// does not read, or one twice (?stat=error), is answered 400 with a page
-// naming it, as the API would.
+// does not read, or one twice (?stat=error), or a query it cannot read
+// (?state=error;limit=5), is answered 400 with a page naming it, as the
+// API would.
 //
 // # Security
 //

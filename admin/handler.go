@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -191,10 +192,19 @@ func onlyParams(known []string, h func(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
-// checkParams reports (errBadRequest) the first query parameter of r, in
-// name order, that is not one of known or is given more than once. The
+// checkParams reports (errBadRequest) a part of r's query that is not a
+// parameter (see below), else the first query parameter of r, in name
+// order, that is not one of known or is given more than once. The
 // API (onlyParams) and the dashboard's pages (ui) both call it.
 func checkParams(r *http.Request, known []string) error {
+	// r.URL.Query drops a part it cannot read (a ';' between parameters,
+	// a '%' without two hex digits) and says nothing: ?state=error;limit=5
+	// listed every task, and a POST's ?force=true;x was not refused.
+	for part := range strings.SplitSeq(r.URL.RawQuery, "&") {
+		if _, err := url.ParseQuery(part); err != nil {
+			return badRequest("query %q: %v (join parameters with &, and write %% as %%25)", part, err)
+		}
+	}
 	q := r.URL.Query()
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		switch {
