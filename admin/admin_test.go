@@ -1,12 +1,14 @@
 package admin_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -1045,6 +1047,43 @@ func TestNewServerRefusesNilHandler(t *testing.T) {
 	srv := admin.NewServer("127.0.0.1:0", h)
 	if srv.Handler == nil || srv.ReadHeaderTimeout == 0 || srv.MaxHeaderBytes == 0 {
 		t.Fatalf("NewServer with a handler: Handler %v, ReadHeaderTimeout %v, MaxHeaderBytes %d; want the handler and limits set", srv.Handler, srv.ReadHeaderTimeout, srv.MaxHeaderBytes)
+	}
+}
+
+// TestNewServerWithoutAnAddress: a server NewServer made for "" refuses
+// to listen by its address, saying why, where an http.Server with no Addr
+// listens on port 80 of every interface (":http"), anonymous requests
+// included when the Config allows them; given a listener of the caller's,
+// it serves as any other.
+func TestNewServerWithoutAnAddress(t *testing.T) {
+	for _, listen := range []func(*http.Server) error{(*http.Server).ListenAndServe, func(s *http.Server) error { return s.ListenAndServeTLS("cert.pem", "key.pem") }} {
+		srv := admin.NewServer("", http.NotFoundHandler())
+		done := make(chan error, 1)
+		go func() { done <- listen(srv) }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "admin.NewServer was given no address") {
+				t.Errorf("listening by the address of NewServer(\"\", h): %v; want an error saying it was given none", err)
+			}
+		case <-time.After(10 * time.Second):
+			_ = srv.Close()
+			t.Fatalf("NewServer(\"\", h) listens on %q (every interface)", cmp.Or(srv.Addr, ":http"))
+		}
+	}
+	srv := admin.NewServer("", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	res, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTeapot {
+		t.Fatalf("NewServer(\"\", h) serving a listener of its own: %d, want h's 418", res.StatusCode)
 	}
 }
 

@@ -101,8 +101,9 @@
 // browser's Sec-Fetch-Site, else Origin against Host), so a page the
 // operator visits cannot act through their browser. Bodies are bounded
 // (64 KiB by default); NewServer adds header-size and read, write and idle
-// limits for a listener of its own, and panics on a nil handler rather
-// than serve http.DefaultServeMux.
+// limits for a listener of its own, panics on a nil handler rather than
+// serve http.DefaultServeMux, and given no address makes a server whose
+// ListenAndServe says so rather than listen on port 80 of every interface.
 //
 // # Metrics
 //

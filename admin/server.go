@@ -11,7 +11,13 @@ import (
 
 // NewServer returns an http.Server for h on addr with the limits the admin
 // API needs when it has a listener of its own: header size, read, write
-// and idle timeouts. Check the address with CheckListen first.
+// and idle timeouts. Check the address with CheckListen first: NewServer
+// has no database to count the tokens an address beyond loopback needs.
+//
+// An empty addr is no address: the server's ListenAndServe (and
+// ListenAndServeTLS) returns an error saying so, where an http.Server
+// without one listens on port 80 of every interface. Serve, given a
+// listener of the caller's, serves as usual.
 //
 // NewServer panics if h is nil, as http.Handle does: an http.Server with
 // a nil Handler serves http.DefaultServeMux, and whatever registered
@@ -20,6 +26,12 @@ import (
 func NewServer(addr string, h http.Handler) *http.Server {
 	if h == nil {
 		panic("admin.NewServer: handler h is nil (an http.Server would serve http.DefaultServeMux); pass the handler admin.Handler returns")
+	}
+	if addr == "" {
+		// http.Server has no hook before it listens: an Addr that is not
+		// host:port (no colon, so nothing is looked up) makes net.Listen
+		// refuse it, with this text in its error.
+		addr = noAddress
 	}
 	return &http.Server{
 		Addr:              addr,
@@ -31,6 +43,9 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		MaxHeaderBytes:    16 << 10,
 	}
 }
+
+// noAddress is the Addr of a server NewServer was given none.
+const noAddress = "admin.NewServer was given no address, and an http.Server without one listens on port 80 of every interface; pass NewServer host and port"
 
 // ErrInsecureListen: an address other than loopback with no token to
 // guard it.
