@@ -229,6 +229,12 @@ type ExecutionConfig struct {
 	// the child's outcome when it resumes) and a parent until its children
 	// have (or were cancelled with it). Default DefaultRetention (7
 	// days); KeepForever deletes nothing.
+	// Deleted, a task's outcome is gone: a Wait or Result that reads it
+	// later (another process, a handle of GetWorkflow) is
+	// store.ErrNotFound, saying so; only a handle of a Start in this
+	// process that saw the task finish keeps it. Keep finished tasks
+	// longer than their readers take to read them: no floor guards a
+	// retention of seconds, which a caller reading at once may want.
 	// The maintenance leader deletes in small batches, a bounded number
 	// per pass, so claims never wait long behind it.
 	Retention time.Duration

@@ -803,7 +803,9 @@ func (o *Outcome) Decode(step string, v any) error {
 // after that reads nothing (an operator's forced cancel of a completed
 // task, made later, is not seen through it). A read that fails for a
 // transient reason (store.ErrRetryable: a dropped connection, a server
-// restarting) is made again until ctx ends.
+// restarting) is made again until ctx ends. A task deleted by its
+// retention (ExecutionConfig.Retention) before the Wait read it is
+// store.ErrNotFound.
 func (h *TaskHandle) Wait(ctx context.Context) (*Outcome, error) {
 	return h.e.wait(ctx, h.TaskID, h.identity, h.kept)
 }
@@ -855,6 +857,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 		defer e.far.Hold()()
 	}
 	failed := 0 // reads in a row that met a transient error
+	seen := false
 	for {
 		ch := e.waiters.Add(taskID)
 		d := given // shared with the task's other waiters: read only
@@ -862,6 +865,16 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 			var err error
 			if d, err = e.outcome(ctx, taskID); err != nil {
 				e.waiters.Drop(taskID, ch)
+				// A finished task is deleted once its retention passes,
+				// whoever has not read it yet: "not found" alone read as
+				// an id never used.
+				if errors.Is(err, store.ErrNotFound) {
+					why := "no task has this id: none was started with it, or it finished and was deleted once its retention passed (ExecutionConfig.Retention, or its workflow's)"
+					if seen {
+						why = "the task was deleted while this Wait waited: it finished, and its retention (ExecutionConfig.Retention, or its workflow's) passed before the Wait read it"
+					}
+					return nil, fmt.Errorf("waiting for task %d: %w (%s)", taskID, err, why)
+				}
 				if !errors.Is(err, store.ErrRetryable) || ctx.Err() != nil {
 					return nil, fmt.Errorf("waiting for task %d: %w", taskID, err)
 				}
@@ -878,7 +891,7 @@ func (e *Engine) wait(ctx context.Context, taskID int64, identity string, kept *
 				}
 				continue
 			}
-			failed = 0
+			failed, seen = 0, true
 		}
 		if identity != "" && d.IdentityKey != identity && d.IdentityKey != retiredIdentity(taskID, identity) {
 			e.waiters.Drop(taskID, ch)
