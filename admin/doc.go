@@ -42,7 +42,7 @@
 // 405 (a method the endpoint does not take: Allow names the one it does),
 // 409 (the state machine refuses the move), 413 (body over
 // Config.MaxBodyBytes; nothing is done) or 503 (the database cannot be
-// reached).
+// reached, or failed for a transient reason: try again).
 //
 // # Dashboard
 //

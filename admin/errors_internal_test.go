@@ -1,6 +1,9 @@
 package admin
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +62,17 @@ func TestMetaText(t *testing.T) {
 		if got := metaText(store.JSON(c.doc)); got != c.want {
 			t.Errorf("metaText(%s) = %q, want %q", c.doc, got, c.want)
 		}
+	}
+}
+
+// A transient database failure met after the token was checked (a
+// dropped connection, a server restarting, a serialization failure) is
+// 503, as the package doc says of a database that cannot be reached and
+// as the token's check answers it: it was 500, which a client reads as
+// the server's fault, not one to try again.
+func TestStatusOfATransientDatabaseError(t *testing.T) {
+	err := fmt.Errorf("listing tasks: %w: %w", store.ErrRetryable, errors.New("connection reset by peer"))
+	if got := status(err); got != http.StatusServiceUnavailable {
+		t.Fatalf("status(%v) = %d, want 503", err, got)
 	}
 }

@@ -290,6 +290,10 @@ func status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrIllegalTransition), errors.Is(err, store.ErrConflict), errors.Is(err, engine.ErrRefused), errors.Is(err, engine.ErrEventRefused):
 		return http.StatusConflict
+	case errors.Is(err, store.ErrRetryable):
+		// The database dropped the connection or is restarting after
+		// the token was checked: try again, as the token's check says.
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
