@@ -1616,3 +1616,21 @@ func TestMalformedQueryRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeWithAPlusSaysToEscapeIt: an offset written with '+' in the query
+// (?since=2030-01-01T10:00:00+02:00, as curl sends it) arrives as a space;
+// the refusal says so, where it quoted a time the client never wrote.
+func TestTimeWithAPlusSaysToEscapeIt(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	for _, p := range []string{"since", "until"} {
+		code, body := v.do("GET", "/api/tasks?"+p+"=2030-01-01T10:00:00+02:00", vw, "")
+		want := p + ` "2030-01-01T10:00:00 02:00": want an RFC 3339 time (a + in a query is read as a space: write it %2B`
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), want) {
+			t.Errorf("%s with an unescaped +: %d %v, want 400 containing %q", p, code, body, want)
+		}
+	}
+	if code, body := v.do("GET", "/api/tasks?since=2030-01-01T10:00:00%2B02:00", vw, ""); code != http.StatusOK {
+		t.Fatalf("since with %%2B: %d %v, want 200", code, body)
+	}
+}

@@ -463,7 +463,13 @@ func listParams(q url.Values) (*store.ListTasksParams, error) {
 	}{{"since", &p.CreatedAfter}, {"until", &p.CreatedBefore}} {
 		if v := q.Get(f.key); q.Has(f.key) {
 			if *f.to, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				return nil, badRequest("%s %q: want an RFC 3339 time", f.key, v)
+				// A '+' in a query is a space: ?since=…T10:00:00+02:00
+				// read "…T10:00:00 02:00", which the client never sent.
+				hint := ""
+				if strings.Contains(v, " ") {
+					hint = " (a + in a query is read as a space: write it %2B, or give the time in UTC with Z)"
+				}
+				return nil, badRequest("%s %q: want an RFC 3339 time%s", f.key, v, hint)
 			}
 		}
 	}
