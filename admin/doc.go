@@ -24,7 +24,8 @@
 //	POST /api/tasks/{id}/cancel         {"reason":"…","force":false}            (operator)
 //	POST /api/tasks/{id}/retry                                                  (operator)
 //	POST /api/tasks/{id}/steps/{step}/resolve  {"results":…}                    (operator)
-//	                                    engine.Resolve; step "workflow" (engine.DriverStep) of a code-first workflow
+//	                                    engine.Resolve (results left out, or no body: null); step "workflow"
+//	                                    (engine.DriverStep) of a code-first workflow
 //	                                    in error closes it, with results as its return value
 //	POST /api/tasks/{id}/events         {"name":"…","key":"…","payload":…}       (operator)
 //	                                    answers "duplicate":true when the key was sent before (nothing changed);
