@@ -1634,3 +1634,28 @@ func TestTimeWithAPlusSaysToEscapeIt(t *testing.T) {
 		t.Fatalf("since with %%2B: %d %v, want 200", code, body)
 	}
 }
+
+// TestFormBodySaysItIsNotJSON: a body sent as a form (reason=x&force=true,
+// Content-Type application/x-www-form-urlencoded or multipart/form-data)
+// is refused naming its Content-Type, and changes nothing; the refusal
+// read "invalid character 'r' looking for beginning of value". JSON sent
+// with curl -d's form type stays taken (its text is the API's).
+func TestFormBodySaysItIsNotJSON(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	path := fmt.Sprintf("/api/tasks/%d/cancel", id)
+	for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		code, out := v.do("POST", path, op, "reason=x&force=true", "Content-Type", ct)
+		want := fmt.Sprintf("the body is sent as a form (Content-Type: %s): send it as JSON, an object with the fields reason, force", ct)
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), want) {
+			t.Errorf("POST %s as %s: %d %v, want 400 containing %q", path, ct, code, out, want)
+		}
+	}
+	if st := v.state(id); st != store.TaskPending {
+		t.Fatalf("the refused cancels left task %d %s", id, st)
+	}
+	if code, out := v.do("POST", path, op, `{"reason":"x"}`, "Content-Type", "application/x-www-form-urlencoded"); code != http.StatusOK || v.state(id) != store.TaskCancelled {
+		t.Fatalf("JSON sent as curl -d sends it: %d %v, task %s; want it cancelled", code, out, v.state(id))
+	}
+}

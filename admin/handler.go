@@ -318,6 +318,16 @@ func decode(r *http.Request, v any) error {
 	case errors.As(err, &tooBig):
 		return err
 	case err != nil:
+		// A form's fields (reason=x&force=true) read "invalid character
+		// 'r'": say what was sent. JSON sent with a form's type (curl -d)
+		// is taken, its text being the API's.
+		if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data") {
+			want := "send no body: the route takes none"
+			if names := jsonNames(v); len(names) > 0 {
+				want = "send it as JSON, an object with the fields " + strings.Join(names, ", ")
+			}
+			return badRequest("the body is sent as a form (Content-Type: %s): %s", ct, want)
+		}
 		return badRequest("the body is not the JSON expected: %v", err)
 	}
 	end := dec.InputOffset()
