@@ -803,9 +803,9 @@ func (o *Outcome) Decode(step string, v any) error {
 // after that reads nothing (an operator's forced cancel of a completed
 // task, made later, is not seen through it). A read that fails for a
 // transient reason (store.ErrRetryable: a dropped connection, a server
-// restarting) is made again until ctx ends. A task deleted by its
-// retention (ExecutionConfig.Retention) before the Wait read it is
-// store.ErrNotFound.
+// restarting) is made again until ctx ends. A task its retention
+// (ExecutionConfig.Retention) deleted before the Wait read it, and that
+// the handle did not keep, is store.ErrNotFound, saying so.
 func (h *TaskHandle) Wait(ctx context.Context) (*Outcome, error) {
 	return h.e.wait(ctx, h.TaskID, h.identity, h.kept)
 }
