@@ -136,6 +136,7 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 	r, assessed := e.pool()
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
 		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, RetryAfter: f.requested}
+	facts.OwnTimeout = errors.Is(err, errAttemptTimeout)
 	if errors.Is(err, ErrPayloadTooLarge) {
 		// Any refusal for size (an event's payload a handler sent, say)
 		// is spoken of as an oversized result is (payload_too_large).

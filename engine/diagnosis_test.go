@@ -172,19 +172,21 @@ func TestDiagnosisOfAStepThatRunsOnce(t *testing.T) {
 }
 
 // A durable step's timeout suggestion names its option, WithStepTimeout:
-// it named a Timeout field only templates have.
+// it named a Timeout field only templates have. (The step runs out of its
+// own time: a call's deadline is not the step's, see
+// TestDiagnosisOfACallTimeoutIsNotTheStepsTimeout.)
 func TestDiagnosisOfADurableStepTimeoutNamesItsOption(t *testing.T) {
 	env := testkit.NewEngine(t, nil)
 	must(t, engine.RegisterWorkflow(env.Engine, "d/slow", func(wctx *engine.WorkflowContext, in int) (int, error) {
-		return engine.Step(wctx, "call", func(context.Context) (int, error) { return 0, context.DeadlineExceeded },
-			engine.WithStepTimeout(time.Minute), engine.WithStepNoRetry())
+		return engine.Step(wctx, "call", func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() },
+			engine.WithStepTimeout(50*time.Millisecond), engine.WithStepNoRetry())
 	}))
 	w, err := engine.StartWorkflow[int, int](context.Background(), env.Engine, "d/slow", 1)
 	must(t, err)
 	env.RunUntilDone(w.TaskID)
 	d := lastFailure(t, env, w.TaskID).Diagnosis
 	if d == nil || !slices.Contains(d.Rules, "timeout") ||
-		!slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.HasPrefix(s, "raise the step's WithStepTimeout from 1m0s") }) {
+		!slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.HasPrefix(s, "raise the step's WithStepTimeout from 50ms") }) {
 		t.Fatalf("diagnosis %+v, want the timeout rule naming WithStepTimeout", d)
 	}
 }
@@ -345,5 +347,50 @@ func TestDiagnosisClassIsTheBackoffsErrorClass(t *testing.T) {
 		if s.Diagnosis.Class != s.Backoff.ErrorClass || s.Diagnosis.Class != want {
 			t.Errorf("%s: Diagnosis.Class %q, BackoffDecision.ErrorClass %q; want both %q", name, s.Diagnosis.Class, s.Backoff.ErrorClass, want)
 		}
+	}
+}
+
+// An error that says a call timed out ("payment gateway timed out", a
+// client's deadline) while the step's own Timeout had not passed is not
+// diagnosed as the attempt running out of its time: the demo's first
+// failure read "the attempt ran out of time (its timeout is 30s)" and
+// "raise the step's Timeout from 30s" for an attempt of a few
+// milliseconds. An attempt that did run out of its own time, on its last
+// attempt too (recorded as retries_exhausted), still is.
+func TestDiagnosisOfACallTimeoutIsNotTheStepsTimeout(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("gateway", func(*engine.StepContext) (any, error) {
+		return nil, errors.New("charging: payment gateway timed out")
+	}))
+	must(t, env.HandleFunc("slow", func(sc *engine.StepContext) (any, error) {
+		<-sc.Done() // the attempt's own deadline
+		return nil, sc.Err()
+	}))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "call", Steps: []engine.StepTemplate{{Name: "s", Handler: "gateway",
+		Timeout: 5 * time.Second, RetryLimit: 1}}}))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "slow", Steps: []engine.StepTemplate{{Name: "s", Handler: "slow",
+		Timeout: 50 * time.Millisecond, RetryLimit: 1}}}))
+	ctx := context.Background()
+
+	h, err := env.Start(ctx, "t/call", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	d := lastFailure(t, env, h.TaskID).Diagnosis
+	if d == nil || !slices.Contains(d.Rules, "timeout") {
+		t.Fatalf("diagnosis %+v, want the timeout rule", d)
+	}
+	for _, s := range append(slices.Clone(d.Insights), d.Suggestions...) {
+		if strings.Contains(s, "ran out of time") || strings.Contains(s, "raise the step's Timeout") {
+			t.Errorf("a call's timeout is diagnosed as the step's own: %q", s)
+		}
+	}
+
+	h, err = env.Start(ctx, "t/slow", nil)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	d = lastFailure(t, env, h.TaskID).Diagnosis
+	if d == nil || !slices.ContainsFunc(d.Insights, func(s string) bool { return strings.Contains(s, "ran out of time (its timeout is 50ms)") }) ||
+		!slices.ContainsFunc(d.Suggestions, func(s string) bool { return strings.Contains(s, "raise the step's Timeout from 50ms") }) {
+		t.Errorf("the step's own timeout on its last attempt: diagnosis %+v", d)
 	}
 }

@@ -31,8 +31,14 @@ type Facts struct {
 	// Once: the step makes one attempt whatever its Limit (NotRetryable,
 	// or a durable step's WithStepNoRetry); Durable: a code-first
 	// workflow's durable step (its options are StepOptions).
-	Once, Durable   bool
-	Timeout         time.Duration // the attempt's timeout (0: none)
+	Once, Durable bool
+	Timeout       time.Duration // the attempt's timeout (0: none)
+	// OwnTimeout: the attempt ran out of its own time (Timeout). Kind
+	// says so too ("timeout") but for the last attempt, recorded as
+	// retries_exhausted; an error of the timeout class without it is a
+	// call's timeout (a client's deadline, "gateway timed out"), which
+	// raising Timeout does not help.
+	OwnTimeout      bool
 	DependentSystem string
 	// PoolUtilisation is the connection pool's use when the attempt failed.
 	PoolUtilisation float64
@@ -113,8 +119,12 @@ func Builtin() []Rule {
 				if f.Kind == "workflow_timeout" { // (its message reads "timed out" too)
 					return "the task's deadline (WithWorkflowTimeout) passed: no attempt starts after it, and a retry due after it fails the step"
 				}
-				if f.Timeout > 0 {
+				own := f.OwnTimeout || f.Kind == "timeout"
+				switch {
+				case own && f.Timeout > 0:
 					return fmt.Sprintf("the attempt ran out of time (its timeout is %s): the system it waits on is slow or overloaded", f.Timeout)
+				case !own && f.Timeout > 0:
+					return fmt.Sprintf("a deadline passed while the attempt waited, a call's, not the step's (its timeout, %s, had not): the system it waits on is slow or overloaded", f.Timeout)
 				}
 				return "a deadline passed while the attempt waited: the system it waits on is slow or overloaded"
 			},
@@ -129,6 +139,9 @@ func Builtin() []Rule {
 				option := "Timeout"
 				if f.Durable {
 					option = "WithStepTimeout"
+				}
+				if f.Timeout > 0 && !f.OwnTimeout && f.Kind != "timeout" {
+					return withSystem(f, fmt.Sprintf("raise the timeout of the call that timed out (its client's or its context's), not the step's %s: the attempt ended before its %s", option, f.Timeout))
 				}
 				s := fmt.Sprintf("raise the step's %s (30–60 s suits calls to external APIs)", option)
 				if f.Timeout > 0 {
