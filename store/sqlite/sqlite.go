@@ -59,6 +59,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -171,15 +172,35 @@ func (o *Options) withDefaults() (Options, error) {
 // file's path and builds the URI itself, so a query after a '?' (or a
 // fragment after a '#', or a "file:" scheme) would be mixed into its own,
 // dropping settings silently (x.db?mode=ro opened read-write).
+//
+// A URL is refused too, naming what to give instead: `tasker --db` takes
+// sqlite://PATH (and postgres:// URLs), and either copied here read as a
+// path under a directory "sqlite:" that does not exist. So is a path with
+// spaces around it, as --db refuses it: it named another file than meant.
 func checkPath(path string) error {
 	if path == Memory {
 		return nil
+	}
+	if strings.TrimSpace(path) != path {
+		return fmt.Errorf("opening sqlite: %q has spaces around it: write %q", path, strings.TrimSpace(path))
+	}
+	if scheme, rest, ok := strings.Cut(path, "://"); ok && urlScheme.MatchString(scheme) {
+		switch strings.ToLower(scheme) {
+		case "sqlite":
+			return fmt.Errorf("opening sqlite: %q is a URL, not a file's path: give the path alone (%q)", path, rest)
+		case "postgres", "postgresql":
+			return fmt.Errorf("opening sqlite: %q is a URL, not a file's path: open PostgreSQL with postgres.Open", path)
+		}
+		return fmt.Errorf("opening sqlite: %q is a URL, not a file's path", path)
 	}
 	if strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return fmt.Errorf("opening sqlite: %q is a URI, not a file's path: give the path alone and set the rest with sqlite.Options (ReadOnly, Synchronous, BusyTimeout, ReadConns)", path)
 	}
 	return nil
 }
+
+// urlScheme is a URL's scheme (RFC 3986).
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 // fileURI is the URI of the file at path (a '%' in it escaped: SQLite
 // decodes the path of a URI).
@@ -218,7 +239,9 @@ type Store struct {
 // path that is a directory), switches it to WAL and applies the embedded
 // migrations (a new database gets their result, schema.sql, in one script,
 // and records each as applied). Path Memory opens a private in-memory
-// database. With
+// database. Path is a file's path: a URI (file:…, a ?query), a URL
+// (sqlite://PATH, which the CLI's --db takes, or postgres://…) and a path
+// with spaces around it are refused, naming what to give. With
 // Options.ReadOnly it does none of that: see there.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()

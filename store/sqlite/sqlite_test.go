@@ -59,6 +59,38 @@ func TestConformanceMemory(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) store.Store { return open(t, sqlite.Memory) })
 }
 
+// A URL is refused, naming what to give instead, and creates nothing:
+// `tasker --db` takes sqlite://PATH, and that copied into Open failed with
+// "directory sqlite: does not exist" (a postgres:// URL the same way). A
+// path with spaces around it is refused too, as --db and TASKER_DB refuse
+// it: Open created a second database named " x.db" beside x.db.
+func TestOpenRefusesAURLOrAPaddedPath(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, c := range []struct{ path, want string }{
+		{"sqlite://x.db", `"sqlite://x.db" is a URL, not a file's path: give the path alone ("x.db")`},
+		{"sqlite://" + filepath.Join(dir, "x.db"), fmt.Sprintf("give the path alone (%q)", filepath.Join(dir, "x.db"))},
+		{"postgres://u:p@db/app", `"postgres://u:p@db/app" is a URL, not a file's path: open PostgreSQL with postgres.Open`},
+		{" x.db", `" x.db" has spaces around it: write "x.db"`},
+		{"x.db\n", `"x.db\n" has spaces around it: write "x.db"`},
+	} {
+		for _, ro := range []bool{false, true} {
+			s, err := sqlite.Open(ctx, c.path, &sqlite.Options{ReadOnly: ro})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q, ReadOnly %v) accepted it", c.path, ro)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open(%q, ReadOnly %v): %v; want it to say %s", c.path, ro, err, c.want)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("refused opens left %d files in %s", len(entries), dir)
+	}
+}
+
 // A path that reads as an SQLite URI is refused, naming it, and creates
 // nothing: its query would have been mixed into the store's own (x.db?mode=ro
 // opened read-write). A '%' in a file's name is the file's.
