@@ -40,6 +40,14 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		// Past the largest pool it was refused as Options.MaxConns, unset.
 		{dsn + "&pool_max_conns=2000000", postgres.Options{}, "postgres dsn: pool_max_conns=2000000 is not a pool size (a whole number from 1 to 1048576)"},
 		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
+		// The CLI's ?schema=NAME (README: --db 'postgres://…?schema=shop')
+		// copied into Open reached the server as a parameter, which
+		// refused every connection: `FATAL: unrecognized configuration
+		// parameter "schema"`.
+		{dsn + "&schema=shop", postgres.Options{}, `postgres dsn: schema=shop is the tasker CLI's --db parameter, not PostgreSQL's: set Options.Schema to "shop"`},
+		{dsn + "&schema=shop", postgres.Options{Schema: "shop"}, `schema=shop is the tasker CLI's --db parameter`},
+		// An SQLite path or URL was "failed to parse as keyword/value".
+		{"sqlite://x.db", postgres.Options{}, `postgres dsn "sqlite://x.db" is an SQLite URL: open it with sqlite.Open("x.db")`},
 		// pgxpool takes a period of 0 or less and its health check's
 		// ticker panicked (the CLI's migrate crashed with a stack); a
 		// negative lifetime, idle time, jitter or ping timeout and a

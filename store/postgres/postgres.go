@@ -162,18 +162,27 @@ const maxConns = pgdsn.MaxConns
 // set, and is refused beside another one (the pool is MaxConns, which also
 // bounds the store's callers); the pool parameters no pool can use
 // (pgdsn.CheckPool) and a search_path beside Options.Schema (the schema
-// becomes every connection's search_path) are refused. A dsn that does
-// not parse is left to pgxpool to report.
+// becomes every connection's search_path) are refused, and so are the
+// CLI's ?schema=NAME (no server parameter: Options.Schema is) and an
+// sqlite:// URL. A dsn that does not parse is left to pgxpool to report.
 func fromDSN(dsn string, opts *Options) (*Options, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	if path, ok := strings.CutPrefix(dsn, "sqlite://"); ok {
+		return nil, fmt.Errorf("postgres dsn %q is an SQLite URL: open it with sqlite.Open(%q)", dsn, path)
 	}
 	pc, err := pgconn.ParseConfig(dsn)
 	if err != nil {
 		return &o, nil
 	}
 	p := pc.RuntimeParams
+	// The CLI's ?schema=NAME reached the server as a parameter, which
+	// refused every connection ("unrecognized configuration parameter").
+	if v, ok := p["schema"]; ok {
+		return nil, fmt.Errorf("postgres dsn: schema=%s is the tasker CLI's --db parameter, not PostgreSQL's: set Options.Schema to %q", v, v)
+	}
 	if err := pgdsn.CheckPool(p, cmp.Or(o.MaxConns, DefaultMaxConns)); err != nil {
 		return nil, fmt.Errorf("postgres dsn: %w", err)
 	}
