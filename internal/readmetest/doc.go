@@ -9,6 +9,10 @@
 // the snippet and, when the Example has an "// Output:" comment, runs it
 // and checks what it prints. A marker ending in "compile-only" (for
 // snippets that need a server) is required exactly when the Example has no
-// output to check. The test lives in readme_test.go; this package has no
+// output to check. The prose is held to less: every name it qualifies
+// with one of the module's packages (engine.Retryable, store.ErrInvalid)
+// must be exported there (idents_test.go). The README's CLI table is
+// checked against the commands in cmd/tasker (readme_test.go there). The
+// tests live in readme_test.go and idents_test.go; this package has no
 // other code.
 package readmetest
