@@ -16,7 +16,7 @@
 //	                                    inputs, results and errors over 4 KiB replaced by {"truncated":true,"bytes":N,"preview":…}
 //	GET  /api/tasks/{id}/history        task and step transitions, in write order (id 0: a move
 //	                                    its rows imply and the store does not keep: store.History)
-//	GET  /api/tasks/{id}/explain        engine.Explain: why the task is where it is
+//	GET  /api/tasks/{id}/explain        Engine.Explain: why the task is where it is
 //	GET  /api/counts                    tasks and steps by state; ready steps per queue with the oldest due time
 //	GET  /api/workers                   the worker registry
 //	GET  /api/workflows                 templates and handlers registered in this process
@@ -24,7 +24,7 @@
 //	POST /api/tasks/{id}/cancel         {"reason":"…","force":false}            (operator)
 //	POST /api/tasks/{id}/retry                                                  (operator)
 //	POST /api/tasks/{id}/steps/{step}/resolve  {"results":…}                    (operator)
-//	                                    engine.Resolve (results left out, or no body: null); step "workflow"
+//	                                    Engine.Resolve (results left out, or no body: null); step "workflow"
 //	                                    (engine.DriverStep) of a code-first workflow
 //	                                    in error closes it, with results as its return value
 //	POST /api/tasks/{id}/events         {"name":"…","key":"…","payload":…}       (operator)
@@ -50,7 +50,7 @@
 // The same handler serves a dashboard at / (redirecting to ui/): an
 // overview (tasks and steps by state, bar charts of tasks completed and
 // failed per interval of the last hour, day or week — SVG drawn on the
-// server from the task transitions, store.TaskActivity —, ready steps per
+// server from the task transitions, Store.TaskActivity —, ready steps per
 // queue and how long the oldest waited, live workers, the latest failures:
 // the tasks in error, the last failed first), the task list with filters,
 // a task's page (its DAG drawn as SVG in layers with states coloured — a

@@ -32,7 +32,7 @@
 // chose, so histories recorded by older code keep the old path and new runs
 // take the new one. Before a deploy, replay recorded histories against the
 // new code: Replay (a task in the database) or ReplayHistory (a
-// WorkflowHistory saved as JSON, as testkit.SaveHistory and
+// WorkflowHistory saved as JSON, as testkit's Env.SaveHistory and
 // testkit.ReplayFile do in CI) report a *NonDeterminismError or a
 // *VersionError without executing anything.
 //
