@@ -124,7 +124,7 @@ func Builtin() []Rule {
 				case own && f.Timeout > 0:
 					return fmt.Sprintf("the attempt ran out of time (its timeout is %s): the system it waits on is slow or overloaded", f.Timeout)
 				case !own && f.Timeout > 0:
-					return fmt.Sprintf("a deadline passed while the attempt waited, a call's, not the step's (its timeout, %s, had not): the system it waits on is slow or overloaded", f.Timeout)
+					return fmt.Sprintf("a call timed out before the step's own timeout (%s) passed: the system it waits on is slow or overloaded", f.Timeout)
 				}
 				return "a deadline passed while the attempt waited: the system it waits on is slow or overloaded"
 			},
@@ -141,7 +141,7 @@ func Builtin() []Rule {
 					option = "WithStepTimeout"
 				}
 				if f.Timeout > 0 && !f.OwnTimeout && f.Kind != "timeout" {
-					return withSystem(f, fmt.Sprintf("raise the timeout of the call that timed out (its client's or its context's), not the step's %s: the attempt ended before its %s", option, f.Timeout))
+					return withSystem(f, fmt.Sprintf("if the system is only slow, raise the timeout of the call that timed out (its client's or its context's): the step's %s (%s) did not end the attempt", option, f.Timeout))
 				}
 				s := fmt.Sprintf("raise the step's %s (30–60 s suits calls to external APIs)", option)
 				if f.Timeout > 0 {

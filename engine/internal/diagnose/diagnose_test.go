@@ -30,7 +30,7 @@ func TestBuiltinRules(t *testing.T) {
 		{"timeout with a timeout set", func() Facts { f := facts(errors.New("x")); f.Kind, f.Timeout = "timeout", 5*time.Second; return f }(),
 			[]string{"timeout"}, "its timeout is 5s", "raise the step's Timeout from 5s"},
 		{"a call's timeout, the step's not passed", func() Facts { f := facts(errors.New("gateway timed out")); f.Timeout = 30 * time.Second; return f }(),
-			[]string{"timeout"}, "a call's, not the step's", "raise the timeout of the call that timed out"},
+			[]string{"timeout"}, "a call timed out before the step's own timeout (30s) passed", "raise the timeout of the call that timed out"},
 		{"own timeout on the last attempt", func() Facts {
 			f := facts(errors.New("step s timed out after 5s: attempt timed out: context deadline exceeded"))
 			f.Kind, f.Attempt, f.Timeout, f.OwnTimeout = "retries_exhausted", 3, 5*time.Second, true
