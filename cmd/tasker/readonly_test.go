@@ -48,6 +48,7 @@ func TestCommandsLeaveAForeignSQLiteFileAlone(t *testing.T) {
 		{"tasks", "ls"}, {"tasks", "ls", "--json"}, {"tasks", "show", "1"}, {"tasks", "show", "1", "--json"},
 		{"tasks", "cancel", "1"}, {"tasks", "retry", "1"}, {"tasks", "resolve", "1", "a"},
 		{"events", "send", "1", "approval"}, {"workers"}, {"workers", "--json"}, {"explain", "1"}, {"report"},
+		{"schedules", "list"}, {"schedules", "pause", "x"}, {"tokens", "ls"}, {"tokens", "create", "--name", "a", "--role", "viewer"}, {"tokens", "revoke", "1"},
 	} {
 		mustFail(t, hint, append(args, "--db", path)...)
 	}

@@ -36,7 +36,7 @@ func newRootCmd() *cobra.Command {
 or sqlite://PATH) or a postgres:// URL; add ?schema=NAME to a URL to use that
 schema. Only demo,
 worker, approval start and migrate create or migrate a database; tasks ls,
-tasks show, workers, explain, report and schedules list open it read-only, and the other commands need it to exist at the
+tasks show, workers, explain, report, schedules list and tokens ls open it read-only, and the other commands need it to exist at the
 current schema version (` + "`tasker migrate`" + ` upgrades it).
 
 TASKER_* variables set the configuration (see --config of worker, serve and
