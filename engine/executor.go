@@ -219,6 +219,9 @@ func workflowTimeout(taskID int64, deadline time.Time) error {
 // attemptErr is an attempt's error, a panic turned into a PanicError.
 func attemptErr[T any](r attempt.Result[T]) error {
 	if r.Panic != nil {
+		if nc, ok := r.Panic.Value.(*nilContextError); ok { // a mistake, not a bug to retry
+			return Permanent(nc)
+		}
 		return &PanicError{Value: r.Panic.Value, Stack: r.Panic.Stack}
 	}
 	if r.Err == nil {

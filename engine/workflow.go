@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,7 +188,8 @@ func asSuspend(err error) (*suspendSignal, bool) {
 // the driver's run: cancelled when the task is cancelled, the lease is lost
 // or the engine stops. Pass the WorkflowContext (not a goroutine of your
 // own) to durable operations; do everything non-deterministic (I/O, time,
-// randomness) inside durable steps.
+// randomness) inside durable steps. A durable operation given a nil
+// *WorkflowContext fails the workflow for good, naming the call and where.
 type WorkflowContext struct {
 	context.Context
 
@@ -238,14 +241,43 @@ type WorkflowContext struct {
 
 // Now is the engine's clock (the fake clock in tests). Read it inside a
 // durable step if the workflow branches on it.
-func (w *WorkflowContext) Now() time.Time { return w.e.clk.Now() }
+func (w *WorkflowContext) Now() time.Time {
+	mustContext(w, "WorkflowContext.Now")
+	return w.e.clk.Now()
+}
 
 // now is the store's time by this process's clock: what recorded due
 // times are compared with.
 func (w *WorkflowContext) now() time.Time { return w.e.clk.Now().Add(w.skew) }
 
 // Replaying reports whether this is Replay (nothing new executes).
-func (w *WorkflowContext) Replaying() bool { return w.replay }
+func (w *WorkflowContext) Replaying() bool {
+	mustContext(w, "WorkflowContext.Replaying")
+	return w.replay
+}
+
+// nilContextError is the panic of a durable operation given a nil
+// *WorkflowContext (see mustContext); attemptErr makes it a permanent
+// failure, not a panic retried as a bug: every run would panic the same.
+type nilContextError struct{ msg string }
+
+func (e *nilContextError) Error() string { return e.msg }
+
+// mustContext panics with a nilContextError, naming what and its caller's
+// place, when w is nil: a helper called with nil, say, which dereferenced
+// it ("nil pointer dereference", nothing said which call). Most callers
+// could return an error, but Version, NewTimer and Go have none to return,
+// and a dropped error must fail the workflow as a failWith does.
+func mustContext(w *WorkflowContext, what string) {
+	if w != nil {
+		return
+	}
+	where := "an unknown place"
+	if _, file, line, ok := runtime.Caller(2); ok {
+		where = fmt.Sprintf("%s:%d", filepath.Base(file), line)
+	}
+	panic(&nilContextError{fmt.Sprintf("%s called with a nil *WorkflowContext at %s: pass the wctx the workflow function was given", what, where)})
+}
 
 // maxDurableName is the longest name a durable operation's code may give
 // it: its row is named name#seq (store.DurableStepName), and a sequence

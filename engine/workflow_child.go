@@ -56,6 +56,7 @@ type childResult struct {
 // operator retried by hand among them. A child that failed stays as it
 // is, for the record.
 func Child[O any](wctx *WorkflowContext, workflow string, input any) (O, error) {
+	mustContext(wctx, "engine.Child")
 	var zero O
 	seq, rec, err := wctx.begin(workflow, kindChild)
 	if err != nil {

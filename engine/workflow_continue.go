@@ -88,6 +88,7 @@ func (e *ContinuedError) Error() string {
 // NEXT}: a workflow returning a value recorded so (a map of that one key)
 // fails, and Engine.Resolve refuses it as a driver's results.
 func ContinueAsNew(wctx *WorkflowContext, input any) error {
+	mustContext(wctx, "engine.ContinueAsNew")
 	w := wctx
 	w.mu.Lock()
 	stop, next, misplaced := w.stop, w.seq+1, w.misplaced("engine.ContinueAsNew")

@@ -60,6 +60,7 @@ var (
 // error fails the workflow, naming it. Called inside a durable step's
 // function, it fails the workflow, as the durable operations do there.
 func SetQueryState(wctx *WorkflowContext, name string, v any) error {
+	mustContext(wctx, "engine.SetQueryState")
 	if err := wctx.refuseInsideStep(fmt.Sprintf("engine.SetQueryState(%q)", name)); err != nil {
 		return err
 	}
@@ -267,6 +268,7 @@ func (e *UpdateError) Error() string {
 // received one at a time, oldest first; the receipt is recorded, so a
 // replay receives the same one. Answer it with Reply.
 func ReceiveUpdate[A any](wctx *WorkflowContext, name string, timeout time.Duration) (*UpdateRequest[A], error) {
+	mustContext(wctx, "engine.ReceiveUpdate")
 	seq, r, err := waitEvent(wctx, updatePrefix+name, timeout, true, reflect.TypeFor[A]())
 	if err != nil {
 		return nil, err
@@ -314,6 +316,7 @@ func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 // failure that is a nil pointer in a non-nil error (a typed nil) fails the
 // workflow.
 func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure error) error {
+	mustContext(wctx, "UpdateRequest.Reply")
 	if r == nil {
 		return wctx.failWith(Permanent(errors.New("UpdateRequest.Reply: the request is nil: no update was received (ReceiveUpdate returned an error, or another case of the Select won)")))
 	}

@@ -41,6 +41,7 @@ type timerResult struct {
 // fires at once; a positive d under a millisecond fails the workflow: a
 // bare number is nanoseconds (NewTimer(w, 30) would fire after 30 ns).
 func NewTimer(wctx *WorkflowContext, d time.Duration) *Timer {
+	mustContext(wctx, "engine.NewTimer")
 	seq, rec, err := wctx.begin("timer", kindTimer)
 	if err != nil {
 		return &Timer{at: wctx.now().Add(max(d, 0))} // the run is stopping; nothing will select it
@@ -68,6 +69,7 @@ func NewTimer(wctx *WorkflowContext, d time.Duration) *Timer {
 // computes that duration, the caller did not write it. The zero time (a
 // time.Time left unset) fails the workflow, as StartAt refuses it.
 func SleepUntil(wctx *WorkflowContext, t time.Time) error {
+	mustContext(wctx, "engine.SleepUntil")
 	var refused error
 	if t.IsZero() {
 		refused = errors.New("engine.SleepUntil: the time is zero (a time.Time left unset): pass when to wake")
@@ -171,6 +173,7 @@ type selectResult struct {
 // replays as it was), two events of the same name, or a nil timer or
 // future, failing the workflow.
 func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
+	mustContext(wctx, "engine.Select")
 	if err := checkCases(cases); err != nil {
 		return -1, wctx.failWith(Permanent(err))
 	}

@@ -188,6 +188,7 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // workflow before anything runs; a durable operation called
 // inside fn (Step within Step) fails it at that call.
 func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
+	mustContext(wctx, "engine.Step")
 	var zero T
 	seq, rec, err := wctx.begin(name, kindStep)
 	if err != nil {
@@ -486,6 +487,7 @@ func (f *Future[T]) Get() (T, error) {
 // cannot be told from the workflow's own, and a later run, which returns
 // the future's record without calling fn, fails as not deterministic.
 func Go[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) *Future[T] {
+	mustContext(wctx, "engine.Go")
 	f := &Future[T]{done: make(chan struct{})}
 	seq, rec, err := wctx.begin(name, kindStep)
 	if err != nil || (rec != nil && rec.State.Satisfied()) {

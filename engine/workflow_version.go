@@ -73,6 +73,7 @@ type versionResult struct {
 // recorded before) or minSupported > maxSupported fails the workflow as
 // well, naming it.
 func Version(wctx *WorkflowContext, changeID string, minSupported, maxSupported int) int {
+	mustContext(wctx, "engine.Version")
 	msg := checkStoreName("change id", changeID) // (a raw NUL or invalid UTF-8 failed at the store, unnamed)
 	if msg == "" && len(changeID) > maxDurableName {
 		msg = fmt.Sprintf("change id %s is %d bytes long; the limit is %d", quoteName(changeID), len(changeID), maxDurableName)

@@ -21,6 +21,7 @@ import (
 // returns at once; a positive d under a millisecond fails the workflow: a
 // bare number is nanoseconds (Sleep(w, 30) would sleep 30 ns, not 30 s).
 func Sleep(wctx *WorkflowContext, d time.Duration) error {
+	mustContext(wctx, "engine.Sleep")
 	return sleep(wctx, d, "engine.Sleep", nil)
 }
 
@@ -86,6 +87,7 @@ type eventResult struct {
 // one with spaces around it (a wait recorded with one before replays as it
 // was), and a payload type JSON cannot carry (a func, a channel).
 func WaitEvent[T any](wctx *WorkflowContext, name string, timeout time.Duration) (T, error) {
+	mustContext(wctx, "engine.WaitEvent")
 	var zero T
 	seq, r, err := waitEvent(wctx, name, timeout, false, reflect.TypeFor[T]())
 	if err != nil {
