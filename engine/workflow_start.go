@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +64,8 @@ type driverConfig struct {
 //
 // A malformed name (not "namespace/name", or one the store would not
 // accept), a nil fn, an input or result type JSON cannot carry (a func,
-// a channel, a complex number) or a bad option (a retention of 0 or negative,
+// a channel, a complex number, or a type holding one in a field, an
+// element or a map key, named by its path) or a bad option (a retention of 0 or negative,
 // WithRetention given twice with different values) is refused
 // with ErrInvalidTemplate; a name already registered, as a workflow or as
 // a DAG template, with ErrDuplicate.
@@ -546,14 +548,100 @@ func (w *WorkflowContext) nextRecorded() (int, *store.Step) {
 // unencodable says why JSON cannot carry values of type t ("" when it
 // can): encoding/json refuses a func, a channel, a complex number or an
 // unsafe pointer (behind pointers too) whatever its value, so a workflow
-// or step with such a type could only fail, after its work was done.
+// or step with such a type could only fail, after its work was done. So
+// does it one held in t — a struct's field (always encoded), a slice's or
+// map's elements (carried only while there are none), a map key that is
+// not a string, an integer or a TextMarshaler — and the message names the
+// path to it. What JSON skips (an unexported field, json:"-", omitzero,
+// an omitempty pointer, slice or map) or encodes itself (a Marshaler) is
+// not looked into.
 func unencodable(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch t.Kind() {
-	case reflect.Func, reflect.Chan, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
-		return fmt.Sprintf("%s cannot be carried as JSON (encoding/json refuses a %s)", t, t.Kind())
+	if msg := unencodableKind(t); msg != "" {
+		return fmt.Sprintf("%s cannot be carried as JSON (%s)", t, msg)
+	}
+	if path, inner, msg := unencodableIn(t, "", map[reflect.Type]bool{}); msg != "" {
+		return fmt.Sprintf("%s cannot be carried as JSON: its %s is a %s (%s)", t, path, inner, msg)
 	}
 	return ""
+}
+
+// unencodableKind says why encoding/json refuses every value of t's kind.
+func unencodableKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return fmt.Sprintf("encoding/json refuses a %s", t.Kind())
+	}
+	return ""
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// marshalsItself reports whether t (or *t) encodes itself.
+func marshalsItself(t reflect.Type) bool {
+	for _, m := range []reflect.Type{jsonMarshaler, textMarshaler} {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// unencodableIn finds a type JSON cannot carry within t (see unencodable):
+// its path from t (path+".Field", "[i]", "[k]", "[key]"), the type, and why; seen
+// ends recursive types.
+func unencodableIn(t reflect.Type, path string, seen map[reflect.Type]bool) (string, reflect.Type, string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if seen[t] || marshalsItself(t) {
+		return "", nil, ""
+	}
+	if path != "" {
+		if msg := unencodableKind(t); msg != "" {
+			return path, t, msg
+		}
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return unencodableIn(t.Elem(), path+"[i]", seen)
+	case reflect.Map:
+		switch k := t.Key(); {
+		case k.Kind() == reflect.String, k.Kind() >= reflect.Int && k.Kind() <= reflect.Uintptr, marshalsItself(k):
+		default:
+			return path + "[key]", k, "encoding/json refuses a map key that is not a string, an integer or an encoding.TextMarshaler"
+		}
+		return unencodableIn(t.Elem(), path+"[k]", seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if name == "-" && opts == "" || !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+				continue // (an unexported embedded struct's fields are promoted)
+			}
+			skippable := slices.Contains(strings.Split(opts, ","), "omitzero") ||
+				slices.Contains(strings.Split(opts, ","), "omitempty") && slices.Contains([]reflect.Kind{reflect.Pointer, reflect.Slice, reflect.Map}, f.Type.Kind())
+			if skippable {
+				continue
+			}
+			sub := path
+			if !f.Anonymous || name != "" {
+				sub += "." + f.Name
+			}
+			if p, inner, msg := unencodableIn(f.Type, sub, seen); msg != "" {
+				return p, inner, msg
+			}
+		}
+	}
+	return "", nil, ""
 }

@@ -184,7 +184,7 @@ func StepInfoFrom(ctx context.Context) (StepInfo, bool) {
 // say — or return, failing the workflow. A nil fn, a name the store would
 // refuse (empty, over 243 bytes, with a NUL byte) or with spaces around it
 // (a step recorded with one before replays as it was), a result type JSON
-// cannot carry (a func, a channel) and options that cannot apply fail the
+// cannot carry (a func, a channel, or one in a field or element) and options that cannot apply fail the
 // workflow before anything runs; a durable operation called
 // inside fn (Step within Step) fails it at that call.
 func Step[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
