@@ -86,6 +86,7 @@ type SelectCase struct {
 	// decodeEvent, when set, replaces decode and also gets the event's key.
 	decodeEvent func(key string, payload json.RawMessage) error
 	timer       *Timer
+	future      any // futures: the *Future[T], told apart by repeatedCases
 	// misuse, when set, says why Select refuses the case (checkCases).
 	misuse string
 }
@@ -96,7 +97,7 @@ func OnFuture[T any](f *Future[T]) SelectCase {
 	if f == nil {
 		return SelectCase{kind: "future"} // refused by Select (checkCases)
 	}
-	return SelectCase{kind: "future", ready: func() (bool, <-chan struct{}) {
+	return SelectCase{kind: "future", future: f, ready: func() (bool, <-chan struct{}) {
 		select {
 		case <-f.done:
 			// A future stopped by a suspension (a retry's backoff) or by
@@ -170,8 +171,8 @@ type selectResult struct {
 // arrives. Select refuses no cases, an event or update without a name, an
 // event name SendEvent refuses (over 255 bytes, with a NUL byte, not
 // UTF-8) or one with spaces around it (a select recorded with one before
-// replays as it was), two events of the same name, or a nil timer or
-// future, failing the workflow.
+// replays as it was), two events of the same name, one future or timer
+// in two cases, or a nil timer or future, failing the workflow.
 func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	mustContext(wctx, "engine.Select")
 	if err := checkCases(cases); err != nil {
@@ -193,6 +194,9 @@ func Select(wctx *WorkflowContext, cases ...SelectCase) (int, error) {
 	}()
 	if rec == nil { // (a select recorded before replays as it was)
 		if err := paddedCases(cases); err != nil {
+			return -1, wctx.failWith(Permanent(err))
+		}
+		if err := repeatedCases(cases); err != nil {
 			return -1, wctx.failWith(Permanent(err))
 		}
 	}
@@ -281,6 +285,29 @@ func checkCases(cases []SelectCase) error {
 		if c.kind == "event" {
 			seen[c.event] = true
 		}
+	}
+	return nil
+}
+
+// repeatedCases refuses one future or timer given in two cases: the
+// earlier wins whenever it is ready, so the later could never win and its
+// branch is dead — a typo for another, most likely.
+func repeatedCases(cases []SelectCase) error {
+	first := map[any]int{}
+	for i, c := range cases {
+		var id any
+		switch c.kind {
+		case "future":
+			id = c.future
+		case "timer":
+			id = c.timer
+		default:
+			continue
+		}
+		if j, ok := first[id]; ok {
+			return fmt.Errorf("engine.Select: cases %d and %d select the same %s: the later could never win", j, i, c.kind)
+		}
+		first[id] = i
 	}
 	return nil
 }

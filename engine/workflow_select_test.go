@@ -252,3 +252,40 @@ func TestWorkflowSelectRefusesEventNamesNoSenderCanUse(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkflowSelectRefusesTheSameFutureOrTimerTwice: a Select given one
+// future (or timer) in two cases — a typo for another — returned the first
+// index whenever it was ready: the later case could never win, and its
+// branch was dead without a word. It now fails the workflow naming both
+// cases, before anything is recorded.
+func TestWorkflowSelectRefusesTheSameFutureOrTimerTwice(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	ctx := context.Background()
+	one := func(context.Context) (int, error) { return 1, nil }
+	must(t, engine.RegisterWorkflow(env.Engine, "t/dupfuture", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		a, _ := engine.Go(wctx, "a", one), engine.Go(wctx, "b", one)
+		return engine.Select(wctx, engine.OnFuture(a), engine.OnTimer(engine.NewTimer(wctx, time.Hour)), engine.OnFuture(a))
+	}))
+	must(t, engine.RegisterWorkflow(env.Engine, "t/duptimer", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		tm := engine.NewTimer(wctx, time.Hour)
+		return engine.Select(wctx, engine.OnTimer(tm), engine.OnTimer(tm))
+	}))
+	for wf, want := range map[string]string{
+		"t/dupfuture": "engine.Select: cases 0 and 2 select the same future",
+		"t/duptimer":  "engine.Select: cases 0 and 1 select the same timer",
+	} {
+		h, err := engine.StartWorkflow[struct{}, int](ctx, env.Engine, wf, struct{}{})
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		_, err = h.Result(ctx)
+		var te *engine.TaskError
+		if !errors.As(err, &te) || te.Failure == nil || te.Failure.Kind != engine.KindPermanent || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want the workflow failed at once saying %q", wf, err, want)
+		}
+		for _, s := range env.DurableSteps(h.TaskID) {
+			if s.Kind == "select" {
+				t.Errorf("%s: a select was recorded: %v", wf, env.DurableSteps(h.TaskID))
+			}
+		}
+	}
+}
