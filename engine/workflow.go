@@ -237,6 +237,29 @@ type WorkflowContext struct {
 	// goroutine, that function's or a future's (see misplaced).
 	inStep    string
 	selecting bool
+	// started holds the futures of Go (see warnUnread).
+	started []interface{ unreadFailure() (string, error) }
+}
+
+// warnUnread warns of each durable step started with Go that failed for
+// good while its future was never read: the workflow completes as if it
+// had succeeded, and the failure is otherwise only in its record.
+// Dropping a future's result is the code's choice (read it and ignore
+// the error to say so); a failure dropped unseen is more likely a
+// forgotten Get.
+func (w *WorkflowContext) warnUnread() {
+	if w.replay {
+		return
+	}
+	w.mu.Lock()
+	started := w.started
+	w.mu.Unlock()
+	for _, f := range started {
+		if name, err := f.unreadFailure(); err != nil {
+			w.Logger.Warn("a durable step started with engine.Go failed and its future was never read (Future.Get, engine.All or engine.Select): the workflow ends without seeing the failure",
+				zap.String("step", name), zap.Error(err))
+		}
+	}
 }
 
 // Now is the engine's clock (the fake clock in tests). Read it inside a

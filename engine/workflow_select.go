@@ -97,6 +97,7 @@ func OnFuture[T any](f *Future[T]) SelectCase {
 	if f == nil {
 		return SelectCase{kind: "future"} // refused by Select (checkCases)
 	}
+	f.read.Store(true) // its failure, if any, is the workflow's to read (see warnUnread)
 	return SelectCase{kind: "future", future: f, ready: func() (bool, <-chan struct{}) {
 		select {
 		case <-f.done:

@@ -410,6 +410,9 @@ func (e *Engine) drive(sc *StepContext, def *workflowDef) (any, error) {
 	wctx.wg.Wait()
 	wctx.stopWith(errRunOver) // unless stopped already, a later call does nothing
 	out, ferr = wctx.conclude(out, ferr)
+	if ferr == nil {
+		wctx.warnUnread()
+	}
 	sc.records = wctx.takePending() // committed with the driver's outcome (Engine.execute)
 	return out, ferr
 }

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -463,6 +464,22 @@ type Future[T any] struct {
 	done chan struct{}
 	val  T
 	err  error
+	name string
+	read atomic.Bool // Get (All) was called, or OnFuture: see warnUnread
+}
+
+// unreadFailure is the failure of a finished future nobody read ("" when
+// it succeeded, was read, or is not finished).
+func (f *Future[T]) unreadFailure() (string, error) {
+	select {
+	case <-f.done:
+	default:
+		return "", nil
+	}
+	if f.read.Load() || !errors.Is(f.err, ErrStepFailed) {
+		return "", nil
+	}
+	return f.name, f.err
 }
 
 // Get waits for the step and returns its result. A nil future returns a
@@ -473,6 +490,7 @@ func (f *Future[T]) Get() (T, error) {
 		var zero T
 		return zero, Permanent(errors.New("Future.Get: the future is nil: a Future comes from engine.Go"))
 	}
+	f.read.Store(true)
 	<-f.done
 	return f.val, f.err
 }
@@ -486,9 +504,15 @@ func (f *Future[T]) Get() (T, error) {
 // at that call; one called while the workflow waits in Future.Get or All
 // cannot be told from the workflow's own, and a later run, which returns
 // the future's record without calling fn, fails as not deterministic.
+// A workflow that returns waits for its futures; one that failed for good
+// and was never read (Get, All, OnFuture) does not fail the workflow, but
+// the worker logs a warning naming its step.
 func Go[T any](wctx *WorkflowContext, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) *Future[T] {
 	mustContext(wctx, "engine.Go")
-	f := &Future[T]{done: make(chan struct{})}
+	f := &Future[T]{done: make(chan struct{}), name: name}
+	wctx.mu.Lock()
+	wctx.started = append(wctx.started, f)
+	wctx.mu.Unlock()
 	seq, rec, err := wctx.begin(name, kindStep)
 	if err != nil || (rec != nil && rec.State.Satisfied()) {
 		if err == nil {
