@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -559,6 +560,21 @@ func (w *WorkflowContext) nextRecorded() (int, *store.Step) {
 // an omitempty pointer, slice or map) or encodes itself (a Marshaler) is
 // not looked into.
 func unencodable(t reflect.Type) string {
+	// Looked up: Step asks at every call, and a type's answer never
+	// changes (the types of a program are finite).
+	if v, ok := unencodableTypes.Load(t); ok {
+		return v.(string)
+	}
+	msg := unencodableOf(t)
+	unencodableTypes.Store(t, msg)
+	return msg
+}
+
+// unencodableTypes keeps unencodable's answers by type.
+var unencodableTypes sync.Map
+
+// unencodableOf is unencodable, worked out.
+func unencodableOf(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
