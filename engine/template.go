@@ -31,7 +31,10 @@ type Template struct {
 	// description): the engine stores and shows it nowhere, so a version
 	// registered again with another description is the same definition.
 	Description string
-	// InputSchema is an optional JSON Schema every input must satisfy.
+	// InputSchema is an optional JSON Schema every input must satisfy
+	// (draft-04, -06, -07, 2019-09 or 2020-12 as its $schema says; 2020-12
+	// without one). It is self-contained: a $ref to another document is
+	// refused.
 	InputSchema json.RawMessage
 	// Queue is the queue its tasks' steps are claimed from (default
 	// "default"); Start's WithQueue overrides it. Workers serve the queues
@@ -375,6 +378,14 @@ func compileSchema(name string, doc json.RawMessage) (*jsonschema.Schema, error)
 	var le *jsonschema.LoadURLError
 	if errors.As(err, &le) {
 		ref := strings.TrimPrefix(le.URL, strings.TrimSuffix(name, "input.schema.json"))
+		// The library loads a $schema it does not know as a metaschema
+		// document, so an old draft (draft-03) reads as a $ref out of the
+		// schema, a keyword the schema may not have.
+		if m, ok := v.(map[string]any); ok {
+			if sch, ok := m["$schema"].(string); ok && strings.TrimSuffix(sch, "#") == ref {
+				return nil, fmt.Errorf("$schema %s is not a draft this validator knows (draft-04, draft-06, draft-07, 2019-09, 2020-12): name one of those, or leave $schema out for 2020-12", strconv.Quote(sch))
+			}
+		}
 		return nil, fmt.Errorf("$ref %s names another document: an input schema is self-contained (put the definition under $defs and refer to it as #/$defs/…)", strconv.Quote(ref))
 	}
 	return s, err

@@ -219,3 +219,30 @@ steps:
 	must(t, e.Register(&engine.Template{Namespace: "t", Name: "inner", RateLimits: map[string]engine.RateLimit{"card api": {PerSecond: 1, Burst: 1}},
 		Steps: []engine.StepTemplate{{Name: "a", Handler: "h", DependentSystem: "card api"}}}))
 }
+
+// TestInputSchemaOfAnUnknownDraftIsNamedSo: an input schema whose $schema
+// names a draft the validator does not know (draft-03) was refused as a
+// "$ref" naming another document, a keyword the schema does not have; the
+// error now names $schema, the draft, and the drafts that are known.
+func TestInputSchemaOfAnUnknownDraftIsNamedSo(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	err := e.Register(&engine.Template{Namespace: "t", Name: "draft3", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}},
+		InputSchema: []byte(`{"$schema": "http://json-schema.org/draft-03/schema#", "type": "object"}`)})
+	ps := engine.TemplateProblems(err)
+	if len(ps) != 1 || ps[0].Path != "input_schema" || ps[0].Template != "t/draft3" ||
+		!strings.Contains(ps[0].Msg, `$schema "http://json-schema.org/draft-03/schema#" is not a draft this validator knows`) ||
+		!strings.Contains(ps[0].Msg, "2020-12") || strings.Contains(ps[0].Msg, "$ref") {
+		t.Fatalf("draft-03 input schema: %v", err)
+	}
+	// A $ref to another document is still named as such.
+	err = e.Register(&engine.Template{Namespace: "t", Name: "ref", Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}},
+		InputSchema: []byte(`{"$ref": "other.json"}`)})
+	if !strings.Contains(fmt.Sprint(err), `$ref "other.json" names another document`) {
+		t.Fatalf("$ref to another document: %v", err)
+	}
+	// Known drafts compile.
+	for _, s := range []string{"http://json-schema.org/draft-04/schema#", "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2020-12/schema"} {
+		must(t, e.Register(&engine.Template{Namespace: "t", Name: "ok" + fmt.Sprint(len(e.Templates())), Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}},
+			InputSchema: []byte(`{"$schema": "` + s + `", "type": "object"}`)}))
+	}
+}
