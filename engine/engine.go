@@ -778,7 +778,10 @@ func (o *Outcome) Decode(step string, v any) error {
 	raw, ok := o.Results[step]
 	switch {
 	case ok:
-		return json.Unmarshal(raw, v)
+		if err := json.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("decoding the result of step %q of task %d: %w", step, o.TaskID, err)
+		}
+		return nil
 	case o.steps != nil && !slices.Contains(o.steps, step):
 		return fmt.Errorf("task %d has no step %q (its steps: %s)", o.TaskID, step, strings.Join(o.steps, ", "))
 	case o.steps != nil:

@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -62,4 +64,16 @@ func TestDecodeOfAStepWithoutAResult(t *testing.T) {
 		t.Errorf("Decode of a step the task does not have: %v, want an error saying so and naming its steps", err)
 	}
 	must(t, out.Decode("after", &s))
+	// A result that does not decode into v names the step and the task:
+	// json's own error named neither, so a caller decoding several steps
+	// could not tell which one failed.
+	var n int
+	err = out.Decode("after", &n)
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), `result of step "after"`) || !strings.Contains(err.Error(), fmt.Sprintf("task %d", h.TaskID)) {
+		t.Errorf("Decode of a string result into an int: %v, want json's error naming the step and the task", err)
+	}
+	if err := out.Decode("after", nil); err == nil || !strings.Contains(err.Error(), `result of step "after"`) {
+		t.Errorf("Decode into nil: %v, want an error naming the step", err)
+	}
 }
