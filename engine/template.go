@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -77,7 +78,8 @@ type Template struct {
 // the workflow run at once across every process, or, with Key, at most Max
 // per value of the input's top-level field Key (e.g. one per customer_id).
 // Steps over the limit wait in claim order and cost no attempt; a crashed
-// holder's slot frees when its lease expires.
+// holder's slot frees when its lease expires. A Key with a NUL byte,
+// invalid UTF-8 or spaces around it is refused: no input could start.
 type Concurrency struct {
 	Max int
 	Key string
@@ -190,6 +192,19 @@ func (t *Template) Validate(known func(string) bool) error {
 	}
 	if c := t.Concurrency; c != nil && (c.Max < 1 || c.Max > store.MaxCount) {
 		add("concurrency.max", "concurrency max must be at least 1 and at most %d, got %d", store.MaxCount, c.Max)
+	}
+	if c := t.Concurrency; c != nil && c.Key != "" {
+		// An input decoded from JSON has no field with a NUL byte the
+		// store takes in a group, nor one of invalid UTF-8; spaces around
+		// are refused as around any name (" customer_id" is a slip).
+		// (Its length is not bounded: a long key's group is hashed.)
+		if strings.IndexByte(c.Key, 0) >= 0 {
+			add("concurrency.key", "concurrency key %s contains a NUL byte", quoteName(c.Key))
+		} else if !utf8.ValidString(c.Key) {
+			add("concurrency.key", "concurrency key %s is not valid UTF-8", quoteName(c.Key))
+		} else if msg := spacesAround("concurrency key", c.Key); msg != "" {
+			add("concurrency.key", "%s", msg)
+		}
 	}
 	for _, sys := range slices.Sorted(maps.Keys(t.RateLimits)) {
 		r := t.RateLimits[sys]

@@ -246,3 +246,32 @@ func TestInputSchemaOfAnUnknownDraftIsNamedSo(t *testing.T) {
 			InputSchema: []byte(`{"$schema": "` + s + `", "type": "object"}`)}))
 	}
 }
+
+// TestRegisterRefusesAConcurrencyKeyNoInputHas: a Concurrency.Key with a
+// NUL byte, invalid UTF-8 or spaces around it registered, and then every
+// start failed (the input, decoded from JSON, has no such field, or the
+// group built from it was refused by the store); it is refused at
+// Register, naming the template and the field, and in YAML its place.
+func TestRegisterRefusesAConcurrencyKeyNoInputHas(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	for _, key := range []string{"id\x00", "id\xff", " customer_id"} {
+		err := e.Register(&engine.Template{Namespace: "t", Name: "conc", Concurrency: &engine.Concurrency{Max: 1, Key: key},
+			Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}})
+		ps := engine.TemplateProblems(err)
+		if len(ps) != 1 || ps[0].Path != "concurrency.key" || ps[0].Template != "t/conc" || !strings.Contains(ps[0].Msg, "concurrency key") {
+			t.Errorf("Concurrency.Key %q: %v", key, err)
+		}
+	}
+	path := writeTemplate(t, `
+namespace: t
+name: y
+concurrency: {max: 1, key: " customer_id"}
+steps: [{name: a, handler: h}]
+`)
+	_, err := engine.LoadTemplateFile(path, "")
+	if want := path + ":3:23: concurrency.key: concurrency key"; !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("YAML: %v does not say %q", err, want)
+	}
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "conc", Concurrency: &engine.Concurrency{Max: 1, Key: "customer id"},
+		Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+}
