@@ -54,7 +54,9 @@ import (
 // would mean the default, not "none") are refused: leave the key out. A
 // duration or number with a sign ("+30s", "+5", "-0") is refused too:
 // write "30s", "5", "0"; and so is a whole number in another form than
-// decimal digits ("010", octal 8 to the parser; "0x10", "1_000").
+// decimal digits ("010", octal 8 to the parser; "0x10", "1_000"). In a
+// step's config and the input schema, a whole number with a leading zero
+// ("zip: 01234", octal 668) is refused as well: quote it for the text.
 var (
 	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "retention", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
@@ -329,6 +331,7 @@ func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 			d.template = s + "/" + n
 		}
 	}
+	d.octalInData()
 
 	envs := map[string]map[string]any{}
 	if v, ok := doc["environments"]; ok && v != nil {
@@ -703,6 +706,36 @@ func (d *decoder) signed(path string) bool {
 		return true
 	}
 	return false
+}
+
+// dataPath matches the paths of a step's config and of the input schema,
+// in the base or in an environment: data the format does not check key by
+// key.
+var dataPath = regexp.MustCompile(`(^|\.)(steps\[\d+\]\.config|input_schema)([.\[]|$)`)
+
+// octalInData refuses a whole number with a leading zero in a step's
+// config or the input schema, as signed refuses it in the template's own
+// keys: the parser reads 01234 as octal 668, which the handler or the
+// validator then gets, while YAML 1.2 and most readers take it as 1234 (a
+// zip code, an account number). Other forms (0x10, 1_000, +7) read as
+// their text says and are kept.
+func (d *decoder) octalInData() {
+	for _, n := range d.src.nodes {
+		digits := strings.TrimPrefix(n.number, "-")
+		if n.whole == "" || len(digits) < 2 || digits[0] != '0' || strings.Trim(digits, "0123456789") != "" || !dataPath.MatchString(n.path) {
+			continue
+		}
+		msg := fmt.Sprintf("%s has a leading zero: write %s, or quote it (%s) for the text", quoteName(n.number), quoteName(n.whole), strconv.Quote(n.number))
+		if meant := strings.TrimLeft(digits, "0"); meant != "" && meant != strings.TrimPrefix(n.whole, "-") {
+			if n.number[0] == '-' {
+				meant = "-" + meant
+			}
+			msg = fmt.Sprintf("%s has a leading zero, which reads as octal (%s): write %s, or quote it (%s) for the text", quoteName(n.number), n.whole, quoteName(meant), strconv.Quote(n.number))
+		}
+		// (At the node itself: an environment's override of an enclosing
+		// key would move d.add's place there.)
+		d.problems = append(d.problems, &TemplateError{Template: d.template, File: d.src.file, Line: n.line, Column: n.col, Path: n.path, Msg: msg})
+	}
 }
 
 func asInt(v any) (int, bool) {

@@ -1,7 +1,11 @@
 package engine_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/tasker-go/tasker/engine"
 )
 
 // A whole number written otherwise than in decimal digits — a -0, a
@@ -23,4 +27,32 @@ func TestYAMLNumbersInDecimalDigitsOnly(t *testing.T) {
 		{"burst", base + "rate_limits: {pay: {per_second: 5, burst: 0b11}}\n" + step + pay, "rate_limits.pay.burst", 3, `"0b11" is not in decimal digits: write "3"`},
 		{"environment", base + step + "environments:\n  prod:\n    priority: -0\n", "environments.prod.priority", 8, `"-0" has a sign: write "0"`},
 	})
+}
+
+// TestYAMLLeadingZeroInConfigAndSchemaRefused: a whole number with a
+// leading zero in a step's config or the input schema (zip: 01234,
+// minimum: 010) was read as octal (668, 8) and handed to the handler or
+// the validator without a word, where the template's own keys refuse it;
+// it is refused at its place, saying what it read as and to quote it for
+// the text. Other numbers there (0x10, 1_000, +7) read as their text says.
+func TestYAMLLeadingZeroInConfigAndSchemaRefused(t *testing.T) {
+	base := "namespace: s\nname: n\n"
+	step := "steps:\n  - name: a\n    handler: h\n"
+	checkYAMLProblems(t, []yamlProblem{
+		{"config", base + step + "    config: {zip: 01234}\n", "steps[0].config.zip", 6, `"01234" has a leading zero, which reads as octal (668): write "1234", or quote it ("01234") for the text`},
+		{"config list", base + step + "    config: {ids: [1, 010]}\n", "steps[0].config.ids[1]", 6, `"010" has a leading zero, which reads as octal (8)`},
+		{"config 00", base + step + "    config: {n: 00}\n", "steps[0].config.n", 6, `"00" has a leading zero: write "0", or quote it ("00") for the text`},
+		{"schema", base + "input_schema: {type: object, properties: {n: {minimum: 010}}}\n" + step, "input_schema.properties.n.minimum", 3, `"010" has a leading zero, which reads as octal (8)`},
+		{"environment", base + step + "environments:\n  prod:\n    steps: [{name: a, config: {zip: 07}}]\n", "environments.prod.steps[0].config.zip", 8, `"07" has a leading zero: write "7", or quote it ("07") for the text`},
+	})
+	ps := problems(t, writeTemplate(t, base+step+"    config: {zip: -01234}\n"), "")
+	if len(ps) != 1 || ps[0].Template != "s/n" || !strings.Contains(ps[0].Msg, `"-01234" has a leading zero, which reads as octal (-668): write "-1234"`) {
+		t.Errorf("negative: %v", ps)
+	}
+	path := writeTemplate(t, base+step+"    config: {zip: \"01234\", hex: 0x10, n: 1_000, f: 0.5, z: 0, neg: -3}\n")
+	tm, err := engine.LoadTemplateFile(path, "")
+	must(t, err)
+	if got := fmt.Sprint(tm.Steps[0].Config); got != "map[f:0.5 hex:16 n:1000 neg:-3 z:0 zip:01234]" {
+		t.Errorf("config %s", got)
+	}
 }
