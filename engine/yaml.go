@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/tasker-go/tasker/internal/editdist"
 	"github.com/tasker-go/tasker/retry"
@@ -56,7 +57,10 @@ import (
 // write "30s", "5", "0"; and so is a whole number in another form than
 // decimal digits ("010", octal 8 to the parser; "0x10", "1_000"). In a
 // step's config and the input schema, a whole number with a leading zero
-// ("zip: 01234", octal 668) is refused as well: quote it for the text.
+// ("zip: 01234", octal 668) is refused as well, and so is a number the
+// parser would keep as a string: one out of range ("99999999999999999999")
+// or with an exponent but no '.' ("1e5": write "1.0e5"). Quote it for the
+// text.
 var (
 	templateKeys = []string{"namespace", "name", "version", "description", "queue", "priority", "concurrency", "rate_limits", "input_schema", "predictive_retry", "retention", "steps", "environments"}
 	stepKeys     = []string{"name", "handler", "depends_on", "retryable", "retry", "timeout", "skippable", "config", "dependent_system"}
@@ -126,6 +130,7 @@ type templateSource struct {
 	file   string
 	nodes  []nodePos
 	origin map[string]string // merged path → document path
+	keys   map[ast.Node]bool // the mapping keys seen (positions)
 }
 
 type nodePos struct {
@@ -133,6 +138,10 @@ type nodePos struct {
 	line, col int
 	number    string // a number's text as written ("+5"), else ""
 	whole     string // a whole number's value in decimal digits ("16" for 0x10), else ""
+	// big is a value written as a number that the parser keeps as a
+	// string, out of range for its numbers ("99999999999999999999",
+	// "1e400"), else "".
+	big string
 }
 
 // locate returns the position of path (a path of the merged template): the
@@ -331,7 +340,7 @@ func decodeTemplate(file string, data []byte, env string) (*Template, error) {
 			d.template = s + "/" + n
 		}
 	}
-	d.octalInData()
+	d.numbersInData()
 
 	envs := map[string]map[string]any{}
 	if v, ok := doc["environments"]; ok && v != nil {
@@ -389,6 +398,15 @@ func (v positions) Visit(n ast.Node) ast.Visitor {
 		pos.whole = fmt.Sprint(x.Value)
 	case *ast.FloatNode:
 		pos.number = tk.Value
+	case *ast.MappingValueNode:
+		if v.src.keys == nil {
+			v.src.keys = map[ast.Node]bool{}
+		}
+		v.src.keys[x.Key] = true // (visited before its key)
+	case *ast.StringNode:
+		if tk.Type == token.StringType && !v.src.keys[x] && numberShape.MatchString(tk.Value) {
+			pos.big = tk.Value
+		}
 	}
 	v.src.nodes = append(v.src.nodes, pos)
 	return v
@@ -708,19 +726,35 @@ func (d *decoder) signed(path string) bool {
 	return false
 }
 
+// numberShape matches a plain scalar that YAML reads as a decimal number.
+var numberShape = regexp.MustCompile(`^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$`)
+
 // dataPath matches the paths of a step's config and of the input schema,
 // in the base or in an environment: data the format does not check key by
 // key.
 var dataPath = regexp.MustCompile(`(^|\.)(steps\[\d+\]\.config|input_schema)([.\[]|$)`)
 
-// octalInData refuses a whole number with a leading zero in a step's
+// numbersInData refuses a number the parser kept as a string (too large
+// or too small for its numbers: the handler would get the text), and a whole number with a leading zero in a step's
 // config or the input schema, as signed refuses it in the template's own
 // keys: the parser reads 01234 as octal 668, which the handler or the
 // validator then gets, while YAML 1.2 and most readers take it as 1234 (a
 // zip code, an account number). Other forms (0x10, 1_000, +7) read as
 // their text says and are kept.
-func (d *decoder) octalInData() {
+func (d *decoder) numbersInData() {
 	for _, n := range d.src.nodes {
+		if n.big != "" && dataPath.MatchString(n.path) {
+			msg := fmt.Sprintf("%s is a number out of range of a float64 (it would reach the handler as a string): quote it for the text", quoteName(n.big))
+			if mant, exp, ok := strings.Cut(strings.ToLower(n.big), "e"); ok && !strings.Contains(mant, ".") {
+				// YAML 1.1, which the parser follows here, reads an
+				// exponent only after a '.'; YAML 1.2 reads 1e5 as 100000.
+				msg = fmt.Sprintf("%s reads as a string to this parser (it takes an exponent only after a '.'): write %s for the number, or quote it for the text", quoteName(n.big), quoteName(mant+".0e"+exp))
+			} else if !ok && !strings.Contains(n.big, ".") {
+				msg = fmt.Sprintf("%s is a whole number out of the 64-bit range (it would reach the handler as a string): quote it for the text", quoteName(n.big))
+			}
+			d.problems = append(d.problems, &TemplateError{Template: d.template, File: d.src.file, Line: n.line, Column: n.col, Path: n.path, Msg: msg})
+			continue
+		}
 		digits := strings.TrimPrefix(n.number, "-")
 		if n.whole == "" || len(digits) < 2 || digits[0] != '0' || strings.Trim(digits, "0123456789") != "" || !dataPath.MatchString(n.path) {
 			continue

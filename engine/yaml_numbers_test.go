@@ -56,3 +56,27 @@ func TestYAMLLeadingZeroInConfigAndSchemaRefused(t *testing.T) {
 		t.Errorf("config %s", got)
 	}
 }
+
+// TestYAMLNumberOutOfRangeInConfigRefused: a number in a step's config or
+// the input schema too large (or too small) for the decoder's numbers
+// (id: 99999999999999999999, f: 1.5e400), and one with an exponent but no
+// '.' (1e5, a float to YAML 1.2, a string to the parser's YAML 1.1), was
+// kept as a string without a word, and reached the handler as one; it is
+// refused at its place. Quoted, it is a string as meant.
+func TestYAMLNumberOutOfRangeInConfigRefused(t *testing.T) {
+	base := "namespace: s\nname: n\n"
+	step := "steps:\n  - name: a\n    handler: h\n"
+	checkYAMLProblems(t, []yamlProblem{
+		{"whole", base + step + "    config: {id: 99999999999999999999}\n", "steps[0].config.id", 6, `"99999999999999999999" is a whole number out of the 64-bit range (it would reach the handler as a string): quote it for the text`},
+		{"negative", base + step + "    config: {ids: [-99999999999999999999]}\n", "steps[0].config.ids[0]", 6, `"-99999999999999999999" is a whole number out of the 64-bit range`},
+		{"float", base + step + "    config: {f: 1.5e400}\n", "steps[0].config.f", 6, `"1.5e400" is a number out of range of a float64`},
+		{"exponent without a dot", base + step + "    config: {f: 1e5}\n", "steps[0].config.f", 6, `"1e5" reads as a string to this parser (it takes an exponent only after a '.'): write "1.0e5" for the number, or quote it for the text`},
+		{"schema", base + "input_schema: {properties: {n: {maximum: 99999999999999999999}}}\n" + step, "input_schema.properties.n.maximum", 3, `"99999999999999999999" is a whole number out of the 64-bit range`},
+	})
+	path := writeTemplate(t, base+step+"    config: {id: \"99999999999999999999\", big: 18446744073709551615, 1e400: key, v: 1.2.3, e: 1.0e5}\n")
+	tm, err := engine.LoadTemplateFile(path, "")
+	must(t, err)
+	if got := fmt.Sprint(tm.Steps[0].Config); got != "map[1e400:key big:18446744073709551615 e:100000 id:99999999999999999999 v:1.2.3]" {
+		t.Errorf("config %s", got)
+	}
+}
