@@ -120,8 +120,8 @@ type StepTemplate struct {
 	// without a result and its dependants run.
 	Skippable bool
 	// Config is handed to the handler as its configuration (any
-	// JSON-encodable value without a NUL character, which the store
-	// refuses).
+	// JSON-encodable value without a NUL character, at most
+	// store.MaxJSONBytes as JSON: the store refuses either).
 	Config any
 	// DependentSystem names the external system the step calls (UTF-8,
 	// no NUL byte, no spaces around it): its attempts share the system's pause and circuit
@@ -271,6 +271,8 @@ func (t *Template) Validate(known func(string) bool) error {
 		if s.Config != nil {
 			if doc, err := json.Marshal(s.Config); err != nil {
 				add(path+".config", "%s: config is not JSON-encodable: %v", where, err)
+			} else if len(doc) > store.MaxJSONBytes { // (the store refused every start)
+				add(path+".config", "%s: config is %d bytes as JSON, over the store's limit of %d (store.MaxJSONBytes)", where, len(doc), store.MaxJSONBytes)
 			} else if err := store.UnstorableEscape(doc); err != nil {
 				add(path+".config", "%s: config: %v", where, err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/retry"
+	"github.com/tasker-go/tasker/store"
 )
 
 // TestRegisterRefusesTemplateMistakes: Register accepted a nil template
@@ -274,4 +275,21 @@ steps: [{name: a, handler: h}]
 	}
 	must(t, e.Register(&engine.Template{Namespace: "t", Name: "conc", Concurrency: &engine.Concurrency{Max: 1, Key: "customer id"},
 		Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+}
+
+// TestRegisterRefusesAConfigNoStartCouldStore: a step's config over the
+// store's document limit (store.MaxJSONBytes) registered, and then every
+// start failed in the store; it is refused at Register, naming the
+// template, the step and the field.
+func TestRegisterRefusesAConfigNoStartCouldStore(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	err := e.Register(&engine.Template{Namespace: "t", Name: "big", Steps: []engine.StepTemplate{
+		{Name: "a", Handler: "h"}, {Name: "b", Handler: "h", Config: map[string]string{"blob": strings.Repeat("x", store.MaxJSONBytes)}}}})
+	ps := engine.TemplateProblems(err)
+	if len(ps) != 1 || ps[0].Path != "steps[1].config" || ps[0].Template != "t/big" || !strings.Contains(ps[0].Msg, `step "b": config is 8388619 bytes as JSON, over the store's limit of 8388608 (store.MaxJSONBytes)`) {
+		t.Fatalf("an oversized config: %v", err)
+	}
+	if got := e.Templates(); len(got) != 0 {
+		t.Fatalf("refused registration registered %v", got)
+	}
 }
