@@ -35,7 +35,10 @@ type Template struct {
 	// InputSchema is an optional JSON Schema every input must satisfy
 	// (draft-04, -06, -07, 2019-09 or 2020-12 as its $schema says; 2020-12
 	// without one). It is self-contained: a $ref to another document is
-	// refused.
+	// refused. As JSON Schema specifies, a keyword the draft does not have
+	// (a misspelt "requird") is ignored, and "format" (email, date-time)
+	// is checked under draft-04 to draft-07 only: under 2019-09 and
+	// 2020-12, the default, it is an annotation that accepts any string.
 	InputSchema json.RawMessage
 	// Queue is the queue its tasks' steps are claimed from (default
 	// "default"); Start's WithQueue overrides it. Workers serve the queues
