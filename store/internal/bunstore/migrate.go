@@ -97,24 +97,27 @@ func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, snapshot S
 		if err := tx.NewRaw("SELECT version FROM tasker_schema_migrations").Scan(ctx, &done); err != nil {
 			return fmt.Errorf("reading schema version: %w", err)
 		}
+		exec := func(what, script string) error {
+			for _, stmt := range splitStatements(script) {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %w\n%s", what, err, stmt)
+				}
+			}
+			return nil
+		}
 		fresh := len(done) == 0 && snapshot.SQL != "" && snapshot.Version == LastVersion(migrations)
 		if fresh {
-			for _, stmt := range splitStatements(snapshot.SQL) {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("schema snapshot at migration %d: %w\n%s", snapshot.Version, err, stmt)
-				}
+			if err := exec(fmt.Sprintf("schema snapshot at migration %d", snapshot.Version), snapshot.SQL); err != nil {
+				return err
 			}
 		}
 		for _, m := range migrations {
 			if slices.Contains(done, m.Version) {
 				continue
 			}
-			for _, stmt := range splitStatements(m.SQL) {
-				if fresh { // in the snapshot already
-					break
-				}
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("migration %03d_%s: %w\n%s", m.Version, m.Name, err, stmt)
+			if !fresh { // (else in the snapshot already)
+				if err := exec(fmt.Sprintf("migration %03d_%s", m.Version, m.Name), m.SQL); err != nil {
+					return err
 				}
 			}
 			if _, err := tx.NewRaw("INSERT INTO tasker_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
