@@ -150,10 +150,11 @@ func ContinueAsNew(wctx *WorkflowContext, input any) error {
 	// not find it (Cancel reads after its commit, this after the create's:
 	// one of the two sees the other): the next run is cancelled with this
 	// one, and this run ends cancelled, as its caller was told.
-	if cur, err := w.e.st.GetTask(ctx, w.TaskID); err != nil {
+	// (Its state alone, one row: the run is read whole above.)
+	if cur, err := w.e.outcome(ctx, w.TaskID); err != nil {
 		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w", w.TaskID, err))
-	} else if cur.Task.State == store.TaskCancelled {
-		if err := w.e.cancelSuccessor(ctx, cur.Task, ""); err != nil {
+	} else if cur.State == store.TaskCancelled {
+		if err := w.e.cancelSuccessor(ctx, d.Task, ""); err != nil {
 			w.e.log.Warn("cancelling the next run of a cancelled run failed", zap.Int64("task_id", w.TaskID), zap.Int64("next", res.Task.ID), zap.Error(err))
 		}
 		return w.abortWith(fmt.Errorf("continuing workflow task %d: %w", w.TaskID, errTaskCancelled))
