@@ -66,6 +66,15 @@ func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field,
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
+// under puts a field's problem under prefix (steps["a"] + .handler), when
+// err is a *ValidationError; other errors are returned as they are.
+func under(prefix string, err error) error {
+	if v, ok := err.(*ValidationError); ok {
+		return &ValidationError{Field: prefix + v.Field, Problem: v.Problem}
+	}
+	return err
+}
+
 func invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }

@@ -73,48 +73,58 @@ func (p *CreateTaskParams) Validate() error {
 	byName := make(map[string]int, len(p.Steps))
 	bySeq := map[int]string{} // a task has one step at a durable sequence
 	for i, s := range p.Steps {
-		field := fmt.Sprintf("steps[%d]", i)
-		if s.Name != "" {
-			field = fmt.Sprintf("steps[%q]", s.Name)
+		// The step's problems name it (steps["charge"].handler); the
+		// name is formatted only for a problem (Validate runs at every
+		// start).
+		step := func(err error) {
+			if err == nil {
+				return
+			}
+			field := fmt.Sprintf("steps[%d]", i)
+			if s.Name != "" {
+				field = fmt.Sprintf("steps[%q]", s.Name)
+			}
+			add(under(field, err))
 		}
-		add(checkName(field+".name", s.Name, true))
-		add(checkName(field+".handler", s.Handler, true))
+		step(checkName(".name", s.Name, true))
+		step(checkName(".handler", s.Handler, true))
 		if s.RateSystem != "" {
-			add(checkName(field+".rate_system", s.RateSystem, true))
+			step(checkName(".rate_system", s.RateSystem, true))
 		}
 		if s.Sequence != nil {
 			switch other, dup := bySeq[*s.Sequence]; {
 			case *s.Sequence < 1:
-				add(invalid(field+".sequence", "must be at least 1 (a durable step's), got %d", *s.Sequence))
+				step(invalid(".sequence", "must be at least 1 (a durable step's), got %d", *s.Sequence))
 			case dup:
-				add(invalid(field+".sequence", "%d is also step %q's", *s.Sequence, other))
+				step(invalid(".sequence", "%d is also step %q's", *s.Sequence, other))
 			default:
 				bySeq[*s.Sequence] = s.Name
 			}
 		}
-		add(checkJSON(field+".config", s.Config, false))
-		add(checkJSON(field+".policy", s.Policy, false))
+		step(checkJSON(".config", s.Config, false))
+		step(checkJSON(".policy", s.Policy, false))
 		if s.RetryLimit < 0 || s.RetryLimit > MaxCount {
-			add(invalid(field+".retry_limit", "must be at least 1 (0 means the default %d) and at most %d, got %d", DefaultRetryLimit, MaxCount, s.RetryLimit))
+			step(invalid(".retry_limit", "must be at least 1 (0 means the default %d) and at most %d, got %d", DefaultRetryLimit, MaxCount, s.RetryLimit))
 		}
 		if _, dup := byName[s.Name]; dup && s.Name != "" {
-			add(invalid(field+".name", "duplicate step name"))
+			step(invalid(".name", "duplicate step name"))
 		}
 		byName[s.Name] = i
 	}
 	for _, s := range p.Steps {
-		field := fmt.Sprintf("steps[%q].depends_on", s.Name)
-		seen := map[string]bool{}
-		for _, d := range s.DependsOn {
+		for j, d := range s.DependsOn {
+			problem := ""
 			switch _, ok := byName[d]; {
 			case d == s.Name:
-				add(invalid(field, "step depends on itself"))
+				problem = "step depends on itself"
 			case !ok:
-				add(invalid(field, "unknown step %q (dependencies must be steps of the same task)", d))
-			case seen[d]:
-				add(invalid(field, "dependency %q listed twice", d))
+				problem = fmt.Sprintf("unknown step %q (dependencies must be steps of the same task)", d)
+			case slices.Contains(s.DependsOn[:j], d):
+				problem = fmt.Sprintf("dependency %q listed twice", d)
 			}
-			seen[d] = true
+			if problem != "" {
+				add(invalid(fmt.Sprintf("steps[%q].depends_on", s.Name), "%s", problem))
+			}
 		}
 	}
 	if l := p.Lease; l != nil {
@@ -125,8 +135,10 @@ func (p *CreateTaskParams) Validate() error {
 		if l.Limit < 0 {
 			add(invalid("lease.limit", "must not be negative, got %d", l.Limit))
 		}
-		for i, h := range l.Handlers {
-			add(checkName(fmt.Sprintf("lease.handlers[%d]", i), h, true))
+		for i, h := range l.Handlers { // every handler of the process, at every start
+			if err := checkName("", h, true); err != nil {
+				add(under(fmt.Sprintf("lease.handlers[%d]", i), err))
+			}
 		}
 	}
 	if len(errs) == 0 {

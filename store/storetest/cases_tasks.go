@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/store"
 )
@@ -122,6 +123,12 @@ func testBadInput(t *testing.T, b *bundle) {
 			p.Steps[0].Sequence, p.Steps[1].Sequence = &seq, &seq
 		}, `steps["b"].sequence: 2 is also step "a"'s`},
 		{"NUL in a rate system", func(p *store.CreateTaskParams) { p.Steps[0].RateSystem = "a\x00b" }, `steps["a"].rate_system: contains a NUL byte`},
+		{"dependency listed twice", func(p *store.CreateTaskParams) { p.Steps[2].DependsOn = []string{"b", "a", "b"} }, `steps["c"].depends_on: dependency "b" listed twice`},
+		{"step without a handler", func(p *store.CreateTaskParams) { p.Steps[1].Handler = "" }, `steps["b"].handler: is required`},
+		{"unnamed step", func(p *store.CreateTaskParams) { p.Steps[2].Name = "" }, `steps[2].name: is required`},
+		{"empty handler in a lease", func(p *store.CreateTaskParams) {
+			p.Lease = &store.StartLease{Owner: "w", TTL: time.Minute, Limit: 1, Handlers: []string{"h", ""}}
+		}, `lease.handlers[1]: is required`},
 	}
 	for _, c := range cases {
 		p := b.params(chain("a", "b", "c"))
