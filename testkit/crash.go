@@ -128,7 +128,9 @@ func (r *CrashReport) String() string {
 // its durable steps), with every step's completion recorded once in its
 // history, and every side effect the run without a crash made run at
 // least once under the same idempotency key. A failure names the
-// boundary. The report lists the boundaries exercised.
+// boundary. The report lists the boundaries exercised. A ready step the
+// engines can never claim (no handler of its name registered by Setup, or
+// a queue Config.Execution.Queues leaves out) fails the test, naming it.
 //
 // Attempts are counted when a step is claimed, so that a step that kills
 // its process cannot loop forever: a crash after a claim commits costs
@@ -275,7 +277,7 @@ func crashRun(c CrashTest, path string, nth int, action faultstore.Action) crash
 	if err == nil {
 		var id int64
 		if id, err = c.Start(ctx, first); err == nil {
-			err = drive(ctx, first, inner, clk, id)
+			err = drive(ctx, first, inner, clk, queuesOf(c.Config), id)
 		}
 	}
 	die()
@@ -309,7 +311,7 @@ func crashRun(c CrashTest, path string, nth int, action faultstore.Action) crash
 	if err != nil {
 		return crashOutcome{err: fmt.Sprintf("starting again after the crash: %v", err)}
 	}
-	if err := drive(ctx, second, st, clk, id); err != nil {
+	if err := drive(ctx, second, st, clk, queuesOf(c.Config), id); err != nil {
 		return crashOutcome{err: fmt.Sprintf("recovering: %v", err)}
 	}
 	mu.Lock()
@@ -339,11 +341,22 @@ func crashEngine(c CrashTest, st store.Store, clk *clock.Fake, worker string, fx
 	return e, nil
 }
 
+// queuesOf is the queues an engine of cfg claims from.
+func queuesOf(cfg engine.Config) []string {
+	if len(cfg.Execution.Queues) == 0 {
+		return []string{store.DefaultQueue}
+	}
+	return cfg.Execution.Queues
+}
+
 // drive runs ready steps and moves the clock to the next wake-up (retry,
-// timer, lease expiry) until the task has finished.
-func drive(ctx context.Context, e *engine.Engine, st store.Store, clk *clock.Fake, id int64) error {
+// timer, lease expiry) until the task has finished. A ready step e can
+// never claim (on none of queues, or of no handler e has) fails it at
+// once, as RunUntilDone does.
+func drive(ctx context.Context, e *engine.Engine, st store.Store, clk *clock.Fake, queues []string, id int64) error {
 	for range 10_000 {
-		if _, err := e.RunOnce(ctx); err != nil {
+		ran, err := e.RunOnce(ctx)
+		if err != nil {
 			return err
 		}
 		if _, err := e.Rescue(ctx); err != nil {
@@ -362,6 +375,11 @@ func drive(ctx context.Context, e *engine.Engine, st store.Store, clk *clock.Fak
 		}
 		if !ok {
 			return fmt.Errorf("task %d is %s and can never finish: no step is ready, retrying or leased", id, d.Task.State)
+		}
+		if ran == 0 && !next.After(clk.Now()) {
+			if err := unservable(ctx, e, st, queues, clk.Now(), []int64{id}); err != nil {
+				return err
+			}
 		}
 		skipTo(clk, next)
 	}

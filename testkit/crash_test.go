@@ -172,3 +172,47 @@ func TestCrashEachReportsAFailedSetup(t *testing.T) {
 		t.Fatalf("CrashEach with a failing Setup: %q, want %q", got, want)
 	}
 }
+
+// A step the engines can never claim — its handler misspelt in the
+// template, or on a queue Config.Execution.Queues leaves out — fails
+// CrashEach at once, naming the step and what is missing, as RunUntilDone
+// does. Before, the run without a crash crept a millisecond a round and
+// failed after 10000 rounds (about 10 s) with "task 1 did not finish in
+// 10000 rounds", not a word of why.
+func TestCrashEachNamesAStepNothingCanClaim(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		edit       func(*testkit.CrashTest)
+	}{
+		{"handler misspelt", `testkit.CrashEach: the run without a crash: step charge of task 1 is ready, but no handler "efect" is registered (handlers: effect)`, func(c *testkit.CrashTest) {
+			setup := c.Setup
+			c.Setup = func(e *engine.Engine, fx *testkit.Effects) error {
+				if err := setup(e, fx); err != nil {
+					return err
+				}
+				return e.Register(&engine.Template{Namespace: "shop", Name: "typo", Steps: []engine.StepTemplate{{Name: "charge", Handler: "efect"}}})
+			}
+			c.Start = func(ctx context.Context, e *engine.Engine) (int64, error) {
+				h, err := e.Start(ctx, "shop/typo", nil, engine.WithIdempotencyKey("typo"))
+				if err != nil {
+					return 0, err
+				}
+				return h.TaskID, nil
+			}
+		}},
+		{"queue not served", `testkit.CrashEach: the run without a crash: step charge of task 1 is ready on queue "default", which the engine does not serve (Config.Execution.Queues: payments)`, func(c *testkit.CrashTest) {
+			c.Config.Execution.Queues = []string{"payments"}
+		}},
+	} {
+		ct := crashDAG()
+		c.edit(&ct)
+		ft := &fatalT{TB: t}
+		func() {
+			defer func() { _ = recover() }()
+			testkit.CrashEach(ft, ct)
+		}()
+		if ft.msg != c.want {
+			t.Errorf("%s: CrashEach said %q, want %q", c.name, ft.msg, c.want)
+		}
+	}
+}

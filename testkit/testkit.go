@@ -160,11 +160,7 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 		t.Fatalf("testkit: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
-	queues := cfg.Execution.Queues
-	if len(queues) == 0 {
-		queues = []string{store.DefaultQueue}
-	}
-	return &Env{Engine: e, Store: s, Clock: Clock{Fake: fake, t: t}, t: t, queues: queues}
+	return &Env{Engine: e, Store: s, Clock: Clock{Fake: fake, t: t}, t: t, queues: queuesOf(cfg)}
 }
 
 // maxRounds bounds the rounds (run, rescue, move the clock) of
@@ -239,16 +235,24 @@ func (env *Env) lastRuns(ids []int64) []int64 {
 
 // failIfUnservable fails the test if a ready step of the tasks (or of
 // their children; of every unfinished task when ids is empty) can never be
-// claimed by this engine: its handler is not registered (a misspelt name)
-// or its queue is not one the engine serves. Such a step looks ready to
-// NextWakeup for ever, and the clock would creep a millisecond a round
-// until the rounds ran out, with no word of why.
+// claimed by this engine (see unservable).
 func (env *Env) failIfUnservable(ids []int64) {
 	env.t.Helper()
-	ctx := context.Background()
-	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
-	if err != nil {
+	if err := unservable(context.Background(), env.Engine, env.Store, env.queues, env.Clock.Now(), ids); err != nil {
 		env.t.Fatalf("testkit: %v", err)
+	}
+}
+
+// unservable names a ready step of the tasks (or of their children; of
+// every unfinished task when ids is empty) that e can never claim: its
+// handler is not registered (a misspelt name) or its queue is not one of
+// queues, those e serves; nil when there is none. Such a step looks ready
+// to NextWakeup for ever, and the clock would creep a millisecond a round
+// until the rounds ran out, with no word of why.
+func unservable(ctx context.Context, e *engine.Engine, st store.Store, queues []string, now time.Time, ids []int64) error {
+	page, err := st.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
+	if err != nil {
+		return err
 	}
 	parent := map[int64]*int64{}
 	for _, task := range page.Tasks {
@@ -266,26 +270,30 @@ func (env *Env) failIfUnservable(ids []int64) {
 		}
 		return false
 	}
-	handlers := env.Handlers()
-	now := env.Clock.Now()
+	handlers := e.Handlers()
 	for _, task := range page.Tasks {
 		if !within(task.ID) {
 			continue
 		}
-		for _, s := range env.Task(task.ID).Steps {
+		d, err := st.GetTask(ctx, task.ID)
+		if err != nil {
+			return err
+		}
+		for _, s := range d.Steps {
 			if s.State != store.StepPending || s.PendingDeps > 0 || s.NextAttemptAt.After(now) || s.Sequence != nil {
 				continue
 			}
 			switch {
 			case !slices.Contains(handlers, s.Handler):
-				env.t.Fatalf("testkit: step %s of task %d is ready, but no handler %q is registered (handlers: %s)",
+				return fmt.Errorf("step %s of task %d is ready, but no handler %q is registered (handlers: %s)",
 					s.Name, task.ID, s.Handler, strings.Join(handlers, ", "))
-			case !slices.Contains(env.queues, s.Queue):
-				env.t.Fatalf("testkit: step %s of task %d is ready on queue %q, which the engine does not serve (Config.Execution.Queues: %s)",
-					s.Name, task.ID, s.Queue, strings.Join(env.queues, ", "))
+			case !slices.Contains(queues, s.Queue):
+				return fmt.Errorf("step %s of task %d is ready on queue %q, which the engine does not serve (Config.Execution.Queues: %s)",
+					s.Name, task.ID, s.Queue, strings.Join(queues, ", "))
 			}
 		}
 	}
+	return nil
 }
 
 func (env *Env) allDone(ids []int64) bool {
