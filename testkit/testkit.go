@@ -42,6 +42,7 @@
 package testkit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -174,7 +175,10 @@ var maxRounds = 10_000
 // its chain, whose result WorkflowHandle.Result returns. It fails the test
 // if the tasks can never finish, naming a ready step of theirs this engine
 // cannot claim (no handler of that name registered, or a queue it does
-// not serve).
+// not serve), and if they do not finish in 10000 rounds (a workflow
+// waiting for an event no one sends wakes once a day to look again),
+// saying what each unfinished task, and each unfinished child of theirs,
+// waits for (see engine.Explain).
 func (env *Env) RunUntilDone(taskIDs ...int64) {
 	env.t.Helper()
 	if len(taskIDs) == 0 {
@@ -183,7 +187,8 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		env.t.Fatalf("testkit: RunUntilDone needs the ids of the tasks to run to the end")
 	}
 	ctx := context.Background()
-	for range maxRounds {
+	var ids []int64
+	for round := range maxRounds {
 		ran, err := env.RunOnce(ctx)
 		if err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
@@ -191,7 +196,7 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		if _, err := env.Rescue(ctx); err != nil {
 			env.t.Fatalf("testkit: %v", err)
 		}
-		ids := env.lastRuns(taskIDs)
+		ids = env.lastRuns(taskIDs)
 		if env.allDone(ids) {
 			return
 		}
@@ -200,14 +205,17 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 			env.t.Fatalf("testkit: %v", err)
 		}
 		if !ok {
-			env.t.Fatalf("testkit: tasks %v cannot finish: no step is ready, retrying or leased", taskIDs)
+			env.t.Fatalf("testkit: tasks %v cannot finish: no step is ready, retrying or leased%s", taskIDs, env.waits(ids))
 		}
 		if ran == 0 && !next.After(env.Clock.Now()) {
 			env.failIfUnservable(ids)
 		}
+		if round == maxRounds-1 {
+			break // (what the tasks wait for is said at the time they wait)
+		}
 		skipTo(env.Clock.Fake, next)
 	}
-	env.t.Fatalf("testkit: tasks %v did not finish in %d rounds", taskIDs, maxRounds)
+	env.t.Fatalf("testkit: tasks %v did not finish in %d rounds%s", taskIDs, maxRounds, env.waits(ids))
 }
 
 // lastRuns maps each task to the last run of its ContinueAsNew chain
@@ -254,27 +262,8 @@ func unservable(ctx context.Context, e *engine.Engine, st store.Store, queues []
 	if err != nil {
 		return err
 	}
-	parent := map[int64]*int64{}
-	for _, task := range page.Tasks {
-		parent[task.ID] = task.ParentID
-	}
-	within := func(id int64) bool {
-		for range len(parent) + 1 { // no chain of parents is longer
-			if len(ids) == 0 || slices.Contains(ids, id) {
-				return true
-			}
-			if parent[id] == nil {
-				return false
-			}
-			id = *parent[id]
-		}
-		return false
-	}
 	handlers := e.Handlers()
-	for _, task := range page.Tasks {
-		if !within(task.ID) {
-			continue
-		}
+	for _, task := range within(page.Tasks, ids) {
 		d, err := st.GetTask(ctx, task.ID)
 		if err != nil {
 			return err
@@ -294,6 +283,80 @@ func unservable(ctx context.Context, e *engine.Engine, st store.Store, queues []
 		}
 	}
 	return nil
+}
+
+// within is those of tasks that are one of ids or a descendant of one
+// (every task when ids is empty).
+func within(tasks []*store.Task, ids []int64) []*store.Task {
+	parent := map[int64]*int64{}
+	for _, task := range tasks {
+		parent[task.ID] = task.ParentID
+	}
+	in := func(id int64) bool {
+		for range len(parent) + 1 { // no chain of parents is longer
+			if len(ids) == 0 || slices.Contains(ids, id) {
+				return true
+			}
+			if parent[id] == nil {
+				return false
+			}
+			id = *parent[id]
+		}
+		return false
+	}
+	var out []*store.Task
+	for _, task := range tasks {
+		if in(task.ID) {
+			out = append(out, task)
+		}
+	}
+	return out
+}
+
+// maxWaits bounds the tasks waits describes.
+const maxWaits = 10
+
+// waits says, for a test that gives up on the tasks, what each of them
+// that is unfinished, and each unfinished child of theirs (every
+// unfinished task when ids is empty), waits for: a line a step, as
+// engine.Explain gives it ("the workflow waits for event \"approved\"
+// …"). A test that only learnt the rounds ran out would not know whether
+// an event was never sent, a child never finished or a step kept failing.
+func (env *Env) waits(ids []int64) string {
+	ctx := context.Background()
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
+	if err != nil {
+		return "; " + err.Error()
+	}
+	tasks := within(page.Tasks, ids)
+	if len(tasks) == 0 {
+		return ""
+	}
+	slices.SortFunc(tasks, func(a, b *store.Task) int { return cmp.Compare(a.ID, b.ID) })
+	var b strings.Builder
+	b.WriteString("; unfinished:")
+	for i, task := range tasks {
+		if i == maxWaits {
+			fmt.Fprintf(&b, "\n  … and %d more", len(tasks)-maxWaits)
+			break
+		}
+		what := task.Namespace + "/" + task.Name
+		if task.ParentID != nil {
+			what += fmt.Sprintf(", child of task %d", *task.ParentID)
+		}
+		x, err := env.Explain(ctx, task.ID)
+		if err != nil {
+			fmt.Fprintf(&b, "\n  task %d (%s): %v", task.ID, what, err)
+			continue
+		}
+		if len(x.Steps) == 0 {
+			fmt.Fprintf(&b, "\n  task %d (%s): %s", task.ID, what, x.Reason)
+		}
+		for _, st := range x.Steps {
+			fmt.Fprintf(&b, "\n  task %d (%s): step %s: %s", task.ID, what, st.Step, st.Reason)
+		}
+	}
+	return b.String()
 }
 
 func (env *Env) allDone(ids []int64) bool {
