@@ -447,3 +447,18 @@ func TestRunUntilDoneSaysWhatTheTasksWaitFor(t *testing.T) {
 		}
 	}
 }
+
+// An attempt listed twice is refused, naming it: the second says nothing
+// the first did not, and FailOnAttempts(h, err, 1, 1) is a slip for 1, 2
+// that injected one failure where the test meant two. Before, it was
+// taken.
+func TestFailOnAttemptsRefusesAnAttemptListedTwice(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+	defer func() {
+		want := "testkit.FailOnAttempts: attempt 2 is listed twice"
+		if r := recover(); fmt.Sprint(r) != want {
+			t.Fatalf("recovered %v; want a panic %q", r, want)
+		}
+	}()
+	testkit.FailOnAttempts(ok, errors.New("flaky"), 1, 2, 3, 2)
+}

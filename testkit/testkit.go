@@ -511,9 +511,10 @@ func (env *Env) AssertStepHistory(id int64, step string, want ...string) {
 
 // FailOnAttempts wraps h so that the listed attempts (1-based) fail with
 // err instead of running h; a nil err fails them with an error naming the
-// attempt. A nil h, no attempts or an attempt below 1 is a mistake in the
-// test, and panics here, where it is made. So is an attempt past the retry
-// limit of a step that runs the handler, which would never come: Env.Handle
+// attempt. A nil h, no attempts, an attempt below 1 or one listed twice
+// (1, 1, a slip for 1, 2) is a mistake in the test, and panics here, where
+// it is made. So is an attempt past the retry limit of a step that runs
+// the handler, which would never come: Env.Handle
 // or Env.Register, whichever of the two comes second (the first may be
 // made on env.Engine), refuses it, naming the step, the attempt and the
 // limit; CrashEach does after its Setup. An err that ends the step
@@ -526,9 +527,12 @@ func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler
 	case len(attempts) == 0:
 		panic("testkit.FailOnAttempts: no attempt to fail is listed")
 	}
-	for _, a := range attempts {
+	for i, a := range attempts {
 		if a < 1 {
 			panic(fmt.Sprintf("testkit.FailOnAttempts: attempt %d: attempts count from 1", a))
+		}
+		if slices.Contains(attempts[:i], a) { // a slip for another attempt
+			panic(fmt.Sprintf("testkit.FailOnAttempts: attempt %d is listed twice", a))
 		}
 	}
 	if msg := afterTheEnd(err, attempts); msg != "" {
