@@ -60,10 +60,16 @@ type StepResult struct {
 }
 
 // Decode decodes the recorded result into v, as a dependant's
-// engine.Result would.
+// engine.Result would: a handler that returned nil (or a nil pointer),
+// recorded as null, gave it no result, and that is an error.
 func (r *StepResult) Decode(v any) error {
-	if r.JSON == nil {
+	switch {
+	case r.JSON == nil:
 		return fmt.Errorf("step %s recorded no result", r.Context.Step)
+	case string(r.JSON) == "null":
+		// (json would decode null into a zero v: a test would pass on a
+		// result the workflow's next step fails on)
+		return fmt.Errorf("step %s returned no result (nil, recorded as null): a dependant's engine.Result fails on it", r.Context.Step)
 	}
 	return json.Unmarshal(r.JSON, v)
 }
@@ -199,7 +205,8 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 }
 
 // RunStepAs is RunStep with the result decoded into a T, as a dependant's
-// engine.Result[T] would decode it.
+// engine.Result[T] would decode it (a nil result is an error, see
+// StepResult.Decode).
 //
 //	got, err := testkit.RunStepAs[Receipt](t, charge, input, nil, nil)
 func RunStepAs[T any](t testing.TB, h engine.Handler, input any, deps map[string]any, opts *StepOptions) (T, error) {
@@ -210,6 +217,9 @@ func RunStepAs[T any](t testing.TB, h engine.Handler, input any, deps map[string
 		return v, err
 	}
 	if err := res.Decode(&v); err != nil {
+		if string(res.JSON) == "null" {
+			return v, err // (not a decoding failure: there is nothing to decode)
+		}
 		return v, fmt.Errorf("decoding result of step %s as %T: %w", res.Context.Step, v, err)
 	}
 	return v, nil

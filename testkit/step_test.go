@@ -195,3 +195,35 @@ func TestRunStepErrors(t *testing.T) {
 		t.Fatalf("err = %v, want a decoding error", err)
 	}
 }
+
+// A handler that returns no result (nil, or a nil pointer: both recorded
+// as null) gives a dependant nothing to decode: engine.Result fails with
+// "has no result". RunStepAs and StepResult.Decode, which decode "as a
+// dependant's engine.Result would", say so too. Before, they decoded null
+// into a zero T and returned no error: the test passed on a result the
+// workflow's next step fails on.
+func TestRunStepAsRefusesNoResult(t *testing.T) {
+	for name, v := range map[string]any{"nil": nil, "nil pointer": (*receipt)(nil)} {
+		h := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return v, nil })
+		got, err := testkit.RunStepAs[receipt](t, h, nil, nil, &testkit.StepOptions{Step: "charge"})
+		want := "step charge returned no result (nil, recorded as null): a dependant's engine.Result fails on it"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: RunStepAs = %+v, %v; want the error %q", name, got, err, want)
+		}
+		res, err := testkit.RunStep(t, h, nil, nil, &testkit.StepOptions{Step: "charge"})
+		if err != nil || string(res.JSON) != "null" {
+			t.Fatalf("%s: RunStep = %s, %v; want null recorded", name, res.JSON, err)
+		}
+		if err := res.Decode(new(receipt)); err == nil || err.Error() != want {
+			t.Errorf("%s: Decode: %v; want %q", name, err, want)
+		}
+	}
+	// What a dependant reads as the step's result is what RunStepAs
+	// decoded.
+	_, err := testkit.RunStep(t, engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
+		return engine.Result[receipt](sc, "charge")
+	}), nil, map[string]any{"charge": nil}, nil)
+	if err == nil || !strings.Contains(err.Error(), `dependency "charge" has no result`) {
+		t.Fatalf("engine.Result of a null result: %v", err)
+	}
+}
