@@ -178,7 +178,8 @@ var maxRounds = 10_000
 // not serve), and if they do not finish in 10000 rounds (a workflow
 // waiting for an event no one sends wakes once a day to look again),
 // saying what each unfinished task, and each unfinished child of theirs,
-// waits for (see engine.Explain).
+// waits for (see engine.Explain). Schedules do not fire as it moves the
+// clock: RunFor fires their ticks.
 func (env *Env) RunUntilDone(taskIDs ...int64) {
 	env.t.Helper()
 	if len(taskIDs) == 0 {

@@ -148,3 +148,40 @@ func TestRunUntilDoneRescuesADeadWorkersLease(t *testing.T) {
 		t.Fatalf("task %s after %d runs; want complete after one", d.Task.State, ran)
 	}
 }
+
+// RunFor fires each schedule tick it passes, as a running engine's leader
+// does, at the tick's time, and runs what it starts. Before, the clock
+// went past the ticks and no schedule fired: a test of an hourly schedule
+// saw no run in three hours (and FireSchedules after them started one,
+// the backlog's ticks caught up as one).
+func TestRunForFiresScheduleTicks(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	var ran []time.Time
+	must(t, env.HandleFunc("report", func(*engine.StepContext) (any, error) {
+		ran = append(ran, env.Clock.Now())
+		return nil, nil
+	}))
+	must(t, env.Register(&engine.Template{Namespace: "ops", Name: "report", Steps: []engine.StepTemplate{{Name: "send", Handler: "report"}}}))
+	_, err := env.Schedule(ctx, "hourly", "@every 1h", "ops/report", nil, engine.ScheduleOptions{})
+	must(t, err)
+	start := env.Clock.Now()
+	env.RunFor(3*time.Hour + 30*time.Minute)
+	var want []time.Time
+	for h := 1; h <= 3; h++ {
+		want = append(want, start.Add(time.Duration(h)*time.Hour))
+	}
+	if len(ran) != len(want) {
+		t.Fatalf("the schedule's runs ran at %v; want one at each tick %v", ran, want)
+	}
+	for i := range want {
+		if !ran[i].Equal(want[i]) {
+			t.Fatalf("the schedule's runs ran at %v; want one at each tick %v", ran, want)
+		}
+	}
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskComplete}, Limit: 10})
+	must(t, err)
+	if len(page.Tasks) != 3 {
+		t.Fatalf("%d tasks complete, want the 3 runs", len(page.Tasks))
+	}
+}

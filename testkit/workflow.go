@@ -60,7 +60,9 @@ func (env *Env) SendEvent(taskID int64, name, key string, payload any) bool {
 
 // RunFor runs ready work and moves the clock through wake-ups until d has
 // passed on the fake clock (or every task is idle for good), then returns:
-// use it to let a workflow reach a wait before sending an event. A d under
+// use it to let a workflow reach a wait before sending an event. It fires
+// each schedule tick it passes (Engine.Schedule), at the tick's time, as
+// a running engine does, and runs what the tick starts. A d under
 // a millisecond other than 0 fails the test (a bare number is nanoseconds:
 // RunFor(30) is 30 ns), as the engine refuses such a wait. It fails
 // the test if d does not pass in 10000 rounds (a step retrying or a
@@ -77,6 +79,7 @@ func (env *Env) RunFor(d time.Duration) {
 	ctx := context.Background()
 	end := env.Clock.Now().Add(d)
 	for range maxRounds {
+		env.fireSchedules(ctx)
 		ran, err := env.RunOnce(ctx)
 		if err != nil {
 			env.t.Fatalf("testkit: running steps: %v", err)
@@ -88,10 +91,14 @@ func (env *Env) RunFor(d time.Duration) {
 		if err != nil {
 			env.t.Fatalf("testkit: %v", err)
 		}
+		if tick, has := env.nextTick(ctx); has && (!ok || tick.Before(next)) {
+			next, ok = tick, true
+		}
 		if !ok || next.After(end) {
 			// (the Fake's own Set: a round that found a step ready may
 			// have moved the clock a millisecond past end, and stays there)
 			env.Clock.Fake.Set(end)
+			env.fireSchedules(ctx)
 			if _, err := env.RunOnce(ctx); err != nil {
 				env.t.Fatalf("testkit: running steps: %v", err)
 			}
@@ -104,6 +111,41 @@ func (env *Env) RunFor(d time.Duration) {
 	}
 	// Returning here would let the test go on as if d had passed.
 	env.t.Fatalf("testkit: RunFor(%s): still %s short of the end after %d rounds of wake-ups", d, end.Sub(env.Clock.Now()), maxRounds)
+}
+
+// fireSchedules fires the schedules' ticks due by the clock, as a running
+// engine's leader does, and fails the test on a schedule that could not
+// fire (its LastError): its tick would look due for ever.
+func (env *Env) fireSchedules(ctx context.Context) {
+	env.t.Helper()
+	if err := env.FireSchedules(ctx); err != nil {
+		env.t.Fatalf("testkit: firing schedules: %v", err)
+	}
+}
+
+// nextTick is the earliest tick of an unpaused schedule after the clock's
+// time. A schedule whose due tick did not fire fails the test, naming
+// its error.
+func (env *Env) nextTick(ctx context.Context) (time.Time, bool) {
+	env.t.Helper()
+	list, err := env.Schedules(ctx)
+	if err != nil {
+		env.t.Fatalf("testkit: %v", err)
+	}
+	now := env.Clock.Now()
+	var next time.Time
+	for _, sc := range list {
+		switch {
+		case sc.Paused || sc.NextFireAt.IsZero():
+		case !sc.NextFireAt.After(now):
+			if sc.LastError != "" {
+				env.t.Fatalf("testkit: schedule %s did not fire its tick at %s: %s", sc.ID, sc.NextFireAt, sc.LastError)
+			}
+		case next.IsZero() || sc.NextFireAt.Before(next):
+			next = sc.NextFireAt
+		}
+	}
+	return next, !next.IsZero()
 }
 
 // SaveHistory writes a workflow task's recorded history (see
