@@ -26,6 +26,13 @@ type CrashTest struct {
 	// runs for every engine CrashEach makes — the one that crashes and the
 	// one that recovers — as a program does each time it starts. Handlers
 	// log their side effects in fx with their idempotency key.
+	//
+	// A few runs go at once (each on its own database file), so Setup and
+	// Start are called concurrently: what they and the handlers keep
+	// outside fx (a fake provider, a counter) is shared by runs that crash
+	// at different boundaries. Record the outside world's state in fx,
+	// which is each run's own and survives its crash; what Setup makes is
+	// its engine's, lost in the crash as a process's memory is.
 	Setup func(e *engine.Engine, fx *Effects) error
 	// Start starts the workflow and returns its task id. It runs again in
 	// the recovering engine, as a restarted program does, so it must name
