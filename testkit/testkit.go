@@ -16,6 +16,12 @@
 //		"step charge: in_progress → complete",
 //		"task in_progress → complete")
 //
+// Nothing runs on its own: steps run only when the test drives the
+// engine (RunUntilDone, RunFor, RunOnce), and the clock moves only then or
+// when told. TaskHandle.Wait and WorkflowHandle.Result called before the
+// task has been run to its end wait until their context ends; call them
+// after RunUntilDone.
+//
 // RunStep unit-tests one handler without a workflow: it builds the
 // *engine.StepContext the engine would (input, dependency results,
 // attempt, idempotency key, deadline, logger) and returns what the handler
