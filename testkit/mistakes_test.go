@@ -462,3 +462,34 @@ func TestFailOnAttemptsRefusesAnAttemptListedTwice(t *testing.T) {
 	}()
 	testkit.FailOnAttempts(ok, errors.New("flaky"), 1, 2, 3, 2)
 }
+
+// A FailOnAttempts handler and its template both registered on env.Engine
+// — as a package's own Register(e *engine.Engine, …) does — meet no
+// Env.Handle or Env.Register to refuse an attempt past the step's limit:
+// RunUntilDone and RunFor refuse it before running anything, as CrashEach
+// does after its Setup. Before, the step succeeded at its first attempt,
+// the injected failure never came, and the test passed.
+func TestRunRefusesFailOnAttemptsPastTheLimitRegisteredOnTheEngine(t *testing.T) {
+	ok := engine.HandlerFunc(func(*engine.StepContext) (any, error) { return 1, nil })
+	want := `testkit: FailOnAttempts on handler "flaky" fails attempt 4, but step charge of t/one makes at most 3 attempts`
+	for name, run := range map[string]func(env *testkit.Env, id int64){
+		"RunUntilDone": func(env *testkit.Env, id int64) { env.RunUntilDone(id) },
+		"RunFor":       func(env *testkit.Env, id int64) { env.RunFor(time.Hour) },
+	} {
+		ran := false
+		got := fatalOf(t, func(ft *fatalT) {
+			env := testkit.NewEngine(ft, nil)
+			must(t, env.Engine.Handle("flaky", testkit.FailOnAttempts(engine.HandlerFunc(func(sc *engine.StepContext) (any, error) {
+				ran = true
+				return ok.Handle(sc)
+			}), nil, 4)))
+			must(t, env.Engine.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "charge", Handler: "flaky"}}}))
+			h, err := env.Start(t.Context(), "t/one", nil)
+			must(t, err)
+			run(env, h.TaskID)
+		})
+		if !strings.Contains(got, want) || ran {
+			t.Errorf("%s: Fatalf %q (the handler ran: %v); want it to contain %q before running", name, got, ran, want)
+		}
+	}
+}

@@ -193,6 +193,7 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		// nothing.
 		env.t.Fatalf("testkit: RunUntilDone needs the ids of the tasks to run to the end")
 	}
+	env.refusePastTheLimit()
 	ctx := context.Background()
 	var ids []int64
 	for round := range maxRounds {
@@ -223,6 +224,17 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		skipTo(env.Clock.Fake, next)
 	}
 	env.t.Fatalf("testkit: tasks %v did not finish in %d rounds%s", taskIDs, maxRounds, env.waits(ids))
+}
+
+// refusePastTheLimit fails the test on a FailOnAttempts handler listing an
+// attempt past the retry limit of a step that runs it, when both were
+// registered on env.Engine (by a package's own Register function, say),
+// where neither Env.Handle nor Env.Register saw them.
+func (env *Env) refusePastTheLimit() {
+	env.t.Helper()
+	if err := pastTheLimit(env.Engine); err != nil {
+		env.t.Fatalf("%v", err)
+	}
 }
 
 // lastRuns maps each task to the last run of its ContinueAsNew chain
@@ -521,10 +533,11 @@ func (env *Env) AssertStepHistory(id int64, step string, want ...string) {
 // attempt. A nil h, no attempts, an attempt below 1 or one listed twice
 // (1, 1, a slip for 1, 2) is a mistake in the test, and panics here, where
 // it is made. So is an attempt past the retry limit of a step that runs
-// the handler, which would never come: Env.Handle
-// or Env.Register, whichever of the two comes second (the first may be
-// made on env.Engine), refuses it, naming the step, the attempt and the
-// limit; CrashEach does after its Setup. An err that ends the step
+// the handler, which would never come: Env.Handle or Env.Register,
+// whichever of the two comes second (the first may be made on
+// env.Engine), refuses it, naming the step, the attempt and the limit;
+// RunUntilDone and RunFor do before running anything (for both made on
+// env.Engine), and CrashEach after its Setup. An err that ends the step
 // (engine.Permanent, engine.Skip) beside more than one attempt panics
 // too: the later ones never come.
 func FailOnAttempts(h engine.Handler, err error, attempts ...int) engine.Handler {

@@ -76,6 +76,7 @@ func (env *Env) RunFor(d time.Duration) {
 	case d > 0 && d < time.Millisecond: // as the engine's waits refuse it
 		env.t.Fatalf("testkit: RunFor(%s): under a millisecond, a bare number is nanoseconds (write 30 * time.Second, not 30); RunFor(0) runs what is ready now", d)
 	}
+	env.refusePastTheLimit()
 	ctx := context.Background()
 	end := env.Clock.Now().Add(d)
 	for range maxRounds {
