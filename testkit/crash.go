@@ -361,7 +361,7 @@ func queuesOf(cfg engine.Config) []string {
 // never claim (on none of queues, or of no handler e has) fails it at
 // once, as RunUntilDone does.
 func drive(ctx context.Context, e *engine.Engine, st store.Store, clk *clock.Fake, queues []string, id int64) error {
-	for range 10_000 {
+	for round := range maxRounds {
 		ran, err := e.RunOnce(ctx)
 		if err != nil {
 			return err
@@ -381,16 +381,19 @@ func drive(ctx context.Context, e *engine.Engine, st store.Store, clk *clock.Fak
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("task %d is %s and can never finish: no step is ready, retrying or leased", id, d.Task.State)
+			return fmt.Errorf("task %d is %s and can never finish: no step is ready, retrying or leased%s", id, d.Task.State, waits(ctx, e, st, []int64{id}))
 		}
 		if ran == 0 && !next.After(clk.Now()) {
 			if err := unservable(ctx, e, st, queues, clk.Now(), []int64{id}); err != nil {
 				return err
 			}
 		}
+		if round == maxRounds-1 {
+			break // (what the task waits for is said at the time it waits)
+		}
 		skipTo(clk, next)
 	}
-	return fmt.Errorf("task %d did not finish in 10000 rounds", id)
+	return fmt.Errorf("task %d did not finish in %d rounds%s", id, maxRounds, waits(ctx, e, st, []int64{id}))
 }
 
 // read fills the outcome from the store.

@@ -216,3 +216,35 @@ func TestCrashEachNamesAStepNothingCanClaim(t *testing.T) {
 		}
 	}
 }
+
+// A workflow that cannot finish on its own — here it waits for an event,
+// which CrashEach does not send — fails CrashEach saying what it waits
+// for. Before, it said only "task 1 did not finish in 10000 rounds".
+func TestCrashEachSaysWhatAnUnfinishedTaskWaitsFor(t *testing.T) {
+	defer testkit.SetMaxRounds(20)()
+	c := testkit.CrashTest{
+		Setup: func(e *engine.Engine, fx *testkit.Effects) error {
+			return engine.RegisterWorkflow(e, "t/approve", func(w *engine.WorkflowContext, n int) (int, error) {
+				var v int
+				_, err := engine.Select(w, engine.OnEvent("approved", &v))
+				return v, err
+			})
+		},
+		Start: func(ctx context.Context, e *engine.Engine) (int64, error) {
+			h, err := engine.StartWorkflow[int, int](ctx, e, "t/approve", 1, engine.WithIdempotencyKey("one"))
+			if err != nil {
+				return 0, err
+			}
+			return h.TaskID, nil
+		},
+	}
+	ft := &fatalT{TB: t}
+	func() {
+		defer func() { _ = recover() }()
+		testkit.CrashEach(ft, c)
+	}()
+	want := "testkit.CrashEach: the run without a crash: task 1 did not finish in 20 rounds; unfinished:\n  task 1 (t/approve): step workflow: not before "
+	if !strings.HasPrefix(ft.msg, want) || !strings.HasSuffix(ft.msg, "(waiting for select)") {
+		t.Fatalf("CrashEach said %q, want it to begin %q and say it waits for the select", ft.msg, want)
+	}
+}

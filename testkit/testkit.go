@@ -170,7 +170,7 @@ func NewEngine(t testing.TB, opts *Options) *Env {
 	return &Env{Engine: e, Store: s, Clock: Clock{Fake: fake, t: t}, t: t, queues: queuesOf(cfg)}
 }
 
-// maxRounds bounds the rounds (run, rescue, move the clock) of
+// maxRounds bounds the rounds (run, rescue, move the clock) of CrashEach,
 // RunUntilDone and RunFor: a run that needs more is taken to be looping.
 var maxRounds = 10_000
 
@@ -342,8 +342,12 @@ const maxWaits = 10
 // …"). A test that only learnt the rounds ran out would not know whether
 // an event was never sent, a child never finished or a step kept failing.
 func (env *Env) waits(ids []int64) string {
-	ctx := context.Background()
-	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
+	return waits(context.Background(), env.Engine, env.Store, ids)
+}
+
+// waits is Env.waits for engine e on store st.
+func waits(ctx context.Context, e *engine.Engine, st store.Store, ids []int64) string {
+	page, err := st.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
 	if err != nil {
 		return "; " + err.Error()
 	}
@@ -363,7 +367,7 @@ func (env *Env) waits(ids []int64) string {
 		if task.ParentID != nil {
 			what += fmt.Sprintf(", child of task %d", *task.ParentID)
 		}
-		x, err := env.Explain(ctx, task.ID)
+		x, err := e.Explain(ctx, task.ID)
 		if err != nil {
 			fmt.Fprintf(&b, "\n  task %d (%s): %v", task.ID, what, err)
 			continue
