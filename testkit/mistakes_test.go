@@ -493,3 +493,41 @@ func TestRunRefusesFailOnAttemptsPastTheLimitRegisteredOnTheEngine(t *testing.T)
 		}
 	}
 }
+
+// AssertHistory and AssertStepHistory name the task and the first line
+// that differs, with what it is and what was wanted, before the whole
+// lists. Before, they gave both lists on one line each, and a test author
+// hunted the difference ("complete" or "completed") by eye;
+// AssertStepHistory did not say of which task.
+func TestAssertHistoryNamesTheFirstDifference(t *testing.T) {
+	newEnv := func(ft *fatalT) (*testkit.Env, int64) {
+		env := testkit.NewEngine(ft, nil)
+		must(t, env.HandleFunc("ok", func(*engine.StepContext) (any, error) { return 1, nil }))
+		must(t, env.Register(&engine.Template{Namespace: "t", Name: "one", Steps: []engine.StepTemplate{{Name: "charge", Handler: "ok"}}}))
+		h, err := env.Start(t.Context(), "t/one", nil)
+		must(t, err)
+		env.RunUntilDone(h.TaskID)
+		return env, h.TaskID
+	}
+	for _, c := range []struct {
+		name, want string
+		f          func(ft *fatalT)
+	}{
+		{"AssertHistory", `task 1 history differs at line 4:` + "\n" + `  got  "step charge: in_progress → complete"` + "\n" + `  want "step charge: in_progress → completed"`, func(ft *fatalT) {
+			env, id := newEnv(ft)
+			env.AssertHistory(id, "task pending", "step charge: pending → in_progress", "task pending → in_progress", "step charge: in_progress → completed", "task in_progress → complete")
+		}},
+		{"AssertHistory, a line short", `task 1 history differs at line 5:` + "\n" + `  got  "task in_progress → complete"` + "\n" + `  want no more lines`, func(ft *fatalT) {
+			env, id := newEnv(ft)
+			env.AssertHistory(id, "task pending", "step charge: pending → in_progress", "task pending → in_progress", "step charge: in_progress → complete")
+		}},
+		{"AssertStepHistory, a line more", `task 1 step charge history differs at line 3:` + "\n" + `  got  no more lines` + "\n" + `  want "complete → pending"`, func(ft *fatalT) {
+			env, id := newEnv(ft)
+			env.AssertStepHistory(id, "charge", "pending → in_progress", "in_progress → complete", "complete → pending")
+		}},
+	} {
+		if got := fatalOf(t, c.f); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s: Fatalf %q, want it to begin %q", c.name, got, c.want)
+		}
+	}
+}

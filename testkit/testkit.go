@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -516,19 +517,37 @@ func (env *Env) StepHistory(id int64, step string) []string {
 // in_progress", "task pending → in_progress", ….
 func (env *Env) AssertHistory(id int64, want ...string) {
 	env.t.Helper()
-	got := env.History(id)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		env.t.Fatalf("task %d history:\n  got  %q\n  want %q", id, got, want)
+	if msg := differ(env.History(id), want); msg != "" {
+		env.t.Fatalf("task %d history %s", id, msg)
 	}
+}
+
+// differ says where got and want first differ, then shows both whole; ""
+// when they are equal. In a history of dozens of lines, "complete" for
+// "completed" is hard to find by eye.
+func differ(got, want []string) string {
+	if slices.Equal(got, want) {
+		return ""
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	line := func(l []string) string {
+		if i < len(l) {
+			return strconv.Quote(l[i])
+		}
+		return "no more lines"
+	}
+	return fmt.Sprintf("differs at line %d:\n  got  %s\n  want %s\nwhole:\n  got  %q\n  want %q", i+1, line(got), line(want), got, want)
 }
 
 // AssertStepHistory fails the test unless the step's transitions are want,
 // in order, e.g. "pending → in_progress", "in_progress → complete".
 func (env *Env) AssertStepHistory(id int64, step string, want ...string) {
 	env.t.Helper()
-	got := env.StepHistory(id, step)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		env.t.Fatalf("step %s history:\n  got  %q\n  want %q", step, got, want)
+	if msg := differ(env.StepHistory(id, step), want); msg != "" {
+		env.t.Fatalf("task %d step %s history %s", id, step, msg)
 	}
 }
 
