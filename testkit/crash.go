@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -233,7 +234,7 @@ type crashOutcome struct {
 	writes    []string
 	crashedAt string // the method crashed at ("" for no crash)
 	state     store.TaskState
-	durable   []string // "name:state" of each durable step, in sequence order
+	durable   []string // "seq name:state" of each durable step, in sequence order
 	steps     []string // "name:state" of each DAG step
 	twice     []string // steps completed more than once in the history
 	attempts  int
@@ -403,19 +404,23 @@ func (o *crashOutcome) read(ctx context.Context, st store.Store, id int64) error
 		return err
 	}
 	o.state = d.Task.State
-	seqs := map[int64]int{}
+	var durable []*store.Step
 	for _, s := range d.Steps {
 		o.attempts += s.Attempts
-		line := s.UserName() + ":" + string(s.State)
 		if s.Sequence != nil {
-			seqs[s.ID] = *s.Sequence
-			o.durable = append(o.durable, line)
+			durable = append(durable, s)
 		} else if !strings.HasPrefix(s.Handler, engine.WorkflowHandlerPrefix) {
-			o.steps = append(o.steps, line)
+			o.steps = append(o.steps, s.Name+":"+string(s.State))
 		}
 	}
 	slices.Sort(o.steps)
-	slices.SortFunc(o.durable, func(a, b string) int { return strings.Compare(a, b) })
+	// In sequence order, numbered: a recovered run that called its
+	// durable steps in another order did not end as the run without a
+	// crash did, though the same names ended the same.
+	slices.SortFunc(durable, func(a, b *store.Step) int { return cmp.Compare(*a.Sequence, *b.Sequence) })
+	for _, s := range durable {
+		o.durable = append(o.durable, fmt.Sprintf("%d %s:%s", *s.Sequence, s.UserName(), s.State))
+	}
 	h, err := st.History(ctx, id)
 	if err != nil {
 		return err

@@ -248,3 +248,43 @@ func TestCrashEachSaysWhatAnUnfinishedTaskWaitsFor(t *testing.T) {
 		t.Fatalf("CrashEach said %q, want it to begin %q and say it waits for the select", ft.msg, want)
 	}
 }
+
+// A recovered run whose durable steps came in another order than the run
+// without a crash did — here the restarted program calls them the other
+// way round, as code that depends on the process would — is reported,
+// naming the steps with their sequence numbers. Before, both lists were
+// sorted by name and compared equal: CrashEach passed.
+func TestCrashEachReportsDurableStepsInAnotherOrder(t *testing.T) {
+	c := testkit.CrashTest{
+		Setup: func(e *engine.Engine, fx *testkit.Effects) error {
+			restarted := fx.Runs()["setup"] > 0 // (fx survives the crash)
+			fx.Record("setup")
+			step := func(w *engine.WorkflowContext, name string) error {
+				_, err := engine.Step(w, name, func(context.Context) (string, error) { return name, nil })
+				return err
+			}
+			return engine.RegisterWorkflow(e, "shop/renew", func(w *engine.WorkflowContext, account string) (string, error) {
+				first, second := "charge", "notify"
+				if restarted {
+					first, second = second, first
+				}
+				if err := step(w, first); err != nil {
+					return "", err
+				}
+				return "", step(w, second)
+			})
+		},
+		Start: func(ctx context.Context, e *engine.Engine) (int64, error) {
+			h, err := engine.StartWorkflow[string, string](ctx, e, "shop/renew", "acme", engine.WithIdempotencyKey("renew-acme"))
+			if err != nil {
+				return 0, err
+			}
+			return h.TaskID, nil
+		},
+	}
+	msg := fatalOf(t, func(ft *fatalT) { testkit.CrashEach(ft, c) })
+	want := "durable steps recorded [1 notify:complete 2 charge:complete]; without a crash [1 charge:complete 2 notify:complete]"
+	if !strings.Contains(msg, want) {
+		t.Fatalf("CrashEach said %q, want it to contain %q", msg, want)
+	}
+}
