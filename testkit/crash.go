@@ -175,8 +175,8 @@ func CrashEach(t testing.TB, c CrashTest) *CrashReport {
 		t.Fatalf("testkit.CrashEach: the run without a crash: %s", base.err)
 		return nil
 	}
-	if n := base.effects[""]; n > 0 {
-		t.Fatalf("testkit.CrashEach: the run without a crash recorded %d side effects with an empty idempotency key (Effects.Record(\"\")): pass StepContext.IdempotencyKey, or engine.StepInfoFrom(ctx) of the durable step's own ctx", n)
+	if msg := unkeyed(base.effects); msg != "" {
+		t.Fatalf("testkit.CrashEach: the run without a crash %s", msg)
 		return nil
 	}
 	report := &CrashReport{Writes: base.writes, Attempts: base.attempts}
@@ -468,8 +468,21 @@ func compare(base, r crashOutcome) []string {
 			out = append(out, fmt.Sprintf("side effect %s never ran", key))
 		}
 	}
+	if msg := unkeyed(r.effects); msg != "" { // (a path only a crash takes)
+		out = append(out, msg)
+	}
 	slices.Sort(out)
 	return out
+}
+
+// unkeyed says how many side effects were recorded without an idempotency
+// key; "" when none was.
+func unkeyed(effects map[string]int) string {
+	n := effects[""]
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("recorded %d side effects with an empty idempotency key (Effects.Record(\"\")): pass StepContext.IdempotencyKey, or engine.StepInfoFrom(ctx) of the durable step's own ctx", n)
 }
 
 // skipTo moves the clock to next, or just past now when next has come: a

@@ -288,3 +288,28 @@ func TestCrashEachReportsDurableStepsInAnotherOrder(t *testing.T) {
 		t.Fatalf("CrashEach said %q, want it to contain %q", msg, want)
 	}
 }
+
+// A side effect recorded without a key only when a crash made the step
+// run again (here: only at a second attempt) is refused as in the run
+// without a crash, naming the boundary. Before, only the run without a
+// crash was checked, and CrashEach passed.
+func TestCrashEachRefusesAnEmptyKeyAfterACrash(t *testing.T) {
+	c := crashDAG()
+	c.Setup = func(e *engine.Engine, fx *testkit.Effects) error {
+		if err := e.HandleFunc("effect", func(sc *engine.StepContext) (any, error) {
+			fx.Record(sc.IdempotencyKey)
+			if sc.Attempt > 1 {
+				fx.Record("") // a retry path's call that lost its key
+			}
+			return sc.Step, nil
+		}); err != nil {
+			return err
+		}
+		return e.Register(&engine.Template{Namespace: "shop", Name: "order", Steps: []engine.StepTemplate{{Name: "charge", Handler: "effect"}}})
+	}
+	msg := fatalOf(t, func(ft *fatalT) { testkit.CrashEach(ft, c) })
+	want := `recorded 1 side effects with an empty idempotency key (Effects.Record(""))`
+	if !strings.HasPrefix(msg, "testkit.CrashEach: crash at write ") || !strings.Contains(msg, want) {
+		t.Fatalf("CrashEach said %q, want a crash boundary named and it to contain %q", msg, want)
+	}
+}
