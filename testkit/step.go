@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -81,10 +82,11 @@ func (r *StepResult) Decode(v any) error {
 // would store it (a json.RawMessage or []byte is taken as it is; a nil dep
 // is a dependency without a result). It runs the handler in the calling
 // goroutine and returns its error as the engine would see it: a panic
-// becomes an *engine.PanicError with its stack, a result that cannot be
-// encoded (or holds a NUL character, which the store refuses), and an
-// engine.Skip from a step that is not Skippable, a permanent error. The
-// result is returned even with an error.
+// becomes an *engine.PanicError with its stack; a result that cannot be
+// encoded (its MarshalJSON panicking included) or holds a NUL character,
+// which the store refuses, a typed nil error (a nil *MyError returned as
+// error), and an engine.Skip from a step that is not Skippable, a
+// permanent error. The result is returned even with an error.
 //
 // Encoding input, deps or config failing fails the test, and so do an
 // input that is not a JSON object (a task's input is one: Start refuses
@@ -184,6 +186,11 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 
 	res := &StepResult{Context: sc}
 	res.Value, err = callHandler(h, sc)
+	if v := reflect.ValueOf(err); err != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		// As the engine fails it: the test would get an error whose
+		// Error method dereferences nil.
+		err = engine.Permanent(fmt.Errorf("the function returned a nil %T as its error: a non-nil error holding a nil pointer (a typed nil); return a plain nil for a success", err))
+	}
 	var skip *engine.SkipError
 	if errors.As(err, &skip) && !o.Skippable {
 		// As the engine fails it: a test that saw engine.Skip would pass
@@ -193,7 +200,7 @@ func RunStep(t testing.TB, h engine.Handler, input any, deps map[string]any, opt
 	if err != nil {
 		return res, err
 	}
-	doc, merr := json.Marshal(res.Value)
+	doc, merr := marshal(res.Value)
 	if merr == nil {
 		merr = store.UnstorableEscape(doc) // as the engine refuses it
 	}
@@ -251,6 +258,17 @@ func validJSON(t testing.TB, what string, raw []byte) json.RawMessage {
 		t.Fatalf("testkit: %s is not valid JSON: %q", what, raw)
 	}
 	return raw
+}
+
+// marshal is json.Marshal with a panicking MarshalJSON the result's
+// failure, as the engine records it (not a panic out of RunStep).
+func marshal(v any) (doc []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			doc, err = nil, fmt.Errorf("its MarshalJSON panicked: %v", r)
+		}
+	}()
+	return json.Marshal(v)
 }
 
 // callHandler runs h as the engine does: a panic is an *engine.PanicError.

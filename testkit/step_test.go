@@ -227,3 +227,41 @@ func TestRunStepAsRefusesNoResult(t *testing.T) {
 		t.Fatalf("engine.Result of a null result: %v", err)
 	}
 }
+
+type declined struct{ code string }
+
+func (d *declined) Error() string { return "declined: " + d.code }
+
+type badJSON struct{}
+
+func (badJSON) MarshalJSON() ([]byte, error) { panic("no JSON for this") }
+
+// RunStep returns what the engine would make of two handler mistakes, a
+// permanent error naming each: a typed nil error (a *declined(nil)
+// returned as error: not nil, and its Error method dereferences it) and a
+// result whose MarshalJSON panics. Before, RunStep returned the typed nil
+// as the error (printing it panicked in the test) and let the panic out
+// of RunStep, failing the test binary; the engine fails the step.
+func TestRunStepHandlesMistakesAsTheEngineDoes(t *testing.T) {
+	typedNil := engine.HandlerFunc(func(*engine.StepContext) (any, error) {
+		var d *declined // the function's own error type, nil
+		return 1, d
+	})
+	var perm *engine.PermanentError
+	_, err := testkit.RunStep(t, typedNil, nil, nil, nil)
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "returned a nil *testkit_test.declined as its error") {
+		t.Fatalf("typed nil error: %#v, want the engine's permanent error", err)
+	}
+	var res *testkit.StepResult
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("RunStep panicked: %v", r)
+			}
+		}()
+		res, err = testkit.RunStep(t, engine.HandlerFunc(func(*engine.StepContext) (any, error) { return badJSON{}, nil }), nil, nil, nil)
+	}()
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "encoding result of step step: its MarshalJSON panicked: no JSON for this") || res.JSON != nil {
+		t.Fatalf("panicking MarshalJSON: %v, want the engine's permanent error", err)
+	}
+}
