@@ -376,8 +376,8 @@ func waits(ctx context.Context, e *engine.Engine, st store.Store, ids []int64) s
 		if len(x.Steps) == 0 {
 			fmt.Fprintf(&b, "\n  task %d (%s): %s", task.ID, what, x.Reason)
 		}
-		for _, st := range x.Steps {
-			fmt.Fprintf(&b, "\n  task %d (%s): step %s: %s", task.ID, what, st.Step, st.Reason)
+		for _, sx := range x.Steps {
+			fmt.Fprintf(&b, "\n  task %d (%s): step %s: %s", task.ID, what, sx.Step, sx.Reason)
 		}
 	}
 	return b.String()
