@@ -531,3 +531,30 @@ func TestAssertHistoryNamesTheFirstDifference(t *testing.T) {
 		}
 	}
 }
+
+// Replay and ReplayFile given a nil engine fail the test, naming the
+// mistake. Before, Replay dereferenced it (a nil-pointer panic), and
+// ReplayFile did once it had read the file.
+func TestReplayRefusesANilEngine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.json")
+	must(t, os.WriteFile(path, []byte(`{}`), 0o644))
+	for name, f := range map[string]func(ft *fatalT){
+		"Replay":     func(ft *fatalT) { testkit.Replay(ft, nil, 1) },
+		"ReplayFile": func(ft *fatalT) { testkit.ReplayFile(ft, nil, path) },
+	} {
+		got := ""
+		func() {
+			defer func() {
+				if r := recover(); r != nil && got == "" {
+					got = fmt.Sprint("panic: ", r)
+				}
+			}()
+			ft := &fatalT{TB: t}
+			defer func() { got = ft.msg }()
+			f(ft)
+		}()
+		if want := "testkit." + name + ": the engine is nil"; got != want {
+			t.Errorf("%s(nil engine): %q, want %q", name, got, want)
+		}
+	}
+}

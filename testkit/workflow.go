@@ -179,6 +179,10 @@ func (env *Env) SaveHistory(taskID int64, path string) {
 // no row of the task.
 func ReplayFile(t testing.TB, e *engine.Engine, path string) {
 	t.Helper()
+	if e == nil {
+		t.Fatalf("testkit.ReplayFile: the engine is nil")
+		return
+	}
 	if err := replayFile(e, path); err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
@@ -213,6 +217,10 @@ func replayFile(e *engine.Engine, path string) error {
 // deploying changed code.
 func Replay(t testing.TB, e *engine.Engine, taskID int64) {
 	t.Helper()
+	if e == nil {
+		t.Fatalf("testkit.Replay: the engine is nil")
+		return
+	}
 	if err := e.Replay(context.Background(), taskID); err != nil {
 		t.Fatalf("testkit: replaying task %d: %v", taskID, err)
 	}
