@@ -115,8 +115,7 @@ func (env *Env) RunFor(d time.Duration) {
 }
 
 // fireSchedules fires the schedules' ticks due by the clock, as a running
-// engine's leader does, and fails the test on a schedule that could not
-// fire (its LastError): its tick would look due for ever.
+// engine's leader does (nextTick reports a tick that could not fire).
 func (env *Env) fireSchedules(ctx context.Context) {
 	env.t.Helper()
 	if err := env.FireSchedules(ctx); err != nil {
