@@ -558,3 +558,25 @@ func TestReplayRefusesANilEngine(t *testing.T) {
 		}
 	}
 }
+
+// A schedule tick that cannot start its run — here the template's new
+// version requires an input field the schedule's input lacks — fails
+// RunFor, naming the schedule, the tick and the error, instead of the
+// tick looking due round after round.
+func TestRunForFailsOnAScheduleThatCannotFire(t *testing.T) {
+	got := fatalOf(t, func(ft *fatalT) {
+		ctx := t.Context()
+		env := testkit.NewEngine(ft, nil)
+		must(t, env.HandleFunc("ok", func(*engine.StepContext) (any, error) { return 1, nil }))
+		must(t, env.Register(&engine.Template{Namespace: "t", Name: "one", Version: "1.0.0", Steps: []engine.StepTemplate{{Name: "a", Handler: "ok"}}}))
+		_, err := env.Schedule(ctx, "hourly", "@every 1h", "t/one", map[string]int{"x": 1}, engine.ScheduleOptions{})
+		must(t, err)
+		must(t, env.Register(&engine.Template{Namespace: "t", Name: "one", Version: "2.0.0", InputSchema: []byte(`{"type":"object","required":["y"]}`),
+			Steps: []engine.StepTemplate{{Name: "a", Handler: "ok"}}}))
+		env.RunFor(3 * time.Hour)
+	})
+	want := "testkit: schedule hourly did not fire its tick at 2030-01-01 01:00:00 +0000 UTC: starting the run of 2030-01-01T01:00:00Z: starting t/one: "
+	if !strings.HasPrefix(got, want) || !strings.Contains(got, "missing property 'y'") {
+		t.Fatalf("RunFor: Fatalf %q, want it to begin %q and name the missing property", got, want)
+	}
+}
