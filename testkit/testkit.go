@@ -186,7 +186,9 @@ var maxRounds = 10_000
 // waiting for an event no one sends wakes once a day to look again),
 // saying what each unfinished task, and each unfinished child of theirs,
 // waits for (see engine.Explain). Schedules do not fire as it moves the
-// clock: RunFor fires their ticks.
+// clock: RunFor fires their ticks. A parent waiting for a child looks at
+// it again every few minutes, a safety net the child's end makes
+// needless: the clock skips over those looks (RunFor's too).
 func (env *Env) RunUntilDone(taskIDs ...int64) {
 	env.t.Helper()
 	if len(taskIDs) == 0 {
@@ -222,7 +224,7 @@ func (env *Env) RunUntilDone(taskIDs ...int64) {
 		if round == maxRounds-1 {
 			break // (what the tasks wait for is said at the time they wait)
 		}
-		skipTo(env.Clock.Fake, next)
+		skipTo(env.Clock.Fake, env.pastLooks(next))
 	}
 	env.t.Fatalf("testkit: tasks %v did not finish in %d rounds%s", taskIDs, maxRounds, env.waits(ids))
 }
@@ -236,6 +238,62 @@ func (env *Env) refusePastTheLimit() {
 	if err := pastTheLimit(env.Engine); err != nil {
 		env.t.Fatalf("%v", err)
 	}
+}
+
+// pastLooks is the time to move the clock to for the wake-up next: next,
+// or, when what comes then is only parents looking at unfinished children
+// again, the first wake-up after such looks. A parent waiting for a child
+// looks again every few minutes, a safety net only (the child's end wakes
+// it at once): a child sleeping for weeks would cost a round a look, and
+// the rounds would run out.
+func (env *Env) pastLooks(next time.Time) time.Time {
+	ctx := context.Background()
+	now := env.Clock.Now()
+	if !next.After(now) {
+		return next // ready now
+	}
+	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
+	if err != nil {
+		env.t.Fatalf("testkit: %v", err)
+	}
+	if !slices.ContainsFunc(page.Tasks, func(t *store.Task) bool { return t.ParentID != nil }) {
+		return next // no child to wait for
+	}
+	var after time.Time // the first wake-up other than a look
+	looks := false
+	for _, task := range page.Tasks {
+		d, err := env.Store.GetTask(ctx, task.ID)
+		if err != nil {
+			env.t.Fatalf("testkit: %v", err)
+		}
+		// A driver suspended on a child has its pending child row. (One
+		// with a deadline looks at it too: a look past the deadline fails
+		// the task, and its children with it.)
+		waiting := d.Task.DeadlineAt == nil && slices.ContainsFunc(d.Steps, func(s *store.Step) bool {
+			return s.Sequence != nil && s.Handler == "workflow.child" && s.State == store.StepPending
+		})
+		for _, s := range d.Steps {
+			var at time.Time
+			switch {
+			case s.State == store.StepInProgress && s.LeaseExpiresAt != nil:
+				at = *s.LeaseExpiresAt
+			case s.State != store.StepPending || s.PendingDeps > 0 || s.Sequence != nil:
+				continue
+			case waiting && strings.HasPrefix(s.Handler, engine.WorkflowHandlerPrefix) && s.NextAttemptAt.After(now):
+				looks = true // a look; the child's end would have made it ready now
+				continue
+			default:
+				at = s.NextAttemptAt
+			}
+			if after.IsZero() || at.Before(after) {
+				after = at
+			}
+		}
+	}
+	if !looks || after.IsZero() || !after.After(next) {
+		return next
+	}
+	return after
 }
 
 // lastRuns maps each task to the last run of its ContinueAsNew chain

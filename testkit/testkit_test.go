@@ -185,3 +185,35 @@ func TestRunForFiresScheduleTicks(t *testing.T) {
 		t.Fatalf("%d tasks complete, want the 3 runs", len(page.Tasks))
 	}
 }
+
+// A parent waiting for a child that sleeps 60 days finishes: the parent's
+// look-again every 5 minutes is the engine's safety net (the child's end
+// wakes it), and RunUntilDone and RunFor skip over it to the child's
+// wake-up. Before, those looks took a round each, and the rounds ran out
+// 35 days in: "tasks [1] did not finish in 10000 rounds".
+func TestRunSkipsAParentsLooksAtItsChild(t *testing.T) {
+	defer testkit.SetMaxRounds(100)()
+	for name, run := range map[string]func(env *testkit.Env, id int64){
+		"RunUntilDone": func(env *testkit.Env, id int64) { env.RunUntilDone(id) },
+		"RunFor":       func(env *testkit.Env, id int64) { env.RunFor(61 * 24 * time.Hour) },
+	} {
+		env := testkit.NewEngine(t, nil)
+		must(t, engine.RegisterWorkflow(env.Engine, "t/renewal", func(w *engine.WorkflowContext, n int) (int, error) {
+			return n, engine.Sleep(w, 60*24*time.Hour)
+		}))
+		must(t, engine.RegisterWorkflow(env.Engine, "t/subscription", func(w *engine.WorkflowContext, n int) (int, error) {
+			return engine.Child[int](w, "t/renewal", n)
+		}))
+		h, err := engine.StartWorkflow[int, int](t.Context(), env.Engine, "t/subscription", 7)
+		must(t, err)
+		start := env.Clock.Now()
+		run(env, h.TaskID)
+		got, err := h.Result(t.Context())
+		if err != nil || got != 7 {
+			t.Fatalf("%s: result %d, %v; want 7", name, got, err)
+		}
+		if name == "RunUntilDone" && !env.Clock.Now().Equal(start.Add(60*24*time.Hour)) {
+			t.Fatalf("%s: the clock is at %s, want the child's wake-up %s", name, env.Clock.Now(), start.Add(60*24*time.Hour))
+		}
+	}
+}

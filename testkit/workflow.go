@@ -92,6 +92,9 @@ func (env *Env) RunFor(d time.Duration) {
 		if err != nil {
 			env.t.Fatalf("testkit: %v", err)
 		}
+		if ok {
+			next = env.pastLooks(next)
+		}
 		if tick, has := env.nextTick(ctx); has && (!ok || tick.Before(next)) {
 			next, ok = tick, true
 		}
