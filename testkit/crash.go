@@ -392,6 +392,9 @@ func drive(ctx context.Context, e *engine.Engine, st store.Store, clk *clock.Fak
 		if round == maxRounds-1 {
 			break // (what the task waits for is said at the time it waits)
 		}
+		if next, err = pastLooks(ctx, st, clk.Now(), next); err != nil {
+			return err
+		}
 		skipTo(clk, next)
 	}
 	return fmt.Errorf("task %d did not finish in %d rounds%s", id, maxRounds, waits(ctx, e, st, []int64{id}))

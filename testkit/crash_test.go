@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/testkit"
@@ -311,5 +312,34 @@ func TestCrashEachRefusesAnEmptyKeyAfterACrash(t *testing.T) {
 	want := `recorded 1 side effects with an empty idempotency key (Effects.Record(""))`
 	if !strings.HasPrefix(msg, "testkit.CrashEach: crash at write ") || !strings.Contains(msg, want) {
 		t.Fatalf("CrashEach said %q, want a crash boundary named and it to contain %q", msg, want)
+	}
+}
+
+// A parent waiting for a child that sleeps 60 days recovers at every
+// boundary: CrashEach skips the parent's looks at its child as
+// RunUntilDone does. Before, the rounds ran out 35 days in.
+func TestCrashEachSkipsAParentsLooksAtItsChild(t *testing.T) {
+	defer testkit.SetMaxRounds(100)()
+	r := testkit.CrashEach(t, testkit.CrashTest{
+		Setup: func(e *engine.Engine, fx *testkit.Effects) error {
+			if err := engine.RegisterWorkflow(e, "t/renewal", func(w *engine.WorkflowContext, n int) (int, error) {
+				return n, engine.Sleep(w, 60*24*time.Hour)
+			}); err != nil {
+				return err
+			}
+			return engine.RegisterWorkflow(e, "t/subscription", func(w *engine.WorkflowContext, n int) (int, error) {
+				return engine.Child[int](w, "t/renewal", n)
+			})
+		},
+		Start: func(ctx context.Context, e *engine.Engine) (int64, error) {
+			h, err := engine.StartWorkflow[int, int](ctx, e, "t/subscription", 7, engine.WithIdempotencyKey("sub-7"))
+			if err != nil {
+				return 0, err
+			}
+			return h.TaskID, nil
+		},
+	})
+	if len(r.Boundaries) == 0 {
+		t.Fatalf("no boundary exercised: %s", r)
 	}
 }

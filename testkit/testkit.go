@@ -242,29 +242,36 @@ func (env *Env) refusePastTheLimit() {
 
 // pastLooks is the time to move the clock to for the wake-up next: next,
 // or, when what comes then is only parents looking at unfinished children
-// again, the first wake-up after such looks. A parent waiting for a child
-// looks again every few minutes, a safety net only (the child's end wakes
-// it at once): a child sleeping for weeks would cost a round a look, and
-// the rounds would run out.
+// again, the first wake-up after such looks (see pastLooks).
 func (env *Env) pastLooks(next time.Time) time.Time {
-	ctx := context.Background()
-	now := env.Clock.Now()
-	if !next.After(now) {
-		return next // ready now
-	}
-	page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
+	at, err := pastLooks(context.Background(), env.Store, env.Clock.Now(), next)
 	if err != nil {
 		env.t.Fatalf("testkit: %v", err)
 	}
+	return at
+}
+
+// pastLooks is Env.pastLooks on store st at time now. A parent waiting for
+// a child looks again every few minutes, a safety net only (the child's
+// end wakes it at once): a child sleeping for weeks would cost a round a
+// look, and the rounds would run out.
+func pastLooks(ctx context.Context, st store.Store, now, next time.Time) (time.Time, error) {
+	if !next.After(now) {
+		return next, nil // ready now
+	}
+	page, err := st.ListTasks(ctx, &store.ListTasksParams{States: []store.TaskState{store.TaskPending, store.TaskInProgress}, Limit: 1000})
+	if err != nil {
+		return next, err
+	}
 	if !slices.ContainsFunc(page.Tasks, func(t *store.Task) bool { return t.ParentID != nil }) {
-		return next // no child to wait for
+		return next, nil // no child to wait for
 	}
 	var after time.Time // the first wake-up other than a look
 	looks := false
 	for _, task := range page.Tasks {
-		d, err := env.Store.GetTask(ctx, task.ID)
+		d, err := st.GetTask(ctx, task.ID)
 		if err != nil {
-			env.t.Fatalf("testkit: %v", err)
+			return next, err
 		}
 		// A driver suspended on a child has its pending child row. (One
 		// with a deadline looks at it too: a look past the deadline fails
@@ -291,9 +298,9 @@ func (env *Env) pastLooks(next time.Time) time.Time {
 		}
 	}
 	if !looks || after.IsZero() || !after.After(next) {
-		return next
+		return next, nil
 	}
-	return after
+	return after, nil
 }
 
 // lastRuns maps each task to the last run of its ContinueAsNew chain
