@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,6 +166,14 @@ func validateRedisURL(raw string) error {
 	}
 	if q.Has("protocol") && opt.Protocol != 2 && opt.Protocol != 3 {
 		return fmt.Errorf("%q: protocol=%s: go-redis speaks RESP 2 or 3", shown, q.Get("protocol"))
+	}
+	// go-redis takes a negative count too: pool_size=-1 panicked in
+	// NewRedis (a channel of that size), the others did what 0 does.
+	// (ParseURL has checked each is an integer.)
+	for _, p := range []string{"pool_size", "min_idle_conns", "max_idle_conns", "max_active_conns", "max_concurrent_dials"} {
+		if n, err := strconv.Atoi(q.Get(p)); err == nil && n < 0 {
+			return fmt.Errorf("%q: option %s=%d is negative", shown, p, n)
+		}
 	}
 	return nil
 }

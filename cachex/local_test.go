@@ -345,6 +345,35 @@ func TestRedisURLDatabaseAndProtocolMistakesRefused(t *testing.T) {
 	}
 }
 
+// A negative count in the URL's pool options is refused: go-redis takes
+// pool_size=-1 and New panicked (makechan: size out of range) in the
+// engine's first use of its cache, after Validate had passed it; the
+// other counts did what 0 does, silently.
+func TestRedisURLNegativePoolCountsRefused(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"pool_size", "min_idle_conns", "max_idle_conns", "max_active_conns", "max_concurrent_dials"} {
+		url := "redis://127.0.0.1:6379/0?" + p + "=-1"
+		want := "option " + p + "=-1 is negative"
+		if err := (cachex.Config{Distributed: url}).Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want %q", url, err, want)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("New(Config{Distributed: %q}) panicked: %v", url, r)
+				}
+			}()
+			c, err := cachex.New(cachex.Config{Distributed: url}, nil)
+			if c != nil {
+				_ = c.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("New(Config{Distributed: %q}) = %v; want %q", url, err, want)
+			}
+		}()
+	}
+}
+
 // A refused Redis URL is quoted without its password: Config.Validate and
 // NewRedis wrote the URL as given, so the worker's "c.yaml:2:
 // cache.distributed: …" error put the password in its log, which the
