@@ -140,6 +140,13 @@ func validateRedisURL(raw string) error {
 	if u.Host == "" {
 		return fmt.Errorf("%q: no host", shown)
 	}
+	// url.Parse checks a port is digits, go-redis nothing more: every
+	// dial then failed and the cache failed open for good.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port %s is out of range (1 to 65535)", shown, p)
+		}
+	}
 	// NewRedis sets these itself (from RedisConfig, or its defaults), so in
 	// the URL they did nothing.
 	q := u.Query()

@@ -374,6 +374,33 @@ func TestRedisURLNegativePoolCountsRefused(t *testing.T) {
 	}
 }
 
+// A port out of range is refused: go-redis took it, every dial failed
+// ("invalid port"), and the cache failed open for good, logging an outage
+// of a Redis that was never there.
+func TestRedisURLPortOutOfRangeRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ url, want string }{
+		{"redis://127.0.0.1:99999/0", "port 99999 is out of range (1 to 65535)"},
+		{"redis://127.0.0.1:0/0", "port 0 is out of range (1 to 65535)"},
+		{"rediss://u:s3cret@[::1]:65536", "port 65536 is out of range (1 to 65535)"},
+	} {
+		if err := (cachex.Config{Distributed: c.url}).Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want %q", c.url, err, c.want)
+		}
+		if r, err := cachex.NewRedis(cachex.RedisConfig{URL: c.url}); err == nil || !strings.Contains(err.Error(), c.want) {
+			if r != nil {
+				_ = r.Close()
+			}
+			t.Errorf("NewRedis(%q) = %v; want %q", c.url, err, c.want)
+		}
+	}
+	for _, ok := range []string{"redis://127.0.0.1:1/0", "redis://127.0.0.1:65535/0", "redis://[::1]:6379", "redis://127.0.0.1/0"} {
+		if err := (cachex.Config{Distributed: ok}).Validate(); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}
+
 // A refused Redis URL is quoted without its password: Config.Validate and
 // NewRedis wrote the URL as given, so the worker's "c.yaml:2:
 // cache.distributed: …" error put the password in its log, which the
