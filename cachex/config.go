@@ -137,7 +137,9 @@ func validateRedisURL(raw string) error {
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return fmt.Errorf("%q: scheme must be redis:// or rediss://", shown)
 	}
-	if u.Host == "" {
+	// A port alone (redis://:6379, a ${HOST} left unset) is no host
+	// either: go-redis dialled localhost.
+	if u.Hostname() == "" {
 		return fmt.Errorf("%q: no host", shown)
 	}
 	// url.Parse checks a port is digits, go-redis nothing more: every

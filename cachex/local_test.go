@@ -401,6 +401,19 @@ func TestRedisURLPortOutOfRangeRefused(t *testing.T) {
 	}
 }
 
+// A URL with a port but no host name is refused, as one with neither is:
+// go-redis dialled localhost, so redis://${REDIS_HOST}:6379 with the
+// variable unset shared a cache with whatever ran on this machine.
+func TestRedisURLWithoutAHostNameRefused(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{"redis://:6379/0", "redis://:s3cret@:6379", "rediss://u@:6380"} {
+		want := "no host"
+		if err := (cachex.Config{Distributed: url}).Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want %q", url, err, want)
+		}
+	}
+}
+
 // A refused Redis URL is quoted without its password: Config.Validate and
 // NewRedis wrote the URL as given, so the worker's "c.yaml:2:
 // cache.distributed: …" error put the password in its log, which the
