@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,11 @@ const (
 	gatePauseKey = "gate:pause:"
 	gateOpenKey  = "gate:open:"
 )
+
+// latestStored is the latest time the gate can store: it writes times as
+// Unix nanoseconds, and a later one wrapped (UnixNano is undefined past
+// it) to a time long past, a pause that held nothing back.
+var latestStored = time.Unix(0, math.MaxInt64).UTC()
 
 // gateLockTTL bounds how long a crashed writer can block the
 // read-modify-write of a gate key.
@@ -64,13 +70,17 @@ func NewSystemGate(c Cache, cfg BreakerConfig, clock Clock) (*SystemGate, error)
 // system name is refused (ErrInvalid), as Record refuses it: "" is never
 // paused or tripped, so Allow("") is always true. The zero time is refused
 // too (ErrInvalid): a Retry-After that did not parse, or a field left
-// unset, would read as a pause long over and hold nothing back.
+// unset, would read as a pause long over and hold nothing back. So is a
+// time after 2262-04-11, which the gate cannot store (Unix nanoseconds).
 func (g *SystemGate) Pause(ctx context.Context, system string, until time.Time) error {
 	if system == "" {
 		return fmt.Errorf("pause: %w: the system name is empty", ErrInvalid)
 	}
 	if until.IsZero() {
 		return fmt.Errorf("pause %s: %w: until is the zero time", system, ErrInvalid)
+	}
+	if until.After(latestStored) {
+		return fmt.Errorf("pause %s: %w: until %s is after %s, the latest time the gate stores (Unix nanoseconds)", system, ErrInvalid, until, latestStored.Format(time.DateOnly))
 	}
 	if err := g.extend(ctx, gatePauseKey+system, until); err != nil {
 		return fmt.Errorf("pause %s: %w", system, err)

@@ -309,6 +309,33 @@ func TestSystemGateRefusesAZeroPause(t *testing.T) {
 	}
 }
 
+// A pause past 2262 is refused: the gate stores times as Unix
+// nanoseconds, which cannot hold it. Pause(2270) answered nil and stored
+// a wrapped time long past (the pause held nothing back); past 2318 the
+// TTL overflowed and the error spoke of a negative ttl nobody gave.
+func TestSystemGateRefusesAPauseItCannotStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGate(t, newLocal(t, cachex.LocalConfig{}), cachex.BreakerConfig{}, nil)
+	for _, year := range []int{2270, 2400, 9999} {
+		until := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+		err := g.Pause(ctx, "billing", until)
+		if !errors.Is(err, cachex.ErrInvalid) || !strings.Contains(err.Error(), "pause billing: cachex: invalid argument: until "+until.String()+" is after 2262-04-11") {
+			t.Errorf("Pause(billing, %d) = %v; want cachex.ErrInvalid naming the system, the time and the latest one storable", year, err)
+		}
+		if _, paused := g.PausedUntil(ctx, "billing"); paused {
+			t.Fatalf("billing paused after Pause(%d)", year)
+		}
+	}
+	until := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := g.Pause(ctx, "billing", until); err != nil {
+		t.Fatalf("Pause(billing, 2200) = %v", err)
+	}
+	if got, paused := g.PausedUntil(ctx, "billing"); !paused || !got.Equal(until) {
+		t.Fatalf("PausedUntil(billing) = %v, %v; want %v", got, paused, until)
+	}
+}
+
 // cancelOnSet is a cache whose SetString first cancels the caller's
 // context: a caller giving up while a gate holds its lock.
 type cancelOnSet struct {
