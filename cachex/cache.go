@@ -116,7 +116,10 @@ type Cache interface {
 	Delete(ctx context.Context, key string) error
 	// Fetch returns the cached value, or calls load on a miss, stores its
 	// result for ttl and returns it. Concurrent misses for one key in this
-	// process call load once and share its result. Errors from load are
+	// process call load once and share its result; load gets the ctx of
+	// the caller that ran it, and when that ctx ends and load fails, the
+	// callers still waiting load again rather than share the error of
+	// someone else's giving up. Errors from load are
 	// returned as is and nothing is cached. A nil load is an error, hit
 	// or miss.
 	Fetch(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error)

@@ -13,6 +13,9 @@ type flight struct {
 	done chan struct{}
 	val  []byte
 	err  error
+	// abandoned is set when the load failed after its caller's ctx ended:
+	// the error is most likely that ctx's, not the others'.
+	abandoned bool
 }
 
 // flightGroup collapses concurrent loads of one key into a single call
@@ -24,6 +27,9 @@ type flightGroup struct {
 
 // do runs fn once for all concurrent callers with the same key. A caller
 // whose ctx ends stops waiting; the load itself goes on for the others.
+// fn runs with the ctx of the caller that starts it: when that ctx ends
+// and fn fails, the callers waiting with a live ctx run it again rather
+// than take the error of someone else's giving up.
 func (g *flightGroup) do(ctx context.Context, key string, fn func() ([]byte, error)) ([]byte, error) {
 	g.mu.Lock()
 	if g.flights == nil {
@@ -33,6 +39,9 @@ func (g *flightGroup) do(ctx context.Context, key string, fn func() ([]byte, err
 		g.mu.Unlock()
 		select {
 		case <-f.done:
+			if f.abandoned && ctx.Err() == nil {
+				return g.do(ctx, key, fn)
+			}
 			return bytes.Clone(f.val), f.err
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -51,6 +60,7 @@ func (g *flightGroup) do(ctx context.Context, key string, fn func() ([]byte, err
 		g.finish(key, f)
 	}()
 	f.val, f.err = fn()
+	f.abandoned = f.err != nil && ctx.Err() != nil
 	return f.val, f.err
 }
 

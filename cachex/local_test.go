@@ -2,8 +2,10 @@ package cachex_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +110,59 @@ func TestFetchLoadPanicDoesNotWedgeKey(t *testing.T) {
 	v, err := l.Fetch(ctx, "p", time.Minute, func(context.Context) ([]byte, error) { return []byte("ok"), nil })
 	if err != nil || string(v) != "ok" {
 		t.Fatalf("Fetch after a panicking load = %q, %v", v, err)
+	}
+}
+
+// waitingCtx signals, the first time Done is asked for, that a Fetch is
+// about to wait for another caller's load (the local store asks for Done
+// there only).
+type waitingCtx struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (c *waitingCtx) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
+}
+
+// A caller waiting for another's load is not handed that caller's giving
+// up: the load ran with the leader's context, and when the leader's
+// context ended the load failed with context.Canceled, which every caller
+// waiting for it got, their own contexts live. It loads afresh instead.
+func TestFetchWaiterGetsItsOwnLoadWhenTheLeaderGivesUp(t *testing.T) {
+	t.Parallel()
+	l := newLocal(t, cachex.LocalConfig{})
+	leaderCtx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := l.Fetch(leaderCtx, "k", time.Minute, func(ctx context.Context) ([]byte, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		leaderErr <- err
+	}()
+	<-started
+	waiter := &waitingCtx{Context: context.Background(), waiting: make(chan struct{})}
+	type result struct {
+		v   []byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		v, err := l.Fetch(waiter, "k", time.Minute, func(context.Context) ([]byte, error) { return []byte("mine"), nil })
+		got <- result{v, err}
+	}()
+	<-waiter.waiting
+	cancel()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader's Fetch = %v; want context.Canceled (its own)", err)
+	}
+	if r := <-got; r.err != nil || string(r.v) != "mine" {
+		t.Fatalf("waiter's Fetch = %q, %v; want its own load's \"mine\"", r.v, r.err)
 	}
 }
 
