@@ -46,7 +46,8 @@ func (c LocalConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Stats are the local store's counters since it was created.
+// Stats are the local store's counters since it was created (a
+// Resilient emptying it when failing open, or Close, resets none).
 type Stats struct {
 	Instance  string
 	Hits      uint64
@@ -72,6 +73,9 @@ type Local struct {
 	evicted  atomic.Uint64
 	expired  atomic.Uint64
 	clearing atomic.Bool
+	// hits and misses are those of the ristretto metrics that Close and
+	// reset clear (guarded by mu: written under it held exclusively).
+	hits, misses uint64
 }
 
 var _ Cache = (*Local)(nil)
@@ -132,11 +136,19 @@ func (l *Local) Stats() Stats {
 		Evictions: l.evicted.Load(), Expired: l.expired.Load()}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	s.Hits, s.Misses = l.hits, l.misses
 	if !l.closed {
-		s.Hits = l.values.Metrics.Hits()
-		s.Misses = l.values.Metrics.Misses()
+		s.Hits += l.values.Metrics.Hits()
+		s.Misses += l.values.Metrics.Misses()
 	}
 	return s
+}
+
+// keepMetrics adds ristretto's hits and misses to the store's before
+// Close or Clear drops them; l.mu must be held exclusively.
+func (l *Local) keepMetrics() {
+	l.hits += l.values.Metrics.Hits()
+	l.misses += l.values.Metrics.Misses()
 }
 
 // Capabilities of the local store: atomic increments and locks hold among
@@ -294,6 +306,7 @@ func (l *Local) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.keepMetrics()
 	l.clearing.Store(true)
 	l.values.Close()
 	l.coord.clear()
@@ -309,6 +322,7 @@ func (l *Local) reset() {
 	if l.closed {
 		return
 	}
+	l.keepMetrics()
 	l.clearing.Store(true)
 	l.values.Clear()
 	l.clearing.Store(false)

@@ -53,6 +53,15 @@ func TestLocalStats(t *testing.T) {
 	if s := l.Stats(); s.Evictions == 0 {
 		t.Fatalf("Stats after overfilling = %+v; want evictions", s)
 	}
+	// Counters since the store was created: Close keeps them (Hits and
+	// Misses read 0 after it, Evictions not).
+	before := l.Stats()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := l.Stats(); s != before {
+		t.Fatalf("Stats after Close = %+v; want %+v", s, before)
+	}
 }
 
 func TestLocalConfigValidate(t *testing.T) {

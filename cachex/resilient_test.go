@@ -125,6 +125,48 @@ func TestResilientSurvivesRedisShutdown(t *testing.T) {
 	}
 }
 
+// The fallback store's hits and misses count from its creation, as
+// Stats says: each outage after the first emptied the store and, with it,
+// ristretto's metrics, so LocalStats told only the latest outage's reads.
+func TestResilientLocalStatsSurviveAnotherOutage(t *testing.T) {
+	t.Parallel()
+	srv := startPrivateRedis(t)
+	c, err := cachex.New(cachex.Config{
+		Distributed: srv.url(),
+		Redis:       cachex.RedisConfig{DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond},
+		Fallback:    cachex.FallbackConfig{RetryInterval: 20 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := c.(*cachex.Resilient)
+	ctx := context.Background()
+	outage := func() {
+		t.Helper()
+		srv.shutdown()
+		if err := c.SetString(ctx, "k", "v", time.Minute); err != nil || r.Healthy() {
+			t.Fatalf("SetString with Redis down = %v, healthy %v; want failing open", err, r.Healthy())
+		}
+	}
+	outage()
+	_, _, _ = c.GetString(ctx, "k")       // a hit
+	_, _, _ = c.GetString(ctx, "missing") // a miss
+	if s := r.LocalStats(); s.Hits != 1 || s.Misses != 1 {
+		t.Fatalf("LocalStats in the first outage = %+v; want 1 hit, 1 miss", s)
+	}
+	srv.start()
+	cachextest.Eventually(t, "resilient cache switches back to Redis", r.Healthy)
+	outage()
+	if s := r.LocalStats(); s.Hits != 1 || s.Misses != 1 {
+		t.Fatalf("LocalStats after the second outage began = %+v; want the first one's 1 hit, 1 miss kept", s)
+	}
+	_, _, _ = c.GetString(ctx, "k")
+	if s := r.LocalStats(); s.Hits != 2 || s.Misses != 1 {
+		t.Fatalf("LocalStats in the second outage = %+v; want 2 hits, 1 miss", s)
+	}
+}
+
 func TestResilientStartsFailingOpenWhenRedisIsDown(t *testing.T) {
 	t.Parallel()
 	srv := startPrivateRedis(t)
