@@ -57,7 +57,14 @@ func (c AdaptiveTTLConfig) Validate() error {
 	errs = validDuration(errs, "max", c.Max)
 	errs = validDuration(errs, "decay_interval", c.DecayInterval)
 	if d := c.withDefaults(); c.Min >= 0 && c.Max >= 0 && d.Min > d.Max {
-		errs = append(errs, fmt.Errorf("min %v is above max %v", d.Min, d.Max))
+		switch {
+		case c.Max == 0:
+			errs = append(errs, fmt.Errorf("min %v is above the default max %v: set max too", d.Min, d.Max))
+		case c.Min == 0:
+			errs = append(errs, fmt.Errorf("the default min %v is above max %v: set min too", d.Min, d.Max))
+		default:
+			errs = append(errs, fmt.Errorf("min %v is above max %v", d.Min, d.Max))
+		}
 	}
 	if c.Smoothing < 0 || c.Smoothing >= 1 || math.IsNaN(c.Smoothing) {
 		errs = append(errs, fmt.Errorf("smoothing must be in (0, 1), got %v", c.Smoothing))

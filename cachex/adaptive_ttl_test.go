@@ -131,6 +131,23 @@ func TestAdaptiveTTLConfigValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// Min above Max where one of them is the default says which is: "min 20m
+// is above max 10m" named a max nobody wrote.
+func TestAdaptiveTTLConfigNamesTheDefaultItClashesWith(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		cfg  cachex.AdaptiveTTLConfig
+		want string
+	}{
+		{cachex.AdaptiveTTLConfig{Min: 20 * time.Minute}, "min 20m0s is above the default max 10m0s: set max too"},
+		{cachex.AdaptiveTTLConfig{Max: 500 * time.Millisecond}, "the default min 1s is above max 500ms: set min too"},
+	} {
+		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v.Validate = %v; want %q", c.cfg, err, c.want)
+		}
+	}
+}
+
 // A NaN rate was accepted: every comparison with it is false, so the
 // range checks let it through. ErrorRate NaN never opened the breaker
 // (error_rate off, with window and min_requests accepted beside it), and
