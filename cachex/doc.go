@@ -68,7 +68,8 @@
 // as it answers. Answers such as a miss or a held lock, and errors of the
 // caller's own context, never cause a switch. A Redis that answers New's or
 // the probe's ping by refusing the connection (WRONGPASS, NOAUTH, a database it does not
-// have) is no outage but a misconfiguration: the cache fails open all the
+// have), or an operation with WRONGPASS or NOAUTH (its password changed
+// mid-run), is no outage but a misconfiguration: the cache fails open all the
 // same, and logs it as an error naming the URL without its password and
 // Redis's answer, not as "redis unavailable".
 //

@@ -138,10 +138,20 @@ func unavailable(ctx context.Context, err error) bool {
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
-		// A reply: only the ones that mean "not serving now" count.
-		return notServing(rerr)
+		// A reply: only the ones that mean "not serving now", or "not
+		// serving this connection" (the password changed, and a dropped
+		// connection dialled again without it), count.
+		return notServing(rerr) || authRefused(rerr)
 	}
 	return true
+}
+
+// authRefused tells whether a Redis reply refuses the connection's
+// credentials: no command of the cache's can succeed on it, as when New's
+// ping is refused.
+func authRefused(rerr redis.Error) bool {
+	msg := rerr.Error()
+	return strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "WRONGPASS")
 }
 
 // notServing tells whether a Redis reply means "not serving now".
@@ -181,6 +191,8 @@ func via[T any](ctx context.Context, r *Resilient, op string,
 		if !unavailable(ctx, err) {
 			return v, err
 		}
+		// Logged as New and the probe tell a refusal from an outage.
+		r.refused.Store(refusal(err))
 		r.markDown(err)
 		r.countFallback(op, err)
 	} else {

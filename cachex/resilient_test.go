@@ -248,6 +248,57 @@ func TestResilientFailingOpenRefusesACancelledContext(t *testing.T) {
 	}
 }
 
+// A Redis that starts refusing the cache mid-run (its password changed,
+// and the connections it dropped dial again without it) fails the cache
+// open, as one that refuses at New does, and says so in an error line.
+// Before, the cache stayed "healthy" and every call failed with NOAUTH,
+// logging nothing.
+func TestResilientFailsOpenWhenRedisStartsRefusingTheCache(t *testing.T) {
+	t.Parallel()
+	srv := startPrivateRedis(t)
+	core, logs := observer.New(zap.InfoLevel)
+	c, err := cachex.New(cachex.Config{Distributed: srv.url(),
+		Fallback: cachex.FallbackConfig{RetryInterval: time.Hour}}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := c.(*cachex.Resilient)
+	ctx := context.Background()
+	if err := c.SetString(ctx, "k", "v", time.Minute); err != nil || !r.Healthy() {
+		t.Fatalf("SetString with Redis up = %v, healthy %v", err, r.Healthy())
+	}
+	if out, err := srv.cli("config", "set", "requirepass", "rotated").CombinedOutput(); err != nil {
+		t.Fatalf("config set requirepass: %v: %s", err, out)
+	}
+	srv.password = "rotated"
+	if out, err := srv.cli("client", "kill", "type", "normal", "skipme", "yes").CombinedOutput(); err != nil {
+		t.Fatalf("client kill: %v: %s", err, out)
+	}
+	if _, ok, err := c.GetString(ctx, "k"); err != nil || ok {
+		t.Fatalf("GetString once Redis refuses = ok %v, err %v; want a local miss (failing open)", ok, err)
+	}
+	if r.Healthy() {
+		t.Fatal("Healthy while Redis refuses the cache")
+	}
+	if err := c.SetString(ctx, "k", "local", time.Minute); err != nil {
+		t.Fatalf("SetString failing open: %v", err)
+	}
+	if _, err := c.Incr(ctx, "n", 1, time.Minute); err != nil {
+		t.Fatalf("Incr failing open: %v", err)
+	}
+	if _, err := c.Lock(ctx, "l", "", time.Minute); err != nil {
+		t.Fatalf("Lock failing open: %v", err)
+	}
+	refused := logs.FilterMessageSnippet("refuses").All()
+	if len(refused) != 1 || refused[0].Level != zap.ErrorLevel || !strings.Contains(fmt.Sprint(refused[0].ContextMap()["error"]), "NOAUTH") {
+		t.Fatalf("log lines %v; want one error line saying Redis refuses the cache, with its NOAUTH", logs.All())
+	}
+	if n := logs.FilterMessageSnippet("unavailable").Len(); n != 0 {
+		t.Errorf("%d 'redis unavailable' lines for a refusal: %v", n, logs.All())
+	}
+}
+
 // A Redis that answers and refuses the cache (a wrong password, a database
 // it does not have) is a misconfiguration, not an outage: the cache fails
 // open all the same, and logs an error naming the URL without its password
