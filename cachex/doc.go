@@ -64,10 +64,13 @@
 // operation and the following ones there: nothing fails because Redis is
 // down. Each such operation is counted (Fallbacks), a warning is logged at
 // most once per Config.Fallback.LogInterval (zap; silent by default), and a
-// background probe pings Redis every RetryInterval and switches back as soon
-// as it answers. Answers such as a miss or a held lock, and errors of the
-// caller's own context, never cause a switch. A Redis that answers New's or
-// the probe's ping by refusing the connection (WRONGPASS, NOAUTH, a database it does not
+// background probe asks Redis for a write every RetryInterval (a DEL of
+// Namespace + "tasker:probe", a key nothing writes) and switches back as
+// soon as it takes one: a read-only replica answers a PING, and switching
+// back to it at each probe emptied the local store, locks held there
+// included, at each next write. Answers such as a miss or a held lock, and
+// errors of the caller's own context, never cause a switch. A Redis that
+// answers New's or the probe's request by refusing the connection (WRONGPASS, NOAUTH, a database it does not
 // have), or an operation with WRONGPASS or NOAUTH (its password changed
 // mid-run), is no outage but a misconfiguration: the cache fails open all the
 // same, and logs it as an error naming the URL without its password and

@@ -180,6 +180,25 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
+// keyProbe is the key a Resilient's probe deletes; nothing writes it.
+const keyProbe = "tasker:probe"
+
+// serving checks that the server takes writes, as Ping cannot: a
+// read-only replica (an old primary after a failover) answers PING and
+// refuses every write (READONLY), as does a primary short of replicas
+// (NOREPLICAS). The probe is a DEL of a key nothing writes: a write
+// command, which leaves no trace, and which a Redis out of memory still
+// takes (its OOM is an answer, not an outage).
+func (r *Redis) serving(ctx context.Context) error {
+	if r.closed.Load() {
+		return fmt.Errorf("redis probe: %w", ErrClosed)
+	}
+	if err := r.client.Del(ctx, r.ns+keyProbe).Err(); err != nil {
+		return fmt.Errorf("redis probe: %w", r.mapErr(err))
+	}
+	return nil
+}
+
 func (r *Redis) key(prefix, key string) string { return r.ns + prefix + key }
 
 // mapErr turns go-redis's closed-client error into ErrClosed.

@@ -17,10 +17,10 @@ import (
 // (its default) or at least a millisecond: a bare number is nanoseconds
 // (RetryInterval: 5 is 5 ns, not 5 s), so a shorter one is refused.
 type FallbackConfig struct {
-	// RetryInterval is how often Redis is pinged while failing open.
+	// RetryInterval is how often Redis is probed while failing open.
 	// Zero means 1s.
 	RetryInterval time.Duration `yaml:"retry_interval"`
-	// ProbeTimeout bounds each of those pings. Zero means 500ms.
+	// ProbeTimeout bounds each of those probes. Zero means 500ms.
 	ProbeTimeout time.Duration `yaml:"probe_timeout"`
 	// LogInterval is the least time between two log lines of one kind
 	// ("failing open", "Redis refuses", "Redis is back"). Zero means 30s.
@@ -40,7 +40,8 @@ func (c FallbackConfig) Validate() error {
 // store when it does not: every operation keeps working, in process only,
 // each such operation is counted (Fallbacks), a warning is logged at most
 // once per LogInterval, and a background probe switches back as soon as
-// Redis answers a PING again. Capabilities reports the mode in force.
+// Redis takes a write again (a read-only replica answers a PING: see the
+// package doc). Capabilities reports the mode in force.
 //
 // What fails open loses its distributed guarantees for the time of the
 // outage: locks and counters taken locally exclude only this process. When
@@ -75,7 +76,7 @@ type Resilient struct {
 var _ Cache = (*Resilient)(nil)
 
 // NewResilient wraps remote with local as its fallback and takes ownership
-// of both: Close closes them. It pings Redis once (within ProbeTimeout) to
+// of both: Close closes them. It probes Redis once (within ProbeTimeout) to
 // start in the right mode, then probes in the background while failing
 // open. A nil logger logs nothing.
 func NewResilient(remote *Redis, local *Local, cfg FallbackConfig, logger *zap.Logger) (*Resilient, error) {
@@ -95,7 +96,7 @@ func NewResilient(remote *Redis, local *Local, cfg FallbackConfig, logger *zap.L
 		stop: make(chan struct{}), done: make(chan struct{})}
 	r.healthy.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ProbeTimeout)
-	err := remote.Ping(ctx)
+	err := remote.serving(ctx)
 	cancel()
 	if err != nil {
 		r.refused.Store(refusal(err))
@@ -281,7 +282,7 @@ func (r *Resilient) probeLoop() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ProbeTimeout)
-			err := r.remote.Ping(ctx)
+			err := r.remote.serving(ctx)
 			cancel()
 			r.refused.Store(refusal(err))
 			if err == nil {

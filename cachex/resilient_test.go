@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,85 @@ func TestResilientFailingOpenRefusesACancelledContext(t *testing.T) {
 	if n := r.Fallbacks(); n != 1 {
 		t.Errorf("Fallbacks = %d; want 1 (the GetString): a refused call is not served locally", n)
 	}
+}
+
+// probeCalls is how many PING and DEL commands a Redis server has had,
+// refused ones included: the probes a Resilient sends it while failing
+// open.
+func probeCalls(t *testing.T, srv *privateRedis) int {
+	t.Helper()
+	out, err := srv.cli("info", "commandstats").Output()
+	if err != nil {
+		t.Fatalf("info commandstats: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "cmdstat_ping" && name != "cmdstat_del") {
+			continue
+		}
+		for _, kv := range strings.Split(stats, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			if k == "calls" || k == "rejected_calls" {
+				var c int
+				_, _ = fmt.Sscan(v, &c)
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// A read-only replica (the old primary after a failover) answers PING but
+// refuses every write: the probe switched back at once, the next write
+// failed open again, and each switch emptied the local store, locks held
+// there included, so a lock this process held was taken by another of its
+// callers. The probe now asks for a write, and switches back only once
+// Redis takes writes again.
+func TestResilientStaysOpenOnAReadOnlyReplica(t *testing.T) {
+	t.Parallel()
+	primary := startPrivateRedis(t)
+	replica := startPrivateRedis(t)
+	if out, err := replica.cli("replicaof", "127.0.0.1", strconv.Itoa(primary.port)).CombinedOutput(); err != nil {
+		t.Fatalf("replicaof: %v: %s", err, out)
+	}
+	c, err := cachex.New(cachex.Config{Distributed: replica.url(),
+		Fallback: cachex.FallbackConfig{RetryInterval: 10 * time.Millisecond}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := c.(*cachex.Resilient)
+	ctx := context.Background()
+	if err := c.SetString(ctx, "k", "v", time.Minute); err != nil {
+		t.Fatalf("SetString on a read-only replica = %v; want it served locally", err)
+	}
+	if r.Healthy() {
+		t.Fatal("Healthy on a read-only replica")
+	}
+	held, err := c.Lock(ctx, "job", "a", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock failing open: %v", err)
+	}
+	before := probeCalls(t, replica)
+	cachextest.Eventually(t, "the replica is probed three times (or the cache switches back)", func() bool {
+		return r.Healthy() || probeCalls(t, replica) >= before+3
+	})
+	if r.Healthy() {
+		t.Fatal("a probe switched back to a replica that refuses writes")
+	}
+	if _, err := c.Lock(ctx, "job", "b", time.Minute); !errors.Is(err, cachex.ErrLockHeld) {
+		t.Fatalf("Lock(job) by another owner while a holds it = %v; want ErrLockHeld", err)
+	}
+	// Promoted, it takes writes: the probe switches back.
+	if out, err := replica.cli("replicaof", "no", "one").CombinedOutput(); err != nil {
+		t.Fatalf("replicaof no one: %v: %s", err, out)
+	}
+	cachextest.Eventually(t, "the cache switches back to the promoted replica", r.Healthy)
+	if err := c.SetString(ctx, "k", "remote", time.Minute); err != nil || !r.Healthy() {
+		t.Fatalf("SetString on the promoted replica = %v, healthy %v", err, r.Healthy())
+	}
+	_ = held.Release(ctx)
 }
 
 // A Redis that starts refusing the cache mid-run (its password changed,
