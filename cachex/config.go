@@ -3,7 +3,9 @@ package cachex
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,6 +154,17 @@ func validateRedisURL(raw string) error {
 	// NewRedis sets these itself (from RedisConfig, or its defaults), so in
 	// the URL they did nothing.
 	q := u.Query()
+	// go-redis takes the last of an option given more than once, and the
+	// checks below read the first (sorted: the same error every time).
+	for _, p := range slices.Sorted(maps.Keys(q)) {
+		if vs := q[p]; len(vs) > 1 {
+			times := "twice"
+			if len(vs) > 2 {
+				times = strconv.Itoa(len(vs)) + " times"
+			}
+			return fmt.Errorf("%q: option %s is given %s (%s): give it once", shown, p, times, strings.Join(vs, ", "))
+		}
+	}
 	for _, f := range []struct{ param, field string }{
 		{"dial_timeout", "dial_timeout"}, {"read_timeout", "read_timeout"},
 		{"write_timeout", "write_timeout"}, {"max_retries", "retries"},

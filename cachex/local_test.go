@@ -478,6 +478,34 @@ func TestRedisURLWithoutAHostNameRefused(t *testing.T) {
 	}
 }
 
+// An option given twice is refused: go-redis takes the last silently, so
+// pool_size=1&pool_size=-1 passed the check of the first and New panicked.
+func TestRedisURLOptionGivenTwiceRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ url, want string }{
+		{"redis://127.0.0.1:6379/0?pool_size=1&pool_size=-1", "option pool_size is given twice (1, -1): give it once"},
+		{"redis://127.0.0.1:6379?db=1&db=2", "option db is given twice (1, 2): give it once"},
+		{"rediss://127.0.0.1:6379/0?skip_verify=false&skip_verify=true", "option skip_verify is given twice (false, true): give it once"},
+	} {
+		if err := (cachex.Config{Distributed: c.url}).Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want %q", c.url, err, c.want)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("NewRedis(%q) panicked: %v", c.url, r)
+				}
+			}()
+			if r, err := cachex.NewRedis(cachex.RedisConfig{URL: c.url}); err == nil || !strings.Contains(err.Error(), c.want) {
+				if r != nil {
+					_ = r.Close()
+				}
+				t.Errorf("NewRedis(%q) = %v; want %q", c.url, err, c.want)
+			}
+		}()
+	}
+}
+
 // A refused Redis URL is quoted without its password: Config.Validate and
 // NewRedis wrote the URL as given, so the worker's "c.yaml:2:
 // cache.distributed: …" error put the password in its log, which the
