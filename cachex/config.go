@@ -189,6 +189,9 @@ func validateRedisURL(raw string) error {
 	if q.Has("protocol") && opt.Protocol != 2 && opt.Protocol != 3 {
 		return fmt.Errorf("%q: protocol=%s: go-redis speaks RESP 2 or 3", shown, q.Get("protocol"))
 	}
+	if err := retryBackoffs(opt.MinRetryBackoff, opt.MaxRetryBackoff); err != nil {
+		return fmt.Errorf("%q: %w", shown, err)
+	}
 	// go-redis takes a negative count too: pool_size=-1 panicked in
 	// NewRedis (a channel of that size), the others did what 0 does.
 	// (ParseURL has checked each is an integer.)
@@ -198,6 +201,42 @@ func validateRedisURL(raw string) error {
 		}
 	}
 	return nil
+}
+
+// go-redis's retry back-offs when the URL leaves them unset (its
+// Options.init).
+const (
+	goRedisMinRetryBackoff = 10 * time.Millisecond
+	goRedisMaxRetryBackoff = time.Second
+)
+
+// retryBackoffs refuses the URL's retry back-offs that go-redis would not
+// honour: with the max below the min (a default included) it waits the
+// max at every retry. (A duration <= 0 there is go-redis's "off": no
+// back-off whatever the other says.)
+func retryBackoffs(minB, maxB time.Duration) error {
+	if minB < 0 || maxB < 0 {
+		return nil
+	}
+	lo, loNote := minB, ""
+	if minB == 0 {
+		lo, loNote = goRedisMinRetryBackoff, " (go-redis's default)"
+	}
+	hi, hiNote := maxB, ""
+	if maxB == 0 {
+		hi, hiNote = goRedisMaxRetryBackoff, " (go-redis's default)"
+	}
+	if lo <= hi {
+		return nil
+	}
+	hint := ""
+	switch {
+	case maxB == 0:
+		hint = ": set max_retry_backoff too"
+	case minB == 0:
+		hint = ": set min_retry_backoff too"
+	}
+	return fmt.Errorf("option max_retry_backoff %s%s is below min_retry_backoff %s%s, and every retry would wait the max%s", hi, hiNote, lo, loNote, hint)
 }
 
 // urlBesideFields refuses the URL options that the RedisConfig beside

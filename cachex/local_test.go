@@ -506,6 +506,29 @@ func TestRedisURLOptionGivenTwiceRefused(t *testing.T) {
 	}
 }
 
+// The URL's retry back-offs are refused where go-redis would not do what
+// they say: with a max below the min (its defaults included) every retry
+// waited the max.
+func TestRedisURLRetryBackoffMistakesRefused(t *testing.T) {
+	t.Parallel()
+	const base = "redis://127.0.0.1:6379/0?"
+	retries := cachex.RedisConfig{Retries: 2}
+	for _, c := range []struct{ query, want string }{
+		{"min_retry_backoff=500ms&max_retry_backoff=100ms", "max_retry_backoff 100ms is below min_retry_backoff 500ms"},
+		{"min_retry_backoff=2s", "max_retry_backoff 1s (go-redis's default) is below min_retry_backoff 2s, and every retry would wait the max: set max_retry_backoff too"},
+		{"max_retry_backoff=5ms", "max_retry_backoff 5ms is below min_retry_backoff 10ms (go-redis's default), and every retry would wait the max: set min_retry_backoff too"},
+	} {
+		if err := (cachex.Config{Distributed: base + c.query, Redis: retries}).Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Config{Distributed: %q}.Validate = %v; want %q", c.query, err, c.want)
+		}
+	}
+	for _, ok := range []string{"min_retry_backoff=10ms&max_retry_backoff=1s", "min_retry_backoff=100ms", "max_retry_backoff=2s", "min_retry_backoff=-1&max_retry_backoff=-1", "min_retry_backoff=5ms&max_retry_backoff=5ms", "min_retry_backoff=2s&max_retry_backoff=0"} {
+		if err := (cachex.Config{Distributed: base + ok, Redis: retries}).Validate(); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}
+
 // A refused Redis URL is quoted without its password: Config.Validate and
 // NewRedis wrote the URL as given, so the worker's "c.yaml:2:
 // cache.distributed: …" error put the password in its log, which the
