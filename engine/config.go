@@ -103,7 +103,9 @@ type Config struct {
 	DiagnosisRules []DiagnosisRule
 	// AdaptiveTTL tunes the TTLs of the values the engine caches (the
 	// predictive retry's history, the performance report) while the
-	// adaptive_ttl toggle is on; with it off they keep fixed TTLs.
+	// adaptive_ttl toggle is on; with it off they keep fixed TTLs. Each
+	// value's TTL is capped (step_history at 5 min, report at 2 min), so a
+	// Min or Max above 5 min is refused: it would do nothing above it.
 	AdaptiveTTL cachex.AdaptiveTTLConfig
 }
 
@@ -474,6 +476,18 @@ func (c *Config) validateSettings() error {
 	}
 	if err := c.AdaptiveTTL.Validate(); err != nil {
 		bad("config: adaptive TTL: %w", err)
+	}
+	// Each family's TTL is capped (valcache.Family.Max): past the longest
+	// cap, a Min or Max does nothing.
+	ceiling := max(familyHistory.Max, familyReport.Max)
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"min", c.AdaptiveTTL.Min}, {"max", c.AdaptiveTTL.Max}} {
+		if f.d > ceiling {
+			bad("config: adaptive TTL: %s %s is above %s, the longest TTL the engine gives a cached value (%s %s, %s %s): it would do nothing above it",
+				f.name, f.d, ceiling, familyHistory.Name, familyHistory.Max, familyReport.Name, familyReport.Max)
+		}
 	}
 	errs = append(errs, validateRules(c.DiagnosisRules)...)
 	return errors.Join(errs...)

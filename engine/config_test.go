@@ -215,3 +215,27 @@ func TestConfigRefusesAnIntervalThreeOfWhichOverflow(t *testing.T) {
 	_, err = engine.New(engine.Config{Store: st, Execution: engine.ExecutionConfig{LeaseTTL: long, RescueInterval: long, ScheduleInterval: long}})
 	must(t, err)
 }
+
+// TestConfigRefusesAnAdaptiveTTLAboveTheEnginesCaps: the engine caps the
+// TTL of each value it caches (step_history at 5 min, report at 2 min), so
+// an AdaptiveTTL Max, or Min, above the longest cap did nothing above it:
+// Max: time.Hour was taken, and no value was kept past 5 min.
+func TestConfigRefusesAnAdaptiveTTLAboveTheEnginesCaps(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	for _, c := range []struct {
+		a    cachex.AdaptiveTTLConfig
+		want string
+	}{
+		{cachex.AdaptiveTTLConfig{Max: time.Hour}, "config: adaptive TTL: max 1h0m0s is above 5m0s, the longest TTL the engine gives a cached value (step_history 5m0s, report 2m0s): it would do nothing above it"},
+		{cachex.AdaptiveTTLConfig{Min: 10 * time.Minute, Max: time.Hour}, "config: adaptive TTL: min 10m0s is above 5m0s, the longest TTL the engine gives a cached value"},
+	} {
+		_, err := engine.New(engine.Config{Store: st, AdaptiveTTL: c.a})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New(AdaptiveTTL: %+v): %v, want an error saying %q", c.a, err, c.want)
+		}
+	}
+	_, err = engine.New(engine.Config{Store: st, AdaptiveTTL: cachex.AdaptiveTTLConfig{Min: 10 * time.Second, Max: 5 * time.Minute}})
+	must(t, err)
+}
