@@ -125,7 +125,9 @@ type Cache interface {
 	Fetch(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error)
 	// Incr adds delta to the counter under key and returns the new value.
 	// A counter that does not exist starts at zero and gets ttl; later
-	// increments keep the original expiry (a fixed window). A sum that
+	// increments keep the original expiry (a fixed window). A counter
+	// made without one (ttl 0) takes the ttl of the first later Incr that
+	// gives one: that window starts then. A sum that
 	// would overflow int64 is refused (ErrInvalid) and changes nothing.
 	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	// Lock takes the lock named key for owner, for ttl, without waiting.

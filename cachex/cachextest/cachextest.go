@@ -308,6 +308,21 @@ func testIncrTTL(t *testing.T, c cachex.Cache) {
 		}
 		return v == 0
 	})
+	// A counter made without an expiry takes the ttl of the first later
+	// Incr that gives one (as the Cache doc says).
+	if v, err := c.Incr(ctx, "late", 2, 0); err != nil || v != 2 {
+		t.Fatalf("Incr(late, 2, 0) = %d, %v; want 2", v, err)
+	}
+	if v, err := c.Incr(ctx, "late", 1, ShortTTL); err != nil || v != 3 {
+		t.Fatalf("Incr(late, 1, ShortTTL) = %d, %v; want 3", v, err)
+	}
+	Eventually(t, "a counter made without expiry expires with the ttl given later", func() bool {
+		v, err := c.Incr(ctx, "late", 0, 0)
+		if err != nil {
+			t.Fatalf("Incr: %v", err)
+		}
+		return v == 0
+	})
 }
 
 func testLockExcludes(t *testing.T, c cachex.Cache) {
