@@ -123,9 +123,9 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 // done refuses a call whose ctx is already done, as Redis does (go-redis
 // sends nothing then): the local store never waits, but answering would
 // make a Resilient failing open serve what it refuses with Redis up.
-func done(ctx context.Context, op string) error {
+func done(ctx context.Context, op, key string) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s %q: %w", op, key, err)
 	}
 	return nil
 }
@@ -165,9 +165,9 @@ func (l *Local) GetString(ctx context.Context, key string) (string, bool, error)
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return "", false, fmt.Errorf("local get: %w", ErrClosed)
+		return "", false, fmt.Errorf("local get %q: %w", key, ErrClosed)
 	}
-	if err := done(ctx, "local get"); err != nil {
+	if err := done(ctx, "local get", key); err != nil {
 		l.mu.RUnlock()
 		return "", false, err
 	}
@@ -198,9 +198,9 @@ func (l *Local) SetString(ctx context.Context, key, value string, ttl time.Durat
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return fmt.Errorf("local set: %w", ErrClosed)
+		return fmt.Errorf("local set %q: %w", key, ErrClosed)
 	}
-	if err := done(ctx, "local set"); err != nil {
+	if err := done(ctx, "local set", key); err != nil {
 		return err
 	}
 	// Ristretto applies new keys asynchronously; Wait makes the write
@@ -224,9 +224,9 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return fmt.Errorf("local delete: %w", ErrClosed)
+		return fmt.Errorf("local delete %q: %w", key, ErrClosed)
 	}
-	if err := done(ctx, "local delete"); err != nil {
+	if err := done(ctx, "local delete", key); err != nil {
 		return err
 	}
 	l.values.Del(key)
@@ -250,9 +250,9 @@ func (l *Local) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		return 0, fmt.Errorf("local incr: %w", ErrClosed)
+		return 0, fmt.Errorf("local incr %q: %w", key, ErrClosed)
 	}
-	if err := done(ctx, "local incr"); err != nil {
+	if err := done(ctx, "local incr", key); err != nil {
 		return 0, err
 	}
 	v, ok := l.coord.incr(key, delta, ttl, time.Now())

@@ -215,14 +215,14 @@ func (r *Redis) GetString(ctx context.Context, key string) (string, bool, error)
 		return "", false, emptyKey("redis get")
 	}
 	if r.closed.Load() {
-		return "", false, fmt.Errorf("redis get: %w", ErrClosed)
+		return "", false, fmt.Errorf("redis get %q: %w", key, ErrClosed)
 	}
 	v, err := r.client.Get(ctx, r.key(PrefixCache, key)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", false, nil
 	case err != nil:
-		return "", false, fmt.Errorf("redis get: %w", r.mapErr(err))
+		return "", false, fmt.Errorf("redis get %q: %w", key, r.mapErr(err))
 	}
 	return v, true, nil
 }
@@ -233,14 +233,14 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		return nil, false, emptyKey("redis get")
 	}
 	if r.closed.Load() {
-		return nil, false, fmt.Errorf("redis get: %w", ErrClosed)
+		return nil, false, fmt.Errorf("redis get %q: %w", key, ErrClosed)
 	}
 	v, err := r.client.Get(ctx, r.key(PrefixCache, key)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, false, nil
 	case err != nil:
-		return nil, false, fmt.Errorf("redis get: %w", r.mapErr(err))
+		return nil, false, fmt.Errorf("redis get %q: %w", key, r.mapErr(err))
 	}
 	return v, true, nil
 }
@@ -263,10 +263,10 @@ func (r *Redis) set(ctx context.Context, key string, value any, ttl time.Duratio
 		return err
 	}
 	if r.closed.Load() {
-		return fmt.Errorf("redis set: %w", ErrClosed)
+		return fmt.Errorf("redis set %q: %w", key, ErrClosed)
 	}
 	if err := r.client.Set(ctx, r.key(PrefixCache, key), value, ttl).Err(); err != nil {
-		return fmt.Errorf("redis set: %w", r.mapErr(err))
+		return fmt.Errorf("redis set %q: %w", key, r.mapErr(err))
 	}
 	return nil
 }
@@ -277,10 +277,10 @@ func (r *Redis) Delete(ctx context.Context, key string) error {
 		return emptyKey("redis delete")
 	}
 	if r.closed.Load() {
-		return fmt.Errorf("redis delete: %w", ErrClosed)
+		return fmt.Errorf("redis delete %q: %w", key, ErrClosed)
 	}
 	if err := r.client.Del(ctx, r.key(PrefixCache, key)).Err(); err != nil {
-		return fmt.Errorf("redis delete: %w", r.mapErr(err))
+		return fmt.Errorf("redis delete %q: %w", key, r.mapErr(err))
 	}
 	return nil
 }
@@ -301,14 +301,14 @@ func (r *Redis) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 		return 0, err
 	}
 	if r.closed.Load() {
-		return 0, fmt.Errorf("redis incr: %w", ErrClosed)
+		return 0, fmt.Errorf("redis incr %q: %w", key, ErrClosed)
 	}
 	v, err := incrScript.Run(ctx, r.client, []string{r.key(PrefixCounter, key)}, delta, ttlMillis(ttl)).Int64()
 	if err != nil && strings.Contains(err.Error(), "increment or decrement would overflow") {
 		return 0, fmt.Errorf("redis incr %q: %w: adding %d would overflow the counter (int64)", key, ErrInvalid, delta)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("redis incr: %w", r.mapErr(err))
+		return 0, fmt.Errorf("redis incr %q: %w", key, r.mapErr(err))
 	}
 	return v, nil
 }

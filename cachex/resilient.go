@@ -178,14 +178,14 @@ func refusal(err error) bool {
 // via runs an operation on Redis, or on the local store when Redis is down
 // or fails to answer now. A ctx already done is refused before either: up
 // or down, the caller gets its context's error, and no fallback is counted.
-func via[T any](ctx context.Context, r *Resilient, op string,
+func via[T any](ctx context.Context, r *Resilient, op, key string,
 	remote func(*Redis) (T, error), local func(*Local) (T, error)) (T, error) {
 	var zero T
 	if r.closed.Load() {
-		return zero, fmt.Errorf("resilient %s: %w", op, ErrClosed)
+		return zero, fmt.Errorf("resilient %s %q: %w", op, key, ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return zero, fmt.Errorf("resilient %s: %w", op, err)
+		return zero, fmt.Errorf("resilient %s %q: %w", op, key, err)
 	}
 	if r.healthy.Load() {
 		v, err := remote(r.remote)
@@ -303,7 +303,7 @@ func (r *Resilient) GetString(ctx context.Context, key string) (string, bool, er
 		v  string
 		ok bool
 	}
-	out, err := via(ctx, r, "get",
+	out, err := via(ctx, r, "get", key,
 		func(s *Redis) (res, error) { v, ok, err := s.GetString(ctx, key); return res{v, ok}, err },
 		func(s *Local) (res, error) { v, ok, err := s.GetString(ctx, key); return res{v, ok}, err })
 	return out.v, out.ok, err
@@ -318,7 +318,7 @@ func (r *Resilient) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		v  []byte
 		ok bool
 	}
-	out, err := via(ctx, r, "get",
+	out, err := via(ctx, r, "get", key,
 		func(s *Redis) (res, error) { v, ok, err := s.Get(ctx, key); return res{v, ok}, err },
 		func(s *Local) (res, error) { v, ok, err := s.Get(ctx, key); return res{v, ok}, err })
 	return out.v, out.ok, err
@@ -329,7 +329,7 @@ func (r *Resilient) Set(ctx context.Context, key string, value []byte, ttl time.
 	if err := r.checkSet(key, ttl); err != nil {
 		return err
 	}
-	_, err := via(ctx, r, "set",
+	_, err := via(ctx, r, "set", key,
 		func(s *Redis) (struct{}, error) { return struct{}{}, s.Set(ctx, key, value, ttl) },
 		func(s *Local) (struct{}, error) { return struct{}{}, s.Set(ctx, key, value, ttl) })
 	return err
@@ -340,7 +340,7 @@ func (r *Resilient) SetString(ctx context.Context, key, value string, ttl time.D
 	if err := r.checkSet(key, ttl); err != nil {
 		return err
 	}
-	_, err := via(ctx, r, "set",
+	_, err := via(ctx, r, "set", key,
 		func(s *Redis) (struct{}, error) { return struct{}{}, s.SetString(ctx, key, value, ttl) },
 		func(s *Local) (struct{}, error) { return struct{}{}, s.SetString(ctx, key, value, ttl) })
 	return err
@@ -351,7 +351,7 @@ func (r *Resilient) Delete(ctx context.Context, key string) error {
 	if key == "" {
 		return emptyKey("resilient delete")
 	}
-	_, err := via(ctx, r, "delete",
+	_, err := via(ctx, r, "delete", key,
 		func(s *Redis) (struct{}, error) { return struct{}{}, s.Delete(ctx, key) },
 		func(s *Local) (struct{}, error) { return struct{}{}, s.Delete(ctx, key) })
 	return err
@@ -371,7 +371,7 @@ func (r *Resilient) Incr(ctx context.Context, key string, delta int64, ttl time.
 	if err := checkTTL("resilient incr", key, ttl); err != nil {
 		return 0, err
 	}
-	return via(ctx, r, "incr",
+	return via(ctx, r, "incr", key,
 		func(s *Redis) (int64, error) { return s.Incr(ctx, key, delta, ttl) },
 		func(s *Local) (int64, error) { return s.Incr(ctx, key, delta, ttl) })
 }
@@ -383,7 +383,7 @@ func (r *Resilient) Lock(ctx context.Context, key, owner string, ttl time.Durati
 	if err := lockArgs("resilient lock", key, ttl); err != nil {
 		return nil, err
 	}
-	return via(ctx, r, "lock",
+	return via(ctx, r, "lock", key,
 		func(s *Redis) (*Lock, error) {
 			l, err := s.Lock(ctx, key, owner, ttl)
 			if err != nil {

@@ -444,24 +444,25 @@ func testCancelledContextRefused(t *testing.T, c cachex.Cache) {
 	}
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
-	refused := func(call string, err error) {
+	// The error names the call and its key, as a refused argument's does.
+	refused := func(call, names string, err error) {
 		t.Helper()
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("%s with a cancelled ctx = %v; want context.Canceled", call, err)
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), names) {
+			t.Errorf("%s with a cancelled ctx = %v; want context.Canceled, naming %s", call, err, names)
 		}
 	}
 	errOf := func(_ any, err error) error { return err }
 	errOf3 := func(_ any, _ bool, err error) error { return err }
 	loaded := false
-	refused("Get", errOf3(c.Get(ctx, "k")))
-	refused("GetString", errOf3(c.GetString(ctx, "k")))
-	refused("Set", c.Set(ctx, "k", []byte("v"), time.Minute))
-	refused("SetString", c.SetString(ctx, "k", "v", 0))
-	refused("Delete", c.Delete(ctx, "k"))
-	refused("Fetch", errOf(c.Fetch(ctx, "k", time.Minute, func(context.Context) ([]byte, error) { loaded = true; return []byte("v"), nil })))
-	refused("Incr", errOf(c.Incr(ctx, "n", 5, time.Minute)))
-	refused("Lock", errOf(c.Lock(ctx, "l", "o", time.Minute)))
-	refused("Release", held.Release(ctx))
+	refused("Get", `get "k"`, errOf3(c.Get(ctx, "k")))
+	refused("GetString", `get "k"`, errOf3(c.GetString(ctx, "k")))
+	refused("Set", `set "k"`, c.Set(ctx, "k", []byte("v"), time.Minute))
+	refused("SetString", `set "k"`, c.SetString(ctx, "k", "v", 0))
+	refused("Delete", `delete "k"`, c.Delete(ctx, "k"))
+	refused("Fetch", `"k"`, errOf(c.Fetch(ctx, "k", time.Minute, func(context.Context) ([]byte, error) { loaded = true; return []byte("v"), nil })))
+	refused("Incr", `incr "n"`, errOf(c.Incr(ctx, "n", 5, time.Minute)))
+	refused("Lock", `lock "l"`, errOf(c.Lock(ctx, "l", "o", time.Minute)))
+	refused("Release", `"held"`, held.Release(ctx))
 	// Nothing was read or written: no load, no value, a fresh counter, a
 	// free lock, and the held one still held.
 	if loaded {
@@ -565,24 +566,25 @@ func testClosed(t *testing.T, c cachex.Cache) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	check := func(op string, err error) {
+	// The error names the call and its key.
+	check := func(op, names string, err error) {
 		t.Helper()
-		if !errors.Is(err, cachex.ErrClosed) {
-			t.Errorf("%s after Close = %v; want ErrClosed", op, err)
+		if !errors.Is(err, cachex.ErrClosed) || !strings.Contains(err.Error(), names) {
+			t.Errorf("%s after Close = %v; want ErrClosed, naming %s", op, err, names)
 		}
 	}
 	_, _, err = c.Get(ctx, "k")
-	check("Get", err)
+	check("Get", `get "k"`, err)
 	_, _, err = c.GetString(ctx, "k")
-	check("GetString", err)
-	check("Set", c.Set(ctx, "k", []byte("v"), 0))
-	check("SetString", c.SetString(ctx, "k", "v", 0))
-	check("Delete", c.Delete(ctx, "k"))
+	check("GetString", `get "k"`, err)
+	check("Set", `set "k"`, c.Set(ctx, "k", []byte("v"), 0))
+	check("SetString", `set "k"`, c.SetString(ctx, "k", "v", 0))
+	check("Delete", `delete "k"`, c.Delete(ctx, "k"))
 	_, err = c.Fetch(ctx, "k", 0, func(context.Context) ([]byte, error) { return []byte("v"), nil })
-	check("Fetch", err)
+	check("Fetch", `"k"`, err)
 	_, err = c.Incr(ctx, "n", 1, 0)
-	check("Incr", err)
+	check("Incr", `incr "n"`, err)
 	_, err = c.Lock(ctx, "l2", "owner", time.Minute)
-	check("Lock", err)
-	check("Release", l.Release(ctx))
+	check("Lock", `lock "l2"`, err)
+	check("Release", `"l"`, l.Release(ctx))
 }
