@@ -86,6 +86,10 @@ func (c Config) Validate() error {
 	}
 	if err := c.Fallback.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("fallback: %w", err))
+	} else if c.Distributed != "" && c.Redis.DialTimeout >= 0 {
+		if err := probeCoversDial(c.Fallback.ProbeTimeout, orDefault(c.Redis.DialTimeout, defaultDialTimeout)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -140,7 +140,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis cache url: %w", err)
 	}
-	opt.DialTimeout = orDefault(cfg.DialTimeout, 500*time.Millisecond)
+	opt.DialTimeout = orDefault(cfg.DialTimeout, defaultDialTimeout)
 	opt.ReadTimeout = orDefault(cfg.ReadTimeout, time.Second)
 	opt.WriteTimeout = orDefault(cfg.WriteTimeout, time.Second)
 	if cfg.PoolSize > 0 {
@@ -156,6 +156,9 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	return &Redis{client: redis.NewClient(opt), url: u.Redacted(), ns: cfg.Namespace,
 		instance: instanceOr(cfg.Instance)}, nil
 }
+
+// defaultDialTimeout is RedisConfig.DialTimeout's default.
+const defaultDialTimeout = 500 * time.Millisecond
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d == 0 {

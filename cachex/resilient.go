@@ -20,7 +20,9 @@ type FallbackConfig struct {
 	// RetryInterval is how often Redis is probed while failing open.
 	// Zero means 1s.
 	RetryInterval time.Duration `yaml:"retry_interval"`
-	// ProbeTimeout bounds each of those probes. Zero means 500ms.
+	// ProbeTimeout bounds each of those probes. Zero means 500ms, or the
+	// Redis DialTimeout when that is longer; a shorter one than it is
+	// refused (a probe would give up before the dial it waits for).
 	ProbeTimeout time.Duration `yaml:"probe_timeout"`
 	// LogInterval is the least time between two log lines of one kind
 	// ("failing open", "Redis refuses", "Redis is back"). Zero means 30s.
@@ -34,6 +36,17 @@ func (c FallbackConfig) Validate() error {
 	errs = validDuration(errs, "probe_timeout", c.ProbeTimeout)
 	errs = validDuration(errs, "log_interval", c.LogInterval)
 	return errors.Join(errs...)
+}
+
+// probeCoversDial refuses a probe timeout (0: its default, which is
+// never shorter) shorter than the dial timeout: each probe would give up
+// before a dial the cache allows, and a Redis that slow to reach, which
+// every operation could use, would never be switched back to.
+func probeCoversDial(probe, dial time.Duration) error {
+	if probe == 0 || probe >= dial {
+		return nil
+	}
+	return fmt.Errorf("fallback: probe_timeout %s is shorter than redis dial_timeout %s: a probe would give up before a dial the cache allows, and a Redis that slow to reach would never be used again: set probe_timeout to at least %s", probe, dial, dial)
 }
 
 // Resilient serves from Redis while Redis answers and fails open to a local
@@ -86,8 +99,12 @@ func NewResilient(remote *Redis, local *Local, cfg FallbackConfig, logger *zap.L
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("resilient cache config: %w", err)
 	}
+	dial := remote.client.Options().DialTimeout
+	if err := probeCoversDial(cfg.ProbeTimeout, dial); err != nil {
+		return nil, fmt.Errorf("resilient cache config: %w", err)
+	}
 	cfg.RetryInterval = orDefault(cfg.RetryInterval, time.Second)
-	cfg.ProbeTimeout = orDefault(cfg.ProbeTimeout, 500*time.Millisecond)
+	cfg.ProbeTimeout = orDefault(cfg.ProbeTimeout, max(500*time.Millisecond, dial))
 	cfg.LogInterval = orDefault(cfg.LogInterval, 30*time.Second)
 	if logger == nil {
 		logger = zap.NewNop()

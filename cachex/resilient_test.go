@@ -249,6 +249,35 @@ func TestResilientFailingOpenRefusesACancelledContext(t *testing.T) {
 	}
 }
 
+// A probe that gives up before a dial the cache allows never finds a
+// Redis that slow to reach: with DialTimeout 2s and the default
+// ProbeTimeout 500ms, the cache failed open at New and for good, though
+// every operation would have been served. ProbeTimeout now defaults to
+// the dial timeout when that is longer, and a shorter one is refused.
+func TestProbeTimeoutShorterThanTheDialTimeoutIsRefused(t *testing.T) {
+	t.Parallel()
+	const url = "redis://127.0.0.1:6379/0"
+	want := "fallback: probe_timeout 1s is shorter than redis dial_timeout 2s: a probe would give up before a dial the cache allows, and a Redis that slow to reach would never be used again: set probe_timeout to at least 2s"
+	if err := (cachex.Config{Distributed: url, Redis: cachex.RedisConfig{DialTimeout: 2 * time.Second},
+		Fallback: cachex.FallbackConfig{ProbeTimeout: time.Second}}).Validate(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate = %v; want %q", err, want)
+	}
+	remote := newRedis(t, url, "")
+	if _, err := cachex.NewResilient(remote, newLocal(t, cachex.LocalConfig{}), cachex.FallbackConfig{ProbeTimeout: 100 * time.Millisecond}, nil); err == nil ||
+		!strings.Contains(err.Error(), "probe_timeout 100ms is shorter than redis dial_timeout 500ms") {
+		t.Errorf("NewResilient with a probe shorter than the dial = %v; want it refused", err)
+	}
+	for _, cfg := range []cachex.Config{
+		{Distributed: url, Redis: cachex.RedisConfig{DialTimeout: 2 * time.Second}},
+		{Distributed: url, Redis: cachex.RedisConfig{DialTimeout: 2 * time.Second}, Fallback: cachex.FallbackConfig{ProbeTimeout: 2 * time.Second}},
+		{Distributed: url, Fallback: cachex.FallbackConfig{ProbeTimeout: 500 * time.Millisecond}},
+	} {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+	}
+}
+
 // probeCalls is how many PING and DEL commands a Redis server has had,
 // refused ones included: the probes a Resilient sends it while failing
 // open.
