@@ -313,6 +313,13 @@ func (l *Local) Close() error {
 	return nil
 }
 
+// isClosed reports whether Close has been called.
+func (l *Local) isClosed() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.closed
+}
+
 // reset drops values, counters and locks but keeps the fence sequence. The
 // Resilient wrapper calls it when it starts failing open, so an outage never
 // serves what an earlier outage left behind.

@@ -91,10 +91,17 @@ var _ Cache = (*Resilient)(nil)
 // NewResilient wraps remote with local as its fallback and takes ownership
 // of both: Close closes them. It probes Redis once (within ProbeTimeout) to
 // start in the right mode, then probes in the background while failing
-// open. A nil logger logs nothing.
+// open. A nil logger logs nothing. A nil or closed store is refused.
 func NewResilient(remote *Redis, local *Local, cfg FallbackConfig, logger *zap.Logger) (*Resilient, error) {
-	if remote == nil || local == nil {
-		return nil, errors.New("resilient cache: remote and local stores are required")
+	switch {
+	case remote == nil:
+		return nil, errors.New("resilient cache: the remote store is nil")
+	case local == nil:
+		return nil, errors.New("resilient cache: the local store is nil")
+	case remote.closed.Load():
+		return nil, errors.New("resilient cache: the remote store is closed")
+	case local.isClosed():
+		return nil, errors.New("resilient cache: the local store is closed")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("resilient cache config: %w", err)

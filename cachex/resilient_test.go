@@ -278,6 +278,39 @@ func TestProbeTimeoutShorterThanTheDialTimeoutIsRefused(t *testing.T) {
 	}
 }
 
+// NewResilient refuses a store it cannot use, naming it: a nil one
+// ("remote and local stores are required" named neither), and a closed
+// one, which it took: a closed Redis failed every probe (the cache failed
+// open for good, logging an outage), a closed local store every
+// operation served while failing open.
+func TestNewResilientRefusesANilOrClosedStore(t *testing.T) {
+	t.Parallel()
+	const url = "redis://127.0.0.1:6379/0"
+	closedRemote := newRedis(t, url, "")
+	_ = closedRemote.Close()
+	closedLocal := newLocal(t, cachex.LocalConfig{})
+	_ = closedLocal.Close()
+	for _, c := range []struct {
+		name   string
+		remote *cachex.Redis
+		local  *cachex.Local
+		want   string
+	}{
+		{"nil remote", nil, newLocal(t, cachex.LocalConfig{}), "resilient cache: the remote store is nil"},
+		{"nil local", newRedis(t, url, ""), nil, "resilient cache: the local store is nil"},
+		{"closed remote", closedRemote, newLocal(t, cachex.LocalConfig{}), "resilient cache: the remote store is closed"},
+		{"closed local", newRedis(t, url, ""), closedLocal, "resilient cache: the local store is closed"},
+	} {
+		r, err := cachex.NewResilient(c.remote, c.local, cachex.FallbackConfig{RetryInterval: time.Hour}, nil)
+		if r != nil {
+			_ = r.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: NewResilient = %v; want %q", c.name, err, c.want)
+		}
+	}
+}
+
 // probeCalls is how many PING and DEL commands a Redis server has had,
 // refused ones included: the probes a Resilient sends it while failing
 // open.
