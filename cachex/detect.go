@@ -150,8 +150,11 @@ func probe(ctx context.Context, c Cache) Capabilities {
 
 	first, err := c.Lock(ctx, key, "probe-1", 10*time.Second)
 	if err == nil {
-		_, err = c.Lock(ctx, key, "probe-2", 10*time.Second)
+		second, err := c.Lock(ctx, key, "probe-2", 10*time.Second)
 		caps.Locking = errors.Is(err, ErrLockHeld)
+		if err == nil { // a store that does not exclude: give it back too
+			_ = second.Release(ctx)
+		}
 		_ = first.Release(ctx)
 	}
 	return caps

@@ -152,3 +152,42 @@ func (c *cancelOnIncr) Incr(ctx context.Context, key string, delta int64, ttl ti
 	}
 	return n, err
 }
+
+// recordingLocks is a store whose locks never exclude and that remembers
+// every lock it handed out, to see which are still held.
+type recordingLocks struct {
+	cachex.Cache
+	local *cachex.Local
+	keys  []string
+}
+
+func (s *recordingLocks) Capabilities() cachex.Capabilities { return cachex.Capabilities{} }
+
+func (s *recordingLocks) Lock(ctx context.Context, key, owner string, ttl time.Duration) (*cachex.Lock, error) {
+	key = fmt.Sprintf("%s#%d", key, len(s.keys)) // a new name each time: never excludes
+	s.keys = append(s.keys, key)
+	return s.local.Lock(ctx, key, owner, ttl)
+}
+
+// The probe gives back every lock it takes: on a store whose second lock
+// was granted (it does not exclude), that lock stayed held for its 10 s.
+func TestDetectModeProbeReleasesItsLocks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLocal(t, cachex.LocalConfig{})
+	s := &recordingLocks{Cache: l, local: l}
+	if d := detect(t, ctx, s, cachex.Config{}); d.Source != cachex.SourceProbe || d.Capabilities.Locking {
+		t.Fatalf("DetectMode = %+v; want a probe that finds no locking", d)
+	}
+	if len(s.keys) != 2 {
+		t.Fatalf("the probe took %d locks; want 2", len(s.keys))
+	}
+	for _, key := range s.keys {
+		lk, err := l.Lock(ctx, key, "after", time.Second)
+		if err != nil {
+			t.Errorf("Lock(%s) after DetectMode = %v; want the probe's lock released", key, err)
+			continue
+		}
+		_ = lk.Release(ctx)
+	}
+}
