@@ -75,7 +75,7 @@ type Resilient struct {
 	lastDown   atomic.Int64 // unix nanos of the last "failing open" log line
 	lastUp     atomic.Int64 // unix nanos of the last "Redis is back" log line
 	lastRefuse atomic.Int64 // unix nanos of the last "Redis refuses" log line
-	// refused is true while Redis's last answer to a ping refused the
+	// refused is true while Redis's last answer to a probe refused the
 	// connection (a misconfiguration), rather than there being none.
 	refused atomic.Bool
 
@@ -173,7 +173,7 @@ func unavailable(ctx context.Context, err error) bool {
 
 // authRefused tells whether a Redis reply refuses the connection's
 // credentials: no command of the cache's can succeed on it, as when New's
-// ping is refused.
+// probe is refused.
 func authRefused(rerr redis.Error) bool {
 	msg := rerr.Error()
 	return strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "WRONGPASS")
@@ -190,7 +190,7 @@ func notServing(rerr redis.Error) bool {
 	return false
 }
 
-// refusal tells whether err, from a PING, is Redis answering that it will
+// refusal tells whether err, from a probe, is Redis answering that it will
 // not serve this connection at all (WRONGPASS, NOAUTH, a SELECT of a
 // database it lacks): a misconfiguration that waiting does not mend, as
 // opposed to silence or a "not serving now" reply.
