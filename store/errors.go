@@ -27,12 +27,15 @@ var (
 	ErrRetryable = errors.New("tasker/store: transient database error")
 	// ErrNotMigrated: a store opened read-only found no Tasker schema where
 	// it looked, or one at another version than this code's; opening it
-	// read-write (or `tasker migrate`) creates or upgrades it.
+	// read-write (or `tasker migrate`) creates or upgrades it. A schema
+	// newer than this code's (a newer Tasker migrated it) is refused by a
+	// read-write open too: only a newer program reads it.
 	ErrNotMigrated = errors.New("tasker/store: no Tasker schema at this version")
 )
 
-// SchemaError is why a store opened read-only refused its database: no
-// Tasker schema there (Found 0), or one at another version than Want.
+// SchemaError is why a store refused its database: opened read-only, no
+// Tasker schema there (Found 0) or one at another version than Want;
+// opened read-write (or migrated), one newer than Want.
 type SchemaError struct {
 	Database string // the file or schema looked at
 	Absent   bool   // the database (a Postgres schema) does not exist at all

@@ -219,7 +219,9 @@ var (
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string as pgx accepts), creates the schema when needed and applies the
 // embedded migrations (see the package doc for exactly what it creates);
-// with Options.ReadOnly it only checks that the schema is there.
+// with Options.ReadOnly it only checks that the schema is there. A schema
+// a newer Tasker migrated is refused (a *store.SchemaError, Found above
+// Want) and left as it was.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	opts, err := fromDSN(dsn, opts)
 	if err != nil {
@@ -319,7 +321,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 
 // Migrate applies the embedded migrations not yet applied (Open already
 // did; this is for tools that manage schemas by hand) and returns how many
-// it applied.
+// it applied. It refuses a schema a newer Tasker migrated, as Open does.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return s.migrate(ctx, s.DB(), true)
 }
@@ -329,7 +331,8 @@ func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	n, err := bunstore.Migrate(ctx, db, migrations, bunstore.Snapshot{}, func(ctx context.Context, tx bun.Tx) error {
+	where := fmt.Sprintf("postgres schema %q", s.schema)
+	n, err := bunstore.Migrate(ctx, db, migrations, bunstore.Snapshot{}, where, func(ctx context.Context, tx bun.Tx) error {
 		// Everyone migrating this schema queues here, so the schema and
 		// each migration are created once; other schemas are not held up.
 		if _, err := tx.NewRaw("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "tasker.migrate:"+s.schema).Exec(ctx); err != nil {
@@ -348,8 +351,11 @@ func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, erro
 		_, err = tx.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{s.schema}.Sanitize())
 		return err
 	})
+	if se := (*store.SchemaError)(nil); errors.As(err, &se) {
+		return n, err // it names the schema
+	}
 	if err != nil {
-		return n, fmt.Errorf("migrating postgres schema %q: %w", s.schema, mapError(err))
+		return n, fmt.Errorf("migrating %s: %w", where, mapError(err))
 	}
 	return n, nil
 }

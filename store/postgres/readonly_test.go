@@ -166,3 +166,40 @@ func TestEmptySchemaOptionUsesTheCurrentSchema(t *testing.T) {
 	}
 	ro.Close()
 }
+
+// A schema a newer Tasker migrated is refused by a read-write Open and by
+// Migrate, with both versions, and left as it was: both applied nothing
+// and went on, and a worker of this version ran on a schema it does not
+// know.
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	rw := open(t, schema, nil)
+	ctx := context.Background()
+	want, err := rw.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := want + 1
+	if _, err := rw.DB().Exec("INSERT INTO tasker_schema_migrations (version, name, applied_at) VALUES (?, 'future', now())", newer); err != nil {
+		t.Fatal(err)
+	}
+	before := relations(t, schema)
+	check := func(what string, err error) {
+		t.Helper()
+		var se *store.SchemaError
+		if !errors.As(err, &se) || se.Found != newer || se.Want != want || !strings.Contains(se.Database, schema) {
+			t.Fatalf("%s: err = %v, want a *store.SchemaError of schema %s found %d want %d", what, err, schema, newer, want)
+		}
+	}
+	_, err = postgres.Open(ctx, pgtest.URL(t), &postgres.Options{Schema: schema, MaxConns: 2})
+	check("Open", err)
+	_, err = rw.Migrate(ctx)
+	check("Migrate", err)
+	if n := relations(t, schema); n != before {
+		t.Fatalf("the refused open left %d relations in %s, not %d", n, schema, before)
+	}
+	if v, err := rw.SchemaVersion(ctx); err != nil || v != newer {
+		t.Fatalf("the refused open changed the version to %d (%v)", v, err)
+	}
+}

@@ -48,6 +48,6 @@ func MigrateTo(ctx context.Context, path string, upTo int) error {
 	}
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	defer db.Close()
-	_, err = bunstore.Migrate(ctx, db, ms, bunstore.Snapshot{}, nil)
+	_, err = bunstore.Migrate(ctx, db, ms, bunstore.Snapshot{}, path, nil)
 	return err
 }

@@ -223,3 +223,35 @@ func TestOpenRefusesADirectory(t *testing.T) {
 		}
 	}
 }
+
+// A database a newer Tasker migrated is refused by a read-write Open too,
+// with both versions, and left as it was: Open applied nothing and went
+// on, and a worker of this version ran on a schema it does not know.
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "new.db")
+	s := open(t, path)
+	want, err := s.SchemaVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := want + 1
+	if _, err := s.DB().Exec("INSERT INTO tasker_schema_migrations (version, name, applied_at) VALUES (?, 'future', '2030-01-01')", newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := sum(t, path)
+	_, err = sqlite.Open(context.Background(), path, nil)
+	var se *store.SchemaError
+	if !errors.As(err, &se) || se.Found != newer || se.Want != want || se.Database != path {
+		t.Fatalf("err = %v, want a *store.SchemaError of %s found %d want %d", err, path, newer, want)
+	}
+	if !strings.Contains(err.Error(), "newer than this program's") || strings.Count(err.Error(), path) != 1 {
+		t.Fatalf("err = %q, want the path once and that the schema is newer", err)
+	}
+	if sum(t, path) != before {
+		t.Fatal("the refused open changed the database")
+	}
+}

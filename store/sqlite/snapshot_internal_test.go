@@ -35,7 +35,7 @@ func TestSchemaSnapshot(t *testing.T) {
 	raw.SetMaxOpenConns(1)
 	replay := bun.NewDB(raw, sqlitedialect.New())
 	defer replay.Close()
-	if _, err := bunstore.Migrate(ctx, replay, migrations, bunstore.Snapshot{}, nil); err != nil {
+	if _, err := bunstore.Migrate(ctx, replay, migrations, bunstore.Snapshot{}, "the replay", nil); err != nil {
 		t.Fatal(err)
 	}
 	replayed := dumpSchema(t, replay)

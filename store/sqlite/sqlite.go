@@ -241,8 +241,10 @@ type Store struct {
 // and records each as applied). Path Memory opens a private in-memory
 // database. Path is a file's path: a URI (file:…, a ?query), a URL
 // (sqlite://PATH, which the CLI's --db takes, or postgres://…) and a path
-// with spaces around it are refused, naming what to give. With
-// Options.ReadOnly it does none of that: see there.
+// with spaces around it are refused, naming what to give, and so is a
+// database a newer Tasker migrated (a *store.SchemaError, Found above
+// Want), which it leaves as it was. With Options.ReadOnly it does none of
+// that: see there.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -336,8 +338,11 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		closeAll()
 		return nil, err
 	}
-	if _, err := bunstore.Migrate(ctx, rwDB, migrations, snapshot, nil); err != nil {
+	if _, err := bunstore.Migrate(ctx, rwDB, migrations, snapshot, path, nil); err != nil {
 		closeAll()
+		if se := (*store.SchemaError)(nil); errors.As(err, &se) {
+			return nil, err // it names the file
+		}
 		return nil, fmt.Errorf("migrating %s: %w", path, mapError(err))
 	}
 	var roDB *bun.DB

@@ -82,7 +82,12 @@ const SnapshotHeader = "-- schema at migration "
 // schema after every ALTER TABLE: replaying the 17 migrations took 600 ms
 // per fresh database under the race detector, the snapshot 150 ms.) A
 // snapshot of another version is ignored: the migrations are replayed.
-func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, snapshot Snapshot, lock func(ctx context.Context, tx bun.Tx) error) (applied int, err error) {
+//
+// A database with a version recorded past the last of migrations (a newer
+// Tasker migrated it) is refused with a *store.SchemaError naming it as
+// where, and nothing is applied: this code would run on tables it does
+// not know.
+func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, snapshot Snapshot, where string, lock func(ctx context.Context, tx bun.Tx) error) (applied int, err error) {
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if lock != nil {
 			if err := lock(ctx, tx); err != nil {
@@ -96,6 +101,9 @@ func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, snapshot S
 		var done []int
 		if err := tx.NewRaw("SELECT version FROM tasker_schema_migrations").Scan(ctx, &done); err != nil {
 			return fmt.Errorf("reading schema version: %w", err)
+		}
+		if len(done) > 0 && slices.Max(done) > LastVersion(migrations) {
+			return &store.SchemaError{Database: where, Found: slices.Max(done), Want: LastVersion(migrations)}
 		}
 		exec := func(what, script string) error {
 			for _, stmt := range splitStatements(script) {
