@@ -29,7 +29,7 @@ func noSidecars(t *testing.T, path string) {
 	t.Helper()
 	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 		if _, err := os.Stat(path + suffix); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s%s exists after a read-only open (%v)", path, suffix, err)
+			t.Errorf("%s%s exists after the open (%v)", path, suffix, err)
 		}
 	}
 }
@@ -253,5 +253,50 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 	}
 	if sum(t, path) != before {
 		t.Fatal("the refused open changed the database")
+	}
+}
+
+// A read-write Open that fails to migrate someone else's database (a
+// table of its own is named as one of Tasker's) leaves it byte for byte
+// as it was: it switched the file to WAL before migrating, so the refused
+// open left it in another journal mode than its owner chose.
+func TestRefusedOpenLeavesAForeignDatabaseAlone(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "app.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE tasker_tasks (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO tasker_tasks (title) VALUES ('keep me')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := sum(t, path)
+	st, err := sqlite.Open(context.Background(), path, nil)
+	if err == nil {
+		st.Close()
+		t.Fatal("a database with a foreign tasker_tasks table opened")
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "tasker_tasks already exists") {
+		t.Fatalf("err = %v, want it to name the file and the table", err)
+	}
+	if sum(t, path) != before {
+		t.Fatal("the refused open changed the database")
+	}
+	noSidecars(t, path)
+
+	// Opened, a new file and someone else's existing one are in WAL mode.
+	for _, p := range []string{filepath.Join(t.TempDir(), "new.db"), path} {
+		if p == path {
+			if _, err := openRaw(t, p).Exec("DROP TABLE tasker_tasks"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mode string
+		if err := open(t, p).DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+			t.Fatalf("%s: journal mode %q (%v), want wal", p, mode, err)
+		}
 	}
 }

@@ -12,7 +12,8 @@
 //
 // # Durability
 //
-// Journal mode is WAL (Open switches a new or existing file to it). Synchronous defaults to NORMAL, which in WAL mode
+// Journal mode is WAL (Open switches a new or existing file to it once
+// migrated). Synchronous defaults to NORMAL, which in WAL mode
 // never corrupts the database and may lose the last transactions on power
 // loss (not on a process crash); set Options.Synchronous to "FULL" to make
 // every commit durable on power loss too.
@@ -299,7 +300,6 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 			return nil, fmt.Errorf("opening sqlite %s: it is a directory", path)
 		}
-		pragmas.Add("_pragma", "journal_mode(WAL)")
 		wq := url.Values{}
 		for k, v := range pragmas {
 			wq[k] = v
@@ -327,7 +327,10 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	rwDB := o.newDB(rw)
 	// The writer must exist before readers touch the file, so the schema
-	// (and WAL mode) are in place first.
+	// (and WAL mode) are in place first. WAL comes after the migrations:
+	// the switch rewrites the file's header, and a refused open (someone
+	// else's file with a table named as one of Tasker's, a newer schema)
+	// must leave the file as it was.
 	migrations, err := bunstore.LoadMigrations(migrationFiles, "migrations")
 	if err != nil {
 		closeAll()
@@ -344,6 +347,12 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			return nil, err // it names the file
 		}
 		return nil, fmt.Errorf("migrating %s: %w", path, mapError(err))
+	}
+	if ro != nil {
+		if _, err := rwDB.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("opening sqlite %s: switching to WAL: %w", path, mapError(err))
+		}
 	}
 	var roDB *bun.DB
 	if ro != nil {
