@@ -83,6 +83,7 @@ func TestDBSchemaParamRefusalsNameTheFlag(t *testing.T) {
 	const url = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1&"
 	mustFail(t, `--db: ?schema=" a" has spaces around it: write ?schema=a`, "migrate", "--db", url+"schema=%20a")
 	mustFail(t, `--db: ?schema=y beside ?search_path=x, which it replaces (every connection's search_path is the schema): give one`, "migrate", "--db", url+"search_path=x&schema=y")
+	mustFail(t, `--db: ?schema=y beside ?options setting search_path=x, which it replaces (every connection's search_path is the schema): give one`, "migrate", "--db", url+"options=-c%20search_path%3Dx&schema=y")
 	t.Setenv("TASKER_DB", url+"schema=a%00b")
 	mustFail(t, `TASKER_DB: ?schema="a\x00b" is not a schema name (at most 63 bytes, no NUL)`, "tasks", "ls")
 }

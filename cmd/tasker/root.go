@@ -263,6 +263,9 @@ func checkSchemaParam(schema string, q url.Values) error {
 	case q.Has("search_path"):
 		return fmt.Errorf("?schema=%s beside ?search_path=%s, which it replaces (every connection's search_path is the schema): give one", schema, q.Get("search_path"))
 	}
+	if v, ok := pgdsn.Settings(q.Get("options"))["search_path"]; ok {
+		return fmt.Errorf("?schema=%s beside ?options setting search_path=%s, which it replaces (every connection's search_path is the schema): give one", schema, v)
+	}
 	return nil
 }
 

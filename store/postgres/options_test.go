@@ -40,6 +40,12 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		// Past the largest pool it was refused as Options.MaxConns, unset.
 		{dsn + "&pool_max_conns=2000000", postgres.Options{}, "postgres dsn: pool_max_conns=2000000 is not a pool size (a whole number from 1 to 1048576)"},
 		{dsn + "&search_path=app", postgres.Options{Schema: "tasker"}, `search_path=app beside Options.Schema "tasker"`},
+		// Set through options (libpq's command-line switches), the
+		// search_path was overridden as silently: the server applies
+		// them before the parameters Open sets.
+		{dsn + "&options=-c%20search_path%3Dapp", postgres.Options{Schema: "tasker"}, `postgres dsn: options sets search_path=app beside Options.Schema "tasker"`},
+		{dsn + "&options=-c%20statement_timeout%3D5s%20--search-path%3Dapp", postgres.Options{Schema: "tasker"}, `postgres dsn: options sets search_path=app beside Options.Schema "tasker"`},
+		{dsn + "&options=-csearch_path%3Dapp", postgres.Options{Schema: "tasker"}, `postgres dsn: options sets search_path=app beside Options.Schema "tasker"`},
 		// The CLI's ?schema=NAME (README: --db 'postgres://…?schema=shop')
 		// copied into Open reached the server as a parameter, which
 		// refused every connection: `FATAL: unrecognized configuration

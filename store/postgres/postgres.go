@@ -91,7 +91,8 @@ const DefaultMaxConns = 10
 type Options struct {
 	// Schema holds Tasker's tables; Open creates it when missing, and sets
 	// every connection's search_path to it (a dsn that sets search_path
-	// too is refused, and so is a name with spaces around it). Empty: the
+	// too, as a parameter or in options, is refused, and so is a name with
+	// spaces around it). Empty: the
 	// connection's current schema (usually "public"), which Open never
 	// creates but does migrate (Tasker's tables are created there).
 	Schema string
@@ -161,8 +162,9 @@ const maxConns = pgdsn.MaxConns
 // override: pgxpool's pool_max_conns is the budget when MaxConns is not
 // set, and is refused beside another one (the pool is MaxConns, which also
 // bounds the store's callers); the pool parameters no pool can use
-// (pgdsn.CheckPool) and a search_path beside Options.Schema (the schema
-// becomes every connection's search_path) are refused, and so are the
+// (pgdsn.CheckPool) and a search_path, as a parameter or in options,
+// beside Options.Schema (the schema becomes every connection's
+// search_path) are refused, and so are the
 // CLI's ?schema=NAME (no server parameter: Options.Schema is) and an
 // sqlite:// URL. A dsn that does not parse is left to pgxpool to report.
 func fromDSN(dsn string, opts *Options) (*Options, error) {
@@ -196,6 +198,11 @@ func fromDSN(dsn string, opts *Options) (*Options, error) {
 	}
 	if v, ok := p["search_path"]; ok && o.Schema != "" {
 		return nil, fmt.Errorf("postgres dsn: search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
+	}
+	// Set in options, it was overridden as silently: the server applies
+	// options before the parameters.
+	if v, ok := pgdsn.Settings(p["options"])["search_path"]; ok && o.Schema != "" {
+		return nil, fmt.Errorf("postgres dsn: options sets search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
 	}
 	return &o, nil
 }
