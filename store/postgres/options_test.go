@@ -46,6 +46,13 @@ func TestOpenRefusesMistakenOptions(t *testing.T) {
 		{dsn + "&options=-c%20search_path%3Dapp", postgres.Options{Schema: "tasker"}, `postgres dsn: options sets search_path=app beside Options.Schema "tasker"`},
 		{dsn + "&options=-c%20statement_timeout%3D5s%20--search-path%3Dapp", postgres.Options{Schema: "tasker"}, `postgres dsn: options sets search_path=app beside Options.Schema "tasker"`},
 		{dsn + "&options=-csearch_path%3Dapp", postgres.Options{Schema: "tasker"}, `postgres dsn: options sets search_path=app beside Options.Schema "tasker"`},
+		// A dsn's default_transaction_read_only=on failed Open in the
+		// server's words ("cannot execute CREATE TABLE in a read-only
+		// transaction"), naming neither it nor Options.ReadOnly; off
+		// beside ReadOnly was overridden silently.
+		{dsn + "&default_transaction_read_only=on", postgres.Options{}, "postgres dsn: default_transaction_read_only=on, which makes every transaction read-only, and Open creates and migrates the schema: set Options.ReadOnly instead"},
+		{dsn + "&options=-c%20default_transaction_read_only%3Dtrue", postgres.Options{}, "postgres dsn: options sets default_transaction_read_only=true, which makes every transaction read-only"},
+		{dsn + "&default_transaction_read_only=off", postgres.Options{ReadOnly: true}, "postgres dsn: default_transaction_read_only=off beside Options.ReadOnly, which sets it on: give one"},
 		// The CLI's ?schema=NAME (README: --db 'postgres://…?schema=shop')
 		// copied into Open reached the server as a parameter, which
 		// refused every connection: `FATAL: unrecognized configuration

@@ -100,7 +100,10 @@ type Options struct {
 	// creates and migrates nothing, every transaction is read-only
 	// (default_transaction_read_only), and a schema that does not exist or
 	// lacks Tasker's tables at this package's version is refused with a
-	// *store.SchemaError (matching store.ErrNotMigrated).
+	// *store.SchemaError (matching store.ErrNotMigrated). A dsn's
+	// default_transaction_read_only (a parameter, or in options) that
+	// disagrees is refused: off beside ReadOnly, on without it (Open
+	// could not migrate).
 	ReadOnly bool
 	// MaxConns is the connection budget of the pool (default 10). The
 	// wake-up listener's one connection comes on top of it. Zero: the
@@ -164,9 +167,10 @@ const maxConns = pgdsn.MaxConns
 // bounds the store's callers); the pool parameters no pool can use
 // (pgdsn.CheckPool) and a search_path, as a parameter or in options,
 // beside Options.Schema (the schema becomes every connection's
-// search_path) are refused, and so are the
-// CLI's ?schema=NAME (no server parameter: Options.Schema is) and an
-// sqlite:// URL. A dsn that does not parse is left to pgxpool to report.
+// search_path) are refused, and so is a default_transaction_read_only
+// that disagrees with Options.ReadOnly, and so are the CLI's ?schema=NAME
+// (no server parameter: Options.Schema is) and an sqlite:// URL. A dsn
+// that does not parse is left to pgxpool to report.
 func fromDSN(dsn string, opts *Options) (*Options, error) {
 	var o Options
 	if opts != nil {
@@ -204,7 +208,38 @@ func fromDSN(dsn string, opts *Options) (*Options, error) {
 	if v, ok := pgdsn.Settings(p["options"])["search_path"]; ok && o.Schema != "" {
 		return nil, fmt.Errorf("postgres dsn: options sets search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
 	}
+	// Open sets default_transaction_read_only with ReadOnly, over the
+	// dsn's; without it, on failed the migration in the server's words.
+	what, v, ok := "", "", false
+	if v, ok = p["default_transaction_read_only"]; !ok {
+		what = "options sets "
+		v, ok = pgdsn.Settings(p["options"])["default_transaction_read_only"]
+	}
+	if on, isBool := pgBool(v); ok && isBool {
+		switch {
+		case on && !o.ReadOnly:
+			return nil, fmt.Errorf("postgres dsn: %sdefault_transaction_read_only=%s, which makes every transaction read-only, and Open creates and migrates the schema: set Options.ReadOnly instead", what, v)
+		case !on && o.ReadOnly:
+			return nil, fmt.Errorf("postgres dsn: %sdefault_transaction_read_only=%s beside Options.ReadOnly, which sets it on: give one", what, v)
+		}
+	}
 	return &o, nil
+}
+
+// pgBool reads v as PostgreSQL reads a boolean setting (a prefix of true,
+// false, yes or no, on, off, 1 or 0, in any case); isBool is false for
+// anything else, which the server reports.
+func pgBool(v string) (on, isBool bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch {
+	case v == "":
+		return false, false
+	case v == "1" || v == "on" || strings.HasPrefix("true", v) || strings.HasPrefix("yes", v):
+		return true, true
+	case v == "0" || v == "off" || v == "of" || strings.HasPrefix("false", v) || strings.HasPrefix("no", v):
+		return false, true
+	}
+	return false, false
 }
 
 // Store is a Tasker store on PostgreSQL. Besides store.Store it implements
