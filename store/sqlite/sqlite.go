@@ -28,7 +28,9 @@
 // database (a Tasker database is one) safely beside writers, a reader needs
 // its -wal and -shm files, and SQLite creates them when no process has the
 // database open; they are left for the next writer. A file in another
-// journal mode (someone else's) gets none.
+// journal mode (someone else's) gets none. So in a directory this process
+// may not write, a read-only open of a database no writer has open is
+// refused, naming the directory.
 //
 // # Other processes
 //
@@ -237,7 +239,9 @@ type Store struct {
 
 // Open opens the database at path, creating the file when missing (but not
 // its directory: a missing directory is an error naming it, and so is a
-// path that is a directory), switches it to WAL and applies the embedded
+// path that is a directory, and a directory or an existing file this
+// process may not write: SQLite would open the file read-only, and the
+// store fail at its first write), switches it to WAL and applies the embedded
 // migrations (a new database gets their result, schema.sql, in one script,
 // and records each as applied). Path Memory opens a private in-memory
 // database. Path is a file's path: a URI (file:…, a ?query), a URL
@@ -297,9 +301,24 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("opening sqlite %s: %s is not a directory", path, dir)
 		}
 		// SQLite's own error would be "unable to open database file".
-		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		fi, err := os.Stat(path)
+		if err == nil && fi.IsDir() {
 			return nil, fmt.Errorf("opening sqlite %s: it is a directory", path)
 		}
+		// SQLite opens a file it may not write read-only, without a word:
+		// the store failed at its first write. Creating a missing file
+		// here, as SQLite would, names the reason when it cannot.
+		exists := err == nil
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		switch {
+		case errors.Is(err, fs.ErrPermission) && exists:
+			return nil, fmt.Errorf("opening sqlite %s: it is not writable (%w): to read it, set Options.ReadOnly", path, err)
+		case errors.Is(err, fs.ErrPermission):
+			return nil, fmt.Errorf("opening sqlite %s: directory %s is not writable, and the database is created there (%w)", path, dir, err)
+		case err != nil:
+			return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+		}
+		f.Close()
 		wq := url.Values{}
 		for k, v := range pragmas {
 			wq[k] = v
@@ -345,6 +364,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		closeAll()
 		if se := (*store.SchemaError)(nil); errors.As(err, &se) {
 			return nil, err // it names the file
+		}
+		if err := readOnlyDir(path, err); err != nil {
+			return nil, err
 		}
 		return nil, fmt.Errorf("migrating %s: %w", path, mapError(err))
 	}
@@ -413,6 +435,9 @@ func checkSchema(ctx context.Context, db *bun.DB, path string) error {
 	if errors.As(err, &se) && se.Code() == sqlite3lib.SQLITE_NOTADB {
 		return fmt.Errorf("opening sqlite %s: it is not an SQLite database: %w", path, err)
 	}
+	if err := readOnlyDir(path, err); err != nil {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("opening sqlite %s: %w", path, mapError(err))
 	}
@@ -420,6 +445,17 @@ func checkSchema(ctx context.Context, db *bun.DB, path string) error {
 		return &store.SchemaError{Database: path, Want: bunstore.LastVersion(migrations)}
 	}
 	return bunstore.CheckVersion(ctx, db, migrations, path)
+}
+
+// readOnlyDir is err in words naming the directory of path when it is
+// SQLite's SQLITE_READONLY_DIRECTORY, nil otherwise: SQLite's own, "attempt
+// to write a readonly database", was the error of a read-only open too.
+func readOnlyDir(path string, err error) error {
+	var se *sqlite3.Error
+	if !errors.As(err, &se) || se.Code() != sqlite3lib.SQLITE_READONLY_DIRECTORY {
+		return nil
+	}
+	return fmt.Errorf("opening sqlite %s: directory %s is not writable, and SQLite creates the database's -wal and -shm files there, to read it as to write it (%w)", path, filepath.Dir(path), err)
 }
 
 // Path is the database file (Memory for an in-memory store).
