@@ -249,8 +249,10 @@ type Store struct {
 	pool   *pgxpool.Pool
 	sqldb  *sql.DB
 	schema string
-	waker  *waker
-	stats  statsRefresher
+	// readOnly: opened with Options.ReadOnly (Migrate refuses).
+	readOnly bool
+	waker    *waker
+	stats    statsRefresher
 }
 
 var (
@@ -341,7 +343,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		}
 		schema = cur.String
 	}
-	s := &Store{pool: pool, sqldb: sqldb, schema: schema}
+	s := &Store{pool: pool, sqldb: sqldb, schema: schema, readOnly: o.ReadOnly}
 	if o.ReadOnly {
 		err = s.checkSchema(ctx, db)
 	} else {
@@ -363,8 +365,14 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 
 // Migrate applies the embedded migrations not yet applied (Open already
 // did; this is for tools that manage schemas by hand) and returns how many
-// it applied. It refuses a schema a newer Tasker migrated, as Open does.
+// it applied. It refuses a schema a newer Tasker migrated, as Open does,
+// and a store opened with Options.ReadOnly.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
+	if s.readOnly {
+		// Its every transaction is read-only: the server refused even
+		// a schema with nothing to apply, in words naming a table.
+		return 0, fmt.Errorf("migrating postgres schema %q: the store is read-only (Options.ReadOnly)", s.schema)
+	}
 	return s.migrate(ctx, s.DB(), true)
 }
 

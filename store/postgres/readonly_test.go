@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -201,5 +202,22 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 	}
 	if v, err := rw.SchemaVersion(ctx); err != nil || v != newer {
 		t.Fatalf("the refused open changed the version to %d (%v)", v, err)
+	}
+}
+
+// Migrate on a store opened read-only is refused saying so: it failed in
+// the server's words ("cannot execute CREATE TABLE in a read-only
+// transaction"), even on a schema with nothing to apply.
+func TestReadOnlyMigrateRefused(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	open(t, schema, nil)
+	ro, err := openReadOnly(t, pgtest.URL(t), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := ro.Migrate(context.Background())
+	if want := fmt.Sprintf("migrating postgres schema %q: the store is read-only (Options.ReadOnly)", schema); err == nil || err.Error() != want || n != 0 {
+		t.Fatalf("Migrate = %d, %v; want 0 and %q", n, err, want)
 	}
 }
