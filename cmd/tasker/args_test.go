@@ -88,6 +88,19 @@ func TestDBSchemaParamRefusalsNameTheFlag(t *testing.T) {
 	mustFail(t, `TASKER_DB: ?schema="a\x00b" is not a schema name (at most 63 bytes, no NUL)`, "tasks", "ls")
 }
 
+// A --db whose default_transaction_read_only makes every transaction
+// read-only is refused by the commands that write, before anything is
+// opened, saying so: the store's error told a CLI user to set
+// Options.ReadOnly (and the server's before it named a table it could not
+// create).
+func TestDBReadOnlyTransactionsRefusedByWriters(t *testing.T) {
+	const url = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1&"
+	const want = "--db: default_transaction_read_only=on makes every transaction read-only, and this command writes: leave it out"
+	mustFail(t, want, "migrate", "--db", url+"default_transaction_read_only=on")
+	mustFail(t, "--db: default_transaction_read_only=yes (in options) makes every transaction read-only, and this command writes: leave it out",
+		"tasks", "cancel", "1", "--db", url+"options=-c%20default_transaction_read_only%3Dyes")
+}
+
 // A postgres --db whose parameters pgx or the store refuses is refused
 // naming where it was given (--db, TASKER_DB or the configuration's line),
 // before anything is opened: the error was the store's "opening postgres:

@@ -362,6 +362,11 @@ func openStore(ctx context.Context, dsn string, mode openMode) (store.Store, err
 	if err != nil {
 		return nil, err
 	}
+	if mode != openReadOnly {
+		if err := t.checkWritable(); err != nil {
+			return nil, err
+		}
+	}
 	if mode != openCreate {
 		st, err := t.open(ctx, true)
 		if err != nil || mode == openReadOnly {
@@ -374,6 +379,28 @@ func openStore(ctx context.Context, dsn string, mode openMode) (store.Store, err
 		}
 	}
 	return t.open(ctx, false)
+}
+
+// checkWritable refuses a postgres --db whose default_transaction_read_only
+// makes every transaction read-only, for a command that writes: the
+// store's error named Options.ReadOnly, which a CLI user never set.
+func (t *dbTarget) checkWritable() error {
+	if t.pgURL == "" {
+		return nil
+	}
+	pc, err := pgconn.ParseConfig(t.pgURL)
+	if err != nil {
+		return nil // the store reports it
+	}
+	v, inOptions, _ := pgdsn.Setting(pc.RuntimeParams, "default_transaction_read_only")
+	if on, _ := pgdsn.Bool(v); on {
+		where := ""
+		if inOptions {
+			where = " (in options)"
+		}
+		return fmt.Errorf("--db: default_transaction_read_only=%s%s makes every transaction read-only, and this command writes: leave it out", v, where)
+	}
+	return nil
 }
 
 func (t *dbTarget) open(ctx context.Context, readOnly bool) (store.Store, error) {

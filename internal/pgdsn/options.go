@@ -53,3 +53,30 @@ func Settings(options string) map[string]string {
 	}
 	return out
 }
+
+// Setting is the value the runtime parameters p of a dsn
+// (pgconn.Config.RuntimeParams) give the server setting name: the
+// parameter's, or else the one options sets (inOptions).
+func Setting(p map[string]string, name string) (value string, inOptions, ok bool) {
+	if v, ok := p[name]; ok {
+		return v, false, true
+	}
+	v, ok := Settings(p["options"])[name]
+	return v, ok, ok
+}
+
+// Bool reads v as PostgreSQL reads a boolean setting (a prefix of true,
+// false, yes or no; on, off, 1 or 0; in any case); ok is false for
+// anything else, which the server refuses itself.
+func Bool(v string) (on, ok bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch {
+	case v == "":
+		return false, false
+	case v == "1" || v == "on" || strings.HasPrefix("true", v) || strings.HasPrefix("yes", v):
+		return true, true
+	case v == "0" || v == "off" || v == "of" || strings.HasPrefix("false", v) || strings.HasPrefix("no", v):
+		return false, true
+	}
+	return false, false
+}

@@ -21,3 +21,19 @@ func TestSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestBool(t *testing.T) {
+	for v, want := range map[string]int{"on": 1, "TRUE": 1, "t": 1, "ye": 1, "1": 1, "off": 0, "of": 0, "f": 0, "No": 0, "0": 0, "o": -1, "": -1, "maybe": -1, "2": -1} {
+		on, ok := Bool(v)
+		got := -1
+		if ok {
+			got = 0
+			if on {
+				got = 1
+			}
+		}
+		if got != want {
+			t.Errorf("Bool(%q) = %v, %v", v, on, ok)
+		}
+	}
+}

@@ -205,17 +205,17 @@ func fromDSN(dsn string, opts *Options) (*Options, error) {
 	}
 	// Set in options, it was overridden as silently: the server applies
 	// options before the parameters.
-	if v, ok := pgdsn.Settings(p["options"])["search_path"]; ok && o.Schema != "" {
+	if v, inOptions, _ := pgdsn.Setting(p, "search_path"); inOptions && o.Schema != "" {
 		return nil, fmt.Errorf("postgres dsn: options sets search_path=%s beside Options.Schema %q, which becomes every connection's search_path: give one", v, o.Schema)
 	}
 	// Open sets default_transaction_read_only with ReadOnly, over the
 	// dsn's; without it, on failed the migration in the server's words.
-	what, v, ok := "", "", false
-	if v, ok = p["default_transaction_read_only"]; !ok {
+	v, inOptions, _ := pgdsn.Setting(p, "default_transaction_read_only")
+	what := ""
+	if inOptions {
 		what = "options sets "
-		v, ok = pgdsn.Settings(p["options"])["default_transaction_read_only"]
 	}
-	if on, isBool := pgBool(v); ok && isBool {
+	if on, isBool := pgdsn.Bool(v); isBool {
 		switch {
 		case on && !o.ReadOnly:
 			return nil, fmt.Errorf("postgres dsn: %sdefault_transaction_read_only=%s, which makes every transaction read-only, and Open creates and migrates the schema: set Options.ReadOnly instead", what, v)
@@ -224,22 +224,6 @@ func fromDSN(dsn string, opts *Options) (*Options, error) {
 		}
 	}
 	return &o, nil
-}
-
-// pgBool reads v as PostgreSQL reads a boolean setting (a prefix of true,
-// false, yes or no, on, off, 1 or 0, in any case); isBool is false for
-// anything else, which the server reports.
-func pgBool(v string) (on, isBool bool) {
-	v = strings.ToLower(strings.TrimSpace(v))
-	switch {
-	case v == "":
-		return false, false
-	case v == "1" || v == "on" || strings.HasPrefix("true", v) || strings.HasPrefix("yes", v):
-		return true, true
-	case v == "0" || v == "off" || v == "of" || strings.HasPrefix("false", v) || strings.HasPrefix("no", v):
-		return false, true
-	}
-	return false, false
 }
 
 // Store is a Tasker store on PostgreSQL. Besides store.Store it implements
