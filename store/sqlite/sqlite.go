@@ -306,19 +306,17 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("opening sqlite %s: it is a directory", path)
 		}
 		// SQLite opens a file it may not write read-only, without a word:
-		// the store failed at its first write. Creating a missing file
-		// here, as SQLite would, names the reason when it cannot.
-		exists := err == nil
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-		switch {
-		case errors.Is(err, fs.ErrPermission) && exists:
-			return nil, fmt.Errorf("opening sqlite %s: it is not writable (%w): to read it, set Options.ReadOnly", path, err)
-		case errors.Is(err, fs.ErrPermission):
-			return nil, fmt.Errorf("opening sqlite %s: directory %s is not writable, and the database is created there (%w)", path, dir, err)
-		case err != nil:
-			return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+		// the store failed at its first write. It creates a missing one in
+		// the directory ("unable to open database file" when it cannot).
+		// (Beside an existing one it needs the -wal and -shm files, which
+		// may be there already: readOnlyDir explains its error when not.)
+		if err == nil {
+			if err := notWritable(path); err != nil {
+				return nil, fmt.Errorf("opening sqlite %s: it is not writable (%w): to read it, set Options.ReadOnly", path, err)
+			}
+		} else if err := notWritable(dir); err != nil {
+			return nil, fmt.Errorf("opening sqlite %s: directory %s is not writable, and SQLite creates the database there (%w)", path, dir, err)
 		}
-		f.Close()
 		wq := url.Values{}
 		for k, v := range pragmas {
 			wq[k] = v
