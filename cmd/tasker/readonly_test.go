@@ -347,3 +347,31 @@ func TestDBURLKeepsItsParametersAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// A Tasker database a newer tasker migrated is refused by every command,
+// migrate and the others that create (demo, worker) included, saying to
+// upgrade the program, and left as it was: migrate printed the newer
+// version as if it were its own, and a worker ran on it.
+func TestCommandsRefuseANewerSchema(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "new.db")
+	mustExecute(t, "migrate", "--db", db)
+	st, err := sqlite.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := st.SchemaVersion(context.Background())
+	if err == nil {
+		_, err = st.DB().Exec("INSERT INTO tasker_schema_migrations (version, name, applied_at) VALUES (?, 'future', '2030-01-01')", v+1)
+	}
+	if err := errors.Join(err, st.Close()); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, db)
+	want := db + " has schema version " + strconv.Itoa(v+1) + ", newer than this program's " + strconv.Itoa(v) + " (upgrade the program)"
+	for _, args := range [][]string{{"migrate"}, {"demo", "--orders", "1"}, {"tasks", "ls"}, {"tasks", "cancel", "1"}} {
+		mustFail(t, want, append(args, "--db", db)...)
+	}
+	if fileSum(t, db) != before {
+		t.Fatal("a refused command changed the database")
+	}
+}
