@@ -63,7 +63,8 @@ func (s *Store) announce(kind signalKind) {
 // than at its poll interval. It polls PRAGMA data_version every millisecond on one
 // connection of the read pool, from the call until stop; the channel holds
 // at most one signal. An in-memory store (no other process can share it)
-// returns a channel that never fires.
+// and a read-only one (Options.ReadOnly: its one pool is the store's, for
+// its reads) return a channel that never fires: their waiters poll.
 func (s *Store) TaskDone() (<-chan struct{}, func()) {
 	out := make(chan struct{}, 1)
 	if s.ro == nil {
