@@ -370,7 +370,7 @@ func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, erro
 		// Everyone migrating this schema queues here, so the schema and
 		// each migration are created once; other schemas are not held up.
 		if _, err := tx.NewRaw("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "tasker.migrate:"+s.schema).Exec(ctx); err != nil {
-			return err
+			return fmt.Errorf("locking for migration: %w", err)
 		}
 		if !create {
 			return nil
@@ -379,11 +379,16 @@ func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, erro
 		// the schema exists; look first so a least-privileged role whose
 		// schema was made for it can still open.
 		exists, err := tx.NewSelect().TableExpr("pg_namespace").Where("nspname = ?", s.schema).Exists(ctx)
-		if err != nil || exists {
-			return err
+		if err != nil {
+			return fmt.Errorf("looking for the schema: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{s.schema}.Sanitize())
-		return err
+		if exists {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+			return fmt.Errorf("creating the schema: %w", err)
+		}
+		return nil
 	})
 	if se := (*store.SchemaError)(nil); errors.As(err, &se) {
 		return n, err // it names the schema

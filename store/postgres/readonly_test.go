@@ -221,3 +221,16 @@ func TestReadOnlyMigrateRefused(t *testing.T) {
 		t.Fatalf("Migrate = %d, %v; want 0 and %q", n, err, want)
 	}
 }
+
+// A schema Open cannot create is refused naming that step: the error said
+// "locking for migration", the advisory lock taken beside it, whatever
+// the server's reason (a reserved name here; elsewhere a role without the
+// CREATE privilege on the database).
+func TestOpenNamesTheSchemaItCannotCreate(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.Open(context.Background(), pgtest.URL(t), &postgres.Options{Schema: "pg_tasker", MaxConns: 2})
+	const want = `migrating postgres schema "pg_tasker": creating the schema: ERROR: unacceptable schema name "pg_tasker"`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("err = %v, want it to start %q", err, want)
+	}
+}

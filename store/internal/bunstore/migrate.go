@@ -74,7 +74,8 @@ const SnapshotHeader = "-- schema at migration "
 // Migrate applies the migrations not yet recorded in
 // tasker_schema_migrations, all in one transaction. lock, when set, runs
 // first inside that transaction (Postgres takes an advisory lock there so
-// two processes migrating at once apply each change once).
+// two processes migrating at once apply each change once, and creates the
+// schema), its errors returned as they are: they name their step.
 //
 // A database with no migration recorded gets snapshot instead, when it is
 // at the last migration's version, and every migration is recorded as
@@ -91,7 +92,7 @@ func Migrate(ctx context.Context, db *bun.DB, migrations []Migration, snapshot S
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if lock != nil {
 			if err := lock(ctx, tx); err != nil {
-				return fmt.Errorf("locking for migration: %w", err)
+				return err // lock's errors say which of its steps failed
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS tasker_schema_migrations (
