@@ -179,13 +179,18 @@ func (o *Options) withDefaults() (Options, error) {
 // A URL is refused too, naming what to give instead: `tasker --db` takes
 // sqlite://PATH (and postgres:// URLs), and either copied here read as a
 // path under a directory "sqlite:" that does not exist. So is a path with
-// spaces around it, as --db refuses it: it named another file than meant.
+// spaces around it, as --db refuses it: it named another file than meant,
+// and one with a NUL byte.
 func checkPath(path string) error {
 	if path == Memory {
 		return nil
 	}
 	if strings.TrimSpace(path) != path {
 		return fmt.Errorf("opening sqlite: %q has spaces around it: write %q", path, strings.TrimSpace(path))
+	}
+	// SQLite reads the path up to a NUL: Open created another file.
+	if strings.IndexByte(path, 0) >= 0 {
+		return fmt.Errorf("opening sqlite: %q has a NUL byte, which no file's path has", path)
 	}
 	if scheme, rest, ok := strings.Cut(path, "://"); ok && urlScheme.MatchString(scheme) {
 		switch strings.ToLower(scheme) {

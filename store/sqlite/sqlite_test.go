@@ -122,3 +122,22 @@ func TestOpenTakesAPathNotAURI(t *testing.T) {
 		t.Fatalf("the database is not at %s: %v", pct, err)
 	}
 }
+
+// A path with a NUL byte is refused naming it: SQLite read the path up to
+// the NUL, and Open created and migrated another file ("x" for "x\x00y.db").
+func TestOpenRefusesAPathWithNUL(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x\x00y.db")
+	for _, ro := range []bool{false, true} {
+		s, err := sqlite.Open(context.Background(), p, &sqlite.Options{ReadOnly: ro})
+		if err == nil {
+			s.Close()
+		}
+		if want := fmt.Sprintf("opening sqlite: %q has a NUL byte, which no file's path has", p); err == nil || err.Error() != want {
+			t.Fatalf("Open(ReadOnly %v): %v, want %q", ro, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("refused opens left %d files in %s", len(entries), dir)
+	}
+}
