@@ -211,9 +211,14 @@ func checkPath(path string) error {
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 // fileURI is the URI of the file at path (a '%' in it escaped: SQLite
-// decodes the path of a URI).
+// decodes the path of a URI). A path starting "//" gets an empty
+// authority before it: SQLite read "file://tmp/x.db" as host tmp.
 func fileURI(path string) string {
-	return "file:" + strings.ReplaceAll(path, "%", "%25")
+	path = strings.ReplaceAll(path, "%", "%25")
+	if strings.HasPrefix(path, "//") {
+		return "file://" + path
+	}
+	return "file:" + path
 }
 
 // Store is a Tasker store on an SQLite file.

@@ -141,3 +141,22 @@ func TestOpenRefusesAPathWithNUL(t *testing.T) {
 		t.Fatalf("refused opens left %d files in %s", len(entries), dir)
 	}
 }
+
+// A path starting with two slashes is the path with one (POSIX), as a
+// directory joined to a name by hand gives it ("/" + "/tasker.db"): it
+// failed, "invalid uri authority", SQLite reading the first part as a
+// URI's host. Read-only too.
+func TestOpenTakesAPathWithTwoLeadingSlashes(t *testing.T) {
+	dir := t.TempDir()
+	p := "/" + filepath.Join(dir, "x.db")
+	for _, ro := range []bool{false, true} {
+		s, err := sqlite.Open(context.Background(), p, &sqlite.Options{ReadOnly: ro})
+		if err != nil {
+			t.Fatalf("Open(%q, ReadOnly %v): %v", p, ro, err)
+		}
+		s.Close()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.db")); err != nil {
+		t.Fatal(err)
+	}
+}
