@@ -38,8 +38,10 @@
 //   - in that schema, the tables tasker_schema_migrations (the versions
 //     applied), tasker_tasks, tasker_steps, tasker_step_edges,
 //     tasker_task_transitions, tasker_step_transitions, tasker_events,
-//     tasker_leaders and tasker_workers, and their indexes, by applying the
-//     embedded migrations not applied yet.
+//     tasker_leaders, tasker_workers, tasker_conc_groups,
+//     tasker_rate_limits, tasker_admin_tokens, tasker_workflow_values and
+//     tasker_schedules, and their indexes, by applying the embedded
+//     migrations not applied yet.
 //
 // The migrations run under a transaction-scoped advisory lock, so processes
 // starting at once apply each change exactly once. Options.ReadOnly creates
