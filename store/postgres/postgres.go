@@ -91,7 +91,9 @@ const DefaultMaxConns = 10
 
 // Options configure Open. The zero value is a good default.
 type Options struct {
-	// Schema holds Tasker's tables; Open creates it when missing, and sets
+	// Schema holds Tasker's tables, named as written, case and all; Open
+	// creates it when missing (refusing to when a schema of that name but
+	// for case exists, which was likely meant), and sets
 	// every connection's search_path to it (a dsn that sets search_path
 	// too, as a parameter or in options, is refused, and so is a name with
 	// spaces around it). Empty: the
@@ -386,6 +388,15 @@ func (s *Store) migrate(ctx context.Context, db *bun.DB, create bool) (int, erro
 		}
 		if exists {
 			return nil
+		}
+		// The name is quoted, so "Shop" beside shop (a name PostgreSQL
+		// folded to lower case) made a second, empty schema.
+		var other []string
+		if err := tx.NewRaw("SELECT nspname FROM pg_namespace WHERE lower(nspname) = lower(?) ORDER BY nspname LIMIT 1", s.schema).Scan(ctx, &other); err != nil {
+			return fmt.Errorf("looking for the schema: %w", err)
+		}
+		if len(other) > 0 {
+			return fmt.Errorf("there is no schema %q, but there is %q (the name is taken as written, case and all): write %q", s.schema, other[0], other[0])
 		}
 		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{s.schema}.Sanitize()); err != nil {
 			return fmt.Errorf("creating the schema: %w", err)

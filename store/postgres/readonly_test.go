@@ -234,3 +234,27 @@ func TestOpenNamesTheSchemaItCannotCreate(t *testing.T) {
 		t.Fatalf("err = %v, want it to start %q", err, want)
 	}
 }
+
+// A schema named as an existing one but for case ("Shop" beside shop) is
+// refused, naming both, and not created: Open created a second, empty
+// schema beside the one meant (PostgreSQL folds unquoted names to lower
+// case; Options.Schema is taken as written), and the program saw none of
+// its tasks.
+func TestOpenRefusesASchemaThatDiffersOnlyInCase(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.NewSchema(t)
+	open(t, schema, nil)
+	upper := strings.ToUpper(schema)
+	t.Cleanup(func() { pgtest.Exec(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{upper}.Sanitize()+" CASCADE") })
+	st, err := postgres.Open(context.Background(), pgtest.URL(t), &postgres.Options{Schema: upper, MaxConns: 2})
+	if err == nil {
+		st.Close()
+	}
+	want := fmt.Sprintf("migrating postgres schema %q: there is no schema %q, but there is %q (the name is taken as written, case and all): write %q", upper, upper, schema, schema)
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	if n := relations(t, upper); n != -1 {
+		t.Fatalf("the refused open created schema %s (%d relations)", upper, n)
+	}
+}
