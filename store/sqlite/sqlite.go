@@ -108,7 +108,9 @@ type Options struct {
 	// Memory has none: setting it there is refused.
 	ReadConns int
 	// ReadOnly opens an existing file for reading only (mode=ro,
-	// query_only): Open creates, migrates and changes nothing, and refuses
+	// query_only), one this process may not write too (which Open
+	// otherwise refuses, an error matching fs.ErrPermission): Open
+	// creates, migrates and changes nothing, and refuses
 	// a missing file (an error matching fs.ErrNotExist) and a file without
 	// Tasker's schema at this package's version (a *store.SchemaError,
 	// matching store.ErrNotMigrated). Writes through the store fail.
@@ -322,7 +324,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		// may be there already: readOnlyDir explains its error when not.)
 		if err == nil {
 			if err := notWritable(path); err != nil {
-				return nil, fmt.Errorf("opening sqlite %s: it is not writable (%w): to read it, set Options.ReadOnly", path, err)
+				// (No word of Options.ReadOnly: the CLI printed it to
+				// users who cannot set it. Its doc says it reads one.)
+				return nil, fmt.Errorf("opening sqlite %s: it is not writable (%w)", path, err)
 			}
 		} else if err := notWritable(dir); err != nil {
 			return nil, fmt.Errorf("opening sqlite %s: directory %s is not writable, and SQLite creates the database there (%w)", path, dir, err)
