@@ -250,12 +250,12 @@ type Store struct {
 }
 
 // Open opens the database at path, creating the file when missing (but not
-// its directory: a missing directory is an error naming it, and so is a
-// path that is a directory, and a directory or an existing file this
-// process may not write: SQLite would open the file read-only, and the
-// store fail at its first write), switches it to WAL and applies the embedded
-// migrations (a new database gets their result, schema.sql, in one script,
-// and records each as applied). Path Memory opens a private in-memory
+// its directory: a missing directory is an error naming it, and so are a
+// path that is a directory and a file or directory this process may not
+// write, which SQLite would open read-only, the store failing at its first
+// write), applies the embedded migrations (a new database gets their
+// result, schema.sql, in one script, and records each as applied) and
+// switches it to WAL. Path Memory opens a private in-memory
 // database. Path is a file's path: a URI (file:…, a ?query), a URL
 // (sqlite://PATH, which the CLI's --db takes, or postgres://…) and a path
 // with spaces around it are refused, naming what to give, and so is a
