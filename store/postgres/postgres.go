@@ -93,12 +93,12 @@ const DefaultMaxConns = 10
 type Options struct {
 	// Schema holds Tasker's tables, named as written, case and all; Open
 	// creates it when missing (refusing to when a schema of that name but
-	// for case exists, which was likely meant), and sets
-	// every connection's search_path to it (a dsn that sets search_path
-	// too, as a parameter or in options, is refused, and so is a name with
-	// spaces around it). Empty: the
-	// connection's current schema (usually "public"), which Open never
-	// creates but does migrate (Tasker's tables are created there).
+	// for case exists, which was likely meant), and sets every
+	// connection's search_path to it (a dsn that sets search_path too, as
+	// a parameter or in options, is refused, and so is a name with spaces
+	// around it). Empty: the connection's current schema (usually
+	// "public"), which Open never creates but does migrate (Tasker's
+	// tables are created there).
 	Schema string
 	// ReadOnly opens an existing Tasker schema for reading only: Open
 	// creates and migrates nothing, every transaction is read-only
