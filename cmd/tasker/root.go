@@ -381,11 +381,21 @@ func openStore(ctx context.Context, dsn string, mode openMode) (store.Store, err
 	return t.open(ctx, false)
 }
 
-// checkWritable refuses a postgres --db whose default_transaction_read_only
-// makes every transaction read-only, for a command that writes: the
-// store's error named Options.ReadOnly, which a CLI user never set.
+// checkWritable refuses, for a command that writes, a postgres --db whose
+// default_transaction_read_only makes every transaction read-only (the
+// store's error named Options.ReadOnly, which a CLI user never set), and
+// an SQLite file this user may not write: the store refuses it too, but
+// the commands that need it to exist open it read-only first, and SQLite
+// left its -shm file there, this user's, which the owner's writer could
+// then not write.
 func (t *dbTarget) checkWritable() error {
 	if t.pgURL == "" {
+		if _, err := os.Stat(t.path); err != nil {
+			return nil // the store reports it
+		}
+		if err := notWritable(t.path); err != nil {
+			return fmt.Errorf("opening sqlite %s: it is not writable (%w)", t.path, err)
+		}
 		return nil
 	}
 	pc, err := pgconn.ParseConfig(t.pgURL)
