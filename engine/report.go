@@ -61,7 +61,8 @@ type ReportSummary struct {
 }
 
 // WorkflowSummary is one workflow's share of the summary; P50 and P95 are
-// the durations (creation to completion) of its sampled complete tasks.
+// the durations (creation to completion) of its sampled complete tasks (0
+// when the sample holds none, and then no p95 trend is made of them).
 type WorkflowSummary struct {
 	Workflow string        `json:"workflow"`
 	Tasks    int           `json:"tasks"`
@@ -69,6 +70,7 @@ type WorkflowSummary struct {
 	Failed   int           `json:"failed"`
 	P50      time.Duration `json:"p50"`
 	P95      time.Duration `json:"p95"`
+	timed    int           // the sampled complete tasks P50 and P95 come from
 }
 
 // StepReport is one step name's runs in the sample: how long its last
@@ -127,7 +129,10 @@ type Recommendation struct {
 	Action   string `json:"action"`
 }
 
-// Trend compares a figure with the previous window of the same length.
+// Trend compares a figure with the previous window of the same length: the
+// tasks, the completion and error rates and the throughput, and each
+// workflow's p95 ("p95_seconds namespace/name") where both windows' samples
+// hold complete tasks of it.
 type Trend struct {
 	Metric   string  `json:"metric"`
 	Previous float64 `json:"previous"`

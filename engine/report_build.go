@@ -113,6 +113,7 @@ func summarise(d *store.ReportData, window time.Duration) ReportSummary {
 	}
 	for name, w := range byWf {
 		w.P50, w.P95 = percentile(durations[name], 0.5), percentile(durations[name], reportPercentile)
+		w.timed = len(durations[name])
 		s.Workflows = append(s.Workflows, *w)
 	}
 	slices.SortFunc(s.Workflows, func(a, b WorkflowSummary) int { return cmp.Compare(a.Workflow, b.Workflow) })
@@ -370,12 +371,17 @@ func trends(prev, cur ReportSummary) []Trend {
 		t("error_rate", prev.ErrorRate, cur.ErrorRate),
 		t("throughput_per_hour", prev.ThroughputPerHour, cur.ThroughputPerHour),
 	}
+	// Only p95s measured in both windows: one whose sample holds no
+	// complete task of the workflow has none (its 0 read as a fall of
+	// 100 %, or a rise from nothing as no change).
 	prevP95 := map[string]time.Duration{}
 	for _, w := range prev.Workflows {
-		prevP95[w.Workflow] = w.P95
+		if w.timed > 0 {
+			prevP95[w.Workflow] = w.P95
+		}
 	}
 	for _, w := range cur.Workflows {
-		if p, ok := prevP95[w.Workflow]; ok {
+		if p, ok := prevP95[w.Workflow]; ok && w.timed > 0 {
 			out = append(out, t("p95_seconds "+w.Workflow, p.Seconds(), w.P95.Seconds()))
 		}
 	}

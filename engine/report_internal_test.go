@@ -51,3 +51,44 @@ func TestReportSummaryCountsResolvedApart(t *testing.T) {
 		t.Fatalf("rates %v, %v: want 0.6 and 0.1 of the 10 finished", s.CompletionRate, s.ErrorRate)
 	}
 }
+
+// The p95 trend of a workflow compares two measured p95s: a window whose
+// sample holds none of its complete tasks has no p95, and no trend is
+// made of it. Before, a window whose tasks all failed read as a p95 of 0,
+// "p95_seconds n/w" falling 100 % from the window before, and a workflow
+// new to the window a change of 0 from a p95 of 0.
+func TestReportP95TrendNeedsBothWindowsTimed(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	from, to := now.Add(-time.Hour), now
+	timed := func(ns, name string, at time.Time, took time.Duration) (store.ReportCount, store.ReportTask) {
+		done := at.Add(took)
+		return store.ReportCount{Namespace: ns, Name: name, State: store.TaskComplete, Count: 1},
+			store.ReportTask{ID: at.UnixNano(), Namespace: ns, Name: name, State: store.TaskComplete, CreatedAt: at, CompletedAt: &done}
+	}
+	failed := func(ns, name string) store.ReportCount {
+		return store.ReportCount{Namespace: ns, Name: name, State: store.TaskError, Count: 1}
+	}
+	prev, cur := &store.ReportData{}, &store.ReportData{}
+	// n/both: complete in both windows: a trend. n/gone: complete before,
+	// only failed now. n/new: failed before, complete now.
+	for _, w := range []struct {
+		d    *store.ReportData
+		at   time.Time
+		name string
+	}{{prev, from.Add(-time.Minute * 30), "both"}, {cur, from.Add(time.Minute), "both"}, {prev, from.Add(-time.Minute * 30), "gone"}, {cur, from.Add(time.Minute), "new"}} {
+		c, tk := timed("n", w.name, w.at, 2*time.Second)
+		w.d.Counts, w.d.Tasks = append(w.d.Counts, c), append(w.d.Tasks, tk)
+	}
+	cur.Counts = append(cur.Counts, failed("n", "gone"))
+	prev.Counts = append(prev.Counts, failed("n", "new"))
+	r := buildReport(cur, prev, from, to, now, SystemHealth{})
+	var got []string
+	for _, tr := range r.Trends {
+		if len(tr.Metric) > 3 && tr.Metric[:3] == "p95" {
+			got = append(got, tr.Metric)
+		}
+	}
+	if len(got) != 1 || got[0] != "p95_seconds n/both" {
+		t.Fatalf("p95 trends %v, want only n/both's (trends %+v)", got, r.Trends)
+	}
+}
