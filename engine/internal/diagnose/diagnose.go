@@ -100,6 +100,20 @@ const (
 // speaks (the plan's 80 %).
 const PoolBusy = 0.8
 
+// hopeless reports whether retries cannot fix the failure: a request the
+// server refused (a 4xx but 408 and 429), a certificate, a document of
+// another shape, a bug. Its rule says so; out_of_attempts then suggests no
+// more attempts.
+func hopeless(f Facts) bool {
+	switch f.Class {
+	case errclass.HTTP4xx:
+		return f.Status != 429 && f.Status != 408
+	case errclass.TLS, errclass.Decode, errclass.NilDeref, errclass.Programming:
+		return true
+	}
+	return false
+}
+
 func class(c errclass.Class) func(Facts) bool { return func(f Facts) bool { return f.Class == c } }
 
 func text(s string) func(Facts) string { return func(Facts) string { return s } }
@@ -224,6 +238,8 @@ func Builtin() []Rule {
 			},
 			Suggest: func(f Facts) []string {
 				switch {
+				case hopeless(f): // (its own rule says why: more attempts fail alike)
+					return nil
 				case f.Once && f.Durable:
 					return []string{"drop the step's WithStepNoRetry if the failure is passing"}
 				case f.Once:

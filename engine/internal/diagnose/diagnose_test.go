@@ -92,3 +92,47 @@ func TestApply(t *testing.T) {
 		t.Fatalf("Apply = %+v", r)
 	}
 }
+
+// A step out of attempts whose error retries cannot fix (a 4xx but 408
+// and 429, a TLS failure, a decoding error, a bug) is not told to raise
+// its retry limit: the other rule says why retrying gets the same answer.
+// Before, a 400 that used its 3 attempts read "return engine.Permanent(err)
+// for this error: retrying the same request gets the same answer" beside
+// "raise the step's RetryLimit from 3 to 5 if the failure is passing".
+func TestOutOfAttemptsSuggestsNoMoreRetriesOfAHopelessError(t *testing.T) {
+	for _, c := range []struct {
+		msg  string
+		want bool // a "raise …" suggestion
+	}{
+		{"status 400 Bad Request", false},
+		{"x509: certificate signed by unknown authority", false},
+		{"invalid character 'x' looking for beginning of value", false},
+		{"handler panicked: runtime error: invalid memory address or nil pointer dereference", false},
+		{"handler panicked: runtime error: slice bounds out of range", false},
+		{"status 503 Service Unavailable", true},
+		{"status 429 Too Many Requests", true},
+		{"status 408 Request Timeout", true},
+		{"boom", true},
+	} {
+		for _, setup := range []func(*Facts){
+			func(*Facts) {},
+			func(f *Facts) { f.MaxRetries = 1 },
+			func(f *Facts) { f.Once = true },
+			func(f *Facts) { f.Durable = true },
+		} {
+			f := facts(errors.New(c.msg))
+			f.Kind, f.Attempt = "retries_exhausted", 3
+			setup(&f)
+			r := Apply(Builtin(), f)
+			if !slices.Contains(r.Rules, "out_of_attempts") {
+				t.Errorf("%q: rules %v lack out_of_attempts", c.msg, r.Rules)
+			}
+			got := slices.ContainsFunc(r.Suggestions, func(s string) bool {
+				return strings.HasPrefix(s, "raise the") && strings.Contains(s, "if the failure is passing") || strings.HasPrefix(s, "drop the step's")
+			})
+			if got != c.want {
+				t.Errorf("%q (%+v): suggestions %q: a retry suggestion %v, want %v", c.msg, f, r.Suggestions, got, c.want)
+			}
+		}
+	}
+}
