@@ -62,7 +62,8 @@ type Template struct {
 	// PredictiveRetry scales its steps' retry delays by the error's class,
 	// the connection pool's pressure and the step's recent success rate
 	// at the coming attempt (see Config.PredictiveRetry); the
-	// predictive_retry toggle turns it on for every workflow.
+	// predictive_retry toggle turns it on for every workflow. It is
+	// refused on a template none of whose steps retries.
 	PredictiveRetry bool
 	// Retention is how long its tasks are kept once finished (complete,
 	// cancelled or resolved by hand), overriding
@@ -224,6 +225,9 @@ func (t *Template) Validate(known func(string) bool) error {
 		if !slices.ContainsFunc(t.Steps, func(s StepTemplate) bool { return s.DependentSystem == sys }) {
 			add(path, "no step has dependent system %s, so this rate limit would apply to nothing (names are case-sensitive)", quoteName(sys))
 		}
+	}
+	if t.PredictiveRetry && len(t.Steps) > 0 && !slices.ContainsFunc(t.Steps, func(s StepTemplate) bool { return !s.NotRetryable && s.RetryLimit != 1 }) {
+		add("predictive_retry", "no step of the template retries (each makes one attempt: NotRetryable or RetryLimit 1), so the predictive retry would weigh no delay: drop it")
 	}
 	if len(t.Steps) == 0 {
 		add("steps", "template has no steps")
