@@ -64,7 +64,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	defer func() { probe.Release() }()
 	if dl := policy.Deadline; !dl.IsZero() {
 		if !e.clk.Now().Before(dl) {
-			o.Kind, o.RetryAfter, o.Error = e.classify(ctx, attemptInfo{step: st.Name, attempt: st.Attempts}, policy, workflowTimeout(st.TaskID, dl))
+			o.Kind, o.RetryAfter, o.Error = e.classify(ctx, attemptInfo{workflow: workflowOfTask(c.Task), step: st.Name, attempt: st.Attempts}, policy, workflowTimeout(st.TaskID, dl))
 			return o, true
 		}
 		if _, wall := e.clk.(clock.Real); wall {
@@ -171,7 +171,7 @@ func (e *Engine) execute(base context.Context, c *store.ClaimedStep) (o complete
 	if res.TimedOut {
 		err = attemptTimedOut(st.Name, timeout, err)
 	}
-	a := attemptInfo{step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}
+	a := attemptInfo{workflow: workflowOfTask(c.Task), step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}
 	if dl := policy.Deadline; !dl.IsZero() && !e.clk.Now().Before(dl) {
 		err = workflowTimeout(st.TaskID, dl)
 	}
@@ -275,11 +275,22 @@ func errorTextPanics(err error) (p any) {
 
 // attemptInfo is what classify needs to know about the attempt.
 type attemptInfo struct {
+	// workflow is the task's "namespace/name" ("": unknown), whose steps
+	// alone make the predictive retry's history.
+	workflow  string
 	step      string
 	sequence  int // durable steps
 	attempt   int
 	limit     int // total attempts allowed
 	retryable bool
+}
+
+// workflowOfTask is t's "namespace/name", "" without a task.
+func workflowOfTask(t *store.Task) string {
+	if t == nil {
+		return ""
+	}
+	return workflowOf(t.Namespace, t.Name)
 }
 
 // classify turns a handler error into the store's outcome: permanent

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tasker-go/tasker/cachex"
@@ -70,9 +69,10 @@ type BackoffDecision struct {
 	PressureFactor float64 `json:"pressure_factor"`
 	// HistoryAttempts and HistorySucceeded are the step's attempts at the
 	// coming attempt number over the last 7 days (the most recent 1000
-	// steps of its name; a durable step's rows are named name#seq, so its
-	// history is that of the same step at the same place in its runs),
-	// and HistoryFactor their weight (1 under 10 attempts).
+	// steps of its name in its workflow, any version; a durable step's
+	// rows are named name#seq, so its history is that of the same step at
+	// the same place in its runs), and HistoryFactor their weight (1
+	// under 10 attempts).
 	HistoryAttempts  int     `json:"history_attempts"`
 	HistorySucceeded int     `json:"history_succeeded"`
 	HistoryFactor    float64 `json:"history_factor"`
@@ -112,7 +112,7 @@ func (e *Engine) predictDelay(ctx context.Context, a attemptInfo, base time.Dura
 	if a.sequence > 0 { // a durable step: its rows are named name#seq
 		step = store.DurableStepName(a.step, a.sequence)
 	}
-	hist := e.stepHistory(ctx, step, a.attempt+1)
+	hist := e.stepHistory(ctx, a.workflow, step, a.attempt+1)
 	lo, hi := e.cfg.PredictiveRetry.bounds()
 	r, assessed := e.pool()
 	d := predict.Decide(predict.Inputs{Base: base, Class: class, Pressure: r.Level, NoPressure: !assessed,
@@ -127,9 +127,11 @@ func (e *Engine) pool() (pressure.Reading, bool) {
 	return e.press.Fresh(e.cfg.Execution.TuneInterval), !e.st.Capabilities().SingleWriter
 }
 
-// stepHistory is the step's recent success at attempt n, through the
-// cache; a store error reads as no history (the factor is then neutral).
-func (e *Engine) stepHistory(ctx context.Context, step string, n int) store.StepSuccessRate {
+// stepHistory is the step's recent success at attempt n in workflow
+// ("namespace/name"; "" for every workflow's steps of the name), through
+// the cache; a store error reads as no history (the factor is then
+// neutral).
+func (e *Engine) stepHistory(ctx context.Context, workflow, step string, n int) store.StepSuccessRate {
 	var out store.StepSuccessRate
 	co := e.coordinate(ctx)
 	var c cachex.Cache
@@ -137,8 +139,12 @@ func (e *Engine) stepHistory(ctx context.Context, step string, n int) store.Step
 	if co != nil {
 		c, adaptive = co.cache, co.toggles.Enabled(ctx, cachex.ToggleAdaptiveTTL)
 	}
-	doc, _, err := e.vals.Fetch(ctx, c, adaptive, familyHistory.Name, strconv.Itoa(n)+":"+step, func(ctx context.Context) ([]byte, error) {
-		r, err := e.st.StepSuccessRate(ctx, &store.StepSuccessRateParams{Name: step, Attempt: n, Since: e.clk.Now().Add(-historyWindow)})
+	ns, name, _ := splitWorkflow(workflow)
+	// The workflow's length keeps two pairs of names from making one key
+	// (a name may hold ':').
+	key := fmt.Sprintf("%d:%d:%s:%s", n, len(workflow), workflow, step)
+	doc, _, err := e.vals.Fetch(ctx, c, adaptive, familyHistory.Name, key, func(ctx context.Context) ([]byte, error) {
+		r, err := e.st.StepSuccessRate(ctx, &store.StepSuccessRateParams{Name: step, Namespace: ns, Workflow: name, Attempt: n, Since: e.clk.Now().Add(-historyWindow)})
 		if err != nil {
 			return nil, err
 		}

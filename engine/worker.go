@@ -257,7 +257,7 @@ func (e *Engine) oversized(o completer.Outcome, limit int) completer.Outcome {
 	if len(st.Policy) > 0 {
 		_ = json.Unmarshal(st.Policy, &policy)
 	}
-	a := attemptInfo{step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}
+	a := attemptInfo{workflow: workflowOfTask(o.Claimed.Task), step: st.Name, attempt: st.Attempts, limit: st.RetryLimit, retryable: st.Retryable}
 	f.Diagnosis = e.diagnoseFailure(&f, a, policy, fmt.Errorf("%w: %s", ErrPayloadTooLarge, f.Message), errclass.Unknown)
 	o.Kind, o.Results, o.Error, o.RetryAfter = store.OutcomeFail, nil, f.doc(), 0
 	return o

@@ -391,7 +391,7 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	if res.TimedOut {
 		err = attemptTimedOut(name, timeout, err)
 	}
-	kind, delay, errDoc := wctx.e.classify(wctx, attemptInfo{step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
+	kind, delay, errDoc := wctx.e.classify(wctx, attemptInfo{workflow: wctx.Workflow, step: name, sequence: seq, attempt: attemptN, limit: limit, retryable: !o.noRetry}, policy, err)
 	delay = max(delay, pause) // never before the system's pause ends
 	p.Kind, p.RetryAfter, p.Error = kind, delay, errDoc
 	st, rerr := wctx.recordAttempt(p)

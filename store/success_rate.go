@@ -9,8 +9,12 @@ import (
 // succeeded, among the Limit most recent such steps created at or after
 // Since.
 type StepSuccessRateParams struct {
-	Name    string
-	Attempt int // ≥ 1
+	Name string
+	// Namespace and Workflow, when set (both or neither), count only the
+	// steps of that workflow's tasks, any version: a step name ("fetch",
+	// a durable step's "call#1") is often another workflow's too.
+	Namespace, Workflow string
+	Attempt             int // ≥ 1
 	// Since bounds the look-back (the predictive retry uses 7 days).
 	// Required.
 	Since time.Time
@@ -48,6 +52,10 @@ func (p *StepSuccessRateParams) Validate() error {
 	if err := checkName("name", p.Name, true); err != nil {
 		errs = append(errs, err)
 	}
+	if (p.Namespace == "") != (p.Workflow == "") {
+		errs = append(errs, invalid("workflow", "namespace %q and workflow %q: set both or neither", p.Namespace, p.Workflow))
+	}
+	errs = append(errs, checkName("namespace", p.Namespace, false), checkName("workflow", p.Workflow, false))
 	if p.Attempt < 1 {
 		errs = append(errs, invalid("attempt", "must be at least 1, got %d", p.Attempt))
 	}

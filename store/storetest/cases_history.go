@@ -91,3 +91,37 @@ func testStepSuccessRate(t *testing.T, b *bundle) {
 	_, err = b.s.StepSuccessRate(b.ctx, &store.StepSuccessRateParams{Attempt: 0, Limit: -1})
 	wantErr(t, err, store.ErrInvalid, "name", "attempt", "since", "limit")
 }
+
+// testStepSuccessRateOfOneWorkflow: with Namespace and Workflow set, only
+// the steps of that workflow's tasks count. Before, the predictive retry
+// could only ask by step name, and the history of step "charge" of one
+// workflow was every workflow's step of that name.
+func testStepSuccessRateOfOneWorkflow(t *testing.T, b *bundle) {
+	step := []store.NewStep{{Name: "charge", Handler: "h.charge", Retryable: true, RetryLimit: 3}}
+	// test/flow: two charges fail their first attempt.
+	for range 2 {
+		b.create(t, step)
+		b.finish(t, store.StepOutcome{Lease: b.claimOne(t, "charge").Step.Lease(), Kind: store.OutcomeRetry, Error: store.JSON(`{"error":"boom"}`),
+			RetryAfter: time.Hour})
+	}
+	// test/other: three charges succeed at their first.
+	for range 3 {
+		p := b.params(step)
+		p.Name = "other"
+		if _, err := b.s.CreateTask(b.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		b.finish(t, complete(b.claimOne(t, "charge"), `{}`))
+	}
+	for _, c := range []struct {
+		ns, wf           string
+		total, succeeded int
+	}{{"", "", 5, 3}, {"test", "flow", 2, 0}, {"test", "other", 3, 3}, {"other", "flow", 0, 0}} {
+		r, err := b.s.StepSuccessRate(b.ctx, &store.StepSuccessRateParams{Name: "charge", Attempt: 1, Since: b.now.Add(-time.Hour), Namespace: c.ns, Workflow: c.wf})
+		if err != nil || r.Attempts != c.total || r.Succeeded != c.succeeded {
+			t.Errorf("workflow %q/%q: %+v, %v; want %d ended, %d succeeded", c.ns, c.wf, r, err, c.total, c.succeeded)
+		}
+	}
+	_, err := b.s.StepSuccessRate(b.ctx, &store.StepSuccessRateParams{Name: "charge", Attempt: 1, Since: b.now, Workflow: "flow"})
+	wantErr(t, err, store.ErrInvalid, "workflow")
+}

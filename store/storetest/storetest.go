@@ -90,6 +90,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		"DeleteFinishedParents":      testDeleteFinishedKeepsParents,
 		"ListOrphans":                testListOrphans,
 		"StepSuccessRate":            testStepSuccessRate,
+		"StepSuccessRateOfWorkflow":  testStepSuccessRateOfOneWorkflow,
 		"ReportData":                 testReportData,
 		"LeaderElection":             testLeaderElection,
 		"RecordStep":                 testRecordStep,
