@@ -105,7 +105,9 @@ type Bottleneck struct {
 }
 
 // SystemHealth is the state of this process and its store when the report
-// was made.
+// was made. Pressure is the pool's level (low, moderate, high, critical;
+// not_assessed on SQLite): high at least when callers waited for a
+// connection since the reading before, however few are in use.
 type SystemHealth struct {
 	Pressure        string  `json:"pressure"`
 	PoolInUse       int     `json:"pool_in_use"`
@@ -119,6 +121,7 @@ type SystemHealth struct {
 	// ReadySteps wait unclaimed; OldestReady is how long the oldest has.
 	ReadySteps  int           `json:"ready_steps"`
 	OldestReady time.Duration `json:"oldest_ready"`
+	poolWaits   int64         // callers that waited for a connection (the recommendation's words)
 }
 
 // Recommendation is one of the plan's rules that fired.
@@ -222,7 +225,7 @@ func (e *Engine) computeReport(ctx context.Context, p *store.ReportParams) (*Rep
 	}
 	r, assessed := e.pool()
 	h := SystemHealth{Pressure: r.Level.String(), PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation,
-		Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency}
+		Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency, poolWaits: r.Waits}
 	cs, _ := e.tuningStatus()
 	h.Concurrency = cs.Limit
 	if !assessed {

@@ -297,8 +297,12 @@ func recommend(r *Report) []Recommendation {
 	var out []Recommendation
 	h := r.Health
 	if h.Pressure == pressure.High.String() || h.Pressure == pressure.Critical.String() {
+		use := fmt.Sprintf("%d of %d connections in use", h.PoolInUse, h.PoolMax)
+		if h.poolWaits > 0 { // (what made it high, however few are in use)
+			use += fmt.Sprintf("; %s waited for one since the reading before", plural(int(min(h.poolWaits, math.MaxInt32)), "caller", "callers"))
+		}
 		out = append(out, Recommendation{Priority: "high", Category: "database",
-			Finding: fmt.Sprintf("the connection pool is under %s pressure (%d of %d connections in use)", h.Pressure, h.PoolInUse, h.PoolMax),
+			Finding: fmt.Sprintf("the connection pool is under %s pressure (%s)", h.Pressure, use),
 			Action:  "grow the database pool by 25–50 %, or lower Execution.MaxConcurrency"})
 	}
 	// The plan's rule is about the limit the tuner recommends under

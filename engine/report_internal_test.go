@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,29 @@ func TestReportP95TrendNeedsBothWindowsTimed(t *testing.T) {
 	}
 	if len(got) != 1 || got[0] != "p95_seconds n/both" {
 		t.Fatalf("p95 trends %v, want only n/both's (trends %+v)", got, r.Trends)
+	}
+}
+
+// The database recommendation says why the pool reads high when callers
+// waited for a connection: its finding read "under high pressure (2 of
+// 10 connections in use)", a contradiction, the waits that made it high
+// unsaid.
+func TestReportPoolFindingNamesTheWaits(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		h    SystemHealth
+		want string
+	}{
+		{SystemHealth{Pressure: "high", PoolInUse: 2, PoolMax: 10, poolWaits: 3}, "(2 of 10 connections in use; 3 callers waited for one since the reading before)"},
+		{SystemHealth{Pressure: "critical", PoolInUse: 9, PoolMax: 10}, "(9 of 10 connections in use)"},
+	} {
+		r := buildReport(&store.ReportData{}, &store.ReportData{}, now.Add(-time.Hour), now, now, c.h)
+		found := false
+		for _, rc := range r.Recommendations {
+			found = found || rc.Category == "database" && strings.HasSuffix(rc.Finding, c.want)
+		}
+		if !found {
+			t.Errorf("health %+v: recommendations %+v, want a database finding ending %q", c.h, r.Recommendations, c.want)
+		}
 	}
 }
