@@ -23,8 +23,9 @@ import (
 // StatusCode() int method, or a status line such as "503 Service
 // Unavailable" in its message), JSON decoding errors, cancellation, nil
 // dereferences and other runtime errors in handlers, a step out of
-// attempts, a result over Config.MaxPayloadBytes, and a busy connection
-// pool. Config.DiagnosisRules adds yours.
+// attempts, an attempt whose lease expired (its worker died or stalled), a
+// result over Config.MaxPayloadBytes, and a busy connection pool.
+// Config.DiagnosisRules adds yours.
 type Diagnosis struct {
 	Class       string         `json:"class,omitempty"` // the error's class, as BackoffDecision.ErrorClass ("unknown" included)
 	Rules       []string       `json:"rules,omitempty"`
@@ -137,6 +138,9 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
 		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, RetryAfter: f.requested}
 	facts.OwnTimeout = errors.Is(err, errAttemptTimeout)
+	if errors.Is(err, errLeaseExpired) { // (the rescue's: no attempt returned it)
+		facts.Kind = diagnose.KindLeaseExpired
+	}
 	if errors.Is(err, ErrPayloadTooLarge) {
 		// Any refusal for size (an event's payload a handler sent, say)
 		// is spoken of as an oversized result is (payload_too_large).

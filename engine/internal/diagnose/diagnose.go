@@ -96,6 +96,10 @@ const (
 	suggestValidate  = "validate the input before the call (Template.InputSchema, or a check in the handler)"
 )
 
+// KindLeaseExpired is Facts.Kind of an attempt the rescue ended: its
+// worker stopped renewing its lease.
+const KindLeaseExpired = "lease_expired"
+
 // PoolBusy is the pool utilisation above which the pool_pressure rule
 // speaks (the plan's 80 %).
 const PoolBusy = 0.8
@@ -252,6 +256,12 @@ func Builtin() []Rule {
 					return []string{fmt.Sprintf("raise the step's RetryLimit from %d to %d if the failure is passing", f.Limit, f.Limit+2)}
 				}
 				return nil
+			}},
+		{Name: "lease_expired", Match: func(f Facts) bool { return f.Kind == KindLeaseExpired },
+			Insight: text("the worker running the attempt stopped renewing its lease (every third of ExecutionConfig.LeaseTTL) before the attempt ended: its process died or was stopped without draining, or it stalled (a long pause, an overloaded machine) for longer than the lease"),
+			Suggest: func(Facts) []string {
+				return []string{"look at that worker's logs around the lease's expiry; stop engines with Engine.Stop, which lets running steps finish",
+					"if the process lives on but stalls, raise ExecutionConfig.LeaseTTL"}
 			}},
 		{Name: "payload_too_large", Match: func(f Facts) bool { return f.Kind == "payload_too_large" },
 			Insight: text("the result is over Config.MaxPayloadBytes: every attempt would return it again, so the step failed at once"),
