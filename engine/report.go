@@ -122,6 +122,9 @@ type SystemHealth struct {
 	ReadySteps  int           `json:"ready_steps"`
 	OldestReady time.Duration `json:"oldest_ready"`
 	poolWaits   int64         // callers that waited for a connection (the recommendation's words)
+	// concurrencyWhy is why the tuner last changed the limit
+	// (ConcurrencyStatus.Reason), the recommendation's words.
+	concurrencyWhy string
 }
 
 // Recommendation is one of the plan's rules that fired.
@@ -227,7 +230,7 @@ func (e *Engine) computeReport(ctx context.Context, p *store.ReportParams) (*Rep
 	h := SystemHealth{Pressure: r.Level.String(), PoolInUse: r.InUse, PoolMax: r.MaxOpen, PoolUtilisation: r.Utilisation,
 		Running: e.inflight.Len(), MaxConcurrency: e.cfg.Execution.MaxConcurrency, poolWaits: r.Waits}
 	cs, _ := e.tuningStatus()
-	h.Concurrency = cs.Limit
+	h.Concurrency, h.concurrencyWhy = cs.Limit, cs.Reason
 	if !assessed {
 		h.Pressure = "not_assessed"
 	}

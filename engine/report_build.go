@@ -305,12 +305,16 @@ func recommend(r *Report) []Recommendation {
 			Finding: fmt.Sprintf("the connection pool is under %s pressure (%s)", h.Pressure, use),
 			Action:  "grow the database pool by 25–50 %, or lower Execution.MaxConcurrency"})
 	}
-	// The plan's rule is about the limit the tuner recommends under
-	// connection pressure: a low MaxConcurrency is the operator's choice.
+	// The plan's rule is about the limit the tuner holds low (a low
+	// MaxConcurrency is the operator's choice). The tuner cuts it for a
+	// busy pool or for CPU-bound handlers: its own reason says which.
 	if h.Concurrency < lowConcurrency && h.Concurrency < h.MaxConcurrency && h.ReadySteps > 0 {
-		out = append(out, Recommendation{Priority: "medium", Category: "concurrency",
-			Finding: fmt.Sprintf("the dynamic concurrency limit is down to %d (of %d) while %d steps wait (the oldest for %s)", h.Concurrency, h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond)),
-			Action:  "look at the queries the steps make and at the pool: the limit is low because the database is the bottleneck"})
+		finding := fmt.Sprintf("the dynamic concurrency limit is down to %d (of %d) while %d steps wait (the oldest for %s)", h.Concurrency, h.MaxConcurrency, h.ReadySteps, h.OldestReady.Round(time.Millisecond))
+		if h.concurrencyWhy != "" {
+			finding += "; the tuner's last change: " + h.concurrencyWhy
+		}
+		out = append(out, Recommendation{Priority: "medium", Category: "concurrency", Finding: finding,
+			Action: "held down by the pool: look at the queries the steps make and at the pool's size; by CPU-bound handlers: more at once would only wait for the CPU, so add processes or cores"})
 	}
 	if s := r.Summary; s.finished() >= minRunsForRate && s.ErrorRate >= errorRateAlarm {
 		out = append(out, Recommendation{Priority: "high", Category: "errors",

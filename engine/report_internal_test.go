@@ -117,3 +117,24 @@ func TestReportPoolFindingNamesTheWaits(t *testing.T) {
 		}
 	}
 }
+
+// The concurrency rule says why the tuner holds the limit low, as the
+// tuner said it: the action read "the limit is low because the database is
+// the bottleneck" also when the tuner had cut it for CPU-bound handlers
+// (its ceiling, GOMAXPROCS on a small pool) on a quiet pool.
+func TestReportConcurrencyRuleGivesTheTunersReason(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	why := "8 -> 2: pool low (10% in use, 0 waits); handlers CPU-bound (CPU 95% of their wall time): down to the ceiling"
+	h := SystemHealth{Concurrency: 2, MaxConcurrency: 32, ReadySteps: 3, concurrencyWhy: why}
+	r := buildReport(&store.ReportData{}, &store.ReportData{}, now.Add(-time.Hour), now, now, h)
+	for _, rc := range r.Recommendations {
+		if rc.Category != "concurrency" {
+			continue
+		}
+		if !strings.Contains(rc.Finding, why) || strings.Contains(rc.Action, "because the database is the bottleneck") {
+			t.Fatalf("recommendation %+v: want the tuner's reason in the finding, and no cause asserted in the action", rc)
+		}
+		return
+	}
+	t.Fatalf("no concurrency recommendation in %+v", r.Recommendations)
+}
