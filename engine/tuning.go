@@ -31,9 +31,11 @@ type ConcurrencyStatus struct {
 	// Limit is the concurrency limit now (ExecutionConfig.MaxConcurrency
 	// when not tuned).
 	Limit int
-	// Pressure is the pool's level at the last reading: low, moderate,
-	// high or critical; not_assessed on SQLite, whose one writer
-	// connection is busy whenever anything writes.
+	// Pressure is the pool's level at the last reading (every
+	// TuneInterval while a run is active, the limit tuned or not): low,
+	// moderate, high or critical; not_assessed on SQLite, whose one
+	// writer connection is busy whenever anything writes; empty between
+	// runs.
 	Pressure string
 	// Reason says why the limit last changed, and ChangedAt when (zero
 	// while it has not changed).

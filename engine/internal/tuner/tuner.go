@@ -213,7 +213,16 @@ func New(cfg Config, press *pressure.Monitor, clk clock.Clock, log *zap.Logger, 
 // Step takes one reading and applies the rule (or, with the toggle off,
 // puts the limit back to Max).
 func (t *Tuner) Step(ctx context.Context) {
-	if t.cfg.Fixed || t.cfg.Min >= t.cfg.Max {
+	if t.cfg.Fixed {
+		return
+	}
+	if t.cfg.Min >= t.cfg.Max {
+		// Not tuned, but the pool is there to read: Status says its level
+		// (it said low, a reading never taken).
+		level := t.press.Fresh(t.cfg.Interval / 2).Level
+		t.mu.Lock()
+		t.status.Level = level
+		t.mu.Unlock()
 		return
 	}
 	on := t.enabled(ctx)
