@@ -106,16 +106,23 @@ func Choose(hist []Outcome, maxSize int, l pressure.Level, turn int) (int, strin
 		}
 		w *= decay
 	}
-	best, bestScore := 0, math.Inf(-1)
+	score := map[int]float64{}
+	top := math.Inf(-1)
 	for size, a := range by {
 		if size < 1 || size > maxSize {
 			continue
 		}
-		s := a.steps / a.secs * (a.ok / a.n) * Compatibility(size, maxSize, l)
-		// Near-ties (within 5%) go to the larger size: a size that did
-		// not bind costs nothing, and fewer transactions are the safer
-		// side when the measure cannot tell sizes apart.
-		if s > bestScore*1.05 || (s >= bestScore/1.05 && size > best) {
+		score[size] = a.steps / a.secs * (a.ok / a.n) * Compatibility(size, maxSize, l)
+		top = max(top, score[size])
+	}
+	// Near-ties (within 5% of the best) go to the larger size: a size that
+	// did not bind costs nothing, and fewer transactions are the safer
+	// side when the measure cannot tell sizes apart. (Against the best,
+	// not the size chosen so far: in the map's order, a chain of sizes
+	// each a little worse drifted from it, and differently each time.)
+	best, bestScore := 0, 0.0
+	for size, s := range score {
+		if s >= top/1.05 && size > best {
 			best, bestScore = size, s
 		}
 	}

@@ -115,3 +115,23 @@ func TestSizerOffIsTheMaximumAndForgets(t *testing.T) {
 		t.Fatalf("switched off and on: Size = %d (%s), want the conservative 64", got, s.why)
 	}
 }
+
+// Near-ties go to the larger size only within 5 % of the best score: the
+// choice was made in the map's order, each size compared with the one
+// chosen so far, so a chain of sizes each 4 % below the last could end
+// on one 8 % below the best, or not, from one call to the next.
+func TestChooseNearTiesAreWithinFivePercentOfTheBest(t *testing.T) {
+	var hist []Outcome
+	for _, o := range []struct {
+		size   int
+		perSec float64
+	}{{10, 100}, {20, 96}, {40, 92}} {
+		took := time.Duration(float64(o.size) / o.perSec * float64(time.Second))
+		hist = append(hist, outcomes(4, o.size, o.size, took, false)...)
+	}
+	for range 200 { // (the map's order changes from one call to the next)
+		if got, why := Choose(hist, 64, pressure.Low, 1); got != 20 {
+			t.Fatalf("Choose = %d (%s), want 20: the largest within 5 %% of the best (10 at 100/s; 20 at 96/s is, 40 at 92/s is not)", got, why)
+		}
+	}
+}
