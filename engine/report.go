@@ -104,8 +104,11 @@ type Bottleneck struct {
 	wait     string        // a code-first workflow's wait: its kind (the recommendation's words)
 }
 
-// SystemHealth is the state of this process and its store when the report
-// was made. Pressure is the pool's level (low, moderate, high, critical;
+// SystemHealth is the state of the process that made the report, and of
+// its store, when it made it (Report.GeneratedAt): a report served from
+// the cache was made earlier, and with a distributed cache (Redis) maybe
+// by another process sharing it, whose pool, handlers and limit these are.
+// Pressure is the pool's level (low, moderate, high, critical;
 // not_assessed on SQLite): high at least when callers waited for a
 // connection since the reading before, however few are in use.
 type SystemHealth struct {
