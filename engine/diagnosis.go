@@ -22,10 +22,10 @@ import (
 // DNS and TLS failures, HTTP 4xx, 429 and 5xx statuses (an error with a
 // StatusCode() int method, or a status line such as "503 Service
 // Unavailable" in its message), JSON decoding errors, cancellation, nil
-// dereferences and other runtime errors in handlers, a step out of
-// attempts, an attempt whose lease expired (its worker died or stalled), a
-// result over Config.MaxPayloadBytes, and a busy connection pool.
-// Config.DiagnosisRules adds yours.
+// dereferences, other runtime errors and other panics in handlers, a step
+// out of attempts, an attempt whose lease expired (its worker died or
+// stalled), a result over Config.MaxPayloadBytes, and a busy connection
+// pool. Config.DiagnosisRules adds yours.
 type Diagnosis struct {
 	Class       string         `json:"class,omitempty"` // the error's class, as BackoffDecision.ErrorClass ("unknown" included)
 	Rules       []string       `json:"rules,omitempty"`
@@ -138,6 +138,8 @@ func (e *Engine) diagnoseFailure(f *failure, a attemptInfo, policy stepPolicy, e
 	facts := diagnose.Facts{Err: err, Class: class, Status: errclass.HTTPStatus(err), Kind: f.Kind, Attempt: a.attempt, Limit: a.limit,
 		Once: !a.retryable, Durable: a.sequence > 0, Timeout: policy.Timeout, DependentSystem: policy.DependentSystem, RetryAfter: f.requested}
 	facts.OwnTimeout = errors.Is(err, errAttemptTimeout)
+	var pe *PanicError
+	facts.Panicked = errors.As(err, &pe)
 	if errors.Is(err, errLeaseExpired) { // (the rescue's: no attempt returned it)
 		facts.Kind = diagnose.KindLeaseExpired
 	}

@@ -40,6 +40,9 @@ type Facts struct {
 	// raising Timeout does not help.
 	OwnTimeout      bool
 	DependentSystem string
+	// Panicked: the handler panicked (Kind is "panic" but for the last
+	// attempt, recorded as retries_exhausted).
+	Panicked bool
 	// PoolUtilisation is the connection pool's use when the attempt failed.
 	PoolUtilisation float64
 }
@@ -106,7 +109,7 @@ const PoolBusy = 0.8
 
 // hopeless reports whether retries cannot fix the failure: a request the
 // server refused (a 4xx but 408 and 429), a certificate, a document of
-// another shape, a bug. Its rule says so; out_of_attempts then suggests no
+// another shape, a bug (a panic). Its rule says so; out_of_attempts then suggests no
 // more attempts.
 func hopeless(f Facts) bool {
 	switch f.Class {
@@ -115,7 +118,7 @@ func hopeless(f Facts) bool {
 	case errclass.TLS, errclass.Decode, errclass.NilDeref, errclass.Programming:
 		return true
 	}
-	return false
+	return f.Panicked || f.Kind == "panic"
 }
 
 func class(c errclass.Class) func(Facts) bool { return func(f Facts) bool { return f.Class == c } }
@@ -228,6 +231,13 @@ func Builtin() []Rule {
 		{Name: "programming", Match: class(errclass.Programming),
 			Insight: text("the handler hit a runtime error (index out of range, bad conversion…): a bug"),
 			Suggest: func(Facts) []string { return []string{"fix the handler (see the stack)"} }},
+		{Name: "panic", Match: func(f Facts) bool {
+			return (f.Panicked || f.Kind == "panic") && f.Class != errclass.NilDeref && f.Class != errclass.Programming // (their own rules')
+		},
+			Insight: text("the handler panicked: a bug, or a state it did not expect; a retry runs the same code on the same input"),
+			Suggest: func(Facts) []string {
+				return []string{"fix the handler (see the stack); for a failure it can foresee, return an error (engine.Permanent when retrying cannot help) instead of panicking"}
+			}},
 		{Name: "out_of_attempts", Match: func(f Facts) bool { return f.Kind == "retries_exhausted" },
 			Insight: func(f Facts) string {
 				switch {

@@ -136,3 +136,29 @@ func TestOutOfAttemptsSuggestsNoMoreRetriesOfAHopelessError(t *testing.T) {
 		}
 	}
 }
+
+// A handler's panic with a value of its own (panic("…"), panic(err)) is
+// diagnosed as the bug it is, as a nil dereference or another runtime
+// error is: it was recorded with no rule, insight or suggestion (class
+// unknown), and a step out of attempts was told to raise its limit.
+func TestAPanicIsDiagnosed(t *testing.T) {
+	f := facts(errors.New("step s panicked: unexpected state"))
+	f.Kind = "panic"
+	r := Apply(Builtin(), f)
+	if !slices.Equal(r.Rules, []string{"panic"}) || len(r.Insights) != 1 || !strings.Contains(r.Insights[0], "panicked") ||
+		!slices.ContainsFunc(r.Suggestions, func(s string) bool { return strings.Contains(s, "see the stack") }) {
+		t.Fatalf("a panic: %+v", r)
+	}
+	f.Kind, f.Attempt = "retries_exhausted", 3 // (the last attempt's panic)
+	f.Panicked = true
+	r = Apply(Builtin(), f)
+	if !slices.Equal(r.Rules, []string{"panic", "out_of_attempts"}) || slices.ContainsFunc(r.Suggestions, func(s string) bool { return strings.Contains(s, "RetryLimit") }) {
+		t.Fatalf("a panic on the last attempt: %+v", r)
+	}
+	// A nil dereference is its own rule's, not this one's too.
+	f = facts(errors.New("step s panicked: runtime error: invalid memory address or nil pointer dereference"))
+	f.Kind, f.Panicked = "panic", true
+	if r = Apply(Builtin(), f); !slices.Equal(r.Rules, []string{"nil_dereference"}) {
+		t.Fatalf("a nil dereference: %+v", r)
+	}
+}
