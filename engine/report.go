@@ -139,9 +139,9 @@ type Recommendation struct {
 }
 
 // Trend compares a figure with the previous window of the same length: the
-// tasks, the completion and error rates and the throughput, and each
-// workflow's p95 ("p95_seconds namespace/name") where both windows' samples
-// hold complete tasks of it.
+// tasks, the completion and error rates where both windows have finished
+// tasks, the throughput, and each workflow's p95 ("p95_seconds
+// namespace/name") where both windows' samples hold complete tasks of it.
 type Trend struct {
 	Metric   string  `json:"metric"`
 	Previous float64 `json:"previous"`

@@ -373,12 +373,14 @@ func trends(prev, cur ReportSummary) []Trend {
 		}
 		return tr
 	}
-	out := []Trend{
-		t("tasks", float64(prev.Tasks), float64(cur.Tasks)),
-		t("completion_rate", prev.CompletionRate, cur.CompletionRate),
-		t("error_rate", prev.ErrorRate, cur.ErrorRate),
-		t("throughput_per_hour", prev.ThroughputPerHour, cur.ThroughputPerHour),
+	out := []Trend{t("tasks", float64(prev.Tasks), float64(cur.Tasks))}
+	// The rates are shares of the finished tasks: a window with none has
+	// no rate (its 0 read as a fall to 0, or a rise from nothing as no
+	// change).
+	if prev.finished() > 0 && cur.finished() > 0 {
+		out = append(out, t("completion_rate", prev.CompletionRate, cur.CompletionRate), t("error_rate", prev.ErrorRate, cur.ErrorRate))
 	}
+	out = append(out, t("throughput_per_hour", prev.ThroughputPerHour, cur.ThroughputPerHour))
 	// Only p95s measured in both windows: one whose sample holds no
 	// complete task of the workflow has none (its 0 read as a fall of
 	// 100 %, or a rise from nothing as no change).

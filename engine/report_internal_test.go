@@ -138,3 +138,34 @@ func TestReportConcurrencyRuleGivesTheTunersReason(t *testing.T) {
 	}
 	t.Fatalf("no concurrency recommendation in %+v", r.Recommendations)
 }
+
+// A window with no finished task has no completion or error rate, and no
+// rate trend is made of it: the previous window's tasks all still running
+// (or none) read as a completion rate of 0, the next window's 100 % a
+// change of 0, and a window of running tasks as a fall to 0.
+func TestReportRateTrendsNeedFinishedTasksInBothWindows(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	running := &store.ReportData{Counts: []store.ReportCount{{Namespace: "n", Name: "w", State: store.TaskPending, Count: 4}}}
+	done := &store.ReportData{Counts: []store.ReportCount{{Namespace: "n", Name: "w", State: store.TaskComplete, Count: 4}}}
+	rates := func(r *Report) (got []string) {
+		for _, tr := range r.Trends {
+			if tr.Metric == "completion_rate" || tr.Metric == "error_rate" {
+				got = append(got, tr.Metric)
+			}
+		}
+		return got
+	}
+	for _, c := range []struct {
+		what      string
+		cur, prev *store.ReportData
+		want      int
+	}{{"none finished before", done, running, 0}, {"none finished now", running, done, 0}, {"nothing before", done, &store.ReportData{}, 0}, {"both", done, done, 2}} {
+		r := buildReport(c.cur, c.prev, now.Add(-time.Hour), now, now, SystemHealth{})
+		if got := rates(r); len(got) != c.want {
+			t.Errorf("%s: rate trends %v, want %d (trends %+v)", c.what, got, c.want, r.Trends)
+		}
+		if len(r.Trends) == 0 || r.Trends[0].Metric != "tasks" {
+			t.Errorf("%s: trends %+v, want the tasks' first", c.what, r.Trends)
+		}
+	}
+}
