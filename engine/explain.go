@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tasker-go/tasker/cachex"
 	"github.com/tasker-go/tasker/store"
 )
 
@@ -31,8 +30,10 @@ const (
 	// live ones; there are none at all when it is empty).
 	ExplainNoLiveWorker ExplainKind = "no_live_worker"
 	// ExplainSystemPaused: the dependent system it calls (System) is paused
-	// or its breaker open until Until. For a code-first driver, Durable
-	// names the durable step held (WithStepDependentSystem).
+	// until Until, or its circuit breaker is open (Until is then when the
+	// step looks again, every second while it stays open). For a
+	// code-first driver, Durable names the durable step held
+	// (WithStepDependentSystem).
 	ExplainSystemPaused ExplainKind = "system_paused"
 	// ExplainLimitReached: it is ready, but its concurrency group (Group)
 	// already runs its limit of steps (Holders name them).
@@ -209,7 +210,7 @@ func (x *explainer) step(ctx context.Context, s *store.Step) StepExplanation {
 		out.Kind, out.WaitingOn = ExplainDependencies, x.unfinishedDeps(s)
 		out.Reason = fmt.Sprintf("waiting on %s: %s", plural(len(out.WaitingOn), "dependency", "dependencies"), strings.Join(out.WaitingOn, ", "))
 	case x.now.Before(s.NextAttemptAt):
-		out = x.waiting(s, out, lastErr)
+		out = x.waiting(ctx, s, out, lastErr)
 	default:
 		out = x.ready(ctx, s, out)
 	}
@@ -274,7 +275,7 @@ func (x *explainer) leased(s *store.Step, out StepExplanation) StepExplanation {
 }
 
 // waiting explains a pending step whose next attempt is later.
-func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) StepExplanation {
+func (x *explainer) waiting(ctx context.Context, s *store.Step, out StepExplanation, lastErr string) StepExplanation {
 	out.Until = s.NextAttemptAt.UTC()
 	var meta struct {
 		Reason     string `json:"reason"`
@@ -292,7 +293,14 @@ func (x *explainer) waiting(s *store.Step, out StepExplanation, lastErr string) 
 		if d, ok := strings.CutPrefix(wf, "dependent system of "); ok { // a code-first driver's durable step
 			out.Durable, what = d, "durable step "+d
 		}
-		out.Reason = fmt.Sprintf("dependent system %s is paused (or its breaker open): %s waits until %s, no attempt used", meta.System, what, when)
+		switch _, hold := x.e.explainHold(ctx, meta.System); hold {
+		case holdPaused:
+			out.Reason = fmt.Sprintf("dependent system %s is paused: %s waits until %s, no attempt used", meta.System, what, when)
+		case holdBreaker:
+			out.Reason = fmt.Sprintf("the circuit breaker of dependent system %s is open: %s looks again at %s, no attempt used", meta.System, what, when)
+		default: // (the hold has ended, or this process cannot see it)
+			out.Reason = fmt.Sprintf("dependent system %s held %s back (a pause or its open circuit breaker): it looks again at %s, no attempt used", meta.System, what, when)
+		}
 	case wf == "sleep":
 		out.Kind = ExplainSleeping
 		out.Reason = "the workflow sleeps until " + when
@@ -365,9 +373,17 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 		_ = json.Unmarshal(s.Policy, &policy)
 	}
 	if sys := policy.DependentSystem; sys != "" {
-		if wait, held := x.e.explainHold(ctx, sys); held {
-			out.Kind, out.System, out.Until = ExplainSystemPaused, sys, x.now.Add(max(wait, 0)).UTC()
-			out.Reason = fmt.Sprintf("ready, but dependent system %s is paused (or its breaker open) until %s", sys, fmtWhen(out.Until))
+		switch until, hold := x.e.explainHold(ctx, sys); hold {
+		case holdPaused:
+			out.Kind, out.System, out.Until = ExplainSystemPaused, sys, until.UTC()
+			out.Reason = fmt.Sprintf("ready, but dependent system %s is paused until %s", sys, fmtWhen(out.Until))
+			return out
+		case holdBreaker:
+			// The breaker's end is not known here (it half-opens OpenFor
+			// after it opened, and closes when a probe succeeds): the step
+			// looks again every breakerRecheck.
+			out.Kind, out.System, out.Until = ExplainSystemPaused, sys, x.now.Add(breakerRecheck).UTC()
+			out.Reason = fmt.Sprintf("ready, but the circuit breaker of dependent system %s is open: the step looks again at %s, and runs once the breaker lets a call through (Config.Breaker's OpenFor after it opened)", sys, fmtWhen(out.Until))
 			return out
 		}
 	}
@@ -404,20 +420,37 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 // explainHold asks the system gate about a system, when the engine has
 // one to ask: its coordination exists already (a run, a step executed
 // here) or a distributed cache is declared. A process-local cache made
-// just for Explain would know of no pause. It takes no half-open breaker's
-// probe (the gate's Peek): that is the next attempt's.
-func (e *Engine) explainHold(ctx context.Context, system string) (time.Duration, bool) {
+// just for Explain would know of no pause. It says which holds the system
+// back — a pause, with its end, or its open breaker — and takes no
+// half-open breaker's probe (the gate's Peek): that is the next attempt's.
+func (e *Engine) explainHold(ctx context.Context, system string) (time.Time, holdKind) {
 	e.cmu.Lock()
 	have := e.co != nil
 	e.cmu.Unlock()
 	if !have && e.cfg.Cache.Distributed == "" && e.cfg.CacheStore == nil {
-		return 0, false
+		return time.Time{}, holdNone
 	}
-	wait, _, held := e.gateHold(ctx, system, func(g *cachex.SystemGate, ctx context.Context, system string) (cachex.Probe, bool) {
-		return cachex.Probe{}, g.Peek(ctx, system)
-	})
-	return wait, held
+	co := e.coordinate(ctx)
+	if co == nil || system == "" {
+		return time.Time{}, holdNone
+	}
+	if until, paused := co.gate.PausedUntil(ctx, system); paused {
+		return until, holdPaused
+	}
+	if !co.gate.Peek(ctx, system) {
+		return time.Time{}, holdBreaker
+	}
+	return time.Time{}, holdNone
 }
+
+// holdKind is what holds a dependent system's steps back (explainHold).
+type holdKind int
+
+const (
+	holdNone    holdKind = iota
+	holdPaused           // a pause (a Retry-After) until a time
+	holdBreaker          // its circuit breaker, open
+)
 
 // unfinishedDeps names the step's dependencies that have not finished.
 func (x *explainer) unfinishedDeps(s *store.Step) []string {

@@ -226,8 +226,8 @@ func (e *Engine) systemHold(ctx context.Context, system string) (time.Duration, 
 }
 
 // gateHold is systemHold asking allow whether the breaker lets a call
-// through: the gate's Acquire, which hands out a half-open breaker's
-// probes, for a step about to run; its Peek, which does not, for Explain.
+// through (the gate's Acquire, which hands out a half-open breaker's
+// probes; Explain asks its Peek, which does not, in explainHold).
 func (e *Engine) gateHold(ctx context.Context, system string, allow func(*cachex.SystemGate, context.Context, string) (cachex.Probe, bool)) (time.Duration, cachex.Probe, bool) {
 	if system == "" {
 		return 0, cachex.Probe{}, false
