@@ -34,7 +34,10 @@ type Diagnosis struct {
 	System      SystemSnapshot `json:"system"`
 }
 
-// SystemSnapshot is the process's state when an attempt failed.
+// SystemSnapshot is the state of the process that recorded the failure,
+// when it did: the attempt's own for a failure it returned; for one the
+// maintenance pass recorded (an expired lease, a task past its deadline),
+// the state of the process that ran that pass, which may be another.
 type SystemSnapshot struct {
 	// PoolInUse of PoolMax connections (PoolMax 0: unbounded) and the
 	// pressure level they make (low, moderate, high, critical;
