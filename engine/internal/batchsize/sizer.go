@@ -157,19 +157,28 @@ type Sizer struct {
 
 // New returns a sizer of batches up to maxSize.
 func New(maxSize int) *Sizer {
-	return &Sizer{max: maxSize, last: maxSize, why: "adaptive batching off"}
+	return &Sizer{max: maxSize, last: maxSize, why: offWhy}
 }
 
 // SetEnabled switches adaptive sizing on or off; switching it off forgets
 // the outcomes, so switching it on again starts conservative.
 func (s *Sizer) SetEnabled(on bool) {
-	if s.on.Swap(on) == on || on {
+	if s.on.Swap(on) == on {
 		return
 	}
 	s.mu.Lock()
-	s.hist, s.last, s.why = nil, s.max, "adaptive batching off"
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if on {
+		if s.why == offWhy { // (unless a claim has chosen since the switch)
+			s.why = "adaptive batching on: the next claim chooses the size"
+		}
+		return
+	}
+	s.hist, s.last, s.why = nil, s.max, offWhy
 }
+
+// offWhy is the sizer's reason while it is off.
+const offWhy = "adaptive batching off"
 
 // Enabled reports whether adaptive sizing is on.
 func (s *Sizer) Enabled() bool { return s.on.Load() }

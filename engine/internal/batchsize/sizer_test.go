@@ -135,3 +135,17 @@ func TestChooseNearTiesAreWithinFivePercentOfTheBest(t *testing.T) {
 		}
 	}
 }
+
+// Switched on, the sizer's reason no longer says it is off: Status read
+// Adaptive true beside "adaptive batching off" until the next claim.
+func TestSizerSwitchedOnSaysSo(t *testing.T) {
+	s := New(64)
+	s.SetEnabled(true)
+	if size, why := s.Last(); size != 64 || strings.Contains(why, "off") {
+		t.Fatalf("switched on, before a claim: %d, %q", size, why)
+	}
+	s.SetEnabled(false)
+	if _, why := s.Last(); why != "adaptive batching off" {
+		t.Fatalf("switched off: %q", why)
+	}
+}
