@@ -297,7 +297,7 @@ func (x *explainer) waiting(ctx context.Context, s *store.Step, out StepExplanat
 		case holdPaused:
 			out.Reason = fmt.Sprintf("dependent system %s is paused: %s waits until %s, no attempt used", meta.System, what, when)
 		case holdBreaker:
-			out.Reason = fmt.Sprintf("the circuit breaker of dependent system %s is open: %s looks again at %s, no attempt used", meta.System, what, when)
+			out.Reason = fmt.Sprintf("the circuit breaker of dependent system %s is open (or half-open, its probes out): %s looks again at %s, no attempt used", meta.System, what, when)
 		default: // (the hold has ended, or this process cannot see it)
 			out.Reason = fmt.Sprintf("dependent system %s held %s back (a pause or its open circuit breaker): it looks again at %s, no attempt used", meta.System, what, when)
 		}
@@ -383,7 +383,7 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 			// after it opened, and closes when a probe succeeds): the step
 			// looks again every breakerRecheck.
 			out.Kind, out.System, out.Until = ExplainSystemPaused, sys, x.now.Add(breakerRecheck).UTC()
-			out.Reason = fmt.Sprintf("ready, but the circuit breaker of dependent system %s is open: the step looks again at %s, and runs once the breaker lets a call through (Config.Breaker's OpenFor after it opened)", sys, fmtWhen(out.Until))
+			out.Reason = fmt.Sprintf("ready, but the circuit breaker of dependent system %s is open (or half-open, its probes out): the step looks again at %s, and runs once the breaker lets a call through (Config.Breaker's OpenFor after it opened)", sys, fmtWhen(out.Until))
 			return out
 		}
 	}
