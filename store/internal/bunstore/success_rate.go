@@ -8,10 +8,11 @@ import (
 )
 
 // StepSuccessRate samples the most recent steps of one name (the
-// tasker_steps_history index), of one workflow when p names it, and counts, among those whose attempt
-// p.Attempt has ended, the ones that completed at it. A step that made
-// more attempts failed at p.Attempt; one that made exactly p.Attempt and
-// is pending (its retry waits) or in error failed at it too.
+// tasker_steps_history index), of one workflow when p names it, and
+// counts, among those whose attempt p.Attempt has ended, the ones that
+// completed at it. A step that made more attempts failed at p.Attempt;
+// one that made exactly p.Attempt and is pending (its retry waits) or in
+// error failed at it too.
 func (s *Store) StepSuccessRate(ctx context.Context, p *store.StepSuccessRateParams) (*store.StepSuccessRate, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("reading step success rate: %w", err)
