@@ -89,6 +89,7 @@ type StepReport struct {
 	P50       time.Duration `json:"p50"`
 	P95       time.Duration `json:"p95"`
 	durable   bool          // a code-first workflow's durable step (the recommendation's words)
+	timed     int           // the complete runs Mean, P50 and P95 come from
 }
 
 // Bottleneck is a step on its workflow's critical path (the chain of

@@ -177,6 +177,7 @@ func stepReports(d *store.ReportData) []StepReport {
 				sum += d
 			}
 			r.Mean, r.P50, r.P95 = sum/time.Duration(len(ds)), percentile(ds, 0.5), percentile(ds, reportPercentile)
+			r.timed = len(ds)
 		}
 		out = append(out, *r)
 	}
@@ -331,8 +332,16 @@ func recommend(r *Report) []Recommendation {
 	for _, b := range r.Bottlenecks {
 		if b.Share >= bottleneckShare {
 			what, action := "step", "speed that step up, or split it so part of its work runs alongside the others"
-			if b.wait != "" {
+			i := slices.IndexFunc(r.Steps, func(s StepReport) bool { return s.Workflow == b.Workflow && s.Step == b.Step })
+			switch {
+			case b.wait != "":
 				what, action = "wait", waitAction(b.wait)
+			case i >= 0 && r.Steps[i].timed > 0 && 2*r.Steps[i].Mean < b.Mean:
+				// Its time on the path is mostly not its run: speeding
+				// the step up would change little.
+				s := r.Steps[i]
+				action = fmt.Sprintf("its last attempt runs %s on average of the %s it spends on the path: the rest is waiting, for its retries (%.0f %% of its runs retried: read their diagnoses) or for a worker to claim it (the queue's lag)",
+					s.Mean.Round(time.Millisecond), b.Mean.Round(time.Millisecond), 100*s.RetryRate)
 			}
 			out = append(out, Recommendation{Priority: "low", Category: "workflow",
 				Finding: fmt.Sprintf("%s %s takes %.0f %% of %s's time on its critical path", what, b.Step, 100*b.Share, b.Workflow),
