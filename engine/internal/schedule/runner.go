@@ -106,7 +106,7 @@ func (r *Runner) Run(ctx context.Context) {
 }
 
 // Pass fires every due schedule once and returns the earliest tick still
-// to come (zero: none).
+// to come (zero: none), leaving out the schedules whose firing failed.
 func (r *Runner) Pass(ctx context.Context) (time.Time, error) {
 	list, err := r.st.ListSchedules(ctx)
 	if err != nil {
@@ -124,6 +124,10 @@ func (r *Runner) Pass(ctx context.Context) (time.Time, error) {
 				return time.Time{}, ctx.Err()
 			}
 			r.log.Warn("schedule: firing failed", zap.String("schedule", sc.ID), zap.Error(err))
+			// Its tick is still due: counted, Run would try it again at
+			// once, and again, for as long as the cause lasts (a workflow
+			// the leader does not register). The next Interval retries it.
+			continue
 		}
 		if !next.IsZero() && (earliest.IsZero() || next.Before(earliest)) {
 			earliest = next

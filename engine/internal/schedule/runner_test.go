@@ -1,13 +1,21 @@
 package schedule
 
 import (
+	"context"
 	"errors"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"go.uber.org/zap"
+
+	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/sqlite"
 )
 
 // A firing's error is kept as the schedule's LastError only as a name the
@@ -27,5 +35,64 @@ func TestLastErrorIsANameTheStoreTakes(t *testing.T) {
 		if !utf8.ValidString(msg) || strings.ContainsRune(msg, 0) || len(msg) > store.MaxNameLen || msg == "" {
 			t.Errorf("lastError(%.20q) = %.20q", err, msg)
 		}
+	}
+}
+
+// A firing that fails (the leader cannot start the workflow: it is not
+// registered there, say) is tried again at the next Interval, not at once:
+// the schedule's tick is still due, and Run waited for it, so it looped
+// without a pause — reading the schedules, trying the start and logging a
+// warning as fast as the store answered.
+func TestRunWaitsAfterAFailedFiring(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	if err := st.CreateSchedule(ctx, &store.Schedule{ID: "s", Workflow: "w/x", Spec: "@every 1m", Overlap: Skip, Input: store.JSON(`{}`),
+		CatchUpWindow: time.Hour, NextFireAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	var starts atomic.Int32
+	r := NewRunner(Config{Owner: "o", Interval: 10 * time.Second}, st, clk, zap.NewNop(), Hooks{
+		Start: func(context.Context, *store.Schedule, string, time.Time) (int64, error) {
+			starts.Add(1)
+			return 0, errors.New("unknown workflow")
+		},
+	})
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// The first pass tries the start; then Run waits on the clock, which
+	// does not move: a second start before it does is the loop.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, waiting := clk.Next(); waiting && starts.Load() >= 1 {
+			break
+		}
+		if n := starts.Load(); n > 1 {
+			t.Fatalf("%d starts tried at one instant: the failed firing is retried without a pause", n)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Run never waited (%d starts tried)", starts.Load())
+		}
+		runtime.Gosched()
+	}
+	if at, _ := clk.Next(); !at.Equal(t0.Add(10 * time.Second)) {
+		t.Fatalf("Run waits until %s, want the interval's end %s", at, t0.Add(10*time.Second))
+	}
+	if n := starts.Load(); n != 1 {
+		t.Fatalf("%d starts tried before the clock moved, want 1", n)
+	}
+	clk.Advance(10 * time.Second)
+	for starts.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed firing was not tried again after the interval")
+		}
+		runtime.Gosched()
 	}
 }
