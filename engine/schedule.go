@@ -121,6 +121,11 @@ type ScheduleInfo struct {
 // "0 0 29 2 1" fires on 29 February and on every Monday in February, and
 // "0 0 13 * 5" on every 13th and every Friday, not on Friday the 13th
 // alone (for that, fire on Fridays and let the workflow check the date).
+// In a zone with summer time, a time of day the clocks pass twice (when
+// they go back) fires once, at its first passing, unless the spec's
+// minute or hour field is * ("0 * * * *" fires every real hour, the
+// repeated one included); a time they skip (when they go forward) does
+// not fire that day.
 //
 // Each tick starts exactly one task: its identity is the schedule's id and
 // the tick's time, so a tick fired twice — by a leader that died before it

@@ -181,11 +181,43 @@ func (s Spec) Next(t time.Time) time.Time {
 	// fires next in 2104. Search again from five years on, window after
 	// window: each starts within the one before, so no tick is skipped.
 	for from := t; from.Before(t.AddDate(searchYears, 0, 0)); from = from.AddDate(5, 0, 0) {
-		if next := s.cron.Next(from); !next.IsZero() {
+		next := s.cron.Next(from)
+		for !next.IsZero() && s.fixedTime() && repeated(next.In(s.loc)) {
+			// The second passing of a time of day the clocks went back
+			// over: it fired at the first (a daily run would start twice).
+			next = s.cron.Next(next)
+		}
+		if !next.IsZero() {
 			return next
 		}
 	}
 	return time.Time{}
+}
+
+// starBit marks a robfig/cron field written * (every value).
+const starBit = 1 << 63
+
+// fixedTime reports whether a cron spec names its times of day, neither
+// its minute nor its hour field being *: as in cron, such a spec fires a
+// time of day the clocks pass twice once, where one with * goes by the
+// real clock (every real hour, or minute, through the repeated hour).
+func (s Spec) fixedTime() bool {
+	ss, ok := s.cron.(*cron.SpecSchedule)
+	return ok && ss.Minute&starBit == 0 && ss.Hour&starBit == 0
+}
+
+// repeated reports whether t's wall-clock time came before, in the zone
+// before the last transition: t lies in the time a fall-back transition
+// repeats, after the clocks went back.
+func repeated(t time.Time) bool {
+	start, _ := t.ZoneBounds()
+	if start.IsZero() {
+		return false
+	}
+	_, off := t.Zone()
+	_, before := start.Add(-time.Nanosecond).Zone()
+	back := time.Duration(before-off) * time.Second
+	return back > 0 && t.Sub(start) < back
 }
 
 // gapTicks and gapYears bound ShortGap's look ahead: a cron spec's ticks

@@ -254,3 +254,36 @@ func TestCanonicalTicksAsWritten(t *testing.T) {
 		}
 	}
 }
+
+// A time of day the clocks pass twice (the hour a fall-back transition
+// repeats) fires once, at its first passing: "30 1 * * *" in New York
+// fired at 01:30 EDT and again at 01:30 EST on 1 November 2026, a daily
+// run started twice. A spec whose minute or hour field is * goes by the
+// real clock, as in cron: "0 * * * *" fires every real hour through the
+// repeated one, "* 1 * * *" every minute of both passings.
+func TestSpecFiresARepeatedTimeOnce(t *testing.T) {
+	for _, c := range []struct {
+		spec, tz, after string
+		want            []string
+	}{
+		{"30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", []string{"2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"}},
+		{"0,30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", []string{"2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z", "2026-11-02T06:00:00Z"}},
+		{"CRON_TZ=Europe/Paris 15 2 * * *", "", "2026-10-24T12:00:00Z", []string{"2026-10-25T00:15:00Z", "2026-10-26T01:15:00Z"}},
+		{"0 * * * *", "America/New_York", "2026-11-01T04:30:00Z", []string{"2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"}},
+		{"*/30 * * * *", "America/New_York", "2026-11-01T05:15:00Z", []string{"2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z", "2026-11-01T06:30:00Z"}},
+		{"59 * 1 11 *", "America/New_York", "2026-11-01T05:30:00Z", []string{"2026-11-01T05:59:00Z", "2026-11-01T06:59:00Z"}},
+	} {
+		s, err := Parse(c.spec, c.tz)
+		if err != nil {
+			t.Fatalf("Parse(%q, %q): %v", c.spec, c.tz, err)
+		}
+		at := mustTime(t, c.after)
+		for _, w := range c.want {
+			at = s.Next(at)
+			if want := mustTime(t, w); !at.Equal(want) {
+				t.Errorf("%q in %q: tick %s, want %s", c.spec, c.tz, at.UTC().Format(time.RFC3339), w)
+				break
+			}
+		}
+	}
+}
