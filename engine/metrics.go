@@ -37,7 +37,10 @@ import (
 //	                                         suspend (a code-first wait, or a step
 //	                                         held back by its dependent system),
 //	                                         abandoned (its task cancelled or its
-//	                                         lease lost) or interrupted (shutdown)
+//	                                         lease lost) or interrupted (shutdown); a
+//	                                         code-first workflow's durable steps past
+//	                                         the first 100 names it used (names made
+//	                                         from data) share step="(other)"
 //	step_retries_total{workflow}             failed attempts that scheduled a retry
 //	leases_rescued_total                     expired leases the maintenance pass took back
 //	results_discarded_total                  results dropped because their lease was lost
@@ -75,6 +78,9 @@ type Metrics struct {
 	ready, oldest                         *prometheus.GaugeVec
 
 	poolConns, poolWaits, poolWaitSecs *prometheus.Desc
+
+	stepsMu sync.Mutex
+	steps   map[wfLabel]map[string]struct{} // the durable step names labelled, by workflow
 
 	mu      sync.Mutex
 	sources map[*Engine]struct{}    // running engines, whose pools are exported
@@ -115,6 +121,7 @@ func NewMetrics() *Metrics {
 		poolWaits:    prometheus.NewDesc("tasker_pool_waits_total", "Times a running engine waited for a database connection, by pool.", []string{"worker", "pool"}, nil),
 		poolWaitSecs: prometheus.NewDesc("tasker_pool_wait_seconds_total", "Time a running engine spent waiting for database connections, by pool.", []string{"worker", "pool"}, nil),
 		dropped:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tasker", Name: "events_dropped_total", Help: "Lifecycle events a slow subscriber missed."}),
+		steps:        map[wfLabel]map[string]struct{}{},
 		sources:      map[*Engine]struct{}{},
 		lags:         map[*Engine]measuredLag{},
 	}
@@ -289,8 +296,38 @@ func (m *Metrics) retried(ns, name string) {
 // durableAttempt observes an attempt of a code-first durable step.
 func (m *Metrics) durableAttempt(ns, name, step, outcome string, d time.Duration) {
 	if m != nil {
-		m.attempts.get(attemptLabels{ns, name, step, outcome}).Observe(d.Seconds())
+		m.attempts.get(attemptLabels{ns, name, m.durableStep(wfLabel{ns, name}, step), outcome}).Observe(d.Seconds())
 	}
+}
+
+// maxDurableSteps bounds the durable step names a code-first workflow's
+// step label takes; later names are otherSteps.
+const (
+	maxDurableSteps = 100
+	otherSteps      = "(other)"
+)
+
+// durableStep is a durable step's step label: its name, among the first
+// maxDurableSteps names of its workflow seen here, else otherSteps. A
+// name may be made from data (a step per item or per order), where a
+// template's steps are its own few: each name would be series of its own,
+// without bound, in the registry and in m.attempts.
+func (m *Metrics) durableStep(w wfLabel, step string) string {
+	m.stepsMu.Lock()
+	defer m.stepsMu.Unlock()
+	seen := m.steps[w]
+	if _, ok := seen[step]; ok {
+		return step
+	}
+	if len(seen) >= maxDurableSteps {
+		return otherSteps
+	}
+	if seen == nil {
+		seen = map[string]struct{}{}
+		m.steps[w] = seen
+	}
+	seen[step] = struct{}{}
+	return step
 }
 
 // outcomeLabel names how an attempt ended (see Metrics).
