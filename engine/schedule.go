@@ -28,7 +28,9 @@ const (
 	// OverlapSkip drops the tick (the default).
 	OverlapSkip OverlapPolicy = schedule.Skip
 	// OverlapBufferOne holds the tick until the run ends, then starts it;
-	// one tick waits at most, later ones are dropped.
+	// one tick waits at most, later ones are dropped, and so is the one
+	// waiting once it is older than ScheduleOptions.CatchUpWindow (a run
+	// that outlasts the window: widen it to keep the tick).
 	OverlapBufferOne OverlapPolicy = schedule.BufferOne
 	// OverlapAllowAll starts a run on every tick.
 	OverlapAllowAll OverlapPolicy = schedule.AllowAll
@@ -50,8 +52,10 @@ type ScheduleOptions struct {
 	Overlap OverlapPolicy
 	// CatchUpWindow: ticks missed while no process ran (or the schedule's
 	// leader was changing) fire late if they are at most this old, and
-	// are dropped otherwise. Default DefaultCatchUpWindow; at least 1 s
-	// (a leader's pass comes a little after the tick).
+	// are dropped otherwise; so is a tick OverlapBufferOne holds while
+	// the previous run goes on, processes running or not. Default
+	// DefaultCatchUpWindow; at least 1 s (a leader's pass comes a little
+	// after the tick).
 	CatchUpWindow time.Duration
 	// Jitter delays each run by up to this much, by an amount fixed for
 	// each tick (so thousands of schedules on the same minute spread out):

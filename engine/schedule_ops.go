@@ -46,8 +46,9 @@ func (e *Engine) PauseSchedule(ctx context.Context, id string) error {
 }
 
 // ResumeSchedule resumes a paused schedule from its next tick after now:
-// ticks that came while it was paused do not fire. Resuming a schedule
-// that is not paused changes nothing.
+// ticks that came while it was paused do not fire, nor does a tick
+// OverlapBufferOne held when it was paused. Resuming a schedule that is
+// not paused changes nothing.
 //
 // A schedule whose stored spec no longer parses here (its zone missing
 // from this machine's time zone database) or fires no more stays paused,
