@@ -188,6 +188,40 @@ func TestScheduleCatchUp(t *testing.T) {
 	}
 }
 
+// A downtime whose backlog is longer than one firing pass takes (100
+// ticks) still starts one run under OverlapSkip and OverlapCancelPrevious,
+// however quickly that run ends: the pass that started it left the rest
+// of the backlog to the next, which found the run finished and started
+// another (Skip), or cancelled it for a later tick (CancelPrevious).
+func TestScheduleCatchUpPastAPass(t *testing.T) {
+	ctx := context.Background()
+	for _, policy := range []engine.OverlapPolicy{engine.OverlapSkip, engine.OverlapCancelPrevious} {
+		t.Run(string(policy), func(t *testing.T) {
+			env := scheduleEnv(t)
+			_, err := env.Schedule(ctx, "s", "@every 1s", "t/tick", "x", engine.ScheduleOptions{Overlap: policy})
+			must(t, err)
+			env.Clock.Advance(5 * time.Minute) // down for 300 ticks
+			for range 4 {                      // each run ends before the next pass
+				fire(t, env)
+				_, err := env.RunOnce(ctx)
+				must(t, err)
+			}
+			started := ticksStarted(t, env, "s")
+			page, err := env.Store.ListTasks(ctx, &store.ListTasksParams{Limit: 1000})
+			must(t, err)
+			cancelled := 0
+			for _, task := range page.Tasks {
+				if task.State == store.TaskCancelled {
+					cancelled++
+				}
+			}
+			if len(started) != 1 || cancelled != 0 {
+				t.Fatalf("%d ticks started (%d runs cancelled) after a downtime of 300 ticks; want one run", len(started), cancelled)
+			}
+		})
+	}
+}
+
 // A tick's run waits for its jitter, the same for every firing of the
 // tick.
 func TestScheduleJitter(t *testing.T) {

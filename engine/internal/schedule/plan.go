@@ -17,8 +17,9 @@ const (
 // Policies lists the overlap policies.
 var Policies = []string{Skip, BufferOne, AllowAll, CancelPrevious}
 
-// MaxTicksPerPass bounds the ticks one pass handles for a schedule; the
-// rest are handled by the next pass.
+// MaxTicksPerPass bounds the ticks one pass starts for a schedule under
+// AllowAll; the rest are handled by the next pass. Under the other
+// policies a pass drops the rest of a longer backlog, as they would be.
 const MaxTicksPerPass = 100
 
 // State is what a pass knows about a schedule.
@@ -70,6 +71,19 @@ func Decide(spec Spec, st State, overlap string, oldest, now time.Time) Plan {
 	for !p.Next.IsZero() && !p.Next.After(now) && len(due) < MaxTicksPerPass {
 		due = append(due, p.Next)
 		p.Next = spec.Next(p.Next)
+	}
+	if overlap != AllowAll && !p.Next.IsZero() && !p.Next.After(now) {
+		// More ticks are due than a pass takes. Under this policy the
+		// rest would all be dropped (CancelPrevious: all but the last,
+		// which starts instead of due's last), so they are here: left to
+		// the next pass, it would find the run this one starts ended (a
+		// quick run) and start another, or cancel it for a later tick.
+		last := spec.lastAtOrBefore(p.Next, now)
+		if overlap == CancelPrevious {
+			due[len(due)-1] = last
+		}
+		p.Next = spec.Next(last)
+		p.Dropped++
 	}
 	if overlap == CancelPrevious && len(due) > 0 {
 		// Only the last run would survive: start it alone.

@@ -90,3 +90,42 @@ func TestDecideBoundsAPass(t *testing.T) {
 		}
 	}
 }
+
+// A backlog longer than a pass takes is settled by the pass under every
+// policy but AllowAll: left to the next pass, that pass found the run
+// this one started ended (a quick run) and started another under Skip,
+// or cancelled it to start a later tick under CancelPrevious, where the
+// docs promise one run after a downtime (CancelPrevious: the last tick's).
+func TestDecideSettlesALongBacklogInOnePass(t *testing.T) {
+	every, err := Parse("@every 10s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cron, err := Parse("*/10 * * * * *", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	const now = 10 * (MaxTicksPerPass + 50) // 150 ticks due, from 10 s to now
+	for _, spec := range []Spec{every, cron} {
+		for _, c := range []struct {
+			overlap  string
+			running  bool
+			start    time.Time
+			cancel   bool
+			buffered time.Time
+		}{
+			{Skip, false, at(10), false, time.Time{}},
+			{BufferOne, false, at(10), false, at(20)},
+			{CancelPrevious, true, at(now), true, time.Time{}},
+			{CancelPrevious, false, at(now), false, time.Time{}},
+		} {
+			p := Decide(spec, State{Next: at(10), Running: c.running}, c.overlap, t0, at(now+5))
+			if len(p.Start) != 1 || !p.Start[0].Equal(c.start) || p.Cancel != c.cancel || !p.Buffered.Equal(c.buffered) || !p.Next.Equal(at(now+10)) {
+				t.Errorf("%s (running %v): plan %+v; want start %s alone, cancel %v, buffered %v, next %s",
+					c.overlap, c.running, p, c.start, c.cancel, c.buffered, at(now+10))
+			}
+		}
+	}
+}

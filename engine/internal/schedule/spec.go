@@ -251,6 +251,27 @@ func (s Spec) ShortGap(t time.Time, d time.Duration) (a, b time.Time, ok bool) {
 	return time.Time{}, time.Time{}, false
 }
 
+// lastAtOrBefore returns the last tick at now or before, from being one.
+// A cron spec is searched back from now over a stretch that doubles until
+// it holds a tick, then forward through it: not tick by tick from from,
+// which may be a long backlog of ticks away.
+func (s Spec) lastAtOrBefore(from, now time.Time) time.Time {
+	if s.cron == nil {
+		return s.Next(now).Add(-s.every)
+	}
+	last := from
+	for d := time.Second; now.Add(-d).After(from); d *= 2 {
+		if n := s.NextAtOrAfter(now.Add(-d)); !n.IsZero() && !n.After(now) {
+			last = n
+			break
+		}
+	}
+	for n := s.Next(last); !n.IsZero() && !n.After(now); n = s.Next(n) {
+		last = n
+	}
+	return last
+}
+
 // NextAtOrAfter returns the first tick at t or later.
 func (s Spec) NextAtOrAfter(t time.Time) time.Time { return s.Next(t.Add(-time.Nanosecond)) }
 
