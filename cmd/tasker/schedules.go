@@ -26,7 +26,7 @@ from anywhere with the database.`,
 	}
 	cmd.AddCommand(newSchedulesListCmd(),
 		scheduleOp("pause", "stop a schedule's ticks until resume (a run it started goes on)",
-			func(ctx context.Context, e *engine.Engine, out io.Writer, id string) error {
+			func(ctx context.Context, e *engine.Engine, st store.Store, out io.Writer, id string) error {
 				// PauseSchedule changes nothing on a paused schedule: say
 				// so rather than "paused".
 				before, err := e.GetSchedule(ctx, id)
@@ -44,7 +44,7 @@ from anywhere with the database.`,
 				return err
 			}),
 		scheduleOp("resume", "resume a paused schedule from its next tick (ticks of the paused time do not fire)",
-			func(ctx context.Context, e *engine.Engine, out io.Writer, id string) error {
+			func(ctx context.Context, e *engine.Engine, st store.Store, out io.Writer, id string) error {
 				// ResumeSchedule changes nothing on an active schedule: say
 				// so rather than "resumed".
 				before, err := e.GetSchedule(ctx, id)
@@ -66,15 +66,31 @@ from anywhere with the database.`,
 				return err
 			}),
 		scheduleOp("trigger", "ask for a run now, paused or not (the leader starts it; the overlap policy does not apply)",
-			func(ctx context.Context, e *engine.Engine, out io.Writer, id string) error {
+			func(ctx context.Context, e *engine.Engine, st store.Store, out io.Writer, id string) error {
+				// A request the leader has not started yet is not doubled
+				// (TriggerSchedule): say so rather than "triggered".
+				before, err := st.GetSchedule(ctx, id)
+				if err != nil {
+					return err
+				}
 				if _, err := e.TriggerSchedule(ctx, id); err != nil {
 					return err
 				}
-				_, err := fmt.Fprintf(out, "schedule %s triggered: the schedules' leader starts the run on its next pass (see `tasker schedules list`)\n", id)
+				after, err := st.GetSchedule(ctx, id)
+				if err != nil {
+					return err
+				}
+				// (The leader may have started the one before meanwhile:
+				// then this is a new request.)
+				if before.TriggerAt != nil && after.TriggerAt != nil && after.TriggerAt.Equal(*before.TriggerAt) {
+					_, err = fmt.Fprintf(out, "schedule %s: the run asked for at %s still waits for the schedules' leader; nothing changed\n", id, fmtTime(*before.TriggerAt))
+					return err
+				}
+				_, err = fmt.Fprintf(out, "schedule %s triggered: the schedules' leader starts the run on its next pass (see `tasker schedules list`)\n", id)
 				return err
 			}),
 		scheduleOp("delete", "delete a schedule (the runs it started are left alone)",
-			func(ctx context.Context, e *engine.Engine, out io.Writer, id string) error {
+			func(ctx context.Context, e *engine.Engine, st store.Store, out io.Writer, id string) error {
 				if err := e.DeleteSchedule(ctx, id); err != nil {
 					return err
 				}
@@ -85,7 +101,7 @@ from anywhere with the database.`,
 }
 
 // scheduleOp is a command on one schedule by id.
-func scheduleOp(name, short string, op func(ctx context.Context, e *engine.Engine, out io.Writer, id string) error) *cobra.Command {
+func scheduleOp(name, short string, op func(ctx context.Context, e *engine.Engine, st store.Store, out io.Writer, id string) error) *cobra.Command {
 	var db string
 	cmd := &cobra.Command{
 		Use:   name + " ID",
@@ -111,7 +127,7 @@ func scheduleOp(name, short string, op func(ctx context.Context, e *engine.Engin
 			if err != nil {
 				return err
 			}
-			if err := op(ctx, e, cmd.OutOrStdout(), args[0]); err != nil {
+			if err := op(ctx, e, st, cmd.OutOrStdout(), args[0]); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return fmt.Errorf("no schedule %q (`tasker schedules list` lists them)", args[0])
 				}

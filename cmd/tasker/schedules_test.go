@@ -43,6 +43,12 @@ func TestSchedulesCommands(t *testing.T) {
 	if out := mustExecute(t, "schedules", "trigger", "nightly", "--db", db); !strings.Contains(out, "leader starts the run") {
 		t.Fatalf("trigger:\n%s", out)
 	}
+	// Asked again before the leader started it: the one request stands
+	// (TriggerSchedule does not double it), and it says so.
+	if out := mustExecute(t, "schedules", "trigger", "nightly", "--db", db); !strings.HasPrefix(out, "schedule nightly: the run asked for at ") ||
+		!strings.HasSuffix(out, " still waits for the schedules' leader; nothing changed\n") {
+		t.Fatalf("trigger again:\n%s", out)
+	}
 	if out := mustExecute(t, "schedules", "list", "--db", db); !strings.Contains(out, "paused, triggered") {
 		t.Fatalf("list after pause and trigger:\n%s", out)
 	}
