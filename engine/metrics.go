@@ -47,6 +47,7 @@ import (
 //	claim_transactions_total, finish_transactions_total
 //	queue_ready_steps{queue}                 steps ready and not claimed
 //	queue_oldest_ready_seconds{queue}        how long the oldest of them has been due
+//	                                         (both 0 once a queue seen busy drains)
 //	pool_connections{worker,pool,state}      the engine's database pools: in_use, idle
 //	                                         (engines of one worker ID: the sum of
 //	                                         their pools, each counted once); pool
@@ -391,8 +392,9 @@ func (m *Metrics) finishTransaction() {
 	}
 }
 
-// queueLags sets the queues' figures e measured as the maintenance leader,
-// or drops them (nil: e does not lead). The gauges hold what the engines
+// queueLags sets the queues' figures e measured as the maintenance leader
+// (a queue it measured before and finds drained at 0), or drops them (nil:
+// e does not lead). The gauges hold what the engines
 // sharing m measured, each store's once: one engine's pass leaves the
 // others' figures be, the ready steps of different stores adding up, the
 // oldest the largest. Engines of one store that all lead (on SQLite every
@@ -407,6 +409,14 @@ func (m *Metrics) queueLags(e *Engine, lags map[string]queueLag) {
 	if lags == nil {
 		delete(m.lags, e)
 	} else {
+		// A queue this engine measured before and finds drained reads 0
+		// (the store reports only queues with steps ready): its series
+		// vanished, a gap where the queue was empty.
+		for q := range m.lags[e].byQueue {
+			if _, ok := lags[q]; !ok {
+				lags[q] = queueLag{}
+			}
+		}
 		m.measure++
 		m.lags[e] = measuredLag{db: e.st.DB(), n: m.measure, byQueue: lags}
 	}

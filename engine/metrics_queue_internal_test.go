@@ -77,3 +77,58 @@ func TestQueueGaugesOfSharedMetrics(t *testing.T) {
 		t.Fatalf("%d queue_ready_steps series and %d engines' figures kept after the leader stopped, want none", n, len(m.lags))
 	}
 }
+
+// TestQueueGaugesOfADrainedQueueReadZero: a queue whose ready steps were
+// all taken reads 0 while the engine that measured it leads; its series
+// vanished (the store reports only queues with something ready), so a
+// graph of the queue showed a gap, and averages over time counted only
+// the moments it was busy.
+func TestQueueGaugesOfADrainedQueueReadZero(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "q.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	m := NewMetrics()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	e, err := New(Config{Store: st, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(&Template{Namespace: "m", Name: "mail", Queue: "mail", Steps: []StepTemplate{{Name: "send", Handler: "mail"}}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.Start(ctx, "m/mail", map[string]int{"i": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(name string) (float64, bool) {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			for _, s := range f.GetMetric() {
+				if f.GetName() == name && len(s.GetLabel()) == 1 && s.GetLabel()[0].GetValue() == "mail" {
+					return s.GetGauge().GetValue(), true
+				}
+			}
+		}
+		return 0, false
+	}
+	e.maintained(ctx, true)
+	if v, ok := gauge("tasker_queue_ready_steps"); v != 1 || !ok {
+		t.Fatalf("queue_ready_steps{queue=mail} = %v (exported %v), want 1", v, ok)
+	}
+	if err := e.Cancel(ctx, h.TaskID, "drained"); err != nil {
+		t.Fatal(err)
+	}
+	e.maintained(ctx, true)
+	for _, name := range []string{"tasker_queue_ready_steps", "tasker_queue_oldest_ready_seconds"} {
+		if v, ok := gauge(name); v != 0 || !ok {
+			t.Errorf("%s{queue=mail} of the drained queue = %v (exported %v), want 0", name, v, ok)
+		}
+	}
+}
