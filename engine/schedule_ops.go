@@ -84,17 +84,19 @@ func (e *Engine) ResumeSchedule(ctx context.Context, id string) error {
 // starts the run itself and returns its task; otherwise (a CLI, an admin
 // process) the request is stored and the schedules' leader starts it on
 // its next pass, and the task is 0 — GetSchedule's LastTaskID tells it
-// then. A request the leader has not started yet is not doubled.
+// then. A request the leader has not started yet is not doubled. A run
+// this engine cannot start is an error, and leaves no request behind.
 func (e *Engine) TriggerSchedule(ctx context.Context, id string) (int64, error) {
 	var at time.Time
 	var sc *store.Schedule
+	asked := false // the request is this call's (not one still waiting)
 	err := e.changeSchedule(ctx, id, "triggering", func(s *store.Schedule) bool {
 		sc = s
 		if s.TriggerAt != nil {
-			at = *s.TriggerAt
+			at, asked = *s.TriggerAt, false
 			return false
 		}
-		at = e.clk.Now()
+		at, asked = e.clk.Now(), true
 		s.TriggerAt = &at
 		return true
 	})
@@ -106,7 +108,19 @@ func (e *Engine) TriggerSchedule(ctx context.Context, id string) (int64, error) 
 	}
 	taskID, err := e.startScheduled(ctx, sc, schedule.TriggerKey(id, at), time.Time{})
 	if err != nil {
-		return 0, fmt.Errorf("triggering schedule %q: %w", id, err)
+		err = fmt.Errorf("triggering schedule %q: %w", id, err)
+		if asked {
+			// Refused, it asks for nothing: the leader, another process,
+			// would start the run the caller is told failed.
+			err = errors.Join(err, e.changeSchedule(context.WithoutCancel(ctx), id, "withdrawing the trigger of", func(s *store.Schedule) bool {
+				if s.TriggerAt == nil || !s.TriggerAt.Equal(at) {
+					return false // the leader took it meanwhile
+				}
+				s.TriggerAt = nil
+				return true
+			}))
+		}
+		return 0, err
 	}
 	return taskID, nil
 }

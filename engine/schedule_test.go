@@ -773,3 +773,41 @@ func TestScheduleSpecStoredCanonical(t *testing.T) {
 		t.Errorf("a row stored as written, declared again: next tick %s, want %s (unchanged)", info.NextFireAt, want)
 	}
 }
+
+// TriggerSchedule that cannot start the run it asks for (the input is
+// over this process's payload limit) returns the error and leaves no
+// request behind: it stored one first, which the leader — another
+// process, whose limit takes the input — would start after the caller was
+// told the trigger failed.
+func TestTriggerThatFailsLeavesNoRequest(t *testing.T) {
+	env := scheduleEnv(t)
+	ctx := context.Background()
+	_, err := env.Schedule(ctx, "s", "@every 1h", "t/tick", strings.Repeat("x", 2000), engine.ScheduleOptions{})
+	must(t, err)
+	changed, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "new", MaxPayloadBytes: 1000})
+	must(t, err)
+	must(t, engine.RegisterWorkflow(changed, "t/tick", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }))
+	if _, err := changed.TriggerSchedule(ctx, "s"); err == nil {
+		t.Fatal("TriggerSchedule started a run of an input over the payload limit")
+	}
+	sc, err := env.Store.GetSchedule(ctx, "s")
+	must(t, err)
+	if sc.TriggerAt != nil {
+		t.Fatalf("the failed trigger left a request for the leader (trigger_at %s)", sc.TriggerAt)
+	}
+	fire(t, env) // the leader, on the code that takes the input
+	if n := len(ticksStarted(t, env, "s")); n != 0 {
+		t.Fatalf("the leader started %d runs after the trigger failed", n)
+	}
+	// A request another caller made stands when this one fails.
+	bare, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "cli"})
+	must(t, err)
+	_, err = bare.TriggerSchedule(ctx, "s")
+	must(t, err)
+	if _, err := changed.TriggerSchedule(ctx, "s"); err == nil {
+		t.Fatal("TriggerSchedule started a run of an input over the payload limit")
+	}
+	if sc, err := env.Store.GetSchedule(ctx, "s"); err != nil || sc.TriggerAt == nil {
+		t.Fatalf("the other caller's request was dropped: %+v %v", sc, err)
+	}
+}
