@@ -118,12 +118,19 @@ func (r *Runner) Pass(ctx context.Context) (time.Time, error) {
 		if sc.Paused && sc.TriggerAt == nil {
 			continue
 		}
+		recorded := sc.LastError
 		next, err := r.one(ctx, sc, now)
 		if err != nil {
 			if ctx.Err() != nil {
 				return time.Time{}, ctx.Err()
 			}
-			r.log.Warn("schedule: firing failed", zap.String("schedule", sc.ID), zap.Error(err))
+			// A failure the schedule's LastError already told (Schedules
+			// shows it) is not warned of again at every pass.
+			level := zap.WarnLevel
+			if recorded != "" && recorded == lastError(err) {
+				level = zap.DebugLevel
+			}
+			r.log.Log(level, "schedule: firing failed", zap.String("schedule", sc.ID), zap.Error(err))
 			// Its tick is still due: counted, Run would try it again at
 			// once, and again, for as long as the cause lasts (a workflow
 			// the leader does not register). The next Interval retries it.

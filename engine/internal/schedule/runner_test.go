@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tasker-go/tasker/internal/clock"
 	"github.com/tasker-go/tasker/store"
@@ -94,5 +95,51 @@ func TestRunWaitsAfterAFailedFiring(t *testing.T) {
 			t.Fatal("the failed firing was not tried again after the interval")
 		}
 		runtime.Gosched()
+	}
+}
+
+// A firing that keeps failing the same way is warned of once: its error
+// is recorded as the schedule's LastError (Schedules and `tasker
+// schedules list` show it), and the default logger writes only what the
+// engine cannot report another way. The leader warned at every pass,
+// every ScheduleInterval (a second by default), for as long as it lasted.
+// Another error is warned of again.
+func TestFiringFailureWarnedOfOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	if err := st.CreateSchedule(ctx, &store.Schedule{ID: "s", Workflow: "w/x", Spec: "@every 1m", Overlap: Skip, Input: store.JSON(`{}`),
+		CatchUpWindow: time.Hour, NextFireAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	cause := "unknown workflow"
+	core, logs := observer.New(zap.DebugLevel)
+	r := NewRunner(Config{Owner: "o", Interval: 10 * time.Second}, st, clk, zap.New(core), Hooks{
+		Start: func(context.Context, *store.Schedule, string, time.Time) (int64, error) { return 0, errors.New(cause) },
+	})
+	warned := func() int { return logs.FilterLevelExact(zap.WarnLevel).FilterMessage("schedule: firing failed").Len() }
+	for range 5 {
+		if _, err := r.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(10 * time.Second)
+	}
+	if n := warned(); n != 1 {
+		t.Fatalf("the same failure warned of %d times in 5 passes, want once", n)
+	}
+	if n := logs.FilterLevelExact(zap.DebugLevel).FilterMessage("schedule: firing failed").Len(); n != 4 {
+		t.Fatalf("the same failure logged at debug %d times after the warning, want 4", n)
+	}
+	cause = "the database is gone"
+	if _, err := r.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := warned(); n != 2 {
+		t.Fatalf("another failure: %d warnings in all, want 2", n)
 	}
 }
