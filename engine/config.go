@@ -220,9 +220,10 @@ type ExecutionConfig struct {
 	// lag for the metrics. Engine.Rescue runs its first three now.
 	RescueInterval time.Duration
 	// ScheduleInterval is how often the process that fires schedules
-	// looks at them when no tick is due sooner, and how often the others
-	// ask to take over from it (default 1 s; the leadership lasts three
-	// intervals, so a dead leader's ticks fire late by at most that).
+	// looks at them when no tick is due sooner (a firing that failed is
+	// tried again after one), and how often the others ask to take over
+	// from it (default 1 s; the leadership lasts three intervals, so a
+	// dead leader's ticks fire late by at most that).
 	ScheduleInterval time.Duration
 	// Retention deletes tasks that finished (complete, cancelled,
 	// resolved by hand) longer ago than this, with their steps,
