@@ -37,7 +37,8 @@ type Plan struct {
 	Next     time.Time
 	Buffered time.Time
 	// Dropped counts ticks dropped: outside the catch-up window, or
-	// skipped under the overlap policy.
+	// skipped under the overlap policy (a stretch jumped over, outside
+	// the window or past what a pass takes, counts one).
 	Dropped int
 }
 
