@@ -95,7 +95,8 @@ type ScheduleInfo struct {
 	Jitter        time.Duration
 	Paused        bool
 	// NextFireAt is the next tick not yet handled: when it is in the
-	// past, the schedule is catching up (or no process runs).
+	// past, the schedule is catching up (or no process runs). Zero while
+	// the schedule is paused: ResumeSchedule counts the next from then.
 	NextFireAt time.Time
 	// BufferedAt is a tick waiting for the previous run (OverlapBufferOne).
 	BufferedAt time.Time
@@ -344,7 +345,10 @@ func sameDefinition(a, b *store.Schedule) bool {
 func scheduleInfo(sc *store.Schedule) *ScheduleInfo {
 	in := &ScheduleInfo{ID: sc.ID, Workflow: sc.Workflow, Spec: sc.Spec, Location: sc.Timezone, Input: json.RawMessage(sc.Input),
 		Overlap: OverlapPolicy(sc.Overlap), CatchUpWindow: sc.CatchUpWindow, Jitter: sc.Jitter, Paused: sc.Paused,
-		NextFireAt: sc.NextFireAt, LastError: sc.LastError}
+		LastError: sc.LastError}
+	if !sc.Paused { // a paused schedule's stored tick is not its next
+		in.NextFireAt = sc.NextFireAt
+	}
 	if sc.BufferedAt != nil {
 		in.BufferedAt = *sc.BufferedAt
 	}

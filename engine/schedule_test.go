@@ -276,6 +276,11 @@ func TestScheduleOperations(t *testing.T) {
 	if !info.Paused {
 		t.Fatal("declaring a paused schedule again resumed it")
 	}
+	// A paused schedule has no next tick: the one stored, now past, read
+	// as a schedule catching up (or no process running).
+	if got, err := env.GetSchedule(ctx, "b"); err != nil || !got.NextFireAt.IsZero() || !info.NextFireAt.IsZero() {
+		t.Fatalf("paused schedule: next tick %v (Schedule answered %v), %v; want none", got.NextFireAt, info.NextFireAt, err)
+	}
 	// Resumed: from the next tick on, nothing for the paused time.
 	must(t, env.ResumeSchedule(ctx, "b"))
 	fire(t, env)
