@@ -353,6 +353,8 @@ func TestScheduleOperations(t *testing.T) {
 		// time.Local).
 		{"c", "CRON_TZ=Local 0 3 * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, `spec "CRON_TZ=Local 0 3 * * *" names the zone Local, which differs from machine to machine`},
 		{"c", "TZ=Local 0 3 * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "names the zone Local"},
+		// A prefix naming no zone was taken as UTC.
+		{"c", "CRON_TZ= 0 3 * * *", "t/tick", "x", engine.ScheduleOptions{}, engine.ErrInvalidSchedule, "its CRON_TZ= prefix names no time zone"},
 		// Jitter longer than the interval would start a tick's run after the
 		// next tick's.
 		{"c", "@every 1m", "t/tick", "x", engine.ScheduleOptions{Jitter: time.Minute + time.Millisecond}, engine.ErrInvalidSchedule,

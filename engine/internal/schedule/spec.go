@@ -93,8 +93,9 @@ var fields = []struct {
 // interval with a sign, "@every +5m", is refused as a configured duration
 // with one is (time.ParseDuration reads it as 5m). Engine.Schedule calls
 // it on a new definition; Parse does not, so that a schedule stored before
-// goes on firing. A spec Parse refuses, and a range given by names
-// (MON-FRI/2), are not its to report.
+// goes on firing. A zone prefix naming no zone ("CRON_TZ= 0 3 * * *",
+// which Parse reads as UTC) is refused too. A spec Parse refuses, and a
+// range given by names (MON-FRI/2), are not its to report.
 func CheckFields(spec string) error {
 	written := strings.TrimSpace(spec)
 	spec = written
@@ -105,7 +106,13 @@ func CheckFields(spec string) error {
 		return nil
 	}
 	if Zoned(spec) {
-		_, spec, _ = strings.Cut(spec, " ")
+		var zone string
+		zone, spec, _ = strings.Cut(spec, " ")
+		if prefix, name, _ := strings.Cut(zone, "="); name == "" {
+			// time.LoadLocation("") is UTC: the spec ran in UTC as if the
+			// prefix were not there.
+			return fmt.Errorf("spec %q: its %s= prefix names no time zone: name one (CRON_TZ=Europe/Paris), or leave the prefix out for UTC", written, prefix)
+		}
 	}
 	list := strings.Fields(spec)
 	if strings.HasPrefix(spec, "@") || len(list) < 5 || len(list) > 6 {

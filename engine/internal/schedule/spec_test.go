@@ -157,6 +157,11 @@ func TestCheckFields(t *testing.T) {
 		// meant, as a configured duration with one does.
 		{"@every +5m", `spec "@every +5m": the interval "+5m" has a sign: write "@every 5m"`},
 		{" @every   +90s ", `spec "@every   +90s": the interval "+90s" has a sign: write "@every 90s"`},
+		// A zone prefix naming no zone: time.LoadLocation("") is UTC, so
+		// it was taken, and the spec ran in UTC as if the prefix were not
+		// there.
+		{"CRON_TZ= 0 3 * * *", `spec "CRON_TZ= 0 3 * * *": its CRON_TZ= prefix names no time zone`},
+		{"TZ= 0 3 * * *", `spec "TZ= 0 3 * * *": its TZ= prefix names no time zone`},
 	} {
 		err := CheckFields(c.spec)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
