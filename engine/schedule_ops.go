@@ -85,7 +85,8 @@ func (e *Engine) ResumeSchedule(ctx context.Context, id string) error {
 // process) the request is stored and the schedules' leader starts it on
 // its next pass, and the task is 0 — GetSchedule's LastTaskID tells it
 // then. A request the leader has not started yet is not doubled. A run
-// this engine cannot start is an error, and leaves no request behind.
+// this engine refuses to start is an error, and leaves no request behind
+// (a start interrupted by ctx leaves it to the leader).
 func (e *Engine) TriggerSchedule(ctx context.Context, id string) (int64, error) {
 	var at time.Time
 	var sc *store.Schedule
@@ -109,9 +110,11 @@ func (e *Engine) TriggerSchedule(ctx context.Context, id string) (int64, error) 
 	taskID, err := e.startScheduled(ctx, sc, schedule.TriggerKey(id, at), time.Time{})
 	if err != nil {
 		err = fmt.Errorf("triggering schedule %q: %w", id, err)
-		if asked {
+		if asked && ctx.Err() == nil {
 			// Refused, it asks for nothing: the leader, another process,
-			// would start the run the caller is told failed.
+			// would start the run the caller is told failed. (Interrupted,
+			// the run may have been created: the leader settles it, its
+			// key finding that run.)
 			err = errors.Join(err, e.changeSchedule(context.WithoutCancel(ctx), id, "withdrawing the trigger of", func(s *store.Schedule) bool {
 				if s.TriggerAt == nil || !s.TriggerAt.Equal(at) {
 					return false // the leader took it meanwhile
