@@ -97,7 +97,10 @@ func (e *Engine) TriggerSchedule(ctx context.Context, id string) (int64, error) 
 			at, asked = *s.TriggerAt, false
 			return false
 		}
-		at, asked = e.clk.Now(), true
+		// The store keeps times to the microsecond: the run's identity,
+		// made of at here and of the stored time by the leader, must be
+		// one, or the leader starts a second run.
+		at, asked = e.clk.Now().Truncate(time.Microsecond), true
 		s.TriggerAt = &at
 		return true
 	})

@@ -9,7 +9,9 @@ import (
 
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/internal/clock"
+	"github.com/tasker-go/tasker/internal/pgtest"
 	"github.com/tasker-go/tasker/store"
+	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/testkit"
 )
 
@@ -816,5 +818,41 @@ func TestTriggerThatFailsLeavesNoRequest(t *testing.T) {
 	}
 	if sc, err := env.Store.GetSchedule(ctx, "s"); err != nil || sc.TriggerAt == nil {
 		t.Fatalf("the other caller's request was dropped: %+v %v", sc, err)
+	}
+}
+
+// A run asked for by TriggerSchedule in a process that starts it is the
+// run the leader finds for the request, on a store that keeps times to
+// the microsecond (PostgreSQL) as on one that keeps nanoseconds: the
+// request's identity was made of the clock's reading, nanoseconds and
+// all, and the leader made it again of the stored time, rounded, so it
+// started a second run.
+func TestTriggeredRunIsOneOnEveryStore(t *testing.T) {
+	ctx := context.Background()
+	pg := func(t *testing.T) store.Store {
+		s, err := postgres.Open(ctx, pgtest.URL(t), &postgres.Options{Schema: pgtest.NewSchema(t)})
+		must(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	for name, open := range map[string]func(*testing.T) store.Store{"sqlite": openSQLite, "postgres": pg} {
+		t.Run(name, func(t *testing.T) {
+			clk := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 123456789, time.UTC))
+			e, err := engine.New(engine.Config{Store: open(t), Clock: clk})
+			must(t, err)
+			must(t, engine.RegisterWorkflow(e, "t/tick", func(wctx *engine.WorkflowContext, in string) (string, error) { return in, nil }))
+			_, err = e.Schedule(ctx, "s", "@every 1h", "t/tick", "x", engine.ScheduleOptions{})
+			must(t, err)
+			id, err := e.TriggerSchedule(ctx, "s")
+			must(t, err)
+			must(t, e.FireSchedules(ctx)) // the leader starts the request
+			info, err := e.GetSchedule(ctx, "s")
+			must(t, err)
+			page, err := e.Store().ListTasks(ctx, &store.ListTasksParams{Limit: 10})
+			must(t, err)
+			if len(page.Tasks) != 1 || info.LastTaskID != id {
+				t.Fatalf("%d runs for one trigger (TriggerSchedule started %d, the leader recorded %d)", len(page.Tasks), id, info.LastTaskID)
+			}
+		})
 	}
 }
