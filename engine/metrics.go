@@ -394,12 +394,12 @@ func (m *Metrics) finishTransaction() {
 
 // queueLags sets the queues' figures e measured as the maintenance leader
 // (a queue it measured before and finds drained at 0), or drops them (nil:
-// e does not lead). The gauges hold what the engines
-// sharing m measured, each store's once: one engine's pass leaves the
-// others' figures be, the ready steps of different stores adding up, the
-// oldest the largest. Engines of one store that all lead (on SQLite every
-// process does, and so every engine of one) measure the same steps: the
-// last measure of each store counts.
+// e does not lead). The gauges hold what the engines sharing m measured,
+// each store's once: one engine's pass leaves the others' figures be, the
+// ready steps of different stores adding up, the oldest the largest.
+// Engines of one store that all lead (on SQLite every process does, and
+// so every engine of one) measure the same steps: the last measure of
+// each store counts.
 func (m *Metrics) queueLags(e *Engine, lags map[string]queueLag) {
 	if m == nil {
 		return
