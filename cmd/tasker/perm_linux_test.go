@@ -4,31 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-)
 
-// asNobody runs fn with the permissions of an ordinary user: as root (who
-// may write any file) it switches the process's user ids to nobody's for
-// fn, keeping root as the saved one to switch back to. Its callers are
-// not parallel, so no other test runs meanwhile.
-func asNobody(t *testing.T, fn func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		fn()
-		return
-	}
-	const nobody = 65534
-	if err := syscall.Setresuid(nobody, nobody, 0); err != nil {
-		t.Skipf("cannot switch to nobody: %v", err)
-	}
-	defer func() {
-		if err := syscall.Setresuid(0, 0, 0); err != nil {
-			panic(err) // the other tests would run as nobody
-		}
-	}()
-	fn()
-}
+	"github.com/tasker-go/tasker/internal/writable/writabletest"
+)
 
 // A command that writes to an SQLite file this user may only read is
 // refused saying so, in words for a CLI user: the store's error told them
@@ -51,7 +30,7 @@ func TestWritersRefuseAFileTheyCannotWrite(t *testing.T) {
 	if err := os.Chmod(db, 0o444); err != nil {
 		t.Fatal(err)
 	}
-	asNobody(t, func() {
+	writabletest.AsNobody(t, func() {
 		for _, args := range [][]string{{"migrate"}, {"tasks", "cancel", "1"}} {
 			_, err := execute(t, t.Context(), append(args, "--db", db)...)
 			if want := "opening sqlite " + db + ": it is not writable (access " + db + ": permission denied)"; err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "Options") {

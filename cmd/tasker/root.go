@@ -18,6 +18,7 @@ import (
 
 	"github.com/tasker-go/tasker/internal/cliconfig"
 	"github.com/tasker-go/tasker/internal/pgdsn"
+	"github.com/tasker-go/tasker/internal/writable"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/postgres"
 	"github.com/tasker-go/tasker/store/sqlite"
@@ -393,7 +394,7 @@ func (t *dbTarget) checkWritable() error {
 		if _, err := os.Stat(t.path); err != nil {
 			return nil // the store reports it
 		}
-		if err := notWritable(t.path); err != nil {
+		if err := writable.Check(t.path); err != nil {
 			return fmt.Errorf("opening sqlite %s: it is not writable (%w)", t.path, err)
 		}
 		return nil

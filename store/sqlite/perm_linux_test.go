@@ -7,33 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/tasker-go/tasker/internal/writable/writabletest"
 	"github.com/tasker-go/tasker/store/sqlite"
 )
-
-// asNobody runs fn with the permissions of an ordinary user: as root (who
-// may write any file) it switches the process's user ids to nobody's for
-// fn, keeping root as the saved one to switch back to. Its callers are
-// not parallel, so no other test runs meanwhile.
-func asNobody(t *testing.T, fn func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		fn()
-		return
-	}
-	const nobody = 65534
-	if err := syscall.Setresuid(nobody, nobody, 0); err != nil {
-		t.Skipf("cannot switch to nobody: %v", err)
-	}
-	defer func() {
-		if err := syscall.Setresuid(0, 0, 0); err != nil {
-			panic(err) // the other tests would run as nobody
-		}
-	}()
-	fn()
-}
 
 // permDir is a new directory everyone may use (t.TempDir's is its
 // owner's alone), holding a Tasker database, db.db.
@@ -74,7 +52,7 @@ func TestOpenRefusesAFileItCannotWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := sum(t, db)
-	asNobody(t, func() {
+	writabletest.AsNobody(t, func() {
 		s, err := sqlite.Open(context.Background(), db, nil)
 		if err == nil {
 			s.Close()
@@ -111,7 +89,7 @@ func TestOpenNamesADirectoryItCannotWrite(t *testing.T) {
 	if err := os.Chmod(dir, 0o555); err != nil {
 		t.Fatal(err)
 	}
-	asNobody(t, func() {
+	writabletest.AsNobody(t, func() {
 		for _, c := range []struct {
 			path string
 			ro   bool

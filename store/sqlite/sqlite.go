@@ -75,6 +75,7 @@ import (
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 
+	"github.com/tasker-go/tasker/internal/writable"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/internal/bunstore"
 )
@@ -323,12 +324,12 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		// (Beside an existing one it needs the -wal and -shm files, which
 		// may be there already: readOnlyDir explains its error when not.)
 		if err == nil {
-			if err := notWritable(path); err != nil {
+			if err := writable.Check(path); err != nil {
 				// (No word of Options.ReadOnly: the CLI printed it to
 				// users who cannot set it. Its doc says it reads one.)
 				return nil, fmt.Errorf("opening sqlite %s: it is not writable (%w)", path, err)
 			}
-		} else if err := notWritable(dir); err != nil {
+		} else if err := writable.Check(dir); err != nil {
 			return nil, fmt.Errorf("opening sqlite %s: directory %s is not writable, and SQLite creates the database there (%w)", path, dir, err)
 		}
 		wq := url.Values{}
