@@ -9,8 +9,9 @@ import (
 )
 
 // RunOnce executes every step that is ready now, in this goroutine's
-// control: it claims a batch, runs its handlers concurrently, commits their
-// outcomes, and repeats until nothing is ready. It returns how many
+// control: it claims a batch (at most ExecutionConfig.MaxConcurrency steps,
+// the handlers it may run at once), runs its handlers concurrently, commits
+// their outcomes, and repeats until nothing is ready. It returns how many
 // attempts ran. It leaves no background goroutine behind (the children of
 // the workflows it failed are cancelled when it returns), so tests (see
 // testkit) drive the engine step by step; it returns ErrRunning while Run
@@ -30,7 +31,9 @@ func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 		return 0, nil // serving no handler: nothing here can run
 	}
 	for {
-		claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: e.cfg.Execution.BatchSize, LeaseTTL: e.cfg.Execution.LeaseTTL,
+		// A batch's handlers all run at once: no more than the limit.
+		limit := min(e.cfg.Execution.BatchSize, e.cfg.Execution.MaxConcurrency)
+		claimed, err := e.st.ClaimSteps(ctx, &store.ClaimStepsParams{Owner: e.cfg.WorkerID, Limit: limit, LeaseTTL: e.cfg.Execution.LeaseTTL,
 			Handlers: e.reg.Names(), Queues: e.cfg.Execution.Queues, Grouped: true, ByReadyTime: e.ageTurn(), Now: e.now()})
 		e.stat.claimTx.Add(1)
 		e.met.claimTransaction()
