@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -406,8 +407,18 @@ func (x *explainer) ready(ctx context.Context, s *store.Step, out StepExplanatio
 		if b, err := x.e.st.RateLimitState(ctx, *sys); err == nil {
 			if tokens := b.TokensAt(x.now); tokens < 1 {
 				out.Kind, out.System = ExplainRateLimited, *sys
-				out.Until = x.now.Add(time.Duration((1 - tokens) / b.PerSecond * float64(time.Second))).UTC()
-				out.Reason = fmt.Sprintf("ready, but the rate limit of system %s (%g/s, burst %d) has no token until %s", *sys, b.PerSecond, b.Burst, fmtWhen(out.Until))
+				// A rate of a token in centuries waits past what a
+				// Duration holds: the conversion would wrap to the past.
+				wait := time.Duration(math.MaxInt64)
+				if secs := (1 - tokens) / b.PerSecond; secs < float64(math.MaxInt64)/float64(time.Second) {
+					wait = time.Duration(secs * float64(time.Second))
+				}
+				out.Until = x.now.Add(wait).UTC()
+				when := fmtWhen(out.Until)
+				if wait == math.MaxInt64 {
+					when = "after " + when
+				}
+				out.Reason = fmt.Sprintf("ready, but the rate limit of system %s (%g/s, burst %d) has no token until %s", *sys, b.PerSecond, b.Burst, when)
 				return out
 			}
 		}

@@ -399,3 +399,27 @@ func TestExplainRateLimited(t *testing.T) {
 		t.Fatalf("after the token is due, ran %d (%v)", n, err)
 	}
 }
+
+// A rate so low its next token is further off than a time.Duration holds
+// (one a trillion seconds): Explain's time is still after now, not wrapped
+// to the past.
+func TestExplainRateLimitedFarOff(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, nil)
+	must(t, env.HandleFunc("psp", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, env.Register(&engine.Template{Namespace: "t", Name: "call", RateLimits: map[string]engine.RateLimit{"psp": {PerSecond: 1e-12, Burst: 1}},
+		Steps: []engine.StepTemplate{{Name: "call", Handler: "psp", DependentSystem: "psp"}}}))
+	registerWorker(t, env, "w1", "psp")
+	_, err := env.Start(ctx, "t/call", map[string]int{"n": 1})
+	must(t, err)
+	second, err := env.Start(ctx, "t/call", map[string]int{"n": 2})
+	must(t, err)
+	if n, err := env.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("ran %d (%v): want the one token's step", n, err)
+	}
+	s := explainStep(t, env.Engine, second.TaskID, "call")
+	wantKind(t, s, engine.ExplainRateLimited, "psp", "1e-12/s, burst 1")
+	if floor := env.Clock.Now().AddDate(290, 0, 0); !s.Until.After(floor) {
+		t.Fatalf("next token at %s: want at least 290 years from now (%s)", s.Until, floor)
+	}
+}
