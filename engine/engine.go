@@ -525,7 +525,10 @@ func WithPriority(p int) StartOption {
 // of the tasks in g run at once across every process (the others wait in
 // claim order, costing no attempt). It overrides the template's
 // Concurrency; code-first workflows are limited this way. An empty g and a
-// max below 1 are refused.
+// max below 1 are refused. The limit is kept by each task's steps: one
+// waits while its own task's max or more of the group's steps run, so
+// starts giving g different limits keep none of them (with 1 and 3, three
+// run while a task of limit 1 waits): give a group one limit.
 func WithConcurrency(g string, max int) StartOption {
 	return func(o *startOptions) {
 		if o.concSet && (o.group != g || o.groupMax != max) {

@@ -82,7 +82,9 @@ type Template struct {
 // the workflow run at once across every process, or, with Key, at most Max
 // per value of the input's top-level field Key (e.g. one per customer_id).
 // Steps over the limit wait in claim order and cost no attempt; a crashed
-// holder's slot frees when its lease expires. A Key with a NUL byte,
+// holder's slot frees when its lease expires. A task keeps the Max it
+// started with: while tasks of a version with another Max run, each waits
+// for its own (see WithConcurrency). A Key with a NUL byte,
 // invalid UTF-8 or spaces around it is refused: no input could start.
 type Concurrency struct {
 	Max int
