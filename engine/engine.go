@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -558,6 +560,7 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 	if !ok {
 		return "", 0, fmt.Errorf("%w: the input has no field %q, the workflow's concurrency key", ErrInvalidInput, c.Key)
 	}
+	v = wholeNumber(v)
 	if strings.Contains(workflow, ":") || strings.Contains(c.Key, ":") {
 		// The name and the key are joined by ':', so "t/a:b" with Key "k"
 		// and "t/a" with Key "b:k" would be one group, each workflow's
@@ -577,6 +580,28 @@ func (o *startOptions) concurrency(workflow string, c *Concurrency, input store.
 	// Names or a key too long for even that: bounded as an identity is
 	// (groups that fit are unchanged, so running tasks keep theirs).
 	return boundIdentity(group), c.Max, nil
+}
+
+// wholeNumber writes a JSON number that is a whole one written with a
+// fraction or an exponent (7.0, 7e0: how another language may write an
+// integer id) as its digits, 7, so that a concurrency key's value is one
+// group however it is written; any other value is returned as it is (an
+// integer's group, written as digits, is unchanged). Whole numbers past
+// 1e100 are left alone: their digits would be long, and no id is one.
+func wholeNumber(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 || !(v[0] == '-' || v[0] >= '0' && v[0] <= '9') || !bytes.ContainsAny(v, ".eE") {
+		return v
+	}
+	// Precision for every digit written (a digit is under 4 bits), so
+	// two different integers never round to one.
+	f, _, err := big.ParseFloat(string(v), 10, uint(4*len(v)+64), big.ToNearestEven)
+	if err != nil || !f.IsInt() || f.MantExp(nil) > 333 { // 2^333 > 1e100
+		return v
+	}
+	if mant, _, _ := bytes.Cut(bytes.ToLower(v), []byte("e")); f.Sign() == 0 && len(bytes.Trim(mant, "-0.")) > 0 {
+		return v // (1e-999999999 is under the float's range, not 0)
+	}
+	return json.RawMessage(f.Text('f', 0))
 }
 
 // WithQueue puts the task on queue q (default: the template's, else

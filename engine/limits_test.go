@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -290,5 +291,55 @@ func TestConcurrencyGroupsOfNamesWithAColonDoNotMeet(t *testing.T) {
 	}
 	if a2, c := group("t/a:b", map[string]int{"k": 1, "i": 2}), group("t/a:b", map[string]int{"k": 2}); a2 != a || c == a {
 		t.Fatalf("t/a:b's groups by key value: %q, %q (same value), %q (another)", a, a2, c)
+	}
+}
+
+// A per-key limit holds per value of the key: 7, 7.0 and 7e0 are one
+// number (a producer in another language writes its float ids so), and
+// were three groups, each running its own step of customer 7 at a limit
+// of 1. Other values keep their own groups.
+func TestConcurrencyKeyOfOneNumberWrittenTwoWays(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"), nil)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := newEngine(t, engine.Config{Store: st})
+	must(t, e.HandleFunc("h", func(*engine.StepContext) (any, error) { return nil, nil }))
+	must(t, e.Register(&engine.Template{Namespace: "t", Name: "k", Concurrency: &engine.Concurrency{Max: 1, Key: "customer"}, Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}))
+	group := func(input string) string {
+		t.Helper()
+		h, err := e.Start(ctx, "t/k", json.RawMessage(input))
+		must(t, err)
+		d, err := st.GetTask(ctx, h.TaskID)
+		must(t, err)
+		if g := d.Steps[0].ConcGroup; g != nil && d.Steps[0].ConcMax == 1 {
+			return *g
+		}
+		t.Fatalf("task %d's step has no group of 1", h.TaskID)
+		return ""
+	}
+	seven := group(`{"customer": 7}`)
+	if seven != `key:t/k:customer=7` {
+		t.Fatalf("group %q: a running task's group of an integer key changed", seven)
+	}
+	for _, in := range []string{`{"customer": 7.0, "i": 1}`, `{"customer": 7e0, "i": 2}`, `{"customer": 700E-2, "i": 3}`} {
+		if g := group(in); g != seven {
+			t.Fatalf("%s: group %q, want customer 7's %q", in, g, seven)
+		}
+	}
+	for _, in := range []string{`{"customer": 7.5}`, `{"customer": "7"}`, `{"customer": 70}`, `{"customer": 12345678901234567891}`, `{"customer": 12345678901234567892}`} {
+		if g := group(in); g == seven {
+			t.Fatalf("%s: in customer 7's group", in)
+		}
+	}
+	// Past a float's range either way: neither is taken for another number.
+	if a, b := group(`{"customer": 0}`), group(`{"customer": 1e-999999999}`); a == b {
+		t.Fatalf("1e-999999999 in 0's group %q", a)
+	}
+	if a, b := group(`{"customer": 1e999999999}`), group(`{"customer": 1e999999998}`); a == b {
+		t.Fatalf("1e999999999 and 1e999999998 share the group %q", a)
+	}
+	if a, b := group(`{"customer": 12345678901234567891, "i": 1}`), group(`{"customer": 12345678901234567892, "i": 1}`); a == b {
+		t.Fatalf("two large ids share the group %q", a)
 	}
 }

@@ -80,7 +80,8 @@ type Template struct {
 
 // Concurrency is a fleet-wide limit on running steps: at most Max steps of
 // the workflow run at once across every process, or, with Key, at most Max
-// per value of the input's top-level field Key (e.g. one per customer_id).
+// per value of the input's top-level field Key (e.g. one per customer_id;
+// a whole number is one value however it is written: 7, 7.0, 7e0).
 // Steps over the limit wait in claim order and cost no attempt; a crashed
 // holder's slot frees when its lease expires. A task keeps the Max it
 // started with: while tasks of a version with another Max run, each waits
