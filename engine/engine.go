@@ -605,7 +605,8 @@ func wholeNumber(v json.RawMessage) json.RawMessage {
 }
 
 // WithQueue puts the task on queue q (default: the template's, else
-// "default"; a child workflow inherits its parent's). Only workers whose
+// "default"; a child workflow inherits its parent's, unless it is a
+// template with a Queue). Only workers whose
 // ExecutionConfig.Queues include q claim its steps. An empty q is refused.
 func WithQueue(q string) StartOption {
 	return func(o *startOptions) {

@@ -36,7 +36,8 @@ type childResult struct {
 // derives from the parent and the call's place in it, so a replay never
 // starts a second child.
 //
-// The child runs on the parent's queue. The result decodes the child's
+// The child runs on the parent's queue, unless it is a DAG template with a
+// Queue of its own: it runs there. The result decodes the child's
 // return value (code-first) or its step results by step name (DAG). A
 // child that fails or is cancelled returns a *TaskError, which the parent
 // may handle or return. An input or a result type O other than those a
@@ -137,12 +138,15 @@ func (w *WorkflowContext) awaitChild(seq int, rec *store.Step, workflow string, 
 	e := w.e
 	ctx := context.WithoutCancel(w.Context)
 	opts := []StartOption{WithIdempotencyKey(fmt.Sprintf("child-of-%d-at-%d", w.TaskID, seq)), withParent(w.TaskID)}
-	if w.queue != "" { // (WithQueue("") is refused)
+	_, code := e.workflowDef(workflow)
+	// A template that names its queue runs there (its handlers' workers
+	// serve it, maybe that queue alone); any other child, on the parent's.
+	if t, err := e.template(workflow); w.queue != "" && (code || err != nil || t.Queue == "") { // (WithQueue("") is refused)
 		opts = append(opts, WithQueue(w.queue))
 	}
 	var childID int64
 	var err error
-	if _, code := e.workflowDef(workflow); code {
+	if code {
 		var s started
 		s, err = e.startWorkflow(ctx, workflow, input, opts...)
 		childID = s.id
