@@ -83,7 +83,8 @@ type Template struct {
 // per value of the input's top-level field Key (e.g. one per customer_id;
 // a whole number is one value however it is written: 7, 7.0, 7e0).
 // Steps over the limit wait in claim order and cost no attempt; a crashed
-// holder's slot frees when its lease expires. A task keeps the Max it
+// holder's slot frees once its lease has expired and the maintenance pass
+// rescued its step (ExecutionConfig.RescueInterval). A task keeps the Max it
 // started with: while tasks of a version with another Max run, each waits
 // for its own (see WithConcurrency). A Key with a NUL byte,
 // invalid UTF-8 or spaces around it is refused: no input could start.
