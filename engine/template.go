@@ -14,6 +14,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/tasker-go/tasker/internal/editdist"
 	"github.com/tasker-go/tasker/retry"
 	"github.com/tasker-go/tasker/store"
 )
@@ -87,7 +88,9 @@ type Template struct {
 // rescued its step (ExecutionConfig.RescueInterval). A task keeps the Max it
 // started with: while tasks of a version with another Max run, each waits
 // for its own (see WithConcurrency). A Key with a NUL byte,
-// invalid UTF-8 or spaces around it is refused: no input could start.
+// invalid UTF-8 or spaces around it is refused: no input could start; so
+// is one the InputSchema allows no input to hold (additionalProperties
+// false, the Key not among its properties).
 type Concurrency struct {
 	Max int
 	Key string
@@ -211,6 +214,14 @@ func (t *Template) Validate(known func(string) bool) error {
 		} else if !utf8.ValidString(c.Key) {
 			add("concurrency.key", "concurrency key %s is not valid UTF-8", quoteName(c.Key))
 		} else if msg := spacesAround("concurrency key", c.Key); msg != "" {
+			add("concurrency.key", "%s", msg)
+		} else if props, closed := closedProperties(t.InputSchema); closed && !slices.Contains(props, c.Key) {
+			// Every start would be refused: its input lacks the key, or
+			// has it and fails the schema.
+			msg := fmt.Sprintf("concurrency key %s is no field the input schema allows (additionalProperties is false and its properties do not list it)", quoteName(c.Key))
+			if near := editdist.Closest(c.Key, props); near != "" {
+				msg += fmt.Sprintf(": did you mean %s?", quoteName(near))
+			}
 			add("concurrency.key", "%s", msg)
 		}
 	}
@@ -384,6 +395,20 @@ func (t *Template) newSteps() []store.NewStep {
 		}
 	}
 	return out
+}
+
+// closedProperties returns the top-level properties of an input schema
+// that allows no others (additionalProperties false, no
+// patternProperties), sorted, with closed true; closed is false for any
+// other schema (an input may then hold fields it does not list).
+func closedProperties(schema json.RawMessage) (props []string, closed bool) {
+	var top map[string]json.RawMessage
+	if len(schema) == 0 || json.Unmarshal(schema, &top) != nil || string(top["additionalProperties"]) != "false" || top["patternProperties"] != nil {
+		return nil, false
+	}
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(top["properties"], &m)
+	return slices.Sorted(maps.Keys(m)), true
 }
 
 // schemaURL names the template's input schema in errors: the workflow, not

@@ -293,3 +293,31 @@ func TestRegisterRefusesAConfigNoStartCouldStore(t *testing.T) {
 		t.Fatalf("refused registration registered %v", got)
 	}
 }
+
+// A concurrency key the template's input schema allows no input to have
+// (additionalProperties false, the key not among its properties) is
+// refused at Register, naming the key and the closest property: every
+// start would be refused, its input lacking the key or failing the schema.
+// A key the schema lists, or may let through, is taken.
+func TestConcurrencyKeyTheSchemaForbidsIsRefused(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	tmpl := func(key, schema string) *engine.Template {
+		return &engine.Template{Namespace: "t", Name: "k", Concurrency: &engine.Concurrency{Max: 1, Key: key}, InputSchema: []byte(schema),
+			Steps: []engine.StepTemplate{{Name: "a", Handler: "h"}}}
+	}
+	closed := `{"type": "object", "properties": {"customer_id": {"type": "integer"}}, "additionalProperties": false}`
+	err := e.Register(tmpl("customerid", closed))
+	ps := engine.TemplateProblems(err)
+	if len(ps) != 1 || ps[0].Path != "concurrency.key" || !strings.Contains(ps[0].Msg, `"customerid"`) || !strings.Contains(ps[0].Msg, `"customer_id"`) {
+		t.Fatalf("a key the schema forbids: %v", err)
+	}
+	for i, schema := range []string{`{"type": "object", "properties": {"customer_id": {}}}`, `{"additionalProperties": false, "patternProperties": {"^c": {}}}`} {
+		if err := e.Register(tmpl("customerid", schema)); err != nil {
+			t.Fatalf("schema %d: a key the schema may let through was refused: %v", i, err)
+		}
+		e = newEngine(t, engine.Config{})
+	}
+	if err := e.Register(tmpl("customer_id", closed)); err != nil {
+		t.Fatalf("a key the schema lists: %v", err)
+	}
+}
