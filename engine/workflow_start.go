@@ -291,8 +291,11 @@ func decodeResult[O any](e *Engine, workflow string, raw []byte, v *O) error {
 
 // StartWorkflow starts the registered workflow name with input in. By
 // default the task's identity is a hash of the name and the input, so
-// starting the same input twice returns the first task; WithIdempotencyKey,
-// Unique, InTx, WithPriority and WithWorkflowTimeout adjust it.
+// starting the same input twice returns the first task. The StartOptions
+// apply as in Start (WithIdempotencyKey, Unique, InTx, WithQueue,
+// WithPriority, WithConcurrency, WithWorkflowTimeout, StartAt…): a
+// code-first workflow has no template, so its queue is "default", its
+// priority 0 and it has no concurrency limit unless they are given.
 //
 // I and O must be the types the workflow was registered with: other types
 // are refused with ErrTypeMismatch before anything is written.
