@@ -55,10 +55,12 @@ type Config struct {
 	// runs the task's steps continues that trace. One that panics making
 	// the engine's tracer (a zero sdktrace.TracerProvider) is refused.
 	TracerProvider trace.TracerProvider
-	// WorkerID names this engine in leases, leaderships, the worker
-	// registry and logs (default host-pid for the process's first engine,
-	// host-pid-2, -3… for the next: engines sharing an ID share a registry
-	// record, which the first to stop deletes, and a leadership).
+	// WorkerID names this engine in leases, leaderships (followed by
+	// "#" and a random suffix of the engine's own, so engines sharing an
+	// ID never lead together), the worker registry and logs (default
+	// host-pid for the process's first engine, host-pid-2, -3… for the
+	// next: engines sharing an ID share a registry record, which the first
+	// to stop deletes).
 	WorkerID string
 	// Version is the application's build or version (say, a git
 	// describe), shown for this process in the worker registry

@@ -129,13 +129,32 @@ func New(cfg Config) (*Engine, error) {
 	}
 	x := c.Execution
 	retention := max(x.Retention, 0) // KeepForever: 0, none
-	e.maint = maintainer.New(maintainer.Config{Owner: c.WorkerID, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: retention,
+	owner := leadershipOwner(c.WorkerID)
+	e.maint = maintainer.New(maintainer.Config{Owner: owner, LeaseTTL: x.LeaseTTL, RescueInterval: x.RescueInterval, Retention: retention,
 		DeadlineCause: func() store.JSON { return e.sweptCause(errDeadlineSwept, "") },
 		ExpiredCause:  func() store.JSON { return e.sweptCause(errLeaseExpired, "lease_expired") }},
 		e.st, e.clk, e.log, &e.inflight, maintainer.Hooks{Rescued: e.rescued, Orphans: e.cancelOrphans, Beat: e.beatWorker, Pass: e.maintained})
-	e.sched = schedule.NewRunner(schedule.Config{Owner: c.WorkerID, Interval: x.ScheduleInterval}, e.st, e.clk, e.log,
+	e.sched = schedule.NewRunner(schedule.Config{Owner: owner, Interval: x.ScheduleInterval}, e.st, e.clk, e.log,
 		schedule.Hooks{Start: e.startScheduled, Running: e.scheduledRunning, Cancel: e.cancelScheduled})
 	return e, nil
+}
+
+// leadershipOwner names this engine in the leaderships it takes (the
+// maintenance, the schedules): its WorkerID and a random suffix of its own.
+// Owned by the WorkerID alone, a leadership was held by every process given
+// that ID (a configuration copied to two machines): each one's election
+// renewed "its" lease, and both ran the maintenance pass and fired the
+// schedules. A WorkerID too long for the suffix is cut (on a character
+// boundary) to leave it room.
+func leadershipOwner(workerID string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	suffix := "#" + hex.EncodeToString(b[:])
+	id := workerID
+	if n := store.MaxNameLen - len(suffix); len(id) > n {
+		id = strings.ToValidUTF8(id[:n], "")
+	}
+	return id + suffix
 }
 
 // Store returns the engine's store.

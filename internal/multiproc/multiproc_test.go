@@ -219,7 +219,7 @@ func TestLeaderFailover(t *testing.T) {
 		if len(owners) == 0 {
 			return ""
 		}
-		return owners[0]
+		return strings.Split(owners[0], "#")[0] // the worker id, without the engine's suffix
 	}
 	waitFor(t, "the first worker to lead", 30*time.Second, func() bool { return leader() == "leader-1" })
 

@@ -89,7 +89,7 @@ func leader(s *postgres.Store) string {
 	if len(owners) == 0 {
 		return ""
 	}
-	return owners[0]
+	return strings.Split(owners[0], "#")[0] // the worker id, without the engine's suffix
 }
 
 // declare returns an engine that declares and operates schedules (it runs
