@@ -59,8 +59,9 @@ type Config struct {
 	// "#" and a random suffix of the engine's own, so engines sharing an
 	// ID never lead together), the worker registry and logs (default
 	// host-pid for the process's first engine, host-pid-2, -3… for the
-	// next: engines sharing an ID share a registry record, which the first
-	// to stop deletes).
+	// next). Engines sharing an ID share one registry record: the one
+	// that started last holds it, and the others log an error at each
+	// heartbeat, unlisted until it stops. Give each process its own.
 	WorkerID string
 	// Version is the application's build or version (say, a git
 	// describe), shown for this process in the worker registry

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -85,6 +86,14 @@ func (e *Engine) beatWorker(ctx context.Context) {
 // recordWorker writes the record; the caller holds wreg.mu.
 func (e *Engine) recordWorker(ctx context.Context) {
 	rec, err := e.st.RegisterWorker(ctx, e.workerParams(e.wreg.started))
+	if errors.Is(err, store.ErrConflict) {
+		// Another process runs under this WorkerID and registered after
+		// this one: the record is its own, and this engine is not
+		// listed while it runs (each heartbeat tries again).
+		e.log.Error("this worker is not in the registry: another process running with the same WorkerID holds its record; give each process its own Config.WorkerID",
+			zap.String("worker", e.cfg.WorkerID), zap.Error(err))
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("recording this worker in the registry failed", zap.String("worker", e.cfg.WorkerID), zap.Error(err))
@@ -100,7 +109,12 @@ func (e *Engine) deregisterWorker(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.active = false
-	if err := e.st.DeregisterWorker(ctx, &store.DeregisterWorkerParams{ID: e.cfg.WorkerID}); err != nil {
+	if w.started.IsZero() {
+		return // never recorded (the registrations failed): nothing of ours to delete
+	}
+	// Only this run's record: not one another process under the same ID
+	// registered since.
+	if err := e.st.DeregisterWorker(ctx, &store.DeregisterWorkerParams{ID: e.cfg.WorkerID, StartedAt: w.started}); err != nil {
 		e.log.Warn("removing this worker from the registry failed; its record expires by itself", zap.String("worker", e.cfg.WorkerID), zap.Error(err))
 	}
 }

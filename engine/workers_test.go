@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/tasker-go/tasker/engine"
 	"github.com/tasker-go/tasker/store"
 	"github.com/tasker-go/tasker/store/sqlite"
@@ -158,4 +161,51 @@ func closedDone() <-chan error {
 	ch := make(chan error, 1)
 	ch <- nil
 	return ch
+}
+
+// Two processes given the same WorkerID (a copied configuration): the
+// registry keeps the record of the one that registered last, and the
+// other neither takes it back at its heartbeats (it logs why it is not
+// listed) nor deletes it when it stops.
+func TestSameWorkerIDKeepsTheNewestRecord(t *testing.T) {
+	const ttl = 30 * time.Second
+	x := engine.ExecutionConfig{LeaseTTL: ttl, PollInterval: time.Hour, RescueInterval: time.Hour, TuneInterval: time.Hour, ScheduleInterval: time.Hour}
+	core, logs := observer.New(zap.WarnLevel)
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{WorkerID: "copied-id", Version: "old", Execution: x, Logger: zap.New(core)}})
+	ctx := context.Background()
+	version := func() string {
+		t.Helper()
+		ws, err := env.Workers(ctx)
+		must(t, err)
+		if len(ws) != 1 {
+			t.Fatalf("the registry lists %+v; want one worker", ws)
+		}
+		return ws[0].Version
+	}
+	oldDone, err := env.RunBackground(ctx)
+	must(t, err)
+	beat := env.Clock.Now().Add(ttl / 3)
+	waitFor(t, "the heartbeat's timer", func() bool { next, ok := env.Clock.Next(); return ok && next.Equal(beat) })
+	env.Clock.Advance(time.Second)
+	newer, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "copied-id", Version: "new", Execution: x, Logger: zap.NewNop()})
+	must(t, err)
+	run(t, newer)
+	if v := version(); v != "new" {
+		t.Fatalf("after the second process started the record is %q's", v)
+	}
+
+	// The older process's heartbeat finds the record taken and says so.
+	env.Clock.Advance(ttl / 3)
+	waitFor(t, "the older process's warning", func() bool {
+		return logs.FilterField(zap.String("worker", "copied-id")).FilterMessageSnippet("same WorkerID").Len() > 0
+	})
+	if v := version(); v != "new" {
+		t.Fatalf("after a heartbeat of the older process the record is %q's", v)
+	}
+
+	must(t, env.Stop(ctx))
+	must(t, <-oldDone)
+	if v := version(); v != "new" {
+		t.Fatalf("after the older process stopped the record is %q's", v)
+	}
 }

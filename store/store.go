@@ -248,10 +248,11 @@ type Store interface {
 
 	// RegisterWorker inserts or refreshes a worker's registry row (see
 	// Worker); in the same transaction it deletes rows that expired more
-	// than WorkerRetention ago.
+	// than WorkerRetention ago. A refresh of a live row another run of
+	// the ID recorded is ErrConflict (see RegisterWorkerParams.StartedAt).
 	RegisterWorker(ctx context.Context, p *RegisterWorkerParams) (*Worker, error)
 	// DeregisterWorker deletes a worker's registry row (a no-op when there
-	// is none).
+	// is none, or, with a StartedAt, when the row is another run's).
 	DeregisterWorker(ctx context.Context, p *DeregisterWorkerParams) error
 	// RateLimitState reads a rate limit's bucket (store.ErrNotFound when
 	// no task declared one for the system).

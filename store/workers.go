@@ -47,7 +47,13 @@ type RegisterWorkerParams struct {
 	Handlers    []string
 	Version     string
 	Concurrency int
-	// StartedAt is when the worker started (zero: Now; not after Now).
+	// StartedAt is when the worker started (zero: Now; not after Now). It
+	// tells one run of a worker from another under the same ID: a
+	// registration with a StartedAt does not replace a live row recorded
+	// with another one (two processes given one ID, the other registered
+	// last) and is refused with ErrConflict, changing nothing. One
+	// without (a worker starting: Now) replaces any row, so a process
+	// restarted under its ID takes over its predecessor's record.
 	StartedAt time.Time
 	// TTL is how long the row counts as alive without another refresh.
 	TTL time.Duration
@@ -99,6 +105,10 @@ func (p *RegisterWorkerParams) Validate() error {
 // DeregisterWorkerParams name the worker whose row to delete.
 type DeregisterWorkerParams struct {
 	ID string
+	// StartedAt, when set, deletes the row only if it records this start
+	// (see RegisterWorkerParams.StartedAt): a worker stopping leaves the
+	// row of another process registered under its ID since.
+	StartedAt time.Time
 }
 
 // Validate checks p.

@@ -96,6 +96,41 @@ func testWorkerRegistry(t *testing.T, b *bundle) {
 	if got := list(late, true); !slices.Equal(got, []string{"host-2"}) {
 		t.Fatalf("after the retention: %v, want only host-2 (host-0's row purged)", got)
 	}
+
+	// Another run under host-2's ID (two processes given one ID): its
+	// refresh does not replace host-2's live row, and its deregistration
+	// leaves it; a registration without a start (a run starting) does.
+	other := &store.RegisterWorkerParams{ID: "host-2", Handlers: []string{"h.x"}, StartedAt: b.now.Add(-time.Hour), TTL: ttl, Now: late}
+	if _, err := b.s.RegisterWorker(b.ctx, other); !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "host-2") {
+		t.Fatalf("refreshing host-2's live row as another run: %v; want ErrConflict naming it", err)
+	}
+	if err := b.s.DeregisterWorker(b.ctx, &store.DeregisterWorkerParams{ID: "host-2", StartedAt: other.StartedAt}); err != nil {
+		t.Fatalf("DeregisterWorker as another run: %v", err)
+	}
+	ws, err = b.s.ListWorkers(b.ctx, &store.ListWorkersParams{Now: late})
+	if err != nil || len(ws) != 1 || len(ws[0].Handlers) != 0 || !ws[0].StartedAt.Equal(b.now) {
+		t.Fatalf("after another run's refresh and deregistration: %+v (%v); want host-2's row unchanged", ws, err)
+	}
+	other.StartedAt = time.Time{}
+	w = must1(t, func() (*store.Worker, error) { return b.s.RegisterWorker(b.ctx, other) })
+	if !slices.Equal(w.Handlers, []string{"h.x"}) || w.StartedAt.Equal(b.now) {
+		t.Fatalf("a run starting under host-2's ID recorded %+v; want its own row", w)
+	}
+	if err := b.s.DeregisterWorker(b.ctx, &store.DeregisterWorkerParams{ID: "host-2", StartedAt: w.StartedAt}); err != nil {
+		t.Fatalf("DeregisterWorker: %v", err)
+	}
+	if got := list(late, true); len(got) != 0 {
+		t.Fatalf("after the run deregistered with its start: %v, want none", got)
+	}
+}
+
+func must1[T any](t *testing.T, f func() (T, error)) T {
+	t.Helper()
+	v, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // testWorkerRegistryBadInput: refused registrations name the field and

@@ -65,6 +65,19 @@ func (s *Store) RegisterWorker(ctx context.Context, p *store.RegisterWorkerParam
 		if _, err := tx.NewRaw("DELETE FROM tasker_workers WHERE expires_at < ?", s.d.Time(p.Now, -store.WorkerRetention)).Exec(ctx); err != nil {
 			return err
 		}
+		if !p.StartedAt.IsZero() {
+			// A refresh: not of a live row another run of this ID
+			// recorded (compared here, not in SQL: SQLite compares
+			// times as the text they were stored in).
+			var held []time.Time
+			if err := tx.NewRaw("SELECT started_at FROM tasker_workers WHERE id = ? AND expires_at > ?", p.ID, s.d.Time(p.Now, 0)).Scan(ctx, &held); err != nil {
+				return err
+			}
+			if len(held) == 1 && !held[0].Equal(p.StartedAt) {
+				return fmt.Errorf("%w: a live worker registered under this ID since, started at %s (two processes with one WorkerID?)",
+					store.ErrConflict, held[0].UTC().Format(time.RFC3339Nano))
+			}
+		}
 		return tx.NewRaw(`INSERT INTO tasker_workers (`+workerColumns+`)
 			VALUES (?0, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
 			ON CONFLICT (id) DO UPDATE SET queues = excluded.queues, handlers = excluded.handlers,
@@ -88,8 +101,22 @@ func (s *Store) DeregisterWorker(ctx context.Context, p *store.DeregisterWorkerP
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("deregistering worker: %w", err)
 	}
-	_, err := s.rw.NewRaw("DELETE FROM tasker_workers WHERE id = ?", p.ID).Exec(ctx)
-	return s.wrap(fmt.Sprintf("deregistering worker %q", p.ID), err)
+	if p.StartedAt.IsZero() {
+		_, err := s.rw.NewRaw("DELETE FROM tasker_workers WHERE id = ?", p.ID).Exec(ctx)
+		return s.wrap(fmt.Sprintf("deregistering worker %q", p.ID), err)
+	}
+	return s.inTx(ctx, fmt.Sprintf("deregistering worker %q", p.ID), func(ctx context.Context, tx bun.IDB) error {
+		// Compared here, not in SQL, as RegisterWorker does.
+		var held []time.Time
+		if err := tx.NewRaw("SELECT started_at FROM tasker_workers WHERE id = ?", p.ID).Scan(ctx, &held); err != nil {
+			return err
+		}
+		if len(held) == 0 || !held[0].Equal(p.StartedAt) {
+			return nil // another run's row, or none
+		}
+		_, err := tx.NewRaw("DELETE FROM tasker_workers WHERE id = ?", p.ID).Exec(ctx)
+		return err
+	})
 }
 
 // ListWorkers lists the registry by id.
