@@ -226,7 +226,8 @@ type ExecutionConfig struct {
 	// looks at them when no tick is due sooner (a firing that failed is
 	// tried again after one), and how often the others ask to take over
 	// from it (default 1 s; the leadership lasts three intervals, so a
-	// dead leader's ticks fire late by at most that).
+	// dead leader's ticks fire late by at most four: the three and the
+	// interval until the next process asks).
 	ScheduleInterval time.Duration
 	// Retention deletes tasks that finished (complete, cancelled,
 	// resolved by hand) longer ago than this, with their steps,
