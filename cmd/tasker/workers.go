@@ -22,7 +22,8 @@ func newWorkersCmd() *cobra.Command {
 themselves: id, the application version they report, their concurrency, the
 queues and handlers they serve, when they started and their last heartbeat.
 A worker that stops deregisters; one that crashed drops out three lease TTLs
-after its last heartbeat (--all lists those expired within the last day too).
+after its last heartbeat (--all lists those expired within the last day too,
+their expiry marked "(expired)").
 It opens the database read-only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,11 +44,24 @@ It opens the database read-only.`,
 				_, err := fmt.Fprintln(cmd.OutOrStdout(), "no workers, live or expired within the last day")
 				return err
 			}
-			return printWorkers(cmd.OutOrStdout(), ws)
+			var live map[string]bool // with --all: which of ws are live (the others are marked)
+			if all {
+				// Judged by the database's clock, as the listing was: this
+				// machine's may disagree with it.
+				alive, err := st.ListWorkers(ctx, &store.ListWorkersParams{})
+				if err != nil {
+					return err
+				}
+				live = make(map[string]bool, len(alive))
+				for _, w := range alive {
+					live[w.ID] = true
+				}
+			}
+			return printWorkers(cmd.OutOrStdout(), ws, live)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"workers": [{"id", "queues", "handlers", "version", "concurrency", "started_at", "heartbeat_at", "expires_at"}]}`)
-	cmd.Flags().BoolVar(&all, "all", false, "also list workers whose registration expired (crashed within the last day)")
+	cmd.Flags().BoolVar(&all, "all", false, "also list workers whose registration expired (crashed within the last day), marked \"(expired)\"")
 	addDBFlag(cmd, &db)
 	return cmd
 }
@@ -56,7 +70,9 @@ type workersJSON struct {
 	Workers []*store.Worker `json:"workers"`
 }
 
-func printWorkers(out io.Writer, ws []*store.Worker) error {
+// printWorkers prints ws; with live (--all), the expiry of a worker not in
+// it is marked "(expired)".
+func printWorkers(out io.Writer, ws []*store.Worker, live map[string]bool) error {
 	if len(ws) == 0 {
 		_, err := fmt.Fprintln(out, "no live workers")
 		return err
@@ -64,9 +80,13 @@ func printWorkers(out io.Writer, ws []*store.Worker) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tVERSION\tCONCURRENCY\tQUEUES\tHANDLERS\tSTARTED\tHEARTBEAT\tEXPIRES")
 	for _, w := range ws {
+		expires := fmtTime(w.ExpiresAt)
+		if live != nil && !live[w.ID] {
+			expires += " (expired)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", w.ID, orDash(w.Version), w.Concurrency, strings.Join(w.Queues, ","),
 			clip(fmt.Sprintf("%d: %s", len(w.Handlers), strings.Join(w.Handlers, ",")), 60),
-			fmtTime(w.StartedAt), fmtTime(w.HeartbeatAt), fmtTime(w.ExpiresAt))
+			fmtTime(w.StartedAt), fmtTime(w.HeartbeatAt), expires)
 	}
 	return tw.Flush()
 }

@@ -146,3 +146,35 @@ func jsonHelpKeys(t *testing.T, path ...string) []string {
 	}
 	return keys
 }
+
+// workers --all lists crashed workers beside live ones: each expired one
+// says so, where it looked like a live one but for its EXPIRES time.
+func TestWorkersAllMarksTheExpired(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "reg.db")
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		id  string
+		now time.Time
+	}{{"crashed-1", time.Now().Add(-time.Hour)}, {"live-1", time.Time{}}} {
+		if _, err := st.RegisterWorker(ctx, &store.RegisterWorkerParams{ID: w.id, Queues: []string{"default"}, TTL: time.Minute, Now: w.now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(mustExecute(t, "workers", "--all", "--db", db), "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[1], "crashed-1") || !strings.HasPrefix(lines[2], "live-1") {
+		t.Fatalf("workers --all:\n%s", strings.Join(lines, "\n"))
+	}
+	if !strings.Contains(lines[1], "expired") || strings.Contains(lines[2], "expired") {
+		t.Fatalf("workers --all does not tell the expired worker from the live one:\n%s", strings.Join(lines, "\n"))
+	}
+	if out := mustExecute(t, "workers", "--db", db); strings.Contains(out, "crashed-1") || strings.Contains(out, "expired") {
+		t.Fatalf("workers without --all:\n%s", out)
+	}
+}
