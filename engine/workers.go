@@ -43,7 +43,9 @@ type workerReg struct {
 }
 
 // Workers lists the live workers of the registry, by id: every engine
-// running against this store (this one included while Run is active).
+// running against this store (this one included while Run is active),
+// once per WorkerID (of engines sharing one, the one that started last:
+// see Config.WorkerID).
 func (e *Engine) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	ws, err := e.st.ListWorkers(ctx, &store.ListWorkersParams{Now: e.now()})
 	if err != nil {
