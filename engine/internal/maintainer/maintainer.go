@@ -139,13 +139,16 @@ func (m *Maintainer) Heartbeat(ctx context.Context) {
 // Maintain runs the maintenance pass every RescueInterval while this
 // process leads, until ctx ends.
 func (m *Maintainer) Maintain(ctx context.Context) {
-	leading := false
+	// unsure: the last election failed, and may have renewed the
+	// leadership all the same (its reply lost): resigned too at the end,
+	// or the others waited out its lease.
+	leading, unsure := false, false
 	defer func() {
-		if leading {
+		if leading || unsure {
 			_ = m.st.Resign(context.WithoutCancel(ctx), "maintenance", m.cfg.Owner)
-			if m.hooks.Pass != nil {
-				m.hooks.Pass(context.WithoutCancel(ctx), false)
-			}
+		}
+		if leading && m.hooks.Pass != nil {
+			m.hooks.Pass(context.WithoutCancel(ctx), false)
 		}
 	}()
 	for {
@@ -153,6 +156,7 @@ func (m *Maintainer) Maintain(ctx context.Context) {
 		if !m.st.Capabilities().SingleWriter {
 			var err error
 			lead, err = m.st.Elect(ctx, &store.ElectParams{Name: "maintenance", Owner: m.cfg.Owner, TTL: 3 * m.cfg.RescueInterval, Now: m.clk.StoreNow()})
+			unsure = err != nil
 			if err != nil && ctx.Err() == nil {
 				m.log.Warn("maintenance election failed", zap.Error(err))
 			}

@@ -67,9 +67,12 @@ func (r *Runner) Wake() {
 // on a single-writer store), a pass at every due tick and at least every
 // Interval.
 func (r *Runner) Run(ctx context.Context) {
-	leading := false
+	// unsure: the last election failed, and may have renewed the
+	// leadership all the same (its reply lost): resigned too at the end,
+	// or the others waited out its lease.
+	leading, unsure := false, false
 	defer func() {
-		if leading && !r.st.Capabilities().SingleWriter {
+		if (leading || unsure) && !r.st.Capabilities().SingleWriter {
 			_ = r.st.Resign(context.WithoutCancel(ctx), Leadership, r.cfg.Owner)
 		}
 	}()
@@ -78,6 +81,7 @@ func (r *Runner) Run(ctx context.Context) {
 		if !r.st.Capabilities().SingleWriter {
 			var err error
 			lead, err = r.st.Elect(ctx, &store.ElectParams{Name: Leadership, Owner: r.cfg.Owner, TTL: 3 * r.cfg.Interval, Now: r.clk.StoreNow()})
+			unsure = err != nil
 			if err != nil && ctx.Err() == nil {
 				r.log.Warn("schedules: election failed", zap.Error(err))
 			}
