@@ -115,9 +115,10 @@ type Options struct {
 	// pool_max_conns beside another MaxConns is refused. A dsn's
 	// pool_min_conns is kept, at most the budget.
 	MaxConns int
-	// WakeupPoll is how often Wakeups ticks while the listener is
-	// disconnected, so the engine polls until it is back (default 1 s; at
-	// least a millisecond).
+	// WakeupPoll is how often Wakeups (and TaskDone, which wakes Wait
+	// and Result for tasks other processes finish) ticks while the
+	// listener is disconnected, so the engine polls until it is back
+	// (default 1 s; at least a millisecond).
 	WakeupPoll time.Duration
 	// QueryHooks run around every statement the store sends through bun
 	// (for tracing, or counting statements as the bench does).

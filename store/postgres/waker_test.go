@@ -128,6 +128,19 @@ func TestWakeupsFallBackToPolling(t *testing.T) {
 	}
 }
 
+// TestTaskDoneFallsBackToPolling: while the listener cannot connect,
+// TaskDone ticks every WakeupPoll too, so cross-process waits look.
+func TestTaskDoneFallsBackToPolling(t *testing.T) {
+	t.Parallel()
+	s := open(t, "", &postgres.Options{MaxConns: 2, WakeupPoll: 10 * time.Millisecond})
+	postgres.BreakListener(s)
+	ch, stop := s.TaskDone()
+	defer stop()
+	for range 3 {
+		receive(t, ch, "fallback tick")
+	}
+}
+
 // TestWakeAfterClose: a closed store's Wake and Wakeups do nothing and
 // start nothing (goleak in TestMain checks the latter).
 func TestWakeAfterClose(t *testing.T) {
