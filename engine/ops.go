@@ -282,7 +282,9 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // a Retry's (task.retry_requested). A durable step of a code-first
 // workflow is resolved only while the workflow is failed (the task in
 // error, on that step's failure): one still running has acted on the
-// step's outcome (a failure it caught), and is refused with ErrRefused.
+// step's outcome (a failure it caught), or is at the step (an event wait,
+// a sleep, a step running), whose outcome its run gives, and is refused
+// with ErrRefused saying which.
 //
 // The driver of a code-first workflow (DriverStep) in error — failed,
 // past its WithWorkflowTimeout — resolves the workflow as a whole: results
@@ -353,8 +355,23 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 		// A workflow not failed has acted on its durable steps' outcomes,
 		// a failure it caught included: the resolved result would stand in
 		// its history where it saw the failure, and its next replay would
-		// not match what it did (ErrNonDeterministic).
-		return fmt.Errorf("resolving %s of task %d: %w: the code-first workflow is %s and has acted on the step's outcome already (a failure it caught); a durable step is resolved once the workflow failed on it (the task in error), then the task retried", step, taskID, ErrRefused, d.Task.State)
+		// not match what it did (ErrNonDeterministic). A step it is at
+		// (a wait, a sleep, a step running) gets its outcome from the run.
+		why := "has acted on the step's outcome already (a failure it caught); a durable step is resolved once the workflow failed on it (the task in error), then the task retried"
+		switch {
+		case s.State.Satisfied():
+			why = fmt.Sprintf("step %q is %s already: only a pending or failed step is resolved", step, s.State)
+		case s.State == store.StepPending || s.State == store.StepInProgress:
+			why = fmt.Sprintf("is waiting on step %q, whose outcome the run gives", step)
+			switch name := s.UserName(); {
+			case s.Handler == kindEvent && strings.HasPrefix(name, updatePrefix):
+				why += fmt.Sprintf(": the update %q (Update), or the wait's timeout", strings.TrimPrefix(name, updatePrefix))
+			case s.Handler == kindEvent:
+				why += fmt.Sprintf(": the event %q (SendEvent), or the wait's timeout", name)
+			}
+			why += "; Cancel the task to stop it"
+		}
+		return fmt.Errorf("resolving %s of task %d: %w: the code-first workflow is %s and %s", step, taskID, ErrRefused, d.Task.State, why)
 	}
 	doc, err := json.Marshal(results)
 	if err == nil && workflow {

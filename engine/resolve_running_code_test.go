@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,54 @@ func TestResolveOfARunningCodeFirstWorkflowRefused(t *testing.T) {
 	env.RunUntilDone(h.TaskID)
 	if got, err := h.Result(ctx); err != nil || got != "refunded" {
 		t.Fatalf("result %q, %v; want the workflow to go on as it was: refunded", got, err)
+	}
+}
+
+// A running code-first workflow's durable step that completed, or that it
+// is waiting on (an event wait), is refused for what it is: the refusal
+// said of each that the workflow had "acted on the step's outcome already
+// (a failure it caught)", of a step that never failed, and of a wait whose
+// outcome the workflow has not seen yet. The refusal changes nothing.
+func TestResolveOfARunningWorkflowsStepSaysWhatTheStepIs(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/waits", func(wctx *engine.WorkflowContext, _ int) (string, error) {
+		if _, err := engine.Step(wctx, "charge", func(context.Context) (int, error) { return 1, nil }); err != nil {
+			return "", err
+		}
+		return engine.WaitEvent[string](wctx, "approval", time.Hour)
+	}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, string](ctx, env.Engine, "t/waits", 1)
+	must(t, err)
+	for range 3 {
+		if _, err := env.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := env.Task(h.TaskID).Step("approval"); s == nil {
+		t.Fatal("the workflow did not reach its wait")
+	}
+	for _, c := range []struct{ step, want string }{
+		{"charge", "step \"charge\" is complete"},
+		{"approval", "is waiting on step \"approval\""},
+	} {
+		err := env.Engine.Resolve(ctx, h.TaskID, c.step, "x")
+		if !errors.Is(err, engine.ErrRefused) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "a failure it caught") {
+			t.Errorf("Resolve of %s: %v; want ErrRefused saying %s", c.step, err, c.want)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(env.Engine.Resolve(ctx, h.TaskID, "approval", "x")), "SendEvent") {
+		t.Error("the refusal of the wait does not say how it ends (SendEvent)")
+	}
+	d := env.Task(h.TaskID)
+	if d.Step("charge").State != store.StepComplete || d.Step("approval").State.Satisfied() {
+		t.Fatalf("the refusals changed the steps: charge %s, approval %s", d.Step("charge").State, d.Step("approval").State)
+	}
+	if _, err := env.Engine.SendEvent(ctx, h.TaskID, "approval", "k", "yes"); err != nil {
+		t.Fatal(err)
+	}
+	env.RunUntilDone(h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != "yes" {
+		t.Fatalf("result %q, %v; want yes", got, err)
 	}
 }
