@@ -402,8 +402,8 @@ func updateProblem(name, id string) string {
 // id returns that answer. An update the run had not received when it continued as new
 // went to the next run with its other unread events (ContinueAsNew): Update
 // waits for that run's answer, along the chain. A result type R JSON cannot carry (a func, a channel) is
-// refused (store.ErrInvalid) before anything is sent, as are a name or id
-// the store would refuse. R is checked against the answer: one with a
+// refused (store.ErrInvalid) before anything is sent, as are an argument
+// JSON cannot carry and a name or id the store would refuse. R is checked against the answer: one with a
 // field R does not have, or of another kind, is ErrTypeMismatch (JSON
 // would have left R's fields zero).
 func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string, arg any) (R, error) {
@@ -448,7 +448,14 @@ func Update[R any](ctx context.Context, e *Engine, taskID int64, name, id string
 	if v, ok, err := answered(); ok || err != nil {
 		return v, err
 	}
-	if _, err := e.sendEvent(ctx, taskID, updatePrefix+name, id, arg); err != nil {
+	// Encoded here so that an argument JSON cannot carry is the caller's
+	// mistake (store.ErrInvalid, as an answer type JSON cannot carry is).
+	doc, err := json.Marshal(arg)
+	if err != nil {
+		return zero, fmt.Errorf("updating task %d: %w: the argument of update %s (id %s) cannot be encoded: %v", taskID, store.ErrInvalid, quoteName(name), quoteName(id), err)
+	}
+	what := "update " + quoteName(name) + " (id " + quoteName(id) + ")"
+	if _, err := e.sendEvent(ctx, taskID, updatePrefix+name, id, json.RawMessage(doc), what, "argument of "+what); err != nil {
 		if v, ok, aerr := answered(); ok || aerr != nil { // answered meanwhile, then finished
 			return v, aerr
 		}

@@ -629,3 +629,36 @@ func TestReplyWithATypedNilFailureFailsTheWorkflow(t *testing.T) {
 		t.Fatalf("the driver ran %d times, want 1", n)
 	}
 }
+
+// An update whose argument cannot be sent (JSON cannot carry it, or it is
+// over Config.MaxPayloadBytes) is refused naming the update and its
+// argument, as store.ErrInvalid (as an answer type JSON cannot carry is)
+// or ErrPayloadTooLarge; nothing is sent. The errors spoke of the event
+// "update:bump" and its payload, a name the caller never wrote.
+func TestUpdateWithAnArgumentThatCannotBeSentNamesTheArgument(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e := newEngine(t, engine.Config{MaxPayloadBytes: 1000, Execution: engine.ExecutionConfig{PollInterval: 20 * time.Millisecond}})
+	must(t, engine.RegisterWorkflow(e, "t/answer", func(wctx *engine.WorkflowContext, in struct{}) (int, error) {
+		req, err := engine.ReceiveUpdate[int](wctx, "bump", time.Hour)
+		if err != nil {
+			return 0, err
+		}
+		return req.Arg, req.Reply(wctx, req.Arg, nil)
+	}))
+	h, err := engine.StartWorkflow[struct{}, int](ctx, e, "t/answer", struct{}{})
+	must(t, err)
+	run(t, e)
+	for _, c := range []struct {
+		arg  any
+		want error
+	}{{func() {}, store.ErrInvalid}, {strings.Repeat("x", 2000), engine.ErrPayloadTooLarge}} {
+		_, err = engine.Update[int](ctx, e, h.TaskID, "bump", "u1", c.arg)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), `the argument of update "bump" (id "u1")`) || strings.Contains(err.Error(), "update:") {
+			t.Errorf("Update with argument %T = %v; want %v naming the update's argument", c.arg, err, c.want)
+		}
+	}
+	if v, err := engine.Update[int](ctx, e, h.TaskID, "bump", "u2", 2); v != 2 || err != nil {
+		t.Fatalf("Update u2 = %d, %v; want 2 (the refused u1 never delivered)", v, err)
+	}
+}

@@ -200,12 +200,15 @@ func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, 
 	if strings.HasPrefix(name, updatePrefix) {
 		return false, fmt.Errorf("sending event %q to task %d: %w: the name begins with %q, reserved for updates: send an update with engine.Update, which reads its answer", name, taskID, store.ErrInvalid, updatePrefix)
 	}
-	return e.sendEvent(ctx, taskID, name, key, payload)
+	return e.sendEvent(ctx, taskID, name, key, payload, "event "+quoteName(name), "event payload")
 }
 
 // sendEvent is SendEvent without the check of the name's prefix (Update
-// sends its events through it).
-func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
+// sends its events through it); what names what is sent in its errors
+// (`event "go"`, `update "bump" (id "u1")`: the caller's words, not the
+// event an update travels as), and payloadWhat its payload ("event
+// payload", `argument of update "bump" (id "u1")`).
+func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, payload any, what, payloadWhat string) (bool, error) {
 	// Checked here, not left to the store, so the refusal is one message
 	// that names the problem (the store's, wrapped, read "sending event
 	// to task 7: sending event: name: is required").
@@ -213,14 +216,14 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 		return false, fmt.Errorf("sending an event to task %d: %w: %s", taskID, store.ErrInvalid, msg)
 	}
 	if err := (&store.SendEventParams{TaskID: taskID, Name: name, Key: key}).Validate(); err != nil {
-		return false, fmt.Errorf("sending event %s to task %d: %w", quoteName(name), taskID, err)
+		return false, fmt.Errorf("sending %s to task %d: %w", what, taskID, err)
 	}
 	doc, err := json.Marshal(payload)
 	if err != nil {
-		return false, fmt.Errorf("sending event %s to task %d: encoding payload: %w", name, taskID, err)
+		return false, fmt.Errorf("sending %s to task %d: encoding the %s: %w", what, taskID, payloadWhat, err)
 	}
-	if doc, err = e.encodeChecked("event payload", doc); err != nil {
-		return false, fmt.Errorf("sending event %s to task %d: %w", name, taskID, err)
+	if doc, err = e.encodeChecked(payloadWhat, doc); err != nil {
+		return false, fmt.Errorf("sending %s to task %d: %w", what, taskID, err)
 	}
 	created := false
 	sp := &store.SendEventParams{TaskID: taskID, Name: name, Key: key, Payload: doc, Now: e.now()}
@@ -288,7 +291,7 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 	case errors.Is(err, errMovedOn): // rolled back: a repeat, found where it went
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("sending event %s to task %d: %w", name, taskID, err)
+		return false, fmt.Errorf("sending %s to task %d: %w", what, taskID, err)
 	}
 	if created {
 		e.Notify()
