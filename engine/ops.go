@@ -302,8 +302,9 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // failed is refused too (ErrRefused, naming the chain's last run): the
 // workflow goes on there.
 //
-// A step name no step can have (store.CheckName) is refused with
-// store.ErrInvalid; one the task has not, store.ErrNotFound.
+// A step name no step can have (store.CheckName), and results JSON cannot
+// carry, are refused with store.ErrInvalid; a name the task has not,
+// store.ErrNotFound.
 func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results any) error {
 	if err := checkTaskID(taskID); err != nil {
 		return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
@@ -374,15 +375,15 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 		return fmt.Errorf("resolving %s of task %d: %w: the code-first workflow is %s and %s", step, taskID, ErrRefused, d.Task.State, why)
 	}
 	doc, err := json.Marshal(results)
-	if err == nil && workflow {
+	if err != nil { // the caller's mistake, as a bad step name is
+		return fmt.Errorf("resolving %s of task %d: %w: encoding results: %w", step, taskID, store.ErrInvalid, err)
+	}
+	if workflow {
 		if err := e.checkWorkflowResult(d.Task, doc); err != nil {
 			return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
 		}
 	}
-	if err == nil {
-		doc, err = e.encodeChecked("results", doc)
-	}
-	if err != nil {
+	if doc, err = e.encodeChecked("results", doc); err != nil {
 		return fmt.Errorf("resolving %s of task %d: encoding results: %w", step, taskID, err)
 	}
 	rs, err := e.st.ResolveStep(ctx, &store.ResolveStepParams{StepID: s.ID, Results: doc, Metadata: meta, Now: e.now()})

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -111,5 +112,39 @@ func TestResolveOfARunningWorkflowsStepSaysWhatTheStepIs(t *testing.T) {
 	env.RunUntilDone(h.TaskID)
 	if got, err := h.Result(ctx); err != nil || got != "yes" {
 		t.Fatalf("result %q, %v; want yes", got, err)
+	}
+}
+
+// A value JSON cannot carry — an event's payload, a step's results given
+// by hand, a json.RawMessage that is not JSON — is the caller's mistake,
+// refused with store.ErrInvalid as a bad name is (and as Start refuses such
+// an input with ErrInvalidInput): it was a bare encoding error, which a
+// caller sorting its mistakes from the database's failures (an HTTP
+// front answering 400 or 500) could not tell apart. Nothing is recorded.
+func TestValuesJSONCannotCarryAreErrInvalid(t *testing.T) {
+	env := testkit.NewEngine(t, nil)
+	must(t, engine.RegisterWorkflow(env.Engine, "t/waits", func(wctx *engine.WorkflowContext, _ int) (string, error) {
+		return engine.WaitEvent[string](wctx, "approval", time.Hour)
+	}))
+	must(t, env.Engine.HandleFunc("boom", func(*engine.StepContext) (any, error) { return nil, engine.Permanent(errors.New("no")) }))
+	must(t, env.Engine.Register(&engine.Template{Namespace: "t", Name: "dag", Steps: []engine.StepTemplate{{Name: "s", Handler: "boom"}}}))
+	ctx := context.Background()
+	h, err := engine.StartWorkflow[int, string](ctx, env.Engine, "t/waits", 1)
+	must(t, err)
+	dag, err := env.Engine.Start(ctx, "t/dag", nil)
+	must(t, err)
+	for _, bad := range []any{func() {}, json.RawMessage("not json")} {
+		if _, err := env.Engine.SendEvent(ctx, h.TaskID, "approval", "k", bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("SendEvent with payload %T: %v; want store.ErrInvalid", bad, err)
+		}
+		if err := env.Engine.Resolve(ctx, dag.TaskID, "s", bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Resolve with results %T: %v; want store.ErrInvalid", bad, err)
+		}
+	}
+	if created, err := env.Engine.SendEvent(ctx, h.TaskID, "approval", "k", "yes"); !created || err != nil {
+		t.Fatalf("SendEvent after the refusals = %v, %v; want a new event (the refused ones recorded nothing)", created, err)
+	}
+	if s := env.Task(dag.TaskID).Step("s"); s.State.Satisfied() {
+		t.Fatalf("the refused resolves left step s %s", s.State)
 	}
 }

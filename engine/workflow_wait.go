@@ -192,7 +192,8 @@ func reservedForUpdates(receive string) string {
 // "update:" is refused (store.ErrInvalid): those events carry updates, sent
 // with Update, which reads their answers; so are an empty name and a name
 // or key the store would refuse (over 255 bytes, with a NUL byte; a name
-// that is not UTF-8), in one message naming the problem.
+// that is not UTF-8), in one message naming the problem, and a payload
+// JSON cannot carry (a func, a json.RawMessage that is not JSON).
 func (e *Engine) SendEvent(ctx context.Context, taskID int64, name, key string, payload any) (bool, error) {
 	if err := checkTaskID(taskID); err != nil {
 		return false, fmt.Errorf("sending event %q to task %d: %w", name, taskID, err)
@@ -220,7 +221,8 @@ func (e *Engine) sendEvent(ctx context.Context, taskID int64, name, key string, 
 	}
 	doc, err := json.Marshal(payload)
 	if err != nil {
-		return false, fmt.Errorf("sending %s to task %d: encoding the %s: %w", what, taskID, payloadWhat, err)
+		// The caller's mistake, as a bad name is (Start's is ErrInvalidInput).
+		return false, fmt.Errorf("sending %s to task %d: %w: encoding the %s: %w", what, taskID, store.ErrInvalid, payloadWhat, err)
 	}
 	if doc, err = e.encodeChecked(payloadWhat, doc); err != nil {
 		return false, fmt.Errorf("sending %s to task %d: %w", what, taskID, err)
