@@ -395,7 +395,10 @@ func updateProblem(name, id string) string {
 // returns the same answer. It returns the answer decoded as R, an
 // *UpdateError when the workflow answered with an error,
 // ErrUpdateUnanswered when the workflow finished without answering, or
-// ctx's error. A workflow in error (failed, not past its
+// ctx's error. An update (a new id) to a workflow finished before it was
+// sent, a DAG task, or a run that continued as new (naming the run that
+// continues it) is refused with ErrEventRefused, as SendEvent refuses a new
+// event: nothing is sent. A workflow in error (failed, not past its
 // WithWorkflowTimeout) is not waited for: ErrUpdateUnanswered says so at
 // once, as a handle's Result returns the failure, though the update stays
 // sent and a Retry of the task may answer it; Update again with the same
