@@ -722,7 +722,8 @@ func (s *server) retryForm(w http.ResponseWriter, r *http.Request, pg *page) {
 }
 
 // resolveForm resolves a failed step (form fields step and results, a
-// JSON document; empty: null).
+// JSON document; empty: null, but for a failed workflow's driver, whose
+// results are its return value: see needsResults).
 func (s *server) resolveForm(w http.ResponseWriter, r *http.Request, pg *page) {
 	in := typed{Step: r.PostForm.Get("step"), Results: r.PostForm.Get("results")}
 	results := strings.TrimSpace(in.Results)
@@ -739,6 +740,11 @@ func (s *server) resolveForm(w http.ResponseWriter, r *http.Request, pg *page) {
 		return
 	}
 	s.formAction(w, r, pg, in, func(ctx context.Context, id int64) error {
+		if strings.TrimSpace(in.Results) == "" { // a driver's are the workflow's return value
+			if err := s.needsResults(ctx, id, in.Step); err != nil {
+				return err
+			}
+		}
 		return s.e.Resolve(ctx, id, in.Step, json.RawMessage(results))
 	})
 }

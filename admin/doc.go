@@ -27,6 +27,7 @@
 //	                                    Engine.Resolve (results left out, or no body: null); step "workflow"
 //	                                    (engine.DriverStep) of a code-first workflow
 //	                                    in error closes it, with results as its return value
+//	                                    (given: left out, they are refused 400)
 //	POST /api/tasks/{id}/events         {"name":"…","key":"…","payload":…}       (operator)
 //	                                    answers "duplicate":true when the key was sent before (nothing changed);
 //	                                    a name or key with spaces around it, or of spaces alone, is refused

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,5 +48,57 @@ func TestResolveRouteClosesAFailedWorkflow(t *testing.T) {
 	}
 	if d, err := v.st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskResolvedManually {
 		t.Fatalf("task after the resolve: %v; want resolved_manually", err)
+	}
+}
+
+// A failed workflow's driver resolved through the API without results (no
+// body, or no "results") is refused 400 naming them, and changes nothing:
+// they are the workflow's return value, and null was recorded as it, the
+// task closed with a zero result no one gave. `tasker tasks resolve`
+// refuses it too. Results given as null are a value, and close it.
+func TestResolveRouteNeedsADriversResults(t *testing.T) {
+	ctx := context.Background()
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	if err := engine.RegisterWorkflow(v.e, "shop/fails", func(*engine.WorkflowContext, int) (*int, error) {
+		return nil, engine.Permanent(errors.New("no"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[int, *int](ctx, v.e, "shop/fails", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := v.e.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("RunOnce ran %d attempts, %v; want the driver's one", n, err)
+	}
+	path := fmt.Sprintf("/api/tasks/%d/steps/%s/resolve", h.TaskID, engine.DriverStep)
+	for _, body := range []string{"", `{}`} {
+		if code, out := v.do("POST", path, op, body); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), "results") {
+			t.Fatalf("POST %s with body %q: %d %v, want 400 naming the results", path, body, code, out)
+		}
+		if d, err := v.st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskError {
+			t.Fatalf("task after the refused resolve: %v %v; want error (unchanged)", d.Task.State, err)
+		}
+	}
+	// The dashboard's form, its results field left empty, alike.
+	task := fmt.Sprintf("/ui/tasks/%d", h.TaskID)
+	_, page := v.page("GET", task, op, nil)
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the task page:\n%s", page)
+	}
+	form := url.Values{"csrf": {m[1]}, "step": {engine.DriverStep}, "results": {" "}}
+	if code, body := v.page("POST", task+"/resolve", op, strings.NewReader(form.Encode())); code != http.StatusBadRequest || !strings.Contains(body, "return value") {
+		t.Fatalf("the form with empty results: %d, want 400 naming the return value:\n%s", code, body)
+	}
+	if d, err := v.st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskError {
+		t.Fatalf("task after the refused form: %v %v; want error (unchanged)", d.Task.State, err)
+	}
+	if code, out := v.do("POST", path, op, `{"results":null}`); code >= 300 {
+		t.Fatalf("POST %s with null results: %d %v, want success", path, code, out)
+	}
+	if got, err := h.Result(ctx); err != nil || got != nil {
+		t.Fatalf("Result after the resolve = %v, %v; want nil", got, err)
 	}
 }

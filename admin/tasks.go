@@ -330,12 +330,30 @@ func (s *server) resolve(w http.ResponseWriter, r *http.Request, p *principal) {
 		Results json.RawMessage `json:"results"`
 	}
 	s.act(w, r, p, &body, func(ctx context.Context, id int64) error {
-		results := body.Results
+		step, results := r.PathValue("step"), body.Results
 		if len(results) == 0 {
+			if err := s.needsResults(ctx, id, step); err != nil {
+				return err
+			}
 			results = json.RawMessage("null")
 		}
-		return s.e.Resolve(ctx, id, r.PathValue("step"), results)
+		return s.e.Resolve(ctx, id, step, results)
 	})
+}
+
+// needsResults refuses a resolve of a failed code-first workflow's driver
+// with its results left out: they are the workflow's return value, and
+// null was recorded as it, the task closed with a result no one gave
+// (`tasker tasks resolve` refuses it too). Null given is a value.
+func (s *server) needsResults(ctx context.Context, id int64, step string) error {
+	if step != engine.DriverStep {
+		return nil
+	}
+	d, err := s.st.GetTask(ctx, id)
+	if err != nil || d.Task.Kind != store.KindCode || d.Task.State != store.TaskError {
+		return nil // (Resolve says what is wrong, or refuses the driver)
+	}
+	return badRequest("the results of step %s of task %d are the workflow's return value: give them (null for none)", step, id)
 }
 
 // sendEvent: POST /api/tasks/{id}/events {"name": "…", "key": "…", "payload": …}.
