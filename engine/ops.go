@@ -284,7 +284,11 @@ func ownStep(steps []*store.Step, seq int, name string) bool {
 // error, on that step's failure): one still running has acted on the
 // step's outcome (a failure it caught), or is at the step (an event wait,
 // a sleep, a step running), whose outcome its run gives, and is refused
-// with ErrRefused saying which.
+// with ErrRefused saying which. Of a failed workflow's durable steps named
+// alike (a loop's), step is the one whose failure the workflow returned; a
+// failure it caught and went on from is refused (ErrRefused, naming the
+// step it failed on). The workflow's driver stays in error: Retry the task
+// to run it on.
 //
 // The driver of a code-first workflow (DriverStep) in error — failed,
 // past its WithWorkflowTimeout — resolves the workflow as a whole: results
@@ -325,6 +329,11 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 	s := d.Step(step)
 	if s == nil {
 		return fmt.Errorf("resolving %s of task %d: %w: the task has no step %q", step, taskID, store.ErrNotFound, step)
+	}
+	if d.Task.Kind == store.KindCode && d.Task.State == store.TaskError && s.Name != DriverStep {
+		if s, err = failedOn(d, step, s); err != nil {
+			return fmt.Errorf("resolving %s of task %d: %w", step, taskID, err)
+		}
 	}
 	workflow := d.Task.Kind == store.KindCode && s.Name == DriverStep && d.Task.State == store.TaskError
 	if d.Task.Kind == store.KindCode && s.Name == DriverStep && !workflow {
@@ -406,6 +415,33 @@ func (e *Engine) Resolve(ctx context.Context, taskID int64, step string, results
 		}
 	}
 	return nil
+}
+
+// failedOn is the durable step of d, a code-first workflow in error, that
+// Resolve of step (found as s) resolves: of the steps the code named step
+// (a loop's), the one whose failure the workflow returned. A failure the
+// workflow caught and went on from is refused (ErrRefused, naming the step
+// it failed on): the resolved result would stand in its history where it
+// saw the failure, the task stay in error, and its retried run's replay
+// would not match what it did (ErrNonDeterministic). A failure the task
+// does not attribute to one of its own steps (a child's, the workflow's
+// own error) leaves s as it is.
+func failedOn(d *store.TaskDetail, step string, s *store.Step) (*store.Step, error) {
+	f := decodeFailure(d.Task.LastError)
+	if f == nil || f.Sequence <= 0 || !ownStep(d.Steps, f.Sequence, f.Step) {
+		return s, nil
+	}
+	if s.Name != step { // the name as the code wrote it, not a row's
+		for _, c := range d.StepsNamed(step) {
+			if c.Sequence != nil && *c.Sequence == f.Sequence {
+				return c, nil
+			}
+		}
+	}
+	if s.State == store.StepError && s.Sequence != nil && *s.Sequence != f.Sequence {
+		return nil, fmt.Errorf("%w: the workflow caught the failure of step %q (sequence %d) and went on; it failed on step %q (sequence %d): resolve that one", ErrRefused, s.UserName(), *s.Sequence, f.Step, f.Sequence)
+	}
+	return s, nil
 }
 
 // checkWorkflowResult refuses results that read as a continuation, and

@@ -148,3 +148,48 @@ func TestValuesJSONCannotCarryAreErrInvalid(t *testing.T) {
 		t.Fatalf("the refused resolves left step s %s", s.State)
 	}
 }
+
+// A failed code-first workflow's durable step is resolved where the
+// workflow failed on it: of two steps named alike (a retry loop), the name
+// resolves the one whose failure the workflow returned, and a failure it
+// caught and went on from is refused (ErrRefused, naming the step it
+// failed on), changing nothing. Resolve took the first step of the name,
+// the caught failure: the task stayed in error, and a Retry then failed it
+// as not deterministic (the replay saw a result where the code had seen
+// the failure).
+func TestResolveOfAFailedWorkflowTakesTheStepItFailedOn(t *testing.T) {
+	ctx := context.Background()
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{Retry: retryFast}})
+	must(t, engine.RegisterWorkflow(env.Engine, "t/twice", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		v, err := engine.Step(wctx, "call", func(context.Context) (int, error) { return 0, engine.Permanent(errors.New("first fails")) })
+		if err == nil {
+			return v, nil
+		}
+		return engine.Step(wctx, "call", func(context.Context) (int, error) { return 0, engine.Permanent(errors.New("second fails")) })
+	}))
+	h, err := engine.StartWorkflow[int, int](ctx, env.Engine, "t/twice", 1)
+	must(t, err)
+	env.RunUntilDone(h.TaskID)
+	caught := env.Task(h.TaskID).StepsNamed("call")[0]
+	err = env.Engine.Resolve(ctx, h.TaskID, caught.Name, 5)
+	if !errors.Is(err, engine.ErrRefused) || !strings.Contains(err.Error(), "sequence 2") {
+		t.Fatalf("Resolve of the caught failure %s: %v; want ErrRefused naming the step the workflow failed on (sequence 2)", caught.Name, err)
+	}
+	if s := env.Task(h.TaskID).Step(caught.Name); s.State != store.StepError {
+		t.Fatalf("the refused resolve left %s %s, want error", caught.Name, s.State)
+	}
+	must(t, env.Engine.Resolve(ctx, h.TaskID, "call", 7))
+	steps := env.Task(h.TaskID).StepsNamed("call")
+	if steps[0].State != store.StepError || steps[1].State != store.StepResolvedManually {
+		t.Fatalf("after Resolve of call: %s %s, %s %s; want the first in error (caught), the second resolved", steps[0].Name, steps[0].State, steps[1].Name, steps[1].State)
+	}
+	// The workflow's driver is in error still: the task runs on once retried.
+	if st := env.Task(h.TaskID).Task.State; st != store.TaskError {
+		t.Fatalf("after Resolve of call the task is %s, want error (retried next)", st)
+	}
+	must(t, env.Engine.Retry(ctx, h.TaskID))
+	env.RunUntilDone(h.TaskID)
+	if got, err := h.Result(ctx); err != nil || got != 7 {
+		t.Fatalf("result %d, %v; want 7, the resolved step's", got, err)
+	}
+}
