@@ -632,7 +632,9 @@ registered the workflow, checks a driver's against its result type.`,
 					}
 					return fmt.Errorf("task %d has no step %q (steps: %s)", id, step, strings.Join(names, ", "))
 				}
-				if s.State != store.StepPending && s.State != store.StepError {
+				// A name the code gave several durable steps (a loop's) is
+				// the engine's to pick: the one the workflow failed on.
+				if one := s.Name == step || len(d.StepsNamed(step)) == 1; one && s.State != store.StepPending && s.State != store.StepError {
 					return fmt.Errorf("cannot resolve step %s of task %d: it is %s, and only a pending or failed step can be resolved", step, id, s.State)
 				}
 				if d.Task.Kind == store.KindCode && step == engine.DriverStep && !cmd.Flags().Changed("results") {

@@ -64,3 +64,62 @@ func TestTasksResolveClosesAFailedWorkflow(t *testing.T) {
 		t.Fatalf("Result after tasks resolve = %d, %v; want 7", got, err)
 	}
 }
+
+// tasks resolve ID NAME of a failed code-first workflow whose code named
+// two durable steps NAME (a loop's: the first complete, the second failed)
+// resolves the one it failed on, as Engine.Resolve does: the command read
+// the first, complete, and refused ("only a pending or failed step can be
+// resolved").
+func TestTasksResolveTakesTheStepTheWorkflowFailedOn(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "wf.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := engine.New(engine.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.RegisterWorkflow(e, "t/loop", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		sum := 0
+		for i := range 2 {
+			v, err := engine.Step(wctx, "call", func(context.Context) (int, error) {
+				if i == 1 {
+					return 0, engine.Permanent(errors.New("second fails"))
+				}
+				return 1, nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			sum += v
+		}
+		return sum, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[int, int](ctx, e, "t/loop", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := e.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err := st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskError {
+		t.Fatalf("the workflow did not fail: %v", err)
+	}
+	id := fmt.Sprint(h.TaskID)
+	mustExecute(t, "tasks", "resolve", id, "call", "--results", "5", "--db", db)
+	d, err := st.GetTask(ctx, h.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := d.StepsNamed("call"); len(s) != 2 || s[0].State != store.StepComplete || s[1].State != store.StepResolvedManually {
+		t.Fatalf("after tasks resolve %s call: %v; want the second call resolved", id, s)
+	}
+}
