@@ -494,7 +494,8 @@ type stepRow struct {
 	// failure its code-first workflow handled before completing; a
 	// code-first workflow's driver only once the task is in error, which
 	// closes it, and then none of its durable steps if it timed out: a
-	// retry of the task is refused).
+	// retry of the task is refused; else only the durable step whose
+	// failure it returned, not one it caught).
 	Resolvable bool
 	// Closes: it is the driver of a code-first workflow in error, whose
 	// resolve closes the workflow with the results as its return value.
@@ -567,6 +568,12 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 			rows[i].Closes = d.Task.State == store.TaskError && open
 			rows[i].Resolvable = rows[i].Closes
 		case code && timedOut: // its run is over: resolving its driver closes it
+		case code && st.Sequence != nil:
+			// A durable step: once the workflow failed, the one whose
+			// failure it returned; a failure it caught and went on from
+			// is Resolve's to refuse (see Engine.Resolve).
+			failed := failedSequence(d)
+			rows[i].Resolvable = d.Task.State == store.TaskError && st.State == store.StepError && (failed == 0 || *st.Sequence == failed)
 		default:
 			rows[i].Resolvable = (st.State == store.StepError || timedOut && st.State == store.StepPending) && !d.Task.State.Terminal()
 		}
@@ -609,6 +616,25 @@ func failureKind(doc store.JSON) string {
 	}
 	_ = json.Unmarshal(doc, &f)
 	return f.Kind
+}
+
+// failedSequence is the sequence of the durable step of d, a code-first
+// workflow, whose failure the workflow returned, as its error records it
+// (0: none of its own steps, a child's failure or its own error).
+func failedSequence(d *store.TaskDetail) int {
+	var f struct {
+		Step     string `json:"step"`
+		Sequence int    `json:"sequence"`
+	}
+	if json.Unmarshal(d.Task.LastError, &f) != nil || f.Sequence <= 0 {
+		return 0
+	}
+	for _, s := range d.Steps {
+		if s.Sequence != nil && *s.Sequence == f.Sequence && s.UserName() == f.Step {
+			return f.Sequence
+		}
+	}
+	return 0
 }
 
 // stepLabel names a step as the task's page shows it: a durable step as

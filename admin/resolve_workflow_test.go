@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,5 +101,45 @@ func TestResolveRouteNeedsADriversResults(t *testing.T) {
 	}
 	if got, err := h.Result(ctx); err != nil || got != nil {
 		t.Fatalf("Result after the resolve = %v, %v; want nil", got, err)
+	}
+}
+
+// A failed code-first workflow's page offers a Resolve form for the
+// durable step it failed on and its driver, not for a failure it caught and
+// went on from, which Engine.Resolve refuses (the resolved result would
+// stand where the workflow saw the failure), nor for one of a workflow
+// still running. Each failed durable step had a form.
+func TestDashboardOffersResolveOfTheStepAWorkflowFailedOn(t *testing.T) {
+	ctx := context.Background()
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	if err := engine.RegisterWorkflow(v.e, "shop/twice", func(wctx *engine.WorkflowContext, _ int) (int, error) {
+		if _, err := engine.Step(wctx, "call", func(context.Context) (int, error) { return 0, engine.Permanent(errors.New("first fails")) }); err == nil {
+			return 0, nil
+		}
+		return engine.Step(wctx, "call", func(context.Context) (int, error) { return 0, engine.Permanent(errors.New("second fails")) })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := engine.StartWorkflow[int, int](ctx, v.e, "shop/twice", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := v.e.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err := v.st.GetTask(ctx, h.TaskID); err != nil || d.Task.State != store.TaskError {
+		t.Fatalf("the workflow did not fail: %v", err)
+	}
+	_, page := v.page("GET", fmt.Sprintf("/ui/tasks/%d", h.TaskID), op, nil)
+	forms := regexp.MustCompile(`data-resolve="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	var got []string
+	for _, f := range forms {
+		got = append(got, f[1])
+	}
+	if len(got) != 2 || !slices.Contains(got, "call#2") || !slices.Contains(got, engine.DriverStep) {
+		t.Fatalf("Resolve forms for %v; want call#2 (the failure returned) and %s", got, engine.DriverStep)
 	}
 }
