@@ -95,7 +95,19 @@ the workflow's events now.`,
 					if links, rerr := e.Runs(cmd.Context(), id); rerr != nil {
 						return rerr // (it names the task)
 					} else if links.ContinuedAs != 0 {
-						return fmt.Errorf("cannot send event %s to task %d: it continued as new as task %d; the workflow reads its events in the chain's last run, task %d: tasker events send %d %s", name, id, links.ContinuedAs, links.Last, links.Last, name)
+						// The command that sends the same event there: its
+						// key, payload and database too.
+						again := fmt.Sprintf("tasker events send %d %s", links.Last, shellQuote(name))
+						if cmd.Flags().Changed("key") {
+							again += " --key " + shellQuote(key)
+						}
+						if cmd.Flags().Changed("payload") {
+							again += " --payload " + shellQuote(payload)
+						}
+						if db != defaultDB {
+							again += " --db " + shellQuote(db)
+						}
+						return fmt.Errorf("cannot send event %s to task %d: it continued as new as task %d; the workflow reads its events in the chain's last run, task %d: %s", name, id, links.ContinuedAs, links.Last, again)
 					}
 					return fmt.Errorf("cannot send event %s to task %d: it is %s, and no wait would ever consume the event", name, id, t.State)
 				}

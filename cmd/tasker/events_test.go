@@ -60,6 +60,10 @@ func TestEventsSendToAContinuedRunNamesTheNextRun(t *testing.T) {
 	id := fmt.Sprint(h.TaskID)
 	mustFail(t, fmt.Sprintf("cannot send event stop to task %s: it continued as new as task %d; the workflow reads its events in the chain's last run, task %d: tasker events send %d stop",
 		id, runs.ContinuedAs, last.ContinuedAs, last.ContinuedAs), "events", "send", id, "stop", "--db", db)
+	// The command it suggests sends the same event: its key, payload and
+	// database given too (they were left out, the key and payload lost).
+	mustFail(t, fmt.Sprintf(`tasker events send %d stop --key k1 --payload '"done"' --db %s`, last.ContinuedAs, db),
+		"events", "send", id, "stop", "--key", "k1", "--payload", `"done"`, "--db", db)
 	// Refused: nothing was recorded for any run.
 	for _, run := range []int64{h.TaskID, runs.ContinuedAs, last.ContinuedAs} {
 		n, err := st.DB().NewSelect().Model((*store.Event)(nil)).Where("task_id = ?", run).Count(ctx)
