@@ -133,14 +133,11 @@ the same --db charges it, then waits for the decision, sent with
 			} else {
 				fmt.Fprintf(out, "started task %s: %s for expense %s, %s by %s\n", task, approval.Workflow, id, formatCents(cents), employee)
 			}
-			dbFlag := ""
-			if db != defaultDB {
-				dbFlag = " --db " + shellQuote(db)
-			}
-			fmt.Fprintf(out, "a running `tasker worker%s` charges it, then waits up to %s for the decision:\n", dbFlag, approval.DefaultWait)
-			fmt.Fprintf(out, "  approve: tasker events send %s %s --key decision --payload '{\"approved\":true,\"by\":\"you\"}'%s\n", task, approval.EventName, dbFlag)
-			fmt.Fprintf(out, "  reject:  tasker events send %s %s --key decision --payload '{\"approved\":false,\"by\":\"you\"}'%s\n", task, approval.EventName, dbFlag)
-			fmt.Fprintf(out, "  follow:  tasker tasks show %s%s\n", task, dbFlag)
+			flag := dbFlag(db)
+			fmt.Fprintf(out, "a running `tasker worker%s` charges it, then waits up to %s for the decision:\n", flag, approval.DefaultWait)
+			fmt.Fprintf(out, "  approve: tasker events send %s %s --key decision --payload '{\"approved\":true,\"by\":\"you\"}'%s\n", task, approval.EventName, flag)
+			fmt.Fprintf(out, "  reject:  tasker events send %s %s --key decision --payload '{\"approved\":false,\"by\":\"you\"}'%s\n", task, approval.EventName, flag)
+			fmt.Fprintf(out, "  follow:  tasker tasks show %s%s\n", task, flag)
 			return nil
 		},
 	}

@@ -104,9 +104,7 @@ the workflow's events now.`,
 						if cmd.Flags().Changed("payload") {
 							again += " --payload " + shellQuote(payload)
 						}
-						if db != defaultDB {
-							again += " --db " + shellQuote(db)
-						}
+						again += dbFlag(db)
 						return fmt.Errorf("cannot send event %s to task %d: it continued as new as task %d; the workflow reads its events in the chain's last run, task %d: %s", name, id, links.ContinuedAs, links.Last, again)
 					}
 					return fmt.Errorf("cannot send event %s to task %d: it is %s, and no wait would ever consume the event", name, id, t.State)
@@ -128,7 +126,7 @@ the workflow's events now.`,
 					fmt.Fprintf(out, "event %s to task %d is a duplicate: key %s was already sent; nothing changed (the first payload stays)\n", name, id, key)
 				}
 				if t.State == store.TaskError {
-					fmt.Fprintf(out, "task %d is in error: it reads the event after `tasker tasks retry %d`\n", id, id)
+					fmt.Fprintf(out, "task %d is in error: it reads the event after `tasker tasks retry %d%s`\n", id, id, dbFlag(db))
 				}
 				return nil
 			})

@@ -541,7 +541,7 @@ func newTasksCancelCmd() *cobra.Command {
 					return fmt.Errorf("cannot cancel task %d: it is %s, and a finished task's record does not change by accident (--force withdraws it anyway)", id, state)
 				}
 				if state == store.TaskError && d.Task.Kind == store.KindCode {
-					return fmt.Errorf("cannot cancel task %d: it is in error, which is not cancelled; a code-first workflow in error is closed with its result: tasker tasks resolve %d %s --results JSON", id, id, engine.DriverStep)
+					return fmt.Errorf("cannot cancel task %d: it is in error, which is not cancelled; a code-first workflow in error is closed with its result: tasker tasks resolve %d %s --results JSON%s", id, id, engine.DriverStep, dbFlag(db))
 				}
 				var opts []engine.CancelOption
 				if force {
@@ -652,7 +652,7 @@ registered the workflow, checks a driver's against its result type.`,
 				}
 				switch after.Task.State {
 				case store.TaskError:
-					fmt.Fprintf(out, "the task is still in error (another step failed): `tasker tasks retry %d` gives failed steps fresh attempts\n", id)
+					fmt.Fprintf(out, "the task is still in error (another step failed): `tasker tasks retry %d%s` gives failed steps fresh attempts\n", id, dbFlag(db))
 				case d.Task.State:
 				default:
 					fmt.Fprintf(out, "task %d: %s → %s\n", id, d.Task.State, after.Task.State)
@@ -664,6 +664,15 @@ registered the workflow, checks a driver's against its result type.`,
 	cmd.Flags().StringVar(&results, "results", "{}", "the step's results (JSON), handed to its dependants; for a code-first workflow's driver, its return value")
 	addDBFlag(cmd, &db)
 	return cmd
+}
+
+// dbFlag is the --db flag of a command suggested to the user: db, when it
+// is not the default (the command would act on another database).
+func dbFlag(db string) string {
+	if db == defaultDB {
+		return ""
+	}
+	return " --db " + shellQuote(db)
 }
 
 func operatorError(op string, id int64, err error) error {

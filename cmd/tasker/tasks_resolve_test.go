@@ -45,7 +45,8 @@ func TestTasksResolveClosesAFailedWorkflow(t *testing.T) {
 		t.Fatalf("RunOnce ran %d attempts, %v; want the driver's one", n, err)
 	}
 	id := fmt.Sprint(h.TaskID)
-	mustFail(t, "tasker tasks resolve "+id+" workflow --results JSON", "tasks", "cancel", id, "--db", db)
+	// The command suggested names the database given (it was left out).
+	mustFail(t, "tasker tasks resolve "+id+" workflow --results JSON --db "+db, "tasks", "cancel", id, "--db", db)
 	mustFail(t, "give them with --results", "tasks", "resolve", id, "workflow", "--db", db)
 	// What a run that continued as new records: the task would read as
 	// continued by task 1 (itself here), the CLI knowing no result type
