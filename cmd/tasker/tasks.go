@@ -652,6 +652,10 @@ registered the workflow, checks a driver's against its result type.`,
 				}
 				switch after.Task.State {
 				case store.TaskError:
+					if d.Task.Kind == store.KindCode { // its driver failed with the step
+						fmt.Fprintf(out, "the workflow's driver is still in error: `tasker tasks retry %d%s` runs the workflow on, with the results given\n", id, dbFlag(db))
+						break
+					}
 					fmt.Fprintf(out, "the task is still in error (another step failed): `tasker tasks retry %d%s` gives failed steps fresh attempts\n", id, dbFlag(db))
 				case d.Task.State:
 				default:

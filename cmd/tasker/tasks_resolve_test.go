@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -115,7 +116,10 @@ func TestTasksResolveTakesTheStepTheWorkflowFailedOn(t *testing.T) {
 		t.Fatalf("the workflow did not fail: %v", err)
 	}
 	id := fmt.Sprint(h.TaskID)
-	mustExecute(t, "tasks", "resolve", id, "call", "--results", "5", "--db", db)
+	// The workflow runs on once retried: its driver, not another step,
+	// is in error (the note said "another step failed").
+	out := mustExecute(t, "tasks", "resolve", id, "call", "--results", "5", "--db", db)
+	wantMatch(t, out, regexp.QuoteMeta("the workflow's driver is still in error: `tasker tasks retry "+id+" --db "+db+"` runs the workflow on"))
 	d, err := st.GetTask(ctx, h.TaskID)
 	if err != nil {
 		t.Fatal(err)
