@@ -131,7 +131,9 @@ func (w *WorkflowContext) publish(kind, name string, doc []byte) error {
 // (SetQueryState), decoded as T, or ErrNoQueryState (the error says when
 // the task is a DAG task, which publishes none). A task id of no task is
 // store.ErrNotFound (an id no task can have, 0 or negative, is
-// store.ErrInvalid, as is a name SetQueryState refuses). It reads the
+// store.ErrInvalid, as is a name no state can have: empty, over 255
+// bytes, with a NUL byte, not UTF-8; a name with spaces around it, which
+// SetQueryState refuses now, still reads a state published before). It reads the
 // database only: the workflow need not be running, or registered in this
 // process.
 //
