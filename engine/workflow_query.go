@@ -314,9 +314,10 @@ func OnUpdate[A any](name string, req **UpdateRequest[A]) SelectCase {
 // (the sender's Update then returns an *UpdateError with its message, or
 // with its type's name when the message is empty). The first answer is
 // stored and kept; answering again changes nothing. Reply on a nil request
-// (no update was received), inside a durable step's function, or with a
-// failure that is a nil pointer in a non-nil error (a typed nil) fails the
-// workflow.
+// (no update was received), inside a durable step's function, with a
+// failure that is a nil pointer in a non-nil error (a typed nil), with a
+// result JSON cannot carry, or with an answer over Config.MaxPayloadBytes
+// fails the workflow, naming the update.
 func (r *UpdateRequest[A]) Reply(wctx *WorkflowContext, result any, failure error) error {
 	mustContext(wctx, "UpdateRequest.Reply")
 	if r == nil {
