@@ -557,6 +557,10 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 	// refuses it: no step starts after its deadline): no button, a note;
 	// its pending steps may be resolved too, the one way it finishes.
 	timedOut := d.Task.State == store.TaskError && failureKind(d.Task.LastError) == engine.KindWorkflowTimeout
+	failed := 0 // the durable step whose failure a code-first workflow returned
+	if d.Task.Kind == store.KindCode && d.Task.State == store.TaskError {
+		failed = failedSequence(d)
+	}
 	names := map[int64]string{}
 	rows := make([]stepRow, len(d.Steps))
 	for i, st := range d.Steps {
@@ -572,7 +576,6 @@ func (s *server) taskData(ctx context.Context, id int64) (map[string]any, error)
 			// A durable step: once the workflow failed, the one whose
 			// failure it returned; a failure it caught and went on from
 			// is Resolve's to refuse (see Engine.Resolve).
-			failed := failedSequence(d)
 			rows[i].Resolvable = d.Task.State == store.TaskError && st.State == store.StepError && (failed == 0 || *st.Sequence == failed)
 		default:
 			rows[i].Resolvable = (st.State == store.StepError || timedOut && st.State == store.StepPending) && !d.Task.State.Terminal()
