@@ -24,6 +24,11 @@ import (
 // schemas work on the JSON before encoding; Config.MaxPayloadBytes bounds
 // the envelope, the bytes actually stored.
 //
+// A codec that fails (an error, a panic, or Decode returning bytes that
+// are not JSON) is reported as ErrCodec naming it: at Start, SendEvent
+// and the like to their caller, at a worker as the step's permanent
+// failure.
+//
 // With no codec (the default) payloads are stored as JSON, as before.
 // A payload encoded by a codec whose name differs from this engine's is
 // refused with ErrCodec; so is an envelope read by an engine without a
@@ -58,7 +63,7 @@ func (e *Engine) encode(doc []byte) (store.JSON, error) {
 	if e.codec == nil || len(doc) == 0 {
 		return doc, nil
 	}
-	data, err := e.codec.Encode(doc)
+	data, err := callCodec(e.codec.Encode, doc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding with %s: %w", ErrCodec, e.codec.Name(), err)
 	}
@@ -96,11 +101,29 @@ func (e *Engine) decode(doc []byte) ([]byte, error) {
 	case env.Codec != e.codec.Name():
 		return nil, fmt.Errorf("%w: the payload is encoded with %q, not with this engine's %q", ErrCodec, env.Codec, e.codec.Name())
 	}
-	out, err := e.codec.Decode(env.Data)
+	out, err := callCodec(e.codec.Decode, env.Data)
+	if err == nil && !json.Valid(out) {
+		// Caught here, the codec's fault is named as such: handed on, the
+		// handler failed decoding its "input", blamed on the input's shape.
+		err = fmt.Errorf("Decode returned %d bytes that are not JSON", len(out))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: decoding with %s: %w", ErrCodec, env.Codec, err)
 	}
 	return out, nil
+}
+
+// callCodec calls a codec's Encode or Decode, its panic returned as an
+// error: the application's code, it runs outside a handler's recovery (a
+// worker decoding a step's input, encoding its result), where a panic
+// would end the process.
+func callCodec(f func([]byte) ([]byte, error), in []byte) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("the codec panicked: %v", r)
+		}
+	}()
+	return f(in)
 }
 
 // decodeAll decodes the results of steps in place (a history, a task's

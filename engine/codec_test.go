@@ -339,3 +339,66 @@ func TestCodecWithoutANameRefused(t *testing.T) {
 		t.Fatalf("a named codec: %v", err)
 	}
 }
+
+// faultyCodec fails in the way its mode says once armed: "panic" panics in
+// Encode and Decode, "nonjson" decodes to bytes that are not JSON.
+type faultyCodec struct{ mode atomic.Value }
+
+func (c *faultyCodec) Name() string { return "faulty/v1" }
+
+func (c *faultyCodec) Encode(doc []byte) ([]byte, error) {
+	if c.mode.Load() == "panic" {
+		panic("encode exploded")
+	}
+	return doc, nil
+}
+
+func (c *faultyCodec) Decode(data []byte) ([]byte, error) {
+	switch c.mode.Load() {
+	case "panic":
+		panic("decode exploded")
+	case "nonjson":
+		return []byte("garbage"), nil
+	}
+	return data, nil
+}
+
+// TestFaultyCodecIsTheCodecsError: a codec that panics, or decodes to
+// bytes that are not JSON, is reported as the codec's failure (ErrCodec,
+// naming it): a panic in Decode at a worker crashed the process, one in
+// Encode crashed Start's caller, and non-JSON reached the handler, which
+// failed "decoding input of step s: invalid character" with a diagnosis
+// blaming the input's shape.
+func TestFaultyCodecIsTheCodecsError(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct{ mode, want string }{
+		{"panic", `tasker: payload codec: decoding with faulty/v1: the codec panicked: decode exploded`},
+		{"nonjson", `tasker: payload codec: decoding with faulty/v1: Decode returned 7 bytes that are not JSON`},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			codec := &faultyCodec{}
+			codec.mode.Store("")
+			env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: codec}})
+			must(t, env.HandleFunc("h", func(sc *engine.StepContext) (any, error) { return "r", nil }))
+			must(t, env.Register(&engine.Template{Namespace: "c", Name: "d", Steps: []engine.StepTemplate{{Name: "s", Handler: "h"}}}))
+			h, err := env.Start(ctx, "c/d", map[string]string{"a": "b"})
+			must(t, err)
+			codec.mode.Store(c.mode)
+			env.RunUntilDone(h.TaskID)
+			codec.mode.Store("")
+			out, err := h.Wait(ctx)
+			must(t, err)
+			if out.State != store.TaskError || !strings.Contains(string(out.Error), c.want) {
+				t.Fatalf("a step whose input the codec could not decode: %s %s, want an error saying %q", out.State, out.Error, c.want)
+			}
+			if c.mode != "panic" {
+				return
+			}
+			codec.mode.Store("panic")
+			_, err = env.Start(ctx, "c/d", map[string]string{"a": "other"})
+			if !errors.Is(err, engine.ErrCodec) || !strings.Contains(err.Error(), "encoding with faulty/v1: the codec panicked: encode exploded") {
+				t.Fatalf("Start with a codec whose Encode panics: %v", err)
+			}
+		})
+	}
+}
