@@ -402,3 +402,31 @@ func TestFaultyCodecIsTheCodecsError(t *testing.T) {
 		})
 	}
 }
+
+// TestCodecDurableResultOverTheLimitFailsTheStep: a durable step's result
+// that fits as JSON but not once encoded fails the step with
+// ErrPayloadTooLarge, which the workflow can handle, as one over the
+// limit without a codec does; with a codec it failed the whole workflow
+// (kind permanent) under the step's stored name ("big#1").
+func TestCodecDurableResultOverTheLimitFailsTheStep(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: &xorCodec{name: "xor/v1"}, MaxPayloadBytes: 250}})
+	var stepErr atomic.Value
+	must(t, engine.RegisterWorkflow(env.Engine, "d/w", func(w *engine.WorkflowContext, in string) (string, error) {
+		// 182 bytes as JSON; its envelope is over 250.
+		_, err := engine.Step(w, "big", func(ctx context.Context) (string, error) { return strings.Repeat("a", 180), nil })
+		stepErr.Store(fmt.Sprint(err))
+		if errors.Is(err, engine.ErrPayloadTooLarge) {
+			return "handled", nil
+		}
+		return "", errors.New("the step did not fail with ErrPayloadTooLarge")
+	}))
+	ctx := context.Background()
+	wf, err := engine.StartWorkflow[string, string](ctx, env.Engine, "d/w", "x")
+	must(t, err)
+	env.RunUntilDone(wf.TaskID)
+	res, err := wf.Result(ctx)
+	msg, _ := stepErr.Load().(string)
+	if err != nil || res != "handled" || !strings.Contains(msg, "payload_too_large") || !strings.Contains(msg, "the result of durable step big is ") {
+		t.Fatalf("an encoded durable result over the limit: %q, %v (the step's error: %s); want the step's payload_too_large, handled", res, err, msg)
+	}
+}

@@ -544,10 +544,16 @@ func (w *WorkflowContext) flushPending() error {
 // prepare completes p for the store: the driver's lease, the time, the
 // stored name, and the result encoded by Config.Codec.
 func (w *WorkflowContext) prepare(p *store.RecordStepParams) error {
+	name := p.Name
 	p.Driver, p.TaskID, p.Now = w.lease, w.TaskID, w.e.now()
 	p.Name = store.DurableStepName(p.Name, p.Sequence)
 	if w.e.codec != nil && len(p.Results) > 0 {
-		enc, err := w.e.encodeChecked("result of durable step "+p.Name, p.Results)
+		enc, err := w.e.encodeChecked("result of durable step "+name, p.Results)
+		if errors.Is(err, ErrPayloadTooLarge) && p.Handler == kindStep && p.Kind == store.OutcomeComplete {
+			// Over the limit only once encoded: the step's failure, as
+			// one over it as JSON is (see Step), not the workflow's.
+			return &resultTooLarge{err}
+		}
 		if err != nil {
 			return w.failWith(Permanent(err))
 		}

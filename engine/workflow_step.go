@@ -380,8 +380,14 @@ func attemptStep[T any](wctx *WorkflowContext, seq int, name string, fn func(ctx
 	if err == nil {
 		p.Kind, p.Results = store.OutcomeComplete, doc
 		if rerr := wctx.recordCompleted(p, fresh); rerr != nil {
-			return zero, nil, 0, rerr
+			var tl *resultTooLarge // over the limit once encoded (Config.Codec)
+			if !errors.As(rerr, &tl) {
+				return zero, nil, 0, rerr
+			}
+			err, p.Results = rerr, nil
 		}
+	}
+	if err == nil {
 		wctx.e.stat.completed.Add(1)
 		wctx.measure(name, "complete", took)
 		traced.outcome = "complete"
