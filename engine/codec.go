@@ -11,8 +11,8 @@ import (
 )
 
 // Codec encodes the payloads the engine stores — task inputs, step results
-// (DAG and durable), event payloads (updates among them), query state and
-// update answers — so that an application can compress or encrypt them.
+// (DAG and durable), event payloads (updates among them), query state,
+// update answers and schedules' inputs — so that an application can compress or encrypt them.
 // Encode receives the payload's JSON and returns any bytes; Decode
 // receives them back and returns the JSON. Both must be safe for
 // concurrent use.

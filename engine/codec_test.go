@@ -430,3 +430,44 @@ func TestCodecDurableResultOverTheLimitFailsTheStep(t *testing.T) {
 		t.Fatalf("an encoded durable result over the limit: %q, %v (the step's error: %s); want the step's payload_too_large, handled", res, err, msg)
 	}
 }
+
+// TestCodecEncodesScheduleInputs: a schedule's input is stored encoded as
+// every other payload is (it was stored as JSON, the secret in the clear
+// in tasker_schedules), read back as JSON by GetSchedule and Schedules,
+// given to each run as it was given, and the same definition again is
+// still the same schedule.
+func TestCodecEncodesScheduleInputs(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: &xorCodec{name: "xor/v1"}}})
+	codecFlows(t, env.Engine)
+	ctx := context.Background()
+	info, err := env.Schedule(ctx, "s", "@every 1m", "c/child", secret, engine.ScheduleOptions{})
+	must(t, err)
+	var stored []string
+	must(t, env.Store.DB().NewRaw("SELECT input FROM tasker_schedules").Scan(ctx, &stored))
+	if len(stored) != 1 || strings.Contains(stored[0], "s3cret") || !strings.Contains(stored[0], `"tasker:codec"`) {
+		t.Fatalf("the schedule's input as stored: %q", stored)
+	}
+	want := `"` + secret + `"`
+	if string(info.Input) != want {
+		t.Fatalf("Schedule's input %s, want %s", info.Input, want)
+	}
+	env.Clock.Advance(10 * time.Second) // a redefinition would move the next tick
+	again, err := env.Schedule(ctx, "s", "@every 1m", "c/child", secret, engine.ScheduleOptions{})
+	must(t, err)
+	if !again.NextFireAt.Equal(info.NextFireAt) || string(again.Input) != want {
+		t.Fatalf("the same definition again changed the schedule: %+v", again)
+	}
+	got, err := env.GetSchedule(ctx, "s")
+	must(t, err)
+	list, err := env.Schedules(ctx)
+	must(t, err)
+	if string(got.Input) != want || len(list) != 1 || string(list[0].Input) != want {
+		t.Fatalf("read back: %s, %v", got.Input, list)
+	}
+	id, err := env.TriggerSchedule(ctx, "s")
+	must(t, err)
+	env.RunUntilDone(id)
+	if res, err := engine.GetWorkflow[string](env.Engine, id).Result(ctx); err != nil || res != secret+"/child" {
+		t.Fatalf("the run's result %q, %v", res, err)
+	}
+}

@@ -120,9 +120,9 @@
 // # Payload codec
 //
 // Config.Codec encodes (compresses, encrypts) the payloads the engine
-// stores — inputs, results, events and updates, query state — as JSON
-// envelopes {"tasker:codec": name, "data": base64} and decodes them when
-// read; MaxPayloadBytes bounds the envelope. A payload of another codec, or
+// stores — inputs, results, events and updates, query state, schedules'
+// inputs — as JSON envelopes {"tasker:codec": name, "data": base64} and
+// decodes them when read; MaxPayloadBytes bounds the envelope. A payload of another codec, or
 // read without one, is refused with ErrCodec. examples/codec encrypts with
 // AES-256-GCM.
 //

@@ -156,6 +156,17 @@ func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input 
 	if err != nil {
 		return nil, fmt.Errorf("scheduling %q: %w", id, err)
 	}
+	// Stored encoded as every payload is (Config.Codec); the info
+	// returned and the comparison with the stored definition use the JSON.
+	plain := def.Input
+	if def.Input, err = e.encode(plain); err != nil {
+		return nil, fmt.Errorf("scheduling %q: input: %w", id, err)
+	}
+	info := func(sc *store.Schedule) *ScheduleInfo {
+		in := scheduleInfo(sc)
+		in.Input = json.RawMessage(plain)
+		return in
+	}
 	for {
 		cur, err := e.st.GetSchedule(ctx, id)
 		switch {
@@ -170,11 +181,11 @@ func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input 
 				return nil, fmt.Errorf("scheduling %q: %w", id, err)
 			}
 			e.sched.Wake()
-			return scheduleInfo(def), nil
+			return info(def), nil
 		case err != nil:
 			return nil, fmt.Errorf("scheduling %q: %w", id, err)
-		case sameDefinition(cur, def):
-			return scheduleInfo(cur), nil
+		case e.sameDefinition(cur, def, plain):
+			return info(cur), nil
 		}
 		next := *cur
 		next.Workflow, next.Spec, next.Timezone, next.Input = def.Workflow, def.Spec, def.Timezone, def.Input
@@ -191,7 +202,7 @@ func (e *Engine) Schedule(ctx context.Context, id, spec, workflow string, input 
 		}
 		if ok {
 			e.sched.Wake()
-			return scheduleInfo(&next), nil
+			return info(&next), nil
 		}
 	}
 }
@@ -335,10 +346,15 @@ func (e *Engine) firstTick(sc *store.Schedule) time.Time {
 	return spec.Next(e.clk.Now())
 }
 
-// sameDefinition compares the specs as read: a row stored before specs were
-// stored canonical may hold one as written.
-func sameDefinition(a, b *store.Schedule) bool {
-	return a.Workflow == b.Workflow && schedule.Canonical(a.Spec) == schedule.Canonical(b.Spec) && a.Timezone == b.Timezone && string(a.Input) == string(b.Input) &&
+// sameDefinition compares the stored schedule a with the definition b,
+// whose input is the JSON input: the specs as read (a row stored before
+// specs were stored canonical may hold one as written), a's input decoded
+// (encoded afresh, b's differs; one this engine cannot decode, of another
+// codec, is redefined under this one's).
+func (e *Engine) sameDefinition(a, b *store.Schedule, input []byte) bool {
+	in, err := e.decode(a.Input)
+	return err == nil && string(in) == string(input) &&
+		a.Workflow == b.Workflow && schedule.Canonical(a.Spec) == schedule.Canonical(b.Spec) && a.Timezone == b.Timezone &&
 		a.Overlap == b.Overlap && a.CatchUpWindow == b.CatchUpWindow && a.Jitter == b.Jitter
 }
 

@@ -19,7 +19,11 @@ func (e *Engine) Schedules(ctx context.Context) ([]ScheduleInfo, error) {
 	}
 	out := make([]ScheduleInfo, len(list))
 	for i, sc := range list {
-		out[i] = *scheduleInfo(sc)
+		in, err := e.decodedScheduleInfo(sc)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = *in
 	}
 	return out, nil
 }
@@ -30,7 +34,19 @@ func (e *Engine) GetSchedule(ctx context.Context, id string) (*ScheduleInfo, err
 	if err != nil {
 		return nil, err
 	}
-	return scheduleInfo(sc), nil
+	return e.decodedScheduleInfo(sc)
+}
+
+// decodedScheduleInfo is a stored schedule's info, its input decoded
+// (Config.Codec).
+func (e *Engine) decodedScheduleInfo(sc *store.Schedule) (*ScheduleInfo, error) {
+	in := scheduleInfo(sc)
+	doc, err := e.decode(sc.Input)
+	if err != nil {
+		return nil, fmt.Errorf("reading schedule %q: input: %w", sc.ID, err)
+	}
+	in.Input = json.RawMessage(doc)
+	return in, nil
 }
 
 // PauseSchedule stops a schedule's ticks until ResumeSchedule; a run it
@@ -177,7 +193,11 @@ func (e *Engine) startScheduled(ctx context.Context, sc *store.Schedule, key str
 	if at.After(e.clk.Now()) {
 		opts = append(opts, StartAt(at))
 	}
-	in := json.RawMessage(sc.Input)
+	doc, err := e.decode(sc.Input) // stored encoded (Config.Codec)
+	if err != nil {
+		return 0, fmt.Errorf("input: %w", err)
+	}
+	in := json.RawMessage(doc)
 	if _, ok := e.workflowDef(sc.Workflow); ok {
 		s, err := e.startWorkflow(ctx, sc.Workflow, in, opts...)
 		return s.id, err
