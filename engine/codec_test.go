@@ -471,3 +471,26 @@ func TestCodecEncodesScheduleInputs(t *testing.T) {
 		t.Fatalf("the run's result %q, %v", res, err)
 	}
 }
+
+// TestCodecChildResultWithinTheLimitIsRead: a child's result within
+// Config.MaxPayloadBytes reaches its parent with a codec as without one.
+// The parent's record of the child (the result with the child's id and
+// state), encoded again, was held to the limit: a little over it, it
+// failed the parent for good, "the result of durable step c/kid is 435
+// bytes" — a step it never ran, over a limit the child had kept.
+func TestCodecChildResultWithinTheLimitIsRead(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: &xorCodec{name: "xor/v1"}, MaxPayloadBytes: 400}})
+	// 257 bytes as JSON, 379 encoded: within the limit.
+	must(t, engine.RegisterWorkflow(env.Engine, "c/kid", func(w *engine.WorkflowContext, in string) (string, error) { return strings.Repeat("a", 255), nil }))
+	must(t, engine.RegisterWorkflow(env.Engine, "c/parent", func(w *engine.WorkflowContext, in string) (int, error) {
+		r, err := engine.Child[string](w, "c/kid", in)
+		return len(r), err
+	}))
+	ctx := context.Background()
+	wf, err := engine.StartWorkflow[string, int](ctx, env.Engine, "c/parent", "x")
+	must(t, err)
+	env.RunUntilDone(wf.TaskID)
+	if n, err := wf.Result(ctx); err != nil || n != 255 {
+		t.Fatalf("the parent of a child whose result is within the limit: %d, %v", n, err)
+	}
+}

@@ -548,11 +548,20 @@ func (w *WorkflowContext) prepare(p *store.RecordStepParams) error {
 	p.Driver, p.TaskID, p.Now = w.lease, w.TaskID, w.e.now()
 	p.Name = store.DurableStepName(p.Name, p.Sequence)
 	if w.e.codec != nil && len(p.Results) > 0 {
-		enc, err := w.e.encodeChecked("result of durable step "+name, p.Results)
-		if errors.Is(err, ErrPayloadTooLarge) && p.Handler == kindStep && p.Kind == store.OutcomeComplete {
-			// Over the limit only once encoded: the step's failure, as
-			// one over it as JSON is (see Step), not the workflow's.
-			return &resultTooLarge{err}
+		var enc store.JSON
+		var err error
+		if p.Handler == kindStep {
+			enc, err = w.e.encodeChecked("result of durable step "+name, p.Results)
+			if errors.Is(err, ErrPayloadTooLarge) && p.Kind == store.OutcomeComplete {
+				// Over the limit only once encoded: the step's failure,
+				// as one over it as JSON is (see Step), not the workflow's.
+				return &resultTooLarge{err}
+			}
+		} else {
+			// The other records (a child's result, an event, a select)
+			// carry payloads held to the limit where they came in, as
+			// they are without a codec: the record is not held again.
+			enc, err = w.e.encode(p.Results)
 		}
 		if err != nil {
 			return w.failWith(Permanent(err))
