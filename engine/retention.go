@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,9 @@ func ParseRetention(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
+		if durationSyntax.MatchString(s) { // well formed: it overflowed
+			return 0, fmt.Errorf("retention %q is longer than the longest duration, %s (292 years): write forever to keep the tasks for ever", s, time.Duration(math.MaxInt64))
+		}
 		return 0, fmt.Errorf("retention %q: not a duration (72h), days (30d) or forever", s)
 	}
 	// A negative one is refused whatever its value: -1ns is KeepForever's,
@@ -40,6 +45,10 @@ func ParseRetention(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// durationSyntax is what time.ParseDuration reads, sign aside; its error
+// is the same for text of another shape and for a value too long to hold.
+var durationSyntax = regexp.MustCompile(`^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
 // retentionProblem says what is wrong with a workflow's own retention, or
 // "" when nothing is (0, the engine's default, included).

@@ -192,3 +192,17 @@ func TestParseRetentionRefusesASign(t *testing.T) {
 		t.Errorf("ParseRetention(7d) = %s, %v", d, err)
 	}
 }
+
+// A retention past the longest time.Duration is refused as too long, not
+// as "not a duration": time.ParseDuration's error is the same for both.
+func TestParseRetentionTooLongSaysSo(t *testing.T) {
+	for _, in := range []string{"3000000h", "200000000m30s", "9999999999999999999ns"} {
+		_, err := engine.ParseRetention(in)
+		if err == nil || !strings.Contains(err.Error(), "longer than the longest duration") || !strings.Contains(err.Error(), "forever") {
+			t.Errorf("ParseRetention(%q): %v; want an error saying it is too long", in, err)
+		}
+	}
+	if _, err := engine.ParseRetention("7x"); err == nil || !strings.Contains(err.Error(), "not a duration") {
+		t.Errorf("ParseRetention(7x): %v", err)
+	}
+}
