@@ -75,12 +75,14 @@ type Config struct {
 	// Clock replaces the wall clock (testkit uses a fake one). It also says
 	// which clock the store uses (see Clock.StoreNow).
 	Clock Clock
-	// MaxPayloadBytes bounds a step's result, a task's input and an event's
-	// payload as stored — encoded, when Codec is set (default and most
-	// 8 MiB, store.MaxJSONBytes). An oversized
-	// result fails its own step with a permanent error (kind
-	// payload_too_large) and nothing else; an oversized input or payload
-	// is refused by Start or SendEvent.
+	// MaxPayloadBytes bounds a step's result (DAG or durable), a task's
+	// input, an event's payload, an update's argument and answer, a query
+	// state and the results an operator resolves a step with, as stored —
+	// encoded, when Codec is set (default and most 8 MiB,
+	// store.MaxJSONBytes). An oversized result fails its own step with a
+	// permanent error (kind payload_too_large) and nothing else; the
+	// others are refused with ErrPayloadTooLarge by the call that gave
+	// them (Start, SendEvent, Update, SetQueryState, Reply, Resolve).
 	MaxPayloadBytes int
 	// Codec, when set, encodes (compresses, encrypts) every payload the
 	// engine stores and decodes it when read; see Codec. Every process

@@ -20,8 +20,8 @@ var (
 	// ErrEventRefused: SendEvent named a task that will never read the
 	// event (a DAG task, or a workflow that has finished).
 	ErrEventRefused = errors.New("tasker: event refused")
-	// ErrPayloadTooLarge: an input, event payload or result is over
-	// Config.MaxPayloadBytes.
+	// ErrPayloadTooLarge: an input, event payload, update argument or
+	// answer, query state or result is over Config.MaxPayloadBytes.
 	ErrPayloadTooLarge = errors.New("tasker: payload too large")
 	// ErrRefused: an operator action that would leave a task unable to
 	// finish or its history at odds with its code (resolving the driver
