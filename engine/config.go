@@ -80,9 +80,11 @@ type Config struct {
 	// state and the results an operator resolves a step with, as stored —
 	// encoded, when Codec is set (default and most 8 MiB,
 	// store.MaxJSONBytes). An oversized result fails its own step with a
-	// permanent error (kind payload_too_large) and nothing else; the
-	// others are refused with ErrPayloadTooLarge by the call that gave
-	// them (Start, SendEvent, Update, SetQueryState, Reply, Resolve).
+	// permanent error (kind payload_too_large) and nothing else; an
+	// oversized input, event payload, update argument or resolved result
+	// is refused with ErrPayloadTooLarge by the call that gave it (Start,
+	// SendEvent, Update, Resolve), and a query state or update answer
+	// fails its workflow (SetQueryState, Reply).
 	MaxPayloadBytes int
 	// Codec, when set, encodes (compresses, encrypts) every payload the
 	// engine stores and decodes it when read; see Codec. Every process
