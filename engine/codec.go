@@ -38,7 +38,8 @@ type Codec interface {
 	// change it when old payloads can no longer be decoded. New refuses
 	// an empty one, and one with a NUL byte or not UTF-8.
 	Name() string
-	// Encode turns a payload's JSON document into the bytes to store.
+	// Encode turns a payload's JSON document into the bytes to store. It
+	// is given a copy it may overwrite (encrypt in place).
 	Encode(doc []byte) ([]byte, error)
 	// Decode turns bytes Encode returned back into the JSON document.
 	Decode(data []byte) ([]byte, error)
@@ -63,7 +64,10 @@ func (e *Engine) encode(doc []byte) (store.JSON, error) {
 	if e.codec == nil || len(doc) == 0 {
 		return doc, nil
 	}
-	data, err := callCodec(e.codec.Encode, doc)
+	// A copy: the caller goes on with the JSON (identity hash, schema,
+	// the history), and a codec may encode in its argument's storage, as
+	// an AEAD's Seal(doc[:0], …) does.
+	data, err := callCodec(e.codec.Encode, bytes.Clone(doc))
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding with %s: %w", ErrCodec, e.codec.Name(), err)
 	}
