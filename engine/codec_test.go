@@ -470,6 +470,19 @@ func TestCodecEncodesScheduleInputs(t *testing.T) {
 	if res, err := engine.GetWorkflow[string](env.Engine, id).Result(ctx); err != nil || res != secret+"/child" {
 		t.Fatalf("the run's result %q, %v", res, err)
 	}
+	// An engine without the codec (the CLI's) reads and operates the
+	// schedule all the same, its input shown as stored.
+	plain, err := engine.New(engine.Config{Store: env.Store, Clock: env.Clock, WorkerID: "cli"})
+	must(t, err)
+	must(t, plain.PauseSchedule(ctx, "s"))
+	got, err = plain.GetSchedule(ctx, "s")
+	must(t, err)
+	if !got.Paused || string(got.Input) != stored[0] {
+		t.Fatalf("read without the codec: paused %v, input %s", got.Paused, got.Input)
+	}
+	if list, err = plain.Schedules(ctx); err != nil || len(list) != 1 {
+		t.Fatalf("listed without the codec: %v, %v", list, err)
+	}
 }
 
 // TestCodecChildResultWithinTheLimitIsRead: a child's result within

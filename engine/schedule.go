@@ -88,7 +88,9 @@ type ScheduleInfo struct {
 	Spec     string
 	// Location is the time zone of the spec ("" for UTC or a spec that
 	// names its own).
-	Location      string
+	Location string
+	// Input is the runs' input as JSON; encoded by a Config.Codec this
+	// engine does not have, it is the stored envelope.
 	Input         json.RawMessage
 	Overlap       OverlapPolicy
 	CatchUpWindow time.Duration

@@ -19,11 +19,7 @@ func (e *Engine) Schedules(ctx context.Context) ([]ScheduleInfo, error) {
 	}
 	out := make([]ScheduleInfo, len(list))
 	for i, sc := range list {
-		in, err := e.decodedScheduleInfo(sc)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = *in
+		out[i] = *e.decodedScheduleInfo(sc)
 	}
 	return out, nil
 }
@@ -34,19 +30,19 @@ func (e *Engine) GetSchedule(ctx context.Context, id string) (*ScheduleInfo, err
 	if err != nil {
 		return nil, err
 	}
-	return e.decodedScheduleInfo(sc)
+	return e.decodedScheduleInfo(sc), nil
 }
 
 // decodedScheduleInfo is a stored schedule's info, its input decoded
-// (Config.Codec).
-func (e *Engine) decodedScheduleInfo(sc *store.Schedule) (*ScheduleInfo, error) {
+// (Config.Codec). One this engine cannot decode is shown as stored, as
+// the CLI shows it: an engine without the codec (the CLI's) still lists
+// and operates schedules; their runs' starts decode it or fail.
+func (e *Engine) decodedScheduleInfo(sc *store.Schedule) *ScheduleInfo {
 	in := scheduleInfo(sc)
-	doc, err := e.decode(sc.Input)
-	if err != nil {
-		return nil, fmt.Errorf("reading schedule %q: input: %w", sc.ID, err)
+	if doc, err := e.decode(sc.Input); err == nil {
+		in.Input = json.RawMessage(doc)
 	}
-	in.Input = json.RawMessage(doc)
-	return in, nil
+	return in
 }
 
 // PauseSchedule stops a schedule's ticks until ResumeSchedule; a run it
