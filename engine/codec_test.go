@@ -570,3 +570,31 @@ func TestCodecEncodingInPlace(t *testing.T) {
 		t.Fatalf("workflow result %q, %v", res, err)
 	}
 }
+
+// TestCodecChildRecordOverTheStoreLimit: a parent's record of a child's
+// result, within the limit as the child stored it but over what the store
+// takes once the parent encodes it with the child's id and state, fails
+// the parent with ErrPayloadTooLarge saying so (the store's refusal of the
+// record was taken for a failed write, and the parent's run retried).
+func TestCodecChildRecordOverTheStoreLimit(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true, Config: engine.Config{Codec: &xorCodec{name: "xor/v1"}}})
+	// The child's result: its envelope just within store.MaxJSONBytes.
+	n := (store.MaxJSONBytes-len(`{"tasker:codec":"xor/v1","data":""}`))/4*3 - 2
+	must(t, engine.RegisterWorkflow(env.Engine, "c/kid", func(w *engine.WorkflowContext, in string) (string, error) { return strings.Repeat("a", n), nil }))
+	must(t, engine.RegisterWorkflow(env.Engine, "c/parent", func(w *engine.WorkflowContext, in string) (int, error) {
+		r, err := engine.Child[string](w, "c/kid", in)
+		return len(r), err
+	}))
+	ctx := context.Background()
+	wf, err := engine.StartWorkflow[string, int](ctx, env.Engine, "c/parent", "x")
+	must(t, err)
+	for range 10 {
+		if _, err := env.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = wf.Result(ctx)
+	if err == nil || !strings.Contains(err.Error(), "payload too large: the record of c/kid is ") || !strings.Contains(err.Error(), "over the store's limit") {
+		t.Fatalf("the parent: %v", err)
+	}
+}

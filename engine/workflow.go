@@ -560,8 +560,11 @@ func (w *WorkflowContext) prepare(p *store.RecordStepParams) error {
 		} else {
 			// The other records (a child's result, an event, a select)
 			// carry payloads held to the limit where they came in, as
-			// they are without a codec: the record is not held again.
-			enc, err = w.e.encode(p.Results)
+			// they are without a codec: the record is held only to what
+			// the store takes, which would refuse it less clearly.
+			if enc, err = w.e.encode(p.Results); err == nil && len(enc) > store.MaxJSONBytes {
+				err = fmt.Errorf("%w: the record of %s is %d bytes once encoded, over the store's limit of %d bytes (store.MaxJSONBytes)", ErrPayloadTooLarge, name, len(enc), store.MaxJSONBytes)
+			}
 		}
 		if err != nil {
 			return w.failWith(Permanent(err))
