@@ -598,3 +598,31 @@ func TestCodecChildRecordOverTheStoreLimit(t *testing.T) {
 		t.Fatalf("the parent: %v", err)
 	}
 }
+
+// TestChildRecordOverTheStoreLimit: without a codec too, a parent's record
+// of a child's result within the limit but over the store's once the
+// child's id and state join it fails the parent, saying so; the store
+// refused the write and the parent never finished.
+func TestChildRecordOverTheStoreLimit(t *testing.T) {
+	env := testkit.NewEngine(t, &testkit.Options{File: true})
+	n := store.MaxJSONBytes - 10
+	must(t, engine.RegisterWorkflow(env.Engine, "c/kid", func(w *engine.WorkflowContext, in string) (string, error) { return strings.Repeat("a", n), nil }))
+	must(t, engine.RegisterWorkflow(env.Engine, "c/parent", func(w *engine.WorkflowContext, in string) (int, error) {
+		r, err := engine.Child[string](w, "c/kid", in)
+		return len(r), err
+	}))
+	ctx := context.Background()
+	wf, err := engine.StartWorkflow[string, int](ctx, env.Engine, "c/parent", "x")
+	must(t, err)
+	for range 10 {
+		if _, err := env.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = wf.Result(ctx)
+	if err == nil || !strings.Contains(err.Error(), "payload too large: the record of c/kid is ") || !strings.Contains(err.Error(), "over the store's limit") {
+		t.Fatalf("the parent: %v", err)
+	}
+}

@@ -547,30 +547,31 @@ func (w *WorkflowContext) prepare(p *store.RecordStepParams) error {
 	name := p.Name
 	p.Driver, p.TaskID, p.Now = w.lease, w.TaskID, w.e.now()
 	p.Name = store.DurableStepName(p.Name, p.Sequence)
-	if w.e.codec != nil && len(p.Results) > 0 {
-		var enc store.JSON
-		var err error
-		if p.Handler == kindStep {
-			enc, err = w.e.encodeChecked("result of durable step "+name, p.Results)
-			if errors.Is(err, ErrPayloadTooLarge) && p.Kind == store.OutcomeComplete {
-				// Over the limit only once encoded: the step's failure,
-				// as one over it as JSON is (see Step), not the workflow's.
-				return &resultTooLarge{err}
-			}
-		} else {
-			// The other records (a child's result, an event, a select)
-			// carry payloads held to the limit where they came in, as
-			// they are without a codec: the record is held only to what
-			// the store takes, which would refuse it less clearly.
-			if enc, err = w.e.encode(p.Results); err == nil && len(enc) > store.MaxJSONBytes {
-				err = fmt.Errorf("%w: the record of %s is %d bytes once encoded, over the store's limit of %d bytes (store.MaxJSONBytes)", ErrPayloadTooLarge, name, len(enc), store.MaxJSONBytes)
-			}
-		}
-		if err != nil {
-			return w.failWith(Permanent(err))
-		}
-		p.Results = enc
+	if len(p.Results) == 0 || p.Handler == kindStep && w.e.codec == nil {
+		return nil // (a step's result is held to the limit by Step)
 	}
+	var enc store.JSON
+	var err error
+	if p.Handler == kindStep {
+		enc, err = w.e.encodeChecked("result of durable step "+name, p.Results)
+		if errors.Is(err, ErrPayloadTooLarge) && p.Kind == store.OutcomeComplete {
+			// Over the limit only once encoded: the step's failure, as
+			// one over it as JSON is (see Step), not the workflow's.
+			return &resultTooLarge{err}
+		}
+	} else {
+		// The other records (a child's result, an event, a select) carry
+		// payloads held to the limit where they came in: the record is
+		// held only to what the store takes. Over it, the store refused
+		// the write, taken for a failed one, and the run never ended.
+		if enc, err = w.e.encode(p.Results); err == nil && len(enc) > store.MaxJSONBytes {
+			err = fmt.Errorf("%w: the record of %s is %d bytes as stored, over the store's limit of %d bytes (store.MaxJSONBytes)", ErrPayloadTooLarge, name, len(enc), store.MaxJSONBytes)
+		}
+	}
+	if err != nil {
+		return w.failWith(Permanent(err))
+	}
+	p.Results = enc
 	return nil
 }
 
