@@ -432,10 +432,11 @@ func mustStart(t *testing.T, e *engine.Engine, name string, input any) int64 {
 }
 
 // A result over the payload limit fails its own step; the 99 other
-// outcomes of the same commit are recorded.
+// outcomes of the same commit are recorded. (RunOnce runs at most
+// MaxConcurrency steps at once: room for the 100.)
 func TestOversizedResultFailsOnlyItsStep(t *testing.T) {
 	ctx := context.Background()
-	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{MaxPayloadBytes: 1024}})
+	env := testkit.NewEngine(t, &testkit.Options{Config: engine.Config{MaxPayloadBytes: 1024, Execution: engine.ExecutionConfig{MaxConcurrency: 100}}})
 	oneStep(t, env.Engine, "emit", func(sc *engine.StepContext) (any, error) {
 		var in struct{ N int }
 		must(t, sc.Input(&in))
