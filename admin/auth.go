@@ -94,7 +94,8 @@ var (
 // request is anonymous: an admin while AllowAnonymous is set and the
 // database holds no token, refused otherwise.
 // The dashboard's pages (cookie true) also take the token from the
-// session cookie its login form sets.
+// session cookie its login form sets, when the request has no Bearer
+// header (an Authorization of another scheme is a proxy's).
 func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) {
 	if n := len(r.Header.Values("Authorization")); n > 1 {
 		// Which one counts (a client's, a proxy's it went through) is no
@@ -102,6 +103,13 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 		return nil, authError(fmt.Sprintf("the request has %d Authorization headers: send one", n))
 	}
 	h := r.Header.Get("Authorization")
+	if cookie && !isBearer(h) {
+		// A header of another scheme is a proxy's in front (nginx's
+		// auth_basic has the browser send "Basic …" with every request):
+		// the pages read the session cookie then. They refused it as no
+		// bearer token, so signing in led back to the sign-in page.
+		h = ""
+	}
 	if h == "" && cookie {
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 			return s.bySecret(r.Context(), c.Value)
@@ -119,11 +127,18 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 		}
 		return nil, errUnauthorized
 	}
-	scheme, secret, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	_, secret, ok := strings.Cut(h, " ")
+	if !ok || !isBearer(h) {
 		return nil, errNotBearer
 	}
 	return s.bySecret(r.Context(), secret)
+}
+
+// isBearer reports whether h, an Authorization header, is of the Bearer
+// scheme.
+func isBearer(h string) bool {
+	scheme, _, _ := strings.Cut(h, " ")
+	return strings.EqualFold(scheme, "Bearer")
 }
 
 // anyToken reports whether a token was ever created, revoked or not:

@@ -1,0 +1,50 @@
+package admin_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tasker-go/tasker/admin"
+	"github.com/tasker-go/tasker/store"
+)
+
+// TestDashboardBehindBasicAuthProxy: a dashboard behind a proxy that asks
+// for HTTP Basic credentials (nginx's auth_basic) gets
+// "Authorization: Basic …" on every request the browser makes. The pages
+// read that header before the session cookie and refused it as no bearer
+// token, so signing in led back to the sign-in page for ever.
+func TestDashboardBehindBasicAuthProxy(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	viewer := v.token(store.RoleViewer)
+	basic := "Basic " + "dXNlcjpwYXNz" // user:pass
+	client := *v.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("POST", v.srv.URL+"/ui/login", strings.NewReader(url.Values{"token": {viewer}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", basic)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 1 {
+		t.Fatalf("signing in behind the proxy: %d %v", res.StatusCode, res.Cookies())
+	}
+	req, _ = http.NewRequest("GET", v.srv.URL+"/ui/", nil)
+	req.Header.Set("Authorization", basic)
+	req.AddCookie(res.Cookies()[0])
+	res, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the overview with the session cookie and the proxy's Basic header: %d, want 200", res.StatusCode)
+	}
+	// The API still takes the bearer header alone: Basic is refused there.
+	if code, _ := v.do("GET", "/api/tasks", "", "", "Authorization", basic); code != http.StatusUnauthorized {
+		t.Errorf("GET /api/tasks with a Basic header: %d, want 401", code)
+	}
+}
