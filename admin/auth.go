@@ -125,13 +125,28 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 				return &principal{role: store.RoleAdmin, actor: "anonymous"}, nil
 			}
 		}
-		return nil, errUnauthorized
+		return nil, tokenInQuery(r)
 	}
 	_, secret, ok := strings.Cut(h, " ")
 	if !ok || !isBearer(h) {
 		return nil, errNotBearer
 	}
 	return s.bySecret(r.Context(), secret)
+}
+
+// tokenInQuery is the 401 of a request without a token: one that put it
+// in the query string (?access_token=tasker_…, as some APIs take it) is
+// told that it is not read there, without the secret; "a bearer token is
+// required" did not say where it goes, to a client that sent one.
+func tokenInQuery(r *http.Request) error {
+	for name, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if strings.HasPrefix(v, tokenPrefix) {
+				return authError(fmt.Sprintf("the query parameter %q holds a token, and a token is not read from the query string (URLs end up in logs and histories): send it as Authorization: Bearer tasker_…", name))
+			}
+		}
+	}
+	return errUnauthorized
 }
 
 // isBearer reports whether h, an Authorization header, is of the Bearer

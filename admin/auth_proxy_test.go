@@ -3,6 +3,7 @@ package admin_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,5 +47,28 @@ func TestDashboardBehindBasicAuthProxy(t *testing.T) {
 	// The API still takes the bearer header alone: Basic is refused there.
 	if code, _ := v.do("GET", "/api/tasks", "", "", "Authorization", basic); code != http.StatusUnauthorized {
 		t.Errorf("GET /api/tasks with a Basic header: %d, want 401", code)
+	}
+}
+
+// TestTokenInTheQuery: a token put in the query string (?access_token=,
+// as some APIs take it) is not read; the 401 said "a bearer token is
+// required", to a client that sent one, and did not say where it goes.
+func TestTokenInTheQuery(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	op := v.token(store.RoleOperator)
+	id := v.start(1)
+	for _, path := range []string{"/api/tasks?access_token=" + op, "/api/tasks/" + strconv.FormatInt(id, 10) + "/cancel?token=" + op} {
+		method := "GET"
+		if strings.HasSuffix(strings.Split(path, "?")[0], "cancel") {
+			method = "POST"
+		}
+		code, out := v.do(method, path, "", "")
+		msg, _ := out["error"].(string)
+		if code != http.StatusUnauthorized || !strings.Contains(msg, "query") || !strings.Contains(msg, "Authorization: Bearer") || strings.Contains(msg, op) {
+			t.Errorf("%s %s: %d %q, want 401 saying the token goes in the Authorization header, not the query (and not echoing it)", method, path, code, msg)
+		}
+	}
+	if got := v.state(id); got != store.TaskPending {
+		t.Errorf("the task is %s after the refused cancel, want pending", got)
 	}
 }

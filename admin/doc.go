@@ -40,7 +40,8 @@
 // followed by two hex digits), a GET with a body, and a body field not
 // spelt as above, "Force" for "force", or given twice, or a body that is
 // not UTF-8), 401 (no valid token, or two
-// Authorization headers), 403 (role too low, or a cross-origin POST), 404,
+// Authorization headers; a token in the query string is not read, and
+// the 401 says so), 403 (role too low, or a cross-origin POST), 404,
 // 405 (a method the endpoint does not take: Allow names the one it does),
 // 409 (the state machine refuses the move), 413 (body over
 // Config.MaxBodyBytes; nothing is done) or 503 (the database cannot be
