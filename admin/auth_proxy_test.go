@@ -1,11 +1,14 @@
 package admin_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tasker-go/tasker/admin"
 	"github.com/tasker-go/tasker/store"
@@ -70,5 +73,32 @@ func TestTokenInTheQuery(t *testing.T) {
 	}
 	if got := v.state(id); got != store.TaskPending {
 		t.Errorf("the task is %s after the refused cancel, want pending", got)
+	}
+}
+
+// TestRevokeTokenTwice: revoking a token already revoked changes nothing,
+// and the answer says so with the time it was revoked, as `tasker tokens
+// revoke` does; it answered {"revoked":ID} as if it had just been.
+func TestRevokeTokenTwice(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	ad := v.token(store.RoleAdmin)
+	_, tok, err := admin.CreateToken(context.Background(), v.st, "ci", store.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/tokens/%d/revoke", tok.ID)
+	code, out := v.do("POST", path, ad, "")
+	if code != http.StatusOK || out["already_revoked_at"] != nil {
+		t.Fatalf("first revoke: %d %v, want 200 without already_revoked_at", code, out)
+	}
+	ts, err := v.st.ListAdminTokens(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ts[len(ts)-1].RevokedAt
+	code, out = v.do("POST", path, ad, "")
+	at, _ := out["already_revoked_at"].(string)
+	if code != http.StatusOK || at != first.Format(time.RFC3339Nano) || out["revoked"] != float64(tok.ID) {
+		t.Errorf("second revoke: %d %v, want 200 with revoked %d and already_revoked_at %s", code, out, tok.ID, first.Format(time.RFC3339Nano))
 	}
 }

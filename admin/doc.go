@@ -33,6 +33,7 @@
 //	                                    a name or key with spaces around it, or of spaces alone, is refused
 //	GET  /api/tokens                    the tokens, never their secrets          (admin)
 //	POST /api/tokens/{id}/revoke                                                (admin)
+//	                                    answers "already_revoked_at" when it was (nothing changed)
 //
 // Errors are {"error":"…"} with 400 (bad parameter or body, named; also a
 // query parameter the route does not read, or one given twice, a query

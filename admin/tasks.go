@@ -440,6 +440,18 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, _ *principa
 		fail(w, err)
 		return
 	}
+	// Revoking again changes nothing (the store keeps the first time):
+	// say so, as `tasker tokens revoke` does, rather than answer as if it
+	// had just been.
+	ts, err := s.st.ListAdminTokens(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if i := slices.IndexFunc(ts, func(t *store.AdminToken) bool { return t.ID == id }); i >= 0 && ts[i].RevokedAt != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"revoked": id, "already_revoked_at": ts[i].RevokedAt})
+		return
+	}
 	if err := s.st.RevokeAdminToken(r.Context(), id, time.Time{}); err != nil {
 		fail(w, err)
 		return
