@@ -102,3 +102,44 @@ func TestRevokeTokenTwice(t *testing.T) {
 		t.Errorf("second revoke: %d %v, want 200 with revoked %d and already_revoked_at %s", code, out, tok.ID, first.Format(time.RFC3339Nano))
 	}
 }
+
+// TestSessionCookieSecureBehindTLSProxy: the session cookie holds the
+// token's secret. Behind a proxy that ends TLS (`tasker serve` speaks
+// plain HTTP) it was set without Secure, as r.TLS is nil there, so the
+// browser would send the token over plain HTTP to the same host. The
+// browser's Origin (https://…) or the proxy's X-Forwarded-Proto: https
+// now mark it Secure; plain HTTP (loopback) still gets a cookie it sends.
+func TestSessionCookieSecureBehindTLSProxy(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	viewer := v.token(store.RoleViewer)
+	host := strings.TrimPrefix(v.srv.URL, "http://")
+	client := *v.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, c := range []struct {
+		name    string
+		headers []string
+		secure  bool
+	}{
+		{"plain http", nil, false},
+		{"X-Forwarded-Proto", []string{"X-Forwarded-Proto", "https"}, true},
+		{"Origin https", []string{"Origin", "https://" + host, "Sec-Fetch-Site", "same-origin"}, true},
+		{"Origin http", []string{"Origin", "http://" + host, "Sec-Fetch-Site", "same-origin"}, false},
+	} {
+		for _, path := range []string{"/ui/login", "/ui/logout"} {
+			req, _ := http.NewRequest("POST", v.srv.URL+path, strings.NewReader(url.Values{"token": {viewer}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for i := 0; i+1 < len(c.headers); i += 2 {
+				req.Header.Set(c.headers[i], c.headers[i+1])
+			}
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			cs := res.Cookies()
+			if res.StatusCode != http.StatusSeeOther || len(cs) != 1 || cs[0].Secure != c.secure {
+				t.Errorf("%s: %s: %d %v, want 303 and one cookie with Secure %v", c.name, path, res.StatusCode, cs, c.secure)
+			}
+		}
+	}
+}

@@ -334,8 +334,19 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnauthorized, "login", pg)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r), MaxAge: 12 * 3600})
 	seeOther(w, "./"+pg.Next)
+}
+
+// overTLS reports whether the browser reached the dashboard over HTTPS:
+// directly, or through a proxy that ends TLS (`tasker serve` speaks plain
+// HTTP), as the form's Origin or the proxy's X-Forwarded-Proto says. The
+// session cookie holds the token's secret: without Secure the browser
+// would send it over plain HTTP to the same host too. A header that lies
+// only makes its own sender's cookie Secure.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(r.Header.Get("Origin"), "https://") ||
+		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // localPage reports whether next names a dashboard page relative to /ui/
@@ -352,7 +363,7 @@ func localPage(next string) bool {
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r), MaxAge: -1})
 	seeOther(w, "./")
 }
 

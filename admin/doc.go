@@ -72,10 +72,12 @@
 // form refused (bad input, or the task moved meanwhile) is answered on the
 // task's page, the reason above it and the fields as typed; a field the
 // form does not have is refused. Sign in by pasting a token: it is kept in
-// an HttpOnly, SameSite=Strict cookie read by the dashboard's pages only
-// (never by /api; a page takes it also beside a proxy's Authorization
-// of another scheme, as auth_basic makes browsers send), and its forms carry a CSRF token bound to the session:
-// derived from the token's secret, so every handler on the database takes
+// an HttpOnly, SameSite=Strict cookie (Secure when the browser came over
+// HTTPS: TLS, an https Origin, or a proxy's X-Forwarded-Proto: https)
+// read by the dashboard's pages only (never by /api; a page takes it
+// also beside a proxy's Authorization of another scheme, as auth_basic
+// makes browsers send), and its forms carry a CSRF token bound to the
+// session: derived from the token's secret, so every handler on the database takes
 // it (a restarted process, another replica behind a balancer: nothing to
 // configure). Anonymous forms (AllowAnonymous, no token yet) are signed
 // with a key of the process, and one opened before a restart comes back
