@@ -85,9 +85,12 @@ func (e authError) Error() string        { return string(e) }
 func (e authError) Is(target error) bool { return target == errUnauthorized }
 
 var (
-	errNotBearer    = authError("the Authorization header is not \"Bearer tasker_…\": send the token as Authorization: Bearer tasker_…")
-	errNotOurToken  = authError("the bearer token is not a Tasker token (they start with tasker_; `tasker tokens create` makes one)")
-	errUnknownToken = authError("the bearer token is unknown or revoked (`tasker tokens ls` lists the tokens; `tasker tokens create` makes one)")
+	errNotBearer = authError("the Authorization header is not \"Bearer tasker_…\": send the token as Authorization: Bearer tasker_…")
+	// "Bearer" alone: curl -H "Authorization: Bearer $TOKEN" with TOKEN
+	// unset sends it.
+	errNoBearerToken = authError("the Authorization header has no token after Bearer (was the variable holding it empty?): send Authorization: Bearer tasker_…")
+	errNotOurToken   = authError("the bearer token is not a Tasker token (they start with tasker_; `tasker tokens create` makes one)")
+	errUnknownToken  = authError("the bearer token is unknown or revoked (`tasker tokens ls` lists the tokens; `tasker tokens create` makes one)")
 )
 
 // authenticate resolves the request's bearer token. Without one, the
@@ -127,9 +130,14 @@ func (s *server) authenticate(r *http.Request, cookie bool) (*principal, error) 
 		}
 		return nil, tokenInQuery(r)
 	}
-	_, secret, ok := strings.Cut(h, " ")
-	if !ok || !isBearer(h) {
+	if !isBearer(h) {
 		return nil, errNotBearer
+	}
+	// The scheme and the token may be apart by more than one space (RFC
+	// 7235's 1*SP): the token read " tasker_…", "not a Tasker token".
+	_, secret, _ := strings.Cut(h, " ")
+	if secret = strings.TrimLeft(secret, " \t"); secret == "" {
+		return nil, errNoBearerToken
 	}
 	return s.bySecret(r.Context(), secret)
 }

@@ -143,3 +143,24 @@ func TestSessionCookieSecureBehindTLSProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerHeaderSpacing: "Bearer" and the token may be apart by more
+// than one space (RFC 7235: 1*SP), which was refused as "not a Tasker
+// token"; and "Bearer" with no token (curl -H "Authorization: Bearer
+// $TOKEN", TOKEN unset) is told the token is missing, where it read that
+// the header is not "Bearer tasker_…".
+func TestBearerHeaderSpacing(t *testing.T) {
+	v := newEnv(t, admin.Config{})
+	vw := v.token(store.RoleViewer)
+	for _, h := range []string{"Bearer  " + vw, "bearer \t" + vw} {
+		if code, out := v.do("GET", "/api/counts", "", "", "Authorization", h); code != http.StatusOK {
+			t.Errorf("Authorization %q: %d %v, want 200", strings.Replace(h, vw, "tasker_…", 1), code, out)
+		}
+	}
+	for _, h := range []string{"Bearer", "Bearer ", "Bearer   "} {
+		code, out := v.do("GET", "/api/counts", "", "", "Authorization", h)
+		if msg := fmt.Sprint(out["error"]); code != http.StatusUnauthorized || !strings.Contains(msg, "no token after Bearer") {
+			t.Errorf("Authorization %q: %d %q, want 401 saying there is no token after Bearer", h, code, msg)
+		}
+	}
+}
