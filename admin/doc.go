@@ -90,7 +90,11 @@
 //
 // Requests carry a bearer token: `tasker tokens create --name NAME --role
 // viewer|operator|admin` (or CreateToken) prints it once; the database
-// keeps only its SHA-256, and `tasker tokens revoke ID` ends it. A viewer
+// keeps only its SHA-256, and `tasker tokens revoke ID` ends it. The
+// dashboard's session is that token, kept in the browser for 12 hours:
+// signing out clears it from that browser and ends nothing else (the
+// token is good wherever else it is, a copied cookie included, until
+// revoked). A viewer
 // reads, an operator also acts on tasks, an admin also manages tokens.
 // Operator actions go through the engine's own operations with the
 // token's name as the actor (engine.WithActor), so the transition's
