@@ -271,14 +271,15 @@ func (e *Engine) oversized(o completer.Outcome, limit int) completer.Outcome {
 // returns while its lease holds, and otherwise its lease expires and the
 // step runs again (both logged); until it returns, the run counts as
 // active (Run returns ErrRunning). With no Run active, Stop releases what
-// the engine holds (the cache it created) and returns nil; it leaves
-// nothing behind that a later Run would see.
+// the engine holds, as Close does (the cache it created, the watcher
+// lingering after the last Wait), and returns nil; it leaves nothing
+// behind that a later Run would see.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.life.mu.Lock()
 	r := e.life.cur
 	e.life.mu.Unlock()
 	if r == nil {
-		e.releaseCoordination()
+		_ = e.Close() // as a run's end does, the cache's Close error unreported
 		return nil
 	}
 	r.stop()
