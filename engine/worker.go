@@ -88,6 +88,9 @@ type run struct {
 
 func (r *run) stop() { r.stopOnce.Do(func() { close(r.stopClaiming) }) }
 
+// runKey marks the contexts of a run's handlers with the run.
+type runKey struct{}
+
 // Run claims and executes steps until Stop is called or ctx ends (which
 // stops at once: running handlers are cancelled and their leases
 // released). Its maintenance pass, when this process leads it (see
@@ -139,7 +142,8 @@ func (e *Engine) begin(ctx context.Context) (*run, error) {
 		return nil, ErrRunning
 	}
 	r := &run{stopClaiming: make(chan struct{}), done: make(chan struct{})}
-	r.handlerBase, r.cancelHandlers = context.WithCancelCause(context.WithoutCancel(ctx))
+	base := context.WithValue(context.WithoutCancel(ctx), runKey{}, r) // Stop tells its handlers' calls
+	r.handlerBase, r.cancelHandlers = context.WithCancelCause(base)
 	r.helperCtx, r.stopHelpers = context.WithCancel(context.WithoutCancel(ctx))
 	l.cur = r
 	return r, nil
@@ -283,6 +287,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	r.stop()
+	if ctx.Value(runKey{}) == r {
+		return nil
+	}
 	select {
 	case <-r.done:
 		return nil
