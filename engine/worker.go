@@ -88,6 +88,25 @@ type run struct {
 
 func (r *run) stop() { r.stopOnce.Do(func() { close(r.stopClaiming) }) }
 
+// busy is the error a Run refused while r is active returns: once stopped,
+// r lasts until its handlers return (n are running; after a Stop that gave
+// up, those that ignore cancellation), which "already running" alone did
+// not tell.
+func (r *run) busy(n int) error {
+	select {
+	case <-r.stopClaiming:
+	default:
+		return ErrRunning
+	}
+	switch n {
+	case 0:
+		return fmt.Errorf("%w: the stopped run is still ending", ErrRunning)
+	case 1:
+		return fmt.Errorf("%w: the stopped run waits for 1 handler to return", ErrRunning)
+	}
+	return fmt.Errorf("%w: the stopped run waits for %d handlers to return", ErrRunning, n)
+}
+
 // runKey marks the contexts of a run's handlers with the run.
 type runKey struct{}
 
@@ -139,7 +158,7 @@ func (e *Engine) begin(ctx context.Context) (*run, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.cur != nil {
-		return nil, ErrRunning
+		return nil, l.cur.busy(e.inflight.Len())
 	}
 	r := &run{stopClaiming: make(chan struct{}), done: make(chan struct{})}
 	base := context.WithValue(context.WithoutCancel(ctx), runKey{}, r) // Stop tells its handlers' calls
@@ -274,7 +293,7 @@ func (e *Engine) oversized(o completer.Outcome, limit int) completer.Outcome {
 // ignores cancellation: such a handler's result is still recorded if it
 // returns while its lease holds, and otherwise its lease expires and the
 // step runs again (both logged); until it returns, the run counts as
-// active (Run returns ErrRunning). With no Run active, Stop releases what
+// active (Run returns ErrRunning, saying how many handlers it waits for). With no Run active, Stop releases what
 // the engine holds, as Close does (the cache it created, the watcher
 // lingering after the last Wait), and returns nil; it leaves nothing
 // behind that a later Run would see.
