@@ -32,7 +32,8 @@ var (
 	ErrRefused = errors.New("tasker: refused")
 	// ErrCancelled: the task was cancelled (see TaskError).
 	ErrCancelled = errors.New("tasker: task cancelled")
-	// ErrRunning: Run (or RunOnce) was called while a Run is active.
+	// ErrRunning: Run (or RunOnce) was called while a Run is active, or
+	// Run while a RunOnce is.
 	ErrRunning = errors.New("tasker: engine is already running")
 	// ErrDuplicate: a registration took a name already taken in this
 	// engine: a handler registered twice, a template version registered

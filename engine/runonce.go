@@ -15,14 +15,22 @@ import (
 // attempts ran. It leaves no background goroutine behind (the children of
 // the workflows it failed are cancelled when it returns), so tests (see
 // testkit) drive the engine step by step; it returns ErrRunning while Run
-// is active.
+// is active, and Run returns ErrRunning while it is.
 func (e *Engine) RunOnce(ctx context.Context) (int, error) {
 	e.life.mu.Lock()
 	running := e.life.cur != nil
+	if !running {
+		e.life.steps++ // Run is refused until it returns
+	}
 	e.life.mu.Unlock()
 	if running {
 		return 0, ErrRunning
 	}
+	defer func() {
+		e.life.mu.Lock()
+		e.life.steps--
+		e.life.mu.Unlock()
+	}()
 	defer e.closed() // returns once the children of the workflows it failed are cancelled
 	ctx = context.WithValue(ctx, stepwiseKey{}, true)
 	comp := e.newCompleter(nil)

@@ -71,8 +71,9 @@ func (e *Engine) Stats() Stats {
 
 // lifecycle tracks the active Run, if any.
 type lifecycle struct {
-	mu  sync.Mutex
-	cur *run
+	mu    sync.Mutex
+	cur   *run
+	steps int // RunOnce calls running: Run is refused meanwhile
 }
 
 // run is one Run: its parts and the signals that end it.
@@ -118,7 +119,8 @@ type runKey struct{}
 // from another only after it has started (Status().Running);
 // RunBackground does both safely.
 //
-// Run returns ErrRunning at once when a Run is active already. Otherwise
+// Run returns ErrRunning at once when a Run (or a RunOnce) is active
+// already. Otherwise
 // it returns nil once the run has ended, whichever ended it, Stop or ctx:
 // unlike http.Server's ListenAndServe it has no error of its own to
 // report, and it does not return ctx's error (ctx.Err() says whether ctx
@@ -135,7 +137,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // RunBackground starts Run in a goroutine and returns once it is running,
 // so a Stop that follows always stops it; it returns ErrRunning when a
-// Run is active already. The channel receives Run's result, nil, when the
+// Run (or a RunOnce) is active already. The channel receives Run's result, nil, when the
 // run has ended, by Stop or by ctx.
 func (e *Engine) RunBackground(ctx context.Context) (<-chan error, error) {
 	r, err := e.begin(ctx)
@@ -159,6 +161,9 @@ func (e *Engine) begin(ctx context.Context) (*run, error) {
 	defer l.mu.Unlock()
 	if l.cur != nil {
 		return nil, l.cur.busy(e.inflight.Len())
+	}
+	if l.steps > 0 {
+		return nil, fmt.Errorf("%w: RunOnce is stepping it (the engine is either run or stepped)", ErrRunning)
 	}
 	r := &run{stopClaiming: make(chan struct{}), done: make(chan struct{})}
 	base := context.WithValue(context.WithoutCancel(ctx), runKey{}, r) // Stop tells its handlers' calls
